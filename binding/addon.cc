@@ -1,0 +1,387 @@
+// The N-API binding: the only C++ that sees Node. Each export validates every argument through
+// Args (args.h), then calls the kernel core in native/. Arguments follow one order: ids and flags,
+// dims, scalars, inputs, outputs (BLAS order where BLAS has one).
+#include <napi.h>
+
+#include <string>
+
+#include "args.h"
+#include "blasnet.h"
+
+namespace blasnet {
+namespace binding {
+namespace {
+
+napi_value undefined(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+napi_value number(napi_env env, double x) {
+  napi_value v;
+  napi_create_double(env, x, &v);
+  return v;
+}
+
+uint64_t mul(uint64_t a, uint64_t b) { return a * b; }  // dims < 2^31: no overflow
+
+// A label or index check that failed in the core: find the first bad entry for the message.
+[[noreturn]] void badIndex(Args& a, const char* code, const char* what, const int32_t* v, size_t n,
+                           size_t limit) {
+  for (size_t i = 0; i < n; ++i) {
+    if (v[i] < 0 || static_cast<size_t>(v[i]) >= limit) {
+      a.fail(false, code, std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(v[i]) +
+                              " is outside [0, " + std::to_string(limit) + ")");
+    }
+  }
+  a.fail(false, code, std::string(what) + " holds a value outside [0, " + std::to_string(limit) + ")");
+}
+
+napi_value Gemm(Args& a) {
+  a.expect(10);
+  const bool ta = a.flag(0, "transA"), tb = a.flag(1, "transB");
+  const size_t m = a.dim(2, "m"), n = a.dim(3, "n"), k = a.dim(4, "k");
+  const float alpha = a.scalar(5, "alpha");
+  F32 A = a.f32(6, "a", mul(m, k), "m*k");
+  F32 B = a.f32(7, "b", mul(k, n), "k*n");
+  const float beta = a.scalar(8, "beta");
+  F32 C = a.f32(9, "c", mul(m, n), "m*n");
+  a.disjoint(C, A);
+  a.disjoint(C, B);
+  gemm(ta, tb, m, n, k, alpha, A.data, B.data, beta, C.data);
+  return nullptr;
+}
+
+napi_value GemmBatched(Args& a) {
+  a.expect(14);
+  const bool ta = a.flag(0, "transA"), tb = a.flag(1, "transB");
+  const size_t m = a.dim(2, "m"), n = a.dim(3, "n"), k = a.dim(4, "k"), batch = a.dim(5, "batch");
+  const float alpha = a.scalar(6, "alpha");
+  const size_t sa = a.dim(8, "strideA"), sb = a.dim(10, "strideB"), sc = a.dim(13, "strideC");
+  const float beta = a.scalar(11, "beta");
+  // The last matrix ends at (batch-1)*stride + size.
+  auto span = [&](size_t stride, uint64_t size) { return batch == 0 ? 0 : mul(batch - 1, stride) + size; };
+  F32 A = a.f32(7, "a", span(sa, mul(m, k)), "(batch-1)*strideA + m*k");
+  F32 B = a.f32(9, "b", span(sb, mul(k, n)), "(batch-1)*strideB + k*n");
+  F32 C = a.f32(12, "c", span(sc, mul(m, n)), "(batch-1)*strideC + m*n");
+  if (batch > 1 && sc < mul(m, n)) {
+    a.fail(false, "ERR_BLASNET_ALIAS", "strideC must be at least m*n so that outputs do not overlap");
+  }
+  a.disjoint(C, A);
+  a.disjoint(C, B);
+  gemmBatched(ta, tb, m, n, k, batch, alpha, A.data, sa, B.data, sb, beta, C.data, sc);
+  return nullptr;
+}
+
+napi_value AddBias(Args& a) {
+  a.expect(4);
+  const size_t rows = a.dim(0, "rows"), cols = a.dim(1, "cols");
+  F32 bias = a.f32(2, "bias", cols, "cols");
+  F32 y = a.f32(3, "y", mul(rows, cols), "rows*cols");
+  a.disjoint(y, bias);
+  addBias(rows, cols, bias.data, y.data);
+  return nullptr;
+}
+
+napi_value ColSum(Args& a) {
+  a.expect(5);
+  const size_t rows = a.dim(0, "rows"), cols = a.dim(1, "cols");
+  const float beta = a.scalar(2, "beta");
+  F32 x = a.f32(3, "x", mul(rows, cols), "rows*cols");
+  F32 out = a.f32(4, "out", cols, "cols");
+  a.disjoint(out, x);
+  colSum(rows, cols, beta, x.data, out.data);
+  return nullptr;
+}
+
+napi_value GatherRows(Args& a) {
+  a.expect(6);
+  const size_t rows = a.dim(0, "rows"), cols = a.dim(1, "cols"), srcRows = a.dim(2, "srcRows");
+  I32 index = a.i32(3, "index", rows, "rows");
+  F32 src = a.f32(4, "src", mul(srcRows, cols), "srcRows*cols");
+  F32 dst = a.f32(5, "dst", mul(rows, cols), "rows*cols");
+  a.disjoint(dst, src);
+  a.disjoint(dst, index);
+  if (gatherRows(rows, cols, srcRows, index.data, src.data, dst.data) != Status::Ok) {
+    badIndex(a, "ERR_BLASNET_INDEX", "index", index.data, rows, srcRows);
+  }
+  return nullptr;
+}
+
+napi_value Scale(Args& a) {
+  a.expect(3);
+  const size_t n = a.dim(0, "n");
+  const float alpha = a.scalar(1, "alpha");
+  F32 x = a.f32(2, "x", n, "n");
+  scale(n, alpha, x.data);
+  return nullptr;
+}
+
+napi_value Axpy(Args& a) {
+  a.expect(4);
+  const size_t n = a.dim(0, "n");
+  const float alpha = a.scalar(1, "alpha");
+  F32 x = a.f32(2, "x", n, "n");
+  F32 y = a.f32(3, "y", n, "n");
+  a.sameOrDisjoint(y, x);
+  axpy(n, alpha, x.data, y.data);
+  return nullptr;
+}
+
+napi_value Dot(Args& a) {
+  a.expect(3);
+  const size_t n = a.dim(0, "n");
+  F32 x = a.f32(1, "x", n, "n");
+  F32 y = a.f32(2, "y", n, "n");
+  return number(a.env(), dot(n, x.data, y.data));
+}
+
+napi_value SumSquares(Args& a) {
+  a.expect(2);
+  const size_t n = a.dim(0, "n");
+  F32 x = a.f32(1, "x", n, "n");
+  return number(a.env(), sumSquares(n, x.data));
+}
+
+napi_value Activation(Args& a) {
+  a.expect(5);
+  const int id = a.id(0, "activation", activationCount());
+  const float param = a.scalar(1, "param");
+  const size_t n = a.dim(2, "n");
+  F32 x = a.f32(3, "x", n, "n");
+  F32 y = a.f32(4, "y", n, "n");
+  a.sameOrDisjoint(y, x);
+  activationForward(id, param, n, x.data, y.data);
+  return nullptr;
+}
+
+napi_value ActivationBackward(Args& a) {
+  a.expect(7);
+  const int id = a.id(0, "activation", activationCount());
+  const float param = a.scalar(1, "param");
+  const size_t n = a.dim(2, "n");
+  F32 x = a.f32(3, "x", n, "n");
+  F32 y = a.f32(4, "y", n, "n");
+  F32 dy = a.f32(5, "dy", n, "n");
+  F32 dx = a.f32(6, "dx", n, "n");
+  a.sameOrDisjoint(dx, x);
+  a.sameOrDisjoint(dx, y);
+  a.sameOrDisjoint(dx, dy);
+  activationBackward(id, param, n, x.data, y.data, dy.data, dx.data);
+  return nullptr;
+}
+
+template <void (*F)(size_t, size_t, const float*, float*)>
+napi_value RowwiseForward(Args& a) {
+  a.expect(4);
+  const size_t rows = a.dim(0, "rows"), cols = a.dim(1, "cols");
+  F32 x = a.f32(2, "x", mul(rows, cols), "rows*cols");
+  F32 y = a.f32(3, "y", mul(rows, cols), "rows*cols");
+  a.sameOrDisjoint(y, x);
+  F(rows, cols, x.data, y.data);
+  return nullptr;
+}
+
+template <void (*F)(size_t, size_t, const float*, const float*, float*)>
+napi_value RowwiseBackward(Args& a) {
+  a.expect(5);
+  const size_t rows = a.dim(0, "rows"), cols = a.dim(1, "cols");
+  F32 y = a.f32(2, "y", mul(rows, cols), "rows*cols");
+  F32 dy = a.f32(3, "dy", mul(rows, cols), "rows*cols");
+  F32 dx = a.f32(4, "dx", mul(rows, cols), "rows*cols");
+  a.sameOrDisjoint(dx, y);
+  a.sameOrDisjoint(dx, dy);
+  F(rows, cols, y.data, dy.data, dx.data);
+  return nullptr;
+}
+
+napi_value DenseForward(Args& a) {
+  a.expect(10);
+  const int act = a.id(0, "activation", activationCount());
+  const float param = a.scalar(1, "param");
+  const size_t batch = a.dim(2, "batch"), in = a.dim(3, "inDim"), out = a.dim(4, "outDim");
+  F32 x = a.f32(5, "x", mul(batch, in), "batch*inDim");
+  F32 w = a.f32(6, "w", mul(out, in), "outDim*inDim");
+  F32 b = a.f32OrNull(7, "b", out, "outDim");
+  F32 z = a.f32(8, "z", mul(batch, out), "batch*outDim");
+  F32 y = a.f32(9, "y", mul(batch, out), "batch*outDim");
+  for (const F32* o : {&z, &y}) {
+    a.disjoint(*o, x);
+    a.disjoint(*o, w);
+    a.disjoint(*o, b);
+  }
+  a.sameOrDisjoint(y, z);
+  denseForward(act, param, batch, in, out, x.data, w.data, b.data, z.data, y.data);
+  return nullptr;
+}
+
+napi_value DenseBackward(Args& a) {
+  a.expect(15);
+  const int act = a.id(0, "activation", activationCount());
+  const float param = a.scalar(1, "param");
+  const size_t batch = a.dim(2, "batch"), in = a.dim(3, "inDim"), out = a.dim(4, "outDim");
+  const float beta = a.scalar(5, "beta");
+  F32 x = a.f32(6, "x", mul(batch, in), "batch*inDim");
+  F32 w = a.f32(7, "w", mul(out, in), "outDim*inDim");
+  F32 z = a.f32(8, "z", mul(batch, out), "batch*outDim");
+  F32 y = a.f32(9, "y", mul(batch, out), "batch*outDim");
+  F32 dy = a.f32(10, "dy", mul(batch, out), "batch*outDim");
+  F32 dz = a.f32(11, "dz", mul(batch, out), "batch*outDim");
+  F32 dw = a.f32(12, "dw", mul(out, in), "outDim*inDim");
+  F32 db = a.f32OrNull(13, "db", out, "outDim");
+  F32 dx = a.f32OrNull(14, "dx", mul(batch, in), "batch*inDim");
+  // dz is elementwise in dy, so it may be dy itself; every other output is disjoint from all.
+  a.sameOrDisjoint(dz, dy);
+  for (const F32* i : {&x, &w, &z, &y}) a.disjoint(dz, *i);
+  for (const F32* o : {&dw, &db, &dx}) {
+    for (const F32* i : {&x, &w, &z, &y, &dy, &dz}) a.disjoint(*o, *i);
+  }
+  a.disjoint(dw, db);
+  a.disjoint(dw, dx);
+  a.disjoint(db, dx);
+  denseBackward(act, param, batch, in, out, beta, x.data, w.data, z.data, y.data, dy.data, dz.data,
+                dw.data, db.data, dx.data);
+  return nullptr;
+}
+
+napi_value Loss(Args& a) {
+  a.expect(7);
+  const int id = a.id(0, "loss", lossCount());
+  const float param = a.scalar(1, "param");
+  const size_t rows = a.dim(2, "rows"), cols = a.dim(3, "cols");
+  const int targets = lossTargets(id);
+  F32 pred = a.f32(4, "pred", mul(rows, cols), "rows*cols");
+  F32 target{nullptr, 0, nullptr, 0};
+  I32 labels{nullptr, 0, nullptr, 0};
+  if (targets & kTargetLabels && (!(targets & kTargetDense) || a.isInt32Array(5))) {
+    labels = a.i32(5, "target", rows, "rows");
+  } else if (targets & kTargetHalf) {
+    if (cols % 2 != 0) {
+      a.fail(false, "ERR_BLASNET_ARG_RANGE",
+             std::string("Expected even cols (mean and variance heads) for ") + lossName(id) +
+                 " but received " + std::to_string(cols));
+    }
+    target = a.f32(5, "target", mul(rows, cols / 2), "rows*cols/2");
+  } else {
+    target = a.f32(5, "target", mul(rows, cols), "rows*cols");
+  }
+  F32 grad = a.f32OrNull(6, "grad", mul(rows, cols), "rows*cols");
+  a.disjoint(grad, pred);
+  a.disjoint(grad, target);
+  a.disjoint(grad, labels);
+  Status st = Status::Ok;
+  const double value = loss(id, param, rows, cols, pred.data, target.data, labels.data, grad.data, &st);
+  switch (st) {
+    case Status::Ok: break;
+    case Status::BadLabel: badIndex(a, "ERR_BLASNET_LABEL", "target", labels.data, rows, cols);
+    case Status::BadTarget:
+      a.fail(false, "ERR_BLASNET_TARGET", std::string(lossName(id)) + " targets must be -1 or +1");
+    case Status::BadParam:
+      a.fail(false, "ERR_BLASNET_ARG_RANGE", std::string("Expected param > 0 for ") + lossName(id) +
+                                                 " but received " + std::to_string(param));
+    default: a.fail(false, "ERR_BLASNET_INTERNAL", "unexpected kernel status");
+  }
+  return number(a.env(), value);
+}
+
+napi_value SetNumThreads(Args& a) {
+  a.expect(1);
+  const size_t n = a.dim(0, "n");
+  if (n < 1 || n > 1024) {
+    a.fail(false, "ERR_BLASNET_ARG_RANGE", "Expected thread count in [1, 1024] but received " + std::to_string(n));
+  }
+  setNumThreads(static_cast<int>(n));
+  return nullptr;
+}
+
+napi_value GetNumThreads(Args& a) {
+  a.expect(0);
+  return number(a.env(), numThreads());
+}
+
+napi_value BlasInfo(Args& a) {
+  a.expect(0);
+  Napi::Env env(a.env());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("library", "OpenBLAS");
+  o.Set("config", blasConfig());
+  o.Set("coreName", blasCoreName());
+  o.Set("numThreads", numThreads());
+  o.Set("numProcs", numProcs());
+  return o;
+}
+
+Napi::Array names(Napi::Env env, int count, const char* (*name)(int)) {
+  Napi::Array arr = Napi::Array::New(env, count);
+  for (int i = 0; i < count; ++i) arr.Set(i, name(i));
+  return arr;
+}
+
+// Converts argument errors (and anything unexpected) into JS exceptions with a code.
+template <napi_value (*F)(Args&)>
+napi_value wrap(napi_env env, napi_callback_info cb) {
+  try {
+    Args args(env, cb);
+    napi_value result = F(args);
+    return result ? result : undefined(env);
+  } catch (const ArgError& e) {
+    Napi::Error err = e.typeError ? static_cast<Napi::Error>(Napi::TypeError::New(env, e.message))
+                                  : static_cast<Napi::Error>(Napi::RangeError::New(env, e.message));
+    err.Set("code", e.code);
+    err.ThrowAsJavaScriptException();
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+  } catch (const std::exception& e) {
+    Napi::Error err = Napi::Error::New(env, std::string("blasnet: ") + e.what());
+    err.Set("code", "ERR_BLASNET_INTERNAL");
+    err.ThrowAsJavaScriptException();
+  }
+  return nullptr;
+}
+
+template <napi_value (*F)(Args&)>
+void define(Napi::Env env, Napi::Object exports, const char* name) {
+  napi_value fn;
+  NAPI_THROW_IF_FAILED_VOID(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, wrap<F>,
+                                                      const_cast<char*>(name), &fn));
+  exports.Set(name, Napi::Value(env, fn));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  define<Gemm>(env, exports, "gemm");
+  define<GemmBatched>(env, exports, "gemmBatched");
+  define<AddBias>(env, exports, "addBias");
+  define<ColSum>(env, exports, "colSum");
+  define<GatherRows>(env, exports, "gatherRows");
+  define<Scale>(env, exports, "scale");
+  define<Axpy>(env, exports, "axpy");
+  define<Dot>(env, exports, "dot");
+  define<SumSquares>(env, exports, "sumSquares");
+  define<Activation>(env, exports, "activation");
+  define<ActivationBackward>(env, exports, "activationBackward");
+  define<RowwiseForward<softmax>>(env, exports, "softmax");
+  define<RowwiseForward<logSoftmax>>(env, exports, "logSoftmax");
+  define<RowwiseBackward<softmaxBackward>>(env, exports, "softmaxBackward");
+  define<RowwiseBackward<logSoftmaxBackward>>(env, exports, "logSoftmaxBackward");
+  define<DenseForward>(env, exports, "denseForward");
+  define<DenseBackward>(env, exports, "denseBackward");
+  define<Loss>(env, exports, "loss");
+  define<SetNumThreads>(env, exports, "setNumThreads");
+  define<GetNumThreads>(env, exports, "getNumThreads");
+  define<BlasInfo>(env, exports, "blasInfo");
+  exports.Set("activationNames", names(env, activationCount(), activationName));
+  exports.Set("lossNames", names(env, lossCount(), lossName));
+  exports.Set("napiVersion", NAPI_VERSION);
+  return exports;
+}
+
+}  // namespace
+}  // namespace binding
+}  // namespace blasnet
+
+static Napi::Object InitBlasnet(Napi::Env env, Napi::Object exports) {
+  return blasnet::binding::Init(env, exports);
+}
+
+NODE_API_MODULE(blasnet, InitBlasnet)

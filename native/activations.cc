@@ -1,0 +1,123 @@
+#include <cmath>
+
+#include "activations.h"
+#include "blasnet.h"
+#include "table.h"
+
+namespace blasnet {
+namespace {
+
+template <class Op>
+void forwardLoop(size_t n, float p, const float* x, float* y) {
+  for (size_t i = 0; i < n; ++i) y[i] = Op::f(x[i], p);
+}
+
+template <class Op>
+void backwardLoop(size_t n, float p, const float* x, const float* y, const float* dy, float* dx) {
+  for (size_t i = 0; i < n; ++i) dx[i] = dy[i] * Op::df(x[i], y[i], p);
+}
+
+// z += bias (per row) then y = f(z), in one pass over the GEMM's output.
+template <class Op>
+void biasForwardLoop(size_t rows, size_t cols, float p, const float* bias, float* z, float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    float* zr = z + r * cols;
+    float* yr = y + r * cols;
+    if (bias) {
+      for (size_t j = 0; j < cols; ++j) {
+        const float v = zr[j] + bias[j];
+        zr[j] = v;
+        yr[j] = Op::f(v, p);
+      }
+    } else {
+      for (size_t j = 0; j < cols; ++j) yr[j] = Op::f(zr[j], p);
+    }
+  }
+}
+
+template <class Op>
+constexpr ActivationEntry entry(const char* name) {
+  return {name, &forwardLoop<Op>, &backwardLoop<Op>, &biasForwardLoop<Op>};
+}
+
+// Order is the activation id; lib/activations.ts holds the same names in the same order and checks
+// it when the addon loads.
+constexpr ActivationEntry kActivations[] = {
+    entry<act::Identity>("identity"), entry<act::Sigmoid>("sigmoid"),
+    entry<act::Tanh>("tanh"),         entry<act::Relu>("relu"),
+    entry<act::LeakyRelu>("leakyRelu"), entry<act::Elu>("elu"),
+    entry<act::Selu>("selu"),         entry<act::Silu>("silu"),
+    entry<act::Softplus>("softplus"), entry<act::Gelu>("gelu"),
+};
+
+}  // namespace
+
+const ActivationEntry& activationEntry(int id) { return kActivations[id]; }
+
+int activationCount() { return static_cast<int>(sizeof(kActivations) / sizeof(kActivations[0])); }
+const char* activationName(int id) { return kActivations[id].name; }
+
+void activationForward(int id, float param, size_t n, const float* x, float* y) {
+  kActivations[id].forward(n, param, x, y);
+}
+
+void activationBackward(int id, float param, size_t n, const float* x, const float* y,
+                        const float* dy, float* dx) {
+  kActivations[id].backward(n, param, x, y, dy, dx);
+}
+
+void softmax(size_t rows, size_t cols, const float* x, float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    float m = -INFINITY;
+    for (size_t j = 0; j < cols; ++j) m = std::fmax(m, xr[j]);
+    double s = 0.0;
+    for (size_t j = 0; j < cols; ++j) {
+      const float e = std::exp(xr[j] - m);
+      yr[j] = e;
+      s += e;
+    }
+    const float inv = static_cast<float>(1.0 / s);
+    for (size_t j = 0; j < cols; ++j) yr[j] *= inv;
+  }
+}
+
+void logSoftmax(size_t rows, size_t cols, const float* x, float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    float m = -INFINITY;
+    for (size_t j = 0; j < cols; ++j) m = std::fmax(m, xr[j]);
+    double s = 0.0;
+    for (size_t j = 0; j < cols; ++j) s += std::exp(xr[j] - m);
+    const float lse = m + static_cast<float>(std::log(s));
+    for (size_t j = 0; j < cols; ++j) yr[j] = xr[j] - lse;
+  }
+}
+
+void softmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, float* dx) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* yr = y + r * cols;
+    const float* dyr = dy + r * cols;
+    float* dxr = dx + r * cols;
+    double s = 0.0;
+    for (size_t j = 0; j < cols; ++j) s += static_cast<double>(dyr[j]) * yr[j];
+    const float sf = static_cast<float>(s);
+    for (size_t j = 0; j < cols; ++j) dxr[j] = yr[j] * (dyr[j] - sf);
+  }
+}
+
+void logSoftmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, float* dx) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* yr = y + r * cols;
+    const float* dyr = dy + r * cols;
+    float* dxr = dx + r * cols;
+    double s = 0.0;
+    for (size_t j = 0; j < cols; ++j) s += dyr[j];
+    const float sf = static_cast<float>(s);
+    for (size_t j = 0; j < cols; ++j) dxr[j] = dyr[j] - std::exp(yr[j]) * sf;
+  }
+}
+
+}  // namespace blasnet

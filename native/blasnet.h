@@ -1,0 +1,88 @@
+// blasnet kernel core: raw pointers and sizes in, Status out. No Node headers here.
+//
+// Conventions (see README): row-major, batch first; a dense layer's weight is [out, in] and its
+// forward pass is Z = X * W^T + b. Every array is packed (leading dimension = row length).
+// Callers (binding/) have already checked types, lengths, aliasing and ids; the core checks only
+// what it must read from the data itself (label ranges, hinge targets, gather indices).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace blasnet {
+
+enum class Status : int {
+  Ok = 0,
+  BadLabel,   // an integer label outside [0, classes)
+  BadTarget,  // a target value the loss does not accept (hinge targets must be -1 or +1)
+  BadIndex,   // a gather index outside [0, srcRows)
+  BadParam,   // a loss or activation parameter outside its domain
+};
+
+// ---- GEMM -------------------------------------------------------------------------------------
+// C = alpha * op(A) * op(B) + beta * C, op(A) is [m, k], op(B) is [k, n], C is [m, n].
+// beta == 0 overwrites C (NaN in C does not propagate), as in BLAS.
+void gemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, const float* a,
+          const float* b, float beta, float* c);
+// `batch` independent GEMMs; matrix i starts at a + i*strideA (likewise b, c).
+void gemmBatched(bool transA, bool transB, size_t m, size_t n, size_t k, size_t batch, float alpha,
+                 const float* a, size_t strideA, const float* b, size_t strideB, float beta,
+                 float* c, size_t strideC);
+
+// ---- row operations ---------------------------------------------------------------------------
+void addBias(size_t rows, size_t cols, const float* bias, float* y);                 // y[i,j] += bias[j]
+void colSum(size_t rows, size_t cols, float beta, const float* x, float* out);       // out = beta*out + sum_i x[i,:]
+Status gatherRows(size_t rows, size_t cols, size_t srcRows, const int32_t* index, const float* src,
+                  float* dst);                                                       // dst[i,:] = src[index[i],:]
+void scale(size_t n, float alpha, float* x);                                         // x *= alpha
+void axpy(size_t n, float alpha, const float* x, float* y);                          // y += alpha*x
+double dot(size_t n, const float* x, const float* y);                                // double accumulation
+double sumSquares(size_t n, const float* x);                                         // ||x||^2, double accumulation
+
+// ---- activations ------------------------------------------------------------------------------
+int activationCount();
+const char* activationName(int id);
+// y = f(x); y may be x itself.
+void activationForward(int id, float param, size_t n, const float* x, float* y);
+// dx = dy * f'(x); y = f(x) as computed by the forward pass; dx may be dy itself.
+void activationBackward(int id, float param, size_t n, const float* x, const float* y,
+                        const float* dy, float* dx);
+
+void softmax(size_t rows, size_t cols, const float* x, float* y);
+void logSoftmax(size_t rows, size_t cols, const float* x, float* y);
+// dx = y * (dy - sum_j dy_j y_j) for y = softmax(x)
+void softmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, float* dx);
+// dx = dy - exp(y) * sum_j dy_j for y = logSoftmax(x)
+void logSoftmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, float* dx);
+
+// ---- fused dense layer ------------------------------------------------------------------------
+// z = x * w^T + b (b may be null), y = f(z). x [batch, in], w [out, in], z and y [batch, out].
+void denseForward(int act, float param, size_t batch, size_t inDim, size_t outDim, const float* x,
+                  const float* w, const float* b, float* z, float* y);
+// dz = dy * f'(z); dw = beta*dw + dz^T x; db = beta*db + colsum(dz) (if db); dx = dz w (if dx).
+void denseBackward(int act, float param, size_t batch, size_t inDim, size_t outDim, float beta,
+                   const float* x, const float* w, const float* z, const float* y, const float* dy,
+                   float* dz, float* dw, float* db, float* dx);
+
+// ---- losses -----------------------------------------------------------------------------------
+enum TargetKind : int {
+  kTargetDense = 1,   // Float32Array [rows, cols]
+  kTargetLabels = 2,  // Int32Array [rows] of class indices in [0, cols)
+  kTargetHalf = 4,    // Float32Array [rows, cols/2] (pred holds mean and variance heads)
+};
+int lossCount();
+const char* lossName(int id);
+int lossTargets(int id);  // bit set of TargetKind
+// Mean loss over the batch; writes d(loss)/d(pred) into grad when grad is not null.
+// Exactly one of target/labels is non-null. An empty batch has loss 0.
+double loss(int id, float param, size_t rows, size_t cols, const float* pred, const float* target,
+            const int32_t* labels, float* grad, Status* status);
+
+// ---- BLAS runtime -----------------------------------------------------------------------------
+void setNumThreads(int n);
+int numThreads();
+int numProcs();
+const char* blasConfig();
+const char* blasCoreName();
+
+}  // namespace blasnet

@@ -1,0 +1,215 @@
+#include <algorithm>
+#include <cmath>
+
+#include "blasnet.h"
+
+namespace blasnet {
+namespace {
+
+// Elementwise losses: value(p, t, param) and its derivative in p. The mean runs over every element
+// (PyTorch's reduction='mean').
+struct Mse {
+  static bool validParam(float) { return true; }
+  static bool validTarget(float) { return true; }
+  static double value(float p, float t, float) { const double d = double(p) - t; return d * d; }
+  static double grad(float p, float t, float) { return 2.0 * (double(p) - t); }
+};
+struct L1 {
+  static bool validParam(float) { return true; }
+  static bool validTarget(float) { return true; }
+  static double value(float p, float t, float) { return std::fabs(double(p) - t); }
+  static double grad(float p, float t, float) {
+    const double d = double(p) - t;
+    return d > 0 ? 1.0 : (d < 0 ? -1.0 : 0.0);
+  }
+};
+struct Huber {
+  static bool validParam(float delta) { return delta > 0.0f; }
+  static bool validTarget(float) { return true; }
+  static double value(float p, float t, float delta) {
+    const double d = double(p) - t, ad = std::fabs(d);
+    return ad < delta ? 0.5 * d * d : delta * (ad - 0.5 * delta);
+  }
+  static double grad(float p, float t, float delta) {
+    const double d = double(p) - t;
+    return std::fabs(d) < delta ? d : (d > 0 ? double(delta) : -double(delta));
+  }
+};
+struct BinaryCrossEntropy {
+  // On logits: max(p, 0) - p t + log(1 + e^-|p|), finite for any p.
+  static bool validParam(float) { return true; }
+  static bool validTarget(float) { return true; }
+  static double value(float p, float t, float) {
+    const double x = p;
+    return std::fmax(x, 0.0) - x * t + std::log1p(std::exp(-std::fabs(x)));
+  }
+  static double grad(float p, float t, float) {
+    const double x = p;
+    const double s = x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
+    return s - t;
+  }
+};
+struct Hinge {
+  static bool validParam(float) { return true; }
+  static bool validTarget(float t) { return t == 1.0f || t == -1.0f; }
+  static double value(float p, float t, float) { return std::fmax(0.0, 1.0 - double(t) * p); }
+  static double grad(float p, float t, float) { return 1.0 - double(t) * p > 0 ? -double(t) : 0.0; }
+};
+
+using LossFn = double (*)(float param, size_t rows, size_t cols, const float* pred,
+                          const float* target, const int32_t* labels, float* grad, Status* st);
+
+template <class Op>
+double elementwise(float param, size_t rows, size_t cols, const float* pred, const float* target,
+                   const int32_t*, float* grad, Status* st) {
+  if (!Op::validParam(param)) { *st = Status::BadParam; return 0.0; }
+  const size_t n = rows * cols;
+  for (size_t i = 0; i < n; ++i) {
+    if (!Op::validTarget(target[i])) { *st = Status::BadTarget; return 0.0; }
+  }
+  if (n == 0) return 0.0;
+  const double inv = 1.0 / static_cast<double>(n);
+  double sum = 0.0;
+  for (size_t i = 0; i < n; ++i) sum += Op::value(pred[i], target[i], param);
+  if (grad) {
+    for (size_t i = 0; i < n; ++i) grad[i] = static_cast<float>(Op::grad(pred[i], target[i], param) * inv);
+  }
+  return sum * inv;
+}
+
+bool checkLabels(size_t rows, size_t cols, const int32_t* labels, Status* st) {
+  for (size_t r = 0; r < rows; ++r) {
+    if (labels[r] < 0 || static_cast<size_t>(labels[r]) >= cols) { *st = Status::BadLabel; return false; }
+  }
+  return true;
+}
+
+// log(sum_j exp(x_j)) with max subtraction.
+double logSumExp(size_t cols, const float* x) {
+  double m = -INFINITY;
+  for (size_t j = 0; j < cols; ++j) m = std::fmax(m, double(x[j]));
+  double s = 0.0;
+  for (size_t j = 0; j < cols; ++j) s += std::exp(double(x[j]) - m);
+  return m + std::log(s);
+}
+
+// Softmax cross-entropy on logits; targets are class labels or a distribution per row. The mean
+// runs over rows (PyTorch's CrossEntropyLoss).
+double crossEntropy(float, size_t rows, size_t cols, const float* pred, const float* target,
+                    const int32_t* labels, float* grad, Status* st) {
+  if (labels && !checkLabels(rows, cols, labels, st)) return 0.0;
+  if (rows == 0 || cols == 0) return 0.0;
+  const double inv = 1.0 / static_cast<double>(rows);
+  double sum = 0.0;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* p = pred + r * cols;
+    const double lse = logSumExp(cols, p);
+    if (labels) {
+      const size_t y = static_cast<size_t>(labels[r]);
+      sum += lse - p[y];
+      if (grad) {
+        float* g = grad + r * cols;
+        for (size_t j = 0; j < cols; ++j) g[j] = static_cast<float>(std::exp(double(p[j]) - lse) * inv);
+        g[y] -= static_cast<float>(inv);
+      }
+    } else {
+      const float* t = target + r * cols;
+      double tsum = 0.0;
+      for (size_t j = 0; j < cols; ++j) {
+        if (t[j] != 0.0f) sum += double(t[j]) * (lse - p[j]);
+        tsum += t[j];
+      }
+      if (grad) {
+        float* g = grad + r * cols;
+        for (size_t j = 0; j < cols; ++j) {
+          g[j] = static_cast<float>((std::exp(double(p[j]) - lse) * tsum - t[j]) * inv);
+        }
+      }
+    }
+  }
+  return sum * inv;
+}
+
+// PyTorch's MultiMarginLoss (p = 1): sum_{j != y} max(0, margin - x_y + x_j) / cols, mean over rows.
+double multiMargin(float margin, size_t rows, size_t cols, const float* pred, const float*,
+                   const int32_t* labels, float* grad, Status* st) {
+  if (!checkLabels(rows, cols, labels, st)) return 0.0;
+  if (rows == 0 || cols == 0) return 0.0;
+  const double invCols = 1.0 / static_cast<double>(cols);
+  const double inv = invCols / static_cast<double>(rows);
+  double sum = 0.0;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* p = pred + r * cols;
+    const size_t y = static_cast<size_t>(labels[r]);
+    float* g = grad ? grad + r * cols : nullptr;
+    size_t active = 0;
+    for (size_t j = 0; j < cols; ++j) {
+      if (j == y) continue;
+      const double v = double(margin) - p[y] + p[j];
+      const bool on = v > 0;
+      if (on) { sum += v; ++active; }
+      if (g) g[j] = on ? static_cast<float>(inv) : 0.0f;
+    }
+    if (g) g[y] = static_cast<float>(-double(active) * inv);
+  }
+  return sum * invCols / static_cast<double>(rows);
+}
+
+// PyTorch's GaussianNLLLoss (full = false): pred holds [mean | variance] per row, the variance
+// clamped below at eps; 0.5 * (log v + (mu - t)^2 / v), mean over every target element.
+double gaussianNll(float eps, size_t rows, size_t cols, const float* pred, const float* target,
+                   const int32_t*, float* grad, Status* st) {
+  if (!(eps > 0.0f)) { *st = Status::BadParam; return 0.0; }
+  const size_t d = cols / 2;
+  const size_t n = rows * d;
+  if (n == 0) return 0.0;
+  const double inv = 1.0 / static_cast<double>(n);
+  double sum = 0.0;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* mu = pred + r * cols;
+    const float* var = mu + d;
+    const float* t = target + r * d;
+    for (size_t j = 0; j < d; ++j) {
+      const double v = std::fmax(double(var[j]), double(eps));
+      const double e = double(mu[j]) - t[j];
+      sum += 0.5 * (std::log(v) + e * e / v);
+      if (grad) {
+        grad[r * cols + j] = static_cast<float>(e / v * inv);
+        grad[r * cols + d + j] = static_cast<float>(0.5 * (1.0 / v - e * e / (v * v)) * inv);
+      }
+    }
+  }
+  return sum * inv;
+}
+
+struct LossEntry {
+  const char* name;
+  int targets;
+  LossFn fn;
+};
+
+// Order is the loss id; lib/losses.ts holds the same names in the same order.
+constexpr LossEntry kLosses[] = {
+    {"mse", kTargetDense, &elementwise<Mse>},
+    {"l1", kTargetDense, &elementwise<L1>},
+    {"huber", kTargetDense, &elementwise<Huber>},
+    {"binaryCrossEntropy", kTargetDense, &elementwise<BinaryCrossEntropy>},
+    {"crossEntropy", kTargetDense | kTargetLabels, &crossEntropy},
+    {"hinge", kTargetDense, &elementwise<Hinge>},
+    {"multiMargin", kTargetLabels, &multiMargin},
+    {"gaussianNll", kTargetHalf, &gaussianNll},
+};
+
+}  // namespace
+
+int lossCount() { return static_cast<int>(sizeof(kLosses) / sizeof(kLosses[0])); }
+const char* lossName(int id) { return kLosses[id].name; }
+int lossTargets(int id) { return kLosses[id].targets; }
+
+double loss(int id, float param, size_t rows, size_t cols, const float* pred, const float* target,
+            const int32_t* labels, float* grad, Status* status) {
+  *status = Status::Ok;
+  return kLosses[id].fn(param, rows, cols, pred, target, labels, grad, status);
+}
+
+}  // namespace blasnet
