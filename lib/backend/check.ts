@@ -1,0 +1,141 @@
+/**
+ * Argument guards of the js backend: the same checks, codes and messages as the native binding
+ * (binding/args.h), so that a test of a bad call holds on both backends.
+ */
+import { ErrorCode, rangeError, typeError } from '../errors';
+
+const MAX_DIM = 2147483647;
+const FLOAT_MAX = 3.4028234663852886e38;
+
+function show(v: unknown): string {
+  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
+  return String(v);
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (ArrayBuffer.isView(v)) return v.constructor.name;
+  if (Array.isArray(v)) return 'Array';
+  return typeof v;
+}
+
+export function argCount(fn: string, got: number, want: number): void {
+  if (got !== want) {
+    throw typeError(ErrorCode.ARG_COUNT, `${fn}: Expected ${want} arguments but received ${got}`);
+  }
+}
+
+function num(fn: string, name: string, v: unknown): number {
+  if (typeof v !== 'number') {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected number for ${name} but received ${typeName(v)}`);
+  }
+  return v;
+}
+
+/** A non-negative integer that fits a BLAS dimension. */
+export function dim(fn: string, name: string, v: unknown): number {
+  const x = num(fn, name, v);
+  if (!(x >= 0 && x <= MAX_DIM && Number.isInteger(x))) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected non-negative integer for ${name} but received ${show(x)}`);
+  }
+  return x;
+}
+
+/** A finite number that fits a float; returned rounded to float32, as the kernels see it. */
+export function scalar(fn: string, name: string, v: unknown): number {
+  const x = num(fn, name, v);
+  if (!Number.isFinite(x) || Math.abs(x) > FLOAT_MAX) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected finite number for ${name} but received ${show(x)}`);
+  }
+  return Math.fround(x);
+}
+
+export function flag(fn: string, name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected boolean for ${name} but received ${typeName(v)}`);
+  }
+  return v;
+}
+
+/** A table id in [0, count). */
+export function id(fn: string, name: string, v: unknown, count: number): number {
+  const x = num(fn, name, v);
+  if (!(x >= 0 && x < count && Number.isInteger(x))) {
+    throw rangeError(ErrorCode.UNKNOWN_ID, `${fn}: Expected integer in [0, ${count}) for ${name} but received ${show(x)}`);
+  }
+  return x;
+}
+
+function isDetached(a: ArrayBufferView): boolean {
+  if (a.byteLength !== 0 || a.buffer instanceof SharedArrayBuffer) return false;
+  try {
+    (a.buffer as ArrayBuffer).slice(0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+type Ctor<T> = { new (n: number): T; name: string };
+
+function typed<T extends Float32Array | Int32Array>(
+  fn: string, name: string, v: unknown, needed: number, formula: string, ctor: Ctor<T>, nullable: boolean,
+): T | null {
+  if (nullable && v === null) return null;
+  if (!(v instanceof ctor)) {
+    throw typeError(
+      ErrorCode.ARG_TYPE,
+      `${fn}: Expected ${ctor.name}${nullable ? ' or null' : ''} for ${name} but received ${typeName(v)}`,
+    );
+  }
+  if (isDetached(v)) {
+    throw typeError(ErrorCode.DETACHED, `${fn}: ${name} is backed by a detached ArrayBuffer`);
+  }
+  if (v.length < needed) {
+    throw rangeError(
+      ErrorCode.ARG_LENGTH,
+      `${fn}: Expected ${name} to hold at least ${needed} elements (${formula}) but it has ${v.length}`,
+    );
+  }
+  return v;
+}
+
+export function f32(fn: string, name: string, v: unknown, needed: number, formula: string): Float32Array {
+  return typed(fn, name, v, needed, formula, Float32Array, false) as Float32Array;
+}
+export function f32OrNull(fn: string, name: string, v: unknown, needed: number, formula: string): Float32Array | null {
+  return typed(fn, name, v, needed, formula, Float32Array, true);
+}
+export function i32(fn: string, name: string, v: unknown, needed: number, formula: string): Int32Array {
+  return typed(fn, name, v, needed, formula, Int32Array, false) as Int32Array;
+}
+
+/** An array argument with the number of elements the kernel touches. */
+export interface Span {
+  name: string;
+  a: Float32Array | Int32Array | null;
+  used: number;
+}
+
+/** `out` must not share memory with `input`. */
+export function disjoint(fn: string, out: Span, input: Span): void {
+  const o = out.a;
+  const i = input.a;
+  if (!o || !i || out.used === 0 || input.used === 0 || o.buffer !== i.buffer) return;
+  const o0 = o.byteOffset;
+  const o1 = o0 + out.used * o.BYTES_PER_ELEMENT;
+  const i0 = i.byteOffset;
+  const i1 = i0 + input.used * i.BYTES_PER_ELEMENT;
+  if (o0 < i1 && i0 < o1) {
+    throw rangeError(ErrorCode.ALIAS, `${fn}: ${out.name} must not share memory with ${input.name}`);
+  }
+}
+
+/** `out` may be `input` itself (elementwise in place) but must not partly overlap it. */
+export function sameOrDisjoint(fn: string, out: Span, input: Span): void {
+  if (out.a && input.a && out.a.buffer === input.a.buffer && out.a.byteOffset === input.a.byteOffset &&
+      out.used === input.used) {
+    return;
+  }
+  disjoint(fn, out, input);
+}

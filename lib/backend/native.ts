@@ -1,0 +1,62 @@
+/**
+ * The native backend: the addon's exports are the kernels themselves (no wrapper on the hot
+ * path); the addon validates every argument. Loading checks that the addon's activation and loss
+ * tables hold the same names, in the same order, as the TypeScript tables.
+ */
+import * as path from 'path';
+import { ACTIVATION_NAMES } from '../activations';
+import { ErrorCode, BlasnetError } from '../errors';
+import { LOSS_NAMES } from '../losses';
+import type { Backend, BackendInfo } from './types';
+
+type Addon = Omit<Backend, 'name' | 'info'> & {
+  blasInfo(): Omit<BackendInfo, 'backend'>;
+  activationNames: string[];
+  lossNames: string[];
+  napiVersion: number;
+};
+
+/** Where the build puts the addon, relative to this file (dist/lib/backend/). */
+export const ADDON_PATH = path.resolve(__dirname, '..', '..', '..', 'build', 'Release', 'blasnet.node');
+
+function sameNames(what: string, native: string[], ts: readonly string[]): void {
+  if (native.length !== ts.length || native.some((n, i) => n !== ts[i])) {
+    throw new BlasnetError(
+      ErrorCode.BACKEND,
+      `The addon's ${what} table [${native.join(', ')}] does not match the library's [${ts.join(', ')}]; rebuild the addon`,
+    );
+  }
+}
+
+/** Loads the addon and returns it as a Backend. Throws if it is missing or does not match. */
+export function loadNativeBackend(addonPath: string = ADDON_PATH): Backend {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const addon = require(addonPath) as Addon;
+  sameNames('activation', addon.activationNames, ACTIVATION_NAMES);
+  sameNames('loss', addon.lossNames, LOSS_NAMES);
+  const backend: Backend = {
+    name: 'native',
+    gemm: addon.gemm,
+    gemmBatched: addon.gemmBatched,
+    addBias: addon.addBias,
+    colSum: addon.colSum,
+    gatherRows: addon.gatherRows,
+    scale: addon.scale,
+    axpy: addon.axpy,
+    dot: addon.dot,
+    sumSquares: addon.sumSquares,
+    activation: addon.activation,
+    activationBackward: addon.activationBackward,
+    softmax: addon.softmax,
+    logSoftmax: addon.logSoftmax,
+    softmaxBackward: addon.softmaxBackward,
+    logSoftmaxBackward: addon.logSoftmaxBackward,
+    denseForward: addon.denseForward,
+    denseBackward: addon.denseBackward,
+    loss: addon.loss,
+    setNumThreads: addon.setNumThreads,
+    getNumThreads: addon.getNumThreads,
+    info: () => ({ backend: 'native', ...addon.blasInfo() }),
+  };
+  return Object.freeze(backend);
+}

@@ -1,0 +1,83 @@
+/**
+ * Backend selection. `BLASNET_BACKEND=js|native` forces one; otherwise the native addon is used
+ * when it loads, and the js backend (with one warning) when it does not.
+ */
+import { ErrorCode, BlasnetError } from '../errors';
+import { jsBackend } from './js';
+import { loadNativeBackend } from './native';
+import type { Backend } from './types';
+
+export type BackendName = 'js' | 'native';
+
+let native: Backend | null = null;
+let nativeError: Error | null = null;
+let warned = false;
+let current: Backend | null = null;
+
+/** The native backend, or the reason it cannot be loaded. */
+function tryNative(): Backend | null {
+  if (native || nativeError) return native;
+  try {
+    native = loadNativeBackend();
+  } catch (e) {
+    nativeError = e as Error;
+  }
+  return native;
+}
+
+/** Whether the native addon loads on this machine. */
+export function nativeAvailable(): boolean {
+  return tryNative() !== null;
+}
+
+/** Why the native addon did not load (null if it did or was not tried). */
+export function nativeLoadError(): Error | null {
+  tryNative();
+  return nativeError;
+}
+
+/** A backend by name. Throws ERR_BLASNET_BACKEND if `native` is asked for and cannot load. */
+export function getBackend(name: BackendName): Backend {
+  if (name === 'js') return jsBackend;
+  if (name === 'native') {
+    const b = tryNative();
+    if (!b) {
+      throw new BlasnetError(ErrorCode.BACKEND, `The native backend is not available: ${nativeError?.message}`);
+    }
+    return b;
+  }
+  throw new BlasnetError(ErrorCode.UNKNOWN_NAME, `Unknown backend ${JSON.stringify(name)}; expected "js" or "native"`);
+}
+
+/**
+ * The default backend: BLASNET_BACKEND if set, else native if it loads, else js (saying so once
+ * through process.emitWarning).
+ */
+export function defaultBackend(): Backend {
+  if (current) return current;
+  const forced = process.env.BLASNET_BACKEND;
+  if (forced !== undefined && forced !== '') {
+    if (forced !== 'js' && forced !== 'native') {
+      throw new BlasnetError(ErrorCode.UNKNOWN_NAME,
+        `BLASNET_BACKEND=${JSON.stringify(forced)} is not a backend; expected "js" or "native"`);
+    }
+    current = getBackend(forced);
+    return current;
+  }
+  current = tryNative() ?? jsBackend;
+  if (current === jsBackend && !warned) {
+    warned = true;
+    process.emitWarning(
+      `blasnet: the native addon did not load (${nativeError?.message}); using the js backend, which is much slower. ` +
+        'Run `npm run build:native` (needs cmake, g++ and libopenblas-dev).',
+      { code: 'BLASNET_JS_FALLBACK' },
+    );
+  }
+  return current;
+}
+
+/** Makes `name` the default backend for this process (or thread). */
+export function setDefaultBackend(name: BackendName): Backend {
+  current = getBackend(name);
+  return current;
+}

@@ -1,0 +1,102 @@
+/**
+ * The kernel layer: everything a dense network needs, over plain typed arrays. Two backends
+ * implement it with the same semantics: `js` (the pure-TypeScript reference) and `native`
+ * (OpenBLAS through the N-API addon).
+ *
+ * Conventions: row-major, batch first, packed arrays (a matrix [r, c] is r*c consecutive floats).
+ * Argument order: ids and flags, dims, scalars, inputs, outputs. Arrays may be longer than needed;
+ * only the leading elements are used. Outputs must not share memory with inputs, except where a
+ * method says an output may be an input itself (elementwise work in place).
+ * Every bad argument throws TypeError/RangeError with a stable `code` (see ErrorCode).
+ */
+export interface Backend {
+  /** Which implementation this is. */
+  readonly name: 'js' | 'native';
+
+  /**
+   * C = alpha * op(A) * op(B) + beta * C with op(A) [m, k], op(B) [k, n], C [m, n]; op transposes
+   * when its flag is set (A is then stored [k, m], B [n, k]). beta = 0 overwrites C, as in BLAS.
+   */
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: Float32Array, b: Float32Array, beta: number, c: Float32Array): void;
+
+  /** `batch` independent GEMMs; matrix i of A starts at element i * strideA (likewise B, C). */
+  gemmBatched(transA: boolean, transB: boolean, m: number, n: number, k: number, batch: number,
+    alpha: number, a: Float32Array, strideA: number, b: Float32Array, strideB: number,
+    beta: number, c: Float32Array, strideC: number): void;
+
+  /** y[i, j] += bias[j] for y [rows, cols]. */
+  addBias(rows: number, cols: number, bias: Float32Array, y: Float32Array): void;
+  /** out[j] = beta * out[j] + sum_i x[i, j] for x [rows, cols]. */
+  colSum(rows: number, cols: number, beta: number, x: Float32Array, out: Float32Array): void;
+  /** dst[i, :] = src[index[i], :]; every index must lie in [0, srcRows). */
+  gatherRows(rows: number, cols: number, srcRows: number, index: Int32Array, src: Float32Array,
+    dst: Float32Array): void;
+  /** x *= alpha. */
+  scale(n: number, alpha: number, x: Float32Array): void;
+  /** y += alpha * x; y may be x itself. */
+  axpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void;
+  /** sum x[i] y[i], accumulated in float64. */
+  dot(n: number, x: Float32Array, y: Float32Array): number;
+  /** sum x[i]^2 (the squared L2 norm), accumulated in float64. */
+  sumSquares(n: number, x: Float32Array): number;
+
+  /** y = f(x) for activation id `act` with parameter `param`; y may be x itself. */
+  activation(act: number, param: number, n: number, x: Float32Array, y: Float32Array): void;
+  /** dx = dy * f'(x), where y = f(x); dx may be x, y or dy itself. */
+  activationBackward(act: number, param: number, n: number, x: Float32Array, y: Float32Array,
+    dy: Float32Array, dx: Float32Array): void;
+  /** Row-wise softmax with max subtraction; y may be x itself. */
+  softmax(rows: number, cols: number, x: Float32Array, y: Float32Array): void;
+  /** Row-wise log-softmax, x - logsumexp(x); y may be x itself. */
+  logSoftmax(rows: number, cols: number, x: Float32Array, y: Float32Array): void;
+  /** dx = y * (dy - sum_j dy_j y_j) for y = softmax(x); dx may be y or dy itself. */
+  softmaxBackward(rows: number, cols: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** dx = dy - exp(y) * sum_j dy_j for y = logSoftmax(x); dx may be y or dy itself. */
+  logSoftmaxBackward(rows: number, cols: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
+
+  /**
+   * Fused dense forward: z = x * w^T + b, y = f(z), with x [batch, inDim], w [outDim, inDim],
+   * b [outDim] or null, z and y [batch, outDim]. z is what the backward pass needs; y may be z
+   * itself when no backward pass follows (inference) or the activation is identity.
+   */
+  denseForward(act: number, param: number, batch: number, inDim: number, outDim: number,
+    x: Float32Array, w: Float32Array, b: Float32Array | null, z: Float32Array, y: Float32Array): void;
+
+  /**
+   * Fused dense backward: dz = dy * f'(z); dw = beta * dw + dz^T x; db = beta * db + colsum(dz)
+   * (skipped when db is null); dx = dz * w (skipped when dx is null, as for a first layer).
+   * beta = 0 overwrites the gradients, 1 accumulates. dz may be dy itself.
+   */
+  denseBackward(act: number, param: number, batch: number, inDim: number, outDim: number,
+    beta: number, x: Float32Array, w: Float32Array, z: Float32Array, y: Float32Array,
+    dy: Float32Array, dz: Float32Array, dw: Float32Array, db: Float32Array | null,
+    dx: Float32Array | null): void;
+
+  /**
+   * Mean loss of pred [rows, cols] against target (Float32Array [rows, cols], Int32Array labels
+   * [rows], or Float32Array [rows, cols/2] for gaussianNll); writes d(loss)/d(pred) into grad
+   * unless grad is null. `param` is the loss's parameter (huber delta, multiMargin margin,
+   * gaussianNll eps; ignored by the others).
+   */
+  loss(loss: number, param: number, rows: number, cols: number, pred: Float32Array,
+    target: Float32Array | Int32Array, grad: Float32Array | null): number;
+
+  /** Sets the number of BLAS threads (1..1024). The js backend runs on one thread and ignores it. */
+  setNumThreads(n: number): void;
+  /** The number of threads kernels use. */
+  getNumThreads(): number;
+  /** What runs the kernels. */
+  info(): BackendInfo;
+}
+
+/** A description of a backend, for logs and benchmark tables. */
+export interface BackendInfo {
+  backend: 'js' | 'native';
+  /** BLAS library and build configuration, or 'none' for the js backend. */
+  library: string;
+  config: string;
+  coreName: string;
+  numThreads: number;
+  numProcs: number;
+}

@@ -1,0 +1,51 @@
+/**
+ * Stable error codes. Every error blasnet throws on purpose carries one of these as `code`;
+ * argument errors are `TypeError` (wrong type, detached buffer, wrong argument count) or
+ * `RangeError` (bad dimension, short buffer, aliasing, id or label out of range).
+ */
+export const ErrorCode = {
+  ARG_COUNT: 'ERR_BLASNET_ARG_COUNT',
+  ARG_TYPE: 'ERR_BLASNET_ARG_TYPE',
+  ARG_RANGE: 'ERR_BLASNET_ARG_RANGE',
+  ARG_LENGTH: 'ERR_BLASNET_ARG_LENGTH',
+  DETACHED: 'ERR_BLASNET_DETACHED',
+  ALIAS: 'ERR_BLASNET_ALIAS',
+  UNKNOWN_ID: 'ERR_BLASNET_UNKNOWN_ID',
+  UNKNOWN_NAME: 'ERR_BLASNET_UNKNOWN_NAME',
+  INDEX: 'ERR_BLASNET_INDEX',
+  LABEL: 'ERR_BLASNET_LABEL',
+  TARGET: 'ERR_BLASNET_TARGET',
+  BACKEND: 'ERR_BLASNET_BACKEND',
+  INTERNAL: 'ERR_BLASNET_INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Base class of blasnet's own errors. `instanceof BlasnetError` is also true for the coded
+ * `TypeError`s and `RangeError`s thrown by argument checks (native or js), so one check catches
+ * everything blasnet throws on purpose.
+ */
+export class BlasnetError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'BlasnetError';
+    this.code = code;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (!(value instanceof Error)) return false;
+    const code: unknown = (value as Error & { code?: unknown }).code;
+    return typeof code === 'string' && code.startsWith('ERR_BLASNET_');
+  }
+}
+
+/** A `TypeError` with a blasnet `code`. */
+export function typeError(code: ErrorCode, message: string): TypeError & { code: ErrorCode } {
+  return Object.assign(new TypeError(message), { code });
+}
+
+/** A `RangeError` with a blasnet `code`. */
+export function rangeError(code: ErrorCode, message: string): RangeError & { code: ErrorCode } {
+  return Object.assign(new RangeError(message), { code });
+}

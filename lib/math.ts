@@ -1,0 +1,31 @@
+/** Scalar math the activation and loss tables share (float64). */
+
+const TWO_OVER_SQRT_PI = 1.1283791670955126;
+
+/**
+ * The error function, to about 1e-15 relative accuracy. For |x| < 6 it sums the series
+ * erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n 2^n x^(2n+1) / (1*3*...*(2n+1)), whose terms are all
+ * positive (no cancellation); beyond 6, erf(x) is +-1 to double precision.
+ */
+export function erf(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  const ax = Math.abs(x);
+  if (ax >= 6) return x > 0 ? 1 : -1;
+  const x2 = ax * ax;
+  let term = ax;
+  let sum = ax;
+  for (let n = 1; n < 200; n++) {
+    term *= (2 * x2) / (2 * n + 1);
+    sum += term;
+    if (term < sum * 1e-17) break;
+  }
+  const r = TWO_OVER_SQRT_PI * Math.exp(-x2) * sum;
+  return x < 0 ? -r : r;
+}
+
+/** The logistic function, computed so that exp never overflows. */
+export function sigmoid(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
