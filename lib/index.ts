@@ -8,3 +8,4 @@ export type { Backend, BackendInfo } from './backend/types';
 export { jsBackend } from './backend/js';
 export { defaultBackend, getBackend, nativeAvailable, nativeLoadError, setDefaultBackend } from './backend/select';
 export type { BackendName } from './backend/select';
+export { Rng } from './rng';

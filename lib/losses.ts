@@ -208,7 +208,7 @@ export const LOSSES = {
     },
   },
   gaussianNll: {
-    doc: 'Gaussian negative log-likelihood: pred rows are [mean (d) | variance (d)], target [rows, d]; 0.5 (log v + (mu - t)^2 / v) with v = max(var, eps), mean over rows*d (PyTorch GaussianNLLLoss, eps default 1e-6)',
+    doc: 'Gaussian negative log-likelihood: pred rows are [mean (d) | variance (d)], target [rows, d]; 0.5 (log v + (mu - t)^2 / v) with v = max(var, eps), mean over rows*d; below eps the gradient is taken at v = eps, so it still pushes the variance up (PyTorch GaussianNLLLoss, eps default 1e-6)',
     param: 1e-6,
     paramName: 'eps',
     targets: { dense: false, labels: false, half: true },

@@ -1,4 +1,3 @@
-#include <cblas.h>
 #include <cstring>
 
 #include "blasnet.h"
@@ -40,9 +39,19 @@ void axpy(size_t n, float alpha, const float* x, float* y) {
   for (size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
+// OpenBLAS's dsdot does not accumulate every term in double on all cores, so the sum is done
+// here: four double accumulators, which the compiler vectorises.
 double dot(size_t n, const float* x, const float* y) {
-  if (n == 0) return 0.0;
-  return cblas_dsdot(static_cast<blasint>(n), x, 1, y, 1);
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += double(x[i]) * y[i];
+    s1 += double(x[i + 1]) * y[i + 1];
+    s2 += double(x[i + 2]) * y[i + 2];
+    s3 += double(x[i + 3]) * y[i + 3];
+  }
+  for (; i < n; ++i) s0 += double(x[i]) * y[i];
+  return (s0 + s1) + (s2 + s3);
 }
 
 double sumSquares(size_t n, const float* x) { return dot(n, x, x); }

@@ -16,8 +16,12 @@ type Addon = Omit<Backend, 'name' | 'info'> & {
   napiVersion: number;
 };
 
-/** Where the build puts the addon, relative to this file (dist/lib/backend/). */
-export const ADDON_PATH = path.resolve(__dirname, '..', '..', '..', 'build', 'Release', 'blasnet.node');
+/**
+ * The addon to load: BLASNET_ADDON_PATH if set (a build of one's own), else where `npm run
+ * build:native` puts it, relative to this file (dist/lib/backend/).
+ */
+export const ADDON_PATH =
+  process.env.BLASNET_ADDON_PATH || path.resolve(__dirname, '..', '..', '..', 'build', 'Release', 'blasnet.node');
 
 function sameNames(what: string, native: string[], ts: readonly string[]): void {
   if (native.length !== ts.length || native.some((n, i) => n !== ts[i])) {

@@ -1,0 +1,125 @@
+/**
+ * Native vs js: every kernel on seeded random data, compared by normalised error
+ * ||native - js|| / ||js||. The js backend is the reference.
+ */
+import { strict as assert } from 'assert';
+import { ACTIVATION_NAMES, ACTIVATIONS, activationId, getBackend, jsBackend, LOSS_NAMES, LOSSES, lossId, nativeAvailable, Rng } from '../lib';
+import type { Backend } from '../lib';
+import { normError, requireNative } from './helpers';
+
+const SHAPES: [number, number, number][] = [[1, 1, 1], [1, 7, 3], [5, 1, 9], [7, 5, 3], [33, 17, 65], [128, 10, 128], [64, 256, 300]];
+const TOL = 2e-6;
+
+function both(setup: () => Float32Array[], run: (b: Backend, arrays: Float32Array[]) => void, outputs: number[], tol = TOL): void {
+  const native = getBackend('native');
+  const a = setup();
+  const b = a.map((x) => x.slice());
+  run(jsBackend, a);
+  run(native, b);
+  for (const i of outputs) {
+    const e = normError(b[i], a[i]);
+    assert.ok(e <= tol, `output ${i}: normalised error ${e.toExponential(2)} > ${tol}`);
+    for (let j = 0; j < a[i].length; j++) {
+      assert.equal(Number.isNaN(a[i][j]), Number.isNaN(b[i][j]), `output ${i}[${j}]: NaN on one backend only`);
+    }
+  }
+}
+
+(nativeAvailable() || requireNative ? describe : describe.skip)('native vs js parity', () => {
+  const rng = new Rng(2024);
+
+  for (const [m, n, k] of SHAPES) {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      it(`gemm ${m}x${n}x${k}${ta ? ' transA' : ''}${tb ? ' transB' : ''}`, () => {
+        both(() => [rng.uniformArray(m * k), rng.uniformArray(k * n), rng.uniformArray(m * n)],
+          (b, [a, bb, c]) => b.gemm(ta, tb, m, n, k, 0.7, a, bb, 0.3, c), [2]);
+      });
+    }
+  }
+
+  it('gemmBatched 6 x (9x11x13), transB', () => {
+    both(() => [rng.uniformArray(6 * 9 * 13), rng.uniformArray(6 * 11 * 13), rng.uniformArray(6 * 9 * 11)],
+      (b, [a, bb, c]) => b.gemmBatched(false, true, 9, 11, 13, 6, 1, a, 9 * 13, bb, 11 * 13, 0, c, 9 * 11), [2]);
+  });
+
+  it('row operations', () => {
+    const rows = 37, cols = 19;
+    both(() => [rng.uniformArray(cols), rng.uniformArray(rows * cols), rng.uniformArray(cols), rng.uniformArray(rows * cols)],
+      (b, [bias, y, out, x]) => {
+        b.addBias(rows, cols, bias, y);
+        b.colSum(rows, cols, 0.5, x, out);
+        b.scale(rows * cols, -1.5, x);
+        b.axpy(cols, 0.25, bias, out);
+      }, [1, 2, 3]);
+    const x = rng.uniformArray(1001), y = rng.uniformArray(1001);
+    const native = getBackend('native');
+    assert.ok(Math.abs(native.dot(1001, x, y) - jsBackend.dot(1001, x, y)) < 1e-9);
+    assert.ok(Math.abs(native.sumSquares(1001, x) - jsBackend.sumSquares(1001, x)) < 1e-9);
+    const index = Int32Array.from({ length: 50 }, () => rng.int(rows));
+    both(() => [rng.uniformArray(rows * cols), new Float32Array(50 * cols)],
+      (b, [src, dst]) => b.gatherRows(50, cols, rows, index, src, dst), [1], 0);
+  });
+
+  for (const name of ACTIVATION_NAMES) {
+    it(`activation ${name}, forward and backward`, () => {
+      const id = activationId(name);
+      const p = ACTIVATIONS[name].param;
+      const n = 4099;
+      const x = rng.uniformArray(n, -8, 8);
+      x[0] = 1e4; x[1] = -1e4; x[2] = 88.7; x[3] = -88.7; x[4] = 0; x[5] = NaN;
+      both(() => [x, new Float32Array(n), rng.uniformArray(n), new Float32Array(n)],
+        (b, [xx, y, dy, dx]) => {
+          b.activation(id, p, n, xx, y);
+          b.activationBackward(id, p, n, xx, y, dy, dx);
+        }, [1, 3], 1e-5);
+    });
+  }
+
+  it('softmax, logSoftmax and their backward passes', () => {
+    const rows = 33, cols = 10, m = rows * cols;
+    both(() => [rng.uniformArray(m, -30, 30), new Float32Array(m), new Float32Array(m), rng.uniformArray(m), new Float32Array(m), new Float32Array(m)],
+      (b, [x, s, ls, dy, ds, dls]) => {
+        b.softmax(rows, cols, x, s);
+        b.logSoftmax(rows, cols, x, ls);
+        b.softmaxBackward(rows, cols, s, dy, ds);
+        b.logSoftmaxBackward(rows, cols, ls, dy, dls);
+      }, [1, 2, 4, 5], 1e-5);
+  });
+
+  for (const name of ['relu', 'tanh', 'gelu'] as const) {
+    it(`dense forward and backward (${name}), 67x129 -> 33`, () => {
+      const batch = 67, inDim = 129, outDim = 33, id = activationId(name);
+      both(() => [rng.uniformArray(batch * inDim), rng.uniformArray(outDim * inDim), rng.uniformArray(outDim),
+        new Float32Array(batch * outDim), new Float32Array(batch * outDim), rng.uniformArray(batch * outDim),
+        new Float32Array(batch * outDim), rng.uniformArray(outDim * inDim), new Float32Array(outDim), new Float32Array(batch * inDim)],
+      (b, [x, w, bias, z, y, dy, dz, dw, db, dx]) => {
+        b.denseForward(id, 0, batch, inDim, outDim, x, w, bias, z, y);
+        b.denseBackward(id, 0, batch, inDim, outDim, 1, x, w, z, y, dy, dz, dw, db, dx);
+      }, [3, 4, 6, 7, 8, 9], 1e-5);
+    });
+  }
+
+  for (const name of LOSS_NAMES) {
+    it(`loss ${name}`, () => {
+      const def = LOSSES[name];
+      const rows = 129, cols = name === 'gaussianNll' ? 12 : 11;
+      const pred = rng.uniformArray(rows * cols, -5, 5);
+      pred[0] = 1e4; pred[1] = -1e4; pred[2] = 88.7;
+      let target: Float32Array | Int32Array;
+      if (def.targets.labels) target = Int32Array.from({ length: rows }, () => rng.int(cols));
+      else if (def.targets.half) {
+        target = rng.uniformArray(rows * cols / 2);
+        for (let r = 0; r < rows; r++) for (let j = cols / 2; j < cols; j++) pred[r * cols + j] = Math.abs(pred[r * cols + j]);
+      } else if (name === 'hinge') target = Float32Array.from({ length: rows * cols }, () => (rng.uniform() < 0.5 ? -1 : 1));
+      else if (name === 'binaryCrossEntropy') target = rng.uniformArray(rows * cols, 0, 1);
+      else target = rng.uniformArray(rows * cols, -5, 5);
+      const id = lossId(name);
+      let vj = 0, vn = 0;
+      both(() => [pred, new Float32Array(rows * cols)], (b, [p, g]) => {
+        const v = b.loss(id, def.param, rows, cols, p, target, g);
+        if (b.name === 'js') vj = v; else vn = v;
+      }, [1], 1e-6);
+      assert.ok(Number.isFinite(vj) && Math.abs(vn - vj) <= 1e-6 * Math.abs(vj), `value ${vn} vs ${vj}`);
+    });
+  }
+});

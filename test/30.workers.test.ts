@@ -1,0 +1,58 @@
+/**
+ * The addon is context-aware: it loads in several worker threads at once, and kernels run in
+ * each over SharedArrayBuffer-backed arrays.
+ */
+import { strict as assert } from 'assert';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import { nativeAvailable } from '../lib';
+import { requireNative } from './helpers';
+
+const LIB = path.resolve(__dirname, '..', 'lib');
+
+// Each worker multiplies its own slice of a shared buffer by a shared matrix, many times.
+const WORKER_SOURCE = `
+const { workerData, parentPort } = require('worker_threads');
+const { getBackend } = require(workerData.lib);
+const b = getBackend('native');
+const { n, index } = workerData;
+const shared = new Float32Array(workerData.buffer);
+const a = shared.subarray(0, n * n);
+const out = shared.subarray(n * n * (1 + index), n * n * (2 + index));
+for (let r = 0; r < 50; r++) b.gemm(false, false, n, n, n, 1, a, a, 0, out);
+const y = new Float32Array(n * n);
+b.activation(3, 0, n * n, out, y);
+parentPort.postMessage({ sum: b.dot(n * n, y, y), threads: b.getNumThreads() });
+`;
+
+function runWorker(buffer: SharedArrayBuffer, n: number, index: number): Promise<{ sum: number }> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { lib: LIB, buffer, n, index } });
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
+  });
+}
+
+(nativeAvailable() || requireNative ? describe : describe.skip)('native backend in worker threads', () => {
+  it('loads in two workers at once and both compute the same product as the main thread', async () => {
+    const n = 96;
+    const buffer = new SharedArrayBuffer(4 * n * n * 3);
+    const a = new Float32Array(buffer, 0, n * n);
+    for (let i = 0; i < a.length; i++) a[i] = Math.sin(i) * 0.1;
+    const [r0, r1] = await Promise.all([runWorker(buffer, n, 0), runWorker(buffer, n, 1)]);
+    const { getBackend } = await import('../lib');
+    const b = getBackend('native');
+    const expected = new Float32Array(n * n);
+    b.gemm(false, false, n, n, n, 1, a, a, 0, expected);
+    const y = new Float32Array(n * n);
+    b.activation(3, 0, n * n, expected, y);
+    const sum = b.dot(n * n, y, y);
+    assert.ok(sum > 0);
+    assert.equal(r0.sum, sum);
+    assert.equal(r1.sum, sum);
+    // Each worker wrote its own output slice of the shared buffer.
+    assert.deepEqual(new Float32Array(buffer, 4 * n * n, n * n), expected);
+    assert.deepEqual(new Float32Array(buffer, 8 * n * n, n * n), expected);
+  });
+});

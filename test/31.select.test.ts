@@ -1,0 +1,61 @@
+/**
+ * Backend selection and the js fallback, each in a fresh process so that the environment decides.
+ */
+import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { nativeAvailable } from '../lib';
+
+const LIB = path.resolve(__dirname, '..', 'lib');
+
+function run(env: Record<string, string>, code: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['-e', `const bn = require(${JSON.stringify(LIB)});\n${code}`], {
+    env: { ...process.env, BLASNET_BACKEND: '', BLASNET_ADDON_PATH: '', ...env },
+    encoding: 'utf8',
+  });
+  return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
+}
+
+describe('backend selection', () => {
+  it('BLASNET_BACKEND=js forces the js backend, silently', () => {
+    const r = run({ BLASNET_BACKEND: 'js' }, 'console.log(bn.defaultBackend().name)');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'js');
+    assert.ok(!r.stderr.includes('BLASNET_JS_FALLBACK'), r.stderr);
+  });
+
+  it('an unknown BLASNET_BACKEND is a coded error', () => {
+    const r = run({ BLASNET_BACKEND: 'gpu' }, 'try { bn.defaultBackend() } catch (e) { console.log(e.code) }');
+    assert.equal(r.stdout, 'ERR_BLASNET_UNKNOWN_NAME');
+  });
+
+  it('falls back to js, and says so once, when the addon cannot be loaded', () => {
+    const r = run({ BLASNET_ADDON_PATH: '/nonexistent/blasnet.node' },
+      'const a = bn.defaultBackend(); const b = bn.defaultBackend(); const c = new Float32Array(1);\n' +
+      'a.gemm(false, false, 1, 1, 1, 1, new Float32Array([2]), new Float32Array([3]), 0, c);\n' +
+      'console.log(a.name, b.name, c[0], bn.nativeAvailable())');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'js js 6 false');
+    assert.equal(r.stderr.split('BLASNET_JS_FALLBACK').length - 1, 1, r.stderr);
+  });
+
+  it('BLASNET_BACKEND=native fails clearly when the addon cannot be loaded', () => {
+    const r = run({ BLASNET_BACKEND: 'native', BLASNET_ADDON_PATH: '/nonexistent/blasnet.node' },
+      'try { bn.defaultBackend() } catch (e) { console.log(e.code, e instanceof bn.BlasnetError) }');
+    assert.equal(r.stdout, 'ERR_BLASNET_BACKEND true');
+  });
+
+  (nativeAvailable() ? it : it.skip)('uses native by default when it loads, and BLASNET_BACKEND=native forces it', () => {
+    assert.equal(run({}, 'console.log(bn.defaultBackend().name)').stdout, 'native');
+    assert.equal(run({ BLASNET_BACKEND: 'native' }, 'console.log(bn.defaultBackend().name)').stdout, 'native');
+  });
+
+  (nativeAvailable() ? it : it.skip)('native info names OpenBLAS and its thread count; setNumThreads changes it', () => {
+    const r = run({}, 'const b = bn.getBackend("native"); b.setNumThreads(1); const i = b.info(); console.log(JSON.stringify(i))');
+    const info = JSON.parse(r.stdout);
+    assert.equal(info.backend, 'native');
+    assert.equal(info.library, 'OpenBLAS');
+    assert.match(info.config, /OpenBLAS/);
+    assert.equal(info.numThreads, 1);
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * Shared test harness: every kernel test is written once and run on every backend that loads.
+ * With BLASNET_REQUIRE_NATIVE=1 (set by .ci/run) a missing native addon fails the run instead of
+ * being skipped.
+ */
+import { Backend, getBackend, jsBackend, nativeAvailable, nativeLoadError } from '../lib';
+
+export const requireNative = process.env.BLASNET_REQUIRE_NATIVE === '1';
+
+/** The backends under test: js always, native when it loads (or required). */
+export function backends(): Backend[] {
+  if (nativeAvailable()) return [jsBackend, getBackend('native')];
+  if (requireNative) throw new Error(`native backend required but not loadable: ${nativeLoadError()?.message}`);
+  return [jsBackend];
+}
+
+/** Runs `body` inside a describe block per backend. */
+export function forEachBackend(title: string, body: (b: Backend) => void): void {
+  for (const b of backends()) describe(`${title} [${b.name}]`, () => body(b));
+}
+
+/**
+ * ||a - b|| / ||b|| (or ||a - b|| when b is zero): the normalised error used to compare backends.
+ * Positions where both are NaN agree; NaN on one side only makes the error infinite.
+ */
+export function normError(a: ArrayLike<number>, b: ArrayLike<number>, n = b.length): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    const na = Number.isNaN(a[i]), nb = Number.isNaN(b[i]);
+    if (na || nb) {
+      if (na !== nb) return Infinity;
+      continue;
+    }
+    const d = a[i] - b[i];
+    num += d * d;
+    den += b[i] * b[i];
+  }
+  if (den === 0) return Math.sqrt(num);
+  return Math.sqrt(num / den);
+}
+
+/** Asserts that `fn` throws an error with `code` (and, optionally, of class `cls`). */
+export function throwsCode(fn: () => unknown, code: string, cls?: ErrorConstructor | RangeErrorConstructor | TypeErrorConstructor, mentions?: string): void {
+  let thrown: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  if (thrown === null) throw new Error(`expected an error with code ${code} but nothing was thrown`);
+  const e = thrown as Error & { code?: string };
+  if (e.code !== code) throw new Error(`expected code ${code} but got ${e.code}: ${e.message}`);
+  if (cls && !(e instanceof cls)) throw new Error(`expected ${cls.name} but got ${e.constructor.name}: ${e.message}`);
+  if (mentions && !e.message.includes(mentions)) {
+    throw new Error(`expected the message to mention ${mentions}: ${e.message}`);
+  }
+}
