@@ -1,5 +1,6 @@
 import { ErrorCode, rangeError } from './errors';
 import { sigmoid } from './math';
+import { isInt32Array } from './typed';
 
 /** Float arrays the reference loss code accepts (Float64Array for gradient checks). */
 export type FloatArray = Float32Array | Float64Array;
@@ -135,7 +136,7 @@ export const LOSSES = {
     param: 0,
     targets: { dense: true, labels: true, half: false },
     compute(_param, rows, cols, pred, target, grad) {
-      const labels = target instanceof Int32Array ? target : null;
+      const labels = isInt32Array(target) ? target : null;
       if (labels) checkLabels(rows, cols, labels);
       if (rows === 0 || cols === 0) return 0;
       const inv = 1 / rows;

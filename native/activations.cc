@@ -67,6 +67,7 @@ void activationBackward(int id, float param, size_t n, const float* x, const flo
 }
 
 void softmax(size_t rows, size_t cols, const float* x, float* y) {
+  if (cols == 0) return;
   for (size_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
@@ -84,6 +85,7 @@ void softmax(size_t rows, size_t cols, const float* x, float* y) {
 }
 
 void logSoftmax(size_t rows, size_t cols, const float* x, float* y) {
+  if (cols == 0) return;
   for (size_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
@@ -97,6 +99,7 @@ void logSoftmax(size_t rows, size_t cols, const float* x, float* y) {
 }
 
 void softmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, float* dx) {
+  if (cols == 0) return;
   for (size_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
     const float* dyr = dy + r * cols;
@@ -109,6 +112,7 @@ void softmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, 
 }
 
 void logSoftmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, float* dx) {
+  if (cols == 0) return;
   for (size_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
     const float* dyr = dy + r * cols;

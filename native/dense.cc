@@ -5,6 +5,7 @@ namespace blasnet {
 
 void denseForward(int act, float param, size_t batch, size_t inDim, size_t outDim, const float* x,
                   const float* w, const float* b, float* z, float* y) {
+  if (batch == 0 || outDim == 0) return;
   gemm(false, true, batch, outDim, inDim, 1.0f, x, w, 0.0f, z);
   activationEntry(act).biasForward(batch, outDim, param, b, z, y);
 }

@@ -25,6 +25,7 @@ void gemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, c
 void gemmBatched(bool transA, bool transB, size_t m, size_t n, size_t k, size_t batch, float alpha,
                  const float* a, size_t strideA, const float* b, size_t strideB, float beta,
                  float* c, size_t strideC) {
+  if (m == 0 || n == 0) return;  // no work, however large the batch
   for (size_t i = 0; i < batch; ++i) {
     gemm(transA, transB, m, n, k, alpha, a + i * strideA, b + i * strideB, beta, c + i * strideC);
   }

@@ -4,7 +4,9 @@
 
 namespace blasnet {
 
+// Row loops return at once when rows are empty, so a huge row count with no columns costs nothing.
 void addBias(size_t rows, size_t cols, const float* bias, float* y) {
+  if (cols == 0) return;
   for (size_t r = 0; r < rows; ++r) {
     float* yr = y + r * cols;
     for (size_t j = 0; j < cols; ++j) yr[j] += bias[j];
@@ -12,6 +14,7 @@ void addBias(size_t rows, size_t cols, const float* bias, float* y) {
 }
 
 void colSum(size_t rows, size_t cols, float beta, const float* x, float* out) {
+  if (cols == 0) return;
   if (beta == 0.0f) std::memset(out, 0, cols * sizeof(float));
   else if (beta != 1.0f) for (size_t j = 0; j < cols; ++j) out[j] *= beta;
   for (size_t r = 0; r < rows; ++r) {

@@ -3,6 +3,7 @@
  * (binding/args.h), so that a test of a bad call holds on both backends.
  */
 import { ErrorCode, rangeError, typeError } from '../errors';
+import { isDetached, typedArrayTag, typedBuffer, typedByteOffset, typedLength } from '../typed';
 
 const MAX_DIM = 2147483647;
 const FLOAT_MAX = 3.4028234663852886e38;
@@ -14,7 +15,8 @@ function show(v: unknown): string {
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';
-  if (ArrayBuffer.isView(v)) return v.constructor.name;
+  const tag = typedArrayTag(v);
+  if (tag !== undefined) return tag;
   if (Array.isArray(v)) return 'Array';
   return typeof v;
 }
@@ -66,48 +68,36 @@ export function id(fn: string, name: string, v: unknown, count: number): number 
   return x;
 }
 
-function isDetached(a: ArrayBufferView): boolean {
-  if (a.byteLength !== 0 || a.buffer instanceof SharedArrayBuffer) return false;
-  try {
-    (a.buffer as ArrayBuffer).slice(0, 0);
-    return false;
-  } catch {
-    return true;
-  }
-}
+type Kind = 'Float32Array' | 'Int32Array';
 
-type Ctor<T> = { new (n: number): T; name: string };
-
-function typed<T extends Float32Array | Int32Array>(
-  fn: string, name: string, v: unknown, needed: number, formula: string, ctor: Ctor<T>, nullable: boolean,
-): T | null {
-  if (nullable && v === null) return null;
-  if (!(v instanceof ctor)) {
+function typed(fn: string, name: string, v: unknown, needed: number, formula: string, kind: Kind, nullable: boolean): void {
+  if (nullable && v === null) return;
+  if (typedArrayTag(v) !== kind) {
     throw typeError(
       ErrorCode.ARG_TYPE,
-      `${fn}: Expected ${ctor.name}${nullable ? ' or null' : ''} for ${name} but received ${typeName(v)}`,
+      `${fn}: Expected ${kind}${nullable ? ' or null' : ''} for ${name} but received ${typeName(v)}`,
     );
   }
   if (isDetached(v)) {
     throw typeError(ErrorCode.DETACHED, `${fn}: ${name} is backed by a detached ArrayBuffer`);
   }
-  if (v.length < needed) {
+  const length = typedLength(v);
+  if (length < needed) {
     throw rangeError(
       ErrorCode.ARG_LENGTH,
-      `${fn}: Expected ${name} to hold at least ${needed} elements (${formula}) but it has ${v.length}`,
+      `${fn}: Expected ${name} to hold at least ${needed} elements (${formula}) but it has ${length}`,
     );
   }
-  return v;
 }
 
-export function f32(fn: string, name: string, v: unknown, needed: number, formula: string): Float32Array {
-  return typed(fn, name, v, needed, formula, Float32Array, false) as Float32Array;
+export function f32(fn: string, name: string, v: unknown, needed: number, formula: string): void {
+  typed(fn, name, v, needed, formula, 'Float32Array', false);
 }
-export function f32OrNull(fn: string, name: string, v: unknown, needed: number, formula: string): Float32Array | null {
-  return typed(fn, name, v, needed, formula, Float32Array, true);
+export function f32OrNull(fn: string, name: string, v: unknown, needed: number, formula: string): void {
+  typed(fn, name, v, needed, formula, 'Float32Array', true);
 }
-export function i32(fn: string, name: string, v: unknown, needed: number, formula: string): Int32Array {
-  return typed(fn, name, v, needed, formula, Int32Array, false) as Int32Array;
+export function i32(fn: string, name: string, v: unknown, needed: number, formula: string): void {
+  typed(fn, name, v, needed, formula, 'Int32Array', false);
 }
 
 /** An array argument with the number of elements the kernel touches. */
@@ -117,15 +107,20 @@ export interface Span {
   used: number;
 }
 
-/** `out` must not share memory with `input`. */
+/**
+ * `out` must not share memory with `input`. Two SharedArrayBuffer objects over the same memory
+ * (one received through postMessage) cannot be told apart from JavaScript: the js backend sees
+ * them as disjoint, the native backend does not.
+ */
 export function disjoint(fn: string, out: Span, input: Span): void {
   const o = out.a;
   const i = input.a;
-  if (!o || !i || out.used === 0 || input.used === 0 || o.buffer !== i.buffer) return;
-  const o0 = o.byteOffset;
-  const o1 = o0 + out.used * o.BYTES_PER_ELEMENT;
-  const i0 = i.byteOffset;
-  const i1 = i0 + input.used * i.BYTES_PER_ELEMENT;
+  if (!o || !i || out.used === 0 || input.used === 0 || typedBuffer(o) !== typedBuffer(i)) return;
+  // Both kinds of array here have 4-byte elements.
+  const o0 = typedByteOffset(o);
+  const o1 = o0 + out.used * 4;
+  const i0 = typedByteOffset(i);
+  const i1 = i0 + input.used * 4;
   if (o0 < i1 && i0 < o1) {
     throw rangeError(ErrorCode.ALIAS, `${fn}: ${out.name} must not share memory with ${input.name}`);
   }
@@ -133,8 +128,8 @@ export function disjoint(fn: string, out: Span, input: Span): void {
 
 /** `out` may be `input` itself (elementwise in place) but must not partly overlap it. */
 export function sameOrDisjoint(fn: string, out: Span, input: Span): void {
-  if (out.a && input.a && out.a.buffer === input.a.buffer && out.a.byteOffset === input.a.byteOffset &&
-      out.used === input.used) {
+  if (out.a && input.a && typedBuffer(out.a) === typedBuffer(input.a) &&
+      typedByteOffset(out.a) === typedByteOffset(input.a) && out.used === input.used) {
     return;
   }
   disjoint(fn, out, input);

@@ -21,7 +21,7 @@ export function gemmBlocked(
 ): void {
   if (m === 0 || n === 0) return;
   const mn = m * n;
-  if (beta === 0) c.fill(0, cOff, cOff + mn);
+  if (beta === 0) for (let i = cOff; i < cOff + mn; i++) c[i] = 0;
   else if (beta !== 1) for (let i = cOff; i < cOff + mn; i++) c[i] *= beta;
   if (k === 0 || alpha === 0) return;
 

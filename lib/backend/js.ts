@@ -8,10 +8,13 @@ import { argCount, dim, disjoint, f32, f32OrNull, flag, i32, id, sameOrDisjoint,
 import { gemmBlocked } from './gemm';
 import type { Backend, BackendInfo } from './types';
 import { ErrorCode, rangeError } from '../errors';
+import { isInt32Array } from '../typed';
 
 const span = (name: string, a: Float32Array | Int32Array | null, used: number): Span => ({ name, a, used });
 
+// Row loops return at once when rows are empty, so a huge row count with no columns costs nothing.
 function softmaxRows(rows: number, cols: number, x: Float32Array, y: Float32Array, log: boolean): void {
+  if (cols === 0) return;
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let m = -Infinity;
@@ -77,6 +80,7 @@ export const jsBackend: Backend = {
     }
     disjoint(fn, span('c', c, nc), span('a', a, na));
     disjoint(fn, span('c', c, nc), span('b', b, nb));
+    if (m === 0 || n === 0) return;
     for (let i = 0; i < batch; i++) {
       gemmBlocked(transA, transB, m, n, k, alpha, a, i * strideA, b, i * strideB, beta, c, i * strideC);
     }
@@ -89,6 +93,7 @@ export const jsBackend: Backend = {
     f32(fn, 'bias', bias, cols, 'cols');
     f32(fn, 'y', y, rows * cols, 'rows*cols');
     disjoint(fn, span('y', y, rows * cols), span('bias', bias, cols));
+    if (cols === 0) return;
     for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) y[r * cols + j] += bias[j];
   },
 
@@ -118,8 +123,8 @@ export const jsBackend: Backend = {
       }
     }
     for (let r = 0; r < rows; r++) {
-      const s = index[r] * cols;
-      dst.set(src.subarray(s, s + cols), r * cols);
+      const s = index[r] * cols, d = r * cols;
+      for (let j = 0; j < cols; j++) dst[d + j] = src[s + j];
     }
   },
 
@@ -203,6 +208,7 @@ export const jsBackend: Backend = {
 
   softmaxBackward(rows, cols, y, dy, dx) {
     rowwiseBackwardArgs('softmaxBackward', arguments.length, rows, cols, y, dy, dx);
+    if (cols === 0) return;
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       let s = 0;
@@ -213,6 +219,7 @@ export const jsBackend: Backend = {
 
   logSoftmaxBackward(rows, cols, y, dy, dx) {
     rowwiseBackwardArgs('logSoftmaxBackward', arguments.length, rows, cols, y, dy, dx);
+    if (cols === 0) return;
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       let s = 0;
@@ -239,6 +246,7 @@ export const jsBackend: Backend = {
       disjoint(fn, o, span('b', b, outDim));
     }
     sameOrDisjoint(fn, span('y', y, nz), span('z', z, nz));
+    if (batch === 0 || outDim === 0) return;
     gemmBlocked(false, true, batch, outDim, inDim, 1, x, 0, w, 0, 0, z, 0);
     const f = ACTIVATION_LIST[act].f;
     for (let r = 0; r < batch; r++) {
@@ -292,7 +300,7 @@ export const jsBackend: Backend = {
     const np = rows * cols;
     f32(fn, 'pred', pred, np, 'rows*cols');
     let nt: number;
-    if (def.targets.labels && (!def.targets.dense || target instanceof Int32Array)) {
+    if (def.targets.labels && (!def.targets.dense || isInt32Array(target))) {
       i32(fn, 'target', target, rows, 'rows');
       nt = rows;
     } else if (def.targets.half) {

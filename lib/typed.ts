@@ -1,0 +1,43 @@
+/**
+ * Typed-array facts read through the built-in getters, not through properties: an own `length`
+ * or `buffer` property, a Proxy, a foreign prototype or another realm cannot make an array look
+ * like something it is not. This is what the native binding sees, so both backends judge alike.
+ */
+const TYPED_ARRAY_PROTO = Object.getPrototypeOf(Int8Array.prototype) as object;
+
+function getter<T>(key: PropertyKey): (target: unknown) => T {
+  const get = (Object.getOwnPropertyDescriptor(TYPED_ARRAY_PROTO, key) as PropertyDescriptor).get as (this: unknown) => T;
+  return (target) => get.call(target);
+}
+
+/** 'Float32Array', 'Int32Array', ... for a real typed array (any realm); undefined otherwise. */
+export const typedArrayTag = getter<string | undefined>(Symbol.toStringTag);
+/** The element count of a real typed array. */
+export const typedLength = getter<number>('length');
+/** The byte length of a real typed array (0 once its buffer is detached). */
+export const typedByteLength = getter<number>('byteLength');
+/** The byte offset of a real typed array. */
+export const typedByteOffset = getter<number>('byteOffset');
+/** The buffer behind a real typed array. */
+export const typedBuffer = getter<ArrayBufferLike>('buffer');
+
+const sliceBuffer = ArrayBuffer.prototype.slice;
+const toStringTag = Object.prototype.toString;
+
+/** Whether a real typed array's buffer has been detached (transferred). */
+export function isDetached(a: unknown): boolean {
+  if (typedByteLength(a) !== 0) return false;
+  const buffer = typedBuffer(a);
+  if (toStringTag.call(buffer) === '[object SharedArrayBuffer]') return false;
+  try {
+    sliceBuffer.call(buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Whether v is a real Int32Array, from any realm. */
+export function isInt32Array(v: unknown): v is Int32Array {
+  return typedArrayTag(v) === 'Int32Array';
+}

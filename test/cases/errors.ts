@@ -1,0 +1,403 @@
+/**
+ * Argument tables for every kernel export of the Backend interface, shared by the error walk
+ * (20.errors) and the fuzzer (21.fuzz). Each spec knows its parameter kinds and names (as the
+ * binding spells them in messages), builds a valid argument list from a seeded Rng with packed
+ * arrays of exactly the needed length (so "one element short" is `length - 1`), and lists which
+ * outputs must be disjoint from which inputs and where exact in-place use is documented.
+ */
+import { ACTIVATIONS, ACTIVATION_NAMES, ErrorCode, LOSSES, LOSS_NAMES, Rng } from '../../lib';
+import type { Backend, LossName } from '../../lib';
+
+export type ExportName =
+  | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'scale' | 'axpy' | 'dot'
+  | 'sumSquares' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax' | 'softmaxBackward'
+  | 'logSoftmaxBackward' | 'denseForward' | 'denseBackward' | 'loss' | 'setNumThreads';
+
+/**
+ * flag: boolean; dim: non-negative integer; scalar: finite float; id: table index;
+ * f32 / f32? (nullable) / i32: typed arrays; target: Float32Array or Int32Array (crossEntropy).
+ */
+export type Kind = 'flag' | 'dim' | 'scalar' | 'id' | 'f32' | 'f32?' | 'i32' | 'target';
+
+export interface Param {
+  name: string;
+  kind: Kind;
+  /** Written by the kernel. */
+  out?: boolean;
+  /** Number of valid ids, for kind 'id'. */
+  ids?: number;
+}
+
+export interface AliasRule {
+  out: string;
+  input: string;
+  /** The interface documents that `out` may be `input` itself. */
+  same: boolean;
+}
+
+/** A data-dependent error: arguments with the right types and lengths but a bad value. */
+export interface DataCase {
+  what: string;
+  args: unknown[];
+  code: ErrorCode;
+  /** Substrings the message must contain (after the `fn: ` prefix). */
+  mentions: string[];
+}
+
+export interface KernelSpec {
+  title: string;
+  fn: ExportName;
+  params: Param[];
+  valid(rng: Rng): unknown[];
+  alias: AliasRule[];
+  data?(rng: Rng): DataCase[];
+}
+
+export type TypedArg = Float32Array | Int32Array;
+
+export const TYPE_CODES: ReadonlySet<string> = new Set([ErrorCode.ARG_TYPE, ErrorCode.ARG_COUNT, ErrorCode.DETACHED]);
+
+/** Calls an export by name with exactly `args` (arguments.length included). */
+export function call(b: Backend, fn: ExportName, args: readonly unknown[]): unknown {
+  const f = (b as unknown as Record<string, (...a: unknown[]) => unknown>)[fn];
+  return f.apply(b, args as unknown[]);
+}
+
+export function pick<T>(rng: Rng, xs: readonly T[]): T {
+  return xs[rng.int(xs.length)];
+}
+
+const odd = (rng: Rng): number => pick(rng, [3, 5, 7]);
+const f32 = (rng: Rng, n: number, lo = -1, hi = 1): Float32Array => rng.uniformArray(n, lo, hi);
+
+export function labels(rng: Rng, n: number, classes: number): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.int(classes);
+  return a;
+}
+
+export const ACT_COUNT = ACTIVATION_NAMES.length;
+export const LOSS_COUNT = LOSS_NAMES.length;
+
+function randomActivation(rng: Rng): [number, number] {
+  const id = rng.int(ACT_COUNT);
+  return [id, ACTIVATIONS[ACTIVATION_NAMES[id]].param];
+}
+
+const dim = (name: string): Param => ({ name, kind: 'dim' });
+const scalar = (name: string): Param => ({ name, kind: 'scalar' });
+const flag = (name: string): Param => ({ name, kind: 'flag' });
+const arr = (name: string, out = false): Param => ({ name, kind: 'f32', out });
+const act: Param = { name: 'activation', kind: 'id', ids: ACT_COUNT };
+const disjointAll = (outs: string[], ins: string[]): AliasRule[] =>
+  outs.flatMap((out) => ins.map((input) => ({ out, input, same: false })));
+
+const rowwise = (fn: 'softmax' | 'logSoftmax'): KernelSpec => ({
+  title: fn,
+  fn,
+  params: [dim('rows'), dim('cols'), arr('x'), arr('y', true)],
+  valid(rng) {
+    const rows = odd(rng), cols = odd(rng);
+    return [rows, cols, f32(rng, rows * cols, -3, 3), f32(rng, rows * cols)];
+  },
+  alias: [{ out: 'y', input: 'x', same: true }],
+});
+
+const rowwiseBackward = (fn: 'softmaxBackward' | 'logSoftmaxBackward'): KernelSpec => ({
+  title: fn,
+  fn,
+  params: [dim('rows'), dim('cols'), arr('y'), arr('dy'), arr('dx', true)],
+  valid(rng) {
+    const rows = odd(rng), cols = odd(rng), n = rows * cols;
+    return [rows, cols, f32(rng, n, fn === 'softmaxBackward' ? 0 : -3, fn === 'softmaxBackward' ? 1 : 0), f32(rng, n), f32(rng, n)];
+  },
+  alias: [{ out: 'dx', input: 'y', same: true }, { out: 'dx', input: 'dy', same: true }],
+});
+
+function lossSpec(name: LossName, targetKind: 'dense' | 'labels'): KernelSpec {
+  const id = LOSS_NAMES.indexOf(name);
+  const def = LOSSES[name];
+  const kind: Kind = def.targets.labels && def.targets.dense ? 'target' : def.targets.labels ? 'i32' : 'f32';
+  const half = def.targets.half;
+  const spec: KernelSpec = {
+    title: `loss ${name}${kind === 'target' ? ` (${targetKind} target)` : ''}`,
+    fn: 'loss',
+    params: [
+      { name: 'loss', kind: 'id', ids: LOSS_COUNT }, scalar('param'), dim('rows'), dim('cols'),
+      arr('pred'), { name: 'target', kind }, { name: 'grad', kind: 'f32?', out: true },
+    ],
+    valid(rng) {
+      const rows = odd(rng);
+      // gaussianNll needs even cols (mean and variance heads); each head stays odd.
+      const cols = half ? 2 * odd(rng) : odd(rng);
+      const pred = f32(rng, rows * cols, -2, 2);
+      let target: TypedArg;
+      if (kind === 'i32' || (kind === 'target' && targetKind === 'labels')) {
+        target = labels(rng, rows, cols);
+      } else if (half) {
+        for (let i = 0; i < rows; i++) for (let j = cols / 2; j < cols; j++) pred[i * cols + j] = rng.range(0.1, 2);
+        target = f32(rng, rows * (cols / 2));
+      } else if (name === 'hinge') {
+        target = new Float32Array(rows * cols);
+        for (let i = 0; i < target.length; i++) target[i] = rng.int(2) === 0 ? -1 : 1;
+      } else {
+        target = f32(rng, rows * cols, 0, 1);
+      }
+      return [id, def.param, rows, cols, pred, target, f32(rng, rows * cols)];
+    },
+    alias: [{ out: 'grad', input: 'pred', same: false }, { out: 'grad', input: 'target', same: false }],
+  };
+  spec.data = (rng) => {
+    const cases: DataCase[] = [];
+    const base = (): unknown[] => spec.valid(rng);
+    const labelled = kind === 'i32' || (kind === 'target' && targetKind === 'labels');
+    if (labelled) {
+      for (const bad of ['negative', 'cols', 'max']) {
+        const a = base();
+        const rows = a[2] as number, cols = a[3] as number, t = a[5] as Int32Array;
+        const at = rng.int(rows);
+        t[at] = bad === 'negative' ? -1 : bad === 'cols' ? cols : 2147483647;
+        cases.push({ what: `label ${t[at]} at row ${at}`, args: a, code: ErrorCode.LABEL, mentions: [`target[${at}] = ${t[at]} is outside [0, ${cols})`] });
+      }
+    }
+    if (kind === 'i32') {
+      const a = base();
+      a[5] = new Float32Array(a[5] as Int32Array);
+      cases.push({ what: 'Float32Array target for a labels-only loss', args: a, code: ErrorCode.ARG_TYPE, mentions: ['Expected Int32Array for target but received Float32Array'] });
+    }
+    if (kind === 'f32') {
+      const a = base();
+      const t = a[5] as Float32Array;
+      a[5] = Int32Array.from(t, (v) => Math.round(v));
+      cases.push({ what: 'Int32Array target for a dense loss', args: a, code: ErrorCode.ARG_TYPE, mentions: ['Expected Float32Array for target but received Int32Array'] });
+    }
+    if (name === 'hinge') {
+      for (const v of [0, 0.5, 2, -1.5, NaN]) {
+        const a = base();
+        const t = a[5] as Float32Array;
+        t[rng.int(t.length)] = v;
+        cases.push({ what: `hinge target ${v}`, args: a, code: ErrorCode.TARGET, mentions: ['hinge targets must be -1 or +1'] });
+      }
+    }
+    if (name === 'huber' || name === 'gaussianNll') {
+      for (const p of [0, -1, -1e-30]) {
+        const a = base();
+        a[1] = p;
+        cases.push({ what: `param ${p}`, args: a, code: ErrorCode.ARG_RANGE, mentions: ['Expected param > 0 for ' + name] });
+      }
+    }
+    if (half) {
+      const a = base();
+      const cols = (a[3] as number) - 1;
+      a[3] = cols;
+      cases.push({ what: `odd cols ${cols}`, args: a, code: ErrorCode.ARG_RANGE, mentions: [`Expected even cols (mean and variance heads) for gaussianNll but received ${cols}`] });
+    }
+    return cases;
+  };
+  return spec;
+}
+
+export const SPECS: readonly KernelSpec[] = [
+  {
+    title: 'gemm',
+    fn: 'gemm',
+    params: [flag('transA'), flag('transB'), dim('m'), dim('n'), dim('k'), scalar('alpha'), arr('a'), arr('b'), scalar('beta'), arr('c', true)],
+    valid(rng) {
+      const m = odd(rng), n = odd(rng), k = odd(rng);
+      return [rng.int(2) === 1, rng.int(2) === 1, m, n, k, rng.range(-2, 2), f32(rng, m * k), f32(rng, k * n), rng.range(-1, 1), f32(rng, m * n)];
+    },
+    alias: disjointAll(['c'], ['a', 'b']),
+  },
+  {
+    title: 'gemmBatched',
+    fn: 'gemmBatched',
+    params: [
+      flag('transA'), flag('transB'), dim('m'), dim('n'), dim('k'), dim('batch'), scalar('alpha'),
+      arr('a'), dim('strideA'), arr('b'), dim('strideB'), scalar('beta'), arr('c', true), dim('strideC'),
+    ],
+    valid(rng) {
+      const m = odd(rng), n = odd(rng), k = odd(rng), batch = odd(rng);
+      const sa = m * k + rng.int(3), sb = k * n + rng.int(3), sc = m * n + rng.int(3);
+      const len = (s: number, size: number): number => (batch - 1) * s + size;
+      return [rng.int(2) === 1, rng.int(2) === 1, m, n, k, batch, rng.range(-2, 2),
+        f32(rng, len(sa, m * k)), sa, f32(rng, len(sb, k * n)), sb, rng.range(-1, 1), f32(rng, len(sc, m * n)), sc];
+    },
+    alias: disjointAll(['c'], ['a', 'b']),
+    data(rng) {
+      const a = this.valid(rng);
+      a[13] = (a[2] as number) * (a[3] as number) - 1;
+      return [{ what: 'strideC < m*n', args: a, code: ErrorCode.ALIAS, mentions: ['strideC must be at least m*n'] }];
+    },
+  },
+  {
+    title: 'addBias',
+    fn: 'addBias',
+    params: [dim('rows'), dim('cols'), arr('bias'), arr('y', true)],
+    valid(rng) {
+      const rows = odd(rng), cols = odd(rng);
+      return [rows, cols, f32(rng, cols), f32(rng, rows * cols)];
+    },
+    alias: [{ out: 'y', input: 'bias', same: false }],
+  },
+  {
+    title: 'colSum',
+    fn: 'colSum',
+    params: [dim('rows'), dim('cols'), scalar('beta'), arr('x'), arr('out', true)],
+    valid(rng) {
+      const rows = odd(rng), cols = odd(rng);
+      return [rows, cols, rng.range(-1, 1), f32(rng, rows * cols), f32(rng, cols)];
+    },
+    alias: [{ out: 'out', input: 'x', same: false }],
+  },
+  {
+    title: 'gatherRows',
+    fn: 'gatherRows',
+    params: [dim('rows'), dim('cols'), dim('srcRows'), { name: 'index', kind: 'i32' }, arr('src'), arr('dst', true)],
+    valid(rng) {
+      const rows = odd(rng), cols = odd(rng), srcRows = odd(rng);
+      return [rows, cols, srcRows, labels(rng, rows, srcRows), f32(rng, srcRows * cols), f32(rng, rows * cols)];
+    },
+    alias: disjointAll(['dst'], ['src', 'index']),
+    data(rng) {
+      return [-1, 'srcRows', 2147483647, -2147483648].map((bad) => {
+        const a = this.valid(rng);
+        const rows = a[0] as number, srcRows = a[2] as number, index = a[3] as Int32Array;
+        const at = rng.int(rows);
+        index[at] = bad === 'srcRows' ? srcRows : (bad as number);
+        return { what: `index ${index[at]} at row ${at}`, args: a, code: ErrorCode.INDEX, mentions: [`index[${at}] = ${index[at]} is outside [0, ${srcRows})`] };
+      });
+    },
+  },
+  {
+    title: 'scale',
+    fn: 'scale',
+    params: [dim('n'), scalar('alpha'), arr('x', true)],
+    valid(rng) {
+      const n = odd(rng);
+      return [n, rng.range(-2, 2), f32(rng, n)];
+    },
+    alias: [],
+  },
+  {
+    title: 'axpy',
+    fn: 'axpy',
+    params: [dim('n'), scalar('alpha'), arr('x'), arr('y', true)],
+    valid(rng) {
+      const n = odd(rng);
+      return [n, rng.range(-2, 2), f32(rng, n), f32(rng, n)];
+    },
+    alias: [{ out: 'y', input: 'x', same: true }],
+  },
+  {
+    title: 'dot',
+    fn: 'dot',
+    params: [dim('n'), arr('x'), arr('y')],
+    valid(rng) {
+      const n = odd(rng);
+      return [n, f32(rng, n), f32(rng, n)];
+    },
+    alias: [],
+  },
+  {
+    title: 'sumSquares',
+    fn: 'sumSquares',
+    params: [dim('n'), arr('x')],
+    valid(rng) {
+      const n = odd(rng);
+      return [n, f32(rng, n)];
+    },
+    alias: [],
+  },
+  {
+    title: 'activation',
+    fn: 'activation',
+    params: [act, scalar('param'), dim('n'), arr('x'), arr('y', true)],
+    valid(rng) {
+      const [id, p] = randomActivation(rng);
+      const n = odd(rng);
+      return [id, p, n, f32(rng, n, -3, 3), f32(rng, n)];
+    },
+    alias: [{ out: 'y', input: 'x', same: true }],
+  },
+  {
+    title: 'activationBackward',
+    fn: 'activationBackward',
+    params: [act, scalar('param'), dim('n'), arr('x'), arr('y'), arr('dy'), arr('dx', true)],
+    valid(rng) {
+      const [id, p] = randomActivation(rng);
+      const n = odd(rng);
+      const x = f32(rng, n, -3, 3);
+      const y = x.map((v) => ACTIVATIONS[ACTIVATION_NAMES[id]].f(v, p));
+      return [id, p, n, x, y, f32(rng, n), f32(rng, n)];
+    },
+    alias: ['x', 'y', 'dy'].map((input) => ({ out: 'dx', input, same: true })),
+  },
+  rowwise('softmax'),
+  rowwise('logSoftmax'),
+  rowwiseBackward('softmaxBackward'),
+  rowwiseBackward('logSoftmaxBackward'),
+  {
+    title: 'denseForward',
+    fn: 'denseForward',
+    params: [act, scalar('param'), dim('batch'), dim('inDim'), dim('outDim'), arr('x'), arr('w'),
+      { name: 'b', kind: 'f32?' }, arr('z', true), arr('y', true)],
+    valid(rng) {
+      const [id, p] = randomActivation(rng);
+      const batch = odd(rng), inDim = odd(rng), outDim = odd(rng);
+      return [id, p, batch, inDim, outDim, f32(rng, batch * inDim), f32(rng, outDim * inDim), f32(rng, outDim),
+        f32(rng, batch * outDim), f32(rng, batch * outDim)];
+    },
+    alias: [...disjointAll(['z', 'y'], ['x', 'w', 'b']), { out: 'y', input: 'z', same: true }],
+  },
+  {
+    title: 'denseBackward',
+    fn: 'denseBackward',
+    params: [act, scalar('param'), dim('batch'), dim('inDim'), dim('outDim'), scalar('beta'),
+      arr('x'), arr('w'), arr('z'), arr('y'), arr('dy'), arr('dz', true), arr('dw', true),
+      { name: 'db', kind: 'f32?', out: true }, { name: 'dx', kind: 'f32?', out: true }],
+    valid(rng) {
+      const [id, p] = randomActivation(rng);
+      const batch = odd(rng), inDim = odd(rng), outDim = odd(rng);
+      const z = f32(rng, batch * outDim, -3, 3);
+      const y = z.map((v) => ACTIVATIONS[ACTIVATION_NAMES[id]].f(v, p));
+      return [id, p, batch, inDim, outDim, rng.int(2), f32(rng, batch * inDim), f32(rng, outDim * inDim), z, y,
+        f32(rng, batch * outDim), f32(rng, batch * outDim), f32(rng, outDim * inDim), f32(rng, outDim), f32(rng, batch * inDim)];
+    },
+    alias: [
+      { out: 'dz', input: 'dy', same: true },
+      ...disjointAll(['dz'], ['x', 'w', 'z', 'y']),
+      ...disjointAll(['dw', 'db', 'dx'], ['x', 'w', 'z', 'y', 'dy', 'dz']),
+      { out: 'dw', input: 'db', same: false },
+      { out: 'dw', input: 'dx', same: false },
+      { out: 'db', input: 'dx', same: false },
+    ],
+  },
+  ...LOSS_NAMES.flatMap((name) => {
+    const d = LOSSES[name].targets;
+    if (d.labels && d.dense) return [lossSpec(name, 'labels'), lossSpec(name, 'dense')];
+    return [lossSpec(name, d.labels ? 'labels' : 'dense')];
+  }),
+  {
+    title: 'setNumThreads',
+    fn: 'setNumThreads',
+    params: [dim('n')],
+    valid() {
+      return [1];
+    },
+    alias: [],
+    data() {
+      return [0, 1025, 2147483647].map((n) => ({
+        what: `n = ${n}`, args: [n], code: ErrorCode.ARG_RANGE, mentions: [`Expected thread count in [1, 1024] but received ${n}`],
+      }));
+    },
+  },
+];
+
+export function isTyped(v: unknown): v is TypedArg {
+  return v instanceof Float32Array || v instanceof Int32Array;
+}
+
+/** A fresh copy of a valid argument list (typed arrays copied, so calls do not leak into others). */
+export function cloneArgs(args: readonly unknown[]): unknown[] {
+  return args.map((v) => (isTyped(v) ? v.slice() : v));
+}
