@@ -2,6 +2,7 @@
  * The js backend: the reference implementation of every kernel, in plain TypeScript. It checks
  * its arguments exactly as the native binding does, computes in float64 and stores float32.
  */
+import * as os from 'os';
 import { ACTIVATION_LIST } from '../activations';
 import { LOSS_LIST, LOSS_NAMES } from '../losses';
 import { argCount, dim, disjoint, f32, f32OrNull, flag, i32, id, sameOrDisjoint, scalar, Span } from './check';
@@ -333,7 +334,7 @@ export const jsBackend: Backend = {
   },
 
   info(): BackendInfo {
-    return { backend: 'js', library: 'none', config: 'pure TypeScript', coreName: 'none', numThreads: 1, numProcs: 1 };
+    return { backend: 'js', library: 'none', config: 'pure TypeScript', coreName: 'none', numThreads: 1, numProcs: os.availableParallelism() };
   },
 };
 

@@ -82,7 +82,10 @@ export interface Backend {
   loss(loss: number, param: number, rows: number, cols: number, pred: Float32Array,
     target: Float32Array | Int32Array, grad: Float32Array | null): number;
 
-  /** Sets the number of BLAS threads (1..1024). The js backend runs on one thread and ignores it. */
+  /**
+   * Sets the number of BLAS threads (1..1024; OpenBLAS caps it at its build's maximum, see
+   * `info().config`). The js backend runs on one thread and ignores it.
+   */
   setNumThreads(n: number): void;
   /** The number of threads kernels use. */
   getNumThreads(): number;
@@ -98,5 +101,6 @@ export interface BackendInfo {
   config: string;
   coreName: string;
   numThreads: number;
+  /** Processors the machine offers. */
   numProcs: number;
 }

@@ -1,0 +1,134 @@
+/**
+ * Timing. A trial's body runs `reps` operations per call so that loop and closure overhead is
+ * paid once per sample, not once per operation; this matters for the sub-microsecond calls the
+ * overhead suite times. bench/c/gemm.c implements the same procedure, so in-process and
+ * direct-C figures are comparable.
+ */
+import * as fs from 'fs';
+
+/** How long to time a trial. */
+export interface TimingOptions {
+  /** Seconds of untimed calls first, so the JIT has tiered up and BLAS threads are awake. */
+  warmup: number;
+  /** Minimum duration of one timed sample, in seconds. */
+  minTime: number;
+  /** Number of timed samples; the median is reported, with min and max. */
+  runs: number;
+}
+
+/** Seconds per operation over the timed samples. */
+export interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  /** Operations per sample. */
+  reps: number;
+  /** Seconds per operation of every sample, in the order they ran. */
+  samples: number[];
+}
+
+/** A timed body: performs `reps` operations. */
+export type Body = (reps: number) => void;
+
+function now(): number {
+  return Number(process.hrtime.bigint()) / 1e9;
+}
+
+/** The median of a non-empty list. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/**
+ * Times `body`: warms up for `opts.warmup` seconds (at least one operation), sizes a sample so
+ * that it lasts at least `opts.minTime` from the warmup's per-operation estimate, then takes
+ * `opts.runs` samples.
+ */
+export function measure(body: Body, opts: TimingOptions): Stats {
+  // Growing batches keep timer reads rare for tiny bodies while a slow body still stops after
+  // one operation once the warmup time is spent. The sample size comes from the last batch
+  // alone: the first calls run unoptimised code and would inflate the estimate.
+  let batch = 1;
+  let perOp = 0;
+  const t0 = now();
+  for (;;) {
+    const s = now();
+    body(batch);
+    const e = now();
+    perOp = (e - s) / batch;
+    if (e - t0 >= opts.warmup) break;
+    batch *= 2;
+  }
+  const reps = Math.max(1, Math.ceil(opts.minTime / Math.max(perOp, 1e-10)));
+
+  const samples: number[] = [];
+  for (let r = 0; r < opts.runs; r++) {
+    const s = now();
+    body(reps);
+    samples.push((now() - s) / reps);
+  }
+  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), reps, samples };
+}
+
+/** `work / seconds` for the median, best and worst sample (the best rate comes from the min time). */
+export interface Rate {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Converts per-operation times into a rate of `work` units per second. */
+export function rate(stats: Stats, work: number): Rate {
+  return { median: work / stats.median, min: work / stats.max, max: work / stats.min };
+}
+
+/** CPU time counters of the whole machine and of this process (with its waited-for children). */
+export interface CpuSnapshot {
+  /** Every CPU's time, in clock ticks. */
+  total: number;
+  /** Time any CPU spent running something. */
+  busy: number;
+  /** Time the hypervisor gave this machine's CPUs to someone else. */
+  steal: number;
+  /** This process's and its children's CPU time (the c driver runs as a child). */
+  self: number;
+}
+
+/** Reads /proc counters; null where there is no /proc (the load figures are then left out). */
+export function cpuSnapshot(): CpuSnapshot | null {
+  try {
+    const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu;
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    // Fields after the parenthesised command name; utime, stime, cutime, cstime are fields 14-17.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    return {
+      total: user + nice + system + idle + iowait + irq + softirq + steal,
+      busy: user + nice + system + irq + softirq,
+      steal,
+      self: f[11] + f[12] + f[13] + f[14],
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** How much of the machine other work took between two snapshots, as fractions of all CPUs. */
+export interface Load {
+  /** CPU time of other processes (what might have slowed the trials down). */
+  others: number;
+  /** CPU time the hypervisor took. */
+  steal: number;
+}
+
+/** The load between `a` and `b`, or null if either is missing or no time passed. */
+export function loadBetween(a: CpuSnapshot | null, b: CpuSnapshot | null): Load | null {
+  if (!a || !b || b.total <= a.total) return null;
+  const total = b.total - a.total;
+  return {
+    others: Math.max(0, (b.busy - a.busy) - (b.self - a.self)) / total,
+    steal: (b.steal - a.steal) / total,
+  };
+}
