@@ -9,3 +9,16 @@ export { jsBackend } from './backend/js';
 export { defaultBackend, getBackend, nativeAvailable, nativeLoadError, setDefaultBackend } from './backend/select';
 export type { BackendName } from './backend/select';
 export { Rng } from './rng';
+export { calculateFans, calculateGain, defaultInit, GAINS, INIT_NAMES, INITIALIZERS, initialize, NONLINEARITIES } from './init';
+export type { DefaultInitActivation, FanMode, Fans, GainDef, InitDef, InitName, InitOptions, InitSpec, Nonlinearity } from './init';
+export { Matrix } from './tensor';
+export { Activation, BatchNorm, Dense, Dropout, Layer, PReLU, activation, batchNorm, dense, dropout, prelu } from './layers';
+export type {
+  ActivationLayerName, BatchNormOptions, BufferView, DenseActivation, DenseOptions, DropoutMode, LayerConfig, ParamSpec,
+  PassContext, PReLUOptions,
+} from './layers';
+export { Sequential } from './model/sequential';
+export type { Input, NamedTensor, ParameterView, SequentialOptions, Target } from './model/sequential';
+export { resolveLoss } from './model/loss';
+export type { CustomLoss, LossSpec } from './model/loss';
+export type { LayerDiagnostics } from './model/diagnostics';

@@ -10,6 +10,12 @@ export class Rng {
   private spare: number | null = null;
 
   constructor(seed = 0) {
+    this.s0 = this.s1 = this.s2 = this.s3 = 0;
+    this.reset(seed);
+  }
+
+  /** Restarts the sequence from `seed`, as a new Rng(seed) would. */
+  reset(seed: number): void {
     let x = seed >>> 0;
     const next = (): number => {
       x = (x + 0x9e3779b9) >>> 0;
@@ -22,6 +28,7 @@ export class Rng {
     this.s1 = next();
     this.s2 = next();
     this.s3 = next();
+    this.spare = null;
   }
 
   /** A uniform 32-bit unsigned integer. */

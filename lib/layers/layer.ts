@@ -1,0 +1,113 @@
+import type { Backend } from '../backend/types';
+import type { InitSpec } from '../init';
+import type { Rng } from '../rng';
+
+/** A trainable tensor a layer declares; the model allocates it in its parameter arena. */
+export interface ParamSpec {
+  /** 'weight', 'bias', 'gamma', 'beta', 'slope'. */
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly init: InitSpec;
+  /** Whether the layer's L1/L2 penalty applies to it (weights yes, biases and norms no). */
+  readonly penalized: boolean;
+}
+
+/** What a layer's forward and backward passes run with. */
+export interface PassContext {
+  readonly backend: Backend;
+  /** The model's generator for dropout masks. */
+  readonly rng: Rng;
+  readonly training: boolean;
+}
+
+/** A non-trainable state tensor (BatchNorm's running statistics). */
+export interface BufferView {
+  readonly name: string;
+  readonly data: Float32Array;
+}
+
+/** The JSON description of a layer, enough to rebuild it. */
+export interface LayerConfig {
+  readonly kind: string;
+  readonly [option: string]: unknown;
+}
+
+/**
+ * A layer of a Sequential model. The model builds it once with its input size, gives it views of
+ * its parameters and gradients in the model's arenas, and asks it to reserve workspaces for the
+ * largest batch seen; after that, forward and backward allocate nothing.
+ *
+ * forward returns the layer's output ([batch, outSize], possibly longer); backward takes the
+ * gradient with respect to that output and returns the gradient with respect to the input (or
+ * null when not asked for), writing (not accumulating) the parameter gradients.
+ */
+export abstract class Layer {
+  abstract readonly kind: string;
+  /** Name used in parameter names and summaries; the layer's index if not set. */
+  name: string | undefined;
+  inSize = 0;
+  outSize = 0;
+  /** Rows the workspaces can hold. */
+  protected capacity = 0;
+  protected params: Float32Array[] = [];
+  protected grads: Float32Array[] = [];
+
+  /** Sets the sizes from the input size and declares the parameters. */
+  abstract build(inSize: number): ParamSpec[];
+
+  /** Receives the views of its parameters and gradients, in the order build declared them. */
+  bind(params: Float32Array[], grads: Float32Array[]): void {
+    this.params = params;
+    this.grads = grads;
+  }
+
+  /** Non-trainable state, saved with the model. */
+  buffers(): BufferView[] {
+    return [];
+  }
+
+  /** Makes sure the workspaces hold `batch` rows. */
+  reserve(batch: number): void {
+    if (batch > this.capacity) {
+      this.capacity = batch;
+      this.allocate(batch);
+    }
+  }
+
+  protected abstract allocate(rows: number): void;
+
+  abstract forward(ctx: PassContext, batch: number, x: Float32Array): Float32Array;
+
+  abstract backward(ctx: PassContext, batch: number, x: Float32Array, dy: Float32Array, needDx: boolean): Float32Array | null;
+
+  /**
+   * For an output layer ending in softmax or sigmoid: the logits its activation was applied to,
+   * so that a cross-entropy loss can be computed on them; null otherwise.
+   */
+  logits(): Float32Array | null {
+    return null;
+  }
+
+  /** The activation a fused loss absorbs ('softmax' or 'sigmoid'), if this layer ends in one. */
+  outputActivation(): string | null {
+    return null;
+  }
+
+  /** Backward pass given the gradient with respect to logits() (the fused loss's delta). */
+  backwardFromLogits(ctx: PassContext, batch: number, x: Float32Array, dz: Float32Array, needDx: boolean): Float32Array | null {
+    void ctx; void batch; void x; void needDx;
+    return dz;
+  }
+
+  /** L1 and L2 strengths of the layer's penalty on its penalized parameters. */
+  penalty(): { l1: number; l2: number } {
+    return { l1: 0, l2: 0 };
+  }
+
+  /** The activation after this layer, for diagnostics ('relu', 'tanh', ...), if any. */
+  activationName(): string | null {
+    return null;
+  }
+
+  abstract config(): LayerConfig;
+}

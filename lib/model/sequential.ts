@@ -1,0 +1,411 @@
+import { defaultBackend, getBackend } from '../backend/select';
+import type { BackendName } from '../backend/select';
+import type { Backend } from '../backend/types';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { initialize } from '../init';
+import { Layer } from '../layers/layer';
+import type { BufferView, ParamSpec, PassContext } from '../layers/layer';
+import { LOSSES } from '../losses';
+import { Rng } from '../rng';
+import { Matrix } from '../tensor';
+import { typedArrayTag, typedLength } from '../typed';
+import { collectDiagnostics } from './diagnostics';
+import type { LayerDiagnostics } from './diagnostics';
+import { fusedActivation, resolveLoss } from './loss';
+import type { LossSpec, ResolvedLoss } from './loss';
+
+export interface SequentialOptions {
+  /** Features per sample. */
+  inputSize: number;
+  layers: Layer[];
+  /** Seeds the initial weights and the dropout masks. Default 0. */
+  seed?: number;
+  /** Backend or its name. Default: defaultBackend(). */
+  backend?: Backend | BackendName;
+  /** Loss used by lossAndGradient when none is given. */
+  loss?: LossSpec;
+}
+
+/** One parameter tensor: views into the model's arenas (writes go to the model). */
+export interface ParameterView {
+  /** `<layer>.<param>`, the layer being its name or index, as PyTorch names Sequential's. */
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+  readonly grad: Float32Array;
+  /** Index of the owning layer. */
+  readonly layer: number;
+  /** Whether the layer's L1/L2 penalty applies to it. */
+  readonly penalized: boolean;
+}
+
+/** A named copy of a parameter tensor. */
+export interface NamedTensor {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+/** Inputs: a Matrix, a Float32Array of whole rows, or rows of numbers. */
+export type Input = Matrix | Float32Array | ArrayLike<ArrayLike<number>>;
+/** Targets: a Matrix or Float32Array of values, or an Int32Array of class labels. */
+export type Target = Matrix | Float32Array | Int32Array;
+
+/**
+ * A stack of layers trained by backpropagation. All parameters live in one flat Float32Array
+ * arena (`params`) and their gradients in a matching one (`grads`), on SharedArrayBuffer so that
+ * a worker can train the same memory; layers hold views. Workspaces are sized for the largest
+ * batch seen, so steps after the first allocate nothing.
+ */
+export class Sequential {
+  readonly backend: Backend;
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly layers: readonly Layer[];
+  readonly seed: number;
+  /** Every parameter, contiguous. An optimiser updates it in one call. */
+  readonly params: Float32Array;
+  /** Gradients, laid out as params. */
+  readonly grads: Float32Array;
+  /** Whether forward passes train (dropout on, batch statistics) unless told otherwise. */
+  training = false;
+  private readonly views: ParameterView[];
+  private readonly rng: Rng;
+  private loss: ResolvedLoss | null;
+  private capacity = 0;
+  private lossGrad = new Float32Array(0);
+  private inputs: Float32Array[] = [];
+  private lastBatch = -1;
+  private lastTrained = false;
+  private outputView: Matrix | null = null;
+
+  constructor(options: SequentialOptions) {
+    const where = 'Sequential';
+    if (!options || typeof options !== 'object') {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object with inputSize and layers`);
+    }
+    const { inputSize, layers } = options;
+    if (!Number.isInteger(inputSize) || inputSize < 1) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for inputSize but received ${String(inputSize)}`);
+    }
+    if (!Array.isArray(layers) || layers.length === 0 || layers.some((l) => !(l instanceof Layer))) {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a non-empty array of layers (dense(), dropout(), ...)`);
+    }
+    if (new Set(layers).size !== layers.length) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: the same layer object appears twice; create one per position`);
+    }
+    const seed = options.seed ?? 0;
+    if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${String(seed)}`);
+    this.backend = typeof options.backend === 'string' ? getBackend(options.backend) : options.backend ?? defaultBackend();
+    this.inputSize = inputSize;
+    this.layers = layers;
+    this.seed = seed;
+    this.loss = options.loss === undefined ? null : resolveLoss(options.loss);
+
+    // Build: sizes, parameter specs, one arena for all.
+    const specs: { layer: number; spec: ParamSpec; offset: number; size: number }[] = [];
+    let size = inputSize;
+    let total = 0;
+    layers.forEach((layer, i) => {
+      for (const spec of layer.build(size)) {
+        const n = spec.shape.reduce((a, b) => a * b, 1);
+        specs.push({ layer: i, spec, offset: total, size: n });
+        total += n;
+      }
+      size = layer.outSize;
+    });
+    this.outputSize = size;
+    this.params = new Float32Array(new SharedArrayBuffer(4 * total));
+    this.grads = new Float32Array(new SharedArrayBuffer(4 * total));
+    this.views = specs.map(({ layer, spec, offset, size: n }) => ({
+      name: `${layers[layer].name ?? layer}.${spec.name}`,
+      shape: spec.shape,
+      data: this.params.subarray(offset, offset + n),
+      grad: this.grads.subarray(offset, offset + n),
+      layer,
+      penalized: spec.penalized,
+    }));
+    layers.forEach((layer, i) => {
+      const mine = this.views.filter((v) => v.layer === i);
+      layer.bind(mine.map((v) => v.data), mine.map((v) => v.grad));
+    });
+    // Initial weights come from their own stream so that changing the masks' use of the
+    // generator never changes the initial weights.
+    const initRng = new Rng(seed);
+    specs.forEach(({ spec }, k) => initialize(spec.init, this.views[k].data, spec.shape, initRng));
+    this.rng = new Rng((seed ^ 0x5bd1e995) >>> 0);
+  }
+
+  /** Every parameter with its gradient, in layer order. */
+  parameters(): ParameterView[] {
+    return this.views.slice();
+  }
+
+  /** Number of trainable values. */
+  get parameterCount(): number {
+    return this.params.length;
+  }
+
+  /** Non-trainable state (BatchNorm running statistics), named as parameters are. */
+  buffers(): BufferView[] {
+    return this.layers.flatMap((l, i) => l.buffers().map((b) => ({ name: `${l.name ?? i}.${b.name}`, data: b.data })));
+  }
+
+  /** Switches to training mode (dropout active, batch statistics). */
+  train(): this {
+    this.training = true;
+    return this;
+  }
+
+  /** Switches to inference mode. */
+  eval(): this {
+    this.training = false;
+    return this;
+  }
+
+  /** Restarts the dropout-mask generator: the same seed gives the same masks. */
+  reseed(seed: number): void {
+    this.rng.reset((seed ^ 0x5bd1e995) >>> 0);
+  }
+
+  /** Sets the loss lossAndGradient uses by default. */
+  setLoss(loss: LossSpec): void {
+    this.loss = resolveLoss(loss);
+  }
+
+  /**
+   * Runs the layers on a batch. The result is a view of the model's workspace, valid until the
+   * next pass; copy it (or use predict) to keep it. `training` defaults to the model's mode.
+   */
+  forward(x: Input, options: { training?: boolean } = {}): Matrix {
+    const m = this.toInput(x, 'forward');
+    const training = options.training ?? this.training;
+    return this.run(m.data, m.rows, training);
+  }
+
+  private run(x: Float32Array, batch: number, training: boolean): Matrix {
+    this.reserve(batch);
+    const ctx: PassContext = { backend: this.backend, rng: this.rng, training };
+    let h = x;
+    for (let i = 0; i < this.layers.length; i++) {
+      this.inputs[i] = h;
+      h = this.layers[i].forward(ctx, batch, h);
+    }
+    this.lastBatch = batch;
+    this.lastTrained = training;
+    if (!this.outputView || this.outputView.data !== h || this.outputView.rows !== batch) {
+      this.outputView = new Matrix(h, batch, this.outputSize);
+    }
+    return this.outputView;
+  }
+
+  /**
+   * Backpropagates d(loss)/d(output) of the last forward pass: fills `grads` (overwriting them)
+   * for every parameter. Penalties are not included (lossAndGradient adds them).
+   */
+  backward(dOutput: Matrix | Float32Array): void {
+    if (this.lastBatch < 0) throw new BlasnetError(ErrorCode.STATE, 'backward: call forward first');
+    const batch = this.lastBatch;
+    const dy = dOutput instanceof Matrix ? dOutput.data : dOutput;
+    if (typedArrayTag(dy) !== 'Float32Array' || typedLength(dy) < batch * this.outputSize) {
+      throw rangeError(ErrorCode.SHAPE,
+        `backward: Expected a Float32Array of at least ${batch * this.outputSize} elements (batch*outputSize)`);
+    }
+    this.propagate(dy, this.layers.length - 1, false);
+  }
+
+  private propagate(dy: Float32Array, from: number, fromLogits: boolean): void {
+    const ctx: PassContext = { backend: this.backend, rng: this.rng, training: this.lastTrained };
+    const batch = this.lastBatch;
+    let g: Float32Array | null = dy;
+    for (let i = from; i >= 0 && g; i--) {
+      const layer = this.layers[i];
+      const needDx = i > 0;
+      g = i === from && fromLogits
+        ? layer.backwardFromLogits(ctx, batch, this.inputs[i], g, needDx)
+        : layer.backward(ctx, batch, this.inputs[i], g, needDx);
+    }
+  }
+
+  /**
+   * One training pass: forward (training mode), the loss against `target`, backward and the
+   * layers' penalties. Returns the mean loss plus penalties; the gradients are in `grads`.
+   *
+   * With crossEntropy after a softmax output (or binaryCrossEntropy after sigmoid), the loss is
+   * computed on the logits and the output gradient is prediction - target, in one kernel.
+   */
+  lossAndGradient(x: Input, target: Target, options: { loss?: LossSpec } = {}): number {
+    const loss = options.loss !== undefined ? resolveLoss(options.loss) : this.loss;
+    if (!loss) throw new BlasnetError(ErrorCode.STATE, 'lossAndGradient: no loss given; pass { loss } or set one with setLoss()');
+    const m = this.toInput(x, 'lossAndGradient');
+    const out = this.run(m.data, m.rows, true);
+    const last = this.layers[this.layers.length - 1];
+    const fused = fusedActivation(loss);
+    const logits = fused !== null && last.outputActivation() === fused ? last.logits() : null;
+    const pred = logits ?? out.data;
+    const t = this.toTarget(target, loss, m.rows);
+    const b = this.backend;
+    const value = loss.custom
+      ? loss.custom.compute(m.rows, this.outputSize, pred, t, this.lossGrad)
+      : b.loss(loss.id, loss.param, m.rows, this.outputSize, pred, t, this.lossGrad);
+    this.propagate(this.lossGrad, this.layers.length - 1, logits !== null);
+    return value + this.addPenalties();
+  }
+
+  /** Adds each layer's L1/L2 penalty gradient to `grads`; returns the penalty value. */
+  private addPenalties(): number {
+    let total = 0;
+    for (const v of this.views) {
+      if (!v.penalized) continue;
+      const { l1, l2 } = this.layers[v.layer].penalty();
+      if (l1 > 0 || l2 > 0) total += this.backend.penalty(v.data.length, l1, l2, v.data, v.grad);
+    }
+    return total;
+  }
+
+  /** The penalty value alone (L1 and L2 terms of every layer), without touching gradients. */
+  penaltyValue(): number {
+    let total = 0;
+    for (const v of this.views) {
+      if (!v.penalized) continue;
+      const { l1, l2 } = this.layers[v.layer].penalty();
+      if (l1 > 0 || l2 > 0) total += this.backend.penalty(v.data.length, l1, l2, v.data, null);
+    }
+    return total;
+  }
+
+  /**
+   * Inference on any number of rows, `batchSize` at a time: no dropout, running statistics, no
+   * change to the model or its generator. Returns a new Matrix.
+   */
+  predict(x: Input, options: { batchSize?: number } = {}): Matrix {
+    const m = this.toInput(x, 'predict');
+    const bs = options.batchSize ?? 256;
+    if (!Number.isInteger(bs) || bs < 1) {
+      throw rangeError(ErrorCode.ARG_RANGE, `predict: Expected positive integer for batchSize but received ${String(bs)}`);
+    }
+    const out = new Float32Array(m.rows * this.outputSize);
+    for (let r = 0; r < m.rows; r += bs) {
+      const n = Math.min(bs, m.rows - r);
+      const y = this.run(m.data.subarray(r * this.inputSize, (r + n) * this.inputSize), n, false);
+      out.set(y.data.subarray(0, n * this.outputSize), r * this.outputSize);
+    }
+    this.lastBatch = -1;
+    return new Matrix(out, m.rows, this.outputSize);
+  }
+
+  /** Copies of every parameter tensor. */
+  getWeights(): NamedTensor[] {
+    return this.views.map((v) => ({ name: v.name, shape: v.shape, data: v.data.slice() }));
+  }
+
+  /**
+   * Replaces every parameter tensor, in parameters() order. Each entry is a Float32Array or a
+   * { data } of exactly the tensor's size; nothing changes unless all of them fit.
+   */
+  setWeights(weights: ReadonlyArray<Float32Array | { data: Float32Array }>): void {
+    if (!Array.isArray(weights) || weights.length !== this.views.length) {
+      throw rangeError(ErrorCode.SHAPE,
+        `setWeights: Expected ${this.views.length} tensors (${this.views.map((v) => v.name).join(', ')}) but received ${Array.isArray(weights) ? weights.length : typeof weights}`);
+    }
+    const arrays = weights.map((w, i) => {
+      const data = typedArrayTag(w) === 'Float32Array' ? (w as Float32Array) : (w as { data?: unknown })?.data;
+      const v = this.views[i];
+      if (typedArrayTag(data) !== 'Float32Array') {
+        throw typeError(ErrorCode.ARG_TYPE, `setWeights: Expected Float32Array for ${v.name}`);
+      }
+      if (typedLength(data) !== v.data.length) {
+        throw rangeError(ErrorCode.SHAPE,
+          `setWeights: ${v.name} has shape [${v.shape.join(', ')}] (${v.data.length} values) but received ${typedLength(data)} values`);
+      }
+      return data as Float32Array;
+    });
+    arrays.forEach((a, i) => this.views[i].data.set(a));
+  }
+
+  /** A table of the layers, their output shapes and parameter counts. */
+  summary(): string {
+    const rows: string[][] = [['#', 'layer', 'output', 'params']];
+    this.layers.forEach((l, i) => {
+      const n = this.views.filter((v) => v.layer === i).reduce((s, v) => s + v.data.length, 0);
+      const act = l.activationName();
+      const what = `${l.name ?? l.kind}${l.kind === 'dense' ? `(${l.outSize}${act && act !== 'identity' ? `, ${act}` : ''})` : act && l.kind === 'activation' ? `(${act})` : ''}`;
+      rows.push([String(i), what, `[batch, ${l.outSize}]`, String(n)]);
+    });
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+    const line = (r: string[]) => r.map((s, c) => (c === 3 ? s.padStart(widths[c]) : s.padEnd(widths[c]))).join('  ');
+    return [
+      `Sequential: input ${this.inputSize}, output ${this.outputSize}, backend ${this.backend.name}`,
+      line(rows[0]),
+      ...rows.slice(1).map(line),
+      `total parameters: ${this.parameterCount}`,
+    ].join('\n');
+  }
+
+  /**
+   * Per-layer statistics of the last forward and backward pass: activation mean and std, the
+   * fraction of saturated (sigmoid, tanh) or dead (relu family) units, gradient and weight norms,
+   * and, given the parameters before an update, the update-to-weight ratio.
+   */
+  diagnostics(options: { previousParams?: Float32Array } = {}): LayerDiagnostics[] {
+    if (this.lastBatch < 0) throw new BlasnetError(ErrorCode.STATE, 'diagnostics: call forward first');
+    return collectDiagnostics(this, this.lastBatch, options.previousParams);
+  }
+
+  /** The output of layer i in the last pass (a workspace view of batch rows). @internal */
+  layerOutput(i: number): Float32Array {
+    const next = i + 1 < this.layers.length ? this.inputs[i + 1] : this.outputView?.data;
+    return (next as Float32Array).subarray(0, this.lastBatch * this.layers[i].outSize);
+  }
+
+  private reserve(batch: number): void {
+    if (batch <= this.capacity) return;
+    this.capacity = batch;
+    for (const l of this.layers) l.reserve(batch);
+    this.lossGrad = new Float32Array(batch * this.outputSize);
+  }
+
+  private toInput(x: Input, where: string): Matrix {
+    let m: Matrix;
+    if (x instanceof Matrix) m = x;
+    else if (typedArrayTag(x) === 'Float32Array') {
+      const data = x as Float32Array;
+      if (typedLength(data) % this.inputSize !== 0) {
+        throw rangeError(ErrorCode.SHAPE,
+          `${where}: Expected a whole number of rows of ${this.inputSize} features but received ${typedLength(data)} values`);
+      }
+      m = new Matrix(data, typedLength(data) / this.inputSize, this.inputSize);
+    } else if (Array.isArray(x)) m = Matrix.from(x);
+    else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array or array of rows for x`);
+    if (m.cols !== this.inputSize) {
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${this.inputSize} features per row but received ${m.cols}`);
+    }
+    if (m.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+    return m;
+  }
+
+  private toTarget(target: Target, loss: ResolvedLoss, rows: number): Float32Array | Int32Array {
+    const where = 'lossAndGradient';
+    const cols = !loss.custom && LOSSES[loss.name as keyof typeof LOSSES]?.targets.half ? this.outputSize / 2 : this.outputSize;
+    if (target instanceof Matrix) {
+      if (target.rows !== rows || target.cols !== cols) {
+        throw rangeError(ErrorCode.SHAPE, `${where}: Expected target of shape [${rows}, ${cols}] but received [${target.rows}, ${target.cols}]`);
+      }
+      return target.data;
+    }
+    const tag = typedArrayTag(target);
+    if (tag === 'Int32Array') {
+      if (typedLength(target) !== rows) {
+        throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows} labels but received ${typedLength(target)}`);
+      }
+      return target as Int32Array;
+    }
+    if (tag === 'Float32Array') {
+      if (typedLength(target) !== rows * cols) {
+        throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows * cols} target values ([${rows}, ${cols}]) but received ${typedLength(target)}`);
+      }
+      return target as Float32Array;
+    }
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array or Int32Array of labels for target`);
+  }
+}

@@ -1,0 +1,89 @@
+import { ErrorCode, rangeError, typeError } from './errors';
+import { typedArrayTag, typedLength } from './typed';
+
+/**
+ * A row-major float32 matrix: `rows` samples of `cols` features in one Float32Array.
+ * The data may be longer than rows * cols (a view into a bigger workspace); only the leading
+ * rows * cols elements belong to the matrix.
+ */
+export class Matrix {
+  readonly data: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+
+  constructor(data: Float32Array, rows: number, cols: number) {
+    if (typedArrayTag(data) !== 'Float32Array') {
+      throw typeError(ErrorCode.ARG_TYPE, `Matrix: Expected Float32Array for data but received ${describe(data)}`);
+    }
+    for (const [name, v] of [['rows', rows], ['cols', cols]] as const) {
+      if (!(Number.isInteger(v) && v >= 0)) {
+        throw rangeError(ErrorCode.ARG_RANGE, `Matrix: Expected non-negative integer for ${name} but received ${v}`);
+      }
+    }
+    if (typedLength(data) < rows * cols) {
+      throw rangeError(ErrorCode.ARG_LENGTH,
+        `Matrix: Expected data to hold at least ${rows * cols} elements (rows*cols) but it has ${typedLength(data)}`);
+    }
+    this.data = data;
+    this.rows = rows;
+    this.cols = cols;
+  }
+
+  /** A zero matrix. */
+  static zeros(rows: number, cols: number): Matrix {
+    return new Matrix(new Float32Array(rows * cols), rows, cols);
+  }
+
+  /** A matrix from rows of numbers; every row must have the same length. */
+  static from(rows: ArrayLike<ArrayLike<number>>): Matrix {
+    const r = rows.length;
+    const c = r === 0 ? 0 : rows[0].length;
+    const data = new Float32Array(r * c);
+    for (let i = 0; i < r; i++) {
+      const row = rows[i];
+      if (row.length !== c) {
+        throw rangeError(ErrorCode.SHAPE, `Matrix.from: row ${i} has ${row.length} values but row 0 has ${c}`);
+      }
+      for (let j = 0; j < c; j++) data[i * c + j] = row[j];
+    }
+    return new Matrix(data, r, c);
+  }
+
+  /** Element (i, j). */
+  get(i: number, j: number): number {
+    return this.data[i * this.cols + j];
+  }
+
+  /** Row i as a new array of numbers. */
+  row(i: number): number[] {
+    return Array.from(this.data.subarray(i * this.cols, (i + 1) * this.cols));
+  }
+
+  /** The rows as arrays of numbers. */
+  toArray(): number[][] {
+    return Array.from({ length: this.rows }, (_, i) => this.row(i));
+  }
+
+  /** A copy that owns exactly rows * cols elements. */
+  clone(): Matrix {
+    return new Matrix(this.data.slice(0, this.rows * this.cols), this.rows, this.cols);
+  }
+
+  /** Index of the largest value of each row (first on ties). */
+  argmax(): Int32Array {
+    const out = new Int32Array(this.rows);
+    for (let i = 0; i < this.rows; i++) {
+      let best = 0;
+      for (let j = 1; j < this.cols; j++) if (this.data[i * this.cols + j] > this.data[i * this.cols + best]) best = j;
+      out[i] = best;
+    }
+    return out;
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  const tag = typedArrayTag(v);
+  if (tag) return tag;
+  return Array.isArray(v) ? 'Array' : typeof v;
+}

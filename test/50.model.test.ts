@@ -1,0 +1,298 @@
+/**
+ * Models: whole-model gradients against float64 finite differences of an independent reference
+ * (test/reference/model64.ts), on every backend, for every activation x loss and every layer
+ * kind; native-vs-js parity of whole passes; determinism; the Sequential API and its errors.
+ */
+import { strict as assert } from 'assert';
+import { ACTIVATION_NAMES, getBackend, jsBackend, LOSS_NAMES, LOSSES, Matrix, nativeAvailable, Rng } from '../lib';
+import type { ActivationName, Backend, LossName } from '../lib';
+import { activation, batchNorm, dense, Dense, dropout, Dropout, Layer, prelu } from '../lib/layers';
+import type { DenseActivation } from '../lib/layers';
+import { Sequential } from '../lib/model/sequential';
+import { forEachBackend, normError, requireNative, throwsCode } from './helpers';
+import { referenceLoss } from './reference/model64';
+import type { Masks } from './reference/model64';
+
+const IN = 5, HIDDEN = 6, ROWS = 7;
+
+interface Problem {
+  outCols: number;
+  outAct: DenseActivation;
+  target: Float32Array | Int32Array;
+}
+
+/** An output layer and targets that suit the loss. */
+function problemFor(loss: LossName, rng: Rng, outAct?: DenseActivation): Problem {
+  const def = LOSSES[loss];
+  const classes = 4;
+  if (def.targets.labels) {
+    return { outCols: classes, outAct: outAct ?? 'identity', target: Int32Array.from({ length: ROWS }, () => rng.int(classes)) };
+  }
+  if (def.targets.half) {
+    // softplus keeps the variance head positive.
+    return { outCols: 4, outAct: 'softplus', target: rng.uniformArray(ROWS * 2) };
+  }
+  if (loss === 'hinge') {
+    return { outCols: 3, outAct: outAct ?? 'identity', target: Float32Array.from({ length: ROWS * 3 }, () => (rng.uniform() < 0.5 ? -1 : 1)) };
+  }
+  if (loss === 'binaryCrossEntropy') {
+    return { outCols: 3, outAct: outAct ?? 'sigmoid', target: rng.uniformArray(ROWS * 3, 0, 1) };
+  }
+  return { outCols: 3, outAct: outAct ?? 'identity', target: rng.uniformArray(ROWS * 3) };
+}
+
+function masksOf(model: Sequential): Masks {
+  const masks: Masks = { dropout: new Map(), dropConnect: new Map() };
+  model.layers.forEach((l, i) => {
+    if (l instanceof Dropout) masks.dropout.set(i, l.lastMask(ROWS).slice());
+    if (l instanceof Dense && l.lastMask()) masks.dropConnect.set(i, (l.lastMask() as Float32Array).slice());
+  });
+  return masks;
+}
+
+/**
+ * Runs one training pass and compares every parameter's gradient with central differences of
+ * the float64 reference loss.
+ */
+function checkModel(b: Backend, layers: Layer[], loss: LossName, target: Float32Array | Int32Array, seed = 1, lossParam?: number): void {
+  const model = new Sequential({ inputSize: IN, layers, seed, backend: b });
+  const x = new Rng(seed + 100).uniformArray(ROWS * IN, -2, 2);
+  const param = lossParam ?? LOSSES[loss].param;
+  const value = model.lossAndGradient(x, target, { loss: { name: loss, param } });
+  const masks = masksOf(model);
+  const p64 = Float64Array.from(model.params);
+  const ref = referenceLoss(model, p64, x, ROWS, target, loss, param, masks);
+  assert.ok(Math.abs(value - ref) <= 1e-4 * (1 + Math.abs(ref)), `loss ${value} vs float64 reference ${ref}`);
+  const grads = model.grads;
+  let scale = 0;
+  for (const g of grads) scale = Math.max(scale, Math.abs(g));
+  const h = 1e-6;
+  for (let k = 0; k < p64.length; k++) {
+    const keep = p64[k];
+    p64[k] = keep + h;
+    const up = referenceLoss(model, p64, x, ROWS, target, loss, param, masks);
+    p64[k] = keep - h;
+    const down = referenceLoss(model, p64, x, ROWS, target, loss, param, masks);
+    p64[k] = keep;
+    const numeric = (up - down) / (2 * h);
+    assert.ok(Math.abs(numeric - grads[k]) <= 2e-3 * (Math.abs(numeric) + 0.05 * scale) + 1e-6,
+      `d/d${nameOf(model, k)}: backend ${grads[k]}, float64 finite difference ${numeric}`);
+  }
+}
+
+function nameOf(model: Sequential, k: number): string {
+  let off = 0;
+  for (const v of model.parameters()) {
+    if (k < off + v.data.length) return `${v.name}[${k - off}]`;
+    off += v.data.length;
+  }
+  return `param[${k}]`;
+}
+
+forEachBackend('model gradients: activation x loss (float64 finite differences)', (b) => {
+  for (const act of ACTIVATION_NAMES) {
+    for (const loss of LOSS_NAMES) {
+      it(`${act} hidden layer, ${loss}`, () => {
+        const rng = new Rng(7);
+        const p = problemFor(loss, rng);
+        checkModel(b, [dense(HIDDEN, { activation: act as ActivationName }), dense(p.outCols, { activation: p.outAct })], loss, p.target);
+      });
+    }
+  }
+  it('softmax output fused with crossEntropy (labels and distributions)', () => {
+    const rng = new Rng(3);
+    checkModel(b, [dense(HIDDEN, { activation: 'tanh' }), dense(4, { activation: 'softmax' })], 'crossEntropy',
+      Int32Array.from({ length: ROWS }, () => rng.int(4)));
+    const dist = new Float32Array(ROWS * 4);
+    for (let r = 0; r < ROWS; r++) dist[r * 4 + rng.int(4)] = 1;
+    checkModel(b, [dense(HIDDEN, { activation: 'tanh' }), dense(4, { activation: 'softmax' })], 'crossEntropy', dist);
+  });
+  it('softmax output with mse (not fused: backward through softmax)', () => {
+    checkModel(b, [dense(HIDDEN, { activation: 'relu' }), dense(3, { activation: 'softmax' })], 'mse', new Rng(4).uniformArray(ROWS * 3, 0, 1));
+  });
+  it('activation layers: softmax after logits (fused), logSoftmax, sigmoid after logits (fused)', () => {
+    const rng = new Rng(5);
+    checkModel(b, [dense(HIDDEN), activation('gelu'), dense(4), activation('softmax')], 'crossEntropy',
+      Int32Array.from({ length: ROWS }, () => rng.int(4)));
+    checkModel(b, [dense(4), activation('logSoftmax')], 'mse', rng.uniformArray(ROWS * 4, -2, 0));
+    checkModel(b, [dense(HIDDEN, { activation: 'elu' }), dense(3), activation('sigmoid')], 'binaryCrossEntropy', rng.uniformArray(ROWS * 3, 0, 1));
+  });
+});
+
+forEachBackend('model gradients: layer kinds (float64 finite differences)', (b) => {
+  const labels = () => Int32Array.from({ length: ROWS }, (_, i) => i % 3);
+  it('dropout with a fixed mask, inverted and classic', () => {
+    checkModel(b, [dense(HIDDEN, { activation: 'relu' }), dropout(0.4), dense(3)], 'crossEntropy', labels(), 11);
+    checkModel(b, [dense(HIDDEN, { activation: 'tanh' }), dropout(0.3, { mode: 'classic' }), dense(3)], 'crossEntropy', labels(), 12);
+  });
+  it('DropConnect on a dense layer', () => {
+    checkModel(b, [dense(HIDDEN, { activation: 'tanh', dropConnect: 0.3 }), dense(3)], 'crossEntropy', labels(), 13);
+  });
+  it('batch norm in training mode', () => {
+    checkModel(b, [dense(HIDDEN), batchNorm(), activation('relu'), dense(3)], 'crossEntropy', labels(), 14);
+  });
+  it('PReLU, shared and per unit', () => {
+    checkModel(b, [dense(HIDDEN), prelu(), dense(3)], 'crossEntropy', labels(), 15);
+    checkModel(b, [dense(HIDDEN), prelu({ perUnit: true, init: 0.1 }), dense(3)], 'mse', new Rng(1).uniformArray(ROWS * 3), 16);
+  });
+  it('L1, L2 and elastic-net penalties (weights only)', () => {
+    checkModel(b, [dense(HIDDEN, { activation: 'tanh', l2: 0.1 }), dense(3, { l1: 0.05 })], 'crossEntropy', labels(), 17);
+    checkModel(b, [dense(HIDDEN, { activation: 'relu', l1: 0.02, l2: 0.3 }), dense(3, { bias: false })], 'mse', new Rng(2).uniformArray(ROWS * 3), 18);
+  });
+  it('everything at once', () => {
+    checkModel(b, [dense(HIDDEN, { activation: 'leakyRelu', l2: 0.01, dropConnect: 0.2 }), batchNorm(), dropout(0.25),
+      dense(HIDDEN), prelu({ perUnit: true }), dense(3, { activation: 'softmax' })], 'crossEntropy', labels(), 19);
+  });
+});
+
+(nativeAvailable() || requireNative ? describe : describe.skip)('models: native vs js', () => {
+  function build(backend: Backend): Sequential {
+    return new Sequential({
+      inputSize: 20, seed: 42, backend,
+      layers: [dense(32, { activation: 'relu', l2: 1e-3 }), batchNorm(), dropout(0.2), dense(16, { activation: 'gelu', dropConnect: 0.1 }),
+        prelu({ perUnit: true }), dense(5, { activation: 'softmax' })],
+    });
+  }
+  it('same seed, same initial weights, same masks, same passes', () => {
+    const n = build(getBackend('native')), j = build(jsBackend);
+    assert.deepEqual(n.params, j.params);
+    const x = new Rng(1).uniformArray(33 * 20);
+    const y = Int32Array.from({ length: 33 }, (_, i) => i % 5);
+    for (let step = 0; step < 3; step++) {
+      const ln = n.lossAndGradient(x, y, { loss: 'crossEntropy' });
+      const lj = j.lossAndGradient(x, y, { loss: 'crossEntropy' });
+      assert.ok(Math.abs(ln - lj) <= 1e-5 * Math.abs(lj), `loss ${ln} vs ${lj}`);
+      assert.deepEqual((n.layers[2] as Dropout).lastMask(33), (j.layers[2] as Dropout).lastMask(33));
+      const e = normError(n.grads, j.grads);
+      assert.ok(e < 1e-4, `gradient normalised error ${e}`);
+      // Same plain SGD step on both, so later steps compare the same weights.
+      for (const m of [n, j]) m.backend.axpy(m.params.length, -0.1, m.grads, m.params);
+    }
+    const pn = n.predict(x), pj = j.predict(x);
+    assert.ok(normError(pn.data, pj.data) < 1e-4);
+  });
+});
+
+forEachBackend('Sequential', (b) => {
+  const make = (seed = 1) => new Sequential({ inputSize: 4, seed, backend: b, layers: [dense(8, { activation: 'relu' }), batchNorm(), dropout(0.5), dense(3, { activation: 'softmax' })] });
+
+  it('names, shapes and views of parameters; one arena', () => {
+    const m = make();
+    const p = m.parameters();
+    assert.deepEqual(p.map((v) => v.name), ['0.weight', '0.bias', '1.gamma', '1.beta', '3.weight', '3.bias']);
+    assert.deepEqual(p.map((v) => v.shape), [[8, 4], [8], [8], [8], [3, 8], [3]]);
+    assert.equal(m.parameterCount, 32 + 8 + 8 + 8 + 24 + 3);
+    p[0].data[0] = 123;
+    assert.equal(m.params[0], 123);
+    assert.equal(p[5].data.buffer, m.params.buffer);
+    assert.deepEqual(m.buffers().map((v) => v.name), ['1.runningMean', '1.runningVar']);
+  });
+
+  it('custom layer names', () => {
+    const m = new Sequential({ inputSize: 2, backend: b, layers: [dense(3, { name: 'hidden' }), dense(1, { name: 'out' })] });
+    assert.deepEqual(m.parameters().map((v) => v.name), ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']);
+  });
+
+  it('same seed, same weights; different seed, different weights', () => {
+    assert.deepEqual(make(5).params, make(5).params);
+    assert.notDeepEqual(make(5).params, make(6).params);
+  });
+
+  it('predict is batched and has no training side effects', () => {
+    const m = make();
+    const x = new Rng(2).uniformArray(50 * 4);
+    m.lossAndGradient(x, Int32Array.from({ length: 50 }, (_, i) => i % 3), { loss: 'crossEntropy' });
+    const running = m.buffers().map((v) => v.data.slice());
+    const params = m.params.slice();
+    const a = m.predict(x, { batchSize: 7 });
+    const c = m.predict(x);
+    assert.deepEqual(a.data, c.data);
+    assert.equal(a.rows, 50);
+    assert.deepEqual(m.buffers().map((v) => v.data.slice()), running);
+    assert.deepEqual(m.params, params);
+    for (let r = 0; r < 50; r++) {
+      const s = a.row(r).reduce((u, v) => u + v, 0);
+      assert.ok(Math.abs(s - 1) < 1e-5, 'softmax rows sum to 1');
+    }
+  });
+
+  it('forward reuses its workspaces (no allocation per step)', () => {
+    const m = make();
+    const x = new Rng(3).uniformArray(16 * 4);
+    const first = m.forward(x, { training: true });
+    const second = m.forward(x, { training: true });
+    assert.equal(first, second);
+    assert.equal(first.data, second.data);
+  });
+
+  it('train and eval modes: dropout only in training', () => {
+    const m = make();
+    const x = new Rng(4).uniformArray(10 * 4);
+    const e1 = m.eval().forward(x).clone();
+    const e2 = m.forward(x).clone();
+    assert.deepEqual(e1.data, e2.data);
+    const t = m.train().forward(x).clone();
+    assert.notDeepEqual(t.data, e1.data);
+  });
+
+  it('getWeights and setWeights copy, and check shapes', () => {
+    const m = make(1), other = make(2);
+    other.setWeights(m.getWeights());
+    assert.deepEqual(other.params, m.params);
+    const w = m.getWeights();
+    w[0].data[0] = 99;
+    assert.notEqual(m.params[0], 99);
+    throwsCode(() => m.setWeights(w.slice(1)), 'ERR_BLASNET_SHAPE', RangeError);
+    const bad = m.getWeights().map((t) => t.data);
+    bad[2] = new Float32Array(3);
+    const before = m.params.slice();
+    throwsCode(() => m.setWeights(bad), 'ERR_BLASNET_SHAPE', RangeError, '1.gamma');
+    assert.deepEqual(m.params, before, 'nothing changes when one tensor does not fit');
+    throwsCode(() => m.setWeights([new Int32Array(32) as unknown as Float32Array, ...bad.slice(1)]), 'ERR_BLASNET_ARG_TYPE', TypeError);
+  });
+
+  it('summary lists layers, shapes and counts', () => {
+    const s = make().summary();
+    assert.match(s, /dense\(8, relu\)/);
+    assert.match(s, /\[batch, 3\]/);
+    assert.match(s, /total parameters: 83/);
+  });
+
+  it('bad input gets coded errors', () => {
+    const m = make();
+    throwsCode(() => m.forward(new Float32Array(7)), 'ERR_BLASNET_SHAPE', RangeError, '4 features');
+    throwsCode(() => m.forward(Matrix.zeros(2, 5)), 'ERR_BLASNET_SHAPE', RangeError);
+    throwsCode(() => m.forward('x' as unknown as Float32Array), 'ERR_BLASNET_ARG_TYPE', TypeError);
+    throwsCode(() => m.lossAndGradient(new Float32Array(8), new Int32Array(3), { loss: 'crossEntropy' }), 'ERR_BLASNET_SHAPE', RangeError, 'labels');
+    throwsCode(() => m.lossAndGradient(new Float32Array(8), new Int32Array([0, 7]), { loss: 'crossEntropy' }), 'ERR_BLASNET_LABEL', RangeError);
+    throwsCode(() => m.lossAndGradient(new Float32Array(8), new Int32Array(2)), 'ERR_BLASNET_STATE');
+    throwsCode(() => m.lossAndGradient(new Float32Array(8), new Int32Array(2), { loss: 'nope' as LossName }), 'ERR_BLASNET_UNKNOWN_NAME', RangeError);
+    throwsCode(() => new Sequential({ inputSize: 0, layers: [dense(2)] }), 'ERR_BLASNET_ARG_RANGE', RangeError);
+    throwsCode(() => new Sequential({ inputSize: 2, layers: [] }), 'ERR_BLASNET_ARG_TYPE', TypeError);
+    const shared = dense(2);
+    throwsCode(() => new Sequential({ inputSize: 2, layers: [shared, shared] }), 'ERR_BLASNET_ARG_RANGE', RangeError);
+    throwsCode(() => dense(0), 'ERR_BLASNET_ARG_RANGE', RangeError, 'units');
+    throwsCode(() => dense(2, { activation: 'swish' as ActivationName }), 'ERR_BLASNET_UNKNOWN_NAME', RangeError);
+    throwsCode(() => dropout(1), 'ERR_BLASNET_ARG_RANGE', RangeError, 'rate');
+    throwsCode(() => batchNorm({ momentum: 2 }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'momentum');
+    throwsCode(() => new Sequential({ inputSize: 2, backend: b, layers: [dense(2)] }).backward(new Float32Array(2)), 'ERR_BLASNET_STATE');
+  });
+
+  it('batch norm in training needs more than one row', () => {
+    const m = make();
+    throwsCode(() => m.lossAndGradient(new Float32Array(4), new Int32Array(1), { loss: 'crossEntropy' }), 'ERR_BLASNET_ARG_RANGE', RangeError);
+  });
+
+  it('backward with an explicit output gradient matches lossAndGradient', () => {
+    const m = new Sequential({ inputSize: 3, seed: 9, backend: b, layers: [dense(5, { activation: 'tanh' }), dense(2)] });
+    const x = new Rng(5).uniformArray(4 * 3);
+    const t = new Rng(6).uniformArray(4 * 2);
+    m.lossAndGradient(x, t, { loss: 'mse' });
+    const expected = m.grads.slice();
+    const out = m.forward(x, { training: true });
+    const d = new Float32Array(8);
+    for (let i = 0; i < 8; i++) d[i] = (2 * (out.data[i] - t[i])) / 8;
+    m.backward(d);
+    assert.ok(normError(m.grads, expected) < 1e-6);
+  });
+});
