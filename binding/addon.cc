@@ -144,6 +144,33 @@ napi_value SumSquares(Args& a) {
   return number(a.env(), sumSquares(n, x.data));
 }
 
+napi_value Mul(Args& a) {
+  a.expect(4);
+  const size_t n = a.dim(0, "n");
+  F32 x = a.f32(1, "x", n, "n");
+  F32 y = a.f32(2, "y", n, "n");
+  F32 out = a.f32(3, "out", n, "n");
+  a.sameOrDisjoint(out, x);
+  a.sameOrDisjoint(out, y);
+  blasnet::mul(n, x.data, y.data, out.data);  // qualified: the local mul() multiplies dims
+  return nullptr;
+}
+
+bool nonNegative(float v) { return v >= 0; }
+bool positive(float v) { return v > 0; }
+bool unitInterval(float v) { return v >= 0 && v <= 1; }
+
+napi_value Penalty(Args& a) {
+  a.expect(5);
+  const size_t n = a.dim(0, "n");
+  const float l1 = a.scalarIn(1, "l1", nonNegative, "non-negative number");
+  const float l2 = a.scalarIn(2, "l2", nonNegative, "non-negative number");
+  F32 w = a.f32(3, "w", n, "n");
+  F32 grad = a.f32OrNull(4, "grad", n, "n");
+  a.disjoint(grad, w);
+  return number(a.env(), penalty(n, l1, l2, w.data, grad.data));
+}
+
 napi_value Activation(Args& a) {
   a.expect(5);
   const int id = a.id(0, "activation", activationCount());
@@ -193,6 +220,93 @@ napi_value RowwiseBackward(Args& a) {
   a.sameOrDisjoint(dx, y);
   a.sameOrDisjoint(dx, dy);
   F(rows, cols, y.data, dy.data, dx.data);
+  return nullptr;
+}
+
+napi_value Prelu(Args& a) {
+  a.expect(6);
+  const bool perUnit = a.flag(0, "perUnit");
+  const size_t rows = a.dim(1, "rows"), cols = a.dim(2, "cols");
+  F32 x = a.f32(3, "x", mul(rows, cols), "rows*cols");
+  F32 slope = a.f32(4, "a", perUnit ? cols : 1, perUnit ? "cols" : "1");
+  F32 y = a.f32(5, "y", mul(rows, cols), "rows*cols");
+  a.sameOrDisjoint(y, x);
+  a.disjoint(y, slope);
+  prelu(perUnit, rows, cols, x.data, slope.data, y.data);
+  return nullptr;
+}
+
+napi_value PreluBackward(Args& a) {
+  a.expect(9);
+  const bool perUnit = a.flag(0, "perUnit");
+  const size_t rows = a.dim(1, "rows"), cols = a.dim(2, "cols");
+  const float beta = a.scalar(3, "beta");
+  const size_t na = perUnit ? cols : 1;
+  const char* naFormula = perUnit ? "cols" : "1";
+  F32 x = a.f32(4, "x", mul(rows, cols), "rows*cols");
+  F32 slope = a.f32(5, "a", na, naFormula);
+  F32 dy = a.f32(6, "dy", mul(rows, cols), "rows*cols");
+  F32 da = a.f32(7, "da", na, naFormula);
+  F32 dx = a.f32(8, "dx", mul(rows, cols), "rows*cols");
+  a.sameOrDisjoint(dx, dy);
+  a.disjoint(dx, x);
+  a.disjoint(dx, slope);
+  for (const F32* i : {&x, &slope, &dy, &dx}) a.disjoint(da, *i);
+  preluBackward(perUnit, rows, cols, beta, x.data, slope.data, dy.data, da.data, dx.data);
+  return nullptr;
+}
+
+napi_value BatchNormForward(Args& a) {
+  a.expect(14);
+  const bool training = a.flag(0, "training");
+  const size_t rows = a.dim(1, "rows"), cols = a.dim(2, "cols");
+  if (training && rows < 2) {
+    a.fail(false, "ERR_BLASNET_ARG_RANGE",
+           "Expected more than 1 value per channel when training but received rows = " + std::to_string(rows));
+  }
+  const float eps = a.scalarIn(3, "eps", positive, "positive number");
+  const float momentum = a.scalarIn(4, "momentum", unitInterval, "number in [0, 1]");
+  const uint64_t n = mul(rows, cols);
+  F32 x = a.f32(5, "x", n, "rows*cols");
+  F32 gamma = a.f32(6, "gamma", cols, "cols");
+  F32 beta = a.f32(7, "beta", cols, "cols");
+  F32 runningMean = a.f32(8, "runningMean", cols, "cols");
+  F32 runningVar = a.f32(9, "runningVar", cols, "cols");
+  F32 mean = a.f32(10, "mean", cols, "cols");
+  F32 invStd = a.f32(11, "invStd", cols, "cols");
+  F32 xhat = a.f32(12, "xhat", n, "rows*cols");
+  F32 y = a.f32(13, "y", n, "rows*cols");
+  // Every output (the running estimates included) is disjoint from every input and every other.
+  const F32* outs[] = {&runningMean, &runningVar, &mean, &invStd, &xhat, &y};
+  for (size_t k = 0; k < 6; ++k) {
+    for (const F32* i : {&x, &gamma, &beta}) a.disjoint(*outs[k], *i);
+    for (size_t j = 0; j < k; ++j) a.disjoint(*outs[k], *outs[j]);
+  }
+  batchNormForward(training, rows, cols, eps, momentum, x.data, gamma.data, beta.data,
+                   runningMean.data, runningVar.data, mean.data, invStd.data, xhat.data, y.data);
+  return nullptr;
+}
+
+napi_value BatchNormBackward(Args& a) {
+  a.expect(11);
+  const bool training = a.flag(0, "training");
+  const size_t rows = a.dim(1, "rows"), cols = a.dim(2, "cols");
+  const float beta = a.scalar(3, "beta");
+  const uint64_t n = mul(rows, cols);
+  F32 xhat = a.f32(4, "xhat", n, "rows*cols");
+  F32 gamma = a.f32(5, "gamma", cols, "cols");
+  F32 invStd = a.f32(6, "invStd", cols, "cols");
+  F32 dy = a.f32(7, "dy", n, "rows*cols");
+  F32 dgamma = a.f32(8, "dgamma", cols, "cols");
+  F32 dbeta = a.f32(9, "dbeta", cols, "cols");
+  F32 dx = a.f32OrNull(10, "dx", n, "rows*cols");
+  const F32* outs[] = {&dgamma, &dbeta, &dx};
+  for (size_t k = 0; k < 3; ++k) {
+    for (const F32* i : {&xhat, &gamma, &invStd, &dy}) a.disjoint(*outs[k], *i);
+    for (size_t j = 0; j < k; ++j) a.disjoint(*outs[k], *outs[j]);
+  }
+  batchNormBackward(training, rows, cols, beta, xhat.data, gamma.data, invStd.data, dy.data,
+                    dgamma.data, dbeta.data, dx.data);
   return nullptr;
 }
 
@@ -358,12 +472,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<Axpy>(env, exports, "axpy");
   define<Dot>(env, exports, "dot");
   define<SumSquares>(env, exports, "sumSquares");
+  define<Mul>(env, exports, "mul");
+  define<Penalty>(env, exports, "penalty");
   define<Activation>(env, exports, "activation");
   define<ActivationBackward>(env, exports, "activationBackward");
   define<RowwiseForward<softmax>>(env, exports, "softmax");
   define<RowwiseForward<logSoftmax>>(env, exports, "logSoftmax");
   define<RowwiseBackward<softmaxBackward>>(env, exports, "softmaxBackward");
   define<RowwiseBackward<logSoftmaxBackward>>(env, exports, "logSoftmaxBackward");
+  define<Prelu>(env, exports, "prelu");
+  define<PreluBackward>(env, exports, "preluBackward");
+  define<BatchNormForward>(env, exports, "batchNormForward");
+  define<BatchNormBackward>(env, exports, "batchNormBackward");
   define<DenseForward>(env, exports, "denseForward");
   define<DenseBackward>(env, exports, "denseBackward");
   define<Loss>(env, exports, "loss");

@@ -74,6 +74,17 @@ class Args {
     return static_cast<float>(v);
   }
 
+  // A finite number that must also lie in a domain (`ok`, tested on the float the kernel will see;
+  // `domain` names it in the message, which shows the value as received).
+  float scalarIn(size_t i, const char* name, bool (*ok)(float), const char* domain) {
+    const float v = scalar(i, name);
+    if (!ok(v)) {
+      fail(false, "ERR_BLASNET_ARG_RANGE",
+           std::string("Expected ") + domain + " for " + name + " but received " + show(number(i, name)));
+    }
+    return v;
+  }
+
   bool flag(size_t i, const char* name) {
     bool v = false;
     if (napi_get_value_bool(env_, argv_[i], &v) != napi_ok) {

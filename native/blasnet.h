@@ -38,6 +38,11 @@ void scale(size_t n, float alpha, float* x);                                    
 void axpy(size_t n, float alpha, const float* x, float* y);                          // y += alpha*x
 double dot(size_t n, const float* x, const float* y);                                // double accumulation
 double sumSquares(size_t n, const float* x);                                         // ||x||^2, double accumulation
+// out = x * y elementwise; out may be x or y itself.
+void mul(size_t n, const float* x, const float* y, float* out);
+// Weight penalty l1 * sum|w| + (l2/2) * sum w^2, accumulated in double; when grad is not null,
+// grad += l1 * sign(w) + l2 * w with sign(0) = 0 (so l2 matches PyTorch's weight_decay).
+double penalty(size_t n, float l1, float l2, const float* w, float* grad);
 
 // ---- activations ------------------------------------------------------------------------------
 int activationCount();
@@ -54,6 +59,28 @@ void logSoftmax(size_t rows, size_t cols, const float* x, float* y);
 void softmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, float* dx);
 // dx = dy - exp(y) * sum_j dy_j for y = logSoftmax(x)
 void logSoftmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, float* dx);
+
+// PReLU: y = x > 0 ? x : a_j * x, with a [cols] when perUnit, else a [1] shared by every column.
+// y may be x itself.
+void prelu(bool perUnit, size_t rows, size_t cols, const float* x, const float* a, float* y);
+// dx = dy * (x > 0 ? 1 : a_j); da = beta*da + sum over x <= 0 of dy * x (per column, or in total
+// when not perUnit), accumulated in double. dx may be dy itself.
+void preluBackward(bool perUnit, size_t rows, size_t cols, float beta, const float* x, const float* a,
+                   const float* dy, float* da, float* dx);
+
+// ---- batch normalisation (PyTorch BatchNorm1d over x [rows, cols], one channel per column) ----
+// training: mean and biased variance over rows (rows >= 2), running estimates updated in place
+// with the unbiased variance; eval: the running estimates are used and left alone. Either way
+// mean and invStd = 1/sqrt(var + eps) are written for the backward pass, xhat = (x - mean)*invStd,
+// y = gamma*xhat + beta. Sums are accumulated in double.
+void batchNormForward(bool training, size_t rows, size_t cols, float eps, float momentum,
+                      const float* x, const float* gamma, const float* beta, float* runningMean,
+                      float* runningVar, float* mean, float* invStd, float* xhat, float* y);
+// dbeta = beta*dbeta + sum_rows dy; dgamma = beta*dgamma + sum_rows dy*xhat; dx (if not null) =
+// training ? gamma*invStd/rows * (rows*dy - sum dy - xhat * sum dy*xhat) : dy*gamma*invStd.
+void batchNormBackward(bool training, size_t rows, size_t cols, float beta, const float* xhat,
+                       const float* gamma, const float* invStd, const float* dy, float* dgamma,
+                       float* dbeta, float* dx);
 
 // ---- fused dense layer ------------------------------------------------------------------------
 // z = x * w^T + b (b may be null), y = f(z). x [batch, in], w [out, in], z and y [batch, out].

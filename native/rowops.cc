@@ -1,3 +1,4 @@
+#include <cmath>
 #include <cstring>
 
 #include "blasnet.h"
@@ -58,5 +59,27 @@ double dot(size_t n, const float* x, const float* y) {
 }
 
 double sumSquares(size_t n, const float* x) { return dot(n, x, x); }
+
+void mul(size_t n, const float* x, const float* y, float* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = x[i] * y[i];
+}
+
+double penalty(size_t n, float l1, float l2, const float* w, float* grad) {
+  double s1 = 0, s2 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double v = w[i];
+    s1 += std::fabs(v);
+    s2 += v * v;
+  }
+  if (grad) {
+    for (size_t i = 0; i < n; ++i) {
+      const float v = w[i];
+      // Branches rather than copysign: sign(0) = 0 (the subgradient PyTorch uses for |w| at 0).
+      const float sign = v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f;
+      grad[i] += l1 * sign + l2 * v;
+    }
+  }
+  return l1 * s1 + 0.5 * l2 * s2;
+}
 
 }  // namespace blasnet

@@ -3,8 +3,8 @@
  */
 import { strict as assert } from 'assert';
 import { activationId, ACTIVATIONS, lossId, LOSSES } from '../lib';
-import { ACTIVATION_CASES, GEMM_CASES, LOSS_CASES } from './cases/kernels';
-import { forEachBackend } from './helpers';
+import { ACTIVATION_CASES, BATCH_NORM_CASES, GEMM_CASES, LOSS_CASES, PRELU_CASES } from './cases/kernels';
+import { forEachBackend, throwsCode } from './helpers';
 
 const f32 = (v: number[]) => new Float32Array(v);
 
@@ -98,6 +98,45 @@ forEachBackend('row operations', (b) => {
     close(b.sumSquares(2, x), 20, 'prefix');
   });
 
+  it('mul: out = x * y, in place on x or y, and 0 elements', () => {
+    const x = f32([1, 2, 3]), y = f32([4, -5, 0.5]), out = new Float32Array(3);
+    b.mul(3, x, y, out);
+    allClose(out, [4, -10, 1.5], 'out');
+    b.mul(3, x, x, out);
+    allClose(out, [1, 4, 9], 'x * x');
+    b.mul(3, x, y, x);
+    allClose(x, [4, -10, 1.5], 'out = x');
+    b.mul(3, f32([0, 1, 2]), y, y);
+    allClose(y, [0, -5, 1], 'out = y (a dropout mask)');
+    b.mul(0, new Float32Array(0), new Float32Array(0), new Float32Array(0));
+  });
+
+  it('penalty: l1 sum|w| + l2/2 sum w^2, adding l1 sign(w) + l2 w to grad', () => {
+    const w = f32([1, -2, 0, 3]);
+    const grad = f32([1, 1, 1, 1]);
+    close(b.penalty(4, 0.5, 0.2, w, grad), 0.5 * 6 + 0.1 * 14, 'value');
+    allClose(grad, [1.7, 0.1, 1, 2.1], 'grad (sign(0) = 0)');
+    close(b.penalty(4, 0.5, 0.2, w, null), 4.4, 'value without grad');
+    const g2 = f32([0, 0]);
+    close(b.penalty(2, 0, 2, f32([3, 4]), g2), 25, 'L2 alone: value');
+    allClose(g2, [6, 8], 'L2 alone: grad = lambda w (PyTorch weight_decay)');
+    const g1 = f32([0, 0, 0]);
+    close(b.penalty(3, 2, 0, f32([-1.5, 0, 2.5]), g1), 8, 'L1 alone: value');
+    allClose(g1, [-2, 0, 2], 'L1 alone: grad');
+    const g0 = f32([5, 6, 7]);
+    close(b.penalty(3, 0, 0, w, g0), 0, 'no penalty');
+    allClose(g0, [5, 6, 7], 'no penalty leaves grad');
+    close(b.penalty(0, 1, 1, new Float32Array(0), new Float32Array(0)), 0, 'empty');
+  });
+
+  it('penalty accumulates in double precision', () => {
+    const n = 1001;
+    const w = new Float32Array(n).fill(-1);
+    w[0] = 16777216;
+    assert.equal(b.penalty(n, 1, 0, w, null), 16777216 + 1000);
+    assert.equal(b.penalty(n, 0, 2, w, null), 16777216 ** 2 + 1000);
+  });
+
   it('dot accumulates in double precision', () => {
     // 2^24 + 1 + 1 + ... is exact in float64 but not in float32.
     const n = 1001;
@@ -155,6 +194,99 @@ forEachBackend('activations', (b) => {
     allClose(dx, [0.1875, -0.1875], 'softmax');
     b.logSoftmaxBackward(1, 2, f32([Math.log(0.25), Math.log(0.75)]), f32([1, 0]), dx);
     allClose(dx, [0.75, -0.75], 'logSoftmax');
+  });
+});
+
+forEachBackend('prelu', (b) => {
+  for (const t of PRELU_CASES) {
+    it(t.name, () => {
+      const x = f32(t.x), a = f32(t.a);
+      const y = new Float32Array(t.x.length).fill(NaN);
+      b.prelu(t.perUnit, t.rows, t.cols, x, a, y);
+      allClose(y, t.y, 'y');
+      const da = f32(t.da0), dx = new Float32Array(t.x.length).fill(NaN);
+      b.preluBackward(t.perUnit, t.rows, t.cols, t.beta, x, a, f32(t.dy), da, dx);
+      allClose(dx, t.dx, 'dx');
+      allClose(da, t.da, 'da');
+      // In place: y over x, dx over dy.
+      const xy = f32(t.x);
+      b.prelu(t.perUnit, t.rows, t.cols, xy, a, xy);
+      allClose(xy, t.y, 'y in place');
+      const dyx = f32(t.dy), da2 = f32(t.da0);
+      b.preluBackward(t.perUnit, t.rows, t.cols, t.beta, x, a, dyx, da2, dyx);
+      allClose(dyx, t.dx, 'dx in place');
+      allClose(da2, t.da, 'da (dx in place)');
+    });
+  }
+
+  it('a shared slope reads only a[0]', () => {
+    const y = new Float32Array(3);
+    b.prelu(false, 1, 3, f32([-1, -2, 4]), f32([0.5, 100, 100]), y);
+    allClose(y, [-0.5, -1, 4], 'y');
+  });
+
+  it('NaN takes the slope branch and reaches da', () => {
+    const y = new Float32Array(2), da = f32([0, 0]), dx = new Float32Array(2);
+    b.prelu(true, 1, 2, f32([NaN, -1]), f32([0.5, 0.5]), y);
+    assert.ok(Number.isNaN(y[0]));
+    b.preluBackward(true, 1, 2, 0, f32([NaN, -1]), f32([0.5, 0.5]), f32([1, 1]), da, dx);
+    assert.ok(Number.isNaN(da[0]));
+    allClose([dx[0], dx[1], da[1]], [0.5, 0.5, -1], 'dx and the other column');
+  });
+});
+
+forEachBackend('batch normalisation', (b) => {
+  for (const t of BATCH_NORM_CASES) {
+    it(t.name, () => {
+      const n = t.rows * t.cols;
+      const rm = f32(t.runningMean0), rv = f32(t.runningVar0);
+      const mean = new Float32Array(t.cols).fill(NaN), invStd = new Float32Array(t.cols).fill(NaN);
+      const xhat = new Float32Array(n).fill(NaN), y = new Float32Array(n).fill(NaN);
+      const gamma = f32(t.gamma);
+      b.batchNormForward(t.training, t.rows, t.cols, t.eps, t.momentum, f32(t.x), gamma, f32(t.beta), rm, rv, mean, invStd, xhat, y);
+      allClose(mean, t.mean, 'mean');
+      allClose(invStd, t.invStd, 'invStd');
+      allClose(xhat, t.xhat, 'xhat');
+      allClose(y, t.y, 'y');
+      allClose(rm, t.runningMean, 'runningMean');
+      allClose(rv, t.runningVar, 'runningVar');
+      if (!t.training) {
+        assert.deepEqual(Array.from(rm), Array.from(f32(t.runningMean0)), 'eval leaves runningMean bit for bit');
+        assert.deepEqual(Array.from(rv), Array.from(f32(t.runningVar0)), 'eval leaves runningVar bit for bit');
+      }
+      const dgamma = f32(t.dgamma0), dbeta = f32(t.dbeta0), dx = new Float32Array(n).fill(NaN);
+      b.batchNormBackward(t.training, t.rows, t.cols, t.gradBeta, xhat, gamma, invStd, f32(t.dy), dgamma, dbeta, dx);
+      allClose(dgamma, t.dgamma, 'dgamma');
+      allClose(dbeta, t.dbeta, 'dbeta');
+      allClose(dx, t.dx, 'dx');
+      // Without dx the parameter gradients are the same.
+      const dgamma2 = f32(t.dgamma0), dbeta2 = f32(t.dbeta0);
+      b.batchNormBackward(t.training, t.rows, t.cols, t.gradBeta, xhat, gamma, invStd, f32(t.dy), dgamma2, dbeta2, null);
+      allClose(dgamma2, t.dgamma, 'dgamma (dx null)');
+      allClose(dbeta2, t.dbeta, 'dbeta (dx null)');
+    });
+  }
+
+  it('dx uses this batch\'s sums, not the accumulated dgamma and dbeta', () => {
+    const t = BATCH_NORM_CASES[0];
+    const dx = new Float32Array(9);
+    b.batchNormBackward(true, 3, 3, 1, f32(t.xhat), f32(t.gamma), f32(t.invStd), f32(t.dy), f32([50, -7, 3]), f32([9, 9, 9]), dx);
+    allClose(dx, t.dx, 'dx');
+  });
+
+  it('training with fewer than 2 rows is a RangeError, as in PyTorch', () => {
+    for (const rows of [0, 1]) {
+      const e = new Float32Array(2);
+      throwsCode(() => b.batchNormForward(true, rows, 2, 1e-5, 0.1, e, f32([1, 1]), f32([0, 0]), f32([0, 0]), f32([1, 1]),
+        new Float32Array(2), new Float32Array(2), new Float32Array(2), new Float32Array(2)),
+      'ERR_BLASNET_ARG_RANGE', RangeError, 'Expected more than 1 value per channel when training');
+    }
+  });
+
+  it('0 columns do nothing', () => {
+    const e = new Float32Array(0);
+    b.batchNormForward(true, 5, 0, 1e-5, 0.1, e, e, e, e, e, e, e, e, e);
+    b.batchNormBackward(true, 5, 0, 0, e, e, e, e, e, e, e);
   });
 });
 

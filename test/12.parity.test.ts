@@ -60,6 +60,64 @@ function both(setup: () => Float32Array[], run: (b: Backend, arrays: Float32Arra
       (b, [src, dst]) => b.gatherRows(50, cols, rows, index, src, dst), [1], 0);
   });
 
+  it('mul and penalty', () => {
+    const n = 1001;
+    both(() => [rng.uniformArray(n, -3, 3), rng.uniformArray(n, -3, 3), new Float32Array(n)],
+      (b, [x, y, out]) => {
+        b.mul(n, x, y, out);
+        b.mul(n, out, y, y);
+      }, [1, 2], 0);
+    const w = rng.uniformArray(n, -3, 3);
+    w[0] = 0; w[1] = NaN;
+    let vj = 0, vn = 0;
+    for (const [l1, l2] of [[0.01, 0.001], [0.7, 0], [0, 2.5]]) {
+      both(() => [w.subarray(2), rng.uniformArray(n - 2)], (b, [ww, g]) => {
+        const v = b.penalty(n - 2, l1, l2, ww, g);
+        if (b.name === 'js') vj = v; else vn = v;
+      }, [1], 1e-6);
+      assert.ok(Math.abs(vn - vj) <= 1e-12 * Math.abs(vj), `value ${vn} vs ${vj}`);
+      both(() => [w.slice(), rng.uniformArray(n)], (b, [ww, g]) => {
+        b.penalty(n, l1, l2, ww, g);
+      }, [1], 1e-6);
+    }
+  });
+
+  for (const [rows, cols] of [[2, 1], [37, 19], [129, 33]] as const) {
+    for (const training of [true, false]) {
+      it(`batch norm ${rows}x${cols} (${training ? 'training' : 'eval'}), forward and backward`, () => {
+        const n = rows * cols;
+        both(() => {
+          const x = rng.uniformArray(n, -3, 3);
+          // Column 0 has a large mean next to its spread; column 1 (if any) is constant.
+          for (let r = 0; r < rows; r++) x[r * cols] = 100 + 0.01 * x[r * cols];
+          if (cols > 1) for (let r = 0; r < rows; r++) x[r * cols + 1] = 2.5;
+          return [x, rng.uniformArray(cols, 0.5, 2), rng.uniformArray(cols), rng.uniformArray(cols), rng.uniformArray(cols, 0.5, 2),
+            new Float32Array(cols), new Float32Array(cols), new Float32Array(n), new Float32Array(n),
+            rng.uniformArray(n), rng.uniformArray(cols), rng.uniformArray(cols), new Float32Array(n)];
+        }, (b, [x, gamma, beta, rm, rv, mean, invStd, xhat, y, dy, dgamma, dbeta, dx]) => {
+          b.batchNormForward(training, rows, cols, 1e-5, 0.1, x, gamma, beta, rm, rv, mean, invStd, xhat, y);
+          b.batchNormBackward(training, rows, cols, 1, xhat, gamma, invStd, dy, dgamma, dbeta, dx);
+        }, [3, 4, 5, 6, 7, 8, 10, 11, 12], 1e-5);
+      });
+    }
+  }
+
+  for (const perUnit of [true, false]) {
+    it(`prelu ${perUnit ? 'per unit' : 'with a shared slope'} 37x19, forward and backward`, () => {
+      const rows = 37, cols = 19, n = rows * cols, na = perUnit ? cols : 1;
+      const x = rng.uniformArray(n, -4, 4);
+      x[0] = 0; x[1] = -0; x[2] = 1e30; x[3] = -1e30;
+      // NaN only per unit, where it spoils one column of da instead of all of it.
+      if (perUnit) x[4] = NaN;
+      both(() => [x, rng.uniformArray(na, -0.5, 0.5), new Float32Array(n), rng.uniformArray(n), rng.uniformArray(na), new Float32Array(n)],
+        (b, [xx, a, y, dy, da, dx]) => {
+          b.prelu(perUnit, rows, cols, xx, a, y);
+          b.preluBackward(perUnit, rows, cols, 0.5, xx, a, dy, da, dx);
+          b.preluBackward(perUnit, rows, cols, 1, xx, a, dy, da, dy);
+        }, [2, 3, 4, 5], 1e-5);
+    });
+  }
+
   for (const name of ACTIVATION_NAMES) {
     it(`activation ${name}, forward and backward`, () => {
       const id = activationId(name);

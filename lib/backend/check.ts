@@ -52,6 +52,18 @@ export function scalar(fn: string, name: string, v: unknown): number {
   return Math.fround(x);
 }
 
+/**
+ * A finite number that must also lie in a domain (`ok`, tested on the float the kernel will see;
+ * `domain` names it in the message, which shows the value as received).
+ */
+export function scalarIn(fn: string, name: string, v: unknown, ok: (x: number) => boolean, domain: string): number {
+  const x = scalar(fn, name, v);
+  if (!ok(x)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected ${domain} for ${name} but received ${show(v)}`);
+  }
+  return x;
+}
+
 export function flag(fn: string, name: string, v: unknown): boolean {
   if (typeof v !== 'boolean') {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected boolean for ${name} but received ${typeName(v)}`);

@@ -5,7 +5,7 @@
 import * as os from 'os';
 import { ACTIVATION_LIST } from '../activations';
 import { LOSS_LIST, LOSS_NAMES } from '../losses';
-import { argCount, dim, disjoint, f32, f32OrNull, flag, i32, id, sameOrDisjoint, scalar, Span } from './check';
+import { argCount, dim, disjoint, f32, f32OrNull, flag, i32, id, sameOrDisjoint, scalar, scalarIn, Span } from './check';
 import { gemmBlocked } from './gemm';
 import type { Backend, BackendInfo } from './types';
 import { ErrorCode, rangeError } from '../errors';
@@ -44,6 +44,149 @@ function colSumLoop(rows: number, cols: number, beta: number, x: Float32Array, o
     out[j] = (beta === 0 ? 0 : beta * out[j]) + s;
   }
 }
+
+/**
+ * The formulas of the elementwise, penalty, PReLU and batch-norm kernels, unguarded. They run in
+ * float64 on Float32Array (the kernels) or Float64Array (the float64 gradient checks of test/11,
+ * which is why they are exported).
+ */
+export type Vec = Float32Array | Float64Array;
+
+export function mulLoop(n: number, x: Vec, y: Vec, out: Vec): void {
+  for (let i = 0; i < n; i++) out[i] = x[i] * y[i];
+}
+
+export function penaltyLoop(n: number, l1: number, l2: number, w: Vec, grad: Vec | null): number {
+  let s1 = 0, s2 = 0;
+  for (let i = 0; i < n; i++) {
+    s1 += Math.abs(w[i]);
+    s2 += w[i] * w[i];
+  }
+  if (grad) {
+    for (let i = 0; i < n; i++) {
+      const v = w[i];
+      // Not Math.sign: the binding's sign of NaN is 0 (the l2 term still carries the NaN).
+      const sign = v > 0 ? 1 : v < 0 ? -1 : 0;
+      grad[i] += l1 * sign + l2 * v;
+    }
+  }
+  return l1 * s1 + 0.5 * l2 * s2;
+}
+
+// A shared slope runs as one flat loop: no per-row work, so a huge row count of empty rows is free.
+export function preluLoop(perUnit: boolean, rows: number, cols: number, x: Vec, a: Vec, y: Vec): void {
+  if (!perUnit) {
+    const s = a[0];
+    for (let i = 0, n = rows * cols; i < n; i++) y[i] = x[i] > 0 ? x[i] : s * x[i];
+    return;
+  }
+  if (cols === 0) return;
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) y[o + j] = x[o + j] > 0 ? x[o + j] : a[j] * x[o + j];
+  }
+}
+
+// NaN takes the a-branch of x > 0, as in the forward pass, so a NaN input reaches da (PyTorch).
+// da is summed per column in both modes, a shared slope adding the columns up at the end: the
+// binding's order, which its vectorised loops need. Each row of dy is read before dx (which may
+// be dy) overwrites it.
+export function preluBackwardLoop(perUnit: boolean, rows: number, cols: number, beta: number, x: Vec, a: Vec,
+  dy: Vec, da: Vec, dx: Vec): void {
+  const acc = new Float64Array(cols);
+  for (let r = 0; r < rows && cols > 0; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = x[o + j], g = dy[o + j];
+      if (v > 0) {
+        dx[o + j] = g;
+      } else {
+        acc[j] += g * v;
+        dx[o + j] = g * (perUnit ? a[j] : a[0]);
+      }
+    }
+  }
+  if (perUnit) {
+    for (let j = 0; j < cols; j++) da[j] = (beta === 0 ? 0 : beta * da[j]) + acc[j];
+  } else {
+    let total = 0;
+    for (let j = 0; j < cols; j++) total += acc[j];
+    da[0] = (beta === 0 ? 0 : beta * da[0]) + total;
+  }
+}
+
+// The variance takes a second pass over x - mean: one pass of sum x^2 - n mean^2 cancels badly
+// when a column's mean is large next to its spread.
+export function batchNormForwardLoop(training: boolean, rows: number, cols: number, eps: number, momentum: number,
+  x: Vec, gamma: Vec, beta: Vec, runningMean: Vec, runningVar: Vec, mean: Vec, invStd: Vec, xhat: Vec, y: Vec): void {
+  if (cols === 0) return;
+  const mu = new Float64Array(cols), scale = new Float64Array(cols);
+  if (training) {
+    for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) mu[j] += x[r * cols + j];
+    for (let j = 0; j < cols; j++) mu[j] /= rows;
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < cols; j++) {
+        const d = x[r * cols + j] - mu[j];
+        scale[j] += d * d;
+      }
+    }
+    for (let j = 0; j < cols; j++) {
+      const sq = scale[j];
+      // The running variance is the unbiased estimate, as PyTorch keeps it (rows >= 2 here).
+      runningMean[j] = (1 - momentum) * runningMean[j] + momentum * mu[j];
+      runningVar[j] = (1 - momentum) * runningVar[j] + momentum * (sq / (rows - 1));
+      scale[j] = 1 / Math.sqrt(sq / rows + eps);
+    }
+  } else {
+    for (let j = 0; j < cols; j++) {
+      mu[j] = runningMean[j];
+      scale[j] = 1 / Math.sqrt(runningVar[j] + eps);
+    }
+  }
+  for (let j = 0; j < cols; j++) {
+    mean[j] = mu[j];
+    invStd[j] = scale[j];
+  }
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const h = (x[o + j] - mu[j]) * scale[j];
+      xhat[o + j] = h;
+      y[o + j] = gamma[j] * h + beta[j];
+    }
+  }
+}
+
+// The batch's own sums of dy and dy*xhat feed dx; dgamma and dbeta may hold earlier batches too.
+export function batchNormBackwardLoop(training: boolean, rows: number, cols: number, beta: number, xhat: Vec,
+  gamma: Vec, invStd: Vec, dy: Vec, dgamma: Vec, dbeta: Vec, dx: Vec | null): void {
+  if (cols === 0) return;
+  const sdy = new Float64Array(cols), sdyx = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) {
+      sdy[j] += dy[o + j];
+      sdyx[j] += dy[o + j] * xhat[o + j];
+    }
+  }
+  for (let j = 0; j < cols; j++) {
+    dbeta[j] = (beta === 0 ? 0 : beta * dbeta[j]) + sdy[j];
+    dgamma[j] = (beta === 0 ? 0 : beta * dgamma[j]) + sdyx[j];
+  }
+  if (!dx || rows === 0) return;
+  const k = new Float64Array(cols);
+  for (let j = 0; j < cols; j++) k[j] = (gamma[j] * invStd[j]) / (training ? rows : 1);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let j = 0; j < cols; j++) {
+      dx[o + j] = training ? k[j] * (rows * dy[o + j] - sdy[j] - xhat[o + j] * sdyx[j]) : k[j] * dy[o + j];
+    }
+  }
+}
+
+const nonNegative = (v: number): boolean => v >= 0;
+const positive = (v: number): boolean => v > 0;
+const unitInterval = (v: number): boolean => v >= 0 && v <= 1;
 
 export const jsBackend: Backend = {
   name: 'js',
@@ -170,6 +313,28 @@ export const jsBackend: Backend = {
     return s;
   },
 
+  mul(n, x, y, out) {
+    const fn = 'mul';
+    argCount(fn, arguments.length, 4);
+    dim(fn, 'n', n);
+    f32(fn, 'x', x, n, 'n'); f32(fn, 'y', y, n, 'n'); f32(fn, 'out', out, n, 'n');
+    sameOrDisjoint(fn, span('out', out, n), span('x', x, n));
+    sameOrDisjoint(fn, span('out', out, n), span('y', y, n));
+    mulLoop(n, x, y, out);
+  },
+
+  penalty(n, l1, l2, w, grad) {
+    const fn = 'penalty';
+    argCount(fn, arguments.length, 5);
+    dim(fn, 'n', n);
+    l1 = scalarIn(fn, 'l1', l1, nonNegative, 'non-negative number');
+    l2 = scalarIn(fn, 'l2', l2, nonNegative, 'non-negative number');
+    f32(fn, 'w', w, n, 'n');
+    f32OrNull(fn, 'grad', grad, n, 'n');
+    disjoint(fn, span('grad', grad, n), span('w', w, n));
+    return penaltyLoop(n, l1, l2, w, grad);
+  },
+
   activation(act, param, n, x, y) {
     const fn = 'activation';
     argCount(fn, arguments.length, 5);
@@ -227,6 +392,95 @@ export const jsBackend: Backend = {
       for (let j = 0; j < cols; j++) s += dy[o + j];
       for (let j = 0; j < cols; j++) dx[o + j] = dy[o + j] - Math.exp(y[o + j]) * s;
     }
+  },
+
+  prelu(perUnit, rows, cols, x, a, y) {
+    const fn = 'prelu';
+    argCount(fn, arguments.length, 6);
+    flag(fn, 'perUnit', perUnit);
+    dim(fn, 'rows', rows); dim(fn, 'cols', cols);
+    const n = rows * cols, na = perUnit ? cols : 1;
+    f32(fn, 'x', x, n, 'rows*cols');
+    f32(fn, 'a', a, na, perUnit ? 'cols' : '1');
+    f32(fn, 'y', y, n, 'rows*cols');
+    sameOrDisjoint(fn, span('y', y, n), span('x', x, n));
+    disjoint(fn, span('y', y, n), span('a', a, na));
+    preluLoop(perUnit, rows, cols, x, a, y);
+  },
+
+  preluBackward(perUnit, rows, cols, beta, x, a, dy, da, dx) {
+    const fn = 'preluBackward';
+    argCount(fn, arguments.length, 9);
+    flag(fn, 'perUnit', perUnit);
+    dim(fn, 'rows', rows); dim(fn, 'cols', cols);
+    beta = scalar(fn, 'beta', beta);
+    const n = rows * cols, na = perUnit ? cols : 1, naFormula = perUnit ? 'cols' : '1';
+    f32(fn, 'x', x, n, 'rows*cols');
+    f32(fn, 'a', a, na, naFormula);
+    f32(fn, 'dy', dy, n, 'rows*cols');
+    f32(fn, 'da', da, na, naFormula);
+    f32(fn, 'dx', dx, n, 'rows*cols');
+    const sx = span('x', x, n), sa = span('a', a, na), sdy = span('dy', dy, n), sdx = span('dx', dx, n);
+    sameOrDisjoint(fn, sdx, sdy);
+    disjoint(fn, sdx, sx);
+    disjoint(fn, sdx, sa);
+    for (const i of [sx, sa, sdy, sdx]) disjoint(fn, span('da', da, na), i);
+    preluBackwardLoop(perUnit, rows, cols, beta, x, a, dy, da, dx);
+  },
+
+  batchNormForward(training, rows, cols, eps, momentum, x, gamma, beta, runningMean, runningVar, mean, invStd, xhat, y) {
+    const fn = 'batchNormForward';
+    argCount(fn, arguments.length, 14);
+    flag(fn, 'training', training);
+    dim(fn, 'rows', rows); dim(fn, 'cols', cols);
+    if (training && rows < 2) {
+      throw rangeError(ErrorCode.ARG_RANGE,
+        `${fn}: Expected more than 1 value per channel when training but received rows = ${rows}`);
+    }
+    eps = scalarIn(fn, 'eps', eps, positive, 'positive number');
+    momentum = scalarIn(fn, 'momentum', momentum, unitInterval, 'number in [0, 1]');
+    const n = rows * cols;
+    f32(fn, 'x', x, n, 'rows*cols');
+    f32(fn, 'gamma', gamma, cols, 'cols');
+    f32(fn, 'beta', beta, cols, 'cols');
+    f32(fn, 'runningMean', runningMean, cols, 'cols');
+    f32(fn, 'runningVar', runningVar, cols, 'cols');
+    f32(fn, 'mean', mean, cols, 'cols');
+    f32(fn, 'invStd', invStd, cols, 'cols');
+    f32(fn, 'xhat', xhat, n, 'rows*cols');
+    f32(fn, 'y', y, n, 'rows*cols');
+    // Every output (the running estimates included) is disjoint from every input and every other.
+    const ins = [span('x', x, n), span('gamma', gamma, cols), span('beta', beta, cols)];
+    const outs = [span('runningMean', runningMean, cols), span('runningVar', runningVar, cols), span('mean', mean, cols),
+      span('invStd', invStd, cols), span('xhat', xhat, n), span('y', y, n)];
+    outs.forEach((o, k) => {
+      for (const i of ins) disjoint(fn, o, i);
+      for (let j = 0; j < k; j++) disjoint(fn, o, outs[j]);
+    });
+    batchNormForwardLoop(training, rows, cols, eps, momentum, x, gamma, beta, runningMean, runningVar, mean, invStd, xhat, y);
+  },
+
+  batchNormBackward(training, rows, cols, beta, xhat, gamma, invStd, dy, dgamma, dbeta, dx) {
+    const fn = 'batchNormBackward';
+    argCount(fn, arguments.length, 11);
+    flag(fn, 'training', training);
+    dim(fn, 'rows', rows); dim(fn, 'cols', cols);
+    beta = scalar(fn, 'beta', beta);
+    const n = rows * cols;
+    f32(fn, 'xhat', xhat, n, 'rows*cols');
+    f32(fn, 'gamma', gamma, cols, 'cols');
+    f32(fn, 'invStd', invStd, cols, 'cols');
+    f32(fn, 'dy', dy, n, 'rows*cols');
+    f32(fn, 'dgamma', dgamma, cols, 'cols');
+    f32(fn, 'dbeta', dbeta, cols, 'cols');
+    f32OrNull(fn, 'dx', dx, n, 'rows*cols');
+    const ins = [span('xhat', xhat, n), span('gamma', gamma, cols), span('invStd', invStd, cols), span('dy', dy, n)];
+    const outs = [span('dgamma', dgamma, cols), span('dbeta', dbeta, cols), span('dx', dx, n)];
+    outs.forEach((o, k) => {
+      for (const i of ins) disjoint(fn, o, i);
+      for (let j = 0; j < k; j++) disjoint(fn, o, outs[j]);
+    });
+    batchNormBackwardLoop(training, rows, cols, beta, xhat, gamma, invStd, dy, dgamma, dbeta, dx);
   },
 
   denseForward(act, param, batch, inDim, outDim, x, w, b, z, y) {

@@ -40,6 +40,15 @@ export interface Backend {
   dot(n: number, x: Float32Array, y: Float32Array): number;
   /** sum x[i]^2 (the squared L2 norm), accumulated in float64. */
   sumSquares(n: number, x: Float32Array): number;
+  /** out[i] = x[i] * y[i] (dropout and DropConnect masks); out may be x or y itself. */
+  mul(n: number, x: Float32Array, y: Float32Array, out: Float32Array): void;
+  /**
+   * Weight penalty: returns l1 * sum |w| + (l2 / 2) * sum w^2 (accumulated in float64) and, unless
+   * grad is null, adds its gradient l1 * sign(w) + l2 * w to grad, with sign(0) = 0. L2 is
+   * lambda/2 sum W^2 so that its gradient is lambda W: l2 equals PyTorch's weight_decay. L1 is
+   * lambda sum |W|. l1 and l2 must be finite and >= 0; grad must not share memory with w.
+   */
+  penalty(n: number, l1: number, l2: number, w: Float32Array, grad: Float32Array | null): number;
 
   /** y = f(x) for activation id `act` with parameter `param`; y may be x itself. */
   activation(act: number, param: number, n: number, x: Float32Array, y: Float32Array): void;
@@ -54,6 +63,48 @@ export interface Backend {
   softmaxBackward(rows: number, cols: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
   /** dx = dy - exp(y) * sum_j dy_j for y = logSoftmax(x); dx may be y or dy itself. */
   logSoftmaxBackward(rows: number, cols: number, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
+
+  /**
+   * PReLU: y = x > 0 ? x : a_j * x for x [rows, cols], with one slope per column (a [cols]) when
+   * perUnit, else one slope a[0] for all. y may be x itself.
+   */
+  prelu(perUnit: boolean, rows: number, cols: number, x: Float32Array, a: Float32Array, y: Float32Array): void;
+  /**
+   * PReLU backward, as PyTorch: dx = dy * (x > 0 ? 1 : a_j); da = beta * da + sum over elements
+   * with x <= 0 of dy * x (per column when perUnit, else in total into da[0]). At x = 0 the
+   * gradient w.r.t. x is a_j and w.r.t. a is 0. beta = 0 overwrites da. dx may be dy itself.
+   */
+  preluBackward(perUnit: boolean, rows: number, cols: number, beta: number, x: Float32Array,
+    a: Float32Array, dy: Float32Array, da: Float32Array, dx: Float32Array): void;
+
+  /**
+   * Batch normalisation with PyTorch BatchNorm1d semantics over x [rows, cols], one channel per
+   * column; gamma, beta, runningMean, runningVar, mean and invStd are [cols], xhat and y [rows, cols].
+   * Training: mean_j and the biased variance var_j over the rows (rows must be at least 2),
+   * invStd_j = 1/sqrt(var_j + eps), and in place runningMean = (1 - momentum) * runningMean +
+   * momentum * mean, runningVar = (1 - momentum) * runningVar + momentum * var * rows/(rows-1)
+   * (unbiased). Eval (training false): mean = runningMean, invStd = 1/sqrt(runningVar + eps), and
+   * the running estimates are left alone. Either way xhat = (x - mean_j) * invStd_j and
+   * y = gamma_j * xhat + beta_j. Sums are accumulated in float64. eps > 0, momentum in [0, 1].
+   * Every output (the running estimates included) must be disjoint from every input and from
+   * each other.
+   */
+  batchNormForward(training: boolean, rows: number, cols: number, eps: number, momentum: number,
+    x: Float32Array, gamma: Float32Array, beta: Float32Array, runningMean: Float32Array,
+    runningVar: Float32Array, mean: Float32Array, invStd: Float32Array, xhat: Float32Array,
+    y: Float32Array): void;
+
+  /**
+   * Batch normalisation backward, from the forward pass's xhat and invStd: dbeta = beta * dbeta +
+   * sum_rows dy; dgamma = beta * dgamma + sum_rows dy * xhat; dx (skipped when null) =
+   * gamma * invStd / rows * (rows * dy - sum_rows dy - xhat * sum_rows dy * xhat) in training,
+   * and dy * gamma * invStd in eval (a fixed affine map). The sums in dx are this batch's, not the
+   * accumulated dgamma and dbeta. beta = 0 overwrites the gradients. Every output must be
+   * disjoint from every input and from each other.
+   */
+  batchNormBackward(training: boolean, rows: number, cols: number, beta: number, xhat: Float32Array,
+    gamma: Float32Array, invStd: Float32Array, dy: Float32Array, dgamma: Float32Array,
+    dbeta: Float32Array, dx: Float32Array | null): void;
 
   /**
    * Fused dense forward: z = x * w^T + b, y = f(z), with x [batch, inDim], w [outDim, inDim],

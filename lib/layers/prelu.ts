@@ -41,12 +41,12 @@ export class PReLU extends Layer {
   }
 
   forward(ctx: PassContext, batch: number, x: Float32Array): Float32Array {
-    ctx.backend.prelu(batch, this.inSize, this.perUnit, x, this.params[0], this.y);
+    ctx.backend.prelu(this.perUnit, batch, this.inSize, x, this.params[0], this.y);
     return this.y;
   }
 
   backward(ctx: PassContext, batch: number, x: Float32Array, dy: Float32Array, needDx: boolean): Float32Array | null {
-    ctx.backend.preluBackward(batch, this.inSize, this.perUnit, 0, x, this.params[0], dy, this.grads[0], this.dIn);
+    ctx.backend.preluBackward(this.perUnit, batch, this.inSize, 0, x, this.params[0], dy, this.grads[0], this.dIn);
     return needDx ? this.dIn : null;
   }
 

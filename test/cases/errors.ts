@@ -10,8 +10,9 @@ import type { Backend, LossName } from '../../lib';
 
 export type ExportName =
   | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'scale' | 'axpy' | 'dot'
-  | 'sumSquares' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax' | 'softmaxBackward'
-  | 'logSoftmaxBackward' | 'denseForward' | 'denseBackward' | 'loss' | 'setNumThreads';
+  | 'sumSquares' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
+  | 'softmaxBackward' | 'logSoftmaxBackward' | 'prelu' | 'preluBackward' | 'batchNormForward'
+  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'loss' | 'setNumThreads';
 
 /**
  * flag: boolean; dim: non-negative integer; scalar: finite float; id: table index;
@@ -91,6 +92,16 @@ const arr = (name: string, out = false): Param => ({ name, kind: 'f32', out });
 const act: Param = { name: 'activation', kind: 'id', ids: ACT_COUNT };
 const disjointAll = (outs: string[], ins: string[]): AliasRule[] =>
   outs.flatMap((out) => ins.map((input) => ({ out, input, same: false })));
+/** Outputs disjoint from each other, each from those before it (the order the binding checks). */
+const disjointPairs = (outs: string[]): AliasRule[] =>
+  outs.flatMap((out, k) => outs.slice(0, k).map((input) => ({ out, input, same: false })));
+
+/** A copy of `args` with one position replaced. */
+const withArg = (args: unknown[], i: number, v: unknown): unknown[] => {
+  const a = args.slice();
+  a[i] = v;
+  return a;
+};
 
 const rowwise = (fn: 'softmax' | 'logSoftmax'): KernelSpec => ({
   title: fn,
@@ -309,6 +320,33 @@ export const SPECS: readonly KernelSpec[] = [
     alias: [],
   },
   {
+    title: 'mul',
+    fn: 'mul',
+    params: [dim('n'), arr('x'), arr('y'), arr('out', true)],
+    valid(rng) {
+      const n = odd(rng);
+      return [n, f32(rng, n), f32(rng, n), f32(rng, n)];
+    },
+    alias: [{ out: 'out', input: 'x', same: true }, { out: 'out', input: 'y', same: true }],
+  },
+  {
+    title: 'penalty',
+    fn: 'penalty',
+    params: [dim('n'), scalar('l1'), scalar('l2'), arr('w'), { name: 'grad', kind: 'f32?', out: true }],
+    valid(rng) {
+      const n = odd(rng);
+      return [n, rng.range(0, 1), rng.range(0, 1), f32(rng, n), f32(rng, n)];
+    },
+    alias: [{ out: 'grad', input: 'w', same: false }],
+    data(rng) {
+      return ([[1, 'l1'], [2, 'l2']] as const).flatMap(([i, name]) => [-1, -0.5, -2.5e30].map((v) => ({
+        what: `${name} = ${v}`, args: withArg(this.valid(rng), i, v), code: ErrorCode.ARG_RANGE,
+        // The value's digits are not compared: the binding prints 17 significant digits.
+        mentions: [`Expected non-negative number for ${name} but received -`],
+      })));
+    },
+  },
+  {
     title: 'activation',
     fn: 'activation',
     params: [act, scalar('param'), dim('n'), arr('x'), arr('y', true)],
@@ -336,6 +374,75 @@ export const SPECS: readonly KernelSpec[] = [
   rowwise('logSoftmax'),
   rowwiseBackward('softmaxBackward'),
   rowwiseBackward('logSoftmaxBackward'),
+  {
+    title: 'prelu',
+    fn: 'prelu',
+    params: [flag('perUnit'), dim('rows'), dim('cols'), arr('x'), arr('a'), arr('y', true)],
+    valid(rng) {
+      const rows = odd(rng), cols = odd(rng), perUnit = rng.int(2) === 1;
+      return [perUnit, rows, cols, f32(rng, rows * cols, -3, 3), f32(rng, perUnit ? cols : 1, 0, 0.5), f32(rng, rows * cols)];
+    },
+    alias: [{ out: 'y', input: 'x', same: true }, { out: 'y', input: 'a', same: false }],
+  },
+  {
+    title: 'preluBackward',
+    fn: 'preluBackward',
+    params: [flag('perUnit'), dim('rows'), dim('cols'), scalar('beta'), arr('x'), arr('a'), arr('dy'),
+      arr('da', true), arr('dx', true)],
+    valid(rng) {
+      const rows = odd(rng), cols = odd(rng), perUnit = rng.int(2) === 1, na = perUnit ? cols : 1;
+      return [perUnit, rows, cols, rng.int(2), f32(rng, rows * cols, -3, 3), f32(rng, na, 0, 0.5), f32(rng, rows * cols),
+        f32(rng, na), f32(rng, rows * cols)];
+    },
+    alias: [
+      { out: 'dx', input: 'dy', same: true },
+      ...disjointAll(['dx'], ['x', 'a']),
+      ...disjointAll(['da'], ['x', 'a', 'dy', 'dx']),
+    ],
+  },
+  {
+    title: 'batchNormForward',
+    fn: 'batchNormForward',
+    params: [flag('training'), dim('rows'), dim('cols'), scalar('eps'), scalar('momentum'), arr('x'), arr('gamma'),
+      arr('beta'), arr('runningMean', true), arr('runningVar', true), arr('mean', true), arr('invStd', true),
+      arr('xhat', true), arr('y', true)],
+    valid(rng) {
+      const rows = odd(rng), cols = odd(rng), n = rows * cols;
+      return [rng.int(2) === 1, rows, cols, rng.range(1e-5, 0.1), rng.range(0, 1), f32(rng, n, -2, 2), f32(rng, cols),
+        f32(rng, cols), f32(rng, cols), f32(rng, cols, 0.5, 2), f32(rng, cols), f32(rng, cols), f32(rng, n), f32(rng, n)];
+    },
+    alias: (() => {
+      const outs = ['runningMean', 'runningVar', 'mean', 'invStd', 'xhat', 'y'];
+      return [...disjointAll(outs, ['x', 'gamma', 'beta']), ...disjointPairs(outs)];
+    })(),
+    data(rng) {
+      const training = (): unknown[] => withArg(this.valid(rng), 0, true);
+      const cases: DataCase[] = [1, 0].map((rows) => ({
+        what: `training with rows = ${rows}`, args: withArg(training(), 1, rows), code: ErrorCode.ARG_RANGE,
+        mentions: [`Expected more than 1 value per channel when training but received rows = ${rows}`],
+      }));
+      // 1e-50 is positive but rounds to 0 as a float, which is what the kernel would divide by.
+      for (const eps of [0, -1e-5, -1, 1e-50]) {
+        cases.push({ what: `eps = ${eps}`, args: withArg(this.valid(rng), 3, eps), code: ErrorCode.ARG_RANGE, mentions: ['Expected positive number for eps but received'] });
+      }
+      for (const momentum of [-0.5, 1.5, -1e-3, 2]) {
+        cases.push({ what: `momentum = ${momentum}`, args: withArg(this.valid(rng), 4, momentum), code: ErrorCode.ARG_RANGE, mentions: ['Expected number in [0, 1] for momentum but received'] });
+      }
+      return cases;
+    },
+  },
+  {
+    title: 'batchNormBackward',
+    fn: 'batchNormBackward',
+    params: [flag('training'), dim('rows'), dim('cols'), scalar('beta'), arr('xhat'), arr('gamma'), arr('invStd'),
+      arr('dy'), arr('dgamma', true), arr('dbeta', true), { name: 'dx', kind: 'f32?', out: true }],
+    valid(rng) {
+      const rows = odd(rng), cols = odd(rng), n = rows * cols;
+      return [rng.int(2) === 1, rows, cols, rng.int(2), f32(rng, n, -2, 2), f32(rng, cols), f32(rng, cols, 0.5, 3),
+        f32(rng, n), f32(rng, cols), f32(rng, cols), f32(rng, n)];
+    },
+    alias: [...disjointAll(['dgamma', 'dbeta', 'dx'], ['xhat', 'gamma', 'invStd', 'dy']), ...disjointPairs(['dgamma', 'dbeta', 'dx'])],
+  },
   {
     title: 'denseForward',
     fn: 'denseForward',

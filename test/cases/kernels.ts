@@ -123,3 +123,107 @@ export const LOSS_CASES: LossCase[] = [
   { name: 'gaussianNll', loss: 'gaussianNll', rows: 1, cols: 2, pred: [1, 2], target: [0], value: 0.5 * (ln2 + 0.5), grad: [0.5, 0.5 * (0.5 - 0.25)] },
   { name: 'gaussianNll 2 rows', loss: 'gaussianNll', rows: 2, cols: 2, pred: [0, 1, 3, 1], target: [0, 1], value: (0 + 0.5 * 4) / 2, grad: [0, 0.25, 1, 0.25 * (1 - 4)] },
 ];
+
+export interface PreluCase {
+  name: string;
+  rows: number;
+  cols: number;
+  perUnit: boolean;
+  x: number[];
+  a: number[];
+  y: number[];
+  dy: number[];
+  dx: number[];
+  beta: number;
+  /** da before the backward pass, and after. */
+  da0: number[];
+  da: number[];
+}
+
+export const PRELU_CASES: PreluCase[] = [
+  // x = 0 takes the slope branch: dx = a * dy, and it adds dy * 0 to da (PyTorch).
+  { name: 'per unit 2x3, x = 0 in column 0, beta 0 overwrites NaN', rows: 2, cols: 3, perUnit: true,
+    x: [-2, 3, -4, 0, -1, 5], a: [0.5, 0.25, -1], y: [-1, 3, 4, 0, -0.25, 5],
+    dy: [1, 2, 3, 4, 5, 6], dx: [0.5, 2, -3, 2, 1.25, 6], beta: 0, da0: [NaN, NaN, NaN], da: [-2, -5, -12] },
+  { name: 'shared slope 2x3, beta 1 accumulates', rows: 2, cols: 3, perUnit: false,
+    x: [-2, 3, -4, 0, -1, 5], a: [0.25], y: [-0.5, 3, -1, 0, -0.25, 5],
+    dy: [1, 2, 3, 4, 5, 6], dx: [0.25, 2, 0.75, 1, 1.25, 6], beta: 1, da0: [1], da: [-18] },
+  { name: 'per unit 3x1, negative slope', rows: 3, cols: 1, perUnit: true,
+    x: [1, -1, 0], a: [-0.5], y: [1, 0.5, 0], dy: [2, 2, 2], dx: [2, -1, -1], beta: 0, da0: [7], da: [-2] },
+  { name: '1x1, beta 0.5', rows: 1, cols: 1, perUnit: false,
+    x: [-3], a: [2], y: [-6], dy: [0.5], dx: [1], beta: 0.5, da0: [4], da: [0.5] },
+  { name: '0 rows per unit: da = beta * da', rows: 0, cols: 3, perUnit: true,
+    x: [], a: [1, 2, 3], y: [], dy: [], dx: [], beta: 0.5, da0: [2, 4, 6], da: [1, 2, 3] },
+  { name: '0 rows shared, beta 0', rows: 0, cols: 2, perUnit: false,
+    x: [], a: [0.5], y: [], dy: [], dx: [], beta: 0, da0: [NaN], da: [0] },
+];
+
+export interface BatchNormCase {
+  name: string;
+  training: boolean;
+  rows: number;
+  cols: number;
+  eps: number;
+  momentum: number;
+  x: number[];
+  gamma: number[];
+  beta: number[];
+  /** Running estimates before the forward pass, and after. */
+  runningMean0: number[];
+  runningVar0: number[];
+  runningMean: number[];
+  runningVar: number[];
+  mean: number[];
+  invStd: number[];
+  xhat: number[];
+  y: number[];
+  /** Backward from this case's xhat and invStd. */
+  dy: number[];
+  gradBeta: number;
+  dgamma0: number[];
+  dbeta0: number[];
+  dgamma: number[];
+  dbeta: number[];
+  dx: number[];
+}
+
+export const BATCH_NORM_CASES: BatchNormCase[] = [
+  // Columns [0, 0, 3], [4, -2, 1], [7, 7, 7]: means 1, 1, 7; biased variances 2, 6, 0 (var + eps
+  // = 2.25, 6.25, 0.25); unbiased 3, 9, 0. A constant column normalises to 0.
+  // dx column 0: 2 * (2/3) / 3 * (3 dy - 3 - 2 xhat) with sum dy = 3, sum dy xhat = 2.
+  { name: 'training 3x3, momentum 0.25, a constant column', training: true, rows: 3, cols: 3, eps: 0.25, momentum: 0.25,
+    x: [0, 4, 7, 0, -2, 7, 3, 1, 7], gamma: [2, -1, 0.5], beta: [0.5, 0, -1],
+    runningMean0: [1, 2, 3], runningVar0: [1, 1, 1], runningMean: [1, 1.75, 4], runningVar: [1.5, 3, 0.75],
+    mean: [1, 1, 7], invStd: [2 / 3, 0.4, 2],
+    xhat: [-2 / 3, 1.2, 0, -2 / 3, -1.2, 0, 4 / 3, 0, 0],
+    y: [-5 / 6, -1.2, -1, -5 / 6, 1.2, -1, 19 / 6, 0, -1],
+    dy: [1, 0, 1, 0, 1, 2, 2, 1, 3], gradBeta: 0, dgamma0: [NaN, NaN, NaN], dbeta0: [NaN, NaN, NaN],
+    dgamma: [2, -1.2, 0], dbeta: [3, 2, 6],
+    dx: [16 / 27, 1.12 / 15, -1, -20 / 27, 0.88 / 15, 0, 4 / 27, -2 / 15, 1] },
+  // Two rows: y_0 = gamma * u / sqrt(u^2 + eps) + beta with u = (x_0 - x_1)/2, so
+  // dy_0/dx_0 = gamma * eps / (u^2 + eps)^(3/2) / 2 = 4 * 3 / 8 / 2 = 0.75.
+  { name: 'training 2x1, momentum 1 takes the batch statistics', training: true, rows: 2, cols: 1, eps: 3, momentum: 1,
+    x: [1, 3], gamma: [4], beta: [1], runningMean0: [-5], runningVar0: [9], runningMean: [2], runningVar: [2],
+    mean: [2], invStd: [0.5], xhat: [-0.5, 0.5], y: [-1, 3],
+    dy: [1, 0], gradBeta: 1, dgamma0: [1], dbeta0: [-1], dgamma: [0.5], dbeta: [0], dx: [0.75, -0.75] },
+  { name: 'training 3x2, momentum 0 keeps the running estimates', training: true, rows: 3, cols: 2, eps: 0.25, momentum: 0,
+    x: [0, 4, 0, -2, 3, 1], gamma: [1, 1], beta: [0, 0], runningMean0: [3, -3], runningVar0: [5, 6], runningMean: [3, -3], runningVar: [5, 6],
+    mean: [1, 1], invStd: [2 / 3, 0.4], xhat: [-2 / 3, 1.2, -2 / 3, -1.2, 4 / 3, 0], y: [-2 / 3, 1.2, -2 / 3, -1.2, 4 / 3, 0],
+    dy: [0, 0, 0, 0, 0, 0], gradBeta: 0, dgamma0: [1, 1], dbeta0: [1, 1], dgamma: [0, 0], dbeta: [0, 0], dx: [0, 0, 0, 0, 0, 0] },
+  // Eval: invStd = 1/sqrt([0.75, 3.75, 0] + 0.25) = [1, 0.5, 2]; dx = dy * gamma * invStd = dy * [2, -0.5, 1].
+  { name: 'eval 3x3 uses the running estimates, beta 0.5', training: false, rows: 3, cols: 3, eps: 0.25, momentum: 0.25,
+    x: [0, 4, 7, 0, -2, 7, 3, 1, 7], gamma: [2, -1, 0.5], beta: [0.5, 0, -1],
+    runningMean0: [1, -1, 0], runningVar0: [0.75, 3.75, 0], runningMean: [1, -1, 0], runningVar: [0.75, 3.75, 0],
+    mean: [1, -1, 0], invStd: [1, 0.5, 2],
+    xhat: [-1, 2.5, 14, -1, -0.5, 14, 2, 1, 14], y: [-1.5, -2.5, 6, -1.5, 0.5, 6, 4.5, -1, 6],
+    dy: [1, 0, 1, 0, 1, 2, 2, 1, 3], gradBeta: 0.5, dgamma0: [2, 2, 2], dbeta0: [2, 2, 2],
+    dgamma: [4, 1.5, 85], dbeta: [4, 3, 7], dx: [2, 0, 1, 0, -0.5, 2, 4, -0.5, 3] },
+  { name: 'eval with 1 row', training: false, rows: 1, cols: 2, eps: 1, momentum: 0.1,
+    x: [3, -1], gamma: [1, 2], beta: [0, 1], runningMean0: [1, 1], runningVar0: [3, 0], runningMean: [1, 1], runningVar: [3, 0],
+    mean: [1, 1], invStd: [0.5, 1], xhat: [1, -2], y: [1, -3],
+    dy: [1, 1], gradBeta: 0, dgamma0: [0, 0], dbeta0: [0, 0], dgamma: [1, -2], dbeta: [1, 1], dx: [0.5, 2] },
+  { name: 'eval with 0 rows still writes mean and invStd', training: false, rows: 0, cols: 2, eps: 1, momentum: 0.1,
+    x: [], gamma: [1, 2], beta: [0, 1], runningMean0: [1, 2], runningVar0: [3, 15], runningMean: [1, 2], runningVar: [3, 15],
+    mean: [1, 2], invStd: [0.5, 0.25], xhat: [], y: [],
+    dy: [], gradBeta: 0.5, dgamma0: [2, 4], dbeta0: [6, 8], dgamma: [1, 2], dbeta: [3, 4], dx: [] },
+];
