@@ -296,3 +296,59 @@ forEachBackend('Sequential', (b) => {
     assert.ok(normError(m.grads, expected) < 1e-6);
   });
 });
+
+forEachBackend('Sequential: steady state and diagnostics', (b) => {
+  it('a training step allocates no typed arrays once the batch size is known', () => {
+    const m = new Sequential({ inputSize: 6, seed: 3, backend: b, loss: 'crossEntropy',
+      layers: [dense(16, { activation: 'relu', dropConnect: 0.1, l2: 1e-3 }), batchNorm(), dropout(0.3), prelu(), dense(4, { activation: 'softmax' })] });
+    const x = new Rng(1).uniformArray(32 * 6);
+    const y = Int32Array.from({ length: 32 }, (_, i) => i % 4);
+    m.lossAndGradient(x, y);
+    const original = globalThis.Float32Array;
+    let created = 0;
+    class Counting extends original {
+      constructor(...args: unknown[]) {
+        super(...(args as unknown as [number]));
+        created++;
+      }
+    }
+    globalThis.Float32Array = Counting as unknown as typeof Float32Array;
+    try {
+      for (let i = 0; i < 5; i++) {
+        m.lossAndGradient(x, y);
+        b.axpy(m.params.length, -0.01, m.grads, m.params);
+      }
+    } finally {
+      globalThis.Float32Array = original;
+    }
+    assert.equal(created, 0);
+  });
+
+  it('diagnostics: statistics, dead units, gradient norms and update ratios', () => {
+    const m = new Sequential({ inputSize: 3, seed: 2, backend: b, layers: [dense(4, { activation: 'relu' }), dense(2, { activation: 'tanh' })] });
+    // Make unit 0 of the first layer dead: a large negative bias.
+    m.parameters()[1].data[0] = -100;
+    const x = new Rng(3).uniformArray(10 * 3);
+    m.lossAndGradient(x, new Rng(4).uniformArray(10 * 2), { loss: 'mse' });
+    const before = m.params.slice();
+    b.axpy(m.params.length, -0.1, m.grads, m.params);
+    const d = m.diagnostics({ previousParams: before });
+    assert.equal(d.length, 2);
+    assert.equal(d[0].activation, 'relu');
+    assert.ok((d[0].dead as number) >= 0.25, `dead ${d[0].dead}`);
+    assert.equal(d[0].saturated, null);
+    assert.equal(d[1].dead, null);
+    assert.ok(d[1].saturated !== null && d[1].saturated >= 0 && d[1].saturated <= 1);
+    const p = m.parameters();
+    const g0 = Math.sqrt(b.sumSquares(p[0].grad.length, p[0].grad) + b.sumSquares(p[1].grad.length, p[1].grad));
+    assert.ok(Math.abs(d[0].gradNorm - g0) < 1e-9);
+    // The update was -0.1 * grad, so ||delta W|| / ||W before|| = 0.1 * ||grad|| / ||W before||.
+    let w2 = 0;
+    for (let k = 0; k < p[0].data.length + p[1].data.length; k++) w2 += before[k] * before[k];
+    assert.ok(Math.abs((d[0].updateRatio as number) - (0.1 * g0) / Math.sqrt(w2)) < 1e-4 * (d[0].updateRatio as number));
+    const out = m.forward(x).data;
+    let mean = 0;
+    for (let k = 0; k < 20; k++) mean += out[k] / 20;
+    assert.ok(Math.abs(m.diagnostics()[1].mean - mean) < 1e-6);
+  });
+});

@@ -76,8 +76,12 @@ export class Sequential {
   private lossGrad = new Float32Array(0);
   private inputs: Float32Array[] = [];
   private lastBatch = -1;
+  private inputData: Float32Array = new Float32Array(0);
   private lastTrained = false;
   private outputView: Matrix | null = null;
+  // The two pass contexts, made once: a step allocates nothing.
+  private readonly trainCtx: PassContext;
+  private readonly evalCtx: PassContext;
 
   constructor(options: SequentialOptions) {
     const where = 'Sequential';
@@ -134,6 +138,8 @@ export class Sequential {
     const initRng = new Rng(seed);
     specs.forEach(({ spec }, k) => initialize(spec.init, this.views[k].data, spec.shape, initRng));
     this.rng = new Rng((seed ^ 0x5bd1e995) >>> 0);
+    this.trainCtx = { backend: this.backend, rng: this.rng, training: true };
+    this.evalCtx = { backend: this.backend, rng: this.rng, training: false };
   }
 
   /** Every parameter with its gradient, in layer order. */
@@ -178,14 +184,14 @@ export class Sequential {
    * next pass; copy it (or use predict) to keep it. `training` defaults to the model's mode.
    */
   forward(x: Input, options: { training?: boolean } = {}): Matrix {
-    const m = this.toInput(x, 'forward');
+    const rows = this.checkInput(x, 'forward');
     const training = options.training ?? this.training;
-    return this.run(m.data, m.rows, training);
+    return this.run(this.inputData, rows, training);
   }
 
   private run(x: Float32Array, batch: number, training: boolean): Matrix {
     this.reserve(batch);
-    const ctx: PassContext = { backend: this.backend, rng: this.rng, training };
+    const ctx = training ? this.trainCtx : this.evalCtx;
     let h = x;
     for (let i = 0; i < this.layers.length; i++) {
       this.inputs[i] = h;
@@ -215,7 +221,7 @@ export class Sequential {
   }
 
   private propagate(dy: Float32Array, from: number, fromLogits: boolean): void {
-    const ctx: PassContext = { backend: this.backend, rng: this.rng, training: this.lastTrained };
+    const ctx = this.lastTrained ? this.trainCtx : this.evalCtx;
     const batch = this.lastBatch;
     let g: Float32Array | null = dy;
     for (let i = from; i >= 0 && g; i--) {
@@ -237,17 +243,17 @@ export class Sequential {
   lossAndGradient(x: Input, target: Target, options: { loss?: LossSpec } = {}): number {
     const loss = options.loss !== undefined ? resolveLoss(options.loss) : this.loss;
     if (!loss) throw new BlasnetError(ErrorCode.STATE, 'lossAndGradient: no loss given; pass { loss } or set one with setLoss()');
-    const m = this.toInput(x, 'lossAndGradient');
-    const out = this.run(m.data, m.rows, true);
+    const rows = this.checkInput(x, 'lossAndGradient');
+    const out = this.run(this.inputData, rows, true);
     const last = this.layers[this.layers.length - 1];
     const fused = fusedActivation(loss);
     const logits = fused !== null && last.outputActivation() === fused ? last.logits() : null;
     const pred = logits ?? out.data;
-    const t = this.toTarget(target, loss, m.rows);
+    const t = this.toTarget(target, loss, rows);
     const b = this.backend;
     const value = loss.custom
-      ? loss.custom.compute(m.rows, this.outputSize, pred, t, this.lossGrad)
-      : b.loss(loss.id, loss.param, m.rows, this.outputSize, pred, t, this.lossGrad);
+      ? loss.custom.compute(rows, this.outputSize, pred, t, this.lossGrad)
+      : b.loss(loss.id, loss.param, rows, this.outputSize, pred, t, this.lossGrad);
     this.propagate(this.lossGrad, this.layers.length - 1, logits !== null);
     return value + this.addPenalties();
   }
@@ -279,7 +285,8 @@ export class Sequential {
    * change to the model or its generator. Returns a new Matrix.
    */
   predict(x: Input, options: { batchSize?: number } = {}): Matrix {
-    const m = this.toInput(x, 'predict');
+    const rows = this.checkInput(x, 'predict');
+    const m = { data: this.inputData, rows };
     const bs = options.batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) {
       throw rangeError(ErrorCode.ARG_RANGE, `predict: Expected positive integer for batchSize but received ${String(bs)}`);
@@ -365,23 +372,30 @@ export class Sequential {
     this.lossGrad = new Float32Array(batch * this.outputSize);
   }
 
-  private toInput(x: Input, where: string): Matrix {
-    let m: Matrix;
-    if (x instanceof Matrix) m = x;
-    else if (typedArrayTag(x) === 'Float32Array') {
-      const data = x as Float32Array;
+  /** Checks an input; leaves its data in inputData and returns its row count (no allocation). */
+  private checkInput(x: Input, where: string): number {
+    let data: Float32Array, rows: number, cols: number;
+    if (x instanceof Matrix) {
+      ({ data, rows, cols } = x);
+    } else if (typedArrayTag(x) === 'Float32Array') {
+      data = x as Float32Array;
       if (typedLength(data) % this.inputSize !== 0) {
         throw rangeError(ErrorCode.SHAPE,
           `${where}: Expected a whole number of rows of ${this.inputSize} features but received ${typedLength(data)} values`);
       }
-      m = new Matrix(data, typedLength(data) / this.inputSize, this.inputSize);
-    } else if (Array.isArray(x)) m = Matrix.from(x);
-    else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array or array of rows for x`);
-    if (m.cols !== this.inputSize) {
-      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${this.inputSize} features per row but received ${m.cols}`);
+      rows = typedLength(data) / this.inputSize;
+      cols = this.inputSize;
+    } else if (Array.isArray(x)) {
+      ({ data, rows, cols } = Matrix.from(x));
+    } else {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array or array of rows for x`);
     }
-    if (m.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
-    return m;
+    if (cols !== this.inputSize) {
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${this.inputSize} features per row but received ${cols}`);
+    }
+    if (rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+    this.inputData = data;
+    return rows;
   }
 
   private toTarget(target: Target, loss: ResolvedLoss, rows: number): Float32Array | Int32Array {
