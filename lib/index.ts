@@ -22,3 +22,8 @@ export type { Input, NamedTensor, ParameterView, SequentialOptions, Target } fro
 export { resolveLoss } from './model/loss';
 export type { CustomLoss, LossSpec } from './model/loss';
 export type { LayerDiagnostics } from './model/diagnostics';
+export { createSchedule, SCHEDULE_NAMES, SCHEDULES } from './schedules';
+export type {
+  NestedScheduleSpec, OptionDef, OptionPresence, ParsedOptions, PlateauSettings, Schedule, ScheduleDef, ScheduleEngine,
+  ScheduleName, ScheduleOptions, ScheduleSpec, ScheduleState,
+} from './schedules';

@@ -67,7 +67,7 @@ export interface OptionDef<T = unknown, P extends OptionPresence = OptionPresenc
   parse(value: unknown, key: string, label: string): T;
 }
 
-type AnyOptionDef = OptionDef<any, OptionPresence>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type AnyOptionDef = OptionDef<unknown, OptionPresence>;
 type OptionDefs = { readonly [key: string]: AnyOptionDef };
 
 /** A range rule: a PyTorch-style message if `v` is invalid for option `key`. */
