@@ -18,6 +18,10 @@ export const ErrorCode = {
   SHAPE: 'ERR_BLASNET_SHAPE',
   STATE: 'ERR_BLASNET_STATE',
   BACKEND: 'ERR_BLASNET_BACKEND',
+  FORMAT: 'ERR_BLASNET_FORMAT',
+  IO: 'ERR_BLASNET_IO',
+  DATA: 'ERR_BLASNET_DATA',
+  BUSY: 'ERR_BLASNET_BUSY',
   INTERNAL: 'ERR_BLASNET_INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

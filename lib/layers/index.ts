@@ -1,3 +1,6 @@
+import { BlasnetError, ErrorCode } from '../errors';
+import { Layer } from './layer';
+import type { LayerConfig } from './layer';
 import { Activation } from './activation';
 import type { ActivationLayerName } from './activation';
 import { BatchNorm } from './batchnorm';
@@ -11,7 +14,7 @@ import type { PReLUOptions } from './prelu';
 
 export { Activation, BatchNorm, Dense, Dropout, PReLU };
 export type { ActivationLayerName, BatchNormOptions, DenseOptions, DropoutMode, PReLUOptions };
-export { Layer } from './layer';
+export { Layer };
 export type { BufferView, LayerConfig, ParamSpec, PassContext } from './layer';
 export type { DenseActivation } from './dense';
 
@@ -25,3 +28,30 @@ export const dropout = (rate: number, options?: { mode?: DropoutMode; name?: str
 export const batchNorm = (options?: BatchNormOptions): BatchNorm => new BatchNorm(options);
 /** A PReLU layer (see PReLU). */
 export const prelu = (options?: PReLUOptions): PReLU => new PReLU(options);
+
+/**
+ * Rebuilds a layer from its config() (as saved in a model file). Unknown kinds and invalid
+ * options fail with the same coded errors as the factories.
+ */
+export function layerFromConfig(config: LayerConfig): Layer {
+  const c = config as Record<string, unknown>;
+  const name = (c.name ?? undefined) as string | undefined;
+  switch (c.kind) {
+    case 'dense':
+      return new Dense(c.units as number, {
+        activation: c.activation as DenseOptions['activation'], activationParam: c.activationParam as number,
+        bias: c.bias as boolean, init: (c.init ?? undefined) as DenseOptions['init'], biasInit: c.biasInit as DenseOptions['biasInit'],
+        l1: c.l1 as number, l2: c.l2 as number, dropConnect: c.dropConnect as number, name,
+      });
+    case 'activation':
+      return new Activation(c.fn as ActivationLayerName, c.param as number, name);
+    case 'dropout':
+      return new Dropout(c.rate as number, { mode: c.mode as DropoutMode, name });
+    case 'batchNorm':
+      return new BatchNorm({ eps: c.eps as number, momentum: c.momentum as number, name });
+    case 'prelu':
+      return new PReLU({ perUnit: c.perUnit as boolean, init: c.init as number, name });
+    default:
+      throw new BlasnetError(ErrorCode.FORMAT, `unknown layer kind ${JSON.stringify(c.kind)}`);
+  }
+}

@@ -4,8 +4,9 @@ import type { Backend } from '../backend/types';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { initialize } from '../init';
 import { Layer } from '../layers/layer';
-import type { BufferView, ParamSpec, PassContext } from '../layers/layer';
+import type { BufferView, LayerConfig, ParamSpec, PassContext } from '../layers/layer';
 import { LOSSES } from '../losses';
+import type { LossName } from '../losses';
 import { Rng } from '../rng';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
@@ -37,6 +38,15 @@ export interface ParameterView {
   readonly layer: number;
   /** Whether the layer's L1/L2 penalty applies to it. */
   readonly penalized: boolean;
+}
+
+/** A model's architecture as plain data (see Sequential.config). */
+export interface ModelConfig {
+  readonly inputSize: number;
+  readonly seed: number;
+  readonly layers: readonly LayerConfig[];
+  /** The built-in loss set on the model, if any (a custom loss is not saved). */
+  readonly loss: { name: LossName; param: number } | null;
 }
 
 /** A named copy of a parameter tensor. */
@@ -328,6 +338,17 @@ export class Sequential {
       return data as Float32Array;
     });
     arrays.forEach((a, i) => this.views[i].data.set(a));
+  }
+
+  /** The architecture as plain data: enough, with the weights, to rebuild the model. */
+  config(): ModelConfig {
+    const loss = this.loss && !this.loss.custom ? { name: this.loss.name as LossName, param: this.loss.param } : null;
+    return { inputSize: this.inputSize, seed: this.seed, layers: this.layers.map((l) => l.config()), loss };
+  }
+
+  /** The loss set at construction or by setLoss, if any. */
+  get lossSpec(): ResolvedLoss | null {
+    return this.loss;
   }
 
   /** A table of the layers, their output shapes and parameter counts. */

@@ -1,0 +1,126 @@
+/**
+ * Model files: exact round trips, atomic saves (a process killed mid-save never leaves a broken
+ * file), and clear coded errors for missing, truncated, corrupted and incompatible files.
+ */
+import { strict as assert } from 'assert';
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { batchNorm, dense, dropout, prelu, Rng, Sequential } from '../lib';
+import type { SequentialOptions } from '../lib';
+import { decode, encode } from '../lib/io/format';
+import { decodeModel, encodeModel, loadModel, saveModel } from '../lib/io/model-file';
+import { forEachBackend, throwsCode } from './helpers';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-io-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function model(backend?: SequentialOptions['backend'], seed = 4): Sequential {
+  return new Sequential({
+    inputSize: 6, seed, backend, loss: { name: 'huber', param: 0.5 },
+    layers: [dense(9, { activation: 'leakyRelu', activationParam: 0.2, l2: 1e-3, dropConnect: 0.1, name: 'in' }), batchNorm({ momentum: 0.2 }),
+      dropout(0.3, { mode: 'classic' }), prelu({ perUnit: true }), dense(3, { activation: 'softmax', init: 'orthogonal' })],
+  });
+}
+
+describe('file format', () => {
+  it('round-trips nested documents with tensors, NaN and infinities exactly', () => {
+    const doc = { a: [1, 'x', null, { t: new Float32Array([1.5, -2, NaN]) }], b: new Float32Array(0), c: Infinity, d: -Infinity, e: NaN };
+    const back = decode(encode(doc)) as typeof doc;
+    assert.deepEqual(back.a.slice(0, 3), [1, 'x', null]);
+    assert.deepEqual((back.a[3] as { t: Float32Array }).t, doc.a[3] && (doc.a[3] as { t: Float32Array }).t);
+    assert.equal(back.b.length, 0);
+    assert.equal(back.c, Infinity);
+    assert.equal(back.d, -Infinity);
+    assert.ok(Number.isNaN(back.e));
+  });
+});
+
+forEachBackend('model files', (b) => {
+  it('save and load round trip is exact: weights, running statistics, predictions, extras', () => {
+    const m = model(b);
+    const x = new Rng(1).uniformArray(20 * 6);
+    m.lossAndGradient(x, new Rng(2).uniformArray(20 * 3), {});
+    const file = path.join(tmp, `m-${b.name}.blasnet`);
+    const extras = { optimizer: { name: 'adam', step: 3, state: new Float32Array([1, 2, 3]) }, schedule: { count: 3, lr: 0.1 },
+      preprocessing: { mean: [0.5] }, metadata: { epochs: 2, note: 'test' } };
+    saveModel(file, m, extras);
+    const loaded = loadModel(file, { backend: b });
+    assert.deepEqual(loaded.model.params, m.params);
+    assert.deepEqual(loaded.model.buffers().map((v) => v.data), m.buffers().map((v) => v.data));
+    assert.deepEqual(loaded.model.predict(x).data, m.predict(x).data);
+    assert.deepEqual(loaded.model.config(), m.config());
+    assert.deepEqual(loaded.optimizer, extras.optimizer);
+    assert.deepEqual(loaded.schedule, extras.schedule);
+    assert.deepEqual(loaded.preprocessing, extras.preprocessing);
+    assert.deepEqual(loaded.metadata, extras.metadata);
+    assert.equal(loaded.model.summary(), m.summary());
+  });
+
+  it('a truncated file fails with ERR_BLASNET_FORMAT, at every length', () => {
+    const bytes = encodeModel(model(b));
+    const rng = new Rng(3);
+    const cuts = [0, 1, 7, 8, 31, 32, 40, bytes.length - 1, ...Array.from({ length: 30 }, () => rng.int(bytes.length))];
+    for (const n of cuts) throwsCode(() => decodeModel(bytes.subarray(0, n), { backend: b }), 'ERR_BLASNET_FORMAT');
+  });
+
+  it('a corrupted byte anywhere fails with ERR_BLASNET_FORMAT', () => {
+    const bytes = encodeModel(model(b));
+    const rng = new Rng(4);
+    for (let k = 0; k < 60; k++) {
+      const bad = Buffer.from(bytes);
+      const i = rng.int(bad.length);
+      bad[i] ^= 1 << rng.int(8);
+      throwsCode(() => decodeModel(bad, { backend: b }), 'ERR_BLASNET_FORMAT');
+    }
+  });
+
+  it('an incompatible file fails clearly', () => {
+    const bytes = Buffer.from(encodeModel(model(b)));
+    bytes.writeUInt32LE(99, 8);
+    throwsCode(() => decodeModel(bytes), 'ERR_BLASNET_FORMAT', undefined, 'version 99');
+    throwsCode(() => decodeModel(encode({ format: 'something-else' })), 'ERR_BLASNET_FORMAT', undefined, 'not a blasnet model');
+    const doc = decode(encodeModel(model(b))) as { model: { layers: { kind: string }[] }; params: Float32Array };
+    doc.model.layers[0].kind = 'conv2d';
+    throwsCode(() => decodeModel(encode(doc)), 'ERR_BLASNET_FORMAT', undefined, 'conv2d');
+    const doc2 = decode(encodeModel(model(b))) as { params: Float32Array };
+    doc2.params = doc2.params.subarray(1);
+    throwsCode(() => decodeModel(encode(doc2)), 'ERR_BLASNET_FORMAT', undefined, 'parameters');
+    throwsCode(() => loadModel(path.join(tmp, 'missing.blasnet')), 'ERR_BLASNET_IO', undefined, 'missing.blasnet');
+    fs.writeFileSync(path.join(tmp, 'text.blasnet'), 'hello');
+    throwsCode(() => loadModel(path.join(tmp, 'text.blasnet')), 'ERR_BLASNET_FORMAT', undefined, 'magic');
+  });
+
+  it('saving into a missing directory is an IO error and writes nothing', () => {
+    throwsCode(() => saveModel(path.join(tmp, 'no', 'such', 'dir.blasnet'), model(b)), 'ERR_BLASNET_IO');
+  });
+});
+
+describe('atomic saves', () => {
+  it('a process killed while saving never leaves a broken file', async function () {
+    this.timeout(60000);
+    const file = path.join(tmp, 'atomic.blasnet');
+    const big = new Sequential({ inputSize: 512, seed: 1, backend: 'js', layers: [dense(1024), dense(512)] });
+    saveModel(file, big);
+    const lib = path.resolve(__dirname, '..', 'lib');
+    // The child saves different models over the same file as fast as it can until killed.
+    const code = `
+      const { dense, Sequential } = require(${JSON.stringify(lib)});
+      const { saveModel } = require(${JSON.stringify(path.join(lib, 'io', 'model-file'))});
+      for (let s = 2; ; s++) saveModel(${JSON.stringify(file)}, new Sequential({ inputSize: 512, seed: s, backend: 'js', layers: [dense(1024), dense(512)] }));
+    `;
+    const rng = new Rng(9);
+    for (let round = 0; round < 5; round++) {
+      const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 150 + rng.int(400)));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const loaded = loadModel(file, { backend: 'js' });
+      assert.equal(loaded.model.params.length, big.params.length);
+    }
+    const leftovers = fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp'));
+    // A killed writer may leave its temporary file behind, never a broken target.
+    for (const f of leftovers) fs.unlinkSync(path.join(tmp, f));
+  });
+});
