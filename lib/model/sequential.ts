@@ -13,6 +13,10 @@ import { typedArrayTag, typedLength } from '../typed';
 import { collectDiagnostics } from './diagnostics';
 import type { LayerDiagnostics } from './diagnostics';
 import { fusedActivation, resolveLoss } from './loss';
+import { compileModel, evaluateModel, fitModel, prepareData } from '../train/fit';
+import type { CompileOptions, Compiled, FitOptions, History, Labels } from '../train/fit';
+import type { Optimizer } from '../optim';
+import type { MetricSpec } from '../train/metrics';
 import type { LossSpec, ResolvedLoss } from './loss';
 
 export interface SequentialOptions {
@@ -251,21 +255,56 @@ export class Sequential {
    * computed on the logits and the output gradient is prediction - target, in one kernel.
    */
   lossAndGradient(x: Input, target: Target, options: { loss?: LossSpec } = {}): number {
-    const loss = options.loss !== undefined ? resolveLoss(options.loss) : this.loss;
-    if (!loss) throw new BlasnetError(ErrorCode.STATE, 'lossAndGradient: no loss given; pass { loss } or set one with setLoss()');
+    const loss = this.pickLoss(options.loss, 'lossAndGradient');
     const rows = this.checkInput(x, 'lossAndGradient');
-    const out = this.run(this.inputData, rows, true);
+    this.run(this.inputData, rows, true);
+    const fusedLogits = this.outputLoss(loss, rows, target, this.lossGrad);
+    this.propagate(this.lossGrad, this.layers.length - 1, fusedLogits);
+    return this.lastLossValue + this.addPenalties();
+  }
+
+  /**
+   * The loss of a batch without gradients: inference mode unless `training` (then dropout and
+   * batch statistics apply, and BatchNorm's running estimates move). Penalties are not included.
+   */
+  lossValue(x: Input, target: Target, options: { loss?: LossSpec; training?: boolean } = {}): number {
+    const loss = this.pickLoss(options.loss, 'lossValue');
+    const rows = this.checkInput(x, 'lossValue');
+    this.run(this.inputData, rows, options.training ?? false);
+    this.outputLoss(loss, rows, target, null);
+    return this.lastLossValue;
+  }
+
+  /** The output of the last pass (a workspace view, as forward returns). */
+  lastOutput(): Matrix {
+    if (this.lastBatch < 0 || !this.outputView) throw new BlasnetError(ErrorCode.STATE, 'lastOutput: call forward first');
+    return this.outputView;
+  }
+
+  private lastLossValue = 0;
+  private compiled: Compiled | null = null;
+
+  private pickLoss(spec: LossSpec | undefined, where: string): ResolvedLoss {
+    const loss = spec !== undefined ? resolveLoss(spec) : this.loss;
+    if (!loss) throw new BlasnetError(ErrorCode.STATE, `${where}: no loss given; pass { loss } or set one with setLoss()`);
+    return loss;
+  }
+
+  /**
+   * The loss of the last pass's output against target (into lastLossValue), and its gradient
+   * into grad unless null. With crossEntropy after softmax (binaryCrossEntropy after sigmoid)
+   * the loss is taken on the logits; returns whether it was, i.e. whether grad is a logit delta.
+   */
+  private outputLoss(loss: ResolvedLoss, rows: number, target: Target, grad: Float32Array | null): boolean {
     const last = this.layers[this.layers.length - 1];
     const fused = fusedActivation(loss);
     const logits = fused !== null && last.outputActivation() === fused ? last.logits() : null;
-    const pred = logits ?? out.data;
+    const pred = logits ?? (this.outputView as Matrix).data;
     const t = this.toTarget(target, loss, rows);
-    const b = this.backend;
-    const value = loss.custom
-      ? loss.custom.compute(rows, this.outputSize, pred, t, this.lossGrad)
-      : b.loss(loss.id, loss.param, rows, this.outputSize, pred, t, this.lossGrad);
-    this.propagate(this.lossGrad, this.layers.length - 1, logits !== null);
-    return value + this.addPenalties();
+    this.lastLossValue = loss.custom
+      ? loss.custom.compute(rows, this.outputSize, pred, t, grad)
+      : this.backend.loss(loss.id, loss.param, rows, this.outputSize, pred, t, grad);
+    return logits !== null;
   }
 
   /** Adds each layer's L1/L2 penalty gradient to `grads`; returns the penalty value. */
@@ -338,6 +377,40 @@ export class Sequential {
       return data as Float32Array;
     });
     arrays.forEach((a, i) => this.views[i].data.set(a));
+  }
+
+  /**
+   * Sets up training: the loss, an optimiser over this model's parameters (a spec such as
+   * { name: 'adam', lr: 1e-3 } or an Optimizer) and the metrics fit and evaluate report.
+   */
+  compile(options: CompileOptions): this {
+    this.compiled = compileModel(this, options);
+    return this;
+  }
+
+  /** The optimiser set by compile, if any. */
+  get optimizer(): Optimizer | null {
+    return this.compiled?.optimizer ?? null;
+  }
+
+  /**
+   * Trains on (x, y) in mini-batches (see FitOptions: epochs, batchSize, shuffle, validation,
+   * schedule, clipping, callbacks). Checks every input before starting. Returns the History.
+   */
+  fit(x: Input, y: Labels, options: FitOptions = {}): History {
+    if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fit: call compile({ loss, optimizer }) first');
+    return fitModel(this, this.compiled, x, y, options);
+  }
+
+  /**
+   * Loss and metrics on (x, y) in inference mode: { loss, accuracy, ... }. Metrics default to
+   * those given to compile.
+   */
+  evaluate(x: Input, y: Labels, options: { batchSize?: number; metrics?: MetricSpec[] } = {}): Record<string, number> {
+    if (!this.loss) throw new BlasnetError(ErrorCode.STATE, 'evaluate: no loss; call compile() or setLoss() first');
+    const bs = options.batchSize ?? 256;
+    if (!Number.isInteger(bs) || bs < 1) throw rangeError(ErrorCode.ARG_RANGE, `evaluate: Expected positive integer for batchSize but received ${String(bs)}`);
+    return evaluateModel(this, prepareData(this, x, y, 'evaluate'), options.metrics ?? this.compiled?.metrics ?? [], bs);
   }
 
   /** The architecture as plain data: enough, with the weights, to rebuild the model. */

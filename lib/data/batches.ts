@@ -1,0 +1,177 @@
+/**
+ * Mini-batches for training loops: seeded shuffling every epoch and gathering into buffers that
+ * are allocated once, so that a training loop allocates nothing per batch.
+ */
+import { defaultBackend, getBackend } from '../backend/select';
+import type { BackendName } from '../backend/select';
+import type { Backend } from '../backend/types';
+import { Rng } from '../rng';
+import { Matrix } from '../tensor';
+import { typedArrayTag } from '../typed';
+import { bool, integer, matrix, options as checkOptions, positiveInt, targetWidth } from './check';
+import type { Targets } from './check';
+import { shuffle } from './split';
+
+/** Options of BatchIterator. */
+export interface BatchOptions {
+  /** Rows per batch (positive integer). */
+  batchSize: number;
+  /** Visit the rows in a new seeded random order every epoch. Default true; false keeps row order. */
+  shuffle?: boolean;
+  /** Seed of the shuffles. Default 0. */
+  seed?: number;
+  /** Leave out the last batch when it is smaller than batchSize. Default false. */
+  dropLast?: boolean;
+  /** The backend whose gatherRows copies the rows. Default defaultBackend(). */
+  backend?: Backend | BackendName;
+}
+
+/**
+ * One mini-batch. Every field is a view into the iterator's reused buffers: valid until the next
+ * batch is produced, and to be copied if it must be kept.
+ */
+export interface Batch<Y extends Targets = Targets> {
+  /** [rows, cols] features; data is exactly rows * cols long. */
+  x: Matrix;
+  /** The targets of the rows, of the kind given (labels [rows], flat targets [rows * w] or a Matrix), or null. */
+  y: Y | null;
+  /** Rows in this batch: batchSize, or fewer for the last one. */
+  rows: number;
+  /** Which rows of the source these are. */
+  index: Int32Array;
+}
+
+/**
+ * Iterates over (x, y) in mini-batches: `for (const b of it.epoch())`, or `for (const b of it)`,
+ * visits every row exactly once (the last batch has n mod batchSize rows unless dropLast). With
+ * shuffle (default) each epoch visits the rows in a fresh random order drawn from one Rng(seed)
+ * stream: epoch e's order depends only on the seed and e, so two iterators with one seed agree.
+ * Rows are gathered with the backend's gatherRows into one batch buffer allocated at construction;
+ * producing a batch allocates nothing. Only one epoch may be in progress at a time (starting
+ * another abandons the first's order), and a batch is overwritten by the next.
+ */
+export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batch<Y>> {
+  /** The source features. */
+  readonly x: Matrix;
+  /** The source targets, or null. */
+  readonly y: Y | null;
+  /** Rows per batch. */
+  readonly batchSize: number;
+  /** Whether epochs are shuffled. */
+  readonly shuffle: boolean;
+  /** Whether a short last batch is left out. */
+  readonly dropLast: boolean;
+  /** The seed the shuffle stream started from. */
+  readonly seed: number;
+  private readonly backend: Backend;
+  private readonly rng: Rng;
+  private readonly width: number;
+  private readonly order: Int32Array;
+  private readonly full: Batch<Y> | null;
+  private readonly last: Batch<Y> | null;
+
+  constructor(x: Matrix, y: Y | null, options: BatchOptions) {
+    const fn = 'BatchIterator';
+    this.x = matrix(fn, 'x', x);
+    const n = x.rows;
+    this.width = targetWidth(fn, 'y', y, n);
+    this.y = y ?? null;
+    const opts = checkOptions(fn, options);
+    this.batchSize = positiveInt(fn, 'options.batchSize', opts.batchSize);
+    this.shuffle = bool(fn, 'options.shuffle', opts.shuffle ?? true);
+    this.dropLast = bool(fn, 'options.dropLast', opts.dropLast ?? false);
+    this.seed = integer(fn, 'options.seed', opts.seed ?? 0);
+    const b = opts.backend;
+    this.backend = b === undefined ? defaultBackend() : typeof b === 'string' ? getBackend(b) : b;
+    this.rng = new Rng(this.seed);
+    this.order = new Int32Array(n);
+    for (let i = 0; i < n; i++) this.order[i] = i;
+
+    // Everything a batch needs is made here: one buffer per field sized for a full batch, and a
+    // second set of views for a short last batch, so that epoch() never allocates.
+    const cap = Math.min(this.batchSize, n);
+    const xBuf = new Float32Array(cap * x.cols);
+    const index = new Int32Array(cap);
+    const yBuf = this.makeTargets(cap);
+    const make = (rows: number): Batch<Y> => ({
+      x: new Matrix(rows === cap ? xBuf : xBuf.subarray(0, rows * x.cols), rows, x.cols),
+      y: yBuf === null ? null : this.viewTargets(yBuf, rows, cap),
+      rows,
+      index: rows === cap ? index : index.subarray(0, rows),
+    });
+    const tail = n % this.batchSize;
+    this.full = n >= this.batchSize ? make(this.batchSize) : null;
+    this.last = tail > 0 && !this.dropLast ? make(tail) : null;
+  }
+
+  /** Batches per epoch: ceil(n / batchSize), or floor with dropLast. */
+  get batchesPerEpoch(): number {
+    const n = this.x.rows;
+    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** Restarts the shuffle stream (from `seed`, default the constructor's): the next epoch is epoch 0 again. */
+  reset(seed: number = this.seed): void {
+    this.rng.reset(integer('BatchIterator.reset', 'seed', seed));
+  }
+
+  /** One epoch: every row once (but a dropped short tail), in this epoch's order. */
+  *epoch(): Generator<Batch<Y>, void, undefined> {
+    const n = this.x.rows;
+    const order = this.order;
+    if (this.shuffle) {
+      // From the identity every time, so the order depends on the stream position alone.
+      for (let i = 0; i < n; i++) order[i] = i;
+      shuffle(order, n, this.rng);
+    }
+    const bs = this.batchSize;
+    const full = Math.floor(n / bs);
+    for (let k = 0; k < full; k++) yield this.fill(this.full as Batch<Y>, k * bs);
+    if (this.last) yield this.fill(this.last, full * bs);
+  }
+
+  /** Same as epoch(). */
+  [Symbol.iterator](): Iterator<Batch<Y>> {
+    return this.epoch();
+  }
+
+  /** Gathers rows order[start .. start + batch.rows) into the batch's buffers. */
+  private fill(batch: Batch<Y>, start: number): Batch<Y> {
+    const rows = batch.rows;
+    const index = batch.index;
+    const order = this.order;
+    for (let r = 0; r < rows; r++) index[r] = order[start + r];
+    const x = this.x;
+    const b = this.backend;
+    if (x.cols > 0) b.gatherRows(rows, x.cols, x.rows, index, x.data, batch.x.data);
+    const y = this.y;
+    if (y !== null) {
+      if (y instanceof Matrix) {
+        if (y.cols > 0) b.gatherRows(rows, y.cols, y.rows, index, y.data, (batch.y as Matrix).data);
+      } else if (typedArrayTag(y) === 'Int32Array') {
+        const src = y as Int32Array, dst = batch.y as Int32Array;
+        for (let r = 0; r < rows; r++) dst[r] = src[index[r]];
+      } else {
+        b.gatherRows(rows, this.width, x.rows, index, y as Float32Array, batch.y as Float32Array);
+      }
+    }
+    return batch;
+  }
+
+  private makeTargets(cap: number): Int32Array | Float32Array | null {
+    const y = this.y;
+    if (y === null) return null;
+    if (y instanceof Matrix) return new Float32Array(cap * y.cols);
+    if (typedArrayTag(y) === 'Int32Array') return new Int32Array(cap);
+    return new Float32Array(cap * this.width);
+  }
+
+  private viewTargets(buf: Int32Array | Float32Array, rows: number, cap: number): Y {
+    const y = this.y;
+    if (y instanceof Matrix) {
+      return new Matrix(rows === cap ? (buf as Float32Array) : (buf as Float32Array).subarray(0, rows * y.cols), rows, y.cols) as Y;
+    }
+    const w = typedArrayTag(y) === 'Int32Array' ? 1 : this.width;
+    return (rows === cap ? buf : buf.subarray(0, rows * w)) as Y;
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * CSV files to matrices: feature selection, a label column (class names or numeric targets) and
+ * strict checking, so that a malformed cell fails loudly with its line and column instead of
+ * becoming a silent NaN or 0.
+ */
+import { parse } from 'csv-parse/sync';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { Matrix } from '../tensor';
+import { typedArrayTag } from '../typed';
+import { bool, options as checkOptions, show } from './check';
+import { readBytes } from './idx';
+
+/** Options of readCsv. */
+export interface CsvOptions {
+  /** The first row names the columns. Default true; without a header the names are '0', '1', ... */
+  header?: boolean;
+  /** The feature columns, by name or 0-based index, in this order. Default: every column but the label. */
+  columns?: (string | number)[];
+  /** The label column, by name or 0-based index. Default: none (no labels). */
+  label?: string | number;
+  /**
+   * Class labels instead of numeric targets: true forces classes (Int32Array), false forces
+   * numeric targets (Float32Array; a non-numeric label is then an error). Default: classes when
+   * some label is not a number or a labelMap is given, numeric targets otherwise.
+   */
+  classes?: boolean;
+  /**
+   * How label strings become class numbers: a { name: class } record (classes 0..1048575), or
+   * 'auto' (the default): labels that are all integers in 0..1048575 (2^20 - 1) keep their value
+   * (classNames '0'..'max'); otherwise the distinct labels are numbered in sorted order: by value
+   * when all are numbers (so '1' and '1.0' are one class), else by code unit.
+   */
+  labelMap?: 'auto' | Record<string, number>;
+  /** The field delimiter. Default ','. */
+  delimiter?: string;
+  /**
+   * What an empty cell or NA/N/A/NaN/null (any case) in a used column does: 'error' (default,
+   * ERR_BLASNET_DATA) or 'skipRow' (the row is left out; see `skipped`).
+   */
+  missing?: 'error' | 'skipRow';
+}
+
+/** A CSV file as a feature matrix and, with a label column, its labels. */
+export interface CsvData {
+  /** [rows, features] float32. */
+  x: Matrix;
+  /** Class numbers (Int32Array) or numeric targets (Float32Array), one per row; absent without a label column. */
+  labels?: Int32Array | Float32Array;
+  /** With class labels: classNames[c] is the label string of class c. */
+  classNames?: string[];
+  /** The names of the feature columns, in the order of x's columns. */
+  columns: string[];
+  /** The name of the label column, when there is one. */
+  labelColumn?: string;
+  /** The number of rows left out by missing: 'skipRow'. */
+  skipped: number;
+}
+
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const MISSING = /^(?:|na|n\/a|nan|null)$/i;
+const FLOAT_MAX = 3.4028234663852886e38;
+/** The largest class number readCsv produces (classNames has one entry per class up to the largest). */
+const MAX_CLASS = 1048575;
+
+interface CsvRecord {
+  record: string[];
+  info: { lines: number };
+}
+
+/**
+ * Reads a CSV file (a path), or CSV text (a string containing a line break, or a Buffer /
+ * Uint8Array of UTF-8), into { x, labels?, classNames?, columns, skipped } with csv-parse (quoted
+ * fields, a byte-order mark and blank lines are handled; cells are trimmed).
+ * Feature cells must be decimal numbers ('1', '-2.5', '3e-4') that fit a float32. Errors, all
+ * ERR_BLASNET_DATA naming the file, line and column: a non-numeric or non-finite cell, a row with
+ * more or fewer fields than the header, a selected column the file lacks, a missing cell (unless
+ * missing: 'skipRow'), a label absent from labelMap (ERR_BLASNET_LABEL). A missing file is
+ * ERR_BLASNET_IO.
+ */
+export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): CsvData {
+  const fn = 'readCsv';
+  const opts = checkOptions(fn, options);
+  const header = bool(fn, 'options.header', opts.header ?? true);
+  const missing = opts.missing ?? 'error';
+  if (missing !== 'error' && missing !== 'skipRow') {
+    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected 'error' or 'skipRow' for options.missing but received ${show(missing)}`);
+  }
+  const delimiter = opts.delimiter ?? ',';
+  if (typeof delimiter !== 'string' || delimiter === '') {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a non-empty string for options.delimiter but received ${show(delimiter)}`);
+  }
+  if (opts.columns !== undefined && !(Array.isArray(opts.columns) && opts.columns.every(isColumnRef))) {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected an array of column names or indices for options.columns but received ${show(opts.columns)}`);
+  }
+  if (opts.label !== undefined && !isColumnRef(opts.label)) {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a column name or index for options.label but received ${show(opts.label)}`);
+  }
+  if (opts.classes !== undefined) bool(fn, 'options.classes', opts.classes);
+  const labelMap = checkLabelMap(fn, opts.labelMap);
+  if (labelMap && typeof labelMap === 'object' && opts.classes === false) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: options.labelMap maps labels to classes, which contradicts options.classes = false`);
+  }
+
+  let input: string | Buffer;
+  let source: string;
+  if (typeof pathOrText === 'string') {
+    if (/[\r\n]/.test(pathOrText)) {
+      input = pathOrText;
+      source = 'CSV text';
+    } else {
+      input = readBytes(pathOrText, fn);
+      source = pathOrText;
+    }
+  } else if (typedArrayTag(pathOrText) === 'Uint8Array') {
+    input = Buffer.from(pathOrText.buffer, pathOrText.byteOffset, pathOrText.byteLength);
+    source = 'CSV bytes';
+  } else {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a file path, CSV text or bytes but received ${show(pathOrText)}`);
+  }
+  const fail = (message: string): never => {
+    throw new BlasnetError(ErrorCode.DATA, `${fn}: ${source}: ${message}`);
+  };
+
+  let records: CsvRecord[];
+  try {
+    // Field counts are checked below, so that the error can say which line and what was expected.
+    records = parse(input, { delimiter, info: true, bom: true, skip_empty_lines: true, relax_column_count: true }) as CsvRecord[];
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  if (records.length === 0) fail(header ? 'empty: no header row' : 'empty: no rows');
+  const width = records[0].record.length;
+  const names = header ? records[0].record.map((s) => s.trim()) : Array.from({ length: width }, (_, i) => String(i));
+  const body = header ? records.slice(1) : records;
+
+  const resolve = (ref: string | number, what: string): number => {
+    if (typeof ref === 'number') {
+      if (!(Number.isInteger(ref) && ref >= 0 && ref < width)) fail(`${what} ${ref} does not exist: the file has ${width} columns (0..${width - 1})`);
+      return ref;
+    }
+    const first = names.indexOf(ref);
+    if (first < 0) fail(`${what} ${JSON.stringify(ref)} does not exist; the columns are ${names.map((s) => JSON.stringify(s)).join(', ')}`);
+    if (names.indexOf(ref, first + 1) >= 0) fail(`${what} ${JSON.stringify(ref)} is ambiguous: the header names it more than once`);
+    return first;
+  };
+  const labelIndex = opts.label === undefined ? -1 : resolve(opts.label, 'label column');
+  const featureIndex = opts.columns === undefined
+    ? names.map((_, i) => i).filter((i) => i !== labelIndex)
+    : opts.columns.map((c) => resolve(c, 'column'));
+  if (labelIndex >= 0 && featureIndex.includes(labelIndex)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: the label column ${JSON.stringify(names[labelIndex])} is also selected in options.columns`);
+  }
+
+  const k = featureIndex.length;
+  const data = new Float32Array(body.length * k);
+  const labelCells: string[] = [];
+  const labelLines: number[] = [];
+  let rows = 0;
+  let skipped = 0;
+  const cellName = (j: number): string => (header ? `column ${JSON.stringify(names[j])}` : `column ${j}`);
+  for (let r = 0; r < body.length; r++) {
+    const { record, info } = body[r];
+    if (record.length !== width) {
+      fail(`line ${info.lines} has ${record.length} fields but ${header ? 'the header has' : 'the first row has'} ${width}`);
+    }
+    // Missing cells are looked for first, so that a skipped row leaves no trace in x.
+    let skip = false;
+    for (let c = 0; c <= k; c++) {
+      const j = c < k ? featureIndex[c] : labelIndex;
+      if (j < 0) continue;
+      if (MISSING.test(record[j].trim())) {
+        if (missing === 'skipRow') {
+          skip = true;
+          break;
+        }
+        fail(`missing value ${JSON.stringify(record[j])} at line ${info.lines} (data row ${r}), ${cellName(j)}`);
+      }
+    }
+    if (skip) {
+      skipped++;
+      continue;
+    }
+    const o = rows * k;
+    for (let c = 0; c < k; c++) {
+      const j = featureIndex[c];
+      const cell = record[j].trim();
+      if (!NUMBER.test(cell)) fail(`${JSON.stringify(record[j])} at line ${info.lines} (data row ${r}), ${cellName(j)} is not a number`);
+      const v = Number(cell);
+      if (!(Math.abs(v) <= FLOAT_MAX)) fail(`${cell} at line ${info.lines} (data row ${r}), ${cellName(j)} does not fit a float32`);
+      data[o + c] = v;
+    }
+    if (labelIndex >= 0) {
+      labelCells.push(record[labelIndex].trim());
+      labelLines.push(info.lines);
+    }
+    rows++;
+  }
+
+  const result: CsvData = {
+    x: new Matrix(rows === body.length ? data : data.slice(0, rows * k), rows, k),
+    columns: featureIndex.map((j) => names[j]),
+    skipped,
+  };
+  if (labelIndex < 0) return result;
+  result.labelColumn = names[labelIndex];
+  const allNumeric = labelCells.every((s) => NUMBER.test(s));
+  const asClasses = opts.classes ?? (labelMap !== undefined || !allNumeric);
+  if (!asClasses) {
+    const labels = new Float32Array(rows);
+    for (let i = 0; i < rows; i++) {
+      const s = labelCells[i];
+      if (!NUMBER.test(s)) fail(`label ${JSON.stringify(s)} at line ${labelLines[i]}, ${cellName(labelIndex)} is not a number (options.classes is false)`);
+      const v = Number(s);
+      if (!(Math.abs(v) <= FLOAT_MAX)) fail(`label ${s} at line ${labelLines[i]}, ${cellName(labelIndex)} does not fit a float32`);
+      labels[i] = v;
+    }
+    result.labels = labels;
+    return result;
+  }
+  const labels = new Int32Array(rows);
+  if (labelMap !== undefined && labelMap !== 'auto') {
+    for (let i = 0; i < rows; i++) {
+      const s = labelCells[i];
+      if (!Object.prototype.hasOwnProperty.call(labelMap, s)) {
+        throw rangeError(ErrorCode.LABEL, `${fn}: ${source}: label ${JSON.stringify(s)} at line ${labelLines[i]} is not in options.labelMap`);
+      }
+      labels[i] = labelMap[s];
+    }
+    const classNames: string[] = [];
+    const top = Math.max(-1, ...Object.values(labelMap));
+    for (let c = 0; c <= top; c++) classNames.push('');
+    // Several names may share a class; the first one (in the record's key order) names it.
+    for (const [name, c] of Object.entries(labelMap)) if (classNames[c] === '') classNames[c] = name;
+    result.labels = labels;
+    result.classNames = classNames;
+    return result;
+  }
+  const integers = allNumeric && labelCells.every((s) => Number.isInteger(Number(s)) && Number(s) >= 0 && Number(s) <= MAX_CLASS);
+  if (integers) {
+    let top = -1;
+    for (let i = 0; i < rows; i++) {
+      labels[i] = Number(labelCells[i]);
+      if (labels[i] > top) top = labels[i];
+    }
+    result.classNames = Array.from({ length: top + 1 }, (_, c) => String(c));
+  } else {
+    if (allNumeric) {
+      const values = Array.from(new Set(labelCells.map(Number))).sort((a, b) => a - b);
+      const index = new Map(values.map((v, c) => [v, c]));
+      for (let i = 0; i < rows; i++) labels[i] = index.get(Number(labelCells[i])) as number;
+      result.classNames = values.map(String);
+    } else {
+      const classNames = Array.from(new Set(labelCells)).sort();
+      const index = new Map(classNames.map((s, c) => [s, c]));
+      for (let i = 0; i < rows; i++) labels[i] = index.get(labelCells[i]) as number;
+      result.classNames = classNames;
+    }
+  }
+  result.labels = labels;
+  return result;
+}
+
+function isColumnRef(v: unknown): v is string | number {
+  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+function checkLabelMap(fn: string, m: unknown): 'auto' | Record<string, number> | undefined {
+  if (m === undefined || m === 'auto') return m;
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected 'auto' or a { label: class } object for options.labelMap but received ${show(m)}`);
+  }
+  for (const [name, c] of Object.entries(m)) {
+    if (!(typeof c === 'number' && Number.isInteger(c) && c >= 0 && c <= MAX_CLASS)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected an integer class in [0, ${MAX_CLASS}] for options.labelMap[${JSON.stringify(name)}] but received ${show(c)}`);
+    }
+  }
+  return m as Record<string, number>;
+}

@@ -1,0 +1,313 @@
+/**
+ * The IDX format of MNIST and its relatives, and loaders for MNIST-like image sets.
+ *
+ * An IDX file is: two zero bytes, a type code, the number of dimensions d, then d big-endian
+ * uint32 sizes, then the values, big-endian, in row-major order. Files may be gzip-compressed
+ * (recognised by their 1f 8b magic, whatever their name).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { Matrix } from '../tensor';
+import { typedArrayTag } from '../typed';
+import { bool, options as checkOptions, show } from './check';
+
+/** The element types of IDX files, by name. */
+export type IdxType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
+
+/** The typed array that holds each IDX type. */
+export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+
+/** A decoded IDX file: element type, dimensions and values (row-major, native byte order). */
+export interface Idx {
+  type: IdxType;
+  dims: number[];
+  data: IdxData;
+}
+
+interface TypeDef {
+  code: number;
+  size: number;
+  array: new (buffer: ArrayBuffer, byteOffset?: number, length?: number) => IdxData;
+}
+
+/** Type code, element size in bytes and array class of each IDX type (codes from the MNIST page). */
+export const IDX_TYPES: Readonly<Record<IdxType, Readonly<TypeDef>>> = Object.freeze({
+  uint8: { code: 0x08, size: 1, array: Uint8Array },
+  int8: { code: 0x09, size: 1, array: Int8Array },
+  int16: { code: 0x0b, size: 2, array: Int16Array },
+  int32: { code: 0x0c, size: 4, array: Int32Array },
+  float32: { code: 0x0d, size: 4, array: Float32Array },
+  float64: { code: 0x0e, size: 8, array: Float64Array },
+});
+
+const BY_CODE = new Map<number, IdxType>(
+  (Object.keys(IDX_TYPES) as IdxType[]).map((t) => [IDX_TYPES[t].code, t]));
+
+const TYPE_BY_TAG: Record<string, IdxType> = {
+  Uint8Array: 'uint8', Int8Array: 'int8', Int16Array: 'int16', Int32Array: 'int32', Float32Array: 'float32',
+  Float64Array: 'float64',
+};
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function dataError(source: string, message: string): BlasnetError {
+  return new BlasnetError(ErrorCode.DATA, `${source}: ${message}`);
+}
+
+/** Reads a whole file; a missing or unreadable file is ERR_BLASNET_IO naming the path. */
+export function readBytes(file: string, fn: string): Buffer {
+  if (typeof file !== 'string' || file === '') {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a file path (non-empty string) but received ${show(file)}`);
+  }
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.message;
+    throw new BlasnetError(ErrorCode.IO, `${fn}: cannot read ${file}: ${why}`);
+  }
+}
+
+/** The bytes themselves, or their gunzipped content when they start with the gzip magic 1f 8b. */
+function maybeGunzip(bytes: Uint8Array, source: string): Uint8Array {
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  try {
+    return zlib.gunzipSync(bytes);
+  } catch (e) {
+    throw dataError(source, `corrupt or truncated gzip data (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Decodes IDX bytes (plain or gzip). With copy false the data of a uint8/int8 file may be a view
+ * into `bytes` (the loaders convert it at once, so a 47 MB copy is skipped).
+ * @internal
+ */
+export function decodeIdx(input: Uint8Array, source: string, copy = true): Idx {
+  const bytes = maybeGunzip(input, source);
+  const n = bytes.length;
+  if (n < 4) throw dataError(source, `truncated: ${n} bytes, shorter than the 4-byte IDX magic`);
+  if (bytes[0] !== 0 || bytes[1] !== 0) {
+    const magic = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw dataError(source, `wrong magic ${magic}; an IDX file starts with 00 00 <type> <dims>`);
+  }
+  const type = BY_CODE.get(bytes[2]);
+  if (type === undefined) {
+    throw dataError(source, `unknown IDX type code 0x${bytes[2].toString(16).padStart(2, '0')}; expected 08 (uint8), 09 (int8), 0b (int16), 0c (int32), 0d (float32) or 0e (float64)`);
+  }
+  const ndims = bytes[3];
+  const header = 4 + 4 * ndims;
+  if (n < header) throw dataError(source, `truncated: the header declares ${ndims} dimensions (${header} bytes) but the file has ${n} bytes`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims: number[] = [];
+  let count = 1;
+  for (let i = 0; i < ndims; i++) {
+    const d = view.getUint32(4 + 4 * i, false);
+    dims.push(d);
+    count *= d;
+  }
+  const def = IDX_TYPES[type];
+  const expected = count * def.size;
+  const payload = n - header;
+  if (payload < expected) {
+    throw dataError(source, `truncated: dims [${dims.join(', ')}] need ${expected} bytes of ${type} data but the file has ${payload}`);
+  }
+  if (payload > expected) {
+    throw dataError(source, `dims [${dims.join(', ')}] (${count} values, ${expected} bytes of ${type}) do not match the payload of ${payload} bytes`);
+  }
+  return { type, dims, data: convert(bytes, header, count, def, copy) };
+}
+
+/** The payload as a typed array in native byte order, in one pass. */
+function convert(bytes: Uint8Array, offset: number, count: number, def: TypeDef, copy: boolean): IdxData {
+  const size = def.size;
+  if (size === 1) {
+    const src = bytes.subarray(offset, offset + count);
+    if (def.array === Uint8Array) return copy ? new Uint8Array(src) : src;
+    return new Int8Array(copy ? new Uint8Array(src).buffer : src.buffer, copy ? 0 : src.byteOffset, count);
+  }
+  const out = new Uint8Array(count * size);
+  if (!LITTLE_ENDIAN) {
+    out.set(bytes.subarray(offset, offset + count * size));
+  } else {
+    // Big-endian to little-endian: reverse the bytes of each element into a fresh, aligned buffer.
+    for (let i = 0, s = offset, d = 0; i < count; i++, s += size, d += size) {
+      for (let b = 0; b < size; b++) out[d + b] = bytes[s + size - 1 - b];
+    }
+  }
+  return new def.array(out.buffer, 0, count);
+}
+
+/**
+ * Decodes IDX bytes already in memory (plain or gzip), as readIdx does for a file; `source` names
+ * them in error messages (default 'IDX data').
+ */
+export function parseIdx(bytes: Uint8Array, source = 'IDX data'): Idx {
+  if (typedArrayTag(bytes) !== 'Uint8Array') {
+    throw typeError(ErrorCode.ARG_TYPE, `parseIdx: Expected Uint8Array (or Buffer) for bytes but received ${show(bytes)}`);
+  }
+  return decodeIdx(bytes, source);
+}
+
+/**
+ * Reads an IDX file, plain or gzip-compressed (detected by content, not by name), into
+ * { type, dims, data } with data in a typed array of the file's type (uint8 -> Uint8Array,
+ * int8 -> Int8Array, int16 -> Int16Array, int32 -> Int32Array, float32 -> Float32Array,
+ * float64 -> Float64Array) that owns its memory.
+ * A missing or unreadable file is ERR_BLASNET_IO; a truncated file, wrong magic, unknown type or
+ * dims whose product does not match the payload is ERR_BLASNET_DATA; both messages name the file.
+ */
+export function readIdx(file: string): Idx {
+  return decodeIdx(readBytes(file, 'readIdx'), file);
+}
+
+/**
+ * Encodes an array as IDX bytes: big-endian, the type taken from the array's class (Uint8Array
+ * -> 0x08, Int8Array -> 0x09, Int16Array -> 0x0B, Int32Array -> 0x0C, Float32Array -> 0x0D,
+ * Float64Array -> 0x0E). dims default to [data.length]; their product must equal data.length.
+ */
+export function encodeIdx(data: IdxData, dims: number[] = [data.length]): Buffer {
+  const fn = 'encodeIdx';
+  const tag = typedArrayTag(data);
+  const type = tag === undefined ? undefined : TYPE_BY_TAG[tag];
+  if (type === undefined) {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Uint8Array, Int8Array, Int16Array, Int32Array, Float32Array or Float64Array for data but received ${show(data)}`);
+  }
+  if (!Array.isArray(dims) || dims.length > 255 || dims.some((d) => !(Number.isInteger(d) && d >= 0 && d <= 0xffffffff))) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected dims to be at most 255 integers in [0, 2^32) but received ${show(dims)}`);
+  }
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (count !== data.length) {
+    throw rangeError(ErrorCode.SHAPE, `${fn}: dims [${dims.join(', ')}] hold ${count} values but data has ${data.length}`);
+  }
+  const def = IDX_TYPES[type];
+  const header = 4 + 4 * dims.length;
+  const out = Buffer.alloc(header + count * def.size);
+  out[2] = def.code;
+  out[3] = dims.length;
+  dims.forEach((d, i) => out.writeUInt32BE(d, 4 + 4 * i));
+  const src = new Uint8Array(data.buffer, data.byteOffset, count * def.size);
+  if (!LITTLE_ENDIAN || def.size === 1) {
+    out.set(src, header);
+  } else {
+    for (let i = 0, s = 0, d = header; i < count; i++, s += def.size, d += def.size) {
+      for (let b = 0; b < def.size; b++) out[d + b] = src[s + def.size - 1 - b];
+    }
+  }
+  return out;
+}
+
+/** Writes an IDX file (gzip-compressed when `gzip` is true; default false). See encodeIdx. */
+export function writeIdx(file: string, data: IdxData, dims: number[] = [data.length], options: { gzip?: boolean } = {}): void {
+  const gzip = bool('writeIdx', 'options.gzip', checkOptions('writeIdx', options).gzip ?? false);
+  const bytes = encodeIdx(data, dims);
+  try {
+    fs.writeFileSync(file, gzip ? zlib.gzipSync(bytes) : bytes);
+  } catch (e) {
+    throw new BlasnetError(ErrorCode.IO, `writeIdx: cannot write ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Options of loadMnistLike and loadFashionMnist. */
+export interface MnistOptions {
+  /** Which part: 'train' (train-*) or 'test' (t10k-*). Default 'train'. */
+  split?: 'train' | 'test';
+  /** Scale pixels to [0, 1] (divide by 255). Default true; false keeps the raw 0..255 values. */
+  normalize?: boolean;
+}
+
+/** An image classification set: one flattened image per row of x. */
+export interface MnistLike {
+  /** [n, height * width] float32 pixels, row-major within each image. */
+  x: Matrix;
+  /** The class of each image, in [0, classes). */
+  labels: Int32Array;
+  /** The number of classes (10). */
+  classes: number;
+  /** [height, width] of each image (28 x 28 for MNIST). */
+  imageShape: [number, number];
+}
+
+/** `dir/name` or `dir/name.gz`, whichever exists (the plain file first). */
+function findFile(fn: string, dir: string, name: string): string {
+  const plain = path.join(dir, name);
+  if (fs.existsSync(plain)) return plain;
+  const gz = `${plain}.gz`;
+  if (fs.existsSync(gz)) return gz;
+  throw new BlasnetError(ErrorCode.IO, `${fn}: neither ${plain} nor ${gz} exists`);
+}
+
+// Byte value -> float: a table makes the conversion one load per pixel and the result exactly
+// v / 255 (the same float a division gives).
+const SCALED = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+const RAW = Float32Array.from({ length: 256 }, (_, v) => v);
+
+/**
+ * Loads an MNIST-like image set from `dir`: `train-images-idx3-ubyte` and
+ * `train-labels-idx1-ubyte` (split 'train') or `t10k-*` (split 'test'), each plain or with `.gz`.
+ * Returns x [n, h * w] float32 (pixel / 255 when normalize, the default), labels Int32Array and
+ * classes 10. The images must be uint8 [n, h, w] and the labels uint8 [n] in 0..9, else
+ * ERR_BLASNET_DATA; missing files are ERR_BLASNET_IO.
+ */
+export function loadMnistLike(dir: string, options?: MnistOptions): MnistLike {
+  const fn = 'loadMnistLike';
+  if (typeof dir !== 'string' || dir === '') {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a directory path (non-empty string) for dir but received ${show(dir)}`);
+  }
+  const opts = checkOptions(fn, options);
+  const split = opts.split ?? 'train';
+  if (split !== 'train' && split !== 'test') {
+    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected 'train' or 'test' for options.split but received ${show(split)}`);
+  }
+  const normalize = bool(fn, 'options.normalize', opts.normalize ?? true);
+  const prefix = split === 'train' ? 'train' : 't10k';
+  const imagesFile = findFile(fn, dir, `${prefix}-images-idx3-ubyte`);
+  const labelsFile = findFile(fn, dir, `${prefix}-labels-idx1-ubyte`);
+
+  const images = decodeIdx(readBytes(imagesFile, fn), imagesFile, false);
+  if (images.type !== 'uint8' || images.dims.length !== 3) {
+    throw dataError(imagesFile, `expected uint8 images [n, height, width] but found ${images.type} [${images.dims.join(', ')}]`);
+  }
+  const labelsIdx = decodeIdx(readBytes(labelsFile, fn), labelsFile, false);
+  if (labelsIdx.type !== 'uint8' || labelsIdx.dims.length !== 1) {
+    throw dataError(labelsFile, `expected uint8 labels [n] but found ${labelsIdx.type} [${labelsIdx.dims.join(', ')}]`);
+  }
+  const [n, h, w] = images.dims;
+  if (labelsIdx.dims[0] !== n) {
+    throw dataError(labelsFile, `${labelsIdx.dims[0]} labels for the ${n} images of ${imagesFile}`);
+  }
+  const classes = 10;
+  const src = labelsIdx.data as Uint8Array;
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const l = src[i];
+    if (l >= classes) throw dataError(labelsFile, `label ${l} at index ${i} is outside 0..${classes - 1}`);
+    labels[i] = l;
+  }
+  const pixels = images.data as Uint8Array;
+  const table = normalize ? SCALED : RAW;
+  const data = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) data[i] = table[pixels[i]];
+  return { x: new Matrix(data, n, h * w), labels, classes, imageShape: [h, w] };
+}
+
+/** Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST. */
+export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+/** The ten Fashion-MNIST classes, by label. */
+export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze([
+  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+]);
+
+/**
+ * Loads Fashion-MNIST (Zalando; 60000 training and 10000 test images of 28 x 28, 10 classes) as
+ * loadMnistLike does, from `options.dir` (default FASHION_MNIST_DIR, where Debian's
+ * `dataset-fashion-mnist` puts it), adding the class names.
+ */
+export function loadFashionMnist(options?: MnistOptions & { dir?: string }): MnistLike & { classNames: readonly string[] } {
+  const opts = checkOptions('loadFashionMnist', options);
+  const { dir = FASHION_MNIST_DIR, ...rest } = opts;
+  return { ...loadMnistLike(dir, rest), classNames: FASHION_MNIST_CLASSES };
+}

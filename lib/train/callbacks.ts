@@ -1,0 +1,255 @@
+/**
+ * Training callbacks: hooks at epoch and batch boundaries, and the built-in ones (early
+ * stopping, reduce-on-plateau, checkpoints, terminate on NaN, a CSV log, a progress bar).
+ */
+import * as fs from 'fs';
+import { ErrorCode, rangeError } from '../errors';
+import { saveModel } from '../io/model-file';
+import type { Sequential } from '../model/sequential';
+import type { Optimizer } from '../optim';
+import { createSchedule } from '../schedules';
+import type { Schedule } from '../schedules';
+
+/** What one epoch produced: loss, metrics, their validation counterparts, lr, timing. */
+export interface EpochLogs {
+  readonly epoch: number;
+  readonly loss: number;
+  /** Metric values by name (accuracy, ...), and validation ones prefixed (valLoss, valAccuracy). */
+  readonly [key: string]: number;
+}
+
+/** What one batch produced. */
+export interface BatchLogs {
+  epoch: number;
+  /** Batch index within the epoch. */
+  batch: number;
+  /** Global step (batches since training began). */
+  step: number;
+  /** Mean loss of this batch (penalties included). */
+  loss: number;
+  rows: number;
+}
+
+/** The training loop as callbacks see it. */
+export interface TrainContext {
+  readonly model: Sequential;
+  readonly optimizer: Optimizer;
+  readonly epochs: number;
+  readonly stepsPerEpoch: number;
+  /** Asks the loop to stop after the current batch. */
+  stop(reason?: string): void;
+  /** Why training stopped early, if it did. */
+  readonly stopReason: string | null;
+}
+
+/** Hooks the training loop calls; all optional. */
+export interface Callback {
+  onTrainBegin?(ctx: TrainContext): void;
+  onEpochBegin?(epoch: number, ctx: TrainContext): void;
+  onBatchEnd?(logs: BatchLogs, ctx: TrainContext): void;
+  onEpochEnd?(logs: EpochLogs, ctx: TrainContext): void;
+  onTrainEnd?(ctx: TrainContext): void;
+}
+
+type Mode = 'min' | 'max' | 'auto';
+
+function better(mode: 'min' | 'max', v: number, best: number, minDelta: number): boolean {
+  return mode === 'min' ? v < best - minDelta : v > best + minDelta;
+}
+
+function resolveMode(mode: Mode, monitor: string): 'min' | 'max' {
+  if (mode !== 'auto') return mode;
+  return /acc/i.test(monitor) ? 'max' : 'min';
+}
+
+function monitored(logs: EpochLogs, monitor: string, who: string): number {
+  const v = logs[monitor];
+  if (typeof v !== 'number') {
+    throw rangeError(ErrorCode.ARG_RANGE, `${who}: the logs have no ${JSON.stringify(monitor)}; available: ${Object.keys(logs).join(', ')}`);
+  }
+  return v;
+}
+
+/**
+ * Stops training when `monitor` has not improved by more than minDelta for `patience` epochs;
+ * with restoreBestWeights, puts back the weights of the best epoch. Defaults: monitor 'valLoss',
+ * patience 0, minDelta 0, mode 'auto' (max for accuracies, else min). As Keras' EarlyStopping.
+ */
+export function earlyStopping(options: { monitor?: string; patience?: number; minDelta?: number; mode?: Mode; restoreBestWeights?: boolean } = {}): Callback {
+  const monitor = options.monitor ?? 'valLoss';
+  const patience = options.patience ?? 0;
+  const minDelta = Math.abs(options.minDelta ?? 0);
+  if (!Number.isInteger(patience) || patience < 0) throw rangeError(ErrorCode.ARG_RANGE, `earlyStopping: Expected non-negative integer for patience but received ${patience}`);
+  const mode = resolveMode(options.mode ?? 'auto', monitor);
+  let best = mode === 'min' ? Infinity : -Infinity;
+  let wait = 0;
+  let bestWeights: Float32Array | null = null;
+  let bestBuffers: Float32Array[] = [];
+  return {
+    onTrainBegin() {
+      best = mode === 'min' ? Infinity : -Infinity;
+      wait = 0;
+      bestWeights = null;
+    },
+    onEpochEnd(logs, ctx) {
+      const v = monitored(logs, monitor, 'earlyStopping');
+      if (better(mode, v, best, minDelta)) {
+        best = v;
+        wait = 0;
+        if (options.restoreBestWeights) {
+          bestWeights = ctx.model.params.slice();
+          bestBuffers = ctx.model.buffers().map((b) => b.data.slice());
+        }
+      } else if (++wait > patience) {
+        ctx.stop(`earlyStopping: ${monitor} did not improve for ${wait} epochs (best ${best})`);
+      }
+    },
+    onTrainEnd(ctx) {
+      if (options.restoreBestWeights && bestWeights && ctx.stopReason) {
+        ctx.model.params.set(bestWeights);
+        ctx.model.buffers().forEach((b, i) => b.data.set(bestBuffers[i]));
+      }
+    },
+  };
+}
+
+/**
+ * Multiplies the learning rate by `factor` when `monitor` stops improving, with the semantics
+ * of torch.optim.lr_scheduler.ReduceLROnPlateau (patience 10, factor 0.1, threshold 1e-4 'rel',
+ * cooldown 0, minLr 0). Applied at epoch ends, to the optimiser's current lr.
+ */
+export function reduceLrOnPlateau(options: { monitor?: string; mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number;
+  thresholdMode?: 'rel' | 'abs'; cooldown?: number; minLr?: number } = {}): Callback {
+  const monitor = options.monitor ?? 'valLoss';
+  const { monitor: _m, ...plateau } = options;
+  void _m;
+  let schedule: Schedule | null = null;
+  return {
+    onTrainBegin(ctx) {
+      schedule = createSchedule({ name: 'reduceOnPlateau', mode: resolveMode('auto', monitor), ...plateau }, ctx.optimizer.lr);
+    },
+    onEpochEnd(logs, ctx) {
+      const s = schedule as Schedule;
+      // The plateau rule scales the lr it started from; follow any change made elsewhere.
+      const before = s.lr;
+      const after = s.step(monitored(logs, monitor, 'reduceLrOnPlateau'));
+      if (after !== before) ctx.optimizer.lr = (ctx.optimizer.lr * after) / before;
+    },
+  };
+}
+
+/**
+ * Saves the model (with optimiser state and the epoch's logs) to `path` at epoch ends: every
+ * `every` epochs, or only when `monitor` improves (saveBestOnly). `{epoch}` in the path is
+ * replaced by the epoch number. Writes are atomic.
+ */
+export function modelCheckpoint(path: string, options: { monitor?: string; mode?: Mode; saveBestOnly?: boolean; every?: number } = {}): Callback {
+  const every = options.every ?? 1;
+  if (!Number.isInteger(every) || every < 1) throw rangeError(ErrorCode.ARG_RANGE, `modelCheckpoint: Expected positive integer for every but received ${every}`);
+  const monitor = options.monitor ?? 'valLoss';
+  const mode = resolveMode(options.mode ?? 'auto', monitor);
+  let best = mode === 'min' ? Infinity : -Infinity;
+  return {
+    onEpochEnd(logs, ctx) {
+      if (options.saveBestOnly) {
+        const v = monitored(logs, monitor, 'modelCheckpoint');
+        if (!better(mode, v, best, 0)) return;
+        best = v;
+      } else if ((logs.epoch + 1) % every !== 0) {
+        return;
+      }
+      saveModel(path.replace('{epoch}', String(logs.epoch + 1)), ctx.model, {
+        optimizer: ctx.optimizer.state(),
+        metadata: { epoch: logs.epoch + 1, logs: { ...logs } },
+      });
+    },
+  };
+}
+
+/** Stops training as soon as a batch loss is NaN or infinite. */
+export function terminateOnNaN(): Callback {
+  return {
+    onBatchEnd(logs, ctx) {
+      if (!Number.isFinite(logs.loss)) ctx.stop(`terminateOnNaN: loss ${logs.loss} at epoch ${logs.epoch + 1}, batch ${logs.batch + 1}`);
+    },
+  };
+}
+
+/** Appends one CSV row per epoch (epoch, loss, metrics, validation, lr, time) to `path`. */
+export function csvLogger(path: string, options: { append?: boolean } = {}): Callback {
+  let keys: string[] | null = null;
+  return {
+    onTrainBegin() {
+      keys = null;
+      if (!options.append) fs.writeFileSync(path, '');
+    },
+    onEpochEnd(logs) {
+      if (!keys) {
+        keys = Object.keys(logs);
+        if (!options.append || !fs.existsSync(path) || fs.statSync(path).size === 0) fs.appendFileSync(path, `${keys.join(',')}\n`);
+      }
+      fs.appendFileSync(path, `${keys.map((k) => (logs[k] === undefined ? '' : String(logs[k]))).join(',')}\n`);
+    },
+  };
+}
+
+/**
+ * Progress while training. On a terminal, a bar per epoch (cli-progress) with the running loss,
+ * samples per second and ETA; elsewhere (a pipe, a log, CI) one line per epoch. `stream`
+ * defaults to stdout.
+ */
+export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: boolean } = {}): Callback {
+  const stream = options.stream ?? process.stdout;
+  // Loaded on use so that library users who never show progress never load it.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const cliProgress = require('cli-progress') as typeof import('cli-progress');
+  let bar: import('cli-progress').SingleBar | null = null;
+  let epochStart = 0n;
+  let rows = 0;
+  let lossSum = 0;
+  const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4));
+  return {
+    onEpochBegin(epoch, ctx) {
+      if (options.quiet) return;
+      epochStart = process.hrtime.bigint();
+      rows = 0;
+      lossSum = 0;
+      if (stream.isTTY) {
+        bar = new cliProgress.SingleBar({
+          stream,
+          format: `epoch ${String(epoch + 1).padStart(String(ctx.epochs).length)}/${ctx.epochs} [{bar}] {value}/{total} | loss {loss} | {rate} samples/s | ETA {eta_formatted}`,
+          barsize: 24,
+          hideCursor: true,
+          clearOnComplete: true,
+          etaBuffer: 50,
+        }, cliProgress.Presets.shades_classic);
+        bar.start(ctx.stepsPerEpoch, 0, { loss: '-', rate: '-' });
+      }
+    },
+    onBatchEnd(logs) {
+      if (options.quiet) return;
+      rows += logs.rows;
+      lossSum += logs.loss * logs.rows;
+      if (bar && (logs.batch % 10 === 0)) {
+        const s = Number(process.hrtime.bigint() - epochStart) / 1e9;
+        bar.update(logs.batch + 1, { loss: fmt(lossSum / rows), rate: Math.round(rows / Math.max(s, 1e-9)) });
+      }
+    },
+    onEpochEnd(logs, ctx) {
+      if (options.quiet) return;
+      if (bar) {
+        bar.update(ctx.stepsPerEpoch);
+        bar.stop();
+        bar = null;
+      }
+      const parts = Object.entries(logs)
+        .filter(([k]) => !['epoch', 'seconds', 'samplesPerSecond', 'lr'].includes(k))
+        .map(([k, v]) => `${k} ${fmt(v)}`);
+      stream.write(`epoch ${String(logs.epoch + 1).padStart(String(ctx.epochs).length)}/${ctx.epochs}  ${parts.join('  ')}  ` +
+        `lr ${logs.lr.toExponential(2)}  ${logs.seconds.toFixed(1)}s  ${Math.round(logs.samplesPerSecond)} samples/s\n`);
+    },
+    onTrainEnd() {
+      if (bar) bar.stop();
+    },
+  };
+}

@@ -1,0 +1,295 @@
+/**
+ * The training loop: mini-batch training with an optimiser, an optional schedule, gradient
+ * clipping, metrics, validation and callbacks, returning a History. Inputs are checked before
+ * any work starts; after the first batch a step allocates nothing.
+ */
+import { BatchIterator } from '../data/batches';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { LOSSES } from '../losses';
+import type { LossName } from '../losses';
+import type { Input, Sequential, Target } from '../model/sequential';
+import { clipGradNorm, clipGradValue, createOptimizer } from '../optim';
+import type { Optimizer, OptimizerSpec } from '../optim';
+import { createSchedule } from '../schedules';
+import type { Schedule, ScheduleSpec } from '../schedules';
+import { Matrix } from '../tensor';
+import { typedArrayTag, typedLength } from '../typed';
+import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
+import { createMetric } from './metrics';
+import type { Metric, MetricSpec } from './metrics';
+import type { LossSpec } from '../model/loss';
+
+/** Labels or targets as fit accepts them. */
+export type Labels = Target | ArrayLike<number>;
+
+export interface FitOptions {
+  /** Passes over the training data. Default 1. */
+  epochs?: number;
+  /** Rows per step. Default 32. */
+  batchSize?: number;
+  /** Reshuffle the rows every epoch (seeded). Default true. */
+  shuffle?: boolean;
+  /** Seed of the shuffles. Default the model's seed. */
+  seed?: number;
+  /** Fraction of the rows, taken from the end before shuffling, held out for validation. */
+  validationSplit?: number;
+  /** Validation data (takes precedence over validationSplit). */
+  validationData?: { x: Input; y: Labels };
+  /** A learning-rate schedule over the optimiser's initial lr. */
+  schedule?: ScheduleSpec;
+  /** Whether the schedule advances per epoch (default) or per step. */
+  scheduleEvery?: 'epoch' | 'step';
+  /** Clip the gradients' global L2 norm to this before each step. */
+  clipNorm?: number;
+  /** Clip each gradient value to [-clipValue, clipValue] before each step. */
+  clipValue?: number;
+  callbacks?: Callback[];
+}
+
+/** What fit returns: per-epoch logs and the per-step loss and learning rate. */
+export interface History {
+  readonly epochs: EpochLogs[];
+  /** Loss of every step (training mode, penalties included). */
+  readonly stepLoss: Float64Array;
+  /** Learning rate of every step. */
+  readonly stepLr: Float64Array;
+  /** Steps run (the arrays above may be longer when training stopped early). */
+  readonly steps: number;
+  /** Why training stopped before `epochs`, if it did. */
+  readonly stopReason: string | null;
+}
+
+/** How a model trains: loss, optimiser, metrics. */
+export interface CompileOptions {
+  loss: LossSpec;
+  optimizer: OptimizerSpec | Optimizer;
+  metrics?: MetricSpec[];
+}
+
+/** A model with its training setup (see Sequential.compile). */
+export interface Compiled {
+  readonly optimizer: Optimizer;
+  readonly metrics: readonly MetricSpec[];
+}
+
+function isOptimizer(o: unknown): o is Optimizer {
+  return !!o && typeof o === 'object' && typeof (o as Optimizer).step === 'function' && typeof (o as Optimizer).state === 'function';
+}
+
+/** Sets up a model's training: its loss, an optimiser over its parameters, metrics. */
+export function compileModel(model: Sequential, options: CompileOptions): Compiled {
+  if (!options || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected { loss, optimizer, metrics? }');
+  model.setLoss(options.loss);
+  const optimizer = isOptimizer(options.optimizer) ? options.optimizer : createOptimizer(options.optimizer, model);
+  const metrics = options.metrics ?? [];
+  if (!Array.isArray(metrics)) throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected an array for metrics');
+  metrics.forEach(createMetric);
+  return { optimizer, metrics };
+}
+
+/** Checks a Float32Array for NaN and infinities (before any work starts). */
+function checkFinite(where: string, what: string, data: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = data[i];
+    if (v !== v || v === Infinity || v === -Infinity) {
+      throw new BlasnetError(ErrorCode.DATA, `${where}: ${what} holds ${v} at index ${i}; clean or impute the data first`);
+    }
+  }
+}
+
+interface Prepared {
+  x: Matrix;
+  y: Int32Array | Float32Array;
+}
+
+/** Validates and normalises (x, y) for the model and its loss. */
+export function prepareData(model: Sequential, x: Input, y: Labels, where: string): Prepared {
+  let m: Matrix;
+  if (x instanceof Matrix) m = x;
+  else if (typedArrayTag(x) === 'Float32Array') {
+    const d = x as Float32Array;
+    if (typedLength(d) % model.inputSize !== 0) {
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected whole rows of ${model.inputSize} features but received ${typedLength(d)} values`);
+    }
+    m = new Matrix(d, typedLength(d) / model.inputSize, model.inputSize);
+  } else if (Array.isArray(x)) m = Matrix.from(x);
+  else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array or array of rows for x`);
+  if (m.cols !== model.inputSize) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${model.inputSize} features per row but received ${m.cols}`);
+  if (m.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+  checkFinite(where, 'x', m.data, m.rows * m.cols);
+
+  const loss = model.lossSpec;
+  const def = loss && !loss.custom ? LOSSES[loss.name as LossName] : null;
+  const wantsLabels = !!def && def.targets.labels;
+  const cols = def && def.targets.half ? model.outputSize / 2 : model.outputSize;
+  let t: Int32Array | Float32Array;
+  if (y instanceof Matrix) {
+    if (y.rows !== m.rows || y.cols !== cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected targets of shape [${m.rows}, ${cols}] but received [${y.rows}, ${y.cols}]`);
+    t = y.data.subarray(0, y.rows * y.cols);
+  } else if (typedArrayTag(y) === 'Int32Array') {
+    t = y as Int32Array;
+  } else if (typedArrayTag(y) === 'Float32Array') {
+    t = y as Float32Array;
+  } else if (Array.isArray(y) || (y && typeof (y as ArrayLike<number>).length === 'number')) {
+    const arr = y as ArrayLike<number>;
+    if (wantsLabels && arr.length === m.rows) {
+      t = new Int32Array(arr.length);
+      for (let i = 0; i < arr.length; i++) {
+        if (!Number.isInteger(arr[i])) throw rangeError(ErrorCode.LABEL, `${where}: label ${i} is ${arr[i]}, not an integer class`);
+        t[i] = arr[i];
+      }
+    } else t = Float32Array.from(arr);
+  } else {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array or number[]) or targets (Matrix or Float32Array) for y`);
+  }
+  if (typedArrayTag(t) === 'Int32Array') {
+    if (t.length !== m.rows) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${m.rows} labels but received ${t.length}`);
+    if (def && !def.targets.labels) throw typeError(ErrorCode.ARG_TYPE, `${where}: ${loss?.name} takes targets, not class labels; pass a Float32Array or Matrix (oneHot() makes one)`);
+    for (let i = 0; i < t.length; i++) {
+      if (t[i] < 0 || t[i] >= model.outputSize) {
+        throw rangeError(ErrorCode.LABEL, `${where}: label ${i} is ${t[i]}, outside [0, ${model.outputSize}) (the model has ${model.outputSize} outputs)`);
+      }
+    }
+  } else {
+    if (t.length !== m.rows * cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${m.rows * cols} target values ([${m.rows}, ${cols}]) but received ${t.length}`);
+    checkFinite(where, 'y', t as Float32Array, t.length);
+  }
+  return { x: m, y: t };
+}
+
+/** Rows [from, to) of a prepared set, as copies. */
+function sliceRows(p: Prepared, from: number, to: number, width: number): Prepared {
+  const c = p.x.cols;
+  return {
+    x: new Matrix(p.x.data.slice(from * c, to * c), to - from, c),
+    y: p.y.slice(from * width, to * width),
+  };
+}
+
+function targetWidth(p: Prepared): number {
+  return typedArrayTag(p.y) === 'Int32Array' ? 1 : p.y.length / p.x.rows;
+}
+
+/** Loss and metrics of a model on a dataset, in inference mode, `batchSize` rows at a time. */
+export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: readonly MetricSpec[], batchSize: number): Record<string, number> {
+  const metrics = metricSpecs.map(createMetric);
+  const it = new BatchIterator(data.x, data.y, { batchSize, shuffle: false, backend: model.backend });
+  let lossSum = 0;
+  for (const b of it.epoch()) {
+    lossSum += model.lossValue(b.x, b.y as Int32Array | Float32Array) * b.rows;
+    const out = model.lastOutput();
+    for (const m of metrics) m.update(out.data, b.rows, model.outputSize, b.y as Int32Array | Float32Array);
+  }
+  const result: Record<string, number> = { loss: lossSum / data.x.rows };
+  for (const m of metrics) result[m.name] = m.value();
+  return result;
+}
+
+function positiveInt(where: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${String(v)}`);
+  }
+  return v;
+}
+
+/** Trains `model` (compiled) on (x, y); see FitOptions. */
+export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Labels, options: FitOptions = {}): History {
+  const where = 'fit';
+  const known = new Set(['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
+    'clipNorm', 'clipValue', 'callbacks']);
+  for (const k of Object.keys(options)) if (!known.has(k)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: unknown option ${k}`);
+  const epochs = positiveInt(where, 'epochs', options.epochs ?? 1);
+  const batchSize = positiveInt(where, 'batchSize', options.batchSize ?? 32);
+  const every = options.scheduleEvery ?? 'epoch';
+  if (every !== 'epoch' && every !== 'step') throw rangeError(ErrorCode.ARG_RANGE, `${where}: scheduleEvery must be 'epoch' or 'step'`);
+  for (const name of ['clipNorm', 'clipValue'] as const) {
+    const v = options[name];
+    if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for ${name} but received ${String(v)}`);
+    }
+  }
+  let train = prepareData(model, x, y, where);
+  let val: Prepared | null = null;
+  if (options.validationData) {
+    const vd = options.validationData;
+    val = prepareData(model, vd.x, vd.y, `${where} (validationData)`);
+  } else if (options.validationSplit !== undefined) {
+    const f = options.validationSplit;
+    if (!(typeof f === 'number' && f > 0 && f < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected validationSplit in (0, 1) but received ${String(f)}`);
+    const n = train.x.rows, nVal = Math.round(n * f);
+    if (nVal < 1 || nVal >= n) throw rangeError(ErrorCode.ARG_RANGE, `${where}: validationSplit ${f} leaves no training or no validation rows`);
+    const w = targetWidth(train);
+    val = sliceRows(train, n - nVal, n, w);
+    train = sliceRows(train, 0, n - nVal, w);
+  }
+  const callbacks = options.callbacks ?? [];
+  const optimizer = compiled.optimizer;
+  const schedule: Schedule | null = options.schedule ? createSchedule(options.schedule, optimizer.lr) : null;
+  const it = new BatchIterator(train.x, train.y, { batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend });
+  const stepsPerEpoch = it.batchesPerEpoch;
+  const metrics: Metric[] = compiled.metrics.map(createMetric);
+  const stepLoss = new Float64Array(epochs * stepsPerEpoch);
+  const stepLr = new Float64Array(epochs * stepsPerEpoch);
+  const history = { epochs: [] as EpochLogs[], stepLoss, stepLr, steps: 0, stopReason: null as string | null };
+  const ctx: TrainContext = {
+    model, optimizer, epochs, stepsPerEpoch,
+    stop(reason = 'stopped by a callback') {
+      if (history.stopReason === null) history.stopReason = reason;
+    },
+    get stopReason() {
+      return history.stopReason;
+    },
+  };
+  const batchLogs: BatchLogs = { epoch: 0, batch: 0, step: 0, loss: 0, rows: 0 };
+  if (schedule) optimizer.lr = schedule.lr;
+  model.train();
+  for (const c of callbacks) c.onTrainBegin?.(ctx);
+  try {
+    for (let epoch = 0; epoch < epochs && history.stopReason === null; epoch++) {
+      for (const c of callbacks) c.onEpochBegin?.(epoch, ctx);
+      const started = process.hrtime.bigint();
+      for (const m of metrics) m.reset();
+      let lossSum = 0, rowsSeen = 0, batch = 0;
+      for (const b of it.epoch()) {
+        const loss = model.lossAndGradient(b.x, b.y as Int32Array | Float32Array);
+        if (options.clipValue !== undefined) clipGradValue(model, options.clipValue);
+        if (options.clipNorm !== undefined) clipGradNorm(model, options.clipNorm);
+        stepLr[history.steps] = optimizer.lr;
+        optimizer.step();
+        if (metrics.length) {
+          const out = model.lastOutput();
+          for (const m of metrics) m.update(out.data, b.rows, model.outputSize, b.y as Int32Array | Float32Array);
+        }
+        stepLoss[history.steps] = loss;
+        lossSum += loss * b.rows;
+        rowsSeen += b.rows;
+        batchLogs.epoch = epoch;
+        batchLogs.batch = batch++;
+        batchLogs.step = history.steps++;
+        batchLogs.loss = loss;
+        batchLogs.rows = b.rows;
+        for (const c of callbacks) c.onBatchEnd?.(batchLogs, ctx);
+        if (schedule && every === 'step') optimizer.lr = schedule.step();
+        if (history.stopReason !== null) break;
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const logs: Record<string, number> = { epoch, loss: lossSum / Math.max(rowsSeen, 1) };
+      for (const m of metrics) logs[m.name] = m.value();
+      if (val) {
+        const v = evaluateModel(model, val, compiled.metrics, Math.max(batchSize, 256));
+        for (const [k, value] of Object.entries(v)) logs[`val${k[0].toUpperCase()}${k.slice(1)}`] = value;
+        model.train();
+      }
+      logs.lr = optimizer.lr;
+      logs.seconds = seconds;
+      logs.samplesPerSecond = rowsSeen / seconds;
+      history.epochs.push(logs as EpochLogs);
+      for (const c of callbacks) c.onEpochEnd?.(logs as EpochLogs, ctx);
+      if (schedule && every === 'epoch') optimizer.lr = schedule.step(logs.valLoss ?? logs.loss);
+    }
+  } finally {
+    model.eval();
+  }
+  for (const c of callbacks) c.onTrainEnd?.(ctx);
+  return history;
+}

@@ -1,0 +1,225 @@
+/**
+ * Training end to end: compile, fit, evaluate, metrics and callbacks, on every backend.
+ */
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { dense, dropout, Matrix, Rng, Sequential } from '../lib';
+import type { Backend } from '../lib';
+import { loadModel } from '../lib/io/model-file';
+import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
+import type { EpochLogs } from '../lib/train/callbacks';
+import { createMetric } from '../lib/train/metrics';
+import { forEachBackend, throwsCode } from './helpers';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-train-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Three Gaussian blobs in 4 dimensions: an easy, seeded classification problem. */
+function blobs(n: number, seed: number): { x: Float32Array; y: Int32Array } {
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * 4), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 3;
+    for (let j = 0; j < 4; j++) x[i * 4 + j] = (j === y[i] ? 2.5 : 0) + rng.normal();
+  }
+  return { x, y };
+}
+
+function classifier(b: Backend, seed = 1): Sequential {
+  return new Sequential({ inputSize: 4, seed, backend: b, layers: [dense(16, { activation: 'relu' }), dropout(0.1), dense(3, { activation: 'softmax' })] })
+    .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 }, metrics: ['accuracy', { name: 'topKAccuracy', k: 2 }] });
+}
+
+describe('metrics', () => {
+  const pred = new Float32Array([0.1, 0.7, 0.2, 0.5, 0.3, 0.2, 0.2, 0.3, 0.5]);
+  it('accuracy and top-k from labels or one-hot targets', () => {
+    const acc = createMetric('accuracy');
+    acc.update(pred, 3, 3, new Int32Array([1, 1, 2]));
+    assert.equal(acc.value(), 2 / 3);
+    acc.reset();
+    acc.update(pred, 3, 3, new Float32Array([0, 1, 0, 1, 0, 0, 0, 1, 0]));
+    assert.equal(acc.value(), 2 / 3);
+    const top2 = createMetric({ name: 'topKAccuracy', k: 2 });
+    top2.update(pred, 3, 3, new Int32Array([2, 1, 0]));
+    assert.equal(top2.name, 'top2Accuracy');
+    assert.equal(top2.value(), 2 / 3);
+  });
+  it('mse, mae, binaryAccuracy', () => {
+    const t = new Float32Array([0, 1, 0, 1, 0, 0, 0, 1, 1]);
+    const mse = createMetric('mse'), mae = createMetric('mae'), bin = createMetric('binaryAccuracy');
+    for (const m of [mse, mae, bin]) m.update(pred, 3, 3, t);
+    let se = 0, ae = 0, ok = 0;
+    for (let i = 0; i < 9; i++) {
+      se += (pred[i] - t[i]) ** 2;
+      ae += Math.abs(pred[i] - t[i]);
+      if ((pred[i] > 0.5) === (t[i] > 0.5)) ok++;
+    }
+    assert.ok(Math.abs(mse.value() - se / 9) < 1e-12);
+    assert.ok(Math.abs(mae.value() - ae / 9) < 1e-12);
+    assert.equal(bin.value(), ok / 9);
+    assert.ok(Number.isNaN(createMetric('mse').value()));
+  });
+  it('unknown metrics and bad options are coded errors', () => {
+    throwsCode(() => createMetric('f1' as never), 'ERR_BLASNET_UNKNOWN_NAME', RangeError);
+    throwsCode(() => createMetric({ name: 'topKAccuracy', k: 0 }), 'ERR_BLASNET_ARG_RANGE', RangeError);
+  });
+});
+
+forEachBackend('fit and evaluate', (b) => {
+  const train = blobs(300, 1), test = blobs(150, 2);
+
+  it('learns a separable problem and reports History and metrics', () => {
+    const m = classifier(b);
+    const h = m.fit(train.x, train.y, { epochs: 8, batchSize: 32, validationData: { x: test.x, y: test.y } });
+    assert.equal(h.epochs.length, 8);
+    assert.equal(h.steps, 8 * Math.ceil(300 / 32));
+    assert.ok(h.epochs[7].loss < h.epochs[0].loss);
+    for (const k of ['loss', 'accuracy', 'top2Accuracy', 'valLoss', 'valAccuracy', 'valTop2Accuracy', 'lr', 'seconds', 'samplesPerSecond']) {
+      assert.equal(typeof h.epochs[7][k], 'number', k);
+    }
+    const ev = m.evaluate(test.x, test.y);
+    assert.ok(ev.accuracy > 0.9, `accuracy ${ev.accuracy}`);
+    assert.ok(Math.abs(ev.loss - h.epochs[7].valLoss) < 1e-9, 'validation logs are evaluate() of the same data');
+    assert.equal(m.training, false, 'fit leaves the model in inference mode');
+  });
+
+  it('is reproducible: the same seed gives the same weights; another seed does not', () => {
+    const a = classifier(b), c = classifier(b), d = classifier(b);
+    a.fit(train.x, train.y, { epochs: 2, seed: 5 });
+    c.fit(train.x, train.y, { epochs: 2, seed: 5 });
+    d.fit(train.x, train.y, { epochs: 2, seed: 6 });
+    assert.deepEqual(a.params, c.params);
+    assert.notDeepEqual(a.params, d.params);
+  });
+
+  it('accepts number[] labels, a Matrix of one-hot targets and validationSplit', () => {
+    const m = classifier(b);
+    const h = m.fit(Matrix.from(Array.from({ length: 300 }, (_, i) => Array.from(train.x.subarray(i * 4, i * 4 + 4)))), Array.from(train.y),
+      { epochs: 1, validationSplit: 0.2 });
+    assert.equal(h.steps, Math.ceil(240 / 32));
+    assert.equal(typeof h.epochs[0].valLoss, 'number');
+    const oneHot = new Matrix(new Float32Array(300 * 3), 300, 3);
+    train.y.forEach((c, i) => (oneHot.data[i * 3 + c] = 1));
+    classifier(b).fit(train.x, oneHot, { epochs: 1 });
+  });
+
+  it('follows a schedule per epoch or per step', () => {
+    const m = classifier(b);
+    const h = m.fit(train.x, train.y, { epochs: 3, schedule: { name: 'step', stepSize: 1, gamma: 0.5 } });
+    assert.deepEqual(h.epochs.map((e) => e.lr), [0.01, 0.005, 0.0025]);
+    const m2 = classifier(b);
+    const h2 = m2.fit(train.x, train.y, { epochs: 1, batchSize: 100, schedule: { name: 'exponential', gamma: 0.5 }, scheduleEvery: 'step' });
+    assert.deepEqual(Array.from(h2.stepLr.subarray(0, 3)), [0.01, 0.005, 0.0025]);
+  });
+
+  it('clips gradients by global norm and by value', () => {
+    const m = classifier(b);
+    let worst = 0;
+    m.fit(train.x, train.y, { epochs: 1, clipNorm: 0.05, callbacks: [{ onBatchEnd: () => { worst = Math.max(worst, Math.sqrt(b.sumSquares(m.grads.length, m.grads))); } }] });
+    assert.ok(worst <= 0.05 * (1 + 1e-5), `largest gradient norm ${worst}`);
+    const m2 = classifier(b);
+    let largest = 0;
+    m2.fit(train.x, train.y, { epochs: 1, clipValue: 0.01, callbacks: [{ onBatchEnd: () => { for (const g of m2.grads) largest = Math.max(largest, Math.abs(g)); } }] });
+    assert.ok(largest <= 0.01 + 1e-9);
+  });
+
+  it('checks its inputs before any work starts', () => {
+    const m = classifier(b);
+    const before = m.params.slice();
+    const bad = train.x.slice();
+    bad[17] = NaN;
+    throwsCode(() => m.fit(bad, train.y), 'ERR_BLASNET_DATA', undefined, 'index 17');
+    bad[17] = Infinity;
+    throwsCode(() => m.fit(bad, train.y), 'ERR_BLASNET_DATA');
+    const labels = train.y.slice();
+    labels[5] = 3;
+    throwsCode(() => m.fit(train.x, labels), 'ERR_BLASNET_LABEL', RangeError, 'label 5');
+    throwsCode(() => m.fit(train.x.subarray(0, 7), train.y), 'ERR_BLASNET_SHAPE', RangeError);
+    throwsCode(() => m.fit(train.x, train.y.subarray(1)), 'ERR_BLASNET_SHAPE', RangeError);
+    throwsCode(() => m.fit(train.x, train.y, { epochs: 0 }), 'ERR_BLASNET_ARG_RANGE', RangeError);
+    throwsCode(() => m.fit(train.x, train.y, { batchSize: 1.5 }), 'ERR_BLASNET_ARG_RANGE', RangeError);
+    throwsCode(() => m.fit(train.x, train.y, { validationSplit: 1 }), 'ERR_BLASNET_ARG_RANGE', RangeError);
+    throwsCode(() => m.fit(train.x, train.y, { epoch: 3 } as never), 'ERR_BLASNET_ARG_RANGE', RangeError, 'epoch');
+    throwsCode(() => m.fit(train.x, new Float32Array(300 * 3).fill(NaN)), 'ERR_BLASNET_DATA');
+    assert.deepEqual(m.params, before);
+    const raw = new Sequential({ inputSize: 4, backend: b, layers: [dense(3)] });
+    throwsCode(() => raw.fit(train.x, train.y), 'ERR_BLASNET_STATE');
+    throwsCode(() => raw.evaluate(train.x, train.y), 'ERR_BLASNET_STATE');
+    throwsCode(() => raw.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: -1 } }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'Invalid learning rate');
+  });
+});
+
+forEachBackend('callbacks', (b) => {
+  const train = blobs(150, 3);
+
+  it('user callbacks see every boundary in order and can stop training', () => {
+    const events: string[] = [];
+    const m = classifier(b);
+    const h = m.fit(train.x, train.y, {
+      epochs: 5, batchSize: 50, callbacks: [{
+        onTrainBegin: () => events.push('begin'),
+        onEpochBegin: (e) => events.push(`e${e}`),
+        onBatchEnd: (l) => events.push(`b${l.epoch}.${l.batch}`),
+        onEpochEnd: (l, ctx) => { events.push(`end${l.epoch}`); if (l.epoch === 1) ctx.stop('enough'); },
+        onTrainEnd: () => events.push('done'),
+      }],
+    });
+    assert.deepEqual(events, ['begin', 'e0', 'b0.0', 'b0.1', 'b0.2', 'end0', 'e1', 'b1.0', 'b1.1', 'b1.2', 'end1', 'done']);
+    assert.equal(h.stopReason, 'enough');
+    assert.equal(h.epochs.length, 2);
+  });
+
+  it('earlyStopping stops after patience epochs and restores the best weights', () => {
+    const m = classifier(b);
+    const seen: Float32Array[] = [];
+    let bestEpoch = -1, best = Infinity;
+    const h = m.fit(train.x, train.y, {
+      epochs: 30, validationData: { x: train.x, y: train.y },
+      callbacks: [
+        // A monitor that improves twice and then never again.
+        { onEpochEnd: (l) => { (l as Record<string, number>).fake = l.epoch < 2 ? -l.epoch : 5; } },
+        earlyStopping({ monitor: 'fake', patience: 3, restoreBestWeights: true }),
+        { onEpochEnd: (l: EpochLogs) => { seen.push(m.params.slice()); if (l.fake < best) { best = l.fake; bestEpoch = l.epoch; } } },
+      ],
+    });
+    assert.equal(h.epochs.length, 2 + 4);
+    assert.match(h.stopReason as string, /earlyStopping/);
+    assert.deepEqual(m.params, seen[bestEpoch]);
+  });
+
+  it('reduceLrOnPlateau cuts the learning rate when the monitor stalls', () => {
+    const m = classifier(b);
+    const h = m.fit(train.x, train.y, {
+      epochs: 6,
+      callbacks: [{ onEpochEnd: (l) => { (l as Record<string, number>).flat = 1; } }, reduceLrOnPlateau({ monitor: 'flat', patience: 1, factor: 0.5 })],
+    });
+    // Epoch 0 sets the best; with patience 1 the second bad epoch in a row cuts the lr (at the
+    // ends of epochs 2 and 4); each epoch's log shows the lr it trained with.
+    assert.deepEqual(h.epochs.map((e) => e.lr), [0.01, 0.01, 0.01, 0.005, 0.005, 0.0025]);
+    assert.equal(m.optimizer?.lr, 0.0025);
+  });
+
+  it('terminateOnNaN stops at the first non-finite loss', () => {
+    const m = new Sequential({ inputSize: 4, backend: b, layers: [dense(3)] })
+      .compile({ loss: { name: 'nan', compute: () => NaN }, optimizer: { name: 'sgd', lr: 0.1 } });
+    const h = m.fit(train.x, train.y.map(() => 0) as unknown as Float32Array, { epochs: 3, batchSize: 50, callbacks: [terminateOnNaN()] });
+    assert.equal(h.steps, 1);
+    assert.match(h.stopReason as string, /terminateOnNaN/);
+  });
+
+  it('modelCheckpoint saves loadable models; csvLogger writes one row per epoch', () => {
+    const m = classifier(b);
+    const file = path.join(tmp, `ckpt-${b.name}-{epoch}.blasnet`);
+    const csv = path.join(tmp, `log-${b.name}.csv`);
+    m.fit(train.x, train.y, { epochs: 3, callbacks: [modelCheckpoint(file, { every: 2 }), csvLogger(csv)] });
+    assert.ok(!fs.existsSync(file.replace('{epoch}', '1')));
+    const loaded = loadModel(file.replace('{epoch}', '2'), { backend: b });
+    assert.equal(loaded.metadata?.epoch, 2);
+    assert.equal((loaded.optimizer as { name: string }).name, 'adam');
+    const lines = fs.readFileSync(csv, 'utf8').trim().split('\n');
+    assert.equal(lines.length, 4);
+    assert.match(lines[0], /^epoch,loss,accuracy,top2Accuracy,lr/);
+  });
+});
