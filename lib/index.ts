@@ -27,3 +27,26 @@ export type {
   NestedScheduleSpec, OptionDef, OptionPresence, ParsedOptions, PlateauSettings, Schedule, ScheduleDef, ScheduleEngine,
   ScheduleName, ScheduleOptions, ScheduleSpec, ScheduleState,
 } from './schedules';
+export { clipGradNorm, clipGradValue, createOptimizer, OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS, OPTIMIZER_NAMES, OPTIMIZERS } from './optim';
+export type {
+  GradientTarget, Optimizer, OptimizerDef, OptimizerKernelDef, OptimizerKernelName, OptimizerName, OptimizerOptionDef,
+  OptimizerOptions, OptimizerSpec, OptimizerState, OptimizerTarget, ParsedOptimizerOptions,
+} from './optim';
+export {
+  BatchIterator, encodeIdx, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IDX_TYPES, loadFashionMnist, loadMnistLike, MinMaxScaler,
+  oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, split, Standardizer, symmetricEigen, trainTestSplit, writeIdx,
+} from './data';
+export type {
+  Batch, BatchOptions, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
+  PCAJSON, PCAOptions, Preprocessor, SplitOptions, SplitPart, StandardizerJSON, SymmetricEigen, Targets, TrainTestSplitOptions,
+} from './data';
+export { csvLogger, earlyStopping, modelCheckpoint, progressBar, reduceLrOnPlateau, terminateOnNaN } from './train/callbacks';
+export type { BatchLogs, Callback, EpochLogs, TrainContext } from './train/callbacks';
+export { createMetric } from './train/metrics';
+export type { Metric, MetricSpec } from './train/metrics';
+export type { CompileOptions, FitOptions, History, Labels } from './train/fit';
+export { decodeModel, encodeModel, loadModel, saveModel } from './io/model-file';
+export type { LoadedModel, ModelExtras } from './io/model-file';
+export { LBFGS } from './optim/lbfgs';
+export type { Closure, LbfgsOptions, LbfgsTarget } from './optim/lbfgs';
+export type { ModelConfig } from './model/sequential';

@@ -1,0 +1,81 @@
+/**
+ * The blasnet command line, run as a user runs it: a short training job on Fashion-MNIST, then
+ * evaluate and predict on the saved model; info; and clear failures for bad flags and files.
+ */
+import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { FASHION_MNIST_DIR } from '../lib';
+
+const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-cli-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: 120000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const haveData = fs.existsSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
+
+(haveData ? describe : describe.skip)('blasnet CLI on Fashion-MNIST', () => {
+  const model = path.join(tmp, 'small.blasnet');
+  it('train: a short job reports test accuracy and writes the model and history', function () {
+    this.timeout(120000);
+    const r = run('train', '--hidden', '64', '--epochs', '2', '--out', model, '--history', path.join(tmp, 'h.csv'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /epoch 1\/2/);
+    assert.match(r.stdout, /test accuracy 0\.\d+/);
+    const last = JSON.parse(r.stdout.trim().split('\n').pop() as string);
+    assert.ok(last.testAccuracy > 0.8, `test accuracy ${last.testAccuracy}`);
+    assert.equal(last.epochs, 2);
+    assert.ok(fs.existsSync(model));
+    assert.equal(fs.readFileSync(path.join(tmp, 'h.csv'), 'utf8').trim().split('\n').length, 3);
+  });
+
+  it('evaluate and predict use the saved model', function () {
+    this.timeout(60000);
+    const e = run('evaluate', '--model', model);
+    assert.equal(e.status, 0, e.stderr);
+    const r = JSON.parse(e.stdout);
+    assert.equal(r.samples, 10000);
+    assert.ok(r.accuracy > 0.8);
+    const out = path.join(tmp, 'pred.csv');
+    const p = run('predict', '--model', model, '--output', out);
+    assert.equal(p.status, 0, p.stderr);
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+    assert.equal(lines.length, 10001);
+    assert.match(lines[1], /^0,\d,"[A-Za-z/ -]+"$/);
+  });
+});
+
+describe('blasnet CLI', () => {
+  it('info names the backend and the BLAS library', () => {
+    const r = run('info');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^blasnet \d+\.\d+\.\d+/);
+    assert.match(r.stdout, /backend: (native|js)/);
+  });
+
+  it('bad flags and missing files fail clearly with exit code 1', () => {
+    const bad = run('train', '--epochs', 'zero');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--epochs must be an integer/);
+    const unknown = run('train', '--epoch', '3');
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /unknown option '--epoch'/);
+    const missing = run('train', '--data', path.join(tmp, 'nowhere'));
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /nowhere.*ERR_BLASNET_IO/s);
+    const noModel = run('evaluate', '--model', path.join(tmp, 'none.blasnet'));
+    assert.equal(noModel.status, 1);
+    assert.match(noModel.stderr, /none\.blasnet.*ERR_BLASNET_IO/s);
+    const corrupt = path.join(tmp, 'corrupt.blasnet');
+    fs.writeFileSync(corrupt, 'BLASNET\0garbage');
+    const c = run('evaluate', '--model', corrupt);
+    assert.equal(c.status, 1);
+    assert.match(c.stderr, /ERR_BLASNET_FORMAT/);
+  });
+});
