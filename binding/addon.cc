@@ -399,6 +399,39 @@ napi_value Loss(Args& a) {
   return number(a.env(), value);
 }
 
+napi_value OptimizerStep(Args& a) {
+  a.expect(6);
+  const int id = a.id(0, "opt", optimizerCount());
+  const size_t n = a.dim(1, "n");
+  const std::string hyperFormula = std::string("hyper length of ") + optimizerName(id);
+  const std::string stateFormula = std::to_string(optimizerSlots(id)) + "*n";
+  F32 hyper = a.f32(2, "hyper", static_cast<uint64_t>(optimizerHyperLength(id)), hyperFormula.c_str());
+  F32 param = a.f32(3, "param", n, "n");
+  F32 grad = a.f32(4, "grad", n, "n");
+  F32 state = a.f32(5, "state", mul(static_cast<uint64_t>(optimizerSlots(id)), n), stateFormula.c_str());
+  // All four mutually disjoint: the loop reads hyper and grad while it writes param and state.
+  a.disjoint(param, hyper);
+  a.disjoint(param, grad);
+  a.disjoint(state, hyper);
+  a.disjoint(state, param);
+  a.disjoint(state, grad);
+  a.disjoint(grad, hyper);
+  optimizerStep(id, n, hyper.data, param.data, grad.data, state.data);
+  return nullptr;
+}
+
+napi_value Clamp(Args& a) {
+  a.expect(4);
+  const size_t n = a.dim(0, "n");
+  const float lo = a.scalar(1, "lo"), hi = a.scalar(2, "hi");
+  if (!(lo <= hi)) {
+    a.fail(false, "ERR_BLASNET_ARG_RANGE", "Expected lo <= hi but received lo = " + Args::show(lo) + " and hi = " + Args::show(hi));
+  }
+  F32 x = a.f32(3, "x", n, "n");
+  clamp(n, lo, hi, x.data);
+  return nullptr;
+}
+
 napi_value SetNumThreads(Args& a) {
   a.expect(1);
   const size_t n = a.dim(0, "n");
@@ -429,6 +462,12 @@ napi_value BlasInfo(Args& a) {
 Napi::Array names(Napi::Env env, int count, const char* (*name)(int)) {
   Napi::Array arr = Napi::Array::New(env, count);
   for (int i = 0; i < count; ++i) arr.Set(i, name(i));
+  return arr;
+}
+
+Napi::Array ints(Napi::Env env, int count, int (*value)(int)) {
+  Napi::Array arr = Napi::Array::New(env, count);
+  for (int i = 0; i < count; ++i) arr.Set(i, value(i));
   return arr;
 }
 
@@ -487,11 +526,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<DenseForward>(env, exports, "denseForward");
   define<DenseBackward>(env, exports, "denseBackward");
   define<Loss>(env, exports, "loss");
+  define<OptimizerStep>(env, exports, "optimizerStep");
+  define<Clamp>(env, exports, "clamp");
   define<SetNumThreads>(env, exports, "setNumThreads");
   define<GetNumThreads>(env, exports, "getNumThreads");
   define<BlasInfo>(env, exports, "blasInfo");
   exports.Set("activationNames", names(env, activationCount(), activationName));
   exports.Set("lossNames", names(env, lossCount(), lossName));
+  exports.Set("optimizerNames", names(env, optimizerCount(), optimizerName));
+  exports.Set("optimizerSlots", ints(env, optimizerCount(), optimizerSlots));
+  exports.Set("optimizerHyperLengths", ints(env, optimizerCount(), optimizerHyperLength));
   exports.Set("napiVersion", NAPI_VERSION);
   return exports;
 }

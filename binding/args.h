@@ -240,6 +240,8 @@ class Args {
     return "unknown";
   }
 
+  // A number as messages print it (NaN, +-Infinity, else up to 17 significant digits).
+ public:
   static std::string show(double v) {
     if (std::isnan(v)) return "NaN";
     if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
@@ -248,6 +250,7 @@ class Args {
     return buf;
   }
 
+ private:
   napi_env env_;
   size_t argc_;
   napi_value argv_[kMaxArgs];

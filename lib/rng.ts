@@ -31,6 +31,17 @@ export class Rng {
     this.spare = null;
   }
 
+  /** The generator's state, to continue the same sequence elsewhere (setState). */
+  getState(): number[] {
+    return [this.s0, this.s1, this.s2, this.s3, this.spare ?? NaN];
+  }
+
+  /** Continues from a state getState returned. */
+  setState(state: readonly number[]): void {
+    [this.s0, this.s1, this.s2, this.s3] = state.map((v) => v >>> 0);
+    this.spare = Number.isNaN(state[4]) ? null : state[4];
+  }
+
   /** A uniform 32-bit unsigned integer. */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;

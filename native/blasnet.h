@@ -105,6 +105,19 @@ int lossTargets(int id);  // bit set of TargetKind
 double loss(int id, float param, size_t rows, size_t cols, const float* pred, const float* target,
             const int32_t* labels, float* grad, Status* status);
 
+// ---- optimisers -------------------------------------------------------------------------------
+// One update of an optimiser over a whole parameter arena of n values: param in place, state
+// (optimiserSlots(id) slots of n floats, slot k at state + k*n) in place, grad read only. `hyper`
+// holds the step's scalars, laid out per optimiser (native/optimizers.cc, lib/optim/kernels.ts):
+// the caller computes learning rate, bias corrections and the like, so the kernel keeps no state.
+int optimizerCount();
+const char* optimizerName(int id);
+int optimizerSlots(int id);
+int optimizerHyperLength(int id);
+void optimizerStep(int id, size_t n, const float* hyper, float* param, const float* grad, float* state);
+// x = min(max(x, lo), hi) in place, lo <= hi; NaN stays NaN.
+void clamp(size_t n, float lo, float hi, float* x);
+
 // ---- BLAS runtime -----------------------------------------------------------------------------
 void setNumThreads(int n);
 int numThreads();

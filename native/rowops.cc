@@ -64,6 +64,14 @@ void mul(size_t n, const float* x, const float* y, float* out) {
   for (size_t i = 0; i < n; ++i) out[i] = x[i] * y[i];
 }
 
+// Comparisons rather than fmin/fmax, which would replace a NaN by a bound.
+void clamp(size_t n, float lo, float hi, float* x) {
+  for (size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    x[i] = v < lo ? lo : v > hi ? hi : v;
+  }
+}
+
 double penalty(size_t n, float l1, float l2, const float* w, float* grad) {
   double s1 = 0, s2 = 0;
   for (size_t i = 0; i < n; ++i) {

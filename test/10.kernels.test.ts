@@ -2,8 +2,8 @@
  * Hand-checked cases for every kernel, run on every backend (test/cases/kernels.ts).
  */
 import { strict as assert } from 'assert';
-import { activationId, ACTIVATIONS, lossId, LOSSES } from '../lib';
-import { ACTIVATION_CASES, BATCH_NORM_CASES, GEMM_CASES, LOSS_CASES, PRELU_CASES } from './cases/kernels';
+import { activationId, ACTIVATIONS, lossId, LOSSES, OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS } from '../lib';
+import { ACTIVATION_CASES, BATCH_NORM_CASES, GEMM_CASES, LOSS_CASES, OPTIMIZER_CASES, PRELU_CASES } from './cases/kernels';
 import { forEachBackend, throwsCode } from './helpers';
 
 const f32 = (v: number[]) => new Float32Array(v);
@@ -341,4 +341,62 @@ forEachBackend('losses', (b) => {
       close(b.loss(lossId(t.loss), param, t.rows, t.cols, f32(t.pred), target, null), t.value, 'value (no grad)', 1e-5, 1e-6);
     });
   }
+});
+
+forEachBackend('optimizer kernels', (b) => {
+  for (const t of OPTIMIZER_CASES) {
+    it(t.name, () => {
+      const layout = OPTIMIZER_KERNELS[t.opt].hyper as readonly string[];
+      const unknown = Object.keys(t.hyper).filter((k) => !layout.includes(k));
+      assert.deepEqual(unknown, [], 'hyper names not in the layout');
+      const hyper = f32(layout.map((k) => t.hyper[k] ?? 0));
+      const p = f32(t.param), s = f32(t.state);
+      b.optimizerStep(OPTIMIZER_KERNEL_NAMES.indexOf(t.opt), t.param.length, hyper, p, f32(t.grad), s);
+      allClose(p, t.expectParam, 'param', 1e-6, 0);
+      allClose(s, t.expectState, 'state', 1e-6, 0);
+    });
+  }
+
+  it('n = 0 touches nothing; only the first n values (and slots of n) are used', () => {
+    const adam = OPTIMIZER_KERNEL_NAMES.indexOf('adam');
+    const hyper = f32([0.5, 0.5, 0.5, 0.5, 0.5, 0, 0, 0, 0, 0, 1, 1]);
+    const e = new Float32Array(0);
+    b.optimizerStep(adam, 0, hyper, e, e, e);
+    // n = 1 over longer arrays: slot k starts at k * 1.
+    const p = f32([1, 5]), s = f32([1, 1, 7, 7, 7, 7]);
+    b.optimizerStep(adam, 1, hyper, p, f32([1, 1]), s);
+    allClose(p, [0.5, 5], 'param', 0, 0);
+    allClose(s, [1, 1, 7, 7, 7, 7], 'state', 0, 0);
+  });
+
+  it('amsgrad and adamax maxima propagate NaN, as torch.maximum', () => {
+    const adam = OPTIMIZER_KERNEL_NAMES.indexOf('adam');
+    const s = f32([0, 0, 0, 0, NaN, 1]);
+    b.optimizerStep(adam, 2, f32([0.5, 0.5, 0.5, 0.5, 0.5, 0, 0, 0, 1, 0, 1, 1]), f32([1, 1]), f32([1, 1]), s);
+    assert.ok(Number.isNaN(s[4]), 'vMax NaN stays NaN');
+    assert.equal(s[5], 1, 'vMax = max(1, 0.5)');
+    const adamax = OPTIMIZER_KERNEL_NAMES.indexOf('adamax');
+    const u = f32([0, 0, NaN, 0]);
+    b.optimizerStep(adamax, 2, f32([0.5, 0.5, 0.5, 0.5, 0, 0, 1]), f32([1, 1]), f32([1, NaN]), u);
+    assert.ok(Number.isNaN(u[2]) && Number.isNaN(u[3]), 'u NaN from either side');
+  });
+});
+
+forEachBackend('clamp', (b) => {
+  it('clamps to [lo, hi] in place; NaN stays NaN; infinities clamp', () => {
+    const x = f32([-3, -1, 0, 0.5, 2, NaN, Infinity, -Infinity]);
+    b.clamp(8, -1, 1, x);
+    allClose(x, [-1, -1, 0, 0.5, 1, NaN, 1, -1], 'x', 0, 0);
+  });
+
+  it('lo = hi, only the first n, and 0 elements', () => {
+    const x = f32([-3, 3, NaN, 9]);
+    b.clamp(3, 0.25, 0.25, x);
+    allClose(x, [0.25, 0.25, NaN, 9], 'x', 0, 0);
+    b.clamp(0, 0, 1, new Float32Array(0));
+  });
+
+  it('lo > hi is a RangeError', () => {
+    throwsCode(() => b.clamp(1, 1, -1, f32([0])), 'ERR_BLASNET_ARG_RANGE', RangeError, 'Expected lo <= hi');
+  });
 });

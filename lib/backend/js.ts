@@ -10,6 +10,7 @@ import { gemmBlocked } from './gemm';
 import type { Backend, BackendInfo } from './types';
 import { ErrorCode, rangeError } from '../errors';
 import { isInt32Array } from '../typed';
+import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels';
 
 const span = (name: string, a: Float32Array | Int32Array | null, used: number): Span => ({ name, a, used });
 
@@ -573,6 +574,45 @@ export const jsBackend: Backend = {
     disjoint(fn, span('grad', grad, np), span('pred', pred, np));
     disjoint(fn, span('grad', grad, np), span('target', target, nt));
     return def.compute(param, rows, cols, pred, target, grad);
+  },
+
+  optimizerStep(opt, n, hyper, param, grad, state) {
+    const fn = 'optimizerStep';
+    argCount(fn, arguments.length, 6);
+    id(fn, 'opt', opt, OPTIMIZER_KERNEL_LIST.length);
+    dim(fn, 'n', n);
+    const kernel = OPTIMIZER_KERNEL_LIST[opt];
+    const nh = kernel.hyper.length, ns = kernel.slots.length * n;
+    f32(fn, 'hyper', hyper, nh, `hyper length of ${OPTIMIZER_KERNEL_NAMES[opt]}`);
+    f32(fn, 'param', param, n, 'n');
+    f32(fn, 'grad', grad, n, 'n');
+    f32(fn, 'state', state, ns, `${kernel.slots.length}*n`);
+    // All four mutually disjoint: the loop reads hyper and grad while it writes param and state.
+    const sh = span('hyper', hyper, nh), sp = span('param', param, n), sg = span('grad', grad, n), ss = span('state', state, ns);
+    disjoint(fn, sp, sh);
+    disjoint(fn, sp, sg);
+    disjoint(fn, ss, sh);
+    disjoint(fn, ss, sp);
+    disjoint(fn, ss, sg);
+    disjoint(fn, sg, sh);
+    kernel.step(n, hyper, param, grad, state);
+  },
+
+  clamp(n, lo, hi, x) {
+    const fn = 'clamp';
+    argCount(fn, arguments.length, 4);
+    dim(fn, 'n', n);
+    lo = scalar(fn, 'lo', lo);
+    hi = scalar(fn, 'hi', hi);
+    if (!(lo <= hi)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected lo <= hi but received lo = ${lo} and hi = ${hi}`);
+    }
+    f32(fn, 'x', x, n, 'n');
+    // Comparisons rather than Math.min/max, which would replace a NaN by a bound.
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      x[i] = v < lo ? lo : v > hi ? hi : v;
+    }
   },
 
   setNumThreads(n) {

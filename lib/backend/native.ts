@@ -1,18 +1,23 @@
 /**
  * The native backend: the addon's exports are the kernels themselves (no wrapper on the hot
- * path); the addon validates every argument. Loading checks that the addon's activation and loss
- * tables hold the same names, in the same order, as the TypeScript tables.
+ * path); the addon validates every argument. Loading checks that the addon's activation, loss and
+ * optimiser tables hold the same names, in the same order, as the TypeScript tables (and, for the
+ * optimisers, the same slot counts and hyper lengths).
  */
 import * as path from 'path';
 import { ACTIVATION_NAMES } from '../activations';
 import { ErrorCode, BlasnetError } from '../errors';
 import { LOSS_NAMES } from '../losses';
+import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels';
 import type { Backend, BackendInfo } from './types';
 
 type Addon = Omit<Backend, 'name' | 'info'> & {
   blasInfo(): Omit<BackendInfo, 'backend'>;
   activationNames: string[];
   lossNames: string[];
+  optimizerNames: string[];
+  optimizerSlots: number[];
+  optimizerHyperLengths: number[];
   napiVersion: number;
 };
 
@@ -23,8 +28,8 @@ type Addon = Omit<Backend, 'name' | 'info'> & {
 export const ADDON_PATH =
   process.env.BLASNET_ADDON_PATH || path.resolve(__dirname, '..', '..', '..', 'build', 'Release', 'blasnet.node');
 
-function sameNames(what: string, native: string[], ts: readonly string[]): void {
-  if (native.length !== ts.length || native.some((n, i) => n !== ts[i])) {
+function sameNames(what: string, native: readonly (string | number)[], ts: readonly (string | number)[]): void {
+  if (!Array.isArray(native) || native.length !== ts.length || native.some((n, i) => n !== ts[i])) {
     throw new BlasnetError(
       ErrorCode.BACKEND,
       `The addon's ${what} table [${native.join(', ')}] does not match the library's [${ts.join(', ')}]; rebuild the addon`,
@@ -38,6 +43,10 @@ export function loadNativeBackend(addonPath: string = ADDON_PATH): Backend {
   const addon = require(addonPath) as Addon;
   sameNames('activation', addon.activationNames, ACTIVATION_NAMES);
   sameNames('loss', addon.lossNames, LOSS_NAMES);
+  sameNames('optimizer', addon.optimizerNames, OPTIMIZER_KERNEL_NAMES);
+  // A layout mismatch would make the kernels read the wrong scalars, so it is checked too.
+  sameNames('optimizer slot count', addon.optimizerSlots, OPTIMIZER_KERNEL_LIST.map((k) => k.slots.length));
+  sameNames('optimizer hyper length', addon.optimizerHyperLengths, OPTIMIZER_KERNEL_LIST.map((k) => k.hyper.length));
   const backend: Backend = {
     name: 'native',
     gemm: addon.gemm,
@@ -64,6 +73,8 @@ export function loadNativeBackend(addonPath: string = ADDON_PATH): Backend {
     denseForward: addon.denseForward,
     denseBackward: addon.denseBackward,
     loss: addon.loss,
+    optimizerStep: addon.optimizerStep,
+    clamp: addon.clamp,
     setNumThreads: addon.setNumThreads,
     getNumThreads: addon.getNumThreads,
     info: () => ({ backend: 'native', ...addon.blasInfo() }),

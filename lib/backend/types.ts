@@ -134,6 +134,54 @@ export interface Backend {
     target: Float32Array | Int32Array, grad: Float32Array | null): number;
 
   /**
+   * One optimiser update over a whole parameter arena of n values, for kernel id `opt` (the table
+   * in lib/optim/kernels.ts, shared with the addon: sgd, adagrad, rmsprop, adadelta, adam,
+   * adamax, nadam, radam). param and state are updated in place, grad is only read. state holds
+   * `slots * n` floats, slot k at [k*n, (k+1)*n); `hyper` holds the step's float32 scalars, which
+   * the caller computes (createOptimizer does), so the kernel keeps nothing between calls. Flags
+   * in hyper are 0 or 1. In the rules, g starts as grad and, when weightDecay != 0 and no
+   * decoupled flag is set, becomes g + weightDecay * p; a set decoupled flag scales p by
+   * 1 - lr * weightDecay first. Layouts (hyper names in order; slots):
+   *
+   * - sgd (7; momentumBuffer): lr, momentum, dampening, weightDecay, nesterov, firstStep,
+   *   lrInVelocity. momentum = 0: p -= lr g. Otherwise buf = firstStep ? g : momentum buf +
+   *   (1 - dampening) g, p -= lr (nesterov ? g + momentum buf : buf); with lrInVelocity the slot
+   *   holds v = firstStep ? -lr g : momentum v - lr (1 - dampening) g, p += nesterov ?
+   *   momentum v - lr g : v.
+   * - adagrad (3; sum): clr, weightDecay, eps. sum += g^2, p -= clr g / (sqrt(sum) + eps).
+   * - rmsprop (8; squareAvg, momentumBuffer, gradAvg): lr, alpha, oneMinusAlpha, eps, weightDecay,
+   *   momentum, centered, epsInsideSqrt. sq = alpha sq + (1 - alpha) g^2; var = sq, or
+   *   sq - gAvg^2 when centered (gAvg = alpha gAvg + (1 - alpha) g); avg = sqrt(var) + eps, or
+   *   sqrt(var + eps) with epsInsideSqrt; momentum > 0: buf = momentum buf + g / avg,
+   *   p -= lr buf; else p -= lr g / avg.
+   * - adadelta (5; squareAvg, accDelta): lr, rho, oneMinusRho, eps, weightDecay.
+   *   sq = rho sq + (1 - rho) g^2, delta = sqrt(acc + eps) / sqrt(sq + eps) g,
+   *   acc = rho acc + (1 - rho) delta^2, p -= lr delta.
+   * - adam (12; expAvg, expAvgSq, maxExpAvgSq): lr, beta1, oneMinusBeta1, beta2, oneMinusBeta2,
+   *   eps, weightDecay, decoupled, amsgrad, epsInsideSqrt, bc1, bc2. m and v moving averages;
+   *   vh = amsgrad ? (vMax = max(vMax, v)) : v; denom = sqrt(vh) / sqrt(bc2) + eps, or
+   *   sqrt(vh / bc2 + eps) with epsInsideSqrt; p -= (lr / bc1) m / denom.
+   * - adamax (7; expAvg, expInf): lr, beta1, oneMinusBeta1, beta2, eps, weightDecay, bc1.
+   *   u = max(beta2 u, |g| + eps), p -= (lr / bc1) m / u.
+   * - nadam (11; expAvg, expAvgSq): lr, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps,
+   *   weightDecay, decoupled, bc2, gradCoef, avgCoef. denom = sqrt(v / bc2) + eps,
+   *   p -= gradCoef g / denom, then p -= avgCoef m / denom.
+   * - radam (12; expAvg, expAvgSq): lr, beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps,
+   *   weightDecay, decoupled, bc1, bc2, rectified, rect. p -= (m / bc1) lr, times
+   *   sqrt(bc2) / (sqrt(v) + eps) * rect when rectified.
+   *
+   * Arithmetic is float64 with float32 storage. hyper must hold at least the layout's length;
+   * param, grad, state and hyper must be mutually disjoint.
+   */
+  optimizerStep(opt: number, n: number, hyper: Float32Array, param: Float32Array, grad: Float32Array,
+    state: Float32Array): void;
+  /**
+   * x = min(max(x, lo), hi) in place (clipping by value); NaN stays NaN. lo and hi must be finite
+   * with lo <= hi (compared as float32).
+   */
+  clamp(n: number, lo: number, hi: number, x: Float32Array): void;
+
+  /**
    * Sets the number of BLAS threads (1..1024; OpenBLAS caps it at its build's maximum, see
    * `info().config`). The js backend runs on one thread and ignores it.
    */

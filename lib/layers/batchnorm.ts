@@ -39,7 +39,11 @@ export class BatchNorm extends Layer {
   build(inSize: number): ParamSpec[] {
     this.inSize = inSize;
     this.outSize = inSize;
-    this.state = { mean: new Float32Array(inSize), var: new Float32Array(inSize).fill(1) };
+    // On shared memory, so that a worker training this model updates the same statistics.
+    this.state = {
+      mean: new Float32Array(new SharedArrayBuffer(4 * inSize)),
+      var: new Float32Array(new SharedArrayBuffer(4 * inSize)).fill(1),
+    };
     this.mean = new Float32Array(inSize);
     this.invStd = new Float32Array(inSize);
     return [
@@ -63,6 +67,10 @@ export class BatchNorm extends Layer {
       { name: 'runningMean', data: this.state.mean },
       { name: 'runningVar', data: this.state.var },
     ];
+  }
+
+  override adoptBuffers(arrays: Float32Array[]): void {
+    this.state = { mean: arrays[0], var: arrays[1] };
   }
 
   protected allocate(rows: number): void {

@@ -66,6 +66,11 @@ export abstract class Layer {
     return [];
   }
 
+  /** Uses these arrays (same order and sizes as buffers()) as its state: shared memory. */
+  adoptBuffers(arrays: Float32Array[]): void {
+    void arrays;
+  }
+
   /** Makes sure the workspaces hold `batch` rows. */
   reserve(batch: number): void {
     if (batch > this.capacity) {

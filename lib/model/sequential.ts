@@ -15,6 +15,8 @@ import type { LayerDiagnostics } from './diagnostics';
 import { fusedActivation, resolveLoss } from './loss';
 import { compileModel, evaluateModel, fitModel, prepareData } from '../train/fit';
 import type { CompileOptions, Compiled, FitOptions, History, Labels } from '../train/fit';
+import { fitModelAsync } from '../train/async';
+import type { FitAsyncOptions } from '../train/async';
 import type { Optimizer } from '../optim';
 import type { MetricSpec } from '../train/metrics';
 import type { LossSpec, ResolvedLoss } from './loss';
@@ -29,6 +31,13 @@ export interface SequentialOptions {
   backend?: Backend | BackendName;
   /** Loss used by lossAndGradient when none is given. */
   loss?: LossSpec;
+  /**
+   * Memory to train instead of fresh arenas: another model's params, grads and buffers (its
+   * BatchNorm statistics), all SharedArrayBuffer-backed and of this architecture's sizes. The
+   * weights are used as they are (no initialisation). This is how fitAsync's worker trains the
+   * caller's model in place.
+   */
+  shared?: { params: Float32Array; grads: Float32Array; buffers: Float32Array[] };
 }
 
 /** One parameter tensor: views into the model's arenas (writes go to the model). */
@@ -133,8 +142,16 @@ export class Sequential {
       size = layer.outSize;
     });
     this.outputSize = size;
-    this.params = new Float32Array(new SharedArrayBuffer(4 * total));
-    this.grads = new Float32Array(new SharedArrayBuffer(4 * total));
+    const shared = options.shared;
+    if (shared) {
+      const ok = (a: unknown, n: number) => typedArrayTag(a) === 'Float32Array' && typedLength(a) === n &&
+        (a as Float32Array).buffer instanceof SharedArrayBuffer;
+      if (!ok(shared.params, total) || !ok(shared.grads, total)) {
+        throw rangeError(ErrorCode.SHAPE, `${where}: shared params and grads must be SharedArrayBuffer-backed Float32Arrays of ${total} values`);
+      }
+    }
+    this.params = shared ? shared.params : new Float32Array(new SharedArrayBuffer(4 * total));
+    this.grads = shared ? shared.grads : new Float32Array(new SharedArrayBuffer(4 * total));
     this.views = specs.map(({ layer, spec, offset, size: n }) => ({
       name: `${layers[layer].name ?? layer}.${spec.name}`,
       shape: spec.shape,
@@ -149,8 +166,21 @@ export class Sequential {
     });
     // Initial weights come from their own stream so that changing the masks' use of the
     // generator never changes the initial weights.
-    const initRng = new Rng(seed);
-    specs.forEach(({ spec }, k) => initialize(spec.init, this.views[k].data, spec.shape, initRng));
+    if (shared) {
+      let k = 0;
+      for (const layer of layers) {
+        const own = layer.buffers();
+        const given = shared.buffers.slice(k, k + own.length);
+        if (given.length !== own.length || given.some((g, i) => typedLength(g) !== own[i].data.length)) {
+          throw rangeError(ErrorCode.SHAPE, `${where}: shared buffers do not match the layers' state`);
+        }
+        layer.adoptBuffers(given);
+        k += own.length;
+      }
+    } else {
+      const initRng = new Rng(seed);
+      specs.forEach(({ spec }, k) => initialize(spec.init, this.views[k].data, spec.shape, initRng));
+    }
     this.rng = new Rng((seed ^ 0x5bd1e995) >>> 0);
     this.trainCtx = { backend: this.backend, rng: this.rng, training: true };
     this.evalCtx = { backend: this.backend, rng: this.rng, training: false };
@@ -183,6 +213,16 @@ export class Sequential {
     return this;
   }
 
+  /** The dropout-mask generator's state (to continue the same masks in another thread). */
+  maskState(): number[] {
+    return this.rng.getState();
+  }
+
+  /** Continues the dropout masks from a maskState(). */
+  setMaskState(state: readonly number[]): void {
+    this.rng.setState(state);
+  }
+
   /** Restarts the dropout-mask generator: the same seed gives the same masks. */
   reseed(seed: number): void {
     this.rng.reset((seed ^ 0x5bd1e995) >>> 0);
@@ -190,6 +230,7 @@ export class Sequential {
 
   /** Sets the loss lossAndGradient uses by default. */
   setLoss(loss: LossSpec): void {
+    this.notBusy('setLoss');
     this.loss = resolveLoss(loss);
   }
 
@@ -200,6 +241,8 @@ export class Sequential {
   forward(x: Input, options: { training?: boolean } = {}): Matrix {
     const rows = this.checkInput(x, 'forward');
     const training = options.training ?? this.training;
+    // A training pass moves BatchNorm's shared running statistics.
+    if (training) this.notBusy('forward');
     return this.run(this.inputData, rows, training);
   }
 
@@ -224,6 +267,7 @@ export class Sequential {
    * for every parameter. Penalties are not included (lossAndGradient adds them).
    */
   backward(dOutput: Matrix | Float32Array): void {
+    this.notBusy('backward');
     if (this.lastBatch < 0) throw new BlasnetError(ErrorCode.STATE, 'backward: call forward first');
     const batch = this.lastBatch;
     const dy = dOutput instanceof Matrix ? dOutput.data : dOutput;
@@ -255,6 +299,7 @@ export class Sequential {
    * computed on the logits and the output gradient is prediction - target, in one kernel.
    */
   lossAndGradient(x: Input, target: Target, options: { loss?: LossSpec } = {}): number {
+    this.notBusy('lossAndGradient');
     const loss = this.pickLoss(options.loss, 'lossAndGradient');
     const rows = this.checkInput(x, 'lossAndGradient');
     this.run(this.inputData, rows, true);
@@ -360,6 +405,7 @@ export class Sequential {
    * { data } of exactly the tensor's size; nothing changes unless all of them fit.
    */
   setWeights(weights: ReadonlyArray<Float32Array | { data: Float32Array }>): void {
+    this.notBusy('setWeights');
     if (!Array.isArray(weights) || weights.length !== this.views.length) {
       throw rangeError(ErrorCode.SHAPE,
         `setWeights: Expected ${this.views.length} tensors (${this.views.map((v) => v.name).join(', ')}) but received ${Array.isArray(weights) ? weights.length : typeof weights}`);
@@ -384,6 +430,7 @@ export class Sequential {
    * { name: 'adam', lr: 1e-3 } or an Optimizer) and the metrics fit and evaluate report.
    */
   compile(options: CompileOptions): this {
+    this.notBusy('compile');
     this.compiled = compileModel(this, options);
     return this;
   }
@@ -398,8 +445,42 @@ export class Sequential {
    * schedule, clipping, callbacks). Checks every input before starting. Returns the History.
    */
   fit(x: Input, y: Labels, options: FitOptions = {}): History {
+    this.notBusy('fit');
     if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fit: call compile({ loss, optimizer }) first');
     return fitModel(this, this.compiled, x, y, options);
+  }
+
+  /**
+   * fit in a worker thread: the event loop stays free. The worker trains this model's own
+   * (shared) memory; callbacks run on this thread (at epoch ends the worker waits for them, so
+   * they see consistent weights); `signal` stops training between batches and rejects the
+   * promise with its reason (the weights keep the training done so far). Until it settles,
+   * calls that would race with it (fit, lossAndGradient, setWeights, compile, ...) throw
+   * ERR_BLASNET_BUSY; predict may run, on weights that are changing.
+   */
+  fitAsync(x: Input, y: Labels, options: FitAsyncOptions = {}): Promise<History> {
+    try {
+      this.notBusy('fitAsync');
+      if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fitAsync: call compile({ loss, optimizer }) first');
+      return fitModelAsync(this, this.compiled, x, y, options, (busy) => {
+        this.busy = busy;
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Whether a fitAsync is training this model. */
+  get isTraining(): boolean {
+    return this.busy;
+  }
+
+  private busy = false;
+
+  private notBusy(where: string): void {
+    if (this.busy) {
+      throw new BlasnetError(ErrorCode.BUSY, `${where}: the model is training in the background (fitAsync); wait for it or abort it first`);
+    }
   }
 
   /**

@@ -5,14 +5,14 @@
  * arrays of exactly the needed length (so "one element short" is `length - 1`), and lists which
  * outputs must be disjoint from which inputs and where exact in-place use is documented.
  */
-import { ACTIVATIONS, ACTIVATION_NAMES, ErrorCode, LOSSES, LOSS_NAMES, Rng } from '../../lib';
+import { ACTIVATIONS, ACTIVATION_NAMES, ErrorCode, LOSSES, LOSS_NAMES, OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS, Rng } from '../../lib';
 import type { Backend, LossName } from '../../lib';
 
 export type ExportName =
   | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'scale' | 'axpy' | 'dot'
   | 'sumSquares' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
   | 'softmaxBackward' | 'logSoftmaxBackward' | 'prelu' | 'preluBackward' | 'batchNormForward'
-  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'loss' | 'setNumThreads';
+  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'loss' | 'optimizerStep' | 'clamp' | 'setNumThreads';
 
 /**
  * flag: boolean; dim: non-negative integer; scalar: finite float; id: table index;
@@ -79,6 +79,28 @@ export function labels(rng: Rng, n: number, classes: number): Int32Array {
 
 export const ACT_COUNT = ACTIVATION_NAMES.length;
 export const LOSS_COUNT = LOSS_NAMES.length;
+export const OPT_COUNT = OPTIMIZER_KERNEL_NAMES.length;
+
+const kernelOf = (id: number) => OPTIMIZER_KERNELS[OPTIMIZER_KERNEL_NAMES[id]];
+
+const HYPER_FLAGS = new Set(['nesterov', 'firstStep', 'lrInVelocity', 'centered', 'epsInsideSqrt', 'decoupled', 'amsgrad', 'rectified']);
+const HYPER_DECAYS = new Set(['beta1', 'beta2', 'alpha', 'rho', 'momentum']);
+
+/** A plausible hyper array for kernel `id`: decay rates with their complements, flags 0 or 1. */
+export function validHyper(rng: Rng, id: number): Float32Array {
+  const names = kernelOf(id).hyper;
+  const h = new Float32Array(names.length);
+  names.forEach((name, i) => {
+    if (HYPER_FLAGS.has(name)) h[i] = rng.int(2);
+    // Each oneMinusX follows its X in every layout.
+    else if (name.startsWith('oneMinus')) h[i] = 1 - h[i - 1];
+    else if (HYPER_DECAYS.has(name)) h[i] = rng.range(0.5, 0.99);
+    else if (name === 'eps') h[i] = rng.range(1e-8, 1e-3);
+    else if (name === 'bc1' || name === 'bc2' || name === 'rect') h[i] = rng.range(0.1, 1);
+    else h[i] = rng.range(0, 0.1);
+  });
+  return h;
+}
 
 function randomActivation(rng: Rng): [number, number] {
   const id = rng.int(ACT_COUNT);
@@ -484,6 +506,49 @@ export const SPECS: readonly KernelSpec[] = [
     if (d.labels && d.dense) return [lossSpec(name, 'labels'), lossSpec(name, 'dense')];
     return [lossSpec(name, d.labels ? 'labels' : 'dense')];
   }),
+  {
+    title: 'optimizerStep',
+    fn: 'optimizerStep',
+    params: [{ name: 'opt', kind: 'id', ids: OPT_COUNT }, dim('n'), arr('hyper'), arr('param', true), arr('grad'),
+      arr('state', true)],
+    valid(rng) {
+      const id = rng.int(OPT_COUNT), n = odd(rng);
+      // Non-negative state: the second-moment slots are square roots' arguments.
+      return [id, n, validHyper(rng, id), f32(rng, n), f32(rng, n), f32(rng, kernelOf(id).slots.length * n, 0, 1)];
+    },
+    // Mutually disjoint, in the order the binding checks.
+    alias: [['param', 'hyper'], ['param', 'grad'], ['state', 'hyper'], ['state', 'param'], ['state', 'grad'], ['grad', 'hyper']]
+      .map(([out, input]) => ({ out, input, same: false })),
+    data(rng) {
+      // Each kernel's own hyper length and slot count, one element short.
+      return OPTIMIZER_KERNEL_NAMES.flatMap((name, id) => {
+        const k = kernelOf(id), n = odd(rng), slots = k.slots.length;
+        const good = (): unknown[] => [id, n, validHyper(rng, id), f32(rng, n), f32(rng, n), f32(rng, slots * n, 0, 1)];
+        return [
+          { what: `${name} hyper short`, args: withArg(good(), 2, new Float32Array(k.hyper.length - 1)), code: ErrorCode.ARG_LENGTH,
+            mentions: [`Expected hyper to hold at least ${k.hyper.length} elements (hyper length of ${name}) but it has ${k.hyper.length - 1}`] },
+          { what: `${name} state short`, args: withArg(good(), 5, new Float32Array(slots * n - 1)), code: ErrorCode.ARG_LENGTH,
+            mentions: [`Expected state to hold at least ${slots * n} elements (${slots}*n) but it has ${slots * n - 1}`] },
+        ];
+      });
+    },
+  },
+  {
+    title: 'clamp',
+    fn: 'clamp',
+    params: [dim('n'), scalar('lo'), scalar('hi'), arr('x', true)],
+    valid(rng) {
+      const n = odd(rng);
+      return [n, rng.range(-1, 0), rng.range(0, 1), f32(rng, n, -2, 2)];
+    },
+    alias: [],
+    data(rng) {
+      return [[0.5, -0.5], [1, 0], [1e-30, 0], [-1, -2]].map(([lo, hi]) => ({
+        what: `lo ${lo} > hi ${hi}`, args: withArg(withArg(this.valid(rng), 1, lo), 2, hi), code: ErrorCode.ARG_RANGE,
+        mentions: ['Expected lo <= hi but received lo = '],
+      }));
+    },
+  },
   {
     title: 'setNumThreads',
     fn: 'setNumThreads',

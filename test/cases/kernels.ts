@@ -4,6 +4,7 @@
  */
 import type { ActivationName } from '../../lib/activations';
 import type { LossName } from '../../lib/losses';
+import type { OptimizerKernelName } from '../../lib/optim/kernels';
 
 export interface GemmCase {
   name: string;
@@ -226,4 +227,92 @@ export const BATCH_NORM_CASES: BatchNormCase[] = [
     x: [], gamma: [1, 2], beta: [0, 1], runningMean0: [1, 2], runningVar0: [3, 15], runningMean: [1, 2], runningVar: [3, 15],
     mean: [1, 2], invStd: [0.5, 0.25], xhat: [], y: [],
     dy: [], gradBeta: 0.5, dgamma0: [2, 4], dbeta0: [6, 8], dgamma: [1, 2], dbeta: [3, 4], dx: [] },
+];
+
+export interface OptimizerCase {
+  name: string;
+  opt: OptimizerKernelName;
+  /** Hyper scalars by layout name; names left out are 0. */
+  hyper: Record<string, number>;
+  param: number[];
+  grad: number[];
+  /** The whole state arena (slots * n) before the step, and after. */
+  state: number[];
+  expectParam: number[];
+  expectState: number[];
+}
+
+// Every value is a small dyadic fraction or chosen so that square roots come out whole, so each
+// expected value below is exact and worked out by hand from the rule in lib/optim/kernels.ts.
+export const OPTIMIZER_CASES: OptimizerCase[] = [
+  { name: 'sgd without momentum leaves its slot alone', opt: 'sgd', hyper: { lr: 0.5 },
+    param: [1, -2], grad: [2, 4], state: [7, 7], expectParam: [0, -4], expectState: [7, 7] },
+  // g = [1, 1] + 0.5 [2, -2] = [2, 0]
+  { name: 'sgd L2 weight decay', opt: 'sgd', hyper: { lr: 0.5, weightDecay: 0.5 },
+    param: [2, -2], grad: [1, 1], state: [0, 0], expectParam: [1, -2], expectState: [0, 0] },
+  // First step: buf = g, dampening not applied.
+  { name: 'sgd momentum, first step', opt: 'sgd', hyper: { lr: 0.5, momentum: 0.5, dampening: 0.5, firstStep: 1 },
+    param: [1, 1], grad: [2, -2], state: [9, 9], expectParam: [0, 2], expectState: [2, -2] },
+  // buf = 0.5 [2, -2] + 0.5 [2, 4] = [2, 1]
+  { name: 'sgd momentum with dampening', opt: 'sgd', hyper: { lr: 0.5, momentum: 0.5, dampening: 0.5 },
+    param: [1, 1], grad: [2, 4], state: [2, -2], expectParam: [0, 0.5], expectState: [2, 1] },
+  // buf = 0.5 [2, -2] + [2, 4] = [3, 3]; d = g + 0.5 buf = [3.5, 5.5]
+  { name: 'sgd nesterov', opt: 'sgd', hyper: { lr: 0.5, momentum: 0.5, nesterov: 1 },
+    param: [1, 1], grad: [2, 4], state: [2, -2], expectParam: [-0.75, -1.75], expectState: [3, 3] },
+  { name: 'sgd lr in velocity, first step: v = -lr g', opt: 'sgd', hyper: { lr: 0.5, momentum: 0.5, dampening: 0.5, firstStep: 1, lrInVelocity: 1 },
+    param: [1, 1], grad: [2, -2], state: [9, 9], expectParam: [0, 2], expectState: [-1, 1] },
+  // v = 0.5 [-1, 1] - 0.5 * 0.5 [2, 4] = [-1, -0.5]: the PyTorch case above with v = -lr buf.
+  { name: 'sgd lr in velocity with dampening', opt: 'sgd', hyper: { lr: 0.5, momentum: 0.5, dampening: 0.5, lrInVelocity: 1 },
+    param: [1, 1], grad: [2, 4], state: [-1, 1], expectParam: [0, 0.5], expectState: [-1, -0.5] },
+  // v = 0.5 [-1, 1] - 0.5 [2, 4] = [-1.5, -1.5]; p += 0.5 v - 0.5 g
+  { name: 'sgd lr in velocity, nesterov', opt: 'sgd', hyper: { lr: 0.5, momentum: 0.5, nesterov: 1, lrInVelocity: 1 },
+    param: [1, 1], grad: [2, 4], state: [-1, 1], expectParam: [-0.75, -1.75], expectState: [-1.5, -1.5] },
+  // sum = [7 + 9, 0 + 4] = [16, 4]; p -= 0.5 [3/4, 2/2]
+  { name: 'adagrad', opt: 'adagrad', hyper: { clr: 0.5 },
+    param: [1, 1], grad: [3, 2], state: [7, 0], expectParam: [0.625, 0.5], expectState: [16, 4] },
+  // g = [0, 1] + 0.5 [2, -2] = [1, 0]; sum = [4, 5]
+  { name: 'adagrad L2 weight decay', opt: 'adagrad', hyper: { clr: 0.5, weightDecay: 0.5 },
+    param: [2, -2], grad: [0, 1], state: [3, 5], expectParam: [1.75, -2], expectState: [4, 5] },
+  // sq = 0.5 [4, 16] + 0.5 [4, 16] = [4, 16]; avg = [2, 4]
+  { name: 'rmsprop', opt: 'rmsprop', hyper: { lr: 0.5, alpha: 0.5, oneMinusAlpha: 0.5 },
+    param: [1, 1], grad: [2, 4], state: [4, 16, 9, 9, 9, 9], expectParam: [0.5, 0.5], expectState: [4, 16, 9, 9, 9, 9] },
+  // sq = [4, 25]; gAvg = 0.5 [-2, 4] + 0.5 [2, 4] = [0, 4]; avg = sqrt([4, 9]) = [2, 3];
+  // buf = 0.5 [1, 2] + [1, 4/3] = [1.5, 7/3]
+  { name: 'rmsprop centered with momentum', opt: 'rmsprop', hyper: { lr: 0.5, alpha: 0.5, oneMinusAlpha: 0.5, momentum: 0.5, centered: 1 },
+    param: [1, 1], grad: [2, 4], state: [4, 34, 1, 2, -2, 4], expectParam: [0.25, -1 / 6], expectState: [4, 25, 1.5, 7 / 3, 0, 4] },
+  // sq = [4, 11]; avg = sqrt(sq + 5) = [3, 4]
+  { name: 'rmsprop eps inside the root', opt: 'rmsprop', hyper: { lr: 0.5, alpha: 0.5, oneMinusAlpha: 0.5, eps: 5, epsInsideSqrt: 1 },
+    param: [1, 1], grad: [2, 4], state: [4, 6, 0, 0, 0, 0], expectParam: [2 / 3, 0.5], expectState: [4, 11, 0, 0, 0, 0] },
+  // sq = [4, 16]; delta = sqrt([1, 9]) / sqrt([4, 16]) g = [1, 3]; acc = 0.5 [1, 9] + 0.5 [1, 9]
+  { name: 'adadelta', opt: 'adadelta', hyper: { lr: 0.5, rho: 0.5, oneMinusRho: 0.5 },
+    param: [1, 1], grad: [2, 4], state: [4, 16, 1, 9], expectParam: [0.5, -0.5], expectState: [4, 16, 1, 9] },
+  // m = [1, 1]; v = [1, 4]; denom = sqrt(v) / sqrt(0.25) = [2, 4]; step size 0.5 / 0.5 = 1
+  { name: 'adam with bias corrections', opt: 'adam',
+    hyper: { lr: 0.5, beta1: 0.5, oneMinusBeta1: 0.5, beta2: 0.5, oneMinusBeta2: 0.5, bc1: 0.5, bc2: 0.25 },
+    param: [1, 1], grad: [1, 2], state: [1, 0, 1, 4, 9, 9], expectParam: [0.5, 0.75], expectState: [1, 1, 1, 4, 9, 9] },
+  // p *= 1 - 0.25 first; vMax = max([4, 1], [1, 4]) = [4, 4]; denom = [2, 2]
+  { name: 'adam amsgrad, decoupled weight decay', opt: 'adam',
+    hyper: { lr: 0.5, beta1: 0.5, oneMinusBeta1: 0.5, beta2: 0.5, oneMinusBeta2: 0.5, weightDecay: 0.5, decoupled: 1, amsgrad: 1, bc1: 1, bc2: 1 },
+    param: [2, 4], grad: [1, 2], state: [1, 0, 1, 4, 4, 1], expectParam: [1.25, 2.75], expectState: [1, 1, 1, 4, 4, 4] },
+  // g = [0, 3] + [1, -1] = [1, 2]; v = 0.5 [7, 18] + 0.5 [1, 4] = [4, 11]; denom = sqrt(v + 5) = [3, 4]
+  { name: 'adam L2 weight decay, eps inside the root', opt: 'adam',
+    hyper: { lr: 0.5, beta1: 0.5, oneMinusBeta1: 0.5, beta2: 0.5, oneMinusBeta2: 0.5, eps: 5, weightDecay: 1, epsInsideSqrt: 1, bc1: 1, bc2: 1 },
+    param: [1, -1], grad: [0, 3], state: [1, 0, 7, 18, 0, 0], expectParam: [5 / 6, -9 / 8], expectState: [1, 1, 4, 11, 0, 0] },
+  // u = max(0.5 [4, 2], [1, 2]) = [2, 2]; step size 0.5 / 0.5 = 1
+  { name: 'adamax', opt: 'adamax', hyper: { lr: 0.5, beta1: 0.5, oneMinusBeta1: 0.5, beta2: 0.5, bc1: 0.5 },
+    param: [1, 1], grad: [1, -2], state: [1, 0, 4, 2], expectParam: [0.5, 1.5], expectState: [1, -1, 2, 2] },
+  // denom = sqrt([1, 4] / 0.25) = [2, 4]; p -= 0.5 g / denom + 0.25 m / denom
+  { name: 'nadam', opt: 'nadam',
+    hyper: { lr: 0.5, beta1: 0.5, oneMinusBeta1: 0.5, beta2: 0.5, oneMinusBeta2: 0.5, bc2: 0.25, gradCoef: 0.5, avgCoef: 0.25 },
+    param: [1, 1], grad: [1, 2], state: [1, 0, 1, 4], expectParam: [0.625, 0.6875], expectState: [1, 1, 1, 4] },
+  { name: 'nadam decoupled weight decay', opt: 'nadam',
+    hyper: { lr: 0.5, beta1: 0.5, oneMinusBeta1: 0.5, beta2: 0.5, oneMinusBeta2: 0.5, weightDecay: 0.5, decoupled: 1, bc2: 0.25, gradCoef: 0.5, avgCoef: 0.25 },
+    param: [2, 4], grad: [1, 2], state: [1, 0, 1, 4], expectParam: [1.125, 2.6875], expectState: [1, 1, 1, 4] },
+  // mhat = [2, 2]; p -= mhat * 0.5 * (0.5 / sqrt(v)) * 0.5
+  { name: 'radam rectified', opt: 'radam',
+    hyper: { lr: 0.5, beta1: 0.5, oneMinusBeta1: 0.5, beta2: 0.5, oneMinusBeta2: 0.5, bc1: 0.5, bc2: 0.25, rectified: 1, rect: 0.5 },
+    param: [1, 1], grad: [1, 2], state: [1, 0, 1, 4], expectParam: [0.75, 0.875], expectState: [1, 1, 1, 4] },
+  { name: 'radam un-adapted step, decoupled weight decay', opt: 'radam',
+    hyper: { lr: 0.5, beta1: 0.5, oneMinusBeta1: 0.5, beta2: 0.5, oneMinusBeta2: 0.5, weightDecay: 0.5, decoupled: 1, bc1: 0.5, bc2: 0.25, rect: 0.5 },
+    param: [2, 4], grad: [1, 2], state: [1, 0, 1, 4], expectParam: [0.5, 2], expectState: [1, 1, 1, 4] },
 ];

@@ -1,0 +1,184 @@
+/**
+ * fitAsync: the same training loop as fit, run in a worker thread so the event loop stays free.
+ * The worker trains the caller's own parameter memory (SharedArrayBuffer arenas), so the model
+ * is trained in place; progress reaches the main thread as callbacks and events; an AbortSignal
+ * stops training between batches. While it runs, calls that would race with it fail with
+ * ERR_BLASNET_BUSY.
+ */
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import type { Sequential } from '../model/sequential';
+import type { OptimizerState } from '../optim';
+import { Matrix } from '../tensor';
+import { typedArrayTag } from '../typed';
+import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
+import { prepareData } from './fit';
+import type { Compiled, FitOptions, History, Labels } from './fit';
+import type { Input } from '../model/sequential';
+import { createMetric } from './metrics';
+import { CONTROL } from './protocol';
+import type { WorkerInput, WorkerMessage } from './protocol';
+
+export interface FitAsyncOptions extends FitOptions {
+  /** Stops training between batches; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Called on the main thread after every batch and epoch. */
+  onProgress?: (event: { type: 'batch'; logs: BatchLogs } | { type: 'epoch'; logs: EpochLogs }) => void;
+}
+
+const WORKER = path.join(__dirname, 'worker.js');
+
+/** A copy on shared memory (no copy if it is already there). */
+function shared<T extends Float32Array | Int32Array>(a: T): T {
+  if (a.buffer instanceof SharedArrayBuffer) return a;
+  const Ctor = typedArrayTag(a) === 'Int32Array' ? Int32Array : Float32Array;
+  const out = new Ctor(new SharedArrayBuffer(a.byteLength) as unknown as ArrayBuffer);
+  out.set(a as never);
+  return out as T;
+}
+
+function sharedMatrix(m: Matrix): { data: Float32Array; rows: number; cols: number } {
+  return { data: shared(m.data.subarray(0, m.rows * m.cols)), rows: m.rows, cols: m.cols };
+}
+
+function rebuildError(m: { name: string; code: string | undefined; message: string }): Error {
+  const err = m.name === 'TypeError' ? new TypeError(m.message) : m.name === 'RangeError' ? new RangeError(m.message) : new Error(m.message);
+  if (m.code) Object.assign(err, { code: m.code });
+  if (m.name !== 'TypeError' && m.name !== 'RangeError' && m.name !== 'Error') err.name = m.name;
+  return err;
+}
+
+/** Trains `model` (compiled) in a worker thread; resolves with the History. */
+export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y: Labels, options: FitAsyncOptions,
+  setBusy: (busy: boolean) => void): Promise<History> {
+  const { signal, onProgress, callbacks = [], validationData, ...fit } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError(ErrorCode.ARG_TYPE, 'fitAsync: Expected an AbortSignal for signal');
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw typeError(ErrorCode.ARG_TYPE, 'fitAsync: Expected a function for onProgress');
+  const loss = model.lossSpec;
+  if (!loss || loss.custom) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: needs a built-in loss (a custom loss cannot move to the worker)');
+  if (compiled.metrics.some((m) => typeof m === 'object' && m !== null && typeof (m as { update?: unknown }).update === 'function')) {
+    throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: custom metric objects cannot move to the worker; use built-in metrics');
+  }
+  compiled.metrics.forEach(createMetric);
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  // Shapes, labels and NaN are checked here, before the worker starts.
+  const train = prepareData(model, x, y, 'fitAsync');
+  const val = validationData ? prepareData(model, validationData.x, validationData.y, 'fitAsync (validationData)') : null;
+  const control = new Int32Array(new SharedArrayBuffer(4 * CONTROL.LENGTH));
+  const pauseAtEpochEnd = callbacks.some((c) => c.onEpochEnd);
+  const input: WorkerInput = {
+    backend: model.backend.name,
+    threads: model.backend.getNumThreads(),
+    model: { ...model.config(), layers: [...model.config().layers] },
+    shared: { params: model.params, grads: model.grads, buffers: model.buffers().map((b) => b.data) },
+    maskState: model.maskState(),
+    x: sharedMatrix(train.x),
+    y: shared(train.y),
+    loss: { name: loss.name as WorkerInput['loss']['name'], param: loss.param },
+    optimizer: compiled.optimizer.state(),
+    metrics: [...compiled.metrics],
+    fit: { ...fit, ...(val ? { validationData: { x: sharedMatrix(val.x), y: shared(val.y) } } : {}) },
+    control,
+    pauseAtEpochEnd,
+    reportBatches: !!onProgress || callbacks.some((c) => c.onBatchEnd),
+  };
+  let stopReason: string | null = null;
+  let stepsPerEpoch = 0;
+  const ctx: TrainContext = {
+    model,
+    optimizer: compiled.optimizer,
+    get epochs() {
+      return fit.epochs ?? 1;
+    },
+    get stepsPerEpoch() {
+      return stepsPerEpoch;
+    },
+    stop(reason = 'stopped by a callback') {
+      if (stopReason === null) stopReason = reason;
+      Atomics.store(control, CONTROL.STOP, 1);
+    },
+    get stopReason() {
+      return stopReason;
+    },
+  };
+
+  setBusy(true);
+  return new Promise<History>((resolve, reject) => {
+    let settled = false;
+    const worker = new Worker(WORKER, { workerData: input });
+    const release = () => {
+      Atomics.store(control, CONTROL.PAUSE, 0);
+      Atomics.notify(control, CONTROL.PAUSE);
+    };
+    const onAbort = () => {
+      Atomics.store(control, CONTROL.STOP, 1);
+      release();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (err: unknown, history?: History) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      setBusy(false);
+      model.eval();
+      if (err) reject(err);
+      else resolve(history as History);
+    };
+    const safely = (fn: () => void) => {
+      try {
+        fn();
+      } catch (e) {
+        onAbort();
+        worker.terminate().finally(() => finish(e));
+      }
+    };
+    safely(() => callbacks.forEach((c) => c.onTrainBegin?.(ctx)));
+    worker.on('message', (m: WorkerMessage) => {
+      switch (m.type) {
+        case 'epochBegin':
+          stepsPerEpoch = m.stepsPerEpoch;
+          safely(() => callbacks.forEach((c) => c.onEpochBegin?.(m.epoch, ctx)));
+          break;
+        case 'batch':
+          safely(() => {
+            for (const c of callbacks) c.onBatchEnd?.(m.logs, ctx);
+            onProgress?.({ type: 'batch', logs: m.logs });
+          });
+          break;
+        case 'epochEnd':
+          safely(() => {
+            if (m.optimizer) compiled.optimizer.load(m.optimizer as OptimizerState);
+            for (const c of callbacks) c.onEpochEnd?.(m.logs, ctx);
+            onProgress?.({ type: 'epoch', logs: m.logs });
+          });
+          release();
+          break;
+        case 'done': {
+          compiled.optimizer.load(m.optimizer);
+          model.setMaskState(m.maskState);
+          const history = { ...m.history, stopReason: stopReason ?? m.history.stopReason };
+          if (signal?.aborted) {
+            finish(signal.reason);
+            break;
+          }
+          try {
+            for (const c of callbacks) c.onTrainEnd?.(ctx);
+          } catch (e) {
+            finish(e);
+            break;
+          }
+          finish(null, history);
+          break;
+        }
+        case 'error':
+          finish(rebuildError(m));
+          break;
+      }
+    });
+    worker.on('error', (e) => finish(e));
+    worker.on('exit', (code) => {
+      if (!settled) finish(new BlasnetError(ErrorCode.INTERNAL, `fitAsync: the training worker exited with code ${code}`));
+    });
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * Messages between fitAsync (main thread) and its training worker, and the shared control words.
+ */
+import type { LayerConfig } from '../layers/layer';
+import type { LossName } from '../losses';
+import type { OptimizerState } from '../optim';
+import type { BatchLogs, EpochLogs } from './callbacks';
+import type { FitOptions, History } from './fit';
+import type { MetricSpec } from './metrics';
+
+/** Indices into the shared Int32Array the two threads coordinate with. */
+export const CONTROL = {
+  /** Set to 1 by the main thread: stop after the current batch. */
+  STOP: 0,
+  /** The epoch-end handshake: 1 while the worker waits for the main thread's callbacks. */
+  PAUSE: 1,
+  LENGTH: 2,
+} as const;
+
+/** What the worker is given. */
+export interface WorkerInput {
+  backend: 'js' | 'native';
+  threads: number;
+  model: { inputSize: number; seed: number; layers: LayerConfig[] };
+  shared: { params: Float32Array; grads: Float32Array; buffers: Float32Array[] };
+  maskState: number[];
+  x: { data: Float32Array; rows: number; cols: number };
+  y: Int32Array | Float32Array;
+  loss: { name: LossName; param: number };
+  optimizer: OptimizerState;
+  metrics: MetricSpec[];
+  fit: Omit<FitOptions, 'callbacks' | 'validationData'> & { validationData?: { x: { data: Float32Array; rows: number; cols: number }; y: Int32Array | Float32Array } };
+  control: Int32Array;
+  /** Whether to pause at each epoch end for the main thread's callbacks. */
+  pauseAtEpochEnd: boolean;
+  /** Whether to report every batch (the main thread has batch callbacks or a progress listener). */
+  reportBatches: boolean;
+}
+
+/** What the worker posts. */
+export type WorkerMessage =
+  | { type: 'epochBegin'; epoch: number; stepsPerEpoch: number }
+  | { type: 'batch'; logs: BatchLogs }
+  | { type: 'epochEnd'; logs: EpochLogs; optimizer: OptimizerState | null }
+  | { type: 'done'; history: History; optimizer: OptimizerState; maskState: number[] }
+  | { type: 'error'; name: string; code: string | undefined; message: string };

@@ -1,0 +1,135 @@
+/**
+ * fitAsync: training in a worker thread, in place, without blocking the event loop.
+ */
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { batchNorm, dense, dropout, earlyStopping, loadModel, modelCheckpoint, Rng, Sequential } from '../lib';
+import type { Backend } from '../lib';
+import { forEachBackend, throwsCode } from './helpers';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-async-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function data(n: number, seed: number): { x: Float32Array; y: Int32Array } {
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * 8), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 4;
+    for (let j = 0; j < 8; j++) x[i * 8 + j] = (j === 2 * y[i] ? 2 : 0) + rng.normal();
+  }
+  return { x, y };
+}
+
+function make(b: Backend, seed = 1): Sequential {
+  return new Sequential({ inputSize: 8, seed, backend: b, layers: [dense(32, { activation: 'relu' }), batchNorm(), dropout(0.2), dense(4)] })
+    .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 3e-3 }, metrics: ['accuracy'] });
+}
+
+async function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.equal((e as { code?: string }).code, code, (e as Error).message);
+    return;
+  }
+  assert.fail(`expected a rejection with ${code}`);
+}
+
+forEachBackend('fitAsync', (b) => {
+  const { x, y } = data(600, 1);
+
+  it('reaches the same weights, running statistics and history as fit for the same seed', async () => {
+    const s = make(b), a = make(b);
+    const hs = s.fit(x, y, { epochs: 3, batchSize: 50 });
+    const ha = await a.fitAsync(x, y, { epochs: 3, batchSize: 50 });
+    assert.deepEqual(a.params, s.params);
+    assert.deepEqual(a.buffers().map((v) => v.data), s.buffers().map((v) => v.data));
+    assert.deepEqual(ha.epochs.map((e) => e.loss), hs.epochs.map((e) => e.loss));
+    assert.equal(a.optimizer?.stepCount, s.optimizer?.stepCount);
+    // Training continues identically afterwards: optimiser state and dropout masks came back.
+    s.fit(x, y, { epochs: 1, batchSize: 50 });
+    a.fit(x, y, { epochs: 1, batchSize: 50 });
+    assert.deepEqual(a.params, s.params);
+  });
+
+  it('reports progress and runs callbacks on this thread; a callback can stop it', async () => {
+    const m = make(b);
+    let batches = 0, epochs = 0;
+    const file = path.join(tmp, `async-${b.name}.blasnet`);
+    const h = await m.fitAsync(x, y, {
+      epochs: 20, batchSize: 100, validationData: { x, y },
+      onProgress: (e) => (e.type === 'batch' ? batches++ : epochs++),
+      callbacks: [
+        { onEpochEnd: (l) => { (l as Record<string, number>).fake = l.epoch < 1 ? -l.epoch : 1; } },
+        earlyStopping({ monitor: 'fake', patience: 1 }),
+        modelCheckpoint(file),
+      ],
+    });
+    assert.equal(h.epochs.length, 3);
+    assert.match(h.stopReason as string, /earlyStopping/);
+    assert.equal(epochs, 3);
+    assert.equal(batches, 3 * 6);
+    const saved = loadModel(file, { backend: b });
+    assert.equal(saved.metadata?.epoch, 3);
+    assert.deepEqual(saved.model.params, m.params, 'the checkpoint of the last epoch holds the final weights');
+  });
+
+  it('is busy while training: racing calls fail with ERR_BLASNET_BUSY, predict works', async () => {
+    const m = make(b);
+    const running = m.fitAsync(x, y, { epochs: 2, batchSize: 20 });
+    assert.equal(m.isTraining, true);
+    throwsCode(() => m.fit(x, y), 'ERR_BLASNET_BUSY');
+    throwsCode(() => m.lossAndGradient(x, y), 'ERR_BLASNET_BUSY');
+    throwsCode(() => m.setWeights(m.getWeights()), 'ERR_BLASNET_BUSY');
+    throwsCode(() => m.compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 } }), 'ERR_BLASNET_BUSY');
+    throwsCode(() => m.forward(x, { training: true }), 'ERR_BLASNET_BUSY');
+    await rejectsCode(m.fitAsync(x, y), 'ERR_BLASNET_BUSY');
+    assert.equal(m.predict(x.subarray(0, 80)).rows, 10);
+    await running;
+    assert.equal(m.isTraining, false);
+    m.fit(x, y, { epochs: 1 });
+  });
+
+  it('stops between batches on abort and rejects with the signal reason', async () => {
+    const m = make(b);
+    const before = m.params.slice();
+    const ac = new AbortController();
+    let batches = 0;
+    const p = m.fitAsync(x, y, {
+      epochs: 1000, batchSize: 10, signal: ac.signal,
+      onProgress: (e) => { if (e.type === 'batch' && ++batches === 5) ac.abort(); },
+    });
+    await assert.rejects(p, (e: Error) => e.name === 'AbortError');
+    assert.equal(m.isTraining, false);
+    assert.notDeepEqual(m.params, before, 'the batches trained before the abort are kept');
+    const done = new AbortController();
+    done.abort();
+    await assert.rejects(m.fitAsync(x, y, { signal: done.signal }), (e: Error) => e.name === 'AbortError');
+  });
+
+  it('two models train at once', async () => {
+    const [a, c] = [make(b, 1), make(b, 2)];
+    const [s1, s2] = [make(b, 1), make(b, 2)];
+    await Promise.all([a.fitAsync(x, y, { epochs: 2 }), c.fitAsync(x, y, { epochs: 2 })]);
+    s1.fit(x, y, { epochs: 2 });
+    s2.fit(x, y, { epochs: 2 });
+    assert.deepEqual(a.params, s1.params);
+    assert.deepEqual(c.params, s2.params);
+  });
+
+  it('checks its inputs before starting the worker', async () => {
+    const m = make(b);
+    const bad = x.slice();
+    bad[3] = NaN;
+    await rejectsCode(m.fitAsync(bad, y), 'ERR_BLASNET_DATA');
+    await rejectsCode(m.fitAsync(x, y.map((v) => v + 4)), 'ERR_BLASNET_LABEL');
+    await rejectsCode(m.fitAsync(x, y, { epochs: 0 }), 'ERR_BLASNET_ARG_RANGE');
+    assert.equal(m.isTraining, false);
+    const custom = new Sequential({ inputSize: 8, backend: b, layers: [dense(4)] })
+      .compile({ loss: { name: 'mine', compute: () => 0 }, optimizer: { name: 'sgd', lr: 0.1 } });
+    await rejectsCode(custom.fitAsync(x, new Float32Array(600 * 4)), 'ERR_BLASNET_ARG_RANGE');
+    await rejectsCode(new Sequential({ inputSize: 8, backend: b, layers: [dense(4)] }).fitAsync(x, y), 'ERR_BLASNET_STATE');
+  });
+});
