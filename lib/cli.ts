@@ -21,6 +21,7 @@ import type { OptimizerSpec } from './optim';
 import type { ScheduleSpec } from './schedules';
 import { Matrix } from './tensor';
 import { csvLogger, progressBar } from './train/callbacks';
+import { writeLearningCurves } from './plot/curves';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -114,12 +115,13 @@ interface TrainOptions extends DataOptions {
   validationSplit: number;
   out: string;
   history: string;
+  curves: string;
   backend?: string;
   threads?: number;
   quiet?: boolean;
 }
 
-function train(o: TrainOptions): void {
+async function train(o: TrainOptions): Promise<void> {
   setupBackend(o);
   const started = Date.now();
   const trainSet = loadData(o, 'train');
@@ -161,8 +163,9 @@ function train(o: TrainOptions): void {
       seconds, backend: b.name, trainedAt: new Date().toISOString(), classNames: trainSet.classNames ?? null,
     },
   });
-  say(`test loss ${test.loss.toFixed(4)}  test accuracy ${test.accuracy.toFixed(4)}  (${seconds.toFixed(1)} s in all)`);
-  say(`model written to ${path.resolve(o.out)}; per-epoch history in ${path.resolve(o.history)}`);
+  say(`test loss ${test.loss.toFixed(4)}  test accuracy ${test.accuracy.toFixed(4)}  (training and test ${seconds.toFixed(1)} s)`);
+  const curves = await writeLearningCurves(history, o.curves, { title: `${[trainSet.x.cols, ...o.hidden, trainSet.classes].join('-')} ${o.activation} MLP on ${source} (${b.name} backend)` });
+  say(`model written to ${path.resolve(o.out)}; history in ${path.resolve(o.history)}; learning curves in ${path.resolve(curves.svg)} and .png`);
   // The last line is machine-readable for scripts and benchmarks.
   process.stdout.write(`${JSON.stringify({ testAccuracy: test.accuracy, testLoss: test.loss, seconds, epochs: history.epochs.length, backend: b.name })}\n`);
 }
@@ -244,6 +247,7 @@ export function program(): Command {
     .option('--validation-split <f>', 'fraction of the training set held out', fraction('--validation-split'), 0)
     .option('--out <file>', 'where to write the model', 'fashion-mnist.blasnet')
     .option('--history <file>', 'where to write the per-epoch history (CSV)', 'fashion-mnist.history.csv')
+    .option('--curves <base>', 'where to write the learning curves (<base>.svg and <base>.png)', 'fashion-mnist.curves')
     .option('--quiet', 'print only the final JSON line')
     .action((o: TrainOptions) => train(o));
   const e = p.command('evaluate').description('loss and accuracy of a saved model on a test set').requiredOption('--model <file>', 'a model written by train');
@@ -255,9 +259,9 @@ export function program(): Command {
   return p;
 }
 
-export function main(argv: string[] = process.argv): void {
+export async function main(argv: string[] = process.argv): Promise<void> {
   try {
-    program().parse(argv);
+    await program().parseAsync(argv);
   } catch (e) {
     const err = e as Error & { code?: string };
     if (err.code && err.code.startsWith('ERR_BLASNET_')) {
@@ -269,4 +273,4 @@ export function main(argv: string[] = process.argv): void {
   }
 }
 
-if (require.main === module) main();
+if (require.main === module) void main();

@@ -24,7 +24,7 @@ const haveData = fs.existsSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-u
   const model = path.join(tmp, 'small.blasnet');
   it('train: a short job reports test accuracy and writes the model and history', function () {
     this.timeout(120000);
-    const r = run('train', '--hidden', '64', '--epochs', '2', '--out', model, '--history', path.join(tmp, 'h.csv'));
+    const r = run('train', '--hidden', '64', '--epochs', '2', '--out', model, '--history', path.join(tmp, 'h.csv'), '--curves', path.join(tmp, 'curves'));
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /epoch 1\/2/);
     assert.match(r.stdout, /test accuracy 0\.\d+/);
@@ -33,6 +33,8 @@ const haveData = fs.existsSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-u
     assert.equal(last.epochs, 2);
     assert.ok(fs.existsSync(model));
     assert.equal(fs.readFileSync(path.join(tmp, 'h.csv'), 'utf8').trim().split('\n').length, 3);
+    assert.match(fs.readFileSync(path.join(tmp, 'curves.svg'), 'utf8'), /^<svg[\s\S]*Loss per epoch/);
+    assert.ok(fs.statSync(path.join(tmp, 'curves.png')).size > 10000);
   });
 
   it('evaluate and predict use the saved model', function () {

@@ -1,0 +1,54 @@
+/**
+ * Learning curves: the moving average, the SVG and PNG a History renders to, and their errors.
+ */
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { learningCurveSpec, learningCurvesSvg, movingAverage, svgToPng, writeLearningCurves } from '../lib/plot/curves';
+import type { History } from '../lib/train/fit';
+import { throwsCode } from './helpers';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-plot-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function history(withVal: boolean): History {
+  const epochs = [0, 1, 2].map((e) => ({
+    epoch: e, loss: 1 / (e + 1), accuracy: 0.5 + 0.1 * e, lr: 0.01, seconds: 1, samplesPerSecond: 100,
+    ...(withVal ? { valLoss: 1.2 / (e + 1), valAccuracy: 0.45 + 0.1 * e } : {}),
+  }));
+  const stepLoss = Float64Array.from({ length: 30 }, (_, i) => 1 / (1 + i / 10) + (i % 3) * 0.01);
+  return { epochs, stepLoss, stepLr: new Float64Array(30).fill(0.01), steps: 30, stopReason: null };
+}
+
+describe('learning curves', () => {
+  it('moving average is the trailing mean over the window', () => {
+    const m = movingAverage([1, 2, 3, 4, 5], 5, 2);
+    assert.deepEqual(Array.from(m), [1, 1.5, 2.5, 3.5, 4.5]);
+    assert.deepEqual(Array.from(movingAverage([1, NaN, 3], 3, 3)), [1, 1, 2]);
+  });
+
+  it('the spec plots loss and metric per epoch and every step with its average', () => {
+    const spec = learningCurveSpec(history(true), { title: 'T' }) as { title: string; vconcat: { hconcat?: { title: string; data: { values: { set: string }[] } }[]; data?: { values: unknown[] } }[] };
+    assert.equal(spec.title, 'T');
+    const [top, bottom] = spec.vconcat;
+    assert.deepEqual(top.hconcat?.map((c) => c.title), ['Loss per epoch', 'accuracy per epoch']);
+    assert.equal(top.hconcat?.[0].data.values.filter((r) => r.set === 'validation').length, 3);
+    assert.equal(bottom.data?.values.length, 30);
+    throwsCode(() => learningCurveSpec({ ...history(false), epochs: [] }), 'ERR_BLASNET_STATE');
+  });
+
+  it('renders SVG and PNG and writes both files', async () => {
+    const svg = await learningCurvesSvg(history(true), { title: 'curves of a test' });
+    assert.match(svg, /^<svg/);
+    assert.match(svg, /curves of a test/);
+    assert.match(svg, /Loss per epoch/);
+    const png = svgToPng(svg, 600);
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    assert.equal(png.readUInt32BE(16), 600, 'PNG width');
+    const files = await writeLearningCurves(history(false), path.join(tmp, 'c'));
+    assert.ok(fs.statSync(files.svg).size > 1000);
+    assert.ok(fs.statSync(files.png).size > 1000);
+    await assert.rejects(writeLearningCurves(history(false), path.join(tmp, 'no', 'dir', 'c')), (e: Error & { code?: string }) => e.code === 'ERR_BLASNET_IO');
+  });
+});
