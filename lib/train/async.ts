@@ -13,7 +13,7 @@ import type { OptimizerState } from '../optim';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { prepareData } from './fit';
+import { checkFinite, prepareData } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
 import type { Input } from '../model/sequential';
 import { createMetric } from './metrics';
@@ -38,8 +38,34 @@ function shared<T extends Float32Array | Int32Array>(a: T): T {
   return out as T;
 }
 
-function sharedMatrix(m: Matrix): { data: Float32Array; rows: number; cols: number } {
-  return { data: shared(m.data.subarray(0, m.rows * m.cols)), rows: m.rows, cols: m.cols };
+const CHUNK = 1 << 20;
+
+/**
+ * x on shared memory, checked for NaN and infinities, a chunk at a time with the event loop
+ * served in between: a large training set is copied and scanned without blocking it.
+ */
+type SharedRows = { data: Float32Array; rows: number; cols: number };
+
+async function sharedChecked(m: Matrix, where: string): Promise<SharedRows> {
+  const n = m.rows * m.cols;
+  const src = m.data.subarray(0, n);
+  const onShared = src.buffer instanceof SharedArrayBuffer;
+  const out = onShared ? src : new Float32Array(new SharedArrayBuffer(4 * n) as unknown as ArrayBuffer);
+  for (let off = 0; off < n; off += CHUNK) {
+    const end = Math.min(n, off + CHUNK);
+    const part = src.subarray(off, end);
+    try {
+      checkFinite(where, 'x', part, end - off);
+    } catch (e) {
+      // Report the index in the whole of x.
+      const err = e as Error;
+      err.message = err.message.replace(/at index (\d+)/, (_s, i: string) => `at index ${off + Number(i)}`);
+      throw err;
+    }
+    if (!onShared) out.set(part, off);
+    if (end < n) await new Promise((r) => setImmediate(r));
+  }
+  return { data: out, rows: m.rows, cols: m.cols };
 }
 
 function rebuildError(m: { name: string; code: string | undefined; message: string }): Error {
@@ -62,9 +88,48 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
   }
   compiled.metrics.forEach(createMetric);
   if (signal?.aborted) return Promise.reject(signal.reason);
-  // Shapes, labels and NaN are checked here, before the worker starts.
-  const train = prepareData(model, x, y, 'fitAsync');
-  const val = validationData ? prepareData(model, validationData.x, validationData.y, 'fitAsync (validationData)') : null;
+  // Shapes and labels are checked here; NaN while x moves to shared memory; all before the worker starts.
+  const train = prepareData(model, x, y, 'fitAsync', false);
+  const val = validationData ? prepareData(model, validationData.x, validationData.y, 'fitAsync (validationData)', false) : null;
+  setBusy(true);
+  return (async () => {
+    let xs: SharedRows, vxs: SharedRows | null;
+    try {
+      xs = await sharedChecked(train.x, 'fitAsync');
+      vxs = val ? await sharedChecked(val.x, 'fitAsync (validationData)') : null;
+    } catch (e) {
+      setBusy(false);
+      throw e;
+    }
+    if (signal?.aborted) {
+      setBusy(false);
+      throw signal.reason;
+    }
+    return runWorker({
+      model, compiled, loss: { name: loss.name, param: loss.param }, y: train.y, xs,
+      val: val && vxs ? { x: vxs, y: val.y } : null, fit, callbacks, signal, onProgress, setBusy,
+    });
+  })();
+}
+
+/** Everything a training job needs, checked and on shared memory. */
+interface Job {
+  model: Sequential;
+  compiled: Compiled;
+  loss: { name: string; param: number };
+  y: Int32Array | Float32Array;
+  xs: SharedRows;
+  val: { x: SharedRows; y: Int32Array | Float32Array } | null;
+  fit: Omit<FitOptions, 'callbacks' | 'validationData'>;
+  callbacks: Callback[];
+  signal: AbortSignal | undefined;
+  onProgress: FitAsyncOptions['onProgress'];
+  setBusy: (busy: boolean) => void;
+}
+
+/** Starts the worker on a job and relays its messages; settles when training ends. */
+function runWorker(job: Job): Promise<History> {
+  const { model, compiled, loss, xs, val, fit, callbacks, signal, onProgress, setBusy } = job;
   const control = new Int32Array(new SharedArrayBuffer(4 * CONTROL.LENGTH));
   const pauseAtEpochEnd = callbacks.some((c) => c.onEpochEnd);
   const input: WorkerInput = {
@@ -73,12 +138,12 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
     model: { ...model.config(), layers: [...model.config().layers] },
     shared: { params: model.params, grads: model.grads, buffers: model.buffers().map((b) => b.data) },
     maskState: model.maskState(),
-    x: sharedMatrix(train.x),
-    y: shared(train.y),
+    x: xs,
+    y: shared(job.y),
     loss: { name: loss.name as WorkerInput['loss']['name'], param: loss.param },
     optimizer: compiled.optimizer.state(),
     metrics: [...compiled.metrics],
-    fit: { ...fit, ...(val ? { validationData: { x: sharedMatrix(val.x), y: shared(val.y) } } : {}) },
+    fit: { ...fit, ...(val ? { validationData: { x: val.x, y: shared(val.y) } } : {}) },
     control,
     pauseAtEpochEnd,
     reportBatches: !!onProgress || callbacks.some((c) => c.onBatchEnd),
@@ -103,7 +168,6 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
     },
   };
 
-  setBusy(true);
   return new Promise<History>((resolve, reject) => {
     let settled = false;
     const worker = new Worker(WORKER, { workerData: input });

@@ -88,7 +88,7 @@ export function compileModel(model: Sequential, options: CompileOptions): Compil
 }
 
 /** Checks a Float32Array for NaN and infinities (before any work starts). */
-function checkFinite(where: string, what: string, data: Float32Array, n: number): void {
+export function checkFinite(where: string, what: string, data: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) {
     const v = data[i];
     if (v !== v || v === Infinity || v === -Infinity) {
@@ -102,8 +102,11 @@ interface Prepared {
   y: Int32Array | Float32Array;
 }
 
-/** Validates and normalises (x, y) for the model and its loss. */
-export function prepareData(model: Sequential, x: Input, y: Labels, where: string): Prepared {
+/**
+ * Validates and normalises (x, y) for the model and its loss: shapes, label ranges, and (unless
+ * scanX is false, for a caller that scans x itself) NaN and infinities.
+ */
+export function prepareData(model: Sequential, x: Input, y: Labels, where: string, scanX = true): Prepared {
   let m: Matrix;
   if (x instanceof Matrix) m = x;
   else if (typedArrayTag(x) === 'Float32Array') {
@@ -116,7 +119,7 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
   else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array or array of rows for x`);
   if (m.cols !== model.inputSize) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${model.inputSize} features per row but received ${m.cols}`);
   if (m.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
-  checkFinite(where, 'x', m.data, m.rows * m.cols);
+  if (scanX) checkFinite(where, 'x', m.data, m.rows * m.cols);
 
   const loss = model.lossSpec;
   const def = loss && !loss.custom ? LOSSES[loss.name as LossName] : null;
