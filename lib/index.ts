@@ -50,3 +50,5 @@ export type { LoadedModel, ModelExtras } from './io/model-file';
 export { LBFGS } from './optim/lbfgs';
 export type { Closure, LbfgsOptions, LbfgsTarget } from './optim/lbfgs';
 export type { ModelConfig } from './model/sequential';
+export { learningCurveSpec, learningCurvesSvg, movingAverage, svgToPng, writeLearningCurves } from './plot/curves';
+export type { FitAsyncOptions } from './train/async';
