@@ -12,24 +12,9 @@ import { ErrorCode, rangeError, typeError } from './errors';
 import { erf } from './math';
 import type { Rng } from './rng';
 import { typedArrayTag, typedLength } from './typed';
+import { FLOAT32_MAX, hasOwn, show, typeName } from './describe';
 
-const FLOAT_MAX = 3.4028234663852886e38;
 
-function hasOwn(o: object, key: PropertyKey): boolean {
-  return Object.prototype.hasOwnProperty.call(o, key);
-}
-
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
-  return String(v);
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'Array';
-  return typedArrayTag(v) ?? typeof v;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Gains
@@ -477,7 +462,7 @@ function finiteNumber(fn: string, option: string, v: unknown): number {
   if (typeof v !== 'number') {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected number for ${option} but received ${typeName(v)}`);
   }
-  if (!Number.isFinite(v) || Math.abs(v) > FLOAT_MAX) {
+  if (!Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX) {
     throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected finite number for ${option} but received ${v}`);
   }
   return v;

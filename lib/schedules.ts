@@ -16,22 +16,8 @@
  * recursion operation for operation.
  */
 import { BlasnetError, ErrorCode, rangeError, typeError } from './errors';
+import { hasOwn, show, typeName } from './describe';
 
-function hasOwn(o: object, key: PropertyKey): boolean {
-  return Object.prototype.hasOwnProperty.call(o, key);
-}
-
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
-  return String(v);
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'Array';
-  return typeof v;
-}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

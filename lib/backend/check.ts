@@ -4,22 +4,15 @@
  */
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { isDetached, typedArrayTag, typedBuffer, typedByteOffset, typedLength } from '../typed';
+import { FLOAT32_MAX, typeName } from '../describe';
 
 const MAX_DIM = 2147483647;
-const FLOAT_MAX = 3.4028234663852886e38;
 
 function show(v: unknown): string {
   if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
   return String(v);
 }
 
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  const tag = typedArrayTag(v);
-  if (tag !== undefined) return tag;
-  if (Array.isArray(v)) return 'Array';
-  return typeof v;
-}
 
 export function argCount(fn: string, got: number, want: number): void {
   if (got !== want) {
@@ -46,7 +39,7 @@ export function dim(fn: string, name: string, v: unknown): number {
 /** A finite number that fits a float; returned rounded to float32, as the kernels see it. */
 export function scalar(fn: string, name: string, v: unknown): number {
   const x = num(fn, name, v);
-  if (!Number.isFinite(x) || Math.abs(x) > FLOAT_MAX) {
+  if (!Number.isFinite(x) || Math.abs(x) > FLOAT32_MAX) {
     throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected finite number for ${name} but received ${show(x)}`);
   }
   return Math.fround(x);

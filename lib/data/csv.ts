@@ -9,6 +9,7 @@ import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import { bool, options as checkOptions, show } from './check';
 import { readBytes } from './idx';
+import { FLOAT32_MAX } from '../describe';
 
 /** Options of readCsv. */
 export interface CsvOptions {
@@ -58,7 +59,6 @@ export interface CsvData {
 
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const MISSING = /^(?:|na|n\/a|nan|null)$/i;
-const FLOAT_MAX = 3.4028234663852886e38;
 /** The largest class number readCsv produces (classNames has one entry per class up to the largest). */
 const MAX_CLASS = 1048575;
 
@@ -186,7 +186,7 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
       const cell = record[j].trim();
       if (!NUMBER.test(cell)) fail(`${JSON.stringify(record[j])} at line ${info.lines} (data row ${r}), ${cellName(j)} is not a number`);
       const v = Number(cell);
-      if (!(Math.abs(v) <= FLOAT_MAX)) fail(`${cell} at line ${info.lines} (data row ${r}), ${cellName(j)} does not fit a float32`);
+      if (!(Math.abs(v) <= FLOAT32_MAX)) fail(`${cell} at line ${info.lines} (data row ${r}), ${cellName(j)} does not fit a float32`);
       data[o + c] = v;
     }
     if (labelIndex >= 0) {
@@ -211,7 +211,7 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
       const s = labelCells[i];
       if (!NUMBER.test(s)) fail(`label ${JSON.stringify(s)} at line ${labelLines[i]}, ${cellName(labelIndex)} is not a number (options.classes is false)`);
       const v = Number(s);
-      if (!(Math.abs(v) <= FLOAT_MAX)) fail(`label ${s} at line ${labelLines[i]}, ${cellName(labelIndex)} does not fit a float32`);
+      if (!(Math.abs(v) <= FLOAT32_MAX)) fail(`label ${s} at line ${labelLines[i]}, ${cellName(labelIndex)} does not fit a float32`);
       labels[i] = v;
     }
     result.labels = labels;
