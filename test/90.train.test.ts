@@ -223,3 +223,26 @@ forEachBackend('callbacks', (b) => {
     assert.match(lines[0], /^epoch,loss,accuracy,top2Accuracy,lr/);
   });
 });
+
+forEachBackend('resuming from a checkpoint', (b) => {
+  const train = blobs(240, 7);
+  const make = () => new Sequential({ inputSize: 4, seed: 3, backend: b, layers: [dense(16, { activation: 'relu' }), dropout(0.3), dense(3)] })
+    .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 }, metrics: ['accuracy'] });
+  const schedule = { name: 'cosineAnnealing' as const, tMax: 4 };
+
+  it('continues identically to an uninterrupted run', () => {
+    const whole = make();
+    const hw = whole.fit(train.x, train.y, { epochs: 4, batchSize: 32, schedule });
+    const file = path.join(tmp, `resume-${b.name}-{epoch}.blasnet`);
+    const first = make();
+    first.fit(train.x, train.y, { epochs: 2, batchSize: 32, schedule, callbacks: [modelCheckpoint(file)] });
+    const ck = loadModel(file.replace('{epoch}', '2'), { backend: b });
+    const resumed = ck.model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 }, metrics: ['accuracy'] });
+    const hr = resumed.fit(train.x, train.y, { epochs: 4, batchSize: 32, schedule, resume: ck });
+    assert.deepEqual(resumed.params, whole.params);
+    assert.deepEqual(hr.epochs.map((e) => e.epoch), [2, 3]);
+    assert.deepEqual(hr.epochs.map((e) => e.loss), hw.epochs.slice(2).map((e) => e.loss));
+    throwsCode(() => make().fit(train.x, train.y, { epochs: 2, resume: ck }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'epoch 2');
+    throwsCode(() => make().fit(train.x, train.y, { epochs: 4, resume: {} }), 'ERR_BLASNET_STATE');
+  });
+});

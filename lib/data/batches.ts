@@ -115,6 +115,20 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     this.rng.reset(integer('BatchIterator.reset', 'seed', seed));
   }
 
+  /**
+   * Advances the shuffle stream past `count` epochs without producing them, so that training
+   * resumed at epoch `count` sees the orders an uninterrupted run would.
+   */
+  skipEpochs(count: number): void {
+    const k = integer('BatchIterator.skipEpochs', 'count', count);
+    if (!this.shuffle) return;
+    const n = this.x.rows;
+    for (let e = 0; e < k; e++) {
+      for (let i = 0; i < n; i++) this.order[i] = i;
+      shuffle(this.order, n, this.rng);
+    }
+  }
+
   /** One epoch: every row once (but a dropped short tail), in this epoch's order. */
   *epoch(): Generator<Batch<Y>, void, undefined> {
     const n = this.x.rows;

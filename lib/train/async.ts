@@ -10,6 +10,7 @@ import { Worker } from 'worker_threads';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Sequential } from '../model/sequential';
 import type { OptimizerState } from '../optim';
+import type { Schedule, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
@@ -150,9 +151,31 @@ function runWorker(job: Job): Promise<History> {
   };
   let stopReason: string | null = null;
   let stepsPerEpoch = 0;
+  let scheduleState: ScheduleState | null = null;
+  // The schedule runs in the worker; callbacks here see its state as of the last epoch end.
+  const scheduleMirror: Schedule | null = fit.schedule ? {
+    name: fit.schedule.name,
+    get lr() {
+      return compiled.optimizer.lr;
+    },
+    get count() {
+      return scheduleState ? (scheduleState as { count: number }).count : 0;
+    },
+    step(): number {
+      throw new BlasnetError(ErrorCode.STATE, 'fitAsync: the schedule runs in the training worker');
+    },
+    state(): ScheduleState {
+      if (!scheduleState) throw new BlasnetError(ErrorCode.STATE, 'fitAsync: no schedule state before the first epoch end');
+      return scheduleState;
+    },
+    load(): void {
+      throw new BlasnetError(ErrorCode.STATE, 'fitAsync: the schedule runs in the training worker');
+    },
+  } : null;
   const ctx: TrainContext = {
     model,
     optimizer: compiled.optimizer,
+    schedule: scheduleMirror,
     get epochs() {
       return fit.epochs ?? 1;
     },
@@ -213,6 +236,8 @@ function runWorker(job: Job): Promise<History> {
         case 'epochEnd':
           safely(() => {
             if (m.optimizer) compiled.optimizer.load(m.optimizer as OptimizerState);
+            if (m.schedule) scheduleState = m.schedule;
+            model.setMaskState(m.maskState);
             for (const c of callbacks) c.onEpochEnd?.(m.logs, ctx);
             onProgress?.({ type: 'epoch', logs: m.logs });
           });

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import { ErrorCode, rangeError } from '../errors';
 import { saveModel } from '../io/model-file';
+import type { ModelExtras } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
 import type { Optimizer } from '../optim';
 import { createSchedule } from '../schedules';
@@ -34,6 +35,8 @@ export interface BatchLogs {
 export interface TrainContext {
   readonly model: Sequential;
   readonly optimizer: Optimizer;
+  /** The learning-rate schedule fit runs, if any. */
+  readonly schedule: Schedule | null;
   readonly epochs: number;
   readonly stepsPerEpoch: number;
   /** Asks the loop to stop after the current batch. */
@@ -158,11 +161,20 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
       } else if ((logs.epoch + 1) % every !== 0) {
         return;
       }
-      saveModel(path.replace('{epoch}', String(logs.epoch + 1)), ctx.model, {
-        optimizer: ctx.optimizer.state(),
-        metadata: { epoch: logs.epoch + 1, logs: { ...logs } },
-      });
+      saveModel(path.replace('{epoch}', String(logs.epoch + 1)), ctx.model, checkpointOf(ctx, logs));
     },
+  };
+}
+
+/**
+ * What a checkpoint holds besides the model: optimiser and schedule state, the dropout stream,
+ * and the epoch count, which is what fit's `resume` option needs to continue identically.
+ */
+export function checkpointOf(ctx: TrainContext, logs: EpochLogs): ModelExtras {
+  return {
+    optimizer: ctx.optimizer.state(),
+    schedule: ctx.schedule ? ctx.schedule.state() : null,
+    metadata: { epoch: logs.epoch + 1, maskState: ctx.model.maskState(), logs: { ...logs } },
   };
 }
 

@@ -9,9 +9,9 @@ import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
 import type { Input, Sequential, Target } from '../model/sequential';
 import { clipGradNorm, clipGradValue, createOptimizer } from '../optim';
-import type { Optimizer, OptimizerSpec } from '../optim';
+import type { Optimizer, OptimizerSpec, OptimizerState } from '../optim';
 import { createSchedule } from '../schedules';
-import type { Schedule, ScheduleSpec } from '../schedules';
+import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
@@ -44,6 +44,13 @@ export interface FitOptions {
   /** Clip each gradient value to [-clipValue, clipValue] before each step. */
   clipValue?: number;
   callbacks?: Callback[];
+  /**
+   * Continue from a checkpoint (a loadModel() result written by modelCheckpoint): training
+   * starts at the epoch after the checkpoint's, with its optimiser and schedule state and dropout
+   * stream, and the shuffles an uninterrupted run would use, so the result is identical. `epochs`
+   * is still the total.
+   */
+  resume?: { optimizer?: unknown; schedule?: unknown; metadata?: Record<string, unknown> };
 }
 
 /** What fit returns: per-epoch logs and the per-step loss and learning rate. */
@@ -195,11 +202,32 @@ function positiveInt(where: string, name: string, v: unknown): number {
   return v;
 }
 
+/** Restores a checkpoint's training state; returns the epoch to start from. */
+function resumeFrom(resume: NonNullable<FitOptions['resume']>, model: Sequential, optimizer: Optimizer, schedule: Schedule | null, epochs: number): number {
+  const where = 'fit (resume)';
+  const meta = resume.metadata ?? {};
+  const epoch = meta.epoch;
+  if (!Number.isInteger(epoch) || (epoch as number) < 0) {
+    throw new BlasnetError(ErrorCode.STATE, `${where}: the checkpoint has no epoch count; save it with modelCheckpoint`);
+  }
+  if ((epoch as number) >= epochs) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: the checkpoint is at epoch ${epoch}; epochs (${epochs}) must be larger to train further`);
+  }
+  if (!resume.optimizer) throw new BlasnetError(ErrorCode.STATE, `${where}: the checkpoint holds no optimiser state`);
+  optimizer.load(resume.optimizer as OptimizerState);
+  if (schedule) {
+    if (!resume.schedule) throw new BlasnetError(ErrorCode.STATE, `${where}: a schedule was given but the checkpoint holds no schedule state`);
+    schedule.load(resume.schedule as ScheduleState);
+  }
+  if (Array.isArray(meta.maskState)) model.setMaskState(meta.maskState as number[]);
+  return epoch as number;
+}
+
 /** Trains `model` (compiled) on (x, y); see FitOptions. */
 export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Labels, options: FitOptions = {}): History {
   const where = 'fit';
   const known = new Set(['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
-    'clipNorm', 'clipValue', 'callbacks']);
+    'clipNorm', 'clipValue', 'callbacks', 'resume']);
   for (const k of Object.keys(options)) if (!known.has(k)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: unknown option ${k}`);
   const epochs = positiveInt(where, 'epochs', options.epochs ?? 1);
   const batchSize = positiveInt(where, 'batchSize', options.batchSize ?? 32);
@@ -230,12 +258,14 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
   const schedule: Schedule | null = options.schedule ? createSchedule(options.schedule, optimizer.lr) : null;
   const it = new BatchIterator(train.x, train.y, { batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend });
   const stepsPerEpoch = it.batchesPerEpoch;
+  const firstEpoch = options.resume ? resumeFrom(options.resume, model, optimizer, schedule, epochs) : 0;
+  it.skipEpochs(firstEpoch);
   const metrics: Metric[] = compiled.metrics.map(createMetric);
-  const stepLoss = new Float64Array(epochs * stepsPerEpoch);
-  const stepLr = new Float64Array(epochs * stepsPerEpoch);
+  const stepLoss = new Float64Array((epochs - firstEpoch) * stepsPerEpoch);
+  const stepLr = new Float64Array((epochs - firstEpoch) * stepsPerEpoch);
   const history = { epochs: [] as EpochLogs[], stepLoss, stepLr, steps: 0, stopReason: null as string | null };
   const ctx: TrainContext = {
-    model, optimizer, epochs, stepsPerEpoch,
+    model, optimizer, schedule, epochs, stepsPerEpoch,
     stop(reason = 'stopped by a callback') {
       if (history.stopReason === null) history.stopReason = reason;
     },
@@ -244,11 +274,11 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
     },
   };
   const batchLogs: BatchLogs = { epoch: 0, batch: 0, step: 0, loss: 0, rows: 0 };
-  if (schedule) optimizer.lr = schedule.lr;
+  if (schedule && !options.resume) optimizer.lr = schedule.lr;
   model.train();
   for (const c of callbacks) c.onTrainBegin?.(ctx);
   try {
-    for (let epoch = 0; epoch < epochs && history.stopReason === null; epoch++) {
+    for (let epoch = firstEpoch; epoch < epochs && history.stopReason === null; epoch++) {
       for (const c of callbacks) c.onEpochBegin?.(epoch, ctx);
       const started = process.hrtime.bigint();
       for (const m of metrics) m.reset();
@@ -287,8 +317,10 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
       logs.seconds = seconds;
       logs.samplesPerSecond = rowsSeen / seconds;
       history.epochs.push(logs as EpochLogs);
-      for (const c of callbacks) c.onEpochEnd?.(logs as EpochLogs, ctx);
+      // The schedule moves to the next epoch before the callbacks, so that a checkpoint taken
+      // there holds the optimiser and schedule exactly as the next epoch starts.
       if (schedule && every === 'epoch') optimizer.lr = schedule.step(logs.valLoss ?? logs.loss);
+      for (const c of callbacks) c.onEpochEnd?.(logs as EpochLogs, ctx);
     }
   } finally {
     model.eval();

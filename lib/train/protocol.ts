@@ -4,6 +4,7 @@
 import type { LayerConfig } from '../layers/layer';
 import type { LossName } from '../losses';
 import type { OptimizerState } from '../optim';
+import type { ScheduleState } from '../schedules';
 import type { BatchLogs, EpochLogs } from './callbacks';
 import type { FitOptions, History } from './fit';
 import type { MetricSpec } from './metrics';
@@ -41,6 +42,6 @@ export interface WorkerInput {
 export type WorkerMessage =
   | { type: 'epochBegin'; epoch: number; stepsPerEpoch: number }
   | { type: 'batch'; logs: BatchLogs }
-  | { type: 'epochEnd'; logs: EpochLogs; optimizer: OptimizerState | null }
+  | { type: 'epochEnd'; logs: EpochLogs; optimizer: OptimizerState | null; schedule: ScheduleState | null; maskState: number[] }
   | { type: 'done'; history: History; optimizer: OptimizerState; maskState: number[] }
   | { type: 'error'; name: string; code: string | undefined; message: string };

@@ -42,7 +42,10 @@ try {
     },
     onEpochEnd(logs, ctx) {
       if (input.pauseAtEpochEnd) Atomics.store(control, CONTROL.PAUSE, 1);
-      post({ type: 'epochEnd', logs: { ...logs }, optimizer: input.pauseAtEpochEnd ? optimizer.state() : null });
+      post({
+        type: 'epochEnd', logs: { ...logs }, optimizer: input.pauseAtEpochEnd ? optimizer.state() : null,
+        schedule: input.pauseAtEpochEnd && ctx.schedule ? ctx.schedule.state() : null, maskState: model.maskState(),
+      });
       // The main thread's callbacks see the weights as they are now; wait until they are done.
       if (input.pauseAtEpochEnd) while (Atomics.load(control, CONTROL.PAUSE) === 1) Atomics.wait(control, CONTROL.PAUSE, 1);
       if (Atomics.load(control, CONTROL.STOP) !== 0) ctx.stop('aborted');
