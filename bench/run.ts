@@ -1,6 +1,6 @@
 /**
  * The benchmark entry point: `node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N]`.
- * Suites: gemm, kernels, overhead (default: all, in that order). Prints a markdown report to stdout,
+ * Suites: gemm, kernels, overhead, optim (default: all, in that order). Prints a markdown report to stdout,
  * or one JSON document with --json; progress goes to stderr.
  */
 import { buildCDriver, nativeBackend, nativeDefaultThreads } from './drivers';
@@ -8,9 +8,10 @@ import { cpuSnapshot, loadBetween, TimingOptions } from './harness';
 import { describeMachine, renderMarkdown, Suite, SuiteReport } from './report';
 import { gemmSuite } from './suites/gemm';
 import { kernelsSuite } from './suites/kernels';
+import { optimSuite } from './suites/optim';
 import { overheadSuite } from './suites/overhead';
 
-const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, overheadSuite];
+const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, overheadSuite, optimSuite];
 
 const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N]
   suites: ${SUITES.map((s) => s.name).join(', ')} (default: all)

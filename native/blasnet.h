@@ -110,6 +110,7 @@ double loss(int id, float param, size_t rows, size_t cols, const float* pred, co
 // (optimiserSlots(id) slots of n floats, slot k at state + k*n) in place, grad read only. `hyper`
 // holds the step's scalars, laid out per optimiser (native/optimizers.cc, lib/optim/kernels.ts):
 // the caller computes learning rate, bias corrections and the like, so the kernel keeps no state.
+// Arithmetic is float (centred RMSprop: double), on the calling thread.
 int optimizerCount();
 const char* optimizerName(int id);
 int optimizerSlots(int id);

@@ -4,20 +4,67 @@
 // backends read the same float32 values. lib/optim/kernels.ts holds the same table (names,
 // slots and hyper layout, in the same order) and the js twin of every loop below.
 //
-// Arithmetic is in double; every state and parameter value is rounded to float when stored, and
-// a state value used after its update is the stored float (as PyTorch reads back its float32
-// state). The js backend does the same operations in the same order, so the two agree bit for
-// bit (this file is built with -ffp-contract=off so that no FMA changes a rounding).
+// Precision. The loops do the js twin's operations in the same order, but in float32 (as
+// PyTorch's CPU kernels do), where the js backend, the reference, computes in float64: sqrt and
+// division are several times faster on float lanes, and an 8-wide float loop needs no
+// conversions. The two backends therefore agree to float32 rounding (normalised error well
+// under 1e-6), not bit for bit. Scalars derived from hyper (1 - lr * weightDecay, lr / bc1,
+// sqrt(bc2), ...) are computed in double and rounded once. One variant keeps double: centred
+// RMSprop, whose variance sq - gAvg^2 cancels (see RmspropKernel). This file is built with
+// -ffp-contract=off, so every clone rounds alike and results do not depend on the CPU.
+//
+// Speed. Each kernel is a loop template specialised on its flags (weight decay on or off, L2 or
+// decoupled, momentum, nesterov, first step, amsgrad, eps inside the root, centered, ...), so
+// every inner loop is branch-free and vectorises; the flags are read once per call and select
+// the instantiation. The functions that hold the loops are cloned for AVX2 with a portable
+// default (GCC function multi-versioning, resolved once at load time from the CPU).
+//
+// Threads. A step runs on the calling thread. Splitting a 1M-element arena over both cores of a
+// 2-vCPU VM (a persistent pool, above 512K elements) made back-to-back steps 1.4-1.6x faster, but
+// a step that follows the backward pass's GEMMs, which is where training runs it, gained nothing
+// (-13% to +19% over runs, usually a few percent slower), at 1M to 16M elements alike: after each
+// GEMM, OpenBLAS's idle workers keep spinning for about 0.1 s (2^28 cycles), so a second thread
+// finds no free core. On one core the step already moves more bytes per second than the triad of
+// bench/c/triad.c (bench/RESULTS.md).
 #include <cmath>
+#include <cstddef>
+#include <type_traits>
 
 #include "blasnet.h"
+
+// Function multi-versioning needs ifunc support (GCC or Clang on x86-64 GNU/Linux); elsewhere the
+// loops are built for the compiler's baseline only.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && !defined(BLASNET_NO_CLONES)
+#define BLASNET_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define BLASNET_CLONES
+#endif
+// The loop templates are inlined into the cloned functions, so each clone compiles them for its
+// own instruction set.
+#define BLASNET_INLINE inline __attribute__((always_inline))
 
 namespace blasnet {
 namespace {
 
+// Builtins rather than std::sqrt, whose float overload is an ordinary inline function that could
+// be emitted out of line for one instruction set only.
+BLASNET_INLINE float sqrtOf(float x) { return __builtin_sqrtf(x); }
+BLASNET_INLINE double sqrtOf(double x) { return __builtin_sqrt(x); }
+
 // NaN in either operand gives NaN, as torch.maximum does (std::max would drop a NaN in b).
-inline float nanMax(float a, float b) { return (a != a || a > b) ? a : b; }
+BLASNET_INLINE float nanMax(float a, float b) { return (a != a || a > b) ? a : b; }
 inline bool on(float flag) { return flag != 0.0f; }
+
+// Calls k.run<b1, b2, ...>() with the runtime flags as template arguments.
+template <bool... Done, class K>
+BLASNET_INLINE void dispatch(const K& k) {
+  k.template run<Done...>();
+}
+template <bool... Done, class K, class... Rest>
+BLASNET_INLINE void dispatch(const K& k, bool b, Rest... rest) {
+  if (b) dispatch<Done..., true>(k, rest...);
+  else dispatch<Done..., false>(k, rest...);
+}
 
 // Hyper layouts: the index of each scalar, as lib/optim/kernels.ts names them.
 namespace sgd { enum { kLr, kMomentum, kDampening, kWeightDecay, kNesterov, kFirstStep, kLrInVelocity, kCount }; }
@@ -40,204 +87,349 @@ enum { kLr, kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kEps, kWeightDecay, 
        kRectified, kRect, kCount };
 }
 
-// SGD: slot 0 is PyTorch's momentum buffer, or the velocity v in the lr-in-velocity form.
-void sgdStep(size_t n, const float* h, float* p, const float* g, float* s) {
-  using namespace sgd;
-  const double lr = h[kLr], mom = h[kMomentum], damp = h[kDampening], wd = h[kWeightDecay];
-  const bool nesterov = on(h[kNesterov]), first = on(h[kFirstStep]), inVelocity = on(h[kLrInVelocity]);
-  for (size_t i = 0; i < n; ++i) {
-    double pd = p[i], gi = g[i];
-    if (wd != 0) gi += wd * pd;
-    if (mom != 0) {
-      if (!inVelocity) {
-        const float b = static_cast<float>(first ? gi : mom * s[i] + (1 - damp) * gi);
-        s[i] = b;
-        pd -= lr * (nesterov ? gi + mom * b : double(b));
+// Every kernel updates n elements; state slot k starts at s + k*n.
+using StepFn = void (*)(size_t n, const float* hyper, float* p, const float* g, float* s);
+
+// ---- SGD: slot 0 is PyTorch's momentum buffer, or the velocity v in the lr-in-velocity form ----
+
+struct SgdKernel {
+  size_t n;
+  // lrOneMinusDamp is lr * (1 - dampening): the js twin's lr * (1 - damp) * g groups it so.
+  float lr, mom, oneMinusDamp, lrOneMinusDamp, wd;
+  float* p;
+  const float* g;
+  float* s;
+  template <bool kWd, bool kMom, bool kVelocity, bool kNesterov, bool kFirst>
+  BLASNET_INLINE void run() const {
+    loop<kWd, kMom, kVelocity, kNesterov, kFirst>(p, g, s);
+  }
+  template <bool kWd, bool kMom, bool kVelocity, bool kNesterov, bool kFirst>
+  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict s) const {
+    for (size_t i = 0; i < n; ++i) {
+      float pd = p[i], gi = g[i];
+      if (kWd) gi += wd * pd;
+      if (kMom) {
+        if (!kVelocity) {
+          const float b = kFirst ? gi : mom * s[i] + oneMinusDamp * gi;
+          s[i] = b;
+          pd -= lr * (kNesterov ? gi + mom * b : b);
+        } else {
+          const float v = kFirst ? -lr * gi : mom * s[i] - lrOneMinusDamp * gi;
+          s[i] = v;
+          pd += kNesterov ? mom * v - lr * gi : v;
+        }
       } else {
-        const float v = static_cast<float>(first ? -lr * gi : mom * s[i] - lr * (1 - damp) * gi);
-        s[i] = v;
-        pd += nesterov ? mom * v - lr * gi : double(v);
+        pd -= lr * gi;
       }
-    } else {
-      pd -= lr * gi;
+      p[i] = pd;
     }
-    p[i] = static_cast<float>(pd);
   }
+};
+
+BLASNET_CLONES void sgdStep(size_t n, const float* h, float* p, const float* g, float* s) {
+  using namespace sgd;
+  const double oneMinusDamp = 1 - double(h[kDampening]);
+  const SgdKernel k{n, h[kLr], h[kMomentum], float(oneMinusDamp), float(h[kLr] * oneMinusDamp), h[kWeightDecay],
+                    p, g, s};
+  const bool mom = on(h[kMomentum]);
+  // Without momentum the other flags do not matter: one instantiation serves.
+  dispatch(k, on(h[kWeightDecay]), mom, mom && on(h[kLrInVelocity]), mom && on(h[kNesterov]),
+           mom && on(h[kFirstStep]));
 }
 
-// Adagrad: slot 0 is the sum of squared gradients.
-void adagradStep(size_t n, const float* h, float* p, const float* g, float* s) {
+// ---- Adagrad: slot 0 is the sum of squared gradients --------------------------------------------
+
+struct AdagradKernel {
+  size_t n;
+  float clr, wd, eps;
+  float* p;
+  const float* g;
+  float* s;
+  template <bool kWd>
+  BLASNET_INLINE void run() const {
+    loop<kWd>(p, g, s);
+  }
+  template <bool kWd>
+  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict sum) const {
+    for (size_t i = 0; i < n; ++i) {
+      float pd = p[i], gi = g[i];
+      if (kWd) gi += wd * pd;
+      const float si = sum[i] + gi * gi;
+      sum[i] = si;
+      pd -= clr * (gi / (sqrtOf(si) + eps));
+      p[i] = pd;
+    }
+  }
+};
+
+BLASNET_CLONES void adagradStep(size_t n, const float* h, float* p, const float* g, float* s) {
   using namespace adagrad;
-  const double clr = h[kClr], wd = h[kWeightDecay], eps = h[kEps];
-  for (size_t i = 0; i < n; ++i) {
-    double pd = p[i], gi = g[i];
-    if (wd != 0) gi += wd * pd;
-    const float sum = static_cast<float>(s[i] + gi * gi);
-    s[i] = sum;
-    pd -= clr * (gi / (std::sqrt(double(sum)) + eps));
-    p[i] = static_cast<float>(pd);
-  }
+  dispatch(AdagradKernel{n, h[kClr], h[kWeightDecay], h[kEps], p, g, s}, on(h[kWeightDecay]));
 }
 
-// RMSprop: slots squareAvg, momentumBuf, gradAvg.
-void rmspropStep(size_t n, const float* h, float* p, const float* g, float* s) {
+// ---- RMSprop: slots squareAvg, momentumBuf, gradAvg ---------------------------------------------
+
+struct RmspropKernel {
+  size_t n;
+  double lr, alpha, oma, eps, wd, mom;
+  float* p;
+  const float* g;
+  float* sq;
+  float* buf;
+  float* ga;
+  template <bool kWd, bool kCentered, bool kInside, bool kMom>
+  BLASNET_INLINE void run() const {
+    // Centred, the variance sq - gAvg^2 is a difference of two stored averages that nearly cancel
+    // when the gradient varies little, so that a one-ulp change in either moves the step far more
+    // than float rounding would. That variant computes in double, as the js twin does (and so
+    // agrees with it bit for bit); the others in float.
+    using T = typename std::conditional<kCentered, double, float>::type;
+    loop<T, kWd, kCentered, kInside, kMom>(p, g, sq, buf, ga);
+  }
+  template <class T, bool kWd, bool kCentered, bool kInside, bool kMom>
+  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict sq,
+                           float* __restrict buf, float* __restrict ga) const {
+    const T lr = T(this->lr), alpha = T(this->alpha), oma = T(this->oma), eps = T(this->eps), wd = T(this->wd),
+            mom = T(this->mom);
+    for (size_t i = 0; i < n; ++i) {
+      T pd = p[i], gi = g[i];
+      if (kWd) gi += wd * pd;
+      const float sqi = static_cast<float>(alpha * sq[i] + oma * gi * gi);
+      sq[i] = sqi;
+      T var = sqi;
+      if (kCentered) {
+        const float gai = static_cast<float>(alpha * ga[i] + oma * gi);
+        ga[i] = gai;
+        var -= T(gai) * gai;
+      }
+      const T avg = kInside ? sqrtOf(var + eps) : sqrtOf(var) + eps;
+      if (kMom) {
+        const float b = static_cast<float>(mom * buf[i] + gi / avg);
+        buf[i] = b;
+        pd -= lr * b;
+      } else {
+        pd -= lr * (gi / avg);
+      }
+      p[i] = static_cast<float>(pd);
+    }
+  }
+};
+
+BLASNET_CLONES void rmspropStep(size_t n, const float* h, float* p, const float* g, float* s) {
   using namespace rmsprop;
-  const double lr = h[kLr], alpha = h[kAlpha], oma = h[kOneMinusAlpha], eps = h[kEps], wd = h[kWeightDecay],
-               mom = h[kMomentum];
-  const bool centered = on(h[kCentered]), inside = on(h[kEpsInsideSqrt]);
-  float* sq = s;
-  float* buf = s + n;
-  float* ga = s + 2 * n;
-  for (size_t i = 0; i < n; ++i) {
-    double pd = p[i], gi = g[i];
-    if (wd != 0) gi += wd * pd;
-    const float sqi = static_cast<float>(alpha * sq[i] + oma * gi * gi);
-    sq[i] = sqi;
-    double var = sqi;
-    if (centered) {
-      const float gai = static_cast<float>(alpha * ga[i] + oma * gi);
-      ga[i] = gai;
-      var -= double(gai) * gai;
-    }
-    const double avg = inside ? std::sqrt(var + eps) : std::sqrt(var) + eps;
-    if (mom > 0) {
-      const float b = static_cast<float>(mom * buf[i] + gi / avg);
-      buf[i] = b;
-      pd -= lr * b;
-    } else {
-      pd -= lr * (gi / avg);
-    }
-    p[i] = static_cast<float>(pd);
-  }
+  const RmspropKernel k{n, h[kLr], h[kAlpha], h[kOneMinusAlpha], h[kEps], h[kWeightDecay], h[kMomentum],
+                        p, g, s, s + n, s + 2 * n};
+  dispatch(k, on(h[kWeightDecay]), on(h[kCentered]), on(h[kEpsInsideSqrt]), h[kMomentum] > 0);
 }
 
-// Adadelta: slots squareAvg, accDelta.
-void adadeltaStep(size_t n, const float* h, float* p, const float* g, float* s) {
+// ---- Adadelta: slots squareAvg, accDelta ---------------------------------------------------------
+
+struct AdadeltaKernel {
+  size_t n;
+  float lr, rho, omr, eps, wd;
+  float* p;
+  const float* g;
+  float* sq;
+  float* acc;
+  template <bool kWd>
+  BLASNET_INLINE void run() const {
+    loop<kWd>(p, g, sq, acc);
+  }
+  template <bool kWd>
+  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict sq,
+                           float* __restrict acc) const {
+    for (size_t i = 0; i < n; ++i) {
+      float pd = p[i], gi = g[i];
+      if (kWd) gi += wd * pd;
+      const float sqi = rho * sq[i] + omr * gi * gi;
+      sq[i] = sqi;
+      const float ai = acc[i];
+      const float delta = sqrtOf(ai + eps) / sqrtOf(sqi + eps) * gi;
+      acc[i] = rho * ai + omr * delta * delta;
+      pd -= lr * delta;
+      p[i] = pd;
+    }
+  }
+};
+
+BLASNET_CLONES void adadeltaStep(size_t n, const float* h, float* p, const float* g, float* s) {
   using namespace adadelta;
-  const double lr = h[kLr], rho = h[kRho], omr = h[kOneMinusRho], eps = h[kEps], wd = h[kWeightDecay];
-  float* sq = s;
-  float* acc = s + n;
-  for (size_t i = 0; i < n; ++i) {
-    double pd = p[i], gi = g[i];
-    if (wd != 0) gi += wd * pd;
-    const float sqi = static_cast<float>(rho * sq[i] + omr * gi * gi);
-    sq[i] = sqi;
-    const double delta = std::sqrt(acc[i] + eps) / std::sqrt(sqi + eps) * gi;
-    acc[i] = static_cast<float>(rho * acc[i] + omr * delta * delta);
-    pd -= lr * delta;
-    p[i] = static_cast<float>(pd);
-  }
+  const AdadeltaKernel k{n, h[kLr], h[kRho], h[kOneMinusRho], h[kEps], h[kWeightDecay], p, g, s, s + n};
+  dispatch(k, on(h[kWeightDecay]));
 }
 
-// Adam and AdamW: slots m, v, vMax.
-void adamStep(size_t n, const float* h, float* p, const float* g, float* s) {
+// ---- Adam and AdamW: slots m, v, vMax -----------------------------------------------------------
+
+struct AdamKernel {
+  size_t n;
+  float b1, omb1, b2, omb2, eps, wd, bc2, decay, stepSize, bc2Sqrt;
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  float* vMax;
+  // kL2: g += wd p; kDecoupled: p *= 1 - lr wd (never both).
+  template <bool kL2, bool kDecoupled, bool kAmsgrad, bool kInside>
+  BLASNET_INLINE void run() const {
+    loop<kL2, kDecoupled, kAmsgrad, kInside>(p, g, m, v, vMax);
+  }
+  template <bool kL2, bool kDecoupled, bool kAmsgrad, bool kInside>
+  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict m,
+                           float* __restrict v, float* __restrict vMax) const {
+    for (size_t i = 0; i < n; ++i) {
+      float pd = p[i], gi = g[i];
+      if (kDecoupled) pd *= decay;
+      if (kL2) gi += wd * pd;
+      const float mi = b1 * m[i] + omb1 * gi;
+      const float vi = b2 * v[i] + omb2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      float vh = vi;
+      if (kAmsgrad) {
+        vh = nanMax(vMax[i], vi);
+        vMax[i] = vh;
+      }
+      const float denom = kInside ? sqrtOf(vh / bc2 + eps) : sqrtOf(vh) / bc2Sqrt + eps;
+      pd -= stepSize * (mi / denom);
+      p[i] = pd;
+    }
+  }
+};
+
+BLASNET_CLONES void adamStep(size_t n, const float* h, float* p, const float* g, float* s) {
   using namespace adam;
-  const double lr = h[kLr], b1 = h[kBeta1], omb1 = h[kOneMinusBeta1], b2 = h[kBeta2], omb2 = h[kOneMinusBeta2],
-               eps = h[kEps], wd = h[kWeightDecay], bc1 = h[kBc1], bc2 = h[kBc2];
-  const bool decoupled = on(h[kDecoupled]), amsgrad = on(h[kAmsgrad]), inside = on(h[kEpsInsideSqrt]);
-  const double decay = 1 - lr * wd, stepSize = lr / bc1, bc2Sqrt = std::sqrt(bc2);
-  float* m = s;
-  float* v = s + n;
-  float* vMax = s + 2 * n;
-  for (size_t i = 0; i < n; ++i) {
-    double pd = p[i], gi = g[i];
-    if (wd != 0) {
-      if (decoupled) pd *= decay;
-      else gi += wd * pd;
-    }
-    const float mi = static_cast<float>(b1 * m[i] + omb1 * gi);
-    const float vi = static_cast<float>(b2 * v[i] + omb2 * gi * gi);
-    m[i] = mi;
-    v[i] = vi;
-    double vh = vi;
-    if (amsgrad) {
-      const float mx = nanMax(vMax[i], vi);
-      vMax[i] = mx;
-      vh = mx;
-    }
-    const double denom = inside ? std::sqrt(vh / bc2 + eps) : std::sqrt(vh) / bc2Sqrt + eps;
-    pd -= stepSize * (mi / denom);
-    p[i] = static_cast<float>(pd);
-  }
+  const double lr = h[kLr], wd = h[kWeightDecay];
+  const AdamKernel k{n, h[kBeta1], h[kOneMinusBeta1], h[kBeta2], h[kOneMinusBeta2], h[kEps], h[kWeightDecay],
+                     h[kBc2], float(1 - lr * wd), float(lr / h[kBc1]), float(std::sqrt(double(h[kBc2]))),
+                     p, g, s, s + n, s + 2 * n};
+  const bool decay = on(h[kWeightDecay]), decoupled = on(h[kDecoupled]);
+  dispatch(k, decay && !decoupled, decay && decoupled, on(h[kAmsgrad]), on(h[kEpsInsideSqrt]));
 }
 
-// Adamax: slots m, u (the infinity norm).
-void adamaxStep(size_t n, const float* h, float* p, const float* g, float* s) {
+// ---- Adamax: slots m, u (the infinity norm) ------------------------------------------------------
+
+struct AdamaxKernel {
+  size_t n;
+  float b1, omb1, b2, eps, wd, stepSize;
+  float* p;
+  const float* g;
+  float* m;
+  float* u;
+  template <bool kWd>
+  BLASNET_INLINE void run() const {
+    loop<kWd>(p, g, m, u);
+  }
+  template <bool kWd>
+  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict m,
+                           float* __restrict u) const {
+    for (size_t i = 0; i < n; ++i) {
+      float pd = p[i], gi = g[i];
+      if (kWd) gi += wd * pd;
+      const float mi = b1 * m[i] + omb1 * gi;
+      const float ui = nanMax(b2 * u[i], __builtin_fabsf(gi) + eps);
+      m[i] = mi;
+      u[i] = ui;
+      pd -= stepSize * (mi / ui);
+      p[i] = pd;
+    }
+  }
+};
+
+BLASNET_CLONES void adamaxStep(size_t n, const float* h, float* p, const float* g, float* s) {
   using namespace adamax;
-  const double lr = h[kLr], b1 = h[kBeta1], omb1 = h[kOneMinusBeta1], b2 = h[kBeta2], eps = h[kEps],
-               wd = h[kWeightDecay], bc1 = h[kBc1];
-  const double stepSize = lr / bc1;
-  float* m = s;
-  float* u = s + n;
-  for (size_t i = 0; i < n; ++i) {
-    double pd = p[i], gi = g[i];
-    if (wd != 0) gi += wd * pd;
-    const float mi = static_cast<float>(b1 * m[i] + omb1 * gi);
-    const float ui = nanMax(static_cast<float>(b2 * u[i]), static_cast<float>(std::fabs(gi) + eps));
-    m[i] = mi;
-    u[i] = ui;
-    pd -= stepSize * (double(mi) / ui);
-    p[i] = static_cast<float>(pd);
-  }
+  const double lr = h[kLr];
+  const AdamaxKernel k{n, h[kBeta1], h[kOneMinusBeta1], h[kBeta2], h[kEps], h[kWeightDecay], float(lr / h[kBc1]),
+                       p, g, s, s + n};
+  dispatch(k, on(h[kWeightDecay]));
 }
 
-// NAdam: slots m, v; the two step coefficients carry lr and the mu products.
-void nadamStep(size_t n, const float* h, float* p, const float* g, float* s) {
+// ---- NAdam: slots m, v; the two step coefficients carry lr and the mu products --------------------
+
+struct NadamKernel {
+  size_t n;
+  float b1, omb1, b2, omb2, eps, wd, bc2, cg, cm, decay;
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  template <bool kL2, bool kDecoupled>
+  BLASNET_INLINE void run() const {
+    loop<kL2, kDecoupled>(p, g, m, v);
+  }
+  template <bool kL2, bool kDecoupled>
+  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict m,
+                           float* __restrict v) const {
+    for (size_t i = 0; i < n; ++i) {
+      float pd = p[i], gi = g[i];
+      if (kDecoupled) pd *= decay;
+      if (kL2) gi += wd * pd;
+      const float mi = b1 * m[i] + omb1 * gi;
+      const float vi = b2 * v[i] + omb2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      const float denom = sqrtOf(vi / bc2) + eps;
+      pd -= cg * (gi / denom);
+      pd -= cm * (mi / denom);
+      p[i] = pd;
+    }
+  }
+};
+
+BLASNET_CLONES void nadamStep(size_t n, const float* h, float* p, const float* g, float* s) {
   using namespace nadam;
-  const double lr = h[kLr], b1 = h[kBeta1], omb1 = h[kOneMinusBeta1], b2 = h[kBeta2], omb2 = h[kOneMinusBeta2],
-               eps = h[kEps], wd = h[kWeightDecay], bc2 = h[kBc2], cg = h[kGradCoef], cm = h[kAvgCoef];
-  const bool decoupled = on(h[kDecoupled]);
-  const double decay = 1 - lr * wd;
-  float* m = s;
-  float* v = s + n;
-  for (size_t i = 0; i < n; ++i) {
-    double pd = p[i], gi = g[i];
-    if (wd != 0) {
-      if (decoupled) pd *= decay;
-      else gi += wd * pd;
-    }
-    const float mi = static_cast<float>(b1 * m[i] + omb1 * gi);
-    const float vi = static_cast<float>(b2 * v[i] + omb2 * gi * gi);
-    m[i] = mi;
-    v[i] = vi;
-    const double denom = std::sqrt(vi / bc2) + eps;
-    pd -= cg * (gi / denom);
-    pd -= cm * (mi / denom);
-    p[i] = static_cast<float>(pd);
-  }
+  const double lr = h[kLr], wd = h[kWeightDecay];
+  const NadamKernel k{n, h[kBeta1], h[kOneMinusBeta1], h[kBeta2], h[kOneMinusBeta2], h[kEps], h[kWeightDecay],
+                      h[kBc2], h[kGradCoef], h[kAvgCoef], float(1 - lr * wd), p, g, s, s + n};
+  const bool decay = on(h[kWeightDecay]), decoupled = on(h[kDecoupled]);
+  dispatch(k, decay && !decoupled, decay && decoupled);
 }
 
-// RAdam: slots m, v.
-void radamStep(size_t n, const float* h, float* p, const float* g, float* s) {
-  using namespace radam;
-  const double lr = h[kLr], b1 = h[kBeta1], omb1 = h[kOneMinusBeta1], b2 = h[kBeta2], omb2 = h[kOneMinusBeta2],
-               eps = h[kEps], wd = h[kWeightDecay], bc1 = h[kBc1], bc2 = h[kBc2], rect = h[kRect];
-  const bool decoupled = on(h[kDecoupled]), rectified = on(h[kRectified]);
-  const double decay = 1 - lr * wd, bc2Sqrt = std::sqrt(bc2);
-  float* m = s;
-  float* v = s + n;
-  for (size_t i = 0; i < n; ++i) {
-    double pd = p[i], gi = g[i];
-    if (wd != 0) {
-      if (decoupled) pd *= decay;
-      else gi += wd * pd;
-    }
-    const float mi = static_cast<float>(b1 * m[i] + omb1 * gi);
-    const float vi = static_cast<float>(b2 * v[i] + omb2 * gi * gi);
-    m[i] = mi;
-    v[i] = vi;
-    const double mhat = mi / bc1;
-    if (rectified) pd -= mhat * lr * (bc2Sqrt / (std::sqrt(double(vi)) + eps)) * rect;
-    else pd -= mhat * lr;
-    p[i] = static_cast<float>(pd);
+// ---- RAdam: slots m, v --------------------------------------------------------------------------
+
+struct RadamKernel {
+  size_t n;
+  float lr, b1, omb1, b2, omb2, eps, wd, bc1, rect, decay, bc2Sqrt;
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  template <bool kL2, bool kDecoupled, bool kRectified>
+  BLASNET_INLINE void run() const {
+    loop<kL2, kDecoupled, kRectified>(p, g, m, v);
   }
+  template <bool kL2, bool kDecoupled, bool kRectified>
+  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict m,
+                           float* __restrict v) const {
+    for (size_t i = 0; i < n; ++i) {
+      float pd = p[i], gi = g[i];
+      if (kDecoupled) pd *= decay;
+      if (kL2) gi += wd * pd;
+      const float mi = b1 * m[i] + omb1 * gi;
+      const float vi = b2 * v[i] + omb2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      const float mhat = mi / bc1;
+      if (kRectified) pd -= mhat * lr * (bc2Sqrt / (sqrtOf(vi) + eps)) * rect;
+      else pd -= mhat * lr;
+      p[i] = pd;
+    }
+  }
+};
+
+BLASNET_CLONES void radamStep(size_t n, const float* h, float* p, const float* g, float* s) {
+  using namespace radam;
+  const double lr = h[kLr], wd = h[kWeightDecay];
+  const RadamKernel k{n, h[kLr], h[kBeta1], h[kOneMinusBeta1], h[kBeta2], h[kOneMinusBeta2], h[kEps], h[kWeightDecay],
+                      h[kBc1], h[kRect], float(1 - lr * wd), float(std::sqrt(double(h[kBc2]))), p, g, s, s + n};
+  const bool decay = on(h[kWeightDecay]), decoupled = on(h[kDecoupled]);
+  dispatch(k, decay && !decoupled, decay && decoupled, on(h[kRectified]));
 }
 
 struct OptimizerEntry {
   const char* name;
   int slots;
   int hyper;
-  void (*step)(size_t n, const float* hyper, float* param, const float* grad, float* state);
+  StepFn step;
 };
 
 // Order is the optimiser id; lib/optim/kernels.ts holds the same rows in the same order.

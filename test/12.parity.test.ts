@@ -27,6 +27,35 @@ function both(setup: () => Float32Array[], run: (b: Backend, arrays: Float32Arra
   }
 }
 
+/** How many special values the optimizer parity test plants at the start of each slot. */
+const PLANTED = 6;
+const OPTIMIZER_TOL = 1e-6;
+
+/**
+ * Native (float32 arithmetic) against js (float64) after optimizer steps: every non-finite value
+ * the same on both sides, and finite values within OPTIMIZER_TOL normalised error, per slot of
+ * `n` values, over the first `planted` elements of the slot and over the rest separately.
+ */
+function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: number, what: string): void {
+  for (let i = 0; i < b.length; i++) {
+    if ((!Number.isFinite(a[i]) || !Number.isFinite(b[i])) && !Object.is(a[i], b[i])) {
+      assert.fail(`${what}[${i}]: native ${a[i]}, js ${b[i]}`);
+    }
+  }
+  for (let slot = 0; slot * n < b.length; slot++) {
+    for (const [lo, hi] of [[0, planted], [planted, n]]) {
+      let num = 0, den = 0;
+      for (let i = slot * n + lo; i < slot * n + hi; i++) {
+        if (!Number.isFinite(b[i])) continue;
+        num += (a[i] - b[i]) ** 2;
+        den += b[i] ** 2;
+      }
+      const e = den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+      assert.ok(e <= OPTIMIZER_TOL, `${what}, slot ${slot} [${lo}, ${hi}): normalised error ${e.toExponential(2)} > ${OPTIMIZER_TOL}`);
+    }
+  }
+}
+
 /** Equal element for element (Object.is: NaN matches NaN, -0 does not match 0). */
 function sameValues(a: Float32Array, b: Float32Array, what: string): void {
   for (let i = 0; i < b.length; i++) {
@@ -166,10 +195,15 @@ function sameValues(a: Float32Array, b: Float32Array, what: string): void {
     });
   }
 
-  // Same operations in the same order on both sides (native/optimizers.cc is built without FMA
-  // contraction): the arenas must agree bit for bit, NaN and infinities included.
+  // native/optimizers.cc does the js twin's operations in the same order, but in float32 where the
+  // js backend (the reference) computes in float64, so the two agree to float32 rounding rather
+  // than bit for bit (they did before native moved to float arithmetic for speed). The bit-for-bit
+  // check therefore became: every non-finite value (NaN, ±Infinity) the same on both sides, and the
+  // finite values within a normalised error of 1e-6 — per state slot, and separately over the six
+  // planted special elements and over the rest, so that the 1e29-sized values the 1e30 gradient
+  // leaves cannot hide an error elsewhere. Float32 rounding over 3 steps gives at most ~3e-7.
   OPTIMIZER_KERNEL_NAMES.forEach((name, id) => {
-    it(`optimizerStep ${name}: 12 random layouts (flags included), 3 steps each, bit for bit`, () => {
+    it(`optimizerStep ${name}: 12 random layouts (flags included), 3 steps each, within float32 rounding`, () => {
       const n = 1001, slots = OPTIMIZER_KERNELS[name].slots.length;
       for (let trial = 0; trial < 12; trial++) {
         const hyper = validHyper(rng, id);
@@ -186,8 +220,8 @@ function sameValues(a: Float32Array, b: Float32Array, what: string): void {
           jsBackend.optimizerStep(id, n, hyper, pj, gk, sj);
           getBackend('native').optimizerStep(id, n, hyper, pn, gk, sn);
         }
-        sameValues(pn, pj, `trial ${trial}: param`);
-        sameValues(sn, sj, `trial ${trial}: state`);
+        optimizerClose(pn, pj, n, PLANTED, `trial ${trial}: param`);
+        optimizerClose(sn, sj, n, PLANTED, `trial ${trial}: state`);
       }
     });
   });

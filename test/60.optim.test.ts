@@ -383,6 +383,12 @@ forEachBackend('optimizers: 8 steps against the float64 reference, lr cut after 
   });
 });
 
+/** The arena of a state() as floats. */
+function arenaOf(s: OptimizerState): Float32Array {
+  const bytes = Buffer.from(s.arena as string, 'base64');
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+}
+
 (nativeAvailable() || requireNative ? describe : describe.skip)('optimizers: native vs js', () => {
   it('every variant, a 10k-element random arena, 10 steps: normalised error < 1e-6', () => {
     const n = 10000;
@@ -405,7 +411,14 @@ forEachBackend('optimizers: 8 steps against the float64 reference, lr cut after 
       const err = normError(pn, pj);
       assert.ok(err < 1e-6, `${title}: normalised error ${err}`);
       assert.ok(normError(pn, p) > 1e-4, `${title}: the parameters moved`);
-      assert.equal(sn.arena, sj.arena, `${title}: state arenas`);
+      // The native kernels compute in float32 and the js ones in float64 (native/optimizers.cc), so
+      // the state arenas agree to float32 rounding, no longer bit for bit: the same bound as the
+      // parameters, slot by slot.
+      const [an, aj] = [arenaOf(sn), arenaOf(sj)];
+      for (let slot = 0; slot * n < aj.length; slot++) {
+        const e = normError(an.subarray(slot * n, (slot + 1) * n), aj.subarray(slot * n, (slot + 1) * n));
+        assert.ok(e < 1e-6, `${title}: state slot ${slot}: normalised error ${e}`);
+      }
     }
   });
 });

@@ -170,8 +170,11 @@ export interface Backend {
    *   weightDecay, decoupled, bc1, bc2, rectified, rect. p -= (m / bc1) lr, times
    *   sqrt(bc2) / (sqrt(v) + eps) * rect when rectified.
    *
-   * Arithmetic is float64 with float32 storage. hyper must hold at least the layout's length;
-   * param, grad, state and hyper must be mutually disjoint.
+   * Storage is float32. Arithmetic: js in float64 (the reference); native in float32, as PyTorch's
+   * CPU kernels (centred RMSprop in float64), so the backends agree to float32 rounding, not bit
+   * for bit. hyper must hold at least the layout's length; param, grad, state and hyper must be
+   * mutually disjoint. Both backends run the step on the calling thread, whatever
+   * setNumThreads says (native/optimizers.cc says why).
    */
   optimizerStep(opt: number, n: number, hyper: Float32Array, param: Float32Array, grad: Float32Array,
     state: Float32Array): void;

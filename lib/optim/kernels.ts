@@ -9,10 +9,12 @@
  * 1 (any non-zero value counts as set). Complements such as oneMinusBeta2 are computed in float64
  * before rounding, where 1 - float32(0.999) would be off by 1e-5.
  *
- * The loops compute in float64; every state and parameter value is rounded to float32 when
+ * The loops here compute in float64; every state and parameter value is rounded to float32 when
  * stored, and a state value used after its update is the stored float32 (as PyTorch reads back
- * its float32 state). The addon does the same operations in the same order, so the backends agree
- * bit for bit.
+ * its float32 state). They are the reference. The addon does the same operations in the same
+ * order but in float32 arithmetic, as PyTorch's CPU kernels do (centred RMSprop, whose variance
+ * cancels, in float64), which is several times faster; the backends agree to float32 rounding
+ * (normalised error under 1e-6), not bit for bit.
  */
 import { ErrorCode, rangeError } from '../errors';
 

@@ -11,10 +11,11 @@
  *
  * What holds for every entry, against PyTorch on float32 parameters: one parameter group (one set
  * of options for the whole arena); no maximize, foreach, fused, capturable or differentiable;
- * every number option must be finite (PyTorch accepts lr = inf); the kernels do each element's
- * arithmetic in float64 and store float32 (PyTorch computes in float32), so results agree to
- * float32 rounding; a kernel's state slots are allocated up front whatever the options (Adam keeps
- * its maxExpAvgSq slot without amsgrad, SGD its buffer without momentum).
+ * every number option must be finite (PyTorch accepts lr = inf); the js kernels do each element's
+ * arithmetic in float64 and the native ones in float32 as PyTorch does (centred RMSprop in float64),
+ * both storing float32, so results agree to float32 rounding; a kernel's state slots are allocated
+ * up front whatever the options (Adam keeps its maxExpAvgSq slot without amsgrad, SGD its buffer
+ * without momentum).
  */
 import type { Backend } from '../backend/types';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
