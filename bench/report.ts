@@ -163,12 +163,12 @@ function targetLine(t: Target): string {
 
 /** The whole run as markdown. */
 export function renderMarkdown(run: { date: string; command: string; machine: Machine; suites: SuiteReport[];
-  cBuild: string | null; }): string {
+  cBuild: string | null; suiteNames: readonly string[]; }): string {
   const m = run.machine;
   const out: string[] = [];
   out.push('# blasnet benchmarks', '');
   out.push(`Measured ${run.date} with \`${run.command}\`.`);
-  out.push('Reproduce with `npm run build && node dist/bench/run.js` (append suite names to run fewer: `gemm`, `kernels`, `overhead`; `--json` for JSON).', '');
+  out.push(`Reproduce with \`npm run build && node dist/bench/run.js\` (append suite names to run fewer: ${run.suiteNames.map((n) => `\`${n}\``).join(', ')}; \`--json\` for JSON).`, '');
   out.push('## Machine', '');
   out.push(markdownTable({
     title: 'machine',

@@ -1,6 +1,6 @@
 /**
  * The benchmark entry point: `node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N]`.
- * Suites: gemm, kernels, overhead, optim (default: all, in that order). Prints a markdown report to stdout,
+ * Suites: gemm, kernels, overhead, optim, training (default: all, in that order). Prints a markdown report to stdout,
  * or one JSON document with --json; progress goes to stderr.
  */
 import { buildCDriver, nativeBackend, nativeDefaultThreads } from './drivers';
@@ -10,8 +10,9 @@ import { gemmSuite } from './suites/gemm';
 import { kernelsSuite } from './suites/kernels';
 import { optimSuite } from './suites/optim';
 import { overheadSuite } from './suites/overhead';
+import { trainingSuite } from './suites/training';
 
-const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, overheadSuite, optimSuite];
+const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, overheadSuite, optimSuite, trainingSuite];
 
 const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N]
   suites: ${SUITES.map((s) => s.name).join(', ')} (default: all)
@@ -98,7 +99,7 @@ function main(): void {
     const targets = reports.flatMap((r) => r.targets);
     process.stdout.write(`${JSON.stringify({ date, command, machine, cBuild, suites: reports, targets }, null, 2)}\n`);
   } else {
-    process.stdout.write(`${renderMarkdown({ date, command, machine, suites: reports, cBuild: cDesc })}\n`);
+    process.stdout.write(`${renderMarkdown({ date, command, machine, suites: reports, cBuild: cDesc, suiteNames: SUITES.map((x) => x.name) })}\n`);
   }
 }
 
