@@ -1,5 +1,6 @@
 /** Small pieces every module's argument checks and messages share. */
 import { typedArrayTag } from './typed';
+import { ErrorCode, rangeError, typeError } from './errors';
 
 /** The largest finite float32; a number above it does not fit the kernels' floats. */
 export const FLOAT32_MAX = 3.4028234663852886e38;
@@ -21,4 +22,35 @@ export function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'Array';
   return typedArrayTag(v) ?? typeof v;
+}
+
+/** An option of a table entry: its default and the check that parses a given value. */
+export interface OptionParser {
+  readonly default: unknown;
+  parse(value: unknown, key: string, label: string): unknown;
+}
+
+/**
+ * The options of a `{ name, ...options }` spec against a table entry's option definitions: an
+ * unknown key is a RangeError, a missing required one a TypeError, every given value goes through
+ * its parser, the rest take their defaults; then the entry's cross-option check, if any.
+ */
+export function parseOptions<D extends OptionParser>(label: string, spec: Record<string, unknown>, defs: Readonly<Record<string, D>>,
+  isRequired: (def: D) => boolean, check?: (options: Record<string, unknown>) => string | undefined): Record<string, unknown> {
+  for (const key of Object.keys(spec)) {
+    if (key === 'name' || spec[key] === undefined) continue;
+    if (!hasOwn(defs, key)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${label}: Unknown option ${show(key)}; expected ${Object.keys(defs).join(', ')}`);
+    }
+  }
+  const options: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(defs)) {
+    const value = spec[key];
+    if (value !== undefined) options[key] = def.parse(value, key, label);
+    else if (isRequired(def)) throw typeError(ErrorCode.ARG_TYPE, `${label}: Missing required option ${key}`);
+    else options[key] = def.default;
+  }
+  const problem = check?.(options);
+  if (problem !== undefined) throw rangeError(ErrorCode.ARG_RANGE, `${label}: ${problem}`);
+  return options;
 }

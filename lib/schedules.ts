@@ -16,7 +16,7 @@
  * recursion operation for operation.
  */
 import { BlasnetError, ErrorCode, rangeError, typeError } from './errors';
-import { hasOwn, show, typeName } from './describe';
+import { hasOwn, parseOptions, show, typeName } from './describe';
 
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -643,25 +643,7 @@ function resolveSpec(spec: unknown, context: string): { name: ScheduleName; labe
   }
   const label = context === 'createSchedule' ? name : `${context}.${name}`;
   const def = SCHEDULES[name as ScheduleName] as unknown as ScheduleDef;
-  for (const key of Object.keys(spec)) {
-    if (key === 'name' || spec[key] === undefined) continue;
-    if (!hasOwn(def.options, key)) {
-      throw rangeError(ErrorCode.ARG_RANGE, `${label}: Unknown option ${show(key)}; expected ${Object.keys(def.options).join(', ')}`);
-    }
-  }
-  const options: Record<string, unknown> = {};
-  for (const [key, option] of Object.entries(def.options)) {
-    const value = spec[key];
-    if (value !== undefined) {
-      options[key] = option.parse(value, key, label);
-    } else if (option.presence === 'required') {
-      throw typeError(ErrorCode.ARG_TYPE, `${label}: Missing required option ${key}`);
-    } else {
-      options[key] = option.default;
-    }
-  }
-  const problem = def.check?.(options);
-  if (problem !== undefined) throw rangeError(ErrorCode.ARG_RANGE, `${label}: ${problem}`);
+  const options = parseOptions(label, spec, def.options, (o) => o.presence === 'required', def.check?.bind(def) as ((o: Record<string, unknown>) => string | undefined) | undefined);
   return { name: name as ScheduleName, label, options };
 }
 

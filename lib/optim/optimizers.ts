@@ -20,27 +20,10 @@
 import type { Backend } from '../backend/types';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Sequential } from '../model/sequential';
+import { FLOAT32_MAX, hasOwn, parseOptions, show, typeName } from '../describe';
 import { typedArrayTag, typedLength } from '../typed';
 import { hyperIndex, OPTIMIZER_KERNELS, optimizerKernelId } from './kernels';
 import type { OptimizerKernelName } from './kernels';
-
-const FLOAT_MAX = 3.4028234663852886e38;
-
-function hasOwn(o: object, key: PropertyKey): boolean {
-  return Object.prototype.hasOwnProperty.call(o, key);
-}
-
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
-  return String(v);
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'Array';
-  return typedArrayTag(v) ?? typeof v;
-}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && typedArrayTag(v) === undefined;
@@ -86,7 +69,7 @@ function numberOption<R extends boolean>(required: R, dflt: number | undefined, 
       // The rule first, so that NaN gets PyTorch's message (NaN fails every comparison).
       const problem = rule?.(v);
       if (problem !== undefined) throw rangeError(ErrorCode.ARG_RANGE, `${label}: ${problem}`);
-      if (!Number.isFinite(v) || Math.abs(v) > FLOAT_MAX) {
+      if (!Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX) {
         throw rangeError(ErrorCode.ARG_RANGE, `${label}: Expected finite number for ${key} but received ${v}`);
       }
       return v;
@@ -443,21 +426,7 @@ export type OptimizerSpec = { [K in OptimizerName]: { readonly name: K } & Optim
 
 function resolveOptions(name: OptimizerName, spec: Record<string, unknown>, label: string): Record<string, unknown> {
   const def = OPTIMIZERS[name] as unknown as OptimizerDef;
-  for (const key of Object.keys(spec)) {
-    if (key === 'name' || spec[key] === undefined) continue;
-    if (!hasOwn(def.options, key)) {
-      throw rangeError(ErrorCode.ARG_RANGE, `${label}: Unknown option ${show(key)}; expected ${Object.keys(def.options).join(', ')}`);
-    }
-  }
-  const options: Record<string, unknown> = {};
-  for (const [key, option] of Object.entries(def.options)) {
-    const value = spec[key];
-    if (value !== undefined) options[key] = option.parse(value, key, label);
-    else if (option.required) throw typeError(ErrorCode.ARG_TYPE, `${label}: Missing required option ${key}`);
-    else options[key] = option.default;
-  }
-  const problem = def.check?.(options);
-  if (problem !== undefined) throw rangeError(ErrorCode.ARG_RANGE, `${label}: ${problem}`);
+  const options = parseOptions(label, spec, def.options, (o) => o.required, def.check?.bind(def) as ((o: Record<string, unknown>) => string | undefined) | undefined);
   return Object.freeze(options);
 }
 
@@ -797,7 +766,7 @@ export function clipGradValue(model: Sequential | GradientTarget, clipValue: num
   const where = 'clipGradValue';
   const { grads, backend } = readTarget(model, where, false);
   if (typeof clipValue !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected number for clipValue but received ${typeName(clipValue)}`);
-  if (!(clipValue >= 0 && clipValue <= FLOAT_MAX)) {
+  if (!(clipValue >= 0 && clipValue <= FLOAT32_MAX)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected non-negative finite number for clipValue but received ${clipValue}`);
   }
   backend.clamp(typedLength(grads), -clipValue, clipValue, grads);
