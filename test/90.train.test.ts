@@ -5,7 +5,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { dense, dropout, Matrix, Rng, Sequential } from '../lib';
+import { dense, dropout, Matrix, Rng, saveModel, Sequential, Standardizer } from '../lib';
 import type { Backend } from '../lib';
 import { loadModel } from '../lib/io/model-file';
 import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
@@ -244,5 +244,28 @@ forEachBackend('resuming from a checkpoint', (b) => {
     assert.deepEqual(hr.epochs.map((e) => e.loss), hw.epochs.slice(2).map((e) => e.loss));
     throwsCode(() => make().fit(train.x, train.y, { epochs: 2, resume: ck }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'epoch 2');
     throwsCode(() => make().fit(train.x, train.y, { epochs: 4, resume: {} }), 'ERR_BLASNET_STATE');
+  });
+});
+
+forEachBackend('preprocessing stored with the model', (b) => {
+  it('is fitted on the training data, applied by fit, evaluate and predict, and saved with the model', () => {
+    const raw = blobs(200, 9);
+    // Shift and scale the features far from unit range: a model without the standardizer would see other inputs.
+    const x = Matrix.from(Array.from({ length: 200 }, (_, i) => Array.from(raw.x.subarray(i * 4, i * 4 + 4), (v, j) => 100 + 50 * v * (j + 1))));
+    const scaler = new Standardizer().fit(x);
+    const m = classifier(b).setPreprocessing(scaler);
+    m.fit(x, raw.y, { epochs: 5 });
+    const direct = classifier(b);
+    direct.setWeights(m.getWeights());
+    const scaled = scaler.transform(x);
+    assert.deepEqual(m.predict(x).data, direct.predict(scaled).data, 'predict applies the preprocessing');
+    assert.ok(m.evaluate(x, raw.y).accuracy > 0.85);
+    const file = path.join(tmp, `pre-${b.name}.blasnet`);
+    saveModel(file, m);
+    const loaded = loadModel(file, { backend: b });
+    assert.ok(loaded.model.preprocessing instanceof Standardizer);
+    assert.deepEqual(loaded.model.predict(x).data, m.predict(x).data);
+    throwsCode(() => m.predict(x.data), 'ERR_BLASNET_ARG_TYPE', TypeError, 'preprocessing');
+    throwsCode(() => classifier(b).setPreprocessing(new Standardizer()), 'ERR_BLASNET_STATE');
   });
 });

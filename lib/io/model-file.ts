@@ -12,6 +12,7 @@ import type { LayerConfig } from '../layers';
 import { Sequential } from '../model/sequential';
 import type { ModelConfig } from '../model/sequential';
 import { decode, encode, writeFileAtomic } from './format';
+import { preprocessorFromJSON } from '../data/preprocess';
 
 /** What a model file holds besides the model itself. Every field is optional, plain data. */
 export interface ModelExtras {
@@ -19,7 +20,7 @@ export interface ModelExtras {
   optimizer?: unknown;
   /** Schedule state, as its state() returns it. */
   schedule?: unknown;
-  /** Preprocessing to apply before predict (toJSON() of scalers etc.). */
+  /** Preprocessing (toJSON() of a scaler); default the model's own (setPreprocessing), which loadModel restores. */
   preprocessing?: unknown;
   /** Anything else: training history, dataset, dates. */
   metadata?: Record<string, unknown>;
@@ -51,6 +52,7 @@ export function encodeModel(model: Sequential, extras: ModelExtras = {}): Buffer
     params: model.params.slice(),
     buffers: model.buffers().map((b) => ({ name: b.name, data: b.data.slice() })),
     ...extras,
+    preprocessing: extras.preprocessing ?? (model.preprocessing ? model.preprocessing.toJSON() : undefined),
   };
   return encode(doc);
 }
@@ -106,6 +108,14 @@ export function decodeModel(bytes: Buffer, options: { backend?: Backend | Backen
   });
   model.params.set(doc.params as Float32Array);
   buffers.forEach((b, i) => b.data.set(saved[i].data));
+  const pre = doc.preprocessing as { type?: unknown } | undefined;
+  if (pre && typeof pre === 'object' && ['Standardizer', 'MinMaxScaler', 'PCA'].includes(pre.type as string)) {
+    try {
+      model.setPreprocessing(preprocessorFromJSON(pre, model.backend));
+    } catch (e) {
+      fail(`invalid preprocessing: ${(e as Error).message}`);
+    }
+  }
   return {
     model,
     library: String(doc.library ?? 'unknown'),

@@ -19,6 +19,8 @@ import { fitModelAsync } from '../train/async';
 import type { FitAsyncOptions } from '../train/async';
 import type { Optimizer } from '../optim';
 import type { MetricSpec } from '../train/metrics';
+import { MinMaxScaler, PCA, Standardizer } from '../data/preprocess';
+import type { Preprocessor } from '../data/preprocess';
 import type { LossSpec, ResolvedLoss } from './loss';
 
 export interface SequentialOptions {
@@ -379,7 +381,7 @@ export class Sequential {
    * change to the model or its generator. Returns a new Matrix.
    */
   predict(x: Input, options: { batchSize?: number } = {}): Matrix {
-    const rows = this.checkInput(x, 'predict');
+    const rows = this.checkInput(this.preprocess(x, 'predict'), 'predict');
     const m = { data: this.inputData, rows };
     const bs = options.batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) {
@@ -447,7 +449,41 @@ export class Sequential {
   fit(x: Input, y: Labels, options: FitOptions = {}): History {
     this.notBusy('fit');
     if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fit: call compile({ loss, optimizer }) first');
-    return fitModel(this, this.compiled, x, y, options);
+    return fitModel(this, this.compiled, this.preprocess(x, 'fit'), y, this.preprocessValidation(options));
+  }
+
+  /**
+   * Preprocessing (a fitted Standardizer, MinMaxScaler or PCA) applied to every input of fit,
+   * fitAsync, evaluate and predict, and saved with the model (saveModel) so that a loaded model
+   * applies it too. Fit it on the training data first; null removes it.
+   */
+  setPreprocessing(p: Preprocessor | null): this {
+    this.notBusy('setPreprocessing');
+    if (p !== null && !(p instanceof Standardizer || p instanceof MinMaxScaler || p instanceof PCA)) {
+      throw typeError(ErrorCode.ARG_TYPE, 'setPreprocessing: Expected a fitted Standardizer, MinMaxScaler or PCA, or null');
+    }
+    if (p !== null) p.toJSON(); // throws ERR_BLASNET_STATE when not fitted
+    this.preprocessing = p;
+    return this;
+  }
+
+  /** The preprocessing set by setPreprocessing, if any. */
+  preprocessing: Preprocessor | null = null;
+
+  private preprocess(x: Input, where: string): Input {
+    const p = this.preprocessing;
+    if (!p) return x;
+    let m: Matrix;
+    if (x instanceof Matrix) m = x;
+    else if (Array.isArray(x)) m = Matrix.from(x);
+    else throw typeError(ErrorCode.ARG_TYPE, `${where}: with preprocessing set, pass x as a Matrix or rows of numbers (its width is the raw data's)`);
+    return p.transform(m);
+  }
+
+  private preprocessValidation<T extends { validationData?: { x: Input; y: Labels } }>(options: T): T {
+    const v = options.validationData;
+    if (!this.preprocessing || !v) return options;
+    return { ...options, validationData: { x: this.preprocess(v.x, 'validationData'), y: v.y } };
   }
 
   /**
@@ -462,7 +498,7 @@ export class Sequential {
     try {
       this.notBusy('fitAsync');
       if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fitAsync: call compile({ loss, optimizer }) first');
-      return fitModelAsync(this, this.compiled, x, y, options, (busy) => {
+      return fitModelAsync(this, this.compiled, this.preprocess(x, 'fitAsync'), y, this.preprocessValidation(options), (busy) => {
         this.busy = busy;
       });
     } catch (e) {
@@ -491,7 +527,7 @@ export class Sequential {
     if (!this.loss) throw new BlasnetError(ErrorCode.STATE, 'evaluate: no loss; call compile() or setLoss() first');
     const bs = options.batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) throw rangeError(ErrorCode.ARG_RANGE, `evaluate: Expected positive integer for batchSize but received ${String(bs)}`);
-    return evaluateModel(this, prepareData(this, x, y, 'evaluate'), options.metrics ?? this.compiled?.metrics ?? [], bs);
+    return evaluateModel(this, prepareData(this, this.preprocess(x, 'evaluate'), y, 'evaluate'), options.metrics ?? this.compiled?.metrics ?? [], bs);
   }
 
   /** The architecture as plain data: enough, with the weights, to rebuild the model. */
