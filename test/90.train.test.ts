@@ -5,7 +5,8 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { dense, dropout, Matrix, Rng, saveModel, Sequential, Standardizer } from '../lib';
+import { Writable } from 'stream';
+import { dense, dropout, jsBackend, Matrix, progressBar, Rng, saveModel, Sequential, Standardizer } from '../lib';
 import type { Backend } from '../lib';
 import { loadModel } from '../lib/io/model-file';
 import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
@@ -267,5 +268,26 @@ forEachBackend('preprocessing stored with the model', (b) => {
     assert.deepEqual(loaded.model.predict(x).data, m.predict(x).data);
     throwsCode(() => m.predict(x.data), 'ERR_BLASNET_ARG_TYPE', TypeError, 'preprocessing');
     throwsCode(() => classifier(b).setPreprocessing(new Standardizer()), 'ERR_BLASNET_STATE');
+  });
+});
+
+describe('progress bar', () => {
+  it('draws a bar with loss, samples/s and ETA on a terminal, one line per epoch elsewhere', () => {
+    const train = blobs(120, 11);
+    const capture = (isTTY: boolean) => {
+      let text = '';
+      const stream = Object.assign(new Writable({
+        write(chunk: Buffer, _enc: string, done: () => void) { text += chunk.toString(); done(); },
+      }), { isTTY, columns: 120, rows: 30, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+      const m = classifier(jsBackend);
+      m.fit(train.x, train.y, { epochs: 2, batchSize: 10, callbacks: [progressBar({ stream: stream as unknown as NodeJS.WriteStream })] });
+      return text;
+    };
+    const tty = capture(true);
+    assert.match(tty, /epoch 1\/2 \[[^\]]*\] \d+\/12 \| loss [\d.]+ \| \d+ samples\/s \| ETA/);
+    assert.match(tty, /epoch 2\/2 +loss [\d.]+ +accuracy/);
+    const plain = capture(false);
+    assert.doesNotMatch(plain, /ETA/);
+    assert.equal(plain.trim().split('\n').length, 2);
   });
 });
