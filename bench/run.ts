@@ -1,6 +1,6 @@
 /**
  * The benchmark entry point: `node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N]`.
- * Suites: gemm, kernels, overhead, optim, training (default: all, in that order). Prints a markdown report to stdout,
+ * Suites: gemm, kernels, overhead, optim, training, mlp (default: all, in that order). Prints a markdown report to stdout,
  * or one JSON document with --json; progress goes to stderr.
  */
 import { buildCDriver, nativeBackend, nativeDefaultThreads } from './drivers';
@@ -8,11 +8,12 @@ import { cpuSnapshot, loadBetween, TimingOptions } from './harness';
 import { describeMachine, renderMarkdown, Suite, SuiteReport } from './report';
 import { gemmSuite } from './suites/gemm';
 import { kernelsSuite } from './suites/kernels';
+import { mlpSuite } from './suites/mlp';
 import { optimSuite } from './suites/optim';
 import { overheadSuite } from './suites/overhead';
 import { trainingSuite } from './suites/training';
 
-const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, overheadSuite, optimSuite, trainingSuite];
+const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, overheadSuite, optimSuite, trainingSuite, mlpSuite];
 
 const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N]
   suites: ${SUITES.map((s) => s.name).join(', ')} (default: all)
