@@ -1,5 +1,5 @@
-import { ErrorCode, rangeError } from './errors';
 import { erf, sigmoid } from './math';
+import { tableId } from './describe';
 
 /** One activation: its scalar function, derivative and the meaning of its parameter. */
 export interface ActivationDef {
@@ -104,12 +104,5 @@ export const ACTIVATION_LIST: readonly ActivationDef[] = ACTIVATION_NAMES.map((n
 
 /** The numeric id the kernels take for an activation name. */
 export function activationId(name: ActivationName): number {
-  const id = ACTIVATION_NAMES.indexOf(name);
-  if (id < 0) {
-    throw rangeError(
-      ErrorCode.UNKNOWN_NAME,
-      `Unknown activation ${JSON.stringify(name)}; expected one of ${ACTIVATION_NAMES.join(', ')}`,
-    );
-  }
-  return id;
+  return tableId('activation', ACTIVATION_NAMES, name);
 }

@@ -54,3 +54,15 @@ export function parseOptions<D extends OptionParser>(label: string, spec: Record
   if (problem !== undefined) throw rangeError(ErrorCode.ARG_RANGE, `${label}: ${problem}`);
   return options;
 }
+
+/**
+ * The id of `name` in a kernel table (its position in the table's names, shared with the
+ * addon); RangeError ERR_BLASNET_UNKNOWN_NAME listing the names when it is not there.
+ */
+export function tableId(kind: string, names: readonly string[], name: string): number {
+  const id = names.indexOf(name);
+  if (id < 0) {
+    throw rangeError(ErrorCode.UNKNOWN_NAME, `Unknown ${kind} ${JSON.stringify(name)}; expected one of ${names.join(', ')}`);
+  }
+  return id;
+}

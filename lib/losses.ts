@@ -1,6 +1,7 @@
 import { ErrorCode, rangeError } from './errors';
 import { sigmoid } from './math';
 import { isInt32Array } from './typed';
+import { tableId } from './describe';
 
 /** Float arrays the reference loss code accepts (Float64Array for gradient checks). */
 export type FloatArray = Float32Array | Float64Array;
@@ -250,12 +251,5 @@ export const LOSS_LIST: readonly LossDef[] = LOSS_NAMES.map((n) => LOSSES[n]);
 
 /** The numeric id the kernels take for a loss name. */
 export function lossId(name: LossName): number {
-  const id = LOSS_NAMES.indexOf(name);
-  if (id < 0) {
-    throw rangeError(
-      ErrorCode.UNKNOWN_NAME,
-      `Unknown loss ${JSON.stringify(name)}; expected one of ${LOSS_NAMES.join(', ')}`,
-    );
-  }
-  return id;
+  return tableId('loss', LOSS_NAMES, name);
 }

@@ -16,7 +16,7 @@
  * cancels, in float64), which is several times faster; the backends agree to float32 rounding
  * (normalised error under 1e-6), not bit for bit.
  */
-import { ErrorCode, rangeError } from '../errors';
+import { tableId } from '../describe';
 
 /** One kernel: its update rule, state slots and hyper layout, and the js loop. */
 export interface OptimizerKernelDef {
@@ -263,14 +263,7 @@ export const OPTIMIZER_KERNEL_LIST: readonly OptimizerKernelDef[] = OPTIMIZER_KE
 
 /** The numeric id the kernels take for a kernel name. */
 export function optimizerKernelId(name: OptimizerKernelName): number {
-  const id = OPTIMIZER_KERNEL_NAMES.indexOf(name);
-  if (id < 0) {
-    throw rangeError(
-      ErrorCode.UNKNOWN_NAME,
-      `Unknown optimizer kernel ${JSON.stringify(name)}; expected one of ${OPTIMIZER_KERNEL_NAMES.join(', ')}`,
-    );
-  }
-  return id;
+  return tableId('optimizer kernel', OPTIMIZER_KERNEL_NAMES, name);
 }
 
 /** Where each hyper name sits in a kernel's layout. */
