@@ -144,6 +144,13 @@ napi_value SumSquares(Args& a) {
   return number(a.env(), sumSquares(n, x.data));
 }
 
+napi_value FirstNonFinite(Args& a) {
+  a.expect(2);
+  const size_t n = a.dim(0, "n");
+  F32 x = a.f32(1, "x", n, "n");
+  return number(a.env(), static_cast<double>(firstNonFinite(n, x.data)));
+}
+
 napi_value Mul(Args& a) {
   a.expect(4);
   const size_t n = a.dim(0, "n");
@@ -511,6 +518,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<Axpy>(env, exports, "axpy");
   define<Dot>(env, exports, "dot");
   define<SumSquares>(env, exports, "sumSquares");
+  define<FirstNonFinite>(env, exports, "firstNonFinite");
   define<Mul>(env, exports, "mul");
   define<Penalty>(env, exports, "penalty");
   define<Activation>(env, exports, "activation");

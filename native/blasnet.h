@@ -38,6 +38,8 @@ void scale(size_t n, float alpha, float* x);                                    
 void axpy(size_t n, float alpha, const float* x, float* y);                          // y += alpha*x
 double dot(size_t n, const float* x, const float* y);                                // double accumulation
 double sumSquares(size_t n, const float* x);                                         // ||x||^2, double accumulation
+// The index of the first NaN or infinity in x[0..n), or -1 when every value is finite.
+int64_t firstNonFinite(size_t n, const float* x);
 // out = x * y elementwise; out may be x or y itself.
 void mul(size_t n, const float* x, const float* y, float* out);
 // Weight penalty l1 * sum|w| + (l2/2) * sum w^2, accumulated in double; when grad is not null,
@@ -110,7 +112,8 @@ double loss(int id, float param, size_t rows, size_t cols, const float* pred, co
 // (optimiserSlots(id) slots of n floats, slot k at state + k*n) in place, grad read only. `hyper`
 // holds the step's scalars, laid out per optimiser (native/optimizers.cc, lib/optim/kernels.ts):
 // the caller computes learning rate, bias corrections and the like, so the kernel keeps no state.
-// Arithmetic is float (centred RMSprop: double), on the calling thread.
+// Arithmetic is float (centred RMSprop: double); a large arena is cut into pieces run on the
+// kernel threads (pool.h).
 int optimizerCount();
 const char* optimizerName(int id);
 int optimizerSlots(int id);

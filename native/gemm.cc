@@ -2,11 +2,38 @@
 #include <cblas.h>
 
 #include "blasnet.h"
+#include "pool.h"
 
 namespace blasnet {
 
+namespace {
+
+// OpenBLAS runs single-threaded inside blasnet: the pool (pool.h) supplies the threads.
+const bool kBlasSingleThreaded = [] {
+  openblas_set_num_threads(1);
+  return true;
+}();
+
+// A piece of a GEMM smaller than this many multiply-adds costs more to hand to another thread
+// than it saves (measured on the reference MLP's shapes: 32x128x256 halves pay, 10x128x32 not).
+constexpr double kMinPartWork = 1 << 18;
+// Columns (or rows) per piece at least, in multiples of which pieces are cut: narrower blocks
+// waste OpenBLAS's 16-wide micro-kernels.
+constexpr size_t kMinPartWidth = 16;
+constexpr size_t kAlign = 16;
+
+void blasGemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, const float* a,
+              size_t lda, const float* b, size_t ldb, float beta, float* c, size_t ldc) {
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+}
+
+}  // namespace
+
 void gemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, const float* a,
           const float* b, float beta, float* c) {
+  (void)kBlasSingleThreaded;
   if (m == 0 || n == 0) return;
   if (k == 0) {
     // BLAS rejects a zero leading dimension; with no inner products C = beta * C.
@@ -15,11 +42,32 @@ void gemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, c
     else if (beta != 1.0f) for (size_t i = 0; i < len; ++i) c[i] *= beta;
     return;
   }
-  const blasint lda = static_cast<blasint>(transA ? m : k);
-  const blasint ldb = static_cast<blasint>(transB ? k : n);
-  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              lda, b, ldb, beta, c, static_cast<blasint>(n));
+  const size_t lda = transA ? m : k, ldb = transB ? k : n;
+  // Cut C into blocks of whole columns (or whole rows, when it has more rows than columns), one
+  // GEMM per block. A block may round differently from the whole product in the last bit, but
+  // the cut depends only on the shape and threads(), so results repeat at a given thread count.
+  const bool byColumns = n >= m;
+  const size_t width = byColumns ? n : m;
+  size_t parts = partsFor(double(m) * double(n) * double(k), kMinPartWork);
+  if (parts > width / kMinPartWidth) parts = width / kMinPartWidth;
+  if (parts <= 1) {
+    blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
+    return;
+  }
+  parallel(parts, [&](size_t p, size_t count) {
+    size_t lo, hi;
+    partRange(width, kAlign, p, count, &lo, &hi);
+    if (lo >= hi) return;
+    if (byColumns) {
+      // op(B)'s columns lo..hi: B's columns (B is [k, n]) or B's rows (B is [n, k]).
+      const float* bp = transB ? b + lo * k : b + lo;
+      blasGemm(transA, transB, m, hi - lo, k, alpha, a, lda, bp, ldb, beta, c + lo, n);
+    } else {
+      // op(A)'s rows lo..hi: A's rows (A is [m, k]) or A's columns (A is [k, m]).
+      const float* ap = transA ? a + lo : a + lo * k;
+      blasGemm(transA, transB, hi - lo, n, k, alpha, ap, lda, b, ldb, beta, c + lo * n, n);
+    }
+  });
 }
 
 void gemmBatched(bool transA, bool transB, size_t m, size_t n, size_t k, size_t batch, float alpha,
@@ -31,9 +79,9 @@ void gemmBatched(bool transA, bool transB, size_t m, size_t n, size_t k, size_t 
   }
 }
 
-void setNumThreads(int n) { openblas_set_num_threads(n); }
-int numThreads() { return openblas_get_num_threads(); }
-int numProcs() { return openblas_get_num_procs(); }
+void setNumThreads(int n) { setThreads(n); }
+int numThreads() { return threads(); }
+int numProcs() { return availableCpus(); }
 const char* blasConfig() { return openblas_get_config(); }
 const char* blasCoreName() { return openblas_get_corename(); }
 

@@ -19,18 +19,17 @@
 // the instantiation. The functions that hold the loops are cloned for AVX2 with a portable
 // default (GCC function multi-versioning, resolved once at load time from the CPU).
 //
-// Threads. A step runs on the calling thread. Splitting a 1M-element arena over both cores of a
-// 2-vCPU VM (a persistent pool, above 512K elements) made back-to-back steps 1.4-1.6x faster, but
-// a step that follows the backward pass's GEMMs, which is where training runs it, gained nothing
-// (-13% to +19% over runs, usually a few percent slower), at 1M to 16M elements alike: after each
-// GEMM, OpenBLAS's idle workers keep spinning for about 0.1 s (2^28 cycles), so a second thread
-// finds no free core. On one core the step already moves more bytes per second than the triad of
-// bench/c/triad.c (bench/RESULTS.md).
+// Threads. A step over a large arena is cut into contiguous pieces run on the pool's threads
+// (pool.h); each element's update depends on that element alone, so the result does not depend on
+// how it is cut. (While OpenBLAS ran its own threads, a second thread here gained nothing inside
+// training: OpenBLAS's idle workers spin for about 0.1 s after each GEMM and held the other core.
+// The pool now runs the GEMMs too, and its workers are free when the step starts.)
 #include <cmath>
 #include <cstddef>
 #include <type_traits>
 
 #include "blasnet.h"
+#include "pool.h"
 
 // Function multi-versioning needs ifunc support (GCC or Clang on x86-64 GNU/Linux); elsewhere the
 // loops are built for the compiler's baseline only.
@@ -87,8 +86,9 @@ enum { kLr, kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kEps, kWeightDecay, 
        kRectified, kRect, kCount };
 }
 
-// Every kernel updates n elements; state slot k starts at s + k*n.
-using StepFn = void (*)(size_t n, const float* hyper, float* p, const float* g, float* s);
+// Every kernel updates n elements; state slot k starts at s + k*stride (stride >= n: a piece of a
+// larger arena).
+using StepFn = void (*)(size_t n, size_t stride, const float* hyper, float* p, const float* g, float* s);
 
 // ---- SGD: slot 0 is PyTorch's momentum buffer, or the velocity v in the lr-in-velocity form ----
 
@@ -126,7 +126,7 @@ struct SgdKernel {
   }
 };
 
-BLASNET_CLONES void sgdStep(size_t n, const float* h, float* p, const float* g, float* s) {
+BLASNET_CLONES void sgdStep(size_t n, size_t /*stride: one slot*/, const float* h, float* p, const float* g, float* s) {
   using namespace sgd;
   const double oneMinusDamp = 1 - double(h[kDampening]);
   const SgdKernel k{n, h[kLr], h[kMomentum], float(oneMinusDamp), float(h[kLr] * oneMinusDamp), h[kWeightDecay],
@@ -162,7 +162,7 @@ struct AdagradKernel {
   }
 };
 
-BLASNET_CLONES void adagradStep(size_t n, const float* h, float* p, const float* g, float* s) {
+BLASNET_CLONES void adagradStep(size_t n, size_t /*stride: one slot*/, const float* h, float* p, const float* g, float* s) {
   using namespace adagrad;
   dispatch(AdagradKernel{n, h[kClr], h[kWeightDecay], h[kEps], p, g, s}, on(h[kWeightDecay]));
 }
@@ -215,10 +215,10 @@ struct RmspropKernel {
   }
 };
 
-BLASNET_CLONES void rmspropStep(size_t n, const float* h, float* p, const float* g, float* s) {
+BLASNET_CLONES void rmspropStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
   using namespace rmsprop;
   const RmspropKernel k{n, h[kLr], h[kAlpha], h[kOneMinusAlpha], h[kEps], h[kWeightDecay], h[kMomentum],
-                        p, g, s, s + n, s + 2 * n};
+                        p, g, s, s + stride, s + 2 * stride};
   dispatch(k, on(h[kWeightDecay]), on(h[kCentered]), on(h[kEpsInsideSqrt]), h[kMomentum] > 0);
 }
 
@@ -252,9 +252,9 @@ struct AdadeltaKernel {
   }
 };
 
-BLASNET_CLONES void adadeltaStep(size_t n, const float* h, float* p, const float* g, float* s) {
+BLASNET_CLONES void adadeltaStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
   using namespace adadelta;
-  const AdadeltaKernel k{n, h[kLr], h[kRho], h[kOneMinusRho], h[kEps], h[kWeightDecay], p, g, s, s + n};
+  const AdadeltaKernel k{n, h[kLr], h[kRho], h[kOneMinusRho], h[kEps], h[kWeightDecay], p, g, s, s + stride};
   dispatch(k, on(h[kWeightDecay]));
 }
 
@@ -296,12 +296,12 @@ struct AdamKernel {
   }
 };
 
-BLASNET_CLONES void adamStep(size_t n, const float* h, float* p, const float* g, float* s) {
+BLASNET_CLONES void adamStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
   using namespace adam;
   const double lr = h[kLr], wd = h[kWeightDecay];
   const AdamKernel k{n, h[kBeta1], h[kOneMinusBeta1], h[kBeta2], h[kOneMinusBeta2], h[kEps], h[kWeightDecay],
                      h[kBc2], float(1 - lr * wd), float(lr / h[kBc1]), float(std::sqrt(double(h[kBc2]))),
-                     p, g, s, s + n, s + 2 * n};
+                     p, g, s, s + stride, s + 2 * stride};
   const bool decay = on(h[kWeightDecay]), decoupled = on(h[kDecoupled]);
   dispatch(k, decay && !decoupled, decay && decoupled, on(h[kAmsgrad]), on(h[kEpsInsideSqrt]));
 }
@@ -335,11 +335,11 @@ struct AdamaxKernel {
   }
 };
 
-BLASNET_CLONES void adamaxStep(size_t n, const float* h, float* p, const float* g, float* s) {
+BLASNET_CLONES void adamaxStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
   using namespace adamax;
   const double lr = h[kLr];
   const AdamaxKernel k{n, h[kBeta1], h[kOneMinusBeta1], h[kBeta2], h[kEps], h[kWeightDecay], float(lr / h[kBc1]),
-                       p, g, s, s + n};
+                       p, g, s, s + stride};
   dispatch(k, on(h[kWeightDecay]));
 }
 
@@ -375,11 +375,11 @@ struct NadamKernel {
   }
 };
 
-BLASNET_CLONES void nadamStep(size_t n, const float* h, float* p, const float* g, float* s) {
+BLASNET_CLONES void nadamStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
   using namespace nadam;
   const double lr = h[kLr], wd = h[kWeightDecay];
   const NadamKernel k{n, h[kBeta1], h[kOneMinusBeta1], h[kBeta2], h[kOneMinusBeta2], h[kEps], h[kWeightDecay],
-                      h[kBc2], h[kGradCoef], h[kAvgCoef], float(1 - lr * wd), p, g, s, s + n};
+                      h[kBc2], h[kGradCoef], h[kAvgCoef], float(1 - lr * wd), p, g, s, s + stride};
   const bool decay = on(h[kWeightDecay]), decoupled = on(h[kDecoupled]);
   dispatch(k, decay && !decoupled, decay && decoupled);
 }
@@ -416,14 +416,19 @@ struct RadamKernel {
   }
 };
 
-BLASNET_CLONES void radamStep(size_t n, const float* h, float* p, const float* g, float* s) {
+BLASNET_CLONES void radamStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
   using namespace radam;
   const double lr = h[kLr], wd = h[kWeightDecay];
   const RadamKernel k{n, h[kLr], h[kBeta1], h[kOneMinusBeta1], h[kBeta2], h[kOneMinusBeta2], h[kEps], h[kWeightDecay],
-                      h[kBc1], h[kRect], float(1 - lr * wd), float(std::sqrt(double(h[kBc2]))), p, g, s, s + n};
+                      h[kBc1], h[kRect], float(1 - lr * wd), float(std::sqrt(double(h[kBc2]))), p, g, s, s + stride};
   const bool decay = on(h[kWeightDecay]), decoupled = on(h[kDecoupled]);
   dispatch(k, decay && !decoupled, decay && decoupled, on(h[kRectified]));
 }
+
+// Pieces of a step at least this many elements (below it a second thread costs more than it
+// saves), starting on 64-byte boundaries of the arena.
+constexpr double kMinPartElements = 1 << 15;
+constexpr size_t kPartAlign = 16;
 
 struct OptimizerEntry {
   const char* name;
@@ -452,7 +457,18 @@ int optimizerSlots(int id) { return kOptimizers[id].slots; }
 int optimizerHyperLength(int id) { return kOptimizers[id].hyper; }
 
 void optimizerStep(int id, size_t n, const float* hyper, float* param, const float* grad, float* state) {
-  kOptimizers[id].step(n, hyper, param, grad, state);
+  const StepFn step = kOptimizers[id].step;
+  const size_t parts = partsFor(double(n), kMinPartElements);
+  if (parts <= 1) {
+    step(n, n, hyper, param, grad, state);
+    return;
+  }
+  // Every element's update reads only that element, so pieces of the arena are independent.
+  parallel(parts, [&](size_t p, size_t count) {
+    size_t lo, hi;
+    partRange(n, kPartAlign, p, count, &lo, &hi);
+    if (lo < hi) step(hi - lo, n, hyper, param + lo, grad + lo, state + lo);
+  });
 }
 
 }  // namespace blasnet

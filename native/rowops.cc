@@ -1,9 +1,19 @@
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
 #include "blasnet.h"
+#include "pool.h"
 
 namespace blasnet {
+
+namespace {
+// Gathered elements per piece at least, and how many rows ahead a piece prefetches.
+constexpr double kMinGatherPart = 1 << 13;
+constexpr size_t kGatherAhead = 4;
+// Elements per piece of a finite scan at least.
+constexpr double kMinScanPart = 1 << 16;
+}  // namespace
 
 // Row loops return at once when rows are empty, so a huge row count with no columns costs nothing.
 void addBias(size_t rows, size_t cols, const float* bias, float* y) {
@@ -29,10 +39,61 @@ Status gatherRows(size_t rows, size_t cols, size_t srcRows, const int32_t* index
   for (size_t r = 0; r < rows; ++r) {
     if (index[r] < 0 || static_cast<size_t>(index[r]) >= srcRows) return Status::BadIndex;
   }
-  for (size_t r = 0; r < rows; ++r) {
-    std::memcpy(dst + r * cols, src + static_cast<size_t>(index[r]) * cols, cols * sizeof(float));
-  }
+  // The source rows are scattered over a set far larger than the caches, so a row costs memory
+  // latency rather than bandwidth: each piece prefetches the rows a few ahead of the one it
+  // copies, and pieces run on the kernel threads.
+  const size_t parts = partsFor(double(rows) * double(cols), kMinGatherPart);
+  parallel(parts, [&](size_t p, size_t count) {
+    size_t lo, hi;
+    partRange(rows, 1, p, count, &lo, &hi);
+    const size_t bytes = cols * sizeof(float);
+    for (size_t r = lo; r < hi; ++r) {
+      if (r + kGatherAhead < hi) {
+        const char* next = reinterpret_cast<const char*>(src + static_cast<size_t>(index[r + kGatherAhead]) * cols);
+        for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(next + off, 0, 0);
+      }
+      std::memcpy(dst + r * cols, src + static_cast<size_t>(index[r]) * cols, bytes);
+    }
+  });
   return Status::Ok;
+}
+
+int64_t firstNonFinite(size_t n, const float* x) {
+  // A value is NaN or infinite when its exponent bits are all ones. Blocks are tested whole (a
+  // branch-free OR that vectorises) and the first failing block is searched again; blocks run
+  // on the kernel threads, and a piece stops early once a failure is known in an earlier piece.
+  constexpr size_t kBlock = 1024;
+  constexpr uint32_t kExponent = 0x7f800000u;
+  const size_t blocks = (n + kBlock - 1) / kBlock;
+  std::atomic<size_t> firstBad{blocks};
+  const size_t parts = partsFor(double(n), kMinScanPart);
+  parallel(parts, [&](size_t p, size_t count) {
+    size_t lo, hi;
+    partRange(blocks, 1, p, count, &lo, &hi);
+    for (size_t blk = lo; blk < hi; ++blk) {
+      if (firstBad.load(std::memory_order_relaxed) < blk) return;
+      const size_t b = blk * kBlock, e = b + kBlock < n ? b + kBlock : n;
+      uint32_t bad = 0;
+      for (size_t i = b; i < e; ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, x + i, sizeof bits);
+        bad |= (bits & kExponent) == kExponent;
+      }
+      if (bad) {
+        size_t cur = firstBad.load(std::memory_order_relaxed);
+        while (blk < cur && !firstBad.compare_exchange_weak(cur, blk, std::memory_order_relaxed)) {
+        }
+        return;
+      }
+    }
+  });
+  const size_t blk = firstBad.load(std::memory_order_relaxed);
+  if (blk == blocks) return -1;
+  for (size_t i = blk * kBlock;; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    if ((bits & kExponent) == kExponent) return static_cast<int64_t>(i);
+  }
 }
 
 void scale(size_t n, float alpha, float* x) {

@@ -98,6 +98,27 @@ forEachBackend('row operations', (b) => {
     close(b.sumSquares(2, x), 20, 'prefix');
   });
 
+  it('firstNonFinite finds the first NaN or infinity, in any position, and ignores values past n', () => {
+    assert.strictEqual(b.firstNonFinite(0, f32([NaN])), -1, 'empty');
+    assert.strictEqual(b.firstNonFinite(3, f32([0, -3.4e38, 3.4e38])), -1, 'finite extremes');
+    assert.strictEqual(b.firstNonFinite(2, f32([1, 2, NaN])), -1, 'past n');
+    // Long enough to span several of the native scan's blocks and pieces.
+    const n = 300001;
+    const x = new Float32Array(n).fill(1e-40);
+    assert.strictEqual(b.firstNonFinite(n, x), -1, 'subnormals are finite');
+    for (const [at, v] of [[0, NaN], [1023, Infinity], [1024, -Infinity], [150000, NaN], [n - 1, Infinity]] as const) {
+      x[at] = v;
+      assert.strictEqual(b.firstNonFinite(n, x), at, `${v} at ${at}`);
+      x[n - 1] = NaN; // a later one must not win
+      assert.strictEqual(b.firstNonFinite(n, x), at, `${v} at ${at}, NaN at the end`);
+      x[at] = 1;
+      x[n - 1] = 1;
+    }
+    x[200000] = NaN;
+    x[100] = -Infinity;
+    assert.strictEqual(b.firstNonFinite(n, x), 100, 'two: the first');
+  });
+
   it('mul: out = x * y, in place on x or y, and 0 elements', () => {
     const x = f32([1, 2, 3]), y = f32([4, -5, 0.5]), out = new Float32Array(3);
     b.mul(3, x, y, out);

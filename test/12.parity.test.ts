@@ -260,3 +260,89 @@ function sameValues(a: Float32Array, b: Float32Array, what: string): void {
     });
   }
 });
+
+/**
+ * The native backend cuts large GEMMs, optimiser steps, gathers and scans into pieces over its
+ * threads. Elementwise kernels give the same bits at any thread count. A GEMM block may round
+ * differently from the whole product (OpenBLAS blocks by shape), so GEMMs are held to the js
+ * reference at every thread count and to the same bits on a repeat at the same count.
+ */
+(nativeAvailable() || requireNative ? describe : describe.skip)('native kernels cut over threads', () => {
+  const rng = new Rng(77);
+  const native = (): Backend => getBackend('native');
+  let threads = 1;
+  before(() => { threads = native().getNumThreads(); });
+  after(() => { native().setNumThreads(threads); });
+
+  /** Runs `fn` on fresh copies of `inputs` at 1 thread and at each count in `counts`; returns the 1-thread result. */
+  function sameAcrossThreads(inputs: Float32Array[], fn: (b: Backend, arrays: Float32Array[]) => void, outputs: number[]): Float32Array[] {
+    const b = native();
+    b.setNumThreads(1);
+    const one = inputs.map((x) => x.slice());
+    fn(b, one);
+    for (const t of [2, 3, 4]) {
+      b.setNumThreads(t);
+      const many = inputs.map((x) => x.slice());
+      fn(b, many);
+      for (const i of outputs) sameValues(many[i], one[i], `${t} threads, output ${i}`);
+    }
+    return one;
+  }
+
+  // Shapes wider than tall (cut by columns), taller than wide (cut by rows), odd sizes.
+  for (const [m, n, k] of [[32, 256, 784], [256, 784, 32], [1000, 40, 300], [97, 1003, 129]] as const) {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      it(`gemm ${m}x${n}x${k}${ta ? ' transA' : ''}${tb ? ' transB' : ''}: close to js at 1-4 threads, repeatable`, () => {
+        const a = rng.uniformArray(m * k), bm = rng.uniformArray(k * n), c0 = rng.uniformArray(m * n);
+        const ref = c0.slice();
+        jsBackend.gemm(ta, tb, m, n, k, 0.7, a, bm, 0.3, ref);
+        const b = native();
+        for (const t of [1, 2, 3, 4]) {
+          b.setNumThreads(t);
+          const c = c0.slice(), again = c0.slice();
+          b.gemm(ta, tb, m, n, k, 0.7, a, bm, 0.3, c);
+          b.gemm(ta, tb, m, n, k, 0.7, a, bm, 0.3, again);
+          assert.ok(normError(c, ref) <= TOL, `${t} threads: normalised error ${normError(c, ref)}`);
+          sameValues(again, c, `${t} threads, repeated`);
+        }
+      });
+    }
+  }
+
+  for (const name of OPTIMIZER_KERNEL_NAMES) {
+    it(`optimizerStep ${name} over 200,003 elements: same bits at 1-4 threads`, () => {
+      const id = OPTIMIZER_KERNEL_NAMES.indexOf(name);
+      const n = 200003;
+      const slots = OPTIMIZER_KERNELS[name].slots.length;
+      const h = validHyper(rng, id);
+      const state = rng.uniformArray(slots * n, 0, 1);
+      sameAcrossThreads([rng.uniformArray(n, -1, 1), rng.uniformArray(n, -1, 1), state],
+        (b, [p, g, s]) => { b.optimizerStep(id, n, h, p, g, s); b.optimizerStep(id, n, h, p, g, s); }, [0, 2]);
+    });
+  }
+
+  it('gatherRows of 4,000 rows: same at 1-4 threads and as js', () => {
+    const rows = 4000, cols = 97, src = 10000;
+    const x = rng.uniformArray(src * cols);
+    const index = Int32Array.from({ length: rows }, () => rng.int(src));
+    const [, out] = sameAcrossThreads([x, new Float32Array(rows * cols)], (b, [xs, o]) => b.gatherRows(rows, cols, src, index, xs, o), [1]);
+    const ref = new Float32Array(rows * cols);
+    jsBackend.gatherRows(rows, cols, src, index, x, ref);
+    sameValues(out, ref, 'gathered');
+  });
+
+  it('firstNonFinite over 1M elements finds the first bad value at every thread count', () => {
+    const n = 1 << 20;
+    const x = rng.uniformArray(n, -1, 1);
+    const b = native();
+    for (const t of [1, 2, 3, 4]) {
+      b.setNumThreads(t);
+      assert.strictEqual(b.firstNonFinite(n, x), -1);
+      x[n - 5] = NaN; x[700001] = Infinity; x[300000] = -Infinity;
+      assert.strictEqual(b.firstNonFinite(n, x), 300000, `${t} threads`);
+      x[300000] = 0;
+      assert.strictEqual(b.firstNonFinite(n, x), 700001, `${t} threads`);
+      x[700001] = 0; x[n - 5] = 0;
+    }
+  });
+});

@@ -157,6 +157,8 @@ function aliasCases(spec: KernelSpec, rng: Rng, rule: AliasRule): Case[] {
   }
   for (const shared of [false, true]) {
     const [a, i, o] = base();
+    // Two one-element arrays cannot partly overlap.
+    if (i.length < 2 && o.length < 2) continue;
     const buf = shared ? new SharedArrayBuffer(4 * (i.length + o.length)) : new ArrayBuffer(4 * (i.length + o.length));
     // Partial overlap: the later view starts inside the earlier one.
     const [inAt, outAt] = i.length >= 2 ? [0, Math.ceil(i.length / 2)] : [Math.ceil(o.length / 2), 0];
@@ -453,7 +455,7 @@ forEachBackend('argument errors', (b) => {
 
   it('covers every kernel export of the Backend interface', () => {
     const kernels = ['gemm', 'gemmBatched', 'addBias', 'colSum', 'gatherRows', 'scale', 'axpy', 'dot', 'sumSquares',
-      'mul', 'penalty', 'activation', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward',
+      'firstNonFinite', 'mul', 'penalty', 'activation', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward',
       'logSoftmaxBackward', 'prelu', 'preluBackward', 'batchNormForward', 'batchNormBackward',
       'denseForward', 'denseBackward', 'loss', 'optimizerStep', 'clamp', 'setNumThreads'];
     const covered = new Set(SPECS.map((s) => s.fn));

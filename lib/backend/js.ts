@@ -314,6 +314,19 @@ export const jsBackend: Backend = {
     return s;
   },
 
+  firstNonFinite(n, x) {
+    const fn = 'firstNonFinite';
+    argCount(fn, arguments.length, 2);
+    dim(fn, 'n', n);
+    f32(fn, 'x', x, n, 'n');
+    // v - v is 0 for every finite v and NaN for NaN and both infinities.
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      if (v - v !== 0) return i;
+    }
+    return -1;
+  },
+
   mul(n, x, y, out) {
     const fn = 'mul';
     argCount(fn, arguments.length, 4);

@@ -58,6 +58,7 @@ export function loadNativeBackend(addonPath: string = ADDON_PATH): Backend {
     axpy: addon.axpy,
     dot: addon.dot,
     sumSquares: addon.sumSquares,
+    firstNonFinite: addon.firstNonFinite,
     mul: addon.mul,
     penalty: addon.penalty,
     activation: addon.activation,

@@ -40,6 +40,8 @@ export interface Backend {
   dot(n: number, x: Float32Array, y: Float32Array): number;
   /** sum x[i]^2 (the squared L2 norm), accumulated in float64. */
   sumSquares(n: number, x: Float32Array): number;
+  /** The index of the first NaN or infinity among x[0..n), or -1 when all are finite (input checks). */
+  firstNonFinite(n: number, x: Float32Array): number;
   /** out[i] = x[i] * y[i] (dropout and DropConnect masks); out may be x or y itself. */
   mul(n: number, x: Float32Array, y: Float32Array, out: Float32Array): void;
   /**
@@ -173,8 +175,8 @@ export interface Backend {
    * Storage is float32. Arithmetic: js in float64 (the reference); native in float32, as PyTorch's
    * CPU kernels (centred RMSprop in float64), so the backends agree to float32 rounding, not bit
    * for bit. hyper must hold at least the layout's length; param, grad, state and hyper must be
-   * mutually disjoint. Both backends run the step on the calling thread, whatever
-   * setNumThreads says (native/optimizers.cc says why).
+   * mutually disjoint. The native backend cuts a large arena into pieces over its
+   * threads (setNumThreads); the js backend runs on the calling thread.
    */
   optimizerStep(opt: number, n: number, hyper: Float32Array, param: Float32Array, grad: Float32Array,
     state: Float32Array): void;
@@ -185,8 +187,11 @@ export interface Backend {
   clamp(n: number, lo: number, hi: number, x: Float32Array): void;
 
   /**
-   * Sets the number of BLAS threads (1..1024; OpenBLAS caps it at its build's maximum, see
-   * `info().config`). The js backend runs on one thread and ignores it.
+   * Sets the number of threads the kernels use, the calling thread included (1..1024, capped at
+   * 64). The native backend runs OpenBLAS single-threaded and splits GEMMs, optimiser steps and
+   * gathers over a pool of its own, so this is the number of cores it keeps busy; its default is
+   * the number of CPUs the process may run on, or BLASNET_NUM_THREADS. The js backend runs on one
+   * thread and ignores it.
    */
   setNumThreads(n: number): void;
   /** The number of threads kernels use. */

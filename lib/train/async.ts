@@ -8,6 +8,7 @@
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import type { Backend } from '../backend/types';
 import type { Sequential } from '../model/sequential';
 import type { OptimizerState } from '../optim';
 import type { Schedule, ScheduleState } from '../schedules';
@@ -47,7 +48,7 @@ const CHUNK = 1 << 20;
  */
 type SharedRows = { data: Float32Array; rows: number; cols: number };
 
-async function sharedChecked(m: Matrix, where: string): Promise<SharedRows> {
+async function sharedChecked(backend: Backend, m: Matrix, where: string): Promise<SharedRows> {
   const n = m.rows * m.cols;
   const src = m.data.subarray(0, n);
   const onShared = src.buffer instanceof SharedArrayBuffer;
@@ -56,7 +57,7 @@ async function sharedChecked(m: Matrix, where: string): Promise<SharedRows> {
     const end = Math.min(n, off + CHUNK);
     const part = src.subarray(off, end);
     try {
-      checkFinite(where, 'x', part, end - off);
+      checkFinite(backend, where, 'x', part, end - off);
     } catch (e) {
       // Report the index in the whole of x.
       const err = e as Error;
@@ -96,8 +97,8 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
   return (async () => {
     let xs: SharedRows, vxs: SharedRows | null;
     try {
-      xs = await sharedChecked(train.x, 'fitAsync');
-      vxs = val ? await sharedChecked(val.x, 'fitAsync (validationData)') : null;
+      xs = await sharedChecked(model.backend, train.x, 'fitAsync');
+      vxs = val ? await sharedChecked(model.backend, val.x, 'fitAsync (validationData)') : null;
     } catch (e) {
       setBusy(false);
       throw e;

@@ -3,6 +3,7 @@
  * clipping, metrics, validation and callbacks, returning a History. Inputs are checked before
  * any work starts; after the first batch a step allocates nothing.
  */
+import type { Backend } from '../backend/types';
 import { BatchIterator } from '../data/batches';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { LOSSES } from '../losses';
@@ -94,13 +95,11 @@ export function compileModel(model: Sequential, options: CompileOptions): Compil
   return { optimizer, metrics };
 }
 
-/** Checks a Float32Array for NaN and infinities (before any work starts). */
-export function checkFinite(where: string, what: string, data: Float32Array, n: number): void {
-  for (let i = 0; i < n; i++) {
-    const v = data[i];
-    if (v !== v || v === Infinity || v === -Infinity) {
-      throw new BlasnetError(ErrorCode.DATA, `${where}: ${what} holds ${v} at index ${i}; clean or impute the data first`);
-    }
+/** Checks a Float32Array for NaN and infinities (before any work starts), with the backend's scan. */
+export function checkFinite(backend: Backend, where: string, what: string, data: Float32Array, n: number): void {
+  const i = backend.firstNonFinite(n, data);
+  if (i >= 0) {
+    throw new BlasnetError(ErrorCode.DATA, `${where}: ${what} holds ${data[i]} at index ${i}; clean or impute the data first`);
   }
 }
 
@@ -126,7 +125,7 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
   else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array or array of rows for x`);
   if (m.cols !== model.inputSize) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${model.inputSize} features per row but received ${m.cols}`);
   if (m.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
-  if (scanX) checkFinite(where, 'x', m.data, m.rows * m.cols);
+  if (scanX) checkFinite(model.backend, where, 'x', m.data, m.rows * m.cols);
 
   const loss = model.lossSpec;
   const def = loss && !loss.custom ? LOSSES[loss.name as LossName] : null;
@@ -162,7 +161,7 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
     }
   } else {
     if (t.length !== m.rows * cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${m.rows * cols} target values ([${m.rows}, ${cols}]) but received ${t.length}`);
-    checkFinite(where, 'y', t as Float32Array, t.length);
+    checkFinite(model.backend, where, 'y', t as Float32Array, t.length);
   }
   return { x: m, y: t };
 }

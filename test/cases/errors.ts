@@ -10,7 +10,7 @@ import type { Backend, LossName } from '../../lib';
 
 export type ExportName =
   | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'scale' | 'axpy' | 'dot'
-  | 'sumSquares' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
+  | 'sumSquares' | 'firstNonFinite' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
   | 'softmaxBackward' | 'logSoftmaxBackward' | 'prelu' | 'preluBackward' | 'batchNormForward'
   | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'loss' | 'optimizerStep' | 'clamp' | 'setNumThreads';
 
@@ -334,6 +334,16 @@ export const SPECS: readonly KernelSpec[] = [
   {
     title: 'sumSquares',
     fn: 'sumSquares',
+    params: [dim('n'), arr('x')],
+    valid(rng) {
+      const n = odd(rng);
+      return [n, f32(rng, n)];
+    },
+    alias: [],
+  },
+  {
+    title: 'firstNonFinite',
+    fn: 'firstNonFinite',
     params: [dim('n'), arr('x')],
     valid(rng) {
       const n = odd(rng);

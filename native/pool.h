@@ -1,0 +1,68 @@
+// The kernels' threads. blasnet runs OpenBLAS on one thread and does its own parallel work: a
+// GEMM is cut into column (or row) blocks, an optimiser step into ranges of the arena, a gather
+// into row ranges, and each piece runs on a thread of one persistent pool. The pool's threads are
+// the only ones that compute, so nothing oversubscribes the cores; OpenBLAS's own workers never
+// start, and with them goes their habit of spinning for a tenth of a second after every call.
+//
+// A parallel region hands out its pieces by an atomic counter; the calling thread works on them
+// too, so a region always finishes even if no worker wakes. While a region runs, another thread
+// asking for the pool (a second worker_thread training another model, or a piece that itself
+// asks for parallel work) runs its pieces one after another on its own thread instead of
+// waiting. Idle workers spin briefly (the gap between two kernels of a training step is a few
+// microseconds), then sleep on a condition variable.
+#pragma once
+
+#include <cstddef>
+
+namespace blasnet {
+
+// The largest thread count setThreads accepts.
+constexpr int kMaxThreads = 64;
+
+// Threads the kernels may use, the caller included (1 = the calling thread only). The default is
+// the number of CPUs this process may run on (sched_getaffinity), or BLASNET_NUM_THREADS when that
+// environment variable holds a number in [1, kMaxThreads].
+int threads();
+// Clamps n to [1, kMaxThreads]. Takes effect at the next parallel region.
+void setThreads(int n);
+// The default thread count as the process started (see threads()).
+int defaultThreads();
+// CPUs this process may run on.
+int availableCpus();
+
+// A piece of a parallel region: task(context, part, parts).
+using Task = void (*)(void* context, size_t part, size_t parts);
+
+// Runs task(context, p, parts) for every p in [0, parts) and returns when all have finished.
+void parallelFor(size_t parts, Task task, void* context);
+
+// parallelFor over a callable f(part, parts).
+template <class F>
+void parallel(size_t parts, const F& f) {
+  if (parts <= 1) {
+    if (parts == 1) f(size_t(0), size_t(1));
+    return;
+  }
+  parallelFor(parts, [](void* c, size_t p, size_t n) { (*static_cast<const F*>(c))(p, n); },
+              const_cast<void*>(static_cast<const void*>(&f)));
+}
+
+// The [begin, end) of part p of n equal ranges of [0, total), with boundaries on multiples of
+// `align` (except the last).
+inline void partRange(size_t total, size_t align, size_t p, size_t n, size_t* begin, size_t* end) {
+  const size_t units = (total + align - 1) / align;
+  const size_t b = units * p / n * align, e = units * (p + 1) / n * align;
+  *begin = b < total ? b : total;
+  *end = e < total ? e : total;
+}
+
+// How many parts `work` units of work should be cut into: at most threads(), and none smaller than
+// `minPerPart` units.
+inline size_t partsFor(double work, double minPerPart) {
+  const int t = threads();
+  if (t <= 1 || work < 2 * minPerPart) return 1;
+  const double byWork = work / minPerPart;
+  return byWork < t ? static_cast<size_t>(byWork) : static_cast<size_t>(t);
+}
+
+}  // namespace blasnet
