@@ -44,7 +44,8 @@ struct Pool {
   std::atomic<bool> inUse{false};
   std::atomic<int> sleepers{0};
   std::mutex mutex;  // guards generation changes against a worker going to sleep
-  std::condition_variable wake;
+  std::condition_variable wake;  // sleeping workers wait here for the next region
+  std::condition_variable park;  // workers beyond threads() - 1 wait here
   int workers = 0;  // started so far; only the thread holding inUse starts more
 };
 
@@ -71,24 +72,45 @@ uint64_t work(Pool& P, uint64_t s) {
   }
 }
 
-void workerLoop() {
+// Worker `index` (0-based) takes part while index < threads() - 1; above that it is parked, off
+// the wake-ups of every region, until setThreads raises the count again.
+bool parked(int index) { return index >= threads() - 1; }
+
+void workerLoop(int index) {
   Pool& P = pool();
   uint64_t seen = generationOf(P.state.load(std::memory_order_acquire));
   for (;;) {
+    if (parked(index)) {
+      std::unique_lock<std::mutex> lock(P.mutex);
+      P.park.wait(lock, [&] { return !parked(index); });
+      // Regions that ran meanwhile are finished; start from the current one.
+      seen = generationOf(P.state.load(std::memory_order_acquire)) - 1;
+      continue;
+    }
     uint64_t s = P.state.load(std::memory_order_acquire);
     if (generationOf(s) == seen) {
       const auto until = std::chrono::steady_clock::now() + kSpin;
       unsigned spins = 0;
+      bool park = false;
       while (generationOf(s = P.state.load(std::memory_order_acquire)) == seen) {
         BLASNET_PAUSE();
-        if ((++spins & 255) == 0 && std::chrono::steady_clock::now() > until) {
-          std::unique_lock<std::mutex> lock(P.mutex);
-          P.sleepers.fetch_add(1, std::memory_order_relaxed);
-          P.wake.wait(lock, [&] { return generationOf(P.state.load(std::memory_order_acquire)) != seen; });
-          P.sleepers.fetch_sub(1, std::memory_order_relaxed);
-          spins = 0;
+        if ((++spins & 255) == 0) {
+          if (parked(index)) {
+            park = true;
+            break;
+          }
+          if (std::chrono::steady_clock::now() > until) {
+            std::unique_lock<std::mutex> lock(P.mutex);
+            P.sleepers.fetch_add(1, std::memory_order_relaxed);
+            P.wake.wait(lock, [&] {
+              return parked(index) || generationOf(P.state.load(std::memory_order_acquire)) != seen;
+            });
+            P.sleepers.fetch_sub(1, std::memory_order_relaxed);
+            spins = 0;
+          }
         }
       }
+      if (park) continue;
     }
     seen = work(P, s);
   }
@@ -123,7 +145,16 @@ std::atomic<int> gThreads{kDefault};
 }  // namespace
 
 int threads() { return gThreads.load(std::memory_order_relaxed); }
-void setThreads(int n) { gThreads.store(clampThreads(n), std::memory_order_relaxed); }
+void setThreads(int n) {
+  Pool& P = pool();
+  {
+    std::lock_guard<std::mutex> lock(P.mutex);
+    gThreads.store(clampThreads(n), std::memory_order_relaxed);
+  }
+  // Sleeping workers re-check whether they are still wanted; parked ones whether they are again.
+  P.wake.notify_all();
+  P.park.notify_all();
+}
 int defaultThreads() { return kDefault; }
 int availableCpus() { return kAvailable; }
 
@@ -139,7 +170,7 @@ void parallelFor(size_t parts, Task task, void* context) {
   // pieces too), and never more than threads() - 1.
   const int want = static_cast<int>(parts < size_t(t) ? parts : size_t(t)) - 1;
   while (P.workers < want) {
-    std::thread(workerLoop).detach();
+    std::thread(workerLoop, P.workers).detach();
     ++P.workers;
   }
   P.task.store(task, std::memory_order_relaxed);

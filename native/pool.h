@@ -9,7 +9,8 @@
 // asking for the pool (a second worker_thread training another model, or a piece that itself
 // asks for parallel work) runs its pieces one after another on its own thread instead of
 // waiting. Idle workers spin briefly (the gap between two kernels of a training step is a few
-// microseconds), then sleep on a condition variable.
+// microseconds), then sleep on a condition variable; workers beyond a lowered thread count park
+// until it rises again.
 #pragma once
 
 #include <cstddef>
