@@ -70,7 +70,7 @@ export interface Machine {
   node: string;
   openblasConfig: string;
   openblasCoreName: string;
-  openblasDefaultThreads: number;
+  defaultThreads: number;
   openblasCoretypeEnv: string;
   cc: string;
 }
@@ -104,7 +104,7 @@ export function describeMachine(native: { config: string; coreName: string; numT
     node: process.version,
     openblasConfig: native.config,
     openblasCoreName: native.coreName,
-    openblasDefaultThreads: native.numThreads,
+    defaultThreads: native.numThreads,
     openblasCoretypeEnv: process.env.OPENBLAS_CORETYPE ?? '(unset)',
     cc: firstLine('cc', ['--version']),
   };
@@ -181,7 +181,7 @@ export function renderMarkdown(run: { date: string; command: string; machine: Ma
       ['Node', m.node],
       ['OpenBLAS', m.openblasConfig],
       ['OpenBLAS core', m.openblasCoreName],
-      ['OpenBLAS default threads', String(m.openblasDefaultThreads)],
+      ['blasnet kernel threads (default; OpenBLAS itself runs on 1)', String(m.defaultThreads)],
       ['OPENBLAS_CORETYPE', m.openblasCoretypeEnv],
       ['C compiler', m.cc],
       ['c driver build', run.cBuild ?? 'not built (no GEMM suite in this run)'],
