@@ -84,32 +84,40 @@ bool checkLabels(size_t rows, size_t cols, const int32_t* labels, Status* st) {
   return true;
 }
 
-// log(sum_j exp(x_j)) with max subtraction.
-double logSumExp(size_t cols, const float* x) {
-  double m = -INFINITY;
-  for (size_t j = 0; j < cols; ++j) m = std::fmax(m, double(x[j]));
-  double s = 0.0;
-  for (size_t j = 0; j < cols; ++j) s += std::exp(double(x[j]) - m);
-  return m + std::log(s);
-}
+// Rows up to this wide keep exp(x_j - max) from the log-sum-exp for the gradient (one exp per
+// element); wider rows compute it again.
+constexpr size_t kKeptExps = 256;
 
 // Softmax cross-entropy on logits; targets are class labels or a distribution per row. The mean
-// runs over rows (PyTorch's CrossEntropyLoss).
+// runs over rows (PyTorch's CrossEntropyLoss). softmax_j = exp(x_j - m) / s, where m is the row's
+// max and s = sum_j exp(x_j - m), so lse = m + log(s).
 double crossEntropy(float, size_t rows, size_t cols, const float* pred, const float* target,
                     const int32_t* labels, float* grad, Status* st) {
   if (labels && !checkLabels(rows, cols, labels, st)) return 0.0;
   if (rows == 0 || cols == 0) return 0.0;
   const double inv = 1.0 / static_cast<double>(rows);
+  const bool keep = cols <= kKeptExps;
+  double e[kKeptExps];
   double sum = 0.0;
   for (size_t r = 0; r < rows; ++r) {
     const float* p = pred + r * cols;
-    const double lse = logSumExp(cols, p);
+    double m = -INFINITY;
+    for (size_t j = 0; j < cols; ++j) m = std::fmax(m, double(p[j]));
+    double s = 0.0;
+    for (size_t j = 0; j < cols; ++j) {
+      const double ej = std::exp(double(p[j]) - m);
+      if (keep) e[j] = ej;
+      s += ej;
+    }
+    const double lse = m + std::log(s);
+    // softmax_j, from the kept exponentials or afresh.
+    auto softmax = [&](size_t j) { return keep ? e[j] / s : std::exp(double(p[j]) - lse); };
     if (labels) {
       const size_t y = static_cast<size_t>(labels[r]);
       sum += lse - p[y];
       if (grad) {
         float* g = grad + r * cols;
-        for (size_t j = 0; j < cols; ++j) g[j] = static_cast<float>(std::exp(double(p[j]) - lse) * inv);
+        for (size_t j = 0; j < cols; ++j) g[j] = static_cast<float>(softmax(j) * inv);
         g[y] -= static_cast<float>(inv);
       }
     } else {
@@ -121,9 +129,7 @@ double crossEntropy(float, size_t rows, size_t cols, const float* pred, const fl
       }
       if (grad) {
         float* g = grad + r * cols;
-        for (size_t j = 0; j < cols; ++j) {
-          g[j] = static_cast<float>((std::exp(double(p[j]) - lse) * tsum - t[j]) * inv);
-        }
+        for (size_t j = 0; j < cols; ++j) g[j] = static_cast<float>((softmax(j) * tsum - t[j]) * inv);
       }
     }
   }
