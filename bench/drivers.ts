@@ -21,7 +21,7 @@ export interface BackendDriver {
   /** Short name for tables: "native" or "js". */
   readonly name: string;
   readonly backend: Backend;
-  /** BLAS threads while this driver runs (the js backend always runs on one). */
+  /** Kernel threads while this driver runs (the js backend always runs on one). */
   readonly threads: number;
   /** Runs `fn` with the backend set to this driver's thread count, restoring the previous count. */
   use<T>(fn: () => T): T;
@@ -57,8 +57,9 @@ export function nativeBackend(): Backend {
 let defaultThreads = 0;
 
 /**
- * Native BLAS threads at startup (OpenBLAS's default: one per core unless OPENBLAS_NUM_THREADS
- * says otherwise), read once so that later setNumThreads calls cannot change what "default" means.
+ * Native kernel threads at startup (one per CPU this process may run on, unless
+ * BLASNET_NUM_THREADS says otherwise), read once so that later setNumThreads calls cannot change
+ * what "default" means.
  */
 export function nativeDefaultThreads(): number {
   if (defaultThreads === 0) defaultThreads = nativeBackend().getNumThreads();
@@ -70,7 +71,7 @@ export function nativeDriver(): BackendDriver {
   return backendDriver(nativeBackend(), nativeDefaultThreads());
 }
 
-/** The native backend pinned to one BLAS thread. */
+/** The native backend pinned to one kernel thread. */
 export function nativeSingleDriver(): BackendDriver {
   return backendDriver(nativeBackend(), 1);
 }

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 
 /** How long to time a trial. */
 export interface TimingOptions {
-  /** Seconds of untimed calls first, so the JIT has tiered up and BLAS threads are awake. */
+  /** Seconds of untimed calls first, so the JIT has tiered up and kernel threads are awake. */
   warmup: number;
   /** Minimum duration of one timed sample, in seconds. */
   minTime: number;

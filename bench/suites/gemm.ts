@@ -161,7 +161,7 @@ export const gemmSuite: Suite = {
         'Layer rows `B×I×O` are a dense layer with batch B, I inputs, O outputs, x [B, I], w [O, I]: ' +
           'forward Z [B, O] = X W^T is gemm(false, true, B, O, I); dW [O, I] = dZ^T X is gemm(true, false, O, I, B); ' +
           'dX [B, I] = dZ W is gemm(false, false, B, I, O).',
-        `Drivers: native = the addon (OpenBLAS through N-API) at the default ${threads} BLAS threads and at 1 (setNumThreads); ` +
+        `Drivers: native = the addon (OpenBLAS through N-API) at the default ${threads} kernel threads (blasnet's pool over single-threaded OpenBLAS calls) and at 1 (setNumThreads); ` +
           'c = bench/c/gemm.c calling cblas_sgemm directly at the same thread counts; js = the pure-TypeScript blocked GEMM (1 thread); ' +
           'naive = i, j, k triple loop in JS with a local accumulator (1 thread).',
         'Every driver computed the same C from the same inputs (sum |C| agrees with native to 1e-4 relative) unless a cell says otherwise.',

@@ -67,7 +67,7 @@ export const overheadSuite: Suite = {
       tables: [{
         title: 'ns per call',
         notes: [
-          'native = the addon at the given BLAS thread count; js = the TypeScript backend; c = bench/c/gemm.c calling cblas_sgemm in a loop. ' +
+          'native = the addon at the given kernel thread count; js = the TypeScript backend; c = bench/c/gemm.c calling cblas_sgemm in a loop. ' +
             'Native calls include argument validation (types, lengths, aliasing) in the binding; js calls include the same checks in TypeScript.',
           'getNumThreads() is the cheapest addon call (no arguments to check), i.e. the fixed cost of crossing N-API.',
         ],

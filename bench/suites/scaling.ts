@@ -20,7 +20,7 @@
  * Every configuration trains on the native backend at its default thread count: Fashion-MNIST's
  * training set (loaded once, not timed), ReLU hidden layers, softmax cross-entropy, Adam lr 1e-3,
  * shuffled minibatches of 128. Each run builds a fresh model (seed 1), trains WARMUP_STEPS steps
- * untimed on it (so that the step's buffers exist and the BLAS threads are awake), then times one
+ * untimed on it (so that the step's buffers exist and the kernel threads are awake), then times one
  * model.fit call over a prefix of the training set of steps x 128 rows. The step count comes from
  * the configuration's FLOPs so that a timed run lasts about a second where large layers dominate;
  * overhead-bound small nets stop at one pass over the data and run shorter. With the default
@@ -121,29 +121,25 @@ interface Row extends Measured {
   predictedSecondsPerSample: number;
 }
 
-/** Seconds per timed model.fit call over `rows` rows, each run on a fresh model after WARMUP_STEPS untimed steps. */
-function timeFit(d: BackendDriver, sizes: readonly number[], x: Matrix, labels: Int32Array, rows: number,
-  runs: number): { stats: Stats; lastLoss: number } {
+/** Seconds of one timed model.fit call over `rows` rows, on a fresh model after WARMUP_STEPS untimed steps. */
+function timeFitOnce(d: BackendDriver, sizes: readonly number[], x: Matrix, labels: Int32Array, rows: number): { seconds: number; lastLoss: number } {
   const prefix = (n: number) => ({ x: new Matrix(x.data.subarray(0, n * x.cols), n, x.cols), y: labels.subarray(0, n) });
   const timed = prefix(rows);
   const warm = prefix(WARMUP_STEPS * BATCH);
   const fitOptions = { epochs: 1, batchSize: BATCH, shuffle: true };
-  const samples: number[] = [];
-  let lastLoss = NaN;
-  for (let r = 0; r < runs; r++) {
-    const model = new Sequential({
-      inputSize: sizes[0], seed: 1, backend: d.backend,
-      layers: [...sizes.slice(1, -1).map((s) => dense(s, { activation: 'relu' })), dense(sizes[sizes.length - 1])],
-    });
-    model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-3 } });
-    model.fit(warm.x, warm.y, fitOptions);
-    const t0 = process.hrtime.bigint();
-    const history = model.fit(timed.x, timed.y, fitOptions);
-    samples.push(Number(process.hrtime.bigint() - t0) / 1e9);
-    lastLoss = history.stepLoss[history.steps - 1];
-  }
-  return { stats: { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), reps: 1, samples }, lastLoss };
+  const model = new Sequential({
+    inputSize: sizes[0], seed: 1, backend: d.backend,
+    layers: [...sizes.slice(1, -1).map((s) => dense(s, { activation: 'relu' })), dense(sizes[sizes.length - 1])],
+  });
+  model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-3 } });
+  model.fit(warm.x, warm.y, fitOptions);
+  const t0 = process.hrtime.bigint();
+  const history = model.fit(timed.x, timed.y, fitOptions);
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, lastLoss: history.stepLoss[history.steps - 1] };
 }
+
+const statsOf = (samples: number[]): Stats =>
+  ({ median: median(samples), min: Math.min(...samples), max: Math.max(...samples), reps: 1, samples });
 
 /** Seconds per call of one training step's GEMMs at batch BATCH, alone. */
 function timeStepGemms(d: BackendDriver, sizes: readonly number[], timing: TimingOptions): Stats {
@@ -271,16 +267,31 @@ export const scalingSuite: Suite = {
     const { ceilingBefore, measured, ceilingAfter } = native.use(() => {
       ctx.progress(`scaling: ${CEILING_SIZE}³ SGEMM ceiling (${native.threads} thr), before the sweeps`);
       const before = timeSquare(native, gemmTiming);
-      const all: Measured[] = [];
-      for (const config of CONFIGS) {
-        const steps = stepsFor(config.sizes, x.rows);
-        const rows = steps * BATCH;
-        ctx.progress(`scaling ${config.sweep} ${netName(config.sizes)} (${native.threads} thr): ${runs} runs of ${steps} steps`);
-        const snap = cpuSnapshot();
-        const { stats, lastLoss } = timeFit(native, config.sizes, x, labels, rows, runs);
-        const gemm = timeStepGemms(native, config.sizes, gemmTiming);
-        all.push({ config, steps, rows, stats, gemm, lastLoss, load: loadBetween(snap, cpuSnapshot()) });
+      // Rounds: run r of every configuration (training, then its GEMMs alone), then run r + 1.
+      // The 2-thread rate of this VM drifts for seconds at a time; interleaved, a slow spell
+      // lands on different configurations in different rounds and the medians step over it.
+      const fits = CONFIGS.map(() => [] as number[]);
+      const gemmSamples = CONFIGS.map(() => [] as number[]);
+      const losses = CONFIGS.map(() => NaN);
+      const loads = CONFIGS.map(() => [] as (Load | null)[]);
+      const stepCounts = CONFIGS.map((c) => stepsFor(c.sizes, x.rows));
+      for (let r = 0; r < runs; r++) {
+        CONFIGS.forEach((config, i) => {
+          const steps = stepCounts[i];
+          ctx.progress(`scaling run ${r + 1}/${runs}: ${config.sweep} ${netName(config.sizes)} (${native.threads} thr), ${steps} steps`);
+          const snap = cpuSnapshot();
+          const fit = timeFitOnce(native, config.sizes, x, labels, steps * BATCH);
+          fits[i].push(fit.seconds);
+          losses[i] = fit.lastLoss;
+          gemmSamples[i].push(timeStepGemms(native, config.sizes, { ...gemmTiming, warmup: r === 0 ? gemmTiming.warmup : 0.02, runs: 1 }).median);
+          loads[i].push(loadBetween(snap, cpuSnapshot()));
+        });
       }
+      const all: Measured[] = CONFIGS.map((config, i) => {
+        const ls = loads[i].filter((l): l is Load => l !== null);
+        const load = ls.length ? { others: ls.reduce((a, l) => a + l.others, 0) / ls.length, steal: ls.reduce((a, l) => a + l.steal, 0) / ls.length } : null;
+        return { config, steps: stepCounts[i], rows: stepCounts[i] * BATCH, stats: statsOf(fits[i]), gemm: statsOf(gemmSamples[i]), lastLoss: losses[i], load };
+      });
       ctx.progress(`scaling: ${CEILING_SIZE}³ SGEMM ceiling (${native.threads} thr), after the sweeps`);
       const after = timeSquare(native, gemmTiming);
       return { ceilingBefore: before, measured: all, ceilingAfter: after };
@@ -298,15 +309,15 @@ export const scalingSuite: Suite = {
     const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
     const setup = [
       `Machine: ${cpu}, ${os.cpus().length} cores; OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'}. Backend: native at its ` +
-        `default ${native.threads} BLAS threads; batch ${BATCH}. Dense layers = weight layers (L dense layers = L − 1 ReLU hidden layers + the ` +
+        `default ${native.threads} kernel threads; batch ${BATCH}. Dense layers = weight layers (L dense layers = L − 1 ReLU hidden layers + the ` +
         'output layer); width = every hidden layer\'s size.',
       `Each run: a fresh model (seed 1), ${WARMUP_STEPS} untimed training steps on it, then one timed model.fit (1 epoch, shuffled, no ` +
         'metrics, validation or callbacks) over the first steps × batch rows of the training set; steps = round(' +
         `${RUN_FLOPS.toExponential(0)} / (batch × useful FLOPs per sample)), at least ${MIN_STEPS}, at most one pass (${Math.floor(x.rows / BATCH)} steps). ` +
-        `${runs} runs; samples/s is median (min–max).`,
+        `${runs} runs, interleaved: run 1 of every configuration (both sweeps), then run 2, and so on; samples/s is median (min–max).`,
       'Useful GFLOP/s counts 6 × weights − 2 × first-layer weights per sample (forward, dW, dX except into the input; biases, activations, ' +
         'loss and Adam not counted). GEMM-only bound: the step\'s GEMMs alone (per layer Z = X Wᵀ and dW = dZᵀ X, dX = dZ W for all but ' +
-        `the first layer) through the native backend's gemm, median of ${gemmTiming.runs} samples of ≥ ${gemmTiming.minTime} s; bound = batch / ` +
+        `the first layer) through the native backend's gemm, one sample of ≥ ${gemmTiming.minTime} s right after each timed run, median over the runs; bound = batch / ` +
         'their time; step GEMMs GFLOP/s = their FLOPs over their time.',
       `Ceiling: a ${CEILING_SIZE}×${CEILING_SIZE}×${CEILING_SIZE} NN SGEMM through the native backend's gemm, timed before the sweeps ` +
         `(${ceilingCell(ceilingBefore)}) and after them (${ceilingCell(ceilingAfter)}); the faster median, ${num(ceilingGflops)} GFLOP/s, is ` +
@@ -346,7 +357,7 @@ export const scalingSuite: Suite = {
     const depthTable: Table = {
       title: `Depth sweep: width ${DEPTH_SWEEP_WIDTH}, ${DEPTHS[0]}–${DEPTHS[DEPTHS.length - 1]} dense layers, batch ${BATCH}`,
       notes: [
-        `Machine, backend (native, ${native.threads} BLAS threads), batch ${BATCH}, runs, step counts, useful FLOPs, the GEMM-only bound and ` +
+        `Machine, backend (native, ${native.threads} kernel threads), batch ${BATCH}, runs, step counts, useful FLOPs, the GEMM-only bound and ` +
           `the ceiling (${num(ceilingGflops)} GFLOP/s) as for the width sweep above.`,
         `Predicted µs/sample = weights × the µs per sample per weight of ${netName(depthRef.config.sizes)} (${us(depthRef.secondsPerSample)} µs / ` +
           `${depthRef.weights} weights). ${FIRST_LAYER_NOTE} Each added dense layer adds one ${DEPTH_SWEEP_WIDTH}×${DEPTH_SWEEP_WIDTH} hidden layer ` +
