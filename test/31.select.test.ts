@@ -2,6 +2,7 @@
  * Backend selection and the js fallback, each in a fresh process so that the environment decides.
  */
 import { strict as assert } from 'assert';
+import * as os from 'os';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { nativeAvailable } from '../lib';
@@ -48,6 +49,25 @@ describe('backend selection', () => {
   (nativeAvailable() ? it : it.skip)('uses native by default when it loads, and BLASNET_BACKEND=native forces it', () => {
     assert.equal(run({}, 'console.log(bn.defaultBackend().name)').stdout, 'native');
     assert.equal(run({ BLASNET_BACKEND: 'native' }, 'console.log(bn.defaultBackend().name)').stdout, 'native');
+  });
+
+  (nativeAvailable() ? it : it.skip)('native kernel threads default to the CPUs the process may use, or BLASNET_NUM_THREADS', () => {
+    const threads = (env: Record<string, string>) =>
+      Number(run({ BLASNET_NUM_THREADS: '', ...env }, 'console.log(bn.getBackend("native").getNumThreads())').stdout);
+    const cpus = Math.min(os.availableParallelism(), 64);
+    assert.equal(threads({}), cpus);
+    assert.equal(threads({ BLASNET_NUM_THREADS: '1' }), 1);
+    assert.equal(threads({ BLASNET_NUM_THREADS: '3' }), 3);
+    // Anything but a whole number in [1, 64] is ignored.
+    for (const bad of ['0', '65', 'two', '2x', '-1', '']) assert.equal(threads({ BLASNET_NUM_THREADS: bad }), cpus, JSON.stringify(bad));
+    // The affinity mask counts, not the machine's CPUs: one CPU under taskset means one thread.
+    const pinned = spawnSync('taskset', ['-c', '0', process.execPath, '-e',
+      `console.log(require(${JSON.stringify(LIB)}).getBackend("native").getNumThreads())`],
+    { env: { ...process.env, BLASNET_NUM_THREADS: '' }, encoding: 'utf8' });
+    assert.equal(pinned.status, 0, `taskset (util-linux) failed: ${pinned.error?.message ?? pinned.stderr}`);
+    assert.equal(pinned.stdout.trim(), '1');
+    // setNumThreads caps at 64 and takes effect at once.
+    assert.equal(run({}, 'const b = bn.getBackend("native"); b.setNumThreads(1000); console.log(b.getNumThreads())').stdout, '64');
   });
 
   (nativeAvailable() ? it : it.skip)('native info names OpenBLAS and its thread count; setNumThreads changes it', () => {
