@@ -4,9 +4,10 @@
  * op(B) is packed a KC-deep panel at a time into strips of 4 columns, op(A) an MC-row block at a
  * time into strips of 3 rows (alpha folded in), and a 3x4 register-blocked kernel runs over the
  * packed strips, accumulating in float64. (3x4 keeps its 12 accumulators and 7 operands closer to
- * the 16 registers V8 has for doubles: it measured 1.3-1.5x faster than a 4x4 kernel here.) Packing also turns transposed operands into unit-stride
- * reads, so all four transpose cases run the same inner loop. Offsets let gemmBatched address
- * matrices inside one array without creating views.
+ * the 16 registers V8 has for doubles: it measured 1.3-1.5x faster than a 4x4 kernel here.)
+ * Packing also turns transposed operands into unit-stride reads, so all four transpose cases run
+ * the same inner loop. Offsets let gemmBatched address matrices inside one array without creating
+ * views.
  */
 const KC = 256;
 const MC = 63; // a multiple of the kernel's 3 rows
