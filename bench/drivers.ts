@@ -57,7 +57,7 @@ export function nativeBackend(): Backend {
 let defaultThreads = 0;
 
 /**
- * Native kernel threads at startup (one per CPU this process may run on, unless
+ * Native kernel threads at startup (one per physical core this process may run on, unless
  * BLASNET_NUM_THREADS says otherwise), read once so that later setNumThreads calls cannot change
  * what "default" means.
  */

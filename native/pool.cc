@@ -7,8 +7,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
+#include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -136,10 +140,36 @@ int cpusOfThisProcess() {
   return h > 0 ? static_cast<int>(h) : 1;
 }
 
+// A number read from a sysfs file, or -1.
+long readNumber(const std::string& path) {
+  std::ifstream in(path);
+  long v = -1;
+  if (!(in >> v)) return -1;
+  return v;
+}
+
+// Physical cores among the CPUs this process may run on: SMT siblings (two hardware threads of
+// one core, sharing its FMA units) count once. Falls back to the CPU count where the topology is
+// not readable (no sysfs, containers that hide it).
+int coresOfThisProcess() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpusOfThisProcess();
+  std::set<std::pair<long, long>> cores;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+    const long package = readNumber(dir + "physical_package_id"), core = readNumber(dir + "core_id");
+    if (package < 0 || core < 0) return cpusOfThisProcess();
+    cores.emplace(package, core);
+  }
+  return cores.empty() ? cpusOfThisProcess() : static_cast<int>(cores.size());
+}
+
 int clampThreads(int n) { return n < 1 ? 1 : n > kMaxThreads ? kMaxThreads : n; }
 
 const int kAvailable = cpusOfThisProcess();
-const int kDefault = clampThreads(envThreads() > 0 ? envThreads() : kAvailable);
+const int kDefault = clampThreads(envThreads() > 0 ? envThreads() : coresOfThisProcess());
 std::atomic<int> gThreads{kDefault};
 
 }  // namespace

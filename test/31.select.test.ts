@@ -4,6 +4,7 @@
 import { strict as assert } from 'assert';
 import * as os from 'os';
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { nativeAvailable } from '../lib';
 
@@ -15,6 +16,31 @@ function run(env: Record<string, string>, code: string): { status: number | null
     encoding: 'utf8',
   });
   return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
+}
+
+/**
+ * Distinct (package, core) pairs among the CPUs this process may run on, from /proc and sysfs:
+ * SMT siblings count once. Without a Cpus_allowed_list, CPUs 0..n-1 with n =
+ * os.availableParallelism() are taken; without topology files, every CPU counts.
+ */
+function physicalCores(): number {
+  const allowed = os.availableParallelism();
+  const status = fs.readFileSync('/proc/self/status', 'utf8');
+  const list = /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? `0-${allowed - 1}`;
+  const cpus = list.split(',').flatMap((r) => {
+    const [a, b] = r.split('-').map(Number);
+    return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
+  });
+  const cores = new Set<string>();
+  for (const cpu of cpus) {
+    const dir = `/sys/devices/system/cpu/cpu${cpu}/topology`;
+    try {
+      cores.add(`${fs.readFileSync(`${dir}/physical_package_id`, 'utf8').trim()}:${fs.readFileSync(`${dir}/core_id`, 'utf8').trim()}`);
+    } catch {
+      return cpus.length;
+    }
+  }
+  return cores.size;
 }
 
 describe('backend selection', () => {
@@ -51,10 +77,10 @@ describe('backend selection', () => {
     assert.equal(run({ BLASNET_BACKEND: 'native' }, 'console.log(bn.defaultBackend().name)').stdout, 'native');
   });
 
-  (nativeAvailable() ? it : it.skip)('native kernel threads default to the CPUs the process may use, or BLASNET_NUM_THREADS', () => {
+  (nativeAvailable() ? it : it.skip)('native kernel threads default to the physical cores the process may use, or BLASNET_NUM_THREADS', () => {
     const threads = (env: Record<string, string>) =>
       Number(run({ BLASNET_NUM_THREADS: '', ...env }, 'console.log(bn.getBackend("native").getNumThreads())').stdout);
-    const cpus = Math.min(os.availableParallelism(), 64);
+    const cpus = Math.min(physicalCores(), 64);
     assert.equal(threads({}), cpus);
     assert.equal(threads({ BLASNET_NUM_THREADS: '1' }), 1);
     assert.equal(threads({ BLASNET_NUM_THREADS: '3' }), 3);

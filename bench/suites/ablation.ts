@@ -18,8 +18,8 @@
  *   sharing the step's hyper array, instead of one call over the whole parameter arena.
  * - js-gather: a fresh batch buffer every step, rows copied with TypedArray.set, instead of
  *   gatherRows into the reused buffer.
- * - one-thread: the kernels on one thread instead of the default (one per CPU this process may run
- *   on, or BLASNET_NUM_THREADS); and "oversubscribed", 2 x the CPUs. The oversubscribed runs are
+ * - one-thread: the kernels on one thread instead of the default (one per physical core this
+ *   process may run on, or BLASNET_NUM_THREADS); and "oversubscribed", 2 x the CPUs. The oversubscribed runs are
  *   made in a child process (this file run as a script), so that the extra workers an oversubscribed
  *   pool starts (parked once the count drops, but still threads of the process) cannot touch the
  *   other rows.
@@ -804,8 +804,8 @@ export const ablationSuite: Suite = {
         'GC columns: V8 GC events (scavenges, incremental marking steps and full collections, from v8.GCProfiler around each timed run) and their ' +
           'total time, per 1000 steps, before / after (medians over the runs). The profiler records heap statistics at every GC, which adds a ' +
           'little to the time of runs that collect often.',
-        'Threads: the native backend runs OpenBLAS single-threaded and splits its kernels over a pool of its own; the default is one thread per CPU ' +
-          'this process may run on (sched_getaffinity), or BLASNET_NUM_THREADS when set; backend.setNumThreads(n) changes it at run time.',
+        'Threads: the native backend runs OpenBLAS single-threaded and splits its kernels over a pool of its own; the default is one thread per physical core ' +
+          'this process may run on (sched_getaffinity and the CPU topology), or BLASNET_NUM_THREADS when set; backend.setNumThreads(n) changes it at run time.',
       ],
       columns: ['optimisation', 'batch', 'before, samples/s', 'after, samples/s', 'speedup', 'GCs / 1000 steps (before / after)',
         'GC ms / 1000 steps (before / after)'],

@@ -190,8 +190,8 @@ export interface Backend {
    * Sets the number of threads the kernels use, the calling thread included (1..1024, capped at
    * 64). The native backend runs OpenBLAS single-threaded and splits GEMMs, optimiser steps and
    * gathers over a pool of its own, so this is the number of cores it keeps busy; its default is
-   * the number of CPUs the process may run on, or BLASNET_NUM_THREADS. The js backend runs on one
-   * thread and ignores it.
+   * the number of physical cores among the CPUs the process may run on, or BLASNET_NUM_THREADS.
+   * The js backend runs on one thread and ignores it.
    */
   setNumThreads(n: number): void;
   /** The number of threads kernels use. */
