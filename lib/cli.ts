@@ -225,7 +225,7 @@ function dataOptions(cmd: Command): Command {
 function backendOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--backend <name>', 'kernel backend').choices(['native', 'js']))
-    .option('--threads <n>', 'BLAS threads', int('--threads'));
+    .option('--threads <n>', 'kernel threads (default: one per physical core)', int('--threads'));
 }
 
 export function program(): Command {
