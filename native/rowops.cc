@@ -24,14 +24,21 @@ void addBias(size_t rows, size_t cols, const float* bias, float* y) {
   }
 }
 
+// A large sum is cut by columns over the kernel threads: each piece sums its columns over every
+// row, in row order, so no piece needs another's partial sums and the result does not depend on
+// the cut.
 void colSum(size_t rows, size_t cols, float beta, const float* x, float* out) {
   if (cols == 0) return;
-  if (beta == 0.0f) std::memset(out, 0, cols * sizeof(float));
-  else if (beta != 1.0f) for (size_t j = 0; j < cols; ++j) out[j] *= beta;
-  for (size_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    for (size_t j = 0; j < cols; ++j) out[j] += xr[j];
-  }
+  parallel(partsFor(double(rows) * double(cols), kMinElementwisePart), [&](size_t p, size_t count) {
+    size_t lo, hi;
+    partRange(cols, 16, p, count, &lo, &hi);
+    if (beta == 0.0f) for (size_t j = lo; j < hi; ++j) out[j] = 0.0f;
+    else if (beta != 1.0f) for (size_t j = lo; j < hi; ++j) out[j] *= beta;
+    for (size_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * cols;
+      for (size_t j = lo; j < hi; ++j) out[j] += xr[j];
+    }
+  });
 }
 
 Status gatherRows(size_t rows, size_t cols, size_t srcRows, const int32_t* index, const float* src,
