@@ -72,6 +72,11 @@ export function measure(body: Body, opts: TimingOptions): Stats {
   return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), reps, samples };
 }
 
+/** Stats of samples that are one operation each (seconds per run, per call, ...). */
+export function statsOf(samples: number[]): Stats {
+  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), reps: 1, samples };
+}
+
 /** `work / seconds` for the median, best and worst sample (the best rate comes from the min time). */
 export interface Rate {
   median: number;

@@ -12,7 +12,7 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { ROOT } from './drivers';
-import { median, Rate, Stats } from './harness';
+import { median, Rate, Stats, statsOf } from './harness';
 
 /** A peer's measurement of one configuration. */
 export interface PeerRun {
@@ -43,7 +43,7 @@ function fromJson(json: Record<string, unknown>): PeerRun {
   const rows = (json.rows as number | undefined) ?? steps * (json.batch as number);
   return {
     rate: { median: median(perRun), min: Math.min(...perRun), max: Math.max(...perRun) },
-    stats: { median: median(seconds), min: Math.min(...seconds), max: Math.max(...seconds), reps: 1, samples: seconds },
+    stats: statsOf(seconds),
     rows,
     steps,
     threads: json.threads as number,

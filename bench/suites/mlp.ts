@@ -19,8 +19,9 @@
  */
 import * as os from 'os';
 import { loadFashionMnist, Matrix, Rng, Sequential, dense } from '../../lib';
+import type { Backend } from '../../lib';
 import { BackendDriver, jsDriver, nativeDriver } from '../drivers';
-import { cpuSnapshot, Load, loadBetween, measure, median, Rate, rate, Stats } from '../harness';
+import { cpuSnapshot, Load, loadBetween, measure, Rate, rate, Stats, statsOf, TimingOptions } from '../harness';
 import { NaiveMlp } from '../naive-mlp';
 import { runTfjs, runTorch, torchSettings } from '../peers';
 import { num, pct, rateCell, Suite, SuiteResult, Table, Target } from '../report';
@@ -100,7 +101,26 @@ function timeRuns(make: (warmup: boolean) => () => void, runs: number, after?: (
     samples.push(Number(process.hrtime.bigint() - t0) / 1e9);
     after?.(false);
   }
-  return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), reps: 1, samples };
+  return statsOf(samples);
+}
+
+/** The workload's model: ReLU hidden layers, linear output, crossEntropy and Adam lr 1e-3 (seed 1). */
+export function buildMlp(sizes: readonly number[], backend: Backend): Sequential {
+  const model = new Sequential({
+    inputSize: sizes[0], seed: 1, backend,
+    layers: [...sizes.slice(1, -1).map((s) => dense(s, { activation: 'relu' })), dense(sizes[sizes.length - 1])],
+  });
+  return model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-3 } });
+}
+
+/** Seconds per call of one training step's GEMMs (stepGemms) at batch `n`, alone. */
+export function timeStepGemms(backend: Backend, sizes: readonly number[], n: number, timing: TimingOptions): Stats {
+  const gemms = stepGemms(sizes, n);
+  return measure((reps) => {
+    for (let r = 0; r < reps; r++) {
+      for (const g of gemms) backend.gemm(g.transA, g.transB, g.m, g.n, g.k, 1, g.a, g.b, 0, g.c);
+    }
+  }, timing);
 }
 
 interface RowResult {
@@ -172,11 +192,7 @@ export const mlpSuite: Suite = {
     const settings = torchSettings(cores);
 
     const fitBody = (d: BackendDriver, t: MlpTrial, rows: number) => () => {
-      const model = new Sequential({
-        inputSize: t.sizes[0], seed: 1, backend: d.backend,
-        layers: [...t.sizes.slice(1, -1).map((s) => dense(s, { activation: 'relu' })), dense(t.sizes[t.sizes.length - 1])],
-      });
-      model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-3 } });
+      const model = buildMlp(t.sizes, d.backend);
       const xs = new Matrix(x.data.subarray(0, rows * x.cols), rows, x.cols);
       const ys = labels.subarray(0, rows);
       return () => { model.fit(xs, ys, { epochs: 1, batchSize: t.batch, shuffle: true }); };
@@ -195,18 +211,12 @@ export const mlpSuite: Suite = {
       const nat = native.use(() => {
         // The GEMM-only bound is sampled right after each timed epoch, so that both see the
         // machine in the same state (2-thread rates on this VM drift for seconds at a time).
-        const gemms = stepGemms(t.sizes, t.batch);
         const gemmSamples: number[] = [];
         const stats = timeRuns((warm) => fitBody(native, t, warm ? Math.min(x.rows, 20 * t.batch) : x.rows)(), runs, (warm) => {
-          const s = measure((reps) => {
-            for (let r = 0; r < reps; r++) {
-              for (const g of gemms) native.backend.gemm(g.transA, g.transB, g.m, g.n, g.k, 1, g.a, g.b, 0, g.c);
-            }
-          }, { ...gemmTiming, warmup: warm ? gemmTiming.warmup : 0.02, runs: 1 });
+          const s = timeStepGemms(native.backend, t.sizes, t.batch, { ...gemmTiming, warmup: warm ? gemmTiming.warmup : 0.02, runs: 1 });
           if (!warm) gemmSamples.push(s.median);
         });
-        const gemm: Stats = { median: median(gemmSamples), min: Math.min(...gemmSamples), max: Math.max(...gemmSamples), reps: 1, samples: gemmSamples };
-        return { stats, gemm };
+        return { stats, gemm: statsOf(gemmSamples) };
       });
       push('native', native.threads, x.rows, Math.ceil(x.rows / t.batch), nat.stats, nat.gemm, loadBetween(before, cpuSnapshot()));
 

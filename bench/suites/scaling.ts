@@ -27,11 +27,11 @@
  * three runs the suite takes about a minute on a 2-core machine, longer when other work shares it.
  */
 import * as os from 'os';
-import { dense, loadFashionMnist, Matrix, Rng, Sequential } from '../../lib';
+import { loadFashionMnist, Matrix, Rng } from '../../lib';
 import { BackendDriver, nativeDriver } from '../drivers';
-import { cpuSnapshot, Load, loadBetween, measure, median, Rate, rate, Stats, TimingOptions } from '../harness';
+import { cpuSnapshot, Load, loadBetween, measure, Rate, rate, Stats, statsOf, TimingOptions } from '../harness';
 import { num, pct, rateCell, Suite, SuiteResult, Table, Target } from '../report';
-import { flopsPerSample, stepGemms, weights } from './mlp';
+import { buildMlp, flopsPerSample, timeStepGemms, weights } from './mlp';
 
 const BATCH = 128;
 const INPUTS = 784;
@@ -127,28 +127,11 @@ function timeFitOnce(d: BackendDriver, sizes: readonly number[], x: Matrix, labe
   const timed = prefix(rows);
   const warm = prefix(WARMUP_STEPS * BATCH);
   const fitOptions = { epochs: 1, batchSize: BATCH, shuffle: true };
-  const model = new Sequential({
-    inputSize: sizes[0], seed: 1, backend: d.backend,
-    layers: [...sizes.slice(1, -1).map((s) => dense(s, { activation: 'relu' })), dense(sizes[sizes.length - 1])],
-  });
-  model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-3 } });
+  const model = buildMlp(sizes, d.backend);
   model.fit(warm.x, warm.y, fitOptions);
   const t0 = process.hrtime.bigint();
   const history = model.fit(timed.x, timed.y, fitOptions);
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, lastLoss: history.stepLoss[history.steps - 1] };
-}
-
-const statsOf = (samples: number[]): Stats =>
-  ({ median: median(samples), min: Math.min(...samples), max: Math.max(...samples), reps: 1, samples });
-
-/** Seconds per call of one training step's GEMMs at batch BATCH, alone. */
-function timeStepGemms(d: BackendDriver, sizes: readonly number[], timing: TimingOptions): Stats {
-  const gemms = stepGemms(sizes, BATCH);
-  return measure((reps) => {
-    for (let r = 0; r < reps; r++) {
-      for (const g of gemms) d.backend.gemm(g.transA, g.transB, g.m, g.n, g.k, 1, g.a, g.b, 0, g.c);
-    }
-  }, timing);
 }
 
 /** Seconds per CEILING_SIZE-cubed NN SGEMM. */
@@ -283,7 +266,7 @@ export const scalingSuite: Suite = {
           const fit = timeFitOnce(native, config.sizes, x, labels, steps * BATCH);
           fits[i].push(fit.seconds);
           losses[i] = fit.lastLoss;
-          gemmSamples[i].push(timeStepGemms(native, config.sizes, { ...gemmTiming, warmup: r === 0 ? gemmTiming.warmup : 0.02, runs: 1 }).median);
+          gemmSamples[i].push(timeStepGemms(native.backend, config.sizes, BATCH, { ...gemmTiming, warmup: r === 0 ? gemmTiming.warmup : 0.02, runs: 1 }).median);
           loads[i].push(loadBetween(snap, cpuSnapshot()));
         });
       }
