@@ -3,6 +3,7 @@
 
 #include "activations.h"
 #include "blasnet.h"
+#include "pool.h"
 #include "table.h"
 
 namespace blasnet {
@@ -58,13 +59,25 @@ const ActivationEntry& activationEntry(int id) { return kActivations[id]; }
 int activationCount() { return static_cast<int>(sizeof(kActivations) / sizeof(kActivations[0])); }
 const char* activationName(int id) { return kActivations[id].name; }
 
+// Elementwise, so a large pass is cut into ranges over the kernel threads (pool.h); in-place use
+// stays safe, each element being read and written by one piece.
 void activationForward(int id, float param, size_t n, const float* x, float* y) {
-  kActivations[id].forward(n, param, x, y);
+  const auto forward = kActivations[id].forward;
+  parallel(partsFor(double(n), kMinElementwisePart), [&](size_t p, size_t count) {
+    size_t lo, hi;
+    partRange(n, 16, p, count, &lo, &hi);
+    if (lo < hi) forward(hi - lo, param, x + lo, y + lo);
+  });
 }
 
 void activationBackward(int id, float param, size_t n, const float* x, const float* y,
                         const float* dy, float* dx) {
-  kActivations[id].backward(n, param, x, y, dy, dx);
+  const auto backward = kActivations[id].backward;
+  parallel(partsFor(double(n), kMinElementwisePart), [&](size_t p, size_t count) {
+    size_t lo, hi;
+    partRange(n, 16, p, count, &lo, &hi);
+    if (lo < hi) backward(hi - lo, param, x + lo, y + lo, dy + lo, dx + lo);
+  });
 }
 
 void softmax(size_t rows, size_t cols, const float* x, float* y) {

@@ -4,9 +4,9 @@
 
 namespace blasnet {
 
-// The GEMMs and the bias gradient's column sum cut themselves over the kernel threads (gemm.cc,
-// rowops.cc); the activation passes around them are cut here, by rows (bias and activation) and
-// by ranges (the activation's derivative).
+// The GEMMs, the activation's derivative and the bias gradient's column sum cut themselves over
+// the kernel threads (gemm.cc, activations.cc, rowops.cc); the fused bias-and-activation pass is
+// cut here, by rows.
 void denseForward(int act, float param, size_t batch, size_t inDim, size_t outDim, const float* x,
                   const float* w, const float* b, float* z, float* y) {
   if (batch == 0 || outDim == 0) return;
@@ -22,13 +22,7 @@ void denseForward(int act, float param, size_t batch, size_t inDim, size_t outDi
 void denseBackward(int act, float param, size_t batch, size_t inDim, size_t outDim, float beta,
                    const float* x, const float* w, const float* z, const float* y, const float* dy,
                    float* dz, float* dw, float* db, float* dx) {
-  const ActivationEntry& e = activationEntry(act);
-  const size_t n = batch * outDim;
-  parallel(partsFor(double(n), kMinElementwisePart), [&](size_t p, size_t count) {
-    size_t lo, hi;
-    partRange(n, 16, p, count, &lo, &hi);
-    if (lo < hi) e.backward(hi - lo, param, z + lo, y + lo, dy + lo, dz + lo);
-  });
+  activationBackward(act, param, batch * outDim, z, y, dy, dz);
   gemm(true, false, outDim, inDim, batch, 1.0f, dz, x, beta, dw);
   if (db) colSum(batch, outDim, beta, dz, db);
   if (dx) gemm(false, false, batch, inDim, outDim, 1.0f, dz, w, 0.0f, dx);
