@@ -22,6 +22,8 @@ export const ErrorCode = {
   IO: 'ERR_BLASNET_IO',
   DATA: 'ERR_BLASNET_DATA',
   BUSY: 'ERR_BLASNET_BUSY',
+  DIVERGED: 'ERR_BLASNET_DIVERGED',
+  ABORTED: 'ERR_BLASNET_ABORTED',
   INTERNAL: 'ERR_BLASNET_INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -33,8 +35,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
  */
 export class BlasnetError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(message);
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'BlasnetError';
     this.code = code;
   }

@@ -18,7 +18,7 @@ function history(withVal: boolean): History {
     ...(withVal ? { valLoss: 1.2 / (e + 1), valAccuracy: 0.45 + 0.1 * e } : {}),
   }));
   const stepLoss = Float64Array.from({ length: 30 }, (_, i) => 1 / (1 + i / 10) + (i % 3) * 0.01);
-  return { epochs, stepLoss, stepLr: new Float64Array(30).fill(0.01), steps: 30, stopReason: null };
+  return { epochs, stepLoss, stepLr: new Float64Array(30).fill(0.01), steps: 30, stopReason: null, diverged: null };
 }
 
 describe('learning curves', () => {

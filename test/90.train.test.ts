@@ -205,7 +205,7 @@ forEachBackend('callbacks', (b) => {
   it('terminateOnNaN stops at the first non-finite loss', () => {
     const m = new Sequential({ inputSize: 4, backend: b, layers: [dense(3)] })
       .compile({ loss: { name: 'nan', compute: () => NaN }, optimizer: { name: 'sgd', lr: 0.1 } });
-    const h = m.fit(train.x, train.y.map(() => 0) as unknown as Float32Array, { epochs: 3, batchSize: 50, callbacks: [terminateOnNaN()] });
+    const h = m.fit(train.x, train.y.map(() => 0) as unknown as Float32Array, { epochs: 3, batchSize: 50, onNonFinite: 'continue', callbacks: [terminateOnNaN()] });
     assert.equal(h.steps, 1);
     assert.match(h.stopReason as string, /terminateOnNaN/);
   });

@@ -45,6 +45,8 @@ const LIBRARY_VERSION: string = (() => {
 
 /** The bytes of a model file (see saveModel). */
 export function encodeModel(model: Sequential, extras: ModelExtras = {}): Buffer {
+  // While fitAsync trains, the weights are consistent only when its worker waits for callbacks.
+  model.notBusy('saveModel', true);
   const doc: ModelDocument = {
     format: 'blasnet-model',
     library: LIBRARY_VERSION,

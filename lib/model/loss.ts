@@ -1,4 +1,5 @@
 import { ErrorCode, rangeError, typeError } from '../errors';
+import { typedArrayTag } from '../typed';
 import { LOSS_NAMES, LOSSES, lossId } from '../losses';
 import type { LossName } from '../losses';
 
@@ -49,4 +50,29 @@ export function fusedActivation(loss: ResolvedLoss): 'softmax' | 'sigmoid' | nul
   if (loss.name === 'crossEntropy') return 'softmax';
   if (loss.name === 'binaryCrossEntropy') return 'sigmoid';
   return null;
+}
+
+/**
+ * Checks what a built-in loss kernel would reject, before any pass runs, so that a bad call
+ * changes nothing (a training forward pass moves BatchNorm's running statistics and draws
+ * dropout masks): the parameter's domain, labels in [0, cols), hinge targets of -1 or +1.
+ * Custom losses check their own inputs.
+ */
+export function checkTargets(loss: ResolvedLoss, rows: number, cols: number, target: Float32Array | Int32Array, where: string): void {
+  if (loss.custom) return;
+  if ((loss.name === 'huber' || loss.name === 'gaussianNll') && !(loss.param > 0)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected param > 0 for ${loss.name} but received ${loss.param}`);
+  }
+  if (typedArrayTag(target) === 'Int32Array') {
+    for (let i = 0; i < rows; i++) {
+      const c = target[i];
+      if (c < 0 || c >= cols) throw rangeError(ErrorCode.LABEL, `${where}: target[${i}] = ${c} is outside [0, ${cols})`);
+    }
+  } else if (loss.name === 'hinge') {
+    const n = rows * cols;
+    for (let i = 0; i < n; i++) {
+      const t = target[i];
+      if (t !== 1 && t !== -1) throw rangeError(ErrorCode.TARGET, `${where}: hinge targets must be -1 or +1; target[${i}] is ${t}`);
+    }
+  }
 }

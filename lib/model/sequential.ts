@@ -12,8 +12,8 @@ import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import { collectDiagnostics } from './diagnostics';
 import type { LayerDiagnostics } from './diagnostics';
-import { fusedActivation, resolveLoss } from './loss';
-import { compileModel, evaluateModel, fitModel, prepareData } from '../train/fit';
+import { checkTargets, fusedActivation, resolveLoss } from './loss';
+import { checkFitOptions, compileModel, evaluateModel, fitModel, prepareData } from '../train/fit';
 import type { CompileOptions, Compiled, FitOptions, History, Labels } from '../train/fit';
 import { fitModelAsync } from '../train/async';
 import type { FitAsyncOptions } from '../train/async';
@@ -227,6 +227,7 @@ export class Sequential {
 
   /** Restarts the dropout-mask generator: the same seed gives the same masks. */
   reseed(seed: number): void {
+    this.notBusy('reseed');
     this.rng.reset((seed ^ 0x5bd1e995) >>> 0);
   }
 
@@ -304,8 +305,9 @@ export class Sequential {
     this.notBusy('lossAndGradient');
     const loss = this.pickLoss(options.loss, 'lossAndGradient');
     const rows = this.checkInput(x, 'lossAndGradient');
+    const t = this.toTarget(target, loss, rows, 'lossAndGradient');
     this.run(this.inputData, rows, true);
-    const fusedLogits = this.outputLoss(loss, rows, target, this.lossGrad);
+    const fusedLogits = this.outputLoss(loss, rows, t, this.lossGrad);
     this.propagate(this.lossGrad, this.layers.length - 1, fusedLogits);
     return this.lastLossValue + this.addPenalties();
   }
@@ -315,10 +317,13 @@ export class Sequential {
    * batch statistics apply, and BatchNorm's running estimates move). Penalties are not included.
    */
   lossValue(x: Input, target: Target, options: { loss?: LossSpec; training?: boolean } = {}): number {
+    // A training pass draws masks and moves BatchNorm's shared running statistics.
+    if (options.training) this.notBusy('lossValue');
     const loss = this.pickLoss(options.loss, 'lossValue');
     const rows = this.checkInput(x, 'lossValue');
+    const t = this.toTarget(target, loss, rows, 'lossValue');
     this.run(this.inputData, rows, options.training ?? false);
-    this.outputLoss(loss, rows, target, null);
+    this.outputLoss(loss, rows, t, null);
     return this.lastLossValue;
   }
 
@@ -342,12 +347,11 @@ export class Sequential {
    * into grad unless null. With crossEntropy after softmax (binaryCrossEntropy after sigmoid)
    * the loss is taken on the logits; returns whether it was, i.e. whether grad is a logit delta.
    */
-  private outputLoss(loss: ResolvedLoss, rows: number, target: Target, grad: Float32Array | null): boolean {
+  private outputLoss(loss: ResolvedLoss, rows: number, t: Float32Array | Int32Array, grad: Float32Array | null): boolean {
     const last = this.layers[this.layers.length - 1];
     const fused = fusedActivation(loss);
     const logits = fused !== null && last.outputActivation() === fused ? last.logits() : null;
     const pred = logits ?? (this.outputView as Matrix).data;
-    const t = this.toTarget(target, loss, rows);
     this.lastLossValue = loss.custom
       ? loss.custom.compute(rows, this.outputSize, pred, t, grad)
       : this.backend.loss(loss.id, loss.param, rows, this.outputSize, pred, t, grad);
@@ -407,7 +411,7 @@ export class Sequential {
    * { data } of exactly the tensor's size; nothing changes unless all of them fit.
    */
   setWeights(weights: ReadonlyArray<Float32Array | { data: Float32Array }>): void {
-    this.notBusy('setWeights');
+    this.notBusy('setWeights', true);
     if (!Array.isArray(weights) || weights.length !== this.views.length) {
       throw rangeError(ErrorCode.SHAPE,
         `setWeights: Expected ${this.views.length} tensors (${this.views.map((v) => v.name).join(', ')}) but received ${Array.isArray(weights) ? weights.length : typeof weights}`);
@@ -449,6 +453,7 @@ export class Sequential {
   fit(x: Input, y: Labels, options: FitOptions = {}): History {
     this.notBusy('fit');
     if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fit: call compile({ loss, optimizer }) first');
+    checkFitOptions('fit', options);
     return fitModel(this, this.compiled, this.preprocess(x, 'fit'), y, this.preprocessValidation(options));
   }
 
@@ -498,8 +503,9 @@ export class Sequential {
     try {
       this.notBusy('fitAsync');
       if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fitAsync: call compile({ loss, optimizer }) first');
-      return fitModelAsync(this, this.compiled, this.preprocess(x, 'fitAsync'), y, this.preprocessValidation(options), (busy) => {
-        this.busy = busy;
+      checkFitOptions('fitAsync', options);
+      return fitModelAsync(this, this.compiled, this.preprocess(x, 'fitAsync'), y, this.preprocessValidation(options), (state) => {
+        this.busy = state;
       });
     } catch (e) {
       return Promise.reject(e);
@@ -508,14 +514,23 @@ export class Sequential {
 
   /** Whether a fitAsync is training this model. */
   get isTraining(): boolean {
-    return this.busy;
+    return this.busy !== null;
   }
 
-  private busy = false;
+  /**
+   * 'running' while a fitAsync worker trains this model's memory, 'paused' while the worker waits
+   * for this thread's callbacks (the weights are consistent then), null otherwise.
+   */
+  private busy: 'running' | 'paused' | null = null;
 
-  private notBusy(where: string): void {
-    if (this.busy) {
-      throw new BlasnetError(ErrorCode.BUSY, `${where}: the model is training in the background (fitAsync); wait for it or abort it first`);
+  /**
+   * Throws ERR_BLASNET_BUSY while a fitAsync worker trains this model; with `whilePaused`, calls
+   * made from fitAsync's callbacks (the worker waits for them) are allowed. @internal
+   */
+  notBusy(where: string, whilePaused = false): void {
+    if (this.busy === 'running' || (this.busy === 'paused' && !whilePaused)) {
+      throw new BlasnetError(ErrorCode.BUSY, `${where}: the model is training in the background (fitAsync); wait for it or abort it first` +
+        (whilePaused ? ', or call it from a callback' : ''));
     }
   }
 
@@ -609,8 +624,14 @@ export class Sequential {
     return rows;
   }
 
-  private toTarget(target: Target, loss: ResolvedLoss, rows: number): Float32Array | Int32Array {
-    const where = 'lossAndGradient';
+  /** The target's values for `rows` rows of this model's output, checked before any pass runs. */
+  private toTarget(target: Target, loss: ResolvedLoss, rows: number, where: string): Float32Array | Int32Array {
+    const t = this.targetData(target, loss, rows, where);
+    checkTargets(loss, rows, this.outputSize, t, where);
+    return t;
+  }
+
+  private targetData(target: Target, loss: ResolvedLoss, rows: number, where: string): Float32Array | Int32Array {
     const cols = !loss.custom && LOSSES[loss.name as keyof typeof LOSSES]?.targets.half ? this.outputSize / 2 : this.outputSize;
     if (target instanceof Matrix) {
       if (target.rows !== rows || target.cols !== cols) {

@@ -452,6 +452,8 @@ export interface OptimizerTarget {
   readonly params: Float32Array;
   readonly grads: Float32Array;
   readonly backend: Backend;
+  /** Throws (ERR_BLASNET_BUSY) when the arenas may not be updated now. */
+  readonly guard?: (where: string) => void;
 }
 
 /** What gradient clipping touches: the gradient arena and the backend. */
@@ -482,7 +484,9 @@ function readTarget(model: unknown, where: string, needParams: boolean): Optimiz
     throw rangeError(ErrorCode.SHAPE,
       `${where}: model.grads has ${typedLength(grads)} values but model.params has ${typedLength(params)}`);
   }
-  return { params, grads, backend };
+  // A Sequential refuses a step while a fitAsync worker trains the same memory.
+  const guard = typeof m.notBusy === 'function' ? (m.notBusy as (where: string) => void).bind(model) : undefined;
+  return { params, grads, backend, ...(guard ? { guard } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -588,9 +592,11 @@ class ArenaOptimizer implements Optimizer {
   private readonly scalarNames: readonly string[];
   private readonly scalars: Float64Array;
   private readonly next: Float64Array;
+  private readonly guard: ((where: string) => void) | undefined;
 
   constructor(name: OptimizerName, options: Readonly<Record<string, unknown>>, target: OptimizerTarget) {
     this.name = name;
+    this.guard = target.guard;
     this.def = OPTIMIZERS[name] as unknown as OptimizerDef;
     this.#options = options;
     this.#lr = options.lr as number;
@@ -626,6 +632,7 @@ class ArenaOptimizer implements Optimizer {
   }
 
   step(): void {
+    this.guard?.(`${this.name}.step`);
     const t = this.#stepCount + 1;
     this.def.fill(this.#options, t, this.#lr, this.hyper, this.scalars, this.next);
     this.backend.optimizerStep(this.kernel, this.n, this.hyper, this.params, this.grads, this.arena);
@@ -733,7 +740,8 @@ export function createOptimizer(spec: OptimizerSpec, model: Sequential | Optimiz
  */
 export function clipGradNorm(model: Sequential | GradientTarget, maxNorm: number, normType = 2): number {
   const where = 'clipGradNorm';
-  const { grads, backend } = readTarget(model, where, false);
+  const { grads, backend, guard } = readTarget(model, where, false);
+  guard?.(where);
   if (typeof maxNorm !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected number for maxNorm but received ${typeName(maxNorm)}`);
   if (!(maxNorm > 0 && maxNorm <= Number.MAX_VALUE)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive finite number for maxNorm but received ${maxNorm}`);
@@ -764,7 +772,8 @@ export function clipGradNorm(model: Sequential | GradientTarget, maxNorm: number
  */
 export function clipGradValue(model: Sequential | GradientTarget, clipValue: number): void {
   const where = 'clipGradValue';
-  const { grads, backend } = readTarget(model, where, false);
+  const { grads, backend, guard } = readTarget(model, where, false);
+  guard?.(where);
   if (typeof clipValue !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected number for clipValue but received ${typeName(clipValue)}`);
   if (!(clipValue >= 0 && clipValue <= FLOAT32_MAX)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected non-negative finite number for clipValue but received ${clipValue}`);

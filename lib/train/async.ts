@@ -11,11 +11,12 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Backend } from '../backend/types';
 import type { Sequential } from '../model/sequential';
 import type { OptimizerState } from '../optim';
+import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { checkFinite, prepareData } from './fit';
+import { checkFinite, checkFitOptions, fitSettings, prepareData, validationRows } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
 import type { Input } from '../model/sequential';
 import { createMetric } from './metrics';
@@ -87,39 +88,69 @@ function rebuildError(m: { name: string; code: string | undefined; message: stri
   return err;
 }
 
-/** Trains `model` (compiled) in a worker thread; resolves with the History. */
+/** What an aborted fitAsync rejects with: an AbortError with a code, the signal's reason as its cause. */
+function abortError(signal: AbortSignal): Error {
+  const err = new BlasnetError(ErrorCode.ABORTED, 'fitAsync: aborted', { cause: signal.reason });
+  err.name = 'AbortError';
+  return err;
+}
+
+/** Whether any callback has this hook. */
+function hasHook(callbacks: readonly Callback[], hook: keyof Callback): boolean {
+  return callbacks.some((c) => typeof c[hook] === 'function');
+}
+
+/** Runs one hook of every callback in order, awaiting those that return a Promise. */
+async function runHook<K extends keyof Callback>(callbacks: readonly Callback[], hook: K, ...args: Parameters<NonNullable<Callback[K]>>): Promise<void> {
+  for (const c of callbacks) {
+    const f = c[hook] as ((...a: unknown[]) => unknown) | undefined;
+    if (f) await f.apply(c, args);
+  }
+}
+
+/**
+ * Trains `model` (compiled) in a worker thread; resolves with the History. Options, shapes,
+ * labels and (while x moves to shared memory) NaN are checked before the worker starts.
+ */
 export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y: Labels, options: FitAsyncOptions,
-  setBusy: (busy: boolean) => void): Promise<History> {
-  const { signal, onProgress, callbacks = [], validationData, ...fit } = options;
+  setBusy: (state: 'running' | 'paused' | null) => void): Promise<History> {
+  const where = 'fitAsync';
+  checkFitOptions(where, options);
+  const { signal, onProgress, validationData, ...fit } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError(ErrorCode.ARG_TYPE, 'fitAsync: Expected an AbortSignal for signal');
   if (onProgress !== undefined && typeof onProgress !== 'function') throw typeError(ErrorCode.ARG_TYPE, 'fitAsync: Expected a function for onProgress');
+  const settings = fitSettings(where, { ...fit, ...(validationData ? { validationData } : {}) });
   const loss = model.lossSpec;
   if (!loss || loss.custom) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: needs a built-in loss (a custom loss cannot move to the worker)');
   if (compiled.metrics.some((m) => typeof m === 'object' && m !== null && typeof (m as { update?: unknown }).update === 'function')) {
     throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: custom metric objects cannot move to the worker; use built-in metrics');
   }
   compiled.metrics.forEach(createMetric);
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  // Shapes and labels are checked here; NaN while x moves to shared memory; all before the worker starts.
-  const train = prepareData(model, x, y, 'fitAsync', false);
+  if (fit.schedule) createSchedule(fit.schedule, compiled.optimizer.lr);
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  const train = prepareData(model, x, y, where, false);
   const val = validationData ? prepareData(model, validationData.x, validationData.y, 'fitAsync (validationData)', false) : null;
-  setBusy(true);
+  const nVal = !val && fit.validationSplit !== undefined ? validationRows(where, train.x.rows, fit.validationSplit) : 0;
+  const stepsPerEpoch = Math.ceil((train.x.rows - nVal) / settings.batchSize);
+  const { callbacks: _c, ...workerFit } = fit;
+  void _c;
+  setBusy('running');
   return (async () => {
     let xs: SharedRows, vxs: SharedRows | null;
     try {
-      xs = await sharedChecked(model.backend, train.x, 'fitAsync');
+      xs = await sharedChecked(model.backend, train.x, where);
       vxs = val ? await sharedChecked(model.backend, val.x, 'fitAsync (validationData)') : null;
     } catch (e) {
-      setBusy(false);
+      setBusy(null);
       throw e;
     }
     if (signal?.aborted) {
-      setBusy(false);
-      throw signal.reason;
+      setBusy(null);
+      throw abortError(signal);
     }
     return runWorker({
       model, compiled, loss: { name: loss.name, param: loss.param }, y: train.y, xs,
-      val: val && vxs ? { x: vxs, y: val.y } : null, fit, callbacks, signal, onProgress, setBusy,
+      val: val && vxs ? { x: vxs, y: val.y } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch, signal, onProgress, setBusy,
     });
   })();
 }
@@ -134,34 +165,27 @@ interface Job {
   val: { x: SharedRows; y: Int32Array | Float32Array } | null;
   fit: Omit<FitOptions, 'callbacks' | 'validationData'>;
   callbacks: Callback[];
+  stepsPerEpoch: number;
   signal: AbortSignal | undefined;
   onProgress: FitAsyncOptions['onProgress'];
-  setBusy: (busy: boolean) => void;
+  setBusy: (state: 'running' | 'paused' | null) => void;
 }
 
-/** Starts the worker on a job and relays its messages; settles when training ends. */
-function runWorker(job: Job): Promise<History> {
+/**
+ * Starts the worker on a job and relays its messages; settles when the worker has exited. For
+ * every hook the callbacks have, the worker waits at that point until this thread's callbacks
+ * (awaited when they return a Promise) are done, so they see the model as fit's callbacks would,
+ * and a stop() takes effect at the same step as in fit.
+ */
+async function runWorker(job: Job): Promise<History> {
   const { model, compiled, loss, xs, val, fit, callbacks, signal, onProgress, setBusy } = job;
   const control = new Int32Array(new SharedArrayBuffer(4 * CONTROL.LENGTH));
-  const pauseAtEpochEnd = callbacks.some((c) => c.onEpochEnd);
-  const input: WorkerInput = {
-    backend: model.backend.name,
-    threads: model.backend.getNumThreads(),
-    model: { ...model.config(), layers: [...model.config().layers] },
-    shared: { params: model.params, grads: model.grads, buffers: model.buffers().map((b) => b.data) },
-    maskState: model.maskState(),
-    x: xs,
-    y: shared(job.y),
-    loss: { name: loss.name as WorkerInput['loss']['name'], param: loss.param },
-    optimizer: compiled.optimizer.state(),
-    metrics: [...compiled.metrics],
-    fit: { ...fit, ...(val ? { validationData: { x: val.x, y: shared(val.y) } } : {}) },
-    control,
-    pauseAtEpochEnd,
-    reportBatches: !!onProgress || callbacks.some((c) => c.onBatchEnd),
+  const waitOn = {
+    epochBegin: hasHook(callbacks, 'onEpochBegin'),
+    batchEnd: hasHook(callbacks, 'onBatchEnd'),
+    epochEnd: hasHook(callbacks, 'onEpochEnd'),
   };
   let stopReason: string | null = null;
-  let stepsPerEpoch = 0;
   let scheduleState: ScheduleState | null = null;
   // The schedule runs in the worker; callbacks here see its state as of the last epoch end.
   const scheduleMirror: Schedule | null = fit.schedule ? {
@@ -187,12 +211,8 @@ function runWorker(job: Job): Promise<History> {
     model,
     optimizer: compiled.optimizer,
     schedule: scheduleMirror,
-    get epochs() {
-      return fit.epochs ?? 1;
-    },
-    get stepsPerEpoch() {
-      return stepsPerEpoch;
-    },
+    epochs: fit.epochs ?? 1,
+    stepsPerEpoch: job.stepsPerEpoch,
     stop(reason = 'stopped by a callback') {
       if (stopReason === null) stopReason = reason;
       Atomics.store(control, CONTROL.STOP, 1);
@@ -201,84 +221,116 @@ function runWorker(job: Job): Promise<History> {
       return stopReason;
     },
   };
+  // Callbacks run with the model 'paused': the worker is waiting, so reads (saveModel, predict)
+  // and setWeights are allowed, as they are from fit's callbacks.
+  const inCallbacks = async (body: () => Promise<void>): Promise<void> => {
+    setBusy('paused');
+    try {
+      await body();
+    } finally {
+      setBusy('running');
+    }
+  };
+  try {
+    await inCallbacks(() => runHook(callbacks, 'onTrainBegin', ctx));
+  } catch (e) {
+    setBusy(null);
+    throw e;
+  }
+
+  const input: WorkerInput = {
+    backend: model.backend.name,
+    threads: model.backend.getNumThreads(),
+    model: { ...model.config(), layers: [...model.config().layers] },
+    shared: { params: model.params, grads: model.grads, buffers: model.buffers().map((b) => b.data) },
+    maskState: model.maskState(),
+    x: xs,
+    y: shared(job.y),
+    loss: { name: loss.name as WorkerInput['loss']['name'], param: loss.param },
+    optimizer: compiled.optimizer.state(),
+    metrics: [...compiled.metrics],
+    fit: { ...fit, ...(val ? { validationData: { x: val.x, y: shared(val.y) } } : {}) },
+    control,
+    waitOn,
+    reportBatches: !!onProgress || waitOn.batchEnd,
+  };
 
   return new Promise<History>((resolve, reject) => {
-    let settled = false;
+    let failure: unknown = null;
+    let result: History | null = null;
+    let exited = false;
     const worker = new Worker(WORKER, { workerData: input });
     const release = () => {
       Atomics.store(control, CONTROL.PAUSE, 0);
       Atomics.notify(control, CONTROL.PAUSE);
     };
-    const onAbort = () => {
-      Atomics.store(control, CONTROL.STOP, 1);
-      release();
-    };
+    const onAbort = () => Atomics.store(control, CONTROL.STOP, 1);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const finish = (err: unknown, history?: History) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      setBusy(false);
-      model.eval();
-      if (err) reject(err);
-      else resolve(history as History);
+    const fail = (e: unknown) => {
+      if (failure === null) failure = e;
+      Atomics.store(control, CONTROL.STOP, 1);
+      void worker.terminate();
     };
-    const safely = (fn: () => void) => {
-      try {
-        fn();
-      } catch (e) {
-        onAbort();
-        worker.terminate().finally(() => finish(e));
-      }
-    };
-    safely(() => callbacks.forEach((c) => c.onTrainBegin?.(ctx)));
-    worker.on('message', (m: WorkerMessage) => {
+    // Messages are handled one after another, each after the previous one's callbacks settled.
+    let queue: Promise<void> = Promise.resolve();
+    const handle = async (m: WorkerMessage): Promise<void> => {
+      if (failure !== null) return;
       switch (m.type) {
         case 'epochBegin':
-          stepsPerEpoch = m.stepsPerEpoch;
-          safely(() => callbacks.forEach((c) => c.onEpochBegin?.(m.epoch, ctx)));
+          if (waitOn.epochBegin) {
+            await inCallbacks(() => runHook(callbacks, 'onEpochBegin', m.epoch, ctx));
+            release();
+          }
           break;
         case 'batch':
-          safely(() => {
-            for (const c of callbacks) c.onBatchEnd?.(m.logs, ctx);
-            onProgress?.({ type: 'batch', logs: m.logs });
-          });
+          compiled.optimizer.lr = m.lr;
+          if (waitOn.batchEnd) await inCallbacks(() => runHook(callbacks, 'onBatchEnd', m.logs, ctx));
+          onProgress?.({ type: 'batch', logs: m.logs });
+          if (waitOn.batchEnd) release();
           break;
         case 'epochEnd':
-          safely(() => {
-            if (m.optimizer) compiled.optimizer.load(m.optimizer as OptimizerState);
-            if (m.schedule) scheduleState = m.schedule;
-            model.setMaskState(m.maskState);
-            for (const c of callbacks) c.onEpochEnd?.(m.logs, ctx);
-            onProgress?.({ type: 'epoch', logs: m.logs });
-          });
-          release();
+          if (m.optimizer) compiled.optimizer.load(m.optimizer as OptimizerState);
+          if (m.schedule) scheduleState = m.schedule;
+          model.setMaskState(m.maskState);
+          if (waitOn.epochEnd) await inCallbacks(() => runHook(callbacks, 'onEpochEnd', m.logs, ctx));
+          onProgress?.({ type: 'epoch', logs: m.logs });
+          if (waitOn.epochEnd) release();
           break;
         case 'done': {
           compiled.optimizer.load(m.optimizer);
           model.setMaskState(m.maskState);
-          const history = { ...m.history, stopReason: stopReason ?? m.history.stopReason };
           if (signal?.aborted) {
-            finish(signal.reason);
+            failure = abortError(signal);
             break;
           }
-          try {
-            for (const c of callbacks) c.onTrainEnd?.(ctx);
-          } catch (e) {
-            finish(e);
-            break;
-          }
-          finish(null, history);
+          await inCallbacks(() => runHook(callbacks, 'onTrainEnd', ctx));
+          result = { ...m.history, stopReason: stopReason ?? m.history.stopReason };
           break;
         }
         case 'error':
-          finish(rebuildError(m));
+          failure = rebuildError(m);
           break;
       }
+    };
+    const settle = () => {
+      signal?.removeEventListener('abort', onAbort);
+      setBusy(null);
+      model.eval();
+      if (failure !== null) reject(failure);
+      else if (result) resolve(result);
+      else reject(new BlasnetError(ErrorCode.INTERNAL, 'fitAsync: the training worker stopped without a result'));
+    };
+    worker.on('message', (m: WorkerMessage) => {
+      queue = queue.then(() => handle(m)).catch(fail);
     });
-    worker.on('error', (e) => finish(e));
+    worker.on('error', (e) => {
+      if (failure === null) failure = e;
+    });
     worker.on('exit', (code) => {
-      if (!settled) finish(new BlasnetError(ErrorCode.INTERNAL, `fitAsync: the training worker exited with code ${code}`));
+      if (exited) return;
+      exited = true;
+      if (failure === null && code !== 0) failure = new BlasnetError(ErrorCode.INTERNAL, `fitAsync: the training worker exited with code ${code}`);
+      void queue.then(settle);
     });
   });
 }

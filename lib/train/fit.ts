@@ -52,6 +52,26 @@ export interface FitOptions {
    * is still the total.
    */
   resume?: { optimizer?: unknown; schedule?: unknown; metadata?: Record<string, unknown> };
+  /**
+   * What a NaN or infinite training loss does. 'stop' (default): training stops before that
+   * step's update, the weights, running statistics and optimiser state go back to where they were
+   * at the end of the last epoch whose loss was finite (the initial ones if there is none), and
+   * History.stopReason and History.diverged say what happened. 'throw': the same restore, then
+   * fit throws ERR_BLASNET_DIVERGED. 'continue': train on (the terminateOnNaN callback can still
+   * stop it); nothing is kept for a restore.
+   */
+  onNonFinite?: 'stop' | 'throw' | 'continue';
+}
+
+/** Where training diverged: the first step whose loss was NaN or infinite. */
+export interface Divergence {
+  readonly epoch: number;
+  /** Batch index within the epoch. */
+  readonly batch: number;
+  readonly step: number;
+  readonly loss: number;
+  /** The epoch count the restored weights were saved at (0: the weights training started from). */
+  readonly restoredEpoch: number;
 }
 
 /** What fit returns: per-epoch logs and the per-step loss and learning rate. */
@@ -65,6 +85,8 @@ export interface History {
   readonly steps: number;
   /** Why training stopped before `epochs`, if it did. */
   readonly stopReason: string | null;
+  /** Set when a non-finite loss stopped training (onNonFinite 'stop'); null otherwise. */
+  readonly diverged: Divergence | null;
 }
 
 /** How a model trains: loss, optimiser, metrics. */
@@ -194,6 +216,99 @@ export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: re
   return result;
 }
 
+const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
+  'clipNorm', 'clipValue', 'callbacks', 'resume', 'onNonFinite'];
+
+/** fit's and fitAsync's options must be an object (or undefined). */
+export function checkFitOptions(where: string, options: unknown): void {
+  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object (epochs, batchSize, ...) but received ${describeValue(options)}`);
+  }
+}
+
+const HOOKS = ['onTrainBegin', 'onEpochBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const;
+
+/** Callbacks must be an array of objects whose hooks, where present, are functions. */
+export function checkCallbacks(where: string, callbacks: unknown): Callback[] {
+  if (callbacks === undefined) return [];
+  if (!Array.isArray(callbacks)) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an array of callbacks but received ${describeValue(callbacks)}`);
+  }
+  callbacks.forEach((c: unknown, i) => {
+    if (c === null || typeof c !== 'object') {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected callbacks[${i}] to be an object with onEpochEnd, onBatchEnd, ... but received ${describeValue(c)}`);
+    }
+    for (const h of HOOKS) {
+      const f = (c as Record<string, unknown>)[h];
+      if (f !== undefined && typeof f !== 'function') {
+        throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected callbacks[${i}].${h} to be a function but received ${describeValue(f)}`);
+      }
+    }
+  });
+  return callbacks as Callback[];
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'Array';
+  return typeof v === 'object' ? 'object' : `${typeof v} ${String(v)}`;
+}
+
+/**
+ * Calls one hook of every callback. fit runs them synchronously, so a hook that returns a
+ * Promise is an error (fitAsync awaits them); the Promise's own rejection is then handled here
+ * rather than surfacing later as an unhandled one.
+ */
+function emit<K extends (typeof HOOKS)[number]>(callbacks: readonly Callback[], hook: K, ...args: Parameters<NonNullable<Callback[K]>>): void {
+  for (const c of callbacks) {
+    const f = c[hook] as ((...a: unknown[]) => unknown) | undefined;
+    if (!f) continue;
+    const r = f.apply(c, args);
+    if (r && typeof (r as PromiseLike<unknown>).then === 'function') {
+      (r as Promise<unknown>).then(undefined, () => undefined);
+      throw new BlasnetError(ErrorCode.STATE, `fit: the ${hook} callback returned a Promise, but fit runs callbacks synchronously; use fitAsync, which awaits them`);
+    }
+  }
+}
+
+/** fit's options after checking (everything but the data-dependent ones). */
+export interface FitSettings {
+  epochs: number;
+  batchSize: number;
+  every: 'epoch' | 'step';
+  onNonFinite: 'stop' | 'throw' | 'continue';
+  callbacks: Callback[];
+}
+
+/** Checks fit's options (fitAsync checks them the same way before its worker starts). */
+export function fitSettings(where: string, options: FitOptions): FitSettings {
+  checkFitOptions(where, options);
+  for (const k of Object.keys(options)) if (!FIT_OPTIONS.includes(k)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: unknown option ${k}`);
+  const epochs = positiveInt(where, 'epochs', options.epochs ?? 1);
+  const batchSize = positiveInt(where, 'batchSize', options.batchSize ?? 32);
+  const every = options.scheduleEvery ?? 'epoch';
+  if (every !== 'epoch' && every !== 'step') throw rangeError(ErrorCode.ARG_RANGE, `${where}: scheduleEvery must be 'epoch' or 'step'`);
+  const onNonFinite = options.onNonFinite ?? 'stop';
+  if (onNonFinite !== 'stop' && onNonFinite !== 'throw' && onNonFinite !== 'continue') {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected 'stop', 'throw' or 'continue' for onNonFinite but received ${describeValue(onNonFinite)}`);
+  }
+  for (const name of ['clipNorm', 'clipValue'] as const) {
+    const v = options[name];
+    if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for ${name} but received ${String(v)}`);
+    }
+  }
+  return { epochs, batchSize, every, onNonFinite, callbacks: checkCallbacks(where, options.callbacks) };
+}
+
+/** The rows validationSplit holds out of n (taken from the end, as Keras). */
+export function validationRows(where: string, n: number, f: unknown): number {
+  if (!(typeof f === 'number' && f > 0 && f < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected validationSplit in (0, 1) but received ${String(f)}`);
+  const nVal = Math.round(n * f);
+  if (nVal < 1 || nVal >= n) throw rangeError(ErrorCode.ARG_RANGE, `${where}: validationSplit ${f} leaves no training or no validation rows`);
+  return nVal;
+}
+
 function positiveInt(where: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${String(v)}`);
@@ -222,37 +337,48 @@ function resumeFrom(resume: NonNullable<FitOptions['resume']>, model: Sequential
   return epoch as number;
 }
 
+/** Weights, running statistics and optimiser state as they were at an epoch end, for a restore. */
+class Snapshot {
+  private readonly params: Float32Array;
+  private readonly buffers: Float32Array[];
+  private optimizer: OptimizerState | null = null;
+  epoch = 0;
+
+  constructor(private readonly model: Sequential, private readonly opt: Optimizer) {
+    this.params = model.params.slice();
+    this.buffers = model.buffers().map((b) => b.data.slice());
+    this.optimizer = opt.state();
+  }
+
+  take(epoch: number): void {
+    this.params.set(this.model.params);
+    this.model.buffers().forEach((b, i) => this.buffers[i].set(b.data));
+    this.optimizer = this.opt.state();
+    this.epoch = epoch;
+  }
+
+  restore(): void {
+    this.model.params.set(this.params);
+    this.model.buffers().forEach((b, i) => b.data.set(this.buffers[i]));
+    if (this.optimizer) this.opt.load(this.optimizer);
+  }
+}
+
 /** Trains `model` (compiled) on (x, y); see FitOptions. */
 export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Labels, options: FitOptions = {}): History {
   const where = 'fit';
-  const known = new Set(['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
-    'clipNorm', 'clipValue', 'callbacks', 'resume']);
-  for (const k of Object.keys(options)) if (!known.has(k)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: unknown option ${k}`);
-  const epochs = positiveInt(where, 'epochs', options.epochs ?? 1);
-  const batchSize = positiveInt(where, 'batchSize', options.batchSize ?? 32);
-  const every = options.scheduleEvery ?? 'epoch';
-  if (every !== 'epoch' && every !== 'step') throw rangeError(ErrorCode.ARG_RANGE, `${where}: scheduleEvery must be 'epoch' or 'step'`);
-  for (const name of ['clipNorm', 'clipValue'] as const) {
-    const v = options[name];
-    if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
-      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for ${name} but received ${String(v)}`);
-    }
-  }
+  const { epochs, batchSize, every, onNonFinite, callbacks } = fitSettings(where, options);
   let train = prepareData(model, x, y, where);
   let val: Prepared | null = null;
   if (options.validationData) {
     const vd = options.validationData;
     val = prepareData(model, vd.x, vd.y, `${where} (validationData)`);
   } else if (options.validationSplit !== undefined) {
-    const f = options.validationSplit;
-    if (!(typeof f === 'number' && f > 0 && f < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected validationSplit in (0, 1) but received ${String(f)}`);
-    const n = train.x.rows, nVal = Math.round(n * f);
-    if (nVal < 1 || nVal >= n) throw rangeError(ErrorCode.ARG_RANGE, `${where}: validationSplit ${f} leaves no training or no validation rows`);
+    const n = train.x.rows, nVal = validationRows(where, n, options.validationSplit);
     const w = targetWidth(train);
     val = sliceRows(train, n - nVal, n, w);
     train = sliceRows(train, 0, n - nVal, w);
   }
-  const callbacks = options.callbacks ?? [];
   const optimizer = compiled.optimizer;
   const schedule: Schedule | null = options.schedule ? createSchedule(options.schedule, optimizer.lr) : null;
   const it = new BatchIterator(train.x, train.y, { batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend });
@@ -262,7 +388,9 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
   const metrics: Metric[] = compiled.metrics.map(createMetric);
   const stepLoss = new Float64Array((epochs - firstEpoch) * stepsPerEpoch);
   const stepLr = new Float64Array((epochs - firstEpoch) * stepsPerEpoch);
-  const history = { epochs: [] as EpochLogs[], stepLoss, stepLr, steps: 0, stopReason: null as string | null };
+  const history = {
+    epochs: [] as EpochLogs[], stepLoss, stepLr, steps: 0, stopReason: null as string | null, diverged: null as Divergence | null,
+  };
   const ctx: TrainContext = {
     model, optimizer, schedule, epochs, stepsPerEpoch,
     stop(reason = 'stopped by a callback') {
@@ -275,15 +403,25 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
   const batchLogs: BatchLogs = { epoch: 0, batch: 0, step: 0, loss: 0, rows: 0 };
   if (schedule && !options.resume) optimizer.lr = schedule.lr;
   model.train();
-  for (const c of callbacks) c.onTrainBegin?.(ctx);
+  emit(callbacks, 'onTrainBegin', ctx);
+  const snapshot = onNonFinite === 'continue' ? null : new Snapshot(model, optimizer);
+  if (snapshot) snapshot.epoch = firstEpoch;
   try {
     for (let epoch = firstEpoch; epoch < epochs && history.stopReason === null; epoch++) {
-      for (const c of callbacks) c.onEpochBegin?.(epoch, ctx);
+      emit(callbacks, 'onEpochBegin', epoch, ctx);
       const started = process.hrtime.bigint();
       for (const m of metrics) m.reset();
       let lossSum = 0, rowsSeen = 0, batch = 0;
       for (const b of it.epoch()) {
         const loss = model.lossAndGradient(b.x, b.y as Int32Array | Float32Array);
+        if (snapshot && !Number.isFinite(loss)) {
+          // The step is not taken; training goes back to the last epoch end it can trust.
+          snapshot.restore();
+          history.diverged = { epoch, batch, step: history.steps, loss, restoredEpoch: snapshot.epoch };
+          history.stopReason = `diverged: the loss was ${loss} at epoch ${epoch + 1}, batch ${batch + 1}; ` +
+            `restored the weights of ${snapshot.epoch === 0 ? 'the start of training' : `epoch ${snapshot.epoch}`} (try a lower learning rate)`;
+          break;
+        }
         if (options.clipValue !== undefined) clipGradValue(model, options.clipValue);
         if (options.clipNorm !== undefined) clipGradNorm(model, options.clipNorm);
         stepLr[history.steps] = optimizer.lr;
@@ -300,9 +438,15 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
         batchLogs.step = history.steps++;
         batchLogs.loss = loss;
         batchLogs.rows = b.rows;
-        for (const c of callbacks) c.onBatchEnd?.(batchLogs, ctx);
+        emit(callbacks, 'onBatchEnd', batchLogs, ctx);
         if (schedule && every === 'step') optimizer.lr = schedule.step();
         if (history.stopReason !== null) break;
+      }
+      if (history.diverged) {
+        if (onNonFinite === 'throw') {
+          throw new BlasnetError(ErrorCode.DIVERGED, `${where}: ${history.stopReason}`);
+        }
+        break;
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const logs: Record<string, number> = { epoch, loss: lossSum / Math.max(rowsSeen, 1) };
@@ -319,11 +463,12 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
       // The schedule moves to the next epoch before the callbacks, so that a checkpoint taken
       // there holds the optimiser and schedule exactly as the next epoch starts.
       if (schedule && every === 'epoch') optimizer.lr = schedule.step(logs.valLoss ?? logs.loss);
-      for (const c of callbacks) c.onEpochEnd?.(logs as EpochLogs, ctx);
+      if (snapshot && Number.isFinite(logs.loss)) snapshot.take(epoch + 1);
+      emit(callbacks, 'onEpochEnd', logs as EpochLogs, ctx);
     }
   } finally {
     model.eval();
   }
-  for (const c of callbacks) c.onTrainEnd?.(ctx);
+  emit(callbacks, 'onTrainEnd', ctx);
   return history;
 }

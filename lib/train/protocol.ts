@@ -13,7 +13,7 @@ import type { MetricSpec } from './metrics';
 export const CONTROL = {
   /** Set to 1 by the main thread: stop after the current batch. */
   STOP: 0,
-  /** The epoch-end handshake: 1 while the worker waits for the main thread's callbacks. */
+  /** The callback handshake: 1 while the worker waits for the main thread's callbacks. */
   PAUSE: 1,
   LENGTH: 2,
 } as const;
@@ -32,8 +32,8 @@ export interface WorkerInput {
   metrics: MetricSpec[];
   fit: Omit<FitOptions, 'callbacks' | 'validationData'> & { validationData?: { x: { data: Float32Array; rows: number; cols: number }; y: Int32Array | Float32Array } };
   control: Int32Array;
-  /** Whether to pause at each epoch end for the main thread's callbacks. */
-  pauseAtEpochEnd: boolean;
+  /** The points where the worker waits for the main thread's callbacks (those it has hooks for). */
+  waitOn: { epochBegin: boolean; batchEnd: boolean; epochEnd: boolean };
   /** Whether to report every batch (the main thread has batch callbacks or a progress listener). */
   reportBatches: boolean;
 }
@@ -41,7 +41,7 @@ export interface WorkerInput {
 /** What the worker posts. */
 export type WorkerMessage =
   | { type: 'epochBegin'; epoch: number; stepsPerEpoch: number }
-  | { type: 'batch'; logs: BatchLogs }
+  | { type: 'batch'; logs: BatchLogs; lr: number }
   | { type: 'epochEnd'; logs: EpochLogs; optimizer: OptimizerState | null; schedule: ScheduleState | null; maskState: number[] }
   | { type: 'done'; history: History; optimizer: OptimizerState; maskState: number[] }
   | { type: 'error'; name: string; code: string | undefined; message: string };

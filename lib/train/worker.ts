@@ -10,7 +10,7 @@ import { Sequential } from '../model/sequential';
 import { createOptimizer } from '../optim';
 import type { OptimizerSpec } from '../optim';
 import { Matrix } from '../tensor';
-import type { Callback } from './callbacks';
+import type { Callback, TrainContext } from './callbacks';
 import { CONTROL } from './protocol';
 import type { WorkerInput, WorkerMessage } from './protocol';
 
@@ -32,23 +32,36 @@ try {
   optimizer.load(input.optimizer);
   model.compile({ loss: input.loss, optimizer, metrics: input.metrics });
   const control = input.control;
+  const { waitOn } = input;
+  // At a handshake the worker raises PAUSE, posts, and sleeps until the main thread lowers it.
+  const handshake = (wait: boolean, message: WorkerMessage) => {
+    if (wait) Atomics.store(control, CONTROL.PAUSE, 1);
+    post(message);
+    if (wait) while (Atomics.load(control, CONTROL.PAUSE) === 1) Atomics.wait(control, CONTROL.PAUSE, 1);
+  };
+  const stopIfAsked = (ctx: TrainContext) => {
+    if (Atomics.load(control, CONTROL.STOP) !== 0) ctx.stop('aborted');
+  };
   const bridge: Callback = {
+    onTrainBegin(ctx) {
+      stopIfAsked(ctx);
+    },
     onEpochBegin(epoch, ctx) {
-      post({ type: 'epochBegin', epoch, stepsPerEpoch: ctx.stepsPerEpoch });
+      handshake(waitOn.epochBegin, { type: 'epochBegin', epoch, stepsPerEpoch: ctx.stepsPerEpoch });
+      stopIfAsked(ctx);
     },
     onBatchEnd(logs, ctx) {
-      if (input.reportBatches) post({ type: 'batch', logs: { ...logs } });
-      if (Atomics.load(control, CONTROL.STOP) !== 0) ctx.stop('aborted');
+      if (input.reportBatches) handshake(waitOn.batchEnd, { type: 'batch', logs: { ...logs }, lr: optimizer.lr });
+      stopIfAsked(ctx);
     },
     onEpochEnd(logs, ctx) {
-      if (input.pauseAtEpochEnd) Atomics.store(control, CONTROL.PAUSE, 1);
-      post({
-        type: 'epochEnd', logs: { ...logs }, optimizer: input.pauseAtEpochEnd ? optimizer.state() : null,
-        schedule: input.pauseAtEpochEnd && ctx.schedule ? ctx.schedule.state() : null, maskState: model.maskState(),
+      // The main thread's callbacks see the weights as they are now, and the optimiser and
+      // schedule as the next epoch starts.
+      handshake(waitOn.epochEnd, {
+        type: 'epochEnd', logs: { ...logs }, optimizer: waitOn.epochEnd ? optimizer.state() : null,
+        schedule: waitOn.epochEnd && ctx.schedule ? ctx.schedule.state() : null, maskState: model.maskState(),
       });
-      // The main thread's callbacks see the weights as they are now; wait until they are done.
-      if (input.pauseAtEpochEnd) while (Atomics.load(control, CONTROL.PAUSE) === 1) Atomics.wait(control, CONTROL.PAUSE, 1);
-      if (Atomics.load(control, CONTROL.STOP) !== 0) ctx.stop('aborted');
+      stopIfAsked(ctx);
     },
   };
   const { validationData, ...fit } = input.fit;
