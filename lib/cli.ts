@@ -11,7 +11,8 @@ import * as path from 'path';
 import { defaultBackend, getBackend, setDefaultBackend } from './backend/select';
 import { loadFashionMnist, loadMnistLike, FASHION_MNIST_DIR } from './data/idx';
 import { readCsv } from './data/csv';
-import { BlasnetError } from './errors';
+import { BlasnetError, ErrorCode } from './errors';
+import { checkOutputPaths } from './io/paths';
 import { loadModel, saveModel } from './io/model-file';
 import { dense, dropout } from './layers';
 import type { DenseActivation } from './layers';
@@ -122,6 +123,13 @@ interface TrainOptions extends DataOptions {
 }
 
 async function train(o: TrainOptions): Promise<void> {
+  // Every output is checked before the data loads, so a long run never ends unable to save.
+  checkOutputPaths([
+    { option: '--out', path: o.out },
+    { option: '--history', path: o.history },
+    { option: '--curves (.svg)', path: `${o.curves}.svg` },
+    { option: '--curves (.png)', path: `${o.curves}.png` },
+  ]);
   setupBackend(o);
   const started = Date.now();
   const trainSet = loadData(o, 'train');
@@ -154,6 +162,9 @@ async function train(o: TrainOptions): Promise<void> {
     ...(schedule ? { schedule, scheduleEvery: o.schedule === 'onecycle' ? 'step' as const : 'epoch' as const } : {}),
     callbacks: [progressBar({ quiet: o.quiet }), csvLogger(o.history)],
   });
+  if (history.diverged) {
+    throw new BlasnetError(ErrorCode.DIVERGED, `training ${history.stopReason}; no model was written (--out ${o.out})`);
+  }
   const test = model.evaluate(testSet.x, testSet.labels);
   const seconds = (Date.now() - started) / 1000;
   saveModel(o.out, model, {

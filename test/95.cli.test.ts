@@ -37,6 +37,18 @@ const haveData = fs.existsSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-u
     assert.ok(fs.statSync(path.join(tmp, 'curves.png')).size > 10000);
   });
 
+  it('a diverging run exits 1 and writes no model, keeping the one already there', function () {
+    this.timeout(60000);
+    const out = path.join(tmp, 'diverged.blasnet');
+    fs.writeFileSync(out, 'a model saved earlier');
+    const r = run('train', '--optimizer', 'sgd', '--lr', '1e4', '--epochs', '2', '--out', out,
+      '--history', path.join(tmp, 'd.csv'), '--curves', path.join(tmp, 'd'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /diverged: the loss was NaN.*no model was written.*ERR_BLASNET_DIVERGED/s);
+    assert.equal(fs.readFileSync(out, 'utf8'), 'a model saved earlier');
+    assert.ok(!fs.existsSync(path.join(tmp, 'd.svg')));
+  });
+
   it('evaluate and predict use the saved model', function () {
     this.timeout(60000);
     const e = run('evaluate', '--model', model);
@@ -79,5 +91,25 @@ describe('blasnet CLI', () => {
     const c = run('evaluate', '--model', corrupt);
     assert.equal(c.status, 1);
     assert.match(c.stderr, /ERR_BLASNET_FORMAT/);
+  });
+
+  it('output paths are checked before any work starts', () => {
+    const missingDir = run('train', '--out', path.join(tmp, 'no-such-dir', 'm.blasnet'));
+    assert.equal(missingDir.status, 1);
+    assert.match(missingDir.stderr, /--out: the directory .*no-such-dir does not exist.*ERR_BLASNET_IO/s);
+    assert.equal(missingDir.stdout, '', 'nothing was trained');
+    const history = run('train', '--history', path.join(tmp, 'no-such-dir', 'h.csv'));
+    assert.equal(history.status, 1);
+    assert.match(history.stderr, /--history: the directory .*ERR_BLASNET_IO/s);
+    const same = run('train', '--out', 'x.csv', '--history', 'x.csv');
+    assert.equal(same.status, 1);
+    assert.match(same.stderr, /--out and --history name the same file.*ERR_BLASNET_ARG_RANGE/s);
+    const curves = run('train', '--curves', 'h', '--history', 'h.svg');
+    assert.equal(curves.status, 1);
+    assert.match(curves.stderr, /--history and --curves \(\.svg\) name the same file/);
+    fs.mkdirSync(path.join(tmp, 'adir'), { recursive: true });
+    const dir = run('train', '--out', 'adir');
+    assert.equal(dir.status, 1);
+    assert.match(dir.stderr, /--out: .*adir is a directory.*ERR_BLASNET_IO/s);
   });
 });

@@ -227,7 +227,9 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
       labels[i] = labelMap[s];
     }
     const classNames: string[] = [];
-    const top = Math.max(-1, ...Object.values(labelMap));
+    // A loop, not Math.max(...values): a map of many labels would overflow the call stack.
+    let top = -1;
+    for (const c of Object.values(labelMap)) if (c > top) top = c;
     for (let c = 0; c <= top; c++) classNames.push('');
     // Several names may share a class; the first one (in the record's key order) names it.
     for (const [name, c] of Object.entries(labelMap)) if (classNames[c] === '') classNames[c] = name;

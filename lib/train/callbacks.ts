@@ -3,7 +3,7 @@
  * stopping, reduce-on-plateau, checkpoints, terminate on NaN, a CSV log, a progress bar).
  */
 import * as fs from 'fs';
-import { ErrorCode, rangeError } from '../errors';
+import { BlasnetError, ErrorCode, rangeError } from '../errors';
 import { saveModel } from '../io/model-file';
 import type { ModelExtras } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
@@ -190,17 +190,27 @@ export function terminateOnNaN(): Callback {
 /** Appends one CSV row per epoch (epoch, loss, metrics, validation, lr, time) to `path`. */
 export function csvLogger(path: string, options: { append?: boolean } = {}): Callback {
   let keys: string[] | null = null;
+  // A file that cannot be written is ERR_BLASNET_IO, naming it.
+  const io = (write: () => void) => {
+    try {
+      write();
+    } catch (e) {
+      throw new BlasnetError(ErrorCode.IO, `csvLogger: cannot write ${path}: ${(e as Error).message}`);
+    }
+  };
   return {
     onTrainBegin() {
       keys = null;
-      if (!options.append) fs.writeFileSync(path, '');
+      if (!options.append) io(() => fs.writeFileSync(path, ''));
     },
     onEpochEnd(logs) {
       if (!keys) {
-        keys = Object.keys(logs);
-        if (!options.append || !fs.existsSync(path) || fs.statSync(path).size === 0) fs.appendFileSync(path, `${keys.join(',')}\n`);
+        const k = Object.keys(logs);
+        keys = k;
+        if (!options.append || !fs.existsSync(path) || fs.statSync(path).size === 0) io(() => fs.appendFileSync(path, `${k.join(',')}\n`));
       }
-      fs.appendFileSync(path, `${keys.map((k) => (logs[k] === undefined ? '' : String(logs[k]))).join(',')}\n`);
+      const row = (keys as string[]).map((k) => (logs[k] === undefined ? '' : String(logs[k]))).join(',');
+      io(() => fs.appendFileSync(path, `${row}\n`));
     },
   };
 }
