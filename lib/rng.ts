@@ -1,3 +1,5 @@
+import { ErrorCode, rangeError, typeError } from './errors';
+
 /**
  * A small seeded pseudo-random generator (xoshiro128**, seeded through splitmix32). The same seed
  * gives the same sequence on every platform and backend.
@@ -14,8 +16,11 @@ export class Rng {
     this.reset(seed);
   }
 
-  /** Restarts the sequence from `seed`, as a new Rng(seed) would. */
+  /** Restarts the sequence from `seed` (an integer; only its low 32 bits count), as a new Rng(seed) would. */
   reset(seed: number): void {
+    if (typeof seed !== 'number' || !Number.isInteger(seed)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `Rng: Expected integer for seed but received ${typeof seed === 'number' ? seed : typeof seed}`);
+    }
     let x = seed >>> 0;
     const next = (): number => {
       x = (x + 0x9e3779b9) >>> 0;
@@ -36,9 +41,19 @@ export class Rng {
     return [this.s0, this.s1, this.s2, this.s3, this.spare ?? NaN];
   }
 
-  /** Continues from a state getState returned. */
+  /**
+   * Continues from a state getState returned: four uint32 words, not all zero (the generator
+   * would then return zeros forever), and the cached normal sample or NaN.
+   */
   setState(state: readonly number[]): void {
-    [this.s0, this.s1, this.s2, this.s3] = state.map((v) => v >>> 0);
+    if (!Array.isArray(state) || state.length !== 5 || state.some((v) => typeof v !== 'number')) {
+      throw typeError(ErrorCode.ARG_TYPE, 'Rng.setState: Expected the 5 numbers getState() returns');
+    }
+    const words = state.slice(0, 4);
+    if (words.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff) || words.every((v) => v === 0)) {
+      throw rangeError(ErrorCode.ARG_RANGE, 'Rng.setState: Expected four uint32 words, not all zero, as getState() returns');
+    }
+    [this.s0, this.s1, this.s2, this.s3] = words;
     this.spare = Number.isNaN(state[4]) ? null : state[4];
   }
 
