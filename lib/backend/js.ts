@@ -262,13 +262,16 @@ export const jsBackend: Backend = {
     f32(fn, 'dst', dst, rows * cols, 'rows*cols');
     disjoint(fn, span('dst', dst, rows * cols), span('src', src, srcRows * cols));
     disjoint(fn, span('dst', dst, rows * cols), span('index', index, rows));
+    // Each index is read once, checked and used as read: on a SharedArrayBuffer another thread
+    // may change it between the pass that checks all (so a bad index leaves dst alone) and the copy.
+    const at = (r: number): number => {
+      const i = index[r];
+      if (i < 0 || i >= srcRows) throw rangeError(ErrorCode.INDEX, `${fn}: index[${r}] = ${i} is outside [0, ${srcRows})`);
+      return i;
+    };
+    for (let r = 0; r < rows; r++) at(r);
     for (let r = 0; r < rows; r++) {
-      if (index[r] < 0 || index[r] >= srcRows) {
-        throw rangeError(ErrorCode.INDEX, `${fn}: index[${r}] = ${index[r]} is outside [0, ${srcRows})`);
-      }
-    }
-    for (let r = 0; r < rows; r++) {
-      const s = index[r] * cols, d = r * cols;
+      const s = at(r) * cols, d = r * cols;
       for (let j = 0; j < cols; j++) dst[d + j] = src[s + j];
     }
   },
