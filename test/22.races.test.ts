@@ -141,7 +141,7 @@ forEachBackend('races with a worker writing shared memory', (b) => {
 
   for (const loss of ['crossEntropy', 'multiMargin'] as const) {
     it(`${loss} with Int32Array labels: a coded ERR_BLASNET_LABEL or the valid labels' loss and gradient`, async () => {
-      const rows = 32, cols = 10;
+      const rows = 256, cols = 10;
       const rng = new Rng(2);
       const pred = rng.uniformArray(rows * cols, -3, 3);
       const labels = sharedI32(Array.from({ length: rows }, () => rng.int(cols)));
