@@ -24,8 +24,9 @@ function softmaxRows(rows: number, cols: number, x: Float32Array, y: Float32Arra
     let s = 0;
     for (let j = 0; j < cols; j++) s += Math.exp(x[o + j] - m);
     if (log) {
-      const lse = m + Math.log(s);
-      for (let j = 0; j < cols; j++) y[o + j] = x[o + j] - lse;
+      // (x - m) - log(s), the order the native kernel needs to stay accurate at large logits.
+      const logS = Math.log(s);
+      for (let j = 0; j < cols; j++) y[o + j] = x[o + j] - m - logS;
     } else {
       for (let j = 0; j < cols; j++) y[o + j] = Math.exp(x[o + j] - m) / s;
     }
