@@ -9,7 +9,7 @@
  */
 import { strict as assert } from 'assert';
 import { Worker } from 'worker_threads';
-import { dense, lossId, Rng, Sequential } from '../lib';
+import { dense, lossId, Matrix, oneHot, Rng, Sequential } from '../lib';
 import type { Backend } from '../lib';
 import { forEachBackend } from './helpers';
 
@@ -204,5 +204,19 @@ forEachBackend('races with a worker writing shared memory', (b) => {
       return !Object.is(v, want) ? `loss ${v}, expected ${want}` : sameArray('grads', model.grads, wantGrads);
     });
     report(b, 'lossAndGradient', t);
+  });
+});
+
+describe('races with a worker writing shared memory, outside the kernels', () => {
+  it('oneHot: a coded ERR_BLASNET_LABEL or the encoding of the valid label', async () => {
+    const rows = 256, classes = 10;
+    const rng = new Rng(7);
+    const labels = sharedI32(Array.from({ length: rows }, () => rng.int(classes)));
+    const want = oneHot(labels, classes).data.slice();
+    const out = Matrix.zeros(rows, classes);
+    const t = await race(labels, 0, labels[0], [classes, 1 << 30, -1], 'ERR_BLASNET_LABEL', CALLS, () =>
+      sameArray('out', oneHot(labels, classes, out).data, want));
+    console.log(`      race oneHot: ${t.calls} calls, ${t.errors} coded errors, ${t.correct} correct results`);
+    assert.equal(t.wrong, 0, `oneHot: ${t.wrong} of ${t.calls} calls ended wrongly, first: ${t.failures.join('; ')}`);
   });
 });
