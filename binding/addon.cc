@@ -26,16 +26,19 @@ napi_value number(napi_env env, double x) {
 
 uint64_t mul(uint64_t a, uint64_t b) { return a * b; }  // dims < 2^31: no overflow
 
-// A label or index check that failed in the core: find the first bad entry for the message.
+// A label or index check that failed in the core: find the first bad entry for the message. On
+// shared memory another thread may have changed it since, so each entry is read once and the
+// message falls back to a general one when no bad entry is left.
 [[noreturn]] void badIndex(Args& a, const char* code, const char* what, const int32_t* v, size_t n,
                            size_t limit) {
   for (size_t i = 0; i < n; ++i) {
-    if (v[i] < 0 || static_cast<size_t>(v[i]) >= limit) {
-      a.fail(false, code, std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(v[i]) +
+    const int32_t vi = readOnce(v + i);
+    if (vi < 0 || static_cast<size_t>(vi) >= limit) {
+      a.fail(false, code, std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(vi) +
                               " is outside [0, " + std::to_string(limit) + ")");
     }
   }
-  a.fail(false, code, std::string(what) + " holds a value outside [0, " + std::to_string(limit) + ")");
+  a.fail(false, code, std::string(what) + " held a value outside [0, " + std::to_string(limit) + ")");
 }
 
 napi_value Gemm(Args& a) {

@@ -49,28 +49,36 @@ function pointwise(name: string, op: Pointwise): LossDef['compute'] {
       throw rangeError(ErrorCode.ARG_RANGE, `loss: Expected param > 0 for ${name} but received ${param}`);
     }
     const n = rows * cols;
-    if (op.validTarget) {
-      for (let i = 0; i < n; i++) {
-        if (!op.validTarget(target[i])) {
-          throw rangeError(ErrorCode.TARGET, `loss: ${name} targets must be -1 or +1`);
-        }
-      }
-    }
+    const check = op.validTarget;
+    const badTarget = (): Error => rangeError(ErrorCode.TARGET, `loss: ${name} targets must be -1 or +1`);
+    // Every target is checked before grad is written, so a bad target leaves grad alone.
+    if (check) for (let i = 0; i < n; i++) if (!check(target[i])) throw badTarget();
     if (n === 0) return 0;
     const inv = 1 / n;
     let sum = 0;
-    for (let i = 0; i < n; i++) sum += op.value(pred[i], target[i], param);
-    if (grad) for (let i = 0; i < n; i++) grad[i] = op.grad(pred[i], target[i], param) * inv;
+    // Checked targets are read once, checked again and used as read: on a SharedArrayBuffer
+    // another thread may change them after the check above (the native kernel does the same).
+    for (let i = 0; i < n; i++) {
+      const t = target[i];
+      if (check && !check(t)) throw badTarget();
+      sum += op.value(pred[i], t, param);
+      if (grad) grad[i] = op.grad(pred[i], t, param) * inv;
+    }
     return sum * inv;
   };
 }
 
+// A label in [0, cols), read once. The losses read each label through this both when they check
+// every label before writing grad and when they use it: on a SharedArrayBuffer another thread may
+// change a label between the two, and the label used indexes pred and grad.
+function labelAt(r: number, cols: number, labels: Int32Array): number {
+  const y = labels[r];
+  if (y < 0 || y >= cols) throw rangeError(ErrorCode.LABEL, `loss: target[${r}] = ${y} is outside [0, ${cols})`);
+  return y;
+}
+
 function checkLabels(rows: number, cols: number, labels: Int32Array): void {
-  for (let r = 0; r < rows; r++) {
-    if (labels[r] < 0 || labels[r] >= cols) {
-      throw rangeError(ErrorCode.LABEL, `loss: target[${r}] = ${labels[r]} is outside [0, ${cols})`);
-    }
-  }
+  for (let r = 0; r < rows; r++) labelAt(r, cols, labels);
 }
 
 function logSumExp(x: FloatArray, off: number, cols: number): number {
@@ -146,7 +154,7 @@ export const LOSSES = {
         const off = r * cols;
         const lse = logSumExp(pred, off, cols);
         if (labels) {
-          const y = labels[r];
+          const y = labelAt(r, cols, labels);
           sum += lse - pred[off + y];
           if (grad) {
             for (let j = 0; j < cols; j++) grad[off + j] = Math.exp(pred[off + j] - lse) * inv;
@@ -192,7 +200,7 @@ export const LOSSES = {
       let sum = 0;
       for (let r = 0; r < rows; r++) {
         const off = r * cols;
-        const y = labels[r];
+        const y = labelAt(r, cols, labels);
         let active = 0;
         for (let j = 0; j < cols; j++) {
           if (j === y) continue;

@@ -3,13 +3,25 @@
 // Conventions (see README): row-major, batch first; a dense layer's weight is [out, in] and its
 // forward pass is Z = X * W^T + b. Every array is packed (leading dimension = row length).
 // Callers (binding/) have already checked types, lengths, aliasing and ids; the core checks only
-// what it must read from the data itself (label ranges, hinge targets, gather indices).
+// what it must read from the data itself (label ranges, hinge targets, gather indices), and stays
+// inside its arrays whatever those values become during the call (see readOnce).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 namespace blasnet {
+
+// Reads *p exactly once, whole. The index, label and target arrays a kernel checks may live on a
+// SharedArrayBuffer that another thread writes during the call, so a kernel never reads such a
+// value twice (once to check, once to use): it checks and uses one copy. A relaxed atomic load
+// is a plain load on every target we build for, but the compiler may not split or repeat it.
+template <class T>
+inline T readOnce(const T* p) {
+  T v;
+  __atomic_load(p, &v, __ATOMIC_RELAXED);
+  return v;
+}
 
 enum class Status : int {
   Ok = 0,

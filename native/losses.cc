@@ -7,14 +7,16 @@ namespace blasnet {
 namespace {
 
 // Elementwise losses: value(p, t, param) and its derivative in p. The mean runs over every element
-// (PyTorch's reduction='mean').
+// (PyTorch's reduction='mean'). kCheckedTargets: validTarget rejects some values.
 struct Mse {
+  static constexpr bool kCheckedTargets = false;
   static bool validParam(float) { return true; }
   static bool validTarget(float) { return true; }
   static double value(float p, float t, float) { const double d = double(p) - t; return d * d; }
   static double grad(float p, float t, float) { return 2.0 * (double(p) - t); }
 };
 struct L1 {
+  static constexpr bool kCheckedTargets = false;
   static bool validParam(float) { return true; }
   static bool validTarget(float) { return true; }
   static double value(float p, float t, float) { return std::fabs(double(p) - t); }
@@ -24,6 +26,7 @@ struct L1 {
   }
 };
 struct Huber {
+  static constexpr bool kCheckedTargets = false;
   static bool validParam(float delta) { return delta > 0.0f; }
   static bool validTarget(float) { return true; }
   static double value(float p, float t, float delta) {
@@ -36,6 +39,7 @@ struct Huber {
   }
 };
 struct BinaryCrossEntropy {
+  static constexpr bool kCheckedTargets = false;
   // On logits: max(p, 0) - p t + log(1 + e^-|p|), finite for any p.
   static bool validParam(float) { return true; }
   static bool validTarget(float) { return true; }
@@ -50,6 +54,7 @@ struct BinaryCrossEntropy {
   }
 };
 struct Hinge {
+  static constexpr bool kCheckedTargets = true;
   static bool validParam(float) { return true; }
   static bool validTarget(float t) { return t == 1.0f || t == -1.0f; }
   static double value(float p, float t, float) { return std::fmax(0.0, 1.0 - double(t) * p); }
@@ -64,22 +69,45 @@ double elementwise(float param, size_t rows, size_t cols, const float* pred, con
                    const int32_t*, float* grad, Status* st) {
   if (!Op::validParam(param)) { *st = Status::BadParam; return 0.0; }
   const size_t n = rows * cols;
+  // Every target is checked before grad is written, so a bad target leaves grad alone.
   for (size_t i = 0; i < n; ++i) {
     if (!Op::validTarget(target[i])) { *st = Status::BadTarget; return 0.0; }
   }
   if (n == 0) return 0.0;
   const double inv = 1.0 / static_cast<double>(n);
   double sum = 0.0;
-  for (size_t i = 0; i < n; ++i) sum += Op::value(pred[i], target[i], param);
-  if (grad) {
-    for (size_t i = 0; i < n; ++i) grad[i] = static_cast<float>(Op::grad(pred[i], target[i], param) * inv);
+  if constexpr (Op::kCheckedTargets) {
+    // One pass that checks the one copy of each target it uses: another thread may have changed
+    // the targets since the check above.
+    for (size_t i = 0; i < n; ++i) {
+      const float t = readOnce(target + i);
+      if (!Op::validTarget(t)) { *st = Status::BadTarget; return 0.0; }
+      sum += Op::value(pred[i], t, param);
+      if (grad) grad[i] = static_cast<float>(Op::grad(pred[i], t, param) * inv);
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) sum += Op::value(pred[i], target[i], param);
+    if (grad) {
+      for (size_t i = 0; i < n; ++i) grad[i] = static_cast<float>(Op::grad(pred[i], target[i], param) * inv);
+    }
   }
   return sum * inv;
 }
 
+// A label in [0, cols), read once; the kernels below read each label through this, both when they
+// check every label before writing grad and when they use it: another thread may change a label
+// between the two, and the label they use indexes pred and grad.
+bool labelAt(size_t r, size_t cols, const int32_t* labels, size_t* y) {
+  const int32_t v = readOnce(labels + r);
+  if (v < 0 || static_cast<size_t>(v) >= cols) return false;
+  *y = static_cast<size_t>(v);
+  return true;
+}
+
 bool checkLabels(size_t rows, size_t cols, const int32_t* labels, Status* st) {
+  size_t y;
   for (size_t r = 0; r < rows; ++r) {
-    if (labels[r] < 0 || static_cast<size_t>(labels[r]) >= cols) { *st = Status::BadLabel; return false; }
+    if (!labelAt(r, cols, labels, &y)) { *st = Status::BadLabel; return false; }
   }
   return true;
 }
@@ -113,7 +141,8 @@ double crossEntropy(float, size_t rows, size_t cols, const float* pred, const fl
     // softmax_j, from the kept exponentials or afresh.
     auto softmax = [&](size_t j) { return keep ? e[j] / s : std::exp(double(p[j]) - lse); };
     if (labels) {
-      const size_t y = static_cast<size_t>(labels[r]);
+      size_t y;
+      if (!labelAt(r, cols, labels, &y)) { *st = Status::BadLabel; return 0.0; }
       sum += lse - p[y];
       if (grad) {
         float* g = grad + r * cols;
@@ -146,7 +175,8 @@ double multiMargin(float margin, size_t rows, size_t cols, const float* pred, co
   double sum = 0.0;
   for (size_t r = 0; r < rows; ++r) {
     const float* p = pred + r * cols;
-    const size_t y = static_cast<size_t>(labels[r]);
+    size_t y;
+    if (!labelAt(r, cols, labels, &y)) { *st = Status::BadLabel; return 0.0; }
     float* g = grad ? grad + r * cols : nullptr;
     size_t active = 0;
     for (size_t j = 0; j < cols; ++j) {

@@ -43,12 +43,16 @@ void colSum(size_t rows, size_t cols, float beta, const float* x, float* out) {
 
 Status gatherRows(size_t rows, size_t cols, size_t srcRows, const int32_t* index, const float* src,
                   float* dst) {
+  // Every index is checked before any row is copied, so a bad index leaves dst alone. The copy
+  // checks again the copy of each index it uses: another thread may change index meanwhile.
+  auto inRange = [srcRows](int32_t i) { return i >= 0 && static_cast<size_t>(i) < srcRows; };
   for (size_t r = 0; r < rows; ++r) {
-    if (index[r] < 0 || static_cast<size_t>(index[r]) >= srcRows) return Status::BadIndex;
+    if (!inRange(readOnce(index + r))) return Status::BadIndex;
   }
   // The source rows are scattered over a set far larger than the caches, so a row costs memory
   // latency rather than bandwidth: each piece prefetches the rows a few ahead of the one it
   // copies, and pieces run on the kernel threads.
+  std::atomic<bool> changed{false};
   const size_t parts = partsFor(double(rows) * double(cols), kMinGatherPart);
   parallel(parts, [&](size_t p, size_t count) {
     size_t lo, hi;
@@ -56,13 +60,21 @@ Status gatherRows(size_t rows, size_t cols, size_t srcRows, const int32_t* index
     const size_t bytes = cols * sizeof(float);
     for (size_t r = lo; r < hi; ++r) {
       if (r + kGatherAhead < hi) {
-        const char* next = reinterpret_cast<const char*>(src + static_cast<size_t>(index[r + kGatherAhead]) * cols);
-        for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(next + off, 0, 0);
+        const int32_t ahead = readOnce(index + r + kGatherAhead);
+        if (inRange(ahead)) {
+          const char* next = reinterpret_cast<const char*>(src + static_cast<size_t>(ahead) * cols);
+          for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(next + off, 0, 0);
+        }
       }
-      std::memcpy(dst + r * cols, src + static_cast<size_t>(index[r]) * cols, bytes);
+      const int32_t i = readOnce(index + r);
+      if (!inRange(i)) {
+        changed.store(true, std::memory_order_relaxed);
+        return;
+      }
+      std::memcpy(dst + r * cols, src + static_cast<size_t>(i) * cols, bytes);
     }
   });
-  return Status::Ok;
+  return changed.load(std::memory_order_relaxed) ? Status::BadIndex : Status::Ok;
 }
 
 int64_t firstNonFinite(size_t n, const float* x) {
@@ -96,11 +108,15 @@ int64_t firstNonFinite(size_t n, const float* x) {
   });
   const size_t blk = firstBad.load(std::memory_order_relaxed);
   if (blk == blocks) return -1;
-  for (size_t i = blk * kBlock;; ++i) {
+  // Another thread may have made the failing value finite since: the search goes on to the end
+  // of x rather than trusting the block's verdict, and then finds nothing.
+  for (size_t i = blk * kBlock; i < n; ++i) {
+    const float v = readOnce(x + i);
     uint32_t bits;
-    std::memcpy(&bits, x + i, sizeof bits);
+    std::memcpy(&bits, &v, sizeof bits);
     if ((bits & kExponent) == kExponent) return static_cast<int64_t>(i);
   }
+  return -1;
 }
 
 void scale(size_t n, float alpha, float* x) {

@@ -2,7 +2,7 @@
  * Hand-checked cases for every kernel, run on every backend (test/cases/kernels.ts).
  */
 import { strict as assert } from 'assert';
-import { activationId, ACTIVATIONS, lossId, LOSSES, OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS } from '../lib';
+import { activationId, ACTIVATIONS, lossId, LOSSES, OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS, Rng } from '../lib';
 import { ACTIVATION_CASES, BATCH_NORM_CASES, GEMM_CASES, LOSS_CASES, OPTIMIZER_CASES, PRELU_CASES } from './cases/kernels';
 import { forEachBackend, throwsCode } from './helpers';
 
@@ -205,6 +205,37 @@ forEachBackend('activations', (b) => {
     b.logSoftmax(3, 3, x, y);
     const lse = 1 + Math.log(s); // log(e^1 + e^2 + e^3)
     allClose(y, [0, -2e4, 88.7 - 1e4, -Math.log(3), -Math.log(3), -Math.log(3), 1 - lse, 2 - lse, 3 - lse], 'logSoftmax');
+  });
+
+  it('logSoftmax and crossEntropy keep float32 accuracy at logits of 1e3 and 1e4', () => {
+    // Logits near +-1e4 are 1e-3 apart in float32: a kernel that forms m + log(s) in float32
+    // before subtracting it from x loses up to half that; (x - m) - log(s) loses a few 1e-7.
+    const rows = 64, cols = 8;
+    const rng = new Rng(12);
+    const errors: string[] = [];
+    for (const scale of [1e3, 1e4]) {
+      const x = new Float32Array(rows * cols);
+      for (let r = 0; r < rows; r++) {
+        const base = (r % 2 === 0 ? 1 : -1) * scale;
+        for (let j = 0; j < cols; j++) x[r * cols + j] = base + 16 * rng.uniform() - 8;
+      }
+      const y = new Float32Array(rows * cols);
+      b.logSoftmax(rows, cols, x, y);
+      const labels = Int32Array.from({ length: rows }, () => rng.int(cols));
+      let worst = 0, ce = 0;
+      for (let r = 0; r < rows; r++) {
+        const o = r * cols;
+        let m = -Infinity;
+        for (let j = 0; j < cols; j++) m = Math.max(m, x[o + j]);
+        let s = 0;
+        for (let j = 0; j < cols; j++) s += Math.exp(x[o + j] - m);
+        for (let j = 0; j < cols; j++) worst = Math.max(worst, Math.abs(y[o + j] - (x[o + j] - m - Math.log(s))));
+        ce += m + Math.log(s) - x[o + labels[r]];
+      }
+      if (!(worst < 1e-5)) errors.push(`at |logit| ${scale}: worst error ${worst} against float64`);
+      close(b.loss(lossId('crossEntropy'), 0, rows, cols, x, labels, null), ce / rows, `crossEntropy at |logit| ${scale}`, 1e-9, 1e-9);
+    }
+    assert.deepEqual(errors, [], 'logSoftmax');
   });
 
   it('softmaxBackward and logSoftmaxBackward', () => {

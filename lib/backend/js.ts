@@ -24,8 +24,9 @@ function softmaxRows(rows: number, cols: number, x: Float32Array, y: Float32Arra
     let s = 0;
     for (let j = 0; j < cols; j++) s += Math.exp(x[o + j] - m);
     if (log) {
-      const lse = m + Math.log(s);
-      for (let j = 0; j < cols; j++) y[o + j] = x[o + j] - lse;
+      // (x - m) - log(s), the order the native kernel needs to stay accurate at large logits.
+      const logS = Math.log(s);
+      for (let j = 0; j < cols; j++) y[o + j] = x[o + j] - m - logS;
     } else {
       for (let j = 0; j < cols; j++) y[o + j] = Math.exp(x[o + j] - m) / s;
     }
@@ -262,13 +263,16 @@ export const jsBackend: Backend = {
     f32(fn, 'dst', dst, rows * cols, 'rows*cols');
     disjoint(fn, span('dst', dst, rows * cols), span('src', src, srcRows * cols));
     disjoint(fn, span('dst', dst, rows * cols), span('index', index, rows));
+    // Each index is read once, checked and used as read: on a SharedArrayBuffer another thread
+    // may change it between the pass that checks all (so a bad index leaves dst alone) and the copy.
+    const at = (r: number): number => {
+      const i = index[r];
+      if (i < 0 || i >= srcRows) throw rangeError(ErrorCode.INDEX, `${fn}: index[${r}] = ${i} is outside [0, ${srcRows})`);
+      return i;
+    };
+    for (let r = 0; r < rows; r++) at(r);
     for (let r = 0; r < rows; r++) {
-      if (index[r] < 0 || index[r] >= srcRows) {
-        throw rangeError(ErrorCode.INDEX, `${fn}: index[${r}] = ${index[r]} is outside [0, ${srcRows})`);
-      }
-    }
-    for (let r = 0; r < rows; r++) {
-      const s = index[r] * cols, d = r * cols;
+      const s = at(r) * cols, d = r * cols;
       for (let j = 0; j < cols; j++) dst[d + j] = src[s + j];
     }
   },

@@ -29,15 +29,19 @@ export function oneHot(labels: Int32Array | ArrayLike<number>, classes: number, 
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Int32Array or array of labels but received ${show(labels)}`);
   }
   const n = labels.length;
-  for (let i = 0; i < n; i++) {
+  // Each label is read once, checked and used as read: on a SharedArrayBuffer another thread may
+  // change it between the pass that checks all (so a bad label leaves `out` alone) and the writes.
+  const labelAt = (i: number): number => {
     const l = labels[i];
     if (!(Number.isInteger(l) && l >= 0 && l < classes)) {
       throw rangeError(ErrorCode.LABEL, `${fn}: labels[${i}] = ${l} is not a class in [0, ${classes})`);
     }
-  }
+    return l;
+  };
+  for (let i = 0; i < n; i++) labelAt(i);
   const result = out === undefined ? Matrix.zeros(n, classes) : checkOut(fn, out, n, classes);
   if (out !== undefined) result.data.fill(0, 0, n * classes);
-  for (let i = 0; i < n; i++) result.data[i * classes + labels[i]] = 1;
+  for (let i = 0; i < n; i++) result.data[i * classes + labelAt(i)] = 1;
   return result;
 }
 
