@@ -99,7 +99,15 @@ forEachBackend('fitAsync behaves exactly like fit', (b) => {
   const opts = { epochs: 4, batchSize: 10 };
 
   it('a batch callback that stops at step 50 stops both after 51 steps with the same weights', async () => {
-    const stopAt50: Callback = { onBatchEnd: (l, ctx) => { if (l.step === 50) ctx.stop('enough'); } };
+    // The callback takes a while to decide: a worker that did not wait for it would run ahead.
+    const stopAt50: Callback = {
+      onBatchEnd: (l, ctx) => {
+        if (l.step !== 50) return;
+        const until = Date.now() + 30;
+        while (Date.now() < until);
+        ctx.stop('enough');
+      },
+    };
     const s = classifier(b), a = classifier(b);
     const hs = s.fit(x, y, { ...opts, callbacks: [stopAt50] });
     const ha = await a.fitAsync(x, y, { ...opts, callbacks: [stopAt50] });
