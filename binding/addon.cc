@@ -442,6 +442,15 @@ napi_value Clamp(Args& a) {
   return nullptr;
 }
 
+napi_value MaxNormRows(Args& a) {
+  a.expect(4);
+  const size_t rows = a.dim(0, "rows"), cols = a.dim(1, "cols");
+  const float maxNorm = a.scalarIn(2, "maxNorm", positive, "positive number");
+  F32 w = a.f32(3, "w", mul(rows, cols), "rows*cols");
+  maxNormRows(rows, cols, maxNorm, w.data);
+  return nullptr;
+}
+
 napi_value SetNumThreads(Args& a) {
   a.expect(1);
   const size_t n = a.dim(0, "n");
@@ -539,6 +548,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<Loss>(env, exports, "loss");
   define<OptimizerStep>(env, exports, "optimizerStep");
   define<Clamp>(env, exports, "clamp");
+  define<MaxNormRows>(env, exports, "maxNormRows");
   define<SetNumThreads>(env, exports, "setNumThreads");
   define<GetNumThreads>(env, exports, "getNumThreads");
   define<BlasInfo>(env, exports, "blasInfo");

@@ -12,7 +12,7 @@ export { Rng } from './rng';
 export { calculateFans, calculateGain, defaultInit, GAINS, INIT_NAMES, INITIALIZERS, initialize, NONLINEARITIES } from './init';
 export type { DefaultInitActivation, FanMode, Fans, GainDef, InitDef, InitName, InitOptions, InitSpec, Nonlinearity } from './init';
 export { Matrix } from './tensor';
-export { Activation, BatchNorm, Dense, Dropout, Layer, PReLU, activation, batchNorm, dense, dropout, prelu } from './layers';
+export { Activation, BatchNorm, Dense, Dropout, GaussianNoise, Layer, PReLU, activation, batchNorm, dense, dropout, gaussianNoise, prelu } from './layers';
 export type {
   ActivationLayerName, BatchNormOptions, BufferView, DenseActivation, DenseOptions, DropoutMode, LayerConfig, ParamSpec,
   PassContext, PReLUOptions,

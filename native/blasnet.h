@@ -133,6 +133,10 @@ int optimizerHyperLength(int id);
 void optimizerStep(int id, size_t n, const float* hyper, float* param, const float* grad, float* state);
 // x = min(max(x, lo), hi) in place, lo <= hi; NaN stays NaN.
 void clamp(size_t n, float lo, float hi, float* x);
+// Max-norm constraint on the rows of w [rows, cols] (a dense weight's incoming vector per unit):
+// a row whose L2 norm (accumulated in double) exceeds maxNorm is scaled by maxNorm / (norm + 1e-7),
+// as torch.renorm; other rows are left alone. maxNorm > 0.
+void maxNormRows(size_t rows, size_t cols, float maxNorm, float* w);
 
 // ---- BLAS runtime -----------------------------------------------------------------------------
 void setNumThreads(int n);

@@ -148,6 +148,19 @@ void mul(size_t n, const float* x, const float* y, float* out) {
   for (size_t i = 0; i < n; ++i) out[i] = x[i] * y[i];
 }
 
+void maxNormRows(size_t rows, size_t cols, float maxNorm, float* w) {
+  for (size_t r = 0; r < rows; ++r) {
+    float* wr = w + r * cols;
+    double s = 0;
+    for (size_t j = 0; j < cols; ++j) s += double(wr[j]) * wr[j];
+    const double norm = std::sqrt(s);
+    if (norm > maxNorm) {
+      const float f = static_cast<float>(double(maxNorm) / (norm + 1e-7));
+      for (size_t j = 0; j < cols; ++j) wr[j] *= f;
+    }
+  }
+}
+
 // Comparisons rather than fmin/fmax, which would replace a NaN by a bound.
 void clamp(size_t n, float lo, float hi, float* x) {
   for (size_t i = 0; i < n; ++i) {

@@ -632,6 +632,25 @@ export const jsBackend: Backend = {
     }
   },
 
+  maxNormRows(rows, cols, maxNorm, w) {
+    const fn = 'maxNormRows';
+    argCount(fn, arguments.length, 4);
+    dim(fn, 'rows', rows);
+    dim(fn, 'cols', cols);
+    maxNorm = scalarIn(fn, 'maxNorm', maxNorm, (v) => v > 0, 'positive number');
+    f32(fn, 'w', w, rows * cols, 'rows*cols');
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += w[o + j] * w[o + j];
+      const norm = Math.sqrt(s);
+      if (norm > maxNorm) {
+        const f = Math.fround(maxNorm / (norm + 1e-7));
+        for (let j = 0; j < cols; j++) w[o + j] *= f;
+      }
+    }
+  },
+
   setNumThreads(n) {
     argCount('setNumThreads', arguments.length, 1);
     dim('setNumThreads', 'n', n);

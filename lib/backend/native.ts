@@ -76,6 +76,7 @@ export function loadNativeBackend(addonPath: string = ADDON_PATH): Backend {
     loss: addon.loss,
     optimizerStep: addon.optimizerStep,
     clamp: addon.clamp,
+    maxNormRows: addon.maxNormRows,
     setNumThreads: addon.setNumThreads,
     getNumThreads: addon.getNumThreads,
     info: () => ({ backend: 'native', ...addon.blasInfo() }),

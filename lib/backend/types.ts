@@ -185,6 +185,13 @@ export interface Backend {
    * with lo <= hi (compared as float32).
    */
   clamp(n: number, lo: number, hi: number, x: Float32Array): void;
+  /**
+   * Max-norm constraint on the rows of w [rows, cols] (each unit's incoming weights in a dense
+   * layer's [out, in] weight): a row whose L2 norm exceeds maxNorm is scaled by
+   * maxNorm / (norm + 1e-7), as torch.renorm (the norm accumulated in float64); the rest are left
+   * alone. maxNorm must be finite and > 0.
+   */
+  maxNormRows(rows: number, cols: number, maxNorm: number, w: Float32Array): void;
 
   /**
    * Sets the number of threads the kernels use, the calling thread included (1..1024, capped at

@@ -2,6 +2,8 @@ import { ACTIVATION_NAMES, ACTIVATIONS, activationId } from '../activations';
 import type { ActivationName } from '../activations';
 import { defaultInit } from '../init';
 import type { InitSpec } from '../init';
+import type { Backend } from '../backend/types';
+import { ErrorCode, rangeError } from '../errors';
 import { finiteIn, oneOf, positiveInt } from './check';
 import { Layer } from './layer';
 import type { LayerConfig, ParamSpec, PassContext } from './layer';
@@ -29,6 +31,12 @@ export interface DenseOptions {
    * by 1 / (1 - rate) (inverted, as dropout), so inference uses W unchanged. Default 0.
    */
   dropConnect?: number;
+  /**
+   * Max-norm constraint: after every optimiser step in fit, each unit's incoming weight vector
+   * (a row of W) longer than maxNorm is scaled back to maxNorm (torch.renorm; Keras' MaxNorm on
+   * this layout). Default none.
+   */
+  maxNorm?: number;
   name?: string;
 }
 
@@ -51,6 +59,7 @@ export class Dense extends Layer {
   readonly l1: number;
   readonly l2: number;
   readonly dropConnect: number;
+  readonly maxNorm: number | null;
   private readonly actId: number;
   private z = new Float32Array(0);
   private y = new Float32Array(0);
@@ -73,6 +82,8 @@ export class Dense extends Layer {
     this.l1 = finiteIn(where, 'l1', options.l1 ?? 0, 0, 1e30);
     this.l2 = finiteIn(where, 'l2', options.l2 ?? 0, 0, 1e30);
     this.dropConnect = finiteIn(where, 'dropConnect', options.dropConnect ?? 0, 0, 1, true);
+    this.maxNorm = options.maxNorm === undefined || options.maxNorm === null ? null : finiteIn(where, 'maxNorm', options.maxNorm, 0, 1e30, true);
+    if (this.maxNorm === 0) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for maxNorm but received 0`);
     this.name = options.name;
     this.actId = this.activation === 'softmax' ? IDENTITY : activationId(this.activation);
   }
@@ -176,6 +187,12 @@ export class Dense extends Layer {
     return { l1: this.l1, l2: this.l2 };
   }
 
+  override constrain(backend: Backend): boolean {
+    if (this.maxNorm === null) return false;
+    backend.maxNormRows(this.units, this.inSize, this.maxNorm, this.weight);
+    return true;
+  }
+
   override activationName(): string | null {
     return this.activation;
   }
@@ -184,7 +201,7 @@ export class Dense extends Layer {
     return {
       kind: this.kind, units: this.units, activation: this.activation, activationParam: this.activationParam,
       bias: this.useBias, init: this.init ?? null, biasInit: this.biasInit, l1: this.l1, l2: this.l2,
-      dropConnect: this.dropConnect, name: this.name ?? null,
+      dropConnect: this.dropConnect, maxNorm: this.maxNorm, name: this.name ?? null,
     };
   }
 }

@@ -9,10 +9,11 @@ import { Dense } from './dense';
 import type { DenseOptions } from './dense';
 import { Dropout } from './dropout';
 import type { DropoutMode } from './dropout';
+import { GaussianNoise } from './noise';
 import { PReLU } from './prelu';
 import type { PReLUOptions } from './prelu';
 
-export { Activation, BatchNorm, Dense, Dropout, PReLU };
+export { Activation, BatchNorm, Dense, Dropout, GaussianNoise, PReLU };
 export type { ActivationLayerName, BatchNormOptions, DenseOptions, DropoutMode, PReLUOptions };
 export { Layer };
 export type { BufferView, LayerConfig, ParamSpec, PassContext } from './layer';
@@ -26,6 +27,8 @@ export const activation = (fn: ActivationLayerName, param?: number): Activation 
 export const dropout = (rate: number, options?: { mode?: DropoutMode; name?: string }): Dropout => new Dropout(rate, options);
 /** A batch-normalisation layer (see BatchNorm). */
 export const batchNorm = (options?: BatchNormOptions): BatchNorm => new BatchNorm(options);
+/** A Gaussian-noise layer adding N(0, std^2) noise while training (see GaussianNoise). */
+export const gaussianNoise = (std: number, options?: { name?: string }): GaussianNoise => new GaussianNoise(std, options);
 /** A PReLU layer (see PReLU). */
 export const prelu = (options?: PReLUOptions): PReLU => new PReLU(options);
 
@@ -41,7 +44,7 @@ export function layerFromConfig(config: LayerConfig): Layer {
       return new Dense(c.units as number, {
         activation: c.activation as DenseOptions['activation'], activationParam: c.activationParam as number,
         bias: c.bias as boolean, init: (c.init ?? undefined) as DenseOptions['init'], biasInit: c.biasInit as DenseOptions['biasInit'],
-        l1: c.l1 as number, l2: c.l2 as number, dropConnect: c.dropConnect as number, name,
+        l1: c.l1 as number, l2: c.l2 as number, dropConnect: c.dropConnect as number, maxNorm: (c.maxNorm ?? undefined) as number | undefined, name,
       });
     case 'activation':
       return new Activation(c.fn as ActivationLayerName, c.param as number, name);
@@ -49,6 +52,8 @@ export function layerFromConfig(config: LayerConfig): Layer {
       return new Dropout(c.rate as number, { mode: c.mode as DropoutMode, name });
     case 'batchNorm':
       return new BatchNorm({ eps: c.eps as number, momentum: c.momentum as number, name });
+    case 'gaussianNoise':
+      return new GaussianNoise(c.std as number, { name });
     case 'prelu':
       return new PReLU({ perUnit: c.perUnit as boolean, init: c.init as number, name });
     default:

@@ -104,6 +104,15 @@ export abstract class Layer {
     return dz;
   }
 
+  /**
+   * Applies the layer's weight constraints after an optimiser step (dense maxNorm); returns
+   * whether it has any, so that training can skip layers without.
+   */
+  constrain(backend: Backend): boolean {
+    void backend;
+    return false;
+  }
+
   /** L1 and L2 strengths of the layer's penalty on its penalized parameters. */
   penalty(): { l1: number; l2: number } {
     return { l1: 0, l2: 0 };

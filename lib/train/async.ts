@@ -120,6 +120,7 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError(ErrorCode.ARG_TYPE, 'fitAsync: Expected an AbortSignal for signal');
   if (onProgress !== undefined && typeof onProgress !== 'function') throw typeError(ErrorCode.ARG_TYPE, 'fitAsync: Expected a function for onProgress');
   const settings = fitSettings(where, { ...fit, ...(validationData ? { validationData } : {}) });
+  if (fit.augment) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: augment is a function and cannot move to the training worker; use fit');
   const loss = model.lossSpec;
   if (!loss || loss.custom) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: needs a built-in loss (a custom loss cannot move to the worker)');
   if (compiled.metrics.some((m) => typeof m === 'object' && m !== null && typeof (m as { update?: unknown }).update === 'function')) {

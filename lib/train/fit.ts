@@ -13,6 +13,7 @@ import { clipGradNorm, clipGradValue, createOptimizer } from '../optim';
 import type { Optimizer, OptimizerSpec, OptimizerState } from '../optim';
 import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
+import { Rng } from '../rng';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
@@ -61,6 +62,22 @@ export interface FitOptions {
    * stop it); nothing is kept for a restore.
    */
   onNonFinite?: 'stop' | 'throw' | 'continue';
+  /** Stop after this many optimiser steps in all (counted from the start of this fit). */
+  maxSteps?: number;
+  /** Stop after the first step that ends this many milliseconds after training began. */
+  timeLimitMs?: number;
+  /**
+   * Stop when an epoch's mean training loss improves on the best earlier epoch by less than this
+   * (scikit-learn's tol with n_iter_no_change = 1; earlyStopping({ monitor: 'loss', patience })
+   * waits longer).
+   */
+  minDelta?: number;
+  /**
+   * Data augmentation: called on every gathered training batch before its step, with the batch's
+   * x and targets (views into the batch buffers: change them in place) and a generator seeded from
+   * fit's seed, so runs repeat. Not with fitAsync (a function cannot move to the worker).
+   */
+  augment?: (x: Matrix, y: Int32Array | Float32Array, rng: Rng) => void;
 }
 
 /** Where training diverged: the first step whose loss was NaN or infinite. */
@@ -217,7 +234,7 @@ export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: re
 }
 
 const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
-  'clipNorm', 'clipValue', 'callbacks', 'resume', 'onNonFinite'];
+  'clipNorm', 'clipValue', 'callbacks', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs', 'minDelta', 'augment'];
 
 /** fit's and fitAsync's options must be an object (or undefined). */
 export function checkFitOptions(where: string, options: unknown): void {
@@ -277,6 +294,9 @@ export interface FitSettings {
   batchSize: number;
   every: 'epoch' | 'step';
   onNonFinite: 'stop' | 'throw' | 'continue';
+  maxSteps: number;
+  timeLimitMs: number;
+  minDelta: number | null;
   callbacks: Callback[];
 }
 
@@ -298,7 +318,22 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
       throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for ${name} but received ${String(v)}`);
     }
   }
-  return { epochs, batchSize, every, onNonFinite, callbacks: checkCallbacks(where, options.callbacks) };
+  const maxSteps = options.maxSteps === undefined ? Infinity : positiveInt(where, 'maxSteps', options.maxSteps);
+  const t = options.timeLimitMs;
+  if (t !== undefined && !(typeof t === 'number' && t > 0 && t <= Number.MAX_SAFE_INTEGER)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for timeLimitMs but received ${describeValue(t)}`);
+  }
+  const d = options.minDelta;
+  if (d !== undefined && !(typeof d === 'number' && d >= 0 && Number.isFinite(d))) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected non-negative number for minDelta but received ${describeValue(d)}`);
+  }
+  if (options.augment !== undefined && typeof options.augment !== 'function') {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a function for augment but received ${describeValue(options.augment)}`);
+  }
+  return {
+    epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs: t ?? Infinity, minDelta: d ?? null,
+    callbacks: checkCallbacks(where, options.callbacks),
+  };
 }
 
 /** The rows validationSplit holds out of n (taken from the end, as Keras). */
@@ -367,7 +402,7 @@ class Snapshot {
 /** Trains `model` (compiled) on (x, y); see FitOptions. */
 export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Labels, options: FitOptions = {}): History {
   const where = 'fit';
-  const { epochs, batchSize, every, onNonFinite, callbacks } = fitSettings(where, options);
+  const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, callbacks } = fitSettings(where, options);
   let train = prepareData(model, x, y, where);
   let val: Prepared | null = null;
   if (options.validationData) {
@@ -406,13 +441,24 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
   emit(callbacks, 'onTrainBegin', ctx);
   const snapshot = onNonFinite === 'continue' ? null : new Snapshot(model, optimizer);
   if (snapshot) snapshot.epoch = firstEpoch;
+  // Only layers that have constraints (dense maxNorm) are visited after each step.
+  const constrained = model.layers.filter((l) => l.constrain(model.backend));
+  const augment = options.augment;
+  // Reseeded every epoch from (seed, epoch), so a resumed run augments as an uninterrupted one.
+  const augmentSeed = ((options.seed ?? model.seed) ^ 0x27d4eb2f) >>> 0;
+  const augmentRng = augment ? new Rng(augmentSeed) : null;
+  const startedAt = process.hrtime.bigint();
+  const deadline = Number.isFinite(timeLimitMs) ? startedAt + BigInt(Math.ceil(timeLimitMs * 1e6)) : null;
+  let bestLoss = Infinity;
   try {
     for (let epoch = firstEpoch; epoch < epochs && history.stopReason === null; epoch++) {
       emit(callbacks, 'onEpochBegin', epoch, ctx);
+      augmentRng?.reset((augmentSeed + Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
       const started = process.hrtime.bigint();
       for (const m of metrics) m.reset();
       let lossSum = 0, rowsSeen = 0, batch = 0;
       for (const b of it.epoch()) {
+        if (augment) augment(b.x, b.y as Int32Array | Float32Array, augmentRng as Rng);
         const loss = model.lossAndGradient(b.x, b.y as Int32Array | Float32Array);
         if (snapshot && !Number.isFinite(loss)) {
           // The step is not taken; training goes back to the last epoch end it can trust.
@@ -426,6 +472,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
         if (options.clipNorm !== undefined) clipGradNorm(model, options.clipNorm);
         stepLr[history.steps] = optimizer.lr;
         optimizer.step();
+        for (const l of constrained) l.constrain(model.backend);
         if (metrics.length) {
           const out = model.lastOutput();
           for (const m of metrics) m.update(out.data, b.rows, model.outputSize, b.y as Int32Array | Float32Array);
@@ -440,6 +487,8 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
         batchLogs.rows = b.rows;
         emit(callbacks, 'onBatchEnd', batchLogs, ctx);
         if (schedule && every === 'step') optimizer.lr = schedule.step();
+        if (history.steps >= maxSteps) ctx.stop(`maxSteps: ${maxSteps} steps`);
+        else if (deadline !== null && process.hrtime.bigint() >= deadline) ctx.stop(`timeLimitMs: ${timeLimitMs} ms`);
         if (history.stopReason !== null) break;
       }
       if (history.diverged) {
@@ -464,6 +513,10 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
       // there holds the optimiser and schedule exactly as the next epoch starts.
       if (schedule && every === 'epoch') optimizer.lr = schedule.step(logs.valLoss ?? logs.loss);
       if (snapshot && Number.isFinite(logs.loss)) snapshot.take(epoch + 1);
+      if (minDelta !== null) {
+        if (bestLoss - logs.loss < minDelta) ctx.stop(`minDelta: the training loss improved by less than ${minDelta} (${logs.loss} against ${bestLoss})`);
+        bestLoss = Math.min(bestLoss, logs.loss);
+      }
       emit(callbacks, 'onEpochEnd', logs as EpochLogs, ctx);
     }
   } finally {

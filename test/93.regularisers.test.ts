@@ -1,0 +1,153 @@
+/**
+ * The remaining regularisers and stopping criteria: the max-norm constraint (a kernel on both
+ * backends, applied after each step), Gaussian noise, an augmentation hook, and stopping on a
+ * step count, a time budget or a loss tolerance.
+ */
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { dense, gaussianNoise, getBackend, jsBackend, loadModel, Matrix, nativeAvailable, Rng, saveModel, Sequential } from '../lib';
+import type { Backend, Dense } from '../lib';
+import { forEachBackend, throwsCode } from './helpers';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-reg-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function blobs(n: number, seed: number): { x: Float32Array; y: Int32Array } {
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * 4), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 3;
+    for (let j = 0; j < 4; j++) x[i * 4 + j] = (j === y[i] ? 2.5 : 0) + rng.normal();
+  }
+  return { x, y };
+}
+
+function rowNorms(w: Float32Array, rows: number, cols: number): number[] {
+  return Array.from({ length: rows }, (_, r) => Math.sqrt(w.subarray(r * cols, (r + 1) * cols).reduce((s, v) => s + v * v, 0)));
+}
+
+forEachBackend('maxNormRows', (b) => {
+  it('scales rows longer than maxNorm back to it and leaves the others bit for bit', () => {
+    const rng = new Rng(4);
+    const rows = 7, cols = 13;
+    const w = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) w[r * cols + j] = rng.normal() * (r + 1) * 0.3;
+    const before = w.slice();
+    const norms = rowNorms(before, rows, cols);
+    b.maxNormRows(rows, cols, 2, w);
+    const after = rowNorms(w, rows, cols);
+    for (let r = 0; r < rows; r++) {
+      if (norms[r] > 2) assert.ok(Math.abs(after[r] - 2) < 1e-5, `row ${r}: ${after[r]}`);
+      else assert.deepEqual(w.subarray(r * cols, (r + 1) * cols), before.subarray(r * cols, (r + 1) * cols));
+    }
+    assert.ok(norms.some((n) => n > 2) && norms.some((n) => n <= 2), 'the case has rows on both sides');
+  });
+
+  it('checks its arguments', () => {
+    throwsCode(() => b.maxNormRows(2, 2, 0, new Float32Array(4)), 'ERR_BLASNET_ARG_RANGE', RangeError, 'maxNorm');
+    throwsCode(() => b.maxNormRows(2, 2, NaN, new Float32Array(4)), 'ERR_BLASNET_ARG_RANGE', RangeError);
+    throwsCode(() => b.maxNormRows(2, 2, 1, new Float32Array(3)), 'ERR_BLASNET_ARG_LENGTH', RangeError);
+    throwsCode(() => b.maxNormRows(2, 2, 1, new Int32Array(4) as never), 'ERR_BLASNET_ARG_TYPE', TypeError);
+    b.maxNormRows(0, 5, 1, new Float32Array(0));
+  });
+});
+
+(nativeAvailable() ? describe : describe.skip)('maxNormRows parity', () => {
+  it('native and js agree bit for bit', () => {
+    const rng = new Rng(9);
+    const w = Float32Array.from({ length: 64 * 100 }, () => rng.normal());
+    const a = w.slice(), c = w.slice();
+    jsBackend.maxNormRows(64, 100, 8, a);
+    getBackend('native').maxNormRows(64, 100, 8, c);
+    assert.deepEqual(a, c);
+  });
+});
+
+forEachBackend('regularisers in training', (b) => {
+  const { x, y } = blobs(240, 11);
+
+  function model(b: Backend, extra: { maxNorm?: number; noise?: number } = {}): Sequential {
+    const layers = [
+      ...(extra.noise ? [gaussianNoise(extra.noise)] : []),
+      dense(16, { activation: 'relu', ...(extra.maxNorm ? { maxNorm: extra.maxNorm } : {}) }),
+      dense(3),
+    ];
+    return new Sequential({ inputSize: 4, seed: 2, backend: b, layers })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.5, momentum: 0.9 }, metrics: ['accuracy'] });
+  }
+
+  it('a dense maxNorm holds after every step and survives a save and load', () => {
+    const m = model(b, { maxNorm: 0.5 });
+    const free = model(b);
+    const norms: number[] = [];
+    m.fit(x, y, { epochs: 3, batchSize: 20, callbacks: [{ onBatchEnd: (_l, ctx) => { norms.push(...rowNorms(ctx.model.parameters()[0].data, 16, 4)); } }] });
+    free.fit(x, y, { epochs: 3, batchSize: 20 });
+    assert.ok(norms.every((n) => n <= 0.5 * (1 + 1e-6)), `largest row norm ${Math.max(...norms)}`);
+    assert.ok(Math.max(...rowNorms(free.parameters()[0].data, 16, 4)) > 0.5, 'without the constraint the norms grow past it');
+    const file = path.join(tmp, `maxnorm-${b.name}.blasnet`);
+    saveModel(file, m);
+    assert.equal((loadModel(file, { backend: b }).model.layers[0] as Dense).maxNorm, 0.5);
+    throwsCode(() => dense(4, { maxNorm: 0 }), 'ERR_BLASNET_ARG_RANGE');
+    throwsCode(() => dense(4, { maxNorm: -1 }), 'ERR_BLASNET_ARG_RANGE');
+  });
+
+  it('gaussianNoise adds N(0, std^2) while training, the same on every backend, and nothing at inference', () => {
+    const n = 20000;
+    const m = new Sequential({ inputSize: 1, seed: 5, backend: b, layers: [gaussianNoise(0.5)] });
+    const zeros = new Float32Array(n);
+    const noisy = m.forward(zeros, { training: true }).data.slice(0, n);
+    const mean = noisy.reduce((s, v) => s + v, 0) / n;
+    const std = Math.sqrt(noisy.reduce((s, v) => s + (v - mean) ** 2, 0) / n);
+    assert.ok(Math.abs(mean) < 0.02, `mean ${mean}`);
+    assert.ok(Math.abs(std - 0.5) < 0.02, `std ${std}`);
+    assert.deepEqual(m.predict(new Float32Array([1, 2, 3])).data, new Float32Array([1, 2, 3]));
+    const js = new Sequential({ inputSize: 1, seed: 5, backend: jsBackend, layers: [gaussianNoise(0.5)] });
+    assert.deepEqual(js.forward(zeros, { training: true }).data.slice(0, n), noisy);
+    // Training through it: the gradient is the identity, so the model still learns.
+    const t = model(b, { noise: 0.1 });
+    t.fit(x, y, { epochs: 5, batchSize: 20 });
+    assert.ok((t.evaluate(x, y).accuracy as number) > 0.8);
+    const file = path.join(tmp, `noise-${b.name}.blasnet`);
+    saveModel(file, t);
+    assert.deepEqual(loadModel(file, { backend: b }).model.predict(x).data, t.predict(x).data);
+    throwsCode(() => gaussianNoise(-1), 'ERR_BLASNET_ARG_RANGE');
+  });
+
+  it('augment sees every batch, is seeded, and changes training', () => {
+    let calls = 0;
+    const flip = (bx: Matrix, _by: Int32Array | Float32Array, rng: Rng) => {
+      calls++;
+      for (let i = 0; i < bx.rows * bx.cols; i++) bx.data[i] += 0.3 * rng.normal();
+    };
+    const a = model(b), c = model(b), plain = model(b);
+    a.fit(x, y, { epochs: 2, batchSize: 40, augment: flip });
+    assert.equal(calls, 12);
+    c.fit(x, y, { epochs: 2, batchSize: 40, augment: flip });
+    plain.fit(x, y, { epochs: 2, batchSize: 40 });
+    assert.deepEqual(a.params, c.params, 'the same seed augments the same way');
+    assert.notDeepEqual(a.params, plain.params);
+    throwsCode(() => model(b).fit(x, y, { augment: 5 as never }), 'ERR_BLASNET_ARG_TYPE');
+    return model(b).fitAsync(x, y, { augment: flip }).then(() => assert.fail('expected a rejection'), (e) => assert.equal(e.code, 'ERR_BLASNET_ARG_RANGE'));
+  });
+
+  it('maxSteps, timeLimitMs and minDelta stop training', async () => {
+    const s = model(b).fit(x, y, { epochs: 10, batchSize: 20, maxSteps: 17 });
+    assert.equal(s.steps, 17);
+    assert.equal(s.stopReason, 'maxSteps: 17 steps');
+    const sa = await model(b).fitAsync(x, y, { epochs: 10, batchSize: 20, maxSteps: 17 });
+    assert.equal(sa.steps, 17);
+    const t = model(b).fit(x, y, { epochs: 100000, batchSize: 20, timeLimitMs: 1 });
+    assert.ok(t.steps < 100000 * 12, `${t.steps} steps`);
+    assert.match(t.stopReason as string, /^timeLimitMs: 1 ms/);
+    const still = new Sequential({ inputSize: 4, seed: 2, backend: b, layers: [dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 1e-12 } });
+    const d = still.fit(x, y, { epochs: 50, batchSize: 20, minDelta: 1e-3 });
+    assert.equal(d.epochs.length, 2);
+    assert.match(d.stopReason as string, /^minDelta/);
+    for (const bad of [{ maxSteps: 0 }, { timeLimitMs: -1 }, { minDelta: -1 }, { minDelta: NaN }]) {
+      throwsCode(() => model(b).fit(x, y, bad), 'ERR_BLASNET_ARG_RANGE');
+    }
+  });
+});
