@@ -52,3 +52,7 @@ export type { Closure, LbfgsOptions, LbfgsTarget } from './optim/lbfgs';
 export type { ModelConfig } from './model/sequential';
 export { learningCurveSpec, learningCurvesSvg, movingAverage, svgToPng, writeLearningCurves } from './plot/curves';
 export type { FitAsyncOptions } from './train/async';
+export { updateBatchNorm } from './train/averaging';
+export type { EmaOptions, SwaOptions } from './train/averaging';
+export { mcPredict } from './recipe/uncertainty';
+export type { McPrediction } from './recipe/uncertainty';

@@ -80,9 +80,15 @@ export class BatchNorm extends Layer {
     this.dIn = new Float32Array(n);
   }
 
+  /**
+   * The momentum training passes use instead of `momentum` while set (updateBatchNorm's
+   * cumulative average); null otherwise. @internal
+   */
+  momentumOverride: number | null = null;
+
   forward(ctx: PassContext, batch: number, x: Float32Array): Float32Array {
     this.trainedLast = ctx.training;
-    ctx.backend.batchNormForward(ctx.training, batch, this.inSize, this.eps, this.momentum, x, this.params[0],
+    ctx.backend.batchNormForward(ctx.training, batch, this.inSize, this.eps, this.momentumOverride ?? this.momentum, x, this.params[0],
       this.params[1], this.state.mean, this.state.var, this.mean, this.invStd, this.xhat, this.y);
     return this.y;
   }

@@ -124,7 +124,7 @@ export class Dense extends Layer {
 
   /** The weights this pass uses: W, or W * mask under DropConnect while training. */
   private effectiveWeight(ctx: PassContext): Float32Array {
-    this.maskedLast = ctx.training && this.dropConnect > 0;
+    this.maskedLast = (ctx.training || ctx.stochastic === true) && this.dropConnect > 0;
     if (!this.maskedLast) return this.weight;
     const keep = 1 - this.dropConnect;
     fillMask(ctx, this.mask, this.mask.length, this.dropConnect, 1 / keep);

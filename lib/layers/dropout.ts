@@ -51,7 +51,7 @@ export class Dropout extends Layer {
 
   forward(ctx: PassContext, batch: number, x: Float32Array): Float32Array {
     const n = batch * this.inSize;
-    this.maskedLast = ctx.training && this.rate > 0;
+    this.maskedLast = (ctx.training || ctx.stochastic === true) && this.rate > 0;
     if (this.maskedLast) {
       fillMask(ctx, this.mask, n, this.rate, this.mode === 'inverted' ? 1 / (1 - this.rate) : 1);
       ctx.backend.mul(n, x, this.mask, this.y);

@@ -18,6 +18,11 @@ export interface PassContext {
   /** The model's generator for dropout masks. */
   readonly rng: Rng;
   readonly training: boolean;
+  /**
+   * Dropout, DropConnect and Gaussian noise draw as in training while everything else (BatchNorm)
+   * stays in inference mode: Monte Carlo dropout.
+   */
+  readonly stochastic?: boolean;
 }
 
 /** A non-trainable state tensor (BatchNorm's running statistics). */

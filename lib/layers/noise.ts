@@ -30,7 +30,7 @@ export class GaussianNoise extends Layer {
   }
 
   forward(ctx: PassContext, batch: number, x: Float32Array): Float32Array {
-    if (!ctx.training || this.std === 0) return x;
+    if (!(ctx.training || ctx.stochastic === true) || this.std === 0) return x;
     const n = batch * this.inSize;
     const rng = ctx.rng;
     for (let i = 0; i < n; i++) this.y[i] = x[i] + this.std * rng.normal();

@@ -22,6 +22,8 @@ import type { MetricSpec } from '../train/metrics';
 import { MinMaxScaler, PCA, Standardizer } from '../data/preprocess';
 import type { Preprocessor } from '../data/preprocess';
 import type { LossSpec, ResolvedLoss } from './loss';
+import { mcPredict } from '../recipe/uncertainty';
+import type { McPrediction } from '../recipe/uncertainty';
 
 export interface SequentialOptions {
   /** Features per sample. */
@@ -240,18 +242,23 @@ export class Sequential {
   /**
    * Runs the layers on a batch. The result is a view of the model's workspace, valid until the
    * next pass; copy it (or use predict) to keep it. `training` defaults to the model's mode.
+   * With `stochasticRng` (and training false), dropout, DropConnect and Gaussian noise draw from
+   * that generator as in training while BatchNorm uses its running statistics (Monte Carlo
+   * dropout); the model's own mask stream and statistics are untouched.
    */
-  forward(x: Input, options: { training?: boolean } = {}): Matrix {
+  forward(x: Input, options: { training?: boolean; stochasticRng?: Rng } = {}): Matrix {
     const rows = this.checkInput(x, 'forward');
     const training = options.training ?? this.training;
     // A training pass moves BatchNorm's shared running statistics.
     if (training) this.notBusy('forward');
-    return this.run(this.inputData, rows, training);
+    const mc = options.stochasticRng;
+    if (mc !== undefined && !(mc instanceof Rng)) throw typeError(ErrorCode.ARG_TYPE, 'forward: Expected an Rng for stochasticRng');
+    return this.run(this.inputData, rows, training, mc && !training ? { backend: this.backend, rng: mc, training: false, stochastic: true } : undefined);
   }
 
-  private run(x: Float32Array, batch: number, training: boolean): Matrix {
+  private run(x: Float32Array, batch: number, training: boolean, context?: PassContext): Matrix {
     this.reserve(batch);
-    const ctx = training ? this.trainCtx : this.evalCtx;
+    const ctx = context ?? (training ? this.trainCtx : this.evalCtx);
     let h = x;
     for (let i = 0; i < this.layers.length; i++) {
       this.inputs[i] = h;
@@ -382,9 +389,17 @@ export class Sequential {
 
   /**
    * Inference on any number of rows, `batchSize` at a time: no dropout, running statistics, no
-   * change to the model or its generator. Returns a new Matrix.
+   * change to the model or its generator. Returns a new Matrix. With `mcSamples`, Monte Carlo
+   * dropout instead: that many stochastic passes (dropout active, BatchNorm in inference mode,
+   * masks from a generator seeded by `seed`), returning their mean and standard deviation per
+   * output (see mcPredict).
    */
-  predict(x: Input, options: { batchSize?: number } = {}): Matrix {
+  predict(x: Input, options?: { batchSize?: number }): Matrix;
+  predict(x: Input, options: { batchSize?: number; mcSamples: number; seed?: number }): McPrediction;
+  predict(x: Input, options: { batchSize?: number; mcSamples?: number; seed?: number } = {}): Matrix | McPrediction {
+    if (options && options.mcSamples !== undefined) {
+      return mcPredict(this, x, { samples: options.mcSamples, batchSize: options.batchSize, seed: options.seed });
+    }
     const rows = this.checkInput(this.preprocess(x, 'predict'), 'predict');
     const m = { data: this.inputData, rows };
     const bs = options.batchSize ?? 256;
@@ -399,6 +414,15 @@ export class Sequential {
     }
     this.lastBatch = -1;
     return new Matrix(out, m.rows, this.outputSize);
+  }
+
+  /**
+   * x as the layers see it: the stored preprocessing applied, shape checked; a Matrix (a view of
+   * x's data when there is no preprocessing). @internal
+   */
+  inputMatrix(x: Input, where: string): Matrix {
+    const rows = this.checkInput(this.preprocess(x, where), where);
+    return new Matrix(this.inputData, rows, this.inputSize);
   }
 
   /** Copies of every parameter tensor. */

@@ -14,6 +14,8 @@ import type { Optimizer, OptimizerSpec, OptimizerState } from '../optim';
 import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
 import { Rng } from '../rng';
+import { checkEma, checkSwa, updateBatchNorm, WeightAverage } from './averaging';
+import type { EmaOptions, SwaOptions } from './averaging';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
@@ -78,6 +80,18 @@ export interface FitOptions {
    * fit's seed, so runs repeat. Not with fitAsync (a function cannot move to the worker).
    */
   augment?: (x: Matrix, y: Int32Array | Float32Array, rng: Rng) => void;
+  /**
+   * Exponential moving average of the weights, updated after every step (torch's
+   * get_ema_multi_avg_fn); at the end of training the model takes the averaged weights (and, with
+   * BatchNorm, statistics recomputed for them by updateBatchNorm over the training rows).
+   */
+  ema?: EmaOptions;
+  /**
+   * Stochastic weight averaging: the mean of the weights at every epoch end from startEpoch on,
+   * optionally at a constant lr from then; the model takes it at the end of training, with
+   * BatchNorm statistics recomputed (torch.optim.swa_utils AveragedModel + SWALR + update_bn).
+   */
+  swa?: SwaOptions;
 }
 
 /** Where training diverged: the first step whose loss was NaN or infinite. */
@@ -104,6 +118,8 @@ export interface History {
   readonly stopReason: string | null;
   /** Set when a non-finite loss stopped training (onNonFinite 'stop'); null otherwise. */
   readonly diverged: Divergence | null;
+  /** Which weight average the model ended with (the ema or swa option), or null. */
+  readonly averaged?: 'ema' | 'swa' | null;
 }
 
 /** How a model trains: loss, optimiser, metrics. */
@@ -234,7 +250,7 @@ export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: re
 }
 
 const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
-  'clipNorm', 'clipValue', 'callbacks', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs', 'minDelta', 'augment'];
+  'clipNorm', 'clipValue', 'callbacks', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs', 'minDelta', 'augment', 'ema', 'swa'];
 
 /** fit's and fitAsync's options must be an object (or undefined). */
 export function checkFitOptions(where: string, options: unknown): void {
@@ -297,6 +313,8 @@ export interface FitSettings {
   maxSteps: number;
   timeLimitMs: number;
   minDelta: number | null;
+  ema: EmaOptions | null;
+  swa: SwaOptions | null;
   callbacks: Callback[];
 }
 
@@ -330,8 +348,10 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   if (options.augment !== undefined && typeof options.augment !== 'function') {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a function for augment but received ${describeValue(options.augment)}`);
   }
+  const ema = checkEma(where, options.ema), swa = checkSwa(where, options.swa);
+  if (ema && swa) throw rangeError(ErrorCode.ARG_RANGE, `${where}: give ema or swa, not both`);
   return {
-    epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs: t ?? Infinity, minDelta: d ?? null,
+    epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs: t ?? Infinity, minDelta: d ?? null, ema, swa,
     callbacks: checkCallbacks(where, options.callbacks),
   };
 }
@@ -402,7 +422,7 @@ class Snapshot {
 /** Trains `model` (compiled) on (x, y); see FitOptions. */
 export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Labels, options: FitOptions = {}): History {
   const where = 'fit';
-  const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, callbacks } = fitSettings(where, options);
+  const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks } = fitSettings(where, options);
   let train = prepareData(model, x, y, where);
   let val: Prepared | null = null;
   if (options.validationData) {
@@ -425,6 +445,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
   const stepLr = new Float64Array((epochs - firstEpoch) * stepsPerEpoch);
   const history = {
     epochs: [] as EpochLogs[], stepLoss, stepLr, steps: 0, stopReason: null as string | null, diverged: null as Divergence | null,
+    averaged: null as 'ema' | 'swa' | null,
   };
   const ctx: TrainContext = {
     model, optimizer, schedule, epochs, stepsPerEpoch,
@@ -450,9 +471,11 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
   const startedAt = process.hrtime.bigint();
   const deadline = Number.isFinite(timeLimitMs) ? startedAt + BigInt(Math.ceil(timeLimitMs * 1e6)) : null;
   let bestLoss = Infinity;
+  const average = ema || swa ? new WeightAverage(model, ema) : null;
   try {
     for (let epoch = firstEpoch; epoch < epochs && history.stopReason === null; epoch++) {
       emit(callbacks, 'onEpochBegin', epoch, ctx);
+      if (swa?.lr !== undefined && epoch >= swa.startEpoch) optimizer.lr = swa.lr;
       augmentRng?.reset((augmentSeed + Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
       const started = process.hrtime.bigint();
       for (const m of metrics) m.reset();
@@ -473,6 +496,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
         stepLr[history.steps] = optimizer.lr;
         optimizer.step();
         for (const l of constrained) l.constrain(model.backend);
+        if (ema) (average as WeightAverage).update();
         if (metrics.length) {
           const out = model.lastOutput();
           for (const m of metrics) m.update(out.data, b.rows, model.outputSize, b.y as Int32Array | Float32Array);
@@ -513,11 +537,18 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
       // there holds the optimiser and schedule exactly as the next epoch starts.
       if (schedule && every === 'epoch') optimizer.lr = schedule.step(logs.valLoss ?? logs.loss);
       if (snapshot && Number.isFinite(logs.loss)) snapshot.take(epoch + 1);
+      if (swa && epoch >= swa.startEpoch) (average as WeightAverage).update();
       if (minDelta !== null) {
         if (bestLoss - logs.loss < minDelta) ctx.stop(`minDelta: the training loss improved by less than ${minDelta} (${logs.loss} against ${bestLoss})`);
         bestLoss = Math.min(bestLoss, logs.loss);
       }
       emit(callbacks, 'onEpochEnd', logs as EpochLogs, ctx);
+    }
+    // The model leaves training with the averaged weights (not after a divergence: then it keeps
+    // the restored ones), and BatchNorm statistics that match them.
+    if (average && !history.diverged && average.apply()) {
+      history.averaged = ema ? 'ema' : 'swa';
+      updateBatchNorm(model, train.x, { batchSize: Math.max(batchSize, 2) });
     }
   } finally {
     model.eval();

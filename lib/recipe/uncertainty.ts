@@ -1,0 +1,55 @@
+/**
+ * Monte Carlo dropout (Gal and Ghahramani): predictions with dropout (and DropConnect, Gaussian
+ * noise) active and BatchNorm in inference mode, repeated; their mean and spread estimate the
+ * model's uncertainty.
+ */
+import { ErrorCode, rangeError, typeError } from '../errors';
+import type { Input, Sequential } from '../model/sequential';
+import { Rng } from '../rng';
+import { Matrix } from '../tensor';
+
+/** What mcPredict returns: per row and output, the mean over the samples and its standard deviation. */
+export interface McPrediction {
+  readonly mean: Matrix;
+  /** The standard deviation over the samples (population form, dividing by the sample count). */
+  readonly std: Matrix;
+}
+
+/**
+ * Runs `samples` stochastic forward passes over x (`batchSize` rows at a time, default 256) with
+ * dropout-family layers drawing from a generator seeded by `seed` (default the model's seed) and
+ * BatchNorm on its running statistics; returns the mean and standard deviation of the outputs
+ * (probabilities when the model ends in softmax or sigmoid). The model, its mask stream and its
+ * statistics are unchanged. The stored preprocessing applies, as in predict.
+ */
+export function mcPredict(model: Sequential, x: Input, options: { samples: number; batchSize?: number; seed?: number }): McPrediction {
+  const where = 'mcPredict';
+  if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { samples, batchSize?, seed? }`);
+  const { samples, batchSize = 256, seed = model.seed } = options;
+  if (!(Number.isInteger(samples) && samples >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for samples but received ${String(samples)}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for batchSize but received ${String(batchSize)}`);
+  if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${String(seed)}`);
+  const input = model.inputMatrix(x, where);
+  const rows = input.rows, out = model.outputSize;
+  const sum = new Float64Array(rows * out), sq = new Float64Array(rows * out);
+  const rng = new Rng(seed);
+  for (let s = 0; s < samples; s++) {
+    for (let r = 0; r < rows; r += batchSize) {
+      const n = Math.min(batchSize, rows - r);
+      const y = model.forward(input.data.subarray(r * model.inputSize, (r + n) * model.inputSize), { training: false, stochasticRng: rng });
+      const o = r * out;
+      for (let i = 0; i < n * out; i++) {
+        const v = y.data[i];
+        sum[o + i] += v;
+        sq[o + i] += v * v;
+      }
+    }
+  }
+  const mean = new Float32Array(rows * out), std = new Float32Array(rows * out);
+  for (let i = 0; i < rows * out; i++) {
+    const m = sum[i] / samples;
+    mean[i] = m;
+    std[i] = Math.sqrt(Math.max(0, sq[i] / samples - m * m));
+  }
+  return { mean: new Matrix(mean, rows, out), std: new Matrix(std, rows, out) };
+}

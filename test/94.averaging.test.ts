@@ -1,0 +1,112 @@
+/**
+ * Weight averaging (EMA, SWA with BatchNorm statistics recomputed) and Monte Carlo dropout, on
+ * every backend.
+ */
+import { strict as assert } from 'assert';
+import { batchNorm, dense, dropout, mcPredict, Rng, Sequential, updateBatchNorm } from '../lib';
+import type { Backend } from '../lib';
+import { forEachBackend, throwsCode } from './helpers';
+
+function blobs(n: number, seed: number): { x: Float32Array; y: Int32Array } {
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * 4), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 3;
+    for (let j = 0; j < 4; j++) x[i * 4 + j] = (j === y[i] ? 2.5 : 0) + rng.normal();
+  }
+  return { x, y };
+}
+
+function model(b: Backend, bn = false): Sequential {
+  return new Sequential({
+    inputSize: 4, seed: 3, backend: b,
+    layers: [dense(16, { activation: 'relu' }), ...(bn ? [batchNorm()] : []), dropout(0.3), dense(3, { activation: 'softmax' })],
+  }).compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9 }, metrics: ['accuracy'] });
+}
+
+forEachBackend('weight averaging', (b) => {
+  const { x, y } = blobs(240, 13);
+
+  it('ema: the model ends with avg = decay avg + (1 - decay) w over every step', () => {
+    const m = model(b);
+    const ref = model(b);
+    const decay = 0.9;
+    let avg: Float64Array | null = null;
+    ref.fit(x, y, {
+      epochs: 2, batchSize: 30,
+      callbacks: [{ onBatchEnd: (_l, ctx) => {
+        const w = ctx.model.params;
+        if (!avg) avg = Float64Array.from(w);
+        else for (let i = 0; i < w.length; i++) avg[i] = decay * avg[i] + (1 - decay) * w[i];
+      } }],
+    });
+    const h = m.fit(x, y, { epochs: 2, batchSize: 30, ema: { decay } });
+    assert.equal(h.averaged, 'ema');
+    let worst = 0;
+    for (let i = 0; i < m.params.length; i++) worst = Math.max(worst, Math.abs(m.params[i] - (avg as unknown as Float64Array)[i]));
+    assert.ok(worst < 1e-5, `largest difference from the float64 EMA ${worst}`);
+    assert.notDeepEqual(m.params, ref.params, 'the averaged weights are not the last ones');
+  });
+
+  it('swa: the mean of the epoch-end weights from startEpoch, at its lr, BatchNorm statistics recomputed', () => {
+    const m = model(b, true);
+    const ends: Float32Array[] = [];
+    const lrs: number[] = [];
+    const h = m.fit(x, y, {
+      epochs: 5, batchSize: 30, swa: { startEpoch: 2, lr: 0.02 },
+      callbacks: [{ onEpochEnd: (l, ctx) => { ends.push(ctx.model.params.slice()); lrs.push(l.lr); } }],
+    });
+    assert.equal(h.averaged, 'swa');
+    assert.deepEqual(lrs.slice(2), [0.02, 0.02, 0.02]);
+    for (let i = 0; i < m.params.length; i += 7) {
+      const mean = (ends[2][i] + ends[3][i] + ends[4][i]) / 3;
+      assert.ok(Math.abs(m.params[i] - mean) < 1e-5, `param ${i}: ${m.params[i]} vs ${mean}`);
+    }
+    // The statistics match what updateBatchNorm computes for these weights.
+    const stats = m.buffers().map((v) => v.data.slice());
+    updateBatchNorm(m, x, { batchSize: 30 });
+    assert.deepEqual(m.buffers().map((v) => v.data), stats);
+    assert.ok((m.evaluate(x, y).accuracy as number) > 0.8);
+    throwsCode(() => model(b).fit(x, y, { ema: { decay: 1 } }), 'ERR_BLASNET_ARG_RANGE');
+    throwsCode(() => model(b).fit(x, y, { swa: { startEpoch: -1 } }), 'ERR_BLASNET_ARG_RANGE');
+    throwsCode(() => model(b).fit(x, y, { ema: { decay: 0.9 }, swa: { startEpoch: 0 } }), 'ERR_BLASNET_ARG_RANGE');
+  });
+
+  it('updateBatchNorm: the cumulative average of the batch statistics', () => {
+    const m = model(b, true);
+    m.fit(x, y, { epochs: 1, batchSize: 30 });
+    updateBatchNorm(m, x, { batchSize: 60 });
+    // Running mean = mean over the 4 batches of each batch's mean of the BatchNorm input.
+    const h = new Sequential({ inputSize: 4, backend: b, layers: [dense(16, { activation: 'relu' })] });
+    h.setWeights(m.getWeights().slice(0, 2));
+    const z = h.predict(x).data;
+    const mean = new Float64Array(16);
+    for (let i = 0; i < 240; i++) for (let j = 0; j < 16; j++) mean[j] += z[i * 16 + j] / 240;
+    const got = m.buffers()[0].data;
+    for (let j = 0; j < 16; j++) assert.ok(Math.abs(got[j] - mean[j]) < 1e-4, `unit ${j}: ${got[j]} vs ${mean[j]}`);
+  });
+});
+
+forEachBackend('Monte Carlo dropout', (b) => {
+  const { x, y } = blobs(120, 17);
+
+  it('mean and spread over stochastic passes, BatchNorm untouched, the model unchanged', () => {
+    const m = model(b, true);
+    m.fit(x, y, { epochs: 3, batchSize: 20 });
+    const stats = m.buffers().map((v) => v.data.slice());
+    const masks = m.maskState();
+    const p = m.predict(x, { mcSamples: 30, seed: 5 });
+    assert.equal(p.mean.rows, 120);
+    assert.deepEqual(m.buffers().map((v) => v.data), stats, 'running statistics untouched');
+    assert.deepEqual(m.maskState(), masks, "the model's mask stream untouched");
+    for (let r = 0; r < 120; r++) {
+      const s = p.mean.row(r).reduce((a, v) => a + v, 0);
+      assert.ok(Math.abs(s - 1) < 1e-5, 'the mean of probabilities is a distribution');
+    }
+    assert.ok(p.std.data.some((v) => v > 1e-3), 'dropout makes the passes differ');
+    assert.deepEqual(mcPredict(m, x, { samples: 30, seed: 5 }).mean.data, p.mean.data, 'seeded');
+    const plain = new Sequential({ inputSize: 4, backend: b, layers: [dense(3)] });
+    assert.ok(plain.predict(x, { mcSamples: 4 }).std.data.every((v) => v === 0), 'no stochastic layer, no spread');
+    throwsCode(() => m.predict(x, { mcSamples: 0 }), 'ERR_BLASNET_ARG_RANGE');
+  });
+});
