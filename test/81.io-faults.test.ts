@@ -372,3 +372,30 @@ describe('metadata that cannot be stored', () => {
     assert.deepEqual(temporaries(dir), []);
   });
 });
+
+describe('optimiser state in model files', () => {
+  it('is stored in the binary payload, loads back as a Float32Array and restores the optimiser exactly', () => {
+    const m = new Sequential({ inputSize: 20, seed: 3, backend: 'js', loss: 'mse', layers: [dense(50, { activation: 'tanh' }), dense(4)] });
+    const opt = createOptimizer({ name: 'adam', lr: 0.01, amsgrad: true }, m);
+    const rng = new Rng(6);
+    for (let i = 0; i < 3; i++) {
+      m.lossAndGradient(rng.uniformArray(8 * 20), rng.uniformArray(8 * 4));
+      opt.step();
+    }
+    const state = opt.state();
+    const bytes = encodeModel(m, { optimizer: state });
+    const headerLength = bytes.readUInt32LE(12);
+    // 3 slots of 1254 floats would take 20 kB of base64 in the header.
+    assert.ok(headerLength < 2000, `header of ${headerLength} bytes`);
+    assert.equal(bytes.length, 32 + headerLength + ((4 - (headerLength % 4)) % 4) + 4 * (m.params.length + state.slots * state.size));
+    const loaded = decodeModel(bytes).optimizer as typeof state;
+    assert.ok(loaded.arena instanceof Float32Array);
+    assert.deepEqual(loaded.arena, new Float32Array(new Uint8Array(Buffer.from(state.arena as string, 'base64')).buffer));
+    const again = createOptimizer({ name: 'adam', lr: 1 }, m);
+    again.load(loaded);
+    assert.deepStrictEqual(again.state(), state);
+    // An arena that does not match its declared size is not taken for one: kept as it is.
+    const other = { name: 'x', slots: 1, size: 2, arena: 'AAAAAA==' };
+    assert.deepStrictEqual(decodeModel(encodeModel(m, { optimizer: other })).optimizer, other);
+  });
+});

@@ -15,7 +15,10 @@ import { preprocessorFromJSON } from '../data/preprocess';
 
 /** What a model file holds besides the model itself. Every field is optional, plain data. */
 export interface ModelExtras {
-  /** Optimiser state, as its state() returns it. */
+  /**
+   * Optimiser state, as its state() returns it. Its arena is stored in the binary payload, not as
+   * base64 text, so loadModel gives it back as a Float32Array (which load() takes as well).
+   */
   optimizer?: unknown;
   /** Schedule state, as its state() returns it. */
   schedule?: unknown;
@@ -63,9 +66,26 @@ function encodeDocument(model: Sequential, extras: ModelExtras, where: string): 
     params: model.params.slice(),
     buffers: model.buffers().map((b) => ({ name: b.name, data: b.data.slice() })),
     ...extras,
+    optimizer: arenaAsTensor(extras.optimizer),
     preprocessing: extras.preprocessing ?? (model.preprocessing ? model.preprocessing.toJSON() : undefined),
   };
   return encode(doc, where);
+}
+
+/**
+ * An optimiser state (see OptimizerState) with its base64 arena turned into the Float32Array it
+ * encodes, a quarter the size in a file; anything else unchanged.
+ */
+function arenaAsTensor(state: unknown): unknown {
+  if (!state || typeof state !== 'object') return state;
+  const s = state as { name?: unknown; slots?: unknown; size?: unknown; arena?: unknown };
+  if (typeof s.name !== 'string' || !Number.isInteger(s.slots) || !Number.isInteger(s.size) || typeof s.arena !== 'string') return state;
+  const bytes = Buffer.from(s.arena, 'base64');
+  // Only an exact encoding of the declared size, so that nothing else can change on the way.
+  if (bytes.length !== 4 * (s.slots as number) * (s.size as number) || bytes.toString('base64') !== s.arena) return state;
+  const arena = new Float32Array(bytes.length / 4);
+  new Uint8Array(arena.buffer).set(bytes);
+  return { ...s, arena };
 }
 
 /**
