@@ -399,3 +399,17 @@ describe('optimiser state in model files', () => {
     assert.deepStrictEqual(decodeModel(encodeModel(m, { optimizer: other })).optimizer, other);
   });
 });
+
+describe('model file arguments', () => {
+  it('wrong argument types fail with ERR_BLASNET_ARG_TYPE; a plain Uint8Array decodes', () => {
+    const file = path.join(tmp, 'args.blasnet');
+    throwsCode(() => saveModel(123 as unknown as string, small()), 'ERR_BLASNET_ARG_TYPE', TypeError, 'saveModel');
+    throwsCode(() => saveModel(file, {} as Sequential), 'ERR_BLASNET_ARG_TYPE', TypeError, 'Sequential');
+    throwsCode(() => saveModel(file, small(), null as unknown as object), 'ERR_BLASNET_ARG_TYPE', TypeError, 'extras');
+    throwsCode(() => loadModel(undefined as unknown as string), 'ERR_BLASNET_ARG_TYPE', TypeError, 'loadModel');
+    throwsCode(() => decodeModel('bytes' as unknown as Buffer), 'ERR_BLASNET_ARG_TYPE', TypeError, 'decodeModel');
+    assert.ok(!fs.existsSync(file));
+    const m = small(5);
+    assert.deepEqual(decodeModel(new Uint8Array(encodeModel(m))).model.params, m.params);
+  });
+});

@@ -424,7 +424,11 @@ function resolveTarget(file: string): { target: string; mode: number | null } {
     }
     if (st.isSymbolicLink()) {
       if (hops >= 40) throw ioError(file, 'cannot write: too many levels of symbolic links');
-      p = path.resolve(path.dirname(p), fs.readlinkSync(p));
+      try {
+        p = path.resolve(path.dirname(p), fs.readlinkSync(p));
+      } catch (e) {
+        throw ioError(file, `cannot write: ${(e as Error).message}`, e);
+      }
       continue;
     }
     if (!st.isFile()) throw ioError(file, `cannot write: it is a ${kindOf(st)}, and only regular files are replaced`);

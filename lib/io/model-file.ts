@@ -5,7 +5,7 @@
  */
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
-import { BlasnetError, ErrorCode, rangeError } from '../errors';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Activation, BatchNorm, Dense, Dropout, layerFromConfig, PReLU } from '../layers';
 import type { Layer, LayerConfig } from '../layers';
 import { Sequential } from '../model/sequential';
@@ -54,6 +54,8 @@ export function encodeModel(model: Sequential, extras: ModelExtras = {}): Buffer
 }
 
 function encodeDocument(model: Sequential, extras: ModelExtras, where: string): Buffer {
+  if (!(model instanceof Sequential)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Sequential model but received ${describe(model)}`);
+  if (extras === null || typeof extras !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an extras object but received ${describe(extras)}`);
   if (model.layers.length > MAX_LAYERS) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected at most ${MAX_LAYERS} layers but the model has ${model.layers.length}`);
   }
@@ -100,9 +102,11 @@ function arenaAsTensor(state: unknown): unknown {
  *   stays); a directory, FIFO, socket or device (`/dev/null` included) fails with ERR_BLASNET_IO.
  * - Extras must be JSON-able data (Float32Arrays, NaN and infinities are kept exactly; any key,
  *   `$tensor` and `__proto__` included, round-trips). A cycle, a BigInt, a toJSON that throws or
- *   nesting deeper than 256 levels fails with ERR_BLASNET_ARG_TYPE, and nothing is written.
+ *   nesting deeper than 256 levels fails with ERR_BLASNET_ARG_TYPE, and nothing is written; so
+ *   does a model of more than MAX_LAYERS (4096) layers, with ERR_BLASNET_ARG_RANGE.
  */
 export function saveModel(file: string, model: Sequential, extras: ModelExtras = {}): void {
+  checkPath('saveModel', file);
   writeFileAtomic(file, encodeDocument(model, extras, 'saveModel'));
 }
 
@@ -215,6 +219,14 @@ function buildModel(doc: Partial<ModelDocument>, layers: Layer[], backend: Backe
   };
 }
 
+function describe(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? `an object (${(v as object).constructor?.name ?? 'no prototype'})` : `${String(v)} of type ${typeof v}`;
+}
+
+function checkPath(where: string, file: unknown): void {
+  if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a file path but received ${describe(file)}`);
+}
+
 function failer(source: string): (msg: string) => never {
   return (msg: string): never => {
     throw new BlasnetError(ErrorCode.FORMAT, `${source}: ${msg}`);
@@ -222,10 +234,12 @@ function failer(source: string): (msg: string) => never {
 }
 
 /** Rebuilds a model from the bytes of a model file; `source` names it in errors. Checks as loadModel does. */
-export function decodeModel(bytes: Buffer, options: { backend?: Backend | BackendName; source?: string } = {}): LoadedModel {
+export function decodeModel(bytes: Buffer | Uint8Array, options: { backend?: Backend | BackendName; source?: string } = {}): LoadedModel {
+  if (!(bytes instanceof Uint8Array)) throw typeError(ErrorCode.ARG_TYPE, `decodeModel: Expected a Buffer or Uint8Array but received ${describe(bytes)}`);
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fail = failer(options.source ?? 'model');
   let layers: Layer[] = [];
-  const doc = decode(bytes, options.source ?? 'model', (d) => {
+  const doc = decode(buffer, options.source ?? 'model', (d) => {
     layers = checkDocument(d as Partial<ModelDocument>, fail);
   }) as Partial<ModelDocument>;
   return buildModel(doc, layers, options.backend, fail);
@@ -241,6 +255,7 @@ export function decodeModel(bytes: Buffer, options: { backend?: Backend | Backen
  * payload is read or the model is built.
  */
 export function loadModel(file: string, options: { backend?: Backend | BackendName } = {}): LoadedModel {
+  checkPath('loadModel', file);
   const fail = failer(file);
   let layers: Layer[] = [];
   const doc = decodeFile(file, (d) => {
