@@ -75,6 +75,22 @@ describe('saving on a full disk', () => {
     assert.equal(loadModel(file).model.params.length, small().params.length);
   });
 
+  it('modelCheckpoint under a file size limit stops fit with ERR_BLASNET_IO and keeps the old checkpoint', function () {
+    this.timeout(30000);
+    const dir = fs.mkdtempSync(path.join(tmp, 'ulimit-ckpt-'));
+    const file = path.join(dir, 'ckpt.blasnet');
+    saveModel(file, small());
+    const before = fs.readFileSync(file);
+    const r = inChild(`
+      const { modelCheckpoint } = require(${JSON.stringify(path.join(lib, 'train', 'callbacks'))});
+      const m = new Sequential({ inputSize: 256, seed: 2, backend: 'js', layers: [dense(2048), dense(1)] }).compile({ loss: 'mse', optimizer: { name: 'sgd', lr: 0.01 } });
+      const x = new Float32Array(8 * 256).fill(0.5), y = new Float32Array(8).fill(1);
+      m.fit(x, y, { epochs: 1, batchSize: 8, callbacks: [modelCheckpoint(${JSON.stringify(file)}, { every: 1 })] })`, 'ulimit -f 64;');
+    assert.equal(r.code, 'ERR_BLASNET_IO', JSON.stringify(r));
+    assert.ok(fs.readFileSync(file).equals(before), 'the old checkpoint changed');
+    assert.deepEqual(temporaries(dir), []);
+  });
+
   it('on a full filesystem (1 MB tmpfs) fails with ERR_BLASNET_IO, the old file byte-identical, no temporary left', function () {
     this.timeout(30000);
     const dir = fs.mkdtempSync(path.join(tmp, 'tmpfs-'));
