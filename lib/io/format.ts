@@ -12,18 +12,36 @@
  *   P bytes      payload: the tensors' float32 values, little-endian, one after another
  *
  * Anywhere in the document, a Float32Array is stored in the payload and written in the header as
- * { "$tensor": i, "length": n }; decoding puts the arrays back. Both checksums and every length
- * are verified on decode, so a truncated or corrupted file fails with a coded error instead of
- * yielding wrong numbers.
+ * { "$tensor": i, "length": n }, and a NaN or infinity as { "$number": "NaN" }. Since version 2,
+ * every object key the document itself starts with "$" is written with one more "$" ("$tensor"
+ * becomes "$$tensor"), so user data can never be mistaken for a marker; version 1 files, which
+ * did not escape, are still read as they were written.
+ *
+ * Reading is bounded by what the file really holds: the 32-byte prefix is checked against the
+ * file's size before the header is read, the header's nesting depth and tensor lengths are checked
+ * against the payload before anything is built, and only then is the payload read. Both checksums
+ * and every length are verified, so a truncated, corrupted or hostile file fails with a coded error
+ * instead of yielding wrong numbers or exhausting memory.
  */
+import { constants as bufferConstants } from 'buffer';
+import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BlasnetError, ErrorCode } from '../errors';
+import { BlasnetError, ErrorCode, typeError } from '../errors';
+import { typedArrayTag, typedLength } from '../typed';
 
 const MAGIC = Buffer.from('BLASNET\0', 'latin1');
 const PREFIX = 32;
 /** The format version this library writes and the newest it reads. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/**
+ * The largest header read, in bytes. Generous because version 1 files kept optimiser state as
+ * base64 in the header (256 MiB holds Adam's state for ~24M parameters); newer files keep every
+ * tensor in the payload, so their headers stay small.
+ */
+export const MAX_HEADER_BYTES = 256 * 1024 * 1024;
+/** The deepest nesting of arrays and objects a document may have, written or read. */
+export const MAX_DEPTH = 256;
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -46,23 +64,87 @@ function formatError(file: string, message: string): BlasnetError {
   return new BlasnetError(ErrorCode.FORMAT, `${file}: ${message}`);
 }
 
-/** Encodes a JSON-able document whose values may include Float32Arrays. */
-export function encode(doc: unknown): Buffer {
+function ioError(file: string, message: string, cause?: unknown): BlasnetError {
+  const e = new BlasnetError(ErrorCode.IO, `${file}: ${message}`);
+  if (cause !== undefined) Object.defineProperty(e, 'cause', { value: cause, configurable: true, writable: true });
+  return e;
+}
+
+/**
+ * A tensor of a decoded document whose payload has not been read yet: what the `check` callbacks
+ * of decode and decodeFile see in place of each Float32Array.
+ */
+export class TensorRef {
+  constructor(readonly index: number, readonly length: number) {}
+}
+
+/** The element count of a tensor in a decoded document, read (Float32Array) or not (TensorRef); undefined for anything else. */
+export function tensorLength(v: unknown): number | undefined {
+  if (v instanceof TensorRef) return v.length;
+  return typedArrayTag(v) === 'Float32Array' ? typedLength(v) : undefined;
+}
+
+/** Whether the JSON text nests arrays and objects deeper than `max`; strings are skipped. */
+function nestsDeeperThan(json: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** The object with every key that starts with "$" given one more "$"; the object itself if none does. */
+function escapeKeys(o: object): object {
+  const keys = Object.keys(o);
+  if (!keys.some((k) => k.startsWith('$'))) return o;
+  // No prototype, so that a "__proto__" key stays an ordinary key.
+  const copy = Object.create(null) as Record<string, unknown>;
+  for (const k of keys) copy[k.startsWith('$') ? `$${k}` : k] = (o as Record<string, unknown>)[k];
+  return copy;
+}
+
+/**
+ * Encodes a JSON-able document whose values may include Float32Arrays. `where` names the caller
+ * in errors: a document JSON cannot hold (a cycle, a BigInt, a toJSON that throws, nesting deeper
+ * than MAX_DEPTH) fails with ERR_BLASNET_ARG_TYPE.
+ */
+export function encode(doc: unknown, where = 'encode'): Buffer {
   const tensors: Float32Array[] = [];
-  const json = JSON.stringify(doc, (_key, value: unknown) => {
-    if (value instanceof Float32Array) {
-      tensors.push(value);
-      return { $tensor: tensors.length - 1, length: value.length };
-    }
-    if (typeof value === 'number' && !Number.isFinite(value)) {
-      // JSON has no NaN or Infinity; keep them exact.
-      return { $number: String(value) };
-    }
-    return value;
-  });
+  const notStorable = (why: string) => typeError(ErrorCode.ARG_TYPE, `${where}: Expected JSON-able data (plain objects, arrays, strings, numbers, booleans, null, Float32Arrays) but ${why}`);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(doc, (_key, value: unknown) => {
+      if (typedArrayTag(value) === 'Float32Array') {
+        tensors.push(value as Float32Array);
+        return { $tensor: tensors.length - 1, length: typedLength(value) };
+      }
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        // JSON has no NaN or Infinity; keep them exact.
+        return { $number: String(value) };
+      }
+      if (value !== null && typeof value === 'object' && !Array.isArray(value)) return escapeKeys(value);
+      return value;
+    });
+  } catch (e) {
+    throw notStorable(`serialising failed: ${(e as Error)?.message ?? String(e)}`);
+  }
+  if (json === undefined) throw notStorable(`received ${typeof doc}`);
   const header = Buffer.from(json, 'utf8');
+  if (nestsDeeperThan(header, MAX_DEPTH)) throw notStorable(`it nests deeper than ${MAX_DEPTH} levels`);
+  if (header.length > MAX_HEADER_BYTES) throw notStorable(`its JSON part takes ${header.length} bytes, more than the ${MAX_HEADER_BYTES} a file may hold`);
   const pad = (4 - (header.length % 4)) % 4;
-  const payloadLength = tensors.reduce((s, t) => s + t.length * 4, 0);
+  const payloadLength = tensors.reduce((s, t) => s + typedLength(t) * 4, 0);
   const out = Buffer.alloc(PREFIX + header.length + pad + payloadLength);
   MAGIC.copy(out, 0);
   out.writeUInt32LE(FORMAT_VERSION, 8);
@@ -81,109 +163,346 @@ export function encode(doc: unknown): Buffer {
   return out;
 }
 
-/** Decodes what encode wrote; `file` names the source in error messages. */
-export function decode(bytes: Buffer, file = 'buffer'): unknown {
-  if (bytes.length < PREFIX || !bytes.subarray(0, 8).equals(MAGIC)) {
+/** Where things are in a file, from its 32-byte prefix, checked against the file's size. */
+interface Layout {
+  version: number;
+  headerLength: number;
+  payloadStart: number;
+  payloadLength: number;
+}
+
+function readLayout(prefix: Buffer, size: number, file: string): Layout {
+  if (prefix.length < MAGIC.length || !prefix.subarray(0, MAGIC.length).equals(MAGIC)) {
     throw formatError(file, 'not a blasnet file (bad magic bytes)');
   }
-  const version = bytes.readUInt32LE(8);
+  if (size < PREFIX) throw formatError(file, `truncated: ${size} bytes, shorter than the ${PREFIX}-byte prefix`);
+  const version = prefix.readUInt32LE(8);
   if (version > FORMAT_VERSION || version === 0) {
     throw formatError(file, `format version ${version} is not supported (this library reads up to ${FORMAT_VERSION})`);
   }
-  const headerLength = bytes.readUInt32LE(12);
-  const payloadLength = Number(bytes.readBigUInt64LE(24));
+  const headerLength = prefix.readUInt32LE(12);
+  if (headerLength > MAX_HEADER_BYTES) throw formatError(file, `declares a header of ${headerLength} bytes, more than the ${MAX_HEADER_BYTES} allowed`);
+  const declaredPayload = prefix.readBigUInt64LE(24);
   const pad = (4 - (headerLength % 4)) % 4;
   const payloadStart = PREFIX + headerLength + pad;
-  if (bytes.length !== payloadStart + payloadLength) {
-    throw formatError(file, `truncated or padded: expected ${payloadStart + payloadLength} bytes, found ${bytes.length}`);
+  if (BigInt(payloadStart) + declaredPayload !== BigInt(size)) {
+    throw formatError(file, `truncated or padded: expected ${BigInt(payloadStart) + declaredPayload} bytes, found ${size}`);
   }
-  const header = bytes.subarray(PREFIX, PREFIX + headerLength);
-  if (crc32(header) !== bytes.readUInt32LE(16)) throw formatError(file, 'header checksum mismatch (the file is corrupted)');
-  const payload = bytes.subarray(payloadStart);
-  if (crc32(payload) !== bytes.readUInt32LE(20)) throw formatError(file, 'payload checksum mismatch (the file is corrupted)');
-  let doc: unknown;
+  const payloadLength = Number(declaredPayload);
+  if (payloadLength % 4 !== 0) throw formatError(file, `a payload of ${payloadLength} bytes is not a whole number of float32 values`);
+  return { version, headerLength, payloadStart, payloadLength };
+}
+
+/** A decoded header: the document with a TensorRef for each tensor, and where each one sits. */
+interface Header {
+  root: { doc: unknown };
+  slots: { holder: Record<string | number, unknown>; key: string | number; ref: TensorRef }[];
+}
+
+function setOwn(o: Record<string | number, unknown>, key: string | number, value: unknown): void {
+  // Plain assignment to "__proto__" would replace the prototype instead of making a key.
+  if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  else o[key] = value;
+}
+
+function readHeader(bytes: Buffer, layout: Layout, headerCrc: number, file: string): Header {
+  if (crc32(bytes) !== headerCrc) throw formatError(file, 'header checksum mismatch (the file is corrupted)');
+  if (nestsDeeperThan(bytes, MAX_DEPTH)) throw formatError(file, `the header nests deeper than ${MAX_DEPTH} levels`);
+  let json: unknown;
   try {
-    doc = JSON.parse(header.toString('utf8'));
+    json = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
     throw formatError(file, `header is not valid JSON (${(e as Error).message})`);
   }
+  const header: Header = { root: { doc: undefined }, slots: [] };
+  const floats = layout.payloadLength / 4;
+  let used = 0;
+  const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+  const malformed = () => formatError(file, 'malformed tensor or number reference in the header');
   // Tensors are laid out in the order encode met them, which is the order of their indices.
-  const offsets: number[] = [];
-  const lengths: number[] = [];
-  collectTensors(doc, lengths, file);
-  let off = 0;
-  for (const n of lengths) {
-    offsets.push(off);
-    off += n * 4;
-  }
-  if (off !== payloadLength) throw formatError(file, `the header describes ${off} payload bytes but the file holds ${payloadLength}`);
-  return restore(doc, payload, offsets, lengths, file);
-}
-
-function collectTensors(v: unknown, lengths: number[], file: string): void {
-  if (Array.isArray(v)) {
-    for (const x of v) collectTensors(x, lengths, file);
-  } else if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    if ('$tensor' in o) {
-      const i = o.$tensor, n = o.length;
-      if (!Number.isInteger(i) || !Number.isInteger(n) || (n as number) < 0 || i !== lengths.length) {
-        throw formatError(file, 'malformed tensor reference in the header');
-      }
-      lengths.push(n as number);
+  const tensor = (o: Record<string, unknown>): TensorRef => {
+    const i = o.$tensor, n = o.length;
+    if (!Number.isInteger(i) || !Number.isInteger(n) || (n as number) < 0 || i !== header.slots.length) throw malformed();
+    if (used + (n as number) > floats) {
+      throw formatError(file, `the header describes more than the ${layout.payloadLength} payload bytes the file holds`);
+    }
+    used += n as number;
+    return new TensorRef(i as number, n as number);
+  };
+  const visit = (v: unknown, holder: Record<string | number, unknown>, key: string | number): void => {
+    if (v === null || typeof v !== 'object') {
+      setOwn(holder, key, v);
       return;
     }
-    for (const x of Object.values(o)) collectTensors(x, lengths, file);
-  }
+    if (Array.isArray(v)) {
+      const out: unknown[] = new Array(v.length);
+      setOwn(holder, key, out);
+      v.forEach((x, i) => visit(x, out as unknown as Record<number, unknown>, i));
+      return;
+    }
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (layout.version === 1) {
+      // Version 1 did not escape keys: read it exactly as it was written.
+      if (hasOwn(o, '$tensor')) {
+        const ref = tensor(o);
+        setOwn(holder, key, ref);
+        header.slots.push({ holder, key, ref });
+        return;
+      }
+      if (hasOwn(o, '$number') && keys.length === 1) {
+        setOwn(holder, key, Number(o.$number));
+        return;
+      }
+    } else if (hasOwn(o, '$tensor')) {
+      if (keys.length !== 2 || !hasOwn(o, 'length')) throw malformed();
+      const ref = tensor(o);
+      setOwn(holder, key, ref);
+      header.slots.push({ holder, key, ref });
+      return;
+    } else if (hasOwn(o, '$number')) {
+      if (keys.length !== 1 || !['NaN', 'Infinity', '-Infinity'].includes(o.$number as string)) throw malformed();
+      setOwn(holder, key, Number(o.$number));
+      return;
+    }
+    const out: Record<string, unknown> = {};
+    setOwn(holder, key, out);
+    for (const k of keys) {
+      let name = k;
+      if (layout.version > 1 && k.startsWith('$')) {
+        if (!k.startsWith('$$')) throw formatError(file, `unknown marker ${JSON.stringify(k)} in the header`);
+        name = k.slice(1);
+      }
+      visit(o[k], out, name);
+    }
+  };
+  visit(json, header.root as unknown as Record<string, unknown>, 'doc');
+  if (used !== floats) throw formatError(file, `the header describes ${used * 4} payload bytes but the file holds ${layout.payloadLength}`);
+  return header;
 }
 
-function restore(v: unknown, payload: Buffer, offsets: number[], lengths: number[], file: string): unknown {
-  if (Array.isArray(v)) return v.map((x) => restore(x, payload, offsets, lengths, file));
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    if ('$tensor' in o) {
-      const i = o.$tensor as number;
-      const out = new Float32Array(lengths[i]);
-      new Uint8Array(out.buffer).set(payload.subarray(offsets[i], offsets[i] + lengths[i] * 4));
-      return out;
-    }
-    if ('$number' in o && Object.keys(o).length === 1) return Number(o.$number);
-    const r: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(o)) r[k] = restore(x, payload, offsets, lengths, file);
-    return r;
+/** Checks the payload and puts each tensor in its place. */
+function fillTensors(header: Header, payload: Buffer, payloadCrc: number, file: string): unknown {
+  if (crc32(payload) !== payloadCrc) throw formatError(file, 'payload checksum mismatch (the file is corrupted)');
+  let off = 0;
+  for (const { holder, key, ref } of header.slots) {
+    const t = new Float32Array(ref.length);
+    new Uint8Array(t.buffer).set(payload.subarray(off, off + ref.length * 4));
+    off += ref.length * 4;
+    setOwn(holder, key, t);
   }
-  return v;
+  return header.root.doc;
 }
 
 /**
- * Writes `bytes` to `file` atomically: a temporary file in the same directory, flushed to disk,
- * then renamed over the target. A crash at any point leaves either the old file or the new one.
+ * Decodes what encode wrote; `file` names the source in error messages. `check`, if given, sees
+ * the document before its tensors are filled in (each one a TensorRef) and may throw to reject it.
+ */
+export function decode(bytes: Buffer, file = 'buffer', check?: (doc: unknown) => void): unknown {
+  const layout = readLayout(bytes.subarray(0, PREFIX), bytes.length, file);
+  const header = readHeader(bytes.subarray(PREFIX, PREFIX + layout.headerLength), layout, bytes.readUInt32LE(16), file);
+  if (check) check(header.root.doc);
+  return fillTensors(header, bytes.subarray(layout.payloadStart), bytes.readUInt32LE(20), file);
+}
+
+function kindOf(st: fs.Stats): string {
+  if (st.isDirectory()) return 'directory';
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isSocket()) return 'socket';
+  if (st.isBlockDevice()) return 'block device';
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isSymbolicLink()) return 'symbolic link';
+  return 'special file';
+}
+
+/** Reads `length` bytes at `position`, however many reads that takes. */
+function readExactly(fd: number, position: number, length: number, file: string): Buffer {
+  if (length > bufferConstants.MAX_LENGTH) throw formatError(file, `a section of ${length} bytes is larger than this process can hold`);
+  const out = Buffer.allocUnsafe(length);
+  let off = 0;
+  while (off < length) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, out, off, Math.min(length - off, 1 << 30), position + off);
+    } catch (e) {
+      throw ioError(file, `cannot read: ${(e as Error).message}`, e);
+    }
+    if (n === 0) throw formatError(file, 'truncated while being read (the file shrank)');
+    off += n;
+  }
+  return out;
+}
+
+/**
+ * Reads and decodes a file written with encode. Only what the file's own prefix and header
+ * justify is read: the 32-byte prefix, checked against the file's size, then the header, checked
+ * (and shown to `check`, as in decode), then the payload. Anything but a regular file fails with
+ * ERR_BLASNET_IO; a file that is not a valid blasnet file with ERR_BLASNET_FORMAT.
+ */
+export function decodeFile(file: string, check?: (doc: unknown) => void): unknown {
+  let fd: number;
+  try {
+    // Non-blocking, so that opening a FIFO with no writer returns at once (and is then refused).
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    throw ioError(file, `cannot read: ${(e as Error).message}`, e);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw ioError(file, `cannot read: it is a ${kindOf(st)}, not a regular file`);
+    const prefix = readExactly(fd, 0, Math.min(PREFIX, st.size), file);
+    const layout = readLayout(prefix, st.size, file);
+    const header = readHeader(readExactly(fd, PREFIX, layout.headerLength, file), layout, prefix.readUInt32LE(16), file);
+    if (check) check(header.root.doc);
+    return fillTensors(header, readExactly(fd, layout.payloadStart, layout.payloadLength, file), prefix.readUInt32LE(20), file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const TEMP_MARK = '.blasnet-tmp-';
+/** What follows `.<name>.blasnet-tmp-` in a temporary's name: the writer's pid and a random tag. */
+const TEMP_TAIL = /^(\d+)-[0-9a-f]+$/;
+/** What follows `.<name>.` in the temporaries of releases before 0.2: pid, time, random tag. */
+const OLD_TEMP_TAIL = /^(\d+)\.\d+\.[0-9a-z]+\.tmp$/;
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Deletes the temporaries that earlier saves of `base` in `dir` left behind when their process
+ * died mid-write. A temporary whose writer is still alive (or whose pid has been reused) is kept.
+ */
+function removeStaleTemporaries(dir: string, base: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(`.${base}.`)) continue;
+    const rest = name.slice(base.length + 2);
+    const m = rest.startsWith(TEMP_MARK.slice(1)) ? TEMP_TAIL.exec(rest.slice(TEMP_MARK.length - 1)) : OLD_TEMP_TAIL.exec(rest);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processIsAlive(pid)) continue;
+    try {
+      fs.unlinkSync(path.join(dir, name));
+    } catch {
+      // Another save removed it first.
+    }
+  }
+}
+
+/**
+ * The regular file a save to `file` replaces, following symbolic links (a dangling one names the
+ * file to create), with its permission bits; null mode when it does not exist yet.
+ */
+function resolveTarget(file: string): { target: string; mode: number | null } {
+  let p = path.resolve(file);
+  for (let hops = 0; ; hops++) {
+    try {
+      // Resolve the directory for real, so that a link's "../x" means what the kernel means.
+      p = path.join(fs.realpathSync(path.dirname(p)), path.basename(p));
+    } catch {
+      // A missing directory: the write below fails with a clear error.
+    }
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { target: p, mode: null };
+      throw ioError(file, `cannot write: ${(e as Error).message}`, e);
+    }
+    if (st.isSymbolicLink()) {
+      if (hops >= 40) throw ioError(file, 'cannot write: too many levels of symbolic links');
+      try {
+        p = path.resolve(path.dirname(p), fs.readlinkSync(p));
+      } catch (e) {
+        throw ioError(file, `cannot write: ${(e as Error).message}`, e);
+      }
+      continue;
+    }
+    if (!st.isFile()) throw ioError(file, `cannot write: it is a ${kindOf(st)}, and only regular files are replaced`);
+    return { target: p, mode: st.mode & 0o777 };
+  }
+}
+
+/**
+ * Writes `bytes` to `file` atomically: a temporary file `.<name>.blasnet-tmp-<pid>-<random>` in
+ * the target's directory, written in full, flushed to disk, then renamed over the target, and the
+ * directory flushed. A crash at any point leaves either the old file or the new one; a failure
+ * (disk full, file size limit, any write error) leaves the old file untouched, removes the
+ * temporary and throws ERR_BLASNET_IO. Temporaries left by writers that were killed are removed
+ * by the next save of the same target.
+ *
+ * Only regular files are replaced. A symbolic link is followed and its target replaced (the link
+ * stays); a directory, FIFO, socket or device fails with ERR_BLASNET_IO naming its kind, without
+ * touching it. A replaced file keeps its permission bits (not its owner or other hard links).
  */
 export function writeFileAtomic(file: string, bytes: Uint8Array): void {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
+  const { target, mode } = resolveTarget(file);
+  const dir = path.dirname(target);
+  const base = path.basename(target);
+  removeStaleTemporaries(dir, base);
+  const tmp = path.join(dir, `.${base}${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}`);
   let fd: number | null = null;
   try {
-    fd = fs.openSync(tmp, 'wx', 0o644);
-    fs.writeSync(fd, bytes);
+    fd = fs.openSync(tmp, 'wx', mode ?? 0o644);
+    if (mode !== null) fs.fchmodSync(fd, mode);
+    let off = 0;
+    while (off < bytes.length) {
+      const n = fs.writeSync(fd, bytes, off, Math.min(bytes.length - off, 1 << 30));
+      if (n <= 0) throw ioError(file, `cannot write: short write, ${off} of ${bytes.length} bytes written (is the disk full?)`);
+      off += n;
+    }
     fs.fsyncSync(fd);
-    fs.closeSync(fd);
+    const done = fd;
     fd = null;
-    fs.renameSync(tmp, file);
+    fs.closeSync(done);
+    fs.renameSync(tmp, target);
   } catch (e) {
-    if (fd !== null) fs.closeSync(fd);
+    if (fd !== null) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // The write error is the one to report.
+      }
+    }
     try {
       fs.unlinkSync(tmp);
     } catch {
-      // Already gone.
+      // Never created, or already gone.
     }
-    throw new BlasnetError(ErrorCode.IO, `cannot write ${file}: ${(e as Error).message}`);
+    throw e instanceof BlasnetError ? e : ioError(file, `cannot write: ${(e as Error).message}`, e);
+  }
+  syncDirectory(dir, file);
+}
+
+/** Makes the rename durable. Filesystems that cannot flush a directory are fine: the rename stays atomic. */
+function syncDirectory(dir: string, file: string): void {
+  let dfd: number;
+  try {
+    dfd = fs.openSync(dir, 'r');
+  } catch {
+    return;
   }
   try {
-    const dfd = fs.openSync(dir, 'r');
     fs.fsyncSync(dfd);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EBADF', 'EPERM', 'EACCES'].includes(code ?? '')) {
+      throw ioError(file, `written, but its directory could not be flushed to disk: ${(e as Error).message}`, e);
+    }
+  } finally {
     fs.closeSync(dfd);
-  } catch {
-    // Some filesystems cannot fsync a directory; the rename itself is still atomic.
   }
 }

@@ -3,20 +3,22 @@
  * weights and running statistics, and optionally optimiser and schedule state, preprocessing and
  * training metadata. Written atomically; validated completely on load.
  */
-import * as fs from 'fs';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
-import { BlasnetError, ErrorCode } from '../errors';
-import { layerFromConfig } from '../layers';
-import type { LayerConfig } from '../layers';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { Activation, BatchNorm, Dense, Dropout, layerFromConfig, PReLU } from '../layers';
+import type { Layer, LayerConfig } from '../layers';
 import { Sequential } from '../model/sequential';
 import type { ModelConfig } from '../model/sequential';
-import { decode, encode, writeFileAtomic } from './format';
+import { decode, decodeFile, encode, tensorLength, writeFileAtomic } from './format';
 import { preprocessorFromJSON } from '../data/preprocess';
 
 /** What a model file holds besides the model itself. Every field is optional, plain data. */
 export interface ModelExtras {
-  /** Optimiser state, as its state() returns it. */
+  /**
+   * Optimiser state, as its state() returns it. Its arena is stored in the binary payload, not as
+   * base64 text, so loadModel gives it back as a Float32Array (which load() takes as well).
+   */
   optimizer?: unknown;
   /** Schedule state, as its state() returns it. */
   schedule?: unknown;
@@ -43,10 +45,22 @@ const LIBRARY_VERSION: string = (() => {
   }
 })();
 
-/** The bytes of a model file (see saveModel). */
+/** The most layers a model file may hold (written or read). */
+export const MAX_LAYERS = 4096;
+
+/** The bytes of a model file (see saveModel); fails as saveModel does, writing nothing. */
 export function encodeModel(model: Sequential, extras: ModelExtras = {}): Buffer {
+  return encodeDocument(model, extras, 'encodeModel');
+}
+
+function encodeDocument(model: Sequential, extras: ModelExtras, where: string): Buffer {
+  if (!(model instanceof Sequential)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Sequential model but received ${describe(model)}`);
+  if (extras === null || typeof extras !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an extras object but received ${describe(extras)}`);
+  if (model.layers.length > MAX_LAYERS) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected at most ${MAX_LAYERS} layers but the model has ${model.layers.length}`);
+  }
   // While fitAsync trains, the weights are consistent only when its worker waits for callbacks.
-  model.notBusy('saveModel', true);
+  model.notBusy(where, true);
   const doc: ModelDocument = {
     format: 'blasnet-model',
     library: LIBRARY_VERSION,
@@ -54,17 +68,46 @@ export function encodeModel(model: Sequential, extras: ModelExtras = {}): Buffer
     params: model.params.slice(),
     buffers: model.buffers().map((b) => ({ name: b.name, data: b.data.slice() })),
     ...extras,
+    optimizer: arenaAsTensor(extras.optimizer),
     preprocessing: extras.preprocessing ?? (model.preprocessing ? model.preprocessing.toJSON() : undefined),
   };
-  return encode(doc);
+  return encode(doc, where);
+}
+
+/**
+ * An optimiser state (see OptimizerState) with its base64 arena turned into the Float32Array it
+ * encodes, a quarter the size in a file; anything else unchanged.
+ */
+function arenaAsTensor(state: unknown): unknown {
+  if (!state || typeof state !== 'object') return state;
+  const s = state as { name?: unknown; slots?: unknown; size?: unknown; arena?: unknown };
+  if (typeof s.name !== 'string' || !Number.isInteger(s.slots) || !Number.isInteger(s.size) || typeof s.arena !== 'string') return state;
+  const bytes = Buffer.from(s.arena, 'base64');
+  // Only an exact encoding of the declared size, so that nothing else can change on the way.
+  if (bytes.length !== 4 * (s.slots as number) * (s.size as number) || bytes.toString('base64') !== s.arena) return state;
+  const arena = new Float32Array(bytes.length / 4);
+  new Uint8Array(arena.buffer).set(bytes);
+  return { ...s, arena };
 }
 
 /**
  * Saves a model (and, optionally, optimiser and schedule state, preprocessing and metadata) to
- * `file`, atomically: a crash mid-save leaves the previous file intact.
+ * `file`, atomically: the file is written in full to a temporary `.<name>.blasnet-tmp-<pid>-<tag>`
+ * beside it, flushed, then renamed over it, so a crash mid-save leaves the previous file intact;
+ * temporaries of killed saves are removed by the next save of the same file.
+ *
+ * - A full disk, a file size limit or any other write error fails with ERR_BLASNET_IO and leaves
+ *   the previous file untouched.
+ * - Only regular files are replaced: a symbolic link is followed and its target replaced (the link
+ *   stays); a directory, FIFO, socket or device (`/dev/null` included) fails with ERR_BLASNET_IO.
+ * - Extras must be JSON-able data (Float32Arrays, NaN and infinities are kept exactly; any key,
+ *   `$tensor` and `__proto__` included, round-trips). A cycle, a BigInt, a toJSON that throws or
+ *   nesting deeper than 256 levels fails with ERR_BLASNET_ARG_TYPE, and nothing is written; so
+ *   does a model of more than MAX_LAYERS (4096) layers, with ERR_BLASNET_ARG_RANGE.
  */
 export function saveModel(file: string, model: Sequential, extras: ModelExtras = {}): void {
-  writeFileAtomic(file, encodeModel(model, extras));
+  checkPath('saveModel', file);
+  writeFileAtomic(file, encodeDocument(model, extras, 'saveModel'));
 }
 
 /** A loaded model with whatever else its file held. */
@@ -74,25 +117,73 @@ export interface LoadedModel extends ModelExtras {
   library: string;
 }
 
-/** Rebuilds a model from the bytes of a model file; `source` names it in errors. */
-export function decodeModel(bytes: Buffer, options: { backend?: Backend | BackendName; source?: string } = {}): LoadedModel {
-  const source = options.source ?? 'model';
-  const fail = (msg: string): never => {
-    throw new BlasnetError(ErrorCode.FORMAT, `${source}: ${msg}`);
-  };
-  const doc = decode(bytes, source) as Partial<ModelDocument>;
+/**
+ * The parameter count and buffer sizes the layers declare for `inputSize` inputs, worked out from
+ * their options alone (building a layer may allocate), stopping as soon as the parameters exceed
+ * `available`: what a file declares is checked against what it holds before anything is built.
+ */
+function declaredSizes(layers: Layer[], inputSize: number, available: number): { params: number; buffers: number[] } {
+  let n = inputSize;
+  let params = 0;
+  const buffers: number[] = [];
+  for (const l of layers) {
+    if (l instanceof Dense) {
+      params += l.units * n + (l.useBias ? l.units : 0);
+      n = l.units;
+    } else if (l instanceof BatchNorm) {
+      params += 2 * n;
+      buffers.push(n, n);
+    } else if (l instanceof PReLU) {
+      params += l.perUnit ? n : 1;
+    } else if (!(l instanceof Activation || l instanceof Dropout)) {
+      throw new BlasnetError(ErrorCode.INTERNAL, `model files: no size rule for layer kind ${l.kind}`);
+    }
+    if (params > available) break;
+  }
+  return { params, buffers };
+}
+
+/**
+ * Checks a decoded model document before anything is built: the architecture's shape, and the
+ * parameter and buffer sizes it declares against the tensors the file holds. Returns the layers.
+ */
+function checkDocument(doc: Partial<ModelDocument>, fail: (msg: string) => never): Layer[] {
   if (!doc || typeof doc !== 'object' || doc.format !== 'blasnet-model') fail('not a blasnet model file');
   const cfg = doc.model as ModelConfig | undefined;
-  if (!cfg || !Number.isInteger(cfg.inputSize) || !Array.isArray(cfg.layers)) fail('missing or malformed architecture');
+  if (!cfg || typeof cfg !== 'object' || !Number.isInteger(cfg.inputSize) || cfg.inputSize < 1 || !Array.isArray(cfg.layers)) {
+    fail('missing or malformed architecture');
+  }
+  const { inputSize, layers: configs } = cfg as ModelConfig;
+  if (configs.length > MAX_LAYERS) fail(`${configs.length} layers, more than the ${MAX_LAYERS} a model file may hold`);
+  let layers: Layer[] = [];
+  try {
+    layers = configs.map((l) => {
+      if (!l || typeof l !== 'object') throw new BlasnetError(ErrorCode.FORMAT, 'a layer is not an object');
+      return layerFromConfig(l as LayerConfig);
+    });
+  } catch (e) {
+    fail(`invalid architecture: ${(e as Error).message}`);
+  }
+  const found = tensorLength(doc.params);
+  const declared = declaredSizes(layers, inputSize, found ?? 0);
+  if (found !== declared.params) {
+    fail(`expected ${declared.params > (found ?? 0) ? 'at least ' : ''}${declared.params} parameters for this architecture, found ${found ?? 'none'}`);
+  }
+  const saved = Array.isArray(doc.buffers) ? doc.buffers : [];
+  if (saved.length !== declared.buffers.length) fail(`expected ${declared.buffers.length} state buffers, found ${saved.length}`);
+  declared.buffers.forEach((n, i) => {
+    const s = saved[i] as { name?: unknown; data?: unknown } | null;
+    if (!s || typeof s !== 'object' || tensorLength(s.data) !== n) fail(`state buffer ${i} is missing or has the wrong size`);
+  });
+  return layers;
+}
+
+/** Builds the model of a checked document. */
+function buildModel(doc: Partial<ModelDocument>, layers: Layer[], backend: Backend | BackendName | undefined, fail: (msg: string) => never): LoadedModel {
+  const cfg = doc.model as ModelConfig;
   let model: Sequential;
   try {
-    model = new Sequential({
-      inputSize: (cfg as ModelConfig).inputSize,
-      seed: (cfg as ModelConfig).seed,
-      backend: options.backend,
-      layers: (cfg as ModelConfig).layers.map((l) => layerFromConfig(l as LayerConfig)),
-      loss: (cfg as ModelConfig).loss ?? undefined,
-    });
+    model = new Sequential({ inputSize: cfg.inputSize, seed: cfg.seed, backend, layers, loss: cfg.loss ?? undefined });
   } catch (e) {
     return fail(`invalid architecture: ${(e as Error).message}`);
   }
@@ -128,13 +219,47 @@ export function decodeModel(bytes: Buffer, options: { backend?: Backend | Backen
   };
 }
 
-/** Loads a model file written by saveModel; fails clearly on a missing, truncated or corrupted file. */
+function describe(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? `an object (${(v as object).constructor?.name ?? 'no prototype'})` : `${String(v)} of type ${typeof v}`;
+}
+
+function checkPath(where: string, file: unknown): void {
+  if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a file path but received ${describe(file)}`);
+}
+
+function failer(source: string): (msg: string) => never {
+  return (msg: string): never => {
+    throw new BlasnetError(ErrorCode.FORMAT, `${source}: ${msg}`);
+  };
+}
+
+/** Rebuilds a model from the bytes of a model file; `source` names it in errors. Checks as loadModel does. */
+export function decodeModel(bytes: Buffer | Uint8Array, options: { backend?: Backend | BackendName; source?: string } = {}): LoadedModel {
+  if (!(bytes instanceof Uint8Array)) throw typeError(ErrorCode.ARG_TYPE, `decodeModel: Expected a Buffer or Uint8Array but received ${describe(bytes)}`);
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fail = failer(options.source ?? 'model');
+  let layers: Layer[] = [];
+  const doc = decode(buffer, options.source ?? 'model', (d) => {
+    layers = checkDocument(d as Partial<ModelDocument>, fail);
+  }) as Partial<ModelDocument>;
+  return buildModel(doc, layers, options.backend, fail);
+}
+
+/**
+ * Loads a model file written by saveModel. Fails with ERR_BLASNET_IO if `file` cannot be read or
+ * is not a regular file (a directory, FIFO or device), and with ERR_BLASNET_FORMAT on a file that
+ * is truncated, corrupted, incompatible or inconsistent. The file is read in order and checked at
+ * each step, so a hostile file costs no more time or memory than its own size: its 32-byte prefix
+ * against the file's size, its header (at most 256 MiB, nested at most 256 deep, at most 4096
+ * layers) and the parameter count its architecture declares against the payload, all before the
+ * payload is read or the model is built.
+ */
 export function loadModel(file: string, options: { backend?: Backend | BackendName } = {}): LoadedModel {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    throw new BlasnetError(ErrorCode.IO, `cannot read ${file}: ${(e as Error).message}`);
-  }
-  return decodeModel(bytes, { ...options, source: file });
+  checkPath('loadModel', file);
+  const fail = failer(file);
+  let layers: Layer[] = [];
+  const doc = decodeFile(file, (d) => {
+    layers = checkDocument(d as Partial<ModelDocument>, fail);
+  }) as Partial<ModelDocument>;
+  return buildModel(doc, layers, options.backend, fail);
 }

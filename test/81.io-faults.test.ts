@@ -1,0 +1,431 @@
+/**
+ * Model files under faults and hostile input: full disks, special files, killed writers, crafted
+ * files that try to cost time or memory, and metadata that looks like the format's own markers.
+ */
+import { strict as assert } from 'assert';
+import { execFileSync, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { activation, batchNorm, createOptimizer, dense, Rng, Sequential } from '../lib';
+import { crc32, decode, encode, FORMAT_VERSION } from '../lib/io/format';
+import { decodeModel, encodeModel, loadModel, saveModel } from '../lib/io/model-file';
+import { throwsCode } from './helpers';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-io-faults-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const lib = path.resolve(__dirname, '..', 'lib');
+const modelFile = path.join(lib, 'io', 'model-file');
+
+function small(seed = 1): Sequential {
+  return new Sequential({ inputSize: 4, seed, backend: 'js', layers: [dense(3), batchNorm(), dense(2)] });
+}
+
+/** About 2 MB of parameters. */
+const BIG = 'new Sequential({ inputSize: 256, seed: 2, backend: "js", layers: [dense(2048)] })';
+
+/** Files in `dir` that look like temporaries of any save. */
+function temporaries(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => f.includes('.blasnet-tmp-') || f.endsWith('.tmp'));
+}
+
+/** Runs `code` (with dense, Sequential, saveModel in scope) in a child node; its stdout, parsed. */
+function inChild(code: string, shellPrefix = ''): { ok?: boolean; code?: string; message?: string } {
+  const script = `
+    const { dense, activation, Sequential } = require(${JSON.stringify(lib)});
+    const { saveModel, loadModel } = require(${JSON.stringify(modelFile)});
+    try { ${code}; console.log(JSON.stringify({ ok: true })); }
+    catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+  const quoted = `'${script.replace(/'/g, `'\\''`)}'`;
+  const r = spawnSync('bash', ['-c', `${shellPrefix} exec ${JSON.stringify(process.execPath)} -e ${quoted}`], { encoding: 'utf8', timeout: 30000 });
+  if (r.error) throw r.error;
+  assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { ok?: boolean; code?: string; message?: string };
+}
+
+/** A blasnet container around an arbitrary header text and payload, built by the format's rules. */
+function container(headerText: string, payload = Buffer.alloc(0), version = FORMAT_VERSION): Buffer {
+  const header = Buffer.from(headerText, 'utf8');
+  const pad = (4 - (header.length % 4)) % 4;
+  const out = Buffer.alloc(32 + header.length + pad + payload.length);
+  out.write('BLASNET\0', 0, 'latin1');
+  out.writeUInt32LE(version, 8);
+  out.writeUInt32LE(header.length, 12);
+  out.writeUInt32LE(crc32(header), 16);
+  out.writeUInt32LE(crc32(payload), 20);
+  out.writeBigUInt64LE(BigInt(payload.length), 24);
+  header.copy(out, 32);
+  payload.copy(out, 32 + header.length + pad);
+  return out;
+}
+
+describe('saving on a full disk', () => {
+  it('under a file size limit (ulimit -f) fails with ERR_BLASNET_IO, the old file byte-identical, no temporary left', function () {
+    this.timeout(30000);
+    const dir = fs.mkdtempSync(path.join(tmp, 'ulimit-'));
+    const file = path.join(dir, 'model.blasnet');
+    saveModel(file, small());
+    const before = fs.readFileSync(file);
+    // 64 blocks of 512 bytes: the 2 MB model cannot fit. Node ignores SIGXFSZ, so the write fails with EFBIG.
+    const r = inChild(`saveModel(${JSON.stringify(file)}, ${BIG})`, 'ulimit -f 64;');
+    assert.equal(r.code, 'ERR_BLASNET_IO', JSON.stringify(r));
+    assert.ok(fs.readFileSync(file).equals(before), 'the old file changed');
+    assert.deepEqual(temporaries(dir), []);
+    assert.equal(loadModel(file).model.params.length, small().params.length);
+  });
+
+  it('modelCheckpoint under a file size limit stops fit with ERR_BLASNET_IO and keeps the old checkpoint', function () {
+    this.timeout(30000);
+    const dir = fs.mkdtempSync(path.join(tmp, 'ulimit-ckpt-'));
+    const file = path.join(dir, 'ckpt.blasnet');
+    saveModel(file, small());
+    const before = fs.readFileSync(file);
+    const r = inChild(`
+      const { modelCheckpoint } = require(${JSON.stringify(path.join(lib, 'train', 'callbacks'))});
+      const m = new Sequential({ inputSize: 256, seed: 2, backend: 'js', layers: [dense(2048), dense(1)] }).compile({ loss: 'mse', optimizer: { name: 'sgd', lr: 0.01 } });
+      const x = new Float32Array(8 * 256).fill(0.5), y = new Float32Array(8).fill(1);
+      m.fit(x, y, { epochs: 1, batchSize: 8, callbacks: [modelCheckpoint(${JSON.stringify(file)}, { every: 1 })] })`, 'ulimit -f 64;');
+    assert.equal(r.code, 'ERR_BLASNET_IO', JSON.stringify(r));
+    assert.ok(fs.readFileSync(file).equals(before), 'the old checkpoint changed');
+    assert.deepEqual(temporaries(dir), []);
+  });
+
+  it('on a full filesystem (1 MB tmpfs) fails with ERR_BLASNET_IO, the old file byte-identical, no temporary left', function () {
+    this.timeout(30000);
+    const dir = fs.mkdtempSync(path.join(tmp, 'tmpfs-'));
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'pipe' });
+    } catch (e) {
+      // eslint-disable-next-line no-console
+      console.log(`      (skipped: cannot mount a tmpfs here: ${String((e as Error).message).split('\n')[0]}; the ulimit test covers short writes)`);
+      this.skip();
+    }
+    try {
+      const file = path.join(dir, 'model.blasnet');
+      saveModel(file, small());
+      const before = fs.readFileSync(file);
+      const big = new Sequential({ inputSize: 256, seed: 2, backend: 'js', layers: [dense(2048)] });
+      throwsCode(() => saveModel(file, big), 'ERR_BLASNET_IO', undefined, 'model.blasnet');
+      assert.ok(fs.readFileSync(file).equals(before), 'the old file changed');
+      assert.deepEqual(temporaries(dir), []);
+    } finally {
+      execFileSync('umount', [dir]);
+    }
+  });
+});
+
+describe('saving to what is not a regular file', () => {
+  it('follows a symbolic link and replaces its target; the link stays', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'link-'));
+    const target = path.join(dir, 'real.blasnet');
+    const link = path.join(dir, 'link.blasnet');
+    saveModel(target, small(1));
+    fs.symlinkSync('real.blasnet', link);
+    saveModel(link, small(2));
+    assert.ok(fs.lstatSync(link).isSymbolicLink());
+    assert.deepEqual(loadModel(target).model.params, small(2).params);
+    // A dangling link names the file to create.
+    const dangling = path.join(dir, 'dangling.blasnet');
+    fs.symlinkSync('created.blasnet', dangling);
+    saveModel(dangling, small(3));
+    assert.ok(fs.lstatSync(dangling).isSymbolicLink());
+    assert.deepEqual(loadModel(path.join(dir, 'created.blasnet')).model.params, small(3).params);
+    assert.deepEqual(temporaries(dir), []);
+  });
+
+  it('refuses a FIFO and a directory with ERR_BLASNET_IO naming the kind, leaving them as they were', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'special-'));
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    throwsCode(() => saveModel(fifo, small()), 'ERR_BLASNET_IO', undefined, 'FIFO');
+    assert.ok(fs.lstatSync(fifo).isFIFO());
+    const sub = path.join(dir, 'sub');
+    fs.mkdirSync(sub);
+    throwsCode(() => saveModel(sub, small()), 'ERR_BLASNET_IO', undefined, 'directory');
+    assert.ok(fs.lstatSync(sub).isDirectory());
+    assert.deepEqual(temporaries(dir), []);
+  });
+
+  it('refuses a character device (a private null device first, then /dev/null) and leaves it a device', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'device-'));
+    const node = path.join(dir, 'null');
+    let made = false;
+    try {
+      execFileSync('mknod', [node, 'c', '1', '3'], { stdio: 'pipe' });
+      made = true;
+    } catch {
+      // Not permitted here: /dev/null alone, which only root could replace.
+    }
+    if (made) {
+      throwsCode(() => saveModel(node, small()), 'ERR_BLASNET_IO', undefined, 'character device');
+      assert.ok(fs.lstatSync(node).isCharacterDevice());
+    }
+    // Only reached when the private device survived, so a regression cannot replace the real one.
+    throwsCode(() => saveModel('/dev/null', small()), 'ERR_BLASNET_IO', undefined, 'character device');
+    assert.ok(fs.lstatSync('/dev/null').isCharacterDevice());
+    assert.deepEqual(temporaries(dir), []);
+    assert.deepEqual(fs.readdirSync('/dev').filter((f) => f.includes('blasnet')), []);
+  });
+});
+
+describe('temporary files', () => {
+  it('a save killed at any moment leaves the old or the new model, and the next save removes its temporary', async function () {
+    this.timeout(120000);
+    const dir = fs.mkdtempSync(path.join(tmp, 'killed-'));
+    const file = path.join(dir, 'model.blasnet');
+    const mk = (seed: number) => new Sequential({ inputSize: 512, seed, backend: 'js', layers: [dense(2048)] });
+    saveModel(file, mk(1));
+    // The child builds one model and saves it with a new seed in its metadata until killed.
+    const code = `
+      const { dense, Sequential } = require(${JSON.stringify(lib)});
+      const { saveModel } = require(${JSON.stringify(modelFile)});
+      const m = new Sequential({ inputSize: 512, seed: 2, backend: 'js', layers: [dense(2048)] });
+      process.stdout.write('ready\\n');
+      for (let s = 2; ; s++) saveModel(${JSON.stringify(file)}, m, { metadata: { s } });
+    `;
+    const rng = new Rng(11);
+    let strays = 0;
+    for (let run = 0; run < 20; run++) {
+      const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'ignore'] });
+      await new Promise((r) => child.stdout.once('data', r));
+      if (run % 2 === 0) {
+        // Half the runs kill the writer as soon as its k-th temporary appears: mid-write for sure.
+        const k = 1 + rng.int(3);
+        await new Promise<void>((resolve) => {
+          let seen = 0;
+          const done = () => {
+            watcher.close();
+            clearTimeout(timer);
+            resolve();
+          };
+          const watcher = fs.watch(dir, (_event, name) => {
+            if (name && String(name).includes('.blasnet-tmp-') && fs.existsSync(path.join(dir, String(name))) && ++seen >= k) done();
+          });
+          const timer = setTimeout(done, 5000);
+        });
+      } else {
+        await new Promise((r) => setTimeout(r, rng.int(300)));
+      }
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      // Checksums verified: a complete model, the old one or one the child wrote.
+      const loaded = loadModel(file, { backend: 'js' });
+      assert.equal(loaded.model.params.length, 512 * 2048 + 2048);
+      strays += temporaries(dir).length;
+      saveModel(file, mk(1));
+      assert.deepEqual(temporaries(dir), [], `run ${run}: a temporary survived the next save`);
+    }
+    // The runs must have met the case they test.
+    assert.ok(strays > 0, 'no run was killed mid-save');
+  });
+
+  it('the next save removes only dead writers\' temporaries of the same file', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'stale-'));
+    const file = path.join(dir, 'm.blasnet');
+    const child = spawn(process.execPath, ['-e', '0']);
+    const dead = child.pid as number;
+    await new Promise((r) => child.once('exit', r));
+    const names = {
+      dead: `.m.blasnet.blasnet-tmp-${dead}-0a1b2c`,
+      oldStyle: `.m.blasnet.${dead}.1700000000000.k3j4.tmp`,
+      live: `.m.blasnet.blasnet-tmp-${process.ppid}-0a1b2c`,
+      own: `.m.blasnet.blasnet-tmp-${process.pid}-0a1b2c`,
+      other: `.n.blasnet.blasnet-tmp-${dead}-0a1b2c`,
+      unrelated: `.m.blasnet.blasnet-tmp-notes`,
+    };
+    for (const n of Object.values(names)) fs.writeFileSync(path.join(dir, n), 'x');
+    saveModel(file, small());
+    const left = new Set(fs.readdirSync(dir));
+    assert.ok(!left.has(names.dead) && !left.has(names.oldStyle));
+    for (const k of ['live', 'own', 'other', 'unrelated'] as const) assert.ok(left.has(names[k]), `${k} was removed`);
+  });
+});
+
+describe('hostile model files', () => {
+  it('a layer far larger than the payload is rejected before anything is built', () => {
+    // 1e6 x 1e6 weights: building it first would fail to allocate, or take minutes.
+    for (const [inputSize, units] of [[10000, 25000], [1e6, 1e6]]) {
+      const bytes = encode({ format: 'blasnet-model', library: 'x', model: { inputSize, seed: 0, layers: [{ kind: 'dense', units }], loss: null },
+        params: new Float32Array(1), buffers: [] });
+      throwsCode(() => decodeModel(bytes), 'ERR_BLASNET_FORMAT', undefined, 'parameters');
+      const file = path.join(tmp, `layer-${units}.blasnet`);
+      fs.writeFileSync(file, bytes);
+      throwsCode(() => loadModel(file), 'ERR_BLASNET_FORMAT', undefined, 'parameters');
+    }
+    const bn = encode({ format: 'blasnet-model', library: 'x', model: { inputSize: 2e9, seed: 0, layers: [{ kind: 'batchNorm' }], loss: null },
+      params: new Float32Array(4), buffers: [] });
+    throwsCode(() => decodeModel(bn), 'ERR_BLASNET_FORMAT', undefined, 'parameters');
+  });
+
+  it('too many layers are rejected even when the file is consistent', function () {
+    this.timeout(60000);
+    const layers = Array.from({ length: 100000 }, () => ({ kind: 'activation', fn: 'relu', param: 0, name: null }));
+    const bytes = encode({ format: 'blasnet-model', library: 'x', model: { inputSize: 2, seed: 0, layers, loss: null }, params: new Float32Array(0), buffers: [] });
+    throwsCode(() => decodeModel(bytes), 'ERR_BLASNET_FORMAT', undefined, 'layers');
+    const many = new Sequential({ inputSize: 2, backend: 'js', layers: Array.from({ length: 4097 }, () => activation('relu')) });
+    throwsCode(() => encodeModel(many), 'ERR_BLASNET_ARG_RANGE', RangeError, '4096 layers');
+  });
+
+  it('a 2 GB file with bad magic bytes is rejected after reading its prefix', () => {
+    const file = path.join(tmp, 'huge.blasnet');
+    fs.writeFileSync(file, 'NOTBLASNET');
+    fs.truncateSync(file, 2 ** 31);
+    try {
+      throwsCode(() => loadModel(file), 'ERR_BLASNET_FORMAT', undefined, 'magic');
+      // The same with a valid prefix whose sizes disagree with the file's.
+      const fd = fs.openSync(file, 'r+');
+      fs.writeSync(fd, container('{}'), 0, 32, 0);
+      fs.closeSync(fd);
+      throwsCode(() => loadModel(file), 'ERR_BLASNET_FORMAT', undefined, 'expected');
+    } finally {
+      fs.unlinkSync(file);
+    }
+  });
+
+  it('declared sizes beyond the file or the limits are rejected from the prefix', () => {
+    const bytes = container('{"format":"blasnet-model"}');
+    const cases: [number, (b: Buffer) => void, string][] = [
+      [12, (b) => b.writeUInt32LE(0xffffffff, 12), 'header of'],
+      [12, (b) => b.writeUInt32LE(1000, 12), 'expected'],
+      [24, (b) => b.writeBigUInt64LE(2n ** 63n, 24), 'expected'],
+    ];
+    for (const [, edit, mentions] of cases) {
+      const b = Buffer.from(bytes);
+      edit(b);
+      throwsCode(() => decodeModel(b), 'ERR_BLASNET_FORMAT', undefined, mentions);
+    }
+  });
+
+  it('a header nested 5000 deep fails with ERR_BLASNET_FORMAT; writing one fails with ERR_BLASNET_ARG_TYPE', () => {
+    const deep = `{"format":"blasnet-model","metadata":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    throwsCode(() => decodeModel(container(deep)), 'ERR_BLASNET_FORMAT', undefined, 'deeper');
+    throwsCode(() => decode(container(deep)), 'ERR_BLASNET_FORMAT', undefined, 'deeper');
+    // Brackets inside strings are text, not nesting.
+    assert.equal((decode(container(`{"s":"${'['.repeat(5000)}\\"["}`)) as { s: string }).s.length, 5002);
+    for (const depth of [300, 5000]) {
+      let nested: unknown = 1;
+      for (let i = 0; i < depth; i++) nested = { a: [nested] };
+      throwsCode(() => saveModel(path.join(tmp, 'deep.blasnet'), small(), { metadata: { nested } }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'saveModel');
+    }
+    assert.ok(!fs.existsSync(path.join(tmp, 'deep.blasnet')));
+  });
+
+  it('/dev/zero, a FIFO and a directory fail fast with ERR_BLASNET_IO', function () {
+    this.timeout(30000);
+    const fifo = path.join(tmp, 'read-fifo');
+    execFileSync('mkfifo', [fifo]);
+    // In a child: before this was fixed, /dev/zero aborted the process and the FIFO blocked forever.
+    for (const [file, kind] of [['/dev/zero', 'character device'], [fifo, 'FIFO'], [tmp, 'directory']]) {
+      const r = inChild(`loadModel(${JSON.stringify(file)})`);
+      assert.equal(r.code, 'ERR_BLASNET_IO', JSON.stringify(r));
+      assert.ok(r.message?.includes(kind), r.message);
+    }
+  });
+});
+
+describe('metadata round trips', () => {
+  it('keys and values that look like the format\'s markers come back exactly, with no prototype change', () => {
+    const metadata = JSON.parse(`{"$tensor": 1, "$number": "NaN", "$$two": 2, "$": "dollar", "__proto__": {"polluted": true}, "constructor": "c",
+      "value": {"$tensor": 0, "length": 3}, "num": {"$number": "Infinity"}, "list": [{"$x": [{"$tensor": "y"}]}], "toString": 5}`) as Record<string, unknown>;
+    metadata.tensor = new Float32Array([1, NaN, -Infinity]);
+    metadata.inf = -Infinity;
+    const file = path.join(tmp, 'meta.blasnet');
+    saveModel(file, small(), { metadata, optimizer: { $tensor: 'not one', arena: new Float32Array([2]) } });
+    const loaded = loadModel(file);
+    const back = loaded.metadata as Record<string, unknown>;
+    assert.deepStrictEqual(back, metadata);
+    assert.equal(Object.getPrototypeOf(back), Object.prototype);
+    assert.deepEqual(Object.getOwnPropertyNames(back).sort(), Object.keys(metadata).sort());
+    assert.equal((back as { polluted?: unknown }).polluted, undefined);
+    assert.equal(({} as { polluted?: unknown }).polluted, undefined);
+    assert.deepStrictEqual(loaded.optimizer, { $tensor: 'not one', arena: new Float32Array([2]) });
+    assert.deepStrictEqual(decode(encode(metadata)), metadata);
+  });
+
+  it('an unknown "$" key or a malformed marker in a current file fails with ERR_BLASNET_FORMAT', () => {
+    throwsCode(() => decode(container('{"$other": 1}')), 'ERR_BLASNET_FORMAT', undefined, '$other');
+    throwsCode(() => decode(container('{"a": {"$number": "5"}}')), 'ERR_BLASNET_FORMAT', undefined, 'malformed');
+    throwsCode(() => decode(container('{"a": {"$tensor": 0, "length": 0, "x": 1}}')), 'ERR_BLASNET_FORMAT', undefined, 'malformed');
+  });
+
+  it('files of format version 1 still load exactly', () => {
+    // Written by blasnet 0.1.0 (format version 1): parameters (i - 20) / 16, buffer k value k + i / 8.
+    const file = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'v1-model.blasnet');
+    assert.equal(fs.readFileSync(file).readUInt32LE(8), 1);
+    const loaded = loadModel(file);
+    const m = loaded.model;
+    assert.equal(m.params.length, 35);
+    assert.deepEqual(Array.from(m.params), Array.from({ length: 35 }, (_, i) => (i - 20) / 16));
+    m.buffers().forEach((b, k) => assert.deepEqual(Array.from(b.data), Array.from(b.data, (_, i) => k + i / 8)));
+    assert.equal(m.layers[0].name, 'hidden');
+    assert.deepStrictEqual(loaded.metadata, { epochs: 3, note: 'v1', loss: [0.5, NaN, Infinity], nested: { deep: [{ t: new Float32Array([1, 2.5]) }] } });
+    assert.deepStrictEqual(loaded.schedule, { count: 2 });
+    const opt = createOptimizer({ name: 'adam', lr: 0.5 }, m);
+    opt.load(loaded.optimizer as Parameters<typeof opt.load>[0]);
+    assert.equal(opt.lr, 0.01);
+  });
+});
+
+describe('metadata that cannot be stored', () => {
+  it('a cycle, a BigInt or a throwing toJSON fails with ERR_BLASNET_ARG_TYPE and writes nothing', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'unstorable-'));
+    const file = path.join(dir, 'm.blasnet');
+    saveModel(file, small());
+    const before = fs.readFileSync(file);
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const cyclicEscaped: Record<string, unknown> = { $a: 1 };
+    cyclicEscaped.self = { back: cyclicEscaped };
+    const bad: Record<string, unknown>[] = [
+      { cyclic }, { cyclicEscaped }, { big: 10n }, { when: { toJSON() { throw new Error('no'); } } },
+    ];
+    for (const metadata of bad) {
+      throwsCode(() => saveModel(file, small(2), { metadata }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'saveModel');
+      throwsCode(() => encodeModel(small(2), { metadata }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'encodeModel');
+    }
+    assert.ok(fs.readFileSync(file).equals(before));
+    assert.deepEqual(temporaries(dir), []);
+  });
+});
+
+describe('optimiser state in model files', () => {
+  it('is stored in the binary payload, loads back as a Float32Array and restores the optimiser exactly', () => {
+    const m = new Sequential({ inputSize: 20, seed: 3, backend: 'js', loss: 'mse', layers: [dense(50, { activation: 'tanh' }), dense(4)] });
+    const opt = createOptimizer({ name: 'adam', lr: 0.01, amsgrad: true }, m);
+    const rng = new Rng(6);
+    for (let i = 0; i < 3; i++) {
+      m.lossAndGradient(rng.uniformArray(8 * 20), rng.uniformArray(8 * 4));
+      opt.step();
+    }
+    const state = opt.state();
+    const bytes = encodeModel(m, { optimizer: state });
+    const headerLength = bytes.readUInt32LE(12);
+    // 3 slots of 1254 floats would take 20 kB of base64 in the header.
+    assert.ok(headerLength < 2000, `header of ${headerLength} bytes`);
+    assert.equal(bytes.length, 32 + headerLength + ((4 - (headerLength % 4)) % 4) + 4 * (m.params.length + state.slots * state.size));
+    const loaded = decodeModel(bytes).optimizer as typeof state;
+    assert.ok(loaded.arena instanceof Float32Array);
+    assert.deepEqual(loaded.arena, new Float32Array(new Uint8Array(Buffer.from(state.arena as string, 'base64')).buffer));
+    const again = createOptimizer({ name: 'adam', lr: 1 }, m);
+    again.load(loaded);
+    assert.deepStrictEqual(again.state(), state);
+    // An arena that does not match its declared size is not taken for one: kept as it is.
+    const other = { name: 'x', slots: 1, size: 2, arena: 'AAAAAA==' };
+    assert.deepStrictEqual(decodeModel(encodeModel(m, { optimizer: other })).optimizer, other);
+  });
+});
+
+describe('model file arguments', () => {
+  it('wrong argument types fail with ERR_BLASNET_ARG_TYPE; a plain Uint8Array decodes', () => {
+    const file = path.join(tmp, 'args.blasnet');
+    throwsCode(() => saveModel(123 as unknown as string, small()), 'ERR_BLASNET_ARG_TYPE', TypeError, 'saveModel');
+    throwsCode(() => saveModel(file, {} as Sequential), 'ERR_BLASNET_ARG_TYPE', TypeError, 'Sequential');
+    throwsCode(() => saveModel(file, small(), null as unknown as object), 'ERR_BLASNET_ARG_TYPE', TypeError, 'extras');
+    throwsCode(() => loadModel(undefined as unknown as string), 'ERR_BLASNET_ARG_TYPE', TypeError, 'loadModel');
+    throwsCode(() => decodeModel('bytes' as unknown as Buffer), 'ERR_BLASNET_ARG_TYPE', TypeError, 'decodeModel');
+    assert.ok(!fs.existsSync(file));
+    const m = small(5);
+    assert.deepEqual(decodeModel(new Uint8Array(encodeModel(m))).model.params, m.params);
+  });
+});
