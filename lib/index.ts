@@ -52,3 +52,5 @@ export type { Closure, LbfgsOptions, LbfgsTarget } from './optim/lbfgs';
 export type { ModelConfig } from './model/sequential';
 export { learningCurveSpec, learningCurvesSvg, movingAverage, svgToPng, writeLearningCurves } from './plot/curves';
 export type { FitAsyncOptions } from './train/async';
+export { encodeOnnx, exportOnnx, OnnxGraph } from './interop';
+export type { OnnxAttribute, OnnxExportOptions, OnnxPreprocessing } from './interop';

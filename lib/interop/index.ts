@@ -1,0 +1,2 @@
+export { encodeOnnx, exportOnnx, OnnxGraph } from './onnx';
+export type { OnnxAttribute, OnnxExportOptions, OnnxPreprocessing } from './onnx';
