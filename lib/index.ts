@@ -52,5 +52,11 @@ export type { Closure, LbfgsOptions, LbfgsTarget } from './optim/lbfgs';
 export type { ModelConfig } from './model/sequential';
 export { learningCurveSpec, learningCurvesSvg, movingAverage, svgToPng, writeLearningCurves } from './plot/curves';
 export type { FitAsyncOptions } from './train/async';
-export { encodeOnnx, exportOnnx, OnnxGraph } from './interop';
-export type { OnnxAttribute, OnnxExportOptions, OnnxPreprocessing } from './interop';
+export {
+  compileInference, decodeSafetensors, encodeOnnx, encodeSafetensors, exportOnnx, loadSafetensors, OnnxGraph, parseSafetensors,
+  saveSafetensors, stateDictEntries,
+} from './interop';
+export type {
+  CompiledInference, InferenceFunction, OnnxAttribute, OnnxExportOptions, OnnxPreprocessing, SafetensorsOptions, SafetensorsTensor,
+  StateDictEntry,
+} from './interop';
