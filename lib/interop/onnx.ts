@@ -259,7 +259,10 @@ const tensorType = (dims: (number | string)[]) => ({
  * ERR_BLASNET_UNSUPPORTED naming a layer, preprocessing or CustomLoss that cannot be exported.
  */
 export function encodeOnnx(model: Sequential, options: OnnxExportOptions = {}): Uint8Array {
-  const where = 'encodeOnnx';
+  return buildOnnx('encodeOnnx', model, options);
+}
+
+function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions): Uint8Array {
   const m = checkModel(where, model);
   const opset = checkOpset(where, options.opset ?? 17);
   const custom = m.lossSpec?.custom;
@@ -310,5 +313,5 @@ export function encodeOnnx(model: Sequential, options: OnnxExportOptions = {}): 
  */
 export function exportOnnx(model: Sequential, file: string, options: OnnxExportOptions = {}): void {
   if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `exportOnnx: Expected a file path but received ${String(file)}`);
-  writeFileAtomic(file, encodeOnnx(model, options));
+  writeFileAtomic(file, buildOnnx('exportOnnx', model, options));
 }
