@@ -264,6 +264,7 @@ export function encodeOnnx(model: Sequential, options: OnnxExportOptions = {}): 
 
 function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions): Uint8Array {
   const m = checkModel(where, model);
+  if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object`);
   const opset = checkOpset(where, options.opset ?? 17);
   const custom = m.lossSpec?.custom;
   if (custom) {
