@@ -81,12 +81,16 @@ forEachBackend('compileInference', (backend) => {
     assert.ok(normError(infer(x), m.predict(x).data) < 1e-6);
   });
 
-  it('rejects a batch that is not whole rows, a non-Float32Array and a short out', () => {
+  it('rejects a batch that is not whole rows, a non-Float32Array, a short out and preprocessing of other kinds', () => {
     const infer = compileInference(make());
     throwsCode(() => infer(new Float32Array(7)), 'ERR_BLASNET_SHAPE', RangeError, 'rows of 6 features');
     throwsCode(() => infer(new Float32Array(0)), 'ERR_BLASNET_SHAPE', RangeError);
     throwsCode(() => infer([1, 2, 3, 4, 5, 6] as unknown as Float32Array), 'ERR_BLASNET_ARG_TYPE', TypeError);
     throwsCode(() => infer(new Float32Array(12), new Float32Array(5)), 'ERR_BLASNET_SHAPE', RangeError, 'out');
     throwsCode(() => compileInference({} as Sequential), 'ERR_BLASNET_ARG_TYPE', TypeError);
+    class TableEncoder {}
+    const m = make();
+    (m as { preprocessing: unknown }).preprocessing = new TableEncoder();
+    throwsCode(() => compileInference(m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'TableEncoder');
   });
 });

@@ -2,13 +2,13 @@
  * Inference functions: a model's forward pass as a plain function for serving in hot paths, with
  * no training machinery and no allocation per call once a batch size has been seen.
  */
-import { ErrorCode, rangeError, typeError } from '../errors';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { PassContext } from '../layers/layer';
 import type { Sequential } from '../model/sequential';
 import { Rng } from '../rng';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
-import type { Preprocessor } from '../data/preprocess';
+import { MinMaxScaler, PCA, Standardizer } from '../data/preprocess';
 
 /**
  * x: rows of raw features, one after another (the row count is x.length / inputSize). Returns
@@ -32,10 +32,6 @@ interface Slot {
   readonly pre: Matrix | null;
 }
 
-function preprocessingWidth(p: Preprocessor): number {
-  return p.toJSON().cols;
-}
-
 /**
  * The model's inference pass (what predict computes) as a plain function from a Float32Array
  * batch to a Float32Array of outputs, for serving: no argument conversion beyond a length check,
@@ -45,7 +41,8 @@ function preprocessingWidth(p: Preprocessor): number {
  *
  * Semantics: inference mode (no dropout, BatchNorm's running statistics), the whole batch in one
  * pass (predict goes 256 rows at a time; the results agree to float rounding). The model's
- * preprocessing at the time of this call (setPreprocessing) is applied first, so the function
+ * preprocessing at the time of this call (a Standardizer, MinMaxScaler or PCA set by
+ * setPreprocessing; other kinds are ERR_BLASNET_UNSUPPORTED) is applied first, so the function
  * takes raw rows of `inputSize` features; the weights are read live, so training the model
  * afterwards changes what the function computes.
  *
@@ -62,7 +59,11 @@ export function compileInference(model: Sequential): CompiledInference {
   }
   const layers = model.layers;
   const pre = model.preprocessing;
-  const inputSize = pre ? preprocessingWidth(pre) : model.inputSize;
+  if (pre && !(pre instanceof Standardizer || pre instanceof MinMaxScaler || pre instanceof PCA)) {
+    const name = (pre as { constructor?: { name?: string } }).constructor?.name ?? typeof pre;
+    throw new BlasnetError(ErrorCode.UNSUPPORTED, `${where}: the model's preprocessing ${name} does not take rows of numbers; compile a model without it and transform the rows first`);
+  }
+  const inputSize = pre ? pre.toJSON().cols : model.inputSize;
   const outputSize = model.outputSize;
   const ctx: PassContext = { backend: model.backend, rng: new Rng(0), training: false };
   const slots = new Map<number, Slot>();
