@@ -223,6 +223,13 @@ describe('ONNX export: the graph and bad input', () => {
     const m = model();
     (m as { preprocessing: unknown }).preprocessing = new Hashing();
     throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'Hashing');
+    class Broken {
+      toOnnx() {
+        return { inputSize: 0, input: (_g: OnnxGraph, x: string) => x };
+      }
+    }
+    (m as { preprocessing: unknown }).preprocessing = new Broken();
+    throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_ARG_TYPE', TypeError, 'Broken.toOnnx()');
   });
 
   it('an opset outside 13..21, a bad model and a bad path are coded errors', () => {

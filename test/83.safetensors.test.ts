@@ -88,6 +88,9 @@ forEachBackend('safetensors', (backend) => {
     decodeSafetensors(back, bytes, { keys });
     assert.deepEqual(back.params, m.params);
     throwsCode(() => encodeSafetensors(m, { keys: { '9.weight': 'x' } }), 'ERR_BLASNET_ARG_RANGE', RangeError, '9.weight');
+    throwsCode(() => encodeSafetensors(m, { keys: { '0.weight': '0.bias' } }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'two tensors the key 0.bias');
+    throwsCode(() => encodeSafetensors(m, { keys: { '0.weight': 3 as unknown as string } }), 'ERR_BLASNET_ARG_TYPE', TypeError, '0.weight');
+    throwsCode(() => encodeSafetensors({} as Sequential), 'ERR_BLASNET_ARG_TYPE', TypeError);
   });
 });
 

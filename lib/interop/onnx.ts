@@ -56,7 +56,7 @@ export class OnnxGraph {
   /** A float32 constant (an initializer) of shape `dims`; returns its name. dims [] is a scalar. */
   constant(name: string, dims: readonly number[], data: ArrayLike<number>): string {
     const n = dims.reduce((a, b) => a * b, 1);
-    if (data.length !== n) throw new BlasnetError(ErrorCode.INTERNAL, `OnnxGraph.constant: ${name} has ${data.length} values for shape [${dims.join(', ')}]`);
+    if (data.length !== n) throw rangeError(ErrorCode.SHAPE, `OnnxGraph.constant: ${name} has ${data.length} values for shape [${dims.join(', ')}]`);
     const values = Float32Array.from(data);
     const unique = this.unique(name);
     this.initializers.push({
@@ -156,8 +156,14 @@ function builtInPreprocessing(p: Standardizer | MinMaxScaler | PCA): OnnxPreproc
 function preprocessingOf(where: string, p: unknown): OnnxPreprocessing {
   if (p instanceof Standardizer || p instanceof MinMaxScaler || p instanceof PCA) return builtInPreprocessing(p);
   const own = (p as { toOnnx?: unknown } | null)?.toOnnx;
-  if (typeof own === 'function') return (own as () => OnnxPreprocessing).call(p);
   const name = (p as { constructor?: { name?: string } } | null)?.constructor?.name ?? typeof p;
+  if (typeof own === 'function') {
+    const c = (own as () => OnnxPreprocessing).call(p);
+    if (!c || !Number.isInteger(c.inputSize) || c.inputSize < 1 || typeof c.input !== 'function') {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: ${name}.toOnnx() must return { inputSize (a positive integer), input(graph, name), output?(graph, name) }`);
+    }
+    return c;
+  }
   throw new BlasnetError(ErrorCode.UNSUPPORTED, `${where}: the model's preprocessing ${name} cannot be exported to ONNX (it has no toOnnx())`);
 }
 

@@ -244,6 +244,10 @@ export interface SafetensorsOptions {
  * 3.weight, 3.bias. A layer of another kind counts as one module keeping its own tensor names.
  */
 export function stateDictEntries(model: Sequential, options: SafetensorsOptions = {}): StateDictEntry[] {
+  if (!model || typeof model !== 'object' || !Array.isArray(model.layers) || typeof model.parameters !== 'function') {
+    throw typeError(ErrorCode.ARG_TYPE, 'safetensors: Expected a Sequential model');
+  }
+  if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, 'safetensors: Expected an options object');
   const params = new Map(model.parameters().map((v) => [v.name, v]));
   const buffers = new Map(model.buffers().map((b) => [b.name, b.data]));
   const entries: StateDictEntry[] = [];
@@ -287,7 +291,13 @@ export function stateDictEntries(model: Sequential, options: SafetensorsOptions 
   if (unknown.length > 0) {
     throw rangeError(ErrorCode.ARG_RANGE, `safetensors: options.keys names ${unknown.join(', ')}, which the model does not have (its keys: ${entries.map((e) => e.key).join(', ')})`);
   }
-  return entries.map((e) => (e.key in keys ? { ...e, key: String(keys[e.key]) } : e));
+  const bad = Object.entries(keys).filter(([, v]) => typeof v !== 'string' || v === '' || v === '__metadata__');
+  if (bad.length > 0) throw typeError(ErrorCode.ARG_TYPE, `safetensors: options.keys must map to non-empty strings other than __metadata__ (${bad.map(([k]) => k).join(', ')})`);
+  const mapped = entries.map((e) => (Object.prototype.hasOwnProperty.call(keys, e.key) ? { ...e, key: keys[e.key] } : e));
+  const seen = new Set<string>();
+  const twice = mapped.filter((e) => seen.size === seen.add(e.key).size).map((e) => e.key);
+  if (twice.length > 0) throw rangeError(ErrorCode.ARG_RANGE, `safetensors: options.keys gives two tensors the key ${twice.join(', ')}`);
+  return mapped;
 }
 
 /**
