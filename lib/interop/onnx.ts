@@ -57,12 +57,12 @@ export class OnnxGraph {
   constant(name: string, dims: readonly number[], data: ArrayLike<number>): string {
     const n = dims.reduce((a, b) => a * b, 1);
     if (data.length !== n) throw rangeError(ErrorCode.SHAPE, `OnnxGraph.constant: ${name} has ${data.length} values for shape [${dims.join(', ')}]`);
-    const values = Float32Array.from(data);
+    // raw_data is little-endian whatever the host's byte order.
+    const raw = new Uint8Array(4 * n);
+    const view = new DataView(raw.buffer);
+    for (let i = 0; i < n; i++) view.setFloat32(4 * i, data[i], true);
     const unique = this.unique(name);
-    this.initializers.push({
-      name: unique, dims: dims.slice(), dataType: OnnxDataType.FLOAT,
-      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
-    });
+    this.initializers.push({ name: unique, dims: dims.slice(), dataType: OnnxDataType.FLOAT, rawData: raw });
     return unique;
   }
 
