@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The blasnet command line: train, evaluate, predict, info.
+ * The blasnet command line: train, evaluate, predict, export, info.
  *
  *   blasnet train                 the default job: a 784-256-128-10 ReLU MLP on Fashion-MNIST
  *   blasnet train --help          every option
@@ -23,6 +23,8 @@ import type { ScheduleSpec } from './schedules';
 import { Matrix } from './tensor';
 import { csvLogger, progressBar } from './train/callbacks';
 import { writeLearningCurves } from './plot/curves';
+import { exportOnnx } from './interop/onnx';
+import { saveSafetensors } from './interop/safetensors';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -206,6 +208,20 @@ function predict(o: DataOptions & { model: string; output?: string; backend?: st
   else process.stdout.write(text);
 }
 
+/** blasnet export: a saved model as ONNX (for onnxruntime) and/or safetensors (PyTorch state_dict keys). */
+function exportModel(o: { model: string; onnx?: string; opset: number; safetensors?: string }): void {
+  if (!o.onnx && !o.safetensors) throw new BlasnetError('ERR_BLASNET_ARG_RANGE', 'export: nothing to write; pass --onnx <file> and/or --safetensors <file>');
+  const { model } = loadModel(o.model);
+  if (o.onnx) {
+    exportOnnx(model, o.onnx, { opset: o.opset });
+    process.stdout.write(`ONNX (opset ${o.opset}) written to ${path.resolve(o.onnx)}\n`);
+  }
+  if (o.safetensors) {
+    saveSafetensors(model, o.safetensors);
+    process.stdout.write(`safetensors written to ${path.resolve(o.safetensors)}\n`);
+  }
+}
+
 function info(): void {
   const b = defaultBackend();
   const i = b.info();
@@ -266,6 +282,12 @@ export function program(): Command {
   const pr = p.command('predict').description('predicted classes for every row of a data set')
     .requiredOption('--model <file>', 'a model written by train').option('--output <file>', 'write CSV here instead of stdout');
   backendOptions(dataOptions(pr)).action(predict);
+  p.command('export').description('write a saved model as ONNX and/or safetensors (PyTorch state_dict keys)')
+    .requiredOption('--model <file>', 'a model written by train or saveModel')
+    .option('--onnx <file>', 'write an ONNX model computing what predict returns')
+    .option('--opset <n>', 'ONNX opset, 13 to 21', int('--opset', 13), 17)
+    .option('--safetensors <file>', 'write the weights as safetensors')
+    .action(exportModel);
   p.command('info').description('backend, BLAS library and threads, versions').action(info);
   return p;
 }

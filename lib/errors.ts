@@ -24,6 +24,8 @@ export const ErrorCode = {
   BUSY: 'ERR_BLASNET_BUSY',
   DIVERGED: 'ERR_BLASNET_DIVERGED',
   ABORTED: 'ERR_BLASNET_ABORTED',
+  /** A model part that an export format cannot express (a custom layer, preprocessing or loss). */
+  UNSUPPORTED: 'ERR_BLASNET_UNSUPPORTED',
   INTERNAL: 'ERR_BLASNET_INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

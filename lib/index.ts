@@ -56,3 +56,11 @@ export { updateBatchNorm } from './train/averaging';
 export type { EmaOptions, SwaOptions } from './train/averaging';
 export { mcPredict } from './recipe/uncertainty';
 export type { McPrediction } from './recipe/uncertainty';
+export {
+  compileInference, decodeSafetensors, encodeOnnx, encodeSafetensors, exportOnnx, loadSafetensors, OnnxGraph, parseSafetensors,
+  saveSafetensors, stateDictEntries,
+} from './interop';
+export type {
+  CompiledInference, InferenceFunction, OnnxAttribute, OnnxExportOptions, OnnxPreprocessing, SafetensorsOptions, SafetensorsTensor,
+  StateDictEntry,
+} from './interop';

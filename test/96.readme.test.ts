@@ -46,6 +46,14 @@ describe('README examples', () => {
     assert.match(r.stdout, /total parameters/);
   });
 
+  it('the models-that-leave-blasnet example runs and writes its files', () => {
+    const check = `\nconst fs = require('fs');\n` +
+      `if (probabilities.length !== 6 || !(fs.statSync('model.onnx').size > 0) || !(fs.statSync('model.safetensors').size > 0)) process.exit(3);`;
+    const r = run(`${example('Models that leave blasnet')}${check}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '6');
+  });
+
   const canTrain = nativeAvailable() && fs.existsSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
   (canTrain ? it : it.skip)('the training example reaches about 0.89 on Fashion-MNIST', function () {
     this.timeout(120000);

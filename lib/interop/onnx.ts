@@ -1,0 +1,326 @@
+/**
+ * ONNX export: a Sequential model (and its stored preprocessing) as an ONNX graph that computes
+ * exactly what model.predict returns, for onnxruntime in Python, C#, the browser, ...
+ */
+import type { ActivationName } from '../activations';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { writeFileAtomic } from '../io/format';
+import { Activation, BatchNorm, Dense, Dropout, GaussianNoise, PReLU } from '../layers';
+import type { Layer } from '../layers';
+import type { Sequential } from '../model/sequential';
+import { MinMaxScaler, PCA, Standardizer } from '../data/preprocess';
+import { OnnxAttributeType, OnnxDataType, onnxModelType } from './onnx-schema';
+
+/** Options of exportOnnx and encodeOnnx. */
+export interface OnnxExportOptions {
+  /** The ai.onnx operator set the graph targets, 13 to 21. Default 17 (onnxruntime >= 1.12, onnx >= 1.12). */
+  opset?: number;
+  /** The graph's name. Default 'blasnet'. */
+  graphName?: string;
+}
+
+/** An attribute value for OnnxGraph.node: a float, an integer, a string or lists of floats / integers. */
+export type OnnxAttribute = { f: number } | { i: number } | { s: string } | { floats: number[] } | { ints: number[] };
+
+/** A graph node as protobufjs encodes it. */
+interface NodeObject {
+  input: string[];
+  output: string[];
+  name: string;
+  opType: string;
+  attribute: Record<string, unknown>[];
+}
+
+/**
+ * The graph under construction, handed to layers and preprocessing so that each writes its own
+ * nodes. Every value is a float32 tensor; names are made unique by the graph.
+ */
+export class OnnxGraph {
+  /** The ai.onnx opset the graph targets. */
+  readonly opset: number;
+  private readonly nodes: NodeObject[] = [];
+  private readonly initializers: Record<string, unknown>[] = [];
+  private readonly used = new Set<string>(['input', 'output']);
+
+  constructor(opset: number) {
+    this.opset = opset;
+  }
+
+  private unique(base: string): string {
+    let name = base;
+    for (let k = 1; this.used.has(name); k++) name = `${base}_${k}`;
+    this.used.add(name);
+    return name;
+  }
+
+  /** A float32 constant (an initializer) of shape `dims`; returns its name. dims [] is a scalar. */
+  constant(name: string, dims: readonly number[], data: ArrayLike<number>): string {
+    const n = dims.reduce((a, b) => a * b, 1);
+    if (data.length !== n) throw rangeError(ErrorCode.SHAPE, `OnnxGraph.constant: ${name} has ${data.length} values for shape [${dims.join(', ')}]`);
+    // raw_data is little-endian whatever the host's byte order.
+    const raw = new Uint8Array(4 * n);
+    const view = new DataView(raw.buffer);
+    for (let i = 0; i < n; i++) view.setFloat32(4 * i, data[i], true);
+    const unique = this.unique(name);
+    this.initializers.push({ name: unique, dims: dims.slice(), dataType: OnnxDataType.FLOAT, rawData: raw });
+    return unique;
+  }
+
+  /** Appends a node of the ai.onnx domain; returns the name of its (single) output. */
+  node(opType: string, inputs: readonly string[], attributes: Record<string, OnnxAttribute> = {}, name = opType): string {
+    const output = this.unique(name);
+    const attribute = Object.entries(attributes).map(([key, a]) => {
+      if ('f' in a) return { name: key, type: OnnxAttributeType.FLOAT, f: a.f };
+      if ('i' in a) return { name: key, type: OnnxAttributeType.INT, i: a.i };
+      if ('s' in a) return { name: key, type: OnnxAttributeType.STRING, s: Buffer.from(a.s, 'utf8') };
+      if ('floats' in a) return { name: key, type: OnnxAttributeType.FLOATS, floats: a.floats };
+      return { name: key, type: OnnxAttributeType.INTS, ints: a.ints };
+    });
+    this.nodes.push({ input: inputs.slice(), output: [output], name: output, opType, attribute });
+    return output;
+  }
+
+  /** @internal Renames the value `from` (the last node's output) to `to`, or adds an Identity when it is not a node output. */
+  finish(from: string, to: string): void {
+    const last = this.nodes[this.nodes.length - 1];
+    if (last && last.output[0] === from) last.output[0] = to;
+    else this.nodes.push({ input: [from], output: [to], name: to, opType: 'Identity', attribute: [] });
+  }
+
+  /** @internal */
+  parts(): { nodes: NodeObject[]; initializers: Record<string, unknown>[] } {
+    return { nodes: this.nodes, initializers: this.initializers };
+  }
+}
+
+/**
+ * What a preprocessing step contributes to an exported graph. A preprocessor that is not built in
+ * (Standardizer, MinMaxScaler, PCA) takes part in export by having a method `toOnnx()` that
+ * returns one of these.
+ */
+export interface OnnxPreprocessing {
+  /** Columns of the raw rows the graph takes as 'input'. */
+  readonly inputSize: number;
+  /** Writes the nodes from the raw rows `input` to the model's input; returns that value's name. */
+  input(graph: OnnxGraph, input: string): string;
+  /**
+   * Writes the nodes that turn the model's output into what predict returns (e.g. undoing a
+   * target standardisation); returns that value's name. Absent when predict returns the model's
+   * output as it is.
+   */
+  output?(graph: OnnxGraph, output: string): string;
+}
+
+/** The supported opsets and the IR version of the onnx release that introduced each. */
+const IR_VERSION: Record<number, number> = { 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
+
+const f32 = (x: ArrayLike<number>): Float32Array => Float32Array.from(x);
+
+/** The built-in preprocessors' graphs: the same arithmetic as their transform(), in float32. */
+function builtInPreprocessing(p: Standardizer | MinMaxScaler | PCA): OnnxPreprocessing {
+  if (p instanceof Standardizer) {
+    const j = p.toJSON();
+    return {
+      inputSize: j.cols,
+      input: (g, x) => g.node('Mul', [g.node('Sub', [x, g.constant('standardizer_mean', [j.cols], j.mean)], {}, 'standardizer_centred'),
+        g.constant('standardizer_inv_std', [j.cols], j.std.map((s) => (s === 0 ? 1 : 1 / s)))], {}, 'standardized'),
+    };
+  }
+  if (p instanceof MinMaxScaler) {
+    const j = p.toJSON();
+    const [lo, hi] = j.range;
+    const factor = j.min.map((v, c) => (j.max[c] > v ? (hi - lo) / (j.max[c] - v) : 0));
+    return {
+      inputSize: j.cols,
+      input: (g, x) => {
+        const scaled = g.node('Mul', [g.node('Sub', [x, g.constant('minmax_min', [j.cols], j.min)], {}, 'minmax_shifted'),
+          g.constant('minmax_factor', [j.cols], factor)], {}, 'minmax_scaled');
+        return lo === 0 ? scaled : g.node('Add', [scaled, g.constant('minmax_low', [], [lo])], {}, 'minmax');
+      },
+    };
+  }
+  const j = p.toJSON();
+  return {
+    inputSize: j.cols,
+    input: (g, x) => {
+      const centred = g.node('Sub', [x, g.constant('pca_mean', [j.cols], f32(j.mean))], {}, 'pca_centred');
+      const projected = g.node('Gemm', [centred, g.constant('pca_axes', [j.components, j.cols], j.axes)], { transB: { i: 1 } }, 'pca_projected');
+      if (!j.whiten) return projected;
+      const post = j.explainedVariance.map((v) => (v + j.eps > 0 ? 1 / Math.sqrt(v + j.eps) : 0));
+      return g.node('Mul', [projected, g.constant('pca_whiten', [j.components], post)], {}, 'pca_whitened');
+    },
+  };
+}
+
+/** The ONNX contribution of a model's preprocessing, or a coded error naming what cannot be exported. */
+function preprocessingOf(where: string, p: unknown): OnnxPreprocessing {
+  if (p instanceof Standardizer || p instanceof MinMaxScaler || p instanceof PCA) return builtInPreprocessing(p);
+  const own = (p as { toOnnx?: unknown } | null)?.toOnnx;
+  const name = (p as { constructor?: { name?: string } } | null)?.constructor?.name ?? typeof p;
+  if (typeof own === 'function') {
+    const c = (own as () => OnnxPreprocessing).call(p);
+    if (!c || !Number.isInteger(c.inputSize) || c.inputSize < 1 || typeof c.input !== 'function') {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: ${name}.toOnnx() must return { inputSize (a positive integer), input(graph, name), output?(graph, name) }`);
+    }
+    return c;
+  }
+  throw new BlasnetError(ErrorCode.UNSUPPORTED, `${where}: the model's preprocessing ${name} cannot be exported to ONNX (it has no toOnnx())`);
+}
+
+/** Nodes of an elementwise table activation, or a row-wise softmax / log-softmax, applied to x. */
+function activationNodes(g: OnnxGraph, fn: ActivationName | 'softmax' | 'logSoftmax', param: number, x: string): string {
+  switch (fn) {
+    case 'identity': return x;
+    case 'sigmoid': return g.node('Sigmoid', [x]);
+    case 'tanh': return g.node('Tanh', [x]);
+    case 'relu': return g.node('Relu', [x]);
+    case 'leakyRelu': return g.node('LeakyRelu', [x], { alpha: { f: param } });
+    case 'elu': return g.node('Elu', [x], { alpha: { f: param } });
+    // ONNX's defaults are the float32 roundings of the same constants; stated for clarity.
+    case 'selu': return g.node('Selu', [x], { alpha: { f: 1.6732632423543772 }, gamma: { f: 1.0507009873554805 } });
+    case 'silu': return g.node('Mul', [x, g.node('Sigmoid', [x])], {}, 'silu');
+    case 'softplus': return g.node('Softplus', [x]);
+    case 'gelu': {
+      // The exact form 0.5 x (1 + erf(x / sqrt 2)); ONNX's Gelu op needs opset 20.
+      const e = g.node('Erf', [g.node('Mul', [x, g.constant('gelu_inv_sqrt2', [], [Math.SQRT1_2])])]);
+      const onePlus = g.node('Add', [e, g.constant('gelu_one', [], [1])]);
+      return g.node('Mul', [g.node('Mul', [x, onePlus]), g.constant('gelu_half', [], [0.5])], {}, 'gelu');
+    }
+    case 'softmax': return g.node('Softmax', [x], { axis: { i: 1 } });
+    case 'logSoftmax': return g.node('LogSoftmax', [x], { axis: { i: 1 } });
+    default: {
+      const never: never = fn;
+      throw new BlasnetError(ErrorCode.INTERNAL, `no ONNX form for activation ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * The nodes of one layer in inference form: x -> its output. Built-in layers only; anything else
+ * is ERR_BLASNET_UNSUPPORTED naming the layer.
+ */
+function layerNodes(where: string, g: OnnxGraph, layer: Layer, index: number, params: Map<string, Float32Array>,
+  buffers: Map<string, Float32Array>, x: string): string {
+  const id = layer.name ?? String(index);
+  const p = (n: string) => params.get(`${id}.${n}`) as Float32Array;
+  if (layer instanceof Dense) {
+    // DropConnect scales kept weights while training (inverted), so inference uses W as it is.
+    const w = g.constant(`${id}.weight`, [layer.units, layer.inSize], p('weight'));
+    const inputs = layer.useBias ? [x, w, g.constant(`${id}.bias`, [layer.units], p('bias'))] : [x, w];
+    const z = g.node('Gemm', inputs, { transB: { i: 1 } }, `${id}.gemm`);
+    return activationNodes(g, layer.activation, layer.activationParam, z);
+  }
+  if (layer instanceof Activation) return activationNodes(g, layer.fn, layer.param, x);
+  if (layer instanceof BatchNorm) {
+    const n = layer.inSize;
+    return g.node('BatchNormalization', [x, g.constant(`${id}.gamma`, [n], p('gamma')), g.constant(`${id}.beta`, [n], p('beta')),
+      g.constant(`${id}.running_mean`, [n], buffers.get(`${id}.runningMean`) as Float32Array),
+      g.constant(`${id}.running_var`, [n], buffers.get(`${id}.runningVar`) as Float32Array)], { epsilon: { f: layer.eps } }, `${id}.batchnorm`);
+  }
+  if (layer instanceof PReLU) {
+    const slope = p('slope');
+    return g.node('PRelu', [x, g.constant(`${id}.slope`, [slope.length], slope)], {}, `${id}.prelu`);
+  }
+  if (layer instanceof Dropout) {
+    // Inverted dropout is the identity at inference; classic dropout scales by the keep probability.
+    if (layer.mode === 'inverted' || layer.rate === 0) return x;
+    return g.node('Mul', [x, g.constant(`${id}.keep`, [], [1 - layer.rate])], {}, `${id}.dropout`);
+  }
+  // Gaussian noise is added only while training.
+  if (layer instanceof GaussianNoise) return x;
+  throw new BlasnetError(ErrorCode.UNSUPPORTED,
+    `${where}: layer ${index} (${JSON.stringify(layer.name ?? layer.kind)}, kind ${JSON.stringify(layer.kind)}) has no ONNX form; built-in layers are dense, activation, batchNorm, prelu, dropout and gaussianNoise`);
+}
+
+function checkOpset(where: string, opset: unknown): number {
+  if (typeof opset !== 'number' || !(opset in IR_VERSION)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected an integer from 13 to 21 for opset but received ${String(opset)}`);
+  }
+  return opset;
+}
+
+function checkModel(where: string, model: unknown): Sequential {
+  const m = model as Sequential | null;
+  if (!m || typeof m !== 'object' || !Array.isArray(m.layers) || typeof m.parameters !== 'function') {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Sequential model`);
+  }
+  return m;
+}
+
+const LIBRARY_VERSION: string = (() => {
+  try {
+    return (require('../../../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
+
+const tensorType = (dims: (number | string)[]) => ({
+  tensorType: {
+    elemType: OnnxDataType.FLOAT,
+    shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+  },
+});
+
+/**
+ * The bytes of an ONNX model computing model.predict (see exportOnnx). Throws
+ * ERR_BLASNET_UNSUPPORTED naming a layer, preprocessing or CustomLoss that cannot be exported.
+ */
+export function encodeOnnx(model: Sequential, options: OnnxExportOptions = {}): Uint8Array {
+  return buildOnnx('encodeOnnx', model, options);
+}
+
+function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions): Uint8Array {
+  const m = checkModel(where, model);
+  if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object`);
+  const opset = checkOpset(where, options.opset ?? 17);
+  const custom = m.lossSpec?.custom;
+  if (custom) {
+    throw new BlasnetError(ErrorCode.UNSUPPORTED,
+      `${where}: the model's loss is the CustomLoss ${JSON.stringify(custom.name)}, whose reading of the outputs an ONNX graph cannot carry; set a built-in loss (setLoss) before exporting`);
+  }
+  const pre = m.preprocessing ? preprocessingOf(where, m.preprocessing) : null;
+  const g = new OnnxGraph(opset);
+  const params = new Map(m.parameters().map((v) => [v.name, v.data]));
+  const buffers = new Map(m.buffers().map((b) => [b.name, b.data]));
+  let h = pre ? pre.input(g, 'input') : 'input';
+  m.layers.forEach((layer, i) => {
+    h = layerNodes(where, g, layer, i, params, buffers, h);
+  });
+  if (pre?.output) h = pre.output(g, h);
+  g.finish(h, 'output');
+  const { nodes, initializers } = g.parts();
+  const doc = {
+    irVersion: IR_VERSION[opset],
+    producerName: 'blasnet',
+    producerVersion: LIBRARY_VERSION,
+    opsetImport: [{ domain: '', version: opset }],
+    graph: {
+      name: options.graphName ?? 'blasnet',
+      node: nodes,
+      initializer: initializers,
+      input: [{ name: 'input', type: tensorType(['batch', pre ? pre.inputSize : m.inputSize]) }],
+      output: [{ name: 'output', type: tensorType(['batch', m.outputSize]) }],
+    },
+  };
+  const type = onnxModelType();
+  return type.encode(type.fromObject(doc)).finish();
+}
+
+/**
+ * Writes `model` as an ONNX file (atomically) that computes exactly what model.predict returns:
+ * input 'input' [batch, features] float32 (batch dynamic), output 'output' [batch, outputs]
+ * float32, probabilities when the model ends in softmax or sigmoid. The stored preprocessing
+ * (Standardizer, MinMaxScaler, PCA, or any preprocessor with toOnnx()) comes first, so the graph
+ * takes the raw rows.
+ *
+ * Layers in inference form: dense = Gemm (transB = 1, PyTorch's [out, in] weights) + its
+ * activation (gelu as the exact erf form, silu as x * Sigmoid(x)); batchNorm =
+ * BatchNormalization with the running statistics; prelu = PRelu; dropout and DropConnect =
+ * nothing (classic dropout = Mul by the keep probability). Other layers, preprocessing without
+ * toOnnx() and a CustomLoss are ERR_BLASNET_UNSUPPORTED, naming them.
+ */
+export function exportOnnx(model: Sequential, file: string, options: OnnxExportOptions = {}): void {
+  if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `exportOnnx: Expected a file path but received ${String(file)}`);
+  writeFileAtomic(file, buildOnnx('exportOnnx', model, options));
+}

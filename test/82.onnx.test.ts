@@ -1,0 +1,268 @@
+/**
+ * ONNX export, checked by running the exported graphs in onnxruntime: for every layer kind, every
+ * activation and every stored preprocessing, onnxruntime's outputs equal model.predict within
+ * 1e-5 (normalised error) on random inputs, at batch sizes 1 and 1000. onnxruntime-node lives in
+ * its own test-only package (test/interop; `ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix
+ * test/interop`); without it these tests skip, except in CI (CI set), where they fail.
+ */
+import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import {
+  activation, ACTIVATION_NAMES, batchNorm, dense, dropout, encodeOnnx, gaussianNoise, exportOnnx, Layer, Matrix, MinMaxScaler, PCA, prelu, Rng,
+  saveModel, Sequential, Standardizer,
+} from '../lib';
+import type { ActivationLayerName, Backend, DenseActivation, OnnxGraph, OnnxPreprocessing, ParamSpec, PassContext } from '../lib';
+import { onnxModelType } from '../lib/interop/onnx-schema';
+import { forEachBackend, normError, throwsCode } from './helpers';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const ORT_DIR = path.join(ROOT, 'test', 'interop', 'node_modules', 'onnxruntime-node');
+
+interface OrtTensor { data: Float32Array; dims: readonly number[] }
+interface Ort {
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => OrtTensor;
+  InferenceSession: { create(bytes: Uint8Array): Promise<{ run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>> }> };
+}
+
+function loadOrt(): Ort | null {
+  try {
+    return require(ORT_DIR) as Ort;
+  } catch (e) {
+    if (process.env.CI) throw new Error(`onnxruntime-node is required in CI: run ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix test/interop (${(e as Error).message})`);
+    return null;
+  }
+}
+
+const ort = loadOrt();
+if (!ort) {
+  process.stderr.write('  82.onnx: onnxruntime-node not installed (ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix test/interop); skipping the onnxruntime checks\n');
+}
+const withOrt = ort ? it : it.skip;
+
+/** onnxruntime's output for x ([rows, cols]) on the exported bytes. */
+async function runOrt(bytes: Uint8Array, x: Float32Array, rows: number, cols: number): Promise<OrtTensor> {
+  const o = ort as Ort;
+  const session = await o.InferenceSession.create(bytes);
+  const result = await session.run({ input: new o.Tensor('float32', x, [rows, cols]) });
+  return result.output;
+}
+
+/** Moves BatchNorm's running statistics away from 0 and 1 with a few training passes. */
+function warmStatistics(model: Sequential, rng: Rng): void {
+  model.train();
+  for (let i = 0; i < 4; i++) model.forward(rng.uniformArray(64 * model.inputSize, -1.5, 2.5));
+  model.eval();
+}
+
+/** Asserts that onnxruntime on the export equals predict at batch sizes 1 and 1000. */
+async function agrees(model: Sequential, seed: number, cols = model.inputSize, options: { opset?: number } = {}): Promise<void> {
+  const bytes = encodeOnnx(model, options);
+  const rng = new Rng(seed);
+  for (const rows of [1, 1000]) {
+    const x = rng.uniformArray(rows * cols, -2, 2);
+    const expected = model.predict(new Matrix(x, rows, cols)).data;
+    const got = await runOrt(bytes, x, rows, cols);
+    assert.deepEqual(got.dims, [rows, model.outputSize]);
+    const err = normError(got.data, expected);
+    assert.ok(err < 1e-5, `batch ${rows}: normalised error ${err}`);
+  }
+}
+
+const HIDDEN_ACTIVATIONS: DenseActivation[] = [...ACTIVATION_NAMES];
+
+forEachBackend('ONNX export', (backend: Backend) => {
+  const make = (layers: Layer[], inputSize = 5, seed = 3) => new Sequential({ inputSize, layers, seed, backend });
+
+  for (const act of [...HIDDEN_ACTIVATIONS, 'softmax' as const]) {
+    withOrt(`dense with activation ${act} equals predict`, async () => {
+      await agrees(make([dense(9, { activation: act, activationParam: act === 'leakyRelu' ? 0.2 : act === 'elu' ? 0.7 : undefined }), dense(4)]), 11);
+    });
+  }
+
+  for (const head of ['softmax', 'sigmoid'] as const) {
+    withOrt(`a ${head} output layer: the graph outputs the probabilities predict returns`, async () => {
+      const m = make([dense(8, { activation: 'relu' }), dense(3, { activation: head })]);
+      await agrees(m, 12);
+    });
+  }
+
+  for (const fn of [...ACTIVATION_NAMES, 'softmax', 'logSoftmax'] as ActivationLayerName[]) {
+    withOrt(`activation layer ${fn} equals predict`, async () => {
+      await agrees(make([dense(6), activation(fn)]), 13);
+    });
+  }
+
+  withOrt('batchNorm in inference form (running statistics, eps) equals predict', async () => {
+    const m = make([dense(8, { activation: 'tanh' }), batchNorm({ eps: 1e-3 }), dense(7), batchNorm(), dense(2)]);
+    warmStatistics(m, new Rng(4));
+    await agrees(m, 14);
+  });
+
+  withOrt('prelu with one slope and with a slope per unit equals predict', async () => {
+    const m = make([dense(8), prelu({ init: 0.1 }), dense(6), prelu({ perUnit: true }), dense(3)]);
+    new Rng(5).uniformArray(6).forEach((v, i) => { m.parameters()[4].data[i] = v; });
+    await agrees(m, 15);
+  });
+
+  withOrt('dropout (inverted and classic), DropConnect, Gaussian noise, maxNorm and a dense layer without bias equal predict', async () => {
+    const m = make([gaussianNoise(0.3), dense(10, { activation: 'relu', dropConnect: 0.3, maxNorm: 2 }), dropout(0.4), dense(8, { bias: false }), dropout(0.25, { mode: 'classic' }), dense(3)]);
+    await agrees(m, 16);
+  });
+
+  withOrt('every layer kind in one model, at opsets 13 and 21', async () => {
+    const m = make([dense(12, { activation: 'gelu' }), batchNorm(), prelu({ perUnit: true }), dropout(0.2), activation('silu'),
+      dense(8, { activation: 'selu', dropConnect: 0.1 }), dense(4, { activation: 'softmax' })]);
+    warmStatistics(m, new Rng(6));
+    await agrees(m, 17, 5, { opset: 13 });
+    await agrees(m, 18, 5, { opset: 21 });
+  });
+
+  const rawData = (rng: Rng, rows: number, cols: number) => {
+    const x = new Matrix(rng.uniformArray(rows * cols, -1, 1), rows, cols);
+    for (let i = 0; i < x.data.length; i++) x.data[i] = x.data[i] * (1 + (i % cols)) + (i % cols) - 2;
+    return x;
+  };
+  const preprocessors: [string, (x: Matrix) => Standardizer | MinMaxScaler | PCA, number][] = [
+    ['Standardizer', (x) => new Standardizer().fit(x), 7],
+    ['MinMaxScaler to [-1, 1]', (x) => new MinMaxScaler({ range: [-1, 1] }).fit(x), 7],
+    ['PCA (4 of 7 components)', (x) => new PCA({ components: 4, backend }).fit(x), 4],
+    ['PCA whitened', (x) => new PCA({ components: 5, whiten: true, backend }).fit(x), 5],
+  ];
+  for (const [name, fit, width] of preprocessors) {
+    withOrt(`stored preprocessing ${name}: the graph takes raw rows and equals predict`, async () => {
+      const m = make([dense(6, { activation: 'elu' }), dense(2, { activation: 'sigmoid' })], width);
+      m.setPreprocessing(fit(rawData(new Rng(7), 200, 7)));
+      await agrees(m, 19, 7);
+    });
+  }
+
+  withOrt('a preprocessor with toOnnx() contributes its own input and output nodes', async () => {
+    // Doubles the raw rows on the way in and adds 1 to the outputs on the way out.
+    class Doubler {
+      transform(x: Matrix): Matrix {
+        return new Matrix(x.data.map((v) => 2 * v), x.rows, x.cols);
+      }
+      toJSON() {
+        return { type: 'Doubler', cols: 5 };
+      }
+      toOnnx(): OnnxPreprocessing {
+        return {
+          inputSize: 5,
+          input: (g: OnnxGraph, x: string) => g.node('Mul', [x, g.constant('two', [], [2])]),
+          output: (g: OnnxGraph, y: string) => g.node('Add', [y, g.constant('one', [], [1])]),
+        };
+      }
+    }
+    const m = make([dense(4, { activation: 'tanh' }), dense(3)]);
+    (m as { preprocessing: unknown }).preprocessing = new Doubler();
+    const x = new Rng(20).uniformArray(50 * 5);
+    const expected = m.predict(new Matrix(x, 50, 5)).data.map((v) => v + 1);
+    const got = await runOrt(encodeOnnx(m), x, 50, 5);
+    assert.ok(normError(got.data, expected) < 1e-6);
+  });
+});
+
+describe('ONNX export: the graph and bad input', () => {
+  const model = () => new Sequential({ inputSize: 5, layers: [dense(4, { activation: 'relu' }), dropout(0.5), dense(3, { activation: 'softmax' })] });
+
+  it('names the input and output, keeps the batch dimension dynamic and records the opset', () => {
+    const type = onnxModelType();
+    const doc = type.toObject(type.decode(encodeOnnx(model(), { opset: 15 })), { longs: Number }) as {
+      irVersion: number; opsetImport: { version: number }[]; producerName: string;
+      graph: { input: { name: string; type: { tensorType: { shape: { dim: { dimParam?: string; dimValue?: number }[] } } } }[];
+        output: { name: string; type: { tensorType: { shape: { dim: { dimParam?: string; dimValue?: number }[] } } } }[];
+        node: { opType: string }[] };
+    };
+    assert.equal(doc.producerName, 'blasnet');
+    assert.equal(doc.irVersion, 8);
+    assert.deepEqual(doc.opsetImport.map((o) => o.version), [15]);
+    assert.equal(doc.graph.input[0].name, 'input');
+    assert.equal(doc.graph.output[0].name, 'output');
+    assert.deepEqual(doc.graph.input[0].type.tensorType.shape.dim, [{ dimParam: 'batch' }, { dimValue: 5 }]);
+    assert.deepEqual(doc.graph.output[0].type.tensorType.shape.dim, [{ dimParam: 'batch' }, { dimValue: 3 }]);
+    // Inverted dropout leaves no node behind.
+    assert.deepEqual(doc.graph.node.map((n) => n.opType), ['Gemm', 'Relu', 'Gemm', 'Softmax']);
+  });
+
+  it('a custom layer is ERR_BLASNET_UNSUPPORTED naming its kind and position', () => {
+    class Doubling extends Layer {
+      readonly kind = 'doubling';
+      build(inSize: number): ParamSpec[] {
+        this.inSize = this.outSize = inSize;
+        return [];
+      }
+      protected allocate(): void {}
+      forward(_c: PassContext, _b: number, x: Float32Array): Float32Array {
+        return x;
+      }
+      backward(): Float32Array | null {
+        return null;
+      }
+      config() {
+        return { kind: this.kind };
+      }
+    }
+    const m = new Sequential({ inputSize: 3, layers: [dense(4), new Doubling(), dense(2)] });
+    throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'layer 1');
+    throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_UNSUPPORTED', undefined, '"doubling"');
+  });
+
+  it('a CustomLoss head is ERR_BLASNET_UNSUPPORTED naming it', () => {
+    const m = new Sequential({
+      inputSize: 3, layers: [dense(2)],
+      loss: { name: 'myMarginLoss', compute: () => 0 },
+    });
+    throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'myMarginLoss');
+  });
+
+  it('preprocessing without toOnnx() is ERR_BLASNET_UNSUPPORTED naming it', () => {
+    class Hashing {}
+    const m = model();
+    (m as { preprocessing: unknown }).preprocessing = new Hashing();
+    throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'Hashing');
+    class Broken {
+      toOnnx() {
+        return { inputSize: 0, input: (_g: OnnxGraph, x: string) => x };
+      }
+    }
+    (m as { preprocessing: unknown }).preprocessing = new Broken();
+    throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_ARG_TYPE', TypeError, 'Broken.toOnnx()');
+  });
+
+  it('an opset outside 13..21, a bad model and a bad path are coded errors', () => {
+    for (const opset of [12, 22, 17.5, '17']) throwsCode(() => encodeOnnx(model(), { opset: opset as number }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'opset');
+    throwsCode(() => encodeOnnx({} as Sequential), 'ERR_BLASNET_ARG_TYPE', TypeError);
+    throwsCode(() => exportOnnx(model(), '' as string), 'ERR_BLASNET_ARG_TYPE', TypeError);
+  });
+
+  describe('blasnet export (CLI)', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-onnx-'));
+    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+    const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist', 'lib', 'cli.js'), ...args], { cwd: tmp, encoding: 'utf8', timeout: 60000 });
+
+    withOrt('writes an ONNX file that onnxruntime runs to predict\'s outputs', async () => {
+      const m = model();
+      saveModel(path.join(tmp, 'm.blasnet'), m);
+      const r = cli('export', '--model', 'm.blasnet', '--onnx', 'm.onnx', '--opset', '13');
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /ONNX \(opset 13\) written/);
+      const x = new Rng(21).uniformArray(10 * 5);
+      const got = await runOrt(fs.readFileSync(path.join(tmp, 'm.onnx')), x, 10, 5);
+      assert.ok(normError(got.data, m.predict(new Matrix(x, 10, 5)).data) < 1e-6);
+    });
+
+    it('fails clearly without an output or with a bad opset', () => {
+      saveModel(path.join(tmp, 'n.blasnet'), model());
+      const none = cli('export', '--model', 'n.blasnet');
+      assert.equal(none.status, 1);
+      assert.match(none.stderr, /nothing to write.*ERR_BLASNET_ARG_RANGE/);
+      const bad = cli('export', '--model', 'n.blasnet', '--onnx', 'n.onnx', '--opset', '30');
+      assert.equal(bad.status, 1);
+      assert.match(bad.stderr, /opset.*ERR_BLASNET_ARG_RANGE/);
+      assert.ok(!fs.existsSync(path.join(tmp, 'n.onnx')));
+    });
+  });
+});

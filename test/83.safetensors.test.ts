@@ -1,0 +1,188 @@
+/**
+ * safetensors with PyTorch's state_dict keys: fixtures written by PyTorch
+ * (test/fixtures/torch/make_fixtures.py) load and predict PyTorch's recorded outputs; blasnet's
+ * files round-trip; mismatched tensors are listed and nothing is loaded; malformed files are
+ * ERR_BLASNET_FORMAT.
+ */
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import {
+  batchNorm, decodeSafetensors, dense, dropout, encodeSafetensors, loadSafetensors, parseSafetensors, prelu, Rng, saveSafetensors,
+  Sequential, stateDictEntries,
+} from '../lib';
+import type { Backend } from '../lib';
+import { forEachBackend, normError, throwsCode } from './helpers';
+
+const FIXTURES = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'torch');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-safetensors-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** The blasnet equivalents of make_fixtures.py's models. */
+const MODELS: Record<string, (backend?: Backend, seed?: number) => Sequential> = {
+  classifier: (backend, seed = 0) => new Sequential({
+    inputSize: 6, seed, backend,
+    layers: [dense(16, { activation: 'relu' }), batchNorm(), prelu(), dropout(0.2), dense(4, { activation: 'softmax' })],
+  }),
+  regressor: (backend, seed = 0) => new Sequential({
+    inputSize: 5, seed, backend,
+    layers: [dense(8, { activation: 'tanh' }), prelu({ perUnit: true }), batchNorm(), dense(8, { activation: 'gelu' }), dense(3)],
+  }),
+};
+
+/** A safetensors file from raw parts, for malformed and unusual files. */
+function file(header: unknown, data: Uint8Array = new Uint8Array(0), lengthField?: bigint): Buffer {
+  const json = Buffer.from(typeof header === 'string' ? header : JSON.stringify(header), 'utf8');
+  const out = Buffer.alloc(8 + json.length + data.length);
+  out.writeBigUInt64LE(lengthField ?? BigInt(json.length), 0);
+  json.copy(out, 8);
+  Buffer.from(data).copy(out, 8 + json.length);
+  return out;
+}
+
+const snapshot = (m: Sequential) => [m.params.slice(), ...m.buffers().map((b) => b.data.slice())];
+
+forEachBackend('safetensors', (backend) => {
+  for (const name of Object.keys(MODELS)) {
+    it(`${name}: PyTorch's state_dict loads and predicts PyTorch's recorded outputs within 1e-5`, () => {
+      const m = MODELS[name](backend);
+      loadSafetensors(m, path.join(FIXTURES, `${name}.safetensors`));
+      const io = parseSafetensors(fs.readFileSync(path.join(FIXTURES, `${name}.io.safetensors`))).tensors;
+      const x = io.get('x')?.data as Float32Array;
+      const y = io.get('y')?.data as Float32Array;
+      const err = normError(m.predict(x).data, y);
+      assert.ok(err < 1e-5, `normalised error ${err}`);
+    });
+  }
+
+  it('a saved file reloads exactly, under the keys and dtypes PyTorch expects', () => {
+    const m = MODELS.classifier(backend, 3);
+    m.train();
+    m.forward(new Rng(1).uniformArray(32 * 6, -1, 2));
+    m.eval();
+    const f = path.join(tmp, `c-${backend.name}.safetensors`);
+    saveSafetensors(m, f);
+    const { tensors, metadata } = parseSafetensors(fs.readFileSync(f));
+    assert.deepEqual(metadata, { format: 'pt' });
+    assert.deepEqual([...tensors.keys()], ['0.weight', '0.bias', '2.weight', '2.bias', '2.running_mean', '2.running_var',
+      '2.num_batches_tracked', '3.weight', '5.weight', '5.bias']);
+    assert.deepEqual(tensors.get('0.weight')?.shape, [16, 6]);
+    assert.deepEqual(tensors.get('3.weight')?.shape, [1]);
+    const counter = tensors.get('2.num_batches_tracked');
+    assert.equal(counter?.dtype, 'I64');
+    assert.deepEqual(counter?.shape, []);
+    assert.deepEqual(tensors.get('2.running_var')?.data, m.buffers()[1].data);
+    const back = MODELS.classifier(backend, 9);
+    assert.notDeepEqual(back.params, m.params);
+    loadSafetensors(back, f);
+    assert.deepEqual(snapshot(back), snapshot(m));
+  });
+
+  it('options.keys renames tensors both ways; unknown keys are named', () => {
+    const m = MODELS.regressor(backend, 1);
+    const keys = { '0.weight': 'encoder.0.weight', '0.bias': 'encoder.0.bias' };
+    const bytes = encodeSafetensors(m, { keys });
+    assert.ok(parseSafetensors(bytes).tensors.has('encoder.0.weight'));
+    const back = MODELS.regressor(backend, 2);
+    decodeSafetensors(back, bytes, { keys });
+    assert.deepEqual(back.params, m.params);
+    throwsCode(() => encodeSafetensors(m, { keys: { '9.weight': 'x' } }), 'ERR_BLASNET_ARG_RANGE', RangeError, '9.weight');
+    throwsCode(() => encodeSafetensors(m, { keys: { '0.weight': '0.bias' } }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'two tensors the key 0.bias');
+    throwsCode(() => encodeSafetensors(m, { keys: { '0.weight': 3 as unknown as string } }), 'ERR_BLASNET_ARG_TYPE', TypeError, '0.weight');
+    throwsCode(() => encodeSafetensors({} as Sequential), 'ERR_BLASNET_ARG_TYPE', TypeError);
+  });
+});
+
+describe('safetensors: keys and bad input', () => {
+  it('named layers use their names; a dense layer with an activation takes two torch indices', () => {
+    const m = new Sequential({ inputSize: 3, layers: [dense(4, { activation: 'relu', name: 'fc' }), dense(4), batchNorm(), dense(2, { bias: false })] });
+    assert.deepEqual(stateDictEntries(m).map((e) => e.key), ['fc.weight', 'fc.bias', '2.weight', '2.bias', '3.weight', '3.bias',
+      '3.running_mean', '3.running_var', '3.num_batches_tracked', '4.weight']);
+  });
+
+  const good = () => encodeSafetensors(MODELS.classifier(undefined, 5));
+
+  it('missing, unexpected and wrongly shaped tensors are listed together, and nothing is loaded', () => {
+    const { tensors } = parseSafetensors(good());
+    const entries: Record<string, unknown> = {};
+    const chunks: Buffer[] = [];
+    let at = 0;
+    const add = (key: string, dtype: string, shape: number[], data: Buffer) => {
+      entries[key] = { dtype, shape, data_offsets: [at, at + data.length] };
+      chunks.push(data);
+      at += data.length;
+    };
+    for (const [key, t] of tensors) {
+      if (key === '0.bias') continue;
+      if (key === '5.weight') add(key, 'F32', [3, 16], Buffer.alloc(3 * 16 * 4));
+      else if (t.data instanceof BigInt64Array) add(key, 'I64', [], Buffer.alloc(8));
+      else add(key, 'F32', [...t.shape], Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    }
+    add('7.weight', 'F32', [2], Buffer.alloc(8));
+    const m = MODELS.classifier(undefined, 6);
+    const before = snapshot(m);
+    throwsCode(() => decodeSafetensors(m, file(entries, Buffer.concat(chunks))), 'ERR_BLASNET_SHAPE', undefined,
+      'missing 0.bias; unexpected 7.weight; wrong shape or dtype: 5.weight F32 [3, 16] (expected a float dtype [4, 16])');
+    assert.deepEqual(snapshot(m), before);
+  });
+
+  it('a float num_batches_tracked or an integer weight is a wrong dtype', () => {
+    const m = new Sequential({ inputSize: 2, layers: [batchNorm()] });
+    const bad = file({ '0.weight': { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, '0.bias': { dtype: 'F32', shape: [2], data_offsets: [8, 16] },
+      '0.running_mean': { dtype: 'F32', shape: [2], data_offsets: [16, 24] }, '0.running_var': { dtype: 'I64', shape: [2], data_offsets: [24, 40] },
+      '0.num_batches_tracked': { dtype: 'F32', shape: [], data_offsets: [40, 44] } }, new Uint8Array(44));
+    throwsCode(() => decodeSafetensors(m, bad), 'ERR_BLASNET_SHAPE', undefined, '0.running_var I64 [2]');
+    throwsCode(() => decodeSafetensors(m, bad), 'ERR_BLASNET_SHAPE', undefined, '0.num_batches_tracked F32 [] (expected I64 [])');
+  });
+
+  it('F64, F16 and BF16 tensors are read as float32', () => {
+    const m = new Sequential({ inputSize: 2, layers: [dense(1)] });
+    const w = Buffer.alloc(16);
+    w.writeDoubleLE(0.1, 0);
+    w.writeDoubleLE(-2.5, 8);
+    const half = Buffer.from([0x00, 0x3e]); // 1.5 in F16
+    decodeSafetensors(m, file({ '0.weight': { dtype: 'F64', shape: [1, 2], data_offsets: [0, 16] }, '0.bias': { dtype: 'F16', shape: [1], data_offsets: [16, 18] } },
+      Buffer.concat([w, half])));
+    assert.deepEqual(Array.from(m.params), [Math.fround(0.1), -2.5, 1.5]);
+    const bf = Buffer.from([0xc0, 0x3f]); // 1.5 in BF16
+    decodeSafetensors(m, file({ '0.weight': { dtype: 'F64', shape: [1, 2], data_offsets: [0, 16] }, '0.bias': { dtype: 'BF16', shape: [1], data_offsets: [16, 18] } },
+      Buffer.concat([w, bf])));
+    assert.equal(m.params[2], 1.5);
+  });
+
+  it('malformed files are ERR_BLASNET_FORMAT and load nothing', () => {
+    const m = MODELS.classifier(undefined, 7);
+    const before = snapshot(m);
+    const bytes = good();
+    const cases: [string, Uint8Array, string][] = [
+      ['shorter than 8 bytes', bytes.subarray(0, 5), 'at least 8 bytes'],
+      ['header length beyond the file', file('{}', undefined, 10_000n), 'bad safetensors header length'],
+      ['header length above the bound', file('{}', undefined, 1n << 40n), 'bad safetensors header length'],
+      ['header not JSON', file('{"0.weight": '), 'not valid JSON'],
+      ['header not an object', file('[1, 2]'), 'not a JSON object'],
+      ['unknown dtype', file({ a: { dtype: 'F128', shape: [1], data_offsets: [0, 16] } }, new Uint8Array(16)), 'unknown dtype'],
+      ['unsupported dtype', file({ a: { dtype: 'I32', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)), 'does not read'],
+      ['offsets beyond the data', file({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(4)), 'outside the 4 data bytes'],
+      ['offsets not matching the shape', file({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)), 'needs 12 bytes'],
+      ['negative shape', file({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, new Uint8Array(4)), 'malformed shape'],
+      ['overlapping tensors', file({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8)), 'overlaps'],
+      ['a hole in the data', file({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8)), 'hole'],
+      ['bytes after the tensors', file({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(8)), 'cover 4 of the 8'],
+      ['bad metadata', file({ __metadata__: { n: 1 } }), '__metadata__'],
+    ];
+    for (const [what, b, mentions] of cases) {
+      const f = path.join(tmp, 'bad.safetensors');
+      fs.writeFileSync(f, b);
+      try {
+        throwsCode(() => loadSafetensors(m, f), 'ERR_BLASNET_FORMAT', undefined, mentions);
+      } catch (e) {
+        throw new Error(`${what}: ${(e as Error).message}`);
+      }
+    }
+    assert.deepEqual(snapshot(m), before);
+    throwsCode(() => loadSafetensors(m, path.join(tmp, 'absent.safetensors')), 'ERR_BLASNET_IO');
+    throwsCode(() => loadSafetensors(m, 3 as unknown as string), 'ERR_BLASNET_ARG_TYPE', TypeError);
+    throwsCode(() => parseSafetensors('x' as unknown as Uint8Array), 'ERR_BLASNET_ARG_TYPE', TypeError);
+  });
+});

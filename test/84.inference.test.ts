@@ -1,0 +1,96 @@
+/**
+ * compileInference: the same numbers as predict (with and without stored preprocessing), the
+ * same buffers on every call of a batch size (nothing allocated after the first), the caller's
+ * output when given, and coded errors for bad batches.
+ */
+import { strict as assert } from 'assert';
+import { batchNorm, compileInference, dense, dropout, Matrix, PCA, prelu, Rng, Sequential, Standardizer } from '../lib';
+import { forEachBackend, normError, throwsCode } from './helpers';
+
+forEachBackend('compileInference', (backend) => {
+  const make = (inputSize = 6) => {
+    const m = new Sequential({
+      inputSize, seed: 2, backend,
+      layers: [dense(16, { activation: 'gelu', dropConnect: 0.2 }), batchNorm(), prelu({ perUnit: true }), dropout(0.3),
+        dense(8, { activation: 'tanh' }), dropout(0.2, { mode: 'classic' }), dense(3, { activation: 'softmax' })],
+    });
+    m.train();
+    m.forward(new Rng(1).uniformArray(64 * inputSize, -1, 2));
+    m.eval();
+    return m;
+  };
+
+  it('equals predict at batch sizes 1, 7 and 1000', () => {
+    const m = make();
+    const infer = compileInference(m);
+    assert.equal(infer.inputSize, 6);
+    assert.equal(infer.outputSize, 3);
+    const rng = new Rng(3);
+    for (const rows of [1, 7, 1000]) {
+      const x = rng.uniformArray(rows * 6, -2, 2);
+      const y = infer(x);
+      assert.equal(y.length, rows * 3);
+      const err = normError(y, m.predict(x, { batchSize: rows }).data);
+      assert.ok(err < 1e-6, `batch ${rows}: normalised error ${err}`);
+    }
+  });
+
+  it('applies the stored preprocessing: raw rows in, predict\'s outputs out', () => {
+    const rng = new Rng(4);
+    const raw = new Matrix(rng.uniformArray(300 * 9, -3, 5), 300, 9);
+    for (const [p, width] of [[new Standardizer().fit(raw), 9], [new PCA({ components: 6, whiten: true, backend }).fit(raw), 6]] as const) {
+      const m = make(width);
+      m.setPreprocessing(p);
+      const infer = compileInference(m);
+      assert.equal(infer.inputSize, 9);
+      const x = new Matrix(rng.uniformArray(40 * 9, -3, 5), 40, 9);
+      const err = normError(infer(x.data), m.predict(x).data);
+      assert.ok(err < 1e-6, `${p.constructor.name}: normalised error ${err}`);
+    }
+  });
+
+  it('returns the same buffer on every call of a batch size, and writes into out when given', () => {
+    const m = make();
+    const infer = compileInference(m);
+    const rng = new Rng(5);
+    const a = rng.uniformArray(20 * 6), b = rng.uniformArray(20 * 6);
+    const first = infer(a);
+    const firstValues = first.slice();
+    const second = infer(b);
+    assert.equal(second, first, 'the same output buffer object');
+    const secondValues = second.slice();
+    assert.notDeepEqual(secondValues, firstValues);
+    assert.deepEqual(infer(a), firstValues);
+    const single = infer(rng.uniformArray(6));
+    assert.notEqual(single, first);
+    assert.equal(infer(rng.uniformArray(6)), single);
+    assert.equal(infer(a), first);
+    const out = new Float32Array(20 * 3 + 5).fill(7);
+    assert.equal(infer(b, out), out);
+    assert.deepEqual(out.subarray(0, 60), secondValues);
+    assert.equal(out[60], 7);
+  });
+
+  it('follows the weights live: training after compiling changes the results', () => {
+    const m = make();
+    const infer = compileInference(m);
+    const x = new Rng(6).uniformArray(6);
+    const before = infer(x).slice();
+    m.params[0] += 1;
+    assert.notDeepEqual(infer(x), before);
+    assert.ok(normError(infer(x), m.predict(x).data) < 1e-6);
+  });
+
+  it('rejects a batch that is not whole rows, a non-Float32Array, a short out and preprocessing of other kinds', () => {
+    const infer = compileInference(make());
+    throwsCode(() => infer(new Float32Array(7)), 'ERR_BLASNET_SHAPE', RangeError, 'rows of 6 features');
+    throwsCode(() => infer(new Float32Array(0)), 'ERR_BLASNET_SHAPE', RangeError);
+    throwsCode(() => infer([1, 2, 3, 4, 5, 6] as unknown as Float32Array), 'ERR_BLASNET_ARG_TYPE', TypeError);
+    throwsCode(() => infer(new Float32Array(12), new Float32Array(5)), 'ERR_BLASNET_SHAPE', RangeError, 'out');
+    throwsCode(() => compileInference({} as Sequential), 'ERR_BLASNET_ARG_TYPE', TypeError);
+    class TableEncoder {}
+    const m = make();
+    (m as { preprocessing: unknown }).preprocessing = new TableEncoder();
+    throwsCode(() => compileInference(m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'TableEncoder');
+  });
+});
