@@ -45,7 +45,7 @@ export type { BatchLogs, Callback, EpochLogs, TrainContext } from './train/callb
 export { createMetric } from './train/metrics';
 export type { Metric, MetricSpec } from './train/metrics';
 export type { CompileOptions, FitOptions, History, Labels } from './train/fit';
-export { decodeModel, encodeModel, loadModel, saveModel } from './io/model-file';
+export { decodeModel, encodeModel, loadModel, loadModels, saveModel, saveModels } from './io/model-file';
 export type { LoadedModel, ModelExtras } from './io/model-file';
 export { LBFGS } from './optim/lbfgs';
 export type { Closure, LbfgsOptions, LbfgsTarget } from './optim/lbfgs';
@@ -55,6 +55,8 @@ export type { FitAsyncOptions } from './train/async';
 export { updateBatchNorm } from './train/averaging';
 export type { EmaOptions, SwaOptions } from './train/averaging';
 export { mcPredict } from './recipe/uncertainty';
+export { Ensemble, snapshotEnsemble } from './recipe/ensemble';
+export type { SnapshotOptions } from './recipe/ensemble';
 export type { McPrediction } from './recipe/uncertainty';
 export {
   compileInference, decodeSafetensors, encodeOnnx, encodeSafetensors, exportOnnx, loadSafetensors, OnnxGraph, parseSafetensors,

@@ -3,7 +3,10 @@
  * every backend.
  */
 import { strict as assert } from 'assert';
-import { batchNorm, dense, dropout, mcPredict, Rng, Sequential, updateBatchNorm } from '../lib';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { batchNorm, dense, dropout, Ensemble, mcPredict, Rng, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
 import type { Backend } from '../lib';
 import { forEachBackend, throwsCode } from './helpers';
 
@@ -108,5 +111,46 @@ forEachBackend('Monte Carlo dropout', (b) => {
     const plain = new Sequential({ inputSize: 4, backend: b, layers: [dense(3)] });
     assert.ok(plain.predict(x, { mcSamples: 4 }).std.data.every((v) => v === 0), 'no stochastic layer, no spread');
     throwsCode(() => m.predict(x, { mcSamples: 0 }), 'ERR_BLASNET_ARG_RANGE');
+  });
+});
+
+forEachBackend('ensembles', (b) => {
+  const { x, y } = blobs(240, 19);
+  const file = path.join(os.tmpdir(), `blasnet-ens-${process.pid}-${b.name}.blasnet`);
+  after(() => fs.rmSync(file, { force: true }));
+
+  function member(seed: number): Sequential {
+    return new Sequential({ inputSize: 4, seed, backend: b, layers: [dense(8, { activation: 'relu' }), dense(3, { activation: 'softmax' })] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.02 } });
+  }
+
+  it('averages its members, trains them in parallel exactly as one by one, and saves as one file', async () => {
+    const e = new Ensemble([member(1), member(2), member(3)]);
+    const f = new Ensemble([member(1), member(2), member(3)]);
+    e.fit(x, y, { epochs: 3, batchSize: 20 });
+    await f.fitAsync(x, y, { epochs: 3, batchSize: 20, parallel: true });
+    f.models.forEach((m, i) => assert.deepEqual(m.params, e.models[i].params));
+    const p = e.predict(x);
+    const ps = e.models.map((m) => m.predict(x));
+    for (let i = 0; i < p.data.length; i += 11) assert.ok(Math.abs(p.data[i] - (ps[0].data[i] + ps[1].data[i] + ps[2].data[i]) / 3) < 1e-6);
+    assert.ok((e.evaluate(x, y).accuracy as number) > 0.8);
+    e.save(file);
+    const back = Ensemble.load(file, { backend: b.name });
+    assert.deepEqual(back.predict(x).data, p.data);
+    throwsCode(() => new Ensemble([member(1), new Sequential({ inputSize: 4, backend: b, layers: [dense(2)] })]), 'ERR_BLASNET_SHAPE', RangeError, 'model 1');
+    throwsCode(() => new Ensemble([]), 'ERR_BLASNET_ARG_TYPE');
+  });
+
+  it('snapshotEnsemble keeps the model at the end of every cosine cycle', () => {
+    const m = member(4);
+    const lrs: number[] = [];
+    const { ensemble, history } = snapshotEnsemble(m, x, y, { cycles: 3, epochsPerCycle: 2, batchSize: 20, callbacks: [{ onBatchEnd: (_l, ctx) => { lrs.push(ctx.optimizer.lr); } }] });
+    assert.equal(ensemble.models.length, 3);
+    assert.equal(history.epochs.length, 6);
+    assert.deepEqual(ensemble.models[2].params, m.params, 'the last snapshot is the final model');
+    assert.notDeepEqual(ensemble.models[0].params, ensemble.models[1].params);
+    // The lr restarts at the start of every cycle: 24 steps per cycle.
+    assert.ok(lrs[23] < lrs[24] && lrs[47] < lrs[48], 'warm restarts');
+    assert.ok((ensemble.evaluate(x, y).accuracy as number) > 0.8);
   });
 });

@@ -54,6 +54,10 @@ export function encodeModel(model: Sequential, extras: ModelExtras = {}): Buffer
 }
 
 function encodeDocument(model: Sequential, extras: ModelExtras, where: string): Buffer {
+  return encode(modelDocument(model, extras, where), where);
+}
+
+function modelDocument(model: Sequential, extras: ModelExtras, where: string): ModelDocument {
   if (!(model instanceof Sequential)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Sequential model but received ${describe(model)}`);
   if (extras === null || typeof extras !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an extras object but received ${describe(extras)}`);
   if (model.layers.length > MAX_LAYERS) {
@@ -71,7 +75,7 @@ function encodeDocument(model: Sequential, extras: ModelExtras, where: string): 
     optimizer: arenaAsTensor(extras.optimizer),
     preprocessing: extras.preprocessing ?? (model.preprocessing ? model.preprocessing.toJSON() : undefined),
   };
-  return encode(doc, where);
+  return doc;
 }
 
 /**
@@ -262,4 +266,36 @@ export function loadModel(file: string, options: { backend?: Backend | BackendNa
     layers = checkDocument(d as Partial<ModelDocument>, fail);
   }) as Partial<ModelDocument>;
   return buildModel(doc, layers, options.backend, fail);
+}
+
+/**
+ * Saves several models as one file (an ensemble's members, in order), with the same guarantees as
+ * saveModel: atomic, checksummed, every member checked on load. Each member keeps its
+ * architecture, weights, statistics and preprocessing.
+ */
+export function saveModels(file: string, models: readonly Sequential[], metadata?: Record<string, unknown>): void {
+  checkPath('saveModels', file);
+  if (!Array.isArray(models) || models.length === 0) throw typeError(ErrorCode.ARG_TYPE, 'saveModels: Expected a non-empty array of models');
+  const doc = {
+    format: 'blasnet-models', library: LIBRARY_VERSION, members: models.map((m) => modelDocument(m, {}, 'saveModels')),
+    ...(metadata !== undefined ? { metadata } : {}),
+  };
+  writeFileAtomic(file, encode(doc, 'saveModels'));
+}
+
+/** Loads a file written by saveModels: the models in order, and its metadata. */
+export function loadModels(file: string, options: { backend?: Backend | BackendName } = {}): { models: Sequential[]; metadata?: Record<string, unknown> } {
+  checkPath('loadModels', file);
+  const fail = failer(file);
+  let layers: Layer[][] = [];
+  const doc = decodeFile(file, (d) => {
+    const o = d as { format?: unknown; members?: unknown };
+    if (!o || typeof o !== 'object' || o.format !== 'blasnet-models' || !Array.isArray(o.members) || o.members.length === 0) {
+      fail('not a blasnet file of several models (saveModels)');
+    }
+    const members = o.members as Partial<ModelDocument>[];
+    if (members.length > MAX_LAYERS) fail(`${members.length} models, more than ${MAX_LAYERS}`);
+    layers = members.map((m) => checkDocument(m, fail));
+  }) as { members: Partial<ModelDocument>[]; metadata?: Record<string, unknown> };
+  return { models: doc.members.map((m, i) => buildModel(m, layers[i], options.backend, fail).model), metadata: doc.metadata };
 }

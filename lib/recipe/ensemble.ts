@@ -1,0 +1,148 @@
+/**
+ * Ensembles: several models of one input and output size whose predictions (probabilities, or
+ * regression outputs) are averaged; trained one after another or in parallel worker threads, saved
+ * and loaded as one file; and snapshot ensembles, the models at the ends of the cycles of one run
+ * with cosine warm restarts (Huang et al., "Snapshot Ensembles").
+ */
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { decodeModel, encodeModel, loadModels, saveModels } from '../io/model-file';
+import type { Input, Sequential } from '../model/sequential';
+import { Matrix } from '../tensor';
+import type { FitOptions, History, Labels } from '../train/fit';
+import type { FitAsyncOptions } from '../train/async';
+import { typedArrayTag } from '../typed';
+
+/** Models averaged at prediction time. */
+export class Ensemble {
+  readonly models: readonly Sequential[];
+
+  /**
+   * An ensemble of `models` (at least one), which must share their input and output sizes
+   * (ERR_BLASNET_SHAPE otherwise, naming the first that differs).
+   */
+  constructor(models: readonly Sequential[]) {
+    if (!Array.isArray(models) || models.length === 0 || models.some((m) => !m || typeof (m as Sequential).predict !== 'function')) {
+      throw typeError(ErrorCode.ARG_TYPE, 'Ensemble: Expected a non-empty array of models');
+    }
+    const [first] = models;
+    models.forEach((m, i) => {
+      if (m.inputSize !== first.inputSize || m.outputSize !== first.outputSize) {
+        throw rangeError(ErrorCode.SHAPE,
+          `Ensemble: model ${i} maps ${m.inputSize} inputs to ${m.outputSize} outputs, model 0 ${first.inputSize} to ${first.outputSize}; members must agree`);
+      }
+    });
+    if (new Set(models).size !== models.length) throw rangeError(ErrorCode.ARG_RANGE, 'Ensemble: the same model appears twice');
+    this.models = [...models];
+  }
+
+  /** The mean of the members' predictions (each as model.predict returns it). */
+  predict(x: Input, options: { batchSize?: number } = {}): Matrix {
+    let sum: Float64Array | null = null;
+    let rows = 0;
+    for (const m of this.models) {
+      const p = m.predict(x, options);
+      rows = p.rows;
+      if (!sum) sum = new Float64Array(p.rows * p.cols);
+      for (let i = 0; i < sum.length; i++) sum[i] += p.data[i];
+    }
+    const out = new Float32Array((sum as Float64Array).length);
+    const k = this.models.length;
+    for (let i = 0; i < out.length; i++) out[i] = (sum as Float64Array)[i] / k;
+    return new Matrix(out, rows, this.models[0].outputSize);
+  }
+
+  /**
+   * Scores of the averaged prediction: `accuracy` for class labels (Int32Array or integer array),
+   * `mse` for targets.
+   */
+  evaluate(x: Input, y: Labels): Record<string, number> {
+    const p = this.predict(x);
+    if (typedArrayTag(y) === 'Int32Array' || Array.isArray(y)) {
+      const labels = y as ArrayLike<number>;
+      if (labels.length !== p.rows) throw rangeError(ErrorCode.SHAPE, `Ensemble.evaluate: Expected ${p.rows} labels but received ${labels.length}`);
+      const cls = p.argmax();
+      let ok = 0;
+      for (let i = 0; i < p.rows; i++) if (cls[i] === labels[i]) ok++;
+      return { accuracy: ok / p.rows };
+    }
+    const t = y instanceof Matrix ? y.data : y as Float32Array;
+    if (typedArrayTag(t) !== 'Float32Array' || t.length < p.rows * p.cols) {
+      throw rangeError(ErrorCode.SHAPE, `Ensemble.evaluate: Expected labels or ${p.rows * p.cols} target values`);
+    }
+    let se = 0;
+    for (let i = 0; i < p.rows * p.cols; i++) se += (p.data[i] - t[i]) ** 2;
+    return { mse: se / (p.rows * p.cols) };
+  }
+
+  /** Trains every member (each compiled) with fit, one after another; their histories. */
+  fit(x: Input, y: Labels, options: FitOptions = {}): History[] {
+    return this.models.map((m) => m.fit(x, y, options));
+  }
+
+  /**
+   * Trains every member with fitAsync: all at once in worker threads with `parallel` (the kernel
+   * threads are shared, so set each backend's threads to cores / members for the best throughput),
+   * else one after another.
+   */
+  async fitAsync(x: Input, y: Labels, options: FitAsyncOptions & { parallel?: boolean } = {}): Promise<History[]> {
+    const { parallel, ...fit } = options ?? {};
+    if (parallel) return Promise.all(this.models.map((m) => m.fitAsync(x, y, fit)));
+    const out: History[] = [];
+    for (const m of this.models) out.push(await m.fitAsync(x, y, fit));
+    return out;
+  }
+
+  /** Saves every member in one file (see saveModels). */
+  save(file: string): void {
+    saveModels(file, this.models, { ensemble: true });
+  }
+
+  /** An ensemble from a file written by save(). */
+  static load(file: string, options: { backend?: 'js' | 'native' } = {}): Ensemble {
+    return new Ensemble(loadModels(file, options).models);
+  }
+}
+
+/** Options of snapshotEnsemble. */
+export interface SnapshotOptions extends Omit<FitOptions, 'epochs' | 'schedule' | 'scheduleEvery'> {
+  /** Cosine cycles, one snapshot at the end of each. */
+  cycles: number;
+  /** Epochs per cycle. */
+  epochsPerCycle: number;
+  /** The learning rate at the end of each cycle (cosineWarmRestarts' etaMin). Default 0. */
+  etaMin?: number;
+}
+
+/**
+ * A snapshot ensemble from one training run: `model` (compiled) trains for cycles *
+ * epochsPerCycle epochs with cosine warm restarts stepped per batch (CosineAnnealingWarmRestarts,
+ * t0 = one cycle of steps), and a copy of the model is taken at the end of every cycle. The model
+ * itself ends as the last snapshot.
+ */
+export function snapshotEnsemble(model: Sequential, x: Input, y: Labels, options: SnapshotOptions): { ensemble: Ensemble; history: History } {
+  const where = 'snapshotEnsemble';
+  if (!options || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { cycles, epochsPerCycle, ... }`);
+  const { cycles, epochsPerCycle, etaMin = 0, callbacks = [], ...fit } = options;
+  for (const [name, v] of [['cycles', cycles], ['epochsPerCycle', epochsPerCycle]] as const) {
+    if (!(Number.isInteger(v) && v >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${String(v)}`);
+  }
+  if (!model.optimizer) throw new BlasnetError(ErrorCode.STATE, `${where}: compile the model first`);
+  const snapshots: Sequential[] = [];
+  const batchSize = fit.batchSize ?? 32;
+  const rows = x instanceof Matrix ? x.rows : typedArrayTag(x) === 'Float32Array' ? (x as Float32Array).length / model.inputSize : (x as ArrayLike<unknown>).length;
+  const trainRows = fit.validationSplit !== undefined && !fit.validationData ? rows - Math.round(rows * fit.validationSplit) : rows;
+  const stepsPerCycle = epochsPerCycle * Math.ceil(trainRows / batchSize);
+  const history = model.fit(x, y, {
+    ...fit,
+    epochs: cycles * epochsPerCycle,
+    schedule: { name: 'cosineWarmRestarts', t0: stepsPerCycle, etaMin },
+    scheduleEvery: 'step',
+    callbacks: [...(Array.isArray(callbacks) ? callbacks : []), {
+      onEpochEnd(logs, ctx) {
+        if ((logs.epoch + 1) % epochsPerCycle === 0) snapshots.push(decodeModel(encodeModel(ctx.model), { backend: ctx.model.backend }).model);
+      },
+    }],
+  });
+  if (snapshots.length === 0) throw new BlasnetError(ErrorCode.STATE, `${where}: training stopped before the first cycle ended (${history.stopReason})`);
+  return { ensemble: new Ensemble(snapshots), history };
+}
