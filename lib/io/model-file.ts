@@ -6,7 +6,7 @@
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { Activation, BatchNorm, Dense, Dropout, layerFromConfig, PReLU } from '../layers';
+import { Activation, BatchNorm, Dense, Dropout, GaussianNoise, layerFromConfig, PReLU } from '../layers';
 import type { Layer, LayerConfig } from '../layers';
 import { Sequential } from '../model/sequential';
 import type { ModelConfig } from '../model/sequential';
@@ -139,7 +139,7 @@ function declaredSizes(layers: Layer[], inputSize: number, available: number): {
       buffers.push(n, n);
     } else if (l instanceof PReLU) {
       params += l.perUnit ? n : 1;
-    } else if (!(l instanceof Activation || l instanceof Dropout)) {
+    } else if (!(l instanceof Activation || l instanceof Dropout || l instanceof GaussianNoise)) {
       throw new BlasnetError(ErrorCode.INTERNAL, `model files: no size rule for layer kind ${l.kind}`);
     }
     if (params > available) break;

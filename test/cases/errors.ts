@@ -12,7 +12,7 @@ export type ExportName =
   | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'scale' | 'axpy' | 'dot'
   | 'sumSquares' | 'firstNonFinite' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
   | 'softmaxBackward' | 'logSoftmaxBackward' | 'prelu' | 'preluBackward' | 'batchNormForward'
-  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'loss' | 'optimizerStep' | 'clamp' | 'setNumThreads';
+  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'loss' | 'optimizerStep' | 'clamp' | 'maxNormRows' | 'setNumThreads';
 
 /**
  * flag: boolean; dim: non-negative integer; scalar: finite float; id: table index;
@@ -556,6 +556,22 @@ export const SPECS: readonly KernelSpec[] = [
       return [[0.5, -0.5], [1, 0], [1e-30, 0], [-1, -2]].map(([lo, hi]) => ({
         what: `lo ${lo} > hi ${hi}`, args: withArg(withArg(this.valid(rng), 1, lo), 2, hi), code: ErrorCode.ARG_RANGE,
         mentions: ['Expected lo <= hi but received lo = '],
+      }));
+    },
+  },
+  {
+    title: 'maxNormRows',
+    fn: 'maxNormRows',
+    params: [dim('rows'), dim('cols'), scalar('maxNorm'), arr('w', true)],
+    valid(rng) {
+      const rows = odd(rng), cols = odd(rng);
+      return [rows, cols, rng.range(0.5, 2), f32(rng, rows * cols, -2, 2)];
+    },
+    alias: [],
+    data(rng) {
+      return [0, -1].map((v) => ({
+        what: `maxNorm ${v}`, args: withArg(this.valid(rng), 2, v), code: ErrorCode.ARG_RANGE,
+        mentions: [`Expected positive number for maxNorm but received ${v}`],
       }));
     },
   },
