@@ -56,6 +56,9 @@ export { updateBatchNorm } from './train/averaging';
 export type { EmaOptions, SwaOptions } from './train/averaging';
 export { mcPredict } from './recipe/uncertainty';
 export { Ensemble, snapshotEnsemble } from './recipe/ensemble';
+export { diagnosticsLogger, histogram } from './recipe/diagnostics';
+export type { DiagnosticsData, Histogram, HistogramSnapshot } from './recipe/diagnostics';
+export { diagnosticsSpec, writeDiagnostics } from './plot/diagnostics';
 export type { SnapshotOptions } from './recipe/ensemble';
 export type { McPrediction } from './recipe/uncertainty';
 export {

@@ -96,11 +96,16 @@ export function learningCurveSpec(history: History, options: { title?: string; m
 
 /** Renders a History's learning curves to SVG text. */
 export async function learningCurvesSvg(history: History, options: { title?: string; metric?: string } = {}): Promise<string> {
+  return renderSvg(learningCurveSpec(history, options));
+}
+
+/** Renders a vega-lite specification to SVG text, headless. */
+export async function renderSvg(spec: Record<string, unknown>): Promise<string> {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const vega = require('vega') as typeof import('vega');
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const vegaLite = require('vega-lite') as typeof import('vega-lite');
-  const compiled = vegaLite.compile(learningCurveSpec(history, options) as never).spec;
+  const compiled = vegaLite.compile(spec as never).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
