@@ -475,7 +475,9 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
   try {
     for (let epoch = firstEpoch; epoch < epochs && history.stopReason === null; epoch++) {
       emit(callbacks, 'onEpochBegin', epoch, ctx);
-      if (swa?.lr !== undefined && epoch >= swa.startEpoch) optimizer.lr = swa.lr;
+      // SWA's constant lr takes over from the schedule for the averaged epochs.
+      const swaLr = swa?.lr !== undefined && epoch >= swa.startEpoch;
+      if (swaLr) optimizer.lr = (swa as SwaOptions).lr as number;
       augmentRng?.reset((augmentSeed + Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
       const started = process.hrtime.bigint();
       for (const m of metrics) m.reset();
@@ -510,7 +512,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
         batchLogs.loss = loss;
         batchLogs.rows = b.rows;
         emit(callbacks, 'onBatchEnd', batchLogs, ctx);
-        if (schedule && every === 'step') optimizer.lr = schedule.step();
+        if (schedule && every === 'step' && !swaLr) optimizer.lr = schedule.step();
         if (history.steps >= maxSteps) ctx.stop(`maxSteps: ${maxSteps} steps`);
         else if (deadline !== null && process.hrtime.bigint() >= deadline) ctx.stop(`timeLimitMs: ${timeLimitMs} ms`);
         if (history.stopReason !== null) break;
