@@ -34,12 +34,18 @@ export type {
 } from './optim';
 export {
   BatchIterator, encodeIdx, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IDX_TYPES, loadFashionMnist, loadMnistLike, MinMaxScaler,
-  oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, split, Standardizer, symmetricEigen, trainTestSplit, writeIdx,
+  oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, readTable, split, Standardizer, symmetricEigen, TabularPreprocessor,
+  trainTestSplit, writeIdx,
 } from './data';
 export type {
   Batch, BatchOptions, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
-  PCAJSON, PCAOptions, Preprocessor, SplitOptions, SplitPart, StandardizerJSON, SymmetricEigen, Targets, TrainTestSplitOptions,
+  PCAJSON, PCAOptions, Preprocessor, SplitOptions, SplitPart, StandardizerJSON, SymmetricEigen, Table, TableInput, TabularOptions,
+  TabularPreprocessorJSON, Targets, Task, TrainTestSplitOptions, Cell,
 } from './data';
+export {
+  classificationReport, confusionMatrix, formatClassificationReport, formatRegressionReport, regressionReport, rocAuc,
+} from './metrics';
+export type { ClassificationReport, ClassLabels, ClassScores, RegressionReport } from './metrics';
 export { csvLogger, earlyStopping, modelCheckpoint, progressBar, reduceLrOnPlateau, terminateOnNaN } from './train/callbacks';
 export type { BatchLogs, Callback, EpochLogs, TrainContext } from './train/callbacks';
 export { createMetric } from './train/metrics';
@@ -51,6 +57,7 @@ export { LBFGS } from './optim/lbfgs';
 export type { Closure, LbfgsOptions, LbfgsTarget } from './optim/lbfgs';
 export type { ModelConfig } from './model/sequential';
 export { learningCurveSpec, learningCurvesSvg, movingAverage, svgToPng, writeLearningCurves } from './plot/curves';
+export { confusionMatrixSpec, writeConfusionMatrix } from './plot/confusion';
 export type { FitAsyncOptions } from './train/async';
 export { updateBatchNorm } from './train/averaging';
 export type { EmaOptions, SwaOptions } from './train/averaging';

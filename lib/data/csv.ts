@@ -57,12 +57,15 @@ export interface CsvData {
   skipped: number;
 }
 
-const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const MISSING = /^(?:|na|n\/a|nan|null)$/i;
+/** A decimal number as a CSV cell spells it. @internal */
+export const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** A missing cell: empty, NA, N/A, NaN or null (any case). @internal */
+export const MISSING = /^(?:|na|n\/a|nan|null)$/i;
 /** The largest class number readCsv produces (classNames has one entry per class up to the largest). */
 const MAX_CLASS = 1048575;
 
-interface CsvRecord {
+/** One parsed record and where it started. @internal */
+export interface CsvRecord {
   record: string[];
   info: { lines: number };
 }
@@ -72,8 +75,8 @@ interface CsvRecord {
  * Uint8Array of UTF-8), into { x, labels?, classNames?, columns, skipped } with csv-parse (quoted
  * fields, a byte-order mark and blank lines are handled; cells are trimmed).
  * Feature cells must be decimal numbers ('1', '-2.5', '3e-4') that fit a float32. Errors, all
- * ERR_BLASNET_DATA naming the file, line and column: a non-numeric or non-finite cell, a row with
- * more or fewer fields than the header, a selected column the file lacks, a missing cell (unless
+ * ERR_BLASNET_DATA naming the file, the data row (1-based, the header not counted), its line and the
+ * column: a non-numeric or non-finite cell, a row with more or fewer fields than the header, a selected column the file lacks, a missing cell (unless
  * missing: 'skipRow'), a label absent from labelMap (ERR_BLASNET_LABEL). A missing file is
  * ERR_BLASNET_IO.
  */
@@ -101,33 +104,7 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
     throw rangeError(ErrorCode.ARG_RANGE, `${fn}: options.labelMap maps labels to classes, which contradicts options.classes = false`);
   }
 
-  let input: string | Buffer;
-  let source: string;
-  if (typeof pathOrText === 'string') {
-    if (/[\r\n]/.test(pathOrText)) {
-      input = pathOrText;
-      source = 'CSV text';
-    } else {
-      input = readBytes(pathOrText, fn);
-      source = pathOrText;
-    }
-  } else if (typedArrayTag(pathOrText) === 'Uint8Array') {
-    input = Buffer.from(pathOrText.buffer, pathOrText.byteOffset, pathOrText.byteLength);
-    source = 'CSV bytes';
-  } else {
-    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a file path, CSV text or bytes but received ${show(pathOrText)}`);
-  }
-  const fail = (message: string): never => {
-    throw new BlasnetError(ErrorCode.DATA, `${fn}: ${source}: ${message}`);
-  };
-
-  let records: CsvRecord[];
-  try {
-    // Field counts are checked below, so that the error can say which line and what was expected.
-    records = parse(input, { delimiter, info: true, bom: true, skip_empty_lines: true, relax_column_count: true }) as CsvRecord[];
-  } catch (e) {
-    return fail((e as Error).message);
-  }
+  const { source, records, fail } = parseCsv(fn, pathOrText, delimiter);
   if (records.length === 0) fail(header ? 'empty: no header row' : 'empty: no rows');
   const width = records[0].record.length;
   const names = header ? records[0].record.map((s) => s.trim()) : Array.from({ length: width }, (_, i) => String(i));
@@ -155,13 +132,14 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
   const data = new Float32Array(body.length * k);
   const labelCells: string[] = [];
   const labelLines: number[] = [];
+  const labelRows: number[] = [];
   let rows = 0;
   let skipped = 0;
   const cellName = (j: number): string => (header ? `column ${JSON.stringify(names[j])}` : `column ${j}`);
   for (let r = 0; r < body.length; r++) {
     const { record, info } = body[r];
     if (record.length !== width) {
-      fail(`line ${info.lines} has ${record.length} fields but ${header ? 'the header has' : 'the first row has'} ${width}`);
+      fail(`data row ${r + 1} (line ${info.lines}) has ${record.length} fields but ${header ? 'the header has' : 'the first row has'} ${width}`);
     }
     // Missing cells are looked for first, so that a skipped row leaves no trace in x.
     let skip = false;
@@ -173,7 +151,7 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
           skip = true;
           break;
         }
-        fail(`missing value ${JSON.stringify(record[j])} at line ${info.lines} (data row ${r}), ${cellName(j)}`);
+        fail(`missing value ${JSON.stringify(record[j])} at data row ${r + 1} (line ${info.lines}), ${cellName(j)}`);
       }
     }
     if (skip) {
@@ -184,14 +162,15 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
     for (let c = 0; c < k; c++) {
       const j = featureIndex[c];
       const cell = record[j].trim();
-      if (!NUMBER.test(cell)) fail(`${JSON.stringify(record[j])} at line ${info.lines} (data row ${r}), ${cellName(j)} is not a number`);
+      if (!NUMBER.test(cell)) fail(`${JSON.stringify(record[j])} at data row ${r + 1} (line ${info.lines}), ${cellName(j)} is not a number`);
       const v = Number(cell);
-      if (!(Math.abs(v) <= FLOAT32_MAX)) fail(`${cell} at line ${info.lines} (data row ${r}), ${cellName(j)} does not fit a float32`);
+      if (!(Math.abs(v) <= FLOAT32_MAX)) fail(`${cell} at data row ${r + 1} (line ${info.lines}), ${cellName(j)} does not fit a float32`);
       data[o + c] = v;
     }
     if (labelIndex >= 0) {
       labelCells.push(record[labelIndex].trim());
       labelLines.push(info.lines);
+      labelRows.push(r + 1);
     }
     rows++;
   }
@@ -209,9 +188,9 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
     const labels = new Float32Array(rows);
     for (let i = 0; i < rows; i++) {
       const s = labelCells[i];
-      if (!NUMBER.test(s)) fail(`label ${JSON.stringify(s)} at line ${labelLines[i]}, ${cellName(labelIndex)} is not a number (options.classes is false)`);
+      if (!NUMBER.test(s)) fail(`label ${JSON.stringify(s)} at data row ${labelRows[i]} (line ${labelLines[i]}), ${cellName(labelIndex)} is not a number (options.classes is false)`);
       const v = Number(s);
-      if (!(Math.abs(v) <= FLOAT32_MAX)) fail(`label ${s} at line ${labelLines[i]}, ${cellName(labelIndex)} does not fit a float32`);
+      if (!(Math.abs(v) <= FLOAT32_MAX)) fail(`label ${s} at data row ${labelRows[i]} (line ${labelLines[i]}), ${cellName(labelIndex)} does not fit a float32`);
       labels[i] = v;
     }
     result.labels = labels;
@@ -222,7 +201,7 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
     for (let i = 0; i < rows; i++) {
       const s = labelCells[i];
       if (!Object.prototype.hasOwnProperty.call(labelMap, s)) {
-        throw rangeError(ErrorCode.LABEL, `${fn}: ${source}: label ${JSON.stringify(s)} at line ${labelLines[i]} is not in options.labelMap`);
+        throw rangeError(ErrorCode.LABEL, `${fn}: ${source}: label ${JSON.stringify(s)} at data row ${labelRows[i]} (line ${labelLines[i]}) is not in options.labelMap`);
       }
       labels[i] = labelMap[s];
     }
@@ -277,4 +256,45 @@ function checkLabelMap(fn: string, m: unknown): 'auto' | Record<string, number> 
     }
   }
   return m as Record<string, number>;
+}
+
+/** Parsed CSV input: its records (with line numbers), its name for messages, and a failure helper. @internal */
+export interface ParsedCsv {
+  source: string;
+  records: CsvRecord[];
+  fail: (message: string) => never;
+}
+
+/**
+ * Parses a CSV file path, CSV text (a string with a line break) or UTF-8 bytes with csv-parse;
+ * errors are ERR_BLASNET_DATA naming `fn` and the source (a missing file ERR_BLASNET_IO). @internal
+ */
+export function parseCsv(fn: string, pathOrText: string | Uint8Array, delimiter: string): ParsedCsv {
+  let input: string | Buffer;
+  let source: string;
+  if (typeof pathOrText === 'string') {
+    if (/[\r\n]/.test(pathOrText)) {
+      input = pathOrText;
+      source = 'CSV text';
+    } else {
+      input = readBytes(pathOrText, fn);
+      source = pathOrText;
+    }
+  } else if (typedArrayTag(pathOrText) === 'Uint8Array') {
+    input = Buffer.from(pathOrText.buffer, pathOrText.byteOffset, pathOrText.byteLength);
+    source = 'CSV bytes';
+  } else {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a file path, CSV text or bytes but received ${show(pathOrText)}`);
+  }
+  const fail = (message: string): never => {
+    throw new BlasnetError(ErrorCode.DATA, `${fn}: ${source}: ${message}`);
+  };
+  let records: CsvRecord[];
+  try {
+    // Field counts are checked by the callers, so that the error can say which row and what was expected.
+    records = parse(input, { delimiter, info: true, bom: true, skip_empty_lines: true, relax_column_count: true }) as CsvRecord[];
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  return { source, records, fail };
 }

@@ -1,10 +1,12 @@
-/** The data module: IDX and CSV readers, preprocessing, splits and mini-batches. */
+/** The data module: IDX and CSV readers, preprocessing (numeric scalers and tables), splits and mini-batches. */
 export { encodeIdx, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IDX_TYPES, loadFashionMnist, loadMnistLike, parseIdx, readIdx, writeIdx } from './idx';
 export type { Idx, IdxData, IdxType, MnistLike, MnistOptions } from './idx';
 export { readCsv } from './csv';
 export type { CsvData, CsvOptions } from './csv';
 export { MinMaxScaler, oneHot, PCA, preprocessorFromJSON, Standardizer } from './preprocess';
 export type { MinMaxOptions, MinMaxScalerJSON, PCAJSON, PCAOptions, Preprocessor, StandardizerJSON } from './preprocess';
+export { readTable, TabularPreprocessor } from './tabular';
+export type { Cell, Table, TableInput, TabularOptions, TabularPreprocessorJSON, Task } from './tabular';
 export { symmetricEigen } from './eigen';
 export type { SymmetricEigen } from './eigen';
 export { split, trainTestSplit } from './split';

@@ -12,6 +12,7 @@ import { Sequential } from '../model/sequential';
 import type { ModelConfig } from '../model/sequential';
 import { decode, decodeFile, encode, tensorLength, writeFileAtomic } from './format';
 import { preprocessorFromJSON } from '../data/preprocess';
+import { TabularPreprocessor } from '../data/tabular';
 
 /** What a model file holds besides the model itself. Every field is optional, plain data. */
 export interface ModelExtras {
@@ -22,7 +23,13 @@ export interface ModelExtras {
   optimizer?: unknown;
   /** Schedule state, as its state() returns it. */
   schedule?: unknown;
-  /** Preprocessing (toJSON() of a scaler); default the model's own (setPreprocessing), which loadModel restores. */
+  /**
+   * The preprocessing to store. Default: the model's own numeric scaler (setPreprocessing), which
+   * loadModel attaches to the model again. Or a TabularPreprocessor (or its toJSON()), which
+   * loadModel returns as `preprocessor`: it turns raw table rows into the model's input. A model
+   * with its own scaler cannot also store another preprocessing (ERR_BLASNET_STATE): every input
+   * would be transformed twice.
+   */
   preprocessing?: unknown;
   /** Anything else: training history, dataset, dates. */
   metadata?: Record<string, unknown>;
@@ -73,7 +80,7 @@ function modelDocument(model: Sequential, extras: ModelExtras, where: string): M
     buffers: model.buffers().map((b) => ({ name: b.name, data: b.data.slice() })),
     ...extras,
     optimizer: arenaAsTensor(extras.optimizer),
-    preprocessing: extras.preprocessing ?? (model.preprocessing ? model.preprocessing.toJSON() : undefined),
+    preprocessing: preprocessingJSON(model, extras.preprocessing),
   };
   return doc;
 }
@@ -92,6 +99,17 @@ function arenaAsTensor(state: unknown): unknown {
   const arena = new Float32Array(bytes.length / 4);
   new Uint8Array(arena.buffer).set(bytes);
   return { ...s, arena };
+}
+
+function preprocessingJSON(model: Sequential, given: unknown): unknown {
+  const own = model.preprocessing ? model.preprocessing.toJSON() : undefined;
+  if (given === undefined) return own;
+  const json = given instanceof TabularPreprocessor ? given.toJSON() : given;
+  if (own !== undefined && JSON.stringify(own) !== JSON.stringify(json)) {
+    throw new BlasnetError(ErrorCode.STATE,
+      'saveModel: the model applies its own preprocessing (setPreprocessing); storing another one as well would transform its inputs twice');
+  }
+  return json;
 }
 
 /**
@@ -117,6 +135,11 @@ export function saveModel(file: string, model: Sequential, extras: ModelExtras =
 /** A loaded model with whatever else its file held. */
 export interface LoadedModel extends ModelExtras {
   model: Sequential;
+  /**
+   * The table preprocessing stored with the model, if any: apply its transform to raw rows
+   * before predict or evaluate (the model itself does not), targets to their labels.
+   */
+  preprocessor?: TabularPreprocessor;
   /** The library version that wrote the file. */
   library: string;
 }
@@ -213,7 +236,19 @@ function buildModel(doc: Partial<ModelDocument>, layers: Layer[], backend: Backe
       fail(`invalid preprocessing: ${(e as Error).message}`);
     }
   }
+  let preprocessor: TabularPreprocessor | undefined;
+  if (pre && typeof pre === 'object' && pre.type === 'TabularPreprocessor') {
+    try {
+      preprocessor = TabularPreprocessor.fromJSON(pre);
+    } catch (e) {
+      fail(`invalid preprocessing: ${(e as Error).message}`);
+    }
+    if ((preprocessor as TabularPreprocessor).inputSize !== model.inputSize) {
+      fail(`the table preprocessing makes ${(preprocessor as TabularPreprocessor).inputSize} inputs but the model takes ${model.inputSize}`);
+    }
+  }
   return {
+    ...(preprocessor ? { preprocessor } : {}),
     model,
     library: String(doc.library ?? 'unknown'),
     optimizer: doc.optimizer,

@@ -74,9 +74,13 @@ function monitored(logs: EpochLogs, monitor: string, who: string): number {
 }
 
 /**
- * Stops training when `monitor` has not improved by more than minDelta for `patience` epochs;
- * with restoreBestWeights, puts back the weights of the best epoch. Defaults: monitor 'valLoss',
- * patience 0, minDelta 0, mode 'auto' (max for accuracies, else min). As Keras' EarlyStopping.
+ * Stops training when `monitor` has not improved by more than minDelta for `patience` epochs.
+ * With restoreBestWeights, the weights (and running statistics) of the best epoch are put back
+ * when training ends for any reason: an early stop, the last epoch, or another callback's stop;
+ * so the model fit returns is always the best one seen. (tf.keras 2.x restored only on an early
+ * stop, leaving the last epoch's weights when patience never ran out.) Defaults: monitor
+ * 'valLoss', patience 0, minDelta 0, mode 'auto' (max for accuracies, else min). As Keras'
+ * EarlyStopping.
  */
 export function earlyStopping(options: { monitor?: string; patience?: number; minDelta?: number; mode?: Mode; restoreBestWeights?: boolean } = {}): Callback {
   const monitor = options.monitor ?? 'valLoss';
@@ -108,7 +112,7 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
       }
     },
     onTrainEnd(ctx) {
-      if (options.restoreBestWeights && bestWeights && ctx.stopReason) {
+      if (options.restoreBestWeights && bestWeights) {
         ctx.model.params.set(bestWeights);
         ctx.model.buffers().forEach((b, i) => b.data.set(bestBuffers[i]));
       }

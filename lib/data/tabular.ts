@@ -1,0 +1,641 @@
+/**
+ * Tables to model inputs: a fitted, per-column preprocessing of raw cells (strings, numbers,
+ * missing values) into the float32 matrix a network takes, and of label cells into its targets.
+ * Learnt on the training rows only, replayed on any other rows, saved with the model.
+ *
+ * Like scikit-learn's ColumnTransformer over SimpleImputer(add_indicator) + StandardScaler for
+ * numeric columns and SimpleImputer(most_frequent) + OneHotEncoder(handle_unknown='ignore') for
+ * categorical ones, with a LabelEncoder for class names and a StandardScaler for regression
+ * targets, as one object with one JSON form.
+ */
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { Matrix } from '../tensor';
+import { MISSING, NUMBER, parseCsv } from './csv';
+import { bool, matrix, options as checkOptions, show } from './check';
+import { FLOAT32_MAX } from '../describe';
+
+/** One raw cell: text from a file, or a value from a JS record. null, undefined and NaN are missing. */
+export type Cell = string | number | boolean | null | undefined;
+
+/** Rows of raw cells under named columns, as readTable returns a CSV file. */
+export interface Table {
+  /** Column names, in file order. */
+  columns: string[];
+  /** One array of cells per data row, as wide as `columns`. */
+  rows: Cell[][];
+  /** Where the rows came from (a file name), for messages. */
+  source?: string;
+}
+
+/** What TabularPreprocessor takes: a Table, or plain objects keyed by column name (records). */
+export type TableInput = Table | ReadonlyArray<Readonly<Record<string, Cell>>>;
+
+/** The kind of problem a label column poses. */
+export type Task = 'classification' | 'regression';
+
+/**
+ * Reads a CSV file (a path), CSV text (a string containing a line break) or UTF-8 bytes into a
+ * Table of trimmed strings, without interpreting any cell. The first row names the columns.
+ * A row with a different number of fields than the header, a duplicate or empty column name, or a
+ * file without a header is ERR_BLASNET_DATA (rows are named as data rows, 1-based, header not
+ * counted); a missing file ERR_BLASNET_IO.
+ */
+export function readTable(pathOrText: string | Uint8Array, options: { delimiter?: string } = {}): Table {
+  const fn = 'readTable';
+  const delimiter = checkOptions(fn, options).delimiter ?? ',';
+  if (typeof delimiter !== 'string' || delimiter === '') {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a non-empty string for options.delimiter but received ${show(delimiter)}`);
+  }
+  const { source, records, fail } = parseCsv(fn, pathOrText, delimiter);
+  if (records.length === 0) fail('empty: no header row');
+  const columns = records[0].record.map((s) => s.trim());
+  columns.forEach((c, j) => {
+    if (c === '') fail(`column ${j + 1} of the header has no name`);
+    if (columns.indexOf(c) !== j) fail(`the header names column ${JSON.stringify(c)} more than once`);
+  });
+  const rows: string[][] = [];
+  for (let r = 1; r < records.length; r++) {
+    const { record, info } = records[r];
+    if (record.length !== columns.length) {
+      fail(`data row ${r} (line ${info.lines}) has ${record.length} fields but the header has ${columns.length}`);
+    }
+    rows.push(record.map((s) => s.trim()));
+  }
+  return { columns, rows, source };
+}
+
+/** Options of TabularPreprocessor.fit. */
+export interface TabularOptions {
+  /** The label column, or several for multi-output regression. Default: none (features only). */
+  label?: string | string[];
+  /** The feature columns, in this order. Default: every column but the labels. */
+  features?: string[];
+  /** Columns to one-hot encode even if their cells are numbers. Columns with a non-numeric cell always are. */
+  categorical?: string[];
+  /** Standardise numeric columns, z = (x - mean) / std on the training rows (ddof 0). Default true. */
+  standardize?: boolean;
+  /**
+   * Fill missing cells (empty, NA, N/A, NaN, null, any case; null/undefined/NaN in records) with
+   * the training median (numeric) or most frequent category, and add a 0/1 indicator column for
+   * each column that had missing cells in training. Default true; false makes a missing cell
+   * ERR_BLASNET_DATA.
+   */
+  impute?: boolean;
+  /**
+   * A category not seen in training, at transform: 'warn' (default) encodes it as all zeros in
+   * that column's one-hot block and emits one process warning (code BLASNET_UNKNOWN_CATEGORY)
+   * per column and call; 'error' makes it ERR_BLASNET_DATA.
+   */
+  unknownCategory?: 'warn' | 'error';
+  /**
+   * 'classification', 'regression' or 'auto' (default): classification when a label cell is not
+   * a number, or all are integers with few distinct values (at most min(50, max(2, rows / 3)));
+   * regression otherwise. The decision and its reason are in `task` and `taskReason`.
+   */
+  task?: Task | 'auto';
+  /** Standardise regression targets (predictions are turned back by inverseTargets). Default true. */
+  scaleTargets?: boolean;
+}
+
+interface NumericColumn {
+  name: string;
+  kind: 'numeric';
+  fill: number;
+  mean: number;
+  std: number;
+  indicator: boolean;
+}
+
+interface CategoricalColumn {
+  name: string;
+  kind: 'categorical';
+  categories: string[];
+  fill: string;
+  indicator: boolean;
+}
+
+type Column = NumericColumn | CategoricalColumn;
+
+type Target =
+  | { task: 'classification'; column: string; classNames: string[] }
+  | { task: 'regression'; columns: string[]; mean: number[]; std: number[] };
+
+/** What TabularPreprocessor.toJSON returns (plain data; stored in model files). */
+export interface TabularPreprocessorJSON {
+  type: 'TabularPreprocessor';
+  standardize: boolean;
+  impute: boolean;
+  unknownCategory: 'warn' | 'error';
+  columns: Column[];
+  target: Target | null;
+  taskReason: string | null;
+}
+
+/** Row access over either input form, with the user's name for each row. */
+interface RowView {
+  n: number;
+  source: string;
+  /** The cell of row i in a column; `present` says whether the input has that column. */
+  cell: (i: number, column: string) => Cell;
+  where: (i: number) => string;
+  has: (column: string) => boolean;
+  columns: string[];
+}
+
+function rowView(fn: string, data: unknown): RowView {
+  if (Array.isArray(data)) {
+    const records = data as Record<string, Cell>[];
+    records.forEach((r, i) => {
+      if (r === null || typeof r !== 'object' || Array.isArray(r)) {
+        throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected records[${i}] to be a plain object but received ${show(r)}`);
+      }
+    });
+    const columns = records.length ? Object.keys(records[0]) : [];
+    return {
+      n: records.length,
+      source: 'records',
+      cell: (i, c) => {
+        if (!Object.prototype.hasOwnProperty.call(records[i], c)) {
+          throw new BlasnetError(ErrorCode.DATA, `${fn}: records[${i}] has no field ${JSON.stringify(c)} (write null for a missing value)`);
+        }
+        return records[i][c];
+      },
+      where: (i) => `records[${i}]`,
+      has: (c) => records.length > 0 && Object.prototype.hasOwnProperty.call(records[0], c),
+      columns,
+    };
+  }
+  const t = data as Table;
+  if (t === null || typeof t !== 'object' || !Array.isArray(t.columns) || !Array.isArray(t.rows)) {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a Table ({ columns, rows }, see readTable) or an array of records but received ${show(data)}`);
+  }
+  const index = new Map<string, number>();
+  t.columns.forEach((c, j) => index.set(String(c), j));
+  const source = t.source ?? 'table';
+  t.rows.forEach((r, i) => {
+    if (!Array.isArray(r) || r.length !== t.columns.length) {
+      throw new BlasnetError(ErrorCode.DATA, `${fn}: ${source}: data row ${i + 1} has ${Array.isArray(r) ? r.length : 'no'} fields but there are ${t.columns.length} columns`);
+    }
+  });
+  return {
+    n: t.rows.length,
+    source,
+    cell: (i, c) => t.rows[i][index.get(c) as number],
+    where: (i) => `data row ${i + 1}`,
+    has: (c) => index.has(c),
+    columns: t.columns.map(String),
+  };
+}
+
+function isMissing(v: Cell): boolean {
+  if (v === null || v === undefined) return true;
+  if (typeof v === 'number') return Number.isNaN(v);
+  return typeof v === 'string' && MISSING.test(v.trim());
+}
+
+/** The number a cell holds, or undefined when it is not a number. Infinite numbers are not numbers here. */
+function numberOf(v: Cell): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) && Math.abs(v) <= FLOAT32_MAX ? v : undefined;
+  if (typeof v !== 'string') return undefined;
+  const s = v.trim();
+  if (!NUMBER.test(s)) return undefined;
+  const x = Number(s);
+  return Math.abs(x) <= FLOAT32_MAX ? x : undefined;
+}
+
+/** A category's name: trimmed text, numbers in their shortest form (so "1" and "1.0" are one category). */
+function categoryOf(v: Cell): string {
+  const n = numberOf(v);
+  if (n !== undefined) return String(n);
+  return String(v).trim();
+}
+
+function median(values: number[]): number {
+  const s = values.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function sortCategories(names: string[]): string[] {
+  const numeric = names.every((s) => numberOf(s) !== undefined);
+  return numeric ? names.slice().sort((a, b) => Number(a) - Number(b)) : names.slice().sort();
+}
+
+/**
+ * A fitted preprocessing of tables: per feature column, numeric standardisation or one-hot
+ * encoding by the training categories, imputation of missing cells with indicator columns; and
+ * for the label, the class-name vocabulary (classification) or a target scaler (regression).
+ * Fit with `TabularPreprocessor.fit(table, options)` on the training rows; `transform` turns any
+ * rows with the same columns into the network's input (label columns are ignored, extra columns
+ * too), `targets` their labels into the network's targets, `inverseTargets` network outputs back
+ * into the label's units. Store it in the model file (saveModel's `preprocessing`); loadModel
+ * returns it as `preprocessor`.
+ */
+export class TabularPreprocessor {
+  /** Whether numeric columns are standardised. */
+  readonly standardize: boolean;
+  /** Whether missing cells are imputed (otherwise they are errors). */
+  readonly impute: boolean;
+  /** What transform does with a category not seen in training. */
+  readonly unknownCategory: 'warn' | 'error';
+  /** Why `task` was chosen (auto detection), or null when it was given. */
+  readonly taskReason: string | null;
+  private readonly cols: Column[];
+  private readonly target: Target | null;
+
+  private constructor(json: TabularPreprocessorJSON) {
+    this.standardize = json.standardize;
+    this.impute = json.impute;
+    this.unknownCategory = json.unknownCategory;
+    this.cols = json.columns;
+    this.target = json.target;
+    this.taskReason = json.taskReason;
+  }
+
+  /**
+   * Learns everything from the training rows: which columns are categorical, their categories
+   * and modes, numeric medians, means and standard deviations (after imputation, float64), the
+   * task, the class names (sorted: by value when all are numbers, else by code unit) or the
+   * targets' means and standard deviations. Errors name the row and column: a missing cell with
+   * impute off, a missing label or a non-numeric regression label (ERR_BLASNET_DATA); an unknown
+   * column (ERR_BLASNET_DATA); several label columns for classification (ERR_BLASNET_ARG_RANGE).
+   */
+  static fit(data: TableInput, options: TabularOptions = {}): TabularPreprocessor {
+    const fn = 'TabularPreprocessor.fit';
+    const o = checkOptions(fn, options);
+    const known = new Set(['label', 'features', 'categorical', 'standardize', 'impute', 'unknownCategory', 'task', 'scaleTargets']);
+    for (const k of Object.keys(o)) if (!known.has(k)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: unknown option ${k}`);
+    const standardize = bool(fn, 'options.standardize', o.standardize ?? true);
+    const impute = bool(fn, 'options.impute', o.impute ?? true);
+    const scaleTargets = bool(fn, 'options.scaleTargets', o.scaleTargets ?? true);
+    const unknownCategory = o.unknownCategory ?? 'warn';
+    if (unknownCategory !== 'warn' && unknownCategory !== 'error') {
+      throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected 'warn' or 'error' for options.unknownCategory but received ${show(unknownCategory)}`);
+    }
+    const taskOption = o.task ?? 'auto';
+    if (!['auto', 'classification', 'regression'].includes(taskOption)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected 'classification', 'regression' or 'auto' for options.task but received ${show(taskOption)}`);
+    }
+    const names = (v: unknown, what: string): string[] => {
+      if (v === undefined) return [];
+      const list = typeof v === 'string' ? [v] : v;
+      if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && s !== '')) {
+        throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected column names for options.${what} but received ${show(v)}`);
+      }
+      return list as string[];
+    };
+    const labels = names(o.label, 'label');
+    const view = rowView(fn, data);
+    if (view.n === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: ${view.source}: no data rows to fit`);
+    const missingColumn = (c: string, what: string): never => {
+      throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: ${what} ${JSON.stringify(c)} does not exist; the columns are ${view.columns.map((s) => JSON.stringify(s)).join(', ')}`);
+    };
+    for (const c of labels) if (!view.has(c)) missingColumn(c, 'label column');
+    const features = o.features === undefined ? view.columns.filter((c) => !labels.includes(c)) : names(o.features, 'features');
+    for (const c of features) {
+      if (!view.has(c)) missingColumn(c, 'feature column');
+      if (labels.includes(c)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: column ${JSON.stringify(c)} is both a label and a feature`);
+    }
+    if (features.length === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: ${view.source}: no feature columns`);
+    const categorical = names(o.categorical, 'categorical');
+    for (const c of categorical) if (!features.includes(c)) missingColumn(c, 'categorical column (a feature)');
+
+    const columns: Column[] = features.map((name) => {
+      const cells: Cell[] = [];
+      let missing = 0;
+      for (let i = 0; i < view.n; i++) {
+        const v = view.cell(i, name);
+        if (isMissing(v)) {
+          if (!impute) {
+            throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: missing value ${JSON.stringify(v ?? null)} at ${view.where(i)}, column ${JSON.stringify(name)} (imputation is off)`);
+          }
+          missing++;
+        } else {
+          cells.push(v);
+        }
+      }
+      if (cells.length === 0) throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: column ${JSON.stringify(name)} has no values, only missing cells`);
+      const indicator = missing > 0;
+      if (categorical.includes(name) || cells.some((v) => numberOf(v) === undefined)) {
+        const counts = new Map<string, number>();
+        for (const v of cells) {
+          const k = categoryOf(v);
+          counts.set(k, (counts.get(k) ?? 0) + 1);
+        }
+        const categories = sortCategories([...counts.keys()]);
+        let fill = categories[0];
+        for (const c of categories) if ((counts.get(c) as number) > (counts.get(fill) as number)) fill = c;
+        return { name, kind: 'categorical', categories, fill, indicator };
+      }
+      const values = cells.map((v) => numberOf(v) as number);
+      const fill = median(values);
+      let mean = 0, std = 1;
+      if (standardize) {
+        const n = view.n;
+        let sum = fill * missing;
+        for (const v of values) sum += v;
+        mean = sum / n;
+        let ss = (fill - mean) * (fill - mean) * missing;
+        for (const v of values) ss += (v - mean) * (v - mean);
+        std = Math.sqrt(ss / n);
+        // A constant column is only centred, as Standardizer does.
+        if (!(std > 0)) std = 1;
+      }
+      return { name, kind: 'numeric', fill, mean, std, indicator };
+    });
+
+    let target: Target | null = null;
+    let taskReason: string | null = null;
+    if (labels.length > 0) {
+      const cells: Cell[][] = labels.map((c) => {
+        const out: Cell[] = [];
+        for (let i = 0; i < view.n; i++) {
+          const v = view.cell(i, c);
+          if (isMissing(v)) throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: missing label at ${view.where(i)}, column ${JSON.stringify(c)}`);
+          out.push(v);
+        }
+        return out;
+      });
+      let task: Task;
+      if (taskOption !== 'auto') {
+        task = taskOption as Task;
+      } else {
+        ({ task, reason: taskReason } = detectTask(labels, cells, view.n));
+      }
+      if (task === 'classification') {
+        if (labels.length > 1) {
+          throw rangeError(ErrorCode.ARG_RANGE,
+            `${fn}: classification takes one label column but received ${labels.map((s) => JSON.stringify(s)).join(', ')}; several label columns are for regression`);
+        }
+        const classNames = sortCategories([...new Set(cells[0].map(categoryOf))]);
+        target = { task, column: labels[0], classNames };
+      } else {
+        const mean: number[] = [], std: number[] = [];
+        labels.forEach((c, k) => {
+          const values = cells[k].map((v, i) => regressionValue(fn, view, v, i, c));
+          let m = 0, s = 1;
+          if (scaleTargets) {
+            m = values.reduce((a, b) => a + b, 0) / values.length;
+            s = Math.sqrt(values.reduce((a, b) => a + (b - m) * (b - m), 0) / values.length);
+            if (!(s > 0)) s = 1;
+          }
+          mean.push(m);
+          std.push(s);
+        });
+        target = { task, columns: labels, mean, std };
+      }
+    }
+    return new TabularPreprocessor({ type: 'TabularPreprocessor', standardize, impute, unknownCategory, columns, target, taskReason });
+  }
+
+  /** 'classification' or 'regression', or null when fitted without a label. */
+  get task(): Task | null {
+    return this.target ? this.target.task : null;
+  }
+
+  /** The class names seen in training, in class-number order (classification), else null. */
+  get classNames(): readonly string[] | null {
+    return this.target?.task === 'classification' ? this.target.classNames : null;
+  }
+
+  /** The label columns. */
+  get labelColumns(): readonly string[] {
+    if (!this.target) return [];
+    return this.target.task === 'classification' ? [this.target.column] : this.target.columns;
+  }
+
+  /** The raw feature columns transform reads, in order. */
+  get featureColumns(): readonly string[] {
+    return this.cols.map((c) => c.name);
+  }
+
+  /**
+   * The names of transform's output columns: a numeric column's name, `name=category` for each
+   * one-hot column, `name (missing)` for an indicator.
+   */
+  get featureNames(): string[] {
+    const out: string[] = [];
+    for (const c of this.cols) {
+      if (c.kind === 'numeric') out.push(c.name);
+      else for (const k of c.categories) out.push(`${c.name}=${k}`);
+      if (c.indicator) out.push(`${c.name} (missing)`);
+    }
+    return out;
+  }
+
+  /** The width of transform's output: the model's input size. */
+  get inputSize(): number {
+    let n = 0;
+    for (const c of this.cols) n += (c.kind === 'numeric' ? 1 : c.categories.length) + (c.indicator ? 1 : 0);
+    return n;
+  }
+
+  /** The width of the network's output: the number of classes, or of regression targets; 0 without a label. */
+  get outputSize(): number {
+    if (!this.target) return 0;
+    return this.target.task === 'classification' ? this.target.classNames.length : this.target.columns.length;
+  }
+
+  /** Whether `data` has every label column (an unlabeled file has none, or not all). */
+  hasLabels(data: TableInput): boolean {
+    const view = rowView('TabularPreprocessor.hasLabels', data);
+    return this.labelColumns.length > 0 && this.labelColumns.every((c) => view.has(c));
+  }
+
+  /** One line per kind of column, for people. */
+  describe(): string {
+    const numeric = this.cols.filter((c) => c.kind === 'numeric');
+    const cat = this.cols.filter((c): c is CategoricalColumn => c.kind === 'categorical');
+    const imputed = this.cols.filter((c) => c.indicator);
+    const parts = [`${numeric.length} numeric${numeric.length && this.standardize ? ' (standardised)' : ''}`];
+    if (cat.length) parts.push(`${cat.length} categorical (${cat.map((c) => `${c.name}: ${c.categories.length}`).join(', ')}; one-hot)`);
+    if (imputed.length) parts.push(`${imputed.length} with missing values (imputed, indicator columns: ${imputed.map((c) => c.name).join(', ')})`);
+    return `${this.cols.length} feature columns -> ${this.inputSize} inputs: ${parts.join('; ')}`;
+  }
+
+  /**
+   * The network's input for `data`: a new [rows, inputSize] float32 Matrix. Every feature column
+   * must be present (others are ignored). Errors name the row and column (ERR_BLASNET_DATA): a
+   * missing column, a cell that is not a number in a numeric column, a missing cell with impute
+   * off, an unknown category with unknownCategory 'error'. An unknown category with 'warn' is
+   * encoded as all zeros and reported by one process warning (code BLASNET_UNKNOWN_CATEGORY) per
+   * column.
+   */
+  transform(data: TableInput): Matrix {
+    const fn = 'TabularPreprocessor.transform';
+    const view = rowView(fn, data);
+    for (const c of this.cols) {
+      if (!view.has(c.name) && view.n > 0) {
+        throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: feature column ${JSON.stringify(c.name)} is missing; the model was trained on ${this.cols.map((x) => JSON.stringify(x.name)).join(', ')}`);
+      }
+    }
+    const width = this.inputSize;
+    const out = Matrix.zeros(view.n, width);
+    const d = out.data;
+    const fail = (i: number, c: Column, what: string): never => {
+      throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: ${what} at ${view.where(i)}, column ${JSON.stringify(c.name)}`);
+    };
+    let offset = 0;
+    for (const c of this.cols) {
+      const index = c.kind === 'categorical' ? new Map(c.categories.map((k, j) => [k, j])) : null;
+      let unknown = 0, firstUnknown = -1, unknownValue = '';
+      for (let i = 0; i < view.n; i++) {
+        const v = view.cell(i, c.name);
+        const o = i * width + offset;
+        const missing = isMissing(v);
+        if (missing && !this.impute) fail(i, c, `missing value ${JSON.stringify(v ?? null)} (imputation is off)`);
+        if (c.kind === 'numeric') {
+          let x = c.fill;
+          if (!missing) {
+            const n = numberOf(v);
+            if (n === undefined) fail(i, c, `${JSON.stringify(v)} is not a number (the column was numeric in training)`);
+            x = n as number;
+          }
+          d[o] = (x - c.mean) / c.std;
+          if (c.indicator) d[o + 1] = missing ? 1 : 0;
+        } else {
+          const k = missing ? c.fill : categoryOf(v);
+          const j = (index as Map<string, number>).get(k);
+          if (j === undefined) {
+            if (this.unknownCategory === 'error') fail(i, c, `category ${JSON.stringify(k)} was not seen in training`);
+            if (unknown++ === 0) {
+              firstUnknown = i;
+              unknownValue = k;
+            }
+          } else {
+            d[o + j] = 1;
+          }
+          if (c.indicator) d[o + c.categories.length] = missing ? 1 : 0;
+        }
+      }
+      if (unknown > 0) {
+        process.emitWarning(`${view.source}: ${unknown} row${unknown > 1 ? 's' : ''} of column ${JSON.stringify(c.name)} hold categories not seen in training `
+          + `(first ${JSON.stringify(unknownValue)} at ${view.where(firstUnknown)}); encoded as all zeros`, { code: 'BLASNET_UNKNOWN_CATEGORY' });
+      }
+      offset += (c.kind === 'numeric' ? 1 : c.categories.length) + (c.indicator ? 1 : 0);
+    }
+    return out;
+  }
+
+  /**
+   * The network's targets for the labels of `data`: class numbers (Int32Array) through the
+   * training vocabulary, or a [rows, outputs] Matrix of standardised regression targets. A label
+   * not seen in training is ERR_BLASNET_LABEL naming the row, column and the known classes; a
+   * missing label column or cell, or a non-numeric regression label, is ERR_BLASNET_DATA.
+   */
+  targets(data: TableInput): Int32Array | Matrix {
+    const fn = 'TabularPreprocessor.targets';
+    const t = this.target;
+    if (!t) throw new BlasnetError(ErrorCode.STATE, `${fn}: fitted without a label column`);
+    const view = rowView(fn, data);
+    for (const c of this.labelColumns) {
+      if (!view.has(c) && view.n > 0) throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: label column ${JSON.stringify(c)} is missing`);
+    }
+    const cell = (i: number, c: string): Cell => {
+      const v = view.cell(i, c);
+      if (isMissing(v)) throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: missing label at ${view.where(i)}, column ${JSON.stringify(c)}`);
+      return v;
+    };
+    if (t.task === 'classification') {
+      const index = new Map(t.classNames.map((k, j) => [k, j]));
+      const out = new Int32Array(view.n);
+      for (let i = 0; i < view.n; i++) {
+        const k = categoryOf(cell(i, t.column));
+        const j = index.get(k);
+        if (j === undefined) {
+          const known = t.classNames.length <= 20 ? t.classNames.map((s) => JSON.stringify(s)).join(', ') : `${t.classNames.length} classes`;
+          throw rangeError(ErrorCode.LABEL, `${fn}: ${view.source}: label ${JSON.stringify(k)} at ${view.where(i)}, column ${JSON.stringify(t.column)} was not seen in training (classes: ${known})`);
+        }
+        out[i] = j;
+      }
+      return out;
+    }
+    const k = t.columns.length;
+    const out = Matrix.zeros(view.n, k);
+    t.columns.forEach((c, j) => {
+      for (let i = 0; i < view.n; i++) out.data[i * k + j] = (regressionValue(fn, view, cell(i, c), i, c) - t.mean[j]) / t.std[j];
+    });
+    return out;
+  }
+
+  /**
+   * Network outputs of a regression back in the label's units: y * std + mean per target
+   * column, as a new Matrix. ERR_BLASNET_STATE for classification; ERR_BLASNET_SHAPE when the
+   * width is not the number of targets.
+   */
+  inverseTargets(y: Matrix): Matrix {
+    const fn = 'TabularPreprocessor.inverseTargets';
+    const t = this.target;
+    if (!t || t.task !== 'regression') throw new BlasnetError(ErrorCode.STATE, `${fn}: only a regression has targets to scale back`);
+    const m = matrix(fn, 'y', y);
+    const k = t.columns.length;
+    if (m.cols !== k) throw rangeError(ErrorCode.SHAPE, `${fn}: Expected y with ${k} columns but received [${m.rows}, ${m.cols}]`);
+    const out = Matrix.zeros(m.rows, k);
+    for (let i = 0; i < m.rows; i++) for (let j = 0; j < k; j++) out.data[i * k + j] = m.data[i * k + j] * t.std[j] + t.mean[j];
+    return out;
+  }
+
+  /** The fitted state as plain JSON. */
+  toJSON(): TabularPreprocessorJSON {
+    return JSON.parse(JSON.stringify({
+      type: 'TabularPreprocessor', standardize: this.standardize, impute: this.impute, unknownCategory: this.unknownCategory,
+      columns: this.cols, target: this.target, taskReason: this.taskReason,
+    })) as TabularPreprocessorJSON;
+  }
+
+  /** A TabularPreprocessor from toJSON()'s output; malformed input is ERR_BLASNET_FORMAT. */
+  static fromJSON(json: unknown): TabularPreprocessor {
+    const bad = (m: string): never => {
+      throw new BlasnetError(ErrorCode.FORMAT, `TabularPreprocessor.fromJSON: ${m}`);
+    };
+    const j = json as Partial<TabularPreprocessorJSON> | null;
+    if (!j || typeof j !== 'object' || j.type !== 'TabularPreprocessor') bad('Expected an object with type "TabularPreprocessor"');
+    const o = j as TabularPreprocessorJSON;
+    if (typeof o.standardize !== 'boolean' || typeof o.impute !== 'boolean' || !['warn', 'error'].includes(o.unknownCategory)) bad('malformed options');
+    const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+    const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+    if (!Array.isArray(o.columns) || o.columns.length === 0) bad('Expected a non-empty array of columns');
+    o.columns.forEach((c, i) => {
+      const ok = c && typeof c === 'object' && typeof c.name === 'string' && typeof c.indicator === 'boolean' && (c.kind === 'numeric'
+        ? finite(c.fill) && finite(c.mean) && finite(c.std) && c.std > 0
+        : c.kind === 'categorical' && strings(c.categories) && c.categories.length > 0 && typeof c.fill === 'string');
+      if (!ok) bad(`column ${i} is malformed`);
+    });
+    const t = o.target;
+    if (t !== null) {
+      const ok = t && typeof t === 'object' && (t.task === 'classification'
+        ? typeof t.column === 'string' && strings(t.classNames) && t.classNames.length > 0
+        : t.task === 'regression' && strings(t.columns) && t.columns.length > 0 && Array.isArray(t.mean) && Array.isArray(t.std)
+          && t.mean.length === t.columns.length && t.std.length === t.columns.length && t.mean.every(finite) && t.std.every((s) => finite(s) && s > 0));
+      if (!ok) bad('target is malformed');
+    }
+    if (o.taskReason !== null && typeof o.taskReason !== 'string') bad('taskReason is malformed');
+    return new TabularPreprocessor(JSON.parse(JSON.stringify(o)) as TabularPreprocessorJSON);
+  }
+}
+
+function regressionValue(fn: string, view: RowView, v: Cell, i: number, column: string): number {
+  const n = numberOf(v);
+  if (n === undefined) {
+    throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: label ${JSON.stringify(v)} at ${view.where(i)}, column ${JSON.stringify(column)} is not a number (the task is regression)`);
+  }
+  return n;
+}
+
+/** Auto task detection over the label columns' cells (none missing). */
+function detectTask(labels: string[], cells: Cell[][], rows: number): { task: Task; reason: string } {
+  const names = labels.map((s) => JSON.stringify(s)).join(', ');
+  for (let k = 0; k < labels.length; k++) {
+    const bad = cells[k].find((v) => numberOf(v) === undefined);
+    if (bad !== undefined) {
+      return { task: 'classification', reason: `label ${JSON.stringify(labels[k])} holds text (${JSON.stringify(String(bad).trim())})` };
+    }
+  }
+  if (labels.length > 1) return { task: 'regression', reason: `several numeric label columns (${names})` };
+  const values = cells[0].map((v) => numberOf(v) as number);
+  if (values.some((v) => !Number.isInteger(v))) return { task: 'regression', reason: `label ${names} holds non-integer numbers` };
+  const distinct = new Set(values).size;
+  const limit = Math.min(50, Math.max(2, Math.floor(rows / 3)));
+  if (distinct <= limit) return { task: 'classification', reason: `label ${names} holds ${distinct} distinct integers (at most ${limit} means classes)` };
+  return { task: 'regression', reason: `label ${names} holds ${distinct} distinct integers (more than ${limit} means a quantity)` };
+}

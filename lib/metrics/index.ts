@@ -1,0 +1,243 @@
+/**
+ * Evaluation metrics over predictions already made: the confusion matrix, per-class precision,
+ * recall and F1 with macro and weighted averages, ROC AUC for binary problems, and R2, MAE and
+ * RMSE for regression; with fixed-decimal text reports. Definitions follow scikit-learn's
+ * (sklearn.metrics): a precision or recall whose denominator is 0 is 0, R2 of a constant target
+ * is 1 for a perfect prediction and 0 otherwise, and several regression outputs are averaged
+ * uniformly. Sums run in float64.
+ */
+import { ErrorCode, rangeError, typeError } from '../errors';
+import { Matrix } from '../tensor';
+import { typedArrayTag } from '../typed';
+
+/** Class numbers: an Int32Array or an array of integers. */
+export type ClassLabels = Int32Array | ArrayLike<number>;
+
+function labels(fn: string, name: string, v: unknown, classes: number): ArrayLike<number> {
+  if (!(typedArrayTag(v) !== undefined || Array.isArray(v))) {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Int32Array or array of class numbers for ${name}`);
+  }
+  const a = v as ArrayLike<number>;
+  for (let i = 0; i < a.length; i++) {
+    if (!(Number.isInteger(a[i]) && a[i] >= 0 && a[i] < classes)) {
+      throw rangeError(ErrorCode.LABEL, `${fn}: ${name}[${i}] = ${a[i]} is not a class in [0, ${classes})`);
+    }
+  }
+  return a;
+}
+
+function classCount(fn: string, yTrue: unknown, yPred: unknown, classes: number | undefined): number {
+  if (classes !== undefined) {
+    if (!(Number.isInteger(classes) && classes >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected positive integer for classes but received ${String(classes)}`);
+    return classes;
+  }
+  let top = 0;
+  for (const v of [yTrue, yPred] as ArrayLike<number>[]) {
+    if (v && typeof v === 'object' && typeof v.length === 'number') for (let i = 0; i < v.length; i++) if (Number.isInteger(v[i]) && v[i] + 1 > top) top = v[i] + 1;
+  }
+  return Math.max(top, 1);
+}
+
+/**
+ * The confusion matrix: out[t][p] counts the rows of true class t predicted as p, for classes
+ * 0..classes-1 (default: one more than the largest label in either array). yTrue and yPred must
+ * have the same length (ERR_BLASNET_SHAPE); a label outside the classes is ERR_BLASNET_LABEL.
+ */
+export function confusionMatrix(yTrue: ClassLabels, yPred: ClassLabels, classes?: number): number[][] {
+  const fn = 'confusionMatrix';
+  const k = classCount(fn, yTrue, yPred, classes);
+  const t = labels(fn, 'yTrue', yTrue, k);
+  const p = labels(fn, 'yPred', yPred, k);
+  if (t.length !== p.length) throw rangeError(ErrorCode.SHAPE, `${fn}: yTrue has ${t.length} labels but yPred has ${p.length}`);
+  const out = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  for (let i = 0; i < t.length; i++) out[t[i]][p[i]]++;
+  return out;
+}
+
+/**
+ * The area under the ROC curve of a binary problem: the probability that a random positive row
+ * scores above a random negative one, ties counting one half (the Mann-Whitney U statistic over
+ * average ranks). yTrue holds 0 (negative) and 1 (positive); scores any finite numbers (the
+ * positive class's probability). NaN when one class is absent; ERR_BLASNET_LABEL for a label other
+ * than 0 or 1, ERR_BLASNET_SHAPE for different lengths.
+ */
+export function rocAuc(yTrue: ClassLabels, scores: ArrayLike<number>): number {
+  const fn = 'rocAuc';
+  const t = labels(fn, 'yTrue', yTrue, 2);
+  if (!(typedArrayTag(scores) !== undefined || Array.isArray(scores))) throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected an array of scores`);
+  if (scores.length !== t.length) throw rangeError(ErrorCode.SHAPE, `${fn}: yTrue has ${t.length} labels but scores has ${scores.length}`);
+  const n = t.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
+  let positives = 0, rankSum = 0;
+  for (let i = 0; i < n;) {
+    let j = i;
+    while (j + 1 < n && scores[order[j + 1]] === scores[order[i]]) j++;
+    const rank = (i + j) / 2 + 1; // average 1-based rank of the tie group
+    for (let q = i; q <= j; q++) {
+      if (t[order[q]] === 1) {
+        positives++;
+        rankSum += rank;
+      }
+    }
+    i = j + 1;
+  }
+  const negatives = n - positives;
+  if (positives === 0 || negatives === 0) return NaN;
+  return (rankSum - positives * (positives + 1) / 2) / (positives * negatives);
+}
+
+/** Precision, recall, F1 and support of one class or one average. */
+export interface ClassScores {
+  precision: number;
+  recall: number;
+  f1: number;
+  /** Rows whose true class this is (for an average: all rows). */
+  support: number;
+}
+
+/** What classificationReport returns. */
+export interface ClassificationReport {
+  /** Fraction of rows predicted right. */
+  accuracy: number;
+  /** Per class, in class-number order, with its name. */
+  classes: (ClassScores & { name: string })[];
+  /** Unweighted mean over classes. */
+  macro: ClassScores;
+  /** Mean over classes weighted by support. */
+  weighted: ClassScores;
+  /** confusion[t][p], as confusionMatrix. */
+  confusion: number[][];
+  /** ROC AUC of class 1 against class 0, for two classes when scores are given. */
+  rocAuc?: number;
+}
+
+/**
+ * The classification report users know: per-class precision = TP / (TP + FP), recall =
+ * TP / (TP + FN), F1 = their harmonic mean (0 when both are 0), support; accuracy; macro and
+ * support-weighted averages; the confusion matrix; and, for two classes with `scores` (the
+ * probability of class 1 per row), ROC AUC. Classes are 0..classNames.length-1 (default: one more
+ * than the largest label); names default to the class numbers.
+ */
+export function classificationReport(yTrue: ClassLabels, yPred: ClassLabels,
+  options: { classNames?: readonly string[]; scores?: ArrayLike<number> } = {}): ClassificationReport {
+  const fn = 'classificationReport';
+  const names = options.classNames;
+  if (names !== undefined && !(Array.isArray(names) && names.length > 0 && names.every((s) => typeof s === 'string'))) {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a non-empty array of strings for options.classNames`);
+  }
+  const confusion = confusionMatrix(yTrue, yPred, names?.length ?? classCount(fn, yTrue, yPred, undefined));
+  const k = confusion.length;
+  const n = yTrue.length;
+  let correct = 0;
+  const classes = confusion.map((row, c) => {
+    const tp = row[c];
+    correct += tp;
+    const support = row.reduce((a, b) => a + b, 0);
+    let predicted = 0;
+    for (let t = 0; t < k; t++) predicted += confusion[t][c];
+    const precision = predicted ? tp / predicted : 0;
+    const recall = support ? tp / support : 0;
+    const f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
+    return { name: names ? names[c] : String(c), precision, recall, f1, support };
+  });
+  const average = (weight: (s: ClassScores) => number): ClassScores => {
+    const total = classes.reduce((a, s) => a + weight(s), 0);
+    const mean = (key: 'precision' | 'recall' | 'f1') => (total ? classes.reduce((a, s) => a + weight(s) * s[key], 0) / total : 0);
+    return { precision: mean('precision'), recall: mean('recall'), f1: mean('f1'), support: n };
+  };
+  const report: ClassificationReport = {
+    accuracy: n ? correct / n : NaN,
+    classes,
+    macro: average(() => 1),
+    weighted: average((s) => s.support),
+    confusion,
+  };
+  if (options.scores !== undefined) {
+    if (k !== 2) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: options.scores (ROC AUC) needs two classes but there are ${k}`);
+    report.rocAuc = rocAuc(yTrue, options.scores);
+  }
+  return report;
+}
+
+/** Regression scores, averaged over outputs, with the per-output values. */
+export interface RegressionReport {
+  /** Coefficient of determination 1 - SS_res / SS_tot, averaged uniformly over outputs. */
+  r2: number;
+  /** Mean absolute error over every value. */
+  mae: number;
+  /** Root of the mean squared error over every value. */
+  rmse: number;
+  /** The same per output column, with its name. */
+  outputs: { name: string; r2: number; mae: number; rmse: number }[];
+}
+
+function asMatrix(fn: string, name: string, v: Matrix | ArrayLike<number>): Matrix {
+  if (v instanceof Matrix) return v;
+  if (!(typedArrayTag(v) !== undefined || Array.isArray(v))) throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a Matrix or array of numbers for ${name}`);
+  return new Matrix(Float32Array.from(v as ArrayLike<number>), v.length, 1);
+}
+
+/**
+ * R2, MAE and RMSE of predictions against true values (Matrices [rows, outputs] or arrays for one
+ * output), overall and per output column (names default to the column numbers). R2 per output is
+ * 1 - sum (y - p)^2 / sum (y - mean y)^2; for a constant y it is 1 when predicted exactly, else 0.
+ * Shapes must match (ERR_BLASNET_SHAPE).
+ */
+export function regressionReport(yTrue: Matrix | ArrayLike<number>, yPred: Matrix | ArrayLike<number>,
+  options: { names?: readonly string[] } = {}): RegressionReport {
+  const fn = 'regressionReport';
+  const t = asMatrix(fn, 'yTrue', yTrue);
+  const p = asMatrix(fn, 'yPred', yPred);
+  if (t.rows !== p.rows || t.cols !== p.cols) {
+    throw rangeError(ErrorCode.SHAPE, `${fn}: yTrue is [${t.rows}, ${t.cols}] but yPred is [${p.rows}, ${p.cols}]`);
+  }
+  if (t.rows === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: Expected at least one row`);
+  const k = t.cols, n = t.rows;
+  const outputs = [];
+  let absAll = 0, sqAll = 0;
+  for (let j = 0; j < k; j++) {
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += t.data[i * k + j];
+    mean /= n;
+    let abs = 0, sq = 0, tot = 0;
+    for (let i = 0; i < n; i++) {
+      const y = t.data[i * k + j], d = y - p.data[i * k + j];
+      abs += Math.abs(d);
+      sq += d * d;
+      tot += (y - mean) * (y - mean);
+    }
+    absAll += abs;
+    sqAll += sq;
+    const r2 = tot > 0 ? 1 - sq / tot : sq === 0 ? 1 : 0;
+    outputs.push({ name: options.names?.[j] ?? String(j), r2, mae: abs / n, rmse: Math.sqrt(sq / n) });
+  }
+  return { r2: outputs.reduce((a, o) => a + o.r2, 0) / k, mae: absAll / (n * k), rmse: Math.sqrt(sqAll / (n * k)), outputs };
+}
+
+/** A classification report as a text table with `digits` decimals (default 4), as scikit-learn prints it. */
+export function formatClassificationReport(r: ClassificationReport, digits = 4): string {
+  const f = (x: number) => x.toFixed(digits);
+  const width = Math.max(12, ...r.classes.map((c) => c.name.length));
+  const num = digits + 6;
+  const line = (name: string, cells: string[]) => name.padStart(width) + cells.map((c) => c.padStart(num)).join('');
+  const out = [line('', ['precision', 'recall', 'f1-score', 'support'])];
+  for (const c of r.classes) out.push(line(c.name, [f(c.precision), f(c.recall), f(c.f1), String(c.support)]));
+  out.push('');
+  out.push(line('accuracy', ['', '', f(r.accuracy), String(r.macro.support)]));
+  out.push(line('macro avg', [f(r.macro.precision), f(r.macro.recall), f(r.macro.f1), String(r.macro.support)]));
+  out.push(line('weighted avg', [f(r.weighted.precision), f(r.weighted.recall), f(r.weighted.f1), String(r.weighted.support)]));
+  if (r.rocAuc !== undefined) out.push(line('ROC AUC', ['', '', f(r.rocAuc), '']));
+  out.push('', 'confusion matrix (rows: true class, columns: predicted)');
+  const cw = Math.max(...r.confusion.flat().map((v) => String(v).length), ...r.classes.map((c) => c.name.length)) + 2;
+  out.push(''.padStart(width) + r.classes.map((c) => c.name.padStart(cw)).join(''));
+  r.confusion.forEach((row, t) => out.push(r.classes[t].name.padStart(width) + row.map((v) => String(v).padStart(cw)).join('')));
+  return out.join('\n');
+}
+
+/** A regression report as text with `digits` decimals (default 4); one line per output when there are several. */
+export function formatRegressionReport(r: RegressionReport, digits = 4): string {
+  const f = (x: number) => x.toFixed(digits);
+  const out = [`R2 ${f(r.r2)}  MAE ${f(r.mae)}  RMSE ${f(r.rmse)}`];
+  if (r.outputs.length > 1) for (const o of r.outputs) out.push(`  ${o.name}: R2 ${f(o.r2)}  MAE ${f(o.mae)}  RMSE ${f(o.rmse)}`);
+  return out.join('\n');
+}

@@ -1,0 +1,60 @@
+/**
+ * The confusion matrix as a picture: a heat map of counts (true class down, predicted across)
+ * with each cell's count written in it, drawn with vega-lite and rendered as the learning curves
+ * are (vega to SVG, resvg to PNG).
+ */
+import { BlasnetError, ErrorCode } from '../errors';
+import { writeFileAtomic } from '../io/format';
+import { svgToPng } from './curves';
+
+/** The vega-lite specification of a confusion matrix (confusion[t][p], as confusionMatrix returns). */
+export function confusionMatrixSpec(confusion: number[][], classNames: readonly string[], options: { title?: string } = {}): Record<string, unknown> {
+  const k = confusion.length;
+  if (k === 0 || classNames.length !== k || confusion.some((r) => r.length !== k)) {
+    throw new BlasnetError(ErrorCode.SHAPE, `confusionMatrixSpec: Expected a square matrix with one row per class name (${classNames.length}) but received ${k} rows`);
+  }
+  const values = confusion.flatMap((row, t) => row.map((count, p) => ({ truth: classNames[t], predicted: classNames[p], count })));
+  const max = Math.max(1, ...confusion.flat());
+  const size = Math.min(640, Math.max(200, 40 * k));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: options.title ?? 'Confusion matrix',
+    config: { font: 'DejaVu Sans', view: { stroke: null } },
+    width: size,
+    height: size,
+    data: { values },
+    encoding: {
+      x: { field: 'predicted', type: 'nominal', sort: classNames, title: 'predicted class' },
+      y: { field: 'truth', type: 'nominal', sort: classNames, title: 'true class' },
+    },
+    layer: [
+      { mark: 'rect', encoding: { color: { field: 'count', type: 'quantitative', scale: { scheme: 'blues', domain: [0, max] }, title: 'rows' } } },
+      {
+        mark: { type: 'text', fontSize: k > 15 ? 8 : 12 },
+        encoding: {
+          text: { field: 'count', type: 'quantitative' },
+          color: { condition: { test: `datum.count > ${max / 2}`, value: 'white' }, value: 'black' },
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * Writes `<base>.svg` and `<base>.png` with a confusion matrix; returns their paths.
+ */
+export async function writeConfusionMatrix(confusion: number[][], classNames: readonly string[], base: string,
+  options: { title?: string } = {}): Promise<{ svg: string; png: string }> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const vega = require('vega') as typeof import('vega');
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const vegaLite = require('vega-lite') as typeof import('vega-lite');
+  const compiled = vegaLite.compile(confusionMatrixSpec(confusion, classNames, options) as never).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  const files = { svg: `${base}.svg`, png: `${base}.png` };
+  writeFileAtomic(files.svg, Buffer.from(svg, 'utf8'));
+  writeFileAtomic(files.png, svgToPng(svg, 800));
+  return files;
+}
