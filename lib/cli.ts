@@ -3,17 +3,25 @@
  * The blasnet command line: train, evaluate, predict, export, info.
  *
  *   blasnet train                 the default job: a 784-256-128-10 ReLU MLP on Fashion-MNIST
+ *   blasnet train --csv data.csv --label y
+ *                                 a table: task detected, preprocessing fitted and stored in the
+ *                                 model, sizes scaled to the data, early stopping, a held-out test set
  *   blasnet train --help          every option
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { defaultBackend, getBackend, setDefaultBackend } from './backend/select';
-import { loadFashionMnist, loadMnistLike, FASHION_MNIST_DIR } from './data/idx';
-import { readCsv } from './data/csv';
+import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, loadMnistLike } from './data/idx';
+import { trainTestSplit } from './data/split';
+import { readTable, TabularPreprocessor, takeRows } from './data/tabular';
+import type { Table, Task } from './data/tabular';
 import { BlasnetError, ErrorCode } from './errors';
-import { checkOutputPaths } from './io/paths';
+import { writeFileAtomic } from './io/format';
 import { loadModel, saveModel } from './io/model-file';
+import { checkOutputPaths } from './io/paths';
+import type { LoadedModel } from './io/model-file';
+import { classificationReport, formatClassificationReport, formatRegressionReport, regressionReport } from './metrics';
 import { dense, dropout } from './layers';
 import type { DenseActivation } from './layers';
 import { Sequential } from './model/sequential';
@@ -21,7 +29,8 @@ import { OPTIMIZER_NAMES } from './optim';
 import type { OptimizerSpec } from './optim';
 import type { ScheduleSpec } from './schedules';
 import { Matrix } from './tensor';
-import { csvLogger, progressBar } from './train/callbacks';
+import { csvLogger, earlyStopping, progressBar } from './train/callbacks';
+import { writeConfusionMatrix } from './plot/confusion';
 import { writeLearningCurves } from './plot/curves';
 import { exportOnnx } from './interop/onnx';
 import { saveSafetensors } from './interop/safetensors';
@@ -60,13 +69,6 @@ function sizes(v: string): number[] {
   return out;
 }
 
-interface DataSet {
-  x: Matrix;
-  labels: Int32Array;
-  classes: number;
-  classNames?: readonly string[];
-}
-
 interface DataOptions {
   data?: string;
   csv?: string;
@@ -74,19 +76,9 @@ interface DataOptions {
   label?: string;
 }
 
-/** The training and test sets the options name: an IDX directory, CSV files, or Fashion-MNIST. */
-function loadData(o: DataOptions, split: 'train' | 'test'): DataSet {
-  if (o.csv) {
-    const file = split === 'train' ? o.csv : o.testCsv;
-    if (!file) throw new BlasnetError('ERR_BLASNET_ARG_RANGE', 'a test set is needed: pass --test-csv');
-    const d = readCsv(file, { label: o.label ?? 'label', classes: true });
-    const labels = d.labels as Int32Array;
-    let classes = 0;
-    for (const c of labels) classes = Math.max(classes, c + 1);
-    return { x: d.x, labels, classes, classNames: d.classNames };
-  }
-  if (o.data) return loadMnistLike(o.data, { split });
-  return loadFashionMnist({ split });
+/** The IDX training or test set the options name: an MNIST-like directory, or Fashion-MNIST. */
+function loadImages(o: DataOptions, split: 'train' | 'test') {
+  return o.data ? loadMnistLike(o.data, { split }) : loadFashionMnist({ split });
 }
 
 function setupBackend(o: { backend?: string; threads?: number }): void {
@@ -105,107 +97,383 @@ function scheduleFor(name: string, epochs: number): ScheduleSpec | undefined {
 }
 
 interface TrainOptions extends DataOptions {
-  hidden: number[];
+  hidden?: number[];
   activation: DenseActivation;
   dropout: number;
   optimizer: string;
   lr: number;
   weightDecay: number;
-  schedule: string;
-  epochs: number;
-  batchSize: number;
+  schedule?: string;
+  epochs?: number;
+  batchSize?: number;
   seed: number;
-  validationSplit: number;
-  out: string;
-  history: string;
-  curves: string;
+  validationSplit?: number;
+  patience?: number;
+  testSplit: number;
+  task: 'auto' | Task;
+  loss?: 'mse' | 'huber' | 'l1';
+  categorical?: string[];
+  standardize: boolean;
+  impute: boolean;
+  out?: string;
+  history?: string;
+  curves?: string;
+  confusion?: string;
   backend?: string;
   threads?: number;
   quiet?: boolean;
 }
 
+/** Every file a command writes, decided before any work starts. */
+interface OutputPaths {
+  model: string;
+  history: string;
+  curves: string;
+  confusion?: string;
+}
+
+/**
+ * Output names: --out, or one named after the data (the CSV file's or IDX directory's name,
+ * fashion-mnist for the default job), with the history and curves named after the model file.
+ */
+function outputPaths(o: TrainOptions): OutputPaths {
+  const stem = (f: string) => path.basename(f).replace(/\.[^.]*$/, '') || 'model';
+  const model = o.out ?? `${o.csv ? stem(o.csv) : o.data ? path.basename(path.resolve(o.data)) : 'fashion-mnist'}.blasnet`;
+  const base = model.replace(/\.blasnet$/, '');
+  return {
+    model,
+    history: o.history ?? `${base}.history.csv`,
+    curves: o.curves ?? `${base}.curves`,
+    ...(o.confusion ? { confusion: o.confusion } : {}),
+  };
+}
+
+/** `--label a,b` as column names. */
+function labelColumns(label: string | undefined): string[] {
+  return (label ?? 'label').split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/**
+ * Sizes for a table of `rows` training rows and `inputs` input columns: one hidden layer (two
+ * from 10000 rows) whose width grows with sqrt(rows * inputs) within 32..256, and a batch of
+ * about rows / 25 (16..256), so that a small table gets enough steps per epoch.
+ */
+export function tableDefaults(rows: number, inputs: number): { hidden: number[]; batchSize: number } {
+  const pow2 = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, 2 ** Math.round(Math.log2(Math.max(1, x)))));
+  const width = pow2(Math.sqrt(rows * inputs), 32, 256);
+  return { hidden: rows >= 10000 ? [width, width / 2] : [width], batchSize: pow2(rows / 25, 16, 256) };
+}
+
+/** What train hands on to the model-building and reporting steps. */
+interface Prepared {
+  x: Matrix;
+  y: Int32Array | Matrix;
+  val?: { x: Matrix; y: Int32Array | Matrix };
+  test: { x: Matrix; y: Int32Array | Matrix };
+  task: Task;
+  outputs: number;
+  classNames?: readonly string[];
+  preprocessor?: TabularPreprocessor;
+  source: string;
+}
+
+/**
+ * A CSV job's data, checked completely before training: the table preprocessing fitted on the
+ * training rows, every file's labels mapped through its vocabulary (an unseen label fails here),
+ * the test set (--test-csv, or a seeded stratified --test-split of the one file) and the
+ * validation set (a seeded stratified --validation-split of the training rows).
+ */
+function prepareTable(o: TrainOptions, say: (s: string) => void): Prepared {
+  const csv = o.csv as string;
+  const label = labelColumns(o.label);
+  if (label.length === 0) throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: --label must name the label column(s) of the CSV file');
+  const fitOptions = {
+    label, task: o.task, standardize: o.standardize, impute: o.impute,
+    ...(o.categorical ? { categorical: o.categorical } : {}),
+  };
+  const table = readTable(csv);
+  let trainTable: Table = table;
+  let testTable: Table;
+  let task: Task;
+  let reason: string | null = null;
+  if (o.testCsv) {
+    testTable = readTable(o.testCsv);
+  } else {
+    // The task and class vocabulary of the whole file decide how to stratify the split.
+    const whole = TabularPreprocessor.fit(table, fitOptions);
+    const y = whole.targets(table);
+    const rows = new Matrix(new Float32Array(table.rows.length), table.rows.length, 1);
+    const parts = y instanceof Int32Array
+      ? trainTestSplit(rows, y, { testFraction: o.testSplit, seed: o.seed, stratify: true })
+      : trainTestSplit(rows, null, { testFraction: o.testSplit, seed: o.seed });
+    if (parts.test.index.length === 0 || parts.train.index.length === 0) {
+      throw new BlasnetError(ErrorCode.ARG_RANGE, `train: --test-split ${o.testSplit} of ${table.rows.length} rows leaves no test or no training rows; pass --test-csv`);
+    }
+    trainTable = takeRows(table, parts.train.index);
+    testTable = takeRows(table, parts.test.index);
+    fitOptions.task = whole.task as Task;
+    reason = whole.taskReason;
+    say(`test set: ${testTable.rows.length} of ${table.rows.length} rows of ${csv} (seeded${whole.task === 'classification' ? ', stratified' : ''}; --test-split ${o.testSplit})`);
+  }
+  const prep = TabularPreprocessor.fit(trainTable, fitOptions);
+  task = prep.task as Task;
+  reason = prep.taskReason ?? reason;
+  say(`task: ${task}${reason ? ` (${reason}; --task to override)` : ''}`);
+  say(`preprocessing: ${prep.describe()}`);
+  const test = { x: prep.transform(testTable), y: prep.targets(testTable) };
+  let x = prep.transform(trainTable);
+  let y = prep.targets(trainTable);
+  let val: Prepared['val'];
+  const vs = o.validationSplit ?? 0.2;
+  if (vs > 0) {
+    const parts = y instanceof Int32Array
+      ? trainTestSplit(x, y, { testFraction: vs, seed: o.seed + 1, stratify: true })
+      : trainTestSplit(x, y, { testFraction: vs, seed: o.seed + 1 });
+    if (parts.test.x.rows === 0 || parts.train.x.rows === 0) {
+      throw new BlasnetError(ErrorCode.ARG_RANGE, `train: --validation-split ${vs} of ${x.rows} rows leaves no validation or no training rows`);
+    }
+    val = { x: parts.test.x, y: parts.test.y as Int32Array | Matrix };
+    x = parts.train.x;
+    y = parts.train.y as Int32Array | Matrix;
+  }
+  return {
+    x, y, val, test, task, outputs: prep.outputSize, preprocessor: prep, source: csv,
+    ...(prep.classNames ? { classNames: prep.classNames } : {}),
+  };
+}
+
+/** The default job's data (Fashion-MNIST or an IDX directory); its validation rows are fit's validationSplit. */
+function prepareImages(o: TrainOptions): Prepared {
+  if (o.task === 'regression') throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: IDX data sets hold classes; --task regression needs --csv');
+  const train = loadImages(o, 'train');
+  const test = loadImages(o, 'test');
+  let classes = 0;
+  for (const c of train.labels) classes = Math.max(classes, c + 1);
+  const named = !o.data && classes === FASHION_MNIST_CLASSES.length;
+  return {
+    x: train.x, y: train.labels, test: { x: test.x, y: test.labels }, task: 'classification', outputs: classes,
+    source: o.data ?? `Fashion-MNIST (${FASHION_MNIST_DIR})`,
+    ...(named ? { classNames: FASHION_MNIST_CLASSES } : {}),
+  };
+}
+
+/** The report of a test set: text for people, figures for the JSON line. */
+function report(task: Task, model: Sequential, x: Matrix, y: Int32Array | Matrix, outputs: { classNames?: readonly string[]; preprocessor?: TabularPreprocessor }) {
+  const p = model.predict(x);
+  if (task === 'classification') {
+    const yTrue = y as Int32Array;
+    const names = outputs.classNames ?? Array.from({ length: p.cols }, (_, c) => String(c));
+    const binary = p.cols === 2;
+    const scores = binary ? Float32Array.from({ length: p.rows }, (_, i) => p.data[i * 2 + 1]) : undefined;
+    const r = classificationReport(yTrue, p.argmax(), { classNames: names, ...(scores && new Set(yTrue).size === 2 ? { scores } : {}) });
+    return {
+      text: formatClassificationReport(r),
+      figures: { accuracy: r.accuracy, macroF1: r.macro.f1, weightedF1: r.weighted.f1, ...(r.rocAuc !== undefined ? { rocAuc: r.rocAuc } : {}) },
+      confusion: r.confusion,
+      names,
+    };
+  }
+  const prep = outputs.preprocessor as TabularPreprocessor;
+  const r = regressionReport(prep.inverseTargets(y as Matrix), prep.inverseTargets(p), { names: prep.labelColumns });
+  return { text: formatRegressionReport(r), figures: { r2: r.r2, mae: r.mae, rmse: r.rmse } };
+}
+
 async function train(o: TrainOptions): Promise<void> {
+  if (o.testCsv && !o.csv) throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: --test-csv needs --csv (the training file)');
+  if (o.csv && o.data) throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: pass --csv or --data, not both');
+  const files = outputPaths(o);
   // Every output is checked before the data loads, so a long run never ends unable to save.
   checkOutputPaths([
-    { option: '--out', path: o.out },
-    { option: '--history', path: o.history },
-    { option: '--curves (.svg)', path: `${o.curves}.svg` },
-    { option: '--curves (.png)', path: `${o.curves}.png` },
+    { option: '--out', path: files.model },
+    { option: '--history', path: files.history },
+    { option: '--curves (.svg)', path: `${files.curves}.svg` },
+    { option: '--curves (.png)', path: `${files.curves}.png` },
+    ...(files.confusion ? [
+      { option: '--confusion (.svg)', path: `${files.confusion}.svg` },
+      { option: '--confusion (.png)', path: `${files.confusion}.png` },
+    ] : []),
   ]);
   setupBackend(o);
   const started = Date.now();
-  const trainSet = loadData(o, 'train');
-  const testSet = loadData(o, 'test');
-  const source = o.csv ? o.csv : o.data ?? `Fashion-MNIST (${FASHION_MNIST_DIR})`;
-  const layers = [];
-  for (const h of o.hidden) {
-    layers.push(dense(h, { activation: o.activation }));
-    if (o.dropout > 0) layers.push(dropout(o.dropout));
-  }
-  layers.push(dense(trainSet.classes));
-  const model = new Sequential({ inputSize: trainSet.x.cols, seed: o.seed, layers });
-  const optimizer = { name: o.optimizer, lr: o.lr, ...(o.weightDecay ? { weightDecay: o.weightDecay } : {}) } as OptimizerSpec;
-  model.compile({ loss: 'crossEntropy', optimizer, metrics: ['accuracy'] });
-  const b = model.backend;
   const say = (s: string) => {
     if (!o.quiet) process.stdout.write(`${s}\n`);
   };
-  say(`blasnet ${VERSION}: training on ${source}, ${trainSet.x.rows} samples, ${trainSet.classes} classes`);
+  const table = Boolean(o.csv);
+  say(`blasnet ${VERSION}: training on ${o.csv ?? o.data ?? 'Fashion-MNIST'}`);
+  const d = table ? prepareTable(o, say) : prepareImages(o);
+  if (d.task === 'classification' && o.loss) throw new BlasnetError(ErrorCode.ARG_RANGE, `train: --loss ${o.loss} is a regression loss; classification trains with cross-entropy`);
+  const sized = tableDefaults(d.x.rows, d.x.cols);
+  const hidden = o.hidden ?? (table ? sized.hidden : [256, 128]);
+  const batchSize = o.batchSize ?? (table ? sized.batchSize : 128);
+  const epochs = o.epochs ?? (table ? 500 : 15);
+  const patience = o.patience ?? (table ? 20 : 0);
+  const scheduleName = o.schedule ?? (table ? 'none' : 'cosine');
+  const validationSplit = table ? 0 : o.validationSplit ?? 0.1;
+  const layers = [];
+  for (const h of hidden) {
+    layers.push(dense(h, { activation: o.activation }));
+    if (o.dropout > 0) layers.push(dropout(o.dropout));
+  }
+  const classification = d.task === 'classification';
+  layers.push(classification ? dense(d.outputs, { activation: 'softmax' }) : dense(d.outputs));
+  const model = new Sequential({ inputSize: d.x.cols, seed: o.seed, layers });
+  const optimizer = { name: o.optimizer, lr: o.lr, ...(o.weightDecay ? { weightDecay: o.weightDecay } : {}) } as OptimizerSpec;
+  const loss = classification ? 'crossEntropy' : o.loss ?? 'mse';
+  model.compile({ loss, optimizer, metrics: [classification ? 'accuracy' : 'mae'] });
+  const b = model.backend;
+  const trainRows = validationSplit > 0 ? d.x.rows - Math.round(d.x.rows * validationSplit) : d.x.rows;
+  const valRows = d.val ? d.val.x.rows : d.x.rows - trainRows;
+  say(`${trainRows} training rows, ${valRows} validation rows, ${d.test.x.rows} test rows; ${classification ? `${d.outputs} classes` : `${d.outputs} target${d.outputs > 1 ? 's' : ''}, loss ${loss}`}`);
   say(`backend ${b.name} (${b.info().config}, ${b.getNumThreads()} threads)`);
   say(model.summary());
-  const schedule = o.schedule === 'onecycle'
-    ? { name: 'oneCycle' as const, maxLr: o.lr, totalSteps: o.epochs * Math.ceil(trainSet.x.rows * (1 - o.validationSplit) / o.batchSize) }
-    : scheduleFor(o.schedule, o.epochs);
-  const history = model.fit(trainSet.x, trainSet.labels, {
-    epochs: o.epochs,
-    batchSize: o.batchSize,
+  if (patience > 0 && valRows > 0) say(`up to ${epochs} epochs of batch ${batchSize}; early stopping on the validation loss (patience ${patience}), best weights restored`);
+  const schedule = scheduleName === 'onecycle'
+    ? { name: 'oneCycle' as const, maxLr: o.lr, totalSteps: epochs * Math.ceil(trainRows / batchSize) }
+    : scheduleFor(scheduleName, epochs);
+  const callbacks = [progressBar({ quiet: o.quiet }), csvLogger(files.history)];
+  if (patience > 0 && valRows > 0) callbacks.push(earlyStopping({ monitor: 'valLoss', patience, restoreBestWeights: true }));
+  const history = model.fit(d.x, d.y, {
+    epochs,
+    batchSize,
     seed: o.seed,
-    ...(o.validationSplit > 0 ? { validationSplit: o.validationSplit } : {}),
-    ...(schedule ? { schedule, scheduleEvery: o.schedule === 'onecycle' ? 'step' as const : 'epoch' as const } : {}),
-    callbacks: [progressBar({ quiet: o.quiet }), csvLogger(o.history)],
+    ...(d.val ? { validationData: d.val } : validationSplit > 0 ? { validationSplit } : {}),
+    ...(schedule ? { schedule, scheduleEvery: scheduleName === 'onecycle' ? 'step' as const : 'epoch' as const } : {}),
+    callbacks,
   });
   if (history.diverged) {
-    throw new BlasnetError(ErrorCode.DIVERGED, `training ${history.stopReason}; no model was written (--out ${o.out})`);
+    throw new BlasnetError(ErrorCode.DIVERGED, `training ${history.stopReason}; no model was written (--out ${files.model})`);
   }
-  const test = model.evaluate(testSet.x, testSet.labels);
+  const test = model.evaluate(d.test.x, d.test.y);
+  const r = report(d.task, model, d.test.x, d.test.y, d);
   const seconds = (Date.now() - started) / 1000;
-  saveModel(o.out, model, {
+  saveModel(files.model, model, {
     optimizer: model.optimizer?.state(),
+    ...(d.preprocessor ? { preprocessing: d.preprocessor } : {}),
     metadata: {
-      source, epochs: history.epochs.length, batchSize: o.batchSize, seed: o.seed, testLoss: test.loss, testAccuracy: test.accuracy,
-      seconds, backend: b.name, trainedAt: new Date().toISOString(), classNames: trainSet.classNames ?? null,
+      source: d.source, task: d.task, loss, epochs: history.epochs.length, batchSize, seed: o.seed, testLoss: test.loss, ...r.figures,
+      seconds, backend: b.name, trainedAt: new Date().toISOString(), classNames: d.classNames ?? null,
     },
   });
-  say(`test loss ${test.loss.toFixed(4)}  test accuracy ${test.accuracy.toFixed(4)}  (training and test ${seconds.toFixed(1)} s)`);
-  const curves = await writeLearningCurves(history, o.curves, { title: `${[trainSet.x.cols, ...o.hidden, trainSet.classes].join('-')} ${o.activation} MLP on ${source} (${b.name} backend)` });
-  say(`model written to ${path.resolve(o.out)}; history in ${path.resolve(o.history)}; learning curves in ${path.resolve(curves.svg)} and .png`);
+  say(`test set (${d.test.x.rows} rows):\n${r.text}`);
+  say(`test loss ${test.loss.toFixed(4)}${classification ? `  test accuracy ${test.accuracy.toFixed(4)}` : ''}  (${history.epochs.length} epochs; training and test ${seconds.toFixed(1)} s)`);
+  const title = `${[d.x.cols, ...hidden, d.outputs].join('-')} ${o.activation} MLP on ${d.source} (${b.name} backend)`;
+  const curves = await writeLearningCurves(history, files.curves, { title });
+  const written = [`model written to ${path.resolve(files.model)}`, `history in ${path.resolve(files.history)}`, `learning curves in ${path.resolve(curves.svg)} and .png`];
+  if (files.confusion && r.confusion && r.names) {
+    const cm = await writeConfusionMatrix(r.confusion, r.names, files.confusion, { title: `Confusion matrix on the test set of ${d.source}` });
+    written.push(`confusion matrix in ${path.resolve(cm.svg)} and .png`);
+  }
+  say(`${written.join('; ')}`);
   // The last line is machine-readable for scripts and benchmarks.
-  process.stdout.write(`${JSON.stringify({ testAccuracy: test.accuracy, testLoss: test.loss, seconds, epochs: history.epochs.length, backend: b.name })}\n`);
+  process.stdout.write(`${JSON.stringify({
+    task: d.task, ...(classification ? { testAccuracy: test.accuracy } : {}), testLoss: test.loss, ...r.figures,
+    seconds, epochs: history.epochs.length, backend: b.name,
+  })}\n`);
 }
 
-function evaluate(o: DataOptions & { model: string; backend?: string; threads?: number }): void {
-  setupBackend(o);
-  const { model } = loadModel(o.model);
-  const set = loadData(o, 'test');
-  if (!model.lossSpec) model.setLoss('crossEntropy');
-  const r = model.evaluate(set.x, set.labels, { metrics: ['accuracy'] });
-  process.stdout.write(`${JSON.stringify({ samples: set.x.rows, ...r })}\n`);
+interface ModelCommandOptions extends DataOptions {
+  model: string;
+  backend?: string;
+  threads?: number;
 }
 
-function predict(o: DataOptions & { model: string; output?: string; backend?: string; threads?: number }): void {
+/** A saved CSV model's table preprocessing and the table evaluate or predict reads. */
+function loadTable(o: ModelCommandOptions, loaded: LoadedModel, what: string): { prep: TabularPreprocessor; table: Table; file: string } {
+  const file = (what === 'evaluate' ? o.testCsv ?? o.csv : o.csv ?? o.testCsv) as string;
+  const prep = loaded.preprocessor;
+  if (!prep) {
+    throw new BlasnetError(ErrorCode.FORMAT, `${what}: ${o.model} holds no table preprocessing (it was not trained with --csv), so it cannot read ${file}`);
+  }
+  if (o.label !== undefined && labelColumns(o.label).join(',') !== prep.labelColumns.join(',')) {
+    throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: the model's label column is ${prep.labelColumns.map((s) => JSON.stringify(s)).join(', ')}, not ${JSON.stringify(o.label)}`);
+  }
+  return { prep, table: readTable(file), file };
+}
+
+async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promise<void> {
+  if (o.confusion) {
+    checkOutputPaths([{ option: '--confusion (.svg)', path: `${o.confusion}.svg` }, { option: '--confusion (.png)', path: `${o.confusion}.png` }]);
+  }
   setupBackend(o);
-  const { model, metadata } = loadModel(o.model);
-  let x: Matrix;
-  if (o.csv) x = readCsv(o.csv, o.label ? { label: o.label } : {}).x;
-  else x = (o.data ? loadMnistLike(o.data, { split: 'test' }) : loadFashionMnist({ split: 'test' })).x;
-  const p = model.predict(x);
-  const cls = p.argmax();
-  const names = (metadata?.classNames ?? null) as string[] | null;
-  const lines = ['row,class' + (names ? ',name' : '')];
-  cls.forEach((c, i) => lines.push(`${i},${c}${names ? `,${JSON.stringify(names[c])}` : ''}`));
+  const loaded = loadModel(o.model);
+  const { model, metadata } = loaded;
+  let x: Matrix, y: Int32Array | Matrix, task: Task, classNames: readonly string[] | undefined, prep: TabularPreprocessor | undefined;
+  if (o.csv || o.testCsv) {
+    const t = loadTable(o, loaded, 'evaluate');
+    prep = t.prep;
+    if (!prep.hasLabels(t.table)) throw new BlasnetError(ErrorCode.DATA, `evaluate: ${t.file} has no label column ${prep.labelColumns.map((s) => JSON.stringify(s)).join(', ')}; predict reads unlabeled files`);
+    y = prep.targets(t.table);
+    x = prep.transform(t.table);
+    task = prep.task as Task;
+    classNames = prep.classNames ?? undefined;
+  } else {
+    const set = loadImages(o, 'test');
+    ({ x } = set);
+    y = set.labels;
+    task = 'classification';
+    classNames = (metadata?.classNames as string[] | null) ?? undefined;
+  }
+  if (!model.lossSpec) model.setLoss(task === 'classification' ? 'crossEntropy' : ((metadata?.loss as 'mse' | 'huber' | 'l1' | undefined) ?? 'mse'));
+  const metrics = task === 'classification' ? ['accuracy' as const] : ['mae' as const];
+  const r0 = model.evaluate(x, y, { metrics });
+  const r = report(task, model, x, y, { ...(classNames ? { classNames } : {}), ...(prep ? { preprocessor: prep } : {}) });
+  process.stdout.write(`${x.rows} rows:\n${r.text}\n`);
+  if (o.confusion && r.confusion && r.names) {
+    const cm = await writeConfusionMatrix(r.confusion, r.names, o.confusion, { title: `Confusion matrix of ${path.basename(o.model)}` });
+    process.stdout.write(`confusion matrix in ${path.resolve(cm.svg)} and .png\n`);
+  }
+  process.stdout.write(`${JSON.stringify({ samples: x.rows, task, loss: r0.loss, ...r.figures })}\n`);
+}
+
+/** A CSV cell: quoted when it holds a delimiter, quote or line break. */
+function csvCell(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function predict(o: ModelCommandOptions & { output?: string; proba?: boolean }): void {
+  if (o.output) checkOutputPaths([{ option: '--output', path: o.output }]);
+  setupBackend(o);
+  const loaded = loadModel(o.model);
+  const { model, metadata } = loaded;
+  const lines: string[] = [];
+  let rows: number;
+  if (o.csv || o.testCsv) {
+    const { prep, table } = loadTable(o, loaded, 'predict');
+    const p = model.predict(prep.transform(table));
+    rows = p.rows;
+    const numbers = table.rowNumbers;
+    if (prep.task === 'classification') {
+      const names = prep.classNames as readonly string[];
+      lines.push(['row', prep.labelColumns[0], ...(o.proba ? names.map((n) => `p(${n})`) : [])].map(csvCell).join(','));
+      const cls = p.argmax();
+      for (let i = 0; i < p.rows; i++) {
+        const probs = o.proba ? Array.from(p.data.subarray(i * p.cols, (i + 1) * p.cols), (v) => v.toPrecision(6)) : [];
+        lines.push([String(numbers?.[i] ?? i + 1), csvCell(names[cls[i]]), ...probs].join(','));
+      }
+    } else {
+      if (o.proba) throw new BlasnetError(ErrorCode.ARG_RANGE, 'predict: --proba needs a classifier; this model is a regression');
+      const v = prep.inverseTargets(p);
+      lines.push(['row', ...prep.labelColumns].map(csvCell).join(','));
+      for (let i = 0; i < v.rows; i++) lines.push([String(numbers?.[i] ?? i + 1), ...Array.from(v.data.subarray(i * v.cols, (i + 1) * v.cols), (x) => String(Number(x.toPrecision(7))))].join(','));
+    }
+  } else {
+    const p = model.predict(loadImages(o, 'test').x);
+    rows = p.rows;
+    const cls = p.argmax();
+    const names = (metadata?.classNames ?? null) as string[] | null;
+    lines.push(['row', 'class', ...(names ? ['name'] : []), ...(o.proba ? Array.from({ length: p.cols }, (_, c) => `p(${names ? names[c] : c})`) : [])].map(csvCell).join(','));
+    cls.forEach((c, i) => {
+      const probs = o.proba ? Array.from(p.data.subarray(i * p.cols, (i + 1) * p.cols), (v) => v.toPrecision(6)) : [];
+      lines.push([String(i), String(c), ...(names ? [JSON.stringify(names[c])] : []), ...probs].join(','));
+    });
+  }
   const text = `${lines.join('\n')}\n`;
-  if (o.output) fs.writeFileSync(o.output, text);
-  else process.stdout.write(text);
+  if (o.output) {
+    writeFileAtomic(o.output, Buffer.from(text, 'utf8'));
+    process.stdout.write(`predictions for ${rows} rows written to ${path.resolve(o.output)}\n`);
+  } else {
+    process.stdout.write(text);
+  }
 }
 
 /** blasnet export: a saved model as ONNX (for onnxruntime) and/or safetensors (PyTorch state_dict keys). */
@@ -244,9 +512,8 @@ function info(): void {
 function dataOptions(cmd: Command): Command {
   return cmd
     .option('--data <dir>', 'an MNIST-like IDX directory (train-*/t10k-* files, plain or .gz); default Fashion-MNIST')
-    .option('--csv <file>', 'a CSV file with a header and a label column instead of IDX data')
-    .option('--test-csv <file>', 'the test CSV file (with --csv)')
-    .option('--label <column>', 'the label column of the CSV files', 'label');
+    .option('--csv <file>', 'a CSV file with a header row (train: the training rows; evaluate, predict: the rows to score)')
+    .option('--test-csv <file>', 'train: the test rows (default: --test-split of --csv); evaluate: the rows to score');
 }
 
 function backendOptions(cmd: Command): Command {
@@ -255,32 +522,53 @@ function backendOptions(cmd: Command): Command {
     .option('--threads <n>', 'kernel threads (default: one per physical core)', int('--threads'));
 }
 
+function names(v: string): string[] {
+  const out = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (out.length === 0) throw new InvalidArgumentError('expected comma-separated column names');
+  return out;
+}
+
 export function program(): Command {
   const p = new Command('blasnet').version(VERSION).description('Train multi-layer perceptrons at native speed.');
   p.showHelpAfterError();
-  const t = p.command('train').description('train an MLP classifier (default: 784-256-128-10 ReLU on Fashion-MNIST)');
-  dataOptions(t);
+  const t = p.command('train').description('train an MLP on a CSV table (classification or regression) or on IDX images (default: 784-256-128-10 ReLU on Fashion-MNIST)');
+  dataOptions(t)
+    .option('--label <columns>', 'the label column of the CSV file; several, comma-separated, for multi-output regression', 'label')
+    .addOption(new Option('--task <task>', 'what the label is; auto decides from its values and says why').choices(['auto', 'classification', 'regression']).default('auto'))
+    .addOption(new Option('--loss <name>', 'regression loss (classification uses cross-entropy)').choices(['mse', 'huber', 'l1']))
+    .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers (columns holding text always are)', names)
+    .option('--no-standardize', 'keep numeric columns unscaled (default: standardised on the training rows)')
+    .option('--no-impute', 'fail on missing cells (default: training median / most frequent value plus an indicator column)')
+    .option('--test-split <f>', 'without --test-csv: the share of --csv held out for testing (seeded, stratified for classes)', fraction('--test-split'), 0.2);
   backendOptions(t)
-    .option('--hidden <sizes>', 'hidden layer sizes', sizes, [256, 128])
+    .option('--hidden <sizes>', 'hidden layer sizes (default: 256,128 on IDX; scaled to the table on CSV)', sizes)
     .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'leakyRelu', 'elu', 'selu', 'gelu', 'silu', 'tanh', 'sigmoid']).default('relu'))
     .option('--dropout <rate>', 'dropout after each hidden layer', fraction('--dropout'), 0)
     .addOption(new Option('--optimizer <name>', 'optimiser').choices([...OPTIMIZER_NAMES]).default('adam'))
     .option('--lr <rate>', 'learning rate', positive('--lr'), 1e-3)
     .option('--weight-decay <w>', 'weight decay', positive('--weight-decay'))
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(['cosine', 'step', 'onecycle', 'none']).default('cosine'))
-    .option('--epochs <n>', 'epochs', int('--epochs'), 15)
-    .option('--batch-size <n>', 'batch size', int('--batch-size'), 128)
-    .option('--seed <n>', 'seed of the weights and shuffles', int('--seed', 0), 1)
-    .option('--validation-split <f>', 'fraction of the training set held out', fraction('--validation-split'), 0)
-    .option('--out <file>', 'where to write the model', 'fashion-mnist.blasnet')
-    .option('--history <file>', 'where to write the per-epoch history (CSV)', 'fashion-mnist.history.csv')
-    .option('--curves <base>', 'where to write the learning curves (<base>.svg and <base>.png)', 'fashion-mnist.curves')
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule (default: cosine on IDX, none on CSV)').choices(['cosine', 'step', 'onecycle', 'none']))
+    .option('--epochs <n>', 'epochs (default: 15 on IDX; on CSV at most 500, ended by early stopping)', int('--epochs'))
+    .option('--batch-size <n>', 'batch size (default: 128 on IDX; scaled to the table on CSV)', int('--batch-size'))
+    .option('--patience <n>', 'early stopping: epochs without a better validation loss (default: 20 on CSV, off on IDX; 0 = off)', int('--patience', 0))
+    .option('--seed <n>', 'seed of the weights, shuffles and splits', int('--seed', 0), 1)
+    .option('--validation-split <f>', 'share of the training rows held out for validation (default: 0.2 on CSV, stratified; 0.1 on IDX)', fraction('--validation-split'))
+    .option('--out <file>', 'where to write the model (default: named after the data, e.g. data.blasnet, fashion-mnist.blasnet)')
+    .option('--history <file>', 'where to write the per-epoch history (default: <out>.history.csv)')
+    .option('--curves <base>', 'where to write the learning curves, <base>.svg and <base>.png (default: <out>.curves)')
+    .option('--confusion <base>', 'classification: also write the test confusion matrix to <base>.svg and <base>.png')
     .option('--quiet', 'print only the final JSON line')
     .action((o: TrainOptions) => train(o));
-  const e = p.command('evaluate').description('loss and accuracy of a saved model on a test set').requiredOption('--model <file>', 'a model written by train');
+  const e = p.command('evaluate').description('a classification or regression report of a saved model on a labelled data set')
+    .requiredOption('--model <file>', 'a model written by train')
+    .option('--label <columns>', "the label column (checked against the model's)")
+    .option('--confusion <base>', 'classification: also write the confusion matrix to <base>.svg and <base>.png');
   backendOptions(dataOptions(e)).action(evaluate);
-  const pr = p.command('predict').description('predicted classes for every row of a data set')
-    .requiredOption('--model <file>', 'a model written by train').option('--output <file>', 'write CSV here instead of stdout');
+  const pr = p.command('predict').description('predictions for every row of a data set (labels not needed): class names, probabilities or values')
+    .requiredOption('--model <file>', 'a model written by train')
+    .option('--label <columns>', "the label column (checked against the model's)")
+    .option('--output <file>', 'write CSV here instead of stdout')
+    .option('--proba', 'classification: add one probability column per class');
   backendOptions(dataOptions(pr)).action(predict);
   p.command('export').description('write a saved model as ONNX and/or safetensors (PyTorch state_dict keys)')
     .requiredOption('--model <file>', 'a model written by train or saveModel')
@@ -293,6 +581,9 @@ export function program(): Command {
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
+  // Warnings (an unknown category at predict) in the CLI's own voice instead of Node's.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => process.stderr.write(`blasnet: warning: ${w.message}\n`));
   try {
     await program().parseAsync(argv);
   } catch (e) {

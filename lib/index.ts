@@ -34,7 +34,7 @@ export type {
 } from './optim';
 export {
   BatchIterator, encodeIdx, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IDX_TYPES, loadFashionMnist, loadMnistLike, MinMaxScaler,
-  oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, readTable, split, Standardizer, symmetricEigen, TabularPreprocessor,
+  oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, readTable, takeRows, split, Standardizer, symmetricEigen, TabularPreprocessor,
   trainTestSplit, writeIdx,
 } from './data';
 export type {

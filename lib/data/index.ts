@@ -5,7 +5,7 @@ export { readCsv } from './csv';
 export type { CsvData, CsvOptions } from './csv';
 export { MinMaxScaler, oneHot, PCA, preprocessorFromJSON, Standardizer } from './preprocess';
 export type { MinMaxOptions, MinMaxScalerJSON, PCAJSON, PCAOptions, Preprocessor, StandardizerJSON } from './preprocess';
-export { readTable, TabularPreprocessor } from './tabular';
+export { readTable, TabularPreprocessor, takeRows } from './tabular';
 export type { Cell, Table, TableInput, TabularOptions, TabularPreprocessorJSON, Task } from './tabular';
 export { symmetricEigen } from './eigen';
 export type { SymmetricEigen } from './eigen';

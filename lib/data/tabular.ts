@@ -25,6 +25,8 @@ export interface Table {
   rows: Cell[][];
   /** Where the rows came from (a file name), for messages. */
   source?: string;
+  /** Each row's 1-based data row number in the source, for messages. Default: its position + 1. */
+  rowNumbers?: number[];
 }
 
 /** What TabularPreprocessor takes: a Table, or plain objects keyed by column name (records). */
@@ -62,6 +64,24 @@ export function readTable(pathOrText: string | Uint8Array, options: { delimiter?
     rows.push(record.map((s) => s.trim()));
   }
   return { columns, rows, source };
+}
+
+/**
+ * The rows of a Table at the given positions, in that order, as a new Table that keeps each row's
+ * data row number in the source (so errors on a part still name the row in the user's file).
+ */
+export function takeRows(table: Table, index: ArrayLike<number>): Table {
+  const rows: Cell[][] = [];
+  const rowNumbers: number[] = [];
+  for (let k = 0; k < index.length; k++) {
+    const i = index[k];
+    if (!(Number.isInteger(i) && i >= 0 && i < table.rows.length)) {
+      throw rangeError(ErrorCode.INDEX, `takeRows: index[${k}] = ${i} is not a row of the table (0..${table.rows.length - 1})`);
+    }
+    rows.push(table.rows[i]);
+    rowNumbers.push(table.rowNumbers?.[i] ?? i + 1);
+  }
+  return { columns: table.columns, rows, rowNumbers, ...(table.source !== undefined ? { source: table.source } : {}) };
 }
 
 /** Options of TabularPreprocessor.fit. */
@@ -181,7 +201,7 @@ function rowView(fn: string, data: unknown): RowView {
     n: t.rows.length,
     source,
     cell: (i, c) => t.rows[i][index.get(c) as number],
-    where: (i) => `data row ${i + 1}`,
+    where: (i) => `data row ${t.rowNumbers?.[i] ?? i + 1}`,
     has: (c) => index.has(c),
     columns: t.columns.map(String),
   };
