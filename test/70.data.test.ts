@@ -298,7 +298,7 @@ describe('data: CSV', () => {
     const r = readCsv(text, { label: 'species', labelMap: { virginica: 0, versicolor: 1, setosa: 2 } });
     assert.deepEqual(Array.from(r.labels as Int32Array), [2, 1, 0, 2]);
     assert.deepEqual(r.classNames, ['virginica', 'versicolor', 'setosa']);
-    throwsCode(() => readCsv(text, { label: 'species', labelMap: { setosa: 0, versicolor: 1 } }), 'ERR_BLASNET_LABEL', RangeError, '"virginica" at line 4');
+    throwsCode(() => readCsv(text, { label: 'species', labelMap: { setosa: 0, versicolor: 1 } }), 'ERR_BLASNET_LABEL', RangeError, '"virginica" at data row 3 (line 4)');
   });
 
   it('numeric labels: targets by default, classes on request', () => {
@@ -315,7 +315,7 @@ describe('data: CSV', () => {
     assert.ok(auto.labels instanceof Int32Array);
     assert.deepEqual(auto.classNames, ['-1.5', '0.5', '2']);
     assert.deepEqual(Array.from(auto.labels), [1, 0, 2]);
-    throwsCode(() => readCsv(text, { label: 'species', classes: false }), 'ERR_BLASNET_DATA', undefined, '"setosa" at line 2');
+    throwsCode(() => readCsv(text, { label: 'species', classes: false }), 'ERR_BLASNET_DATA', undefined, '"setosa" at data row 1 (line 2)');
     // Label values too large to index classes by are numbered in numeric order instead.
     const big = readCsv('x,id\n1,5000000\n2,10\n3,5000000\n4,10.0\n', { label: 'id', classes: true });
     assert.deepEqual(big.classNames, ['10', '5000000']);
@@ -350,7 +350,7 @@ describe('data: CSV', () => {
 
   it('missing cells: ERR_BLASNET_DATA, or skipRow', () => {
     const csv = 'a,b,y\n1,2,p\n,3,q\n4,NaN,p\n5,6,\n7,8,q\n9,NA,p\n';
-    throwsCode(() => readCsv(csv, { label: 'y' }), 'ERR_BLASNET_DATA', undefined, 'line 3 (data row 1), column "a"');
+    throwsCode(() => readCsv(csv, { label: 'y' }), 'ERR_BLASNET_DATA', undefined, 'data row 2 (line 3), column "a"');
     throwsCode(() => readCsv(csv, { label: 'y', missing: 'error' }), 'ERR_BLASNET_DATA', undefined, 'missing value');
     throwsCode(() => readCsv('a\nnan\n'), 'ERR_BLASNET_DATA', undefined, 'missing value "nan"');
     const r = readCsv(csv, { label: 'y', missing: 'skipRow' });
@@ -364,9 +364,9 @@ describe('data: CSV', () => {
   });
 
   it('malformed cells and rows name the line and column', () => {
-    throwsCode(() => readCsv('a,b\n1,2\n3,x4\n'), 'ERR_BLASNET_DATA', undefined, '"x4" at line 3 (data row 1), column "b" is not a number');
-    throwsCode(() => readCsv('a,b\n1,2\n3,4,5\n'), 'ERR_BLASNET_DATA', undefined, 'line 3 has 3 fields but the header has 2');
-    throwsCode(() => readCsv('a,b\n1\n'), 'ERR_BLASNET_DATA', undefined, 'line 2 has 1 fields');
+    throwsCode(() => readCsv('a,b\n1,2\n3,x4\n'), 'ERR_BLASNET_DATA', undefined, '"x4" at data row 2 (line 3), column "b" is not a number');
+    throwsCode(() => readCsv('a,b\n1,2\n3,4,5\n'), 'ERR_BLASNET_DATA', undefined, 'data row 2 (line 3) has 3 fields but the header has 2');
+    throwsCode(() => readCsv('a,b\n1\n'), 'ERR_BLASNET_DATA', undefined, 'data row 1 (line 2) has 1 fields');
     throwsCode(() => readCsv('1,2\n3\n', { header: false }), 'ERR_BLASNET_DATA', undefined, 'the first row has 2');
     throwsCode(() => readCsv('a\n1,5\n'), 'ERR_BLASNET_DATA', undefined, 'line 2');
     throwsCode(() => readCsv('a\nInfinity\n'), 'ERR_BLASNET_DATA', undefined, 'not a number');

@@ -190,6 +190,24 @@ forEachBackend('callbacks', (b) => {
     assert.deepEqual(m.params, seen[bestEpoch]);
   });
 
+  it('earlyStopping restores the best weights also when training ends without an early stop', () => {
+    const m = classifier(b);
+    const seen: Float32Array[] = [];
+    const h = m.fit(train.x, train.y, {
+      epochs: 5, validationData: { x: train.x, y: train.y },
+      callbacks: [
+        // Best at epoch 1, never beaten, but patience 10 outlasts the 5 epochs.
+        { onEpochEnd: (l) => { (l as Record<string, number>).fake = l.epoch === 1 ? -1 : 0; } },
+        earlyStopping({ monitor: 'fake', patience: 10, restoreBestWeights: true }),
+        { onEpochEnd: () => { seen.push(m.params.slice()); } },
+      ],
+    });
+    assert.equal(h.epochs.length, 5);
+    assert.equal(h.stopReason ?? null, null);
+    assert.notDeepEqual(seen[4], seen[1]);
+    assert.deepEqual(m.params, seen[1]);
+  });
+
   it('reduceLrOnPlateau cuts the learning rate when the monitor stalls', () => {
     const m = classifier(b);
     const h = m.fit(train.x, train.y, {

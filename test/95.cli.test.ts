@@ -53,7 +53,7 @@ const haveData = fs.existsSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-u
     this.timeout(60000);
     const e = run('evaluate', '--model', model);
     assert.equal(e.status, 0, e.stderr);
-    const r = JSON.parse(e.stdout);
+    const r = JSON.parse(e.stdout.trim().split('\n').pop() as string);
     assert.equal(r.samples, 10000);
     assert.ok(r.accuracy > 0.8);
     const out = path.join(tmp, 'pred.csv');

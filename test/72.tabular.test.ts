@@ -1,0 +1,225 @@
+/**
+ * Tables to model inputs (TabularPreprocessor, readTable, takeRows) and the evaluation metrics,
+ * checked against values worked out by hand.
+ */
+import { strict as assert } from 'assert';
+import {
+  classificationReport, confusionMatrix, confusionMatrixSpec, decodeModel, dense, encodeModel, formatClassificationReport,
+  formatRegressionReport, Matrix, readTable, regressionReport, rocAuc, Sequential, Standardizer, TabularPreprocessor, takeRows,
+} from '../lib';
+import { forEachBackend, throwsCode } from './helpers';
+
+const CSV = [
+  'size,color,weight,y',
+  '1,red,10,a',
+  '2,blue,,b',
+  '3,red,30,a',
+  'NA,green,40,c',
+  '5,,50,b',
+].join('\n') + '\n';
+
+/** Collects the process warnings emitted while fn runs (they are delivered on a later tick). */
+async function warnings(fn: () => void): Promise<string[]> {
+  const seen: string[] = [];
+  const on = (w: Error) => seen.push(w.message);
+  process.on('warning', on);
+  try {
+    fn();
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('warning', on);
+  }
+  return seen;
+}
+
+describe('readTable and takeRows', () => {
+  it('reads raw cells and names rows 1-based in errors', () => {
+    const t = readTable(CSV);
+    assert.deepEqual(t.columns, ['size', 'color', 'weight', 'y']);
+    assert.equal(t.rows.length, 5);
+    assert.deepEqual(t.rows[1], ['2', 'blue', '', 'b']);
+    throwsCode(() => readTable('a,b\n1,2\n3\n'), 'ERR_BLASNET_DATA', undefined, 'data row 2 (line 3) has 1 fields but the header has 2');
+    throwsCode(() => readTable('a,a\n1,2\n'), 'ERR_BLASNET_DATA', undefined, 'more than once');
+  });
+
+  it('takeRows keeps the source row numbers for messages', () => {
+    const part = takeRows(readTable(CSV), [3, 0]);
+    assert.deepEqual(part.rowNumbers, [4, 1]);
+    const p = TabularPreprocessor.fit(readTable(CSV), { label: 'y' });
+    const bad = takeRows(readTable(CSV.replace('5,,50,b', '5,,50,z')), [0, 4]);
+    throwsCode(() => p.targets(bad), 'ERR_BLASNET_LABEL', RangeError, 'label "z" at data row 5, column "y" was not seen in training');
+  });
+});
+
+describe('TabularPreprocessor', () => {
+  const table = readTable(CSV);
+
+  it('imputes, standardises, one-hot encodes and adds indicator columns, as worked out by hand', () => {
+    const p = TabularPreprocessor.fit(table, { label: 'y' });
+    assert.equal(p.task, 'classification');
+    assert.deepEqual(p.classNames, ['a', 'b', 'c']);
+    assert.deepEqual(p.featureNames, ['size', 'size (missing)', 'color=blue', 'color=green', 'color=red', 'color (missing)', 'weight', 'weight (missing)']);
+    assert.equal(p.inputSize, 8);
+    const x = p.transform(table);
+    // size: observed 1,2,3,5 -> median 2.5; imputed column 1,2,3,2.5,5: mean 2.7, population std sqrt(8.8 / 5).
+    const size = [1, 2, 3, 2.5, 5].map((v) => (v - 2.7) / Math.sqrt(1.76));
+    // weight: observed 10,30,40,50 -> median 35; imputed 10,35,30,40,50: mean 33, std sqrt(880 / 5).
+    const weight = [10, 35, 30, 40, 50].map((v) => (v - 33) / Math.sqrt(176));
+    // color: categories blue, green, red; the mode is red (2 of 4), filled in row 5.
+    const color = [[0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 1]];
+    for (let i = 0; i < 5; i++) {
+      const want = [size[i], i === 3 ? 1 : 0, ...color[i], weight[i], i === 1 ? 1 : 0];
+      want.forEach((v, j) => assert.ok(Math.abs(x.data[i * 8 + j] - v) < 1e-6, `row ${i} col ${j}: ${x.data[i * 8 + j]} vs ${v}`));
+    }
+    assert.deepEqual(Array.from(p.targets(table) as Int32Array), [0, 1, 0, 2, 1]);
+  });
+
+  it('records and tables give the same inputs; toJSON round-trips exactly', () => {
+    const p = TabularPreprocessor.fit(table, { label: 'y', categorical: ['size'] });
+    const records = table.rows.map((r) => Object.fromEntries(table.columns.map((c, j) => [c, r[j] === '' || r[j] === 'NA' ? null : r[j]])));
+    assert.deepEqual(p.transform(records), p.transform(table));
+    const q = TabularPreprocessor.fromJSON(JSON.parse(JSON.stringify(p.toJSON())));
+    assert.deepEqual(q.toJSON(), p.toJSON());
+    assert.deepEqual(q.transform(table), p.transform(table));
+    // '1' and '1.0' are one category of the named categorical column.
+    assert.deepEqual(p.transform([{ size: '1.0', color: 'red', weight: 10 }]).data, p.transform([{ size: 1, color: 'red', weight: '10' }]).data);
+    throwsCode(() => TabularPreprocessor.fromJSON({ type: 'TabularPreprocessor', columns: [] }), 'ERR_BLASNET_FORMAT');
+  });
+
+  it('an unknown category is all zeros with one warning, or an error when asked', async () => {
+    const p = TabularPreprocessor.fit(table, { label: 'y' });
+    const rows = [{ size: 1, color: 'purple', weight: 10 }, { size: 1, color: 'purple', weight: 10 }];
+    let x = new Matrix(new Float32Array(0), 0, 0);
+    const seen = await warnings(() => { x = p.transform(rows); });
+    assert.equal(seen.length, 1);
+    assert.match(seen[0], /2 rows of column "color" hold categories not seen in training \(first "purple" at records\[0\]\); encoded as all zeros/);
+    assert.deepEqual(Array.from(x.data.subarray(2, 6)), [0, 0, 0, 0]);
+    const strict = TabularPreprocessor.fit(table, { label: 'y', unknownCategory: 'error' });
+    throwsCode(() => strict.transform(rows), 'ERR_BLASNET_DATA', undefined, 'category "purple" was not seen in training at records[0], column "color"');
+  });
+
+  it('impute off makes a missing cell a coded error naming row and column; bad cells and columns fail clearly', () => {
+    throwsCode(() => TabularPreprocessor.fit(table, { label: 'y', impute: false }), 'ERR_BLASNET_DATA', undefined, 'missing value "NA" at data row 4, column "size" (imputation is off)');
+    const p = TabularPreprocessor.fit(table, { label: 'y' });
+    throwsCode(() => p.transform(readTable('size,color,weight\n1,red,heavy\n')), 'ERR_BLASNET_DATA', undefined, '"heavy" is not a number (the column was numeric in training) at data row 1, column "weight"');
+    throwsCode(() => p.transform(readTable('size,color\n1,red\n')), 'ERR_BLASNET_DATA', undefined, 'feature column "weight" is missing');
+    throwsCode(() => TabularPreprocessor.fit(table, { label: 'nope' }), 'ERR_BLASNET_DATA', undefined, 'label column "nope" does not exist');
+    throwsCode(() => TabularPreprocessor.fit(readTable('a,b,c\n1,2,3\n'), { label: ['b', 'c'], task: 'classification' }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'several label columns are for regression');
+    throwsCode(() => TabularPreprocessor.fit(table, { label: 'y', task: 'regression' }), 'ERR_BLASNET_DATA', undefined, 'label "a" at data row 1, column "y" is not a number (the task is regression)');
+  });
+
+  it('detects the task from the label and says why', () => {
+    const rows = (f: (i: number) => number) => Array.from({ length: 30 }, (_, i) => ({ x: i, y: f(i) }));
+    const few = TabularPreprocessor.fit(rows((i) => i % 3), { label: 'y' });
+    assert.equal(few.task, 'classification');
+    assert.match(few.taskReason as string, /3 distinct integers/);
+    const many = TabularPreprocessor.fit(rows((i) => i * 7), { label: 'y' });
+    assert.equal(many.task, 'regression');
+    assert.match(many.taskReason as string, /30 distinct integers/);
+    const real = TabularPreprocessor.fit(rows((i) => (i % 2) + 0.5), { label: 'y' });
+    assert.equal(real.task, 'regression');
+    assert.match(real.taskReason as string, /non-integer/);
+    assert.equal(TabularPreprocessor.fit(rows((i) => i % 3), { label: 'y', task: 'regression' }).taskReason, null);
+  });
+
+  it('regression targets are standardised and inverseTargets brings predictions back to the label units', () => {
+    const rows = [{ x: 1, a: 10, b: -1 }, { x: 2, a: 20, b: -2 }, { x: 3, a: 30, b: -3 }, { x: 4, a: 40, b: -4 }];
+    const p = TabularPreprocessor.fit(rows, { label: ['a', 'b'] });
+    assert.equal(p.task, 'regression');
+    assert.equal(p.outputSize, 2);
+    const y = p.targets(rows) as Matrix;
+    // a: mean 25, population std sqrt(125).
+    assert.ok(Math.abs(y.data[0] - (10 - 25) / Math.sqrt(125)) < 1e-6);
+    const back = p.inverseTargets(y);
+    rows.forEach((r, i) => {
+      assert.ok(Math.abs(back.data[i * 2] - r.a) < 1e-4);
+      assert.ok(Math.abs(back.data[i * 2 + 1] - r.b) < 1e-5);
+    });
+    assert.equal((TabularPreprocessor.fit(rows, { label: 'a', scaleTargets: false }).targets(rows) as Matrix).data[0], 10);
+  });
+
+  forEachBackend('is stored in the model file and returned by loadModel', (b) => {
+    const p = TabularPreprocessor.fit(table, { label: 'y' });
+    const model = new Sequential({ inputSize: p.inputSize, backend: b, seed: 3, layers: [dense(4, { activation: 'relu' }), dense(3, { activation: 'softmax' })] });
+    const loaded = decodeModel(encodeModel(model, { preprocessing: p }), { backend: b });
+    assert.ok(loaded.preprocessor instanceof TabularPreprocessor);
+    assert.equal(loaded.model.preprocessing, null);
+    const x = (loaded.preprocessor as TabularPreprocessor).transform(table);
+    assert.deepEqual(loaded.model.predict(x).data, model.predict(p.transform(table)).data);
+    // A model that applies its own scaler cannot also store another preprocessing.
+    const s = new Standardizer().fit(p.transform(table));
+    model.setPreprocessing(s);
+    throwsCode(() => encodeModel(model, { preprocessing: p }), 'ERR_BLASNET_STATE', undefined, 'twice');
+  });
+});
+
+describe('metrics', () => {
+  // Worked by hand: true 0,0,0,1,1,2 vs predicted 0,1,0,1,2,2.
+  const yTrue = Int32Array.from([0, 0, 0, 1, 1, 2]);
+  const yPred = Int32Array.from([0, 1, 0, 1, 2, 2]);
+
+  it('confusionMatrix counts true rows by predicted columns', () => {
+    assert.deepEqual(confusionMatrix(yTrue, yPred), [[2, 1, 0], [0, 1, 1], [0, 0, 1]]);
+    assert.deepEqual(confusionMatrix([1], [1], 3), [[0, 0, 0], [0, 1, 0], [0, 0, 0]]);
+    throwsCode(() => confusionMatrix([0, 1], [0]), 'ERR_BLASNET_SHAPE');
+    throwsCode(() => confusionMatrix([0, 3], [0, 1], 3), 'ERR_BLASNET_LABEL', RangeError, 'yTrue[1] = 3');
+  });
+
+  it('classificationReport: per-class precision, recall, F1, macro and weighted averages', () => {
+    const r = classificationReport(yTrue, yPred, { classNames: ['x', 'y', 'z'] });
+    const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} vs ${b}`);
+    close(r.accuracy, 4 / 6);
+    // class 0: P 2/2, R 2/3, F1 0.8; class 1: P 1/2, R 1/2, F1 0.5; class 2: P 1/2, R 1, F1 2/3.
+    const want = [[1, 2 / 3, 0.8, 3], [0.5, 0.5, 0.5, 2], [0.5, 1, 2 / 3, 1]];
+    r.classes.forEach((c, i) => {
+      close(c.precision, want[i][0]);
+      close(c.recall, want[i][1]);
+      close(c.f1, want[i][2]);
+      assert.equal(c.support, want[i][3]);
+    });
+    close(r.macro.f1, (0.8 + 0.5 + 2 / 3) / 3);
+    close(r.weighted.f1, (0.8 * 3 + 0.5 * 2 + 2 / 3) / 6);
+    close(r.macro.precision, 2 / 3);
+    // A class never predicted has precision 0, not NaN.
+    assert.equal(classificationReport([0, 1], [0, 0]).classes[1].precision, 0);
+    const text = formatClassificationReport(r);
+    assert.match(text, /\n {11}x {4}1\.0000 {4}0\.6667 {4}0\.8000 {9}3\n/);
+    assert.match(text, /macro avg {4}0\.6667 {4}0\.7222 {4}0\.6556 {9}6/);
+  });
+
+  it('rocAuc is the Mann-Whitney statistic with ties counted half', () => {
+    // Positives scored 0.8, 0.4; negatives 0.4, 0.1: pairs (0.8 > 0.4, 0.8 > 0.1, 0.4 = 0.4, 0.4 > 0.1) = 3.5 / 4.
+    assert.equal(rocAuc([1, 1, 0, 0], [0.8, 0.4, 0.4, 0.1]), 0.875);
+    assert.equal(rocAuc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]), 1);
+    assert.ok(Number.isNaN(rocAuc([1, 1], [0.2, 0.3])));
+    const r = classificationReport([1, 1, 0, 0], [1, 0, 0, 0], { scores: [0.8, 0.4, 0.4, 0.1] });
+    assert.equal(r.rocAuc, 0.875);
+    throwsCode(() => classificationReport(yTrue, yPred, { scores: [0, 0, 0, 0, 0, 0] }), 'ERR_BLASNET_ARG_RANGE');
+  });
+
+  it('regressionReport: R2, MAE and RMSE, per output and averaged', () => {
+    // y 1,2,3,4 (mean 2.5, SS_tot 5), p 1,2,3,5: SS_res 1 -> R2 0.8; MAE 0.25; RMSE 0.5.
+    const r = regressionReport([1, 2, 3, 4], [1, 2, 3, 5]);
+    assert.ok(Math.abs(r.r2 - 0.8) < 1e-12);
+    assert.equal(r.mae, 0.25);
+    assert.equal(r.rmse, 0.5);
+    // Two outputs: the second is constant 7, predicted exactly (R2 1): mean R2 0.9.
+    const t = new Matrix(Float32Array.from([1, 7, 2, 7, 3, 7, 4, 7]), 4, 2);
+    const p = new Matrix(Float32Array.from([1, 7, 2, 7, 3, 7, 5, 7]), 4, 2);
+    const two = regressionReport(t, p, { names: ['a', 'b'] });
+    assert.ok(Math.abs(two.r2 - 0.9) < 1e-12);
+    assert.equal(two.outputs[1].r2, 1);
+    assert.equal(two.mae, 0.125);
+    assert.equal(formatRegressionReport(r), 'R2 0.8000  MAE 0.2500  RMSE 0.5000');
+    throwsCode(() => regressionReport([1, 2], [1]), 'ERR_BLASNET_SHAPE');
+  });
+
+  it('the confusion-matrix picture has a cell per pair of classes', () => {
+    const spec = confusionMatrixSpec([[2, 1], [0, 3]], ['cat', 'dog']) as { data: { values: unknown[] } };
+    assert.deepEqual(spec.data.values, [
+      { truth: 'cat', predicted: 'cat', count: 2 }, { truth: 'cat', predicted: 'dog', count: 1 },
+      { truth: 'dog', predicted: 'cat', count: 0 }, { truth: 'dog', predicted: 'dog', count: 3 },
+    ]);
+    throwsCode(() => confusionMatrixSpec([[1]], ['a', 'b']), 'ERR_BLASNET_SHAPE');
+  });
+});
