@@ -92,7 +92,7 @@ describe('TabularPreprocessor', () => {
     let x = new Matrix(new Float32Array(0), 0, 0);
     const seen = await warnings(() => { x = p.transform(rows); });
     assert.equal(seen.length, 1);
-    assert.match(seen[0], /2 rows of column "color" hold categories not seen in training \(first "purple" at records\[0\]\); encoded as all zeros/);
+    assert.match(seen[0], /2 rows of column "color" had categories not seen in training \(first "purple" at records\[0\]\); encoded as all zeros/);
     assert.deepEqual(Array.from(x.data.subarray(2, 6)), [0, 0, 0, 0]);
     const strict = TabularPreprocessor.fit(table, { label: 'y', unknownCategory: 'error' });
     throwsCode(() => strict.transform(rows), 'ERR_BLASNET_DATA', undefined, 'category "purple" was not seen in training at records[0], column "color"');

@@ -529,7 +529,7 @@ export class TabularPreprocessor {
         }
       }
       if (unknown > 0) {
-        process.emitWarning(`${view.source}: ${unknown} row${unknown > 1 ? 's' : ''} of column ${JSON.stringify(c.name)} hold categories not seen in training `
+        process.emitWarning(`${view.source}: ${unknown} row${unknown > 1 ? 's' : ''} of column ${JSON.stringify(c.name)} had categories not seen in training `
           + `(first ${JSON.stringify(unknownValue)} at ${view.where(firstUnknown)}); encoded as all zeros`, { code: 'BLASNET_UNKNOWN_CATEGORY' });
       }
       offset += (c.kind === 'numeric' ? 1 : c.categories.length) + (c.indicator ? 1 : 0);

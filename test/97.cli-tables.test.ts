@@ -1,0 +1,148 @@
+/**
+ * The CLI on CSV tables, run as a user runs it on files written here: class names, a test file
+ * missing a class, an unknown label failing before any work, regression detected by itself,
+ * categorical and missing cells, one file for train/evaluate/predict, probabilities. The
+ * regression runs on the js backend, the rest on the default one.
+ */
+import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Rng } from '../lib';
+
+const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-cli-tables-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: 60000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout.trim().split('\n').pop() as string) };
+}
+
+function write(name: string, header: string[], rows: (string | number)[][]): string {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, [header.join(','), ...rows.map((r) => r.join(','))].join('\n') + '\n');
+  return file;
+}
+
+/** Three well-separated blobs named by colour: [x1, x2, name]. */
+function blobs(rng: Rng, n: number, names = ['red', 'green', 'blue']): (string | number)[][] {
+  const centres = [[0, 0], [4, 0], [0, 4]];
+  return Array.from({ length: n }, (_, i) => {
+    const c = i % names.length;
+    const k = ['red', 'green', 'blue'].indexOf(names[c]);
+    return [(centres[k][0] + rng.normal() * 0.5).toFixed(3), (centres[k][1] + rng.normal() * 0.5).toFixed(3), names[c]];
+  });
+}
+
+describe('blasnet CLI on CSV tables', function () {
+  this.timeout(60000);
+  const rng = new Rng(11);
+  const train = write('colours.csv', ['x1', 'x2', 'colour'], blobs(rng, 150));
+
+  it('classification with class names; a test file without one class is scored through the training vocabulary', () => {
+    const test = write('colours-test.csv', ['x1', 'x2', 'colour'], blobs(rng, 40, ['blue', 'green']));
+    const r = run('train', '--csv', train, '--test-csv', test, '--label', 'colour', '--confusion', path.join(tmp, 'cm'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /task: classification \(label "colour" holds text/);
+    assert.match(r.stdout, /early stopping on the validation loss/);
+    assert.match(r.stdout, /\n {9}red {4}0\.0000 {4}0\.0000 {4}0\.0000 {9}0\n/);
+    const last = r.json();
+    assert.ok(last.testAccuracy >= 0.95, `test accuracy ${last.testAccuracy}`);
+    for (const f of ['colours.blasnet', 'colours.history.csv', 'colours.curves.svg', 'cm.svg', 'cm.png']) assert.ok(fs.existsSync(path.join(tmp, f)), f);
+    assert.ok(!fs.readdirSync(tmp).some((f) => f.startsWith('fashion-mnist')));
+    // The learning curves show validation next to training.
+    assert.match(fs.readFileSync(path.join(tmp, 'colours.curves.svg'), 'utf8'), /validation/);
+  });
+
+  it('an unknown label in the test file is a coded error naming row and column, before training', () => {
+    const rows = blobs(rng, 6);
+    rows[4][2] = 'purple';
+    const test = write('unknown.csv', ['x1', 'x2', 'colour'], rows);
+    const r = run('train', '--csv', train, '--test-csv', test, '--label', 'colour', '--out', path.join(tmp, 'never.blasnet'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /label "purple" at data row 5, column "colour" was not seen in training.*ERR_BLASNET_LABEL/);
+    assert.doesNotMatch(r.stdout, /epoch/);
+    assert.ok(!fs.existsSync(path.join(tmp, 'never.blasnet')));
+    const e = run('evaluate', '--model', path.join(tmp, 'colours.blasnet'), '--csv', test);
+    assert.equal(e.status, 1);
+    assert.match(e.stderr, /ERR_BLASNET_LABEL/);
+    const alone = run('train', '--test-csv', test);
+    assert.equal(alone.status, 1);
+    assert.match(alone.stderr, /--test-csv needs --csv/);
+  });
+
+  it('regression is detected from the label, trained on standardised targets and reported in its units (js backend)', () => {
+    const r2 = new Rng(5);
+    const rows = Array.from({ length: 300 }, () => {
+      const a = r2.normal(), b = r2.normal();
+      return [a.toFixed(4), b.toFixed(4), (100 + 30 * a - 20 * b + r2.normal()).toFixed(3)];
+    });
+    const file = write('prices.csv', ['a', 'b', 'price'], rows);
+    const r = run('train', '--csv', file, '--label', 'price', '--backend', 'js', '--loss', 'huber');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /task: regression \(label "price" holds non-integer numbers/);
+    assert.match(r.stdout, /test set: 60 of 300 rows/);
+    assert.match(r.stdout, /R2 0\.9\d{3} {2}MAE \d+\.\d{4} {2}RMSE/);
+    const last = r.json();
+    assert.equal(last.task, 'regression');
+    assert.ok(last.r2 > 0.95, `R2 ${last.r2}`);
+    // Predictions come back in the label's units (around 100, not standardised).
+    const p = run('predict', '--model', path.join(tmp, 'prices.blasnet'), '--csv', file, '--backend', 'js');
+    assert.equal(p.status, 0, p.stderr);
+    const lines = p.stdout.trim().split('\n');
+    assert.equal(lines[0], 'row,price');
+    const predicted = Number(lines[1].split(',')[1]);
+    assert.ok(Math.abs(predicted - Number(rows[0][2])) < 10, `${predicted} vs ${rows[0][2]}`);
+  });
+
+  it('categorical and missing cells: one-hot, imputed with indicators; an unknown category warns', () => {
+    const r3 = new Rng(9);
+    const kinds = ['oak', 'pine', 'elm'];
+    const rows = Array.from({ length: 240 }, (_, i) => {
+      const k = i % 3, h = r3.normal();
+      const y = (k === 0) !== (h > 0) ? 'tall' : 'short';
+      return [i % 17 === 0 ? 'NA' : h.toFixed(3), i % 13 === 0 ? '' : kinds[k], y];
+    });
+    const file = write('trees.csv', ['height', 'kind', 'y'], rows);
+    const r = run('train', '--csv', file, '--label', 'y');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /2 feature columns -> 6 inputs: 1 numeric \(standardised\); 1 categorical \(kind: 3; one-hot\); 2 with missing values/);
+    assert.ok(r.json().testAccuracy > 0.8, r.stdout);
+    const unknown = write('trees-new.csv', ['height', 'kind'], [['0.5', 'birch'], ['', 'oak']]);
+    const p = run('predict', '--model', path.join(tmp, 'trees.blasnet'), '--csv', unknown);
+    assert.equal(p.status, 0, p.stderr);
+    assert.match(p.stderr, /blasnet: warning: .*1 row of column "kind" had categories not seen in training \(first "birch" at data row 1\)/);
+    assert.match(p.stdout, /^row,y\n1,(tall|short)\n2,(tall|short)\n$/);
+    const off = run('train', '--csv', file, '--label', 'y', '--no-impute');
+    assert.equal(off.status, 1);
+    assert.match(off.stderr, /missing value "NA" at data row \d+, column "height" \(imputation is off\).*ERR_BLASNET_DATA/);
+  });
+
+  it('one file: train splits off a test set; evaluate and predict read one file; --proba writes probabilities', () => {
+    const r = run('train', '--csv', train, '--label', 'colour', '--out', path.join(tmp, 'one.blasnet'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /test set: 30 of 150 rows of .*colours\.csv \(seeded, stratified; --test-split 0\.2\)/);
+    assert.ok(fs.existsSync(path.join(tmp, 'one.history.csv')));
+    const e = run('evaluate', '--model', path.join(tmp, 'one.blasnet'), '--csv', train);
+    assert.equal(e.status, 0, e.stderr);
+    assert.match(e.stdout, /^150 rows:\n {13}precision/);
+    const ev = e.json();
+    assert.equal(ev.samples, 150);
+    assert.ok(ev.accuracy > 0.95);
+    const unlabeled = write('colours-unlabeled.csv', ['x1', 'x2'], blobs(new Rng(2), 5).map((row) => row.slice(0, 2)));
+    const out = path.join(tmp, 'pred.csv');
+    const p = run('predict', '--model', path.join(tmp, 'one.blasnet'), '--csv', unlabeled, '--proba', '--output', out);
+    assert.equal(p.status, 0, p.stderr);
+    assert.match(p.stdout, /predictions for 5 rows written to .*pred\.csv/);
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+    assert.equal(lines[0], 'row,colour,p(blue),p(green),p(red)');
+    assert.equal(lines.length, 6);
+    const cells = lines[1].split(',');
+    assert.equal(cells[0], '1');
+    assert.equal(cells[1], 'red');
+    const sum = cells.slice(2).reduce((s, v) => s + Number(v), 0);
+    assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
+  });
+});
