@@ -54,6 +54,15 @@ describe('README examples', () => {
     assert.equal(r.stdout.trim(), '6');
   });
 
+  it('the table example learns its rule and round-trips the preprocessing through a model file', function () {
+    this.timeout(60000);
+    const r = run(example('Example: a table'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /\[ 'large', 'small' \]/);
+    const [acc] = r.stdout.trim().split('\n').pop()!.split(' ').map(Number);
+    assert.ok(acc > 0.9, r.stdout);
+  });
+
   const canTrain = nativeAvailable() && fs.existsSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
   (canTrain ? it : it.skip)('the training example reaches about 0.89 on Fashion-MNIST', function () {
     this.timeout(120000);
