@@ -158,7 +158,7 @@ function labelColumns(label: string | undefined): string[] {
  * from 10000 rows) whose width grows with sqrt(rows * inputs) within 32..256, and a batch of
  * about rows / 25 (16..256), so that a small table gets enough steps per epoch.
  */
-export function tableDefaults(rows: number, inputs: number): { hidden: number[]; batchSize: number } {
+function tableDefaults(rows: number, inputs: number): { hidden: number[]; batchSize: number } {
   const pow2 = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, 2 ** Math.round(Math.log2(Math.max(1, x)))));
   const width = pow2(Math.sqrt(rows * inputs), 32, 256);
   return { hidden: rows >= 10000 ? [width, width / 2] : [width], batchSize: pow2(rows / 25, 16, 256) };

@@ -155,9 +155,11 @@ export interface TabularPreprocessorJSON {
 interface RowView {
   n: number;
   source: string;
-  /** The cell of row i in a column; `present` says whether the input has that column. */
+  /** The cell of row i in a column (records without that field fail). */
   cell: (i: number, column: string) => Cell;
+  /** Row i in the user's terms: "data row 3" (1-based, as in the file) or "records[2]". */
   where: (i: number) => string;
+  /** Whether the input has the column (for records: the first record has the field). */
   has: (column: string) => boolean;
   columns: string[];
 }
