@@ -22,12 +22,16 @@ const CSV = [
 async function warnings(fn: () => void): Promise<string[]> {
   const seen: string[] = [];
   const on = (w: Error) => seen.push(w.message);
+  // Node's own printer is set aside meanwhile, so the expected warning does not clutter the run.
+  const others = process.listeners('warning');
+  process.removeAllListeners('warning');
   process.on('warning', on);
   try {
     fn();
     await new Promise((resolve) => setImmediate(resolve));
   } finally {
     process.off('warning', on);
+    for (const l of others) process.on('warning', l);
   }
   return seen;
 }
