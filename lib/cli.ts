@@ -278,6 +278,12 @@ function report(task: Task, model: Sequential, x: Matrix, y: Int32Array | Matrix
   return { text: formatRegressionReport(r), figures: { r2: r.r2, mae: r.mae, rmse: r.rmse } };
 }
 
+/** The report's figures for train's JSON line, which names the accuracy testAccuracy. */
+function withoutAccuracy(figures: object): object {
+  const { accuracy: _accuracy, ...rest } = figures as { accuracy?: number };
+  return rest;
+}
+
 async function train(o: TrainOptions): Promise<void> {
   if (o.testCsv && !o.csv) throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: --test-csv needs --csv (the training file)');
   if (o.csv && o.data) throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: pass --csv or --data, not both');
@@ -366,7 +372,7 @@ async function train(o: TrainOptions): Promise<void> {
   say(`${written.join('; ')}`);
   // The last line is machine-readable for scripts and benchmarks.
   process.stdout.write(`${JSON.stringify({
-    task: d.task, ...(classification ? { testAccuracy: test.accuracy } : {}), testLoss: test.loss, ...r.figures,
+    task: d.task, testLoss: test.loss, ...(classification ? { testAccuracy: test.accuracy } : {}), ...withoutAccuracy(r.figures),
     seconds, epochs: history.epochs.length, backend: b.name,
   })}\n`);
 }
@@ -479,10 +485,15 @@ function predict(o: ModelCommandOptions & { output?: string; proba?: boolean }):
 /** blasnet export: a saved model as ONNX (for onnxruntime) and/or safetensors (PyTorch state_dict keys). */
 function exportModel(o: { model: string; onnx?: string; opset: number; safetensors?: string }): void {
   if (!o.onnx && !o.safetensors) throw new BlasnetError('ERR_BLASNET_ARG_RANGE', 'export: nothing to write; pass --onnx <file> and/or --safetensors <file>');
-  const { model } = loadModel(o.model);
+  const { model, preprocessor } = loadModel(o.model);
   if (o.onnx) {
     exportOnnx(model, o.onnx, { opset: o.opset });
     process.stdout.write(`ONNX (opset ${o.opset}) written to ${path.resolve(o.onnx)}\n`);
+    if (preprocessor) {
+      // Table cells (text, categories, missing values) have no ONNX form here: say what the graph takes instead.
+      process.stdout.write(`note: the graph takes the table preprocessing's output, not raw rows: ${preprocessor.inputSize} inputs `
+        + `(${preprocessor.featureNames.join(', ')}), as TabularPreprocessor.transform makes them\n`);
+    }
   }
   if (o.safetensors) {
     saveSafetensors(model, o.safetensors);
