@@ -487,11 +487,16 @@ function exportModel(o: { model: string; onnx?: string; opset: number; safetenso
   if (!o.onnx && !o.safetensors) throw new BlasnetError('ERR_BLASNET_ARG_RANGE', 'export: nothing to write; pass --onnx <file> and/or --safetensors <file>');
   const { model, preprocessor } = loadModel(o.model);
   if (o.onnx) {
-    exportOnnx(model, o.onnx, { opset: o.opset });
+    // A table preprocessing of numeric columns goes into the graph (missing cells as NaN); one
+    // with text (one-hot) columns cannot take a float input, so the graph then starts after it.
+    const numeric = preprocessor && preprocessor.toJSON().columns.every((c) => c.kind === 'numeric');
+    exportOnnx(model, o.onnx, { opset: o.opset, ...(numeric ? { preprocessing: preprocessor } : {}) });
     process.stdout.write(`ONNX (opset ${o.opset}) written to ${path.resolve(o.onnx)}\n`);
-    if (preprocessor) {
-      // Table cells (text, categories, missing values) have no ONNX form here: say what the graph takes instead.
-      process.stdout.write(`note: the graph takes the table preprocessing's output, not raw rows: ${preprocessor.inputSize} inputs `
+    if (preprocessor && numeric) {
+      const names = preprocessor.toJSON().columns.map((c) => c.name);
+      process.stdout.write(`input: the raw columns ${names.join(', ')} as float32 (NaN for a missing cell); the graph imputes and standardises them\n`);
+    } else if (preprocessor) {
+      process.stdout.write(`note: the table has text (one-hot) columns, which a float ONNX input cannot carry, so the graph takes the table preprocessing's output: ${preprocessor.inputSize} inputs `
         + `(${preprocessor.featureNames.join(', ')}), as TabularPreprocessor.transform makes them\n`);
     }
   }

@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   activation, ACTIVATION_NAMES, batchNorm, dense, dropout, encodeOnnx, gaussianNoise, exportOnnx, Layer, Matrix, MinMaxScaler, PCA, prelu, Rng,
-  saveModel, Sequential, Standardizer,
+  loadModel, saveModel, Sequential, Standardizer, TabularPreprocessor,
 } from '../lib';
 import type { ActivationLayerName, Backend, DenseActivation, OnnxGraph, OnnxPreprocessing, ParamSpec, PassContext } from '../lib';
 import { onnxModelType } from '../lib/interop/onnx-schema';
@@ -252,6 +252,30 @@ describe('ONNX export: the graph and bad input', () => {
       const x = new Rng(21).uniformArray(10 * 5);
       const got = await runOrt(fs.readFileSync(path.join(tmp, 'm.onnx')), x, 10, 5);
       assert.ok(normError(got.data, m.predict(new Matrix(x, 10, 5)).data) < 1e-6);
+    });
+
+    withOrt('a model trained on a numeric table takes raw columns (NaN for missing) and predicts in the label\'s units', async () => {
+      const rng = new Rng(31);
+      const lines = ['a,b,c,y'];
+      for (let i = 0; i < 300; i++) {
+        const a = rng.normal() * 10 + 50, b = rng.normal(), c = rng.uniform() * 3;
+        const y = 2 * a - 5 * b + c + rng.normal() * 0.1;
+        lines.push([i % 17 === 0 ? '' : a.toFixed(3), b.toFixed(3), i % 23 === 0 ? 'NA' : c.toFixed(3), y.toFixed(3)].join(','));
+      }
+      fs.writeFileSync(path.join(tmp, 'reg.csv'), `${lines.join('\n')}\n`);
+      const t = cli('train', '--csv', 'reg.csv', '--label', 'y', '--out', 'reg.blasnet', '--quiet', '--epochs', '30');
+      assert.equal(t.status, 0, t.stderr);
+      const r = cli('export', '--model', 'reg.blasnet', '--onnx', 'reg.onnx');
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /input: the raw columns a, b, c/);
+      const loaded = loadModel(path.join(tmp, 'reg.blasnet'));
+      const prep = loaded.preprocessor as TabularPreprocessor;
+      const rows = [[51.5, 0.3, 1.2], [NaN, -1, 2.5], [40, 0.1, NaN], [NaN, NaN, NaN]];
+      const x = Float32Array.from(rows.flat());
+      const table = { columns: ['a', 'b', 'c'], rows: rows.map((r) => r.map((v) => (Number.isNaN(v) ? null : v))) };
+      const expected = prep.inverseTargets(loaded.model.predict(prep.transform(table)));
+      const got = await runOrt(fs.readFileSync(path.join(tmp, 'reg.onnx')), x, 4, 3);
+      assert.ok(normError(got.data, expected.data) < 1e-5, `onnxruntime ${Array.from(got.data)} vs ${Array.from(expected.data)}`);
     });
 
     it('fails clearly without an output or with a bad opset', () => {

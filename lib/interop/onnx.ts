@@ -9,6 +9,7 @@ import { Activation, BatchNorm, Dense, Dropout, GaussianNoise, PReLU } from '../
 import type { Layer } from '../layers';
 import type { Sequential } from '../model/sequential';
 import { MinMaxScaler, PCA, Standardizer } from '../data/preprocess';
+import { TabularPreprocessor } from '../data/tabular';
 import { OnnxAttributeType, OnnxDataType, onnxModelType } from './onnx-schema';
 
 /** Options of exportOnnx and encodeOnnx. */
@@ -17,6 +18,11 @@ export interface OnnxExportOptions {
   opset?: number;
   /** The graph's name. Default 'blasnet'. */
   graphName?: string;
+  /**
+   * Preprocessing to put in front of the network instead of the model's own: e.g. the
+   * TabularPreprocessor loadModel returns for a model trained on a table.
+   */
+  preprocessing?: unknown;
 }
 
 /** An attribute value for OnnxGraph.node: a float, an integer, a string or lists of floats / integers. */
@@ -152,9 +158,52 @@ function builtInPreprocessing(p: Standardizer | MinMaxScaler | PCA): OnnxPreproc
   };
 }
 
+/**
+ * A table preprocessing whose feature columns are all numeric: the graph takes those columns as
+ * float32 in the order they were fitted, NaN marking a missing cell; it imputes the training fill
+ * (Where(IsNaN)), adds the missingness indicators, standardises, and lays the features out as
+ * transform() does (a 0/1 selection matrix). For a regression, the output is scaled back to the
+ * label's units. One-hot columns take text, which a float input cannot carry: ERR_BLASNET_UNSUPPORTED.
+ */
+function tabularPreprocessing(where: string, p: TabularPreprocessor): OnnxPreprocessing {
+  const j = p.toJSON();
+  const cats = j.columns.filter((c) => c.kind === 'categorical').map((c) => c.name);
+  if (cats.length > 0) {
+    throw new BlasnetError(ErrorCode.UNSUPPORTED,
+      `${where}: the table preprocessing one-hot encodes ${cats.map((c) => JSON.stringify(c)).join(', ')}, whose text values a float ONNX input cannot carry; export without preprocessing and feed TabularPreprocessor.transform's output`);
+  }
+  const cols = j.columns as { name: string; fill: number; mean: number; std: number; indicator: boolean }[];
+  const n = cols.length, width = p.inputSize;
+  // Features then indicators ([n | n]) -> transform's layout: each column's value, then its indicator if it has one.
+  const select = new Float32Array(2 * n * width);
+  let o = 0;
+  cols.forEach((c, k) => {
+    select[k * width + o++] = 1;
+    if (c.indicator) select[(n + k) * width + o++] = 1;
+  });
+  const target = j.target;
+  return {
+    inputSize: n,
+    input: (g, x) => {
+      const missing = g.node('IsNaN', [x], {}, 'table_missing');
+      const filled = g.node('Where', [missing, g.constant('table_fill', [n], cols.map((c) => c.fill)), x], {}, 'table_filled');
+      const scaled = g.node('Div', [g.node('Sub', [filled, g.constant('table_mean', [n], cols.map((c) => c.mean))], {}, 'table_centred'),
+        g.constant('table_std', [n], cols.map((c) => c.std))], {}, 'table_scaled');
+      if (!cols.some((c) => c.indicator) && width === n) return scaled;
+      const flags = g.node('Cast', [missing], { to: { i: 1 } }, 'table_indicators');
+      return g.node('MatMul', [g.node('Concat', [scaled, flags], { axis: { i: 1 } }, 'table_both'), g.constant('table_layout', [2 * n, width], select)], {}, 'table_features');
+    },
+    ...(target && target.task === 'regression' ? {
+      output: (g: OnnxGraph, y: string) => g.node('Add', [g.node('Mul', [y, g.constant('target_std', [target.std.length], target.std)], {}, 'target_scaled'),
+        g.constant('target_mean', [target.mean.length], target.mean)], {}, 'target'),
+    } : {}),
+  };
+}
+
 /** The ONNX contribution of a model's preprocessing, or a coded error naming what cannot be exported. */
 function preprocessingOf(where: string, p: unknown): OnnxPreprocessing {
   if (p instanceof Standardizer || p instanceof MinMaxScaler || p instanceof PCA) return builtInPreprocessing(p);
+  if (p instanceof TabularPreprocessor) return tabularPreprocessing(where, p);
   const own = (p as { toOnnx?: unknown } | null)?.toOnnx;
   const name = (p as { constructor?: { name?: string } } | null)?.constructor?.name ?? typeof p;
   if (typeof own === 'function') {
@@ -279,7 +328,8 @@ function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions)
     throw new BlasnetError(ErrorCode.UNSUPPORTED,
       `${where}: the model's loss is the CustomLoss ${JSON.stringify(custom.name)}, whose reading of the outputs an ONNX graph cannot carry; set a built-in loss (setLoss) before exporting`);
   }
-  const pre = m.preprocessing ? preprocessingOf(where, m.preprocessing) : null;
+  const given = options.preprocessing ?? m.preprocessing;
+  const pre = given ? preprocessingOf(where, given) : null;
   const g = new OnnxGraph(opset);
   const params = new Map(m.parameters().map((v) => [v.name, v.data]));
   const buffers = new Map(m.buffers().map((b) => [b.name, b.data]));
