@@ -32,6 +32,8 @@ import { Matrix } from './tensor';
 import { csvLogger, earlyStopping, progressBar } from './train/callbacks';
 import { writeConfusionMatrix } from './plot/confusion';
 import { writeLearningCurves } from './plot/curves';
+import { writeDiagnostics } from './plot/diagnostics';
+import { diagnosticsLogger } from './recipe/diagnostics';
 import { exportOnnx } from './interop/onnx';
 import { saveSafetensors } from './interop/safetensors';
 
@@ -119,6 +121,7 @@ interface TrainOptions extends DataOptions {
   history?: string;
   curves?: string;
   confusion?: string;
+  diagnostics?: string | true;
   backend?: string;
   threads?: number;
   quiet?: boolean;
@@ -130,6 +133,7 @@ interface OutputPaths {
   history: string;
   curves: string;
   confusion?: string;
+  diagnostics?: string;
 }
 
 /**
@@ -145,6 +149,7 @@ function outputPaths(o: TrainOptions): OutputPaths {
     history: o.history ?? `${base}.history.csv`,
     curves: o.curves ?? `${base}.curves`,
     ...(o.confusion ? { confusion: o.confusion } : {}),
+    ...(o.diagnostics ? { diagnostics: o.diagnostics === true ? `${base}.diagnostics` : o.diagnostics } : {}),
   };
 }
 
@@ -298,6 +303,10 @@ async function train(o: TrainOptions): Promise<void> {
       { option: '--confusion (.svg)', path: `${files.confusion}.svg` },
       { option: '--confusion (.png)', path: `${files.confusion}.png` },
     ] : []),
+    ...(files.diagnostics ? [
+      { option: '--diagnostics (.svg)', path: `${files.diagnostics}.svg` },
+      { option: '--diagnostics (.png)', path: `${files.diagnostics}.png` },
+    ] : []),
   ]);
   setupBackend(o);
   const started = Date.now();
@@ -336,7 +345,8 @@ async function train(o: TrainOptions): Promise<void> {
   const schedule = scheduleName === 'onecycle'
     ? { name: 'oneCycle' as const, maxLr: o.lr, totalSteps: epochs * Math.ceil(trainRows / batchSize) }
     : scheduleFor(scheduleName, epochs);
-  const callbacks = [progressBar({ quiet: o.quiet }), csvLogger(files.history)];
+  const diagnostics = files.diagnostics ? diagnosticsLogger() : null;
+  const callbacks = [progressBar({ quiet: o.quiet }), csvLogger(files.history), ...(diagnostics ? [diagnostics] : [])];
   if (patience > 0 && valRows > 0) callbacks.push(earlyStopping({ monitor: 'valLoss', patience, restoreBestWeights: true }));
   const history = model.fit(d.x, d.y, {
     epochs,
@@ -368,6 +378,10 @@ async function train(o: TrainOptions): Promise<void> {
   if (files.confusion && r.confusion && r.names) {
     const cm = await writeConfusionMatrix(r.confusion, r.names, files.confusion, { title: `Confusion matrix on the test set of ${d.source}` });
     written.push(`confusion matrix in ${path.resolve(cm.svg)} and .png`);
+  }
+  if (diagnostics && files.diagnostics) {
+    const dg = await writeDiagnostics(diagnostics.data, files.diagnostics, { title: `Training diagnostics: ${title}` });
+    written.push(`diagnostics in ${path.resolve(dg.svg)} and .png`);
   }
   say(`${written.join('; ')}`);
   // The last line is machine-readable for scripts and benchmarks.
@@ -572,6 +586,7 @@ export function program(): Command {
     .option('--out <file>', 'where to write the model (default: named after the data, e.g. data.blasnet, fashion-mnist.blasnet)')
     .option('--history <file>', 'where to write the per-epoch history (default: <out>.history.csv)')
     .option('--curves <base>', 'where to write the learning curves, <base>.svg and <base>.png (default: <out>.curves)')
+    .option('--diagnostics [base]', 'also draw per-layer activation and gradient histograms and update-to-weight ratios, <base>.svg and .png (default: <out>.diagnostics)')
     .option('--confusion <base>', 'classification: also write the test confusion matrix to <base>.svg and <base>.png')
     .option('--quiet', 'print only the final JSON line')
     .action((o: TrainOptions) => train(o));

@@ -24,8 +24,11 @@ const haveData = fs.existsSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-u
   const model = path.join(tmp, 'small.blasnet');
   it('train: a short job reports test accuracy and writes the model and history', function () {
     this.timeout(120000);
-    const r = run('train', '--hidden', '64', '--epochs', '2', '--out', model, '--history', path.join(tmp, 'h.csv'), '--curves', path.join(tmp, 'curves'));
+    const r = run('train', '--hidden', '64', '--epochs', '2', '--out', model, '--history', path.join(tmp, 'h.csv'), '--curves', path.join(tmp, 'curves'),
+      '--diagnostics', path.join(tmp, 'diag'));
     assert.equal(r.status, 0, r.stderr);
+    assert.match(fs.readFileSync(path.join(tmp, 'diag.svg'), 'utf8'), /^<svg[\s\S]*Update-to-weight ratio/);
+    assert.match(r.stdout, /diagnostics in .*diag\.svg/);
     assert.match(r.stdout, /epoch 1\/2/);
     assert.match(r.stdout, /test accuracy 0\.\d+/);
     const last = JSON.parse(r.stdout.trim().split('\n').pop() as string);
