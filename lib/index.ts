@@ -27,7 +27,10 @@ export type {
   NestedScheduleSpec, OptionDef, OptionPresence, ParsedOptions, PlateauSettings, Schedule, ScheduleDef, ScheduleEngine,
   ScheduleName, ScheduleOptions, ScheduleSpec, ScheduleState,
 } from './schedules';
-export { clipGradNorm, clipGradValue, createOptimizer, OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS, OPTIMIZER_NAMES, OPTIMIZERS } from './optim';
+export {
+  checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, followSchedule, OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS, OPTIMIZER_NAMES,
+  OPTIMIZERS,
+} from './optim';
 export type {
   GradientTarget, Optimizer, OptimizerDef, OptimizerKernelDef, OptimizerKernelName, OptimizerName, OptimizerOptionDef,
   OptimizerOptions, OptimizerSpec, OptimizerState, OptimizerTarget, ParsedOptimizerOptions,
@@ -39,7 +42,7 @@ export {
 } from './data';
 export type {
   Batch, BatchOptions, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
-  PCAJSON, PCAOptions, Preprocessor, SplitOptions, SplitPart, StandardizerJSON, SymmetricEigen, Table, TableInput, TabularOptions,
+  PCAJSON, PCAOptions, Preprocessor, SplitOptions, SplitPart, StandardizerJSON, StandardizerOptions, SymmetricEigen, Table, TableInput, TabularOptions,
   TabularPreprocessorJSON, Targets, Task, TrainTestSplitOptions, Cell,
 } from './data';
 export {

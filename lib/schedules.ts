@@ -207,7 +207,7 @@ export interface PlateauSettings {
  * error for a t the schedule does not reach), or the settings of the metric-driven plateau rule.
  */
 export type ScheduleEngine =
-  | { readonly kind: 'curve'; lrAt(t: number): number }
+  | { readonly kind: 'curve'; lrAt(t: number): number; momentumAt?(t: number): number }
   | { readonly kind: 'plateau'; readonly settings: PlateauSettings };
 
 /** One schedule: its formula, options with their defaults, checks, and the engine it builds. */
@@ -230,8 +230,8 @@ function entry<D extends OptionDefs>(def: ScheduleDef<D>): ScheduleDef<D> {
   return def;
 }
 
-function curve(lrAt: (t: number) => number): ScheduleEngine {
-  return { kind: 'curve', lrAt };
+function curve(lrAt: (t: number) => number, momentumAt?: (t: number) => number): ScheduleEngine {
+  return momentumAt ? { kind: 'curve', lrAt, momentumAt } : { kind: 'curve', lrAt };
 }
 
 /** Number of sorted values <= t (Python's bisect_right). */
@@ -262,21 +262,30 @@ interface OneCyclePhase {
   readonly endStep: number;
   readonly startLr: number;
   readonly endLr: number;
+  readonly startMomentum: number;
+  readonly endMomentum: number;
 }
 
-function oneCyclePhases(o: { maxLr: number; totalSteps: number; pctStart: number; divFactor: number; finalDivFactor: number; threePhase: boolean }): OneCyclePhase[] {
+interface OneCycleSettings {
+  maxLr: number; totalSteps: number; pctStart: number; divFactor: number; finalDivFactor: number; threePhase: boolean;
+  baseMomentum: number; maxMomentum: number;
+}
+
+// Momentum moves against the lr: down while the lr rises, back up while it falls.
+function oneCyclePhases(o: OneCycleSettings): OneCyclePhase[] {
   const initialLr = o.maxLr / o.divFactor;
   const minLr = initialLr / o.finalDivFactor;
   const up = o.pctStart * o.totalSteps - 1;
+  const lo = o.baseMomentum, hi = o.maxMomentum;
   return o.threePhase
     ? [
-      { endStep: up, startLr: initialLr, endLr: o.maxLr },
-      { endStep: 2 * o.pctStart * o.totalSteps - 2, startLr: o.maxLr, endLr: initialLr },
-      { endStep: o.totalSteps - 1, startLr: initialLr, endLr: minLr },
+      { endStep: up, startLr: initialLr, endLr: o.maxLr, startMomentum: hi, endMomentum: lo },
+      { endStep: 2 * o.pctStart * o.totalSteps - 2, startLr: o.maxLr, endLr: initialLr, startMomentum: lo, endMomentum: hi },
+      { endStep: o.totalSteps - 1, startLr: initialLr, endLr: minLr, startMomentum: hi, endMomentum: hi },
     ]
     : [
-      { endStep: up, startLr: initialLr, endLr: o.maxLr },
-      { endStep: o.totalSteps - 1, startLr: o.maxLr, endLr: minLr },
+      { endStep: up, startLr: initialLr, endLr: o.maxLr, startMomentum: hi, endMomentum: lo },
+      { endStep: o.totalSteps - 1, startLr: o.maxLr, endLr: minLr, startMomentum: lo, endMomentum: hi },
     ];
 }
 
@@ -321,9 +330,17 @@ export const SCHEDULES = {
   }),
   exponential: entry({
     doc: 'lr_t = base * gamma^t; gamma required (>= 0), as torch.optim.lr_scheduler.ExponentialLR ' +
-      '(its closed form; PyTorch\'s step() multiplies by gamma each time, equal within rounding).',
+      '(its closed form; PyTorch\'s step() multiplies by gamma each time, equal within rounding). ' +
+      'gamma > 1 is allowed but emits a process warning (code BLASNET_EXPONENTIAL_GROWTH) once per schedule made.',
     options: { gamma: req(nonNegative) },
-    build: (o, base) => curve((t) => base * o.gamma ** t),
+    build: (o, base, label) => {
+      // The lecture notes: a decay factor above 1 makes the rate grow without bound.
+      if (o.gamma > 1) {
+        process.emitWarning(`${label}: gamma = ${o.gamma} > 1 makes the learning rate grow exponentially`,
+          { code: 'BLASNET_EXPONENTIAL_GROWTH' });
+      }
+      return curve((t) => base * o.gamma ** t);
+    },
   }),
   cosineAnnealing: entry({
     doc: 'lr_t = etaMin + (base - etaMin) (1 + cos(pi t / tMax)) / 2; tMax required (a positive ' +
@@ -421,7 +438,17 @@ export const SCHEDULES = {
       'step() throws ERR_BLASNET_STATE and, unlike PyTorch, leaves the schedule unchanged. ' +
       'Settings that make a phase empty (pctStart * totalSteps = 1, pctStart = 1, or with ' +
       'threePhase 2 pctStart * totalSteps = totalSteps + 1) are rejected at construction, where ' +
-      'PyTorch divides by zero when it reaches them. Momentum cycling is not part of a schedule.',
+      'PyTorch divides by zero when it reaches them. Momentum cycles inversely to the lr (cycleMomentum, ' +
+      'default true, as PyTorch\'s cycle_momentum): from maxMomentum (default 0.95) down to baseMomentum ' +
+      '(default 0.85) while the lr rises, back to maxMomentum while it falls (threePhase: up in phase 2, ' +
+      'held at maxMomentum in phase 3), same anneal and steps as the lr; the schedule\'s `momentum` is then ' +
+      'the value for step t, and fit writes it into the optimiser\'s momentum (sgd, rmsprop) or beta1 ' +
+      '(Adam family) with the lr, setting maxMomentum before the first step as PyTorch does at ' +
+      'construction, even for sgd made without momentum. fit rejects cycleMomentum with an optimiser ' +
+      'that has neither (adagrad, adadelta): ERR_BLASNET_ARG_RANGE "optimizer must support momentum or ' +
+      'beta1 with `cycleMomentum` option enabled". baseMomentum and maxMomentum must be >= 0 (the ' +
+      'optimiser checks its own range, e.g. betas below 1). Only a top-level oneCycle cycles momentum; ' +
+      'nested in warmup or sequential it schedules the lr alone.',
     options: {
       maxLr: req(nonNegative),
       totalSteps: req(positiveInt),
@@ -430,6 +457,9 @@ export const SCHEDULES = {
       divFactor: num(25, positive),
       finalDivFactor: num(1e4, positive),
       threePhase: flag(false),
+      cycleMomentum: flag(true),
+      baseMomentum: num(0.85, nonNegative),
+      maxMomentum: num(0.95, nonNegative),
     },
     check: (o) => {
       const phases = oneCyclePhases(o);
@@ -448,7 +478,7 @@ export const SCHEDULES = {
       const anneal = o.annealStrategy === 'cos'
         ? (a: number, b: number, p: number) => b + ((a - b) / 2) * (Math.cos(Math.PI * p) + 1)
         : (a: number, b: number, p: number) => (b - a) * p + a;
-      return curve((t) => {
+      const at = (t: number, pick: (phase: OneCyclePhase, p: number) => number): number => {
         if (t > o.totalSteps) {
           throw new BlasnetError(
             ErrorCode.STATE,
@@ -458,13 +488,15 @@ export const SCHEDULES = {
         let start = 0;
         for (let i = 0; i < phases.length; i++) {
           const phase = phases[i];
-          if (t <= phase.endStep || i === phases.length - 1) {
-            return anneal(phase.startLr, phase.endLr, (t - start) / (phase.endStep - start));
-          }
+          if (t <= phase.endStep || i === phases.length - 1) return pick(phase, (t - start) / (phase.endStep - start));
           start = phase.endStep;
         }
         throw new BlasnetError(ErrorCode.INTERNAL, `${label}: no phase for step ${t}`);
-      });
+      };
+      return curve(
+        (t) => at(t, (ph, p) => anneal(ph.startLr, ph.endLr, p)),
+        o.cycleMomentum ? (t) => at(t, (ph, p) => anneal(ph.startMomentum, ph.endMomentum, p)) : undefined,
+      );
     },
   }),
   linear: entry({
@@ -700,6 +732,11 @@ export interface ScheduleState {
 export interface Schedule {
   readonly name: ScheduleName;
   readonly lr: number;
+  /**
+   * The momentum (or Adam's beta1) for the current step count when the schedule cycles it
+   * (oneCycle with cycleMomentum), undefined otherwise.
+   */
+  readonly momentum?: number;
   readonly count: number;
   step(metric?: number): number;
   state(): ScheduleState;
@@ -727,12 +764,17 @@ class CurveSchedule implements Schedule {
   #count = 0;
   #lr: number;
 
-  constructor(readonly name: ScheduleName, private readonly label: string, private readonly lrAt: (t: number) => number) {
+  constructor(readonly name: ScheduleName, private readonly label: string, private readonly lrAt: (t: number) => number,
+    private readonly momentumAt?: (t: number) => number) {
     this.#lr = this.at(0);
   }
 
   get lr(): number {
     return this.#lr;
+  }
+
+  get momentum(): number | undefined {
+    return this.momentumAt?.(this.#count);
   }
 
   get count(): number {
@@ -884,5 +926,5 @@ export function createSchedule(spec: ScheduleSpec, baseLr: number): Schedule {
   const base = checkBaseLr(baseLr);
   const { name, label, engine } = buildEngine(spec, base, 'createSchedule');
   if (engine.kind === 'plateau') return new PlateauSchedule(label, engine.settings, base);
-  return new CurveSchedule(name, label, engine.lrAt);
+  return new CurveSchedule(name, label, engine.lrAt, engine.momentumAt);
 }

@@ -4,7 +4,7 @@ export type { Idx, IdxData, IdxType, MnistLike, MnistOptions } from './idx';
 export { readCsv } from './csv';
 export type { CsvData, CsvOptions } from './csv';
 export { MinMaxScaler, oneHot, PCA, preprocessorFromJSON, Standardizer } from './preprocess';
-export type { MinMaxOptions, MinMaxScalerJSON, PCAJSON, PCAOptions, Preprocessor, StandardizerJSON } from './preprocess';
+export type { MinMaxOptions, MinMaxScalerJSON, PCAJSON, PCAOptions, Preprocessor, StandardizerJSON, StandardizerOptions } from './preprocess';
 export { readTable, TabularPreprocessor, takeRows } from './tabular';
 export type { Cell, Table, TableInput, TabularOptions, TabularPreprocessorJSON, Task } from './tabular';
 export { symmetricEigen } from './eigen';

@@ -136,24 +136,48 @@ export interface StandardizerJSON {
   cols: number;
   mean: number[];
   std: number[];
+  /** The delta degrees of freedom std was fitted with; absent (files before it existed) means 0. */
+  ddof?: 0 | 1;
+}
+
+/** Options of Standardizer. */
+export interface StandardizerOptions {
+  /**
+   * Delta degrees of freedom of the standard deviation: 0 (default) divides the squared
+   * deviations by n, the population standard deviation of scikit-learn's StandardScaler and
+   * numpy's std; 1 divides by n - 1, the sample standard deviation of the lecture notes (and
+   * torch.std's default). With ddof 1, fit needs at least two rows.
+   */
+  ddof?: 0 | 1;
 }
 
 /**
- * Standardisation per column, z = (x - mean) / std, with the mean and the population standard
- * deviation std = sqrt(mean((x - mean)^2)) (ddof 0, as scikit-learn's StandardScaler) of the data
- * given to fit. A column with std exactly 0 (constant in the fitted data) is only centred: its
- * divisor is 1 instead of 0, so it maps to 0 rather than NaN.
+ * Standardisation per column, z = (x - mean) / std, with the mean and the standard deviation
+ * std = sqrt(sum((x - mean)^2) / (n - ddof)) of the data given to fit: ddof 0 (default) is the
+ * population standard deviation of scikit-learn's StandardScaler, ddof 1 the notes' sample one.
+ * A column with std exactly 0 (constant in the fitted data) is only centred: its divisor is 1
+ * instead of 0, so it maps to 0 rather than NaN.
  */
 export class Standardizer {
+  /** The delta degrees of freedom of std (see StandardizerOptions). */
+  readonly ddof: 0 | 1;
   /** The fitted column means, or null before fit. */
   mean: Float64Array | null = null;
-  /** The fitted population standard deviations (0 for constant columns), or null before fit. */
+  /** The fitted standard deviations (0 for constant columns), or null before fit. */
   std: Float64Array | null = null;
   private inv: Float64Array | null = null;
 
+  constructor(options?: StandardizerOptions) {
+    const ddof = checkOptions('Standardizer', options).ddof ?? 0;
+    if (ddof !== 0 && ddof !== 1) {
+      throw rangeError(ErrorCode.ARG_RANGE, `Standardizer: Expected 0 or 1 for options.ddof but received ${show(ddof)}`);
+    }
+    this.ddof = ddof;
+  }
+
   /** Learns the mean and standard deviation of each column of x (two passes, float64). */
   fit(x: Matrix): this {
-    const m = fitInput('Standardizer.fit', x);
+    const m = fitInput('Standardizer.fit', x, this.ddof + 1);
     const { rows, cols, data } = m;
     const mean = columnMeans(m);
     const std = new Float64Array(cols);
@@ -164,7 +188,7 @@ export class Standardizer {
         std[j] += d * d;
       }
     }
-    for (let j = 0; j < cols; j++) std[j] = Math.sqrt(std[j] / rows);
+    for (let j = 0; j < cols; j++) std[j] = Math.sqrt(std[j] / (rows - this.ddof));
     this.set(mean, std);
     return this;
   }
@@ -196,7 +220,7 @@ export class Standardizer {
   /** The fitted state as plain JSON (numbers survive JSON.stringify exactly). */
   toJSON(): StandardizerJSON {
     if (!this.mean || !this.std) throw notFitted('Standardizer.toJSON');
-    return { type: 'Standardizer', cols: this.mean.length, mean: Array.from(this.mean), std: Array.from(this.std) };
+    return { type: 'Standardizer', cols: this.mean.length, mean: Array.from(this.mean), std: Array.from(this.std), ddof: this.ddof };
   }
 
   /** A Standardizer from toJSON()'s output; malformed input is ERR_BLASNET_FORMAT. */
@@ -207,7 +231,9 @@ export class Standardizer {
     const mean = numbers(t, o, 'mean', cols);
     const std = numbers(t, o, 'std', cols);
     if (std.some((s) => s < 0)) throw formatError(t, 'std has a negative entry');
-    const s = new Standardizer();
+    const ddof = o.ddof ?? 0;
+    if (ddof !== 0 && ddof !== 1) throw formatError(t, `ddof must be 0 or 1, not ${show(ddof)}`);
+    const s = new Standardizer({ ddof });
     s.set(mean, std);
     return s;
   }

@@ -1,5 +1,5 @@
 /** Optimisers over a parameter arena, their kernel table, and gradient clipping. */
-export { clipGradNorm, clipGradValue, createOptimizer, OPTIMIZER_NAMES, OPTIMIZERS } from './optimizers';
+export { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, followSchedule, OPTIMIZER_NAMES, OPTIMIZERS } from './optimizers';
 export type {
   GradientTarget, Optimizer, OptimizerDef, OptimizerName, OptimizerOptionDef, OptimizerOptions, OptimizerSpec,
   OptimizerState, OptimizerTarget, ParsedOptimizerOptions,

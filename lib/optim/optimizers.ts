@@ -20,6 +20,7 @@
 import type { Backend } from '../backend/types';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Sequential } from '../model/sequential';
+import type { Schedule } from '../schedules';
 import { FLOAT32_MAX, hasOwn, parseOptions, show, typeName } from '../describe';
 import { typedArrayTag, typedLength } from '../typed';
 import { hyperIndex, OPTIMIZER_KERNELS, optimizerKernelId } from './kernels';
@@ -523,6 +524,17 @@ export interface Optimizer {
   readonly backend: Backend;
   /** The learning rate of the next step. */
   lr: number;
+  /**
+   * The momentum of the next step, as torch.optim.lr_scheduler.OneCycleLR reads and sets it: the
+   * `momentum` option of sgd and rmsprop, `betas[0]` of the Adam family (adam, adamw, adamax,
+   * nadam, radam); undefined for adagrad and adadelta, which have none. Setting it re-checks the
+   * options as the constructor does (RangeError ERR_BLASNET_ARG_RANGE: a beta outside [0, 1), a
+   * negative momentum, nesterov without momentum; ERR_BLASNET_STATE for an optimiser without
+   * momentum) and leaves the optimiser unchanged if they fail. The next step uses the new value
+   * everywhere the rule reads beta1, bias correction 1 - beta1^t included, as PyTorch does.
+   */
+  get momentum(): number | undefined;
+  set momentum(v: number);
   /** Steps taken (PyTorch's state['step']). */
   readonly stepCount: number;
   step(): void;
@@ -627,6 +639,22 @@ class ArenaOptimizer implements Optimizer {
     this.#lr = checkLr(this.name, v);
   }
 
+  get momentum(): number | undefined {
+    const o = this.#options;
+    if (typeof o.momentum === 'number') return o.momentum;
+    return Array.isArray(o.betas) ? (o.betas as readonly number[])[0] : undefined;
+  }
+
+  set momentum(v: number) {
+    const o = this.#options;
+    let change: Record<string, unknown>;
+    if (typeof o.momentum === 'number') change = { momentum: v };
+    else if (Array.isArray(o.betas)) change = { betas: [v, (o.betas as readonly number[])[1]] };
+    else throw new BlasnetError(ErrorCode.STATE, `${this.name}: this optimizer has no momentum or beta1 to set`);
+    if (typeof v !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${this.name}: Expected number for momentum but received ${typeName(v)}`);
+    this.#options = resolveOptions(this.name, { ...plainOptions(o), ...change }, this.name);
+  }
+
   get stepCount(): number {
     return this.#stepCount;
   }
@@ -717,13 +745,46 @@ class ArenaOptimizer implements Optimizer {
  * ERR_BLASNET_ARG_RANGE for an unknown option, a non-finite number or a value PyTorch rejects,
  * with PyTorch's message, option names camel-cased ("sgd: Invalid learning rate: -1",
  * "adam: Invalid beta parameter at index 0: 1.5", "sgd: Invalid weightDecay value: -1");
- * RangeError ERR_BLASNET_SHAPE for arenas of different lengths.
+ * RangeError ERR_BLASNET_SHAPE for arenas of different lengths. Emits a process warning (code
+ * BLASNET_ADADELTA_LR, once per optimiser made) for adadelta with an lr other than 1.
  */
 export function createOptimizer(spec: OptimizerSpec, model: Sequential | OptimizerTarget): Optimizer {
   const name = resolveName(spec, 'createOptimizer');
   const options = resolveOptions(name, spec as unknown as Record<string, unknown>, name);
   const target = readTarget(model, 'createOptimizer', true);
+  // The lecture notes: AdaDelta's update already carries its units, so it needs no learning rate.
+  if (name === 'adadelta' && options.lr !== 1) {
+    process.emitWarning(`adadelta: lr = ${String(options.lr)}; AdaDelta's update has the parameters' units and needs no ` +
+      'learning rate (lr = 1, the default, is the rule as published)', { code: 'BLASNET_ADADELTA_LR' });
+  }
   return new ArenaOptimizer(name, options, target);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schedules
+
+/**
+ * Throws RangeError ERR_BLASNET_ARG_RANGE if `schedule` cycles momentum (oneCycle with
+ * cycleMomentum) and `optimizer` has no momentum or beta1 to cycle (PyTorch's OneCycleLR
+ * raises the same at construction).
+ */
+export function checkScheduleMomentum(optimizer: Optimizer, schedule: Schedule): void {
+  if (schedule.momentum !== undefined && optimizer.momentum === undefined) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${schedule.name}: optimizer must support momentum or beta1 with \`cycleMomentum\` ` +
+      `option enabled (${optimizer.name} has neither; pass cycleMomentum: false)`);
+  }
+}
+
+/**
+ * Sets the optimiser's lr from the schedule's current value, and its momentum (or beta1) when
+ * the schedule cycles it: what PyTorch's scheduler.step() writes into the param group.
+ * Throws as checkScheduleMomentum does, before changing anything.
+ */
+export function followSchedule(optimizer: Optimizer, schedule: Schedule): void {
+  checkScheduleMomentum(optimizer, schedule);
+  const momentum = schedule.momentum;
+  if (momentum !== undefined) optimizer.momentum = momentum;
+  optimizer.lr = schedule.lr;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
 import type { Input, Sequential, Target } from '../model/sequential';
-import { clipGradNorm, clipGradValue, createOptimizer } from '../optim';
+import { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, followSchedule } from '../optim';
 import type { Optimizer, OptimizerSpec, OptimizerState } from '../optim';
 import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
@@ -436,6 +436,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
   }
   const optimizer = compiled.optimizer;
   const schedule: Schedule | null = options.schedule ? createSchedule(options.schedule, optimizer.lr) : null;
+  if (schedule) checkScheduleMomentum(optimizer, schedule);
   const it = new BatchIterator(train.x, train.y, { batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend });
   const stepsPerEpoch = it.batchesPerEpoch;
   const firstEpoch = options.resume ? resumeFrom(options.resume, model, optimizer, schedule, epochs) : 0;
@@ -457,7 +458,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
     },
   };
   const batchLogs: BatchLogs = { epoch: 0, batch: 0, step: 0, loss: 0, rows: 0 };
-  if (schedule && !options.resume) optimizer.lr = schedule.lr;
+  if (schedule && !options.resume) followSchedule(optimizer, schedule);
   model.train();
   emit(callbacks, 'onTrainBegin', ctx);
   const snapshot = onNonFinite === 'continue' ? null : new Snapshot(model, optimizer);
@@ -512,7 +513,10 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
         batchLogs.loss = loss;
         batchLogs.rows = b.rows;
         emit(callbacks, 'onBatchEnd', batchLogs, ctx);
-        if (schedule && every === 'step' && !swaLr) optimizer.lr = schedule.step();
+        if (schedule && every === 'step' && !swaLr) {
+          schedule.step();
+          followSchedule(optimizer, schedule);
+        }
         if (history.steps >= maxSteps) ctx.stop(`maxSteps: ${maxSteps} steps`);
         else if (deadline !== null && process.hrtime.bigint() >= deadline) ctx.stop(`timeLimitMs: ${timeLimitMs} ms`);
         if (history.stopReason !== null) break;
@@ -537,7 +541,10 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
       history.epochs.push(logs as EpochLogs);
       // The schedule moves to the next epoch before the callbacks, so that a checkpoint taken
       // there holds the optimiser and schedule exactly as the next epoch starts.
-      if (schedule && every === 'epoch') optimizer.lr = schedule.step(logs.valLoss ?? logs.loss);
+      if (schedule && every === 'epoch') {
+        schedule.step(logs.valLoss ?? logs.loss);
+        followSchedule(optimizer, schedule);
+      }
       if (snapshot && Number.isFinite(logs.loss)) snapshot.take(epoch + 1);
       if (swa && epoch >= swa.startEpoch) (average as WeightAverage).update();
       if (minDelta !== null) {
