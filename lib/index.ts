@@ -79,3 +79,8 @@ export type {
   CompiledInference, InferenceFunction, OnnxAttribute, OnnxExportOptions, OnnxPreprocessing, SafetensorsOptions, SafetensorsTensor,
   StateDictEntry,
 } from './interop';
+export { checkModel, expectedInitialLoss, lrFinder, lrFinderSpec, lrFinderSvg, runStartChecks, writeLrFinderPlot } from './recipe';
+export type {
+  CheckOptions, GradientCheck, GradientTensorCheck, InitialLossCheck, LrFinderOptions, LrFinderResult, ModelCheckReport, OverfitCheck,
+  UnitCheck,
+} from './recipe';

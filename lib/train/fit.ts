@@ -22,6 +22,7 @@ import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
 import { createMetric } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import type { LossSpec } from '../model/loss';
+import { runStartChecks } from '../recipe/checks';
 
 /** Labels or targets as fit accepts them. */
 export type Labels = Target | ArrayLike<number>;
@@ -92,6 +93,12 @@ export interface FitOptions {
    * BatchNorm statistics recomputed (torch.optim.swa_utils AveragedModel + SWALR + update_bn).
    */
   swa?: SwaOptions;
+  /**
+   * Run the cheap sanity checks (lib/recipe runStartChecks: initial loss against chance level,
+   * dead or saturated units) before the first step and print their findings. Never blocks or
+   * throws for a finding. Default false.
+   */
+  checks?: boolean;
 }
 
 /** Where training diverged: the first step whose loss was NaN or infinite. */
@@ -250,7 +257,7 @@ export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: re
 }
 
 const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
-  'clipNorm', 'clipValue', 'callbacks', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs', 'minDelta', 'augment', 'ema', 'swa'];
+  'clipNorm', 'clipValue', 'callbacks', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs', 'minDelta', 'augment', 'ema', 'swa', 'checks'];
 
 /** fit's and fitAsync's options must be an object (or undefined). */
 export function checkFitOptions(where: string, options: unknown): void {
@@ -458,6 +465,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
     },
   };
   const batchLogs: BatchLogs = { epoch: 0, batch: 0, step: 0, loss: 0, rows: 0 };
+  if (options.checks) runStartChecks(model, train.x, train.y);
   if (schedule && !options.resume) followSchedule(optimizer, schedule);
   model.train();
   emit(callbacks, 'onTrainBegin', ctx);

@@ -1,0 +1,111 @@
+/**
+ * What the recipe's checks share: running experiments on a model and putting every byte back
+ * afterwards, a fresh optimiser of the model's own spec, and (x, y) as plain arrays with a way to
+ * gather rows.
+ */
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import type { LossSpec } from '../model/loss';
+import { resolveLoss } from '../model/loss';
+import type { Input, Sequential, Target } from '../model/sequential';
+import { createOptimizer } from '../optim';
+import type { Optimizer, OptimizerSpec } from '../optim';
+import { Matrix } from '../tensor';
+import { typedArrayTag, typedLength } from '../typed';
+
+/**
+ * Runs `fn` on the model's own arenas and restores afterwards, even if fn throws: parameters,
+ * gradients, buffers (BatchNorm statistics), the dropout stream and the training flag, so the
+ * model continues bit for bit as if fn had not run. Working in place (instead of on a rebuilt
+ * copy) is what lets the checks run any model, custom layers included. Busy models (fitAsync)
+ * are refused.
+ */
+export function onScratch<T>(model: Sequential, where: string, fn: () => T): T {
+  if (model.isTraining) throw new BlasnetError(ErrorCode.BUSY, `${where}: the model is training (fitAsync); wait for it to finish`);
+  const params = model.params.slice();
+  const grads = model.grads.slice();
+  const buffers = model.buffers().map((b) => b.data.slice());
+  const mask = model.maskState();
+  const training = model.training;
+  try {
+    return fn();
+  } finally {
+    model.params.set(params);
+    model.grads.set(grads);
+    model.buffers().forEach((b, i) => b.data.set(buffers[i]));
+    model.setMaskState(mask);
+    model.training = training;
+  }
+}
+
+/**
+ * The spec of the model's compiled optimiser (its current lr and options), or `given`, or Adam
+ * with lr 1e-3 when the model has none.
+ */
+export function optimizerSpecOf(model: Sequential, given: OptimizerSpec | undefined): OptimizerSpec {
+  if (given !== undefined) return given;
+  const o: Optimizer | null = model.optimizer;
+  if (!o) return { name: 'adam', lr: 1e-3 };
+  return { ...o.options, name: o.name, lr: o.lr } as unknown as OptimizerSpec;
+}
+
+/** A new optimiser over the model's arenas (the caller restores them: see onScratch). */
+export function scratchOptimizer(model: Sequential, spec: OptimizerSpec): Optimizer {
+  return createOptimizer(spec, model);
+}
+
+/** (x, y) checked once: x as one Float32Array of rows, y as labels or flat targets. */
+export interface Rows {
+  readonly x: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+  /** Class labels (Int32Array) or targets, `width` per row. */
+  readonly y: Int32Array | Float32Array;
+  readonly width: number;
+}
+
+/** x and y as flat arrays, with shape and label checks that name `where`. */
+export function readRows(model: Sequential, x: Input, y: Target | ArrayLike<number>, loss: LossSpec, where: string): Rows {
+  let m: Matrix;
+  if (x instanceof Matrix) m = x;
+  else if (typedArrayTag(x) === 'Float32Array') {
+    const d = x as Float32Array;
+    if (typedLength(d) % model.inputSize !== 0) {
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected a whole number of rows of ${model.inputSize} features but received ${typedLength(d)} values`);
+    }
+    m = new Matrix(d, typedLength(d) / model.inputSize, model.inputSize);
+  } else if (Array.isArray(x)) m = Matrix.from(x);
+  else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array or array of rows for x`);
+  if (m.cols !== model.inputSize) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${model.inputSize} features per row but received ${m.cols}`);
+  if (m.rows < 1) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+  const labels = resolveLoss(loss).name === 'crossEntropy' || resolveLoss(loss).name === 'multiMargin';
+  let t: Int32Array | Float32Array;
+  if (y instanceof Matrix) t = y.data;
+  else if (typedArrayTag(y) === 'Int32Array' || typedArrayTag(y) === 'Float32Array') t = y as Int32Array | Float32Array;
+  else if (y && typeof (y as ArrayLike<number>).length === 'number') t = labels ? Int32Array.from(y as ArrayLike<number>) : Float32Array.from(y as ArrayLike<number>);
+  else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array, array) or targets (Float32Array, Matrix) for y`);
+  const n = typedLength(t);
+  if (n % m.rows !== 0 || n === 0) throw rangeError(ErrorCode.SHAPE, `${where}: ${m.rows} rows of x but ${n} values of y`);
+  return { x: m.data.subarray(0, m.rows * m.cols), rows: m.rows, cols: m.cols, y: t, width: n / m.rows };
+}
+
+/** Copies of the given rows of x and y. */
+export function gather(r: Rows, index: ArrayLike<number>): { x: Float32Array; y: Int32Array | Float32Array } {
+  const k = index.length;
+  const x = new Float32Array(k * r.cols);
+  const y = r.y instanceof Int32Array ? new Int32Array(k * r.width) : new Float32Array(k * r.width);
+  for (let i = 0; i < k; i++) {
+    const row = index[i];
+    x.set(r.x.subarray(row * r.cols, (row + 1) * r.cols), i * r.cols);
+    y.set(r.y.subarray(row * r.width, (row + 1) * r.width), i * r.width);
+  }
+  return { x, y };
+}
+
+/** A positive integer option, or its default. */
+export function intOption(where: string, name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${String(v)}`);
+  }
+  return v;
+}
