@@ -170,7 +170,7 @@ export function lrFinderSpec(result: LrFinderResult, options: { title?: string }
   const values = Array.from(result.lrs, (lr, i) => ({ lr, loss: result.losses[i], smoothed: result.smoothed[i] }))
     .filter((r) => Number.isFinite(r.loss) && Number.isFinite(r.smoothed));
   const top = Math.max(...values.map((r) => r.smoothed));
-  const bottom = Math.min(...values.map((r) => r.smoothed));
+  const bottom = Math.min(...values.map((r) => Math.min(r.smoothed, r.loss)));
   const marks = [
     { lr: result.steepest, what: 'steepest' },
     { lr: result.minimumOver10, what: 'minimum / 10' },
@@ -182,12 +182,13 @@ export function lrFinderSpec(result: LrFinderResult, options: { title?: string }
     width: 600,
     height: 320,
     layer: [
-      { data: { values }, mark: { type: 'point', size: 8, opacity: 0.3, filled: true, color: '#7f7f7f' },
+      // Raw losses above the smoothed curve's top (the divergence) are left out rather than clipped.
+      { data: { values: values.filter((r) => r.loss <= top) }, mark: { type: 'point', size: 8, opacity: 0.3, filled: true, color: '#7f7f7f' },
         encoding: {
           x: { field: 'lr', type: 'quantitative', title: 'learning rate', scale: { type: 'log' } },
           y: { field: 'loss', type: 'quantitative', title: 'loss', scale: { domain: [bottom - 0.05 * (top - bottom), top] }, axis: { format: '.3~g' } },
         } },
-      { data: { values }, mark: { type: 'line', color: '#1f77b4', strokeWidth: 2, clip: true },
+      { data: { values }, mark: { type: 'line', color: '#1f77b4', strokeWidth: 2 },
         encoding: { x: { field: 'lr', type: 'quantitative' }, y: { field: 'smoothed', type: 'quantitative' } } },
       { data: { values: marks }, mark: { type: 'rule', strokeDash: [4, 3] },
         encoding: { x: { field: 'lr', type: 'quantitative' }, color: { field: 'what', type: 'nominal', title: null, scale: { range: ['#d62728', '#2ca02c'] } } } },
