@@ -81,8 +81,8 @@ export function readRows(model: Sequential, x: Input, y: Target | ArrayLike<numb
   let t: Int32Array | Float32Array;
   if (y instanceof Matrix) t = y.data;
   else if (typedArrayTag(y) === 'Int32Array' || typedArrayTag(y) === 'Float32Array') t = y as Int32Array | Float32Array;
-  else if (y && typeof (y as ArrayLike<number>).length === 'number') t = labels ? Int32Array.from(y as ArrayLike<number>) : Float32Array.from(y as ArrayLike<number>);
-  else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array, array) or targets (Float32Array, Matrix) for y`);
+  else if (Array.isArray(y)) t = labels ? Int32Array.from(y as ArrayLike<number>) : Float32Array.from(y as ArrayLike<number>);
+  else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array, Array) or targets (Float32Array, Matrix) for y`);
   const n = typedLength(t);
   if (n % m.rows !== 0 || n === 0) throw rangeError(ErrorCode.SHAPE, `${where}: ${m.rows} rows of x but ${n} values of y`);
   return { x: m.data.subarray(0, m.rows * m.cols), rows: m.rows, cols: m.cols, y: t, width: n / m.rows };
