@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The blasnet command line: train, evaluate, predict, export, info.
+ * The blasnet command line: train, evaluate, predict, export, info, check, lr-find.
  *
  *   blasnet train                 the default job: a 784-256-128-10 ReLU MLP on Fashion-MNIST
  *   blasnet train --csv data.csv --label y
@@ -36,6 +36,7 @@ import { writeDiagnostics } from './plot/diagnostics';
 import { diagnosticsLogger } from './recipe/diagnostics';
 import { exportOnnx } from './interop/onnx';
 import { saveSafetensors } from './interop/safetensors';
+import { addRecipeCommands } from './recipe/cli';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -83,6 +84,22 @@ function loadImages(o: DataOptions, split: 'train' | 'test') {
   return o.data ? loadMnistLike(o.data, { split }) : loadFashionMnist({ split });
 }
 
+/**
+ * The training rows check and lr-find run on: a CSV file through the table preprocessing train
+ * fits (its label column must hold classes), or the IDX images.
+ */
+function recipeData(o: DataOptions, split: 'train' | 'test'): { x: Matrix; labels: Int32Array; classes: number } {
+  if (o.csv) {
+    const table = readTable(o.csv);
+    const prep = TabularPreprocessor.fit(table, { label: labelColumns(o.label), task: 'classification' });
+    return { x: prep.transform(table), labels: prep.targets(table) as Int32Array, classes: prep.outputSize };
+  }
+  const d = loadImages(o, split);
+  let classes = 0;
+  for (const c of d.labels) classes = Math.max(classes, c + 1);
+  return { x: d.x, labels: d.labels, classes };
+}
+
 function setupBackend(o: { backend?: string; threads?: number }): void {
   if (o.backend) setDefaultBackend(o.backend as 'js' | 'native');
   if (o.threads) defaultBackend().setNumThreads(o.threads);
@@ -125,6 +142,7 @@ interface TrainOptions extends DataOptions {
   backend?: string;
   threads?: number;
   quiet?: boolean;
+  checks: boolean;
 }
 
 /** Every file a command writes, decided before any work starts. */
@@ -355,6 +373,7 @@ async function train(o: TrainOptions): Promise<void> {
     ...(d.val ? { validationData: d.val } : validationSplit > 0 ? { validationSplit } : {}),
     ...(schedule ? { schedule, scheduleEvery: scheduleName === 'onecycle' ? 'step' as const : 'epoch' as const } : {}),
     callbacks,
+    checks: o.checks && !o.quiet,
   });
   if (history.diverged) {
     throw new BlasnetError(ErrorCode.DIVERGED, `training ${history.stopReason}; no model was written (--out ${files.model})`);
@@ -589,6 +608,7 @@ export function program(): Command {
     .option('--diagnostics [base]', 'also draw per-layer activation and gradient histograms and update-to-weight ratios, <base>.svg and .png (default: <out>.diagnostics)')
     .option('--confusion <base>', 'classification: also write the test confusion matrix to <base>.svg and <base>.png')
     .option('--quiet', 'print only the final JSON line')
+    .option('--no-checks', 'skip the sanity checks before training (initial loss, dead units)')
     .action((o: TrainOptions) => train(o));
   const e = p.command('evaluate').description('a classification or regression report of a saved model on a labelled data set')
     .requiredOption('--model <file>', 'a model written by train')
@@ -608,6 +628,7 @@ export function program(): Command {
     .option('--safetensors <file>', 'write the weights as safetensors')
     .action(exportModel);
   p.command('info').description('backend, BLAS library and threads, versions').action(info);
+  addRecipeCommands(p, { loadData: recipeData, setupBackend, dataOptions, backendOptions });
   return p;
 }
 

@@ -1,0 +1,115 @@
+/**
+ * The recipe's commands for the blasnet command line: `check` (checkModel) and `lr-find`
+ * (lrFinder with its plot). They build the model `train` would build from the same flags, or
+ * load one with --model.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import * as path from 'path';
+import { loadModel } from '../io/model-file';
+import { dense } from '../layers';
+import type { DenseActivation } from '../layers';
+import { Sequential } from '../model/sequential';
+import { OPTIMIZER_NAMES } from '../optim';
+import type { OptimizerSpec } from '../optim';
+import type { Matrix } from '../tensor';
+import { checkModel } from './checks';
+import { lrFinder, writeLrFinderPlot } from './lr-finder';
+
+/** What the recipe commands borrow from the main command line. */
+export interface CliParts {
+  loadData(o: object, split: 'train' | 'test'): { x: Matrix; labels: Int32Array; classes: number };
+  setupBackend(o: { backend?: string; threads?: number }): void;
+  dataOptions(cmd: Command): Command;
+  backendOptions(cmd: Command): Command;
+}
+
+interface ModelFlags {
+  model?: string;
+  hidden: number[];
+  activation: DenseActivation;
+  optimizer: string;
+  lr: number;
+  seed: number;
+  backend?: string;
+  threads?: number;
+}
+
+function num(name: string, check: (x: number) => boolean, what: string) {
+  return (v: string): number => {
+    const x = Number(v);
+    if (!check(x)) throw new InvalidArgumentError(`${name} must be ${what}`);
+    return x;
+  };
+}
+
+const positive = (name: string) => num(name, (x) => x > 0 && Number.isFinite(x), 'a positive number');
+const int = (name: string, min = 1) => num(name, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
+
+function sizes(v: string): number[] {
+  const out = v.split(',').map((s) => Number(s.trim()));
+  if (out.some((x) => !Number.isInteger(x) || x < 1)) throw new InvalidArgumentError('expected comma-separated positive integers, e.g. 256,128');
+  return out;
+}
+
+function modelOptions(cmd: Command): Command {
+  return cmd
+    .option('--label <column>', 'the label column of the CSV file (classes)', 'label')
+    .option('--model <file>', 'check a saved model instead of building one from the flags below')
+    .option('--hidden <sizes>', 'hidden layer sizes', sizes, [256, 128])
+    .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'leakyRelu', 'elu', 'selu', 'gelu', 'silu', 'tanh', 'sigmoid']).default('relu'))
+    .addOption(new Option('--optimizer <name>', 'optimiser').choices([...OPTIMIZER_NAMES]).default('adam'))
+    .option('--lr <rate>', 'learning rate', positive('--lr'), 1e-3)
+    .option('--seed <n>', 'seed of the weights and samples', int('--seed', 0), 1);
+}
+
+function buildModel(o: ModelFlags, inputSize: number, classes: number): Sequential {
+  const optimizer = { name: o.optimizer, lr: o.lr } as OptimizerSpec;
+  if (o.model) {
+    const { model } = loadModel(o.model);
+    model.compile({ loss: (model.lossSpec?.name as 'crossEntropy' | undefined) ?? 'crossEntropy', optimizer });
+    return model;
+  }
+  const layers = o.hidden.map((h) => dense(h, { activation: o.activation }));
+  const model = new Sequential({ inputSize, seed: o.seed, layers: [...layers, dense(classes)] });
+  model.compile({ loss: 'crossEntropy', optimizer });
+  return model;
+}
+
+/** Adds `check` and `lr-find` to the program. */
+export function addRecipeCommands(p: Command, parts: CliParts): void {
+  const c = p.command('check').description('sanity checks before training: initial loss, gradient check, overfitting 20 rows, dead units');
+  modelOptions(parts.backendOptions(parts.dataOptions(c)))
+    .option('--no-gradient', 'skip the gradient check')
+    .option('--no-overfit', 'skip the overfitting check')
+    .action((o: ModelFlags & { gradient: boolean; overfit: boolean }) => {
+      parts.setupBackend(o);
+      const data = parts.loadData(o, 'train');
+      const model = buildModel(o, data.x.cols, data.classes);
+      const r = checkModel(model, data.x, data.labels, {
+        seed: o.seed, ...(o.gradient ? {} : { gradient: false as const }), ...(o.overfit ? {} : { overfit: false as const }),
+      });
+      process.stdout.write(`${r.text}\n`);
+      process.stdout.write(`${JSON.stringify({
+        ok: r.ok, findings: r.findings.length, initialLoss: r.initialLoss.loss, expectedLoss: r.initialLoss.expected,
+        gradientError: r.gradient?.worst ?? null, overfitSteps: r.overfit?.steps ?? null,
+      })}\n`);
+    });
+  const f = p.command('lr-find').description('learning-rate range test: the loss while the lr grows exponentially, and a suggested lr');
+  modelOptions(parts.backendOptions(parts.dataOptions(f)))
+    .option('--start <lr>', 'first learning rate', positive('--start'), 1e-7)
+    .option('--end <lr>', 'last learning rate', positive('--end'), 10)
+    .option('--steps <n>', 'steps of the ramp', int('--steps', 5), 100)
+    .option('--batch-size <n>', 'rows per step', int('--batch-size'), 128)
+    .option('--plot <base>', 'where to write the curve (<base>.svg and <base>.png)', 'lr-find')
+    .action(async (o: ModelFlags & { start: number; end: number; steps: number; batchSize: number; plot: string }) => {
+      parts.setupBackend(o);
+      const data = parts.loadData(o, 'train');
+      const model = buildModel(o, data.x.cols, data.classes);
+      const r = lrFinder(model, data.x, data.labels, { start: o.start, end: o.end, steps: o.steps, batchSize: o.batchSize, seed: o.seed });
+      const files = await writeLrFinderPlot(r, o.plot);
+      process.stdout.write(`${o.optimizer}: ${r.steps} steps from lr ${o.start} to ${r.lrs[r.steps - 1].toPrecision(3)}${r.diverged ? ' (stopped: the loss diverged)' : ''}\n`);
+      process.stdout.write(`steepest descent at lr ${r.steepest.toPrecision(3)}; minimum at ${r.minimum.toPrecision(3)}, / 10 = ${r.minimumOver10.toPrecision(3)}\n`);
+      process.stdout.write(`suggested lr ${r.suggestion.toPrecision(3)}; curve in ${path.resolve(files.svg)} and .png\n`);
+      process.stdout.write(`${JSON.stringify({ suggestion: r.suggestion, steepest: r.steepest, minimum: r.minimum, minimumOver10: r.minimumOver10, steps: r.steps, diverged: r.diverged })}\n`);
+    });
+}
