@@ -71,4 +71,16 @@ describe('README examples', () => {
     const acc = Number(/accuracy: ([\d.]+)/.exec(r.stdout)?.[1]);
     assert.ok(acc > 0.87, r.stdout);
   });
+
+  (canTrain ? it : it.skip)('the training recipe example checks the model, finds an lr and trains at it', function () {
+    this.timeout(120000);
+    const r = run(`${example('Example: the training recipe')}\nprocess.on('exit', () => console.log('lr', model.optimizer.lr));`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /initial loss [\d.]+ on 256 rows; expected 2\.3026: ln 10/);
+    assert.match(r.stdout, /overfit 20 rows: reached/);
+    assert.match(r.stdout, /checks: initial loss/);
+    const lr = Number(/suggested lr ([\d.e-]+)/.exec(r.stdout)?.[1]);
+    assert.ok(lr > 1e-4 && lr < 1e-2, r.stdout);
+    assert.equal(Number(/^lr (\S+)$/m.exec(r.stdout)?.[1]).toPrecision(2), lr.toPrecision(2));
+  });
 });
