@@ -10,11 +10,37 @@ export function hasOwn(o: object, key: PropertyKey): boolean {
   return Object.prototype.hasOwnProperty.call(o, key);
 }
 
-/** A value as messages show it: strings quoted, arrays in brackets, anything else as it prints. */
+/**
+ * A value as messages show it: strings quoted, arrays in brackets (the first 10 elements, two
+ * levels deep), BigInts with their `n`, plain objects as JSON (up to 100
+ * characters), anything else as it prints. Never throws: a message must
+ * survive the bad value it describes (Symbols and null-prototype objects do not convert to
+ * strings, an object's own toString may throw).
+ */
 export function show(v: unknown): string {
+  return showAt(v, 0);
+}
+
+function showAt(v: unknown, depth: number): string {
   if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
-  return String(v);
+  if (typeof v === 'symbol') return v.toString();
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'function') return `function ${v.name || '(anonymous)'}`;
+  if (Array.isArray(v)) {
+    if (depth > 1) return `Array(${v.length})`;
+    const items = v.slice(0, 10).map((x) => showAt(x, depth + 1));
+    return `[${items.join(', ')}${v.length > 10 ? `, ... ${v.length - 10} more` : ''}]`;
+  }
+  try {
+    const proto: unknown = typeof v === 'object' && v !== null ? Object.getPrototypeOf(v) : undefined;
+    if (proto === Object.prototype || proto === null) {
+      const json = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
+      return json.length > 100 ? `${json.slice(0, 97)}...` : json;
+    }
+    return String(v);
+  } catch {
+    return typeName(v);
+  }
 }
 
 /** The kind of a value for messages: 'null', 'Array', a typed array's class, or its typeof. */
@@ -62,7 +88,20 @@ export function parseOptions<D extends OptionParser>(label: string, spec: Record
 export function tableId(kind: string, names: readonly string[], name: string): number {
   const id = names.indexOf(name);
   if (id < 0) {
-    throw rangeError(ErrorCode.UNKNOWN_NAME, `Unknown ${kind} ${JSON.stringify(name)}; expected one of ${names.join(', ')}`);
+    throw rangeError(ErrorCode.UNKNOWN_NAME, `Unknown ${kind} ${show(name)}; expected one of ${names.join(', ')}`);
   }
   return id;
+}
+
+/**
+ * An options argument: undefined gives {}; anything but a plain object (null, a number, an
+ * array, a function) is a TypeError ERR_BLASNET_ARG_TYPE, so that a misplaced argument is not
+ * read as "all defaults".
+ */
+export function optionsArg<T extends object>(label: string, v: T | undefined, name = 'options'): T {
+  if (v === undefined) return {} as T;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw typeError(ErrorCode.ARG_TYPE, `${label}: Expected an object for ${name} but received ${typeName(v)}`);
+  }
+  return v;
 }

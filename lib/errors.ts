@@ -30,6 +30,8 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+const CODES: ReadonlySet<unknown> = new Set(Object.values(ErrorCode));
+
 /**
  * Base class of blasnet's own errors. `instanceof BlasnetError` is also true for the coded
  * `TypeError`s and `RangeError`s thrown by argument checks (native or js), so one check catches
@@ -38,6 +40,9 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export class BlasnetError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    if (!CODES.has(code) || typeof message !== 'string') {
+      throw typeError(ErrorCode.ARG_TYPE, `BlasnetError: Expected an ErrorCode and a string message but received ${typeof code} and ${typeof message}`);
+    }
     super(message, options);
     this.name = 'BlasnetError';
     this.code = code;

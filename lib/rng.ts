@@ -1,3 +1,4 @@
+import { show } from './describe';
 import { ErrorCode, rangeError, typeError } from './errors';
 
 /**
@@ -80,11 +81,15 @@ export class Rng {
 
   /** A uniform number in [lo, hi). */
   range(lo: number, hi: number): number {
+    if (!(typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(hi - lo))) badRange('range', lo, hi);
     return lo + (hi - lo) * this.uniform();
   }
 
-  /** A uniform integer in [0, n). */
+  /** A uniform integer in [0, n); n is a positive integer up to 2^53. */
   int(n: number): number {
+    if (!(Number.isSafeInteger(n) && n > 0)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `Rng.int: Expected positive integer for n but received ${show(n)}`);
+    }
     return Math.floor(this.uniform() * n);
   }
 
@@ -108,6 +113,10 @@ export class Rng {
 
   /** A Float32Array of n uniform values in [lo, hi). */
   uniformArray(n: number, lo = -1, hi = 1): Float32Array {
+    if (!(Number.isInteger(n) && n >= 0 && n <= MAX_ARRAY)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `Rng.uniformArray: Expected integer in [0, 2^31) for n but received ${show(n)}`);
+    }
+    if (!(typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(hi - lo))) badRange('uniformArray', lo, hi);
     const a = new Float32Array(n);
     for (let i = 0; i < n; i++) a[i] = this.range(lo, hi);
     return a;
@@ -116,4 +125,11 @@ export class Rng {
 
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+/** The longest array uniformArray makes (2^31 - 1 elements, 8 GiB of float32). */
+const MAX_ARRAY = 0x7fffffff;
+
+function badRange(fn: string, lo: unknown, hi: unknown): never {
+  throw rangeError(ErrorCode.ARG_RANGE, `Rng.${fn}: Expected finite numbers for lo and hi but received ${show(lo)} and ${show(hi)}`);
 }

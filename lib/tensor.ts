@@ -1,4 +1,5 @@
 import { ErrorCode, rangeError, typeError } from './errors';
+import { show } from './describe';
 import { typedArrayTag, typedLength } from './typed';
 
 /**
@@ -17,7 +18,7 @@ export class Matrix {
     }
     for (const [name, v] of [['rows', rows], ['cols', cols]] as const) {
       if (!(Number.isInteger(v) && v >= 0)) {
-        throw rangeError(ErrorCode.ARG_RANGE, `Matrix: Expected non-negative integer for ${name} but received ${v}`);
+        throw rangeError(ErrorCode.ARG_RANGE, `Matrix: Expected non-negative integer for ${name} but received ${show(v)}`);
       }
     }
     if (typedLength(data) < rows * cols) {
@@ -31,16 +32,24 @@ export class Matrix {
 
   /** A zero matrix. */
   static zeros(rows: number, cols: number): Matrix {
+    for (const [name, v] of [['rows', rows], ['cols', cols]] as const) {
+      if (!(Number.isInteger(v) && v >= 0)) {
+        throw rangeError(ErrorCode.ARG_RANGE, `Matrix.zeros: Expected non-negative integer for ${name} but received ${show(v)}`);
+      }
+    }
     return new Matrix(new Float32Array(rows * cols), rows, cols);
   }
 
   /** A matrix from rows of numbers; every row must have the same length. */
   static from(rows: ArrayLike<ArrayLike<number>>): Matrix {
+    const isArrayLike = (v: unknown): v is ArrayLike<unknown> => typeof v === 'object' && v !== null && Number.isSafeInteger((v as ArrayLike<unknown>).length) && (v as ArrayLike<unknown>).length >= 0;
+    if (!isArrayLike(rows)) throw typeError(ErrorCode.ARG_TYPE, `Matrix.from: Expected an array of rows but received ${describe(rows)}`);
     const r = rows.length;
-    const c = r === 0 ? 0 : rows[0].length;
+    const c = r === 0 ? 0 : isArrayLike(rows[0]) ? rows[0].length : 0;
     const data = new Float32Array(r * c);
     for (let i = 0; i < r; i++) {
       const row = rows[i];
+      if (!isArrayLike(row)) throw typeError(ErrorCode.ARG_TYPE, `Matrix.from: Expected an array of numbers for row ${i} but received ${describe(row)}`);
       if (row.length !== c) {
         throw rangeError(ErrorCode.SHAPE, `Matrix.from: row ${i} has ${row.length} values but row 0 has ${c}`);
       }
@@ -51,11 +60,14 @@ export class Matrix {
 
   /** Element (i, j). */
   get(i: number, j: number): number {
+    index('get', 'i', i, this.rows);
+    index('get', 'j', j, this.cols);
     return this.data[i * this.cols + j];
   }
 
   /** Row i as a new array of numbers. */
   row(i: number): number[] {
+    index('row', 'i', i, this.rows);
     return Array.from(this.data.subarray(i * this.cols, (i + 1) * this.cols));
   }
 
@@ -78,6 +90,13 @@ export class Matrix {
       out[i] = best;
     }
     return out;
+  }
+}
+
+/** i must be an integer in [0, n): ERR_BLASNET_INDEX otherwise. */
+function index(fn: string, name: string, i: unknown, n: number): void {
+  if (!(Number.isInteger(i) && (i as number) >= 0 && (i as number) < n)) {
+    throw rangeError(ErrorCode.INDEX, `Matrix.${fn}: Expected integer in [0, ${n}) for ${name} but received ${show(i)}`);
   }
 }
 

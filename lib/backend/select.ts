@@ -2,6 +2,7 @@
  * Backend selection. `BLASNET_BACKEND=js|native` forces one; otherwise the native addon is used
  * when it loads, and the js backend (with one warning) when it does not.
  */
+import { show } from '../describe';
 import { ErrorCode, BlasnetError } from '../errors';
 import { jsBackend } from './js';
 import { loadNativeBackend } from './native';
@@ -46,7 +47,7 @@ export function getBackend(name: BackendName): Backend {
     }
     return b;
   }
-  throw new BlasnetError(ErrorCode.UNKNOWN_NAME, `Unknown backend ${JSON.stringify(name)}; expected "js" or "native"`);
+  throw new BlasnetError(ErrorCode.UNKNOWN_NAME, `Unknown backend ${show(name)}; expected "js" or "native"`);
 }
 
 /**

@@ -44,7 +44,7 @@ function hypot(a: number, b: number): number {
  */
 export function symmetricEigen(a: Float64Array, n: number): SymmetricEigen {
   const fn = 'symmetricEigen';
-  if (!(Number.isInteger(n) && n >= 0)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected non-negative integer for n but received ${n}`);
+  if (!(Number.isInteger(n) && n >= 0)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected non-negative integer for n but received ${String(n)}`);
   if (typedArrayTag(a) !== 'Float64Array') throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Float64Array for a`);
   if (typedLength(a) < n * n) throw rangeError(ErrorCode.ARG_LENGTH, `${fn}: Expected a to hold at least ${n * n} elements (n*n) but it has ${typedLength(a)}`);
   for (let i = 0; i < n; i++) {

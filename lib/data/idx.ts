@@ -168,13 +168,14 @@ export function readIdx(file: string): Idx {
  * -> 0x08, Int8Array -> 0x09, Int16Array -> 0x0B, Int32Array -> 0x0C, Float32Array -> 0x0D,
  * Float64Array -> 0x0E). dims default to [data.length]; their product must equal data.length.
  */
-export function encodeIdx(data: IdxData, dims: number[] = [data.length]): Buffer {
+export function encodeIdx(data: IdxData, dims?: number[]): Buffer {
   const fn = 'encodeIdx';
   const tag = typedArrayTag(data);
   const type = tag === undefined ? undefined : TYPE_BY_TAG[tag];
   if (type === undefined) {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Uint8Array, Int8Array, Int16Array, Int32Array, Float32Array or Float64Array for data but received ${show(data)}`);
   }
+  dims ??= [data.length];
   if (!Array.isArray(dims) || dims.length > 255 || dims.some((d) => !(Number.isInteger(d) && d >= 0 && d <= 0xffffffff))) {
     throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected dims to be at most 255 integers in [0, 2^32) but received ${show(dims)}`);
   }
@@ -200,7 +201,8 @@ export function encodeIdx(data: IdxData, dims: number[] = [data.length]): Buffer
 }
 
 /** Writes an IDX file (gzip-compressed when `gzip` is true; default false). See encodeIdx. */
-export function writeIdx(file: string, data: IdxData, dims: number[] = [data.length], options: { gzip?: boolean } = {}): void {
+export function writeIdx(file: string, data: IdxData, dims?: number[], options: { gzip?: boolean } = {}): void {
+  if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `writeIdx: Expected a file path for file but received ${show(file)}`);
   const gzip = bool('writeIdx', 'options.gzip', checkOptions('writeIdx', options).gzip ?? false);
   const bytes = encodeIdx(data, dims);
   try {

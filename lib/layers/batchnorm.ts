@@ -1,3 +1,4 @@
+import { optionsArg } from '../describe';
 import { finiteIn } from './check';
 import { Layer } from './layer';
 import type { BufferView, LayerConfig, ParamSpec, PassContext } from './layer';
@@ -31,6 +32,7 @@ export class BatchNorm extends Layer {
 
   constructor(options: BatchNormOptions = {}) {
     super();
+    options = optionsArg('batchNorm', options);
     this.eps = finiteIn('batchNorm', 'eps', options.eps ?? 1e-5, Number.MIN_VALUE, 1e30);
     this.momentum = finiteIn('batchNorm', 'momentum', options.momentum ?? 0.1, 0, 1);
     this.name = options.name;

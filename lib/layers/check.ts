@@ -1,3 +1,4 @@
+import { show } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 
 /** Option checks shared by the layers, with one message format. */
@@ -22,7 +23,7 @@ export function finiteIn(where: string, name: string, v: unknown, lo: number, hi
 export function oneOf<T extends string>(where: string, name: string, v: unknown, allowed: readonly T[]): T {
   if (typeof v !== 'string' || !allowed.includes(v as T)) {
     throw rangeError(ErrorCode.UNKNOWN_NAME,
-      `${where}: Unknown ${name} ${JSON.stringify(v)}; expected one of ${allowed.join(', ')}`);
+      `${where}: Unknown ${name} ${show(v)}; expected one of ${allowed.join(', ')}`);
   }
   return v as T;
 }

@@ -4,6 +4,7 @@ import { defaultInit } from '../init';
 import type { InitSpec } from '../init';
 import type { Backend } from '../backend/types';
 import { ErrorCode, rangeError } from '../errors';
+import { optionsArg } from '../describe';
 import { finiteIn, oneOf, positiveInt } from './check';
 import { Layer } from './layer';
 import type { LayerConfig, ParamSpec, PassContext } from './layer';
@@ -73,6 +74,7 @@ export class Dense extends Layer {
     super();
     const where = 'dense';
     this.units = positiveInt(where, 'units', units);
+    options = optionsArg(where, options);
     this.activation = oneOf(where, 'activation', options.activation ?? 'identity', [...ACTIVATION_NAMES, 'softmax'] as const);
     const tableParam = this.activation === 'softmax' ? 0 : ACTIVATIONS[this.activation].param;
     this.activationParam = finiteIn(where, 'activationParam', options.activationParam ?? tableParam, -1e30, 1e30);

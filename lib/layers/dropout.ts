@@ -1,3 +1,4 @@
+import { optionsArg } from '../describe';
 import { finiteIn, oneOf } from './check';
 import { fillMask } from './dense';
 import { Layer } from './layer';
@@ -27,6 +28,7 @@ export class Dropout extends Layer {
   constructor(rate: number, options: { mode?: DropoutMode; name?: string } = {}) {
     super();
     this.rate = finiteIn('dropout', 'rate', rate, 0, 1, true);
+    options = optionsArg('dropout', options);
     this.mode = oneOf('dropout', 'mode', options.mode ?? 'inverted', ['inverted', 'classic'] as const);
     this.name = options.name;
   }

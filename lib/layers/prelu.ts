@@ -1,3 +1,6 @@
+import { optionsArg, typeName } from '../describe';
+import { ErrorCode, typeError } from '../errors';
+import { finiteIn } from './check';
 import type { InitSpec } from '../init';
 import { Layer } from './layer';
 import type { LayerConfig, ParamSpec, PassContext } from './layer';
@@ -23,8 +26,12 @@ export class PReLU extends Layer {
 
   constructor(options: PReLUOptions = {}) {
     super();
+    options = optionsArg('prelu', options);
     this.perUnit = options.perUnit ?? false;
-    this.initSlope = options.init ?? 0.25;
+    if (typeof this.perUnit !== 'boolean') {
+      throw typeError(ErrorCode.ARG_TYPE, `prelu: Expected boolean for perUnit but received ${typeName(this.perUnit)}`);
+    }
+    this.initSlope = finiteIn('prelu', 'init', options.init ?? 0.25, -1e30, 1e30);
     this.name = options.name;
   }
 

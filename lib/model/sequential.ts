@@ -1,6 +1,7 @@
 import { defaultBackend, getBackend } from '../backend/select';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
+import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { initialize } from '../init';
 import { Layer } from '../layers/layer';
@@ -229,6 +230,7 @@ export class Sequential {
 
   /** Restarts the dropout-mask generator: the same seed gives the same masks. */
   reseed(seed: number): void {
+    if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `reseed: Expected integer for seed but received ${show(seed)}`);
     this.notBusy('reseed');
     this.rng.reset((seed ^ 0x5bd1e995) >>> 0);
   }
@@ -248,7 +250,8 @@ export class Sequential {
    */
   forward(x: Input, options: { training?: boolean; stochasticRng?: Rng } = {}): Matrix {
     const rows = this.checkInput(x, 'forward');
-    const training = options.training ?? this.training;
+    const training = optionsArg('forward', options).training ?? this.training;
+    if (typeof training !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `forward: Expected boolean for options.training but received ${typeName(training)}`);
     // A training pass moves BatchNorm's shared running statistics.
     if (training) this.notBusy('forward');
     const mc = options.stochasticRng;
@@ -402,7 +405,7 @@ export class Sequential {
     }
     const rows = this.checkInput(this.preprocess(x, 'predict'), 'predict');
     const m = { data: this.inputData, rows };
-    const bs = options.batchSize ?? 256;
+    const bs = optionsArg('predict', options).batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) {
       throw rangeError(ErrorCode.ARG_RANGE, `predict: Expected positive integer for batchSize but received ${String(bs)}`);
     }
@@ -564,7 +567,7 @@ export class Sequential {
    */
   evaluate(x: Input, y: Labels, options: { batchSize?: number; metrics?: MetricSpec[] } = {}): Record<string, number> {
     if (!this.loss) throw new BlasnetError(ErrorCode.STATE, 'evaluate: no loss; call compile() or setLoss() first');
-    const bs = options.batchSize ?? 256;
+    const bs = optionsArg('evaluate', options).batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) throw rangeError(ErrorCode.ARG_RANGE, `evaluate: Expected positive integer for batchSize but received ${String(bs)}`);
     return evaluateModel(this, prepareData(this, this.preprocess(x, 'evaluate'), y, 'evaluate'), options.metrics ?? this.compiled?.metrics ?? [], bs);
   }
@@ -606,7 +609,7 @@ export class Sequential {
    */
   diagnostics(options: { previousParams?: Float32Array } = {}): LayerDiagnostics[] {
     if (this.lastBatch < 0) throw new BlasnetError(ErrorCode.STATE, 'diagnostics: call forward first');
-    return collectDiagnostics(this, this.lastBatch, options.previousParams);
+    return collectDiagnostics(this, this.lastBatch, optionsArg('diagnostics', options).previousParams);
   }
 
   /** The output of layer i in the last pass (a workspace view of batch rows). @internal */

@@ -3,6 +3,7 @@
  * the kernel layer: every vector operation is a dot, axpy or scale over the parameter arena.
  */
 import type { Backend } from '../backend/types';
+import { show } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 
 /** What L-BFGS optimises: a parameter arena, its gradient arena and the backend to use. */
@@ -101,7 +102,7 @@ export class LBFGS {
     }
     const ls = options.lineSearch ?? null;
     if (ls !== null && ls !== 'strongWolfe') {
-      throw rangeError(ErrorCode.UNKNOWN_NAME, `LBFGS: only 'strongWolfe' is supported as lineSearch, got ${JSON.stringify(ls)}`);
+      throw rangeError(ErrorCode.UNKNOWN_NAME, `LBFGS: only 'strongWolfe' is supported as lineSearch, got ${show(ls)}`);
     }
     this.lineSearch = ls;
     this.target = target;

@@ -6,14 +6,44 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { BlasnetError, ErrorCode } from '../errors';
+import { optionsArg, show, typeName } from '../describe';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { writeFileAtomic } from '../io/format';
 import type { History } from '../train/fit';
 
 type Row = Record<string, number | string>;
 
+const isArrayLike = (v: unknown): v is ArrayLike<unknown> =>
+  typeof v === 'object' && v !== null && Number.isSafeInteger((v as ArrayLike<unknown>).length) && (v as ArrayLike<unknown>).length >= 0;
+
+/** The parts of a History the plots read, checked (it may come from a JSON file): `fn` names the caller. */
+function checkHistory(fn: string, history: unknown, options: unknown): { title?: string; metric?: string } {
+  const h = history as Partial<History> | null;
+  if (typeof h !== 'object' || h === null || !Array.isArray(h.epochs) || !h.epochs.every((e) => typeof e === 'object' && e !== null) ||
+    !isArrayLike(h.stepLoss)) {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a History (as fit returns it) for history but received ${show(history)}`);
+  }
+  if (!(Number.isInteger(h.steps) && (h.steps as number) >= 0 && (h.steps as number) <= h.stepLoss.length)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected integer in [0, ${h.stepLoss.length}] (the length of stepLoss) for history.steps but received ${show(h.steps)}`);
+  }
+  const o = optionsArg(fn, options as object | undefined) as { title?: unknown; metric?: unknown };
+  for (const key of ['title', 'metric'] as const) {
+    if (o[key] !== undefined && typeof o[key] !== 'string') {
+      throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected string for options.${key} but received ${typeName(o[key])}`);
+    }
+  }
+  return o as { title?: string; metric?: string };
+}
+
 /** The trailing moving average of the first n values of xs over `window` values (NaN skipped). */
 export function movingAverage(xs: ArrayLike<number>, n: number, window: number): Float64Array {
+  if (!isArrayLike(xs)) throw typeError(ErrorCode.ARG_TYPE, `movingAverage: Expected an array of numbers for xs but received ${typeName(xs)}`);
+  if (!(Number.isInteger(n) && n >= 0 && n <= xs.length)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `movingAverage: Expected integer in [0, ${xs.length}] (the length of xs) for n but received ${show(n)}`);
+  }
+  if (!(Number.isInteger(window) && window > 0)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `movingAverage: Expected positive integer for window but received ${show(window)}`);
+  }
   const out = new Float64Array(n);
   let sum = 0;
   let count = 0;
@@ -37,6 +67,7 @@ export function movingAverage(xs: ArrayLike<number>, n: number, window: number):
 
 /** The vega-lite specification of a History's learning curves. */
 export function learningCurveSpec(history: History, options: { title?: string; metric?: string } = {}): Record<string, unknown> {
+  options = checkHistory('learningCurveSpec', history, options);
   const epochs = history.epochs;
   if (epochs.length === 0) throw new BlasnetError(ErrorCode.STATE, 'learningCurves: the history has no epochs');
   const keys = Object.keys(epochs[0]);
@@ -96,6 +127,7 @@ export function learningCurveSpec(history: History, options: { title?: string; m
 
 /** Renders a History's learning curves to SVG text. */
 export async function learningCurvesSvg(history: History, options: { title?: string; metric?: string } = {}): Promise<string> {
+  checkHistory('learningCurvesSvg', history, options);
   return renderSvg(learningCurveSpec(history, options));
 }
 
@@ -112,17 +144,37 @@ export async function renderSvg(spec: Record<string, unknown>): Promise<string> 
   return svg;
 }
 
-/** Renders SVG text to PNG bytes at the given width. */
+/** The widest PNG svgToPng renders: 16384 pixels (a 16384 x 16384 RGBA picture is 1 GiB). */
+const MAX_PNG_WIDTH = 16384;
+
+/**
+ * Renders SVG text to PNG bytes at the given width (default 1200, at most 16384 pixels). Text
+ * that is not SVG is ERR_BLASNET_FORMAT.
+ */
 export function svgToPng(svg: string, width = 1200): Buffer {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { Resvg } = require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
-  return new Resvg(svg, { fitTo: { mode: 'width', value: width }, background: 'white', font: { loadSystemFonts: true } }).render().asPng();
+  if (typeof svg !== 'string') throw typeError(ErrorCode.ARG_TYPE, `svgToPng: Expected string for svg but received ${typeName(svg)}`);
+  if (!(Number.isInteger(width) && width > 0 && width <= MAX_PNG_WIDTH)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `svgToPng: Expected integer in [1, ${MAX_PNG_WIDTH}] for width but received ${show(width)}`);
+  }
+  let resvg: InstanceType<typeof Resvg>;
+  try {
+    resvg = new Resvg(svg, { fitTo: { mode: 'width', value: width }, background: 'white', font: { loadSystemFonts: true } });
+  } catch (e) {
+    throw new BlasnetError(ErrorCode.FORMAT, `svgToPng: the SVG cannot be parsed: ${(e as Error).message}`, { cause: e });
+  }
+  return resvg.render().asPng();
 }
 
 /**
  * Writes `<base>.svg` and `<base>.png` with a History's learning curves; returns their paths.
  */
 export async function writeLearningCurves(history: History, base: string, options: { title?: string; metric?: string } = {}): Promise<{ svg: string; png: string }> {
+  checkHistory('writeLearningCurves', history, options);
+  if (typeof base !== 'string' || base === '') {
+    throw typeError(ErrorCode.ARG_TYPE, `writeLearningCurves: Expected a file path without extension for base but received ${show(base)}`);
+  }
   const svg = await learningCurvesSvg(history, options);
   const files = { svg: `${base}.svg`, png: `${base}.png` };
   try {

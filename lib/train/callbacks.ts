@@ -3,7 +3,8 @@
  * stopping, reduce-on-plateau, checkpoints, terminate on NaN, a CSV log, a progress bar).
  */
 import * as fs from 'fs';
-import { BlasnetError, ErrorCode, rangeError } from '../errors';
+import { optionsArg, show } from '../describe';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { saveModel } from '../io/model-file';
 import type { ModelExtras } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
@@ -60,6 +61,25 @@ function better(mode: 'min' | 'max', v: number, best: number, minDelta: number):
   return mode === 'min' ? v < best - minDelta : v > best + minDelta;
 }
 
+/** The monitor and mode options shared by the callbacks, checked: a name and 'auto', 'min' or 'max'. */
+function monitorOptions(who: string, options: { monitor?: unknown; mode?: unknown }): { monitor: string; mode: 'min' | 'max' } {
+  const monitor = options.monitor ?? 'valLoss';
+  if (typeof monitor !== 'string' || monitor === '') {
+    throw typeError(ErrorCode.ARG_TYPE, `${who}: Expected a log name for monitor but received ${show(monitor)}`);
+  }
+  const mode = options.mode ?? 'auto';
+  if (mode !== 'auto' && mode !== 'min' && mode !== 'max') {
+    throw rangeError(ErrorCode.ARG_RANGE, `${who}: Expected 'auto', 'min' or 'max' for mode but received ${show(mode)}`);
+  }
+  return { monitor, mode: resolveMode(mode, monitor) };
+}
+
+/** A file path argument: a non-empty string. */
+function pathArg(who: string, path: unknown): string {
+  if (typeof path !== 'string' || path === '') throw typeError(ErrorCode.ARG_TYPE, `${who}: Expected a file path for path but received ${show(path)}`);
+  return path;
+}
+
 function resolveMode(mode: Mode, monitor: string): 'min' | 'max' {
   if (mode !== 'auto') return mode;
   return /acc/i.test(monitor) ? 'max' : 'min';
@@ -83,11 +103,14 @@ function monitored(logs: EpochLogs, monitor: string, who: string): number {
  * EarlyStopping.
  */
 export function earlyStopping(options: { monitor?: string; patience?: number; minDelta?: number; mode?: Mode; restoreBestWeights?: boolean } = {}): Callback {
-  const monitor = options.monitor ?? 'valLoss';
+  options = optionsArg('earlyStopping', options);
+  const { monitor, mode } = monitorOptions('earlyStopping', options);
   const patience = options.patience ?? 0;
-  const minDelta = Math.abs(options.minDelta ?? 0);
-  if (!Number.isInteger(patience) || patience < 0) throw rangeError(ErrorCode.ARG_RANGE, `earlyStopping: Expected non-negative integer for patience but received ${patience}`);
-  const mode = resolveMode(options.mode ?? 'auto', monitor);
+  if (!Number.isInteger(patience) || patience < 0) throw rangeError(ErrorCode.ARG_RANGE, `earlyStopping: Expected non-negative integer for patience but received ${show(patience)}`);
+  const minDelta = options.minDelta ?? 0;
+  if (typeof minDelta !== 'number' || Number.isNaN(minDelta)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `earlyStopping: Expected number for minDelta but received ${show(minDelta)}`);
+  }
   let best = mode === 'min' ? Infinity : -Infinity;
   let wait = 0;
   let bestWeights: Float32Array | null = null;
@@ -100,7 +123,7 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
     },
     onEpochEnd(logs, ctx) {
       const v = monitored(logs, monitor, 'earlyStopping');
-      if (better(mode, v, best, minDelta)) {
+      if (better(mode, v, best, Math.abs(minDelta))) {
         best = v;
         wait = 0;
         if (options.restoreBestWeights) {
@@ -127,7 +150,8 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
  */
 export function reduceLrOnPlateau(options: { monitor?: string; mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number;
   thresholdMode?: 'rel' | 'abs'; cooldown?: number; minLr?: number } = {}): Callback {
-  const monitor = options.monitor ?? 'valLoss';
+  options = optionsArg('reduceLrOnPlateau', options);
+  const { monitor } = monitorOptions('reduceLrOnPlateau', { monitor: options.monitor });
   const { monitor: _m, ...plateau } = options;
   void _m;
   let schedule: Schedule | null = null;
@@ -151,10 +175,11 @@ export function reduceLrOnPlateau(options: { monitor?: string; mode?: 'min' | 'm
  * replaced by the epoch number. Writes are atomic.
  */
 export function modelCheckpoint(path: string, options: { monitor?: string; mode?: Mode; saveBestOnly?: boolean; every?: number } = {}): Callback {
+  pathArg('modelCheckpoint', path);
+  options = optionsArg('modelCheckpoint', options);
   const every = options.every ?? 1;
-  if (!Number.isInteger(every) || every < 1) throw rangeError(ErrorCode.ARG_RANGE, `modelCheckpoint: Expected positive integer for every but received ${every}`);
-  const monitor = options.monitor ?? 'valLoss';
-  const mode = resolveMode(options.mode ?? 'auto', monitor);
+  if (!Number.isInteger(every) || every < 1) throw rangeError(ErrorCode.ARG_RANGE, `modelCheckpoint: Expected positive integer for every but received ${show(every)}`);
+  const { monitor, mode } = monitorOptions('modelCheckpoint', options);
   let best = mode === 'min' ? Infinity : -Infinity;
   return {
     onEpochEnd(logs, ctx) {
@@ -193,6 +218,8 @@ export function terminateOnNaN(): Callback {
 
 /** Appends one CSV row per epoch (epoch, loss, metrics, validation, lr, time) to `path`. */
 export function csvLogger(path: string, options: { append?: boolean } = {}): Callback {
+  pathArg('csvLogger', path);
+  options = optionsArg('csvLogger', options);
   let keys: string[] | null = null;
   // A file that cannot be written is ERR_BLASNET_IO, naming it.
   const io = (write: () => void) => {
@@ -225,6 +252,7 @@ export function csvLogger(path: string, options: { append?: boolean } = {}): Cal
  * defaults to stdout.
  */
 export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: boolean } = {}): Callback {
+  options = optionsArg('progressBar', options);
   const stream = options.stream ?? process.stdout;
   // Loaded on use so that library users who never show progress never load it.
   // eslint-disable-next-line @typescript-eslint/no-var-requires

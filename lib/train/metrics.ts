@@ -2,6 +2,7 @@
  * Metrics: running averages over an epoch of predictions against targets. Each is updated batch
  * by batch (no allocation) and read once at the end.
  */
+import { show } from '../describe';
 import { ErrorCode, rangeError } from '../errors';
 import { typedArrayTag } from '../typed';
 
@@ -146,5 +147,5 @@ export function createMetric(spec: MetricSpec): Metric {
     }
   }
   throw rangeError(ErrorCode.UNKNOWN_NAME,
-    `metrics: Unknown metric ${JSON.stringify(spec)}; expected 'accuracy', 'mse', 'mae', 'binaryAccuracy', { name: 'topKAccuracy', k } or an object with update()`);
+    `metrics: Unknown metric ${show(spec)}; expected 'accuracy', 'mse', 'mae', 'binaryAccuracy', { name: 'topKAccuracy', k } or an object with update()`);
 }

@@ -48,7 +48,7 @@ export const NOT_PUBLIC: Readonly<Record<string, { source: string; names: readon
   std: { source: 'data/preprocess.ts', names: ['set'] },
   mm: { source: 'data/preprocess.ts', names: ['set'] },
   pca: { source: 'data/preprocess.ts', names: ['install'] },
-  sched: { source: 'schedules.ts', names: ['at', 'isBetter'] },
+  sched: { source: 'schedules.ts', names: ['at', 'isBetter', 'lrAt'] },
   opt: { source: 'optim/optimizers.ts', names: ['guard'] },
   lbfgs: { source: 'optim/lbfgs.ts', names: ['evaluate', 'push', 'direction', 'probe', 'strongWolfe'] },
   batches: { source: 'data/batches.ts', names: ['fill', 'makeTargets', 'viewTargets'] },
