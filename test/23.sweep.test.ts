@@ -19,37 +19,38 @@ interface Run { result?: SweepResult; hang?: string; failure?: string; stderr: s
 
 function runSweep(): Promise<Run> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-sweep-'));
-  const child = spawn(process.execPath, [path.join(__dirname, 'cases', 'sweep.js')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let last = '';
-  let pending = '';
+  const child = spawn(process.execPath, [path.join(__dirname, 'cases', 'sweep.js')], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  let result: SweepResult | undefined;
-  let failure: string | undefined;
   let hang: string | undefined;
-  let watchdog = setTimeout(stall, STALL_MS);
-  function stall(): void {
-    hang = last;
-    child.kill('SIGKILL');
-  }
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    clearTimeout(watchdog);
-    watchdog = setTimeout(stall, STALL_MS);
-    const lines = (pending + chunk).split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.startsWith('> ')) last = line.slice(2);
-      else if (line.startsWith('RESULT ')) result = JSON.parse(line.slice(7)) as SweepResult;
-      else if (line.startsWith('FAILED ')) failure = line.slice(7);
+  let lastCount = '';
+  let lastChange = Date.now();
+  const read = (name: string): string => {
+    try {
+      return fs.readFileSync(path.join(dir, name), 'utf8');
+    } catch {
+      return '';
     }
-  });
+  };
+  const watchdog = setInterval(() => {
+    const now = read('progress');
+    const count = now.split(' ', 1)[0];
+    if (count !== lastCount) {
+      lastCount = count;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > STALL_MS) {
+      hang = now.slice(count.length + 1) || '(before the first call)';
+      child.kill('SIGKILL');
+    }
+  }, 1000);
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4000); });
   return new Promise((resolve) => {
     child.on('close', () => {
-      clearTimeout(watchdog);
+      clearInterval(watchdog);
+      const text = read('result.json');
       fs.rmSync(dir, { recursive: true, force: true });
-      resolve({ result, hang, failure, stderr });
+      const parsed = text ? (JSON.parse(text) as SweepResult & { failure?: string }) : undefined;
+      resolve({ result: parsed?.failure ? undefined : parsed, failure: parsed?.failure, hang, stderr });
     });
   });
 }

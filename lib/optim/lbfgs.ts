@@ -3,7 +3,7 @@
  * the kernel layer: every vector operation is a dot, axpy or scale over the parameter arena.
  */
 import type { Backend } from '../backend/types';
-import { show } from '../describe';
+import { optionsArg, show, typeName } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 
 /** What L-BFGS optimises: a parameter arena, its gradient arena and the backend to use. */
@@ -81,9 +81,15 @@ export class LBFGS {
     if (!target || typeof target !== 'object' || !(target.params instanceof Float32Array) || !(target.grads instanceof Float32Array)) {
       throw typeError(ErrorCode.ARG_TYPE, 'LBFGS: Expected a model (or { params, grads, backend })');
     }
+    options = optionsArg('LBFGS', options);
     const known = new Set(['lr', 'maxIter', 'maxEval', 'toleranceGrad', 'toleranceChange', 'historySize', 'lineSearch']);
     for (const k of Object.keys(options)) {
       if (!known.has(k)) throw rangeError(ErrorCode.ARG_RANGE, `LBFGS: unknown option ${k}`);
+    }
+    for (const [k, v] of Object.entries(options)) {
+      if (k !== 'lineSearch' && v !== undefined && typeof v !== 'number') {
+        throw typeError(ErrorCode.ARG_TYPE, `LBFGS: Expected number for ${k} but received ${typeName(v)}`);
+      }
     }
     this.lr = options.lr ?? DEFAULTS.lr;
     if (!(this.lr > 0) || !Number.isFinite(this.lr)) throw rangeError(ErrorCode.ARG_RANGE, `Invalid learning rate: ${this.lr}`);

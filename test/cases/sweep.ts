@@ -1,14 +1,17 @@
 /**
  * The bad-argument sweep run by test/23.sweep: calls every function and class exported from
  * lib/index.ts, and every public method of one instance of each stateful class (per backend
- * where a backend is involved), with every bad value and every pair of bad values, and collects
+ * where a backend is involved), with every bad value, every pair of bad values and a few common
+ * valid first arguments followed by every bad value, and collects
  * each error (thrown, or a rejected promise) that carries no ERR_BLASNET_* code.
  *
  * It runs in a child process (started by the test in an empty temporary directory, so files that
  * a call happens to write land there) because a hanging call cannot be interrupted from the same
- * thread: before each call it writes the call's label to stdout, synchronously, so that the parent
- * can name the call that stopped making progress. The last line is `RESULT <json>`.
+ * thread: before each call it writes the call's number and label to the file `progress`, so that
+ * the parent can name the call that stopped making progress. It writes its SweepResult to
+ * `result.json`.
  */
+import * as fs from 'fs';
 import * as lib from '../../lib';
 import { backends } from '../helpers';
 
@@ -32,6 +35,15 @@ export interface SweepResult {
 export const BAD_VALUES: readonly unknown[] = [
   undefined, null, NaN, -1, 0, 1.5, 'x', {}, [], Symbol('s'), 10n, new Float32Array(0), () => 0, { name: 'x' },
   new Int32Array(3), [[1, 2]], Infinity,
+];
+
+/**
+ * First arguments that many callees accept (a count, a rate, a file name, a matrix, a model), so
+ * that the checks of the second argument are reached too.
+ */
+const GOOD_FIRST: readonly unknown[] = [
+  2, 0.5, 'out.bin', lib.Matrix.from([[0, 1], [1, 0], [2, 2], [3, 1]]),
+  new lib.Sequential({ inputSize: 2, layers: [lib.dense(2)], loss: 'crossEntropy' }),
 ];
 
 /**
@@ -66,6 +78,7 @@ const fmt = (v: unknown): string => {
   if (typeof v === 'function') return 'fn';
   if (v instanceof Float32Array || v instanceof Int32Array) return `${v.constructor.name}(${v.length})`;
   if (typeof v === 'number') return String(v);
+  if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) !== Object.prototype) return v.constructor.name;
   return JSON.stringify(v) ?? String(v);
 };
 
@@ -157,6 +170,7 @@ export async function sweep(progress: (label: string) => void = () => {}): Promi
     for (const a of BAD_VALUES) await one(fn, [a], call);
     if (!pairs) return;
     for (const a of BAD_VALUES) for (const b of BAD_VALUES) await one(fn, [a, b], call);
+    for (const a of GOOD_FIRST) for (const b of BAD_VALUES) await one(fn, [a, b], call);
   };
 
   for (const [name, v] of Object.entries(lib)) {
@@ -207,15 +221,26 @@ export async function sweep(progress: (label: string) => void = () => {}): Promi
 }
 
 if (require.main === module) {
-  // A label is handed to the pipe before its call starts (libuv writes at once while the parent
-  // keeps reading), so after a hang the parent has the label of the call that hung.
-  const out = (line: string, then?: () => void): void => {
-    process.stdout.write(`${line}\n`, then);
+  // Before each call, `progress` holds the number of calls so far and the call's label. It is a
+  // file written synchronously (a pipe to the parent may hold back what was written before a
+  // hang), so after a hang the parent reads the label of the call that hung.
+  const fd = fs.openSync('progress', 'w');
+  const progress = (label: string): void => {
+    const line = Buffer.from(`${++started} ${label}`);
+    fs.ftruncateSync(fd, 0);
+    fs.writeSync(fd, line, 0, line.length, 0);
   };
+  let started = 0;
   // Exits once the result is written: callbacks, timers or workers a swept call left behind must
   // not keep the child alive.
-  sweep((label) => out(`> ${label.replace(/\n/g, ' ')}`)).then(
-    (r) => out(`RESULT ${JSON.stringify(r)}`, () => process.exit(0)),
-    (e) => out(`FAILED ${JSON.stringify(describeError(e))}`, () => process.exit(1)),
+  sweep(progress).then(
+    (r) => {
+      fs.writeFileSync('result.json', JSON.stringify(r));
+      process.exit(0);
+    },
+    (e) => {
+      fs.writeFileSync('result.json', JSON.stringify({ failure: describeError(e) }));
+      process.exit(1);
+    },
   );
 }
