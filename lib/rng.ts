@@ -79,7 +79,7 @@ export class Rng {
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 
-  /** A uniform number in [lo, hi). */
+  /** A uniform number in [lo, hi); lo and hi are finite numbers. */
   range(lo: number, hi: number): number {
     if (!(typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(hi - lo))) badRange('range', lo, hi);
     return lo + (hi - lo) * this.uniform();

@@ -58,14 +58,14 @@ export class Matrix {
     return new Matrix(data, r, c);
   }
 
-  /** Element (i, j). */
+  /** Element (i, j); an index outside the matrix is ERR_BLASNET_INDEX. */
   get(i: number, j: number): number {
     index('get', 'i', i, this.rows);
     index('get', 'j', j, this.cols);
     return this.data[i * this.cols + j];
   }
 
-  /** Row i as a new array of numbers. */
+  /** Row i as a new array of numbers; i outside [0, rows) is ERR_BLASNET_INDEX. */
   row(i: number): number[] {
     index('row', 'i', i, this.rows);
     return Array.from(this.data.subarray(i * this.cols, (i + 1) * this.cols));
