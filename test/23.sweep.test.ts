@@ -71,7 +71,8 @@ describe('bad-argument sweep over the public API', function () {
       const text = fs.readFileSync(path.join(__dirname, '..', '..', 'lib', source), 'utf8');
       for (const n of names) {
         const isPrivate = new RegExp(`\\bprivate (readonly )?${n}\\b`).test(text);
-        const internal = new RegExp(`@internal\\s*\\*/\\s*${n}\\(`).test(text);
+        // A doc comment that says @internal, right before the member.
+        const internal = new RegExp(`/\\*\\*(?:(?!\\*/)[\\s\\S])*@internal(?:(?!\\*/)[\\s\\S])*\\*/\\s*${n}\\(`).test(text);
         if (!isPrivate && !internal) wrong.push(`${kind}.${n} (${source})`);
       }
     }

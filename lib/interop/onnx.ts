@@ -3,6 +3,7 @@
  * exactly what model.predict returns, for onnxruntime in Python, C#, the browser, ...
  */
 import type { ActivationName } from '../activations';
+import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { writeFileAtomic } from '../io/format';
 import { Activation, BatchNorm, Dense, Dropout, GaussianNoise, PReLU } from '../layers';
@@ -37,6 +38,10 @@ interface NodeObject {
   attribute: Record<string, unknown>[];
 }
 
+function checkName(where: string, what: string, v: unknown): void {
+  if (typeof v !== 'string' || v === '') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a non-empty string for ${what} but received ${show(v)}`);
+}
+
 /**
  * The graph under construction, handed to layers and preprocessing so that each writes its own
  * nodes. Every value is a float32 tensor; names are made unique by the graph.
@@ -49,6 +54,7 @@ export class OnnxGraph {
   private readonly used = new Set<string>(['input', 'output']);
 
   constructor(opset: number) {
+    if (!(Number.isInteger(opset) && opset >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `OnnxGraph: Expected positive integer for opset but received ${show(opset)}`);
     this.opset = opset;
   }
 
@@ -61,6 +67,13 @@ export class OnnxGraph {
 
   /** A float32 constant (an initializer) of shape `dims`; returns its name. dims [] is a scalar. */
   constant(name: string, dims: readonly number[], data: ArrayLike<number>): string {
+    checkName('OnnxGraph.constant', 'name', name);
+    if (!Array.isArray(dims) || !dims.every((d) => Number.isInteger(d) && d >= 0 && d <= 0x7fffffff)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `OnnxGraph.constant: Expected an array of non-negative integers for dims but received ${show(dims)}`);
+    }
+    if (typeof data !== 'object' || data === null || !Number.isSafeInteger(data.length)) {
+      throw typeError(ErrorCode.ARG_TYPE, `OnnxGraph.constant: Expected an array of numbers for data but received ${typeName(data)}`);
+    }
     const n = dims.reduce((a, b) => a * b, 1);
     if (data.length !== n) throw rangeError(ErrorCode.SHAPE, `OnnxGraph.constant: ${name} has ${data.length} values for shape [${dims.join(', ')}]`);
     // raw_data is little-endian whatever the host's byte order.
@@ -74,6 +87,12 @@ export class OnnxGraph {
 
   /** Appends a node of the ai.onnx domain; returns the name of its (single) output. */
   node(opType: string, inputs: readonly string[], attributes: Record<string, OnnxAttribute> = {}, name = opType): string {
+    checkName('OnnxGraph.node', 'opType', opType);
+    if (!Array.isArray(inputs) || !inputs.every((i) => typeof i === 'string')) {
+      throw typeError(ErrorCode.ARG_TYPE, `OnnxGraph.node: Expected an array of value names for inputs but received ${show(inputs)}`);
+    }
+    attributes = optionsArg('OnnxGraph.node', attributes, 'attributes');
+    checkName('OnnxGraph.node', 'name', name);
     const output = this.unique(name);
     const attribute = Object.entries(attributes).map(([key, a]) => {
       if ('f' in a) return { name: key, type: OnnxAttributeType.FLOAT, f: a.f };

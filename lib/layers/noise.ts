@@ -1,3 +1,4 @@
+import { optionsArg } from '../describe';
 import { finiteIn } from './check';
 import { Layer } from './layer';
 import type { LayerConfig, ParamSpec, PassContext } from './layer';
@@ -16,6 +17,7 @@ export class GaussianNoise extends Layer {
   constructor(std: number, options: { name?: string } = {}) {
     super();
     this.std = finiteIn('gaussianNoise', 'std', std, 0, 1e30);
+    options = optionsArg('gaussianNoise', options);
     this.name = options.name;
   }
 

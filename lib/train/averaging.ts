@@ -4,10 +4,12 @@
  * epoch ends from a start epoch), and BatchNorm statistics recomputed for the averaged weights
  * (update_bn).
  */
+import { optionsArg, show, typeName } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { BatchIterator } from '../data/batches';
 import { BatchNorm } from '../layers/batchnorm';
-import type { Sequential } from '../model/sequential';
+import { Sequential } from '../model/sequential';
+import { typedArrayTag } from '../typed';
 import { Matrix } from '../tensor';
 
 /** EMA of the weights: avg = decay avg + (1 - decay) w after every step (the first step copies). */
@@ -94,12 +96,17 @@ export class WeightAverage {
  */
 export function updateBatchNorm(model: Sequential, x: Matrix | Float32Array, options: { batchSize?: number } = {}): void {
   const where = 'updateBatchNorm';
+  if (!(model instanceof Sequential)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected Sequential for model but received ${typeName(model)}`);
+  if (!(x instanceof Matrix) && typedArrayTag(x) !== 'Float32Array') {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected Matrix or Float32Array for x but received ${typeName(x)}`);
+  }
+  options = optionsArg(where, options);
   const bns = model.layers.filter((l): l is BatchNorm => l instanceof BatchNorm);
   if (bns.length === 0) return;
   const m = x instanceof Matrix ? x : new Matrix(x, Math.floor(x.length / model.inputSize), model.inputSize);
   if (m.cols !== model.inputSize) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${model.inputSize} features per row but received ${m.cols}`);
   const batchSize = options.batchSize ?? 256;
-  if (!(Number.isInteger(batchSize) && batchSize >= 2)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer >= 2 for batchSize but received ${batchSize}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 2)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer >= 2 for batchSize but received ${show(batchSize)}`);
   const masks = model.maskState();
   for (const bn of bns) {
     bn.runningMean.fill(0);

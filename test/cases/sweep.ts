@@ -55,7 +55,7 @@ export const NOT_PUBLIC: Readonly<Record<string, { source: string; names: readon
   model: {
     source: 'model/sequential.ts',
     names: ['run', 'propagate', 'pickLoss', 'outputLoss', 'addPenalties', 'preprocess', 'preprocessValidation', 'reserve',
-      'checkInput', 'toTarget', 'targetData', 'notBusy', 'layerOutput'],
+      'checkInput', 'toTarget', 'targetData', 'notBusy', 'layerOutput', 'inputMatrix'],
   },
   std: { source: 'data/preprocess.ts', names: ['set'] },
   mm: { source: 'data/preprocess.ts', names: ['set'] },
@@ -64,6 +64,7 @@ export const NOT_PUBLIC: Readonly<Record<string, { source: string; names: readon
   opt: { source: 'optim/optimizers.ts', names: ['guard'] },
   lbfgs: { source: 'optim/lbfgs.ts', names: ['evaluate', 'push', 'direction', 'probe', 'strongWolfe'] },
   batches: { source: 'data/batches.ts', names: ['fill', 'makeTargets', 'viewTargets'] },
+  onnx: { source: 'interop/onnx.ts', names: ['unique', 'finish', 'parts'] },
 };
 
 /** Exports that load a whole data set per call: swept with one argument only. */
@@ -209,6 +210,9 @@ export async function sweep(progress: (label: string) => void = () => {}): Promi
     ['plateau', 'sched', lib.createSchedule({ name: 'reduceOnPlateau' }, 0.1)],
     ['lbfgs', 'lbfgs', new lib.LBFGS(linear)],
     ['batches', 'batches', new lib.BatchIterator(x, labels, { batchSize: 2 })],
+    ['ensemble', 'ensemble', new lib.Ensemble([0, 1].map((seed) => new lib.Sequential({ inputSize: 2, seed, layers: [lib.dense(2)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 } })))],
+    ['onnx', 'onnx', new lib.OnnxGraph(13)],
   );
   for (const [label, kind, o] of instances) {
     for (const n of methodsOf(o, NOT_PUBLIC[kind]?.names ?? [])) {
