@@ -3,6 +3,7 @@
  * gradients (the initialisation study's figures) at the start and the end of training, and the
  * update-to-weight ratio of every layer over training (healthy around 1e-3).
  */
+import { show, typeName } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import type { Sequential } from '../model/sequential';
 import type { Callback } from '../train/callbacks';
@@ -30,8 +31,20 @@ export interface DiagnosticsData {
   readonly histograms: HistogramSnapshot[];
 }
 
-/** A histogram of the first n values of a with `bins` equal bins over their finite range. */
+/**
+ * A histogram of the first n values of a with `bins` equal bins over their finite range. n is at
+ * most a.length; bins a positive integer up to 2^20.
+ */
 export function histogram(a: ArrayLike<number>, n: number, bins: number): Histogram {
+  if (typeof a !== 'object' || a === null || !Number.isSafeInteger(a.length)) {
+    throw typeError(ErrorCode.ARG_TYPE, `histogram: Expected an array of numbers for a but received ${typeName(a)}`);
+  }
+  if (!(Number.isInteger(n) && n >= 0 && n <= a.length)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `histogram: Expected integer in [0, ${a.length}] (the length of a) for n but received ${show(n)}`);
+  }
+  if (!(Number.isInteger(bins) && bins >= 1 && bins <= 1 << 20)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `histogram: Expected integer in [1, 2^20] for bins but received ${show(bins)}`);
+  }
   let lo = Infinity, hi = -Infinity;
   for (let i = 0; i < n; i++) {
     const v = a[i];
@@ -71,6 +84,7 @@ export function diagnosticsLogger(options: { every?: number; bins?: number } = {
   for (const [name, v] of [['every', every], ['bins', bins]] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `diagnosticsLogger: Expected positive integer for ${name} but received ${String(v)}`);
   }
+  if (bins > 1 << 20) throw rangeError(ErrorCode.ARG_RANGE, `diagnosticsLogger: Expected at most 2^20 bins but received ${bins}`);
   const data: DiagnosticsData = { ratios: [], histograms: [] };
   let previous: Float32Array | null = null;
   let previousStep = -2;
