@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Finding, SweepResult } from './cases/sweep';
-import { NOT_PUBLIC } from './cases/sweep';
+import { NOT_PUBLIC, PRIVATE_CONSTRUCTORS } from './cases/sweep';
 
 /** A call that shows no progress for this long is a hang. */
 const STALL_MS = 30000;
@@ -75,6 +75,12 @@ describe('bad-argument sweep over the public API', function () {
         const internal = new RegExp(`/\\*\\*(?:(?!\\*/)[\\s\\S])*@internal(?:(?!\\*/)[\\s\\S])*\\*/\\s*${n}\\(`).test(text);
         if (!isPrivate && !internal) wrong.push(`${kind}.${n} (${source})`);
       }
+    }
+    for (const [name, source] of Object.entries(PRIVATE_CONSTRUCTORS)) {
+      const text = fs.readFileSync(path.join(__dirname, '..', '..', 'lib', source), 'utf8');
+      const start = text.indexOf(`export class ${name} `);
+      const end = text.indexOf('\nexport ', start + 1);
+      if (start < 0 || !text.slice(start, end < 0 ? undefined : end).includes('private constructor(')) wrong.push(`new ${name} (${source})`);
     }
     assert.deepEqual(wrong, [], `public members excluded from the sweep: ${wrong.join(', ')}`);
   });

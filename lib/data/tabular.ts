@@ -71,12 +71,18 @@ export function readTable(pathOrText: string | Uint8Array, options: { delimiter?
  * data row number in the source (so errors on a part still name the row in the user's file).
  */
 export function takeRows(table: Table, index: ArrayLike<number>): Table {
+  if (typeof table !== 'object' || table === null || !Array.isArray(table.rows) || !Array.isArray(table.columns)) {
+    throw typeError(ErrorCode.ARG_TYPE, `takeRows: Expected a Table (as readTable returns it) for table but received ${show(table)}`);
+  }
+  if (typeof index !== 'object' || index === null || !Number.isSafeInteger(index.length)) {
+    throw typeError(ErrorCode.ARG_TYPE, `takeRows: Expected an array of row positions for index but received ${show(index)}`);
+  }
   const rows: Cell[][] = [];
   const rowNumbers: number[] = [];
   for (let k = 0; k < index.length; k++) {
     const i = index[k];
     if (!(Number.isInteger(i) && i >= 0 && i < table.rows.length)) {
-      throw rangeError(ErrorCode.INDEX, `takeRows: index[${k}] = ${i} is not a row of the table (0..${table.rows.length - 1})`);
+      throw rangeError(ErrorCode.INDEX, `takeRows: index[${k}] = ${show(i)} is not a row of the table (0..${table.rows.length - 1})`);
     }
     rows.push(table.rows[i]);
     rowNumbers.push(table.rowNumbers?.[i] ?? i + 1);

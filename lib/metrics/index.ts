@@ -6,6 +6,7 @@
  * is 1 for a perfect prediction and 0 otherwise, and several regression outputs are averaged
  * uniformly. Sums run in float64.
  */
+import { show } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
@@ -214,8 +215,19 @@ export function regressionReport(yTrue: Matrix | ArrayLike<number>, yPred: Matri
   return { r2: outputs.reduce((a, o) => a + o.r2, 0) / k, mae: absAll / (n * k), rmse: Math.sqrt(sqAll / (n * k)), outputs };
 }
 
+/** A report as the matching *Report function returns it (its arrays present), and digits for toFixed. */
+function checkReport(fn: string, r: unknown, arrays: readonly string[], digits: unknown): void {
+  if (typeof r !== 'object' || r === null || !arrays.every((k) => Array.isArray((r as Record<string, unknown>)[k]))) {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a report (as ${fn.replace(/^format/, '').replace(/^./, (c) => c.toLowerCase())} returns it) but received ${show(r)}`);
+  }
+  if (!(Number.isInteger(digits) && (digits as number) >= 0 && (digits as number) <= 100)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected integer in [0, 100] for digits but received ${show(digits)}`);
+  }
+}
+
 /** A classification report as a text table with `digits` decimals (default 4), as scikit-learn prints it. */
 export function formatClassificationReport(r: ClassificationReport, digits = 4): string {
+  checkReport('formatClassificationReport', r, ['classes', 'confusion'], digits);
   const f = (x: number) => x.toFixed(digits);
   const width = Math.max(12, ...r.classes.map((c) => c.name.length));
   const num = digits + 6;
@@ -236,6 +248,7 @@ export function formatClassificationReport(r: ClassificationReport, digits = 4):
 
 /** A regression report as text with `digits` decimals (default 4); one line per output when there are several. */
 export function formatRegressionReport(r: RegressionReport, digits = 4): string {
+  checkReport('formatRegressionReport', r, ['outputs'], digits);
   const f = (x: number) => x.toFixed(digits);
   const out = [`R2 ${f(r.r2)}  MAE ${f(r.mae)}  RMSE ${f(r.rmse)}`];
   if (r.outputs.length > 1) for (const o of r.outputs) out.push(`  ${o.name}: R2 ${f(o.r2)}  MAE ${f(o.mae)}  RMSE ${f(o.rmse)}`);

@@ -3,12 +3,23 @@
  * with each cell's count written in it, drawn with vega-lite and rendered as the learning curves
  * are (vega to SVG, resvg to PNG).
  */
-import { BlasnetError, ErrorCode } from '../errors';
+import { optionsArg, show, typeName } from '../describe';
+import { BlasnetError, ErrorCode, typeError } from '../errors';
 import { writeFileAtomic } from '../io/format';
 import { svgToPng } from './curves';
 
 /** The vega-lite specification of a confusion matrix (confusion[t][p], as confusionMatrix returns). */
 export function confusionMatrixSpec(confusion: number[][], classNames: readonly string[], options: { title?: string } = {}): Record<string, unknown> {
+  if (!Array.isArray(confusion) || !confusion.every((r) => Array.isArray(r) && r.every((v) => Number.isInteger(v) && v >= 0))) {
+    throw typeError(ErrorCode.ARG_TYPE, `confusionMatrixSpec: Expected rows of counts (as confusionMatrix returns) for confusion but received ${show(confusion)}`);
+  }
+  if (!Array.isArray(classNames) || !classNames.every((c) => typeof c === 'string')) {
+    throw typeError(ErrorCode.ARG_TYPE, `confusionMatrixSpec: Expected an array of strings for classNames but received ${show(classNames)}`);
+  }
+  const title = optionsArg('confusionMatrixSpec', options).title;
+  if (title !== undefined && typeof title !== 'string') {
+    throw typeError(ErrorCode.ARG_TYPE, `confusionMatrixSpec: Expected string for options.title but received ${typeName(title)}`);
+  }
   const k = confusion.length;
   if (k === 0 || classNames.length !== k || confusion.some((r) => r.length !== k)) {
     throw new BlasnetError(ErrorCode.SHAPE, `confusionMatrixSpec: Expected a square matrix with one row per class name (${classNames.length}) but received ${k} rows`);
@@ -49,7 +60,11 @@ export async function writeConfusionMatrix(confusion: number[][], classNames: re
   const vega = require('vega') as typeof import('vega');
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const vegaLite = require('vega-lite') as typeof import('vega-lite');
-  const compiled = vegaLite.compile(confusionMatrixSpec(confusion, classNames, options) as never).spec;
+  const spec = confusionMatrixSpec(confusion, classNames, options);
+  if (typeof base !== 'string' || base === '') {
+    throw typeError(ErrorCode.ARG_TYPE, `writeConfusionMatrix: Expected a file path without extension for base but received ${show(base)}`);
+  }
+  const compiled = vegaLite.compile(spec as never).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
