@@ -769,6 +769,12 @@ export function createOptimizer(spec: OptimizerSpec, model: Sequential | Optimiz
  * raises the same at construction).
  */
 export function checkScheduleMomentum(optimizer: Optimizer, schedule: Schedule): void {
+  if (typeof optimizer !== 'object' || optimizer === null || typeof optimizer.lr !== 'number' || typeof optimizer.step !== 'function') {
+    throw typeError(ErrorCode.ARG_TYPE, `followSchedule: Expected an Optimizer (from createOptimizer) for optimizer but received ${typeName(optimizer)}`);
+  }
+  if (typeof schedule !== 'object' || schedule === null || typeof schedule.lr !== 'number' || typeof schedule.step !== 'function') {
+    throw typeError(ErrorCode.ARG_TYPE, `followSchedule: Expected a Schedule (from createSchedule) for schedule but received ${typeName(schedule)}`);
+  }
   if (schedule.momentum !== undefined && optimizer.momentum === undefined) {
     throw rangeError(ErrorCode.ARG_RANGE, `${schedule.name}: optimizer must support momentum or beta1 with \`cycleMomentum\` ` +
       `option enabled (${optimizer.name} has neither; pass cycleMomentum: false)`);

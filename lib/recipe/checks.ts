@@ -4,13 +4,15 @@
  * saturated units at initialisation. Every check runs on the model's own arenas and restores
  * them (see onScratch): the model, its optimiser and its dropout stream are left as they were.
  */
-import { BlasnetError, ErrorCode, typeError } from '../errors';
+import { show, typeName } from '../describe';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { typedArrayTag } from '../typed';
 import { resolveLoss } from '../model/loss';
 import type { LossSpec } from '../model/loss';
 import type { Input, Sequential, Target } from '../model/sequential';
 import type { OptimizerSpec } from '../optim';
 import { Rng } from '../rng';
-import { gather, intOption, onScratch, optimizerSpecOf, readRows, scratchOptimizer } from './scratch';
+import { gather, intOption, modelArg, onScratch, optimizerSpecOf, readRows, scratchOptimizer } from './scratch';
 import type { Rows } from './scratch';
 
 /** The initial loss next to the value chance-level outputs give. */
@@ -136,6 +138,13 @@ function meanSquare(y: Float32Array | Int32Array): number {
 
 /** The loss chance-level outputs give, and why. */
 export function expectedInitialLoss(lossName: string, outputs: number, targets: Float32Array | Int32Array): { expected: number | null; basis: string } {
+  const where = 'expectedInitialLoss';
+  if (typeof lossName !== 'string') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a loss name for lossName but received ${show(lossName)}`);
+  if (!(Number.isInteger(outputs) && outputs > 0)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for outputs but received ${show(outputs)}`);
+  const tag = typedArrayTag(targets);
+  if (tag !== 'Float32Array' && tag !== 'Int32Array') {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected Float32Array or Int32Array for targets but received ${typeName(targets)}`);
+  }
   switch (lossName) {
     case 'crossEntropy':
       return { expected: Math.log(outputs), basis: `ln ${outputs} (uniform softmax over ${outputs} classes)` };
@@ -336,6 +345,7 @@ function report(initial: InitialLossCheck, gradient: GradientCheck | null, overf
  */
 export function checkModel(model: Sequential, x: Input, y: Target | ArrayLike<number>, options: CheckOptions = {}): ModelCheckReport {
   const where = 'checkModel';
+  modelArg(where, model);
   if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object`);
   const loss = lossOf(model, options.loss, where);
   const data = readRows(model, x, y, loss, where);

@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { BatchIterator } from '../data/batches';
+import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { writeFileAtomic } from '../io/format';
 import type { LossSpec } from '../model/loss';
@@ -13,7 +14,7 @@ import type { Input, Sequential, Target } from '../model/sequential';
 import type { OptimizerSpec } from '../optim';
 import { svgToPng } from '../plot/curves';
 import { Matrix } from '../tensor';
-import { intOption, onScratch, optimizerSpecOf, readRows, scratchOptimizer } from './scratch';
+import { intOption, modelArg, onScratch, optimizerSpecOf, readRows, scratchOptimizer } from './scratch';
 
 /** Options of lrFinder. */
 export interface LrFinderOptions {
@@ -89,6 +90,7 @@ function num(where: string, name: string, v: unknown, dflt: number): number {
  */
 export function lrFinder(model: Sequential, x: Input, y: Target | ArrayLike<number>, options: LrFinderOptions = {}): LrFinderResult {
   const where = 'lrFinder';
+  modelArg(where, model);
   if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object`);
   const start = num(where, 'start', options.start, 1e-7);
   const end = num(where, 'end', options.end, 10);
@@ -165,8 +167,21 @@ export function lrFinder(model: Sequential, x: Input, y: Target | ArrayLike<numb
   return { ...curve, steepest: lrs[iSteep], minimum, minimumOver10: minimum / 10, suggestion: lrs[iSteep] };
 }
 
+/** A result as lrFinder returns it (its three curves of equal length present), and the plot options. */
+function checkResult(fn: string, result: unknown, options: unknown): void {
+  const r = result as Partial<Record<'lrs' | 'losses' | 'smoothed', unknown>> | null;
+  const curve = (v: unknown): v is ArrayLike<number> => typeof v === 'object' && v !== null && Number.isSafeInteger((v as ArrayLike<number>).length);
+  if (typeof r !== 'object' || r === null || !curve(r.lrs) || !curve(r.losses) || !curve(r.smoothed) ||
+    r.losses.length !== r.lrs.length || r.smoothed.length !== r.lrs.length) {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a result (as lrFinder returns it) for result but received ${show(result)}`);
+  }
+  const title = optionsArg(fn, options as { title?: unknown } | undefined).title;
+  if (title !== undefined && typeof title !== 'string') throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected string for options.title but received ${typeName(title)}`);
+}
+
 /** The vega-lite specification of an lr range test: smoothed loss against lr (log), raw losses, suggestions. */
 export function lrFinderSpec(result: LrFinderResult, options: { title?: string } = {}): Record<string, unknown> {
+  checkResult('lrFinderSpec', result, options);
   const values = Array.from(result.lrs, (lr, i) => ({ lr, loss: result.losses[i], smoothed: result.smoothed[i] }))
     .filter((r) => Number.isFinite(r.loss) && Number.isFinite(r.smoothed));
   const top = Math.max(...values.map((r) => r.smoothed));
@@ -198,6 +213,7 @@ export function lrFinderSpec(result: LrFinderResult, options: { title?: string }
 
 /** Renders an lr range test to SVG text. */
 export async function lrFinderSvg(result: LrFinderResult, options: { title?: string } = {}): Promise<string> {
+  checkResult('lrFinderSvg', result, options);
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const vega = require('vega') as typeof import('vega');
   // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -210,6 +226,10 @@ export async function lrFinderSvg(result: LrFinderResult, options: { title?: str
 
 /** Writes `<base>.svg` and `<base>.png` with an lr range test's curve; returns their paths. */
 export async function writeLrFinderPlot(result: LrFinderResult, base: string, options: { title?: string } = {}): Promise<{ svg: string; png: string }> {
+  checkResult('writeLrFinderPlot', result, options);
+  if (typeof base !== 'string' || base === '') {
+    throw typeError(ErrorCode.ARG_TYPE, `writeLrFinderPlot: Expected a file path without extension for base but received ${show(base)}`);
+  }
   const svg = await lrFinderSvg(result, options);
   const files = { svg: `${base}.svg`, png: `${base}.png` };
   try {

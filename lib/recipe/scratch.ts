@@ -6,7 +6,9 @@
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { LossSpec } from '../model/loss';
 import { resolveLoss } from '../model/loss';
+import { Sequential as SequentialClass } from '../model/sequential';
 import type { Input, Sequential, Target } from '../model/sequential';
+import { typeName } from '../describe';
 import { createOptimizer } from '../optim';
 import type { Optimizer, OptimizerSpec } from '../optim';
 import { Matrix } from '../tensor';
@@ -19,6 +21,12 @@ import { typedArrayTag, typedLength } from '../typed';
  * copy) is what lets the checks run any model, custom layers included. Busy models (fitAsync)
  * are refused.
  */
+/** `model` must be a Sequential: the recipes read its loss, layers and memory. */
+export function modelArg(where: string, model: unknown): Sequential {
+  if (!(model instanceof SequentialClass)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected Sequential for model but received ${typeName(model)}`);
+  return model;
+}
+
 export function onScratch<T>(model: Sequential, where: string, fn: () => T): T {
   if (model.isTraining) throw new BlasnetError(ErrorCode.BUSY, `${where}: the model is training (fitAsync); wait for it to finish`);
   const params = model.params.slice();
