@@ -114,5 +114,9 @@ describe('blasnet CLI', () => {
     const dir = run('train', '--out', 'adir');
     assert.equal(dir.status, 1);
     assert.match(dir.stderr, /--out: .*adir is a directory.*ERR_BLASNET_IO/s);
+    const devNull = run('train', '--out', '/dev/null');
+    assert.equal(devNull.status, 1);
+    assert.match(devNull.stderr, /--out: \/dev\/null is not a regular file.*ERR_BLASNET_IO/s);
+    assert.equal(devNull.stdout, '', 'refused before any work');
   });
 });

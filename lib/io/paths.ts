@@ -14,8 +14,9 @@ export interface OutputPath {
 
 /**
  * Checks that every output can be written: distinct files (ERR_BLASNET_ARG_RANGE naming both
- * options), each in an existing, writable directory and not itself a directory (ERR_BLASNET_IO).
- * Existing files are fine: they are replaced.
+ * options), each in an existing, writable directory and not itself a directory, FIFO, socket or
+ * device (ERR_BLASNET_IO). Existing regular files are fine: they are replaced (a symbolic link to
+ * one replaces its target).
  */
 export function checkOutputPaths(outputs: readonly OutputPath[]): void {
   const seen = new Map<string, string>();
@@ -46,5 +47,8 @@ export function checkOutputPaths(outputs: readonly OutputPath[]): void {
       // Not there yet: it will be created.
     }
     if (target?.isDirectory()) throw new BlasnetError(ErrorCode.IO, `${option}: ${abs} is a directory`);
+    // Files are replaced atomically (saveModel refuses anything else), so a FIFO or a device
+    // such as /dev/null is refused here too, before the work rather than after it.
+    if (target && !target.isFile()) throw new BlasnetError(ErrorCode.IO, `${option}: ${abs} is not a regular file (a FIFO, socket or device)`);
   }
 }
