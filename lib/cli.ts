@@ -100,6 +100,11 @@ function recipeData(o: DataOptions, split: 'train' | 'test'): { x: Matrix; label
   return { x: d.x, labels: d.labels, classes };
 }
 
+/** `1 thread`, `2 threads`. */
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function setupBackend(o: { backend?: string; threads?: number }): void {
   if (o.backend) setDefaultBackend(o.backend as 'js' | 'native');
   if (o.threads) defaultBackend().setNumThreads(o.threads);
@@ -357,7 +362,7 @@ async function train(o: TrainOptions): Promise<void> {
   const trainRows = validationSplit > 0 ? d.x.rows - Math.round(d.x.rows * validationSplit) : d.x.rows;
   const valRows = d.val ? d.val.x.rows : d.x.rows - trainRows;
   say(`${trainRows} training rows, ${valRows} validation rows, ${d.test.x.rows} test rows; ${classification ? `${d.outputs} classes` : `${d.outputs} target${d.outputs > 1 ? 's' : ''}, loss ${loss}`}`);
-  say(`backend ${b.name} (${b.info().config}, ${b.getNumThreads()} threads)`);
+  say(`backend ${b.name} (${b.info().config}, ${plural(b.getNumThreads(), 'thread')})`);
   say(model.summary());
   if (patience > 0 && valRows > 0) say(`up to ${epochs} epochs of batch ${batchSize}; early stopping on the validation loss (patience ${patience}), best weights restored`);
   const schedule = scheduleName === 'onecycle'
@@ -392,11 +397,18 @@ async function train(o: TrainOptions): Promise<void> {
   say(`test set (${d.test.x.rows} rows):\n${r.text}`);
   say(`test loss ${test.loss.toFixed(4)}${classification ? `  test accuracy ${test.accuracy.toFixed(4)}` : ''}  (${history.epochs.length} epochs; training and test ${seconds.toFixed(1)} s)`);
   const title = `${[d.x.cols, ...hidden, d.outputs].join('-')} ${o.activation} MLP on ${d.source} (${b.name} backend)`;
-  const curves = await writeLearningCurves(history, files.curves, { title });
-  const written = [`model written to ${path.resolve(files.model)}`, `history in ${path.resolve(files.history)}`, `learning curves in ${path.resolve(curves.svg)} and .png`];
-  if (files.confusion && r.confusion && r.names) {
-    const cm = await writeConfusionMatrix(r.confusion, r.names, files.confusion, { title: `Confusion matrix on the test set of ${d.source}` });
-    written.push(`confusion matrix in ${path.resolve(cm.svg)} and .png`);
+  const written = [`model written to ${path.resolve(files.model)}`, `history in ${path.resolve(files.history)}`];
+  try {
+    const curves = await writeLearningCurves(history, files.curves, { title });
+    written.push(`learning curves in ${path.resolve(curves.svg)} and .png`);
+    if (files.confusion && r.confusion && r.names) {
+      const cm = await writeConfusionMatrix(r.confusion, r.names, files.confusion, { title: `Confusion matrix on the test set of ${d.source}` });
+      written.push(`confusion matrix in ${path.resolve(cm.svg)} and .png`);
+    }
+  } catch (e) {
+    // The plotting packages are optional; without them the model and history still count.
+    if ((e as { code?: string }).code !== ErrorCode.DEPENDENCY) throw e;
+    process.stderr.write(`blasnet: no pictures drawn: ${(e as Error).message}\n`);
   }
   if (diagnostics && files.diagnostics) {
     const dg = await writeDiagnostics(diagnostics.data, files.diagnostics, { title: `Training diagnostics: ${title}` });
@@ -545,7 +557,7 @@ function info(): void {
   let native: string;
   try {
     const n = getBackend('native').info();
-    native = `${n.config} (core ${n.coreName}, ${n.numThreads} threads of ${n.numProcs} processors)`;
+    native = `${n.config} (core ${n.coreName}, ${plural(n.numThreads, 'thread')} of ${plural(n.numProcs, 'processor')})`;
   } catch (e) {
     native = `not available: ${(e as Error).message}`;
   }
@@ -579,7 +591,8 @@ function names(v: string): string[] {
 
 export function program(): Command {
   const p = new Command('blasnet').version(VERSION).description('Train multi-layer perceptrons at native speed.');
-  p.showHelpAfterError();
+  // A mistake gets commander's one-line error (with a suggestion for a misspelt name), not the whole help.
+  p.showHelpAfterError('(run with --help for usage)');
   const t = p.command('train').description('train an MLP on a CSV table (classification or regression) or on IDX images (default: 784-256-128-10 ReLU on Fashion-MNIST)');
   dataOptions(t)
     .option('--label <columns>', 'the label column of the CSV file; several, comma-separated, for multi-output regression', 'label')

@@ -26,6 +26,8 @@ export const ErrorCode = {
   ABORTED: 'ERR_BLASNET_ABORTED',
   /** A model part that an export format cannot express (a custom layer, preprocessing or loss). */
   UNSUPPORTED: 'ERR_BLASNET_UNSUPPORTED',
+  /** An optional package a feature needs is not installed (the plotting stack). */
+  DEPENDENCY: 'ERR_BLASNET_DEPENDENCY',
   INTERNAL: 'ERR_BLASNET_INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -21,12 +21,25 @@ type Addon = Omit<Backend, 'name' | 'info'> & {
   napiVersion: number;
 };
 
+/** The package's root directory (this file is dist/lib/backend/native.js). */
+export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** Where the install script keeps the output of a failed build (npm hides it). */
+export const BUILD_LOG = path.join(PACKAGE_ROOT, 'build', 'blasnet-build.log');
+
 /**
- * The addon to load: BLASNET_ADDON_PATH if set (a build of one's own), else where `npm run
- * build:native` puts it, relative to this file (dist/lib/backend/).
+ * The addon to load: BLASNET_ADDON_PATH if set (a build of one's own); else a local build
+ * (`build/Release/blasnet.node`, from `npm rebuild blasnet` or the install script); else the
+ * prebuilt addon the package ships for this platform (`prebuilds/linux-x64/node.napi.glibc.node`,
+ * node-gyp-build's layout and naming). Throws if there is none.
  */
-export const ADDON_PATH =
-  process.env.BLASNET_ADDON_PATH || path.resolve(__dirname, '..', '..', '..', 'build', 'Release', 'blasnet.node');
+export function addonPath(): string {
+  const own = process.env.BLASNET_ADDON_PATH;
+  if (own) return own;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+  return nodeGypBuild.path(PACKAGE_ROOT);
+}
 
 function sameNames(what: string, native: readonly (string | number)[], ts: readonly (string | number)[]): void {
   if (!Array.isArray(native) || native.length !== ts.length || native.some((n, i) => n !== ts[i])) {
@@ -38,9 +51,9 @@ function sameNames(what: string, native: readonly (string | number)[], ts: reado
 }
 
 /** Loads the addon and returns it as a Backend. Throws if it is missing or does not match. */
-export function loadNativeBackend(addonPath: string = ADDON_PATH): Backend {
+export function loadNativeBackend(file: string = addonPath()): Backend {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const addon = require(addonPath) as Addon;
+  const addon = require(file) as Addon;
   sameNames('activation', addon.activationNames, ACTIVATION_NAMES);
   sameNames('loss', addon.lossNames, LOSS_NAMES);
   sameNames('optimizer', addon.optimizerNames, OPTIMIZER_KERNEL_NAMES);

@@ -5,7 +5,8 @@
 import { show } from '../describe';
 import { ErrorCode, BlasnetError } from '../errors';
 import { jsBackend } from './js';
-import { loadNativeBackend } from './native';
+import * as fs from 'fs';
+import { BUILD_LOG, loadNativeBackend } from './native';
 import type { Backend } from './types';
 
 export type BackendName = 'js' | 'native';
@@ -51,6 +52,22 @@ export function getBackend(name: BackendName): Backend {
 }
 
 /**
+ * Why the js backend is used and how to fix it: the load error, the last lines of a failed
+ * install-time build (npm hides that build's output) and the command that rebuilds the addon.
+ */
+function fallbackMessage(error: Error | null): string {
+  let build = '';
+  try {
+    const lines = fs.readFileSync(BUILD_LOG, 'utf8').trimEnd().split('\n').slice(-12);
+    build = ` The install-time build failed; the end of ${BUILD_LOG}:\n  ${lines.join('\n  ')}\n`;
+  } catch {
+    // No log: the build succeeded, was skipped for a prebuilt addon, or never ran.
+  }
+  return `blasnet: the native addon did not load (${error?.message.trim()}); using the js backend, which is much slower.${build} ` +
+    'To build the addon: install cmake, g++ and libopenblas-dev (Debian), then run `npm rebuild blasnet`.';
+}
+
+/**
  * The default backend: BLASNET_BACKEND if set, else native if it loads, else js (saying so once
  * through process.emitWarning).
  */
@@ -68,11 +85,7 @@ export function defaultBackend(): Backend {
   current = tryNative() ?? jsBackend;
   if (current === jsBackend && !warned) {
     warned = true;
-    process.emitWarning(
-      `blasnet: the native addon did not load (${nativeError?.message}); using the js backend, which is much slower. ` +
-        'Run `npm run build:native` (needs cmake, g++ and libopenblas-dev).',
-      { code: 'BLASNET_JS_FALLBACK' },
-    );
+    process.emitWarning(fallbackMessage(nativeError), { code: 'BLASNET_JS_FALLBACK' });
   }
   return current;
 }

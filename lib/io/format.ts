@@ -27,6 +27,7 @@ import { constants as bufferConstants } from 'buffer';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { BlasnetError, ErrorCode, typeError } from '../errors';
 import { typedArrayTag, typedLength } from '../typed';
 
@@ -43,21 +44,9 @@ export const MAX_HEADER_BYTES = 256 * 1024 * 1024;
 /** The deepest nesting of arrays and objects a document may have, written or read. */
 export const MAX_DEPTH = 256;
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE 802.3, as zlib and PNG use). */
+/** CRC-32 (IEEE 802.3, as zlib and PNG use), by Node's zlib. */
 export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return zlib.crc32(bytes);
 }
 
 function formatError(file: string, message: string): BlasnetError {

@@ -2,7 +2,8 @@
  * Learning curves, as the training recipe asks for them: train and validation loss and metric
  * per epoch, and the loss of every step as a scatter with its moving average (the raw steps
  * show noise and spikes an epoch mean hides). Drawn with vega-lite, rendered headless by vega to
- * SVG and by resvg to PNG.
+ * SVG and by resvg to PNG. Those three packages are optional dependencies (installed by default,
+ * left out by `npm install --omit=optional`, ~40 MB), loaded only when a picture is drawn.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -125,18 +126,35 @@ export function learningCurveSpec(history: History, options: { title?: string; m
   };
 }
 
-/** Renders a History's learning curves to SVG text. */
+/** The plotting packages, as `npm install` names them. */
+export const PLOTTING_PACKAGES = ['vega', 'vega-lite', '@resvg/resvg-js'] as const;
+
+/**
+ * Loads one of the plotting packages. Throws ERR_BLASNET_DEPENDENCY naming it and the command
+ * that installs it when it is missing.
+ */
+function plottingPackage<T>(fn: string, name: (typeof PLOTTING_PACKAGES)[number]): T {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require(name) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+    throw new BlasnetError(ErrorCode.DEPENDENCY,
+      `${fn}: the optional package ${name} is not installed, so no picture can be drawn; ` +
+        `install the plotting packages with \`npm install ${PLOTTING_PACKAGES.join(' ')}\``);
+  }
+}
+
+/** Renders a History's learning curves to SVG text. Needs the optional packages vega and vega-lite. */
 export async function learningCurvesSvg(history: History, options: { title?: string; metric?: string } = {}): Promise<string> {
   checkHistory('learningCurvesSvg', history, options);
   return renderSvg(learningCurveSpec(history, options));
 }
 
-/** Renders a vega-lite specification to SVG text, headless. */
+/** Renders a vega-lite specification to SVG text, headless. Needs the optional packages vega and vega-lite. */
 export async function renderSvg(spec: Record<string, unknown>): Promise<string> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const vega = require('vega') as typeof import('vega');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const vegaLite = require('vega-lite') as typeof import('vega-lite');
+  const vega = plottingPackage<typeof import('vega')>('renderSvg', 'vega');
+  const vegaLite = plottingPackage<typeof import('vega-lite')>('renderSvg', 'vega-lite');
   const compiled = vegaLite.compile(spec as never).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   const svg = await view.toSVG();
@@ -149,11 +167,10 @@ const MAX_PNG_WIDTH = 16384;
 
 /**
  * Renders SVG text to PNG bytes at the given width (default 1200, at most 16384 pixels). Text
- * that is not SVG is ERR_BLASNET_FORMAT.
+ * that is not SVG is ERR_BLASNET_FORMAT. Needs the optional package @resvg/resvg-js.
  */
 export function svgToPng(svg: string, width = 1200): Buffer {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { Resvg } = require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
+  const { Resvg } = plottingPackage<typeof import('@resvg/resvg-js')>('svgToPng', '@resvg/resvg-js');
   if (typeof svg !== 'string') throw typeError(ErrorCode.ARG_TYPE, `svgToPng: Expected string for svg but received ${typeName(svg)}`);
   if (!(Number.isInteger(width) && width > 0 && width <= MAX_PNG_WIDTH)) {
     throw rangeError(ErrorCode.ARG_RANGE, `svgToPng: Expected integer in [1, ${MAX_PNG_WIDTH}] for width but received ${show(width)}`);
@@ -169,6 +186,7 @@ export function svgToPng(svg: string, width = 1200): Buffer {
 
 /**
  * Writes `<base>.svg` and `<base>.png` with a History's learning curves; returns their paths.
+ * Throws ERR_BLASNET_DEPENDENCY, before writing anything, when a plotting package is missing.
  */
 export async function writeLearningCurves(history: History, base: string, options: { title?: string; metric?: string } = {}): Promise<{ svg: string; png: string }> {
   checkHistory('writeLearningCurves', history, options);
@@ -176,6 +194,7 @@ export async function writeLearningCurves(history: History, base: string, option
     throw typeError(ErrorCode.ARG_TYPE, `writeLearningCurves: Expected a file path without extension for base but received ${show(base)}`);
   }
   const svg = await learningCurvesSvg(history, options);
+  const png = svgToPng(svg);
   const files = { svg: `${base}.svg`, png: `${base}.png` };
   try {
     fs.accessSync(path.dirname(path.resolve(base)));
@@ -183,6 +202,6 @@ export async function writeLearningCurves(history: History, base: string, option
     throw new BlasnetError(ErrorCode.IO, `cannot write ${files.svg}: ${(e as Error).message}`);
   }
   writeFileAtomic(files.svg, Buffer.from(svg, 'utf8'));
-  writeFileAtomic(files.png, svgToPng(svg));
+  writeFileAtomic(files.png, png);
   return files;
 }
