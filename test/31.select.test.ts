@@ -66,6 +66,35 @@ describe('backend selection', () => {
     assert.equal(r.stderr.split('BLASNET_JS_FALLBACK').length - 1, 1, r.stderr);
   });
 
+  it('the fallback warning says why (the load error) and how to fix it (npm rebuild blasnet)', () => {
+    const r = run({ BLASNET_ADDON_PATH: '/nonexistent/blasnet.node' }, 'bn.defaultBackend()');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /BLASNET_JS_FALLBACK/);
+    assert.match(r.stderr, /Cannot find module '\/nonexistent\/blasnet\.node'/);
+    assert.match(r.stderr, /`npm rebuild blasnet`/);
+    assert.ok(!r.stderr.includes('build:native'), r.stderr);
+  });
+
+  it('the fallback warning shows the end of a failed install-time build\'s log', () => {
+    // The install script leaves build/blasnet-build.log only when the build failed.
+    const log = path.resolve(LIB, '..', '..', 'build', 'blasnet-build.log');
+    const saved = fs.existsSync(log) ? fs.readFileSync(log) : null;
+    fs.mkdirSync(path.dirname(log), { recursive: true });
+    const lines = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`);
+    fs.writeFileSync(log, `${lines.join('\n')}\nCMake Error: Could NOT find BLAS (missing: BLAS_LIBRARIES)\n`);
+    try {
+      const r = run({ BLASNET_ADDON_PATH: '/nonexistent/blasnet.node' }, 'bn.defaultBackend()');
+      assert.match(r.stderr, /install-time build failed/);
+      assert.match(r.stderr, /Could NOT find BLAS/);
+      assert.match(r.stderr, /line 30/);
+      assert.ok(!/line 1\b/.test(r.stderr), 'only the last lines');
+      assert.match(r.stderr, /`npm rebuild blasnet`/);
+    } finally {
+      if (saved) fs.writeFileSync(log, saved);
+      else fs.rmSync(log, { force: true });
+    }
+  });
+
   it('BLASNET_BACKEND=native fails clearly when the addon cannot be loaded', () => {
     const r = run({ BLASNET_BACKEND: 'native', BLASNET_ADDON_PATH: '/nonexistent/blasnet.node' },
       'try { bn.defaultBackend() } catch (e) { console.log(e.code, e instanceof bn.BlasnetError) }');

@@ -5,6 +5,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { learningCurveSpec, learningCurvesSvg, movingAverage, svgToPng, writeLearningCurves } from '../lib/plot/curves';
 import type { History } from '../lib/train/fit';
 import { throwsCode } from './helpers';
@@ -50,5 +51,28 @@ describe('learning curves', () => {
     assert.ok(fs.statSync(files.svg).size > 1000);
     assert.ok(fs.statSync(files.png).size > 1000);
     await assert.rejects(writeLearningCurves(history(false), path.join(tmp, 'no', 'dir', 'c')), (e: Error & { code?: string }) => e.code === 'ERR_BLASNET_IO');
+  });
+
+  it('without a plotting package (an optional dependency) asks for it with ERR_BLASNET_DEPENDENCY and writes nothing', () => {
+    // A child process in which resolving each package in turn fails as it does when npm left it out.
+    const lib = path.resolve(__dirname, '..', 'lib');
+    for (const missing of ['vega', 'vega-lite', '@resvg/resvg-js']) {
+      const code = `
+        const Module = require('module');
+        const resolve = Module._resolveFilename;
+        Module._resolveFilename = function (request, ...rest) {
+          if (request === ${JSON.stringify(missing)}) throw Object.assign(new Error('Cannot find module ' + request), { code: 'MODULE_NOT_FOUND' });
+          return resolve.call(this, request, ...rest);
+        };
+        const { writeLearningCurves } = require(${JSON.stringify(lib)});
+        const h = { epochs: [{ epoch: 0, loss: 1 }], stepLoss: new Float64Array([1]), stepLr: new Float64Array([1]), steps: 1, stopReason: null };
+        writeLearningCurves(h, ${JSON.stringify(path.join(tmp, 'missing'))}).then(() => process.exit(3), (e) => console.log(e.code, e.message));`;
+      const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^ERR_BLASNET_DEPENDENCY /, missing);
+      assert.ok(r.stdout.includes(`the optional package ${missing} is not installed`), r.stdout);
+      assert.ok(r.stdout.includes('npm install vega vega-lite @resvg/resvg-js'), r.stdout);
+      assert.ok(!fs.existsSync(path.join(tmp, 'missing.svg')), `${missing}: no half-written pictures`);
+    }
   });
 });
