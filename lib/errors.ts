@@ -50,6 +50,7 @@ export class BlasnetError extends Error {
     this.code = code;
   }
 
+  /** True for any Error whose `code` starts with `ERR_BLASNET_` (see the class comment). */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (!(value instanceof Error)) return false;
     const code: unknown = (value as Error & { code?: unknown }).code;

@@ -207,7 +207,7 @@ export interface PlateauSettings {
  * error for a t the schedule does not reach), or the settings of the metric-driven plateau rule.
  */
 export type ScheduleEngine =
-  | { readonly kind: 'curve'; lrAt(t: number): number; momentumAt?(t: number): number }
+  | { readonly kind: 'curve'; /** The rate after t steps. */ lrAt(t: number): number; /** The momentum after t steps, if the schedule cycles it. */ momentumAt?(t: number): number }
   | { readonly kind: 'plateau'; readonly settings: PlateauSettings };
 
 /** One schedule: its formula, options with their defaults, checks, and the engine it builds. */
@@ -730,16 +730,22 @@ export interface ScheduleState {
  * A `step()` or `load()` that throws leaves the schedule unchanged.
  */
 export interface Schedule {
+  /** The schedule's table name. */
   readonly name: ScheduleName;
+  /** The rate for the current step count. */
   readonly lr: number;
   /**
    * The momentum (or Adam's beta1) for the current step count when the schedule cycles it
    * (oneCycle with cycleMomentum), undefined otherwise.
    */
   readonly momentum?: number;
+  /** `step()` calls so far. */
   readonly count: number;
+  /** Advances one step (or epoch, the caller's choice) and returns the new rate; `metric` feeds reduceOnPlateau. */
   step(metric?: number): number;
+  /** The schedule's state as plain data. */
   state(): ScheduleState;
+  /** Restores a state() of a schedule made from the same spec and base lr. */
   load(state: ScheduleState): void;
 }
 

@@ -190,6 +190,7 @@ const nonNegative = (v: number): boolean => v >= 0;
 const positive = (v: number): boolean => v > 0;
 const unitInterval = (v: number): boolean => v >= 0 && v <= 1;
 
+/** The pure-TypeScript reference backend: every kernel with the native backend's semantics, checks and messages. */
 export const jsBackend: Backend = {
   name: 'js',
 

@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import { BUILD_LOG, loadNativeBackend } from './native';
 import type { Backend } from './types';
 
+/** The backends by name. */
 export type BackendName = 'js' | 'native';
 
 let native: Backend | null = null;

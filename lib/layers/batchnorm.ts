@@ -3,6 +3,7 @@ import { finiteIn } from './check';
 import { Layer } from './layer';
 import type { BufferView, LayerConfig, ParamSpec, PassContext } from './layer';
 
+/** Options of `batchNorm()`. */
 export interface BatchNormOptions {
   /** Added to the variance before the square root. Default 1e-5. */
   eps?: number;

@@ -12,6 +12,7 @@ import type { LayerConfig, ParamSpec, PassContext } from './layer';
 /** What a dense layer may apply after its affine map: a table activation or a row-wise softmax. */
 export type DenseActivation = ActivationName | 'softmax';
 
+/** Options of `dense()`. */
 export interface DenseOptions {
   /** Applied to z = x W^T + b. Default 'identity' (logits). */
   activation?: DenseActivation;

@@ -84,10 +84,16 @@ export abstract class Layer {
     }
   }
 
+  /** Allocates the workspaces for `rows` rows (reserve() calls it when the batch grows). */
   protected abstract allocate(rows: number): void;
 
+  /** The forward pass over `batch` rows of x; returns the output, a workspace view valid until the next pass. */
   abstract forward(ctx: PassContext, batch: number, x: Float32Array): Float32Array;
 
+  /**
+   * The backward pass given the forward input x and dy = d(loss)/d(output): writes the parameter
+   * gradients (overwriting) and returns d(loss)/dx, or null when needDx is false.
+   */
   abstract backward(ctx: PassContext, batch: number, x: Float32Array, dy: Float32Array, needDx: boolean): Float32Array | null;
 
   /**
@@ -128,5 +134,6 @@ export abstract class Layer {
     return null;
   }
 
+  /** The layer's JSON description (kind and options), from which it can be rebuilt. */
   abstract config(): LayerConfig;
 }

@@ -5,6 +5,7 @@ import type { InitSpec } from '../init';
 import { Layer } from './layer';
 import type { LayerConfig, ParamSpec, PassContext } from './layer';
 
+/** Options of `prelu()`. */
 export interface PReLUOptions {
   /** One learned slope per unit (true) or one for the whole layer (false, PyTorch's default). */
   perUnit?: boolean;

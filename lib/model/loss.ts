@@ -8,7 +8,9 @@ import type { LossName } from '../losses';
  * d(loss)/d(pred) into grad unless grad is null.
  */
 export interface CustomLoss {
+  /** Shown in summaries and errors. */
   readonly name: string;
+  /** The mean loss; writes d(loss)/d(pred) into grad unless grad is null. */
   compute(rows: number, cols: number, pred: Float32Array, target: Float32Array | Int32Array, grad: Float32Array | null): number;
 }
 

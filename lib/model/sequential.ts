@@ -26,6 +26,7 @@ import type { LossSpec, ResolvedLoss } from './loss';
 import { mcPredict } from '../recipe/uncertainty';
 import type { McPrediction } from '../recipe/uncertainty';
 
+/** What `new Sequential()` takes. */
 export interface SequentialOptions {
   /** Features per sample. */
   inputSize: number;

@@ -13,6 +13,7 @@ export interface LbfgsTarget {
   readonly backend: Backend;
 }
 
+/** Options of `new LBFGS()`, as torch.optim.LBFGS's. */
 export interface LbfgsOptions {
   /** Step length (PyTorch lr). Default 1. */
   lr?: number;

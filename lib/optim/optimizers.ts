@@ -537,8 +537,11 @@ export interface Optimizer {
   set momentum(v: number);
   /** Steps taken (PyTorch's state['step']). */
   readonly stepCount: number;
+  /** Updates the parameters from the gradients: one kernel call over the whole arena. */
   step(): void;
+  /** The optimiser's state (options, step count, moments) as plain data. */
   state(): OptimizerState;
+  /** Restores a state() of an optimiser of the same kind over a model of the same layout. */
   load(state: OptimizerState): void;
   /** Back to a fresh optimiser's state: moments and buffers reset, stepCount 0; lr is kept. */
   zeroState(): void;

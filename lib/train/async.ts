@@ -23,6 +23,7 @@ import { createMetric } from './metrics';
 import { CONTROL } from './protocol';
 import type { WorkerInput, WorkerMessage } from './protocol';
 
+/** Options of `fitAsync`: fit's, plus cancellation and progress. */
 export interface FitAsyncOptions extends FitOptions {
   /** Stops training between batches; the promise then rejects with the signal's reason. */
   signal?: AbortSignal;

@@ -48,10 +48,15 @@ export interface TrainContext {
 
 /** Hooks the training loop calls; all optional. */
 export interface Callback {
+  /** Before the first epoch. */
   onTrainBegin?(ctx: TrainContext): void;
+  /** Before each epoch (0-based). */
   onEpochBegin?(epoch: number, ctx: TrainContext): void;
+  /** After each optimiser step, with the batch's loss and row count. */
   onBatchEnd?(logs: BatchLogs, ctx: TrainContext): void;
+  /** After each epoch, with its logs (loss, metrics, validation, lr, timing). */
   onEpochEnd?(logs: EpochLogs, ctx: TrainContext): void;
+  /** After the last epoch, or after a stop. */
   onTrainEnd?(ctx: TrainContext): void;
 }
 

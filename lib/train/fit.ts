@@ -27,6 +27,7 @@ import { runStartChecks } from '../recipe/checks';
 /** Labels or targets as fit accepts them. */
 export type Labels = Target | ArrayLike<number>;
 
+/** Options of `fit` (and `model.fit`); the README's API section lists them with their defaults. */
 export interface FitOptions {
   /** Passes over the training data. Default 1. */
   epochs?: number;

@@ -12,6 +12,7 @@ export interface Metric {
   readonly name: string;
   /** Whether a larger value is better (for monitoring). */
   readonly higherIsBetter: boolean;
+  /** Forgets everything added. */
   reset(): void;
   /** Adds a batch: pred [rows, cols] and targets (Int32Array labels or a Float32Array [rows, cols]). */
   update(pred: Float32Array, rows: number, cols: number, target: Float32Array | Int32Array): void;
