@@ -13,13 +13,18 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const LIB = path.join(ROOT, 'dist', 'lib');
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
-/** The first ```ts block after the heading `title`, as CommonJS against this build. */
-function example(title: string): string {
-  const at = readme.indexOf(`## ${title}\n`);
-  assert.ok(at >= 0, `README has no section ${title}`);
-  const m = /```ts\n([\s\S]*?)```/.exec(readme.slice(at));
-  assert.ok(m, `no code in ${title}`);
-  return m[1].replace(/^import \{([^}]*)\} from 'blasnet';$/gm, (_s, names: string) => `const {${names}} = require(${JSON.stringify(LIB)});`);
+/** Every ```ts block of the README with the heading above it, as CommonJS against this build. */
+function examples(): { title: string; code: string }[] {
+  const out: { title: string; code: string }[] = [];
+  const re = /^## (.+)$|```ts\n([\s\S]*?)```/gm;
+  let title = '';
+  for (let m = re.exec(readme); m; m = re.exec(readme)) {
+    if (m[1] !== undefined) title = m[1];
+    else {
+      out.push({ title, code: m[2].replace(/^import \{([^}]*)\} from 'blasnet';$/gm, (_s, names: string) => `const {${names}} = require(${JSON.stringify(LIB)});`) });
+    }
+  }
+  return out;
 }
 
 function run(code: string): { status: number | null; stdout: string; stderr: string } {
@@ -32,55 +37,58 @@ function run(code: string): { status: number | null; stdout: string; stderr: str
   }
 }
 
+/**
+ * What each example must show, checked after it runs as written; an example missing from this
+ * table fails, so a new one gets a check.
+ */
+const CHECKS: Record<string, { check: string; stdout?: RegExp; verify?: (stdout: string) => void; needs?: 'fashion-mnist' }> = {
+  'Example: training': { check: '', stdout: /accuracy: 0\.(8[7-9]|9)/, needs: 'fashion-mnist' },
+  'Example: a model': { check: 'if (!(loss > 0) || probabilities.rows !== 16) process.exit(3);', stdout: /total parameters/ },
+  'Example: the kernels': { check: 'if (!(loss > 0) || dw.length !== 6) process.exit(3);' },
+  'Models that leave blasnet': {
+    check: "const fs = require('fs');\n" +
+      "if (probabilities.length !== 6 || !(fs.statSync('model.onnx').size > 0) || !(fs.statSync('model.safetensors').size > 0)) process.exit(3);",
+    stdout: /^6\s*$/,
+  },
+  'Example: the training recipe': {
+    check: "process.on('exit', () => console.log('lr', model.optimizer.lr));",
+    needs: 'fashion-mnist',
+    stdout: /initial loss [\d.]+ on 256 rows; expected 2\.3026: ln 10/,
+    verify: (stdout) => {
+      assert.match(stdout, /overfit 20 rows: reached/);
+      assert.match(stdout, /checks: initial loss/);
+      const lr = Number(/suggested lr ([\d.e-]+)/.exec(stdout)?.[1]);
+      assert.ok(lr > 1e-4 && lr < 1e-2, stdout);
+      assert.equal(Number(/^lr (\S+)$/m.exec(stdout)?.[1]).toPrecision(2), lr.toPrecision(2));
+    },
+  },
+  'Example: a table': {
+    check: '',
+    stdout: /\[ 'large', 'small' \]/,
+    verify: (stdout) => {
+      const [acc] = stdout.trim().split('\n').pop()!.split(' ').map(Number);
+      assert.ok(acc > 0.9, stdout);
+    },
+  },
+};
+
 describe('README examples', () => {
-  it('the kernels example runs', () => {
-    const r = run(`${example('Example: the kernels')}\nif (!(loss > 0) || dw.length !== 6) process.exit(3);`);
-    assert.equal(r.status, 0, r.stderr);
-  });
-
-  it('the model example runs (with a batch for its x and labels)', () => {
-    const code = `const x = new Float32Array(16 * 784).map((_, i) => (i % 7) / 7); const labels = new Int32Array(16).map((_, i) => i % 10);\n` +
-      `${example('Example: a model')}\nif (!(loss > 0) || probabilities.rows !== 16) process.exit(3);`;
-    const r = run(code);
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /total parameters/);
-  });
-
-  it('the models-that-leave-blasnet example runs and writes its files', () => {
-    const check = `\nconst fs = require('fs');\n` +
-      `if (probabilities.length !== 6 || !(fs.statSync('model.onnx').size > 0) || !(fs.statSync('model.safetensors').size > 0)) process.exit(3);`;
-    const r = run(`${example('Models that leave blasnet')}${check}`);
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout.trim(), '6');
-  });
-
-  it('the table example learns its rule and round-trips the preprocessing through a model file', function () {
-    this.timeout(60000);
-    const r = run(example('Example: a table'));
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /\[ 'large', 'small' \]/);
-    const [acc] = r.stdout.trim().split('\n').pop()!.split(' ').map(Number);
-    assert.ok(acc > 0.9, r.stdout);
-  });
-
   const canTrain = nativeAvailable() && fs.existsSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
-  (canTrain ? it : it.skip)('the training example reaches about 0.89 on Fashion-MNIST', function () {
-    this.timeout(120000);
-    const r = run(example('Example: training'));
-    assert.equal(r.status, 0, r.stderr);
-    const acc = Number(/accuracy: ([\d.]+)/.exec(r.stdout)?.[1]);
-    assert.ok(acc > 0.87, r.stdout);
+  const all = examples();
+
+  it('every TypeScript example has a check here', () => {
+    assert.deepEqual(all.map((e) => e.title).sort(), Object.keys(CHECKS).sort());
   });
 
-  (canTrain ? it : it.skip)('the training recipe example checks the model, finds an lr and trains at it', function () {
-    this.timeout(120000);
-    const r = run(`${example('Example: the training recipe')}\nprocess.on('exit', () => console.log('lr', model.optimizer.lr));`);
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /initial loss [\d.]+ on 256 rows; expected 2\.3026: ln 10/);
-    assert.match(r.stdout, /overfit 20 rows: reached/);
-    assert.match(r.stdout, /checks: initial loss/);
-    const lr = Number(/suggested lr ([\d.e-]+)/.exec(r.stdout)?.[1]);
-    assert.ok(lr > 1e-4 && lr < 1e-2, r.stdout);
-    assert.equal(Number(/^lr (\S+)$/m.exec(r.stdout)?.[1]).toPrecision(2), lr.toPrecision(2));
-  });
+  for (const { title, code } of all) {
+    const c = CHECKS[title];
+    const skip = c?.needs === 'fashion-mnist' && !canTrain;
+    (skip ? it.skip : it)(`runs as written: ${title}`, function () {
+      this.timeout(120000);
+      const r = run(`${code}\n${c?.check ?? ''}`);
+      assert.equal(r.status, 0, r.stderr);
+      if (c?.stdout) assert.match(r.stdout, c.stdout);
+      c?.verify?.(r.stdout);
+    });
+  }
 });
