@@ -101,6 +101,7 @@ grep -q 'ERR_BLASNET_DEPENDENCY\|npm install vega' "$TMP/no-plots.err" || fail "
 echo "cli: trains, says why there are no curves: $(head -c 160 "$TMP/no-plots.err")"
 
 echo "== install from a fresh git clone"
+git -C "$ROOT" rev-parse --verify HEAD >/dev/null || fail "$ROOT is not a git checkout"
 git clone -q --depth 1 "file://$ROOT" "$TMP/clone"
 dir="$(scratch git)"
 (cd "$dir" && npm install "git+file://$TMP/clone" "${NPM_FLAGS[@]}")
