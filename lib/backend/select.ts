@@ -64,8 +64,8 @@ function fallbackMessage(error: Error | null): string {
   } catch {
     // No log: the build succeeded, was skipped for a prebuilt addon, or never ran.
   }
-  return `blasnet: the native addon did not load (${error?.message.split('\n')[0]}); using the js backend, which is much slower.${build} ` +
-    'To build the addon: install cmake, g++ and libopenblas-dev (Debian), then run `npm rebuild blasnet`.';
+  return `blasnet: the native addon did not load (${error?.message.split('\n')[0]}); using the js backend, which is much slower.` +
+    `${build || ' '}To build the addon: install cmake, g++ and libopenblas-dev (Debian), then run \`npm rebuild blasnet\`.`;
 }
 
 /**
