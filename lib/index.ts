@@ -53,7 +53,7 @@ export { csvLogger, earlyStopping, modelCheckpoint, progressBar, reduceLrOnPlate
 export type { BatchLogs, Callback, EpochLogs, TrainContext } from './train/callbacks';
 export { createMetric } from './train/metrics';
 export type { Metric, MetricSpec } from './train/metrics';
-export type { CompileOptions, FitOptions, History, Labels } from './train/fit';
+export type { CompileOptions, Divergence, FitOptions, History, Labels } from './train/fit';
 export { decodeModel, encodeModel, loadModel, loadModels, saveModel, saveModels } from './io/model-file';
 export type { LoadedModel, ModelExtras } from './io/model-file';
 export { LBFGS } from './optim/lbfgs';
