@@ -7,7 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FASHION_MNIST_DIR } from '../lib';
+import { FASHION_MNIST_DIR, nativeAvailable } from '../lib';
 
 const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-cli-'));
@@ -74,6 +74,24 @@ describe('blasnet CLI', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^blasnet \d+\.\d+\.\d+/);
     assert.match(r.stdout, /backend: (native|js)/);
+  });
+
+  (nativeAvailable() ? it : it.skip)('info counts threads in words: 1 thread, 2 threads', () => {
+    for (const [n, words] of [['1', '1 thread of'], ['2', '2 threads of']]) {
+      const r = spawnSync(process.execPath, [CLI, 'info'], { cwd: tmp, encoding: 'utf8', env: { ...process.env, BLASNET_NUM_THREADS: n } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(r.stdout.includes(words), r.stdout);
+    }
+  });
+
+  it('a mistake prints one line, a suggestion and where the usage is, not the whole help', () => {
+    const r = run('trian');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /unknown command 'trian'/);
+    assert.match(r.stderr, /Did you mean train\?/);
+    assert.match(r.stderr, /\(run with --help for usage\)/);
+    assert.ok(!r.stderr.includes('Options:') && !r.stderr.includes('Commands:'), r.stderr);
+    assert.ok(r.stderr.trim().split('\n').length <= 3, r.stderr);
   });
 
   it('bad flags and missing files fail clearly with exit code 1', () => {
