@@ -65,11 +65,15 @@ export function diagnosticsSpec(data: DiagnosticsData, options: { title?: string
   };
 }
 
-/** Writes `<base>.svg` and `<base>.png` with the diagnostics pictures; returns their paths. */
+/**
+ * Writes `<base>.svg` and `<base>.png` with the diagnostics pictures; returns their paths.
+ * Throws ERR_BLASNET_DEPENDENCY, before writing anything, when a plotting package is missing.
+ */
 export async function writeDiagnostics(data: DiagnosticsData, base: string, options: { title?: string } = {}): Promise<{ svg: string; png: string }> {
   const svg = await renderSvg(diagnosticsSpec(data, options));
+  const png = svgToPng(svg);
   const files = { svg: `${base}.svg`, png: `${base}.png` };
   writeFileAtomic(files.svg, Buffer.from(svg, 'utf8'));
-  writeFileAtomic(files.png, svgToPng(svg));
+  writeFileAtomic(files.png, png);
   return files;
 }
