@@ -57,6 +57,11 @@ consumers() {
   echo "typescript: consumer.ts type-checks"
 }
 
+# The size of what an install brought: node_modules on disk and its packages.
+footprint() {
+  echo "footprint: $(du -sh "$1/node_modules" | cut -f1), $(cd "$1" && npm ls --all --parseable 2>/dev/null | tail -n +2 | sort -u | wc -l) packages"
+}
+
 scratch() {
   mkdir -p "$TMP/$1"
   (cd "$TMP/$1" && npm init -y >/dev/null)
@@ -79,6 +84,7 @@ dir="$(scratch tarball)"
 (cd "$dir" && npm install "$TARBALL" "${NPM_FLAGS[@]}" --foreground-scripts) | tee "$TMP/tarball.log"
 grep -q 'using the prebuilt addon' "$TMP/tarball.log" || fail "the install built the addon instead of using the prebuilt one"
 [ ! -e "$dir/node_modules/blasnet/build" ] || fail "the install built the addon instead of using the prebuilt one"
+footprint "$dir"
 consumers "$dir"
 (cd "$dir" && npx blasnet train --csv xor.csv --test-csv xor.csv --label y --hidden 4 --epochs 1 --batch-size 4 --quiet \
   --out m.blasnet --history h.csv --curves curves >/dev/null)
@@ -89,6 +95,7 @@ echo "== install from the tarball without optional dependencies"
 dir="$(scratch no-plots)"
 (cd "$dir" && npm install "$TARBALL" "${NPM_FLAGS[@]}" --omit=optional)
 [ ! -e "$dir/node_modules/vega" ] || fail "--omit=optional installed vega"
+footprint "$dir"
 consumers "$dir"
 (cd "$dir" && npx blasnet train --csv xor.csv --test-csv xor.csv --label y --hidden 4 --epochs 1 --batch-size 4 --quiet \
   --out m.blasnet --history h.csv --curves curves 2>"$TMP/no-plots.err" >/dev/null) || fail "the CLI failed without the plotting packages: $(cat "$TMP/no-plots.err")"
