@@ -6,7 +6,7 @@
 import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, typeError } from '../errors';
 import { writeFileAtomic } from '../io/format';
-import { svgToPng } from './curves';
+import { renderSvg, svgToPng } from './curves';
 
 /** The vega-lite specification of a confusion matrix (confusion[t][p], as confusionMatrix returns). */
 export function confusionMatrixSpec(confusion: number[][], classNames: readonly string[], options: { title?: string } = {}): Record<string, unknown> {
@@ -52,24 +52,19 @@ export function confusionMatrixSpec(confusion: number[][], classNames: readonly 
 }
 
 /**
- * Writes `<base>.svg` and `<base>.png` with a confusion matrix; returns their paths.
+ * Writes `<base>.svg` and `<base>.png` with a confusion matrix; returns their paths. Throws
+ * ERR_BLASNET_DEPENDENCY, before writing anything, when a plotting package is missing.
  */
 export async function writeConfusionMatrix(confusion: number[][], classNames: readonly string[], base: string,
   options: { title?: string } = {}): Promise<{ svg: string; png: string }> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const vega = require('vega') as typeof import('vega');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const vegaLite = require('vega-lite') as typeof import('vega-lite');
   const spec = confusionMatrixSpec(confusion, classNames, options);
   if (typeof base !== 'string' || base === '') {
     throw typeError(ErrorCode.ARG_TYPE, `writeConfusionMatrix: Expected a file path without extension for base but received ${show(base)}`);
   }
-  const compiled = vegaLite.compile(spec as never).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
-  const svg = await view.toSVG();
-  view.finalize();
+  const svg = await renderSvg(spec);
+  const png = svgToPng(svg, 800);
   const files = { svg: `${base}.svg`, png: `${base}.png` };
   writeFileAtomic(files.svg, Buffer.from(svg, 'utf8'));
-  writeFileAtomic(files.png, svgToPng(svg, 800));
+  writeFileAtomic(files.png, png);
   return files;
 }
