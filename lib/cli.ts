@@ -405,14 +405,14 @@ async function train(o: TrainOptions): Promise<void> {
       const cm = await writeConfusionMatrix(r.confusion, r.names, files.confusion, { title: `Confusion matrix on the test set of ${d.source}` });
       written.push(`confusion matrix in ${path.resolve(cm.svg)} and .png`);
     }
+    if (diagnostics && files.diagnostics) {
+      const dg = await writeDiagnostics(diagnostics.data, files.diagnostics, { title: `Training diagnostics: ${title}` });
+      written.push(`diagnostics in ${path.resolve(dg.svg)} and .png`);
+    }
   } catch (e) {
     // The plotting packages are optional; without them the model and history still count.
     if ((e as { code?: string }).code !== ErrorCode.DEPENDENCY) throw e;
     process.stderr.write(`blasnet: no pictures drawn: ${(e as Error).message}\n`);
-  }
-  if (diagnostics && files.diagnostics) {
-    const dg = await writeDiagnostics(diagnostics.data, files.diagnostics, { title: `Training diagnostics: ${title}` });
-    written.push(`diagnostics in ${path.resolve(dg.svg)} and .png`);
   }
   say(`${written.join('; ')}`);
   // The last line is machine-readable for scripts and benchmarks.
