@@ -534,6 +534,7 @@ export interface Optimizer {
    * everywhere the rule reads beta1, bias correction 1 - beta1^t included, as PyTorch does.
    */
   get momentum(): number | undefined;
+  /** Sets the momentum of the next step (see the getter). */
   set momentum(v: number);
   /** Steps taken (PyTorch's state['step']). */
   readonly stepCount: number;
