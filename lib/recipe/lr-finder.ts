@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../io/format';
 import type { LossSpec } from '../model/loss';
 import type { Input, Sequential, Target } from '../model/sequential';
 import type { OptimizerSpec } from '../optim';
-import { svgToPng } from '../plot/curves';
+import { renderSvg, svgToPng } from '../plot/curves';
 import { Matrix } from '../tensor';
 import { intOption, modelArg, onScratch, optimizerSpecOf, readRows, scratchOptimizer } from './scratch';
 
@@ -211,26 +211,23 @@ export function lrFinderSpec(result: LrFinderResult, options: { title?: string }
   };
 }
 
-/** Renders an lr range test to SVG text. */
+/** Renders an lr range test to SVG text. Needs the optional plotting packages vega and vega-lite. */
 export async function lrFinderSvg(result: LrFinderResult, options: { title?: string } = {}): Promise<string> {
   checkResult('lrFinderSvg', result, options);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const vega = require('vega') as typeof import('vega');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const vegaLite = require('vega-lite') as typeof import('vega-lite');
-  const view = new vega.View(vega.parse(vegaLite.compile(lrFinderSpec(result, options) as never).spec), { renderer: 'none' });
-  const svg = await view.toSVG();
-  view.finalize();
-  return svg;
+  return renderSvg(lrFinderSpec(result, options));
 }
 
-/** Writes `<base>.svg` and `<base>.png` with an lr range test's curve; returns their paths. */
+/**
+ * Writes `<base>.svg` and `<base>.png` with an lr range test's curve; returns their paths.
+ * Throws ERR_BLASNET_DEPENDENCY, before writing anything, when a plotting package is missing.
+ */
 export async function writeLrFinderPlot(result: LrFinderResult, base: string, options: { title?: string } = {}): Promise<{ svg: string; png: string }> {
   checkResult('writeLrFinderPlot', result, options);
   if (typeof base !== 'string' || base === '') {
     throw typeError(ErrorCode.ARG_TYPE, `writeLrFinderPlot: Expected a file path without extension for base but received ${show(base)}`);
   }
   const svg = await lrFinderSvg(result, options);
+  const png = svgToPng(svg);
   const files = { svg: `${base}.svg`, png: `${base}.png` };
   try {
     fs.accessSync(path.dirname(path.resolve(base)));
@@ -238,6 +235,6 @@ export async function writeLrFinderPlot(result: LrFinderResult, base: string, op
     throw new BlasnetError(ErrorCode.IO, `cannot write ${files.svg}: ${(e as Error).message}`);
   }
   writeFileAtomic(files.svg, Buffer.from(svg, 'utf8'));
-  writeFileAtomic(files.png, svgToPng(svg));
+  writeFileAtomic(files.png, png);
   return files;
 }
