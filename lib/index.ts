@@ -84,3 +84,12 @@ export type {
   CheckOptions, GradientCheck, GradientTensorCheck, InitialLossCheck, LrFinderOptions, LrFinderResult, ModelCheckReport, OverfitCheck,
   UnitCheck,
 } from './recipe';
+export {
+  checkSpace, choice, defaultBuild, gridConfigs, integers, logUniform, narrowSpace, runTrial, sampleConfig, search, SEARCH_METRICS,
+  searchTableCsv, sequentialRunner, threadsPerWorker, trialSeed, uniform, workerRunner,
+} from './search';
+export type {
+  BuildContext, BuildFunction, BuildSpec, ChoiceParam, Config, NumberParam, ParamValue, SearchBudget, SearchParam, SearchMetric,
+  SearchOptions, SearchResult, SearchSpace, SearchStrategy, Task, Trial, TrialData, TrialResult, TrialRunner, TrialStatus,
+} from './search';
+export { searchPlotSpec, writeSearchPlot } from './plot/search';

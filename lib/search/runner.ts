@@ -1,0 +1,128 @@
+/**
+ * Trial runners: where a search's trials execute. The search hands a runner one trial at a time,
+ * up to `concurrency` at once, and awaits each result; a runner on the main thread, one over a
+ * pool of worker threads, and (later) one over a job queue all fit the same interface.
+ */
+import * as os from 'os';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import type { BackendName } from '../backend/select';
+import { BlasnetError, ErrorCode } from '../errors';
+import { runTrial } from './trial';
+import type { BuildFunction, SearchMetric, Trial, TrialData, TrialEnv, TrialResult } from './trial';
+
+/** Runs trials; `run` never rejects for a trial's own failure (that is a 'failed' row). */
+export interface TrialRunner {
+  /** How many trials it runs at once. */
+  readonly concurrency: number;
+  run(trial: Trial): Promise<TrialResult>;
+  /** Stops everything it runs (workers are terminated) and frees its resources. */
+  close(): Promise<void>;
+}
+
+/** Runs trials one after another on the calling thread, yielding to the event loop between trials. */
+export function sequentialRunner(data: TrialData, env: TrialEnv): TrialRunner {
+  return {
+    concurrency: 1,
+    async run(trial) {
+      await new Promise((r) => setImmediate(r));
+      return runTrial(trial, data, env);
+    },
+    async close() { /* nothing held */ },
+  };
+}
+
+/** What a search worker is given at start (plain data; x, y and folds on shared memory). */
+export interface SearchWorkerInput {
+  data: TrialData;
+  backend: BackendName;
+  threads: number;
+  build: { module: string; name: string } | null;
+  metric: SearchMetric;
+  trialTimeMs?: number;
+}
+
+const WORKER = path.join(__dirname, 'worker.js');
+
+/**
+ * The kernel threads each of `workers` workers gets so that workers x threads <= cores:
+ * floor(cores / workers), at least 1.
+ */
+export function threadsPerWorker(workers: number, cores = os.availableParallelism?.() ?? os.cpus().length): number {
+  return Math.max(1, Math.floor(cores / workers));
+}
+
+/**
+ * Runs trials in `workers` worker threads that share `data` (its arrays must be on
+ * SharedArrayBuffers: every worker reads the same single copy). Each worker pins its native
+ * backend to `threads` kernel threads. A worker that dies mid-trial makes that trial 'failed'
+ * and is replaced.
+ */
+export function workerRunner(data: TrialData, options: {
+  workers: number; threads: number; backend: BackendName; build: { module: string; name: string } | null; metric: SearchMetric; trialTimeMs?: number;
+}): TrialRunner {
+  for (const a of [data.x, data.y, data.folds]) {
+    if (!(a.buffer instanceof SharedArrayBuffer)) throw new BlasnetError(ErrorCode.INTERNAL, 'workerRunner: the trial data must be on shared memory');
+  }
+  const input: SearchWorkerInput = {
+    data, backend: options.backend, threads: options.threads, build: options.build, metric: options.metric,
+    ...(options.trialTimeMs !== undefined ? { trialTimeMs: options.trialTimeMs } : {}),
+  };
+  interface Slot { worker: Worker; job: { trial: Trial; resolve: (r: TrialResult) => void } | null }
+  const slots: Slot[] = [];
+  const waiting: { trial: Trial; resolve: (r: TrialResult) => void }[] = [];
+  let closed = false;
+
+  const dispatch = (slot: Slot) => {
+    const next = waiting.shift();
+    if (!next) return;
+    slot.job = next;
+    slot.worker.postMessage(next.trial);
+  };
+  const spawn = (): Slot => {
+    const slot: Slot = { worker: new Worker(WORKER, { workerData: input }), job: null };
+    slot.worker.on('message', (r: TrialResult) => {
+      const job = slot.job;
+      slot.job = null;
+      job?.resolve(r);
+      dispatch(slot);
+    });
+    const lost = (why: string) => {
+      if (closed) return;
+      const job = slot.job;
+      slot.job = null;
+      const i = slots.indexOf(slot);
+      if (i >= 0) slots[i] = spawn();
+      if (job) {
+        job.resolve({ index: job.trial.index, stage: job.trial.stage, config: job.trial.config, score: NaN, epochs: job.trial.epochs, seed: job.trial.seed, seconds: 0, status: 'failed', error: why });
+      }
+      if (i >= 0) dispatch(slots[i]);
+    };
+    slot.worker.on('error', (e) => lost(`the search worker failed: ${e.message}`));
+    slot.worker.on('exit', (code) => lost(`the search worker exited with code ${code}`));
+    return slot;
+  };
+  for (let i = 0; i < options.workers; i++) slots.push(spawn());
+
+  return {
+    concurrency: options.workers,
+    run(trial) {
+      if (closed) return Promise.reject(new BlasnetError(ErrorCode.STATE, 'workerRunner: closed'));
+      return new Promise<TrialResult>((resolve) => {
+        waiting.push({ trial, resolve });
+        const idle = slots.find((s) => s.job === null);
+        if (idle) dispatch(idle);
+      });
+    },
+    async close() {
+      closed = true;
+      waiting.length = 0;
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}
+
+/** The trial environment on the main thread. */
+export function localEnv(build: BuildFunction, metric: SearchMetric, backend: BackendName, trialTimeMs?: number): TrialEnv {
+  return { build, metric, backend, ...(trialTimeMs !== undefined ? { trialTimeMs } : {}) };
+}

@@ -1,0 +1,457 @@
+/**
+ * Hyperparameter search: grid, random, coarse-to-fine and successive halving over a search
+ * space, each trial scored on a holdout or k-fold split, trials run on the calling thread or in
+ * worker threads sharing one copy of the data; every trial in the results table, the best
+ * configuration, and a model retrained with it on all the data.
+ */
+import { defaultBackend } from '../backend/select';
+import type { BackendName } from '../backend/select';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import type { Input, Sequential } from '../model/sequential';
+import { Rng } from '../rng';
+import { Matrix } from '../tensor';
+import { typedArrayTag } from '../typed';
+import { sequentialRunner, threadsPerWorker, workerRunner } from './runner';
+import type { TrialRunner } from './runner';
+import { checkSpace, gridConfigs, gridSize, isSpec, narrowSpace, sampleConfig } from './space';
+import type { Config, SearchSpace } from './space';
+import { defaultBuild, SEARCH_METRICS, trialSeed } from './trial';
+import type { BuildFunction, BuildSpec, SearchMetric, Task, Trial, TrialData, TrialResult } from './trial';
+
+/** How a search proposes trials. */
+export type SearchStrategy = 'grid' | 'random' | 'coarseToFine' | 'halving';
+
+/** Epoch budgets of the trials. */
+export interface SearchBudget {
+  /**
+   * Epochs of a full trial (random, grid, coarse-to-fine's fine stage, halving's cap). Default
+   * the configuration's `epochs`, else 10.
+   */
+  epochs?: number;
+  /**
+   * Epochs of coarse-to-fine's coarse stage (default round(epochs / 4), at least 1) and of
+   * halving's first rung (default epochs / eta^(rungs - 1), at least 1).
+   */
+  minEpochs?: number;
+  /** Halving: the fraction 1/eta of each rung survives, with eta times the epochs. Default 3. */
+  eta?: number;
+  /** Stop each trial's training after this many milliseconds (fit's timeLimitMs). */
+  trialTimeMs?: number;
+}
+
+/** Options of search. */
+export interface SearchOptions {
+  /** The hyperparameters (see uniform, logUniform, integers, choice); plain values are constants. */
+  space: SearchSpace;
+  /**
+   * Training data: x as a Matrix or rows, y as Int32Array class labels (classification: stratified
+   * splits, cross-entropy) or Float32Array / Matrix targets (regression, mean squared error).
+   */
+  data: { x: Input; y: Int32Array | Float32Array | Matrix | ArrayLike<number> };
+  /**
+   * Configurations to try: random and coarse-to-fine trials in all (the coarse stage takes
+   * round(trials * coarseFraction)), halving's first-rung candidates. Grid runs its whole
+   * product and needs trials (when given) at least that large. Default 20.
+   */
+  trials?: number;
+  /** Default 'random'. */
+  strategy?: SearchStrategy;
+  /**
+   * What to optimise, on the held-out rows: 'accuracy' (higher is better; classification),
+   * 'valLoss', 'mse', 'mae' (regression) or 'loss' (last epoch's training loss), lower is better.
+   * Default 'accuracy' for classification, 'valLoss' for regression.
+   */
+  metric?: SearchMetric;
+  /** k-fold cross-validation with k = folds >= 2 (stratified for classes); default a holdout split. */
+  folds?: number;
+  /** The holdout share of rows, in (0, 1), stratified for classes. Default 0.2. */
+  validationFraction?: number;
+  budget?: SearchBudget;
+  /** Grid: values per numeric range. Default 3. */
+  gridPoints?: number;
+  /** Coarse-to-fine: the share of trials in the coarse stage, in (0, 1). Default 0.5. */
+  coarseFraction?: number;
+  /** Coarse-to-fine: the fine ranges' width as a fraction of the coarse ranges'. Default 0.25. */
+  narrow?: number;
+  /** Seeds the sampling, the splits and every trial (trial i gets a seed hashed from seed and i). Default 0. */
+  seed?: number;
+  /** Makes a compiled model from a configuration; default defaultBuild (an MLP). With workers, give { module }. */
+  build?: BuildSpec;
+  /** Worker threads running trials at once; 1 (default) runs them on this thread. */
+  workers?: number;
+  /** Kernel threads per worker (native backend). Default floor(cores / workers). */
+  threads?: number;
+  /** Default the default backend's name. */
+  backend?: BackendName;
+  /** Retrain the best configuration on all the data. Default true. */
+  refit?: boolean;
+  /** Cancels the search: workers are terminated and the promise rejects with ERR_BLASNET_ABORTED. */
+  signal?: AbortSignal;
+  /** A progress bar over trials on this stream (a line per trial when it is not a terminal). */
+  progress?: NodeJS.WritableStream;
+  /** Called with each trial's row as it finishes. */
+  onTrial?: (row: TrialResult) => void;
+}
+
+/** What search resolves with. */
+export interface SearchResult {
+  /** Every trial, in index order. */
+  readonly trials: TrialResult[];
+  /** The best 'ok' row of the last stage that has one, or null when every trial failed. */
+  readonly best: TrialResult | null;
+  readonly bestConfig: Config | null;
+  /** The best configuration retrained on all the data (null without refit or without a best). */
+  readonly model: Sequential | null;
+  readonly metric: SearchMetric;
+  readonly higherIsBetter: boolean;
+}
+
+const STRATEGIES: readonly SearchStrategy[] = ['grid', 'random', 'coarseToFine', 'halving'];
+
+function positiveInt(where: string, name: string, v: unknown, min = 1): number {
+  if (!(typeof v === 'number' && Number.isInteger(v) && v >= min)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer >= ${min} for ${name} but received ${String(v)}`);
+  }
+  return v;
+}
+
+function openFraction(where: string, name: string, v: unknown): number {
+  if (!(typeof v === 'number' && v > 0 && v < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected number in (0, 1) for ${name} but received ${String(v)}`);
+  return v;
+}
+
+/** x and y on shared memory, checked: finite x, one label or target row per x row. */
+function sharedData(where: string, data: SearchOptions['data']): { x: Float32Array; rows: number; cols: number; y: Int32Array | Float32Array; yCols: number; task: Task; outputSize: number } {
+  if (!data || typeof data !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { x, y } for data`);
+  const xm = data.x instanceof Matrix ? data.x : Array.isArray(data.x) ? Matrix.from(data.x as number[][]) : null;
+  if (!xm) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix or an array of rows for data.x`);
+  const { rows, cols } = xm;
+  if (rows < 2 || cols < 1) throw rangeError(ErrorCode.SHAPE, `${where}: data.x needs at least 2 rows and 1 column but has ${rows} x ${cols}`);
+  const x = new Float32Array(new SharedArrayBuffer(4 * rows * cols) as unknown as ArrayBuffer);
+  x.set(xm.data.subarray(0, rows * cols));
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i])) throw rangeError(ErrorCode.DATA, `${where}: data.x has ${x[i]} at row ${Math.floor(i / cols)}, column ${i % cols}`);
+  }
+  const yv = data.y;
+  const tag = typedArrayTag(yv);
+  if (yv instanceof Matrix || tag === 'Float32Array') {
+    const src = yv instanceof Matrix ? yv.data : yv as Float32Array;
+    const yCols = yv instanceof Matrix ? yv.cols : 1;
+    if (src.length < rows * yCols || (!(yv instanceof Matrix) && src.length !== rows) || (yv instanceof Matrix && yv.rows !== rows)) {
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows} target rows for data.y`);
+    }
+    const y = new Float32Array(new SharedArrayBuffer(4 * rows * yCols) as unknown as ArrayBuffer);
+    y.set(src.subarray(0, rows * yCols));
+    if (y.some((v) => !Number.isFinite(v))) throw rangeError(ErrorCode.DATA, `${where}: data.y has a non-finite target`);
+    return { x, rows, cols, y, yCols, task: 'regression', outputSize: yCols };
+  }
+  if (!yv || typeof (yv as ArrayLike<number>).length !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected Int32Array labels or Float32Array / Matrix targets for data.y`);
+  const labels = yv as ArrayLike<number>;
+  if (labels.length !== rows) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows} labels for data.y but received ${labels.length}`);
+  const y = new Int32Array(new SharedArrayBuffer(4 * rows) as unknown as ArrayBuffer);
+  let classes = 0;
+  for (let i = 0; i < rows; i++) {
+    const c = labels[i];
+    if (!(Number.isInteger(c) && c >= 0)) throw rangeError(ErrorCode.LABEL, `${where}: Expected non-negative integer labels but data.y[${i}] is ${c}`);
+    y[i] = c;
+    classes = Math.max(classes, c + 1);
+  }
+  if (classes < 2) throw rangeError(ErrorCode.LABEL, `${where}: classification needs at least 2 classes in data.y`);
+  return { x, rows, cols, y, yCols: 1, task: 'classification', outputSize: classes };
+}
+
+function shuffled(idx: number[], rng: Rng): number[] {
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  return idx;
+}
+
+/**
+ * Fold ids per row (seeded): k folds dealt class by class (so each fold holds floor or ceil of
+ * each class's n_c / k), or one holdout fold of round(n_c * fraction) rows per class.
+ */
+function assignFolds(where: string, y: Int32Array | Float32Array, rows: number, task: Task, classes: number,
+  folds: number | undefined, fraction: number, rng: Rng): Int32Array {
+  const out = new Int32Array(new SharedArrayBuffer(4 * rows) as unknown as ArrayBuffer).fill(-1);
+  const groups: number[][] = [];
+  if (task === 'classification') {
+    for (let c = 0; c < classes; c++) groups.push([]);
+    for (let r = 0; r < rows; r++) groups[y[r]].push(r);
+  } else {
+    groups.push(Array.from({ length: rows }, (_, r) => r));
+  }
+  const present = groups.filter((g) => g.length > 0);
+  if (folds !== undefined) {
+    if (folds > rows) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected folds <= ${rows} (the rows) but received ${folds}`);
+    const smallest = Math.min(...present.map((g) => g.length));
+    if (task === 'classification' && folds > smallest) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: folds ${folds} is more than the ${smallest} rows of the smallest class; every fold must hold every class`);
+    }
+    let offset = 0;
+    for (const g of present) {
+      shuffled(g, rng).forEach((r, p) => (out[r] = (offset + p) % folds));
+      offset = (offset + g.length) % folds;
+    }
+  } else {
+    let held = 0;
+    for (const g of present) {
+      const k = Math.round(g.length * fraction);
+      shuffled(g, rng).slice(0, k).forEach((r) => (out[r] = 0));
+      held += k;
+    }
+    if (held === 0 || held === rows) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: validationFraction ${fraction} holds out ${held} of ${rows} rows; both parts need rows`);
+    }
+  }
+  return out;
+}
+
+/** The trials of one stage and how the next stage follows from the results. */
+interface Plan {
+  /** Planned number of trials (for the progress bar). */
+  total: number;
+  first(): Trial[];
+  /** The next stage's trials from all rows so far, or null when done. */
+  next(rows: readonly TrialResult[]): Trial[] | null;
+}
+
+function better(higher: boolean, a: TrialResult, b: TrialResult): boolean {
+  return higher ? a.score > b.score : a.score < b.score;
+}
+
+/** The best 'ok' rows of a stage, best first (ties: the earlier trial). */
+function ranked(rows: readonly TrialResult[], stage: number, higher: boolean): TrialResult[] {
+  return rows.filter((r) => r.stage === stage && r.status === 'ok')
+    .sort((a, b) => (better(higher, a, b) ? -1 : better(higher, b, a) ? 1 : a.index - b.index));
+}
+
+/** search: tries configurations from `space` and returns every trial's row, the best, and a refitted model. */
+export async function search(options: SearchOptions): Promise<SearchResult> {
+  const where = 'search';
+  if (!options || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { space, data, ... }`);
+  const space = checkSpace(where, options.space);
+  const strategy = options.strategy ?? 'random';
+  if (!STRATEGIES.includes(strategy)) throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected strategy ${STRATEGIES.join(', ')} but received ${String(strategy)}`);
+  const seed = options.seed ?? 0;
+  if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${String(seed)}`);
+  const gridPoints = positiveInt(where, 'gridPoints', options.gridPoints ?? 3, 2);
+  const trials = strategy === 'grid' && options.trials === undefined ? gridSize(space, gridPoints) : positiveInt(where, 'trials', options.trials ?? 20);
+  if (strategy === 'grid' && gridSize(space, gridPoints) > trials) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: the grid has ${gridSize(space, gridPoints)} configurations but trials is ${trials}`);
+  }
+  if (strategy === 'coarseToFine' && trials < 2) throw rangeError(ErrorCode.ARG_RANGE, `${where}: coarseToFine needs trials >= 2 (a coarse and a fine stage) but received ${trials}`);
+  if ((strategy === 'coarseToFine' || strategy === 'halving') && 'epochs' in space) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: ${strategy} sets the epochs of its trials; take epochs out of the space and use budget.epochs`);
+  }
+  const budget = options.budget ?? {};
+  if (typeof budget !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an object for budget`);
+  const eta = budget.eta ?? 3;
+  if (!(typeof eta === 'number' && eta > 1 && Number.isFinite(eta))) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected number > 1 for budget.eta but received ${String(eta)}`);
+  const constantEpochs = typeof space.epochs === 'number' ? space.epochs : undefined;
+  const maxEpochs = positiveInt(where, 'budget.epochs', budget.epochs ?? constantEpochs ?? 10);
+  if (budget.minEpochs !== undefined) positiveInt(where, 'budget.minEpochs', budget.minEpochs);
+  if (budget.minEpochs !== undefined && budget.minEpochs > maxEpochs) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: budget.minEpochs ${budget.minEpochs} > budget.epochs ${maxEpochs}`);
+  }
+  if (budget.trialTimeMs !== undefined && !(typeof budget.trialTimeMs === 'number' && budget.trialTimeMs > 0)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for budget.trialTimeMs but received ${String(budget.trialTimeMs)}`);
+  }
+  const coarseFraction = openFraction(where, 'coarseFraction', options.coarseFraction ?? 0.5);
+  const narrow = openFraction(where, 'narrow', options.narrow ?? 0.25);
+  if (options.folds !== undefined) positiveInt(where, 'folds', options.folds, 2);
+  if (options.folds !== undefined && options.validationFraction !== undefined) throw rangeError(ErrorCode.ARG_RANGE, `${where}: give folds or validationFraction, not both`);
+  const fraction = openFraction(where, 'validationFraction', options.validationFraction ?? 0.2);
+  const workers = positiveInt(where, 'workers', options.workers ?? 1);
+  const threads = options.threads === undefined ? threadsPerWorker(workers) : positiveInt(where, 'threads', options.threads);
+  const backend: BackendName = options.backend ?? defaultBackend().name as BackendName;
+  if (backend !== 'js' && backend !== 'native') throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected backend 'js' or 'native' but received ${String(backend)}`);
+  const { signal, onTrial, progress } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an AbortSignal for signal`);
+  if (onTrial !== undefined && typeof onTrial !== 'function') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a function for onTrial`);
+  const buildSpec = options.build ?? defaultBuild;
+  let build: BuildFunction;
+  let buildModule: { module: string; name: string } | null = null;
+  if (typeof buildSpec === 'function') {
+    if (workers > 1 && buildSpec !== defaultBuild) {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: build is a function and cannot move to worker threads; give { module, name } with workers > 1`);
+    }
+    build = buildSpec;
+  } else if (buildSpec && typeof buildSpec === 'object' && typeof buildSpec.module === 'string') {
+    buildModule = { module: require.resolve(buildSpec.module), name: buildSpec.name ?? 'build' };
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const f = (require(buildModule.module) as Record<string, unknown>)[buildModule.name];
+    if (typeof f !== 'function') throw typeError(ErrorCode.ARG_TYPE, `${where}: ${buildSpec.module} exports no function ${buildModule.name}`);
+    build = f as BuildFunction;
+  } else {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a function or { module, name } for build`);
+  }
+
+  const d = sharedData(where, options.data);
+  const metric = options.metric ?? (d.task === 'classification' ? 'accuracy' : 'valLoss');
+  const def = (SEARCH_METRICS as Record<string, { higher: boolean; task: Task | null }>)[metric];
+  if (!def || !Object.prototype.hasOwnProperty.call(SEARCH_METRICS, metric)) {
+    throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected metric ${Object.keys(SEARCH_METRICS).join(', ')} but received ${String(metric)}`);
+  }
+  if (def.task && def.task !== d.task) throw rangeError(ErrorCode.ARG_RANGE, `${where}: metric ${metric} is for ${def.task} but data.y makes this ${d.task}`);
+  const higher = def.higher;
+  const rng = new Rng(seed);
+  const folds = assignFolds(where, d.y, d.rows, d.task, d.outputSize, options.folds, fraction, rng);
+  const data: TrialData = { ...d, folds, nFolds: options.folds ?? 1 };
+
+  // Trials are numbered and seeded in the order the strategy makes them, on this thread only.
+  let nextIndex = 0;
+  const trial = (stage: number, config: Config, epochs: number, s?: number): Trial => {
+    const index = nextIndex++;
+    return { index, stage, config, epochs, seed: s ?? trialSeed(seed, index) };
+  };
+  const epochsOf = (c: Config) => (typeof c.epochs === 'number' ? positiveInt(where, 'epochs (in the space)', c.epochs) : maxEpochs);
+  let plan: Plan;
+  if (strategy === 'grid' || strategy === 'random') {
+    const configs = strategy === 'grid' ? gridConfigs(space, gridPoints) : Array.from({ length: trials }, () => sampleConfig(space, rng));
+    if (isSpec(space.epochs)) configs.forEach(epochsOf);
+    plan = { total: configs.length, first: () => configs.map((c) => trial(0, c, epochsOf(c))), next: () => null };
+  } else if (strategy === 'coarseToFine') {
+    const coarse = Math.min(trials - 1, Math.max(1, Math.round(trials * coarseFraction)));
+    const coarseEpochs = budget.minEpochs ?? Math.max(1, Math.round(maxEpochs / 4));
+    plan = {
+      total: trials,
+      first: () => Array.from({ length: coarse }, () => trial(0, sampleConfig(space, rng), coarseEpochs)),
+      next: (rows) => {
+        if (rows.some((r) => r.stage === 1)) return null;
+        const best = ranked(rows, 0, higher)[0];
+        // With no usable coarse trial the fine stage searches the whole space.
+        const fine = best ? narrowSpace(space, best.config, narrow) : space;
+        return Array.from({ length: trials - coarse }, () => trial(1, sampleConfig(fine, rng), maxEpochs));
+      },
+    };
+  } else {
+    const rungs = Math.max(1, Math.floor(Math.log(trials) / Math.log(eta) + 1e-9) + 1);
+    const minEpochs = budget.minEpochs ?? Math.max(1, Math.floor(maxEpochs / eta ** (rungs - 1)));
+    const epochsAt = (rung: number) => Math.min(maxEpochs, Math.round(minEpochs * eta ** rung));
+    let total = 0;
+    for (let n = trials, r = 0; ; r++) {
+      total += n;
+      if (n <= 1 || epochsAt(r) >= maxEpochs) break;
+      n = Math.ceil(n / eta);
+    }
+    plan = {
+      total,
+      first: () => Array.from({ length: trials }, () => trial(0, sampleConfig(space, rng), epochsAt(0))),
+      next: (rows) => {
+        const rung = rows.reduce((m, r) => Math.max(m, r.stage), 0);
+        const here = rows.filter((r) => r.stage === rung);
+        if (here.length <= 1 || epochsAt(rung) >= maxEpochs) return null;
+        const keep = ranked(rows, rung, higher).slice(0, Math.ceil(here.length / eta));
+        if (keep.length === 0) return null;
+        // A survivor keeps its seed: the same model, trained longer.
+        return keep.map((r) => trial(rung + 1, r.config, epochsAt(rung + 1), r.seed));
+      },
+    };
+  }
+
+  if (signal?.aborted) throw abortError(signal);
+  const runner: TrialRunner = workers > 1
+    ? workerRunner(data, { workers, threads, backend, build: buildModule, metric, ...(budget.trialTimeMs !== undefined ? { trialTimeMs: budget.trialTimeMs } : {}) })
+    : sequentialRunner(data, { build, metric, backend, ...(budget.trialTimeMs !== undefined ? { trialTimeMs: budget.trialTimeMs } : {}) });
+  const bar = progressOver(plan.total, metric, progress);
+  const rows: TrialResult[] = [];
+  let aborted: (() => void) | null = null;
+  const abortPromise = new Promise<never>((_, reject) => {
+    aborted = () => reject(abortError(signal as AbortSignal));
+  });
+  abortPromise.catch(() => undefined);
+  const onAbort = () => aborted?.();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (let stage: Trial[] | null = plan.first(); stage && stage.length > 0; stage = plan.next(rows)) {
+      const results = await Promise.race([abortPromise, Promise.all(stage.map(async (t) => {
+        const r = await runner.run(t);
+        if (!signal?.aborted) {
+          bar.tick(r);
+          onTrial?.(r);
+        }
+        return r;
+      }))]);
+      rows.push(...results);
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    bar.stop();
+    await runner.close();
+  }
+  const lastStage = rows.filter((r) => r.status === 'ok').reduce((m, r) => Math.max(m, r.stage), -1);
+  const best = lastStage >= 0 ? ranked(rows, lastStage, higher)[0] : null;
+  let model: Sequential | null = null;
+  if (best && options.refit !== false) {
+    if (signal?.aborted) throw abortError(signal);
+    const bestSeed = best.seed;
+    model = build(best.config, { inputSize: d.cols, outputSize: d.outputSize, task: d.task, seed: bestSeed, backend });
+    const yAll = d.task === 'classification' ? d.y : d.yCols > 1 ? new Matrix(d.y as Float32Array, d.rows, d.yCols) : d.y;
+    model.fit(new Matrix(d.x, d.rows, d.cols), yAll, {
+      epochs: best.epochs, batchSize: typeof best.config.batchSize === 'number' ? best.config.batchSize : 32, seed: bestSeed, onNonFinite: 'stop',
+    });
+  }
+  return { trials: rows, best, bestConfig: best ? best.config : null, model, metric, higherIsBetter: higher };
+}
+
+function abortError(signal: AbortSignal): Error {
+  const err = new BlasnetError(ErrorCode.ABORTED, 'search: aborted', { cause: signal.reason });
+  err.name = 'AbortError';
+  return err;
+}
+
+/** A bar over trials on a terminal, a line per trial elsewhere, nothing without a stream. */
+function progressOver(total: number, metric: string, stream: NodeJS.WritableStream | undefined): { tick(r: TrialResult): void; stop(): void } {
+  if (!stream) return { tick() { /* silent */ }, stop() { /* silent */ } };
+  let done = 0;
+  const fmt = (v: number) => (Number.isFinite(v) ? v.toPrecision(4) : '-');
+  if ((stream as NodeJS.WriteStream).isTTY) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const cliProgress = require('cli-progress') as typeof import('cli-progress');
+    const bar = new cliProgress.SingleBar({
+      stream: stream as NodeJS.WriteStream,
+      format: `trials [{bar}] {value}/{total} | last ${metric} {last} | {failed} failed | ETA {eta_formatted}`,
+      barsize: 24, hideCursor: true, clearOnComplete: true,
+    }, cliProgress.Presets.shades_classic);
+    let failed = 0;
+    bar.start(total, 0, { last: '-', failed: 0 });
+    return {
+      tick(r) {
+        done++;
+        if (r.status !== 'ok') failed++;
+        bar.setTotal(Math.max(total, done));
+        bar.update(done, { last: fmt(r.score), failed });
+      },
+      stop() {
+        bar.stop();
+      },
+    };
+  }
+  const width = String(total).length;
+  return {
+    tick(r) {
+      done++;
+      stream.write(`trial ${String(done).padStart(width)}/${total}  #${r.index} stage ${r.stage}  ${r.status}  ${metric} ${fmt(r.score)}  ` +
+        `${r.epochs} epochs  ${r.seconds.toFixed(2)}s\n`);
+    },
+    stop() { /* lines are complete */ },
+  };
+}
+
+/** The results table as CSV text: index, stage, one column per hyperparameter, score, epochs, seconds, status, error. */
+export function searchTableCsv(result: Pick<SearchResult, 'trials'>): string {
+  const names: string[] = [];
+  for (const r of result.trials) for (const k of Object.keys(r.config)) if (!names.includes(k)) names.push(k);
+  const cell = (v: unknown): string => {
+    if (v === undefined || (typeof v === 'number' && Number.isNaN(v))) return '';
+    const s = Array.isArray(v) ? v.join('-') : String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  const lines = [['index', 'stage', ...names, 'score', 'epochs', 'seconds', 'status', 'error'].join(',')];
+  for (const r of result.trials) {
+    lines.push([r.index, r.stage, ...names.map((k) => r.config[k]), r.score, r.epochs, r.seconds.toFixed(3), r.status, r.error].map(cell).join(','));
+  }
+  return `${lines.join('\n')}\n`;
+}

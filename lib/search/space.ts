@@ -1,0 +1,183 @@
+/**
+ * Search spaces: named hyperparameters, each a numeric range (uniform, log-uniform, integers) or
+ * a set of choices; anything else in a space is a constant every configuration gets. Sampling is
+ * seeded; grids enumerate the product; narrowing shrinks numeric ranges around a configuration
+ * (the fine stage of coarse-to-fine).
+ */
+import { ErrorCode, rangeError, typeError } from '../errors';
+import { Rng } from '../rng';
+
+/** A hyperparameter value: a number, a string, a boolean, or an array of them (hidden widths). */
+export type ParamValue = number | string | boolean | readonly (number | string | boolean)[];
+
+/** A numeric range; integers are sampled uniformly (or log-uniformly with log) and rounded. */
+export interface NumberParam {
+  readonly kind: 'uniform' | 'logUniform' | 'integer';
+  readonly low: number;
+  readonly high: number;
+  /** Whether values spread evenly on a log scale (always for logUniform). */
+  readonly log: boolean;
+}
+
+/** A set of values, each equally likely. */
+export interface ChoiceParam {
+  readonly kind: 'choice';
+  readonly values: readonly ParamValue[];
+}
+
+/** One dimension of a search space. */
+export type SearchParam = NumberParam | ChoiceParam;
+
+/** Hyperparameter name to its range, choices, or a constant value. */
+export type SearchSpace = Record<string, SearchParam | ParamValue>;
+
+/** A point of a space: a value for every name. */
+export type Config = Record<string, ParamValue>;
+
+/** A real number uniform in [low, high]. */
+export function uniform(low: number, high: number): NumberParam {
+  return { kind: 'uniform', low, high, log: false };
+}
+
+/** A positive real number whose logarithm is uniform in [log low, log high] (learning rates, weight decay). */
+export function logUniform(low: number, high: number): NumberParam {
+  return { kind: 'logUniform', low, high, log: true };
+}
+
+/** An integer in [low, high], both included; with log, spread evenly on a log scale (widths). */
+export function integers(low: number, high: number, options: { log?: boolean } = {}): NumberParam {
+  return { kind: 'integer', low, high, log: !!options.log };
+}
+
+/** One of `values` (numbers, strings, booleans or arrays of them, e.g. hidden widths [64, 32]). */
+export function choice(values: readonly ParamValue[]): ChoiceParam {
+  return { kind: 'choice', values };
+}
+
+/** Whether a space entry is a range or choice rather than a constant. */
+export function isSpec(v: unknown): v is SearchParam {
+  return !!v && typeof v === 'object' && !Array.isArray(v) && ['uniform', 'logUniform', 'integer', 'choice'].includes((v as SearchParam).kind);
+}
+
+function isValue(v: unknown): v is ParamValue {
+  const scalar = (s: unknown) => (typeof s === 'number' && Number.isFinite(s)) || typeof s === 'string' || typeof s === 'boolean';
+  return scalar(v) || (Array.isArray(v) && v.every(scalar));
+}
+
+/**
+ * Checks a space: at least one entry; numeric ranges finite with low <= high (low > 0 on a log
+ * scale, integer bounds for integers); choices non-empty, of valid values; constants valid values.
+ * Every failure is a coded RangeError or TypeError naming the entry.
+ */
+export function checkSpace(where: string, space: unknown): SearchSpace {
+  if (!space || typeof space !== 'object' || Array.isArray(space)) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an object of hyperparameters for space but received ${Array.isArray(space) ? 'an array' : typeof space}`);
+  }
+  const names = Object.keys(space);
+  if (names.length === 0) throw rangeError(ErrorCode.ARG_RANGE, `${where}: the space is empty; give at least one hyperparameter`);
+  for (const name of names) {
+    const v = (space as Record<string, unknown>)[name];
+    if (isSpec(v)) {
+      if (v.kind === 'choice') {
+        if (!Array.isArray(v.values) || v.values.length === 0) throw rangeError(ErrorCode.ARG_RANGE, `${where}: space.${name} has no choices`);
+        v.values.forEach((c, i) => {
+          if (!isValue(c)) throw typeError(ErrorCode.ARG_TYPE, `${where}: space.${name} choice ${i} is not a number, string, boolean or array of them`);
+        });
+        continue;
+      }
+      const { low, high } = v;
+      if (typeof low !== 'number' || typeof high !== 'number' || !Number.isFinite(low) || !Number.isFinite(high)) {
+        throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected finite numbers for space.${name} low and high but received ${String(low)} and ${String(high)}`);
+      }
+      if (low > high) throw rangeError(ErrorCode.ARG_RANGE, `${where}: space.${name} has low ${low} > high ${high}`);
+      if (v.log && low <= 0) throw rangeError(ErrorCode.ARG_RANGE, `${where}: space.${name} is on a log scale and needs low > 0 but received ${low}`);
+      if (v.kind === 'integer' && !(Number.isInteger(low) && Number.isInteger(high))) {
+        throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer bounds for space.${name} but received ${low} and ${high}`);
+      }
+    } else if (!isValue(v)) {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: space.${name} is neither a range, a choice nor a constant (number, string, boolean or array of them)`);
+    }
+  }
+  return space as SearchSpace;
+}
+
+function sampleNumber(p: NumberParam, rng: Rng): number {
+  const u = rng.uniform();
+  if (p.kind === 'integer') {
+    if (!p.log) return Math.min(p.high, p.low + Math.floor(u * (p.high - p.low + 1)));
+    // log-uniform over [low, high + 1), floored: each integer gets the log-width of its unit interval.
+    const lo = Math.log(p.low), hi = Math.log(p.high + 1);
+    return Math.min(p.high, Math.max(p.low, Math.floor(Math.exp(lo + u * (hi - lo)))));
+  }
+  return p.log ? Math.exp(Math.log(p.low) + u * (Math.log(p.high) - Math.log(p.low))) : p.low + u * (p.high - p.low);
+}
+
+/** A configuration drawn from `space` (names in the space's order, one generator draw per range or choice). */
+export function sampleConfig(space: SearchSpace, rng: Rng): Config {
+  const out: Config = {};
+  for (const [name, v] of Object.entries(space)) {
+    if (!isSpec(v)) out[name] = v;
+    else if (v.kind === 'choice') out[name] = v.values[rng.int(v.values.length)];
+    else out[name] = sampleNumber(v, rng);
+  }
+  return out;
+}
+
+/** The values a grid takes for one entry: every choice, every integer (or `points` of them), `points` spaced values. */
+function gridValues(p: SearchParam | ParamValue, points: number): ParamValue[] {
+  if (!isSpec(p)) return [p];
+  if (p.kind === 'choice') return [...p.values];
+  if (p.low === p.high) return [p.low];
+  const at = (t: number) => (p.log ? Math.exp(Math.log(p.low) + t * (Math.log(p.high) - Math.log(p.low))) : p.low + t * (p.high - p.low));
+  if (p.kind === 'integer') {
+    if (p.high - p.low + 1 <= points) return Array.from({ length: p.high - p.low + 1 }, (_, i) => p.low + i);
+    return [...new Set(Array.from({ length: points }, (_, i) => Math.round(at(i / (points - 1)))))];
+  }
+  return Array.from({ length: points }, (_, i) => at(i / (points - 1)));
+}
+
+/**
+ * Every configuration of the grid over `space`: all choices, and `points` values per numeric
+ * range (evenly spaced, on a log scale for log ranges, both ends included; integer ranges with at
+ * most `points` values give all of them). The last name varies fastest.
+ */
+export function gridConfigs(space: SearchSpace, points: number): Config[] {
+  let out: Config[] = [{}];
+  for (const [name, v] of Object.entries(space)) {
+    const values = gridValues(v, points);
+    out = out.flatMap((c) => values.map((x) => ({ ...c, [name]: x })));
+  }
+  return out;
+}
+
+/** The number of configurations gridConfigs would return. */
+export function gridSize(space: SearchSpace, points: number): number {
+  return Object.values(space).reduce<number>((n, v) => n * gridValues(v, points).length, 1);
+}
+
+/**
+ * The space around `best`: every numeric range shrinks to `factor` of its width (of its log
+ * width on a log scale) centred on best's value and clipped to the original bounds; choices and
+ * constants are fixed to best's value (the coarse stage has chosen them).
+ */
+export function narrowSpace(space: SearchSpace, best: Config, factor: number): SearchSpace {
+  const out: SearchSpace = {};
+  for (const [name, v] of Object.entries(space)) {
+    if (!isSpec(v) || v.kind === 'choice') {
+      out[name] = best[name];
+      continue;
+    }
+    const b = best[name] as number;
+    const f = (x: number) => (v.log ? Math.log(x) : x);
+    const g = (x: number) => (v.log ? Math.exp(x) : x);
+    const half = ((f(v.high) - f(v.low)) * factor) / 2;
+    let low = Math.max(v.low, g(f(b) - half));
+    let high = Math.min(v.high, g(f(b) + half));
+    if (v.kind === 'integer') {
+      low = Math.max(v.low, Math.floor(low));
+      high = Math.min(v.high, Math.ceil(high));
+    }
+    out[name] = { ...v, low, high };
+  }
+  return out;
+}

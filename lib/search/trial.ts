@@ -1,0 +1,213 @@
+/**
+ * One trial of a search: build a model from a configuration, train it on the training rows of
+ * each fold and score it on the fold's held-out rows. Runs the same on the main thread and in a
+ * search worker (everything it needs is plain data plus the shared x and y), so a trial's result
+ * depends only on the trial and the data, wherever it runs.
+ */
+import type { BackendName } from '../backend/select';
+import { ErrorCode, rangeError } from '../errors';
+import { dense, dropout } from '../layers';
+import type { DenseActivation, Layer } from '../layers';
+import { Sequential } from '../model/sequential';
+import type { OptimizerSpec } from '../optim';
+import { Matrix } from '../tensor';
+import type { Config, ParamValue } from './space';
+
+/** What the data asks for: class labels (Int32Array) or numeric targets. */
+export type Task = 'classification' | 'regression';
+
+/** What a build function is told besides the configuration. */
+export interface BuildContext {
+  readonly inputSize: number;
+  /** Classes (classification) or target columns (regression). */
+  readonly outputSize: number;
+  readonly task: Task;
+  /** The trial's seed: use it for the model's weights so trials repeat. */
+  readonly seed: number;
+  readonly backend: BackendName;
+}
+
+/** Makes a compiled model from a configuration (see defaultBuild for the keys it reads). */
+export type BuildFunction = (config: Config, context: BuildContext) => Sequential;
+
+/**
+ * A build function, or a module exporting one (`name`, default 'build'), which worker threads
+ * can load (a function itself cannot move to another thread).
+ */
+export type BuildSpec = BuildFunction | { module: string; name?: string };
+
+/** How a trial ended: scored, threw (build or training), or its loss or score went non-finite. */
+export type TrialStatus = 'ok' | 'failed' | 'diverged';
+
+/** One trial to run: a configuration with its epochs and seed. */
+export interface Trial {
+  /** Position in the search's table (trials are numbered in the order the strategy makes them). */
+  readonly index: number;
+  /** The strategy's stage: 0 for grid and random; coarse 0 / fine 1; the halving rung. */
+  readonly stage: number;
+  readonly config: Config;
+  readonly epochs: number;
+  readonly seed: number;
+}
+
+/** A row of the results table. */
+export interface TrialResult {
+  readonly index: number;
+  readonly stage: number;
+  readonly config: Config;
+  /** The metric, averaged over folds; NaN unless status is 'ok'. */
+  readonly score: number;
+  /** The epochs the trial was given. */
+  readonly epochs: number;
+  /** The trial's seed (its model's weights and shuffles). */
+  readonly seed: number;
+  /** Wall time of the trial (all its folds). */
+  readonly seconds: number;
+  readonly status: TrialStatus;
+  /** Why a trial failed or diverged. */
+  readonly error?: string;
+}
+
+/** The metrics a search can optimise; `higher` says whether larger is better. */
+export const SEARCH_METRICS = {
+  /** Held-out accuracy (classification). */
+  accuracy: { higher: true, task: 'classification' },
+  /** Held-out loss (cross-entropy or mean squared error). */
+  valLoss: { higher: false, task: null },
+  /** Mean training loss of the last epoch. */
+  loss: { higher: false, task: null },
+  /** Held-out mean squared error (regression). */
+  mse: { higher: false, task: 'regression' },
+  /** Held-out mean absolute error (regression). */
+  mae: { higher: false, task: 'regression' },
+} as const;
+
+export type SearchMetric = keyof typeof SEARCH_METRICS;
+
+/**
+ * The data of every trial, as plain shared memory: x row-major, y labels or targets, and fold
+ * ids (row r is held out in fold folds[r]; -1 trains in every fold). With holdout there is one
+ * fold, 0.
+ */
+export interface TrialData {
+  readonly x: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+  readonly y: Int32Array | Float32Array;
+  readonly yCols: number;
+  readonly task: Task;
+  /** Classes (classification) or target columns. */
+  readonly outputSize: number;
+  readonly folds: Int32Array;
+  readonly nFolds: number;
+}
+
+/** Everything a trial needs besides the data. */
+export interface TrialEnv {
+  readonly build: BuildFunction;
+  readonly metric: SearchMetric;
+  readonly backend: BackendName;
+  /** Per-trial time limit (fit's timeLimitMs), or undefined. */
+  readonly trialTimeMs?: number;
+}
+
+/** A trial's seed: a hash of the search seed and the trial index (the same on every thread). */
+export function trialSeed(seed: number, index: number): number {
+  let h = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 1;
+}
+
+function num(config: Config, key: string, fallback: number): number {
+  const v = config[key];
+  return v === undefined ? fallback : Number(v);
+}
+
+/**
+ * The default model: an MLP from a configuration's keys (each optional): `hidden` (widths, an
+ * array or one number; default [64]) or `width` with `depth`, `activation` (default 'relu'),
+ * `dropout` after each hidden layer (default 0), `optimizer` (default 'adam'), `lr` (default
+ * 1e-3), `weightDecay` (default 0). The trial reads `batchSize` (default 32) and `epochs` itself.
+ * Classification ends in `classes` logits with cross-entropy; regression in the target columns
+ * with mean squared error.
+ */
+export function defaultBuild(config: Config, context: BuildContext): Sequential {
+  let hidden: number[];
+  if (config.width !== undefined || config.depth !== undefined) {
+    hidden = new Array<number>(num(config, 'depth', 1)).fill(num(config, 'width', 64));
+  } else {
+    const h: ParamValue = config.hidden ?? [64];
+    hidden = (Array.isArray(h) ? h : [h]).map(Number);
+  }
+  const act = (config.activation ?? 'relu') as DenseActivation;
+  const rate = num(config, 'dropout', 0);
+  const layers: Layer[] = [];
+  for (const w of hidden) {
+    layers.push(dense(w, { activation: act }));
+    if (rate > 0) layers.push(dropout(rate));
+  }
+  layers.push(dense(context.outputSize));
+  const model = new Sequential({ inputSize: context.inputSize, seed: context.seed, layers, backend: context.backend });
+  const wd = num(config, 'weightDecay', 0);
+  const optimizer = { name: config.optimizer ?? 'adam', lr: num(config, 'lr', 1e-3), ...(wd > 0 ? { weightDecay: wd } : {}) } as OptimizerSpec;
+  const classification = context.task === 'classification';
+  return model.compile({ loss: classification ? 'crossEntropy' : 'mse', optimizer, metrics: classification ? ['accuracy'] : ['mse', 'mae'] });
+}
+
+/** The rows of x and y whose fold id satisfies `keep`, as copies. */
+export function gatherRows(data: TrialData, keep: (fold: number) => boolean): { x: Matrix; y: Int32Array | Float32Array } {
+  let n = 0;
+  for (let r = 0; r < data.rows; r++) if (keep(data.folds[r])) n++;
+  const x = new Float32Array(n * data.cols);
+  const y = data.task === 'classification' ? new Int32Array(n) : new Float32Array(n * data.yCols);
+  let o = 0;
+  for (let r = 0; r < data.rows; r++) {
+    if (!keep(data.folds[r])) continue;
+    x.set(data.x.subarray(r * data.cols, (r + 1) * data.cols), o * data.cols);
+    y.set(data.y.subarray(r * data.yCols, (r + 1) * data.yCols), o * data.yCols);
+    o++;
+  }
+  return { x: new Matrix(x, n, data.cols), y };
+}
+
+/** Builds, trains and scores one model on every fold; never throws (a failure is a 'failed' row). */
+export function runTrial(trial: Trial, data: TrialData, env: TrialEnv): TrialResult {
+  const started = performance.now();
+  const row = (status: TrialStatus, score: number, error?: string): TrialResult => ({
+    index: trial.index, stage: trial.stage, config: trial.config, score, epochs: trial.epochs, seed: trial.seed,
+    seconds: (performance.now() - started) / 1000, status, ...(error !== undefined ? { error } : {}),
+  });
+  try {
+    const scores: number[] = [];
+    for (let f = 0; f < data.nFolds; f++) {
+      const model = env.build(trial.config, { inputSize: data.cols, outputSize: data.outputSize, task: data.task, seed: trial.seed, backend: env.backend });
+      if (!(model instanceof Sequential) || !model.optimizer) {
+        throw rangeError(ErrorCode.ARG_TYPE, 'search: build must return a compiled Sequential');
+      }
+      const train = gatherRows(data, (id) => id !== f);
+      const held = gatherRows(data, (id) => id === f);
+      const history = model.fit(train.x, train.y, {
+        epochs: trial.epochs,
+        batchSize: num(trial.config, 'batchSize', 32),
+        seed: trial.seed,
+        onNonFinite: 'stop',
+        ...(env.trialTimeMs !== undefined ? { timeLimitMs: env.trialTimeMs } : {}),
+      });
+      if (history.diverged) return row('diverged', NaN, `training ${history.stopReason ?? 'diverged'}`);
+      let score: number;
+      if (env.metric === 'loss') {
+        score = history.epochs.length ? history.epochs[history.epochs.length - 1].loss : NaN;
+      } else {
+        const r = model.evaluate(held.x, held.y, { metrics: data.task === 'classification' ? ['accuracy'] : ['mse', 'mae'] });
+        score = env.metric === 'valLoss' ? r.loss : r[env.metric];
+      }
+      if (!Number.isFinite(score)) return row('diverged', NaN, `${env.metric} is ${score} on fold ${f}`);
+      scores.push(score);
+    }
+    return row('ok', scores.reduce((a, b) => a + b, 0) / scores.length);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    return row('failed', NaN, `${err.message}${err.code ? ` (${err.code})` : ''}`);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * A search worker: runs trials on the shared training data, one at a time, with its native
+ * backend pinned to its share of the kernel threads.
+ */
+import { parentPort, workerData } from 'worker_threads';
+import { setDefaultBackend } from '../backend/select';
+import { defaultBuild, runTrial } from './trial';
+import type { BuildFunction, Trial, TrialEnv } from './trial';
+import type { SearchWorkerInput } from './runner';
+
+const input = workerData as SearchWorkerInput;
+const port = parentPort as NonNullable<typeof parentPort>;
+const backend = setDefaultBackend(input.backend);
+if (input.backend === 'native') backend.setNumThreads(input.threads);
+
+let build: BuildFunction = defaultBuild;
+if (input.build) {
+  const { module, name } = input.build;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const f = (require(module) as Record<string, unknown>)[name];
+    if (typeof f !== 'function') throw new TypeError(`${module} exports no function ${name}`);
+    build = f as BuildFunction;
+  } catch (e) {
+    // Every trial then fails with the reason, as a build that throws would.
+    const why = e as Error;
+    build = () => {
+      throw why;
+    };
+  }
+}
+const env: TrialEnv = { build, metric: input.metric, backend: input.backend, ...(input.trialTimeMs !== undefined ? { trialTimeMs: input.trialTimeMs } : {}) };
+port.on('message', (trial: Trial) => port.postMessage(runTrial(trial, input.data, env)));
