@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The blasnet command line: train, evaluate, predict, export, info, check, lr-find.
+ * The blasnet command line: train, evaluate, predict, export, search, info, check, lr-find.
  *
  *   blasnet train                 the default job: a 784-256-128-10 ReLU MLP on Fashion-MNIST
  *   blasnet train --csv data.csv --label y
@@ -37,6 +37,11 @@ import { diagnosticsLogger } from './recipe/diagnostics';
 import { exportOnnx } from './interop/onnx';
 import { saveSafetensors } from './interop/safetensors';
 import { addRecipeCommands } from './recipe/cli';
+import { readCsv } from './data/csv';
+import { Standardizer } from './data/preprocess';
+import { MLP_SPACE, search as runSearch, searchTableCsv, spaceFromJSON } from './search';
+import type { SearchMetric, SearchStrategy } from './search';
+import { writeSearchPlot } from './plot/search';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -570,6 +575,83 @@ function info(): void {
   ].join('\n') + '\n');
 }
 
+interface SearchCliOptions {
+  csv: string;
+  testCsv?: string;
+  label: string;
+  space?: string;
+  trials: number;
+  strategy: SearchStrategy;
+  metric?: SearchMetric;
+  folds?: number;
+  epochs: number;
+  workers: number;
+  seed: number;
+  outTable: string;
+  plot?: string;
+  out?: string;
+  backend?: string;
+  threads?: number;
+  quiet?: boolean;
+}
+
+/** blasnet search: a hyperparameter search on a CSV table; writes the results table, a plot and optionally the best model. */
+async function searchCommand(o: SearchCliOptions): Promise<void> {
+  checkOutputPaths([
+    { option: '--out-table', path: o.outTable },
+    ...(o.plot ? [{ option: '--plot (.svg)', path: `${o.plot}.svg` }, { option: '--plot (.png)', path: `${o.plot}.png` }] : []),
+    ...(o.out ? [{ option: '--out', path: o.out }] : []),
+  ]);
+  setupBackend(o);
+  let space = MLP_SPACE;
+  if (o.space) {
+    let text: string;
+    try {
+      text = fs.readFileSync(o.space, 'utf8');
+    } catch (e) {
+      throw new BlasnetError(ErrorCode.IO, `search: cannot read --space ${o.space}: ${(e as Error).message}`);
+    }
+    space = spaceFromJSON(text);
+  }
+  const read = (file: string) => readCsv(file, { label: o.label, classes: true });
+  const trainSet = read(o.csv);
+  // Standardised with the training rows' statistics, which the saved model keeps as its preprocessing.
+  const scaler = new Standardizer().fit(trainSet.x);
+  const say = (s: string) => {
+    if (!o.quiet) process.stdout.write(`${s}\n`);
+  };
+  say(`blasnet ${VERSION}: ${o.strategy} search of ${o.trials} trials on ${o.csv} (${trainSet.x.rows} rows, ${trainSet.x.cols} features), ${o.workers} worker(s)`);
+  const started = Date.now();
+  const result = await runSearch({
+    space, data: { x: scaler.transform(trainSet.x), y: trainSet.labels as Int32Array }, trials: o.trials, strategy: o.strategy, seed: o.seed,
+    workers: o.workers, budget: { epochs: o.epochs }, ...(o.metric ? { metric: o.metric } : {}), ...(o.folds ? { folds: o.folds } : {}),
+    ...(o.threads ? { threads: o.threads } : {}), ...(o.quiet ? {} : { progress: process.stdout }),
+  });
+  const seconds = (Date.now() - started) / 1000;
+  fs.writeFileSync(o.outTable, searchTableCsv(result));
+  const failed = result.trials.filter((r) => r.status !== 'ok').length;
+  say(`${result.trials.length} trials in ${seconds.toFixed(1)} s (${failed} failed or diverged); table in ${path.resolve(o.outTable)}`);
+  if (o.plot) {
+    const files = await writeSearchPlot(result, o.plot, { space, title: `${result.metric} against each hyperparameter (${o.csv})` });
+    say(`plot in ${path.resolve(files.svg)} and .png`);
+  }
+  if (!result.best || !result.model) throw new BlasnetError(ErrorCode.STATE, 'search: every trial failed or diverged; see the table');
+  const model = result.model.setPreprocessing(scaler);
+  say(`best ${result.metric} ${result.best.score.toFixed(4)} (trial ${result.best.index}): ${JSON.stringify(result.bestConfig)}`);
+  let test: Record<string, number> | null = null;
+  if (o.testCsv) {
+    const t = read(o.testCsv);
+    test = model.evaluate(t.x, t.labels as Int32Array, { metrics: ['accuracy'] });
+    say(`retrained on all ${trainSet.x.rows} rows: test loss ${test.loss.toFixed(4)}  test accuracy ${test.accuracy.toFixed(4)}`);
+  }
+  if (o.out) {
+    saveModel(o.out, model, { metadata: { source: o.csv, search: { strategy: o.strategy, trials: o.trials, seed: o.seed }, config: result.bestConfig, classNames: trainSet.classNames ?? null } });
+    say(`model written to ${path.resolve(o.out)}`);
+  }
+  process.stdout.write(`${JSON.stringify({ best: result.bestConfig, score: result.best.score, metric: result.metric, trials: result.trials.length, failed, seconds,
+    ...(test ? { testAccuracy: test.accuracy, testLoss: test.loss } : {}) })}\n`);
+}
+
 function dataOptions(cmd: Command): Command {
   return cmd
     .option('--data <dir>', 'an MNIST-like IDX directory (train-*/t10k-* files, plain or .gz); default Fashion-MNIST')
@@ -640,6 +722,23 @@ export function program(): Command {
     .option('--opset <n>', 'ONNX opset, 13 to 21', int('--opset', 13), 17)
     .option('--safetensors <file>', 'write the weights as safetensors')
     .action(exportModel);
+  const s = p.command('search').description('hyperparameter search (learning rate, weight decay, widths, activation, dropout, batch size) on a CSV table')
+    .requiredOption('--csv <file>', 'the training table (a header and a label column); standardised with its own statistics')
+    .option('--test-csv <file>', 'a test table: the retrained best model is scored on it')
+    .option('--label <column>', 'the label column', 'label')
+    .option('--space <file>', 'a JSON search space instead of the default one (see README)')
+    .option('--trials <n>', 'configurations to try', int('--trials'), 20)
+    .addOption(new Option('--strategy <name>', 'how trials are proposed').choices(['random', 'grid', 'coarseToFine', 'halving']).default('random'))
+    .addOption(new Option('--metric <name>', 'what to optimise (default accuracy)').choices(['accuracy', 'valLoss', 'loss']))
+    .option('--folds <k>', 'k-fold cross-validation (stratified) instead of a 20% holdout', int('--folds', 2))
+    .option('--epochs <n>', 'epochs of a full trial', int('--epochs'), 20)
+    .option('--workers <n>', 'worker threads running trials at once', int('--workers'), 1)
+    .option('--seed <n>', 'seed of the search', int('--seed', 0), 0)
+    .option('--out-table <file>', 'where to write every trial (CSV)', 'search.csv')
+    .option('--plot <base>', 'write score against each hyperparameter to <base>.svg and <base>.png')
+    .option('--out <file>', 'write the best configuration retrained on all rows')
+    .option('--quiet', 'print only the final JSON line');
+  backendOptions(s).action((o: SearchCliOptions) => searchCommand(o));
   p.command('info').description('backend, BLAS library and threads, versions').action(info);
   addRecipeCommands(p, { loadData: recipeData, setupBackend, dataOptions, backendOptions });
   return p;

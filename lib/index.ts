@@ -85,11 +85,11 @@ export type {
   UnitCheck,
 } from './recipe';
 export {
-  checkSpace, choice, defaultBuild, gridConfigs, integers, logUniform, narrowSpace, runTrial, sampleConfig, search, SEARCH_METRICS,
-  searchTableCsv, sequentialRunner, threadsPerWorker, trialSeed, uniform, workerRunner,
+  checkSpace, choice, defaultBuild, gridConfigs, integers, logUniform, MLP_SPACE, narrowSpace, runTrial, sampleConfig, search, SEARCH_METRICS,
+  searchTableCsv, sequentialRunner, spaceFromJSON, threadsPerWorker, trialSeed, uniform, workerRunner,
 } from './search';
 export type {
   BuildContext, BuildFunction, BuildSpec, ChoiceParam, Config, NumberParam, ParamValue, SearchBudget, SearchParam, SearchMetric,
-  SearchOptions, SearchResult, SearchSpace, SearchStrategy, Task, Trial, TrialData, TrialResult, TrialRunner, TrialStatus,
+  SearchOptions, SearchResult, SearchSpace, SearchStrategy, Trial, TrialData, TrialResult, TrialRunner, TrialStatus,
 } from './search';
 export { searchPlotSpec, writeSearchPlot } from './plot/search';

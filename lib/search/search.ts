@@ -16,7 +16,8 @@ import type { TrialRunner } from './runner';
 import { checkSpace, gridConfigs, gridSize, isSpec, narrowSpace, sampleConfig } from './space';
 import type { Config, SearchSpace } from './space';
 import { defaultBuild, SEARCH_METRICS, trialSeed } from './trial';
-import type { BuildFunction, BuildSpec, SearchMetric, Task, Trial, TrialData, TrialResult } from './trial';
+import type { BuildFunction, BuildSpec, SearchMetric, Trial, TrialData, TrialResult } from './trial';
+import type { Task } from '../data/tabular';
 
 /** How a search proposes trials. */
 export type SearchStrategy = 'grid' | 'random' | 'coarseToFine' | 'halving';
@@ -296,8 +297,9 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   }
   if (def.task && def.task !== d.task) throw rangeError(ErrorCode.ARG_RANGE, `${where}: metric ${metric} is for ${def.task} but data.y makes this ${d.task}`);
   const higher = def.higher;
-  const rng = new Rng(seed);
-  const folds = assignFolds(where, d.y, d.rows, d.task, d.outputSize, options.folds, fraction, rng);
+  // Separate streams: the configurations drawn do not depend on how the rows are split.
+  const folds = assignFolds(where, d.y, d.rows, d.task, d.outputSize, options.folds, fraction, new Rng(seed));
+  const rng = new Rng(trialSeed(seed, -1));
   const data: TrialData = { ...d, folds, nFolds: options.folds ?? 1 };
 
   // Trials are numbered and seeded in the order the strategy makes them, on this thread only.

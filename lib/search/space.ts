@@ -4,7 +4,7 @@
  * seeded; grids enumerate the product; narrowing shrinks numeric ranges around a configuration
  * (the fine stage of coarse-to-fine).
  */
-import { ErrorCode, rangeError, typeError } from '../errors';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Rng } from '../rng';
 
 /** A hyperparameter value: a number, a string, a boolean, or an array of them (hidden widths). */
@@ -180,4 +180,53 @@ export function narrowSpace(space: SearchSpace, best: Config, factor: number): S
     out[name] = { ...v, low, high };
   }
   return out;
+}
+
+/**
+ * The space `blasnet search` explores by default, for defaultBuild: lr log-uniform in [1e-4,
+ * 1e-1], weightDecay log-uniform in [1e-6, 1e-2], hidden widths [32], [64], [128], [64, 32] or
+ * [128, 64], activation relu, tanh or gelu, dropout uniform in [0, 0.3], batchSize 16, 32 or 64.
+ */
+export const MLP_SPACE: SearchSpace = Object.freeze({
+  lr: logUniform(1e-4, 1e-1),
+  weightDecay: logUniform(1e-6, 1e-2),
+  hidden: choice([[32], [64], [128], [64, 32], [128, 64]]),
+  activation: choice(['relu', 'tanh', 'gelu']),
+  dropout: uniform(0, 0.3),
+  batchSize: choice([16, 32, 64]),
+});
+
+/**
+ * A space from JSON text, each entry `{ "uniform": [low, high] }`, `{ "logUniform": [low, high] }`,
+ * `{ "integers": [low, high], "log": true? }`, `{ "choice": [values] }` or a constant; checked
+ * as search checks spaces. Malformed JSON or entries are ERR_BLASNET_FORMAT.
+ */
+export function spaceFromJSON(text: string): SearchSpace {
+  const where = 'spaceFromJSON';
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new BlasnetError(ErrorCode.FORMAT, `${where}: not JSON: ${(e as Error).message}`);
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BlasnetError(ErrorCode.FORMAT, `${where}: Expected a JSON object of hyperparameters`);
+  const out: SearchSpace = {};
+  for (const [name, v] of Object.entries(json as Record<string, unknown>)) {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) {
+      out[name] = v as ParamValue;
+      continue;
+    }
+    const o = v as Record<string, unknown>;
+    const pair = (k: string): [number, number] => {
+      const r = o[k];
+      if (!Array.isArray(r) || r.length !== 2) throw new BlasnetError(ErrorCode.FORMAT, `${where}: ${name}.${k} must be [low, high]`);
+      return r as [number, number];
+    };
+    if ('uniform' in o) out[name] = uniform(...pair('uniform'));
+    else if ('logUniform' in o) out[name] = logUniform(...pair('logUniform'));
+    else if ('integers' in o) out[name] = integers(...pair('integers'), { log: o.log === true });
+    else if ('choice' in o) out[name] = choice(o.choice as ParamValue[]);
+    else throw new BlasnetError(ErrorCode.FORMAT, `${where}: ${name} must be uniform, logUniform, integers, choice or a constant`);
+  }
+  return checkSpace(where, out);
 }

@@ -4,8 +4,7 @@
  * search worker (everything it needs is plain data plus the shared x and y), so a trial's result
  * depends only on the trial and the data, wherever it runs.
  */
-import type { BackendName } from '../backend/select';
-import { ErrorCode, rangeError } from '../errors';
+import type { BackendName } from '../backend/select';import { ErrorCode, rangeError } from '../errors';
 import { dense, dropout } from '../layers';
 import type { DenseActivation, Layer } from '../layers';
 import { Sequential } from '../model/sequential';
@@ -13,8 +12,7 @@ import type { OptimizerSpec } from '../optim';
 import { Matrix } from '../tensor';
 import type { Config, ParamValue } from './space';
 
-/** What the data asks for: class labels (Int32Array) or numeric targets. */
-export type Task = 'classification' | 'regression';
+import type { Task } from '../data/tabular';
 
 /** What a build function is told besides the configuration. */
 export interface BuildContext {
