@@ -170,10 +170,10 @@ function shuffled(idx: number[], rng: Rng): number[] {
 }
 
 /**
- * Fold ids per row (seeded): k folds dealt class by class (so each fold holds floor or ceil of
+ * @internal Fold ids per row (seeded): k folds dealt class by class (so each fold holds floor or ceil of
  * each class's n_c / k), or one holdout fold of round(n_c * fraction) rows per class.
  */
-function assignFolds(where: string, y: Int32Array | Float32Array, rows: number, task: Task, classes: number,
+export function assignFolds(where: string, y: Int32Array | Float32Array, rows: number, task: Task, classes: number,
   folds: number | undefined, fraction: number, rng: Rng): Int32Array {
   const out = new Int32Array(new SharedArrayBuffer(4 * rows) as unknown as ArrayBuffer).fill(-1);
   const groups: number[][] = [];

@@ -1,0 +1,316 @@
+/**
+ * Hyperparameter search: spaces and their sampling, the four strategies, fold assignment,
+ * reproducibility, parallel trials equal to sequential ones, failed and diverged trials,
+ * cancellation, bad input, and the CLI command.
+ */
+import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import {
+  choice, defaultBuild, gridConfigs, integers, logUniform, Matrix, narrowSpace, Rng, sampleConfig, search, searchPlotSpec,
+  searchTableCsv, spaceFromJSON, uniform,
+} from '../lib';
+import type { Config, SearchOptions, SearchResult, TrialResult } from '../lib';
+import { assignFolds } from '../lib/search/search';
+import { forEachBackend } from './helpers';
+
+/** A seeded 3-class table: the class is decided by two of four features. */
+function table(rows: number, seed = 1): { x: Matrix; y: Int32Array } {
+  const rng = new Rng(seed);
+  const x = new Matrix(new Float32Array(rows * 4).map(() => rng.normal()), rows, 4);
+  const y = new Int32Array(rows).map((_, i) => (x.data[i * 4] > 0 ? 1 : 0) + (x.data[i * 4 + 1] > 0.5 ? 1 : 0));
+  return { x, y };
+}
+
+const data = table(120);
+const BUILD_MODULE = path.join(__dirname, 'fixtures', 'search-build.js');
+
+/** A table without its timings, which differ run to run. */
+function rowsOf(r: SearchResult): Omit<TrialResult, 'seconds'>[] {
+  return r.trials.map(({ seconds: _s, ...rest }) => rest);
+}
+
+async function rejectsCode(p: () => Promise<unknown>, code: string): Promise<Error & { code?: string; cause?: unknown }> {
+  try {
+    await p();
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    assert.equal(err.code, code, err.message);
+    return err;
+  }
+  throw new Error(`expected a rejection with ${code}`);
+}
+
+describe('search spaces', () => {
+  it('samples every kind within its bounds, integers as integers', () => {
+    const space = { a: uniform(-2, 3), b: logUniform(1e-4, 1e-1), c: integers(2, 6), d: integers(8, 256, { log: true }), e: choice(['x', 'y']), f: 7 };
+    const rng = new Rng(5);
+    const seen = new Set<number>();
+    for (let i = 0; i < 2000; i++) {
+      const c = sampleConfig(space, rng);
+      assert.ok((c.a as number) >= -2 && (c.a as number) <= 3);
+      assert.ok((c.b as number) >= 1e-4 && (c.b as number) <= 1e-1);
+      assert.ok(Number.isInteger(c.c) && (c.c as number) >= 2 && (c.c as number) <= 6);
+      assert.ok(Number.isInteger(c.d) && (c.d as number) >= 8 && (c.d as number) <= 256);
+      assert.ok(c.e === 'x' || c.e === 'y');
+      assert.equal(c.f, 7);
+      seen.add(c.c as number);
+    }
+    assert.deepEqual([...seen].sort(), [2, 3, 4, 5, 6]);
+  });
+
+  it('log-uniform puts the same share of samples in every decade', () => {
+    const rng = new Rng(11);
+    const decades = [0, 0, 0];
+    const n = 6000;
+    for (let i = 0; i < n; i++) decades[Math.min(2, Math.floor(Math.log10((sampleConfig({ lr: logUniform(1e-4, 1e-1) }, rng).lr as number) / 1e-4)))]++;
+    for (const k of decades) assert.ok(Math.abs(k / n - 1 / 3) < 0.03, `decade shares ${decades.map((d) => d / n)}`);
+    // A uniform sample would put about 90% in the top decade.
+  });
+
+  it('grid enumerates the product, log ranges spaced on a log scale', () => {
+    const g = gridConfigs({ lr: logUniform(1e-3, 1e-1), act: choice(['relu', 'tanh']), depth: integers(1, 2), batchSize: 32 }, 3);
+    assert.equal(g.length, 3 * 2 * 2);
+    const lrs = [...new Set(g.map((c) => c.lr as number))].sort((a, b) => a - b);
+    assert.equal(lrs.length, 3);
+    lrs.forEach((v, i) => assert.ok(Math.abs(v - [1e-3, 1e-2, 1e-1][i]) < 1e-12, `${v}`));
+    assert.equal(new Set(g.map((c) => JSON.stringify(c))).size, 12);
+    assert.ok(g.every((c) => c.batchSize === 32));
+  });
+
+  it('narrowSpace shrinks ranges around a point (in log space for log ranges) and fixes choices', () => {
+    const n = narrowSpace({ lr: logUniform(1e-5, 1e-1), p: uniform(0, 1), act: choice(['a', 'b']) }, { lr: 1e-3, p: 0.95, act: 'b' }, 0.25);
+    const lr = n.lr as { low: number; high: number };
+    assert.ok(Math.abs(Math.log10(lr.low) + 3.5) < 1e-9 && Math.abs(Math.log10(lr.high) + 2.5) < 1e-9, `${lr.low} ${lr.high}`);
+    const p = n.p as { low: number; high: number };
+    assert.ok(Math.abs(p.low - 0.825) < 1e-12 && p.high === 1);
+    assert.equal(n.act, 'b');
+  });
+
+  it('spaceFromJSON reads every kind and rejects malformed entries with codes', () => {
+    const s = spaceFromJSON('{"lr": {"logUniform": [1e-4, 0.1]}, "w": {"integers": [8, 64], "log": true}, "h": {"choice": [[8], [8, 4]]}, "opt": "sgd"}');
+    assert.equal((s.lr as { kind: string }).kind, 'logUniform');
+    assert.equal((s.w as { log: boolean }).log, true);
+    assert.equal(s.opt, 'sgd');
+    assert.throws(() => spaceFromJSON('{'), { code: 'ERR_BLASNET_FORMAT' });
+    assert.throws(() => spaceFromJSON('{"lr": {"logUniform": [1]}}'), { code: 'ERR_BLASNET_FORMAT' });
+    assert.throws(() => spaceFromJSON('{"lr": {"logUniform": [0, 1]}}'), { code: 'ERR_BLASNET_ARG_RANGE' });
+  });
+});
+
+describe('search folds', () => {
+  it('k folds keep every class within one row of its share in each fold', () => {
+    const y = new Int32Array(103).map((_, i) => (i < 60 ? 0 : i < 90 ? 1 : 2));
+    const ids = assignFolds('t', y, y.length, 'classification', 3, 4, 0.2, new Rng(2));
+    for (let f = 0; f < 4; f++) {
+      for (const [c, n] of [[0, 60], [1, 30], [2, 13]]) {
+        let k = 0;
+        for (let r = 0; r < y.length; r++) if (ids[r] === f && y[r] === c) k++;
+        assert.ok(k === Math.floor(n / 4) || k === Math.ceil(n / 4), `fold ${f} class ${c}: ${k}`);
+      }
+    }
+    const sizes = [0, 1, 2, 3].map((f) => ids.filter((v) => v === f).length);
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `fold sizes ${sizes}`);
+  });
+
+  it('a holdout takes round(n_c * fraction) rows of each class', () => {
+    const y = new Int32Array(50).map((_, i) => (i < 40 ? 0 : 1));
+    const ids = assignFolds('t', y, 50, 'classification', 2, undefined, 0.2, new Rng(3));
+    assert.equal(ids.filter((v, r) => v === 0 && y[r] === 0).length, 8);
+    assert.equal(ids.filter((v, r) => v === 0 && y[r] === 1).length, 2);
+    assert.equal(ids.filter((v) => v === -1).length, 40);
+  });
+});
+
+forEachBackend('search', (b) => {
+  const base = (o: Partial<SearchOptions> = {}): SearchOptions => ({
+    space: { lr: logUniform(1e-3, 1e-1), hidden: choice([[8], [12, 6]]), activation: choice(['relu', 'tanh']) },
+    data, trials: 6, seed: 7, backend: b.name as 'js' | 'native', budget: { epochs: 3 }, ...o,
+  });
+
+  it('random search: a row per trial, the best of them, a refitted model; the same seed gives the same table', async function () {
+    this.timeout(20000);
+    const r1 = await search(base());
+    const r2 = await search(base());
+    assert.equal(r1.trials.length, 6);
+    assert.deepEqual(rowsOf(r1), rowsOf(r2));
+    assert.ok(r1.trials.every((t) => t.status === 'ok' && t.score >= 0 && t.score <= 1 && t.epochs === 3));
+    const top = Math.max(...r1.trials.map((t) => t.score));
+    assert.equal(r1.best?.score, top);
+    assert.equal(r1.higherIsBetter, true);
+    assert.ok(r1.model && r1.model.optimizer);
+    assert.deepEqual(r1.model.predict(data.x).data, r2.model?.predict(data.x).data);
+    const r3 = await search(base({ seed: 8 }));
+    assert.notDeepEqual(rowsOf(r1).map((t) => t.config), rowsOf(r3).map((t) => t.config));
+    const csv = searchTableCsv(r1).trim().split('\n');
+    assert.equal(csv[0], 'index,stage,lr,hidden,activation,score,epochs,seconds,status,error');
+    assert.equal(csv.length, 7);
+  });
+
+  it('k-fold scores every configuration on every fold; regression takes valLoss, lower is better', async function () {
+    this.timeout(20000);
+    const y = new Float32Array(data.x.rows).map((_, i) => data.x.data[i * 4] - 0.5 * data.x.data[i * 4 + 2]);
+    const r = await search(base({ data: { x: data.x, y }, folds: 3, trials: 3 }));
+    assert.equal(r.metric, 'valLoss');
+    assert.equal(r.higherIsBetter, false);
+    assert.equal(r.best?.score, Math.min(...r.trials.map((t) => t.score)));
+    assert.equal(r.model?.outputSize, 1);
+  });
+
+  it('runs in 2 worker threads with the same table as on this thread', async function () {
+    this.timeout(30000);
+    const seq = await search(base({ trials: 5 }));
+    const par = await search(base({ trials: 5, workers: 2, threads: 1 }));
+    assert.deepEqual(rowsOf(par), rowsOf(seq));
+    const halvingSeq = await search(base({ strategy: 'halving', trials: 4, budget: { epochs: 4, eta: 2 } }));
+    const halvingPar = await search(base({ strategy: 'halving', trials: 4, budget: { epochs: 4, eta: 2 }, workers: 2, threads: 1, build: { module: BUILD_MODULE } }));
+    assert.deepEqual(rowsOf(halvingPar), rowsOf(halvingSeq));
+  });
+
+  it('halving keeps the best 1/eta of each rung and gives them eta times the epochs', async function () {
+    this.timeout(20000);
+    const r = await search(base({ strategy: 'halving', trials: 9, budget: { epochs: 9, eta: 3 } }));
+    const rung = (k: number) => r.trials.filter((t) => t.stage === k);
+    assert.deepEqual([0, 1, 2].map((k) => rung(k).length), [9, 3, 1]);
+    assert.deepEqual([0, 1, 2].map((k) => rung(k)[0].epochs), [1, 3, 9]);
+    for (const k of [0, 1]) {
+      const sorted = [...rung(k)].sort((p, q) => q.score - p.score || p.index - q.index).slice(0, rung(k + 1).length);
+      assert.deepEqual(rung(k + 1).map((t) => JSON.stringify(t.config)), sorted.map((t) => JSON.stringify(t.config)));
+      assert.deepEqual(rung(k + 1).map((t) => t.seed), sorted.map((t) => t.seed));
+    }
+    assert.equal(r.best?.index, rung(2)[0].index);
+  });
+
+  it('coarseToFine samples its fine stage around the coarse best, with more epochs', async function () {
+    this.timeout(20000);
+    const space = { lr: logUniform(1e-4, 1e-1), dropout: uniform(0, 0.4), activation: choice(['relu', 'tanh']) };
+    const r = await search(base({ space, strategy: 'coarseToFine', trials: 8, narrow: 0.2, budget: { epochs: 4 } }));
+    const coarse = r.trials.filter((t) => t.stage === 0);
+    const fine = r.trials.filter((t) => t.stage === 1);
+    assert.equal(coarse.length, 4);
+    assert.equal(fine.length, 4);
+    assert.ok(coarse.every((t) => t.epochs === 1) && fine.every((t) => t.epochs === 4));
+    const best = [...coarse].sort((p, q) => q.score - p.score || p.index - q.index)[0].config;
+    for (const t of fine) {
+      // 0.2 of the log range of 3 decades: within 0.3 decades of the coarse best.
+      assert.ok(Math.abs(Math.log10(t.config.lr as number) - Math.log10(best.lr as number)) <= 0.3 + 1e-9, `${t.config.lr} vs ${best.lr}`);
+      assert.ok(Math.abs((t.config.dropout as number) - (best.dropout as number)) <= 0.04 + 1e-9);
+      assert.equal(t.config.activation, best.activation);
+    }
+  });
+
+  it('a trial whose build throws is failed, one whose loss explodes is diverged, and the search goes on', async function () {
+    this.timeout(20000);
+    const build = (c: Config, ctx: Parameters<typeof defaultBuild>[1]) => {
+      if (c.optimizer === 'broken') throw new Error('cannot build this one');
+      return defaultBuild(c, ctx);
+    };
+    const space = { optimizer: choice(['sgd', 'broken']), lr: choice([0.05, 1e9]) };
+    const r = await search(base({ space, strategy: 'grid', build }));
+    const by = (o: string, lr: number) => r.trials.find((t) => t.config.optimizer === o && t.config.lr === lr) as TrialResult;
+    assert.equal(r.trials.length, 4);
+    assert.equal(by('broken', 0.05).status, 'failed');
+    assert.match(by('broken', 0.05).error as string, /cannot build this one/);
+    assert.equal(by('sgd', 1e9).status, 'diverged');
+    assert.ok(Number.isNaN(by('sgd', 1e9).score));
+    assert.equal(by('sgd', 0.05).status, 'ok');
+    assert.equal(r.best?.index, by('sgd', 0.05).index);
+    // In workers, through a build module, the same.
+    const p = await search(base({ space: { broken: choice([false, true]), lr: 0.05 }, strategy: 'grid', workers: 2, threads: 1, build: { module: BUILD_MODULE } }));
+    assert.deepEqual(p.trials.map((t) => t.status), ['ok', 'failed']);
+  });
+
+  it('an AbortSignal stops the workers and rejects with ERR_BLASNET_ABORTED and the reason', async function () {
+    this.timeout(20000);
+    const ac = new AbortController();
+    const reason = new Error('enough');
+    let seen = 0;
+    const err = await rejectsCode(() => search(base({ trials: 30, workers: 2, threads: 1, signal: ac.signal, onTrial: () => {
+      seen++;
+      ac.abort(reason);
+    } })), 'ERR_BLASNET_ABORTED');
+    assert.equal(err.cause, reason);
+    assert.ok(seen >= 1 && seen < 30);
+    const early = new AbortController();
+    early.abort('before');
+    const e2 = await rejectsCode(() => search(base({ signal: early.signal })), 'ERR_BLASNET_ABORTED');
+    assert.equal(e2.cause, 'before');
+  });
+});
+
+describe('search bad input', () => {
+  const ok: SearchOptions = { space: { lr: logUniform(1e-3, 1e-1) }, data, trials: 2, budget: { epochs: 1 } };
+  const cases: [string, Partial<SearchOptions>, string][] = [
+    ['an empty space', { space: {} }, 'ERR_BLASNET_ARG_RANGE'],
+    ['low > high', { space: { p: uniform(1, 0) } }, 'ERR_BLASNET_ARG_RANGE'],
+    ['a log range with low <= 0', { space: { lr: logUniform(0, 1) } }, 'ERR_BLASNET_ARG_RANGE'],
+    ['empty choices', { space: { act: choice([]) } }, 'ERR_BLASNET_ARG_RANGE'],
+    ['integer range with fractional bounds', { space: { w: integers(1.5, 4) } }, 'ERR_BLASNET_ARG_RANGE'],
+    ['a non-value constant', { space: { f: (() => 1) as never } }, 'ERR_BLASNET_ARG_TYPE'],
+    ['a regression metric for classes', { metric: 'mse' }, 'ERR_BLASNET_ARG_RANGE'],
+    ['an unknown metric', { metric: 'f1' as never }, 'ERR_BLASNET_UNKNOWN_NAME'],
+    ['an unknown strategy', { strategy: 'bayes' as never }, 'ERR_BLASNET_UNKNOWN_NAME'],
+    ['trials 0', { trials: 0 }, 'ERR_BLASNET_ARG_RANGE'],
+    ['trials 1.5', { trials: 1.5 }, 'ERR_BLASNET_ARG_RANGE'],
+    ['folds 1', { folds: 1 }, 'ERR_BLASNET_ARG_RANGE'],
+    ['more folds than the smallest class', { folds: 200 }, 'ERR_BLASNET_ARG_RANGE'],
+    ['folds and validationFraction', { folds: 3, validationFraction: 0.2 }, 'ERR_BLASNET_ARG_RANGE'],
+    ['a grid larger than trials', { strategy: 'grid', space: { a: choice([1, 2, 3]) }, trials: 2 }, 'ERR_BLASNET_ARG_RANGE'],
+    ['epochs in the space with halving', { strategy: 'halving', space: { epochs: integers(1, 5) } }, 'ERR_BLASNET_ARG_RANGE'],
+    ['a build function with workers', { workers: 2, build: defaultBuild.bind(null) }, 'ERR_BLASNET_ARG_TYPE'],
+    ['NaN in x', { data: { x: new Matrix(new Float32Array(8).fill(NaN), 4, 2), y: new Int32Array([0, 1, 0, 1]) } }, 'ERR_BLASNET_DATA'],
+    ['too few labels', { data: { x: data.x, y: new Int32Array(3) } }, 'ERR_BLASNET_SHAPE'],
+  ];
+  for (const [what, patch, code] of cases) {
+    it(`${what}: ${code} before any trial runs`, async () => {
+      let built = 0;
+      const build = (c: Config, ctx: Parameters<typeof defaultBuild>[1]) => {
+        built++;
+        return defaultBuild(c, ctx);
+      };
+      await rejectsCode(() => search({ ...ok, ...(patch.workers ? {} : { build }), ...patch }), code);
+      assert.equal(built, 0);
+    });
+  }
+});
+
+describe('search plot and CLI', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-search-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('the plot has a panel per varying hyperparameter, log axes for log ranges', async function () {
+    this.timeout(20000);
+    const space = { lr: logUniform(1e-3, 1e-1), hidden: choice([[8], [4]]), batchSize: 16 };
+    const r = await search({ space, data, trials: 4, budget: { epochs: 1 }, refit: false });
+    assert.equal(r.model, null);
+    const spec = searchPlotSpec(r, { space }) as { hconcat: { layer: { encoding: { x: { title: string; type: string; scale?: { type?: string } } } }[] }[] };
+    assert.deepEqual(spec.hconcat.map((p) => p.layer[0].encoding.x.title), ['lr', 'hidden']);
+    assert.equal(spec.hconcat[0].layer[0].encoding.x.scale?.type, 'log');
+    assert.equal(spec.hconcat[1].layer[0].encoding.x.type, 'nominal');
+  });
+
+  it('blasnet search writes the table and plot and prints the best configuration', function () {
+    this.timeout(60000);
+    const lines = ['a,b,c,d,label'];
+    for (let i = 0; i < 80; i++) lines.push(`${[0, 1, 2, 3].map((j) => data.x.data[i * 4 + j]).join(',')},${['no', 'yes', 'maybe'][data.y[i]]}`);
+    const csv = path.join(tmp, 'd.csv');
+    fs.writeFileSync(csv, `${lines.join('\n')}\n`);
+    const cli = path.resolve(__dirname, '..', 'lib', 'cli.js');
+    const r = spawnSync(process.execPath, [cli, 'search', '--csv', csv, '--test-csv', csv, '--trials', '4', '--epochs', '2', '--workers', '2',
+      '--backend', 'js', '--out-table', path.join(tmp, 't.csv'), '--plot', path.join(tmp, 'p'), '--out', path.join(tmp, 'best.blasnet')], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /best accuracy 0\.\d+ \(trial \d\): \{"lr"/);
+    const last = JSON.parse(r.stdout.trim().split('\n').pop() as string);
+    assert.equal(last.trials, 4);
+    assert.ok(last.testAccuracy >= 0 && last.testAccuracy <= 1);
+    assert.equal(fs.readFileSync(path.join(tmp, 't.csv'), 'utf8').trim().split('\n').length, 5);
+    assert.match(fs.readFileSync(path.join(tmp, 'p.svg'), 'utf8'), /^<svg/);
+    assert.ok(fs.statSync(path.join(tmp, 'p.png')).size > 1000);
+    assert.ok(fs.statSync(path.join(tmp, 'best.blasnet')).size > 100);
+    const bad = spawnSync(process.execPath, [cli, 'search', '--csv', csv, '--folds', '1'], { encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--folds must be an integer >= 2/);
+  });
+});
