@@ -62,6 +62,16 @@ const CHECKS: Record<string, { check: string; stdout?: RegExp; verify?: (stdout:
       assert.equal(Number(/^lr (\S+)$/m.exec(stdout)?.[1]).toPrecision(2), lr.toPrecision(2));
     },
   },
+  'Example: hyperparameter search': {
+    check: '',
+    stdout: /^index,stage,lr,weightDecay,hidden,activation,dropout,score,epochs,seconds,status,error$/m,
+    verify: (stdout) => {
+      const rows = stdout.split('\n').filter((l) => /^\d+,[01],/.test(l));
+      assert.equal(rows.length, 12, stdout);
+      assert.equal(rows.filter((l) => l.startsWith(`${rows.indexOf(l)},0,`) && /,2,[\d.]+,ok,$/.test(l)).length, 6, stdout);
+      assert.match(stdout, /accuracy: 0\.(6|7|8|9)/);
+    },
+  },
   'Example: a table': {
     check: '',
     stdout: /\[ 'large', 'small' \]/,
