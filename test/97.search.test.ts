@@ -8,6 +8,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { PassThrough } from 'stream';
 import {
   choice, defaultBuild, gridConfigs, integers, logUniform, Matrix, narrowSpace, Rng, sampleConfig, search, searchPlotSpec,
   searchTableCsv, spaceFromJSON, uniform,
@@ -279,6 +280,17 @@ describe('search bad input', () => {
 describe('search plot and CLI', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-search-'));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('progress off a terminal is a line per trial', async function () {
+    this.timeout(20000);
+    const lines: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (c: Buffer) => lines.push(...c.toString().split('\n').filter(Boolean)));
+    await search({ space: { lr: logUniform(1e-3, 1e-1) }, data, trials: 3, budget: { epochs: 1 }, refit: false, progress: stream });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(lines.length, 3);
+    assert.match(lines[2], /^trial 3\/3 {2}#2 stage 0 {2}ok {2}accuracy 0\.\d+ {2}1 epochs/);
+  });
 
   it('the plot has a panel per varying hyperparameter, log axes for log ranges', async function () {
     this.timeout(20000);
