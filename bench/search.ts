@@ -37,13 +37,14 @@ void (async () => {
   const b = defaultBackend();
   console.log(`${b.name} backend, ${os.cpus().length} cores (${os.cpus()[0].model}); ${x.rows} training and ${xt.rows} test rows, ${x.cols} features; ` +
     `${TRIALS} trials of ${EPOCHS} epochs, ${FOLDS > 1 ? `${FOLDS}-fold stratified cross-validation` : '20% stratified holdout'}, metric ${METRIC}`);
+  const mainThreads = b.getNumThreads();
   const one = await timed(1);
   const two = await timed(2);
   const strip = (r: SearchResult) => JSON.stringify(r.trials.map(({ seconds: _s, ...rest }) => rest));
   const trialSeconds = (r: SearchResult) => r.trials.reduce((s, t) => s + t.seconds, 0) / r.trials.length;
   console.log(`| workers x threads | wall s | speed-up | mean trial s | best ${METRIC} |`);
   console.log('|---|---|---|---|---|');
-  for (const [label, run, threads] of [['1', one, b.getNumThreads()], ['2', two, Math.max(1, Math.floor(os.cpus().length / 2))]] as const) {
+  for (const [label, run, threads] of [['1', one, mainThreads], ['2', two, Math.max(1, Math.floor(os.cpus().length / 2))]] as const) {
     console.log(`| ${label} x ${threads} | ${run.seconds.toFixed(2)} | ${(one.seconds / run.seconds).toFixed(2)} | ${trialSeconds(run.result).toFixed(3)} | ${run.result.best?.score.toFixed(4)} |`);
   }
   console.log(`same table with 1 and 2 workers: ${strip(one.result) === strip(two.result)}`);

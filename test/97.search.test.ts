@@ -162,10 +162,12 @@ forEachBackend('search', (b) => {
 
   it('runs in 2 worker threads with the same table as on this thread', async function () {
     this.timeout(30000);
-    const seq = await search(base({ trials: 5 }));
+    const seq = await search(base({ trials: 5, threads: 1 }));
+    const before = b.getNumThreads();
     const par = await search(base({ trials: 5, workers: 2, threads: 1 }));
     assert.deepEqual(rowsOf(par), rowsOf(seq));
-    const halvingSeq = await search(base({ strategy: 'halving', trials: 4, budget: { epochs: 4, eta: 2 } }));
+    assert.equal(b.getNumThreads(), before);
+    const halvingSeq = await search(base({ strategy: 'halving', trials: 4, budget: { epochs: 4, eta: 2 }, threads: 1 }));
     const halvingPar = await search(base({ strategy: 'halving', trials: 4, budget: { epochs: 4, eta: 2 }, workers: 2, threads: 1, build: { module: BUILD_MODULE } }));
     assert.deepEqual(rowsOf(halvingPar), rowsOf(halvingSeq));
   });

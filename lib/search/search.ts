@@ -4,7 +4,7 @@
  * worker threads sharing one copy of the data; every trial in the results table, the best
  * configuration, and a model retrained with it on all the data.
  */
-import { defaultBackend } from '../backend/select';
+import { defaultBackend, getBackend } from '../backend/select';
 import type { BackendName } from '../backend/select';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Input, Sequential } from '../model/sequential';
@@ -80,7 +80,15 @@ export interface SearchOptions {
   build?: BuildSpec;
   /** Worker threads running trials at once; 1 (default) runs them on this thread. */
   workers?: number;
-  /** Kernel threads per worker (native backend). Default floor(cores / workers). */
+  /**
+   * Kernel threads per trial (native backend). Default floor(cores / workers) with workers, the
+   * caller's count without. The native kernel pool is one per process, so this is its thread
+   * count while the search runs (a worker whose kernel finds the pool busy runs it on its own
+   * thread); the caller's count is restored when the search ends. Native results depend on the
+   * kernel thread count in the last bits, so tables are equal bit for bit between runs whose
+   * trials compute at one count: sequential and parallel runs both with threads 1 (the default
+   * with workers >= cores), or repeated sequential runs.
+   */
   threads?: number;
   /** Default the default backend's name. */
   backend?: BackendName;
@@ -354,6 +362,11 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   }
 
   if (signal?.aborted) throw abortError(signal);
+  // The native kernel pool is one per process, shared by the workers: its thread count is the
+  // per-worker share while they run, and the caller's again afterwards.
+  const native = (workers > 1 || options.threads !== undefined) && backend === 'native' ? getBackend('native') : null;
+  const callerThreads = native ? native.getNumThreads() : 0;
+  native?.setNumThreads(threads);
   const runner: TrialRunner = workers > 1
     ? workerRunner(data, { workers, threads, backend, build: buildModule, metric, ...(budget.trialTimeMs !== undefined ? { trialTimeMs: budget.trialTimeMs } : {}) })
     : sequentialRunner(data, { build, metric, backend, ...(budget.trialTimeMs !== undefined ? { trialTimeMs: budget.trialTimeMs } : {}) });
@@ -382,6 +395,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
     signal?.removeEventListener('abort', onAbort);
     bar.stop();
     await runner.close();
+    native?.setNumThreads(callerThreads);
   }
   const lastStage = rows.filter((r) => r.status === 'ok').reduce((m, r) => Math.max(m, r.stage), -1);
   const best = lastStage >= 0 ? ranked(rows, lastStage, higher)[0] : null;
