@@ -27,9 +27,12 @@ const xt = scaler.transform(test.x);
 const y = train.labels as Int32Array;
 const yt = test.labels as Int32Array;
 
-async function timed(workers: number): Promise<{ result: SearchResult; seconds: number }> {
+async function timed(workers: number, threads?: number): Promise<{ result: SearchResult; seconds: number }> {
   const t = performance.now();
-  const result = await search({ space: MLP_SPACE, data: { x, y }, trials: TRIALS, seed: 1, workers, budget: { epochs: EPOCHS }, metric: METRIC, ...(FOLDS > 1 ? { folds: FOLDS } : {}) });
+  const result = await search({
+    space: MLP_SPACE, data: { x, y }, trials: TRIALS, seed: 1, workers, budget: { epochs: EPOCHS }, metric: METRIC,
+    ...(FOLDS > 1 ? { folds: FOLDS } : {}), ...(threads ? { threads } : {}),
+  });
   return { result, seconds: (performance.now() - t) / 1000 };
 }
 
@@ -39,15 +42,17 @@ void (async () => {
     `${TRIALS} trials of ${EPOCHS} epochs, ${FOLDS > 1 ? `${FOLDS}-fold stratified cross-validation` : '20% stratified holdout'}, metric ${METRIC}`);
   const mainThreads = b.getNumThreads();
   const one = await timed(1);
+  const oneSingle = await timed(1, 1);
   const two = await timed(2);
   const strip = (r: SearchResult) => JSON.stringify(r.trials.map(({ seconds: _s, ...rest }) => rest));
   const trialSeconds = (r: SearchResult) => r.trials.reduce((s, t) => s + t.seconds, 0) / r.trials.length;
   console.log(`| workers x threads | wall s | speed-up | mean trial s | best ${METRIC} |`);
   console.log('|---|---|---|---|---|');
-  for (const [label, run, threads] of [['1', one, mainThreads], ['2', two, Math.max(1, Math.floor(os.cpus().length / 2))]] as const) {
+  for (const [label, run, threads] of [['1', one, mainThreads], ['1', oneSingle, 1], ['2', two, Math.max(1, Math.floor(os.cpus().length / 2))]] as const) {
     console.log(`| ${label} x ${threads} | ${run.seconds.toFixed(2)} | ${(one.seconds / run.seconds).toFixed(2)} | ${trialSeconds(run.result).toFixed(3)} | ${run.result.best?.score.toFixed(4)} |`);
   }
-  console.log(`same table with 1 and 2 workers: ${strip(one.result) === strip(two.result)}`);
+  console.log(`same table with 1 worker x 1 thread and 2 workers x 1 thread: ${strip(oneSingle.result) === strip(two.result)}; ` +
+    `with 1 worker x ${mainThreads} threads: ${strip(one.result) === strip(two.result)}`);
   const best = one.result.model;
   if (!best) throw new Error('no best model');
   const bestTest = best.evaluate(xt, yt, { metrics: ['accuracy'] });
