@@ -263,6 +263,8 @@ describe('search bad input', () => {
     ['a grid larger than trials', { strategy: 'grid', space: { a: choice([1, 2, 3]) }, trials: 2 }, 'ERR_BLASNET_ARG_RANGE'],
     ['epochs in the space with halving', { strategy: 'halving', space: { epochs: integers(1, 5) } }, 'ERR_BLASNET_ARG_RANGE'],
     ['a build function with workers', { workers: 2, build: defaultBuild.bind(null) }, 'ERR_BLASNET_ARG_TYPE'],
+    ['a build module that does not load', { workers: 2, build: { module: './no-such-build-module.js' } }, 'ERR_BLASNET_IO'],
+    ['a build module without the function', { workers: 2, build: { module: BUILD_MODULE, name: 'nothing' } }, 'ERR_BLASNET_ARG_TYPE'],
     ['NaN in x', { data: { x: new Matrix(new Float32Array(8).fill(NaN), 4, 2), y: new Int32Array([0, 1, 0, 1]) } }, 'ERR_BLASNET_DATA'],
     ['too few labels', { data: { x: data.x, y: new Int32Array(3) } }, 'ERR_BLASNET_SHAPE'],
   ];

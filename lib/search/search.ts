@@ -4,6 +4,7 @@
  * worker threads sharing one copy of the data; every trial in the results table, the best
  * configuration, and a model retrained with it on all the data.
  */
+import * as path from 'path';
 import { defaultBackend, getBackend } from '../backend/select';
 import type { BackendName } from '../backend/select';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
@@ -288,9 +289,16 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
     }
     build = buildSpec;
   } else if (buildSpec && typeof buildSpec === 'object' && typeof buildSpec.module === 'string') {
-    buildModule = { module: require.resolve(buildSpec.module), name: buildSpec.name ?? 'build' };
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const f = (require(buildModule.module) as Record<string, unknown>)[buildModule.name];
+    // A relative path is relative to the working directory, as on a command line.
+    const spec = buildSpec.module.startsWith('.') ? path.resolve(buildSpec.module) : buildSpec.module;
+    let f: unknown;
+    try {
+      buildModule = { module: require.resolve(spec), name: buildSpec.name ?? 'build' };
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      f = (require(buildModule.module) as Record<string, unknown>)[buildModule.name];
+    } catch (e) {
+      throw new BlasnetError(ErrorCode.IO, `${where}: cannot load the build module ${buildSpec.module}: ${(e as Error).message}`, { cause: e });
+    }
     if (typeof f !== 'function') throw typeError(ErrorCode.ARG_TYPE, `${where}: ${buildSpec.module} exports no function ${buildModule.name}`);
     build = f as BuildFunction;
   } else {
