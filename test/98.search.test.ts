@@ -223,6 +223,10 @@ forEachBackend('search', (b) => {
     // In workers, through a build module, the same.
     const p = await search(base({ space: { broken: choice([false, true]), lr: 0.05 }, strategy: 'grid', workers: 2, threads: 1, build: { module: BUILD_MODULE } }));
     assert.deepEqual(p.trials.map((t) => t.status), ['ok', 'failed']);
+    // A worker that dies mid-trial fails that trial and is replaced; the other trials still run.
+    const d = await search(base({ space: { exit: choice([false, true, false, false]), lr: 0.05 }, strategy: 'grid', workers: 2, threads: 1, build: { module: BUILD_MODULE } }));
+    assert.deepEqual(d.trials.map((t) => t.status), ['ok', 'failed', 'ok', 'ok']);
+    assert.match(d.trials[1].error as string, /exited with code 3/);
   });
 
   it('an AbortSignal stops the workers and rejects with ERR_BLASNET_ABORTED and the reason', async function () {
