@@ -84,10 +84,7 @@ export type {
   CheckOptions, GradientCheck, GradientTensorCheck, InitialLossCheck, LrFinderOptions, LrFinderResult, ModelCheckReport, OverfitCheck,
   UnitCheck,
 } from './recipe';
-export {
-  checkSpace, choice, defaultBuild, gridConfigs, integers, logUniform, MLP_SPACE, narrowSpace, runTrial, sampleConfig, search, SEARCH_METRICS,
-  searchTableCsv, sequentialRunner, spaceFromJSON, threadsPerWorker, trialSeed, uniform, workerRunner,
-} from './search';
+export { checkSpace, choice, defaultBuild, integers, logUniform, MLP_SPACE, search, SEARCH_METRICS, searchTableCsv, spaceFromJSON, uniform } from './search';
 export type {
   BuildContext, BuildFunction, BuildSpec, ChoiceParam, Config, NumberParam, ParamValue, SearchBudget, SearchParam, SearchMetric,
   SearchOptions, SearchResult, SearchSpace, SearchStrategy, Trial, TrialData, TrialResult, TrialRunner, TrialStatus,

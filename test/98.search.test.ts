@@ -10,11 +10,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { PassThrough } from 'stream';
 import {
-  choice, defaultBuild, gridConfigs, integers, logUniform, Matrix, narrowSpace, Rng, sampleConfig, search, searchPlotSpec,
-  searchTableCsv, spaceFromJSON, uniform,
+  checkSpace, choice, defaultBuild, integers, logUniform, Matrix, Rng, search, searchPlotSpec, searchTableCsv, spaceFromJSON, uniform,
+  writeSearchPlot,
 } from '../lib';
 import type { Config, SearchOptions, SearchResult, TrialResult } from '../lib';
 import { assignFolds } from '../lib/search/search';
+import { gridConfigs, narrowSpace, sampleConfig } from '../lib/search/space';
 import { forEachBackend } from './helpers';
 
 /** A seeded 3-class table: the class is decided by two of four features. */
@@ -88,6 +89,19 @@ describe('search spaces', () => {
     const p = n.p as { low: number; high: number };
     assert.ok(Math.abs(p.low - 0.825) < 1e-12 && p.high === 1);
     assert.equal(n.act, 'b');
+  });
+
+  it('checkSpace and the public helpers refuse what is not a space, a result or a build context, with codes', async () => {
+    assert.throws(() => checkSpace({ lr: logUniform(1, 0.1) }), { code: 'ERR_BLASNET_ARG_RANGE', message: /checkSpace: space.lr has low 1 > high 0.1/ });
+    assert.throws(() => checkSpace(null), { code: 'ERR_BLASNET_ARG_TYPE' });
+    assert.throws(() => searchTableCsv({} as never), { code: 'ERR_BLASNET_ARG_TYPE' });
+    assert.throws(() => searchPlotSpec({ trials: [1] } as never), { code: 'ERR_BLASNET_ARG_TYPE' });
+    await assert.rejects(writeSearchPlot({ trials: [] } as never, ''), { code: 'ERR_BLASNET_ARG_TYPE' });
+    const ctx = { inputSize: 4, outputSize: 3, task: 'classification' as const, seed: 0, backend: 'js' as const };
+    assert.throws(() => defaultBuild(null as never, ctx), { code: 'ERR_BLASNET_ARG_TYPE' });
+    assert.throws(() => defaultBuild({ depth: 0.5 }, ctx), { code: 'ERR_BLASNET_ARG_RANGE' });
+    assert.throws(() => defaultBuild({}, { ...ctx, outputSize: 0 }), { code: 'ERR_BLASNET_ARG_RANGE' });
+    assert.equal(defaultBuild({ width: 5, depth: 2 }, ctx).layers.filter((l) => (l.config() as { kind: string }).kind === 'dense').length, 3);
   });
 
   it('spaceFromJSON reads every kind and rejects malformed entries with codes', () => {

@@ -3,6 +3,8 @@
  * per hyperparameter that varies; log axes for log-scaled ranges), as vega-lite, SVG and PNG.
  */
 import * as fs from 'fs';
+import { ErrorCode, typeError } from '../errors';
+import { checkResult } from '../search/search';
 import type { SearchResult } from '../search/search';
 import type { SearchSpace } from '../search/space';
 import { isSpec } from '../search/space';
@@ -13,6 +15,8 @@ import { renderSvg, svgToPng } from './curves';
  * takes more than one value among the 'ok' trials, coloured by stage; the best trial ringed.
  */
 export function searchPlotSpec(result: Pick<SearchResult, 'trials' | 'best' | 'metric'>, options: { space?: SearchSpace; title?: string } = {}): Record<string, unknown> {
+  checkResult('searchPlotSpec', result);
+  if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, 'searchPlotSpec: Expected an options object');
   const ok = result.trials.filter((r) => r.status === 'ok');
   const names: string[] = [];
   for (const r of ok) for (const k of Object.keys(r.config)) if (!names.includes(k)) names.push(k);
@@ -56,6 +60,8 @@ export function searchPlotSpec(result: Pick<SearchResult, 'trials' | 'best' | 'm
 /** Writes `<base>.svg` and `<base>.png` with searchPlotSpec's panels; returns their paths. */
 export async function writeSearchPlot(result: Pick<SearchResult, 'trials' | 'best' | 'metric'>, base: string,
   options: { space?: SearchSpace; title?: string } = {}): Promise<{ svg: string; png: string }> {
+  checkResult('writeSearchPlot', result);
+  if (typeof base !== 'string' || base.length === 0) throw typeError(ErrorCode.ARG_TYPE, 'writeSearchPlot: Expected a non-empty path base for base');
   const svg = await renderSvg(searchPlotSpec(result, options));
   const out = { svg: `${base}.svg`, png: `${base}.png` };
   fs.writeFileSync(out.svg, svg);

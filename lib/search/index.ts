@@ -1,9 +1,8 @@
 /** Hyperparameter search: spaces, strategies, and trial runners (this thread or worker threads). */
-export { choice, checkSpace, gridConfigs, integers, logUniform, MLP_SPACE, narrowSpace, sampleConfig, spaceFromJSON, uniform } from './space';
+export { choice, checkSpace, integers, logUniform, MLP_SPACE, spaceFromJSON, uniform } from './space';
 export type { ChoiceParam, Config, NumberParam, SearchParam, ParamValue, SearchSpace } from './space';
-export { defaultBuild, runTrial, SEARCH_METRICS, trialSeed } from './trial';
+export { defaultBuild, SEARCH_METRICS } from './trial';
 export type { BuildContext, BuildFunction, BuildSpec, SearchMetric, Trial, TrialData, TrialResult, TrialStatus } from './trial';
-export { sequentialRunner, threadsPerWorker, workerRunner } from './runner';
 export type { TrialRunner } from './runner';
 export { search, searchTableCsv } from './search';
 export type { SearchBudget, SearchOptions, SearchResult, SearchStrategy } from './search';

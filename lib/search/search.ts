@@ -14,7 +14,7 @@ import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import { sequentialRunner, threadsPerWorker, workerRunner } from './runner';
 import type { TrialRunner } from './runner';
-import { checkSpace, gridConfigs, gridSize, isSpec, narrowSpace, sampleConfig } from './space';
+import { gridConfigs, gridSize, isSpec, narrowSpace, sampleConfig, validateSpace } from './space';
 import type { Config, SearchSpace } from './space';
 import { defaultBuild, SEARCH_METRICS, trialSeed } from './trial';
 import type { BuildFunction, BuildSpec, SearchMetric, Trial, TrialData, TrialResult } from './trial';
@@ -241,7 +241,7 @@ function ranked(rows: readonly TrialResult[], stage: number, higher: boolean): T
 export async function search(options: SearchOptions): Promise<SearchResult> {
   const where = 'search';
   if (!options || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { space, data, ... }`);
-  const space = checkSpace(where, options.space);
+  const space = validateSpace(where, options.space);
   const strategy = options.strategy ?? 'random';
   if (!STRATEGIES.includes(strategy)) throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected strategy ${STRATEGIES.join(', ')} but received ${String(strategy)}`);
   const seed = options.seed ?? 0;
@@ -464,8 +464,17 @@ function progressOver(total: number, metric: string, stream: NodeJS.WritableStre
   };
 }
 
+/** @internal Checks that `v` looks like a search result: an object with an array of trial rows. */
+export function checkResult(where: string, v: unknown): void {
+  const trials = v && typeof v === 'object' ? (v as { trials?: unknown }).trials : undefined;
+  if (!Array.isArray(trials) || trials.some((r) => !r || typeof r !== 'object' || !(r as TrialResult).config || typeof (r as TrialResult).config !== 'object')) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a search result ({ trials: rows with a config, ... })`);
+  }
+}
+
 /** The results table as CSV text: index, stage, one column per hyperparameter, score, epochs, seconds, status, error. */
 export function searchTableCsv(result: Pick<SearchResult, 'trials'>): string {
+  checkResult('searchTableCsv', result);
   const names: string[] = [];
   for (const r of result.trials) for (const k of Object.keys(r.config)) if (!names.includes(k)) names.push(k);
   const cell = (v: unknown): string => {
@@ -475,7 +484,7 @@ export function searchTableCsv(result: Pick<SearchResult, 'trials'>): string {
   };
   const lines = [['index', 'stage', ...names, 'score', 'epochs', 'seconds', 'status', 'error'].join(',')];
   for (const r of result.trials) {
-    lines.push([r.index, r.stage, ...names.map((k) => r.config[k]), r.score, r.epochs, r.seconds.toFixed(3), r.status, r.error].map(cell).join(','));
+    lines.push([r.index, r.stage, ...names.map((k) => r.config[k]), r.score, r.epochs, typeof r.seconds === 'number' ? r.seconds.toFixed(3) : r.seconds, r.status, r.error].map(cell).join(','));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -65,11 +65,11 @@ function isValue(v: unknown): v is ParamValue {
 }
 
 /**
- * Checks a space: at least one entry; numeric ranges finite with low <= high (low > 0 on a log
+ * @internal checkSpace with the caller's name in messages. Checks a space: at least one entry; numeric ranges finite with low <= high (low > 0 on a log
  * scale, integer bounds for integers); choices non-empty, of valid values; constants valid values.
  * Every failure is a coded RangeError or TypeError naming the entry.
  */
-export function checkSpace(where: string, space: unknown): SearchSpace {
+export function validateSpace(where: string, space: unknown): SearchSpace {
   if (!space || typeof space !== 'object' || Array.isArray(space)) {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an object of hyperparameters for space but received ${Array.isArray(space) ? 'an array' : typeof space}`);
   }
@@ -110,6 +110,16 @@ function sampleNumber(p: NumberParam, rng: Rng): number {
     return Math.min(p.high, Math.max(p.low, Math.floor(Math.exp(lo + u * (hi - lo)))));
   }
   return p.log ? Math.exp(Math.log(p.low) + u * (Math.log(p.high) - Math.log(p.low))) : p.low + u * (p.high - p.low);
+}
+
+/**
+ * Checks a search space (search does this first): at least one entry; numeric ranges finite with
+ * low <= high (low > 0 on a log scale, integer bounds for integers); choices non-empty, of
+ * numbers, strings, booleans or arrays of them; constants such values. Returns the space;
+ * throws a coded RangeError or TypeError naming the entry.
+ */
+export function checkSpace(space: unknown): SearchSpace {
+  return validateSpace('checkSpace', space);
 }
 
 /** A configuration drawn from `space` (names in the space's order, one generator draw per range or choice). */
@@ -203,6 +213,7 @@ export const MLP_SPACE: SearchSpace = Object.freeze({
  */
 export function spaceFromJSON(text: string): SearchSpace {
   const where = 'spaceFromJSON';
+  if (typeof text !== 'string') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected JSON text (a string)`);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -228,5 +239,5 @@ export function spaceFromJSON(text: string): SearchSpace {
     else if ('choice' in o) out[name] = choice(o.choice as ParamValue[]);
     else throw new BlasnetError(ErrorCode.FORMAT, `${where}: ${name} must be uniform, logUniform, integers, choice or a constant`);
   }
-  return checkSpace(where, out);
+  return validateSpace(where, out);
 }

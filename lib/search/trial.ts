@@ -4,7 +4,7 @@
  * search worker (everything it needs is plain data plus the shared x and y), so a trial's result
  * depends only on the trial and the data, wherever it runs.
  */
-import type { BackendName } from '../backend/select';import { ErrorCode, rangeError } from '../errors';
+import type { BackendName } from '../backend/select';import { ErrorCode, rangeError, typeError } from '../errors';
 import { dense, dropout } from '../layers';
 import type { DenseActivation, Layer } from '../layers';
 import { Sequential } from '../model/sequential';
@@ -131,6 +131,18 @@ function num(config: Config, key: string, fallback: number): number {
  * with mean squared error.
  */
 export function defaultBuild(config: Config, context: BuildContext): Sequential {
+  const where = 'defaultBuild';
+  if (!config || typeof config !== 'object' || Array.isArray(config)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a configuration object`);
+  if (!context || typeof context !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { inputSize, outputSize, task, seed, backend } for context`);
+  for (const k of ['inputSize', 'outputSize'] as const) {
+    if (!(Number.isInteger(context[k]) && context[k] >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for context.${k} but received ${String(context[k])}`);
+  }
+  if (context.task !== 'classification' && context.task !== 'regression') throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected 'classification' or 'regression' for context.task`);
+  for (const k of ['width', 'depth'] as const) {
+    if (config[k] !== undefined && !(Number.isInteger(config[k]) && (config[k] as number) >= 1)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for config.${k} but received ${String(config[k])}`);
+    }
+  }
   let hidden: number[];
   if (config.width !== undefined || config.depth !== undefined) {
     hidden = new Array<number>(num(config, 'depth', 1)).fill(num(config, 'width', 64));
