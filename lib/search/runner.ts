@@ -15,6 +15,7 @@ import type { BuildFunction, SearchMetric, Trial, TrialData, TrialEnv, TrialResu
 export interface TrialRunner {
   /** How many trials it runs at once. */
   readonly concurrency: number;
+  /** Runs one trial; resolves with its row (a failed or diverged trial is a row, not a rejection). */
   run(trial: Trial): Promise<TrialResult>;
   /** Stops everything it runs (workers are terminated) and frees its resources. */
   close(): Promise<void>;

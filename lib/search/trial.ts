@@ -80,6 +80,7 @@ export const SEARCH_METRICS = {
   mae: { higher: false, task: 'regression' },
 } as const;
 
+/** A metric search can optimise: a key of SEARCH_METRICS. */
 export type SearchMetric = keyof typeof SEARCH_METRICS;
 
 /**
