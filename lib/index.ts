@@ -36,12 +36,12 @@ export type {
   OptimizerOptions, OptimizerSpec, OptimizerState, OptimizerTarget, ParsedOptimizerOptions,
 } from './optim';
 export {
-  BatchIterator, encodeIdx, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IDX_TYPES, loadFashionMnist, loadMnistLike, MinMaxScaler,
+  BatchIterator, encodeIdx, recordsToMatrix, recordColumn, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IDX_TYPES, loadFashionMnist, loadMnistLike, MinMaxScaler,
   oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, readTable, takeRows, split, Standardizer, symmetricEigen, TabularPreprocessor,
   trainTestSplit, writeIdx,
 } from './data';
 export type {
-  Batch, BatchOptions, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
+  Batch, BatchOptions, DataRecord, InputSpec, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
   PCAJSON, PCAOptions, Preprocessor, SplitOptions, SplitPart, StandardizerJSON, StandardizerOptions, SymmetricEigen, Table, TableInput, TabularOptions,
   TabularPreprocessorJSON, Targets, Task, TrainTestSplitOptions, Cell,
 } from './data';

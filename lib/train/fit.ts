@@ -8,7 +8,9 @@ import { BatchIterator } from '../data/batches';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
-import type { Input, Sequential, Target } from '../model/sequential';
+import type { Sequential, Target } from '../model/sequential';
+import { inferColumns, isRecords, recordColumn, toMatrix } from '../data/input';
+import type { Input } from '../data/input';
 import { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, followSchedule } from '../optim';
 import type { Optimizer, OptimizerSpec, OptimizerState } from '../optim';
 import { createSchedule } from '../schedules';
@@ -24,8 +26,12 @@ import type { Metric, MetricSpec } from './metrics';
 import type { LossSpec } from '../model/loss';
 import { runStartChecks } from '../recipe/checks';
 
-/** Labels or targets as fit accepts them. */
-export type Labels = Target | ArrayLike<number>;
+/**
+ * Labels or targets as fit accepts them: class labels (Int32Array or integers), targets (a Matrix,
+ * a Float32Array or rows of numbers), or, when x is an array of records, the key of the label
+ * column.
+ */
+export type Labels = Target | ArrayLike<number> | ArrayLike<ArrayLike<number>> | string;
 
 /** Options of `fit` (and `model.fit`); the README's API section lists them with their defaults. */
 export interface FitOptions {
@@ -172,58 +178,78 @@ interface Prepared {
 }
 
 /**
- * Validates and normalises (x, y) for the model and its loss: shapes, label ranges, and (unless
- * scanX is false, for a caller that scans x itself) NaN and infinities.
+ * Records as input: sets the model's input columns from the first record's keys (less the label
+ * key) unless it has some. Training entry points call it before prepareData.
+ */
+export function adoptColumns(model: Sequential, x: Input, y: Labels, where: string): void {
+  if (isRecords(x) && !model.inputColumns) model.setInputColumns(inferColumns(x, typeof y === 'string' ? [y] : [], where));
+}
+
+function rowCountError(where: string, yRows: number, rows: number, detail: string): RangeError {
+  return rangeError(ErrorCode.SHAPE,
+    `${where}: y has ${yRows} row${yRows === 1 ? '' : 's'}${detail} but x has ${rows}; give one target row per row of x`);
+}
+
+/**
+ * Validates and normalises (x, y) for the model and its loss: x through the model's input
+ * converter (records, preprocessing; see lib/data/input.ts), then shapes, label ranges, and
+ * (unless scanX is false, for a caller that scans x itself) NaN and infinities.
  */
 export function prepareData(model: Sequential, x: Input, y: Labels, where: string, scanX = true): Prepared {
-  let m: Matrix;
-  if (x instanceof Matrix) m = x;
-  else if (typedArrayTag(x) === 'Float32Array') {
-    const d = x as Float32Array;
-    if (typedLength(d) % model.inputSize !== 0) {
-      throw rangeError(ErrorCode.SHAPE, `${where}: Expected whole rows of ${model.inputSize} features but received ${typedLength(d)} values`);
-    }
-    m = new Matrix(d, typedLength(d) / model.inputSize, model.inputSize);
-  } else if (Array.isArray(x)) m = Matrix.from(x);
-  else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array or array of rows for x`);
-  if (m.cols !== model.inputSize) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${model.inputSize} features per row but received ${m.cols}`);
-  if (m.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+  const m = toMatrix(x, model.inputSpec, where);
   if (scanX) checkFinite(model.backend, where, 'x', m.data, m.rows * m.cols);
+  const rows = m.rows;
 
   const loss = model.lossSpec;
   const def = loss && !loss.custom ? LOSSES[loss.name as LossName] : null;
   const wantsLabels = !!def && def.targets.labels;
   const cols = def && def.targets.half ? model.outputSize / 2 : model.outputSize;
+  if (typeof y === 'string') {
+    if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a label key (${JSON.stringify(y)}) needs x as an array of records`);
+    y = recordColumn(x, y, where);
+  }
   let t: Int32Array | Float32Array;
+  if (Array.isArray(y) && y.length > 0 && typeof y[0] === 'object' && y[0] !== null) {
+    y = Matrix.from(y as ArrayLike<ArrayLike<number>>);
+  }
   if (y instanceof Matrix) {
-    if (y.rows !== m.rows || y.cols !== cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected targets of shape [${m.rows}, ${cols}] but received [${y.rows}, ${y.cols}]`);
+    if (y.rows !== rows) throw rowCountError(where, y.rows, rows, '');
+    if (y.cols !== cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected targets of shape [${rows}, ${cols}] but received [${y.rows}, ${y.cols}]`);
     t = y.data.subarray(0, y.rows * y.cols);
   } else if (typedArrayTag(y) === 'Int32Array') {
     t = y as Int32Array;
   } else if (typedArrayTag(y) === 'Float32Array') {
     t = y as Float32Array;
-  } else if (Array.isArray(y) || (y && typeof (y as ArrayLike<number>).length === 'number')) {
+  } else if (y !== null && typeof y === 'object' && typeof (y as ArrayLike<number>).length === 'number') {
     const arr = y as ArrayLike<number>;
-    if (wantsLabels && arr.length === m.rows) {
+    if (wantsLabels && (arr.length === rows || arr.length !== rows * cols)) {
       t = new Int32Array(arr.length);
       for (let i = 0; i < arr.length; i++) {
-        if (!Number.isInteger(arr[i])) throw rangeError(ErrorCode.LABEL, `${where}: label ${i} is ${arr[i]}, not an integer class`);
+        if (!Number.isInteger(arr[i])) throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${arr[i]}, not an integer class`);
         t[i] = arr[i];
       }
-    } else t = Float32Array.from(arr);
+    } else {
+      for (let i = 0; i < arr.length; i++) {
+        if (typeof arr[i] !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${where}: y[${i}] is ${typeof arr[i]}, not a number`);
+      }
+      t = Float32Array.from(arr);
+    }
   } else {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array or number[]) or targets (Matrix or Float32Array) for y`);
   }
   if (typedArrayTag(t) === 'Int32Array') {
-    if (t.length !== m.rows) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${m.rows} labels but received ${t.length}`);
+    if (t.length !== rows) throw rowCountError(where, t.length, rows, ` (one label each)`);
     if (def && !def.targets.labels) throw typeError(ErrorCode.ARG_TYPE, `${where}: ${loss?.name} takes targets, not class labels; pass a Float32Array or Matrix (oneHot() makes one)`);
     for (let i = 0; i < t.length; i++) {
       if (t[i] < 0 || t[i] >= model.outputSize) {
-        throw rangeError(ErrorCode.LABEL, `${where}: label ${i} is ${t[i]}, outside [0, ${model.outputSize}) (the model has ${model.outputSize} outputs)`);
+        throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${t[i]}, outside [0, ${model.outputSize}) (the model has ${model.outputSize} outputs)`);
       }
     }
   } else {
-    if (t.length !== m.rows * cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${m.rows * cols} target values ([${m.rows}, ${cols}]) but received ${t.length}`);
+    if (t.length !== rows * cols) {
+      if (cols > 0 && t.length % cols === 0) throw rowCountError(where, t.length / cols, rows, cols === 1 ? '' : ` of ${cols} targets`);
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows * cols} target values ([${rows}, ${cols}]) but received ${t.length}`);
+    }
     checkFinite(model.backend, where, 'y', t as Float32Array, t.length);
   }
   return { x: m, y: t };
@@ -431,6 +457,7 @@ class Snapshot {
 export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Labels, options: FitOptions = {}): History {
   const where = 'fit';
   const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks } = fitSettings(where, options);
+  adoptColumns(model, x, y, where);
   let train = prepareData(model, x, y, where);
   let val: Prepared | null = null;
   if (options.validationData) {
