@@ -66,7 +66,7 @@ function recordNumber(v: unknown, row: number, column: string, where: string): n
   if (typeof v === 'number') n = v;
   else if (typeof v === 'boolean') n = v ? 1 : 0;
   else if (typeof v === 'bigint') n = Number(v);
-  else if (typeof v === 'string' && v.trim() !== '') n = Number(v);
+  else if (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))) n = Number(v);
   else {
     const missing = v === null || v === undefined || v === '';
     throw new BlasnetError(ErrorCode.DATA, `${where}: row ${row + 1}, column ${JSON.stringify(column)}: ` +

@@ -27,6 +27,8 @@ import type { Preprocessor } from '../data/preprocess';
 import type { LossSpec, ResolvedLoss } from './loss';
 import { mcPredict } from '../recipe/uncertainty';
 import type { McPrediction } from '../recipe/uncertainty';
+import { predictClasses, predictProba } from '../predict';
+import type { PredictOptions } from '../predict';
 
 /** What `new Sequential()` takes. */
 export interface SequentialOptions {
@@ -475,6 +477,21 @@ export class Sequential {
   /** The optimiser set by compile, if any. */
   get optimizer(): Optimizer | null {
     return this.compiled?.optimizer ?? null;
+  }
+
+  /** The metrics set by compile (empty before compile). */
+  get metrics(): readonly MetricSpec[] {
+    return this.compiled?.metrics ?? [];
+  }
+
+  /** Class probabilities for x (see predictProba in lib/predict). */
+  predictProba(x: Input, options: PredictOptions = {}): Matrix {
+    return predictProba(this, x, options);
+  }
+
+  /** The predicted class of every row of x (see predictClasses in lib/predict). */
+  predictClasses(x: Input, options: PredictOptions = {}): Int32Array {
+    return predictClasses(this, x, options);
   }
 
   /**

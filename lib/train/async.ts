@@ -135,8 +135,9 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
   const val = validationData ? prepareData(model, validationData.x, validationData.y, 'fitAsync (validationData)', false) : null;
   const nVal = !val && fit.validationSplit !== undefined ? validationRows(where, train.x.rows, fit.validationSplit) : 0;
   const stepsPerEpoch = Math.ceil((train.x.rows - nVal) / settings.batchSize);
-  const { callbacks: _c, ...workerFit } = fit;
-  void _c;
+  // Callbacks (with verbose's progress bar) run on this thread, not in the worker.
+  const { callbacks: _c, verbose: _v, ...workerFit } = fit;
+  void _c, void _v;
   setBusy('running');
   return (async () => {
     let xs: SharedRows, vxs: SharedRows | null;

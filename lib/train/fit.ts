@@ -12,7 +12,7 @@ import type { Sequential, Target } from '../model/sequential';
 import { inferColumns, isRecords, recordColumn, toMatrix } from '../data/input';
 import type { Input } from '../data/input';
 import { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, followSchedule } from '../optim';
-import type { Optimizer, OptimizerSpec, OptimizerState } from '../optim';
+import type { Optimizer, OptimizerName, OptimizerSpec, OptimizerState } from '../optim';
 import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
 import { Rng } from '../rng';
@@ -21,6 +21,7 @@ import type { EmaOptions, SwaOptions } from './averaging';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
+import { progressBar } from './callbacks';
 import { createMetric } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import type { LossSpec } from '../model/loss';
@@ -56,6 +57,12 @@ export interface FitOptions {
   /** Clip each gradient value to [-clipValue, clipValue] before each step. */
   clipValue?: number;
   callbacks?: Callback[];
+  /**
+   * Print progress (progressBar(): a bar per epoch on a terminal, one line per epoch elsewhere)
+   * to stdout. Default false: a library in a service stays quiet unless asked (Keras defaults to
+   * a bar; the CLI shows one unless --quiet).
+   */
+  verbose?: boolean;
   /**
    * Continue from a checkpoint (a loadModel() result written by modelCheckpoint): training
    * starts at the epoch after the checkpoint's, with its optimiser and schedule state and dropout
@@ -138,8 +145,10 @@ export interface History {
 
 /** How a model trains: loss, optimiser, metrics. */
 export interface CompileOptions {
+  /** A loss name ('crossEntropy'), { name, param } or a CustomLoss. */
   loss: LossSpec;
-  optimizer: OptimizerSpec | Optimizer;
+  /** An optimiser name with its defaults ('adam'), a spec ({ name: 'adam', lr: 1e-3 }) or an Optimizer. */
+  optimizer: OptimizerName | OptimizerSpec | Optimizer;
   metrics?: MetricSpec[];
 }
 
@@ -157,7 +166,8 @@ function isOptimizer(o: unknown): o is Optimizer {
 export function compileModel(model: Sequential, options: CompileOptions): Compiled {
   if (!options || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected { loss, optimizer, metrics? }');
   model.setLoss(options.loss);
-  const optimizer = isOptimizer(options.optimizer) ? options.optimizer : createOptimizer(options.optimizer, model);
+  const o = options.optimizer;
+  const optimizer = isOptimizer(o) ? o : createOptimizer(typeof o === 'string' ? { name: o } as OptimizerSpec : o, model);
   const metrics = options.metrics ?? [];
   if (!Array.isArray(metrics)) throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected an array for metrics');
   metrics.forEach(createMetric);
@@ -284,7 +294,8 @@ export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: re
 }
 
 const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
-  'clipNorm', 'clipValue', 'callbacks', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs', 'minDelta', 'augment', 'ema', 'swa', 'checks'];
+  'clipNorm', 'clipValue', 'callbacks', 'verbose', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs', 'minDelta', 'augment', 'ema', 'swa',
+  'checks'];
 
 /** fit's and fitAsync's options must be an object (or undefined). */
 export function checkFitOptions(where: string, options: unknown): void {
@@ -386,7 +397,7 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   if (ema && swa) throw rangeError(ErrorCode.ARG_RANGE, `${where}: give ema or swa, not both`);
   return {
     epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs: t ?? Infinity, minDelta: d ?? null, ema, swa,
-    callbacks: checkCallbacks(where, options.callbacks),
+    callbacks: withVerbose(where, checkCallbacks(where, options.callbacks), options.verbose),
   };
 }
 
@@ -403,6 +414,13 @@ function positiveInt(where: string, name: string, v: unknown): number {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${String(v)}`);
   }
   return v;
+}
+
+/** The callbacks, with a progressBar appended when verbose. */
+function withVerbose(where: string, callbacks: Callback[], verbose: unknown): Callback[] {
+  const v = verbose ?? false;
+  if (typeof v !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for verbose but received ${describeValue(v)}`);
+  return v ? [...callbacks, progressBar()] : callbacks;
 }
 
 /** Restores a checkpoint's training state; returns the epoch to start from. */
