@@ -36,12 +36,12 @@ export type {
   OptimizerOptions, OptimizerSpec, OptimizerState, OptimizerTarget, ParsedOptimizerOptions,
 } from './optim';
 export {
-  BatchIterator, encodeIdx, recordsToMatrix, recordColumn, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IDX_TYPES, loadFashionMnist, loadMnistLike, MinMaxScaler,
+  BatchIterator, classWeights, encodeIdx, recordsToMatrix, recordColumn, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IDX_TYPES, loadFashionMnist, loadMnistLike, MinMaxScaler,
   oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, readTable, takeRows, split, Standardizer, symmetricEigen, TabularPreprocessor,
   trainTestSplit, writeIdx,
 } from './data';
 export type {
-  Batch, BatchOptions, DataRecord, InputSpec, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
+  Batch, BatchOptions, ClassWeight, DataRecord, InputSpec, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
   PCAJSON, PCAOptions, Preprocessor, SplitOptions, SplitPart, StandardizerJSON, StandardizerOptions, SymmetricEigen, Table, TableInput, TabularOptions,
   TabularPreprocessorJSON, Targets, Task, TrainTestSplitOptions, Cell,
 } from './data';
@@ -84,3 +84,5 @@ export type {
   CheckOptions, GradientCheck, GradientTensorCheck, InitialLossCheck, LrFinderOptions, LrFinderResult, ModelCheckReport, OverfitCheck,
   UnitCheck,
 } from './recipe';
+export { predictClasses, predictProba } from './predict';
+export type { PredictOptions } from './predict';

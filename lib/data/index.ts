@@ -15,3 +15,5 @@ export { BatchIterator } from './batches';
 export type { Batch, BatchOptions } from './batches';
 export { inferColumns, isRecords, readRows, recordColumn, recordsToMatrix, toMatrix } from './input';
 export type { DataRecord, Input, InputSpec, Rows } from './input';
+export { classWeights, rowClasses, sampleWeights } from './weights';
+export type { ClassWeight } from './weights';

@@ -318,14 +318,17 @@ export class Sequential {
    *
    * With crossEntropy after a softmax output (or binaryCrossEntropy after sigmoid), the loss is
    * computed on the logits and the output gradient is prediction - target, in one kernel.
+   * `weight` (a Float32Array [rows] of finite non-negative factors) weights each row's term, the
+   * mean keeping its unweighted normaliser (see Backend.lossWeighted).
    */
-  lossAndGradient(x: Input, target: Target, options: { loss?: LossSpec } = {}): number {
+  lossAndGradient(x: Input, target: Target, options: { loss?: LossSpec; weight?: Float32Array | null } = {}): number {
     this.notBusy('lossAndGradient');
     const loss = this.pickLoss(options.loss, 'lossAndGradient');
     const rows = this.checkInput(x, 'lossAndGradient');
     const t = this.toTarget(target, loss, rows, 'lossAndGradient');
+    const weight = this.checkWeight(options.weight, loss, rows, 'lossAndGradient');
     this.run(this.inputData, rows, true);
-    const fusedLogits = this.outputLoss(loss, rows, t, this.lossGrad);
+    const fusedLogits = this.outputLoss(loss, rows, t, this.lossGrad, weight);
     this.propagate(this.lossGrad, this.layers.length - 1, fusedLogits);
     return this.lastLossValue + this.addPenalties();
   }
@@ -333,15 +336,17 @@ export class Sequential {
   /**
    * The loss of a batch without gradients: inference mode unless `training` (then dropout and
    * batch statistics apply, and BatchNorm's running estimates move). Penalties are not included.
+   * `weight` as lossAndGradient's.
    */
-  lossValue(x: Input, target: Target, options: { loss?: LossSpec; training?: boolean } = {}): number {
+  lossValue(x: Input, target: Target, options: { loss?: LossSpec; training?: boolean; weight?: Float32Array | null } = {}): number {
     // A training pass draws masks and moves BatchNorm's shared running statistics.
     if (options.training) this.notBusy('lossValue');
     const loss = this.pickLoss(options.loss, 'lossValue');
     const rows = this.checkInput(x, 'lossValue');
     const t = this.toTarget(target, loss, rows, 'lossValue');
+    const weight = this.checkWeight(options.weight, loss, rows, 'lossValue');
     this.run(this.inputData, rows, options.training ?? false);
-    this.outputLoss(loss, rows, t, null);
+    this.outputLoss(loss, rows, t, null, weight);
     return this.lastLossValue;
   }
 
@@ -365,15 +370,29 @@ export class Sequential {
    * into grad unless null. With crossEntropy after softmax (binaryCrossEntropy after sigmoid)
    * the loss is taken on the logits; returns whether it was, i.e. whether grad is a logit delta.
    */
-  private outputLoss(loss: ResolvedLoss, rows: number, t: Float32Array | Int32Array, grad: Float32Array | null): boolean {
+  private outputLoss(loss: ResolvedLoss, rows: number, t: Float32Array | Int32Array, grad: Float32Array | null, weight: Float32Array | null): boolean {
     const last = this.layers[this.layers.length - 1];
     const fused = fusedActivation(loss);
     const logits = fused !== null && last.outputActivation() === fused ? last.logits() : null;
     const pred = logits ?? (this.outputView as Matrix).data;
-    this.lastLossValue = loss.custom
-      ? loss.custom.compute(rows, this.outputSize, pred, t, grad)
-      : this.backend.loss(loss.id, loss.param, rows, this.outputSize, pred, t, grad);
+    if (weight !== null) {
+      this.lastLossValue = this.backend.lossWeighted(loss.id, loss.param, rows, this.outputSize, pred, t, weight, grad);
+    } else {
+      this.lastLossValue = loss.custom
+        ? loss.custom.compute(rows, this.outputSize, pred, t, grad)
+        : this.backend.loss(loss.id, loss.param, rows, this.outputSize, pred, t, grad);
+    }
     return logits !== null;
+  }
+
+  /** Row weights for `rows` rows of a built-in loss (their values the kernel checks), checked before any pass runs. */
+  private checkWeight(weight: Float32Array | null | undefined, loss: ResolvedLoss, rows: number, where: string): Float32Array | null {
+    if (weight === undefined || weight === null) return null;
+    if (typedArrayTag(weight) !== 'Float32Array' || typedLength(weight) !== rows) {
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected a Float32Array of ${rows} values (one per row) for weight`);
+    }
+    if (loss.custom) throw rangeError(ErrorCode.ARG_RANGE, `${where}: row weights need a built-in loss; ${loss.name} is custom`);
+    return weight;
   }
 
   /** Adds each layer's L1/L2 penalty gradient to `grads`; returns the penalty value. */

@@ -10,6 +10,8 @@ import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
 import type { Sequential, Target } from '../model/sequential';
 import { inferColumns, isRecords, recordColumn, toMatrix } from '../data/input';
+import { classWeights, rowClasses, sampleWeights } from '../data/weights';
+import type { ClassWeight } from '../data/weights';
 import type { Input } from '../data/input';
 import { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, followSchedule } from '../optim';
 import type { Optimizer, OptimizerName, OptimizerSpec, OptimizerState } from '../optim';
@@ -63,6 +65,20 @@ export interface FitOptions {
    * a bar; the CLI shows one unless --quiet).
    */
   verbose?: boolean;
+  /**
+   * One finite non-negative weight per training row (or, for records, the key of a weight
+   * column): each row's loss term and gradient are multiplied by it, and the batch mean keeps its
+   * unweighted normaliser (Keras's sample_weight; see README, Semantics). With validationSplit the
+   * held-out rows' weights are dropped; validation loss and metrics are unweighted. Needs a
+   * built-in loss.
+   */
+  sampleWeight?: Float32Array | ArrayLike<number> | string;
+  /**
+   * Per-class factors, multiplied into sampleWeight: a map class index -> weight (classes not
+   * named get 1) or 'balanced' (n_samples / (n_classes * count(class)), scikit-learn's). The class
+   * of a row is its label, its 0/1 target for one output, or its largest target for one-hot rows.
+   */
+  classWeight?: ClassWeight;
   /**
    * Continue from a checkpoint (a loadModel() result written by modelCheckpoint): training
    * starts at the epoch after the checkpoint's, with its optimiser and schedule state and dropout
@@ -185,6 +201,32 @@ export function checkFinite(backend: Backend, where: string, what: string, data:
 interface Prepared {
   x: Matrix;
   y: Int32Array | Float32Array;
+  /** Per-row weights (sampleWeight times classWeight), if any. */
+  w?: Float32Array | null;
+}
+
+/**
+ * The factor of each training row from options.sampleWeight and options.classWeight (null when
+ * neither is given), checked before any work: lengths, values, class keys, a built-in loss.
+ */
+export function rowWeights(model: Sequential, x: Input, data: Prepared, options: Pick<FitOptions, 'sampleWeight' | 'classWeight'>,
+  where: string): Float32Array | null {
+  const { sampleWeight: sw, classWeight: cw } = options;
+  if (sw === undefined && cw === undefined) return null;
+  const loss = model.lossSpec;
+  if (loss && loss.custom) throw rangeError(ErrorCode.ARG_RANGE, `${where}: sampleWeight and classWeight need a built-in loss; ${loss.name} is custom`);
+  const rows = data.x.rows;
+  let w: Float32Array;
+  if (typeof sw === 'string') {
+    if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a sampleWeight key (${JSON.stringify(sw)}) needs x as an array of records`);
+    w = sampleWeights(Array.from(recordColumn(x, sw, where)), rows, where);
+  } else w = sw === undefined ? new Float32Array(rows).fill(1) : sampleWeights(sw, rows, where);
+  if (cw !== undefined) {
+    const { classes, count } = rowClasses(data.y, rows, where);
+    const factors = classWeights(cw, classes, typedArrayTag(data.y) === 'Int32Array' ? model.outputSize : count, where);
+    for (let r = 0; r < rows; r++) w[r] *= factors[classes[r]];
+  }
+  return w;
 }
 
 /**
@@ -271,6 +313,7 @@ function sliceRows(p: Prepared, from: number, to: number, width: number): Prepar
   return {
     x: new Matrix(p.x.data.slice(from * c, to * c), to - from, c),
     y: p.y.slice(from * width, to * width),
+    w: p.w ? p.w.slice(from, to) : null,
   };
 }
 
@@ -294,8 +337,8 @@ export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: re
 }
 
 const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
-  'clipNorm', 'clipValue', 'callbacks', 'verbose', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs', 'minDelta', 'augment', 'ema', 'swa',
-  'checks'];
+  'clipNorm', 'clipValue', 'callbacks', 'verbose', 'sampleWeight', 'classWeight', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs',
+  'minDelta', 'augment', 'ema', 'swa', 'checks'];
 
 /** fit's and fitAsync's options must be an object (or undefined). */
 export function checkFitOptions(where: string, options: unknown): void {
@@ -477,6 +520,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
   const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks } = fitSettings(where, options);
   adoptColumns(model, x, y, where);
   let train = prepareData(model, x, y, where);
+  train.w = rowWeights(model, x, train, options, where);
   let val: Prepared | null = null;
   if (options.validationData) {
     const vd = options.validationData;
@@ -485,12 +529,17 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
     const n = train.x.rows, nVal = validationRows(where, n, options.validationSplit);
     const w = targetWidth(train);
     val = sliceRows(train, n - nVal, n, w);
+    val.w = null;
     train = sliceRows(train, 0, n - nVal, w);
   }
   const optimizer = compiled.optimizer;
   const schedule: Schedule | null = options.schedule ? createSchedule(options.schedule, optimizer.lr) : null;
   if (schedule) checkScheduleMomentum(optimizer, schedule);
-  const it = new BatchIterator(train.x, train.y, { batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend });
+  const it = new BatchIterator(train.x, train.y, {
+    batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend, weights: train.w ?? null,
+  });
+  // One options object for every step, its weight pointed at the batch's: a step allocates nothing.
+  const step: { weight: Float32Array | null } = { weight: null };
   const stepsPerEpoch = it.batchesPerEpoch;
   const firstEpoch = options.resume ? resumeFrom(options.resume, model, optimizer, schedule, epochs) : 0;
   it.skipEpochs(firstEpoch);
@@ -539,7 +588,8 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
       let lossSum = 0, rowsSeen = 0, batch = 0;
       for (const b of it.epoch()) {
         if (augment) augment(b.x, b.y as Int32Array | Float32Array, augmentRng as Rng);
-        const loss = model.lossAndGradient(b.x, b.y as Int32Array | Float32Array);
+        step.weight = b.weight;
+        const loss = model.lossAndGradient(b.x, b.y as Int32Array | Float32Array, step);
         if (snapshot && !Number.isFinite(loss)) {
           // The step is not taken; training goes back to the last epoch end it can trust.
           snapshot.restore();
