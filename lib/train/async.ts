@@ -130,7 +130,7 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
   compiled.metrics.forEach(createMetric);
   if (rest.schedule) createSchedule(rest.schedule, compiled.optimizer.lr);
   if (signal?.aborted) return Promise.reject(abortError(signal));
-  adoptColumns(model, x, y, where);
+  adoptColumns(model, x, y, sampleWeight, where);
   const train = prepareData(model, x, y, where, false);
   // The worker gets the combined factor of every row, checked here.
   const weights = rowWeights(model, x, train, { sampleWeight, classWeight }, where);

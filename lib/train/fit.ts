@@ -231,10 +231,12 @@ export function rowWeights(model: Sequential, x: Input, data: Prepared, options:
 
 /**
  * Records as input: sets the model's input columns from the first record's keys (less the label
- * key) unless it has some. Training entry points call it before prepareData.
+ * and sample-weight keys) unless it has some. Training entry points call it before prepareData.
  */
-export function adoptColumns(model: Sequential, x: Input, y: Labels, where: string): void {
-  if (isRecords(x) && !model.inputColumns) model.setInputColumns(inferColumns(x, typeof y === 'string' ? [y] : [], where));
+export function adoptColumns(model: Sequential, x: Input, y: Labels, sampleWeight: unknown, where: string): void {
+  if (!isRecords(x) || model.inputColumns) return;
+  const exclude = [y, sampleWeight].filter((k): k is string => typeof k === 'string');
+  model.setInputColumns(inferColumns(x, exclude, where));
 }
 
 function rowCountError(where: string, yRows: number, rows: number, detail: string): RangeError {
@@ -518,7 +520,7 @@ class Snapshot {
 export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Labels, options: FitOptions = {}): History {
   const where = 'fit';
   const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks } = fitSettings(where, options);
-  adoptColumns(model, x, y, where);
+  adoptColumns(model, x, y, options.sampleWeight, where);
   let train = prepareData(model, x, y, where);
   train.w = rowWeights(model, x, train, options, where);
   let val: Prepared | null = null;
