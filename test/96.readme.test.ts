@@ -62,6 +62,14 @@ const CHECKS: Record<string, { check: string; stdout?: RegExp; verify?: (stdout:
       assert.equal(Number(/^lr (\S+)$/m.exec(stdout)?.[1]).toPrecision(2), lr.toPrecision(2));
     },
   },
+  'Example: records from a service': {
+    check: '',
+    stdout: /\[ 'tenure', 'calls', 'premium' \]/,
+    verify: (stdout) => {
+      assert.match(stdout, /Int32Array\(1\) \[ 1 \]/);
+      assert.match(stdout, /accuracy: (0\.9|1)/);
+    },
+  },
   'Example: a table': {
     check: '',
     stdout: /\[ 'large', 'small' \]/,
