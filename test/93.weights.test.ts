@@ -232,6 +232,21 @@ forEachBackend('sampleWeight and classWeight in fit', (b) => {
     assert.ok(recall(weighted) > recall(plain), `rare-class recall ${recall(weighted)} vs ${recall(plain)}`);
   });
 
+  it('evaluate with sampleWeight is sum_i w_i l_i / n; without, the plain mean', () => {
+    const m = net(b);
+    m.fit(data.x, data.y, { epochs: 2, batchSize: 16 });
+    const sw = Float32Array.from({ length: 70 }, (_, i) => (i % 5) / 2);
+    let weighted = 0, plain = 0;
+    for (let i = 0; i < 70; i++) {
+      const l = m.lossValue(data.x.subarray(i * 2, i * 2 + 2), data.y.subarray(i, i + 1));
+      weighted += sw[i] * l;
+      plain += l;
+    }
+    assert.ok(Math.abs(m.evaluate(data.x, data.y, { sampleWeight: sw, batchSize: 16 }).loss - weighted / 70) < 1e-6);
+    assert.ok(Math.abs(m.evaluate(data.x, data.y, { batchSize: 16 }).loss - plain / 70) < 1e-6);
+    throwsCode(() => m.evaluate(data.x, data.y, { sampleWeight: new Float32Array(3) }), 'ERR_BLASNET_SHAPE', RangeError);
+  });
+
   it('fitAsync trains with the same weights as fit', async () => {
     const a = net(b), s = net(b);
     s.fit(data.x, data.y, { epochs: 2, batchSize: 16, classWeight: 'balanced', validationSplit: 0.2 });

@@ -16,7 +16,7 @@ import type { Input, InputSpec, Rows } from '../data/input';
 import { collectDiagnostics } from './diagnostics';
 import type { LayerDiagnostics } from './diagnostics';
 import { checkTargets, fusedActivation, resolveLoss } from './loss';
-import { checkFitOptions, compileModel, evaluateModel, fitModel, prepareData } from '../train/fit';
+import { checkFitOptions, compileModel, evaluateModel, fitModel, prepareWeighted } from '../train/fit';
 import type { CompileOptions, Compiled, FitOptions, History, Labels } from '../train/fit';
 import { fitModelAsync } from '../train/async';
 import type { FitAsyncOptions } from '../train/async';
@@ -619,13 +619,14 @@ export class Sequential {
 
   /**
    * Loss and metrics on (x, y) in inference mode: { loss, accuracy, ... }. Metrics default to
-   * those given to compile.
+   * those given to compile. sampleWeight and classWeight weight the loss as in fit (metrics stay
+   * unweighted).
    */
-  evaluate(x: Input, y: Labels, options: { batchSize?: number; metrics?: MetricSpec[] } = {}): Record<string, number> {
+  evaluate(x: Input, y: Labels, options: { batchSize?: number; metrics?: MetricSpec[] } & Pick<FitOptions, 'sampleWeight' | 'classWeight'> = {}): Record<string, number> {
     if (!this.loss) throw new BlasnetError(ErrorCode.STATE, 'evaluate: no loss; call compile() or setLoss() first');
     const bs = optionsArg('evaluate', options).batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) throw rangeError(ErrorCode.ARG_RANGE, `evaluate: Expected positive integer for batchSize but received ${String(bs)}`);
-    return evaluateModel(this, prepareData(this, x, y, 'evaluate'), options.metrics ?? this.compiled?.metrics ?? [], bs);
+    return evaluateModel(this, prepareWeighted(this, x, y, options, 'evaluate'), options.metrics ?? this.compiled?.metrics ?? [], bs);
   }
 
   /** The architecture as plain data: enough, with the weights, to rebuild the model. */

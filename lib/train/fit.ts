@@ -309,6 +309,14 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
   return { x: m, y: t };
 }
 
+/** prepareData, with the rows' weights from options.sampleWeight and options.classWeight. */
+export function prepareWeighted(model: Sequential, x: Input, y: Labels, options: Pick<FitOptions, 'sampleWeight' | 'classWeight'>,
+  where: string): Prepared {
+  const p = prepareData(model, x, y, where);
+  p.w = rowWeights(model, x, p, options, where);
+  return p;
+}
+
 /** Rows [from, to) of a prepared set, as copies. */
 function sliceRows(p: Prepared, from: number, to: number, width: number): Prepared {
   const c = p.x.cols;
@@ -323,13 +331,18 @@ function targetWidth(p: Prepared): number {
   return typedArrayTag(p.y) === 'Int32Array' ? 1 : p.y.length / p.x.rows;
 }
 
-/** Loss and metrics of a model on a dataset, in inference mode, `batchSize` rows at a time. */
+/**
+ * Loss and metrics of a model on a dataset, in inference mode, `batchSize` rows at a time. With
+ * row weights (data.w) the loss is sum_i w_i l_i / n, as in training; metrics are unweighted.
+ */
 export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: readonly MetricSpec[], batchSize: number): Record<string, number> {
   const metrics = metricSpecs.map(createMetric);
-  const it = new BatchIterator(data.x, data.y, { batchSize, shuffle: false, backend: model.backend });
+  const it = new BatchIterator(data.x, data.y, { batchSize, shuffle: false, backend: model.backend, weights: data.w ?? null });
+  const step: { weight: Float32Array | null } = { weight: null };
   let lossSum = 0;
   for (const b of it.epoch()) {
-    lossSum += model.lossValue(b.x, b.y as Int32Array | Float32Array) * b.rows;
+    step.weight = b.weight;
+    lossSum += model.lossValue(b.x, b.y as Int32Array | Float32Array, step) * b.rows;
     const out = model.lastOutput();
     for (const m of metrics) m.update(out.data, b.rows, model.outputSize, b.y as Int32Array | Float32Array);
   }
@@ -521,8 +534,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
   const where = 'fit';
   const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks } = fitSettings(where, options);
   adoptColumns(model, x, y, options.sampleWeight, where);
-  let train = prepareData(model, x, y, where);
-  train.w = rowWeights(model, x, train, options, where);
+  let train = prepareWeighted(model, x, y, options, where);
   let val: Prepared | null = null;
   if (options.validationData) {
     const vd = options.validationData;
