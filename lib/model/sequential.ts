@@ -541,9 +541,16 @@ export class Sequential {
     return this;
   }
 
-  /** The preprocessing set by setPreprocessing, if any. */
+  /**
+   * The preprocessing set by setPreprocessing, if any. Assigning it directly (as a field, which it
+   * was) skips setPreprocessing's checks; the input converter applies whatever is set.
+   */
   get preprocessing(): Preprocessor | null {
     return this.spec.preprocessing;
+  }
+
+  set preprocessing(p: Preprocessor | null) {
+    this.spec.preprocessing = p;
   }
 
   /**
