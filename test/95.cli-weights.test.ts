@@ -29,7 +29,7 @@ function writeCsv(file: string, n: number, seed: number): void {
 }
 
 describe('blasnet train --class-weight', () => {
-  it('balanced trains on the weighted loss, writes 1-based epochs, and rejects unknown modes', function () {
+  it('balanced trains on the weighted loss, writes 1-based epochs, and rejects unknown modes and regression', function () {
     this.timeout(120000);
     const train = path.join(tmp, 'train.csv'), test = path.join(tmp, 'test.csv');
     writeCsv(train, 350, 1);
@@ -48,5 +48,9 @@ describe('blasnet train --class-weight', () => {
     const bad = run('train', '--csv', train, '--test-csv', test, '--label', 'y', '--class-weight', 'auto');
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /--class-weight/);
+    const regression = run('train', '--csv', train, '--test-csv', test, '--label', 'a', '--task', 'regression', '--class-weight', 'balanced',
+      '--out', path.join(tmp, 'r.blasnet'));
+    assert.equal(regression.status, 1);
+    assert.match(regression.stderr, /--class-weight balanced weights classes; this is a regression task/);
   });
 });
