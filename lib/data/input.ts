@@ -113,6 +113,7 @@ export function recordsToMatrix(records: readonly DataRecord[], columns: readonl
 /** One column of records as numbers (a label or target column), checked as recordsToMatrix does. */
 export function recordColumn(records: readonly DataRecord[], key: string, where = 'recordColumn'): Float64Array {
   if (typeof key !== 'string' || key === '') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a column name for the label key`);
+  if (!Array.isArray(records)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an array of records`);
   const out = new Float64Array(records.length);
   for (let i = 0; i < records.length; i++) {
     const rec = records[i];

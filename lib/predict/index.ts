@@ -3,7 +3,7 @@
  * form the outputs take (probabilities after a softmax/sigmoid layer, or logits when the loss
  * fuses that activation, as crossEntropy and binaryCrossEntropy do).
  */
-import { BlasnetError, ErrorCode } from '../errors';
+import { BlasnetError, ErrorCode, typeError } from '../errors';
 import type { Input } from '../data/input';
 import type { Sequential } from '../model/sequential';
 import { Matrix } from '../tensor';
@@ -16,6 +16,10 @@ export interface PredictOptions {
 
 /** How the model's outputs become probabilities. */
 function outputKind(model: Sequential, where: string): 'probabilities' | 'softmax' | 'sigmoid' {
+  const m = model as unknown as { layers?: unknown; predict?: unknown } | null;
+  if (m === null || typeof m !== 'object' || !Array.isArray(m.layers) || typeof m.predict !== 'function') {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Sequential model`);
+  }
   const act = model.layers[model.layers.length - 1].activationName();
   if (act === 'softmax' || act === 'sigmoid') return 'probabilities';
   const loss = model.lossSpec;
