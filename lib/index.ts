@@ -55,7 +55,7 @@ export { createMetric } from './train/metrics';
 export type { Metric, MetricSpec } from './train/metrics';
 export type { CompileOptions, Divergence, FitOptions, History, Labels } from './train/fit';
 export { decodeModel, encodeModel, loadModel, loadModels, saveModel, saveModels } from './io/model-file';
-export type { LoadedModel, ModelExtras } from './io/model-file';
+export type { LoadedModel, ModelExtras, SavedCompile } from './io/model-file';
 export { LBFGS } from './optim/lbfgs';
 export type { Closure, LbfgsOptions, LbfgsTarget } from './optim/lbfgs';
 export type { ModelConfig } from './model/sequential';

@@ -549,6 +549,7 @@ export class Sequential {
     return this.spec.preprocessing;
   }
 
+  /** Sets the preprocessing without setPreprocessing's checks (see the getter). */
   set preprocessing(p: Preprocessor | null) {
     this.spec.preprocessing = p;
   }
