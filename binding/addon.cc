@@ -3,7 +3,9 @@
 // dims, scalars, inputs, outputs (BLAS order where BLAS has one).
 #include <napi.h>
 
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "args.h"
 #include "blasnet.h"
@@ -369,8 +371,9 @@ napi_value DenseBackward(Args& a) {
   return nullptr;
 }
 
-napi_value Loss(Args& a) {
-  a.expect(7);
+// loss takes (id, param, rows, cols, pred, target, grad); lossWeighted takes weight before grad.
+napi_value lossCall(Args& a, bool weighted) {
+  a.expect(weighted ? 8 : 7);
   const int id = a.id(0, "loss", lossCount());
   const float param = a.scalar(1, "param");
   const size_t rows = a.dim(2, "rows"), cols = a.dim(3, "cols");
@@ -390,12 +393,32 @@ napi_value Loss(Args& a) {
   } else {
     target = a.f32(5, "target", mul(rows, cols), "rows*cols");
   }
-  F32 grad = a.f32OrNull(6, "grad", mul(rows, cols), "rows*cols");
+  F32 weight{nullptr, 0, nullptr, 0};
+  if (weighted) weight = a.f32(6, "weight", rows, "rows");
+  F32 grad = a.f32OrNull(weighted ? 7 : 6, "grad", mul(rows, cols), "rows*cols");
   a.disjoint(grad, pred);
   a.disjoint(grad, target);
   a.disjoint(grad, labels);
+  a.disjoint(grad, weight);
+  // The weights are read once, checked and copied: another thread writing the caller's array
+  // during the call cannot slip a negative or NaN factor past the check. The copy grows once
+  // per thread and is reused, so a training step allocates nothing.
+  thread_local std::vector<float> checked;
+  const float* w = nullptr;
+  if (weighted) {
+    if (checked.size() < rows) checked.resize(rows);
+    for (size_t r = 0; r < rows; ++r) {
+      const float v = readOnce(weight.data + r);
+      if (!(v >= 0.0f && v <= std::numeric_limits<float>::max())) {
+        a.fail(false, "ERR_BLASNET_ARG_RANGE", "Expected finite non-negative values in weight but weight[" +
+                                                   std::to_string(r) + "] is " + Args::show(v));
+      }
+      checked[r] = v;
+    }
+    w = checked.data();
+  }
   Status st = Status::Ok;
-  const double value = loss(id, param, rows, cols, pred.data, target.data, labels.data, grad.data, &st);
+  const double value = lossWeighted(id, param, rows, cols, pred.data, target.data, labels.data, w, grad.data, &st);
   switch (st) {
     case Status::Ok: break;
     case Status::BadLabel: badIndex(a, "ERR_BLASNET_LABEL", "target", labels.data, rows, cols);
@@ -408,6 +431,9 @@ napi_value Loss(Args& a) {
   }
   return number(a.env(), value);
 }
+
+napi_value Loss(Args& a) { return lossCall(a, false); }
+napi_value LossWeighted(Args& a) { return lossCall(a, true); }
 
 napi_value OptimizerStep(Args& a) {
   a.expect(6);
@@ -546,6 +572,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<DenseForward>(env, exports, "denseForward");
   define<DenseBackward>(env, exports, "denseBackward");
   define<Loss>(env, exports, "loss");
+  define<LossWeighted>(env, exports, "lossWeighted");
   define<OptimizerStep>(env, exports, "optimizerStep");
   define<Clamp>(env, exports, "clamp");
   define<MaxNormRows>(env, exports, "maxNormRows");

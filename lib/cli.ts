@@ -153,6 +153,7 @@ interface TrainOptions extends DataOptions {
   threads?: number;
   quiet?: boolean;
   checks: boolean;
+  classWeight: 'balanced' | 'none';
 }
 
 /** Every file a command writes, decided before any work starts. */
@@ -345,6 +346,7 @@ async function train(o: TrainOptions): Promise<void> {
   say(`blasnet ${VERSION}: training on ${o.csv ?? o.data ?? 'Fashion-MNIST'}`);
   const d = table ? prepareTable(o, say) : prepareImages(o);
   if (d.task === 'classification' && o.loss) throw new BlasnetError(ErrorCode.ARG_RANGE, `train: --loss ${o.loss} is a regression loss; classification trains with cross-entropy`);
+  if (d.task === 'regression' && o.classWeight === 'balanced') throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: --class-weight balanced weights classes; this is a regression task');
   const sized = tableDefaults(d.x.rows, d.x.cols);
   const hidden = o.hidden ?? (table ? sized.hidden : [256, 128]);
   const batchSize = o.batchSize ?? (table ? sized.batchSize : 128);
@@ -382,6 +384,7 @@ async function train(o: TrainOptions): Promise<void> {
     seed: o.seed,
     ...(d.val ? { validationData: d.val } : validationSplit > 0 ? { validationSplit } : {}),
     ...(schedule ? { schedule, scheduleEvery: scheduleName === 'onecycle' ? 'step' as const : 'epoch' as const } : {}),
+    ...(o.classWeight === 'balanced' ? { classWeight: 'balanced' as const } : {}),
     callbacks,
     checks: o.checks && !o.quiet,
   });
@@ -697,6 +700,7 @@ export function program(): Command {
     .option('--patience <n>', 'early stopping: epochs without a better validation loss (default: 20 on CSV, off on IDX; 0 = off)', int('--patience', 0))
     .option('--seed <n>', 'seed of the weights, shuffles and splits', int('--seed', 0), 1)
     .option('--validation-split <f>', 'share of the training rows held out for validation (default: 0.2 on CSV, stratified; 0.1 on IDX)', fraction('--validation-split'))
+    .addOption(new Option('--class-weight <mode>', 'classification: weight each class by n / (classes * count) in the loss, for imbalanced data').choices(['balanced', 'none']).default('none'))
     .option('--out <file>', 'where to write the model (default: named after the data, e.g. data.blasnet, fashion-mnist.blasnet)')
     .option('--history <file>', 'where to write the per-epoch history (default: <out>.history.csv)')
     .option('--curves <base>', 'where to write the learning curves, <base>.svg and <base>.png (default: <out>.curves)')

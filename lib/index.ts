@@ -36,12 +36,12 @@ export type {
   OptimizerOptions, OptimizerSpec, OptimizerState, OptimizerTarget, ParsedOptimizerOptions,
 } from './optim';
 export {
-  BatchIterator, encodeIdx, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IDX_TYPES, loadFashionMnist, loadMnistLike, MinMaxScaler,
+  BatchIterator, classWeights, encodeIdx, recordsToMatrix, recordColumn, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IDX_TYPES, loadFashionMnist, loadMnistLike, MinMaxScaler,
   oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, readTable, takeRows, split, Standardizer, symmetricEigen, TabularPreprocessor,
   trainTestSplit, writeIdx,
 } from './data';
 export type {
-  Batch, BatchOptions, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
+  Batch, BatchOptions, ClassWeight, DataRecord, InputSpec, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
   PCAJSON, PCAOptions, Preprocessor, SplitOptions, SplitPart, StandardizerJSON, StandardizerOptions, SymmetricEigen, Table, TableInput, TabularOptions,
   TabularPreprocessorJSON, Targets, Task, TrainTestSplitOptions, Cell,
 } from './data';
@@ -55,7 +55,7 @@ export { createMetric } from './train/metrics';
 export type { Metric, MetricSpec } from './train/metrics';
 export type { CompileOptions, Divergence, FitOptions, History, Labels } from './train/fit';
 export { decodeModel, encodeModel, loadModel, loadModels, saveModel, saveModels } from './io/model-file';
-export type { LoadedModel, ModelExtras } from './io/model-file';
+export type { LoadedModel, ModelExtras, SavedCompile } from './io/model-file';
 export { LBFGS } from './optim/lbfgs';
 export type { Closure, LbfgsOptions, LbfgsTarget } from './optim/lbfgs';
 export type { ModelConfig } from './model/sequential';
@@ -90,3 +90,5 @@ export type {
   SearchOptions, SearchResult, SearchSpace, SearchStrategy, Trial, TrialData, TrialResult, TrialRunner, TrialStatus,
 } from './search';
 export { searchPlotSpec, writeSearchPlot } from './plot/search';
+export { predictClasses, predictProba } from './predict';
+export type { PredictOptions } from './predict';

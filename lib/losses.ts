@@ -21,6 +21,8 @@ export interface LossDef {
   readonly targets: LossTargets;
   /**
    * Mean loss of pred [rows, cols] against target; writes d(loss)/d(pred) into grad if given.
+   * With `weight` (one non-negative factor per row), each row's term and gradient are scaled by
+   * its factor and the normaliser is unchanged (Keras's sample_weight; see README, Semantics).
    * Throws a coded RangeError for a bad parameter, label or target value.
    */
   compute(
@@ -30,6 +32,7 @@ export interface LossDef {
     pred: FloatArray,
     target: FloatArray | Int32Array,
     grad: FloatArray | null,
+    weight?: FloatArray | null,
   ): number;
 }
 
@@ -42,9 +45,14 @@ interface Pointwise {
   grad(p: number, t: number, param: number): number;
 }
 
+/** Row r's weight: 1 without weights, so that all-ones weights give the unweighted loss exactly. */
+function rowWeight(weight: FloatArray | null | undefined, r: number): number {
+  return weight ? weight[r] : 1;
+}
+
 // Elementwise losses average over every element (PyTorch's reduction='mean').
 function pointwise(name: string, op: Pointwise): LossDef['compute'] {
-  return (param, rows, cols, pred, target, grad) => {
+  return (param, rows, cols, pred, target, grad, weight) => {
     if (op.validParam && !op.validParam(param)) {
       throw rangeError(ErrorCode.ARG_RANGE, `loss: Expected param > 0 for ${name} but received ${param}`);
     }
@@ -58,11 +66,14 @@ function pointwise(name: string, op: Pointwise): LossDef['compute'] {
     let sum = 0;
     // Checked targets are read once, checked again and used as read: on a SharedArrayBuffer
     // another thread may change them after the check above (the native kernel does the same).
-    for (let i = 0; i < n; i++) {
-      const t = target[i];
-      if (check && !check(t)) throw badTarget();
-      sum += op.value(pred[i], t, param);
-      if (grad) grad[i] = op.grad(pred[i], t, param) * inv;
+    for (let r = 0; r < rows; r++) {
+      const w = rowWeight(weight, r), wi = w * inv, o = r * cols;
+      for (let j = 0; j < cols; j++) {
+        const t = target[o + j];
+        if (check && !check(t)) throw badTarget();
+        sum += w * op.value(pred[o + j], t, param);
+        if (grad) grad[o + j] = op.grad(pred[o + j], t, param) * wi;
+      }
     }
     return sum * inv;
   };
@@ -144,7 +155,7 @@ export const LOSSES = {
     doc: 'Softmax cross-entropy on logits: logsumexp(p) - p[y] for Int32Array labels, or -sum t log softmax(p) for a target distribution; mean over rows (PyTorch CrossEntropyLoss)',
     param: 0,
     targets: { dense: true, labels: true, half: false },
-    compute(_param, rows, cols, pred, target, grad) {
+    compute(_param, rows, cols, pred, target, grad, weight?) {
       const labels = isInt32Array(target) ? target : null;
       if (labels) checkLabels(rows, cols, labels);
       if (rows === 0 || cols === 0) return 0;
@@ -153,23 +164,24 @@ export const LOSSES = {
       for (let r = 0; r < rows; r++) {
         const off = r * cols;
         const lse = logSumExp(pred, off, cols);
+        const w = rowWeight(weight, r), wi = w * inv;
         if (labels) {
           const y = labelAt(r, cols, labels);
-          sum += lse - pred[off + y];
+          sum += w * (lse - pred[off + y]);
           if (grad) {
-            for (let j = 0; j < cols; j++) grad[off + j] = Math.exp(pred[off + j] - lse) * inv;
-            grad[off + y] -= inv;
+            for (let j = 0; j < cols; j++) grad[off + j] = Math.exp(pred[off + j] - lse) * wi;
+            grad[off + y] -= wi;
           }
         } else {
           let tsum = 0;
           for (let j = 0; j < cols; j++) {
             const t = target[off + j];
-            if (t !== 0) sum += t * (lse - pred[off + j]);
+            if (t !== 0) sum += w * (t * (lse - pred[off + j]));
             tsum += t;
           }
           if (grad) {
             for (let j = 0; j < cols; j++) {
-              grad[off + j] = (Math.exp(pred[off + j] - lse) * tsum - target[off + j]) * inv;
+              grad[off + j] = (Math.exp(pred[off + j] - lse) * tsum - target[off + j]) * wi;
             }
           }
         }
@@ -192,7 +204,7 @@ export const LOSSES = {
     param: 1,
     paramName: 'margin',
     targets: { dense: false, labels: true, half: false },
-    compute(margin, rows, cols, pred, target, grad) {
+    compute(margin, rows, cols, pred, target, grad, weight?) {
       const labels = target as Int32Array;
       checkLabels(rows, cols, labels);
       if (rows === 0 || cols === 0) return 0;
@@ -201,18 +213,19 @@ export const LOSSES = {
       for (let r = 0; r < rows; r++) {
         const off = r * cols;
         const y = labelAt(r, cols, labels);
+        const w = rowWeight(weight, r), wi = w * inv;
         let active = 0;
         for (let j = 0; j < cols; j++) {
           if (j === y) continue;
           const v = margin - pred[off + y] + pred[off + j];
           const on = v > 0;
           if (on) {
-            sum += v;
+            sum += w * v;
             active++;
           }
-          if (grad) grad[off + j] = on ? inv : 0;
+          if (grad) grad[off + j] = on ? wi : 0;
         }
-        if (grad) grad[off + y] = -active * inv;
+        if (grad) grad[off + y] = -active * wi;
       }
       return sum / cols / rows;
     },
@@ -222,7 +235,7 @@ export const LOSSES = {
     param: 1e-6,
     paramName: 'eps',
     targets: { dense: false, labels: false, half: true },
-    compute(eps, rows, cols, pred, target, grad) {
+    compute(eps, rows, cols, pred, target, grad, weight?) {
       if (!(eps > 0)) {
         throw rangeError(ErrorCode.ARG_RANGE, `loss: Expected param > 0 for gaussianNll but received ${eps}`);
       }
@@ -232,14 +245,15 @@ export const LOSSES = {
       const inv = 1 / n;
       let sum = 0;
       for (let r = 0; r < rows; r++) {
+        const w = rowWeight(weight, r), wi = w * inv;
         for (let j = 0; j < d; j++) {
           const mu = pred[r * cols + j];
           const v = Math.max(pred[r * cols + d + j], eps);
           const e = mu - target[r * d + j];
-          sum += 0.5 * (Math.log(v) + (e * e) / v);
+          sum += w * (0.5 * (Math.log(v) + (e * e) / v));
           if (grad) {
-            grad[r * cols + j] = (e / v) * inv;
-            grad[r * cols + d + j] = 0.5 * (1 / v - (e * e) / (v * v)) * inv;
+            grad[r * cols + j] = (e / v) * wi;
+            grad[r * cols + d + j] = 0.5 * (1 / v - (e * e) / (v * v)) * wi;
           }
         }
       }

@@ -118,6 +118,11 @@ int lossTargets(int id);  // bit set of TargetKind
 // Exactly one of target/labels is non-null. An empty batch has loss 0.
 double loss(int id, float param, size_t rows, size_t cols, const float* pred, const float* target,
             const int32_t* labels, float* grad, Status* status);
+// loss with one factor per row in weight (rows finite non-negative values, or null for all
+// ones): each row's term and gradient scaled by its weight, the normaliser unchanged.
+double lossWeighted(int id, float param, size_t rows, size_t cols, const float* pred,
+                    const float* target, const int32_t* labels, const float* weight, float* grad,
+                    Status* status);
 
 // ---- optimisers -------------------------------------------------------------------------------
 // One update of an optimiser over a whole parameter arena of n values: param in place, state

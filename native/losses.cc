@@ -61,12 +61,19 @@ struct Hinge {
   static double grad(float p, float t, float) { return 1.0 - double(t) * p > 0 ? -double(t) : 0.0; }
 };
 
+// weight: one non-negative factor per row, or null for all ones. Weighted losses keep the
+// unweighted normaliser (the count of rows or elements, as Keras's sample_weight), so all-ones
+// weights give the unweighted loss bit for bit: w * x and w * inv are exact for w = 1. The
+// binding passes its own checked copy of the caller's weights, so no other thread writes them.
 using LossFn = double (*)(float param, size_t rows, size_t cols, const float* pred,
-                          const float* target, const int32_t* labels, float* grad, Status* st);
+                          const float* target, const int32_t* labels, const float* weight,
+                          float* grad, Status* st);
+
+inline double rowWeight(const float* weight, size_t r) { return weight ? double(weight[r]) : 1.0; }
 
 template <class Op>
 double elementwise(float param, size_t rows, size_t cols, const float* pred, const float* target,
-                   const int32_t*, float* grad, Status* st) {
+                   const int32_t*, const float* weight, float* grad, Status* st) {
   if (!Op::validParam(param)) { *st = Status::BadParam; return 0.0; }
   const size_t n = rows * cols;
   // Every target is checked before grad is written, so a bad target leaves grad alone.
@@ -76,19 +83,24 @@ double elementwise(float param, size_t rows, size_t cols, const float* pred, con
   if (n == 0) return 0.0;
   const double inv = 1.0 / static_cast<double>(n);
   double sum = 0.0;
-  if constexpr (Op::kCheckedTargets) {
-    // One pass that checks the one copy of each target it uses: another thread may have changed
-    // the targets since the check above.
-    for (size_t i = 0; i < n; ++i) {
-      const float t = readOnce(target + i);
-      if (!Op::validTarget(t)) { *st = Status::BadTarget; return 0.0; }
-      sum += Op::value(pred[i], t, param);
-      if (grad) grad[i] = static_cast<float>(Op::grad(pred[i], t, param) * inv);
-    }
-  } else {
-    for (size_t i = 0; i < n; ++i) sum += Op::value(pred[i], target[i], param);
-    if (grad) {
-      for (size_t i = 0; i < n; ++i) grad[i] = static_cast<float>(Op::grad(pred[i], target[i], param) * inv);
+  for (size_t r = 0; r < rows; ++r) {
+    const double w = rowWeight(weight, r);
+    const double wi = w * inv;
+    const size_t o = r * cols;
+    if constexpr (Op::kCheckedTargets) {
+      // One pass that checks the one copy of each target it uses: another thread may have
+      // changed the targets since the check above.
+      for (size_t j = 0; j < cols; ++j) {
+        const float t = readOnce(target + o + j);
+        if (!Op::validTarget(t)) { *st = Status::BadTarget; return 0.0; }
+        sum += w * Op::value(pred[o + j], t, param);
+        if (grad) grad[o + j] = static_cast<float>(Op::grad(pred[o + j], t, param) * wi);
+      }
+    } else {
+      for (size_t j = 0; j < cols; ++j) sum += w * Op::value(pred[o + j], target[o + j], param);
+      if (grad) {
+        for (size_t j = 0; j < cols; ++j) grad[o + j] = static_cast<float>(Op::grad(pred[o + j], target[o + j], param) * wi);
+      }
     }
   }
   return sum * inv;
@@ -120,7 +132,7 @@ constexpr size_t kKeptExps = 256;
 // runs over rows (PyTorch's CrossEntropyLoss). softmax_j = exp(x_j - m) / s, where m is the row's
 // max and s = sum_j exp(x_j - m), so lse = m + log(s).
 double crossEntropy(float, size_t rows, size_t cols, const float* pred, const float* target,
-                    const int32_t* labels, float* grad, Status* st) {
+                    const int32_t* labels, const float* weight, float* grad, Status* st) {
   if (labels && !checkLabels(rows, cols, labels, st)) return 0.0;
   if (rows == 0 || cols == 0) return 0.0;
   const double inv = 1.0 / static_cast<double>(rows);
@@ -140,25 +152,27 @@ double crossEntropy(float, size_t rows, size_t cols, const float* pred, const fl
     const double lse = m + std::log(s);
     // softmax_j, from the kept exponentials or afresh.
     auto softmax = [&](size_t j) { return keep ? e[j] / s : std::exp(double(p[j]) - lse); };
+    const double w = rowWeight(weight, r);
+    const double wi = w * inv;
     if (labels) {
       size_t y;
       if (!labelAt(r, cols, labels, &y)) { *st = Status::BadLabel; return 0.0; }
-      sum += lse - p[y];
+      sum += w * (lse - p[y]);
       if (grad) {
         float* g = grad + r * cols;
-        for (size_t j = 0; j < cols; ++j) g[j] = static_cast<float>(softmax(j) * inv);
-        g[y] -= static_cast<float>(inv);
+        for (size_t j = 0; j < cols; ++j) g[j] = static_cast<float>(softmax(j) * wi);
+        g[y] -= static_cast<float>(wi);
       }
     } else {
       const float* t = target + r * cols;
       double tsum = 0.0;
       for (size_t j = 0; j < cols; ++j) {
-        if (t[j] != 0.0f) sum += double(t[j]) * (lse - p[j]);
+        if (t[j] != 0.0f) sum += w * (double(t[j]) * (lse - p[j]));
         tsum += t[j];
       }
       if (grad) {
         float* g = grad + r * cols;
-        for (size_t j = 0; j < cols; ++j) g[j] = static_cast<float>((softmax(j) * tsum - t[j]) * inv);
+        for (size_t j = 0; j < cols; ++j) g[j] = static_cast<float>((softmax(j) * tsum - t[j]) * wi);
       }
     }
   }
@@ -167,7 +181,7 @@ double crossEntropy(float, size_t rows, size_t cols, const float* pred, const fl
 
 // PyTorch's MultiMarginLoss (p = 1): sum_{j != y} max(0, margin - x_y + x_j) / cols, mean over rows.
 double multiMargin(float margin, size_t rows, size_t cols, const float* pred, const float*,
-                   const int32_t* labels, float* grad, Status* st) {
+                   const int32_t* labels, const float* weight, float* grad, Status* st) {
   if (!checkLabels(rows, cols, labels, st)) return 0.0;
   if (rows == 0 || cols == 0) return 0.0;
   const double invCols = 1.0 / static_cast<double>(cols);
@@ -178,15 +192,17 @@ double multiMargin(float margin, size_t rows, size_t cols, const float* pred, co
     size_t y;
     if (!labelAt(r, cols, labels, &y)) { *st = Status::BadLabel; return 0.0; }
     float* g = grad ? grad + r * cols : nullptr;
+    const double w = rowWeight(weight, r);
+    const double wi = w * inv;
     size_t active = 0;
     for (size_t j = 0; j < cols; ++j) {
       if (j == y) continue;
       const double v = double(margin) - p[y] + p[j];
       const bool on = v > 0;
-      if (on) { sum += v; ++active; }
-      if (g) g[j] = on ? static_cast<float>(inv) : 0.0f;
+      if (on) { sum += w * v; ++active; }
+      if (g) g[j] = on ? static_cast<float>(wi) : 0.0f;
     }
-    if (g) g[y] = static_cast<float>(-double(active) * inv);
+    if (g) g[y] = static_cast<float>(-double(active) * wi);
   }
   return sum * invCols / static_cast<double>(rows);
 }
@@ -194,7 +210,7 @@ double multiMargin(float margin, size_t rows, size_t cols, const float* pred, co
 // PyTorch's GaussianNLLLoss (full = false): pred holds [mean | variance] per row, the variance
 // clamped below at eps; 0.5 * (log v + (mu - t)^2 / v), mean over every target element.
 double gaussianNll(float eps, size_t rows, size_t cols, const float* pred, const float* target,
-                   const int32_t*, float* grad, Status* st) {
+                   const int32_t*, const float* weight, float* grad, Status* st) {
   if (!(eps > 0.0f)) { *st = Status::BadParam; return 0.0; }
   const size_t d = cols / 2;
   const size_t n = rows * d;
@@ -205,13 +221,15 @@ double gaussianNll(float eps, size_t rows, size_t cols, const float* pred, const
     const float* mu = pred + r * cols;
     const float* var = mu + d;
     const float* t = target + r * d;
+    const double w = rowWeight(weight, r);
+    const double wi = w * inv;
     for (size_t j = 0; j < d; ++j) {
       const double v = std::fmax(double(var[j]), double(eps));
       const double e = double(mu[j]) - t[j];
-      sum += 0.5 * (std::log(v) + e * e / v);
+      sum += w * (0.5 * (std::log(v) + e * e / v));
       if (grad) {
-        grad[r * cols + j] = static_cast<float>(e / v * inv);
-        grad[r * cols + d + j] = static_cast<float>(0.5 * (1.0 / v - e * e / (v * v)) * inv);
+        grad[r * cols + j] = static_cast<float>(e / v * wi);
+        grad[r * cols + d + j] = static_cast<float>(0.5 * (1.0 / v - e * e / (v * v)) * wi);
       }
     }
   }
@@ -244,8 +262,14 @@ int lossTargets(int id) { return kLosses[id].targets; }
 
 double loss(int id, float param, size_t rows, size_t cols, const float* pred, const float* target,
             const int32_t* labels, float* grad, Status* status) {
+  return lossWeighted(id, param, rows, cols, pred, target, labels, nullptr, grad, status);
+}
+
+double lossWeighted(int id, float param, size_t rows, size_t cols, const float* pred,
+                    const float* target, const int32_t* labels, const float* weight, float* grad,
+                    Status* status) {
   *status = Status::Ok;
-  return kLosses[id].fn(param, rows, cols, pred, target, labels, grad, status);
+  return kLosses[id].fn(param, rows, cols, pred, target, labels, weight, grad, status);
 }
 
 }  // namespace blasnet

@@ -1,6 +1,6 @@
 /**
  * Kernels against shared memory that changes during the call. A worker_thread flips one entry of
- * a SharedArrayBuffer-backed index, label or target array between a valid and an invalid value
+ * a SharedArrayBuffer-backed index, label, target or weight array between a valid and an invalid value
  * while the main thread calls the kernel thousands of times. A kernel validates such an array and
  * then uses it, so a value read twice can pass the check and be used invalid: every call must end
  * in the kernel's coded error or in exactly the result of the valid value (the only value it may
@@ -176,6 +176,26 @@ forEachBackend('races with a worker writing shared memory', (b) => {
     });
     report(b, 'hinge', t);
   });
+
+  for (const loss of ['crossEntropy', 'mse'] as const) {
+    it(`lossWeighted ${loss} with shared weights: a coded ERR_BLASNET_ARG_RANGE or the valid weights' loss and gradient`, async () => {
+      const rows = 256, cols = 10;
+      const rng = new Rng(8);
+      const pred = rng.uniformArray(rows * cols, -3, 3);
+      const target = loss === 'mse' ? rng.uniformArray(rows * cols, 0, 1) : Int32Array.from({ length: rows }, () => rng.int(cols));
+      const weight = sharedF32(rng.uniformArray(rows, 0.5, 2));
+      const wantGrad = new Float32Array(rows * cols);
+      const want = b.lossWeighted(lossId(loss), 0, rows, cols, pred, target, weight, wantGrad);
+      const grad = new Float32Array(rows * cols);
+      // The last row: read by the check last and used last, so the window is the longest.
+      const t = await race(weight, rows - 1, weight[rows - 1], [-1, NaN, Infinity, -Infinity, -1e-30], 'ERR_BLASNET_ARG_RANGE', CALLS, () => {
+        grad.fill(0);
+        const v = b.lossWeighted(lossId(loss), 0, rows, cols, pred, target, weight, grad);
+        return !Object.is(v, want) ? `loss ${v}, expected ${want}` : sameArray('grad', grad, wantGrad);
+      });
+      report(b, `lossWeighted ${loss}`, t);
+    });
+  }
 
   it('firstNonFinite: the index of a non-finite value the array held, never one past it', async () => {
     // The flipped entry is the last of a partial last block: a second search that trusts the

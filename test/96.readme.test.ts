@@ -72,6 +72,14 @@ const CHECKS: Record<string, { check: string; stdout?: RegExp; verify?: (stdout:
       assert.match(stdout, /accuracy: 0\.(6|7|8|9)/);
     },
   },
+  'Example: records from a service': {
+    check: '',
+    stdout: /\[ 'tenure', 'calls', 'premium' \]/,
+    verify: (stdout) => {
+      assert.match(stdout, /Int32Array\(1\) \[ 1 \]/);
+      assert.match(stdout, /accuracy: (0\.9|1)/);
+    },
+  },
   'Example: a table': {
     check: '',
     stdout: /\[ 'large', 'small' \]/,

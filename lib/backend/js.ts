@@ -9,10 +9,68 @@ import { argCount, dim, disjoint, f32, f32OrNull, flag, i32, id, sameOrDisjoint,
 import { gemmBlocked } from './gemm';
 import type { Backend, BackendInfo } from './types';
 import { ErrorCode, rangeError } from '../errors';
+import { FLOAT32_MAX } from '../describe';
 import { isInt32Array } from '../typed';
 import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels';
 
 const span = (name: string, a: Float32Array | Int32Array | null, used: number): Span => ({ name, a, used });
+
+// The checked copy of lossWeighted's weights, grown as needed and reused.
+let checkedWeights = new Float32Array(0);
+
+/**
+ * loss and lossWeighted after their argument counts, in the binding's order of checks. weight is
+ * undefined for loss; for lossWeighted its values are read once, checked and copied, so the
+ * kernel uses exactly the values that passed (as the binding does).
+ */
+function lossCall(fn: string, loss: number, param: number, rows: number, cols: number, pred: Float32Array,
+  target: Float32Array | Int32Array, weight: Float32Array | null, grad: Float32Array | null): number {
+  id(fn, 'loss', loss, LOSS_LIST.length);
+  param = scalar(fn, 'param', param);
+  dim(fn, 'rows', rows); dim(fn, 'cols', cols);
+  const def = LOSS_LIST[loss];
+  const np = rows * cols;
+  f32(fn, 'pred', pred, np, 'rows*cols');
+  let nt: number;
+  if (def.targets.labels && (!def.targets.dense || isInt32Array(target))) {
+    i32(fn, 'target', target, rows, 'rows');
+    nt = rows;
+  } else if (def.targets.half) {
+    if (cols % 2 !== 0) {
+      throw rangeError(ErrorCode.ARG_RANGE,
+        `${fn}: Expected even cols (mean and variance heads) for ${LOSS_NAMES[loss]} but received ${cols}`);
+    }
+    nt = rows * (cols / 2);
+    f32(fn, 'target', target, nt, 'rows*cols/2');
+  } else {
+    nt = np;
+    f32(fn, 'target', target, nt, 'rows*cols');
+  }
+  const weighted = fn === 'lossWeighted';
+  if (weighted) f32(fn, 'weight', weight, rows, 'rows');
+  f32OrNull(fn, 'grad', grad, np, 'rows*cols');
+  disjoint(fn, span('grad', grad, np), span('pred', pred, np));
+  disjoint(fn, span('grad', grad, np), span('target', target, nt));
+  if (!weighted) return def.compute(param, rows, cols, pred, target, grad);
+  disjoint(fn, span('grad', grad, np), span('weight', weight, rows));
+  if (checkedWeights.length < rows) checkedWeights = new Float32Array(rows);
+  const w = weight as Float32Array;
+  for (let r = 0; r < rows; r++) {
+    const v = w[r];
+    if (!(v >= 0 && v <= FLOAT32_MAX)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected finite non-negative values in weight but weight[${r}] is ${String(v)}`);
+    }
+    checkedWeights[r] = v;
+  }
+  try {
+    return def.compute(param, rows, cols, pred, target, grad, checkedWeights);
+  } catch (e) {
+    // The table's checks name the unweighted kernel; the binding names the export called.
+    const err = e as Error;
+    if (err.message.startsWith('loss: ')) err.message = `${fn}: ${err.message.slice(6)}`;
+    throw err;
+  }
+}
 
 // Row loops return at once when rows are empty, so a huge row count with no columns costs nothing.
 function softmaxRows(rows: number, cols: number, x: Float32Array, y: Float32Array, log: boolean): void {
@@ -565,33 +623,13 @@ export const jsBackend: Backend = {
   },
 
   loss(loss, param, rows, cols, pred, target, grad) {
-    const fn = 'loss';
-    argCount(fn, arguments.length, 7);
-    id(fn, 'loss', loss, LOSS_LIST.length);
-    param = scalar(fn, 'param', param);
-    dim(fn, 'rows', rows); dim(fn, 'cols', cols);
-    const def = LOSS_LIST[loss];
-    const np = rows * cols;
-    f32(fn, 'pred', pred, np, 'rows*cols');
-    let nt: number;
-    if (def.targets.labels && (!def.targets.dense || isInt32Array(target))) {
-      i32(fn, 'target', target, rows, 'rows');
-      nt = rows;
-    } else if (def.targets.half) {
-      if (cols % 2 !== 0) {
-        throw rangeError(ErrorCode.ARG_RANGE,
-          `${fn}: Expected even cols (mean and variance heads) for ${LOSS_NAMES[loss]} but received ${cols}`);
-      }
-      nt = rows * (cols / 2);
-      f32(fn, 'target', target, nt, 'rows*cols/2');
-    } else {
-      nt = np;
-      f32(fn, 'target', target, nt, 'rows*cols');
-    }
-    f32OrNull(fn, 'grad', grad, np, 'rows*cols');
-    disjoint(fn, span('grad', grad, np), span('pred', pred, np));
-    disjoint(fn, span('grad', grad, np), span('target', target, nt));
-    return def.compute(param, rows, cols, pred, target, grad);
+    argCount('loss', arguments.length, 7);
+    return lossCall('loss', loss, param, rows, cols, pred, target, null, grad);
+  },
+
+  lossWeighted(loss, param, rows, cols, pred, target, weight, grad) {
+    argCount('lossWeighted', arguments.length, 8);
+    return lossCall('lossWeighted', loss, param, rows, cols, pred, target, weight, grad);
   },
 
   optimizerStep(opt, n, hyper, param, grad, state) {

@@ -87,6 +87,7 @@ export function loadNativeBackend(file: string = addonPath()): Backend {
     denseForward: addon.denseForward,
     denseBackward: addon.denseBackward,
     loss: addon.loss,
+    lossWeighted: addon.lossWeighted,
     optimizerStep: addon.optimizerStep,
     clamp: addon.clamp,
     maxNormRows: addon.maxNormRows,

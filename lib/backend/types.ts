@@ -136,6 +136,16 @@ export interface Backend {
     target: Float32Array | Int32Array, grad: Float32Array | null): number;
 
   /**
+   * loss with one factor per row: weight [rows] holds finite non-negative values; each row's
+   * term and gradient are multiplied by its factor and the normaliser stays the unweighted one
+   * (rows, or rows*cols for elementwise losses; Keras's sample_weight), so all-ones weights give
+   * exactly loss(). The values are read once and checked before any work (ERR_BLASNET_ARG_RANGE
+   * names the first bad one); grad must not overlap weight.
+   */
+  lossWeighted(loss: number, param: number, rows: number, cols: number, pred: Float32Array,
+    target: Float32Array | Int32Array, weight: Float32Array, grad: Float32Array | null): number;
+
+  /**
    * One optimiser update over a whole parameter arena of n values, for kernel id `opt` (the table
    * in lib/optim/kernels.ts, shared with the addon: sgd, adagrad, rmsprop, adadelta, adam,
    * adamax, nadam, radam). param and state are updated in place, grad is only read. state holds

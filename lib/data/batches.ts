@@ -7,7 +7,8 @@ import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
 import { Rng } from '../rng';
 import { Matrix } from '../tensor';
-import { typedArrayTag } from '../typed';
+import { ErrorCode, rangeError } from '../errors';
+import { typedArrayTag, typedLength } from '../typed';
 import { bool, integer, matrix, options as checkOptions, positiveInt, targetWidth } from './check';
 import type { Targets } from './check';
 import { shuffle } from './split';
@@ -24,6 +25,8 @@ export interface BatchOptions {
   dropLast?: boolean;
   /** The backend whose gatherRows copies the rows. Default defaultBackend(). */
   backend?: Backend | BackendName;
+  /** Per-row weights (Float32Array [rows of x]) gathered with each batch into Batch.weight. Default none. */
+  weights?: Float32Array | null;
 }
 
 /**
@@ -39,6 +42,8 @@ export interface Batch<Y extends Targets = Targets> {
   rows: number;
   /** Which rows of the source these are. */
   index: Int32Array;
+  /** The rows' weights when the iterator has weights, else null. */
+  weight: Float32Array | null;
 }
 
 /**
@@ -69,6 +74,7 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
   private readonly order: Int32Array;
   private readonly full: Batch<Y> | null;
   private readonly last: Batch<Y> | null;
+  private readonly weights: Float32Array | null;
 
   constructor(x: Matrix, y: Y | null, options: BatchOptions) {
     const fn = 'BatchIterator';
@@ -83,6 +89,11 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     this.seed = integer(fn, 'options.seed', opts.seed ?? 0);
     const b = opts.backend;
     this.backend = b === undefined ? defaultBackend() : typeof b === 'string' ? getBackend(b) : b;
+    const w = opts.weights ?? null;
+    if (w !== null && (typedArrayTag(w) !== 'Float32Array' || typedLength(w) !== n)) {
+      throw rangeError(ErrorCode.SHAPE, `${fn}: Expected a Float32Array of ${n} values (one per row of x) for options.weights`);
+    }
+    this.weights = w;
     this.rng = new Rng(this.seed);
     this.order = new Int32Array(n);
     for (let i = 0; i < n; i++) this.order[i] = i;
@@ -93,11 +104,13 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     const xBuf = new Float32Array(cap * x.cols);
     const index = new Int32Array(cap);
     const yBuf = this.makeTargets(cap);
+    const wBuf = w === null ? null : new Float32Array(cap);
     const make = (rows: number): Batch<Y> => ({
       x: new Matrix(rows === cap ? xBuf : xBuf.subarray(0, rows * x.cols), rows, x.cols),
       y: yBuf === null ? null : this.viewTargets(yBuf, rows, cap),
       rows,
       index: rows === cap ? index : index.subarray(0, rows),
+      weight: wBuf === null ? null : rows === cap ? wBuf : wBuf.subarray(0, rows),
     });
     const tail = n % this.batchSize;
     this.full = n >= this.batchSize ? make(this.batchSize) : null;
@@ -158,6 +171,11 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     const x = this.x;
     const b = this.backend;
     if (x.cols > 0) b.gatherRows(rows, x.cols, x.rows, index, x.data, batch.x.data);
+    const w = this.weights;
+    if (w !== null) {
+      const dst = batch.weight as Float32Array;
+      for (let r = 0; r < rows; r++) dst[r] = w[index[r]];
+    }
     const y = this.y;
     if (y !== null) {
       if (y instanceof Matrix) {

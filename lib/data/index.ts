@@ -13,3 +13,7 @@ export { split, trainTestSplit } from './split';
 export type { SplitOptions, SplitPart, Targets, TrainTestSplitOptions } from './split';
 export { BatchIterator } from './batches';
 export type { Batch, BatchOptions } from './batches';
+export { inferColumns, isRecords, readRows, recordColumn, recordsToMatrix, toMatrix } from './input';
+export type { DataRecord, Input, InputSpec, Rows } from './input';
+export { classWeights, rowClasses, sampleWeights } from './weights';
+export type { ClassWeight } from './weights';

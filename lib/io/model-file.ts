@@ -13,12 +13,17 @@ import type { ModelConfig } from '../model/sequential';
 import { decode, decodeFile, encode, tensorLength, writeFileAtomic } from './format';
 import { preprocessorFromJSON } from '../data/preprocess';
 import { TabularPreprocessor } from '../data/tabular';
+import type { LossName } from '../losses';
+import type { OptimizerSpec, OptimizerState } from '../optim';
+import type { MetricSpec } from '../train/metrics';
 
 /** What a model file holds besides the model itself. Every field is optional, plain data. */
 export interface ModelExtras {
   /**
    * Optimiser state, as its state() returns it. Its arena is stored in the binary payload, not as
    * base64 text, so loadModel gives it back as a Float32Array (which load() takes as well).
+   * Default: the compiled optimiser's state once it has taken a step (Keras's include_optimizer),
+   * so that a loaded model resumes where it was; null leaves it out.
    */
   optimizer?: unknown;
   /** Schedule state, as its state() returns it. */
@@ -33,6 +38,28 @@ export interface ModelExtras {
   preprocessing?: unknown;
   /** Anything else: training history, dataset, dates. */
   metadata?: Record<string, unknown>;
+  /**
+   * The compile settings besides the loss (which the architecture holds): the optimiser's name
+   * and options and the built-in metrics. Default the model's own; loadModel compiles the loaded
+   * model with them (and the saved optimiser state), so it evaluates and trains on without
+   * compile(). A custom loss or metric object is not saved.
+   */
+  compile?: SavedCompile;
+  /** The record keys the model reads as input columns (setInputColumns). Default the model's own. */
+  columns?: readonly string[];
+}
+
+/** Compile settings as a model file holds them. */
+export interface SavedCompile {
+  optimizer: { name: string } & Record<string, unknown>;
+  metrics: MetricSpec[];
+}
+
+function compileOf(model: Sequential): SavedCompile | undefined {
+  const opt = model.optimizer;
+  if (!opt || !model.lossSpec || model.lossSpec.custom) return undefined;
+  const metrics = model.metrics.filter((m) => typeof m === 'string' || typeof (m as { update?: unknown }).update !== 'function');
+  return { optimizer: { ...opt.options, name: opt.name }, metrics: metrics.map((m) => (typeof m === 'string' ? m : { ...m })) as MetricSpec[] };
 }
 
 interface ModelDocument extends ModelExtras {
@@ -79,8 +106,11 @@ function modelDocument(model: Sequential, extras: ModelExtras, where: string): M
     params: model.params.slice(),
     buffers: model.buffers().map((b) => ({ name: b.name, data: b.data.slice() })),
     ...extras,
-    optimizer: arenaAsTensor(extras.optimizer),
+    optimizer: arenaAsTensor(extras.optimizer === null ? undefined
+      : extras.optimizer ?? (model.optimizer && model.optimizer.stepCount > 0 ? model.optimizer.state() : undefined)),
     preprocessing: preprocessingJSON(model, extras.preprocessing),
+    compile: extras.compile ?? compileOf(model),
+    columns: extras.columns ?? model.inputColumns ?? undefined,
   };
   return doc;
 }
@@ -247,6 +277,23 @@ function buildModel(doc: Partial<ModelDocument>, layers: Layer[], backend: Backe
       fail(`the table preprocessing makes ${(preprocessor as TabularPreprocessor).inputSize} inputs but the model takes ${model.inputSize}`);
     }
   }
+  if (doc.columns !== undefined) {
+    try {
+      model.setInputColumns(doc.columns as string[]);
+    } catch (e) {
+      fail(`invalid input columns: ${(e as Error).message}`);
+    }
+  }
+  if (doc.compile !== undefined && model.lossSpec) {
+    const c = doc.compile as Partial<SavedCompile>;
+    try {
+      model.compile({ loss: { name: model.lossSpec.name as LossName, param: model.lossSpec.param },
+        optimizer: c.optimizer as unknown as OptimizerSpec, metrics: c.metrics ?? [] });
+      if (doc.optimizer !== undefined) model.optimizer?.load(doc.optimizer as OptimizerState);
+    } catch (e) {
+      fail(`invalid compile settings: ${(e as Error).message}`);
+    }
+  }
   return {
     ...(preprocessor ? { preprocessor } : {}),
     model,
@@ -255,6 +302,8 @@ function buildModel(doc: Partial<ModelDocument>, layers: Layer[], backend: Backe
     schedule: doc.schedule,
     preprocessing: doc.preprocessing,
     metadata: doc.metadata,
+    compile: doc.compile,
+    columns: doc.columns,
   };
 }
 

@@ -11,10 +11,12 @@ import type { LossName } from '../losses';
 import { Rng } from '../rng';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
+import { readRows, toMatrix } from '../data/input';
+import type { Input, InputSpec, Rows } from '../data/input';
 import { collectDiagnostics } from './diagnostics';
 import type { LayerDiagnostics } from './diagnostics';
 import { checkTargets, fusedActivation, resolveLoss } from './loss';
-import { checkFitOptions, compileModel, evaluateModel, fitModel, prepareData } from '../train/fit';
+import { checkFitOptions, compileModel, evaluateModel, fitModel, prepareWeighted } from '../train/fit';
 import type { CompileOptions, Compiled, FitOptions, History, Labels } from '../train/fit';
 import { fitModelAsync } from '../train/async';
 import type { FitAsyncOptions } from '../train/async';
@@ -25,6 +27,8 @@ import type { Preprocessor } from '../data/preprocess';
 import type { LossSpec, ResolvedLoss } from './loss';
 import { mcPredict } from '../recipe/uncertainty';
 import type { McPrediction } from '../recipe/uncertainty';
+import { predictClasses, predictProba } from '../predict';
+import type { PredictOptions } from '../predict';
 
 /** What `new Sequential()` takes. */
 export interface SequentialOptions {
@@ -75,8 +79,7 @@ export interface NamedTensor {
   readonly data: Float32Array;
 }
 
-/** Inputs: a Matrix, a Float32Array of whole rows, or rows of numbers. */
-export type Input = Matrix | Float32Array | ArrayLike<ArrayLike<number>>;
+export type { Input } from '../data/input';
 /** Targets: a Matrix or Float32Array of values, or an Int32Array of class labels. */
 export type Target = Matrix | Float32Array | Int32Array;
 
@@ -106,6 +109,9 @@ export class Sequential {
   private inputs: Float32Array[] = [];
   private lastBatch = -1;
   private inputData: Float32Array = new Float32Array(0);
+  private readonly inputRows: Rows = { data: new Float32Array(0), rows: 0 };
+  // One spec object, updated by setInputColumns and setPreprocessing, so reading a batch allocates nothing.
+  private readonly spec: { width: number; columns: readonly string[] | null; preprocessing: Preprocessor | null };
   private lastTrained = false;
   private outputView: Matrix | null = null;
   // The two pass contexts, made once: a step allocates nothing.
@@ -131,6 +137,7 @@ export class Sequential {
     if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${String(seed)}`);
     this.backend = typeof options.backend === 'string' ? getBackend(options.backend) : options.backend ?? defaultBackend();
     this.inputSize = inputSize;
+    this.spec = { width: inputSize, columns: null, preprocessing: null };
     this.layers = layers;
     this.seed = seed;
     this.loss = options.loss === undefined ? null : resolveLoss(options.loss);
@@ -311,14 +318,17 @@ export class Sequential {
    *
    * With crossEntropy after a softmax output (or binaryCrossEntropy after sigmoid), the loss is
    * computed on the logits and the output gradient is prediction - target, in one kernel.
+   * `weight` (a Float32Array [rows] of finite non-negative factors) weights each row's term, the
+   * mean keeping its unweighted normaliser (see Backend.lossWeighted).
    */
-  lossAndGradient(x: Input, target: Target, options: { loss?: LossSpec } = {}): number {
+  lossAndGradient(x: Input, target: Target, options: { loss?: LossSpec; weight?: Float32Array | null } = {}): number {
     this.notBusy('lossAndGradient');
     const loss = this.pickLoss(options.loss, 'lossAndGradient');
     const rows = this.checkInput(x, 'lossAndGradient');
     const t = this.toTarget(target, loss, rows, 'lossAndGradient');
+    const weight = this.checkWeight(options.weight, loss, rows, 'lossAndGradient');
     this.run(this.inputData, rows, true);
-    const fusedLogits = this.outputLoss(loss, rows, t, this.lossGrad);
+    const fusedLogits = this.outputLoss(loss, rows, t, this.lossGrad, weight);
     this.propagate(this.lossGrad, this.layers.length - 1, fusedLogits);
     return this.lastLossValue + this.addPenalties();
   }
@@ -326,15 +336,17 @@ export class Sequential {
   /**
    * The loss of a batch without gradients: inference mode unless `training` (then dropout and
    * batch statistics apply, and BatchNorm's running estimates move). Penalties are not included.
+   * `weight` as lossAndGradient's.
    */
-  lossValue(x: Input, target: Target, options: { loss?: LossSpec; training?: boolean } = {}): number {
+  lossValue(x: Input, target: Target, options: { loss?: LossSpec; training?: boolean; weight?: Float32Array | null } = {}): number {
     // A training pass draws masks and moves BatchNorm's shared running statistics.
     if (options.training) this.notBusy('lossValue');
     const loss = this.pickLoss(options.loss, 'lossValue');
     const rows = this.checkInput(x, 'lossValue');
     const t = this.toTarget(target, loss, rows, 'lossValue');
+    const weight = this.checkWeight(options.weight, loss, rows, 'lossValue');
     this.run(this.inputData, rows, options.training ?? false);
-    this.outputLoss(loss, rows, t, null);
+    this.outputLoss(loss, rows, t, null, weight);
     return this.lastLossValue;
   }
 
@@ -358,15 +370,29 @@ export class Sequential {
    * into grad unless null. With crossEntropy after softmax (binaryCrossEntropy after sigmoid)
    * the loss is taken on the logits; returns whether it was, i.e. whether grad is a logit delta.
    */
-  private outputLoss(loss: ResolvedLoss, rows: number, t: Float32Array | Int32Array, grad: Float32Array | null): boolean {
+  private outputLoss(loss: ResolvedLoss, rows: number, t: Float32Array | Int32Array, grad: Float32Array | null, weight: Float32Array | null): boolean {
     const last = this.layers[this.layers.length - 1];
     const fused = fusedActivation(loss);
     const logits = fused !== null && last.outputActivation() === fused ? last.logits() : null;
     const pred = logits ?? (this.outputView as Matrix).data;
-    this.lastLossValue = loss.custom
-      ? loss.custom.compute(rows, this.outputSize, pred, t, grad)
-      : this.backend.loss(loss.id, loss.param, rows, this.outputSize, pred, t, grad);
+    if (weight !== null) {
+      this.lastLossValue = this.backend.lossWeighted(loss.id, loss.param, rows, this.outputSize, pred, t, weight, grad);
+    } else {
+      this.lastLossValue = loss.custom
+        ? loss.custom.compute(rows, this.outputSize, pred, t, grad)
+        : this.backend.loss(loss.id, loss.param, rows, this.outputSize, pred, t, grad);
+    }
     return logits !== null;
+  }
+
+  /** Row weights for `rows` rows of a built-in loss (their values the kernel checks), checked before any pass runs. */
+  private checkWeight(weight: Float32Array | null | undefined, loss: ResolvedLoss, rows: number, where: string): Float32Array | null {
+    if (weight === undefined || weight === null) return null;
+    if (typedArrayTag(weight) !== 'Float32Array' || typedLength(weight) !== rows) {
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected a Float32Array of ${rows} values (one per row) for weight`);
+    }
+    if (loss.custom) throw rangeError(ErrorCode.ARG_RANGE, `${where}: row weights need a built-in loss; ${loss.name} is custom`);
+    return weight;
   }
 
   /** Adds each layer's L1/L2 penalty gradient to `grads`; returns the penalty value. */
@@ -404,8 +430,7 @@ export class Sequential {
     if (options && options.mcSamples !== undefined) {
       return mcPredict(this, x, { samples: options.mcSamples, batchSize: options.batchSize, seed: options.seed });
     }
-    const rows = this.checkInput(this.preprocess(x, 'predict'), 'predict');
-    const m = { data: this.inputData, rows };
+    const m = toMatrix(x, this.spec, 'predict');
     const bs = optionsArg('predict', options).batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) {
       throw rangeError(ErrorCode.ARG_RANGE, `predict: Expected positive integer for batchSize but received ${String(bs)}`);
@@ -421,12 +446,11 @@ export class Sequential {
   }
 
   /**
-   * x as the layers see it: the stored preprocessing applied, shape checked; a Matrix (a view of
-   * x's data when there is no preprocessing). @internal
+   * x as the layers see it (toMatrix: records read by column, the stored preprocessing applied,
+   * width checked); a Matrix given without preprocessing comes back as it is. @internal
    */
   inputMatrix(x: Input, where: string): Matrix {
-    const rows = this.checkInput(this.preprocess(x, where), where);
-    return new Matrix(this.inputData, rows, this.inputSize);
+    return toMatrix(x, this.spec, where);
   }
 
   /** Copies of every parameter tensor. */
@@ -474,6 +498,21 @@ export class Sequential {
     return this.compiled?.optimizer ?? null;
   }
 
+  /** The metrics set by compile (empty before compile). */
+  get metrics(): readonly MetricSpec[] {
+    return this.compiled?.metrics ?? [];
+  }
+
+  /** Class probabilities for x (see predictProba in lib/predict). */
+  predictProba(x: Input, options: PredictOptions = {}): Matrix {
+    return predictProba(this, x, options);
+  }
+
+  /** The predicted class of every row of x (see predictClasses in lib/predict). */
+  predictClasses(x: Input, options: PredictOptions = {}): Int32Array {
+    return predictClasses(this, x, options);
+  }
+
   /**
    * Trains on (x, y) in mini-batches (see FitOptions: epochs, batchSize, shuffle, validation,
    * schedule, clipping, callbacks). Checks every input before starting. Returns the History.
@@ -482,13 +521,15 @@ export class Sequential {
     this.notBusy('fit');
     if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fit: call compile({ loss, optimizer }) first');
     checkFitOptions('fit', options);
-    return fitModel(this, this.compiled, this.preprocess(x, 'fit'), y, this.preprocessValidation(options));
+    return fitModel(this, this.compiled, x, y, options);
   }
 
   /**
    * Preprocessing (a fitted Standardizer, MinMaxScaler or PCA) applied to every input of fit,
-   * fitAsync, evaluate and predict, and saved with the model (saveModel) so that a loaded model
-   * applies it too. Fit it on the training data first; null removes it.
+   * fitAsync, evaluate and predict, exactly once, and saved with the model (saveModel) so that a
+   * loaded model applies it too: pass raw rows (or records) everywhere. Fit it on the training
+   * rows first; null removes it. forward and lossAndGradient take the model's own rows and do not
+   * apply it.
    */
   setPreprocessing(p: Preprocessor | null): this {
     this.notBusy('setPreprocessing');
@@ -496,27 +537,49 @@ export class Sequential {
       throw typeError(ErrorCode.ARG_TYPE, 'setPreprocessing: Expected a fitted Standardizer, MinMaxScaler or PCA, or null');
     }
     if (p !== null) p.toJSON(); // throws ERR_BLASNET_STATE when not fitted
-    this.preprocessing = p;
+    this.spec.preprocessing = p;
     return this;
   }
 
-  /** The preprocessing set by setPreprocessing, if any. */
-  preprocessing: Preprocessor | null = null;
-
-  private preprocess(x: Input, where: string): Input {
-    const p = this.preprocessing;
-    if (!p) return x;
-    let m: Matrix;
-    if (x instanceof Matrix) m = x;
-    else if (Array.isArray(x)) m = Matrix.from(x);
-    else throw typeError(ErrorCode.ARG_TYPE, `${where}: with preprocessing set, pass x as a Matrix or rows of numbers (its width is the raw data's)`);
-    return p.transform(m);
+  /**
+   * The preprocessing set by setPreprocessing, if any. Assigning it directly (as a field, which it
+   * was) skips setPreprocessing's checks; the input converter applies whatever is set.
+   */
+  get preprocessing(): Preprocessor | null {
+    return this.spec.preprocessing;
   }
 
-  private preprocessValidation<T extends { validationData?: { x: Input; y: Labels } }>(options: T): T {
-    const v = options.validationData;
-    if (!this.preprocessing || !v) return options;
-    return { ...options, validationData: { x: this.preprocess(v.x, 'validationData'), y: v.y } };
+  /** Sets the preprocessing without setPreprocessing's checks (see the getter). */
+  set preprocessing(p: Preprocessor | null) {
+    this.spec.preprocessing = p;
+  }
+
+  /**
+   * The record keys read as input columns, in order, when x is an array of records (plain
+   * objects, e.g. JSON rows or a database query result); null clears them. fit on records sets
+   * them from the first record's keys (less the label key) when none are set; saveModel stores
+   * them. With preprocessing, the columns are its raw input.
+   */
+  setInputColumns(columns: readonly string[] | null): this {
+    this.notBusy('setInputColumns');
+    if (columns !== null) {
+      if (!Array.isArray(columns) || columns.length === 0 || columns.some((c) => typeof c !== 'string' || c === '')) {
+        throw typeError(ErrorCode.ARG_TYPE, 'setInputColumns: Expected a non-empty array of column names or null');
+      }
+      if (new Set(columns).size !== columns.length) throw rangeError(ErrorCode.ARG_RANGE, 'setInputColumns: a column is named twice');
+    }
+    this.spec.columns = columns === null ? null : Object.freeze(columns.slice());
+    return this;
+  }
+
+  /** The record keys set by setInputColumns (or by fit on records), if any. */
+  get inputColumns(): readonly string[] | null {
+    return this.spec.columns;
+  }
+
+  /** How this model reads raw input (width, record columns, preprocessing). @internal */
+  get inputSpec(): InputSpec {
+    return this.spec;
   }
 
   /**
@@ -532,7 +595,7 @@ export class Sequential {
       this.notBusy('fitAsync');
       if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fitAsync: call compile({ loss, optimizer }) first');
       checkFitOptions('fitAsync', options);
-      return fitModelAsync(this, this.compiled, this.preprocess(x, 'fitAsync'), y, this.preprocessValidation(options), (state) => {
+      return fitModelAsync(this, this.compiled, x, y, options, (state) => {
         this.busy = state;
       });
     } catch (e) {
@@ -564,13 +627,14 @@ export class Sequential {
 
   /**
    * Loss and metrics on (x, y) in inference mode: { loss, accuracy, ... }. Metrics default to
-   * those given to compile.
+   * those given to compile. sampleWeight and classWeight weight the loss as in fit (metrics stay
+   * unweighted).
    */
-  evaluate(x: Input, y: Labels, options: { batchSize?: number; metrics?: MetricSpec[] } = {}): Record<string, number> {
+  evaluate(x: Input, y: Labels, options: { batchSize?: number; metrics?: MetricSpec[] } & Pick<FitOptions, 'sampleWeight' | 'classWeight'> = {}): Record<string, number> {
     if (!this.loss) throw new BlasnetError(ErrorCode.STATE, 'evaluate: no loss; call compile() or setLoss() first');
     const bs = optionsArg('evaluate', options).batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) throw rangeError(ErrorCode.ARG_RANGE, `evaluate: Expected positive integer for batchSize but received ${String(bs)}`);
-    return evaluateModel(this, prepareData(this, this.preprocess(x, 'evaluate'), y, 'evaluate'), options.metrics ?? this.compiled?.metrics ?? [], bs);
+    return evaluateModel(this, prepareWeighted(this, x, y, options, 'evaluate'), options.metrics ?? this.compiled?.metrics ?? [], bs);
   }
 
   /** The architecture as plain data: enough, with the weights, to rebuild the model. */
@@ -626,30 +690,11 @@ export class Sequential {
     this.lossGrad = new Float32Array(batch * this.outputSize);
   }
 
-  /** Checks an input; leaves its data in inputData and returns its row count (no allocation). */
+  /** Checks an input; leaves its data in inputData and returns its row count (no allocation for a Matrix or Float32Array). */
   private checkInput(x: Input, where: string): number {
-    let data: Float32Array, rows: number, cols: number;
-    if (x instanceof Matrix) {
-      ({ data, rows, cols } = x);
-    } else if (typedArrayTag(x) === 'Float32Array') {
-      data = x as Float32Array;
-      if (typedLength(data) % this.inputSize !== 0) {
-        throw rangeError(ErrorCode.SHAPE,
-          `${where}: Expected a whole number of rows of ${this.inputSize} features but received ${typedLength(data)} values`);
-      }
-      rows = typedLength(data) / this.inputSize;
-      cols = this.inputSize;
-    } else if (Array.isArray(x)) {
-      ({ data, rows, cols } = Matrix.from(x));
-    } else {
-      throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array or array of rows for x`);
-    }
-    if (cols !== this.inputSize) {
-      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${this.inputSize} features per row but received ${cols}`);
-    }
-    if (rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
-    this.inputData = data;
-    return rows;
+    const r = readRows(x, this.spec, where, this.inputRows);
+    this.inputData = r.data;
+    return r.rows;
   }
 
   /** The target's values for `rows` rows of this model's output, checked before any pass runs. */

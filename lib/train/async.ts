@@ -16,9 +16,9 @@ import type { Schedule, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { checkFinite, checkFitOptions, fitSettings, prepareData, validationRows } from './fit';
+import { adoptColumns, checkFinite, checkFitOptions, fitSettings, prepareData, rowWeights, validationRows } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
-import type { Input } from '../model/sequential';
+import type { Input } from '../data/input';
 import { createMetric } from './metrics';
 import { CONTROL } from './protocol';
 import type { WorkerInput, WorkerMessage } from './protocol';
@@ -117,25 +117,30 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
   setBusy: (state: 'running' | 'paused' | null) => void): Promise<History> {
   const where = 'fitAsync';
   checkFitOptions(where, options);
-  const { signal, onProgress, validationData, ...fit } = options;
+  const { signal, onProgress, validationData, sampleWeight, classWeight, ...rest } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError(ErrorCode.ARG_TYPE, 'fitAsync: Expected an AbortSignal for signal');
   if (onProgress !== undefined && typeof onProgress !== 'function') throw typeError(ErrorCode.ARG_TYPE, 'fitAsync: Expected a function for onProgress');
-  const settings = fitSettings(where, { ...fit, ...(validationData ? { validationData } : {}) });
-  if (fit.augment) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: augment is a function and cannot move to the training worker; use fit');
+  const settings = fitSettings(where, { ...rest, ...(validationData ? { validationData } : {}) });
+  if (rest.augment) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: augment is a function and cannot move to the training worker; use fit');
   const loss = model.lossSpec;
   if (!loss || loss.custom) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: needs a built-in loss (a custom loss cannot move to the worker)');
   if (compiled.metrics.some((m) => typeof m === 'object' && m !== null && typeof (m as { update?: unknown }).update === 'function')) {
     throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: custom metric objects cannot move to the worker; use built-in metrics');
   }
   compiled.metrics.forEach(createMetric);
-  if (fit.schedule) createSchedule(fit.schedule, compiled.optimizer.lr);
+  if (rest.schedule) createSchedule(rest.schedule, compiled.optimizer.lr);
   if (signal?.aborted) return Promise.reject(abortError(signal));
+  adoptColumns(model, x, y, sampleWeight, where);
   const train = prepareData(model, x, y, where, false);
+  // The worker gets the combined factor of every row, checked here.
+  const weights = rowWeights(model, x, train, { sampleWeight, classWeight }, where);
+  const fit: Omit<FitOptions, 'validationData'> = weights ? { ...rest, sampleWeight: shared(weights) } : rest;
   const val = validationData ? prepareData(model, validationData.x, validationData.y, 'fitAsync (validationData)', false) : null;
   const nVal = !val && fit.validationSplit !== undefined ? validationRows(where, train.x.rows, fit.validationSplit) : 0;
   const stepsPerEpoch = Math.ceil((train.x.rows - nVal) / settings.batchSize);
-  const { callbacks: _c, ...workerFit } = fit;
-  void _c;
+  // Callbacks (with verbose's progress bar) run on this thread, not in the worker.
+  const { callbacks: _c, verbose: _v, ...workerFit } = fit;
+  void _c, void _v;
   setBusy('running');
   return (async () => {
     let xs: SharedRows, vxs: SharedRows | null;

@@ -14,6 +14,7 @@ import type { Schedule } from '../schedules';
 
 /** What one epoch produced: loss, metrics, their validation counterparts, lr, timing. */
 export interface EpochLogs {
+  /** 0-based epoch index (the console, csvLogger and checkpoint names show it 1-based). */
   readonly epoch: number;
   readonly loss: number;
   /** Metric values by name (accuracy, ...), and validation ones prefixed (valLoss, valAccuracy). */
@@ -221,7 +222,11 @@ export function terminateOnNaN(): Callback {
   };
 }
 
-/** Appends one CSV row per epoch (epoch, loss, metrics, validation, lr, time) to `path`. */
+/**
+ * Appends one CSV row per epoch (epoch, loss, metrics, validation, lr, time) to `path`. The epoch
+ * column is 1-based, as progressBar prints it and modelCheckpoint names files ("epoch 3/10" is
+ * row epoch=3); the logs callbacks receive keep PyTorch's and Keras's 0-based index.
+ */
 export function csvLogger(path: string, options: { append?: boolean } = {}): Callback {
   pathArg('csvLogger', path);
   options = optionsArg('csvLogger', options);
@@ -245,7 +250,7 @@ export function csvLogger(path: string, options: { append?: boolean } = {}): Cal
         keys = k;
         if (!options.append || !fs.existsSync(path) || fs.statSync(path).size === 0) io(() => fs.appendFileSync(path, `${k.join(',')}\n`));
       }
-      const row = (keys as string[]).map((k) => (logs[k] === undefined ? '' : String(logs[k]))).join(',');
+      const row = (keys as string[]).map((k) => (k === 'epoch' ? String(logs.epoch + 1) : logs[k] === undefined ? '' : String(logs[k]))).join(',');
       io(() => fs.appendFileSync(path, `${row}\n`));
     },
   };

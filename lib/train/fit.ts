@@ -8,9 +8,13 @@ import { BatchIterator } from '../data/batches';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
-import type { Input, Sequential, Target } from '../model/sequential';
+import type { Sequential, Target } from '../model/sequential';
+import { inferColumns, isRecords, recordColumn, toMatrix } from '../data/input';
+import { classWeights, rowClasses, sampleWeights } from '../data/weights';
+import type { ClassWeight } from '../data/weights';
+import type { Input } from '../data/input';
 import { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, followSchedule } from '../optim';
-import type { Optimizer, OptimizerSpec, OptimizerState } from '../optim';
+import type { Optimizer, OptimizerName, OptimizerSpec, OptimizerState } from '../optim';
 import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
 import { Rng } from '../rng';
@@ -19,13 +23,18 @@ import type { EmaOptions, SwaOptions } from './averaging';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
+import { progressBar } from './callbacks';
 import { createMetric } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import type { LossSpec } from '../model/loss';
 import { runStartChecks } from '../recipe/checks';
 
-/** Labels or targets as fit accepts them. */
-export type Labels = Target | ArrayLike<number>;
+/**
+ * Labels or targets as fit accepts them: class labels (Int32Array or integers), targets (a Matrix,
+ * a Float32Array or rows of numbers), or, when x is an array of records, the key of the label
+ * column.
+ */
+export type Labels = Target | ArrayLike<number> | ArrayLike<ArrayLike<number>> | string;
 
 /** Options of `fit` (and `model.fit`); the README's API section lists them with their defaults. */
 export interface FitOptions {
@@ -50,6 +59,26 @@ export interface FitOptions {
   /** Clip each gradient value to [-clipValue, clipValue] before each step. */
   clipValue?: number;
   callbacks?: Callback[];
+  /**
+   * Print progress (progressBar(): a bar per epoch on a terminal, one line per epoch elsewhere)
+   * to stdout. Default false: a library in a service stays quiet unless asked (Keras defaults to
+   * a bar; the CLI shows one unless --quiet).
+   */
+  verbose?: boolean;
+  /**
+   * One finite non-negative weight per training row (or, for records, the key of a weight
+   * column): each row's loss term and gradient are multiplied by it, and the batch mean keeps its
+   * unweighted normaliser (Keras's sample_weight; see README, Semantics). With validationSplit the
+   * held-out rows' weights are dropped; validation loss and metrics are unweighted. Needs a
+   * built-in loss.
+   */
+  sampleWeight?: Float32Array | ArrayLike<number> | string;
+  /**
+   * Per-class factors, multiplied into sampleWeight: a map class index -> weight (classes not
+   * named get 1) or 'balanced' (n_samples / (n_classes * count(class)), scikit-learn's). The class
+   * of a row is its label, its 0/1 target for one output, or its largest target for one-hot rows.
+   */
+  classWeight?: ClassWeight;
   /**
    * Continue from a checkpoint (a loadModel() result written by modelCheckpoint): training
    * starts at the epoch after the checkpoint's, with its optimiser and schedule state and dropout
@@ -132,8 +161,10 @@ export interface History {
 
 /** How a model trains: loss, optimiser, metrics. */
 export interface CompileOptions {
+  /** A loss name ('crossEntropy'), { name, param } or a CustomLoss. */
   loss: LossSpec;
-  optimizer: OptimizerSpec | Optimizer;
+  /** An optimiser name with its defaults ('adam'), a spec ({ name: 'adam', lr: 1e-3 }) or an Optimizer. */
+  optimizer: OptimizerName | OptimizerSpec | Optimizer;
   metrics?: MetricSpec[];
 }
 
@@ -151,7 +182,8 @@ function isOptimizer(o: unknown): o is Optimizer {
 export function compileModel(model: Sequential, options: CompileOptions): Compiled {
   if (!options || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected { loss, optimizer, metrics? }');
   model.setLoss(options.loss);
-  const optimizer = isOptimizer(options.optimizer) ? options.optimizer : createOptimizer(options.optimizer, model);
+  const o = options.optimizer;
+  const optimizer = isOptimizer(o) ? o : createOptimizer(typeof o === 'string' ? { name: o } as OptimizerSpec : o, model);
   const metrics = options.metrics ?? [];
   if (!Array.isArray(metrics)) throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected an array for metrics');
   metrics.forEach(createMetric);
@@ -169,64 +201,120 @@ export function checkFinite(backend: Backend, where: string, what: string, data:
 interface Prepared {
   x: Matrix;
   y: Int32Array | Float32Array;
+  /** Per-row weights (sampleWeight times classWeight), if any. */
+  w?: Float32Array | null;
 }
 
 /**
- * Validates and normalises (x, y) for the model and its loss: shapes, label ranges, and (unless
- * scanX is false, for a caller that scans x itself) NaN and infinities.
+ * The factor of each training row from options.sampleWeight and options.classWeight (null when
+ * neither is given), checked before any work: lengths, values, class keys, a built-in loss.
+ */
+export function rowWeights(model: Sequential, x: Input, data: Prepared, options: Pick<FitOptions, 'sampleWeight' | 'classWeight'>,
+  where: string): Float32Array | null {
+  const { sampleWeight: sw, classWeight: cw } = options;
+  if (sw === undefined && cw === undefined) return null;
+  const loss = model.lossSpec;
+  if (loss && loss.custom) throw rangeError(ErrorCode.ARG_RANGE, `${where}: sampleWeight and classWeight need a built-in loss; ${loss.name} is custom`);
+  const rows = data.x.rows;
+  let w: Float32Array;
+  if (typeof sw === 'string') {
+    if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a sampleWeight key (${JSON.stringify(sw)}) needs x as an array of records`);
+    w = sampleWeights(Array.from(recordColumn(x, sw, where)), rows, where);
+  } else w = sw === undefined ? new Float32Array(rows).fill(1) : sampleWeights(sw, rows, where);
+  if (cw !== undefined) {
+    const { classes, count } = rowClasses(data.y, rows, where);
+    const factors = classWeights(cw, classes, typedArrayTag(data.y) === 'Int32Array' ? model.outputSize : count, where);
+    for (let r = 0; r < rows; r++) w[r] *= factors[classes[r]];
+  }
+  return w;
+}
+
+/**
+ * Records as input: sets the model's input columns from the first record's keys (less the label
+ * and sample-weight keys) unless it has some. Training entry points call it before prepareData.
+ */
+export function adoptColumns(model: Sequential, x: Input, y: Labels, sampleWeight: unknown, where: string): void {
+  if (!isRecords(x) || model.inputColumns) return;
+  const exclude = [y, sampleWeight].filter((k): k is string => typeof k === 'string');
+  model.setInputColumns(inferColumns(x, exclude, where));
+}
+
+function rowCountError(where: string, yRows: number, rows: number, detail: string): RangeError {
+  return rangeError(ErrorCode.SHAPE,
+    `${where}: y has ${yRows} row${yRows === 1 ? '' : 's'}${detail} but x has ${rows}; give one target row per row of x`);
+}
+
+/**
+ * Validates and normalises (x, y) for the model and its loss: x through the model's input
+ * converter (records, preprocessing; see lib/data/input.ts), then shapes, label ranges, and
+ * (unless scanX is false, for a caller that scans x itself) NaN and infinities.
  */
 export function prepareData(model: Sequential, x: Input, y: Labels, where: string, scanX = true): Prepared {
-  let m: Matrix;
-  if (x instanceof Matrix) m = x;
-  else if (typedArrayTag(x) === 'Float32Array') {
-    const d = x as Float32Array;
-    if (typedLength(d) % model.inputSize !== 0) {
-      throw rangeError(ErrorCode.SHAPE, `${where}: Expected whole rows of ${model.inputSize} features but received ${typedLength(d)} values`);
-    }
-    m = new Matrix(d, typedLength(d) / model.inputSize, model.inputSize);
-  } else if (Array.isArray(x)) m = Matrix.from(x);
-  else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array or array of rows for x`);
-  if (m.cols !== model.inputSize) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${model.inputSize} features per row but received ${m.cols}`);
-  if (m.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+  const m = toMatrix(x, model.inputSpec, where);
   if (scanX) checkFinite(model.backend, where, 'x', m.data, m.rows * m.cols);
+  const rows = m.rows;
 
   const loss = model.lossSpec;
   const def = loss && !loss.custom ? LOSSES[loss.name as LossName] : null;
   const wantsLabels = !!def && def.targets.labels;
   const cols = def && def.targets.half ? model.outputSize / 2 : model.outputSize;
+  if (typeof y === 'string') {
+    if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a label key (${JSON.stringify(y)}) needs x as an array of records`);
+    y = recordColumn(x, y, where);
+  }
   let t: Int32Array | Float32Array;
+  if (Array.isArray(y) && y.length > 0 && typeof y[0] === 'object' && y[0] !== null) {
+    y = Matrix.from(y as ArrayLike<ArrayLike<number>>);
+  }
   if (y instanceof Matrix) {
-    if (y.rows !== m.rows || y.cols !== cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected targets of shape [${m.rows}, ${cols}] but received [${y.rows}, ${y.cols}]`);
+    if (y.rows !== rows) throw rowCountError(where, y.rows, rows, '');
+    if (y.cols !== cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected targets of shape [${rows}, ${cols}] but received [${y.rows}, ${y.cols}]`);
     t = y.data.subarray(0, y.rows * y.cols);
   } else if (typedArrayTag(y) === 'Int32Array') {
     t = y as Int32Array;
   } else if (typedArrayTag(y) === 'Float32Array') {
     t = y as Float32Array;
-  } else if (Array.isArray(y) || (y && typeof (y as ArrayLike<number>).length === 'number')) {
+  } else if (y !== null && typeof y === 'object' && typeof (y as ArrayLike<number>).length === 'number') {
     const arr = y as ArrayLike<number>;
-    if (wantsLabels && arr.length === m.rows) {
+    if (wantsLabels && (arr.length === rows || arr.length !== rows * cols)) {
       t = new Int32Array(arr.length);
       for (let i = 0; i < arr.length; i++) {
-        if (!Number.isInteger(arr[i])) throw rangeError(ErrorCode.LABEL, `${where}: label ${i} is ${arr[i]}, not an integer class`);
+        if (!Number.isInteger(arr[i])) throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${arr[i]}, not an integer class`);
         t[i] = arr[i];
       }
-    } else t = Float32Array.from(arr);
+    } else {
+      for (let i = 0; i < arr.length; i++) {
+        if (typeof arr[i] !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${where}: y[${i}] is ${typeof arr[i]}, not a number`);
+      }
+      t = Float32Array.from(arr);
+    }
   } else {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array or number[]) or targets (Matrix or Float32Array) for y`);
   }
   if (typedArrayTag(t) === 'Int32Array') {
-    if (t.length !== m.rows) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${m.rows} labels but received ${t.length}`);
+    if (t.length !== rows) throw rowCountError(where, t.length, rows, ` (one label each)`);
     if (def && !def.targets.labels) throw typeError(ErrorCode.ARG_TYPE, `${where}: ${loss?.name} takes targets, not class labels; pass a Float32Array or Matrix (oneHot() makes one)`);
     for (let i = 0; i < t.length; i++) {
       if (t[i] < 0 || t[i] >= model.outputSize) {
-        throw rangeError(ErrorCode.LABEL, `${where}: label ${i} is ${t[i]}, outside [0, ${model.outputSize}) (the model has ${model.outputSize} outputs)`);
+        throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${t[i]}, outside [0, ${model.outputSize}) (the model has ${model.outputSize} outputs)`);
       }
     }
   } else {
-    if (t.length !== m.rows * cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${m.rows * cols} target values ([${m.rows}, ${cols}]) but received ${t.length}`);
+    if (t.length !== rows * cols) {
+      if (cols > 0 && t.length % cols === 0) throw rowCountError(where, t.length / cols, rows, cols === 1 ? '' : ` of ${cols} targets`);
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows * cols} target values ([${rows}, ${cols}]) but received ${t.length}`);
+    }
     checkFinite(model.backend, where, 'y', t as Float32Array, t.length);
   }
   return { x: m, y: t };
+}
+
+/** prepareData, with the rows' weights from options.sampleWeight and options.classWeight. */
+export function prepareWeighted(model: Sequential, x: Input, y: Labels, options: Pick<FitOptions, 'sampleWeight' | 'classWeight'>,
+  where: string): Prepared {
+  const p = prepareData(model, x, y, where);
+  p.w = rowWeights(model, x, p, options, where);
+  return p;
 }
 
 /** Rows [from, to) of a prepared set, as copies. */
@@ -235,6 +323,7 @@ function sliceRows(p: Prepared, from: number, to: number, width: number): Prepar
   return {
     x: new Matrix(p.x.data.slice(from * c, to * c), to - from, c),
     y: p.y.slice(from * width, to * width),
+    w: p.w ? p.w.slice(from, to) : null,
   };
 }
 
@@ -242,13 +331,18 @@ function targetWidth(p: Prepared): number {
   return typedArrayTag(p.y) === 'Int32Array' ? 1 : p.y.length / p.x.rows;
 }
 
-/** Loss and metrics of a model on a dataset, in inference mode, `batchSize` rows at a time. */
+/**
+ * Loss and metrics of a model on a dataset, in inference mode, `batchSize` rows at a time. With
+ * row weights (data.w) the loss is sum_i w_i l_i / n, as in training; metrics are unweighted.
+ */
 export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: readonly MetricSpec[], batchSize: number): Record<string, number> {
   const metrics = metricSpecs.map(createMetric);
-  const it = new BatchIterator(data.x, data.y, { batchSize, shuffle: false, backend: model.backend });
+  const it = new BatchIterator(data.x, data.y, { batchSize, shuffle: false, backend: model.backend, weights: data.w ?? null });
+  const step: { weight: Float32Array | null } = { weight: null };
   let lossSum = 0;
   for (const b of it.epoch()) {
-    lossSum += model.lossValue(b.x, b.y as Int32Array | Float32Array) * b.rows;
+    step.weight = b.weight;
+    lossSum += model.lossValue(b.x, b.y as Int32Array | Float32Array, step) * b.rows;
     const out = model.lastOutput();
     for (const m of metrics) m.update(out.data, b.rows, model.outputSize, b.y as Int32Array | Float32Array);
   }
@@ -258,7 +352,8 @@ export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: re
 }
 
 const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
-  'clipNorm', 'clipValue', 'callbacks', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs', 'minDelta', 'augment', 'ema', 'swa', 'checks'];
+  'clipNorm', 'clipValue', 'callbacks', 'verbose', 'sampleWeight', 'classWeight', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs',
+  'minDelta', 'augment', 'ema', 'swa', 'checks'];
 
 /** fit's and fitAsync's options must be an object (or undefined). */
 export function checkFitOptions(where: string, options: unknown): void {
@@ -360,7 +455,7 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   if (ema && swa) throw rangeError(ErrorCode.ARG_RANGE, `${where}: give ema or swa, not both`);
   return {
     epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs: t ?? Infinity, minDelta: d ?? null, ema, swa,
-    callbacks: checkCallbacks(where, options.callbacks),
+    callbacks: withVerbose(where, checkCallbacks(where, options.callbacks), options.verbose),
   };
 }
 
@@ -377,6 +472,13 @@ function positiveInt(where: string, name: string, v: unknown): number {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${String(v)}`);
   }
   return v;
+}
+
+/** The callbacks, with a progressBar appended when verbose. */
+function withVerbose(where: string, callbacks: Callback[], verbose: unknown): Callback[] {
+  const v = verbose ?? false;
+  if (typeof v !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for verbose but received ${describeValue(v)}`);
+  return v ? [...callbacks, progressBar()] : callbacks;
 }
 
 /** Restores a checkpoint's training state; returns the epoch to start from. */
@@ -431,7 +533,8 @@ class Snapshot {
 export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Labels, options: FitOptions = {}): History {
   const where = 'fit';
   const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks } = fitSettings(where, options);
-  let train = prepareData(model, x, y, where);
+  adoptColumns(model, x, y, options.sampleWeight, where);
+  let train = prepareWeighted(model, x, y, options, where);
   let val: Prepared | null = null;
   if (options.validationData) {
     const vd = options.validationData;
@@ -440,12 +543,17 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
     const n = train.x.rows, nVal = validationRows(where, n, options.validationSplit);
     const w = targetWidth(train);
     val = sliceRows(train, n - nVal, n, w);
+    val.w = null;
     train = sliceRows(train, 0, n - nVal, w);
   }
   const optimizer = compiled.optimizer;
   const schedule: Schedule | null = options.schedule ? createSchedule(options.schedule, optimizer.lr) : null;
   if (schedule) checkScheduleMomentum(optimizer, schedule);
-  const it = new BatchIterator(train.x, train.y, { batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend });
+  const it = new BatchIterator(train.x, train.y, {
+    batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend, weights: train.w ?? null,
+  });
+  // One options object for every step, its weight pointed at the batch's: a step allocates nothing.
+  const step: { weight: Float32Array | null } = { weight: null };
   const stepsPerEpoch = it.batchesPerEpoch;
   const firstEpoch = options.resume ? resumeFrom(options.resume, model, optimizer, schedule, epochs) : 0;
   it.skipEpochs(firstEpoch);
@@ -494,7 +602,8 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
       let lossSum = 0, rowsSeen = 0, batch = 0;
       for (const b of it.epoch()) {
         if (augment) augment(b.x, b.y as Int32Array | Float32Array, augmentRng as Rng);
-        const loss = model.lossAndGradient(b.x, b.y as Int32Array | Float32Array);
+        step.weight = b.weight;
+        const loss = model.lossAndGradient(b.x, b.y as Int32Array | Float32Array, step);
         if (snapshot && !Number.isFinite(loss)) {
           // The step is not taken; training goes back to the last epoch end it can trust.
           snapshot.restore();

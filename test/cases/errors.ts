@@ -12,7 +12,7 @@ export type ExportName =
   | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'scale' | 'axpy' | 'dot'
   | 'sumSquares' | 'firstNonFinite' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
   | 'softmaxBackward' | 'logSoftmaxBackward' | 'prelu' | 'preluBackward' | 'batchNormForward'
-  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'loss' | 'optimizerStep' | 'clamp' | 'maxNormRows' | 'setNumThreads';
+  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'loss' | 'lossWeighted' | 'optimizerStep' | 'clamp' | 'maxNormRows' | 'setNumThreads';
 
 /**
  * flag: boolean; dim: non-negative integer; scalar: finite float; id: table index;
@@ -147,17 +147,18 @@ const rowwiseBackward = (fn: 'softmaxBackward' | 'logSoftmaxBackward'): KernelSp
   alias: [{ out: 'dx', input: 'y', same: true }, { out: 'dx', input: 'dy', same: true }],
 });
 
-function lossSpec(name: LossName, targetKind: 'dense' | 'labels'): KernelSpec {
+/** loss, or lossWeighted (weight [rows] before grad) when `weighted`. */
+function lossSpec(name: LossName, targetKind: 'dense' | 'labels', weighted = false): KernelSpec {
   const id = LOSS_NAMES.indexOf(name);
   const def = LOSSES[name];
   const kind: Kind = def.targets.labels && def.targets.dense ? 'target' : def.targets.labels ? 'i32' : 'f32';
   const half = def.targets.half;
   const spec: KernelSpec = {
-    title: `loss ${name}${kind === 'target' ? ` (${targetKind} target)` : ''}`,
-    fn: 'loss',
+    title: `${weighted ? 'lossWeighted' : 'loss'} ${name}${kind === 'target' ? ` (${targetKind} target)` : ''}`,
+    fn: weighted ? 'lossWeighted' : 'loss',
     params: [
       { name: 'loss', kind: 'id', ids: LOSS_COUNT }, scalar('param'), dim('rows'), dim('cols'),
-      arr('pred'), { name: 'target', kind }, { name: 'grad', kind: 'f32?', out: true },
+      arr('pred'), { name: 'target', kind }, ...(weighted ? [arr('weight')] : []), { name: 'grad', kind: 'f32?', out: true },
     ],
     valid(rng) {
       const rows = odd(rng);
@@ -176,9 +177,13 @@ function lossSpec(name: LossName, targetKind: 'dense' | 'labels'): KernelSpec {
       } else {
         target = f32(rng, rows * cols, 0, 1);
       }
-      return [id, def.param, rows, cols, pred, target, f32(rng, rows * cols)];
+      const grad = f32(rng, rows * cols);
+      return weighted ? [id, def.param, rows, cols, pred, target, f32(rng, rows, 0, 2), grad] : [id, def.param, rows, cols, pred, target, grad];
     },
-    alias: [{ out: 'grad', input: 'pred', same: false }, { out: 'grad', input: 'target', same: false }],
+    alias: [
+      { out: 'grad', input: 'pred', same: false }, { out: 'grad', input: 'target', same: false },
+      ...(weighted ? [{ out: 'grad', input: 'weight', same: false }] : []),
+    ],
   };
   spec.data = (rng) => {
     const cases: DataCase[] = [];
@@ -224,6 +229,15 @@ function lossSpec(name: LossName, targetKind: 'dense' | 'labels'): KernelSpec {
       const cols = (a[3] as number) - 1;
       a[3] = cols;
       cases.push({ what: `odd cols ${cols}`, args: a, code: ErrorCode.ARG_RANGE, mentions: [`Expected even cols (mean and variance heads) for gaussianNll but received ${cols}`] });
+    }
+    if (weighted) {
+      for (const v of [-1, -1e-30, NaN, Infinity, -Infinity]) {
+        const a = base();
+        const w = a[6] as Float32Array;
+        const at = rng.int(w.length);
+        w[at] = v;
+        cases.push({ what: `weight ${v}`, args: a, code: ErrorCode.ARG_RANGE, mentions: [`Expected finite non-negative values in weight but weight[${at}] is ${String(Math.fround(v))}`] });
+      }
     }
     return cases;
   };
@@ -513,8 +527,8 @@ export const SPECS: readonly KernelSpec[] = [
   },
   ...LOSS_NAMES.flatMap((name) => {
     const d = LOSSES[name].targets;
-    if (d.labels && d.dense) return [lossSpec(name, 'labels'), lossSpec(name, 'dense')];
-    return [lossSpec(name, d.labels ? 'labels' : 'dense')];
+    const kinds: ('labels' | 'dense')[] = d.labels && d.dense ? ['labels', 'dense'] : [d.labels ? 'labels' : 'dense'];
+    return kinds.flatMap((k) => [lossSpec(name, k), lossSpec(name, k, true)]);
   }),
   {
     title: 'optimizerStep',

@@ -54,7 +54,7 @@ const GOOD_FIRST: readonly unknown[] = [
 export const NOT_PUBLIC: Readonly<Record<string, { source: string; names: readonly string[] }>> = {
   model: {
     source: 'model/sequential.ts',
-    names: ['run', 'propagate', 'pickLoss', 'outputLoss', 'addPenalties', 'preprocess', 'preprocessValidation', 'reserve',
+    names: ['run', 'propagate', 'pickLoss', 'outputLoss', 'checkWeight', 'addPenalties', 'reserve',
       'checkInput', 'toTarget', 'targetData', 'notBusy', 'layerOutput', 'inputMatrix'],
   },
   std: { source: 'data/preprocess.ts', names: ['set'] },

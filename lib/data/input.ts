@@ -1,0 +1,240 @@
+/**
+ * Input conversion: the one place where what a caller passes as x (a Matrix, a Float32Array of
+ * whole rows, rows of numbers, or records with a column spec) becomes a model's numeric rows.
+ * fit, fitAsync, evaluate, predict, forward and lossAndGradient all go through it, so every entry
+ * point accepts the same inputs and reports a bad one with the same message: 1-based data rows and
+ * the column as the caller named it.
+ */
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { Matrix } from '../tensor';
+import { typedArrayTag, typedLength } from '../typed';
+
+/** One data row as a JSON body or a database driver gives it: column name -> value. */
+export type DataRecord = Readonly<Record<string, unknown>>;
+
+/**
+ * Inputs: a Matrix, a Float32Array of whole rows, rows of numbers, or an array of records (plain
+ * objects) whose values are read by column name (see InputSpec.columns).
+ */
+export type Input = Matrix | Float32Array | ArrayLike<ArrayLike<number>> | readonly DataRecord[];
+
+/** How raw input becomes a model's rows. */
+export interface InputSpec {
+  /** Values per row the model takes. */
+  readonly width: number;
+  /** The record keys read, in column order; needed for records, ignored otherwise. */
+  readonly columns?: readonly string[] | null;
+  /**
+   * A fitted transform from the raw rows (records already read by column) to the model's rows,
+   * applied by toMatrix once per call; forward and lossAndGradient (readRows) never apply it.
+   */
+  readonly preprocessing?: { transform(x: Matrix): Matrix } | null;
+}
+
+/** A reusable (data, rows) pair that readRows fills. */
+export interface Rows {
+  data: Float32Array;
+  rows: number;
+}
+
+function isPlainRecord(v: unknown): v is DataRecord {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || typedArrayTag(v) !== undefined) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** Whether x is an array of records (plain objects) rather than rows of numbers. */
+export function isRecords(x: unknown): x is readonly DataRecord[] {
+  return Array.isArray(x) && x.length > 0 && isPlainRecord(x[0]);
+}
+
+function showValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
+  return String(v);
+}
+
+/**
+ * A record's value as a number: numbers as they are, booleans as 1/0, numeric strings (what
+ * database drivers return for DECIMAL and BIGINT columns) parsed, bigints converted. Anything
+ * else (a missing value, a category name, NaN) is ERR_BLASNET_DATA naming the 1-based row and
+ * the column.
+ */
+function recordNumber(v: unknown, row: number, column: string, where: string): number {
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v === 'boolean') n = v ? 1 : 0;
+  else if (typeof v === 'bigint') n = Number(v);
+  else if (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))) n = Number(v);
+  else {
+    const missing = v === null || v === undefined || v === '';
+    throw new BlasnetError(ErrorCode.DATA, `${where}: row ${row + 1}, column ${JSON.stringify(column)}: ` +
+      (missing ? 'missing value; impute or drop the row first' : `${showValue(v)} is not a number; encode categorical columns first`));
+  }
+  if (!Number.isFinite(n)) {
+    throw new BlasnetError(ErrorCode.DATA, `${where}: row ${row + 1}, column ${JSON.stringify(column)}: ${showValue(v)} is not a finite number`);
+  }
+  return n;
+}
+
+function checkColumns(columns: unknown, where: string): readonly string[] {
+  if (!Array.isArray(columns) || columns.length === 0 || columns.some((c) => typeof c !== 'string' || c === '')) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a non-empty array of column names for columns`);
+  }
+  const seen = new Set<string>();
+  for (const c of columns as string[]) {
+    if (seen.has(c)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: column ${JSON.stringify(c)} is named twice in columns`);
+    seen.add(c);
+  }
+  return columns as string[];
+}
+
+/**
+ * Records as a Matrix [records.length, columns.length]: row i holds records[i][columns[j]].
+ * Values are read as recordNumber describes; a record that is not a plain object, or a missing or
+ * non-numeric value, is a coded error naming the 1-based row and the column.
+ */
+export function recordsToMatrix(records: readonly DataRecord[], columns: readonly string[], where = 'recordsToMatrix'): Matrix {
+  const cols = checkColumns(columns, where);
+  if (!Array.isArray(records)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an array of records`);
+  const c = cols.length;
+  const out = new Float32Array(records.length * c);
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i];
+    if (!isPlainRecord(rec)) {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: row ${i + 1} is ${showValue(rec)}, not a record (a plain object)`);
+    }
+    for (let j = 0; j < c; j++) out[i * c + j] = recordNumber(rec[cols[j]], i, cols[j], where);
+  }
+  return new Matrix(out, records.length, c);
+}
+
+/** One column of records as numbers (a label or target column), checked as recordsToMatrix does. */
+export function recordColumn(records: readonly DataRecord[], key: string, where = 'recordColumn'): Float64Array {
+  if (typeof key !== 'string' || key === '') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a column name for the label key`);
+  if (!Array.isArray(records)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an array of records`);
+  const out = new Float64Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i];
+    if (!isPlainRecord(rec)) {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: row ${i + 1} is ${showValue(rec)}, not a record (a plain object)`);
+    }
+    out[i] = recordNumber(rec[key], i, key, where);
+  }
+  return out;
+}
+
+/**
+ * The column spec records imply: the first record's keys in their order, less `exclude` (the
+ * label keys). Database rows and JSON bodies keep one key order, and values are then read by name,
+ * so a record with its keys in another order still reads right.
+ */
+export function inferColumns(records: readonly DataRecord[], exclude: readonly string[], where: string): string[] {
+  if (!isRecords(records)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a non-empty array of records`);
+  const cols = Object.keys(records[0]).filter((k) => !exclude.includes(k));
+  if (cols.length === 0) throw rangeError(ErrorCode.SHAPE, `${where}: the records hold no input columns besides the label`);
+  return cols;
+}
+
+function numberRows(x: ArrayLike<ArrayLike<number>>, where: string): Matrix {
+  const r = x.length;
+  const first = x[0] as unknown;
+  if (first === null || typeof first !== 'object' || typeof (first as ArrayLike<number>).length !== 'number') {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array, rows of numbers or records for x; row 1 is ${showValue(first)}`);
+  }
+  const c = (first as ArrayLike<number>).length;
+  const data = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) {
+    const row = x[i] as unknown as ArrayLike<unknown> | null;
+    if (row === null || typeof row !== 'object' || typeof row.length !== 'number') {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: row ${i + 1} of x is ${showValue(row)}, not an array of numbers`);
+    }
+    if (row.length !== c) {
+      throw rangeError(ErrorCode.SHAPE, `${where}: row ${i + 1} of x has ${row.length} values but row 1 has ${c}`);
+    }
+    for (let j = 0; j < c; j++) {
+      const v = row[j];
+      if (typeof v !== 'number') {
+        throw typeError(ErrorCode.ARG_TYPE, `${where}: row ${i + 1}, column ${j + 1} of x is ${showValue(v)}, not a number`);
+      }
+      data[i * c + j] = v;
+    }
+  }
+  return new Matrix(data, r, c);
+}
+
+function widthError(where: string, width: number, cols: number, columns: readonly string[] | null): RangeError {
+  const from = columns ? ` (records read by ${cols} columns: ${columns.join(', ')})` : '';
+  return rangeError(ErrorCode.SHAPE, `${where}: Expected ${width} features per row but received ${cols}${from}`);
+}
+
+function needColumns(spec: InputSpec, where: string): readonly string[] {
+  if (!spec.columns) {
+    throw new BlasnetError(ErrorCode.STATE,
+      `${where}: records need a column spec; call setInputColumns([...]) or fit on records first (fit takes their keys)`);
+  }
+  return spec.columns;
+}
+
+/**
+ * x as rows of spec.width values, without preprocessing, into `out`: for a Matrix or a
+ * Float32Array the data is used in place and nothing is allocated (the training step's path);
+ * rows of numbers and records are converted. Returns `out`.
+ */
+export function readRows(x: Input, spec: InputSpec, where: string, out: Rows): Rows {
+  const width = spec.width;
+  if (x instanceof Matrix) {
+    if (x.cols !== width) throw widthError(where, width, x.cols, null);
+    if (x.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+    out.data = x.data;
+    out.rows = x.rows;
+    return out;
+  }
+  if (typedArrayTag(x) === 'Float32Array') {
+    const n = typedLength(x);
+    if (n % width !== 0) {
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected a whole number of rows of ${width} features but received ${n} values`);
+    }
+    if (n === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+    out.data = x as Float32Array;
+    out.rows = n / width;
+    return out;
+  }
+  const m = convert(x, spec, where);
+  if (m.cols !== width) throw widthError(where, width, m.cols, isRecords(x) ? needColumns(spec, where) : null);
+  out.data = m.data;
+  out.rows = m.rows;
+  return out;
+}
+
+/** Rows of numbers or records as a Matrix of their own width (no preprocessing, no width check). */
+function convert(x: Input, spec: InputSpec, where: string): Matrix {
+  if (!Array.isArray(x)) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array, rows of numbers or records for x but received ${showValue(x)}`);
+  }
+  if (x.length === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+  if (isRecords(x)) return recordsToMatrix(x, needColumns(spec, where), where);
+  return numberRows(x as ArrayLike<ArrayLike<number>>, where);
+}
+
+/**
+ * x as a Matrix of the model's rows: records read by spec.columns, then spec.preprocessing (if
+ * any) applied to the raw rows, then the width checked. The entry point for whole data sets (fit,
+ * evaluate, predict); a Matrix without preprocessing comes back as it is.
+ */
+export function toMatrix(x: Input, spec: InputSpec, where: string): Matrix {
+  let m: Matrix;
+  if (x instanceof Matrix) m = x;
+  else if (typedArrayTag(x) === 'Float32Array') {
+    if (spec.preprocessing) {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: with preprocessing set, pass x as a Matrix, rows of numbers or records (its width is the raw data's)`);
+    }
+    const rows = readRows(x, spec, where, { data: x as Float32Array, rows: 0 });
+    m = new Matrix(rows.data, rows.rows, spec.width);
+  } else m = convert(x, spec, where);
+  if (m.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+  if (spec.preprocessing) m = spec.preprocessing.transform(m);
+  if (m.cols !== spec.width) throw widthError(where, spec.width, m.cols, isRecords(x) && !spec.preprocessing ? needColumns(spec, where) : null);
+  return m;
+}

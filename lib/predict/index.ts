@@ -1,0 +1,88 @@
+/**
+ * Class predictions over a model: probabilities and class indices from its outputs, whatever
+ * form the outputs take (probabilities after a softmax/sigmoid layer, or logits when the loss
+ * fuses that activation, as crossEntropy and binaryCrossEntropy do).
+ */
+import { BlasnetError, ErrorCode, typeError } from '../errors';
+import type { Input } from '../data/input';
+import type { Sequential } from '../model/sequential';
+import { Matrix } from '../tensor';
+
+/** Options of predictProba and predictClasses. */
+export interface PredictOptions {
+  /** Rows per forward pass. Default 256. */
+  batchSize?: number;
+}
+
+/** How the model's outputs become probabilities. */
+function outputKind(model: Sequential, where: string): 'probabilities' | 'softmax' | 'sigmoid' {
+  const m = model as unknown as { layers?: unknown; predict?: unknown } | null;
+  if (m === null || typeof m !== 'object' || !Array.isArray(m.layers) || typeof m.predict !== 'function') {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Sequential model`);
+  }
+  const act = model.layers[model.layers.length - 1].activationName();
+  if (act === 'softmax' || act === 'sigmoid') return 'probabilities';
+  const loss = model.lossSpec;
+  if (act === null || act === 'identity') {
+    if (loss && !loss.custom && loss.name === 'crossEntropy') return 'softmax';
+    if (loss && !loss.custom && loss.name === 'binaryCrossEntropy') return 'sigmoid';
+  }
+  throw new BlasnetError(ErrorCode.STATE,
+    `${where}: the outputs are not class scores (last activation ${act ?? 'none'}, loss ${loss ? loss.name : 'none'}); ` +
+    'end the model in softmax or sigmoid, or compile it with crossEntropy or binaryCrossEntropy');
+}
+
+/**
+ * Class probabilities for x, a new Matrix [rows, outputs]. Outputs of a final softmax or sigmoid
+ * are returned as they are; logits (no output activation) become softmax(logits) under
+ * crossEntropy and sigmoid(logits) under binaryCrossEntropy, the activation those losses fuse
+ * (PyTorch: `model(x).softmax(1)` after training with CrossEntropyLoss). Any other model is
+ * ERR_BLASNET_STATE: its outputs are not class scores. x is read as predict reads it (records,
+ * preprocessing).
+ */
+export function predictProba(model: Sequential, x: Input, options: PredictOptions = {}): Matrix {
+  const kind = outputKind(model, 'predictProba');
+  const out = model.predict(x, options);
+  if (kind === 'probabilities') return out;
+  const { rows, cols, data } = out;
+  if (kind === 'sigmoid') {
+    for (let i = 0; i < rows * cols; i++) {
+      const v = data[i];
+      // The form that cannot overflow for either sign.
+      data[i] = v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
+    }
+    return out;
+  }
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let m = -Infinity;
+    for (let j = 0; j < cols; j++) m = Math.max(m, data[o + j]);
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += Math.exp(data[o + j] - m);
+    for (let j = 0; j < cols; j++) data[o + j] = Math.exp(data[o + j] - m) / s;
+  }
+  return out;
+}
+
+/**
+ * The predicted class of every row of x, an Int32Array [rows]: the index of the largest output
+ * when there are several (ties go to the first), and for a single sigmoid/binaryCrossEntropy
+ * output 1 when its probability is above 0.5, else 0 (Keras's predict_classes). Errors as
+ * predictProba.
+ */
+export function predictClasses(model: Sequential, x: Input, options: PredictOptions = {}): Int32Array {
+  const p = predictProba(model, x, options);
+  const { rows, cols, data } = p;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    if (cols === 1) {
+      out[r] = data[o] > 0.5 ? 1 : 0;
+      continue;
+    }
+    let best = 0;
+    for (let j = 1; j < cols; j++) if (data[o + j] > data[o + best]) best = j;
+    out[r] = best;
+  }
+  return out;
+}

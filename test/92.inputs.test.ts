@@ -1,0 +1,210 @@
+/**
+ * One input converter for every entry point (records with a column spec included), and the
+ * Keras-style conveniences: optimizer shorthand, verbose, predictProba/predictClasses, compile
+ * settings restored by loadModel, 1-based epochs in the history CSV.
+ */
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { dense, loadModel, Matrix, recordsToMatrix, Rng, saveModel, Sequential, Standardizer } from '../lib';
+import type { Backend, DataRecord } from '../lib';
+import { csvLogger } from '../lib/train/callbacks';
+import { forEachBackend, throwsCode } from './helpers';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-inputs-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Three seeded blobs in 3 dimensions, as a Matrix with labels and as records. */
+function table(n: number, seed: number): { x: Matrix; y: Int32Array; records: DataRecord[] } {
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * 3), y = new Int32Array(n);
+  const records: DataRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 3;
+    for (let j = 0; j < 3; j++) x[i * 3 + j] = Math.fround((j === y[i] ? 2 : 0) + rng.normal() + 5 * j);
+    records.push({ a: x[i * 3], b: x[i * 3 + 1], c: x[i * 3 + 2], kind: y[i] });
+  }
+  return { x: new Matrix(x, n, 3), y, records };
+}
+
+function model(b: Backend, out = 3, activation: 'softmax' | 'sigmoid' | 'identity' = 'identity', loss = 'crossEntropy'): Sequential {
+  return new Sequential({ inputSize: 3, seed: 4, backend: b, layers: [dense(8, { activation: 'tanh' }), dense(out, { activation })] })
+    .compile({ loss: loss as 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 }, metrics: ['accuracy'] });
+}
+
+forEachBackend('records and the one input converter', (b) => {
+  const data = table(60, 1);
+
+  it('fit on records with a label key trains exactly as on the Matrix and labels', () => {
+    const m1 = model(b), m2 = model(b);
+    m1.fit(data.x, data.y, { epochs: 2, batchSize: 16 });
+    m2.fit(data.records, 'kind', { epochs: 2, batchSize: 16 });
+    assert.deepEqual(m2.params, m1.params);
+    assert.deepEqual(m2.inputColumns, ['a', 'b', 'c']);
+    // Keys in another order are read by name.
+    const shuffled = data.records.map((r) => ({ kind: r.kind, c: r.c, a: r.a, b: r.b }));
+    assert.deepEqual(m2.predict(shuffled).data, m1.predict(data.x).data);
+    assert.deepEqual(m2.evaluate(shuffled, 'kind'), m1.evaluate(data.x, data.y));
+    assert.deepEqual(Array.from(m2.forward(data.records.slice(0, 5)).data.subarray(0, 15)),
+      Array.from(m1.forward(new Matrix(data.x.data.subarray(0, 15), 5, 3)).data.subarray(0, 15)));
+    const l1 = m1.lossAndGradient(new Matrix(data.x.data.subarray(0, 15), 5, 3), data.y.subarray(0, 5));
+    const l2 = m2.lossAndGradient(data.records.slice(0, 5), data.y.subarray(0, 5));
+    assert.equal(l2, l1);
+  });
+
+  it('fitAsync takes records and a label key as fit does', async () => {
+    const m1 = model(b), m2 = model(b);
+    m1.fit(data.x, data.y, { epochs: 2, batchSize: 16 });
+    await m2.fitAsync(data.records, 'kind', { epochs: 2, batchSize: 16 });
+    assert.deepEqual(m2.params, m1.params);
+    assert.deepEqual(m2.inputColumns, ['a', 'b', 'c']);
+  });
+
+  it('reads numeric strings, booleans and bigints as a database driver returns them', () => {
+    const m = recordsToMatrix([{ a: '1.5', b: true, c: 3n }, { a: ' -2 ', b: false, c: 7 }], ['a', 'b', 'c']);
+    assert.deepEqual(Array.from(m.data), [1.5, 1, 3, -2, 0, 7]);
+  });
+
+  it('names the 1-based row and the column of a bad value before any work', () => {
+    const m = model(b);
+    const before = m.params.slice();
+    const bad = data.records.map((r) => ({ ...r }));
+    (bad[2] as Record<string, unknown>).b = null;
+    throwsCode(() => m.fit(bad, 'kind'), 'ERR_BLASNET_DATA', undefined, 'row 3, column "b": missing value');
+    (bad[2] as Record<string, unknown>).b = 'red';
+    throwsCode(() => m.fit(bad, 'kind'), 'ERR_BLASNET_DATA', undefined, 'row 3, column "b": "red" is not a number');
+    const noLabel = data.records.map((r) => ({ ...r }));
+    delete (noLabel[4] as Record<string, unknown>).kind;
+    throwsCode(() => m.fit(noLabel, 'kind'), 'ERR_BLASNET_DATA', undefined, 'row 5, column "kind"');
+    const wrongLabel = data.records.map((r, i) => ({ ...r, kind: i === 9 ? 7 : r.kind }));
+    throwsCode(() => m.fit(wrongLabel, 'kind'), 'ERR_BLASNET_LABEL', RangeError, 'row 10');
+    assert.deepEqual(m.params, before);
+    // Extra keys make the records too wide for this model.
+    const wide = model(b);
+    throwsCode(() => wide.fit(data.records.map((r) => ({ ...r, d: 1 })), 'kind'), 'ERR_BLASNET_SHAPE', RangeError, 'a, b, c, d');
+    // predict on records needs a column spec.
+    throwsCode(() => model(b).predict(data.records), 'ERR_BLASNET_STATE');
+    throwsCode(() => m.fit(data.x, 'kind'), 'ERR_BLASNET_ARG_TYPE', TypeError);
+    throwsCode(() => m.setInputColumns(['a', 'a', 'b']), 'ERR_BLASNET_ARG_RANGE', RangeError);
+  });
+
+  it('rows of numbers: a ragged or non-numeric row is named 1-based', () => {
+    const m = model(b);
+    throwsCode(() => m.predict([[1, 2, 3], [1, 2]]), 'ERR_BLASNET_SHAPE', RangeError, 'row 2 of x has 2 values but row 1 has 3');
+    throwsCode(() => m.predict([[1, 2, 3], [1, '2', 3]] as never), 'ERR_BLASNET_ARG_TYPE', TypeError, 'row 2, column 2');
+    throwsCode(() => m.forward([[1, 2]]), 'ERR_BLASNET_SHAPE', RangeError, 'Expected 3 features per row but received 2');
+  });
+
+  it('a y with fewer rows than x is reported as a row-count mismatch', () => {
+    const m = new Sequential({ inputSize: 2, backend: b, layers: [dense(2)] }).compile({ loss: 'crossEntropy', optimizer: 'adam' });
+    throwsCode(() => m.fit([[1, 2], [3, 4]], [0]), 'ERR_BLASNET_SHAPE', RangeError, 'y has 1 row (one label each) but x has 2');
+    const r = new Sequential({ inputSize: 2, backend: b, layers: [dense(1)] }).compile({ loss: 'mse', optimizer: 'adam' });
+    throwsCode(() => r.fit([[1, 2], [3, 4]], [0.5]), 'ERR_BLASNET_SHAPE', RangeError, 'y has 1 row but x has 2');
+    throwsCode(() => r.fit([[1, 2], [3, 4]], [[0.5]]), 'ERR_BLASNET_SHAPE', RangeError, 'y has 1 row but x has 2');
+    // Rows of targets are accepted as a Matrix is.
+    r.fit([[1, 2], [3, 4]], [[0.5], [1]]);
+  });
+
+  it('preprocessing is applied exactly once, on records as on rows, and travels with the model', () => {
+    const scaler = new Standardizer().fit(data.x);
+    const raw = model(b).setPreprocessing(scaler);
+    const manual = model(b);
+    raw.fit(data.records, 'kind', { epochs: 2, batchSize: 16, validationData: { x: data.records.slice(0, 12), y: 'kind' } });
+    manual.fit(scaler.transform(data.x), data.y, { epochs: 2, batchSize: 16,
+      validationData: { x: scaler.transform(new Matrix(data.x.data.subarray(0, 36), 12, 3)), y: data.y.subarray(0, 12) } });
+    assert.deepEqual(raw.params, manual.params);
+    const file = path.join(tmp, `pre-${b.name}.blasnet`);
+    saveModel(file, raw);
+    const loaded = loadModel(file, { backend: b }).model;
+    assert.deepEqual(loaded.inputColumns, ['a', 'b', 'c']);
+    assert.deepEqual(loaded.predict(data.records).data, manual.predict(scaler.transform(data.x)).data);
+  });
+});
+
+forEachBackend('compile shorthand, verbose and class predictions', (b) => {
+  const data = table(60, 2);
+
+  it("compile({ optimizer: 'adam' }) is Adam with its defaults", () => {
+    const m = model(b).compile({ loss: 'crossEntropy', optimizer: 'adam' });
+    assert.equal(m.optimizer?.name, 'adam');
+    assert.equal(m.optimizer?.options.lr, 1e-3);
+    throwsCode(() => model(b).compile({ loss: 'crossEntropy', optimizer: 'adamw2' as never }), 'ERR_BLASNET_UNKNOWN_NAME', RangeError);
+  });
+
+  it('verbose prints one line per epoch; the default is quiet', () => {
+    const m = model(b);
+    const lines: string[] = [];
+    const write = process.stdout.write;
+    const isTTY = process.stdout.isTTY;
+    process.stdout.isTTY = false;
+    process.stdout.write = ((s: string) => { lines.push(String(s)); return true; }) as typeof process.stdout.write;
+    try {
+      m.fit(data.x, data.y, { epochs: 2, batchSize: 30 });
+      assert.equal(lines.length, 0);
+      m.fit(data.x, data.y, { epochs: 2, batchSize: 30, verbose: true });
+    } finally {
+      process.stdout.write = write;
+      process.stdout.isTTY = isTTY;
+    }
+    assert.equal(lines.length, 2);
+    assert.match(lines[0], /^epoch 1\/2 .*loss/);
+    assert.match(lines[1], /^epoch 2\/2 /);
+    throwsCode(() => m.fit(data.x, data.y, { verbose: 1 as never }), 'ERR_BLASNET_ARG_TYPE', TypeError);
+  });
+
+  it('predictProba: softmax of logits under crossEntropy, outputs as they are after softmax', () => {
+    const logits = model(b);
+    logits.fit(data.x, data.y, { epochs: 3, batchSize: 16 });
+    const out = logits.predict(data.x);
+    const p = logits.predictProba(data.x);
+    for (let r = 0; r < 60; r++) {
+      const z = [0, 1, 2].map((j) => out.get(r, j));
+      const m = Math.max(...z), s = z.reduce((a, v) => a + Math.exp(v - m), 0);
+      for (let j = 0; j < 3; j++) assert.ok(Math.abs(p.get(r, j) - Math.exp(z[j] - m) / s) < 1e-6);
+    }
+    const classes = logits.predictClasses(data.x);
+    for (let r = 0; r < 60; r++) {
+      const row = [0, 1, 2].map((j) => out.get(r, j));
+      assert.equal(classes[r], row.indexOf(Math.max(...row)));
+    }
+    const soft = model(b, 3, 'softmax');
+    assert.deepEqual(soft.predictProba(data.x).data, soft.predict(data.x).data);
+  });
+
+  it('predictClasses on one binaryCrossEntropy logit thresholds its sigmoid at 0.5', () => {
+    const m = model(b, 1, 'identity', 'binaryCrossEntropy');
+    const yb = new Float32Array(60).map((_, i) => (data.y[i] === 0 ? 1 : 0));
+    m.fit(data.x, yb, { epochs: 5, batchSize: 16 });
+    const z = m.predict(data.x).data;
+    const p = m.predictProba(data.x).data;
+    const c = m.predictClasses(data.x);
+    for (let i = 0; i < 60; i++) {
+      assert.ok(Math.abs(p[i] - 1 / (1 + Math.exp(-z[i]))) < 1e-6);
+      assert.equal(c[i], z[i] > 0 ? 1 : 0);
+    }
+    throwsCode(() => model(b, 1, 'identity', 'mse').predictProba(data.x), 'ERR_BLASNET_STATE');
+  });
+
+  it('loadModel restores loss, optimiser state and metrics: the loaded model evaluates and trains on as the original', () => {
+    const m = model(b);
+    m.fit(data.x, data.y, { epochs: 2, batchSize: 16 });
+    const file = path.join(tmp, `compiled-${b.name}.blasnet`);
+    saveModel(file, m);
+    const loaded = loadModel(file, { backend: b }).model;
+    assert.deepEqual(loaded.evaluate(data.x, data.y), m.evaluate(data.x, data.y));
+    assert.equal(loaded.optimizer?.stepCount, m.optimizer?.stepCount);
+    m.fit(data.x, data.y, { epochs: 1, batchSize: 16 });
+    loaded.fit(data.x, data.y, { epochs: 1, batchSize: 16 });
+    assert.deepEqual(loaded.params, m.params);
+    saveModel(file, m, { optimizer: null });
+    assert.equal(loadModel(file, { backend: b }).model.optimizer?.stepCount, 0);
+  });
+
+  it('the history CSV numbers epochs from 1, as the console does', () => {
+    const csv = path.join(tmp, `history-${b.name}.csv`);
+    model(b).fit(data.x, data.y, { epochs: 3, batchSize: 30, callbacks: [csvLogger(csv)] });
+    const rows = fs.readFileSync(csv, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]);
+    assert.deepEqual(rows, ['1', '2', '3']);
+  });
+});
