@@ -151,3 +151,48 @@ forEachBackend('regularisers in training', (b) => {
     }
   });
 });
+
+forEachBackend("halfMse and reduction 'sum'", (b) => {
+  const rng = new Rng(23);
+  const x = Float32Array.from({ length: 40 * 4 }, () => rng.normal());
+  const t = Float32Array.from({ length: 40 * 2 }, () => rng.normal());
+  const labels = Int32Array.from({ length: 40 }, (_, i) => i % 3);
+  const net = (loss: unknown, out = 2) => new Sequential({ inputSize: 4, seed: 8, backend: b, layers: [dense(6, { activation: 'tanh' }), dense(out)], loss: loss as never });
+
+  it('halfMse is half of mse, its gradient p - t', () => {
+    const a = net('mse'), h = net('halfMse');
+    const la = a.lossAndGradient(x, t), lh = h.lossAndGradient(x, t);
+    assert.ok(Math.abs(lh - la / 2) < 1e-12);
+    assert.deepEqual(h.grads, a.grads.map((g) => g / 2));
+  });
+
+  it("'sum' adds the terms the mean averages: rows for crossEntropy, every element for mse", () => {
+    for (const [name, target, out, count] of [['mse', t, 2, 80], ['crossEntropy', labels, 3, 40], ['halfMse', t, 2, 40]] as const) {
+      const mean = net(name, out), sum = net({ name, reduction: 'sum' }, out);
+      const lm = mean.lossAndGradient(x, target), ls = sum.lossAndGradient(x, target);
+      const n = name === 'halfMse' ? 80 : count;
+      assert.ok(Math.abs(ls - lm * n) < 1e-9 * Math.abs(ls), `${name}: ${ls} vs ${lm} * ${n}`);
+      for (let i = 0; i < sum.grads.length; i++) assert.ok(Math.abs(sum.grads[i] - mean.grads[i] * n) <= 1e-5 * (Math.abs(sum.grads[i]) + 1e-6), `${name} grad ${i}`);
+    }
+  });
+
+  it('fit, evaluate, fitAsync and model files keep the spec', async () => {
+    const make = () => net({ name: 'halfMse', reduction: 'sum' }).compile({ loss: { name: 'halfMse', reduction: 'sum' }, optimizer: { name: 'sgd', lr: 1e-3 } });
+    const s = make(), a = make();
+    const hs = s.fit(x, t, { epochs: 2, batchSize: 10 });
+    await a.fitAsync(x, t, { epochs: 2, batchSize: 10 });
+    assert.deepEqual(a.params, s.params);
+    // An epoch's loss is the sum over its batches; evaluate reports the sum over the set.
+    assert.ok(hs.epochs[0].loss > 10 * hs.stepLoss[0] * 0.5);
+    const e = s.evaluate(x, t).loss;
+    let total = 0;
+    const p = s.predict(x).data;
+    for (let i = 0; i < 80; i++) total += 0.5 * (p[i] - t[i]) ** 2;
+    assert.ok(Math.abs(e - total) < 1e-4 * total, `${e} vs ${total}`);
+    const file = path.join(tmp, `half-${b.name}.blasnet`);
+    saveModel(file, s);
+    assert.deepEqual(loadModel(file, { backend: b }).model.config().loss, { name: 'halfMse', param: 0, reduction: 'sum' });
+    throwsCode(() => net({ name: 'mse', reduction: 'max' }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'reduction');
+    throwsCode(() => net('halfMSE'), 'ERR_BLASNET_UNKNOWN_NAME', RangeError, 'halfMse');
+  });
+});

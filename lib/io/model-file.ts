@@ -13,7 +13,7 @@ import type { ModelConfig } from '../model/sequential';
 import { decode, decodeFile, encode, tensorLength, writeFileAtomic } from './format';
 import { preprocessorFromJSON } from '../data/preprocess';
 import { TabularPreprocessor } from '../data/tabular';
-import type { LossName } from '../losses';
+import type { BuiltInLossSpec } from '../model/loss';
 import type { OptimizerSpec, OptimizerState } from '../optim';
 import type { MetricSpec } from '../train/metrics';
 
@@ -287,7 +287,8 @@ function buildModel(doc: Partial<ModelDocument>, layers: Layer[], backend: Backe
   if (doc.compile !== undefined && model.lossSpec) {
     const c = doc.compile as Partial<SavedCompile>;
     try {
-      model.compile({ loss: { name: model.lossSpec.name as LossName, param: model.lossSpec.param },
+      // A saved compile exists only for a built-in loss, which has a spec.
+      model.compile({ loss: model.lossSpec.spec as BuiltInLossSpec,
         optimizer: c.optimizer as unknown as OptimizerSpec, metrics: c.metrics ?? [] });
       if (doc.optimizer !== undefined) model.optimizer?.load(doc.optimizer as OptimizerState);
     } catch (e) {

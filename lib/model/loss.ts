@@ -14,33 +14,89 @@ export interface CustomLoss {
   compute(rows: number, cols: number, pred: Float32Array, target: Float32Array | Int32Array, grad: Float32Array | null): number;
 }
 
-/** A loss by table name, by name with its parameter, or a CustomLoss. */
-export type LossSpec = LossName | { name: LossName; param?: number } | CustomLoss;
+/**
+ * Loss names: the kernel table's, and 'halfMse', the lecture notes' squared error with its 1/2
+ * (half of mse: gradient p - t instead of 2 (p - t)).
+ */
+export type LossSpecName = LossName | 'halfMse';
+
+/**
+ * How a built-in loss reduces over the batch: 'mean' (default, PyTorch's reduction='mean': over
+ * rows for crossEntropy and multiMargin, over every element otherwise) or 'sum' (the same terms
+ * added up, PyTorch's reduction='sum'; the gradient scales alike).
+ */
+export type Reduction = 'mean' | 'sum';
+
+/** A built-in loss as plain data: its name, parameter and reduction (saved in model files). */
+export interface BuiltInLossSpec {
+  name: LossSpecName;
+  param?: number;
+  reduction?: Reduction;
+}
+
+/** A loss by table name, by name with its parameter and reduction, or a CustomLoss. */
+export type LossSpec = LossSpecName | BuiltInLossSpec | CustomLoss;
 
 /** A loss ready to run: a table kernel (id and parameter) or a custom one. */
 export interface ResolvedLoss {
+  /** The kernel's name ('mse' for halfMse), or the custom loss's. */
   readonly name: string;
   readonly id: number;
   readonly param: number;
   readonly custom: CustomLoss | null;
+  /** The kernel's mean is multiplied by this (0.5 for halfMse). */
+  readonly scale: number;
+  readonly reduction: Reduction;
+  /** The built-in spec as given, as plain data; null for a custom loss. */
+  readonly spec: { name: LossSpecName; param: number; reduction: Reduction } | null;
 }
 
-/** Resolves a LossSpec, with a coded error for an unknown name or a bad parameter type. */
+/** Resolves a LossSpec, with a coded error for an unknown name or a bad parameter or reduction. */
 export function resolveLoss(spec: LossSpec): ResolvedLoss {
-  if (typeof spec === 'string') return { name: spec, id: lossId(spec), param: LOSSES[spec]?.param ?? 0, custom: null };
   if (spec && typeof spec === 'object' && typeof (spec as CustomLoss).compute === 'function') {
-    return { name: (spec as CustomLoss).name, id: -1, param: 0, custom: spec as CustomLoss };
+    return { name: (spec as CustomLoss).name, id: -1, param: 0, custom: spec as CustomLoss, scale: 1, reduction: 'mean', spec: null };
   }
-  if (spec && typeof spec === 'object' && typeof (spec as { name?: unknown }).name === 'string') {
-    const { name, param } = spec as { name: LossName; param?: number };
-    const id = lossId(name);
-    if (param !== undefined && (typeof param !== 'number' || !Number.isFinite(param))) {
-      throw rangeError(ErrorCode.ARG_RANGE, `loss: Expected finite number for param but received ${String(param)}`);
-    }
-    return { name, id, param: param ?? LOSSES[name].param, custom: null };
+  let given: { name: string; param?: unknown; reduction?: unknown };
+  if (typeof spec === 'string') given = { name: spec };
+  else if (spec && typeof spec === 'object' && typeof (spec as { name?: unknown }).name === 'string') given = spec as BuiltInLossSpec;
+  else {
+    throw typeError(ErrorCode.ARG_TYPE,
+      `loss: Expected a loss name (${[...LOSS_NAMES, 'halfMse'].join(', ')}), { name, param, reduction } or an object with compute()`);
   }
-  throw typeError(ErrorCode.ARG_TYPE,
-    `loss: Expected a loss name (${LOSS_NAMES.join(', ')}), { name, param } or an object with compute()`);
+  const half = given.name === 'halfMse';
+  const name = (half ? 'mse' : given.name) as LossName;
+  const id = half ? lossId('mse') : tableIdOf(given.name);
+  const { param, reduction = 'mean' } = given;
+  if (param !== undefined && (typeof param !== 'number' || !Number.isFinite(param))) {
+    throw rangeError(ErrorCode.ARG_RANGE, `loss: Expected finite number for param but received ${String(param)}`);
+  }
+  if (reduction !== 'mean' && reduction !== 'sum') {
+    throw rangeError(ErrorCode.ARG_RANGE, `loss: Expected 'mean' or 'sum' for reduction but received ${String(reduction)}`);
+  }
+  const p = (param as number | undefined) ?? LOSSES[name].param;
+  return { name, id, param: p, custom: null, scale: half ? 0.5 : 1, reduction, spec: { name: given.name as LossSpecName, param: p, reduction } };
+}
+
+function tableIdOf(name: string): number {
+  try {
+    return lossId(name as LossName);
+  } catch (e) {
+    (e as Error).message = `Unknown loss ${JSON.stringify(name)}; expected one of ${[...LOSS_NAMES, 'halfMse'].join(', ')}`;
+    throw e;
+  }
+}
+
+/**
+ * What a built-in loss's value is multiplied by on top of its kernel's mean: its scale, times
+ * the count the mean divides by when it reduces by 'sum' (rows for crossEntropy and multiMargin,
+ * rows * cols / 2 for gaussianNll, rows * cols otherwise). 1 for a custom loss.
+ */
+export function lossFactor(loss: ResolvedLoss, rows: number, cols: number): number {
+  if (loss.custom) return 1;
+  if (loss.reduction === 'mean') return loss.scale;
+  const def = LOSSES[loss.name as LossName];
+  const count = def.targets.half ? rows * (cols / 2) : loss.name === 'crossEntropy' || loss.name === 'multiMargin' ? rows : rows * cols;
+  return loss.scale * count;
 }
 
 /**

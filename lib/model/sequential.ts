@@ -15,7 +15,8 @@ import { readRows, toMatrix } from '../data/input';
 import type { Input, InputSpec, Rows } from '../data/input';
 import { collectDiagnostics } from './diagnostics';
 import type { LayerDiagnostics } from './diagnostics';
-import { checkTargets, fusedActivation, resolveLoss } from './loss';
+import { checkTargets, fusedActivation, lossFactor, resolveLoss } from './loss';
+import type { LossSpecName, Reduction } from './loss';
 import { checkFitOptions, compileModel, evaluateModel, fitModel, prepareWeighted } from '../train/fit';
 import type { CompileOptions, Compiled, FitOptions, History, Labels } from '../train/fit';
 import { fitModelAsync } from '../train/async';
@@ -69,7 +70,7 @@ export interface ModelConfig {
   readonly seed: number;
   readonly layers: readonly LayerConfig[];
   /** The built-in loss set on the model, if any (a custom loss is not saved). */
-  readonly loss: { name: LossName; param: number } | null;
+  readonly loss: { name: LossSpecName; param: number; reduction?: Reduction } | null;
 }
 
 /** A named copy of a parameter tensor. */
@@ -382,6 +383,12 @@ export class Sequential {
         ? loss.custom.compute(rows, this.outputSize, pred, t, grad)
         : this.backend.loss(loss.id, loss.param, rows, this.outputSize, pred, t, grad);
     }
+    // halfMse and reduction 'sum' scale the kernel's mean, and its gradient alike.
+    const f = lossFactor(loss, rows, this.outputSize);
+    if (f !== 1) {
+      this.lastLossValue *= f;
+      if (grad) this.backend.scale(rows * this.outputSize, f, grad);
+    }
     return logits !== null;
   }
 
@@ -639,7 +646,7 @@ export class Sequential {
 
   /** The architecture as plain data: enough, with the weights, to rebuild the model. */
   config(): ModelConfig {
-    const loss = this.loss && !this.loss.custom ? { name: this.loss.name as LossName, param: this.loss.param } : null;
+    const loss = this.loss && this.loss.spec ? { ...this.loss.spec } : null;
     return { inputSize: this.inputSize, seed: this.seed, layers: this.layers.map((l) => l.config()), loss };
   }
 

@@ -66,7 +66,7 @@ function buildModel(o: ModelFlags, inputSize: number, classes: number): Sequenti
   const optimizer = { name: o.optimizer, lr: o.lr } as OptimizerSpec;
   if (o.model) {
     const { model } = loadModel(o.model);
-    model.compile({ loss: (model.lossSpec?.name as 'crossEntropy' | undefined) ?? 'crossEntropy', optimizer });
+    model.compile({ loss: model.lossSpec?.spec ?? 'crossEntropy', optimizer });
     return model;
   }
   const layers = o.hidden.map((h) => dense(h, { activation: o.activation }));

@@ -103,7 +103,7 @@ export function lrFinder(model: Sequential, x: Input, y: Target | ArrayLike<numb
   if (!(beta >= 0 && beta < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected smoothing in [0, 1) but received ${beta}`);
   const divergence = num(where, 'divergence', options.divergence, 4);
   if (!(divergence > 1 && Number.isFinite(divergence))) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected divergence > 1 but received ${divergence}`);
-  const loss = options.loss ?? (model.lossSpec ? (model.lossSpec.custom ?? { name: model.lossSpec.name as never, param: model.lossSpec.param }) : undefined);
+  const loss = options.loss ?? (model.lossSpec ? (model.lossSpec.custom ?? model.lossSpec.spec as NonNullable<typeof model.lossSpec.spec>) : undefined);
   if (loss === undefined) throw new BlasnetError(ErrorCode.STATE, `${where}: no loss given; pass { loss } or set one with setLoss() or compile()`);
   const data = readRows(model, x, y, loss, where);
   const spec = optimizerSpecOf(model, options.optimizer);

@@ -156,7 +156,7 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
       throw abortError(signal);
     }
     return runWorker({
-      model, compiled, loss: { name: loss.name, param: loss.param }, y: train.y, xs,
+      model, compiled, loss: loss.spec as NonNullable<typeof loss.spec>, y: train.y, xs,
       val: val && vxs ? { x: vxs, y: val.y } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch, signal, onProgress, setBusy,
     });
   })();
@@ -166,7 +166,7 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
 interface Job {
   model: Sequential;
   compiled: Compiled;
-  loss: { name: string; param: number };
+  loss: WorkerInput['loss'];
   y: Int32Array | Float32Array;
   xs: SharedRows;
   val: { x: SharedRows; y: Int32Array | Float32Array } | null;
@@ -253,7 +253,7 @@ async function runWorker(job: Job): Promise<History> {
     maskState: model.maskState(),
     x: xs,
     y: shared(job.y),
-    loss: { name: loss.name as WorkerInput['loss']['name'], param: loss.param },
+    loss,
     optimizer: compiled.optimizer.state(),
     metrics: [...compiled.metrics],
     fit: { ...fit, ...(val ? { validationData: { x: val.x, y: shared(val.y) } } : {}) },

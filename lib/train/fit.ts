@@ -340,13 +340,16 @@ export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: re
   const it = new BatchIterator(data.x, data.y, { batchSize, shuffle: false, backend: model.backend, weights: data.w ?? null });
   const step: { weight: Float32Array | null } = { weight: null };
   let lossSum = 0;
+  // A loss that reduces by 'sum' reports the sum over the whole set; by 'mean', the mean.
+  const sum = model.lossSpec?.reduction === 'sum';
   for (const b of it.epoch()) {
     step.weight = b.weight;
-    lossSum += model.lossValue(b.x, b.y as Int32Array | Float32Array, step) * b.rows;
+    const v = model.lossValue(b.x, b.y as Int32Array | Float32Array, step);
+    lossSum += sum ? v : v * b.rows;
     const out = model.lastOutput();
     for (const m of metrics) m.update(out.data, b.rows, model.outputSize, b.y as Int32Array | Float32Array);
   }
-  const result: Record<string, number> = { loss: lossSum / data.x.rows };
+  const result: Record<string, number> = { loss: sum ? lossSum : lossSum / data.x.rows };
   for (const m of metrics) result[m.name] = m.value();
   return result;
 }
@@ -589,6 +592,8 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
   const startedAt = process.hrtime.bigint();
   const deadline = Number.isFinite(timeLimitMs) ? startedAt + BigInt(Math.ceil(timeLimitMs * 1e6)) : null;
   let bestLoss = Infinity;
+  // With reduction 'sum' an epoch's loss is the sum over its batches, as evaluate reports it.
+  const sumReduction = model.lossSpec?.reduction === 'sum';
   const average = ema || swa ? new WeightAverage(model, ema) : null;
   try {
     for (let epoch = firstEpoch; epoch < epochs && history.stopReason === null; epoch++) {
@@ -623,7 +628,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
           for (const m of metrics) m.update(out.data, b.rows, model.outputSize, b.y as Int32Array | Float32Array);
         }
         stepLoss[history.steps] = loss;
-        lossSum += loss * b.rows;
+        lossSum += sumReduction ? loss : loss * b.rows;
         rowsSeen += b.rows;
         batchLogs.epoch = epoch;
         batchLogs.batch = batch++;
@@ -646,7 +651,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
         break;
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const logs: Record<string, number> = { epoch, loss: lossSum / Math.max(rowsSeen, 1) };
+      const logs: Record<string, number> = { epoch, loss: sumReduction ? lossSum : lossSum / Math.max(rowsSeen, 1) };
       for (const m of metrics) logs[m.name] = m.value();
       if (val) {
         const v = evaluateModel(model, val, compiled.metrics, Math.max(batchSize, 256));

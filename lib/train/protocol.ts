@@ -2,7 +2,7 @@
  * Messages between fitAsync (main thread) and its training worker, and the shared control words.
  */
 import type { LayerConfig } from '../layers/layer';
-import type { LossName } from '../losses';
+import type { LossSpecName, Reduction } from '../model/loss';
 import type { OptimizerState } from '../optim';
 import type { ScheduleState } from '../schedules';
 import type { BatchLogs, EpochLogs } from './callbacks';
@@ -27,7 +27,7 @@ export interface WorkerInput {
   maskState: number[];
   x: { data: Float32Array; rows: number; cols: number };
   y: Int32Array | Float32Array;
-  loss: { name: LossName; param: number };
+  loss: { name: LossSpecName; param: number; reduction: Reduction };
   optimizer: OptimizerState;
   metrics: MetricSpec[];
   fit: Omit<FitOptions, 'callbacks' | 'validationData'> & { validationData?: { x: { data: Float32Array; rows: number; cols: number }; y: Int32Array | Float32Array } };
