@@ -62,6 +62,11 @@ const CHECKS: Record<string, { check: string; stdout?: RegExp; verify?: (stdout:
       assert.equal(Number(/^lr (\S+)$/m.exec(stdout)?.[1]).toPrecision(2), lr.toPrecision(2));
     },
   },
+  'Example: regularise, average, ensemble': {
+    check: "process.on('exit', () => { if (!(require('fs').statSync('diagnostics.png').size > 5000)) process.exitCode = 3; });",
+    stdout: /^swa 0\.9\d\d$/m,
+    verify: (stdout) => assert.match(stdout, /ensemble accuracy 0\.9\d\d/),
+  },
   'Example: hyperparameter search': {
     check: '',
     stdout: /^index,stage,lr,weightDecay,hidden,activation,dropout,score,epochs,seconds,status,error$/m,
