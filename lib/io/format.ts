@@ -194,7 +194,7 @@ function setOwn(o: Record<string | number, unknown>, key: string | number, value
   else o[key] = value;
 }
 
-function readHeader(bytes: Buffer, layout: Layout, headerCrc: number, file: string): Header {
+function readHeader(bytes: Buffer, layout: Layout, headerCrc: number, file: string, precheck?: (json: unknown) => void): Header {
   if (crc32(bytes) !== headerCrc) throw formatError(file, 'header checksum mismatch (the file is corrupted)');
   if (nestsDeeperThan(bytes, MAX_DEPTH)) throw formatError(file, `the header nests deeper than ${MAX_DEPTH} levels`);
   let json: unknown;
@@ -203,6 +203,8 @@ function readHeader(bytes: Buffer, layout: Layout, headerCrc: number, file: stri
   } catch (e) {
     throw formatError(file, `header is not valid JSON (${(e as Error).message})`);
   }
+  // A cheap look at the raw JSON first: rebuilding a hostile header's every object costs more.
+  precheck?.(json);
   const header: Header = { root: { doc: undefined }, slots: [] };
   const floats = layout.payloadLength / 4;
   let used = 0;
@@ -287,9 +289,9 @@ function fillTensors(header: Header, payload: Buffer, payloadCrc: number, file: 
  * Decodes what encode wrote; `file` names the source in error messages. `check`, if given, sees
  * the document before its tensors are filled in (each one a TensorRef) and may throw to reject it.
  */
-export function decode(bytes: Buffer, file = 'buffer', check?: (doc: unknown) => void): unknown {
+export function decode(bytes: Buffer, file = 'buffer', check?: (doc: unknown) => void, precheck?: (json: unknown) => void): unknown {
   const layout = readLayout(bytes.subarray(0, PREFIX), bytes.length, file);
-  const header = readHeader(bytes.subarray(PREFIX, PREFIX + layout.headerLength), layout, bytes.readUInt32LE(16), file);
+  const header = readHeader(bytes.subarray(PREFIX, PREFIX + layout.headerLength), layout, bytes.readUInt32LE(16), file, precheck);
   if (check) check(header.root.doc);
   return fillTensors(header, bytes.subarray(layout.payloadStart), bytes.readUInt32LE(20), file);
 }
@@ -328,7 +330,7 @@ function readExactly(fd: number, position: number, length: number, file: string)
  * (and shown to `check`, as in decode), then the payload. Anything but a regular file fails with
  * ERR_BLASNET_IO; a file that is not a valid blasnet file with ERR_BLASNET_FORMAT.
  */
-export function decodeFile(file: string, check?: (doc: unknown) => void): unknown {
+export function decodeFile(file: string, check?: (doc: unknown) => void, precheck?: (json: unknown) => void): unknown {
   let fd: number;
   try {
     // Non-blocking, so that opening a FIFO with no writer returns at once (and is then refused).
@@ -341,7 +343,7 @@ export function decodeFile(file: string, check?: (doc: unknown) => void): unknow
     if (!st.isFile()) throw ioError(file, `cannot read: it is a ${kindOf(st)}, not a regular file`);
     const prefix = readExactly(fd, 0, Math.min(PREFIX, st.size), file);
     const layout = readLayout(prefix, st.size, file);
-    const header = readHeader(readExactly(fd, PREFIX, layout.headerLength, file), layout, prefix.readUInt32LE(16), file);
+    const header = readHeader(readExactly(fd, PREFIX, layout.headerLength, file), layout, prefix.readUInt32LE(16), file, precheck);
     if (check) check(header.root.doc);
     return fillTensors(header, readExactly(fd, layout.payloadStart, layout.payloadLength, file), prefix.readUInt32LE(20), file);
   } finally {

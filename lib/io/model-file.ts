@@ -316,6 +316,17 @@ function checkPath(where: string, file: unknown): void {
   if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a file path but received ${describe(file)}`);
 }
 
+/**
+ * Rejects a raw (not yet rebuilt) model header whose architecture lists more than MAX_LAYERS
+ * layers, before the decoder rebuilds its every object.
+ */
+function layerCount(fail: (msg: string) => never): (json: unknown) => void {
+  return (json) => {
+    const layers = (json as { model?: { layers?: unknown } } | null)?.model?.layers;
+    if (Array.isArray(layers) && layers.length > MAX_LAYERS) fail(`${layers.length} layers, more than the ${MAX_LAYERS} a model file may hold`);
+  };
+}
+
 function failer(source: string): (msg: string) => never {
   return (msg: string): never => {
     throw new BlasnetError(ErrorCode.FORMAT, `${source}: ${msg}`);
@@ -330,7 +341,7 @@ export function decodeModel(bytes: Buffer | Uint8Array, options: { backend?: Bac
   let layers: Layer[] = [];
   const doc = decode(buffer, options.source ?? 'model', (d) => {
     layers = checkDocument(d as Partial<ModelDocument>, fail);
-  }) as Partial<ModelDocument>;
+  }, layerCount(fail)) as Partial<ModelDocument>;
   return buildModel(doc, layers, options.backend, fail);
 }
 
@@ -349,7 +360,7 @@ export function loadModel(file: string, options: { backend?: Backend | BackendNa
   let layers: Layer[] = [];
   const doc = decodeFile(file, (d) => {
     layers = checkDocument(d as Partial<ModelDocument>, fail);
-  }) as Partial<ModelDocument>;
+  }, layerCount(fail)) as Partial<ModelDocument>;
   return buildModel(doc, layers, options.backend, fail);
 }
 
