@@ -307,5 +307,9 @@ describe('progress bar', () => {
     const plain = capture(false);
     assert.doesNotMatch(plain, /ETA/);
     assert.equal(plain.trim().split('\n').length, 2);
+    // Every metric with four decimals, whatever its size.
+    for (const line of plain.trim().split('\n')) {
+      assert.match(line, /^epoch \d\/2  loss \d+\.\d{4}  accuracy \d\.\d{4}  top2Accuracy \d\.\d{4}  lr /, line);
+    }
   });
 });

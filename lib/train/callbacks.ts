@@ -271,7 +271,8 @@ export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: bool
   let epochStart = 0n;
   let rows = 0;
   let lossSum = 0;
-  const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4));
+  // Four decimals for every metric, so that the columns of successive lines line up.
+  const fmt = (v: number) => (Math.abs(v) >= 1e4 ? v.toFixed(1) : v.toFixed(4));
   return {
     onEpochBegin(epoch, ctx) {
       if (options.quiet) return;
