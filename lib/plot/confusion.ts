@@ -5,8 +5,7 @@
  */
 import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, typeError } from '../errors';
-import { writeFileAtomic } from '../io/format';
-import { renderSvg, svgToPng } from './curves';
+import { checkBase, renderSvg, writePicture } from './curves';
 
 /** The vega-lite specification of a confusion matrix (confusion[t][p], as confusionMatrix returns). */
 export function confusionMatrixSpec(confusion: number[][], classNames: readonly string[], options: { title?: string } = {}): Record<string, unknown> {
@@ -58,13 +57,6 @@ export function confusionMatrixSpec(confusion: number[][], classNames: readonly 
 export async function writeConfusionMatrix(confusion: number[][], classNames: readonly string[], base: string,
   options: { title?: string } = {}): Promise<{ svg: string; png: string }> {
   const spec = confusionMatrixSpec(confusion, classNames, options);
-  if (typeof base !== 'string' || base === '') {
-    throw typeError(ErrorCode.ARG_TYPE, `writeConfusionMatrix: Expected a file path without extension for base but received ${show(base)}`);
-  }
-  const svg = await renderSvg(spec);
-  const png = svgToPng(svg, 800);
-  const files = { svg: `${base}.svg`, png: `${base}.png` };
-  writeFileAtomic(files.svg, Buffer.from(svg, 'utf8'));
-  writeFileAtomic(files.png, png);
-  return files;
+  checkBase('writeConfusionMatrix', base);
+  return writePicture('writeConfusionMatrix', base, await renderSvg(spec), 800);
 }

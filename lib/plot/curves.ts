@@ -190,16 +190,31 @@ export function svgToPng(svg: string, width = 1200): Buffer {
  */
 export async function writeLearningCurves(history: History, base: string, options: { title?: string; metric?: string } = {}): Promise<{ svg: string; png: string }> {
   checkHistory('writeLearningCurves', history, options);
+  checkBase('writeLearningCurves', base);
+  return writePicture('writeLearningCurves', base, await learningCurvesSvg(history, options));
+}
+
+/** `base` must be a file path without extension (pictures add .svg and .png). */
+export function checkBase(fn: string, base: unknown): asserts base is string {
   if (typeof base !== 'string' || base === '') {
-    throw typeError(ErrorCode.ARG_TYPE, `writeLearningCurves: Expected a file path without extension for base but received ${show(base)}`);
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a file path without extension for base but received ${show(base)}`);
   }
-  const svg = await learningCurvesSvg(history, options);
-  const png = svgToPng(svg);
+}
+
+/**
+ * Writes a picture as `<base>.svg` and its PNG rendering (`width` pixels wide) as `<base>.png`,
+ * each atomically, and returns their paths. The PNG is rendered first, so a missing plotting
+ * package (ERR_BLASNET_DEPENDENCY) or a missing directory (ERR_BLASNET_IO) fails before either
+ * file is written.
+ */
+export function writePicture(fn: string, base: string, svg: string, width = 1200): { svg: string; png: string } {
+  checkBase(fn, base);
+  const png = svgToPng(svg, width);
   const files = { svg: `${base}.svg`, png: `${base}.png` };
   try {
     fs.accessSync(path.dirname(path.resolve(base)));
   } catch (e) {
-    throw new BlasnetError(ErrorCode.IO, `cannot write ${files.svg}: ${(e as Error).message}`);
+    throw new BlasnetError(ErrorCode.IO, `${fn}: cannot write ${files.svg}: ${(e as Error).message}`);
   }
   writeFileAtomic(files.svg, Buffer.from(svg, 'utf8'));
   writeFileAtomic(files.png, png);

@@ -4,9 +4,8 @@
  * scale, with the notes' healthy 1e-3 marked).
  */
 import { BlasnetError, ErrorCode } from '../errors';
-import { writeFileAtomic } from '../io/format';
 import type { DiagnosticsData, Histogram } from '../recipe/diagnostics';
-import { renderSvg, svgToPng } from './curves';
+import { checkBase, renderSvg, writePicture } from './curves';
 
 type Row = Record<string, number | string>;
 
@@ -70,10 +69,7 @@ export function diagnosticsSpec(data: DiagnosticsData, options: { title?: string
  * Throws ERR_BLASNET_DEPENDENCY, before writing anything, when a plotting package is missing.
  */
 export async function writeDiagnostics(data: DiagnosticsData, base: string, options: { title?: string } = {}): Promise<{ svg: string; png: string }> {
-  const svg = await renderSvg(diagnosticsSpec(data, options));
-  const png = svgToPng(svg);
-  const files = { svg: `${base}.svg`, png: `${base}.png` };
-  writeFileAtomic(files.svg, Buffer.from(svg, 'utf8'));
-  writeFileAtomic(files.png, png);
-  return files;
+  const spec = diagnosticsSpec(data, options);
+  checkBase('writeDiagnostics', base);
+  return writePicture('writeDiagnostics', base, await renderSvg(spec));
 }

@@ -2,13 +2,12 @@
  * A search's results drawn: the score of every trial against each hyperparameter (one panel
  * per hyperparameter that varies; log axes for log-scaled ranges), as vega-lite, SVG and PNG.
  */
-import * as fs from 'fs';
 import { ErrorCode, typeError } from '../errors';
 import { checkResult } from '../search/search';
 import type { SearchResult } from '../search/search';
 import type { SearchSpace } from '../search/space';
 import { isSpec } from '../search/space';
-import { renderSvg, svgToPng } from './curves';
+import { checkBase, renderSvg, writePicture } from './curves';
 
 /**
  * The vega-lite specification: a row of scatter panels, score against each hyperparameter that
@@ -61,10 +60,7 @@ export function searchPlotSpec(result: Pick<SearchResult, 'trials' | 'best' | 'm
 export async function writeSearchPlot(result: Pick<SearchResult, 'trials' | 'best' | 'metric'>, base: string,
   options: { space?: SearchSpace; title?: string } = {}): Promise<{ svg: string; png: string }> {
   checkResult('writeSearchPlot', result);
-  if (typeof base !== 'string' || base.length === 0) throw typeError(ErrorCode.ARG_TYPE, 'writeSearchPlot: Expected a non-empty path base for base');
-  const svg = await renderSvg(searchPlotSpec(result, options));
-  const out = { svg: `${base}.svg`, png: `${base}.png` };
-  fs.writeFileSync(out.svg, svg);
-  fs.writeFileSync(out.png, svgToPng(svg));
-  return out;
+  const spec = searchPlotSpec(result, options);
+  checkBase('writeSearchPlot', base);
+  return writePicture('writeSearchPlot', base, await renderSvg(spec));
 }

@@ -3,16 +3,13 @@
  * lr_find): train for a few hundred steps while the lr grows exponentially, watch the smoothed
  * loss, and read a good lr off the curve.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { BatchIterator } from '../data/batches';
 import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { writeFileAtomic } from '../io/format';
 import type { LossSpec } from '../model/loss';
 import type { Input, Sequential, Target } from '../model/sequential';
 import type { OptimizerSpec } from '../optim';
-import { renderSvg, svgToPng } from '../plot/curves';
+import { checkBase, renderSvg, writePicture } from '../plot/curves';
 import { Matrix } from '../tensor';
 import { intOption, modelArg, onScratch, optimizerSpecOf, readRows, scratchOptimizer } from './scratch';
 
@@ -223,18 +220,6 @@ export async function lrFinderSvg(result: LrFinderResult, options: { title?: str
  */
 export async function writeLrFinderPlot(result: LrFinderResult, base: string, options: { title?: string } = {}): Promise<{ svg: string; png: string }> {
   checkResult('writeLrFinderPlot', result, options);
-  if (typeof base !== 'string' || base === '') {
-    throw typeError(ErrorCode.ARG_TYPE, `writeLrFinderPlot: Expected a file path without extension for base but received ${show(base)}`);
-  }
-  const svg = await lrFinderSvg(result, options);
-  const png = svgToPng(svg);
-  const files = { svg: `${base}.svg`, png: `${base}.png` };
-  try {
-    fs.accessSync(path.dirname(path.resolve(base)));
-  } catch (e) {
-    throw new BlasnetError(ErrorCode.IO, `cannot write ${files.svg}: ${(e as Error).message}`);
-  }
-  writeFileAtomic(files.svg, Buffer.from(svg, 'utf8'));
-  writeFileAtomic(files.png, png);
-  return files;
+  checkBase('writeLrFinderPlot', base);
+  return writePicture('writeLrFinderPlot', base, await lrFinderSvg(result, options));
 }
