@@ -6,27 +6,16 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Writable } from 'stream';
-import { dense, dropout, jsBackend, Matrix, progressBar, Rng, saveModel, Sequential, Standardizer } from '../lib';
+import { dense, dropout, jsBackend, Matrix, progressBar, saveModel, Sequential, Standardizer } from '../lib';
 import type { Backend } from '../lib';
 import { loadModel } from '../lib/io/model-file';
 import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
 import type { EpochLogs } from '../lib/train/callbacks';
 import { createMetric } from '../lib/train/metrics';
-import { forEachBackend, throwsCode } from './helpers';
+import { blobs, forEachBackend, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-train-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** Three Gaussian blobs in 4 dimensions: an easy, seeded classification problem. */
-function blobs(n: number, seed: number): { x: Float32Array; y: Int32Array } {
-  const rng = new Rng(seed);
-  const x = new Float32Array(n * 4), y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 3;
-    for (let j = 0; j < 4; j++) x[i * 4 + j] = (j === y[i] ? 2.5 : 0) + rng.normal();
-  }
-  return { x, y };
-}
 
 function classifier(b: Backend, seed = 1): Sequential {
   return new Sequential({ inputSize: 4, seed, backend: b, layers: [dense(16, { activation: 'relu' }), dropout(0.1), dense(3, { activation: 'softmax' })] })

@@ -8,23 +8,13 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  batchNorm, clipGradNorm, dense, dropout, loadModel, modelCheckpoint, Rng, saveModel, Sequential, terminateOnNaN,
+  batchNorm, clipGradNorm, dense, dropout, loadModel, modelCheckpoint, saveModel, Sequential, terminateOnNaN,
 } from '../lib';
 import type { Backend, Callback, FitOptions } from '../lib';
-import { forEachBackend, throwsCode } from './helpers';
+import { blobs, forEachBackend, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-faults-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function blobs(n: number, seed: number): { x: Float32Array; y: Int32Array } {
-  const rng = new Rng(seed);
-  const x = new Float32Array(n * 4), y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 3;
-    for (let j = 0; j < 4; j++) x[i * 4 + j] = (j === y[i] ? 2.5 : 0) + rng.normal();
-  }
-  return { x, y };
-}
 
 /** SGD with momentum at lr 1e3 on this data: finite for the first epoch, NaN in the second. */
 function exploding(b: Backend): Sequential {

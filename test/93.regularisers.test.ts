@@ -9,20 +9,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { dense, gaussianNoise, getBackend, jsBackend, loadModel, Matrix, nativeAvailable, Rng, saveModel, Sequential } from '../lib';
 import type { Backend, Dense } from '../lib';
-import { forEachBackend, throwsCode } from './helpers';
+import { blobs, forEachBackend, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-reg-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function blobs(n: number, seed: number): { x: Float32Array; y: Int32Array } {
-  const rng = new Rng(seed);
-  const x = new Float32Array(n * 4), y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 3;
-    for (let j = 0; j < 4; j++) x[i * 4 + j] = (j === y[i] ? 2.5 : 0) + rng.normal();
-  }
-  return { x, y };
-}
 
 function rowNorms(w: Float32Array, rows: number, cols: number): number[] {
   return Array.from({ length: rows }, (_, r) => Math.sqrt(w.subarray(r * cols, (r + 1) * cols).reduce((s, v) => s + v * v, 0)));

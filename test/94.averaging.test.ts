@@ -6,19 +6,9 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, dense, dropout, Ensemble, mcPredict, Rng, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
+import { batchNorm, dense, dropout, Ensemble, mcPredict, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
 import type { Backend } from '../lib';
-import { forEachBackend, throwsCode } from './helpers';
-
-function blobs(n: number, seed: number): { x: Float32Array; y: Int32Array } {
-  const rng = new Rng(seed);
-  const x = new Float32Array(n * 4), y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 3;
-    for (let j = 0; j < 4; j++) x[i * 4 + j] = (j === y[i] ? 2.5 : 0) + rng.normal();
-  }
-  return { x, y };
-}
+import { blobs, forEachBackend, throwsCode } from './helpers';
 
 function model(b: Backend, bn = false): Sequential {
   return new Sequential({

@@ -3,7 +3,7 @@
  * With BLASNET_REQUIRE_NATIVE=1 (set by .ci/run) a missing native addon fails the run instead of
  * being skipped.
  */
-import { Backend, getBackend, jsBackend, nativeAvailable, nativeLoadError } from '../lib';
+import { Backend, getBackend, jsBackend, nativeAvailable, nativeLoadError, Rng } from '../lib';
 
 export const requireNative = process.env.BLASNET_REQUIRE_NATIVE === '1';
 
@@ -55,4 +55,15 @@ export function throwsCode(fn: () => unknown, code: string, cls?: ErrorConstruct
   if (mentions && !e.message.includes(mentions)) {
     throw new Error(`expected the message to mention ${mentions}: ${e.message}`);
   }
+}
+
+/** Three Gaussian blobs in 4 dimensions (class c has mean 2.5 on feature c): an easy, seeded classification problem. */
+export function blobs(n: number, seed: number): { x: Float32Array; y: Int32Array } {
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * 4), y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 3;
+    for (let j = 0; j < 4; j++) x[i * 4 + j] = (j === y[i] ? 2.5 : 0) + rng.normal();
+  }
+  return { x, y };
 }
