@@ -20,7 +20,7 @@ export type {
 export { Sequential } from './model/sequential';
 export type { Input, NamedTensor, ParameterView, SequentialOptions, Target } from './model/sequential';
 export { resolveLoss } from './model/loss';
-export type { CustomLoss, LossSpec } from './model/loss';
+export type { BuiltInLossSpec, CustomLoss, LossSpec, LossSpecName, Reduction } from './model/loss';
 export type { LayerDiagnostics } from './model/diagnostics';
 export { createSchedule, SCHEDULE_NAMES, SCHEDULES } from './schedules';
 export type {
