@@ -190,10 +190,12 @@ export class Dense extends Layer {
     return { l1: this.l1, l2: this.l2 };
   }
 
-  override constrain(backend: Backend): boolean {
-    if (this.maxNorm === null) return false;
-    backend.maxNormRows(this.units, this.inSize, this.maxNorm, this.weight);
-    return true;
+  override hasConstraints(): boolean {
+    return this.maxNorm !== null;
+  }
+
+  override constrain(backend: Backend): void {
+    if (this.maxNorm !== null) backend.maxNormRows(this.units, this.inSize, this.maxNorm, this.weight);
   }
 
   override activationName(): string | null {

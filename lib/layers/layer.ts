@@ -115,13 +115,14 @@ export abstract class Layer {
     return dz;
   }
 
-  /**
-   * Applies the layer's weight constraints after an optimiser step (dense maxNorm); returns
-   * whether it has any, so that training can skip layers without.
-   */
-  constrain(backend: Backend): boolean {
-    void backend;
+  /** Whether the layer has weight constraints (dense maxNorm) for constrain() to apply. */
+  hasConstraints(): boolean {
     return false;
+  }
+
+  /** Applies the layer's weight constraints, after an optimiser step. */
+  constrain(backend: Backend): void {
+    void backend;
   }
 
   /** L1 and L2 strengths of the layer's penalty on its penalized parameters. */

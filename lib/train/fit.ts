@@ -584,7 +584,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
   const snapshot = onNonFinite === 'continue' ? null : new Snapshot(model, optimizer);
   if (snapshot) snapshot.epoch = firstEpoch;
   // Only layers that have constraints (dense maxNorm) are visited after each step.
-  const constrained = model.layers.filter((l) => l.constrain(model.backend));
+  const constrained = model.layers.filter((l) => l.hasConstraints());
   const augment = options.augment;
   // Reseeded every epoch from (seed, epoch), so a resumed run augments as an uninterrupted one.
   const augmentSeed = ((options.seed ?? model.seed) ^ 0x27d4eb2f) >>> 0;
