@@ -80,9 +80,10 @@ export class Ensemble {
   }
 
   /**
-   * Trains every member with fitAsync: all at once in worker threads with `parallel` (the kernel
-   * threads are shared, so set each backend's threads to cores / members for the best throughput),
-   * else one after another.
+   * Trains every member with fitAsync: all at once in worker threads with `parallel`, else one
+   * after another. The native kernel thread pool is one per process: a worker that finds it busy
+   * runs its kernels on its own thread, so parallel members never oversubscribe the cores. Each
+   * member ends exactly as it would trained alone.
    */
   async fitAsync(x: Input, y: Labels, options: FitAsyncOptions & { parallel?: boolean } = {}): Promise<History[]> {
     const { parallel, ...fit } = options ?? {};
