@@ -3,6 +3,7 @@
  * form the outputs take (probabilities after a softmax/sigmoid layer, or logits when the loss
  * fuses that activation, as crossEntropy and binaryCrossEntropy do).
  */
+import { activationId } from '../activations';
 import { BlasnetError, ErrorCode, typeError } from '../errors';
 import type { Input } from '../data/input';
 import type { Sequential } from '../model/sequential';
@@ -44,23 +45,10 @@ export function predictProba(model: Sequential, x: Input, options: PredictOption
   const kind = outputKind(model, 'predictProba');
   const out = model.predict(x, options);
   if (kind === 'probabilities') return out;
+  // The backend's own kernels, in place: the activation the loss fused while training.
   const { rows, cols, data } = out;
-  if (kind === 'sigmoid') {
-    for (let i = 0; i < rows * cols; i++) {
-      const v = data[i];
-      // The form that cannot overflow for either sign.
-      data[i] = v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
-    }
-    return out;
-  }
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    let m = -Infinity;
-    for (let j = 0; j < cols; j++) m = Math.max(m, data[o + j]);
-    let s = 0;
-    for (let j = 0; j < cols; j++) s += Math.exp(data[o + j] - m);
-    for (let j = 0; j < cols; j++) data[o + j] = Math.exp(data[o + j] - m) / s;
-  }
+  if (kind === 'sigmoid') model.backend.activation(activationId('sigmoid'), 0, rows * cols, data, data);
+  else model.backend.softmax(rows, cols, data, data);
   return out;
 }
 
