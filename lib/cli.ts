@@ -39,7 +39,7 @@ import { saveSafetensors } from './interop/safetensors';
 import { addRecipeCommands } from './recipe/cli';
 import { readCsv } from './data/csv';
 import { Standardizer } from './data/preprocess';
-import { MLP_SPACE, search as runSearch, searchTableCsv, spaceFromJSON } from './search';
+import { MLP_SPACE, search as runSearch, searchTableCsv, spaceFromJSON, startQueueWorker } from './search';
 import type { SearchMetric, SearchStrategy } from './search';
 import { writeSearchPlot } from './plot/search';
 
@@ -596,6 +596,8 @@ interface SearchCliOptions {
   backend?: string;
   threads?: number;
   quiet?: boolean;
+  queue?: string;
+  queueName?: string;
 }
 
 /** blasnet search: a hyperparameter search on a CSV table; writes the results table, a plot and optionally the best model. */
@@ -623,12 +625,14 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
   const say = (s: string) => {
     if (!o.quiet) process.stdout.write(`${s}\n`);
   };
-  say(`blasnet ${VERSION}: ${o.strategy} search of ${o.trials} trials on ${o.csv} (${trainSet.x.rows} rows, ${trainSet.x.cols} features), ${o.workers} worker(s)`);
+  say(`blasnet ${VERSION}: ${o.strategy} search of ${o.trials} trials on ${o.csv} (${trainSet.x.rows} rows, ${trainSet.x.cols} features), ` +
+    `${o.queue ? `over the queue at ${o.queue}` : `${o.workers} worker(s)`}`);
   const started = Date.now();
   const result = await runSearch({
     space, data: { x: scaler.transform(trainSet.x), y: trainSet.labels as Int32Array }, trials: o.trials, strategy: o.strategy, seed: o.seed,
     workers: o.workers, budget: { epochs: o.epochs }, ...(o.metric ? { metric: o.metric } : {}), ...(o.folds ? { folds: o.folds } : {}),
     ...(o.threads ? { threads: o.threads } : {}), ...(o.quiet ? {} : { progress: process.stdout }),
+    ...(o.queue ? { queue: { url: o.queue, ...(o.queueName ? { name: o.queueName } : {}) } } : {}),
   });
   const seconds = (Date.now() - started) / 1000;
   fs.writeFileSync(o.outTable, searchTableCsv(result));
@@ -653,6 +657,25 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
   }
   process.stdout.write(`${JSON.stringify({ best: result.bestConfig, score: result.best.score, metric: result.metric, trials: result.trials.length, failed, seconds,
     ...(test ? { testAccuracy: test.accuracy, testLoss: test.loss } : {}) })}\n`);
+}
+
+interface WorkerCliOptions { queue: string; queueName?: string; concurrency: number; threads?: number; lockMs: number; stalledMs: number; quiet?: boolean }
+
+/** blasnet worker: runs search trials from a queue until SIGINT or SIGTERM, then finishes its running trials. */
+async function workerCommand(o: WorkerCliOptions): Promise<void> {
+  const worker = await startQueueWorker({
+    queue: { url: o.queue, ...(o.queueName ? { name: o.queueName } : {}) }, concurrency: o.concurrency, lockMs: o.lockMs, stalledMs: o.stalledMs,
+    ...(o.threads ? { threads: o.threads } : {}), ...(o.quiet ? {} : { log: (line: string) => process.stdout.write(`${line}\n`) }),
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.stdout.write('worker: stopping after the running trials\n');
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await worker.close();
 }
 
 function dataOptions(cmd: Command): Command {
@@ -741,8 +764,19 @@ export function program(): Command {
     .option('--out-table <file>', 'where to write every trial (CSV)', 'search.csv')
     .option('--plot <base>', 'write score against each hyperparameter to <base>.svg and <base>.png')
     .option('--out <file>', 'write the best configuration retrained on all rows')
+    .option('--queue <url>', 'run the trials as BullMQ jobs on this Redis (redis://host:port) for `blasnet worker` processes')
+    .option('--queue-name <name>', 'the queue\'s name (default blasnet-search)')
     .option('--quiet', 'print only the final JSON line');
   backendOptions(s).action((o: SearchCliOptions) => searchCommand(o));
+  p.command('worker').description('take search trials from a BullMQ queue on Redis and run them, until stopped (SIGINT or SIGTERM)')
+    .requiredOption('--queue <url>', 'the Redis the search enqueues on (redis://host:port)')
+    .option('--queue-name <name>', 'the queue\'s name (default blasnet-search)')
+    .option('--concurrency <n>', 'trials at once, each in a worker thread', int('--concurrency'), 1)
+    .option('--threads <n>', 'kernel threads per trial (default: cores / concurrency)', int('--threads'))
+    .option('--lock-ms <ms>', 'how long a job stays locked without renewal: a dead worker\'s job moves on after this', int('--lock-ms'), 30000)
+    .option('--stalled-ms <ms>', 'how often to look for the jobs of dead workers', int('--stalled-ms'), 30000)
+    .option('--quiet', 'no line per job')
+    .action(workerCommand);
   p.command('info').description('backend, BLAS library and threads, versions').action(info);
   addRecipeCommands(p, { loadData: recipeData, setupBackend, dataOptions, backendOptions });
   return p;

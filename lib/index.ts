@@ -84,10 +84,12 @@ export type {
   CheckOptions, GradientCheck, GradientTensorCheck, InitialLossCheck, LrFinderOptions, LrFinderResult, ModelCheckReport, OverfitCheck,
   UnitCheck,
 } from './recipe';
-export { checkSpace, choice, defaultBuild, integers, logUniform, MLP_SPACE, search, SEARCH_METRICS, searchTableCsv, spaceFromJSON, uniform } from './search';
+export {
+  checkSpace, choice, DEFAULT_QUEUE_NAME, defaultBuild, integers, logUniform, MLP_SPACE, search, SEARCH_METRICS, searchTableCsv, spaceFromJSON, startQueueWorker, uniform,
+} from './search';
 export type {
   BuildContext, BuildFunction, BuildSpec, ChoiceParam, Config, NumberParam, ParamValue, SearchBudget, SearchParam, SearchMetric,
-  SearchOptions, SearchResult, SearchSpace, SearchStrategy, Trial, TrialData, TrialResult, TrialRunner, TrialStatus,
+  QueueSpec, QueueWorker, QueueWorkerOptions, SearchOptions, SearchResult, SearchSpace, SearchStrategy, Trial, TrialData, TrialResult, TrialRunner, TrialStatus,
 } from './search';
 export { searchPlotSpec, writeSearchPlot } from './plot/search';
 export { predictClasses, predictProba } from './predict';

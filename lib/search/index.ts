@@ -6,3 +6,5 @@ export type { BuildContext, BuildFunction, BuildSpec, SearchMetric, Trial, Trial
 export type { TrialRunner } from './runner';
 export { search, searchTableCsv } from './search';
 export type { SearchBudget, SearchOptions, SearchResult, SearchStrategy } from './search';
+export { DEFAULT_QUEUE_NAME, startQueueWorker } from './queue';
+export type { QueueSpec, QueueWorker, QueueWorkerOptions } from './queue';

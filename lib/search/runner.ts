@@ -8,6 +8,7 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { BackendName } from '../backend/select';
 import { BlasnetError, ErrorCode } from '../errors';
+import type { Sequential } from '../model/sequential';
 import { runTrial } from './trial';
 import type { BuildFunction, SearchMetric, Trial, TrialData, TrialEnv, TrialResult } from './trial';
 
@@ -19,6 +20,11 @@ export interface TrialRunner {
   run(trial: Trial): Promise<TrialResult>;
   /** Stops everything it runs (workers are terminated) and frees its resources. */
   close(): Promise<void>;
+  /**
+   * Retrains a row's configuration on all the data where the trials ran (a queue's workers);
+   * without it the search retrains on the calling thread.
+   */
+  refit?(best: TrialResult): Promise<Sequential>;
 }
 
 /** Runs trials one after another on the calling thread, yielding to the event loop between trials. */
@@ -53,6 +59,15 @@ export function threadsPerWorker(workers: number, cores = os.availableParallelis
   return Math.max(1, Math.floor(cores / workers));
 }
 
+/** A message to a search worker: a trial to run, or a row's configuration to retrain on all rows. */
+export type SearchWorkerMessage = { kind: 'trial'; trial: Trial } | { kind: 'refit'; best: TrialResult };
+
+/** Trial runner over worker threads that can also retrain a row in a worker (as model file bytes). */
+export interface ThreadRunner extends TrialRunner {
+  /** The row's configuration retrained on all the data in a worker thread, as model file bytes. */
+  refitBytes(best: TrialResult): Promise<Uint8Array>;
+}
+
 /**
  * Runs trials in `workers` worker threads that share `data` (its arrays must be on
  * SharedArrayBuffers: every worker reads the same single copy). Each worker pins its native
@@ -61,7 +76,7 @@ export function threadsPerWorker(workers: number, cores = os.availableParallelis
  */
 export function workerRunner(data: TrialData, options: {
   workers: number; threads: number; backend: BackendName; build: { module: string; name: string } | null; metric: SearchMetric; trialTimeMs?: number;
-}): TrialRunner {
+}): ThreadRunner {
   for (const a of [data.x, data.y, data.folds]) {
     if (!(a.buffer instanceof SharedArrayBuffer)) throw new BlasnetError(ErrorCode.INTERNAL, 'workerRunner: the trial data must be on shared memory');
   }
@@ -69,23 +84,24 @@ export function workerRunner(data: TrialData, options: {
     data, backend: options.backend, threads: options.threads, build: options.build, metric: options.metric,
     ...(options.trialTimeMs !== undefined ? { trialTimeMs: options.trialTimeMs } : {}),
   };
-  interface Slot { worker: Worker; job: { trial: Trial; resolve: (r: TrialResult) => void } | null }
+  interface Job { message: SearchWorkerMessage; done: (reply: unknown) => void; lost: (why: string) => void }
+  interface Slot { worker: Worker; job: Job | null }
   const slots: Slot[] = [];
-  const waiting: { trial: Trial; resolve: (r: TrialResult) => void }[] = [];
+  const waiting: Job[] = [];
   let closed = false;
 
   const dispatch = (slot: Slot) => {
     const next = waiting.shift();
     if (!next) return;
     slot.job = next;
-    slot.worker.postMessage(next.trial);
+    slot.worker.postMessage(next.message);
   };
   const spawn = (): Slot => {
     const slot: Slot = { worker: new Worker(WORKER, { workerData: input }), job: null };
-    slot.worker.on('message', (r: TrialResult) => {
+    slot.worker.on('message', (reply: unknown) => {
       const job = slot.job;
       slot.job = null;
-      job?.resolve(r);
+      job?.done(reply);
       dispatch(slot);
     });
     const lost = (why: string) => {
@@ -94,9 +110,7 @@ export function workerRunner(data: TrialData, options: {
       slot.job = null;
       const i = slots.indexOf(slot);
       if (i >= 0) slots[i] = spawn();
-      if (job) {
-        job.resolve({ index: job.trial.index, stage: job.trial.stage, config: job.trial.config, score: NaN, epochs: job.trial.epochs, seed: job.trial.seed, seconds: 0, status: 'failed', error: why });
-      }
+      job?.lost(why);
       if (i >= 0) dispatch(slots[i]);
     };
     slot.worker.on('error', (e) => lost(`the search worker failed: ${e.message}`));
@@ -104,15 +118,36 @@ export function workerRunner(data: TrialData, options: {
     return slot;
   };
   for (let i = 0; i < options.workers; i++) slots.push(spawn());
+  const submit = (job: Job) => {
+    waiting.push(job);
+    const idle = slots.find((s) => s.job === null);
+    if (idle) dispatch(idle);
+  };
 
   return {
     concurrency: options.workers,
     run(trial) {
       if (closed) return Promise.reject(new BlasnetError(ErrorCode.STATE, 'workerRunner: closed'));
       return new Promise<TrialResult>((resolve) => {
-        waiting.push({ trial, resolve });
-        const idle = slots.find((s) => s.job === null);
-        if (idle) dispatch(idle);
+        submit({
+          message: { kind: 'trial', trial },
+          done: (r) => resolve(r as TrialResult),
+          lost: (why) => resolve({ index: trial.index, stage: trial.stage, config: trial.config, score: NaN, epochs: trial.epochs, seed: trial.seed, seconds: 0, status: 'failed', error: why }),
+        });
+      });
+    },
+    refitBytes(best) {
+      if (closed) return Promise.reject(new BlasnetError(ErrorCode.STATE, 'workerRunner: closed'));
+      return new Promise<Uint8Array>((resolve, reject) => {
+        submit({
+          message: { kind: 'refit', best },
+          done: (r) => {
+            const reply = r as { bytes?: Uint8Array; error?: string };
+            if (reply.bytes) resolve(reply.bytes);
+            else reject(new BlasnetError(ErrorCode.STATE, `search: retraining the best configuration failed: ${reply.error ?? 'no model'}`));
+          },
+          lost: (why) => reject(new BlasnetError(ErrorCode.STATE, `search: retraining the best configuration failed: ${why}`)),
+        });
       });
     },
     async close() {

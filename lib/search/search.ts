@@ -14,9 +14,11 @@ import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import { sequentialRunner, threadsPerWorker, workerRunner } from './runner';
 import type { TrialRunner } from './runner';
+import { queueRunner, resolveQueue } from './queue';
+import type { QueueSpec } from './queue';
 import { gridConfigs, gridSize, isSpec, narrowSpace, sampleConfig, validateSpace } from './space';
 import type { Config, SearchSpace } from './space';
-import { defaultBuild, SEARCH_METRICS, trialSeed } from './trial';
+import { defaultBuild, refitModel, SEARCH_METRICS, trialSeed } from './trial';
 import type { BuildFunction, BuildSpec, SearchMetric, Trial, TrialData, TrialResult } from './trial';
 import type { Task } from '../data/tabular';
 
@@ -81,6 +83,16 @@ export interface SearchOptions {
   build?: BuildSpec;
   /** Worker threads running trials at once; 1 (default) runs them on this thread. */
   workers?: number;
+  /**
+   * Run the trials as BullMQ jobs on Redis instead (a URL like 'redis://host:6379', or { url,
+   * name }): `blasnet worker --queue <url>` processes on any machines take them. The data goes
+   * to Redis once (a blob keyed by its hash), each job carries a trial's configuration, epochs and
+   * seed, and a worker retrains the best configuration and returns its model file through Redis.
+   * Needs the optional packages bullmq and ioredis (ERR_BLASNET_DEPENDENCY without them); an
+   * unreachable Redis is ERR_BLASNET_IO before any trial. With a `build` module, its path must
+   * resolve on the workers too. Not with workers > 1 (the workers' own concurrency applies).
+   */
+  queue?: QueueSpec;
   /**
    * Kernel threads per trial (native backend). Default floor(cores / workers) with workers, the
    * caller's count without. The native kernel pool is one per process, so this is its thread
@@ -237,6 +249,12 @@ function ranked(rows: readonly TrialResult[], stage: number, higher: boolean): T
     .sort((a, b) => (better(higher, a, b) ? -1 : better(higher, b, a) ? 1 : a.index - b.index));
 }
 
+/** The best 'ok' row of the last stage that has one. */
+function bestRow(rows: readonly TrialResult[], higher: boolean): TrialResult | null {
+  const lastStage = rows.filter((r) => r.status === 'ok').reduce((m, r) => Math.max(m, r.stage), -1);
+  return lastStage >= 0 ? ranked(rows, lastStage, higher)[0] : null;
+}
+
 /** search: tries configurations from `space` and returns every trial's row, the best, and a refitted model. */
 export async function search(options: SearchOptions): Promise<SearchResult> {
   const where = 'search';
@@ -280,12 +298,17 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   const { signal, onTrial, progress } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an AbortSignal for signal`);
   if (onTrial !== undefined && typeof onTrial !== 'function') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a function for onTrial`);
+  if (options.queue !== undefined) {
+    resolveQueue(where, options.queue);
+    if (options.workers !== undefined && options.workers !== 1) throw rangeError(ErrorCode.ARG_RANGE, `${where}: give queue or workers, not both (a queue's workers set their own concurrency)`);
+  }
+  const remote = workers > 1 || options.queue !== undefined;
   const buildSpec = options.build ?? defaultBuild;
   let build: BuildFunction;
   let buildModule: { module: string; name: string } | null = null;
   if (typeof buildSpec === 'function') {
-    if (workers > 1 && buildSpec !== defaultBuild) {
-      throw typeError(ErrorCode.ARG_TYPE, `${where}: build is a function and cannot move to worker threads; give { module, name } with workers > 1`);
+    if (remote && buildSpec !== defaultBuild) {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: build is a function and cannot move to worker threads or a queue's workers; give { module, name } with workers > 1 or queue`);
     }
     build = buildSpec;
   } else if (buildSpec && typeof buildSpec === 'object' && typeof buildSpec.module === 'string') {
@@ -375,11 +398,22 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   const native = (workers > 1 || options.threads !== undefined) && backend === 'native' ? getBackend('native') : null;
   const callerThreads = native ? native.getNumThreads() : 0;
   native?.setNumThreads(threads);
-  const runner: TrialRunner = workers > 1
-    ? workerRunner(data, { workers, threads, backend, build: buildModule, metric, ...(budget.trialTimeMs !== undefined ? { trialTimeMs: budget.trialTimeMs } : {}) })
-    : sequentialRunner(data, { build, metric, backend, ...(budget.trialTimeMs !== undefined ? { trialTimeMs: budget.trialTimeMs } : {}) });
+  const timeLimit = budget.trialTimeMs !== undefined ? { trialTimeMs: budget.trialTimeMs } : {};
+  let runner: TrialRunner;
+  try {
+    runner = options.queue !== undefined
+      ? await queueRunner(data, options.queue, { backend, build: buildModule, metric, ...timeLimit, ...(progress ? { note: (line: string) => progress.write(`${line}\n`) } : {}) })
+      : workers > 1
+        ? workerRunner(data, { workers, threads, backend, build: buildModule, metric, ...timeLimit })
+        : sequentialRunner(data, { build, metric, backend, ...timeLimit });
+  } catch (e) {
+    native?.setNumThreads(callerThreads);
+    throw e;
+  }
   const bar = progressOver(plan.total, metric, progress);
   const rows: TrialResult[] = [];
+  let best: TrialResult | null = null;
+  let model: Sequential | null = null;
   let aborted: (() => void) | null = null;
   const abortPromise = new Promise<never>((_, reject) => {
     aborted = () => reject(abortError(signal as AbortSignal));
@@ -399,23 +433,18 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
       }))]);
       rows.push(...results);
     }
+    best = bestRow(rows, higher);
+    // A queue's workers retrain the best configuration too (the model comes back through Redis).
+    if (best && options.refit !== false && runner.refit) model = await Promise.race([abortPromise, runner.refit(best)]);
   } finally {
     signal?.removeEventListener('abort', onAbort);
     bar.stop();
     await runner.close();
     native?.setNumThreads(callerThreads);
   }
-  const lastStage = rows.filter((r) => r.status === 'ok').reduce((m, r) => Math.max(m, r.stage), -1);
-  const best = lastStage >= 0 ? ranked(rows, lastStage, higher)[0] : null;
-  let model: Sequential | null = null;
-  if (best && options.refit !== false) {
+  if (best && options.refit !== false && !model) {
     if (signal?.aborted) throw abortError(signal);
-    const bestSeed = best.seed;
-    model = build(best.config, { inputSize: d.cols, outputSize: d.outputSize, task: d.task, seed: bestSeed, backend });
-    const yAll = d.task === 'classification' ? d.y : d.yCols > 1 ? new Matrix(d.y as Float32Array, d.rows, d.yCols) : d.y;
-    model.fit(new Matrix(d.x, d.rows, d.cols), yAll, {
-      epochs: best.epochs, batchSize: typeof best.config.batchSize === 'number' ? best.config.batchSize : 32, seed: bestSeed, onNonFinite: 'stop',
-    });
+    model = refitModel(best, data, { build, backend });
   }
   return { trials: rows, best, bestConfig: best ? best.config : null, model, metric, higherIsBetter: higher };
 }

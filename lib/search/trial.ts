@@ -4,7 +4,8 @@
  * search worker (everything it needs is plain data plus the shared x and y), so a trial's result
  * depends only on the trial and the data, wherever it runs.
  */
-import type { BackendName } from '../backend/select';import { ErrorCode, rangeError, typeError } from '../errors';
+import type { BackendName } from '../backend/select';
+import { ErrorCode, rangeError, typeError } from '../errors';
 import { dense, dropout } from '../layers';
 import type { DenseActivation, Layer } from '../layers';
 import { Sequential } from '../model/sequential';
@@ -221,4 +222,17 @@ export function runTrial(trial: Trial, data: TrialData, env: TrialEnv): TrialRes
     const err = e as Error & { code?: string };
     return row('failed', NaN, `${err.message}${err.code ? ` (${err.code})` : ''}`);
   }
+}
+
+/**
+ * A configuration (a row of the table) retrained on every row of the data, with the row's seed and
+ * epochs: the search's final model, the same wherever it is trained.
+ */
+export function refitModel(best: Pick<TrialResult, 'config' | 'seed' | 'epochs'>, data: TrialData, env: Pick<TrialEnv, 'build' | 'backend'>): Sequential {
+  const model = env.build(best.config, { inputSize: data.cols, outputSize: data.outputSize, task: data.task, seed: best.seed, backend: env.backend });
+  const y = data.task === 'classification' ? data.y : data.yCols > 1 ? new Matrix(data.y as Float32Array, data.rows, data.yCols) : data.y;
+  model.fit(new Matrix(data.x, data.rows, data.cols), y, {
+    epochs: best.epochs, batchSize: num(best.config, 'batchSize', 32), seed: best.seed, onNonFinite: 'stop',
+  });
+  return model;
 }

@@ -4,9 +4,10 @@
  */
 import { parentPort, workerData } from 'worker_threads';
 import { setDefaultBackend } from '../backend/select';
-import { defaultBuild, runTrial } from './trial';
-import type { BuildFunction, Trial, TrialEnv } from './trial';
-import type { SearchWorkerInput } from './runner';
+import { encodeModel } from '../io/model-file';
+import { defaultBuild, refitModel, runTrial } from './trial';
+import type { BuildFunction, TrialEnv } from './trial';
+import type { SearchWorkerInput, SearchWorkerMessage } from './runner';
 
 const input = workerData as SearchWorkerInput;
 const port = parentPort as NonNullable<typeof parentPort>;
@@ -30,4 +31,15 @@ if (input.build) {
   }
 }
 const env: TrialEnv = { build, metric: input.metric, backend: input.backend, ...(input.trialTimeMs !== undefined ? { trialTimeMs: input.trialTimeMs } : {}) };
-port.on('message', (trial: Trial) => port.postMessage(runTrial(trial, input.data, env)));
+port.on('message', (m: SearchWorkerMessage) => {
+  if (m.kind === 'trial') {
+    port.postMessage(runTrial(m.trial, input.data, env));
+    return;
+  }
+  try {
+    port.postMessage({ bytes: new Uint8Array(encodeModel(refitModel(m.best, input.data, env))) });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    port.postMessage({ error: `${err.message}${err.code ? ` (${err.code})` : ''}` });
+  }
+});
