@@ -1,0 +1,183 @@
+/**
+ * Search over a BullMQ queue on a real Redis (test/redis.ts): `blasnet worker` processes give the
+ * same table and model as the local run for the same seed, a worker killed mid-trial loses its job
+ * to another, and bad queues are coded errors before any trial.
+ */
+import { strict as assert } from 'assert';
+import { spawn, spawnSync } from 'child_process';
+import type { ChildProcess } from 'child_process';
+import { randomUUID } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { logUniform, Matrix, Rng, search, startQueueWorker } from '../lib';
+import type { SearchOptions, SearchResult, TrialResult } from '../lib';
+import { decodeTrialData, encodeTrialData } from '../lib/search/queue';
+import { forEachBackend, normError } from './helpers';
+import { stopTestRedis, testRedis } from './redis';
+
+const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
+
+/** A seeded 3-class table: the class is decided by two of four features. */
+function table(rows: number, seed = 1): { x: Matrix; y: Int32Array } {
+  const rng = new Rng(seed);
+  const x = new Matrix(new Float32Array(rows * 4).map(() => rng.normal()), rows, 4);
+  const y = new Int32Array(rows).map((_, i) => (x.data[i * 4] > 0 ? 1 : 0) + (x.data[i * 4 + 1] > 0.5 ? 1 : 0));
+  return { x, y };
+}
+
+function rowsOf(r: SearchResult): Omit<TrialResult, 'seconds'>[] {
+  return r.trials.map(({ seconds: _s, ...rest }) => rest);
+}
+
+async function rejectsCode(p: () => Promise<unknown>, code: string): Promise<Error & { code?: string }> {
+  try {
+    await p();
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    assert.equal(err.code, code, err.message);
+    return err;
+  }
+  throw new Error(`expected ${code} but the promise resolved`);
+}
+
+/** A `blasnet worker` process on the queue, resolved once it listens; `lines` collects its output. */
+interface WorkerProcess { child: ChildProcess; lines: string[]; onLine?: (line: string) => void }
+const running: WorkerProcess[] = [];
+function startWorker(url: string, name: string, extra: string[] = []): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [CLI, 'worker', '--queue', url, '--queue-name', name, '--threads', '1', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const w: WorkerProcess = { child, lines: [] };
+  running.push(w);
+  let buffered = '';
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout?.on('data', (b: Buffer) => {
+      buffered += b.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop() as string;
+      for (const line of parts) {
+        w.lines.push(line);
+        w.onLine?.(line);
+        if (line.startsWith('worker: listening')) resolve(w);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the worker exited with code ${code}: ${stderr}`)));
+  });
+}
+
+const data = table(150);
+const space = { lr: logUniform(1e-3, 1e-1), hidden: 16 };
+
+describe('search over a BullMQ queue', function () {
+  this.timeout(120000);
+  let url = '';
+  before(async function () {
+    url = await testRedis(this);
+  });
+  after(() => {
+    for (const w of running) w.child.kill('SIGKILL');
+    stopTestRedis();
+  });
+
+  forEachBackend('coordinator and two worker processes', (b) => {
+    it('give the same table and retrained model as the local run for the same seed', async function () {
+      const name = `t-${randomUUID()}`;
+      await Promise.all([startWorker(url, name), startWorker(url, name)]);
+      const options: SearchOptions = { space, data, trials: 5, seed: 7, budget: { epochs: 3 }, backend: b.name as 'js' | 'native', threads: 1 };
+      const local = await search(options);
+      const seen: number[] = [];
+      const remote = await search({ ...options, queue: { url, name }, onTrial: (r) => seen.push(r.index) });
+      assert.deepEqual(rowsOf(remote), rowsOf(local));
+      assert.deepEqual(seen.sort(), [0, 1, 2, 3, 4]);
+      assert.ok(remote.trials.every((r) => r.status === 'ok'));
+      assert.deepEqual(remote.bestConfig, local.bestConfig);
+      assert.ok(remote.model && local.model);
+      // The worker retrains at 1 kernel thread, this process at its own count: equal up to rounding.
+      assert.ok(normError(remote.model.predict(data.x).data, local.model.predict(data.x).data) < 1e-5);
+    });
+  });
+
+  it('survives a worker killed mid-trial: another takes its job when the lock expires', async function () {
+    const name = `t-${randomUUID()}`;
+    const short = ['--lock-ms', '1000', '--stalled-ms', '300'];
+    const [a, b] = await Promise.all([startWorker(url, name, short), startWorker(url, name, short)]);
+    let killed: number | null = null;
+    a.onLine = (line) => {
+      const m = /: trial (\d+) started/.exec(line);
+      if (m && killed === null) {
+        killed = Number(m[1]);
+        a.child.kill('SIGKILL');
+      }
+    };
+    const options: SearchOptions = { space, data, trials: 4, seed: 3, budget: { epochs: 4 }, backend: 'js', refit: false };
+    const local = await search(options);
+    const remote = await search({ ...options, queue: { url, name } });
+    assert.notEqual(killed, null, 'the first worker never started a trial');
+    assert.equal(a.child.signalCode, 'SIGKILL');
+    assert.ok(a.lines.every((l) => !l.includes(`trial ${killed} ok`)), 'the killed worker finished its trial');
+    assert.ok(b.lines.some((l) => l.includes(`trial ${killed} started`)), `the other worker never took trial ${killed}:\n${b.lines.join('\n')}`);
+    assert.deepEqual(rowsOf(remote), rowsOf(local));
+  });
+
+  it('blasnet search --queue runs its trials on blasnet worker processes', async function () {
+    const name = `t-${randomUUID()}`;
+    const w = await startWorker(url, name);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-queue-'));
+    const lines = ['a,b,c,d,label'];
+    for (let i = 0; i < 90; i++) lines.push(`${[0, 1, 2, 3].map((j) => data.x.data[i * 4 + j]).join(',')},${['no', 'yes', 'maybe'][data.y[i]]}`);
+    const csv = path.join(tmp, 'd.csv');
+    fs.writeFileSync(csv, `${lines.join('\n')}\n`);
+    const out = path.join(tmp, 'best.blasnet');
+    // Asynchronous: the worker's output is read on this event loop while the search runs.
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, [CLI, 'search', '--csv', csv, '--trials', '3', '--epochs', '2', '--backend', 'js', '--queue', url, '--queue-name', name,
+        '--out-table', path.join(tmp, 't.csv'), '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      c.once('exit', (status) => resolve({ status, stdout, stderr }));
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const last = JSON.parse(r.stdout.trim().split('\n').pop() as string);
+    assert.equal(last.trials, 3);
+    assert.equal(last.failed, 0);
+    assert.ok(fs.statSync(out).size > 100);
+    assert.equal(w.lines.filter((l) => / trial \d+ ok /.test(l)).length, 3);
+    assert.ok(w.lines.some((l) => l.includes('refit done')));
+  });
+});
+
+describe('search queue: bad input', function () {
+  this.timeout(30000);
+  it('an unreachable Redis is ERR_BLASNET_IO before any trial', async () => {
+    let trials = 0;
+    const err = await rejectsCode(() => search({ space, data, trials: 2, queue: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 2000 }, onTrial: () => trials++ }), 'ERR_BLASNET_IO');
+    assert.match(err.message, /search: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+    assert.equal(trials, 0);
+    await rejectsCode(() => startQueueWorker({ queue: 'redis://127.0.0.1:1' }), 'ERR_BLASNET_IO');
+    const cli = spawnSync(process.execPath, [CLI, 'worker', '--queue', 'redis://127.0.0.1:1'], { encoding: 'utf8', timeout: 20000 });
+    assert.equal(cli.status, 1);
+    assert.match(cli.stderr, /cannot reach Redis .*\(ERR_BLASNET_IO\)/);
+  });
+
+  it('a malformed queue, a queue with workers, and a build function are coded errors', async () => {
+    await rejectsCode(() => search({ space, data, queue: 'http://127.0.0.1:6379' }), 'ERR_BLASNET_ARG_RANGE');
+    await rejectsCode(() => search({ space, data, queue: { url: 'redis://127.0.0.1:6379', name: 'a:b' } }), 'ERR_BLASNET_ARG_RANGE');
+    await rejectsCode(() => search({ space, data, queue: 42 as never }), 'ERR_BLASNET_ARG_TYPE');
+    await rejectsCode(() => search({ space, data, queue: 'redis://127.0.0.1:6379', workers: 2 }), 'ERR_BLASNET_ARG_RANGE');
+    await rejectsCode(() => search({ space, data, queue: 'redis://127.0.0.1:6379', build: (c, ctx) => { throw new Error(`${String(c)}${String(ctx)}`); } }), 'ERR_BLASNET_ARG_TYPE');
+    await rejectsCode(() => startQueueWorker({ queue: 'redis://127.0.0.1:6379', concurrency: 0 }), 'ERR_BLASNET_ARG_RANGE');
+  });
+
+  it('the data blob round-trips and a damaged one is ERR_BLASNET_FORMAT', () => {
+    const d = { x: new Float32Array([1, 2, 3, 4, 5, 6]), rows: 3, cols: 2, y: new Int32Array([0, 1, 0]), yCols: 1, task: 'classification' as const, outputSize: 2, folds: new Int32Array([0, -1, -1]), nFolds: 1 };
+    const back = decodeTrialData(encodeTrialData(d), 'blob');
+    assert.deepEqual({ ...back, x: [...back.x], y: [...back.y], folds: [...back.folds] }, { ...d, x: [...d.x], y: [...d.y], folds: [...d.folds] });
+    assert.ok(back.x.buffer instanceof SharedArrayBuffer);
+    const blob = encodeTrialData(d);
+    assert.throws(() => decodeTrialData(blob.subarray(0, blob.length - 4), 'blob'), { code: 'ERR_BLASNET_FORMAT' });
+    assert.throws(() => decodeTrialData(Buffer.from('nonsense'), 'blob'), { code: 'ERR_BLASNET_FORMAT' });
+  });
+});
