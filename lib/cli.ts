@@ -37,8 +37,6 @@ import { diagnosticsLogger } from './recipe/diagnostics';
 import { exportOnnx } from './interop/onnx';
 import { saveSafetensors } from './interop/safetensors';
 import { addRecipeCommands } from './recipe/cli';
-import { readCsv } from './data/csv';
-import { Standardizer } from './data/preprocess';
 import { MLP_SPACE, search as runSearch, searchTableCsv, spaceFromJSON, startQueueWorker } from './search';
 import type { SearchMetric, SearchStrategy } from './search';
 import { writeSearchPlot } from './plot/search';
@@ -598,6 +596,8 @@ interface SearchCliOptions {
   quiet?: boolean;
   queue?: string;
   queueName?: string;
+  task: Task | 'auto';
+  categorical?: string[];
 }
 
 /** blasnet search: a hyperparameter search on a CSV table; writes the results table, a plot and optionally the best model. */
@@ -618,18 +618,18 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
     }
     space = spaceFromJSON(text);
   }
-  const read = (file: string) => readCsv(file, { label: o.label, classes: true });
-  const trainSet = read(o.csv);
-  // Standardised with the training rows' statistics, which the saved model keeps as its preprocessing.
-  const scaler = new Standardizer().fit(trainSet.x);
+  const label = labelColumns(o.label);
+  const table = readTable(o.csv);
   const say = (s: string) => {
     if (!o.quiet) process.stdout.write(`${s}\n`);
   };
-  say(`blasnet ${VERSION}: ${o.strategy} search of ${o.trials} trials on ${o.csv} (${trainSet.x.rows} rows, ${trainSet.x.cols} features), ` +
+  say(`blasnet ${VERSION}: ${o.strategy} search of ${o.trials} trials on ${o.csv} (${table.rows.length} rows), ` +
     `${o.queue ? `over the queue at ${o.queue}` : `${o.workers} worker(s)`}`);
   const started = Date.now();
+  // The table preprocessing (as train's) is fitted inside each fold on its training rows.
   const result = await runSearch({
-    space, data: { x: scaler.transform(trainSet.x), y: trainSet.labels as Int32Array }, trials: o.trials, strategy: o.strategy, seed: o.seed,
+    space, data: { table, label, preprocessing: { task: o.task, ...(o.categorical ? { categorical: o.categorical } : {}) } },
+    trials: o.trials, strategy: o.strategy, seed: o.seed,
     workers: o.workers, budget: { epochs: o.epochs }, ...(o.metric ? { metric: o.metric } : {}), ...(o.folds ? { folds: o.folds } : {}),
     ...(o.threads ? { threads: o.threads } : {}), ...(o.quiet ? {} : { progress: process.stdout }),
     ...(o.queue ? { queue: { url: o.queue, ...(o.queueName ? { name: o.queueName } : {}) } } : {}),
@@ -643,20 +643,41 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
     say(`plot in ${path.resolve(files.svg)} and .png`);
   }
   if (!result.best || !result.model) throw new BlasnetError(ErrorCode.STATE, 'search: every trial failed or diverged; see the table');
-  const model = result.model.setPreprocessing(scaler);
+  const model = result.model;
+  const prep = result.preprocessor as TabularPreprocessor;
+  say(`preprocessing (fitted per fold; the saved model's on all ${table.rows.length} rows): ${prep.describe()}`);
   say(`best ${result.metric} ${result.best.score.toFixed(4)} (trial ${result.best.index}): ${JSON.stringify(result.bestConfig)}`);
   let test: Record<string, number> | null = null;
   if (o.testCsv) {
-    const t = read(o.testCsv);
-    test = model.evaluate(t.x, t.labels as Int32Array, { metrics: ['accuracy'] });
-    say(`retrained on all ${trainSet.x.rows} rows: test loss ${test.loss.toFixed(4)}  test accuracy ${test.accuracy.toFixed(4)}`);
+    const t = readTable(o.testCsv);
+    const x = prep.transform(t);
+    const y = prep.targets(t);
+    if (y instanceof Int32Array) {
+      test = model.evaluate(x, y, { metrics: ['accuracy'] });
+      say(`retrained on all ${table.rows.length} rows: test loss ${test.loss.toFixed(4)}  test accuracy ${test.accuracy.toFixed(4)}`);
+    } else {
+      // In the label's units, as train reports regression.
+      const p = prep.inverseTargets(model.predict(x)).data;
+      const truth = prep.inverseTargets(y).data;
+      let se = 0;
+      let ae = 0;
+      for (let i = 0; i < p.length; i++) {
+        se += (p[i] - truth[i]) ** 2;
+        ae += Math.abs(p[i] - truth[i]);
+      }
+      test = { mse: se / p.length, mae: ae / p.length };
+      say(`retrained on all ${table.rows.length} rows: test mse ${test.mse.toPrecision(4)}  test mae ${test.mae.toPrecision(4)}`);
+    }
   }
   if (o.out) {
-    saveModel(o.out, model, { metadata: { source: o.csv, search: { strategy: o.strategy, trials: o.trials, seed: o.seed }, config: result.bestConfig, classNames: trainSet.classNames ?? null } });
+    saveModel(o.out, model, {
+      preprocessing: prep,
+      metadata: { source: o.csv, task: prep.task, search: { strategy: o.strategy, trials: o.trials, seed: o.seed }, config: result.bestConfig, classNames: prep.classNames ?? null },
+    });
     say(`model written to ${path.resolve(o.out)}`);
   }
-  process.stdout.write(`${JSON.stringify({ best: result.bestConfig, score: result.best.score, metric: result.metric, trials: result.trials.length, failed, seconds,
-    ...(test ? { testAccuracy: test.accuracy, testLoss: test.loss } : {}) })}\n`);
+  const figures = test ? Object.fromEntries(Object.entries(test).map(([k, v]) => [`test${k[0].toUpperCase()}${k.slice(1)}`, v])) : {};
+  process.stdout.write(`${JSON.stringify({ best: result.bestConfig, score: result.best.score, metric: result.metric, trials: result.trials.length, failed, seconds, ...figures })}\n`);
 }
 
 interface WorkerCliOptions { queue: string; queueName?: string; concurrency: number; threads?: number; lockMs: number; stalledMs: number; quiet?: boolean }
@@ -750,13 +771,15 @@ export function program(): Command {
     .option('--safetensors <file>', 'write the weights as safetensors')
     .action(exportModel);
   const s = p.command('search').description('hyperparameter search (learning rate, weight decay, widths, activation, dropout, batch size) on a CSV table')
-    .requiredOption('--csv <file>', 'the training table (a header and a label column); standardised with its own statistics')
+    .requiredOption('--csv <file>', 'the training table (a header and a label column); preprocessed as train does, fitted inside each fold')
     .option('--test-csv <file>', 'a test table: the retrained best model is scored on it')
-    .option('--label <column>', 'the label column', 'label')
+    .option('--label <columns>', 'the label column; several, comma-separated, for multi-output regression', 'label')
+    .addOption(new Option('--task <task>', 'what the label is; auto decides from its values').choices(['auto', 'classification', 'regression']).default('auto'))
+    .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers', names)
     .option('--space <file>', 'a JSON search space instead of the default one (see README)')
     .option('--trials <n>', 'configurations to try', int('--trials'), 20)
     .addOption(new Option('--strategy <name>', 'how trials are proposed').choices(['random', 'grid', 'coarseToFine', 'halving']).default('random'))
-    .addOption(new Option('--metric <name>', 'what to optimise (default accuracy)').choices(['accuracy', 'valLoss', 'loss']))
+    .addOption(new Option('--metric <name>', 'what to optimise (default accuracy for classes, mse for regression)').choices(['accuracy', 'valLoss', 'loss', 'mse', 'mae']))
     .option('--folds <k>', 'k-fold cross-validation (stratified) instead of a 20% holdout', int('--folds', 2))
     .option('--epochs <n>', 'epochs of a full trial', int('--epochs'), 20)
     .option('--workers <n>', 'worker threads running trials at once', int('--workers'), 1)

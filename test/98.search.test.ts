@@ -13,7 +13,7 @@ import {
   checkSpace, choice, defaultBuild, integers, logUniform, Matrix, Rng, search, searchPlotSpec, searchTableCsv, spaceFromJSON, uniform,
   writeSearchPlot,
 } from '../lib';
-import type { Config, SearchOptions, SearchResult, TrialResult } from '../lib';
+import type { Config, SearchOptions, SearchResult, Table, TrialResult } from '../lib';
 import { assignFolds } from '../lib/search/search';
 import { gridConfigs, narrowSpace, sampleConfig } from '../lib/search/space';
 import { forEachBackend } from './helpers';
@@ -261,6 +261,50 @@ forEachBackend('search', (b) => {
   });
 });
 
+describe('search on a raw table', () => {
+  /** 60 rows: two numbers, a colour (one row 'violet', the only one), a class or a price label. */
+  function rawTable(): Table {
+    const rng = new Rng(4);
+    const rows: string[][] = [];
+    for (let i = 0; i < 60; i++) {
+      const a = rng.normal();
+      const b = rng.normal();
+      const colour = i === 7 ? 'violet' : ['red', 'green'][i % 2];
+      rows.push([a.toFixed(3), i % 11 === 0 ? '' : b.toFixed(3), colour, a + b > 0 ? 'yes' : 'no', (1000 * a + 300 * b + 5000).toFixed(1)]);
+    }
+    return { columns: ['a', 'b', 'colour', 'label', 'price'], rows };
+  }
+  const features = { features: ['a', 'b', 'colour'] };
+
+  it('fits the preprocessing inside each fold: the fold without the rare category has one input fewer', async function () {
+    this.timeout(60000);
+    const sizes: number[] = [];
+    const build = (c: Config, ctx: Parameters<typeof defaultBuild>[1]) => {
+      sizes.push(ctx.inputSize);
+      return defaultBuild(c, ctx);
+    };
+    const r = await search({ space: { lr: 1e-2, hidden: 4 }, data: { table: rawTable(), label: 'label', preprocessing: features }, trials: 1, folds: 3, budget: { epochs: 1 }, build });
+    const all = r.preprocessor?.inputSize as number;
+    // a, b, b's missing indicator, and a one-hot colour block of 3 (red, green, violet) on all rows.
+    assert.equal(all, 6);
+    assert.deepEqual(sizes.slice(0, 3).sort(), [all - 1, all, all]);
+    assert.equal(sizes[3], all);
+    assert.equal(r.model?.inputSize, all);
+  });
+
+  it('regression: targets scaled per fold, mse scored in the label units, the same table in worker threads', async function () {
+    this.timeout(60000);
+    const options: SearchOptions = { space: { lr: logUniform(1e-3, 1e-1), hidden: 8 }, data: { table: rawTable(), label: 'price', preprocessing: features }, trials: 3, folds: 2, budget: { epochs: 2 }, seed: 2, backend: 'js' };
+    const one = await search(options);
+    assert.equal(one.metric, 'mse');
+    // Scaled units would give about 1; the price's variance is about 1000^2 + 300^2.
+    assert.ok(one.trials.every((t) => t.status === 'ok' && t.score > 1e4), JSON.stringify(one.trials.map((t) => t.score)));
+    const two = await search({ ...options, workers: 2 });
+    assert.deepEqual(rowsOf(two), rowsOf(one));
+    assert.equal(one.preprocessor?.task, 'regression');
+  });
+});
+
 describe('search bad input', () => {
   const ok: SearchOptions = { space: { lr: logUniform(1e-3, 1e-1) }, data, trials: 2, budget: { epochs: 1 } };
   const cases: [string, Partial<SearchOptions>, string][] = [
@@ -343,6 +387,13 @@ describe('search plot and CLI', () => {
     assert.match(fs.readFileSync(path.join(tmp, 'p.svg'), 'utf8'), /^<svg/);
     assert.ok(fs.statSync(path.join(tmp, 'p.png')).size > 1000);
     assert.ok(fs.statSync(path.join(tmp, 'best.blasnet')).size > 100);
+    // Regression on the same table: the first feature is the label, scored in its units.
+    const reg = spawnSync(process.execPath, [cli, 'search', '--csv', csv, '--test-csv', csv, '--label', 'a', '--trials', '2', '--epochs', '2',
+      '--backend', 'js', '--out-table', path.join(tmp, 'r.csv'), '--quiet'], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(reg.status, 0, reg.stderr);
+    const regLast = JSON.parse(reg.stdout.trim().split('\n').pop() as string);
+    assert.equal(regLast.metric, 'mse');
+    assert.ok(regLast.testMse > 0 && regLast.testMae > 0);
     const bad = spawnSync(process.execPath, [cli, 'search', '--csv', csv, '--folds', '1'], { encoding: 'utf8' });
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /--folds must be an integer >= 2/);

@@ -20,7 +20,8 @@ import { gridConfigs, gridSize, isSpec, narrowSpace, sampleConfig, validateSpace
 import type { Config, SearchSpace } from './space';
 import { defaultBuild, refitModel, SEARCH_METRICS, trialSeed } from './trial';
 import type { BuildFunction, BuildSpec, SearchMetric, Trial, TrialData, TrialResult } from './trial';
-import type { Task } from '../data/tabular';
+import { TabularPreprocessor, takeRows } from '../data/tabular';
+import type { Table, TableInput, TabularOptions, Task } from '../data/tabular';
 
 /** How a search proposes trials. */
 export type SearchStrategy = 'grid' | 'random' | 'coarseToFine' | 'halving';
@@ -50,8 +51,15 @@ export interface SearchOptions {
   /**
    * Training data: x as a Matrix or rows, y as Int32Array class labels (classification: stratified
    * splits, cross-entropy) or Float32Array / Matrix targets (regression, mean squared error).
+   * Or a raw table (readTable's Table or records) with its label column(s): a TabularPreprocessor
+   * (options `preprocessing`, as TabularPreprocessor.fit takes them) is fitted on each fold's
+   * training rows only, so no statistic of a held-out row reaches its fold's training; regression
+   * targets are scaled per fold too, and mse and mae are scored in the label's units. The
+   * preprocessing fitted on all rows, which the refitted model expects, is the result's
+   * `preprocessor`.
    */
-  data: { x: Input; y: Int32Array | Float32Array | Matrix | ArrayLike<number> };
+  data: { x: Input; y: Int32Array | Float32Array | Matrix | ArrayLike<number> }
+    | { table: TableInput; label: string | string[]; preprocessing?: Omit<TabularOptions, 'label'> };
   /**
    * Configurations to try: random and coarse-to-fine trials in all (the coarse stage takes
    * round(trials * coarseFraction)), halving's first-rung candidates. Grid runs its whole
@@ -63,7 +71,8 @@ export interface SearchOptions {
   /**
    * What to optimise, on the held-out rows: 'accuracy' (higher is better; classification),
    * 'valLoss', 'mse', 'mae' (regression) or 'loss' (last epoch's training loss), lower is better.
-   * Default 'accuracy' for classification, 'valLoss' for regression.
+   * Default 'accuracy' for classification, 'valLoss' for regression ('mse', in the label's units,
+   * with table data).
    */
   metric?: SearchMetric;
   /** k-fold cross-validation with k = folds >= 2 (stratified for classes); default a holdout split. */
@@ -126,6 +135,8 @@ export interface SearchResult {
   readonly model: Sequential | null;
   readonly metric: SearchMetric;
   readonly higherIsBetter: boolean;
+  /** Table data: the preprocessing fitted on all rows, which the refitted model's inputs go through; else null. */
+  readonly preprocessor: TabularPreprocessor | null;
 }
 
 const STRATEGIES: readonly SearchStrategy[] = ['grid', 'random', 'coarseToFine', 'halving'];
@@ -142,8 +153,63 @@ function openFraction(where: string, name: string, v: unknown): number {
   return v;
 }
 
+/** Shared-memory copies of a Float32Array (one per search, read by every worker thread). */
+function sharedF32(src: Float32Array): Float32Array {
+  const out = new Float32Array(new SharedArrayBuffer(4 * src.length) as unknown as ArrayBuffer);
+  out.set(src);
+  return out;
+}
+
+/**
+ * Table data: the preprocessing fitted on all rows (its x and targets are the refit's data) and
+ * the per-fold views, each fold's preprocessing fitted on that fold's training rows.
+ */
+function tableData(where: string, data: { table: TableInput; label: string | string[]; preprocessing?: Omit<TabularOptions, 'label'> }) {
+  const { table, label } = data;
+  if (label === undefined || (typeof label !== 'string' && !Array.isArray(label))) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected the label column name(s) for data.label`);
+  const fitOptions: TabularOptions = { ...(data.preprocessing ?? {}), label };
+  const whole = TabularPreprocessor.fit(table, fitOptions);
+  const rowsOf = (idx: number[]): TableInput => (Array.isArray(table) ? idx.map((i) => (table as TableInput[] & object[])[i]) as TableInput : takeRows(table as Table, idx));
+  const x = whole.transform(table);
+  const targets = whole.targets(table);
+  const views = (folds: Int32Array, nFolds: number) => {
+    const blocks: Float32Array[] = [];
+    const cols = new Int32Array(new SharedArrayBuffer(4 * nFolds) as unknown as ArrayBuffer);
+    const ys: Float32Array[] = [];
+    const std: number[] = [];
+    for (let f = 0; f < nFolds; f++) {
+      const train: number[] = [];
+      for (let r = 0; r < folds.length; r++) if (folds[r] !== f) train.push(r);
+      // The task and class vocabulary stay those of all rows: a fold missing a class still scores it.
+      const prep = TabularPreprocessor.fit(rowsOf(train), { ...fitOptions, task: whole.task as Task });
+      const xf = prep.transform(table);
+      blocks.push(xf.data);
+      cols[f] = xf.cols;
+      if (whole.task === 'regression') {
+        ys.push((prep.targets(table) as Matrix).data);
+        // The divisor targets() used (1 with scaleTargets false).
+        std.push(...(prep.toJSON().target as { std: number[] }).std);
+      }
+    }
+    const concat = (parts: Float32Array[]) => {
+      const out = new Float32Array(new SharedArrayBuffer(4 * parts.reduce((n, p) => n + p.length, 0)) as unknown as ArrayBuffer);
+      let o = 0;
+      for (const p of parts) {
+        out.set(p, o);
+        o += p.length;
+      }
+      return out;
+    };
+    return {
+      foldX: concat(blocks), foldCols: cols,
+      ...(ys.length ? { foldY: concat(ys), foldYStd: sharedF32(Float32Array.from(std)) } : {}),
+    };
+  };
+  return { prep: whole, data: { x, y: targets }, views };
+}
+
 /** x and y on shared memory, checked: finite x, one label or target row per x row. */
-function sharedData(where: string, data: SearchOptions['data']): { x: Float32Array; rows: number; cols: number; y: Int32Array | Float32Array; yCols: number; task: Task; outputSize: number } {
+function sharedData(where: string, data: { x: Input; y: Int32Array | Float32Array | Matrix | ArrayLike<number> }): { x: Float32Array; rows: number; cols: number; y: Int32Array | Float32Array; yCols: number; task: Task; outputSize: number } {
   if (!data || typeof data !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { x, y } for data`);
   const xm = data.x instanceof Matrix ? data.x : Array.isArray(data.x) ? Matrix.from(data.x as number[][]) : null;
   if (!xm) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix or an array of rows for data.x`);
@@ -328,8 +394,10 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a function or { module, name } for build`);
   }
 
-  const d = sharedData(where, options.data);
-  const metric = options.metric ?? (d.task === 'classification' ? 'accuracy' : 'valLoss');
+  if (!options.data || typeof options.data !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { x, y } or { table, label } for data`);
+  const fromTable = 'table' in options.data ? tableData(where, options.data) : null;
+  const d = sharedData(where, fromTable ? fromTable.data : options.data as { x: Input; y: Int32Array | Float32Array | Matrix });
+  const metric = options.metric ?? (d.task === 'classification' ? 'accuracy' : fromTable ? 'mse' : 'valLoss');
   const def = (SEARCH_METRICS as Record<string, { higher: boolean; task: Task | null }>)[metric];
   if (!def || !Object.prototype.hasOwnProperty.call(SEARCH_METRICS, metric)) {
     throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected metric ${Object.keys(SEARCH_METRICS).join(', ')} but received ${String(metric)}`);
@@ -339,7 +407,8 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   // Separate streams: the configurations drawn do not depend on how the rows are split.
   const folds = assignFolds(where, d.y, d.rows, d.task, d.outputSize, options.folds, fraction, new Rng(seed));
   const rng = new Rng(trialSeed(seed, -1));
-  const data: TrialData = { ...d, folds, nFolds: options.folds ?? 1 };
+  const nFolds = options.folds ?? 1;
+  const data: TrialData = { ...d, folds, nFolds, ...(fromTable ? fromTable.views(folds, nFolds) : {}) };
 
   // Trials are numbered and seeded in the order the strategy makes them, on this thread only.
   let nextIndex = 0;
@@ -446,7 +515,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
     if (signal?.aborted) throw abortError(signal);
     model = refitModel(best, data, { build, backend });
   }
-  return { trials: rows, best, bestConfig: best ? best.config : null, model, metric, higherIsBetter: higher };
+  return { trials: rows, best, bestConfig: best ? best.config : null, model, metric, higherIsBetter: higher, preprocessor: fromTable ? fromTable.prep : null };
 }
 
 function abortError(signal: AbortSignal): Error {

@@ -100,6 +100,18 @@ export interface TrialData {
   readonly outputSize: number;
   readonly folds: Int32Array;
   readonly nFolds: number;
+  /**
+   * Table data: fold f's features, every row through the preprocessing fitted on fold f's
+   * training rows only, fold after fold (x itself is the preprocessing fitted on all rows, for the
+   * refit). Absent for numeric data, where every fold reads x.
+   */
+  readonly foldX?: Float32Array;
+  /** With foldX: its column count per fold (a category absent from a fold's training rows makes fewer). */
+  readonly foldCols?: Int32Array;
+  /** Regression on a table: fold f's targets, scaled with fold f's training rows' mean and std, fold after fold. */
+  readonly foldY?: Float32Array;
+  /** With foldY: fold f's target std per column, so mse and mae are scored in the label's units. */
+  readonly foldYStd?: Float32Array;
 }
 
 /** Everything a trial needs besides the data. */
@@ -167,20 +179,50 @@ export function defaultBuild(config: Config, context: BuildContext): Sequential 
   return model.compile({ loss: classification ? 'crossEntropy' : 'mse', optimizer, metrics: classification ? ['accuracy'] : ['mse', 'mae'] });
 }
 
-/** The rows of x and y whose fold id satisfies `keep`, as copies. */
-export function gatherRows(data: TrialData, keep: (fold: number) => boolean): { x: Matrix; y: Int32Array | Float32Array } {
+/** What fold f trains and scores on: its features (x, or its block of foldX) and targets. */
+interface FoldView { x: Float32Array; cols: number; y: Int32Array | Float32Array }
+
+function foldView(data: TrialData, f: number): FoldView {
+  let x = data.x;
+  let cols = data.cols;
+  if (data.foldX && data.foldCols) {
+    let offset = 0;
+    for (let g = 0; g < f; g++) offset += data.rows * data.foldCols[g];
+    cols = data.foldCols[f];
+    x = data.foldX.subarray(offset, offset + data.rows * cols);
+  }
+  const span = data.rows * data.yCols;
+  const y = data.foldY ? data.foldY.subarray(f * span, (f + 1) * span) : data.y;
+  return { x, cols, y };
+}
+
+/** The rows of a fold view whose fold id satisfies `keep`, as copies. */
+function gatherRows(data: TrialData, view: FoldView, keep: (fold: number) => boolean): { x: Matrix; y: Int32Array | Float32Array } {
+  const { cols } = view;
   let n = 0;
   for (let r = 0; r < data.rows; r++) if (keep(data.folds[r])) n++;
-  const x = new Float32Array(n * data.cols);
+  const x = new Float32Array(n * cols);
   const y = data.task === 'classification' ? new Int32Array(n) : new Float32Array(n * data.yCols);
   let o = 0;
   for (let r = 0; r < data.rows; r++) {
     if (!keep(data.folds[r])) continue;
-    x.set(data.x.subarray(r * data.cols, (r + 1) * data.cols), o * data.cols);
-    y.set(data.y.subarray(r * data.yCols, (r + 1) * data.yCols), o * data.yCols);
+    x.set(view.x.subarray(r * cols, (r + 1) * cols), o * cols);
+    y.set(view.y.subarray(r * data.yCols, (r + 1) * data.yCols), o * data.yCols);
     o++;
   }
-  return { x: new Matrix(x, n, data.cols), y };
+  return { x: new Matrix(x, n, cols), y };
+}
+
+/** Held-out mse or mae in the label's units: the fold's scaled errors times its target std. */
+function unscaledError(model: Sequential, held: { x: Matrix; y: Int32Array | Float32Array }, std: Float32Array, metric: 'mse' | 'mae'): number {
+  const p = model.predict(held.x).data;
+  const k = std.length;
+  let sum = 0;
+  for (let i = 0; i < held.y.length; i++) {
+    const e = (p[i] - held.y[i]) * std[i % k];
+    sum += metric === 'mse' ? e * e : Math.abs(e);
+  }
+  return sum / held.y.length;
 }
 
 /** Builds, trains and scores one model on every fold; never throws (a failure is a 'failed' row). */
@@ -193,12 +235,13 @@ export function runTrial(trial: Trial, data: TrialData, env: TrialEnv): TrialRes
   try {
     const scores: number[] = [];
     for (let f = 0; f < data.nFolds; f++) {
-      const model = env.build(trial.config, { inputSize: data.cols, outputSize: data.outputSize, task: data.task, seed: trial.seed, backend: env.backend });
+      const view = foldView(data, f);
+      const model = env.build(trial.config, { inputSize: view.cols, outputSize: data.outputSize, task: data.task, seed: trial.seed, backend: env.backend });
       if (!(model instanceof Sequential) || !model.optimizer) {
         throw rangeError(ErrorCode.ARG_TYPE, 'search: build must return a compiled Sequential');
       }
-      const train = gatherRows(data, (id) => id !== f);
-      const held = gatherRows(data, (id) => id === f);
+      const train = gatherRows(data, view, (id) => id !== f);
+      const held = gatherRows(data, view, (id) => id === f);
       const history = model.fit(train.x, train.y, {
         epochs: trial.epochs,
         batchSize: num(trial.config, 'batchSize', 32),
@@ -210,6 +253,8 @@ export function runTrial(trial: Trial, data: TrialData, env: TrialEnv): TrialRes
       let score: number;
       if (env.metric === 'loss') {
         score = history.epochs.length ? history.epochs[history.epochs.length - 1].loss : NaN;
+      } else if (data.foldYStd && (env.metric === 'mse' || env.metric === 'mae')) {
+        score = unscaledError(model, held, data.foldYStd.subarray(f * data.yCols, (f + 1) * data.yCols), env.metric);
       } else {
         const r = model.evaluate(held.x, held.y, { metrics: data.task === 'classification' ? ['accuracy'] : ['mse', 'mae'] });
         score = env.metric === 'valLoss' ? r.loss : r[env.metric];
