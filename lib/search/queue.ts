@@ -247,6 +247,9 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
   }
   const theQueue = queue;
   const theEvents = events;
+  // Every trial's wait listens on both for its end: a stage of hundreds of trials is expected.
+  theQueue.setMaxListeners(0);
+  theEvents.setMaxListeners(0);
   const base: Omit<QueueJob, 'kind'> = {
     search: searchId, data: dataKey, backend: options.backend, build: options.build, metric: options.metric,
     ...(options.trialTimeMs !== undefined ? { trialTimeMs: options.trialTimeMs } : {}),
