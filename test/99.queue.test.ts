@@ -171,6 +171,23 @@ describe('search queue: bad input', function () {
     await rejectsCode(() => startQueueWorker({ queue: 'redis://127.0.0.1:6379', concurrency: 0 }), 'ERR_BLASNET_ARG_RANGE');
   });
 
+  it('without bullmq installed a queue is ERR_BLASNET_DEPENDENCY naming the install command', () => {
+    // A process in which require('bullmq') fails as it does when optional dependencies were omitted.
+    const code = `
+      const Module = require('module');
+      const resolve = Module._resolveFilename;
+      Module._resolveFilename = function (request, ...rest) {
+        if (request === 'bullmq') throw Object.assign(new Error("Cannot find module 'bullmq'"), { code: 'MODULE_NOT_FOUND' });
+        return resolve.call(this, request, ...rest);
+      };
+      const { search, logUniform, Matrix } = require(${JSON.stringify(path.resolve(__dirname, '..', 'lib'))});
+      const x = new Matrix(new Float32Array(40).map((_, i) => i % 7), 10, 4);
+      search({ space: { lr: logUniform(1e-3, 1e-1) }, data: { x, y: new Int32Array(10).map((_, i) => i % 2) }, trials: 1, queue: 'redis://127.0.0.1:1' })
+        .then(() => console.log('resolved'), (e) => console.log(e.code, e.message));`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 20000 });
+    assert.match(r.stdout, /^ERR_BLASNET_DEPENDENCY search: the optional package bullmq is not installed.*npm install bullmq ioredis/);
+  });
+
   it('the data blob round-trips and a damaged one is ERR_BLASNET_FORMAT', () => {
     const d = { x: new Float32Array([1, 2, 3, 4, 5, 6]), rows: 3, cols: 2, y: new Int32Array([0, 1, 0]), yCols: 1, task: 'classification' as const, outputSize: 2, folds: new Int32Array([0, -1, -1]), nFolds: 1 };
     const back = decodeTrialData(encodeTrialData(d), 'blob');
