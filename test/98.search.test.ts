@@ -301,6 +301,11 @@ describe('search on a raw table', () => {
     assert.ok(one.trials.every((t) => t.status === 'ok' && t.score > 1e4), JSON.stringify(one.trials.map((t) => t.score)));
     const two = await search({ ...options, workers: 2 });
     assert.deepEqual(rowsOf(two), rowsOf(one));
+    // Records (plain objects by column) are the same table.
+    const t = rawTable();
+    const records = t.rows.map((r) => Object.fromEntries(t.columns.map((c, j) => [c, r[j]])));
+    const fromRecords = await search({ ...options, data: { table: records, label: 'price', preprocessing: features } });
+    assert.deepEqual(rowsOf(fromRecords), rowsOf(one));
     assert.equal(one.preprocessor?.task, 'regression');
   });
 });

@@ -169,7 +169,7 @@ function tableData(where: string, data: { table: TableInput; label: string | str
   if (label === undefined || (typeof label !== 'string' && !Array.isArray(label))) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected the label column name(s) for data.label`);
   const fitOptions: TabularOptions = { ...(data.preprocessing ?? {}), label };
   const whole = TabularPreprocessor.fit(table, fitOptions);
-  const rowsOf = (idx: number[]): TableInput => (Array.isArray(table) ? idx.map((i) => (table as TableInput[] & object[])[i]) as TableInput : takeRows(table as Table, idx));
+  const rowsOf = (idx: number[]): TableInput => (Array.isArray(table) ? idx.map((i) => (table as Exclude<TableInput, Table>)[i]) : takeRows(table as Table, idx));
   const x = whole.transform(table);
   const targets = whole.targets(table);
   const views = (folds: Int32Array, nFolds: number) => {
