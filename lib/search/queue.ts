@@ -257,7 +257,8 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
   const pending = new Set<string>();
   let closed = false;
   // Kept until read (removed then): a job that finished before its waiter listened is still found.
-  const jobOptions = { attempts: 1, removeOnComplete: false, removeOnFail: false };
+  // Those of a coordinator that died go after a day.
+  const jobOptions = { attempts: 1, removeOnComplete: { age: DATA_TTL_SECONDS }, removeOnFail: { age: DATA_TTL_SECONDS } };
   const finish = async (job: { id?: string; waitUntilFinished(e: unknown): Promise<unknown>; remove(): Promise<void> }): Promise<unknown> => {
     pending.add(job.id as string);
     try {
