@@ -19,6 +19,7 @@ import type { Config, SearchSpace } from './space';
 import { defaultBuild, SEARCH_METRICS, trialSeed } from './trial';
 import type { BuildFunction, BuildSpec, SearchMetric, Trial, TrialData, TrialResult } from './trial';
 import type { Task } from '../data/tabular';
+import { Dataset } from '../data/dataset';
 
 /** How a search proposes trials. */
 export type SearchStrategy = 'grid' | 'random' | 'coarseToFine' | 'halving';
@@ -47,9 +48,11 @@ export interface SearchOptions {
   space: SearchSpace;
   /**
    * Training data: x as a Matrix or rows, y as Int32Array class labels (classification: stratified
-   * splits, cross-entropy) or Float32Array / Matrix targets (regression, mean squared error).
+   * splits, cross-entropy) or Float32Array / Matrix targets (regression, mean squared error); or
+   * a Dataset with targets and no sample weights, whose shared memory the trials and workers read
+   * as it is (no copy, no second scan).
    */
-  data: { x: Input; y: Int32Array | Float32Array | Matrix | ArrayLike<number> };
+  data: { x: Input; y: Int32Array | Float32Array | Matrix | ArrayLike<number> } | Dataset;
   /**
    * Configurations to try: random and coarse-to-fine trials in all (the coarse stage takes
    * round(trials * coarseFraction)), halving's first-rung candidates. Grid runs its whole
@@ -133,6 +136,7 @@ function openFraction(where: string, name: string, v: unknown): number {
 /** x and y on shared memory, checked: finite x, one label or target row per x row. */
 function sharedData(where: string, data: SearchOptions['data']): { x: Float32Array; rows: number; cols: number; y: Int32Array | Float32Array; yCols: number; task: Task; outputSize: number } {
   if (!data || typeof data !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { x, y } for data`);
+  if (data instanceof Dataset) return datasetData(where, data);
   const xm = data.x instanceof Matrix ? data.x : Array.isArray(data.x) ? Matrix.from(data.x as number[][]) : null;
   if (!xm) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix or an array of rows for data.x`);
   const { rows, cols } = xm;
@@ -168,6 +172,23 @@ function sharedData(where: string, data: SearchOptions['data']): { x: Float32Arr
   }
   if (classes < 2) throw rangeError(ErrorCode.LABEL, `${where}: classification needs at least 2 classes in data.y`);
   return { x, rows, cols, y, yCols: 1, task: 'classification', outputSize: classes };
+}
+
+/** A Dataset's own shared arrays (checked when it was built) as search's data. */
+function datasetData(where: string, ds: Dataset): ReturnType<typeof sharedData> {
+  const { rows, cols } = ds;
+  if (rows < 2) throw rangeError(ErrorCode.SHAPE, `${where}: data needs at least 2 rows but has ${rows}`);
+  if (ds.y === null) throw rangeError(ErrorCode.SHAPE, `${where}: the Dataset has no targets; build it with Dataset.from(x, y)`);
+  if (ds.sampleWeight !== null) throw rangeError(ErrorCode.ARG_RANGE, `${where}: search does not weight rows; build the Dataset without sampleWeight`);
+  if (typedArrayTag(ds.y) === 'Float32Array') return { x: ds.x.data, rows, cols, y: ds.y, yCols: ds.yCols, task: 'regression', outputSize: ds.yCols };
+  const y = ds.y as Int32Array;
+  let classes = 0;
+  for (let i = 0; i < rows; i++) {
+    if (y[i] < 0) throw rangeError(ErrorCode.LABEL, `${where}: Expected non-negative integer labels but data.y[${i}] is ${y[i]}`);
+    classes = Math.max(classes, y[i] + 1);
+  }
+  if (classes < 2) throw rangeError(ErrorCode.LABEL, `${where}: classification needs at least 2 classes in data.y`);
+  return { x: ds.x.data, rows, cols, y, yCols: 1, task: 'classification', outputSize: classes };
 }
 
 function shuffled(idx: number[], rng: Rng): number[] {
