@@ -6,7 +6,9 @@
  * check, allocation and first touch included); then the same model trains `steady` + 1 more
  * epochs in one fit and the steady-state epoch is the median time between consecutive epoch
  * ends after the first of those (the loop, validation and epoch-end work, as in the one-epoch
- * call). Reports per sample and the median and range of first / steady - 1 over the samples.
+ * call). Reports per sample and the median and range of first / steady - 1 over the samples,
+ * in wall time and in process CPU time (all threads; a loaded machine stretches wall time by
+ * whatever else runs, CPU time much less).
  *
  *   node dist/bench/first-epoch.js [--samples 7] [--steady 3] [--lib dist/lib] [--json]
  *
@@ -23,6 +25,9 @@ interface Sample {
   steadyMs: number;
   /** The steady epochs' loop time alone (History seconds), median. */
   steadyLoopMs: number;
+  /** Process CPU time (every thread) of the one-epoch call and of the median steady epoch: less sensitive to a loaded machine than wall time. */
+  firstCpuMs: number;
+  steadyCpuMs: number;
   threads: number;
   backend: string;
 }
@@ -48,15 +53,22 @@ function child(): void {
     layers: [b.dense(256, { activation: 'relu' }), b.dense(128, { activation: 'relu' }), b.dense(10, { activation: 'softmax' })],
   }).compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-3 }, metrics: ['accuracy'] });
   const options = { batchSize: 128, seed: 1, validationSplit: 0.1, schedule: { name: 'cosineAnnealing' as const, tMax: 15 } };
-  const t0 = performance.now();
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e3;
+  };
+  const c0 = cpu(), t0 = performance.now();
   const h1 = model.fit(train.x, train.labels, { ...options, epochs: 1 });
-  const firstMs = performance.now() - t0;
-  const ends: number[] = [];
-  const h2 = model.fit(train.x, train.labels, { ...options, epochs: steady + 1, callbacks: [{ onEpochEnd: () => { ends.push(performance.now()); } }] });
+  const firstMs = performance.now() - t0, firstCpuMs = cpu() - c0;
+  const ends: number[] = [], cpuEnds: number[] = [];
+  const h2 = model.fit(train.x, train.labels, {
+    ...options, epochs: steady + 1, callbacks: [{ onEpochEnd: () => { ends.push(performance.now()); cpuEnds.push(cpu()); } }],
+  });
   const gaps = ends.slice(1).map((t, i) => t - ends[i]);
+  const cpuGaps = cpuEnds.slice(1).map((t, i) => t - cpuEnds[i]);
   const out: Sample = {
     firstMs, firstLoopMs: h1.epochs[0].seconds * 1e3, steadyMs: median(gaps),
-    steadyLoopMs: median(h2.epochs.slice(1).map((e) => e.seconds * 1e3)), threads: model.backend.getNumThreads(), backend: model.backend.name,
+    steadyLoopMs: median(h2.epochs.slice(1).map((e) => e.seconds * 1e3)), firstCpuMs, steadyCpuMs: median(cpuGaps), threads: model.backend.getNumThreads(), backend: model.backend.name,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
@@ -71,10 +83,12 @@ function main(): void {
     rows.push(JSON.parse(r.stdout.trim().split('\n').pop() as string) as Sample);
   }
   const over = rows.map((r) => r.firstMs / r.steadyMs - 1);
+  const overCpu = rows.map((r) => r.firstCpuMs / r.steadyCpuMs - 1);
   const summary = {
     lib: path.resolve(arg('lib', path.join(__dirname, '..', 'lib'))), backend: rows[0].backend, threads: rows[0].threads, samples,
     firstMs: median(rows.map((r) => r.firstMs)), steadyMs: median(rows.map((r) => r.steadyMs)),
     overhead: { median: median(over), min: Math.min(...over), max: Math.max(...over) },
+    cpuOverhead: { median: median(overCpu), min: Math.min(...overCpu), max: Math.max(...overCpu) },
     firstOutsideLoopMs: median(rows.map((r) => r.firstMs - r.firstLoopMs)),
     steadyOutsideLoopMs: median(rows.map((r) => r.steadyMs - r.steadyLoopMs)),
     firstLoopOverSteadyLoop: median(rows.map((r) => r.firstLoopMs / r.steadyLoopMs - 1)),
@@ -87,9 +101,12 @@ function main(): void {
   const f = (v: number) => v.toFixed(0);
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   process.stdout.write(`first epoch vs steady epoch, ${summary.backend} backend, ${summary.threads} threads, ${samples} fresh processes (${summary.lib})\n`);
-  process.stdout.write('| sample | one-epoch fit ms | steady epoch ms | over steady |\n| --- | --- | --- | --- |\n');
-  rows.forEach((r, i) => process.stdout.write(`| ${i + 1} | ${f(r.firstMs)} | ${f(r.steadyMs)} | ${pct(over[i])} |\n`));
-  process.stdout.write(`median ${pct(summary.overhead.median)} (range ${pct(summary.overhead.min)} to ${pct(summary.overhead.max)}); ` +
+  process.stdout.write('| sample | one-epoch fit ms | steady epoch ms | over steady | CPU ms one-epoch / steady | CPU over steady |\n');
+  process.stdout.write('| --- | --- | --- | --- | --- | --- |\n');
+  rows.forEach((r, i) => process.stdout.write(`| ${i + 1} | ${f(r.firstMs)} | ${f(r.steadyMs)} | ${pct(over[i])} | ` +
+    `${f(r.firstCpuMs)} / ${f(r.steadyCpuMs)} | ${pct(overCpu[i])} |\n`));
+  process.stdout.write(`wall: median ${pct(summary.overhead.median)} (range ${pct(summary.overhead.min)} to ${pct(summary.overhead.max)}); ` +
+    `CPU: median ${pct(summary.cpuOverhead.median)} (range ${pct(summary.cpuOverhead.min)} to ${pct(summary.cpuOverhead.max)}); ` +
     `outside the loop: first call ${f(summary.firstOutsideLoopMs)} ms, steady epoch ${f(summary.steadyOutsideLoopMs)} ms; ` +
     `first loop over steady loop ${pct(summary.firstLoopOverSteadyLoop)}\n`);
 }
