@@ -115,6 +115,8 @@ forEachBackend('Dataset in training', (b) => {
     throwsCode(() => a.fit(Dataset.from(m)), 'ERR_BLASNET_SHAPE', RangeError, 'no targets');
     throwsCode(() => a.fit(Dataset.from(m, y.map((v) => v + 3))), 'ERR_BLASNET_LABEL', RangeError);
     throwsCode(() => a.fit(ds, { sampleWeight: new Float32Array(240) }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'Dataset.from');
+    throwsCode(() => (a.fit as (...v: unknown[]) => unknown)(ds, y, { epochs: 1 }), 'ERR_BLASNET_ARG_COUNT', TypeError, 'fit(dataset, options)');
+    throwsCode(() => (a.evaluate as (...v: unknown[]) => unknown)(ds, y, {}), 'ERR_BLASNET_ARG_COUNT', TypeError);
     const wide = Dataset.from(new Matrix(new Float32Array(240 * 5), 240, 5), y);
     throwsCode(() => a.fit(wide), 'ERR_BLASNET_SHAPE', RangeError);
     const records = Array.from({ length: 20 }, (_, i) => ({ p: i % 3, q: i, kind: i % 3 }));

@@ -85,6 +85,11 @@ export type { Input } from '../data/input';
 /** Targets: a Matrix or Float32Array of values, or an Int32Array of class labels. */
 export type Target = Matrix | Float32Array | Int32Array;
 
+/** A Dataset brings its own targets: (dataset, options), never (dataset, y, options). */
+function datasetCall(where: string, args: number): void {
+  if (args > 2) throw typeError(ErrorCode.ARG_COUNT, `${where}: a Dataset brings its own targets; call ${where}(dataset, options)`);
+}
+
 /** Options of evaluate: rows per pass (default 256), metrics (default those given to compile), and fit's row weights. */
 export interface EvaluateOptions extends Pick<FitOptions, 'sampleWeight' | 'classWeight'> {
   batchSize?: number;
@@ -536,6 +541,7 @@ export class Sequential {
   fit(x: Input | Dataset, y?: Labels | FitOptions, options: FitOptions = {}): History {
     this.notBusy('fit');
     if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fit: call compile({ loss, optimizer }) first');
+    if (x instanceof Dataset) datasetCall('fit', arguments.length);
     const [labels, opts] = x instanceof Dataset ? [undefined, (y ?? {}) as FitOptions] : [y as Labels, options];
     checkFitOptions('fit', opts);
     return fitModel(this, this.compiled, x, labels, opts);
@@ -613,6 +619,7 @@ export class Sequential {
     try {
       this.notBusy('fitAsync');
       if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fitAsync: call compile({ loss, optimizer }) first');
+      if (x instanceof Dataset) datasetCall('fitAsync', arguments.length);
       const [labels, opts] = x instanceof Dataset ? [undefined, (y ?? {}) as FitAsyncOptions] : [y as Labels, options];
       checkFitOptions('fitAsync', opts);
       return fitModelAsync(this, this.compiled, x, labels, opts, (state) => {
@@ -654,6 +661,7 @@ export class Sequential {
   evaluate(x: Input, y: Labels, options?: EvaluateOptions): Record<string, number>;
   evaluate(x: Input | Dataset, y?: Labels | EvaluateOptions, options: EvaluateOptions = {}): Record<string, number> {
     if (!this.loss) throw new BlasnetError(ErrorCode.STATE, 'evaluate: no loss; call compile() or setLoss() first');
+    if (x instanceof Dataset) datasetCall('evaluate', arguments.length);
     const opts = optionsArg('evaluate', x instanceof Dataset ? (y as EvaluateOptions | undefined) : options) as EvaluateOptions;
     const bs = opts.batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) throw rangeError(ErrorCode.ARG_RANGE, `evaluate: Expected positive integer for batchSize but received ${String(bs)}`);
