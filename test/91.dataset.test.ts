@@ -145,6 +145,16 @@ forEachBackend('Dataset in training', (b) => {
     assert.equal(hp.diverged, null);
   });
 
+  it('concurrent fitAsync workers divide the kernel threads and give them back', async () => {
+    const before = b.getNumThreads();
+    const seen: number[] = [];
+    const cb = { onEpochEnd: () => { seen.push(b.getNumThreads()); } };
+    await Promise.all([1, 2].map((seed) => make(b, seed).fitAsync(ds, { epochs: 2, batchSize: 32, callbacks: [cb] })));
+    // The first epoch end comes while both workers run (each has a second epoch to go).
+    assert.equal(seen[0], b.name === 'native' ? Math.max(1, Math.floor(before / 2)) : before);
+    assert.equal(b.getNumThreads(), before);
+  });
+
   it('blasnet never writes to a Dataset', async () => {
     const vs = Dataset.from(new Matrix(x.slice(0, 60), 10, 6), y.slice(0, 10));
     const before = [ds.x.data.slice(), (ds.y as Int32Array).slice(), vs.x.data.slice()];
