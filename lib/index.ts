@@ -18,7 +18,7 @@ export type {
   PassContext, PReLUOptions,
 } from './layers';
 export { Sequential } from './model/sequential';
-export type { Input, NamedTensor, ParameterView, SequentialOptions, Target } from './model/sequential';
+export type { EvaluateOptions, Input, NamedTensor, ParameterView, SequentialOptions, Target } from './model/sequential';
 export { resolveLoss } from './model/loss';
 export type { BuiltInLossSpec, CustomLoss, LossSpec, LossSpecName, Reduction } from './model/loss';
 export type { LayerDiagnostics } from './model/diagnostics';
@@ -36,12 +36,12 @@ export type {
   OptimizerOptions, OptimizerSpec, OptimizerState, OptimizerTarget, ParsedOptimizerOptions,
 } from './optim';
 export {
-  BatchIterator, classWeights, encodeIdx, recordsToMatrix, recordColumn, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IDX_TYPES, loadFashionMnist, loadMnistLike, MinMaxScaler,
+  BatchIterator, classWeights, Dataset, encodeIdx, recordsToMatrix, recordColumn, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, IDX_TYPES, loadFashionMnist, loadMnistLike, MinMaxScaler,
   oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, readTable, takeRows, split, Standardizer, symmetricEigen, TabularPreprocessor,
   trainTestSplit, writeIdx,
 } from './data';
 export type {
-  Batch, BatchOptions, ClassWeight, DataRecord, InputSpec, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
+  Batch, BatchOptions, ClassWeight, DataRecord, DatasetOptions, DatasetTargets, InputSpec, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
   PCAJSON, PCAOptions, Preprocessor, SplitOptions, SplitPart, StandardizerJSON, StandardizerOptions, SymmetricEigen, Table, TableInput, TabularOptions,
   TabularPreprocessorJSON, Targets, Task, TrainTestSplitOptions, Cell,
 } from './data';

@@ -85,6 +85,11 @@ const CHECKS: Record<string, { check: string; stdout?: RegExp; verify?: (stdout:
       assert.match(stdout, /accuracy: (0\.9|1)/);
     },
   },
+  'Example: many models on one Dataset': {
+    check: '',
+    needs: 'fashion-mnist',
+    verify: (stdout) => assert.equal(stdout.split('\n').filter((l) => /^seed [1-4]: test accuracy 0\.(7|8|9)/.test(l)).length, 4, stdout),
+  },
   'Example: a table': {
     check: '',
     stdout: /\[ 'large', 'small' \]/,

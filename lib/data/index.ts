@@ -12,6 +12,8 @@ export type { SymmetricEigen } from './eigen';
 export { split, trainTestSplit } from './split';
 export type { SplitOptions, SplitPart, Targets, TrainTestSplitOptions } from './split';
 export { BatchIterator } from './batches';
+export { Dataset } from './dataset';
+export type { DatasetOptions, DatasetTargets } from './dataset';
 export type { Batch, BatchOptions } from './batches';
 export { inferColumns, isRecords, readRows, recordColumn, recordsToMatrix, toMatrix } from './input';
 export type { DataRecord, Input, InputSpec, Rows } from './input';

@@ -8,6 +8,7 @@
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
+import { Dataset } from './dataset';
 
 /** One data row as a JSON body or a database driver gives it: column name -> value. */
 export type DataRecord = Readonly<Record<string, unknown>>;
@@ -223,9 +224,15 @@ function convert(x: Input, spec: InputSpec, where: string): Matrix {
  * any) applied to the raw rows, then the width checked. The entry point for whole data sets (fit,
  * evaluate, predict); a Matrix without preprocessing comes back as it is.
  */
-export function toMatrix(x: Input, spec: InputSpec, where: string): Matrix {
+export function toMatrix(x: Input | Dataset, spec: InputSpec, where: string): Matrix {
   let m: Matrix;
-  if (x instanceof Matrix) m = x;
+  if (x instanceof Dataset) {
+    const own = spec.columns, theirs = x.columns;
+    if (own && theirs && (own.length !== theirs.length || own.some((c, i) => c !== theirs[i]))) {
+      throw rangeError(ErrorCode.SHAPE, `${where}: the Dataset's columns (${theirs.join(', ')}) differ from the model's (${own.join(', ')})`);
+    }
+    m = x.x;
+  } else if (x instanceof Matrix) m = x;
   else if (typedArrayTag(x) === 'Float32Array') {
     if (spec.preprocessing) {
       throw typeError(ErrorCode.ARG_TYPE, `${where}: with preprocessing set, pass x as a Matrix, rows of numbers or records (its width is the raw data's)`);
@@ -235,6 +242,8 @@ export function toMatrix(x: Input, spec: InputSpec, where: string): Matrix {
   } else m = convert(x, spec, where);
   if (m.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
   if (spec.preprocessing) m = spec.preprocessing.transform(m);
-  if (m.cols !== spec.width) throw widthError(where, spec.width, m.cols, isRecords(x) && !spec.preprocessing ? needColumns(spec, where) : null);
+  if (m.cols !== spec.width) {
+    throw widthError(where, spec.width, m.cols, isRecords(x) && !spec.preprocessing ? needColumns(spec, where) : x instanceof Dataset ? x.columns : null);
+  }
   return m;
 }

@@ -13,11 +13,12 @@ import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import { readRows, toMatrix } from '../data/input';
 import type { Input, InputSpec, Rows } from '../data/input';
+import { Dataset } from '../data/dataset';
 import { collectDiagnostics } from './diagnostics';
 import type { LayerDiagnostics } from './diagnostics';
 import { checkTargets, fusedActivation, lossFactor, resolveLoss } from './loss';
 import type { LossSpecName, Reduction } from './loss';
-import { checkFitOptions, compileModel, evaluateModel, fitModel, prepareWeighted } from '../train/fit';
+import { checkFitOptions, compileModel, evaluateModel, fitModel, prepareDataset, prepareWeighted } from '../train/fit';
 import type { CompileOptions, Compiled, FitOptions, History, Labels } from '../train/fit';
 import { fitModelAsync } from '../train/async';
 import type { FitAsyncOptions } from '../train/async';
@@ -83,6 +84,17 @@ export interface NamedTensor {
 export type { Input } from '../data/input';
 /** Targets: a Matrix or Float32Array of values, or an Int32Array of class labels. */
 export type Target = Matrix | Float32Array | Int32Array;
+
+/** A Dataset brings its own targets: (dataset, options), never (dataset, y, options). */
+function datasetCall(where: string, args: number): void {
+  if (args > 2) throw typeError(ErrorCode.ARG_COUNT, `${where}: a Dataset brings its own targets; call ${where}(dataset, options)`);
+}
+
+/** Options of evaluate: rows per pass (default 256), metrics (default those given to compile), and fit's row weights. */
+export interface EvaluateOptions extends Pick<FitOptions, 'sampleWeight' | 'classWeight'> {
+  batchSize?: number;
+  metrics?: MetricSpec[];
+}
 
 /**
  * A stack of layers trained by backpropagation. All parameters live in one flat Float32Array
@@ -431,9 +443,9 @@ export class Sequential {
    * masks from a generator seeded by `seed`), returning their mean and standard deviation per
    * output (see mcPredict).
    */
-  predict(x: Input, options?: { batchSize?: number }): Matrix;
-  predict(x: Input, options: { batchSize?: number; mcSamples: number; seed?: number }): McPrediction;
-  predict(x: Input, options: { batchSize?: number; mcSamples?: number; seed?: number } = {}): Matrix | McPrediction {
+  predict(x: Input | Dataset, options?: { batchSize?: number }): Matrix;
+  predict(x: Input | Dataset, options: { batchSize?: number; mcSamples: number; seed?: number }): McPrediction;
+  predict(x: Input | Dataset, options: { batchSize?: number; mcSamples?: number; seed?: number } = {}): Matrix | McPrediction {
     if (options && options.mcSamples !== undefined) {
       return mcPredict(this, x, { samples: options.mcSamples, batchSize: options.batchSize, seed: options.seed });
     }
@@ -456,7 +468,7 @@ export class Sequential {
    * x as the layers see it (toMatrix: records read by column, the stored preprocessing applied,
    * width checked); a Matrix given without preprocessing comes back as it is. @internal
    */
-  inputMatrix(x: Input, where: string): Matrix {
+  inputMatrix(x: Input | Dataset, where: string): Matrix {
     return toMatrix(x, this.spec, where);
   }
 
@@ -511,12 +523,12 @@ export class Sequential {
   }
 
   /** Class probabilities for x (see predictProba in lib/predict). */
-  predictProba(x: Input, options: PredictOptions = {}): Matrix {
+  predictProba(x: Input | Dataset, options: PredictOptions = {}): Matrix {
     return predictProba(this, x, options);
   }
 
   /** The predicted class of every row of x (see predictClasses in lib/predict). */
-  predictClasses(x: Input, options: PredictOptions = {}): Int32Array {
+  predictClasses(x: Input | Dataset, options: PredictOptions = {}): Int32Array {
     return predictClasses(this, x, options);
   }
 
@@ -524,11 +536,15 @@ export class Sequential {
    * Trains on (x, y) in mini-batches (see FitOptions: epochs, batchSize, shuffle, validation,
    * schedule, clipping, callbacks). Checks every input before starting. Returns the History.
    */
-  fit(x: Input, y: Labels, options: FitOptions = {}): History {
+  fit(data: Dataset, options?: FitOptions): History;
+  fit(x: Input, y: Labels, options?: FitOptions): History;
+  fit(x: Input | Dataset, y?: Labels | FitOptions, options: FitOptions = {}): History {
     this.notBusy('fit');
     if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fit: call compile({ loss, optimizer }) first');
-    checkFitOptions('fit', options);
-    return fitModel(this, this.compiled, x, y, options);
+    if (x instanceof Dataset) datasetCall('fit', arguments.length);
+    const [labels, opts] = x instanceof Dataset ? [undefined, (y ?? {}) as FitOptions] : [y as Labels, options];
+    checkFitOptions('fit', opts);
+    return fitModel(this, this.compiled, x, labels, opts);
   }
 
   /**
@@ -597,12 +613,16 @@ export class Sequential {
    * calls that would race with it (fit, lossAndGradient, setWeights, compile, ...) throw
    * ERR_BLASNET_BUSY; predict may run, on weights that are changing.
    */
-  fitAsync(x: Input, y: Labels, options: FitAsyncOptions = {}): Promise<History> {
+  fitAsync(data: Dataset, options?: FitAsyncOptions): Promise<History>;
+  fitAsync(x: Input, y: Labels, options?: FitAsyncOptions): Promise<History>;
+  fitAsync(x: Input | Dataset, y?: Labels | FitAsyncOptions, options: FitAsyncOptions = {}): Promise<History> {
     try {
       this.notBusy('fitAsync');
       if (!this.compiled) throw new BlasnetError(ErrorCode.STATE, 'fitAsync: call compile({ loss, optimizer }) first');
-      checkFitOptions('fitAsync', options);
-      return fitModelAsync(this, this.compiled, x, y, options, (state) => {
+      if (x instanceof Dataset) datasetCall('fitAsync', arguments.length);
+      const [labels, opts] = x instanceof Dataset ? [undefined, (y ?? {}) as FitAsyncOptions] : [y as Labels, options];
+      checkFitOptions('fitAsync', opts);
+      return fitModelAsync(this, this.compiled, x, labels, opts, (state) => {
         this.busy = state;
       });
     } catch (e) {
@@ -637,11 +657,16 @@ export class Sequential {
    * those given to compile. sampleWeight and classWeight weight the loss as in fit (metrics stay
    * unweighted).
    */
-  evaluate(x: Input, y: Labels, options: { batchSize?: number; metrics?: MetricSpec[] } & Pick<FitOptions, 'sampleWeight' | 'classWeight'> = {}): Record<string, number> {
+  evaluate(data: Dataset, options?: EvaluateOptions): Record<string, number>;
+  evaluate(x: Input, y: Labels, options?: EvaluateOptions): Record<string, number>;
+  evaluate(x: Input | Dataset, y?: Labels | EvaluateOptions, options: EvaluateOptions = {}): Record<string, number> {
     if (!this.loss) throw new BlasnetError(ErrorCode.STATE, 'evaluate: no loss; call compile() or setLoss() first');
-    const bs = optionsArg('evaluate', options).batchSize ?? 256;
+    if (x instanceof Dataset) datasetCall('evaluate', arguments.length);
+    const opts = optionsArg('evaluate', x instanceof Dataset ? (y as EvaluateOptions | undefined) : options) as EvaluateOptions;
+    const bs = opts.batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) throw rangeError(ErrorCode.ARG_RANGE, `evaluate: Expected positive integer for batchSize but received ${String(bs)}`);
-    return evaluateModel(this, prepareWeighted(this, x, y, options, 'evaluate'), options.metrics ?? this.compiled?.metrics ?? [], bs);
+    const data = x instanceof Dataset ? prepareDataset(this, x, opts, 'evaluate') : prepareWeighted(this, x, y as Labels, opts, 'evaluate');
+    return evaluateModel(this, data, opts.metrics ?? this.compiled?.metrics ?? [], bs);
   }
 
   /** The architecture as plain data: enough, with the weights, to rebuild the model. */

@@ -8,6 +8,7 @@ import { BlasnetError, ErrorCode, typeError } from '../errors';
 import type { Input } from '../data/input';
 import type { Sequential } from '../model/sequential';
 import { Matrix } from '../tensor';
+import type { Dataset } from '../data/dataset';
 
 /** Options of predictProba and predictClasses. */
 export interface PredictOptions {
@@ -41,7 +42,7 @@ function outputKind(model: Sequential, where: string): 'probabilities' | 'softma
  * ERR_BLASNET_STATE: its outputs are not class scores. x is read as predict reads it (records,
  * preprocessing).
  */
-export function predictProba(model: Sequential, x: Input, options: PredictOptions = {}): Matrix {
+export function predictProba(model: Sequential, x: Input | Dataset, options: PredictOptions = {}): Matrix {
   const kind = outputKind(model, 'predictProba');
   const out = model.predict(x, options);
   if (kind === 'probabilities') return out;
@@ -58,7 +59,7 @@ export function predictProba(model: Sequential, x: Input, options: PredictOption
  * output 1 when its probability is above 0.5, else 0 (Keras's predict_classes). Errors as
  * predictProba.
  */
-export function predictClasses(model: Sequential, x: Input, options: PredictOptions = {}): Int32Array {
+export function predictClasses(model: Sequential, x: Input | Dataset, options: PredictOptions = {}): Int32Array {
   const p = predictProba(model, x, options);
   const { rows, cols, data } = p;
   const out = new Int32Array(rows);

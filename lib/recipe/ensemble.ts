@@ -10,6 +10,7 @@ import type { Input, Sequential } from '../model/sequential';
 import { Matrix } from '../tensor';
 import type { FitOptions, History, Labels } from '../train/fit';
 import type { FitAsyncOptions } from '../train/async';
+import { Dataset } from '../data/dataset';
 import { typedArrayTag } from '../typed';
 
 /** Models averaged at prediction time. */
@@ -36,7 +37,7 @@ export class Ensemble {
   }
 
   /** The mean of the members' predictions (each as model.predict returns it). */
-  predict(x: Input, options: { batchSize?: number } = {}): Matrix {
+  predict(x: Input | Dataset, options: { batchSize?: number } = {}): Matrix {
     let sum: Float64Array | null = null;
     let rows = 0;
     for (const m of this.models) {
@@ -53,9 +54,15 @@ export class Ensemble {
 
   /**
    * Scores of the averaged prediction: `accuracy` for class labels (Int32Array or integer array),
-   * `mse` for targets.
+   * `mse` for targets. A Dataset brings its own targets.
    */
-  evaluate(x: Input, y: Labels): Record<string, number> {
+  evaluate(data: Dataset): Record<string, number>;
+  evaluate(x: Input, y: Labels): Record<string, number>;
+  evaluate(x: Input | Dataset, y?: Labels): Record<string, number> {
+    if (x instanceof Dataset) {
+      if (x.y === null) throw rangeError(ErrorCode.SHAPE, 'Ensemble.evaluate: the Dataset has no targets; build it with Dataset.from(x, y)');
+      y = x.y;
+    }
     const p = this.predict(x);
     if (typedArrayTag(y) === 'Int32Array' || Array.isArray(y)) {
       const labels = y as ArrayLike<number>;
@@ -74,22 +81,31 @@ export class Ensemble {
     return { mse: se / (p.rows * p.cols) };
   }
 
-  /** Trains every member (each compiled) with fit, one after another; their histories. */
-  fit(x: Input, y: Labels, options: FitOptions = {}): History[] {
-    return this.models.map((m) => m.fit(x, y, options));
+  /** Trains every member (each compiled) with fit, one after another, on (x, y) or a Dataset; their histories. */
+  fit(data: Dataset, options?: FitOptions): History[];
+  fit(x: Input, y: Labels, options?: FitOptions): History[];
+  fit(x: Input | Dataset, y?: Labels | FitOptions, options: FitOptions = {}): History[] {
+    if (x instanceof Dataset) return this.models.map((m) => m.fit(x, y as FitOptions | undefined));
+    return this.models.map((m) => m.fit(x, y as Labels, options));
   }
 
   /**
    * Trains every member with fitAsync: all at once in worker threads with `parallel`, else one
-   * after another. The native kernel thread pool is one per process: a worker that finds it busy
-   * runs its kernels on its own thread, so parallel members never oversubscribe the cores. Each
-   * member ends exactly as it would trained alone.
+   * after another. The native kernel thread pool is one per process and parallel members divide
+   * it (see fitAsync: max(1, floor(threads / members)) kernel threads while they all run), so they
+   * do not oversubscribe the cores. Each member ends exactly as it would trained alone at that
+   * thread count. A Dataset is shared by every member's worker without a copy; plain arrays are
+   * copied to shared memory once per member.
    */
-  async fitAsync(x: Input, y: Labels, options: FitAsyncOptions & { parallel?: boolean } = {}): Promise<History[]> {
-    const { parallel, ...fit } = options ?? {};
-    if (parallel) return Promise.all(this.models.map((m) => m.fitAsync(x, y, fit)));
+  async fitAsync(data: Dataset, options?: FitAsyncOptions & { parallel?: boolean }): Promise<History[]>;
+  async fitAsync(x: Input, y: Labels, options?: FitAsyncOptions & { parallel?: boolean }): Promise<History[]>;
+  async fitAsync(x: Input | Dataset, y?: Labels | (FitAsyncOptions & { parallel?: boolean }), options: FitAsyncOptions & { parallel?: boolean } = {}): Promise<History[]> {
+    const ds = x instanceof Dataset;
+    const { parallel, ...fit } = (ds ? y as FitAsyncOptions & { parallel?: boolean } : options) ?? {};
+    const one = (m: Sequential) => (ds ? m.fitAsync(x, fit) : m.fitAsync(x, y as Labels, fit));
+    if (parallel) return Promise.all(this.models.map(one));
     const out: History[] = [];
-    for (const m of this.models) out.push(await m.fitAsync(x, y, fit));
+    for (const m of this.models) out.push(await one(m));
     return out;
   }
 

@@ -7,6 +7,7 @@ import { ErrorCode, rangeError, typeError } from '../errors';
 import type { Input, Sequential } from '../model/sequential';
 import { Rng } from '../rng';
 import { Matrix } from '../tensor';
+import type { Dataset } from '../data/dataset';
 
 /** What mcPredict returns: per row and output, the mean over the samples and its standard deviation. */
 export interface McPrediction {
@@ -22,7 +23,7 @@ export interface McPrediction {
  * (probabilities when the model ends in softmax or sigmoid). The model, its mask stream and its
  * statistics are unchanged. The stored preprocessing applies, as in predict.
  */
-export function mcPredict(model: Sequential, x: Input, options: { samples: number; batchSize?: number; seed?: number }): McPrediction {
+export function mcPredict(model: Sequential, x: Input | Dataset, options: { samples: number; batchSize?: number; seed?: number }): McPrediction {
   const where = 'mcPredict';
   if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { samples, batchSize?, seed? }`);
   const { samples, batchSize = 256, seed = model.seed } = options;

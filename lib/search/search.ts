@@ -22,6 +22,7 @@ import { defaultBuild, refitModel, SEARCH_METRICS, trialSeed } from './trial';
 import type { BuildFunction, BuildSpec, SearchMetric, Trial, TrialData, TrialResult } from './trial';
 import { TabularPreprocessor, takeRows } from '../data/tabular';
 import type { Table, TableInput, TabularOptions, Task } from '../data/tabular';
+import { Dataset } from '../data/dataset';
 
 /** How a search proposes trials. */
 export type SearchStrategy = 'grid' | 'random' | 'coarseToFine' | 'halving';
@@ -50,7 +51,9 @@ export interface SearchOptions {
   space: SearchSpace;
   /**
    * Training data: x as a Matrix or rows, y as Int32Array class labels (classification: stratified
-   * splits, cross-entropy) or Float32Array / Matrix targets (regression, mean squared error).
+   * splits, cross-entropy) or Float32Array / Matrix targets (regression, mean squared error); or
+   * a Dataset with targets and no sample weights, whose shared memory the trials and workers read
+   * as it is (no copy, no second scan).
    * Or a raw table (readTable's Table or records) with its label column(s): a TabularPreprocessor
    * (options `preprocessing`, as TabularPreprocessor.fit takes them) is fitted on each fold's
    * training rows only, so no statistic of a held-out row reaches its fold's training; regression
@@ -58,7 +61,7 @@ export interface SearchOptions {
    * preprocessing fitted on all rows, which the refitted model expects, is the result's
    * `preprocessor`.
    */
-  data: { x: Input; y: Int32Array | Float32Array | Matrix | ArrayLike<number> }
+  data: { x: Input; y: Int32Array | Float32Array | Matrix | ArrayLike<number> } | Dataset
     | { table: TableInput; label: string | string[]; preprocessing?: Omit<TabularOptions, 'label'> };
   /**
    * Configurations to try: random and coarse-to-fine trials in all (the coarse stage takes
@@ -209,8 +212,9 @@ function tableData(where: string, data: { table: TableInput; label: string | str
 }
 
 /** x and y on shared memory, checked: finite x, one label or target row per x row. */
-function sharedData(where: string, data: { x: Input; y: Int32Array | Float32Array | Matrix | ArrayLike<number> }): { x: Float32Array; rows: number; cols: number; y: Int32Array | Float32Array; yCols: number; task: Task; outputSize: number } {
+function sharedData(where: string, data: { x: Input; y: Int32Array | Float32Array | Matrix | ArrayLike<number> } | Dataset): { x: Float32Array; rows: number; cols: number; y: Int32Array | Float32Array; yCols: number; task: Task; outputSize: number } {
   if (!data || typeof data !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { x, y } for data`);
+  if (data instanceof Dataset) return datasetData(where, data);
   const xm = data.x instanceof Matrix ? data.x : Array.isArray(data.x) ? Matrix.from(data.x as number[][]) : null;
   if (!xm) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix or an array of rows for data.x`);
   const { rows, cols } = xm;
@@ -246,6 +250,23 @@ function sharedData(where: string, data: { x: Input; y: Int32Array | Float32Arra
   }
   if (classes < 2) throw rangeError(ErrorCode.LABEL, `${where}: classification needs at least 2 classes in data.y`);
   return { x, rows, cols, y, yCols: 1, task: 'classification', outputSize: classes };
+}
+
+/** A Dataset's own shared arrays (checked when it was built) as search's data. */
+function datasetData(where: string, ds: Dataset): ReturnType<typeof sharedData> {
+  const { rows, cols } = ds;
+  if (rows < 2) throw rangeError(ErrorCode.SHAPE, `${where}: data needs at least 2 rows but has ${rows}`);
+  if (ds.y === null) throw rangeError(ErrorCode.SHAPE, `${where}: the Dataset has no targets; build it with Dataset.from(x, y)`);
+  if (ds.sampleWeight !== null) throw rangeError(ErrorCode.ARG_RANGE, `${where}: search does not weight rows; build the Dataset without sampleWeight`);
+  if (typedArrayTag(ds.y) === 'Float32Array') return { x: ds.x.data, rows, cols, y: ds.y, yCols: ds.yCols, task: 'regression', outputSize: ds.yCols };
+  const y = ds.y as Int32Array;
+  let classes = 0;
+  for (let i = 0; i < rows; i++) {
+    if (y[i] < 0) throw rangeError(ErrorCode.LABEL, `${where}: Expected non-negative integer labels but data.y[${i}] is ${y[i]}`);
+    classes = Math.max(classes, y[i] + 1);
+  }
+  if (classes < 2) throw rangeError(ErrorCode.LABEL, `${where}: classification needs at least 2 classes in data.y`);
+  return { x: ds.x.data, rows, cols, y, yCols: 1, task: 'classification', outputSize: classes };
 }
 
 function shuffled(idx: number[], rng: Rng): number[] {
@@ -396,7 +417,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
 
   if (!options.data || typeof options.data !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { x, y } or { table, label } for data`);
   const fromTable = 'table' in options.data ? tableData(where, options.data) : null;
-  const d = sharedData(where, fromTable ? fromTable.data : options.data as { x: Input; y: Int32Array | Float32Array | Matrix });
+  const d = sharedData(where, fromTable ? fromTable.data : options.data as { x: Input; y: Int32Array | Float32Array | Matrix } | Dataset);
   const metric = options.metric ?? (d.task === 'classification' ? 'accuracy' : fromTable ? 'mse' : 'valLoss');
   const def = (SEARCH_METRICS as Record<string, { higher: boolean; task: Task | null }>)[metric];
   if (!def || !Object.prototype.hasOwnProperty.call(SEARCH_METRICS, metric)) {

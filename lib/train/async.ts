@@ -16,9 +16,10 @@ import type { Schedule, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { adoptColumns, checkFinite, checkFitOptions, fitSettings, prepareData, rowWeights, validationRows } from './fit';
+import { adoptColumns, checkFinite, checkFitOptions, fitSettings, prepareData, prepareDataset, rowWeights, validationRows } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
 import type { Input } from '../data/input';
+import { Dataset } from '../data/dataset';
 import { createMetric } from './metrics';
 import { CONTROL } from './protocol';
 import type { WorkerInput, WorkerMessage } from './protocol';
@@ -110,10 +111,41 @@ async function runHook<K extends keyof Callback>(callbacks: readonly Callback[],
 }
 
 /**
- * Trains `model` (compiled) in a worker thread; resolves with the History. Options, shapes,
- * labels and (while x moves to shared memory) NaN are checked before the worker starts.
+ * The native kernel pool is one per process, so concurrent fitAsync workers share it: while n of
+ * them run, the pool has max(1, floor(t / n)) threads, t being the count set when the first one
+ * started (restored when the last one ends). A worker whose kernel finds the pool busy runs it on
+ * its own thread, so at most n + max(1, floor(t / n)) - 1 threads compute: t with n = 1, n once
+ * n >= t. A count of 1 thread per model then is as good as it gets on t cores without models
+ * waiting for each other.
  */
-export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y: Labels, options: FitAsyncOptions,
+const pool = { running: 0, threads: 0 };
+
+function shareThreads(backend: Backend): () => void {
+  if (backend.name !== 'native') return () => undefined;
+  if (pool.running === 0) pool.threads = backend.getNumThreads();
+  const apply = () => backend.setNumThreads(pool.running === 0 ? pool.threads : Math.max(1, Math.floor(pool.threads / pool.running)));
+  pool.running++;
+  apply();
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    pool.running--;
+    apply();
+  };
+}
+
+/** A checked prepared set whose arrays are already shared: no copy and no scan. */
+function asShared(x: Matrix): SharedRows {
+  return { data: x.data, rows: x.rows, cols: x.cols };
+}
+
+/**
+ * Trains `model` (compiled) in a worker thread; resolves with the History. Options, shapes,
+ * labels and (while x moves to shared memory) NaN are checked before the worker starts. A
+ * Dataset goes to the worker as it is: its shared memory, no copy, no second scan.
+ */
+export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input | Dataset, y: Labels | undefined, options: FitAsyncOptions,
   setBusy: (state: 'running' | 'paused' | null) => void): Promise<History> {
   const where = 'fitAsync';
   checkFitOptions(where, options);
@@ -130,12 +162,30 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
   compiled.metrics.forEach(createMetric);
   if (rest.schedule) createSchedule(rest.schedule, compiled.optimizer.lr);
   if (signal?.aborted) return Promise.reject(abortError(signal));
-  adoptColumns(model, x, y, sampleWeight, where);
-  const train = prepareData(model, x, y, where, false);
-  // The worker gets the combined factor of every row, checked here.
-  const weights = rowWeights(model, x, train, { sampleWeight, classWeight }, where);
+  let train: { x: Matrix; y: Int32Array | Float32Array; w?: Float32Array | null };
+  // Whether train.x is a Dataset's own checked shared memory.
+  let trainShared = false;
+  let weights: Float32Array | null;
+  if (x instanceof Dataset) {
+    const p = prepareDataset(model, x, { sampleWeight, classWeight }, where);
+    train = p;
+    trainShared = p.checked;
+    // The Dataset's own weights travel as they are unless class weights change them.
+    weights = classWeight === undefined ? x.sampleWeight : p.w ?? null;
+  } else {
+    adoptColumns(model, x, y as Labels, sampleWeight, where);
+    train = prepareData(model, x, y as Labels, where, false);
+    // The worker gets the combined factor of every row, checked here.
+    weights = rowWeights(model, x, train, { sampleWeight, classWeight }, where);
+  }
   const fit: Omit<FitOptions, 'validationData'> = weights ? { ...rest, sampleWeight: shared(weights) } : rest;
-  const val = validationData ? prepareData(model, validationData.x, validationData.y, 'fitAsync (validationData)', false) : null;
+  let valShared = false;
+  let val: { x: Matrix; y: Int32Array | Float32Array } | null = null;
+  if (validationData instanceof Dataset) {
+    const p = prepareDataset(model, validationData, {}, 'fitAsync (validationData)');
+    val = p;
+    valShared = p.checked;
+  } else if (validationData) val = prepareData(model, validationData.x, validationData.y, 'fitAsync (validationData)', false);
   const nVal = !val && fit.validationSplit !== undefined ? validationRows(where, train.x.rows, fit.validationSplit) : 0;
   const stepsPerEpoch = Math.ceil((train.x.rows - nVal) / settings.batchSize);
   // Callbacks (with verbose's progress bar) run on this thread, not in the worker.
@@ -145,8 +195,8 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
   return (async () => {
     let xs: SharedRows, vxs: SharedRows | null;
     try {
-      xs = await sharedChecked(model.backend, train.x, where);
-      vxs = val ? await sharedChecked(model.backend, val.x, 'fitAsync (validationData)') : null;
+      xs = trainShared ? asShared(train.x) : await sharedChecked(model.backend, train.x, where);
+      vxs = !val ? null : valShared ? asShared(val.x) : await sharedChecked(model.backend, val.x, 'fitAsync (validationData)');
     } catch (e) {
       setBusy(null);
       throw e;
@@ -247,7 +297,6 @@ async function runWorker(job: Job): Promise<History> {
 
   const input: WorkerInput = {
     backend: model.backend.name,
-    threads: model.backend.getNumThreads(),
     model: { ...model.config(), layers: [...model.config().layers] },
     shared: { params: model.params, grads: model.grads, buffers: model.buffers().map((b) => b.data) },
     maskState: model.maskState(),
@@ -266,6 +315,7 @@ async function runWorker(job: Job): Promise<History> {
     let failure: unknown = null;
     let result: History | null = null;
     let exited = false;
+    const releaseThreads = shareThreads(model.backend);
     const worker = new Worker(WORKER, { workerData: input });
     const release = () => {
       Atomics.store(control, CONTROL.PAUSE, 0);
@@ -320,6 +370,7 @@ async function runWorker(job: Job): Promise<History> {
       }
     };
     const settle = () => {
+      releaseThreads();
       signal?.removeEventListener('abort', onAbort);
       setBusy(null);
       model.eval();

@@ -28,6 +28,7 @@ import { createMetric } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import type { LossSpec } from '../model/loss';
 import { runStartChecks } from '../recipe/checks';
+import { Dataset } from '../data/dataset';
 
 /**
  * Labels or targets as fit accepts them: class labels (Int32Array or integers), targets (a Matrix,
@@ -48,8 +49,8 @@ export interface FitOptions {
   seed?: number;
   /** Fraction of the rows, taken from the end before shuffling, held out for validation. */
   validationSplit?: number;
-  /** Validation data (takes precedence over validationSplit). */
-  validationData?: { x: Input; y: Labels };
+  /** Validation data, as { x, y } or a Dataset (takes precedence over validationSplit). */
+  validationData?: { x: Input; y: Labels } | Dataset;
   /** A learning-rate schedule over the optimiser's initial lr. */
   schedule?: ScheduleSpec;
   /** Whether the schedule advances per epoch (default) or per step. */
@@ -191,10 +192,10 @@ export function compileModel(model: Sequential, options: CompileOptions): Compil
 }
 
 /** Checks a Float32Array for NaN and infinities (before any work starts), with the backend's scan. */
-export function checkFinite(backend: Backend, where: string, what: string, data: Float32Array, n: number): void {
+export function checkFinite(backend: Backend, where: string, what: string, data: Float32Array, n: number, offset = 0): void {
   const i = backend.firstNonFinite(n, data);
   if (i >= 0) {
-    throw new BlasnetError(ErrorCode.DATA, `${where}: ${what} holds ${data[i]} at index ${i}; clean or impute the data first`);
+    throw new BlasnetError(ErrorCode.DATA, `${where}: ${what} holds ${data[i]} at index ${offset + i}; clean or impute the data first`);
   }
 }
 
@@ -311,19 +312,62 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
 
 /** prepareData, with the rows' weights from options.sampleWeight and options.classWeight. */
 export function prepareWeighted(model: Sequential, x: Input, y: Labels, options: Pick<FitOptions, 'sampleWeight' | 'classWeight'>,
-  where: string): Prepared {
-  const p = prepareData(model, x, y, where);
+  where: string, scanX = true): Prepared {
+  const p = prepareData(model, x, y, where, scanX);
   p.w = rowWeights(model, x, p, options, where);
   return p;
 }
 
-/** Rows [from, to) of a prepared set, as copies. */
+/**
+ * A Dataset as fit's prepared data: its rows as they are (or through the model's preprocessing),
+ * its labels checked against the model, its sampleWeight times options.classWeight. `checked`
+ * says whether x still holds the rows the Dataset scanned (no preprocessing transformed them).
+ */
+export function prepareDataset(model: Sequential, ds: Dataset, options: Pick<FitOptions, 'sampleWeight' | 'classWeight'>,
+  where: string): Prepared & { checked: boolean } {
+  if (!(ds instanceof Dataset)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Dataset`);
+  if (ds.y === null) throw rangeError(ErrorCode.SHAPE, `${where}: the Dataset has no targets; build it with Dataset.from(x, y)`);
+  if (options.sampleWeight !== undefined) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: a Dataset carries its own weights; give sampleWeight to Dataset.from`);
+  }
+  adoptDatasetColumns(model, ds, where);
+  const p = prepareData(model, ds.x, ds.y, where, false);
+  const checked = p.x === ds.x;
+  if (!checked) checkFinite(model.backend, where, 'x', p.x.data, p.x.rows * p.x.cols);
+  const sw = ds.sampleWeight ?? undefined;
+  p.w = sw === undefined && options.classWeight === undefined ? null : rowWeights(model, ds.x, p, { sampleWeight: sw, classWeight: options.classWeight }, where);
+  return { ...p, checked };
+}
+
+/** A Dataset read from records lends its columns to a model without any, and must match a model's own. */
+export function adoptDatasetColumns(model: Sequential, ds: Dataset, where: string): void {
+  if (!ds.columns) return;
+  const own = model.inputColumns;
+  if (!own) model.setInputColumns([...ds.columns]);
+  else if (own.length !== ds.columns.length || own.some((c, i) => c !== (ds.columns as readonly string[])[i])) {
+    throw rangeError(ErrorCode.SHAPE, `${where}: the Dataset's columns (${ds.columns.join(', ')}) differ from the model's (${own.join(', ')})`);
+  }
+}
+
+/** Validation data given as { x, y } or a Dataset, prepared and checked. */
+export function prepareValidation(model: Sequential, vd: NonNullable<FitOptions['validationData']>, where: string): Prepared {
+  if (vd instanceof Dataset) {
+    const p = prepareDataset(model, vd, {}, where);
+    return { x: p.x, y: p.y };
+  }
+  return prepareData(model, vd.x, vd.y, where);
+}
+
+/**
+ * Rows [from, to) of a prepared set, as views: training never writes to its data, and a copy of
+ * the training part would cost its size in memory and page faults before the first step.
+ */
 function sliceRows(p: Prepared, from: number, to: number, width: number): Prepared {
   const c = p.x.cols;
   return {
-    x: new Matrix(p.x.data.slice(from * c, to * c), to - from, c),
-    y: p.y.slice(from * width, to * width),
-    w: p.w ? p.w.slice(from, to) : null,
+    x: new Matrix(p.x.data.subarray(from * c, to * c), to - from, c),
+    y: p.y.subarray(from * width, to * width),
+    w: p.w ? p.w.subarray(from, to) : null,
   };
 }
 
@@ -532,22 +576,40 @@ class Snapshot {
   }
 }
 
-/** Trains `model` (compiled) on (x, y); see FitOptions. */
-export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Labels, options: FitOptions = {}): History {
+/**
+ * Trains `model` (compiled) on (x, y), or on a Dataset (y then unused); see FitOptions.
+ *
+ * x is checked for NaN and infinities as the first epoch gathers it, batch by batch, before the
+ * step that would use a bad row (a Dataset was checked when built; validation rows, targets and
+ * weights are checked before training starts). A bad value ends fit with ERR_BLASNET_DATA after
+ * the model, its optimiser state and its running statistics are put back as they were when fit
+ * was called; callbacks have then seen the batches before it.
+ */
+export function fitModel(model: Sequential, compiled: Compiled, x: Input | Dataset, y: Labels | undefined, options: FitOptions = {}): History {
   const where = 'fit';
   const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks } = fitSettings(where, options);
-  adoptColumns(model, x, y, options.sampleWeight, where);
-  let train = prepareWeighted(model, x, y, options, where);
+  let train: Prepared;
+  // Whether rows of x remain to be checked for NaN and infinities (in the first epoch's batches).
+  let unscanned: boolean;
+  if (x instanceof Dataset) {
+    const p = prepareDataset(model, x, options, where);
+    train = p;
+    unscanned = !p.checked;
+  } else {
+    adoptColumns(model, x, y as Labels, options.sampleWeight, where);
+    train = prepareWeighted(model, x, y as Labels, options, where, false);
+    unscanned = true;
+  }
   let val: Prepared | null = null;
   if (options.validationData) {
-    const vd = options.validationData;
-    val = prepareData(model, vd.x, vd.y, `${where} (validationData)`);
+    val = prepareValidation(model, options.validationData, `${where} (validationData)`);
   } else if (options.validationSplit !== undefined) {
     const n = train.x.rows, nVal = validationRows(where, n, options.validationSplit);
     const w = targetWidth(train);
     val = sliceRows(train, n - nVal, n, w);
     val.w = null;
     train = sliceRows(train, 0, n - nVal, w);
+    if (unscanned) checkFinite(model.backend, where, 'x', val.x.data, val.x.rows * val.x.cols, (n - nVal) * val.x.cols);
   }
   const optimizer = compiled.optimizer;
   const schedule: Schedule | null = options.schedule ? createSchedule(options.schedule, optimizer.lr) : null;
@@ -577,12 +639,21 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
     },
   };
   const batchLogs: BatchLogs = { epoch: 0, batch: 0, step: 0, loss: 0, rows: 0 };
-  if (options.checks) runStartChecks(model, train.x, train.y);
+  if (options.checks) {
+    // The checks run forward passes over the training rows, so those are scanned first.
+    if (unscanned) checkFinite(model.backend, where, 'x', train.x.data, train.x.rows * train.x.cols);
+    unscanned = false;
+    runStartChecks(model, train.x, train.y);
+  }
   if (schedule && !options.resume) followSchedule(optimizer, schedule);
   model.train();
   emit(callbacks, 'onTrainBegin', ctx);
   const snapshot = onNonFinite === 'continue' ? null : new Snapshot(model, optimizer);
   if (snapshot) snapshot.epoch = firstEpoch;
+  // What a bad row found by the first epoch's scan restores (the snapshot is still the start then).
+  const initial = unscanned ? snapshot ?? new Snapshot(model, optimizer) : null;
+  const initialMasks = unscanned ? model.maskState() : null;
+  const cols = train.x.cols;
   // Only layers that have constraints (dense maxNorm) are visited after each step.
   const constrained = model.layers.filter((l) => l.hasConstraints());
   const augment = options.augment;
@@ -606,6 +677,17 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
       for (const m of metrics) m.reset();
       let lossSum = 0, rowsSeen = 0, batch = 0;
       for (const b of it.epoch()) {
+        if (unscanned) {
+          // The rows are checked where they were just gathered (in cache), before their step.
+          const i = model.backend.firstNonFinite(b.rows * cols, b.x.data);
+          if (i >= 0) {
+            (initial as Snapshot).restore();
+            model.setMaskState(initialMasks as number[]);
+            const r = Math.floor(i / cols);
+            throw new BlasnetError(ErrorCode.DATA, `${where}: x holds ${b.x.data[i]} at index ${b.index[r] * cols + (i - r * cols)}` +
+              ` (row ${b.index[r] + 1}); clean or impute the data first`);
+          }
+        }
         if (augment) augment(b.x, b.y as Int32Array | Float32Array, augmentRng as Rng);
         step.weight = b.weight;
         const loss = model.lossAndGradient(b.x, b.y as Int32Array | Float32Array, step);
@@ -644,6 +726,8 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input, y: Lab
         else if (deadline !== null && process.hrtime.bigint() >= deadline) ctx.stop(`timeLimitMs: ${timeLimitMs} ms`);
         if (history.stopReason !== null) break;
       }
+      // One whole epoch has gathered every training row, or training ends with this epoch.
+      unscanned = false;
       if (history.diverged) {
         if (onNonFinite === 'throw') {
           throw new BlasnetError(ErrorCode.DIVERGED, `${where}: ${history.stopReason}`);

@@ -21,10 +21,10 @@ export const CONTROL = {
 /** What the worker is given. */
 export interface WorkerInput {
   backend: 'js' | 'native';
-  threads: number;
   model: { inputSize: number; seed: number; layers: LayerConfig[] };
   shared: { params: Float32Array; grads: Float32Array; buffers: Float32Array[] };
   maskState: number[];
+  /** The training rows and targets, checked on the main thread, on shared memory. */
   x: { data: Float32Array; rows: number; cols: number };
   y: Int32Array | Float32Array;
   loss: { name: LossSpecName; param: number; reduction: Reduction };

@@ -9,7 +9,8 @@ import { layerFromConfig } from '../layers';
 import { Sequential } from '../model/sequential';
 import { createOptimizer } from '../optim';
 import type { OptimizerSpec } from '../optim';
-import { Matrix } from '../tensor';
+import { sharedDataset } from '../data/dataset';
+import type { SharedDataset } from '../data/dataset';
 import type { Callback, TrainContext } from './callbacks';
 import { CONTROL } from './protocol';
 import type { WorkerInput, WorkerMessage } from './protocol';
@@ -18,8 +19,8 @@ const input = workerData as WorkerInput;
 const post = (m: WorkerMessage) => (parentPort as NonNullable<typeof parentPort>).postMessage(m);
 
 try {
+  // The native pool is the process's, sized by the main thread (see shareThreads in async.ts).
   const backend = setDefaultBackend(input.backend);
-  if (input.backend === 'native') backend.setNumThreads(input.threads);
   const model = new Sequential({
     inputSize: input.model.inputSize,
     seed: input.model.seed,
@@ -64,10 +65,16 @@ try {
       stopIfAsked(ctx);
     },
   };
-  const { validationData, ...fit } = input.fit;
-  const history = model.fit(new Matrix(input.x.data, input.x.rows, input.x.cols), input.y, {
+  // The main thread checked every row (or the Dataset did when built): the worker trains on the
+  // same shared memory as a Dataset, with no copy and no second scan.
+  const { validationData, sampleWeight, ...fit } = input.fit;
+  const data = (x: WorkerInput['x'], y: Int32Array | Float32Array, w: Float32Array | null): SharedDataset => ({
+    x: x.data, rows: x.rows, cols: x.cols, y, yCols: y.length / x.rows, sampleWeight: w, columns: null,
+  });
+  const train = sharedDataset(data(input.x, input.y, (sampleWeight as Float32Array | undefined) ?? null));
+  const history = model.fit(train, {
     ...fit,
-    ...(validationData ? { validationData: { x: new Matrix(validationData.x.data, validationData.x.rows, validationData.x.cols), y: validationData.y } } : {}),
+    ...(validationData ? { validationData: sharedDataset(data(validationData.x, validationData.y, null)) } : {}),
     callbacks: [bridge],
   });
   post({ type: 'done', history, optimizer: optimizer.state(), maskState: model.maskState() });
