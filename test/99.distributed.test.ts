@@ -9,7 +9,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ErrorCode, mpiAvailable, replicaMaskSeed } from '../lib';
+import { ErrorCode, mpiAvailable, replicaMaskSeed, Rng } from '../lib';
 import type { EpochLogs, Sequential } from '../lib';
 import { ShardedBatches } from '../lib/distributed';
 import { Matrix } from '../lib/tensor';
@@ -145,6 +145,29 @@ for (const b of backends()) {
     }
   });
 }
+
+withMpi('blasnet train --distributed', function () {
+  this.timeout(120_000);
+
+  it('two ranks train one model: rank 0 alone prints the report and the JSON line and writes the files', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-mpi-cli-'));
+    const rng = new Rng(3);
+    const lines = ['a,b,c,label'];
+    for (let i = 0; i < 300; i++) lines.push(`${[0, 1, 2].map((j) => ((j === i % 3 ? 2 : 0) + rng.normal()).toFixed(3)).join(',')},${'xyz'[i % 3]}`);
+    fs.writeFileSync(path.join(dir, 't.csv'), `${lines.join('\n')}\n`);
+    const cli = path.join(__dirname, '..', 'lib', 'cli.js');
+    const r = spawnSync('mpirun', ['--oversubscribe', '--allow-run-as-root', '-np', '2', process.execPath, cli, 'train', '--csv', 't.csv',
+      '--epochs', '3', '--threads', '1', '--distributed'], { cwd: dir, encoding: 'utf8', timeout: 90_000 });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    const json = r.stdout.split('\n').filter((l) => l.startsWith('{'));
+    assert.equal(json.length, 1, r.stdout);
+    assert.equal(JSON.parse(json[0]).ranks, 2);
+    assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('test loss')).length, 1, r.stdout);
+    assert.ok(fs.existsSync(path.join(dir, 't.blasnet')));
+    assert.equal(fs.readFileSync(path.join(dir, 't.history.csv'), 'utf8').trim().split('\n').length, 4);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
 
 withMpi('distributed training: a failing rank', function () {
   this.timeout(120_000);
