@@ -196,6 +196,9 @@ struct Buffer {
 };
 
 Buffer buffer(Args& a, size_t i, const char* name) {
+  if (!a.isTyped(i, napi_float32_array) && !a.isFloat64Array(i)) {
+    a.fail(true, "ERR_BLASNET_ARG_TYPE", std::string("Expected Float32Array or Float64Array for ") + name);
+  }
   if (a.isFloat64Array(i)) {
     F64 v = a.f64(i, name, 0, "any length");
     return {v.data, v.length, MPI_DOUBLE};

@@ -15,7 +15,8 @@ import { ShardedBatches } from '../lib/distributed';
 import { Matrix } from '../lib/tensor';
 import { distributedCases, distributedData, distributedModel } from './mpi/cases';
 import type { DistributedCase } from './mpi/cases';
-import { backends } from './helpers';
+import { backends, throwsCode } from './helpers';
+import { loadMpi } from '../lib/distributed/mpi';
 
 const RANK = path.join(__dirname, 'mpi', 'rank.js');
 
@@ -110,6 +111,26 @@ for (const b of backends()) {
       for (const c of distributedCases()) assert.deepEqual(ranks[1][c.name].params, ranks[0][c.name].params, c.name);
     });
 
+    it("rank 0's initial weights are broadcast: ranks that built their models from other seeds train as the sgd case", () => {
+      assert.deepEqual(ranks[0].seeds.params, ranks[0].sgd.params);
+      assert.deepEqual(ranks[1].seeds.params, ranks[0].sgd.params);
+    });
+
+    it('BatchNorm running statistics are averaged at epoch end: the same on every rank', () => {
+      const [a, c] = [ranks[0].bn as unknown as { buffers: number[][] }, ranks[1].bn as unknown as { buffers: number[][] }];
+      assert.ok(a.buffers.length > 0);
+      assert.deepEqual(c.buffers, a.buffers);
+      assert.deepEqual(ranks[1].bn.params, ranks[0].bn.params);
+    });
+
+    it('a stop asked for on one rank stops every rank after the same step', () => {
+      for (const r of ranks) {
+        assert.equal(r.stop.steps, 4);
+        assert.equal((r.stop as unknown as { stopReason: string }).stopReason, r === ranks[1] ? 'rank 1 stops' : 'stopped by another replica');
+      }
+      assert.deepEqual(ranks[1].stop.params, ranks[0].stop.params);
+    });
+
     for (const name of ['sgd', 'adam']) {
       it(`${name}: 2 ranks of batch b/2 match 1 process of batch b after 12 steps (weights, loss, validation)`, () => {
         const c = distributedCases().find((k) => k.name === name) as DistributedCase;
@@ -145,6 +166,25 @@ for (const b of backends()) {
     }
   });
 }
+
+withMpi('the MPI addon checks its arguments before MPI is touched', () => {
+  // Loaded but never initialised here: every call below must fail in its guards.
+  const mpi = () => loadMpi();
+  it('bad timeouts, buffers, roots and exit codes are coded errors', () => {
+    throwsCode(() => mpi().allreduce(0, new Float32Array(2)), ErrorCode.ARG_RANGE, RangeError, 'timeoutMs');
+    throwsCode(() => mpi().allreduce(NaN, new Float32Array(2)), ErrorCode.ARG_RANGE, RangeError, 'timeoutMs');
+    throwsCode(() => mpi().allreduce(10, [1, 2] as unknown as Float32Array), ErrorCode.ARG_TYPE, TypeError, 'Float32Array or Float64Array');
+    throwsCode(() => mpi().allreduce(10, new Int32Array(2) as unknown as Float32Array), ErrorCode.ARG_TYPE, TypeError, 'buffer');
+    throwsCode(() => (mpi().allreduce as (...a: unknown[]) => void)(10), ErrorCode.ARG_COUNT, TypeError);
+    throwsCode(() => mpi().broadcast(-1, 10, new Float64Array(1)), ErrorCode.ARG_RANGE, RangeError, 'root');
+    throwsCode(() => mpi().barrier('x' as unknown as number), ErrorCode.ARG_TYPE, TypeError, 'timeoutMs');
+    throwsCode(() => mpi().abort(300), ErrorCode.ARG_RANGE, RangeError, 'exitCode');
+  });
+  it('collectives before init are ERR_BLASNET_STATE', () => {
+    throwsCode(() => mpi().allreduce(10, new Float32Array(2)), ErrorCode.STATE, Error, 'init');
+    throwsCode(() => mpi().rank(), ErrorCode.STATE, Error, 'init');
+  });
+});
 
 withMpi('blasnet train --distributed', function () {
   this.timeout(120_000);

@@ -1,5 +1,5 @@
 /** The models and data the distributed tests train, shared by the rank script and the test. */
-import { dense, dropout, getBackend, Rng, Sequential } from '../../lib';
+import { batchNorm, dense, dropout, getBackend, Rng, Sequential } from '../../lib';
 import type { BackendName } from '../../lib';
 
 /** One training configuration: optimiser, dropout rate, global batch size, epochs. */
@@ -37,11 +37,15 @@ export function distributedData(): { x: Float32Array; y: Int32Array; xVal: Float
   return { x: t.x, y: t.y, xVal: v.x, yVal: v.y };
 }
 
-/** The case's model (6-16-3, ReLU, optional dropout), compiled, on BLASNET_BACKEND or the default backend. */
-export function distributedModel(c: DistributedCase): Sequential {
+/**
+ * The case's model (6-16-3, ReLU, optional dropout; with `bn` a BatchNorm after the hidden layer),
+ * compiled, on BLASNET_BACKEND or the default backend. `seed` (default 7) sets the initial weights.
+ */
+export function distributedModel(c: DistributedCase, options: { seed?: number; bn?: boolean } = {}): Sequential {
   const name = process.env.BLASNET_BACKEND as BackendName | undefined;
   return new Sequential({
-    inputSize: 6, seed: 7, backend: name ? getBackend(name) : undefined,
-    layers: [dense(16, { activation: 'relu' }), ...(c.dropout > 0 ? [dropout(c.dropout)] : []), dense(3, { activation: 'softmax' })],
+    inputSize: 6, seed: options.seed ?? 7, backend: name ? getBackend(name) : undefined,
+    layers: [dense(16, { activation: 'relu' }), ...(options.bn ? [batchNorm()] : []), ...(c.dropout > 0 ? [dropout(c.dropout)] : []),
+      dense(3, { activation: 'softmax' })],
   }).compile({ loss: 'crossEntropy', optimizer: c.optimizer, metrics: ['accuracy'] });
 }

@@ -32,6 +32,19 @@ function main(): void {
         });
         out[c.name] = { params: Array.from(m.params), epochs: h.epochs, steps: h.steps };
       }
+      const sgd = distributedCases()[0];
+      const opts = { epochs: 2, batchSize: 8, seed: 5, validationData: { x: xVal, y: yVal }, communicator: comm };
+      // Each rank builds its model from another seed: rank 0's weights must win.
+      const seeds = distributedModel(sgd, { seed: 7 + 100 * comm.rank });
+      fitDistributed(seeds, x, y, opts);
+      out.seeds = { params: Array.from(seeds.params) };
+      const bn = distributedModel(sgd, { bn: true });
+      fitDistributed(bn, x, y, opts);
+      out.bn = { params: Array.from(bn.params), buffers: bn.buffers().map((b) => Array.from(b.data)) };
+      // Rank 1 alone asks to stop after its fourth step; rank 0 must stop with it.
+      const stop = distributedModel(sgd);
+      const h = fitDistributed(stop, x, y, { ...opts, callbacks: [{ onBatchEnd: (l, ctx) => { if (comm.rank === 1 && l.step === 3) ctx.stop('rank 1 stops'); } }] });
+      out.stop = { steps: h.steps, stopReason: h.stopReason, params: Array.from(stop.params) };
       fs.writeFileSync(`${process.argv[3]}.rank${comm.rank}`, JSON.stringify(out));
       report(comm.rank, { code: 'OK', message: 'trained' });
       return;
