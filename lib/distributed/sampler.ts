@@ -49,6 +49,7 @@ export class ShardedBatches implements ReplicaBatches {
     this.inner = new BatchIterator(this.xs, this.ys, { batchSize: options.batchSize, shuffle: false, backend: options.backend, weights: this.ws });
   }
 
+  /** Batches per epoch: ceil(rows / batchSize), the same on every rank. */
   get batchesPerEpoch(): number {
     return this.inner.batchesPerEpoch;
   }
@@ -59,6 +60,7 @@ export class ShardedBatches implements ReplicaBatches {
     for (let e = 0; e < count; e++) this.nextOrder();
   }
 
+  /** The next epoch: this rank's shard of the shared order, gathered, then batched in order. */
   *epoch(): Generator<Batch, void, undefined> {
     this.nextOrder();
     const { x, y, w } = this.src;

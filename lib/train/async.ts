@@ -24,7 +24,7 @@ import { CONTROL } from './protocol';
 import type { WorkerInput, WorkerMessage } from './protocol';
 
 /** Options of `fitAsync`: fit's, plus cancellation and progress. */
-export interface FitAsyncOptions extends FitOptions {
+export interface FitAsyncOptions extends Omit<FitOptions, 'dataParallel'> {
   /** Stops training between batches; the promise then rejects with the signal's reason. */
   signal?: AbortSignal;
   /** Called on the main thread after every batch and epoch. */
@@ -122,7 +122,7 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input, y
   if (onProgress !== undefined && typeof onProgress !== 'function') throw typeError(ErrorCode.ARG_TYPE, 'fitAsync: Expected a function for onProgress');
   const settings = fitSettings(where, { ...rest, ...(validationData ? { validationData } : {}) });
   if (rest.augment) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: augment is a function and cannot move to the training worker; use fit');
-  if (rest.dataParallel) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: distributed training runs on the training thread; use fitDistributed');
+  if ((rest as FitOptions).dataParallel) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: distributed training runs on the training thread; use fitDistributed');
   const loss = model.lossSpec;
   if (!loss || loss.custom) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: needs a built-in loss (a custom loss cannot move to the worker)');
   if (compiled.metrics.some((m) => typeof m === 'object' && m !== null && typeof (m as { update?: unknown }).update === 'function')) {

@@ -11,8 +11,11 @@ import type { Schedule } from '../schedules';
 
 /** The batches a replica trains on, as fit iterates them (BatchIterator's shape). */
 export interface ReplicaBatches {
+  /** Batches in each epoch (the same on every replica). */
   readonly batchesPerEpoch: number;
+  /** Advances past `count` epochs without producing them (resume). */
   skipEpochs(count: number): void;
+  /** The next epoch's batches. */
   epoch(): Iterable<Batch>;
 }
 
