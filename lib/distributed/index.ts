@@ -17,6 +17,7 @@ import { loadMpi } from './mpi';
 import type { MpiAddon } from './mpi';
 import { ShardedBatches } from './sampler';
 import { Matrix } from '../tensor';
+import { Rng } from '../rng';
 
 export { mpiAvailable, mpiAddonPath } from './mpi';
 export { shardIndices, ShardedBatches } from './sampler';
@@ -231,10 +232,13 @@ class Replica implements DataParallel {
  * - BatchNorm normalises with each rank's own batch statistics, and its running statistics are
  *   averaged over the ranks at each epoch end (DDP keeps rank 0's; SyncBatchNorm would reduce the
  *   batch statistics in every forward pass, one more collective per BatchNorm layer per step);
- * - dropout masks come from a stream per rank (replicaMaskSeed);
+ * - dropout masks come from a stream per rank (replicaMaskSeed; after a resume ranks > 0 start
+ *   their streams afresh, so a resumed run with dropout is not bit for bit an uninterrupted one),
+ *   and so does `augment`'s generator;
  * - the loss, metrics (row-weighted means) and validation (each rank scores a contiguous share)
  *   are reduced, so schedules, early stopping and every stop decide identically on every rank;
- * - callbacks marked rootOnly (modelCheckpoint, csvLogger, progressBar) and verbose run on rank 0.
+ * - callbacks marked rootOnly (modelCheckpoint, csvLogger, progressBar), verbose and checks run
+ *   on rank 0 only.
  * A rank that fails makes the others throw ERR_BLASNET_DISTRIBUTED (launcher SIGTERM or the
  * collective timeout) rather than hang; let the error end the process so that mpirun ends the job.
  */
@@ -249,10 +253,21 @@ export function fitDistributed(model: Sequential, x: Input, y: Labels, options: 
   const c = communicator ?? initDistributed();
   const given = fitOptions.callbacks;
   const callbacks = Array.isArray(given) ? given.filter((cb) => c.isRoot || !(cb && cb.rootOnly)) : given;
+  // augment's generator is reseeded alike on every rank; ranks > 0 draw from a stream of their own.
+  const augment = fitOptions.augment;
+  const own = new Rng(0);
+  const rankAugment: FitOptions['augment'] = typeof augment === 'function' && c.rank > 0
+    ? (bx, by, rng) => {
+      own.reset(replicaMaskSeed(rng.int(0x7fffffff), c.rank));
+      augment(bx, by, own);
+    }
+    : augment;
   return model.fit(x, y, {
     ...fitOptions,
     callbacks,
+    augment: rankAugment,
     verbose: c.isRoot ? fitOptions.verbose : false,
+    checks: c.isRoot ? fitOptions.checks : false,
     dataParallel: new Replica(model, c),
   });
 }
