@@ -123,6 +123,13 @@ for (const b of backends()) {
       assert.deepEqual(ranks[1].bn.params, ranks[0].bn.params);
     });
 
+    it("resuming from rank 0's checkpoint continues as the uninterrupted run, with rank 0's optimiser state on every rank", () => {
+      for (const r of ranks) {
+        assert.equal(r.resume.steps, 6);
+        assert.deepEqual(r.resume.params, ranks[0].adam.params);
+      }
+    });
+
     it('a stop asked for on one rank stops every rank after the same step', () => {
       for (const r of ranks) {
         assert.equal(r.stop.steps, 4);

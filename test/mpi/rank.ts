@@ -9,7 +9,7 @@
  * Every rank prints one line `RESULT {"rank":r,"code":...,"message":...}` before it exits.
  */
 import * as fs from 'fs';
-import { fitDistributed, initDistributed } from '../../lib';
+import { fitDistributed, initDistributed, loadModel, modelCheckpoint } from '../../lib';
 import type { Callback } from '../../lib';
 import { distributedCases, distributedData, distributedModel } from './cases';
 
@@ -45,6 +45,18 @@ function main(): void {
       const stop = distributedModel(sgd);
       const h = fitDistributed(stop, x, y, { ...opts, callbacks: [{ onBatchEnd: (l, ctx) => { if (comm.rank === 1 && l.step === 3) ctx.stop('rank 1 stops'); } }] });
       out.stop = { steps: h.steps, stopReason: h.stopReason, params: Array.from(stop.params) };
+      // Rank 0 alone writes a checkpoint after epoch 1; every rank resumes from it, rank 1 with a
+      // fresh optimiser state in place of the saved one: rank 0's state must win.
+      const adam = distributedCases()[1];
+      const ckFile = `${process.argv[3]}.ck-{epoch}.blasnet`;
+      const first = distributedModel(adam);
+      fitDistributed(first, x, y, { ...opts, epochs: 1, callbacks: [modelCheckpoint(ckFile)] });
+      comm.barrier();
+      const ck = loadModel(ckFile.replace('{epoch}', '1'), { backend: first.backend });
+      const resume = comm.rank === 1 ? { ...ck, optimizer: distributedModel(adam).optimizer?.state() } : ck;
+      const resumed = ck.model.compile({ loss: 'crossEntropy', optimizer: adam.optimizer, metrics: ['accuracy'] });
+      const hr = fitDistributed(resumed, x, y, { ...opts, resume });
+      out.resume = { params: Array.from(resumed.params), steps: hr.steps };
       fs.writeFileSync(`${process.argv[3]}.rank${comm.rank}`, JSON.stringify(out));
       report(comm.rank, { code: 'OK', message: 'trained' });
       return;
