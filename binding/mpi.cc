@@ -14,6 +14,7 @@
 #include <mpi.h>
 #include <napi.h>
 #include <sched.h>
+#include <time.h>
 
 #include <cstdio>
 
@@ -77,13 +78,21 @@ void wait(const char* fn, MPI_Request* req, double timeoutMs) {
   gWaiting = 1;
   int done = 0;
   int rc = MPI_SUCCESS;
+  const auto started = std::chrono::steady_clock::now();
   for (unsigned spins = 0;; ++spins) {
     rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS || done || gTerminated) break;
-    // The clock is read every 64 polls; yielding lets an oversubscribed peer run.
-    if ((spins & 63) == 63) {
-      if (std::chrono::steady_clock::now() >= deadline) break;
+    if ((spins & 63) != 63) continue;
+    // The clock is read every 64 polls. For the first millisecond the wait spins (a collective
+    // between ranks in step finishes within it); after that it sleeps 50 us between polls, so a
+    // rank waiting for a slow peer leaves the CPU to it (and to other ranks on the same cores).
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    if (now - started < std::chrono::milliseconds(1)) {
       sched_yield();
+    } else {
+      const timespec pause{0, 50000};
+      nanosleep(&pause, nullptr);
     }
   }
   gWaiting = 0;
