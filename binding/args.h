@@ -34,6 +34,7 @@ struct View {
 };
 using F32 = View<float>;
 using I32 = View<int32_t>;
+using F64 = View<double>;
 
 class Args {
  public:
@@ -114,14 +115,19 @@ class Args {
   I32 i32(size_t i, const char* name, uint64_t needed, const char* formula) {
     return typed<int32_t>(i, name, needed, formula, napi_int32_array, false);
   }
-  bool isInt32Array(size_t i) {
+  F64 f64(size_t i, const char* name, uint64_t needed, const char* formula) {
+    return typed<double>(i, name, needed, formula, napi_float64_array, false);
+  }
+  bool isInt32Array(size_t i) { return isTyped(i, napi_int32_array); }
+  bool isFloat64Array(size_t i) { return isTyped(i, napi_float64_array); }
+  bool isTyped(size_t i, napi_typedarray_type want) {
     napi_typedarray_type type;
     size_t length;
     void* data;
     napi_value ab;
     size_t offset;
     return napi_get_typedarray_info(env_, argv_[i], &type, &length, &data, &ab, &offset) == napi_ok &&
-           type == napi_int32_array;
+           type == want;
   }
 
   // `out` must not share memory with `in`.

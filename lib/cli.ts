@@ -37,6 +37,7 @@ import { diagnosticsLogger } from './recipe/diagnostics';
 import { exportOnnx } from './interop/onnx';
 import { saveSafetensors } from './interop/safetensors';
 import { addRecipeCommands } from './recipe/cli';
+import { fitDistributed, initDistributed } from './distributed';
 import { MLP_SPACE, search as runSearch, searchTableCsv, spaceFromJSON, startQueueWorker } from './search';
 import type { SearchMetric, SearchStrategy } from './search';
 import { writeSearchPlot } from './plot/search';
@@ -151,6 +152,7 @@ interface TrainOptions extends DataOptions {
   threads?: number;
   quiet?: boolean;
   checks: boolean;
+  distributed?: boolean;
   classWeight: 'balanced' | 'none';
 }
 
@@ -336,9 +338,12 @@ async function train(o: TrainOptions): Promise<void> {
     ] : []),
   ]);
   setupBackend(o);
+  // Under mpirun every rank runs this command; rank 0 alone prints and writes.
+  const comm = o.distributed ? initDistributed() : null;
+  const root = !comm || comm.isRoot;
   const started = Date.now();
   const say = (s: string) => {
-    if (!o.quiet) process.stdout.write(`${s}\n`);
+    if (!o.quiet && root) process.stdout.write(`${s}\n`);
   };
   const table = Boolean(o.csv);
   say(`blasnet ${VERSION}: training on ${o.csv ?? o.data ?? 'Fashion-MNIST'}`);
@@ -367,16 +372,16 @@ async function train(o: TrainOptions): Promise<void> {
   const trainRows = validationSplit > 0 ? d.x.rows - Math.round(d.x.rows * validationSplit) : d.x.rows;
   const valRows = d.val ? d.val.x.rows : d.x.rows - trainRows;
   say(`${trainRows} training rows, ${valRows} validation rows, ${d.test.x.rows} test rows; ${classification ? `${d.outputs} classes` : `${d.outputs} target${d.outputs > 1 ? 's' : ''}, loss ${loss}`}`);
-  say(`backend ${b.name} (${b.info().config}, ${plural(b.getNumThreads(), 'thread')})`);
+  say(`backend ${b.name} (${b.info().config}, ${plural(b.getNumThreads(), 'thread')})${comm ? `; ${comm.size} ranks (data-parallel over MPI), batch ${batchSize} per rank` : ''}`);
   say(model.summary());
   if (patience > 0 && valRows > 0) say(`up to ${epochs} epochs of batch ${batchSize}; early stopping on the validation loss (patience ${patience}), best weights restored`);
   const schedule = scheduleName === 'onecycle'
-    ? { name: 'oneCycle' as const, maxLr: o.lr, totalSteps: epochs * Math.ceil(trainRows / batchSize) }
+    ? { name: 'oneCycle' as const, maxLr: o.lr, totalSteps: epochs * Math.ceil(Math.ceil(trainRows / (comm?.size ?? 1)) / batchSize) }
     : scheduleFor(scheduleName, epochs);
   const diagnostics = files.diagnostics ? diagnosticsLogger() : null;
   const callbacks = [progressBar({ quiet: o.quiet }), csvLogger(files.history), ...(diagnostics ? [diagnostics] : [])];
   if (patience > 0 && valRows > 0) callbacks.push(earlyStopping({ monitor: 'valLoss', patience, restoreBestWeights: true }));
-  const history = model.fit(d.x, d.y, {
+  const fitOptions = {
     epochs,
     batchSize,
     seed: o.seed,
@@ -384,8 +389,11 @@ async function train(o: TrainOptions): Promise<void> {
     ...(schedule ? { schedule, scheduleEvery: scheduleName === 'onecycle' ? 'step' as const : 'epoch' as const } : {}),
     ...(o.classWeight === 'balanced' ? { classWeight: 'balanced' as const } : {}),
     callbacks,
-    checks: o.checks && !o.quiet,
-  });
+    checks: o.checks && !o.quiet && root,
+  };
+  const history = comm ? fitDistributed(model, d.x, d.y, { ...fitOptions, communicator: comm }) : model.fit(d.x, d.y, fitOptions);
+  // The ranks end with the same weights: the others leave the test, the files and the JSON line to rank 0.
+  if (!root) return;
   if (history.diverged) {
     throw new BlasnetError(ErrorCode.DIVERGED, `training ${history.stopReason}; no model was written (--out ${files.model})`);
   }
@@ -424,7 +432,7 @@ async function train(o: TrainOptions): Promise<void> {
   // The last line is machine-readable for scripts and benchmarks.
   process.stdout.write(`${JSON.stringify({
     task: d.task, testLoss: test.loss, ...(classification ? { testAccuracy: test.accuracy } : {}), ...withoutAccuracy(r.figures),
-    seconds, epochs: history.epochs.length, backend: b.name,
+    seconds, epochs: history.epochs.length, backend: b.name, ...(comm ? { ranks: comm.size } : {}),
   })}\n`);
 }
 
@@ -752,6 +760,7 @@ export function program(): Command {
     .option('--confusion <base>', 'classification: also write the test confusion matrix to <base>.svg and <base>.png')
     .option('--quiet', 'print only the final JSON line')
     .option('--no-checks', 'skip the sanity checks before training (initial loss, dead units)')
+    .option('--distributed', 'data-parallel training over MPI: run as `mpirun -np N npx blasnet train --distributed ...`; --batch-size is per rank, rank 0 prints and writes')
     .action((o: TrainOptions) => train(o));
   const e = p.command('evaluate').description('a classification or regression report of a saved model on a labelled data set')
     .requiredOption('--model <file>', 'a model written by train')

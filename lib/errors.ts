@@ -28,6 +28,8 @@ export const ErrorCode = {
   UNSUPPORTED: 'ERR_BLASNET_UNSUPPORTED',
   /** An optional package a feature needs is not installed (the plotting stack). */
   DEPENDENCY: 'ERR_BLASNET_DEPENDENCY',
+  /** A collective of distributed training failed or timed out: another rank died, threw or stalled. */
+  DISTRIBUTED: 'ERR_BLASNET_DISTRIBUTED',
   INTERNAL: 'ERR_BLASNET_INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

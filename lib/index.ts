@@ -94,3 +94,6 @@ export type {
 export { searchPlotSpec, writeSearchPlot } from './plot/search';
 export { predictClasses, predictProba } from './predict';
 export type { PredictOptions } from './predict';
+export { fitDistributed, initDistributed, mpiAvailable, replicaMaskSeed } from './distributed';
+export type { Communicator, DistributedOptions, FitDistributedOptions } from './distributed';
+export type { DataParallel, ReplicaBatches, ReplicaRows } from './train/parallel';

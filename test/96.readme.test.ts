@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { FASHION_MNIST_DIR, nativeAvailable } from '../lib';
+import { FASHION_MNIST_DIR, mpiAvailable, nativeAvailable } from '../lib';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const LIB = path.join(ROOT, 'dist', 'lib');
@@ -41,7 +41,7 @@ function run(code: string): { status: number | null; stdout: string; stderr: str
  * What each example must show, checked after it runs as written; an example missing from this
  * table fails, so a new one gets a check.
  */
-const CHECKS: Record<string, { check: string; stdout?: RegExp; verify?: (stdout: string) => void; needs?: 'fashion-mnist' }> = {
+const CHECKS: Record<string, { check: string; stdout?: RegExp; verify?: (stdout: string) => void; needs?: 'fashion-mnist' | 'mpi' }> = {
   'Example: training': { check: '', stdout: /accuracy: 0\.(8[7-9]|9)/, needs: 'fashion-mnist' },
   'Example: a model': { check: 'if (!(loss > 0) || probabilities.rows !== 16) process.exit(3);', stdout: /total parameters/ },
   'Example: the kernels': { check: 'if (!(loss > 0) || dw.length !== 6) process.exit(3);' },
@@ -90,6 +90,8 @@ const CHECKS: Record<string, { check: string; stdout?: RegExp; verify?: (stdout:
     needs: 'fashion-mnist',
     verify: (stdout) => assert.equal(stdout.split('\n').filter((l) => /^seed [1-4]: test accuracy 0\.(7|8|9)/.test(l)).length, 4, stdout),
   },
+  // Started with plain node: an MPI job of one rank (test/99.distributed runs two under mpirun).
+  'Example: data-parallel training over MPI': { check: '', stdout: /^valAccuracy 0\.(8|9)\d\d$/m, needs: 'mpi' },
   'Example: a table': {
     check: '',
     stdout: /\[ 'large', 'small' \]/,
@@ -110,7 +112,7 @@ describe('README examples', () => {
 
   for (const { title, code } of all) {
     const c = CHECKS[title];
-    const skip = c?.needs === 'fashion-mnist' && !canTrain;
+    const skip = (c?.needs === 'fashion-mnist' && !canTrain) || (c?.needs === 'mpi' && !mpiAvailable() && !process.env.CI);
     (skip ? it.skip : it)(`runs as written: ${title}`, function () {
       this.timeout(120000);
       const r = run(`${code}\n${c?.check ?? ''}`);

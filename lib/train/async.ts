@@ -25,7 +25,7 @@ import { CONTROL } from './protocol';
 import type { WorkerInput, WorkerMessage } from './protocol';
 
 /** Options of `fitAsync`: fit's, plus cancellation and progress. */
-export interface FitAsyncOptions extends FitOptions {
+export interface FitAsyncOptions extends Omit<FitOptions, 'dataParallel'> {
   /** Stops training between batches; the promise then rejects with the signal's reason. */
   signal?: AbortSignal;
   /** Called on the main thread after every batch and epoch. */
@@ -103,7 +103,7 @@ function hasHook(callbacks: readonly Callback[], hook: keyof Callback): boolean 
 }
 
 /** Runs one hook of every callback in order, awaiting those that return a Promise. */
-async function runHook<K extends keyof Callback>(callbacks: readonly Callback[], hook: K, ...args: Parameters<NonNullable<Callback[K]>>): Promise<void> {
+async function runHook<K extends Exclude<keyof Callback, 'rootOnly'>>(callbacks: readonly Callback[], hook: K, ...args: Parameters<NonNullable<Callback[K]>>): Promise<void> {
   for (const c of callbacks) {
     const f = c[hook] as ((...a: unknown[]) => unknown) | undefined;
     if (f) await f.apply(c, args);
@@ -154,6 +154,7 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input | 
   if (onProgress !== undefined && typeof onProgress !== 'function') throw typeError(ErrorCode.ARG_TYPE, 'fitAsync: Expected a function for onProgress');
   const settings = fitSettings(where, { ...rest, ...(validationData ? { validationData } : {}) });
   if (rest.augment) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: augment is a function and cannot move to the training worker; use fit');
+  if ((rest as FitOptions).dataParallel) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: distributed training runs on the training thread; use fitDistributed');
   const loss = model.lossSpec;
   if (!loss || loss.custom) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: needs a built-in loss (a custom loss cannot move to the worker)');
   if (compiled.metrics.some((m) => typeof m === 'object' && m !== null && typeof (m as { update?: unknown }).update === 'function')) {

@@ -59,6 +59,11 @@ export interface Callback {
   onEpochEnd?(logs: EpochLogs, ctx: TrainContext): void;
   /** After the last epoch, or after a stop. */
   onTrainEnd?(ctx: TrainContext): void;
+  /**
+   * In distributed training (fitDistributed), only rank 0 runs it: it writes files or the
+   * terminal and decides nothing (the built-in checkpoint, CSV log and progress bar set it).
+   */
+  readonly rootOnly?: boolean;
 }
 
 type Mode = 'min' | 'max' | 'auto';
@@ -188,6 +193,7 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
   const { monitor, mode } = monitorOptions('modelCheckpoint', options);
   let best = mode === 'min' ? Infinity : -Infinity;
   return {
+    rootOnly: true,
     onEpochEnd(logs, ctx) {
       if (options.saveBestOnly) {
         const v = monitored(logs, monitor, 'modelCheckpoint');
@@ -240,6 +246,7 @@ export function csvLogger(path: string, options: { append?: boolean } = {}): Cal
     }
   };
   return {
+    rootOnly: true,
     onTrainBegin() {
       keys = null;
       if (!options.append) io(() => fs.writeFileSync(path, ''));
@@ -274,6 +281,7 @@ export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: bool
   // Four decimals for every metric, so that the columns of successive lines line up.
   const fmt = (v: number) => (Math.abs(v) >= 1e4 ? v.toFixed(1) : v.toFixed(4));
   return {
+    rootOnly: true,
     onEpochBegin(epoch, ctx) {
       if (options.quiet) return;
       epochStart = process.hrtime.bigint();

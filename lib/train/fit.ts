@@ -29,6 +29,7 @@ import type { Metric, MetricSpec } from './metrics';
 import type { LossSpec } from '../model/loss';
 import { runStartChecks } from '../recipe/checks';
 import { Dataset } from '../data/dataset';
+import type { DataParallel } from './parallel';
 
 /**
  * Labels or targets as fit accepts them: class labels (Int32Array or integers), targets (a Matrix,
@@ -130,6 +131,11 @@ export interface FitOptions {
    * throws for a finding. Default false.
    */
   checks?: boolean;
+  /**
+   * Run as one replica of data-parallel training: the hook lib/distributed's fitDistributed
+   * supplies (use that rather than setting this). Not with fitAsync.
+   */
+  dataParallel?: DataParallel;
 }
 
 /** Where training diverged: the first step whose loss was NaN or infinite. */
@@ -400,7 +406,7 @@ export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: re
 
 const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
   'clipNorm', 'clipValue', 'callbacks', 'verbose', 'sampleWeight', 'classWeight', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs',
-  'minDelta', 'augment', 'ema', 'swa', 'checks'];
+  'minDelta', 'augment', 'ema', 'swa', 'checks', 'dataParallel'];
 
 /** fit's and fitAsync's options must be an object (or undefined). */
 export function checkFitOptions(where: string, options: unknown): void {
@@ -614,9 +620,10 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
   const optimizer = compiled.optimizer;
   const schedule: Schedule | null = options.schedule ? createSchedule(options.schedule, optimizer.lr) : null;
   if (schedule) checkScheduleMomentum(optimizer, schedule);
-  const it = new BatchIterator(train.x, train.y, {
-    batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend, weights: train.w ?? null,
-  });
+  const parallel = options.dataParallel ?? null;
+  const order = { batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend };
+  const it = parallel ? parallel.batches(train, order) : new BatchIterator(train.x, train.y, { ...order, weights: train.w ?? null });
+  if (parallel && val) val = parallel.validation(val);
   // One options object for every step, its weight pointed at the batch's: a step allocates nothing.
   const step: { weight: Float32Array | null } = { weight: null };
   const stepsPerEpoch = it.batchesPerEpoch;
@@ -647,6 +654,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
   }
   if (schedule && !options.resume) followSchedule(optimizer, schedule);
   model.train();
+  parallel?.start({ optimizer, schedule, resuming: !!options.resume });
   emit(callbacks, 'onTrainBegin', ctx);
   const snapshot = onNonFinite === 'continue' ? null : new Snapshot(model, optimizer);
   if (snapshot) snapshot.epoch = firstEpoch;
@@ -690,7 +698,8 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
         }
         if (augment) augment(b.x, b.y as Int32Array | Float32Array, augmentRng as Rng);
         step.weight = b.weight;
-        const loss = model.lossAndGradient(b.x, b.y as Int32Array | Float32Array, step);
+        const batchLoss = model.lossAndGradient(b.x, b.y as Int32Array | Float32Array, step);
+        const loss = parallel ? parallel.reduceStep(batchLoss) : batchLoss;
         if (snapshot && !Number.isFinite(loss)) {
           // The step is not taken; training goes back to the last epoch end it can trust.
           snapshot.restore();
@@ -724,6 +733,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
         }
         if (history.steps >= maxSteps) ctx.stop(`maxSteps: ${maxSteps} steps`);
         else if (deadline !== null && process.hrtime.bigint() >= deadline) ctx.stop(`timeLimitMs: ${timeLimitMs} ms`);
+        if (parallel && parallel.anyStop(history.stopReason !== null)) ctx.stop('stopped by another replica');
         if (history.stopReason !== null) break;
       }
       // One whole epoch has gathered every training row, or training ends with this epoch.
@@ -737,6 +747,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const logs: Record<string, number> = { epoch, loss: sumReduction ? lossSum : lossSum / Math.max(rowsSeen, 1) };
       for (const m of metrics) logs[m.name] = m.value();
+      parallel?.epochEnd();
       if (val) {
         const v = evaluateModel(model, val, compiled.metrics, Math.max(batchSize, 256));
         for (const [k, value] of Object.entries(v)) logs[`val${k[0].toUpperCase()}${k.slice(1)}`] = value;
@@ -745,6 +756,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
       logs.lr = optimizer.lr;
       logs.seconds = seconds;
       logs.samplesPerSecond = rowsSeen / seconds;
+      parallel?.reduceLogs(logs);
       history.epochs.push(logs as EpochLogs);
       // The schedule moves to the next epoch before the callbacks, so that a checkpoint taken
       // there holds the optimiser and schedule exactly as the next epoch starts.
