@@ -2,6 +2,7 @@
  * fitAsync: training in a worker thread, in place, without blocking the event loop.
  */
 import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -52,6 +53,37 @@ forEachBackend('fitAsync', (b) => {
     s.fit(x, y, { epochs: 1, batchSize: 50 });
     a.fit(x, y, { epochs: 1, batchSize: 50 });
     assert.deepEqual(a.params, s.params);
+  });
+
+  it('keeps its worker for the next call: other models train exactly as fit, and an idle worker never holds the process', () => {
+    // A child process counts the workers fitAsync starts (a spy on the constructor) and must
+    // exit by itself with the idle worker still kept.
+    const lib = path.join(__dirname, '..', 'lib');
+    const script = `
+      const wt = require('worker_threads');
+      let started = 0;
+      const Real = wt.Worker;
+      wt.Worker = class extends Real { constructor(...a) { super(...a); started++; } };
+      const bn = require(${JSON.stringify(lib)});
+      const b = bn.getBackend(${JSON.stringify(b.name)});
+      const rng = new bn.Rng(3);
+      const x = new Float32Array(300 * 6).map(() => rng.normal());
+      const y = new Int32Array(300).map((_, i) => (x[i * 6] > 0 ? 1 : 0));
+      const make = (w, seed) => new bn.Sequential({ inputSize: 6, seed, backend: b, layers: [bn.dense(w, { activation: 'tanh' }), bn.dropout(0.1), bn.dense(2)] })
+        .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-2 } });
+      (async () => {
+        for (const [w, seed] of [[16, 1], [7, 2], [16, 1]]) {
+          const s = make(w, seed), a = make(w, seed);
+          s.fit(x, y, { epochs: 2, batchSize: 32 });
+          await a.fitAsync(x, y, { epochs: 2, batchSize: 32 });
+          if (a.params.some((v, i) => v !== s.params[i])) throw new Error('fitAsync differs from fit for width ' + w);
+        }
+        console.log('workers started ' + started);
+      })().catch((e) => { console.error(e); process.exitCode = 1; });
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, `status ${r.status} signal ${r.signal}: ${r.stderr}`);
+    assert.match(r.stdout, /^workers started 1$/m);
   });
 
   it('reports progress and runs callbacks on this thread; a callback can stop it', async () => {

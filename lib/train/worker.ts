@@ -3,7 +3,7 @@
  * same synchronous fit loop, and reports to the main thread; stops between batches when asked,
  * and pauses at epoch ends while the main thread runs its callbacks.
  */
-import { parentPort, workerData } from 'worker_threads';
+import { parentPort } from 'worker_threads';
 import { setDefaultBackend } from '../backend/select';
 import { layerFromConfig } from '../layers';
 import { Sequential } from '../model/sequential';
@@ -15,70 +15,75 @@ import type { Callback, TrainContext } from './callbacks';
 import { CONTROL } from './protocol';
 import type { WorkerInput, WorkerMessage } from './protocol';
 
-const input = workerData as WorkerInput;
-const post = (m: WorkerMessage) => (parentPort as NonNullable<typeof parentPort>).postMessage(m);
+const port = parentPort as NonNullable<typeof parentPort>;
+const post = (m: WorkerMessage) => port.postMessage(m);
 
-try {
-  // The native pool is the process's, sized by the main thread (see shareThreads in async.ts).
-  const backend = setDefaultBackend(input.backend);
-  const model = new Sequential({
-    inputSize: input.model.inputSize,
-    seed: input.model.seed,
-    layers: input.model.layers.map(layerFromConfig),
-    backend,
-    shared: input.shared,
-  });
-  model.setMaskState(input.maskState);
-  const optimizer = createOptimizer({ name: input.optimizer.name, ...input.optimizer.options } as OptimizerSpec, model);
-  optimizer.load(input.optimizer);
-  model.compile({ loss: input.loss, optimizer, metrics: input.metrics });
-  const control = input.control;
-  const { waitOn } = input;
-  // At a handshake the worker raises PAUSE, posts, and sleeps until the main thread lowers it.
-  const handshake = (wait: boolean, message: WorkerMessage) => {
-    if (wait) Atomics.store(control, CONTROL.PAUSE, 1);
-    post(message);
-    if (wait) while (Atomics.load(control, CONTROL.PAUSE) === 1) Atomics.wait(control, CONTROL.PAUSE, 1);
-  };
-  const stopIfAsked = (ctx: TrainContext) => {
-    if (Atomics.load(control, CONTROL.STOP) !== 0) ctx.stop('aborted');
-  };
-  const bridge: Callback = {
-    onTrainBegin(ctx) {
-      stopIfAsked(ctx);
-    },
-    onEpochBegin(epoch, ctx) {
-      handshake(waitOn.epochBegin, { type: 'epochBegin', epoch, stepsPerEpoch: ctx.stepsPerEpoch });
-      stopIfAsked(ctx);
-    },
-    onBatchEnd(logs, ctx) {
-      if (input.reportBatches) handshake(waitOn.batchEnd, { type: 'batch', logs: { ...logs }, lr: optimizer.lr });
-      stopIfAsked(ctx);
-    },
-    onEpochEnd(logs, ctx) {
-      // The main thread's callbacks see the weights as they are now, and the optimiser and
-      // schedule as the next epoch starts.
-      handshake(waitOn.epochEnd, {
-        type: 'epochEnd', logs: { ...logs }, optimizer: waitOn.epochEnd ? optimizer.state() : null,
-        schedule: waitOn.epochEnd && ctx.schedule ? ctx.schedule.state() : null, maskState: model.maskState(),
-      });
-      stopIfAsked(ctx);
-    },
-  };
-  // The main thread checked every row (or the Dataset did when built): the worker trains on the
-  // same shared memory as a Dataset, with no copy and no second scan.
-  const { validationData, sampleWeight, ...fit } = input.fit;
-  const data = (x: WorkerInput['x'], y: Int32Array | Float32Array, w: Float32Array | null): SharedDataset => ({
-    x: x.data, rows: x.rows, cols: x.cols, y, yCols: y.length / x.rows, sampleWeight: w, columns: null,
-  });
-  const train = sharedDataset(data(input.x, input.y, (sampleWeight as Float32Array | undefined) ?? null));
-  const history = model.fit(train, {
-    ...fit,
-    ...(validationData ? { validationData: sharedDataset(data(validationData.x, validationData.y, null)) } : {}),
-    callbacks: [bridge],
-  });
-  post({ type: 'done', history, optimizer: optimizer.state(), maskState: model.maskState() });
-} catch (e) {
-  const err = e as Error & { code?: string };
-  post({ type: 'error', name: err.name, code: err.code, message: err.message });
+/** Trains one job; the worker then waits for the next (fitAsync keeps idle workers warm). */
+function run(input: WorkerInput): void {
+  try {
+    // The native pool is the process's, sized by the main thread (see shareThreads in async.ts).
+    const backend = setDefaultBackend(input.backend);
+    const model = new Sequential({
+      inputSize: input.model.inputSize,
+      seed: input.model.seed,
+      layers: input.model.layers.map(layerFromConfig),
+      backend,
+      shared: input.shared,
+    });
+    model.setMaskState(input.maskState);
+    const optimizer = createOptimizer({ name: input.optimizer.name, ...input.optimizer.options } as OptimizerSpec, model);
+    optimizer.load(input.optimizer);
+    model.compile({ loss: input.loss, optimizer, metrics: input.metrics });
+    const control = input.control;
+    const { waitOn } = input;
+    // At a handshake the worker raises PAUSE, posts, and sleeps until the main thread lowers it.
+    const handshake = (wait: boolean, message: WorkerMessage) => {
+      if (wait) Atomics.store(control, CONTROL.PAUSE, 1);
+      post(message);
+      if (wait) while (Atomics.load(control, CONTROL.PAUSE) === 1) Atomics.wait(control, CONTROL.PAUSE, 1);
+    };
+    const stopIfAsked = (ctx: TrainContext) => {
+      if (Atomics.load(control, CONTROL.STOP) !== 0) ctx.stop('aborted');
+    };
+    const bridge: Callback = {
+      onTrainBegin(ctx) {
+        stopIfAsked(ctx);
+      },
+      onEpochBegin(epoch, ctx) {
+        handshake(waitOn.epochBegin, { type: 'epochBegin', epoch, stepsPerEpoch: ctx.stepsPerEpoch });
+        stopIfAsked(ctx);
+      },
+      onBatchEnd(logs, ctx) {
+        if (input.reportBatches) handshake(waitOn.batchEnd, { type: 'batch', logs: { ...logs }, lr: optimizer.lr });
+        stopIfAsked(ctx);
+      },
+      onEpochEnd(logs, ctx) {
+        // The main thread's callbacks see the weights as they are now, and the optimiser and
+        // schedule as the next epoch starts.
+        handshake(waitOn.epochEnd, {
+          type: 'epochEnd', logs: { ...logs }, optimizer: waitOn.epochEnd ? optimizer.state() : null,
+          schedule: waitOn.epochEnd && ctx.schedule ? ctx.schedule.state() : null, maskState: model.maskState(),
+        });
+        stopIfAsked(ctx);
+      },
+    };
+    // The main thread checked every row (or the Dataset did when built): the worker trains on the
+    // same shared memory as a Dataset, with no copy and no second scan.
+    const { validationData, sampleWeight, ...fit } = input.fit;
+    const data = (x: WorkerInput['x'], y: Int32Array | Float32Array, w: Float32Array | null): SharedDataset => ({
+      x: x.data, rows: x.rows, cols: x.cols, y, yCols: y.length / x.rows, sampleWeight: w, columns: null,
+    });
+    const train = sharedDataset(data(input.x, input.y, (sampleWeight as Float32Array | undefined) ?? null));
+    const history = model.fit(train, {
+      ...fit,
+      ...(validationData ? { validationData: sharedDataset(data(validationData.x, validationData.y, null)) } : {}),
+      callbacks: [bridge],
+    });
+    post({ type: 'done', history, optimizer: optimizer.state(), maskState: model.maskState() });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    post({ type: 'error', name: err.name, code: err.code, message: err.message });
+  }
 }
+
+port.on('message', (m: { type: 'job'; input: WorkerInput }) => run(m.input));
