@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { batchNorm, dense, dropout, earlyStopping, loadModel, modelCheckpoint, Rng, Sequential } from '../lib';
 import type { Backend } from '../lib';
-import { forEachBackend, throwsCode } from './helpers';
+import { forEachBackend, rejectsCode, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-async-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -28,15 +28,6 @@ function make(b: Backend, seed = 1): Sequential {
     .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 3e-3 }, metrics: ['accuracy'] });
 }
 
-async function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.equal((e as { code?: string }).code, code, (e as Error).message);
-    return;
-  }
-  assert.fail(`expected a rejection with ${code}`);
-}
 
 forEachBackend('fitAsync', (b) => {
   const { x, y } = data(600, 1);

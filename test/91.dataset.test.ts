@@ -5,7 +5,7 @@
 import { strict as assert } from 'assert';
 import { choice, Dataset, dense, Ensemble, Matrix, Rng, search, Sequential } from '../lib';
 import type { Backend } from '../lib';
-import { forEachBackend, throwsCode } from './helpers';
+import { forEachBackend, rejectsCode, throwsCode } from './helpers';
 
 function data(n: number, seed: number): { x: Float32Array; y: Int32Array } {
   const rng = new Rng(seed);
@@ -22,16 +22,6 @@ function make(b: Backend, seed = 1): Sequential {
     .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 3e-3 }, metrics: ['accuracy'] });
 }
 
-async function rejectsCode(p: Promise<unknown>, code: string, mentions?: string): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.equal((e as { code?: string }).code, code, (e as Error).message);
-    if (mentions) assert.ok((e as Error).message.includes(mentions), (e as Error).message);
-    return;
-  }
-  assert.fail(`expected a rejection with ${code}`);
-}
 
 const isShared = (a: ArrayBufferView | null) => a !== null && a.buffer instanceof SharedArrayBuffer;
 

@@ -16,7 +16,7 @@ import {
 import type { Config, SearchOptions, SearchResult, Table, TrialResult } from '../lib';
 import { assignFolds } from '../lib/search/search';
 import { gridConfigs, narrowSpace, sampleConfig } from '../lib/search/space';
-import { forEachBackend } from './helpers';
+import { forEachBackend, rejectsCode } from './helpers';
 
 /** A seeded 3-class table: the class is decided by two of four features. */
 function table(rows: number, seed = 1): { x: Matrix; y: Int32Array } {
@@ -34,16 +34,6 @@ function rowsOf(r: SearchResult): Omit<TrialResult, 'seconds'>[] {
   return r.trials.map(({ seconds: _s, ...rest }) => rest);
 }
 
-async function rejectsCode(p: () => Promise<unknown>, code: string): Promise<Error & { code?: string; cause?: unknown }> {
-  try {
-    await p();
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  throw new Error(`expected a rejection with ${code}`);
-}
 
 describe('search spaces', () => {
   it('samples every kind within its bounds, integers as integers', () => {

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { logUniform, Matrix, Rng, search, startQueueWorker } from '../lib';
 import type { SearchOptions, SearchResult, TrialResult } from '../lib';
 import { decodeTrialData, encodeTrialData } from '../lib/search/queue';
-import { forEachBackend, normError } from './helpers';
+import { forEachBackend, normError, rejectsCode } from './helpers';
 import { stopTestRedis, testRedis } from './redis';
 
 const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
@@ -30,16 +30,6 @@ function rowsOf(r: SearchResult): Omit<TrialResult, 'seconds'>[] {
   return r.trials.map(({ seconds: _s, ...rest }) => rest);
 }
 
-async function rejectsCode(p: () => Promise<unknown>, code: string): Promise<Error & { code?: string }> {
-  try {
-    await p();
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  throw new Error(`expected ${code} but the promise resolved`);
-}
 
 /** A `blasnet worker` process on the queue, resolved once it listens; `lines` collects its output. */
 interface WorkerProcess { child: ChildProcess; lines: string[]; onLine?: (line: string) => void }

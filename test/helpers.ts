@@ -57,6 +57,22 @@ export function throwsCode(fn: () => unknown, code: string, cls?: ErrorConstruct
   }
 }
 
+/**
+ * Awaits `p` (a promise, or a function returning one) and asserts that it rejects with `code`
+ * (and a message mentioning `mentions`); returns the error for further checks.
+ */
+export async function rejectsCode(p: Promise<unknown> | (() => Promise<unknown>), code: string, mentions?: string): Promise<Error & { code?: string; cause?: unknown }> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    const err = e as Error & { code?: string; cause?: unknown };
+    if (err.code !== code) throw new Error(`expected code ${code} but got ${err.code}: ${err.message}`);
+    if (mentions && !err.message.includes(mentions)) throw new Error(`expected the message to mention ${mentions}: ${err.message}`);
+    return err;
+  }
+  throw new Error(`expected a rejection with ${code} but the promise resolved`);
+}
+
 /** Three Gaussian blobs in 4 dimensions (class c has mean 2.5 on feature c): an easy, seeded classification problem. */
 export function blobs(n: number, seed: number): { x: Float32Array; y: Int32Array } {
   const rng = new Rng(seed);
