@@ -52,22 +52,8 @@ function fromJson(json: Record<string, unknown>): PeerRun {
 }
 
 function runPeer(command: string, args: string[], env: NodeJS.ProcessEnv, what: string, install: string): PeerResult {
-  const r = spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 900000, maxBuffer: 16 << 20 });
-  if (r.error) {
-    const code = (r.error as NodeJS.ErrnoException).code;
-    return { ok: false, reason: code === 'ENOENT' ? `${command} not found (${install})` : `${what}: ${r.error.message}` };
-  }
-  if (r.status === NOT_INSTALLED) return { ok: false, reason: `not installed (${install})` };
-  if (r.status !== 0) {
-    const last = r.stderr.trim().split('\n').pop() ?? '';
-    return { ok: false, reason: `${what} exited with ${r.status ?? r.signal}: ${last}` };
-  }
-  try {
-    const line = r.stdout.trim().split('\n').pop() as string;
-    return { ok: true, run: fromJson(JSON.parse(line) as Record<string, unknown>) };
-  } catch (e) {
-    return { ok: false, reason: `${what}: no JSON result (${(e as Error).message})` };
-  }
+  const r = runPeerRaw(command, args, env, what, install);
+  return r.ok ? { ok: true, run: fromJson(r.json) } : r;
 }
 
 /** TensorFlow.js on `backend` ('cpu' or 'wasm'): `runs` timed runs of `steps` steps after a short warmup. */
@@ -158,6 +144,7 @@ function runInferencePeer(command: string, args: string[], env: NodeJS.ProcessEn
   return { ok: true, run: { byBatch: new Map(results.map((x) => [x.batch, statsOf(x.secondsPerCall)])), info: r.json } };
 }
 
+/** Runs a peer script and parses the JSON line it ends its output with, or says why it did not run. */
 function runPeerRaw(command: string, args: string[], env: NodeJS.ProcessEnv, what: string, install: string):
   { ok: true; json: Record<string, unknown> } | { ok: false; reason: string } {
   const r = spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 900000, maxBuffer: 16 << 20 });
