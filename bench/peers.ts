@@ -52,22 +52,8 @@ function fromJson(json: Record<string, unknown>): PeerRun {
 }
 
 function runPeer(command: string, args: string[], env: NodeJS.ProcessEnv, what: string, install: string): PeerResult {
-  const r = spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 900000, maxBuffer: 16 << 20 });
-  if (r.error) {
-    const code = (r.error as NodeJS.ErrnoException).code;
-    return { ok: false, reason: code === 'ENOENT' ? `${command} not found (${install})` : `${what}: ${r.error.message}` };
-  }
-  if (r.status === NOT_INSTALLED) return { ok: false, reason: `not installed (${install})` };
-  if (r.status !== 0) {
-    const last = r.stderr.trim().split('\n').pop() ?? '';
-    return { ok: false, reason: `${what} exited with ${r.status ?? r.signal}: ${last}` };
-  }
-  try {
-    const line = r.stdout.trim().split('\n').pop() as string;
-    return { ok: true, run: fromJson(JSON.parse(line) as Record<string, unknown>) };
-  } catch (e) {
-    return { ok: false, reason: `${what}: no JSON result (${(e as Error).message})` };
-  }
+  const r = runPeerRaw(command, args, env, what, install);
+  return r.ok ? { ok: true, run: fromJson(r.json) } : r;
 }
 
 /** TensorFlow.js on `backend` ('cpu' or 'wasm'): `runs` timed runs of `steps` steps after a short warmup. */
@@ -127,4 +113,76 @@ export function runTorch(setting: TorchSetting, sizes: readonly number[], batch:
   const env = { ...process.env };
   for (const k of ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'GLIBC_TUNABLES', 'OMP_WAIT_POLICY']) delete env[k];
   return runPeer('python3', args, { ...env, ...setting.env }, `pytorch (${setting.label})`, 'apt-get install python3-torch');
+}
+
+/** An inference peer's timings: per batch size, seconds per call of each timed sample. */
+export interface InferencePeerRun {
+  /** Stats of seconds per call, by batch size. */
+  byBatch: Map<number, Stats>;
+  /** What the peer reported about itself (version, threads). */
+  info: Record<string, unknown>;
+}
+
+/** What an inference peer is given: the model in its format, the input rows and where to put its outputs. */
+export interface InferencePeerJob {
+  sizes: readonly number[];
+  batches: readonly number[];
+  /** Raw float32 rows of sizes[0] values, at least max(batches) of them. */
+  inputFile: string;
+  /** Where the peer writes each batch's outputs (raw float32, batches in order). */
+  outputsFile: string;
+  timing: { warmup: number; minTime: number; runs: number };
+  /** The peer's intra-op threads, or null for its default. */
+  threads: number | null;
+}
+
+function runInferencePeer(command: string, args: string[], env: NodeJS.ProcessEnv, what: string, install: string):
+  { ok: true; run: InferencePeerRun } | { ok: false; reason: string } {
+  const r = runPeerRaw(command, args, env, what, install);
+  if (!r.ok) return r;
+  const results = r.json.results as { batch: number; secondsPerCall: number[] }[];
+  return { ok: true, run: { byBatch: new Map(results.map((x) => [x.batch, statsOf(x.secondsPerCall)])), info: r.json } };
+}
+
+/** Runs a peer script and parses the JSON line it ends its output with, or says why it did not run. */
+function runPeerRaw(command: string, args: string[], env: NodeJS.ProcessEnv, what: string, install: string):
+  { ok: true; json: Record<string, unknown> } | { ok: false; reason: string } {
+  const r = spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 900000, maxBuffer: 16 << 20 });
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    return { ok: false, reason: code === 'ENOENT' ? `${command} not found (${install})` : `${what}: ${r.error.message}` };
+  }
+  if (r.status === NOT_INSTALLED) return { ok: false, reason: `not installed (${install})` };
+  if (r.status !== 0) {
+    const last = r.stderr.trim().split('\n').pop() ?? '';
+    return { ok: false, reason: `${what} exited with ${r.status ?? r.signal}: ${last}` };
+  }
+  try {
+    return { ok: true, json: JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, unknown> };
+  } catch (e) {
+    return { ok: false, reason: `${what}: no JSON result (${(e as Error).message})` };
+  }
+}
+
+const timingArgs = (job: InferencePeerJob): string[] =>
+  [`--warmup=${job.timing.warmup}`, `--min-time=${job.timing.minTime}`, `--runs=${job.timing.runs}`];
+
+/** onnxruntime-node (bench/peers/ort-infer.js) running the ONNX model in `model`. */
+export function runOrtInference(model: string, job: InferencePeerJob): { ok: true; run: InferencePeerRun } | { ok: false; reason: string } {
+  const script = path.join(ROOT, 'bench', 'peers', 'ort-infer.js');
+  const args = [script, `--model=${model}`, `--input=${job.inputFile}`, `--features=${job.sizes[0]}`, `--batches=${job.batches.join(',')}`,
+    `--outputs=${job.outputsFile}`, ...timingArgs(job)];
+  if (job.threads !== null) args.push(`--threads=${job.threads}`);
+  return runInferencePeer(process.execPath, args, process.env, 'onnxruntime-node', 'ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix bench/peers');
+}
+
+/** PyTorch (bench/peers/torch_infer.py) with the state_dict in the safetensors file `weights`, softmax output. */
+export function runTorchInference(weights: string, job: InferencePeerJob): { ok: true; run: InferencePeerRun } | { ok: false; reason: string } {
+  const script = path.join(ROOT, 'bench', 'peers', 'torch_infer.py');
+  const args = [script, `--weights=${weights}`, `--sizes=${job.sizes.join(',')}`, `--input=${job.inputFile}`, `--batches=${job.batches.join(',')}`,
+    `--outputs=${job.outputsFile}`, ...timingArgs(job)];
+  if (job.threads !== null) args.push(`--threads=${job.threads}`);
+  const env = { ...process.env };
+  for (const k of ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'GLIBC_TUNABLES', 'OMP_WAIT_POLICY']) delete env[k];
+  return runInferencePeer('python3', args, env, 'pytorch', 'apt-get install python3-torch');
 }

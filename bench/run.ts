@@ -1,6 +1,6 @@
 /**
  * The benchmark entry point: `node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N]`.
- * Suites: gemm, kernels, overhead, optim, training, mlp, ablation, scaling, inference (default: all, in that order). Prints a markdown report to stdout,
+ * Suites: gemm, kernels, overhead, optim, training, mlp, js, ablation, scaling, inference (default: all, in that order). Prints a markdown report to stdout,
  * or one JSON document with --json; progress goes to stderr.
  */
 import { buildCDriver, nativeBackend, nativeDefaultThreads } from './drivers';
@@ -9,6 +9,7 @@ import { describeMachine, renderMarkdown, Suite, SuiteReport } from './report';
 import { ablationSuite } from './suites/ablation';
 import { gemmSuite } from './suites/gemm';
 import { inferenceSuite } from './suites/inference';
+import { jsSuite } from './suites/js';
 import { kernelsSuite } from './suites/kernels';
 import { mlpSuite } from './suites/mlp';
 import { optimSuite } from './suites/optim';
@@ -16,7 +17,7 @@ import { overheadSuite } from './suites/overhead';
 import { scalingSuite } from './suites/scaling';
 import { trainingSuite } from './suites/training';
 
-const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, overheadSuite, optimSuite, trainingSuite, mlpSuite, ablationSuite, scalingSuite, inferenceSuite];
+const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, overheadSuite, optimSuite, trainingSuite, mlpSuite, jsSuite, ablationSuite, scalingSuite, inferenceSuite];
 
 const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N]
   suites: ${SUITES.map((s) => s.name).join(', ')} (default: all)

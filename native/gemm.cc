@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cblas.h>
+#include <cstring>
 
 #include "blasnet.h"
 #include "pool.h"
@@ -29,6 +30,59 @@ void blasGemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alph
               static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
+// OpenBLAS's AVX-512 cores have SGEMM kernels for small products that read the operands in
+// place instead of packing them (its sgemm_small_kernel_permit decides; measured here, a product
+// takes them up to M*N*K = 1e6, and the time of 5x256x784 is 6x that of 4x256x784). Above that, a product with few rows goes through the packed path,
+// which repacks the whole weight matrix on every call: on SkylakeX one core took 114 us for
+// 16x256x784 whole and 4 x 13 us cut into 8x128 pieces. So a product with a short side (a small
+// batch) is cut into pieces under the limit, about 8 rows by as many columns as fit; big batches
+// keep the packed path, which is faster per multiply-add once its packing is spread over enough rows.
+constexpr double kSmallKernelWork = 1e6;
+constexpr size_t kShortSide = 64;
+constexpr size_t kPieceRows = 8;
+
+bool openblasHasSmallKernels() {
+  const char* core = openblas_get_corename();
+  if (!core) return false;
+  for (const char* name : {"SkylakeX", "Cooperlake", "SapphireRapids"}) {
+    if (std::strcmp(core, name) == 0) return true;
+  }
+  return false;
+}
+
+// Read once: the core OpenBLAS picked does not change while the process runs.
+const bool kSmallKernels = openblasHasSmallKernels();
+
+// blasGemm on C [m, n], cut into pieces the small kernels take when the product has a short side
+// (see kSmallKernelWork); the cut depends only on the shape, so results repeat.
+void blasGemmPieces(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, const float* a,
+                    size_t lda, const float* b, size_t ldb, float beta, float* c, size_t ldc) {
+  const double work = double(m) * double(n) * double(k);
+  if (!kSmallKernels || work <= kSmallKernelWork || std::min(m, n) > kShortSide) {
+    blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  size_t rows = std::min(m, kPieceRows);
+  size_t cols = static_cast<size_t>(kSmallKernelWork / (double(rows) * double(k)));
+  if (cols >= n) {
+    cols = n;
+    rows = std::max<size_t>(1, static_cast<size_t>(kSmallKernelWork / (double(n) * double(k))));
+  } else {
+    cols = std::max(kMinPartWidth, cols / kMinPartWidth * kMinPartWidth);
+  }
+  for (size_t i = 0; i < m; i += rows) {
+    const size_t mr = std::min(rows, m - i);
+    // op(A)'s rows i..i+mr: A's rows (A is [m, k]) or A's columns (A is [k, m]).
+    const float* ap = transA ? a + i : a + i * lda;
+    for (size_t j = 0; j < n; j += cols) {
+      const size_t nc = std::min(cols, n - j);
+      // op(B)'s columns j..j+nc: B's columns (B is [k, n]) or B's rows (B is [n, k]).
+      const float* bp = transB ? b + j * ldb : b + j;
+      blasGemm(transA, transB, mr, nc, k, alpha, ap, lda, bp, ldb, beta, c + i * ldc + j, ldc);
+    }
+  }
+}
+
 }  // namespace
 
 void gemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, const float* a,
@@ -51,7 +105,7 @@ void gemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, c
   size_t parts = partsFor(double(m) * double(n) * double(k), kMinPartWork);
   if (parts > width / kMinPartWidth) parts = width / kMinPartWidth;
   if (parts <= 1) {
-    blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
+    blasGemmPieces(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
     return;
   }
   parallel(parts, [&](size_t p, size_t count) {
@@ -61,11 +115,11 @@ void gemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, c
     if (byColumns) {
       // op(B)'s columns lo..hi: B's columns (B is [k, n]) or B's rows (B is [n, k]).
       const float* bp = transB ? b + lo * k : b + lo;
-      blasGemm(transA, transB, m, hi - lo, k, alpha, a, lda, bp, ldb, beta, c + lo, n);
+      blasGemmPieces(transA, transB, m, hi - lo, k, alpha, a, lda, bp, ldb, beta, c + lo, n);
     } else {
       // op(A)'s rows lo..hi: A's rows (A is [m, k]) or A's columns (A is [k, m]).
       const float* ap = transA ? a + lo : a + lo * k;
-      blasGemm(transA, transB, hi - lo, n, k, alpha, ap, lda, b, ldb, beta, c + lo * n, n);
+      blasGemmPieces(transA, transB, hi - lo, n, k, alpha, ap, lda, b, ldb, beta, c + lo * n, n);
     }
   });
 }

@@ -289,8 +289,10 @@ function sameValues(a: Float32Array, b: Float32Array, what: string): void {
     return one;
   }
 
-  // Shapes wider than tall (cut by columns), taller than wide (cut by rows), odd sizes.
-  for (const [m, n, k] of [[32, 256, 784], [256, 784, 32], [1000, 40, 300], [97, 1003, 129]] as const) {
+  // Shapes wider than tall (cut by columns), taller than wide (cut by rows), odd sizes; with a
+  // short side and over 1e6 multiply-adds (a small batch: cut into pieces for OpenBLAS's small
+  // kernels where it has them), in whole and ragged pieces.
+  for (const [m, n, k] of [[32, 256, 784], [256, 784, 32], [1000, 40, 300], [97, 1003, 129], [16, 256, 784], [13, 1003, 129], [1000, 7, 300]] as const) {
     for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
       it(`gemm ${m}x${n}x${k}${ta ? ' transA' : ''}${tb ? ' transB' : ''}: close to js at 1-4 threads, repeatable`, () => {
         const a = rng.uniformArray(m * k), bm = rng.uniformArray(k * n), c0 = rng.uniformArray(m * n);

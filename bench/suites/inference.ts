@@ -1,15 +1,46 @@
 /**
  * Serving throughput: the reference 784-256-128-10 ReLU MLP and a small tabular-sized 16-32-4 one
- * (softmax outputs) answering batches of 1 and 1000 rows through model.predict and through
- * compileInference's function, on the native backend (default threads) and the js backend.
+ * (softmax outputs) answering batches of 1, 16 and 1000 rows through model.predict and through
+ * compileInference's function, on the native backend (default threads) and the js backend; then
+ * the reference MLP with the same weights in onnxruntime-node (the model blasnet's exportOnnx
+ * writes) and PyTorch (the state_dict saveSafetensors writes), each in a process of its own
+ * (bench/peers.ts), their outputs checked against blasnet's.
  */
-import { compileInference, dense, Rng, Sequential } from '../../lib';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { compileInference, dense, exportOnnx, Rng, saveSafetensors, Sequential } from '../../lib';
 import { BackendDriver, jsDriver, nativeDriver } from '../drivers';
 import { measure, Stats } from '../harness';
-import { num, Suite, SuiteResult, timeCell } from '../report';
+import { InferencePeerJob, runOrtInference, runTorchInference } from '../peers';
+import { num, Suite, SuiteResult, Target, timeCell } from '../report';
 
 const NETS = [[784, 256, 128, 10], [16, 32, 4]];
-const BATCHES = [1, 1000];
+const BATCHES = [1, 16, 1000];
+/** The net the peers run. */
+const REFERENCE = NETS[0];
+
+/** One peer row of the comparison table. */
+interface PeerRow {
+  who: string;
+  threads: string;
+  byBatch: Map<number, Stats>;
+  /** Largest absolute difference of its outputs from blasnet's compiled function's, per batch. */
+  maxDiff: Map<number, number>;
+  /** The peer's version as it reported it. */
+  version: unknown;
+}
+
+const buildNet = (sizes: readonly number[], backend: BackendDriver['backend']): Sequential => new Sequential({
+  inputSize: sizes[0], seed: 1, backend,
+  layers: [...sizes.slice(1, -1).map((s) => dense(s, { activation: 'relu' })), dense(sizes[sizes.length - 1], { activation: 'softmax' })],
+});
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return a.length === b.length ? d : Infinity;
+}
 
 interface Row {
   net: string;
@@ -26,17 +57,15 @@ export const inferenceSuite: Suite = {
   title: 'Inference: predict vs compileInference',
   summary: `Time per call and rows per second of the ${NETS.map((n) => n.join('-')).join(' and ')} ReLU MLPs (softmax outputs) in inference mode, through ` +
     'model.predict (checks and converts its input, returns a new Matrix, 256 rows per pass) and through the function compileInference returns ' +
-    '(one pass over the whole batch into a reused buffer, nothing allocated per call).',
+    '(one pass over the whole batch into a reused buffer, nothing allocated per call); then the reference MLP against onnxruntime-node and PyTorch ' +
+    'with the same weights, each peer in a process of its own.',
   defaults: { warmup: 0.2, minTime: 0.2, runs: 5 },
 
   run(ctx): SuiteResult {
     const rows: Row[] = [];
     const drivers: BackendDriver[] = [nativeDriver(), jsDriver()];
     for (const sizes of NETS) for (const d of drivers) {
-      const model = new Sequential({
-        inputSize: sizes[0], seed: 1, backend: d.backend,
-        layers: [...sizes.slice(1, -1).map((s) => dense(s, { activation: 'relu' })), dense(sizes[sizes.length - 1], { activation: 'softmax' })],
-      });
+      const model = buildNet(sizes, d.backend);
       const infer = compileInference(model);
       const net = sizes.join('-');
       for (const batch of BATCHES) {
@@ -51,6 +80,7 @@ export const inferenceSuite: Suite = {
         rows.push({ net, driver: d.name, threads: d.threads, batch, predict, compiled });
       }
     }
+    const peers = comparePeers(ctx.timing, rows, (msg) => ctx.progress(msg));
     return {
       tables: [{
         title: 'µs per call (median, min–max of the runs) and rows per second',
@@ -61,13 +91,135 @@ export const inferenceSuite: Suite = {
         columns: ['net', 'backend', 'threads', 'batch', 'predict µs', 'compiled µs', 'predict rows/s', 'compiled rows/s', 'speedup'],
         rows: rows.map((r) => [r.net, r.driver, String(r.threads), String(r.batch), timeCell(r.predict, 1e-6), timeCell(r.compiled, 1e-6),
           num(r.batch / r.predict.median), num(r.batch / r.compiled.median), `${num(r.predict.median / r.compiled.median)}x`]),
-      }],
-      targets: [],
-      records: rows.map((r) => ({
+      }, peers.table],
+      targets: peers.targets,
+      records: [...rows.map((r) => ({
         net: r.net, driver: r.driver, threads: r.threads, batch: r.batch,
         predictSeconds: r.predict.median, compiledSeconds: r.compiled.median,
         predictRowsPerSecond: r.batch / r.predict.median, compiledRowsPerSecond: r.batch / r.compiled.median,
-      })),
+      })), ...peers.records],
     };
   },
 };
+
+/**
+ * The reference MLP (native backend, seed 1) exported to ONNX and safetensors in a temporary
+ * directory, run by onnxruntime-node (its default threads and 1 thread) and PyTorch (its default)
+ * on the same rows; their times beside blasnet's rows of this run, and how far their outputs are
+ * from blasnet's compiled function's.
+ */
+function comparePeers(timing: InferencePeerJob['timing'], rows: readonly Row[], progress: (msg: string) => void):
+  { table: SuiteResult['tables'][number]; targets: Target[]; records: unknown[] } {
+  const net = REFERENCE.join('-');
+  const native = nativeDriver();
+  const model = buildNet(REFERENCE, native.backend);
+  const infer = compileInference(model);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-inference-'));
+  const most = Math.max(...BATCHES);
+  const x = new Rng(7).uniformArray(most * REFERENCE[0], 0, 1);
+  const ours = new Map(BATCHES.map((b) => [b, native.use(() => infer(x.subarray(0, b * REFERENCE[0])).slice())]));
+  const onnxFile = path.join(dir, 'model.onnx');
+  const weightsFile = path.join(dir, 'model.safetensors');
+  const inputFile = path.join(dir, 'input.f32');
+  exportOnnx(model, onnxFile);
+  saveSafetensors(model, weightsFile);
+  fs.writeFileSync(inputFile, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+
+  const peers: PeerRow[] = [];
+  const skipped: string[] = [];
+  const settle = (who: string, threads: string, r: ReturnType<typeof runOrtInference>, outputsFile: string) => {
+    if (!r.ok) {
+      skipped.push(`${who}: ${r.reason}`);
+      return;
+    }
+    const raw = fs.readFileSync(outputsFile);
+    const all = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    const maxDiff = new Map<number, number>();
+    let o = 0;
+    for (const b of BATCHES) {
+      const mine = ours.get(b) as Float32Array;
+      maxDiff.set(b, maxAbsDiff(mine, all.subarray(o, o + mine.length)));
+      o += mine.length;
+    }
+    const reported = (r.run.info.threads as number | null | undefined) ?? null;
+    peers.push({ who, threads: reported === null ? threads : String(reported), byBatch: r.run.byBatch, maxDiff, version: r.run.info.version });
+  };
+  try {
+    for (const threads of [null, 1]) {
+      const who = `onnxruntime-node ${threads === null ? '(default threads)' : `(${threads} thread)`}`;
+      progress(`inference ${net} ${who}`);
+      const outputsFile = path.join(dir, `ort-${threads ?? 'default'}.f32`);
+      settle(who, threads === null ? 'default' : String(threads),
+        runOrtInference(onnxFile, { sizes: REFERENCE, batches: BATCHES, inputFile, outputsFile, timing, threads }), outputsFile);
+    }
+    progress(`inference ${net} PyTorch (default threads)`);
+    const outputsFile = path.join(dir, 'torch.f32');
+    settle('PyTorch (default threads)', 'default',
+      runTorchInference(weightsFile, { sizes: REFERENCE, batches: BATCHES, inputFile, outputsFile, timing, threads: null }), outputsFile);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  const mine = rows.filter((r) => r.net === net && r.driver === 'native');
+  const version = (prefix: string): string => String(peers.find((p) => p.who.startsWith(prefix))?.version ?? '');
+  const tableRows: string[][] = [];
+  for (const r of mine) {
+    tableRows.push([`blasnet predict`, String(r.threads), String(r.batch), timeCell(r.predict, 1e-6), num(r.batch / r.predict.median), '—']);
+    tableRows.push([`blasnet compileInference`, String(r.threads), String(r.batch), timeCell(r.compiled, 1e-6), num(r.batch / r.compiled.median), '0 (reference)']);
+    for (const p of peers) {
+      const s = p.byBatch.get(r.batch);
+      if (s) tableRows.push([p.who, p.threads, String(r.batch), timeCell(s, 1e-6), num(r.batch / s.median), (p.maxDiff.get(r.batch) as number).toExponential(1)]);
+    }
+  }
+
+  // The targets compare the compiled function with onnxruntime's faster thread setting.
+  const ortBest = (batch: number): { who: string; s: Stats } | null => {
+    let best: { who: string; s: Stats } | null = null;
+    for (const p of peers) {
+      const s = p.byBatch.get(batch);
+      if (p.who.startsWith('onnxruntime') && s && (!best || s.median < best.s.median)) best = { who: p.who, s };
+    }
+    return best;
+  };
+  const ourRow = (batch: number) => mine.find((r) => r.batch === batch);
+  const targets: Target[] = [];
+  const b1 = ortBest(1), ours1 = ourRow(1);
+  targets.push({
+    name: `native ${net} compileInference at batch 1 no slower than onnxruntime-node's best thread setting`,
+    met: b1 && ours1 ? ours1.compiled.median <= b1.s.median : null,
+    measured: b1 && ours1 ? `${num(ours1.compiled.median * 1e6)} vs ${num(b1.s.median * 1e6)} µs per call (${b1.who}; medians)` : 'onnxruntime-node not run',
+  });
+  const b1000 = ortBest(1000), ours1000 = ourRow(1000);
+  targets.push({
+    name: `native ${net} compileInference at batch 1000 at least onnxruntime-node's best rows/s`,
+    met: b1000 && ours1000 ? ours1000.compiled.median <= b1000.s.median : null,
+    measured: b1000 && ours1000 ? `${num(1000 / ours1000.compiled.median)} vs ${num(1000 / b1000.s.median)} rows/s (${b1000.who}; medians)` : 'onnxruntime-node not run',
+  });
+  const worst = Math.max(0, ...peers.flatMap((p) => [...p.maxDiff.values()]));
+  targets.push({
+    name: 'the peers compute the same outputs (largest absolute difference from blasnet\'s at most 1e-5)',
+    met: peers.length === 0 ? null : worst <= 1e-5,
+    measured: peers.length === 0 ? 'no peer ran' : `largest difference ${worst.toExponential(1)} over ${peers.map((p) => p.who).join(', ')}`,
+  });
+
+  return {
+    table: {
+      title: `The reference MLP ${net} against onnxruntime-node and PyTorch, µs per call and rows per second`,
+      notes: [
+        'Same weights everywhere: blasnet\'s model (seed 1, softmax outputs) written by exportOnnx for onnxruntime-node and by saveSafetensors for PyTorch ' +
+          '(nn.Sequential of Linear/ReLU/Softmax, model(x) under torch.inference_mode()); the same input rows (uniform in [0, 1]), batch b taking the first b.',
+        `onnxruntime-node ${version('onnxruntime')} = bench/peers/ort-infer.js: InferenceSession.run awaited per call (run is asynchronous in onnxruntime-node), ` +
+          `at its default intra-op threads and at 1. PyTorch ${version('PyTorch')} = bench/peers/torch_infer.py at its default threads. Each peer in a process of its own, timed like blasnet's rows.`,
+        '"max |diff|" is the largest absolute difference of the peer\'s outputs (probabilities) from blasnet\'s compiled function\'s on the same rows.',
+        ...skipped.map((s) => `Not run: ${s}.`),
+      ],
+      columns: ['who', 'threads', 'batch', 'µs per call', 'rows/s', 'max |diff|'],
+      rows: tableRows,
+    },
+    targets,
+    records: peers.map((p) => ({
+      net, peer: p.who, threads: p.threads,
+      byBatch: Object.fromEntries([...p.byBatch].map(([b, s]) => [b, { seconds: s.median, min: s.min, max: s.max, maxDiff: p.maxDiff.get(b) }])),
+    })),
+  };
+}
