@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "blasnet.h"
+#include "isa.h"
 
 namespace blasnet {
 namespace binding {
@@ -499,6 +500,8 @@ napi_value BlasInfo(Args& a) {
   o.Set("library", "OpenBLAS");
   o.Set("config", blasConfig());
   o.Set("coreName", blasCoreName());
+  o.Set("kernelIsa", isaName(isa()));
+  o.Set("kernelIsaSupported", isaName(isaSupported()));
   o.Set("numThreads", numThreads());
   o.Set("numProcs", numProcs());
   return o;

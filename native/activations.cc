@@ -3,25 +3,27 @@
 
 #include "activations.h"
 #include "blasnet.h"
+#include "isa.h"
 #include "pool.h"
 #include "table.h"
 
 namespace blasnet {
 namespace {
 
+// The loops are compiled once per instruction-set level (isa.h); the table holds every copy.
 template <class Op>
-void forwardLoop(size_t n, float p, const float* x, float* y) {
+BLASNET_INLINE void forwardLoop(size_t n, float p, const float* x, float* y) {
   for (size_t i = 0; i < n; ++i) y[i] = Op::f(x[i], p);
 }
 
 template <class Op>
-void backwardLoop(size_t n, float p, const float* x, const float* y, const float* dy, float* dx) {
+BLASNET_INLINE void backwardLoop(size_t n, float p, const float* x, const float* y, const float* dy, float* dx) {
   for (size_t i = 0; i < n; ++i) dx[i] = dy[i] * Op::df(x[i], y[i], p);
 }
 
 // z += bias (per row) then y = f(z), in one pass over the GEMM's output.
 template <class Op>
-void biasForwardLoop(size_t rows, size_t cols, float p, const float* bias, float* z, float* y) {
+BLASNET_INLINE void biasForwardLoop(size_t rows, size_t cols, float p, const float* bias, float* z, float* y) {
   for (size_t r = 0; r < rows; ++r) {
     float* zr = z + r * cols;
     float* yr = y + r * cols;
@@ -39,7 +41,8 @@ void biasForwardLoop(size_t rows, size_t cols, float p, const float* bias, float
 
 template <class Op>
 constexpr ActivationEntry entry(const char* name) {
-  return {name, &forwardLoop<Op>, &backwardLoop<Op>, &biasForwardLoop<Op>};
+  return {name, levels<ForwardFn, &forwardLoop<Op>>(), levels<BackwardFn, &backwardLoop<Op>>(),
+          levels<BiasForwardFn, &biasForwardLoop<Op>>()};
 }
 
 // Order is the activation id; lib/activations.ts holds the same names in the same order and checks
@@ -62,7 +65,7 @@ const char* activationName(int id) { return kActivations[id].name; }
 // Elementwise, so a large pass is cut into ranges over the kernel threads (pool.h); in-place use
 // stays safe, each element being read and written by one piece.
 void activationForward(int id, float param, size_t n, const float* x, float* y) {
-  const auto forward = kActivations[id].forward;
+  const ForwardFn forward = kActivations[id].forward();
   parallel(partsFor(double(n), kMinElementwisePart), [&](size_t p, size_t count) {
     size_t lo, hi;
     partRange(n, 16, p, count, &lo, &hi);
@@ -72,7 +75,7 @@ void activationForward(int id, float param, size_t n, const float* x, float* y) 
 
 void activationBackward(int id, float param, size_t n, const float* x, const float* y,
                         const float* dy, float* dx) {
-  const auto backward = kActivations[id].backward;
+  const BackwardFn backward = kActivations[id].backward();
   parallel(partsFor(double(n), kMinElementwisePart), [&](size_t p, size_t count) {
     size_t lo, hi;
     partRange(n, 16, p, count, &lo, &hi);

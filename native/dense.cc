@@ -11,11 +11,11 @@ void denseForward(int act, float param, size_t batch, size_t inDim, size_t outDi
                   const float* w, const float* b, float* z, float* y) {
   if (batch == 0 || outDim == 0) return;
   gemm(false, true, batch, outDim, inDim, 1.0f, x, w, 0.0f, z);
-  const ActivationEntry& e = activationEntry(act);
+  const BiasForwardFn biasForward = activationEntry(act).biasForward();
   parallel(partsFor(double(batch) * double(outDim), kMinElementwisePart), [&](size_t p, size_t count) {
     size_t lo, hi;
     partRange(batch, 1, p, count, &lo, &hi);
-    if (lo < hi) e.biasForward(hi - lo, outDim, param, b, z + lo * outDim, y + lo * outDim);
+    if (lo < hi) biasForward(hi - lo, outDim, param, b, z + lo * outDim, y + lo * outDim);
   });
 }
 

@@ -11,13 +11,14 @@
 // under 1e-6), not bit for bit. Scalars derived from hyper (1 - lr * weightDecay, lr / bc1,
 // sqrt(bc2), ...) are computed in double and rounded once. One variant keeps double: centred
 // RMSprop, whose variance sq - gAvg^2 cancels (see RmspropKernel). This file is built with
-// -ffp-contract=off, so every clone rounds alike and results do not depend on the CPU.
+// -ffp-contract=off, so every instruction-set level rounds alike and results do not depend on
+// the CPU.
 //
 // Speed. Each kernel is a loop template specialised on its flags (weight decay on or off, L2 or
 // decoupled, momentum, nesterov, first step, amsgrad, eps inside the root, centered, ...), so
 // every inner loop is branch-free and vectorises; the flags are read once per call and select
-// the instantiation. The functions that hold the loops are cloned for AVX2 with a portable
-// default (GCC function multi-versioning, resolved once at load time from the CPU).
+// the instantiation. The functions that hold the loops are compiled for AVX-512, AVX2 and the
+// portable baseline, and the level is chosen at load time (isa.h; BLASNET_ISA lowers it).
 //
 // Threads. A step over a large arena is cut into contiguous pieces run on the pool's threads
 // (pool.h); each element's update depends on that element alone, so the result does not depend on
@@ -29,18 +30,8 @@
 #include <type_traits>
 
 #include "blasnet.h"
+#include "isa.h"
 #include "pool.h"
-
-// Function multi-versioning needs ifunc support (GCC or Clang on x86-64 GNU/Linux); elsewhere the
-// loops are built for the compiler's baseline only.
-#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && !defined(BLASNET_NO_CLONES)
-#define BLASNET_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define BLASNET_CLONES
-#endif
-// The loop templates are inlined into the cloned functions, so each clone compiles them for its
-// own instruction set.
-#define BLASNET_INLINE inline __attribute__((always_inline))
 
 namespace blasnet {
 namespace {
@@ -126,7 +117,7 @@ struct SgdKernel {
   }
 };
 
-BLASNET_CLONES void sgdStep(size_t n, size_t /*stride: one slot*/, const float* h, float* p, const float* g, float* s) {
+BLASNET_INLINE void sgdStep(size_t n, size_t /*stride: one slot*/, const float* h, float* p, const float* g, float* s) {
   using namespace sgd;
   const double oneMinusDamp = 1 - double(h[kDampening]);
   const SgdKernel k{n, h[kLr], h[kMomentum], float(oneMinusDamp), float(h[kLr] * oneMinusDamp), h[kWeightDecay],
@@ -162,7 +153,7 @@ struct AdagradKernel {
   }
 };
 
-BLASNET_CLONES void adagradStep(size_t n, size_t /*stride: one slot*/, const float* h, float* p, const float* g, float* s) {
+BLASNET_INLINE void adagradStep(size_t n, size_t /*stride: one slot*/, const float* h, float* p, const float* g, float* s) {
   using namespace adagrad;
   dispatch(AdagradKernel{n, h[kClr], h[kWeightDecay], h[kEps], p, g, s}, on(h[kWeightDecay]));
 }
@@ -215,7 +206,7 @@ struct RmspropKernel {
   }
 };
 
-BLASNET_CLONES void rmspropStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
+BLASNET_INLINE void rmspropStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
   using namespace rmsprop;
   const RmspropKernel k{n, h[kLr], h[kAlpha], h[kOneMinusAlpha], h[kEps], h[kWeightDecay], h[kMomentum],
                         p, g, s, s + stride, s + 2 * stride};
@@ -252,7 +243,7 @@ struct AdadeltaKernel {
   }
 };
 
-BLASNET_CLONES void adadeltaStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
+BLASNET_INLINE void adadeltaStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
   using namespace adadelta;
   const AdadeltaKernel k{n, h[kLr], h[kRho], h[kOneMinusRho], h[kEps], h[kWeightDecay], p, g, s, s + stride};
   dispatch(k, on(h[kWeightDecay]));
@@ -296,7 +287,7 @@ struct AdamKernel {
   }
 };
 
-BLASNET_CLONES void adamStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
+BLASNET_INLINE void adamStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
   using namespace adam;
   const double lr = h[kLr], wd = h[kWeightDecay];
   const AdamKernel k{n, h[kBeta1], h[kOneMinusBeta1], h[kBeta2], h[kOneMinusBeta2], h[kEps], h[kWeightDecay],
@@ -335,7 +326,7 @@ struct AdamaxKernel {
   }
 };
 
-BLASNET_CLONES void adamaxStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
+BLASNET_INLINE void adamaxStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
   using namespace adamax;
   const double lr = h[kLr];
   const AdamaxKernel k{n, h[kBeta1], h[kOneMinusBeta1], h[kBeta2], h[kEps], h[kWeightDecay], float(lr / h[kBc1]),
@@ -375,7 +366,7 @@ struct NadamKernel {
   }
 };
 
-BLASNET_CLONES void nadamStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
+BLASNET_INLINE void nadamStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
   using namespace nadam;
   const double lr = h[kLr], wd = h[kWeightDecay];
   const NadamKernel k{n, h[kBeta1], h[kOneMinusBeta1], h[kBeta2], h[kOneMinusBeta2], h[kEps], h[kWeightDecay],
@@ -416,7 +407,7 @@ struct RadamKernel {
   }
 };
 
-BLASNET_CLONES void radamStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
+BLASNET_INLINE void radamStep(size_t n, size_t stride, const float* h, float* p, const float* g, float* s) {
   using namespace radam;
   const double lr = h[kLr], wd = h[kWeightDecay];
   const RadamKernel k{n, h[kLr], h[kBeta1], h[kOneMinusBeta1], h[kBeta2], h[kOneMinusBeta2], h[kEps], h[kWeightDecay],
@@ -434,19 +425,19 @@ struct OptimizerEntry {
   const char* name;
   int slots;
   int hyper;
-  StepFn step;
+  Levels<StepFn> step;
 };
 
 // Order is the optimiser id; lib/optim/kernels.ts holds the same rows in the same order.
 constexpr OptimizerEntry kOptimizers[] = {
-    {"sgd", 1, sgd::kCount, &sgdStep},
-    {"adagrad", 1, adagrad::kCount, &adagradStep},
-    {"rmsprop", 3, rmsprop::kCount, &rmspropStep},
-    {"adadelta", 2, adadelta::kCount, &adadeltaStep},
-    {"adam", 3, adam::kCount, &adamStep},
-    {"adamax", 2, adamax::kCount, &adamaxStep},
-    {"nadam", 2, nadam::kCount, &nadamStep},
-    {"radam", 2, radam::kCount, &radamStep},
+    {"sgd", 1, sgd::kCount, levels<StepFn, &sgdStep>()},
+    {"adagrad", 1, adagrad::kCount, levels<StepFn, &adagradStep>()},
+    {"rmsprop", 3, rmsprop::kCount, levels<StepFn, &rmspropStep>()},
+    {"adadelta", 2, adadelta::kCount, levels<StepFn, &adadeltaStep>()},
+    {"adam", 3, adam::kCount, levels<StepFn, &adamStep>()},
+    {"adamax", 2, adamax::kCount, levels<StepFn, &adamaxStep>()},
+    {"nadam", 2, nadam::kCount, levels<StepFn, &nadamStep>()},
+    {"radam", 2, radam::kCount, levels<StepFn, &radamStep>()},
 };
 
 }  // namespace
@@ -457,7 +448,7 @@ int optimizerSlots(int id) { return kOptimizers[id].slots; }
 int optimizerHyperLength(int id) { return kOptimizers[id].hyper; }
 
 void optimizerStep(int id, size_t n, const float* hyper, float* param, const float* grad, float* state) {
-  const StepFn step = kOptimizers[id].step;
+  const StepFn step = kOptimizers[id].step();
   const size_t parts = partsFor(double(n), kMinPartElements);
   if (parts <= 1) {
     step(n, n, hyper, param, grad, state);

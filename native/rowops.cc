@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "blasnet.h"
+#include "isa.h"
 #include "pool.h"
 
 namespace blasnet {
@@ -13,6 +14,58 @@ constexpr double kMinGatherPart = 1 << 13;
 constexpr size_t kGatherAhead = 4;
 // Elements per piece of a finite scan at least.
 constexpr double kMinScanPart = 1 << 16;
+
+// The elementwise loops below, compiled once per instruction-set level (isa.h).
+
+// out[lo..hi) = beta*out + sum over rows of x[r, lo..hi).
+BLASNET_INLINE void colSumColumns(size_t rows, size_t cols, size_t lo, size_t hi, float beta, const float* x,
+                                  float* out) {
+  if (beta == 0.0f) for (size_t j = lo; j < hi; ++j) out[j] = 0.0f;
+  else if (beta != 1.0f) for (size_t j = lo; j < hi; ++j) out[j] *= beta;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    for (size_t j = lo; j < hi; ++j) out[j] += xr[j];
+  }
+}
+constexpr auto kColSum = levels<decltype(&colSumColumns), &colSumColumns>();
+
+// Whether x[0..n) holds a NaN or infinity (exponent bits all ones): a branch-free OR that vectorises.
+BLASNET_INLINE bool anyNonFinite(size_t n, const float* x) {
+  constexpr uint32_t kExponent = 0x7f800000u;
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    bad |= (bits & kExponent) == kExponent;
+  }
+  return bad != 0;
+}
+constexpr auto kAnyNonFinite = levels<decltype(&anyNonFinite), &anyNonFinite>();
+
+BLASNET_INLINE void scaleLoop(size_t n, float alpha, float* x) {
+  for (size_t i = 0; i < n; ++i) x[i] *= alpha;
+}
+constexpr auto kScale = levels<decltype(&scaleLoop), &scaleLoop>();
+
+BLASNET_INLINE void axpyLoop(size_t n, float alpha, const float* x, float* y) {
+  for (size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+constexpr auto kAxpy = levels<decltype(&axpyLoop), &axpyLoop>();
+
+// out may be x or y: no restrict.
+BLASNET_INLINE void mulLoop(size_t n, const float* x, const float* y, float* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = x[i] * y[i];
+}
+constexpr auto kMul = levels<decltype(&mulLoop), &mulLoop>();
+
+// Comparisons rather than fmin/fmax, which would replace a NaN by a bound.
+BLASNET_INLINE void clampLoop(size_t n, float lo, float hi, float* x) {
+  for (size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    x[i] = v < lo ? lo : v > hi ? hi : v;
+  }
+}
+constexpr auto kClamp = levels<decltype(&clampLoop), &clampLoop>();
 }  // namespace
 
 // Row loops return at once when rows are empty, so a huge row count with no columns costs nothing.
@@ -29,15 +82,11 @@ void addBias(size_t rows, size_t cols, const float* bias, float* y) {
 // the cut.
 void colSum(size_t rows, size_t cols, float beta, const float* x, float* out) {
   if (cols == 0) return;
+  const auto sum = kColSum();
   parallel(partsFor(double(rows) * double(cols), kMinElementwisePart), [&](size_t p, size_t count) {
     size_t lo, hi;
     partRange(cols, 16, p, count, &lo, &hi);
-    if (beta == 0.0f) for (size_t j = lo; j < hi; ++j) out[j] = 0.0f;
-    else if (beta != 1.0f) for (size_t j = lo; j < hi; ++j) out[j] *= beta;
-    for (size_t r = 0; r < rows; ++r) {
-      const float* xr = x + r * cols;
-      for (size_t j = lo; j < hi; ++j) out[j] += xr[j];
-    }
+    sum(rows, cols, lo, hi, beta, x, out);
   });
 }
 
@@ -83,6 +132,7 @@ int64_t firstNonFinite(size_t n, const float* x) {
   // on the kernel threads, and a piece stops early once a failure is known in an earlier piece.
   constexpr size_t kBlock = 1024;
   constexpr uint32_t kExponent = 0x7f800000u;
+  const auto anyBad = kAnyNonFinite();
   const size_t blocks = (n + kBlock - 1) / kBlock;
   std::atomic<size_t> firstBad{blocks};
   const size_t parts = partsFor(double(n), kMinScanPart);
@@ -92,13 +142,7 @@ int64_t firstNonFinite(size_t n, const float* x) {
     for (size_t blk = lo; blk < hi; ++blk) {
       if (firstBad.load(std::memory_order_relaxed) < blk) return;
       const size_t b = blk * kBlock, e = b + kBlock < n ? b + kBlock : n;
-      uint32_t bad = 0;
-      for (size_t i = b; i < e; ++i) {
-        uint32_t bits;
-        std::memcpy(&bits, x + i, sizeof bits);
-        bad |= (bits & kExponent) == kExponent;
-      }
-      if (bad) {
+      if (anyBad(e - b, x + b)) {
         size_t cur = firstBad.load(std::memory_order_relaxed);
         while (blk < cur && !firstBad.compare_exchange_weak(cur, blk, std::memory_order_relaxed)) {
         }
@@ -119,13 +163,9 @@ int64_t firstNonFinite(size_t n, const float* x) {
   return -1;
 }
 
-void scale(size_t n, float alpha, float* x) {
-  for (size_t i = 0; i < n; ++i) x[i] *= alpha;
-}
+void scale(size_t n, float alpha, float* x) { kScale()(n, alpha, x); }
 
-void axpy(size_t n, float alpha, const float* x, float* y) {
-  for (size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
-}
+void axpy(size_t n, float alpha, const float* x, float* y) { kAxpy()(n, alpha, x, y); }
 
 // OpenBLAS's dsdot does not accumulate every term in double on all cores, so the sum is done
 // here: four double accumulators, which the compiler vectorises.
@@ -144,9 +184,7 @@ double dot(size_t n, const float* x, const float* y) {
 
 double sumSquares(size_t n, const float* x) { return dot(n, x, x); }
 
-void mul(size_t n, const float* x, const float* y, float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = x[i] * y[i];
-}
+void mul(size_t n, const float* x, const float* y, float* out) { kMul()(n, x, y, out); }
 
 void maxNormRows(size_t rows, size_t cols, float maxNorm, float* w) {
   for (size_t r = 0; r < rows; ++r) {
@@ -161,13 +199,7 @@ void maxNormRows(size_t rows, size_t cols, float maxNorm, float* w) {
   }
 }
 
-// Comparisons rather than fmin/fmax, which would replace a NaN by a bound.
-void clamp(size_t n, float lo, float hi, float* x) {
-  for (size_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    x[i] = v < lo ? lo : v > hi ? hi : v;
-  }
-}
+void clamp(size_t n, float lo, float hi, float* x) { kClamp()(n, lo, hi, x); }
 
 double penalty(size_t n, float l1, float l2, const float* w, float* grad) {
   double s1 = 0, s2 = 0;

@@ -50,8 +50,19 @@ function sameNames(what: string, native: readonly (string | number)[], ts: reado
   }
 }
 
-/** Loads the addon and returns it as a Backend. Throws if it is missing or does not match. */
+/** The values BLASNET_ISA may take, lowest level first (native/isa.h). */
+export const KERNEL_ISA_LEVELS = ['portable', 'avx2', 'avx512'] as const;
+
+/**
+ * Loads the addon and returns it as a Backend. Throws if it is missing or does not match, or if
+ * BLASNET_ISA names no instruction-set level (the addon reads it once, when it loads).
+ */
 export function loadNativeBackend(file: string = addonPath()): Backend {
+  const isa = process.env.BLASNET_ISA;
+  if (isa !== undefined && isa !== '' && !(KERNEL_ISA_LEVELS as readonly string[]).includes(isa)) {
+    throw new BlasnetError(ErrorCode.UNKNOWN_NAME,
+      `BLASNET_ISA=${JSON.stringify(isa)} is not an instruction-set level; expected one of ${KERNEL_ISA_LEVELS.map((l) => `"${l}"`).join(', ')}`);
+  }
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const addon = require(file) as Addon;
   sameNames('activation', addon.activationNames, ACTIVATION_NAMES);

@@ -224,6 +224,14 @@ export interface BackendInfo {
   library: string;
   config: string;
   coreName: string;
+  /**
+   * Instruction set of blasnet's own non-GEMM kernels (optimiser steps, activations, column sums,
+   * elementwise helpers): 'avx512', 'avx2' or 'portable' (native: the CPU's best, lowered by
+   * BLASNET_ISA); 'none' for the js backend.
+   */
+  kernelIsa: string;
+  /** The best instruction set the CPU supports for those kernels ('none' for the js backend). */
+  kernelIsaSupported: string;
   numThreads: number;
   /** Processors the machine offers. */
   numProcs: number;

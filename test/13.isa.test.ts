@@ -1,0 +1,114 @@
+/**
+ * The native kernels' instruction-set levels (native/isa.h): every level this CPU supports,
+ * forced with BLASNET_ISA in a fresh process, passes the kernel tests that compare native with js
+ * (test/12.parity, and the native rows of test/10.kernels and test/60.optim), and computes the same
+ * bits as every other level.
+ */
+import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { getBackend, nativeAvailable } from '../lib';
+import { KERNEL_ISA_LEVELS } from '../lib/backend/native';
+import { requireNative } from './helpers';
+
+const DIST = path.resolve(__dirname, '..');
+const LIB = path.join(DIST, 'lib');
+const MOCHA = require.resolve('mocha/bin/mocha.js');
+
+/** The kernel tests run at each level: native against js, or native against float64 references. */
+const PARITY_FILES = ['12.parity.test.js', '10.kernels.test.js', '60.optim.test.js'].map((f) => path.join(DIST, 'test', f));
+const PARITY_GREP = 'native vs js parity|(row operations|activations|dense layer|optimizer kernels|clamp|' +
+  'optimizers: 8 steps against the float64 reference[^[]*) \\[native\\]';
+
+function env(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, BLASNET_BACKEND: '', BLASNET_ADDON_PATH: '', BLASNET_REQUIRE_NATIVE: '1', ...extra };
+}
+
+/**
+ * A child that runs every multi-level kernel on seeded inputs (two kernel threads, so the split
+ * paths run too) and prints its level and one hex string per output.
+ */
+const DIGEST_CHILD = `
+const bn = require(${JSON.stringify(LIB)});
+const b = bn.getBackend('native');
+b.setNumThreads(2);
+const rng = new bn.Rng(7);
+const out = { isa: b.info().kernelIsa, digests: {} };
+const hex = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+const n = 70001;
+const x = rng.uniformArray(n, -4, 4), y = new Float32Array(n), dy = rng.uniformArray(n, -1, 1), dx = new Float32Array(n);
+x[5] = NaN; x[6] = Infinity; x[7] = -0;
+for (const name of bn.ACTIVATION_NAMES) {
+  const id = bn.activationId(name), param = bn.ACTIVATIONS[name].param;
+  b.activation(id, param, n, x, y);
+  b.activationBackward(id, param, n, x, y, dy, dx);
+  out.digests[name] = hex(y) + hex(dx);
+  const z = rng.uniformArray(37 * 130, -2, 2), ya = new Float32Array(37 * 130), w = rng.uniformArray(130 * 9, -1, 1);
+  const xin = rng.uniformArray(37 * 9, -1, 1), bias = rng.uniformArray(130, -1, 1);
+  b.denseForward(id, param, 37, 9, 130, xin, w, bias, z, ya);
+  out.digests['dense ' + name] = hex(z) + hex(ya);
+}
+const rows = 301, cols = 517, m = rng.uniformArray(rows * cols, -1, 1), sums = rng.uniformArray(cols, -1, 1);
+b.colSum(rows, cols, 0.5, m, sums);
+out.digests.colSum = hex(sums);
+const s = x.slice(); b.scale(n, 0.3, s); out.digests.scale = hex(s);
+const a = dy.slice(); b.axpy(n, -1.7, x, a); out.digests.axpy = hex(a);
+const p = new Float32Array(n); b.mul(n, x, dy, p); out.digests.mul = hex(p);
+const c = x.slice(); b.clamp(n, -1.5, 0.75, c); out.digests.clamp = hex(c);
+const scan = rng.uniformArray(1 << 20, -1, 1); scan[900001] = NaN;
+out.digests.firstNonFinite = String(b.firstNonFinite(scan.length, scan)) + ' ' + String(b.firstNonFinite(900001, scan));
+for (const [id, name] of bn.OPTIMIZER_KERNEL_NAMES.entries()) {
+  const k = bn.OPTIMIZER_KERNELS[name];
+  const len = 100003, hyper = new Float32Array(k.hyper.length);
+  // Every flag on and every scalar in (0, 1): the widest loop of each kernel.
+  for (let i = 0; i < hyper.length; i++) hyper[i] = 0.01 + 0.9 * rng.uniform();
+  const pp = rng.uniformArray(len, -3, 3), g = rng.uniformArray(len, -2, 2), st = rng.uniformArray(k.slots.length * len, 0, 1);
+  for (let step = 0; step < 3; step++) b.optimizerStep(id, len, hyper, pp, g, st);
+  out.digests['optimizer ' + name] = hex(pp) + hex(st);
+}
+for (const [k, v] of Object.entries(out.digests)) {
+  out.digests[k] = require('crypto').createHash('sha256').update(v).digest('hex');
+}
+process.stdout.write(JSON.stringify(out));
+`;
+
+(nativeAvailable() || requireNative ? describe : describe.skip)('native kernels at each instruction-set level (BLASNET_ISA)', function () {
+  this.timeout(300000);
+  const supported = nativeAvailable() ? getBackend('native').info().kernelIsaSupported : 'portable';
+  const levels = KERNEL_ISA_LEVELS.slice(0, KERNEL_ISA_LEVELS.indexOf(supported as (typeof KERNEL_ISA_LEVELS)[number]) + 1);
+  const digests = new Map<string, Record<string, string>>();
+
+  for (const level of levels) {
+    it(`${level}: the native kernel tests pass against js and the float64 references`, () => {
+      const r = spawnSync(process.execPath, [MOCHA, '--no-config', '--timeout', '60000', ...PARITY_FILES, '--grep', PARITY_GREP, '--reporter', 'dot'],
+        { env: env({ BLASNET_ISA: level }), encoding: 'utf8', cwd: path.resolve(DIST, '..') });
+      assert.equal(r.status, 0, `mocha at BLASNET_ISA=${level} failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
+      const passing = Number(/(\d+) passing/.exec(r.stdout)?.[1] ?? 0);
+      assert.ok(passing >= 150, `expected the parity cases to run, got ${passing} passing`);
+    });
+
+    it(`${level}: runs at that level and computes the same bits as every other level`, () => {
+      const r = spawnSync(process.execPath, ['-e', DIGEST_CHILD], { env: env({ BLASNET_ISA: level }), encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const got = JSON.parse(r.stdout) as { isa: string; digests: Record<string, string> };
+      assert.equal(got.isa, level);
+      for (const [other, d] of digests) {
+        for (const [k, v] of Object.entries(got.digests)) assert.equal(v, d[k], `${k}: ${level} differs from ${other}`);
+      }
+      digests.set(level, got.digests);
+    });
+  }
+
+  it('a level above the CPU\'s runs at the CPU\'s best; an unknown level is refused with its name', () => {
+    const top = spawnSync(process.execPath, ['-e',
+      `process.stdout.write(require(${JSON.stringify(LIB)}).getBackend('native').info().kernelIsa)`],
+    { env: env({ BLASNET_ISA: 'avx512' }), encoding: 'utf8' });
+    assert.equal(top.status, 0, top.stderr);
+    assert.equal(top.stdout, supported);
+    const bad = spawnSync(process.execPath, ['-e', `
+      try { require(${JSON.stringify(LIB)}).getBackend('native'); } catch (e) { process.stdout.write(e.code + ' ' + e.message); }`],
+    { env: env({ BLASNET_ISA: 'sse9' }), encoding: 'utf8' });
+    assert.equal(bad.status, 0, bad.stderr);
+    assert.match(bad.stdout, /^ERR_BLASNET_BACKEND .*BLASNET_ISA="sse9" is not an instruction-set level; expected one of "portable", "avx2", "avx512"/);
+  });
+});
