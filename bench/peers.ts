@@ -103,14 +103,18 @@ export function torchSettings(cores: number): TorchSetting[] {
   return out;
 }
 
-/** PyTorch at one setting: `runs` timed epochs (or `steps` steps each, when given). */
-export function runTorch(setting: TorchSetting, sizes: readonly number[], batch: number, runs: number, steps?: number): PeerResult {
+/**
+ * PyTorch at one setting: `runs` timed epochs (or `steps` steps each, when given), in a process
+ * started from `baseEnv` (default: this process's environment) plus the setting's variables.
+ */
+export function runTorch(setting: TorchSetting, sizes: readonly number[], batch: number, runs: number, steps?: number,
+  baseEnv: NodeJS.ProcessEnv = process.env): PeerResult {
   const script = path.join(ROOT, 'bench', 'peers', 'torch_mlp.py');
   const args = [script, `--sizes=${sizes.join(',')}`, `--batch=${batch}`, `--runs=${runs}`];
   if (setting.threads !== null) args.push(`--threads=${setting.threads}`);
   if (steps !== undefined) args.push(`--steps=${steps}`);
   // The caller's own thread settings must not leak into the "default" row.
-  const env = { ...process.env };
+  const env = { ...baseEnv };
   for (const k of ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'GLIBC_TUNABLES', 'OMP_WAIT_POLICY']) delete env[k];
   return runPeer('python3', args, { ...env, ...setting.env }, `pytorch (${setting.label})`, 'apt-get install python3-torch');
 }

@@ -267,12 +267,15 @@ def openblas_info():
             lib = ctypes.CDLL(path)
             lib.openblas_get_config.restype = ctypes.c_char_p
             config = lib.openblas_get_config().decode().strip()
+            # The kernel set that runs (OPENBLAS_CORETYPE or OpenBLAS's own detection).
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            core = lib.openblas_get_corename().decode().strip()
             threads = lib.openblas_get_num_threads()
             parallel = {0: "sequential", 1: "pthreads", 2: "OpenMP"}.get(
                 lib.openblas_get_parallel(), "unknown threading")
         except (OSError, AttributeError):
             continue
-        return f"{config} ({parallel}, {threads} threads)"
+        return f"{config} (core {core}, {parallel}, {threads} threads)"
     return None
 
 
