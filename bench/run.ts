@@ -1,12 +1,13 @@
 /**
  * The benchmark entry point: `node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N]`.
- * Suites: gemm, kernels, overhead, optim, training, mlp, js, ablation, scaling, inference (default: all, in that order). Prints a markdown report to stdout,
+ * Suites: gemm, kernels, bandwidth, overhead, optim, training, mlp, js, ablation, scaling, inference (default: all, in that order). Prints a markdown report to stdout,
  * or one JSON document with --json; progress goes to stderr.
  */
 import { buildCDriver, nativeBackend, nativeDefaultThreads } from './drivers';
 import { cpuSnapshot, loadBetween, TimingOptions } from './harness';
 import { describeMachine, renderMarkdown, Suite, SuiteReport } from './report';
 import { ablationSuite } from './suites/ablation';
+import { bandwidthSuite } from './suites/bandwidth';
 import { gemmSuite } from './suites/gemm';
 import { inferenceSuite } from './suites/inference';
 import { jsSuite } from './suites/js';
@@ -17,7 +18,7 @@ import { overheadSuite } from './suites/overhead';
 import { scalingSuite } from './suites/scaling';
 import { trainingSuite } from './suites/training';
 
-const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, overheadSuite, optimSuite, trainingSuite, mlpSuite, jsSuite, ablationSuite, scalingSuite, inferenceSuite];
+const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, bandwidthSuite, overheadSuite, optimSuite, trainingSuite, mlpSuite, jsSuite, ablationSuite, scalingSuite, inferenceSuite];
 
 const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N]
   suites: ${SUITES.map((s) => s.name).join(', ')} (default: all)

@@ -86,7 +86,7 @@ interface StepResult {
 
 // ---- the triad --------------------------------------------------------------------------------
 
-interface TriadBuild {
+export interface TriadBuild {
   binary: string | null;
   command: string;
   error: string | null;
@@ -95,7 +95,7 @@ interface TriadBuild {
 let triadBuild: TriadBuild | null = null;
 
 /** Compiles bench/c/triad.c into build/bench-triad (once per process), as drivers.ts does gemm.c. */
-function buildTriad(): TriadBuild {
+export function buildTriad(): TriadBuild {
   if (triadBuild) return triadBuild;
   const src = path.join(ROOT, 'bench', 'c', 'triad.c');
   const out = path.join(ROOT, 'build', 'bench-triad');
@@ -108,14 +108,14 @@ function buildTriad(): TriadBuild {
   return triadBuild;
 }
 
-interface TriadResult {
+export interface TriadResult {
   n: number;
   stats: Stats | null;
   bandwidth: Rate | null;
   skipped: string | null;
 }
 
-function runTriad(n: number, minTime: number, runs: number): TriadResult {
+export function runTriad(n: number, minTime: number, runs: number): TriadResult {
   const b = buildTriad();
   if (!b.binary) return { n, stats: null, bandwidth: null, skipped: `triad did not build: ${b.error}` };
   const r = spawnSync(b.binary, [String(n), '--min-time', String(minTime), '--runs', String(Math.min(runs, 100))],
