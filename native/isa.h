@@ -28,9 +28,14 @@ const char* isaName(Isa level);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(BLASNET_NO_CLONES)
 #define BLASNET_X86_LEVELS 1
 #define BLASNET_AVX2 __attribute__((target("avx2")))
-// 512-bit vectors: GCC tunes some AVX-512 CPUs to 256-bit ones unless told otherwise.
+// 512-bit vectors: GCC tunes some AVX-512 CPUs to 256-bit ones unless told otherwise (Clang's
+// target attribute has no such option).
+#if defined(__clang__)
+#define BLASNET_AVX512 __attribute__((target("avx2,avx512f,avx512vl,avx512bw,avx512dq")))
+#else
 #define BLASNET_AVX512 \
   __attribute__((target("avx2,avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512")))
+#endif
 #else
 #define BLASNET_AVX2
 #define BLASNET_AVX512

@@ -196,7 +196,7 @@ export const optimSuite: Suite = {
       notes: [
         `Arenas: params and grads uniform in [-1, 1) from the seeded Rng, state from createOptimizer; each sample repeats step() on the same arenas. ` +
           'GB/s = counted bytes per element × n / time per step.',
-        'native = the addon (native/optimizers.cc: float32 arithmetic, AVX2 loops), at its default kernel threads (the arena cut into ranges over ' +
+        'native = the addon (native/optimizers.cc: float32 arithmetic, loops at the best instruction set of the CPU, info().kernelIsa), at its default kernel threads (the arena cut into ranges over ' +
           'the pool) and on one thread; js = the TypeScript backend (float64 arithmetic, one thread).',
         'error vs js = ||p_native - p_js|| / ||p_js|| after one step from the same start (native rounds in float32, js in float64).',
         `Working set: ${MB(3 * 4 * N)} MB for SGD (p, g, buf), ${MB(4 * 4 * N)} MB for Adam (p, g, m, v; its maxExpAvgSq slot is allocated but not touched without amsgrad)` +
