@@ -2,21 +2,24 @@
  * Non-GEMM kernels' memory bandwidth at each instruction-set level: every kernel of
  * bench/kernel-bandwidth.ts (optimiser steps, activations and their derivatives, colSum, the
  * elementwise helpers, fit's NaN scan, gather, the loss) over n = 1M elements on one kernel
- * thread, in GB/s of the bytes it must move, once per level this CPU supports (portable, AVX2,
- * AVX-512: a child process each, BLASNET_ISA set, the levels one after another in the same run),
- * against a STREAM-like triad of the same n on one thread (bench/c/triad.c).
+ * thread, in GB/s of the bytes it must move, at each level this CPU supports (portable, AVX2,
+ * AVX-512: child processes with BLASNET_ISA set), against a STREAM-like triad of the same n on one
+ * thread (bench/c/triad.c). The levels are interleaved: ROUNDS rounds, each running every level's
+ * child once for a share of the samples, so that the machine drifting (a shared VM drifts by tens
+ * of percent over a minute) spreads over all levels instead of favouring the last.
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { KERNEL_ISA_LEVELS } from '../../lib/backend/native';
 import { nativeBackend, ROOT } from '../drivers';
-import { rate, Rate, Stats } from '../harness';
+import { rate, Rate, Stats, statsOf } from '../harness';
 import { BANDWIDTH_KERNELS } from '../kernel-bandwidth';
 import { num, rateCell, Suite, SuiteResult, Table, Target } from '../report';
 import { buildTriad, runTriad } from './optim';
 
 const N = 1 << 20;
-const TRIAD_BYTES = 12;
+/** Rounds of one child per level; each child takes runs / ROUNDS samples (rounded up). */
+const ROUNDS = 3;
 
 interface LevelRun {
   isa: string;
@@ -30,20 +33,35 @@ export const bandwidthSuite: Suite = {
   summary: `Each non-GEMM native kernel over n = ${N} elements on one kernel thread, in GB/s of the bytes it must read and write, at every ` +
     'instruction-set level this CPU supports (BLASNET_ISA=portable, avx2, avx512, a child process each, one after another), against a ' +
     'STREAM-like triad of the same n on one thread.',
-  defaults: { warmup: 0.1, minTime: 0.1, runs: 5 },
+  defaults: { warmup: 0.1, minTime: 0.1, runs: 6 },
 
   run(ctx): SuiteResult {
     const supported = nativeBackend().info().kernelIsaSupported;
     const levels = KERNEL_ISA_LEVELS.slice(0, KERNEL_ISA_LEVELS.indexOf(supported as (typeof KERNEL_ISA_LEVELS)[number]) + 1);
     const script = path.join(ROOT, 'dist', 'bench', 'kernel-bandwidth.js');
-    const runs: LevelRun[] = levels.map((isa) => {
-      ctx.progress(`bandwidth: kernels at BLASNET_ISA=${isa}`);
-      const r = spawnSync(process.execPath, [script, String(N), JSON.stringify(ctx.timing)],
-        { env: { ...process.env, BLASNET_ISA: isa }, encoding: 'utf8', maxBuffer: 16 << 20 });
-      if (r.error || r.status !== 0) return { isa, kernels: null, error: `exited with ${r.status ?? r.signal}: ${r.error?.message ?? r.stderr.trim()}` };
-      const out = JSON.parse(r.stdout.trim()) as { isa: string; kernels: { id: string; seconds: Stats }[] };
-      return { isa: out.isa, kernels: out.kernels, error: out.isa === isa ? null : `ran at ${out.isa}` };
-    });
+    const timing = { ...ctx.timing, runs: Math.ceil(ctx.timing.runs / ROUNDS) };
+    const samples = levels.map(() => new Map<string, number[]>());
+    const errors: (string | null)[] = levels.map(() => null);
+    for (let round = 0; round < ROUNDS; round++) {
+      levels.forEach((isa, l) => {
+        if (errors[l]) return;
+        ctx.progress(`bandwidth: round ${round + 1} of ${ROUNDS}, kernels at BLASNET_ISA=${isa}`);
+        const r = spawnSync(process.execPath, [script, String(N), JSON.stringify(timing)],
+          { env: { ...process.env, BLASNET_ISA: isa }, encoding: 'utf8', maxBuffer: 16 << 20 });
+        if (r.error || r.status !== 0) {
+          errors[l] = `exited with ${r.status ?? r.signal}: ${r.error?.message ?? r.stderr.trim()}`;
+          return;
+        }
+        const out = JSON.parse(r.stdout.trim()) as { isa: string; kernels: { id: string; seconds: Stats }[] };
+        if (out.isa !== isa) errors[l] = `ran at ${out.isa}`;
+        for (const k of out.kernels) samples[l].set(k.id, [...(samples[l].get(k.id) ?? []), ...k.seconds.samples]);
+      });
+    }
+    const runs: LevelRun[] = levels.map((isa, l) => ({
+      isa,
+      kernels: errors[l] ? null : [...samples[l]].map(([id, xs]) => ({ id, seconds: statsOf(xs) })),
+      error: errors[l],
+    }));
     ctx.progress(`bandwidth: triad n = ${N}`);
     const triad = runTriad(N, ctx.timing.minTime, ctx.timing.runs);
     const triadGBs = triad.bandwidth ? triad.bandwidth.median / 1e9 : null;
@@ -57,8 +75,8 @@ export const bandwidthSuite: Suite = {
     const table: Table = {
       title: `Kernel bandwidth at n = ${N}, one thread, GB/s: portable vs AVX2 vs AVX-512`,
       notes: [
-        'GB/s = bytes the kernel must read and write per element × n / time per call, median (min–max); each level ran in its own process with ' +
-          'BLASNET_ISA set, one after another in this run. Levels compile the same loop bodies with -ffp-contract=off and compute the same bits (test/13.isa).',
+        'GB/s = bytes the kernel must read and write per element × n / time per call, median (min–max) over the samples of every round; ' +
+          `each level ran in processes of its own with BLASNET_ISA set, interleaved: ${ROUNDS} rounds of one process per level. Levels compile the same loop bodies with -ffp-contract=off and compute the same bits (test/13.isa).`,
         `Triad: bench/c/triad.c built with \`${buildTriad().command}\`, a = b + s·c at the same n, 12 bytes per element, one thread: ` +
           (triad.bandwidth ? `${rateCell(triad.bandwidth, 1e9)} GB/s.` : `not measured (${triad.skipped}).`),
         'gatherRows and the loss have one loop for every level (memcpy already picks its own instructions; the loss computes in double with libm\'s exp), ' +
