@@ -34,6 +34,10 @@
 #include "isa.h"
 #include "pool.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 namespace blasnet {
 namespace {
 
@@ -453,8 +457,31 @@ const char* optimizerName(int id) { return kOptimizers[id].name; }
 int optimizerSlots(int id) { return kOptimizers[id].slots; }
 int optimizerHyperLength(int id) { return kOptimizers[id].hyper; }
 
+// Subnormal state is flushed to zero while a step runs (x86: MXCSR's flush-to-zero and
+// denormals-are-zero bits, set and restored around each piece on the thread that runs it, so
+// the caller's JavaScript keeps IEEE arithmetic). Weights whose gradient is always zero (the
+// border pixels of an image set) have moment estimates that decay geometrically into the
+// subnormal range, and every operation on a subnormal takes a microcode assist: on the
+// reference MLP that made later Adam epochs 1.9x slower than they are with the flush. A
+// subnormal moment (below 1.2e-38) changes no float32 weight it could be applied to.
+class FlushSubnormals {
+ public:
+#if defined(__x86_64__) || defined(__i386__)
+  FlushSubnormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFtzDaz); }
+  ~FlushSubnormals() { _mm_setcsr(saved_); }
+
+ private:
+  static constexpr unsigned kFtzDaz = 0x8040;
+  unsigned saved_;
+#endif
+};
+
 void optimizerStep(int id, size_t n, const float* hyper, float* param, const float* grad, float* state) {
-  const StepFn step = kOptimizers[id].step();
+  const StepFn levelStep = kOptimizers[id].step();
+  const auto step = [levelStep](size_t count, size_t stride, const float* h, float* p, const float* g, float* st) {
+    FlushSubnormals flush;
+    levelStep(count, stride, h, p, g, st);
+  };
   const size_t parts = partsFor(double(n), kMinPartElements);
   if (parts <= 1) {
     step(n, n, hyper, param, grad, state);

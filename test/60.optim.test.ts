@@ -696,3 +696,31 @@ forEachBackend('gradient clipping', (b) => {
     assert.deepEqual(Array.from(t.grads), [1]);
   });
 });
+
+(nativeAvailable() || requireNative ? describe : describe.skip)('optimiser steps and subnormal numbers', () => {
+  it('native: moments that decay below float32\'s normal range become zero, the weights are those of the js backend, and JavaScript keeps its subnormals', () => {
+    const native = getBackend('native');
+    // Half the weights never get a gradient (as an image's border pixels): their moments decay
+    // geometrically, through the subnormal range (below 2^-126) after a few hundred Adam steps.
+    const n = 1 << 16;
+    const run = (b: Backend): [Float32Array, Float32Array] => {
+      const target = { params: new Float32Array(n).fill(0.5), grads: new Float32Array(n), backend: b };
+      const opt = createOptimizer({ name: 'adam', lr: 1e-3 }, target);
+      for (let t = 0; t < 1500; t++) {
+        for (let i = 0; i < n; i += 2) target.grads[i] = t === 0 || i % 4 === 0 ? 1e-3 * Math.cos(t + i) : 0;
+        opt.step();
+      }
+      return [target.params, arenaOf(opt.state())];
+    };
+    const [pn, sn] = run(native);
+    const [pj, sj] = run(jsBackend);
+    const subnormal = (a: Float32Array) => a.filter((v) => v !== 0 && Math.abs(v) < 2 ** -126).length;
+    assert.ok(subnormal(sj) > 1000, `the js backend keeps IEEE subnormal moments (${subnormal(sj)})`);
+    assert.equal(subnormal(sn), 0, 'native flushes them to zero');
+    // A subnormal moment moves no float32 weight: the weights agree as closely as anywhere else.
+    assert.ok(normError(pn, pj) < 1e-6, `normalised error ${normError(pn, pj)}`);
+    // The flush is scoped to the step: this thread's arithmetic still produces subnormals.
+    assert.notEqual(Math.fround(2 ** -140), 0);
+    assert.notEqual(new Float32Array([2 ** -140])[0], 0);
+  });
+});
