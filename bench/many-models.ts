@@ -12,7 +12,7 @@
  * result (worker start, copies and checks included). RSS is the process's peak (maxRSS), and the
  * baseline the peak after the data is loaded (and, for the Dataset, built).
  *
- *   node dist/bench/many-models.js [--models 1,2,4] [--epochs 2] [--rows 60000] [--modes fit,async-arrays,async-dataset]
+ *   node dist/bench/many-models.js [--models 1,2,4] [--epochs 2] [--rows 60000] [--modes fit,async-arrays,async-dataset] [--warm]
  *                                  [--lib dist/lib] [--json]
  *
  * --lib loads another build of the library (an older checkout's dist/lib, with --modes
@@ -65,6 +65,15 @@ async function child(mode: Mode, count: number): Promise<void> {
   }).compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-3 } }));
   const threads = models[0].backend.getNumThreads();
   const options = { epochs, batchSize: 128 };
+  if (process.argv.includes('--warm')) {
+    // A process that trained before: one step of as many throwaway models, the same way, so
+    // fitAsync's workers are started (and kept) and every path's code is compiled.
+    const spare = () => new b.Sequential({ inputSize: 784, seed: 99, layers: [b.dense(256, { activation: 'relu' }), b.dense(128, { activation: 'relu' }), b.dense(10)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-3 } });
+    const once = { epochs: 1, batchSize: 128, maxSteps: 1 };
+    if (mode === 'fit') spare().fit(x, y, once);
+    else await Promise.all(models.map(() => (ds ? spare().fitAsync(ds, once) : spare().fitAsync(x, y, once))));
+  }
   const t0 = performance.now();
   let histories;
   if (mode === 'fit') histories = models.map((m) => m.fit(x, y, options));
