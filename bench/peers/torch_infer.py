@@ -29,22 +29,11 @@ Exit status: 0 success, 1 data or runtime error, 2 bad arguments,
 
 import argparse
 import json
-import os
 import struct
 import sys
 import time
 
-# See torch_mlp.py: Debian's python3-torch is only importable by the system
-# interpreter, so the script re-runs itself there when `python3` is another one.
-SYSTEM_PYTHON = "/usr/bin/python3"
-REEXEC_GUARD = "BLASNET_TORCH_PEER_REEXEC"
-
-EXIT_ERROR = 1
-EXIT_NO_TORCH = 3
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
+from torch_peer import EXIT_ERROR, import_torch, log
 
 
 def int_list(text):
@@ -84,22 +73,6 @@ def parse_args(argv):
     parser.add_argument("--runs", type=positive(int), default=5)
     parser.add_argument("--outputs", help="file for the outputs of each batch (raw float32)")
     return parser.parse_args(argv)
-
-
-def import_torch():
-    try:
-        import torch
-        return torch
-    except ImportError as err:
-        reason = err
-    here = os.path.realpath(sys.executable or "")
-    if (os.environ.get(REEXEC_GUARD) is None and os.access(SYSTEM_PYTHON, os.X_OK)
-            and here != os.path.realpath(SYSTEM_PYTHON)):
-        os.environ[REEXEC_GUARD] = "1"
-        sys.stderr.flush()
-        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON, os.path.abspath(__file__)] + sys.argv[1:])
-    log(f"torch_infer: cannot import torch ({reason}); install it with `apt-get install python3-torch`")
-    sys.exit(EXIT_NO_TORCH)
 
 
 def read_safetensors(torch, path):
@@ -161,7 +134,7 @@ def measure(call, warmup, min_time, runs):
 
 def main(argv):
     args = parse_args(argv)
-    torch = import_torch()
+    torch = import_torch(__file__, "torch_infer")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     try:

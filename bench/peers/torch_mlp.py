@@ -38,6 +38,8 @@ import struct
 import sys
 import time
 
+from torch_peer import EXIT_ERROR, import_torch, log
+
 DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist"
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
@@ -64,22 +66,6 @@ REPORTED_ENV_VARS = (
     "OPENBLAS_CORETYPE",
     "GLIBC_TUNABLES",
 )
-
-# Debian's python3-torch lives in /usr/lib/python3/dist-packages, which only the
-# system interpreter searches. When `python3` on PATH is another interpreter
-# (pyenv, a virtualenv) torch is not importable there, and adding that directory
-# to sys.path is unsafe (its torch is built against the system numpy's ABI), so
-# the script re-runs itself under the system interpreter instead.
-SYSTEM_PYTHON = "/usr/bin/python3"
-REEXEC_GUARD = "BLASNET_TORCH_PEER_REEXEC"
-
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_NO_TORCH = 3
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def positive_int(text):
@@ -132,26 +118,6 @@ def parse_args(argv):
     if args.sizes[-1] != NUM_CLASSES:
         parser.error(f"--sizes must end with {NUM_CLASSES} (Fashion-MNIST classes), got {args.sizes[-1]}")
     return args
-
-
-def import_torch():
-    """Import torch, re-running under the system interpreter if need be (see SYSTEM_PYTHON)."""
-    try:
-        import torch  # imported late, so that bad arguments are reported without it
-        return torch
-    except ImportError as err:
-        reason = err
-    here = os.path.realpath(sys.executable or "")
-    if (os.environ.get(REEXEC_GUARD) is None
-            and os.access(SYSTEM_PYTHON, os.X_OK)
-            and here != os.path.realpath(SYSTEM_PYTHON)):
-        os.environ[REEXEC_GUARD] = "1"
-        script = os.path.abspath(__file__)
-        sys.stderr.flush()
-        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON, script] + sys.argv[1:])
-    log(f"torch_mlp: cannot import torch ({reason}); "
-        "install PyTorch with `apt-get install python3-torch`")
-    sys.exit(EXIT_NO_TORCH)
 
 
 def read_idx(path, magic, ndim):
@@ -309,7 +275,7 @@ def main(argv):
     args = parse_args(argv)
     env = {name: os.environ.get(name) for name in REPORTED_ENV_VARS}
 
-    torch = import_torch()
+    torch = import_torch(__file__, "torch_mlp")
     # Thread counts first: the interop pool can only be sized before it starts.
     if args.interop_threads is not None:
         torch.set_num_interop_threads(args.interop_threads)
