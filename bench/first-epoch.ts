@@ -17,6 +17,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
+import { median } from './harness';
 
 interface Sample {
   firstMs: number;
@@ -37,10 +38,6 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function child(): void {
   const lib = path.resolve(arg('lib', path.join(__dirname, '..', 'lib')));

@@ -20,6 +20,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
+import { median } from './harness';
 
 type Mode = 'fit' | 'async-arrays' | 'async-dataset';
 const MODES: Mode[] = ['fit', 'async-arrays', 'async-dataset'];
@@ -45,10 +46,6 @@ function arg(name: string, fallback: string): string {
 }
 
 const maxRssMb = () => process.resourceUsage().maxRSS / 1024;
-const median = (v: number[]) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function child(mode: Mode, count: number): Promise<void> {
   const b = require(path.resolve(arg('lib', path.join(__dirname, '..', 'lib')))) as typeof import('../lib');
