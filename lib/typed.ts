@@ -41,3 +41,11 @@ export function isDetached(a: unknown): boolean {
 export function isInt32Array(v: unknown): v is Int32Array {
   return typedArrayTag(v) === 'Int32Array';
 }
+
+/** A copy of a Float32Array or Int32Array on a SharedArrayBuffer of its own (what worker threads can read in place). */
+export function sharedCopy<T extends Float32Array | Int32Array>(a: T): T {
+  const Ctor = typedArrayTag(a) === 'Int32Array' ? Int32Array : Float32Array;
+  const out = new Ctor(new SharedArrayBuffer(typedLength(a) * 4) as unknown as ArrayBuffer);
+  out.set(a as never);
+  return out as T;
+}

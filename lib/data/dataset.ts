@@ -5,7 +5,7 @@
 import { defaultBackend } from '../backend/select';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
-import { typedArrayTag, typedLength } from '../typed';
+import { sharedCopy, typedArrayTag, typedLength } from '../typed';
 import { inferColumns, isRecords, recordColumn, recordsToMatrix, toMatrix } from './input';
 import type { Input } from './input';
 import { sampleWeights } from './weights';
@@ -33,13 +33,6 @@ export interface SharedDataset {
   yCols: number;
   sampleWeight: Float32Array | null;
   columns: readonly string[] | null;
-}
-
-function onShared<T extends Float32Array | Int32Array>(a: T): T {
-  const Ctor = typedArrayTag(a) === 'Int32Array' ? Int32Array : Float32Array;
-  const out = new Ctor(new SharedArrayBuffer(a.length * 4) as unknown as ArrayBuffer);
-  out.set(a as never);
-  return out as T;
 }
 
 /** Plain numbers as labels (all integers) or flat float targets. */
@@ -137,7 +130,7 @@ export class Dataset {
     }
     const rows = m.rows, cols = m.cols;
     if (cols === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one value per row`);
-    const xs = onShared(m.data.subarray(0, rows * cols));
+    const xs = sharedCopy(m.data.subarray(0, rows * cols));
     checkFiniteAll(where, 'x', xs, rows * cols);
 
     let ys: Int32Array | Float32Array | null = null;
@@ -169,7 +162,7 @@ export class Dataset {
       if (typedArrayTag(t) === 'Int32Array' ? t.length !== rows : !(Number.isInteger(yCols) && yCols > 0)) {
         throw rangeError(ErrorCode.SHAPE, `${where}: y has ${t.length} values, not a whole number of targets per row of x (${rows} rows)`);
       }
-      ys = onShared(t);
+      ys = sharedCopy(t);
       if (typedArrayTag(ys) === 'Float32Array') checkFiniteAll(where, 'y', ys as Float32Array, ys.length);
     }
 
@@ -178,8 +171,8 @@ export class Dataset {
     if (sw !== undefined) {
       if (typeof sw === 'string') {
         if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a sampleWeight key (${JSON.stringify(sw)}) needs x as an array of records`);
-        w = onShared(sampleWeights(Array.from(recordColumn(x, sw, where)), rows, where));
-      } else w = onShared(sampleWeights(sw, rows, where));
+        w = sharedCopy(sampleWeights(Array.from(recordColumn(x, sw, where)), rows, where));
+      } else w = sharedCopy(sampleWeights(sw, rows, where));
     }
     return new Dataset(BUILD, { x: xs, rows, cols, y: ys, yCols, sampleWeight: w, columns });
   }

@@ -11,7 +11,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Input, Sequential } from '../model/sequential';
 import { Rng } from '../rng';
 import { Matrix } from '../tensor';
-import { typedArrayTag } from '../typed';
+import { sharedCopy, typedArrayTag } from '../typed';
 import { sequentialRunner, threadsPerWorker, workerRunner } from './runner';
 import type { TrialRunner } from './runner';
 import { queueRunner, resolveQueue } from './queue';
@@ -156,13 +156,6 @@ function openFraction(where: string, name: string, v: unknown): number {
   return v;
 }
 
-/** Shared-memory copies of a Float32Array (one per search, read by every worker thread). */
-function sharedF32(src: Float32Array): Float32Array {
-  const out = new Float32Array(new SharedArrayBuffer(4 * src.length) as unknown as ArrayBuffer);
-  out.set(src);
-  return out;
-}
-
 /**
  * Table data: the preprocessing fitted on all rows (its x and targets are the refit's data) and
  * the per-fold views, each fold's preprocessing fitted on that fold's training rows.
@@ -205,7 +198,7 @@ function tableData(where: string, data: { table: TableInput; label: string | str
     };
     return {
       foldX: concat(blocks), foldCols: cols,
-      ...(ys.length ? { foldY: concat(ys), foldYStd: sharedF32(Float32Array.from(std)) } : {}),
+      ...(ys.length ? { foldY: concat(ys), foldYStd: sharedCopy(Float32Array.from(std)) } : {}),
     };
   };
   return { prep: whole, data: { x, y: targets }, views };
@@ -219,8 +212,7 @@ function sharedData(where: string, data: { x: Input; y: Int32Array | Float32Arra
   if (!xm) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix or an array of rows for data.x`);
   const { rows, cols } = xm;
   if (rows < 2 || cols < 1) throw rangeError(ErrorCode.SHAPE, `${where}: data.x needs at least 2 rows and 1 column but has ${rows} x ${cols}`);
-  const x = new Float32Array(new SharedArrayBuffer(4 * rows * cols) as unknown as ArrayBuffer);
-  x.set(xm.data.subarray(0, rows * cols));
+  const x = sharedCopy(xm.data.subarray(0, rows * cols));
   for (let i = 0; i < x.length; i++) {
     if (!Number.isFinite(x[i])) throw rangeError(ErrorCode.DATA, `${where}: data.x has ${x[i]} at row ${Math.floor(i / cols)}, column ${i % cols}`);
   }
@@ -232,8 +224,7 @@ function sharedData(where: string, data: { x: Input; y: Int32Array | Float32Arra
     if (src.length < rows * yCols || (!(yv instanceof Matrix) && src.length !== rows) || (yv instanceof Matrix && yv.rows !== rows)) {
       throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows} target rows for data.y`);
     }
-    const y = new Float32Array(new SharedArrayBuffer(4 * rows * yCols) as unknown as ArrayBuffer);
-    y.set(src.subarray(0, rows * yCols));
+    const y = sharedCopy(src.subarray(0, rows * yCols));
     if (y.some((v) => !Number.isFinite(v))) throw rangeError(ErrorCode.DATA, `${where}: data.y has a non-finite target`);
     return { x, rows, cols, y, yCols, task: 'regression', outputSize: yCols };
   }

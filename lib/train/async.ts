@@ -15,7 +15,7 @@ import type { OptimizerState } from '../optim';
 import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
-import { typedArrayTag } from '../typed';
+import { sharedCopy } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
 import { adoptColumns, checkFinite, checkFitOptions, fitSettings, prepareData, prepareDataset, rowWeights, validationRows } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
@@ -77,11 +77,7 @@ function keepWorker(worker: Worker): void {
 
 /** A copy on shared memory (no copy if it is already there). */
 function shared<T extends Float32Array | Int32Array>(a: T): T {
-  if (a.buffer instanceof SharedArrayBuffer) return a;
-  const Ctor = typedArrayTag(a) === 'Int32Array' ? Int32Array : Float32Array;
-  const out = new Ctor(new SharedArrayBuffer(a.byteLength) as unknown as ArrayBuffer);
-  out.set(a as never);
-  return out as T;
+  return a.buffer instanceof SharedArrayBuffer ? a : sharedCopy(a);
 }
 
 /**
