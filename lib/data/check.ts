@@ -2,6 +2,7 @@
  * Argument checks shared by the data module. Messages follow the kernel layer's form
  * ("fn: Expected ... for name but received ..."), so that an error names the argument at fault.
  */
+import type { Backend } from '../backend/types';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
@@ -77,6 +78,17 @@ export function allFinite(fn: string, name: string, x: Matrix): void {
       const r = Math.floor(i / x.cols), c = i - r * x.cols;
       throw new BlasnetError(ErrorCode.DATA, `${fn}: ${name} has ${v} at row ${r}, column ${c}; expected finite values`);
     }
+  }
+}
+
+/**
+ * Checks the first n values of a Float32Array for NaN and infinities with the backend's scan;
+ * ERR_BLASNET_DATA names the first bad index (plus `offset`, where data is a part of a larger array).
+ */
+export function checkFinite(backend: Backend, where: string, what: string, data: Float32Array, n: number, offset = 0): void {
+  const i = backend.firstNonFinite(n, data);
+  if (i >= 0) {
+    throw new BlasnetError(ErrorCode.DATA, `${where}: ${what} holds ${data[i]} at index ${offset + i}; clean or impute the data first`);
   }
 }
 

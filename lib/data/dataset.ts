@@ -6,6 +6,7 @@ import { defaultBackend } from '../backend/select';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { sharedCopy, typedArrayTag, typedLength } from '../typed';
+import { checkFinite } from './check';
 import { inferColumns, isRecords, recordColumn, recordsToMatrix, toMatrix } from './input';
 import type { Input } from './input';
 import { sampleWeights } from './weights';
@@ -46,10 +47,6 @@ function numbersToTargets(a: ArrayLike<unknown>, where: string): Int32Array | Fl
   return integers ? Int32Array.from(a as ArrayLike<number>) : Float32Array.from(a as ArrayLike<number>);
 }
 
-function checkFiniteAll(where: string, what: string, data: Float32Array, n: number): void {
-  const i = defaultBackend().firstNonFinite(n, data);
-  if (i >= 0) throw new BlasnetError(ErrorCode.DATA, `${where}: ${what} holds ${data[i]} at index ${i}; clean or impute the data first`);
-}
 
 const BUILD = Symbol('Dataset.build');
 
@@ -131,7 +128,7 @@ export class Dataset {
     const rows = m.rows, cols = m.cols;
     if (cols === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one value per row`);
     const xs = sharedCopy(m.data.subarray(0, rows * cols));
-    checkFiniteAll(where, 'x', xs, rows * cols);
+    checkFinite(defaultBackend(), where, 'x', xs, rows * cols);
 
     let ys: Int32Array | Float32Array | null = null;
     let yCols = 0;
@@ -163,7 +160,7 @@ export class Dataset {
         throw rangeError(ErrorCode.SHAPE, `${where}: y has ${t.length} values, not a whole number of targets per row of x (${rows} rows)`);
       }
       ys = sharedCopy(t);
-      if (typedArrayTag(ys) === 'Float32Array') checkFiniteAll(where, 'y', ys as Float32Array, ys.length);
+      if (typedArrayTag(ys) === 'Float32Array') checkFinite(defaultBackend(), where, 'y', ys as Float32Array, ys.length);
     }
 
     let w: Float32Array | null = null;

@@ -28,6 +28,7 @@ import { createMetric } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import type { LossSpec } from '../model/loss';
 import { runStartChecks } from '../recipe/checks';
+import { checkFinite } from '../data/check';
 import { Dataset } from '../data/dataset';
 import type { DataParallel } from './parallel';
 
@@ -197,13 +198,6 @@ export function compileModel(model: Sequential, options: CompileOptions): Compil
   return { optimizer, metrics };
 }
 
-/** Checks a Float32Array for NaN and infinities (before any work starts), with the backend's scan. */
-export function checkFinite(backend: Backend, where: string, what: string, data: Float32Array, n: number, offset = 0): void {
-  const i = backend.firstNonFinite(n, data);
-  if (i >= 0) {
-    throw new BlasnetError(ErrorCode.DATA, `${where}: ${what} holds ${data[i]} at index ${offset + i}; clean or impute the data first`);
-  }
-}
 
 interface Prepared {
   x: Matrix;
