@@ -995,5 +995,40 @@ describe('data: BatchIterator', () => {
     throwsCode(() => new BatchIterator(x, null, { batchSize: 4, seed: NaN }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'options.seed');
     throwsCode(() => new BatchIterator(x, null, { batchSize: 4, shuffle: 'yes' as unknown as boolean }), 'ERR_BLASNET_ARG_TYPE');
     throwsCode(() => new BatchIterator(x, null, { batchSize: 4, backend: 'gpu' as 'js' }), 'ERR_BLASNET_UNKNOWN_NAME');
+    type Shard = { rank: number; size: number };
+    throwsCode(() => new BatchIterator(x, null, { batchSize: 4, shard: 2 as unknown as Shard }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'options.shard');
+    throwsCode(() => new BatchIterator(x, null, { batchSize: 4, shard: { rank: 0, size: 0 } }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'options.shard.size');
+    throwsCode(() => new BatchIterator(x, null, { batchSize: 4, shard: { rank: 3, size: 3 } }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'options.shard.rank');
+    throwsCode(() => new BatchIterator(x, null, { batchSize: 4, shard: { rank: -1, size: 3 } }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'options.shard.rank');
+    throwsCode(() => new BatchIterator(x, null, { batchSize: 4, shard: { rank: 0.5, size: 3 } }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'options.shard.rank');
   });
+
+  for (const shuffle of [true, false]) {
+    it(`shards: rank r of size s visits positions r, r + s, ... of the unsharded order, padded by wrapping (shuffle ${shuffle})`, () => {
+      const size = 3, per = Math.ceil(n / size);
+      const whole = new BatchIterator(x, labels, { batchSize: n, seed: 7, shuffle });
+      const shards = [0, 1, 2].map((rank) => new BatchIterator(x, labels, { batchSize: 5, seed: 7, shuffle, shard: { rank, size } }));
+      for (const it of shards) assert.equal(it.batchesPerEpoch, Math.ceil(per / 5));
+      for (let e = 0; e < 3; e++) {
+        const order = epochRows(whole);
+        const seen = new Set<number>();
+        shards.forEach((it, rank) => {
+          const rows: number[] = [];
+          for (const batch of it.epoch()) {
+            for (let r = 0; r < batch.rows; r++) {
+              assert.deepEqual(batch.x.row(r), x.row(batch.index[r]));
+              assert.equal((batch.y as Int32Array)[r], labels[batch.index[r]]);
+            }
+            rows.push(...batch.index);
+          }
+          assert.deepEqual(rows, Array.from({ length: per }, (_, i) => order[(i * size + rank) % n]), `epoch ${e} rank ${rank}`);
+          rows.forEach((i) => seen.add(i));
+        });
+        assert.equal(seen.size, n, 'the shards together visit every row');
+      }
+      const single = new BatchIterator(x, labels, { batchSize: 5, seed: 7, shuffle, shard: { rank: 0, size: 1 } });
+      const plain = new BatchIterator(x, labels, { batchSize: 5, seed: 7, shuffle });
+      assert.deepEqual(epochRows(single), epochRows(plain));
+    });
+  }
 });

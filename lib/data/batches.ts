@@ -7,9 +7,9 @@ import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
 import { Rng } from '../rng';
 import { Matrix } from '../tensor';
-import { ErrorCode, rangeError } from '../errors';
+import { ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag, typedLength } from '../typed';
-import { bool, integer, matrix, options as checkOptions, positiveInt, targetWidth } from './check';
+import { bool, integer, matrix, options as checkOptions, positiveInt, show, targetWidth } from './check';
 import type { Targets } from './check';
 import { shuffle } from './split';
 
@@ -27,6 +27,14 @@ export interface BatchOptions {
   backend?: Backend | BackendName;
   /** Per-row weights (Float32Array [rows of x]) gathered with each batch into Batch.weight. Default none. */
   weights?: Float32Array | null;
+  /**
+   * Visit only shard `rank` of `size` of each epoch's order, as torch's DistributedSampler does:
+   * the order of all n rows is drawn as without a shard, padded by wrapping to a multiple of
+   * size, and this iterator takes every size-th row from position rank, ceil(n / size) rows an
+   * epoch. Iterators of the size ranks, built with one seed, together visit every row each epoch
+   * (a few twice when size does not divide n). Default none: every row.
+   */
+  shard?: { rank: number; size: number };
 }
 
 /**
@@ -72,6 +80,10 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
   private readonly rng: Rng;
   private readonly width: number;
   private readonly order: Int32Array;
+  /** The rows an epoch visits, in order: the order itself, or this shard of it. */
+  private readonly visit: Int32Array;
+  private readonly shardRank: number;
+  private readonly shardSize: number;
   private readonly full: Batch<Y> | null;
   private readonly last: Batch<Y> | null;
   private readonly weights: Float32Array | null;
@@ -94,13 +106,25 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
       throw rangeError(ErrorCode.SHAPE, `${fn}: Expected a Float32Array of ${n} values (one per row of x) for options.weights`);
     }
     this.weights = w;
+    const shard = opts.shard;
+    if (shard !== undefined && (shard === null || typeof shard !== 'object')) {
+      throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected { rank, size } for options.shard but received ${show(shard)}`);
+    }
+    this.shardSize = shard ? positiveInt(fn, 'options.shard.size', shard.size) : 1;
+    this.shardRank = shard ? integer(fn, 'options.shard.rank', shard.rank) : 0;
+    if (this.shardRank < 0 || this.shardRank >= this.shardSize) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected options.shard.rank in [0, ${this.shardSize}) but received ${this.shardRank}`);
+    }
     this.rng = new Rng(this.seed);
     this.order = new Int32Array(n);
     for (let i = 0; i < n; i++) this.order[i] = i;
+    const visited = Math.ceil(n / this.shardSize);
+    this.visit = this.shardSize === 1 ? this.order : new Int32Array(visited);
+    this.takeShard();
 
     // Everything a batch needs is made here: one buffer per field sized for a full batch, and a
     // second set of views for a short last batch, so that epoch() never allocates.
-    const cap = Math.min(this.batchSize, n);
+    const cap = Math.min(this.batchSize, visited);
     const xBuf = new Float32Array(cap * x.cols);
     const index = new Int32Array(cap);
     const yBuf = this.makeTargets(cap);
@@ -112,14 +136,14 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
       index: rows === cap ? index : index.subarray(0, rows),
       weight: wBuf === null ? null : rows === cap ? wBuf : wBuf.subarray(0, rows),
     });
-    const tail = n % this.batchSize;
-    this.full = n >= this.batchSize ? make(this.batchSize) : null;
+    const tail = visited % this.batchSize;
+    this.full = visited >= this.batchSize ? make(this.batchSize) : null;
     this.last = tail > 0 && !this.dropLast ? make(tail) : null;
   }
 
   /** Batches per epoch: ceil(n / batchSize), or floor with dropLast. */
   get batchesPerEpoch(): number {
-    const n = this.x.rows;
+    const n = this.visit.length;
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
@@ -150,9 +174,10 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
       // From the identity every time, so the order depends on the stream position alone.
       for (let i = 0; i < n; i++) order[i] = i;
       shuffle(order, n, this.rng);
+      this.takeShard();
     }
     const bs = this.batchSize;
-    const full = Math.floor(n / bs);
+    const full = Math.floor(this.visit.length / bs);
     for (let k = 0; k < full; k++) yield this.fill(this.full as Batch<Y>, k * bs);
     if (this.last) yield this.fill(this.last, full * bs);
   }
@@ -162,11 +187,19 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     return this.epoch();
   }
 
-  /** Gathers rows order[start .. start + batch.rows) into the batch's buffers. */
+  /** This shard's rows of the current order, into visit (nothing to do without a shard). */
+  private takeShard(): void {
+    const size = this.shardSize;
+    if (size === 1) return;
+    const n = this.x.rows, order = this.order, visit = this.visit, rank = this.shardRank;
+    for (let i = 0; i < visit.length; i++) visit[i] = order[(i * size + rank) % n];
+  }
+
+  /** Gathers rows visit[start .. start + batch.rows) into the batch's buffers. */
   private fill(batch: Batch<Y>, start: number): Batch<Y> {
     const rows = batch.rows;
     const index = batch.index;
-    const order = this.order;
+    const order = this.visit;
     for (let r = 0; r < rows; r++) index[r] = order[start + r];
     const x = this.x;
     const b = this.backend;

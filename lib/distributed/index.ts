@@ -15,12 +15,11 @@ import type { FitOptions, History, Labels } from '../train/fit';
 import type { DataParallel, ReplicaRows } from '../train/parallel';
 import { loadMpi } from './mpi';
 import type { MpiAddon } from './mpi';
-import { ShardedBatches } from './sampler';
+import { BatchIterator } from '../data/batches';
 import { Matrix } from '../tensor';
 import { Rng } from '../rng';
 
 export { mpiAvailable, mpiAddonPath } from './mpi';
-export { shardIndices, ShardedBatches } from './sampler';
 
 /** Options of initDistributed. */
 export interface DistributedOptions {
@@ -139,9 +138,9 @@ class Replica implements DataParallel {
     this.sum = model.lossSpec?.reduction === 'sum';
   }
 
-  batches(rows: ReplicaRows, options: { batchSize: number; shuffle: boolean; seed: number; backend: Backend }): ShardedBatches {
+  batches(rows: ReplicaRows, options: { batchSize: number; shuffle: boolean; seed: number; backend: Backend }): BatchIterator {
     this.trainRows = rows.x.rows;
-    return new ShardedBatches(rows, this.comm.rank, this.comm.size, options);
+    return new BatchIterator(rows.x, rows.y, { ...options, weights: rows.w ?? null, shard: { rank: this.comm.rank, size: this.comm.size } });
   }
 
   validation(rows: ReplicaRows): ReplicaRows {
