@@ -150,10 +150,11 @@ class Replica implements DataParallel {
     const from = Math.floor((this.comm.rank * n) / size), to = Math.floor(((this.comm.rank + 1) * n) / size);
     const c = rows.x.cols, w = rows.y.length / n;
     this.valRows = to - from;
+    // Views, as fit's own validation split: validation only reads its rows.
     return {
-      x: new Matrix(rows.x.data.slice(from * c, to * c), to - from, c),
-      y: rows.y.slice(from * w, to * w),
-      w: rows.w ? rows.w.slice(from, to) : null,
+      x: new Matrix(rows.x.data.subarray(from * c, to * c), to - from, c),
+      y: rows.y.subarray(from * w, to * w),
+      w: rows.w ? rows.w.subarray(from, to) : null,
     };
   }
 
