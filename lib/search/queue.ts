@@ -18,7 +18,7 @@ import { decodeModel } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
 import { threadsPerWorker, workerRunner } from './runner';
 import type { ThreadRunner, TrialRunner } from './runner';
-import { SEARCH_METRICS } from './trial';
+import { failedRow, SEARCH_METRICS } from './trial';
 import type { SearchMetric, Trial, TrialData, TrialResult } from './trial';
 
 /**
@@ -206,12 +206,9 @@ function rowToJSON(r: TrialResult): Record<string, unknown> {
 function rowFromJSON(v: unknown, trial: Trial): TrialResult {
   const r = v as Record<string, unknown> | null;
   if (!r || typeof r !== 'object' || r.index !== trial.index) {
-    return { ...failedRow(trial), error: 'the worker returned no row for this trial' };
+    return failedRow(trial, 'the worker returned no row for this trial');
   }
   return { ...(r as unknown as TrialResult), score: typeof r.score === 'number' ? r.score : NaN };
-}
-function failedRow(trial: Trial, error?: string): TrialResult {
-  return { index: trial.index, stage: trial.stage, config: trial.config, score: NaN, epochs: trial.epochs, seed: trial.seed, seconds: 0, status: 'failed', ...(error ? { error } : {}) };
 }
 
 /**

@@ -9,7 +9,7 @@ import { Worker } from 'worker_threads';
 import type { BackendName } from '../backend/select';
 import { BlasnetError, ErrorCode } from '../errors';
 import type { Sequential } from '../model/sequential';
-import { runTrial } from './trial';
+import { failedRow, runTrial } from './trial';
 import type { BuildFunction, SearchMetric, Trial, TrialData, TrialEnv, TrialResult } from './trial';
 
 /** Runs trials; `run` never rejects for a trial's own failure (that is a 'failed' row). */
@@ -132,7 +132,7 @@ export function workerRunner(data: TrialData, options: {
         submit({
           message: { kind: 'trial', trial },
           done: (r) => resolve(r as TrialResult),
-          lost: (why) => resolve({ index: trial.index, stage: trial.stage, config: trial.config, score: NaN, epochs: trial.epochs, seed: trial.seed, seconds: 0, status: 'failed', error: why }),
+          lost: (why) => resolve(failedRow(trial, why)),
         });
       });
     },

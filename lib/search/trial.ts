@@ -225,6 +225,11 @@ function unscaledError(model: Sequential, held: { x: Matrix; y: Int32Array | Flo
   return sum / held.y.length;
 }
 
+/** The row of a trial that did not run to its end where it was sent (its worker died, no answer came). */
+export function failedRow(trial: Trial, error?: string): TrialResult {
+  return { index: trial.index, stage: trial.stage, config: trial.config, score: NaN, epochs: trial.epochs, seed: trial.seed, seconds: 0, status: 'failed', ...(error ? { error } : {}) };
+}
+
 /** Builds, trains and scores one model on every fold; never throws (a failure is a 'failed' row). */
 export function runTrial(trial: Trial, data: TrialData, env: TrialEnv): TrialResult {
   const started = performance.now();
