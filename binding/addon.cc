@@ -115,6 +115,21 @@ napi_value GatherRows(Args& a) {
   return nullptr;
 }
 
+napi_value GatherRowsChecked(Args& a) {
+  a.expect(6);
+  const size_t rows = a.dim(0, "rows"), cols = a.dim(1, "cols"), srcRows = a.dim(2, "srcRows");
+  I32 index = a.i32(3, "index", rows, "rows");
+  F32 src = a.f32(4, "src", mul(srcRows, cols), "srcRows*cols");
+  F32 dst = a.f32(5, "dst", mul(rows, cols), "rows*cols");
+  a.disjoint(dst, src);
+  a.disjoint(dst, index);
+  int64_t firstBad = -1;
+  if (gatherRowsChecked(rows, cols, srcRows, index.data, src.data, dst.data, &firstBad) != Status::Ok) {
+    badIndex(a, "ERR_BLASNET_INDEX", "index", index.data, rows, srcRows);
+  }
+  return number(a.env(), static_cast<double>(firstBad));
+}
+
 napi_value Scale(Args& a) {
   a.expect(3);
   const size_t n = a.dim(0, "n");
@@ -555,6 +570,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<AddBias>(env, exports, "addBias");
   define<ColSum>(env, exports, "colSum");
   define<GatherRows>(env, exports, "gatherRows");
+  define<GatherRowsChecked>(env, exports, "gatherRowsChecked");
   define<Scale>(env, exports, "scale");
   define<Axpy>(env, exports, "axpy");
   define<Dot>(env, exports, "dot");

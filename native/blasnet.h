@@ -46,6 +46,10 @@ void addBias(size_t rows, size_t cols, const float* bias, float* y);            
 void colSum(size_t rows, size_t cols, float beta, const float* x, float* out);       // out = beta*out + sum_i x[i,:]
 Status gatherRows(size_t rows, size_t cols, size_t srcRows, const int32_t* index, const float* src,
                   float* dst);                                                       // dst[i,:] = src[index[i],:]
+// gatherRows that also sets *firstBad to the position in dst of the first NaN or infinity among
+// the gathered values, or -1: each row is checked as it is copied, while it is in cache.
+Status gatherRowsChecked(size_t rows, size_t cols, size_t srcRows, const int32_t* index, const float* src,
+                         float* dst, int64_t* firstBad);
 void scale(size_t n, float alpha, float* x);                                         // x *= alpha
 void axpy(size_t n, float alpha, const float* x, float* y);                          // y += alpha*x
 double dot(size_t n, const float* x, const float* y);                                // double accumulation

@@ -427,27 +427,33 @@ BLASNET_INLINE void radamStep(size_t n, size_t stride, const float* h, float* p,
 }
 
 // Pieces of a step at least this many elements (below it a second thread costs more than it
-// saves), starting on 64-byte boundaries of the arena.
-constexpr double kMinPartElements = 1 << 15;
+// saves), starting on 64-byte boundaries of the arena. SGD's step is a few multiply-adds per
+// element and bound by memory: a piece is worth a thread from 32k elements. Every other step
+// takes a square root or a division per element, and the divider they share runs at about 1.4
+// cycles per element (Adam: 10.7 us for the 25k weights of a 784-32-10 net on one thread here,
+// against the ~1 us a region costs), so they pay from 4k.
+constexpr double kMinMemoryBoundPart = 1 << 15;
+constexpr double kMinDividerBoundPart = 1 << 12;
 constexpr size_t kPartAlign = 16;
 
 struct OptimizerEntry {
   const char* name;
   int slots;
   int hyper;
+  double minPart;
   Levels<StepFn> step;
 };
 
 // Order is the optimiser id; lib/optim/kernels.ts holds the same rows in the same order.
 constexpr OptimizerEntry kOptimizers[] = {
-    {"sgd", 1, sgd::kCount, levels<StepFn, &sgdStep>()},
-    {"adagrad", 1, adagrad::kCount, levels<StepFn, &adagradStep>()},
-    {"rmsprop", 3, rmsprop::kCount, levels<StepFn, &rmspropStep>()},
-    {"adadelta", 2, adadelta::kCount, levels<StepFn, &adadeltaStep>()},
-    {"adam", 3, adam::kCount, levels<StepFn, &adamStep>()},
-    {"adamax", 2, adamax::kCount, levels<StepFn, &adamaxStep>()},
-    {"nadam", 2, nadam::kCount, levels<StepFn, &nadamStep>()},
-    {"radam", 2, radam::kCount, levels<StepFn, &radamStep>()},
+    {"sgd", 1, sgd::kCount, kMinMemoryBoundPart, levels<StepFn, &sgdStep>()},
+    {"adagrad", 1, adagrad::kCount, kMinDividerBoundPart, levels<StepFn, &adagradStep>()},
+    {"rmsprop", 3, rmsprop::kCount, kMinDividerBoundPart, levels<StepFn, &rmspropStep>()},
+    {"adadelta", 2, adadelta::kCount, kMinDividerBoundPart, levels<StepFn, &adadeltaStep>()},
+    {"adam", 3, adam::kCount, kMinDividerBoundPart, levels<StepFn, &adamStep>()},
+    {"adamax", 2, adamax::kCount, kMinDividerBoundPart, levels<StepFn, &adamaxStep>()},
+    {"nadam", 2, nadam::kCount, kMinDividerBoundPart, levels<StepFn, &nadamStep>()},
+    {"radam", 2, radam::kCount, kMinDividerBoundPart, levels<StepFn, &radamStep>()},
 };
 
 }  // namespace
@@ -482,7 +488,7 @@ void optimizerStep(int id, size_t n, const float* hyper, float* param, const flo
     FlushSubnormals flush;
     levelStep(count, stride, h, p, g, st);
   };
-  const size_t parts = partsFor(double(n), kMinPartElements);
+  const size_t parts = partsFor(double(n), kOptimizers[id].minPart);
   if (parts <= 1) {
     step(n, n, hyper, param, grad, state);
     return;

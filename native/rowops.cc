@@ -90,8 +90,24 @@ void colSum(size_t rows, size_t cols, float beta, const float* x, float* out) {
   });
 }
 
-Status gatherRows(size_t rows, size_t cols, size_t srcRows, const int32_t* index, const float* src,
-                  float* dst) {
+namespace {
+
+// The first position in x[from..n) whose exponent bits are all ones (NaN or infinity), or -1.
+// Values are read once: x may be shared with another thread that changes them meanwhile.
+int64_t scanFrom(size_t from, size_t n, const float* x) {
+  constexpr uint32_t kExponent = 0x7f800000u;
+  for (size_t i = from; i < n; ++i) {
+    const float v = readOnce(x + i);
+    uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    if ((bits & kExponent) == kExponent) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+// gatherRows, and with `firstBad` the first non-finite position among the gathered values.
+Status gather(size_t rows, size_t cols, size_t srcRows, const int32_t* index, const float* src, float* dst,
+              int64_t* firstBad) {
   // Every index is checked before any row is copied, so a bad index leaves dst alone. The copy
   // checks again the copy of each index it uses: another thread may change index meanwhile.
   auto inRange = [srcRows](int32_t i) { return i >= 0 && static_cast<size_t>(i) < srcRows; };
@@ -100,13 +116,17 @@ Status gatherRows(size_t rows, size_t cols, size_t srcRows, const int32_t* index
   }
   // The source rows are scattered over a set far larger than the caches, so a row costs memory
   // latency rather than bandwidth: each piece prefetches the rows a few ahead of the one it
-  // copies, and pieces run on the kernel threads.
+  // copies, and pieces run on the kernel threads. A checked gather tests each row right after
+  // copying it, from L1, instead of reading the batch again afterwards.
+  const auto anyBad = kAnyNonFinite();
   std::atomic<bool> changed{false};
+  std::atomic<size_t> badRow{rows};
   const size_t parts = partsFor(double(rows) * double(cols), kMinGatherPart);
   parallel(parts, [&](size_t p, size_t count) {
     size_t lo, hi;
     partRange(rows, 1, p, count, &lo, &hi);
     const size_t bytes = cols * sizeof(float);
+    bool found = false;
     for (size_t r = lo; r < hi; ++r) {
       if (r + kGatherAhead < hi) {
         const int32_t ahead = readOnce(index + r + kGatherAhead);
@@ -120,10 +140,36 @@ Status gatherRows(size_t rows, size_t cols, size_t srcRows, const int32_t* index
         changed.store(true, std::memory_order_relaxed);
         return;
       }
-      std::memcpy(dst + r * cols, src + static_cast<size_t>(i) * cols, bytes);
+      float* row = dst + r * cols;
+      std::memcpy(row, src + static_cast<size_t>(i) * cols, bytes);
+      if (firstBad && !found && anyBad(cols, row)) {
+        found = true;
+        size_t cur = badRow.load(std::memory_order_relaxed);
+        while (r < cur && !badRow.compare_exchange_weak(cur, r, std::memory_order_relaxed)) {
+        }
+      }
     }
   });
-  return changed.load(std::memory_order_relaxed) ? Status::BadIndex : Status::Ok;
+  if (changed.load(std::memory_order_relaxed)) return Status::BadIndex;
+  if (firstBad) {
+    const size_t r = badRow.load(std::memory_order_relaxed);
+    // From the failing row to the end of dst, as firstNonFinite searches on from its block.
+    *firstBad = r == rows ? -1 : scanFrom(r * cols, rows * cols, dst);
+  }
+  return Status::Ok;
+}
+
+}  // namespace
+
+Status gatherRows(size_t rows, size_t cols, size_t srcRows, const int32_t* index, const float* src,
+                  float* dst) {
+  return gather(rows, cols, srcRows, index, src, dst, nullptr);
+}
+
+Status gatherRowsChecked(size_t rows, size_t cols, size_t srcRows, const int32_t* index, const float* src,
+                         float* dst, int64_t* firstBad) {
+  *firstBad = -1;
+  return gather(rows, cols, srcRows, index, src, dst, firstBad);
 }
 
 int64_t firstNonFinite(size_t n, const float* x) {
@@ -131,7 +177,6 @@ int64_t firstNonFinite(size_t n, const float* x) {
   // branch-free OR that vectorises) and the first failing block is searched again; blocks run
   // on the kernel threads, and a piece stops early once a failure is known in an earlier piece.
   constexpr size_t kBlock = 1024;
-  constexpr uint32_t kExponent = 0x7f800000u;
   const auto anyBad = kAnyNonFinite();
   const size_t blocks = (n + kBlock - 1) / kBlock;
   std::atomic<size_t> firstBad{blocks};
@@ -154,13 +199,7 @@ int64_t firstNonFinite(size_t n, const float* x) {
   if (blk == blocks) return -1;
   // Another thread may have made the failing value finite since: the search goes on to the end
   // of x rather than trusting the block's verdict, and then finds nothing.
-  for (size_t i = blk * kBlock; i < n; ++i) {
-    const float v = readOnce(x + i);
-    uint32_t bits;
-    std::memcpy(&bits, &v, sizeof bits);
-    if ((bits & kExponent) == kExponent) return static_cast<int64_t>(i);
-  }
-  return -1;
+  return scanFrom(blk * kBlock, n, x);
 }
 
 void scale(size_t n, float alpha, float* x) { kScale()(n, alpha, x); }

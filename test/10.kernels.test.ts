@@ -4,7 +4,7 @@
 import { strict as assert } from 'assert';
 import { activationId, ACTIVATIONS, lossId, LOSSES, OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS, Rng } from '../lib';
 import { ACTIVATION_CASES, BATCH_NORM_CASES, GEMM_CASES, LOSS_CASES, OPTIMIZER_CASES, PRELU_CASES } from './cases/kernels';
-import { forEachBackend, throwsCode } from './helpers';
+import { forEachBackend, sameValues, throwsCode } from './helpers';
 
 const f32 = (v: number[]) => new Float32Array(v);
 
@@ -81,6 +81,36 @@ forEachBackend('row operations', (b) => {
     const dst = new Float32Array(8);
     b.gatherRows(4, 2, 3, new Int32Array([2, 0, 2, 1]), src, dst);
     allClose(dst, [20, 21, 0, 1, 20, 21, 10, 11], 'dst');
+  });
+
+  it('gatherRowsChecked gathers as gatherRows and finds the first NaN or infinity among the gathered values', () => {
+    const rng = new Rng(41);
+    const rows = 37, cols = 29, srcRows = 50;
+    const src = rng.uniformArray(srcRows * cols, -1, 1);
+    const index = Int32Array.from({ length: rows }, () => rng.int(srcRows));
+    const want = new Float32Array(rows * cols);
+    b.gatherRows(rows, cols, srcRows, index, src, want);
+    const dst = new Float32Array(rows * cols);
+    assert.strictEqual(b.gatherRowsChecked(rows, cols, srcRows, index, src, dst), -1, 'all finite');
+    sameValues(dst, want, 'dst');
+    // A bad value in a source row no batch row uses is not reported.
+    const unused = [...Array(srcRows).keys()].find((r) => !index.includes(r)) as number;
+    src[unused * cols + 3] = NaN;
+    assert.strictEqual(b.gatherRowsChecked(rows, cols, srcRows, index, src, dst), -1, 'unused row');
+    for (const [v, at] of [[NaN, 5 * cols + 7], [Infinity, 30 * cols], [-Infinity, rows * cols - 1]] as const) {
+      const d = new Float32Array(rows * cols);
+      const s = Float32Array.from(src);
+      s[index[Math.floor(at / cols)] * cols + (at % cols)] = v;
+      const got = b.gatherRowsChecked(rows, cols, srcRows, index, s, d);
+      const plain = new Float32Array(rows * cols);
+      b.gatherRows(rows, cols, srcRows, index, s, plain);
+      // The first position in the gathered batch: a repeated row may hold the value earlier.
+      assert.strictEqual(got, b.firstNonFinite(rows * cols, plain), `${v}`);
+      assert.ok(got >= 0 && got <= at, `${v} at ${got}, planted at ${at}`);
+      sameValues(d, plain, `dst with ${v}`);
+    }
+    assert.strictEqual(b.gatherRowsChecked(0, cols, srcRows, new Int32Array(0), src, new Float32Array(0)), -1, 'no rows');
+    assert.strictEqual(b.gatherRowsChecked(3, 0, srcRows, new Int32Array([1, 2, 3]), new Float32Array(0), new Float32Array(0)), -1, 'no columns');
   });
 
   it('scale, axpy, dot, sumSquares', () => {

@@ -5,7 +5,7 @@
 import { strict as assert } from 'assert';
 import { ACTIVATION_NAMES, ACTIVATIONS, activationId, getBackend, jsBackend, LOSS_NAMES, LOSSES, lossId, nativeAvailable, Rng } from '../lib';
 import type { Backend } from '../lib';
-import { normError, requireNative } from './helpers';
+import { normError, requireNative, sameValues } from './helpers';
 import { validHyper } from './cases/errors';
 import { OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS } from '../lib';
 
@@ -53,13 +53,6 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
       const e = den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
       assert.ok(e <= OPTIMIZER_TOL, `${what}, slot ${slot} [${lo}, ${hi}): normalised error ${e.toExponential(2)} > ${OPTIMIZER_TOL}`);
     }
-  }
-}
-
-/** Equal element for element (Object.is: NaN matches NaN, -0 does not match 0). */
-function sameValues(a: Float32Array, b: Float32Array, what: string): void {
-  for (let i = 0; i < b.length; i++) {
-    if (!Object.is(a[i], b[i])) assert.fail(`${what}[${i}]: native ${a[i]}, js ${b[i]}`);
   }
 }
 
@@ -331,6 +324,25 @@ function sameValues(a: Float32Array, b: Float32Array, what: string): void {
     const ref = new Float32Array(rows * cols);
     jsBackend.gatherRows(rows, cols, src, index, x, ref);
     sameValues(out, ref, 'gathered');
+  });
+
+  it('gatherRowsChecked of 4,000 rows: same rows and first bad position at 1-4 threads and as js', () => {
+    const rows = 4000, cols = 97, src = 10000;
+    const x = rng.uniformArray(src * cols);
+    const index = Int32Array.from({ length: rows }, () => rng.int(src));
+    // Bad values in the rows at batch positions 3100 and 1700 (and wherever those rows repeat).
+    x[index[3100] * cols + 5] = NaN;
+    x[index[1700] * cols + 90] = -Infinity;
+    const ref = new Float32Array(rows * cols);
+    const want = jsBackend.gatherRowsChecked(rows, cols, src, index, x, ref);
+    assert.ok(want >= 0 && want <= 1700 * cols + 90, `js found ${want}`);
+    const b = native();
+    for (const t of [1, 2, 3, 4]) {
+      b.setNumThreads(t);
+      const out = new Float32Array(rows * cols);
+      assert.strictEqual(b.gatherRowsChecked(rows, cols, src, index, x, out), want, `${t} threads`);
+      sameValues(out, ref, `gathered at ${t} threads`);
+    }
   });
 
   it('firstNonFinite over 1M elements finds the first bad value at every thread count', () => {

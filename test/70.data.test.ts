@@ -891,6 +891,22 @@ describe('data: BatchIterator', () => {
       }
     });
 
+    it(`epoch({ checkFinite }) reports each batch's first NaN or infinity; other epochs report -1 [${b.name}]`, () => {
+      const bad = new Matrix(x.data.slice(), n, cols);
+      bad.data[57 * cols + 2] = NaN;
+      bad.data[90 * cols] = -Infinity;
+      const it = new BatchIterator(bad, labels, { batchSize: 10, seed: 4, backend: b });
+      const found = new Map<number, number>();
+      for (const batch of it.epoch({ checkFinite: true })) {
+        const want = b.firstNonFinite(batch.rows * cols, batch.x.data);
+        assert.equal(batch.nonFinite, want);
+        if (want >= 0) found.set(batch.index[Math.floor(want / cols)], want % cols);
+      }
+      assert.deepEqual([...found.entries()].sort((p, q) => p[0] - q[0]), [[57, 2], [90, 0]]);
+      for (const batch of it.epoch()) assert.equal(batch.nonFinite, -1);
+      throwsCode(() => it.epoch({ checkFinite: 1 as unknown as boolean }).next(), 'ERR_BLASNET_ARG_TYPE', undefined, 'checkFinite');
+    });
+
     it(`float targets and matrices; dropLast; no shuffle [${b.name}]`, () => {
       const flat = Float32Array.from({ length: n * 2 }, (_, k) => k);
       const it = new BatchIterator(x, flat, { batchSize: 8, dropLast: true, backend: b, seed: 3 });

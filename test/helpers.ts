@@ -3,6 +3,7 @@
  * With BLASNET_REQUIRE_NATIVE=1 (set by .ci/run) a missing native addon fails the run instead of
  * being skipped.
  */
+import { strict as assert } from 'assert';
 import { Backend, getBackend, jsBackend, nativeAvailable, nativeLoadError, Rng } from '../lib';
 
 export const requireNative = process.env.BLASNET_REQUIRE_NATIVE === '1';
@@ -41,6 +42,14 @@ export function normError(a: ArrayLike<number>, b: ArrayLike<number>, n = b.leng
 }
 
 /** Asserts that `fn` throws an error with `code` (and, optionally, of class `cls`). */
+/** Equal element for element (Object.is: NaN matches NaN, -0 does not match 0). */
+export function sameValues(a: Float32Array, b: Float32Array, what: string): void {
+  if (a.length !== b.length) assert.fail(`${what}: ${a.length} values, expected ${b.length}`);
+  for (let i = 0; i < b.length; i++) {
+    if (!Object.is(a[i], b[i])) assert.fail(`${what}[${i}]: ${a[i]}, expected ${b[i]}`);
+  }
+}
+
 export function throwsCode(fn: () => unknown, code: string, cls?: ErrorConstructor | RangeErrorConstructor | TypeErrorConstructor, mentions?: string): void {
   let thrown: unknown = null;
   try {

@@ -248,6 +248,39 @@ const nonNegative = (v: number): boolean => v >= 0;
 const positive = (v: number): boolean => v > 0;
 const unitInterval = (v: number): boolean => v >= 0 && v <= 1;
 
+/** gatherRows' checks and copy, its messages naming `fn`. */
+function gather(fn: string, rows: number, cols: number, srcRows: number, index: Int32Array, src: Float32Array,
+  dst: Float32Array): void {
+  dim(fn, 'rows', rows); dim(fn, 'cols', cols); dim(fn, 'srcRows', srcRows);
+  i32(fn, 'index', index, rows, 'rows');
+  f32(fn, 'src', src, srcRows * cols, 'srcRows*cols');
+  f32(fn, 'dst', dst, rows * cols, 'rows*cols');
+  disjoint(fn, span('dst', dst, rows * cols), span('src', src, srcRows * cols));
+  disjoint(fn, span('dst', dst, rows * cols), span('index', index, rows));
+  // Each index is read once, checked and used as read: on a SharedArrayBuffer another thread
+  // may change it between the pass that checks all (so a bad index leaves dst alone) and the copy.
+  const at = (r: number): number => {
+    const i = index[r];
+    if (i < 0 || i >= srcRows) throw rangeError(ErrorCode.INDEX, `${fn}: index[${r}] = ${i} is outside [0, ${srcRows})`);
+    return i;
+  };
+  for (let r = 0; r < rows; r++) at(r);
+  for (let r = 0; r < rows; r++) {
+    const s = at(r) * cols, d = r * cols;
+    for (let j = 0; j < cols; j++) dst[d + j] = src[s + j];
+  }
+}
+
+/** The first i < n with x[i] NaN or infinite, or -1. */
+function scanNonFinite(n: number, x: Float32Array): number {
+  // v - v is 0 for every finite v and NaN for NaN and both infinities.
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
 /** The pure-TypeScript reference backend: every kernel with the native backend's semantics, checks and messages. */
 export const jsBackend: Backend = {
   name: 'js',
@@ -314,26 +347,14 @@ export const jsBackend: Backend = {
   },
 
   gatherRows(rows, cols, srcRows, index, src, dst) {
-    const fn = 'gatherRows';
-    argCount(fn, arguments.length, 6);
-    dim(fn, 'rows', rows); dim(fn, 'cols', cols); dim(fn, 'srcRows', srcRows);
-    i32(fn, 'index', index, rows, 'rows');
-    f32(fn, 'src', src, srcRows * cols, 'srcRows*cols');
-    f32(fn, 'dst', dst, rows * cols, 'rows*cols');
-    disjoint(fn, span('dst', dst, rows * cols), span('src', src, srcRows * cols));
-    disjoint(fn, span('dst', dst, rows * cols), span('index', index, rows));
-    // Each index is read once, checked and used as read: on a SharedArrayBuffer another thread
-    // may change it between the pass that checks all (so a bad index leaves dst alone) and the copy.
-    const at = (r: number): number => {
-      const i = index[r];
-      if (i < 0 || i >= srcRows) throw rangeError(ErrorCode.INDEX, `${fn}: index[${r}] = ${i} is outside [0, ${srcRows})`);
-      return i;
-    };
-    for (let r = 0; r < rows; r++) at(r);
-    for (let r = 0; r < rows; r++) {
-      const s = at(r) * cols, d = r * cols;
-      for (let j = 0; j < cols; j++) dst[d + j] = src[s + j];
-    }
+    argCount('gatherRows', arguments.length, 6);
+    gather('gatherRows', rows, cols, srcRows, index, src, dst);
+  },
+
+  gatherRowsChecked(rows, cols, srcRows, index, src, dst) {
+    argCount('gatherRowsChecked', arguments.length, 6);
+    gather('gatherRowsChecked', rows, cols, srcRows, index, src, dst);
+    return scanNonFinite(rows * cols, dst);
   },
 
   scale(n, alpha, x) {
@@ -382,12 +403,7 @@ export const jsBackend: Backend = {
     argCount(fn, arguments.length, 2);
     dim(fn, 'n', n);
     f32(fn, 'x', x, n, 'n');
-    // v - v is 0 for every finite v and NaN for NaN and both infinities.
-    for (let i = 0; i < n; i++) {
-      const v = x[i];
-      if (v - v !== 0) return i;
-    }
-    return -1;
+    return scanNonFinite(n, x);
   },
 
   mul(n, x, y, out) {

@@ -78,6 +78,7 @@ export function loadNativeBackend(file: string = addonPath()): Backend {
     addBias: addon.addBias,
     colSum: addon.colSum,
     gatherRows: addon.gatherRows,
+    gatherRowsChecked: addon.gatherRowsChecked,
     scale: addon.scale,
     axpy: addon.axpy,
     dot: addon.dot,

@@ -32,6 +32,12 @@ export interface Backend {
   /** dst[i, :] = src[index[i], :]; every index must lie in [0, srcRows). */
   gatherRows(rows: number, cols: number, srcRows: number, index: Int32Array, src: Float32Array,
     dst: Float32Array): void;
+  /**
+   * gatherRows, returning the position in dst of the first NaN or infinity among the gathered
+   * values (firstNonFinite of dst), or -1: each row is checked as it is copied.
+   */
+  gatherRowsChecked(rows: number, cols: number, srcRows: number, index: Int32Array, src: Float32Array,
+    dst: Float32Array): number;
   /** x *= alpha. */
   scale(n: number, alpha: number, x: Float32Array): void;
   /** y += alpha * x; y may be x itself. */

@@ -52,6 +52,20 @@ export interface Batch<Y extends Targets = Targets> {
   index: Int32Array;
   /** The rows' weights when the iterator has weights, else null. */
   weight: Float32Array | null;
+  /**
+   * In an epoch asked to check (epoch({ checkFinite: true })), the position in x.data of the
+   * first NaN or infinity of this batch, or -1 when every value is finite; -1 in other epochs.
+   */
+  nonFinite: number;
+}
+
+/** Options of BatchIterator.epoch. */
+export interface EpochOptions {
+  /**
+   * Test every gathered feature for NaN and infinity as its row is copied (while in cache) and
+   * report the first in Batch.nonFinite. Default false.
+   */
+  checkFinite?: boolean;
 }
 
 /**
@@ -135,6 +149,7 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
       rows,
       index: rows === cap ? index : index.subarray(0, rows),
       weight: wBuf === null ? null : rows === cap ? wBuf : wBuf.subarray(0, rows),
+      nonFinite: -1,
     });
     const tail = visited % this.batchSize;
     this.full = visited >= this.batchSize ? make(this.batchSize) : null;
@@ -167,7 +182,8 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
   }
 
   /** One epoch: every row once (but a dropped short tail), in this epoch's order. */
-  *epoch(): Generator<Batch<Y>, void, undefined> {
+  *epoch(options: EpochOptions = {}): Generator<Batch<Y>, void, undefined> {
+    const check = bool('BatchIterator.epoch', 'options.checkFinite', checkOptions('BatchIterator.epoch', options).checkFinite ?? false);
     const n = this.x.rows;
     const order = this.order;
     if (this.shuffle) {
@@ -178,8 +194,8 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     }
     const bs = this.batchSize;
     const full = Math.floor(this.visit.length / bs);
-    for (let k = 0; k < full; k++) yield this.fill(this.full as Batch<Y>, k * bs);
-    if (this.last) yield this.fill(this.last, full * bs);
+    for (let k = 0; k < full; k++) yield this.fill(this.full as Batch<Y>, k * bs, check);
+    if (this.last) yield this.fill(this.last, full * bs, check);
   }
 
   /** Same as epoch(). */
@@ -195,15 +211,20 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     for (let i = 0; i < visit.length; i++) visit[i] = order[(i * size + rank) % n];
   }
 
-  /** Gathers rows visit[start .. start + batch.rows) into the batch's buffers. */
-  private fill(batch: Batch<Y>, start: number): Batch<Y> {
+  /** Gathers rows visit[start .. start + batch.rows) into the batch's buffers (checking x's values when `check`). */
+  private fill(batch: Batch<Y>, start: number, check: boolean): Batch<Y> {
     const rows = batch.rows;
     const index = batch.index;
     const order = this.visit;
     for (let r = 0; r < rows; r++) index[r] = order[start + r];
     const x = this.x;
     const b = this.backend;
-    if (x.cols > 0) b.gatherRows(rows, x.cols, x.rows, index, x.data, batch.x.data);
+    if (x.cols === 0) batch.nonFinite = -1;
+    else if (check) batch.nonFinite = b.gatherRowsChecked(rows, x.cols, x.rows, index, x.data, batch.x.data);
+    else {
+      b.gatherRows(rows, x.cols, x.rows, index, x.data, batch.x.data);
+      batch.nonFinite = -1;
+    }
     const w = this.weights;
     if (w !== null) {
       const dst = batch.weight as Float32Array;

@@ -678,10 +678,10 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
       const started = process.hrtime.bigint();
       for (const m of metrics) m.reset();
       let lossSum = 0, rowsSeen = 0, batch = 0;
-      for (const b of it.epoch()) {
+      for (const b of it.epoch({ checkFinite: unscanned })) {
         if (unscanned) {
-          // The rows are checked where they were just gathered (in cache), before their step.
-          const i = model.backend.firstNonFinite(b.rows * cols, b.x.data);
+          // The rows are checked as they are gathered (in cache), before their step.
+          const i = b.nonFinite;
           if (i >= 0) {
             (initial as Snapshot).restore();
             model.setMaskState(initialMasks as number[]);

@@ -9,7 +9,7 @@ import { ACTIVATIONS, ACTIVATION_NAMES, ErrorCode, LOSSES, LOSS_NAMES, OPTIMIZER
 import type { Backend, LossName } from '../../lib';
 
 export type ExportName =
-  | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'scale' | 'axpy' | 'dot'
+  | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'gatherRowsChecked' | 'scale' | 'axpy' | 'dot'
   | 'sumSquares' | 'firstNonFinite' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
   | 'softmaxBackward' | 'logSoftmaxBackward' | 'prelu' | 'preluBackward' | 'batchNormForward'
   | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'loss' | 'lossWeighted' | 'optimizerStep' | 'clamp' | 'maxNormRows' | 'setNumThreads';
@@ -299,6 +299,25 @@ export const SPECS: readonly KernelSpec[] = [
   {
     title: 'gatherRows',
     fn: 'gatherRows',
+    params: [dim('rows'), dim('cols'), dim('srcRows'), { name: 'index', kind: 'i32' }, arr('src'), arr('dst', true)],
+    valid(rng) {
+      const rows = odd(rng), cols = odd(rng), srcRows = odd(rng);
+      return [rows, cols, srcRows, labels(rng, rows, srcRows), f32(rng, srcRows * cols), f32(rng, rows * cols)];
+    },
+    alias: disjointAll(['dst'], ['src', 'index']),
+    data(rng) {
+      return [-1, 'srcRows', 2147483647, -2147483648].map((bad) => {
+        const a = this.valid(rng);
+        const rows = a[0] as number, srcRows = a[2] as number, index = a[3] as Int32Array;
+        const at = rng.int(rows);
+        index[at] = bad === 'srcRows' ? srcRows : (bad as number);
+        return { what: `index ${index[at]} at row ${at}`, args: a, code: ErrorCode.INDEX, mentions: [`index[${at}] = ${index[at]} is outside [0, ${srcRows})`] };
+      });
+    },
+  },
+  {
+    title: 'gatherRowsChecked',
+    fn: 'gatherRowsChecked',
     params: [dim('rows'), dim('cols'), dim('srcRows'), { name: 'index', kind: 'i32' }, arr('src'), arr('dst', true)],
     valid(rng) {
       const rows = odd(rng), cols = odd(rng), srcRows = odd(rng);
