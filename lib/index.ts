@@ -41,7 +41,7 @@ export {
   trainTestSplit, writeIdx,
 } from './data';
 export type {
-  Batch, BatchOptions, ClassWeight, DataRecord, DatasetOptions, DatasetTargets, InputSpec, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
+  Batch, BatchOptions, EpochOptions, ClassWeight, DataRecord, DatasetOptions, DatasetTargets, InputSpec, CsvData, CsvOptions, Idx, IdxData, IdxType, MinMaxOptions, MinMaxScalerJSON, MnistLike, MnistOptions,
   PCAJSON, PCAOptions, Preprocessor, SplitOptions, SplitPart, StandardizerJSON, StandardizerOptions, SymmetricEigen, Table, TableInput, TabularOptions,
   TabularPreprocessorJSON, Targets, Task, TrainTestSplitOptions, Cell,
 } from './data';

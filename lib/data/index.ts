@@ -14,7 +14,7 @@ export type { SplitOptions, SplitPart, Targets, TrainTestSplitOptions } from './
 export { BatchIterator } from './batches';
 export { Dataset } from './dataset';
 export type { DatasetOptions, DatasetTargets } from './dataset';
-export type { Batch, BatchOptions } from './batches';
+export type { Batch, BatchOptions, EpochOptions } from './batches';
 export { inferColumns, isRecords, readRows, recordColumn, recordsToMatrix, toMatrix } from './input';
 export type { DataRecord, Input, InputSpec, Rows } from './input';
 export { classWeights, rowClasses, sampleWeights } from './weights';
