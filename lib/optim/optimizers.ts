@@ -591,6 +591,40 @@ function plainOptions(o: Readonly<Record<string, unknown>>): Record<string, numb
   return out;
 }
 
+/** An ArenaOptimizer's state as it is in memory (copyState), for snapshots taken and restored in one process. */
+interface ArenaStateCopy {
+  owner: ArenaOptimizer;
+  options: Readonly<Record<string, unknown>>;
+  lr: number;
+  stepCount: number;
+  scalars: Float64Array;
+  arena: Float32Array;
+}
+
+/** An optimiser's state kept for restoreStateCopy: a plain copy for arena optimisers, else its state(). */
+export type StateCopy = ArenaStateCopy | OptimizerState;
+
+/**
+ * A copy of `opt`'s state, reusing `into` (an earlier copy of the same optimiser) where it can:
+ * what fit's divergence snapshot keeps each epoch. An arena optimiser's state is copied as it is
+ * in memory, not encoded as state() encodes it for files (a base64 string of the whole arena:
+ * milliseconds and a large garbage string for Adam on the reference MLP, every epoch).
+ */
+export function copyStateOf(opt: Optimizer, into: StateCopy | null = null): StateCopy {
+  if (opt instanceof ArenaOptimizer) return opt.copyState(into !== null && 'owner' in into && into.owner === opt ? into : null);
+  return opt.state();
+}
+
+/** Puts back a state copyStateOf took from `opt`. */
+export function restoreStateCopy(opt: Optimizer, copy: StateCopy): void {
+  if ('owner' in copy) {
+    if (copy.owner !== opt) throw new BlasnetError(ErrorCode.STATE, `${opt.name}: the state copy belongs to another optimizer`);
+    copy.owner.restoreState(copy);
+  } else {
+    opt.load(copy);
+  }
+}
+
 class ArenaOptimizer implements Optimizer {
   readonly name: OptimizerName;
   readonly backend: Backend;
@@ -696,6 +730,26 @@ class ArenaOptimizer implements Optimizer {
       size: this.n,
       arena: encodeArena(this.arena),
     };
+  }
+
+  /** Copies this optimiser's whole state into `into` (made when null) without encoding it. */
+  copyState(into: ArenaStateCopy | null): ArenaStateCopy {
+    const c = into ?? { owner: this, options: this.#options, lr: this.#lr, stepCount: 0, scalars: new Float64Array(this.scalars.length), arena: new Float32Array(this.arena.length) };
+    c.options = this.#options;
+    c.lr = this.#lr;
+    c.stepCount = this.#stepCount;
+    c.scalars.set(this.scalars);
+    c.arena.set(this.arena);
+    return c;
+  }
+
+  /** Puts back a state copyState took from this optimiser. */
+  restoreState(c: ArenaStateCopy): void {
+    this.#options = c.options;
+    this.#lr = c.lr;
+    this.#stepCount = c.stepCount;
+    this.scalars.set(c.scalars);
+    this.arena.set(c.arena);
   }
 
   load(state: OptimizerState): void {

@@ -15,6 +15,8 @@ import type { ClassWeight } from '../data/weights';
 import type { Input } from '../data/input';
 import { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, followSchedule } from '../optim';
 import type { Optimizer, OptimizerName, OptimizerSpec, OptimizerState } from '../optim';
+import { copyStateOf, restoreStateCopy } from '../optim/optimizers';
+import type { StateCopy } from '../optim/optimizers';
 import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
 import { Rng } from '../rng';
@@ -553,26 +555,26 @@ function resumeFrom(resume: NonNullable<FitOptions['resume']>, model: Sequential
 class Snapshot {
   private readonly params: Float32Array;
   private readonly buffers: Float32Array[];
-  private optimizer: OptimizerState | null = null;
+  private optimizer: StateCopy;
   epoch = 0;
 
   constructor(private readonly model: Sequential, private readonly opt: Optimizer) {
     this.params = model.params.slice();
     this.buffers = model.buffers().map((b) => b.data.slice());
-    this.optimizer = opt.state();
+    this.optimizer = copyStateOf(opt);
   }
 
   take(epoch: number): void {
     this.params.set(this.model.params);
     this.model.buffers().forEach((b, i) => this.buffers[i].set(b.data));
-    this.optimizer = this.opt.state();
+    this.optimizer = copyStateOf(this.opt, this.optimizer);
     this.epoch = epoch;
   }
 
   restore(): void {
     this.model.params.set(this.params);
     this.model.buffers().forEach((b, i) => b.data.set(this.buffers[i]));
-    if (this.optimizer) this.opt.load(this.optimizer);
+    restoreStateCopy(this.opt, this.optimizer);
   }
 }
 
