@@ -12,6 +12,7 @@ import {
 } from '../lib';
 import type { Backend, Optimizer, OptimizerName, OptimizerSpec, OptimizerState } from '../lib';
 import { dense } from '../lib/layers';
+import { copyStateOf, restoreStateCopy } from '../lib/optim/optimizers';
 import { forEachBackend, normError, requireNative, throwsCode } from './helpers';
 
 // ---------------------------------------------------------------------------------------------
@@ -455,6 +456,26 @@ forEachBackend('optimizers: state round trip', (b) => {
       assert.deepEqual(optC.state(), optA.state());
     });
   }
+
+  it('copyStateOf / restoreStateCopy put back the whole state (fit\'s divergence snapshot), reusing the copy', () => {
+    for (const spec of [{ name: 'adam', amsgrad: true }, { name: 'nadam' }, { name: 'sgd', lr: 0.1, momentum: 0.9 }] as OptimizerSpec[]) {
+      const a = { params: new Rng(1).uniformArray(n, -1, 1), grads: Float32Array.from(gradientAt(1, n)), backend: b };
+      const opt = createOptimizer(spec, a);
+      opt.step();
+      const before = opt.state();
+      const copy = copyStateOf(opt);
+      const again = copyStateOf(opt, copy);
+      assert.equal(again, copy, `${spec.name}: the copy is reused`);
+      opt.step();
+      opt.lr = 0.5;
+      opt.momentum = 0.5;
+      assert.notDeepEqual(opt.state(), before);
+      restoreStateCopy(opt, again);
+      assert.deepEqual(opt.state(), before, spec.name);
+      const other = createOptimizer(spec, { params: a.params.slice(), grads: a.grads, backend: b });
+      throwsCode(() => restoreStateCopy(other, again), 'ERR_BLASNET_STATE', undefined, 'another optimizer');
+    }
+  });
 
   it('load also takes the arena as a Float32Array', () => {
     const a = { params: new Rng(1).uniformArray(n, -1, 1), grads: Float32Array.from(gradientAt(1, n)), backend: b };

@@ -57,8 +57,8 @@ forEachBackend('divergence', (b) => {
     const ref = exploding(b);
     ref.fit(x, y, { ...opts, epochs: 1 });
     assert.deepEqual(m.params, ref.params);
-    // The optimiser state came back too: training on with a sane lr continues from epoch 1's state.
-    assert.equal(m.optimizer?.stepCount, ref.optimizer?.stepCount);
+    // The optimiser state came back too, all of it: step count, lr, options, momentum buffers.
+    assert.deepEqual(m.optimizer?.state(), ref.optimizer?.state());
   });
 
   it("onNonFinite 'throw' restores and throws ERR_BLASNET_DIVERGED; 'continue' keeps the old behaviour", () => {
