@@ -611,7 +611,7 @@ export type StateCopy = ArenaStateCopy | OptimizerState;
  * milliseconds and a large garbage string for Adam on the reference MLP, every epoch).
  */
 export function copyStateOf(opt: Optimizer, into: StateCopy | null = null): StateCopy {
-  if (opt instanceof ArenaOptimizer) return opt.copyState(into !== null && 'owner' in into && into.owner === opt ? into : null);
+  if (opt instanceof ArenaOptimizer) return ArenaOptimizer.copyState(opt, into !== null && 'owner' in into && into.owner === opt ? into : null);
   return opt.state();
 }
 
@@ -619,7 +619,7 @@ export function copyStateOf(opt: Optimizer, into: StateCopy | null = null): Stat
 export function restoreStateCopy(opt: Optimizer, copy: StateCopy): void {
   if ('owner' in copy) {
     if (copy.owner !== opt) throw new BlasnetError(ErrorCode.STATE, `${opt.name}: the state copy belongs to another optimizer`);
-    copy.owner.restoreState(copy);
+    ArenaOptimizer.restoreState(copy.owner, copy);
   } else {
     opt.load(copy);
   }
@@ -732,24 +732,27 @@ class ArenaOptimizer implements Optimizer {
     };
   }
 
-  /** Copies this optimiser's whole state into `into` (made when null) without encoding it. */
-  copyState(into: ArenaStateCopy | null): ArenaStateCopy {
-    const c = into ?? { owner: this, options: this.#options, lr: this.#lr, stepCount: 0, scalars: new Float64Array(this.scalars.length), arena: new Float32Array(this.arena.length) };
-    c.options = this.#options;
-    c.lr = this.#lr;
-    c.stepCount = this.#stepCount;
-    c.scalars.set(this.scalars);
-    c.arena.set(this.arena);
+  /**
+   * Copies o's whole state into `into` (made when null) without encoding it. Static, so that it is
+   * no method of the optimisers users hold (copyStateOf is the way in).
+   */
+  static copyState(o: ArenaOptimizer, into: ArenaStateCopy | null): ArenaStateCopy {
+    const c = into ?? { owner: o, options: o.#options, lr: o.#lr, stepCount: 0, scalars: new Float64Array(o.scalars.length), arena: new Float32Array(o.arena.length) };
+    c.options = o.#options;
+    c.lr = o.#lr;
+    c.stepCount = o.#stepCount;
+    c.scalars.set(o.scalars);
+    c.arena.set(o.arena);
     return c;
   }
 
-  /** Puts back a state copyState took from this optimiser. */
-  restoreState(c: ArenaStateCopy): void {
-    this.#options = c.options;
-    this.#lr = c.lr;
-    this.#stepCount = c.stepCount;
-    this.scalars.set(c.scalars);
-    this.arena.set(c.arena);
+  /** Puts back a state copyState took from o. */
+  static restoreState(o: ArenaOptimizer, c: ArenaStateCopy): void {
+    o.#options = c.options;
+    o.#lr = c.lr;
+    o.#stepCount = c.stepCount;
+    o.scalars.set(c.scalars);
+    o.arena.set(c.arena);
   }
 
   load(state: OptimizerState): void {
