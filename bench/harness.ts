@@ -101,19 +101,31 @@ export interface CpuSnapshot {
   self: number;
 }
 
-/** Reads /proc counters; null where there is no /proc (the load figures are then left out). */
-export function cpuSnapshot(): CpuSnapshot | null {
+/**
+ * Reads /proc counters; null where there is no /proc (the load figures are then left out). `self`
+ * also counts the processes in `children` (running children of this one, whose time /proc/self
+ * only counts once they have been waited for).
+ */
+export function cpuSnapshot(children: readonly number[] = []): CpuSnapshot | null {
   try {
     const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
     const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu;
-    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
     // Fields after the parenthesised command name; utime, stime, cutime, cstime are fields 14-17.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    const times = (pid: number | 'self'): number[] => {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    };
+    const f = times('self');
+    let self = f[11] + f[12] + f[13] + f[14];
+    for (const pid of children) {
+      const c = times(pid);
+      self += c[11] + c[12];
+    }
     return {
       total: user + nice + system + idle + iowait + irq + softirq + steal,
       busy: user + nice + system + irq + softirq,
       steal,
-      self: f[11] + f[12] + f[13] + f[14],
+      self,
     };
   } catch {
     return null;

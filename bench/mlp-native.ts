@@ -1,29 +1,49 @@
 /**
- * The mlp suite's blasnet native epochs in a process of their own, so that they can run under
+ * The mlp suite's blasnet native runs in a process of their own, so that they can run under
  * another environment than the suite's (OPENBLAS_CORETYPE unset: OpenBLAS reads it once, when it
- * loads). `node dist/bench/mlp-native.js TRIAL RUNS GEMM_TIMING_JSON`, TRIAL an mlp trial id
- * (ref-32, ref-128, ref-512, small-32); prints one JSON line: {stats, gemm, threads, coreName,
- * kernelIsa}.
+ * loads). `node dist/bench/mlp-native.js TRIAL GEMM_TIMING_JSON`, TRIAL an mlp trial id (ref-32,
+ * ref-128, ref-512, small-32). The process stays up so that the suite can interleave its runs
+ * with other drivers' without paying the start-up, the data load and the warmup again: it loads
+ * the data, warms up (20 batches and the GEMMs), prints one JSON line {threads, coreName,
+ * kernelIsa}, then reads stdin line by line; each "run" line gets one run (nativeRun: first epoch
+ * of a fresh model, its second epoch, one GEMM-only sample) and one JSON line back, {first,
+ * steady, gemm} in seconds. End of input (or "quit") ends it with status 0, any other line with 2.
  */
+import * as readline from 'readline';
 import { loadFashionMnist } from '../lib';
 import { nativeDriver } from './drivers';
 import type { TimingOptions } from './harness';
-import { nativeEpochs, TRIALS } from './suites/mlp';
+import { NativeChildInfo, nativeRun, TRIALS } from './suites/mlp';
 
-function main(): void {
-  const [id, runsArg, timingArg] = process.argv.slice(2);
+async function main(): Promise<number> {
+  const [id, timingArg] = process.argv.slice(2);
   const t = TRIALS.find((x) => x.id === id);
-  const runs = Number(runsArg);
-  if (!t || !Number.isInteger(runs) || runs < 1 || !timingArg) {
-    process.stderr.write(`usage: mlp-native TRIAL RUNS GEMM_TIMING_JSON (TRIAL one of ${TRIALS.map((x) => x.id).join(', ')})\n`);
-    process.exit(2);
+  if (!t || !timingArg) {
+    process.stderr.write(`usage: mlp-native TRIAL GEMM_TIMING_JSON (TRIAL one of ${TRIALS.map((x) => x.id).join(', ')})\n`);
+    return 2;
   }
   const gemmTiming = JSON.parse(timingArg) as TimingOptions;
-  const train = loadFashionMnist({ split: 'train' });
+  const loaded = loadFashionMnist({ split: 'train' });
+  const train = { x: loaded.x, labels: loaded.labels };
   const native = nativeDriver();
-  const { stats, gemm } = nativeEpochs(native, t, { x: train.x, labels: train.labels }, runs, gemmTiming);
+  nativeRun(native, t, train, gemmTiming, Math.min(train.x.rows, 20 * t.batch), true);
   const info = native.backend.info();
-  process.stdout.write(`${JSON.stringify({ stats, gemm, threads: native.threads, coreName: info.coreName, kernelIsa: info.kernelIsa })}\n`);
+  const ready: NativeChildInfo = { threads: native.threads, coreName: info.coreName, kernelIsa: info.kernelIsa };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
+  for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    const command = line.trim();
+    if (command === 'quit') break;
+    if (command !== 'run') {
+      process.stderr.write(`mlp-native: expected "run" or "quit" on stdin, got ${JSON.stringify(command)}\n`);
+      return 2;
+    }
+    process.stdout.write(`${JSON.stringify(nativeRun(native, t, train, gemmTiming))}\n`);
+  }
+  return 0;
 }
 
-main();
+// Exits at once: the parent may still hold stdin open after a "quit" or a bad line.
+main().then((code) => process.exit(code), (e: Error) => {
+  process.stderr.write(`mlp-native: ${e.message}\n`);
+  process.exit(1);
+});

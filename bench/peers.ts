@@ -8,9 +8,15 @@
  *   Run at several thread settings; the best one is PyTorch's figure.
  *
  * A peer that is not installed is skipped with the reason; the rest of the run goes on.
+ *
+ * Either a peer runs all its timed runs in one process (runTfjs, runTorch), or it serves runs one
+ * at a time (startTfjs, startTorch: the scripts' --serve mode, a ServedPeer here), so that a
+ * caller can interleave runs of several peers while each process starts, loads its data and warms
+ * up only once.
  */
-import { spawnSync } from 'child_process';
+import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as path from 'path';
+import * as readline from 'readline';
 import { ROOT } from './drivers';
 import { median, Rate, Stats, statsOf } from './harness';
 
@@ -56,11 +62,103 @@ function runPeer(command: string, args: string[], env: NodeJS.ProcessEnv, what: 
   return r.ok ? { ok: true, run: fromJson(r.json) } : r;
 }
 
+/**
+ * A peer process that times one run per "run" line written to its stdin and answers each with
+ * one JSON line; its first line (after its start-up, data load and warmup) says what it is.
+ * Used one request at a time: `run` must not be called again before the last one resolved.
+ */
+export class ServedPeer {
+  private readonly lines: string[] = [];
+  private waiting: ((line: string | null) => void) | null = null;
+  private ended = false;
+  private readonly stderrTail: string[] = [];
+  private exit: Promise<number | string>;
+
+  private constructor(private readonly child: ChildProcess, private readonly what: string, private readonly install: string) {
+    readline.createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => this.push(line)).on('close', () => {
+      this.ended = true;
+      this.push(null);
+    });
+    // A peer that died makes writes to its stdin fail; next() reports its exit instead.
+    child.stdin?.on('error', () => undefined);
+    // Only the end of stderr is kept: it says why a peer stopped.
+    readline.createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > 5) this.stderrTail.shift();
+    });
+    this.exit = new Promise((resolve) => {
+      child.on('error', (e) => resolve((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'ENOENT' : e.message));
+      child.on('exit', (code, signal) => resolve(code ?? String(signal)));
+    });
+  }
+
+  /** The process's id, for its CPU time (harness cpuSnapshot). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Starts `command args` and waits for its first JSON line, or says why there is none. */
+  static async start(command: string, args: string[], env: NodeJS.ProcessEnv, what: string, install: string):
+    Promise<{ ok: true; peer: ServedPeer; info: Record<string, unknown> } | { ok: false; reason: string }> {
+    const peer = new ServedPeer(spawn(command, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] }), what, install);
+    const first = await peer.next();
+    if (!first.ok) return first;
+    return { ok: true, peer, info: first.json };
+  }
+
+  /** One timed run: the peer's JSON line for it, or why it failed (the peer is then stopped). */
+  async run(): Promise<{ ok: true; json: Record<string, unknown> } | { ok: false; reason: string }> {
+    this.child.stdin?.write('run\n');
+    return this.next();
+  }
+
+  /** Ends the peer's input and waits for it to exit. */
+  async close(): Promise<void> {
+    this.child.stdin?.end();
+    const timer = setTimeout(() => this.child.kill(), 10000);
+    await this.exit;
+    clearTimeout(timer);
+  }
+
+  private push(line: string | null): void {
+    if (line !== null) this.lines.push(line);
+    const w = this.waiting;
+    if (w && (this.lines.length > 0 || this.ended)) {
+      this.waiting = null;
+      w(this.lines.length > 0 ? (this.lines.shift() as string) : null);
+    }
+  }
+
+  private async next(): Promise<{ ok: true; json: Record<string, unknown> } | { ok: false; reason: string }> {
+    const line = this.lines.length > 0 ? this.lines.shift() as string
+      : this.ended ? null : await new Promise<string | null>((resolve) => { this.waiting = resolve; });
+    if (line !== null) {
+      try {
+        return { ok: true, json: JSON.parse(line) as Record<string, unknown> };
+      } catch (e) {
+        this.child.kill();
+        return { ok: false, reason: `${this.what}: not a JSON line (${(e as Error).message}): ${line.slice(0, 200)}` };
+      }
+    }
+    const status = await this.exit;
+    if (status === 'ENOENT') return { ok: false, reason: `${this.what}: command not found (${this.install})` };
+    if (status === NOT_INSTALLED) return { ok: false, reason: `not installed (${this.install})` };
+    return { ok: false, reason: `${this.what} exited with ${status}: ${this.stderrTail[this.stderrTail.length - 1] ?? ''}` };
+  }
+}
+
 /** TensorFlow.js on `backend` ('cpu' or 'wasm'): `runs` timed runs of `steps` steps after a short warmup. */
 export function runTfjs(backend: 'cpu' | 'wasm', sizes: readonly number[], batch: number, steps: number, runs: number): PeerResult {
   const script = path.join(ROOT, 'bench', 'peers', 'tfjs-mlp.js');
   return runPeer(process.execPath, [script, `--backend=${backend}`, `--sizes=${sizes.join(',')}`, `--batch=${batch}`,
     `--steps=${steps}`, `--runs=${runs}`], process.env, `tfjs-${backend}`, 'npm ci --prefix bench/peers');
+}
+
+/** TensorFlow.js on `backend` serving runs of `steps` steps (ServedPeer), after a short warmup. */
+export function startTfjs(backend: 'cpu' | 'wasm', sizes: readonly number[], batch: number, steps: number) {
+  const script = path.join(ROOT, 'bench', 'peers', 'tfjs-mlp.js');
+  return ServedPeer.start(process.execPath, [script, `--backend=${backend}`, `--sizes=${sizes.join(',')}`, `--batch=${batch}`,
+    `--steps=${steps}`, '--serve=1'], process.env, `tfjs-${backend}`, 'npm ci --prefix bench/peers');
 }
 
 /** One way of running PyTorch: its intra-op threads and the environment it starts with. */
@@ -113,10 +211,22 @@ export function runTorch(setting: TorchSetting, sizes: readonly number[], batch:
   const args = [script, `--sizes=${sizes.join(',')}`, `--batch=${batch}`, `--runs=${runs}`];
   if (setting.threads !== null) args.push(`--threads=${setting.threads}`);
   if (steps !== undefined) args.push(`--steps=${steps}`);
-  // The caller's own thread settings must not leak into the "default" row.
+  return runPeer('python3', args, torchEnv(setting, baseEnv), `pytorch (${setting.label})`, 'apt-get install python3-torch');
+}
+
+/** `baseEnv` plus the setting's variables; the caller's own thread settings must not leak into the "default" row. */
+function torchEnv(setting: TorchSetting, baseEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env = { ...baseEnv };
   for (const k of ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'GLIBC_TUNABLES', 'OMP_WAIT_POLICY']) delete env[k];
-  return runPeer('python3', args, { ...env, ...setting.env }, `pytorch (${setting.label})`, 'apt-get install python3-torch');
+  return { ...env, ...setting.env };
+}
+
+/** PyTorch at one setting serving one-epoch runs (ServedPeer), in a process started as runTorch's. */
+export function startTorch(setting: TorchSetting, sizes: readonly number[], batch: number, baseEnv: NodeJS.ProcessEnv = process.env) {
+  const script = path.join(ROOT, 'bench', 'peers', 'torch_mlp.py');
+  const args = [script, `--sizes=${sizes.join(',')}`, `--batch=${batch}`, '--serve'];
+  if (setting.threads !== null) args.push(`--threads=${setting.threads}`);
+  return ServedPeer.start('python3', args, torchEnv(setting, baseEnv), `pytorch (${setting.label})`, 'apt-get install python3-torch');
 }
 
 /** An inference peer's timings: per batch size, seconds per call of each timed sample. */

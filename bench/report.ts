@@ -48,6 +48,8 @@ export interface SuiteContext {
   timing: TimingOptions;
   /** Progress for the operator; goes to stderr so that stdout stays a clean report. */
   progress(msg: string): void;
+  /** Trial ids to run (--trial), for suites that name their trials; all when absent. */
+  only?: string[];
 }
 
 /** A table of trials run by every driver. */
@@ -58,7 +60,7 @@ export interface Suite {
   summary: string;
   /** Timing that fits the suite into the overall budget (CLI flags override it). */
   defaults: TimingOptions;
-  run(ctx: SuiteContext): SuiteResult;
+  run(ctx: SuiteContext): SuiteResult | Promise<SuiteResult>;
 }
 
 /** The machine the figures belong to. */

@@ -1,5 +1,5 @@
 /**
- * The benchmark entry point: `node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N]`.
+ * The benchmark entry point: `node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N] [--trial=ID,...]`.
  * Suites: gemm, kernels, bandwidth, overhead, optim, training, mlp, js, ablation, scaling, inference (default: all, in that order). Prints a markdown report to stdout,
  * or one JSON document with --json; progress goes to stderr.
  */
@@ -20,17 +20,19 @@ import { trainingSuite } from './suites/training';
 
 const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, bandwidthSuite, overheadSuite, optimSuite, trainingSuite, mlpSuite, jsSuite, ablationSuite, scalingSuite, inferenceSuite];
 
-const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N]
+const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N] [--trial=ID,...]
   suites: ${SUITES.map((s) => s.name).join(', ')} (default: all)
   --json        print one JSON document instead of the markdown report
   --warmup=S    untimed seconds before each trial (default per suite)
   --min-time=S  minimum seconds per timed sample (default per suite)
-  --runs=N      timed samples per trial; the median is reported with min and max (default per suite)`;
+  --runs=N      timed samples per trial; the median is reported with min and max (default per suite)
+  --trial=IDS   only these trials, comma-separated, in suites that name theirs (mlp: ref-32, ref-128, ref-512, small-32)`;
 
 interface Options {
   suites: Suite[];
   json: boolean;
   timing: Partial<TimingOptions>;
+  only?: string[];
 }
 
 function fail(msg: string): never {
@@ -58,6 +60,10 @@ function parseArgs(argv: readonly string[]): Options {
     else if (flag === '--warmup') opts.timing.warmup = positive(flag, value, false);
     else if (flag === '--min-time') opts.timing.minTime = positive(flag, value, false);
     else if (flag === '--runs') opts.timing.runs = positive(flag, value, true);
+    else if (flag === '--trial') {
+      opts.only = value.split(',').filter((id) => id !== '');
+      if (opts.only.length === 0) fail('--trial expects one or more trial ids, comma-separated');
+    }
     else if (flag.startsWith('-')) fail(`unknown option ${arg}`);
     else {
       const suite = SUITES.find((s) => s.name === arg);
@@ -69,7 +75,7 @@ function parseArgs(argv: readonly string[]): Options {
   return opts;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const opts = parseArgs(args);
   const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -93,7 +99,7 @@ function main(): void {
     const start = Date.now();
     progress(`suite ${suite.name}: warmup ${timing.warmup} s, samples >= ${timing.minTime} s, ${timing.runs} runs`);
     const before = cpuSnapshot();
-    const result = suite.run({ timing, progress });
+    const result = await suite.run({ timing, progress, only: opts.only });
     const load = loadBetween(before, cpuSnapshot());
     reports.push({ name: suite.name, title: suite.title, summary: suite.summary, timing, load, ...result });
     progress(`suite ${suite.name} took ${((Date.now() - start) / 1000).toFixed(1)} s`);
@@ -109,4 +115,7 @@ function main(): void {
   }
 }
 
-main();
+main().catch((e: Error) => {
+  process.stderr.write(`bench: ${e.stack ?? e.message}\n`);
+  process.exit(1);
+});

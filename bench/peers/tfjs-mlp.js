@@ -5,7 +5,7 @@
  * hidden layers and a linear output. Runs on tfjs's pure-JS CPU backend or its WASM backend.
  *
  *   node bench/peers/tfjs-mlp.js --backend=cpu|wasm --sizes=784,256,128,10 --batch=32 \
- *     --steps=200 --runs=3 [--warmup-steps=5] [--method=minimize|trainOnBatch|fit]
+ *     --steps=200 --runs=3 [--warmup-steps=5] [--method=minimize|trainOnBatch|fit] [--serve=1]
  *
  * Needs `npm ci --prefix bench/peers` (TensorFlow.js lives apart from the library's own
  * dependencies) and `npm run build` at the root (the data set is read with blasnet's loader).
@@ -19,6 +19,12 @@
  *   {"peer":"tfjs","backend":"cpu"|"wasm","version":"4.22.0","simd":bool|null,"threads":n,
  *    "sizes":[...],"batch":n,"steps":n,"secondsPerRun":[...],"samplesPerSecond":[...],
  *    "lastLoss":number,"method":"minimize"|"trainOnBatch"|"fit"}
+ *
+ * With --serve=1 (--runs is then not needed) the process stays up, so that a caller can interleave
+ * its runs with other work without paying the start-up, the data load and the warmup again: after
+ * the warmup it prints that JSON line without the per-run fields, then reads stdin line by line;
+ * each "run" line gets one timed run and one JSON line back, {"seconds","samplesPerSecond",
+ * "lastLoss"}; end of input (or "quit") ends the process with status 0, any other line with 2.
  *
  * Exit codes: 0 success, 1 error, 2 bad arguments, 3 TensorFlow.js not installed (the caller
  * skips this peer).
@@ -61,7 +67,7 @@ const METHODS = ['minimize', 'trainOnBatch', 'fit'];
 const DEFAULT_METHOD = 'minimize';
 
 const USAGE = `usage: node bench/peers/tfjs-mlp.js --backend=cpu|wasm --sizes=784,256,128,10 --batch=32 \\
-         --steps=200 --runs=3 [--warmup-steps=5] [--method=${METHODS.join('|')}]`;
+         --steps=200 --runs=3 [--warmup-steps=5] [--method=${METHODS.join('|')}] [--serve=1]`;
 
 /** Rows of the training set on which the untimed before/after loss is reported (stderr only). */
 const EVAL_ROWS = 2048;
@@ -102,11 +108,13 @@ function parseArgs(argv) {
     if (seen.has(name)) throw new UsageError(`--${name} given twice`);
     seen.set(name, value);
   }
-  const known = new Set(['backend', 'sizes', 'batch', 'steps', 'runs', 'warmup-steps', 'method']);
+  const known = new Set(['backend', 'sizes', 'batch', 'steps', 'runs', 'warmup-steps', 'method', 'serve']);
   for (const name of seen.keys()) {
     if (!known.has(name)) throw new UsageError(`unknown flag --${name}`);
   }
-  for (const name of ['backend', 'sizes', 'batch', 'steps', 'runs']) {
+  const serve = seen.has('serve');
+  if (serve && seen.get('serve') !== '1') throw new UsageError(`--serve takes no value but 1, got '${seen.get('serve')}'`);
+  for (const name of ['backend', 'sizes', 'batch', 'steps', ...(serve ? [] : ['runs'])]) {
     if (!seen.has(name)) throw new UsageError(`--${name} is required`);
   }
 
@@ -122,9 +130,10 @@ function parseArgs(argv) {
     sizes,
     batch: positiveInt('batch', seen.get('batch')),
     steps: positiveInt('steps', seen.get('steps')),
-    runs: positiveInt('runs', seen.get('runs')),
+    runs: seen.has('runs') ? positiveInt('runs', seen.get('runs')) : 0,
     warmupSteps: seen.has('warmup-steps') ? positiveInt('warmup-steps', seen.get('warmup-steps')) : 5,
     method,
+    serve,
   };
 }
 
@@ -474,10 +483,7 @@ async function main(argv) {
   info(`Fashion-MNIST train: ${rows} x ${train.x.cols} in tensors; sizes ${opts.sizes.join('-')}, batch ${opts.batch}`);
 
   // Run 0 is the untimed warmup.
-  const secondsPerRun = [];
-  const samplesPerSecond = [];
-  let lastLoss = NaN;
-  for (let run = 0; run <= opts.runs; run++) {
+  const timedRun = async (run) => {
     const warmup = run === 0;
     const steps = warmup ? opts.warmupSteps : opts.steps;
     const trainer = makeTrainer(opts.method, tf, tfl, opts.sizes, 1000 * run + 1);
@@ -494,16 +500,13 @@ async function main(argv) {
     if (!Number.isFinite(loss)) throw new PeerError(`training loss is ${loss} after ${steps} steps`);
 
     const rate = (steps * opts.batch) / seconds;
-    const label = warmup ? 'warmup' : `run ${run}/${opts.runs}`;
+    const label = warmup ? 'warmup' : `run ${run}${opts.serve ? '' : `/${opts.runs}`}`;
     info(`${label}: ${steps} steps in ${seconds.toFixed(3)} s, ${rate.toFixed(0)} samples/s, ` +
       `last loss ${loss.toFixed(4)} (loss on ${evalRows} rows ${before.toFixed(4)} -> ${after.toFixed(4)})`);
-    if (!warmup) {
-      secondsPerRun.push(seconds);
-      samplesPerSecond.push(rate);
-      lastLoss = loss;
-    }
-  }
+    return { seconds, rate, loss };
+  };
 
+  await timedRun(0);
   const result = {
     peer: 'tfjs',
     backend: opts.backend,
@@ -513,12 +516,41 @@ async function main(argv) {
     sizes: opts.sizes,
     batch: opts.batch,
     steps: opts.steps,
-    secondsPerRun,
-    samplesPerSecond,
-    lastLoss,
     method: opts.method,
   };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  if (opts.serve) return serve(result, timedRun);
+
+  const secondsPerRun = [];
+  const samplesPerSecond = [];
+  let lastLoss = NaN;
+  for (let run = 1; run <= opts.runs; run++) {
+    const r = await timedRun(run);
+    secondsPerRun.push(r.seconds);
+    samplesPerSecond.push(r.rate);
+    lastLoss = r.loss;
+  }
+  process.stdout.write(`${JSON.stringify({ ...result, secondsPerRun, samplesPerSecond, lastLoss })}\n`);
+  return 0;
+}
+
+/** The --serve loop: `infoLine` once, then one timed run per "run" line on stdin. */
+async function serve(infoLine, timedRun) {
+  process.stdout.write(`${JSON.stringify(infoLine)}\n`);
+  const lines = require('readline').createInterface({ input: process.stdin, crlfDelay: Infinity });
+  let run = 0;
+  try {
+    for await (const line of lines) {
+      const command = line.trim();
+      if (command === 'quit') break;
+      if (command !== 'run') throw new UsageError(`expected "run" or "quit" on stdin, got '${command}'`);
+      const r = await timedRun(++run);
+      process.stdout.write(`${JSON.stringify({ seconds: r.seconds, samplesPerSecond: r.rate, lastLoss: r.loss })}\n`);
+    }
+  } finally {
+    // The caller may still hold our stdin open: let go of it so that the process can end.
+    lines.close();
+    process.stdin.destroy();
+  }
   return 0;
 }
 

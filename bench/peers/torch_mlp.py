@@ -7,7 +7,7 @@ minibatches, the loop written as PyTorch users write it, and times each run.
 
 Usage:
     python3 bench/peers/torch_mlp.py --sizes=784,256,128,10 --batch=32 --runs=3
-        [--threads=N] [--interop-threads=N] [--steps=N] [--data-dir=DIR]
+        [--threads=N] [--interop-threads=N] [--steps=N] [--data-dir=DIR] [--serve]
 
 Each run builds a fresh model from a fixed seed (untimed) and times one epoch
 (every batch, the last partial one included, as DataLoader(drop_last=False)
@@ -19,6 +19,15 @@ Progress goes to stderr; stdout gets exactly one JSON line:
      "sizes", "batch", "steps", "rows", "secondsPerRun", "samplesPerSecond",
      "lastLoss"}
 where steps and rows are per run.
+
+With --serve (--runs is then ignored) the process stays up so that a caller can
+interleave its runs with other work without paying the start-up, the data load
+and the warmup again: after the warmup it prints the JSON line above without
+the per-run fields, then reads stdin line by line; each "run" line gets one
+timed run on a fresh model and one JSON line back,
+    {"seconds", "samplesPerSecond", "lastLoss"}
+and end of input (or "quit") ends the process with status 0. Any other line
+is an error (status 2).
 
 Thread settings taken from the environment (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
 MKL_NUM_THREADS, OMP_WAIT_POLICY, ...) are read once, when torch and its BLAS
@@ -39,6 +48,8 @@ import sys
 import time
 
 from torch_peer import EXIT_ERROR, import_torch, log
+
+EXIT_USAGE = 2
 
 DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist"
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
@@ -112,6 +123,8 @@ def parse_args(argv):
                         help="steps per timed run instead of one whole epoch")
     parser.add_argument("--data-dir", default=DEFAULT_DATA_DIR,
                         help=f"directory with the gzipped IDX files (default {DEFAULT_DATA_DIR})")
+    parser.add_argument("--serve", action="store_true",
+                        help='stay up after the warmup and time one run per "run" line on stdin')
     args = parser.parse_args(argv)
     if args.sizes[0] != 28 * 28:
         parser.error(f"--sizes must start with 784 (28x28 Fashion-MNIST pixels), got {args.sizes[0]}")
@@ -302,15 +315,11 @@ def main(argv):
     # Untimed warmup on its own model: first-call allocations, BLAS thread start-up.
     train(torch, *new_run(torch, args.sizes), X, Y, args.batch, min(WARMUP_STEPS, steps))
 
-    seconds = []
-    loss = None
-    for run in range(args.runs):
+    def timed_run():
         model, optimizer, loss_fn = new_run(torch, args.sizes)
         start = time.perf_counter()
         loss = train(torch, model, optimizer, loss_fn, X, Y, args.batch, steps)
-        elapsed = time.perf_counter() - start
-        seconds.append(elapsed)
-        log(f"run {run + 1}/{args.runs}: {elapsed:.3f} s, {rows / elapsed:,.0f} samples/s")
+        return time.perf_counter() - start, loss
 
     result = {
         "peer": "pytorch",
@@ -323,11 +332,37 @@ def main(argv):
         "batch": args.batch,
         "steps": steps,
         "rows": rows,
-        "secondsPerRun": [round(s, 6) for s in seconds],
-        "samplesPerSecond": [round(rows / s, 1) for s in seconds],
-        "lastLoss": loss.item(),
     }
+    if args.serve:
+        return serve(result, timed_run, rows)
+
+    seconds = []
+    loss = None
+    for run in range(args.runs):
+        elapsed, loss = timed_run()
+        seconds.append(elapsed)
+        log(f"run {run + 1}/{args.runs}: {elapsed:.3f} s, {rows / elapsed:,.0f} samples/s")
+    result["secondsPerRun"] = [round(s, 6) for s in seconds]
+    result["samplesPerSecond"] = [round(rows / s, 1) for s in seconds]
+    result["lastLoss"] = loss.item()
     print(json.dumps(result), flush=True)
+    return 0
+
+
+def serve(info, timed_run, rows):
+    """The --serve loop: `info` once, then one timed run per "run" line on stdin."""
+    print(json.dumps(info), flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "quit":
+            break
+        if command != "run":
+            log(f"torch_mlp: expected \"run\" or \"quit\" on stdin, got {command!r}")
+            return EXIT_USAGE
+        elapsed, loss = timed_run()
+        log(f"run: {elapsed:.3f} s, {rows / elapsed:,.0f} samples/s")
+        print(json.dumps({"seconds": round(elapsed, 6), "samplesPerSecond": round(rows / elapsed, 1),
+                          "lastLoss": loss.item()}), flush=True)
     return 0
 
 

@@ -4,27 +4,39 @@
  * in samples per second at batch 32, 128 and 512, plus a small 784-32-10 net at batch 32.
  * Data loading is excluded; each timed run starts from a freshly built and compiled model.
  *
- * Drivers, one after another: blasnet native (model.fit, one whole epoch, no metrics); PyTorch
- * at several thread settings (bench/peers/torch_mlp.py, one whole epoch per run, where Debian's
- * python3-torch is installed); TensorFlow.js on its wasm and cpu backends (bench/peers/
- * tfjs-mlp.js, a fixed number of steps, where `npm ci --prefix bench/peers` has installed it);
- * blasnet js (model.fit over a fixed number of steps: a prefix of the training set sized
- * steps x batch); a naive JS MLP (bench/naive-mlp.ts: triple-loop products, Adam) over the same
- * steps. Peers run in processes of their own (bench/peers.ts); a missing peer is reported as not
- * run and its targets as not measured.
+ * Drivers: blasnet native (model.fit over the whole set, no metrics); PyTorch at several thread
+ * settings (bench/peers/torch_mlp.py, one whole epoch per run, where Debian's python3-torch is
+ * installed); TensorFlow.js on its wasm and cpu backends (bench/peers/tfjs-mlp.js, a fixed number
+ * of steps, where `npm ci --prefix bench/peers` has installed it); blasnet js (model.fit over a
+ * fixed number of steps: a prefix of the training set sized steps x batch); a naive JS MLP
+ * (bench/naive-mlp.ts: triple-loop products, Adam) over the same steps. A missing peer is
+ * reported as not run and its targets as not measured.
  *
- * For native rows, the GEMM-only bound: the GEMMs one training step must do (per layer forward
- * Z = X W^T and dW = dZ^T X, and dX = dZ W for all but the first layer), timed alone through the
- * native backend's gemm at the same batch size and thread count, right after each timed epoch.
+ * Interleaved: per trial (configuration), `runs` rounds; in each round every driver does one
+ * timed run, in an order rotated from round to round and reversed every other round (roundOrder),
+ * so that machine drift lands on every driver alike and no driver always follows the same one;
+ * medians and min–max are over the rounds. Peers run in processes of their own, started once per
+ * trial and kept across its rounds (ServedPeer: the parent writes "run", the peer answers with one
+ * JSON line), so that their start-up, data load and warmup are neither timed nor repeated; a short
+ * pause after each multi-threaded run lets its thread pools go idle before the next driver.
+ *
+ * Native runs (nativeRun) time the first epoch of a freshly built model, which is what a one-epoch
+ * fit costs and what the targets use, and also its second epoch in the same fit call, in a column
+ * of its own: later epochs run at another speed than first ones (bench/steady-epochs.ts, RESULTS
+ * "The subnormal flush"). Right after each native run, one sample of the GEMM-only bound: the GEMMs
+ * one training step must do (per layer forward Z = X W^T and dW = dZ^T X, and dX = dZ W for all
+ * but the first layer), timed alone through the native backend's gemm at the same batch size and
+ * thread count.
  *
  * Environment. The tables say which OpenBLAS kernel set ran (its core name) and which instruction
  * set blasnet's own kernels used. Rows run under the environment as found; when OPENBLAS_CORETYPE
- * is set, blasnet native (bench/mlp-native.ts) and PyTorch run again in child processes with it
- * unset, OpenBLAS then choosing its kernels from the CPU, in a second table: ratios are taken only
- * within a table. Every useful GFLOP/s is also given as a fraction of the machine's FMA peak
- * measured at the start of the run (bench/c/fma.c via bench/peak.ts).
+ * is set, blasnet native (bench/mlp-native.ts) and PyTorch also run in child processes with it
+ * unset, OpenBLAS then choosing its kernels from the CPU, in the same rounds, reported in a second
+ * table: ratios are taken only within a table. Every useful GFLOP/s is also given as a fraction of
+ * the machine's FMA peak measured at the start of the run (bench/c/fma.c via bench/peak.ts).
+ *
+ * `--trial=ID,...` (bench/run.ts) runs only the named trials, for a short check.
  */
-import { spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
 import { loadFashionMnist, Matrix, Rng, Sequential, dense } from '../../lib';
@@ -33,7 +45,7 @@ import { BackendDriver, jsDriver, nativeDriver, ROOT } from '../drivers';
 import { cpuSnapshot, Load, loadBetween, measure, Rate, rate, Stats, statsOf, TimingOptions } from '../harness';
 import { NaiveMlp } from '../naive-mlp';
 import { measurePeak, Peak } from '../peak';
-import { runTfjs, runTorch, torchSettings } from '../peers';
+import { ServedPeer, startTfjs, startTorch, TorchSetting, torchSettings } from '../peers';
 import { num, pct, rateCell, Suite, SuiteResult, Table, Target } from '../report';
 
 /** Native must reach this share of the GEMM-only bound, per trial (issue 14). */
@@ -57,6 +69,14 @@ export const TRIALS: readonly MlpTrial[] = [
 ];
 
 const netName = (s: readonly number[]): string => s.join('-');
+
+/** The trials named in `only` (all when it is absent), or an error naming the unknown ones. */
+export function selectTrials(only: readonly string[] | undefined): MlpTrial[] {
+  if (!only) return [...TRIALS];
+  const unknown = only.filter((id) => !TRIALS.some((t) => t.id === id));
+  if (unknown.length > 0) throw new Error(`mlp: unknown trial ${unknown.join(', ')} (trials: ${TRIALS.map((t) => t.id).join(', ')})`);
+  return TRIALS.filter((t) => only.includes(t.id));
+}
 
 /** Weights (no biases) of a net. */
 export function weights(sizes: readonly number[]): number {
@@ -96,24 +116,6 @@ export function stepGemms(sizes: readonly number[], n: number): Gemm[] {
   return g;
 }
 
-/**
- * Stats over `runs` timed calls of a body built fresh (untimed) for each run, after one untimed
- * warmup; `after`, when given, runs (untimed) after the warmup and after each timed call.
- */
-export function timeRuns(make: (warmup: boolean) => () => void, runs: number, after?: (warmup: boolean) => void): Stats {
-  make(true)();
-  after?.(true);
-  const samples: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    const body = make(false);
-    const t0 = process.hrtime.bigint();
-    body();
-    samples.push(Number(process.hrtime.bigint() - t0) / 1e9);
-    after?.(false);
-  }
-  return statsOf(samples);
-}
-
 /** The workload's model: ReLU hidden layers, linear output, crossEntropy and Adam lr 1e-3 (seed 1). */
 export function buildMlp(sizes: readonly number[], backend: Backend): Sequential {
   const model = new Sequential({
@@ -139,45 +141,43 @@ export interface TrainSet {
   labels: Int32Array;
 }
 
+/** Seconds of one native run (nativeRun). */
+export interface NativeRun {
+  /** The first epoch of a freshly built model, from the fit call to the end of its first epoch. */
+  first: number;
+  /** The same model's second epoch, in the same fit call. */
+  steady: number;
+  /** One training step's GEMMs alone (timeStepGemms), sampled right after the epochs. */
+  gemm: number;
+}
+
 /**
- * `runs` timed epochs of blasnet native (model.fit over the whole set, after an untimed warmup of
- * 20 batches), each from a freshly built model, with the GEMM-only bound sampled right after each
- * epoch so that both see the machine in the same state (2-thread rates on this VM drift for
- * seconds at a time). Runs at the driver's thread count.
+ * One run of blasnet native at the driver's thread count: a freshly built model (untimed), one
+ * fit call of two epochs over the first `rows` rows (the whole set by default; no metrics), the
+ * time to the end of each epoch taken by an onEpochEnd callback, then one sample of the GEMM-only
+ * bound, so that the bound sees the machine in the state the epochs saw (2-thread rates on this
+ * VM drift for seconds at a time). `warm` gives that sample the full warmup of `gemmTiming`.
  */
-export function nativeEpochs(native: BackendDriver, t: MlpTrial, train: TrainSet, runs: number, gemmTiming: TimingOptions): { stats: Stats; gemm: Stats } {
+export function nativeRun(native: BackendDriver, t: MlpTrial, train: TrainSet, gemmTiming: TimingOptions, rows = train.x.rows, warm = false): NativeRun {
   const { x, labels } = train;
-  const fitBody = (rows: number) => () => {
-    const model = buildMlp(t.sizes, native.backend);
-    const xs = new Matrix(x.data.subarray(0, rows * x.cols), rows, x.cols);
-    const ys = labels.subarray(0, rows);
-    return () => { model.fit(xs, ys, { epochs: 1, batchSize: t.batch, shuffle: true }); };
-  };
+  const model = buildMlp(t.sizes, native.backend);
+  const xs = rows === x.rows ? x : new Matrix(x.data.subarray(0, rows * x.cols), rows, x.cols);
+  const ys = labels.subarray(0, rows);
+  const ends: bigint[] = [];
+  const timer = { onEpochEnd: () => { ends.push(process.hrtime.bigint()); } };
   return native.use(() => {
-    const gemmSamples: number[] = [];
-    const stats = timeRuns((warm) => fitBody(warm ? Math.min(x.rows, 20 * t.batch) : x.rows)(), runs, (warm) => {
-      const s = timeStepGemms(native.backend, t.sizes, t.batch, { ...gemmTiming, warmup: warm ? gemmTiming.warmup : 0.02, runs: 1 });
-      if (!warm) gemmSamples.push(s.median);
-    });
-    return { stats, gemm: statsOf(gemmSamples) };
+    const t0 = process.hrtime.bigint();
+    model.fit(xs, ys, { epochs: 2, batchSize: t.batch, shuffle: true, callbacks: [timer] });
+    const gemm = timeStepGemms(native.backend, t.sizes, t.batch, { ...gemmTiming, warmup: warm ? gemmTiming.warmup : 0.02, runs: 1 }).median;
+    return { first: Number(ends[0] - t0) / 1e9, steady: Number(ends[1] - ends[0]) / 1e9, gemm };
   });
 }
 
-/** What bench/mlp-native.ts prints. */
-interface NativeChildResult {
-  stats: Stats;
-  gemm: Stats;
+/** What bench/mlp-native.ts prints first, once it has loaded the data and warmed up. */
+export interface NativeChildInfo {
   threads: number;
   coreName: string;
   kernelIsa: string;
-}
-
-/** nativeEpochs in a child process with `env` (bench/mlp-native.ts), or why it failed. */
-function nativeEpochsIn(env: NodeJS.ProcessEnv, t: MlpTrial, runs: number, gemmTiming: TimingOptions): { ok: true; run: NativeChildResult } | { ok: false; reason: string } {
-  const script = path.join(ROOT, 'dist', 'bench', 'mlp-native.js');
-  const r = spawnSync(process.execPath, [script, t.id, String(runs), JSON.stringify(gemmTiming)], { env, encoding: 'utf8', maxBuffer: 16 << 20 });
-  if (r.error || r.status !== 0) return { ok: false, reason: `mlp-native exited with ${r.status ?? r.signal}: ${(r.error?.message ?? r.stderr.trim().split('\n').pop()) || ''}` };
-  return { ok: true, run: JSON.parse(r.stdout.trim().split('\n').pop() as string) as NativeChildResult };
 }
 
 /** The process environment without OPENBLAS_CORETYPE: OpenBLAS picks its kernels from the CPU. */
@@ -204,6 +204,8 @@ interface RowResult {
   gflops: number;
   /** Native rows only: seconds for one step's GEMMs alone. */
   gemm: Stats | null;
+  /** Native rows only: samples/s of the second epoch of each run's model. */
+  steady: Rate | null;
   load: Load | null;
   /** PyTorch rows: its best thread setting (no malloc tuning) in this run. */
   best?: boolean;
@@ -228,6 +230,50 @@ function markBest(torchRows: RowResult[]): void {
   if (bestThreads) bestThreads.best = true;
   const bestAny = fastest(torchRows);
   if (bestAny) bestAny.fastest = true;
+}
+
+/** One timed run of a driver: seconds, and for native rows the steady epoch's and the GEMMs'. */
+type RunSample = { seconds: number; steady?: number; gemm?: number };
+
+/**
+ * A driver in a trial's rounds: `run` times one run (a child process serves it, or it runs here),
+ * `close` stops its process. Rows are per run: samples, steps and what the driver reported.
+ */
+interface RoundDriver {
+  driver: string;
+  /** The table it belongs to: the environment as found, or OPENBLAS_CORETYPE unset in a child. */
+  unset: boolean;
+  threads: number;
+  samples: number;
+  steps: number;
+  extra: Partial<RowResult>;
+  /** The child process that computes, whose CPU time is then not background load. */
+  pid?: number;
+  /** Runs on more than one thread, whose pools may spin for a moment after it returns. */
+  spins: boolean;
+  run(): Promise<{ ok: true; sample: RunSample } | { ok: false; reason: string }>;
+  close(): Promise<void>;
+}
+
+/** Pause after a multi-threaded run, for its idle threads to stop spinning (OpenBLAS's wait about 0.1 s before they sleep). */
+const SETTLE_MS = 150;
+
+/**
+ * Round `round`'s order of `n` drivers: rotated by the round and reversed every other round, so
+ * that over the rounds no driver always comes right after the same one, nor always first or last.
+ */
+export function roundOrder(n: number, round: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => (i + round) % n);
+  return round % 2 === 1 ? order.reverse() : order;
+}
+
+/** CPU-time counters summed over a driver's runs (for its background-load cell). */
+interface LoadSum {
+  total: number;
+  busy: number;
+  steal: number;
+  self: number;
+  seen: boolean;
 }
 
 /** A peer that did not run, and why. */
@@ -256,11 +302,12 @@ export const mlpSuite: Suite = {
   title: 'MLP training throughput: the reference workload',
   summary: 'Fashion-MNIST training set (60,000 images, float32 in [0, 1]), 784-256-128-10 ReLU MLP (and a small 784-32-10), ' +
     'softmax cross-entropy, Adam lr 1e-3, shuffled minibatches, data loading excluded; samples per second, median of the runs ' +
-    'with min and max, for blasnet (native and js), PyTorch, TensorFlow.js (wasm and cpu) and a naive JS MLP, one after another, ' +
-    'each peer in its own process; against the GEMM-only bound.',
+    'with min and max over interleaved rounds, for blasnet (native, first and steady epoch, and js), PyTorch, TensorFlow.js (wasm and cpu) ' +
+    'and a naive JS MLP, each peer in its own process kept across the rounds; against the GEMM-only bound.',
   defaults: { warmup: 0, minTime: 0, runs: 3 },
 
-  run(ctx): SuiteResult {
+  async run(ctx): Promise<SuiteResult> {
+    const trials = selectTrials(ctx.only);
     ctx.progress('mlp: loading Fashion-MNIST (not timed)');
     const train = loadFashionMnist({ split: 'train' });
     const x = train.x, labels = train.labels;
@@ -279,104 +326,161 @@ export const mlpSuite: Suite = {
     ctx.progress('mlp: FMA peak (bench/c/fma.c)');
     const peak = measurePeak(0.2, Math.max(runs, 5));
     const nativeInfo = native.backend.info();
+    const epochSteps = (t: MlpTrial): number => Math.ceil(x.rows / t.batch);
+    const timed = (body: () => void): number => {
+      const t0 = process.hrtime.bigint();
+      body();
+      return Number(process.hrtime.bigint() - t0) / 1e9;
+    };
+    const threadsLabel = (info: Record<string, unknown>, threads: number): string | undefined => {
+      const blasThreads = /(\d+) threads?\)/.exec(String(info.blas ?? ''))?.[1];
+      return blasThreads ? `${threads} + OpenBLAS ${blasThreads}` : undefined;
+    };
+    /** A driver served by a peer process (ServedPeer): one JSON line per run, `seconds` read from it. */
+    const served = (peer: ServedPeer, d: Omit<RoundDriver, 'run' | 'close' | 'pid'>, read: (json: Record<string, unknown>) => RunSample): RoundDriver => ({
+      ...d, pid: peer.pid,
+      async run() {
+        const r = await peer.run();
+        return r.ok ? { ok: true, sample: read(r.json) } : r;
+      },
+      close: () => peer.close(),
+    });
+    const peerSeconds = (json: Record<string, unknown>): RunSample => ({ seconds: json.seconds as number });
 
-    const fitBody = (d: BackendDriver, t: MlpTrial, rows: number) => () => {
-      const model = buildMlp(t.sizes, d.backend);
-      const xs = new Matrix(x.data.subarray(0, rows * x.cols), rows, x.cols);
-      const ys = labels.subarray(0, rows);
-      return () => { model.fit(xs, ys, { epochs: 1, batchSize: t.batch, shuffle: true }); };
+    /** Every driver of trial `t`, its peers started (in parallel: start-up, data load and warmup are not timed). */
+    const startDrivers = async (t: MlpTrial): Promise<RoundDriver[]> => {
+      const rows = t.steps * t.batch;
+      const wanted: { name: string; unset: boolean; start: () => Promise<RoundDriver | { reason: string }> }[] = [];
+      const torch = (setting: TorchSetting, isUnset: boolean) => async (): Promise<RoundDriver | { reason: string }> => {
+        const r = await startTorch(setting, t.sizes, t.batch, isUnset ? withoutCoreType() : process.env);
+        if (!r.ok) return r;
+        const threads = r.info.threads as number;
+        return served(r.peer, {
+          driver: `PyTorch (${setting.label})`, unset: isUnset, threads, samples: r.info.rows as number, steps: r.info.steps as number, spins: true,
+          extra: { info: r.info, threadsLabel: threadsLabel(r.info, threads), core: torchCore(r.info) },
+        }, peerSeconds);
+      };
+      for (const setting of settings) wanted.push({ name: `PyTorch (${setting.label})`, unset: false, start: torch(setting, false) });
+      if (coreType !== undefined) {
+        wanted.push({
+          name: 'native', unset: true, start: async () => {
+            const script = path.join(ROOT, 'dist', 'bench', 'mlp-native.js');
+            const r = await ServedPeer.start(process.execPath, [script, t.id, JSON.stringify(gemmTiming)], withoutCoreType(), 'mlp-native', 'npm run build');
+            if (!r.ok) return r;
+            const info = r.info as unknown as NativeChildInfo;
+            return served(r.peer, {
+              driver: 'native', unset: true, threads: info.threads, samples: x.rows, steps: epochSteps(t), spins: true, extra: { core: info.coreName },
+            }, (json) => ({ seconds: json.first as number, steady: json.steady as number, gemm: json.gemm as number }));
+          },
+        });
+        for (const setting of settings) wanted.push({ name: `PyTorch (${setting.label})`, unset: true, start: torch(setting, true) });
+      }
+      for (const backend of ['wasm', 'cpu'] as const) {
+        wanted.push({
+          name: `tfjs-${backend}`, unset: false, start: async () => {
+            const r = await startTfjs(backend, t.sizes, t.batch, TFJS_STEPS[t.id][backend]);
+            if (!r.ok) return r;
+            const steps = r.info.steps as number;
+            return served(r.peer, {
+              driver: `tfjs-${backend}`, unset: false, threads: r.info.threads as number, samples: steps * t.batch, steps, spins: false, extra: { info: r.info },
+            }, peerSeconds);
+          },
+        });
+      }
+      const started = await Promise.all(wanted.map((w) => w.start()));
+      const peers: RoundDriver[] = [];
+      started.forEach((d, k) => {
+        if ('run' in d) peers.push(d);
+        else skips.push({ trial: t.id, driver: `${wanted[k].name}${wanted[k].unset ? ', OPENBLAS_CORETYPE unset' : ''}`, reason: d.reason });
+      });
+
+      // In this process: warmed up here, each run from a freshly built model or net (untimed).
+      ctx.progress(`mlp ${t.id}: warming up native, js and naive JS (not timed)`);
+      nativeRun(native, t, train, gemmTiming, Math.min(x.rows, 20 * t.batch), true);
+      const jsFit = (n: number) => {
+        const model = buildMlp(t.sizes, js.backend);
+        const xs = new Matrix(x.data.subarray(0, n * x.cols), n, x.cols);
+        const ys = labels.subarray(0, n);
+        return () => js.use(() => { model.fit(xs, ys, { epochs: 1, batchSize: t.batch, shuffle: true }); });
+      };
+      jsFit(5 * t.batch)();
+      const naiveTrain = (steps: number) => {
+        const net = new NaiveMlp(t.sizes, 1, 1e-3);
+        return () => { naiveLoss[t.id] = net.train(x.data, labels, rows, t.batch, steps); };
+      };
+      naiveTrain(3)();
+      const here = (driver: string, threads: number, samples: number, steps: number, spins: boolean, extra: Partial<RowResult>,
+        run: () => RunSample): RoundDriver => ({
+        driver, unset: false, threads, samples, steps, spins, extra,
+        run: async () => ({ ok: true, sample: run() }),
+        close: async () => undefined,
+      });
+      return [
+        here('native', native.threads, x.rows, epochSteps(t), true, { core: nativeInfo.coreName }, () => {
+          const r = nativeRun(native, t, train, gemmTiming);
+          return { seconds: r.first, steady: r.steady, gemm: r.gemm };
+        }),
+        ...peers,
+        here('js', js.threads, rows, t.steps, false, {}, () => ({ seconds: timed(jsFit(rows)) })),
+        here('naive JS', 1, rows, t.steps, false, {}, () => ({ seconds: timed(naiveTrain(t.steps)) })),
+      ];
     };
 
-    for (const t of TRIALS) {
+    for (const t of trials) {
       const fpS = flopsPerSample(t.sizes);
-      const push = (driver: string, threads: number, rowsPerRun: number, steps: number, stats: Stats, gemm: Stats | null, load: Load | null,
-        extra: Partial<RowResult> = {}, sps: Rate = rate(stats, rowsPerRun), into: RowResult[] = results) => {
-        into.push({ trial: t.id, driver, threads, samples: rowsPerRun, steps, stats, samplesPerSecond: sps, gflops: (sps.median * fpS) / 1e9, gemm, load, ...extra });
-      };
-
-      // native: whole epochs.
-      ctx.progress(`mlp ${t.id} native (${native.threads} thr): ${runs} epochs`);
-      let before = cpuSnapshot();
-      const nat = nativeEpochs(native, t, train, runs, gemmTiming);
-      push('native', native.threads, x.rows, Math.ceil(x.rows / t.batch), nat.stats, nat.gemm, loadBetween(before, cpuSnapshot()),
-        { core: nativeInfo.coreName });
-
-      // PyTorch: whole epochs at every thread setting, each in its own process.
-      const torchRows: RowResult[] = [];
-      for (const setting of settings) {
-        ctx.progress(`mlp ${t.id} PyTorch (${setting.label}): ${runs} epochs`);
-        before = cpuSnapshot();
-        const r = runTorch(setting, t.sizes, t.batch, runs);
-        if (!r.ok) {
-          skips.push({ trial: t.id, driver: `PyTorch (${setting.label})`, reason: r.reason });
-          continue;
-        }
-        const blasThreads = /(\d+) threads?\)/.exec(String(r.run.info.blas ?? ''))?.[1];
-        push(`PyTorch (${setting.label})`, r.run.threads, r.run.rows, r.run.steps, r.run.stats, null, loadBetween(before, cpuSnapshot()),
-          { info: r.run.info, threadsLabel: blasThreads ? `${r.run.threads} + OpenBLAS ${blasThreads}` : undefined, core: torchCore(r.run.info) }, r.run.rate);
-        torchRows.push(results[results.length - 1]);
-      }
-      markBest(torchRows);
-
-      // The same, with OPENBLAS_CORETYPE unset in child processes, right after (interleaved).
-      if (coreType !== undefined) {
-        ctx.progress(`mlp ${t.id} native, OPENBLAS_CORETYPE unset: ${runs} epochs`);
-        before = cpuSnapshot();
-        const child = nativeEpochsIn(withoutCoreType(), t, runs, gemmTiming);
-        if (child.ok) {
-          push('native', child.run.threads, x.rows, Math.ceil(x.rows / t.batch), child.run.stats, child.run.gemm, loadBetween(before, cpuSnapshot()),
-            { core: child.run.coreName }, undefined, unset);
-        } else {
-          skips.push({ trial: t.id, driver: 'native (OPENBLAS_CORETYPE unset)', reason: child.reason });
-        }
-        const unsetTorch: RowResult[] = [];
-        for (const setting of settings) {
-          ctx.progress(`mlp ${t.id} PyTorch (${setting.label}), OPENBLAS_CORETYPE unset: ${runs} epochs`);
-          before = cpuSnapshot();
-          const r = runTorch(setting, t.sizes, t.batch, runs, undefined, withoutCoreType());
+      ctx.progress(`mlp ${t.id}: starting the peers (start-up, data load and warmup not timed)`);
+      const drivers = await startDrivers(t);
+      const samples = drivers.map(() => [] as RunSample[]);
+      const loads: LoadSum[] = drivers.map(() => ({ total: 0, busy: 0, steal: 0, self: 0, seen: true }));
+      const failed = drivers.map(() => false);
+      for (let round = 0; round < runs; round++) {
+        ctx.progress(`mlp ${t.id} round ${round + 1}/${runs}: ${drivers.length} drivers`);
+        for (const k of roundOrder(drivers.length, round)) {
+          const d = drivers[k];
+          if (failed[k]) continue;
+          const pids = d.pid === undefined ? [] : [d.pid];
+          const before = cpuSnapshot(pids);
+          const r = await d.run();
+          const after = cpuSnapshot(pids);
           if (!r.ok) {
-            skips.push({ trial: t.id, driver: `PyTorch (${setting.label}, OPENBLAS_CORETYPE unset)`, reason: r.reason });
+            failed[k] = true;
+            skips.push({ trial: t.id, driver: `${d.driver}${d.unset ? ', OPENBLAS_CORETYPE unset' : ''}`, reason: `${r.reason} (in round ${round + 1})` });
             continue;
           }
-          const blasThreads = /(\d+) threads?\)/.exec(String(r.run.info.blas ?? ''))?.[1];
-          push(`PyTorch (${setting.label})`, r.run.threads, r.run.rows, r.run.steps, r.run.stats, null, loadBetween(before, cpuSnapshot()),
-            { info: r.run.info, threadsLabel: blasThreads ? `${r.run.threads} + OpenBLAS ${blasThreads}` : undefined, core: torchCore(r.run.info) },
-            r.run.rate, unset);
-          unsetTorch.push(unset[unset.length - 1]);
+          samples[k].push(r.sample);
+          const l = loads[k];
+          if (before && after) {
+            l.total += after.total - before.total;
+            l.busy += after.busy - before.busy;
+            l.steal += after.steal - before.steal;
+            l.self += after.self - before.self;
+          } else {
+            l.seen = false;
+          }
+          if (d.spins) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
         }
-        markBest(unsetTorch);
       }
+      await Promise.all(drivers.map((d) => d.close()));
 
-      // TensorFlow.js: fixed step counts, each backend in its own process.
-      for (const backend of ['wasm', 'cpu'] as const) {
-        const steps = TFJS_STEPS[t.id][backend];
-        ctx.progress(`mlp ${t.id} tfjs-${backend}: ${runs} runs of ${steps} steps`);
-        before = cpuSnapshot();
-        const r = runTfjs(backend, t.sizes, t.batch, steps, runs);
-        if (!r.ok) {
-          skips.push({ trial: t.id, driver: `tfjs-${backend}`, reason: r.reason });
-          continue;
-        }
-        push(`tfjs-${backend}`, r.run.threads, r.run.rows, r.run.steps, r.run.stats, null, loadBetween(before, cpuSnapshot()),
-          { info: r.run.info }, r.run.rate);
-      }
-
-      // js: a fixed number of steps through model.fit.
-      const rows = t.steps * t.batch;
-      ctx.progress(`mlp ${t.id} js: ${runs} runs of ${t.steps} steps`);
-      before = cpuSnapshot();
-      const jsStats = js.use(() => timeRuns((warm) => fitBody(js, t, warm ? 5 * t.batch : rows)(), runs));
-      push('js', js.threads, rows, t.steps, jsStats, null, loadBetween(before, cpuSnapshot()));
-
-      // naive: the same number of steps.
-      ctx.progress(`mlp ${t.id} naive: ${runs} runs of ${t.steps} steps`);
-      before = cpuSnapshot();
-      const naiveStats = timeRuns((warm) => {
-        const net = new NaiveMlp(t.sizes, 1, 1e-3);
-        const steps = warm ? 3 : t.steps;
-        return () => { naiveLoss[t.id] = net.train(x.data, labels, rows, t.batch, steps); };
-      }, runs);
-      push('naive JS', 1, rows, t.steps, naiveStats, null, loadBetween(before, cpuSnapshot()));
+      const torchRows: RowResult[] = [];
+      const unsetTorch: RowResult[] = [];
+      drivers.forEach((d, k) => {
+        if (failed[k]) return;
+        const got = samples[k];
+        const stats = statsOf(got.map((g) => g.seconds));
+        const sps = rate(stats, d.samples);
+        const l = loads[k];
+        const load = l.seen ? loadBetween({ total: 0, busy: 0, steal: 0, self: 0 }, l) : null;
+        const row: RowResult = {
+          trial: t.id, driver: d.driver, threads: d.threads, samples: d.samples, steps: d.steps, stats, samplesPerSecond: sps,
+          gflops: (sps.median * fpS) / 1e9, gemm: d.driver === 'native' ? statsOf(got.map((g) => g.gemm as number)) : null,
+          steady: d.driver === 'native' ? rate(statsOf(got.map((g) => g.steady as number)), d.samples) : null, load, ...d.extra,
+        };
+        (d.unset ? unset : results).push(row);
+        if (d.driver.startsWith('PyTorch')) (d.unset ? unsetTorch : torchRows).push(row);
+      });
+      markBest(torchRows);
+      markBest(unsetTorch);
     }
 
     const find = (trial: string, driver: string, rows = results): RowResult | undefined => rows.find((r) => r.trial === trial && r.driver === driver);
@@ -403,9 +507,14 @@ export const mlpSuite: Suite = {
       notes: [
         `Machine: ${cpu}, ${cores} cores; OPENBLAS_CORETYPE=${coreType ?? '(unset)'}: OpenBLAS ran its ${nativeInfo.coreName} kernels in blasnet ` +
           `(PyTorch's: the "core" column); blasnet's own kernels ran at instruction-set level ${nativeInfo.kernelIsa} (BLASNET_ISA; the CPU supports ${nativeInfo.kernelIsaSupported}). ` +
-          `Every row ran in this run, one after another; each peer in a process of its own. ${runs} timed runs per row after an untimed warmup, ` +
-          'each from a freshly built model (seed 1); samples/s is median (min–max).',
-        'native = blasnet on the addon: model.fit, one whole epoch of 60,000 rows, no metrics, validation or callbacks; fit\'s NaN scan of the inputs is included. ' +
+          `Every row ran in this run, interleaved: per configuration ${runs} round${runs === 1 ? '' : 's'}, in each round every row (of both tables when there are two) one timed run, ` +
+          'in an order rotated from round to round and reversed every other round; a pause of ' +
+          `${SETTLE_MS} ms after each multi-threaded run. Each peer runs in a process of its own, started once per configuration and kept across the rounds ` +
+          '(its start-up, data load and warmup untimed), answering one run per request; the rows run here are warmed up once per configuration. ' +
+          'Every timed run starts from a freshly built model (seed 1); samples/s is median (min–max) over the rounds.',
+        'native = blasnet on the addon: model.fit of two epochs over the 60,000 rows, no metrics or validation, one callback taking the time at each epoch end; ' +
+          '"samples/s" is the first epoch (from the fit call, so fit\'s NaN scan of the inputs and its set-up are in it), ' +
+          '"steady epoch" the second epoch of the same model (the rate of a long job\'s later epochs; bench/RESULTS.md "The subnormal flush" says why they differ). ' +
           'js = blasnet on the TypeScript backend, model.fit over a prefix of steps × batch rows. naive JS = bench/naive-mlp.ts (i-j-k triple loops, Adam), same steps as js.',
         `PyTorch = bench/peers/torch_mlp.py${torchInfo ? ` (torch ${String(torchInfo.version)}, BLAS: ${String(torchInfo.blas ?? 'unknown').replace(/ \(.*\)$/, '')})` : ''}: ` +
           'nn.Sequential of Linear/ReLU, CrossEntropyLoss, Adam(lr=1e-3), one whole epoch per run (X[idx] batches of a randperm, as users write it); ' +
@@ -422,17 +531,17 @@ export const mlpSuite: Suite = {
           '"native ÷ this" is blasnet native\'s median samples/s over the row\'s. ' +
           `"of FMA peak" is useful GFLOP/s over the machine's FMA peak measured at the start of this run (${peak.best ? `${num(peak.best.gflops.median)} GFLOP/s, ${peak.best.isa} on ${peak.best.threads} thread(s); the table "FMA peak" below` : `not measured: ${peak.error}`}).`,
       ],
-      columns: ['net', 'batch', 'who', 'core', 'threads', 'timed per run', 'samples/s', 'useful GFLOP/s', 'of FMA peak', 'SGEMM share', 'native ÷ this', 'background'],
+      columns: ['net', 'batch', 'who', 'core', 'threads', 'timed per run', 'samples/s', 'steady epoch, samples/s', 'useful GFLOP/s', 'of FMA peak', 'SGEMM share', 'native ÷ this', 'background'],
       rows: [],
     };
     const order = (d: string): number => (d === 'native' ? 0 : d.startsWith('PyTorch') ? 1 : d === 'tfjs-wasm' ? 2 : d === 'tfjs-cpu' ? 3 : d === 'js' ? 4 : 5);
-    for (const t of TRIALS) {
+    for (const t of trials) {
       const rowsOf = results.filter((r) => r.trial === t.id).sort((a, b) => order(a.driver) - order(b.driver));
       const nat = nativeOf(t.id).samplesPerSecond.median;
       for (const r of rowsOf) {
         table.rows.push([netName(t.sizes), String(t.batch), `${r.driver}${r.best ? ' ★' : ''}${r.fastest && !r.best ? ' ☆' : ''}`, r.core ?? '–',
           r.threadsLabel ?? String(r.threads), describeTimed(r),
-          rateCell(r.samplesPerSecond), num(r.gflops), ofPeak(r.gflops), (r.gflops / sgemmRate(t.id)).toFixed(2),
+          rateCell(r.samplesPerSecond), r.steady ? rateCell(r.steady) : '–', num(r.gflops), ofPeak(r.gflops), (r.gflops / sgemmRate(t.id)).toFixed(2),
           r.driver === 'native' ? '1' : `${num(nat / r.samplesPerSecond.median)}×`, r.load ? pct(r.load.others + r.load.steal) : 'n/a']);
       }
     }
@@ -442,16 +551,16 @@ export const mlpSuite: Suite = {
     const unsetTable: Table | null = coreType === undefined ? null : {
       title: 'Training throughput with OPENBLAS_CORETYPE unset in the child processes (OpenBLAS chooses its kernels from the CPU), samples/s',
       notes: [
-        `Rows of blasnet native (bench/mlp-native.ts, the same epochs as above in a child process) and PyTorch at the same settings, each run right after ` +
-          `the same trial's rows of the table above, with OPENBLAS_CORETYPE (here ${coreType}) removed from the child's environment. ` +
+        `Rows of blasnet native (bench/mlp-native.ts, the same runs as above in a child process kept across the rounds) and PyTorch at the same settings, ` +
+          `interleaved in the same rounds as the rows of the table above, with OPENBLAS_CORETYPE (here ${coreType}) removed from the child's environment. ` +
           'Ratios compare rows of this table only; "core" is the OpenBLAS kernel set each child reports.',
       ],
-      columns: ['net', 'batch', 'who', 'core', 'threads', 'samples/s', 'useful GFLOP/s', 'of FMA peak', 'fraction of GEMM-only bound', 'native ÷ this', 'background'],
-      rows: TRIALS.flatMap((t) => {
+      columns: ['net', 'batch', 'who', 'core', 'threads', 'samples/s', 'steady epoch, samples/s', 'useful GFLOP/s', 'of FMA peak', 'fraction of GEMM-only bound', 'native ÷ this', 'background'],
+      rows: trials.flatMap((t) => {
         const rowsOf = unset.filter((r) => r.trial === t.id);
         const nat = find(t.id, 'native', unset);
         return rowsOf.map((r) => [netName(t.sizes), String(t.batch), `${r.driver}${r.best ? ' ★' : ''}${r.fastest && !r.best ? ' ☆' : ''}`, r.core ?? '–',
-          r.threadsLabel ?? String(r.threads), rateCell(r.samplesPerSecond), num(r.gflops), ofPeak(r.gflops),
+          r.threadsLabel ?? String(r.threads), rateCell(r.samplesPerSecond), r.steady ? rateCell(r.steady) : '–', num(r.gflops), ofPeak(r.gflops),
           r.gemm ? (r.samplesPerSecond.median / (t.batch / r.gemm.median)).toFixed(2) : '–',
           nat ? (r === nat ? '1' : `${num(nat.samplesPerSecond.median / r.samplesPerSecond.median)}×`) : 'n/a',
           r.load ? pct(r.load.others + r.load.steal) : 'n/a']);
@@ -473,34 +582,42 @@ export const mlpSuite: Suite = {
       title: 'blasnet native against its GEMM-only bound',
       notes: [
         'GEMM-only bound: the step\'s GEMMs alone (per layer Z = X Wᵀ and dW = dZᵀ X, dX = dZ W for all but the first layer) through the native backend\'s gemm at the same ' +
-          `batch and threads, one sample of ≥ ${gemmTiming.minTime} s right after each timed epoch (median over them); bound = batch / their time. ` +
+          `batch and threads, one sample of ≥ ${gemmTiming.minTime} s right after each native run's two epochs (median over the rounds); bound = batch / their time. ` +
           'Their FLOPs over their time is the SGEMM rate for these shapes; since the useful-FLOP count is exactly those GEMMs\' FLOPs, ' +
-          'the fraction of the SGEMM rate equals the fraction of the bound.',
+          'the fraction of the SGEMM rate equals the fraction of the bound. The targets take the first epoch; "steady" is the second epoch of the same runs.',
       ],
-      columns: ['net', 'batch', 'threads', 'samples/s', 'GEMM-only bound, samples/s', 'fraction of bound', 'SGEMM GFLOP/s (these shapes)', 'SGEMM of FMA peak'],
-      rows: TRIALS.map((t) => {
+      columns: ['net', 'batch', 'threads', 'samples/s', 'GEMM-only bound, samples/s', 'fraction of bound', 'steady epoch, samples/s', 'steady fraction of bound',
+        'SGEMM GFLOP/s (these shapes)', 'SGEMM of FMA peak'],
+      rows: trials.map((t) => {
         const r = nativeOf(t.id);
         const bound = t.batch / (r.gemm as Stats).median;
         return [netName(t.sizes), String(t.batch), String(r.threads), num(r.samplesPerSecond.median), num(bound),
-          (r.samplesPerSecond.median / bound).toFixed(2), num(sgemmRate(t.id)), ofPeak(sgemmRate(t.id))];
+          (r.samplesPerSecond.median / bound).toFixed(2), num((r.steady as Rate).median), ((r.steady as Rate).median / bound).toFixed(2),
+          num(sgemmRate(t.id)), ofPeak(sgemmRate(t.id))];
       }),
     };
 
+    // Both rows ran in every round, one shortly after the other: their ratio per round drifts less than the rows do.
+    const roundsOf = (a: RowResult, b: RowResult): string => {
+      const r = a.stats.samples.map((s2, i) => (a.samples / s2) / (b.samples / b.stats.samples[i]));
+      return r.length > 1 ? `, per round ${num(Math.min(...r))}–${num(Math.max(...r))}×` : '';
+    };
     const targets: Target[] = [];
     const under = targetRows === unset ? ' (OPENBLAS_CORETYPE unset)' : '';
-    for (const t of TRIALS) {
+    for (const t of trials) {
       const need = TORCH_TARGETS[t.id];
       const best = torchBest(t.id);
-      const nat = nativeOf(t.id, targetRows).samplesPerSecond.median;
+      const natRow = nativeOf(t.id, targetRows);
+      const nat = natRow.samplesPerSecond.median;
       targets.push({
         name: `native ${netName(t.sizes)} at batch ${t.batch} at least ${need}× PyTorch's best thread setting${under}`,
         met: best ? nat / best.samplesPerSecond.median >= need : null,
         measured: best
-          ? `${(nat / best.samplesPerSecond.median).toFixed(2)}× (${num(nat)} vs ${num(best.samplesPerSecond.median)} samples/s, ${best.driver}; medians)`
+          ? `${(nat / best.samplesPerSecond.median).toFixed(2)}× (${num(nat)} vs ${num(best.samplesPerSecond.median)} samples/s, ${best.driver}; medians${roundsOf(natRow, best)})`
           : 'not measured: PyTorch not available (apt-get install python3-torch)',
       });
     }
-    const strict = TRIALS.map((t) => ({ t, best: torchFastest(t.id), nat: nativeOf(t.id, targetRows).samplesPerSecond.median }));
+    const strict = trials.map((t) => ({ t, best: torchFastest(t.id), nat: nativeOf(t.id, targetRows).samplesPerSecond.median }));
     targets.push({
       name: 'stricter, beyond the issue: the same ratios against PyTorch\'s fastest setting including the malloc-tuned ones',
       met: strict.some((x2) => !x2.best) ? null : strict.every((x2) => x2.nat / (x2.best as RowResult).samplesPerSecond.median >= TORCH_TARGETS[x2.t.id]),
@@ -508,7 +625,7 @@ export const mlpSuite: Suite = {
         ? `${netName(t.sizes)} b${t.batch}: ${(nat / best.samplesPerSecond.median).toFixed(2)}× (need ${TORCH_TARGETS[t.id]}×; ${best.driver})`
         : `${netName(t.sizes)} b${t.batch}: not measured`).join('; ') + ' (medians)',
     });
-    for (const t of TRIALS) {
+    for (const t of trials) {
       const r = nativeOf(t.id, targetRows);
       const bound = t.batch / (r.gemm as Stats).median;
       const share = r.samplesPerSecond.median / bound;
@@ -519,13 +636,15 @@ export const mlpSuite: Suite = {
       });
     }
     const versus = (who: string, of: string, need: number, name: string): void => {
-      const pairs = TRIALS.map((t) => ({ t, a: find(t.id, who), b: find(t.id, of) }));
+      const pairs = trials.map((t) => ({ t, a: find(t.id, who), b: find(t.id, of) }));
       const missing = pairs.some((p) => !p.a || !p.b);
-      const ratios = pairs.filter((p) => p.a && p.b).map((p) => ({ t: p.t, r: (p.a as RowResult).samplesPerSecond.median / (p.b as RowResult).samplesPerSecond.median }));
+      const ratios = pairs.filter((p) => p.a && p.b).map((p) => ({
+        t: p.t, r: (p.a as RowResult).samplesPerSecond.median / (p.b as RowResult).samplesPerSecond.median, rounds: roundsOf(p.a as RowResult, p.b as RowResult),
+      }));
       targets.push({
         name,
         met: missing ? null : ratios.every((x2) => x2.r >= need),
-        measured: (ratios.map(({ t, r }) => `${netName(t.sizes)} b${t.batch}: ${num(r)}×`).join('; ') || 'not measured') +
+        measured: (ratios.map(({ t, r, rounds }) => `${netName(t.sizes)} b${t.batch}: ${num(r)}×${rounds ? ` (${rounds.slice(2)})` : ''}`).join('; ') || 'not measured') +
           (missing ? `; ${of} not run in every configuration (${skips.filter((s) => s.driver === of).map((s) => s.reason)[0] ?? 'skipped'})` : '') + ' (medians)',
       });
     };
