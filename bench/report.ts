@@ -50,6 +50,8 @@ export interface SuiteContext {
   progress(msg: string): void;
   /** Trial ids to run (--trial), for suites that name their trials; all when absent. */
   only?: string[];
+  /** mlp: an older build's dist/bench/mlp-native.js whose runs join the rounds as "native (before)" (--before). */
+  before?: string;
 }
 
 /** A table of trials run by every driver. */

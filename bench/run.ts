@@ -20,19 +20,22 @@ import { trainingSuite } from './suites/training';
 
 const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, bandwidthSuite, overheadSuite, optimSuite, trainingSuite, mlpSuite, jsSuite, ablationSuite, scalingSuite, inferenceSuite];
 
-const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N] [--trial=ID,...]
+const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N] [--trial=ID,...] [--before=PATH]
   suites: ${SUITES.map((s) => s.name).join(', ')} (default: all)
   --json        print one JSON document instead of the markdown report
   --warmup=S    untimed seconds before each trial (default per suite)
   --min-time=S  minimum seconds per timed sample (default per suite)
   --runs=N      timed samples per trial; the median is reported with min and max (default per suite)
-  --trial=IDS   only these trials, comma-separated, in suites that name theirs (mlp: ref-32, ref-128, ref-512, small-32)`;
+  --trial=IDS   only these trials, comma-separated, in suites that name theirs (mlp: ref-32, ref-128, ref-512, small-32)
+  --before=PATH mlp: also run "native (before)" rows, interleaved with the others, from PATH = an older
+                checkout's dist/bench/mlp-native.js built from this bench (copy this dist/bench there)`;
 
 interface Options {
   suites: Suite[];
   json: boolean;
   timing: Partial<TimingOptions>;
   only?: string[];
+  before?: string;
 }
 
 function fail(msg: string): never {
@@ -63,6 +66,10 @@ function parseArgs(argv: readonly string[]): Options {
     else if (flag === '--trial') {
       opts.only = value.split(',').filter((id) => id !== '');
       if (opts.only.length === 0) fail('--trial expects one or more trial ids, comma-separated');
+    }
+    else if (flag === '--before') {
+      if (value === '') fail('--before expects the path of an older build\'s dist/bench/mlp-native.js');
+      opts.before = value;
     }
     else if (flag.startsWith('-')) fail(`unknown option ${arg}`);
     else {
@@ -99,7 +106,7 @@ async function main(): Promise<void> {
     const start = Date.now();
     progress(`suite ${suite.name}: warmup ${timing.warmup} s, samples >= ${timing.minTime} s, ${timing.runs} runs`);
     const before = cpuSnapshot();
-    const result = await suite.run({ timing, progress, only: opts.only });
+    const result = await suite.run({ timing, progress, only: opts.only, before: opts.before });
     const load = loadBetween(before, cpuSnapshot());
     reports.push({ name: suite.name, title: suite.title, summary: suite.summary, timing, load, ...result });
     progress(`suite ${suite.name} took ${((Date.now() - start) / 1000).toFixed(1)} s`);

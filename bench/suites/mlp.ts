@@ -361,6 +361,21 @@ export const mlpSuite: Suite = {
         }, peerSeconds);
       };
       for (const setting of settings) wanted.push({ name: `PyTorch (${setting.label})`, unset: false, start: torch(setting, false) });
+      const before = ctx.before;
+      if (before !== undefined) {
+        // The same runs by an older build of the library, for before/after figures within one run.
+        wanted.push({
+          name: 'native (before)', unset: false, start: async () => {
+            const r = await ServedPeer.start(process.execPath, [path.resolve(before), t.id, JSON.stringify(gemmTiming)], process.env, 'mlp-native (before)',
+              'npm run build in that checkout, then copy this checkout\'s dist/bench into its dist/');
+            if (!r.ok) return r;
+            const info = r.info as unknown as NativeChildInfo;
+            return served(r.peer, {
+              driver: 'native (before)', unset: false, threads: info.threads, samples: x.rows, steps: epochSteps(t), spins: true, extra: { core: info.coreName },
+            }, (json) => ({ seconds: json.first as number, steady: json.steady as number, gemm: json.gemm as number }));
+          },
+        });
+      }
       if (coreType !== undefined) {
         wanted.push({
           name: 'native', unset: true, start: async () => {
@@ -474,7 +489,7 @@ export const mlpSuite: Suite = {
         const row: RowResult = {
           trial: t.id, driver: d.driver, threads: d.threads, samples: d.samples, steps: d.steps, stats, samplesPerSecond: sps,
           gflops: (sps.median * fpS) / 1e9, gemm: d.driver === 'native' ? statsOf(got.map((g) => g.gemm as number)) : null,
-          steady: d.driver === 'native' ? rate(statsOf(got.map((g) => g.steady as number)), d.samples) : null, load, ...d.extra,
+          steady: d.driver.startsWith('native') ? rate(statsOf(got.map((g) => g.steady as number)), d.samples) : null, load, ...d.extra,
         };
         (d.unset ? unset : results).push(row);
         if (d.driver.startsWith('PyTorch')) (d.unset ? unsetTorch : torchRows).push(row);
@@ -515,6 +530,7 @@ export const mlpSuite: Suite = {
         'native = blasnet on the addon: model.fit of two epochs over the 60,000 rows, no metrics or validation, one callback taking the time at each epoch end; ' +
           '"samples/s" is the first epoch (from the fit call, so fit\'s NaN scan of the inputs and its set-up are in it), ' +
           '"steady epoch" the second epoch of the same model (the rate of a long job\'s later epochs; bench/RESULTS.md "The subnormal flush" says why they differ). ' +
+          (ctx.before !== undefined ? `native (before) = the same runs by an older build of the library (${ctx.before}, a child process kept across the rounds, as found); ` : '') +
           'js = blasnet on the TypeScript backend, model.fit over a prefix of steps × batch rows. naive JS = bench/naive-mlp.ts (i-j-k triple loops, Adam), same steps as js.',
         `PyTorch = bench/peers/torch_mlp.py${torchInfo ? ` (torch ${String(torchInfo.version)}, BLAS: ${String(torchInfo.blas ?? 'unknown').replace(/ \(.*\)$/, '')})` : ''}: ` +
           'nn.Sequential of Linear/ReLU, CrossEntropyLoss, Adam(lr=1e-3), one whole epoch per run (X[idx] batches of a randperm, as users write it); ' +
