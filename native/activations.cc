@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -6,6 +7,7 @@
 #include "isa.h"
 #include "pool.h"
 #include "table.h"
+#include "vmath.h"
 
 namespace blasnet {
 namespace {
@@ -83,38 +85,84 @@ void activationBackward(int id, float param, size_t n, const float* x, const flo
   });
 }
 
-void softmax(size_t rows, size_t cols, const float* x, float* y) {
-  if (cols == 0) return;
+namespace {
+
+using RowsFn = void (*)(size_t rows, size_t cols, const float* x, float* y);
+
+// Each row less its max goes into y first; the exponentials then run as one long loop over whole
+// rows (a batch of 10-wide rows would otherwise be many loops too short to vectorise), and each
+// row's sum stays a sequential double sum, added in the same order on every level.
+BLASNET_INLINE void shiftRows(size_t rows, size_t cols, const float* x, float* y) {
   for (size_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
-    float m = -INFINITY;
-    for (size_t j = 0; j < cols; ++j) m = std::fmax(m, xr[j]);
+    const float m = vm::maxOf(cols, xr);
+    for (size_t j = 0; j < cols; ++j) yr[j] = xr[j] - m;
+  }
+}
+
+BLASNET_INLINE void softmaxRows(size_t rows, size_t cols, const float* x, float* y) {
+  shiftRows(rows, cols, x, y);
+  for (size_t i = 0, n = rows * cols; i < n; ++i) y[i] = vm::exp(y[i]);
+  for (size_t r = 0; r < rows; ++r) {
+    float* yr = y + r * cols;
     double s = 0.0;
-    for (size_t j = 0; j < cols; ++j) {
-      const float e = std::exp(xr[j] - m);
-      yr[j] = e;
-      s += e;
-    }
+    for (size_t j = 0; j < cols; ++j) s += yr[j];
     const float inv = static_cast<float>(1.0 / s);
     for (size_t j = 0; j < cols; ++j) yr[j] *= inv;
   }
 }
 
+// logSoftmax keeps x - m in y until each row's last pass, so the exponentials go through a buffer
+// of their own: whole rows at a time where they fit, else one row in pieces.
+constexpr size_t kExpBuffer = 1024;
+
+BLASNET_INLINE void logSoftmaxRows(size_t rows, size_t cols, const float* x, float* y) {
+  shiftRows(rows, cols, x, y);
+  float e[kExpBuffer];
+  const bool fits = cols <= kExpBuffer;
+  const size_t block = fits ? kExpBuffer / cols : 1;
+  for (size_t r0 = 0; r0 < rows; r0 += block) {
+    const size_t nb = std::min(block, rows - r0);
+    const float* yb = y + r0 * cols;
+    if (fits) {
+      for (size_t i = 0, n = nb * cols; i < n; ++i) e[i] = vm::exp(yb[i]);
+    }
+    for (size_t b = 0; b < nb; ++b) {
+      float* yr = y + (r0 + b) * cols;
+      double s = 0.0;
+      for (size_t j0 = 0; j0 < cols; j0 += kExpBuffer) {
+        const size_t len = std::min(kExpBuffer, cols - j0);
+        const float* ej = e + b * cols;
+        if (!fits) {
+          for (size_t j = 0; j < len; ++j) e[j] = vm::exp(yr[j0 + j]);
+          ej = e;
+        }
+        for (size_t j = 0; j < len; ++j) s += ej[j];
+      }
+      // (x - m) - log(s), not x - (m + log(s)): m + log(s) rounded to float32 loses half an ulp
+      // of m (5e-4 at logits of 1e4), while x - m is exact wherever the result is small.
+      const float logS = static_cast<float>(std::log(s));
+      for (size_t j = 0; j < cols; ++j) yr[j] -= logS;
+    }
+  }
+}
+
+constexpr Levels<RowsFn> kSoftmax = levels<RowsFn, &softmaxRows>();
+constexpr Levels<RowsFn> kLogSoftmax = levels<RowsFn, &logSoftmaxRows>();
+
+}  // namespace
+
+// x may be y: each row's max is read before the row is overwritten, and x[j] is read only to
+// write y[j].
+void softmax(size_t rows, size_t cols, const float* x, float* y) {
+  if (cols == 0) return;
+  kSoftmax()(rows, cols, x, y);
+}
+
 void logSoftmax(size_t rows, size_t cols, const float* x, float* y) {
   if (cols == 0) return;
-  for (size_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    float m = -INFINITY;
-    for (size_t j = 0; j < cols; ++j) m = std::fmax(m, xr[j]);
-    double s = 0.0;
-    for (size_t j = 0; j < cols; ++j) s += std::exp(xr[j] - m);
-    // (x - m) - log(s), not x - (m + log(s)): m + log(s) rounded to float32 loses half an ulp of
-    // m (5e-4 at logits of 1e4), while x - m is exact wherever the result is small.
-    const float logS = static_cast<float>(std::log(s));
-    for (size_t j = 0; j < cols; ++j) yr[j] = (xr[j] - m) - logS;
-  }
+  kLogSoftmax()(rows, cols, x, y);
 }
 
 void softmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, float* dx) {
@@ -130,8 +178,11 @@ void softmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, 
   }
 }
 
-void logSoftmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, float* dx) {
-  if (cols == 0) return;
+namespace {
+
+using RowsBackwardFn = void (*)(size_t rows, size_t cols, const float* y, const float* dy, float* dx);
+
+BLASNET_INLINE void logSoftmaxBackwardRows(size_t rows, size_t cols, const float* y, const float* dy, float* dx) {
   for (size_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
     const float* dyr = dy + r * cols;
@@ -139,8 +190,17 @@ void logSoftmaxBackward(size_t rows, size_t cols, const float* y, const float* d
     double s = 0.0;
     for (size_t j = 0; j < cols; ++j) s += dyr[j];
     const float sf = static_cast<float>(s);
-    for (size_t j = 0; j < cols; ++j) dxr[j] = dyr[j] - std::exp(yr[j]) * sf;
+    for (size_t j = 0; j < cols; ++j) dxr[j] = dyr[j] - vm::exp(yr[j]) * sf;
   }
+}
+
+constexpr Levels<RowsBackwardFn> kLogSoftmaxBackward = levels<RowsBackwardFn, &logSoftmaxBackwardRows>();
+
+}  // namespace
+
+void logSoftmaxBackward(size_t rows, size_t cols, const float* y, const float* dy, float* dx) {
+  if (cols == 0) return;
+  kLogSoftmaxBackward()(rows, cols, y, dy, dx);
 }
 
 // A shared slope runs as one flat loop: no per-row work, so a huge row count of empty rows is free.

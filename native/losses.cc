@@ -2,6 +2,8 @@
 #include <cmath>
 
 #include "blasnet.h"
+#include "isa.h"
+#include "vmath.h"
 
 namespace blasnet {
 namespace {
@@ -124,59 +126,93 @@ bool checkLabels(size_t rows, size_t cols, const int32_t* labels, Status* st) {
   return true;
 }
 
-// Rows up to this wide keep exp(x_j - max) from the log-sum-exp for the gradient (one exp per
-// element); wider rows compute it again.
-constexpr size_t kKeptExps = 256;
+// Exponentials go through a buffer of this many floats: whole rows at a time where they fit (the
+// 512 x 10 logits of a training batch are 5 runs of one long loop that vectorises, not 512 loops
+// of 10), else one row in pieces, taken again for the gradient (the same bits).
+constexpr size_t kExpBuffer = 1024;
 
 // Softmax cross-entropy on logits; targets are class labels or a distribution per row. The mean
-// runs over rows (PyTorch's CrossEntropyLoss). softmax_j = exp(x_j - m) / s, where m is the row's
-// max and s = sum_j exp(x_j - m), so lse = m + log(s).
-double crossEntropy(float, size_t rows, size_t cols, const float* pred, const float* target,
-                    const int32_t* labels, const float* weight, float* grad, Status* st) {
+// runs over rows (PyTorch's CrossEntropyLoss). softmax_j = e_j / s with e_j = exp(x_j - m) in
+// float (vmath.h), m the row's max and s = sum_j e_j in double, added in order on every level;
+// lse = m + log(s) in double.
+BLASNET_INLINE double crossEntropyRows(float, size_t rows, size_t cols, const float* pred, const float* target,
+                                       const int32_t* labels, const float* weight, float* grad, Status* st) {
   if (labels && !checkLabels(rows, cols, labels, st)) return 0.0;
   if (rows == 0 || cols == 0) return 0.0;
   const double inv = 1.0 / static_cast<double>(rows);
-  const bool keep = cols <= kKeptExps;
-  double e[kKeptExps];
+  const bool fits = cols <= kExpBuffer;
+  const size_t block = fits ? kExpBuffer / cols : 1;
+  float e[kExpBuffer];
+  float maxes[kExpBuffer];
   double sum = 0.0;
-  for (size_t r = 0; r < rows; ++r) {
-    const float* p = pred + r * cols;
-    double m = -INFINITY;
-    for (size_t j = 0; j < cols; ++j) m = std::fmax(m, double(p[j]));
-    double s = 0.0;
-    for (size_t j = 0; j < cols; ++j) {
-      const double ej = std::exp(double(p[j]) - m);
-      if (keep) e[j] = ej;
-      s += ej;
+  for (size_t r0 = 0; r0 < rows; r0 += block) {
+    const size_t nb = std::min(block, rows - r0);
+    for (size_t b = 0; b < nb; ++b) maxes[b] = vm::maxOf(cols, pred + (r0 + b) * cols);
+    if (fits) {
+      for (size_t b = 0; b < nb; ++b) {
+        const float* p = pred + (r0 + b) * cols;
+        float* eb = e + b * cols;
+        const float m = maxes[b];
+        for (size_t j = 0; j < cols; ++j) eb[j] = p[j] - m;
+      }
+      for (size_t i = 0, n = nb * cols; i < n; ++i) e[i] = vm::exp(e[i]);
     }
-    const double lse = m + std::log(s);
-    // softmax_j, from the kept exponentials or afresh.
-    auto softmax = [&](size_t j) { return keep ? e[j] / s : std::exp(double(p[j]) - lse); };
-    const double w = rowWeight(weight, r);
-    const double wi = w * inv;
-    if (labels) {
-      size_t y;
-      if (!labelAt(r, cols, labels, &y)) { *st = Status::BadLabel; return 0.0; }
-      sum += w * (lse - p[y]);
-      if (grad) {
-        float* g = grad + r * cols;
-        for (size_t j = 0; j < cols; ++j) g[j] = static_cast<float>(softmax(j) * wi);
-        g[y] -= static_cast<float>(wi);
+    for (size_t b = 0; b < nb; ++b) {
+      const size_t r = r0 + b;
+      const float* p = pred + r * cols;
+      const float m = maxes[b];
+      // Row r's exponentials from j0 on: in the block, or computed into e.
+      auto exps = [&](size_t j0, size_t len) -> const float* {
+        if (fits) return e + b * cols + j0;
+        for (size_t j = 0; j < len; ++j) e[j] = vm::exp(p[j0 + j] - m);
+        return e;
+      };
+      double s = 0.0;
+      for (size_t j0 = 0; j0 < cols; j0 += kExpBuffer) {
+        const size_t len = std::min(kExpBuffer, cols - j0);
+        const float* ej = exps(j0, len);
+        for (size_t j = 0; j < len; ++j) s += ej[j];
       }
-    } else {
-      const float* t = target + r * cols;
+      const double lse = m + std::log(s);
+      const double w = rowWeight(weight, r);
+      const double wi = w * inv;
+      size_t y = 0;
+      if (labels) {
+        if (!labelAt(r, cols, labels, &y)) { *st = Status::BadLabel; return 0.0; }
+        sum += w * (lse - p[y]);
+      }
+      const float* t = labels ? nullptr : target + r * cols;
       double tsum = 0.0;
-      for (size_t j = 0; j < cols; ++j) {
-        if (t[j] != 0.0f) sum += w * (double(t[j]) * (lse - p[j]));
-        tsum += t[j];
+      if (t) {
+        for (size_t j = 0; j < cols; ++j) {
+          if (t[j] != 0.0f) sum += w * (double(t[j]) * (lse - p[j]));
+          tsum += t[j];
+        }
       }
-      if (grad) {
-        float* g = grad + r * cols;
-        for (size_t j = 0; j < cols; ++j) g[j] = static_cast<float>((softmax(j) * tsum - t[j]) * wi);
+      if (!grad) continue;
+      // softmax_j * wi = e_j * (wi / s).
+      const double scale = wi / s;
+      float* g = grad + r * cols;
+      for (size_t j0 = 0; j0 < cols; j0 += kExpBuffer) {
+        const size_t len = std::min(kExpBuffer, cols - j0);
+        const float* ej = exps(j0, len);
+        if (t) {
+          for (size_t j = 0; j < len; ++j) g[j0 + j] = static_cast<float>(ej[j] * scale * tsum - t[j0 + j] * wi);
+        } else {
+          for (size_t j = 0; j < len; ++j) g[j0 + j] = static_cast<float>(ej[j] * scale);
+        }
       }
+      if (labels) g[y] -= static_cast<float>(wi);
     }
   }
   return sum * inv;
+}
+
+constexpr Levels<LossFn> kCrossEntropy = levels<LossFn, &crossEntropyRows>();
+
+double crossEntropy(float param, size_t rows, size_t cols, const float* pred, const float* target,
+                    const int32_t* labels, const float* weight, float* grad, Status* st) {
+  return kCrossEntropy()(param, rows, cols, pred, target, labels, weight, grad, st);
 }
 
 // PyTorch's MultiMarginLoss (p = 1): sum_{j != y} max(0, margin - x_y + x_j) / cols, mean over rows.

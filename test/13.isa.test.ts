@@ -1,8 +1,8 @@
 /**
  * The native kernels' instruction-set levels (native/isa.h): every level this CPU supports,
  * forced with BLASNET_ISA in a fresh process, passes the kernel tests that compare native with js
- * (test/12.parity, and the native rows of test/10.kernels and test/60.optim), and computes the same
- * bits as every other level.
+ * (test/12.parity, and the native rows of test/10.kernels, test/14.exp and test/60.optim), and
+ * computes the same bits as every other level.
  */
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
@@ -16,8 +16,8 @@ const LIB = path.join(DIST, 'lib');
 const MOCHA = require.resolve('mocha/bin/mocha.js');
 
 /** The kernel tests run at each level: native against js, or native against float64 references. */
-const PARITY_FILES = ['12.parity.test.js', '10.kernels.test.js', '60.optim.test.js'].map((f) => path.join(DIST, 'test', f));
-const PARITY_GREP = 'native vs js parity|(row operations|activations|dense layer|optimizer kernels|clamp|' +
+const PARITY_FILES = ['12.parity.test.js', '10.kernels.test.js', '14.exp.test.js', '60.optim.test.js'].map((f) => path.join(DIST, 'test', f));
+const PARITY_GREP = 'native vs js parity|(row operations|activations|dense layer|optimizer kernels|clamp|exponentials against float64|' +
   'optimizers: 8 steps against the float64 reference[^[]*) \\[native\\]';
 
 function env(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -47,6 +47,19 @@ for (const name of bn.ACTIVATION_NAMES) {
   const xin = rng.uniformArray(37 * 9, -1, 1), bias = rng.uniformArray(130, -1, 1);
   b.denseForward(id, param, 37, 9, 130, xin, w, bias, z, ya);
   out.digests['dense ' + name] = hex(z) + hex(ya);
+}
+// The row kernels with exponentials, on rows narrower and wider than their 1024-float buffer.
+for (const [r, c] of [[333, 10], [3, 1500]]) {
+  const lx = rng.uniformArray(r * c, -30, 30), ly = new Float32Array(r * c), ldx = new Float32Array(r * c);
+  lx[4] = NaN; lx[c + 1] = Infinity; lx[2 * c + 2] = -Infinity;
+  b.softmax(r, c, lx, ly); out.digests['softmax ' + c] = hex(ly);
+  b.logSoftmax(r, c, lx, ly); b.logSoftmaxBackward(r, c, ly, dy.subarray(0, r * c), ldx);
+  out.digests['logSoftmax ' + c] = hex(ly) + hex(ldx);
+  const lp = rng.uniformArray(r * c, -30, 30), labels = Int32Array.from({ length: r }, (_, i) => (i * 7) % c);
+  const dist = rng.uniformArray(r * c, 0, 1), g = new Float32Array(r * c), gd = new Float32Array(r * c);
+  const v = b.loss(bn.lossId('crossEntropy'), 0, r, c, lp, labels, g);
+  const vd = b.loss(bn.lossId('crossEntropy'), 0, r, c, lp, dist, gd);
+  out.digests['crossEntropy ' + c] = String(v) + ' ' + String(vd) + hex(g) + hex(gd);
 }
 const rows = 301, cols = 517, m = rng.uniformArray(rows * cols, -1, 1), sums = rng.uniformArray(cols, -1, 1);
 b.colSum(rows, cols, 0.5, m, sums);
