@@ -30,6 +30,7 @@ export const BANDWIDTH_KERNELS: readonly BandwidthKernel[] = [
   { id: 'relu', label: 'ReLU forward', bytes: 8, traffic: 'x read, y written', leveled: true },
   { id: 'relu-back', label: 'ReLU backward', bytes: 12, traffic: 'x, dy read; dx written', leveled: true },
   { id: 'sigmoid', label: 'sigmoid forward', bytes: 8, traffic: 'x read, y written', leveled: true },
+  { id: 'tanh', label: 'tanh forward', bytes: 8, traffic: 'x read, y written', leveled: true },
   { id: 'tanh-back', label: 'tanh backward', bytes: 12, traffic: 'y, dy read; dx written', leveled: true },
   { id: 'colsum', label: 'colSum (bias gradient), 256 columns', bytes: 4, traffic: 'x read', leveled: true },
   { id: 'mul', label: 'mul', bytes: 12, traffic: 'x, y read; out written', leveled: true },
@@ -38,7 +39,8 @@ export const BANDWIDTH_KERNELS: readonly BandwidthKernel[] = [
   { id: 'clamp', label: 'clamp', bytes: 8, traffic: 'x read and written', leveled: true },
   { id: 'scan', label: 'firstNonFinite (fit\'s NaN scan)', bytes: 4, traffic: 'x read', leveled: true },
   { id: 'gather', label: `gatherRows, ${GATHER_COLS}-float rows`, bytes: 8, traffic: 'source rows read, batch written', leveled: false },
-  { id: 'xent', label: `crossEntropy loss + gradient, ${CLASSES} classes`, bytes: 8, traffic: 'logits read, gradient written', leveled: false },
+  { id: 'softmax', label: `softmax, rows of ${CLASSES}`, bytes: 8, traffic: 'x read, y written', leveled: true },
+  { id: 'xent', label: `crossEntropy loss + gradient, ${CLASSES} classes`, bytes: 8, traffic: 'logits read, gradient written', leveled: true },
 ];
 
 /** A body running kernel `id` over n elements (rounded to whole rows where it has rows). */
@@ -46,6 +48,7 @@ function body(b: Backend, id: string, n: number): Body {
   const rng = new Rng(5);
   const x = rng.uniformArray(n, -4, 4), y = rng.uniformArray(n, -1, 1), out = new Float32Array(n);
   const act = (name: 'relu' | 'sigmoid' | 'tanh') => activationId(name);
+  const rows = Math.floor(n / CLASSES);
   const loop = (f: () => void): Body => (reps) => { for (let r = 0; r < reps; r++) f(); };
   switch (id) {
     case 'adam':
@@ -57,6 +60,7 @@ function body(b: Backend, id: string, n: number): Body {
     case 'relu': return loop(() => b.activation(act('relu'), 0, n, x, out));
     case 'relu-back': return loop(() => b.activationBackward(act('relu'), 0, n, x, x, y, out));
     case 'sigmoid': return loop(() => b.activation(act('sigmoid'), 0, n, x, out));
+    case 'tanh': return loop(() => b.activation(act('tanh'), 0, n, x, out));
     case 'tanh-back': return loop(() => b.activationBackward(act('tanh'), 0, n, x, x, y, out));
     case 'colsum': {
       const cols = 256, sums = new Float32Array(cols);
@@ -73,8 +77,8 @@ function body(b: Backend, id: string, n: number): Body {
       const index = Int32Array.from({ length: rows }, () => Math.floor(rng.uniform() * srcRows));
       return loop(() => b.gatherRows(rows, GATHER_COLS, srcRows, index, src, out));
     }
+    case 'softmax': return loop(() => b.softmax(rows, CLASSES, x, out));
     case 'xent': {
-      const rows = Math.floor(n / CLASSES);
       const labels = Int32Array.from({ length: rows }, (_, i) => i % CLASSES);
       return loop(() => { b.loss(lossId('crossEntropy'), 0, rows, CLASSES, x, labels, out); });
     }

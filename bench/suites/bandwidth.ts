@@ -79,8 +79,8 @@ export const bandwidthSuite: Suite = {
           `each level ran in processes of its own with BLASNET_ISA set, interleaved: ${ROUNDS} rounds of one process per level. Levels compile the same loop bodies with -ffp-contract=off and compute the same bits (test/13.isa).`,
         `Triad: bench/c/triad.c built with \`${buildTriad().command}\`, a = b + s·c at the same n, 12 bytes per element, one thread: ` +
           (triad.bandwidth ? `${rateCell(triad.bandwidth, 1e9)} GB/s.` : `not measured (${triad.skipped}).`),
-        'gatherRows and the loss have one loop for every level (memcpy already picks its own instructions; the loss computes in double with libm\'s exp), ' +
-          'so their columns differ only by noise. Failed levels: ' + (runs.filter((r) => r.error).map((r) => `${r.isa}: ${r.error}`).join('; ') || 'none') + '.',
+        'gatherRows has one loop for every level (memcpy already picks its own instructions), so its columns differ only by noise. ' +
+          'Sigmoid, tanh, softmax and the loss take their exponentials from native/vmath.h, which vectorises at each level. Failed levels: ' + (runs.filter((r) => r.error).map((r) => `${r.isa}: ${r.error}`).join('; ') || 'none') + '.',
       ],
       columns: ['kernel', 'traffic', 'B/elem', ...runs.map((r) => r.isa), `${top.isa} ÷ ${base.isa}`, `${top.isa} of triad`],
       rows: BANDWIDTH_KERNELS.map((k) => {
