@@ -175,6 +175,21 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
       }, [1, 2, 4, 5], 1e-5);
   });
 
+  it('softmax, logSoftmax and the cross-entropy loss on rows wider than the native exponentials\' 1024-float buffer, in place', () => {
+    const rows = 3, cols = 1500, m = rows * cols;
+    const labels = Int32Array.from({ length: rows }, () => rng.int(cols)), dist = rng.uniformArray(m, 0, 1);
+    const values: Record<string, number[]> = {};
+    both(() => [rng.uniformArray(m, -30, 30), new Float32Array(m), new Float32Array(m), new Float32Array(m)],
+      (b, [x, s, g, gd]) => {
+        values[b.name] = [b.loss(lossId('crossEntropy'), 0, rows, cols, x, labels, g), b.loss(lossId('crossEntropy'), 0, rows, cols, x, dist, gd)];
+        s.set(x);
+        b.softmax(rows, cols, s, s);
+        b.logSoftmax(rows, cols, x, x);
+      }, [0, 1, 2, 3]);
+    const [n, j] = [values.native, values.js];
+    for (let i = 0; i < 2; i++) assert.ok(Math.abs(n[i] - j[i]) <= 1e-6 * Math.abs(j[i]), `value ${n[i]} vs ${j[i]}`);
+  });
+
   for (const name of ['relu', 'tanh', 'gelu'] as const) {
     it(`dense forward and backward (${name}), 67x129 -> 33`, () => {
       const batch = 67, inDim = 129, outDim = 33, id = activationId(name);
