@@ -198,11 +198,8 @@ const haveFashion = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k
   .every((f) => fs.existsSync(path.join(FASHION_MNIST_DIR, f)) || fs.existsSync(path.join(FASHION_MNIST_DIR, `${f}.gz`)));
 
 (haveFashion ? describe : describe.skip)('data: Fashion-MNIST (Debian dataset-fashion-mnist)', () => {
-  it('train: 60000 x 784 in [0, 1], 6000 of each class, timed', () => {
-    const t0 = process.hrtime.bigint();
+  it('train: 60000 x 784 in [0, 1], 6000 of each class', () => {
     const train = loadFashionMnist({ split: 'train' });
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    console.log(`      loadFashionMnist train: ${ms.toFixed(0)} ms`);
     assert.equal(train.x.rows, 60000);
     assert.equal(train.x.cols, 784);
     assert.deepEqual(train.imageShape, [28, 28]);
@@ -211,8 +208,6 @@ const haveFashion = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k
     assert.equal(train.classNames[0], 'T-shirt/top');
     assert.equal(train.classNames[9], 'Ankle boot');
     checkSet(train.x, train.labels, 6000);
-    // Generous against a loaded CI machine; typically about a third of a second (mostly gunzip).
-    assert.ok(ms < 3000, `took ${ms} ms`);
   });
 
   it('test: 10000 x 784 in [0, 1], 1000 of each class', () => {
@@ -229,10 +224,7 @@ const haveFashion = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k
     const b = defaultBackend();
     const rows = b.name === 'native' ? 60000 : 5000;
     const x = new Matrix(train.x.data.subarray(0, rows * 784), rows, 784);
-    const t0 = process.hrtime.bigint();
     const pca = new PCA({ components: 50 }).fit(x);
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    console.log(`      PCA fit on ${rows} x 784 [${b.name}]: ${ms.toFixed(0)} ms`);
     const r = pca.explainedVarianceRatio as Float64Array;
     // The well-known figures for Fashion-MNIST: the first two axes carry about 29% and 18%.
     assert.ok(Math.abs(r[0] - 0.29) < 0.015 && Math.abs(r[1] - 0.177) < 0.015, `ratios ${r[0]}, ${r[1]}`);
