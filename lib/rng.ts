@@ -93,6 +93,39 @@ export class Rng {
     return Math.floor(this.uniform() * n);
   }
 
+  /**
+   * Shuffles the first n entries of a in place: Fisher-Yates from the end, swapping entry i with
+   * entry int(i + 1), drawing exactly what those n - 1 int() calls would and leaving the generator
+   * where they would. The state lives in locals for the loop (as int32, which V8 keeps unboxed):
+   * a process's first shuffle of a large set runs in a few milliseconds rather than the tens the
+   * calls take before they are compiled, and later ones several times faster. @internal
+   */
+  shuffle(a: Int32Array, n: number): void {
+    let s0 = this.s0 | 0, s1 = this.s1 | 0, s2 = this.s2 | 0, s3 = this.s3 | 0;
+    for (let i = n - 1; i > 0; i--) {
+      // Two nextUint32 steps, as uniform() takes them.
+      let r = Math.imul(s1, 5);
+      r = Math.imul((r << 7) | (r >>> 25), 9);
+      let t = s1 << 9;
+      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      const hi = r >>> 5;
+      r = Math.imul(s1, 5);
+      r = Math.imul((r << 7) | (r >>> 25), 9);
+      t = s1 << 9;
+      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      const j = Math.floor(((hi * 67108864 + (r >>> 6)) / 9007199254740992) * (i + 1));
+      const v = a[i];
+      a[i] = a[j];
+      a[j] = v;
+    }
+    this.s0 = s0 >>> 0;
+    this.s1 = s1 >>> 0;
+    this.s2 = s2 >>> 0;
+    this.s3 = s3 >>> 0;
+  }
+
   /** A standard normal sample (Box-Muller, polar form). */
   normal(): number {
     if (this.spare !== null) {

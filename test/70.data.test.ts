@@ -847,6 +847,45 @@ describe('data: splits', () => {
   });
 });
 
+describe('data: Rng.shuffle', () => {
+  // The reference: Fisher-Yates from the end with one int() draw per swap.
+  function reference(a: Int32Array, n: number, rng: Rng): void {
+    for (let i = n - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      const t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+  }
+
+  it('draws what the int() loop draws and leaves the generator where it would', () => {
+    for (const seed of [0, 1, 7, 0x7fffffff, -5]) {
+      for (const n of [0, 1, 2, 3, 17, 1000, 54000]) {
+        const fast = new Rng(seed), slow = new Rng(seed);
+        // A cached normal sample must survive the shuffle.
+        fast.normal();
+        slow.normal();
+        const a = Int32Array.from({ length: n + 3 }, (_, i) => i * 3 - 1);
+        const b = a.slice();
+        fast.shuffle(a, n);
+        reference(b, n, slow);
+        assert.deepEqual(a, b, `seed ${seed}, n ${n}`);
+        assert.deepEqual(fast.getState(), slow.getState(), `seed ${seed}, n ${n}`);
+        assert.equal(fast.normal(), slow.normal());
+        assert.equal(fast.nextUint32(), slow.nextUint32());
+      }
+    }
+  });
+
+  it('permutes: every entry once, the entries past n untouched', () => {
+    const a = Int32Array.from({ length: 500 }, (_, i) => i);
+    new Rng(3).shuffle(a, 400);
+    assert.deepEqual(Array.from(a.subarray(0, 400)).sort((x, y) => x - y), Array.from({ length: 400 }, (_, i) => i));
+    assert.notDeepEqual(Array.from(a.subarray(0, 400)), Array.from({ length: 400 }, (_, i) => i));
+    assert.deepEqual(Array.from(a.subarray(400)), Array.from({ length: 100 }, (_, i) => 400 + i));
+  });
+});
+
 describe('data: BatchIterator', () => {
   const n = 103, cols = 4;
   const x = new Matrix(Float32Array.from({ length: n * cols }, (_, k) => k), n, cols);

@@ -138,14 +138,9 @@ function permutation(n: number, rng: Rng): Int32Array {
   return p;
 }
 
-/** Shuffles the first n entries of a in place. @internal */
+/** Shuffles the first n entries of a in place (see Rng.shuffle). @internal */
 export function shuffle(a: Int32Array, n: number, rng: Rng): void {
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
+  rng.shuffle(a, n);
 }
 
 /**
