@@ -1,5 +1,6 @@
 import { show } from './describe';
 import { ErrorCode, rangeError, typeError } from './errors';
+import { isInt32Array, typedLength } from './typed';
 
 /**
  * A small seeded pseudo-random generator (xoshiro128**, seeded through splitmix32). The same seed
@@ -94,13 +95,19 @@ export class Rng {
   }
 
   /**
-   * Shuffles the first n entries of a in place: Fisher-Yates from the end, swapping entry i with
+   * Shuffles the first n entries of a (default all) in place: Fisher-Yates from the end, swapping entry i with
    * entry int(i + 1), drawing exactly what those n - 1 int() calls would and leaving the generator
    * where they would. The state lives in locals for the loop (as int32, which V8 keeps unboxed):
    * a process's first shuffle of a large set runs in a few milliseconds rather than the tens the
-   * calls take before they are compiled, and later ones several times faster. @internal
+   * calls take before they are compiled, and later ones several times faster.
    */
-  shuffle(a: Int32Array, n: number): void {
+  shuffle(a: Int32Array, n?: number): void {
+    if (!isInt32Array(a)) throw typeError(ErrorCode.ARG_TYPE, `Rng.shuffle: Expected Int32Array for a but received ${show(a)}`);
+    const length = typedLength(a);
+    if (n === undefined) n = length;
+    else if (!(Number.isInteger(n) && n >= 0 && n <= length)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `Rng.shuffle: Expected integer in [0, ${length}] for n but received ${show(n)}`);
+    }
     let s0 = this.s0 | 0, s1 = this.s1 | 0, s2 = this.s2 | 0, s3 = this.s3 | 0;
     for (let i = n - 1; i > 0; i--) {
       // Two nextUint32 steps, as uniform() takes them.

@@ -884,6 +884,14 @@ describe('data: Rng.shuffle', () => {
     assert.notDeepEqual(Array.from(a.subarray(0, 400)), Array.from({ length: 400 }, (_, i) => i));
     assert.deepEqual(Array.from(a.subarray(400)), Array.from({ length: 100 }, (_, i) => 400 + i));
   });
+
+  it('errors', () => {
+    const rng = new Rng(1);
+    throwsCode(() => rng.shuffle([1, 2] as unknown as Int32Array), 'ERR_BLASNET_ARG_TYPE', TypeError, 'Int32Array for a');
+    throwsCode(() => rng.shuffle(new Int32Array(3), 4), 'ERR_BLASNET_ARG_RANGE', RangeError, 'integer in [0, 3] for n but received 4');
+    throwsCode(() => rng.shuffle(new Int32Array(3), 1.5), 'ERR_BLASNET_ARG_RANGE', RangeError, 'received 1.5');
+    throwsCode(() => rng.shuffle(new Int32Array(3), Infinity), 'ERR_BLASNET_ARG_RANGE', RangeError, 'received Infinity');
+  });
 });
 
 describe('data: BatchIterator', () => {

@@ -203,7 +203,7 @@ forEachBackend('fit scans x as the first epoch gathers it', (b) => {
     assert.equal(batches, 0);
   });
 
-  it('fitAsync still rejects a bad row before its worker starts', async () => {
+  it('fitAsync still rejects a bad row before its worker trains', async () => {
     const bad = x.slice();
     bad[100] = NaN;
     await rejectsCode(make(b).fitAsync(bad, y, { epochs: 1 }), 'ERR_BLASNET_DATA', 'index 100');

@@ -45,6 +45,8 @@ const WORKER = path.join(__dirname, 'worker.js');
 const idleWorkers: Worker[] = [];
 const IDLE_MS = 60_000;
 const idleTimers = new Map<Worker, NodeJS.Timeout>();
+/** Workers that have exited: one taken before its job was ready may have died meanwhile. */
+const exitedWorkers = new WeakSet<Worker>();
 
 function takeWorker(): Worker {
   const kept = idleWorkers.pop();
@@ -56,6 +58,7 @@ function takeWorker(): Worker {
   }
   const worker = new Worker(WORKER);
   worker.once('exit', () => {
+    exitedWorkers.add(worker);
     const i = idleWorkers.indexOf(worker);
     if (i >= 0) idleWorkers.splice(i, 1);
     clearTimeout(idleTimers.get(worker));
@@ -65,6 +68,7 @@ function takeWorker(): Worker {
 }
 
 function keepWorker(worker: Worker): void {
+  if (exitedWorkers.has(worker)) return;
   if (idleWorkers.length >= (os.availableParallelism?.() ?? os.cpus().length)) {
     void worker.terminate();
     return;
@@ -180,8 +184,9 @@ function asShared(x: Matrix): SharedRows {
 
 /**
  * Trains `model` (compiled) in a worker thread; resolves with the History. Options, shapes,
- * labels and (while x moves to shared memory) NaN are checked before the worker starts. A
- * Dataset goes to the worker as it is: its shared memory, no copy, no second scan.
+ * labels and (while x moves to shared memory) NaN are checked before the worker is given the
+ * job; a new worker starts meanwhile. A Dataset goes to the worker as it is: its shared memory,
+ * no copy, no second scan.
  */
 export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input | Dataset, y: Labels | undefined, options: FitAsyncOptions,
   setBusy: (state: 'running' | 'paused' | null) => void): Promise<History> {
@@ -230,24 +235,25 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input | 
   // Callbacks (with verbose's progress bar) run on this thread, not in the worker.
   const { callbacks: _c, verbose: _v, ...workerFit } = fit;
   void _c, void _v;
+  // A new worker takes about 0.05 s to start and load the library: it starts now, while this
+  // thread copies and scans the data, rather than after.
+  const worker = takeWorker();
   setBusy('running');
   return (async () => {
     let xs: SharedRows, vxs: SharedRows | null;
     try {
       xs = trainShared ? asShared(train.x) : await sharedChecked(model.backend, train.x, where);
       vxs = !val ? null : valShared ? asShared(val.x) : await sharedChecked(model.backend, val.x, 'fitAsync (validationData)');
+      if (signal?.aborted) throw abortError(signal);
     } catch (e) {
+      keepWorker(worker);
       setBusy(null);
       throw e;
-    }
-    if (signal?.aborted) {
-      setBusy(null);
-      throw abortError(signal);
     }
     return runWorker({
       model, compiled, loss: loss.spec as NonNullable<typeof loss.spec>, y: train.y, xs,
       val: val && vxs ? { x: vxs, y: val.y } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch, signal, onProgress, setBusy,
-    });
+    }, worker);
   })();
 }
 
@@ -273,7 +279,7 @@ interface Job {
  * (awaited when they return a Promise) are done, so they see the model as fit's callbacks would,
  * and a stop() takes effect at the same step as in fit.
  */
-async function runWorker(job: Job): Promise<History> {
+async function runWorker(job: Job, taken: Worker): Promise<History> {
   const { model, compiled, loss, xs, val, fit, callbacks, signal, onProgress, setBusy } = job;
   const control = new Int32Array(new SharedArrayBuffer(4 * CONTROL.LENGTH));
   const waitOn = {
@@ -330,6 +336,7 @@ async function runWorker(job: Job): Promise<History> {
   try {
     await inCallbacks(() => runHook(callbacks, 'onTrainBegin', ctx));
   } catch (e) {
+    keepWorker(taken);
     setBusy(null);
     throw e;
   }
@@ -355,7 +362,7 @@ async function runWorker(job: Job): Promise<History> {
     let result: History | null = null;
     let exited = false;
     const releaseThreads = shareThreads(model.backend);
-    const worker = takeWorker();
+    const worker = exitedWorkers.has(taken) ? takeWorker() : taken;
     let terminated = false;
     const release = () => {
       Atomics.store(control, CONTROL.PAUSE, 0);
