@@ -715,7 +715,8 @@ export class Sequential {
     return (next as Float32Array).subarray(0, this.lastBatch * this.layers[i].outSize);
   }
 
-  private reserve(batch: number): void {
+  /** Sizes the workspace for passes of up to `batch` rows (it only grows). @internal */
+  reserve(batch: number): void {
     if (batch <= this.capacity) return;
     this.capacity = batch;
     for (const l of this.layers) l.reserve(batch);

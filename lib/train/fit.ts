@@ -297,9 +297,12 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
   if (typedArrayTag(t) === 'Int32Array') {
     if (t.length !== rows) throw rowCountError(where, t.length, rows, ` (one label each)`);
     if (def && !def.targets.labels) throw typeError(ErrorCode.ARG_TYPE, `${where}: ${loss?.name} takes targets, not class labels; pass a Float32Array or Matrix (oneHot() makes one)`);
-    for (let i = 0; i < t.length; i++) {
-      if (t[i] < 0 || t[i] >= model.outputSize) {
-        throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${t[i]}, outside [0, ${model.outputSize}) (the model has ${model.outputSize} outputs)`);
+    // Locals keep the loop small: a fresh process runs it before it is compiled.
+    const labels = t as Int32Array, n = labels.length, k = model.outputSize;
+    for (let i = 0; i < n; i++) {
+      const v = labels[i];
+      if (v < 0 || v >= k) {
+        throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${v}, outside [0, ${k}) (the model has ${k} outputs)`);
       }
     }
   } else {
@@ -382,8 +385,20 @@ function targetWidth(p: Prepared): number {
  * row weights (data.w) the loss is sum_i w_i l_i / n, as in training; metrics are unweighted.
  */
 export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: readonly MetricSpec[], batchSize: number): Record<string, number> {
-  const metrics = metricSpecs.map(createMetric);
-  const it = new BatchIterator(data.x, data.y, { batchSize, shuffle: false, backend: model.backend, weights: data.w ?? null });
+  return evaluateBatches(model, evaluationBatches(model, data, batchSize), metricSpecs.map(createMetric));
+}
+
+/** The batches evaluateModel visits: the rows in order, with their weights. */
+function evaluationBatches(model: Sequential, data: Prepared, batchSize: number): BatchIterator {
+  return new BatchIterator(data.x, data.y, { batchSize, shuffle: false, backend: model.backend, weights: data.w ?? null });
+}
+
+/**
+ * evaluateModel over batches and metrics made beforehand: fit's validation reuses one iterator
+ * (its buffers) and one set of metrics every epoch.
+ */
+function evaluateBatches(model: Sequential, it: BatchIterator, metrics: readonly Metric[]): Record<string, number> {
+  for (const m of metrics) m.reset();
   const step: { weight: Float32Array | null } = { weight: null };
   let lossSum = 0;
   // A loss that reduces by 'sum' reports the sum over the whole set; by 'mean', the mean.
@@ -395,7 +410,7 @@ export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: re
     const out = model.lastOutput();
     for (const m of metrics) m.update(out.data, b.rows, model.outputSize, b.y as Int32Array | Float32Array);
   }
-  const result: Record<string, number> = { loss: sum ? lossSum : lossSum / data.x.rows };
+  const result: Record<string, number> = { loss: sum ? lossSum : lossSum / it.x.rows };
   for (const m of metrics) result[m.name] = m.value();
   return result;
 }
@@ -620,6 +635,13 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
   const order = { batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend };
   const it = parallel ? parallel.batches(train, order) : new BatchIterator(train.x, train.y, { ...order, weights: train.w ?? null });
   if (parallel && val) val = parallel.validation(val);
+  // Validation batches of at least 256 rows (fewer passes); the model's workspace is sized for
+  // them before the first step, so that the first validation pass, like every later one, reuses
+  // the training pass's memory rather than allocating and touching its own.
+  const valBatch = Math.max(batchSize, 256);
+  const valBatches = val ? evaluationBatches(model, val, valBatch) : null;
+  const valMetrics = val ? compiled.metrics.map(createMetric) : [];
+  if (val) model.reserve(Math.min(valBatch, val.x.rows));
   // One options object for every step, its weight pointed at the batch's: a step allocates nothing.
   const step: { weight: Float32Array | null } = { weight: null };
   const stepsPerEpoch = it.batchesPerEpoch;
@@ -745,7 +767,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
       for (const m of metrics) logs[m.name] = m.value();
       parallel?.epochEnd();
       if (val) {
-        const v = evaluateModel(model, val, compiled.metrics, Math.max(batchSize, 256));
+        const v = evaluateBatches(model, valBatches as BatchIterator, valMetrics);
         for (const [k, value] of Object.entries(v)) logs[`val${k[0].toUpperCase()}${k.slice(1)}`] = value;
         model.train();
       }
