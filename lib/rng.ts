@@ -95,11 +95,12 @@ export class Rng {
   }
 
   /**
-   * Shuffles the first n entries of a (default all) in place: Fisher-Yates from the end, swapping entry i with
-   * entry int(i + 1), drawing exactly what those n - 1 int() calls would and leaving the generator
-   * where they would. The state lives in locals for the loop (as int32, which V8 keeps unboxed):
-   * a process's first shuffle of a large set runs in a few milliseconds rather than the tens the
-   * calls take before they are compiled, and later ones several times faster.
+   * Shuffles the first n entries of a (default all) in place: Fisher-Yates from the end,
+   * swapping entry i with entry int(i + 1), drawing exactly what those n - 1 int() calls would and
+   * leaving the generator where they would. The state lives in locals for the loop (as int32,
+   * which V8 keeps unboxed): a process's first shuffle of a large set runs in a few milliseconds
+   * rather than the tens the calls take before they are compiled, and later ones several times
+   * faster.
    */
   shuffle(a: Int32Array, n?: number): void {
     if (!isInt32Array(a)) throw typeError(ErrorCode.ARG_TYPE, `Rng.shuffle: Expected Int32Array for a but received ${show(a)}`);
