@@ -10,6 +10,7 @@
 #include "args.h"
 #include "blasnet.h"
 #include "isa.h"
+#include "packed.h"
 
 namespace blasnet {
 namespace binding {
@@ -387,6 +388,37 @@ napi_value DenseBackward(Args& a) {
   return nullptr;
 }
 
+// The packed length as the kernels compute it, in 64 bits (dims < 2^31: no overflow).
+uint64_t packedLength(size_t outDim, size_t inDim) {
+  return mul(mul((outDim + kPackPanel - 1) / kPackPanel, kPackPanel), inDim + 1);
+}
+
+napi_value PackDense(Args& a) {
+  a.expect(5);
+  const size_t out = a.dim(0, "outDim"), in = a.dim(1, "inDim");
+  F32 w = a.f32(2, "w", mul(out, in), "outDim*inDim");
+  F32 b = a.f32OrNull(3, "b", out, "outDim");
+  F32 packed = a.f32(4, "packed", packedLength(out, in), "ceil(outDim/16)*16*(inDim+1)");
+  a.disjoint(packed, w);
+  a.disjoint(packed, b);
+  packDense(out, in, w.data, b.data, packed.data);
+  return nullptr;
+}
+
+napi_value PackedDenseForward(Args& a) {
+  a.expect(8);
+  const int act = a.id(0, "activation", activationCount());
+  const float param = a.scalar(1, "param");
+  const size_t batch = a.dim(2, "batch"), in = a.dim(3, "inDim"), out = a.dim(4, "outDim");
+  F32 x = a.f32(5, "x", mul(batch, in), "batch*inDim");
+  F32 packed = a.f32(6, "packed", packedLength(out, in), "ceil(outDim/16)*16*(inDim+1)");
+  F32 y = a.f32(7, "y", mul(batch, out), "batch*outDim");
+  a.disjoint(y, x);
+  a.disjoint(y, packed);
+  packedDenseForward(act, param, batch, in, out, x.data, packed.data, y.data);
+  return nullptr;
+}
+
 // loss takes (id, param, rows, cols, pred, target, grad); lossWeighted takes weight before grad.
 napi_value lossCall(Args& a, bool weighted) {
   a.expect(weighted ? 8 : 7);
@@ -590,6 +622,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<BatchNormBackward>(env, exports, "batchNormBackward");
   define<DenseForward>(env, exports, "denseForward");
   define<DenseBackward>(env, exports, "denseBackward");
+  define<PackDense>(env, exports, "packDense");
+  define<PackedDenseForward>(env, exports, "packedDenseForward");
   define<Loss>(env, exports, "loss");
   define<LossWeighted>(env, exports, "lossWeighted");
   define<OptimizerStep>(env, exports, "optimizerStep");

@@ -76,7 +76,7 @@ export {
   saveSafetensors, stateDictEntries,
 } from './interop';
 export type {
-  CompiledInference, InferenceFunction, OnnxAttribute, OnnxExportOptions, OnnxPreprocessing, SafetensorsOptions, SafetensorsTensor,
+  CompiledInference, InferenceFunction, InferenceOptions, OnnxAttribute, OnnxExportOptions, OnnxPreprocessing, SafetensorsOptions, SafetensorsTensor,
   StateDictEntry,
 } from './interop';
 export { checkModel, expectedInitialLoss, lrFinder, lrFinderSpec, lrFinderSvg, runStartChecks, writeLrFinderPlot } from './recipe';

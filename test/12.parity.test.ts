@@ -203,6 +203,56 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
     });
   }
 
+  // The packed inference kernels (native/packed.cc) against js, on shapes that leave ragged tiles
+  // and panels (width not a multiple of 16, odd depth, a depth of zero, single rows), every
+  // activation, NaN and infinities in x; and against the native denseForward (OpenBLAS) itself.
+  const PACKED_SHAPES: [number, number, number][] = [[1, 1, 1], [1, 784, 256], [7, 13, 17], [7, 1, 33], [13, 300, 47],
+    [12, 256, 32], [1000, 129, 10], [25, 515, 64], [3, 0, 5], [2, 9, 100]];
+  for (const name of ACTIVATION_NAMES) {
+    it(`packed dense forward (${name}): packing, js and denseForward`, () => {
+      const id = activationId(name), param = ACTIVATIONS[name].param;
+      for (const [batch, inDim, outDim] of PACKED_SHAPES) {
+        const len = Math.ceil(outDim / 16) * 16 * (inDim + 1);
+        const x = rng.uniformArray(batch * inDim, -2, 2);
+        const w = rng.uniformArray(outDim * inDim), bias = batch % 2 === 0 ? null : rng.uniformArray(outDim);
+        both(() => [new Float32Array(len), new Float32Array(batch * outDim)], (b, [packed, y]) => {
+          b.packDense(outDim, inDim, w, bias, packed);
+          b.packedDenseForward(id, param, batch, inDim, outDim, x, packed, y);
+        }, [0, 1], 1e-5);
+        if (batch > 1 && inDim > 1) {
+          // NaN in the first row, -Infinity in the second: NaN and infinities where js has them, the rest close.
+          const bad = x.slice();
+          [bad[0], bad[inDim + 1]] = [NaN, -Infinity];
+          const outs = [jsBackend, getBackend('native')].map((b) => {
+            const packed = new Float32Array(len), y = new Float32Array(batch * outDim);
+            b.packDense(outDim, inDim, w, bias, packed);
+            b.packedDenseForward(id, param, batch, inDim, outDim, bad, packed, y);
+            return y;
+          });
+          const finite: [number[], number[]] = [[], []];
+          for (let i = 0; i < outs[0].length; i++) {
+            const [js, nat] = [outs[0][i], outs[1][i]];
+            if (Number.isFinite(js) && Number.isFinite(nat)) {
+              finite[0].push(js);
+              finite[1].push(nat);
+            } else {
+              assert.ok(Object.is(nat, js), `with NaN and -Infinity, y[${i}]: native ${nat}, js ${js}`);
+            }
+          }
+          assert.ok(normError(finite[1], finite[0]) <= 1e-5, 'with NaN and -Infinity, the finite outputs');
+        }
+        const native = getBackend('native');
+        const packed = new Float32Array(len), y = new Float32Array(batch * outDim);
+        const z = new Float32Array(batch * outDim), ref = new Float32Array(batch * outDim);
+        native.packDense(outDim, inDim, w, bias, packed);
+        native.packedDenseForward(id, param, batch, inDim, outDim, x, packed, y);
+        native.denseForward(id, param, batch, inDim, outDim, x, w, bias, z, ref);
+        const e = normError(y, ref);
+        assert.ok(e <= 1e-5, `${batch}x${inDim}->${outDim}: normalised error ${e} from denseForward`);
+      }
+    });
+  }
+
   // native/optimizers.cc does the js twin's operations in the same order, but in float32 where the
   // js backend (the reference) computes in float64, so the two agree to float32 rounding rather
   // than bit for bit (they did before native moved to float arithmetic for speed). The bit-for-bit
@@ -328,6 +378,23 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
       const state = rng.uniformArray(slots * n, 0, 1);
       sameAcrossThreads([rng.uniformArray(n, -1, 1), rng.uniformArray(n, -1, 1), state],
         (b, [p, g, s]) => { b.optimizerStep(id, n, h, p, g, s); b.optimizerStep(id, n, h, p, g, s); }, [0, 2]);
+    });
+  }
+
+  // A packed dense output is one chain of multiply-adds per value whatever the cut (by rows in
+  // whole tiles, or by whole panels), so the bits are the same at every thread count.
+  for (const [batch, inDim, outDim] of [[1000, 784, 256], [16, 784, 256], [1, 784, 256], [97, 129, 1003], [50, 33, 40]] as const) {
+    it(`packedDenseForward ${batch}x${inDim}->${outDim}: same bits at 1-4 threads, close to js`, () => {
+      const x = rng.uniformArray(batch * inDim), w = rng.uniformArray(outDim * inDim), bias = rng.uniformArray(outDim);
+      const packed = new Float32Array(Math.ceil(outDim / 16) * 16 * (inDim + 1));
+      native().packDense(outDim, inDim, w, bias, packed);
+      const relu = activationId('relu');
+      const [y] = sameAcrossThreads([new Float32Array(batch * outDim)], (b, [out]) => {
+        b.packedDenseForward(relu, 0, batch, inDim, outDim, x, packed, out);
+      }, [0]);
+      const ref = new Float32Array(batch * outDim);
+      jsBackend.packedDenseForward(relu, 0, batch, inDim, outDim, x, packed, ref);
+      assert.ok(normError(y, ref) <= 1e-5);
     });
   }
 

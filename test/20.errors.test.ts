@@ -457,7 +457,7 @@ forEachBackend('argument errors', (b) => {
     const kernels = ['gemm', 'gemmBatched', 'addBias', 'colSum', 'gatherRows', 'gatherRowsChecked', 'scale', 'axpy', 'dot', 'sumSquares',
       'firstNonFinite', 'mul', 'penalty', 'activation', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward',
       'logSoftmaxBackward', 'prelu', 'preluBackward', 'batchNormForward', 'batchNormBackward',
-      'denseForward', 'denseBackward', 'loss', 'lossWeighted', 'optimizerStep', 'clamp', 'maxNormRows', 'setNumThreads'];
+      'denseForward', 'denseBackward', 'packDense', 'packedDenseForward', 'loss', 'lossWeighted', 'optimizerStep', 'clamp', 'maxNormRows', 'setNumThreads'];
     const covered = new Set(SPECS.map((s) => s.fn));
     const missing = kernels.filter((k) => !covered.has(k as never));
     if (missing.length > 0) throw new Error(`no spec for ${missing.join(', ')}`);

@@ -1,10 +1,11 @@
 /**
  * compileInference: the same numbers as predict (with and without stored preprocessing), the
  * same buffers on every call of a batch size (nothing allocated after the first), the caller's
- * output when given, and coded errors for bad batches.
+ * output when given, and coded errors for bad batches. Frozen functions (options.freeze): the same
+ * numbers over the packed weights, blind to later weight changes until refresh().
  */
 import { strict as assert } from 'assert';
-import { batchNorm, compileInference, dense, dropout, Matrix, PCA, prelu, Rng, Sequential, Standardizer } from '../lib';
+import { activation, batchNorm, compileInference, dense, dropout, gaussianNoise, Matrix, PCA, prelu, Rng, Sequential, Standardizer } from '../lib';
 import { forEachBackend, normError, throwsCode } from './helpers';
 
 forEachBackend('compileInference', (backend) => {
@@ -92,5 +93,56 @@ forEachBackend('compileInference', (backend) => {
     const m = make();
     (m as { preprocessing: unknown }).preprocessing = new TableEncoder();
     throwsCode(() => compileInference(m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'TableEncoder');
+  });
+
+  /** Dense layers with parameter-free layers between them, odd widths (none a multiple of 16). */
+  const makeDense = (inputSize = 13) => new Sequential({
+    inputSize, seed: 8, backend,
+    layers: [dense(37, { activation: 'relu' }), dropout(0.4), dense(17, { activation: 'elu', bias: false }),
+      gaussianNoise(0.3), activation('tanh'), dense(33), dense(5, { activation: 'softmax' })],
+  });
+
+  it('freeze: equals predict at batch sizes 1, 7 and 1000, with and without preprocessing', () => {
+    const rng = new Rng(9);
+    const m = makeDense();
+    const infer = compileInference(m, { freeze: true });
+    assert.equal(infer.frozen, true);
+    assert.equal(compileInference(m).frozen, false);
+    for (const rows of [1, 7, 1000]) {
+      const x = rng.uniformArray(rows * 13, -2, 2);
+      const err = normError(infer(x), m.predict(x, { batchSize: rows }).data);
+      assert.ok(err < 1e-5, `batch ${rows}: normalised error ${err}`);
+    }
+    const raw = new Matrix(rng.uniformArray(200 * 13, -3, 5), 200, 13);
+    m.setPreprocessing(new Standardizer().fit(raw));
+    const pre = compileInference(m, { freeze: true });
+    const x = new Matrix(rng.uniformArray(30 * 13, -3, 5), 30, 13);
+    const err = normError(pre(x.data), m.predict(x).data);
+    assert.ok(err < 1e-5, `preprocessing: normalised error ${err}`);
+  });
+
+  it('freeze: later weight changes are ignored until refresh(), which a live function needs not', () => {
+    const m = makeDense();
+    const frozen = compileInference(m, { freeze: true });
+    const live = compileInference(m);
+    const x = new Rng(10).uniformArray(4 * 13);
+    const before = frozen(x).slice();
+    for (let i = 0; i < m.params.length; i += 3) m.params[i] *= -1.5;
+    assert.deepEqual(frozen(x), before);
+    const now = m.predict(x).data;
+    assert.ok(normError(live(x), now) < 1e-5);
+    assert.ok(normError(before, now) > 1e-3, 'the change moved the outputs');
+    frozen.refresh();
+    assert.ok(normError(frozen(x), now) < 1e-5);
+    live.refresh();
+    assert.ok(normError(live(x), now) < 1e-5);
+  });
+
+  it('freeze: refuses layers with parameters or state of their own, and a non-boolean freeze', () => {
+    throwsCode(() => compileInference(make(), { freeze: true }), 'ERR_BLASNET_UNSUPPORTED', undefined, 'batchNorm');
+    throwsCode(() => compileInference(makeDense(), { freeze: 1 as unknown as boolean }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'freeze');
+    throwsCode(() => compileInference(makeDense(), 'fast' as never), 'ERR_BLASNET_ARG_TYPE', TypeError);
+    const infer = compileInference(makeDense(), { freeze: true });
+    throwsCode(() => infer(new Float32Array(14)), 'ERR_BLASNET_SHAPE', RangeError, 'rows of 13 features');
   });
 });

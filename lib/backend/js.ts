@@ -7,6 +7,7 @@ import { ACTIVATION_LIST } from '../activations';
 import { LOSS_LIST, LOSS_NAMES } from '../losses';
 import { argCount, dim, disjoint, f32, f32OrNull, flag, i32, id, sameOrDisjoint, scalar, scalarIn, Span } from './check';
 import { gemmBlocked } from './gemm';
+import { PACK_PANEL, packedDenseLength } from './packed';
 import type { Backend, BackendInfo } from './types';
 import { ErrorCode, rangeError } from '../errors';
 import { FLOAT32_MAX } from '../describe';
@@ -602,6 +603,49 @@ export const jsBackend: Backend = {
       for (let j = 0; j < outDim; j++) {
         const v = b ? (z[o + j] += b[j]) : z[o + j];
         y[o + j] = f(v, param);
+      }
+    }
+  },
+
+  packDense(outDim, inDim, w, b, packed) {
+    const fn = 'packDense';
+    argCount(fn, arguments.length, 5);
+    dim(fn, 'outDim', outDim); dim(fn, 'inDim', inDim);
+    const nw = outDim * inDim, np = packedDenseLength(outDim, inDim);
+    f32(fn, 'w', w, nw, 'outDim*inDim');
+    f32OrNull(fn, 'b', b, outDim, 'outDim');
+    f32(fn, 'packed', packed, np, 'ceil(outDim/16)*16*(inDim+1)');
+    disjoint(fn, span('packed', packed, np), span('w', w, nw));
+    disjoint(fn, span('packed', packed, np), span('b', b, outDim));
+    const units = np / (inDim + 1);
+    for (let u = 0; u < units; u++) {
+      const base = Math.floor(u / PACK_PANEL) * PACK_PANEL * inDim + (u % PACK_PANEL);
+      for (let k = 0; k < inDim; k++) packed[base + k * PACK_PANEL] = u < outDim ? w[u * inDim + k] : 0;
+      packed[units * inDim + u] = b && u < outDim ? b[u] : 0;
+    }
+  },
+
+  packedDenseForward(act, param, batch, inDim, outDim, x, packed, y) {
+    const fn = 'packedDenseForward';
+    argCount(fn, arguments.length, 8);
+    id(fn, 'activation', act, ACTIVATION_LIST.length);
+    param = scalar(fn, 'param', param);
+    dim(fn, 'batch', batch); dim(fn, 'inDim', inDim); dim(fn, 'outDim', outDim);
+    const nx = batch * inDim, np = packedDenseLength(outDim, inDim), ny = batch * outDim;
+    f32(fn, 'x', x, nx, 'batch*inDim');
+    f32(fn, 'packed', packed, np, 'ceil(outDim/16)*16*(inDim+1)');
+    f32(fn, 'y', y, ny, 'batch*outDim');
+    disjoint(fn, span('y', y, ny), span('x', x, nx));
+    disjoint(fn, span('y', y, ny), span('packed', packed, np));
+    const f = ACTIVATION_LIST[act].f;
+    const bias = np - np / (inDim + 1);
+    for (let r = 0; r < batch; r++) {
+      const xr = r * inDim;
+      for (let u = 0; u < outDim; u++) {
+        const base = Math.floor(u / PACK_PANEL) * PACK_PANEL * inDim + (u % PACK_PANEL);
+        let s = 0;
+        for (let k = 0; k < inDim; k++) s += x[xr + k] * packed[base + k * PACK_PANEL];
+        y[r * outDim + u] = f(Math.fround(Math.fround(s) + packed[bias + u]), param);
       }
     }
   },

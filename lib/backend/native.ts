@@ -98,6 +98,8 @@ export function loadNativeBackend(file: string = addonPath()): Backend {
     batchNormBackward: addon.batchNormBackward,
     denseForward: addon.denseForward,
     denseBackward: addon.denseBackward,
+    packDense: addon.packDense,
+    packedDenseForward: addon.packedDenseForward,
     loss: addon.loss,
     lossWeighted: addon.lossWeighted,
     optimizerStep: addon.optimizerStep,

@@ -123,6 +123,22 @@ export interface Backend {
     x: Float32Array, w: Float32Array, b: Float32Array | null, z: Float32Array, y: Float32Array): void;
 
   /**
+   * Packs a dense layer's weight w [outDim, inDim] and bias b [outDim] (null: zeros) for
+   * packedDenseForward into packed, of at least ceil(outDim/16)*16*(inDim+1) values
+   * (packedDenseLength; the layout is lib/backend/packed.ts's). packed must not overlap w or b.
+   */
+  packDense(outDim: number, inDim: number, w: Float32Array, b: Float32Array | null, packed: Float32Array): void;
+
+  /**
+   * Dense inference forward over packed weights: y = f(x * w^T + b) with x [batch, inDim] and y
+   * [batch, outDim], w and b as packDense packed them; no z is kept (nothing goes backward). The
+   * same values as denseForward's y to float32 rounding (native: blasnet's own kernels, the sums
+   * in another order than OpenBLAS's). y must not overlap x or packed.
+   */
+  packedDenseForward(act: number, param: number, batch: number, inDim: number, outDim: number,
+    x: Float32Array, packed: Float32Array, y: Float32Array): void;
+
+  /**
    * Fused dense backward: dz = dy * f'(z); dw = beta * dw + dz^T x; db = beta * db + colsum(dz)
    * (skipped when db is null); dx = dz * w (skipped when dx is null, as for a first layer).
    * beta = 0 overwrites the gradients, 1 accumulates. dz may be dy itself.

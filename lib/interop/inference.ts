@@ -2,7 +2,11 @@
  * Inference functions: a model's forward pass as a plain function for serving in hot paths, with
  * no training machinery and no allocation per call once a batch size has been seen.
  */
+import { activationId } from '../activations';
+import { packedDenseLength } from '../backend/packed';
+import { optionsArg } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { Dense } from '../layers/dense';
 import type { PassContext } from '../layers/layer';
 import type { Sequential } from '../model/sequential';
 import { Rng } from '../rng';
@@ -17,12 +21,35 @@ import { MinMaxScaler, PCA, Standardizer } from '../data/preprocess';
  */
 export type InferenceFunction = (x: Float32Array, out?: Float32Array) => Float32Array;
 
+/** Options of compileInference. */
+export interface InferenceOptions {
+  /**
+   * Freeze the weights as they are now, as torch.jit.freeze does: every dense layer's weight and
+   * bias are copied, once, into the packed layout of blasnet's inference kernels, and the function
+   * computes with those copies (native backend: its own AVX-512/AVX2 micro-kernels over the packed
+   * weights, the input rows read in place, bias and activation applied to each output tile before
+   * it leaves the registers; faster than the live path at every batch size). Changes to the model's
+   * weights after compiling (training, setWeights, writes into model.params) are not seen until
+   * the function's refresh() packs them again. The layers other than dense must hold no
+   * parameters or state (activation, dropout, gaussianNoise); a model with batchNorm or prelu is
+   * ERR_BLASNET_UNSUPPORTED with freeze. Default false: the weights are read live on every call.
+   */
+  freeze?: boolean;
+}
+
 /** What compileInference's function knows beyond the call itself. */
 export interface CompiledInference extends InferenceFunction {
   /** Features per raw input row (the preprocessing's input width when the model has one). */
   readonly inputSize: number;
   /** Outputs per row. */
   readonly outputSize: number;
+  /** Whether the function computes with weights frozen at compile time (options.freeze). */
+  readonly frozen: boolean;
+  /**
+   * Packs the model's current weights again, so that a frozen function computes with them from
+   * its next call (after training, say). Does nothing for a live function, which always reads them.
+   */
+  refresh(): void;
 }
 
 /** Per batch size: the function's own output buffer and the preprocessing's staging matrices. */
@@ -30,6 +57,52 @@ interface Slot {
   readonly out: Float32Array;
   readonly raw: Matrix | null;
   readonly pre: Matrix | null;
+  /** Frozen functions: the output of each dense layer (null for the other layers). */
+  readonly dense: (Float32Array | null)[];
+}
+
+/** A dense layer of a frozen function: its parameter views and their packed copy. */
+interface PackedDense {
+  readonly units: number;
+  readonly inSize: number;
+  /** The activation fused into the kernel (identity before a softmax). */
+  readonly act: number;
+  readonly param: number;
+  readonly softmax: boolean;
+  readonly weight: Float32Array;
+  readonly bias: Float32Array | null;
+  readonly packed: Float32Array;
+}
+
+const IDENTITY = activationId('identity');
+
+/**
+ * The packed dense layers of a frozen function, one entry per layer (null for the layers that run
+ * their own forward pass), or ERR_BLASNET_UNSUPPORTED for a layer that holds parameters or state
+ * the packing would not freeze.
+ */
+function packLayers(model: Sequential, where: string): (PackedDense | null)[] {
+  const views = model.parameters();
+  return model.layers.map((l, i) => {
+    const mine = views.filter((v) => v.layer === i);
+    if (!(l instanceof Dense)) {
+      if (mine.length > 0 || l.buffers().length > 0) {
+        throw new BlasnetError(ErrorCode.UNSUPPORTED, `${where}: freeze packs dense layers only, and layer ${i} (${l.kind}) has parameters or state of its own; compile without freeze`);
+      }
+      return null;
+    }
+    const softmax = l.activation === 'softmax';
+    return {
+      units: l.units,
+      inSize: l.inSize,
+      act: softmax ? IDENTITY : activationId(l.activation as Exclude<typeof l.activation, 'softmax'>),
+      param: l.activationParam,
+      softmax,
+      weight: mine[0].data,
+      bias: l.useBias ? mine[1].data : null,
+      packed: new Float32Array(packedDenseLength(l.units, l.inSize)),
+    };
+  });
 }
 
 /**
@@ -52,11 +125,14 @@ interface Slot {
  * workspaces with the model, so a Matrix returned by model.forward is overwritten by a call, and
  * vice versa.
  */
-export function compileInference(model: Sequential): CompiledInference {
+export function compileInference(model: Sequential, options: InferenceOptions = {}): CompiledInference {
   const where = 'compileInference';
   if (!model || typeof model !== 'object' || !Array.isArray((model as Sequential).layers)) {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Sequential model`);
   }
+  options = optionsArg(where, options);
+  const freeze = options.freeze ?? false;
+  if (typeof freeze !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for freeze but received ${typeof freeze}`);
   const layers = model.layers;
   const pre = model.preprocessing;
   if (pre && !(pre instanceof Standardizer || pre instanceof MinMaxScaler || pre instanceof PCA)) {
@@ -65,17 +141,26 @@ export function compileInference(model: Sequential): CompiledInference {
   }
   const inputSize = pre ? pre.toJSON().cols : model.inputSize;
   const outputSize = model.outputSize;
-  const ctx: PassContext = { backend: model.backend, rng: new Rng(0), training: false };
+  const backend = model.backend;
+  const ctx: PassContext = { backend, rng: new Rng(0), training: false };
   const slots = new Map<number, Slot>();
+  const packs = freeze ? packLayers(model, where) : null;
+  const refresh = (): void => {
+    if (packs) for (const p of packs) if (p) backend.packDense(p.units, p.inSize, p.weight, p.bias, p.packed);
+  };
+  refresh();
 
   const slotFor = (rows: number): Slot => {
     let s = slots.get(rows);
     if (!s) {
-      for (const l of layers) l.reserve(rows);
+      layers.forEach((l, i) => {
+        if (!packs?.[i]) l.reserve(rows);
+      });
       s = {
         out: new Float32Array(rows * outputSize),
         raw: pre ? Matrix.zeros(rows, inputSize) : null,
         pre: pre ? Matrix.zeros(rows, model.inputSize) : null,
+        dense: layers.map((l, i) => (packs?.[i] ? new Float32Array(rows * l.outSize) : null)),
       };
       slots.set(rows, s);
     }
@@ -100,11 +185,21 @@ export function compileInference(model: Sequential): CompiledInference {
       pre.transform(s.raw, s.pre);
       h = s.pre.data;
     }
-    for (const l of layers) h = l.forward(ctx, rows, h);
+    for (let i = 0; i < layers.length; i++) {
+      const p = packs?.[i];
+      const y = s.dense[i];
+      if (!p || !y) {
+        h = layers[i].forward(ctx, rows, h);
+        continue;
+      }
+      backend.packedDenseForward(p.act, p.param, rows, p.inSize, p.units, h, p.packed, y);
+      if (p.softmax) backend.softmax(rows, p.units, y, y);
+      h = y;
+    }
     const dst = out ?? s.out;
     if (h.length === rows * outputSize) dst.set(h);
     else for (let i = 0; i < rows * outputSize; i++) dst[i] = h[i];
     return dst;
   };
-  return Object.assign(run, { inputSize, outputSize });
+  return Object.assign(run, { inputSize, outputSize, frozen: freeze, refresh });
 }

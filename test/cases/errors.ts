@@ -7,12 +7,13 @@
  */
 import { ACTIVATIONS, ACTIVATION_NAMES, ErrorCode, LOSSES, LOSS_NAMES, OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS, Rng } from '../../lib';
 import type { Backend, LossName } from '../../lib';
+import { packedDenseLength } from '../../lib/backend/packed';
 
 export type ExportName =
   | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'gatherRowsChecked' | 'scale' | 'axpy' | 'dot'
   | 'sumSquares' | 'firstNonFinite' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
   | 'softmaxBackward' | 'logSoftmaxBackward' | 'prelu' | 'preluBackward' | 'batchNormForward'
-  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'loss' | 'lossWeighted' | 'optimizerStep' | 'clamp' | 'maxNormRows' | 'setNumThreads';
+  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'packDense' | 'packedDenseForward' | 'loss' | 'lossWeighted' | 'optimizerStep' | 'clamp' | 'maxNormRows' | 'setNumThreads';
 
 /**
  * flag: boolean; dim: non-negative integer; scalar: finite float; id: table index;
@@ -543,6 +544,28 @@ export const SPECS: readonly KernelSpec[] = [
       { out: 'dw', input: 'dx', same: false },
       { out: 'db', input: 'dx', same: false },
     ],
+  },
+  {
+    title: 'packDense',
+    fn: 'packDense',
+    params: [dim('outDim'), dim('inDim'), arr('w'), { name: 'b', kind: 'f32?' }, arr('packed', true)],
+    valid(rng) {
+      const outDim = odd(rng), inDim = odd(rng);
+      return [outDim, inDim, f32(rng, outDim * inDim), f32(rng, outDim), f32(rng, packedDenseLength(outDim, inDim))];
+    },
+    alias: disjointAll(['packed'], ['w', 'b']),
+  },
+  {
+    title: 'packedDenseForward',
+    fn: 'packedDenseForward',
+    params: [act, scalar('param'), dim('batch'), dim('inDim'), dim('outDim'), arr('x'), arr('packed'), arr('y', true)],
+    valid(rng) {
+      const [id, p] = randomActivation(rng);
+      const batch = odd(rng), inDim = odd(rng), outDim = odd(rng);
+      return [id, p, batch, inDim, outDim, f32(rng, batch * inDim), f32(rng, packedDenseLength(outDim, inDim)),
+        f32(rng, batch * outDim)];
+    },
+    alias: disjointAll(['y'], ['x', 'packed']),
   },
   ...LOSS_NAMES.flatMap((name) => {
     const d = LOSSES[name].targets;

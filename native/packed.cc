@@ -1,0 +1,188 @@
+#include "packed.h"
+
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "isa.h"
+#include "pool.h"
+#include "table.h"
+
+#ifdef BLASNET_X86_LEVELS
+#include <immintrin.h>
+#endif
+
+namespace blasnet {
+namespace {
+
+// What the tile after the last block of k does beyond adding the bias: nothing (identity), ReLU in
+// registers, or the activation table's forward loop over the stored tile (still in L1).
+enum Epilogue : int { kEpilogueNone = 0, kEpilogueRelu = 1, kEpilogueTable = 2 };
+
+struct PackedJob {
+  size_t inDim, outDim;
+  const float* x;
+  const float* packed;
+  const float* bias;  // packed + panels * kPackPanel * inDim
+  float* y;
+  int epilogue;
+  ForwardFn forward;
+  float param;
+};
+
+// Depth of a block of k: a 12-row tile's rows of x (12 KiB) and two panels' rows (32 KiB) fit a
+// 48 KiB L1 together.
+constexpr size_t kDepth = 256;
+
+size_t panelsOf(size_t outDim) { return (outDim + kPackPanel - 1) / kPackPanel; }
+
+// The portable level: one row by one panel at a time, the 16 sums in an array the compiler keeps
+// in (baseline) vector registers.
+void runTilesPortable(const PackedJob& j, size_t r0, size_t r1, size_t p0, size_t p1) {
+  const size_t panelStride = j.inDim * kPackPanel;
+  for (size_t i = r0; i < r1; ++i) {
+    const float* a = j.x + i * j.inDim;
+    float* yr = j.y + i * j.outDim;
+    for (size_t p = p0; p < p1; ++p) {
+      const float* b = j.packed + p * panelStride;
+      float acc[kPackPanel] = {};
+      for (size_t k = 0; k < j.inDim; ++k) {
+        const float av = a[k];
+        for (size_t u = 0; u < kPackPanel; ++u) acc[u] += av * b[k * kPackPanel + u];
+      }
+      const size_t left = j.outDim - p * kPackPanel;
+      const size_t cols = left < kPackPanel ? left : kPackPanel;
+      float* c = yr + p * kPackPanel;
+      for (size_t u = 0; u < cols; ++u) {
+        const float v = acc[u] + j.bias[p * kPackPanel + u];
+        c[u] = j.epilogue == kEpilogueRelu && v < 0.0f ? 0.0f : v;
+      }
+      if (j.epilogue == kEpilogueTable) j.forward(cols, j.param, c, c);
+    }
+  }
+}
+
+}  // namespace
+
+#ifdef BLASNET_X86_LEVELS
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512")
+#endif
+namespace {
+namespace packed512 {
+#define BLASNET_PACKED_BITS 512
+#include "packed_kernel.inc"
+#undef BLASNET_PACKED_BITS
+}  // namespace packed512
+}  // namespace
+#if defined(__clang__)
+#pragma clang attribute pop
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+namespace {
+namespace packed256 {
+#define BLASNET_PACKED_BITS 256
+#include "packed_kernel.inc"
+#undef BLASNET_PACKED_BITS
+}  // namespace packed256
+}  // namespace
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+namespace {
+
+using RunFn = void (*)(const PackedJob&, size_t, size_t, size_t, size_t);
+
+struct Runner {
+  RunFn run;
+  size_t rowAlign;  // rows per full tile: a row cut on multiples of it leaves no short tiles inside
+};
+
+// The level's kernels, chosen once. AVX2 without FMA (no such CPU is known, but the level only
+// promises AVX2) takes the portable loops.
+Runner chooseRunner() {
+#ifdef BLASNET_X86_LEVELS
+  switch (isa()) {
+    case Isa::kAvx512: return {&packed512::runTiles, packed512::kRowAlign};
+    case Isa::kAvx2:
+      if (__builtin_cpu_supports("fma")) return {&packed256::runTiles, packed256::kRowAlign};
+      break;
+    default: break;
+  }
+#endif
+  return {&runTilesPortable, 1};
+}
+
+// Multiply-adds per piece at least before a second thread pays (as gemm.cc's kMinPartWork).
+constexpr double kMinPartWork = 1 << 18;
+
+}  // namespace
+
+size_t packedDenseLength(size_t outDim, size_t inDim) { return panelsOf(outDim) * kPackPanel * (inDim + 1); }
+
+void packDense(size_t outDim, size_t inDim, const float* w, const float* b, float* packed) {
+  const size_t panels = panelsOf(outDim);
+  for (size_t p = 0; p < panels; ++p) {
+    float* dst = packed + p * kPackPanel * inDim;
+    for (size_t u = 0; u < kPackPanel; ++u) {
+      const size_t unit = p * kPackPanel + u;
+      const float* src = w + unit * inDim;
+      for (size_t k = 0; k < inDim; ++k) dst[k * kPackPanel + u] = unit < outDim ? src[k] : 0.0f;
+    }
+  }
+  float* bias = packed + panels * kPackPanel * inDim;
+  for (size_t u = 0; u < panels * kPackPanel; ++u) bias[u] = b && u < outDim ? b[u] : 0.0f;
+}
+
+void packedDenseForward(int act, float param, size_t batch, size_t inDim, size_t outDim,
+                        const float* x, const float* packed, float* y) {
+  if (batch == 0 || outDim == 0) return;
+  static const Runner runner = chooseRunner();
+  const ActivationEntry& entry = activationEntry(act);
+  const size_t panels = panelsOf(outDim);
+  PackedJob job{inDim, outDim, x, packed, packed + panels * kPackPanel * inDim, y,
+                std::strcmp(entry.name, "identity") == 0 ? kEpilogueNone
+                : std::strcmp(entry.name, "relu") == 0   ? kEpilogueRelu
+                                                         : kEpilogueTable,
+                entry.forward(), param};
+  const double work = double(batch) * double(outDim) * double(inDim == 0 ? 1 : inDim);
+  const size_t parts = partsFor(work, kMinPartWork);
+  if (parts <= 1) {
+    runner.run(job, 0, batch, 0, panels);
+    return;
+  }
+  // Rows when there are enough for whole tiles on every thread (each thread then reads all the
+  // weights, from its own L2); else panels, so that a short batch still uses every thread and
+  // each reads only its share of the weights.
+  if (batch >= 2 * parts * runner.rowAlign) {
+    parallel(parts, [&](size_t p, size_t count) {
+      size_t lo, hi;
+      partRange(batch, runner.rowAlign, p, count, &lo, &hi);
+      if (lo < hi) runner.run(job, lo, hi, 0, panels);
+    });
+    return;
+  }
+  const size_t byPanels = parts < panels ? parts : panels;
+  if (byPanels <= 1) {
+    runner.run(job, 0, batch, 0, panels);
+    return;
+  }
+  parallel(byPanels, [&](size_t p, size_t count) {
+    size_t lo, hi;
+    partRange(panels, 1, p, count, &lo, &hi);
+    if (lo < hi) runner.run(job, 0, batch, lo, hi);
+  });
+}
+
+}  // namespace blasnet

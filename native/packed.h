@@ -1,0 +1,35 @@
+// Dense inference over pre-packed weights. OpenBLAS repacks the weight matrix on every SGEMM call
+// and adds the bias and activation in a second pass over the output; an inference function calls
+// the same layers with the same weights thousands of times, so here the weights are packed once
+// (packDense, when the function is compiled) into the layout blasnet's own micro-kernels read,
+// the input rows are read in place, and the bias and activation are applied to each tile of the
+// output while it is still in registers (ReLU and identity) or in L1 (the other activations, by
+// the activation table's own loops). The micro-kernels are compiled per instruction-set level
+// (AVX-512, AVX2 with FMA, portable C++) and chosen by isa() like the other kernels; unlike those,
+// the levels round differently (fused multiply-adds, a different order of the sums over k), as
+// any two GEMMs do.
+#pragma once
+
+#include <cstddef>
+
+namespace blasnet {
+
+// Output columns per panel of the packed layout.
+constexpr size_t kPackPanel = 16;
+
+// Floats a packed dense layer of outDim units over inDim inputs occupies:
+// panels(outDim) * kPackPanel * (inDim + 1).
+size_t packedDenseLength(size_t outDim, size_t inDim);
+
+// Packs w [outDim, inDim] and b [outDim] (null: zeros) into packed[packedDenseLength(outDim, inDim)]:
+// for each panel of kPackPanel units, inDim rows of kPackPanel weights (W^T's rows, units past
+// outDim zero), then the bias padded with zeros to whole panels.
+void packDense(size_t outDim, size_t inDim, const float* w, const float* b, float* packed);
+
+// y = f(x * w^T + b) for x [batch, inDim], over the weights and bias packDense packed; y [batch,
+// outDim] is written and z is not kept. Rows (or, for a short batch, panels) are cut over the
+// kernel threads.
+void packedDenseForward(int act, float param, size_t batch, size_t inDim, size_t outDim,
+                        const float* x, const float* packed, float* y);
+
+}  // namespace blasnet
