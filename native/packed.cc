@@ -21,6 +21,7 @@ enum Epilogue : int { kEpilogueNone = 0, kEpilogueRelu = 1, kEpilogueTable = 2 }
 
 struct PackedJob {
   size_t inDim, outDim;
+  size_t depth;  // k per block: inDim cut into equal blocks of at most kDepth
   const float* x;
   const float* packed;
   const float* bias;  // packed + panels * kPackPanel * inDim
@@ -151,7 +152,8 @@ void packedDenseForward(int act, float param, size_t batch, size_t inDim, size_t
   static const Runner runner = chooseRunner();
   const ActivationEntry& entry = activationEntry(act);
   const size_t panels = panelsOf(outDim);
-  PackedJob job{inDim, outDim, x, packed, packed + panels * kPackPanel * inDim, y,
+  const size_t blocks = inDim == 0 ? 1 : (inDim + kDepth - 1) / kDepth;
+  PackedJob job{inDim, outDim, (inDim + blocks - 1) / blocks, x, packed, packed + panels * kPackPanel * inDim, y,
                 std::strcmp(entry.name, "identity") == 0 ? kEpilogueNone
                 : std::strcmp(entry.name, "relu") == 0   ? kEpilogueRelu
                                                          : kEpilogueTable,

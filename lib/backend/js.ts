@@ -16,6 +16,9 @@ import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels'
 
 const span = (name: string, a: Float32Array | Int32Array | null, used: number): Span => ({ name, a, used });
 
+// packedDenseForward's sums over one panel, reused.
+const packedSums = new Float64Array(PACK_PANEL);
+
 // The checked copy of lossWeighted's weights, grown as needed and reused.
 let checkedWeights = new Float32Array(0);
 
@@ -639,13 +642,22 @@ export const jsBackend: Backend = {
     disjoint(fn, span('y', y, ny), span('packed', packed, np));
     const f = ACTIVATION_LIST[act].f;
     const bias = np - np / (inDim + 1);
+    // One row by one panel at a time, reading the panel's rows in order (as the native kernels do).
+    const acc = packedSums;
     for (let r = 0; r < batch; r++) {
-      const xr = r * inDim;
-      for (let u = 0; u < outDim; u++) {
-        const base = Math.floor(u / PACK_PANEL) * PACK_PANEL * inDim + (u % PACK_PANEL);
-        let s = 0;
-        for (let k = 0; k < inDim; k++) s += x[xr + k] * packed[base + k * PACK_PANEL];
-        y[r * outDim + u] = f(Math.fround(Math.fround(s) + packed[bias + u]), param);
+      const xr = r * inDim, yr = r * outDim;
+      for (let p = 0; p * PACK_PANEL < outDim; p++) {
+        acc.fill(0);
+        const base = p * PACK_PANEL * inDim;
+        for (let k = 0; k < inDim; k++) {
+          const xv = x[xr + k], o = base + k * PACK_PANEL;
+          for (let u = 0; u < PACK_PANEL; u++) acc[u] += xv * packed[o + u];
+        }
+        const cols = Math.min(PACK_PANEL, outDim - p * PACK_PANEL);
+        for (let u = 0; u < cols; u++) {
+          const unit = p * PACK_PANEL + u;
+          y[yr + unit] = f(Math.fround(Math.fround(acc[u]) + packed[bias + unit]), param);
+        }
       }
     }
   },
