@@ -127,6 +127,7 @@ Runner chooseRunner() {
 
 // Multiply-adds per piece at least before a second thread pays (as gemm.cc's kMinPartWork).
 constexpr double kMinPartWork = 1 << 18;
+constexpr size_t kPiecesPerThread = 4;
 
 }  // namespace
 
@@ -166,9 +167,13 @@ void packedDenseForward(int act, float param, size_t batch, size_t inDim, size_t
   }
   // Rows when there are enough for whole tiles on every thread (each thread then reads all the
   // weights, from its own L2); else panels, so that a short batch still uses every thread and
-  // each reads only its share of the weights.
+  // each reads only its share of the weights. Rows go in up to kPiecesPerThread pieces per thread,
+  // handed out as threads come free, so that a thread the OS holds back (a busy machine) does not
+  // keep the others waiting with half the batch.
   if (batch >= 2 * parts * runner.rowAlign) {
-    parallel(parts, [&](size_t p, size_t count) {
+    const size_t most = batch / (2 * runner.rowAlign);
+    const size_t pieces = parts * kPiecesPerThread < most ? parts * kPiecesPerThread : most;
+    parallel(pieces, [&](size_t p, size_t count) {
       size_t lo, hi;
       partRange(batch, runner.rowAlign, p, count, &lo, &hi);
       if (lo < hi) runner.run(job, lo, hi, 0, panels);

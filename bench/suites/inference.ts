@@ -216,6 +216,13 @@ function comparePeers(timing: InferencePeerJob['timing'], rows: readonly Row[], 
     measured: peers.length === 0 ? 'no peer ran' : `largest difference ${worst.toExponential(1)} over ${peers.map((p) => p.who).join(', ')}`,
   });
 
+  const frozenWorst = Math.max(...frozenDiff.values());
+  targets.push({
+    name: 'the frozen function computes the live one\'s outputs (largest absolute difference at most 1e-5)',
+    met: frozenWorst <= 1e-5,
+    measured: `largest difference ${frozenWorst.toExponential(1)} at batch ${BATCHES.join(', ')}`,
+  });
+
   return {
     table: {
       title: `The reference MLP ${net} against onnxruntime-node and PyTorch, µs per call and rows per second`,
