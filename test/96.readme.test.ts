@@ -47,8 +47,9 @@ const CHECKS: Record<string, { check: string; stdout?: RegExp; verify?: (stdout:
   'Example: the kernels': { check: 'if (!(loss > 0) || dw.length !== 6) process.exit(3);' },
   'Models that leave blasnet': {
     check: "const fs = require('fs');\n" +
-      "if (probabilities.length !== 6 || !(fs.statSync('model.onnx').size > 0) || !(fs.statSync('model.safetensors').size > 0)) process.exit(3);",
-    stdout: /^6\s*$/,
+      "if (probabilities.length !== 6 || !(fs.statSync('model.onnx').size > 0) || !(fs.statSync('model.safetensors').size > 0)) process.exit(3);\n" +
+      'if (!frozen.frozen || frozen(row).length !== 3) process.exit(4);',
+    stdout: /^6\s+true\s+0\.3333\s*$/,
   },
   'Example: the training recipe': {
     check: "process.on('exit', () => console.log('lr', model.optimizer.lr));",
