@@ -16,8 +16,8 @@ import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels'
 
 const span = (name: string, a: Float32Array | Int32Array | null, used: number): Span => ({ name, a, used });
 
-// packedDenseForward's sums over one panel, reused.
-const packedSums = new Float64Array(PACK_PANEL);
+// packedDenseForward's sums of one 3x4 tile, reused.
+const packedSums = new Float64Array(12);
 
 // The checked copy of lossWeighted's weights, grown as needed and reused.
 let checkedWeights = new Float32Array(0);
@@ -642,21 +642,31 @@ export const jsBackend: Backend = {
     disjoint(fn, span('y', y, ny), span('packed', packed, np));
     const f = ACTIVATION_LIST[act].f;
     const bias = np - np / (inDim + 1);
-    // One row by one panel at a time, reading the panel's rows in order (as the native kernels do).
-    const acc = packedSums;
-    for (let r = 0; r < batch; r++) {
-      const xr = r * inDim, yr = r * outDim;
-      for (let p = 0; p * PACK_PANEL < outDim; p++) {
-        acc.fill(0);
-        const base = p * PACK_PANEL * inDim;
-        for (let k = 0; k < inDim; k++) {
-          const xv = x[xr + k], o = base + k * PACK_PANEL;
-          for (let u = 0; u < PACK_PANEL; u++) acc[u] += xv * packed[o + u];
+    // 3 rows by 4 units at a time in local accumulators (gemm.ts's kernel shape: V8 keeps them in
+    // registers), each sum over k in order, as in the native kernels.
+    const out = packedSums;
+    for (let j = 0; j < outDim; j += 4) {
+      const base = Math.floor(j / PACK_PANEL) * PACK_PANEL * inDim + (j % PACK_PANEL);
+      const cols = Math.min(4, outDim - j);
+      for (let r0 = 0; r0 < batch; r0 += 3) {
+        const rows = Math.min(3, batch - r0);
+        const x0 = r0 * inDim, x1 = rows > 1 ? x0 + inDim : x0, x2 = rows > 2 ? x1 + inDim : x0;
+        let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0, c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+        for (let k = 0, o = base; k < inDim; k++, o += PACK_PANEL) {
+          const w0 = packed[o], w1 = packed[o + 1], w2 = packed[o + 2], w3 = packed[o + 3];
+          const a0 = x[x0 + k], a1 = x[x1 + k], a2 = x[x2 + k];
+          c00 += a0 * w0; c01 += a0 * w1; c02 += a0 * w2; c03 += a0 * w3;
+          c10 += a1 * w0; c11 += a1 * w1; c12 += a1 * w2; c13 += a1 * w3;
+          c20 += a2 * w0; c21 += a2 * w1; c22 += a2 * w2; c23 += a2 * w3;
         }
-        const cols = Math.min(PACK_PANEL, outDim - p * PACK_PANEL);
-        for (let u = 0; u < cols; u++) {
-          const unit = p * PACK_PANEL + u;
-          y[yr + unit] = f(Math.fround(Math.fround(acc[u]) + packed[bias + unit]), param);
+        out[0] = c00; out[1] = c01; out[2] = c02; out[3] = c03;
+        out[4] = c10; out[5] = c11; out[6] = c12; out[7] = c13;
+        out[8] = c20; out[9] = c21; out[10] = c22; out[11] = c23;
+        for (let i = 0; i < rows; i++) {
+          const yr = (r0 + i) * outDim + j;
+          for (let u = 0; u < cols; u++) {
+            y[yr + u] = f(Math.fround(Math.fround(out[i * 4 + u]) + packed[bias + j + u]), param);
+          }
         }
       }
     }
