@@ -1,6 +1,8 @@
 #include "packed.h"
 
+#include <algorithm>
 #include <array>
+#include <cblas.h>
 #include <cstring>
 #include <utility>
 
@@ -37,29 +39,33 @@ constexpr size_t kDepth = 256;
 
 size_t panelsOf(size_t outDim) { return (outDim + kPackPanel - 1) / kPackPanel; }
 
-// The portable level: one row by one panel at a time, the 16 sums in an array the compiler keeps
-// in (baseline) vector registers.
-void runTilesPortable(const PackedJob& j, size_t r0, size_t r1, size_t p0, size_t p1) {
+// The portable level: OpenBLAS's own kernels (whatever instruction set it picked), one product
+// per panel, each panel being a row-major [inDim, 16] matrix; then the bias and the activation in
+// a pass over the rows just written.
+void runTilesBlas(const PackedJob& j, size_t r0, size_t r1, size_t p0, size_t p1) {
   const size_t panelStride = j.inDim * kPackPanel;
-  for (size_t i = r0; i < r1; ++i) {
-    const float* a = j.x + i * j.inDim;
-    float* yr = j.y + i * j.outDim;
-    for (size_t p = p0; p < p1; ++p) {
-      const float* b = j.packed + p * panelStride;
-      float acc[kPackPanel] = {};
-      for (size_t k = 0; k < j.inDim; ++k) {
-        const float av = a[k];
-        for (size_t u = 0; u < kPackPanel; ++u) acc[u] += av * b[k * kPackPanel + u];
-      }
-      const size_t left = j.outDim - p * kPackPanel;
-      const size_t cols = left < kPackPanel ? left : kPackPanel;
-      float* c = yr + p * kPackPanel;
-      for (size_t u = 0; u < cols; ++u) {
-        const float v = acc[u] + j.bias[p * kPackPanel + u];
-        c[u] = j.epilogue == kEpilogueRelu && v < 0.0f ? 0.0f : v;
-      }
-      if (j.epilogue == kEpilogueTable) j.forward(cols, j.param, c, c);
+  const size_t c0 = p0 * kPackPanel, c1 = p1 * kPackPanel < j.outDim ? p1 * kPackPanel : j.outDim;
+  for (size_t p = p0; p < p1; ++p) {
+    const size_t left = j.outDim - p * kPackPanel;
+    const size_t cols = left < kPackPanel ? left : kPackPanel;
+    float* c = j.y + r0 * j.outDim + p * kPackPanel;
+    if (j.inDim == 0) {
+      // BLAS rejects a zero leading dimension; with no inner products the sums are zero.
+      for (size_t i = r0; i < r1; ++i, c += j.outDim) std::fill(c, c + cols, 0.0f);
+      continue;
     }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(r1 - r0),
+                static_cast<blasint>(cols), static_cast<blasint>(j.inDim), 1.0f, j.x + r0 * j.inDim,
+                static_cast<blasint>(j.inDim), j.packed + p * panelStride, static_cast<blasint>(kPackPanel),
+                0.0f, c, static_cast<blasint>(j.outDim));
+  }
+  for (size_t i = r0; i < r1; ++i) {
+    float* yr = j.y + i * j.outDim;
+    for (size_t u = c0; u < c1; ++u) {
+      const float v = yr[u] + j.bias[u];
+      yr[u] = j.epilogue == kEpilogueRelu && v < 0.0f ? 0.0f : v;
+    }
+    if (j.epilogue == kEpilogueTable) j.forward(c1 - c0, j.param, yr + c0, yr + c0);
   }
 }
 
@@ -111,7 +117,7 @@ struct Runner {
 };
 
 // The level's kernels, chosen once. AVX2 without FMA (no such CPU is known, but the level only
-// promises AVX2) takes the portable loops.
+// promises AVX2) takes the portable path.
 Runner chooseRunner() {
 #ifdef BLASNET_X86_LEVELS
   switch (isa()) {
@@ -122,7 +128,7 @@ Runner chooseRunner() {
     default: break;
   }
 #endif
-  return {&runTilesPortable, 1};
+  return {&runTilesBlas, 1};
 }
 
 // Multiply-adds per piece at least before a second thread pays (as gemm.cc's kMinPartWork).

@@ -5,9 +5,9 @@
 // the input rows are read in place, and the bias and activation are applied to each tile of the
 // output while it is still in registers (ReLU and identity) or in L1 (the other activations, by
 // the activation table's own loops). The micro-kernels are compiled per instruction-set level
-// (AVX-512, AVX2 with FMA, portable C++) and chosen by isa() like the other kernels; unlike those,
-// the levels round differently (fused multiply-adds, a different order of the sums over k), as
-// any two GEMMs do.
+// (AVX-512, AVX2 with FMA) and chosen by isa() like the other kernels; the portable level runs
+// OpenBLAS on each panel, then the bias and activation. Unlike the other kernels, the levels round
+// differently (fused multiply-adds, another order of the sums over k), as any two GEMMs do.
 #pragma once
 
 #include <cstddef>
