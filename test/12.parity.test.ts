@@ -207,7 +207,7 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
   // and panels (width not a multiple of 16, odd depth, a depth of zero, single rows), every
   // activation, NaN and infinities in x; and against the native denseForward (OpenBLAS) itself.
   const PACKED_SHAPES: [number, number, number][] = [[1, 1, 1], [1, 784, 256], [7, 13, 17], [7, 1, 33], [13, 300, 47],
-    [12, 256, 32], [1000, 129, 10], [25, 515, 64], [3, 0, 5], [2, 9, 100]];
+    [12, 256, 32], [1000, 129, 10], [25, 515, 64], [3, 0, 5], [2, 9, 100], [13, 1100, 37], [3, 2100, 20]];
   for (const name of ACTIVATION_NAMES) {
     it(`packed dense forward (${name}): packing, js and denseForward`, () => {
       const id = activationId(name), param = ACTIVATIONS[name].param;
@@ -383,7 +383,7 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
 
   // A packed dense output is one chain of multiply-adds per value whatever the cut (by rows in
   // whole tiles, or by whole panels), so the bits are the same at every thread count.
-  for (const [batch, inDim, outDim] of [[1000, 784, 256], [16, 784, 256], [1, 784, 256], [97, 129, 1003], [50, 33, 40]] as const) {
+  for (const [batch, inDim, outDim] of [[1000, 784, 256], [16, 784, 256], [1, 784, 256], [97, 129, 1003], [50, 33, 40], [40, 1500, 50]] as const) {
     it(`packedDenseForward ${batch}x${inDim}->${outDim}: same bits at 1-4 threads, close to js`, () => {
       const x = rng.uniformArray(batch * inDim), w = rng.uniformArray(outDim * inDim), bias = rng.uniformArray(outDim);
       const packed = new Float32Array(Math.ceil(outDim / 16) * 16 * (inDim + 1));
