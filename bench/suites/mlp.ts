@@ -15,10 +15,14 @@
  * Interleaved: per trial (configuration), `runs` rounds; in each round every driver does one
  * timed run, in an order rotated from round to round and reversed every other round (roundOrder),
  * so that machine drift lands on every driver alike and no driver always follows the same one;
- * medians and min–max are over the rounds. Peers run in processes of their own, started once per
- * trial and kept across its rounds (ServedPeer: the parent writes "run", the peer answers with one
- * JSON line), so that their start-up, data load and warmup are neither timed nor repeated; a short
- * pause after each multi-threaded run lets its thread pools go idle before the next driver.
+ * medians and min–max are over the rounds. blasnet native (bench/mlp-native.ts) and the peers run
+ * in processes of their own, started once per trial and kept across its rounds (ServedPeer: the
+ * parent writes "run", the child answers with one JSON line), so that their start-up, data load
+ * and warmup are neither timed nor repeated, and no driver runs in the process that hosts the
+ * others (measured in this process, beside the js and naive rows' heaps, native at batch 512 ran
+ * about 10% slower than the same build in a process of its own: bench/RESULTS.md, run S); a short pause after each multi-threaded run lets its thread
+ * pools go idle before the next driver. `--before=PATH` adds the same native runs by an older
+ * build (its dist/bench/mlp-native.js) as rows "native (before)", for before/after in one run.
  *
  * Native runs (nativeRun) time the first epoch of a freshly built model, which is what a one-epoch
  * fit costs and what the targets use, and also its second epoch in the same fit call, in a column
@@ -30,8 +34,7 @@
  *
  * Environment. The tables say which OpenBLAS kernel set ran (its core name) and which instruction
  * set blasnet's own kernels used. Rows run under the environment as found; when OPENBLAS_CORETYPE
- * is set, blasnet native (bench/mlp-native.ts) and PyTorch also run in child processes with it
- * unset, OpenBLAS then choosing its kernels from the CPU, in the same rounds, reported in a second
+ * is set, blasnet native and PyTorch also run in child processes with it unset, OpenBLAS then choosing its kernels from the CPU, in the same rounds, reported in a second
  * table: ratios are taken only within a table. Every useful GFLOP/s is also given as a fraction of
  * the machine's FMA peak measured at the start of the run (bench/c/fma.c via bench/peak.ts).
  *
@@ -361,33 +364,22 @@ export const mlpSuite: Suite = {
         }, peerSeconds);
       };
       for (const setting of settings) wanted.push({ name: `PyTorch (${setting.label})`, unset: false, start: torch(setting, false) });
-      const before = ctx.before;
-      if (before !== undefined) {
-        // The same runs by an older build of the library, for before/after figures within one run.
-        wanted.push({
-          name: 'native (before)', unset: false, start: async () => {
-            const r = await ServedPeer.start(process.execPath, [path.resolve(before), t.id, JSON.stringify(gemmTiming)], process.env, 'mlp-native (before)',
-              'npm run build in that checkout, then copy this checkout\'s dist/bench into its dist/');
-            if (!r.ok) return r;
-            const info = r.info as unknown as NativeChildInfo;
-            return served(r.peer, {
-              driver: 'native (before)', unset: false, threads: info.threads, samples: x.rows, steps: epochSteps(t), spins: true, extra: { core: info.coreName },
-            }, (json) => ({ seconds: json.first as number, steady: json.steady as number, gemm: json.gemm as number }));
-          },
-        });
-      }
+      /** blasnet native in a child process (bench/mlp-native.js from `script`, default this build's) kept across the rounds. */
+      const nativeChild = (driver: string, isUnset: boolean, env: NodeJS.ProcessEnv, script = path.join(ROOT, 'dist', 'bench', 'mlp-native.js')) =>
+        async (): Promise<RoundDriver | { reason: string }> => {
+          const r = await ServedPeer.start(process.execPath, [path.resolve(script), t.id, JSON.stringify(gemmTiming)], env, `mlp-native (${driver})`,
+            'npm run build (for an older build: npm run build there, then copy this checkout\'s dist/bench into its dist/)');
+          if (!r.ok) return r;
+          const info = r.info as unknown as NativeChildInfo;
+          return served(r.peer, {
+            driver, unset: isUnset, threads: info.threads, samples: x.rows, steps: epochSteps(t), spins: true, extra: { core: info.coreName },
+          }, (json) => ({ seconds: json.first as number, steady: json.steady as number, gemm: json.gemm as number }));
+        };
+      wanted.push({ name: 'native', unset: false, start: nativeChild('native', false, process.env) });
+      // The same runs by an older build of the library, for before/after figures within one run.
+      if (ctx.before !== undefined) wanted.push({ name: 'native (before)', unset: false, start: nativeChild('native (before)', false, process.env, ctx.before) });
       if (coreType !== undefined) {
-        wanted.push({
-          name: 'native', unset: true, start: async () => {
-            const script = path.join(ROOT, 'dist', 'bench', 'mlp-native.js');
-            const r = await ServedPeer.start(process.execPath, [script, t.id, JSON.stringify(gemmTiming)], withoutCoreType(), 'mlp-native', 'npm run build');
-            if (!r.ok) return r;
-            const info = r.info as unknown as NativeChildInfo;
-            return served(r.peer, {
-              driver: 'native', unset: true, threads: info.threads, samples: x.rows, steps: epochSteps(t), spins: true, extra: { core: info.coreName },
-            }, (json) => ({ seconds: json.first as number, steady: json.steady as number, gemm: json.gemm as number }));
-          },
-        });
+        wanted.push({ name: 'native', unset: true, start: nativeChild('native', true, withoutCoreType()) });
         for (const setting of settings) wanted.push({ name: `PyTorch (${setting.label})`, unset: true, start: torch(setting, true) });
       }
       for (const backend of ['wasm', 'cpu'] as const) {
@@ -410,8 +402,7 @@ export const mlpSuite: Suite = {
       });
 
       // In this process: warmed up here, each run from a freshly built model or net (untimed).
-      ctx.progress(`mlp ${t.id}: warming up native, js and naive JS (not timed)`);
-      nativeRun(native, t, train, gemmTiming, Math.min(x.rows, 20 * t.batch), true);
+      ctx.progress(`mlp ${t.id}: warming up js and naive JS (not timed)`);
       const jsFit = (n: number) => {
         const model = buildMlp(t.sizes, js.backend);
         const xs = new Matrix(x.data.subarray(0, n * x.cols), n, x.cols);
@@ -431,10 +422,6 @@ export const mlpSuite: Suite = {
         close: async () => undefined,
       });
       return [
-        here('native', native.threads, x.rows, epochSteps(t), true, { core: nativeInfo.coreName }, () => {
-          const r = nativeRun(native, t, train, gemmTiming);
-          return { seconds: r.first, steady: r.steady, gemm: r.gemm };
-        }),
         ...peers,
         here('js', js.threads, rows, t.steps, false, {}, () => ({ seconds: timed(jsFit(rows)) })),
         here('naive JS', 1, rows, t.steps, false, {}, () => ({ seconds: timed(naiveTrain(t.steps)) })),
@@ -524,10 +511,10 @@ export const mlpSuite: Suite = {
           `(PyTorch's: the "core" column); blasnet's own kernels ran at instruction-set level ${nativeInfo.kernelIsa} (BLASNET_ISA; the CPU supports ${nativeInfo.kernelIsaSupported}). ` +
           `Every row ran in this run, interleaved: per configuration ${runs} round${runs === 1 ? '' : 's'}, in each round every row (of both tables when there are two) one timed run, ` +
           'in an order rotated from round to round and reversed every other round; a pause of ' +
-          `${SETTLE_MS} ms after each multi-threaded run. Each peer runs in a process of its own, started once per configuration and kept across the rounds ` +
-          '(its start-up, data load and warmup untimed), answering one run per request; the rows run here are warmed up once per configuration. ' +
+          `${SETTLE_MS} ms after each multi-threaded run. blasnet native and each peer run in a process of their own, started once per configuration and kept across the rounds ` +
+          '(start-up, data load and warmup untimed), answering one run per request; js and naive JS run in the suite\'s process, warmed up once per configuration. ' +
           'Every timed run starts from a freshly built model (seed 1); samples/s is median (min–max) over the rounds.',
-        'native = blasnet on the addon: model.fit of two epochs over the 60,000 rows, no metrics or validation, one callback taking the time at each epoch end; ' +
+        'native = blasnet on the addon (bench/mlp-native.ts): model.fit of two epochs over the 60,000 rows, no metrics or validation, one callback taking the time at each epoch end; ' +
           '"samples/s" is the first epoch (from the fit call, so fit\'s NaN scan of the inputs and its set-up are in it), ' +
           '"steady epoch" the second epoch of the same model (the rate of a long job\'s later epochs; bench/RESULTS.md "The subnormal flush" says why they differ). ' +
           (ctx.before !== undefined ? `native (before) = the same runs by an older build of the library (${ctx.before}, a child process kept across the rounds, as found); ` : '') +
