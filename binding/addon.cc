@@ -102,7 +102,9 @@ napi_value ColSum(Args& a) {
   return nullptr;
 }
 
-napi_value GatherRows(Args& a) {
+// gatherRows and gatherRowsChecked take (rows, cols, srcRows, index, src, dst); with `firstBad`
+// the gather also finds the first non-finite value it copies.
+void gatherCall(Args& a, int64_t* firstBad) {
   a.expect(6);
   const size_t rows = a.dim(0, "rows"), cols = a.dim(1, "cols"), srcRows = a.dim(2, "srcRows");
   I32 index = a.i32(3, "index", rows, "rows");
@@ -110,24 +112,19 @@ napi_value GatherRows(Args& a) {
   F32 dst = a.f32(5, "dst", mul(rows, cols), "rows*cols");
   a.disjoint(dst, src);
   a.disjoint(dst, index);
-  if (gatherRows(rows, cols, srcRows, index.data, src.data, dst.data) != Status::Ok) {
-    badIndex(a, "ERR_BLASNET_INDEX", "index", index.data, rows, srcRows);
-  }
+  const Status s = firstBad ? gatherRowsChecked(rows, cols, srcRows, index.data, src.data, dst.data, firstBad)
+                            : gatherRows(rows, cols, srcRows, index.data, src.data, dst.data);
+  if (s != Status::Ok) badIndex(a, "ERR_BLASNET_INDEX", "index", index.data, rows, srcRows);
+}
+
+napi_value GatherRows(Args& a) {
+  gatherCall(a, nullptr);
   return nullptr;
 }
 
 napi_value GatherRowsChecked(Args& a) {
-  a.expect(6);
-  const size_t rows = a.dim(0, "rows"), cols = a.dim(1, "cols"), srcRows = a.dim(2, "srcRows");
-  I32 index = a.i32(3, "index", rows, "rows");
-  F32 src = a.f32(4, "src", mul(srcRows, cols), "srcRows*cols");
-  F32 dst = a.f32(5, "dst", mul(rows, cols), "rows*cols");
-  a.disjoint(dst, src);
-  a.disjoint(dst, index);
   int64_t firstBad = -1;
-  if (gatherRowsChecked(rows, cols, srcRows, index.data, src.data, dst.data, &firstBad) != Status::Ok) {
-    badIndex(a, "ERR_BLASNET_INDEX", "index", index.data, rows, srcRows);
-  }
+  gatherCall(a, &firstBad);
   return number(a.env(), static_cast<double>(firstBad));
 }
 

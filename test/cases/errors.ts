@@ -245,6 +245,29 @@ function lossSpec(name: LossName, targetKind: 'dense' | 'labels', weighted = fal
   return spec;
 }
 
+/** gatherRows and gatherRowsChecked take the same arguments and refuse the same indices. */
+function gatherSpec(fn: 'gatherRows' | 'gatherRowsChecked'): KernelSpec {
+  return {
+    title: fn,
+    fn,
+    params: [dim('rows'), dim('cols'), dim('srcRows'), { name: 'index', kind: 'i32' }, arr('src'), arr('dst', true)],
+    valid(rng) {
+      const rows = odd(rng), cols = odd(rng), srcRows = odd(rng);
+      return [rows, cols, srcRows, labels(rng, rows, srcRows), f32(rng, srcRows * cols), f32(rng, rows * cols)];
+    },
+    alias: disjointAll(['dst'], ['src', 'index']),
+    data(rng) {
+      return [-1, 'srcRows', 2147483647, -2147483648].map((bad) => {
+        const a = this.valid(rng);
+        const rows = a[0] as number, srcRows = a[2] as number, index = a[3] as Int32Array;
+        const at = rng.int(rows);
+        index[at] = bad === 'srcRows' ? srcRows : (bad as number);
+        return { what: `index ${index[at]} at row ${at}`, args: a, code: ErrorCode.INDEX, mentions: [`index[${at}] = ${index[at]} is outside [0, ${srcRows})`] };
+      });
+    },
+  };
+}
+
 export const SPECS: readonly KernelSpec[] = [
   {
     title: 'gemm',
@@ -297,44 +320,8 @@ export const SPECS: readonly KernelSpec[] = [
     },
     alias: [{ out: 'out', input: 'x', same: false }],
   },
-  {
-    title: 'gatherRows',
-    fn: 'gatherRows',
-    params: [dim('rows'), dim('cols'), dim('srcRows'), { name: 'index', kind: 'i32' }, arr('src'), arr('dst', true)],
-    valid(rng) {
-      const rows = odd(rng), cols = odd(rng), srcRows = odd(rng);
-      return [rows, cols, srcRows, labels(rng, rows, srcRows), f32(rng, srcRows * cols), f32(rng, rows * cols)];
-    },
-    alias: disjointAll(['dst'], ['src', 'index']),
-    data(rng) {
-      return [-1, 'srcRows', 2147483647, -2147483648].map((bad) => {
-        const a = this.valid(rng);
-        const rows = a[0] as number, srcRows = a[2] as number, index = a[3] as Int32Array;
-        const at = rng.int(rows);
-        index[at] = bad === 'srcRows' ? srcRows : (bad as number);
-        return { what: `index ${index[at]} at row ${at}`, args: a, code: ErrorCode.INDEX, mentions: [`index[${at}] = ${index[at]} is outside [0, ${srcRows})`] };
-      });
-    },
-  },
-  {
-    title: 'gatherRowsChecked',
-    fn: 'gatherRowsChecked',
-    params: [dim('rows'), dim('cols'), dim('srcRows'), { name: 'index', kind: 'i32' }, arr('src'), arr('dst', true)],
-    valid(rng) {
-      const rows = odd(rng), cols = odd(rng), srcRows = odd(rng);
-      return [rows, cols, srcRows, labels(rng, rows, srcRows), f32(rng, srcRows * cols), f32(rng, rows * cols)];
-    },
-    alias: disjointAll(['dst'], ['src', 'index']),
-    data(rng) {
-      return [-1, 'srcRows', 2147483647, -2147483648].map((bad) => {
-        const a = this.valid(rng);
-        const rows = a[0] as number, srcRows = a[2] as number, index = a[3] as Int32Array;
-        const at = rng.int(rows);
-        index[at] = bad === 'srcRows' ? srcRows : (bad as number);
-        return { what: `index ${index[at]} at row ${at}`, args: a, code: ErrorCode.INDEX, mentions: [`index[${at}] = ${index[at]} is outside [0, ${srcRows})`] };
-      });
-    },
-  },
+  gatherSpec('gatherRows'),
+  gatherSpec('gatherRowsChecked'),
   {
     title: 'scale',
     fn: 'scale',
