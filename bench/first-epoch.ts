@@ -17,7 +17,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { median } from './harness';
+import { arg, median } from './harness';
 
 interface Sample {
   firstMs: number;
@@ -31,11 +31,6 @@ interface Sample {
   steadyCpuMs: number;
   threads: number;
   backend: string;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
 

@@ -12,7 +12,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { median } from './harness';
+import { arg, median } from './harness';
 
 type Mode = 'fit' | 'arrays' | 'dataset';
 const MODES: Mode[] = ['fit', 'arrays', 'dataset'];
@@ -24,11 +24,6 @@ interface Sample {
   beginMs: number;
   /** From the call to the result, ms. */
   totalMs: number;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
 async function child(lib: string, mode: Mode): Promise<void> {

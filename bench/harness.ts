@@ -149,3 +149,9 @@ export function loadBetween(a: CpuSnapshot | null, b: CpuSnapshot | null): Load 
     steal: (b.steal - a.steal) / total,
   };
 }
+
+/** The value after `--name` on the command line (`--name value`), or `fallback`. */
+export function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}

@@ -20,7 +20,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { median } from './harness';
+import { arg, median } from './harness';
 
 type Mode = 'fit' | 'async-arrays' | 'async-dataset';
 const MODES: Mode[] = ['fit', 'async-arrays', 'async-dataset'];
@@ -38,11 +38,6 @@ interface Result {
   peakRssMb: number;
   threads: number;
   backend: string;
-}
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
 const maxRssMb = () => process.resourceUsage().maxRSS / 1024;

@@ -7,11 +7,7 @@
  *   node dist/bench/steady-epochs.js [--batch 32] [--epochs 4] [--hidden 256,128] [--backend native]
  */
 import { Dataset, dense, getBackend, loadFashionMnist, Sequential } from '../lib';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+import { arg } from './harness';
 
 const batch = Number(arg('batch', '32'));
 const epochs = Number(arg('epochs', '4'));

@@ -20,13 +20,8 @@
 import { Dataset, getBackend, loadFashionMnist, Rng } from '../lib';
 import type { Backend } from '../lib';
 import { optimizerKernelId } from '../lib/optim/kernels';
-import { median } from './harness';
+import { arg, median } from './harness';
 import { buildMlp, timeStepGemms, TRIALS } from './suites/mlp';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
 
 /** A backend whose every function call adds its wall time (ns) and count to `spent`. */
 function timed(inner: Backend, spent: Map<string, { ns: number; calls: number }>): Backend {
