@@ -114,6 +114,8 @@ Status gather(size_t rows, size_t cols, size_t srcRows, const int32_t* index, co
   for (size_t r = 0; r < rows; ++r) {
     if (!inRange(readOnce(index + r))) return Status::BadIndex;
   }
+  // Rows of no columns: nothing to copy (and dst may be an empty array with no memory at all).
+  if (cols == 0) return Status::Ok;
   // The source rows are scattered over a set far larger than the caches, so a row costs memory
   // latency rather than bandwidth: each piece prefetches the rows a few ahead of the one it
   // copies, and pieces run on the kernel threads. A checked gather tests each row right after
