@@ -19,16 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void* x, const void* y) {
-  const double a = *(const double*)x, b = *(const double*)y;
-  return (a > b) - (a < b);
-}
+#include "clock.h"
 
 /*
  * Twelve independent accumulator chains: enough to cover an FMA latency of 4 cycles on two FMA
@@ -150,7 +141,7 @@ int main(int argc, char** argv) {
       double samples[100];
       const double flops = 2.0 * isas[v].lanes * CHAINS * (double)iters * threads;
       for (int r = 0; r < runs; ++r) samples[r] = flops / timed(isas[v].kernel, threads, iters, &sink) / 1e9;
-      qsort(samples, (size_t)runs, sizeof(double), cmp);
+      qsort(samples, (size_t)runs, sizeof(double), cmpDouble);
       printf("{\"isa\":\"%s\",\"threads\":%d,\"median\":%.6g,\"min\":%.6g,\"max\":%.6g,\"sink\":%g}\n", isas[v].name, threads,
              samples[runs / 2], samples[0], samples[runs - 1], (double)sink);
       fflush(stdout);

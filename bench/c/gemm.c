@@ -67,16 +67,7 @@ static float* uniformArray(uint32_t seed, size_t n) {
   return a;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmpDouble(const void* a, const void* b) {
-  const double x = *(const double*)a, y = *(const double*)b;
-  return (x > y) - (x < y);
-}
+#include "clock.h"
 
 typedef struct {
   int ta, tb, m, n, k;
@@ -151,7 +142,7 @@ int main(int argc, char** argv) {
     if (reps < 1) reps = 1;
 
     for (int r = 0; r < runs; ++r) {
-      const double s = now();
+      const s = now();
       run(&g, reps);
       samples[r] = (now() - s) / (double)reps;
     }

@@ -13,16 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void* x, const void* y) {
-  const double a = *(const double*)x, b = *(const double*)y;
-  return (a > b) - (a < b);
-}
+#include "clock.h"
 
 /*
  * Kept out of line, and each call followed by a compiler barrier (run below): inlined into the
@@ -78,7 +69,7 @@ int main(int argc, char** argv) {
     run(reps, n, a, b, c);
     samples[k] = (now() - t0) / (double)reps;
   }
-  qsort(samples, runs, sizeof(double), cmp);
+  qsort(samples, runs, sizeof(double), cmpDouble);
   double check = 0;
   for (size_t i = 0; i < n; i += 4096) check += a[i];
   const double median = samples[runs / 2];
