@@ -130,9 +130,9 @@ int main(int argc, char** argv) {
     double perOp;
     const double t0 = now();
     for (;;) {
-      const s = now();
+      const double s = now();
       run(&g, batch);
-      const e = now();
+      const double e = now();
       perOp = (e - s) / (double)batch;
       if (e - t0 >= warmup) break;
       batch *= 2;
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
     if (reps < 1) reps = 1;
 
     for (int r = 0; r < runs; ++r) {
-      const s = now();
+      const double s = now();
       run(&g, reps);
       samples[r] = (now() - s) / (double)reps;
     }
