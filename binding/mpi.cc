@@ -175,25 +175,20 @@ napi_value Init(Args& a) {
   return o;
 }
 
-napi_value Rank(Args& a) {
+// rank() and size(): one integer about MPI_COMM_WORLD (`fallback` should the query fail).
+napi_value worldNumber(Args& a, int (*query)(MPI_Comm, int*), int fallback) {
   a.expect(0);
   requireInit(a);
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int n = fallback;
+  query(MPI_COMM_WORLD, &n);
   napi_value v;
-  napi_create_double(a.env(), rank, &v);
+  napi_create_double(a.env(), n, &v);
   return v;
 }
 
-napi_value Size(Args& a) {
-  a.expect(0);
-  requireInit(a);
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  napi_value v;
-  napi_create_double(a.env(), size, &v);
-  return v;
-}
+napi_value Rank(Args& a) { return worldNumber(a, MPI_Comm_rank, 0); }
+
+napi_value Size(Args& a) { return worldNumber(a, MPI_Comm_size, 1); }
 
 bool positive(float v) { return v > 0; }
 
