@@ -128,6 +128,18 @@ napi_value GatherRowsChecked(Args& a) {
   return number(a.env(), static_cast<double>(firstBad));
 }
 
+// shuffledRange(n, state, out): state an Int32Array of the generator's four words (their bits),
+// updated in place; out [n] receives the permutation.
+napi_value ShuffledRange(Args& a) {
+  a.expect(3);
+  const size_t n = a.dim(0, "n");
+  I32 state = a.i32(1, "state", 4, "4");
+  I32 out = a.i32(2, "out", n, "n");
+  a.disjoint(out, state);
+  shuffledRange(n, reinterpret_cast<uint32_t*>(state.data), out.data);
+  return nullptr;
+}
+
 napi_value Scale(Args& a) {
   a.expect(3);
   const size_t n = a.dim(0, "n");
@@ -600,6 +612,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<ColSum>(env, exports, "colSum");
   define<GatherRows>(env, exports, "gatherRows");
   define<GatherRowsChecked>(env, exports, "gatherRowsChecked");
+  define<ShuffledRange>(env, exports, "shuffledRange");
   define<Scale>(env, exports, "scale");
   define<Axpy>(env, exports, "axpy");
   define<Dot>(env, exports, "dot");

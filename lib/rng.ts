@@ -109,29 +109,13 @@ export class Rng {
     else if (!(Number.isInteger(n) && n >= 0 && n <= length)) {
       throw rangeError(ErrorCode.ARG_RANGE, `Rng.shuffle: Expected integer in [0, ${length}] for n but received ${show(n)}`);
     }
-    let s0 = this.s0 | 0, s1 = this.s1 | 0, s2 = this.s2 | 0, s3 = this.s3 | 0;
-    for (let i = n - 1; i > 0; i--) {
-      // Two nextUint32 steps, as uniform() takes them.
-      let r = Math.imul(s1, 5);
-      r = Math.imul((r << 7) | (r >>> 25), 9);
-      let t = s1 << 9;
-      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;
-      s3 = (s3 << 11) | (s3 >>> 21);
-      const hi = r >>> 5;
-      r = Math.imul(s1, 5);
-      r = Math.imul((r << 7) | (r >>> 25), 9);
-      t = s1 << 9;
-      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;
-      s3 = (s3 << 11) | (s3 >>> 21);
-      const j = Math.floor(((hi * 67108864 + (r >>> 6)) / 9007199254740992) * (i + 1));
-      const v = a[i];
-      a[i] = a[j];
-      a[j] = v;
-    }
-    this.s0 = s0 >>> 0;
-    this.s1 = s1 >>> 0;
-    this.s2 = s2 >>> 0;
-    this.s3 = s3 >>> 0;
+    const words = SCRATCH;
+    words[0] = this.s0; words[1] = this.s1; words[2] = this.s2; words[3] = this.s3;
+    shuffleWords(words, a, n);
+    this.s0 = words[0] >>> 0;
+    this.s1 = words[1] >>> 0;
+    this.s2 = words[2] >>> 0;
+    this.s3 = words[3] >>> 0;
   }
 
   /** A standard normal sample (Box-Muller, polar form). */
@@ -173,4 +157,35 @@ const MAX_ARRAY = 0x7fffffff;
 
 function badRange(fn: string, lo: unknown, hi: unknown): never {
   throw rangeError(ErrorCode.ARG_RANGE, `Rng.${fn}: Expected finite numbers for lo and hi but received ${show(lo)} and ${show(hi)}`);
+}
+
+/** Rng.shuffle's scratch for its four words (one shuffle runs at a time: JavaScript is single-threaded). */
+const SCRATCH = new Int32Array(4);
+
+/**
+ * Rng.shuffle's loop over a generator state held as four int32 words (xoshiro128**'s uint32 words,
+ * as bits), advanced in place: the JS backend's shuffledRange runs it on the words it is given,
+ * the native backend runs the same steps in C++ (native/rowops.cc). Arguments are not checked.
+ */
+export function shuffleWords(words: Int32Array, a: Int32Array, n: number): void {
+  let s0 = words[0] | 0, s1 = words[1] | 0, s2 = words[2] | 0, s3 = words[3] | 0;
+  for (let i = n - 1; i > 0; i--) {
+    // Two nextUint32 steps, as uniform() takes them.
+    let r = Math.imul(s1, 5);
+    r = Math.imul((r << 7) | (r >>> 25), 9);
+    let t = s1 << 9;
+    s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;
+    s3 = (s3 << 11) | (s3 >>> 21);
+    const hi = r >>> 5;
+    r = Math.imul(s1, 5);
+    r = Math.imul((r << 7) | (r >>> 25), 9);
+    t = s1 << 9;
+    s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;
+    s3 = (s3 << 11) | (s3 >>> 21);
+    const j = Math.floor(((hi * 67108864 + (r >>> 6)) / 9007199254740992) * (i + 1));
+    const v = a[i];
+    a[i] = a[j];
+    a[j] = v;
+  }
+  words[0] = s0; words[1] = s1; words[2] = s2; words[3] = s3;
 }

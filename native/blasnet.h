@@ -50,6 +50,10 @@ Status gatherRows(size_t rows, size_t cols, size_t srcRows, const int32_t* index
 // the gathered values, or -1: each row is checked as it is copied, while it is in cache.
 Status gatherRowsChecked(size_t rows, size_t cols, size_t srcRows, const int32_t* index, const float* src,
                          float* dst, int64_t* firstBad);
+// out[0..n) = 0, 1, ..., n-1, then shuffled as Rng.shuffle shuffles (Fisher-Yates from the top,
+// each swap index from two xoshiro128** outputs, as Rng.uniform draws), advancing state[0..4)
+// (the generator's four words) past the draws; the same permutation and state as lib/rng.ts.
+void shuffledRange(size_t n, uint32_t* state, int32_t* out);
 void scale(size_t n, float alpha, float* x);                                         // x *= alpha
 void axpy(size_t n, float alpha, const float* x, float* y);                          // y += alpha*x
 double dot(size_t n, const float* x, const float* y);                                // double accumulation

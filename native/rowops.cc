@@ -174,6 +174,37 @@ Status gatherRowsChecked(size_t rows, size_t cols, size_t srcRows, const int32_t
   return gather(rows, cols, srcRows, index, src, dst, firstBad);
 }
 
+void shuffledRange(size_t n, uint32_t* state, int32_t* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<int32_t>(i);
+  uint32_t s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];
+  const auto rotl = [](uint32_t v, int k) { return (v << k) | (v >> (32 - k)); };
+  const auto next = [&]() {
+    const uint32_t r = rotl(s1 * 5u, 7) * 9u;
+    const uint32_t t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl(s3, 11);
+    return r;
+  };
+  for (size_t i = n; i-- > 1;) {
+    const uint32_t hi = next() >> 5, lo = next() >> 6;
+    // A double in [0, 1) from 53 random bits, scaled to [0, i] and floored: the same IEEE
+    // operations (exact but for the one multiply) as the JavaScript.
+    const double u = (double(hi) * 67108864.0 + double(lo)) / 9007199254740992.0;
+    const size_t j = static_cast<size_t>(std::floor(u * double(i + 1)));
+    const int32_t v = out[i];
+    out[i] = out[j];
+    out[j] = v;
+  }
+  state[0] = s0;
+  state[1] = s1;
+  state[2] = s2;
+  state[3] = s3;
+}
+
 int64_t firstNonFinite(size_t n, const float* x) {
   // A value is NaN or infinite when its exponent bits are all ones. Blocks are tested whole (a
   // branch-free OR that vectorises) and the first failing block is searched again; blocks run

@@ -83,6 +83,28 @@ forEachBackend('row operations', (b) => {
     allClose(dst, [20, 21, 0, 1, 20, 21, 10, 11], 'dst');
   });
 
+  it('shuffledRange gives the permutation and generator state of Rng.shuffle over the identity', () => {
+    // Seeds whose words use the sign bit (int32 bits of uint32 words), n from empty to an epoch.
+    for (const seed of [0, 7, 4294967295]) {
+      for (const n of [0, 1, 2, 3, 31, 1000, 54000]) {
+        const rng = new Rng(seed);
+        const state = rng.getState();
+        const words = Int32Array.from(state.slice(0, 4));
+        const out = new Int32Array(n + 2).fill(-5);
+        b.shuffledRange(n, words, out);
+        const want = Int32Array.from({ length: n }, (_, i) => i);
+        rng.shuffle(want);
+        assert.deepStrictEqual(out.subarray(0, n), want, `seed ${seed}, n ${n}: permutation`);
+        assert.deepStrictEqual([out[n], out[n + 1]], [-5, -5], `seed ${seed}, n ${n}: past n untouched`);
+        assert.deepStrictEqual(Array.from(words, (w) => w >>> 0), rng.getState().slice(0, 4), `seed ${seed}, n ${n}: state`);
+      }
+    }
+    // All-zero words (a state Rng refuses) still give a permutation, not a crash.
+    const out = new Int32Array(9);
+    b.shuffledRange(9, new Int32Array(4), out);
+    assert.deepStrictEqual(Array.from(out).sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
   it('gatherRowsChecked gathers as gatherRows and finds the first NaN or infinity among the gathered values', () => {
     const rng = new Rng(41);
     const rows = 37, cols = 29, srcRows = 50;

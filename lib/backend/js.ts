@@ -12,6 +12,7 @@ import type { Backend, BackendInfo } from './types';
 import { ErrorCode, rangeError } from '../errors';
 import { FLOAT32_MAX } from '../describe';
 import { isInt32Array } from '../typed';
+import { shuffleWords } from '../rng';
 import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels';
 
 const span = (name: string, a: Float32Array | Int32Array | null, used: number): Span => ({ name, a, used });
@@ -359,6 +360,17 @@ export const jsBackend: Backend = {
     argCount('gatherRowsChecked', arguments.length, 6);
     gather('gatherRowsChecked', rows, cols, srcRows, index, src, dst);
     return scanNonFinite(rows * cols, dst);
+  },
+
+  shuffledRange(n, state, out) {
+    const fn = 'shuffledRange';
+    argCount(fn, arguments.length, 3);
+    dim(fn, 'n', n);
+    i32(fn, 'state', state, 4, '4');
+    i32(fn, 'out', out, n, 'n');
+    disjoint(fn, span('out', out, n), span('state', state, 4));
+    for (let i = 0; i < n; i++) out[i] = i;
+    shuffleWords(state, out, n);
   },
 
   scale(n, alpha, x) {

@@ -79,6 +79,7 @@ export function loadNativeBackend(file: string = addonPath()): Backend {
     colSum: addon.colSum,
     gatherRows: addon.gatherRows,
     gatherRowsChecked: addon.gatherRowsChecked,
+    shuffledRange: addon.shuffledRange,
     scale: addon.scale,
     axpy: addon.axpy,
     dot: addon.dot,

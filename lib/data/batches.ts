@@ -11,7 +11,6 @@ import { ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag, typedLength } from '../typed';
 import { bool, integer, matrix, options as checkOptions, positiveInt, show, targetWidth } from './check';
 import type { Targets } from './check';
-import { shuffle } from './split';
 
 /** Options of BatchIterator. */
 export interface BatchOptions {
@@ -69,6 +68,18 @@ export interface EpochOptions {
 }
 
 /**
+ * order[0..n) = the identity shuffled by rng, as rng.shuffle would (same permutation, same stream
+ * position after), through the backend's shuffledRange: the native one runs the loop compiled, so
+ * that even a process's first epoch does not wait for V8 to compile it. `words` (4) is scratch.
+ */
+function shuffledOrder(backend: Backend, rng: Rng, words: Int32Array, order: Int32Array, n: number): void {
+  const state = rng.getState();
+  for (let k = 0; k < 4; k++) words[k] = state[k];
+  backend.shuffledRange(n, words, order);
+  rng.setState([words[0] >>> 0, words[1] >>> 0, words[2] >>> 0, words[3] >>> 0, state[4]]);
+}
+
+/**
  * Iterates over (x, y) in mini-batches: `for (const b of it.epoch())`, or `for (const b of it)`,
  * visits every row exactly once (the last batch has n mod batchSize rows unless dropLast). With
  * shuffle (default) each epoch visits the rows in a fresh random order drawn from one Rng(seed)
@@ -92,6 +103,8 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
   readonly seed: number;
   private readonly backend: Backend;
   private readonly rng: Rng;
+  /** The generator's words for the backend's shuffledRange (scratch). */
+  private readonly words: Int32Array;
   private readonly width: number;
   private readonly order: Int32Array;
   /** The rows an epoch visits, in order: the order itself, or this shard of it. */
@@ -130,6 +143,7 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
       throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected options.shard.rank in [0, ${this.shardSize}) but received ${this.shardRank}`);
     }
     this.rng = new Rng(this.seed);
+    this.words = new Int32Array(4);
     this.order = new Int32Array(n);
     const visited = Math.ceil(n / this.shardSize);
     this.visit = this.shardSize === 1 ? this.order : new Int32Array(visited);
@@ -179,10 +193,7 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     const k = integer('BatchIterator.skipEpochs', 'count', count);
     if (!this.shuffle) return;
     const n = this.x.rows;
-    for (let e = 0; e < k; e++) {
-      for (let i = 0; i < n; i++) this.order[i] = i;
-      shuffle(this.order, n, this.rng);
-    }
+    for (let e = 0; e < k; e++) shuffledOrder(this.backend, this.rng, this.words, this.order, n);
   }
 
   /** One epoch: every row once (but a dropped short tail), in this epoch's order. */
@@ -192,8 +203,7 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     const order = this.order;
     if (this.shuffle) {
       // From the identity every time, so the order depends on the stream position alone.
-      for (let i = 0; i < n; i++) order[i] = i;
-      shuffle(order, n, this.rng);
+      shuffledOrder(this.backend, this.rng, this.words, order, n);
       this.takeShard();
     }
     const bs = this.batchSize;

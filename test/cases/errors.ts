@@ -10,7 +10,7 @@ import type { Backend, LossName } from '../../lib';
 import { packedDenseLength } from '../../lib/backend/packed';
 
 export type ExportName =
-  | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'gatherRowsChecked' | 'scale' | 'axpy' | 'dot'
+  | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'gatherRowsChecked' | 'shuffledRange' | 'scale' | 'axpy' | 'dot'
   | 'sumSquares' | 'firstNonFinite' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
   | 'softmaxBackward' | 'logSoftmaxBackward' | 'prelu' | 'preluBackward' | 'batchNormForward'
   | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'packDense' | 'packedDenseForward' | 'loss' | 'lossWeighted' | 'optimizerStep' | 'clamp' | 'maxNormRows' | 'setNumThreads';
@@ -322,6 +322,16 @@ export const SPECS: readonly KernelSpec[] = [
   },
   gatherSpec('gatherRows'),
   gatherSpec('gatherRowsChecked'),
+  {
+    title: 'shuffledRange',
+    fn: 'shuffledRange',
+    params: [dim('n'), { name: 'state', kind: 'i32', out: true }, { name: 'out', kind: 'i32', out: true }],
+    valid(rng) {
+      const n = odd(rng);
+      return [n, labels(rng, 4, 1 << 30), new Int32Array(n)];
+    },
+    alias: disjointAll(['out'], ['state']),
+  },
   {
     title: 'scale',
     fn: 'scale',
