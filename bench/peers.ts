@@ -222,9 +222,10 @@ function torchEnv(setting: TorchSetting, baseEnv: NodeJS.ProcessEnv): NodeJS.Pro
 }
 
 /** PyTorch at one setting serving one-epoch runs (ServedPeer), in a process started as runTorch's. */
-export function startTorch(setting: TorchSetting, sizes: readonly number[], batch: number, baseEnv: NodeJS.ProcessEnv = process.env) {
+export function startTorch(setting: TorchSetting, sizes: readonly number[], batch: number, baseEnv: NodeJS.ProcessEnv = process.env, touch = false) {
   const script = path.join(ROOT, 'bench', 'peers', 'torch_mlp.py');
   const args = [script, `--sizes=${sizes.join(',')}`, `--batch=${batch}`, '--serve'];
+  if (touch) args.push('--touch');
   if (setting.threads !== null) args.push(`--threads=${setting.threads}`);
   return ServedPeer.start('python3', args, torchEnv(setting, baseEnv), `pytorch (${setting.label})`, 'apt-get install python3-torch');
 }

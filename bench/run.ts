@@ -20,7 +20,7 @@ import { trainingSuite } from './suites/training';
 
 const SUITES: readonly Suite[] = [gemmSuite, kernelsSuite, bandwidthSuite, overheadSuite, optimSuite, trainingSuite, mlpSuite, jsSuite, ablationSuite, scalingSuite, inferenceSuite];
 
-const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N] [--trial=ID,...] [--before=PATH]
+const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [--min-time=S] [--runs=N] [--trial=ID,...] [--before=PATH] [--no-touch]
   suites: ${SUITES.map((s) => s.name).join(', ')} (default: all)
   --json        print one JSON document instead of the markdown report
   --warmup=S    untimed seconds before each trial (default per suite)
@@ -28,7 +28,8 @@ const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [
   --runs=N      timed samples per trial; the median is reported with min and max (default per suite)
   --trial=IDS   only these trials, comma-separated, in suites that name theirs (mlp: ref-32, ref-128, ref-512, small-32)
   --before=PATH mlp: also run "native (before)" rows, interleaved with the others, from PATH = an older
-                checkout's dist/bench/mlp-native.js built from this bench (copy this dist/bench there)`;
+                checkout's dist/bench/mlp-native.js built from this bench (copy this dist/bench there)
+  --no-touch    mlp: blasnet native and PyTorch do not read their data set's pages before each timed run`;
 
 interface Options {
   suites: Suite[];
@@ -36,6 +37,7 @@ interface Options {
   timing: Partial<TimingOptions>;
   only?: string[];
   before?: string;
+  touch: boolean;
 }
 
 function fail(msg: string): never {
@@ -53,7 +55,7 @@ function positive(flag: string, v: string, integer: boolean): number {
 
 /** Parses the command line; exits with usage on anything it does not know. */
 function parseArgs(argv: readonly string[]): Options {
-  const opts: Options = { suites: [], json: false, timing: {} };
+  const opts: Options = { suites: [], json: false, timing: {}, touch: true };
   for (const arg of argv) {
     const [flag, value] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, ''];
     if (flag === '--help' || flag === '-h') {
@@ -71,6 +73,7 @@ function parseArgs(argv: readonly string[]): Options {
       if (value === '') fail('--before expects the path of an older build\'s dist/bench/mlp-native.js');
       opts.before = value;
     }
+    else if (flag === '--no-touch' && value === '') opts.touch = false;
     else if (flag.startsWith('-')) fail(`unknown option ${arg}`);
     else {
       const suite = SUITES.find((s) => s.name === arg);
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
     const start = Date.now();
     progress(`suite ${suite.name}: warmup ${timing.warmup} s, samples >= ${timing.minTime} s, ${timing.runs} runs`);
     const before = cpuSnapshot();
-    const result = await suite.run({ timing, progress, only: opts.only, before: opts.before });
+    const result = await suite.run({ timing, progress, only: opts.only, before: opts.before, touch: opts.touch });
     const load = loadBetween(before, cpuSnapshot());
     reports.push({ name: suite.name, title: suite.title, summary: suite.summary, timing, load, ...result });
     progress(`suite ${suite.name} took ${((Date.now() - start) / 1000).toFixed(1)} s`);

@@ -125,6 +125,8 @@ def parse_args(argv):
                         help=f"directory with the gzipped IDX files (default {DEFAULT_DATA_DIR})")
     parser.add_argument("--serve", action="store_true",
                         help='stay up after the warmup and time one run per "run" line on stdin')
+    parser.add_argument("--touch", action="store_true",
+                        help="read one value of every 4 KB page of the data set before each timed run (untimed)")
     args = parser.parse_args(argv)
     if args.sizes[0] != 28 * 28:
         parser.error(f"--sizes must start with 784 (28x28 Fashion-MNIST pixels), got {args.sizes[0]}")
@@ -227,6 +229,12 @@ def train(torch, model, optimizer, loss_fn, X, Y, batch, steps):
     return loss
 
 
+def touch_pages(X):
+    """Reads one float32 of every 4 KB page of X, so that a run after a long idle does not pay
+    for first touching its data set's pages (bench/RESULTS.md, run T)."""
+    X.view(-1)[::1024].sum().item()
+
+
 def openblas_info():
     """Config string and thread count of an OpenBLAS mapped into this process, or None.
 
@@ -316,6 +324,8 @@ def main(argv):
     train(torch, *new_run(torch, args.sizes), X, Y, args.batch, min(WARMUP_STEPS, steps))
 
     def timed_run():
+        if args.touch:
+            touch_pages(X)
         model, optimizer, loss_fn = new_run(torch, args.sizes)
         start = time.perf_counter()
         loss = train(torch, model, optimizer, loss_fn, X, Y, args.batch, steps)

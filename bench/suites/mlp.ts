@@ -161,8 +161,17 @@ export interface NativeRun {
  * bound, so that the bound sees the machine in the state the epochs saw (2-thread rates on this
  * VM drift for seconds at a time). `warm` gives that sample the full warmup of `gemmTiming`.
  */
-export function nativeRun(native: BackendDriver, t: MlpTrial, train: TrainSet, gemmTiming: TimingOptions, rows = train.x.rows, warm = false): NativeRun {
+/** Reads one value of every 4 KB page of `data` (SuiteContext.touch says why); returns their sum, so the reads are kept. */
+export function touchPages(data: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < data.length; i += 1024) sum += data[i];
+  return sum;
+}
+
+export function nativeRun(native: BackendDriver, t: MlpTrial, train: TrainSet, gemmTiming: TimingOptions, rows = train.x.rows, warm = false,
+  touch = false): NativeRun {
   const { x, labels } = train;
+  if (touch) touchPages(x.data);
   const model = buildMlp(t.sizes, native.backend);
   const xs = rows === x.rows ? x : new Matrix(x.data.subarray(0, rows * x.cols), rows, x.cols);
   const ys = labels.subarray(0, rows);
@@ -311,6 +320,7 @@ export const mlpSuite: Suite = {
 
   async run(ctx): Promise<SuiteResult> {
     const trials = selectTrials(ctx.only);
+    const touch = ctx.touch ?? true;
     ctx.progress('mlp: loading Fashion-MNIST (not timed)');
     const train = loadFashionMnist({ split: 'train' });
     const x = train.x, labels = train.labels;
@@ -355,7 +365,7 @@ export const mlpSuite: Suite = {
       const rows = t.steps * t.batch;
       const wanted: { name: string; unset: boolean; start: () => Promise<RoundDriver | { reason: string }> }[] = [];
       const torch = (setting: TorchSetting, isUnset: boolean) => async (): Promise<RoundDriver | { reason: string }> => {
-        const r = await startTorch(setting, t.sizes, t.batch, isUnset ? withoutCoreType() : process.env);
+        const r = await startTorch(setting, t.sizes, t.batch, isUnset ? withoutCoreType() : process.env, touch);
         if (!r.ok) return r;
         const threads = r.info.threads as number;
         return served(r.peer, {
@@ -367,7 +377,7 @@ export const mlpSuite: Suite = {
       /** blasnet native in a child process (bench/mlp-native.js from `script`, default this build's) kept across the rounds. */
       const nativeChild = (driver: string, isUnset: boolean, env: NodeJS.ProcessEnv, script = path.join(ROOT, 'dist', 'bench', 'mlp-native.js')) =>
         async (): Promise<RoundDriver | { reason: string }> => {
-          const r = await ServedPeer.start(process.execPath, [path.resolve(script), t.id, JSON.stringify(gemmTiming)], env, `mlp-native (${driver})`,
+          const r = await ServedPeer.start(process.execPath, [path.resolve(script), t.id, JSON.stringify(gemmTiming), ...(touch ? ['--touch'] : [])], env, `mlp-native (${driver})`,
             'npm run build (for an older build: npm run build there, then copy this checkout\'s dist/bench into its dist/)');
           if (!r.ok) return r;
           const info = r.info as unknown as NativeChildInfo;
@@ -513,7 +523,10 @@ export const mlpSuite: Suite = {
           'in an order rotated from round to round and reversed every other round; a pause of ' +
           `${SETTLE_MS} ms after each multi-threaded run. blasnet native and each peer run in a process of their own, started once per configuration and kept across the rounds ` +
           '(start-up, data load and warmup untimed), answering one run per request; js and naive JS run in the suite\'s process, warmed up once per configuration. ' +
-          'Every timed run starts from a freshly built model (seed 1); samples/s is median (min–max) over the rounds.',
+          'Every timed run starts from a freshly built model (seed 1); samples/s is median (min–max) over the rounds. ' +
+          (touch ? 'Before each timed run, untimed, blasnet native and PyTorch read one value of every 4 KB page of their copy of the data set: between its runs a driver idles ' +
+            'while the others run, and on this VM a first epoch after a minute\'s idle ran 10-14% slower until those pages had been read again (bench/RESULTS.md, run T).'
+          : 'The drivers do not read their data set between runs (--no-touch).'),
         'native = blasnet on the addon (bench/mlp-native.ts): model.fit of two epochs over the 60,000 rows, no metrics or validation, one callback taking the time at each epoch end; ' +
           '"samples/s" is the first epoch (from the fit call, so fit\'s NaN scan of the inputs and its set-up are in it), ' +
           '"steady epoch" the second epoch of the same model (the rate of a long job\'s later epochs; bench/RESULTS.md "The subnormal flush" says why they differ). ' +
