@@ -40,8 +40,8 @@ export interface Backend {
     dst: Float32Array): number;
   /**
    * out[0..n) = a random permutation of 0..n-1: the identity shuffled as Rng.shuffle shuffles,
-   * from the generator state in state[0..4) (its four words as int32 bits: Rng.saveState), which
-   * is advanced in place past the draws. Both backends give the same permutation and state.
+   * from the generator state in state[0..4) (the four words of Rng.getState, as int32 bits),
+   * which is advanced in place past the draws. Both backends give the same permutation and state.
    */
   shuffledRange(n: number, state: Int32Array, out: Int32Array): void;
   /** x *= alpha. */
