@@ -1,5 +1,6 @@
 #include "pool.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <atomic>
@@ -81,6 +82,10 @@ uint64_t work(Pool& P, uint64_t s) {
 bool parked(int index) { return index >= threads() - 1; }
 
 void workerLoop(int index) {
+#ifdef __linux__
+  // Named, so that top -H, perf and /proc/<pid>/task/*/comm tell the kernel threads from Node's.
+  pthread_setname_np(pthread_self(), "blasnet-pool");
+#endif
   Pool& P = pool();
   uint64_t seen = generationOf(P.state.load(std::memory_order_acquire));
   for (;;) {
