@@ -16,6 +16,7 @@
  * comparison with the same script.
  */
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { arg, median } from './harness';
 
@@ -31,6 +32,81 @@ interface Sample {
   steadyCpuMs: number;
   threads: number;
   backend: string;
+  /** Where the one-epoch call's time went (first) against a steady epoch's (median), ms. */
+  phases: { first: Phases; steady: Phases };
+}
+
+/**
+ * One epoch cut into phases, ms: `before` from the call's start (or the previous epoch's end) to
+ * the epoch's first batch; the first step (with the epoch's shuffle and gather); steps 2-10, 11-100
+ * and the rest; `after` from the last step to the epoch's end (validation, epoch-end work); and the
+ * CPU time of the process's other threads than the main one and blasnet's pool (V8's compiler
+ * and collector, libuv) over the epoch.
+ */
+interface Phases {
+  before: number;
+  step1: number;
+  steps2to10: number;
+  steps11to100: number;
+  rest: number;
+  after: number;
+  otherThreadsCpu: number;
+}
+
+const PHASE_KEYS: readonly (keyof Phases)[] = ['before', 'step1', 'steps2to10', 'steps11to100', 'rest', 'after', 'otherThreadsCpu'];
+
+/** CPU ms of this process's threads other than the main one and blasnet's pool (their names say which). */
+function otherThreadsCpuMs(): number {
+  let ns = 0;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    if (Number(tid) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'blasnet-pool') continue;
+      ns += Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return ns / 1e6;
+}
+
+/** Records phases of every epoch of a fit call through its callbacks. */
+function phaseRecorder(): { callbacks: object[]; start(): void; epochs: Phases[] } {
+  const epochs: Phases[] = [];
+  let mark = 0, cpu0 = 0, step = 0, cur: Phases | null = null;
+  const now = () => performance.now();
+  return {
+    epochs,
+    start() {
+      mark = now();
+      cpu0 = otherThreadsCpuMs();
+    },
+    callbacks: [{
+      onEpochBegin: () => {
+        const t = now();
+        cur = { before: t - mark, step1: 0, steps2to10: 0, steps11to100: 0, rest: 0, after: 0, otherThreadsCpu: 0 };
+        mark = t;
+        step = 0;
+      },
+      onBatchEnd: () => {
+        const t = now(), p = cur as Phases;
+        step++;
+        if (step === 1) p.step1 += t - mark;
+        else if (step <= 10) p.steps2to10 += t - mark;
+        else if (step <= 100) p.steps11to100 += t - mark;
+        else p.rest += t - mark;
+        mark = t;
+      },
+      onEpochEnd: () => {
+        const t = now(), c = otherThreadsCpuMs(), p = cur as Phases;
+        p.after = t - mark;
+        p.otherThreadsCpu = c - cpu0;
+        epochs.push(p);
+        mark = t;
+        cpu0 = c;
+      },
+    }],
+  };
 }
 
 
@@ -49,18 +125,24 @@ function child(): void {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1e3;
   };
-  const c0 = cpu(), t0 = performance.now();
-  const h1 = model.fit(train.x, train.labels, { ...options, epochs: 1 });
+  const r1 = phaseRecorder(), r2 = phaseRecorder();
+  const c0 = cpu();
+  r1.start();
+  const t0 = performance.now();
+  const h1 = model.fit(train.x, train.labels, { ...options, epochs: 1, callbacks: r1.callbacks });
   const firstMs = performance.now() - t0, firstCpuMs = cpu() - c0;
   const ends: number[] = [], cpuEnds: number[] = [];
+  r2.start();
   const h2 = model.fit(train.x, train.labels, {
-    ...options, epochs: steady + 1, callbacks: [{ onEpochEnd: () => { ends.push(performance.now()); cpuEnds.push(cpu()); } }],
+    ...options, epochs: steady + 1, callbacks: [...r2.callbacks, { onEpochEnd: () => { ends.push(performance.now()); cpuEnds.push(cpu()); } }],
   });
+  const steadyPhases = Object.fromEntries(PHASE_KEYS.map((k) => [k, median(r2.epochs.slice(1).map((e) => e[k]))])) as unknown as Phases;
   const gaps = ends.slice(1).map((t, i) => t - ends[i]);
   const cpuGaps = cpuEnds.slice(1).map((t, i) => t - cpuEnds[i]);
   const out: Sample = {
     firstMs, firstLoopMs: h1.epochs[0].seconds * 1e3, steadyMs: median(gaps),
     steadyLoopMs: median(h2.epochs.slice(1).map((e) => e.seconds * 1e3)), firstCpuMs, steadyCpuMs: median(cpuGaps), threads: model.backend.getNumThreads(), backend: model.backend.name,
+    phases: { first: r1.epochs[0], steady: steadyPhases },
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
@@ -97,6 +179,15 @@ function main(): void {
   process.stdout.write('| --- | --- | --- | --- | --- | --- |\n');
   rows.forEach((r, i) => process.stdout.write(`| ${i + 1} | ${f(r.firstMs)} | ${f(r.steadyMs)} | ${pct(over[i])} | ` +
     `${f(r.firstCpuMs)} / ${f(r.steadyCpuMs)} | ${pct(overCpu[i])} |\n`));
+  const phaseRows = rows.filter((r) => r.phases !== undefined);
+  if (phaseRows.length > 0) {
+    process.stdout.write('where the time goes, medians over the samples (ms; the one-epoch call against a steady epoch):\n');
+    process.stdout.write('| phase | one-epoch call | steady epoch | difference |\n| --- | --- | --- | --- |\n');
+    for (const k of PHASE_KEYS) {
+      const a = median(phaseRows.map((r) => r.phases.first[k])), b = median(phaseRows.map((r) => r.phases.steady[k]));
+      process.stdout.write(`| ${k} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(a - b).toFixed(1)} |\n`);
+    }
+  }
   process.stdout.write(`wall: median ${pct(summary.overhead.median)} (range ${pct(summary.overhead.min)} to ${pct(summary.overhead.max)}); ` +
     `CPU: median ${pct(summary.cpuOverhead.median)} (range ${pct(summary.cpuOverhead.min)} to ${pct(summary.cpuOverhead.max)}); ` +
     `outside the loop: first call ${f(summary.firstOutsideLoopMs)} ms, steady epoch ${f(summary.steadyOutsideLoopMs)} ms; ` +
