@@ -1,14 +1,15 @@
 /**
  * The mlp suite's blasnet native runs in a process of their own, so that they can run under
  * another environment than the suite's (OPENBLAS_CORETYPE unset: OpenBLAS reads it once, when it
- * loads). `node dist/bench/mlp-native.js TRIAL GEMM_TIMING_JSON [--touch]`, TRIAL an mlp trial id (ref-32,
- * ref-128, ref-512, small-32). The process stays up so that the suite can interleave its runs
+ * loads). `node dist/bench/mlp-native.js TRIAL GEMM_TIMING_JSON [--touch]`, TRIAL an mlp trial
+ * id (ref-32, ref-128, ref-512, small-32). The process stays up so that the suite can interleave its runs
  * with other drivers' without paying the start-up, the data load and the warmup again: it loads
  * the data, warms up (20 batches and the GEMMs), prints one JSON line {threads, coreName,
  * kernelIsa}, then reads stdin line by line; each "run" line gets one run (nativeRun: first epoch
  * of a fresh model, its second epoch, one GEMM-only sample) and one JSON line back, {first,
  * steady, gemm} in seconds. With --touch each run first reads one value of every 4 KB page of
- * the data set, untimed (SuiteContext.touch says why). End of input (or "quit") ends it with status 0, any other line with 2.
+ * the data set, untimed (SuiteContext.touch says why). End of input (or "quit") ends it with
+ * status 0, any other line with 2.
  */
 import * as readline from 'readline';
 import { loadFashionMnist } from '../lib';

@@ -55,7 +55,7 @@ export interface SuiteContext {
   /**
    * mlp: blasnet native and PyTorch read one value of every 4 KB page of their data set before
    * each timed run, untimed (default true; --no-touch). Between its runs a driver idles while the
-   * others run, and on this VM the first epoch after an idle of a minute ran 10-14% slower until
+   * others run, and on this VM the first epoch after an idle of a minute ran 10-30% slower until
    * the data's pages had been read again (bench/RESULTS.md, run T).
    */
   touch?: boolean;

@@ -230,8 +230,9 @@ def train(torch, model, optimizer, loss_fn, X, Y, batch, steps):
 
 
 def touch_pages(X):
-    """Reads one float32 of every 4 KB page of X, so that a run after a long idle does not pay
-    for first touching its data set's pages (bench/RESULTS.md, run T)."""
+    """Reads one float32 of every 4 KB page of X: a run after the process has idled for a while
+    then starts, as one right after loading does, with its data set's pages recently read
+    (bench/RESULTS.md, run T)."""
     X.view(-1)[::1024].sum().item()
 
 

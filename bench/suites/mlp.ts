@@ -154,13 +154,6 @@ export interface NativeRun {
   gemm: number;
 }
 
-/**
- * One run of blasnet native at the driver's thread count: a freshly built model (untimed), one
- * fit call of two epochs over the first `rows` rows (the whole set by default; no metrics), the
- * time to the end of each epoch taken by an onEpochEnd callback, then one sample of the GEMM-only
- * bound, so that the bound sees the machine in the state the epochs saw (2-thread rates on this
- * VM drift for seconds at a time). `warm` gives that sample the full warmup of `gemmTiming`.
- */
 /** Reads one value of every 4 KB page of `data` (SuiteContext.touch says why); returns their sum, so the reads are kept. */
 export function touchPages(data: Float32Array): number {
   let sum = 0;
@@ -168,6 +161,14 @@ export function touchPages(data: Float32Array): number {
   return sum;
 }
 
+/**
+ * One run of blasnet native at the driver's thread count: a freshly built model (untimed), one
+ * fit call of two epochs over the first `rows` rows (the whole set by default; no metrics), the
+ * time to the end of each epoch taken by an onEpochEnd callback, then one sample of the GEMM-only
+ * bound, so that the bound sees the machine in the state the epochs saw (2-thread rates on this
+ * VM drift for seconds at a time). `warm` gives that sample the full warmup of `gemmTiming`;
+ * `touch` first reads the data set's pages (touchPages), untimed.
+ */
 export function nativeRun(native: BackendDriver, t: MlpTrial, train: TrainSet, gemmTiming: TimingOptions, rows = train.x.rows, warm = false,
   touch = false): NativeRun {
   const { x, labels } = train;
@@ -525,7 +526,7 @@ export const mlpSuite: Suite = {
           '(start-up, data load and warmup untimed), answering one run per request; js and naive JS run in the suite\'s process, warmed up once per configuration. ' +
           'Every timed run starts from a freshly built model (seed 1); samples/s is median (min–max) over the rounds. ' +
           (touch ? 'Before each timed run, untimed, blasnet native and PyTorch read one value of every 4 KB page of their copy of the data set: between its runs a driver idles ' +
-            'while the others run, and on this VM a first epoch after a minute\'s idle ran 10-14% slower until those pages had been read again (bench/RESULTS.md, run T).'
+            'while the others run, and on this VM a first epoch after a minute\'s idle ran 10-30% slower until those pages had been read again (bench/RESULTS.md, run T).'
           : 'The drivers do not read their data set between runs (--no-touch).'),
         'native = blasnet on the addon (bench/mlp-native.ts): model.fit of two epochs over the 60,000 rows, no metrics or validation, one callback taking the time at each epoch end; ' +
           '"samples/s" is the first epoch (from the fit call, so fit\'s NaN scan of the inputs and its set-up are in it), ' +
