@@ -53,10 +53,10 @@ export interface SuiteContext {
   /** mlp: an older build's dist/bench/mlp-native.js whose runs join the rounds as "native (before)" (--before). */
   before?: string;
   /**
-   * mlp: blasnet native and PyTorch read one value of every 4 KB page of their data set before
-   * each timed run, untimed (default true; --no-touch). Between its runs a driver idles while the
-   * others run, and on this VM the first epoch after an idle of a minute ran 10-30% slower until
-   * the data's pages had been read again (bench/RESULTS.md, run T).
+   * mlp: blasnet native, PyTorch, js and naive JS read one value of every 4 KB page of their data
+   * before each timed run, untimed (default true; --no-touch). Between its runs a driver idles
+   * while the others run, and on this VM the first epoch after an idle of a minute ran 10-30%
+   * slower until the data's pages had been read again (bench/RESULTS.md, run T).
    */
   touch?: boolean;
 }

@@ -29,7 +29,7 @@ const USAGE = `usage: node dist/bench/run.js [suite ...] [--json] [--warmup=S] [
   --trial=IDS   only these trials, comma-separated, in suites that name theirs (mlp: ref-32, ref-128, ref-512, small-32)
   --before=PATH mlp: also run "native (before)" rows, interleaved with the others, from PATH = an older
                 checkout's dist/bench/mlp-native.js built from this bench (copy this dist/bench there)
-  --no-touch    mlp: blasnet native and PyTorch do not read their data set's pages before each timed run`;
+  --no-touch    mlp: the drivers do not read their data's pages before each timed run`;
 
 interface Options {
   suites: Suite[];
