@@ -118,10 +118,10 @@ Status gather(size_t rows, size_t cols, size_t srcRows, const int32_t* index, co
   if (cols == 0) return Status::Ok;
   // The source rows are scattered over a set far larger than the caches, so a row costs memory
   // latency rather than bandwidth: each piece prefetches the rows a few ahead of the one it
-  // copies, into every cache level (a non-temporal prefetch made the gather slower than none at
-  // all: 512 random rows of 784 on two threads took 233-240 us with it, 189-197 without and
-  // 179-203 with this one; bench/step-phases.js measured 185-190 us per step before, 125-144
-  // after), and pieces run on the kernel threads. A checked gather tests each row right after
+  // copies, into every cache level (with a non-temporal hint the gather ran slower than with no
+  // prefetch at all: bench/c/gather.c; bench/step-phases.js measured the gather of a batch-512
+  // step at 185-190 us with it and 125-144 with this one, bench/RESULTS.md run T), and pieces
+  // run on the kernel threads. A checked gather tests each row right after
   // copying it, from L1, instead of reading the batch again afterwards.
   const auto anyBad = kAnyNonFinite();
   std::atomic<bool> changed{false};
@@ -197,7 +197,9 @@ void shuffledRange(size_t n, uint32_t* state, int32_t* out) {
     // A double in [0, 1) from 53 random bits, scaled to [0, i] and floored: the same IEEE
     // operations (exact but for the one multiply) as the JavaScript.
     const double u = (double(hi) * 67108864.0 + double(lo)) / 9007199254740992.0;
-    const size_t j = static_cast<size_t>(std::floor(u * double(i + 1)));
+    size_t j = static_cast<size_t>(std::floor(u * double(i + 1)));
+    // u < 1, so the product rounds below i + 1 for every i < 2^31; kept in range regardless.
+    if (j > i) j = i;
     const int32_t v = out[i];
     out[i] = out[j];
     out[j] = v;
