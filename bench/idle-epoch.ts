@@ -9,30 +9,26 @@
  *   node dist/bench/idle-epoch.js [--runs 3] [--idle 75] [--batch 512] [--touch]
  */
 import { execFileSync } from 'child_process';
-import { dense, loadFashionMnist, Matrix, Sequential } from '../lib';
+import { getBackend, loadFashionMnist, Matrix } from '../lib';
 import { arg } from './harness';
-import { touchPages } from './suites/mlp';
+import { buildMlp, touchPages } from './suites/mlp';
 
-function model(seed: number): Sequential {
-  return new Sequential({
-    inputSize: 784, seed,
-    layers: [dense(256, { activation: 'relu' }), dense(128, { activation: 'relu' }), dense(10)],
-  }).compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-3 } });
-}
+const SIZES = [784, 256, 128, 10];
 
 function main(): void {
   const runs = Number(arg('runs', '3')), idle = Number(arg('idle', '75')), batch = Number(arg('batch', '512'));
   const touch = process.argv.includes('--touch');
   const train = loadFashionMnist({ split: 'train' });
+  const native = getBackend('native');
   const warm = 20 * batch;
-  model(9).fit(new Matrix(train.x.data.subarray(0, warm * 784), warm, 784), train.labels.subarray(0, warm), { epochs: 2, batchSize: batch });
+  buildMlp(SIZES, native).fit(new Matrix(train.x.data.subarray(0, warm * 784), warm, 784), train.labels.subarray(0, warm), { epochs: 2, batchSize: batch });
   process.stdout.write(`idle ${idle} s before each run, ${touch ? 'pages read after the idle' : 'no page reads'}, batch ${batch}\n`);
   process.stdout.write('| run | first epoch ms | second epoch ms | first over second | minor faults (1st / 2nd) | involuntary switches (1st / 2nd) |\n');
   process.stdout.write('| --- | --- | --- | --- | --- | --- |\n');
   for (let r = 0; r < runs; r++) {
     if (idle > 0) execFileSync('sleep', [String(idle)]);
     if (touch) touchPages(train.x.data);
-    const m = model(1);
+    const m = buildMlp(SIZES, native);
     const usage = [process.resourceUsage()];
     const ends: number[] = [];
     const t0 = performance.now();

@@ -426,6 +426,11 @@ export const mlpSuite: Suite = {
         return () => { naiveLoss[t.id] = net.train(x.data, labels, rows, t.batch, steps); };
       };
       naiveTrain(3)();
+      /** Times `run` (built, untimed, by the caller) after reading the pages of the rows it trains on. */
+      const timedAfterTouch = (run: () => void): RunSample => {
+        if (touch) touchPages(x.data.subarray(0, rows * x.cols));
+        return { seconds: timed(run) };
+      };
       const here = (driver: string, threads: number, samples: number, steps: number, spins: boolean, extra: Partial<RowResult>,
         run: () => RunSample): RoundDriver => ({
         driver, unset: false, threads, samples, steps, spins, extra,
@@ -434,16 +439,8 @@ export const mlpSuite: Suite = {
       });
       return [
         ...peers,
-        here('js', js.threads, rows, t.steps, false, {}, () => {
-          const run = jsFit(rows);
-          if (touch) touchPages(x.data.subarray(0, rows * x.cols));
-          return { seconds: timed(run) };
-        }),
-        here('naive JS', 1, rows, t.steps, false, {}, () => {
-          const run = naiveTrain(t.steps);
-          if (touch) touchPages(x.data.subarray(0, rows * x.cols));
-          return { seconds: timed(run) };
-        }),
+        here('js', js.threads, rows, t.steps, false, {}, () => timedAfterTouch(jsFit(rows))),
+        here('naive JS', 1, rows, t.steps, false, {}, () => timedAfterTouch(naiveTrain(t.steps))),
       ];
     };
 
