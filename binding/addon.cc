@@ -140,6 +140,17 @@ napi_value ShuffledRange(Args& a) {
   return nullptr;
 }
 
+// argmaxRows(rows, cols, x, out): out [rows] receives each row's argmax.
+napi_value ArgmaxRows(Args& a) {
+  a.expect(4);
+  const size_t rows = a.dim(0, "rows"), cols = a.dim(1, "cols");
+  F32 x = a.f32(2, "x", mul(rows, cols), "rows*cols");
+  I32 out = a.i32(3, "out", rows, "rows");
+  a.disjoint(out, x);
+  argmaxRows(rows, cols, x.data, out.data);
+  return nullptr;
+}
+
 napi_value Scale(Args& a) {
   a.expect(3);
   const size_t n = a.dim(0, "n");
@@ -613,6 +624,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<GatherRows>(env, exports, "gatherRows");
   define<GatherRowsChecked>(env, exports, "gatherRowsChecked");
   define<ShuffledRange>(env, exports, "shuffledRange");
+  define<ArgmaxRows>(env, exports, "argmaxRows");
   define<Scale>(env, exports, "scale");
   define<Axpy>(env, exports, "axpy");
   define<Dot>(env, exports, "dot");

@@ -54,6 +54,9 @@ Status gatherRowsChecked(size_t rows, size_t cols, size_t srcRows, const int32_t
 // each swap index from two xoshiro128** outputs, as Rng.uniform draws), advancing state[0..4)
 // (the generator's four words) past the draws; the same permutation and state as lib/rng.ts.
 void shuffledRange(size_t n, uint32_t* state, int32_t* out);
+// out[i] = the index of the first largest value of row i of x [rows, cols] (a value wins only if
+// it is greater than every one before it, so a NaN never does; a row of no columns gives 0).
+void argmaxRows(size_t rows, size_t cols, const float* x, int32_t* out);
 void scale(size_t n, float alpha, float* x);                                         // x *= alpha
 void axpy(size_t n, float alpha, const float* x, float* y);                          // y += alpha*x
 double dot(size_t n, const float* x, const float* y);                                // double accumulation

@@ -177,6 +177,23 @@ Status gatherRowsChecked(size_t rows, size_t cols, size_t srcRows, const int32_t
   return gather(rows, cols, srcRows, index, src, dst, firstBad);
 }
 
+void argmaxRows(size_t rows, size_t cols, const float* x, int32_t* out) {
+  // One pass over a few floats a row (a metric over a batch of class scores): a second thread
+  // would cost more than the pass, so it runs on the caller's thread alone.
+  for (size_t i = 0; i < rows; ++i) {
+    const float* r = x + i * cols;
+    size_t best = 0;
+    float top = cols ? r[0] : 0.0f;
+    for (size_t j = 1; j < cols; ++j) {
+      if (r[j] > top) {
+        top = r[j];
+        best = j;
+      }
+    }
+    out[i] = static_cast<int32_t>(best);
+  }
+}
+
 void shuffledRange(size_t n, uint32_t* state, int32_t* out) {
   for (size_t i = 0; i < n; ++i) out[i] = static_cast<int32_t>(i);
   uint32_t s0 = state[0], s1 = state[1], s2 = state[2], s3 = state[3];

@@ -2,7 +2,7 @@
  * Hand-checked cases for every kernel, run on every backend (test/cases/kernels.ts).
  */
 import { strict as assert } from 'assert';
-import { activationId, ACTIVATIONS, lossId, LOSSES, OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS, Rng } from '../lib';
+import { activationId, ACTIVATIONS, lossId, LOSSES, OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS, Matrix, Rng } from '../lib';
 import { ACTIVATION_CASES, BATCH_NORM_CASES, GEMM_CASES, LOSS_CASES, OPTIMIZER_CASES, PRELU_CASES } from './cases/kernels';
 import { forEachBackend, sameValues, throwsCode } from './helpers';
 
@@ -103,6 +103,29 @@ forEachBackend('row operations', (b) => {
     const out = new Int32Array(9);
     b.shuffledRange(9, new Int32Array(4), out);
     assert.deepStrictEqual(Array.from(out).sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('argmaxRows gives each row\'s first largest value, past ties and NaNs', () => {
+    const x = Float32Array.from([
+      1, 3, 3, 2, // a tie: the first
+      NaN, -1, -2, 5, // NaN never wins, and a NaN first leaves index 0
+      -Infinity, -Infinity, -Infinity, -Infinity,
+      0, NaN, 0.5, 0.25,
+      -0, 0, 7, Infinity,
+    ]);
+    const out = new Int32Array(7).fill(-3);
+    b.argmaxRows(5, 4, x, out);
+    assert.deepStrictEqual(Array.from(out), [1, 0, 0, 2, 3, -3, -3]);
+    b.argmaxRows(3, 0, new Float32Array(0), out);
+    assert.deepStrictEqual(Array.from(out.subarray(0, 3)), [0, 0, 0], 'rows of no columns');
+    // Random scores, rows of 1 to 37 classes, against the loop Matrix.argmax runs.
+    const rng = new Rng(5);
+    for (const cols of [1, 2, 10, 37]) {
+      const rows = 113, s = rng.uniformArray(rows * cols, -1, 1);
+      const got = new Int32Array(rows);
+      b.argmaxRows(rows, cols, s, got);
+      assert.deepStrictEqual(got, new Matrix(s, rows, cols).argmax(), `cols ${cols}`);
+    }
   });
 
   it('gatherRowsChecked gathers as gatherRows and finds the first NaN or infinity among the gathered values', () => {

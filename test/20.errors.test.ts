@@ -454,7 +454,7 @@ forEachBackend('argument errors', (b) => {
   });
 
   it('covers every kernel export of the Backend interface', () => {
-    const kernels = ['gemm', 'gemmBatched', 'addBias', 'colSum', 'gatherRows', 'gatherRowsChecked', 'shuffledRange', 'scale', 'axpy', 'dot',
+    const kernels = ['gemm', 'gemmBatched', 'addBias', 'colSum', 'gatherRows', 'gatherRowsChecked', 'shuffledRange', 'argmaxRows', 'scale', 'axpy', 'dot',
       'sumSquares', 'firstNonFinite', 'mul', 'penalty', 'activation', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward',
       'logSoftmaxBackward', 'prelu', 'preluBackward', 'batchNormForward', 'batchNormBackward',
       'denseForward', 'denseBackward', 'packDense', 'packedDenseForward', 'loss', 'lossWeighted', 'optimizerStep', 'clamp', 'maxNormRows', 'setNumThreads'];

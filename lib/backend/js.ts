@@ -373,6 +373,27 @@ export const jsBackend: Backend = {
     shuffleWords(state, out, n);
   },
 
+  argmaxRows(rows, cols, x, out) {
+    const fn = 'argmaxRows';
+    argCount(fn, arguments.length, 4);
+    dim(fn, 'rows', rows); dim(fn, 'cols', cols);
+    const n = rows * cols;
+    f32(fn, 'x', x, n, 'rows*cols');
+    i32(fn, 'out', out, rows, 'rows');
+    disjoint(fn, span('out', out, rows), span('x', x, n));
+    for (let i = 0, off = 0; i < rows; i++, off += cols) {
+      let best = 0, top = cols ? x[off] : 0;
+      for (let j = 1; j < cols; j++) {
+        const v = x[off + j];
+        if (v > top) {
+          top = v;
+          best = j;
+        }
+      }
+      out[i] = best;
+    }
+  },
+
   scale(n, alpha, x) {
     const fn = 'scale';
     argCount(fn, arguments.length, 3);

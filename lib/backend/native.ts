@@ -80,6 +80,7 @@ export function loadNativeBackend(file: string = addonPath()): Backend {
     gatherRows: addon.gatherRows,
     gatherRowsChecked: addon.gatherRowsChecked,
     shuffledRange: addon.shuffledRange,
+    argmaxRows: addon.argmaxRows,
     scale: addon.scale,
     axpy: addon.axpy,
     dot: addon.dot,

@@ -44,6 +44,12 @@ export interface Backend {
    * which is advanced in place past the draws. Both backends give the same permutation and state.
    */
   shuffledRange(n: number, state: Int32Array, out: Int32Array): void;
+  /**
+   * out[i] = the index of the first largest value of row i of x [rows, cols] (classes from
+   * scores: accuracy, predicted labels). A value wins only if it is greater than every one
+   * before it, so a NaN never does; a row of no columns gives 0. out must not share memory with x.
+   */
+  argmaxRows(rows: number, cols: number, x: Float32Array, out: Int32Array): void;
   /** x *= alpha. */
   scale(n: number, alpha: number, x: Float32Array): void;
   /** y += alpha * x; y may be x itself. */

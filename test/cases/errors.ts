@@ -10,7 +10,7 @@ import type { Backend, LossName } from '../../lib';
 import { packedDenseLength } from '../../lib/backend/packed';
 
 export type ExportName =
-  | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'gatherRowsChecked' | 'shuffledRange' | 'scale' | 'axpy' | 'dot'
+  | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'gatherRowsChecked' | 'shuffledRange' | 'argmaxRows' | 'scale' | 'axpy' | 'dot'
   | 'sumSquares' | 'firstNonFinite' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
   | 'softmaxBackward' | 'logSoftmaxBackward' | 'prelu' | 'preluBackward' | 'batchNormForward'
   | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'packDense' | 'packedDenseForward' | 'loss' | 'lossWeighted' | 'optimizerStep' | 'clamp' | 'maxNormRows' | 'setNumThreads';
@@ -331,6 +331,16 @@ export const SPECS: readonly KernelSpec[] = [
       return [n, labels(rng, 4, 1 << 30), new Int32Array(n)];
     },
     alias: disjointAll(['out'], ['state']),
+  },
+  {
+    title: 'argmaxRows',
+    fn: 'argmaxRows',
+    params: [dim('rows'), dim('cols'), arr('x'), { name: 'out', kind: 'i32', out: true }],
+    valid(rng) {
+      const rows = odd(rng), cols = odd(rng);
+      return [rows, cols, f32(rng, rows * cols), new Int32Array(rows)];
+    },
+    alias: disjointAll(['out'], ['x']),
   },
   {
     title: 'scale',
