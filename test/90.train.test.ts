@@ -6,12 +6,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Writable } from 'stream';
-import { dense, dropout, jsBackend, Matrix, progressBar, saveModel, Sequential, Standardizer } from '../lib';
+import { dense, dropout, jsBackend, Matrix, progressBar, Rng, saveModel, Sequential, Standardizer } from '../lib';
 import type { Backend } from '../lib';
 import { loadModel } from '../lib/io/model-file';
 import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
 import type { EpochLogs } from '../lib/train/callbacks';
-import { createMetric } from '../lib/train/metrics';
+import { createMetric, metricOn } from '../lib/train/metrics';
 import { blobs, forEachBackend, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-train-'));
@@ -35,6 +35,28 @@ describe('metrics', () => {
     top2.update(pred, 3, 3, new Int32Array([2, 1, 0]));
     assert.equal(top2.name, 'top2Accuracy');
     assert.equal(top2.value(), 2 / 3);
+  });
+  forEachBackend('accuracy on a backend\'s argmaxRows', (b) => {
+    it('counts as the JavaScript loop does, from labels, one-hot targets and half-width targets', () => {
+      const rng = new Rng(3);
+      const rows = 300, cols = 7, scores = rng.uniformArray(rows * cols, -1, 1);
+      const labels = Int32Array.from({ length: rows }, () => rng.int(cols));
+      const oneHot = new Float32Array(rows * cols);
+      labels.forEach((c, r) => { oneHot[r * cols + c] = 1; });
+      const half = rng.uniformArray(rows * 3, 0, 1);
+      for (const t of [labels, oneHot, half]) {
+        const plain = createMetric('accuracy'), kernel = metricOn('accuracy', b);
+        // Two batches of different sizes: the metric's scratch grows.
+        for (const [from, to] of [[0, 100], [100, rows]]) {
+          const width = t === half ? 3 : cols;
+          const target = t instanceof Int32Array ? t.subarray(from, to) : t.subarray(from * width, to * width);
+          plain.update(scores.subarray(from * cols, to * cols), to - from, cols, target);
+          kernel.update(scores.subarray(from * cols, to * cols), to - from, cols, target);
+        }
+        assert.equal(kernel.value(), plain.value());
+        assert.ok(plain.value() > 0 && plain.value() < 1);
+      }
+    });
   });
   it('mse, mae, binaryAccuracy', () => {
     const t = new Float32Array([0, 1, 0, 1, 0, 0, 0, 1, 1]);

@@ -26,7 +26,7 @@ import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
 import { progressBar } from './callbacks';
-import { createMetric } from './metrics';
+import { createMetric, metricOn } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import type { LossSpec } from '../model/loss';
 import { runStartChecks } from '../recipe/checks';
@@ -385,7 +385,7 @@ function targetWidth(p: Prepared): number {
  * row weights (data.w) the loss is sum_i w_i l_i / n, as in training; metrics are unweighted.
  */
 export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: readonly MetricSpec[], batchSize: number): Record<string, number> {
-  return evaluateBatches(model, evaluationBatches(model, data, batchSize), metricSpecs.map(createMetric));
+  return evaluateBatches(model, evaluationBatches(model, data, batchSize), metricSpecs.map((m) => metricOn(m, model.backend)));
 }
 
 /** The batches evaluateModel visits: the rows in order, with their weights. */
@@ -640,14 +640,14 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
   // the training pass's memory rather than allocating and touching its own.
   const valBatch = Math.max(batchSize, 256);
   const valBatches = val ? evaluationBatches(model, val, valBatch) : null;
-  const valMetrics = val ? compiled.metrics.map(createMetric) : [];
+  const valMetrics = val ? compiled.metrics.map((m) => metricOn(m, model.backend)) : [];
   if (val) model.reserve(Math.min(valBatch, val.x.rows));
   // One options object for every step, its weight pointed at the batch's: a step allocates nothing.
   const step: { weight: Float32Array | null } = { weight: null };
   const stepsPerEpoch = it.batchesPerEpoch;
   const firstEpoch = options.resume ? resumeFrom(options.resume, model, optimizer, schedule, epochs) : 0;
   it.skipEpochs(firstEpoch);
-  const metrics: Metric[] = compiled.metrics.map(createMetric);
+  const metrics: Metric[] = compiled.metrics.map((m) => metricOn(m, model.backend));
   const stepLoss = new Float64Array((epochs - firstEpoch) * stepsPerEpoch);
   const stepLr = new Float64Array((epochs - firstEpoch) * stepsPerEpoch);
   const history = {
