@@ -79,6 +79,21 @@ function shuffledOrder(backend: Backend, rng: Rng, words: Int32Array, order: Int
   rng.setState([words[0] >>> 0, words[1] >>> 0, words[2] >>> 0, words[3] >>> 0, state[4]]);
 }
 
+// The per-row loops of a batch live in small functions of their own: V8 optimises a hot loop by
+// compiling the function around it, and a fresh process's first epoch runs those compilations on
+// a third thread while the kernel threads hold both cores of a small machine. Compiling these few
+// lines costs far less than compiling fill() with everything it calls.
+
+/** out[0..rows) = src[start .. start + rows). */
+function copyRange(src: Int32Array, start: number, rows: number, out: Int32Array): void {
+  for (let r = 0; r < rows; r++) out[r] = src[start + r];
+}
+
+/** out[r] = src[index[r]] for r < rows. */
+function pick<T extends Int32Array | Float32Array>(src: T, index: Int32Array, rows: number, out: T): void {
+  for (let r = 0; r < rows; r++) out[r] = src[index[r]];
+}
+
 /**
  * Iterates over (x, y) in mini-batches: `for (const b of it.epoch())`, or `for (const b of it)`,
  * visits every row exactly once (the last batch has n mod batchSize rows unless dropLast). With
@@ -229,8 +244,7 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
   private fill(batch: Batch<Y>, start: number, check: boolean): Batch<Y> {
     const rows = batch.rows;
     const index = batch.index;
-    const order = this.visit;
-    for (let r = 0; r < rows; r++) index[r] = order[start + r];
+    copyRange(this.visit, start, rows, index);
     const x = this.x;
     const b = this.backend;
     if (x.cols === 0) batch.nonFinite = -1;
@@ -240,17 +254,13 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
       batch.nonFinite = -1;
     }
     const w = this.weights;
-    if (w !== null) {
-      const dst = batch.weight as Float32Array;
-      for (let r = 0; r < rows; r++) dst[r] = w[index[r]];
-    }
+    if (w !== null) pick(w, index, rows, batch.weight as Float32Array);
     const y = this.y;
     if (y !== null) {
       if (y instanceof Matrix) {
         if (y.cols > 0) b.gatherRows(rows, y.cols, y.rows, index, y.data, (batch.y as Matrix).data);
       } else if (typedArrayTag(y) === 'Int32Array') {
-        const src = y as Int32Array, dst = batch.y as Int32Array;
-        for (let r = 0; r < rows; r++) dst[r] = src[index[r]];
+        pick(y as Int32Array, index, rows, batch.y as Int32Array);
       } else {
         b.gatherRows(rows, this.width, x.rows, index, y as Float32Array, batch.y as Float32Array);
       }

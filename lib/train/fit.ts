@@ -29,6 +29,7 @@ import { progressBar } from './callbacks';
 import { createMetric, metricOn } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import type { LossSpec } from '../model/loss';
+import { firstLabelOutside } from '../model/loss';
 import { runStartChecks } from '../recipe/checks';
 import { checkFinite } from '../data/check';
 import { Dataset } from '../data/dataset';
@@ -297,13 +298,10 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
   if (typedArrayTag(t) === 'Int32Array') {
     if (t.length !== rows) throw rowCountError(where, t.length, rows, ` (one label each)`);
     if (def && !def.targets.labels) throw typeError(ErrorCode.ARG_TYPE, `${where}: ${loss?.name} takes targets, not class labels; pass a Float32Array or Matrix (oneHot() makes one)`);
-    // Locals keep the loop small: a fresh process runs it before it is compiled.
-    const labels = t as Int32Array, n = labels.length, k = model.outputSize;
-    for (let i = 0; i < n; i++) {
-      const v = labels[i];
-      if (v < 0 || v >= k) {
-        throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${v}, outside [0, ${k}) (the model has ${k} outputs)`);
-      }
+    const labels = t as Int32Array, k = model.outputSize;
+    const i = firstLabelOutside(labels, labels.length, k);
+    if (i >= 0) {
+      throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${labels[i]}, outside [0, ${k}) (the model has ${k} outputs)`);
     }
   } else {
     if (t.length !== rows * cols) {

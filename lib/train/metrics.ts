@@ -45,6 +45,13 @@ function argmaxRow(a: Float32Array, off: number, cols: number): number {
   return best;
 }
 
+/** How many of a[0..n) equal b[0..n): a loop of its own, which V8 compiles apart from update(). */
+function countEqual(a: Int32Array, b: Int32Array, n: number): number {
+  let hits = 0;
+  for (let i = 0; i < n; i++) if (a[i] === b[i]) hits++;
+  return hits;
+}
+
 /**
  * The class of row r of the targets: the label, or the argmax of a one-hot / distribution row.
  * `labels` is isLabels(t), decided once per batch (the type test is a getter call, costly per row
@@ -101,7 +108,7 @@ class Accuracy extends Mean {
         want = this.expected;
         b.argmaxRows(rows, cols, target as Float32Array, want);
       }
-      for (let r = 0; r < rows; r++) if (got[r] === want[r]) hits++;
+      hits = countEqual(got, want, rows);
     } else {
       for (let r = 0; r < rows; r++) if (argmaxRow(pred, r * cols, cols) === targetClass(target, labels, r, cols)) hits++;
     }
