@@ -477,6 +477,46 @@ forEachBackend('optimizers: state round trip', (b) => {
     }
   });
 
+  it('a copy of a fresh optimiser holds no arena, and restoring it zeroes the state as it was', () => {
+    for (const spec of [{ name: 'adam', amsgrad: true }, { name: 'adagrad', initialAccumulatorValue: 0.25 }, { name: 'nadam' }] as OptimizerSpec[]) {
+      const a = { params: new Rng(1).uniformArray(n, -1, 1), grads: Float32Array.from(gradientAt(1, n)), backend: b };
+      const opt = createOptimizer(spec, a);
+      opt.lr = 0.02;
+      const fresh = opt.state();
+      const copy = copyStateOf(opt);
+      assert.ok('initial' in copy && copy.initial && copy.arena === null, `${spec.name}: no arena copied`);
+      opt.step();
+      opt.step();
+      opt.lr = 0.5;
+      restoreStateCopy(opt, copy);
+      assert.deepEqual(opt.state(), fresh, `${spec.name}: restored`);
+      // The same copy, reused once the state has moved on, takes the arena after all.
+      opt.step();
+      const moved = opt.state();
+      assert.equal(copyStateOf(opt, copy), copy);
+      assert.ok('initial' in copy && !copy.initial && copy.arena !== null);
+      opt.step();
+      restoreStateCopy(opt, copy);
+      assert.deepEqual(opt.state(), moved, `${spec.name}: restored after a step`);
+    }
+    // Neither a loaded state nor one under changed options counts as fresh.
+    const a = { params: new Rng(2).uniformArray(n, -1, 1), grads: Float32Array.from(gradientAt(2, n)), backend: b };
+    const stepped = createOptimizer({ name: 'adam' }, a);
+    stepped.step();
+    const loaded = createOptimizer({ name: 'adam' }, { params: a.params.slice(), grads: a.grads, backend: b });
+    loaded.load(stepped.state());
+    const fromLoad = copyStateOf(loaded);
+    assert.ok('initial' in fromLoad && !fromLoad.initial);
+    const tuned = createOptimizer({ name: 'adam' }, { params: a.params.slice(), grads: a.grads, backend: b });
+    tuned.momentum = 0.5;
+    const fromTuned = copyStateOf(tuned);
+    assert.ok('initial' in fromTuned && !fromTuned.initial);
+    tuned.step();
+    restoreStateCopy(tuned, fromTuned);
+    assert.equal(tuned.stepCount, 0);
+    assert.deepEqual(tuned.options, { ...tuned.options, betas: [0.5, 0.999] });
+  });
+
   it('load also takes the arena as a Float32Array', () => {
     const a = { params: new Rng(1).uniformArray(n, -1, 1), grads: Float32Array.from(gradientAt(1, n)), backend: b };
     const optA = createOptimizer({ name: 'nadam' }, a);

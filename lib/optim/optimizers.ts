@@ -598,7 +598,10 @@ interface ArenaStateCopy {
   lr: number;
   stepCount: number;
   scalars: Float64Array;
-  arena: Float32Array;
+  /** The arena as copied; not copied (and null until a copy needs it) when `initial`. */
+  arena: Float32Array | null;
+  /** The optimiser was as zeroState left it: a restore zeroes it again instead of copying. */
+  initial: boolean;
 }
 
 /** An optimiser's state kept for restoreStateCopy: a plain copy for arena optimisers, else its state(). */
@@ -631,6 +634,12 @@ class ArenaOptimizer implements Optimizer {
   #options: Readonly<Record<string, unknown>>;
   #lr: number;
   #stepCount = 0;
+  /**
+   * The options zeroState last set the state up with, while nothing has changed the state since
+   * (no step, load or restore, no other options); null otherwise. A copy of such a state need
+   * not hold the arena: zeroState with these options makes it again.
+   */
+  #initialFor: Readonly<Record<string, unknown>> | null = null;
   private readonly def: OptimizerDef;
   private readonly kernel: number;
   private readonly slots: number;
@@ -700,6 +709,7 @@ class ArenaOptimizer implements Optimizer {
   step(): void {
     this.guard?.(`${this.name}.step`);
     const t = this.#stepCount + 1;
+    this.#initialFor = null;
     this.def.fill(this.#options, t, this.#lr, this.hyper, this.scalars, this.next);
     this.backend.optimizerStep(this.kernel, this.n, this.hyper, this.params, this.grads, this.arena);
     this.#stepCount = t;
@@ -713,6 +723,7 @@ class ArenaOptimizer implements Optimizer {
     this.scalarNames.forEach((k, i) => {
       this.scalars[i] = (this.def.scalars as Record<string, number>)[k];
     });
+    this.#initialFor = this.#options;
   }
 
   state(): OptimizerState {
@@ -737,12 +748,18 @@ class ArenaOptimizer implements Optimizer {
    * no method of the optimisers users hold (copyStateOf is the way in).
    */
   static copyState(o: ArenaOptimizer, into: ArenaStateCopy | null): ArenaStateCopy {
-    const c = into ?? { owner: o, options: o.#options, lr: o.#lr, stepCount: 0, scalars: new Float64Array(o.scalars.length), arena: new Float32Array(o.arena.length) };
+    const c = into ?? { owner: o, options: o.#options, lr: o.#lr, stepCount: 0, scalars: new Float64Array(o.scalars.length), arena: null, initial: false };
     c.options = o.#options;
     c.lr = o.#lr;
     c.stepCount = o.#stepCount;
     c.scalars.set(o.scalars);
-    c.arena.set(o.arena);
+    // A fresh optimiser's state (fit's snapshot of a new model) is not copied: zeroState makes it
+    // again, and fit's first epoch is spared allocating and filling a copy of the whole arena.
+    c.initial = o.#initialFor !== null && o.#initialFor === o.#options;
+    if (!c.initial) {
+      c.arena ??= new Float32Array(o.arena.length);
+      c.arena.set(o.arena);
+    }
     return c;
   }
 
@@ -750,9 +767,14 @@ class ArenaOptimizer implements Optimizer {
   static restoreState(o: ArenaOptimizer, c: ArenaStateCopy): void {
     o.#options = c.options;
     o.#lr = c.lr;
+    if (c.initial) {
+      o.zeroState();
+      return;
+    }
+    o.#initialFor = null;
     o.#stepCount = c.stepCount;
     o.scalars.set(c.scalars);
-    o.arena.set(c.arena);
+    o.arena.set(c.arena as Float32Array);
   }
 
   load(state: OptimizerState): void {
@@ -792,6 +814,7 @@ class ArenaOptimizer implements Optimizer {
     this.#options = options;
     this.#lr = lr;
     this.#stepCount = stepCount;
+    this.#initialFor = null;
     this.scalars.set(scalars);
     this.arena.set(arena);
   }

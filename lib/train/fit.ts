@@ -780,7 +780,8 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
         schedule.step(logs.valLoss ?? logs.loss);
         followSchedule(optimizer, schedule);
       }
-      if (snapshot && Number.isFinite(logs.loss)) snapshot.take(epoch + 1);
+      // No step follows the last epoch in this call, so nothing could restore what it would keep.
+      if (snapshot && epoch + 1 < epochs && Number.isFinite(logs.loss)) snapshot.take(epoch + 1);
       if (swa && epoch >= swa.startEpoch) (average as WeightAverage).update();
       if (minDelta !== null) {
         if (bestLoss - logs.loss < minDelta) ctx.stop(`minDelta: the training loss improved by less than ${minDelta} (${logs.loss} against ${bestLoss})`);
