@@ -125,6 +125,35 @@ describe('backend selection', () => {
     assert.equal(run({}, 'const b = bn.getBackend("native"); b.setNumThreads(1000); console.log(b.getNumThreads())').stdout, '64');
   });
 
+  (nativeAvailable() ? it : it.skip)('the addon loads OpenBLAS without worker threads, unless OPENBLAS_NUM_THREADS asks for them', () => {
+    // Threads of this process before and after the native backend loads and runs a few GEMMs
+    // (OpenBLAS starts its workers when it loads), and the variable as the process sees it after.
+    const code = `const fs = require('fs');
+const count = () => fs.readdirSync('/proc/self/task').length;
+const before = count();
+const b = bn.getBackend('native');
+const n = 128, x = new Float32Array(n * n).fill(1), c = new Float32Array(n * n);
+for (let i = 0; i < 20; i++) b.gemm(false, false, n, n, n, 1, x, x, 0, c);
+const pool = fs.readdirSync('/proc/self/task').filter((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim() === 'blasnet-pool').length;
+console.log(JSON.stringify({ added: count() - before - pool, env: process.env.OPENBLAS_NUM_THREADS ?? null }));`;
+    const load = (env: Record<string, string | undefined>) => {
+      const e: Record<string, string> = { ...process.env as Record<string, string>, BLASNET_BACKEND: '', BLASNET_ADDON_PATH: '' };
+      delete e.OPENBLAS_NUM_THREADS;
+      for (const [k, v] of Object.entries(env)) if (v !== undefined) e[k] = v;
+      const r = spawnSync(process.execPath, ['-e', `const bn = require(${JSON.stringify(LIB)});\n${code}`], { env: e, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim()) as { added: number; env: string | null };
+    };
+    const plain = load({});
+    assert.deepEqual(plain, { added: 0, env: null }, 'no OpenBLAS worker, and the variable unset again after the load');
+    // OMP_NUM_THREADS, which OpenBLAS would otherwise read, does not bring workers either.
+    assert.deepEqual(load({ OMP_NUM_THREADS: '2' }), { added: 0, env: null });
+    // A value the user set is theirs: it stays, and OpenBLAS starts the workers it asks for.
+    const asked = load({ OPENBLAS_NUM_THREADS: '2' });
+    assert.equal(asked.env, '2');
+    if (os.availableParallelism() >= 2) assert.ok(asked.added >= 1, `expected an OpenBLAS worker, got ${asked.added} new threads`);
+  });
+
   (nativeAvailable() ? it : it.skip)('native info names OpenBLAS and its thread count; setNumThreads changes it', () => {
     const r = run({}, 'const b = bn.getBackend("native"); b.setNumThreads(1); const i = b.info(); console.log(JSON.stringify(i))');
     const info = JSON.parse(r.stdout);

@@ -54,6 +54,25 @@ function sameNames(what: string, native: readonly (string | number)[], ts: reado
 export const KERNEL_ISA_LEVELS = ['portable', 'avx2', 'avx512'] as const;
 
 /**
+ * Runs load (the addon's require) with OPENBLAS_NUM_THREADS=1 unless the environment sets it,
+ * restoring the environment after. OpenBLAS starts its worker threads when it loads (one per
+ * further CPU, from OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS or the CPU count),
+ * but blasnet calls it on one thread only, from its own pool: a worker it never used still spun
+ * about 0.1 s of CPU through the first training call (bench/RESULTS.md, run T). A value the user
+ * set is left alone.
+ */
+function withOneBlasThread<T>(load: () => T): T {
+  const key = 'OPENBLAS_NUM_THREADS';
+  if (process.env[key] !== undefined) return load();
+  process.env[key] = '1';
+  try {
+    return load();
+  } finally {
+    delete process.env[key];
+  }
+}
+
+/**
  * Loads the addon and returns it as a Backend. Throws if it is missing or does not match, or if
  * BLASNET_ISA names no instruction-set level (the addon reads it once, when it loads).
  */
@@ -63,8 +82,10 @@ export function loadNativeBackend(file: string = addonPath()): Backend {
     throw new BlasnetError(ErrorCode.UNKNOWN_NAME,
       `BLASNET_ISA=${JSON.stringify(isa)} is not an instruction-set level; expected one of ${KERNEL_ISA_LEVELS.map((l) => `"${l}"`).join(', ')}`);
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const addon = require(file) as Addon;
+  const addon = withOneBlasThread(() => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require(file) as Addon;
+  });
   sameNames('activation', addon.activationNames, ACTIVATION_NAMES);
   sameNames('loss', addon.lossNames, LOSS_NAMES);
   sameNames('optimizer', addon.optimizerNames, OPTIMIZER_KERNEL_NAMES);
