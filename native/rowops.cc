@@ -179,14 +179,16 @@ Status gatherRowsChecked(size_t rows, size_t cols, size_t srcRows, const int32_t
 
 void argmaxRows(size_t rows, size_t cols, const float* x, int32_t* out) {
   // One pass over a few floats a row (a metric over a batch of class scores): a second thread
-  // would cost more than the pass, so it runs on the caller's thread alone.
+  // would cost more than the pass, so it runs on the caller's thread alone. Each value is read
+  // once: x may be shared with another thread that changes it meanwhile.
   for (size_t i = 0; i < rows; ++i) {
     const float* r = x + i * cols;
     size_t best = 0;
-    float top = cols ? r[0] : 0.0f;
+    float top = cols ? readOnce(r) : 0.0f;
     for (size_t j = 1; j < cols; ++j) {
-      if (r[j] > top) {
-        top = r[j];
+      const float v = readOnce(r + j);
+      if (v > top) {
+        top = v;
         best = j;
       }
     }
