@@ -1,4 +1,4 @@
-/** Scalar math the activation and loss tables share (float64). */
+/** Scalar math the activation and loss tables share (float64), and the row argmax of scores. */
 
 const TWO_OVER_SQRT_PI = 1.1283791670955126;
 
@@ -28,4 +28,21 @@ export function sigmoid(x: number): number {
   if (x >= 0) return 1 / (1 + Math.exp(-x));
   const e = Math.exp(x);
   return e / (1 + e);
+}
+
+/**
+ * The index of the first largest value of a[off, off + cols): a value wins only if it is greater
+ * than every one before it, so a NaN never does; no columns give 0. Matrix.argmax, the accuracy
+ * metrics and the js backend's argmaxRows all take a row's class from here.
+ */
+export function argmaxRow(a: Float32Array, off: number, cols: number): number {
+  let best = 0, top = a[off];
+  for (let j = 1; j < cols; j++) {
+    const v = a[off + j];
+    if (v > top) {
+      top = v;
+      best = j;
+    }
+  }
+  return best;
 }

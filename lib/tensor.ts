@@ -1,5 +1,6 @@
 import { ErrorCode, rangeError, typeError } from './errors';
 import { show } from './describe';
+import { argmaxRow } from './math';
 import { typedArrayTag, typedLength } from './typed';
 
 /**
@@ -84,11 +85,7 @@ export class Matrix {
   /** Index of the largest value of each row (first on ties). */
   argmax(): Int32Array {
     const out = new Int32Array(this.rows);
-    for (let i = 0; i < this.rows; i++) {
-      let best = 0;
-      for (let j = 1; j < this.cols; j++) if (this.data[i * this.cols + j] > this.data[i * this.cols + best]) best = j;
-      out[i] = best;
-    }
+    for (let i = 0; i < this.rows; i++) out[i] = argmaxRow(this.data, i * this.cols, this.cols);
     return out;
   }
 }

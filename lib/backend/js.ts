@@ -11,6 +11,7 @@ import { PACK_PANEL, packedDenseLength } from './packed';
 import type { Backend, BackendInfo } from './types';
 import { ErrorCode, rangeError } from '../errors';
 import { FLOAT32_MAX } from '../describe';
+import { argmaxRow } from '../math';
 import { isInt32Array } from '../typed';
 import { shuffleWords } from '../rng';
 import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels';
@@ -381,17 +382,7 @@ export const jsBackend: Backend = {
     f32(fn, 'x', x, n, 'rows*cols');
     i32(fn, 'out', out, rows, 'rows');
     disjoint(fn, span('out', out, rows), span('x', x, n));
-    for (let i = 0, off = 0; i < rows; i++, off += cols) {
-      let best = 0, top = cols ? x[off] : 0;
-      for (let j = 1; j < cols; j++) {
-        const v = x[off + j];
-        if (v > top) {
-          top = v;
-          best = j;
-        }
-      }
-      out[i] = best;
-    }
+    for (let i = 0; i < rows; i++) out[i] = argmaxRow(x, i * cols, cols);
   },
 
   scale(n, alpha, x) {

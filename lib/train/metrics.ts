@@ -5,6 +5,7 @@
 import type { Backend } from '../backend/types';
 import { show } from '../describe';
 import { ErrorCode, rangeError } from '../errors';
+import { argmaxRow } from '../math';
 import { typedArrayTag, typedLength } from '../typed';
 
 /** A metric accumulated over batches. */
@@ -30,19 +31,6 @@ export type MetricSpec =
 
 function isLabels(t: Float32Array | Int32Array): t is Int32Array {
   return typedArrayTag(t) === 'Int32Array';
-}
-
-/** The index of the first largest value of a[off, off + cols). */
-function argmaxRow(a: Float32Array, off: number, cols: number): number {
-  let best = 0, top = a[off];
-  for (let j = 1; j < cols; j++) {
-    const v = a[off + j];
-    if (v > top) {
-      top = v;
-      best = j;
-    }
-  }
-  return best;
 }
 
 /** How many of a[0..n) equal b[0..n): a loop of its own, which V8 compiles apart from update(). */
