@@ -17,15 +17,32 @@ constexpr double kMinScanPart = 1 << 16;
 
 // The elementwise loops below, compiled once per instruction-set level (isa.h).
 
-// out[lo..hi) = beta*out + sum over rows of x[r, lo..hi).
-BLASNET_INLINE void colSumColumns(size_t rows, size_t cols, size_t lo, size_t hi, float beta, const float* x,
-                                  float* out) {
-  if (beta == 0.0f) for (size_t j = lo; j < hi; ++j) out[j] = 0.0f;
-  else if (beta != 1.0f) for (size_t j = lo; j < hi; ++j) out[j] *= beta;
+// out[lo..hi) = beta*out + sum over rows of x[r, lo..hi), each column summed in row order from
+// beta*out (0 when beta is 0). The sums of a block of kColBlock columns stay in registers through
+// the rows, stored once: accumulating into out itself would reload and store every column at every
+// row (out may not be kept in registers when the compiler cannot rule out its aliasing x).
+constexpr size_t kColBlock = 64;
+
+BLASNET_INLINE float colStart(float beta, float o) { return beta == 0.0f ? 0.0f : beta == 1.0f ? o : o * beta; }
+
+template <size_t kWidth>
+BLASNET_INLINE void colSumBlock(size_t rows, size_t cols, size_t width, float beta, const float* __restrict x,
+                                float* __restrict out) {
+  const size_t w = kWidth ? kWidth : width;
+  float acc[kColBlock];
+  for (size_t j = 0; j < w; ++j) acc[j] = colStart(beta, out[j]);
   for (size_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
-    for (size_t j = lo; j < hi; ++j) out[j] += xr[j];
+    for (size_t j = 0; j < w; ++j) acc[j] += xr[j];
   }
+  for (size_t j = 0; j < w; ++j) out[j] = acc[j];
+}
+
+BLASNET_INLINE void colSumColumns(size_t rows, size_t cols, size_t lo, size_t hi, float beta, const float* x,
+                                  float* out) {
+  size_t j = lo;
+  for (; j + kColBlock <= hi; j += kColBlock) colSumBlock<kColBlock>(rows, cols, kColBlock, beta, x + j, out + j);
+  if (j < hi) colSumBlock<0>(rows, cols, hi - j, beta, x + j, out + j);
 }
 constexpr auto kColSum = levels<decltype(&colSumColumns), &colSumColumns>();
 
