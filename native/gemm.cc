@@ -34,11 +34,22 @@ void blasGemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alph
 // place instead of packing them (its sgemm_small_kernel_permit decides; measured here, a product
 // takes them up to M*N*K = 1e6, and the time of 5x256x784 is 6x that of 4x256x784). Above that, a product with few rows goes through the packed path,
 // which repacks the whole weight matrix on every call: on SkylakeX one core took 114 us for
-// 16x256x784 whole and 4 x 13 us cut into 8x128 pieces. So a product with a short side (a small
-// batch) is cut into pieces under the limit, about 8 rows by as many columns as fit; big batches
-// keep the packed path, which is faster per multiply-add once its packing is spread over enough rows.
+// 16x256x784 whole and 4 x 13 us cut into 8x128 pieces. A short inner dimension pays too: the
+// packed path first scales C by beta in a pass of its own, then reads and writes C again, which
+// for a weight gradient at a small batch (dW = dZ^T X, K = the batch) is most of the work; on
+// SkylakeX one core took 58 us for 256x392x32 whole and 43 us in pieces under the limit, and two
+// cores 151 us for 256x784x32 whole against 62 us. With a larger C or K the packed path holds its
+// own or wins (1024x1024x64 on one core: 1.1 ms whole, 1.7 ms in pieces), and with B transposed
+// the small kernel is the slower one (512x4096x32: 1.0 ms whole, 1.6 ms in pieces). So a product
+// with a short M or N (a small batch's forward pass and input gradient), or a short K, B not
+// transposed and C of at most kShortKOutput values (a small batch's weight gradient), is cut into
+// pieces under the limit, about 8 rows by as many columns as fit (all N and as many rows as fit,
+// when K is the short side); big batches keep the packed path, which is faster per multiply-add
+// once its packing is spread over enough rows.
 constexpr double kSmallKernelWork = 1e6;
 constexpr size_t kShortSide = 64;
+constexpr size_t kShortK = 32;
+constexpr double kShortKOutput = 1 << 18;
 constexpr size_t kPieceRows = 8;
 
 bool openblasHasSmallKernels() {
@@ -53,12 +64,13 @@ bool openblasHasSmallKernels() {
 // Read once: the core OpenBLAS picked does not change while the process runs.
 const bool kSmallKernels = openblasHasSmallKernels();
 
-// blasGemm on C [m, n], cut into pieces the small kernels take when the product has a short side
-// (see kSmallKernelWork); the cut depends only on the shape, so results repeat.
+// blasGemm on C [m, n], cut into pieces the small kernels take when the product has a short side,
+// m, n or k (see kSmallKernelWork); the cut depends only on the shape, so results repeat.
 void blasGemmPieces(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, const float* a,
                     size_t lda, const float* b, size_t ldb, float beta, float* c, size_t ldc) {
   const double work = double(m) * double(n) * double(k);
-  if (!kSmallKernels || work <= kSmallKernelWork || std::min(m, n) > kShortSide) {
+  const bool shortK = k <= kShortK && !transB && double(m) * double(n) <= kShortKOutput;
+  if (!kSmallKernels || work <= kSmallKernelWork || (std::min(m, n) > kShortSide && !shortK)) {
     blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
