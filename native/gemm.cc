@@ -29,8 +29,10 @@ constexpr size_t kAlign = 16;
 // row blocks: a batch-128 weight gradient 256x784x128 228 against 185 us, 128x256x128 49 against
 // 30 us, an input gradient 128x256x128 50 against 32 us, 256x784x64 174 against 107 us. From
 // K = 256 on the columns do as well or better (128x256x512: 143 against 188 us); with B
-// transposed neither cut wins clearly.
+// transposed neither cut wins clearly, nor with few rows: 32x784x128 (a batch-128 weight gradient
+// of 32 units) took 36 us in row blocks against 31 in column blocks.
 constexpr size_t kRowCutK = 128;
+constexpr size_t kRowCutMinRows = 128;
 
 void blasGemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, const float* a,
               size_t lda, const float* b, size_t ldb, float beta, float* c, size_t ldc) {
@@ -122,7 +124,8 @@ void gemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, c
   // short K: see kRowCutK), one GEMM per block. A block may round differently from the whole
   // product in the last bit, but the cut depends only on the shape and threads(), so results
   // repeat at a given thread count.
-  const bool byColumns = n >= m && !(k <= kRowCutK && !transB);
+  const bool shortKRows = k <= kRowCutK && !transB && m >= kRowCutMinRows;
+  const bool byColumns = n >= m && !shortKRows;
   const size_t width = byColumns ? n : m;
   size_t parts = partsFor(double(m) * double(n) * double(k), kMinPartWork);
   if (parts > width / kMinPartWidth) parts = width / kMinPartWidth;

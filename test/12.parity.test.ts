@@ -349,8 +349,11 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
 
   // Shapes wider than tall (cut by columns), taller than wide (cut by rows), odd sizes; with a
   // short side and over 1e6 multiply-adds (a small batch: cut into pieces for OpenBLAS's small
-  // kernels where it has them), in whole and ragged pieces.
-  for (const [m, n, k] of [[32, 256, 784], [256, 784, 32], [1000, 40, 300], [97, 1003, 129], [16, 256, 784], [13, 1003, 129], [1000, 7, 300]] as const) {
+  // kernels where it has them), in whole and ragged pieces; with a short K (a weight gradient at
+  // a small batch: cut by rows up to K = 128, into small-kernel pieces up to K = 32 while C is
+  // small, [600, 500, 32] just past that).
+  for (const [m, n, k] of [[32, 256, 784], [256, 784, 32], [1000, 40, 300], [97, 1003, 129], [16, 256, 784], [13, 1003, 129], [1000, 7, 300],
+    [256, 784, 128], [300, 700, 20], [600, 500, 32]] as const) {
     for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
       it(`gemm ${m}x${n}x${k}${ta ? ' transA' : ''}${tb ? ' transB' : ''}: close to js at 1-4 threads, repeatable`, () => {
         const a = rng.uniformArray(m * k), bm = rng.uniformArray(k * n), c0 = rng.uniformArray(m * n);
@@ -364,6 +367,15 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
           b.gemm(ta, tb, m, n, k, 0.7, a, bm, 0.3, again);
           assert.ok(normError(c, ref) <= TOL, `${t} threads: normalised error ${normError(c, ref)}`);
           sameValues(again, c, `${t} threads, repeated`);
+        }
+        // beta = 0 overwrites C without reading it (the training step's form), NaN included.
+        const ref0 = new Float32Array(m * n);
+        jsBackend.gemm(ta, tb, m, n, k, 1, a, bm, 0, ref0);
+        for (const t of [1, 2]) {
+          b.setNumThreads(t);
+          const c = new Float32Array(m * n).fill(NaN);
+          b.gemm(ta, tb, m, n, k, 1, a, bm, 0, c);
+          assert.ok(normError(c, ref0) <= TOL, `beta 0, ${t} threads: normalised error ${normError(c, ref0)}`);
         }
       });
     }
