@@ -186,6 +186,14 @@ napi_value SumSquares(Args& a) {
   return number(a.env(), sumSquares(n, x.data));
 }
 
+// Where x's first element lies past a 64-byte boundary, in bytes (0 for an empty array): the
+// library allocates its hot arrays so that this is 0 (lib/backend/memory.ts).
+napi_value AddressOffset(Args& a) {
+  a.expect(1);
+  F32 x = a.f32(0, "x", 0, "0");
+  return number(a.env(), static_cast<double>(reinterpret_cast<uintptr_t>(x.data) % 64));
+}
+
 napi_value FirstNonFinite(Args& a) {
   a.expect(2);
   const size_t n = a.dim(0, "n");
@@ -630,6 +638,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<Dot>(env, exports, "dot");
   define<SumSquares>(env, exports, "sumSquares");
   define<FirstNonFinite>(env, exports, "firstNonFinite");
+  define<AddressOffset>(env, exports, "addressOffset");
   define<Mul>(env, exports, "mul");
   define<Penalty>(env, exports, "penalty");
   define<Activation>(env, exports, "activation");

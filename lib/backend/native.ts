@@ -9,6 +9,7 @@ import { ACTIVATION_NAMES } from '../activations';
 import { ErrorCode, BlasnetError } from '../errors';
 import { LOSS_NAMES } from '../losses';
 import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels';
+import { setAddressProbe } from './memory';
 import type { Backend, BackendInfo } from './types';
 
 type Addon = Omit<Backend, 'name' | 'info'> & {
@@ -19,6 +20,7 @@ type Addon = Omit<Backend, 'name' | 'info'> & {
   optimizerSlots: number[];
   optimizerHyperLengths: number[];
   napiVersion: number;
+  addressOffset(x: Float32Array): number;
 };
 
 /** The package's root directory (this file is dist/lib/backend/native.js). */
@@ -92,6 +94,8 @@ export function loadNativeBackend(file: string = addonPath()): Backend {
   // A layout mismatch would make the kernels read the wrong scalars, so it is checked too.
   sameNames('optimizer slot count', addon.optimizerSlots, OPTIMIZER_KERNEL_LIST.map((k) => k.slots.length));
   sameNames('optimizer hyper length', addon.optimizerHyperLengths, OPTIMIZER_KERNEL_LIST.map((k) => k.hyper.length));
+  // An older addon without it still trains; its arrays are just not aligned.
+  if (typeof addon.addressOffset === 'function') setAddressProbe(addon.addressOffset);
   const backend: Backend = {
     name: 'native',
     gemm: addon.gemm,

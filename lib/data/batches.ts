@@ -3,6 +3,7 @@
  * are allocated once, so that a training loop allocates nothing per batch.
  */
 import { defaultBackend, getBackend } from '../backend/select';
+import { alignedFloat32Array } from '../backend/memory';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
 import { Rng } from '../rng';
@@ -172,7 +173,7 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     // Everything a batch needs is made here: one buffer per field sized for a full batch, and a
     // second set of views for a short last batch, so that epoch() never allocates.
     const cap = Math.min(this.batchSize, visited);
-    const xBuf = new Float32Array(cap * x.cols);
+    const xBuf = alignedFloat32Array(cap * x.cols);
     const index = new Int32Array(cap);
     const yBuf = this.makeTargets(cap);
     const wBuf = w === null ? null : new Float32Array(cap);

@@ -1,5 +1,6 @@
 import { ACTIVATION_NAMES, ACTIVATIONS, activationId } from '../activations';
 import type { ActivationName } from '../activations';
+import { alignedFloat32Array } from '../backend/memory';
 import { finiteIn, oneOf } from './check';
 import { Layer } from './layer';
 import type { LayerConfig, ParamSpec, PassContext } from './layer';
@@ -33,8 +34,8 @@ export class Activation extends Layer {
   }
 
   protected allocate(rows: number): void {
-    this.y = new Float32Array(rows * this.inSize);
-    this.dIn = new Float32Array(rows * this.inSize);
+    this.y = alignedFloat32Array(rows * this.inSize);
+    this.dIn = alignedFloat32Array(rows * this.inSize);
   }
 
   forward(ctx: PassContext, batch: number, x: Float32Array): Float32Array {

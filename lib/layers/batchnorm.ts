@@ -1,4 +1,5 @@
 import { optionsArg } from '../describe';
+import { alignedFloat32Array } from '../backend/memory';
 import { finiteIn } from './check';
 import { Layer } from './layer';
 import type { BufferView, LayerConfig, ParamSpec, PassContext } from './layer';
@@ -78,9 +79,9 @@ export class BatchNorm extends Layer {
 
   protected allocate(rows: number): void {
     const n = rows * this.inSize;
-    this.xhat = new Float32Array(n);
-    this.y = new Float32Array(n);
-    this.dIn = new Float32Array(n);
+    this.xhat = alignedFloat32Array(n);
+    this.y = alignedFloat32Array(n);
+    this.dIn = alignedFloat32Array(n);
   }
 
   /**

@@ -2,6 +2,7 @@ import { ACTIVATION_NAMES, ACTIVATIONS, activationId } from '../activations';
 import type { ActivationName } from '../activations';
 import { defaultInit } from '../init';
 import type { InitSpec } from '../init';
+import { alignedFloat32Array } from '../backend/memory';
 import type { Backend } from '../backend/types';
 import { ErrorCode, rangeError } from '../errors';
 import { optionsArg } from '../describe';
@@ -106,14 +107,14 @@ export class Dense extends Layer {
 
   protected allocate(rows: number): void {
     const n = rows * this.units;
-    this.z = new Float32Array(n);
+    this.z = alignedFloat32Array(n);
     // Without an activation the output is z itself.
-    this.y = this.activation === 'identity' ? this.z : new Float32Array(n);
-    this.dz = new Float32Array(n);
-    this.dIn = new Float32Array(rows * this.inSize);
+    this.y = this.activation === 'identity' ? this.z : alignedFloat32Array(n);
+    this.dz = alignedFloat32Array(n);
+    this.dIn = alignedFloat32Array(rows * this.inSize);
     if (this.dropConnect > 0 && this.mask.length === 0) {
-      this.mask = new Float32Array(this.units * this.inSize);
-      this.masked = new Float32Array(this.units * this.inSize);
+      this.mask = alignedFloat32Array(this.units * this.inSize);
+      this.masked = alignedFloat32Array(this.units * this.inSize);
     }
   }
 

@@ -1,3 +1,4 @@
+import { alignedFloat32Array } from '../backend/memory';
 import { optionsArg } from '../describe';
 import { finiteIn, oneOf } from './check';
 import { fillMask } from './dense';
@@ -41,9 +42,9 @@ export class Dropout extends Layer {
 
   protected allocate(rows: number): void {
     const n = rows * this.inSize;
-    this.mask = new Float32Array(n);
-    this.y = new Float32Array(n);
-    this.dIn = new Float32Array(n);
+    this.mask = alignedFloat32Array(n);
+    this.y = alignedFloat32Array(n);
+    this.dIn = alignedFloat32Array(n);
   }
 
   /** The mask of the last training pass (scale or 0 per element), for inspection and tests. */

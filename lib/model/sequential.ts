@@ -1,4 +1,5 @@
 import { defaultBackend, getBackend } from '../backend/select';
+import { alignedFloat32Array } from '../backend/memory';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
 import { optionsArg, show, typeName } from '../describe';
@@ -176,8 +177,8 @@ export class Sequential {
         throw rangeError(ErrorCode.SHAPE, `${where}: shared params and grads must be SharedArrayBuffer-backed Float32Arrays of ${total} values`);
       }
     }
-    this.params = shared ? shared.params : new Float32Array(new SharedArrayBuffer(4 * total));
-    this.grads = shared ? shared.grads : new Float32Array(new SharedArrayBuffer(4 * total));
+    this.params = shared ? shared.params : alignedFloat32Array(total, true);
+    this.grads = shared ? shared.grads : alignedFloat32Array(total, true);
     this.views = specs.map(({ layer, spec, offset, size: n }) => ({
       name: `${layers[layer].name ?? layer}.${spec.name}`,
       shape: spec.shape,
@@ -720,7 +721,7 @@ export class Sequential {
     if (batch <= this.capacity) return;
     this.capacity = batch;
     for (const l of this.layers) l.reserve(batch);
-    this.lossGrad = new Float32Array(batch * this.outputSize);
+    this.lossGrad = alignedFloat32Array(batch * this.outputSize);
   }
 
   /** Checks an input; leaves its data in inputData and returns its row count (no allocation for a Matrix or Float32Array). */

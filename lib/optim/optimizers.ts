@@ -18,6 +18,7 @@
  * without momentum).
  */
 import type { Backend } from '../backend/types';
+import { alignedFloat32Array } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Sequential } from '../model/sequential';
 import type { Schedule } from '../schedules';
@@ -666,7 +667,7 @@ class ArenaOptimizer implements Optimizer {
     const kernel = OPTIMIZER_KERNELS[this.def.kernel];
     this.kernel = optimizerKernelId(this.def.kernel);
     this.slots = kernel.slots.length;
-    this.arena = new Float32Array(this.slots * this.n);
+    this.arena = alignedFloat32Array(this.slots * this.n);
     this.hyper = new Float32Array(kernel.hyper.length);
     this.scalarNames = Object.keys(this.def.scalars ?? {});
     this.scalars = new Float64Array(this.scalarNames.length);
