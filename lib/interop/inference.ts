@@ -3,6 +3,7 @@
  * no training machinery and no allocation per call once a batch size has been seen.
  */
 import { activationId } from '../activations';
+import { alignedFloat32Array } from '../backend/memory';
 import { packedDenseLength } from '../backend/packed';
 import { optionsArg } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
@@ -100,7 +101,7 @@ function packLayers(model: Sequential, where: string): (PackedDense | null)[] {
       softmax,
       weight: mine[0].data,
       bias: l.useBias ? mine[1].data : null,
-      packed: new Float32Array(packedDenseLength(l.units, l.inSize)),
+      packed: alignedFloat32Array(packedDenseLength(l.units, l.inSize)),
     };
   });
 }
