@@ -44,6 +44,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { loadFashionMnist, Matrix, Rng, Sequential, dense } from '../../lib';
 import type { Backend } from '../../lib';
+import { alignedFloat32Array } from '../../lib/backend/memory';
 import { BackendDriver, jsDriver, nativeDriver, ROOT } from '../drivers';
 import { cpuSnapshot, Load, loadBetween, measure, Rate, rate, Stats, statsOf, TimingOptions } from '../harness';
 import { NaiveMlp } from '../naive-mlp';
@@ -104,12 +105,22 @@ export interface Gemm {
   c: Float32Array;
 }
 
-/** The GEMMs of one training step at batch `n`, on random data. */
-export function stepGemms(sizes: readonly number[], n: number): Gemm[] {
+/**
+ * The GEMMs of one training step at batch `n`, on random data, in arrays allocated as the
+ * library allocates a model's (lib/backend/memory.ts: on 64-byte boundaries once the addon has
+ * loaded; `aligned` false: as V8 places them), so that the bound sees the operands a step does.
+ */
+export function stepGemms(sizes: readonly number[], n: number, aligned = true): Gemm[] {
   const rng = new Rng(3);
   const g: Gemm[] = [];
+  const alloc = (len: number): Float32Array => (aligned ? alignedFloat32Array(len) : new Float32Array(len));
+  const random = (len: number): Float32Array => {
+    const out = alloc(len);
+    out.set(rng.uniformArray(len, -1, 1));
+    return out;
+  };
   const mk = (transA: boolean, transB: boolean, m: number, nn: number, k: number): Gemm =>
-    ({ transA, transB, m, n: nn, k, a: rng.uniformArray(m * k, -1, 1), b: rng.uniformArray(k * nn, -1, 1), c: new Float32Array(m * nn) });
+    ({ transA, transB, m, n: nn, k, a: random(m * k), b: random(k * nn), c: alloc(m * nn) });
   for (let l = 0; l + 1 < sizes.length; l++) {
     const fi = sizes[l], fo = sizes[l + 1];
     g.push(mk(false, true, n, fo, fi)); // Z [n, fo] = X [n, fi] W^T
@@ -604,7 +615,7 @@ export const mlpSuite: Suite = {
       title: 'blasnet native against its GEMM-only bound',
       notes: [
         'GEMM-only bound: the step\'s GEMMs alone (per layer Z = X Wᵀ and dW = dZᵀ X, dX = dZ W for all but the first layer) through the native backend\'s gemm at the same ' +
-          `batch and threads, one sample of ≥ ${gemmTiming.minTime} s right after each native run's two epochs (median over the rounds); bound = batch / their time. ` +
+          `batch and threads, on arrays allocated as the library allocates a model's (64-byte aligned where the addon reports addresses), one sample of ≥ ${gemmTiming.minTime} s right after each native run's two epochs (median over the rounds); bound = batch / their time. ` +
           'Their FLOPs over their time is the SGEMM rate for these shapes; since the useful-FLOP count is exactly those GEMMs\' FLOPs, ' +
           'the fraction of the SGEMM rate equals the fraction of the bound. The targets take the first epoch; "steady" is the second epoch of the same runs.',
       ],
