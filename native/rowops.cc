@@ -59,6 +59,21 @@ BLASNET_INLINE bool anyNonFinite(size_t n, const float* x) {
 }
 constexpr auto kAnyNonFinite = levels<decltype(&anyNonFinite), &anyNonFinite>();
 
+// dst[0..n) = src[0..n), and whether any copied value is a NaN or infinity: one pass that tests
+// each value between its load and its store (the same branch-free OR as anyNonFinite).
+BLASNET_INLINE bool copyAnyNonFinite(size_t n, const float* __restrict src, float* __restrict dst) {
+  constexpr uint32_t kExponent = 0x7f800000u;
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, src + i, sizeof bits);
+    std::memcpy(dst + i, &bits, sizeof bits);
+    bad |= (bits & kExponent) == kExponent;
+  }
+  return bad != 0;
+}
+constexpr auto kCopyAnyNonFinite = levels<decltype(&copyAnyNonFinite), &copyAnyNonFinite>();
+
 BLASNET_INLINE void scaleLoop(size_t n, float alpha, float* x) {
   for (size_t i = 0; i < n; ++i) x[i] *= alpha;
 }
@@ -138,9 +153,9 @@ Status gather(size_t rows, size_t cols, size_t srcRows, const int32_t* index, co
   // copies, into every cache level (with a non-temporal hint the gather ran slower than with no
   // prefetch at all: bench/c/gather.c; bench/step-phases.js measured the gather of a batch-512
   // step at 185-190 us with it and 125-144 with this one, bench/RESULTS.md run T), and pieces
-  // run on the kernel threads. A checked gather tests each row right after
-  // copying it, from L1, instead of reading the batch again afterwards.
-  const auto anyBad = kAnyNonFinite();
+  // run on the kernel threads. A checked gather tests each value as it copies it (between its
+  // load and its store), instead of reading the batch again afterwards.
+  const auto copyBad = kCopyAnyNonFinite();
   std::atomic<bool> changed{false};
   std::atomic<size_t> badRow{rows};
   const size_t parts = partsFor(double(rows) * double(cols), kMinGatherPart);
@@ -163,8 +178,10 @@ Status gather(size_t rows, size_t cols, size_t srcRows, const int32_t* index, co
         return;
       }
       float* row = dst + r * cols;
-      std::memcpy(row, src + static_cast<size_t>(i) * cols, bytes);
-      if (firstBad && !found && anyBad(cols, row)) {
+      const float* from = src + static_cast<size_t>(i) * cols;
+      if (!firstBad || found) {
+        std::memcpy(row, from, bytes);
+      } else if (copyBad(cols, from, row)) {
         found = true;
         size_t cur = badRow.load(std::memory_order_relaxed);
         while (r < cur && !badRow.compare_exchange_weak(cur, r, std::memory_order_relaxed)) {
