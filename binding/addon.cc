@@ -201,6 +201,15 @@ napi_value FirstNonFinite(Args& a) {
   return number(a.env(), static_cast<double>(firstNonFinite(n, x.data)));
 }
 
+// firstLabelOutside(n, labels, classes): the first of labels[0..n) outside [0, classes), or -1.
+napi_value FirstLabelOutside(Args& a) {
+  a.expect(3);
+  const size_t n = a.dim(0, "n");
+  I32 labels = a.i32(1, "labels", n, "n");
+  const size_t classes = a.dim(2, "classes");
+  return number(a.env(), static_cast<double>(firstLabelOutside(n, labels.data, classes)));
+}
+
 napi_value Mul(Args& a) {
   a.expect(4);
   const size_t n = a.dim(0, "n");
@@ -638,6 +647,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<Dot>(env, exports, "dot");
   define<SumSquares>(env, exports, "sumSquares");
   define<FirstNonFinite>(env, exports, "firstNonFinite");
+  define<FirstLabelOutside>(env, exports, "firstLabelOutside");
   define<AddressOffset>(env, exports, "addressOffset");
   define<Mul>(env, exports, "mul");
   define<Penalty>(env, exports, "penalty");

@@ -63,6 +63,8 @@ double dot(size_t n, const float* x, const float* y);                           
 double sumSquares(size_t n, const float* x);                                         // ||x||^2, double accumulation
 // The index of the first NaN or infinity in x[0..n), or -1 when every value is finite.
 int64_t firstNonFinite(size_t n, const float* x);
+// The index of the first of labels[0..n) outside [0, classes), or -1 (a class-label check).
+int64_t firstLabelOutside(size_t n, const int32_t* labels, size_t classes);
 // out = x * y elementwise; out may be x or y itself.
 void mul(size_t n, const float* x, const float* y, float* out);
 // Weight penalty l1 * sum|w| + (l2/2) * sum w^2, accumulated in double; when grad is not null,

@@ -293,6 +293,27 @@ int64_t firstNonFinite(size_t n, const float* x) {
   return scanFrom(blk * kBlock, n, x);
 }
 
+int64_t firstLabelOutside(size_t n, const int32_t* labels, size_t classes) {
+  // Blocks are tested whole (an unsigned compare takes negative labels as huge ones; a
+  // branch-free OR that vectorises), then the first failing block is searched. A label is read
+  // once per pass: labels may be shared with another thread that changes them meanwhile, so the
+  // search goes on to the end rather than trusting the block's verdict. One thread: a data set's
+  // labels are a few hundred KB, read in tens of microseconds.
+  constexpr size_t kBlock = 1024;
+  auto outside = [classes](int32_t c) { return static_cast<uint64_t>(static_cast<uint32_t>(c)) >= classes; };
+  for (size_t b = 0; b < n; b += kBlock) {
+    const size_t e = b + kBlock < n ? b + kBlock : n;
+    uint32_t bad = 0;
+    for (size_t i = b; i < e; ++i) bad |= outside(labels[i]);
+    if (bad == 0) continue;
+    for (size_t i = b; i < n; ++i) {
+      if (outside(readOnce(labels + i))) return static_cast<int64_t>(i);
+    }
+    return -1;
+  }
+  return -1;
+}
+
 void scale(size_t n, float alpha, float* x) { kScale()(n, alpha, x); }
 
 void axpy(size_t n, float alpha, const float* x, float* y) { kAxpy()(n, alpha, x, y); }

@@ -194,6 +194,30 @@ forEachBackend('row operations', (b) => {
     assert.strictEqual(b.firstNonFinite(n, x), 100, 'two: the first');
   });
 
+  it('firstLabelOutside finds the first label outside [0, classes), negative or too large, and ignores labels past n', () => {
+    const i32 = (v: number[]) => Int32Array.from(v);
+    assert.strictEqual(b.firstLabelOutside(0, i32([-1]), 3), -1, 'empty');
+    assert.strictEqual(b.firstLabelOutside(3, i32([0, 2, 1]), 3), -1, 'in range');
+    assert.strictEqual(b.firstLabelOutside(2, i32([0, 1, 7]), 3), -1, 'past n');
+    assert.strictEqual(b.firstLabelOutside(1, i32([0]), 0), 0, 'no classes: every label is outside');
+    // Long enough to span several of the native scan's blocks.
+    const n = 300001, classes = 10;
+    const y = new Int32Array(n);
+    for (let i = 0; i < n; i++) y[i] = i % classes;
+    assert.strictEqual(b.firstLabelOutside(n, y, classes), -1, 'all in range');
+    for (const [at, v] of [[0, -1], [1023, 10], [1024, -2147483648], [150000, 2147483647], [n - 1, 11]] as const) {
+      const keep = y[at];
+      y[at] = v;
+      assert.strictEqual(b.firstLabelOutside(n, y, classes), at, `${v} at ${at}`);
+      const last = y[n - 1];
+      if (at !== n - 1) y[n - 1] = -5; // a later one must not win
+      assert.strictEqual(b.firstLabelOutside(n, y, classes), at, `${v} at ${at}, -5 at the end`);
+      y[at] = keep;
+      y[n - 1] = last;
+    }
+    assert.strictEqual(b.firstLabelOutside(n, y, 9), 9, 'fewer classes: the first 9');
+  });
+
   it('mul: out = x * y, in place on x or y, and 0 elements', () => {
     const x = f32([1, 2, 3]), y = f32([4, -5, 0.5]), out = new Float32Array(3);
     b.mul(3, x, y, out);

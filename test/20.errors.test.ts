@@ -455,7 +455,7 @@ forEachBackend('argument errors', (b) => {
 
   it('covers every kernel export of the Backend interface', () => {
     const kernels = ['gemm', 'gemmBatched', 'addBias', 'colSum', 'gatherRows', 'gatherRowsChecked', 'shuffledRange', 'argmaxRows', 'scale', 'axpy', 'dot',
-      'sumSquares', 'firstNonFinite', 'mul', 'penalty', 'activation', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward',
+      'sumSquares', 'firstNonFinite', 'firstLabelOutside', 'mul', 'penalty', 'activation', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward',
       'logSoftmaxBackward', 'prelu', 'preluBackward', 'batchNormForward', 'batchNormBackward',
       'denseForward', 'denseBackward', 'packDense', 'packedDenseForward', 'loss', 'lossWeighted', 'optimizerStep', 'clamp', 'maxNormRows', 'setNumThreads'];
     const covered = new Set(SPECS.map((s) => s.fn));

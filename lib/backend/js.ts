@@ -434,6 +434,19 @@ export const jsBackend: Backend = {
     return scanNonFinite(n, x);
   },
 
+  firstLabelOutside(n, labels, classes) {
+    const fn = 'firstLabelOutside';
+    argCount(fn, arguments.length, 3);
+    dim(fn, 'n', n);
+    i32(fn, 'labels', labels, n, 'n');
+    dim(fn, 'classes', classes);
+    for (let i = 0; i < n; i++) {
+      const c = labels[i];
+      if (c < 0 || c >= classes) return i;
+    }
+    return -1;
+  },
+
   mul(n, x, y, out) {
     const fn = 'mul';
     argCount(fn, arguments.length, 4);

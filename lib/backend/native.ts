@@ -111,6 +111,7 @@ export function loadNativeBackend(file: string = addonPath()): Backend {
     dot: addon.dot,
     sumSquares: addon.sumSquares,
     firstNonFinite: addon.firstNonFinite,
+    firstLabelOutside: addon.firstLabelOutside,
     mul: addon.mul,
     penalty: addon.penalty,
     activation: addon.activation,

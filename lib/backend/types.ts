@@ -34,7 +34,7 @@ export interface Backend {
     dst: Float32Array): void;
   /**
    * gatherRows, returning the position in dst of the first NaN or infinity among the gathered
-   * values (firstNonFinite of dst), or -1: each row is checked as it is copied.
+   * values (firstNonFinite of dst), or -1: each value is tested as it is copied.
    */
   gatherRowsChecked(rows: number, cols: number, srcRows: number, index: Int32Array, src: Float32Array,
     dst: Float32Array): number;
@@ -60,6 +60,8 @@ export interface Backend {
   sumSquares(n: number, x: Float32Array): number;
   /** The index of the first NaN or infinity among x[0..n), or -1 when all are finite (input checks). */
   firstNonFinite(n: number, x: Float32Array): number;
+  /** The index of the first of labels[0..n) outside [0, classes), or -1 when every label is a class (label checks). */
+  firstLabelOutside(n: number, labels: Int32Array, classes: number): number;
   /** out[i] = x[i] * y[i] (dropout and DropConnect masks); out may be x or y itself. */
   mul(n: number, x: Float32Array, y: Float32Array, out: Float32Array): void;
   /**

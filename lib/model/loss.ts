@@ -2,6 +2,7 @@ import { ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag } from '../typed';
 import { LOSS_NAMES, LOSSES, lossId } from '../losses';
 import type { LossName } from '../losses';
+import type { Backend } from '../backend/types';
 
 /**
  * A loss of one's own: the mean loss of pred [rows, cols] against target, writing
@@ -111,30 +112,18 @@ export function fusedActivation(loss: ResolvedLoss): 'softmax' | 'sigmoid' | nul
 }
 
 /**
- * The first of labels[0..rows) outside [0, cols), or -1. A loop of its own, so that the training
- * step's label check compiles as these few lines rather than with checkTargets around them.
- */
-export function firstLabelOutside(labels: Int32Array, rows: number, cols: number): number {
-  for (let i = 0; i < rows; i++) {
-    const c = labels[i];
-    if (c < 0 || c >= cols) return i;
-  }
-  return -1;
-}
-
-/**
  * Checks what a built-in loss kernel would reject, before any pass runs, so that a bad call
  * changes nothing (a training forward pass moves BatchNorm's running statistics and draws
  * dropout masks): the parameter's domain, labels in [0, cols), hinge targets of -1 or +1.
  * Custom losses check their own inputs.
  */
-export function checkTargets(loss: ResolvedLoss, rows: number, cols: number, target: Float32Array | Int32Array, where: string): void {
+export function checkTargets(backend: Backend, loss: ResolvedLoss, rows: number, cols: number, target: Float32Array | Int32Array, where: string): void {
   if (loss.custom) return;
   if ((loss.name === 'huber' || loss.name === 'gaussianNll') && !(loss.param > 0)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected param > 0 for ${loss.name} but received ${loss.param}`);
   }
   if (typedArrayTag(target) === 'Int32Array') {
-    const i = firstLabelOutside(target as Int32Array, rows, cols);
+    const i = backend.firstLabelOutside(rows, target as Int32Array, cols);
     if (i >= 0) throw rangeError(ErrorCode.LABEL, `${where}: target[${i}] = ${target[i]} is outside [0, ${cols})`);
   } else if (loss.name === 'hinge') {
     const n = rows * cols;

@@ -734,7 +734,7 @@ export class Sequential {
   /** The target's values for `rows` rows of this model's output, checked before any pass runs. */
   private toTarget(target: Target, loss: ResolvedLoss, rows: number, where: string): Float32Array | Int32Array {
     const t = this.targetData(target, loss, rows, where);
-    checkTargets(loss, rows, this.outputSize, t, where);
+    checkTargets(this.backend, loss, rows, this.outputSize, t, where);
     return t;
   }
 

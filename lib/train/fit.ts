@@ -29,7 +29,6 @@ import { progressBar } from './callbacks';
 import { createMetric, metricOn } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import type { LossSpec } from '../model/loss';
-import { firstLabelOutside } from '../model/loss';
 import { runStartChecks } from '../recipe/checks';
 import { checkFinite } from '../data/check';
 import { Dataset } from '../data/dataset';
@@ -299,7 +298,7 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
     if (t.length !== rows) throw rowCountError(where, t.length, rows, ` (one label each)`);
     if (def && !def.targets.labels) throw typeError(ErrorCode.ARG_TYPE, `${where}: ${loss?.name} takes targets, not class labels; pass a Float32Array or Matrix (oneHot() makes one)`);
     const labels = t as Int32Array, k = model.outputSize;
-    const i = firstLabelOutside(labels, labels.length, k);
+    const i = model.backend.firstLabelOutside(labels.length, labels, k);
     if (i >= 0) {
       throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${labels[i]}, outside [0, ${k}) (the model has ${k} outputs)`);
     }

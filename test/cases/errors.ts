@@ -11,7 +11,7 @@ import { packedDenseLength } from '../../lib/backend/packed';
 
 export type ExportName =
   | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'gatherRowsChecked' | 'shuffledRange' | 'argmaxRows' | 'scale' | 'axpy' | 'dot'
-  | 'sumSquares' | 'firstNonFinite' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
+  | 'sumSquares' | 'firstNonFinite' | 'firstLabelOutside' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
   | 'softmaxBackward' | 'logSoftmaxBackward' | 'prelu' | 'preluBackward' | 'batchNormForward'
   | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'packDense' | 'packedDenseForward' | 'loss' | 'lossWeighted' | 'optimizerStep' | 'clamp' | 'maxNormRows' | 'setNumThreads';
 
@@ -389,6 +389,16 @@ export const SPECS: readonly KernelSpec[] = [
     valid(rng) {
       const n = odd(rng);
       return [n, f32(rng, n)];
+    },
+    alias: [],
+  },
+  {
+    title: 'firstLabelOutside',
+    fn: 'firstLabelOutside',
+    params: [dim('n'), { name: 'labels', kind: 'i32' }, dim('classes')],
+    valid(rng) {
+      const n = odd(rng), classes = odd(rng);
+      return [n, labels(rng, n, classes), classes];
     },
     alias: [],
   },
