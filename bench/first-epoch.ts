@@ -14,6 +14,10 @@
  *
  * --lib loads another build of the library (an older checkout's dist/lib) for a before/after
  * comparison with the same script.
+ *
+ * --kernels also times every backend call (two clock reads per call, about 0.1 us, in both
+ * epochs alike) and reports each kernel's time in the one-epoch call against a steady epoch's:
+ * which kernels the first epoch pays more for (the first epoch's checked gather, first calls).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -34,6 +38,29 @@ interface Sample {
   backend: string;
   /** Where the one-epoch call's time went (first) against a steady epoch's (median), ms. */
   phases: { first: Phases; steady: Phases };
+  /** With --kernels: ms in each backend function over the one-epoch call and over a steady epoch (median). */
+  kernels?: { first: Record<string, number>; steady: Record<string, number> };
+}
+
+/** A copy of a backend whose every function call adds its wall time (ms) to `spent[name]`. */
+function timedBackend<B extends object>(inner: B, spent: Map<string, number>): B {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(inner)) {
+    if (typeof v !== 'function') {
+      out[key] = v;
+      continue;
+    }
+    const f = v as (...a: unknown[]) => unknown;
+    out[key] = (...a: unknown[]): unknown => {
+      const t0 = performance.now();
+      try {
+        return f.apply(inner, a);
+      } finally {
+        spent.set(key, (spent.get(key) ?? 0) + performance.now() - t0);
+      }
+    };
+  }
+  return out as B;
 }
 
 /**
@@ -116,8 +143,11 @@ function child(): void {
   const b = require(lib) as typeof import('../lib');
   const steady = Number(arg('steady', '3'));
   const train = b.loadFashionMnist({ split: 'train' });
+  const spent = new Map<string, number>();
+  const byEpoch: Record<string, number>[] = [];
+  const kernels = process.argv.includes('--kernels');
   const model = new b.Sequential({
-    inputSize: 784, seed: 1,
+    inputSize: 784, seed: 1, ...(kernels ? { backend: timedBackend(b.getBackend('native'), spent) } : {}),
     layers: [b.dense(256, { activation: 'relu' }), b.dense(128, { activation: 'relu' }), b.dense(10, { activation: 'softmax' })],
   }).compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-3 }, metrics: ['accuracy'] });
   const options = { batchSize: 128, seed: 1, validationSplit: 0.1, schedule: { name: 'cosineAnnealing' as const, tMax: 15 } };
@@ -126,6 +156,10 @@ function child(): void {
     return (u.user + u.system) / 1e3;
   };
   const r1 = phaseRecorder(), r2 = phaseRecorder();
+  // Kernel time per epoch; the one-epoch call's includes its set-up (the recorder's `before`).
+  const kernelEpochs = { onEpochEnd: () => { byEpoch.push(Object.fromEntries(spent)); spent.clear(); } };
+  r1.callbacks.push(kernelEpochs);
+  r2.callbacks.push(kernelEpochs);
   const c0 = cpu();
   r1.start();
   const t0 = performance.now();
@@ -144,6 +178,15 @@ function child(): void {
     steadyLoopMs: median(h2.epochs.slice(1).map((e) => e.seconds * 1e3)), firstCpuMs, steadyCpuMs: median(cpuGaps), threads: model.backend.getNumThreads(), backend: model.backend.name,
     phases: { first: r1.epochs[0], steady: steadyPhases },
   };
+  if (kernels) {
+    // byEpoch[0] is the one-epoch call, [1] the multi-epoch call's first epoch, then the steady ones.
+    const steadyEpochs = byEpoch.slice(2);
+    const names = [...new Set(byEpoch.flatMap((e) => Object.keys(e)))];
+    out.kernels = {
+      first: byEpoch[0],
+      steady: Object.fromEntries(names.map((k) => [k, median(steadyEpochs.map((e) => e[k] ?? 0))])),
+    };
+  }
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
@@ -186,6 +229,17 @@ function main(): void {
     for (const k of PHASE_KEYS) {
       const a = median(phaseRows.map((r) => r.phases.first[k])), b = median(phaseRows.map((r) => r.phases.steady[k]));
       process.stdout.write(`| ${k} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(a - b).toFixed(1)} |\n`);
+    }
+  }
+  const kernelRows = rows.filter((r) => r.kernels !== undefined);
+  if (kernelRows.length > 0) {
+    const k = kernelRows.map((r) => r.kernels as NonNullable<Sample['kernels']>);
+    const names = [...new Set(k.flatMap((e) => [...Object.keys(e.first), ...Object.keys(e.steady)]))];
+    const first = (n: string) => median(k.map((e) => e.first[n] ?? 0)), steady = (n: string) => median(k.map((e) => e.steady[n] ?? 0));
+    process.stdout.write('backend calls, medians over the samples (ms per epoch; the one-epoch call against a steady epoch):\n');
+    process.stdout.write('| function | one-epoch call | steady epoch | difference |\n| --- | --- | --- | --- |\n');
+    for (const n of names.sort((x, y) => first(y) + steady(y) - first(x) - steady(x))) {
+      process.stdout.write(`| ${n} | ${first(n).toFixed(2)} | ${steady(n).toFixed(2)} | ${(first(n) - steady(n)).toFixed(2)} |\n`);
     }
   }
   process.stdout.write(`wall: median ${pct(summary.overhead.median)} (range ${pct(summary.overhead.min)} to ${pct(summary.overhead.max)}); ` +

@@ -1,9 +1,10 @@
 /**
  * The bandwidth suite's measuring child: times blasnet's non-GEMM native kernels at the
  * instruction-set level this process loaded with (BLASNET_ISA), on one kernel thread, and prints
- * one JSON line {isa, threads, kernels: [{id, seconds: Stats}]}.
+ * one JSON line {isa, threads, kernels: [{id, seconds: Stats}]}. IDS (comma-separated) measures only
+ * those kernels: an older build (BLASNET_ADDON_PATH) lacks the newer ones.
  *
- *   node dist/bench/kernel-bandwidth.js N TIMING_JSON
+ *   node dist/bench/kernel-bandwidth.js N TIMING_JSON [IDS]
  */
 import { activationId, createOptimizer, getBackend, lossId, Rng } from '../lib';
 import type { Backend, OptimizerSpec } from '../lib';
@@ -39,6 +40,11 @@ export const BANDWIDTH_KERNELS: readonly BandwidthKernel[] = [
   { id: 'clamp', label: 'clamp', bytes: 8, traffic: 'x read and written', leveled: true },
   { id: 'scan', label: 'firstNonFinite (fit\'s NaN scan)', bytes: 4, traffic: 'x read', leveled: true },
   { id: 'gather', label: `gatherRows, ${GATHER_COLS}-float rows`, bytes: 8, traffic: 'source rows read, batch written', leveled: false },
+  {
+    id: 'gather-checked', label: `gatherRowsChecked (fit's first epoch), ${GATHER_COLS}-float rows`, bytes: 8,
+    traffic: 'source rows read, batch written, each value tested as it is copied', leveled: true,
+  },
+  { id: 'labels', label: 'firstLabelOutside (fit\'s label check)', bytes: 4, traffic: 'labels read', leveled: false },
   { id: 'softmax', label: `softmax, rows of ${CLASSES}`, bytes: 8, traffic: 'x read, y written', leveled: true },
   { id: 'xent', label: `crossEntropy loss + gradient, ${CLASSES} classes`, bytes: 8, traffic: 'logits read, gradient written', leveled: true },
 ];
@@ -71,11 +77,17 @@ function body(b: Backend, id: string, n: number): Body {
     case 'scale': return loop(() => b.scale(n, 1, out));
     case 'clamp': return loop(() => b.clamp(n, -1, 1, out));
     case 'scan': return loop(() => { b.firstNonFinite(n, x); });
-    case 'gather': {
+    case 'gather':
+    case 'gather-checked': {
       const rows = Math.floor(n / GATHER_COLS), srcRows = 60000;
       const src = new Rng(6).uniformArray(srcRows * GATHER_COLS, 0, 1);
       const index = Int32Array.from({ length: rows }, () => Math.floor(rng.uniform() * srcRows));
-      return loop(() => b.gatherRows(rows, GATHER_COLS, srcRows, index, src, out));
+      if (id === 'gather') return loop(() => b.gatherRows(rows, GATHER_COLS, srcRows, index, src, out));
+      return loop(() => { b.gatherRowsChecked(rows, GATHER_COLS, srcRows, index, src, out); });
+    }
+    case 'labels': {
+      const labels = Int32Array.from({ length: n }, (_, i) => i % CLASSES);
+      return loop(() => { b.firstLabelOutside(n, labels, CLASSES); });
     }
     case 'softmax': return loop(() => b.softmax(rows, CLASSES, x, out));
     case 'xent': {
@@ -95,7 +107,9 @@ function main(): void {
   }
   const b = getBackend('native');
   b.setNumThreads(1);
-  const kernels: { id: string; seconds: Stats }[] = BANDWIDTH_KERNELS.map((k) => ({ id: k.id, seconds: measure(body(b, k.id, n), timing) }));
+  const only = process.argv[4] ? process.argv[4].split(',') : null;
+  const kernels: { id: string; seconds: Stats }[] = BANDWIDTH_KERNELS.filter((k) => !only || only.includes(k.id))
+    .map((k) => ({ id: k.id, seconds: measure(body(b, k.id, n), timing) }));
   process.stdout.write(`${JSON.stringify({ isa: b.info().kernelIsa, threads: 1, kernels })}\n`);
 }
 
