@@ -10,10 +10,12 @@
  * in wall time and in process CPU time (all threads; a loaded machine stretches wall time by
  * whatever else runs, CPU time much less).
  *
- *   node dist/bench/first-epoch.js [--samples 7] [--steady 3] [--lib dist/lib] [--json]
+ *   node dist/bench/first-epoch.js [--samples 7] [--steady 3] [--lib dist/lib] [--before OLD/dist/lib] [--kernels] [--json]
  *
  * --lib loads another build of the library (an older checkout's dist/lib) for a before/after
- * comparison with the same script.
+ * comparison with the same script. --before PATH alternates samples of that build (PATH, its
+ * dist/lib) with this one's, one process each in turn, and reports both and their paired
+ * difference: the machine's drift then falls on both alike.
  *
  * --kernels also times every backend call (two clock reads per call, about 0.1 us, in both
  * epochs alike) and reports each kernel's time in the one-epoch call against a steady epoch's:
@@ -190,38 +192,39 @@ function child(): void {
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-function main(): void {
-  const samples = Number(arg('samples', '7'));
-  const rest = process.argv.slice(2).filter((a, i, all) => a !== '--json' && a !== '--samples' && all[i - 1] !== '--samples');
-  const rows: Sample[] = [];
-  for (let s = 0; s < samples; s++) {
-    const r = spawnSync(process.execPath, [__filename, '--child', ...rest], { encoding: 'utf8', env: process.env });
-    if (r.status !== 0) throw new Error(`sample ${s + 1} failed: ${r.stderr}`);
-    rows.push(JSON.parse(r.stdout.trim().split('\n').pop() as string) as Sample);
-  }
-  const over = rows.map((r) => r.firstMs / r.steadyMs - 1);
+/** One fresh process's sample, with these arguments for the child. */
+function runSample(args: string[], n: number): Sample {
+  const r = spawnSync(process.execPath, [__filename, '--child', ...args], { encoding: 'utf8', env: process.env });
+  if (r.status !== 0) throw new Error(`sample ${n} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Sample;
+}
+
+const over = (r: Sample) => r.firstMs / r.steadyMs - 1;
+
+function summarise(lib: string, rows: Sample[]) {
+  const o = rows.map(over);
   const overCpu = rows.map((r) => r.firstCpuMs / r.steadyCpuMs - 1);
-  const summary = {
-    lib: path.resolve(arg('lib', path.join(__dirname, '..', 'lib'))), backend: rows[0].backend, threads: rows[0].threads, samples,
+  return {
+    lib, backend: rows[0].backend, threads: rows[0].threads, samples: rows.length,
     firstMs: median(rows.map((r) => r.firstMs)), steadyMs: median(rows.map((r) => r.steadyMs)),
-    overhead: { median: median(over), min: Math.min(...over), max: Math.max(...over) },
+    overhead: { median: median(o), min: Math.min(...o), max: Math.max(...o) },
     cpuOverhead: { median: median(overCpu), min: Math.min(...overCpu), max: Math.max(...overCpu) },
     firstOutsideLoopMs: median(rows.map((r) => r.firstMs - r.firstLoopMs)),
     steadyOutsideLoopMs: median(rows.map((r) => r.steadyMs - r.steadyLoopMs)),
     firstLoopOverSteadyLoop: median(rows.map((r) => r.firstLoopMs / r.steadyLoopMs - 1)),
     rows,
   };
-  if (process.argv.includes('--json')) {
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
-    return;
-  }
+}
+
+function print(summary: ReturnType<typeof summarise>): void {
+  const rows = summary.rows;
   const f = (v: number) => v.toFixed(0);
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
-  process.stdout.write(`first epoch vs steady epoch, ${summary.backend} backend, ${summary.threads} threads, ${samples} fresh processes (${summary.lib})\n`);
+  process.stdout.write(`first epoch vs steady epoch, ${summary.backend} backend, ${summary.threads} threads, ${summary.samples} fresh processes (${summary.lib})\n`);
   process.stdout.write('| sample | one-epoch fit ms | steady epoch ms | over steady | CPU ms one-epoch / steady | CPU over steady |\n');
   process.stdout.write('| --- | --- | --- | --- | --- | --- |\n');
-  rows.forEach((r, i) => process.stdout.write(`| ${i + 1} | ${f(r.firstMs)} | ${f(r.steadyMs)} | ${pct(over[i])} | ` +
-    `${f(r.firstCpuMs)} / ${f(r.steadyCpuMs)} | ${pct(overCpu[i])} |\n`));
+  rows.forEach((r, i) => process.stdout.write(`| ${i + 1} | ${f(r.firstMs)} | ${f(r.steadyMs)} | ${pct(over(r))} | ` +
+    `${f(r.firstCpuMs)} / ${f(r.steadyCpuMs)} | ${pct(r.firstCpuMs / r.steadyCpuMs - 1)} |\n`));
   const phaseRows = rows.filter((r) => r.phases !== undefined);
   if (phaseRows.length > 0) {
     process.stdout.write('where the time goes, medians over the samples (ms; the one-epoch call against a steady epoch):\n');
@@ -246,6 +249,40 @@ function main(): void {
     `CPU: median ${pct(summary.cpuOverhead.median)} (range ${pct(summary.cpuOverhead.min)} to ${pct(summary.cpuOverhead.max)}); ` +
     `outside the loop: first call ${f(summary.firstOutsideLoopMs)} ms, steady epoch ${f(summary.steadyOutsideLoopMs)} ms; ` +
     `first loop over steady loop ${pct(summary.firstLoopOverSteadyLoop)}\n`);
+}
+
+function main(): void {
+  const samples = Number(arg('samples', '7'));
+  const before = arg('before', '');
+  // The children's arguments: everything but the parent's own options.
+  const own = new Set(['--json', '--samples', '--before']);
+  const rest = process.argv.slice(2).filter((a, i, all) => !own.has(a) && !own.has(all[i - 1]));
+  const lib = path.resolve(arg('lib', path.join(__dirname, '..', 'lib')));
+  const beforeArgs = [...rest.filter((a, i, all) => a !== '--lib' && all[i - 1] !== '--lib'), '--lib', path.resolve(before || '.')];
+  const rows: Sample[] = [], beforeRows: Sample[] = [];
+  for (let s = 0; s < samples; s++) {
+    // With --before, the two builds alternate sample by sample, so both see the same machine.
+    if (before) beforeRows.push(runSample(beforeArgs, s + 1));
+    rows.push(runSample(rest, s + 1));
+  }
+  const summary = summarise(lib, rows);
+  const old = before ? summarise(path.resolve(before), beforeRows) : null;
+  // Per pair of neighbouring samples: this build's excess over the steady epoch minus the other's, in points.
+  const paired = old ? rows.map((r, i) => 100 * (over(r) - over(beforeRows[i]))) : [];
+  const pairedSummary = old ? { medianPoints: median(paired), lowerInPairs: paired.filter((d) => d < 0).length, pairs: paired.length } : null;
+  if (process.argv.includes('--json')) {
+    process.stdout.write(`${JSON.stringify(old ? { ...summary, before: old, paired: pairedSummary } : summary)}\n`);
+    return;
+  }
+  if (old) {
+    print(old);
+    process.stdout.write('\n');
+  }
+  print(summary);
+  if (pairedSummary) {
+    process.stdout.write(`paired with ${old?.lib} sample by sample: this build's excess minus the other's, median ` +
+      `${pairedSummary.medianPoints.toFixed(2)} points; lower in ${pairedSummary.lowerInPairs} of ${pairedSummary.pairs} pairs\n`);
+  }
 }
 
 if (process.argv.includes('--child')) child();
