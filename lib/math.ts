@@ -46,3 +46,16 @@ export function argmaxRow(a: Float32Array, off: number, cols: number): number {
   }
   return best;
 }
+
+/**
+ * The index of the first of labels[0..n) outside [0, classes), or -1. The js backend's
+ * firstLabelOutside, and a training step's check of its batch's labels (a loop this short
+ * costs less than a call into the addon once V8 has compiled it).
+ */
+export function firstLabelOutside(labels: Int32Array, n: number, classes: number): number {
+  for (let i = 0; i < n; i++) {
+    const c = labels[i];
+    if (c < 0 || c >= classes) return i;
+  }
+  return -1;
+}

@@ -11,7 +11,7 @@ import { PACK_PANEL, packedDenseLength } from './packed';
 import type { Backend, BackendInfo } from './types';
 import { ErrorCode, rangeError } from '../errors';
 import { FLOAT32_MAX } from '../describe';
-import { argmaxRow } from '../math';
+import { argmaxRow, firstLabelOutside } from '../math';
 import { isInt32Array } from '../typed';
 import { shuffleWords } from '../rng';
 import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels';
@@ -440,11 +440,7 @@ export const jsBackend: Backend = {
     dim(fn, 'n', n);
     i32(fn, 'labels', labels, n, 'n');
     dim(fn, 'classes', classes);
-    for (let i = 0; i < n; i++) {
-      const c = labels[i];
-      if (c < 0 || c >= classes) return i;
-    }
-    return -1;
+    return firstLabelOutside(labels, n, classes);
   },
 
   mul(n, x, y, out) {
