@@ -5,7 +5,8 @@
  * - TensorFlow.js 4.22 (bench/peers/tfjs-mlp.js) on its pure-JS CPU backend and its WASM backend.
  *   Installed apart from the library: `npm ci --prefix bench/peers`.
  * - PyTorch (bench/peers/torch_mlp.py), Debian's python3-torch: `apt-get install python3-torch`.
- *   Run at several thread settings; the best one is PyTorch's figure.
+ *   Run at several thread settings; the best one is PyTorch's figure. The Python is
+ *   pythonForTorch()'s (BLASNET_PYTHON picks one).
  *
  * A peer that is not installed is skipped with the reason; the rest of the run goes on.
  *
@@ -211,7 +212,24 @@ export function runTorch(setting: TorchSetting, sizes: readonly number[], batch:
   const args = [script, `--sizes=${sizes.join(',')}`, `--batch=${batch}`, `--runs=${runs}`];
   if (setting.threads !== null) args.push(`--threads=${setting.threads}`);
   if (steps !== undefined) args.push(`--steps=${steps}`);
-  return runPeer('python3', args, torchEnv(setting, baseEnv), `pytorch (${setting.label})`, 'apt-get install python3-torch');
+  return runPeer(pythonForTorch(), args, torchEnv(setting, baseEnv), `pytorch (${setting.label})`, 'apt-get install python3-torch');
+}
+
+let torchPython: string | null = null;
+
+/**
+ * The Python that runs the PyTorch peers: BLASNET_PYTHON when set; else the first of `python3`
+ * on PATH and Debian's /usr/bin/python3 that imports torch (a version manager's python3 on PATH
+ * hides the system one, where `apt-get install python3-torch` puts it); else `python3`, whose
+ * failure then names the package to install.
+ */
+export function pythonForTorch(): string {
+  if (torchPython !== null) return torchPython;
+  const given = process.env.BLASNET_PYTHON;
+  if (given) return (torchPython = given);
+  const imports = (py: string) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8', timeout: 120000 }).status === 0;
+  torchPython = ['python3', '/usr/bin/python3'].find(imports) ?? 'python3';
+  return torchPython;
 }
 
 /** `baseEnv` plus the setting's variables; the caller's own thread settings must not leak into the "default" row. */
@@ -227,7 +245,7 @@ export function startTorch(setting: TorchSetting, sizes: readonly number[], batc
   const args = [script, `--sizes=${sizes.join(',')}`, `--batch=${batch}`, '--serve'];
   if (touch) args.push('--touch');
   if (setting.threads !== null) args.push(`--threads=${setting.threads}`);
-  return ServedPeer.start('python3', args, torchEnv(setting, baseEnv), `pytorch (${setting.label})`, 'apt-get install python3-torch');
+  return ServedPeer.start(pythonForTorch(), args, torchEnv(setting, baseEnv), `pytorch (${setting.label})`, 'apt-get install python3-torch');
 }
 
 /** An inference peer's timings: per batch size, seconds per call of each timed sample. */
@@ -299,5 +317,5 @@ export function runTorchInference(weights: string, job: InferencePeerJob): { ok:
   if (job.threads !== null) args.push(`--threads=${job.threads}`);
   const env = { ...process.env };
   for (const k of ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'GLIBC_TUNABLES', 'OMP_WAIT_POLICY']) delete env[k];
-  return runInferencePeer('python3', args, env, 'pytorch', 'apt-get install python3-torch');
+  return runInferencePeer(pythonForTorch(), args, env, 'pytorch', 'apt-get install python3-torch');
 }
