@@ -294,8 +294,8 @@ int64_t firstNonFinite(size_t n, const float* x) {
 }
 
 int64_t firstLabelOutside(size_t n, const int32_t* labels, size_t classes) {
-  // Blocks are tested whole (an unsigned compare takes negative labels as huge ones; a
-  // branch-free OR that vectorises), then the first failing block is searched. A label is read
+  // Blocks are tested whole (an unsigned compare takes negative labels as 2^31 or more, above any
+  // class count the binding accepts; a branch-free OR that vectorises), then the first failing block is searched. A label is read
   // once per pass: labels may be shared with another thread that changes them meanwhile, so the
   // search goes on to the end rather than trusting the block's verdict. One thread: a data set's
   // labels are a few hundred KB, read in tens of microseconds.

@@ -214,6 +214,22 @@ forEachBackend('races with a worker writing shared memory', (b) => {
     }
   });
 
+  it('firstLabelOutside: the index of a label outside the classes that the array held, never one past it', async () => {
+    // As firstNonFinite's: the flipped label is the last of a partial last block.
+    for (const [n, at, fixed] of [[3000, 2999, -1], [5000, 1500, 4321]] as const) {
+      const y = sharedI32(Array.from({ length: n }, (_, i) => i % 7));
+      if (fixed >= 0) y[fixed] = 7;
+      const inside = y[at];
+      let found = 0;
+      const t = await race(y, at, inside, [-1, 7, -2147483648, 2147483647], 'none', CALLS, () => {
+        const i = b.firstLabelOutside(n, y, 7);
+        if (i === at) found++;
+        return i === at || i === fixed ? null : `returned ${i}, expected ${at} or ${fixed}`;
+      });
+      report(b, `firstLabelOutside (n = ${n}, ${found} found the flipped label)`, t);
+    }
+  });
+
   it('Sequential.lossAndGradient with shared labels: a coded ERR_BLASNET_LABEL or the valid gradient', async () => {
     const rows = 48, inputs = 6, classes = 5;
     const rng = new Rng(5);

@@ -129,7 +129,8 @@ export function checkTargets(backend: Backend, loss: ResolvedLoss, rows: number,
   if (typedArrayTag(target) === 'Int32Array') {
     // A batch's labels in a loop of its own; a whole data set's through the backend's kernel
     // (a fresh process runs a long loop interpreted: 60,000 labels took about 1 ms).
-    const i = rows <= LABEL_LOOP_ROWS ? firstLabelOutside(target as Int32Array, rows, cols) : backend.firstLabelOutside(rows, target as Int32Array, cols);
+    const labels = target as Int32Array;
+    const i = rows <= LABEL_LOOP_ROWS ? firstLabelOutside(labels, rows, cols) : backend.firstLabelOutside(rows, labels, cols);
     if (i >= 0) throw rangeError(ErrorCode.LABEL, `${where}: target[${i}] = ${target[i]} is outside [0, ${cols})`);
   } else if (loss.name === 'hinge') {
     const n = rows * cols;
