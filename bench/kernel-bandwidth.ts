@@ -44,7 +44,7 @@ export const BANDWIDTH_KERNELS: readonly BandwidthKernel[] = [
     id: 'gather-checked', label: `gatherRowsChecked (fit's first epoch), ${GATHER_COLS}-float rows`, bytes: 8,
     traffic: 'source rows read, batch written, each value tested as it is copied', leveled: true,
   },
-  { id: 'labels', label: 'firstLabelOutside (fit\'s label check)', bytes: 4, traffic: 'labels read', leveled: false },
+  { id: 'labels', label: 'firstLabelOutside (fit\'s label check)', bytes: 4, traffic: 'labels read', leveled: true },
   { id: 'softmax', label: `softmax, rows of ${CLASSES}`, bytes: 8, traffic: 'x read, y written', leveled: true },
   { id: 'xent', label: `crossEntropy loss + gradient, ${CLASSES} classes`, bytes: 8, traffic: 'logits read, gradient written', leveled: true },
 ];

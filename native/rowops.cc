@@ -74,6 +74,14 @@ BLASNET_INLINE bool copyAnyNonFinite(size_t n, const float* __restrict src, floa
 }
 constexpr auto kCopyAnyNonFinite = levels<decltype(&copyAnyNonFinite), &copyAnyNonFinite>();
 
+// Whether any of labels[0..n) is k or more as an unsigned 32-bit value (a negative label is).
+BLASNET_INLINE bool anyLabelOutside(size_t n, const int32_t* labels, uint32_t k) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) bad |= static_cast<uint32_t>(labels[i]) >= k;
+  return bad != 0;
+}
+constexpr auto kAnyLabelOutside = levels<decltype(&anyLabelOutside), &anyLabelOutside>();
+
 BLASNET_INLINE void scaleLoop(size_t n, float alpha, float* x) {
   for (size_t i = 0; i < n; ++i) x[i] *= alpha;
 }
@@ -294,20 +302,20 @@ int64_t firstNonFinite(size_t n, const float* x) {
 }
 
 int64_t firstLabelOutside(size_t n, const int32_t* labels, size_t classes) {
-  // Blocks are tested whole (an unsigned compare takes negative labels as 2^31 or more, above any
-  // class count the binding accepts; a branch-free OR that vectorises), then the first failing block is searched. A label is read
-  // once per pass: labels may be shared with another thread that changes them meanwhile, so the
-  // search goes on to the end rather than trusting the block's verdict. One thread: a data set's
-  // labels are a few hundred KB, read in tens of microseconds.
+  // Blocks are tested whole (a branch-free OR, compiled per instruction-set level), then the
+  // first failing block is searched. A label is read once per pass: labels may be shared with
+  // another thread that changes them meanwhile, so the search goes on to the end rather than
+  // trusting the block's verdict. One thread: a data set's labels are a few hundred KB.
   constexpr size_t kBlock = 1024;
-  auto outside = [classes](int32_t c) { return static_cast<uint64_t>(static_cast<uint32_t>(c)) >= classes; };
+  // An unsigned 32-bit compare takes a negative label as 2^31 or more: above any class count the
+  // binding accepts (at most 2^31 - 1), so one compare tests both ends.
+  const uint32_t k = static_cast<uint32_t>(classes < 0x7fffffffu ? classes : 0x7fffffffu);
+  const auto anyOutside = kAnyLabelOutside();
   for (size_t b = 0; b < n; b += kBlock) {
     const size_t e = b + kBlock < n ? b + kBlock : n;
-    uint32_t bad = 0;
-    for (size_t i = b; i < e; ++i) bad |= outside(labels[i]);
-    if (bad == 0) continue;
+    if (!anyOutside(e - b, labels + b, k)) continue;
     for (size_t i = b; i < n; ++i) {
-      if (outside(readOnce(labels + i))) return static_cast<int64_t>(i);
+      if (static_cast<uint32_t>(readOnce(labels + i)) >= k) return static_cast<int64_t>(i);
     }
     return -1;
   }

@@ -200,6 +200,7 @@ forEachBackend('row operations', (b) => {
     assert.strictEqual(b.firstLabelOutside(3, i32([0, 2, 1]), 3), -1, 'in range');
     assert.strictEqual(b.firstLabelOutside(2, i32([0, 1, 7]), 3), -1, 'past n');
     assert.strictEqual(b.firstLabelOutside(1, i32([0]), 0), 0, 'no classes: every label is outside');
+    assert.strictEqual(b.firstLabelOutside(3, i32([2147483646, 5, -1]), 2147483647), 2, 'the largest class count: a negative label is still outside');
     // Long enough to span several of the native scan's blocks.
     const n = 300001, classes = 10;
     const y = new Int32Array(n);

@@ -74,6 +74,9 @@ out.digests.firstNonFinite = String(b.firstNonFinite(scan.length, scan)) + ' ' +
 const gi = Int32Array.from({ length: 250 }, (_, i) => (i * 37) % rows), gd = new Float32Array(250 * cols);
 const gm = m.slice(); gm[gi[199] * cols + 11] = NaN;
 out.digests.gatherRowsChecked = String(b.gatherRowsChecked(250, cols, rows, gi, gm, gd)) + hex(gd);
+const lab = Int32Array.from({ length: 5000 }, (_, i) => i % 10);
+lab[3100] = -1; lab[4000] = 10;
+out.digests.firstLabelOutside = [b.firstLabelOutside(5000, lab, 10), b.firstLabelOutside(3100, lab, 10), b.firstLabelOutside(5000, lab, 2147483647)].join(' ');
 for (const [id, name] of bn.OPTIMIZER_KERNEL_NAMES.entries()) {
   const k = bn.OPTIMIZER_KERNELS[name];
   const len = 100003, hyper = new Float32Array(k.hyper.length);
