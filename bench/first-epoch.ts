@@ -24,7 +24,8 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { arg, median } from './harness';
+import { arg, median, timedBackend } from './harness';
+import type { CallTime } from './harness';
 
 interface Sample {
   firstMs: number;
@@ -42,27 +43,6 @@ interface Sample {
   phases: { first: Phases; steady: Phases };
   /** With --kernels: ms in each backend function over the one-epoch call and over a steady epoch (median). */
   kernels?: { first: Record<string, number>; steady: Record<string, number> };
-}
-
-/** A copy of a backend whose every function call adds its wall time (ms) to `spent[name]`. */
-function timedBackend<B extends object>(inner: B, spent: Map<string, number>): B {
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(inner)) {
-    if (typeof v !== 'function') {
-      out[key] = v;
-      continue;
-    }
-    const f = v as (...a: unknown[]) => unknown;
-    out[key] = (...a: unknown[]): unknown => {
-      const t0 = performance.now();
-      try {
-        return f.apply(inner, a);
-      } finally {
-        spent.set(key, (spent.get(key) ?? 0) + performance.now() - t0);
-      }
-    };
-  }
-  return out as B;
 }
 
 /**
@@ -145,7 +125,7 @@ function child(): void {
   const b = require(lib) as typeof import('../lib');
   const steady = Number(arg('steady', '3'));
   const train = b.loadFashionMnist({ split: 'train' });
-  const spent = new Map<string, number>();
+  const spent = new Map<string, CallTime>();
   const byEpoch: Record<string, number>[] = [];
   const kernels = process.argv.includes('--kernels');
   const model = new b.Sequential({
@@ -159,7 +139,7 @@ function child(): void {
   };
   const r1 = phaseRecorder(), r2 = phaseRecorder();
   // Kernel time per epoch; the one-epoch call's includes its set-up (the recorder's `before`).
-  const kernelEpochs = { onEpochEnd: () => { byEpoch.push(Object.fromEntries(spent)); spent.clear(); } };
+  const kernelEpochs = { onEpochEnd: () => { byEpoch.push(Object.fromEntries([...spent].map(([k, v]) => [k, v.ns / 1e6]))); spent.clear(); } };
   r1.callbacks.push(kernelEpochs);
   r2.callbacks.push(kernelEpochs);
   const c0 = cpu();
@@ -258,7 +238,8 @@ function main(): void {
   const own = new Set(['--json', '--samples', '--before']);
   const rest = process.argv.slice(2).filter((a, i, all) => !own.has(a) && !own.has(all[i - 1]));
   const lib = path.resolve(arg('lib', path.join(__dirname, '..', 'lib')));
-  const beforeArgs = [...rest.filter((a, i, all) => a !== '--lib' && all[i - 1] !== '--lib'), '--lib', path.resolve(before || '.')];
+  // The other build's children: the same arguments, its library.
+  const beforeArgs = before ? [...rest.filter((a, i, all) => a !== '--lib' && all[i - 1] !== '--lib'), '--lib', path.resolve(before)] : [];
   const rows: Sample[] = [], beforeRows: Sample[] = [];
   for (let s = 0; s < samples; s++) {
     // With --before, the two builds alternate sample by sample, so both see the same machine.

@@ -155,3 +155,36 @@ export function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
+
+/** Time and calls of one backend function, as timedBackend adds them up. */
+export interface CallTime {
+  ns: number;
+  calls: number;
+}
+
+/**
+ * A copy of a backend (or any object of functions) whose every function call adds its wall time
+ * (ns, two clock reads, about 0.1 us) and its count to `spent` under the function's name.
+ */
+export function timedBackend<B extends object>(inner: B, spent: Map<string, CallTime>): B {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(inner)) {
+    if (typeof v !== 'function') {
+      out[key] = v;
+      continue;
+    }
+    const f = v as (...a: unknown[]) => unknown;
+    out[key] = (...a: unknown[]): unknown => {
+      const t0 = process.hrtime.bigint();
+      try {
+        return f.apply(inner, a);
+      } finally {
+        const s = spent.get(key) ?? { ns: 0, calls: 0 };
+        s.ns += Number(process.hrtime.bigint() - t0);
+        s.calls++;
+        spent.set(key, s);
+      }
+    };
+  }
+  return out as B;
+}

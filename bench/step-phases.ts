@@ -18,33 +18,10 @@
  *   node dist/bench/step-phases.js [--trial ref-32,ref-128,ref-512,small-32] [--warm 1] [--json]
  */
 import { Dataset, getBackend, loadFashionMnist, Rng } from '../lib';
-import type { Backend } from '../lib';
 import { optimizerKernelId } from '../lib/optim/kernels';
-import { arg, median } from './harness';
+import { arg, median, timedBackend } from './harness';
+import type { CallTime } from './harness';
 import { buildMlp, timeStepGemms, TRIALS } from './suites/mlp';
-
-/** A backend whose every function call adds its wall time (ns) and count to `spent`. */
-function timed(inner: Backend, spent: Map<string, { ns: number; calls: number }>): Backend {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(inner)) {
-    const v = (inner as unknown as Record<string, unknown>)[key];
-    if (typeof v !== 'function') {
-      out[key] = v;
-      continue;
-    }
-    const f = v as (...a: unknown[]) => unknown;
-    out[key] = (...a: unknown[]): unknown => {
-      const t0 = process.hrtime.bigint();
-      const r = f.apply(inner, a);
-      const s = spent.get(key) ?? { ns: 0, calls: 0 };
-      s.ns += Number(process.hrtime.bigint() - t0);
-      s.calls++;
-      spent.set(key, s);
-      return r;
-    };
-  }
-  return out as unknown as Backend;
-}
 
 /** Median microseconds of `runs` calls of body, each after `before` (untimed). */
 function us(runs: number, body: () => void, before?: () => void): number {
@@ -71,8 +48,8 @@ function main(): void {
   for (const id of ids) {
     const t = TRIALS.find((x) => x.id === id);
     if (!t) throw new Error(`unknown trial ${id}`);
-    const spent = new Map<string, { ns: number; calls: number }>();
-    const model = buildMlp(t.sizes, timed(native, spent));
+    const spent = new Map<string, CallTime>();
+    const model = buildMlp(t.sizes, timedBackend(native, spent));
     for (let e = 0; e < warm; e++) model.fit(data, { epochs: 1, batchSize: t.batch });
     spent.clear();
     const t0 = process.hrtime.bigint();
