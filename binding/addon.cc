@@ -194,6 +194,13 @@ napi_value AddressOffset(Args& a) {
   return number(a.env(), static_cast<double>(reinterpret_cast<uintptr_t>(x.data) % 64));
 }
 
+// adviseHugePages(x): advises the OS to back x's memory with huge pages; the bytes advised.
+napi_value AdviseHugePages(Args& a) {
+  a.expect(1);
+  View<uint8_t> x = a.bytes(0, "x");
+  return number(a.env(), static_cast<double>(adviseHugePages(x.data, x.length)));
+}
+
 napi_value FirstNonFinite(Args& a) {
   a.expect(2);
   const size_t n = a.dim(0, "n");
@@ -649,6 +656,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<FirstNonFinite>(env, exports, "firstNonFinite");
   define<FirstLabelOutside>(env, exports, "firstLabelOutside");
   define<AddressOffset>(env, exports, "addressOffset");
+  define<AdviseHugePages>(env, exports, "adviseHugePages");
   define<Mul>(env, exports, "mul");
   define<Penalty>(env, exports, "penalty");
   define<Activation>(env, exports, "activation");

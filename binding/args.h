@@ -118,6 +118,30 @@ class Args {
   F64 f64(size_t i, const char* name, uint64_t needed, const char* formula) {
     return typed<double>(i, name, needed, formula, napi_float64_array, false);
   }
+  // Any typed array (any element type, on an ArrayBuffer or a SharedArrayBuffer): its memory as
+  // bytes. For exports that treat memory as memory (adviseHugePages), never for a kernel's values.
+  View<uint8_t> bytes(size_t i, const char* name) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_value ab;
+    size_t offset = 0;
+    if (napi_get_typedarray_info(env_, argv_[i], &type, &length, &data, &ab, &offset) != napi_ok) {
+      fail(true, "ERR_BLASNET_ARG_TYPE",
+           std::string("Expected a typed array for ") + name + " but received " + typeName(argv_[i]));
+    }
+    size_t size = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: size = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: size = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: size = 8; break;
+      default: size = 1;
+    }
+    // A detached buffer reports no data and no length: nothing to advise.
+    if (data == nullptr) length = 0;
+    return View<uint8_t>{static_cast<uint8_t*>(data), length * size, name, length * size};
+  }
+
   bool isInt32Array(size_t i) { return isTyped(i, napi_int32_array); }
   bool isFloat64Array(size_t i) { return isTyped(i, napi_float64_array); }
   bool isTyped(size_t i, napi_typedarray_type want) {

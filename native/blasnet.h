@@ -41,6 +41,13 @@ void gemmBatched(bool transA, bool transB, size_t m, size_t n, size_t k, size_t 
                  const float* a, size_t strideA, const float* b, size_t strideB, float beta,
                  float* c, size_t strideC);
 
+// ---- memory -----------------------------------------------------------------------------------
+// Asks the OS to back the transparent huge pages wholly inside data[0..bytes) with huge pages on
+// their first touch (madvise MADV_HUGEPAGE; Linux). Returns the bytes advised: 0 where the kernel
+// has no transparent huge pages, the buffer holds no whole huge page, or the advice fails. A hint
+// only: the contents and every later read and write are unchanged.
+size_t adviseHugePages(void* data, size_t bytes);
+
 // ---- row operations ---------------------------------------------------------------------------
 void addBias(size_t rows, size_t cols, const float* bias, float* y);                 // y[i,j] += bias[j]
 void colSum(size_t rows, size_t cols, float beta, const float* x, float* out);       // out = beta*out + sum_i x[i,:]

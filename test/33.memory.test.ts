@@ -2,11 +2,17 @@
  * Alignment of the arrays the native kernels stream through (lib/backend/memory.ts): once the
  * addon has loaded, a model's arenas, its workspaces and the batch buffers start on a 64-byte
  * boundary, as the addon itself reports (addressOffset); and addressOffset, like every export of
- * the addon, rejects what is not a Float32Array with a coded error.
+ * the addon, rejects what is not a Float32Array with a coded error. Large buffers (a data set, its
+ * Dataset copy) are advised for transparent huge pages before their first write.
  */
 import { strict as assert } from 'assert';
-import { BatchIterator, dense, getBackend, Matrix, nativeAvailable, Rng, Sequential } from '../lib';
-import { alignedFloat32Array } from '../lib/backend/memory';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { BatchIterator, dense, encodeIdx, getBackend, Matrix, nativeAvailable, readIdx, Rng, Sequential } from '../lib';
+import { adviseLargeBuffer, alignedFloat32Array, LARGE_BUFFER_BYTES, largeFloat32Array } from '../lib/backend/memory';
 import { addonPath } from '../lib/backend/native';
 import { requireNative } from './helpers';
 
@@ -52,5 +58,128 @@ import { requireNative } from './helpers';
     }
     assert.throws(() => (offset as unknown as () => number)(), (e: Error & { code?: string }) => e.code === 'ERR_BLASNET_ARG_COUNT');
     assert.equal(offset(new Float32Array(0)), 0);
+  });
+});
+
+/** The kernel's transparent huge page mode ('always', 'madvise' or 'never'), or null without THP. */
+function thpMode(): string | null {
+  try {
+    const text = fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8');
+    return /\[(\w+)\]/.exec(text)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** AnonHugePages of this process, in kB (0 where /proc has no such line). */
+function anonHugeKb(): number {
+  try {
+    return Number(/^AnonHugePages:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs code in a fresh process with the library as `bn`; its stdout. */
+function fresh(env: Record<string, string>, code: string): string {
+  const lib = path.resolve(__dirname, '..', 'lib');
+  const r = spawnSync(process.execPath, ['-e', `const bn = require(${JSON.stringify(lib)});\n${code}`], {
+    env: { ...process.env, BLASNET_BACKEND: '', BLASNET_HUGE_PAGES: '', ...env }, encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+(nativeAvailable() || requireNative ? describe : describe.skip)('huge-page advice for large buffers (native)', () => {
+  let advise: (x: unknown) => number;
+  let hugeBytes = 0;
+  before(() => {
+    getBackend('native');
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    advise = (require(addonPath()) as { adviseHugePages(x: unknown): number }).adviseHugePages;
+    try {
+      hugeBytes = Number(fs.readFileSync('/sys/kernel/mm/transparent_hugepage/hpage_pmd_size', 'utf8'));
+    } catch {
+      hugeBytes = 0;
+    }
+  });
+
+  it('adviseHugePages advises whole huge pages inside the array only, and leaves its contents alone', () => {
+    const mode = thpMode();
+    for (const make of [(n: number) => new Float32Array(n), (n: number) => new Uint8Array(4 * n), (n: number) => new Float64Array(new SharedArrayBuffer(4 * n), 8, n / 2 - 2)]) {
+      const x = make(4 << 20);
+      x[0] = 7;
+      const advised = advise(x);
+      if (mode === null || mode === 'never' || hugeBytes === 0) {
+        assert.equal(advised, 0);
+        continue;
+      }
+      assert.ok(advised > 0 && advised % hugeBytes === 0 && advised <= x.byteLength, `${advised} of ${x.byteLength}`);
+      assert.ok(advised >= x.byteLength - 2 * hugeBytes, `${advised} of ${x.byteLength}`);
+      assert.equal(x[0], 7);
+      assert.equal(x[x.length - 1], 0);
+    }
+    // Smaller than a huge page: nothing to advise.
+    assert.equal(advise(new Float32Array(1000)), 0);
+    assert.equal(advise(new Uint8Array(0)), 0);
+    const moved = new Float32Array(4 << 20);
+    structuredClone(moved.buffer, { transfer: [moved.buffer] });
+    assert.equal(advise(moved), 0, 'a detached array has no memory');
+  });
+
+  it('an advised array is backed by huge pages once written (THP madvise or always)', function () {
+    const mode = thpMode();
+    if (mode !== 'madvise' && mode !== 'always') this.skip();
+    const before = anonHugeKb();
+    const x = largeFloat32Array(16 << 20);
+    x.fill(1);
+    const grown = anonHugeKb() - before;
+    assert.ok(grown >= 16 * 1024, `AnonHugePages grew by ${grown} kB after filling 64 MB`);
+    assert.equal(x.reduce((s, v) => s + v, 0), 16 << 20);
+  });
+
+  it('adviseHugePages rejects anything but one typed array with a coded error', () => {
+    for (const bad of [undefined, null, 1, 'x', {}, [1], new ArrayBuffer(8), new DataView(new ArrayBuffer(8))]) {
+      assert.throws(() => advise(bad), (e: Error & { code?: string }) => e instanceof TypeError && e.code === 'ERR_BLASNET_ARG_TYPE', String(bad));
+    }
+    assert.throws(() => (advise as unknown as () => number)(), (e: Error & { code?: string }) => e.code === 'ERR_BLASNET_ARG_COUNT');
+  });
+
+  it('adviseLargeBuffer skips small buffers and BLASNET_HUGE_PAGES=0', () => {
+    assert.equal(adviseLargeBuffer(new Float32Array(LARGE_BUFFER_BYTES / 4 - 1)), 0);
+    const saved = process.env.BLASNET_HUGE_PAGES;
+    process.env.BLASNET_HUGE_PAGES = '0';
+    try {
+      assert.equal(adviseLargeBuffer(new Float32Array(LARGE_BUFFER_BYTES)), 0);
+    } finally {
+      if (saved === undefined) delete process.env.BLASNET_HUGE_PAGES;
+      else process.env.BLASNET_HUGE_PAGES = saved;
+    }
+  });
+
+  it('a large IDX file, plain and gzipped, reads back whole through the huge-page path', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-large-'));
+    try {
+      const rng = new Rng(5);
+      const data = rng.uniformArray(1_500_001);
+      const plain = path.join(dir, 'x.idx');
+      fs.writeFileSync(plain, encodeIdx(data, [1_500_001]));
+      fs.writeFileSync(`${plain}.gz`, zlib.gzipSync(fs.readFileSync(plain), { level: 1 }));
+      for (const file of [plain, `${plain}.gz`]) {
+        const read = readIdx(file);
+        assert.deepEqual(read.dims, [1_500_001]);
+        assert.equal(read.data.length, data.length);
+        assert.ok((read.data as Float32Array).every((v, i) => v === data[i]), file);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with BLASNET_BACKEND=js the data loaders leave the addon unloaded; by default they load it to advise', () => {
+    const code = `const x = bn.Dataset.from(new bn.Matrix(new Float32Array(${2 << 20}), ${2 << 10}, 1024), new Int32Array(${2 << 10}));\n` +
+      "console.log(require('fs').readFileSync('/proc/self/maps', 'utf8').includes('blasnet.node'))";
+    assert.equal(fresh({ BLASNET_BACKEND: 'js' }, code), 'false');
+    assert.equal(fresh({}, code), 'true');
   });
 });

@@ -37,3 +37,61 @@ export function alignedFloat32Array(n: number, shared = false): Float32Array {
   // A buffer not even 4-byte aligned would leave a fraction of a float; it stays as it is then.
   return new Float32Array(buffer, Number.isInteger(skip) ? 4 * skip : 0, n);
 }
+
+/*
+ * Large buffers: a data set read from disk, its float32 conversion, a Dataset's shared copy.
+ * Filling fresh memory costs a page fault per 4 KB page; on some virtual machines a fault takes
+ * 10-15 us, and loading Fashion-MNIST's training set and copying it into a Dataset paid about
+ * 1.5 s in 140,000 faults. With the memory advised for transparent huge pages before its first
+ * write, one fault covers 2 MB (bench/RESULTS.md, run X). JavaScript cannot advise memory, so the
+ * native addon does (adviseHugePages); it is loaded for that unless BLASNET_BACKEND=js, and
+ * BLASNET_HUGE_PAGES=0 turns the advice off (a kernel that compacts memory to find huge pages
+ * can stall a fault for longer on a fragmented machine).
+ */
+
+let advise: ((x: ArrayBufferView) => number) | null = null;
+let loadAdvisor: (() => void) | null = null;
+
+/** The native backend registers its addon's adviseHugePages here when it loads. @internal */
+export function setHugePageAdvisor(adviseHugePages: (x: ArrayBufferView) => number): void {
+  advise = adviseHugePages;
+}
+
+/** lib/backend/select.ts registers how to load the addon when a large buffer wants advice. @internal */
+export function setHugePageAdvisorLoader(load: () => void): void {
+  loadAdvisor = load;
+}
+
+/** Buffers of at least this many bytes are advised: the smallest size that always holds a whole 2 MB page. */
+export const LARGE_BUFFER_BYTES = 4 << 20;
+
+/**
+ * Advises x's memory for transparent huge pages when x holds at least LARGE_BUFFER_BYTES, the
+ * native addon loads and BLASNET_HUGE_PAGES is not 0; call it before x's first write. Returns the
+ * bytes advised (0 when none were). A hint: x's contents and use are unchanged.
+ */
+export function adviseLargeBuffer(x: ArrayBufferView): number {
+  if (x.byteLength < LARGE_BUFFER_BYTES || process.env.BLASNET_HUGE_PAGES === '0') return 0;
+  if (advise === null && loadAdvisor !== null) {
+    const load = loadAdvisor;
+    loadAdvisor = null;
+    load();
+  }
+  return advise === null ? 0 : advise(x);
+}
+
+/** A zeroed Float32Array of n values, on a SharedArrayBuffer when `shared`, advised as adviseLargeBuffer says. */
+export function largeFloat32Array(n: number): Float32Array<ArrayBuffer>;
+export function largeFloat32Array(n: number, shared: true): Float32Array<SharedArrayBuffer>;
+export function largeFloat32Array(n: number, shared = false): Float32Array {
+  const out = new Float32Array(shared ? new SharedArrayBuffer(4 * n) : new ArrayBuffer(4 * n));
+  adviseLargeBuffer(out);
+  return out;
+}
+
+/** A zeroed Int32Array of n values on a SharedArrayBuffer, advised as adviseLargeBuffer says. */
+export function largeSharedInt32Array(n: number): Int32Array<SharedArrayBuffer> {
+  const out = new Int32Array(new SharedArrayBuffer(4 * n));
+  adviseLargeBuffer(out);
+  return out;
+}

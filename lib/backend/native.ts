@@ -9,7 +9,7 @@ import { ACTIVATION_NAMES } from '../activations';
 import { ErrorCode, BlasnetError } from '../errors';
 import { LOSS_NAMES } from '../losses';
 import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels';
-import { setAddressProbe } from './memory';
+import { setAddressProbe, setHugePageAdvisor } from './memory';
 import type { Backend, BackendInfo } from './types';
 
 type Addon = Omit<Backend, 'name' | 'info'> & {
@@ -21,6 +21,7 @@ type Addon = Omit<Backend, 'name' | 'info'> & {
   optimizerHyperLengths: number[];
   napiVersion: number;
   addressOffset(x: Float32Array): number;
+  adviseHugePages(x: ArrayBufferView): number;
 };
 
 /** The package's root directory (this file is dist/lib/backend/native.js). */
@@ -96,6 +97,7 @@ export function loadNativeBackend(file: string = addonPath()): Backend {
   sameNames('optimizer hyper length', addon.optimizerHyperLengths, OPTIMIZER_KERNEL_LIST.map((k) => k.hyper.length));
   // An older addon without it still trains; its arrays are just not aligned.
   if (typeof addon.addressOffset === 'function') setAddressProbe(addon.addressOffset);
+  if (typeof addon.adviseHugePages === 'function') setHugePageAdvisor(addon.adviseHugePages);
   const backend: Backend = {
     name: 'native',
     gemm: addon.gemm,

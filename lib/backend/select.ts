@@ -6,6 +6,7 @@ import { show } from '../describe';
 import { ErrorCode, BlasnetError } from '../errors';
 import { jsBackend } from './js';
 import * as fs from 'fs';
+import { setHugePageAdvisorLoader } from './memory';
 import { BUILD_LOG, loadNativeBackend } from './native';
 import type { Backend } from './types';
 
@@ -27,6 +28,12 @@ function tryNative(): Backend | null {
   }
   return native;
 }
+
+// Large buffers ask the addon for huge-page advice (lib/backend/memory.ts), unless the js backend
+// is forced: then the addon stays unloaded, as it does for training.
+setHugePageAdvisorLoader(() => {
+  if (process.env.BLASNET_BACKEND !== 'js') tryNative();
+});
 
 /** Whether the native addon loads on this machine. */
 export function nativeAvailable(): boolean {

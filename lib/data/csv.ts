@@ -4,6 +4,7 @@
  * becoming a silent NaN or 0.
  */
 import { parse } from 'csv-parse/sync';
+import { largeFloat32Array } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
@@ -129,7 +130,7 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
   }
 
   const k = featureIndex.length;
-  const data = new Float32Array(body.length * k);
+  const data = largeFloat32Array(body.length * k);
   const labelCells: string[] = [];
   const labelLines: number[] = [];
   const labelRows: number[] = [];

@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { adviseLargeBuffer, LARGE_BUFFER_BYTES, largeFloat32Array } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
@@ -62,7 +63,7 @@ export function readBytes(file: string, fn: string): Buffer {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a file path (non-empty string) but received ${show(file)}`);
   }
   try {
-    return fs.readFileSync(file);
+    return readWhole(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'ENOENT' ? 'no such file' : err.message;
@@ -70,11 +71,41 @@ export function readBytes(file: string, fn: string): Buffer {
   }
 }
 
+/** fs.readFileSync, except that a large regular file is read into memory advised for huge pages. */
+function readWhole(file: string): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const stat = fs.fstatSync(fd);
+    const size = stat.size;
+    if (!stat.isFile() || size < LARGE_BUFFER_BYTES || size > 2 ** 31 - 1) return fs.readFileSync(fd);
+    const bytes = new Uint8Array(size);
+    adviseLargeBuffer(bytes);
+    let got = 0;
+    for (let n = 1; got < size && n > 0; got += n) n = fs.readSync(fd, bytes, got, size - got, got);
+    // A file that grew while it was read is read again whole, as readFileSync would have.
+    if (got === size && fs.readSync(fd, new Uint8Array(1), 0, 1, size) > 0) return fs.readFileSync(file);
+    return Buffer.from(bytes.buffer, 0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The output buffer size for gunzipping `bytes`: the size the gzip trailer records (the last 4
+ * bytes, the size mod 2^32 of the last member), so that the output lands in one buffer instead of
+ * 16 KB pieces copied together at the end; capped by the format's largest ratio (about 1032:1) and
+ * 1 GiB, and at least zlib's default. A wrong trailer only costs pieces again.
+ */
+function gunzipChunk(bytes: Uint8Array): number {
+  const recorded = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true);
+  return Math.max(zlib.constants.Z_DEFAULT_CHUNK, Math.min(recorded, 1032 * bytes.length, 2 ** 30));
+}
+
 /** The bytes themselves, or their gunzipped content when they start with the gzip magic 1f 8b. */
 function maybeGunzip(bytes: Uint8Array, source: string): Uint8Array {
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
   try {
-    return zlib.gunzipSync(bytes);
+    return zlib.gunzipSync(bytes, bytes.length >= 18 ? { chunkSize: gunzipChunk(bytes) } : {});
   } catch (e) {
     throw dataError(source, `corrupt or truncated gzip data (${(e as Error).message})`);
   }
@@ -129,6 +160,7 @@ function convert(bytes: Uint8Array, offset: number, count: number, def: TypeDef,
     return new Int8Array(copy ? new Uint8Array(src).buffer : src.buffer, copy ? 0 : src.byteOffset, count);
   }
   const out = new Uint8Array(count * size);
+  adviseLargeBuffer(out);
   if (!LITTLE_ENDIAN) {
     out.set(bytes.subarray(offset, offset + count * size));
   } else {
@@ -290,7 +322,7 @@ export function loadMnistLike(dir: string, options?: MnistOptions): MnistLike {
   }
   const pixels = images.data as Uint8Array;
   const table = normalize ? SCALED : RAW;
-  const data = new Float32Array(pixels.length);
+  const data = largeFloat32Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) data[i] = table[pixels[i]];
   return { x: new Matrix(data, n, h * w), labels, classes, imageShape: [h, w] };
 }

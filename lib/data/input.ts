@@ -5,6 +5,7 @@
  * point accepts the same inputs and reports a bad one with the same message: 1-based data rows and
  * the column as the caller named it.
  */
+import { largeFloat32Array } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
@@ -100,7 +101,7 @@ export function recordsToMatrix(records: readonly DataRecord[], columns: readonl
   const cols = checkColumns(columns, where);
   if (!Array.isArray(records)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an array of records`);
   const c = cols.length;
-  const out = new Float32Array(records.length * c);
+  const out = largeFloat32Array(records.length * c);
   for (let i = 0; i < records.length; i++) {
     const rec = records[i];
     if (!isPlainRecord(rec)) {
@@ -145,7 +146,7 @@ function numberRows(x: ArrayLike<ArrayLike<number>>, where: string): Matrix {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array, rows of numbers or records for x; row 1 is ${showValue(first)}`);
   }
   const c = (first as ArrayLike<number>).length;
-  const data = new Float32Array(r * c);
+  const data = largeFloat32Array(r * c);
   for (let i = 0; i < r; i++) {
     const row = x[i] as unknown as ArrayLike<unknown> | null;
     if (row === null || typeof row !== 'object' || typeof row.length !== 'number') {

@@ -1,6 +1,7 @@
 /**
  * Seeded train / validation / test splits, optionally stratified by class.
  */
+import { largeFloat32Array } from '../backend/memory';
 import { defaultBackend } from '../backend/select';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Rng } from '../rng';
@@ -237,7 +238,7 @@ function stratifiedParts(fn: string, labels: Int32Array, sizes: number[], rng: R
 
 /** The rows `index` of x, as a new Matrix (the backend's gatherRows). */
 function gatherMatrix(x: Matrix, index: Int32Array): Matrix {
-  const out = new Float32Array(index.length * x.cols);
+  const out = largeFloat32Array(index.length * x.cols);
   if (out.length > 0) defaultBackend().gatherRows(index.length, x.cols, x.rows, index, x.data, out);
   return new Matrix(out, index.length, x.cols);
 }
