@@ -41,8 +41,8 @@ export function alignedFloat32Array(n: number, shared = false): Float32Array {
 /*
  * Large buffers: a data set read from disk, its float32 conversion, a Dataset's shared copy.
  * Filling fresh memory costs a page fault per 4 KB page; on some virtual machines a fault takes
- * 10-15 us, and loading Fashion-MNIST's training set and copying it into a Dataset paid about
- * 1.5 s in 140,000 faults. With the memory advised for transparent huge pages before its first
+ * 11-15 us, and loading Fashion-MNIST's training set and copying it into a Dataset took 1.7 s
+ * and 122,000 faults. With the memory advised for transparent huge pages before its first
  * write, one fault covers 2 MB (bench/RESULTS.md, run X). JavaScript cannot advise memory, so the
  * native addon does (adviseHugePages); it is loaded for that unless BLASNET_BACKEND=js, and
  * BLASNET_HUGE_PAGES=0 turns the advice off (a kernel that compacts memory to find huge pages
