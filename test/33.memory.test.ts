@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { BatchIterator, dense, encodeIdx, getBackend, Matrix, nativeAvailable, readIdx, Rng, Sequential } from '../lib';
-import { adviseLargeBuffer, alignedFloat32Array, LARGE_BUFFER_BYTES, largeFloat32Array } from '../lib/backend/memory';
+import { adviseLargeBuffer, alignedFloat32Array, LARGE_BUFFER_BYTES, largeFloat32Array, touchPages } from '../lib/backend/memory';
 import { addonPath } from '../lib/backend/native';
 import { requireNative } from './helpers';
 
@@ -181,5 +181,37 @@ function fresh(env: Record<string, string>, code: string): string {
       "console.log(require('fs').readFileSync('/proc/self/maps', 'utf8').includes('blasnet.node'))";
     assert.equal(fresh({ BLASNET_BACKEND: 'js' }, code), 'false');
     assert.equal(fresh({}, code), 'true');
+  });
+});
+
+describe('touchPages and the gradient arena', () => {
+  const faults = () => process.resourceUsage().minorPageFault;
+
+  it('touchPages writes every bit back as it was, NaN payloads included', () => {
+    const bits = new Int32Array(3 * 1024 + 7);
+    const rng = new Rng(11);
+    for (let i = 0; i < bits.length; i++) bits[i] = rng.int(2 ** 31) * (rng.int(2) === 0 ? 1 : -1);
+    bits[0] = 0x7fa00001; // a signalling NaN with a payload
+    bits[1024] = 0xffc12345 | 0;
+    const before = Int32Array.from(bits);
+    touchPages(new Float32Array(bits.buffer));
+    assert.deepEqual(bits, before);
+    touchPages(new Float32Array(0));
+  });
+
+  it('compile maps the gradient arena and keeps its values; writing it afterwards faults almost no pages', () => {
+    const model = new Sequential({ inputSize: 1000, seed: 4, layers: [dense(1000), dense(10)] });
+    const pages = Math.ceil(model.grads.byteLength / 4096);
+    model.setLoss('crossEntropy');
+    const x = new Matrix(new Rng(5).uniformArray(8 * 1000), 8, 1000);
+    model.lossAndGradient(x, Int32Array.from({ length: 8 }, (_, i) => i));
+    const grads = model.grads.slice();
+    model.compile({ loss: 'crossEntropy', optimizer: 'adam' });
+    assert.deepEqual(model.grads, grads, 'compile left the gradients as they were');
+    const fresh = new Sequential({ inputSize: 1000, seed: 4, layers: [dense(1000), dense(10)] }).compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 } });
+    const f0 = faults();
+    fresh.grads.fill(1);
+    const taken = faults() - f0;
+    assert.ok(taken < pages / 10, `${taken} faults writing ${pages} pages of a compiled model's gradients`);
   });
 });

@@ -38,6 +38,18 @@ export function alignedFloat32Array(n: number, shared = false): Float32Array {
   return new Float32Array(buffer, Number.isInteger(skip) ? 4 * skip : 0, n);
 }
 
+/**
+ * Maps x's memory now rather than on its first write: writes back one value of every 4 KB page,
+ * unchanged. For an arena allocated long before its first use (a model's gradients, which the
+ * first training step would otherwise fault in page by page). Not for memory another thread may
+ * be writing.
+ */
+export function touchPages(x: Float32Array): void {
+  // Through 32-bit integers, so that every bit pattern (a NaN's payload too) is written back as it was.
+  const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
+  for (let i = 0; i < bits.length; i += 1024) bits[i] = bits[i];
+}
+
 /*
  * Large buffers: a data set read from disk, its float32 conversion, a Dataset's shared copy.
  * Filling fresh memory costs a page fault per 4 KB page; on some virtual machines a fault takes

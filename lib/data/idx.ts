@@ -90,22 +90,17 @@ function readWhole(file: string): Buffer {
   }
 }
 
-/**
- * The output buffer size for gunzipping `bytes`: the size the gzip trailer records (the last 4
- * bytes, the size mod 2^32 of the last member), so that the output lands in one buffer instead of
- * 16 KB pieces copied together at the end; capped by the format's largest ratio (about 1032:1) and
- * 1 GiB, and at least zlib's default. A wrong trailer only costs pieces again.
- */
-function gunzipChunk(bytes: Uint8Array): number {
-  const recorded = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4).getUint32(0, true);
-  return Math.max(zlib.constants.Z_DEFAULT_CHUNK, Math.min(recorded, 1032 * bytes.length, 2 ** 30));
-}
-
 /** The bytes themselves, or their gunzipped content when they start with the gzip magic 1f 8b. */
 function maybeGunzip(bytes: Uint8Array, source: string): Uint8Array {
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
   try {
-    return zlib.gunzipSync(bytes, bytes.length >= 18 ? { chunkSize: gunzipChunk(bytes) } : {});
+    // In zlib's 16 KB pieces, joined at the end. Inflating into one buffer of the size the gzip
+    // trailer records loaded Fashion-MNIST's training set about 0.1 s faster, but the pieces,
+    // freed, leave heap memory already mapped, and the next allocations (a model's arenas, fit's
+    // batches and workspaces) reuse it. Without them those took about 2,300 more page faults,
+    // 27 ms on a VM where a fault costs 11-15 us, and a one-epoch fit ran 6.7% over a steady
+    // epoch instead of 3.2% (bench/RESULTS.md, run X).
+    return zlib.gunzipSync(bytes);
   } catch (e) {
     throw dataError(source, `corrupt or truncated gzip data (${(e as Error).message})`);
   }

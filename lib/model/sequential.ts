@@ -1,5 +1,5 @@
 import { defaultBackend, getBackend } from '../backend/select';
-import { alignedFloat32Array } from '../backend/memory';
+import { alignedFloat32Array, touchPages } from '../backend/memory';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
 import { optionsArg, show, typeName } from '../describe';
@@ -113,6 +113,8 @@ export class Sequential {
   readonly params: Float32Array;
   /** Gradients, laid out as params. */
   readonly grads: Float32Array;
+  /** Whether params and grads were allocated here (not handed in through options.shared). */
+  private readonly ownsArenas: boolean;
   /** Whether forward passes train (dropout on, batch statistics) unless told otherwise. */
   training = false;
   private readonly views: ParameterView[];
@@ -179,6 +181,7 @@ export class Sequential {
     }
     this.params = shared ? shared.params : alignedFloat32Array(total, true);
     this.grads = shared ? shared.grads : alignedFloat32Array(total, true);
+    this.ownsArenas = !shared;
     this.views = specs.map(({ layer, spec, offset, size: n }) => ({
       name: `${layers[layer].name ?? layer}.${spec.name}`,
       shape: spec.shape,
@@ -510,6 +513,12 @@ export class Sequential {
   compile(options: CompileOptions): this {
     this.notBusy('compile');
     this.compiled = compileModel(this, options);
+    // The gradient arena's pages are touched here, as the optimiser state's are by compileModel
+    // and the parameters' by their initialiser: fresh memory is mapped on its first write, which
+    // would otherwise fall in the first training step (230 page faults for the reference MLP,
+    // 2-3 ms on a VM where a fault costs 11-15 us; bench/RESULTS.md run X). Not at construction:
+    // a model that only predicts never needs those pages. Shared arenas belong to their owner.
+    if (this.ownsArenas) touchPages(this.grads);
     return this;
   }
 
