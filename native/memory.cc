@@ -1,7 +1,7 @@
 // Huge-page advice for large buffers (lib/backend/memory.ts). A page fault costs the kernel a
-// trap, a zeroed page and a page-table entry; on some virtual machines the trap alone takes
-// 11-15 us, so the first write of a 188 MB training set took 0.6-0.8 s. Backed by transparent
-// huge pages, the same write takes one fault per 2 MB (bench/RESULTS.md, run X).
+// trap, a zeroed page and a page-table entry; on some virtual machines a fault takes 11-15 us,
+// so the first write of a 188 MB training set took 0.6-0.8 s. Backed by transparent huge pages,
+// the same write takes one fault per 2 MB (bench/RESULTS.md, run X).
 #include <cstdio>
 
 #include "blasnet.h"

@@ -48,6 +48,8 @@ export function touchPages(x: Float32Array): void {
   // Through 32-bit integers, so that every bit pattern (a NaN's payload too) is written back as it was.
   const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
   for (let i = 0; i < bits.length; i += 1024) bits[i] = bits[i];
+  // The last page, which a stride from an offset inside a page can step over.
+  if (bits.length > 0) bits[bits.length - 1] = bits[bits.length - 1];
 }
 
 /*
