@@ -3,7 +3,7 @@
  * or `buffer` property, a Proxy, a foreign prototype or another realm cannot make an array look
  * like something it is not. This is what the native binding sees, so both backends judge alike.
  */
-import { largeFloat32Array, largeSharedInt32Array } from './backend/memory';
+import { adviseLargeBuffer } from './backend/memory';
 
 const TYPED_ARRAY_PROTO = Object.getPrototypeOf(Int8Array.prototype) as object;
 
@@ -46,9 +46,10 @@ export function isInt32Array(v: unknown): v is Int32Array {
 
 /** A copy of a Float32Array or Int32Array on a SharedArrayBuffer of its own (what worker threads can read in place). */
 export function sharedCopy<T extends Float32Array | Int32Array>(a: T): T {
-  const n = typedLength(a);
+  const Ctor = typedArrayTag(a) === 'Int32Array' ? Int32Array : Float32Array;
+  const out = new Ctor(new SharedArrayBuffer(typedLength(a) * 4) as unknown as ArrayBuffer);
   // Advised for huge pages when large: a data set's copy is the largest buffer a fit fills.
-  const out = typedArrayTag(a) === 'Int32Array' ? largeSharedInt32Array(n) : largeFloat32Array(n, true);
+  adviseLargeBuffer(out);
   out.set(a as never);
-  return out as unknown as T;
+  return out as T;
 }

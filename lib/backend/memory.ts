@@ -94,18 +94,9 @@ export function adviseLargeBuffer(x: ArrayBufferView): number {
   return advise === null ? 0 : advise(x);
 }
 
-/** A zeroed Float32Array of n values, on a SharedArrayBuffer when `shared`, advised as adviseLargeBuffer says. */
-export function largeFloat32Array(n: number): Float32Array<ArrayBuffer>;
-export function largeFloat32Array(n: number, shared: true): Float32Array<SharedArrayBuffer>;
-export function largeFloat32Array(n: number, shared = false): Float32Array {
-  const out = new Float32Array(shared ? new SharedArrayBuffer(4 * n) : new ArrayBuffer(4 * n));
-  adviseLargeBuffer(out);
-  return out;
-}
-
-/** A zeroed Int32Array of n values on a SharedArrayBuffer, advised as adviseLargeBuffer says. */
-export function largeSharedInt32Array(n: number): Int32Array<SharedArrayBuffer> {
-  const out = new Int32Array(new SharedArrayBuffer(4 * n));
+/** A zeroed Float32Array of n values, advised as adviseLargeBuffer says. */
+export function largeFloat32Array(n: number): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(n);
   adviseLargeBuffer(out);
   return out;
 }
