@@ -393,6 +393,51 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
     });
   }
 
+  // denseForward and denseBackward run the bias, the activation, its derivative and the bias
+  // gradient inside the GEMM's pieces (and the weight gradient in the forward's unit blocks where
+  // its cut matches): at each thread count the bits must be those of the same GEMMs with the
+  // passes run separately. Shapes: cut by columns with the weight gradient in blocks (batch 32
+  // and 128), by columns with the weight gradient cut its own way (a short layer), by rows (batch
+  // 512), ragged widths, and too small to cut.
+  for (const [batch, inDim, outDim] of [[128, 784, 256], [32, 784, 256], [128, 256, 128], [40, 500, 100], [512, 784, 256],
+    [77, 301, 130], [33, 129, 1003], [300, 200, 50], [7, 13, 5]] as const) {
+    for (const name of ['relu', 'gelu', 'identity'] as const) {
+      it(`denseForward/denseBackward ${batch}x${inDim}->${outDim} (${name}): the bits of gemm and separate passes at 1-3 threads`, () => {
+        const act = activationId(name), b = native();
+        const x = rng.uniformArray(batch * inDim), w = rng.uniformArray(outDim * inDim), bias = rng.uniformArray(outDim);
+        const dy = rng.uniformArray(batch * outDim), dw0 = rng.uniformArray(outDim * inDim), db0 = rng.uniformArray(outDim);
+        for (const t of [1, 2, 3]) {
+          b.setNumThreads(t);
+          for (const beta of [0, 1]) {
+            const z = new Float32Array(batch * outDim), y = new Float32Array(batch * outDim), dz = new Float32Array(batch * outDim);
+            const dw = dw0.slice(), db = db0.slice(), dx = new Float32Array(batch * inDim);
+            b.denseForward(act, 0, batch, inDim, outDim, x, w, bias, z, y);
+            b.denseBackward(act, 0, batch, inDim, outDim, beta, x, w, z, y, dy, dz, dw, db, dx);
+            const z2 = new Float32Array(batch * outDim), y2 = new Float32Array(batch * outDim), dz2 = new Float32Array(batch * outDim);
+            const dw2 = dw0.slice(), db2 = db0.slice(), dx2 = new Float32Array(batch * inDim);
+            b.gemm(false, true, batch, outDim, inDim, 1, x, w, 0, z2);
+            b.addBias(batch, outDim, bias, z2);
+            b.activation(act, 0, batch * outDim, z2, y2);
+            b.activationBackward(act, 0, batch * outDim, z2, y2, dy, dz2);
+            b.gemm(true, false, outDim, inDim, batch, 1, dz2, x, beta, dw2);
+            b.colSum(batch, outDim, beta, dz2, db2);
+            b.gemm(false, false, batch, inDim, outDim, 1, dz2, w, 0, dx2);
+            const where = `${t} threads, beta ${beta}`;
+            sameValues(z, z2, `${where}: z`);
+            sameValues(y, y2, `${where}: y`);
+            sameValues(dz, dz2, `${where}: dz`);
+            sameValues(dw, dw2, `${where}: dw`);
+            sameValues(db, db2, `${where}: db`);
+            sameValues(dx, dx2, `${where}: dx`);
+            const ref = new Float32Array(batch * outDim);
+            jsBackend.denseForward(act, 0, batch, inDim, outDim, x, w, bias, new Float32Array(batch * outDim), ref);
+            assert.ok(normError(y, ref) <= 1e-5, `${where}: y against js, normalised error ${normError(y, ref)}`);
+          }
+        }
+      });
+    }
+  }
+
   // A packed dense output is one chain of multiply-adds per value whatever the cut (by rows in
   // whole tiles, or by whole panels), so the bits are the same at every thread count.
   for (const [batch, inDim, outDim] of [[1000, 784, 256], [16, 784, 256], [1, 784, 256], [97, 129, 1003], [50, 33, 40], [40, 1500, 50]] as const) {
