@@ -579,6 +579,15 @@ napi_value SetNumThreads(Args& a) {
   return nullptr;
 }
 
+napi_value SetThreadLimit(Args& a) {
+  a.expect(1);
+  const size_t n = a.dim(0, "n");
+  if (n > 1024) {
+    a.fail(false, "ERR_BLASNET_ARG_RANGE", "Expected thread limit in [0, 1024] but received " + std::to_string(n));
+  }
+  return number(a.env(), setThreadLimit(static_cast<int>(n)));
+}
+
 napi_value GetNumThreads(Args& a) {
   a.expect(0);
   return number(a.env(), numThreads());
@@ -680,6 +689,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<MaxNormRows>(env, exports, "maxNormRows");
   define<SetNumThreads>(env, exports, "setNumThreads");
   define<GetNumThreads>(env, exports, "getNumThreads");
+  define<SetThreadLimit>(env, exports, "setThreadLimit");
   define<BlasInfo>(env, exports, "blasInfo");
   exports.Set("activationNames", names(env, activationCount(), activationName));
   exports.Set("lossNames", names(env, lossCount(), lossName));

@@ -166,6 +166,9 @@ void maxNormRows(size_t rows, size_t cols, float maxNorm, float* w);
 // ---- BLAS runtime -----------------------------------------------------------------------------
 void setNumThreads(int n);
 int numThreads();
+// Caps the threads of kernels called from the calling thread (0: no cap), leaving the process's
+// count (setNumThreads) as it is for other threads; returns the previous cap.
+int setThreadLimit(int n);
 int numProcs();
 const char* blasConfig();
 const char* blasCoreName();

@@ -160,6 +160,7 @@ void gemmBatched(bool transA, bool transB, size_t m, size_t n, size_t k, size_t 
 
 void setNumThreads(int n) { setThreads(n); }
 int numThreads() { return threads(); }
+int setThreadLimit(int n) { return setCallerThreadLimit(n); }
 int numProcs() { return availableCpus(); }
 const char* blasConfig() { return openblas_get_config(); }
 const char* blasCoreName() { return openblas_get_corename(); }

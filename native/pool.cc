@@ -176,10 +176,22 @@ int clampThreads(int n) { return n < 1 ? 1 : n > kMaxThreads ? kMaxThreads : n; 
 const int kAvailable = cpusOfThisProcess();
 const int kDefault = clampThreads(envThreads() > 0 ? envThreads() : coresOfThisProcess());
 std::atomic<int> gThreads{kDefault};
+// The calling thread's cap (setCallerThreadLimit); 0: none.
+thread_local int tCallerLimit = 0;
 
 }  // namespace
 
 int threads() { return gThreads.load(std::memory_order_relaxed); }
+int setCallerThreadLimit(int n) {
+  const int previous = tCallerLimit;
+  tCallerLimit = n < 0 ? 0 : n;
+  return previous;
+}
+int effectiveThreads() {
+  const int t = threads();
+  return tCallerLimit > 0 && tCallerLimit < t ? tCallerLimit : t;
+}
+
 void setThreads(int n) {
   Pool& P = pool();
   {
@@ -195,7 +207,7 @@ int availableCpus() { return kAvailable; }
 
 void parallelFor(size_t parts, Task task, void* context) {
   Pool& P = pool();
-  const int t = threads();
+  const int t = effectiveThreads();
   if (parts <= 1 || t <= 1 || parts > kPartMask || P.inUse.exchange(true, std::memory_order_acquire)) {
     // One thread, or the pool is busy with another region: every piece on this thread, in order.
     for (size_t p = 0; p < parts; ++p) task(context, p, parts);

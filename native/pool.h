@@ -27,6 +27,12 @@ constexpr int kMaxThreads = 64;
 int threads();
 // Clamps n to [1, kMaxThreads]. Takes effect at the next parallel region.
 void setThreads(int n);
+// A cap on the threads of parallel regions started by the calling thread (0: none), for one
+// training loop that runs faster on fewer threads than the process's count without changing that
+// count for other threads (a worker_thread training another model). Returns the previous cap.
+int setCallerThreadLimit(int n);
+// The threads a region started by the calling thread may use: threads(), under its cap.
+int effectiveThreads();
 // The default thread count as the process started (see threads()).
 int defaultThreads();
 // CPUs this process may run on.
@@ -62,10 +68,10 @@ inline void partRange(size_t total, size_t align, size_t p, size_t n, size_t* be
 // the pass (a 512 x 256 ReLU pass takes about 13 us on one thread here).
 constexpr double kMinElementwisePart = 1 << 15;
 
-// How many parts `work` units of work should be cut into: at most threads(), and none smaller than
-// `minPerPart` units.
+// How many parts `work` units of work should be cut into: at most effectiveThreads(), and none
+// smaller than `minPerPart` units.
 inline size_t partsFor(double work, double minPerPart) {
-  const int t = threads();
+  const int t = effectiveThreads();
   if (t <= 1 || work < 2 * minPerPart) return 1;
   const double byWork = work / minPerPart;
   return byWork < t ? static_cast<size_t>(byWork) : static_cast<size_t>(t);

@@ -308,6 +308,7 @@ forEachBackend('fuzz', (b) => {
   });
   after(() => {
     b.setNumThreads(threads);
+    b.setThreadLimit(0);
   });
 
   it(`${CALLS} seeded calls return or throw a coded TypeError/RangeError`, function () {

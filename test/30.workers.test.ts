@@ -56,3 +56,51 @@ function runWorker(buffer: SharedArrayBuffer, n: number, index: number): Promise
     assert.deepEqual(new Float32Array(buffer, 8 * n * n, n * n), expected);
   });
 });
+
+(nativeAvailable() || requireNative ? describe : describe.skip)('setThreadLimit is per thread', () => {
+  // A product cut in two on two threads, which rounds differently from the whole.
+  const [m, n, k] = [32, 256, 784];
+  const LIMIT_SOURCE = `
+const { workerData, parentPort } = require('worker_threads');
+const b = require(workerData.lib).getBackend('native');
+const a = new Float32Array(workerData.a), w = new Float32Array(workerData.w), c = new Float32Array(${m * n});
+b.gemm(false, true, ${m}, ${n}, ${k}, 1, a, w, 0, c);
+parentPort.postMessage({ limit: b.setThreadLimit(0), threads: b.getNumThreads(), c });
+`;
+
+  it('caps the calling thread only: the same bits as setNumThreads(1) there, no cap seen by a worker', async () => {
+    const { getBackend, Rng } = await import('../lib');
+    const b = getBackend('native');
+    const threads = b.getNumThreads();
+    const rng = new Rng(5);
+    const a = rng.uniformArray(m * k, -1, 1), w = rng.uniformArray(n * k, -1, 1);
+    const product = (): Float32Array => {
+      const c = new Float32Array(m * n);
+      b.gemm(false, true, m, n, k, 1, a, w, 0, c);
+      return c;
+    };
+    try {
+      b.setNumThreads(1);
+      const one = product();
+      b.setNumThreads(2);
+      const two = product();
+      assert.notDeepEqual(two, one, 'two threads must change the bits for this test to tell');
+      assert.equal(b.setThreadLimit(1), 0);
+      assert.deepEqual(product(), one);
+      assert.equal(b.getNumThreads(), 2, 'the process count is unchanged');
+      const r = await new Promise<{ limit: number; threads: number; c: Float32Array }>((resolve, reject) => {
+        const worker = new Worker(LIMIT_SOURCE, { eval: true, workerData: { lib: LIB, a: a.buffer, w: w.buffer } });
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      assert.equal(r.limit, 0, 'the worker has no cap of its own');
+      assert.equal(r.threads, 2);
+      assert.deepEqual(r.c, two, 'the worker ran on two threads');
+      assert.equal(b.setThreadLimit(0), 1);
+      assert.deepEqual(product(), two);
+    } finally {
+      b.setThreadLimit(0);
+      b.setNumThreads(threads);
+    }
+  });
+});

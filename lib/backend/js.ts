@@ -23,6 +23,8 @@ const packedSums = new Float64Array(12);
 
 // The checked copy of lossWeighted's weights, grown as needed and reused.
 let checkedWeights = new Float32Array(0);
+/** setThreadLimit's value (this backend runs on the calling thread whatever it is). */
+let jsThreadLimit = 0;
 
 /**
  * loss and lossWeighted after their argument counts, in the binding's order of checks. weight is
@@ -815,6 +817,17 @@ export const jsBackend: Backend = {
 
   getNumThreads() {
     return 1;
+  },
+
+  setThreadLimit(n) {
+    argCount('setThreadLimit', arguments.length, 1);
+    dim('setThreadLimit', 'n', n);
+    if (n > 1024) {
+      throw rangeError(ErrorCode.ARG_RANGE, `setThreadLimit: Expected thread limit in [0, 1024] but received ${n}`);
+    }
+    const previous = jsThreadLimit;
+    jsThreadLimit = n;
+    return previous;
   },
 
   info(): BackendInfo {

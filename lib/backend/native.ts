@@ -10,6 +10,7 @@ import { ErrorCode, BlasnetError } from '../errors';
 import { LOSS_NAMES } from '../losses';
 import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels';
 import { setAddressProbe, setHugePageAdvisor } from './memory';
+import { jsBackend } from './js';
 import type { Backend, BackendInfo } from './types';
 
 type Addon = Omit<Backend, 'name' | 'info'> & {
@@ -137,6 +138,8 @@ export function loadNativeBackend(file: string = addonPath()): Backend {
     maxNormRows: addon.maxNormRows,
     setNumThreads: addon.setNumThreads,
     getNumThreads: addon.getNumThreads,
+    // An addon built before setThreadLimit existed (BLASNET_ADDON_PATH) runs uncapped.
+    setThreadLimit: typeof addon.setThreadLimit === 'function' ? addon.setThreadLimit : jsBackend.setThreadLimit,
     info: () => ({ backend: 'native', ...addon.blasInfo() }),
   };
   return Object.freeze(backend);

@@ -249,6 +249,14 @@ export interface Backend {
   setNumThreads(n: number): void;
   /** The number of threads kernels use. */
   getNumThreads(): number;
+  /**
+   * Caps the threads of the kernels called from this JavaScript thread (0..1024; 0 removes the
+   * cap) without changing the process's count (setNumThreads) for other threads, such as
+   * worker_threads training other models. Returns the previous cap. fit sets it for its training
+   * loop (FitOptions.threads) and puts the previous one back when it returns. The js backend runs
+   * on one thread: it keeps the value only to return it.
+   */
+  setThreadLimit(n: number): number;
   /** What runs the kernels. */
   info(): BackendInfo;
 }

@@ -135,6 +135,16 @@ export interface FitOptions {
    */
   checks?: boolean;
   /**
+   * Caps the kernel threads of this fit's training loop (default: no cap, the backend's count,
+   * setNumThreads). The cap holds only for the calling thread (Backend.setThreadLimit) and only
+   * until fit returns, so models training in worker_threads keep their own. A small model can
+   * train faster on one thread when cutting each small kernel over the cores costs more than it
+   * saves; how much depends on the machine and what else runs on it (bench/step-threads.ts
+   * measures it per net and batch size). GEMMs are cut by thread count, so a model trains to the
+   * same bits at the same count, not across counts.
+   */
+  threads?: number;
+  /**
    * Run as one replica of data-parallel training: the hook lib/distributed's fitDistributed
    * supplies (use that rather than setting this). Not with fitAsync.
    */
@@ -414,7 +424,7 @@ function evaluateBatches(model: Sequential, it: BatchIterator, metrics: readonly
 
 const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
   'clipNorm', 'clipValue', 'callbacks', 'verbose', 'sampleWeight', 'classWeight', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs',
-  'minDelta', 'augment', 'ema', 'swa', 'checks', 'dataParallel'];
+  'minDelta', 'augment', 'ema', 'swa', 'checks', 'threads', 'dataParallel'];
 
 /** fit's and fitAsync's options must be an object (or undefined). */
 export function checkFitOptions(where: string, options: unknown): void {
@@ -480,6 +490,8 @@ export interface FitSettings {
   ema: EmaOptions | null;
   swa: SwaOptions | null;
   callbacks: Callback[];
+  /** The threads option: the loop's thread cap, or 0 for none. */
+  threads: number;
 }
 
 /** Checks fit's options (fitAsync checks them the same way before its worker starts). */
@@ -514,9 +526,14 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   }
   const ema = checkEma(where, options.ema), swa = checkSwa(where, options.swa);
   if (ema && swa) throw rangeError(ErrorCode.ARG_RANGE, `${where}: give ema or swa, not both`);
+  const threads = options.threads ?? 0;
+  if (options.threads !== undefined && options.threads !== null &&
+    !(typeof threads === 'number' && Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected an integer in [1, 1024] for threads but received ${describeValue(threads)}`);
+  }
   return {
     epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs: t ?? Infinity, minDelta: d ?? null, ema, swa,
-    callbacks: withVerbose(where, checkCallbacks(where, options.callbacks), options.verbose),
+    callbacks: withVerbose(where, checkCallbacks(where, options.callbacks), options.verbose), threads,
   };
 }
 
@@ -601,7 +618,7 @@ class Snapshot {
  */
 export function fitModel(model: Sequential, compiled: Compiled, x: Input | Dataset, y: Labels | undefined, options: FitOptions = {}): History {
   const where = 'fit';
-  const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks } = fitSettings(where, options);
+  const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks, threads } = fitSettings(where, options);
   let train: Prepared;
   // Whether rows of x remain to be checked for NaN and infinities (in the first epoch's batches).
   let unscanned: boolean;
@@ -689,6 +706,9 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
   // With reduction 'sum' an epoch's loss is the sum over its batches, as evaluate reports it.
   const sumReduction = model.lossSpec?.reduction === 'sum';
   const average = ema || swa ? new WeightAverage(model, ema) : null;
+  // A Backend of one's own written before setThreadLimit existed trains uncapped.
+  const capped = threads > 0 && typeof model.backend.setThreadLimit === 'function';
+  const previousLimit = capped ? model.backend.setThreadLimit(threads) : null;
   try {
     for (let epoch = firstEpoch; epoch < epochs && history.stopReason === null; epoch++) {
       emit(callbacks, 'onEpochBegin', epoch, ctx);
@@ -795,6 +815,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
       updateBatchNorm(model, train.x, { batchSize: Math.max(batchSize, 2) });
     }
   } finally {
+    if (previousLimit !== null) model.backend.setThreadLimit(previousLimit);
     model.eval();
   }
   emit(callbacks, 'onTrainEnd', ctx);

@@ -13,7 +13,7 @@ export type ExportName =
   | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'gatherRowsChecked' | 'shuffledRange' | 'argmaxRows' | 'scale' | 'axpy' | 'dot'
   | 'sumSquares' | 'firstNonFinite' | 'firstLabelOutside' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
   | 'softmaxBackward' | 'logSoftmaxBackward' | 'prelu' | 'preluBackward' | 'batchNormForward'
-  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'packDense' | 'packedDenseForward' | 'loss' | 'lossWeighted' | 'optimizerStep' | 'clamp' | 'maxNormRows' | 'setNumThreads';
+  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'packDense' | 'packedDenseForward' | 'loss' | 'lossWeighted' | 'optimizerStep' | 'clamp' | 'maxNormRows' | 'setNumThreads' | 'setThreadLimit';
 
 /**
  * flag: boolean; dim: non-negative integer; scalar: finite float; id: table index;
@@ -659,6 +659,20 @@ export const SPECS: readonly KernelSpec[] = [
     data() {
       return [0, 1025, 2147483647].map((n) => ({
         what: `n = ${n}`, args: [n], code: ErrorCode.ARG_RANGE, mentions: [`Expected thread count in [1, 1024] but received ${n}`],
+      }));
+    },
+  },
+  {
+    title: 'setThreadLimit',
+    fn: 'setThreadLimit',
+    params: [dim('n')],
+    valid() {
+      return [0];
+    },
+    alias: [],
+    data() {
+      return [1025, 2147483647].map((n) => ({
+        what: `n = ${n}`, args: [n], code: ErrorCode.ARG_RANGE, mentions: [`Expected thread limit in [0, 1024] but received ${n}`],
       }));
     },
   },
