@@ -15,7 +15,11 @@
  * arena with the arrays in cache and out of cache (after 64 MB of other traffic): a step in the
  * loop finds its arrays somewhere between.
  *
- *   node dist/bench/step-phases.js [--trial ref-32,ref-128,ref-512,small-32] [--warm 1] [--json]
+ * --threads 1,2 runs every trial at each kernel thread count in turn (setNumThreads, in this one
+ * process) and ends with a table of the step, its GEMM-only bound and their ratio per count: how
+ * much of the bound's gain from a second thread the whole step keeps.
+ *
+ *   node dist/bench/step-phases.js [--trial ref-32,ref-128,ref-512,small-32] [--warm 1] [--threads N,...] [--json]
  */
 import { Dataset, getBackend, loadFashionMnist, Rng } from '../lib';
 import { optimizerKernelId } from '../lib/optim/kernels';
@@ -39,13 +43,17 @@ function main(): void {
   const ids = arg('trial', TRIALS.map((t) => t.id).join(',')).split(',');
   const warm = Number(arg('warm', '1'));
   const native = getBackend('native');
+  const defaultThreads = native.getNumThreads();
+  const threadCounts = arg('threads', String(defaultThreads)).split(',').map(Number);
+  if (threadCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--threads takes positive integers, e.g. 1,2');
   const train = loadFashionMnist({ split: 'train' });
   const data = Dataset.from(train.x, train.labels);
   const results: Record<string, unknown>[] = [];
   // 64 MB of unrelated traffic: enough to push an arena of a few MB out of the caches.
   const junkA = new Float32Array(8 << 20), junkB = new Float32Array(8 << 20);
   const evict = (): void => native.axpy(junkA.length, 1, junkA, junkB);
-  for (const id of ids) {
+  for (const threads of threadCounts) for (const id of ids) {
+    native.setNumThreads(threads);
     const t = TRIALS.find((x) => x.id === id);
     if (!t) throw new Error(`unknown trial ${id}`);
     const spent = new Map<string, CallTime>();
@@ -84,15 +92,16 @@ function main(): void {
       optimizerAlone: { inCacheUs: stepHot, outOfCacheUs: stepCold },
     });
   }
+  native.setNumThreads(defaultThreads);
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify(results)}\n`);
     return;
   }
   const info = native.info();
-  console.log(`native backend, ${native.getNumThreads()} thread(s), OpenBLAS core ${info.coreName}, kernels ${info.kernelIsa}; ` +
+  console.log(`native backend, ${threadCounts.join(' and ')} thread(s), OpenBLAS core ${info.coreName}, kernels ${info.kernelIsa}; ` +
     `one timed epoch after ${warm} untimed, fresh model per trial (Dataset, so no first-epoch scan)`);
   for (const r of results) {
-    console.log(`\n${r.net} at batch ${r.batch}: ${(r.stepUs as number).toFixed(1)} us/step, GEMM-only ${(r.gemmOnlyUs as number).toFixed(1)} us ` +
+    console.log(`\n${r.net} at batch ${r.batch}, ${r.threads} thread(s): ${(r.stepUs as number).toFixed(1)} us/step, GEMM-only ${(r.gemmOnlyUs as number).toFixed(1)} us ` +
       `(${(100 * (r.fractionOfBound as number)).toFixed(1)}% of the bound)`);
     console.log('| kernel | us/step | share of step | calls/step |');
     console.log('| --- | --- | --- | --- |');
@@ -105,6 +114,19 @@ function main(): void {
     console.log(`share of the bound if only the dense kernels took time: ${(100 * c.denseOnly).toFixed(1)}%; ` +
       `if only they, the gather, the optimiser step and the loss did: ${(100 * c.denseGatherOptimizerLoss).toFixed(1)}%`);
     console.log(`the Adam step alone over these weights: ${o.inCacheUs.toFixed(1)} us in cache, ${o.outOfCacheUs.toFixed(1)} us out of cache`);
+  }
+  if (threadCounts.length > 1) {
+    const base = threadCounts[0];
+    console.log(`\nper thread count: the step, its GEMM-only bound and the step's share of it; speed-ups over ${base} thread(s)`);
+    console.log('| net | batch | threads | step us | GEMM-only us | share of bound | dense kernels over their GEMMs | step speed-up | bound speed-up |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const r of results) {
+      const b = results.find((x) => x.trial === r.trial && x.threads === base) as Record<string, unknown>;
+      const c = r.ceilings as Record<string, number>;
+      console.log(`| ${r.net} | ${r.batch} | ${r.threads} | ${(r.stepUs as number).toFixed(1)} | ${(r.gemmOnlyUs as number).toFixed(1)} | ` +
+        `${(100 * (r.fractionOfBound as number)).toFixed(1)}% | ${(1 / c.denseOnly).toFixed(2)}x | ` +
+        `${((b.stepUs as number) / (r.stepUs as number)).toFixed(2)}x | ${((b.gemmOnlyUs as number) / (r.gemmOnlyUs as number)).toFixed(2)}x |`);
+    }
   }
 }
 
