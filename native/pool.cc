@@ -182,14 +182,20 @@ thread_local int tCallerLimit = 0;
 }  // namespace
 
 int threads() { return gThreads.load(std::memory_order_relaxed); }
+namespace detail {
+std::atomic<int> capsInUse{0};
+int cappedThreads() {
+  const int t = threads();
+  return tCallerLimit > 0 && tCallerLimit < t ? tCallerLimit : t;
+}
+}  // namespace detail
+
 int setCallerThreadLimit(int n) {
   const int previous = tCallerLimit;
   tCallerLimit = n < 0 ? 0 : n;
+  if (previous == 0 && tCallerLimit > 0) detail::capsInUse.fetch_add(1, std::memory_order_relaxed);
+  if (previous > 0 && tCallerLimit == 0) detail::capsInUse.fetch_sub(1, std::memory_order_relaxed);
   return previous;
-}
-int effectiveThreads() {
-  const int t = threads();
-  return tCallerLimit > 0 && tCallerLimit < t ? tCallerLimit : t;
 }
 
 void setThreads(int n) {

@@ -13,6 +13,7 @@
 // until it rises again.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 
 namespace blasnet {
@@ -31,8 +32,16 @@ void setThreads(int n);
 // training loop that runs faster on fewer threads than the process's count without changing that
 // count for other threads (a worker_thread training another model). Returns the previous cap.
 int setCallerThreadLimit(int n);
+namespace detail {
+// Threads holding a cap (setCallerThreadLimit); while none does, effectiveThreads skips the
+// thread-local read, which in a shared library is a call of its own.
+extern std::atomic<int> capsInUse;
+int cappedThreads();
+}  // namespace detail
 // The threads a region started by the calling thread may use: threads(), under its cap.
-int effectiveThreads();
+inline int effectiveThreads() {
+  return detail::capsInUse.load(std::memory_order_relaxed) == 0 ? threads() : detail::cappedThreads();
+}
 // The default thread count as the process started (see threads()).
 int defaultThreads();
 // CPUs this process may run on.
