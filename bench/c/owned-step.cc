@@ -233,21 +233,23 @@ struct Data {
   std::vector<int> order;
 };
 
-void gather(const Data& d, const Net& net, int step, int lo, int hi) {
+// This thread's half of the step's batch rows, then a barrier: every thread reads all of them.
+void gatherHalf(const Data& d, const Net& net, int step, int p, int parts, Barrier& bar) {
+  int lo, hi;
+  half(net.batch, p, parts, &lo, &hi);
   for (int r = lo; r < hi; ++r) {
     const int i = d.order[(size_t(step) * net.batch + r) % kRows];
     std::memcpy(net.xb + size_t(r) * 784, d.x + size_t(i) * 784, 784 * sizeof(float));
     net.yb[r] = d.labels[i];
   }
+  bar.wait();
 }
 
 // The step as blasnet cuts it today: every kernel in `parts` pieces, a barrier after each.
 void stepSplit(Net& net, const Data& d, int step, int p, int parts, Barrier& bar) {
   const int B = net.batch;
   int lo, hi;
-  half(B, p, parts, &lo, &hi);
-  gather(d, net, step, lo, hi);
-  bar.wait();
+  gatherHalf(d, net, step, p, parts, bar);
   const float* h = net.xb;
   for (int l = 0; l < kLayers; ++l) {
     Layer& L = net.L[l];
@@ -308,9 +310,7 @@ void stepSplit(Net& net, const Data& d, int step, int p, int parts, Barrier& bar
 void stepOwned(Net& net, const Data& d, int step, int p, int parts, Barrier& bar) {
   const int B = net.batch;
   int lo, hi;
-  half(B, p, parts, &lo, &hi);
-  gather(d, net, step, lo, hi);
-  bar.wait();
+  gatherHalf(d, net, step, p, parts, bar);
   const float* h = net.xb;
   for (int l = 0; l < kLayers; ++l) {
     Layer& L = net.L[l];
