@@ -620,6 +620,19 @@ Napi::Array ints(Napi::Env env, int count, int (*value)(int)) {
 }
 
 // Converts argument errors (and anything unexpected) into JS exceptions with a code.
+// Throws the error `make` builds into JavaScript, and lets nothing out. While a worker_thread is
+// being terminated its environment takes no exception: napi_throw fails, and node-addon-api
+// then throws a C++ exception of its own, which out of an N-API callback is std::terminate for
+// the whole process (a worker terminated while it called the addon took the process down with
+// it). Then nothing is thrown and the call returns to a thread that runs no more JavaScript.
+template <class Make>
+void throwQuietly(const Make& make) noexcept {
+  try {
+    make().ThrowAsJavaScriptException();
+  } catch (...) {
+  }
+}
+
 template <napi_value (*F)(Args&)>
 napi_value wrap(napi_env env, napi_callback_info cb) {
   try {
@@ -627,16 +640,21 @@ napi_value wrap(napi_env env, napi_callback_info cb) {
     napi_value result = F(args);
     return result ? result : undefined(env);
   } catch (const ArgError& e) {
-    Napi::Error err = e.typeError ? static_cast<Napi::Error>(Napi::TypeError::New(env, e.message))
-                                  : static_cast<Napi::Error>(Napi::RangeError::New(env, e.message));
-    err.Set("code", e.code);
-    err.ThrowAsJavaScriptException();
+    throwQuietly([&] {
+      Napi::Error err = e.typeError ? static_cast<Napi::Error>(Napi::TypeError::New(env, e.message))
+                                    : static_cast<Napi::Error>(Napi::RangeError::New(env, e.message));
+      err.Set("code", e.code);
+      return err;
+    });
   } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();
+    throwQuietly([&] { return e; });
   } catch (const std::exception& e) {
-    Napi::Error err = Napi::Error::New(env, std::string("blasnet: ") + e.what());
-    err.Set("code", "ERR_BLASNET_INTERNAL");
-    err.ThrowAsJavaScriptException();
+    throwQuietly([&] {
+      Napi::Error err = Napi::Error::New(env, std::string("blasnet: ") + e.what());
+      err.Set("code", "ERR_BLASNET_INTERNAL");
+      return err;
+    });
+  } catch (...) {
   }
   return nullptr;
 }

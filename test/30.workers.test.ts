@@ -4,6 +4,7 @@
  */
 import { strict as assert } from 'assert';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { Worker } from 'worker_threads';
 import { nativeAvailable } from '../lib';
 import { requireNative } from './helpers';
@@ -104,5 +105,40 @@ parentPort.postMessage({ limit: b.setThreadLimit(0), threads: b.getNumThreads(),
       b.setThreadLimit(0);
       b.setNumThreads(threads);
     }
+  });
+});
+
+(nativeAvailable() || requireNative ? describe : describe.skip)('a worker terminated while it calls the addon', () => {
+  // In a child process, so that a regression fails this test instead of aborting the test run:
+  // each worker loops over calls that throw (a bad argument) and calls that return, and is
+  // terminated a few milliseconds into the loop, 40 times.
+  const WORKER = [
+    "const { parentPort, workerData } = require('worker_threads');",
+    "const b = require(workerData).getBackend('native');",
+    'const x = new Float32Array(4), y = new Float32Array(4);',
+    "parentPort.postMessage('ready');",
+    'for (;;) {',
+    '  try { b.gemm(false, false, 1, 1, 1, 1, x, x, 0, null); } catch (e) {}',
+    '  b.colSum(1, 1, 0, x, y);',
+    '}',
+  ].join('\n');
+  const SCRIPT = [
+    "const { Worker } = require('worker_threads');",
+    '(async () => {',
+    '  for (let i = 0; i < 40; i++) {',
+    `    const w = new Worker(${JSON.stringify(WORKER)}, { eval: true, workerData: ${JSON.stringify(LIB)} });`,
+    "    await new Promise((r) => w.once('message', r));",
+    '    await new Promise((r) => setTimeout(r, (i % 5) + 0.5));',
+    '    await w.terminate();',
+    '  }',
+    "  console.log('survived');",
+    '})();',
+  ].join('\n');
+
+  it('leaves the process running: an error the dying worker cannot take is dropped, not thrown out of the addon', function () {
+    this.timeout(60000);
+    const r = spawnSync(process.execPath, ['-e', SCRIPT], { encoding: 'utf8', timeout: 55000 });
+    assert.equal(r.status, 0, `exit ${r.status} (${r.signal}): ${r.stderr}`);
+    assert.match(r.stdout, /survived/);
   });
 });
