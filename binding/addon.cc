@@ -619,7 +619,6 @@ Napi::Array ints(Napi::Env env, int count, int (*value)(int)) {
   return arr;
 }
 
-// Converts argument errors (and anything unexpected) into JS exceptions with a code.
 // Throws the error `make` builds into JavaScript, and lets nothing out. While a worker_thread is
 // being terminated its environment takes no exception: napi_throw fails, and node-addon-api
 // then throws a C++ exception of its own, which out of an N-API callback is std::terminate for
@@ -633,6 +632,7 @@ void throwQuietly(const Make& make) noexcept {
   }
 }
 
+// Converts argument errors (and anything unexpected) into JS exceptions with a code.
 template <napi_value (*F)(Args&)>
 napi_value wrap(napi_env env, napi_callback_info cb) {
   try {
