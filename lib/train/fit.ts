@@ -526,11 +526,8 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   }
   const ema = checkEma(where, options.ema), swa = checkSwa(where, options.swa);
   if (ema && swa) throw rangeError(ErrorCode.ARG_RANGE, `${where}: give ema or swa, not both`);
-  const threads = options.threads ?? 0;
-  if (options.threads !== undefined && options.threads !== null &&
-    !(typeof threads === 'number' && Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected an integer in [1, 1024] for threads but received ${describeValue(threads)}`);
-  }
+  const threads = options.threads === undefined || options.threads === null ? 0 : positiveInt(where, 'threads', options.threads);
+  if (threads > 1024) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected at most 1024 for threads but received ${threads}`);
   return {
     epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs: t ?? Infinity, minDelta: d ?? null, ema, swa,
     callbacks: withVerbose(where, checkCallbacks(where, options.callbacks), options.verbose), threads,
