@@ -326,7 +326,6 @@ describe('progress bar', () => {
 });
 
 forEachBackend('the threads option', (b) => {
-  // A net and batch whose step (batch x parameters) sits on either side of the 'auto' threshold.
   // At batch 128 the first layer's forward product (128 x 128 x 784) is cut in two on two native
   // threads, which changes its last bits under OpenBLAS's Haswell and AVX-512 kernels alike.
   const net = (): Sequential => new Sequential({ inputSize: 784, seed: 3, backend: b,
@@ -338,9 +337,9 @@ forEachBackend('the threads option', (b) => {
   after(() => { b.setNumThreads(threads); b.setThreadLimit(0); });
 
   /** The weights after fit with `options`, under setNumThreads(n). */
-  function trained(make: () => Sequential, n: number, options: Record<string, unknown>): Float32Array {
+  function trained(n: number, options: Record<string, unknown>): Float32Array {
     b.setNumThreads(n);
-    const m = make();
+    const m = net();
     m.fit(data.x, data.y, { epochs: 1, batchSize: 128, ...options });
     b.setNumThreads(threads);
     return m.params.slice();
@@ -348,11 +347,11 @@ forEachBackend('the threads option', (b) => {
 
   it('threads caps the loop: threads 1 trains to the bits of a fit on one thread, a cap at the count changes nothing', () => {
     const two = Math.max(2, threads);
-    const one = trained(net, 1, {}), all = trained(net, two, {});
+    const one = trained(1, {}), all = trained(two, {});
     if (b.name === 'native') assert.notDeepEqual(all, one, 'two threads must change the bits for this test to tell');
-    assert.deepEqual(trained(net, two, { threads: 1 }), one);
-    assert.deepEqual(trained(net, two, { threads: two }), all);
-    assert.deepEqual(trained(net, two, { threads: 64 }), all, 'a cap above the count is no cap');
+    assert.deepEqual(trained(two, { threads: 1 }), one);
+    assert.deepEqual(trained(two, { threads: two }), all);
+    assert.deepEqual(trained(two, { threads: 64 }), all, 'a cap above the count is no cap');
   });
 
   it('the cap lasts for the loop only, also when a callback throws', () => {
