@@ -19,10 +19,15 @@
 // The input rows are gathered from a synthetic 60,000 x 784 set (uniform values, random labels) in
 // a shuffled order, half by each thread.
 // Reports microseconds per step (median of --runs runs of --steps steps each, the three ways
-// alternating), and checks first that split and owned give one's weights after 20 steps.
+// alternating), and checks first that split and owned give one's weights after 20 steps. In the
+// same rounds it measures the GEMM-only bound as bench/step-gemms.ts does (each of the split
+// step's GEMMs alone, repeated, on one thread and on two). --skip M,... leaves parts out of the
+// three steps, each mask in every round (1: the gather, 2: the elementwise passes, column sums and loss, 4: the optimiser; 7: all,
+// so the GEMMs run alone in the step's order and on the data they pass each other): what each
+// part costs inside a step, and the step's GEMMs against the same GEMMs repeated alone.
 //
 //   c++ -O3 -march=native -fno-math-errno -pthread bench/c/owned-step.cc -lopenblas -o build/owned-step
-//   OPENBLAS_NUM_THREADS=1 build/owned-step [--batch 128] [--steps 200] [--runs 5]
+//   OPENBLAS_NUM_THREADS=1 build/owned-step [--batch 128] [--steps 200] [--runs 5] [--skip 0,4,7]
 #include <cblas.h>
 #include <xmmintrin.h>
 
@@ -204,6 +209,11 @@ float softmaxCe(int rows, const float* logits, const int* labels, float* delta) 
   return float(loss / rows);
 }
 
+// --skip: parts of the step left out; 7 runs the GEMMs (and barriers) alone, on the data the
+// step's own GEMMs leave: the GEMMs in the step's order and data flow.
+int gSkip = 0;  // --skip: a mask of the parts left out (kSkipGather | kSkipPasses | kSkipOptimiser)
+constexpr int kSkipGather = 1, kSkipPasses = 2, kSkipOptimiser = 4;
+
 struct AdamScalars {
   float lr, b1, b2, eps, bc1, bc2;
 };
@@ -237,6 +247,7 @@ struct Data {
 void gatherHalf(const Data& d, const Net& net, int step, int p, int parts, Barrier& bar) {
   int lo, hi;
   half(net.batch, p, parts, &lo, &hi);
+  if (gSkip & kSkipGather) hi = lo;
   for (int r = lo; r < hi; ++r) {
     const int i = d.order[(size_t(step) * net.batch + r) % kRows];
     std::memcpy(net.xb + size_t(r) * 784, d.x + size_t(i) * 784, 784 * sizeof(float));
@@ -258,14 +269,14 @@ void stepSplit(Net& net, const Data& d, int step, int p, int parts, Barrier& bar
     if (p < gp) gemmCut(p, gp, false, true, B, L.out, L.in, h, L.w, L.z);
     bar.wait();
     const int ep = size_t(B) * L.out >= (2u << 15) ? parts : 1;
-    if (p < ep) {
+    if (p < ep && !(gSkip & kSkipPasses)) {
       half(B, p, ep, &lo, &hi);
       biasRelu(relu, hi - lo, L.out, L.out, L.b, L.z + size_t(lo) * L.out, L.y + size_t(lo) * L.out);
     }
     bar.wait();
     h = L.y;
   }
-  if (p == 0) net.loss = softmaxCe(B, net.L[kLayers - 1].y, net.yb, net.delta);
+  if (p == 0 && !(gSkip & kSkipPasses)) net.loss = softmaxCe(B, net.L[kLayers - 1].y, net.yb, net.delta);
   bar.wait();
   const float* dy = net.delta;
   for (int l = kLayers - 1; l >= 0; --l) {
@@ -274,7 +285,7 @@ void stepSplit(Net& net, const Data& d, int step, int p, int parts, Barrier& bar
     const float* g = dy;
     if (l < kLayers - 1) {
       const int ep = size_t(B) * L.out >= (2u << 15) ? parts : 1;
-      if (p < ep) {
+      if (p < ep && !(gSkip & kSkipPasses)) {
         half(B, p, ep, &lo, &hi);
         reluBackward(hi - lo, L.out, L.out, L.z + size_t(lo) * L.out, dy + size_t(lo) * L.out, L.dz + size_t(lo) * L.out);
       }
@@ -285,7 +296,7 @@ void stepSplit(Net& net, const Data& d, int step, int p, int parts, Barrier& bar
     if (p < gp) gemmCut(p, gp, true, false, L.out, L.in, B, g, x, L.gw);
     bar.wait();
     const int cp = size_t(B) * L.out >= (2u << 15) ? parts : 1;
-    if (p < cp) {
+    if (p < cp && !(gSkip & kSkipPasses)) {
       half(L.out, p, cp, &lo, &hi);
       colSum(B, L.out, lo, hi, g, L.gb);
     }
@@ -298,7 +309,7 @@ void stepSplit(Net& net, const Data& d, int step, int p, int parts, Barrier& bar
   }
   const AdamScalars s = scalars(net.t + 1);
   const int op = net.n >= (2u << 12) ? parts : 1;
-  if (p < op) {
+  if (p < op && !(gSkip & kSkipOptimiser)) {
     half(int(net.n), p, op, &lo, &hi);
     adam(lo, hi, s, net.params, net.grads, net.m, net.v);
   }
@@ -319,12 +330,12 @@ void stepOwned(Net& net, const Data& d, int step, int p, int parts, Barrier& bar
     else lo = 0, hi = p == 0 ? L.out : 0;
     if (lo < hi) {
       gemm(false, true, B, hi - lo, L.in, h, L.in, L.w + size_t(lo) * L.in, L.in, 0.0f, L.z + lo, L.out);
-      biasRelu(relu, B, hi - lo, L.out, L.b + lo, L.z + lo, L.y + lo);
+      if (!(gSkip & kSkipPasses)) biasRelu(relu, B, hi - lo, L.out, L.b + lo, L.z + lo, L.y + lo);
     }
     bar.wait();
     h = L.y;
   }
-  if (p == 0) net.loss = softmaxCe(B, net.L[kLayers - 1].y, net.yb, net.delta);
+  if (p == 0 && !(gSkip & kSkipPasses)) net.loss = softmaxCe(B, net.L[kLayers - 1].y, net.yb, net.delta);
   const AdamScalars s = scalars(net.t + 1);
   // The output layer's gradients and partial dX wait for delta only on thread 0, which made it.
   const float* dy = net.delta;
@@ -336,18 +347,20 @@ void stepOwned(Net& net, const Data& d, int step, int p, int parts, Barrier& bar
     const float* g = dy;
     if (lo < hi) {
       if (l < kLayers - 1) {
-        reluBackward(B, hi - lo, L.out, L.z + lo, dy + lo, L.dz + lo);
+        if (!(gSkip & kSkipPasses)) reluBackward(B, hi - lo, L.out, L.z + lo, dy + lo, L.dz + lo);
         g = L.dz;
       }
       const int n = hi - lo;
       gemm(true, false, n, L.in, B, g + lo, L.out, x, L.in, 0.0f, L.gw + size_t(lo) * L.in, L.in);
-      colSum(B, L.out, lo, hi, g, L.gb);
+      if (!(gSkip & kSkipPasses)) colSum(B, L.out, lo, hi, g, L.gb);
       // This thread's share of dX = dz W: its units' columns of dz times its rows of W.
       if (l > 0) gemm(false, false, B, L.in, n, g + lo, L.out, L.w + size_t(lo) * L.in, L.in, 0.0f, L.dxPart[p], L.in);
       // Its rows of W and b, with their moments: nothing else reads them before the next step.
       const size_t wo = size_t(L.w - net.params) + size_t(lo) * L.in, bo = size_t(L.b - net.params);
-      adam(wo, wo + size_t(n) * L.in, s, net.params, net.grads, net.m, net.v);
-      adam(bo + lo, bo + hi, s, net.params, net.grads, net.m, net.v);
+      if (!(gSkip & kSkipOptimiser)) {
+        adam(wo, wo + size_t(n) * L.in, s, net.params, net.grads, net.m, net.v);
+        adam(bo + lo, bo + hi, s, net.params, net.grads, net.m, net.v);
+      }
     }
     if (l == 0) break;
     bar.wait();
@@ -355,7 +368,7 @@ void stepOwned(Net& net, const Data& d, int step, int p, int parts, Barrier& bar
     Layer& D = net.L[l - 1];
     half(D.out, p, parts, &lo, &hi);
     const bool two = L.out >= 32 && parts == 2;
-    for (int r = 0; r < B; ++r) {
+    for (int r = 0; r < (gSkip & kSkipPasses ? 0 : B); ++r) {
       float* o = L.dx + size_t(r) * L.in;
       const float* a = L.dxPart[0] + size_t(r) * L.in;
       const float* b = L.dxPart[1] + size_t(r) * L.in;
@@ -367,6 +380,42 @@ void stepOwned(Net& net, const Data& d, int step, int p, int parts, Barrier& bar
   }
   bar.wait();
   if (p == 0) net.t++;
+}
+
+// The GEMM-only bound as bench/step-gemms.ts measures it: each GEMM of the split step alone, run
+// `reps` times back to back (a barrier after each), on operands that stay where that GEMM left
+// them. Returns (on thread 0) the sum over the GEMMs of their time per call, in seconds.
+double splitBound(Net& net, int p, int parts, Barrier& bar, int reps) {
+  const int B = net.batch;
+  double total = 0;
+  auto timed = [&](auto&& call) {
+    call();
+    bar.wait();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < reps; ++r) {
+      call();
+      bar.wait();
+    }
+    total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+  };
+  for (int l = 0; l < kLayers; ++l) {
+    Layer& L = net.L[l];
+    const float* h = l ? net.L[l - 1].y : net.xb;
+    const int gp = size_t(B) * L.out * L.in >= (2u << 18) ? parts : 1;
+    timed([&] {
+      if (p < gp) gemmCut(p, gp, false, true, B, L.out, L.in, h, L.w, L.z);
+    });
+    const float* g = l < kLayers - 1 ? L.dz : net.delta;
+    timed([&] {
+      if (p < gp) gemmCut(p, gp, true, false, L.out, L.in, B, g, h, L.gw);
+    });
+    if (l > 0) {
+      timed([&] {
+        if (p < gp) gemmCut(p, gp, false, false, B, L.in, L.out, g, L.w, L.dx);
+      });
+    }
+  }
+  return total;
 }
 
 double arg(int argc, char** argv, const char* name, double dflt) {
@@ -390,6 +439,18 @@ int main(int argc, char** argv) {
   const int batch = int(arg(argc, argv, "--batch", 128));
   const int steps = int(arg(argc, argv, "--steps", 200));
   const int runs = int(arg(argc, argv, "--runs", 5));
+  // --skip: a comma-separated list of masks, each measured in every round.
+  std::vector<int> skips;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) != "--skip") continue;
+    const std::string list = argv[i + 1];
+    for (size_t at = 0; at <= list.size();) {
+      const size_t comma = std::min(list.find(',', at), list.size());
+      skips.push_back(std::atoi(list.substr(at, comma - at).c_str()) & 7);
+      at = comma + 1;
+    }
+  }
+  if (skips.empty()) skips.push_back(0);
   openblas_set_num_threads(1);
   Data d;
   d.x = alloc(size_t(kRows) * 784);
@@ -401,7 +462,6 @@ int main(int argc, char** argv) {
   for (int i = 0; i < kRows; ++i) d.order[i] = i;
   for (int i = kRows - 1; i > 0; --i) std::swap(d.order[i], d.order[rng.next() % (i + 1)]);
 
-  const char* names[3] = {"one", "split", "owned"};
   // The three ways must compute the same step: 20 steps from the same weights, then compare (a
   // longer run drifts apart: a different summation order of dX changes the last bits, and Adam
   // turns the sign of a near-zero gradient into a full step).
@@ -428,46 +488,92 @@ int main(int argc, char** argv) {
     }
   }
   Net nets[3];
-  std::vector<double> times[3];
+  std::vector<std::vector<double>> times(3 * skips.size());
+  std::vector<double> bounds[2];
   for (int k = 0; k < 3; ++k) initNet(nets[k], batch, 7);
-  // Rounds alternate the three ways so that the machine's drift falls on all alike.
+  // Rounds alternate the ways and the parts left out so that the machine's drift falls on all
+  // alike.
   for (int run = 0; run < runs + 1; ++run) {
-    for (int k = 0; k < 3; ++k) {
-      Net& net = nets[k];
-      const int parts = k == 0 ? 1 : 2;
+    for (size_t si = 0; si < skips.size(); ++si) {
+      gSkip = skips[si];
+      for (int k = 0; k < 3; ++k) {
+        Net& net = nets[k];
+        const int parts = k == 0 ? 1 : 2;
+        Barrier bar;
+        bar.parties = parts;
+        std::atomic<int> ready{0};
+        double seconds = 0;
+        auto body = [&](int p) {
+          // Subnormals flushed, as blasnet's optimiser step flushes them (moments of weights whose
+          // gradient stays zero decay into the subnormal range).
+          _mm_setcsr(_mm_getcsr() | 0x8040);
+          ready.fetch_add(1);
+          while (ready.load() < parts) {
+          }
+          const auto t0 = std::chrono::steady_clock::now();
+          for (int s = 0; s < steps; ++s) {
+            const int global = run * steps + s;
+            if (k == 2) stepOwned(net, d, global, p, parts, bar);
+            else stepSplit(net, d, global, p, parts, bar);
+          }
+          if (p == 0) seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        };
+        std::thread other;
+        if (parts == 2) other = std::thread(body, 1);
+        body(0);
+        if (other.joinable()) other.join();
+        if (run > 0) times[si * 3 + k].push_back(seconds / steps * 1e6);
+      }
+    }
+    gSkip = 0;
+    // The bound on one thread and on two, in the same rounds.
+    for (int k = 0; k < 2; ++k) {
+      const int parts = k + 1;
       Barrier bar;
       bar.parties = parts;
-      std::atomic<int> ready{0};
       double seconds = 0;
       auto body = [&](int p) {
-        // Subnormals flushed, as blasnet's optimiser step flushes them (moments of weights whose
-        // gradient stays zero decay into the subnormal range).
         _mm_setcsr(_mm_getcsr() | 0x8040);
-        ready.fetch_add(1);
-        while (ready.load() < parts) {
-        }
-        const auto t0 = std::chrono::steady_clock::now();
-        for (int s = 0; s < steps; ++s) {
-          const int global = run * steps + s;
-          if (k == 2) stepOwned(net, d, global, p, parts, bar);
-          else stepSplit(net, d, global, p, parts, bar);
-        }
-        if (p == 0) seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double t = splitBound(nets[parts - 1], p, parts, bar, 20);
+        if (p == 0) seconds = t;
       };
       std::thread other;
       if (parts == 2) other = std::thread(body, 1);
       body(0);
       if (other.joinable()) other.join();
-      if (run > 0) times[k].push_back(seconds / steps * 1e6);
+      if (run > 0) bounds[k].push_back(seconds * 1e6);
     }
   }
+  auto med = [](std::vector<double> t, double* lo, double* hi) {
+    std::sort(t.begin(), t.end());
+    *lo = t.front();
+    *hi = t.back();
+    return t[t.size() / 2];
+  };
   std::printf("batch %d, %d steps per run, %d runs (after one warm-up run), OpenBLAS core %s\n", batch, steps, runs,
               openblas_get_corename());
-  for (int k = 0; k < 3; ++k) {
-    std::vector<double> t = times[k];
-    std::sort(t.begin(), t.end());
-    std::printf("%-6s %8.1f us/step (range %.1f-%.1f); weights after 20 steps against one's: normalised difference %.1e\n",
-                names[k], t[t.size() / 2], t.front(), t.back(), check[k]);
+  std::printf("weights after 20 steps against one's, normalised difference: split %.1e, owned %.1e\n", check[1], check[2]);
+  double lo, hi;
+  for (int k = 0; k < 2; ++k) {
+    const double m = med(bounds[k], &lo, &hi);
+    std::printf("GEMM-only bound (each GEMM alone, repeated), %d thread(s): %.1f us/step (%.1f-%.1f)\n", k + 1, m, lo, hi);
+  }
+  std::printf("| left out | one | split | owned |\n| --- | --- | --- | --- |\n");
+  for (size_t si = 0; si < skips.size(); ++si) {
+    const int m = skips[si];
+    std::string what = m == 0 ? "nothing" : m == 7 ? "all but the GEMMs" : "";
+    if (m != 0 && m != 7) {
+      if (m & kSkipGather) what += "gather ";
+      if (m & kSkipPasses) what += "passes+loss ";
+      if (m & kSkipOptimiser) what += "optimiser ";
+      what.pop_back();
+    }
+    std::printf("| %s |", what.c_str());
+    for (int k = 0; k < 3; ++k) {
+      const double t = med(times[si * 3 + k], &lo, &hi);
+      std::printf(" %.1f (%.1f-%.1f) |", t, lo, hi);
+    }
+    std::printf("\n");
   }
   return 0;
 }
