@@ -22,9 +22,10 @@
 // alternating), and checks first that split and owned give one's weights after 20 steps. In the
 // same rounds it measures the GEMM-only bound as bench/step-gemms.ts does (each of the split
 // step's GEMMs alone, repeated, on one thread and on two). --skip M,... leaves parts out of the
-// three steps, each mask in every round (1: the gather, 2: the elementwise passes, column sums and loss, 4: the optimiser; 7: all,
-// so the GEMMs run alone in the step's order and on the data they pass each other): what each
-// part costs inside a step, and the step's GEMMs against the same GEMMs repeated alone.
+// three steps, each mask in every round (1: the gather; 2: the elementwise passes, column sums
+// and loss; 4: the optimiser; 7: all three, so the GEMMs run alone in the step's order and on the
+// data they pass each other): what each part costs inside a step, and the step's GEMMs against
+// the same GEMMs repeated alone.
 //
 //   c++ -O3 -march=native -fno-math-errno -pthread bench/c/owned-step.cc -lopenblas -o build/owned-step
 //   OPENBLAS_NUM_THREADS=1 build/owned-step [--batch 128] [--steps 200] [--runs 5] [--skip 0,4,7]
@@ -209,9 +210,9 @@ float softmaxCe(int rows, const float* logits, const int* labels, float* delta) 
   return float(loss / rows);
 }
 
-// --skip: parts of the step left out; 7 runs the GEMMs (and barriers) alone, on the data the
-// step's own GEMMs leave: the GEMMs in the step's order and data flow.
-int gSkip = 0;  // --skip: a mask of the parts left out (kSkipGather | kSkipPasses | kSkipOptimiser)
+// The parts of the step left out (--skip): a mask of kSkipGather, kSkipPasses and kSkipOptimiser.
+// All three leave the GEMMs (and barriers) alone, on the data the step's own GEMMs leave.
+int gSkip = 0;
 constexpr int kSkipGather = 1, kSkipPasses = 2, kSkipOptimiser = 4;
 
 struct AdamScalars {
