@@ -31,6 +31,30 @@ forEachBackend('gemm', (b) => {
     });
   }
 
+  it('beta 0 replaces every element of C, NaN included, at tile edges and across panels; beta 1 adds', () => {
+    // 7 x 9 leaves partial tiles in both directions; k = 300 spans two of the js backend's panels.
+    const m = 7, n = 9, k = 300, rng = new Rng(13);
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const a = rng.uniformArray(m * k, -1, 1), bm = rng.uniformArray(k * n, -1, 1);
+      const want = new Float64Array(m * n);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0; p < k; p++) s += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? bm[j * k + p] : bm[p * n + j]);
+          want[i * n + j] = 0.5 * s;
+        }
+      }
+      const c = new Float32Array(m * n + 2).fill(NaN);
+      c[m * n] = 7; c[m * n + 1] = -7;
+      b.gemm(ta, tb, m, n, k, 0.5, a, bm, 0, c);
+      const what = `${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}`;
+      allClose(c.subarray(0, m * n), want, `${what}, beta 0`, 1e-5, 1e-5);
+      assert.deepEqual([c[m * n], c[m * n + 1]], [7, -7], `${what}: past C untouched`);
+      b.gemm(ta, tb, m, n, k, 0.5, a, bm, 1, c);
+      allClose(c.subarray(0, m * n), want.map((v) => 2 * v), `${what}, beta 1`, 1e-5, 1e-5);
+    }
+  });
+
   it('gemmBatched runs independent products and honours strides', () => {
     // Two 2x3 * 3x2 products; the second A is the first times 2, B is shared (stride 0).
     const a = f32([1, 2, 3, 4, 5, 6, 2, 4, 6, 8, 10, 12]);
@@ -81,6 +105,25 @@ forEachBackend('row operations', (b) => {
     const dst = new Float32Array(8);
     b.gatherRows(4, 2, 3, new Int32Array([2, 0, 2, 1]), src, dst);
     allClose(dst, [20, 21, 0, 1, 20, 21, 10, 11], 'dst');
+  });
+
+  it('gatherRows copies wide rows (a view copy) and narrow ones alike; a bad index leaves dst alone', () => {
+    const rng = new Rng(17);
+    for (const cols of [63, 64, 65, 784]) {
+      const srcRows = 9, rows = 12;
+      const src = rng.uniformArray(srcRows * cols, -1, 1);
+      const index = Int32Array.from({ length: rows }, (_, r) => (r * 5) % srcRows);
+      const dst = new Float32Array(rows * cols + 1).fill(3);
+      b.gatherRows(rows, cols, srcRows, index, src, dst);
+      for (let r = 0; r < rows; r++) {
+        sameValues(dst.subarray(r * cols, (r + 1) * cols), src.subarray(index[r] * cols, (index[r] + 1) * cols), `cols ${cols}, row ${r}`);
+      }
+      assert.equal(dst[rows * cols], 3, `cols ${cols}: past dst untouched`);
+      const before = dst.slice();
+      index[rows - 1] = srcRows;
+      throwsCode(() => b.gatherRows(rows, cols, srcRows, index, src, dst), 'ERR_BLASNET_INDEX', RangeError);
+      sameValues(dst, before, `cols ${cols}: dst after a bad index`);
+    }
   });
 
   it('shuffledRange gives the permutation and generator state of Rng.shuffle over the identity', () => {
