@@ -153,6 +153,20 @@ export const OPTIMIZER_KERNELS = {
       const lr = h[0], b1 = h[1], omb1 = h[2], b2 = h[3], omb2 = h[4], eps = h[5], wd = h[6], bc1 = h[10], bc2 = h[11];
       const decoupled = h[7] !== 0, amsgrad = h[8] !== 0, inside = h[9] !== 0;
       const decay = 1 - lr * wd, stepSize = lr / bc1, bc2Sqrt = Math.sqrt(bc2);
+      if (wd === 0 && !amsgrad && !inside) {
+        // PyTorch's defaults, without the branches: sqrt(v) / sqrt(bc2) as a product with the
+        // reciprocal (in float64, one rounding apart), which leaves one division per element.
+        const invBc2Sqrt = 1 / bc2Sqrt;
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          const m = f(b1 * s[i] + omb1 * gi);
+          const v = f(b2 * s[n + i] + omb2 * gi * gi);
+          s[i] = m;
+          s[n + i] = v;
+          p[i] -= stepSize * (m / (Math.sqrt(v) * invBc2Sqrt + eps));
+        }
+        return;
+      }
       for (let i = 0; i < n; i++) {
         let pd = p[i], gi = g[i];
         if (wd !== 0) {
