@@ -436,6 +436,16 @@ double normDiff(const float* a, const float* b, size_t n) {
 
 }  // namespace
 
+// Runs body(0) on this thread and, when there are two parts, body(1) on a second one; returns
+// when both have finished.
+template <typename Body>
+void onThreads(int parts, const Body& body) {
+  std::thread other;
+  if (parts == 2) other = std::thread(body, 1);
+  body(0);
+  if (other.joinable()) other.join();
+}
+
 int main(int argc, char** argv) {
   const int batch = int(arg(argc, argv, "--batch", 128));
   const int steps = int(arg(argc, argv, "--steps", 200));
@@ -481,10 +491,7 @@ int main(int argc, char** argv) {
           else stepSplit(c[k], d, s, p, parts, bar);
         }
       };
-      std::thread other;
-      if (parts == 2) other = std::thread(body, 1);
-      body(0);
-      if (other.joinable()) other.join();
+      onThreads(parts, body);
       check[k] = normDiff(c[k].params, c[0].params, c[0].n);
     }
   }
@@ -519,10 +526,7 @@ int main(int argc, char** argv) {
           }
           if (p == 0) seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         };
-        std::thread other;
-        if (parts == 2) other = std::thread(body, 1);
-        body(0);
-        if (other.joinable()) other.join();
+        onThreads(parts, body);
         if (run > 0) times[si * 3 + k].push_back(seconds / steps * 1e6);
       }
     }
@@ -538,10 +542,7 @@ int main(int argc, char** argv) {
         const double t = splitBound(nets[parts - 1], p, parts, bar, 20);
         if (p == 0) seconds = t;
       };
-      std::thread other;
-      if (parts == 2) other = std::thread(body, 1);
-      body(0);
-      if (other.joinable()) other.join();
+      onThreads(parts, body);
       if (run > 0) bounds[k].push_back(seconds * 1e6);
     }
   }
