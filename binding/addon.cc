@@ -548,6 +548,49 @@ napi_value OptimizerStep(Args& a) {
   return nullptr;
 }
 
+// The blocks are copied before they are checked, and the copy is what the step uses: on a
+// SharedArrayBuffer another thread may change them at any time.
+napi_value OptimizerStepBlocks(Args& a) {
+  a.expect(8);
+  const int id = a.id(0, "opt", optimizerCount());
+  const size_t n = a.dim(1, "n");
+  const std::string hyperFormula = std::string("hyper length of ") + optimizerName(id);
+  const std::string stateFormula = std::to_string(optimizerSlots(id)) + "*n";
+  F32 hyper = a.f32(2, "hyper", static_cast<uint64_t>(optimizerHyperLength(id)), hyperFormula.c_str());
+  F32 param = a.f32(3, "param", n, "n");
+  F32 grad = a.f32(4, "grad", n, "n");
+  F32 state = a.f32(5, "state", mul(static_cast<uint64_t>(optimizerSlots(id)), n), stateFormula.c_str());
+  const size_t nBlocks = a.dim(6, "nBlocks");
+  I32 blocks = a.i32(7, "blocks", mul(2, nBlocks), "2*nBlocks");
+  a.disjoint(param, hyper);
+  a.disjoint(param, grad);
+  a.disjoint(state, hyper);
+  a.disjoint(state, param);
+  a.disjoint(state, grad);
+  a.disjoint(grad, hyper);
+  std::vector<size_t> copy(2 * nBlocks);
+  uint64_t covered = 0;
+  for (size_t b = 0; b < nBlocks; ++b) {
+    const int32_t rows = blocks.data[2 * b], cols = blocks.data[2 * b + 1];
+    if (rows < 0 || cols < 1) {
+      a.fail(false, "ERR_BLASNET_ARG_RANGE", "Expected blocks[" + std::to_string(2 * b) + "] >= 0 rows and blocks[" +
+                                                std::to_string(2 * b + 1) + "] >= 1 columns but received " +
+                                                std::to_string(rows) + " and " + std::to_string(cols));
+    }
+    copy[2 * b] = size_t(rows);
+    copy[2 * b + 1] = size_t(cols);
+    // Both factors are below 2^31: the product and a sum of at most 2^31 of them fit 64 bits.
+    covered += uint64_t(rows) * uint64_t(cols);
+    if (covered > n) break;
+  }
+  if (covered != n) {
+    a.fail(false, "ERR_BLASNET_SHAPE", "Expected blocks to cover n = " + std::to_string(n) + " values but they cover " +
+                                           (covered > n ? "more" : std::to_string(covered)));
+  }
+  optimizerStepBlocks(id, n, hyper.data, param.data, grad.data, state.data, copy.data(), nBlocks);
+  return nullptr;
+}
+
 napi_value Clamp(Args& a) {
   a.expect(4);
   const size_t n = a.dim(0, "n");
@@ -703,6 +746,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<Loss>(env, exports, "loss");
   define<LossWeighted>(env, exports, "lossWeighted");
   define<OptimizerStep>(env, exports, "optimizerStep");
+  define<OptimizerStepBlocks>(env, exports, "optimizerStepBlocks");
   define<Clamp>(env, exports, "clamp");
   define<MaxNormRows>(env, exports, "maxNormRows");
   define<SetNumThreads>(env, exports, "setNumThreads");

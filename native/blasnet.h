@@ -156,6 +156,11 @@ const char* optimizerName(int id);
 int optimizerSlots(int id);
 int optimizerHyperLength(int id);
 void optimizerStep(int id, size_t n, const float* hyper, float* param, const float* grad, float* state);
+// optimizerStep over an arena laid out as blocks of rows: blocks[2b] rows of blocks[2b + 1] values
+// each, in order, covering [0, n) (checked by the caller). The update is the same; only the cut
+// between threads differs (optimizers.cc).
+void optimizerStepBlocks(int id, size_t n, const float* hyper, float* param, const float* grad, float* state,
+                         const size_t* blocks, size_t nBlocks);
 // x = min(max(x, lo), hi) in place, lo <= hi; NaN stays NaN.
 void clamp(size_t n, float lo, float hi, float* x);
 // Max-norm constraint on the rows of w [rows, cols] (a dense weight's incoming vector per unit):

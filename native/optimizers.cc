@@ -501,4 +501,55 @@ void optimizerStep(int id, size_t n, const float* hyper, float* param, const flo
   });
 }
 
+// Rows of a weight block, and whole blocks, are handed to the parts so that each thread updates
+// the weights it read in the forward product. A dense layer's forward GEMM (gemm.cc) cuts
+// Z = X W^T by columns when it has at least as many units as rows, on multiples of 16 units:
+// thread p then reads rows [lo, hi) of W, the range partRange(rows, 16, p, parts) gives here.
+// A step that writes lines the other core has just read pays for taking them back (on the
+// two-vCPU VM of bench/RESULTS.md, run Z, about five times the cost of writing its own), and the
+// flat halves of optimizerStep cut the first layer's weights elsewhere than its forward product.
+// Blocks too small to be worth a cut go whole to the part with the least work so far.
+constexpr size_t kRowAlign = 16;
+
+void optimizerStepBlocks(int id, size_t n, const float* hyper, float* param, const float* grad, float* state,
+                         const size_t* blocks, size_t nBlocks) {
+  const StepFn levelStep = kOptimizers[id].step();
+  const auto step = [levelStep, n, hyper, param, grad, state](size_t lo, size_t hi) {
+    if (lo >= hi) return;
+    FlushSubnormals flush;
+    levelStep(hi - lo, n, hyper, param + lo, grad + lo, state + lo);
+  };
+  const double minPart = kOptimizers[id].minPart;
+  const size_t parts = partsFor(double(n), minPart);
+  if (parts <= 1) {
+    step(0, n);
+    return;
+  }
+  parallel(parts, [&](size_t p, size_t count) {
+    // Every part walks the same blocks and makes the same choices, so the pieces tile [0, n).
+    size_t load[kMaxThreads] = {};
+    size_t at = 0;
+    for (size_t b = 0; b < nBlocks; ++b) {
+      const size_t rows = blocks[2 * b], cols = blocks[2 * b + 1], len = rows * cols;
+      if (rows >= 2 && double(len) >= 2 * minPart) {
+        size_t lo, hi;
+        for (size_t q = 0; q < count; ++q) {
+          partRange(rows, kRowAlign, q, count, &lo, &hi);
+          load[q] += (hi - lo) * cols;
+        }
+        partRange(rows, kRowAlign, p, count, &lo, &hi);
+        step(at + lo * cols, at + hi * cols);
+      } else {
+        size_t least = 0;
+        for (size_t q = 1; q < count; ++q) {
+          if (load[q] < load[least]) least = q;
+        }
+        load[least] += len;
+        if (least == p) step(at, at + len);
+      }
+      at += len;
+    }
+  });
+}
+
 }  // namespace blasnet

@@ -393,6 +393,37 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
     });
   }
 
+  // Layouts: the reference MLP's arena (784-256-128-10), one with many blocks too small to cut
+  // (dealt whole to the least loaded thread), and one of rows not a multiple of 16 with empty blocks.
+  const LAYOUTS: [string, number[]][] = [
+    ['784-256-128-10', [256, 784, 1, 256, 128, 256, 1, 128, 10, 128, 1, 10]],
+    ['forty 40x40 layers', Array.from({ length: 40 }, () => [40, 40, 1, 40]).flat()],
+    ['ragged', [0, 5, 333, 97, 1, 3, 0, 1, 7, 1001, 2, 1]],
+  ];
+  for (const name of OPTIMIZER_KERNEL_NAMES) {
+    it(`optimizerStepBlocks ${name}: the bits of optimizerStep at 1-4 threads, whatever the layout`, () => {
+      const id = OPTIMIZER_KERNEL_NAMES.indexOf(name);
+      const slots = OPTIMIZER_KERNELS[name].slots.length;
+      const h = validHyper(rng, id);
+      for (const [what, list] of LAYOUTS) {
+        const blocks = Int32Array.from(list);
+        let n = 0;
+        for (let b = 0; b < list.length; b += 2) n += list[b] * list[b + 1];
+        const inputs = [rng.uniformArray(n, -1, 1), rng.uniformArray(n, -1, 1), rng.uniformArray(slots * n, 0, 1)];
+        const whole = inputs.map((x) => x.slice());
+        native().setNumThreads(1);
+        native().optimizerStep(id, n, h, whole[0], whole[1], whole[2]);
+        const [p] = sameAcrossThreads(inputs, (b, [pp, g, st]) => b.optimizerStepBlocks(id, n, h, pp, g, st, list.length / 2, blocks), [0, 2]);
+        sameValues(p, whole[0], `${what}: param against optimizerStep`);
+        const js = inputs.map((x) => x.slice()), jsWhole = inputs.map((x) => x.slice());
+        jsBackend.optimizerStepBlocks(id, n, h, js[0], js[1], js[2], list.length / 2, blocks);
+        jsBackend.optimizerStep(id, n, h, jsWhole[0], jsWhole[1], jsWhole[2]);
+        sameValues(js[0], jsWhole[0], `${what}: js param against js optimizerStep`);
+        sameValues(js[2], jsWhole[2], `${what}: js state against js optimizerStep`);
+      }
+    });
+  }
+
   // denseForward and denseBackward run the bias, the activation, its derivative and the bias
   // gradient inside the GEMM's pieces (and the weight gradient in the forward's unit blocks where
   // its cut matches): at each thread count the bits must be those of the same GEMMs with the

@@ -458,7 +458,7 @@ forEachBackend('argument errors', (b) => {
     const kernels = ['gemm', 'gemmBatched', 'addBias', 'colSum', 'gatherRows', 'gatherRowsChecked', 'shuffledRange', 'argmaxRows', 'scale', 'axpy', 'dot',
       'sumSquares', 'firstNonFinite', 'firstLabelOutside', 'mul', 'penalty', 'activation', 'activationBackward', 'softmax', 'logSoftmax', 'softmaxBackward',
       'logSoftmaxBackward', 'prelu', 'preluBackward', 'batchNormForward', 'batchNormBackward',
-      'denseForward', 'denseBackward', 'packDense', 'packedDenseForward', 'loss', 'lossWeighted', 'optimizerStep', 'clamp', 'maxNormRows', 'setNumThreads', 'setThreadLimit'];
+      'denseForward', 'denseBackward', 'packDense', 'packedDenseForward', 'loss', 'lossWeighted', 'optimizerStep', 'optimizerStepBlocks', 'clamp', 'maxNormRows', 'setNumThreads', 'setThreadLimit'];
     const covered = new Set(SPECS.map((s) => s.fn));
     const missing = kernels.filter((k) => !covered.has(k as never));
     if (missing.length > 0) throw new Error(`no spec for ${missing.join(', ')}`);

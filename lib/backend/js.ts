@@ -291,6 +291,26 @@ function gather(fn: string, rows: number, cols: number, srcRows: number, index: 
 /** Rows at least this wide are gathered with TypedArray.set. */
 const GATHER_SET_MIN_COLS = 64;
 
+/**
+ * optimizerStepBlocks' blocks: rows >= 0 and columns >= 1 per block, and rows x columns summed
+ * over the blocks equal to n. (Read once each: the native binding checks a copy.)
+ */
+export function checkBlocks(fn: string, n: number, nBlocks: number, blocks: Int32Array): void {
+  let covered = 0;
+  for (let b = 0; b < nBlocks; b++) {
+    const rows = blocks[2 * b], cols = blocks[2 * b + 1];
+    if (rows < 0 || cols < 1) {
+      throw rangeError(ErrorCode.ARG_RANGE,
+        `${fn}: Expected blocks[${2 * b}] >= 0 rows and blocks[${2 * b + 1}] >= 1 columns but received ${rows} and ${cols}`);
+    }
+    covered += rows * cols;
+    if (covered > n) break;
+  }
+  if (covered !== n) {
+    throw rangeError(ErrorCode.SHAPE, `${fn}: Expected blocks to cover n = ${n} values but they cover ${covered > n ? 'more' : covered}`);
+  }
+}
+
 /** The first i < n with x[i] NaN or infinite, or -1. */
 function scanNonFinite(n: number, x: Float32Array): number {
   // v - v is 0 for every finite v and NaN for NaN and both infinities.
@@ -780,6 +800,31 @@ export const jsBackend: Backend = {
     disjoint(fn, ss, sp);
     disjoint(fn, ss, sg);
     disjoint(fn, sg, sh);
+    kernel.step(n, hyper, param, grad, state);
+  },
+
+  optimizerStepBlocks(opt, n, hyper, param, grad, state, nBlocks, blocks) {
+    const fn = 'optimizerStepBlocks';
+    argCount(fn, arguments.length, 8);
+    id(fn, 'opt', opt, OPTIMIZER_KERNEL_LIST.length);
+    dim(fn, 'n', n);
+    const kernel = OPTIMIZER_KERNEL_LIST[opt];
+    const nh = kernel.hyper.length, ns = kernel.slots.length * n;
+    f32(fn, 'hyper', hyper, nh, `hyper length of ${OPTIMIZER_KERNEL_NAMES[opt]}`);
+    f32(fn, 'param', param, n, 'n');
+    f32(fn, 'grad', grad, n, 'n');
+    f32(fn, 'state', state, ns, `${kernel.slots.length}*n`);
+    dim(fn, 'nBlocks', nBlocks);
+    i32(fn, 'blocks', blocks, 2 * nBlocks, '2*nBlocks');
+    const sh = span('hyper', hyper, nh), sp = span('param', param, n), sg = span('grad', grad, n), ss = span('state', state, ns);
+    disjoint(fn, sp, sh);
+    disjoint(fn, sp, sg);
+    disjoint(fn, ss, sh);
+    disjoint(fn, ss, sp);
+    disjoint(fn, ss, sg);
+    disjoint(fn, sg, sh);
+    checkBlocks(fn, n, nBlocks, blocks);
+    // One thread: the blocks change nothing here.
     kernel.step(n, hyper, param, grad, state);
   },
 

@@ -10,7 +10,8 @@ import { ErrorCode, BlasnetError } from '../errors';
 import { LOSS_NAMES } from '../losses';
 import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels';
 import { setAddressProbe, setHugePageAdvisor } from './memory';
-import { jsBackend } from './js';
+import { argCount, dim, i32 } from './check';
+import { checkBlocks, jsBackend } from './js';
 import type { Backend, BackendInfo } from './types';
 
 type Addon = Omit<Backend, 'name' | 'info'> & {
@@ -134,6 +135,19 @@ export function loadNativeBackend(file: string = addonPath()): Backend {
     loss: addon.loss,
     lossWeighted: addon.lossWeighted,
     optimizerStep: addon.optimizerStep,
+    // An addon built before optimizerStepBlocks existed (BLASNET_ADDON_PATH) checks the blocks here
+    // and cuts the step its own way.
+    optimizerStepBlocks: typeof addon.optimizerStepBlocks === 'function' ? addon.optimizerStepBlocks
+      : function optimizerStepBlocks(opt: number, n: number, hyper: Float32Array, param: Float32Array, grad: Float32Array,
+        state: Float32Array, nBlocks: number, blocks: Int32Array): void {
+        const fn = 'optimizerStepBlocks';
+        argCount(fn, arguments.length, 8);
+        dim(fn, 'n', n);
+        dim(fn, 'nBlocks', nBlocks);
+        i32(fn, 'blocks', blocks, 2 * nBlocks, '2*nBlocks');
+        checkBlocks(fn, n, nBlocks, blocks);
+        addon.optimizerStep(opt, n, hyper, param, grad, state);
+      },
     clamp: addon.clamp,
     maxNormRows: addon.maxNormRows,
     setNumThreads: addon.setNumThreads,

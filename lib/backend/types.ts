@@ -227,6 +227,17 @@ export interface Backend {
   optimizerStep(opt: number, n: number, hyper: Float32Array, param: Float32Array, grad: Float32Array,
     state: Float32Array): void;
   /**
+   * optimizerStep over an arena laid out as `nBlocks` blocks of rows: blocks[2b] rows (>= 0) of
+   * blocks[2b + 1] values (>= 1) each, in order, covering exactly [0, n) (a dense layer's weight
+   * [out, in] is one block of out rows of in values; a bias one row). The update is optimizerStep's,
+   * bit for bit. The native backend uses the blocks to cut the step between its threads: a
+   * weight's rows go to the thread whose forward product read them, as the GEMM cuts them, so that
+   * no thread rewrites memory another core has just read (bench/RESULTS.md). The blocks are read
+   * once, before the step.
+   */
+  optimizerStepBlocks(opt: number, n: number, hyper: Float32Array, param: Float32Array, grad: Float32Array,
+    state: Float32Array, nBlocks: number, blocks: Int32Array): void;
+  /**
    * x = min(max(x, lo), hi) in place (clipping by value); NaN stays NaN. lo and hi must be finite
    * with lo <= hi (compared as float32).
    */

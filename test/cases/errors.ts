@@ -13,7 +13,7 @@ export type ExportName =
   | 'gemm' | 'gemmBatched' | 'addBias' | 'colSum' | 'gatherRows' | 'gatherRowsChecked' | 'shuffledRange' | 'argmaxRows' | 'scale' | 'axpy' | 'dot'
   | 'sumSquares' | 'firstNonFinite' | 'firstLabelOutside' | 'mul' | 'penalty' | 'activation' | 'activationBackward' | 'softmax' | 'logSoftmax'
   | 'softmaxBackward' | 'logSoftmaxBackward' | 'prelu' | 'preluBackward' | 'batchNormForward'
-  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'packDense' | 'packedDenseForward' | 'loss' | 'lossWeighted' | 'optimizerStep' | 'clamp' | 'maxNormRows' | 'setNumThreads' | 'setThreadLimit';
+  | 'batchNormBackward' | 'denseForward' | 'denseBackward' | 'packDense' | 'packedDenseForward' | 'loss' | 'lossWeighted' | 'optimizerStep' | 'optimizerStepBlocks' | 'clamp' | 'maxNormRows' | 'setNumThreads' | 'setThreadLimit';
 
 /**
  * flag: boolean; dim: non-negative integer; scalar: finite float; id: table index;
@@ -614,6 +614,38 @@ export const SPECS: readonly KernelSpec[] = [
             mentions: [`Expected state to hold at least ${slots * n} elements (${slots}*n) but it has ${slots * n - 1}`] },
         ];
       });
+    },
+  },
+  {
+    title: 'optimizerStepBlocks',
+    fn: 'optimizerStepBlocks',
+    params: [{ name: 'opt', kind: 'id', ids: OPT_COUNT }, dim('n'), arr('hyper'), arr('param', true), arr('grad'),
+      arr('state', true), dim('nBlocks'), { name: 'blocks', kind: 'i32' }],
+    valid(rng) {
+      // n = rows * cols + 1 + a block of 0 rows: one cut-able block, a one-value block, an empty one.
+      const id = rng.int(OPT_COUNT), rows = odd(rng), cols = odd(rng), n = rows * cols + 1;
+      return [id, n, validHyper(rng, id), f32(rng, n), f32(rng, n), f32(rng, kernelOf(id).slots.length * n, 0, 1), 3,
+        new Int32Array([rows, cols, 1, 1, 0, 4])];
+    },
+    alias: [['param', 'hyper'], ['param', 'grad'], ['state', 'hyper'], ['state', 'param'], ['state', 'grad'], ['grad', 'hyper']]
+      .map(([out, input]) => ({ out, input, same: false })),
+    data(rng) {
+      const good = () => this.valid(rng);
+      const n = (args: unknown[]) => args[1] as number;
+      const withBlocks = (blocks: number[]): unknown[] => withArg(good(), 7, new Int32Array(blocks));
+      const a = good(), b = good(), c = good(), d = good();
+      return [
+        { what: 'negative rows', args: withArg(a, 7, new Int32Array([-1, 1, n(a) + 1, 1, 0, 1])), code: ErrorCode.ARG_RANGE,
+          mentions: ['Expected blocks[0] >= 0 rows and blocks[1] >= 1 columns but received -1 and 1'] },
+        { what: 'zero columns', args: withBlocks([0, 0, 0, 1, 0, 1]), code: ErrorCode.ARG_RANGE,
+          mentions: ['Expected blocks[0] >= 0 rows and blocks[1] >= 1 columns but received 0 and 0'] },
+        { what: 'blocks one value short', args: withArg(b, 7, new Int32Array([n(b) - 1, 1, 0, 1, 0, 1])), code: ErrorCode.SHAPE,
+          mentions: [`Expected blocks to cover n = ${n(b)} values but they cover ${n(b) - 1}`] },
+        { what: 'blocks one value over', args: withArg(c, 7, new Int32Array([n(c), 1, 1, 1, 0, 1])), code: ErrorCode.SHAPE,
+          mentions: [`Expected blocks to cover n = ${n(c)} values but they cover more`] },
+        { what: 'blocks whose product overflows 32 bits', args: withArg(d, 7, new Int32Array([65536, 65536, 0, 1, 0, 1])), code: ErrorCode.SHAPE,
+          mentions: ['but they cover more'] },
+      ];
     },
   },
   {
