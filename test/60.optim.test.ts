@@ -382,6 +382,41 @@ forEachBackend('optimizers: 8 steps against the float64 reference, lr cut after 
       assert.ok(last < 0.5 * first, `${name}: loss ${first} -> ${last}`);
     }
   });
+
+  it('steps a Sequential with its arena\'s blocks, a plain target and a Backend without them whole, to the same weights', () => {
+    // The backend as given, seen through a wrapper that records which step export each step called.
+    const calls: string[] = [];
+    let seen: number[] = [];
+    const recording = (withBlocks: boolean): Backend => {
+      const { optimizerStepBlocks, ...rest } = b;
+      const w: Backend = { ...rest, optimizerStep: (...args: Parameters<Backend['optimizerStep']>) => { calls.push('whole'); b.optimizerStep(...args); } } as Backend;
+      if (withBlocks) {
+        (w as { optimizerStepBlocks: Backend['optimizerStepBlocks'] }).optimizerStepBlocks = (...args) => {
+          calls.push('blocks');
+          seen = Array.from(args[7].subarray(0, 2 * args[6]));
+          optimizerStepBlocks.apply(b, args);
+        };
+      }
+      return w;
+    };
+    const rng = new Rng(8);
+    const x = rng.uniformArray(16 * 3, -1, 1), y = rng.uniformArray(16, -1, 1);
+    const weights: Float32Array[] = [];
+    for (const [what, withBlocks, plain] of [['Sequential', true, false], ['Backend without blocks', false, false], ['plain target', true, true]] as const) {
+      calls.length = 0;
+      const model = new Sequential({ inputSize: 3, layers: [dense(5, { activation: 'relu' }), dense(2), dense(1)], seed: 4, backend: recording(withBlocks), loss: 'mse' });
+      const opt = createOptimizer({ name: 'adam', lr: 0.01 }, plain ? { params: model.params, grads: model.grads, backend: model.backend } : model);
+      for (let s = 0; s < 3; s++) {
+        model.lossAndGradient(x, y);
+        opt.step();
+      }
+      assert.deepEqual(calls, withBlocks && !plain ? ['blocks', 'blocks', 'blocks'] : ['whole', 'whole', 'whole'], what);
+      weights.push(model.params.slice());
+    }
+    assert.deepEqual(seen, [5, 3, 1, 5, 2, 5, 1, 2, 1, 2, 1, 1], 'rows and columns of each weight, one row per bias');
+    assert.deepEqual(weights[1], weights[0], 'whole against blocks');
+    assert.deepEqual(weights[2], weights[0], 'plain target against blocks');
+  });
 });
 
 /** The arena of a state() as floats. */

@@ -4,7 +4,8 @@
  * (`weight_decay` -> `weightDecay`), `createOptimizer` to make one over a model's parameter arena,
  * and gradient clipping as torch.nn.utils.clip_grad_norm_ / clip_grad_value_.
  *
- * Each `step()` is one kernel call (Backend.optimizerStep) over the whole arena. The per-step
+ * Each `step()` is one kernel call over the whole arena: Backend.optimizerStepBlocks with the
+ * arena's layout when the model gives it (a Sequential), else Backend.optimizerStep. The per-step
  * scalars (learning rate, bias corrections, NAdam's mu products, RAdam's rectification) are
  * computed here in float64 and handed to the kernel as float32, so the kernels keep no state and
  * both backends read the same values.
@@ -456,6 +457,36 @@ export interface OptimizerTarget {
   readonly backend: Backend;
   /** Throws (ERR_BLASNET_BUSY) when the arenas may not be updated now. */
   readonly guard?: (where: string) => void;
+  /**
+   * The arena's layout as Backend.optimizerStepBlocks takes it (rows and columns of each tensor,
+   * in order), when the model says: the step is then cut between threads the way the forward
+   * products read the weights.
+   */
+  readonly blocks?: Int32Array;
+}
+
+/**
+ * The blocks of a model whose parameters() tile its params arena in order (a Sequential's):
+ * [rows, cols] of each 2-d tensor, one row of each other one. null when they do not tile it.
+ */
+function arenaBlocks(model: Record<string, unknown>, params: Float32Array): Int32Array | null {
+  if (typeof model.parameters !== 'function') return null;
+  const views = (model.parameters as () => unknown).call(model);
+  if (!Array.isArray(views)) return null;
+  const blocks = new Int32Array(2 * views.length);
+  let at = params.byteOffset;
+  for (let i = 0; i < views.length; i++) {
+    const v = views[i] as { shape?: unknown; data?: unknown };
+    const data = v.data;
+    if (!(data instanceof Float32Array) || data.buffer !== params.buffer || data.byteOffset !== at || !Array.isArray(v.shape)) return null;
+    const shape = v.shape as number[];
+    const [rows, cols] = shape.length === 2 ? shape : [1, data.length];
+    if (!(rows * cols === data.length && cols >= 1)) return null;
+    blocks[2 * i] = rows;
+    blocks[2 * i + 1] = cols;
+    at += data.byteLength;
+  }
+  return at === params.byteOffset + params.byteLength ? blocks : null;
 }
 
 /** What gradient clipping touches: the gradient arena and the backend. */
@@ -488,7 +519,8 @@ function readTarget(model: unknown, where: string, needParams: boolean): Optimiz
   }
   // A Sequential refuses a step while a fitAsync worker trains the same memory.
   const guard = typeof m.notBusy === 'function' ? (m.notBusy as (where: string) => void).bind(model) : undefined;
-  return { params, grads, backend, ...(guard ? { guard } : {}) };
+  const blocks = needParams ? arenaBlocks(m, params) : null;
+  return { params, grads, backend, ...(guard ? { guard } : {}), ...(blocks ? { blocks } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -653,10 +685,13 @@ class ArenaOptimizer implements Optimizer {
   private readonly scalars: Float64Array;
   private readonly next: Float64Array;
   private readonly guard: ((where: string) => void) | undefined;
+  private readonly blocks: Int32Array | null;
 
   constructor(name: OptimizerName, options: Readonly<Record<string, unknown>>, target: OptimizerTarget) {
     this.name = name;
     this.guard = target.guard;
+    // A Backend written before optimizerStepBlocks existed steps the arena whole.
+    this.blocks = target.blocks && typeof target.backend.optimizerStepBlocks === 'function' ? target.blocks : null;
     this.def = OPTIMIZERS[name] as unknown as OptimizerDef;
     this.#options = options;
     this.#lr = options.lr as number;
@@ -712,7 +747,12 @@ class ArenaOptimizer implements Optimizer {
     const t = this.#stepCount + 1;
     this.#initialFor = null;
     this.def.fill(this.#options, t, this.#lr, this.hyper, this.scalars, this.next);
-    this.backend.optimizerStep(this.kernel, this.n, this.hyper, this.params, this.grads, this.arena);
+    if (this.blocks) {
+      this.backend.optimizerStepBlocks(this.kernel, this.n, this.hyper, this.params, this.grads, this.arena,
+        this.blocks.length / 2, this.blocks);
+    } else {
+      this.backend.optimizerStep(this.kernel, this.n, this.hyper, this.params, this.grads, this.arena);
+    }
     this.#stepCount = t;
     this.scalars.set(this.next);
   }
