@@ -762,12 +762,24 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   return exports;
 }
 
+// The module's entry point, registered without node-addon-api's wrapper: that wrapper rethrows
+// a failed napi_throw as a C++ exception, and a worker terminated while it loads the addon (each
+// napi call in Init then fails) took the whole process down with std::terminate. Here the error
+// goes to JavaScript if the environment still takes one, and nowhere otherwise.
+napi_value InitModule(napi_env env, napi_value exports) noexcept {
+  try {
+    return Init(Napi::Env(env), Napi::Object(env, exports));
+  } catch (const Napi::Error& e) {
+    throwQuietly([&] { return e; });
+  } catch (const std::exception& e) {
+    throwQuietly([&] { return Napi::Error::New(env, std::string("blasnet: ") + e.what()); });
+  } catch (...) {
+  }
+  return nullptr;
+}
+
 }  // namespace
 }  // namespace binding
 }  // namespace blasnet
 
-static Napi::Object InitBlasnet(Napi::Env env, Napi::Object exports) {
-  return blasnet::binding::Init(env, exports);
-}
-
-NODE_API_MODULE(blasnet, InitBlasnet)
+NAPI_MODULE_INIT() { return blasnet::binding::InitModule(env, exports); }

@@ -8,6 +8,7 @@ import { spawnSync } from 'child_process';
 import { Worker } from 'worker_threads';
 import { nativeAvailable } from '../lib';
 import { requireNative } from './helpers';
+import { addonPath } from '../lib/backend/native';
 
 const LIB = path.resolve(__dirname, '..', 'lib');
 
@@ -138,6 +139,33 @@ parentPort.postMessage({ limit: b.setThreadLimit(0), threads: b.getNumThreads(),
   it('leaves the process running: an error the dying worker cannot take is dropped, not thrown out of the addon', function () {
     this.timeout(60000);
     const r = spawnSync(process.execPath, ['-e', SCRIPT], { encoding: 'utf8', timeout: 55000 });
+    assert.equal(r.status, 0, `exit ${r.status} (${r.signal}): ${r.stderr}`);
+    assert.match(r.stdout, /survived/);
+  });
+
+  it('leaves the process running when the worker is terminated while it loads the addon', function () {
+    this.timeout(60000);
+    // process.dlopen runs the addon's entry point on every call, so the worker spends its time
+    // in it and a terminate lands there most times; before the entry point caught what failed,
+    // 100 workers aborted the process every run.
+    const loader = [
+      "const { parentPort, workerData } = require('worker_threads');",
+      "parentPort.postMessage('ready');",
+      'for (;;) process.dlopen({ exports: {} }, workerData);',
+    ].join('\n');
+    const script = [
+      "const { Worker } = require('worker_threads');",
+      '(async () => {',
+      '  for (let i = 0; i < 100; i++) {',
+      `    const w = new Worker(${JSON.stringify(loader)}, { eval: true, workerData: ${JSON.stringify(addonPath())} });`,
+      "    await new Promise((r) => w.once('message', r));",
+      '    await new Promise((r) => setTimeout(r, (i % 5) + 0.5));',
+      '    await w.terminate();',
+      '  }',
+      "  console.log('survived');",
+      '})();',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 55000 });
     assert.equal(r.status, 0, `exit ${r.status} (${r.signal}): ${r.stderr}`);
     assert.match(r.stdout, /survived/);
   });
