@@ -17,12 +17,18 @@ const MR = 3;
 let packA = new Float64Array(MC * KC);
 let packB = new Float64Array(4 * KC);
 const edge = new Float64Array(MR * 4);
+/** Whether primeTypeFeedback has run (on the first call). */
+let primed = false;
 
 export function gemmBlocked(
   transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
   a: Float32Array, aOff: number, b: Float32Array, bOff: number, beta: number,
   c: Float32Array, cOff: number,
 ): void {
+  if (!primed) {
+    primed = true;
+    primeTypeFeedback();
+  }
   if (m === 0 || n === 0) return;
   const mn = m * n;
   if (k === 0 || alpha === 0) {
@@ -187,26 +193,29 @@ function edgeTile(c: Float32Array, cOff: number, i: number, j: number, m: number
 }
 
 /**
- * Runs every path of gemmBlocked once on tiny operands when the module loads (all four transpose
- * cases, the three kinds of beta, tiles inside and across C's edges, one and two panels), so that
- * V8 has type feedback for every branch before it optimises the loops. Without it, a branch first
- * taken after optimisation (an edge tile, a transposed pack) deoptimises the function, and which
- * code V8 settles on then depends on the timing of its background compiles: the same product ran
- * at 2.4 or at 4.8 GFLOP/s from one process to the next.
+ * Runs every path of gemmBlocked once on tiny operands before its first real call (all four
+ * transpose cases, the three kinds of beta, tiles inside and across C's edges, one panel and
+ * two), so that V8 has type feedback for every branch before it optimises the loops. Without
+ * it, a branch first taken after optimisation (an edge tile, a transposed pack) deoptimises the
+ * function, and which code V8 settles on then depends on the timing of its background compiles:
+ * the same product ran at 2.4 or at 4.8 GFLOP/s from one process to the next (bench/RESULTS.md,
+ * run AA). It costs about 1.5 ms, once per process, on the first call.
  */
 function primeTypeFeedback(): void {
-  const k = KC + 2;
-  const a = new Float32Array(5 * k), b = new Float32Array(5 * k), c = new Float32Array(25);
+  const k = KC + 1;
+  const a = new Float32Array(4 * k), b = new Float32Array(4 * k), c = new Float32Array(12);
   for (let i = 0; i < a.length; i++) {
     a[i] = (i % 7) - 3;
     b[i] = (i % 5) - 2;
   }
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
-      for (const [m, n, kk] of [[3, 4, 2], [5, 5, 3], [4, 5, k]]) {
-        for (const beta of [0, 1, 0.5]) gemmBlocked(transA, transB, m, n, kk, 1.5, a, 0, b, 0, beta, c, 0);
+      for (const beta of [0, 1, 0.5]) {
+        gemmBlocked(transA, transB, 3, 4, 2, 1.5, a, 0, b, 0, beta, c, 0);
+        gemmBlocked(transA, transB, 2, 3, 2, 1.5, a, 0, b, 0, beta, c, 0);
       }
     }
   }
+  // Two panels: the second adds to what the first stored (the transposes only change packing).
+  gemmBlocked(false, false, 3, 4, k, 1, a, 0, b, 0, 0, c, 0);
 }
-primeTypeFeedback();
