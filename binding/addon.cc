@@ -675,13 +675,12 @@ void throwQuietly(const Make& make) noexcept {
   }
 }
 
-// Converts argument errors (and anything unexpected) into JS exceptions with a code.
-template <napi_value (*F)(Args&)>
-napi_value wrap(napi_env env, napi_callback_info cb) {
+// Runs body, and converts argument errors (and anything unexpected) into JS exceptions with a
+// code: every function the addon defines, and its entry point, run inside it.
+template <class Body>
+napi_value guarded(napi_env env, const Body& body) noexcept {
   try {
-    Args args(env, cb);
-    napi_value result = F(args);
-    return result ? result : undefined(env);
+    return body();
   } catch (const ArgError& e) {
     throwQuietly([&] {
       Napi::Error err = e.typeError ? static_cast<Napi::Error>(Napi::TypeError::New(env, e.message))
@@ -700,6 +699,15 @@ napi_value wrap(napi_env env, napi_callback_info cb) {
   } catch (...) {
   }
   return nullptr;
+}
+
+template <napi_value (*F)(Args&)>
+napi_value wrap(napi_env env, napi_callback_info cb) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, cb);
+    napi_value result = F(args);
+    return result ? result : undefined(env);
+  });
 }
 
 template <napi_value (*F)(Args&)>
@@ -765,17 +773,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 // The module's entry point, registered without node-addon-api's wrapper: that wrapper rethrows
 // a failed napi_throw as a C++ exception, and a worker terminated while it loads the addon (each
 // napi call in Init then fails) took the whole process down with std::terminate. Here the error
-// goes to JavaScript if the environment still takes one, and nowhere otherwise.
+// goes to JavaScript if the environment still takes one, and nowhere otherwise (guarded).
 napi_value InitModule(napi_env env, napi_value exports) noexcept {
-  try {
-    return Init(Napi::Env(env), Napi::Object(env, exports));
-  } catch (const Napi::Error& e) {
-    throwQuietly([&] { return e; });
-  } catch (const std::exception& e) {
-    throwQuietly([&] { return Napi::Error::New(env, std::string("blasnet: ") + e.what()); });
-  } catch (...) {
-  }
-  return nullptr;
+  return guarded(env, [&]() -> napi_value { return Init(Napi::Env(env), Napi::Object(env, exports)); });
 }
 
 }  // namespace

@@ -109,9 +109,32 @@ parentPort.postMessage({ limit: b.setThreadLimit(0), threads: b.getNumThreads(),
   });
 });
 
+/**
+ * Starts `times` workers running `source` (with `data` as workerData) one after another in a
+ * child process, and terminates each a few milliseconds after it says it is ready; asserts that
+ * the child lived to the end. In a child process, so that a regression fails the test instead of
+ * aborting the test run.
+ */
+function survivesTerminations(source: string, data: string, times: number): void {
+  const script = [
+    "const { Worker } = require('worker_threads');",
+    '(async () => {',
+    `  for (let i = 0; i < ${times}; i++) {`,
+    `    const w = new Worker(${JSON.stringify(source)}, { eval: true, workerData: ${JSON.stringify(data)} });`,
+    "    await new Promise((r) => w.once('message', r));",
+    '    await new Promise((r) => setTimeout(r, (i % 5) + 0.5));',
+    '    await w.terminate();',
+    '  }',
+    "  console.log('survived');",
+    '})();',
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 55000 });
+  assert.equal(r.status, 0, `exit ${r.status} (${r.signal}): ${r.stderr}`);
+  assert.match(r.stdout, /survived/);
+}
+
 (nativeAvailable() || requireNative ? describe : describe.skip)('a worker terminated while it calls the addon', () => {
-  // In a child process, so that a regression fails this test instead of aborting the test run:
-  // each worker loops over calls that throw (a bad argument) and calls that return, and is
+  // Each worker loops over calls that throw (a bad argument) and calls that return, and is
   // terminated a few milliseconds into the loop, 40 times.
   const WORKER = [
     "const { parentPort, workerData } = require('worker_threads');",
@@ -123,24 +146,10 @@ parentPort.postMessage({ limit: b.setThreadLimit(0), threads: b.getNumThreads(),
     '  b.colSum(1, 1, 0, x, y);',
     '}',
   ].join('\n');
-  const SCRIPT = [
-    "const { Worker } = require('worker_threads');",
-    '(async () => {',
-    '  for (let i = 0; i < 40; i++) {',
-    `    const w = new Worker(${JSON.stringify(WORKER)}, { eval: true, workerData: ${JSON.stringify(LIB)} });`,
-    "    await new Promise((r) => w.once('message', r));",
-    '    await new Promise((r) => setTimeout(r, (i % 5) + 0.5));',
-    '    await w.terminate();',
-    '  }',
-    "  console.log('survived');",
-    '})();',
-  ].join('\n');
 
   it('leaves the process running: an error the dying worker cannot take is dropped, not thrown out of the addon', function () {
     this.timeout(60000);
-    const r = spawnSync(process.execPath, ['-e', SCRIPT], { encoding: 'utf8', timeout: 55000 });
-    assert.equal(r.status, 0, `exit ${r.status} (${r.signal}): ${r.stderr}`);
-    assert.match(r.stdout, /survived/);
+    survivesTerminations(WORKER, LIB, 40);
   });
 
   it('leaves the process running when the worker is terminated while it loads the addon', function () {
@@ -153,20 +162,6 @@ parentPort.postMessage({ limit: b.setThreadLimit(0), threads: b.getNumThreads(),
       "parentPort.postMessage('ready');",
       'for (;;) process.dlopen({ exports: {} }, workerData);',
     ].join('\n');
-    const script = [
-      "const { Worker } = require('worker_threads');",
-      '(async () => {',
-      '  for (let i = 0; i < 100; i++) {',
-      `    const w = new Worker(${JSON.stringify(loader)}, { eval: true, workerData: ${JSON.stringify(addonPath())} });`,
-      "    await new Promise((r) => w.once('message', r));",
-      '    await new Promise((r) => setTimeout(r, (i % 5) + 0.5));',
-      '    await w.terminate();',
-      '  }',
-      "  console.log('survived');",
-      '})();',
-    ].join('\n');
-    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 55000 });
-    assert.equal(r.status, 0, `exit ${r.status} (${r.signal}): ${r.stderr}`);
-    assert.match(r.stdout, /survived/);
+    survivesTerminations(loader, addonPath(), 100);
   });
 });
