@@ -6,7 +6,8 @@
  * touches is a fault; with transparent huge pages one fault covers 2 MB.
  *
  * Setups alternate process by process, so the machine's drift falls on all alike: this build;
- * this build with BLASNET_HUGE_PAGES=0 (no huge-page advice); and with --before PATH, another
+ * this build with BLASNET_HUGE_PAGES=0 (no huge-page advice); with BLASNET_PREFAULT=0 (buffers
+ * about to be filled are not mapped ahead in one system call); and with --before PATH, another
  * build's dist/lib.
  *
  *   node dist/bench/data-load.js [--samples 7] [--before OLD/dist/lib] [--json]
@@ -82,6 +83,7 @@ function main(): void {
   const setups: Setup[] = [
     ...(before ? [{ label: `before (${path.resolve(before)})`, lib: path.resolve(before), env: {} }] : []),
     { label: 'this build, BLASNET_HUGE_PAGES=0', lib, env: { BLASNET_HUGE_PAGES: '0' } },
+    { label: 'this build, BLASNET_PREFAULT=0', lib, env: { BLASNET_PREFAULT: '0' } },
     { label: 'this build', lib, env: {} },
   ];
   const rows = setups.map(() => [] as Sample[]);

@@ -201,6 +201,12 @@ napi_value AdviseHugePages(Args& a) {
   return number(a.env(), static_cast<double>(adviseHugePages(x.data, x.length)));
 }
 
+napi_value PopulatePages(Args& a) {
+  a.expect(1);
+  View<uint8_t> x = a.bytes(0, "x");
+  return number(a.env(), static_cast<double>(populatePages(x.data, x.length)));
+}
+
 napi_value FirstNonFinite(Args& a) {
   a.expect(2);
   const size_t n = a.dim(0, "n");
@@ -735,6 +741,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   define<FirstLabelOutside>(env, exports, "firstLabelOutside");
   define<AddressOffset>(env, exports, "addressOffset");
   define<AdviseHugePages>(env, exports, "adviseHugePages");
+  define<PopulatePages>(env, exports, "populatePages");
   define<Mul>(env, exports, "mul");
   define<Penalty>(env, exports, "penalty");
   define<Activation>(env, exports, "activation");
@@ -767,6 +774,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("optimizerSlots", ints(env, optimizerCount(), optimizerSlots));
   exports.Set("optimizerHyperLengths", ints(env, optimizerCount(), optimizerHyperLength));
   exports.Set("napiVersion", NAPI_VERSION);
+  // The first training step's one-time costs (pool start, OpenBLAS's buffers), paid meanwhile.
+  startWarmUp();
   return exports;
 }
 

@@ -2,12 +2,19 @@
 // trap, a zeroed page and a page-table entry; on some virtual machines a fault takes 11-15 us,
 // so the first write of a 188 MB training set took 0.6-0.8 s. Backed by transparent huge pages,
 // the same write takes one fault per 2 MB (bench/RESULTS.md, run X).
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 
 #include "blasnet.h"
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
+// Linux 5.14's value, for C libraries whose headers predate it.
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 #endif
 
 namespace blasnet {
@@ -45,6 +52,36 @@ size_t adviseHugePages(void* data, size_t bytes) {
   const uintptr_t end = (from + bytes) & ~(uintptr_t{huge} - 1);
   if (end <= begin) return 0;
   if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE) != 0) return 0;
+  return end - begin;
+#else
+  (void)data;
+  (void)bytes;
+  return 0;
+#endif
+}
+
+// Whether this kernel took MADV_POPULATE_WRITE so far: cleared on the first EINVAL (a kernel
+// before 5.14), after which populatePages returns 0 without asking again.
+namespace {
+std::atomic<bool> gPopulateWorks{true};
+}  // namespace
+
+size_t populatePages(void* data, size_t bytes) {
+#if defined(__linux__)
+  if (data == nullptr || !gPopulateWorks.load(std::memory_order_relaxed)) return 0;
+  const long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0) return 0;
+  const uintptr_t p = static_cast<uintptr_t>(page), from = reinterpret_cast<uintptr_t>(data);
+  if (bytes > UINTPTR_MAX - from - p) return 0;
+  // Whole pages inside the buffer only, as adviseHugePages: the pages it shares at its ends are
+  // faulted in by their first write, as before.
+  const uintptr_t begin = (from + p - 1) & ~(p - 1);
+  const uintptr_t end = (from + bytes) & ~(p - 1);
+  if (end <= begin) return 0;
+  if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) != 0) {
+    if (errno == EINVAL) gPopulateWorks.store(false, std::memory_order_relaxed);
+    return 0;
+  }
   return end - begin;
 #else
   (void)data;

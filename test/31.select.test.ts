@@ -127,15 +127,23 @@ describe('backend selection', () => {
 
   (nativeAvailable() ? it : it.skip)('the addon loads OpenBLAS without worker threads, unless OPENBLAS_NUM_THREADS asks for them', () => {
     // Threads of this process before and after the native backend loads and runs a few GEMMs
-    // (OpenBLAS starts its workers when it loads), and the variable as the process sees it after.
+    // (OpenBLAS starts its workers when it loads), not counting the addon's own, and the variable
+    // as the process sees it after.
     const code = `const fs = require('fs');
 const count = () => fs.readdirSync('/proc/self/task').length;
 const before = count();
 const b = bn.getBackend('native');
 const n = 128, x = new Float32Array(n * n).fill(1), c = new Float32Array(n * n);
 for (let i = 0; i < 20; i++) b.gemm(false, false, n, n, n, 1, x, x, 0, c);
-const pool = fs.readdirSync('/proc/self/task').filter((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim() === 'blasnet-pool').length;
-console.log(JSON.stringify({ added: count() - before - pool, env: process.env.OPENBLAS_NUM_THREADS ?? null }));`;
+// The addon's own threads (its pool, and its warm-up while that runs) are named blasnet-*; a
+// thread may end between the listing and the read of its name.
+const name = (t) => { try { return fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim(); } catch { return 'ended'; } };
+// A thread the addon has just started carries the process's name until it names itself, so the
+// count is taken again for up to 2 s until it settles; OpenBLAS's workers would stay.
+const others = () => fs.readdirSync('/proc/self/task').filter((t) => !/^blasnet-|^ended$/.test(name(t))).length;
+const t0 = Date.now();
+while (others() > before && Date.now() - t0 < 2000);
+console.log(JSON.stringify({ added: others() - before, env: process.env.OPENBLAS_NUM_THREADS ?? null }));`;
     const load = (env: Record<string, string | undefined>) => {
       const e: Record<string, string> = { ...process.env as Record<string, string>, BLASNET_BACKEND: '', BLASNET_ADDON_PATH: '' };
       delete e.OPENBLAS_NUM_THREADS;
@@ -152,6 +160,27 @@ console.log(JSON.stringify({ added: count() - before - pool, env: process.env.OP
     const asked = load({ OPENBLAS_NUM_THREADS: '2' });
     assert.equal(asked.env, '2');
     if (os.availableParallelism() >= 2) assert.ok(asked.added >= 1, `expected an OpenBLAS worker, got ${asked.added} new threads`);
+  });
+
+  (nativeAvailable() ? it : it.skip)('the addon warms its kernels up on a thread of its own that ends; a process may exit at once after loading it', () => {
+    // Processes that exit while the warm-up runs end cleanly (it is waited for at exit, before
+    // OpenBLAS frees its buffers).
+    for (let i = 0; i < 10; i++) {
+      const r = run({}, "bn.getBackend('native'); process.exit(3)");
+      assert.equal(r.status, 3, r.stderr);
+    }
+    // The warm-up starts the pool's workers and ends; with BLASNET_WARM_UP=0 nothing starts
+    // before the first kernel that wants a second thread.
+    const code = `const fs = require('fs');
+const names = () => fs.readdirSync('/proc/self/task').map((t) => { try { return fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim(); } catch { return ''; } });
+bn.getBackend('native');
+const t0 = Date.now();
+while (names().includes('blasnet-warmup') && Date.now() - t0 < 10000);
+console.log(JSON.stringify({ running: names().includes('blasnet-warmup'), pool: names().filter((n) => n === 'blasnet-pool').length }));`;
+    const warmed = JSON.parse(run({ BLASNET_NUM_THREADS: '2' }, code).stdout) as { running: boolean; pool: number };
+    assert.deepEqual(warmed, { running: false, pool: 1 });
+    const cold = JSON.parse(run({ BLASNET_NUM_THREADS: '2', BLASNET_WARM_UP: '0' }, code).stdout) as { running: boolean; pool: number };
+    assert.deepEqual(cold, { running: false, pool: 0 });
   });
 
   (nativeAvailable() ? it : it.skip)('native info names OpenBLAS and its thread count; setNumThreads changes it', () => {

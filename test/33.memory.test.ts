@@ -3,7 +3,8 @@
  * addon has loaded, a model's arenas, its workspaces and the batch buffers start on a 64-byte
  * boundary, as the addon itself reports (addressOffset); and addressOffset, like every export of
  * the addon, rejects what is not a Float32Array with a coded error. Large buffers (a data set, its
- * Dataset copy) are advised for transparent huge pages before their first write.
+ * Dataset copy) are advised for transparent huge pages before their first write, and buffers about
+ * to be written whole (arenas, workspaces, batch buffers) are mapped in one system call each.
  */
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
@@ -12,7 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { BatchIterator, dense, encodeIdx, getBackend, Matrix, nativeAvailable, readIdx, Rng, Sequential } from '../lib';
-import { adviseLargeBuffer, alignedFloat32Array, LARGE_BUFFER_BYTES, largeFloat32Array, touchPages } from '../lib/backend/memory';
+import { adviseLargeBuffer, alignedFloat32Array, LARGE_BUFFER_BYTES, largeFloat32Array, prefault, touchPages } from '../lib/backend/memory';
 import { addonPath } from '../lib/backend/native';
 import { requireNative } from './helpers';
 
@@ -215,3 +216,112 @@ describe('touchPages and the gradient arena', () => {
     assert.ok(taken < pages / 10, `${taken} faults writing ${pages} pages of a compiled model's gradients`);
   });
 });
+
+/** Whether this kernel has madvise(MADV_POPULATE_WRITE): Linux 5.14 and later. */
+function kernelPopulates(): boolean {
+  const [major, minor] = os.release().split('.').map(Number);
+  return os.platform() === 'linux' && (major > 5 || (major === 5 && minor >= 14));
+}
+
+/**
+ * Minor page faults of this (the main) thread so far: the process's count would also take in
+ * other threads' (the collector's, the addon's warm-up after it loads).
+ */
+function mainThreadFaults(): number {
+  const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, minflt field 10.
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
+(nativeAvailable() || requireNative ? describe : describe.skip)('mapping fresh buffers ahead of their first write (native)', () => {
+  const faults = mainThreadFaults;
+  let populate: (x: unknown) => number;
+  before(() => {
+    getBackend('native');
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    populate = (require(addonPath()) as { populatePages(x: unknown): number }).populatePages;
+  });
+
+  it('populatePages maps the whole pages inside the array only, and leaves its contents alone', () => {
+    const page = 4096;
+    for (const make of [(n: number) => new Float32Array(n), (n: number) => new Uint8Array(4 * n),
+      (n: number) => new Float64Array(new SharedArrayBuffer(4 * n), 8, n / 2 - 2)]) {
+      const x = make(1 << 20);
+      x[0] = 7;
+      x[x.length - 1] = 3;
+      const mapped = populate(x);
+      if (!kernelPopulates()) {
+        assert.equal(mapped, 0);
+        continue;
+      }
+      assert.ok(mapped > 0 && mapped % page === 0 && mapped <= x.byteLength && mapped >= x.byteLength - 2 * page, `${mapped} of ${x.byteLength}`);
+      assert.equal(x[0], 7);
+      assert.equal(x[x.length - 1], 3);
+      assert.equal(x[1], 0);
+    }
+    // Less than a page, nothing at all, or a detached buffer: no whole page to map.
+    assert.equal(populate(new Uint8Array(100)), 0);
+    assert.equal(populate(new Uint8Array(0)), 0);
+    const moved = new Float32Array(1 << 20);
+    structuredClone(moved.buffer, { transfer: [moved.buffer] });
+    assert.equal(populate(moved), 0, 'a detached array has no memory');
+  });
+
+  it('a prefaulted array takes almost no page faults when it is written', function () {
+    if (!kernelPopulates()) this.skip();
+    const pages = (32 << 20) / 4096;
+    const x = new Float32Array(8 << 20);
+    assert.ok(prefault(x) >= x.byteLength - 2 * 4096);
+    const f0 = faults();
+    x.fill(1);
+    const taken = faults() - f0;
+    assert.ok(taken < pages / 10, `${taken} faults writing ${pages} prefaulted pages`);
+    // Without it, the same write faults page by page (the test would pass for nothing otherwise).
+    const y = new Float32Array(8 << 20);
+    const f1 = faults();
+    y.fill(1);
+    assert.ok(faults() - f1 > pages / 2, `${faults() - f1} faults writing ${pages} fresh pages`);
+  });
+
+  it('populatePages rejects anything but one typed array with a coded error', () => {
+    for (const bad of [undefined, null, 1, 'x', {}, [1], new ArrayBuffer(8), new DataView(new ArrayBuffer(8))]) {
+      assert.throws(() => populate(bad), (e: Error & { code?: string }) => e instanceof TypeError && e.code === 'ERR_BLASNET_ARG_TYPE', String(bad));
+    }
+    assert.throws(() => (populate as unknown as () => number)(), (e: Error & { code?: string }) => e.code === 'ERR_BLASNET_ARG_COUNT');
+  });
+
+  it('prefault does nothing under BLASNET_PREFAULT=0 or for less than a page', () => {
+    assert.equal(prefault(new Float32Array(1000)), 0);
+    const saved = process.env.BLASNET_PREFAULT;
+    process.env.BLASNET_PREFAULT = '0';
+    try {
+      assert.equal(prefault(new Float32Array(1 << 20)), 0);
+    } finally {
+      if (saved === undefined) delete process.env.BLASNET_PREFAULT;
+      else process.env.BLASNET_PREFAULT = saved;
+    }
+  });
+
+  it('fit maps the workspace and batch buffers before its first step, which then faults far fewer pages', function () {
+    if (!kernelPopulates()) this.skip();
+    // Wide layers, so that the workspace is thousands of pages and other faults are noise. The
+    // main thread's faults in the first step, in a fresh process with and without the mapping:
+    // OpenBLAS's buffers for these shapes fault alike in both.
+    const code = `const fs = require('fs');
+const faults = () => { const s = fs.readFileSync('/proc/self/task/' + process.pid + '/stat', 'utf8'); return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[7]); };
+const rows = 512, inputs = 2000;
+const model = new bn.Sequential({ inputSize: inputs, seed: 3, backend: 'native', layers: [bn.dense(2000, { activation: 'relu' }), bn.dense(10)] })
+  .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.01 } });
+const x = new bn.Matrix(new bn.Rng(6).uniformArray(rows * inputs), rows, inputs);
+const y = Int32Array.from({ length: rows }, (_, i) => i % 10);
+let f0 = 0, inStep = 0;
+model.fit(x, y, { epochs: 1, batchSize: rows, callbacks: [{ onEpochBegin: () => { f0 = faults(); }, onBatchEnd: () => { inStep = faults() - f0; } }] });
+console.log(inStep);`;
+    // Pages the step writes for the first time: the hidden layer's z, y and dz, the batch's x.
+    const written = Math.floor((3 * 512 * 2000 + 512 * 2000) * 4 / 4096);
+    const mapped = Number(fresh({ BLASNET_WARM_UP: '0' }, code));
+    const unmapped = Number(fresh({ BLASNET_WARM_UP: '0', BLASNET_PREFAULT: '0' }, code));
+    assert.ok(unmapped - mapped > 0.8 * written, `first step: ${mapped} faults mapped ahead, ${unmapped} not; the step writes ${written} fresh pages`);
+  });
+});
+

@@ -42,7 +42,7 @@ export function alignedFloat32Array(n: number, shared = false): Float32Array {
  * Maps x's memory now rather than on its first write: writes back one value of every 4 KB page,
  * unchanged. For an arena allocated long before its first use (a model's gradients, which the
  * first training step would otherwise fault in page by page). Not for memory another thread may
- * be writing.
+ * be writing. prefault does the same in one system call where it can.
  */
 export function touchPages(x: Float32Array): void {
   // Through 32-bit integers, so that every bit pattern (a NaN's payload too) is written back as it was.
@@ -94,9 +94,41 @@ export function adviseLargeBuffer(x: ArrayBufferView): number {
   return advise === null ? 0 : advise(x);
 }
 
-/** A zeroed Float32Array of n values, advised as adviseLargeBuffer says. */
+/**
+ * A zeroed Float32Array of n values, advised as adviseLargeBuffer says and mapped at once (see
+ * prefault): for a buffer about to be filled whole.
+ */
 export function largeFloat32Array(n: number): Float32Array<ArrayBuffer> {
   const out = new Float32Array(n);
   adviseLargeBuffer(out);
+  prefault(out);
   return out;
 }
+
+/*
+ * Fresh memory is mapped page by page at its first write, one page fault per 4 KB page; on some
+ * virtual machines a fault costs about 10 us, and a training run's first step paid for its
+ * workspaces that way. The addon's populatePages maps a buffer's pages in one system call
+ * (madvise MADV_POPULATE_WRITE, Linux 5.14 and later), measured at 0.5 us a page against 10 us a
+ * fault on such a machine (bench/RESULTS.md, run AB). It is used once the addon has loaded (the
+ * native backend, or a large buffer's huge-page advice); BLASNET_PREFAULT=0 turns it off.
+ */
+
+let populate: ((x: ArrayBufferView) => number) | null = null;
+
+/** The native backend registers its addon's populatePages here when it loads. @internal */
+export function setPagePopulator(populatePages: (x: ArrayBufferView) => number): void {
+  populate = populatePages;
+}
+
+/**
+ * Maps x's pages now, in one system call, for a buffer about to be written whole (a workspace,
+ * a batch buffer, an arena). Returns the bytes mapped: 0 when the addon has not loaded, the kernel
+ * cannot, or BLASNET_PREFAULT is 0; the pages are then mapped by their first write, as usual.
+ * x's contents are unchanged, and another thread may use x meanwhile.
+ */
+export function prefault(x: ArrayBufferView): number {
+  if (populate === null || x.byteLength < 4096 || process.env.BLASNET_PREFAULT === '0') return 0;
+  return populate(x);
+}
+

@@ -9,7 +9,7 @@ import { ACTIVATION_NAMES } from '../activations';
 import { ErrorCode, BlasnetError } from '../errors';
 import { LOSS_NAMES } from '../losses';
 import { OPTIMIZER_KERNEL_LIST, OPTIMIZER_KERNEL_NAMES } from '../optim/kernels';
-import { setAddressProbe, setHugePageAdvisor } from './memory';
+import { setAddressProbe, setHugePageAdvisor, setPagePopulator } from './memory';
 import { argCount, dim, i32 } from './check';
 import { checkBlocks, jsBackend } from './js';
 import type { Backend, BackendInfo } from './types';
@@ -24,6 +24,7 @@ type Addon = Omit<Backend, 'name' | 'info'> & {
   napiVersion: number;
   addressOffset(x: Float32Array): number;
   adviseHugePages(x: ArrayBufferView): number;
+  populatePages(x: ArrayBufferView): number;
 };
 
 /** The package's root directory (this file is dist/lib/backend/native.js). */
@@ -100,6 +101,7 @@ export function loadNativeBackend(file: string = addonPath()): Backend {
   // An older addon without it still trains; its arrays are just not aligned.
   if (typeof addon.addressOffset === 'function') setAddressProbe(addon.addressOffset);
   if (typeof addon.adviseHugePages === 'function') setHugePageAdvisor(addon.adviseHugePages);
+  if (typeof addon.populatePages === 'function') setPagePopulator(addon.populatePages);
   const backend: Backend = {
     name: 'native',
     gemm: addon.gemm,

@@ -3,7 +3,7 @@
  * are allocated once, so that a training loop allocates nothing per batch.
  */
 import { defaultBackend, getBackend } from '../backend/select';
-import { alignedFloat32Array } from '../backend/memory';
+import { alignedFloat32Array, prefault } from '../backend/memory';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
 import { Rng } from '../rng';
@@ -174,6 +174,8 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     // second set of views for a short last batch, so that epoch() never allocates.
     const cap = Math.min(this.batchSize, visited);
     const xBuf = alignedFloat32Array(cap * x.cols);
+    // Every epoch gathers into it: mapped in one call rather than page by page in the first batch.
+    prefault(xBuf);
     const index = new Int32Array(cap);
     const yBuf = this.makeTargets(cap);
     const wBuf = w === null ? null : new Float32Array(cap);

@@ -1,3 +1,4 @@
+import { prefault } from '../backend/memory';
 import type { Backend } from '../backend/types';
 import type { InitSpec } from '../init';
 import type { Rng } from '../rng';
@@ -86,6 +87,17 @@ export abstract class Layer {
 
   /** Allocates the workspaces for `rows` rows (reserve() calls it when the batch grows). */
   protected abstract allocate(rows: number): void;
+
+  /**
+   * Maps the pages of the workspaces (every Float32Array field) now, in one call each (see
+   * prefault), for a training loop about to write them; the input gradient `dIn` only when
+   * `needDx` (the first layer is not asked for one). @internal
+   */
+  prefaultWorkspaces(needDx: boolean): void {
+    for (const [k, v] of Object.entries(this)) {
+      if (v instanceof Float32Array && (needDx || k !== 'dIn')) prefault(v);
+    }
+  }
 
   /** The forward pass over `batch` rows of x; returns the output, a workspace view valid until the next pass. */
   abstract forward(ctx: PassContext, batch: number, x: Float32Array): Float32Array;

@@ -1,5 +1,5 @@
 import { defaultBackend, getBackend } from '../backend/select';
-import { alignedFloat32Array, touchPages } from '../backend/memory';
+import { alignedFloat32Array, prefault, touchPages } from '../backend/memory';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
 import { optionsArg, show, typeName } from '../describe';
@@ -182,6 +182,8 @@ export class Sequential {
     this.params = shared ? shared.params : alignedFloat32Array(total, true);
     this.grads = shared ? shared.grads : alignedFloat32Array(total, true);
     this.ownsArenas = !shared;
+    // The initialisers write every parameter: their pages are mapped in one call first.
+    if (this.ownsArenas) prefault(this.params);
     this.views = specs.map(({ layer, spec, offset, size: n }) => ({
       name: `${layers[layer].name ?? layer}.${spec.name}`,
       shape: spec.shape,
@@ -518,7 +520,7 @@ export class Sequential {
     // would otherwise fall in the first training step (230 page faults for the reference MLP,
     // 2-3 ms on a VM where a fault costs 11-15 us; bench/RESULTS.md run X). Not at construction:
     // a model that only predicts never needs those pages. Shared arenas belong to their owner.
-    if (this.ownsArenas) touchPages(this.grads);
+    if (this.ownsArenas && prefault(this.grads) === 0) touchPages(this.grads);
     return this;
   }
 
@@ -725,12 +727,21 @@ export class Sequential {
     return (next as Float32Array).subarray(0, this.lastBatch * this.layers[i].outSize);
   }
 
-  /** Sizes the workspace for passes of up to `batch` rows (it only grows). @internal */
-  reserve(batch: number): void {
-    if (batch <= this.capacity) return;
-    this.capacity = batch;
-    for (const l of this.layers) l.reserve(batch);
-    this.lossGrad = alignedFloat32Array(batch * this.outputSize);
+  /**
+   * Sizes the workspace for passes of up to `batch` rows (it only grows). With `mapNow` (a
+   * training loop about to use all of it), the workspace's pages are also mapped now, in one call
+   * per array, rather than by a page fault each in the first step (see prefault). @internal
+   */
+  reserve(batch: number, mapNow = false): void {
+    if (batch > this.capacity) {
+      this.capacity = batch;
+      for (const l of this.layers) l.reserve(batch);
+      this.lossGrad = alignedFloat32Array(batch * this.outputSize);
+    }
+    if (mapNow) {
+      this.layers.forEach((l, i) => l.prefaultWorkspaces(i > 0));
+      prefault(this.lossGrad);
+    }
   }
 
   /** Checks an input; leaves its data in inputData and returns its row count (no allocation for a Matrix or Float32Array). */

@@ -19,7 +19,7 @@
  * without momentum).
  */
 import type { Backend } from '../backend/types';
-import { alignedFloat32Array } from '../backend/memory';
+import { alignedFloat32Array, prefault } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Sequential } from '../model/sequential';
 import type { Schedule } from '../schedules';
@@ -703,6 +703,8 @@ class ArenaOptimizer implements Optimizer {
     this.kernel = optimizerKernelId(this.def.kernel);
     this.slots = kernel.slots.length;
     this.arena = alignedFloat32Array(this.slots * this.n);
+    // zeroState writes it whole, and every step after: mapped in one call first.
+    prefault(this.arena);
     this.hyper = new Float32Array(kernel.hyper.length);
     this.scalarNames = Object.keys(this.def.scalars ?? {});
     this.scalars = new Float64Array(this.scalarNames.length);

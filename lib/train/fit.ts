@@ -648,11 +648,12 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
   if (parallel && val) val = parallel.validation(val);
   // Validation batches of at least 256 rows (fewer passes); the model's workspace is sized for
   // them before the first step, so that the first validation pass, like every later one, reuses
-  // the training pass's memory rather than allocating and touching its own.
+  // the training pass's memory rather than allocating and touching its own. Its pages are mapped
+  // now in one call per array (where the addon can), not by a page fault each in the first step.
   const valBatch = Math.max(batchSize, 256);
   const valBatches = val ? evaluationBatches(model, val, valBatch) : null;
   const valMetrics = val ? compiled.metrics.map((m) => metricOn(m, model.backend)) : [];
-  if (val) model.reserve(Math.min(valBatch, val.x.rows));
+  model.reserve(Math.max(Math.min(batchSize, train.x.rows), val ? Math.min(valBatch, val.x.rows) : 0), true);
   // One options object for every step, its weight pointed at the batch's: a step allocates nothing.
   const step: { weight: Float32Array | null } = { weight: null };
   const stepsPerEpoch = it.batchesPerEpoch;
