@@ -1,13 +1,16 @@
-// The first GEMMs a process runs pay for more than their arithmetic: the pool's workers start,
-// OpenBLAS maps the packing buffer of each thread that calls it and the pages of it that a
-// product uses are faulted in one by one, and the kernels' code is paged in. For the reference
-// MLP that was about 150 page faults and 3 ms in its first training step on a VM where a fault
-// costs 11-15 us (bench/RESULTS.md, run AB). startWarmUp pays it once per process on a thread of
-// its own, while the process goes on loading its data, so that the first step finds it done.
+// The first GEMMs a process runs pay for more than their arithmetic: OpenBLAS maps a packing
+// buffer (from a process-wide table: a buffer warmed on one thread serves the next caller) and
+// the pages of it that a product uses are faulted in one by one, and the kernels' code is paged
+// in. For the reference MLP's first layer that made the process's first forward pass about
+// 1.9 ms against 1.0 (bench/RESULTS.md, run AB), on a VM where a fault costs about 10 us.
+// startWarmUp pays it once per process on a thread of its own, while the process goes on
+// loading its data.
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+
+#include <sys/mman.h>
 
 #include "blasnet.h"
 
@@ -19,9 +22,7 @@ namespace blasnet {
 namespace {
 
 // Products of the shapes of a small MLP's training step at batch 128 (784 inputs, 256 units),
-// each twice: the first call of a shape may run on one thread while a worker is still starting,
-// the second runs on every thread. One of 32 rows too, which OpenBLAS's AVX-512 cores take with
-// their small kernels.
+// and one of 32 rows, which OpenBLAS's AVX-512 cores take with their small kernels.
 struct Shape {
   bool transA, transB;
   size_t m, n, k;
@@ -39,18 +40,22 @@ void warmUp() {
 #endif
   size_t most = 0;
   for (const Shape& s : kShapes) most = std::max(most, std::max(s.m * s.k, std::max(s.k * s.n, s.m * s.n)));
-  // calloc: the operands stay zero pages, which reading does not copy; only C is written.
-  float* a = static_cast<float*>(std::calloc(most, sizeof(float)));
-  float* b = static_cast<float*>(std::calloc(most, sizeof(float)));
-  float* c = static_cast<float*>(std::calloc(most, sizeof(float)));
-  if (a && b && c) {
-    for (const Shape& s : kShapes) {
-      for (int i = 0; i < 2; ++i) gemm(s.transA, s.transB, s.m, s.n, s.k, 1.0f, a, b, 0.0f, c);
-    }
-  }
-  std::free(a);
-  std::free(b);
-  std::free(c);
+  // Mapped here rather than taken from malloc, which keeps its state as the process left it
+  // (freeing a large block raises glibc's mmap threshold for every thread). The operands stay
+  // zero pages, which reading does not copy; only C is written.
+  const size_t bytes = 3 * most * sizeof(float);
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return;
+  float* a = static_cast<float*>(mem);
+  float* b = a + most;
+  float* c = b + most;
+  // On this thread alone: the pool's worker is left for the first kernel that wants it, started
+  // by the thread that trains. Started here instead, training steps at batch 32 ran 3-17% slower
+  // in four of five paired runs (bench/RESULTS.md, run AB).
+  const int previous = setThreadLimit(1);
+  for (const Shape& s : kShapes) gemm(s.transA, s.transB, s.m, s.n, s.k, 1.0f, a, b, 0.0f, c);
+  setThreadLimit(previous);
+  munmap(mem, bytes);
 }
 
 struct WarmUp {
