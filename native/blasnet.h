@@ -42,10 +42,10 @@ void gemmBatched(bool transA, bool transB, size_t m, size_t n, size_t k, size_t 
                  float* c, size_t strideC);
 
 // ---- warm-up ---------------------------------------------------------------------------------
-// Starts, once per process, a thread that runs a few GEMMs of a small MLP's shapes over the
-// kernel threads (native/warmup.cc): the pool's workers start and OpenBLAS's packing buffers are
-// faulted in before the first training step needs them. Returns at once; later calls do nothing,
-// and so does every call when the environment variable BLASNET_WARM_UP is 0.
+// Starts, once per process, a thread that runs a few GEMMs of a small MLP's shapes on itself
+// alone (native/warmup.cc): OpenBLAS's packing buffer and the kernels' code are mapped before the
+// first training step needs them. Returns at once; later calls do nothing, and so does every
+// call when the environment variable BLASNET_WARM_UP is 0.
 void startWarmUp();
 
 // ---- memory -----------------------------------------------------------------------------------
