@@ -774,7 +774,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("optimizerSlots", ints(env, optimizerCount(), optimizerSlots));
   exports.Set("optimizerHyperLengths", ints(env, optimizerCount(), optimizerHyperLength));
   exports.Set("napiVersion", NAPI_VERSION);
-  // The first training step's one-time costs (pool start, OpenBLAS's buffers), paid meanwhile.
+  // The first GEMM's one-time costs (OpenBLAS's packing buffer, the kernels' code), paid meanwhile.
   startWarmUp();
   return exports;
 }

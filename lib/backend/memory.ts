@@ -107,11 +107,12 @@ export function largeFloat32Array(n: number): Float32Array<ArrayBuffer> {
 
 /*
  * Fresh memory is mapped page by page at its first write, one page fault per 4 KB page; on some
- * virtual machines a fault costs about 10 us, and a training run's first step paid for its
- * workspaces that way. The addon's populatePages maps a buffer's pages in one system call
- * (madvise MADV_POPULATE_WRITE, Linux 5.14 and later), measured at 0.5 us a page against 10 us a
- * fault on such a machine (bench/RESULTS.md, run AB). It is used once the addon has loaded (the
- * native backend, or a large buffer's huge-page advice); BLASNET_PREFAULT=0 turns it off.
+ * virtual machines a fault costs about 10 us. The addon's populatePages maps a buffer's pages in
+ * one system call (madvise MADV_POPULATE_WRITE, Linux 5.14 and later): on such a machine 0.8 us a
+ * page, and the first write after it about 5 us, against 10.5 us for a faulting write
+ * (bench/RESULTS.md, run AB: a reference MLP builds and compiles 1.5x faster). It is used once the
+ * addon has loaded (the native backend, or a large buffer's huge-page advice); BLASNET_PREFAULT=0
+ * turns it off.
  */
 
 let populate: ((x: ArrayBufferView) => number) | null = null;
