@@ -40,19 +40,37 @@ size_t hugePageBytes() {
 
 }  // namespace
 
+#if defined(__linux__)
+namespace {
+
+// madvise(advice) over the `unit`-aligned pages wholly inside data[0..bytes): advice on a range
+// applies to whole pages, and memory outside the buffer is not ours to advise. Returns the bytes
+// advised: 0 when no such page is inside, or when madvise fails (*error then holds its errno).
+size_t adviseInside(void* data, size_t bytes, size_t unit, int advice, int* error) {
+  *error = 0;
+  const uintptr_t from = reinterpret_cast<uintptr_t>(data);
+  if (data == nullptr || unit == 0 || bytes > UINTPTR_MAX - from - unit) return 0;
+  const uintptr_t begin = (from + unit - 1) & ~(uintptr_t{unit} - 1);
+  const uintptr_t end = (from + bytes) & ~(uintptr_t{unit} - 1);
+  if (end <= begin) return 0;
+  if (madvise(reinterpret_cast<void*>(begin), end - begin, advice) != 0) {
+    *error = errno;
+    return 0;
+  }
+  return end - begin;
+}
+
+// Whether this kernel took MADV_POPULATE_WRITE so far: cleared on the first EINVAL (a kernel
+// before 5.14), after which populatePages returns 0 without asking again.
+std::atomic<bool> gPopulateWorks{true};
+
+}  // namespace
+#endif
+
 size_t adviseHugePages(void* data, size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  const size_t huge = hugePageBytes();
-  if (huge == 0 || data == nullptr) return 0;
-  const uintptr_t from = reinterpret_cast<uintptr_t>(data);
-  if (bytes > UINTPTR_MAX - from) return 0;
-  // Only the huge pages wholly inside the buffer: advice on a range applies to whole pages, and
-  // memory outside the buffer is not ours to advise.
-  const uintptr_t begin = (from + huge - 1) & ~(uintptr_t{huge} - 1);
-  const uintptr_t end = (from + bytes) & ~(uintptr_t{huge} - 1);
-  if (end <= begin) return 0;
-  if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE) != 0) return 0;
-  return end - begin;
+  int error = 0;
+  return adviseInside(data, bytes, hugePageBytes(), MADV_HUGEPAGE, &error);
 #else
   (void)data;
   (void)bytes;
@@ -60,29 +78,17 @@ size_t adviseHugePages(void* data, size_t bytes) {
 #endif
 }
 
-// Whether this kernel took MADV_POPULATE_WRITE so far: cleared on the first EINVAL (a kernel
-// before 5.14), after which populatePages returns 0 without asking again.
-namespace {
-std::atomic<bool> gPopulateWorks{true};
-}  // namespace
-
 size_t populatePages(void* data, size_t bytes) {
 #if defined(__linux__)
-  if (data == nullptr || !gPopulateWorks.load(std::memory_order_relaxed)) return 0;
+  if (!gPopulateWorks.load(std::memory_order_relaxed)) return 0;
   const long page = sysconf(_SC_PAGESIZE);
   if (page <= 0) return 0;
-  const uintptr_t p = static_cast<uintptr_t>(page), from = reinterpret_cast<uintptr_t>(data);
-  if (bytes > UINTPTR_MAX - from - p) return 0;
-  // Whole pages inside the buffer only, as adviseHugePages: the pages it shares at its ends are
+  // Whole pages only, as for adviseHugePages: the pages the buffer shares at its ends are
   // faulted in by their first write, as before.
-  const uintptr_t begin = (from + p - 1) & ~(p - 1);
-  const uintptr_t end = (from + bytes) & ~(p - 1);
-  if (end <= begin) return 0;
-  if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) != 0) {
-    if (errno == EINVAL) gPopulateWorks.store(false, std::memory_order_relaxed);
-    return 0;
-  }
-  return end - begin;
+  int error = 0;
+  const size_t done = adviseInside(data, bytes, static_cast<size_t>(page), MADV_POPULATE_WRITE, &error);
+  if (error == EINVAL) gPopulateWorks.store(false, std::memory_order_relaxed);
+  return done;
 #else
   (void)data;
   (void)bytes;
