@@ -50,8 +50,8 @@ void warmUp() {
   float* b = a + most;
   float* c = b + most;
   // On this thread alone: the pool's worker is left for the first kernel that wants it, started
-  // by the thread that trains. Started here instead, training steps at batch 32 ran 3-17% slower
-  // in four of five paired runs (bench/RESULTS.md, run AB).
+  // by the thread that trains. Started here instead, training steps at batch 32 ran slower in
+  // five paired runs (medians 3-17%; bench/RESULTS.md, run AB).
   const int previous = setThreadLimit(1);
   for (const Shape& s : kShapes) gemm(s.transA, s.transB, s.m, s.n, s.k, 1.0f, a, b, 0.0f, c);
   setThreadLimit(previous);
