@@ -13,7 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { BatchIterator, dense, encodeIdx, getBackend, Matrix, nativeAvailable, readIdx, Rng, Sequential } from '../lib';
-import { adviseLargeBuffer, alignedFloat32Array, LARGE_BUFFER_BYTES, largeFloat32Array, prefault, touchPages } from '../lib/backend/memory';
+import { adviseLargeBuffer, alignedFloat32Array, LARGE_BUFFER_BYTES, largeFloat32Array, mappedCopy, prefault, touchPages } from '../lib/backend/memory';
 import { addonPath } from '../lib/backend/native';
 import { requireNative } from './helpers';
 
@@ -198,6 +198,19 @@ describe('touchPages and the gradient arena', () => {
     touchPages(new Float32Array(bits.buffer));
     assert.deepEqual(bits, before);
     touchPages(new Float32Array(0));
+  });
+
+  it('mappedCopy copies every bit into memory of its own, NaN payloads included', () => {
+    for (const n of [0, 5, 3 * 1024 + 7, 100_003]) {
+      const bits = new Int32Array(n);
+      const rng = new Rng(n);
+      for (let i = 0; i < n; i++) bits[i] = rng.int(2 ** 31) * (rng.int(2) === 0 ? 1 : -1);
+      if (n > 1) bits[1] = 0x7fa00001; // a signalling NaN with a payload
+      const x = new Float32Array(bits.buffer);
+      const copy = mappedCopy(x);
+      assert.notEqual(copy.buffer, x.buffer);
+      assert.deepEqual(new Int32Array(copy.buffer, copy.byteOffset, n), bits);
+    }
   });
 
   it('compile maps the gradient arena and keeps its values; writing it afterwards faults almost no pages', () => {

@@ -133,3 +133,11 @@ export function prefault(x: ArrayBufferView): number {
   return populate(x);
 }
 
+/** A copy of x (x.slice()), its fresh memory mapped by prefault before the copy writes it. */
+export function mappedCopy(x: Float32Array): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(x.length);
+  prefault(out);
+  out.set(x);
+  return out;
+}
+

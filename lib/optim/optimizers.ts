@@ -19,7 +19,7 @@
  * without momentum).
  */
 import type { Backend } from '../backend/types';
-import { alignedFloat32Array, prefault } from '../backend/memory';
+import { alignedFloat32Array, mappedCopy, prefault } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Sequential } from '../model/sequential';
 import type { Schedule } from '../schedules';
@@ -800,8 +800,8 @@ class ArenaOptimizer implements Optimizer {
     // again, and fit's first epoch is spared allocating and filling a copy of the whole arena.
     c.initial = o.#initialFor !== null && o.#initialFor === o.#options;
     if (!c.initial) {
-      c.arena ??= new Float32Array(o.arena.length);
-      c.arena.set(o.arena);
+      if (c.arena === null) c.arena = mappedCopy(o.arena);
+      else c.arena.set(o.arena);
     }
     return c;
   }

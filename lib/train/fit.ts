@@ -4,6 +4,7 @@
  * any work starts; after the first batch a step allocates nothing.
  */
 import type { Backend } from '../backend/types';
+import { mappedCopy } from '../backend/memory';
 import { BatchIterator } from '../data/batches';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { LOSSES } from '../losses';
@@ -585,7 +586,8 @@ class Snapshot {
   epoch = 0;
 
   constructor(private readonly model: Sequential, private readonly opt: Optimizer) {
-    this.params = model.params.slice();
+    // Fresh memory the size of the arena: mapped in one call before the copy (see prefault).
+    this.params = mappedCopy(model.params);
     this.buffers = model.buffers().map((b) => b.data.slice());
     this.optimizer = copyStateOf(opt);
   }
