@@ -55,6 +55,8 @@ export abstract class Layer {
   outSize = 0;
   /** Rows the workspaces can hold. */
   protected capacity = 0;
+  /** The capacity whose workspaces prefaultWorkspaces last mapped (they stay mapped). */
+  private mappedCapacity = 0;
   protected params: Float32Array[] = [];
   protected grads: Float32Array[] = [];
 
@@ -94,6 +96,9 @@ export abstract class Layer {
    * `needDx` (the first layer is not asked for one). @internal
    */
   prefaultWorkspaces(needDx: boolean): void {
+    // Once per allocation: a later fit of the same model finds the arrays mapped already.
+    if (this.mappedCapacity === this.capacity) return;
+    this.mappedCapacity = this.capacity;
     for (const [k, v] of Object.entries(this)) {
       if (v instanceof Float32Array && (needDx || k !== 'dIn')) prefault(v);
     }

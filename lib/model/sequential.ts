@@ -121,6 +121,8 @@ export class Sequential {
   private readonly rng: Rng;
   private loss: ResolvedLoss | null;
   private capacity = 0;
+  /** The capacity whose lossGrad reserve(batch, true) last mapped (it stays mapped). */
+  private mappedCapacity = 0;
   private lossGrad = new Float32Array(0);
   private inputs: Float32Array[] = [];
   private lastBatch = -1;
@@ -740,7 +742,9 @@ export class Sequential {
     }
     if (mapNow) {
       this.layers.forEach((l, i) => l.prefaultWorkspaces(i > 0));
-      prefault(this.lossGrad);
+      // Once per array: a later fit of the same model finds it mapped already.
+      if (this.mappedCapacity !== this.capacity) prefault(this.lossGrad);
+      this.mappedCapacity = this.capacity;
     }
   }
 
