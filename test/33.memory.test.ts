@@ -91,6 +91,14 @@ function fresh(env: Record<string, string>, code: string): string {
   return r.stdout.trim();
 }
 
+/** An addon export over one typed array's memory rejects anything else, and a missing argument, with a coded error. */
+function rejectsAllButOneTypedArray(f: (x: unknown) => number): void {
+  for (const bad of [undefined, null, 1, 'x', {}, [1], new ArrayBuffer(8), new DataView(new ArrayBuffer(8))]) {
+    assert.throws(() => f(bad), (e: Error & { code?: string }) => e instanceof TypeError && e.code === 'ERR_BLASNET_ARG_TYPE', String(bad));
+  }
+  assert.throws(() => (f as unknown as () => number)(), (e: Error & { code?: string }) => e.code === 'ERR_BLASNET_ARG_COUNT');
+}
+
 (nativeAvailable() || requireNative ? describe : describe.skip)('huge-page advice for large buffers (native)', () => {
   let advise: (x: unknown) => number;
   let hugeBytes = 0;
@@ -140,10 +148,7 @@ function fresh(env: Record<string, string>, code: string): string {
   });
 
   it('adviseHugePages rejects anything but one typed array with a coded error', () => {
-    for (const bad of [undefined, null, 1, 'x', {}, [1], new ArrayBuffer(8), new DataView(new ArrayBuffer(8))]) {
-      assert.throws(() => advise(bad), (e: Error & { code?: string }) => e instanceof TypeError && e.code === 'ERR_BLASNET_ARG_TYPE', String(bad));
-    }
-    assert.throws(() => (advise as unknown as () => number)(), (e: Error & { code?: string }) => e.code === 'ERR_BLASNET_ARG_COUNT');
+    rejectsAllButOneTypedArray(advise);
   });
 
   it('adviseLargeBuffer skips small buffers and BLASNET_HUGE_PAGES=0', () => {
@@ -297,10 +302,7 @@ function mainThreadFaults(): number {
   });
 
   it('populatePages rejects anything but one typed array with a coded error', () => {
-    for (const bad of [undefined, null, 1, 'x', {}, [1], new ArrayBuffer(8), new DataView(new ArrayBuffer(8))]) {
-      assert.throws(() => populate(bad), (e: Error & { code?: string }) => e instanceof TypeError && e.code === 'ERR_BLASNET_ARG_TYPE', String(bad));
-    }
-    assert.throws(() => (populate as unknown as () => number)(), (e: Error & { code?: string }) => e.code === 'ERR_BLASNET_ARG_COUNT');
+    rejectsAllButOneTypedArray(populate);
   });
 
   it('prefault does nothing under BLASNET_PREFAULT=0 or for less than a page', () => {
