@@ -42,7 +42,7 @@ export const BANDWIDTH_KERNELS: readonly BandwidthKernel[] = [
   { id: 'gather', label: `gatherRows, ${GATHER_COLS}-float rows`, bytes: 8, traffic: 'source rows read, batch written', leveled: false },
   {
     id: 'gather-checked', label: `gatherRowsChecked (fit's first epoch), ${GATHER_COLS}-float rows`, bytes: 8,
-    traffic: 'source rows read, batch written, each value tested as it is copied', leveled: true,
+    traffic: 'source rows read, batch written, then read again from cache to test it', leveled: true,
   },
   { id: 'labels', label: 'firstLabelOutside (fit\'s label check)', bytes: 4, traffic: 'labels read', leveled: true },
   { id: 'softmax', label: `softmax, rows of ${CLASSES}`, bytes: 8, traffic: 'x read, y written', leveled: true },

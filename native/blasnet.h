@@ -68,7 +68,7 @@ void colSum(size_t rows, size_t cols, float beta, const float* x, float* out);  
 Status gatherRows(size_t rows, size_t cols, size_t srcRows, const int32_t* index, const float* src,
                   float* dst);                                                       // dst[i,:] = src[index[i],:]
 // gatherRows that also sets *firstBad to the position in dst of the first NaN or infinity among
-// the gathered values, or -1: each row is checked as it is copied, while it is in cache.
+// the gathered values, or -1: each row is checked a few rows after its copy, while it is in cache.
 Status gatherRowsChecked(size_t rows, size_t cols, size_t srcRows, const int32_t* index, const float* src,
                          float* dst, int64_t* firstBad);
 // out[0..n) = 0, 1, ..., n-1, then shuffled as Rng.shuffle shuffles (Fisher-Yates from the top,

@@ -12,6 +12,8 @@ namespace {
 // Gathered elements per piece at least, and how many rows ahead a piece prefetches.
 constexpr double kMinGatherPart = 1 << 13;
 constexpr size_t kGatherAhead = 4;
+// A checked gather tests the rows it copied at least this many bytes earlier.
+constexpr size_t kScanBehindBytes = 12 << 10;
 // Elements per piece of a finite scan at least.
 constexpr double kMinScanPart = 1 << 16;
 
@@ -46,33 +48,32 @@ BLASNET_INLINE void colSumColumns(size_t rows, size_t cols, size_t lo, size_t hi
 }
 constexpr auto kColSum = levels<decltype(&colSumColumns), &colSumColumns>();
 
-// Whether x[0..n) holds a NaN or infinity (exponent bits all ones): a branch-free OR that vectorises.
+// Whether x[0..n) holds a NaN or infinity (exponent bits all ones): a branch-free OR that vectorises,
+// into 32 separate flags (two AVX-512 vectors, four AVX2 or eight SSE2 ones) so that consecutive
+// vectors do not wait on one another's OR: 1.3-2x the rate of a single flag on L1- and L2-resident
+// rows (bench/RESULTS.md, run AC).
 BLASNET_INLINE bool anyNonFinite(size_t n, const float* x) {
   constexpr uint32_t kExponent = 0x7f800000u;
+  constexpr size_t kFlags = 32;
+  uint32_t flags[kFlags] = {};
+  size_t i = 0;
+  for (; i + kFlags <= n; i += kFlags) {
+    for (size_t j = 0; j < kFlags; ++j) {
+      uint32_t bits;
+      std::memcpy(&bits, x + i + j, sizeof bits);
+      flags[j] |= (bits & kExponent) == kExponent;
+    }
+  }
   uint32_t bad = 0;
-  for (size_t i = 0; i < n; ++i) {
+  for (; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, x + i, sizeof bits);
     bad |= (bits & kExponent) == kExponent;
   }
+  for (size_t j = 0; j < kFlags; ++j) bad |= flags[j];
   return bad != 0;
 }
 constexpr auto kAnyNonFinite = levels<decltype(&anyNonFinite), &anyNonFinite>();
-
-// dst[0..n) = src[0..n), and whether any copied value is a NaN or infinity: one pass that tests
-// each value between its load and its store (the same branch-free OR as anyNonFinite).
-BLASNET_INLINE bool copyAnyNonFinite(size_t n, const float* __restrict src, float* __restrict dst) {
-  constexpr uint32_t kExponent = 0x7f800000u;
-  uint32_t bad = 0;
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, src + i, sizeof bits);
-    std::memcpy(dst + i, &bits, sizeof bits);
-    bad |= (bits & kExponent) == kExponent;
-  }
-  return bad != 0;
-}
-constexpr auto kCopyAnyNonFinite = levels<decltype(&copyAnyNonFinite), &copyAnyNonFinite>();
 
 // Whether any of labels[0..n) is k or more as an unsigned 32-bit value (a negative label is).
 BLASNET_INLINE bool anyLabelOutside(size_t n, const int32_t* labels, uint32_t k) {
@@ -161,9 +162,16 @@ Status gather(size_t rows, size_t cols, size_t srcRows, const int32_t* index, co
   // copies, into every cache level (with a non-temporal hint the gather ran slower than with no
   // prefetch at all: bench/c/gather.c; bench/step-phases.js measured the gather of a batch-512
   // step at 185-190 us with it and 125-144 with this one, bench/RESULTS.md run T), and pieces
-  // run on the kernel threads. A checked gather tests each value as it copies it (between its
-  // load and its store), instead of reading the batch again afterwards.
-  const auto copyBad = kCopyAnyNonFinite();
+  // run on the kernel threads.
+  //
+  // A checked gather copies each row with memcpy, as the plain one does, and tests the rows of dst
+  // it copied some 12 KB earlier: still in L1 or L2, and no longer waiting in the store buffer
+  // for their lines. A copy loop that tested each value between its load and its store, or a
+  // test of the row just copied, made a training step's gather take 1.32-1.51x the plain one's
+  // time when a GEMM had just read dst from both cores (1.07-1.14x this way: bench/gather-step.ts,
+  // bench/RESULTS.md run AC); testing the source instead would miss a value another thread changes
+  // between the copy and the test.
+  const auto anyBad = kAnyNonFinite();
   std::atomic<bool> changed{false};
   std::atomic<size_t> badRow{rows};
   const size_t parts = partsFor(double(rows) * double(cols), kMinGatherPart);
@@ -171,7 +179,16 @@ Status gather(size_t rows, size_t cols, size_t srcRows, const int32_t* index, co
     size_t lo, hi;
     partRange(rows, 1, p, count, &lo, &hi);
     const size_t bytes = cols * sizeof(float);
+    const size_t behind = (kScanBehindBytes + bytes - 1) / bytes;
     bool found = false;
+    // Tests row t of dst; the first failing row of this piece is offered as badRow.
+    const auto test = [&](size_t t) {
+      if (found || !anyBad(cols, dst + t * cols)) return;
+      found = true;
+      size_t cur = badRow.load(std::memory_order_relaxed);
+      while (t < cur && !badRow.compare_exchange_weak(cur, t, std::memory_order_relaxed)) {
+      }
+    };
     for (size_t r = lo; r < hi; ++r) {
       if (r + kGatherAhead < hi) {
         const int32_t ahead = readOnce(index + r + kGatherAhead);
@@ -185,16 +202,11 @@ Status gather(size_t rows, size_t cols, size_t srcRows, const int32_t* index, co
         changed.store(true, std::memory_order_relaxed);
         return;
       }
-      float* row = dst + r * cols;
-      const float* from = src + static_cast<size_t>(i) * cols;
-      if (!firstBad || found) {
-        std::memcpy(row, from, bytes);
-      } else if (copyBad(cols, from, row)) {
-        found = true;
-        size_t cur = badRow.load(std::memory_order_relaxed);
-        while (r < cur && !badRow.compare_exchange_weak(cur, r, std::memory_order_relaxed)) {
-        }
-      }
+      std::memcpy(dst + r * cols, src + static_cast<size_t>(i) * cols, bytes);
+      if (firstBad && r >= lo + behind) test(r - behind);
+    }
+    if (firstBad) {
+      for (size_t t = hi - lo > behind ? hi - behind : lo; t < hi; ++t) test(t);
     }
   });
   if (changed.load(std::memory_order_relaxed)) return Status::BadIndex;

@@ -515,6 +515,39 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
     }
   });
 
+  // A thread tests the rows it copied some 16 KB earlier, and its last rows after its loop: a bad
+  // value is planted in turn in the first row, in rows around every piece's ends and around that
+  // distance, and in the last row, for rows narrower than it (many rows behind), of 784 floats
+  // (6 rows behind) and wider than it (the row before).
+  for (const cols of [97, 784, 4500]) {
+    it(`gatherRowsChecked of ${cols}-wide rows finds a bad value planted in any row, at 1-4 threads`, () => {
+      const rows = 300, src = 400;
+      const x = rng.uniformArray(src * cols);
+      // Distinct source rows, so the first bad position is the planted one.
+      const perm = Int32Array.from({ length: src }, (_, i) => i);
+      rng.shuffle(perm);
+      const index = perm.slice(0, rows);
+      const behind = Math.ceil((16 << 10) / (4 * cols));
+      const ends = [1, 2, 3, 4].flatMap((t) => [...Array(t).keys()].flatMap((p) => [Math.floor(rows * p / t), Math.floor(rows * (p + 1) / t) - 1]));
+      const planted = [...new Set([0, rows - 1, ...ends.flatMap((e) => [e - 1, e, e + 1, e + behind - 1, e + behind, e + behind + 1, e - behind])])]
+        .filter((r) => r >= 0 && r < rows).sort((p, q) => p - q);
+      const b = native();
+      for (const r of planted) {
+        const at = r * cols + (r % cols);
+        const saved = x[index[r] * cols + (r % cols)];
+        x[index[r] * cols + (r % cols)] = r % 2 ? NaN : -Infinity;
+        for (const t of [1, 2, 3, 4]) {
+          b.setNumThreads(t);
+          const out = new Float32Array(rows * cols);
+          assert.strictEqual(b.gatherRowsChecked(rows, cols, src, index, x, out), at, `row ${r}, ${t} threads`);
+        }
+        x[index[r] * cols + (r % cols)] = saved;
+      }
+      const out = new Float32Array(rows * cols);
+      assert.strictEqual(b.gatherRowsChecked(rows, cols, src, index, x, out), -1, 'all finite');
+    });
+  }
+
   it('firstNonFinite over 1M elements finds the first bad value at every thread count', () => {
     const n = 1 << 20;
     const x = rng.uniformArray(n, -1, 1);

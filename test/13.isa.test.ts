@@ -70,7 +70,7 @@ const p = new Float32Array(n); b.mul(n, x, dy, p); out.digests.mul = hex(p);
 const c = x.slice(); b.clamp(n, -1.5, 0.75, c); out.digests.clamp = hex(c);
 const scan = rng.uniformArray(1 << 20, -1, 1); scan[900001] = NaN;
 out.digests.firstNonFinite = String(b.firstNonFinite(scan.length, scan)) + ' ' + String(b.firstNonFinite(900001, scan));
-// The checked gather copies and tests each value in one pass (leveled); a NaN in the 200th row gathered.
+// The checked gather tests the gathered rows with the leveled scan; a NaN in the 200th row gathered.
 const gi = Int32Array.from({ length: 250 }, (_, i) => (i * 37) % rows), gd = new Float32Array(250 * cols);
 const gm = m.slice(); gm[gi[199] * cols + 11] = NaN;
 out.digests.gatherRowsChecked = String(b.gatherRowsChecked(250, cols, rows, gi, gm, gd)) + hex(gd);

@@ -34,7 +34,8 @@ export interface Backend {
     dst: Float32Array): void;
   /**
    * gatherRows, returning the position in dst of the first NaN or infinity among the gathered
-   * values (firstNonFinite of dst), or -1: each value is tested as it is copied.
+   * values (firstNonFinite of dst), or -1: each row is tested while it is still in cache, a few
+   * rows after its copy.
    */
   gatherRowsChecked(rows: number, cols: number, srcRows: number, index: Int32Array, src: Float32Array,
     dst: Float32Array): number;
