@@ -174,7 +174,7 @@ function child(): void {
 
 /** One fresh process's sample, with these arguments for the child. */
 function runSample(args: string[], n: number): Sample {
-  const r = spawnSync(process.execPath, [__filename, '--child', ...args], { encoding: 'utf8', env: process.env });
+  const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', ...args], { encoding: 'utf8', env: process.env });
   if (r.status !== 0) throw new Error(`sample ${n} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Sample;
 }
