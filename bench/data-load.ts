@@ -12,11 +12,10 @@
  *
  *   node dist/bench/data-load.js [--samples 7] [--before OLD/dist/lib] [--json]
  */
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { arg, median } from './harness';
+import { arg, freshProcessSample, median } from './harness';
 
 const PHASES = ['train', 'test', 'dataset'] as const;
 type Phase = typeof PHASES[number];
@@ -56,14 +55,6 @@ interface Setup {
   env: Record<string, string>;
 }
 
-function runSample(setup: Setup): Sample {
-  const r = spawnSync(process.execPath, [__filename, '--child', '--lib', setup.lib], {
-    encoding: 'utf8', env: { ...process.env, ...setup.env },
-  });
-  if (r.status !== 0) throw new Error(`${setup.label}: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Sample;
-}
-
 function thp(): string {
   const read = (f: string) => {
     try {
@@ -87,7 +78,7 @@ function main(): void {
     { label: 'this build', lib, env: {} },
   ];
   const rows = setups.map(() => [] as Sample[]);
-  for (let s = 0; s < samples; s++) setups.forEach((setup, i) => rows[i].push(runSample(setup)));
+  for (let s = 0; s < samples; s++) setups.forEach((setup, i) => rows[i].push(freshProcessSample<Sample>(__filename, ['--lib', setup.lib], setup.label, setup.env)));
   const summary = setups.map((setup, i) => ({
     label: setup.label,
     ms: Object.fromEntries(PHASES.map((p) => [p, {

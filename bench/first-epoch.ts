@@ -17,14 +17,15 @@
  * dist/lib) with this one's, one process each in turn, and reports both and their paired
  * difference: the machine's drift then falls on both alike.
  *
+ * Node flags given to this script (node --no-opt dist/bench/first-epoch.js) pass to every child.
+ *
  * --kernels also times every backend call (two clock reads per call, about 0.1 us, in both
  * epochs alike) and reports each kernel's time in the one-epoch call against a steady epoch's:
  * which kernels the first epoch pays more for (the first epoch's checked gather, first calls).
  */
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { arg, median, timedBackend } from './harness';
+import { arg, freshProcessSample, median, timedBackend } from './harness';
 import type { CallTime } from './harness';
 
 interface Sample {
@@ -172,13 +173,6 @@ function child(): void {
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-/** One fresh process's sample, with these arguments for the child. */
-function runSample(args: string[], n: number): Sample {
-  const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', ...args], { encoding: 'utf8', env: process.env });
-  if (r.status !== 0) throw new Error(`sample ${n} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Sample;
-}
-
 const over = (r: Sample) => r.firstMs / r.steadyMs - 1;
 
 function summarise(lib: string, rows: Sample[]) {
@@ -243,8 +237,8 @@ function main(): void {
   const rows: Sample[] = [], beforeRows: Sample[] = [];
   for (let s = 0; s < samples; s++) {
     // With --before, the two builds alternate sample by sample, so both see the same machine.
-    if (before) beforeRows.push(runSample(beforeArgs, s + 1));
-    rows.push(runSample(rest, s + 1));
+    if (before) beforeRows.push(freshProcessSample<Sample>(__filename, beforeArgs, `sample ${s + 1}`));
+    rows.push(freshProcessSample<Sample>(__filename, rest, `sample ${s + 1}`));
   }
   const summary = summarise(lib, rows);
   const old = before ? summarise(path.resolve(before), beforeRows) : null;

@@ -13,10 +13,9 @@
  *
  * --no-gemm leaves the GEMM out: the gather alone, back to back.
  */
-import { spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import { arg, median } from './harness';
+import { arg, freshProcessSample, median } from './harness';
 
 interface Sample {
   /** Microseconds per gather call, median over the epochs of each kind. */
@@ -70,12 +69,6 @@ function child(): void {
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-function runSample(args: string[], n: number): Sample {
-  const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', ...args], { encoding: 'utf8', env: process.env });
-  if (r.status !== 0) throw new Error(`sample ${n} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Sample;
-}
-
 const range = (xs: number[]) => `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)})`;
 
 function main(): void {
@@ -86,8 +79,8 @@ function main(): void {
   const beforeArgs = before ? [...rest.filter((a, i, all) => a !== '--lib' && all[i - 1] !== '--lib'), '--lib', path.resolve(before)] : [];
   const rows: Sample[] = [], beforeRows: Sample[] = [];
   for (let s = 0; s < samples; s++) {
-    if (before) beforeRows.push(runSample(beforeArgs, s + 1));
-    rows.push(runSample(rest, s + 1));
+    if (before) beforeRows.push(freshProcessSample<Sample>(__filename, beforeArgs, `sample ${s + 1}`));
+    rows.push(freshProcessSample<Sample>(__filename, rest, `sample ${s + 1}`));
   }
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify({ rows, before: beforeRows })}\n`);

@@ -4,6 +4,7 @@
  * overhead suite times. bench/c/gemm.c implements the same procedure, so in-process and
  * direct-C figures are comparable.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 
 /** How long to time a trial. */
@@ -154,6 +155,19 @@ export function loadBetween(a: CpuSnapshot | null, b: CpuSnapshot | null): Load 
 export function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+/**
+ * One sample from a fresh process: runs `script --child ...args` under this process's node flags
+ * (node --flag dist/bench/x.js passes --flag on) with `env` added to the environment, and parses
+ * the last line it prints as JSON. Throws with the child's stderr when it fails.
+ */
+export function freshProcessSample<T>(script: string, args: readonly string[], label: string, env: NodeJS.ProcessEnv = {}): T {
+  const r = spawnSync(process.execPath, [...process.execArgv, script, '--child', ...args], {
+    encoding: 'utf8', env: { ...process.env, ...env },
+  });
+  if (r.status !== 0) throw new Error(`${label} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as T;
 }
 
 /** Time and calls of one backend function, as timedBackend adds them up. */

@@ -15,10 +15,9 @@
  *
  *   node dist/bench/setup-cost.js [--samples 7] [--models 20] [--idle 200] [--before OLD/dist/lib] [--json]
  */
-import { spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import { arg, median } from './harness';
+import { arg, freshProcessSample, median } from './harness';
 
 interface Sample {
   /** The process's first denseForward (128 x 784 -> 256, ReLU) and the second, on other arrays, ms. */
@@ -85,14 +84,6 @@ interface Setup {
   env: Record<string, string>;
 }
 
-function runSample(setup: Setup, rest: string[]): Sample {
-  const r = spawnSync(process.execPath, [__filename, '--child', '--lib', setup.lib, ...rest], {
-    encoding: 'utf8', env: { ...process.env, ...setup.env },
-  });
-  if (r.status !== 0) throw new Error(`${setup.label}: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Sample;
-}
-
 function main(): void {
   const samples = Number(arg('samples', '7'));
   const before = arg('before', '');
@@ -105,7 +96,7 @@ function main(): void {
     { label: 'this build', lib, env: {} },
   ];
   const rows = setups.map(() => [] as Sample[]);
-  for (let s = 0; s < samples; s++) setups.forEach((setup, i) => rows[i].push(runSample(setup, rest)));
+  for (let s = 0; s < samples; s++) setups.forEach((setup, i) => rows[i].push(freshProcessSample<Sample>(__filename, ['--lib', setup.lib, ...rest], setup.label, setup.env)));
   const stat = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
   const summary = setups.map((setup, i) => ({
     label: setup.label,
