@@ -12,10 +12,13 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { BatchIterator, dense, encodeIdx, getBackend, Matrix, nativeAvailable, readIdx, Rng, Sequential } from '../lib';
-import { adviseLargeBuffer, alignedFloat32Array, LARGE_BUFFER_BYTES, largeFloat32Array, mappedCopy, prefault, touchPages } from '../lib/backend/memory';
+import { BatchIterator, dense, encodeIdx, ErrorCode, getBackend, Matrix, nativeAvailable, readIdx, Rng, Sequential } from '../lib';
+import {
+  adviseLargeBuffer, alignedFloat32Array, LARGE_BUFFER_BYTES, largeFloat32Array, prefault, releaseFloat32Array, SPARE_BYTES, takeFloat32Array,
+  takenCopy, touchPages,
+} from '../lib/backend/memory';
 import { addonPath } from '../lib/backend/native';
-import { requireNative } from './helpers';
+import { forEachBackend, requireNative } from './helpers';
 
 (nativeAvailable() || requireNative ? describe : describe.skip)('aligned arrays (native)', () => {
   let offset: (x: unknown) => number;
@@ -205,16 +208,17 @@ describe('touchPages and the gradient arena', () => {
     touchPages(new Float32Array(0));
   });
 
-  it('mappedCopy copies every bit into memory of its own, NaN payloads included', () => {
+  it('takenCopy copies every bit, NaN payloads included, into memory not shared with x', () => {
     for (const n of [0, 5, 3 * 1024 + 7, 100_003]) {
       const bits = new Int32Array(n);
       const rng = new Rng(n);
       for (let i = 0; i < n; i++) bits[i] = rng.int(2 ** 31) * (rng.int(2) === 0 ? 1 : -1);
       if (n > 1) bits[1] = 0x7fa00001; // a signalling NaN with a payload
       const x = new Float32Array(bits.buffer);
-      const copy = mappedCopy(x);
+      const copy = takenCopy(x);
       assert.notEqual(copy.buffer, x.buffer);
       assert.deepEqual(new Int32Array(copy.buffer, copy.byteOffset, n), bits);
+      releaseFloat32Array(copy);
     }
   });
 
@@ -340,3 +344,118 @@ console.log(inStep);`;
   });
 });
 
+
+describe('buffers kept for reuse (takeFloat32Array)', () => {
+  /** Empties the spare list: takes spare buffers of every size until only fresh ones come back. */
+  const drain = () => {
+    for (let i = 0; i < 1000; i++) {
+      const fresh = takeFloat32Array(1);
+      if (fresh.every((v) => v === 0) && fresh.buffer.byteLength < 256) return;
+    }
+  };
+
+  it('gives a released buffer back to a later request it can hold, and nothing else', () => {
+    drain();
+    const a = takeFloat32Array(10_000);
+    assert.equal(a.length, 10_000);
+    a.fill(7);
+    releaseFloat32Array(a);
+    // Reused for the same size and for a smaller one down to half: the old contents show.
+    const b = takeFloat32Array(6_000);
+    assert.equal(b.buffer, a.buffer);
+    assert.equal(b.length, 6_000);
+    assert.equal(b[0], 7);
+    releaseFloat32Array(b);
+    // Not for less than half its size, nor for more than it holds.
+    const small = takeFloat32Array(4_000), large = takeFloat32Array(10_001);
+    assert.notEqual(small.buffer, a.buffer);
+    assert.notEqual(large.buffer, a.buffer);
+    assert.ok(small.every((v) => v === 0) && large.every((v) => v === 0), 'fresh buffers are zeroed');
+    const again = takeFloat32Array(10_000);
+    assert.equal(again.buffer, a.buffer);
+    // Given back twice, or an array it never handed out: ignored.
+    releaseFloat32Array(again);
+    releaseFloat32Array(again);
+    releaseFloat32Array(new Float32Array(10_000));
+    const one = takeFloat32Array(10_000), two = takeFloat32Array(10_000);
+    assert.equal(one.buffer, a.buffer);
+    assert.notEqual(two.buffer, a.buffer);
+  });
+
+  it('keeps at most SPARE_BYTES, dropping the oldest first', () => {
+    drain();
+    const n = SPARE_BYTES / 4 / 4;
+    const bufs = [0, 1, 2, 3, 4].map(() => takeFloat32Array(n));
+    bufs.forEach((b, i) => { b[0] = i; releaseFloat32Array(b); });
+    // Four fit: the first one released was dropped.
+    const back = [0, 1, 2, 3].map(() => takeFloat32Array(n));
+    assert.deepEqual(back.map((b) => b[0]).sort(), [1, 2, 3, 4]);
+    assert.ok(takeFloat32Array(n).every((v) => v === 0), 'nothing else was kept');
+    // A buffer larger than the whole allowance is not kept at all.
+    const huge = takeFloat32Array(SPARE_BYTES / 4 + 16);
+    huge[0] = 9;
+    releaseFloat32Array(huge);
+    assert.equal(takeFloat32Array(SPARE_BYTES / 4 + 16)[0], 0);
+  });
+
+  it('a BatchIterator that gave its buffer back makes no more epochs', () => {
+    const x = new Matrix(new Float32Array(40).fill(1), 10, 4);
+    const it = new BatchIterator(x, null, { batchSize: 4, shuffle: false });
+    assert.equal([...it.epoch()].length, 3);
+    it.release();
+    it.release();
+    assert.throws(() => [...it.epoch()], (e: Error & { code?: string }) => e.code === ErrorCode.STATE);
+  });
+
+  forEachBackend('fit over buffers holding an earlier call\'s values', (backend) => {
+    const rows = 300, inputs = 20;
+    const rng = new Rng(12);
+    const x = rng.uniformArray(rows * inputs, -1, 1);
+    const y = Int32Array.from({ length: rows }, (_, i) => i % 3);
+    const build = () => new Sequential({ inputSize: inputs, seed: 5, backend, layers: [dense(16, { activation: 'relu' }), dense(3, { activation: 'softmax' })] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 } });
+    /** Fills the spare list with NaN-filled buffers of every size fit may ask for. */
+    const poison = () => {
+      drain();
+      const sizes = new Set<number>();
+      const probe = build();
+      for (const n of [probe.params.length, 2 * probe.params.length, 64 * inputs, 128 * inputs, 256 * inputs, 44 * inputs, 76 * inputs]) sizes.add(n);
+      const bufs = [...sizes].flatMap((n) => [takeFloat32Array(n), takeFloat32Array(n)]);
+      for (const b of bufs) b.fill(NaN);
+      bufs.forEach(releaseFloat32Array);
+    };
+    const options = { epochs: 3, batchSize: 64, seed: 2, validationSplit: 0.1 };
+
+    it('trains to the same bits as over fresh memory, the second fit of a model too', () => {
+      drain();
+      const clean = build();
+      const h1 = clean.fit(x, y, options), h2 = clean.fit(x, y, options);
+      poison();
+      const reused = build();
+      const g1 = reused.fit(x, y, options);
+      poison();
+      const g2 = reused.fit(x, y, options);
+      assert.deepEqual(reused.params, clean.params);
+      assert.deepEqual(g1.epochs.map((e) => [e.loss, e.valLoss]), h1.epochs.map((e) => [e.loss, e.valLoss]));
+      assert.deepEqual(g2.epochs.map((e) => [e.loss, e.valLoss]), h2.epochs.map((e) => [e.loss, e.valLoss]));
+      assert.deepEqual(reused.evaluate(x, y), clean.evaluate(x, y));
+    });
+
+    it('restores the weights it started from when a later row holds NaN, and when the loss diverges', () => {
+      const model = build();
+      model.fit(x, y, { ...options, epochs: 1 });
+      const start = model.params.slice();
+      const bad = x.slice();
+      bad[250 * inputs + 3] = NaN;
+      poison();
+      assert.throws(() => model.fit(bad, y, { epochs: 1, batchSize: 64, seed: 2 }), (e: Error & { code?: string }) => e.code === ErrorCode.DATA);
+      assert.deepEqual(model.params, start);
+      // A learning rate that blows up in the first epoch: training goes back to the start.
+      model.compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 1e30 } });
+      poison();
+      const h = model.fit(x, y, { epochs: 2, batchSize: 64, seed: 2 });
+      assert.equal(h.diverged?.restoredEpoch, 0, String(h.stopReason));
+      assert.deepEqual(model.params, start);
+    });
+  });
+});

@@ -133,11 +133,65 @@ export function prefault(x: ArrayBufferView): number {
   return populate(x);
 }
 
-/** A copy of x (x.slice()), its fresh memory mapped by prefault before the copy writes it. */
-export function mappedCopy(x: Float32Array): Float32Array<ArrayBuffer> {
-  const out = new Float32Array(x.length);
-  prefault(out);
-  out.set(x);
+/*
+ * Memory kept for reuse. On such a virtual machine a page costs about 5 us at its first write even
+ * when it was mapped ahead, so a buffer that lives for one fit call (the divergence snapshot, the
+ * batch buffers) would pay for its pages again in every call: several milliseconds of a small
+ * fit's set-up. fit takes those buffers with takeFloat32Array and gives them back with
+ * releaseFloat32Array when it returns; the next call that asks for a size a spare buffer holds
+ * (up to twice the size asked) gets that buffer, its pages already written. Spare buffers are
+ * kept up to SPARE_BYTES in all per thread, the oldest dropped first.
+ */
+
+/** The most bytes of spare buffers kept for reuse (per thread: each worker has its own). */
+export const SPARE_BYTES = 32 << 20;
+
+const spares: Float32Array<ArrayBuffer>[] = [];
+let spareBytes = 0;
+/** The whole buffer behind each array takeFloat32Array returned and that is not yet given back. */
+const taken = new WeakMap<Float32Array, Float32Array<ArrayBuffer>>();
+
+/**
+ * A Float32Array of n values, 64-byte aligned as alignedFloat32Array's, for a buffer its user
+ * writes whole before reading: a spare buffer given back earlier when one can hold n values (its
+ * contents are then whatever it last held), else a fresh zeroed one, mapped ahead (prefault).
+ */
+export function takeFloat32Array(n: number): Float32Array<ArrayBuffer> {
+  let best = -1;
+  for (let i = 0; i < spares.length; i++) {
+    const c = spares[i].length;
+    if (c >= n && c <= 2 * n && (best < 0 || c < spares[best].length)) best = i;
+  }
+  let whole: Float32Array<ArrayBuffer>;
+  if (best >= 0) {
+    whole = spares.splice(best, 1)[0];
+    spareBytes -= whole.byteLength;
+  } else {
+    whole = alignedFloat32Array(n);
+    prefault(whole);
+  }
+  const out = whole.length === n ? whole : whole.subarray(0, n);
+  taken.set(out, whole);
   return out;
 }
 
+/**
+ * Gives back an array takeFloat32Array returned, for a later call to reuse: its user must hold no
+ * reference to it any more. Anything else, or an array given back already, is ignored.
+ */
+export function releaseFloat32Array(x: Float32Array): void {
+  const whole = taken.get(x);
+  if (whole === undefined) return;
+  taken.delete(x);
+  if (whole.byteLength > SPARE_BYTES) return;
+  spares.push(whole);
+  spareBytes += whole.byteLength;
+  while (spareBytes > SPARE_BYTES) spareBytes -= (spares.shift() as Float32Array).byteLength;
+}
+
+/** A copy of x in an array from takeFloat32Array. */
+export function takenCopy(x: Float32Array): Float32Array<ArrayBuffer> {
+  const out = takeFloat32Array(x.length);
+  out.set(x);
+  return out;
+}

@@ -3,12 +3,12 @@
  * are allocated once, so that a training loop allocates nothing per batch.
  */
 import { defaultBackend, getBackend } from '../backend/select';
-import { alignedFloat32Array, prefault } from '../backend/memory';
+import { releaseFloat32Array, takeFloat32Array } from '../backend/memory';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
 import { Rng } from '../rng';
 import { Matrix } from '../tensor';
-import { ErrorCode, rangeError, typeError } from '../errors';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag, typedLength } from '../typed';
 import { bool, integer, matrix, options as checkOptions, positiveInt, show, targetWidth } from './check';
 import type { Targets } from './check';
@@ -130,6 +130,8 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
   private readonly full: Batch<Y> | null;
   private readonly last: Batch<Y> | null;
   private readonly weights: Float32Array | null;
+  /** The batch buffer, until release gives it back. */
+  private xBuf: Float32Array | null;
 
   constructor(x: Matrix, y: Y | null, options: BatchOptions) {
     const fn = 'BatchIterator';
@@ -173,9 +175,10 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     // Everything a batch needs is made here: one buffer per field sized for a full batch, and a
     // second set of views for a short last batch, so that epoch() never allocates.
     const cap = Math.min(this.batchSize, visited);
-    const xBuf = alignedFloat32Array(cap * x.cols);
-    // Every epoch gathers into it: mapped in one call rather than page by page in the first batch.
-    prefault(xBuf);
+    // Every epoch gathers into it before a batch shows it: a buffer an earlier fit gave back where
+    // one fits, else fresh memory mapped in one call rather than page by page in the first batch.
+    const xBuf = takeFloat32Array(cap * x.cols);
+    this.xBuf = xBuf;
     const index = new Int32Array(cap);
     const yBuf = this.makeTargets(cap);
     const wBuf = w === null ? null : new Float32Array(cap);
@@ -214,8 +217,18 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     for (let e = 0; e < k; e++) shuffledOrder(this.backend, this.rng, this.words, this.order, n);
   }
 
+  /**
+   * Gives the batch buffer back for reuse (see takeFloat32Array); the iterator makes no more
+   * epochs. For fit, once its last epoch is done. @internal
+   */
+  release(): void {
+    if (this.xBuf !== null) releaseFloat32Array(this.xBuf);
+    this.xBuf = null;
+  }
+
   /** One epoch: every row once (but a dropped short tail), in this epoch's order. */
   *epoch(options: EpochOptions = {}): Generator<Batch<Y>, void, undefined> {
+    if (this.xBuf === null) throw new BlasnetError(ErrorCode.STATE, 'BatchIterator.epoch: this iterator has given its buffers back');
     const check = bool('BatchIterator.epoch', 'options.checkFinite', checkOptions('BatchIterator.epoch', options).checkFinite ?? false);
     const n = this.x.rows;
     const order = this.order;

@@ -19,7 +19,7 @@
  * without momentum).
  */
 import type { Backend } from '../backend/types';
-import { alignedFloat32Array, mappedCopy, prefault } from '../backend/memory';
+import { alignedFloat32Array, prefault, releaseFloat32Array, takenCopy } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Sequential } from '../model/sequential';
 import type { Schedule } from '../schedules';
@@ -661,6 +661,17 @@ export function restoreStateCopy(opt: Optimizer, copy: StateCopy): void {
   }
 }
 
+/**
+ * Gives a copy's memory back for reuse (see takeFloat32Array): for a copy copyStateOf made that its
+ * owner will not use again. @internal
+ */
+export function releaseStateCopy(copy: StateCopy): void {
+  if ('owner' in copy && copy.arena !== null) {
+    releaseFloat32Array(copy.arena);
+    copy.arena = null;
+  }
+}
+
 class ArenaOptimizer implements Optimizer {
   readonly name: OptimizerName;
   readonly backend: Backend;
@@ -800,7 +811,7 @@ class ArenaOptimizer implements Optimizer {
     // again, and fit's first epoch is spared allocating and filling a copy of the whole arena.
     c.initial = o.#initialFor !== null && o.#initialFor === o.#options;
     if (!c.initial) {
-      if (c.arena === null) c.arena = mappedCopy(o.arena);
+      if (c.arena === null) c.arena = takenCopy(o.arena);
       else c.arena.set(o.arena);
     }
     return c;

@@ -4,7 +4,7 @@
  * any work starts; after the first batch a step allocates nothing.
  */
 import type { Backend } from '../backend/types';
-import { mappedCopy } from '../backend/memory';
+import { releaseFloat32Array, takenCopy } from '../backend/memory';
 import { BatchIterator } from '../data/batches';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { LOSSES } from '../losses';
@@ -16,7 +16,7 @@ import type { ClassWeight } from '../data/weights';
 import type { Input } from '../data/input';
 import { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, followSchedule } from '../optim';
 import type { Optimizer, OptimizerName, OptimizerSpec, OptimizerState } from '../optim';
-import { copyStateOf, restoreStateCopy } from '../optim/optimizers';
+import { copyStateOf, releaseStateCopy, restoreStateCopy } from '../optim/optimizers';
 import type { StateCopy } from '../optim/optimizers';
 import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
@@ -393,7 +393,12 @@ function targetWidth(p: Prepared): number {
  * row weights (data.w) the loss is sum_i w_i l_i / n, as in training; metrics are unweighted.
  */
 export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: readonly MetricSpec[], batchSize: number): Record<string, number> {
-  return evaluateBatches(model, evaluationBatches(model, data, batchSize), metricSpecs.map((m) => metricOn(m, model.backend)));
+  const it = evaluationBatches(model, data, batchSize);
+  try {
+    return evaluateBatches(model, it, metricSpecs.map((m) => metricOn(m, model.backend)));
+  } finally {
+    it.release();
+  }
 }
 
 /** The batches evaluateModel visits: the rows in order, with their weights. */
@@ -586,8 +591,9 @@ class Snapshot {
   epoch = 0;
 
   constructor(private readonly model: Sequential, private readonly opt: Optimizer) {
-    // Fresh memory the size of the arena: mapped in one call before the copy (see prefault).
-    this.params = mappedCopy(model.params);
+    // Memory an earlier fit gave back where it can (its pages written already), else fresh memory
+    // mapped in one call before the copy (see takeFloat32Array).
+    this.params = takenCopy(model.params);
     this.buffers = model.buffers().map((b) => b.data.slice());
     this.optimizer = copyStateOf(opt);
   }
@@ -603,6 +609,12 @@ class Snapshot {
     this.model.params.set(this.params);
     this.model.buffers().forEach((b, i) => b.data.set(this.buffers[i]));
     restoreStateCopy(this.opt, this.optimizer);
+  }
+
+  /** Gives the copies' memory back for a later fit; the snapshot is not used again. */
+  release(): void {
+    releaseFloat32Array(this.params);
+    releaseStateCopy(this.optimizer);
   }
 }
 
@@ -817,6 +829,12 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
   } finally {
     if (previousLimit !== null) model.backend.setThreadLimit(previousLimit);
     model.eval();
+    // fit's own buffers go back for the next call to reuse. The batch buffer stays with the
+    // iterator when augment saw its batches: the function may have kept a reference to one.
+    snapshot?.release();
+    if (initial !== snapshot) initial?.release();
+    if (!augment && it instanceof BatchIterator) it.release();
+    valBatches?.release();
   }
   emit(callbacks, 'onTrainEnd', ctx);
   return history;
