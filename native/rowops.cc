@@ -50,8 +50,8 @@ constexpr auto kColSum = levels<decltype(&colSumColumns), &colSumColumns>();
 
 // Whether x[0..n) holds a NaN or infinity (exponent bits all ones): a branch-free OR that vectorises,
 // into 32 separate flags (two AVX-512 vectors, four AVX2 or eight SSE2 ones) so that consecutive
-// vectors do not wait on one another's OR: 1.3-2x the rate of a single flag on L1- and L2-resident
-// rows (bench/RESULTS.md, run AC).
+// vectors do not wait on one another's OR: 1.3-1.4x the rate of a single flag at the portable and
+// AVX2 levels on an L2-resident array, the same rate at AVX-512 (bench/RESULTS.md, run AC).
 BLASNET_INLINE bool anyNonFinite(size_t n, const float* x) {
   constexpr uint32_t kExponent = 0x7f800000u;
   constexpr size_t kFlags = 32;
