@@ -515,10 +515,10 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
     }
   });
 
-  // A thread tests the rows it copied some 16 KB earlier, and its last rows after its loop: a bad
-  // value is planted in turn in the first row, in rows around every piece's ends and around that
-  // distance, and in the last row, for rows narrower than it (many rows behind), of 784 floats
-  // (6 rows behind) and wider than it (the row before).
+  // A thread tests the rows it copied some 12 KB earlier (native/rowops.cc kScanBehindBytes), and
+  // its last rows after its loop: a bad value is planted in turn in the first row, in rows around
+  // every piece's ends and around that distance, and in the last row, for rows narrower than it
+  // (many rows behind), of 784 floats (4 rows behind) and wider than it (the row before).
   for (const cols of [97, 784, 4500]) {
     it(`gatherRowsChecked of ${cols}-wide rows finds a bad value planted in any row, at 1-4 threads`, () => {
       const rows = 300, src = 400;
@@ -527,7 +527,7 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
       const perm = Int32Array.from({ length: src }, (_, i) => i);
       rng.shuffle(perm);
       const index = perm.slice(0, rows);
-      const behind = Math.ceil((16 << 10) / (4 * cols));
+      const behind = Math.ceil((12 << 10) / (4 * cols));
       const ends = [1, 2, 3, 4].flatMap((t) => [...Array(t).keys()].flatMap((p) => [Math.floor(rows * p / t), Math.floor(rows * (p + 1) / t) - 1]));
       const planted = [...new Set([0, rows - 1, ...ends.flatMap((e) => [e - 1, e, e + 1, e + behind - 1, e + behind, e + behind + 1, e - behind])])]
         .filter((r) => r >= 0 && r < rows).sort((p, q) => p - q);
