@@ -25,7 +25,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { arg, freshProcessSample, median, timedBackend } from './harness';
+import { alternateBuilds, arg, median, timedBackend } from './harness';
 import type { CallTime } from './harness';
 
 interface Sample {
@@ -226,20 +226,8 @@ function print(summary: ReturnType<typeof summarise>): void {
 }
 
 function main(): void {
-  const samples = Number(arg('samples', '7'));
-  const before = arg('before', '');
-  // The children's arguments: everything but the parent's own options.
-  const own = new Set(['--json', '--samples', '--before']);
-  const rest = process.argv.slice(2).filter((a, i, all) => !own.has(a) && !own.has(all[i - 1]));
   const lib = path.resolve(arg('lib', path.join(__dirname, '..', 'lib')));
-  // The other build's children: the same arguments, its library.
-  const beforeArgs = before ? [...rest.filter((a, i, all) => a !== '--lib' && all[i - 1] !== '--lib'), '--lib', path.resolve(before)] : [];
-  const rows: Sample[] = [], beforeRows: Sample[] = [];
-  for (let s = 0; s < samples; s++) {
-    // With --before, the two builds alternate sample by sample, so both see the same machine.
-    if (before) beforeRows.push(freshProcessSample<Sample>(__filename, beforeArgs, `sample ${s + 1}`));
-    rows.push(freshProcessSample<Sample>(__filename, rest, `sample ${s + 1}`));
-  }
+  const { rows, before: beforeRows, beforeLib: before } = alternateBuilds<Sample>(__filename);
   const summary = summarise(lib, rows);
   const old = before ? summarise(path.resolve(before), beforeRows) : null;
   // Per pair of neighbouring samples: this build's excess over the steady epoch minus the other's, in points.

@@ -15,7 +15,7 @@
  */
 import * as os from 'os';
 import * as path from 'path';
-import { arg, freshProcessSample, median } from './harness';
+import { alternateBuilds, arg, median } from './harness';
 
 interface Sample {
   /** Microseconds per gather call, median over the epochs of each kind. */
@@ -60,8 +60,11 @@ function child(): void {
     times[checked ? 'checked' : 'plain'].push(Number(ns) / 1e3 / calls);
   }
   const info = be.info() as { kernelIsa?: string; coreName?: string };
+  // The addon that build loaded (its own, or BLASNET_ADDON_PATH), for where the arrays start.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const addon = require(path.join(lib, '..', '..', 'build', 'Release', 'blasnet.node')) as { addressOffset(x: Float32Array): number };
+  const { addonPath } = require(path.join(lib, 'backend', 'native')) as typeof import('../lib/backend/native');
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const addon = require(addonPath()) as { addressOffset(x: Float32Array): number };
   const out: Sample = {
     plainUs: median(times.plain.slice(1)), checkedUs: median(times.checked.slice(1)), threads: be.getNumThreads(),
     isa: String(info.kernelIsa), core: String(info.coreName), srcOffset: addon.addressOffset(src), dstOffset: addon.addressOffset(dst),
@@ -72,16 +75,8 @@ function child(): void {
 const range = (xs: number[]) => `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)})`;
 
 function main(): void {
-  const samples = Number(arg('samples', '7'));
-  const before = arg('before', '');
-  const own = new Set(['--json', '--samples', '--before']);
-  const rest = process.argv.slice(2).filter((a, i, all) => !own.has(a) && !own.has(all[i - 1]));
-  const beforeArgs = before ? [...rest.filter((a, i, all) => a !== '--lib' && all[i - 1] !== '--lib'), '--lib', path.resolve(before)] : [];
-  const rows: Sample[] = [], beforeRows: Sample[] = [];
-  for (let s = 0; s < samples; s++) {
-    if (before) beforeRows.push(freshProcessSample<Sample>(__filename, beforeArgs, `sample ${s + 1}`));
-    rows.push(freshProcessSample<Sample>(__filename, rest, `sample ${s + 1}`));
-  }
+  const { rows, before: beforeRows, beforeLib: before } = alternateBuilds<Sample>(__filename);
+  const samples = rows.length;
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify({ rows, before: beforeRows })}\n`);
     return;

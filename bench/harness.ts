@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as path from 'path';
 
 /** How long to time a trial. */
 export interface TimingOptions {
@@ -168,6 +169,27 @@ export function freshProcessSample<T>(script: string, args: readonly string[], l
   });
   if (r.status !== 0) throw new Error(`${label} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as T;
+}
+
+/**
+ * `--samples` fresh-process samples of `script` with this process's arguments (but its own
+ * --samples, --before and --json); with `--before PATH` as many of another build's library (PATH,
+ * its dist/lib, passed to the child as --lib), the two alternating process by process so that the
+ * machine's drift falls on both alike. `before` is empty without --before.
+ */
+export function alternateBuilds<T>(script: string): { rows: T[]; before: T[]; beforeLib: string } {
+  const samples = Number(arg('samples', '7'));
+  const given = arg('before', '');
+  const beforeLib = given ? path.resolve(given) : '';
+  const own = new Set(['--json', '--samples', '--before']);
+  const rest = process.argv.slice(2).filter((a, i, all) => !own.has(a) && !own.has(all[i - 1]));
+  const beforeArgs = [...rest.filter((a, i, all) => a !== '--lib' && all[i - 1] !== '--lib'), '--lib', beforeLib];
+  const rows: T[] = [], before: T[] = [];
+  for (let s = 0; s < samples; s++) {
+    if (beforeLib) before.push(freshProcessSample<T>(script, beforeArgs, `sample ${s + 1} (${beforeLib})`));
+    rows.push(freshProcessSample<T>(script, rest, `sample ${s + 1}`));
+  }
+  return { rows, before, beforeLib };
 }
 
 /** Time and calls of one backend function, as timedBackend adds them up. */
