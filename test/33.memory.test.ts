@@ -14,7 +14,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { BatchIterator, dense, encodeIdx, ErrorCode, getBackend, Matrix, nativeAvailable, readIdx, Rng, Sequential } from '../lib';
 import {
-  adviseLargeBuffer, alignedFloat32Array, LARGE_BUFFER_BYTES, largeFloat32Array, prefault, releaseFloat32Array, SPARE_BYTES, takeFloat32Array,
+  adviseLargeBuffer, alignedFloat32Array, dropSpareBuffers, LARGE_BUFFER_BYTES, largeFloat32Array, prefault, releaseFloat32Array, SPARE_BYTES, takeFloat32Array,
   takenCopy, touchPages,
 } from '../lib/backend/memory';
 import { addonPath } from '../lib/backend/native';
@@ -346,13 +346,8 @@ console.log(inStep);`;
 
 
 describe('buffers kept for reuse (takeFloat32Array)', () => {
-  /** Empties the spare list: takes spare buffers of every size until only fresh ones come back. */
-  const drain = () => {
-    for (let i = 0; i < 1000; i++) {
-      const fresh = takeFloat32Array(1);
-      if (fresh.every((v) => v === 0) && fresh.buffer.byteLength < 256) return;
-    }
-  };
+  // Earlier tests' fits leave spare buffers behind: each test starts from an empty list.
+  const drain = dropSpareBuffers;
 
   it('gives a released buffer back to a later request it can hold, and nothing else', () => {
     drain();

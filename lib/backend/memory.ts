@@ -189,6 +189,12 @@ export function releaseFloat32Array(x: Float32Array): void {
   while (spareBytes > SPARE_BYTES) spareBytes -= (spares.shift() as Float32Array).byteLength;
 }
 
+/** Drops every spare buffer: the next takeFloat32Array calls get fresh memory. @internal */
+export function dropSpareBuffers(): void {
+  spares.length = 0;
+  spareBytes = 0;
+}
+
 /** A copy of x in an array from takeFloat32Array. */
 export function takenCopy(x: Float32Array): Float32Array<ArrayBuffer> {
   const out = takeFloat32Array(x.length);
