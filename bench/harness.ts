@@ -175,9 +175,10 @@ export function freshProcessSample<T>(script: string, args: readonly string[], l
  * `--samples` fresh-process samples of `script` with this process's arguments (but its own
  * --samples, --before and --json); with `--before PATH` as many of another build's library (PATH,
  * its dist/lib, passed to the child as --lib), the two alternating process by process so that the
- * machine's drift falls on both alike. `before` is empty without --before.
+ * machine's drift falls on both alike. `before` is empty without --before. `moreArgs` is called
+ * right before each child starts, for arguments measured then (the vCPUs' round trip).
  */
-export function alternateBuilds<T>(script: string): { rows: T[]; before: T[]; beforeLib: string } {
+export function alternateBuilds<T>(script: string, moreArgs: () => string[] = () => []): { rows: T[]; before: T[]; beforeLib: string } {
   const samples = Number(arg('samples', '7'));
   const given = arg('before', '');
   const beforeLib = given ? path.resolve(given) : '';
@@ -186,8 +187,8 @@ export function alternateBuilds<T>(script: string): { rows: T[]; before: T[]; be
   const beforeArgs = [...rest.filter((a, i, all) => a !== '--lib' && all[i - 1] !== '--lib'), '--lib', beforeLib];
   const rows: T[] = [], before: T[] = [];
   for (let s = 0; s < samples; s++) {
-    if (beforeLib) before.push(freshProcessSample<T>(script, beforeArgs, `sample ${s + 1} (${beforeLib})`));
-    rows.push(freshProcessSample<T>(script, rest, `sample ${s + 1}`));
+    if (beforeLib) before.push(freshProcessSample<T>(script, [...beforeArgs, ...moreArgs()], `sample ${s + 1} (${beforeLib})`));
+    rows.push(freshProcessSample<T>(script, [...rest, ...moreArgs()], `sample ${s + 1}`));
   }
   return { rows, before, beforeLib };
 }

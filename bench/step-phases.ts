@@ -15,6 +15,9 @@
  * arena with the arrays in cache and out of cache (after 64 MB of other traffic): a step in the
  * loop finds its arrays somewhere between.
  *
+ * Each trial starts with the CPUs' round trip over one cache line (bench/link.ts): on a VM it
+ * moves with where the vCPUs run, and the kernels that write lines the other core has read with it.
+ *
  * --threads 1,2 runs every trial at each kernel thread count in turn (setNumThreads, in this one
  * process) and ends with a table of the step, its GEMM-only bound and their ratio per count: how
  * much of the bound's gain from a second thread the whole step keeps.
@@ -25,6 +28,7 @@ import { Dataset, getBackend, loadFashionMnist, Rng } from '../lib';
 import { optimizerKernelId } from '../lib/optim/kernels';
 import { arg, median, timedBackend } from './harness';
 import type { CallTime } from './harness';
+import { linkState, measureLink } from './link';
 import { buildMlp, timeStepGemms, TRIALS } from './suites/mlp';
 
 /** Median microseconds of `runs` calls of body, each after `before` (untimed). */
@@ -54,6 +58,7 @@ function main(): void {
   const evict = (): void => native.axpy(junkA.length, 1, junkA, junkB);
   for (const threads of threadCounts) for (const id of ids) {
     native.setNumThreads(threads);
+    const linkNs = measureLink();
     const t = TRIALS.find((x) => x.id === id);
     if (!t) throw new Error(`unknown trial ${id}`);
     const spent = new Map<string, CallTime>();
@@ -90,6 +95,7 @@ function main(): void {
         denseGatherOptimizerLoss: gemmUs / (dense + per('gatherRows') + per('optimizerStep') + per('loss')),
       },
       optimizerAlone: { inCacheUs: stepHot, outOfCacheUs: stepCold },
+      linkNs,
     });
   }
   native.setNumThreads(defaultThreads);
@@ -101,7 +107,8 @@ function main(): void {
   console.log(`native backend, ${threadCounts.join(' and ')} thread(s), OpenBLAS core ${info.coreName}, kernels ${info.kernelIsa}; ` +
     `one timed epoch after ${warm} untimed, fresh model per trial (Dataset, so no first-epoch scan)`);
   for (const r of results) {
-    console.log(`\n${r.net} at batch ${r.batch}, ${r.threads} thread(s): ${(r.stepUs as number).toFixed(1)} us/step, GEMM-only ${(r.gemmOnlyUs as number).toFixed(1)} us ` +
+    const link = r.linkNs === null ? 'n/a' : `${(r.linkNs as number).toFixed(0)} ns, ${linkState(r.linkNs as number)}`;
+    console.log(`\n${r.net} at batch ${r.batch}, ${r.threads} thread(s), CPUs' round trip ${link}: ${(r.stepUs as number).toFixed(1)} us/step, GEMM-only ${(r.gemmOnlyUs as number).toFixed(1)} us ` +
       `(${(100 * (r.fractionOfBound as number)).toFixed(1)}% of the bound)`);
     console.log('| kernel | us/step | share of step | calls/step |');
     console.log('| --- | --- | --- | --- |');

@@ -6,12 +6,14 @@
  * one untimed epoch each. Reports the median microseconds per step of each, the median and range
  * of the per-round ratio (one thread's time over all threads'). A second thread's gain depends
  * on the net, the batch size and the machine's state (on a VM, on what shares its cores): the
- * figures say when fit's threads option is worth setting.
+ * figures say when fit's threads option is worth setting. Before each round, the CPUs' round trip
+ * over one cache line (bench/link.ts): on a VM it is the state that moves the gain most.
  *
  *   node dist/bench/step-threads.js [--nets 784-16-10,784-32-10,...] [--batches 16,32,64,128] [--rounds 6] [--json]
  */
 import { Dataset, getBackend, loadFashionMnist } from '../lib';
 import { arg, median } from './harness';
+import { linkState, measureLink } from './link';
 import { buildMlp } from './suites/mlp';
 
 interface Row {
@@ -22,6 +24,17 @@ interface Row {
   allThreadsUs: number;
   /** Per round: one thread's time over all threads' (above 1: all threads were faster). */
   speedUp: { median: number; min: number; max: number };
+  /** The CPUs' round trip before each round (bench/link.ts), ns; null where it cannot be measured. */
+  linkNs: (number | null)[];
+}
+
+/** "min-max (state)" of the round trips measured, or n/a. */
+function linkRange(ns: (number | null)[]): string {
+  const got = ns.filter((x): x is number => x !== null);
+  if (got.length === 0) return 'n/a';
+  const lo = Math.min(...got), hi = Math.max(...got);
+  const states = [...new Set(got.map(linkState))].join('/');
+  return `${lo.toFixed(0)}-${hi.toFixed(0)} (${states})`;
 }
 
 function main(): void {
@@ -45,8 +58,9 @@ function main(): void {
       };
       epoch(1);
       epoch(all);
-      const one: number[] = [], many: number[] = [], ratio: number[] = [];
+      const one: number[] = [], many: number[] = [], ratio: number[] = [], linkNs: (number | null)[] = [];
       for (let r = 0; r < rounds; r++) {
+        linkNs.push(measureLink());
         const order = r % 2 === 0 ? [1, all] : [all, 1];
         const t: Record<number, number> = {};
         for (const n of order) t[n] = epoch(n);
@@ -55,7 +69,7 @@ function main(): void {
         ratio.push(t[1] / t[all]);
       }
       const speedUp = { median: median(ratio), min: Math.min(...ratio), max: Math.max(...ratio) };
-      rows.push({ net, batch, work: batch * models[1].params.length, oneThreadUs: median(one), allThreadsUs: median(many), speedUp });
+      rows.push({ net, batch, work: batch * models[1].params.length, oneThreadUs: median(one), allThreadsUs: median(many), speedUp, linkNs });
     }
   }
   if (process.argv.includes('--json')) {
@@ -65,11 +79,11 @@ function main(): void {
   const info = native.info();
   console.log(`native backend, 1 against ${all} threads, OpenBLAS core ${info.coreName}, kernels ${info.kernelIsa}; ` +
     `${rounds} alternating one-epoch rounds per row after one untimed epoch each`);
-  console.log(`| net | batch | batch x parameters | 1 thread, us/step | ${all} threads, us/step | ${all} threads' speed-up (range) |`);
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log(`| net | batch | batch x parameters | 1 thread, us/step | ${all} threads, us/step | ${all} threads' speed-up (range) | round trip, ns (bench/link.ts) |`);
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     console.log(`| ${r.net} | ${r.batch} | ${(r.work / 1e6).toFixed(2)}M | ${r.oneThreadUs.toFixed(1)} | ${r.allThreadsUs.toFixed(1)} | ` +
-      `${r.speedUp.median.toFixed(2)}x (${r.speedUp.min.toFixed(2)}-${r.speedUp.max.toFixed(2)}) |`);
+      `${r.speedUp.median.toFixed(2)}x (${r.speedUp.min.toFixed(2)}-${r.speedUp.max.toFixed(2)}) | ${linkRange(r.linkNs)} |`);
   }
 }
 

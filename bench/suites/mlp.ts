@@ -48,6 +48,7 @@ import { alignedFloat32Array } from '../../lib/backend/memory';
 import { BackendDriver, jsDriver, nativeDriver, ROOT } from '../drivers';
 import { cpuSnapshot, Load, loadBetween, measure, Rate, rate, Stats, statsOf, TimingOptions } from '../harness';
 import { NaiveMlp } from '../naive-mlp';
+import { linkState, measureLink } from '../link';
 import { measurePeak, Peak } from '../peak';
 import { ServedPeer, startTfjs, startTorch, TorchSetting, torchSettings } from '../peers';
 import { num, pct, rateCell, Suite, SuiteResult, Table, Target } from '../report';
@@ -344,6 +345,8 @@ export const mlpSuite: Suite = {
     const results: RowResult[] = [];
     const skips: Skip[] = [];
     const naiveLoss: Record<string, number> = {};
+    /** The vCPUs' round trip over one cache line (bench/link.ts) at the start of each round, per trial, ns. */
+    const links: Record<string, (number | null)[]> = {};
     const settings = torchSettings(cores);
     const coreType = process.env.OPENBLAS_CORETYPE;
     // Rows with OPENBLAS_CORETYPE unset in the child processes (only when it is set here).
@@ -464,6 +467,7 @@ export const mlpSuite: Suite = {
       const failed = drivers.map(() => false);
       for (let round = 0; round < runs; round++) {
         ctx.progress(`mlp ${t.id} round ${round + 1}/${runs}: ${drivers.length} drivers`);
+        (links[t.id] ??= []).push(measureLink());
         for (const k of roundOrder(drivers.length, round)) {
           const d = drivers[k];
           if (failed[k]) continue;
@@ -563,6 +567,9 @@ export const mlpSuite: Suite = {
           '"SGEMM share" is that rate over the SGEMM rate of the same GEMM shapes measured in this run through blasnet\'s gemm (the table below). ' +
           '"native ÷ this" is blasnet native\'s median samples/s over the row\'s. ' +
           `"of FMA peak" is useful GFLOP/s over the machine's FMA peak measured at the start of this run (${peak.best ? `${num(peak.best.gflops.median)} GFLOP/s, ${peak.best.isa} on ${peak.best.threads} thread(s); the table "FMA peak" below` : `not measured: ${peak.error}`}).`,
+        'The two CPUs\' round trip over one cache line at the start of each round (bench/link.ts; on a VM it moves with where the hypervisor runs the vCPUs, ' +
+          'and what a second thread is worth moves with it: bench/RESULTS.md, run AD), per configuration: ' +
+          `${trials.map((t) => `${t.id} ${(links[t.id] ?? []).map((ns) => (ns === null ? 'n/a' : `${ns.toFixed(0)} (${linkState(ns)})`)).join(', ')}`).join('; ')} ns.`,
       ],
       columns: ['net', 'batch', 'who', 'core', 'threads', 'timed per run', 'samples/s', 'steady epoch, samples/s', 'useful GFLOP/s', 'of FMA peak', 'SGEMM share', 'native ÷ this', 'background'],
       rows: [],
@@ -690,7 +697,7 @@ export const mlpSuite: Suite = {
       tables: [table, ...(unsetTable ? [unsetTable] : []), boundTable, peakTable],
       targets,
       records: [...results.map((r) => ({ ...r, naiveLastLoss: r.driver === 'naive JS' ? naiveLoss[r.trial] : undefined })),
-        ...unset.map((r) => ({ ...r, openblasCoretype: '(unset)' })), { skips }, { peak }],
+        ...unset.map((r) => ({ ...r, openblasCoretype: '(unset)' })), { skips }, { peak }, { links }],
     };
   },
 };
