@@ -651,6 +651,7 @@ napi_value BlasInfo(Args& a) {
   o.Set("coreName", blasCoreName());
   o.Set("kernelIsa", isaName(isa()));
   o.Set("kernelIsaSupported", isaName(isaSupported()));
+  o.Set("writeAhead", prefetchWriteOn());
   o.Set("numThreads", numThreads());
   o.Set("numProcs", numProcs());
   return o;

@@ -3,6 +3,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+
 namespace blasnet {
 
 namespace {
@@ -43,6 +47,21 @@ Isa isaSupported() {
 Isa isa() {
   static const Isa level = choose();
   return level;
+}
+
+bool prefetchWriteOn() {
+  static const bool on = [] {
+    if (isa() == Isa::kPortable) return false;
+    const char* v = std::getenv("BLASNET_WRITE_AHEAD");
+    if (v && std::strcmp(v, "0") == 0) return false;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(0x80000001u, &a, &b, &c, &d) != 0 && (c & (1u << 8)) != 0;
+#else
+    return false;  // not reached: elsewhere every level is the portable build
+#endif
+  }();
+  return on;
 }
 
 const char* isaName(Isa level) {

@@ -43,6 +43,9 @@ const char* isaName(Isa level);
 // Loop bodies are forced inline into each level's copy, so each copy compiles them for its own
 // instruction set.
 #define BLASNET_INLINE inline __attribute__((always_inline))
+// The same for a lambda (after its parameter list), whose body must also be compiled into each
+// level's copy of the function that calls it.
+#define BLASNET_LAMBDA_INLINE __attribute__((always_inline))
 
 // The three copies of a function F of signature Sig, as a table indexed by Isa: F must be an
 // always-inline function (or a constant pointer to one).
@@ -70,6 +73,36 @@ template <class Fn, Fn F>
 constexpr Levels<Fn> levels() {
   return {{&Leveled<Fn>::template portable<F>, &Leveled<Fn>::template avx2<F>,
            &Leveled<Fn>::template avx512<F>}};
+}
+
+// Whether kernels ask for lines ahead of their writes (prefetchForWrite): the CPU has an
+// instruction that fetches a line for writing (x86: PREFETCHW, CPUID 0x80000001 ECX bit 8; most
+// x86-64 CPUs since 2014), the level in use is above the portable one (BLASNET_ISA=portable runs
+// without it, as the baseline CPU would) and BLASNET_WRITE_AHEAD is not 0. Read once.
+bool prefetchWriteOn();
+
+// Asks for the cache line holding p in a state this core may write (x86 PREFETCHW), without
+// waiting for it. A hint: memory is unchanged and no fault is raised. When another core holds the
+// line, its copy must be invalidated before this core can write, and on some machines that trip
+// costs as much as a trip to memory (bench/RESULTS.md, runs Z and AD); asked for ahead, the trips
+// of many lines overlap with the work on earlier ones.
+BLASNET_INLINE void prefetchForWrite(const void* p) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  // Inline assembly: __builtin_prefetch(p, 1) emits PREFETCHW only in code built for a CPU that
+  // has it, and these kernels are also built for the x86-64 baseline.
+  asm volatile("prefetchw (%0)" : : "r"(p));
+#elif defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p, 1, 3);
+#else
+  (void)p;
+#endif
+}
+
+// prefetchForWrite over every 64-byte line of [p, p + bytes). Callers check prefetchWriteOn()
+// once, outside their loop.
+BLASNET_INLINE void prefetchLinesForWrite(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t off = 0; off < bytes; off += 64) prefetchForWrite(c + off);
 }
 
 }  // namespace blasnet

@@ -26,6 +26,7 @@
 // how it is cut. (While OpenBLAS ran its own threads, a second thread here gained nothing inside
 // training: OpenBLAS's idle workers spin for about 0.1 s after each GEMM and held the other core.
 // The pool now runs the GEMMs too, and its workers are free when the step starts.)
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <type_traits>
@@ -82,6 +83,34 @@ enum { kLr, kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kEps, kWeightDecay, 
        kRectified, kRect, kCount };
 }
 
+// Elements per stretch of a step that asks for its weights ahead. Before each stretch the lines
+// of the next one's weights are fetched for writing (prefetchForWrite, isa.h). A weight the other
+// core read in the forward product (every weight of a layer whose product is cut by batch rows,
+// some of the others) must be taken back from it before it can be written; one at a time, as the
+// stores reach them, those trips made the step 1.5-2x slower on a VM whose two vCPUs sit far
+// apart, and asked for a stretch ahead they overlap (bench/shared-step.ts, bench/RESULTS.md run
+// AD). The state slots stay the thread's own from step to step and are left to the hardware.
+constexpr size_t kWriteAhead = 256;
+
+// body(lo, hi) over [0, n) in stretches of kWriteAhead, the weights p of each next stretch asked
+// for first, when prefetchWriteOn() and the kernels may run on more than one thread; else
+// body(0, n). (On one thread no other core reads the weights, and the stretches cost Adam about
+// 5-10% in cache. A call of the level's step function per stretch, instead of the stretches
+// inside its loop, cost about 25 ns each: a fifth of Adam's time.)
+template <class Body>
+BLASNET_INLINE void inStretches(size_t n, float* p, const Body& body) {
+  if (!prefetchWriteOn() || effectiveThreads() <= 1) {
+    body(0, n);
+    return;
+  }
+  prefetchLinesForWrite(p, std::min(kWriteAhead, n) * sizeof(float));
+  for (size_t lo = 0; lo < n; lo += kWriteAhead) {
+    const size_t hi = std::min(n, lo + kWriteAhead), next = std::min(n, hi + kWriteAhead);
+    prefetchLinesForWrite(p + hi, (next - hi) * sizeof(float));
+    body(lo, hi);
+  }
+}
+
 // Every kernel updates n elements; state slot k starts at s + k*stride (stride >= n: a piece of a
 // larger arena).
 using StepFn = void (*)(size_t n, size_t stride, const float* hyper, float* p, const float* g, float* s);
@@ -97,11 +126,11 @@ struct SgdKernel {
   float* s;
   template <bool kWd, bool kMom, bool kVelocity, bool kNesterov, bool kFirst>
   BLASNET_INLINE void run() const {
-    loop<kWd, kMom, kVelocity, kNesterov, kFirst>(p, g, s);
+    inStretches(n, p, [&](size_t lo, size_t hi) BLASNET_LAMBDA_INLINE { loop<kWd, kMom, kVelocity, kNesterov, kFirst>(lo, hi, p, g, s); });
   }
   template <bool kWd, bool kMom, bool kVelocity, bool kNesterov, bool kFirst>
-  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict s) const {
-    for (size_t i = 0; i < n; ++i) {
+  BLASNET_INLINE void loop(size_t lo, size_t hi, float* __restrict p, const float* __restrict g, float* __restrict s) const {
+    for (size_t i = lo; i < hi; ++i) {
       float pd = p[i], gi = g[i];
       if (kWd) gi += wd * pd;
       if (kMom) {
@@ -143,11 +172,11 @@ struct AdagradKernel {
   float* s;
   template <bool kWd>
   BLASNET_INLINE void run() const {
-    loop<kWd>(p, g, s);
+    inStretches(n, p, [&](size_t lo, size_t hi) BLASNET_LAMBDA_INLINE { loop<kWd>(lo, hi, p, g, s); });
   }
   template <bool kWd>
-  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict sum) const {
-    for (size_t i = 0; i < n; ++i) {
+  BLASNET_INLINE void loop(size_t lo, size_t hi, float* __restrict p, const float* __restrict g, float* __restrict sum) const {
+    for (size_t i = lo; i < hi; ++i) {
       float pd = p[i], gi = g[i];
       if (kWd) gi += wd * pd;
       const float si = sum[i] + gi * gi;
@@ -180,14 +209,14 @@ struct RmspropKernel {
     // than float rounding would. That variant computes in double, as the js twin does (and so
     // agrees with it bit for bit); the others in float.
     using T = typename std::conditional<kCentered, double, float>::type;
-    loop<T, kWd, kCentered, kInside, kMom>(p, g, sq, buf, ga);
+    inStretches(n, p, [&](size_t lo, size_t hi) BLASNET_LAMBDA_INLINE { loop<T, kWd, kCentered, kInside, kMom>(lo, hi, p, g, sq, buf, ga); });
   }
   template <class T, bool kWd, bool kCentered, bool kInside, bool kMom>
-  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict sq,
+  BLASNET_INLINE void loop(size_t lo, size_t hi, float* __restrict p, const float* __restrict g, float* __restrict sq,
                            float* __restrict buf, float* __restrict ga) const {
     const T lr = T(this->lr), alpha = T(this->alpha), oma = T(this->oma), eps = T(this->eps), wd = T(this->wd),
             mom = T(this->mom);
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = lo; i < hi; ++i) {
       T pd = p[i], gi = g[i];
       if (kWd) gi += wd * pd;
       const float sqi = static_cast<float>(alpha * sq[i] + oma * gi * gi);
@@ -229,12 +258,12 @@ struct AdadeltaKernel {
   float* acc;
   template <bool kWd>
   BLASNET_INLINE void run() const {
-    loop<kWd>(p, g, sq, acc);
+    inStretches(n, p, [&](size_t lo, size_t hi) BLASNET_LAMBDA_INLINE { loop<kWd>(lo, hi, p, g, sq, acc); });
   }
   template <bool kWd>
-  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict sq,
+  BLASNET_INLINE void loop(size_t lo, size_t hi, float* __restrict p, const float* __restrict g, float* __restrict sq,
                            float* __restrict acc) const {
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = lo; i < hi; ++i) {
       float pd = p[i], gi = g[i];
       if (kWd) gi += wd * pd;
       const float sqi = rho * sq[i] + omr * gi * gi;
@@ -267,12 +296,12 @@ struct AdamKernel {
   // kL2: g += wd p; kDecoupled: p *= 1 - lr wd (never both).
   template <bool kL2, bool kDecoupled, bool kAmsgrad, bool kInside>
   BLASNET_INLINE void run() const {
-    loop<kL2, kDecoupled, kAmsgrad, kInside>(p, g, m, v, vMax);
+    inStretches(n, p, [&](size_t lo, size_t hi) BLASNET_LAMBDA_INLINE { loop<kL2, kDecoupled, kAmsgrad, kInside>(lo, hi, p, g, m, v, vMax); });
   }
   template <bool kL2, bool kDecoupled, bool kAmsgrad, bool kInside>
-  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict m,
+  BLASNET_INLINE void loop(size_t lo, size_t hi, float* __restrict p, const float* __restrict g, float* __restrict m,
                            float* __restrict v, float* __restrict vMax) const {
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = lo; i < hi; ++i) {
       float pd = p[i], gi = g[i];
       if (kDecoupled) pd *= decay;
       if (kL2) gi += wd * pd;
@@ -318,12 +347,12 @@ struct AdamaxKernel {
   float* u;
   template <bool kWd>
   BLASNET_INLINE void run() const {
-    loop<kWd>(p, g, m, u);
+    inStretches(n, p, [&](size_t lo, size_t hi) BLASNET_LAMBDA_INLINE { loop<kWd>(lo, hi, p, g, m, u); });
   }
   template <bool kWd>
-  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict m,
+  BLASNET_INLINE void loop(size_t lo, size_t hi, float* __restrict p, const float* __restrict g, float* __restrict m,
                            float* __restrict u) const {
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = lo; i < hi; ++i) {
       float pd = p[i], gi = g[i];
       if (kWd) gi += wd * pd;
       const float mi = b1 * m[i] + omb1 * gi;
@@ -355,12 +384,12 @@ struct NadamKernel {
   float* v;
   template <bool kL2, bool kDecoupled>
   BLASNET_INLINE void run() const {
-    loop<kL2, kDecoupled>(p, g, m, v);
+    inStretches(n, p, [&](size_t lo, size_t hi) BLASNET_LAMBDA_INLINE { loop<kL2, kDecoupled>(lo, hi, p, g, m, v); });
   }
   template <bool kL2, bool kDecoupled>
-  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict m,
+  BLASNET_INLINE void loop(size_t lo, size_t hi, float* __restrict p, const float* __restrict g, float* __restrict m,
                            float* __restrict v) const {
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = lo; i < hi; ++i) {
       float pd = p[i], gi = g[i];
       if (kDecoupled) pd *= decay;
       if (kL2) gi += wd * pd;
@@ -396,12 +425,12 @@ struct RadamKernel {
   float* v;
   template <bool kL2, bool kDecoupled, bool kRectified>
   BLASNET_INLINE void run() const {
-    loop<kL2, kDecoupled, kRectified>(p, g, m, v);
+    inStretches(n, p, [&](size_t lo, size_t hi) BLASNET_LAMBDA_INLINE { loop<kL2, kDecoupled, kRectified>(lo, hi, p, g, m, v); });
   }
   template <bool kL2, bool kDecoupled, bool kRectified>
-  BLASNET_INLINE void loop(float* __restrict p, const float* __restrict g, float* __restrict m,
+  BLASNET_INLINE void loop(size_t lo, size_t hi, float* __restrict p, const float* __restrict g, float* __restrict m,
                            float* __restrict v) const {
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = lo; i < hi; ++i) {
       float pd = p[i], gi = g[i];
       if (kDecoupled) pd *= decay;
       if (kL2) gi += wd * pd;

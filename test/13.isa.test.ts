@@ -85,7 +85,27 @@ for (const [id, name] of bn.OPTIMIZER_KERNEL_NAMES.entries()) {
   const pp = rng.uniformArray(len, -3, 3), g = rng.uniformArray(len, -2, 2), st = rng.uniformArray(k.slots.length * len, 0, 1);
   for (let step = 0; step < 3; step++) b.optimizerStep(id, len, hyper, pp, g, st);
   out.digests['optimizer ' + name] = hex(pp) + hex(st);
+  // The same step cut by weight blocks (a Sequential's step), with blocks whose rows are cut
+  // between the threads, whole small blocks, and pieces that end inside a stretch of the
+  // write-ahead loop (native/optimizers.cc inStretches).
+  const blocks = Int32Array.from([300, 317, 1, 317, 129, 3, 1, 5, 7, 1000]);
+  let bn_ = 0;
+  for (let i = 0; i < blocks.length; i += 2) bn_ += blocks[i] * blocks[i + 1];
+  const bp = rng.uniformArray(bn_, -3, 3), bg = rng.uniformArray(bn_, -2, 2), bs = rng.uniformArray(k.slots.length * bn_, 0, 1);
+  for (let step = 0; step < 3; step++) b.optimizerStepBlocks(id, bn_, hyper, bp, bg, bs, blocks.length / 2, blocks);
+  out.digests['optimizer blocks ' + name] = hex(bp) + hex(bs);
 }
+// A dense layer's forward and backward passes over more rows than one thread takes.
+{
+  const id = bn.activationId('relu'), rows = 97, inD = 33, outD = 1030;
+  const xin = rng.uniformArray(rows * inD, -1, 1), w = rng.uniformArray(outD * inD, -1, 1), bias = rng.uniformArray(outD, -1, 1);
+  const z = new Float32Array(rows * outD), ya = new Float32Array(rows * outD), dyy = rng.uniformArray(rows * outD, -1, 1);
+  const dz = new Float32Array(rows * outD), dw = new Float32Array(outD * inD), db = new Float32Array(outD), dxx = new Float32Array(rows * inD);
+  b.denseForward(id, 0, rows, inD, outD, xin, w, bias, z, ya);
+  b.denseBackward(id, 0, rows, inD, outD, 0, xin, w, z, ya, dyy, dz, dw, db, dxx);
+  out.digests['dense backward'] = hex(z) + hex(ya) + hex(dz) + hex(dw) + hex(db) + hex(dxx);
+}
+out.writeAhead = b.info().writeAhead;
 for (const [k, v] of Object.entries(out.digests)) {
   out.digests[k] = require('crypto').createHash('sha256').update(v).digest('hex');
 }
@@ -118,6 +138,21 @@ process.stdout.write(JSON.stringify(out));
       digests.set(level, got.digests);
     });
   }
+
+  it('BLASNET_WRITE_AHEAD=0 turns the write-ahead prefetch off and computes the same bits', () => {
+    const run = (extra: Record<string, string>): { isa: string; writeAhead: boolean; digests: Record<string, string> } => {
+      const r = spawnSync(process.execPath, ['-e', DIGEST_CHILD], { env: env({ BLASNET_ISA: supported, ...extra }), encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    const on = run({}), off = run({ BLASNET_WRITE_AHEAD: '0' });
+    assert.equal(off.writeAhead, false);
+    // On wherever the level is above portable on an x86 CPU with PREFETCHW (every AVX2 one in practice).
+    if (supported !== 'portable' && process.arch === 'x64') assert.equal(on.writeAhead, true);
+    for (const [k, v] of Object.entries(on.digests)) assert.equal(off.digests[k], v, `${k}: write-ahead off differs`);
+    const portable = run({ BLASNET_ISA: 'portable' });
+    assert.equal(portable.writeAhead, false, 'the portable level runs as the baseline CPU would, without PREFETCHW');
+  });
 
   it('a level above the CPU\'s runs at the CPU\'s best; an unknown level is refused with its name', () => {
     const top = spawnSync(process.execPath, ['-e',
