@@ -22,7 +22,8 @@
  * others (measured in this process, beside the js and naive rows' heaps, native at batch 512 ran
  * about 10% slower than the same build in a process of its own: bench/RESULTS.md, run S); a short pause after each multi-threaded run lets its thread
  * pools go idle before the next driver. `--before=PATH` adds the same native runs by an older
- * build (its dist/bench/mlp-native.js) as rows "native (before)", for before/after in one run.
+ * build (its dist/bench/mlp-native.js) as rows "native (before)", for before/after in one run (in
+ * both tables when OPENBLAS_CORETYPE is set).
  *
  * Native runs (nativeRun) time the first epoch of a freshly built model, which is what a one-epoch
  * fit costs and what the targets use, and also its second epoch in the same fit call, in a column
@@ -405,6 +406,9 @@ export const mlpSuite: Suite = {
       if (ctx.before !== undefined) wanted.push({ name: 'native (before)', unset: false, start: nativeChild('native (before)', false, process.env, ctx.before) });
       if (coreType !== undefined) {
         wanted.push({ name: 'native', unset: true, start: nativeChild('native', true, withoutCoreType()) });
+        if (ctx.before !== undefined) {
+          wanted.push({ name: 'native (before)', unset: true, start: nativeChild('native (before)', true, withoutCoreType(), ctx.before) });
+        }
         for (const setting of settings) wanted.push({ name: `PyTorch (${setting.label})`, unset: true, start: torch(setting, true) });
       }
       for (const backend of ['wasm', 'cpu'] as const) {
@@ -506,7 +510,7 @@ export const mlpSuite: Suite = {
         const load = l.seen ? loadBetween({ total: 0, busy: 0, steal: 0, self: 0 }, l) : null;
         const row: RowResult = {
           trial: t.id, driver: d.driver, threads: d.threads, samples: d.samples, steps: d.steps, stats, samplesPerSecond: sps,
-          gflops: (sps.median * fpS) / 1e9, gemm: d.driver === 'native' ? statsOf(got.map((g) => g.gemm as number)) : null,
+          gflops: (sps.median * fpS) / 1e9, gemm: d.driver.startsWith('native') ? statsOf(got.map((g) => g.gemm as number)) : null,
           steady: d.driver.startsWith('native') ? rate(statsOf(got.map((g) => g.steady as number)), d.samples) : null, load, ...d.extra,
         };
         (d.unset ? unset : results).push(row);
@@ -551,7 +555,7 @@ export const mlpSuite: Suite = {
         'native = blasnet on the addon (bench/mlp-native.ts): model.fit of two epochs over the 60,000 rows, no metrics or validation, one callback taking the time at each epoch end; ' +
           '"samples/s" is the first epoch (from the fit call, so fit\'s NaN scan of the inputs and its set-up are in it), ' +
           '"steady epoch" the second epoch of the same model (the rate of a long job\'s later epochs; bench/RESULTS.md "The subnormal flush" says why they differ). ' +
-          (ctx.before !== undefined ? `native (before) = the same runs by an older build of the library (${ctx.before}, a child process kept across the rounds, as found); ` : '') +
+          (ctx.before !== undefined ? `native (before) = the same runs by an older build of the library (${ctx.before}, a child process kept across the rounds, in both tables when there are two); ` : '') +
           'js = blasnet on the TypeScript backend, model.fit over a prefix of steps × batch rows. naive JS = bench/naive-mlp.ts (i-j-k triple loops, Adam), same steps as js.',
         `PyTorch = bench/peers/torch_mlp.py${torchInfo ? ` (torch ${String(torchInfo.version)}, BLAS: ${String(torchInfo.blas ?? 'unknown').replace(/ \(.*\)$/, '')})` : ''}: ` +
           'nn.Sequential of Linear/ReLU, CrossEntropyLoss, Adam(lr=1e-3), one whole epoch per run (X[idx] batches of a randperm, as users write it); ' +
