@@ -1,9 +1,10 @@
 /**
  * The round trip of one cache line between CPUs 0 and 1 (bench/c/core-link.c --round-trip),
  * compiled here once per process as peak.ts compiles fma.c. On the two-vCPU VM of
- * bench/RESULTS.md it is either about 100-190 ns or about 440-530 ns, and moves between the two
- * from one minute to the next with where the hypervisor runs the vCPUs (run AD); what a second
- * kernel thread is worth moves with it. Benches tag their samples with it.
+ * bench/RESULTS.md it is either about 90-190 ns or about 420-850 ns, and moves between the two
+ * from one minute to the next, most likely with where the hypervisor runs the vCPUs (run AD);
+ * the kernels that write lines the other core has read slow down with it. Benches tag their
+ * samples with it.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';

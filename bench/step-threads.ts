@@ -7,7 +7,8 @@
  * of the per-round ratio (one thread's time over all threads'). A second thread's gain depends
  * on the net, the batch size and the machine's state (on a VM, on what shares its cores): the
  * figures say when fit's threads option is worth setting. Before each round, the CPUs' round trip
- * over one cache line (bench/link.ts): on a VM it is the state that moves the gain most.
+ * over one cache line (bench/link.ts): on the VM of bench/RESULTS.md run AD it moves between two
+ * states, and a small net's gain seems to move with it.
  *
  *   node dist/bench/step-threads.js [--nets 784-16-10,784-32-10,...] [--batches 16,32,64,128] [--rounds 6] [--json]
  */

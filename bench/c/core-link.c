@@ -88,10 +88,11 @@ int main(int argc, char** argv) {
   }
   if (runs < 1) runs = 1;
   static const size_t kSizesKb[] = {16, 64, 256, 1024, 4096};
-  const int nSizes = roundTripOnly ? 0 : (int)(sizeof kSizesKb / sizeof kSizesKb[0]);
+  const int allSizes = (int)(sizeof kSizesKb / sizeof kSizesKb[0]);
+  const int nSizes = roundTripOnly ? 0 : allSizes;
   pingPongs = roundTripOnly ? 20000 : 200000;
   rounds = runs * nSizes;
-  buf = aligned_alloc(64, kSizesKb[nSizes - 1] * 1024);
+  buf = aligned_alloc(64, kSizesKb[allSizes - 1] * 1024);
   if (!buf) return 1;
   pthread_t t;
   if (pthread_create(&t, NULL, partner, NULL) != 0) return 1;

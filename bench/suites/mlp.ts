@@ -571,8 +571,8 @@ export const mlpSuite: Suite = {
           '"SGEMM share" is that rate over the SGEMM rate of the same GEMM shapes measured in this run through blasnet\'s gemm (the table below). ' +
           '"native ÷ this" is blasnet native\'s median samples/s over the row\'s. ' +
           `"of FMA peak" is useful GFLOP/s over the machine's FMA peak measured at the start of this run (${peak.best ? `${num(peak.best.gflops.median)} GFLOP/s, ${peak.best.isa} on ${peak.best.threads} thread(s); the table "FMA peak" below` : `not measured: ${peak.error}`}).`,
-        'The two CPUs\' round trip over one cache line at the start of each round (bench/link.ts; on a VM it moves with where the hypervisor runs the vCPUs, ' +
-          'and what a second thread is worth moves with it: bench/RESULTS.md, run AD), per configuration: ' +
+        'The two CPUs\' round trip over one cache line at the start of each round (bench/link.ts; on a VM it can move with where the hypervisor runs the vCPUs, ' +
+          'and the step\'s speed with it: bench/RESULTS.md, run AD), per configuration: ' +
           `${trials.map((t) => `${t.id} ${(links[t.id] ?? []).map((ns) => (ns === null ? 'n/a' : `${ns.toFixed(0)} (${linkState(ns)})`)).join(', ')}`).join('; ')} ns.`,
       ],
       columns: ['net', 'batch', 'who', 'core', 'threads', 'timed per run', 'samples/s', 'steady epoch, samples/s', 'useful GFLOP/s', 'of FMA peak', 'SGEMM share', 'native ÷ this', 'background'],
