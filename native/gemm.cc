@@ -33,6 +33,16 @@ constexpr size_t kAlign = 16;
 // of 32 units) took 36 us in row blocks against 31 in column blocks.
 constexpr size_t kRowCutK = 128;
 constexpr size_t kRowCutMinRows = 128;
+// With A transposed and K at most kSmallRowCutK, rows from kSmallRowCutMinRows are cut by rows
+// too: a weight gradient (dW = dZ^T X) of 32-127 units at batch 32 or less. Its columns cut would give each thread a column
+// block of every row of dW, while the optimiser step that reads dW next gives each thread rows
+// (native/optimizers.cc), so each core read lines the other had written and the next product
+// rewrote lines the other had read. One-epoch fits, two threads (bench/RESULTS.md run AD):
+// 784-32-10 at batch 32 93.2 -> 83.1 ms where the two vCPUs sit far apart and 53.8-56.5 ->
+// 53.2 where they sit close; 784-64-64-10 at 32 156.1 -> 144.2 and 97.0-98.6 -> 92.4-94.4. At
+// batch 64 and 128 rows cost 784-32-10 5-7% (far), so the cut there stays as above.
+constexpr size_t kSmallRowCutK = 32;
+constexpr size_t kSmallRowCutMinRows = 32;
 
 void blasGemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, const float* a,
               size_t lda, const float* b, size_t ldb, float beta, float* c, size_t ldc) {
@@ -124,7 +134,8 @@ void gemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, c
   // short K: see kRowCutK), one GEMM per block. A block may round differently from the whole
   // product in the last bit, but the cut depends only on the shape and threads(), so results
   // repeat at a given thread count.
-  const bool shortKRows = k <= kRowCutK && !transB && m >= kRowCutMinRows;
+  const bool shortKRows = !transB && ((k <= kRowCutK && m >= kRowCutMinRows) ||
+                                       (transA && k <= kSmallRowCutK && m >= kSmallRowCutMinRows));
   const bool byColumns = n >= m && !shortKRows;
   const size_t width = byColumns ? n : m;
   size_t parts = partsFor(double(m) * double(n) * double(k), kMinPartWork);
