@@ -6,13 +6,16 @@
  * epoch, then times --epochs epochs, one fit call each, and reports the median microseconds per
  * step. Printed: both builds' medians over the pairs, and the median and range of the per-pair
  * ratio (before / this: above 1, this build is faster). Pairs of processes rather than one
- * process with both builds: two addons would mean two kernel pools spinning on two cores.
+ * process with both builds: two addons would mean two kernel pools spinning on two cores. Before
+ * each pair, the CPUs' round trip over one cache line (bench/link.ts), whose state moves the
+ * figures of two-thread steps on a VM (bench/RESULTS.md, run AD).
  *
  *   node dist/bench/epoch-ab.js --before /path/to/old/dist [--nets 784-256-128-10,784-32-10] [--batches 32,128,512] [--pairs 5] [--epochs 3]
  */
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 import { arg, median } from './harness';
+import { linkState, measureLink } from './link';
 
 /** In a child: one process's figure for `dist`'s build. */
 function child(dist: string, sizes: number[], batch: number, epochs: number): number {
@@ -48,15 +51,16 @@ function main(): void {
   const pairs = Number(arg('pairs', '5'));
   const core = process.env.OPENBLAS_CORETYPE ? `OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}` : 'OPENBLAS_CORETYPE unset';
   console.log(`native backend, steady epochs, this build (${here}) against ${before}; ${core}; ${pairs} pairs of processes, ${epochs} timed epochs each`);
-  console.log('| net | batch | this, us/step | before, us/step | before / this, per pair |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log('| net | batch | this, us/step | before, us/step | before / this, per pair | round trip before each pair, ns |');
+  console.log('|---|---:|---:|---:|---:|---|');
   for (const net of nets) {
     for (const batch of batches) {
-      if (net === '784-32-10' && batch !== 32) continue;
       const run = (dist: string): number => Number(execFileSync(process.execPath,
         [__filename, '--child', '--dist', dist, '--net', net, '--batch', String(batch), '--epochs', String(epochs)], { encoding: 'utf8' }));
-      const mine: number[] = [], theirs: number[] = [], ratio: number[] = [];
+      const mine: number[] = [], theirs: number[] = [], ratio: number[] = [], links: string[] = [];
       for (let p = 0; p < pairs; p++) {
+        const ns = measureLink();
+        links.push(ns === null ? 'n/a' : `${ns.toFixed(0)} ${linkState(ns)}`);
         let a: number, b: number;
         if (p % 2 === 0) { a = run(here); b = run(path.resolve(before)); } else { b = run(path.resolve(before)); a = run(here); }
         mine.push(a);
@@ -64,7 +68,7 @@ function main(): void {
         ratio.push(b / a);
       }
       console.log(`| ${net} | ${batch} | ${median(mine).toFixed(1)} | ${median(theirs).toFixed(1)} | ` +
-        `${median(ratio).toFixed(3)} (${Math.min(...ratio).toFixed(3)}-${Math.max(...ratio).toFixed(3)}) |`);
+        `${median(ratio).toFixed(3)} (${Math.min(...ratio).toFixed(3)}-${Math.max(...ratio).toFixed(3)}) | ${links.join(', ')} |`);
     }
   }
 }
