@@ -34,10 +34,10 @@ constexpr size_t kAlign = 16;
 constexpr size_t kRowCutK = 128;
 constexpr size_t kRowCutMinRows = 128;
 // With A transposed and K at most kSmallRowCutK, rows from kSmallRowCutMinRows are cut by rows
-// too: a weight gradient (dW = dZ^T X) of 32-127 units at batch 32 or less. Its columns cut would give each thread a column
-// block of every row of dW, while the optimiser step that reads dW next gives each thread rows
-// (native/optimizers.cc), so each core read lines the other had written and the next product
-// rewrote lines the other had read. One-epoch fits, two threads (bench/RESULTS.md run AD):
+// too: a weight gradient (dW = dZ^T X) of 32-127 units at batch 32 or less. A cut by columns
+// gives each thread a column block of every row of dW, while the optimiser step that reads dW
+// next gives each thread rows (native/optimizers.cc), so each core read lines the other had
+// written and the next product rewrote lines the other had read. One-epoch fits, two threads (bench/RESULTS.md run AD):
 // 784-32-10 at batch 32 93.2 -> 83.1 ms where the two vCPUs sit far apart and 53.8-56.5 ->
 // 53.2 where they sit close; 784-64-64-10 at 32 156.1 -> 144.2 and 97.0-98.6 -> 92.4-94.4. At
 // batch 64 and 128 rows cost 784-32-10 5-7% (far), so the cut there stays as above.
