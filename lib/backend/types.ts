@@ -289,11 +289,11 @@ export interface BackendInfo {
   /** The best instruction set the CPU supports for those kernels ('none' for the js backend). */
   kernelIsaSupported: string;
   /**
-   * Whether the native kernels that rewrite memory another core may have read (the optimiser
-   * steps' weights, the dense layers' passes) ask for its cache lines ahead of their writes
-   * (x86 PREFETCHW): on where the CPU has it and the level is above 'portable', unless
-   * BLASNET_WRITE_AHEAD=0. A hint with no effect on results. false for the js backend; absent
-   * from a backend written before it existed.
+   * Whether the native optimiser steps ask for their weights' cache lines ahead of writing them
+   * (x86 PREFETCHW; another core may have read those lines in the forward pass): on where the
+   * CPU has the instruction and the level is above 'portable', unless BLASNET_WRITE_AHEAD=0, and
+   * used when more than one kernel thread may run. A hint with no effect on results. false for
+   * the js backend; absent from a backend written before it existed.
    */
   writeAhead?: boolean;
   numThreads: number;
