@@ -85,10 +85,37 @@ bool openblasHasSmallKernels() {
 // Read once: the core OpenBLAS picked does not change while the process runs.
 const bool kSmallKernels = openblasHasSmallKernels();
 
+// Without the small kernels, OpenBLAS packs the whole of B for a product of even one row, so a
+// product of 1-3 rows costs more than one of 4 (Zen kernels, one thread: a batch-1 forward pass
+// 1x256x784 72 us, 3 rows 56 us, 4 rows 33 us). Up to kGemvRows rows, each row of C is one
+// matrix-vector product over B in place instead (cblas_sgemv packs nothing): 1, 2 and 3 rows
+// 12.5, 23-28 and 19-30 us (bench/RESULTS.md, run AE).
+constexpr size_t kGemvRows = 3;
+
+// blasGemm for C [m, n] one row at a time: C[i, :] = alpha * op(A)[i, :] op(B) + beta * C[i, :].
+void blasGemvRows(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, const float* a,
+                  size_t lda, const float* b, size_t ldb, float beta, float* c, size_t ldc) {
+  // op(B) [k, n]: B stored [n, k] when transposed (C's row = B a), else [k, n] (C's row = B^T a).
+  const CBLAS_TRANSPOSE t = transB ? CblasNoTrans : CblasTrans;
+  const blasint rows = static_cast<blasint>(transB ? n : k), cols = static_cast<blasint>(transB ? k : n);
+  for (size_t i = 0; i < m; ++i) {
+    // op(A)'s row i: A's row i (A is [m, k]), or A's column i (A is [k, m], a stride of lda).
+    const float* ai = transA ? a + i : a + i * lda;
+    const blasint incA = static_cast<blasint>(transA ? lda : 1);
+    // beta 0 overwrites C, NaN included, whatever the BLAS's scaling by 0 does with a NaN.
+    if (beta == 0.0f) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    cblas_sgemv(CblasRowMajor, t, rows, cols, alpha, b, static_cast<blasint>(ldb), ai, incA, beta, c + i * ldc, 1);
+  }
+}
+
 // blasGemm on C [m, n], cut into pieces the small kernels take when the product has a short side,
 // m, n or k (see kSmallKernelWork); the cut depends only on the shape, so results repeat.
 void blasGemmPieces(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, const float* a,
                     size_t lda, const float* b, size_t ldb, float beta, float* c, size_t ldc) {
+  if (!kSmallKernels && m <= kGemvRows) {
+    blasGemvRows(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   const double work = double(m) * double(n) * double(k);
   const bool shortK = k <= kShortK && !transB && double(m) * double(n) <= kShortKOutput;
   if (!kSmallKernels || work <= kSmallKernelWork || (std::min(m, n) > kShortSide && !shortK)) {
