@@ -206,7 +206,10 @@ forEachBackend('Sequential', (b) => {
     const params = m.params.slice();
     const a = m.predict(x, { batchSize: 7 });
     const c = m.predict(x);
-    assert.deepEqual(a.data, c.data);
+    // Equal to float32 rounding: a product of 1-3 rows (the last batch of 7 here) may sum in
+    // another order than a larger one, as it does in any BLAS.
+    assert.equal(a.data.length, c.data.length);
+    for (let i = 0; i < c.data.length; i++) assert.ok(Math.abs(a.data[i] - c.data[i]) <= 1e-6, `output ${i}: ${a.data[i]} vs ${c.data[i]}`);
     assert.equal(a.rows, 50);
     assert.deepEqual(m.buffers().map((v) => v.data.slice()), running);
     assert.deepEqual(m.params, params);
