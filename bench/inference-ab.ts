@@ -6,7 +6,7 @@
  * (the first layer's forward product and the second layer's input gradient), which OpenBLAS
  * handles differently by core. Microseconds per call, median (min-max) over the samples.
  *
- *   node dist/bench/inference-ab.js [--before OLD/dist/lib] [--samples 15]
+ *   node dist/bench/inference-ab.js [--before OLD/dist/lib] [--samples 15] [--batches 1,2,3,4,16,1000] [--no-products]
  *
  * Without --before only this build runs. Both builds load their own addon; before each sample
  * (about 20 ms of calls) the script waits 2 ms, so that the other build's idle kernel threads have
@@ -82,7 +82,9 @@ function main(): void {
   console.log('\nforward pass of 784-256-128-10 (ReLU), us per call');
   console.log(`| batch | ${who.map((w) => `frozen, ${w}`).join(' | ')} | ${who.map((w) => `live, ${w}`).join(' | ')} |`);
   console.log(`| --- | ${who.map(() => '---').join(' | ')} | ${who.map(() => '---').join(' | ')} |`);
-  for (const batch of [1, 2, 3, 4, 16, 1000]) {
+  const batches = arg('batches', '1,2,3,4,16,1000').split(',').map(Number);
+  if (batches.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`--batches: positive integers, got ${arg('batches', '')}`);
+  for (const batch of batches) {
     const h = [random(batch * 784), random(batch * 256), random(batch * 128), random(batch * 10)];
     const z = [random(batch * 256), random(batch * 128), random(batch * 10)];
     const reps = Math.max(10, Math.round(1.5e9 / (batch * 230000)));  // about 20 ms a sample
@@ -101,6 +103,7 @@ function main(): void {
     }
     console.log(`| ${batch} | ${cells.join(' | ')} |`);
   }
+  if (process.argv.includes('--no-products')) return;
   console.log('\nsingle products of few rows, us per call');
   console.log(`| product | rows | ${who.join(' | ')} |`);
   console.log(`| --- | --- | ${who.map(() => '---').join(' | ')} |`);
