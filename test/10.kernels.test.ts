@@ -56,6 +56,20 @@ forEachBackend('gemm', (b) => {
     }
   });
 
+  it('alpha 0 skips the product: NaN in A and B reach no element of C, which is only scaled by beta', () => {
+    const n = 5, k = 40;
+    for (const m of [1, 3, 7]) for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const what = `${m} rows, ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}`;
+      const a = new Float32Array(m * k).fill(NaN), bm = new Float32Array(k * n).fill(Infinity);
+      const c = new Float32Array(m * n).fill(3);
+      b.gemm(ta, tb, m, n, k, 0, a, bm, 0.5, c);
+      assert.ok(c.every((v) => v === 1.5), `${what}, beta 0.5: ${c}`);
+      c.fill(NaN);
+      b.gemm(ta, tb, m, n, k, 0, a, bm, 0, c);
+      assert.ok(c.every((v) => v === 0), `${what}, beta 0: ${c}`);
+    }
+  });
+
   it('gemmBatched runs independent products and honours strides', () => {
     // Two 2x3 * 3x2 products; the second A is the first times 2, B is shared (stride 0).
     const a = f32([1, 2, 3, 4, 5, 6, 2, 4, 6, 8, 10, 12]);
