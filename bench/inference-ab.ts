@@ -13,7 +13,8 @@
  * stopped spinning.
  */
 import * as path from 'path';
-import { arg, median } from './harness';
+import { arg, statsOf } from './harness';
+import { timeCell } from './report';
 import { measureLink, linkState } from './link';
 
 type Lib = typeof import('../lib');
@@ -38,10 +39,9 @@ function load(lib: string): Build {
   return { b, be: b.getBackend('native'), aligned: (n) => memory.alignedFloat32Array(n), packedLength: packed.packedDenseLength };
 }
 
-function cell(xs: number[]): string {
-  const s = xs.slice().sort((a, c) => a - c);
-  const f = (v: number): string => (v < 100 ? v.toFixed(1) : v.toFixed(0));
-  return `${f(median(xs))} (${f(s[0])}-${f(s[s.length - 1])})`;
+/** "median (min-max)" of samples in microseconds. */
+function cell(us: number[]): string {
+  return timeCell(statsOf(us), 1);
 }
 
 function main(): void {

@@ -98,10 +98,10 @@ void blasGemvRows(bool transA, bool transB, size_t m, size_t n, size_t k, float 
   // op(B) [k, n]: B stored [n, k] when transposed (C's row = B a), else [k, n] (C's row = B^T a).
   const CBLAS_TRANSPOSE t = transB ? CblasNoTrans : CblasTrans;
   const blasint rows = static_cast<blasint>(transB ? n : k), cols = static_cast<blasint>(transB ? k : n);
+  // op(A)'s row i: A's row i (A is [m, k]), or A's column i (A is [k, m], a stride of lda).
+  const blasint incA = static_cast<blasint>(transA ? lda : 1);
   for (size_t i = 0; i < m; ++i) {
-    // op(A)'s row i: A's row i (A is [m, k]), or A's column i (A is [k, m], a stride of lda).
     const float* ai = transA ? a + i : a + i * lda;
-    const blasint incA = static_cast<blasint>(transA ? lda : 1);
     // beta 0 overwrites C, NaN included, whatever the BLAS's scaling by 0 does with a NaN.
     if (beta == 0.0f) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
     cblas_sgemv(CblasRowMajor, t, rows, cols, alpha, b, static_cast<blasint>(ldb), ai, incA, beta, c + i * ldc, 1);
@@ -109,7 +109,8 @@ void blasGemvRows(bool transA, bool transB, size_t m, size_t n, size_t k, float 
 }
 
 // blasGemm on C [m, n], cut into pieces the small kernels take when the product has a short side,
-// m, n or k (see kSmallKernelWork); the cut depends only on the shape, so results repeat.
+// m, n or k (see kSmallKernelWork); without them, 1-3 rows go row by row (blasGemvRows). The
+// path depends only on the shape, so results repeat.
 void blasGemmPieces(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, const float* a,
                     size_t lda, const float* b, size_t ldb, float beta, float* c, size_t ldc) {
   if (!kSmallKernels && m <= kGemvRows) {
