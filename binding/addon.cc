@@ -652,6 +652,7 @@ napi_value BlasInfo(Args& a) {
   o.Set("kernelIsa", isaName(isa()));
   o.Set("kernelIsaSupported", isaName(isaSupported()));
   o.Set("writeAhead", prefetchWriteOn());
+  o.Set("packedForward", packedForwardOn());
   o.Set("numThreads", numThreads());
   o.Set("numProcs", numProcs());
   return o;

@@ -1,4 +1,5 @@
 #include "blasnet.h"
+#include "packed.h"
 #include "pool.h"
 #include "table.h"
 
@@ -6,10 +7,12 @@ namespace blasnet {
 
 // The GEMMs, the activation's derivative and the bias gradient's column sum cut themselves over
 // the kernel threads (gemm.cc, activations.cc, rowops.cc); the fused bias-and-activation pass is
-// cut here, by rows.
+// cut here, by rows. The forward pass runs on blasnet's packed micro-kernels instead where
+// livePackedForward takes it (packed.h).
 void denseForward(int act, float param, size_t batch, size_t inDim, size_t outDim, const float* x,
                   const float* w, const float* b, float* z, float* y) {
   if (batch == 0 || outDim == 0) return;
+  if (packedForwardOn() && livePackedForward(act, param, batch, inDim, outDim, x, w, b, z, y)) return;
   gemm(false, true, batch, outDim, inDim, 1.0f, x, w, 0.0f, z);
   const BiasForwardFn biasForward = activationEntry(act).biasForward();
   parallel(partsFor(double(batch) * double(outDim), kMinElementwisePart), [&](size_t p, size_t count) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cblas.h>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -28,6 +29,7 @@ struct PackedJob {
   const float* packed;
   const float* bias;  // packed + panels * kPackPanel * inDim
   float* y;
+  float* z;  // null, or where the sums with their bias go before the activation (training)
   int epilogue;
   ForwardFn forward;
   float param;
@@ -61,13 +63,28 @@ void runTilesBlas(const PackedJob& j, size_t r0, size_t r1, size_t p0, size_t p1
                 static_cast<blasint>(j.inDim), j.packed + p * panelStride, static_cast<blasint>(kPackPanel),
                 0.0f, c, static_cast<blasint>(j.outDim));
   }
+  const bool keepZ = j.z != nullptr && j.z != j.y;
   for (size_t i = r0; i < r1; ++i) {
     float* yr = j.y + i * j.outDim;
+    float* zr = keepZ ? j.z + i * j.outDim : yr;
     for (size_t u = c0; u < c1; ++u) {
       const float v = yr[u] + j.bias[u];
+      zr[u] = v;
       yr[u] = j.epilogue == kEpilogueRelu && v < 0.0f ? 0.0f : v;
     }
-    if (j.epilogue == kEpilogueTable) j.forward(c1 - c0, j.param, yr + c0, yr + c0);
+    if (j.epilogue == kEpilogueTable) j.forward(c1 - c0, j.param, zr + c0, yr + c0);
+  }
+}
+
+// The portable level's packing: panel rows written in order, each from 16 rows of w read side by
+// side (a few cache lines each, reused over 16 inputs).
+void packPanelsPortable(size_t outDim, size_t inDim, const float* w, float* packed, size_t p0, size_t p1) {
+  for (size_t p = p0; p < p1; ++p) {
+    float* dst = packed + p * kPackPanel * inDim;
+    const size_t first = p * kPackPanel;
+    const size_t real = outDim - first < kPackPanel ? outDim - first : kPackPanel;
+    for (size_t k = 0; k < inDim; ++k, dst += kPackPanel)
+      for (size_t u = 0; u < kPackPanel; ++u) dst[u] = u < real ? w[(first + u) * inDim + k] : 0.0f;
   }
 }
 
@@ -113,9 +130,13 @@ namespace {
 
 using RunFn = void (*)(const PackedJob&, size_t, size_t, size_t, size_t);
 
+using PackFn = void (*)(size_t, size_t, const float*, float*, size_t, size_t);
+
 struct Runner {
   RunFn run;
   size_t rowAlign;  // rows per full tile: a row cut on multiples of it leaves no short tiles inside
+  PackFn pack;
+  bool own;  // blasnet's micro-kernels (not the portable level's OpenBLAS per panel)
 };
 
 // The level's kernels, chosen once. AVX2 without FMA (no such CPU is known, but the level only
@@ -123,14 +144,19 @@ struct Runner {
 Runner chooseRunner() {
 #ifdef BLASNET_X86_LEVELS
   switch (isa()) {
-    case Isa::kAvx512: return {&packed512::runTiles, packed512::kRowAlign};
+    case Isa::kAvx512: return {&packed512::runTiles, packed512::kRowAlign, &packed512::packPanels, true};
     case Isa::kAvx2:
-      if (__builtin_cpu_supports("fma")) return {&packed256::runTiles, packed256::kRowAlign};
+      if (__builtin_cpu_supports("fma")) return {&packed256::runTiles, packed256::kRowAlign, &packed256::packPanels, true};
       break;
     default: break;
   }
 #endif
-  return {&runTilesBlas, 1};
+  return {&runTilesBlas, 1, &packPanelsPortable, false};
+}
+
+const Runner& runner() {
+  static const Runner r = chooseRunner();
+  return r;
 }
 
 // Multiply-adds per piece at least before a second thread pays (as gemm.cc's kMinPartWork).
@@ -143,34 +169,42 @@ size_t packedDenseLength(size_t outDim, size_t inDim) { return panelsOf(outDim) 
 
 void packDense(size_t outDim, size_t inDim, const float* w, const float* b, float* packed) {
   const size_t panels = panelsOf(outDim);
-  for (size_t p = 0; p < panels; ++p) {
-    float* dst = packed + p * kPackPanel * inDim;
-    for (size_t u = 0; u < kPackPanel; ++u) {
-      const size_t unit = p * kPackPanel + u;
-      const float* src = w + unit * inDim;
-      for (size_t k = 0; k < inDim; ++k) dst[k * kPackPanel + u] = unit < outDim ? src[k] : 0.0f;
-    }
-  }
+  const PackFn pack = runner().pack;
+  // A transpose streams w once and the packed copy once; cut by panels like an elementwise pass.
+  const size_t parts = std::min(panels, partsFor(double(panels) * kPackPanel * double(inDim), kMinElementwisePart));
+  parallel(parts, [&](size_t p, size_t count) {
+    size_t lo, hi;
+    partRange(panels, 1, p, count, &lo, &hi);
+    if (lo < hi) pack(outDim, inDim, w, packed, lo, hi);
+  });
   float* bias = packed + panels * kPackPanel * inDim;
   for (size_t u = 0; u < panels * kPackPanel; ++u) bias[u] = b && u < outDim ? b[u] : 0.0f;
 }
 
-void packedDenseForward(int act, float param, size_t batch, size_t inDim, size_t outDim,
-                        const float* x, const float* packed, float* y) {
-  if (batch == 0 || outDim == 0) return;
-  static const Runner runner = chooseRunner();
+namespace {
+
+PackedJob makeJob(int act, float param, size_t inDim, size_t outDim, const float* x, const float* packed,
+                  float* z, float* y) {
   const ActivationEntry& entry = activationEntry(act);
-  const size_t panels = panelsOf(outDim);
   const size_t blocks = inDim == 0 ? 1 : (inDim + kDepth - 1) / kDepth;
-  PackedJob job{inDim, outDim, (inDim + blocks - 1) / blocks, x, packed, packed + panels * kPackPanel * inDim, y,
-                std::strcmp(entry.name, "identity") == 0 ? kEpilogueNone
-                : std::strcmp(entry.name, "relu") == 0   ? kEpilogueRelu
-                                                         : kEpilogueTable,
-                entry.forward(), param};
+  return PackedJob{inDim, outDim, (inDim + blocks - 1) / blocks, x, packed,
+                   packed + panelsOf(outDim) * kPackPanel * inDim, y, z,
+                   std::strcmp(entry.name, "identity") == 0 ? kEpilogueNone
+                   : std::strcmp(entry.name, "relu") == 0   ? kEpilogueRelu
+                                                            : kEpilogueTable,
+                   entry.forward(), param};
+}
+
+void runPacked(int act, float param, size_t batch, size_t inDim, size_t outDim, const float* x,
+               const float* packed, float* z, float* y) {
+  if (batch == 0 || outDim == 0) return;
+  const Runner& run = runner();
+  const size_t panels = panelsOf(outDim);
+  const PackedJob job = makeJob(act, param, inDim, outDim, x, packed, z, y);
   const double work = double(batch) * double(outDim) * double(inDim == 0 ? 1 : inDim);
   const size_t parts = partsFor(work, kMinPartWork);
   if (parts <= 1) {
-    runner.run(job, 0, batch, 0, panels);
+    run.run(job, 0, batch, 0, panels);
     return;
   }
   // Rows when there are enough for whole tiles on every thread (each thread then reads all the
@@ -178,26 +212,104 @@ void packedDenseForward(int act, float param, size_t batch, size_t inDim, size_t
   // each reads only its share of the weights. Rows go in up to kPiecesPerThread pieces per thread,
   // handed out as threads come free, so that a thread the OS holds back (a busy machine) does not
   // keep the others waiting with half the batch.
-  if (batch >= 2 * parts * runner.rowAlign) {
-    const size_t most = batch / (2 * runner.rowAlign);
+  if (batch >= 2 * parts * run.rowAlign) {
+    const size_t most = batch / (2 * run.rowAlign);
     const size_t pieces = parts * kPiecesPerThread < most ? parts * kPiecesPerThread : most;
     parallel(pieces, [&](size_t p, size_t count) {
       size_t lo, hi;
-      partRange(batch, runner.rowAlign, p, count, &lo, &hi);
-      if (lo < hi) runner.run(job, lo, hi, 0, panels);
+      partRange(batch, run.rowAlign, p, count, &lo, &hi);
+      if (lo < hi) run.run(job, lo, hi, 0, panels);
     });
     return;
   }
   const size_t byPanels = parts < panels ? parts : panels;
   if (byPanels <= 1) {
-    runner.run(job, 0, batch, 0, panels);
+    run.run(job, 0, batch, 0, panels);
     return;
   }
   parallel(byPanels, [&](size_t p, size_t count) {
     size_t lo, hi;
     partRange(panels, 1, p, count, &lo, &hi);
-    if (lo < hi) runner.run(job, 0, batch, lo, hi);
+    if (lo < hi) run.run(job, 0, batch, lo, hi);
   });
+}
+
+// The calling thread's buffer for denseForward's packed weights, kept from call to call (a fresh
+// one would be faulted in on every call) and grown as layers need, up to kLivePackMaxFloats.
+struct PackScratch {
+  float* data = nullptr;
+  size_t floats = 0;
+  PackScratch() = default;
+  PackScratch(const PackScratch&) = delete;
+  PackScratch& operator=(const PackScratch&) = delete;
+  ~PackScratch() { std::free(data); }
+  float* get(size_t n) {
+    if (n <= floats) return data;
+    const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    float* grown = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (grown == nullptr) return nullptr;
+    std::free(data);
+    data = grown;
+    floats = bytes / sizeof(float);
+    return data;
+  }
+};
+
+}  // namespace
+
+bool packedForwardOn() {
+  static const bool on = [] {
+    if (!runner().own) return false;
+    const char* v = std::getenv("BLASNET_PACKED_FORWARD");
+    if (v && std::strcmp(v, "0") == 0) return false;
+    if (v && std::strcmp(v, "1") == 0) return true;
+    // Measured ahead of OpenBLAS at the AVX2 level (Zen 3, run AF); at the AVX-512 level against
+    // OpenBLAS's SkylakeX and Cooperlake kernels, not yet.
+    return isa() == Isa::kAvx2;
+  }();
+  return on;
+}
+
+void packedDenseForward(int act, float param, size_t batch, size_t inDim, size_t outDim,
+                        const float* x, const float* packed, float* y) {
+  runPacked(act, param, batch, inDim, outDim, x, packed, nullptr, y);
+}
+
+bool livePackedForward(int act, float param, size_t batch, size_t inDim, size_t outDim, const float* x,
+                       const float* w, const float* b, float* z, float* y) {
+  if (!runner().own || batch < kLivePackMinRows || inDim == 0 || outDim == 0) return false;
+  const size_t n = packedDenseLength(outDim, inDim);
+  if (n > kLivePackMaxFloats) return false;
+  static thread_local PackScratch scratch;
+  float* packed = scratch.get(n);
+  if (packed == nullptr) return false;
+  // Cut by panels, each piece packing its own panels and then running every row over them: the
+  // packed weights stay in the cache of the core that wrote them. (Packing all of them first and
+  // cutting the rows, as packedDenseForward does, had each core read the half the other had just
+  // written: 70-100 us more per call on 784->256, at batch 32 and 512, on Zen 3.)
+  // A layer of fewer panels than threads (a narrow output layer: little to pack) is packed here
+  // and cut by rows.
+  const Runner& run = runner();
+  const size_t panels = panelsOf(outDim);
+  const size_t parts = partsFor(double(batch) * double(outDim) * double(inDim), kMinPartWork);
+  if (panels < parts) {
+    run.pack(outDim, inDim, w, packed, 0, panels);
+    float* bias = packed + panels * kPackPanel * inDim;
+    for (size_t u = 0; u < panels * kPackPanel; ++u) bias[u] = b && u < outDim ? b[u] : 0.0f;
+    runPacked(act, param, batch, inDim, outDim, x, packed, z, y);
+    return true;
+  }
+  const PackedJob job = makeJob(act, param, inDim, outDim, x, packed, z, y);
+  float* bias = packed + panels * kPackPanel * inDim;
+  parallel(parts, [&](size_t p, size_t count) {
+    size_t lo, hi;
+    partRange(panels, 1, p, count, &lo, &hi);
+    if (lo >= hi) return;
+    run.pack(outDim, inDim, w, packed, lo, hi);
+    for (size_t u = lo * kPackPanel; u < hi * kPackPanel; ++u) bias[u] = b && u < outDim ? b[u] : 0.0f;
+    run.run(job, 0, batch, lo, hi);
+  });
+  return true;
 }
 
 }  // namespace blasnet

@@ -32,4 +32,21 @@ void packDense(size_t outDim, size_t inDim, const float* w, const float* b, floa
 void packedDenseForward(int act, float param, size_t batch, size_t inDim, size_t outDim,
                         const float* x, const float* packed, float* y);
 
+// Whether denseForward runs on blasnet's own micro-kernels (livePackedForward): by default at the
+// AVX2 level, where they were measured ahead of OpenBLAS's; BLASNET_PACKED_FORWARD=0 or 1 (read
+// once) says otherwise at either x86 level. Never at the portable level.
+bool packedForwardOn();
+
+// denseForward's product on blasnet's own micro-kernels (bench/RESULTS.md, run AF): w and b are
+// packed on every call into the calling thread's buffer, then z = x * w^T + b and y = f(z) are
+// written tile by tile as packedDenseForward writes y (z may be y). Returns false, having written
+// nothing, at the portable level, when the batch is under kLivePackMinRows (OpenBLAS's
+// matrix-vector path is quicker than packing), when the packed weights would exceed
+// kLivePackMaxFloats, or when the buffer cannot be had; denseForward then runs OpenBLAS.
+// denseForward calls it only when packedForwardOn().
+constexpr size_t kLivePackMinRows = 4;
+constexpr size_t kLivePackMaxFloats = size_t{1} << 21;  // 8 MB per thread at most
+bool livePackedForward(int act, float param, size_t batch, size_t inDim, size_t outDim, const float* x,
+                       const float* w, const float* b, float* z, float* y);
+
 }  // namespace blasnet

@@ -426,14 +426,16 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
 
   // denseForward and denseBackward run the bias, the activation, its derivative and the bias
   // gradient inside the GEMM's pieces (and the weight gradient in the forward's unit blocks where
-  // its cut matches): at each thread count the bits must be those of the same GEMMs with the
-  // passes run separately. Shapes: cut by columns with the weight gradient in blocks (batch 32
-  // and 128), by columns with the weight gradient cut its own way (a short layer), by rows (batch
-  // 512), ragged widths, and too small to cut.
+  // its cut matches): at each thread count the bits must be those of the same products with the
+  // passes run separately. The forward product is OpenBLAS's GEMM, or where info().packedForward
+  // is on (and the batch has 4 rows or more) the packed kernels over the weights packed once.
+  // Shapes: cut by columns with the weight gradient in blocks (batch 32 and 128), by columns with
+  // the weight gradient cut its own way (a short layer), by rows (batch 512), ragged widths, too
+  // small to cut, and under 4 rows.
   for (const [batch, inDim, outDim] of [[128, 784, 256], [32, 784, 256], [128, 256, 128], [40, 500, 100], [512, 784, 256],
-    [77, 301, 130], [33, 129, 1003], [300, 200, 50], [7, 13, 5]] as const) {
+    [77, 301, 130], [33, 129, 1003], [300, 200, 50], [7, 13, 5], [3, 40, 20]] as const) {
     for (const name of ['relu', 'gelu', 'identity'] as const) {
-      it(`denseForward/denseBackward ${batch}x${inDim}->${outDim} (${name}): the bits of gemm and separate passes at 1-3 threads`, () => {
+      it(`denseForward/denseBackward ${batch}x${inDim}->${outDim} (${name}): the bits of its products and separate passes at 1-3 threads`, () => {
         const act = activationId(name), b = native();
         const x = rng.uniformArray(batch * inDim), w = rng.uniformArray(outDim * inDim), bias = rng.uniformArray(outDim);
         const dy = rng.uniformArray(batch * outDim), dw0 = rng.uniformArray(outDim * inDim), db0 = rng.uniformArray(outDim);
@@ -446,8 +448,14 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
             b.denseBackward(act, 0, batch, inDim, outDim, beta, x, w, z, y, dy, dz, dw, db, dx);
             const z2 = new Float32Array(batch * outDim), y2 = new Float32Array(batch * outDim), dz2 = new Float32Array(batch * outDim);
             const dw2 = dw0.slice(), db2 = db0.slice(), dx2 = new Float32Array(batch * inDim);
-            b.gemm(false, true, batch, outDim, inDim, 1, x, w, 0, z2);
-            b.addBias(batch, outDim, bias, z2);
+            if (b.info().packedForward && batch >= 4) {
+              const packed = new Float32Array(Math.ceil(outDim / 16) * 16 * (inDim + 1));
+              b.packDense(outDim, inDim, w, bias, packed);
+              b.packedDenseForward(activationId('identity'), 0, batch, inDim, outDim, x, packed, z2);
+            } else {
+              b.gemm(false, true, batch, outDim, inDim, 1, x, w, 0, z2);
+              b.addBias(batch, outDim, bias, z2);
+            }
             b.activation(act, 0, batch * outDim, z2, y2);
             b.activationBackward(act, 0, batch * outDim, z2, y2, dy, dz2);
             b.gemm(true, false, outDim, inDim, batch, 1, dz2, x, beta, dw2);

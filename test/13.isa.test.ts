@@ -2,7 +2,8 @@
  * The native kernels' instruction-set levels (native/isa.h): every level this CPU supports,
  * forced with BLASNET_ISA in a fresh process, passes the kernel tests that compare native with js
  * (test/12.parity, and the native rows of test/10.kernels, test/14.exp and test/60.optim), and
- * computes the same bits as every other level.
+ * computes the same bits as every other level (denseForward: every level that runs the same path,
+ * OpenBLAS or the packed kernels; BLASNET_PACKED_FORWARD chooses).
  */
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
@@ -23,6 +24,20 @@ const PARITY_GREP = 'native vs js parity|(row operations|activations|dense layer
 function env(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...process.env, BLASNET_BACKEND: '', BLASNET_ADDON_PATH: '', BLASNET_REQUIRE_NATIVE: '1', ...extra };
 }
+
+interface Digests {
+  isa: string;
+  writeAhead: boolean;
+  packedForward: boolean;
+  digests: Record<string, string>;
+}
+
+/**
+ * The outputs of denseForward (the "dense" digests): OpenBLAS's product where packedForward is
+ * off, blasnet's packed kernels where it is on, which sum in another order; either way the same
+ * bits at every level that runs the same path.
+ */
+const isDense = (key: string): boolean => key.startsWith('dense');
 
 /**
  * A child that runs every multi-level kernel on seeded inputs (two kernel threads, so the split
@@ -106,6 +121,7 @@ for (const [id, name] of bn.OPTIMIZER_KERNEL_NAMES.entries()) {
   out.digests['dense backward'] = hex(z) + hex(ya) + hex(dz) + hex(dw) + hex(db) + hex(dxx);
 }
 out.writeAhead = b.info().writeAhead;
+out.packedForward = b.info().packedForward;
 for (const [k, v] of Object.entries(out.digests)) {
   out.digests[k] = require('crypto').createHash('sha256').update(v).digest('hex');
 }
@@ -116,7 +132,12 @@ process.stdout.write(JSON.stringify(out));
   this.timeout(300000);
   const supported = nativeAvailable() ? getBackend('native').info().kernelIsaSupported : 'portable';
   const levels = KERNEL_ISA_LEVELS.slice(0, KERNEL_ISA_LEVELS.indexOf(supported as (typeof KERNEL_ISA_LEVELS)[number]) + 1);
-  const digests = new Map<string, Record<string, string>>();
+  const digests = new Map<string, Digests>();
+  const child = (extra: Record<string, string>): Digests => {
+    const r = spawnSync(process.execPath, ['-e', DIGEST_CHILD], { env: env(extra), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as Digests;
+  };
 
   for (const level of levels) {
     it(`${level}: the native kernel tests pass against js and the float64 references`, () => {
@@ -128,23 +149,50 @@ process.stdout.write(JSON.stringify(out));
     });
 
     it(`${level}: runs at that level and computes the same bits as every other level`, () => {
-      const r = spawnSync(process.execPath, ['-e', DIGEST_CHILD], { env: env({ BLASNET_ISA: level }), encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
-      const got = JSON.parse(r.stdout) as { isa: string; digests: Record<string, string> };
+      const got = child({ BLASNET_ISA: level });
       assert.equal(got.isa, level);
       for (const [other, d] of digests) {
-        for (const [k, v] of Object.entries(got.digests)) assert.equal(v, d[k], `${k}: ${level} differs from ${other}`);
+        for (const [k, v] of Object.entries(got.digests)) {
+          if (!isDense(k) || d.packedForward === got.packedForward) assert.equal(v, d.digests[k], `${k}: ${level} differs from ${other}`);
+        }
       }
-      digests.set(level, got.digests);
+      digests.set(level, got);
     });
   }
 
+  it('BLASNET_PACKED_FORWARD switches denseForward between OpenBLAS and the packed kernels, the same bits at every level', () => {
+    const portable = child({ BLASNET_ISA: 'portable', BLASNET_PACKED_FORWARD: '1' });
+    assert.equal(portable.packedForward, false, 'the portable level has no packed kernels of its own');
+    // By default on at the avx2 level only (measured there); the switch overrides it either way.
+    const byDefault = child({ BLASNET_ISA: supported });
+    assert.equal(byDefault.packedForward, supported === 'avx2');
+    const x86 = levels.filter((l) => l !== 'portable');
+    for (const level of x86) {
+      const on = child({ BLASNET_ISA: level, BLASNET_PACKED_FORWARD: '1' });
+      const off = child({ BLASNET_ISA: level, BLASNET_PACKED_FORWARD: '0' });
+      assert.equal(on.packedForward, true);
+      assert.equal(off.packedForward, false);
+      for (const [k, v] of Object.entries(portable.digests)) {
+        assert.equal(off.digests[k], v, `${k}: ${level} with OpenBLAS's forward differs from portable`);
+        if (!isDense(k)) assert.equal(on.digests[k], v, `${k}: ${level} with the packed forward differs from portable`);
+      }
+      // Every level's tiles sum over k in the same order with fused multiply-adds.
+      const first = child({ BLASNET_ISA: x86[0], BLASNET_PACKED_FORWARD: '1' });
+      for (const [k, v] of Object.entries(first.digests)) assert.equal(on.digests[k], v, `${k}: packed at ${level} differs from ${x86[0]}`);
+    }
+  });
+
+  it('the native kernel tests pass with the dense forward pass on the path this level does not take by default', function () {
+    if (supported === 'portable') this.skip();
+    const other = getBackend('native').info().packedForward ? '0' : '1';
+    const r = spawnSync(process.execPath, [MOCHA, '--no-config', '--timeout', '60000', ...PARITY_FILES, '--grep', PARITY_GREP, '--reporter', 'dot'],
+      { env: env({ BLASNET_PACKED_FORWARD: other }), encoding: 'utf8', cwd: path.resolve(DIST, '..') });
+    assert.equal(r.status, 0, `mocha at BLASNET_PACKED_FORWARD=${other} failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`);
+    assert.ok(Number(/(\d+) passing/.exec(r.stdout)?.[1] ?? 0) >= 150);
+  });
+
   it('BLASNET_WRITE_AHEAD=0 turns the write-ahead prefetch off and computes the same bits', () => {
-    const run = (extra: Record<string, string>): { isa: string; writeAhead: boolean; digests: Record<string, string> } => {
-      const r = spawnSync(process.execPath, ['-e', DIGEST_CHILD], { env: env({ BLASNET_ISA: supported, ...extra }), encoding: 'utf8' });
-      assert.equal(r.status, 0, r.stderr);
-      return JSON.parse(r.stdout);
-    };
+    const run = (extra: Record<string, string>): Digests => child({ BLASNET_ISA: supported, ...extra });
     const on = run({}), off = run({ BLASNET_WRITE_AHEAD: '0' });
     assert.equal(off.writeAhead, false);
     // On wherever the level is above portable on an x86 CPU with PREFETCHW (every AVX2 one in practice).
@@ -165,5 +213,10 @@ process.stdout.write(JSON.stringify(out));
     { env: env({ BLASNET_ISA: 'sse9' }), encoding: 'utf8' });
     assert.equal(bad.status, 0, bad.stderr);
     assert.match(bad.stdout, /^ERR_BLASNET_BACKEND .*BLASNET_ISA="sse9" is not an instruction-set level; expected one of "portable", "avx2", "avx512"/);
+    const badSwitch = spawnSync(process.execPath, ['-e', `
+      try { require(${JSON.stringify(LIB)}).getBackend('native'); } catch (e) { process.stdout.write(e.code + ' ' + e.message); }`],
+    { env: env({ BLASNET_PACKED_FORWARD: 'yes' }), encoding: 'utf8' });
+    assert.equal(badSwitch.status, 0, badSwitch.stderr);
+    assert.match(badSwitch.stdout, /^ERR_BLASNET_BACKEND .*BLASNET_PACKED_FORWARD="yes" is not a switch; expected "0" \(OpenBLAS\) or "1"/);
   });
 });

@@ -888,7 +888,7 @@ export const jsBackend: Backend = {
   },
 
   info(): BackendInfo {
-    return { backend: 'js', library: 'none', config: 'pure TypeScript', coreName: 'none', kernelIsa: 'none', kernelIsaSupported: 'none', writeAhead: false, numThreads: 1, numProcs: os.availableParallelism() };
+    return { backend: 'js', library: 'none', config: 'pure TypeScript', coreName: 'none', kernelIsa: 'none', kernelIsaSupported: 'none', writeAhead: false, packedForward: false, numThreads: 1, numProcs: os.availableParallelism() };
   },
 };
 

@@ -79,14 +79,20 @@ function withOneBlasThread<T>(load: () => T): T {
 }
 
 /**
- * Loads the addon and returns it as a Backend. Throws if it is missing or does not match, or if
- * BLASNET_ISA names no instruction-set level (the addon reads it once, when it loads).
+ * Loads the addon and returns it as a Backend. Throws if it is missing or does not match, if
+ * BLASNET_ISA names no instruction-set level, or if BLASNET_PACKED_FORWARD is neither 0 nor 1
+ * (the addon reads both once, when it loads).
  */
 export function loadNativeBackend(file: string = addonPath()): Backend {
   const isa = process.env.BLASNET_ISA;
   if (isa !== undefined && isa !== '' && !(KERNEL_ISA_LEVELS as readonly string[]).includes(isa)) {
     throw new BlasnetError(ErrorCode.UNKNOWN_NAME,
       `BLASNET_ISA=${JSON.stringify(isa)} is not an instruction-set level; expected one of ${KERNEL_ISA_LEVELS.map((l) => `"${l}"`).join(', ')}`);
+  }
+  const packed = process.env.BLASNET_PACKED_FORWARD;
+  if (packed !== undefined && packed !== '' && packed !== '0' && packed !== '1') {
+    throw new BlasnetError(ErrorCode.UNKNOWN_NAME,
+      `BLASNET_PACKED_FORWARD=${JSON.stringify(packed)} is not a switch; expected "0" (OpenBLAS) or "1" (blasnet's packed kernels)`);
   }
   const addon = withOneBlasThread(() => {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
