@@ -283,19 +283,19 @@ bool livePackedForward(int act, float param, size_t batch, size_t inDim, size_t 
   static thread_local PackScratch scratch;
   float* packed = scratch.get(n);
   if (packed == nullptr) return false;
-  // Cut by panels, each piece packing its own panels and then running every row over them: the
-  // packed weights stay in the cache of the core that wrote them. (Packing all of them first and
-  // cutting the rows, as packedDenseForward does, had each core read the half the other had just
-  // written: 70-100 us more per call on 784->256, at batch 32 and 512, on Zen 3.)
-  // A layer of fewer panels than threads (a narrow output layer: little to pack) is packed here
-  // and cut by rows.
+  // Cut as gemm.cc cuts the product it replaces: by units when the layer has at least as many
+  // as the batch has rows, else by rows. By units, each piece packs its own panels and then runs
+  // every row over them, so the packed weights stay in the cache of the core that wrote them
+  // (packing all of them first had each core read the half the other had just written: 70-100
+  // us more per 784->256 call on Zen 3). By rows, or with fewer panels than threads (a narrow
+  // output layer, little to pack), all panels are packed first and every core reads them all:
+  // a chain of layers cut by units at batch 512-1000, each reading whole rows of an input the
+  // cores had written in column halves, ran behind OpenBLAS's row cut (bench/RESULTS.md, run AF).
   const Runner& run = runner();
   const size_t panels = panelsOf(outDim);
   const size_t parts = partsFor(double(batch) * double(outDim) * double(inDim), kMinPartWork);
-  if (panels < parts) {
-    run.pack(outDim, inDim, w, packed, 0, panels);
-    float* bias = packed + panels * kPackPanel * inDim;
-    for (size_t u = 0; u < panels * kPackPanel; ++u) bias[u] = b && u < outDim ? b[u] : 0.0f;
+  if (batch > outDim || panels < parts) {
+    packDense(outDim, inDim, w, b, packed);
     runPacked(act, param, batch, inDim, outDim, x, packed, z, y);
     return true;
   }
