@@ -1,10 +1,11 @@
 /**
  * The reference MLP's forward pass without the model around it, this build against another in
  * the same process, calls alternating: frozen (packDense once, then packedDenseForward per layer,
- * as compileInference({ freeze: true }) runs it) and live (denseForward per layer, as predict and
- * compileInference run it), at batch 1, 2, 3, 4, 16 and 1000; then single products of 1-4 rows
- * (the first layer's forward product and the second layer's input gradient), which OpenBLAS
- * handles differently by core. Microseconds per call, median (min-max) over the samples.
+ * as compileInference({ freeze: true }) runs it) and live (denseForward per layer, as predict,
+ * compileInference and training run it: OpenBLAS, or the packed kernels over weights packed per
+ * call where info().packedForward is on), at batch 1, 2, 3, 4, 16 and 1000; then single
+ * products of 1-4 rows (the first layer's forward product and the second layer's input
+ * gradient), which OpenBLAS handles differently by core. Microseconds per call, median (min-max) over the samples.
  *
  *   node dist/bench/inference-ab.js [--before OLD/dist/lib] [--samples 15] [--batches 1,2,3,4,16,1000] [--no-products]
  *
@@ -73,10 +74,10 @@ function main(): void {
     for (let r = 0; r < reps; r++) f();
     return Number(process.hrtime.bigint() - t0) / 1e3 / reps;
   };
-  const info = builds[0].be.info() as { coreName?: string; kernelIsa?: string };
+  const info = builds[0].be.info() as { coreName?: string; kernelIsa?: string; packedForward?: boolean };
   const link = measureLink();
   console.log(`native backend, ${builds[0].be.getNumThreads()} thread(s), OpenBLAS core ${info.coreName}, kernels ` +
-    `${info.kernelIsa}; builds: this (${libs[0]})${before ? `, before (${libs[1]})` : ''}; ` +
+    `${info.kernelIsa}, this build's live forward on ${info.packedForward ? 'the packed kernels' : 'OpenBLAS'}; builds: this (${libs[0]})${before ? `, before (${libs[1]})` : ''}; ` +
     `CPUs' round trip ${link === null ? 'not measured' : `${link.toFixed(0)} ns, ${linkState(link)}`}`);
   const who = before ? ['this', 'before'] : ['this'];
   console.log('\nforward pass of 784-256-128-10 (ReLU), us per call');

@@ -104,8 +104,8 @@ function main(): void {
     return;
   }
   const info = native.info();
-  console.log(`native backend, ${threadCounts.join(' and ')} thread(s), OpenBLAS core ${info.coreName}, kernels ${info.kernelIsa}; ` +
-    `one timed epoch after ${warm} untimed, fresh model per trial (Dataset, so no first-epoch scan)`);
+  console.log(`native backend, ${threadCounts.join(' and ')} thread(s), OpenBLAS core ${info.coreName}, kernels ${info.kernelIsa}, ` +
+    `dense forward on ${info.packedForward ? 'the packed kernels' : 'OpenBLAS'}; one timed epoch after ${warm} untimed, fresh model per trial (Dataset, so no first-epoch scan)`);
   for (const r of results) {
     const link = r.linkNs === null ? 'n/a' : `${(r.linkNs as number).toFixed(0)} ns, ${linkState(r.linkNs as number)}`;
     console.log(`\n${r.net} at batch ${r.batch}, ${r.threads} thread(s), CPUs' round trip ${link}: ${(r.stepUs as number).toFixed(1)} us/step, GEMM-only ${(r.gemmOnlyUs as number).toFixed(1)} us ` +

@@ -553,7 +553,8 @@ export const mlpSuite: Suite = {
       title: 'Training throughput, samples/s',
       notes: [
         `Machine: ${cpu}, ${cores} cores; OPENBLAS_CORETYPE=${coreType ?? '(unset)'}: OpenBLAS ran its ${nativeInfo.coreName} kernels in blasnet ` +
-          `(PyTorch's: the "core" column); blasnet's own kernels ran at instruction-set level ${nativeInfo.kernelIsa} (BLASNET_ISA; the CPU supports ${nativeInfo.kernelIsaSupported}). ` +
+          `(PyTorch's: the "core" column); blasnet's own kernels ran at instruction-set level ${nativeInfo.kernelIsa} (BLASNET_ISA; the CPU supports ${nativeInfo.kernelIsaSupported}), ` +
+          `the dense forward products on ${nativeInfo.packedForward ? 'blasnet\'s packed kernels' : 'OpenBLAS'} (info().packedForward; BLASNET_PACKED_FORWARD). ` +
           `Every row ran in this run, interleaved: per configuration ${runs} round${runs === 1 ? '' : 's'}, in each round every row (of both tables when there are two) one timed run, ` +
           'in an order rotated from round to round and reversed every other round; a pause of ' +
           `${SETTLE_MS} ms after each multi-threaded run. blasnet native and each peer run in a process of their own, started once per configuration and kept across the rounds ` +
