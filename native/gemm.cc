@@ -44,8 +44,23 @@ constexpr size_t kRowCutMinRows = 128;
 constexpr size_t kSmallRowCutK = 32;
 constexpr size_t kSmallRowCutMinRows = 32;
 
+bool openblasHasSmallKernels();
+
+// OpenBLAS's packed path scales C by beta in a pass of its own before the product, and on the
+// cores without small-matrix kernels (Haswell, Zen) that pass ran far slower than a memset: one
+// Zen 3 core took 222 us for a batch-32 weight gradient 256x784x32 with beta 0, 172 with C zeroed
+// by memset first and beta 1, and 159 for the product alone (bench/c/gemm.c --beta; bench/
+// RESULTS.md, run AF). There, beta 0 zeroes C here and passes beta 1: the same bits, the kernel
+// adding each sum to a zero either way.
+// (The small-matrix kernels of the AVX-512 cores have beta-0 variants that never read C.)
+const bool kZeroBeforeProduct = !openblasHasSmallKernels();
+
 void blasGemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, const float* a,
               size_t lda, const float* b, size_t ldb, float beta, float* c, size_t ldc) {
+  if (beta == 0.0f && kZeroBeforeProduct) {
+    for (size_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    beta = 1.0f;
+  }
   cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
               static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
               static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));

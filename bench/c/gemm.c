@@ -2,7 +2,11 @@
  * The "c" driver of the GEMM benchmark: cblas_sgemm called directly, with no Node or N-API in
  * between, so that the native backend's figures have a floor to be compared with.
  *
- *   bench-gemm [--threads N] [--warmup S] [--min-time S] [--runs R] ID:TA:TB:M:N:K ...
+ *   bench-gemm [--threads N] [--warmup S] [--min-time S] [--runs R] [--beta 0|1|zero] ID:TA:TB:M:N:K ...
+ *
+ * --beta: 0 (the default) passes beta = 0; 1 passes beta = 1 (the product added to C, no scaling
+ * pass); zero sets C to zeros with memset and then passes beta = 1, as native/gemm.cc does for a
+ * beta-0 product on the cores without small-matrix kernels.
  *
  * Each trial is row-major C = op(A) op(B) with alpha = 1, beta = 0, TA/TB 0 or 1 as in the Backend
  * interface. The inputs come from the same seeded generator as lib/rng.ts (A from seed 1, B from
@@ -75,18 +79,22 @@ typedef struct {
   float* c;
 } Gemm;
 
+/* --beta: 0, 1, or 2 for "zero" (memset, then beta 1). */
+static int betaMode = 0;
+
 static void run(const Gemm* g, long reps) {
   const int lda = g->ta ? g->m : g->k;
   const int ldb = g->tb ? g->k : g->n;
   for (long r = 0; r < reps; ++r) {
+    if (betaMode == 2) memset(g->c, 0, (size_t)g->m * g->n * sizeof(float));
     cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans,
-                g->m, g->n, g->k, 1.0f, g->a, lda, g->b, ldb, 0.0f, g->c, g->n);
+                g->m, g->n, g->k, 1.0f, g->a, lda, g->b, ldb, betaMode == 0 ? 0.0f : 1.0f, g->c, g->n);
   }
 }
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: bench-gemm [--threads N] [--warmup S] [--min-time S] [--runs R] ID:TA:TB:M:N:K ...\n");
+          "usage: bench-gemm [--threads N] [--warmup S] [--min-time S] [--runs R] [--beta 0|1|zero] ID:TA:TB:M:N:K ...\n");
   exit(2);
 }
 
@@ -101,7 +109,12 @@ int main(int argc, char** argv) {
     else if (strcmp(argv[first], "--warmup") == 0) warmup = atof(v);
     else if (strcmp(argv[first], "--min-time") == 0) minTime = atof(v);
     else if (strcmp(argv[first], "--runs") == 0) runs = atoi(v);
-    else usage();
+    else if (strcmp(argv[first], "--beta") == 0) {
+      if (strcmp(v, "0") == 0) betaMode = 0;
+      else if (strcmp(v, "1") == 0) betaMode = 1;
+      else if (strcmp(v, "zero") == 0) betaMode = 2;
+      else usage();
+    } else usage();
   }
   if (runs < 1 || first >= argc) usage();
   if (threads > 0) openblas_set_num_threads(threads);
