@@ -431,9 +431,10 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
   // is on (and the batch has 4 rows or more) the packed kernels over the weights packed once.
   // Shapes: cut by columns with the weight gradient in blocks (batch 32 and 128), by columns with
   // the weight gradient cut its own way (a short layer), by rows (batch 512), ragged widths, too
-  // small to cut, and under 4 rows.
+  // small to cut, under 4 rows, and inputs deeper than one block of the packed kernels' k (1024),
+  // cut by units and by rows.
   for (const [batch, inDim, outDim] of [[128, 784, 256], [32, 784, 256], [128, 256, 128], [40, 500, 100], [512, 784, 256],
-    [77, 301, 130], [33, 129, 1003], [300, 200, 50], [7, 13, 5], [3, 40, 20]] as const) {
+    [77, 301, 130], [33, 129, 1003], [300, 200, 50], [7, 13, 5], [3, 40, 20], [20, 1500, 40], [100, 1100, 30]] as const) {
     for (const name of ['relu', 'gelu', 'identity'] as const) {
       it(`denseForward/denseBackward ${batch}x${inDim}->${outDim} (${name}): the bits of its products and separate passes at 1-3 threads`, () => {
         const act = activationId(name), b = native();
