@@ -167,18 +167,27 @@ constexpr size_t kPiecesPerThread = 4;
 
 size_t packedDenseLength(size_t outDim, size_t inDim) { return panelsOf(outDim) * kPackPanel * (inDim + 1); }
 
+namespace {
+
+// Panels [p0, p1) of packDense's layout: their weights (the level's transpose) and their share of
+// the padded bias.
+void packPanelRange(size_t outDim, size_t inDim, const float* w, const float* b, float* packed, size_t p0, size_t p1) {
+  runner().pack(outDim, inDim, w, packed, p0, p1);
+  float* bias = packed + panelsOf(outDim) * kPackPanel * inDim;
+  for (size_t u = p0 * kPackPanel; u < p1 * kPackPanel; ++u) bias[u] = b && u < outDim ? b[u] : 0.0f;
+}
+
+}  // namespace
+
 void packDense(size_t outDim, size_t inDim, const float* w, const float* b, float* packed) {
   const size_t panels = panelsOf(outDim);
-  const PackFn pack = runner().pack;
   // A transpose streams w once and the packed copy once; cut by panels like an elementwise pass.
   const size_t parts = std::min(panels, partsFor(double(panels) * kPackPanel * double(inDim), kMinElementwisePart));
   parallel(parts, [&](size_t p, size_t count) {
     size_t lo, hi;
     partRange(panels, 1, p, count, &lo, &hi);
-    if (lo < hi) pack(outDim, inDim, w, packed, lo, hi);
+    if (lo < hi) packPanelRange(outDim, inDim, w, b, packed, lo, hi);
   });
-  float* bias = packed + panels * kPackPanel * inDim;
-  for (size_t u = 0; u < panels * kPackPanel; ++u) bias[u] = b && u < outDim ? b[u] : 0.0f;
 }
 
 namespace {
@@ -300,13 +309,11 @@ bool livePackedForward(int act, float param, size_t batch, size_t inDim, size_t 
     return true;
   }
   const PackedJob job = makeJob(act, param, inDim, outDim, x, packed, z, y);
-  float* bias = packed + panels * kPackPanel * inDim;
   parallel(parts, [&](size_t p, size_t count) {
     size_t lo, hi;
     partRange(panels, 1, p, count, &lo, &hi);
     if (lo >= hi) return;
-    run.pack(outDim, inDim, w, packed, lo, hi);
-    for (size_t u = lo * kPackPanel; u < hi * kPackPanel; ++u) bias[u] = b && u < outDim ? b[u] : 0.0f;
+    packPanelRange(outDim, inDim, w, b, packed, lo, hi);
     run.run(job, 0, batch, lo, hi);
   });
   return true;
