@@ -272,9 +272,9 @@ bool packedForwardOn() {
     const char* v = std::getenv("BLASNET_PACKED_FORWARD");
     if (v && std::strcmp(v, "0") == 0) return false;
     if (v && std::strcmp(v, "1") == 0) return true;
-    // Measured ahead of OpenBLAS at the AVX2 level (Zen 3, run AF); at the AVX-512 level against
-    // OpenBLAS's SkylakeX and Cooperlake kernels, not yet.
-    return isa() == Isa::kAvx2;
+    // Measured ahead of OpenBLAS at both x86 levels: AVX2 on Zen 3 (run AF), AVX-512 against
+    // OpenBLAS's Cooperlake and Haswell kernels (run AG).
+    return isa() == Isa::kAvx2 || isa() == Isa::kAvx512;
   }();
   return on;
 }

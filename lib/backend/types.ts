@@ -299,8 +299,8 @@ export interface BackendInfo {
   /**
    * Whether the native denseForward runs its product on blasnet's own micro-kernels (the
    * layer's weights packed on every call, the bias and activation applied to each tile as it is
-   * written) rather than OpenBLAS's GEMM and a second pass: on by default at the 'avx2' level,
-   * where it measured faster; BLASNET_PACKED_FORWARD=0 or 1 overrides that at either x86 level.
+   * written) rather than OpenBLAS's GEMM and a second pass: on by default at the 'avx2' and
+   * 'avx512' levels, where it measured faster; BLASNET_PACKED_FORWARD=0 or 1 overrides that.
    * Batches of under 4 rows and layers of over 2M weights run on OpenBLAS either way. The sums
    * come out in other last bits than OpenBLAS's. false for the js backend; absent from a backend
    * written before it existed.
