@@ -216,12 +216,16 @@ void runPacked(int act, float param, size_t batch, size_t inDim, size_t outDim, 
     run.run(job, 0, batch, 0, panels);
     return;
   }
-  // Rows when there are enough for whole tiles on every thread (each thread then reads all the
-  // weights, from its own L2); else panels, so that a short batch still uses every thread and
-  // each reads only its share of the weights. Rows go in up to kPiecesPerThread pieces per thread,
-  // handed out as threads come free, so that a thread the OS holds back (a busy machine) does not
-  // keep the others waiting with half the batch.
-  if (batch >= 2 * parts * run.rowAlign) {
+  // Panels where the layer has at least as many units as the batch has rows, as
+  // livePackedForward cuts: each thread reads only its share of the weights and the pieces are
+  // even (a batch of 128 went in 5 row pieces, 3 on one thread and 2 on the other; 784->256 ran at
+  // 374-392 GFLOP/s on two threads by rows, 412-437 by panels with packing included: bench/
+  // RESULTS.md, run AG). Else rows when there are enough for whole tiles on every thread (each
+  // thread then reads all the weights, from its own L2); else panels, so that a short batch still
+  // uses every thread. Rows go in up to kPiecesPerThread pieces per thread, handed out as threads
+  // come free, so that a thread the OS holds back (a busy machine) does not keep the others
+  // waiting with half the batch.
+  if ((batch > outDim || panels < parts) && batch >= 2 * parts * run.rowAlign) {
     const size_t most = batch / (2 * run.rowAlign);
     const size_t pieces = parts * kPiecesPerThread < most ? parts * kPiecesPerThread : most;
     parallel(pieces, [&](size_t p, size_t count) {

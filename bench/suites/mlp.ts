@@ -144,12 +144,13 @@ export function buildMlp(sizes: readonly number[], backend: Backend): Sequential
 /**
  * Seconds per call of one training step's GEMMs (stepGemms) at batch `n`, alone, each run the way
  * the step runs it: the backend's gemm, except the forward products where info().packedForward
- * is on (and the batch has 4 rows or more), which run as denseForward runs them there: the
- * weights packed, then the packed kernels' product, without bias or activation.
+ * is on, which run through denseForward (identity, no bias) as the step runs them: the weights
+ * packed, then the packed kernels' product, or OpenBLAS's matrix-vector path for a batch too
+ * short to pack for (native/packed.h kLivePackMinRows), chosen by the addon itself.
  */
 export function timeStepGemms(backend: Backend, sizes: readonly number[], n: number, timing: TimingOptions): Stats {
   const gemms = stepGemms(sizes, n);
-  const packed = backend.info().packedForward === true && n >= 4;
+  const packed = backend.info().packedForward === true;
   const identity = activationId('identity');
   return measure((reps) => {
     for (let r = 0; r < reps; r++) {
