@@ -137,6 +137,8 @@ struct Runner {
   size_t rowAlign;  // rows per full tile: a row cut on multiples of it leaves no short tiles inside
   PackFn pack;
   bool own;  // blasnet's micro-kernels (not the portable level's OpenBLAS per panel)
+  // Whether a product with more batch rows than units is cut by units too (see cutByUnits).
+  bool unitsAtAnyBatch;
 };
 
 // The level's kernels, chosen once. AVX2 without FMA (no such CPU is known, but the level only
@@ -144,14 +146,14 @@ struct Runner {
 Runner chooseRunner() {
 #ifdef BLASNET_X86_LEVELS
   switch (isa()) {
-    case Isa::kAvx512: return {&packed512::runTiles, packed512::kRowAlign, &packed512::packPanels, true};
+    case Isa::kAvx512: return {&packed512::runTiles, packed512::kRowAlign, &packed512::packPanels, true, true};
     case Isa::kAvx2:
-      if (__builtin_cpu_supports("fma")) return {&packed256::runTiles, packed256::kRowAlign, &packed256::packPanels, true};
+      if (__builtin_cpu_supports("fma")) return {&packed256::runTiles, packed256::kRowAlign, &packed256::packPanels, true, false};
       break;
     default: break;
   }
 #endif
-  return {&runTilesBlas, 1, &packPanelsPortable, false};
+  return {&runTilesBlas, 1, &packPanelsPortable, false, false};
 }
 
 const Runner& runner() {
@@ -162,6 +164,26 @@ const Runner& runner() {
 // Multiply-adds per piece at least before a second thread pays (as gemm.cc's kMinPartWork).
 constexpr double kMinPartWork = 1 << 18;
 constexpr size_t kPiecesPerThread = 4;
+
+// Whether a product over `parts` threads is cut by units (panels; each thread reads only its share
+// of the packed weights and runs every row over it) rather than by batch rows (each thread reads
+// all of them). Never with fewer panels than threads. Otherwise where the layer has at least as
+// many units as the batch has rows; and at the AVX-512 level at any batch. Measured on two threads
+// (bench/RESULTS.md, runs AF and AG):
+// - 784->256 at batch 128 by rows went in 5 pieces, 3 on one thread and 2 on the other: 374-392
+//   GFLOP/s, against 480-489 by units (AVX-512).
+// - On an AVX-512 core with a 1 MB L2, by rows each core holds all 800 KB of 784->256's packed
+//   weights while x and y stream past: 1000 rows 461-470 GFLOP/s by rows, 488-497 by units; the
+//   reference MLP's frozen chain at batch 1000 1012-1027 us against 967-985, and the next layer,
+//   reading rows the two cores wrote in column halves, lost nothing of that.
+// - On Zen 3 (AVX2, 512 KB L2) the same chain cut by units at batch 512-1000 fell behind
+//   OpenBLAS's row cut (batch 1000: 3223 against 2832 us).
+// At any batch only with two panels or more per thread, the width of the AVX-512 tiles of 12 rows:
+// a 32-unit layer (2 panels) cut by units would run 12 x 1-panel tiles.
+bool cutByUnits(size_t batch, size_t outDim, size_t panels, size_t parts) {
+  if (panels < parts) return false;
+  return batch <= outDim || (runner().unitsAtAnyBatch && panels >= 2 * parts);
+}
 
 }  // namespace
 
@@ -216,16 +238,12 @@ void runPacked(int act, float param, size_t batch, size_t inDim, size_t outDim, 
     run.run(job, 0, batch, 0, panels);
     return;
   }
-  // Panels where the layer has at least as many units as the batch has rows, as
-  // livePackedForward cuts: each thread reads only its share of the weights and the pieces are
-  // even (a batch of 128 went in 5 row pieces, 3 on one thread and 2 on the other; 784->256 ran at
-  // 374-392 GFLOP/s on two threads by rows, 412-437 by panels with packing included: bench/
-  // RESULTS.md, run AG). Else rows when there are enough for whole tiles on every thread (each
-  // thread then reads all the weights, from its own L2); else panels, so that a short batch still
-  // uses every thread. Rows go in up to kPiecesPerThread pieces per thread, handed out as threads
-  // come free, so that a thread the OS holds back (a busy machine) does not keep the others
-  // waiting with half the batch.
-  if ((batch > outDim || panels < parts) && batch >= 2 * parts * run.rowAlign) {
+  // By units where cutByUnits says so, as livePackedForward cuts. Else rows when there are
+  // enough for whole tiles on every thread; else panels, so that a short batch still uses every
+  // thread. Rows go in up to kPiecesPerThread pieces per thread, handed out as threads come free,
+  // so that a thread the OS holds back (a busy machine) does not keep the others waiting with half
+  // the batch.
+  if (!cutByUnits(batch, outDim, panels, parts) && batch >= 2 * parts * run.rowAlign) {
     const size_t most = batch / (2 * run.rowAlign);
     const size_t pieces = parts * kPiecesPerThread < most ? parts * kPiecesPerThread : most;
     parallel(pieces, [&](size_t p, size_t count) {
@@ -296,18 +314,16 @@ bool livePackedForward(int act, float param, size_t batch, size_t inDim, size_t 
   static thread_local PackScratch scratch;
   float* packed = scratch.get(n);
   if (packed == nullptr) return false;
-  // Cut as gemm.cc cuts the product it replaces: by units when the layer has at least as many
-  // as the batch has rows, else by rows. By units, each piece packs its own panels and then runs
-  // every row over them, so the packed weights stay in the cache of the core that wrote them
-  // (packing all of them first had each core read the half the other had just written: 70-100
-  // us more per 784->256 call on Zen 3). By rows, or with fewer panels than threads (a narrow
-  // output layer, little to pack), all panels are packed first and every core reads them all:
-  // a chain of layers cut by units at batch 512-1000, each reading whole rows of an input the
-  // cores had written in column halves, ran behind OpenBLAS's row cut (bench/RESULTS.md, run AF).
+  // Cut by units or by rows as cutByUnits says. By units, each piece packs its own panels and
+  // then runs every row over them, so the packed weights stay in the cache of the core that wrote
+  // them (packing all of them first had each core read the half the other had just written:
+  // 70-100 us more per 784->256 call on Zen 3). By rows, or with fewer panels than threads (a
+  // narrow output layer, little to pack), all panels are packed first and every core reads them
+  // all.
   const Runner& run = runner();
   const size_t panels = panelsOf(outDim);
   const size_t parts = partsFor(double(batch) * double(outDim) * double(inDim), kMinPartWork);
-  if (batch > outDim || panels < parts) {
+  if (!cutByUnits(batch, outDim, panels, parts)) {
     packDense(outDim, inDim, w, b, packed);
     runPacked(act, param, batch, inDim, outDim, x, packed, z, y);
     return true;
