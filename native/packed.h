@@ -32,9 +32,9 @@ void packDense(size_t outDim, size_t inDim, const float* w, const float* b, floa
 void packedDenseForward(int act, float param, size_t batch, size_t inDim, size_t outDim,
                         const float* x, const float* packed, float* y);
 
-// Whether denseForward runs on blasnet's own micro-kernels (livePackedForward): by default at the
-// AVX2 level, where they were measured ahead of OpenBLAS's; BLASNET_PACKED_FORWARD=0 or 1 (read
-// once) says otherwise at either x86 level. Never at the portable level.
+// Whether denseForward runs on blasnet's own micro-kernels (livePackedForward): by default at both
+// x86 levels (AVX2, AVX-512), where they were measured ahead of OpenBLAS's; BLASNET_PACKED_FORWARD=0
+// (read once) turns it off, and 1 leaves it on. Never at the portable level.
 bool packedForwardOn();
 
 // denseForward's product on blasnet's own micro-kernels (bench/RESULTS.md, run AF): w and b are
