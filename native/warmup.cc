@@ -35,9 +35,6 @@ constexpr Shape kShapes[] = {
 };
 
 void warmUp() {
-#ifdef __linux__
-  pthread_setname_np(pthread_self(), "blasnet-warmup");
-#endif
   size_t most = 0;
   for (const Shape& s : kShapes) most = std::max(most, std::max(s.m * s.k, std::max(s.k * s.n, s.m * s.n)));
   // Mapped here rather than taken from malloc, which keeps its state as the process left it
@@ -86,10 +83,10 @@ void startWarmUp() {
     try {
       w.thread = std::thread(warmUp);
 #ifdef __linux__
-      // Named here as well as by the thread itself, so that the name is there when the addon
-      // has loaded: a caller that waits for the warm-up by looking for it (test/31) could
-      // otherwise look in the moment before the new thread has named itself, find nothing and
-      // run its first product alongside the warm-up, on a packing buffer of its own.
+      // Named by the thread that starts it rather than by itself, so that the name is there when
+      // the addon has loaded: a caller that waits for the warm-up by looking for it (test/31)
+      // could otherwise look in the moment before the new thread had named itself, find nothing
+      // and run its first product alongside the warm-up, on a packing buffer of its own.
       pthread_setname_np(w.thread.native_handle(), "blasnet-warmup");
 #endif
     } catch (...) {
