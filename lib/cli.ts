@@ -20,6 +20,7 @@ import { BlasnetError, ErrorCode } from './errors';
 import { writeFileAtomic } from './io/format';
 import { loadModel, saveModel } from './io/model-file';
 import { checkOutputPaths } from './io/paths';
+import type { InputPath } from './io/paths';
 import type { LoadedModel } from './io/model-file';
 import { classificationReport, formatClassificationReport, formatRegressionReport, regressionReport } from './metrics';
 import { dense, dropout } from './layers';
@@ -81,6 +82,26 @@ interface DataOptions {
   csv?: string;
   testCsv?: string;
   label?: string;
+}
+
+/**
+ * The files a command reads, which none of its outputs may replace: the tables, the model and the
+ * IDX files of --data (those of both splits that are there, plain or gzipped).
+ */
+function inputPaths(o: DataOptions & { model?: string; space?: string }): InputPath[] {
+  const inputs: InputPath[] = [];
+  if (o.csv) inputs.push({ option: '--csv', path: o.csv });
+  if (o.testCsv) inputs.push({ option: '--test-csv', path: o.testCsv });
+  if (o.model) inputs.push({ option: '--model', path: o.model });
+  if (o.space) inputs.push({ option: '--space', path: o.space });
+  if (o.data) {
+    for (const prefix of ['train', 't10k']) {
+      for (const kind of ['images-idx3-ubyte', 'labels-idx1-ubyte']) {
+        for (const ext of ['', '.gz']) inputs.push({ option: '--data', path: path.join(o.data, `${prefix}-${kind}${ext}`) });
+      }
+    }
+  }
+  return inputs;
 }
 
 /** The IDX training or test set the options name: an MNIST-like directory, or Fashion-MNIST. */
@@ -336,7 +357,7 @@ async function train(o: TrainOptions): Promise<void> {
       { option: '--diagnostics (.svg)', path: `${files.diagnostics}.svg` },
       { option: '--diagnostics (.png)', path: `${files.diagnostics}.png` },
     ] : []),
-  ]);
+  ], inputPaths(o));
   setupBackend(o);
   // Under mpirun every rank runs this command; rank 0 alone prints and writes.
   const comm = o.distributed ? initDistributed() : null;
@@ -457,7 +478,7 @@ function loadTable(o: ModelCommandOptions, loaded: LoadedModel, what: string): {
 
 async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promise<void> {
   if (o.confusion) {
-    checkOutputPaths([{ option: '--confusion (.svg)', path: `${o.confusion}.svg` }, { option: '--confusion (.png)', path: `${o.confusion}.png` }]);
+    checkOutputPaths([{ option: '--confusion (.svg)', path: `${o.confusion}.svg` }, { option: '--confusion (.png)', path: `${o.confusion}.png` }], inputPaths(o));
   }
   setupBackend(o);
   const loaded = loadModel(o.model);
@@ -496,7 +517,7 @@ function csvCell(s: string): string {
 }
 
 function predict(o: ModelCommandOptions & { output?: string; proba?: boolean }): void {
-  if (o.output) checkOutputPaths([{ option: '--output', path: o.output }]);
+  if (o.output) checkOutputPaths([{ option: '--output', path: o.output }], inputPaths(o));
   setupBackend(o);
   const loaded = loadModel(o.model);
   const { model, metadata } = loaded;
@@ -544,6 +565,11 @@ function predict(o: ModelCommandOptions & { output?: string; proba?: boolean }):
 /** blasnet export: a saved model as ONNX (for onnxruntime) and/or safetensors (PyTorch state_dict keys). */
 function exportModel(o: { model: string; onnx?: string; opset: number; safetensors?: string }): void {
   if (!o.onnx && !o.safetensors) throw new BlasnetError('ERR_BLASNET_ARG_RANGE', 'export: nothing to write; pass --onnx <file> and/or --safetensors <file>');
+  // Both outputs are checked before either is written.
+  checkOutputPaths([
+    ...(o.onnx ? [{ option: '--onnx', path: o.onnx }] : []),
+    ...(o.safetensors ? [{ option: '--safetensors', path: o.safetensors }] : []),
+  ], inputPaths(o));
   const { model, preprocessor } = loadModel(o.model);
   if (o.onnx) {
     // A table preprocessing of numeric columns goes into the graph (missing cells as NaN); one
@@ -614,7 +640,7 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
     { option: '--out-table', path: o.outTable },
     ...(o.plot ? [{ option: '--plot (.svg)', path: `${o.plot}.svg` }, { option: '--plot (.png)', path: `${o.plot}.png` }] : []),
     ...(o.out ? [{ option: '--out', path: o.out }] : []),
-  ]);
+  ], inputPaths(o));
   setupBackend(o);
   let space = MLP_SPACE;
   if (o.space) {
@@ -643,7 +669,7 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
     ...(o.queue ? { queue: { url: o.queue, ...(o.queueName ? { name: o.queueName } : {}) } } : {}),
   });
   const seconds = (Date.now() - started) / 1000;
-  fs.writeFileSync(o.outTable, searchTableCsv(result));
+  writeFileAtomic(o.outTable, Buffer.from(searchTableCsv(result), 'utf8'));
   const failed = result.trials.filter((r) => r.status !== 'ok').length;
   say(`${result.trials.length} trials in ${seconds.toFixed(1)} s (${failed} failed or diverged); table in ${path.resolve(o.outTable)}`);
   if (o.plot) {

@@ -137,4 +137,44 @@ describe('blasnet CLI', () => {
     assert.match(devNull.stderr, /--out: \/dev\/null is not a regular file.*ERR_BLASNET_IO/s);
     assert.equal(devNull.stdout, '', 'refused before any work');
   });
+
+  it('no output replaces a file the command reads, by any path to it', () => {
+    const dir = path.join(tmp, 'inputs');
+    fs.mkdirSync(dir, { recursive: true });
+    const table = path.join(dir, 'search.csv');
+    const text = 'a,b,y\n' + Array.from({ length: 40 }, (_, i) => `${i % 7},${i % 3},${i % 2}`).join('\n') + '\n';
+    fs.writeFileSync(table, text);
+    const model = path.join(dir, 'm.blasnet');
+    fs.writeFileSync(model, 'a model saved earlier');
+    fs.symlinkSync(table, path.join(dir, 'link.csv'));
+    fs.linkSync(table, path.join(dir, 'hard.csv'));
+    const idx = path.join(dir, 'idx');
+    fs.mkdirSync(idx, { recursive: true });
+    fs.writeFileSync(path.join(idx, 'train-labels-idx1-ubyte.gz'), 'labels saved earlier');
+    const cases: [string[], RegExp][] = [
+      [['train', '--csv', table, '--label', 'y', '--history', table], /--history names .*search\.csv, which is the --csv file this command reads/],
+      [['train', '--csv', table, '--label', 'y', '--out', table], /--out names .*which is the --csv file/],
+      [['train', '--csv', path.join(dir, 'link.csv'), '--label', 'y', '--history', table], /--history names .*which is the --csv file/],
+      [['train', '--csv', table, '--label', 'y', '--history', path.join(dir, 'hard.csv')], /--history names .*hard\.csv, which is the --csv file/],
+      [['train', '--csv', path.join(dir, 'other.csv'), '--test-csv', table, '--label', 'y', '--history', table],
+        /--history names .*which is the --test-csv file/],
+      [['train', '--data', idx, '--history', path.join(idx, 'train-labels-idx1-ubyte.gz')], /--history names .*which is the --data file/],
+      // search's default results table is search.csv, the name of this table.
+      [['search', '--csv', path.basename(table), '--label', 'y', '--trials', '1'], /--out-table names .*search\.csv, which is the --csv file/],
+      [['export', '--model', model, '--onnx', model], /--onnx names .*m\.blasnet, which is the --model file/],
+      [['export', '--model', model, '--onnx', path.join(dir, 'o.onnx'), '--safetensors', path.join(dir, 'o.onnx')], /--onnx and --safetensors name the same file/],
+      [['predict', '--model', model, '--csv', table, '--output', model], /--output names .*which is the --model file/],
+      [['predict', '--model', model, '--csv', table, '--output', table], /--output names .*which is the --csv file/],
+    ];
+    for (const [args, message] of cases) {
+      const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: 120000 });
+      assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.match(r.stderr, /ERR_BLASNET_ARG_RANGE/, args.join(' '));
+      assert.equal(fs.readFileSync(table, 'utf8'), text, `${args.join(' ')} left the table as it was`);
+      assert.equal(fs.readFileSync(model, 'utf8'), 'a model saved earlier', `${args.join(' ')} left the model as it was`);
+      assert.equal(fs.readFileSync(path.join(idx, 'train-labels-idx1-ubyte.gz'), 'utf8'), 'labels saved earlier');
+      assert.ok(!fs.existsSync(path.join(dir, 'o.onnx')), `${args.join(' ')} wrote no export`);
+    }
+  });
 });

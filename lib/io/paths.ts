@@ -1,6 +1,6 @@
 /**
- * Output paths checked before any work starts, so that a long job never ends by failing to write
- * (or by overwriting one of its own outputs with another).
+ * Output paths checked before any work starts, so that a long job never ends by failing to write,
+ * by overwriting one of its own outputs with another, or by replacing a file it reads.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -12,21 +12,57 @@ export interface OutputPath {
   readonly path: string;
 }
 
+/** A file a command reads: the option that named it (for messages) and its path. */
+export type InputPath = OutputPath;
+
+/**
+ * What a path names, for telling whether two paths are one file: its real path (symbolic links
+ * resolved; for a file not there yet, its directory's real path and its name) and, when it
+ * exists, its device and inode, which also match for two hard links of one file.
+ */
+function fileIdentity(p: string): { key: string; id: string | null } {
+  const abs = path.resolve(p);
+  try {
+    const st = fs.statSync(abs);
+    return { key: fs.realpathSync(abs), id: `${st.dev}:${st.ino}` };
+  } catch {
+    // Not there (or not reachable): the directory's real path, if it has one.
+  }
+  try {
+    return { key: path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs)), id: null };
+  } catch {
+    return { key: abs, id: null };
+  }
+}
+
+function sameFile(a: { key: string; id: string | null }, b: { key: string; id: string | null }): boolean {
+  return a.key === b.key || (a.id !== null && a.id === b.id);
+}
+
 /**
  * Checks that every output can be written: distinct files (ERR_BLASNET_ARG_RANGE naming both
- * options), each in an existing, writable directory and not itself a directory, FIFO, socket or
- * device (ERR_BLASNET_IO). Existing regular files are fine: they are replaced (a symbolic link to
- * one replaces its target).
+ * options), none of them a file the command reads (`inputs`: ERR_BLASNET_ARG_RANGE naming both),
+ * each in an existing, writable directory and not itself a directory, FIFO, socket or device
+ * (ERR_BLASNET_IO). Existing regular files are fine: they are replaced (a symbolic link to one
+ * replaces its target). Two paths are one file when they resolve to it through symbolic links,
+ * or are hard links of it.
  */
-export function checkOutputPaths(outputs: readonly OutputPath[]): void {
-  const seen = new Map<string, string>();
+export function checkOutputPaths(outputs: readonly OutputPath[], inputs: readonly InputPath[] = []): void {
+  const read = inputs.map((i) => ({ ...i, file: fileIdentity(i.path) }));
+  const seen: { option: string; file: { key: string; id: string | null } }[] = [];
   for (const { option, path: p } of outputs) {
     const abs = path.resolve(p);
-    const other = seen.get(abs);
+    const file = fileIdentity(p);
+    const other = seen.find((s) => sameFile(s.file, file));
     if (other !== undefined) {
-      throw rangeError(ErrorCode.ARG_RANGE, `${other} and ${option} name the same file (${abs}); give them different paths`);
+      throw rangeError(ErrorCode.ARG_RANGE, `${other.option} and ${option} name the same file (${abs}); give them different paths`);
     }
-    seen.set(abs, option);
+    const input = read.find((i) => sameFile(i.file, file));
+    if (input !== undefined) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${option} names ${abs}, which is the ${input.option} file this command reads; ` +
+        'writing it would replace that file: give the output another path');
+    }
+    seen.push({ option, file });
     const dir = path.dirname(abs);
     let stat: fs.Stats;
     try {
