@@ -30,6 +30,11 @@ export const ErrorCode = {
   DEPENDENCY: 'ERR_BLASNET_DEPENDENCY',
   /** A collective of distributed training failed or timed out: another rank died, threw or stalled. */
   DISTRIBUTED: 'ERR_BLASNET_DISTRIBUTED',
+  /**
+   * A buffer could not be allocated: longer than a JavaScript typed array may be, or more than
+   * the process could get (a model of billions of weights).
+   */
+  MEMORY: 'ERR_BLASNET_MEMORY',
   INTERNAL: 'ERR_BLASNET_INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

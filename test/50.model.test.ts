@@ -4,6 +4,7 @@
  * kind; native-vs-js parity of whole passes; determinism; the Sequential API and its errors.
  */
 import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
 import { ACTIVATION_NAMES, getBackend, jsBackend, LOSS_NAMES, LOSSES, Matrix, nativeAvailable, Rng } from '../lib';
 import type { ActivationName, Backend, LossName } from '../lib';
 import { activation, batchNorm, dense, Dense, dropout, Dropout, Layer, prelu } from '../lib/layers';
@@ -353,5 +354,23 @@ forEachBackend('Sequential: steady state and diagnostics', (b) => {
     let mean = 0;
     for (let k = 0; k < 20; k++) mean += out[k] / 20;
     assert.ok(Math.abs(m.diagnostics()[1].mean - mean) < 1e-6);
+  });
+});
+
+describe('a model too large to allocate', () => {
+  it('is ERR_BLASNET_MEMORY naming its parameter count, not V8\'s RangeError', function () {
+    this.timeout(30000);
+    // In a child limited to 8 GB of address space, so that the allocation fails wherever the
+    // machine would have let it through (and nothing the size of the model is ever mapped).
+    const lib = require.resolve('../lib');
+    const code = `const bn = require(${JSON.stringify(lib)});
+try { new bn.Sequential({ inputSize: 5, layers: [bn.dense(1e9), bn.dense(3)] }); console.log('built'); }
+catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, blasnet: e instanceof bn.BlasnetError })); }`;
+    const r = spawnSync('bash', ['-c', `ulimit -v 8000000 && exec "${process.execPath}" -e '${code.replace(/'/g, "'\\''")}'`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim()) as { code: string; message: string; blasnet: boolean };
+    assert.equal(out.code, 'ERR_BLASNET_MEMORY');
+    assert.ok(out.blasnet);
+    assert.match(out.message, /^Sequential: the model's 9000000003 parameters need 67\.1 GB .*cannot be allocated/);
   });
 });

@@ -11,12 +11,23 @@
  * loaded (setAddressProbe); until then, and with the js backend alone, arrays are allocated as
  * usual. An aligned array is a view 0-60 bytes into a buffer 60 bytes longer than it needs.
  */
+import { BlasnetError, ErrorCode } from '../errors';
 
 let probe: ((x: Float32Array) => number) | null = null;
 
 /** The native backend registers its addon's addressOffset here when it loads. @internal */
 export function setAddressProbe(addressOffset: (x: Float32Array) => number): void {
   probe = addressOffset;
+}
+
+/**
+ * ERR_BLASNET_MEMORY for an allocation of n float32 values that failed with `cause` (V8's
+ * RangeError: "Array buffer allocation failed", or a length past the largest array).
+ */
+export function memoryError(n: number, cause: unknown): BlasnetError {
+  const gb = (4 * n) / 2 ** 30;
+  return new BlasnetError(ErrorCode.MEMORY, `cannot allocate ${n} float32 values (${gb >= 0.1 ? `${gb.toFixed(1)} GB` : `${4 * n} bytes`}): ` +
+    `${(cause as Error)?.message ?? String(cause)}`, { cause });
 }
 
 /** The alignment, in bytes. */
@@ -30,7 +41,12 @@ export function alignedFloat32Array(n: number): Float32Array<ArrayBuffer>;
 export function alignedFloat32Array(n: number, shared: true): Float32Array<SharedArrayBuffer>;
 export function alignedFloat32Array(n: number, shared = false): Float32Array {
   const spare = probe === null ? 0 : ALIGNMENT / 4 - 1;
-  const buffer = shared ? new SharedArrayBuffer(4 * (n + spare)) : new ArrayBuffer(4 * (n + spare));
+  let buffer: ArrayBuffer | SharedArrayBuffer;
+  try {
+    buffer = shared ? new SharedArrayBuffer(4 * (n + spare)) : new ArrayBuffer(4 * (n + spare));
+  } catch (e) {
+    throw memoryError(n, e);
+  }
   if (probe === null) return new Float32Array(buffer);
   const past = probe(new Float32Array(buffer, 0, 1));
   const skip = ((ALIGNMENT - past) % ALIGNMENT) / 4;
@@ -99,7 +115,12 @@ export function adviseLargeBuffer(x: ArrayBufferView): number {
  * prefault): for a buffer about to be filled whole.
  */
 export function largeFloat32Array(n: number): Float32Array<ArrayBuffer> {
-  const out = new Float32Array(n);
+  let out: Float32Array<ArrayBuffer>;
+  try {
+    out = new Float32Array(n);
+  } catch (e) {
+    throw memoryError(n, e);
+  }
   adviseLargeBuffer(out);
   prefault(out);
   return out;

@@ -181,8 +181,14 @@ export class Sequential {
         throw rangeError(ErrorCode.SHAPE, `${where}: shared params and grads must be SharedArrayBuffer-backed Float32Arrays of ${total} values`);
       }
     }
-    this.params = shared ? shared.params : alignedFloat32Array(total, true);
-    this.grads = shared ? shared.grads : alignedFloat32Array(total, true);
+    try {
+      this.params = shared ? shared.params : alignedFloat32Array(total, true);
+      this.grads = shared ? shared.grads : alignedFloat32Array(total, true);
+    } catch (e) {
+      const cause = (e as Error).cause instanceof Error ? (e as Error).cause as Error : e as Error;
+      throw new BlasnetError(ErrorCode.MEMORY, `${where}: the model's ${total} parameters need ${((8 * total) / 2 ** 30).toFixed(1)} GB ` +
+        `(float32 weights and their gradients), which cannot be allocated: ${cause.message}`, { cause: e });
+    }
     this.ownsArenas = !shared;
     // The initialisers write every parameter: their pages are mapped in one call first.
     if (this.ownsArenas) prefault(this.params);
