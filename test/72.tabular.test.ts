@@ -112,6 +112,29 @@ describe('TabularPreprocessor', () => {
     throwsCode(() => TabularPreprocessor.fit(table, { label: 'y', task: 'regression' }), 'ERR_BLASNET_DATA', undefined, 'label "a" at data row 1, column "y" is not a number (the task is regression)');
   });
 
+  it('an infinite or float32-overflowing number in a column of numbers is an error, not a column of categories', async () => {
+    const numbers = (cell: string) => readTable('x,y\n' + Array.from({ length: 30 }, (_, i) => `${i === 7 ? cell : (i * 0.37).toFixed(2)},${i % 2}`).join('\n') + '\n');
+    for (const cell of ['inf', '-Infinity', '1e39', '-4e38']) {
+      throwsCode(() => TabularPreprocessor.fit(numbers(cell), { label: 'y' }), 'ERR_BLASNET_DATA', undefined,
+        `"${cell}" at data row 8, column "x", is not a finite float32 number, in a column of numbers`);
+    }
+    throwsCode(() => TabularPreprocessor.fit([{ x: 1, y: 0 }, { x: Infinity, y: 1 }], { label: 'y' }), 'ERR_BLASNET_DATA', undefined,
+      'Infinity at records[1], column "x", is not a finite float32 number');
+    // Asked for categories, the column is categories; a missing cell is still imputed.
+    assert.equal(TabularPreprocessor.fit(numbers('inf'), { label: 'y', categorical: ['x'] }).toJSON().columns[0].kind, 'categorical');
+    assert.equal(TabularPreprocessor.fit(numbers('NA'), { label: 'y' }).toJSON().columns[0].kind, 'numeric');
+    // After training, such a cell in a numeric column says what is wrong with it.
+    const p = TabularPreprocessor.fit(numbers('1'), { label: 'y' });
+    throwsCode(() => p.transform(readTable('x\ninf\n')), 'ERR_BLASNET_DATA', undefined, '"inf" is not a finite float32 number (the column was numeric in training) at data row 1, column "x"');
+    // A text cell among many numbers still makes categories, with a warning naming the cell.
+    let kind = '';
+    const seen = await warnings(() => { kind = TabularPreprocessor.fit(numbers('"1,234"'), { label: 'y' }).toJSON().columns[0].kind; });
+    assert.equal(kind, 'categorical');
+    assert.equal(seen.length, 1);
+    assert.match(seen[0], /column "x" holds numbers but for 1 cell \(first "1,234" at data row 8\), so it is one-hot encoded by value/);
+    assert.deepEqual(await warnings(() => TabularPreprocessor.fit(table, { label: 'y' })), [], 'a column of words warns of nothing');
+  });
+
   it('detects the task from the label and says why', () => {
     const rows = (f: (i: number) => number) => Array.from({ length: 30 }, (_, i) => ({ x: i, y: f(i) }));
     const few = TabularPreprocessor.fit(rows((i) => i % 3), { label: 'y' });

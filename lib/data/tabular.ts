@@ -231,6 +231,22 @@ function numberOf(v: Cell): number | undefined {
   return Math.abs(x) <= FLOAT32_MAX ? x : undefined;
 }
 
+/**
+ * Whether a cell that is not a number (numberOf) is written as one all the same: infinite, or
+ * beyond float32's range ("inf", "-Infinity", "1e39").
+ */
+function outOfRangeNumber(v: Cell): boolean {
+  if (typeof v === 'number') return !Number.isNaN(v);
+  if (typeof v !== 'string') return false;
+  const s = v.trim();
+  return NUMBER.test(s) || /^[+-]?inf(?:inity)?$/i.test(s);
+}
+
+/** A cell as a message shows it: text quoted, a number (Infinity too) as it prints. */
+function cellText(v: Cell): string {
+  return typeof v === 'number' ? String(v) : JSON.stringify(v);
+}
+
 /** A category's name: trimmed text, numbers in their shortest form (so "1" and "1.0" are one category). */
 function categoryOf(v: Cell): string {
   const n = numberOf(v);
@@ -330,6 +346,8 @@ export class TabularPreprocessor {
 
     const columns: Column[] = features.map((name) => {
       const cells: Cell[] = [];
+      // The rows of the cells that are not numbers (numberOf), in order.
+      const notNumbers: number[] = [];
       let missing = 0;
       for (let i = 0; i < view.n; i++) {
         const v = view.cell(i, name);
@@ -340,11 +358,27 @@ export class TabularPreprocessor {
           missing++;
         } else {
           cells.push(v);
+          if (numberOf(v) === undefined) notNumbers.push(i);
         }
       }
       if (cells.length === 0) throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: column ${JSON.stringify(name)} has no values, only missing cells`);
       const indicator = missing > 0;
-      if (categorical.includes(name) || cells.some((v) => numberOf(v) === undefined)) {
+      const forced = categorical.includes(name);
+      // A column of numbers with an infinite or float32-overflowing one among them would
+      // otherwise turn into one category per distinct value, and the model would lose it.
+      if (!forced && notNumbers.length > 0 && notNumbers.every((i) => outOfRangeNumber(view.cell(i, name)))) {
+        const i = notNumbers[0];
+        throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: ${cellText(view.cell(i, name))} at ${view.where(i)}, column ${JSON.stringify(name)}, ` +
+          'is not a finite float32 number, in a column of numbers; fix the cell, or blank it to have it imputed');
+      }
+      if (!forced && notNumbers.length > 0 && notNumbers.length <= 0.05 * cells.length && cells.length - notNumbers.length >= 20) {
+        // Mostly numbers: a mistyped cell ("1,234", "12 kg") makes the whole column categories.
+        const i = notNumbers[0];
+        process.emitWarning(`${view.source}: column ${JSON.stringify(name)} holds numbers but for ${notNumbers.length} cell${notNumbers.length > 1 ? 's' : ''} ` +
+          `(first ${JSON.stringify(view.cell(i, name))} at ${view.where(i)}), so it is one-hot encoded by value; if those cells are mistakes, ` +
+          'fix them or blank them to have them imputed', { code: 'BLASNET_MOSTLY_NUMERIC' });
+      }
+      if (forced || notNumbers.length > 0) {
         const counts = new Map<string, number>();
         for (const v of cells) {
           const k = categoryOf(v);
@@ -516,7 +550,9 @@ export class TabularPreprocessor {
           let x = c.fill;
           if (!missing) {
             const n = numberOf(v);
-            if (n === undefined) fail(i, c, `${JSON.stringify(v)} is not a number (the column was numeric in training)`);
+            if (n === undefined) {
+              fail(i, c, `${cellText(v)} is not ${outOfRangeNumber(v) ? 'a finite float32 number' : 'a number'} (the column was numeric in training)`);
+            }
             x = n as number;
           }
           d[o] = (x - c.mean) / c.std;
