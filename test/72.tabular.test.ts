@@ -135,6 +135,20 @@ describe('TabularPreprocessor', () => {
     assert.deepEqual(await warnings(() => TabularPreprocessor.fit(table, { label: 'y' })), [], 'a column of words warns of nothing');
   });
 
+  it('integer labels past 2^53 stay distinct classes; a label of one class is an error', () => {
+    const ids = readTable('x,id\n' + Array.from({ length: 12 }, (_, i) => `${i},${i % 2 ? '9007199254740993' : '9007199254740992'}`).join('\n') + '\n');
+    const p = TabularPreprocessor.fit(ids, { label: 'id' });
+    assert.equal(p.task, 'classification');
+    assert.deepEqual(p.classNames, ['9007199254740992', '9007199254740993']);
+    assert.deepEqual(Array.from(p.targets(ids) as Int32Array).slice(0, 4), [0, 1, 0, 1]);
+    assert.match(p.taskReason as string, /2 distinct integers/);
+    // As a feature too: two categories, not one.
+    const feature = TabularPreprocessor.fit(ids, { label: 'x', task: 'regression', categorical: ['id'] });
+    assert.deepEqual((feature.toJSON().columns[0] as { categories: string[] }).categories, ['9007199254740992', '9007199254740993']);
+    throwsCode(() => TabularPreprocessor.fit(readTable('x,y\n1,a\n2,a\n3,a\n'), { label: 'y' }), 'ERR_BLASNET_DATA', undefined,
+      'the label column "y" holds one class, "a", in all 3 rows; a classifier needs rows of two classes or more');
+  });
+
   it('detects the task from the label and says why', () => {
     const rows = (f: (i: number) => number) => Array.from({ length: 30 }, (_, i) => ({ x: i, y: f(i) }));
     const few = TabularPreprocessor.fit(rows((i) => i % 3), { label: 'y' });

@@ -250,7 +250,12 @@ function cellText(v: Cell): string {
 /** A category's name: trimmed text, numbers in their shortest form (so "1" and "1.0" are one category). */
 function categoryOf(v: Cell): string {
   const n = numberOf(v);
-  if (n !== undefined) return String(n);
+  if (n !== undefined) {
+    // An integer past 2^53 written out in full (an id) keeps every digit: through a double,
+    // 9007199254740992 and 9007199254740993 would be one category.
+    if (!Number.isSafeInteger(n) && typeof v === 'string' && /^[+-]?\d+$/.test(v.trim())) return BigInt(v.trim()).toString();
+    return String(n);
+  }
   return String(v).trim();
 }
 
@@ -262,7 +267,15 @@ function median(values: number[]): number {
 
 function sortCategories(names: string[]): string[] {
   const numeric = names.every((s) => numberOf(s) !== undefined);
-  return numeric ? names.slice().sort((a, b) => Number(a) - Number(b)) : names.slice().sort();
+  if (!numeric) return names.slice().sort();
+  // By value; integers past 2^53 that round to one double, by their exact value.
+  const exact = (s: string): bigint | null => (/^-?\d+$/.test(s) ? BigInt(s) : null);
+  return names.slice().sort((a, b) => {
+    const d = Number(a) - Number(b);
+    if (d !== 0) return d;
+    const x = exact(a), y = exact(b);
+    return x !== null && y !== null ? (x < y ? -1 : x > y ? 1 : 0) : 0;
+  });
 }
 
 /**
@@ -430,6 +443,10 @@ export class TabularPreprocessor {
             `${fn}: classification takes one label column but received ${labels.map((s) => JSON.stringify(s)).join(', ')}; several label columns are for regression`);
         }
         const classNames = sortCategories([...new Set(cells[0].map(categoryOf))]);
+        if (classNames.length < 2) {
+          throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: the label column ${JSON.stringify(labels[0])} holds one class, ` +
+            `${JSON.stringify(classNames[0])}, in all ${view.n} rows; a classifier needs rows of two classes or more`);
+        }
         target = { task, column: labels[0], classNames };
       } else {
         const mean: number[] = [], std: number[] = [];
@@ -698,7 +715,7 @@ function detectTask(labels: string[], cells: Cell[][], rows: number): { task: Ta
   if (labels.length > 1) return { task: 'regression', reason: `several numeric label columns (${names})` };
   const values = cells[0].map((v) => numberOf(v) as number);
   if (values.some((v) => !Number.isInteger(v))) return { task: 'regression', reason: `label ${names} holds non-integer numbers` };
-  const distinct = new Set(values).size;
+  const distinct = new Set(cells[0].map(categoryOf)).size;
   const limit = Math.min(50, Math.max(2, Math.floor(rows / 3)));
   if (distinct <= limit) return { task: 'classification', reason: `label ${names} holds ${distinct} distinct integers (at most ${limit} means classes)` };
   return { task: 'regression', reason: `label ${names} holds ${distinct} distinct integers (more than ${limit} means a quantity)` };
