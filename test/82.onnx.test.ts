@@ -139,6 +139,32 @@ forEachBackend('ONNX export', (backend: Backend) => {
     });
   }
 
+  /** Rows of a table with a text column, a missing cell and two regression labels far from mean 0, std 1. */
+  const houses = (rng: Rng, rows: number) => Array.from({ length: rows }, (_, i) => {
+    const size = 50 + rng.uniform() * 60, city = 'ABC'[i % 3];
+    return { size, city: i % 11 === 0 ? null : city, price: 3 * size + (city === 'B' ? 60 : 0) + rng.normal(), rent: size / 4 + rng.normal() };
+  });
+
+  withOrt('a table with a text column, input \'preprocessed\': the graph takes transform\'s output and ends in the labels\' units', async () => {
+    const records = houses(new Rng(22), 90);
+    const prep = TabularPreprocessor.fit(records, { label: ['price', 'rent'], task: 'regression' });
+    const m = make([dense(6, { activation: 'tanh' }), dense(2)], prep.inputSize);
+    const x = prep.transform(records);
+    const expected = prep.inverseTargets(m.predict(x));
+    const got = await runOrt(encodeOnnx(m, { preprocessing: prep, input: 'preprocessed' }), x.data, x.rows, x.cols);
+    assert.deepEqual(got.dims, [x.rows, 2]);
+    assert.ok(normError(got.data, expected.data) < 1e-5, `onnxruntime ${Array.from(got.data.subarray(0, 4))} vs ${Array.from(expected.data.subarray(0, 4))}`);
+  });
+
+  withOrt('input \'preprocessed\' with a stored Standardizer: the graph is the network alone', async () => {
+    const raw = rawData(new Rng(23), 100, 7);
+    const m = make([dense(5, { activation: 'relu' }), dense(3)], 7);
+    m.setPreprocessing(new Standardizer().fit(raw));
+    const x = (m.preprocessing as Standardizer).transform(raw);
+    const got = await runOrt(encodeOnnx(m, { input: 'preprocessed' }), x.data, x.rows, x.cols);
+    assert.ok(normError(got.data, m.predict(raw).data) < 1e-5);
+  });
+
   withOrt('a preprocessor with toOnnx() contributes its own input and output nodes', async () => {
     // Doubles the raw rows on the way in and adds 1 to the outputs on the way out.
     class Doubler {
@@ -230,6 +256,17 @@ describe('ONNX export: the graph and bad input', () => {
     }
     (m as { preprocessing: unknown }).preprocessing = new Broken();
     throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_ARG_TYPE', TypeError, 'Broken.toOnnx()');
+  });
+
+  it('a table with a text column needs input \'preprocessed\': ERR_BLASNET_UNSUPPORTED naming the column and the option', () => {
+    const records = [{ size: 50, city: 'A', price: 150 }, { size: 60, city: 'B', price: 260 }, { size: 70, city: 'A', price: 210 }];
+    const prep = TabularPreprocessor.fit(records, { label: 'price', task: 'regression' });
+    const m = new Sequential({ inputSize: prep.inputSize, layers: [dense(1)] });
+    throwsCode(() => encodeOnnx(m, { preprocessing: prep }), 'ERR_BLASNET_UNSUPPORTED', undefined, '"city"');
+    throwsCode(() => encodeOnnx(m, { preprocessing: prep }), 'ERR_BLASNET_UNSUPPORTED', undefined, "input: 'preprocessed'");
+    for (const input of ['features', '', 0, true]) {
+      throwsCode(() => encodeOnnx(m, { preprocessing: prep, input: input as 'raw' }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'options.input');
+    }
   });
 
   it('an opset outside 13..21, a bad model and a bad path are coded errors', () => {

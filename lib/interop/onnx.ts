@@ -24,6 +24,15 @@ export interface OnnxExportOptions {
    * TabularPreprocessor loadModel returns for a model trained on a table.
    */
   preprocessing?: unknown;
+  /**
+   * What the graph's 'input' takes. 'raw' (default): the rows the preprocessing transforms, its
+   * nodes in the graph. 'preprocessed': the preprocessing's output (for a table, what
+   * TabularPreprocessor.transform returns: one-hot encoded, imputed, standardised), i.e. the
+   * model's own input; only the preprocessing's output side stays in the graph, so a regression's
+   * outputs are still scaled back to the label's units. For tables with text (one-hot) columns,
+   * which a float input cannot carry as raw cells.
+   */
+  input?: 'raw' | 'preprocessed';
 }
 
 /** An attribute value for OnnxGraph.node: a float, an integer, a string or lists of floats / integers. */
@@ -182,14 +191,16 @@ function builtInPreprocessing(p: Standardizer | MinMaxScaler | PCA): OnnxPreproc
  * float32 in the order they were fitted, NaN marking a missing cell; it imputes the training fill
  * (Where(IsNaN)), adds the missingness indicators, standardises, and lays the features out as
  * transform() does (a 0/1 selection matrix). For a regression, the output is scaled back to the
- * label's units. One-hot columns take text, which a float input cannot carry: ERR_BLASNET_UNSUPPORTED.
+ * label's units. One-hot columns take text, which a float input cannot carry: ERR_BLASNET_UNSUPPORTED
+ * unless `raw` is false, when buildOnnx writes only the output side.
  */
-function tabularPreprocessing(where: string, p: TabularPreprocessor): OnnxPreprocessing {
+function tabularPreprocessing(where: string, p: TabularPreprocessor, raw: boolean): OnnxPreprocessing {
   const j = p.toJSON();
   const cats = j.columns.filter((c) => c.kind === 'categorical').map((c) => c.name);
-  if (cats.length > 0) {
+  if (raw && cats.length > 0) {
     throw new BlasnetError(ErrorCode.UNSUPPORTED,
-      `${where}: the table preprocessing one-hot encodes ${cats.map((c) => JSON.stringify(c)).join(', ')}, whose text values a float ONNX input cannot carry; export without preprocessing and feed TabularPreprocessor.transform's output`);
+      `${where}: the table preprocessing one-hot encodes ${cats.map((c) => JSON.stringify(c)).join(', ')}, whose text values a float ONNX input cannot carry; `
+      + `export with { input: 'preprocessed' } and feed TabularPreprocessor.transform's output (regression outputs are still scaled back to the label's units)`);
   }
   const cols = j.columns as { name: string; fill: number; mean: number; std: number; indicator: boolean }[];
   const n = cols.length, width = p.inputSize;
@@ -220,9 +231,9 @@ function tabularPreprocessing(where: string, p: TabularPreprocessor): OnnxPrepro
 }
 
 /** The ONNX contribution of a model's preprocessing, or a coded error naming what cannot be exported. */
-function preprocessingOf(where: string, p: unknown): OnnxPreprocessing {
+function preprocessingOf(where: string, p: unknown, raw: boolean): OnnxPreprocessing {
   if (p instanceof Standardizer || p instanceof MinMaxScaler || p instanceof PCA) return builtInPreprocessing(p);
-  if (p instanceof TabularPreprocessor) return tabularPreprocessing(where, p);
+  if (p instanceof TabularPreprocessor) return tabularPreprocessing(where, p, raw);
   const own = (p as { toOnnx?: unknown } | null)?.toOnnx;
   const name = (p as { constructor?: { name?: string } } | null)?.constructor?.name ?? typeof p;
   if (typeof own === 'function') {
@@ -347,12 +358,17 @@ function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions)
     throw new BlasnetError(ErrorCode.UNSUPPORTED,
       `${where}: the model's loss is the CustomLoss ${JSON.stringify(custom.name)}, whose reading of the outputs an ONNX graph cannot carry; set a built-in loss (setLoss) before exporting`);
   }
+  const input = options.input ?? 'raw';
+  if (input !== 'raw' && input !== 'preprocessed') {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected 'raw' or 'preprocessed' for options.input but received ${show(input)}`);
+  }
+  const raw = input === 'raw';
   const given = options.preprocessing ?? m.preprocessing;
-  const pre = given ? preprocessingOf(where, given) : null;
+  const pre = given ? preprocessingOf(where, given, raw) : null;
   const g = new OnnxGraph(opset);
   const params = new Map(m.parameters().map((v) => [v.name, v.data]));
   const buffers = new Map(m.buffers().map((b) => [b.name, b.data]));
-  let h = pre ? pre.input(g, 'input') : 'input';
+  let h = pre && raw ? pre.input(g, 'input') : 'input';
   m.layers.forEach((layer, i) => {
     h = layerNodes(where, g, layer, i, params, buffers, h);
   });
@@ -368,7 +384,7 @@ function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions)
       name: options.graphName ?? 'blasnet',
       node: nodes,
       initializer: initializers,
-      input: [{ name: 'input', type: tensorType(['batch', pre ? pre.inputSize : m.inputSize]) }],
+      input: [{ name: 'input', type: tensorType(['batch', pre && raw ? pre.inputSize : m.inputSize]) }],
       output: [{ name: 'output', type: tensorType(['batch', m.outputSize]) }],
     },
   };
@@ -381,7 +397,10 @@ function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions)
  * input 'input' [batch, features] float32 (batch dynamic), output 'output' [batch, outputs]
  * float32, probabilities when the model ends in softmax or sigmoid. The stored preprocessing
  * (Standardizer, MinMaxScaler, PCA, or any preprocessor with toOnnx()) comes first, so the graph
- * takes the raw rows.
+ * takes the raw rows; options.preprocessing (e.g. a TabularPreprocessor) replaces it. With
+ * options.input 'preprocessed' the graph takes the preprocessing's output instead (needed for a
+ * table with text columns) and still ends with its output side: a table regression's outputs are
+ * y * std + mean, in the label's units, as inverseTargets(predict(...)) returns.
  *
  * Layers in inference form: dense = Gemm (transB = 1, PyTorch's [out, in] weights) + its
  * activation (gelu as the exact erf form, silu as x * Sigmoid(x)); batchNorm =
