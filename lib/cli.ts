@@ -571,24 +571,46 @@ function exportModel(o: { model: string; onnx?: string; opset: number; safetenso
     ...(o.safetensors ? [{ option: '--safetensors', path: o.safetensors }] : []),
   ], inputPaths(o));
   const { model, preprocessor } = loadModel(o.model);
+  const table = preprocessor?.toJSON();
   if (o.onnx) {
-    // A table preprocessing of numeric columns goes into the graph (missing cells as NaN); one
-    // with text (one-hot) columns cannot take a float input, so the graph then starts after it.
-    const numeric = preprocessor && preprocessor.toJSON().columns.every((c) => c.kind === 'numeric');
-    exportOnnx(model, o.onnx, { opset: o.opset, ...(numeric ? { preprocessing: preprocessor } : {}) });
+    // A table preprocessing of numeric columns goes into the graph (missing cells as NaN). Text
+    // (one-hot) columns cannot travel in a float input, so the graph then takes transform's
+    // output; it still ends with the target un-scaling, so its outputs are predict's either way.
+    const numeric = !table || table.columns.every((c) => c.kind === 'numeric');
+    exportOnnx(model, o.onnx, { opset: o.opset, ...(preprocessor ? { preprocessing: preprocessor, input: numeric ? 'raw' as const : 'preprocessed' as const } : {}) });
     process.stdout.write(`ONNX (opset ${o.opset}) written to ${path.resolve(o.onnx)}\n`);
-    if (preprocessor && numeric) {
-      const names = preprocessor.toJSON().columns.map((c) => c.name);
-      process.stdout.write(`input: the raw columns ${names.join(', ')} as float32 (NaN for a missing cell); the graph imputes and standardises them\n`);
-    } else if (preprocessor) {
-      process.stdout.write(`note: the table has text (one-hot) columns, which a float ONNX input cannot carry, so the graph takes the table preprocessing's output: ${preprocessor.inputSize} inputs `
-        + `(${preprocessor.featureNames.join(', ')}), as TabularPreprocessor.transform makes them\n`);
+    if (preprocessor && table) {
+      if (numeric) {
+        process.stdout.write(`input: the raw columns ${table.columns.map((c) => c.name).join(', ')} as float32 (NaN for a missing cell); the graph imputes and standardises them\n`);
+      } else {
+        process.stdout.write(`input: ${preprocessedFeatures(preprocessor)}; a float ONNX input cannot carry the text cells, so this step is not in the graph\n`);
+      }
+      process.stdout.write(`output: ${tableOutputs(preprocessor)}\n`);
     }
   }
   if (o.safetensors) {
     saveSafetensors(model, o.safetensors);
     process.stdout.write(`safetensors written to ${path.resolve(o.safetensors)}\n`);
   }
+}
+
+/** What the network of a table model takes: transform's output, described for export's notes. */
+function preprocessedFeatures(prep: TabularPreprocessor): string {
+  const j = prep.toJSON();
+  const steps = [
+    ...(j.columns.some((c) => c.kind === 'categorical') ? ['text columns one-hot encoded'] : []),
+    ...(j.standardize && j.columns.some((c) => c.kind === 'numeric') ? ['numeric columns standardised'] : []),
+    ...(j.columns.some((c) => c.indicator) ? ['missing cells filled and flagged in indicator columns'] : []),
+  ];
+  return `the preprocessed features, ${prep.inputSize} float32 columns (${prep.featureNames.join(', ')})${steps.length > 0 ? `: ${steps.join(', ')},` : ''} `
+    + 'as TabularPreprocessor.transform makes them from the table';
+}
+
+/** What an exported table model's graph outputs, in predict's terms. */
+function tableOutputs(prep: TabularPreprocessor): string {
+  if (prep.task === 'classification') return `one value per class (${(prep.classNames as readonly string[]).join(', ')}, in that order), as the model's predict returns them (the probabilities predict --proba prints, for a softmax head)`;
+  const labels = prep.labelColumns;
+  return `${labels.join(', ')} in the ${labels.length === 1 ? "label's" : "labels'"} units, as predict prints them (the graph scales the network's outputs back)`;
 }
 
 function info(): void {
@@ -801,7 +823,7 @@ export function program(): Command {
   backendOptions(dataOptions(pr)).action(predict);
   p.command('export').description('write a saved model as ONNX and/or safetensors (PyTorch state_dict keys)')
     .requiredOption('--model <file>', 'a model written by train or saveModel')
-    .option('--onnx <file>', 'write an ONNX model computing what predict returns')
+    .option('--onnx <file>', 'write an ONNX model computing what predict returns (for a table with text columns, from its preprocessed features)')
     .option('--opset <n>', 'ONNX opset, 13 to 21', int('--opset', 13), 17)
     .option('--safetensors <file>', 'write the weights as safetensors')
     .action(exportModel);

@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   activation, ACTIVATION_NAMES, batchNorm, dense, dropout, encodeOnnx, gaussianNoise, exportOnnx, Layer, Matrix, MinMaxScaler, PCA, prelu, Rng,
-  loadModel, saveModel, Sequential, Standardizer, TabularPreprocessor,
+  loadModel, readTable, saveModel, Sequential, Standardizer, TabularPreprocessor,
 } from '../lib';
 import type { ActivationLayerName, Backend, DenseActivation, OnnxGraph, OnnxPreprocessing, ParamSpec, PassContext } from '../lib';
 import { onnxModelType } from '../lib/interop/onnx-schema';
@@ -305,6 +305,7 @@ describe('ONNX export: the graph and bad input', () => {
       const r = cli('export', '--model', 'reg.blasnet', '--onnx', 'reg.onnx');
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /input: the raw columns a, b, c/);
+      assert.match(r.stdout, /output: y in the label's units/);
       const loaded = loadModel(path.join(tmp, 'reg.blasnet'));
       const prep = loaded.preprocessor as TabularPreprocessor;
       const rows = [[51.5, 0.3, 1.2], [NaN, -1, 2.5], [40, 0.1, NaN], [NaN, NaN, NaN]];
@@ -313,6 +314,31 @@ describe('ONNX export: the graph and bad input', () => {
       const expected = prep.inverseTargets(loaded.model.predict(prep.transform(table)));
       const got = await runOrt(fs.readFileSync(path.join(tmp, 'reg.onnx')), x, 4, 3);
       assert.ok(normError(got.data, expected.data) < 1e-5, `onnxruntime ${Array.from(got.data)} vs ${Array.from(expected.data)}`);
+    });
+
+    withOrt('a regression on a table with a text column takes the preprocessed features and predicts in the label\'s units', async () => {
+      const rng = new Rng(32);
+      const lines = ['size,city,price'];
+      for (let i = 0; i < 120; i++) {
+        const size = 50 + rng.uniform() * 60, city = 'ABC'[i % 3];
+        const price = 3 * size + (city === 'B' ? 60 : city === 'C' ? -40 : 0) + rng.normal() * 2;
+        lines.push([size.toFixed(2), i % 29 === 0 ? '' : city, price.toFixed(2)].join(','));
+      }
+      fs.writeFileSync(path.join(tmp, 'houses.csv'), `${lines.join('\n')}\n`);
+      const t = cli('train', '--csv', 'houses.csv', '--label', 'price', '--task', 'regression', '--out', 'houses.blasnet', '--quiet', '--epochs', '20');
+      assert.equal(t.status, 0, t.stderr);
+      const r = cli('export', '--model', 'houses.blasnet', '--onnx', 'houses.onnx');
+      assert.equal(r.status, 0, r.stderr);
+      const loaded = loadModel(path.join(tmp, 'houses.blasnet'));
+      const prep = loaded.preprocessor as TabularPreprocessor;
+      const x = prep.transform(readTable(path.join(tmp, 'houses.csv')));
+      const expected = prep.inverseTargets(loaded.model.predict(x));
+      const got = await runOrt(fs.readFileSync(path.join(tmp, 'houses.onnx')), x.data, x.rows, x.cols);
+      assert.deepEqual(got.dims, [x.rows, 1]);
+      assert.ok(normError(got.data, expected.data) < 1e-5, `onnxruntime ${Array.from(got.data.subarray(0, 3))} vs predict ${Array.from(expected.data.subarray(0, 3))}`);
+      assert.ok(r.stdout.includes(`input: the preprocessed features, ${prep.inputSize} float32 columns (${prep.featureNames.join(', ')})`), r.stdout);
+      assert.match(r.stdout, /one-hot encoded/);
+      assert.match(r.stdout, /output: price in the label's units/);
     });
 
     it('fails clearly without an output or with a bad opset', () => {
