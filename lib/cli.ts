@@ -591,6 +591,15 @@ function exportModel(o: { model: string; onnx?: string; opset: number; safetenso
   if (o.safetensors) {
     saveSafetensors(model, o.safetensors);
     process.stdout.write(`safetensors written to ${path.resolve(o.safetensors)}\n`);
+    // The file holds weights only: whoever loads it must apply the table preprocessing and, for a
+    // regression, the target un-scaling that predict applies.
+    const target = table?.target;
+    if (preprocessor && target) {
+      const scaling = target.task === 'regression'
+        ? `; its outputs are standardised targets, which y * std + mean with std [${target.std.join(', ')}] and mean [${target.mean.join(', ')}] turns into predict's values`
+        : '';
+      process.stdout.write(`note: the weights alone: the network takes ${preprocessedFeatures(preprocessor)}${scaling}\n`);
+    }
   }
 }
 

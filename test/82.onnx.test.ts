@@ -327,7 +327,7 @@ describe('ONNX export: the graph and bad input', () => {
       fs.writeFileSync(path.join(tmp, 'houses.csv'), `${lines.join('\n')}\n`);
       const t = cli('train', '--csv', 'houses.csv', '--label', 'price', '--task', 'regression', '--out', 'houses.blasnet', '--quiet', '--epochs', '20');
       assert.equal(t.status, 0, t.stderr);
-      const r = cli('export', '--model', 'houses.blasnet', '--onnx', 'houses.onnx');
+      const r = cli('export', '--model', 'houses.blasnet', '--onnx', 'houses.onnx', '--safetensors', 'houses.safetensors');
       assert.equal(r.status, 0, r.stderr);
       const loaded = loadModel(path.join(tmp, 'houses.blasnet'));
       const prep = loaded.preprocessor as TabularPreprocessor;
@@ -339,6 +339,9 @@ describe('ONNX export: the graph and bad input', () => {
       assert.ok(r.stdout.includes(`input: the preprocessed features, ${prep.inputSize} float32 columns (${prep.featureNames.join(', ')})`), r.stdout);
       assert.match(r.stdout, /one-hot encoded/);
       assert.match(r.stdout, /output: price in the label's units/);
+      // The safetensors file holds weights only, so the note gives the target un-scaling predict applies.
+      const target = prep.toJSON().target as { std: number[]; mean: number[] };
+      assert.ok(r.stdout.includes(`y * std + mean with std [${target.std[0]}] and mean [${target.mean[0]}]`), r.stdout);
     });
 
     it('fails clearly without an output or with a bad opset', () => {
