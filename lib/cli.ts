@@ -38,6 +38,7 @@ import { diagnosticsLogger } from './recipe/diagnostics';
 import { exportOnnx } from './interop/onnx';
 import { saveSafetensors } from './interop/safetensors';
 import { addRecipeCommands } from './recipe/cli';
+import type { RecipeData, RecipeOptions } from './recipe/cli';
 import { fitDistributed, initDistributed } from './distributed';
 import { MLP_SPACE, search as runSearch, searchTableCsv, spaceFromJSON, startQueueWorker } from './search';
 import type { SearchMetric, SearchStrategy } from './search';
@@ -110,19 +111,38 @@ function loadImages(o: DataOptions, split: 'train' | 'test') {
 }
 
 /**
- * The training rows check and lr-find run on: a CSV file through the table preprocessing train
- * fits (its label column must hold classes), or the IDX images.
+ * The training rows check and lr-find run on, and the task and output count of the model they
+ * check. With a saved model that stores table preprocessing, a --csv file goes through it as
+ * evaluate's does: columns by name, the model's task, class vocabulary and target scaling (the
+ * training rows' statistics, not this file's). Without --model, the file gets the preprocessing
+ * train would fit (task detected as train detects it, or --task). Otherwise the IDX images.
  */
-function recipeData(o: DataOptions, split: 'train' | 'test'): { x: Matrix; labels: Int32Array; classes: number } {
+function recipeData(o: RecipeOptions, loaded: LoadedModel | null, what: string): RecipeData {
+  if (loaded) {
+    const prep = loaded.preprocessor;
+    if (o.csv) {
+      const t = loadTable({ ...o, model: o.model as string }, loaded, what);
+      if (!t.prep.hasLabels(t.table)) {
+        throw new BlasnetError(ErrorCode.DATA, `${what}: ${t.file} has no label column ${t.prep.labelColumns.map((s) => JSON.stringify(s)).join(', ')}; ${what} needs the labels`);
+      }
+      const task = t.prep.task as Task;
+      if (o.task !== 'auto' && o.task !== task) throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: --task ${o.task}, but ${o.model} is a ${task} model`);
+      return { x: t.prep.transform(t.table), y: t.prep.targets(t.table), task, outputs: t.prep.outputSize };
+    }
+    if (prep) {
+      throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: ${o.model} was trained on a table (label ${prep.labelColumns.map((s) => JSON.stringify(s)).join(', ')}); pass --csv with its columns`);
+    }
+  }
   if (o.csv) {
     const table = readTable(o.csv);
-    const prep = TabularPreprocessor.fit(table, { label: labelColumns(o.label), task: 'classification' });
-    return { x: prep.transform(table), labels: prep.targets(table) as Int32Array, classes: prep.outputSize };
+    const prep = TabularPreprocessor.fit(table, { label: labelColumns(o.label), task: o.task });
+    return { x: prep.transform(table), y: prep.targets(table), task: prep.task as Task, outputs: prep.outputSize };
   }
-  const d = loadImages(o, split);
+  if (o.task === 'regression') throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: IDX data sets hold classes; --task regression needs --csv`);
+  const d = loadImages(o, 'train');
   let classes = 0;
   for (const c of d.labels) classes = Math.max(classes, c + 1);
-  return { x: d.x, labels: d.labels, classes };
+  return { x: d.x, y: d.labels, task: 'classification', outputs: classes };
 }
 
 /** `1 thread`, `2 threads`. */

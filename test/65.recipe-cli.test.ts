@@ -1,14 +1,15 @@
 /**
  * The recipe on the command line, run as a user runs it, on a small CSV of seeded blobs:
  * `blasnet check`, `blasnet lr-find` with its plot, `train`'s checks on by default and
- * --no-checks, and coded failures for a bad range.
+ * --no-checks, and coded failures for a bad range; then both on saved models, which read a
+ * table through the model's own preprocessing.
  */
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Rng } from '../lib';
+import { dense, Rng, saveModel, Sequential } from '../lib';
 
 const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-recipe-cli-'));
@@ -30,6 +31,30 @@ function writeBlobs(file: string, seed: number): void {
   }
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
 }
+
+/** 300 rows of price = 3 x1 - 2 x2 + x3 + 50 + noise, prices with cents (a regression label). */
+function writePrices(file: string, seed: number): void {
+  const rng = new Rng(seed);
+  const lines = ['x1,x2,x3,price'];
+  for (let i = 0; i < 300; i++) {
+    const x = [rng.normal(), rng.normal(), rng.normal()];
+    lines.push([...x.map((v) => v.toFixed(4)), (3 * x[0] - 2 * x[1] + x[2] + 50 + 0.1 * rng.normal()).toFixed(2)].join(','));
+  }
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+}
+
+/** The same CSV file with its columns in another order (the label among them). */
+function reorderColumns(from: string, to: string, order: number[]): void {
+  const lines = fs.readFileSync(from, 'utf8').trim().split('\n').map((l) => l.split(','));
+  fs.writeFileSync(to, `${lines.map((cells) => order.map((k) => cells[k]).join(',')).join('\n')}\n`);
+}
+
+/** The header and the first n rows of a CSV file. */
+function headRows(from: string, to: string, n: number): void {
+  fs.writeFileSync(to, `${fs.readFileSync(from, 'utf8').split('\n').slice(0, n + 1).join('\n')}\n`);
+}
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop() as string);
 
 describe('blasnet check and lr-find', () => {
   const train = path.join(tmp, 'train.csv');
@@ -79,5 +104,100 @@ describe('blasnet check and lr-find', () => {
     const off = run(...args, '--no-checks');
     assert.equal(off.status, 0, off.stderr);
     assert.doesNotMatch(off.stdout, /checks:/);
+  });
+});
+
+describe('blasnet check and lr-find on a saved model', () => {
+  const blobs = path.join(tmp, 'saved-blobs.csv');
+  const prices = path.join(tmp, 'prices.csv');
+  const classifier = path.join(tmp, 'classifier.blasnet');
+  const regressor = path.join(tmp, 'regressor.blasnet');
+  const quick = ['--no-gradient', '--no-overfit'];
+  before(function () {
+    this.timeout(60000);
+    writeBlobs(blobs, 3);
+    writePrices(prices, 4);
+    const common = ['--hidden', '8', '--epochs', '2', '--no-checks', '--quiet', '--history', 'saved.h.csv', '--curves', 'saved.c'];
+    const c = run('train', '--csv', blobs, '--out', classifier, ...common);
+    assert.equal(c.status, 0, c.stderr);
+    const r = run('train', '--csv', prices, '--label', 'price', '--out', regressor, ...common);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(lastJson(r.stdout).task, 'regression');
+  });
+
+  it("check --model maps the columns by name and scales them with the model's training statistics", function () {
+    this.timeout(60000);
+    const reordered = path.join(tmp, 'saved-blobs-reordered.csv');
+    reorderColumns(blobs, reordered, [4, 5, 2, 0, 3, 1]);
+    const head = path.join(tmp, 'saved-blobs-head.csv');
+    headRows(blobs, head, 256);
+    const original = run('check', '--model', classifier, '--csv', blobs, ...quick);
+    assert.equal(original.status, 0, original.stderr);
+    const shuffled = run('check', '--model', classifier, '--csv', reordered, ...quick);
+    assert.equal(shuffled.status, 0, shuffled.stderr);
+    const a = lastJson(original.stdout).initialLoss;
+    assert.equal(lastJson(shuffled.stdout).initialLoss, a);
+    // The initial loss is on the first 256 rows: evaluate's loss on those rows, which goes through
+    // the stored preprocessing, is the same number only if check used it too.
+    const e = run('evaluate', '--model', classifier, '--csv', head);
+    assert.equal(e.status, 0, e.stderr);
+    const expected = lastJson(e.stdout).loss;
+    assert.ok(Math.abs(a - expected) <= 1e-5 * expected, `check ${a}, evaluate ${expected}`);
+    // A model of a table is not checked on the default image set.
+    const images = run('check', '--model', classifier, ...quick);
+    assert.equal(images.status, 1);
+    assert.match(images.stderr, /check: .*classifier\.blasnet was trained on a table \(label "label"\); pass --csv.*ERR_BLASNET_ARG_RANGE/);
+  });
+
+  it('a regression model runs check and lr-find on its own task, loss and target scaling', function () {
+    this.timeout(60000);
+    const c = run('check', '--model', regressor, '--csv', prices, '--label', 'price');
+    assert.equal(c.status, 0, c.stderr);
+    assert.match(c.stdout, /initial loss [\d.]+ on 256 rows; expected [\d.]+: mean of y\^2/);
+    assert.match(c.stdout, /overfit 20 rows: (reached|not reached) in \d+ steps \(loss /);
+    const head = path.join(tmp, 'prices-head.csv');
+    headRows(prices, head, 256);
+    const e = run('evaluate', '--model', regressor, '--csv', head);
+    assert.equal(e.status, 0, e.stderr);
+    const expected = lastJson(e.stdout).loss;
+    const got = lastJson(c.stdout).initialLoss;
+    assert.ok(Math.abs(got - expected) <= 1e-5 * expected, `check ${got}, evaluate ${expected}`);
+    // Without --label the model's label column is the one read.
+    const implicit = run('check', '--model', regressor, '--csv', prices, ...quick);
+    assert.equal(implicit.status, 0, implicit.stderr);
+    assert.equal(lastJson(implicit.stdout).initialLoss, got);
+    const wrong = run('check', '--model', regressor, '--csv', prices, '--label', 'x1', ...quick);
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /check: the model's label column is "price", not "x1".*ERR_BLASNET_ARG_RANGE/);
+    const task = run('check', '--model', regressor, '--csv', prices, '--task', 'classification', ...quick);
+    assert.equal(task.status, 1);
+    assert.match(task.stderr, /check: --task classification, but .*regressor\.blasnet is a regression model.*ERR_BLASNET_ARG_RANGE/);
+    const f = run('lr-find', '--model', regressor, '--csv', prices, '--start', '1e-4', '--end', '1', '--steps', '20', '--batch-size', '32', '--plot', 'reg-lr');
+    assert.equal(f.status, 0, f.stderr);
+    assert.ok(lastJson(f.stdout).suggestion > 1e-4, f.stdout);
+  });
+
+  it('a model without table preprocessing cannot read --csv: a coded error, before any check', function () {
+    this.timeout(60000);
+    const bare = path.join(tmp, 'bare.blasnet');
+    const model = new Sequential({ inputSize: 5, seed: 1, layers: [dense(8, { activation: 'relu' }), dense(3)] });
+    model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-3 } });
+    saveModel(bare, model);
+    for (const command of ['check', 'lr-find']) {
+      const r = run(command, '--model', bare, '--csv', blobs);
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stderr, new RegExp(`${command}: .*bare\\.blasnet holds no table preprocessing.*saved-blobs\\.csv.*ERR_BLASNET_FORMAT`));
+      assert.equal(r.stdout, '');
+    }
+  });
+
+  it('without --model a label holding quantities is checked as a regression, as train detects it', function () {
+    this.timeout(60000);
+    const r = run('check', '--csv', prices, '--label', 'price', '--hidden', '8', ...quick);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /expected [\d.]+: mean of y\^2/);
+    const forced = run('check', '--csv', blobs, '--task', 'regression', '--hidden', '8', ...quick);
+    assert.equal(forced.status, 0, forced.stderr);
+    assert.match(forced.stdout, /mean of y\^2/);
   });
 });

@@ -1,11 +1,13 @@
 /**
  * The recipe's commands for the blasnet command line: `check` (checkModel) and `lr-find`
  * (lrFinder with its plot). They build the model `train` would build from the same flags, or
- * load one with --model.
+ * load one with --model, whose stored table preprocessing then reads --csv.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as path from 'path';
 import { loadModel } from '../io/model-file';
+import type { LoadedModel } from '../io/model-file';
+import type { Task } from '../data/tabular';
 import { dense } from '../layers';
 import type { DenseActivation } from '../layers';
 import { Sequential } from '../model/sequential';
@@ -15,16 +17,34 @@ import type { Matrix } from '../tensor';
 import { checkModel } from './checks';
 import { lrFinder, writeLrFinderPlot } from './lr-finder';
 
+/** The options of check and lr-find that choose their data. */
+export interface RecipeOptions {
+  model?: string;
+  data?: string;
+  csv?: string;
+  testCsv?: string;
+  label?: string;
+  task: 'auto' | Task;
+}
+
+/** The rows to check a model on, and the task and output count that model needs. */
+export interface RecipeData {
+  x: Matrix;
+  y: Int32Array | Matrix;
+  task: Task;
+  outputs: number;
+}
+
 /** What the recipe commands borrow from the main command line. */
 export interface CliParts {
-  loadData(o: object, split: 'train' | 'test'): { x: Matrix; labels: Int32Array; classes: number };
+  /** The rows for `what` (check or lr-find); `loaded` is the --model file, whose preprocessing reads a table. */
+  loadData(o: RecipeOptions, loaded: LoadedModel | null, what: string): RecipeData;
   setupBackend(o: { backend?: string; threads?: number }): void;
   dataOptions(cmd: Command): Command;
   backendOptions(cmd: Command): Command;
 }
 
-interface ModelFlags {
-  model?: string;
+interface ModelFlags extends RecipeOptions {
   hidden: number[];
   activation: DenseActivation;
   optimizer: string;
@@ -53,8 +73,9 @@ function sizes(v: string): number[] {
 
 function modelOptions(cmd: Command): Command {
   return cmd
-    .option('--label <column>', 'the label column of the CSV file (classes)', 'label')
-    .option('--model <file>', 'check a saved model instead of building one from the flags below')
+    .option('--label <columns>', "the label column of the CSV file (default label; with --model, the model's, checked against it)")
+    .addOption(new Option('--task <task>', 'what the label is, as train decides it; with --model, the model\'s').choices(['auto', 'classification', 'regression']).default('auto'))
+    .option('--model <file>', "a saved model instead of one built from the flags below; its stored preprocessing reads --csv (columns by name, its task and scaling)")
     .option('--hidden <sizes>', 'hidden layer sizes', sizes, [256, 128])
     .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'leakyRelu', 'elu', 'selu', 'gelu', 'silu', 'tanh', 'sigmoid']).default('relu'))
     .addOption(new Option('--optimizer <name>', 'optimiser').choices([...OPTIMIZER_NAMES]).default('adam'))
@@ -62,16 +83,19 @@ function modelOptions(cmd: Command): Command {
     .option('--seed <n>', 'seed of the weights and samples', int('--seed', 0), 1);
 }
 
-function buildModel(o: ModelFlags, inputSize: number, classes: number): Sequential {
+function buildModel(o: ModelFlags, data: RecipeData, loaded: LoadedModel | null): Sequential {
   const optimizer = { name: o.optimizer, lr: o.lr } as OptimizerSpec;
-  if (o.model) {
-    const { model } = loadModel(o.model);
-    model.compile({ loss: model.lossSpec?.spec ?? 'crossEntropy', optimizer });
+  const classification = data.task === 'classification';
+  if (loaded) {
+    const { model, metadata } = loaded;
+    // A file without a compile holds no loss; train's metadata names a regression's.
+    const saved = (metadata?.loss as 'mse' | 'huber' | 'l1' | undefined) ?? 'mse';
+    model.compile({ loss: model.lossSpec?.spec ?? (classification ? 'crossEntropy' : saved), optimizer });
     return model;
   }
   const layers = o.hidden.map((h) => dense(h, { activation: o.activation }));
-  const model = new Sequential({ inputSize, seed: o.seed, layers: [...layers, dense(classes)] });
-  model.compile({ loss: 'crossEntropy', optimizer });
+  const model = new Sequential({ inputSize: data.x.cols, seed: o.seed, layers: [...layers, dense(data.outputs)] });
+  model.compile({ loss: classification ? 'crossEntropy' : 'mse', optimizer });
   return model;
 }
 
@@ -83,9 +107,10 @@ export function addRecipeCommands(p: Command, parts: CliParts): void {
     .option('--no-overfit', 'skip the overfitting check')
     .action((o: ModelFlags & { gradient: boolean; overfit: boolean }) => {
       parts.setupBackend(o);
-      const data = parts.loadData(o, 'train');
-      const model = buildModel(o, data.x.cols, data.classes);
-      const r = checkModel(model, data.x, data.labels, {
+      const loaded = o.model ? loadModel(o.model) : null;
+      const data = parts.loadData(o, loaded, 'check');
+      const model = buildModel(o, data, loaded);
+      const r = checkModel(model, data.x, data.y, {
         seed: o.seed, ...(o.gradient ? {} : { gradient: false as const }), ...(o.overfit ? {} : { overfit: false as const }),
       });
       process.stdout.write(`${r.text}\n`);
@@ -103,9 +128,10 @@ export function addRecipeCommands(p: Command, parts: CliParts): void {
     .option('--plot <base>', 'where to write the curve (<base>.svg and <base>.png)', 'lr-find')
     .action(async (o: ModelFlags & { start: number; end: number; steps: number; batchSize: number; plot: string }) => {
       parts.setupBackend(o);
-      const data = parts.loadData(o, 'train');
-      const model = buildModel(o, data.x.cols, data.classes);
-      const r = lrFinder(model, data.x, data.labels, { start: o.start, end: o.end, steps: o.steps, batchSize: o.batchSize, seed: o.seed });
+      const loaded = o.model ? loadModel(o.model) : null;
+      const data = parts.loadData(o, loaded, 'lr-find');
+      const model = buildModel(o, data, loaded);
+      const r = lrFinder(model, data.x, data.y, { start: o.start, end: o.end, steps: o.steps, batchSize: o.batchSize, seed: o.seed });
       const files = await writeLrFinderPlot(r, o.plot);
       process.stdout.write(`${o.optimizer}: ${r.steps} steps from lr ${o.start} to ${r.lrs[r.steps - 1].toPrecision(3)}${r.diverged ? ' (stopped: the loss diverged)' : ''}\n`);
       process.stdout.write(`steepest descent at lr ${r.steepest.toPrecision(3)}; minimum at ${r.minimum.toPrecision(3)}, / 10 = ${r.minimumOver10.toPrecision(3)}\n`);
