@@ -152,6 +152,8 @@ describe('data: MNIST-like loaders (synthetic)', () => {
       assert.equal(train.x.rows, 13);
       assert.equal(train.x.cols, 6);
       assert.deepEqual(train.imageShape, [2, 3]);
+      const ext = gzip ? '.gz' : '';
+      assert.deepEqual(train.files, { images: path.join(dir, `train-images-idx3-ubyte${ext}`), labels: path.join(dir, `train-labels-idx1-ubyte${ext}`) });
       assert.equal(train.classes, 10);
       assert.ok(train.labels instanceof Int32Array);
       assert.deepEqual(Array.from(train.labels), Array.from({ length: 13 }, (_, i) => i % 10));

@@ -257,6 +257,8 @@ export interface MnistLike {
   classes: number;
   /** [height, width] of each image (28 x 28 for MNIST). */
   imageShape: [number, number];
+  /** The files read, as found (plain or .gz), for messages that name them. */
+  files: { images: string; labels: string };
 }
 
 /** `dir/name` or `dir/name.gz`, whichever exists (the plain file first). */
@@ -276,9 +278,9 @@ const RAW = Float32Array.from({ length: 256 }, (_, v) => v);
 /**
  * Loads an MNIST-like image set from `dir`: `train-images-idx3-ubyte` and
  * `train-labels-idx1-ubyte` (split 'train') or `t10k-*` (split 'test'), each plain or with `.gz`.
- * Returns x [n, h * w] float32 (pixel / 255 when normalize, the default), labels Int32Array and
- * classes 10. The images must be uint8 [n, h, w] and the labels uint8 [n] in 0..9, else
- * ERR_BLASNET_DATA; missing files are ERR_BLASNET_IO.
+ * Returns x [n, h * w] float32 (pixel / 255 when normalize, the default), labels Int32Array,
+ * classes 10, the image shape and the two files' paths. The images must be uint8 [n, h, w] and
+ * the labels uint8 [n] in 0..9, else ERR_BLASNET_DATA; missing files are ERR_BLASNET_IO.
  */
 export function loadMnistLike(dir: string, options?: MnistOptions): MnistLike {
   const fn = 'loadMnistLike';
@@ -319,7 +321,7 @@ export function loadMnistLike(dir: string, options?: MnistOptions): MnistLike {
   const table = normalize ? SCALED : RAW;
   const data = largeFloat32Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) data[i] = table[pixels[i]];
-  return { x: new Matrix(data, n, h * w), labels, classes, imageShape: [h, w] };
+  return { x: new Matrix(data, n, h * w), labels, classes, imageShape: [h, w], files: { images: imagesFile, labels: labelsFile } };
 }
 
 /** Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST. */
