@@ -13,6 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { defaultBackend, getBackend, setDefaultBackend } from './backend/select';
 import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, loadMnistLike } from './data/idx';
+import type { MnistLike } from './data/idx';
 import { trainTestSplit } from './data/split';
 import { readTable, TabularPreprocessor, takeRows } from './data/tabular';
 import type { Table, Task } from './data/tabular';
@@ -140,9 +141,7 @@ function recipeData(o: RecipeOptions, loaded: LoadedModel | null, what: string):
   }
   if (o.task === 'regression') throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: IDX data sets hold classes; --task regression needs --csv`);
   const d = loadImages(o, 'train');
-  let classes = 0;
-  for (const c of d.labels) classes = Math.max(classes, c + 1);
-  return { x: d.x, y: d.labels, task: 'classification', outputs: classes };
+  return { x: d.x, y: d.labels, task: 'classification', outputs: trainingClasses(d, what) };
 }
 
 /** `1 thread`, `2 threads`. */
@@ -317,13 +316,42 @@ function prepareTable(o: TrainOptions, say: (s: string) => void): Prepared {
   };
 }
 
+/**
+ * The classes a model of an IDX training set has: the largest label + 1. A set without images
+ * is refused here, before a model with no outputs is built.
+ */
+function trainingClasses(set: MnistLike, what: string): number {
+  if (set.x.rows === 0) throw new BlasnetError(ErrorCode.DATA, `${what}: ${set.files.images} holds no images; training needs at least one`);
+  let classes = 0;
+  for (const c of set.labels) classes = Math.max(classes, c + 1);
+  return classes;
+}
+
+/**
+ * The IDX test set against the training set, before any training: at least one image, the
+ * training images' size, labels within the model's classes. Each would otherwise fail only in
+ * the evaluation after training, with a message that names neither file.
+ */
+function checkTestImages(train: MnistLike, test: MnistLike, classes: number): void {
+  if (test.x.rows === 0) throw new BlasnetError(ErrorCode.DATA, `train: ${test.files.images} holds no images; the test set needs at least one`);
+  const [h, w] = train.imageShape;
+  const [th, tw] = test.imageShape;
+  if (th !== h || tw !== w) {
+    throw new BlasnetError(ErrorCode.SHAPE, `train: the test images in ${test.files.images} are ${th}x${tw} (${th * tw} features) but the training images in ${train.files.images} are ${h}x${w} (${h * w} features)`);
+  }
+  const i = test.labels.findIndex((c) => c >= classes);
+  if (i >= 0) {
+    throw new BlasnetError(ErrorCode.LABEL, `train: ${test.files.labels}: label ${test.labels[i]} at index ${i} is outside the ${classes} classes (0..${classes - 1}) of the training labels in ${train.files.labels}`);
+  }
+}
+
 /** The default job's data (Fashion-MNIST or an IDX directory); its validation rows are fit's validationSplit. */
 function prepareImages(o: TrainOptions): Prepared {
   if (o.task === 'regression') throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: IDX data sets hold classes; --task regression needs --csv');
   const train = loadImages(o, 'train');
+  const classes = trainingClasses(train, 'train');
   const test = loadImages(o, 'test');
-  let classes = 0;
-  for (const c of train.labels) classes = Math.max(classes, c + 1);
+  checkTestImages(train, test, classes);
   const named = !o.data && classes === FASHION_MNIST_CLASSES.length;
   return {
     x: train.x, y: train.labels, test: { x: test.x, y: test.labels }, task: 'classification', outputs: classes,

@@ -1,13 +1,14 @@
 /**
  * The blasnet command line, run as a user runs it: a short training job on Fashion-MNIST, then
- * evaluate and predict on the saved model; info; and clear failures for bad flags and files.
+ * evaluate and predict on the saved model; info; clear failures for bad flags and files; and an
+ * IDX directory whose training and test sets disagree, refused before any training.
  */
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FASHION_MNIST_DIR, nativeAvailable } from '../lib';
+import { FASHION_MNIST_DIR, nativeAvailable, Rng, writeIdx } from '../lib';
 
 const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-cli-'));
@@ -176,5 +177,74 @@ describe('blasnet CLI', () => {
       assert.equal(fs.readFileSync(path.join(idx, 'train-labels-idx1-ubyte.gz'), 'utf8'), 'labels saved earlier');
       assert.ok(!fs.existsSync(path.join(dir, 'o.onnx')), `${args.join(' ')} wrote no export`);
     }
+  });
+});
+
+describe('blasnet train on an IDX directory', () => {
+  /** n images of h x w (seeded pixels) with labels i mod classes, as `prefix`-* files in dir. */
+  function writeSet(dir: string, prefix: 'train' | 't10k', n: number, h: number, w: number, classes: number): void {
+    fs.mkdirSync(dir, { recursive: true });
+    const rng = new Rng(n * 31 + h);
+    writeIdx(path.join(dir, `${prefix}-images-idx3-ubyte`), Uint8Array.from({ length: n * h * w }, () => rng.int(256)), [n, h, w]);
+    writeIdx(path.join(dir, `${prefix}-labels-idx1-ubyte`), Uint8Array.from({ length: n }, (_, i) => i % classes), [n]);
+  }
+
+  /** train on dir, writing into dir; the model file's path is returned with the result. */
+  function trainOn(dir: string, ...more: string[]) {
+    const out = path.join(dir, 'm.blasnet');
+    const r = run('train', '--data', dir, '--hidden', '4', '--epochs', '1', '--batch-size', '8', '--out', out,
+      '--history', path.join(dir, 'h.csv'), '--curves', path.join(dir, 'c'), ...more);
+    return { ...r, out };
+  }
+
+  /** A refusal before training: exit code 1, the message, no epoch run and no model written. */
+  function refused(r: ReturnType<typeof trainOn>, message: RegExp): void {
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stdout, /epoch/);
+    assert.ok(!fs.existsSync(r.out), 'no model was written');
+  }
+
+  it('a consistent set trains and is evaluated', function () {
+    this.timeout(60000);
+    const dir = path.join(tmp, 'idx-ok');
+    writeSet(dir, 'train', 40, 4, 4, 3);
+    writeSet(dir, 't10k', 12, 4, 4, 3);
+    const r = trainOn(dir, '--quiet');
+    assert.equal(r.status, 0, r.stderr);
+    const last = JSON.parse(r.stdout.trim().split('\n').pop() as string);
+    assert.equal(last.task, 'classification');
+    assert.ok(fs.existsSync(r.out));
+  });
+
+  it('test images of another size than the training images: ERR_BLASNET_SHAPE naming both files', function () {
+    this.timeout(60000);
+    const dir = path.join(tmp, 'idx-shape');
+    writeSet(dir, 'train', 40, 4, 4, 3);
+    writeSet(dir, 't10k', 12, 28, 28, 3);
+    refused(trainOn(dir), /train: the test images in \S*idx-shape\/t10k-images-idx3-ubyte are 28x28 \(784 features\) but the training images in \S*idx-shape\/train-images-idx3-ubyte are 4x4 \(16 features\).*ERR_BLASNET_SHAPE/s);
+  });
+
+  it('test labels outside the training classes: ERR_BLASNET_LABEL naming both files', function () {
+    this.timeout(60000);
+    const dir = path.join(tmp, 'idx-labels');
+    writeSet(dir, 'train', 40, 4, 4, 3);
+    writeSet(dir, 't10k', 12, 4, 4, 10);
+    refused(trainOn(dir), /train: \S*idx-labels\/t10k-labels-idx1-ubyte: label 3 at index 3 is outside the 3 classes \(0\.\.2\) of the training labels in \S*idx-labels\/train-labels-idx1-ubyte.*ERR_BLASNET_LABEL/s);
+  });
+
+  it('no training images, or no test images: ERR_BLASNET_DATA naming the file', function () {
+    this.timeout(60000);
+    const empty = path.join(tmp, 'idx-empty');
+    writeSet(empty, 'train', 0, 4, 4, 3);
+    writeSet(empty, 't10k', 12, 4, 4, 3);
+    refused(trainOn(empty), /train: \S*idx-empty\/train-images-idx3-ubyte holds no images; training needs at least one.*ERR_BLASNET_DATA/s);
+    const check = run('check', '--data', empty, '--hidden', '4');
+    assert.equal(check.status, 1);
+    assert.match(check.stderr, /check: \S*idx-empty\/train-images-idx3-ubyte holds no images.*ERR_BLASNET_DATA/s);
+    const noTest = path.join(tmp, 'idx-no-test');
+    writeSet(noTest, 'train', 40, 4, 4, 3);
+    writeSet(noTest, 't10k', 0, 4, 4, 3);
+    refused(trainOn(noTest), /train: \S*idx-no-test\/t10k-images-idx3-ubyte holds no images; the test set needs at least one.*ERR_BLASNET_DATA/s);
   });
 });
