@@ -20,8 +20,7 @@ import type { Table, Task } from './data/tabular';
 import { BlasnetError, ErrorCode } from './errors';
 import { writeFileAtomic } from './io/format';
 import { loadModel, saveModel } from './io/model-file';
-import { checkOutputPaths } from './io/paths';
-import type { InputPath } from './io/paths';
+import { checkOutputPaths, commandInputs } from './io/paths';
 import type { LoadedModel } from './io/model-file';
 import { classificationReport, formatClassificationReport, formatRegressionReport, regressionReport } from './metrics';
 import { dense, dropout } from './layers';
@@ -84,26 +83,6 @@ interface DataOptions {
   csv?: string;
   testCsv?: string;
   label?: string;
-}
-
-/**
- * The files a command reads, which none of its outputs may replace: the tables, the model and the
- * IDX files of --data (those of both splits that are there, plain or gzipped).
- */
-function inputPaths(o: DataOptions & { model?: string; space?: string }): InputPath[] {
-  const inputs: InputPath[] = [];
-  if (o.csv) inputs.push({ option: '--csv', path: o.csv });
-  if (o.testCsv) inputs.push({ option: '--test-csv', path: o.testCsv });
-  if (o.model) inputs.push({ option: '--model', path: o.model });
-  if (o.space) inputs.push({ option: '--space', path: o.space });
-  if (o.data) {
-    for (const prefix of ['train', 't10k']) {
-      for (const kind of ['images-idx3-ubyte', 'labels-idx1-ubyte']) {
-        for (const ext of ['', '.gz']) inputs.push({ option: '--data', path: path.join(o.data, `${prefix}-${kind}${ext}`) });
-      }
-    }
-  }
-  return inputs;
 }
 
 /** The IDX training or test set the options name: an MNIST-like directory, or Fashion-MNIST. */
@@ -405,7 +384,7 @@ async function train(o: TrainOptions): Promise<void> {
       { option: '--diagnostics (.svg)', path: `${files.diagnostics}.svg` },
       { option: '--diagnostics (.png)', path: `${files.diagnostics}.png` },
     ] : []),
-  ], inputPaths(o));
+  ], commandInputs(o));
   setupBackend(o);
   // Under mpirun every rank runs this command; rank 0 alone prints and writes.
   const comm = o.distributed ? initDistributed() : null;
@@ -526,7 +505,7 @@ function loadTable(o: ModelCommandOptions, loaded: LoadedModel, what: string): {
 
 async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promise<void> {
   if (o.confusion) {
-    checkOutputPaths([{ option: '--confusion (.svg)', path: `${o.confusion}.svg` }, { option: '--confusion (.png)', path: `${o.confusion}.png` }], inputPaths(o));
+    checkOutputPaths([{ option: '--confusion (.svg)', path: `${o.confusion}.svg` }, { option: '--confusion (.png)', path: `${o.confusion}.png` }], commandInputs(o));
   }
   setupBackend(o);
   const loaded = loadModel(o.model);
@@ -565,7 +544,7 @@ function csvCell(s: string): string {
 }
 
 function predict(o: ModelCommandOptions & { output?: string; proba?: boolean }): void {
-  if (o.output) checkOutputPaths([{ option: '--output', path: o.output }], inputPaths(o));
+  if (o.output) checkOutputPaths([{ option: '--output', path: o.output }], commandInputs(o));
   setupBackend(o);
   const loaded = loadModel(o.model);
   const { model, metadata } = loaded;
@@ -617,7 +596,7 @@ function exportModel(o: { model: string; onnx?: string; opset: number; safetenso
   checkOutputPaths([
     ...(o.onnx ? [{ option: '--onnx', path: o.onnx }] : []),
     ...(o.safetensors ? [{ option: '--safetensors', path: o.safetensors }] : []),
-  ], inputPaths(o));
+  ], commandInputs(o));
   const { model, preprocessor } = loadModel(o.model);
   const table = preprocessor?.toJSON();
   if (o.onnx) {
@@ -719,7 +698,7 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
     { option: '--out-table', path: o.outTable },
     ...(o.plot ? [{ option: '--plot (.svg)', path: `${o.plot}.svg` }, { option: '--plot (.png)', path: `${o.plot}.png` }] : []),
     ...(o.out ? [{ option: '--out', path: o.out }] : []),
-  ], inputPaths(o));
+  ], commandInputs(o));
   setupBackend(o);
   let space = MLP_SPACE;
   if (o.space) {

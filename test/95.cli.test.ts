@@ -166,7 +166,9 @@ describe('blasnet CLI', () => {
       [['export', '--model', model, '--onnx', path.join(dir, 'o.onnx'), '--safetensors', path.join(dir, 'o.onnx')], /--onnx and --safetensors name the same file/],
       [['predict', '--model', model, '--csv', table, '--output', model], /--output names .*which is the --model file/],
       [['predict', '--model', model, '--csv', table, '--output', table], /--output names .*which is the --csv file/],
+      [['lr-find', '--csv', path.join(dir, 'table.svg'), '--label', 'y', '--plot', path.join(dir, 'table')], /--plot \(\.svg\) names .*table\.svg, which is the --csv file/],
     ];
+    fs.writeFileSync(path.join(dir, 'table.svg'), text);
     for (const [args, message] of cases) {
       const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: 120000 });
       assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
@@ -176,6 +178,7 @@ describe('blasnet CLI', () => {
       assert.equal(fs.readFileSync(model, 'utf8'), 'a model saved earlier', `${args.join(' ')} left the model as it was`);
       assert.equal(fs.readFileSync(path.join(idx, 'train-labels-idx1-ubyte.gz'), 'utf8'), 'labels saved earlier');
       assert.ok(!fs.existsSync(path.join(dir, 'o.onnx')), `${args.join(' ')} wrote no export`);
+      assert.equal(fs.readFileSync(path.join(dir, 'table.svg'), 'utf8'), text);
     }
   });
 });

@@ -88,3 +88,24 @@ export function checkOutputPaths(outputs: readonly OutputPath[], inputs: readonl
     if (target && !target.isFile()) throw new BlasnetError(ErrorCode.IO, `${option}: ${abs} is not a regular file (a FIFO, socket or device)`);
   }
 }
+
+/**
+ * The files a command reads, which none of its outputs may replace: its tables (`csv`,
+ * `testCsv`), model, search space and the IDX files of a `data` directory (both splits, plain or
+ * gzipped, those that are there).
+ */
+export function commandInputs(o: { csv?: string; testCsv?: string; model?: string; space?: string; data?: string }): InputPath[] {
+  const inputs: InputPath[] = [];
+  if (o.csv) inputs.push({ option: '--csv', path: o.csv });
+  if (o.testCsv) inputs.push({ option: '--test-csv', path: o.testCsv });
+  if (o.model) inputs.push({ option: '--model', path: o.model });
+  if (o.space) inputs.push({ option: '--space', path: o.space });
+  if (o.data) {
+    for (const prefix of ['train', 't10k']) {
+      for (const kind of ['images-idx3-ubyte', 'labels-idx1-ubyte']) {
+        for (const ext of ['', '.gz']) inputs.push({ option: '--data', path: path.join(o.data, `${prefix}-${kind}${ext}`) });
+      }
+    }
+  }
+  return inputs;
+}

@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as path from 'path';
 import { loadModel } from '../io/model-file';
+import { checkOutputPaths, commandInputs } from '../io/paths';
 import type { LoadedModel } from '../io/model-file';
 import type { Task } from '../data/tabular';
 import { dense } from '../layers';
@@ -127,6 +128,7 @@ export function addRecipeCommands(p: Command, parts: CliParts): void {
     .option('--batch-size <n>', 'rows per step', int('--batch-size'), 128)
     .option('--plot <base>', 'where to write the curve (<base>.svg and <base>.png)', 'lr-find')
     .action(async (o: ModelFlags & { start: number; end: number; steps: number; batchSize: number; plot: string }) => {
+      checkOutputPaths([{ option: '--plot (.svg)', path: `${o.plot}.svg` }, { option: '--plot (.png)', path: `${o.plot}.png` }], commandInputs(o));
       parts.setupBackend(o);
       const loaded = o.model ? loadModel(o.model) : null;
       const data = parts.loadData(o, loaded, 'lr-find');
