@@ -457,7 +457,9 @@ async function train(o: TrainOptions): Promise<void> {
     },
   });
   say(`test set (${d.test.x.rows} rows):\n${r.text}`);
-  say(`test loss ${test.loss.toFixed(4)}${classification ? `  test accuracy ${test.accuracy.toFixed(4)}` : ''}  (${history.epochs.length} epochs; training and test ${seconds.toFixed(1)} s)`);
+  // A regression's loss is the training loss, on the standardised targets, unlike the report's figures.
+  const lossNote = !classification && d.preprocessor?.task === 'regression' ? ` (${loss} on the standardised targets)` : '';
+  say(`test loss ${test.loss.toFixed(4)}${lossNote}${classification ? `  test accuracy ${test.accuracy.toFixed(4)}` : ''}  (${history.epochs.length} epochs; training and test ${seconds.toFixed(1)} s)`);
   const title = `${[d.x.cols, ...hidden, d.outputs].join('-')} ${o.activation} MLP on ${d.source} (${b.name} backend)`;
   const written = [`model written to ${path.resolve(files.model)}`, `history in ${path.resolve(files.history)}`];
   try {
