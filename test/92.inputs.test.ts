@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { dense, loadModel, Matrix, recordsToMatrix, Rng, saveModel, Sequential, Standardizer } from '../lib';
+import { Dataset, dense, loadModel, Matrix, recordsToMatrix, Rng, saveModel, Sequential, Standardizer } from '../lib';
 import type { Backend, DataRecord } from '../lib';
 import { csvLogger } from '../lib/train/callbacks';
 import { forEachBackend, throwsCode } from './helpers';
@@ -87,6 +87,17 @@ forEachBackend('records and the one input converter', (b) => {
     throwsCode(() => model(b).predict(data.records), 'ERR_BLASNET_STATE');
     throwsCode(() => m.fit(data.x, 'kind'), 'ERR_BLASNET_ARG_TYPE', TypeError);
     throwsCode(() => m.setInputColumns(['a', 'a', 'b']), 'ERR_BLASNET_ARG_RANGE', RangeError);
+  });
+
+  it('a label or weight key that no record has is named as such', () => {
+    const m = model(b);
+    throwsCode(() => m.fit(data.records, 'nolabel'), 'ERR_BLASNET_DATA', undefined, 'no record has the field "nolabel" (the label key)');
+    const weighted = data.records.map((r, i) => ({ ...r, w: 1 + (i % 2) }));
+    throwsCode(() => m.fit(weighted, 'kind', { sampleWeight: 'W' }), 'ERR_BLASNET_DATA', undefined, 'no record has the field "W" (the sampleWeight key)');
+    m.setInputColumns(['a', 'b', 'c']);
+    throwsCode(() => m.evaluate(data.records, 'nolabel'), 'ERR_BLASNET_DATA', undefined, 'no record has the field "nolabel"');
+    throwsCode(() => Dataset.from(data.records, 'nolabel'), 'ERR_BLASNET_DATA', undefined, 'no record has the field "nolabel"');
+    throwsCode(() => Dataset.from(weighted, 'kind', { sampleWeight: 'W' }), 'ERR_BLASNET_DATA', undefined, 'no record has the field "W"');
   });
 
   it('rows of numbers: a ragged or non-numeric row is named 1-based', () => {

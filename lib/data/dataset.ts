@@ -7,7 +7,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { sharedCopy, typedArrayTag, typedLength } from '../typed';
 import { checkFinite } from './check';
-import { inferColumns, isRecords, recordColumn, recordsToMatrix, toMatrix } from './input';
+import { checkRecordKey, inferColumns, isRecords, recordColumn, recordsToMatrix, toMatrix } from './input';
 import type { Input } from './input';
 import { sampleWeights } from './weights';
 
@@ -117,6 +117,8 @@ export class Dataset {
     let m: Matrix;
     let columns: readonly string[] | null = null;
     if (isRecords(x)) {
+      if (typeof y === 'string') checkRecordKey(x, y, 'label', where);
+      if (typeof options.sampleWeight === 'string') checkRecordKey(x, options.sampleWeight, 'sampleWeight', where);
       const exclude = [y, options.sampleWeight].filter((k): k is string => typeof k === 'string');
       columns = options.columns ?? inferColumns(x, exclude, where);
       m = recordsToMatrix(x, columns, where);

@@ -127,6 +127,24 @@ export function recordColumn(records: readonly DataRecord[], key: string, where 
   return out;
 }
 
+/** What a key names when it is not an input column: the label or the rows' sample weights. */
+export type RecordKeyRole = 'label' | 'sampleWeight';
+
+/**
+ * Checks a label or sampleWeight key before anything reads the records by column: some record
+ * must have the field, else ERR_BLASNET_DATA (as for a missing value) naming the key. Without
+ * this check a mistyped key leaves the real label among the inferred input columns and surfaces
+ * as a feature count, or as a model that reads its own label.
+ */
+export function checkRecordKey(records: readonly DataRecord[], key: string, role: RecordKeyRole, where: string): void {
+  if (typeof key !== 'string' || key === '') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a column name for the ${role} key`);
+  if (!records.some((r) => isPlainRecord(r) && Object.hasOwn(r, key))) {
+    const fields = Object.keys(records[0]);
+    const shown = fields.length > 12 ? `${fields.slice(0, 12).join(', ')}, ... (${fields.length} in all)` : fields.join(', ');
+    throw new BlasnetError(ErrorCode.DATA, `${where}: no record has the field ${JSON.stringify(key)} (the ${role} key); the first record's fields are ${shown}`);
+  }
+}
+
 /**
  * The column spec records imply: the first record's keys in their order, less `exclude` (the
  * label keys). Database rows and JSON bodies keep one key order, and values are then read by name,

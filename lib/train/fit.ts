@@ -10,10 +10,10 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
 import type { Sequential, Target } from '../model/sequential';
-import { inferColumns, isRecords, recordColumn, toMatrix } from '../data/input';
+import { checkRecordKey, inferColumns, isRecords, recordColumn, toMatrix } from '../data/input';
 import { classWeights, rowClasses, sampleWeights } from '../data/weights';
 import type { ClassWeight } from '../data/weights';
-import type { Input } from '../data/input';
+import type { DataRecord, Input } from '../data/input';
 import { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, followSchedule } from '../optim';
 import type { Optimizer, OptimizerName, OptimizerSpec, OptimizerState } from '../optim';
 import { copyStateOf, releaseStateCopy, restoreStateCopy } from '../optim/optimizers';
@@ -233,6 +233,7 @@ export function rowWeights(model: Sequential, x: Input, data: Prepared, options:
   let w: Float32Array;
   if (typeof sw === 'string') {
     if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a sampleWeight key (${JSON.stringify(sw)}) needs x as an array of records`);
+    checkRecordKey(x, sw, 'sampleWeight', where);
     w = sampleWeights(Array.from(recordColumn(x, sw, where)), rows, where);
   } else w = sw === undefined ? new Float32Array(rows).fill(1) : sampleWeights(sw, rows, where);
   if (cw !== undefined) {
@@ -249,6 +250,9 @@ export function rowWeights(model: Sequential, x: Input, data: Prepared, options:
  */
 export function adoptColumns(model: Sequential, x: Input, y: Labels, sampleWeight: unknown, where: string): void {
   if (!isRecords(x) || model.inputColumns) return;
+  // A key no record has would leave the column meant by it among the inputs.
+  if (typeof y === 'string') checkRecordKey(x, y, 'label', where);
+  if (typeof sampleWeight === 'string') checkRecordKey(x, sampleWeight, 'sampleWeight', where);
   const exclude = [y, sampleWeight].filter((k): k is string => typeof k === 'string');
   model.setInputColumns(inferColumns(x, exclude, where));
 }
@@ -264,6 +268,12 @@ function rowCountError(where: string, yRows: number, rows: number, detail: strin
  * (unless scanX is false, for a caller that scans x itself) NaN and infinities.
  */
 export function prepareData(model: Sequential, x: Input, y: Labels, where: string, scanX = true): Prepared {
+  // The label key first: a mistyped one is named as such, not reported as a feature count.
+  const key = typeof y === 'string' ? y : null;
+  if (key !== null) {
+    if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a label key (${JSON.stringify(key)}) needs x as an array of records`);
+    checkRecordKey(x, key, 'label', where);
+  }
   const m = toMatrix(x, model.inputSpec, where);
   if (scanX) checkFinite(model.backend, where, 'x', m.data, m.rows * m.cols);
   const rows = m.rows;
@@ -272,10 +282,7 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
   const def = loss && !loss.custom ? LOSSES[loss.name as LossName] : null;
   const wantsLabels = !!def && def.targets.labels;
   const cols = def && def.targets.half ? model.outputSize / 2 : model.outputSize;
-  if (typeof y === 'string') {
-    if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a label key (${JSON.stringify(y)}) needs x as an array of records`);
-    y = recordColumn(x, y, where);
-  }
+  if (key !== null) y = recordColumn(x as readonly DataRecord[], key, where);
   let t: Int32Array | Float32Array;
   if (Array.isArray(y) && y.length > 0 && typeof y[0] === 'object' && y[0] !== null) {
     y = Matrix.from(y as ArrayLike<ArrayLike<number>>);
