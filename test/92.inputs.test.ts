@@ -10,7 +10,7 @@ import * as path from 'path';
 import { Dataset, dense, loadModel, Matrix, recordsToMatrix, Rng, saveModel, Sequential, Standardizer } from '../lib';
 import type { Backend, DataRecord } from '../lib';
 import { csvLogger } from '../lib/train/callbacks';
-import { forEachBackend, throwsCode } from './helpers';
+import { forEachBackend, rejectsCode, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-inputs-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -87,6 +87,22 @@ forEachBackend('records and the one input converter', (b) => {
     throwsCode(() => model(b).predict(data.records), 'ERR_BLASNET_STATE');
     throwsCode(() => m.fit(data.x, 'kind'), 'ERR_BLASNET_ARG_TYPE', TypeError);
     throwsCode(() => m.setInputColumns(['a', 'a', 'b']), 'ERR_BLASNET_ARG_RANGE', RangeError);
+  });
+
+  it('a label or weight key that is also an input column is refused', async () => {
+    const m = model(b).setInputColumns(['a', 'kind', 'c']);
+    const before = m.params.slice();
+    throwsCode(() => m.fit(data.records, 'kind'), 'ERR_BLASNET_ARG_RANGE', RangeError, 'the label key "kind" is also an input column');
+    await rejectsCode(m.fitAsync(data.records, 'kind'), 'ERR_BLASNET_ARG_RANGE', 'the label key "kind" is also an input column');
+    throwsCode(() => m.evaluate(data.records, 'kind'), 'ERR_BLASNET_ARG_RANGE', RangeError, 'the label key "kind"');
+    assert.deepEqual(m.params, before);
+    assert.deepEqual(m.inputColumns, ['a', 'kind', 'c']);
+    const weighted = data.records.map((r, i) => ({ ...r, w: 1 + (i % 2) }));
+    const w = model(b).setInputColumns(['a', 'b', 'w']);
+    throwsCode(() => w.fit(weighted, 'kind', { sampleWeight: 'w' }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'the sampleWeight key "w" is also an input column');
+    throwsCode(() => Dataset.from(data.records, 'kind', { columns: ['a', 'kind'] }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'the label key "kind"');
+    throwsCode(() => Dataset.from(weighted, 'kind', { columns: ['a', 'w'], sampleWeight: 'w' }), 'ERR_BLASNET_ARG_RANGE', RangeError,
+      'the sampleWeight key "w"');
   });
 
   it('a label or weight key that no record has is named as such', () => {

@@ -117,8 +117,8 @@ export class Dataset {
     let m: Matrix;
     let columns: readonly string[] | null = null;
     if (isRecords(x)) {
-      if (typeof y === 'string') checkRecordKey(x, y, 'label', where);
-      if (typeof options.sampleWeight === 'string') checkRecordKey(x, options.sampleWeight, 'sampleWeight', where);
+      if (typeof y === 'string') checkRecordKey(x, y, 'label', options.columns, where);
+      if (typeof options.sampleWeight === 'string') checkRecordKey(x, options.sampleWeight, 'sampleWeight', options.columns, where);
       const exclude = [y, options.sampleWeight].filter((k): k is string => typeof k === 'string');
       columns = options.columns ?? inferColumns(x, exclude, where);
       m = recordsToMatrix(x, columns, where);

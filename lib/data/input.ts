@@ -132,16 +132,23 @@ export type RecordKeyRole = 'label' | 'sampleWeight';
 
 /**
  * Checks a label or sampleWeight key before anything reads the records by column: some record
- * must have the field, else ERR_BLASNET_DATA (as for a missing value) naming the key. Without
- * this check a mistyped key leaves the real label among the inferred input columns and surfaces
- * as a feature count, or as a model that reads its own label.
+ * must have the field, else ERR_BLASNET_DATA (as for a missing value) naming the key; and the key
+ * must not be one of `columns`, the input columns, else ERR_BLASNET_ARG_RANGE. Without these
+ * checks a mistyped key leaves the real label among the inferred input columns and surfaces as a
+ * feature count, and a label among columns set by hand trains a model that reads its own label.
  */
-export function checkRecordKey(records: readonly DataRecord[], key: string, role: RecordKeyRole, where: string): void {
+export function checkRecordKey(records: readonly DataRecord[], key: string, role: RecordKeyRole, columns: readonly string[] | null | undefined,
+  where: string): void {
   if (typeof key !== 'string' || key === '') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a column name for the ${role} key`);
   if (!records.some((r) => isPlainRecord(r) && Object.hasOwn(r, key))) {
     const fields = Object.keys(records[0]);
     const shown = fields.length > 12 ? `${fields.slice(0, 12).join(', ')}, ... (${fields.length} in all)` : fields.join(', ');
     throw new BlasnetError(ErrorCode.DATA, `${where}: no record has the field ${JSON.stringify(key)} (the ${role} key); the first record's fields are ${shown}`);
+  }
+  if (Array.isArray(columns) && columns.includes(key)) {
+    const what = role === 'label' ? 'the label it is trained to predict' : "the rows' weights";
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: the ${role} key ${JSON.stringify(key)} is also an input column (${columns.join(', ')}); ` +
+      `the model would read ${what} as a feature. Leave it out of the input columns or name another key`);
   }
 }
 

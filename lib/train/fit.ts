@@ -233,7 +233,7 @@ export function rowWeights(model: Sequential, x: Input, data: Prepared, options:
   let w: Float32Array;
   if (typeof sw === 'string') {
     if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a sampleWeight key (${JSON.stringify(sw)}) needs x as an array of records`);
-    checkRecordKey(x, sw, 'sampleWeight', where);
+    checkRecordKey(x, sw, 'sampleWeight', model.inputColumns, where);
     w = sampleWeights(Array.from(recordColumn(x, sw, where)), rows, where);
   } else w = sw === undefined ? new Float32Array(rows).fill(1) : sampleWeights(sw, rows, where);
   if (cw !== undefined) {
@@ -251,8 +251,8 @@ export function rowWeights(model: Sequential, x: Input, data: Prepared, options:
 export function adoptColumns(model: Sequential, x: Input, y: Labels, sampleWeight: unknown, where: string): void {
   if (!isRecords(x) || model.inputColumns) return;
   // A key no record has would leave the column meant by it among the inputs.
-  if (typeof y === 'string') checkRecordKey(x, y, 'label', where);
-  if (typeof sampleWeight === 'string') checkRecordKey(x, sampleWeight, 'sampleWeight', where);
+  if (typeof y === 'string') checkRecordKey(x, y, 'label', null, where);
+  if (typeof sampleWeight === 'string') checkRecordKey(x, sampleWeight, 'sampleWeight', null, where);
   const exclude = [y, sampleWeight].filter((k): k is string => typeof k === 'string');
   model.setInputColumns(inferColumns(x, exclude, where));
 }
@@ -268,11 +268,12 @@ function rowCountError(where: string, yRows: number, rows: number, detail: strin
  * (unless scanX is false, for a caller that scans x itself) NaN and infinities.
  */
 export function prepareData(model: Sequential, x: Input, y: Labels, where: string, scanX = true): Prepared {
-  // The label key first: a mistyped one is named as such, not reported as a feature count.
+  // The label key first: a mistyped one is named as such, not reported as a feature count, and
+  // one among the input columns is refused before they are read.
   const key = typeof y === 'string' ? y : null;
   if (key !== null) {
     if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a label key (${JSON.stringify(key)}) needs x as an array of records`);
-    checkRecordKey(x, key, 'label', where);
+    checkRecordKey(x, key, 'label', model.inputColumns, where);
   }
   const m = toMatrix(x, model.inputSpec, where);
   if (scanX) checkFinite(model.backend, where, 'x', m.data, m.rows * m.cols);
