@@ -89,6 +89,60 @@ forEachBackend('records and the one input converter', (b) => {
     throwsCode(() => m.setInputColumns(['a', 'a', 'b']), 'ERR_BLASNET_ARG_RANGE', RangeError);
   });
 
+  it('a call that rejects its data leaves the input columns as they were', async () => {
+    const m = model(b);
+    throwsCode(() => m.fit(data.records, 'label'), 'ERR_BLASNET_DATA', undefined, 'no record has the field "label"');
+    assert.equal(m.inputColumns, null);
+    // Failures found after the records' keys were read: a label, validation rows, weights.
+    const wrongLabel = data.records.map((r, i) => ({ ...r, kind: i === 9 ? 7 : r.kind }));
+    throwsCode(() => m.fit(wrongLabel, 'kind'), 'ERR_BLASNET_LABEL', RangeError, 'row 10');
+    assert.equal(m.inputColumns, null);
+    throwsCode(() => m.fit(data.records, 'kind', { validationData: { x: data.records.slice(0, 5), y: [0, 1] } }), 'ERR_BLASNET_SHAPE', RangeError);
+    assert.equal(m.inputColumns, null);
+    throwsCode(() => m.fit(data.records, 'kind', { sampleWeight: [1, 2] }), 'ERR_BLASNET_SHAPE', RangeError, 'sampleWeight has 2 values');
+    assert.equal(m.inputColumns, null);
+    await rejectsCode(m.fitAsync(data.records, 'label'), 'ERR_BLASNET_DATA', 'no record has the field "label"');
+    await rejectsCode(m.fitAsync(wrongLabel, 'kind'), 'ERR_BLASNET_LABEL', 'row 10');
+    assert.equal(m.inputColumns, null);
+    // A Dataset built from records lends its columns only to a call that succeeds.
+    throwsCode(() => m.evaluate(Dataset.from(wrongLabel, 'kind')), 'ERR_BLASNET_LABEL', RangeError);
+    assert.equal(m.inputColumns, null);
+    // A bad row of x found in the first epoch, after a validation Dataset lent its columns.
+    const nan = new Matrix(data.x.data.slice(), 60, 3);
+    nan.data[100] = NaN;
+    throwsCode(() => m.fit(nan, data.y, { validationData: Dataset.from(data.records.slice(0, 12), 'kind') }), 'ERR_BLASNET_DATA', undefined, 'row 34');
+    assert.equal(m.inputColumns, null);
+    const keep = model(b);
+    keep.fit(data.records, 'kind', { epochs: 1 });
+    assert.deepEqual(keep.inputColumns, ['a', 'b', 'c']);
+    const extra = data.records.map((r) => ({ ...r, d: 1 }));
+    throwsCode(() => keep.fit(extra, 'label'), 'ERR_BLASNET_DATA', undefined, '"label"');
+    assert.deepEqual(keep.inputColumns, ['a', 'b', 'c']);
+    // Once training has begun the columns stay with the weights trained on them.
+    const stopped = model(b);
+    assert.throws(() => stopped.fit(data.records, 'kind', { epochs: 3, callbacks: [{ onEpochEnd: () => { throw new Error('stop'); } }] }), /stop/);
+    assert.deepEqual(stopped.inputColumns, ['a', 'b', 'c']);
+    const aborted = model(b), ac = new AbortController();
+    const before = aborted.params.slice();
+    await assert.rejects(aborted.fitAsync(data.records, 'kind', {
+      epochs: 1000, batchSize: 10, signal: ac.signal, onProgress: (e) => { if (e.type === 'batch') ac.abort(); },
+    }), (e: Error) => e.name === 'AbortError');
+    assert.notDeepEqual(aborted.params, before);
+    assert.deepEqual(aborted.inputColumns, ['a', 'b', 'c']);
+  });
+
+  it('a mistyped label key cannot leave the label among the inputs', () => {
+    // y is independent of a and b: a model that reads only a and b cannot predict it.
+    const rng = new Rng(7);
+    const rows = Array.from({ length: 60 }, (_, i) => ({ a: i % 7, b: (i % 3) * 2, y: rng.uniform() < 0.5 ? 1 : 0 }));
+    const m = new Sequential({ inputSize: 3, seed: 4, backend: b, layers: [dense(2)] }).compile({ loss: 'crossEntropy', optimizer: 'adam' });
+    throwsCode(() => m.fit(rows, 'Y'), 'ERR_BLASNET_DATA', undefined, 'no record has the field "Y"');
+    assert.equal(m.inputColumns, null);
+    // The corrected call reads two columns, not the label as a third.
+    throwsCode(() => m.fit(rows, 'y'), 'ERR_BLASNET_SHAPE', RangeError, 'received 2 (records read by 2 columns: a, b)');
+    assert.equal(m.inputColumns, null);
+  });
+
   it('a label or weight key that is also an input column is refused', async () => {
     const m = model(b).setInputColumns(['a', 'kind', 'c']);
     const before = m.params.slice();

@@ -19,7 +19,7 @@ import { collectDiagnostics } from './diagnostics';
 import type { LayerDiagnostics } from './diagnostics';
 import { checkTargets, fusedActivation, lossFactor, resolveLoss } from './loss';
 import type { LossSpecName, Reduction } from './loss';
-import { checkFitOptions, compileModel, evaluateModel, fitModel, prepareDataset, prepareWeighted } from '../train/fit';
+import { checkFitOptions, compileModel, evaluateModel, fitModel, prepareDataset, prepareWeighted, undoColumns } from '../train/fit';
 import type { CompileOptions, Compiled, FitOptions, History, Labels } from '../train/fit';
 import { fitModelAsync } from '../train/async';
 import type { FitAsyncOptions } from '../train/async';
@@ -554,7 +554,8 @@ export class Sequential {
 
   /**
    * Trains on (x, y) in mini-batches (see FitOptions: epochs, batchSize, shuffle, validation,
-   * schedule, clipping, callbacks). Checks every input before starting. Returns the History.
+   * schedule, clipping, callbacks). Checks every input before starting; a fit that fails its
+   * checks leaves the model as it was, input columns included (see fitModel). Returns the History.
    */
   fit(data: Dataset, options?: FitOptions): History;
   fit(x: Input, y: Labels, options?: FitOptions): History;
@@ -600,8 +601,10 @@ export class Sequential {
   /**
    * The record keys read as input columns, in order, when x is an array of records (plain
    * objects, e.g. JSON rows or a database query result); null clears them. fit on records sets
-   * them from the first record's keys (less the label key) when none are set; saveModel stores
-   * them. With preprocessing, the columns are its raw input.
+   * them from the first record's keys (less the label and sampleWeight keys) when none are set,
+   * and a fit that fails its checks leaves them as they were; saveModel stores them. A label or
+   * sampleWeight key among them is refused (ERR_BLASNET_ARG_RANGE). With preprocessing, the
+   * columns are its raw input.
    */
   setInputColumns(columns: readonly string[] | null): this {
     this.notBusy('setInputColumns');
@@ -685,8 +688,15 @@ export class Sequential {
     const opts = optionsArg('evaluate', x instanceof Dataset ? (y as EvaluateOptions | undefined) : options) as EvaluateOptions;
     const bs = opts.batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) throw rangeError(ErrorCode.ARG_RANGE, `evaluate: Expected positive integer for batchSize but received ${String(bs)}`);
-    const data = x instanceof Dataset ? prepareDataset(this, x, opts, 'evaluate') : prepareWeighted(this, x, y as Labels, opts, 'evaluate');
-    return evaluateModel(this, data, opts.metrics ?? this.compiled?.metrics ?? [], bs);
+    // A Dataset lends its columns to a model without any only if the evaluation succeeds.
+    const columns = this.inputColumns;
+    try {
+      const data = x instanceof Dataset ? prepareDataset(this, x, opts, 'evaluate') : prepareWeighted(this, x, y as Labels, opts, 'evaluate');
+      return evaluateModel(this, data, opts.metrics ?? this.compiled?.metrics ?? [], bs);
+    } catch (e) {
+      undoColumns(this, columns);
+      throw e;
+    }
   }
 
   /** The architecture as plain data: enough, with the weights, to rebuild the model. */

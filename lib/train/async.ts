@@ -18,7 +18,7 @@ import { Matrix } from '../tensor';
 import { sharedCopy } from '../typed';
 import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { adoptColumns, checkFitOptions, fitSettings, prepareData, prepareDataset, rowWeights, validationRows } from './fit';
+import { adoptColumns, checkFitOptions, fitSettings, prepareData, prepareDataset, rowWeights, undoColumns, validationRows } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
 import type { Input } from '../data/input';
 import { Dataset } from '../data/dataset';
@@ -187,9 +187,32 @@ function asShared(x: Matrix): SharedRows {
  * labels and (while x moves to shared memory) NaN are checked before the worker is given the
  * job; a new worker starts meanwhile. A Dataset goes to the worker as it is: its shared memory,
  * no copy, no second scan.
+ *
+ * Input columns taken from records or a Dataset (by a model that had none) stay only if the
+ * worker is given the job: a call that throws or rejects before then leaves the model's columns
+ * as they were. Once the worker trains, a rejection (an abort, onNonFinite 'throw') keeps them,
+ * as it keeps the weights trained so far.
  */
 export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input | Dataset, y: Labels | undefined, options: FitAsyncOptions,
   setBusy: (state: 'running' | 'paused' | null) => void): Promise<History> {
+  const columns = model.inputColumns;
+  const run = { trained: false };
+  let training: Promise<History>;
+  try {
+    training = fitAsyncChecked(model, compiled, x, y, options, setBusy, run);
+  } catch (e) {
+    undoColumns(model, columns);
+    throw e;
+  }
+  // setInputColumns refuses a busy model; a rejection before the worker's job comes after setBusy(null).
+  return training.catch((e: unknown) => {
+    if (!run.trained) undoColumns(model, columns);
+    throw e;
+  });
+}
+
+function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y: Labels | undefined, options: FitAsyncOptions,
+  setBusy: (state: 'running' | 'paused' | null) => void, run: { trained: boolean }): Promise<History> {
   const where = 'fitAsync';
   checkFitOptions(where, options);
   const { signal, onProgress, validationData, sampleWeight, classWeight, ...rest } = options;
@@ -250,6 +273,7 @@ export function fitModelAsync(model: Sequential, compiled: Compiled, x: Input | 
       setBusy(null);
       throw e;
     }
+    run.trained = true;
     return runWorker({
       model, compiled, loss: loss.spec as NonNullable<typeof loss.spec>, y: train.y, xs,
       val: val && vxs ? { x: vxs, y: val.y } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch, signal, onProgress, setBusy,

@@ -627,6 +627,20 @@ class Snapshot {
 }
 
 /**
+ * Puts back the input columns a failed call found on the model (`columns`, read before the call):
+ * adoptColumns and adoptDatasetColumns lend columns only to a model without any, so a model that
+ * had some is left alone and one that had none loses those the call lent it.
+ */
+export function undoColumns(model: Sequential, columns: readonly string[] | null): void {
+  if (model.inputColumns !== columns) model.setInputColumns(columns);
+}
+
+/** Whether a fit's weights hold training on the columns it adopted, which then stay if it throws. */
+interface FitRun {
+  trained: boolean;
+}
+
+/**
  * Trains `model` (compiled) on (x, y), or on a Dataset (y then unused); see FitOptions.
  *
  * x is checked for NaN and infinities as the first epoch gathers it, batch by batch, before the
@@ -634,8 +648,24 @@ class Snapshot {
  * weights are checked before training starts). A bad value ends fit with ERR_BLASNET_DATA after
  * the model, its optimiser state and its running statistics are put back as they were when fit
  * was called; callbacks have then seen the batches before it.
+ *
+ * Input columns taken from records or a Dataset (by a model that had none) stay only with
+ * weights trained on them: a fit that throws before training begins, or whose first epoch finds a
+ * bad row, leaves the model's columns as they were. One that throws later (onNonFinite 'throw', a
+ * callback's error) keeps them, as it keeps the weights trained so far.
  */
 export function fitModel(model: Sequential, compiled: Compiled, x: Input | Dataset, y: Labels | undefined, options: FitOptions = {}): History {
+  const columns = model.inputColumns;
+  const run: FitRun = { trained: false };
+  try {
+    return fitChecked(model, compiled, x, y, options, run);
+  } catch (e) {
+    if (!run.trained) undoColumns(model, columns);
+    throw e;
+  }
+}
+
+function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y: Labels | undefined, options: FitOptions, run: FitRun): History {
   const where = 'fit';
   const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks, threads } = fitSettings(where, options);
   let train: Prepared;
@@ -708,6 +738,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
   model.train();
   parallel?.start({ optimizer, schedule, resuming: !!options.resume });
   emit(callbacks, 'onTrainBegin', ctx);
+  run.trained = true;
   const snapshot = onNonFinite === 'continue' ? null : new Snapshot(model, optimizer);
   if (snapshot) snapshot.epoch = firstEpoch;
   // What a bad row found by the first epoch's scan restores (the snapshot is still the start then).
@@ -746,6 +777,8 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
           if (i >= 0) {
             (initial as Snapshot).restore();
             model.setMaskState(initialMasks as number[]);
+            // The weights are back where fit found them, so the columns go back too.
+            run.trained = false;
             const r = Math.floor(i / cols);
             throw new BlasnetError(ErrorCode.DATA, `${where}: x holds ${b.x.data[i]} at index ${b.index[r] * cols + (i - r * cols)}` +
               ` (row ${b.index[r] + 1}); clean or impute the data first`);
