@@ -267,6 +267,17 @@ forEachBackend('compile shorthand, verbose and class predictions', (b) => {
     throwsCode(() => model(b, 1, 'identity', 'mse').predictProba(data.x), 'ERR_BLASNET_STATE');
   });
 
+  it('predictClasses gives no class to a row whose scores are NaN; predictProba returns the NaNs', () => {
+    for (const [units, act, loss] of [[3, 'softmax', 'crossEntropy'], [1, 'identity', 'binaryCrossEntropy']] as const) {
+      const m = model(b, units, act, loss);
+      const x = data.x.data.slice(0, 3 * data.x.cols);
+      x[data.x.cols + 1] = NaN;
+      const rows = new Matrix(x, 3, data.x.cols);
+      assert.ok(Number.isNaN(m.predictProba(rows).get(1, 0)));
+      throwsCode(() => m.predictClasses(rows), 'ERR_BLASNET_DATA', undefined, 'row 1 has no class: its probabilities hold NaN');
+    }
+  });
+
   it('loadModel restores loss, optimiser state and metrics: the loaded model evaluates and trains on as the original', () => {
     const m = model(b);
     m.fit(data.x, data.y, { epochs: 2, batchSize: 16 });

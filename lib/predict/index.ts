@@ -57,7 +57,9 @@ export function predictProba(model: Sequential, x: Input | Dataset, options: Pre
  * The predicted class of every row of x, an Int32Array [rows]: the index of the largest output
  * when there are several (ties go to the first), and for a single sigmoid/binaryCrossEntropy
  * output 1 when its probability is above 0.5, else 0 (Keras's predict_classes). Errors as
- * predictProba.
+ * predictProba; a row whose probabilities hold a NaN (its input held a NaN or an infinity, or
+ * the weights have) has no class: ERR_BLASNET_DATA naming the row, where predictProba returns
+ * the NaNs as they are.
  */
 export function predictClasses(model: Sequential, x: Input | Dataset, options: PredictOptions = {}): Int32Array {
   const p = predictProba(model, x, options);
@@ -65,6 +67,12 @@ export function predictClasses(model: Sequential, x: Input | Dataset, options: P
   const out = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
+    for (let j = 0; j < cols; j++) {
+      if (Number.isNaN(data[o + j])) {
+        throw new BlasnetError(ErrorCode.DATA, `predictClasses: row ${r} has no class: its probabilities hold NaN ` +
+          '(its input holds a NaN or an infinity, or the model\'s weights do); clean or impute the input first');
+      }
+    }
     if (cols === 1) {
       out[r] = data[o] > 0.5 ? 1 : 0;
       continue;
