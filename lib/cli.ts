@@ -492,9 +492,18 @@ interface ModelCommandOptions extends DataOptions {
   threads?: number;
 }
 
+/** evaluate and predict read one data set: --csv, --test-csv (the same, by another name) or --data. */
+function oneDataSource(o: ModelCommandOptions, what: string): void {
+  const given = (['csv', 'testCsv', 'data'] as const).filter((k) => o[k] !== undefined);
+  if (given.length > 1) {
+    const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: pass one of --csv, --test-csv and --data, not ${given.map(flag).join(' and ')}`);
+  }
+}
+
 /** A saved CSV model's table preprocessing and the table evaluate or predict reads. */
 function loadTable(o: ModelCommandOptions, loaded: LoadedModel, what: string): { prep: TabularPreprocessor; table: Table; file: string } {
-  const file = (what === 'evaluate' ? o.testCsv ?? o.csv : o.csv ?? o.testCsv) as string;
+  const file = (o.csv ?? o.testCsv) as string;
   const prep = loaded.preprocessor;
   if (!prep) {
     throw new BlasnetError(ErrorCode.FORMAT, `${what}: ${o.model} holds no table preprocessing (it was not trained with --csv), so it cannot read ${file}`);
@@ -506,6 +515,7 @@ function loadTable(o: ModelCommandOptions, loaded: LoadedModel, what: string): {
 }
 
 async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promise<void> {
+  oneDataSource(o, 'evaluate');
   if (o.confusion) {
     checkOutputPaths([{ option: '--confusion (.svg)', path: `${o.confusion}.svg` }, { option: '--confusion (.png)', path: `${o.confusion}.png` }], commandInputs(o));
   }
@@ -546,6 +556,7 @@ function csvCell(s: string): string {
 }
 
 function predict(o: ModelCommandOptions & { output?: string; proba?: boolean }): void {
+  oneDataSource(o, 'predict');
   if (o.output) checkOutputPaths([{ option: '--output', path: o.output }], commandInputs(o));
   setupBackend(o);
   const loaded = loadModel(o.model);

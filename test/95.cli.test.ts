@@ -108,6 +108,13 @@ describe('blasnet CLI', () => {
     const noModel = run('evaluate', '--model', path.join(tmp, 'none.blasnet'));
     assert.equal(noModel.status, 1);
     assert.match(noModel.stderr, /none\.blasnet.*ERR_BLASNET_IO/s);
+    for (const cmd of ['evaluate', 'predict']) {
+      const two = run(cmd, '--model', path.join(tmp, 'none.blasnet'), '--csv', 'a.csv', '--test-csv', 'b.csv');
+      assert.equal(two.status, 1);
+      assert.match(two.stderr, new RegExp(`${cmd}: pass one of --csv, --test-csv and --data, not --csv and --test-csv.*ERR_BLASNET_ARG_RANGE`, 's'));
+      const mixed = run(cmd, '--model', path.join(tmp, 'none.blasnet'), '--csv', 'a.csv', '--data', tmp);
+      assert.match(mixed.stderr, /not --csv and --data/);
+    }
     const corrupt = path.join(tmp, 'corrupt.blasnet');
     fs.writeFileSync(corrupt, 'BLASNET\0garbage');
     const c = run('evaluate', '--model', corrupt);
