@@ -86,7 +86,7 @@ forEachBackend('fitAsync', (b) => {
       onProgress: (e) => (e.type === 'batch' ? batches++ : epochs++),
       callbacks: [
         { onEpochEnd: (l) => { (l as Record<string, number>).fake = l.epoch < 1 ? -l.epoch : 1; } },
-        earlyStopping({ monitor: 'fake', patience: 1 }),
+        earlyStopping({ monitor: 'fake', patience: 2 }),
         modelCheckpoint(file),
       ],
     });

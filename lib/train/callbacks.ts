@@ -105,7 +105,9 @@ function monitored(logs: EpochLogs, monitor: string, who: string): number {
 }
 
 /**
- * Stops training when `monitor` has not improved by more than minDelta for `patience` epochs.
+ * Stops training when `monitor` has not improved by more than minDelta for `patience` epochs in
+ * a row: at the patience-th epoch without an improvement (the first one when patience is 0 or 1),
+ * as Keras' EarlyStopping and Lightning's do.
  * With restoreBestWeights, the weights (and running statistics) of the best epoch are put back
  * when training ends for any reason: an early stop, the last epoch, or another callback's stop;
  * so the model fit returns is always the best one seen. (tf.keras 2.x restored only on an early
@@ -141,7 +143,7 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
           bestWeights = ctx.model.params.slice();
           bestBuffers = ctx.model.buffers().map((b) => b.data.slice());
         }
-      } else if (++wait > patience) {
+      } else if (++wait >= patience) {
         ctx.stop(`earlyStopping: ${monitor} did not improve for ${wait} epochs (best ${best})`);
       }
     },
