@@ -116,12 +116,13 @@ export const LOSSES = {
     }),
   },
   l1: {
-    doc: "Mean absolute error: mean |p - t|; gradient sign(p - t), 0 at p = t (PyTorch L1Loss)",
+    doc: "Mean absolute error: mean |p - t|; gradient sign(p - t), 0 at p = t and where p - t is NaN (PyTorch L1Loss; torch.sign(nan) is 0)",
     param: 0,
     targets: DENSE,
     compute: pointwise('l1', {
       value: (p, t) => Math.abs(p - t),
-      grad: (p, t) => Math.sign(p - t),
+      // Not Math.sign, which gives NaN for NaN and -0 for -0: the native kernel's comparisons, as PyTorch's sign.
+      grad: (p, t) => (p > t ? 1 : p < t ? -1 : 0),
     }),
   },
   huber: {

@@ -317,6 +317,27 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
       assert.ok(Number.isFinite(vj) && Math.abs(vn - vj) <= 1e-6 * Math.abs(vj), `value ${vn} vs ${vj}`);
     });
   }
+
+  it('dense-target losses give one gradient at a NaN prediction and at p = t on both backends', () => {
+    for (const name of LOSS_NAMES) {
+      const def = LOSSES[name];
+      if (def.targets.labels || def.targets.half || name === 'hinge' || name === 'binaryCrossEntropy') continue;
+      const rows = 4, cols = 3;
+      const pred = rng.uniformArray(rows * cols, -2, 2);
+      const target = rng.uniformArray(rows * cols, -2, 2);
+      pred[0] = NaN;
+      pred[4] = target[4];
+      const grads = ['js', 'native'].map((n) => {
+        const g = new Float32Array(rows * cols);
+        getBackend(n as 'js' | 'native').loss(lossId(name), def.param, rows, cols, pred, target, g);
+        return g;
+      });
+      for (let i = 0; i < rows * cols; i++) {
+        const [j, n] = [grads[0][i], grads[1][i]];
+        assert.ok(Object.is(j, n) || (i !== 0 && i !== 4 && Math.abs(j - n) <= 1e-6 * Math.max(1, Math.abs(j))), `${name} gradient [${i}]: js ${j}, native ${n}`);
+      }
+    }
+  });
 });
 
 /**
