@@ -368,7 +368,7 @@ describe('metadata round trips', () => {
 });
 
 describe('metadata that cannot be stored', () => {
-  it('a cycle, a BigInt or a throwing toJSON fails with ERR_BLASNET_ARG_TYPE and writes nothing', () => {
+  it('a cycle, a BigInt, a throwing toJSON, or what JSON would change silently fails with ERR_BLASNET_ARG_TYPE and writes nothing', () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'unstorable-'));
     const file = path.join(dir, 'm.blasnet');
     saveModel(file, small());
@@ -384,6 +384,25 @@ describe('metadata that cannot be stored', () => {
       throwsCode(() => saveModel(file, small(2), { metadata }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'saveModel');
       throwsCode(() => encodeModel(small(2), { metadata }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'encodeModel');
     }
+    // JSON would store these as {"0": 3, ...}, {} or nothing at all.
+    const changed: [Record<string, unknown>, string][] = [
+      [{ counts: new Int32Array([3, 4]) }, '"counts" is a Int32Array; only Float32Arrays are stored'],
+      [{ x: new Float64Array(2) }, '"x" is a Float64Array'],
+      [{ raw: new Uint8Array(2) }, '"raw" is a Uint8Array'],
+      [{ buf: new ArrayBuffer(8) }, '"buf" is a ArrayBuffer'],
+      [{ names: new Map([['a', 1]]) }, '"names" is a Map'],
+      [{ seen: new Set([1]) }, '"seen" is a Set'],
+      [{ onLoad() { return 1; } }, '"onLoad" is a function'],
+      [{ tag: Symbol('t') }, '"tag" is a symbol'],
+    ];
+    for (const [metadata, message] of changed) {
+      throwsCode(() => saveModel(file, small(2), { metadata }), 'ERR_BLASNET_ARG_TYPE', TypeError, message);
+    }
+    // Float32Arrays, plain arrays and objects, and a Date through its toJSON, are stored.
+    const other = path.join(dir, 'kept.blasnet');
+    saveModel(other, small(2), { metadata: { w: new Float32Array([1, 2]), list: [1, 'a'], when: new Date(0) } });
+    assert.deepEqual(loadModel(other, { backend: 'js' }).metadata, { w: new Float32Array([1, 2]), list: [1, 'a'], when: '1970-01-01T00:00:00.000Z' });
+    fs.rmSync(other);
     assert.ok(fs.readFileSync(file).equals(before));
     assert.deepEqual(temporaries(dir), []);
   });

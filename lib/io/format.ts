@@ -106,7 +106,9 @@ function escapeKeys(o: object): object {
 /**
  * Encodes a JSON-able document whose values may include Float32Arrays. `where` names the caller
  * in errors: a document JSON cannot hold (a cycle, a BigInt, a toJSON that throws, nesting deeper
- * than MAX_DEPTH) fails with ERR_BLASNET_ARG_TYPE.
+ * than MAX_DEPTH), or one it would store as something else (another typed array or an
+ * ArrayBuffer, a Map or Set, a function or Symbol, which JSON turns into objects or drops), fails
+ * with ERR_BLASNET_ARG_TYPE.
  */
 export function encode(doc: unknown, where = 'encode'): Buffer {
   const tensors: Float32Array[] = [];
@@ -117,6 +119,17 @@ export function encode(doc: unknown, where = 'encode'): Buffer {
       if (typedArrayTag(value) === 'Float32Array') {
         tensors.push(value as Float32Array);
         return { $tensor: tensors.length - 1, length: typedLength(value) };
+      }
+      // What JSON would turn silently into something else: an {"0": ...} object (other typed
+      // arrays), {} (Map, Set), or nothing (functions, Symbols).
+      if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
+        throw new Error(`${_key === '' ? 'the document' : JSON.stringify(_key)} is a ${typedArrayTag(value) ?? Object.prototype.toString.call(value).slice(8, -1)}; only Float32Arrays are stored (Array.from it, or make it a Float32Array)`);
+      }
+      if (value instanceof Map || value instanceof Set) {
+        throw new Error(`${_key === '' ? 'the document' : JSON.stringify(_key)} is a ${value instanceof Map ? 'Map' : 'Set'}; store an object or an array`);
+      }
+      if (typeof value === 'function' || typeof value === 'symbol') {
+        throw new Error(`${_key === '' ? 'the document' : JSON.stringify(_key)} is a ${typeof value}, which a file cannot hold`);
       }
       if (typeof value === 'number' && !Number.isFinite(value)) {
         // JSON has no NaN or Infinity; keep them exact.
