@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { batchNorm, dense, dropout, earlyStopping, loadModel, modelCheckpoint, Rng, Sequential } from '../lib';
-import type { Backend } from '../lib';
+import type { Backend, Callback, FitOptions, TrainContext } from '../lib';
 import { forEachBackend, rejectsCode, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-async-'));
@@ -28,9 +28,39 @@ function make(b: Backend, seed = 1): Sequential {
     .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 3e-3 }, metrics: ['accuracy'] });
 }
 
+/**
+ * Asserts that a (trained by fitAsync) and s (by fit) hold the same weights, running statistics,
+ * optimiser state and dropout stream, and that one more epoch of fit keeps them equal: the
+ * optimiser state belongs to the weights it ended with.
+ */
+function sameTrainingState(a: Sequential, s: Sequential, x: Float32Array, y: Int32Array, what: string): void {
+  assert.deepEqual(a.params, s.params, `${what}: weights`);
+  assert.deepEqual(a.buffers().map((v) => v.data), s.buffers().map((v) => v.data), `${what}: running statistics`);
+  // The moments compared apart: a diff of two long base64 strings says nothing.
+  const [fromAsync, fromFit] = [a, s].map((m) => m.optimizer?.state());
+  assert.deepEqual({ ...fromAsync, arena: null }, { ...fromFit, arena: null }, `${what}: optimiser state`);
+  assert.ok(fromAsync?.arena === fromFit?.arena, `${what}: optimiser moments`);
+  assert.deepEqual(a.maskState(), s.maskState(), `${what}: dropout stream`);
+  a.fit(x, y, { epochs: 1, batchSize: 50 });
+  s.fit(x, y, { epochs: 1, batchSize: 50 });
+  assert.deepEqual(a.params, s.params, `${what}: weights after one more epoch`);
+}
+
+/** What fit throws, or null. */
+function thrownBy(f: () => unknown): (Error & { code?: string }) | null {
+  try {
+    f();
+    return null;
+  } catch (e) {
+    return e as Error & { code?: string };
+  }
+}
+
 
 forEachBackend('fitAsync', (b) => {
   const { x, y } = data(600, 1);
+  // Steps per epoch of the tests below: 600 rows in batches of 50.
+  const perEpoch = 12;
 
   it('reaches the same weights, running statistics and history as fit for the same seed', async () => {
     const s = make(b), a = make(b);
@@ -127,6 +157,7 @@ forEachBackend('fitAsync', (b) => {
     await assert.rejects(p, (e: Error) => e.name === 'AbortError');
     assert.equal(m.isTraining, false);
     assert.notDeepEqual(m.params, before, 'the batches trained before the abort are kept');
+    assert.equal(m.optimizer?.stepCount, batches, 'the optimiser state is that of the weights kept');
     const done = new AbortController();
     done.abort();
     await assert.rejects(m.fitAsync(x, y, { signal: done.signal }), (e: Error) => e.name === 'AbortError');
@@ -140,6 +171,75 @@ forEachBackend('fitAsync', (b) => {
     s2.fit(x, y, { epochs: 2 });
     assert.deepEqual(a.params, s1.params);
     assert.deepEqual(c.params, s2.params);
+  });
+
+  it('after a callback throws, leaves the optimiser state and dropout stream of its weights, as fit does', async () => {
+    // The call of each hook that throws: all in the second epoch, with a schedule in play.
+    const at = { onEpochBegin: 2, onBatchEnd: 16, onEpochEnd: 2 } as const;
+    for (const hook of Object.keys(at) as (keyof typeof at)[]) {
+      const throwing = (): Callback => {
+        let calls = 0;
+        return {
+          [hook]: () => {
+            if (++calls === at[hook]) throw new Error(`boom in ${hook}`);
+          },
+        };
+      };
+      const options = (): FitOptions => ({ epochs: 3, batchSize: 50, schedule: { name: 'step', stepSize: 1, gamma: 0.5 }, callbacks: [throwing()] });
+      const s = make(b), a = make(b);
+      assert.equal(thrownBy(() => s.fit(x, y, options()))?.message, `boom in ${hook}`);
+      await assert.rejects(a.fitAsync(x, y, options()), { message: `boom in ${hook}` });
+      assert.ok((s.optimizer?.stepCount ?? 0) > 0);
+      sameTrainingState(a, s, x, y, hook);
+    }
+  });
+
+  it('after onProgress throws, rejects with its error and leaves the optimiser state of the weights trained', async () => {
+    // With and without a handshake the worker waits at.
+    for (const callbacks of [[], [{ onEpochEnd: () => undefined }]]) {
+      const a = make(b);
+      let batches = 0;
+      const onProgress = () => {
+        if (++batches === 3) throw new Error('boom in onProgress');
+      };
+      await assert.rejects(a.fitAsync(x, y, { epochs: 50, batchSize: 50, callbacks, onProgress }), { message: 'boom in onProgress' });
+      const steps = a.optimizer?.stepCount ?? 0;
+      assert.ok(steps >= 3, `${steps} steps`);
+      const s = make(b);
+      s.fit(x, y, { epochs: 50, batchSize: 50, maxSteps: steps });
+      sameTrainingState(a, s, x, y, `onProgress, ${callbacks.length} callbacks`);
+    }
+  });
+
+  it("with onNonFinite 'throw', restores the optimiser state with the weights, as fit does", async () => {
+    // From the third epoch on the lr is 3e27: the loss becomes NaN and epoch 2's state comes back.
+    const options: FitOptions = { epochs: 5, batchSize: 50, onNonFinite: 'throw', schedule: { name: 'multiStep', milestones: [2], gamma: 1e30 } };
+    const s = make(b), a = make(b);
+    assert.equal(thrownBy(() => s.fit(x, y, options))?.code, 'ERR_BLASNET_DIVERGED');
+    await rejectsCode(a.fitAsync(x, y, options), 'ERR_BLASNET_DIVERGED');
+    assert.equal(s.optimizer?.stepCount, 2 * perEpoch);
+    for (const m of [a, s]) (m.optimizer as NonNullable<typeof m.optimizer>).lr = 1e-3;
+    sameTrainingState(a, s, x, y, 'diverged');
+  });
+
+  it("shows callbacks the optimiser and schedule of the last epoch end, and each batch's lr, whichever hooks they have", async () => {
+    type Seen = { stepCount: number; lr: number; count: number | undefined };
+    const options = (seen: Seen[], hook: 'onEpochBegin' | 'onBatchEnd'): FitOptions => ({
+      epochs: 3, batchSize: 50, schedule: { name: 'step', stepSize: 1, gamma: 0.5 },
+      callbacks: [{
+        [hook]: (_: unknown, ctx: TrainContext) => {
+          seen.push({ stepCount: ctx.optimizer.stepCount, lr: ctx.optimizer.lr, count: ctx.schedule?.count });
+        },
+      }],
+    });
+    for (const hook of ['onEpochBegin', 'onBatchEnd'] as const) {
+      const fromFit: Seen[] = [], fromAsync: Seen[] = [];
+      make(b).fit(x, y, options(fromFit, hook));
+      await make(b).fitAsync(x, y, options(fromAsync, hook));
+      // fit's callbacks see the optimiser after every step; fitAsync's, after the last epoch's.
+      const epochEnds = fromFit.map((v, i) => (hook === 'onEpochBegin' ? v.stepCount : perEpoch * Math.floor(i / perEpoch)));
+      assert.deepEqual(fromAsync, fromFit.map((v, i) => ({ ...v, stepCount: epochEnds[i] })), hook);
+    }
   });
 
   it('checks its inputs before starting the worker', async () => {

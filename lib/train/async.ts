@@ -301,7 +301,7 @@ interface Job {
  * Starts the worker on a job and relays its messages; settles when the worker has exited. For
  * every hook the callbacks have, the worker waits at that point until this thread's callbacks
  * (awaited when they return a Promise) are done, so they see the model as fit's callbacks would,
- * and a stop() takes effect at the same step as in fit.
+ * and a stop() or an error takes effect at the same step as in fit.
  */
 async function runWorker(job: Job, taken: Worker): Promise<History> {
   const { model, compiled, loss, xs, val, fit, callbacks, signal, onProgress, setBusy } = job;
@@ -387,22 +387,28 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     let exited = false;
     const releaseThreads = shareThreads(model.backend);
     const worker = exitedWorkers.has(taken) ? takeWorker() : taken;
-    let terminated = false;
     const release = () => {
       Atomics.store(control, CONTROL.PAUSE, 0);
       Atomics.notify(control, CONTROL.PAUSE);
     };
     const onAbort = () => Atomics.store(control, CONTROL.STOP, 1);
     signal?.addEventListener('abort', onAbort, { once: true });
+    // The worker, waiting or at its next batch end, leaves fit and reports its state (the weights
+    // are the ones it leaves), rather than being ended with an optimiser that does not fit them.
     const fail = (e: unknown) => {
       if (failure === null) failure = e;
-      Atomics.store(control, CONTROL.STOP, 1);
-      terminated = true;
-      void worker.terminate();
+      Atomics.store(control, CONTROL.FAIL, 1);
+      release();
     };
     // Messages are handled one after another, each after the previous one's callbacks settled.
     let queue: Promise<void> = Promise.resolve();
     const handle = async (m: WorkerMessage): Promise<void> => {
+      // The last message holds the optimiser and dropout state of the weights the worker leaves,
+      // however training ended: fit's, at the same point.
+      if (m.type === 'done' || m.type === 'error') {
+        if (m.optimizer) compiled.optimizer.load(m.optimizer);
+        if (m.maskState) model.setMaskState(m.maskState);
+      }
       if (failure !== null) return;
       switch (m.type) {
         case 'epochBegin':
@@ -426,8 +432,6 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
           if (waitOn.epochEnd) release();
           break;
         case 'done': {
-          compiled.optimizer.load(m.optimizer);
-          model.setMaskState(m.maskState);
           if (signal?.aborted) {
             failure = abortError(signal);
             break;
@@ -456,12 +460,12 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     const onMessage = (m: WorkerMessage) => {
       queue = queue.then(() => handle(m)).catch(fail);
       // 'done' and 'error' are the job's last message: the worker is idle again and kept for
-      // the next call, unless it was terminated on the way.
+      // the next call.
       if (m.type === 'done' || m.type === 'error') {
         void queue.then(() => {
           if (settled) return;
           detach();
-          if (!terminated) keepWorker(worker);
+          keepWorker(worker);
           settle();
         });
       }

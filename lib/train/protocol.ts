@@ -15,7 +15,12 @@ export const CONTROL = {
   STOP: 0,
   /** The callback handshake: 1 while the worker waits for the main thread's callbacks. */
   PAUSE: 1,
-  LENGTH: 2,
+  /**
+   * Set to 1 by the main thread when a callback there threw: the worker leaves fit at once, as
+   * fit leaves when a callback throws, and reports the optimiser state of that point.
+   */
+  FAIL: 2,
+  LENGTH: 3,
 } as const;
 
 /** What the worker is given. */
@@ -44,4 +49,5 @@ export type WorkerMessage =
   | { type: 'batch'; logs: BatchLogs; lr: number }
   | { type: 'epochEnd'; logs: EpochLogs; optimizer: OptimizerState | null; schedule: ScheduleState | null; maskState: number[] }
   | { type: 'done'; history: History; optimizer: OptimizerState; maskState: number[] }
-  | { type: 'error'; name: string; code: string | undefined; message: string };
+  /** The state is null when the error came before training began (the main thread's is then current). */
+  | { type: 'error'; name: string; code: string | undefined; message: string; optimizer: OptimizerState | null; maskState: number[] | null };

@@ -7,8 +7,9 @@ import { parentPort } from 'worker_threads';
 import { setDefaultBackend } from '../backend/select';
 import { layerFromConfig } from '../layers';
 import { Sequential } from '../model/sequential';
+import { BlasnetError, ErrorCode } from '../errors';
 import { createOptimizer } from '../optim';
-import type { OptimizerSpec } from '../optim';
+import type { Optimizer, OptimizerSpec } from '../optim';
 import { sharedDataset } from '../data/dataset';
 import type { SharedDataset } from '../data/dataset';
 import type { Callback, TrainContext } from './callbacks';
@@ -20,6 +21,9 @@ const post = (m: WorkerMessage) => port.postMessage(m);
 
 /** Trains one job; the worker then waits for the next (fitAsync keeps idle workers warm). */
 function run(input: WorkerInput): void {
+  // Once training begins, an error reports the optimiser and dropout state that go with the
+  // weights it leaves, as fit leaves them.
+  let training: { model: Sequential; optimizer: Optimizer } | null = null;
   try {
     // The native pool is the process's, sized by the main thread (see shareThreads in async.ts).
     const backend = setDefaultBackend(input.backend);
@@ -36,15 +40,20 @@ function run(input: WorkerInput): void {
     model.compile({ loss: input.loss, optimizer, metrics: input.metrics });
     const control = input.control;
     const { waitOn } = input;
+    const failed = () => Atomics.load(control, CONTROL.FAIL) !== 0;
     // At a handshake the worker raises PAUSE, posts, and sleeps until the main thread lowers it.
     const handshake = (wait: boolean, message: WorkerMessage) => {
       if (wait) Atomics.store(control, CONTROL.PAUSE, 1);
       post(message);
-      if (wait) while (Atomics.load(control, CONTROL.PAUSE) === 1) Atomics.wait(control, CONTROL.PAUSE, 1);
+      if (wait) while (Atomics.load(control, CONTROL.PAUSE) === 1 && !failed()) Atomics.wait(control, CONTROL.PAUSE, 1);
     };
     const stopIfAsked = (ctx: TrainContext) => {
+      // A callback threw on the main thread: fit would end right there, its optimiser as it is.
+      if (failed()) throw new BlasnetError(ErrorCode.ABORTED, 'fitAsync: a callback failed on the main thread');
       if (Atomics.load(control, CONTROL.STOP) !== 0) ctx.stop('aborted');
     };
+    // Callbacks see the optimiser and schedule of the last epoch end, whichever hooks they have.
+    const watched = waitOn.epochBegin || waitOn.batchEnd || waitOn.epochEnd;
     const bridge: Callback = {
       onTrainBegin(ctx) {
         stopIfAsked(ctx);
@@ -61,8 +70,8 @@ function run(input: WorkerInput): void {
         // The main thread's callbacks see the weights as they are now, and the optimiser and
         // schedule as the next epoch starts.
         handshake(waitOn.epochEnd, {
-          type: 'epochEnd', logs: { ...logs }, optimizer: waitOn.epochEnd ? optimizer.state() : null,
-          schedule: waitOn.epochEnd && ctx.schedule ? ctx.schedule.state() : null, maskState: model.maskState(),
+          type: 'epochEnd', logs: { ...logs }, optimizer: watched ? optimizer.state() : null,
+          schedule: watched && ctx.schedule ? ctx.schedule.state() : null, maskState: model.maskState(),
         });
         stopIfAsked(ctx);
       },
@@ -74,6 +83,7 @@ function run(input: WorkerInput): void {
       x: x.data, rows: x.rows, cols: x.cols, y, yCols: y.length / x.rows, sampleWeight: w, columns: null,
     });
     const train = sharedDataset(data(input.x, input.y, (sampleWeight as Float32Array | undefined) ?? null));
+    training = { model, optimizer };
     const history = model.fit(train, {
       ...fit,
       ...(validationData ? { validationData: sharedDataset(data(validationData.x, validationData.y, null)) } : {}),
@@ -82,7 +92,10 @@ function run(input: WorkerInput): void {
     post({ type: 'done', history, optimizer: optimizer.state(), maskState: model.maskState() });
   } catch (e) {
     const err = e as Error & { code?: string };
-    post({ type: 'error', name: err.name, code: err.code, message: err.message });
+    post({
+      type: 'error', name: err.name, code: err.code, message: err.message,
+      optimizer: training ? training.optimizer.state() : null, maskState: training ? training.model.maskState() : null,
+    });
   }
 }
 
