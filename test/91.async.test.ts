@@ -6,7 +6,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, dense, dropout, earlyStopping, loadModel, modelCheckpoint, Rng, Sequential } from '../lib';
+import { batchNorm, dense, dropout, earlyStopping, loadModel, modelCheckpoint, reduceLrOnPlateau, Rng, Sequential } from '../lib';
 import type { Backend, Callback, FitOptions, TrainContext } from '../lib';
 import { forEachBackend, rejectsCode, throwsCode } from './helpers';
 
@@ -220,6 +220,62 @@ forEachBackend('fitAsync', (b) => {
     assert.equal(s.optimizer?.stepCount, 2 * perEpoch);
     for (const m of [a, s]) (m.optimizer as NonNullable<typeof m.optimizer>).lr = 1e-3;
     sameTrainingState(a, s, x, y, 'diverged');
+  });
+
+  it('follows learning rates set by reduceLrOnPlateau, as fit does', async () => {
+    // threshold 10 ('rel'): no epoch counts as an improvement, so the lr halves after each.
+    const options = (): FitOptions => ({ epochs: 4, batchSize: 50, callbacks: [reduceLrOnPlateau({ monitor: 'loss', patience: 0, factor: 0.5, threshold: 10 })] });
+    const s = make(b), a = make(b);
+    const hs = s.fit(x, y, options());
+    const ha = await a.fitAsync(x, y, options());
+    assert.ok(hs.stepLr[hs.steps - 1] < 3e-3 / 4, 'the lr falls');
+    assert.deepEqual(ha.stepLr, hs.stepLr);
+    assert.deepEqual(ha.epochs.map((e) => e.lr), hs.epochs.map((e) => e.lr));
+    sameTrainingState(a, s, x, y, 'reduceLrOnPlateau');
+  });
+
+  it('takes the lr and momentum a callback sets before the next step, at every hook, as fit does', async () => {
+    const setters: Record<string, () => Callback> = {
+      'every hook': () => ({
+        onEpochBegin(epoch, ctx) {
+          ctx.optimizer.lr = 1e-3 * (epoch + 1);
+        },
+        onBatchEnd(logs, ctx) {
+          if (logs.batch === 3) ctx.optimizer.lr /= 2;
+          if (logs.batch === 7) ctx.optimizer.momentum = 0.8;
+        },
+        onEpochEnd(logs, ctx) {
+          ctx.optimizer.momentum = 0.85;
+          ctx.optimizer.lr *= 3;
+        },
+      }),
+      'onEpochEnd only, lr 0': () => ({
+        onEpochEnd(logs, ctx) {
+          ctx.optimizer.lr = 0;
+        },
+      }),
+    };
+    for (const [what, setter] of Object.entries(setters)) {
+      const options = (): FitOptions => ({ epochs: 3, batchSize: 50, callbacks: [setter()] });
+      const s = make(b), a = make(b);
+      const hs = s.fit(x, y, options());
+      const ha = await a.fitAsync(x, y, options());
+      assert.notDeepEqual(Array.from(new Set(hs.stepLr)), [3e-3], `${what}: the callback changes the lr`);
+      assert.deepEqual(ha.stepLr, hs.stepLr, `${what}: lr of every step`);
+      sameTrainingState(a, s, x, y, what);
+    }
+  });
+
+  it("shows callbacks each step's lr and momentum when a schedule changes both every step, as fit does", async () => {
+    const options = (seen: number[][]): FitOptions => ({
+      epochs: 2, batchSize: 50, scheduleEvery: 'step', schedule: { name: 'oneCycle', maxLr: 1e-2, totalSteps: 2 * perEpoch },
+      callbacks: [{ onBatchEnd: (_, ctx) => void seen.push([ctx.optimizer.lr, ctx.optimizer.momentum as number]) }],
+    });
+    const fromFit: number[][] = [], fromAsync: number[][] = [];
+    make(b).fit(x, y, options(fromFit));
+    await make(b).fitAsync(x, y, options(fromAsync));
+    assert.ok(new Set(fromFit.map((v) => v[1])).size > perEpoch, 'the momentum changes every step');
+    assert.deepEqual(fromAsync, fromFit);
   });
 
   it("shows callbacks the optimiser and schedule of the last epoch end, and each batch's lr, whichever hooks they have", async () => {

@@ -23,7 +23,7 @@ import type { Compiled, FitOptions, History, Labels } from './fit';
 import type { Input } from '../data/input';
 import { Dataset } from '../data/dataset';
 import { createMetric } from './metrics';
-import { CONTROL } from './protocol';
+import { CONTROL, controlValues, newControl, SET, VALUE } from './protocol';
 import type { WorkerInput, WorkerMessage } from './protocol';
 
 /** Options of `fitAsync`: fit's, plus cancellation and progress. */
@@ -301,11 +301,11 @@ interface Job {
  * Starts the worker on a job and relays its messages; settles when the worker has exited. For
  * every hook the callbacks have, the worker waits at that point until this thread's callbacks
  * (awaited when they return a Promise) are done, so they see the model as fit's callbacks would,
- * and a stop() or an error takes effect at the same step as in fit.
+ * and a stop(), an error, or an lr or momentum they set takes effect at the same step as in fit.
  */
 async function runWorker(job: Job, taken: Worker): Promise<History> {
   const { model, compiled, loss, xs, val, fit, callbacks, signal, onProgress, setBusy } = job;
-  const control = new Int32Array(new SharedArrayBuffer(4 * CONTROL.LENGTH));
+  const control = newControl();
   const waitOn = {
     epochBegin: hasHook(callbacks, 'onEpochBegin'),
     batchEnd: hasHook(callbacks, 'onBatchEnd'),
@@ -356,6 +356,30 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     } finally {
       setBusy('running');
     }
+  };
+  // The lr and momentum callbacks set at a handshake go to the worker with its release, so that
+  // its next step uses them as fit's would. (The optimiser's other options are read-only.)
+  const values = controlValues(control);
+  const atHandshake = async (body: () => Promise<void>): Promise<void> => {
+    const opt = compiled.optimizer;
+    const lr = opt.lr, momentum = opt.momentum;
+    await inCallbacks(body);
+    let set = 0;
+    if (opt.lr !== lr) {
+      values[VALUE.LR] = opt.lr;
+      set |= SET.LR;
+    }
+    if (opt.momentum !== momentum) {
+      values[VALUE.MOMENTUM] = opt.momentum as number;
+      set |= SET.MOMENTUM;
+    }
+    Atomics.store(control, CONTROL.SET, set);
+  };
+  // The lr and momentum of the worker's next step (a batch's: of that step), as fit's callbacks see them.
+  const follow = (m: { lr: number; momentum: number | undefined }) => {
+    const opt = compiled.optimizer;
+    opt.lr = m.lr;
+    if (m.momentum !== undefined && opt.momentum !== m.momentum) opt.momentum = m.momentum;
   };
   try {
     await inCallbacks(() => runHook(callbacks, 'onTrainBegin', ctx));
@@ -412,14 +436,15 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
       if (failure !== null) return;
       switch (m.type) {
         case 'epochBegin':
+          follow(m);
           if (waitOn.epochBegin) {
-            await inCallbacks(() => runHook(callbacks, 'onEpochBegin', m.epoch, ctx));
+            await atHandshake(() => runHook(callbacks, 'onEpochBegin', m.epoch, ctx));
             release();
           }
           break;
         case 'batch':
-          compiled.optimizer.lr = m.lr;
-          if (waitOn.batchEnd) await inCallbacks(() => runHook(callbacks, 'onBatchEnd', m.logs, ctx));
+          follow(m);
+          if (waitOn.batchEnd) await atHandshake(() => runHook(callbacks, 'onBatchEnd', m.logs, ctx));
           onProgress?.({ type: 'batch', logs: m.logs });
           if (waitOn.batchEnd) release();
           break;
@@ -427,7 +452,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
           if (m.optimizer) compiled.optimizer.load(m.optimizer as OptimizerState);
           if (m.schedule) scheduleState = m.schedule;
           model.setMaskState(m.maskState);
-          if (waitOn.epochEnd) await inCallbacks(() => runHook(callbacks, 'onEpochEnd', m.logs, ctx));
+          if (waitOn.epochEnd) await atHandshake(() => runHook(callbacks, 'onEpochEnd', m.logs, ctx));
           onProgress?.({ type: 'epoch', logs: m.logs });
           if (waitOn.epochEnd) release();
           break;

@@ -20,8 +20,32 @@ export const CONTROL = {
    * fit leaves when a callback throws, and reports the optimiser state of that point.
    */
   FAIL: 2,
-  LENGTH: 3,
+  /** Which optimiser settings (SET bits) the callbacks changed, written before PAUSE is lowered. */
+  SET: 3,
+  LENGTH: 4,
 } as const;
+
+/** Bits of CONTROL.SET, each with its value's index in controlValues. */
+export const SET = {
+  LR: 1,
+  MOMENTUM: 2,
+} as const;
+export const VALUE = { LR: 0, MOMENTUM: 1, LENGTH: 2 } as const;
+
+const VALUES_AT = 8 * Math.ceil((4 * CONTROL.LENGTH) / 8);
+
+/**
+ * The control words, and after them (float64, so an lr crosses exactly) the settings a handshake's
+ * callbacks changed, on one SharedArrayBuffer.
+ */
+export function newControl(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(VALUES_AT + 8 * VALUE.LENGTH), 0, CONTROL.LENGTH);
+}
+
+/** The values of a newControl(). */
+export function controlValues(control: Int32Array): Float64Array {
+  return new Float64Array(control.buffer, VALUES_AT, VALUE.LENGTH);
+}
 
 /** What the worker is given. */
 export interface WorkerInput {
@@ -45,8 +69,8 @@ export interface WorkerInput {
 
 /** What the worker posts. */
 export type WorkerMessage =
-  | { type: 'epochBegin'; epoch: number; stepsPerEpoch: number }
-  | { type: 'batch'; logs: BatchLogs; lr: number }
+  | { type: 'epochBegin'; epoch: number; stepsPerEpoch: number; lr: number; momentum: number | undefined }
+  | { type: 'batch'; logs: BatchLogs; lr: number; momentum: number | undefined }
   | { type: 'epochEnd'; logs: EpochLogs; optimizer: OptimizerState | null; schedule: ScheduleState | null; maskState: number[] }
   | { type: 'done'; history: History; optimizer: OptimizerState; maskState: number[] }
   /** The state is null when the error came before training began (the main thread's is then current). */

@@ -13,7 +13,7 @@ import type { Optimizer, OptimizerSpec } from '../optim';
 import { sharedDataset } from '../data/dataset';
 import type { SharedDataset } from '../data/dataset';
 import type { Callback, TrainContext } from './callbacks';
-import { CONTROL } from './protocol';
+import { CONTROL, controlValues, SET, VALUE } from './protocol';
 import type { WorkerInput, WorkerMessage } from './protocol';
 
 const port = parentPort as NonNullable<typeof parentPort>;
@@ -39,13 +39,19 @@ function run(input: WorkerInput): void {
     optimizer.load(input.optimizer);
     model.compile({ loss: input.loss, optimizer, metrics: input.metrics });
     const control = input.control;
+    const values = controlValues(control);
     const { waitOn } = input;
     const failed = () => Atomics.load(control, CONTROL.FAIL) !== 0;
-    // At a handshake the worker raises PAUSE, posts, and sleeps until the main thread lowers it.
+    // At a handshake the worker raises PAUSE, posts, and sleeps until the main thread lowers it;
+    // then it takes the lr and momentum the callbacks set, before the step fit would use them in.
     const handshake = (wait: boolean, message: WorkerMessage) => {
       if (wait) Atomics.store(control, CONTROL.PAUSE, 1);
       post(message);
-      if (wait) while (Atomics.load(control, CONTROL.PAUSE) === 1 && !failed()) Atomics.wait(control, CONTROL.PAUSE, 1);
+      if (!wait) return;
+      while (Atomics.load(control, CONTROL.PAUSE) === 1 && !failed()) Atomics.wait(control, CONTROL.PAUSE, 1);
+      const set = Atomics.exchange(control, CONTROL.SET, 0);
+      if (set & SET.LR) optimizer.lr = values[VALUE.LR];
+      if (set & SET.MOMENTUM) optimizer.momentum = values[VALUE.MOMENTUM];
     };
     const stopIfAsked = (ctx: TrainContext) => {
       // A callback threw on the main thread: fit would end right there, its optimiser as it is.
@@ -59,11 +65,11 @@ function run(input: WorkerInput): void {
         stopIfAsked(ctx);
       },
       onEpochBegin(epoch, ctx) {
-        handshake(waitOn.epochBegin, { type: 'epochBegin', epoch, stepsPerEpoch: ctx.stepsPerEpoch });
+        handshake(waitOn.epochBegin, { type: 'epochBegin', epoch, stepsPerEpoch: ctx.stepsPerEpoch, lr: optimizer.lr, momentum: optimizer.momentum });
         stopIfAsked(ctx);
       },
       onBatchEnd(logs, ctx) {
-        if (input.reportBatches) handshake(waitOn.batchEnd, { type: 'batch', logs: { ...logs }, lr: optimizer.lr });
+        if (input.reportBatches) handshake(waitOn.batchEnd, { type: 'batch', logs: { ...logs }, lr: optimizer.lr, momentum: optimizer.momentum });
         stopIfAsked(ctx);
       },
       onEpochEnd(logs, ctx) {
