@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { batchNorm, dense, dropout, Ensemble, mcPredict, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
 import type { Backend } from '../lib';
-import { blobs, forEachBackend, throwsCode } from './helpers';
+import { blobs, forEachBackend, rejectsCode, throwsCode } from './helpers';
 
 function model(b: Backend, bn = false): Sequential {
   return new Sequential({
@@ -63,6 +63,22 @@ forEachBackend('weight averaging', (b) => {
     throwsCode(() => model(b).fit(x, y, { ema: { decay: 1 } }), 'ERR_BLASNET_ARG_RANGE');
     throwsCode(() => model(b).fit(x, y, { swa: { startEpoch: -1 } }), 'ERR_BLASNET_ARG_RANGE');
     throwsCode(() => model(b).fit(x, y, { ema: { decay: 0.9 }, swa: { startEpoch: 0 } }), 'ERR_BLASNET_ARG_RANGE');
+  });
+
+  it('ema and swa take only their own keys, in fit and fitAsync; fitAsync averages as fit does', async () => {
+    const extra = { ema: { ema: { decay: 0.9, f() {} } }, swa: { swa: { startEpoch: 0, every: 2 } } };
+    for (const [key, options] of Object.entries(extra)) {
+      throwsCode(() => model(b).fit(x, y, options), 'ERR_BLASNET_ARG_RANGE', RangeError, `in ${key}`);
+      await rejectsCode(model(b).fitAsync(x, y, options), 'ERR_BLASNET_ARG_RANGE', `in ${key}`);
+    }
+    for (const options of [{ ema: { decay: 0.9 } }, { swa: { startEpoch: 1, lr: 0.02 } }]) {
+      const s = model(b, true), a = model(b, true);
+      const hs = s.fit(x, y, { epochs: 3, batchSize: 30, ...options });
+      const ha = await a.fitAsync(x, y, { epochs: 3, batchSize: 30, ...options });
+      assert.equal(ha.averaged, hs.averaged);
+      assert.deepEqual(a.params, s.params);
+      assert.deepEqual(a.buffers().map((v) => v.data), s.buffers().map((v) => v.data));
+    }
   });
 
   it('updateBatchNorm: the cumulative average of the batch statistics', () => {

@@ -245,7 +245,11 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
     // The worker gets the combined factor of every row, checked here.
     weights = rowWeights(model, x, train, { sampleWeight, classWeight }, where);
   }
-  const fit: Omit<FitOptions, 'validationData'> = weights ? { ...rest, sampleWeight: shared(weights) } : rest;
+  // ema and swa go as checked, plain data whatever object held them.
+  const fit: Omit<FitOptions, 'validationData'> = {
+    ...rest, ...(settings.ema ? { ema: settings.ema } : {}), ...(settings.swa ? { swa: settings.swa } : {}),
+    ...(weights ? { sampleWeight: shared(weights) } : {}),
+  };
   let valShared = false;
   let val: { x: Matrix; y: Int32Array | Float32Array } | null = null;
   if (validationData instanceof Dataset) {

@@ -30,10 +30,24 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/**
+ * An unknown key is refused, as fit refuses an unknown option and a schedule or optimiser spec an
+ * unknown option: a misspelt one would otherwise be ignored (and fitAsync could not send a
+ * function to its worker).
+ */
+function onlyKeys(where: string, option: string, v: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(v)) {
+    if (v[key] !== undefined && !known.includes(key)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Unknown option ${show(key)} in ${option}; expected ${known.join(', ')}`);
+    }
+  }
+}
+
 /** Checks fit's `ema` option. */
 export function checkEma(where: string, v: unknown): EmaOptions | null {
   if (v === undefined) return null;
   if (!isObject(v)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { decay } for ema`);
+  onlyKeys(where, 'ema', v, ['decay']);
   const d = v.decay;
   if (!(typeof d === 'number' && d > 0 && d < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected ema.decay in (0, 1) but received ${String(d)}`);
   return { decay: d };
@@ -43,6 +57,7 @@ export function checkEma(where: string, v: unknown): EmaOptions | null {
 export function checkSwa(where: string, v: unknown): SwaOptions | null {
   if (v === undefined) return null;
   if (!isObject(v)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { startEpoch, lr? } for swa`);
+  onlyKeys(where, 'swa', v, ['startEpoch', 'lr']);
   const s = v.startEpoch, lr = v.lr;
   if (!(typeof s === 'number' && Number.isInteger(s) && s >= 0)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected non-negative integer for swa.startEpoch but received ${String(s)}`);
