@@ -312,3 +312,91 @@ forEachBackend('fitAsync', (b) => {
     await rejectsCode(new Sequential({ inputSize: 8, backend: b, layers: [dense(4)] }).fitAsync(x, y), 'ERR_BLASNET_STATE');
   });
 });
+
+forEachBackend('fitAsync when the job cannot start', (b) => {
+  const lib = path.join(__dirname, '..', 'lib');
+
+  /**
+   * Runs `body` (the statements of an async function given bn, the library; b, the backend; make;
+   * x and y) in a child process that must exit by itself: a worker left running, or listening,
+   * would hold it until the timeout.
+   */
+  function child(body: string): string {
+    const script = `
+      const bn = require(${JSON.stringify(lib)});
+      const b = bn.getBackend(${JSON.stringify(b.name)});
+      const rng = new bn.Rng(3);
+      const x = new Float32Array(300 * 6).map(() => rng.normal());
+      const y = new Int32Array(300).map((_, i) => (x[i * 6] > 0 ? 1 : 0));
+      const make = () => new bn.Sequential({ inputSize: 6, seed: 1, backend: b, layers: [bn.dense(8, { activation: 'tanh' }), bn.dropout(0.1), bn.dense(2)] })
+        .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-2 } });
+      (async () => { ${body} })().catch((e) => { console.error(e); process.exitCode = 1; });
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, `status ${r.status} signal ${r.signal}: ${r.stdout} ${r.stderr}`);
+    return r.stdout;
+  }
+
+  it('an option the worker cannot receive rejects with ERR_BLASNET_ARG_RANGE and leaves the model as it was', () => {
+    const file = path.join(tmp, `unsendable-${b.name}-{epoch}.blasnet`);
+    const out = child(`
+      // Two threads, so that a share of the kernel pool not given back would show as one.
+      if (b.name === 'native') b.setNumThreads(2);
+      const threads = b.getNumThreads();
+      make().fit(x, y, { epochs: 2, callbacks: [bn.modelCheckpoint(${JSON.stringify(file)})] });
+      const ck = bn.loadModel(${JSON.stringify(file.replace('{epoch}', '1'))}, { backend: b });
+      const m = make();
+      const before = m.params.slice();
+      const bad = {
+        ema: { ema: { decay: 0.9, f() {} } },
+        swa: { swa: { startEpoch: 0, f() {} } },
+        // Passes every check fit makes (optimizer.load reads the fields it knows), so it reaches postMessage.
+        resume: { resume: { ...ck, optimizer: { ...ck.optimizer, note: () => 'nightly' } } },
+      };
+      for (const [name, options] of Object.entries(bad)) {
+        try {
+          await m.fitAsync(x, y, { epochs: 2, ...options });
+          console.log(name + ' resolved');
+        } catch (e) {
+          console.log(name + ' ' + e.code + ' ' + /\\b(ema|swa|resume)\\b/.exec(e.message)?.[0] + ' training ' + m.isTraining);
+        }
+      }
+      console.log('unchanged ' + m.params.every((v, i) => v === before[i]));
+      m.fit(x, y, { epochs: 1 });
+      bn.saveModel(${JSON.stringify(path.join(tmp, `unsendable-${b.name}.blasnet`))}, m);
+      let during = 0;
+      await m.fitAsync(x, y, { epochs: 1, onProgress: () => { during = b.getNumThreads(); } });
+      console.log('threads ' + (during === threads) + ' ' + (b.getNumThreads() === threads));
+    `);
+    assert.match(out, /^ema ERR_BLASNET_ARG_RANGE ema training false$/m);
+    assert.match(out, /^swa ERR_BLASNET_ARG_RANGE swa training false$/m);
+    assert.match(out, /^resume ERR_BLASNET_ARG_RANGE resume training false$/m);
+    assert.match(out, /^unchanged true$/m);
+    assert.match(out, /^threads true true$/m);
+  });
+
+  it('a worker that cannot start, or dies starting, rejects with ERR_BLASNET_INTERNAL and leaves the model usable', () => {
+    const out = child(`
+      const wt = require('worker_threads');
+      const Real = wt.Worker;
+      for (const [name, Broken] of [
+        ['throws', class { constructor() { throw new Error('no more threads'); } }],
+        ['dies', class extends Real { constructor() { super('throw new Error("cannot load the addon")', { eval: true }); } }],
+      ]) {
+        wt.Worker = Broken;
+        const m = make();
+        try {
+          // The first worker dies while onTrainBegin holds the job back, with no job listening.
+          await m.fitAsync(x, y, { epochs: 1, callbacks: [{ onTrainBegin: () => new Promise((r) => setTimeout(r, 500)) }] });
+          console.log(name + ' resolved');
+        } catch (e) {
+          console.log(name + ' ' + e.code + ' training ' + m.isTraining);
+        }
+        wt.Worker = Real;
+        m.fit(x, y, { epochs: 1 });
+      }
+    `);
+    assert.match(out, /^throws ERR_BLASNET_INTERNAL training false$/m);
+    assert.match(out, /^dies ERR_BLASNET_INTERNAL training false$/m);
+  });
+});

@@ -56,7 +56,15 @@ function takeWorker(): Worker {
     kept.ref();
     return kept;
   }
-  const worker = new Worker(WORKER);
+  let worker: Worker;
+  try {
+    worker = new Worker(WORKER);
+  } catch (e) {
+    throw new BlasnetError(ErrorCode.INTERNAL, `fitAsync: cannot start a training worker: ${(e as Error).message}`, { cause: e });
+  }
+  // A worker that fails while no job listens (starting, while the data is scanned) must not throw
+  // its 'error' event in this process; its exit marks it, and a job then takes another.
+  worker.on('error', () => undefined);
   worker.once('exit', () => {
     exitedWorkers.add(worker);
     const i = idleWorkers.indexOf(worker);
@@ -123,6 +131,26 @@ async function sharedChecked(backend: Backend, m: Matrix, where: string): Promis
     }
   }
   return { data: out, rows: m.rows, cols: m.cols };
+}
+
+/**
+ * What a job that postMessage refused rejects with. A DataCloneError means an option holds what a
+ * structured clone cannot copy (a function, an object with native state): an argument error,
+ * naming the option. Anything else is the library's own failure.
+ */
+function sendError(e: unknown, fit: WorkerInput['fit']): Error {
+  if (e instanceof Error && e.name === 'DataCloneError') {
+    for (const [key, value] of Object.entries(fit)) {
+      try {
+        structuredClone(value);
+      } catch {
+        // The clone's own message quotes the value, a whole function's source for a JS one.
+        return Object.assign(rangeError(ErrorCode.ARG_RANGE,
+          `fitAsync: the ${key} option holds a value that cannot be sent to the training worker (a function, or an object with native state)`), { cause: e });
+      }
+    }
+  }
+  return new BlasnetError(ErrorCode.INTERNAL, `fitAsync: cannot send the job to the training worker: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
 function rebuildError(m: { name: string; code: string | undefined; message: string }): Error {
@@ -277,10 +305,9 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
       setBusy(null);
       throw e;
     }
-    run.trained = true;
     return runWorker({
       model, compiled, loss: loss.spec as NonNullable<typeof loss.spec>, y: train.y, xs,
-      val: val && vxs ? { x: vxs, y: val.y } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch, signal, onProgress, setBusy,
+      val: val && vxs ? { x: vxs, y: val.y } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch, signal, onProgress, setBusy, run,
     }, worker);
   })();
 }
@@ -299,6 +326,8 @@ interface Job {
   signal: AbortSignal | undefined;
   onProgress: FitAsyncOptions['onProgress'];
   setBusy: (state: 'running' | 'paused' | null) => void;
+  /** Set once the worker has the job: from then on a rejection keeps the columns the call took. */
+  run: { trained: boolean };
 }
 
 /**
@@ -409,12 +438,19 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     reportBatches: !!onProgress || waitOn.batchEnd,
   };
 
+  let worker: Worker;
+  try {
+    worker = exitedWorkers.has(taken) ? takeWorker() : taken;
+  } catch (e) {
+    setBusy(null);
+    throw e;
+  }
+
   return new Promise<History>((resolve, reject) => {
     let failure: unknown = null;
     let result: History | null = null;
     let exited = false;
     const releaseThreads = shareThreads(model.backend);
-    const worker = exitedWorkers.has(taken) ? takeWorker() : taken;
     const release = () => {
       Atomics.store(control, CONTROL.PAUSE, 0);
       Atomics.notify(control, CONTROL.PAUSE);
@@ -500,7 +536,8 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
       }
     };
     const onError = (e: Error) => {
-      if (failure === null) failure = e;
+      // An error the worker did not catch (its script or the addon failed to load) is coded too.
+      if (failure === null) failure = e instanceof BlasnetError ? e : new BlasnetError(ErrorCode.INTERNAL, `fitAsync: the training worker failed: ${e.message}`, { cause: e });
     };
     const onExit = (code: number) => {
       if (exited) return;
@@ -516,6 +553,17 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     worker.on('message', onMessage);
     worker.on('error', onError);
     worker.on('exit', onExit);
-    worker.postMessage({ type: 'job', input });
+    try {
+      worker.postMessage({ type: 'job', input });
+    } catch (e) {
+      // Nothing reached the worker. It is ended rather than kept (nothing outlives a call that
+      // could not start), and the model is left as the call found it.
+      detach();
+      failure = sendError(e, input.fit);
+      void worker.terminate();
+      settle();
+      return;
+    }
+    job.run.trained = true;
   });
 }
