@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { batchNorm, dense, dropout, earlyStopping, loadModel, modelCheckpoint, reduceLrOnPlateau, Rng, Sequential } from '../lib';
-import type { Backend, Callback, FitOptions, TrainContext } from '../lib';
+import type { Backend, Callback, FitOptions, LoadedModel, TrainContext } from '../lib';
 import { forEachBackend, rejectsCode, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-async-'));
@@ -310,6 +310,38 @@ forEachBackend('fitAsync', (b) => {
       .compile({ loss: { name: 'mine', compute: () => 0 }, optimizer: { name: 'sgd', lr: 0.1 } });
     await rejectsCode(custom.fitAsync(x, new Float32Array(600 * 4)), 'ERR_BLASNET_ARG_RANGE');
     await rejectsCode(new Sequential({ inputSize: 8, backend: b, layers: [dense(4)] }).fitAsync(x, y), 'ERR_BLASNET_STATE');
+  });
+});
+
+/** Stops training at the end of epoch `epochs` (1-based), as an interrupted run would. */
+function stopAfter(epochs: number): Callback {
+  return { onEpochEnd: (l, ctx) => { if (l.epoch + 1 === epochs) ctx.stop('interrupted'); } };
+}
+
+forEachBackend('fitAsync resuming from a checkpoint', (b) => {
+  const { x, y } = data(600, 1);
+  let files = 0;
+
+  /** The checkpoint of epoch 2 of a run of `options`, loaded twice: one for fit, one for fitAsync. */
+  function checkpoint(options: Parameters<Sequential['fit']>[2]): [LoadedModel, LoadedModel] {
+    const file = path.join(tmp, `resume-${b.name}-${files++}-{epoch}.blasnet`);
+    make(b).fit(x, y, { ...options, callbacks: [modelCheckpoint(file), stopAfter(2)] });
+    const at2 = file.replace('{epoch}', '2');
+    return [loadModel(at2, { backend: b }), loadModel(at2, { backend: b })];
+  }
+
+  it('takes a loadModel() result as resume and trains on as fit and an uninterrupted run do', async () => {
+    const o = { epochs: 4, batchSize: 50 };
+    const [s, a] = checkpoint(o);
+    const hs = s.model.fit(x, y, { ...o, resume: s });
+    const ha = await a.model.fitAsync(x, y, { ...o, resume: a });
+    assert.equal(a.model.isTraining, false);
+    assert.deepEqual(a.model.params, s.model.params);
+    assert.deepEqual(a.model.buffers().map((v) => v.data), s.model.buffers().map((v) => v.data));
+    assert.deepEqual(ha.epochs.map((e) => [e.epoch, e.loss]), hs.epochs.map((e) => [e.epoch, e.loss]));
+    const whole = make(b);
+    whole.fit(x, y, o);
+    assert.deepEqual(a.model.params, whole.params);
   });
 });
 

@@ -18,7 +18,7 @@ import { Matrix } from '../tensor';
 import { sharedCopy } from '../typed';
 import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { adoptColumns, checkFitOptions, fitSettings, prepareData, prepareDataset, rowWeights, undoColumns, validationRows } from './fit';
+import { adoptColumns, checkFitOptions, fitSettings, prepareData, prepareDataset, resumeParts, rowWeights, undoColumns, validationRows } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
 import type { Input } from '../data/input';
 import { Dataset } from '../data/dataset';
@@ -273,10 +273,11 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
     // The worker gets the combined factor of every row, checked here.
     weights = rowWeights(model, x, train, { sampleWeight, classWeight }, where);
   }
-  // ema and swa go as checked, plain data whatever object held them.
+  // ema and swa go as checked, and resume as the parts fit reads (a loadModel() result holds the
+  // model too): plain data, whatever objects held them.
   const fit: Omit<FitOptions, 'validationData'> = {
     ...rest, ...(settings.ema ? { ema: settings.ema } : {}), ...(settings.swa ? { swa: settings.swa } : {}),
-    ...(weights ? { sampleWeight: shared(weights) } : {}),
+    ...(rest.resume ? { resume: resumeParts(rest.resume) } : {}), ...(weights ? { sampleWeight: shared(weights) } : {}),
   };
   let valShared = false;
   let val: { x: Matrix; y: Int32Array | Float32Array } | null = null;

@@ -570,6 +570,21 @@ function withVerbose(where: string, callbacks: Callback[], verbose: unknown): Ca
   return v ? [...callbacks, progressBar()] : callbacks;
 }
 
+/**
+ * The parts of a `resume` value that resumeFrom reads, as plain data: what fitAsync sends its
+ * worker in place of a loadModel() result, which also holds the model, and with it its backend's
+ * functions, that no structured clone can copy.
+ */
+export function resumeParts(resume: FitOptions['resume']): FitOptions['resume'] {
+  if (!resume || typeof resume !== 'object') return resume;
+  const meta = resume.metadata;
+  return {
+    optimizer: resume.optimizer,
+    schedule: resume.schedule,
+    metadata: meta && typeof meta === 'object' ? { epoch: meta.epoch, maskState: meta.maskState } : meta,
+  };
+}
+
 /** Restores a checkpoint's training state; returns the epoch to start from. */
 function resumeFrom(resume: NonNullable<FitOptions['resume']>, model: Sequential, optimizer: Optimizer, schedule: Schedule | null, epochs: number): number {
   const where = 'fit (resume)';
