@@ -276,6 +276,23 @@ forEachBackend('resuming from a checkpoint', (b) => {
     throwsCode(() => make().fit(train.x, train.y, { epochs: 2, resume: ck }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'epoch 2');
     throwsCode(() => make().fit(train.x, train.y, { epochs: 4, resume: {} }), 'ERR_BLASNET_STATE');
   });
+
+  for (const every of ['epoch', 'step'] as const) {
+    it(`continues identically without compile() once the schedule has moved the lr (scheduleEvery '${every}')`, () => {
+      const o = { epochs: 4, batchSize: 32, scheduleEvery: every, schedule: every === 'epoch' ? schedule : { name: 'cosineAnnealing' as const, tMax: 32 } };
+      const whole = make();
+      const hw = whole.fit(train.x, train.y, o);
+      const file = path.join(tmp, `resume-lr-${every}-${b.name}-{epoch}.blasnet`);
+      make().fit(train.x, train.y, { ...o, callbacks: [modelCheckpoint(file), { onEpochEnd: (l, ctx) => { if (l.epoch === 1) ctx.stop('interrupted'); } }] });
+      const ck = loadModel(file.replace('{epoch}', '2'), { backend: b });
+      // The loaded optimiser holds the scheduled lr; the schedule was made from the compiled one.
+      assert.equal(ck.model.optimizer?.lr, 0.005);
+      const hr = ck.model.fit(train.x, train.y, { ...o, resume: ck });
+      assert.deepEqual(ck.model.params, whole.params);
+      assert.deepEqual(hr.epochs.map((e) => e.loss), hw.epochs.slice(2).map((e) => e.loss));
+      assert.deepEqual(hr.stepLr, hw.stepLr.slice(16));
+    });
+  }
 });
 
 forEachBackend('preprocessing stored with the model', (b) => {

@@ -343,6 +343,26 @@ forEachBackend('fitAsync resuming from a checkpoint', (b) => {
     whole.fit(x, y, o);
     assert.deepEqual(a.model.params, whole.params);
   });
+
+  for (const every of ['epoch', 'step'] as const) {
+    it(`resumes without compile() once the schedule has moved the lr, as an uninterrupted run (scheduleEvery '${every}')`, async () => {
+      // 12 steps per epoch: the lr halves every epoch, or every 6 steps.
+      const o = { epochs: 4, batchSize: 50, scheduleEvery: every, schedule: { name: 'step' as const, stepSize: every === 'epoch' ? 1 : 6, gamma: 0.5 } };
+      const [s, a] = checkpoint(o);
+      // The loaded optimiser holds the scheduled lr, not the compiled one the schedule was made from.
+      assert.equal(a.model.optimizer?.lr, every === 'epoch' ? 3e-3 / 4 : 3e-3 / 16);
+      const hs = s.model.fit(x, y, { ...o, resume: s });
+      const ha = await a.model.fitAsync(x, y, { ...o, resume: a });
+      const whole = make(b);
+      const hw = whole.fit(x, y, o);
+      assert.deepEqual(s.model.params, whole.params);
+      assert.deepEqual(a.model.params, whole.params);
+      assert.deepEqual(ha.epochs.map((e) => [e.loss, e.lr]), hw.epochs.slice(2).map((e) => [e.loss, e.lr]));
+      assert.deepEqual(hs.stepLr, hw.stepLr.slice(24));
+      assert.deepEqual(ha.stepLr, hw.stepLr.slice(24));
+      assert.equal(a.model.optimizer?.lr, whole.optimizer?.lr);
+    });
+  }
 });
 
 forEachBackend('fitAsync when the job cannot start', (b) => {

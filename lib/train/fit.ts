@@ -571,6 +571,28 @@ function withVerbose(where: string, callbacks: Callback[], verbose: unknown): Ca
 }
 
 /**
+ * The lr a fit's schedule starts from: the optimiser's lr, as torch's schedulers take each group's
+ * lr as their initial_lr. A resumed schedule must start from the lr the checkpoint's started from,
+ * or its state does not load, and by then the optimiser's lr may be a scheduled one (a loaded
+ * model's optimiser holds the checkpoint's state): so a resume starts it from the lr in the
+ * checkpoint's optimiser options, the one compile set, as torch keeps initial_lr in the param
+ * group for a resume. Should that lr not reproduce the checkpoint's schedule state (a schedule
+ * begun from another lr, the model recompiled with that one), the optimiser's lr stays the base.
+ */
+function scheduleBase(spec: ScheduleSpec, resume: FitOptions['resume'], optimizer: Optimizer): number {
+  const current = optimizer.lr;
+  if (!resume || typeof resume !== 'object' || !resume.schedule) return current;
+  const saved = (resume.optimizer as { options?: { lr?: unknown } } | null | undefined)?.options?.lr;
+  if (typeof saved !== 'number' || saved === current) return current;
+  try {
+    createSchedule(spec, saved).load(resume.schedule as ScheduleState);
+    return saved;
+  } catch {
+    return current;
+  }
+}
+
+/**
  * The parts of a `resume` value that resumeFrom reads, as plain data: what fitAsync sends its
  * worker in place of a loadModel() result, which also holds the model, and with it its backend's
  * functions, that no structured clone can copy.
@@ -707,7 +729,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     if (unscanned) checkFinite(model.backend, where, 'x', val.x.data, val.x.rows * val.x.cols, (n - nVal) * val.x.cols);
   }
   const optimizer = compiled.optimizer;
-  const schedule: Schedule | null = options.schedule ? createSchedule(options.schedule, optimizer.lr) : null;
+  const schedule: Schedule | null = options.schedule ? createSchedule(options.schedule, scheduleBase(options.schedule, options.resume, optimizer)) : null;
   if (schedule) checkScheduleMomentum(optimizer, schedule);
   const parallel = options.dataParallel ?? null;
   const order = { batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend };
