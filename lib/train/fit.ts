@@ -89,7 +89,8 @@ export interface FitOptions {
    * Continue from a checkpoint (a loadModel() result written by modelCheckpoint): training
    * starts at the epoch after the checkpoint's, with its optimiser and schedule state and dropout
    * stream, and the shuffles an uninterrupted run would use, so the result is identical. `epochs`
-   * is still the total.
+   * is still the total. The loaded model trains on as it is, without compile(): a schedule
+   * resumes from the lr in the checkpoint's optimiser options (see scheduleBase).
    */
   resume?: { optimizer?: unknown; schedule?: unknown; metadata?: Record<string, unknown> };
   /**
