@@ -392,6 +392,8 @@ describe('metadata that cannot be stored', () => {
       [{ buf: new ArrayBuffer(8) }, '"buf" is a ArrayBuffer'],
       [{ names: new Map([['a', 1]]) }, '"names" is a Map'],
       [{ seen: new Set([1]) }, '"seen" is a Set'],
+      // Even with a toJSON of its own (vega-lite gives every Set one, process-wide).
+      [{ tagged: new (class extends Set { toJSON() { return 'Set(1)'; } })([1]) }, '"tagged" is a Set'],
       [{ onLoad() { return 1; } }, '"onLoad" is a function'],
       [{ tag: Symbol('t') }, '"tag" is a symbol'],
     ];

@@ -115,18 +115,21 @@ export function encode(doc: unknown, where = 'encode'): Buffer {
   const notStorable = (why: string) => typeError(ErrorCode.ARG_TYPE, `${where}: Expected JSON-able data (plain objects, arrays, strings, numbers, booleans, null, Float32Arrays) but ${why}`);
   let json: string | undefined;
   try {
-    json = JSON.stringify(doc, (_key, value: unknown) => {
+    json = JSON.stringify(doc, function (this: unknown, _key: string, value: unknown) {
+      // The value before any toJSON: a library may give Set or Map one (vega-lite sets
+      // Set.prototype.toJSON for the whole process), which would hide what it replaces.
+      const original = (this as Record<string, unknown>)[_key];
       if (typedArrayTag(value) === 'Float32Array') {
         tensors.push(value as Float32Array);
         return { $tensor: tensors.length - 1, length: typedLength(value) };
       }
       // What JSON would turn silently into something else: an {"0": ...} object (other typed
       // arrays), {} (Map, Set), or nothing (functions, Symbols).
-      if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
-        throw new Error(`${_key === '' ? 'the document' : JSON.stringify(_key)} is a ${typedArrayTag(value) ?? Object.prototype.toString.call(value).slice(8, -1)}; only Float32Arrays are stored (Array.from it, or make it a Float32Array)`);
+      if (ArrayBuffer.isView(original) || original instanceof ArrayBuffer || original instanceof SharedArrayBuffer) {
+        throw new Error(`${_key === '' ? 'the document' : JSON.stringify(_key)} is a ${typedArrayTag(original) ?? Object.prototype.toString.call(original).slice(8, -1)}; only Float32Arrays are stored (Array.from it, or make it a Float32Array)`);
       }
-      if (value instanceof Map || value instanceof Set) {
-        throw new Error(`${_key === '' ? 'the document' : JSON.stringify(_key)} is a ${value instanceof Map ? 'Map' : 'Set'}; store an object or an array`);
+      if (original instanceof Map || original instanceof Set) {
+        throw new Error(`${_key === '' ? 'the document' : JSON.stringify(_key)} is a ${original instanceof Map ? 'Map' : 'Set'}; store an object or an array`);
       }
       if (typeof value === 'function' || typeof value === 'symbol') {
         throw new Error(`${_key === '' ? 'the document' : JSON.stringify(_key)} is a ${typeof value}, which a file cannot hold`);
