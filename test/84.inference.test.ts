@@ -6,6 +6,7 @@
  */
 import { strict as assert } from 'assert';
 import { activation, batchNorm, compileInference, dense, dropout, gaussianNoise, Matrix, PCA, prelu, Rng, Sequential, Standardizer } from '../lib';
+import { INFERENCE_BATCH_SIZES } from '../lib/interop/inference';
 import { forEachBackend, normError, throwsCode } from './helpers';
 
 forEachBackend('compileInference', (backend) => {
@@ -70,6 +71,29 @@ forEachBackend('compileInference', (backend) => {
     assert.equal(infer(b, out), out);
     assert.deepEqual(out.subarray(0, 60), secondValues);
     assert.equal(out[60], 7);
+  });
+
+  it('keeps the buffers of the most recently used batch sizes only, for either kind of function', () => {
+    for (const freeze of [false, true]) {
+      const m = freeze
+        ? new Sequential({ inputSize: 6, seed: 2, backend, layers: [dense(16, { activation: 'relu' }), dense(3, { activation: 'softmax' })] })
+        : make();
+      const infer = compileInference(m, { freeze });
+      assert.equal(infer.frozen, freeze);
+      const rng = new Rng(6);
+      const x = rng.uniformArray(40 * 6);
+      const one = infer(x.subarray(0, 6));
+      // Up to INFERENCE_BATCH_SIZES sizes in turn: every size keeps its buffer.
+      for (let round = 0; round < 2; round++) {
+        for (let rows = 2; rows <= INFERENCE_BATCH_SIZES; rows++) infer(x.subarray(0, rows * 6));
+        assert.equal(infer(x.subarray(0, 6)), one, `round ${round}: batch 1 still has its buffer`);
+      }
+      // As many more sizes again: batch 1's buffers go, and come back fresh and right.
+      for (let rows = 2; rows <= 2 * INFERENCE_BATCH_SIZES; rows++) infer(x.subarray(0, rows * 6));
+      const again = infer(x.subarray(0, 6));
+      assert.notEqual(again, one, 'batch 1 was dropped');
+      assert.ok(normError(again, m.predict(x.subarray(0, 6), { batchSize: 1 }).data) < 1e-6);
+    }
   });
 
   it('follows the weights live: training after compiling changes the results', () => {

@@ -106,12 +106,16 @@ function packLayers(model: Sequential, where: string): (PackedDense | null)[] {
   });
 }
 
+/** Batch sizes whose buffers a compiled inference function keeps (the most recently used ones). */
+export const INFERENCE_BATCH_SIZES = 8;
+
 /**
  * The model's inference pass (what predict computes) as a plain function from a Float32Array
  * batch to a Float32Array of outputs, for serving: no argument conversion beyond a length check,
  * no Matrix results, and after the first call with a given batch size, no allocation at all (the
  * layers' workspaces, the output buffer and the preprocessing's staging buffers are kept and
- * reused; one set per batch size seen).
+ * reused; one set per batch size, for the INFERENCE_BATCH_SIZES most recently used sizes, so that
+ * a service fed batches of every size keeps a bounded set rather than one per size ever seen).
  *
  * Semantics: inference mode (no dropout, BatchNorm's running statistics), the whole batch in one
  * pass (predict goes 256 rows at a time; the results agree to float rounding). The model's
@@ -145,6 +149,7 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
   const backend = model.backend;
   const ctx: PassContext = { backend, rng: new Rng(0), training: false };
   const slots = new Map<number, Slot>();
+  let lastRows = 0;
   const packs = freeze ? packLayers(model, where) : null;
   const refresh = (): void => {
     if (packs) for (const p of packs) if (p) backend.packDense(p.units, p.inSize, p.weight, p.bias, p.packed);
@@ -153,7 +158,15 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
 
   const slotFor = (rows: number): Slot => {
     let s = slots.get(rows);
-    if (!s) {
+    if (s) {
+      // Most recently used last (a Map keeps insertion order), so the first key is the one to
+      // drop; a run of calls of one size (the usual case) moves nothing.
+      if (rows !== lastRows) {
+        slots.delete(rows);
+        slots.set(rows, s);
+      }
+    } else {
+      if (slots.size >= INFERENCE_BATCH_SIZES) slots.delete(slots.keys().next().value as number);
       layers.forEach((l, i) => {
         if (!packs?.[i]) l.reserve(rows);
       });
@@ -165,6 +178,7 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
       };
       slots.set(rows, s);
     }
+    lastRows = rows;
     return s;
   };
 
