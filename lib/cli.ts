@@ -83,6 +83,31 @@ interface DataOptions {
   csv?: string;
   testCsv?: string;
   label?: string;
+  delimiter?: string;
+}
+
+/** --delimiter's value: one character, `\t` or `tab` for a tab. */
+function delimiterArg(v: string): string {
+  const d = v === '\\t' || v.toLowerCase() === 'tab' ? '\t' : v;
+  if ([...d].length !== 1 || d === '"' || d === '\n' || d === '\r') {
+    throw new InvalidArgumentError('--delimiter must be one character other than a quote or a line break (\\t or tab for a tab)');
+  }
+  return d;
+}
+
+/**
+ * A CSV file of the command, read with its --delimiter. A header that reads as one column holding
+ * another likely delimiter (a semicolon or tab file read as commas) is ERR_BLASNET_DATA saying so.
+ */
+function readCsv(file: string, o: { delimiter?: string }): Table {
+  const table = readTable(file, { delimiter: o.delimiter ?? ',' });
+  const only = table.columns.length === 1 ? String(table.columns[0]) : null;
+  const other = only === null ? undefined : [';', '\t', '|', ','].find((c) => c !== (o.delimiter ?? ',') && only.includes(c));
+  if (other !== undefined) {
+    throw new BlasnetError(ErrorCode.DATA, `${file}: the header reads as one column, ${JSON.stringify(only)}; ` +
+      `if its fields are separated by ${JSON.stringify(other)}, pass --delimiter ${other === '\t' ? 'tab' : JSON.stringify(other)}`);
+  }
+  return table;
 }
 
 /** The IDX training or test set the options name: an MNIST-like directory, or Fashion-MNIST. */
@@ -114,7 +139,7 @@ function recipeData(o: RecipeOptions, loaded: LoadedModel | null, what: string):
     }
   }
   if (o.csv) {
-    const table = readTable(o.csv);
+    const table = readCsv(o.csv, o);
     const prep = TabularPreprocessor.fit(table, { label: labelColumns(o.label), task: o.task });
     return { x: prep.transform(table), y: prep.targets(table), task: prep.task as Task, outputs: prep.outputSize };
   }
@@ -244,13 +269,13 @@ function prepareTable(o: TrainOptions, say: (s: string) => void): Prepared {
     label, task: o.task, standardize: o.standardize, impute: o.impute,
     ...(o.categorical ? { categorical: o.categorical } : {}),
   };
-  const table = readTable(csv);
+  const table = readCsv(csv, o);
   let trainTable: Table = table;
   let testTable: Table;
   let task: Task;
   let reason: string | null = null;
   if (o.testCsv) {
-    testTable = readTable(o.testCsv);
+    testTable = readCsv(o.testCsv, o);
   } else {
     // The task and class vocabulary of the whole file decide how to stratify the split.
     const whole = TabularPreprocessor.fit(table, fitOptions);
@@ -511,7 +536,7 @@ function loadTable(o: ModelCommandOptions, loaded: LoadedModel, what: string): {
   if (o.label !== undefined && labelColumns(o.label).join(',') !== prep.labelColumns.join(',')) {
     throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: the model's label column is ${prep.labelColumns.map((s) => JSON.stringify(s)).join(', ')}, not ${JSON.stringify(o.label)}`);
   }
-  return { prep, table: readTable(file), file };
+  return { prep, table: readCsv(file, o), file };
 }
 
 async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promise<void> {
@@ -683,6 +708,7 @@ function info(): void {
 
 interface SearchCliOptions {
   csv: string;
+  delimiter?: string;
   testCsv?: string;
   label: string;
   space?: string;
@@ -724,7 +750,7 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
     space = spaceFromJSON(text);
   }
   const label = labelColumns(o.label);
-  const table = readTable(o.csv);
+  const table = readCsv(o.csv, o);
   const say = (s: string) => {
     if (!o.quiet) process.stdout.write(`${s}\n`);
   };
@@ -754,7 +780,7 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
   say(`best ${result.metric} ${result.best.score.toFixed(4)} (trial ${result.best.index}): ${JSON.stringify(result.bestConfig)}`);
   let test: Record<string, number> | null = null;
   if (o.testCsv) {
-    const t = readTable(o.testCsv);
+    const t = readCsv(o.testCsv, o);
     const x = prep.transform(t);
     const y = prep.targets(t);
     if (y instanceof Int32Array) {
@@ -808,7 +834,8 @@ function dataOptions(cmd: Command): Command {
   return cmd
     .option('--data <dir>', 'an MNIST-like IDX directory (train-*/t10k-* files, plain or .gz); default Fashion-MNIST')
     .option('--csv <file>', 'a CSV file with a header row (train: the training rows; evaluate, predict: the rows to score)')
-    .option('--test-csv <file>', 'train: the test rows (default: --test-split of --csv); evaluate: the rows to score');
+    .option('--test-csv <file>', 'train: the test rows (default: --test-split of --csv); evaluate: the rows to score')
+    .option('--delimiter <char>', "the CSV files' field delimiter (default ','; ';', or tab for a tab)", delimiterArg);
 }
 
 function backendOptions(cmd: Command): Command {
@@ -878,6 +905,7 @@ export function program(): Command {
     .action(exportModel);
   const s = p.command('search').description('hyperparameter search (learning rate, weight decay, widths, activation, dropout, batch size) on a CSV table')
     .requiredOption('--csv <file>', 'the training table (a header and a label column); preprocessed as train does, fitted inside each fold')
+    .option('--delimiter <char>', "the CSV files' field delimiter (default ','; ';', or tab for a tab)", delimiterArg)
     .option('--test-csv <file>', 'a test table: the retrained best model is scored on it')
     .option('--label <columns>', 'the label column; several, comma-separated, for multi-output regression', 'label')
     .addOption(new Option('--task <task>', 'what the label is; auto decides from its values').choices(['auto', 'classification', 'regression']).default('auto'))

@@ -145,4 +145,30 @@ describe('blasnet CLI on CSV tables', function () {
     const sum = cells.slice(2).reduce((s, v) => s + Number(v), 0);
     assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
   });
+
+  it('--delimiter reads semicolon and tab files; a file read with the wrong one says which to pass', () => {
+    const rows = blobs(rng, 90);
+    const semi = path.join(tmp, 'colours-semi.csv');
+    fs.writeFileSync(semi, ['x1;x2;colour', ...rows.map((r) => r.join(';'))].join('\n') + '\n');
+    const tab = path.join(tmp, 'colours.tsv');
+    fs.writeFileSync(tab, ['x1\tx2\tcolour', ...rows.map((r) => r.join('\t'))].join('\n') + '\n');
+    const wrong = run('train', '--csv', semi, '--label', 'colour', '--epochs', '2');
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /the header reads as one column, "x1;x2;colour"; if its fields are separated by ";", pass --delimiter ";".*ERR_BLASNET_DATA/s);
+    const model = path.join(tmp, 'semi.blasnet');
+    const r = run('train', '--csv', semi, '--label', 'colour', '--delimiter', ';', '--epochs', '30', '--out', model, '--quiet');
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.json().testAccuracy > 0.9, r.stdout);
+    for (const d of ['tab', '\\t']) {
+      const e = run('evaluate', '--model', model, '--csv', tab, '--delimiter', d);
+      assert.equal(e.status, 0, e.stderr);
+      assert.equal(e.json().samples, 90);
+    }
+    const p = run('predict', '--model', model, '--csv', semi, '--delimiter', ';');
+    assert.equal(p.status, 0, p.stderr);
+    assert.equal(p.stdout.trim().split('\n').length, 91);
+    const bad = run('train', '--csv', semi, '--label', 'colour', '--delimiter', ';;');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--delimiter must be one character/);
+  });
 });

@@ -25,6 +25,7 @@ export interface RecipeOptions {
   csv?: string;
   testCsv?: string;
   label?: string;
+  delimiter?: string;
   task: 'auto' | Task;
 }
 
