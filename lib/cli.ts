@@ -100,9 +100,10 @@ function delimiterArg(v: string): string {
  * another likely delimiter (a semicolon or tab file read as commas) is ERR_BLASNET_DATA saying so.
  */
 function readCsv(file: string, o: { delimiter?: string }): Table {
-  const table = readTable(file, { delimiter: o.delimiter ?? ',' });
+  const delimiter = o.delimiter ?? ',';
+  const table = readTable(file, { delimiter });
   const only = table.columns.length === 1 ? String(table.columns[0]) : null;
-  const other = only === null ? undefined : [';', '\t', '|', ','].find((c) => c !== (o.delimiter ?? ',') && only.includes(c));
+  const other = only === null ? undefined : [';', '\t', '|', ','].find((c) => c !== delimiter && only.includes(c));
   if (other !== undefined) {
     throw new BlasnetError(ErrorCode.DATA, `${file}: the header reads as one column, ${JSON.stringify(only)}; ` +
       `if its fields are separated by ${JSON.stringify(other)}, pass --delimiter ${other === '\t' ? 'tab' : JSON.stringify(other)}`);
@@ -519,10 +520,9 @@ interface ModelCommandOptions extends DataOptions {
 
 /** evaluate and predict read one data set: --csv, --test-csv (the same, by another name) or --data. */
 function oneDataSource(o: ModelCommandOptions, what: string): void {
-  const given = (['csv', 'testCsv', 'data'] as const).filter((k) => o[k] !== undefined);
+  const given = [o.csv !== undefined && '--csv', o.testCsv !== undefined && '--test-csv', o.data !== undefined && '--data'].filter(Boolean);
   if (given.length > 1) {
-    const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: pass one of --csv, --test-csv and --data, not ${given.map(flag).join(' and ')}`);
+    throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: pass one of --csv, --test-csv and --data, not ${given.join(' and ')}`);
   }
 }
 

@@ -119,6 +119,7 @@ export function encode(doc: unknown, where = 'encode'): Buffer {
       // The value before any toJSON: a library may give Set or Map one (vega-lite sets
       // Set.prototype.toJSON for the whole process), which would hide what it replaces.
       const original = (this as Record<string, unknown>)[_key];
+      const name = _key === '' ? 'the document' : JSON.stringify(_key);
       if (typedArrayTag(value) === 'Float32Array') {
         tensors.push(value as Float32Array);
         return { $tensor: tensors.length - 1, length: typedLength(value) };
@@ -126,13 +127,13 @@ export function encode(doc: unknown, where = 'encode'): Buffer {
       // What JSON would turn silently into something else: an {"0": ...} object (other typed
       // arrays), {} (Map, Set), or nothing (functions, Symbols).
       if (ArrayBuffer.isView(original) || original instanceof ArrayBuffer || original instanceof SharedArrayBuffer) {
-        throw new Error(`${_key === '' ? 'the document' : JSON.stringify(_key)} is a ${typedArrayTag(original) ?? Object.prototype.toString.call(original).slice(8, -1)}; only Float32Arrays are stored (Array.from it, or make it a Float32Array)`);
+        throw new Error(`${name} is a ${typedArrayTag(original) ?? Object.prototype.toString.call(original).slice(8, -1)}; only Float32Arrays are stored (Array.from it, or make it a Float32Array)`);
       }
       if (original instanceof Map || original instanceof Set) {
-        throw new Error(`${_key === '' ? 'the document' : JSON.stringify(_key)} is a ${original instanceof Map ? 'Map' : 'Set'}; store an object or an array`);
+        throw new Error(`${name} is a ${original instanceof Map ? 'Map' : 'Set'}; store an object or an array`);
       }
       if (typeof value === 'function' || typeof value === 'symbol') {
-        throw new Error(`${_key === '' ? 'the document' : JSON.stringify(_key)} is a ${typeof value}, which a file cannot hold`);
+        throw new Error(`${name} is a ${typeof value}, which a file cannot hold`);
       }
       if (typeof value === 'number' && !Number.isFinite(value)) {
         // JSON has no NaN or Infinity; keep them exact.
