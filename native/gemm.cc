@@ -165,8 +165,10 @@ void gemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, c
           const float* b, float beta, float* c) {
   (void)kBlasSingleThreaded;
   if (m == 0 || n == 0) return;
-  if (k == 0) {
-    // BLAS rejects a zero leading dimension; with no inner products C = beta * C.
+  if (k == 0 || alpha == 0.0f) {
+    // BLAS rejects a zero leading dimension; with no inner products, or alpha 0, C = beta * C and
+    // A and B are not read. (OpenBLAS's SkylakeX small kernels multiply by alpha after the
+    // product, so a NaN in A or B reached C.)
     const size_t len = m * n;
     if (beta == 0.0f) std::fill(c, c + len, 0.0f);
     else if (beta != 1.0f) for (size_t i = 0; i < len; ++i) c[i] *= beta;
