@@ -110,6 +110,27 @@ for (const [id, name] of bn.OPTIMIZER_KERNEL_NAMES.entries()) {
   for (let step = 0; step < 3; step++) b.optimizerStepBlocks(id, bn_, hyper, bp, bg, bs, blocks.length / 2, blocks);
   out.digests['optimizer blocks ' + name] = hex(bp) + hex(bs);
 }
+// Adam's AVX-512 division (native/fmadiv.h) on values at and past the edges of its fast path:
+// first moments of every magnitude (zero, -0, subnormal, 2^-70 and below, 2^90 and above, NaN,
+// infinity), second moments that put the denominator below 2^-30 or above 2^30, the all-ones
+// significands, and eps 1e-8, 0 and 1e-35; with and without amsgrad.
+{
+  const id = bn.OPTIMIZER_KERNEL_NAMES.indexOf('adam'), len = 4099;
+  const firsts = [0, -0, 1e-45, -1e-40, 2 ** -70, -(2 ** -71), 1e-30, 2 ** 89, -(2 ** 90), 1e30, NaN, Infinity, -Infinity, 1, 3, 1.9999999, -0.5];
+  const seconds = [0, 1e-45, 1e-40, 2 ** -62, 2 ** -58, 1e-20, 1e-12, 1, 2 ** 58, 2 ** 62, 1e38, NaN, Infinity, 3.9999998, 0.25];
+  for (const [eps, amsgrad] of [[1e-8, 0], [0, 0], [1e-35, 1]]) {
+    const hyper = new Float32Array([1e-3, 0.9, 0.1, 0.999, 0.001, eps, 0, 0, amsgrad, 0, 0.1, 0.001]);
+    const pp = rng.uniformArray(len, -3, 3), g = rng.uniformArray(len, -2, 2), st = new Float32Array(3 * len);
+    for (let i = 0; i < len; i++) {
+      st[i] = rng.uniform() < 0.5 ? firsts[i % firsts.length] : rng.range(-1, 1) * 2 ** Math.floor(rng.range(-80, 100));
+      st[len + i] = rng.uniform() < 0.5 ? seconds[(i * 7) % seconds.length] : rng.uniform() * 2 ** Math.floor(rng.range(-126, 127));
+      st[2 * len + i] = st[len + i] * rng.range(0, 2);
+      if (i % 5 === 0) g[i] = 0;
+    }
+    b.optimizerStep(id, len, hyper, pp, g, st);
+    out.digests['adam edges eps ' + eps + ' amsgrad ' + amsgrad] = hex(pp) + hex(st);
+  }
+}
 // A dense layer's forward and backward passes over more rows than one thread takes.
 {
   const id = bn.activationId('relu'), rows = 97, inD = 33, outD = 1030;
