@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Writable } from 'stream';
-import { dense, dropout, jsBackend, Matrix, progressBar, Rng, saveModel, Sequential, Standardizer } from '../lib';
+import { batchNorm, dense, dropout, jsBackend, Matrix, progressBar, Rng, saveModel, Sequential, Standardizer } from '../lib';
 import type { Backend } from '../lib';
 import { loadModel } from '../lib/io/model-file';
 import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
@@ -315,6 +315,39 @@ forEachBackend('preprocessing stored with the model', (b) => {
     assert.deepEqual(loaded.model.predict(x).data, m.predict(x).data);
     throwsCode(() => m.predict(x.data), 'ERR_BLASNET_ARG_TYPE', TypeError, 'preprocessing');
     throwsCode(() => classifier(b).setPreprocessing(new Standardizer()), 'ERR_BLASNET_STATE');
+  });
+});
+
+forEachBackend('dropLast and the batch plan', (b) => {
+  const rng = new Rng(4);
+  const x = new Matrix(rng.uniformArray(33 * 3, -1, 1), 33, 3), y = Int32Array.from({ length: 33 }, (_, i) => i % 2);
+  const net = (layers = [dense(4), batchNorm(), dense(2)]): Sequential =>
+    new Sequential({ inputSize: 3, seed: 1, backend: b, layers }).compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 } });
+
+  it('a batchNorm model whose last batch would hold one row is refused before any step, weights untouched', () => {
+    const m = net(), before = m.params.slice();
+    throwsCode(() => m.fit(x, y, { epochs: 2, batchSize: 32 }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'a batch of 1 row has no batch statistics for batchNorm (33 training rows in batches of 32); pass dropLast: true');
+    assert.deepEqual(m.params, before);
+    // The same holds where validationSplit leaves 33 training rows of 34.
+    const x34 = new Matrix(rng.uniformArray(34 * 3, -1, 1), 34, 3), y34 = Int32Array.from({ length: 34 }, (_, i) => i % 2);
+    throwsCode(() => m.fit(x34, y34, { batchSize: 16, validationSplit: 1 / 34 }), 'ERR_BLASNET_ARG_RANGE', RangeError, '33 training rows');
+    assert.deepEqual(m.params, before);
+  });
+
+  it('dropLast leaves out the short last batch, as drop_last; without batchNorm a last batch of one row trains', () => {
+    const m = net();
+    const h = m.fit(x, y, { epochs: 2, batchSize: 32, dropLast: true });
+    assert.equal(h.steps, 2, 'one full batch per epoch');
+    const plain = net([dense(4, { activation: 'relu' }), dense(2)]);
+    assert.equal(plain.fit(x, y, { epochs: 2, batchSize: 32 }).steps, 4);
+    assert.equal(net([dense(4, { activation: 'relu' }), dense(2)]).fit(x, y, { epochs: 2, batchSize: 16, dropLast: true }).steps, 4);
+  });
+
+  it('refuses dropLast that leaves no batch, and a dropLast that is not a boolean', () => {
+    const m = net([dense(2)]), before = m.params.slice();
+    throwsCode(() => m.fit(x, y, { batchSize: 64, dropLast: true }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'dropLast leaves no batch: 33 training rows, batchSize 64');
+    throwsCode(() => m.fit(x, y, { dropLast: 1 as never }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'boolean for dropLast');
+    assert.deepEqual(m.params, before);
   });
 });
 

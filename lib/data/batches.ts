@@ -195,6 +195,11 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     this.last = tail > 0 && !this.dropLast ? make(tail) : null;
   }
 
+  /** Rows of the smallest batch an epoch produces (the short last one, unless dropLast), or 0 for none. */
+  get smallestBatch(): number {
+    return this.last ? this.last.rows : this.full ? this.batchSize : 0;
+  }
+
   /** Batches per epoch: ceil(n / batchSize), or floor with dropLast. */
   get batchesPerEpoch(): number {
     const n = this.visit.length;

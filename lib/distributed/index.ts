@@ -138,7 +138,7 @@ class Replica implements DataParallel {
     this.sum = model.lossSpec?.reduction === 'sum';
   }
 
-  batches(rows: ReplicaRows, options: { batchSize: number; shuffle: boolean; seed: number; backend: Backend }): BatchIterator {
+  batches(rows: ReplicaRows, options: { batchSize: number; shuffle: boolean; dropLast: boolean; seed: number; backend: Backend }): BatchIterator {
     this.trainRows = rows.x.rows;
     return new BatchIterator(rows.x, rows.y, { ...options, weights: rows.w ?? null, shard: { rank: this.comm.rank, size: this.comm.size } });
   }

@@ -33,7 +33,8 @@ import type { LossSpec } from '../model/loss';
 import { runStartChecks } from '../recipe/checks';
 import { checkFinite } from '../data/check';
 import { Dataset } from '../data/dataset';
-import type { DataParallel } from './parallel';
+import { BatchNorm } from '../layers/batchnorm';
+import type { DataParallel, ReplicaBatches } from './parallel';
 
 /**
  * Labels or targets as fit accepts them: class labels (Int32Array or integers), targets (a Matrix,
@@ -50,6 +51,12 @@ export interface FitOptions {
   batchSize?: number;
   /** Reshuffle the rows every epoch (seeded). Default true. */
   shuffle?: boolean;
+  /**
+   * Leave out each epoch's last batch when it is short, as PyTorch's DataLoader drop_last. Default
+   * false. A model with batchNorm needs it (or another batchSize) when the last batch would hold
+   * one row, which has no batch statistics.
+   */
+  dropLast?: boolean;
   /** Seed of the shuffles. Default the model's seed. */
   seed?: number;
   /** Fraction of the rows, taken from the end before shuffling, held out for validation. */
@@ -437,7 +444,7 @@ function evaluateBatches(model: Sequential, it: BatchIterator, metrics: readonly
   return result;
 }
 
-const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
+const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'dropLast', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
   'clipNorm', 'clipValue', 'callbacks', 'verbose', 'sampleWeight', 'classWeight', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs',
   'minDelta', 'augment', 'ema', 'swa', 'checks', 'threads', 'dataParallel'];
 
@@ -507,6 +514,22 @@ export interface FitSettings {
   callbacks: Callback[];
   /** The threads option: the loop's thread cap, or 0 for none. */
   threads: number;
+  dropLast: boolean;
+}
+
+/**
+ * Refuses, before any step, an epoch that would fail or do nothing part-way: no batch at all
+ * (dropLast with fewer rows than batchSize), or a batch of one row for a model with batchNorm,
+ * whose forward pass in training needs two.
+ */
+function checkBatchPlan(where: string, model: Sequential, it: ReplicaBatches, rows: number, batchSize: number): void {
+  if (it.batchesPerEpoch === 0) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: dropLast leaves no batch: ${rows} training rows, batchSize ${batchSize}`);
+  }
+  if (it.smallestBatch === 1 && model.layers.some((l) => l instanceof BatchNorm)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: a batch of 1 row has no batch statistics for batchNorm ` +
+      `(${rows} training rows in batches of ${batchSize}); pass dropLast: true or another batchSize`);
+  }
 }
 
 /** Checks fit's options (fitAsync checks them the same way before its worker starts). */
@@ -543,9 +566,11 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   if (ema && swa) throw rangeError(ErrorCode.ARG_RANGE, `${where}: give ema or swa, not both`);
   const threads = options.threads === undefined || options.threads === null ? 0 : positiveInt(where, 'threads', options.threads);
   if (threads > 1024) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected at most 1024 for threads but received ${threads}`);
+  const dropLast = options.dropLast ?? false;
+  if (typeof dropLast !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for dropLast but received ${describeValue(dropLast)}`);
   return {
     epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs: t ?? Infinity, minDelta: d ?? null, ema, swa,
-    callbacks: withVerbose(where, checkCallbacks(where, options.callbacks), options.verbose), threads,
+    callbacks: withVerbose(where, checkCallbacks(where, options.callbacks), options.verbose), threads, dropLast,
   };
 }
 
@@ -705,7 +730,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
 
 function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y: Labels | undefined, options: FitOptions, run: FitRun): History {
   const where = 'fit';
-  const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks, threads } = fitSettings(where, options);
+  const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks, threads, dropLast } = fitSettings(where, options);
   let train: Prepared;
   // Whether rows of x remain to be checked for NaN and infinities (in the first epoch's batches).
   let unscanned: boolean;
@@ -733,8 +758,9 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   const schedule: Schedule | null = options.schedule ? createSchedule(options.schedule, scheduleBase(options.schedule, options.resume, optimizer)) : null;
   if (schedule) checkScheduleMomentum(optimizer, schedule);
   const parallel = options.dataParallel ?? null;
-  const order = { batchSize, shuffle: options.shuffle ?? true, seed: options.seed ?? model.seed, backend: model.backend };
+  const order = { batchSize, shuffle: options.shuffle ?? true, dropLast, seed: options.seed ?? model.seed, backend: model.backend };
   const it = parallel ? parallel.batches(train, order) : new BatchIterator(train.x, train.y, { ...order, weights: train.w ?? null });
+  checkBatchPlan(where, model, it, train.x.rows, batchSize);
   if (parallel && val) val = parallel.validation(val);
   // Validation batches of at least 256 rows (fewer passes); the model's workspace is sized for
   // them before the first step, so that the first validation pass, like every later one, reuses

@@ -13,6 +13,8 @@ import type { Schedule } from '../schedules';
 export interface ReplicaBatches {
   /** Batches in each epoch (the same on every replica). */
   readonly batchesPerEpoch: number;
+  /** Rows of this replica's smallest batch in an epoch, where known (fit then checks it before any step). */
+  readonly smallestBatch?: number;
   /** Advances past `count` epochs without producing them (resume). */
   skipEpochs(count: number): void;
   /** The next epoch's batches. */
@@ -29,7 +31,7 @@ export interface ReplicaRows {
 /** What fit asks of the distributed layer (see the file comment). */
 export interface DataParallel {
   /** This replica's batches of the training rows (a shard of each epoch's seeded order). */
-  batches(rows: ReplicaRows, options: { batchSize: number; shuffle: boolean; seed: number; backend: Backend }): ReplicaBatches;
+  batches(rows: ReplicaRows, options: { batchSize: number; shuffle: boolean; dropLast: boolean; seed: number; backend: Backend }): ReplicaBatches;
   /** The validation rows this replica evaluates (its shard). */
   validation(rows: ReplicaRows): ReplicaRows;
   /** Before the first step, after a resume: makes every replica start from the first one's state. */
