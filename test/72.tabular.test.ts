@@ -238,6 +238,15 @@ describe('metrics', () => {
     throwsCode(() => classificationReport(yTrue, yPred, { scores: [0, 0, 0, 0, 0, 0] }), 'ERR_BLASNET_ARG_RANGE');
   });
 
+  it('rocAuc refuses scores that are not finite numbers, wherever they sit', () => {
+    // A NaN compares false with everything, so a sort would put it anywhere and the area would be any value.
+    throwsCode(() => rocAuc([0, 1, 0, 1], [NaN, 0.9, 0.1, NaN]), 'ERR_BLASNET_DATA', undefined, 'scores[0] is NaN');
+    throwsCode(() => rocAuc([0, 1, 0, 1], [0.2, NaN, 0.1, 0.8]), 'ERR_BLASNET_DATA', undefined, 'scores[1] is NaN');
+    throwsCode(() => rocAuc([0, 1, 0, 1], Float32Array.from([0.2, Infinity, 0.1, 0.8])), 'ERR_BLASNET_DATA', undefined, 'scores[1] is Infinity');
+    throwsCode(() => rocAuc([0, 1], [0.2, '0.9' as unknown as number]), 'ERR_BLASNET_ARG_TYPE', TypeError, 'scores[1]');
+    throwsCode(() => classificationReport([1, 1, 0, 0], [1, 0, 0, 0], { scores: [0.8, NaN, 0.4, 0.1] }), 'ERR_BLASNET_DATA');
+  });
+
   it('regressionReport: R2, MAE and RMSE, per output and averaged', () => {
     // y 1,2,3,4 (mean 2.5, SS_tot 5), p 1,2,3,5: SS_res 1 -> R2 0.8; MAE 0.25; RMSE 0.5.
     const r = regressionReport([1, 2, 3, 4], [1, 2, 3, 5]);
@@ -253,6 +262,17 @@ describe('metrics', () => {
     assert.equal(two.mae, 0.125);
     assert.equal(formatRegressionReport(r), 'R2 0.8000  MAE 0.2500  RMSE 0.5000');
     throwsCode(() => regressionReport([1, 2], [1]), 'ERR_BLASNET_SHAPE');
+  });
+
+  it('regressionReport refuses values that are not finite numbers, in arrays and Matrices', () => {
+    throwsCode(() => regressionReport([1, 2, NaN], [1, 2, 3]), 'ERR_BLASNET_DATA', undefined, 'yTrue[2] is NaN');
+    throwsCode(() => regressionReport([1, 2, 3], [1, -Infinity, 3]), 'ERR_BLASNET_DATA', undefined, 'yPred[1] is -Infinity');
+    throwsCode(() => regressionReport(new Matrix(Float32Array.from([1, 2, 3, NaN]), 2, 2), new Matrix(new Float32Array(4), 2, 2)),
+      'ERR_BLASNET_DATA', undefined, 'yTrue row 2, column 2 is NaN');
+    throwsCode(() => regressionReport([1, 2], [1, '2' as unknown as number]), 'ERR_BLASNET_ARG_TYPE', TypeError, 'yPred[1]');
+    throwsCode(() => regressionReport([1, null as unknown as number], [1, 2]), 'ERR_BLASNET_ARG_TYPE', TypeError, 'yTrue[1]');
+    // Plain arrays are read in float64: values 1 apart at 1e8 are not rounded together as float32 would.
+    assert.equal(regressionReport([100000001], [100000000]).mae, 1);
   });
 
   it('the confusion-matrix picture has a cell per pair of classes', () => {

@@ -7,7 +7,7 @@
  * uniformly. Sums run in float64.
  */
 import { show } from '../describe';
-import { ErrorCode, rangeError, typeError } from '../errors';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 
@@ -40,6 +40,19 @@ function classCount(fn: string, yTrue: unknown, yPred: unknown, classes: number 
 }
 
 /**
+ * v's entries as numbers, each checked: a non-number (a string, null, ...) is ERR_BLASNET_ARG_TYPE
+ * rather than coerced, and NaN or an infinity is ERR_BLASNET_DATA, since no score or error can
+ * be computed from it. `at(i)` names entry i in the message.
+ */
+function finiteNumbers(fn: string, v: ArrayLike<unknown>, at: (i: number) => string): void {
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (typeof x !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${fn}: ${at(i)} is ${show(x)}, not a number`);
+    if (!Number.isFinite(x)) throw new BlasnetError(ErrorCode.DATA, `${fn}: ${at(i)} is ${x}; every value must be a finite number`);
+  }
+}
+
+/**
  * The confusion matrix: out[t][p] counts the rows of true class t predicted as p, for classes
  * 0..classes-1 (default: one more than the largest label in either array). yTrue and yPred must
  * have the same length (ERR_BLASNET_SHAPE); a label outside the classes is ERR_BLASNET_LABEL.
@@ -60,13 +73,15 @@ export function confusionMatrix(yTrue: ClassLabels, yPred: ClassLabels, classes?
  * scores above a random negative one, ties counting one half (the Mann-Whitney U statistic over
  * average ranks). yTrue holds 0 (negative) and 1 (positive); scores any finite numbers (the
  * positive class's probability). NaN when one class is absent; ERR_BLASNET_LABEL for a label other
- * than 0 or 1, ERR_BLASNET_SHAPE for different lengths.
+ * than 0 or 1, ERR_BLASNET_SHAPE for different lengths, ERR_BLASNET_DATA for a NaN or infinite
+ * score and ERR_BLASNET_ARG_TYPE for one that is not a number.
  */
 export function rocAuc(yTrue: ClassLabels, scores: ArrayLike<number>): number {
   const fn = 'rocAuc';
   const t = labels(fn, 'yTrue', yTrue, 2);
   if (!(typedArrayTag(scores) !== undefined || Array.isArray(scores))) throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected an array of scores`);
   if (scores.length !== t.length) throw rangeError(ErrorCode.SHAPE, `${fn}: yTrue has ${t.length} labels but scores has ${scores.length}`);
+  finiteNumbers(fn, scores, (i) => `scores[${i}]`);
   const n = t.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
   let positives = 0, rankSum = 0;
@@ -172,23 +187,34 @@ export interface RegressionReport {
   outputs: { name: string; r2: number; mae: number; rmse: number }[];
 }
 
-function asMatrix(fn: string, name: string, v: Matrix | ArrayLike<number>): Matrix {
-  if (v instanceof Matrix) return v;
+/**
+ * A Matrix or an array of one output's values as rows and columns, every value checked (see
+ * finiteNumbers). Arrays are read as they are (float64), not rounded to float32 in a Matrix.
+ */
+function values(fn: string, name: string, v: Matrix | ArrayLike<number>): { data: ArrayLike<number>; rows: number; cols: number } {
+  if (v instanceof Matrix) {
+    const data = v.data.subarray(0, v.rows * v.cols);
+    finiteNumbers(fn, data, (i) => `${name} row ${Math.floor(i / v.cols) + 1}, column ${(i % v.cols) + 1}`);
+    return { data, rows: v.rows, cols: v.cols };
+  }
   if (!(typedArrayTag(v) !== undefined || Array.isArray(v))) throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a Matrix or array of numbers for ${name}`);
-  return new Matrix(Float32Array.from(v as ArrayLike<number>), v.length, 1);
+  const a = v as ArrayLike<number>;
+  finiteNumbers(fn, a, (i) => `${name}[${i}]`);
+  return { data: a, rows: a.length, cols: 1 };
 }
 
 /**
  * R2, MAE and RMSE of predictions against true values (Matrices [rows, outputs] or arrays for one
  * output), overall and per output column (names default to the column numbers). R2 per output is
  * 1 - sum (y - p)^2 / sum (y - mean y)^2; for a constant y it is 1 when predicted exactly, else 0.
- * Shapes must match (ERR_BLASNET_SHAPE).
+ * Shapes must match (ERR_BLASNET_SHAPE); a NaN or infinite value is ERR_BLASNET_DATA and an entry
+ * that is not a number ERR_BLASNET_ARG_TYPE, both naming where it is.
  */
 export function regressionReport(yTrue: Matrix | ArrayLike<number>, yPred: Matrix | ArrayLike<number>,
   options: { names?: readonly string[] } = {}): RegressionReport {
   const fn = 'regressionReport';
-  const t = asMatrix(fn, 'yTrue', yTrue);
-  const p = asMatrix(fn, 'yPred', yPred);
+  const t = values(fn, 'yTrue', yTrue);
+  const p = values(fn, 'yPred', yPred);
   if (t.rows !== p.rows || t.cols !== p.cols) {
     throw rangeError(ErrorCode.SHAPE, `${fn}: yTrue is [${t.rows}, ${t.cols}] but yPred is [${p.rows}, ${p.cols}]`);
   }
