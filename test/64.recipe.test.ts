@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  checkModel, dense, ErrorCode, expectedInitialLoss, Layer, lrFinder, Rng, Sequential, writeLrFinderPlot,
+  checkModel, dense, ErrorCode, expectedInitialLoss, Layer, lrFinder, Matrix, PCA, Rng, Sequential, Standardizer, writeLrFinderPlot,
 } from '../lib';
 import type { Backend, CustomLoss, LayerConfig, LrFinderResult, ParamSpec, PassContext } from '../lib';
 import { forEachBackend, throwsCode } from './helpers';
@@ -25,6 +25,16 @@ function blobs(n: number, dims: number, classes: number, seed: number): { x: Flo
     for (let j = 0; j < dims; j++) x[i * dims + j] = centres[c][j] + 0.5 * rng.normal();
   }
   return { x, y };
+}
+
+/** x's columns moved and stretched far from unit scale (column j: 10^(j - 2) x + 100 j), as raw rows a scaler is for. */
+function unscaled(x: Float32Array, dims: number): Matrix {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const j = i % dims;
+    out[i] = 10 ** (j - 2) * x[i] + 100 * j;
+  }
+  return new Matrix(out, x.length / dims, dims);
 }
 
 /** Softmax cross-entropy whose gradient is off by a factor of 1.5: what the check must catch. */
@@ -184,6 +194,50 @@ forEachBackend('checkModel', (b: Backend) => {
     throwsCode(() => checkModel(model, x, 'labels' as never), ErrorCode.ARG_TYPE, TypeError);
   });
 
+  it("applies the model's preprocessing as fit and evaluate do: the report of the same model on rows transformed by hand", () => {
+    const raw = unscaled(x, 6);
+    const std = new Standardizer().fit(raw);
+    const withScaler = make().setPreprocessing(std);
+    withScaler.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-2 } });
+    const plain = make();
+    plain.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-2 } });
+    const r = checkModel(withScaler, raw, y, { tolerance: 0.3 });
+    assert.deepEqual(r, checkModel(plain, std.transform(raw), y, { tolerance: 0.3 }));
+    const evaluated = withScaler.evaluate(raw, y).loss;
+    assert.ok(Math.abs(r.initialLoss.loss - evaluated) < 1e-5, `initial loss ${r.initialLoss.loss} vs evaluate ${evaluated}`);
+    assert.ok(r.ok, r.text);
+    // PCA changes the width: the raw rows have 6 columns, the model takes 3.
+    const pca = new PCA({ components: 3 }).fit(raw);
+    const small = () => {
+      const m = new Sequential({ inputSize: 3, seed: 2, backend: b, layers: [dense(8, { activation: 'tanh' }), dense(4)] });
+      m.setLoss('crossEntropy');
+      return m;
+    };
+    const reduced = checkModel(small().setPreprocessing(pca), raw, y, { overfit: false });
+    assert.deepEqual(reduced, checkModel(small(), pca.transform(raw), y, { overfit: false }));
+    // As fit: with preprocessing set, a flat Float32Array (of which width?) is refused.
+    throwsCode(() => checkModel(withScaler, raw.data, y), ErrorCode.ARG_TYPE, TypeError);
+  });
+
+  it('fit({ checks: true }) on a model with preprocessing checks the rows fit trains on, transformed once', () => {
+    const raw = unscaled(x, 6);
+    const model = make().setPreprocessing(new Standardizer().fit(raw));
+    model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam' } });
+    const expected = checkModel(model, raw, y, { gradient: false, overfit: false }).text;
+    const lines: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((s: string) => {
+      lines.push(s);
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      model.fit(raw, y, { epochs: 1, batchSize: 50, checks: true });
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.equal(lines.join(''), `checks: ${expected.split('\n').join('\nchecks: ')}\n`);
+  });
+
   it('fit({ checks: true }) prints the cheap checks before training and never blocks', () => {
     const model = new Sequential({ inputSize: 6, seed: 3, backend: b, layers: [dense(4, { init: { name: 'normal', std: 5 } as never })] });
     model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam' } });
@@ -261,6 +315,21 @@ forEachBackend('lrFinder', (b: Backend) => {
     assert.match(thrown.message, /never decreased/);
     assert.equal(thrown.result?.steps, 20);
     assert.ok(Number.isNaN(thrown.result?.suggestion));
+  });
+
+  it("applies the model's preprocessing as fit does: the curve of the same model on rows transformed by hand", () => {
+    const raw = unscaled(x, 6);
+    const std = new Standardizer().fit(raw);
+    const options = { start: 1e-5, end: 100, steps: 60, batchSize: 32 };
+    const r = lrFinder(make().setPreprocessing(std), raw, y, options);
+    assert.deepEqual(r, lrFinder(make(), std.transform(raw), y, options));
+    assert.ok(r.losses[0] < 2 * Math.log(4), `first loss ${r.losses[0]}, near ln 4 on standardised rows`);
+    const pca = new PCA({ components: 4 }).fit(raw);
+    const small = () => {
+      const m = new Sequential({ inputSize: 4, seed: 6, backend: b, layers: [dense(32, { activation: 'relu' }), dense(4)] });
+      return m.compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.05, momentum: 0.9 } });
+    };
+    assert.deepEqual(lrFinder(small().setPreprocessing(pca), raw, y, options), lrFinder(small(), pca.transform(raw), y, options));
   });
 
   it('rejects bad start, end, steps and smoothing with coded errors', () => {

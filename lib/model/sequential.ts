@@ -570,7 +570,8 @@ export class Sequential {
 
   /**
    * Preprocessing (a fitted Standardizer, MinMaxScaler or PCA) applied to every input of fit,
-   * fitAsync, evaluate and predict, exactly once, and saved with the model (saveModel) so that a
+   * fitAsync, evaluate and predict (and of checkModel and lrFinder), exactly once, and saved with
+   * the model (saveModel) so that a
    * loaded model applies it too: pass raw rows (or records) everywhere. Fit it on the training
    * rows first; null removes it. forward and lossAndGradient take the model's own rows and do not
    * apply it.

@@ -12,6 +12,7 @@ import type { LossSpec } from '../model/loss';
 import type { Input, Sequential, Target } from '../model/sequential';
 import type { OptimizerSpec } from '../optim';
 import { Rng } from '../rng';
+import type { Matrix } from '../tensor';
 import { gather, intOption, modelArg, onScratch, optimizerSpecOf, readRows, scratchOptimizer } from './scratch';
 import type { Rows } from './scratch';
 
@@ -338,17 +339,25 @@ function report(initial: InitialLossCheck, gradient: GradientCheck | null, overf
  * - units: dead (relu family) and saturated (sigmoid, tanh) fractions per layer at
  *   initialisation, from model.diagnostics().
  *
+ * x is read as fit reads it: records by the model's input columns, then the model's own
+ * preprocessing (setPreprocessing) applied, so pass the raw rows fit takes.
+ *
  * Findings never throw: they are listed in `findings` (and `text`); errors are for bad
  * arguments (coded TypeError/RangeError), a model with no loss (ERR_BLASNET_STATE) or a busy
  * model (ERR_BLASNET_BUSY). The model is left exactly as it was: parameters, gradients,
  * BatchNorm statistics, dropout stream and mode are restored, and its optimiser is not used.
  */
 export function checkModel(model: Sequential, x: Input, y: Target | ArrayLike<number>, options: CheckOptions = {}): ModelCheckReport {
+  modelArg('checkModel', model);
+  return checkRows(model, model.inputMatrix(x, 'checkModel'), y, options);
+}
+
+/** checkModel on the model's own rows, its preprocessing already applied (as fit holds them). */
+function checkRows(model: Sequential, x: Matrix, y: Target | ArrayLike<number>, options: CheckOptions): ModelCheckReport {
   const where = 'checkModel';
-  modelArg(where, model);
   if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object`);
   const loss = lossOf(model, options.loss, where);
-  const data = readRows(model, x, y, loss, where);
+  const data = readRows(x, y, loss, where);
   const rows = intOption(where, 'rows', options.rows, 256);
   const tolerance = numberOption(where, 'tolerance', options.tolerance, 0.05);
   const unitThreshold = numberOption(where, 'unitThreshold', options.unitThreshold, 0.2);
@@ -375,18 +384,33 @@ export function checkModel(model: Sequential, x: Input, y: Target | ArrayLike<nu
   });
 }
 
-/**
- * The cheap checks fit runs with `checks: true` (initial loss and units, one forward and
- * backward pass): prints the report through `print`, and never throws for a finding or a check
- * that cannot run (it prints why instead).
- */
-export function runStartChecks(model: Sequential, x: Input, y: Target | ArrayLike<number>, print: (line: string) => void = (s) => process.stdout.write(`${s}\n`)): ModelCheckReport | null {
+/** The checks runStartChecks runs: the initial loss and the units, one forward and backward pass. */
+const START_CHECKS: CheckOptions = { gradient: false, overfit: false };
+
+function printChecks(run: () => ModelCheckReport, print: (line: string) => void): ModelCheckReport | null {
   try {
-    const r = checkModel(model, x, y, { gradient: false, overfit: false });
+    const r = run();
     print(`checks: ${r.text.split('\n').join('\nchecks: ')}`);
     return r;
   } catch (e) {
     print(`checks: could not run: ${(e as Error).message}`);
     return null;
   }
+}
+
+/**
+ * The cheap checks fit runs with `checks: true` (initial loss and units, one forward and
+ * backward pass) on x as checkModel reads it: prints the report through `print`, and never throws
+ * for a finding or a check that cannot run (it prints why instead).
+ */
+export function runStartChecks(model: Sequential, x: Input, y: Target | ArrayLike<number>, print: (line: string) => void = (s) => process.stdout.write(`${s}\n`)): ModelCheckReport | null {
+  return printChecks(() => checkModel(model, x, y, START_CHECKS), print);
+}
+
+/**
+ * runStartChecks on the model's own rows, its preprocessing already applied: fit's, which holds
+ * its training rows that way and must not transform them a second time.
+ */
+export function runStartChecksOnRows(model: Sequential, x: Matrix, y: Target | ArrayLike<number>, print: (line: string) => void = (s) => process.stdout.write(`${s}\n`)): ModelCheckReport | null {
+  return printChecks(() => checkRows(model, x, y, START_CHECKS), print);
 }

@@ -77,6 +77,9 @@ function num(where: string, name: string, v: unknown, dflt: number): number {
  * over 2 steps each side) between the first tenth of the curve and its minimum; `minimum`, the lr at the minimum of the smoothed loss, and
  * `minimumOver10`; `suggestion` = steepest.
  *
+ * x is read as fit reads it: records by the model's input columns, then the model's own
+ * preprocessing (setPreprocessing) applied, so pass the raw rows fit takes.
+ *
  * The model and its optimiser are untouched: the run uses a fresh optimiser of the same spec
  * over the model's arenas and restores parameters, gradients, buffers, dropout stream and mode
  * afterwards (see checkModel). Errors: coded TypeError/RangeError for bad options (start > 0,
@@ -102,7 +105,7 @@ export function lrFinder(model: Sequential, x: Input, y: Target | ArrayLike<numb
   if (!(divergence > 1 && Number.isFinite(divergence))) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected divergence > 1 but received ${divergence}`);
   const loss = options.loss ?? (model.lossSpec ? (model.lossSpec.custom ?? model.lossSpec.spec as NonNullable<typeof model.lossSpec.spec>) : undefined);
   if (loss === undefined) throw new BlasnetError(ErrorCode.STATE, `${where}: no loss given; pass { loss } or set one with setLoss() or compile()`);
-  const data = readRows(model, x, y, loss, where);
+  const data = readRows(model.inputMatrix(x, where), y, loss, where);
   const spec = optimizerSpecOf(model, options.optimizer);
   const seed = options.seed ?? model.seed;
   if (!Number.isSafeInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${String(seed)}`);

@@ -7,7 +7,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { LossSpec } from '../model/loss';
 import { resolveLoss } from '../model/loss';
 import { Sequential as SequentialClass } from '../model/sequential';
-import type { Input, Sequential, Target } from '../model/sequential';
+import type { Sequential, Target } from '../model/sequential';
 import { typeName } from '../describe';
 import { createOptimizer } from '../optim';
 import type { Optimizer, OptimizerSpec } from '../optim';
@@ -71,20 +71,11 @@ export interface Rows {
   readonly width: number;
 }
 
-/** x and y as flat arrays, with shape and label checks that name `where`. */
-export function readRows(model: Sequential, x: Input, y: Target | ArrayLike<number>, loss: LossSpec, where: string): Rows {
-  let m: Matrix;
-  if (x instanceof Matrix) m = x;
-  else if (typedArrayTag(x) === 'Float32Array') {
-    const d = x as Float32Array;
-    if (typedLength(d) % model.inputSize !== 0) {
-      throw rangeError(ErrorCode.SHAPE, `${where}: Expected a whole number of rows of ${model.inputSize} features but received ${typedLength(d)} values`);
-    }
-    m = new Matrix(d, typedLength(d) / model.inputSize, model.inputSize);
-  } else if (Array.isArray(x)) m = Matrix.from(x);
-  else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array or array of rows for x`);
-  if (m.cols !== model.inputSize) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${model.inputSize} features per row but received ${m.cols}`);
-  if (m.rows < 1) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+/**
+ * x (the model's own rows: model.inputMatrix's, preprocessing applied) and y as flat arrays, with
+ * label and shape checks that name `where`.
+ */
+export function readRows(x: Matrix, y: Target | ArrayLike<number>, loss: LossSpec, where: string): Rows {
   const labels = resolveLoss(loss).name === 'crossEntropy' || resolveLoss(loss).name === 'multiMargin';
   let t: Int32Array | Float32Array;
   if (y instanceof Matrix) t = y.data;
@@ -92,8 +83,8 @@ export function readRows(model: Sequential, x: Input, y: Target | ArrayLike<numb
   else if (Array.isArray(y)) t = labels ? Int32Array.from(y as ArrayLike<number>) : Float32Array.from(y as ArrayLike<number>);
   else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array, Array) or targets (Float32Array, Matrix) for y`);
   const n = typedLength(t);
-  if (n % m.rows !== 0 || n === 0) throw rangeError(ErrorCode.SHAPE, `${where}: ${m.rows} rows of x but ${n} values of y`);
-  return { x: m.data.subarray(0, m.rows * m.cols), rows: m.rows, cols: m.cols, y: t, width: n / m.rows };
+  if (n % x.rows !== 0 || n === 0) throw rangeError(ErrorCode.SHAPE, `${where}: ${x.rows} rows of x but ${n} values of y`);
+  return { x: x.data.subarray(0, x.rows * x.cols), rows: x.rows, cols: x.cols, y: t, width: n / x.rows };
 }
 
 /** Copies of the given rows of x and y. */

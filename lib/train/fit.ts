@@ -30,7 +30,7 @@ import { progressBar } from './callbacks';
 import { createMetric, metricOn } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import type { LossSpec } from '../model/loss';
-import { runStartChecks } from '../recipe/checks';
+import { runStartChecksOnRows } from '../recipe/checks';
 import { checkFinite } from '../data/check';
 import { Dataset } from '../data/dataset';
 import { BatchNorm } from '../layers/batchnorm';
@@ -796,7 +796,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     // The checks run forward passes over the training rows, so those are scanned first.
     if (unscanned) checkFinite(model.backend, where, 'x', train.x.data, train.x.rows * train.x.cols);
     unscanned = false;
-    runStartChecks(model, train.x, train.y);
+    runStartChecksOnRows(model, train.x, train.y);
   }
   if (schedule && !options.resume) followSchedule(optimizer, schedule);
   model.train();
