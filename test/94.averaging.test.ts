@@ -6,7 +6,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, dense, dropout, Ensemble, mcPredict, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
+import { batchNorm, dense, dropout, Ensemble, mcPredict, predictProba, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
 import type { Backend } from '../lib';
 import { blobs, forEachBackend, rejectsCode, throwsCode } from './helpers';
 
@@ -145,6 +145,47 @@ forEachBackend('ensembles', (b) => {
     assert.deepEqual(back.predict(x).data, p.data);
     throwsCode(() => new Ensemble([member(1), new Sequential({ inputSize: 4, backend: b, layers: [dense(2)] })]), 'ERR_BLASNET_SHAPE', RangeError, 'model 1');
     throwsCode(() => new Ensemble([]), 'ERR_BLASNET_ARG_TYPE');
+  });
+
+  it('averages probabilities: members ending in logits (crossEntropy) are turned into softmax first, as predictProba does', () => {
+    const logits = (seed: number) => new Sequential({ inputSize: 4, seed, backend: b, layers: [dense(8, { activation: 'relu' }), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.02 } });
+    const e = new Ensemble([logits(1), logits(2), member(3)]);
+    e.fit(x, y, { epochs: 2, batchSize: 20 });
+    const p = e.predict(x);
+    const ps = e.models.map((m) => predictProba(m, x));
+    for (let i = 0; i < p.data.length; i++) {
+      const mean = (ps[0].data[i] + ps[1].data[i] + ps[2].data[i]) / 3;
+      assert.ok(Math.abs(p.data[i] - mean) < 1e-6, `output ${i}: ${p.data[i]} vs the mean probability ${mean}`);
+    }
+    for (let r = 0; r < p.rows; r++) {
+      const sum = p.row(r).reduce((a, v) => a + v, 0);
+      assert.ok(Math.abs(sum - 1) < 1e-5, `row ${r} sums to ${sum}`);
+    }
+    // A member whose outputs are not class scores cannot be averaged with ones that are.
+    const regression = new Sequential({ inputSize: 4, seed: 4, backend: b, layers: [dense(3)] }).compile({ loss: 'mse', optimizer: 'adam' });
+    throwsCode(() => new Ensemble([logits(1), regression]).predict(x), 'ERR_BLASNET_STATE', undefined, 'model 1');
+  });
+
+  it('evaluate reads y as the members\' evaluate does: plain arrays of targets score mse, of labels accuracy', () => {
+    const targets = Array.from({ length: x.length / 4 }, (_, i) => x[4 * i] - 0.5 * x[4 * i + 1]);
+    const regressor = (seed: number) => new Sequential({ inputSize: 4, seed, backend: b, layers: [dense(8, { activation: 'tanh' }), dense(1)] })
+      .compile({ loss: 'mse', optimizer: { name: 'adam', lr: 0.02 } });
+    const e = new Ensemble([regressor(1), regressor(2)]);
+    e.fit(x, Float32Array.from(targets), { epochs: 3, batchSize: 20 });
+    const p = e.predict(x);
+    let se = 0;
+    for (let i = 0; i < targets.length; i++) se += (p.data[i] - targets[i]) ** 2;
+    const scores = e.evaluate(x, targets);
+    assert.deepEqual(Object.keys(scores), ['mse']);
+    assert.ok(Math.abs(scores.mse - se / targets.length) < 1e-6, `mse ${scores.mse} vs ${se / targets.length}`);
+    assert.equal(e.evaluate(x, Float32Array.from(targets)).mse, scores.mse);
+    throwsCode(() => e.evaluate(x, y), 'ERR_BLASNET_ARG_TYPE', TypeError, 'mse takes targets');
+    // Classifiers: an integer array is labels; a fractional one is not a class.
+    const c = new Ensemble([member(1), member(2)]);
+    assert.equal(c.evaluate(x, Array.from(y)).accuracy, c.evaluate(x, y).accuracy);
+    throwsCode(() => c.evaluate(x, targets), 'ERR_BLASNET_LABEL', RangeError);
+    throwsCode(() => c.evaluate(x, Int32Array.from(y, (v) => v + 3)), 'ERR_BLASNET_LABEL', RangeError);
   });
 
   it('snapshotEnsemble keeps the model at the end of every cosine cycle', () => {

@@ -16,12 +16,8 @@ export interface PredictOptions {
   batchSize?: number;
 }
 
-/** How the model's outputs become probabilities. */
-function outputKind(model: Sequential, where: string): 'probabilities' | 'softmax' | 'sigmoid' {
-  const m = model as unknown as { layers?: unknown; predict?: unknown } | null;
-  if (m === null || typeof m !== 'object' || !Array.isArray(m.layers) || typeof m.predict !== 'function') {
-    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Sequential model`);
-  }
+/** How the model's outputs become probabilities, or null when they are not class scores. */
+function kindOf(model: Sequential): 'probabilities' | 'softmax' | 'sigmoid' | null {
   const act = model.layers[model.layers.length - 1].activationName();
   if (act === 'softmax' || act === 'sigmoid') return 'probabilities';
   const loss = model.lossSpec;
@@ -29,9 +25,35 @@ function outputKind(model: Sequential, where: string): 'probabilities' | 'softma
     if (loss && !loss.custom && loss.name === 'crossEntropy') return 'softmax';
     if (loss && !loss.custom && loss.name === 'binaryCrossEntropy') return 'sigmoid';
   }
+  return null;
+}
+
+function sequentialArg(model: Sequential, where: string): void {
+  const m = model as unknown as { layers?: unknown; predict?: unknown } | null;
+  if (m === null || typeof m !== 'object' || !Array.isArray(m.layers) || typeof m.predict !== 'function') {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Sequential model`);
+  }
+}
+
+/** How the model's outputs become probabilities; ERR_BLASNET_STATE when they are not class scores. */
+function outputKind(model: Sequential, where: string): 'probabilities' | 'softmax' | 'sigmoid' {
+  sequentialArg(model, where);
+  const kind = kindOf(model);
+  if (kind !== null) return kind;
+  const act = model.layers[model.layers.length - 1].activationName();
+  const loss = model.lossSpec;
   throw new BlasnetError(ErrorCode.STATE,
     `${where}: the outputs are not class scores (last activation ${act ?? 'none'}, loss ${loss ? loss.name : 'none'}); ` +
     'end the model in softmax or sigmoid, or compile it with crossEntropy or binaryCrossEntropy');
+}
+
+/**
+ * Whether predictProba takes this model: its outputs are probabilities (a final softmax or
+ * sigmoid) or logits of crossEntropy or binaryCrossEntropy. @internal
+ */
+export function hasClassScores(model: Sequential): boolean {
+  sequentialArg(model, 'hasClassScores');
+  return kindOf(model) !== null;
 }
 
 /**
@@ -62,14 +84,21 @@ export function predictProba(model: Sequential, x: Input | Dataset, options: Pre
  * the NaNs as they are.
  */
 export function predictClasses(model: Sequential, x: Input | Dataset, options: PredictOptions = {}): Int32Array {
-  const p = predictProba(model, x, options);
+  return classesOf(predictProba(model, x, options), 'predictClasses');
+}
+
+/**
+ * The class of every row of probabilities p, by predictClasses' rule (argmax; one output: 1 above
+ * 0.5); a row holding a NaN is ERR_BLASNET_DATA. @internal
+ */
+export function classesOf(p: Matrix, where: string): Int32Array {
   const { rows, cols, data } = p;
   const out = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let j = 0; j < cols; j++) {
       if (Number.isNaN(data[o + j])) {
-        throw new BlasnetError(ErrorCode.DATA, `predictClasses: row ${r} has no class: its probabilities hold NaN ` +
+        throw new BlasnetError(ErrorCode.DATA, `${where}: row ${r} has no class: its probabilities hold NaN ` +
           '(its input holds a NaN or an infinity, or the model\'s weights do); clean or impute the input first');
       }
     }

@@ -8,7 +8,9 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { decodeModel, encodeModel, loadModels, saveModels } from '../io/model-file';
 import type { Input, Sequential } from '../model/sequential';
 import { Matrix } from '../tensor';
+import { prepareData } from '../train/fit';
 import type { FitOptions, History, Labels } from '../train/fit';
+import { classesOf, hasClassScores, predictProba } from '../predict';
 import type { FitAsyncOptions } from '../train/async';
 import { Dataset } from '../data/dataset';
 import { typedArrayTag } from '../typed';
@@ -36,12 +38,18 @@ export class Ensemble {
     this.models = [...models];
   }
 
-  /** The mean of the members' predictions (each as model.predict returns it). */
+  /**
+   * The mean of the members' predictions: their class probabilities (predictProba: logits of
+   * crossEntropy or binaryCrossEntropy become softmax or sigmoid first) when their outputs are
+   * class scores, else their outputs as model.predict returns them (regression). Members of both
+   * kinds in one ensemble are ERR_BLASNET_STATE: their outputs cannot be averaged.
+   */
   predict(x: Input | Dataset, options: { batchSize?: number } = {}): Matrix {
+    const proba = this.classScores('Ensemble.predict');
     let sum: Float64Array | null = null;
     let rows = 0;
     for (const m of this.models) {
-      const p = m.predict(x, options);
+      const p = proba ? predictProba(m, x, options) : m.predict(x, options);
       rows = p.rows;
       if (!sum) sum = new Float64Array(p.rows * p.cols);
       for (let i = 0; i < sum.length; i++) sum[i] += p.data[i];
@@ -52,33 +60,52 @@ export class Ensemble {
     return new Matrix(out, rows, this.models[0].outputSize);
   }
 
+  /** Whether every member's outputs are class scores (see predict); a mix is ERR_BLASNET_STATE. */
+  private classScores(where: string): boolean {
+    const kinds = this.models.map(hasClassScores);
+    const other = kinds.indexOf(!kinds[0]);
+    if (other >= 0) {
+      const [scores, not] = kinds[0] ? [0, other] : [other, 0];
+      const m = this.models[not];
+      throw new BlasnetError(ErrorCode.STATE, `${where}: model ${scores} outputs class scores and model ${not} does not ` +
+        `(last activation ${m.layers[m.layers.length - 1].activationName() ?? 'none'}, loss ${m.lossSpec?.name ?? 'none'}); ` +
+        'probabilities cannot be averaged with other outputs');
+    }
+    return kinds[0];
+  }
+
   /**
-   * Scores of the averaged prediction: `accuracy` for class labels (Int32Array or integer array),
-   * `mse` for targets. A Dataset brings its own targets.
+   * Scores of the averaged prediction, with y read as the members' own evaluate reads it (by model
+   * 0's loss): `accuracy` for class labels (an Int32Array, or integers under a loss that takes
+   * labels; classes as predictClasses picks them), `mse` for targets (a Float32Array or Matrix,
+   * or numbers under a loss that takes targets). A Dataset brings its own targets. Errors as
+   * evaluate's: a fractional or out-of-range label is ERR_BLASNET_LABEL, class labels under a loss
+   * that takes targets ERR_BLASNET_ARG_TYPE.
    */
   evaluate(data: Dataset): Record<string, number>;
   evaluate(x: Input, y: Labels): Record<string, number>;
   evaluate(x: Input | Dataset, y?: Labels): Record<string, number> {
+    const where = 'Ensemble.evaluate';
+    let rows: Input = x as Input;
     if (x instanceof Dataset) {
-      if (x.y === null) throw rangeError(ErrorCode.SHAPE, 'Ensemble.evaluate: the Dataset has no targets; build it with Dataset.from(x, y)');
+      if (x.y === null) throw rangeError(ErrorCode.SHAPE, `${where}: the Dataset has no targets; build it with Dataset.from(x, y)`);
+      rows = x.x;
       y = x.y;
     }
+    const t = prepareData(this.models[0], rows, y as Labels, where, false).y;
     const p = this.predict(x);
-    if (typedArrayTag(y) === 'Int32Array' || Array.isArray(y)) {
-      const labels = y as ArrayLike<number>;
-      if (labels.length !== p.rows) throw rangeError(ErrorCode.SHAPE, `Ensemble.evaluate: Expected ${p.rows} labels but received ${labels.length}`);
-      const cls = p.argmax();
+    if (t instanceof Int32Array) {
+      const cls = classesOf(p, where);
       let ok = 0;
-      for (let i = 0; i < p.rows; i++) if (cls[i] === labels[i]) ok++;
+      for (let i = 0; i < p.rows; i++) if (cls[i] === t[i]) ok++;
       return { accuracy: ok / p.rows };
     }
-    const t = y instanceof Matrix ? y.data : y as Float32Array;
-    if (typedArrayTag(t) !== 'Float32Array' || t.length < p.rows * p.cols) {
-      throw rangeError(ErrorCode.SHAPE, `Ensemble.evaluate: Expected labels or ${p.rows * p.cols} target values`);
+    if (t.length !== p.rows * p.cols) {
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${p.rows * p.cols} target values ([${p.rows}, ${p.cols}]) but received ${t.length}`);
     }
     let se = 0;
-    for (let i = 0; i < p.rows * p.cols; i++) se += (p.data[i] - t[i]) ** 2;
-    return { mse: se / (p.rows * p.cols) };
+    for (let i = 0; i < t.length; i++) se += (p.data[i] - t[i]) ** 2;
+    return { mse: se / t.length };
   }
 
   /** Trains every member (each compiled) with fit, one after another, on (x, y) or a Dataset; their histories. */
