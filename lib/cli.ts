@@ -28,6 +28,7 @@ import type { DenseActivation } from './layers';
 import { Sequential } from './model/sequential';
 import { OPTIMIZER_NAMES } from './optim';
 import type { OptimizerSpec } from './optim';
+import { predictProba } from './predict';
 import type { ScheduleSpec } from './schedules';
 import { Matrix } from './tensor';
 import { csvLogger, earlyStopping, progressBar } from './train/callbacks';
@@ -367,8 +368,9 @@ function prepareImages(o: TrainOptions): Prepared {
 
 /** The report of a test set: text for people, figures for the JSON line. */
 function report(task: Task, model: Sequential, x: Matrix, y: Int32Array | Matrix, outputs: { classNames?: readonly string[]; preprocessor?: TabularPreprocessor }) {
-  const p = model.predict(x);
   if (task === 'classification') {
+    // ROC AUC ranks by p(class 1); a logits head's class-1 output alone ranks otherwise.
+    const p = predictProba(model, x);
     const yTrue = y as Int32Array;
     const names = outputs.classNames ?? Array.from({ length: p.cols }, (_, c) => String(c));
     const binary = p.cols === 2;
@@ -382,7 +384,7 @@ function report(task: Task, model: Sequential, x: Matrix, y: Int32Array | Matrix
     };
   }
   const prep = outputs.preprocessor as TabularPreprocessor;
-  const r = regressionReport(prep.inverseTargets(y as Matrix), prep.inverseTargets(p), { names: prep.labelColumns });
+  const r = regressionReport(prep.inverseTargets(y as Matrix), prep.inverseTargets(model.predict(x)), { names: prep.labelColumns });
   return { text: formatRegressionReport(r), figures: { r2: r.r2, mae: r.mae, rmse: r.rmse } };
 }
 
@@ -586,11 +588,19 @@ function predict(o: ModelCommandOptions & { output?: string; proba?: boolean }):
   setupBackend(o);
   const loaded = loadModel(o.model);
   const { model, metadata } = loaded;
+  // A classifier's outputs, as probabilities with --proba (predictProba: a logits head goes through
+  // the softmax its loss fused); a file without a loss is read under crossEntropy, as evaluate reads it.
+  const scores = (x: Matrix): Matrix => {
+    if (!o.proba) return model.predict(x);
+    if (!model.lossSpec) model.setLoss('crossEntropy');
+    return predictProba(model, x);
+  };
   const lines: string[] = [];
   let rows: number;
   if (o.csv || o.testCsv) {
     const { prep, table } = loadTable(o, loaded, 'predict');
-    const p = model.predict(prep.transform(table));
+    const x = prep.transform(table);
+    const p = prep.task === 'classification' ? scores(x) : model.predict(x);
     rows = p.rows;
     const numbers = table.rowNumbers;
     if (prep.task === 'classification') {
@@ -608,7 +618,7 @@ function predict(o: ModelCommandOptions & { output?: string; proba?: boolean }):
       for (let i = 0; i < v.rows; i++) lines.push([String(numbers?.[i] ?? i + 1), ...Array.from(v.data.subarray(i * v.cols, (i + 1) * v.cols), (x) => String(Number(x.toPrecision(7))))].join(','));
     }
   } else {
-    const p = model.predict(loadImages(o, 'test').x);
+    const p = scores(loadImages(o, 'test').x);
     rows = p.rows;
     const cls = p.argmax();
     const names = (metadata?.classNames ?? null) as string[] | null;

@@ -8,7 +8,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FASHION_MNIST_DIR, nativeAvailable, Rng, writeIdx } from '../lib';
+import { dense, FASHION_MNIST_DIR, loadMnistLike, nativeAvailable, Rng, rocAuc, saveModel, Sequential, writeIdx } from '../lib';
 
 const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-cli-'));
@@ -256,5 +256,36 @@ describe('blasnet train on an IDX directory', () => {
     writeSet(noTest, 'train', 40, 4, 4, 3);
     writeSet(noTest, 't10k', 0, 4, 4, 3);
     refused(trainOn(noTest), /train: \S*idx-no-test\/t10k-images-idx3-ubyte holds no images; the test set needs at least one.*ERR_BLASNET_DATA/s);
+  });
+
+  it('a model ending in logits: predict --proba prints predictProba, evaluate scores ROC AUC on it', function () {
+    this.timeout(60000);
+    const dir = path.join(tmp, 'idx-logits');
+    writeSet(dir, 't10k', 60, 4, 4, 2);
+    // Untrained weights of scale 1 give logits far from probabilities (outside [0, 1], rows not summing to 1).
+    const built = new Sequential({ inputSize: 16, seed: 5, layers: [dense(8, { activation: 'tanh' }), dense(2, { init: { name: 'normal', std: 1 } as never })] });
+    built.setLoss('crossEntropy');
+    const file = path.join(dir, 'logits.blasnet');
+    saveModel(file, built);
+    const test = loadMnistLike(dir, { split: 'test' });
+    const proba = built.predictProba(test.x);
+    const raw = built.predict(test.x);
+    const column = (m: typeof raw) => Float64Array.from({ length: m.rows }, (_, i) => m.data[2 * i + 1]);
+    const auc = rocAuc(test.labels, column(proba));
+    assert.notEqual(auc, rocAuc(test.labels, column(raw)), 'the fixture separates logits from probabilities');
+
+    const p = run('predict', '--model', file, '--data', dir, '--proba');
+    assert.equal(p.status, 0, p.stderr);
+    const lines = p.stdout.trim().split('\n');
+    assert.equal(lines[0], 'row,class,p(0),p(1)');
+    assert.equal(lines.length, 61);
+    lines.slice(1).forEach((line, i) => {
+      const probs = line.split(',').slice(2).map(Number);
+      assert.ok(Math.abs(probs[0] + probs[1] - 1) < 1e-5, `row ${i}: ${probs.join(' + ')} is not 1`);
+      probs.forEach((v, j) => assert.ok(Math.abs(v - proba.data[2 * i + j]) <= 1e-6, `row ${i}: p ${v} vs predictProba ${proba.data[2 * i + j]}`));
+    });
+    const e = run('evaluate', '--model', file, '--data', dir);
+    assert.equal(e.status, 0, e.stderr);
+    assert.equal(JSON.parse(e.stdout.trim().split('\n').pop() as string).rocAuc, auc);
   });
 });

@@ -9,7 +9,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Rng } from '../lib';
+import { defaultBackend, defaultBuild, loadModel, readTable, Rng, rocAuc, saveModel, TabularPreprocessor } from '../lib';
 
 const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-cli-tables-'));
@@ -144,6 +144,46 @@ describe('blasnet CLI on CSV tables', function () {
     assert.equal(cells[1], 'red');
     const sum = cells.slice(2).reduce((s, v) => s + Number(v), 0);
     assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
+  });
+
+  it('a model ending in logits (defaultBuild, as search --out saves it): predict --proba prints predictProba, evaluate scores ROC AUC on it', () => {
+    const r4 = new Rng(21);
+    const rows = Array.from({ length: 120 }, () => {
+      const a = r4.normal(), b = r4.normal();
+      return [a.toFixed(3), b.toFixed(3), a + 0.5 * b + 0.7 * r4.normal() > 0 ? 'yes' : 'no'];
+    });
+    const file = write('answers.csv', ['x1', 'x2', 'answer'], rows);
+    const table = readTable(file);
+    const prep = TabularPreprocessor.fit(table, { label: 'answer' });
+    const x = prep.transform(table), y = prep.targets(table) as Int32Array;
+    const built = defaultBuild({ hidden: [16], lr: 0.01 }, { inputSize: prep.inputSize, outputSize: prep.outputSize, task: 'classification', seed: 3, backend: defaultBackend().name });
+    built.fit(x, y, { epochs: 2, batchSize: 16, seed: 1 });
+    const saved = path.join(tmp, 'answers.blasnet');
+    saveModel(saved, built, { preprocessing: prep, metadata: { task: 'classification', classNames: prep.classNames } });
+    const { model } = loadModel(saved);
+    const proba = model.predictProba(x);
+    const raw = model.predict(x);
+    const column = (m: typeof raw) => Float64Array.from({ length: m.rows }, (_, i) => m.data[2 * i + 1]);
+    const auc = rocAuc(y, column(proba));
+    // The raw class-1 output ranks rows otherwise than p(yes): the two areas tell them apart.
+    assert.ok(Math.abs(auc - rocAuc(y, column(raw))) > 0.05, 'the fixture separates logits from probabilities');
+
+    const p = run('predict', '--model', saved, '--csv', file, '--proba');
+    assert.equal(p.status, 0, p.stderr);
+    const lines = p.stdout.trim().split('\n');
+    assert.equal(lines[0], 'row,answer,p(no),p(yes)');
+    assert.equal(lines.length, 121);
+    lines.slice(1).forEach((line, i) => {
+      const cells = line.split(',');
+      const probs = cells.slice(2).map(Number);
+      assert.ok(Math.abs(probs[0] + probs[1] - 1) < 1e-5, `row ${i + 1}: ${probs.join(' + ')} is not 1`);
+      probs.forEach((v, j) => assert.ok(Math.abs(v - proba.data[2 * i + j]) <= 1e-6, `row ${i + 1}: p ${v} vs predictProba ${proba.data[2 * i + j]}`));
+      assert.equal(cells[1], proba.data[2 * i + 1] > proba.data[2 * i] ? 'yes' : 'no');
+    });
+
+    const e = run('evaluate', '--model', saved, '--csv', file);
+    assert.equal(e.status, 0, e.stderr);
+    assert.equal(e.json().rocAuc, auc);
   });
 
   it('--delimiter reads semicolon and tab files; a file read with the wrong one says which to pass', () => {
