@@ -194,6 +194,15 @@ forEachBackend('Sequential', (b) => {
     assert.deepEqual(m.parameters().map((v) => v.name), ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']);
   });
 
+  it('keeps its own copy of the layer list: layers added to the caller\'s array later are not part of it', () => {
+    const layers = [dense(3), dense(1)];
+    const m = new Sequential({ inputSize: 2, backend: b, layers });
+    layers.push(dense(4, { name: 'late' }));
+    assert.equal(m.layers.length, 2);
+    assert.ok(Object.isFrozen(m.layers));
+    assert.equal(m.predict(new Float32Array(2)).cols, 1);
+  });
+
   it('same seed, same weights; different seed, different weights', () => {
     assert.deepEqual(make(5).params, make(5).params);
     assert.notDeepEqual(make(5).params, make(6).params);

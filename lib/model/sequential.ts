@@ -37,6 +37,7 @@ import type { PredictOptions } from '../predict';
 export interface SequentialOptions {
   /** Features per sample. */
   inputSize: number;
+  /** The layers, in order; the model keeps its own copy of the list. */
   layers: Layer[];
   /** Seeds the initial weights and the dropout masks. Default 0. */
   seed?: number;
@@ -156,7 +157,8 @@ export class Sequential {
     this.backend = typeof options.backend === 'string' ? getBackend(options.backend) : options.backend ?? defaultBackend();
     this.inputSize = inputSize;
     this.spec = { width: inputSize, columns: null, preprocessing: null };
-    this.layers = layers;
+    // A copy: layers pushed onto the caller's array later have no place in the arenas.
+    this.layers = Object.freeze(layers.slice());
     this.seed = seed;
     this.loss = options.loss === undefined ? null : resolveLoss(options.loss);
 
