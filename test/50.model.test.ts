@@ -194,6 +194,19 @@ forEachBackend('Sequential', (b) => {
     assert.deepEqual(m.parameters().map((v) => v.name), ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']);
   });
 
+  it('layer names that clash, given or taken from an index, are ERR_BLASNET_ARG_RANGE naming the name', () => {
+    throwsCode(() => new Sequential({ inputSize: 2, backend: b, layers: [dense(3, { name: 'hidden' }), dense(3, { name: 'hidden' })] }),
+      'ERR_BLASNET_ARG_RANGE', RangeError, 'layers 0 and 1 are both named "hidden"');
+    // An unnamed layer's parameters are named by its index.
+    throwsCode(() => new Sequential({ inputSize: 2, backend: b, layers: [dense(3, { name: '1' }), dense(3)] }),
+      'ERR_BLASNET_ARG_RANGE', RangeError, 'layer 0 is named "1", the name unnamed layer 1 takes from its index');
+    throwsCode(() => new Sequential({ inputSize: 2, backend: b, layers: [dense(3), batchNorm(), dense(3, { name: '0' })] }),
+      'ERR_BLASNET_ARG_RANGE', RangeError, 'layer 2 is named "0", the name unnamed layer 0 takes from its index');
+    // A name equal to the layer's own index clashes with nothing.
+    const own = new Sequential({ inputSize: 2, backend: b, layers: [dense(3), dense(1, { name: '1' })] });
+    assert.deepEqual(own.parameters().map((v) => v.name), ['0.weight', '0.bias', '1.weight', '1.bias']);
+  });
+
   it('keeps its own copy of the layer list: layers added to the caller\'s array later are not part of it', () => {
     const layers = [dense(3), dense(1)];
     const m = new Sequential({ inputSize: 2, backend: b, layers });

@@ -92,6 +92,19 @@ forEachBackend('model files', (b) => {
     throwsCode(() => loadModel(path.join(tmp, 'text.blasnet')), 'ERR_BLASNET_FORMAT', undefined, 'magic');
   });
 
+  it('layer names that clash: a file holding them is ERR_BLASNET_FORMAT naming the name; a model renamed into a clash is not saved', () => {
+    const doc = decode(encodeModel(model(b))) as { model: { layers: { name: string | null }[] } };
+    doc.model.layers[4].name = 'in';
+    throwsCode(() => decodeModel(encode(doc), { backend: b }), 'ERR_BLASNET_FORMAT', undefined, 'layers 0 and 4 are both named "in"');
+    doc.model.layers[4].name = '2';
+    throwsCode(() => decodeModel(encode(doc), { backend: b }), 'ERR_BLASNET_FORMAT', undefined, '"2"');
+    const m = model(b);
+    m.layers[1].name = 'in';
+    const file = path.join(tmp, `renamed-${b.name}.blasnet`);
+    throwsCode(() => saveModel(file, m), 'ERR_BLASNET_ARG_RANGE', RangeError, 'layers 0 and 1 are both named "in"');
+    assert.ok(!fs.existsSync(file));
+  });
+
   it('saving into a missing directory is an IO error and writes nothing', () => {
     throwsCode(() => saveModel(path.join(tmp, 'no', 'such', 'dir.blasnet'), model(b)), 'ERR_BLASNET_IO');
   });

@@ -8,6 +8,7 @@ import type { Backend } from '../backend/types';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Activation, BatchNorm, Dense, Dropout, GaussianNoise, layerFromConfig, PReLU } from '../layers';
 import type { Layer, LayerConfig } from '../layers';
+import { layerIds } from '../layers/check';
 import { Sequential } from '../model/sequential';
 import type { ModelConfig } from '../model/sequential';
 import { decode, decodeFile, encode, tensorLength, writeFileAtomic } from './format';
@@ -99,6 +100,8 @@ function modelDocument(model: Sequential, extras: ModelExtras, where: string): M
   }
   // While fitAsync trains, the weights are consistent only when its worker waits for callbacks.
   model.notBusy(where, true);
+  // Names set on the layers after the model was built must still be unique, or the file would not load.
+  layerIds(where, model.layers);
   const doc: ModelDocument = {
     format: 'blasnet-model',
     library: LIBRARY_VERSION,
@@ -218,6 +221,7 @@ function checkDocument(doc: Partial<ModelDocument>, fail: (msg: string) => never
       if (!l || typeof l !== 'object') throw new BlasnetError(ErrorCode.FORMAT, 'a layer is not an object');
       return layerFromConfig(l as LayerConfig);
     });
+    layerIds('Sequential', layers);
   } catch (e) {
     fail(`invalid architecture: ${(e as Error).message}`);
   }

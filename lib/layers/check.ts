@@ -27,3 +27,28 @@ export function oneOf<T extends string>(where: string, name: string, v: unknown,
   }
   return v as T;
 }
+
+/**
+ * The name each layer's tensors are called by (`<id>.weight`, `<id>.runningMean`, ...): the
+ * layer's name, or its index in the model when it has none. Two layers with the same one would
+ * give two tensors one name, which exports and files look tensors up by: ERR_BLASNET_ARG_RANGE
+ * naming the name and both layers.
+ */
+export function layerIds(where: string, layers: readonly { readonly name?: string | null }[]): string[] {
+  const ids: string[] = [];
+  const first = new Map<string, number>();
+  layers.forEach((layer, i) => {
+    const id = String(layer.name ?? i);
+    const j = first.get(id);
+    if (j !== undefined) {
+      const unnamed = layers[j].name == null ? j : layer.name == null ? i : -1;
+      const named = unnamed === j ? i : j;
+      const clash = unnamed < 0 ? `layers ${j} and ${i} are both named ${JSON.stringify(id)}`
+        : `layer ${named} is named ${JSON.stringify(id)}, the name unnamed layer ${unnamed} takes from its index`;
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: ${clash}; layer names must be unique, as they name the parameters (${id}.weight, ...)`);
+    }
+    first.set(id, i);
+    ids.push(id);
+  });
+  return ids;
+}

@@ -7,6 +7,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { initialize } from '../init';
 import { Layer } from '../layers/layer';
 import type { BufferView, LayerConfig, ParamSpec, PassContext } from '../layers/layer';
+import { layerIds } from '../layers/check';
 import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
 import { Rng } from '../rng';
@@ -37,7 +38,11 @@ import type { PredictOptions } from '../predict';
 export interface SequentialOptions {
   /** Features per sample. */
   inputSize: number;
-  /** The layers, in order; the model keeps its own copy of the list. */
+  /**
+   * The layers, in order; the model keeps its own copy of the list. Each layer's name (its index
+   * when it has none) names its parameters, so two layers named alike, or a name that is an
+   * unnamed layer's index, are ERR_BLASNET_ARG_RANGE.
+   */
   layers: Layer[];
   /** Seeds the initial weights and the dropout masks. Default 0. */
   seed?: number;
@@ -152,6 +157,7 @@ export class Sequential {
     if (new Set(layers).size !== layers.length) {
       throw rangeError(ErrorCode.ARG_RANGE, `${where}: the same layer object appears twice; create one per position`);
     }
+    const ids = layerIds(where, layers);
     const seed = options.seed ?? 0;
     if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${String(seed)}`);
     this.backend = typeof options.backend === 'string' ? getBackend(options.backend) : options.backend ?? defaultBackend();
@@ -195,7 +201,7 @@ export class Sequential {
     // The initialisers write every parameter: their pages are mapped in one call first.
     if (this.ownsArenas) prefault(this.params);
     this.views = specs.map(({ layer, spec, offset, size: n }) => ({
-      name: `${layers[layer].name ?? layer}.${spec.name}`,
+      name: `${ids[layer]}.${spec.name}`,
       shape: spec.shape,
       data: this.params.subarray(offset, offset + n),
       grad: this.grads.subarray(offset, offset + n),
