@@ -236,6 +236,15 @@ describe('ONNX export: the graph and bad input', () => {
     throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_UNSUPPORTED', undefined, '"doubling"');
   });
 
+  it('layers renamed to share a name are ERR_BLASNET_ARG_RANGE naming it, not a graph with one layer\'s weights in both places', () => {
+    const m = new Sequential({ inputSize: 4, layers: [dense(4, { activation: 'tanh', name: 'hidden' }), dense(4, { name: 'out' })] });
+    m.layers[1].name = 'hidden';
+    throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_ARG_RANGE', RangeError, 'layers 0 and 1 are both named "hidden"');
+    m.layers[1].name = '0';
+    m.layers[0].name = undefined;
+    throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_ARG_RANGE', RangeError, '"0"');
+  });
+
   it('a CustomLoss head is ERR_BLASNET_UNSUPPORTED naming it', () => {
     const m = new Sequential({
       inputSize: 3, layers: [dense(2)],

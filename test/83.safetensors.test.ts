@@ -101,6 +101,24 @@ describe('safetensors: keys and bad input', () => {
       '3.running_mean', '3.running_var', '3.num_batches_tracked', '4.weight']);
   });
 
+  it('a layer named as another layer\'s torch index is ERR_BLASNET_ARG_RANGE naming the key, and no file is written', () => {
+    // Modules 0 (Linear), 1 (ReLU), 2 (the layer named "3"), 3 (the last Linear, unnamed).
+    const m = new Sequential({ inputSize: 3, layers: [dense(4, { activation: 'relu' }), dense(4, { name: '3' }), dense(4)] });
+    throwsCode(() => stateDictEntries(m), 'ERR_BLASNET_ARG_RANGE', RangeError, 'key 3.weight would name two tensors (3.weight and 2.weight)');
+    const f = path.join(tmp, 'clash.safetensors');
+    throwsCode(() => saveSafetensors(m, f), 'ERR_BLASNET_ARG_RANGE', RangeError, '3.weight');
+    assert.ok(!fs.existsSync(f));
+    // options.keys cannot part them: both tensors have the same default key.
+    throwsCode(() => stateDictEntries(m, { keys: { '3.weight': 'a.weight' } }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'key 3.weight would name two tensors (3.weight and 2.weight)');
+  });
+
+  it('layers renamed to share a name are ERR_BLASNET_ARG_RANGE naming it', () => {
+    const m = new Sequential({ inputSize: 3, layers: [dense(4, { name: 'a' }), dense(2, { name: 'b' })] });
+    m.layers[1].name = 'a';
+    throwsCode(() => stateDictEntries(m), 'ERR_BLASNET_ARG_RANGE', RangeError, 'layers 0 and 1 are both named "a"');
+    throwsCode(() => encodeSafetensors(m), 'ERR_BLASNET_ARG_RANGE', RangeError, '"a"');
+  });
+
   const good = () => encodeSafetensors(MODELS.classifier(undefined, 5));
 
   it('missing, unexpected and wrongly shaped tensors are listed together, and nothing is loaded', () => {

@@ -8,6 +8,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { writeFileAtomic } from '../io/format';
 import { Activation, BatchNorm, Dense, Dropout, GaussianNoise, PReLU } from '../layers';
 import type { Layer } from '../layers';
+import { layerIds } from '../layers/check';
 import type { Sequential } from '../model/sequential';
 import { MinMaxScaler, PCA, Standardizer } from '../data/preprocess';
 import { TabularPreprocessor } from '../data/tabular';
@@ -351,6 +352,8 @@ export function encodeOnnx(model: Sequential, options: OnnxExportOptions = {}): 
 
 function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions): Uint8Array {
   const m = checkModel(where, model);
+  // Weights are looked up by name: two layers of one name would both get the same tensors.
+  layerIds(where, m.layers);
   if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object`);
   const opset = checkOpset(where, options.opset ?? 17);
   const custom = m.lossSpec?.custom;

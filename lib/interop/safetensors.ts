@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { writeFileAtomic } from '../io/format';
 import { Activation, BatchNorm, Dense, Dropout, PReLU } from '../layers';
+import { layerIds } from '../layers/check';
 import type { Sequential } from '../model/sequential';
 
 /** Largest header read (as the reference implementation): a bigger claim is a malformed file. */
@@ -248,12 +249,13 @@ export function stateDictEntries(model: Sequential, options: SafetensorsOptions 
     throw typeError(ErrorCode.ARG_TYPE, 'safetensors: Expected a Sequential model');
   }
   if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, 'safetensors: Expected an options object');
+  const ids = layerIds('safetensors', model.layers);
   const params = new Map(model.parameters().map((v) => [v.name, v]));
   const buffers = new Map(model.buffers().map((b) => [b.name, b.data]));
   const entries: StateDictEntry[] = [];
   let k = 0;
   model.layers.forEach((layer, i) => {
-    const id = layer.name ?? String(i);
+    const id = ids[i];
     const mod = layer.name ?? String(k);
     const param = (own: string, torch: string) => {
       const v = params.get(`${id}.${own}`);
@@ -284,6 +286,13 @@ export function stateDictEntries(model: Sequential, options: SafetensorsOptions 
       }
     }
   });
+  // A layer's name can be another layer's index in the torch Sequential ("3" beside module 3).
+  const clash = firstRepeated(entries.map((e) => e.key));
+  if (clash !== null) {
+    const [a, b] = entries.filter((e) => e.key === clash).map((e) => e.name ?? e.key);
+    throw rangeError(ErrorCode.ARG_RANGE, `safetensors: the state_dict key ${clash} would name two tensors (${a} and ${b}); `
+      + 'a layer\'s name must not be the index of another module in the equivalent nn.Sequential');
+  }
   const keys = options.keys;
   if (keys === undefined) return entries;
   if (keys === null || typeof keys !== 'object') throw typeError(ErrorCode.ARG_TYPE, 'safetensors: Expected an object mapping state_dict keys to file keys for options.keys');
@@ -294,10 +303,19 @@ export function stateDictEntries(model: Sequential, options: SafetensorsOptions 
   const bad = Object.entries(keys).filter(([, v]) => typeof v !== 'string' || v === '' || v === '__metadata__');
   if (bad.length > 0) throw typeError(ErrorCode.ARG_TYPE, `safetensors: options.keys must map to non-empty strings other than __metadata__ (${bad.map(([k]) => k).join(', ')})`);
   const mapped = entries.map((e) => (Object.prototype.hasOwnProperty.call(keys, e.key) ? { ...e, key: keys[e.key] } : e));
-  const seen = new Set<string>();
-  const twice = mapped.filter((e) => seen.size === seen.add(e.key).size).map((e) => e.key);
-  if (twice.length > 0) throw rangeError(ErrorCode.ARG_RANGE, `safetensors: options.keys gives two tensors the key ${twice.join(', ')}`);
+  const twice = firstRepeated(mapped.map((e) => e.key));
+  if (twice !== null) throw rangeError(ErrorCode.ARG_RANGE, `safetensors: options.keys gives two tensors the key ${twice}`);
   return mapped;
+}
+
+/** The first value that occurs a second time, or null. */
+function firstRepeated(values: readonly string[]): string | null {
+  const seen = new Set<string>();
+  for (const v of values) {
+    if (seen.has(v)) return v;
+    seen.add(v);
+  }
+  return null;
 }
 
 /**
