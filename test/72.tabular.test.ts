@@ -179,6 +179,14 @@ describe('TabularPreprocessor', () => {
     assert.equal((TabularPreprocessor.fit(rows, { label: 'a', scaleTargets: false }).targets(rows) as Matrix).data[0], 10);
   });
 
+  it('is not stored with a model of another input width: ERR_BLASNET_SHAPE naming both widths', () => {
+    const p = TabularPreprocessor.fit(table, { label: 'y' });
+    const model = new Sequential({ inputSize: p.inputSize + 1, layers: [dense(3, { activation: 'softmax' })] });
+    throwsCode(() => encodeModel(model, { preprocessing: p }), 'ERR_BLASNET_SHAPE', RangeError,
+      `the table preprocessing returns ${p.inputSize} features per row but the model takes ${p.inputSize + 1}`);
+    throwsCode(() => encodeModel(model, { preprocessing: p.toJSON() }), 'ERR_BLASNET_SHAPE', RangeError, `returns ${p.inputSize} features`);
+  });
+
   forEachBackend('is stored in the model file and returned by loadModel', (b) => {
     const p = TabularPreprocessor.fit(table, { label: 'y' });
     const model = new Sequential({ inputSize: p.inputSize, backend: b, seed: 3, layers: [dense(4, { activation: 'relu' }), dense(3, { activation: 'softmax' })] });

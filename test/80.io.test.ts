@@ -7,7 +7,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, dense, dropout, prelu, Rng, Sequential } from '../lib';
+import { batchNorm, dense, dropout, Matrix, prelu, Rng, Sequential, Standardizer } from '../lib';
 import type { SequentialOptions } from '../lib';
 import { decode, encode } from '../lib/io/format';
 import { decodeModel, encodeModel, loadModel, saveModel } from '../lib/io/model-file';
@@ -103,6 +103,22 @@ forEachBackend('model files', (b) => {
     const file = path.join(tmp, `renamed-${b.name}.blasnet`);
     throwsCode(() => saveModel(file, m), 'ERR_BLASNET_ARG_RANGE', RangeError, 'layers 0 and 1 are both named "in"');
     assert.ok(!fs.existsSync(file));
+  });
+
+  it('a scaler returning another width than the model takes is not saved (ERR_BLASNET_SHAPE); a file holding one is ERR_BLASNET_FORMAT', () => {
+    const wrong = new Standardizer().fit(new Matrix(new Rng(5).uniformArray(30 * 5, -1, 1), 30, 5));
+    const m = model(b);
+    // Assigning the field skips setPreprocessing's checks.
+    m.preprocessing = wrong;
+    const file = path.join(tmp, `wide-${b.name}.blasnet`);
+    throwsCode(() => saveModel(file, m), 'ERR_BLASNET_SHAPE', RangeError, 'the Standardizer returns 5 features per row but the model takes 6');
+    assert.ok(!fs.existsSync(file));
+    throwsCode(() => encodeModel(model(b), { preprocessing: wrong }), 'ERR_BLASNET_SHAPE', RangeError, 'returns 5 features');
+    throwsCode(() => encodeModel(model(b), { preprocessing: wrong.toJSON() }), 'ERR_BLASNET_SHAPE', RangeError, 'returns 5 features');
+    throwsCode(() => encodeModel(model(b), { preprocessing: { ...wrong.toJSON(), std: [] } }), 'ERR_BLASNET_FORMAT', undefined, 'invalid preprocessing');
+    const doc = decode(encodeModel(model(b))) as Record<string, unknown>;
+    doc.preprocessing = wrong.toJSON();
+    throwsCode(() => decodeModel(encode(doc), { backend: b }), 'ERR_BLASNET_FORMAT', undefined, 'the Standardizer returns 5 features per row but the model takes 6');
   });
 
   it('saving into a missing directory is an IO error and writes nothing', () => {

@@ -267,6 +267,23 @@ describe('ONNX export: the graph and bad input', () => {
     throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_ARG_TYPE', TypeError, 'Broken.toOnnx()');
   });
 
+  it('preprocessing returning another width than the model takes is ERR_BLASNET_SHAPE naming both widths', () => {
+    const raw = new Matrix(new Rng(8).uniformArray(20 * 7, -1, 1), 20, 7);
+    const m = model();
+    throwsCode(() => encodeOnnx(m, { preprocessing: new Standardizer().fit(raw) }), 'ERR_BLASNET_SHAPE', RangeError,
+      'the Standardizer returns 7 features per row but the model takes 5');
+    throwsCode(() => encodeOnnx(m, { preprocessing: new PCA({ components: 4 }).fit(raw), input: 'preprocessed' }), 'ERR_BLASNET_SHAPE', RangeError,
+      'the PCA returns 4 features per row but the model takes 5');
+    // Assigning the field skips setPreprocessing's checks.
+    m.preprocessing = new MinMaxScaler().fit(raw);
+    throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_SHAPE', RangeError, 'the MinMaxScaler returns 7 features per row but the model takes 5');
+    const records = [{ size: 50, rooms: 2, price: 150 }, { size: 60, rooms: 3, price: 260 }, { size: 70, rooms: 3, price: 210 }];
+    const prep = TabularPreprocessor.fit(records, { label: 'price', task: 'regression' });
+    const wide = new Sequential({ inputSize: prep.inputSize + 1, layers: [dense(1)] });
+    throwsCode(() => encodeOnnx(wide, { preprocessing: prep }), 'ERR_BLASNET_SHAPE', RangeError,
+      `the table preprocessing returns ${prep.inputSize} features per row but the model takes ${prep.inputSize + 1}`);
+  });
+
   it('a table with a text column needs input \'preprocessed\': ERR_BLASNET_UNSUPPORTED naming the column and the option', () => {
     const records = [{ size: 50, city: 'A', price: 150 }, { size: 60, city: 'B', price: 260 }, { size: 70, city: 'A', price: 210 }];
     const prep = TabularPreprocessor.fit(records, { label: 'price', task: 'regression' });

@@ -119,6 +119,13 @@ forEachBackend('compileInference', (backend) => {
     throwsCode(() => compileInference(m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'TableEncoder');
   });
 
+  it('a stored scaler returning another width than the model takes is ERR_BLASNET_SHAPE naming both widths', () => {
+    const m = make();
+    // Assigning the field skips setPreprocessing's checks.
+    m.preprocessing = new Standardizer().fit(new Matrix(new Rng(6).uniformArray(20 * 5, -1, 1), 20, 5));
+    throwsCode(() => compileInference(m), 'ERR_BLASNET_SHAPE', RangeError, 'the Standardizer returns 5 features per row but the model takes 6');
+  });
+
   /** Dense layers with parameter-free layers between them, odd widths (none a multiple of 16). */
   const makeDense = (inputSize = 13) => new Sequential({
     inputSize, seed: 8, backend,

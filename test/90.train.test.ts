@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Writable } from 'stream';
-import { batchNorm, dense, dropout, jsBackend, Matrix, progressBar, Rng, saveModel, Sequential, Standardizer } from '../lib';
+import { batchNorm, dense, dropout, jsBackend, Matrix, PCA, progressBar, Rng, saveModel, Sequential, Standardizer } from '../lib';
 import type { Backend } from '../lib';
 import { loadModel } from '../lib/io/model-file';
 import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
@@ -315,6 +315,20 @@ forEachBackend('preprocessing stored with the model', (b) => {
     assert.deepEqual(loaded.model.predict(x).data, m.predict(x).data);
     throwsCode(() => m.predict(x.data), 'ERR_BLASNET_ARG_TYPE', TypeError, 'preprocessing');
     throwsCode(() => classifier(b).setPreprocessing(new Standardizer()), 'ERR_BLASNET_STATE');
+  });
+
+  it('returning another width than the model takes is ERR_BLASNET_SHAPE naming both widths; the raw width is free', () => {
+    const raw = new Matrix(new Rng(3).uniformArray(40 * 6, -1, 1), 40, 6);
+    const m = classifier(b);
+    throwsCode(() => m.setPreprocessing(new Standardizer().fit(raw)), 'ERR_BLASNET_SHAPE', RangeError,
+      'the Standardizer returns 6 features per row but the model takes 4');
+    throwsCode(() => m.setPreprocessing(new PCA({ components: 3, backend: b }).fit(raw)), 'ERR_BLASNET_SHAPE', RangeError,
+      'the PCA returns 3 features per row but the model takes 4');
+    assert.equal(m.preprocessing, null);
+    const pca = new PCA({ components: 4, backend: b }).fit(raw);
+    m.setPreprocessing(pca);
+    assert.equal(m.preprocessing, pca);
+    assert.equal(m.predict(raw).rows, 40);
   });
 });
 

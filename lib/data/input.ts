@@ -10,6 +10,8 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import { Dataset } from './dataset';
+import { MinMaxScaler, PCA, Standardizer } from './preprocess';
+import { TabularPreprocessor } from './tabular';
 
 /** One data row as a JSON body or a database driver gives it: column name -> value. */
 export type DataRecord = Readonly<Record<string, unknown>>;
@@ -189,6 +191,30 @@ function numberRows(x: ArrayLike<ArrayLike<number>>, where: string): Matrix {
     }
   }
   return new Matrix(data, r, c);
+}
+
+/**
+ * Features per row that a preprocessing of blasnet's own returns: a fitted Standardizer's or
+ * MinMaxScaler's columns, a fitted PCA's components, a TabularPreprocessor's inputSize; null for
+ * anything else (a preprocessor of the caller's, or one not fitted yet).
+ */
+export function preprocessedWidth(p: unknown): number | null {
+  if (p instanceof TabularPreprocessor) return p.inputSize;
+  if (p instanceof Standardizer) return p.mean?.length ?? null;
+  if (p instanceof MinMaxScaler) return p.min?.length ?? null;
+  if (p instanceof PCA) return p.components?.rows ?? null;
+  return null;
+}
+
+/**
+ * ERR_BLASNET_SHAPE, naming both widths, when `p` is known to return other than the `inputSize`
+ * features per row a model takes: a scaler or table preprocessing fitted for another model.
+ */
+export function checkPreprocessedWidth(where: string, p: unknown, inputSize: number): void {
+  const width = preprocessedWidth(p);
+  if (width === null || width === inputSize) return;
+  const name = p instanceof TabularPreprocessor ? 'table preprocessing' : p instanceof Standardizer ? 'Standardizer' : p instanceof MinMaxScaler ? 'MinMaxScaler' : 'PCA';
+  throw rangeError(ErrorCode.SHAPE, `${where}: the ${name} returns ${width} features per row but the model takes ${inputSize} (its inputSize)`);
 }
 
 function widthError(where: string, width: number, cols: number, columns: readonly string[] | null): RangeError {

@@ -14,6 +14,7 @@ import { Rng } from '../rng';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import { MinMaxScaler, PCA, Standardizer } from '../data/preprocess';
+import { checkPreprocessedWidth } from '../data/input';
 
 /**
  * x: rows of raw features, one after another (the row count is x.length / inputSize). Returns
@@ -144,6 +145,7 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
     const name = (pre as { constructor?: { name?: string } }).constructor?.name ?? typeof pre;
     throw new BlasnetError(ErrorCode.UNSUPPORTED, `${where}: the model's preprocessing ${name} does not take rows of numbers; compile a model without it and transform the rows first`);
   }
+  if (pre) checkPreprocessedWidth(where, pre, model.inputSize);
   const inputSize = pre ? pre.toJSON().cols : model.inputSize;
   const outputSize = model.outputSize;
   const backend = model.backend;

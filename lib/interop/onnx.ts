@@ -12,6 +12,7 @@ import { layerIds } from '../layers/check';
 import type { Sequential } from '../model/sequential';
 import { MinMaxScaler, PCA, Standardizer } from '../data/preprocess';
 import { TabularPreprocessor } from '../data/tabular';
+import { checkPreprocessedWidth } from '../data/input';
 import { OnnxAttributeType, OnnxDataType, onnxModelType } from './onnx-schema';
 
 /** Options of exportOnnx and encodeOnnx. */
@@ -22,7 +23,8 @@ export interface OnnxExportOptions {
   graphName?: string;
   /**
    * Preprocessing to put in front of the network instead of the model's own: e.g. the
-   * TabularPreprocessor loadModel returns for a model trained on a table.
+   * TabularPreprocessor loadModel returns for a model trained on a table. A built-in one that
+   * returns another width than the model's inputSize is ERR_BLASNET_SHAPE.
    */
   preprocessing?: unknown;
   /**
@@ -367,6 +369,7 @@ function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions)
   }
   const raw = input === 'raw';
   const given = options.preprocessing ?? m.preprocessing;
+  checkPreprocessedWidth(where, given, m.inputSize);
   const pre = given ? preprocessingOf(where, given, raw) : null;
   const g = new OnnxGraph(opset);
   const params = new Map(m.parameters().map((v) => [v.name, v.data]));

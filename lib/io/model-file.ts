@@ -12,6 +12,7 @@ import { layerIds } from '../layers/check';
 import { Sequential } from '../model/sequential';
 import type { ModelConfig } from '../model/sequential';
 import { decode, decodeFile, encode, tensorLength, writeFileAtomic } from './format';
+import { checkPreprocessedWidth } from '../data/input';
 import { preprocessorFromJSON } from '../data/preprocess';
 import { TabularPreprocessor } from '../data/tabular';
 import type { BuiltInLossSpec } from '../model/loss';
@@ -34,7 +35,8 @@ export interface ModelExtras {
    * loadModel attaches to the model again. Or a TabularPreprocessor (or its toJSON()), which
    * loadModel returns as `preprocessor`: it turns raw table rows into the model's input. A model
    * with its own scaler cannot also store another preprocessing (ERR_BLASNET_STATE): every input
-   * would be transformed twice.
+   * would be transformed twice. A scaler or table preprocessing that returns another width than
+   * the model's inputSize is ERR_BLASNET_SHAPE.
    */
   preprocessing?: unknown;
   /** Anything else: training history, dataset, dates. */
@@ -80,6 +82,9 @@ const LIBRARY_VERSION: string = (() => {
   }
 })();
 
+/** The `type`s of the preprocessing loadModel attaches to the model itself (setPreprocessing). */
+const SCALERS: readonly string[] = ['Standardizer', 'MinMaxScaler', 'PCA'];
+
 /** The most layers a model file may hold (written or read). */
 export const MAX_LAYERS = 4096;
 
@@ -111,7 +116,7 @@ function modelDocument(model: Sequential, extras: ModelExtras, where: string): M
     ...extras,
     optimizer: arenaAsTensor(extras.optimizer === null ? undefined
       : extras.optimizer ?? (model.optimizer && model.optimizer.stepCount > 0 ? model.optimizer.state() : undefined)),
-    preprocessing: preprocessingJSON(model, extras.preprocessing),
+    preprocessing: preprocessingJSON(model, extras.preprocessing, where),
     compile: extras.compile ?? compileOf(model),
     columns: extras.columns ?? model.inputColumns ?? undefined,
   };
@@ -134,15 +139,30 @@ function arenaAsTensor(state: unknown): unknown {
   return { ...s, arena };
 }
 
-function preprocessingJSON(model: Sequential, given: unknown): unknown {
+function preprocessingJSON(model: Sequential, given: unknown, where: string): unknown {
   const own = model.preprocessing ? model.preprocessing.toJSON() : undefined;
-  if (given === undefined) return own;
+  if (given === undefined) {
+    checkPreprocessedWidth(where, model.preprocessing, model.inputSize);
+    return own;
+  }
   const json = given instanceof TabularPreprocessor ? given.toJSON() : given;
   if (own !== undefined && JSON.stringify(own) !== JSON.stringify(json)) {
     throw new BlasnetError(ErrorCode.STATE,
-      'saveModel: the model applies its own preprocessing (setPreprocessing); storing another one as well would transform its inputs twice');
+      `${where}: the model applies its own preprocessing (setPreprocessing); storing another one as well would transform its inputs twice`);
   }
+  checkPreprocessedWidth(where, revived(where, given), model.inputSize);
   return json;
+}
+
+/** A preprocessing given as the JSON of a kind loadModel rebuilds, rebuilt as loadModel would; anything else as it is. */
+function revived(where: string, p: unknown): unknown {
+  const type = p !== null && typeof p === 'object' ? (p as { type?: unknown }).type : undefined;
+  if (type !== 'TabularPreprocessor' && !SCALERS.includes(type as string)) return p;
+  try {
+    return type === 'TabularPreprocessor' ? TabularPreprocessor.fromJSON(p) : preprocessorFromJSON(p);
+  } catch (e) {
+    throw new BlasnetError(ErrorCode.FORMAT, `${where}: invalid preprocessing: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -263,7 +283,7 @@ function buildModel(doc: Partial<ModelDocument>, layers: Layer[], backend: Backe
   model.params.set(doc.params as Float32Array);
   buffers.forEach((b, i) => b.data.set(saved[i].data));
   const pre = doc.preprocessing as { type?: unknown } | undefined;
-  if (pre && typeof pre === 'object' && ['Standardizer', 'MinMaxScaler', 'PCA'].includes(pre.type as string)) {
+  if (pre && typeof pre === 'object' && SCALERS.includes(pre.type as string)) {
     try {
       model.setPreprocessing(preprocessorFromJSON(pre, model.backend));
     } catch (e) {

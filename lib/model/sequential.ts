@@ -13,7 +13,7 @@ import type { LossName } from '../losses';
 import { Rng } from '../rng';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
-import { readRows, toMatrix } from '../data/input';
+import { checkPreprocessedWidth, readRows, toMatrix } from '../data/input';
 import type { Input, InputSpec, Rows } from '../data/input';
 import { Dataset } from '../data/dataset';
 import { collectDiagnostics } from './diagnostics';
@@ -582,21 +582,26 @@ export class Sequential {
    * the model (saveModel) so that a
    * loaded model applies it too: pass raw rows (or records) everywhere. Fit it on the training
    * rows first; null removes it. forward and lossAndGradient take the model's own rows and do not
-   * apply it.
+   * apply it. A scaler that returns another width than inputSize (a PCA's components count) is
+   * ERR_BLASNET_SHAPE.
    */
   setPreprocessing(p: Preprocessor | null): this {
     this.notBusy('setPreprocessing');
     if (p !== null && !(p instanceof Standardizer || p instanceof MinMaxScaler || p instanceof PCA)) {
       throw typeError(ErrorCode.ARG_TYPE, 'setPreprocessing: Expected a fitted Standardizer, MinMaxScaler or PCA, or null');
     }
-    if (p !== null) p.toJSON(); // throws ERR_BLASNET_STATE when not fitted
+    if (p !== null) {
+      p.toJSON(); // throws ERR_BLASNET_STATE when not fitted
+      checkPreprocessedWidth('setPreprocessing', p, this.inputSize);
+    }
     this.spec.preprocessing = p;
     return this;
   }
 
   /**
    * The preprocessing set by setPreprocessing, if any. Assigning it directly (as a field, which it
-   * was) skips setPreprocessing's checks; the input converter applies whatever is set.
+   * was) skips setPreprocessing's checks; the input converter applies whatever is set, and
+   * saveModel, exportOnnx and compileInference still refuse a scaler of the wrong width.
    */
   get preprocessing(): Preprocessor | null {
     return this.spec.preprocessing;
