@@ -5,6 +5,7 @@
  * ERR_BLASNET_FORMAT.
  */
 import { strict as assert } from 'assert';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -169,6 +170,26 @@ describe('safetensors: keys and bad input', () => {
     assert.equal(m.params[2], 1.5);
   });
 
+  it('a directory, a device or a FIFO is ERR_BLASNET_IO naming its kind, at once, and loads nothing', function () {
+    this.timeout(30000);
+    const m = MODELS.classifier(undefined, 8);
+    const before = snapshot(m);
+    throwsCode(() => loadSafetensors(m, tmp), 'ERR_BLASNET_IO', undefined, 'directory');
+    throwsCode(() => loadSafetensors(m, '/dev/zero'), 'ERR_BLASNET_IO', undefined, 'character device');
+    assert.deepEqual(snapshot(m), before);
+    const fifo = path.join(tmp, 'weights-fifo');
+    execFileSync('mkfifo', [fifo]);
+    // In a child, so that an open waiting for a writer fails the test rather than hanging it.
+    const script = `const { dense, loadSafetensors, Sequential } = require(${JSON.stringify(path.resolve(__dirname, '..', 'lib'))});
+      try { loadSafetensors(new Sequential({ inputSize: 2, layers: [dense(1)] }), ${JSON.stringify(fifo)}); console.log('{}'); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.status, 0, `child: signal ${r.signal}, ${r.stderr}`);
+    const got = JSON.parse(r.stdout) as { code?: string; message?: string };
+    assert.equal(got.code, 'ERR_BLASNET_IO', r.stdout);
+    assert.ok(got.message?.includes('FIFO'), got.message);
+  });
+
   it('malformed files are ERR_BLASNET_FORMAT and load nothing', () => {
     const m = MODELS.classifier(undefined, 7);
     const before = snapshot(m);
@@ -199,7 +220,7 @@ describe('safetensors: keys and bad input', () => {
       }
     }
     assert.deepEqual(snapshot(m), before);
-    throwsCode(() => loadSafetensors(m, path.join(tmp, 'absent.safetensors')), 'ERR_BLASNET_IO');
+    throwsCode(() => loadSafetensors(m, path.join(tmp, 'absent.safetensors')), 'ERR_BLASNET_IO', undefined, 'absent.safetensors');
     throwsCode(() => loadSafetensors(m, 3 as unknown as string), 'ERR_BLASNET_ARG_TYPE', TypeError);
     throwsCode(() => parseSafetensors('x' as unknown as Uint8Array), 'ERR_BLASNET_ARG_TYPE', TypeError);
   });

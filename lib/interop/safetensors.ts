@@ -9,7 +9,7 @@
  */
 import * as fs from 'fs';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { writeFileAtomic } from '../io/format';
+import { openRegularFile, readExactly, writeFileAtomic } from '../io/format';
 import { Activation, BatchNorm, Dense, Dropout, PReLU } from '../layers';
 import { layerIds } from '../layers/check';
 import type { Sequential } from '../model/sequential';
@@ -152,27 +152,15 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): { t
   return { tensors, metadata };
 }
 
-/** Reads a file's bytes, checking the header length against the file size before reading the rest. */
+/**
+ * A regular file's bytes, the header length checked against the file size before the rest is
+ * read; anything but a regular file, and any read error, is ERR_BLASNET_IO (as for model files).
+ */
 function readFileChecked(file: string): Uint8Array {
-  let fd: number;
+  const { fd, size } = openRegularFile(file);
   try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw new BlasnetError(ErrorCode.IO, `cannot read ${file}: ${(e as Error).message}`);
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    const prefix = new Uint8Array(8);
-    fs.readSync(fd, prefix, 0, Math.min(8, size), 0);
-    headerLength(file, prefix, size);
-    const bytes = new Uint8Array(size);
-    let at = 0;
-    while (at < size) {
-      const got = fs.readSync(fd, bytes, at, size - at, at);
-      if (got === 0) throw new BlasnetError(ErrorCode.IO, `cannot read ${file}: it shrank while being read`);
-      at += got;
-    }
-    return bytes;
+    headerLength(file, readExactly(fd, 0, Math.min(8, size), file), size);
+    return readExactly(fd, 0, size, file);
   } finally {
     fs.closeSync(fd);
   }
@@ -378,8 +366,9 @@ export function decodeSafetensors(model: Sequential, bytes: Uint8Array, options:
  * (safetensors.torch.save_file(model.state_dict(), file)) or by saveSafetensors into the model,
  * by state_dict key (see stateDictEntries). The file must hold exactly the model's tensors:
  * missing, unexpected or wrongly shaped tensors are ERR_BLASNET_SHAPE, listing them all, and
- * nothing is loaded; a malformed file is ERR_BLASNET_FORMAT. F32, F64, F16 and BF16 tensors are
- * read (as float32); num_batches_tracked (I64) is checked and ignored.
+ * nothing is loaded; a malformed file is ERR_BLASNET_FORMAT, and a path that cannot be read or is
+ * not a regular file (a directory, FIFO or device) ERR_BLASNET_IO. F32, F64, F16 and BF16 tensors
+ * are read (as float32); num_batches_tracked (I64) is checked and ignored.
  */
 export function loadSafetensors(model: Sequential, file: string, options: SafetensorsOptions = {}): void {
   if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `loadSafetensors: Expected a file path but received ${String(file)}`);

@@ -323,8 +323,34 @@ function kindOf(st: fs.Stats): string {
   return 'special file';
 }
 
-/** Reads `length` bytes at `position`, however many reads that takes. */
-function readExactly(fd: number, position: number, length: number, file: string): Buffer {
+/**
+ * Opens `file` for reading and returns its descriptor (the caller closes it) and size. Anything
+ * but a regular file (a directory, FIFO, socket or device) is refused, and every failure is
+ * ERR_BLASNET_IO naming the file.
+ */
+export function openRegularFile(file: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    // Non-blocking, so that opening a FIFO with no writer returns at once (and is then refused).
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    throw ioError(file, `cannot read: ${(e as Error).message}`, e);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw ioError(file, `cannot read: it is a ${kindOf(st)}, not a regular file`);
+    return { fd, size: st.size };
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e instanceof BlasnetError ? e : ioError(file, `cannot read: ${(e as Error).message}`, e);
+  }
+}
+
+/**
+ * Reads `length` bytes at `position`, however many reads that takes: a read error is
+ * ERR_BLASNET_IO, a file that ends first ERR_BLASNET_FORMAT.
+ */
+export function readExactly(fd: number, position: number, length: number, file: string): Buffer {
   if (length > bufferConstants.MAX_LENGTH) throw formatError(file, `a section of ${length} bytes is larger than this process can hold`);
   const out = Buffer.allocUnsafe(length);
   let off = 0;
@@ -348,18 +374,10 @@ function readExactly(fd: number, position: number, length: number, file: string)
  * ERR_BLASNET_IO; a file that is not a valid blasnet file with ERR_BLASNET_FORMAT.
  */
 export function decodeFile(file: string, check?: (doc: unknown) => void, precheck?: (json: unknown) => void): unknown {
-  let fd: number;
+  const { fd, size } = openRegularFile(file);
   try {
-    // Non-blocking, so that opening a FIFO with no writer returns at once (and is then refused).
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  } catch (e) {
-    throw ioError(file, `cannot read: ${(e as Error).message}`, e);
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw ioError(file, `cannot read: it is a ${kindOf(st)}, not a regular file`);
-    const prefix = readExactly(fd, 0, Math.min(PREFIX, st.size), file);
-    const layout = readLayout(prefix, st.size, file);
+    const prefix = readExactly(fd, 0, Math.min(PREFIX, size), file);
+    const layout = readLayout(prefix, size, file);
     const header = readHeader(readExactly(fd, PREFIX, layout.headerLength, file), layout, prefix.readUInt32LE(16), file, precheck);
     if (check) check(header.root.doc);
     return fillTensors(header, readExactly(fd, layout.payloadStart, layout.payloadLength, file), prefix.readUInt32LE(20), file);
