@@ -94,14 +94,35 @@ export function tableId(kind: string, names: readonly string[], name: string): n
 }
 
 /**
+ * The keys an options argument may hold, each set to `true`: written as an object literal against
+ * the options' type, so the compiler refuses a list that misses one of the type's keys or adds one
+ * it does not have.
+ */
+export type OptionKeys<T> = { readonly [K in keyof T]-?: true };
+
+/**
+ * Refuses every key of `o` that is not in `known` with RangeError ERR_BLASNET_ARG_RANGE
+ * `label: unknown option key`, whatever its value: a misspelt option would otherwise be ignored and
+ * its default used without a word. For an object nested in the options, `name` is its option's
+ * name and the message says `name.key`.
+ */
+export function checkOptionKeys(label: string, o: object, known: Readonly<Record<string, true>>, name = 'options'): void {
+  for (const k of Object.keys(o)) {
+    if (!hasOwn(known, k)) throw rangeError(ErrorCode.ARG_RANGE, `${label}: unknown option ${name === 'options' ? k : `${name}.${k}`}`);
+  }
+}
+
+/**
  * An options argument: undefined gives {}; anything but a plain object (null, a number, an
  * array, a function) is a TypeError ERR_BLASNET_ARG_TYPE, so that a misplaced argument is not
- * read as "all defaults".
+ * read as "all defaults". With `known`, a key outside it is refused (checkOptionKeys); `name` names
+ * the argument, or the option an object nested in the options belongs to.
  */
-export function optionsArg<T extends object>(label: string, v: T | undefined, name = 'options'): T {
+export function optionsArg<T extends object>(label: string, v: T | undefined, known?: OptionKeys<NoInfer<T>>, name = 'options'): T {
   if (v === undefined) return {} as T;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
     throw typeError(ErrorCode.ARG_TYPE, `${label}: Expected an object for ${name} but received ${typeName(v)}`);
   }
+  if (known) checkOptionKeys(label, v, known, name);
   return v;
 }

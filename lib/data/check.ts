@@ -3,6 +3,8 @@
  * ("fn: Expected ... for name but received ..."), so that an error names the argument at fault.
  */
 import type { Backend } from '../backend/types';
+import { checkOptionKeys } from '../describe';
+import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
@@ -26,12 +28,13 @@ export function matrix(fn: string, name: string, v: unknown): Matrix {
   return v;
 }
 
-/** An options object or undefined (then {}). */
-export function options<T extends object>(fn: string, v: T | undefined): T {
+/** An options object or undefined (then {}); with `known`, a key outside it is refused (checkOptionKeys). */
+export function options<T extends object>(fn: string, v: T | undefined, known?: OptionKeys<NoInfer<T>>): T {
   if (v === undefined) return {} as T;
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected an options object but received ${show(v)}`);
   }
+  if (known) checkOptionKeys(fn, v, known);
   return v;
 }
 

@@ -3,6 +3,7 @@
  * any number of models, workers and calls without a copy or a second scan.
  */
 import { defaultBackend } from '../backend/select';
+import { checkOptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { sharedCopy, typedArrayTag, typedLength } from '../typed';
@@ -112,7 +113,7 @@ export class Dataset {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object (sampleWeight, columns) but received ${options === null ? 'null' : typeof options}`);
     }
-    for (const k of Object.keys(options)) if (k !== 'sampleWeight' && k !== 'columns') throw rangeError(ErrorCode.ARG_RANGE, `${where}: unknown option ${k}`);
+    checkOptionKeys(where, options, { sampleWeight: true, columns: true });
     if (x instanceof Dataset) throw typeError(ErrorCode.ARG_TYPE, `${where}: x is already a Dataset`);
     let m: Matrix;
     let columns: readonly string[] | null = null;

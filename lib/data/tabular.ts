@@ -44,7 +44,7 @@ export type Task = 'classification' | 'regression';
  */
 export function readTable(pathOrText: string | Uint8Array, options: { delimiter?: string } = {}): Table {
   const fn = 'readTable';
-  const delimiter = checkOptions(fn, options).delimiter ?? ',';
+  const delimiter = checkOptions(fn, options, { delimiter: true }).delimiter ?? ',';
   if (typeof delimiter !== 'string' || delimiter === '') {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a non-empty string for options.delimiter but received ${show(delimiter)}`);
   }
@@ -319,9 +319,9 @@ export class TabularPreprocessor {
    */
   static fit(data: TableInput, options: TabularOptions = {}): TabularPreprocessor {
     const fn = 'TabularPreprocessor.fit';
-    const o = checkOptions(fn, options);
-    const known = new Set(['label', 'features', 'categorical', 'standardize', 'impute', 'unknownCategory', 'task', 'scaleTargets']);
-    for (const k of Object.keys(o)) if (!known.has(k)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: unknown option ${k}`);
+    const o = checkOptions(fn, options, {
+      label: true, features: true, categorical: true, standardize: true, impute: true, unknownCategory: true, task: true, scaleTargets: true,
+    });
     const standardize = bool(fn, 'options.standardize', o.standardize ?? true);
     const impute = bool(fn, 'options.impute', o.impute ?? true);
     const scaleTargets = bool(fn, 'options.scaleTargets', o.scaleTargets ?? true);

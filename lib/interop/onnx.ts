@@ -103,7 +103,7 @@ export class OnnxGraph {
     if (!Array.isArray(inputs) || !inputs.every((i) => typeof i === 'string')) {
       throw typeError(ErrorCode.ARG_TYPE, `OnnxGraph.node: Expected an array of value names for inputs but received ${show(inputs)}`);
     }
-    attributes = optionsArg('OnnxGraph.node', attributes, 'attributes');
+    attributes = optionsArg('OnnxGraph.node', attributes, undefined, 'attributes');
     checkName('OnnxGraph.node', 'name', name);
     const output = this.unique(name);
     const attribute = Object.entries(attributes).map(([key, a]) => {

@@ -82,11 +82,9 @@ export class LBFGS {
     if (!target || typeof target !== 'object' || !(target.params instanceof Float32Array) || !(target.grads instanceof Float32Array)) {
       throw typeError(ErrorCode.ARG_TYPE, 'LBFGS: Expected a model (or { params, grads, backend })');
     }
-    options = optionsArg('LBFGS', options);
-    const known = new Set(['lr', 'maxIter', 'maxEval', 'toleranceGrad', 'toleranceChange', 'historySize', 'lineSearch']);
-    for (const k of Object.keys(options)) {
-      if (!known.has(k)) throw rangeError(ErrorCode.ARG_RANGE, `LBFGS: unknown option ${k}`);
-    }
+    options = optionsArg('LBFGS', options, {
+      lr: true, maxIter: true, maxEval: true, toleranceGrad: true, toleranceChange: true, historySize: true, lineSearch: true,
+    });
     for (const [k, v] of Object.entries(options)) {
       if (k !== 'lineSearch' && v !== undefined && typeof v !== 'number') {
         throw typeError(ErrorCode.ARG_TYPE, `LBFGS: Expected number for ${k} but received ${typeName(v)}`);

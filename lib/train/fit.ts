@@ -7,6 +7,8 @@ import type { Backend } from '../backend/types';
 import { releaseFloat32Array, takenCopy } from '../backend/memory';
 import { BatchIterator } from '../data/batches';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { checkOptionKeys } from '../describe';
+import type { OptionKeys } from '../describe';
 import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
 import type { Sequential, Target } from '../model/sequential';
@@ -209,7 +211,8 @@ function isOptimizer(o: unknown): o is Optimizer {
 
 /** Sets up a model's training: its loss, an optimiser over its parameters, metrics. */
 export function compileModel(model: Sequential, options: CompileOptions): Compiled {
-  if (!options || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected { loss, optimizer, metrics? }');
+  if (!options || typeof options !== 'object' || Array.isArray(options)) throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected { loss, optimizer, metrics? }');
+  checkOptionKeys('compile', options, { loss: true, optimizer: true, metrics: true });
   model.setLoss(options.loss);
   const o = options.optimizer;
   const optimizer = isOptimizer(o) ? o : createOptimizer(typeof o === 'string' ? { name: o } as OptimizerSpec : o, model);
@@ -444,9 +447,13 @@ function evaluateBatches(model: Sequential, it: BatchIterator, metrics: readonly
   return result;
 }
 
-const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'dropLast', 'seed', 'validationSplit', 'validationData', 'schedule', 'scheduleEvery',
-  'clipNorm', 'clipValue', 'callbacks', 'verbose', 'sampleWeight', 'classWeight', 'resume', 'onNonFinite', 'maxSteps', 'timeLimitMs',
-  'minDelta', 'augment', 'ema', 'swa', 'checks', 'threads', 'dataParallel'];
+/** The keys of FitOptions: fit refuses any other. */
+export const FIT_OPTIONS: OptionKeys<FitOptions> = {
+  epochs: true, batchSize: true, shuffle: true, dropLast: true, seed: true, validationSplit: true, validationData: true, schedule: true,
+  scheduleEvery: true, clipNorm: true, clipValue: true, callbacks: true, verbose: true, sampleWeight: true, classWeight: true, resume: true,
+  onNonFinite: true, maxSteps: true, timeLimitMs: true, minDelta: true, augment: true, ema: true, swa: true, checks: true, threads: true,
+  dataParallel: true,
+};
 
 /** fit's and fitAsync's options must be an object (or undefined). */
 export function checkFitOptions(where: string, options: unknown): void {
@@ -535,7 +542,7 @@ function checkBatchPlan(where: string, model: Sequential, it: ReplicaBatches, ro
 /** Checks fit's options (fitAsync checks them the same way before its worker starts). */
 export function fitSettings(where: string, options: FitOptions): FitSettings {
   checkFitOptions(where, options);
-  for (const k of Object.keys(options)) if (!FIT_OPTIONS.includes(k)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: unknown option ${k}`);
+  checkOptionKeys(where, options, FIT_OPTIONS);
   const epochs = positiveInt(where, 'epochs', options.epochs ?? 1);
   const batchSize = positiveInt(where, 'batchSize', options.batchSize ?? 32);
   const every = options.scheduleEvery ?? 'epoch';
