@@ -136,7 +136,7 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
   if (!model || typeof model !== 'object' || !Array.isArray((model as Sequential).layers)) {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Sequential model`);
   }
-  options = optionsArg(where, options);
+  options = optionsArg(where, options, { freeze: true });
   const freeze = options.freeze ?? false;
   if (typeof freeze !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for freeze but received ${typeof freeze}`);
   const layers = model.layers;

@@ -4,6 +4,7 @@
  */
 import type { ActivationName } from '../activations';
 import { optionsArg, show, typeName } from '../describe';
+import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { writeFileAtomic } from '../io/format';
 import { Activation, BatchNorm, Dense, Dropout, GaussianNoise, PReLU } from '../layers';
@@ -352,11 +353,13 @@ export function encodeOnnx(model: Sequential, options: OnnxExportOptions = {}): 
   return buildOnnx('encodeOnnx', model, options);
 }
 
+const ONNX_OPTIONS: OptionKeys<OnnxExportOptions> = { opset: true, graphName: true, preprocessing: true, input: true };
+
 function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions): Uint8Array {
   const m = checkModel(where, model);
+  options = optionsArg(where, options, ONNX_OPTIONS);
   // Weights are looked up by name: two layers of one name would both get the same tensors.
   layerIds(where, m.layers);
-  if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object`);
   const opset = checkOpset(where, options.opset ?? 17);
   const custom = m.lossSpec?.custom;
   if (custom) {
@@ -368,7 +371,13 @@ function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions)
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected 'raw' or 'preprocessed' for options.input but received ${show(input)}`);
   }
   const raw = input === 'raw';
-  const given = options.preprocessing ?? m.preprocessing;
+  const graphName = options.graphName ?? 'blasnet';
+  if (typeof graphName !== 'string') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a string for options.graphName but received ${show(graphName)}`);
+  const p = options.preprocessing;
+  if (p !== undefined && (p === null || typeof p !== 'object')) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a preprocessor object for options.preprocessing but received ${show(p)}`);
+  }
+  const given = p ?? m.preprocessing;
   checkPreprocessedWidth(where, given, m.inputSize);
   const pre = given ? preprocessingOf(where, given, raw) : null;
   const g = new OnnxGraph(opset);
@@ -387,7 +396,7 @@ function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions)
     producerVersion: LIBRARY_VERSION,
     opsetImport: [{ domain: '', version: opset }],
     graph: {
-      name: options.graphName ?? 'blasnet',
+      name: graphName,
       node: nodes,
       initializer: initializers,
       input: [{ name: 'input', type: tensorType(['batch', pre && raw ? pre.inputSize : m.inputSize]) }],

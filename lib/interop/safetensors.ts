@@ -9,6 +9,8 @@
  */
 import * as fs from 'fs';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { optionsArg, show } from '../describe';
+import type { OptionKeys } from '../describe';
 import { openRegularFile, readExactly, writeFileAtomic } from '../io/format';
 import { Activation, BatchNorm, Dense, Dropout, PReLU } from '../layers';
 import { layerIds } from '../layers/check';
@@ -233,10 +235,16 @@ export interface SafetensorsOptions {
  * 3.weight, 3.bias. A layer of another kind counts as one module keeping its own tensor names.
  */
 export function stateDictEntries(model: Sequential, options: SafetensorsOptions = {}): StateDictEntry[] {
+  return entriesOf(model, optionsArg('stateDictEntries', options, SAFETENSORS_OPTIONS));
+}
+
+const SAFETENSORS_OPTIONS: OptionKeys<SafetensorsOptions> = { keys: true };
+
+/** stateDictEntries after its caller has checked the options object. */
+function entriesOf(model: Sequential, options: SafetensorsOptions): StateDictEntry[] {
   if (!model || typeof model !== 'object' || !Array.isArray(model.layers) || typeof model.parameters !== 'function') {
     throw typeError(ErrorCode.ARG_TYPE, 'safetensors: Expected a Sequential model');
   }
-  if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, 'safetensors: Expected an options object');
   const ids = layerIds('safetensors', model.layers);
   const params = new Map(model.parameters().map((v) => [v.name, v]));
   const buffers = new Map(model.buffers().map((b) => [b.name, b.data]));
@@ -312,7 +320,11 @@ function firstRepeated(values: readonly string[]): string | null {
  * count, is written as 0 (PyTorch reads it only with momentum=None).
  */
 export function encodeSafetensors(model: Sequential, options: SafetensorsOptions = {}): Uint8Array {
-  const tensors = stateDictEntries(model, options).map((e) => ({ name: e.key, shape: e.shape, data: e.data ?? new BigInt64Array(1) }));
+  return encodeEntries(model, optionsArg('encodeSafetensors', options, SAFETENSORS_OPTIONS));
+}
+
+function encodeEntries(model: Sequential, options: SafetensorsOptions): Uint8Array {
+  const tensors = entriesOf(model, options).map((e) => ({ name: e.key, shape: e.shape, data: e.data ?? new BigInt64Array(1) }));
   return encodeTensors(tensors, { format: 'pt' });
 }
 
@@ -323,7 +335,7 @@ export function encodeSafetensors(model: Sequential, options: SafetensorsOptions
  */
 export function saveSafetensors(model: Sequential, file: string, options: SafetensorsOptions = {}): void {
   if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `saveSafetensors: Expected a file path but received ${String(file)}`);
-  writeFileAtomic(file, encodeSafetensors(model, options));
+  writeFileAtomic(file, encodeEntries(model, optionsArg('saveSafetensors', options, SAFETENSORS_OPTIONS)));
 }
 
 /**
@@ -331,9 +343,14 @@ export function saveSafetensors(model: Sequential, file: string, options: Safete
  * names the bytes in messages.
  */
 export function decodeSafetensors(model: Sequential, bytes: Uint8Array, options: SafetensorsOptions & { source?: string } = {}): void {
+  decodeEntries(model, bytes, optionsArg('decodeSafetensors', options, { keys: true, source: true }));
+}
+
+function decodeEntries(model: Sequential, bytes: Uint8Array, options: SafetensorsOptions & { source?: string }): void {
   const source = options.source ?? 'safetensors';
+  if (typeof source !== 'string') throw typeError(ErrorCode.ARG_TYPE, `decodeSafetensors: Expected a string for options.source but received ${show(source)}`);
   if (model?.isTraining) throw new BlasnetError(ErrorCode.BUSY, 'loadSafetensors: the model is training in the background (fitAsync); wait for it or abort it first');
-  const expected = stateDictEntries(model, options);
+  const expected = entriesOf(model, options);
   const { tensors } = parseSafetensors(bytes, source);
   const missing: string[] = [], wrong: string[] = [];
   for (const e of expected) {
@@ -372,5 +389,6 @@ export function decodeSafetensors(model: Sequential, bytes: Uint8Array, options:
  */
 export function loadSafetensors(model: Sequential, file: string, options: SafetensorsOptions = {}): void {
   if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `loadSafetensors: Expected a file path but received ${String(file)}`);
-  decodeSafetensors(model, readFileChecked(file), { ...options, source: file });
+  options = optionsArg('loadSafetensors', options, SAFETENSORS_OPTIONS);
+  decodeEntries(model, readFileChecked(file), { ...options, source: file });
 }
