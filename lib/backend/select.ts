@@ -2,8 +2,8 @@
  * Backend selection. `BLASNET_BACKEND=js|native` forces one; otherwise the native addon is used
  * when it loads, and the js backend (with one warning) when it does not.
  */
-import { show } from '../describe';
-import { ErrorCode, BlasnetError } from '../errors';
+import { show, typeName } from '../describe';
+import { ErrorCode, BlasnetError, typeError } from '../errors';
 import { jsBackend } from './js';
 import * as fs from 'fs';
 import { setHugePageAdvisorLoader } from './memory';
@@ -96,6 +96,23 @@ export function defaultBackend(): Backend {
     process.emitWarning(fallbackMessage(nativeError), { code: 'BLASNET_JS_FALLBACK' });
   }
   return current;
+}
+
+/**
+ * Checks the type of a backend option: undefined, a name (getBackend checks which) or a Backend
+ * object; anything else is a TypeError ERR_BLASNET_ARG_TYPE.
+ */
+export function checkBackendOption(where: string, v: unknown): void {
+  if (v === undefined || typeof v === 'string') return;
+  if (typeof v !== 'object' || v === null || typeof (v as Backend).gemm !== 'function') {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected 'js', 'native' or a Backend for backend but received ${typeName(v)}`);
+  }
+}
+
+/** A backend option: the default backend when undefined, a name's backend, or the Backend given. */
+export function backendOption(where: string, v: Backend | BackendName | undefined): Backend {
+  checkBackendOption(where, v);
+  return v === undefined ? defaultBackend() : typeof v === 'string' ? getBackend(v) : v;
 }
 
 /** Makes `name` the default backend for this process (or thread). */

@@ -1,7 +1,7 @@
 import { ACTIVATION_NAMES, ACTIVATIONS, activationId } from '../activations';
 import type { ActivationName } from '../activations';
 import { alignedFloat32Array } from '../backend/memory';
-import { finiteIn, oneOf } from './check';
+import { finiteIn, layerName, oneOf } from './check';
 import { Layer } from './layer';
 import type { LayerConfig, ParamSpec, PassContext } from './layer';
 
@@ -24,7 +24,7 @@ export class Activation extends Layer {
     const rowwise = this.fn === 'softmax' || this.fn === 'logSoftmax';
     this.param = finiteIn('activation', 'param', param ?? (rowwise ? 0 : ACTIVATIONS[this.fn as ActivationName].param), -1e30, 1e30);
     this.id = rowwise ? -1 : activationId(this.fn as ActivationName);
-    this.name = name;
+    this.name = layerName('activation', name);
   }
 
   build(inSize: number): ParamSpec[] {

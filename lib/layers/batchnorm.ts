@@ -1,6 +1,6 @@
 import { optionsArg } from '../describe';
 import { alignedFloat32Array } from '../backend/memory';
-import { finiteIn } from './check';
+import { finiteIn, layerName } from './check';
 import { Layer } from './layer';
 import type { BufferView, LayerConfig, ParamSpec, PassContext } from './layer';
 
@@ -34,10 +34,10 @@ export class BatchNorm extends Layer {
 
   constructor(options: BatchNormOptions = {}) {
     super();
-    options = optionsArg('batchNorm', options);
+    options = optionsArg('batchNorm', options, { eps: true, momentum: true, name: true });
     this.eps = finiteIn('batchNorm', 'eps', options.eps ?? 1e-5, Number.MIN_VALUE, 1e30);
     this.momentum = finiteIn('batchNorm', 'momentum', options.momentum ?? 0.1, 0, 1);
-    this.name = options.name;
+    this.name = layerName('batchNorm', options.name);
   }
 
   build(inSize: number): ParamSpec[] {

@@ -20,6 +20,14 @@ export function finiteIn(where: string, name: string, v: unknown, lo: number, hi
   return v;
 }
 
+/** A layer's name option: undefined (then the layer's index names it) or a non-empty string. */
+export function layerName(where: string, v: unknown): string | undefined {
+  if (v !== undefined && (typeof v !== 'string' || v === '')) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a non-empty string for name but received ${show(v)}`);
+  }
+  return v;
+}
+
 export function oneOf<T extends string>(where: string, name: string, v: unknown, allowed: readonly T[]): T {
   if (typeof v !== 'string' || !allowed.includes(v as T)) {
     throw rangeError(ErrorCode.UNKNOWN_NAME,

@@ -4,9 +4,9 @@ import { defaultInit } from '../init';
 import type { InitSpec } from '../init';
 import { alignedFloat32Array } from '../backend/memory';
 import type { Backend } from '../backend/types';
-import { ErrorCode, rangeError } from '../errors';
-import { optionsArg } from '../describe';
-import { finiteIn, oneOf, positiveInt } from './check';
+import { ErrorCode, rangeError, typeError } from '../errors';
+import { optionsArg, typeName } from '../describe';
+import { finiteIn, layerName, oneOf, positiveInt } from './check';
 import { Layer } from './layer';
 import type { LayerConfig, ParamSpec, PassContext } from './layer';
 
@@ -76,11 +76,14 @@ export class Dense extends Layer {
     super();
     const where = 'dense';
     this.units = positiveInt(where, 'units', units);
-    options = optionsArg(where, options);
+    options = optionsArg(where, options, {
+      activation: true, activationParam: true, bias: true, init: true, biasInit: true, l1: true, l2: true, dropConnect: true, maxNorm: true, name: true,
+    });
     this.activation = oneOf(where, 'activation', options.activation ?? 'identity', [...ACTIVATION_NAMES, 'softmax'] as const);
     const tableParam = this.activation === 'softmax' ? 0 : ACTIVATIONS[this.activation].param;
     this.activationParam = finiteIn(where, 'activationParam', options.activationParam ?? tableParam, -1e30, 1e30);
     this.useBias = options.bias ?? true;
+    if (typeof this.useBias !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for bias but received ${typeName(this.useBias)}`);
     this.init = options.init;
     this.biasInit = options.biasInit ?? 'zeros';
     this.l1 = finiteIn(where, 'l1', options.l1 ?? 0, 0, 1e30);
@@ -88,7 +91,7 @@ export class Dense extends Layer {
     this.dropConnect = finiteIn(where, 'dropConnect', options.dropConnect ?? 0, 0, 1, true);
     this.maxNorm = options.maxNorm === undefined || options.maxNorm === null ? null : finiteIn(where, 'maxNorm', options.maxNorm, 0, 1e30, true);
     if (this.maxNorm === 0) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for maxNorm but received 0`);
-    this.name = options.name;
+    this.name = layerName(where, options.name);
     this.actId = this.activation === 'softmax' ? IDENTITY : activationId(this.activation);
   }
 

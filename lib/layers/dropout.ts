@@ -1,6 +1,6 @@
 import { alignedFloat32Array } from '../backend/memory';
 import { optionsArg } from '../describe';
-import { finiteIn, oneOf } from './check';
+import { finiteIn, layerName, oneOf } from './check';
 import { fillMask } from './dense';
 import { Layer } from './layer';
 import type { LayerConfig, ParamSpec, PassContext } from './layer';
@@ -29,9 +29,9 @@ export class Dropout extends Layer {
   constructor(rate: number, options: { mode?: DropoutMode; name?: string } = {}) {
     super();
     this.rate = finiteIn('dropout', 'rate', rate, 0, 1, true);
-    options = optionsArg('dropout', options);
+    options = optionsArg('dropout', options, { mode: true, name: true });
     this.mode = oneOf('dropout', 'mode', options.mode ?? 'inverted', ['inverted', 'classic'] as const);
-    this.name = options.name;
+    this.name = layerName('dropout', options.name);
   }
 
   build(inSize: number): ParamSpec[] {

@@ -1,5 +1,5 @@
 import { optionsArg } from '../describe';
-import { finiteIn } from './check';
+import { finiteIn, layerName } from './check';
 import { Layer } from './layer';
 import type { LayerConfig, ParamSpec, PassContext } from './layer';
 
@@ -17,8 +17,8 @@ export class GaussianNoise extends Layer {
   constructor(std: number, options: { name?: string } = {}) {
     super();
     this.std = finiteIn('gaussianNoise', 'std', std, 0, 1e30);
-    options = optionsArg('gaussianNoise', options);
-    this.name = options.name;
+    options = optionsArg('gaussianNoise', options, { name: true });
+    this.name = layerName('gaussianNoise', options.name);
   }
 
   build(inSize: number): ParamSpec[] {

@@ -1,6 +1,6 @@
 import { optionsArg, typeName } from '../describe';
 import { ErrorCode, typeError } from '../errors';
-import { finiteIn } from './check';
+import { finiteIn, layerName } from './check';
 import type { InitSpec } from '../init';
 import { Layer } from './layer';
 import type { LayerConfig, ParamSpec, PassContext } from './layer';
@@ -27,13 +27,13 @@ export class PReLU extends Layer {
 
   constructor(options: PReLUOptions = {}) {
     super();
-    options = optionsArg('prelu', options);
+    options = optionsArg('prelu', options, { perUnit: true, init: true, name: true });
     this.perUnit = options.perUnit ?? false;
     if (typeof this.perUnit !== 'boolean') {
       throw typeError(ErrorCode.ARG_TYPE, `prelu: Expected boolean for perUnit but received ${typeName(this.perUnit)}`);
     }
     this.initSlope = finiteIn('prelu', 'init', options.init ?? 0.25, -1e30, 1e30);
-    this.name = options.name;
+    this.name = layerName('prelu', options.name);
   }
 
   build(inSize: number): ParamSpec[] {

@@ -1,3 +1,4 @@
+import { checkOptionKeys } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag } from '../typed';
 import { LOSS_NAMES, LOSSES, lossId } from '../losses';
@@ -68,6 +69,7 @@ export function resolveLoss(spec: LossSpec): ResolvedLoss {
     throw typeError(ErrorCode.ARG_TYPE,
       `loss: Expected a loss name (${[...LOSS_NAMES, 'halfMse'].join(', ')}), { name, param, reduction } or an object with compute()`);
   }
+  if (typeof spec === 'object') checkOptionKeys('loss', given, { name: true, param: true, reduction: true });
   const half = given.name === 'halfMse';
   const name = (half ? 'mse' : given.name) as LossName;
   const id = half ? lossId('mse') : tableIdOf(given.name);

@@ -1,8 +1,9 @@
-import { defaultBackend, getBackend } from '../backend/select';
+import { backendOption } from '../backend/select';
 import { alignedFloat32Array, prefault, touchPages } from '../backend/memory';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
-import { optionsArg, show, typeName } from '../describe';
+import { checkOptionKeys, optionsArg, show, typeName } from '../describe';
+import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { initialize } from '../init';
 import { Layer } from '../layers/layer';
@@ -103,6 +104,9 @@ export interface EvaluateOptions extends Pick<FitOptions, 'sampleWeight' | 'clas
   metrics?: MetricSpec[];
 }
 
+const SEQUENTIAL_OPTIONS: OptionKeys<SequentialOptions> = { inputSize: true, layers: true, seed: true, backend: true, loss: true, shared: true };
+const EVALUATE_OPTIONS: OptionKeys<EvaluateOptions> = { batchSize: true, metrics: true, sampleWeight: true, classWeight: true };
+
 /**
  * A stack of layers trained by backpropagation. All parameters live in one flat Float32Array
  * arena (`params`) and their gradients in a matching one (`grads`), on SharedArrayBuffer so that
@@ -144,9 +148,10 @@ export class Sequential {
 
   constructor(options: SequentialOptions) {
     const where = 'Sequential';
-    if (!options || typeof options !== 'object') {
+    if (!options || typeof options !== 'object' || Array.isArray(options)) {
       throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object with inputSize and layers`);
     }
+    checkOptionKeys(where, options, SEQUENTIAL_OPTIONS);
     const { inputSize, layers } = options;
     if (!Number.isInteger(inputSize) || inputSize < 1) {
       throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for inputSize but received ${String(inputSize)}`);
@@ -160,7 +165,7 @@ export class Sequential {
     const ids = layerIds(where, layers);
     const seed = options.seed ?? 0;
     if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${String(seed)}`);
-    this.backend = typeof options.backend === 'string' ? getBackend(options.backend) : options.backend ?? defaultBackend();
+    this.backend = backendOption(where, options.backend);
     this.inputSize = inputSize;
     this.spec = { width: inputSize, columns: null, preprocessing: null };
     // A copy: layers pushed onto the caller's array later have no place in the arenas.
@@ -293,7 +298,7 @@ export class Sequential {
    */
   forward(x: Input, options: { training?: boolean; stochasticRng?: Rng } = {}): Matrix {
     const rows = this.checkInput(x, 'forward');
-    const training = optionsArg('forward', options).training ?? this.training;
+    const training = optionsArg('forward', options, { training: true, stochasticRng: true }).training ?? this.training;
     if (typeof training !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `forward: Expected boolean for options.training but received ${typeName(training)}`);
     // A training pass moves BatchNorm's shared running statistics.
     if (training) this.notBusy('forward');
@@ -358,6 +363,7 @@ export class Sequential {
    */
   lossAndGradient(x: Input, target: Target, options: { loss?: LossSpec; weight?: Float32Array | null } = {}): number {
     this.notBusy('lossAndGradient');
+    options = optionsArg('lossAndGradient', options, { loss: true, weight: true });
     const loss = this.pickLoss(options.loss, 'lossAndGradient');
     const rows = this.checkInput(x, 'lossAndGradient');
     const t = this.toTarget(target, loss, rows, 'lossAndGradient');
@@ -374,13 +380,16 @@ export class Sequential {
    * `weight` as lossAndGradient's.
    */
   lossValue(x: Input, target: Target, options: { loss?: LossSpec; training?: boolean; weight?: Float32Array | null } = {}): number {
+    options = optionsArg('lossValue', options, { loss: true, training: true, weight: true });
+    const training = options.training ?? false;
+    if (typeof training !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `lossValue: Expected boolean for options.training but received ${typeName(training)}`);
     // A training pass draws masks and moves BatchNorm's shared running statistics.
-    if (options.training) this.notBusy('lossValue');
+    if (training) this.notBusy('lossValue');
     const loss = this.pickLoss(options.loss, 'lossValue');
     const rows = this.checkInput(x, 'lossValue');
     const t = this.toTarget(target, loss, rows, 'lossValue');
     const weight = this.checkWeight(options.weight, loss, rows, 'lossValue');
-    this.run(this.inputData, rows, options.training ?? false);
+    this.run(this.inputData, rows, training);
     this.outputLoss(loss, rows, t, null, weight);
     return this.lastLossValue;
   }
@@ -468,11 +477,13 @@ export class Sequential {
   predict(x: Input | Dataset, options?: { batchSize?: number }): Matrix;
   predict(x: Input | Dataset, options: { batchSize?: number; mcSamples: number; seed?: number }): McPrediction;
   predict(x: Input | Dataset, options: { batchSize?: number; mcSamples?: number; seed?: number } = {}): Matrix | McPrediction {
-    if (options && options.mcSamples !== undefined) {
+    options = optionsArg('predict', options, { batchSize: true, mcSamples: true, seed: true });
+    if (options.mcSamples !== undefined) {
       return mcPredict(this, x, { samples: options.mcSamples, batchSize: options.batchSize, seed: options.seed });
     }
     const m = toMatrix(x, this.spec, 'predict');
-    const bs = optionsArg('predict', options).batchSize ?? 256;
+    if (options.seed !== undefined) throw rangeError(ErrorCode.ARG_RANGE, 'predict: seed applies only with mcSamples');
+    const bs = options.batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) {
       throw rangeError(ErrorCode.ARG_RANGE, `predict: Expected positive integer for batchSize but received ${String(bs)}`);
     }
@@ -699,7 +710,7 @@ export class Sequential {
   evaluate(x: Input | Dataset, y?: Labels | EvaluateOptions, options: EvaluateOptions = {}): Record<string, number> {
     if (!this.loss) throw new BlasnetError(ErrorCode.STATE, 'evaluate: no loss; call compile() or setLoss() first');
     if (x instanceof Dataset) datasetCall('evaluate', arguments.length);
-    const opts = optionsArg('evaluate', x instanceof Dataset ? (y as EvaluateOptions | undefined) : options) as EvaluateOptions;
+    const opts = optionsArg('evaluate', x instanceof Dataset ? (y as EvaluateOptions | undefined) : options, EVALUATE_OPTIONS);
     const bs = opts.batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) throw rangeError(ErrorCode.ARG_RANGE, `evaluate: Expected positive integer for batchSize but received ${String(bs)}`);
     // A Dataset lends its columns to a model without any only if the evaluation succeeds.
@@ -750,7 +761,7 @@ export class Sequential {
    */
   diagnostics(options: { previousParams?: Float32Array } = {}): LayerDiagnostics[] {
     if (this.lastBatch < 0) throw new BlasnetError(ErrorCode.STATE, 'diagnostics: call forward first');
-    return collectDiagnostics(this, this.lastBatch, optionsArg('diagnostics', options).previousParams);
+    return collectDiagnostics(this, this.lastBatch, optionsArg('diagnostics', options, { previousParams: true }).previousParams);
   }
 
   /** The output of layer i in the last pass (a workspace view of batch rows). @internal */

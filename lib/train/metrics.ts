@@ -3,7 +3,7 @@
  * by batch (no allocation) and read once at the end.
  */
 import type { Backend } from '../backend/types';
-import { show } from '../describe';
+import { checkOptionKeys, show } from '../describe';
 import { ErrorCode, rangeError } from '../errors';
 import { argmaxRow } from '../math';
 import { typedArrayTag, typedLength } from '../typed';
@@ -179,12 +179,14 @@ export function metricOn(spec: MetricSpec, backend: Backend | null): Metric {
   if (typeof spec === 'object' && spec !== null) {
     const s = spec as { name?: unknown; k?: unknown; threshold?: unknown };
     if (s.name === 'topKAccuracy') {
+      checkOptionKeys('metrics', s, { name: true, k: true });
       if (!Number.isInteger(s.k) || (s.k as number) < 1) {
         throw rangeError(ErrorCode.ARG_RANGE, `metrics: Expected positive integer for k but received ${String(s.k)}`);
       }
       return new TopKAccuracy(s.k as number);
     }
     if (s.name === 'binaryAccuracy') {
+      checkOptionKeys('metrics', s, { name: true, threshold: true });
       if (typeof s.threshold !== 'number' || !Number.isFinite(s.threshold)) {
         throw rangeError(ErrorCode.ARG_RANGE, `metrics: Expected finite number for threshold but received ${String(s.threshold)}`);
       }
