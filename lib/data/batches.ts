@@ -2,7 +2,7 @@
  * Mini-batches for training loops: seeded shuffling every epoch and gathering into buffers that
  * are allocated once, so that a training loop allocates nothing per batch.
  */
-import { defaultBackend, getBackend } from '../backend/select';
+import { backendOption } from '../backend/select';
 import { releaseFloat32Array, takeFloat32Array } from '../backend/memory';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
@@ -139,13 +139,12 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
     const n = x.rows;
     this.width = targetWidth(fn, 'y', y, n);
     this.y = y ?? null;
-    const opts = checkOptions(fn, options);
+    const opts = checkOptions(fn, options, { batchSize: true, shuffle: true, seed: true, dropLast: true, backend: true, weights: true, shard: true });
     this.batchSize = positiveInt(fn, 'options.batchSize', opts.batchSize);
     this.shuffle = bool(fn, 'options.shuffle', opts.shuffle ?? true);
     this.dropLast = bool(fn, 'options.dropLast', opts.dropLast ?? false);
     this.seed = integer(fn, 'options.seed', opts.seed ?? 0);
-    const b = opts.backend;
-    this.backend = b === undefined ? defaultBackend() : typeof b === 'string' ? getBackend(b) : b;
+    this.backend = backendOption(fn, opts.backend);
     const w = opts.weights ?? null;
     if (w !== null && (typedArrayTag(w) !== 'Float32Array' || typedLength(w) !== n)) {
       throw rangeError(ErrorCode.SHAPE, `${fn}: Expected a Float32Array of ${n} values (one per row of x) for options.weights`);
@@ -234,7 +233,7 @@ export class BatchIterator<Y extends Targets = Targets> implements Iterable<Batc
   /** One epoch: every row once (but a dropped short tail), in this epoch's order. */
   *epoch(options: EpochOptions = {}): Generator<Batch<Y>, void, undefined> {
     if (this.xBuf === null) throw new BlasnetError(ErrorCode.STATE, 'BatchIterator.epoch: this iterator has given its buffers back');
-    const check = bool('BatchIterator.epoch', 'options.checkFinite', checkOptions('BatchIterator.epoch', options).checkFinite ?? false);
+    const check = bool('BatchIterator.epoch', 'options.checkFinite', checkOptions('BatchIterator.epoch', options, { checkFinite: true }).checkFinite ?? false);
     const n = this.x.rows;
     const order = this.order;
     if (this.shuffle) {

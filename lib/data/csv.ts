@@ -83,7 +83,9 @@ export interface CsvRecord {
  */
 export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): CsvData {
   const fn = 'readCsv';
-  const opts = checkOptions(fn, options);
+  const opts = checkOptions(fn, options, {
+    header: true, columns: true, label: true, classes: true, labelMap: true, delimiter: true, missing: true,
+  });
   const header = bool(fn, 'options.header', opts.header ?? true);
   const missing = opts.missing ?? 'error';
   if (missing !== 'error' && missing !== 'skipRow') {

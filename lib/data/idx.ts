@@ -230,7 +230,7 @@ export function encodeIdx(data: IdxData, dims?: number[]): Buffer {
 /** Writes an IDX file (gzip-compressed when `gzip` is true; default false). See encodeIdx. */
 export function writeIdx(file: string, data: IdxData, dims?: number[], options: { gzip?: boolean } = {}): void {
   if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `writeIdx: Expected a file path for file but received ${show(file)}`);
-  const gzip = bool('writeIdx', 'options.gzip', checkOptions('writeIdx', options).gzip ?? false);
+  const gzip = bool('writeIdx', 'options.gzip', checkOptions('writeIdx', options, { gzip: true }).gzip ?? false);
   const bytes = encodeIdx(data, dims);
   try {
     fs.writeFileSync(file, gzip ? zlib.gzipSync(bytes) : bytes);
@@ -287,7 +287,7 @@ export function loadMnistLike(dir: string, options?: MnistOptions): MnistLike {
   if (typeof dir !== 'string' || dir === '') {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a directory path (non-empty string) for dir but received ${show(dir)}`);
   }
-  const opts = checkOptions(fn, options);
+  const opts = checkOptions(fn, options, { split: true, normalize: true });
   const split = opts.split ?? 'train';
   if (split !== 'train' && split !== 'test') {
     throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected 'train' or 'test' for options.split but received ${show(split)}`);
@@ -338,7 +338,7 @@ export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze([
  * `dataset-fashion-mnist` puts it), adding the class names.
  */
 export function loadFashionMnist(options?: MnistOptions & { dir?: string }): MnistLike & { classNames: readonly string[] } {
-  const opts = checkOptions('loadFashionMnist', options);
+  const opts = checkOptions('loadFashionMnist', options, { dir: true, split: true, normalize: true });
   const { dir = FASHION_MNIST_DIR, ...rest } = opts;
   return { ...loadMnistLike(dir, rest), classNames: FASHION_MNIST_CLASSES };
 }

@@ -8,7 +8,7 @@
  * column count (ERR_BLASNET_SHAPE) but does not scan for NaN, which it would pass through. Fitting
  * statistics are accumulated in float64.
  */
-import { defaultBackend, getBackend } from '../backend/select';
+import { checkBackendOption, defaultBackend, getBackend } from '../backend/select';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
@@ -168,7 +168,7 @@ export class Standardizer {
   private inv: Float64Array | null = null;
 
   constructor(options?: StandardizerOptions) {
-    const ddof = checkOptions('Standardizer', options).ddof ?? 0;
+    const ddof = checkOptions('Standardizer', options, { ddof: true }).ddof ?? 0;
     if (ddof !== 0 && ddof !== 1) {
       throw rangeError(ErrorCode.ARG_RANGE, `Standardizer: Expected 0 or 1 for options.ddof but received ${show(ddof)}`);
     }
@@ -271,7 +271,7 @@ export class MinMaxScaler {
 
   constructor(options?: MinMaxOptions) {
     const fn = 'MinMaxScaler';
-    const range = checkOptions(fn, options).range ?? [0, 1];
+    const range = checkOptions(fn, options, { range: true }).range ?? [0, 1];
     if (!Array.isArray(range) || range.length !== 2) {
       throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected [low, high] for options.range but received ${show(range)}`);
     }
@@ -408,11 +408,12 @@ export class PCA {
 
   constructor(options?: PCAOptions) {
     const fn = 'PCA';
-    const o = checkOptions(fn, options);
+    const o = checkOptions(fn, options, { components: true, whiten: true, eps: true, backend: true });
     this.k = o.components === undefined ? null : positiveInt(fn, 'options.components', o.components);
     this.whiten = bool(fn, 'options.whiten', o.whiten ?? false);
     this.eps = finite(fn, 'options.eps', o.eps ?? 1e-5);
     if (this.eps < 0) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected non-negative number for options.eps but received ${this.eps}`);
+    checkBackendOption(fn, o.backend);
     this.backendOption = o.backend;
   }
 

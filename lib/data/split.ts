@@ -56,7 +56,7 @@ export function trainTestSplit<Y extends Targets>(x: Matrix, y: Y | null, option
   const fn = 'trainTestSplit';
   const m = matrix(fn, 'x', x);
   const n = m.rows;
-  const opts = checkOptions(fn, options);
+  const opts = checkOptions(fn, options, { testFraction: true, testSize: true, seed: true, stratify: true });
   let test: number;
   if (opts.testSize !== undefined) {
     if (opts.testFraction !== undefined) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: give options.testFraction or options.testSize, not both`);
@@ -86,7 +86,7 @@ export function split<Y extends Targets>(x: Matrix, y: Y | null, options: SplitO
   { train: SplitPart<Y>; val: SplitPart<Y>; test: SplitPart<Y> } {
   const fn = 'split';
   const m = matrix(fn, 'x', x);
-  const opts = checkOptions(fn, options);
+  const opts = checkOptions(fn, options, { fractions: true, seed: true, stratify: true });
   const f = opts.fractions;
   if (!Array.isArray(f) || f.length !== 3 || !f.every((v) => typeof v === 'number' && v >= 0 && Number.isFinite(v))
     || Math.abs(f[0] + f[1] + f[2] - 1) > 1e-9) {
