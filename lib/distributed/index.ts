@@ -7,10 +7,12 @@
 import type { Backend } from '../backend/types';
 import { Sequential } from '../model/sequential';
 import { optionsArg, show, typeName } from '../describe';
+import type { OptionKeys } from '../describe';
 import type { Input } from '../data/input';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Optimizer, OptimizerState } from '../optim';
 import type { Schedule, ScheduleState } from '../schedules';
+import { FIT_OPTIONS } from '../train/fit';
 import type { FitOptions, History, Labels } from '../train/fit';
 import type { DataParallel, ReplicaRows } from '../train/parallel';
 import { loadMpi } from './mpi';
@@ -70,7 +72,7 @@ let comm: Communicator | null = null;
  * ERR_BLASNET_DEPENDENCY when the MPI addon is not built.
  */
 export function initDistributed(options: DistributedOptions = {}): Communicator {
-  const timeoutMs = optionsArg('initDistributed', options).timeoutMs ?? 120_000;
+  const timeoutMs = optionsArg('initDistributed', options, { timeoutMs: true }).timeoutMs ?? 120_000;
   if (!(typeof timeoutMs === 'number' && timeoutMs > 0 && Number.isFinite(timeoutMs))) {
     throw rangeError(ErrorCode.ARG_RANGE, `initDistributed: Expected positive number for timeoutMs but received ${String(timeoutMs)}`);
   }
@@ -126,6 +128,9 @@ export interface FitDistributedOptions extends Omit<FitOptions, 'dataParallel'> 
   /** The job's communicator. Default initDistributed() with its defaults. */
   communicator?: Communicator;
 }
+
+const { dataParallel: _dp, ...FIT_DISTRIBUTED_FIT } = FIT_OPTIONS;
+const FIT_DISTRIBUTED_OPTIONS: OptionKeys<FitDistributedOptions> = { ...FIT_DISTRIBUTED_FIT, communicator: true };
 
 /** The DataParallel hook fit calls (lib/train/parallel.ts) over one communicator. */
 class Replica implements DataParallel {
@@ -245,11 +250,10 @@ class Replica implements DataParallel {
 export function fitDistributed(model: Sequential, x: Input, y: Labels, options: FitDistributedOptions = {}): History {
   if (!(model instanceof Sequential)) throw typeError(ErrorCode.ARG_TYPE, `fitDistributed: Expected Sequential for model but received ${typeName(model)}`);
   if (!model.optimizer) throw new BlasnetError(ErrorCode.STATE, 'fitDistributed: call compile({ loss, optimizer }) first');
-  const { communicator, ...fitOptions } = optionsArg('fitDistributed', options);
+  const { communicator, ...fitOptions } = optionsArg('fitDistributed', options, FIT_DISTRIBUTED_OPTIONS);
   if (communicator !== undefined && !(communicator && typeof communicator === 'object' && typeof communicator.allreduce === 'function')) {
     throw typeError(ErrorCode.ARG_TYPE, `fitDistributed: Expected a Communicator (initDistributed()) for options.communicator but received ${typeName(communicator)}`);
   }
-  if ((fitOptions as FitOptions).dataParallel !== undefined) throw rangeError(ErrorCode.ARG_RANGE, 'fitDistributed: unknown option dataParallel');
   const c = communicator ?? initDistributed();
   const given = fitOptions.callbacks;
   const callbacks = Array.isArray(given) ? given.filter((cb) => c.isRoot || !(cb && cb.rootOnly)) : given;

@@ -6,7 +6,7 @@
  * is 1 for a perfect prediction and 0 otherwise, and several regression outputs are averaged
  * uniformly. Sums run in float64.
  */
-import { show } from '../describe';
+import { optionsArg, show } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
@@ -137,6 +137,7 @@ export interface ClassificationReport {
 export function classificationReport(yTrue: ClassLabels, yPred: ClassLabels,
   options: { classNames?: readonly string[]; scores?: ArrayLike<number> } = {}): ClassificationReport {
   const fn = 'classificationReport';
+  options = optionsArg(fn, options, { classNames: true, scores: true });
   const names = options.classNames;
   if (names !== undefined && !(Array.isArray(names) && names.length > 0 && names.every((s) => typeof s === 'string'))) {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a non-empty array of strings for options.classNames`);
@@ -213,6 +214,10 @@ function values(fn: string, name: string, v: Matrix | ArrayLike<number>): { data
 export function regressionReport(yTrue: Matrix | ArrayLike<number>, yPred: Matrix | ArrayLike<number>,
   options: { names?: readonly string[] } = {}): RegressionReport {
   const fn = 'regressionReport';
+  options = optionsArg(fn, options, { names: true });
+  if (options.names !== undefined && !(Array.isArray(options.names) && options.names.every((s) => typeof s === 'string'))) {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected an array of strings for options.names but received ${show(options.names)}`);
+  }
   const t = values(fn, 'yTrue', yTrue);
   const p = values(fn, 'yPred', yPred);
   if (t.rows !== p.rows || t.cols !== p.cols) {

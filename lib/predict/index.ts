@@ -4,6 +4,7 @@
  * fuses that activation, as crossEntropy and binaryCrossEntropy do).
  */
 import { activationId } from '../activations';
+import { optionsArg } from '../describe';
 import { BlasnetError, ErrorCode, typeError } from '../errors';
 import type { Input } from '../data/input';
 import type { Sequential } from '../model/sequential';
@@ -65,8 +66,12 @@ export function hasClassScores(model: Sequential): boolean {
  * preprocessing).
  */
 export function predictProba(model: Sequential, x: Input | Dataset, options: PredictOptions = {}): Matrix {
-  const kind = outputKind(model, 'predictProba');
-  const out = model.predict(x, options);
+  return proba('predictProba', model, x, options);
+}
+
+function proba(where: string, model: Sequential, x: Input | Dataset, options: PredictOptions): Matrix {
+  const kind = outputKind(model, where);
+  const out = model.predict(x, optionsArg(where, options, { batchSize: true }));
   if (kind === 'probabilities') return out;
   // The backend's own kernels, in place: the activation the loss fused while training.
   const { rows, cols, data } = out;
@@ -84,7 +89,7 @@ export function predictProba(model: Sequential, x: Input | Dataset, options: Pre
  * the NaNs as they are.
  */
 export function predictClasses(model: Sequential, x: Input | Dataset, options: PredictOptions = {}): Int32Array {
-  return classesOf(predictProba(model, x, options), 'predictClasses');
+  return classesOf(proba('predictClasses', model, x, options), 'predictClasses');
 }
 
 /**

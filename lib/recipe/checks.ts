@@ -4,7 +4,8 @@
  * saturated units at initialisation. Every check runs on the model's own arenas and restores
  * them (see onScratch): the model, its optimiser and its dropout stream are left as they were.
  */
-import { show, typeName } from '../describe';
+import { optionsArg, show, typeName } from '../describe';
+import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag } from '../typed';
 import { resolveLoss } from '../model/loss';
@@ -325,6 +326,18 @@ function report(initial: InitialLossCheck, gradient: GradientCheck | null, overf
   return { initialLoss: initial, gradient, overfit, units, findings, ok, text: lines.join('\n') };
 }
 
+const CHECK_OPTIONS: OptionKeys<CheckOptions> = {
+  loss: true, rows: true, tolerance: true, gradient: true, overfit: true, unitThreshold: true, seed: true,
+};
+
+/** The gradient or overfit option when not false: undefined gives {}, else an object of known keys. */
+function part<T extends object>(where: string, name: string, v: T | undefined, known: OptionKeys<NoInfer<T>>): T {
+  if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected false or an object for ${name} but received ${typeName(v)}`);
+  }
+  return optionsArg(where, v, known, name);
+}
+
 /**
  * The lecture notes' checks before training a model on (x, y):
  *
@@ -355,20 +368,21 @@ export function checkModel(model: Sequential, x: Input, y: Target | ArrayLike<nu
 /** checkModel on the model's own rows, its preprocessing already applied (as fit holds them). */
 function checkRows(model: Sequential, x: Matrix, y: Target | ArrayLike<number>, options: CheckOptions): ModelCheckReport {
   const where = 'checkModel';
-  if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object`);
+  modelArg(where, model);
+  options = optionsArg(where, options, CHECK_OPTIONS);
   const loss = lossOf(model, options.loss, where);
   const data = readRows(x, y, loss, where);
   const rows = intOption(where, 'rows', options.rows, 256);
   const tolerance = numberOption(where, 'tolerance', options.tolerance, 0.05);
   const unitThreshold = numberOption(where, 'unitThreshold', options.unitThreshold, 0.2);
-  const g = options.gradient === false ? null : options.gradient ?? {};
+  const g = options.gradient === false ? null : part(where, 'gradient', options.gradient, { rows: true, samples: true, step: true, threshold: true });
   const gradOptions = g && {
     rows: intOption(where, 'gradient.rows', g.rows, 8),
     samples: intOption(where, 'gradient.samples', g.samples, 12),
     step: numberOption(where, 'gradient.step', g.step, 1e-3),
     threshold: numberOption(where, 'gradient.threshold', g.threshold, 1e-2),
   };
-  const f = options.overfit === false ? null : options.overfit ?? {};
+  const f = options.overfit === false ? null : part(where, 'overfit', options.overfit, { rows: true, steps: true, optimizer: true });
   const overfitOptions = f && {
     rows: intOption(where, 'overfit.rows', f.rows, 20),
     steps: intOption(where, 'overfit.steps', f.steps, 300),

@@ -3,7 +3,7 @@
  * gradients (the initialisation study's figures) at the start and the end of training, and the
  * update-to-weight ratio of every layer over training (healthy around 1e-3).
  */
-import { show, typeName } from '../describe';
+import { optionsArg, show, typeName } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import type { Sequential } from '../model/sequential';
 import type { Callback } from '../train/callbacks';
@@ -79,7 +79,7 @@ function layerName(model: Sequential, i: number): string {
  * of the main thread, so under fitAsync only gradients and ratios are recorded.
  */
 export function diagnosticsLogger(options: { every?: number; bins?: number } = {}): Callback & { readonly data: DiagnosticsData } {
-  if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, 'diagnosticsLogger: Expected an options object');
+  options = optionsArg('diagnosticsLogger', options, { every: true, bins: true });
   const every = options.every ?? 10, bins = options.bins ?? 40;
   for (const [name, v] of [['every', every], ['bins', bins]] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `diagnosticsLogger: Expected positive integer for ${name} but received ${String(v)}`);

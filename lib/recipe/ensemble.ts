@@ -4,11 +4,13 @@
  * and loaded as one file; and snapshot ensembles, the models at the ends of the cycles of one run
  * with cosine warm restarts (Huang et al., "Snapshot Ensembles").
  */
+import { checkOptionKeys, optionsArg, typeName } from '../describe';
+import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { decodeModel, encodeModel, loadModels, saveModels } from '../io/model-file';
 import type { Input, Sequential } from '../model/sequential';
 import { Matrix } from '../tensor';
-import { prepareData } from '../train/fit';
+import { checkCallbacks, FIT_OPTIONS, prepareData } from '../train/fit';
 import type { FitOptions, History, Labels } from '../train/fit';
 import { classesOf, hasClassScores, predictProba } from '../predict';
 import type { FitAsyncOptions } from '../train/async';
@@ -45,6 +47,7 @@ export class Ensemble {
    * kinds in one ensemble are ERR_BLASNET_STATE: their outputs cannot be averaged.
    */
   predict(x: Input | Dataset, options: { batchSize?: number } = {}): Matrix {
+    options = optionsArg('Ensemble.predict', options, { batchSize: true });
     const proba = this.classScores('Ensemble.predict');
     let sum: Float64Array | null = null;
     let rows = 0;
@@ -128,7 +131,9 @@ export class Ensemble {
   async fitAsync(x: Input, y: Labels, options?: FitAsyncOptions & { parallel?: boolean }): Promise<History[]>;
   async fitAsync(x: Input | Dataset, y?: Labels | (FitAsyncOptions & { parallel?: boolean }), options: FitAsyncOptions & { parallel?: boolean } = {}): Promise<History[]> {
     const ds = x instanceof Dataset;
-    const { parallel, ...fit } = (ds ? y as FitAsyncOptions & { parallel?: boolean } : options) ?? {};
+    const given = optionsArg('Ensemble.fitAsync', ds ? y as FitAsyncOptions & { parallel?: boolean } | undefined : options);
+    const { parallel = false, ...fit } = given;
+    if (typeof parallel !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `Ensemble.fitAsync: Expected boolean for parallel but received ${typeName(parallel)}`);
     const one = (m: Sequential) => (ds ? m.fitAsync(x, fit) : m.fitAsync(x, y as Labels, fit));
     if (parallel) return Promise.all(this.models.map(one));
     const out: History[] = [];
@@ -143,7 +148,7 @@ export class Ensemble {
 
   /** An ensemble from a file written by save(). */
   static load(file: string, options: { backend?: 'js' | 'native' } = {}): Ensemble {
-    return new Ensemble(loadModels(file, options).models);
+    return new Ensemble(loadModels(file, optionsArg('Ensemble.load', options, { backend: true })).models);
   }
 }
 
@@ -157,6 +162,9 @@ export interface SnapshotOptions extends Omit<FitOptions, 'epochs' | 'schedule' 
   etaMin?: number;
 }
 
+const { epochs: _e, schedule: _s, scheduleEvery: _se, ...SNAPSHOT_FIT } = FIT_OPTIONS;
+const SNAPSHOT_OPTIONS: OptionKeys<SnapshotOptions> = { ...SNAPSHOT_FIT, cycles: true, epochsPerCycle: true, etaMin: true };
+
 /**
  * A snapshot ensemble from one training run: `model` (compiled) trains for cycles *
  * epochsPerCycle epochs with cosine warm restarts stepped per batch (CosineAnnealingWarmRestarts,
@@ -165,8 +173,9 @@ export interface SnapshotOptions extends Omit<FitOptions, 'epochs' | 'schedule' 
  */
 export function snapshotEnsemble(model: Sequential, x: Input, y: Labels, options: SnapshotOptions): { ensemble: Ensemble; history: History } {
   const where = 'snapshotEnsemble';
-  if (!options || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { cycles, epochsPerCycle, ... }`);
-  const { cycles, epochsPerCycle, etaMin = 0, callbacks = [], ...fit } = options;
+  if (!options || typeof options !== 'object' || Array.isArray(options)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { cycles, epochsPerCycle, ... }`);
+  checkOptionKeys(where, options, SNAPSHOT_OPTIONS);
+  const { cycles, epochsPerCycle, etaMin = 0, callbacks, ...fit } = options;
   for (const [name, v] of [['cycles', cycles], ['epochsPerCycle', epochsPerCycle]] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${String(v)}`);
   }
@@ -181,7 +190,7 @@ export function snapshotEnsemble(model: Sequential, x: Input, y: Labels, options
     epochs: cycles * epochsPerCycle,
     schedule: { name: 'cosineWarmRestarts', t0: stepsPerCycle, etaMin },
     scheduleEvery: 'step',
-    callbacks: [...(Array.isArray(callbacks) ? callbacks : []), {
+    callbacks: [...checkCallbacks(where, callbacks), {
       onEpochEnd(logs, ctx) {
         if ((logs.epoch + 1) % epochsPerCycle === 0) snapshots.push(decodeModel(encodeModel(ctx.model), { backend: ctx.model.backend }).model);
       },

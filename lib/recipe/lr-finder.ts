@@ -91,7 +91,9 @@ function num(where: string, name: string, v: unknown, dflt: number): number {
 export function lrFinder(model: Sequential, x: Input, y: Target | ArrayLike<number>, options: LrFinderOptions = {}): LrFinderResult {
   const where = 'lrFinder';
   modelArg(where, model);
-  if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object`);
+  options = optionsArg(where, options, {
+    start: true, end: true, steps: true, batchSize: true, smoothing: true, divergence: true, optimizer: true, loss: true, seed: true,
+  });
   const start = num(where, 'start', options.start, 1e-7);
   const end = num(where, 'end', options.end, 10);
   if (!(start > 0 && Number.isFinite(start))) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive finite number for start but received ${start}`);
@@ -175,7 +177,7 @@ function checkResult(fn: string, result: unknown, options: unknown): void {
     r.losses.length !== r.lrs.length || r.smoothed.length !== r.lrs.length) {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a result (as lrFinder returns it) for result but received ${show(result)}`);
   }
-  const title = optionsArg(fn, options as { title?: unknown } | undefined).title;
+  const title = optionsArg(fn, options as { title?: unknown } | undefined, { title: true }).title;
   if (title !== undefined && typeof title !== 'string') throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected string for options.title but received ${typeName(title)}`);
 }
 

@@ -3,6 +3,7 @@
  * noise) active and BatchNorm in inference mode, repeated; their mean and spread estimate the
  * model's uncertainty.
  */
+import { checkOptionKeys } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import type { Input, Sequential } from '../model/sequential';
 import { Rng } from '../rng';
@@ -25,7 +26,8 @@ export interface McPrediction {
  */
 export function mcPredict(model: Sequential, x: Input | Dataset, options: { samples: number; batchSize?: number; seed?: number }): McPrediction {
   const where = 'mcPredict';
-  if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { samples, batchSize?, seed? }`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { samples, batchSize?, seed? }`);
+  checkOptionKeys(where, options, { samples: true, batchSize: true, seed: true });
   const { samples, batchSize = 256, seed = model.seed } = options;
   if (!(Number.isInteger(samples) && samples >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for samples but received ${String(samples)}`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for batchSize but received ${String(batchSize)}`);

@@ -115,7 +115,7 @@ export function updateBatchNorm(model: Sequential, x: Matrix | Float32Array, opt
   if (!(x instanceof Matrix) && typedArrayTag(x) !== 'Float32Array') {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected Matrix or Float32Array for x but received ${typeName(x)}`);
   }
-  options = optionsArg(where, options);
+  options = optionsArg(where, options, { batchSize: true });
   const bns = model.layers.filter((l): l is BatchNorm => l instanceof BatchNorm);
   if (bns.length === 0) return;
   const m = x instanceof Matrix ? x : new Matrix(x, Math.floor(x.length / model.inputSize), model.inputSize);

@@ -3,7 +3,7 @@
  * stopping, reduce-on-plateau, checkpoints, terminate on NaN, a CSV log, a progress bar).
  */
 import * as fs from 'fs';
-import { optionsArg, show } from '../describe';
+import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { saveModel } from '../io/model-file';
 import type { ModelExtras } from '../io/model-file';
@@ -85,6 +85,13 @@ function monitorOptions(who: string, options: { monitor?: unknown; mode?: unknow
   return { monitor, mode: resolveMode(mode, monitor) };
 }
 
+/** A boolean option, false when absent. */
+function flag(who: string, name: string, v: unknown): boolean {
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `${who}: Expected boolean for ${name} but received ${typeName(v)}`);
+  return v;
+}
+
 /** A file path argument: a non-empty string. */
 function pathArg(who: string, path: unknown): string {
   if (typeof path !== 'string' || path === '') throw typeError(ErrorCode.ARG_TYPE, `${who}: Expected a file path for path but received ${show(path)}`);
@@ -116,7 +123,8 @@ function monitored(logs: EpochLogs, monitor: string, who: string): number {
  * EarlyStopping.
  */
 export function earlyStopping(options: { monitor?: string; patience?: number; minDelta?: number; mode?: Mode; restoreBestWeights?: boolean } = {}): Callback {
-  options = optionsArg('earlyStopping', options);
+  options = optionsArg('earlyStopping', options, { monitor: true, patience: true, minDelta: true, mode: true, restoreBestWeights: true });
+  const restoreBestWeights = flag('earlyStopping', 'restoreBestWeights', options.restoreBestWeights);
   const { monitor, mode } = monitorOptions('earlyStopping', options);
   const patience = options.patience ?? 0;
   if (!Number.isInteger(patience) || patience < 0) throw rangeError(ErrorCode.ARG_RANGE, `earlyStopping: Expected non-negative integer for patience but received ${show(patience)}`);
@@ -139,7 +147,7 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
       if (better(mode, v, best, Math.abs(minDelta))) {
         best = v;
         wait = 0;
-        if (options.restoreBestWeights) {
+        if (restoreBestWeights) {
           bestWeights = ctx.model.params.slice();
           bestBuffers = ctx.model.buffers().map((b) => b.data.slice());
         }
@@ -148,7 +156,7 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
       }
     },
     onTrainEnd(ctx) {
-      if (options.restoreBestWeights && bestWeights) {
+      if (restoreBestWeights && bestWeights) {
         ctx.model.params.set(bestWeights);
         ctx.model.buffers().forEach((b, i) => b.data.set(bestBuffers[i]));
       }
@@ -159,14 +167,18 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
 /**
  * Multiplies the learning rate by `factor` when `monitor` stops improving, with the semantics
  * of torch.optim.lr_scheduler.ReduceLROnPlateau (patience 10, factor 0.1, threshold 1e-4 'rel',
- * cooldown 0, minLr 0). Applied at epoch ends, to the optimiser's current lr.
+ * cooldown 0, minLr 0, eps 1e-8). Applied at epoch ends, to the optimiser's current lr.
  */
 export function reduceLrOnPlateau(options: { monitor?: string; mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number;
-  thresholdMode?: 'rel' | 'abs'; cooldown?: number; minLr?: number } = {}): Callback {
-  options = optionsArg('reduceLrOnPlateau', options);
+  thresholdMode?: 'rel' | 'abs'; cooldown?: number; minLr?: number; eps?: number } = {}): Callback {
+  options = optionsArg('reduceLrOnPlateau', options, {
+    monitor: true, mode: true, factor: true, patience: true, threshold: true, thresholdMode: true, cooldown: true, minLr: true, eps: true,
+  });
   const { monitor } = monitorOptions('reduceLrOnPlateau', { monitor: options.monitor });
   const { monitor: _m, ...plateau } = options;
   void _m;
+  // The schedule's own checks, now rather than when training begins.
+  createSchedule({ name: 'reduceOnPlateau', mode: resolveMode('auto', monitor), ...plateau }, 1);
   let schedule: Schedule | null = null;
   return {
     onTrainBegin(ctx) {
@@ -189,7 +201,8 @@ export function reduceLrOnPlateau(options: { monitor?: string; mode?: 'min' | 'm
  */
 export function modelCheckpoint(path: string, options: { monitor?: string; mode?: Mode; saveBestOnly?: boolean; every?: number } = {}): Callback {
   pathArg('modelCheckpoint', path);
-  options = optionsArg('modelCheckpoint', options);
+  options = optionsArg('modelCheckpoint', options, { monitor: true, mode: true, saveBestOnly: true, every: true });
+  const saveBestOnly = flag('modelCheckpoint', 'saveBestOnly', options.saveBestOnly);
   const every = options.every ?? 1;
   if (!Number.isInteger(every) || every < 1) throw rangeError(ErrorCode.ARG_RANGE, `modelCheckpoint: Expected positive integer for every but received ${show(every)}`);
   const { monitor, mode } = monitorOptions('modelCheckpoint', options);
@@ -197,7 +210,7 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
   return {
     rootOnly: true,
     onEpochEnd(logs, ctx) {
-      if (options.saveBestOnly) {
+      if (saveBestOnly) {
         const v = monitored(logs, monitor, 'modelCheckpoint');
         if (!better(mode, v, best, 0)) return;
         best = v;
@@ -237,7 +250,8 @@ export function terminateOnNaN(): Callback {
  */
 export function csvLogger(path: string, options: { append?: boolean } = {}): Callback {
   pathArg('csvLogger', path);
-  options = optionsArg('csvLogger', options);
+  options = optionsArg('csvLogger', options, { append: true });
+  const append = flag('csvLogger', 'append', options.append);
   let keys: string[] | null = null;
   // A file that cannot be written is ERR_BLASNET_IO, naming it.
   const io = (write: () => void) => {
@@ -251,13 +265,13 @@ export function csvLogger(path: string, options: { append?: boolean } = {}): Cal
     rootOnly: true,
     onTrainBegin() {
       keys = null;
-      if (!options.append) io(() => fs.writeFileSync(path, ''));
+      if (!append) io(() => fs.writeFileSync(path, ''));
     },
     onEpochEnd(logs) {
       if (!keys) {
         const k = Object.keys(logs);
         keys = k;
-        if (!options.append || !fs.existsSync(path) || fs.statSync(path).size === 0) io(() => fs.appendFileSync(path, `${k.join(',')}\n`));
+        if (!append || !fs.existsSync(path) || fs.statSync(path).size === 0) io(() => fs.appendFileSync(path, `${k.join(',')}\n`));
       }
       const row = (keys as string[]).map((k) => (k === 'epoch' ? String(logs.epoch + 1) : logs[k] === undefined ? '' : String(logs[k]))).join(',');
       io(() => fs.appendFileSync(path, `${row}\n`));
@@ -271,8 +285,12 @@ export function csvLogger(path: string, options: { append?: boolean } = {}): Cal
  * defaults to stdout.
  */
 export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: boolean } = {}): Callback {
-  options = optionsArg('progressBar', options);
+  options = optionsArg('progressBar', options, { stream: true, quiet: true });
+  const quiet = flag('progressBar', 'quiet', options.quiet);
   const stream = options.stream ?? process.stdout;
+  if (stream === null || typeof stream !== 'object' || typeof stream.write !== 'function') {
+    throw typeError(ErrorCode.ARG_TYPE, `progressBar: Expected a writable stream for stream but received ${typeName(stream)}`);
+  }
   // Loaded on use so that library users who never show progress never load it.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const cliProgress = require('cli-progress') as typeof import('cli-progress');
@@ -285,7 +303,7 @@ export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: bool
   return {
     rootOnly: true,
     onEpochBegin(epoch, ctx) {
-      if (options.quiet) return;
+      if (quiet) return;
       epochStart = process.hrtime.bigint();
       rows = 0;
       lossSum = 0;
@@ -302,7 +320,7 @@ export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: bool
       }
     },
     onBatchEnd(logs) {
-      if (options.quiet) return;
+      if (quiet) return;
       rows += logs.rows;
       lossSum += logs.loss * logs.rows;
       if (bar && (logs.batch % 10 === 0)) {
@@ -311,7 +329,7 @@ export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: bool
       }
     },
     onEpochEnd(logs, ctx) {
-      if (options.quiet) return;
+      if (quiet) return;
       if (bar) {
         bar.update(ctx.stepsPerEpoch);
         bar.stop();
