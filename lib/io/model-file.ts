@@ -3,8 +3,11 @@
  * weights and running statistics, and optionally optimiser and schedule state, preprocessing and
  * training metadata. Written atomically; validated completely on load.
  */
+import { backendOption } from '../backend/select';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
+import { checkOptionKeys, optionsArg } from '../describe';
+import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Activation, BatchNorm, Dense, Dropout, GaussianNoise, layerFromConfig, PReLU } from '../layers';
 import type { Layer, LayerConfig } from '../layers';
@@ -97,9 +100,13 @@ function encodeDocument(model: Sequential, extras: ModelExtras, where: string): 
   return encode(modelDocument(model, extras, where), where);
 }
 
+const EXTRAS_KEYS: OptionKeys<ModelExtras> = { optimizer: true, schedule: true, preprocessing: true, metadata: true, compile: true, columns: true };
+
 function modelDocument(model: Sequential, extras: ModelExtras, where: string): ModelDocument {
   if (!(model instanceof Sequential)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Sequential model but received ${describe(model)}`);
-  if (extras === null || typeof extras !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an extras object but received ${describe(extras)}`);
+  if (extras === null || typeof extras !== 'object' || Array.isArray(extras)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an extras object but received ${describe(extras)}`);
+  // A key outside ModelExtras would be lost on load, or replace a part of the document (format, params).
+  checkOptionKeys(where, extras, EXTRAS_KEYS);
   if (model.layers.length > MAX_LAYERS) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected at most ${MAX_LAYERS} layers but the model has ${model.layers.length}`);
   }
@@ -360,13 +367,18 @@ function failer(source: string): (msg: string) => never {
 /** Rebuilds a model from the bytes of a model file; `source` names it in errors. Checks as loadModel does. */
 export function decodeModel(bytes: Buffer | Uint8Array, options: { backend?: Backend | BackendName; source?: string } = {}): LoadedModel {
   if (!(bytes instanceof Uint8Array)) throw typeError(ErrorCode.ARG_TYPE, `decodeModel: Expected a Buffer or Uint8Array but received ${describe(bytes)}`);
+  options = optionsArg('decodeModel', options, { backend: true, source: true });
+  if (options.source !== undefined && typeof options.source !== 'string') {
+    throw typeError(ErrorCode.ARG_TYPE, `decodeModel: Expected a string for options.source but received ${describe(options.source)}`);
+  }
+  const backend = backendOption('decodeModel', options.backend);
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fail = failer(options.source ?? 'model');
   let layers: Layer[] = [];
   const doc = decode(buffer, options.source ?? 'model', (d) => {
     layers = checkDocument(d as Partial<ModelDocument>, fail);
   }, layerCount(fail)) as Partial<ModelDocument>;
-  return buildModel(doc, layers, options.backend, fail);
+  return buildModel(doc, layers, backend, fail);
 }
 
 /**
@@ -380,12 +392,13 @@ export function decodeModel(bytes: Buffer | Uint8Array, options: { backend?: Bac
  */
 export function loadModel(file: string, options: { backend?: Backend | BackendName } = {}): LoadedModel {
   checkPath('loadModel', file);
+  const backend = backendOption('loadModel', optionsArg('loadModel', options, { backend: true }).backend);
   const fail = failer(file);
   let layers: Layer[] = [];
   const doc = decodeFile(file, (d) => {
     layers = checkDocument(d as Partial<ModelDocument>, fail);
   }, layerCount(fail)) as Partial<ModelDocument>;
-  return buildModel(doc, layers, options.backend, fail);
+  return buildModel(doc, layers, backend, fail);
 }
 
 /**
@@ -406,6 +419,7 @@ export function saveModels(file: string, models: readonly Sequential[], metadata
 /** Loads a file written by saveModels: the models in order, and its metadata. */
 export function loadModels(file: string, options: { backend?: Backend | BackendName } = {}): { models: Sequential[]; metadata?: Record<string, unknown> } {
   checkPath('loadModels', file);
+  const backend = backendOption('loadModels', optionsArg('loadModels', options, { backend: true }).backend);
   const fail = failer(file);
   let layers: Layer[][] = [];
   const doc = decodeFile(file, (d) => {
@@ -417,5 +431,5 @@ export function loadModels(file: string, options: { backend?: Backend | BackendN
     if (members.length > MAX_LAYERS) fail(`${members.length} models, more than ${MAX_LAYERS}`);
     layers = members.map((m) => checkDocument(m, fail));
   }) as { members: Partial<ModelDocument>[]; metadata?: Record<string, unknown> };
-  return { models: doc.members.map((m, i) => buildModel(m, layers[i], options.backend, fail).model), metadata: doc.metadata };
+  return { models: doc.members.map((m, i) => buildModel(m, layers[i], backend, fail).model), metadata: doc.metadata };
 }

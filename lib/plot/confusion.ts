@@ -15,7 +15,7 @@ export function confusionMatrixSpec(confusion: number[][], classNames: readonly 
   if (!Array.isArray(classNames) || !classNames.every((c) => typeof c === 'string')) {
     throw typeError(ErrorCode.ARG_TYPE, `confusionMatrixSpec: Expected an array of strings for classNames but received ${show(classNames)}`);
   }
-  const title = optionsArg('confusionMatrixSpec', options).title;
+  const title = optionsArg('confusionMatrixSpec', options, { title: true }).title;
   if (title !== undefined && typeof title !== 'string') {
     throw typeError(ErrorCode.ARG_TYPE, `confusionMatrixSpec: Expected string for options.title but received ${typeName(title)}`);
   }
@@ -56,6 +56,7 @@ export function confusionMatrixSpec(confusion: number[][], classNames: readonly 
  */
 export async function writeConfusionMatrix(confusion: number[][], classNames: readonly string[], base: string,
   options: { title?: string } = {}): Promise<{ svg: string; png: string }> {
+  optionsArg('writeConfusionMatrix', options, { title: true });
   const spec = confusionMatrixSpec(confusion, classNames, options);
   checkBase('writeConfusionMatrix', base);
   return writePicture('writeConfusionMatrix', base, await renderSvg(spec), 800);

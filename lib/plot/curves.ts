@@ -27,7 +27,7 @@ function checkHistory(fn: string, history: unknown, options: unknown): { title?:
   if (!(Number.isInteger(h.steps) && (h.steps as number) >= 0 && (h.steps as number) <= h.stepLoss.length)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected integer in [0, ${h.stepLoss.length}] (the length of stepLoss) for history.steps but received ${show(h.steps)}`);
   }
-  const o = optionsArg(fn, options as object | undefined) as { title?: unknown; metric?: unknown };
+  const o = optionsArg(fn, options as { title?: unknown; metric?: unknown } | undefined, { title: true, metric: true });
   for (const key of ['title', 'metric'] as const) {
     if (o[key] !== undefined && typeof o[key] !== 'string') {
       throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected string for options.${key} but received ${typeName(o[key])}`);

@@ -3,7 +3,8 @@
  * start and the end of training, and each layer's update-to-weight ratio over the steps (log
  * scale, with the notes' healthy 1e-3 marked).
  */
-import { BlasnetError, ErrorCode } from '../errors';
+import { optionsArg, typeName } from '../describe';
+import { BlasnetError, ErrorCode, typeError } from '../errors';
 import type { DiagnosticsData, Histogram } from '../recipe/diagnostics';
 import { checkBase, renderSvg, writePicture } from './curves';
 
@@ -13,8 +14,14 @@ function histogramRows(h: Histogram, layer: string, when: string): Row[] {
   return h.counts.map((c, i) => ({ layer, when, lo: h.edges[i], hi: h.edges[i + 1], share: c / Math.max(1, h.counts.reduce((s, v) => s + v, 0)) }));
 }
 
+function checkTitle(fn: string, options: { title?: string } | undefined): void {
+  const title: unknown = optionsArg(fn, options, { title: true }).title;
+  if (title !== undefined && typeof title !== 'string') throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected string for options.title but received ${typeName(title)}`);
+}
+
 /** The vega-lite specification of the diagnostics pictures. */
 export function diagnosticsSpec(data: DiagnosticsData, options: { title?: string } = {}): Record<string, unknown> {
+  checkTitle('diagnosticsSpec', options);
   if (!data || !Array.isArray(data.ratios) || !Array.isArray(data.histograms) || (data.ratios.length === 0 && data.histograms.length === 0)) {
     throw new BlasnetError(ErrorCode.STATE, 'diagnostics: nothing was recorded; pass diagnosticsLogger() to fit as a callback first');
   }
@@ -69,6 +76,7 @@ export function diagnosticsSpec(data: DiagnosticsData, options: { title?: string
  * Throws ERR_BLASNET_DEPENDENCY, before writing anything, when a plotting package is missing.
  */
 export async function writeDiagnostics(data: DiagnosticsData, base: string, options: { title?: string } = {}): Promise<{ svg: string; png: string }> {
+  checkTitle('writeDiagnostics', options);
   const spec = diagnosticsSpec(data, options);
   checkBase('writeDiagnostics', base);
   return writePicture('writeDiagnostics', base, await renderSvg(spec));

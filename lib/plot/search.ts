@@ -2,6 +2,7 @@
  * A search's results drawn: the score of every trial against each hyperparameter (one panel
  * per hyperparameter that varies; log axes for log-scaled ranges), as vega-lite, SVG and PNG.
  */
+import { optionsArg, typeName } from '../describe';
 import { ErrorCode, typeError } from '../errors';
 import { checkResult } from '../search/search';
 import type { SearchResult } from '../search/search';
@@ -9,13 +10,21 @@ import type { SearchSpace } from '../search/space';
 import { isSpec } from '../search/space';
 import { checkBase, renderSvg, writePicture } from './curves';
 
+function checkOptions(fn: string, options: { space?: SearchSpace; title?: string } | undefined): void {
+  const { space, title } = optionsArg(fn, options, { space: true, title: true }) as { space?: unknown; title?: unknown };
+  if (space !== undefined && (space === null || typeof space !== 'object' || Array.isArray(space))) {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a search space object for options.space but received ${typeName(space)}`);
+  }
+  if (title !== undefined && typeof title !== 'string') throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected string for options.title but received ${typeName(title)}`);
+}
+
 /**
  * The vega-lite specification: a row of scatter panels, score against each hyperparameter that
  * takes more than one value among the 'ok' trials, coloured by stage; the best trial ringed.
  */
 export function searchPlotSpec(result: Pick<SearchResult, 'trials' | 'best' | 'metric'>, options: { space?: SearchSpace; title?: string } = {}): Record<string, unknown> {
   checkResult('searchPlotSpec', result);
-  if (options === null || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, 'searchPlotSpec: Expected an options object');
+  checkOptions('searchPlotSpec', options);
   const ok = result.trials.filter((r) => r.status === 'ok');
   const names: string[] = [];
   for (const r of ok) for (const k of Object.keys(r.config)) if (!names.includes(k)) names.push(k);
@@ -60,6 +69,7 @@ export function searchPlotSpec(result: Pick<SearchResult, 'trials' | 'best' | 'm
 export async function writeSearchPlot(result: Pick<SearchResult, 'trials' | 'best' | 'metric'>, base: string,
   options: { space?: SearchSpace; title?: string } = {}): Promise<{ svg: string; png: string }> {
   checkResult('writeSearchPlot', result);
+  checkOptions('writeSearchPlot', options);
   const spec = searchPlotSpec(result, options);
   checkBase('writeSearchPlot', base);
   return writePicture('writeSearchPlot', base, await renderSvg(spec));

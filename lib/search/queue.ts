@@ -13,6 +13,8 @@
  */
 import { createHash, randomUUID } from 'crypto';
 import type { BackendName } from '../backend/select';
+import { checkOptionKeys, typeName } from '../describe';
+import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { decodeModel } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
@@ -55,6 +57,7 @@ export function resolveQueue(where: string, spec: unknown): ResolvedQueue {
   if (!o || typeof o !== 'object' || typeof (o as { url?: unknown }).url !== 'string') {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Redis URL or { url, name } for queue but received ${typeof spec === 'object' ? JSON.stringify(spec) : String(spec)}`);
   }
+  if (typeof spec !== 'string') checkOptionKeys(where, o, { url: true, name: true, connectTimeoutMs: true }, 'queue');
   const { url, name = DEFAULT_QUEUE_NAME, connectTimeoutMs = 3000 } = o as { url: string; name?: unknown; connectTimeoutMs?: unknown };
   let parsed: URL | null = null;
   try {
@@ -341,6 +344,8 @@ function checkJob(v: unknown): QueueJob {
   return j;
 }
 
+const QUEUE_WORKER_OPTIONS: OptionKeys<QueueWorkerOptions> = { queue: true, concurrency: true, threads: true, lockMs: true, stalledMs: true, log: true };
+
 /**
  * Takes search jobs from a queue until closed: each trial runs in a worker thread on the trial
  * data fetched once from Redis (kept while jobs of that search keep coming); a retrained best
@@ -349,13 +354,15 @@ function checkJob(v: unknown): QueueJob {
  */
 export async function startQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
   const where = 'worker';
-  if (!options || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { queue, ... }`);
+  if (!options || typeof options !== 'object' || Array.isArray(options)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { queue, ... }`);
+  checkOptionKeys(where, options, QUEUE_WORKER_OPTIONS);
   const q = resolveQueue(where, options.queue);
   const concurrency = positive(where, 'concurrency', options.concurrency ?? 1, true);
   const threads = positive(where, 'threads', options.threads ?? threadsPerWorker(concurrency), true);
   const lockMs = positive(where, 'lockMs', options.lockMs ?? 30000, false);
   const stalledMs = positive(where, 'stalledMs', options.stalledMs ?? 30000, false);
   const log = options.log ?? (() => undefined);
+  if (typeof log !== 'function') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a function for log but received ${typeName(log)}`);
   const { bullmq, Redis } = queuePackages(where);
   const redis = await connectRedis(where, q, Redis);
 

@@ -7,6 +7,8 @@
 import * as path from 'path';
 import { defaultBackend, getBackend } from '../backend/select';
 import type { BackendName } from '../backend/select';
+import { checkOptionKeys, optionsArg, typeName } from '../describe';
+import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Input, Sequential } from '../model/sequential';
 import { Rng } from '../rng';
@@ -333,10 +335,17 @@ function bestRow(rows: readonly TrialResult[], higher: boolean): TrialResult | n
   return lastStage >= 0 ? ranked(rows, lastStage, higher)[0] : null;
 }
 
+const SEARCH_OPTIONS: OptionKeys<SearchOptions> = {
+  space: true, data: true, trials: true, strategy: true, metric: true, folds: true, validationFraction: true, budget: true, gridPoints: true,
+  coarseFraction: true, narrow: true, seed: true, build: true, workers: true, queue: true, threads: true, backend: true, refit: true,
+  signal: true, progress: true, onTrial: true,
+};
+
 /** search: tries configurations from `space` and returns every trial's row, the best, and a refitted model. */
 export async function search(options: SearchOptions): Promise<SearchResult> {
   const where = 'search';
-  if (!options || typeof options !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { space, data, ... }`);
+  if (!options || typeof options !== 'object' || Array.isArray(options)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { space, data, ... }`);
+  checkOptionKeys(where, options, SEARCH_OPTIONS);
   const space = validateSpace(where, options.space);
   const strategy = options.strategy ?? 'random';
   if (!STRATEGIES.includes(strategy)) throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected strategy ${STRATEGIES.join(', ')} but received ${String(strategy)}`);
@@ -351,8 +360,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   if ((strategy === 'coarseToFine' || strategy === 'halving') && 'epochs' in space) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: ${strategy} sets the epochs of its trials; take epochs out of the space and use budget.epochs`);
   }
-  const budget = options.budget ?? {};
-  if (typeof budget !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an object for budget`);
+  const budget = optionsArg(where, options.budget, { epochs: true, minEpochs: true, eta: true, trialTimeMs: true }, 'budget');
   const eta = budget.eta ?? 3;
   if (!(typeof eta === 'number' && eta > 1 && Number.isFinite(eta))) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected number > 1 for budget.eta but received ${String(eta)}`);
   const constantEpochs = typeof space.epochs === 'number' ? space.epochs : undefined;
@@ -374,6 +382,12 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   const backend: BackendName = options.backend ?? defaultBackend().name as BackendName;
   if (backend !== 'js' && backend !== 'native') throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected backend 'js' or 'native' but received ${String(backend)}`);
   const { signal, onTrial, progress } = options;
+  if (progress !== undefined && (progress === null || typeof progress !== 'object' || typeof progress.write !== 'function')) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a writable stream for progress but received ${typeName(progress)}`);
+  }
+  if (options.refit !== undefined && typeof options.refit !== 'boolean') {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for refit but received ${typeName(options.refit)}`);
+  }
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an AbortSignal for signal`);
   if (onTrial !== undefined && typeof onTrial !== 'function') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a function for onTrial`);
   if (options.queue !== undefined) {
@@ -390,6 +404,10 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
     }
     build = buildSpec;
   } else if (buildSpec && typeof buildSpec === 'object' && typeof buildSpec.module === 'string') {
+    checkOptionKeys(where, buildSpec, { module: true, name: true }, 'build');
+    if (buildSpec.name !== undefined && typeof buildSpec.name !== 'string') {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a string for build.name but received ${typeName(buildSpec.name)}`);
+    }
     // A relative path is relative to the working directory, as on a command line.
     const spec = buildSpec.module.startsWith('.') ? path.resolve(buildSpec.module) : buildSpec.module;
     let f: unknown;
@@ -407,6 +425,9 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   }
 
   if (!options.data || typeof options.data !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { x, y } or { table, label } for data`);
+  if (!(options.data instanceof Dataset)) {
+    checkOptionKeys(where, options.data, 'table' in options.data ? { table: true, label: true, preprocessing: true } : { x: true, y: true }, 'data');
+  }
   const fromTable = 'table' in options.data ? tableData(where, options.data) : null;
   const d = sharedData(where, fromTable ? fromTable.data : options.data as { x: Input; y: Int32Array | Float32Array | Matrix } | Dataset);
   const metric = options.metric ?? (d.task === 'classification' ? 'accuracy' : fromTable ? 'mse' : 'valLoss');

@@ -4,6 +4,7 @@
  * seeded; grids enumerate the product; narrowing shrinks numeric ranges around a configuration
  * (the fine stage of coarse-to-fine).
  */
+import { optionsArg, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Rng } from '../rng';
 
@@ -46,7 +47,9 @@ export function logUniform(low: number, high: number): NumberParam {
 
 /** An integer in [low, high], both included; with log, spread evenly on a log scale (widths). */
 export function integers(low: number, high: number, options: { log?: boolean } = {}): NumberParam {
-  return { kind: 'integer', low, high, log: !!options.log };
+  const log = optionsArg('integers', options, { log: true }).log ?? false;
+  if (typeof log !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `integers: Expected boolean for log but received ${typeName(log)}`);
+  return { kind: 'integer', low, high, log };
 }
 
 /** One of `values` (numbers, strings, booleans or arrays of them, e.g. hidden widths [64, 32]). */
