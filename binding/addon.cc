@@ -653,6 +653,7 @@ napi_value BlasInfo(Args& a) {
   o.Set("kernelIsaSupported", isaName(isaSupported()));
   o.Set("writeAhead", prefetchWriteOn());
   o.Set("packedForward", packedForwardOn());
+  o.Set("packedForwardMinRows", static_cast<double>(livePackMinRows()));
   o.Set("numThreads", numThreads());
   o.Set("numProcs", numProcs());
   return o;

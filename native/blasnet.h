@@ -40,6 +40,9 @@ void gemm(bool transA, bool transB, size_t m, size_t n, size_t k, float alpha, c
 void gemmBatched(bool transA, bool transB, size_t m, size_t n, size_t k, size_t batch, float alpha,
                  const float* a, size_t strideA, const float* b, size_t strideB, float beta,
                  float* c, size_t strideC);
+// Whether the core OpenBLAS picked has SGEMM kernels for small products that read the operands in
+// place rather than packing them (its AVX-512 cores: SkylakeX, Cooperlake, SapphireRapids).
+bool openblasHasSmallKernels();
 
 // ---- warm-up ---------------------------------------------------------------------------------
 // Starts, once per process, a thread that runs a few GEMMs of a small MLP's shapes on itself

@@ -7,6 +7,17 @@
 
 namespace blasnet {
 
+// The cores whose SGEMM has kernels for small products that read the operands in place (see
+// kSmallKernelWork below).
+bool openblasHasSmallKernels() {
+  const char* core = openblas_get_corename();
+  if (!core) return false;
+  for (const char* name : {"SkylakeX", "Cooperlake", "SapphireRapids"}) {
+    if (std::strcmp(core, name) == 0) return true;
+  }
+  return false;
+}
+
 namespace {
 
 // OpenBLAS runs single-threaded inside blasnet: the pool (pool.h) supplies the threads.
@@ -43,8 +54,6 @@ constexpr size_t kRowCutMinRows = 128;
 // batch 64 and 128 rows cost 784-32-10 5-7% (far), so the cut there stays as above.
 constexpr size_t kSmallRowCutK = 32;
 constexpr size_t kSmallRowCutMinRows = 32;
-
-bool openblasHasSmallKernels();
 
 // OpenBLAS's packed path scales C by beta in a pass of its own before the product, and on the
 // cores without small-matrix kernels (Haswell, Zen) that pass ran far slower than a memset: one
@@ -88,14 +97,6 @@ constexpr size_t kShortK = 32;
 constexpr double kShortKOutput = 1 << 18;
 constexpr size_t kPieceRows = 8;
 
-bool openblasHasSmallKernels() {
-  const char* core = openblas_get_corename();
-  if (!core) return false;
-  for (const char* name : {"SkylakeX", "Cooperlake", "SapphireRapids"}) {
-    if (std::strcmp(core, name) == 0) return true;
-  }
-  return false;
-}
 
 // Read once: the core OpenBLAS picked does not change while the process runs.
 const bool kSmallKernels = openblasHasSmallKernels();

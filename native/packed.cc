@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "blasnet.h"
 #include "isa.h"
 #include "pool.h"
 #include "table.h"
@@ -305,9 +306,14 @@ void packedDenseForward(int act, float param, size_t batch, size_t inDim, size_t
   runPacked(act, param, batch, inDim, outDim, x, packed, nullptr, y);
 }
 
+size_t livePackMinRows() {
+  static const size_t rows = openblasHasSmallKernels() ? kLivePackMinRowsSmallKernels : kLivePackMinRows;
+  return rows;
+}
+
 bool livePackedForward(int act, float param, size_t batch, size_t inDim, size_t outDim, const float* x,
                        const float* w, const float* b, float* z, float* y) {
-  if (!runner().own || batch < kLivePackMinRows || inDim == 0 || outDim == 0) return false;
+  if (!runner().own || batch < livePackMinRows() || inDim == 0 || outDim == 0) return false;
   const size_t n = packedDenseLength(outDim, inDim);
   if (n > kLivePackMaxFloats) return false;
   static thread_local PackScratch scratch;

@@ -40,11 +40,19 @@ bool packedForwardOn();
 // denseForward's product on blasnet's own micro-kernels (bench/RESULTS.md, run AF): w and b are
 // packed on every call into the calling thread's buffer, then z = x * w^T + b and y = f(z) are
 // written tile by tile as packedDenseForward writes y (z may be y). Returns false, having written
-// nothing, at the portable level, when the batch is under kLivePackMinRows (OpenBLAS's
-// matrix-vector path is quicker than packing), when the packed weights would exceed
-// kLivePackMaxFloats, or when the buffer cannot be had; denseForward then runs OpenBLAS.
-// denseForward calls it only when packedForwardOn().
+// nothing, at the portable level, when the batch is under livePackMinRows() (OpenBLAS is quicker
+// than packing), when the packed weights would exceed kLivePackMaxFloats, or when the buffer
+// cannot be had; denseForward then runs OpenBLAS. denseForward calls it only when
+// packedForwardOn().
+//
+// Under 4 rows OpenBLAS's matrix-vector path wins everywhere. Where OpenBLAS has small-product
+// kernels that read the weights in place (openblasHasSmallKernels), packing them on every call
+// costs more than those kernels' whole product up to about 32 rows: on an Intel Xeon's SkylakeX
+// kernels, the reference MLP's live inference at 4 / 8 / 16 / 32 rows took 35-45 / 46-53 / 62-66 /
+// 94 us packed and 12-13 / 21-23 / 49-52 / 96 us on OpenBLAS (bench/RESULTS.md, run AI).
 constexpr size_t kLivePackMinRows = 4;
+constexpr size_t kLivePackMinRowsSmallKernels = 32;
+size_t livePackMinRows();
 constexpr size_t kLivePackMaxFloats = size_t{1} << 21;  // 8 MB per thread at most
 bool livePackedForward(int act, float param, size_t batch, size_t inDim, size_t outDim, const float* x,
                        const float* w, const float* b, float* z, float* y);

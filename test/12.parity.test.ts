@@ -449,7 +449,8 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
   // gradient inside the GEMM's pieces (and the weight gradient in the forward's unit blocks where
   // its cut matches): at each thread count the bits must be those of the same products with the
   // passes run separately. The forward product is OpenBLAS's GEMM, or where info().packedForward
-  // is on (and the batch has 4 rows or more) the packed kernels over the weights packed once.
+  // is on (and the batch has info().packedForwardMinRows rows or more) the packed kernels over the
+  // weights packed once.
   // Shapes: cut by columns with the weight gradient in blocks (batch 32 and 128), by columns with
   // the weight gradient cut its own way (a short layer), by rows (batch 512), ragged widths, too
   // small to cut, under 4 rows, and inputs deeper than one block of the packed kernels' k (1024),
@@ -470,7 +471,7 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
             b.denseBackward(act, 0, batch, inDim, outDim, beta, x, w, z, y, dy, dz, dw, db, dx);
             const z2 = new Float32Array(batch * outDim), y2 = new Float32Array(batch * outDim), dz2 = new Float32Array(batch * outDim);
             const dw2 = dw0.slice(), db2 = db0.slice(), dx2 = new Float32Array(batch * inDim);
-            if (b.info().packedForward && batch >= 4) {
+            if (b.info().packedForward && batch >= (b.info().packedForwardMinRows as number)) {
               const packed = new Float32Array(Math.ceil(outDim / 16) * 16 * (inDim + 1));
               b.packDense(outDim, inDim, w, bias, packed);
               b.packedDenseForward(activationId('identity'), 0, batch, inDim, outDim, x, packed, z2);

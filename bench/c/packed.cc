@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
           9);
       const double flop = 2.0 * m * n * k;
       auto gf = [&](double sec) { return flop / sec * 1e-9; };
-      char call[2][16] = {"n/a", "n/a"};  // livePackedForward declines a batch under kLivePackMinRows
+      char call[2][16] = {"n/a", "n/a"};  // livePackedForward declines a batch under livePackMinRows()
       if (live) {
         std::snprintf(call[0], sizeof call[0], "%.1f", gf(t[1].median));
         std::snprintf(call[1], sizeof call[1], "%.1f", gf(t[1].best));

@@ -146,7 +146,7 @@ export function buildMlp(sizes: readonly number[], backend: Backend): Sequential
  * the step runs it: the backend's gemm, except the forward products where info().packedForward
  * is on, which run through denseForward (identity, no bias) as the step runs them: the weights
  * packed, then the packed kernels' product, or OpenBLAS's matrix-vector path for a batch too
- * short to pack for (native/packed.h kLivePackMinRows), chosen by the addon itself.
+ * short to pack for (info().packedForwardMinRows), chosen by the addon itself.
  */
 export function timeStepGemms(backend: Backend, sizes: readonly number[], n: number, timing: TimingOptions): Stats {
   const gemms = stepGemms(sizes, n);

@@ -301,11 +301,18 @@ export interface BackendInfo {
    * layer's weights packed on every call, the bias and activation applied to each tile as it is
    * written) rather than OpenBLAS's GEMM and a second pass: on by default at the 'avx2' and
    * 'avx512' levels, where it measured faster; BLASNET_PACKED_FORWARD=0 or 1 overrides that.
-   * Batches of under 4 rows and layers of over 2M weights run on OpenBLAS either way. The sums
-   * come out in other last bits than OpenBLAS's. false for the js backend; absent from a backend
-   * written before it existed.
+   * Batches of under packedForwardMinRows rows and layers of over 2M weights run on OpenBLAS
+   * either way. The sums come out in other last bits than OpenBLAS's. false for the js backend;
+   * absent from a backend written before it existed.
    */
   packedForward?: boolean;
+  /**
+   * The native backend's smallest batch that denseForward runs on its packed kernels when
+   * packedForward is on: 4, or 32 where OpenBLAS's core has kernels for small products that read
+   * the weights in place (its AVX-512 cores), which beat packing them on every call below that.
+   * Absent for the js backend.
+   */
+  packedForwardMinRows?: number;
   numThreads: number;
   /** Processors the machine offers. */
   numProcs: number;
