@@ -4,9 +4,11 @@
  * fuses that activation, as crossEntropy and binaryCrossEntropy do).
  */
 import { activationId } from '../activations';
+import type { Backend } from '../backend/types';
 import { optionsArg } from '../describe';
 import { BlasnetError, ErrorCode, typeError } from '../errors';
 import type { Input } from '../data/input';
+import { fusedActivation } from '../model/loss';
 import type { Sequential } from '../model/sequential';
 import { Matrix } from '../tensor';
 import type { Dataset } from '../data/dataset';
@@ -17,16 +19,31 @@ export interface PredictOptions {
   batchSize?: number;
 }
 
-/** How the model's outputs become probabilities, or null when they are not class scores. */
-function kindOf(model: Sequential): 'probabilities' | 'softmax' | 'sigmoid' | null {
+/**
+ * What a model's outputs are as class scores: 'probabilities' (a final softmax or sigmoid), or
+ * the logits of the 'softmax' or 'sigmoid' that its loss fuses (crossEntropy, binaryCrossEntropy)
+ * when it has no output activation. @internal
+ */
+export type ScoreKind = 'probabilities' | 'softmax' | 'sigmoid';
+
+/** The model's ScoreKind, or null when its outputs are not class scores. @internal */
+export function scoreKind(model: Sequential): ScoreKind | null {
   const act = model.layers[model.layers.length - 1].activationName();
   if (act === 'softmax' || act === 'sigmoid') return 'probabilities';
   const loss = model.lossSpec;
-  if (act === null || act === 'identity') {
-    if (loss && !loss.custom && loss.name === 'crossEntropy') return 'softmax';
-    if (loss && !loss.custom && loss.name === 'binaryCrossEntropy') return 'sigmoid';
-  }
+  if ((act === null || act === 'identity') && loss) return fusedActivation(loss);
   return null;
+}
+
+/**
+ * Probabilities from rows x cols scores of `kind` in src, written to dst (which may be src): the
+ * activation the loss fuses, on the backend's own kernels; probabilities are copied as they are.
+ * @internal
+ */
+export function toProbabilities(backend: Backend, kind: ScoreKind, rows: number, cols: number, src: Float32Array, dst: Float32Array): void {
+  if (kind === 'sigmoid') backend.activation(activationId('sigmoid'), 0, rows * cols, src, dst);
+  else if (kind === 'softmax') backend.softmax(rows, cols, src, dst);
+  else if (dst !== src) dst.set(src.subarray(0, rows * cols));
 }
 
 function sequentialArg(model: Sequential, where: string): void {
@@ -37,9 +54,9 @@ function sequentialArg(model: Sequential, where: string): void {
 }
 
 /** How the model's outputs become probabilities; ERR_BLASNET_STATE when they are not class scores. */
-function outputKind(model: Sequential, where: string): 'probabilities' | 'softmax' | 'sigmoid' {
+function outputKind(model: Sequential, where: string): ScoreKind {
   sequentialArg(model, where);
-  const kind = kindOf(model);
+  const kind = scoreKind(model);
   if (kind !== null) return kind;
   const act = model.layers[model.layers.length - 1].activationName();
   const loss = model.lossSpec;
@@ -54,7 +71,7 @@ function outputKind(model: Sequential, where: string): 'probabilities' | 'softma
  */
 export function hasClassScores(model: Sequential): boolean {
   sequentialArg(model, 'hasClassScores');
-  return kindOf(model) !== null;
+  return scoreKind(model) !== null;
 }
 
 /**
@@ -73,10 +90,8 @@ function proba(where: string, model: Sequential, x: Input | Dataset, options: Pr
   const kind = outputKind(model, where);
   const out = model.predict(x, optionsArg(where, options, { batchSize: true }));
   if (kind === 'probabilities') return out;
-  // The backend's own kernels, in place: the activation the loss fused while training.
-  const { rows, cols, data } = out;
-  if (kind === 'sigmoid') model.backend.activation(activationId('sigmoid'), 0, rows * cols, data, data);
-  else model.backend.softmax(rows, cols, data, data);
+  // In place: the activation the loss fused while training.
+  toProbabilities(model.backend, kind, out.rows, out.cols, out.data, out.data);
   return out;
 }
 
