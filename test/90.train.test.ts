@@ -73,6 +73,36 @@ describe('metrics', () => {
     assert.equal(bin.value(), ok / 9);
     assert.ok(Number.isNaN(createMetric('mse').value()));
   });
+  it("'accuracy' on one output is binary accuracy: class 1 above 0.5, as predictClasses (Keras)", () => {
+    const acc = createMetric('accuracy');
+    const p = new Float32Array([0.9, 0.2, 0.6, 0.4, 0.5]);
+    acc.update(p, 5, 1, new Float32Array([1, 0, 0, 1, 0]));
+    assert.equal(acc.value(), 3 / 5);
+    acc.reset();
+    acc.update(p, 5, 1, new Int32Array([0, 0, 1, 1, 1]));
+    assert.equal(acc.value(), 2 / 5);
+  });
+  it('binaryAccuracy reads class labels as their one-hot rows', () => {
+    const rng = new Rng(4);
+    const rows = 60, cols = 3, p = rng.uniformArray(rows * cols, 0, 1);
+    const labels = Int32Array.from({ length: rows }, () => rng.int(cols));
+    const oneHot = new Float32Array(rows * cols);
+    labels.forEach((c, r) => { oneHot[r * cols + c] = 1; });
+    for (const threshold of [0.5, 0.3]) {
+      const a = createMetric({ name: 'binaryAccuracy', threshold }), h = createMetric({ name: 'binaryAccuracy', threshold });
+      a.update(p, rows, cols, labels);
+      h.update(p, rows, cols, oneHot);
+      assert.equal(a.value(), h.value());
+      assert.ok(a.value() > 0 && a.value() < 1);
+    }
+    // Two softmax outputs: every row right is 1, every row wrong 0.
+    const bin = createMetric('binaryAccuracy');
+    bin.update(new Float32Array([0.9, 0.1, 0.2, 0.8]), 2, 2, new Int32Array([0, 1]));
+    assert.equal(bin.value(), 1);
+    bin.reset();
+    bin.update(new Float32Array([0.9, 0.1, 0.2, 0.8]), 2, 2, new Int32Array([1, 0]));
+    assert.equal(bin.value(), 0);
+  });
   it('unknown metrics and bad options are coded errors', () => {
     throwsCode(() => createMetric('f1' as never), 'ERR_BLASNET_UNKNOWN_NAME', RangeError);
     throwsCode(() => createMetric({ name: 'topKAccuracy', k: 0 }), 'ERR_BLASNET_ARG_RANGE', RangeError);
@@ -160,6 +190,61 @@ forEachBackend('fit and evaluate', (b) => {
     throwsCode(() => raw.fit(train.x, train.y), 'ERR_BLASNET_STATE');
     throwsCode(() => raw.evaluate(train.x, train.y), 'ERR_BLASNET_STATE');
     throwsCode(() => raw.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: -1 } }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'Invalid learning rate');
+  });
+});
+
+forEachBackend('class metrics of binary and logit models', (b) => {
+  const rng = new Rng(5);
+  const n = 400;
+  const x = new Float32Array(n * 2).map(() => rng.normal());
+  const y = Float32Array.from({ length: n }, (_, i) => (x[i * 2] + x[i * 2 + 1] > 0 ? 1 : 0));
+  const labels = Int32Array.from(y);
+  /** The fraction of rows whose predictClasses is their class. */
+  const agreement = (m: Sequential, from = 0, to = n) => {
+    const c = m.predictClasses(x.subarray(from * 2, to * 2));
+    let hits = 0;
+    for (let i = from; i < to; i++) if (c[i - from] === labels[i]) hits++;
+    return hits / (to - from);
+  };
+  for (const head of ['sigmoid', 'logits'] as const) {
+    const binary = () => new Sequential({ inputSize: 2, seed: 1, backend: b, layers: [dense(1, head === 'sigmoid' ? { activation: 'sigmoid' } : {})] })
+      .compile({ loss: 'binaryCrossEntropy', optimizer: { name: 'sgd', lr: 1e-9 }, metrics: ['accuracy', 'binaryAccuracy'] });
+
+    it(`one ${head} output: accuracy and binaryAccuracy are the accuracy of predictClasses`, () => {
+      const m = binary();
+      // Every row wrong, then about three rows in four right.
+      for (const [w, want] of [[[-3, -3], 0], [[1, 0], -1]] as const) {
+        m.setWeights([new Float32Array(w), new Float32Array([0])]);
+        const truth = agreement(m);
+        if (want >= 0) assert.equal(truth, want);
+        else assert.ok(truth > 0.6 && truth < 0.9, `accuracy of predictClasses ${truth}`);
+        const ev = m.evaluate(x, y);
+        assert.equal(ev.accuracy, truth);
+        assert.equal(ev.binaryAccuracy, truth);
+      }
+    });
+
+    it(`one ${head} output: fit logs accuracy and valAccuracy of the model's classes`, () => {
+      const m = binary();
+      m.setWeights([new Float32Array([-3, -3]), new Float32Array([0])]);
+      const h = m.fit(x, y, { epochs: 1, validationSplit: 0.25 });
+      assert.equal(h.epochs[0].accuracy, 0);
+      assert.equal(h.epochs[0].valAccuracy, agreement(m, 300, n));
+      assert.equal(h.epochs[0].valAccuracy, 0);
+      assert.equal(h.epochs[0].valBinaryAccuracy, 0);
+    });
+  }
+
+  it('two crossEntropy logits with class labels: binaryAccuracy is the accuracy of predictClasses', () => {
+    const m = new Sequential({ inputSize: 2, seed: 1, backend: b, layers: [dense(2)] })
+      .compile({ loss: 'crossEntropy', optimizer: 'adam', metrics: ['accuracy', 'binaryAccuracy'] });
+    // Logits of both classes above 0.5 in most rows: thresholding them as they are would be wrong.
+    m.setWeights([new Float32Array([0, 0, 1, 0]), new Float32Array([2, 2])]);
+    const truth = agreement(m);
+    assert.ok(truth > 0.6 && truth < 0.9, `accuracy of predictClasses ${truth}`);
+    const ev = m.evaluate(x, labels);
+    assert.equal(ev.accuracy, truth);
+    assert.equal(ev.binaryAccuracy, truth);
   });
 });
 

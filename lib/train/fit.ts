@@ -31,6 +31,7 @@ import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
 import { progressBar } from './callbacks';
 import { createMetric, metricOn } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
+import { scoreKind } from '../predict';
 import type { LossSpec } from '../model/loss';
 import { runStartChecksOnRows } from '../recipe/checks';
 import { checkFinite } from '../data/check';
@@ -414,10 +415,16 @@ function targetWidth(p: Prepared): number {
 export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: readonly MetricSpec[], batchSize: number): Record<string, number> {
   const it = evaluationBatches(model, data, batchSize);
   try {
-    return evaluateBatches(model, it, metricSpecs.map((m) => metricOn(m, model.backend)));
+    return evaluateBatches(model, it, metricsOn(model, metricSpecs));
   } finally {
     it.release();
   }
+}
+
+/** The metrics of `specs` over the model's outputs (on its backend, reading its logits as probabilities). */
+function metricsOn(model: Sequential, specs: readonly MetricSpec[]): Metric[] {
+  const scores = scoreKind(model);
+  return specs.map((m) => metricOn(m, model.backend, scores));
 }
 
 /** The batches evaluateModel visits: the rows in order, with their weights. */
@@ -775,14 +782,14 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   // now in one call per array (where the addon can), not by a page fault each in the first step.
   const valBatch = Math.max(batchSize, 256);
   const valBatches = val ? evaluationBatches(model, val, valBatch) : null;
-  const valMetrics = val ? compiled.metrics.map((m) => metricOn(m, model.backend)) : [];
+  const valMetrics = val ? metricsOn(model, compiled.metrics) : [];
   model.reserve(Math.max(Math.min(batchSize, train.x.rows), val ? Math.min(valBatch, val.x.rows) : 0), true);
   // One options object for every step, its weight pointed at the batch's: a step allocates nothing.
   const step: { weight: Float32Array | null } = { weight: null };
   const stepsPerEpoch = it.batchesPerEpoch;
   const firstEpoch = options.resume ? resumeFrom(options.resume, model, optimizer, schedule, epochs) : 0;
   it.skipEpochs(firstEpoch);
-  const metrics: Metric[] = compiled.metrics.map((m) => metricOn(m, model.backend));
+  const metrics: Metric[] = metricsOn(model, compiled.metrics);
   const stepLoss = new Float64Array((epochs - firstEpoch) * stepsPerEpoch);
   const stepLr = new Float64Array((epochs - firstEpoch) * stepsPerEpoch);
   const history = {

@@ -1,11 +1,15 @@
 /**
  * Metrics: running averages over an epoch of predictions against targets. Each is updated batch
- * by batch (no allocation) and read once at the end.
+ * by batch (no allocation once its scratch has grown to the largest batch) and read once at the
+ * end.
  */
+import { jsBackend } from '../backend/js';
 import type { Backend } from '../backend/types';
 import { checkOptionKeys, show } from '../describe';
 import { ErrorCode, rangeError } from '../errors';
 import { argmaxRow } from '../math';
+import { toProbabilities } from '../predict';
+import type { ScoreKind } from '../predict';
 import { typedArrayTag, typedLength } from '../typed';
 
 /** A metric accumulated over batches. */
@@ -16,7 +20,10 @@ export interface Metric {
   readonly higherIsBetter: boolean;
   /** Forgets everything added. */
   reset(): void;
-  /** Adds a batch: pred [rows, cols] and targets (Int32Array labels or a Float32Array [rows, cols]). */
+  /**
+   * Adds a batch: pred [rows, cols], the model's outputs (logits when its loss fuses the output
+   * activation), and targets (Int32Array labels or a Float32Array [rows, cols]).
+   */
   update(pred: Float32Array, rows: number, cols: number, target: Float32Array | Int32Array): void;
   /** The value over everything added since reset(); NaN before any update. */
   value(): number;
@@ -65,7 +72,27 @@ abstract class Mean implements Metric {
 }
 
 /**
- * Fraction of rows whose largest prediction is the target class (single-label classification).
+ * A model's outputs as probabilities, by predictProba's rule: as they are, or, for logits, through
+ * the softmax or sigmoid their loss fuses (on the backend's kernels, into a scratch buffer).
+ */
+class Probabilities {
+  private scratch = new Float32Array(0);
+  constructor(private readonly backend: Backend | null, private readonly kind: ScoreKind | null) {}
+  of(pred: Float32Array, rows: number, cols: number): Float32Array {
+    if (this.kind !== 'softmax' && this.kind !== 'sigmoid') return pred;
+    if (this.scratch.length < rows * cols) this.scratch = new Float32Array(rows * cols);
+    toProbabilities(this.backend ?? jsBackend, this.kind, rows, cols, pred, this.scratch);
+    return this.scratch;
+  }
+}
+
+/**
+ * Fraction of rows whose predicted class is the target class (single-label classification). With
+ * several outputs the predicted class is the largest output's, and the target class the label or
+ * the largest target; with one output (binary classification) they are 1 when the probability
+ * is above 0.5 (a logit above 0 under binaryCrossEntropy: predictClasses' rule) and when the
+ * target is above 0.5 (or the label), as Keras's 'accuracy' becomes binary accuracy for one
+ * output.
  * With a backend (fit's and evaluate's metrics) the rows' argmax is one backend.argmaxRows call:
  * the native one costs a microsecond a batch, where the same loop in JavaScript runs uncompiled
  * through a fresh process's first epoch.
@@ -75,11 +102,21 @@ class Accuracy extends Mean {
   readonly higherIsBetter = true;
   private predicted = new Int32Array(0);
   private expected = new Int32Array(0);
-  constructor(private readonly backend: Backend | null = null) {
+  private readonly probabilities: Probabilities;
+  constructor(private readonly backend: Backend | null = null, scores: ScoreKind | null = null) {
     super();
+    this.probabilities = new Probabilities(backend, scores);
   }
   update(pred: Float32Array, rows: number, cols: number, target: Float32Array | Int32Array): void {
     const labels = isLabels(target);
+    if (cols === 1) {
+      const p = this.probabilities.of(pred, rows, 1);
+      let hits = 0;
+      for (let r = 0; r < rows; r++) if ((p[r] > 0.5 ? 1 : 0) === (labels ? target[r] : target[r] > 0.5 ? 1 : 0)) hits++;
+      this.sum += hits;
+      this.count += rows;
+      return;
+    }
     // One-hot or distribution targets as wide as the predictions (anything else, such as a
     // loss's half-width targets, takes the loop below, which never throws).
     const b = labels || typedLength(target) >= rows * cols ? this.backend : null;
@@ -150,32 +187,60 @@ class MeanAbsoluteError extends Mean {
   }
 }
 
-/** Fraction of elements where (pred > threshold) equals (target > 0.5); default threshold 0.5. */
+/**
+ * Fraction of elements where (probability > threshold) equals (target > 0.5); default threshold
+ * 0.5. The threshold applies to probabilities: a logits model's outputs go through the sigmoid
+ * or softmax its loss fuses first (predictProba's rule), so under binaryCrossEntropy the default
+ * counts a logit above 0 as 1 (Keras's BinaryAccuracy thresholds the outputs as they are and
+ * wants threshold 0 for logits). Int32Array labels count as their one-hot rows, so labels and
+ * oneHot(labels) score alike; with two softmax outputs that is the accuracy.
+ */
 class BinaryAccuracy extends Mean {
   readonly name = 'binaryAccuracy';
   readonly higherIsBetter = true;
-  constructor(readonly threshold: number) {
+  private readonly probabilities: Probabilities;
+  constructor(readonly threshold: number, backend: Backend | null = null, scores: ScoreKind | null = null) {
     super();
+    this.probabilities = new Probabilities(backend, scores);
   }
   update(pred: Float32Array, rows: number, cols: number, target: Float32Array | Int32Array): void {
-    const n = rows * cols;
-    for (let i = 0; i < n; i++) if ((pred[i] > this.threshold) === (target[i] > 0.5)) this.sum++;
-    this.count += n;
+    const p = this.probabilities.of(pred, rows, cols);
+    const t = this.threshold;
+    let hits = 0;
+    if (isLabels(target)) {
+      for (let r = 0; r < rows; r++) {
+        const label = target[r], off = r * cols;
+        for (let j = 0; j < cols; j++) if ((p[off + j] > t) === (j === label)) hits++;
+      }
+    } else {
+      const n = rows * cols;
+      for (let i = 0; i < n; i++) if ((p[i] > t) === (target[i] > 0.5)) hits++;
+    }
+    this.sum += hits;
+    this.count += rows * cols;
   }
 }
 
-/** Builds a metric from its spec. */
+/**
+ * Builds a metric from its spec. Its class metrics take predictions for probabilities; fit's and
+ * evaluate's also read a logits model's outputs (crossEntropy or binaryCrossEntropy without an
+ * output activation) as the probabilities predictProba gives.
+ */
 export function createMetric(spec: MetricSpec): Metric {
   return metricOn(spec, null);
 }
 
-/** createMetric, with the built-in metrics that have kernels running them on `backend` (a model's). */
-export function metricOn(spec: MetricSpec, backend: Backend | null): Metric {
+/**
+ * createMetric for a model's outputs: the built-in metrics that have kernels run them on `backend`
+ * (the model's), and the class metrics read logits (`scores`, lib/predict's scoreKind of the
+ * model) as probabilities. createMetric's metrics take the outputs for probabilities.
+ */
+export function metricOn(spec: MetricSpec, backend: Backend | null, scores: ScoreKind | null = null): Metric {
   if (typeof spec === 'object' && spec !== null && typeof (spec as Metric).update === 'function') return spec as Metric;
-  if (spec === 'accuracy') return new Accuracy(backend);
+  if (spec === 'accuracy') return new Accuracy(backend, scores);
   if (spec === 'mse') return new MeanSquaredError();
   if (spec === 'mae') return new MeanAbsoluteError();
-  if (spec === 'binaryAccuracy') return new BinaryAccuracy(0.5);
+  if (spec === 'binaryAccuracy') return new BinaryAccuracy(0.5, backend, scores);
   if (typeof spec === 'object' && spec !== null) {
     const s = spec as { name?: unknown; k?: unknown; threshold?: unknown };
     if (s.name === 'topKAccuracy') {
@@ -190,7 +255,7 @@ export function metricOn(spec: MetricSpec, backend: Backend | null): Metric {
       if (typeof s.threshold !== 'number' || !Number.isFinite(s.threshold)) {
         throw rangeError(ErrorCode.ARG_RANGE, `metrics: Expected finite number for threshold but received ${String(s.threshold)}`);
       }
-      return new BinaryAccuracy(s.threshold);
+      return new BinaryAccuracy(s.threshold, backend, scores);
     }
   }
   throw rangeError(ErrorCode.UNKNOWN_NAME,
