@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'assert';
 import { backends, forEachBackend, normError, throwsCode } from './helpers';
-import { classWeights, dense, LOSS_NAMES, LOSSES, lossId, Rng, Sequential } from '../lib';
+import { classWeights, Dataset, dense, LOSS_NAMES, LOSSES, lossId, Matrix, Rng, Sequential } from '../lib';
 import type { Backend, LossName } from '../lib';
 
 interface Case {
@@ -252,6 +252,35 @@ forEachBackend('sampleWeight and classWeight in fit', (b) => {
     s.fit(data.x, data.y, { epochs: 2, batchSize: 16, classWeight: 'balanced', validationSplit: 0.2 });
     await a.fitAsync(data.x, data.y, { epochs: 2, batchSize: 16, classWeight: 'balanced', validationSplit: 0.2 });
     assert.deepEqual(a.params, s.params);
+  });
+
+  it("'balanced' counts the classes of the training rows only, not of validationSplit's", async () => {
+    // Sorted labels, as a sorted export gives them: the held-out rows are all of class 2.
+    const order = Array.from({ length: 70 }, (_, i) => i).sort((i, j) => data.y[i] - data.y[j]);
+    const x = new Float32Array(140), y = new Int32Array(70);
+    order.forEach((from, i) => { x.set(data.x.subarray(from * 2, from * 2 + 2), i * 2); y[i] = data.y[from]; });
+    const sw = Float32Array.from({ length: 70 }, (_, i) => 1 + (i % 3));
+    const options = { epochs: 2, batchSize: 16, classWeight: 'balanced' as const };
+    const alone = net(b), weighted = net(b);
+    alone.fit(x.subarray(0, 112), y.subarray(0, 56), options);
+    weighted.fit(x.subarray(0, 112), y.subarray(0, 56), { ...options, sampleWeight: sw.subarray(0, 56) });
+    const split = { ...options, validationSplit: 0.2 };
+    const runs: [string, Sequential, Sequential, () => unknown][] = [];
+    const add = (what: string, expected: Sequential, run: (m: Sequential) => unknown) => {
+      const m = net(b);
+      runs.push([what, m, expected, () => run(m)]);
+    };
+    add('fit', alone, (m) => m.fit(x, y, split));
+    add('fit with sampleWeight', weighted, (m) => m.fit(x, y, { ...split, sampleWeight: sw }));
+    add('fit on a Dataset', weighted, (m) => m.fit(Dataset.from(new Matrix(x, 70, 2), y, { sampleWeight: sw }), split));
+    add('fitAsync', alone, (m) => m.fitAsync(x, y, split));
+    add('fitAsync on a Dataset', weighted, (m) => m.fitAsync(Dataset.from(new Matrix(x, 70, 2), y, { sampleWeight: sw }), split));
+    for (const [what, m, expected, run] of runs) {
+      await run();
+      assert.deepEqual(m.params, expected.params, what);
+    }
+    // Counted over all 70 rows the weights differ, and so would the weights trained.
+    assert.notDeepEqual(Array.from(classWeights('balanced', y, 3)), Array.from(classWeights('balanced', y.subarray(0, 56), 3)));
   });
 
   it('records take the weight column by key', () => {

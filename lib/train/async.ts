@@ -18,7 +18,7 @@ import { Matrix } from '../tensor';
 import { sharedCopy } from '../typed';
 import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { adoptColumns, checkFitOptions, fitSettings, prepareData, prepareDataset, resumeParts, rowWeights, undoColumns, validationRows } from './fit';
+import { adoptColumns, checkFitOptions, fitSettings, heldOutRows, prepareData, prepareDataset, resumeParts, rowWeights, undoColumns } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
 import type { Input } from '../data/input';
 import { Dataset } from '../data/dataset';
@@ -262,7 +262,7 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
   let trainShared = false;
   let weights: Float32Array | null;
   if (x instanceof Dataset) {
-    const p = prepareDataset(model, x, { sampleWeight, classWeight }, where);
+    const p = prepareDataset(model, x, { sampleWeight, classWeight, validationSplit: rest.validationSplit, validationData }, where);
     train = p;
     trainShared = p.checked;
     // The Dataset's own weights travel as they are unless class weights change them.
@@ -271,7 +271,7 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
     adoptColumns(model, x, y as Labels, sampleWeight, where);
     train = prepareData(model, x, y as Labels, where, false);
     // The worker gets the combined factor of every row, checked here.
-    weights = rowWeights(model, x, train, { sampleWeight, classWeight }, where);
+    weights = rowWeights(model, x, train, { sampleWeight, classWeight, validationSplit: rest.validationSplit, validationData }, where);
   }
   // ema and swa go as checked, and resume as the parts fit reads (a loadModel() result holds the
   // model too): plain data, whatever objects held them.
@@ -286,7 +286,7 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
     val = p;
     valShared = p.checked;
   } else if (validationData) val = prepareData(model, validationData.x, validationData.y, 'fitAsync (validationData)', false);
-  const nVal = !val && fit.validationSplit !== undefined ? validationRows(where, train.x.rows, fit.validationSplit) : 0;
+  const nVal = heldOutRows(where, train.x.rows, { validationSplit: fit.validationSplit, validationData });
   const stepsPerEpoch = Math.ceil((train.x.rows - nVal) / settings.batchSize);
   // Callbacks (with verbose's progress bar) run on this thread, not in the worker.
   const { callbacks: _c, verbose: _v, ...workerFit } = fit;

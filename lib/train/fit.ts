@@ -91,7 +91,8 @@ export interface FitOptions {
   sampleWeight?: Float32Array | ArrayLike<number> | string;
   /**
    * Per-class factors, multiplied into sampleWeight: a map class index -> weight (classes not
-   * named get 1) or 'balanced' (n_samples / (n_classes * count(class)), scikit-learn's). The class
+   * named get 1) or 'balanced' (n_samples / (n_classes * count(class)), scikit-learn's, counted
+   * over the training rows: validationSplit's held-out rows are left out of the count). The class
    * of a row is its label, its 0/1 target for one output, or its largest target for one-hot rows.
    */
   classWeight?: ClassWeight;
@@ -231,12 +232,16 @@ interface Prepared {
   w?: Float32Array | null;
 }
 
+/** The options that decide the rows' weights: the weights, and which rows fit holds out for validation. */
+export type WeightOptions = Pick<FitOptions, 'sampleWeight' | 'classWeight' | 'validationSplit' | 'validationData'>;
+
 /**
- * The factor of each training row from options.sampleWeight and options.classWeight (null when
- * neither is given), checked before any work: lengths, values, class keys, a built-in loss.
+ * The factor of each row from options.sampleWeight and options.classWeight (null when neither is
+ * given), checked before any work: lengths, values, class keys, a built-in loss. 'balanced'
+ * counts the classes of the training rows only: the rows validationSplit holds out are left out
+ * of the count (their weights are not used).
  */
-export function rowWeights(model: Sequential, x: Input, data: Prepared, options: Pick<FitOptions, 'sampleWeight' | 'classWeight'>,
-  where: string): Float32Array | null {
+export function rowWeights(model: Sequential, x: Input, data: Prepared, options: WeightOptions, where: string): Float32Array | null {
   const { sampleWeight: sw, classWeight: cw } = options;
   if (sw === undefined && cw === undefined) return null;
   const loss = model.lossSpec;
@@ -250,7 +255,8 @@ export function rowWeights(model: Sequential, x: Input, data: Prepared, options:
   } else w = sw === undefined ? new Float32Array(rows).fill(1) : sampleWeights(sw, rows, where);
   if (cw !== undefined) {
     const { classes, count } = rowClasses(data.y, rows, where);
-    const factors = classWeights(cw, classes, typedArrayTag(data.y) === 'Int32Array' ? model.outputSize : count, where);
+    const training = classes.subarray(0, rows - heldOutRows(where, rows, options));
+    const factors = classWeights(cw, training, typedArrayTag(data.y) === 'Int32Array' ? model.outputSize : count, where);
     for (let r = 0; r < rows; r++) w[r] *= factors[classes[r]];
   }
   return w;
@@ -344,7 +350,7 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
 }
 
 /** prepareData, with the rows' weights from options.sampleWeight and options.classWeight. */
-export function prepareWeighted(model: Sequential, x: Input, y: Labels, options: Pick<FitOptions, 'sampleWeight' | 'classWeight'>,
+export function prepareWeighted(model: Sequential, x: Input, y: Labels, options: WeightOptions,
   where: string, scanX = true): Prepared {
   const p = prepareData(model, x, y, where, scanX);
   p.w = rowWeights(model, x, p, options, where);
@@ -356,8 +362,7 @@ export function prepareWeighted(model: Sequential, x: Input, y: Labels, options:
  * its labels checked against the model, its sampleWeight times options.classWeight. `checked`
  * says whether x still holds the rows the Dataset scanned (no preprocessing transformed them).
  */
-export function prepareDataset(model: Sequential, ds: Dataset, options: Pick<FitOptions, 'sampleWeight' | 'classWeight'>,
-  where: string): Prepared & { checked: boolean } {
+export function prepareDataset(model: Sequential, ds: Dataset, options: WeightOptions, where: string): Prepared & { checked: boolean } {
   if (!(ds instanceof Dataset)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Dataset`);
   if (ds.y === null) throw rangeError(ErrorCode.SHAPE, `${where}: the Dataset has no targets; build it with Dataset.from(x, y)`);
   if (options.sampleWeight !== undefined) {
@@ -368,7 +373,7 @@ export function prepareDataset(model: Sequential, ds: Dataset, options: Pick<Fit
   const checked = p.x === ds.x;
   if (!checked) checkFinite(model.backend, where, 'x', p.x.data, p.x.rows * p.x.cols);
   const sw = ds.sampleWeight ?? undefined;
-  p.w = sw === undefined && options.classWeight === undefined ? null : rowWeights(model, ds.x, p, { sampleWeight: sw, classWeight: options.classWeight }, where);
+  p.w = sw === undefined && options.classWeight === undefined ? null : rowWeights(model, ds.x, p, { ...options, sampleWeight: sw }, where);
   return { ...p, checked };
 }
 
@@ -588,6 +593,14 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   };
 }
 
+/**
+ * The rows fit holds out of n for validation: validationSplit's, none when validationData is
+ * given (it takes precedence) or neither is.
+ */
+export function heldOutRows(where: string, n: number, options: Pick<FitOptions, 'validationSplit' | 'validationData'>): number {
+  return options.validationData || options.validationSplit === undefined ? 0 : validationRows(where, n, options.validationSplit);
+}
+
 /** The rows validationSplit holds out of n (taken from the end, as Keras). */
 export function validationRows(where: string, n: number, f: unknown): number {
   if (!(typeof f === 'number' && f > 0 && f < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected validationSplit in (0, 1) but received ${String(f)}`);
@@ -758,10 +771,10 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     unscanned = true;
   }
   let val: Prepared | null = null;
+  const n = train.x.rows, nVal = heldOutRows(where, n, options);
   if (options.validationData) {
     val = prepareValidation(model, options.validationData, `${where} (validationData)`);
-  } else if (options.validationSplit !== undefined) {
-    const n = train.x.rows, nVal = validationRows(where, n, options.validationSplit);
+  } else if (nVal > 0) {
     const w = targetWidth(train);
     val = sliceRows(train, n - nVal, n, w);
     val.w = null;
