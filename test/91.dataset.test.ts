@@ -100,6 +100,25 @@ forEachBackend('Dataset in training', (b) => {
     assert.deepEqual(v.params, u.params);
   });
 
+  it("a Dataset's sampleWeight weights its loss alike in evaluate and as validationData; metrics stay unweighted", async () => {
+    const w = new Float32Array(240).map((_, i) => (i % 5 === 0 ? 4 : i % 3));
+    const dw = Dataset.from(m, y, { sampleWeight: w });
+    const a = make(b), c = make(b);
+    const ha = a.fit(ds, { epochs: 1, batchSize: 32, validationData: dw });
+    const weighted = a.evaluate(dw), plain = a.evaluate(m, y);
+    assert.equal(weighted.loss, a.evaluate(m, y, { sampleWeight: w }).loss);
+    assert.notEqual(weighted.loss, plain.loss);
+    assert.equal(ha.epochs[0].valLoss, weighted.loss);
+    assert.equal(ha.epochs[0].valAccuracy, plain.accuracy);
+    assert.equal(weighted.accuracy, plain.accuracy);
+    const hc = await c.fitAsync(ds, { epochs: 1, batchSize: 32, validationData: dw });
+    assert.deepEqual(c.params, a.params);
+    assert.equal(hc.epochs[0].valLoss, weighted.loss);
+    // Validation data given as { x, y } carries no weights.
+    const u = make(b);
+    assert.equal(u.fit(ds, { epochs: 1, batchSize: 32, validationData: { x: m, y } }).epochs[0].valLoss, plain.loss);
+  });
+
   it('model-dependent checks happen per call, with codes', () => {
     const a = make(b);
     throwsCode(() => a.fit(Dataset.from(m)), 'ERR_BLASNET_SHAPE', RangeError, 'no targets');

@@ -702,8 +702,9 @@ export class Sequential {
 
   /**
    * Loss and metrics on (x, y) in inference mode: { loss, accuracy, ... }. Metrics default to
-   * those given to compile. sampleWeight and classWeight weight the loss as in fit (metrics stay
-   * unweighted).
+   * those given to compile. sampleWeight and classWeight, or a Dataset's own sampleWeight, weight
+   * the loss as in fit (metrics stay unweighted); fit's validation loss on that Dataset as
+   * validationData is the same number.
    */
   evaluate(data: Dataset, options?: EvaluateOptions): Record<string, number>;
   evaluate(x: Input, y: Labels, options?: EvaluateOptions): Record<string, number>;

@@ -280,10 +280,11 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
     ...(rest.resume ? { resume: resumeParts(rest.resume) } : {}), ...(weights ? { sampleWeight: shared(weights) } : {}),
   };
   let valShared = false;
-  let val: { x: Matrix; y: Int32Array | Float32Array } | null = null;
+  let val: { x: Matrix; y: Int32Array | Float32Array; w?: Float32Array | null } | null = null;
   if (validationData instanceof Dataset) {
     const p = prepareDataset(model, validationData, {}, 'fitAsync (validationData)');
-    val = p;
+    // The Dataset's weights (checked when it was built) go as they are, on its shared memory.
+    val = { x: p.x, y: p.y, w: validationData.sampleWeight };
     valShared = p.checked;
   } else if (validationData) val = prepareData(model, validationData.x, validationData.y, 'fitAsync (validationData)', false);
   const nVal = heldOutRows(where, train.x.rows, { validationSplit: fit.validationSplit, validationData });
@@ -308,7 +309,7 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
     }
     return runWorker({
       model, compiled, loss: loss.spec as NonNullable<typeof loss.spec>, y: train.y, xs,
-      val: val && vxs ? { x: vxs, y: val.y } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch, signal, onProgress, setBusy, run,
+      val: val && vxs ? { x: vxs, y: val.y, w: val.w ?? null } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch, signal, onProgress, setBusy, run,
     }, worker);
   })();
 }
@@ -320,7 +321,7 @@ interface Job {
   loss: WorkerInput['loss'];
   y: Int32Array | Float32Array;
   xs: SharedRows;
-  val: { x: SharedRows; y: Int32Array | Float32Array } | null;
+  val: { x: SharedRows; y: Int32Array | Float32Array; w: Float32Array | null } | null;
   fit: Omit<FitOptions, 'callbacks' | 'validationData'>;
   callbacks: Callback[];
   stepsPerEpoch: number;
@@ -433,7 +434,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     loss,
     optimizer: compiled.optimizer.state(),
     metrics: [...compiled.metrics],
-    fit: { ...fit, ...(val ? { validationData: { x: val.x, y: shared(val.y) } } : {}) },
+    fit: { ...fit, ...(val ? { validationData: { x: val.x, y: shared(val.y), w: val.w && shared(val.w) } } : {}) },
     control,
     waitOn,
     reportBatches: !!onProgress || waitOn.batchEnd,

@@ -64,7 +64,11 @@ export interface FitOptions {
   seed?: number;
   /** Fraction of the rows, taken from the end before shuffling, held out for validation. */
   validationSplit?: number;
-  /** Validation data, as { x, y } or a Dataset (takes precedence over validationSplit). */
+  /**
+   * Validation data, as { x, y } or a Dataset (takes precedence over validationSplit). A Dataset
+   * built with sampleWeight weights the validation loss by it, as evaluate(dataset) does (Keras
+   * weights the validation loss when validation sample weights are given); metrics stay unweighted.
+   */
   validationData?: { x: Input; y: Labels } | Dataset;
   /** A learning-rate schedule over the optimiser's initial lr. */
   schedule?: ScheduleSpec;
@@ -85,8 +89,8 @@ export interface FitOptions {
    * One finite non-negative weight per training row (or, for records, the key of a weight
    * column): each row's loss term and gradient are multiplied by it, and the batch mean keeps its
    * unweighted normaliser (Keras's sample_weight; see README, Semantics). With validationSplit the
-   * held-out rows' weights are dropped; validation loss and metrics are unweighted. Needs a
-   * built-in loss.
+   * held-out rows' weights are dropped: validation loss and metrics are unweighted (only a
+   * weighted Dataset as validationData weights the validation loss). Needs a built-in loss.
    */
   sampleWeight?: Float32Array | ArrayLike<number> | string;
   /**
@@ -387,11 +391,14 @@ export function adoptDatasetColumns(model: Sequential, ds: Dataset, where: strin
   }
 }
 
-/** Validation data given as { x, y } or a Dataset, prepared and checked. */
+/**
+ * Validation data given as { x, y } or a Dataset, prepared and checked; a Dataset's sampleWeight
+ * comes with it, to weight the validation loss as evaluate weights that Dataset's.
+ */
 export function prepareValidation(model: Sequential, vd: NonNullable<FitOptions['validationData']>, where: string): Prepared {
   if (vd instanceof Dataset) {
     const p = prepareDataset(model, vd, {}, where);
-    return { x: p.x, y: p.y };
+    return { x: p.x, y: p.y, w: p.w ?? null };
   }
   return prepareData(model, vd.x, vd.y, where);
 }

@@ -59,7 +59,10 @@ export interface WorkerInput {
   loss: { name: LossSpecName; param: number; reduction: Reduction };
   optimizer: OptimizerState;
   metrics: MetricSpec[];
-  fit: Omit<FitOptions, 'callbacks' | 'validationData'> & { validationData?: { x: { data: Float32Array; rows: number; cols: number }; y: Int32Array | Float32Array } };
+  /** fit's options; validationData as shared rows, with the weights of a weighted Dataset. */
+  fit: Omit<FitOptions, 'callbacks' | 'validationData'> & {
+    validationData?: { x: { data: Float32Array; rows: number; cols: number }; y: Int32Array | Float32Array; w: Float32Array | null };
+  };
   control: Int32Array;
   /** The points where the worker waits for the main thread's callbacks (those it has hooks for). */
   waitOn: { epochBegin: boolean; batchEnd: boolean; epochEnd: boolean };

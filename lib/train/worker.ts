@@ -92,7 +92,7 @@ function run(input: WorkerInput): void {
     training = { model, optimizer };
     const history = model.fit(train, {
       ...fit,
-      ...(validationData ? { validationData: sharedDataset(data(validationData.x, validationData.y, null)) } : {}),
+      ...(validationData ? { validationData: sharedDataset(data(validationData.x, validationData.y, validationData.w)) } : {}),
       callbacks: [bridge],
     });
     post({ type: 'done', history, optimizer: optimizer.state(), maskState: model.maskState() });
