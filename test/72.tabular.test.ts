@@ -7,7 +7,7 @@ import {
   classificationReport, confusionMatrix, confusionMatrixSpec, decodeModel, dense, encodeModel, formatClassificationReport,
   formatRegressionReport, Matrix, readTable, regressionReport, rocAuc, Sequential, Standardizer, TabularPreprocessor, takeRows,
 } from '../lib';
-import { forEachBackend, throwsCode } from './helpers';
+import { forEachBackend, throwsCode, warningsDuring } from './helpers';
 
 const CSV = [
   'size,color,weight,y',
@@ -18,22 +18,9 @@ const CSV = [
   '5,,50,b',
 ].join('\n') + '\n';
 
-/** Collects the process warnings emitted while fn runs (they are delivered on a later tick). */
+/** The messages of the process warnings emitted while fn runs. */
 async function warnings(fn: () => void): Promise<string[]> {
-  const seen: string[] = [];
-  const on = (w: Error) => seen.push(w.message);
-  // Node's own printer is set aside meanwhile, so the expected warning does not clutter the run.
-  const others = process.listeners('warning');
-  process.removeAllListeners('warning');
-  process.on('warning', on);
-  try {
-    fn();
-    await new Promise((resolve) => setImmediate(resolve));
-  } finally {
-    process.off('warning', on);
-    for (const l of others) process.on('warning', l);
-  }
-  return seen;
+  return (await warningsDuring(fn)).map((w) => w.message);
 }
 
 describe('readTable and takeRows', () => {
@@ -177,6 +164,34 @@ describe('TabularPreprocessor', () => {
       assert.ok(Math.abs(back.data[i * 2 + 1] - r.b) < 1e-5);
     });
     assert.equal((TabularPreprocessor.fit(rows, { label: 'a', scaleTargets: false }).targets(rows) as Matrix).data[0], 10);
+  });
+
+  it('a column constant in training is centred, not divided by the rounding noise of its mean', () => {
+    // The float64 mean of 1000 x 0.1 is not 0.1, so the computed std is about 1e-15, not 0.
+    const rows = Array.from({ length: 1000 }, (_, i) => ({ x: i % 10, rate: 0.1, y: i % 2 }));
+    const p = TabularPreprocessor.fit(rows, { label: 'y' });
+    const rate = p.toJSON().columns[1] as { mean: number; std: number };
+    assert.deepEqual([rate.mean, rate.std], [0.1, 1]);
+    assert.equal(p.transform(rows).data[1], 0);
+    const s = new Standardizer().fit(new Matrix(new Float32Array(1000).fill(0.1), 1000, 1));
+    const other = p.transform([{ x: 3, rate: 0.11 }]).data[1];
+    assert.ok(Math.abs(other - 0.01) < 1e-7, `0.11 -> ${other}`);
+    assert.ok(Math.abs(other - s.transform(new Matrix(new Float32Array([0.11]), 1, 1)).data[0]) < 1e-7);
+    // Values that differ only by float64 arithmetic noise (0.1 + 0.2 against 0.3) are constant too,
+    // and so is a column whose one value is imputed into the missing cells.
+    const noisy = Array.from({ length: 100003 }, (_, i) => ({ c: i % 2 ? 0.1 + 0.2 : 0.3, d: i % 3 ? 7.7 : null, y: i % 2 }));
+    const q = TabularPreprocessor.fit(noisy, { label: 'y' });
+    for (const c of q.toJSON().columns as { std: number }[]) assert.equal(c.std, 1);
+    assert.ok(Math.abs(q.transform([{ c: 0.33, d: 8.7 }]).data[0] - 0.03) < 1e-6);
+    // A column of tiny numbers that do vary is still standardised.
+    const tiny = TabularPreprocessor.fit(Array.from({ length: 50 }, (_, i) => ({ t: (i % 5) * 1e-12, y: i % 2 })), { label: 'y' });
+    assert.ok(Math.abs((tiny.toJSON().columns[0] as { std: number }).std - Math.sqrt(2) * 1e-12) < 1e-20);
+    // A constant regression target: the targets are 0 and come back as the constant.
+    const flat = TabularPreprocessor.fit(Array.from({ length: 1000 }, (_, i) => ({ x: i, y: 0.1 })), { label: 'y', task: 'regression' });
+    const t = flat.targets([{ x: 1, y: 0.1 }, { x: 2, y: 0.35 }]) as Matrix;
+    assert.equal(t.data[0], 0);
+    assert.ok(Math.abs(t.data[1] - 0.25) < 1e-7);
+    assert.equal(flat.inverseTargets(new Matrix(new Float32Array([0]), 1, 1)).data[0], Math.fround(0.1));
   });
 
   it('is not stored with a model of another input width: ERR_BLASNET_SHAPE naming both widths', () => {

@@ -67,6 +67,26 @@ export function throwsCode(fn: () => unknown, code: string, cls?: ErrorConstruct
 }
 
 /**
+ * The process warnings emitted while `fn` runs (they are delivered on a later tick), with their
+ * codes. Node's own printer is set aside meanwhile, so expected warnings do not clutter the run.
+ */
+export async function warningsDuring(fn: () => void): Promise<(Error & { code?: string })[]> {
+  const seen: (Error & { code?: string })[] = [];
+  const on = (w: Error) => seen.push(w);
+  const others = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', on);
+  try {
+    fn();
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('warning', on);
+    for (const l of others) process.on('warning', l);
+  }
+  return seen;
+}
+
+/**
  * Awaits `p` (a promise, or a function returning one) and asserts that it rejects with `code`
  * (and a message mentioning `mentions`); returns the error for further checks.
  */
