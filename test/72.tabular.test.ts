@@ -194,6 +194,48 @@ describe('TabularPreprocessor', () => {
     assert.equal(flat.inverseTargets(new Matrix(new Float32Array([0]), 1, 1)).data[0], Math.fround(0.1));
   });
 
+  it('reads a BigInt cell as the number it holds, in features, labels and messages', () => {
+    const rows = Array.from({ length: 30 }, (_, i) => ({ amount: BigInt(i * 10), y: i % 2 }));
+    const p = TabularPreprocessor.fit(rows, { label: 'y' });
+    assert.equal(p.describe(), '1 feature columns -> 1 inputs: 1 numeric (standardised)');
+    assert.deepEqual(p.transform([{ amount: 30n }]), p.transform([{ amount: 30 }]));
+    assert.deepEqual(p.transform(rows), TabularPreprocessor.fit(rows.map((r) => ({ ...r, amount: Number(r.amount) })), { label: 'y' }).transform(rows));
+    throwsCode(() => p.transform([{ amount: 10n ** 40n }]), 'ERR_BLASNET_DATA', undefined,
+      `${10n ** 40n}n is not a finite float32 number (the column was numeric in training) at records[0], column "amount"`);
+    // A label of 300 distinct amounts is a quantity; one of two ids a class each, digits kept.
+    const prices = TabularPreprocessor.fit(Array.from({ length: 300 }, (_, i) => ({ x: i, price: BigInt(1000 + 7 * i) })), { label: 'price' });
+    assert.equal(prices.task, 'regression');
+    assert.equal(prices.outputSize, 1);
+    const ids = Array.from({ length: 12 }, (_, i) => ({ x: i, id: i % 2 ? 9007199254740993n : 9007199254740992n }));
+    const classes = TabularPreprocessor.fit(ids, { label: 'id' });
+    assert.deepEqual(classes.classNames, ['9007199254740992', '9007199254740993']);
+    assert.deepEqual(Array.from(classes.targets([{ id: '9007199254740993' }, { id: 9007199254740992n }]) as Int32Array), [1, 0]);
+    const feature = TabularPreprocessor.fit(ids, { label: 'x', task: 'regression', categorical: ['id'] });
+    assert.deepEqual((feature.toJSON().columns[0] as { categories: string[] }).categories, ['9007199254740992', '9007199254740993']);
+  });
+
+  it('a Date, object, array, function or symbol cell is a coded error naming the row and column', () => {
+    const base = Array.from({ length: 6 }, (_, i) => ({ x: i, y: i % 2 }));
+    const cases: [unknown, string][] = [
+      [new Date(Date.UTC(2024, 0, 2)), 'a Date (2024-01-02T00:00:00.000Z) at records[3], column "x" is not a cell value; convert it first, e.g. to a number with getTime()'],
+      [{ city: 'Oslo' }, 'an object at records[3], column "x" is not a cell value; spread its fields into columns of their own'],
+      [['a', 1n], 'an array at records[3], column "x" is not a cell value; spread it into columns of their own or join it into text'],
+      [() => 1, 'a function at records[3], column "x" is not a cell value'],
+      [Symbol('s'), 'a symbol at records[3], column "x" is not a cell value'],
+    ];
+    const p = TabularPreprocessor.fit(base, { label: 'y' });
+    for (const [cell, message] of cases) {
+      const rows = base.map((r, i) => (i === 3 ? { ...r, x: cell } : r)) as never;
+      throwsCode(() => TabularPreprocessor.fit(rows, { label: 'y' }), 'ERR_BLASNET_DATA', undefined, `TabularPreprocessor.fit: records: ${message}`);
+      throwsCode(() => TabularPreprocessor.fit(rows, { label: 'x', task: 'classification' }), 'ERR_BLASNET_DATA', undefined, message);
+      throwsCode(() => p.transform(rows), 'ERR_BLASNET_DATA', undefined, `TabularPreprocessor.transform: records: ${message}`);
+      const labels = base.map((r, i) => (i === 3 ? { ...r, y: cell } : r)) as never;
+      throwsCode(() => p.targets(labels), 'ERR_BLASNET_DATA', undefined, message.replace('"x"', '"y"'));
+    }
+    // In a Table built by hand too.
+    throwsCode(() => p.transform({ columns: ['x'], rows: [[1], [new Date(0)]] } as never), 'ERR_BLASNET_DATA', undefined, 'a Date (1970-01-01T00:00:00.000Z) at data row 2, column "x"');
+  });
+
   it('is not stored with a model of another input width: ERR_BLASNET_SHAPE naming both widths', () => {
     const p = TabularPreprocessor.fit(table, { label: 'y' });
     const model = new Sequential({ inputSize: p.inputSize + 1, layers: [dense(3, { activation: 'softmax' })] });

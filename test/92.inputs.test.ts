@@ -66,6 +66,20 @@ forEachBackend('records and the one input converter', (b) => {
     assert.deepEqual(Array.from(m.data), [1.5, 1, 3, -2, 0, 7]);
   });
 
+  it('a Date, object, array, function or symbol is a coded error saying what it is and how to convert it', () => {
+    const cases: [unknown, string][] = [
+      [new Date(Date.UTC(2024, 0, 2)), 'row 2, column "b": a Date (2024-01-02T00:00:00.000Z) is not a number; convert it first, e.g. with getTime()'],
+      [{ city: 'Oslo' }, 'row 2, column "b": an object is not a number; spread its fields into columns of their own'],
+      [[1, 2], 'row 2, column "b": an array is not a number; spread it into columns of their own'],
+      [() => 1, 'row 2, column "b": a function is not a number'],
+      [Symbol('s'), 'row 2, column "b": a symbol is not a number'],
+      [10n ** 400n, 'row 2, column "b": 1' + '0'.repeat(400) + 'n is not a finite number'],
+    ];
+    for (const [cell, message] of cases) {
+      throwsCode(() => recordsToMatrix([{ a: 1, b: 2 }, { a: 1, b: cell }], ['a', 'b']), 'ERR_BLASNET_DATA', undefined, `recordsToMatrix: ${message}`);
+    }
+  });
+
   it('names the 1-based row and the column of a bad value before any work', () => {
     const m = model(b);
     const before = m.params.slice();

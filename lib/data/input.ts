@@ -54,16 +54,28 @@ export function isRecords(x: unknown): x is readonly DataRecord[] {
 
 function showValue(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'function' || typeof v === 'symbol') return `a ${typeof v}`;
   if (v === null || v === undefined) return String(v);
+  if (v instanceof Date) return `a Date (${Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString()})`;
   if (typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
   return String(v);
 }
 
+/** What to do with a value that is not a number, after "is not a number; ". */
+function notNumberAdvice(v: unknown): string {
+  if (v instanceof Date) return 'convert it first, e.g. with getTime()';
+  if (Array.isArray(v)) return 'spread it into columns of their own';
+  if (isPlainRecord(v)) return 'spread its fields into columns of their own';
+  return typeof v === 'string' ? 'encode categorical columns first' : 'convert it to a number first';
+}
+
 /**
  * A record's value as a number: numbers as they are, booleans as 1/0, numeric strings (what
- * database drivers return for DECIMAL and BIGINT columns) parsed, bigints converted. Anything
- * else (a missing value, a category name, NaN) is ERR_BLASNET_DATA naming the 1-based row and
- * the column.
+ * database drivers return for DECIMAL and BIGINT columns) parsed, bigints converted (exactly up
+ * to 2^53, then to the nearest double, as Number() does). Anything else (a missing value, a
+ * category name, NaN, a Date, an object or array) is ERR_BLASNET_DATA naming the 1-based row and
+ * the column, and saying how to convert a Date, object or array.
  */
 function recordNumber(v: unknown, row: number, column: string, where: string): number {
   let n: number;
@@ -74,7 +86,7 @@ function recordNumber(v: unknown, row: number, column: string, where: string): n
   else {
     const missing = v === null || v === undefined || v === '';
     throw new BlasnetError(ErrorCode.DATA, `${where}: row ${row + 1}, column ${JSON.stringify(column)}: ` +
-      (missing ? 'missing value; impute or drop the row first' : `${showValue(v)} is not a number; encode categorical columns first`));
+      (missing ? 'missing value; impute or drop the row first' : `${showValue(v)} is not a number; ${notNumberAdvice(v)}`));
   }
   if (!Number.isFinite(n)) {
     throw new BlasnetError(ErrorCode.DATA, `${where}: row ${row + 1}, column ${JSON.stringify(column)}: ${showValue(v)} is not a finite number`);

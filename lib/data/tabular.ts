@@ -14,8 +14,13 @@ import { MISSING, NUMBER, parseCsv } from './csv';
 import { bool, matrix, options as checkOptions, show } from './check';
 import { FLOAT32_MAX } from '../describe';
 
-/** One raw cell: text from a file, or a value from a JS record. null, undefined and NaN are missing. */
-export type Cell = string | number | boolean | null | undefined;
+/**
+ * One raw cell: text from a file, or a value from a JS record. null, undefined and NaN are
+ * missing; a bigint is the number it holds (rounded to the nearest double past 2^53, as Number()
+ * does; as a category it keeps every digit). Any other value (a Date, an object, an array) is
+ * ERR_BLASNET_DATA naming the row and column: convert it to one of these first.
+ */
+export type Cell = string | number | bigint | boolean | null | undefined;
 
 /** Rows of raw cells under named columns, as readTable returns a CSV file. */
 export interface Table {
@@ -165,7 +170,7 @@ export interface TabularPreprocessorJSON {
 interface RowView {
   n: number;
   source: string;
-  /** The cell of row i in a column (records without that field fail). */
+  /** The cell of row i in a column (records without that field fail); a value that is not a Cell fails. */
   cell: (i: number, column: string) => Cell;
   /** Row i in the user's terms: "data row 3" (1-based, as in the file) or "records[2]". */
   where: (i: number) => string;
@@ -190,7 +195,7 @@ function rowView(fn: string, data: unknown): RowView {
         if (!Object.prototype.hasOwnProperty.call(records[i], c)) {
           throw new BlasnetError(ErrorCode.DATA, `${fn}: records[${i}] has no field ${JSON.stringify(c)} (write null for a missing value)`);
         }
-        return records[i][c];
+        return checkCell(fn, 'records', records[i][c], `records[${i}]`, c);
       },
       where: (i) => `records[${i}]`,
       has: (c) => records.length > 0 && Object.prototype.hasOwnProperty.call(records[0], c),
@@ -212,11 +217,43 @@ function rowView(fn: string, data: unknown): RowView {
   return {
     n: t.rows.length,
     source,
-    cell: (i, c) => t.rows[i][index.get(c) as number],
+    cell: (i, c) => checkCell(fn, source, t.rows[i][index.get(c) as number], `data row ${t.rowNumbers?.[i] ?? i + 1}`, c),
     where: (i) => `data row ${t.rowNumbers?.[i] ?? i + 1}`,
     has: (c) => index.has(c),
     columns: t.columns.map(String),
   };
+}
+
+/**
+ * `v` if it is a Cell; anything else (what a database driver or a JSON body may hold: a Date, a
+ * nested object, an array) is ERR_BLASNET_DATA naming the row and column and how to convert it.
+ * Taken as text it would make one category per value ("[object Object]" for every object).
+ */
+function checkCell(fn: string, source: string, v: unknown, where: string, column: string): Cell {
+  switch (typeof v) {
+    case 'string': case 'number': case 'bigint': case 'boolean': case 'undefined':
+      return v;
+    case 'function': case 'symbol':
+      throw new BlasnetError(ErrorCode.DATA, `${fn}: ${source}: a ${typeof v} at ${where}, column ${JSON.stringify(column)} is not a cell value; ` +
+        'a cell holds a string, number, bigint, boolean, null or undefined');
+    default:
+  }
+  if (v === null) return null;
+  let what: string, advice: string;
+  if (v instanceof Date) {
+    what = `a Date (${Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString()})`;
+    advice = 'convert it first, e.g. to a number with getTime()';
+  } else if (Array.isArray(v)) {
+    what = 'an array';
+    advice = 'spread it into columns of their own or join it into text';
+  } else {
+    const proto = Object.getPrototypeOf(v) as { constructor?: { name?: unknown } } | null;
+    const plain = proto === null || proto === Object.prototype;
+    const name = plain ? '' : typeof proto.constructor?.name === 'string' ? proto.constructor.name : '';
+    what = name ? `an object (${name})` : 'an object';
+    advice = plain ? 'spread its fields into columns of their own' : 'convert it to a string, number, bigint or boolean first';
+  }
+  throw new BlasnetError(ErrorCode.DATA, `${fn}: ${source}: ${what} at ${where}, column ${JSON.stringify(column)} is not a cell value; ${advice}`);
 }
 
 function isMissing(v: Cell): boolean {
@@ -225,9 +262,16 @@ function isMissing(v: Cell): boolean {
   return typeof v === 'string' && MISSING.test(v.trim());
 }
 
-/** The number a cell holds, or undefined when it is not a number. Infinite numbers are not numbers here. */
+/**
+ * The number a cell holds, or undefined when it is not a number: a number, a bigint (as Number()
+ * reads it) or a decimal string. Infinite numbers and numbers past float32's range are not numbers here.
+ */
 function numberOf(v: Cell): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) && Math.abs(v) <= FLOAT32_MAX ? v : undefined;
+  if (typeof v === 'bigint') {
+    const x = Number(v);
+    return Math.abs(x) <= FLOAT32_MAX ? x : undefined;
+  }
   if (typeof v !== 'string') return undefined;
   const s = v.trim();
   if (!NUMBER.test(s)) return undefined;
@@ -241,18 +285,21 @@ function numberOf(v: Cell): number | undefined {
  */
 function outOfRangeNumber(v: Cell): boolean {
   if (typeof v === 'number') return !Number.isNaN(v);
+  if (typeof v === 'bigint') return true;
   if (typeof v !== 'string') return false;
   const s = v.trim();
   return NUMBER.test(s) || /^[+-]?inf(?:inity)?$/i.test(s);
 }
 
-/** A cell as a message shows it: text quoted, a number (Infinity too) as it prints. */
+/** A cell as a message shows it: text quoted, a number (Infinity too) as it prints, a bigint with its n. */
 function cellText(v: Cell): string {
-  return typeof v === 'number' ? String(v) : JSON.stringify(v);
+  if (typeof v === 'string') return JSON.stringify(v);
+  return typeof v === 'bigint' ? `${v}n` : String(v);
 }
 
 /** A category's name: trimmed text, numbers in their shortest form (so "1" and "1.0" are one category). */
 function categoryOf(v: Cell): string {
+  if (typeof v === 'bigint') return v.toString();
   const n = numberOf(v);
   if (n !== undefined) {
     // An integer past 2^53 written out in full (an id) keeps every digit: through a double,
@@ -414,7 +461,7 @@ export class TabularPreprocessor {
         // Mostly numbers: a mistyped cell ("1,234", "12 kg") makes the whole column categories.
         const i = notNumbers[0];
         process.emitWarning(`${view.source}: column ${JSON.stringify(name)} holds numbers but for ${notNumbers.length} cell${notNumbers.length > 1 ? 's' : ''} ` +
-          `(first ${JSON.stringify(view.cell(i, name))} at ${view.where(i)}), so it is one-hot encoded by value; if those cells are mistakes, ` +
+          `(first ${cellText(view.cell(i, name))} at ${view.where(i)}), so it is one-hot encoded by value; if those cells are mistakes, ` +
           'fix them or blank them to have them imputed', { code: 'BLASNET_MOSTLY_NUMERIC' });
       }
       if (forced || notNumbers.length > 0) {
@@ -708,7 +755,7 @@ export class TabularPreprocessor {
 function regressionValue(fn: string, view: RowView, v: Cell, i: number, column: string): number {
   const n = numberOf(v);
   if (n === undefined) {
-    throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: label ${JSON.stringify(v)} at ${view.where(i)}, column ${JSON.stringify(column)} is not a number (the task is regression)`);
+    throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: label ${cellText(v)} at ${view.where(i)}, column ${JSON.stringify(column)} is not a number (the task is regression)`);
   }
   return n;
 }
