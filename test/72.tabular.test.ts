@@ -236,6 +236,29 @@ describe('TabularPreprocessor', () => {
     throwsCode(() => p.transform({ columns: ['x'], rows: [[1], [new Date(0)]] } as never), 'ERR_BLASNET_DATA', undefined, 'a Date (1970-01-01T00:00:00.000Z) at data row 2, column "x"');
   });
 
+  it('records: the columns are the keys of all records in first-seen order; a record without one has a missing value there', () => {
+    // The first record lacks income (a JSON body that leaves out a null field); y follows income.
+    const rows = Array.from({ length: 200 }, (_, i) => ({ a: (i % 10) / 10, ...(i === 0 ? {} : { income: 1000 * (i % 7) }), y: i % 7 > 3 ? 1 : 0 }));
+    const p = TabularPreprocessor.fit(rows, { label: 'y' });
+    assert.deepEqual(p.featureColumns, ['a', 'income']);
+    assert.deepEqual(p.featureNames, ['a', 'income', 'income (missing)']);
+    const x = p.transform(rows.slice(0, 2));
+    const income = p.toJSON().columns[1] as { fill: number; mean: number; std: number };
+    assert.equal(income.fill, 3000);
+    assert.deepEqual(Array.from(x.data.subarray(1, 3)), [Math.fround((3000 - income.mean) / income.std), 1]);
+    assert.deepEqual(Array.from(x.data.subarray(4, 6)), [Math.fround((1000 - income.mean) / income.std), 0]);
+    // The same rows with another record first give the same columns, and the same inputs.
+    const reordered = [rows[1], rows[0], ...rows.slice(2)];
+    assert.deepEqual(TabularPreprocessor.fit(reordered, { label: 'y' }).transform(rows), p.transform(rows));
+    assert.deepEqual(TabularPreprocessor.fit([{ a: 1, y: 0 }, { a: 2, b: 1, y: 1 }, { c: 'u', a: 3, y: 0 }], { label: 'y' }).featureColumns, ['a', 'b', 'c']);
+    throwsCode(() => TabularPreprocessor.fit(rows, { label: 'y', impute: false }), 'ERR_BLASNET_DATA', undefined,
+      'missing value null at records[0], column "income" (imputation is off)');
+    // A column no record has is still missing as a whole.
+    throwsCode(() => p.transform([{ a: 1 }, { a: 2 }]), 'ERR_BLASNET_DATA', undefined, 'feature column "income" is missing');
+    assert.ok(p.hasLabels([{ a: 1, income: 2 }, { a: 1, income: 2, y: 1 }]));
+    throwsCode(() => p.targets([{ a: 1, income: 2 }, { a: 1, income: 2, y: 1 }]), 'ERR_BLASNET_DATA', undefined, 'missing label at records[0], column "y"');
+  });
+
   it('is not stored with a model of another input width: ERR_BLASNET_SHAPE naming both widths', () => {
     const p = TabularPreprocessor.fit(table, { label: 'y' });
     const model = new Sequential({ inputSize: p.inputSize + 1, layers: [dense(3, { activation: 'softmax' })] });

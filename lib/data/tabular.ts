@@ -34,7 +34,11 @@ export interface Table {
   rowNumbers?: number[];
 }
 
-/** What TabularPreprocessor takes: a Table, or plain objects keyed by column name (records). */
+/**
+ * What TabularPreprocessor takes: a Table, or plain objects keyed by column name (records). The
+ * columns of records are the fields of all of them, in the order they first appear; a record
+ * without one of them has a missing value there.
+ */
 export type TableInput = Table | ReadonlyArray<Readonly<Record<string, Cell>>>;
 
 /** The kind of problem a label column poses. */
@@ -170,12 +174,16 @@ export interface TabularPreprocessorJSON {
 interface RowView {
   n: number;
   source: string;
-  /** The cell of row i in a column (records without that field fail); a value that is not a Cell fails. */
+  /**
+   * The cell of row i in a column: undefined (missing) for a record without that field; a value
+   * that is not a Cell fails.
+   */
   cell: (i: number, column: string) => Cell;
   /** Row i in the user's terms: "data row 3" (1-based, as in the file) or "records[2]". */
   where: (i: number) => string;
-  /** Whether the input has the column (for records: the first record has the field). */
+  /** Whether the input has the column (for records: some record has the field). */
   has: (column: string) => boolean;
+  /** The columns: a Table's, or the fields of all records in the order they first appear. */
   columns: string[];
 }
 
@@ -187,18 +195,16 @@ function rowView(fn: string, data: unknown): RowView {
         throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected records[${i}] to be a plain object but received ${show(r)}`);
       }
     });
-    const columns = records.length ? Object.keys(records[0]) : [];
+    // JSON bodies and some drivers leave out a null field, the first record's as any other's.
+    const seen = new Set<string>();
+    for (const r of records) for (const k of Object.keys(r)) seen.add(k);
+    const columns = [...seen];
     return {
       n: records.length,
       source: 'records',
-      cell: (i, c) => {
-        if (!Object.prototype.hasOwnProperty.call(records[i], c)) {
-          throw new BlasnetError(ErrorCode.DATA, `${fn}: records[${i}] has no field ${JSON.stringify(c)} (write null for a missing value)`);
-        }
-        return checkCell(fn, 'records', records[i][c], `records[${i}]`, c);
-      },
+      cell: (i, c) => (Object.hasOwn(records[i], c) ? checkCell(fn, 'records', records[i][c], `records[${i}]`, c) : undefined),
       where: (i) => `records[${i}]`,
-      has: (c) => records.length > 0 && Object.prototype.hasOwnProperty.call(records[0], c),
+      has: (c) => seen.has(c),
       columns,
     };
   }
@@ -591,7 +597,8 @@ export class TabularPreprocessor {
 
   /**
    * The network's input for `data`: a new [rows, inputSize] float32 Matrix. Every feature column
-   * must be present (others are ignored). Errors name the row and column (ERR_BLASNET_DATA): a
+   * must be present (others are ignored; in records, in some record: one without the field has a
+   * missing value there). Errors name the row and column (ERR_BLASNET_DATA): a
    * missing column, a cell that is not a number in a numeric column, a missing cell with impute
    * off, an unknown category with unknownCategory 'error'. An unknown category with 'warn' is
    * encoded as all zeros and reported by one process warning (code BLASNET_UNKNOWN_CATEGORY) per
