@@ -10,7 +10,7 @@ import * as path from 'path';
 import { Dataset, dense, loadModel, Matrix, recordsToMatrix, Rng, saveModel, Sequential, Standardizer } from '../lib';
 import type { Backend, DataRecord } from '../lib';
 import { csvLogger } from '../lib/train/callbacks';
-import { forEachBackend, rejectsCode, throwsCode } from './helpers';
+import { forEachBackend, rejectsCode, throwsCode, warningsDuring } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-inputs-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -143,6 +143,24 @@ forEachBackend('records and the one input converter', (b) => {
     }), (e: Error) => e.name === 'AbortError');
     assert.notDeepEqual(aborted.params, before);
     assert.deepEqual(aborted.inputColumns, ['a', 'b', 'c']);
+  });
+
+  it('columns taken from the first record: keys only later records have are named in a warning', async () => {
+    const rows = data.records.map((r, i) => (i === 0 ? { a: r.a, b: r.b, kind: r.kind } : { ...r, w: 1 }));
+    const m = model(b);
+    const seen = await warningsDuring(() => {
+      throwsCode(() => m.fit(rows, 'kind', { epochs: 1, sampleWeight: 'w' }), 'ERR_BLASNET_SHAPE', RangeError, 'received 2 (records read by 2 columns: a, b)');
+    });
+    assert.equal(m.inputColumns, null);
+    assert.deepEqual(seen.map((w) => [w.code, w.message]), [['BLASNET_UNREAD_KEYS', 'fit: the input columns are the first record\'s keys '
+      + '(a, b), so key "c" of later records (first in records[1]) is not read; name the columns with setInputColumns([...]) to read it']]);
+    const two = data.records.map((r, i) => (i < 2 ? { a: r.a, kind: r.kind } : { ...r }));
+    const ds = await warningsDuring(() => {
+      assert.deepEqual(Dataset.from(two, 'kind').columns, ['a']);
+    });
+    assert.deepEqual(ds.map((w) => w.message), ['Dataset.from: the input columns are the first record\'s keys (a), so keys "b", "c" of later records '
+      + '(first in records[2]) are not read; name the columns with options.columns to read them']);
+    assert.deepEqual(await warningsDuring(() => Dataset.from(data.records, 'kind')), []);
   });
 
   it('a mistyped label key cannot leave the label among the inputs', () => {

@@ -22,7 +22,11 @@ export interface DatasetOptions {
    * by fit and evaluate as their sampleWeight option. Default none.
    */
   sampleWeight?: Float32Array | ArrayLike<number> | string;
-  /** For records: the keys read as input columns, in order. Default the first record's keys less the label and weight keys. */
+  /**
+   * For records: the keys read as input columns, in order. Default the first record's keys less
+   * the label and weight keys (keys only later records have are not read, and a process warning,
+   * code BLASNET_UNREAD_KEYS, names them).
+   */
   columns?: readonly string[];
 }
 
@@ -121,7 +125,7 @@ export class Dataset {
       if (typeof y === 'string') checkRecordKey(x, y, 'label', options.columns, where);
       if (typeof options.sampleWeight === 'string') checkRecordKey(x, options.sampleWeight, 'sampleWeight', options.columns, where);
       const exclude = [y, options.sampleWeight].filter((k): k is string => typeof k === 'string');
-      columns = options.columns ?? inferColumns(x, exclude, where);
+      columns = options.columns ?? inferColumns(x, exclude, where, 'options.columns');
       m = recordsToMatrix(x, columns, where);
     } else {
       if (options.columns !== undefined) throw typeError(ErrorCode.ARG_TYPE, `${where}: columns applies to records only`);

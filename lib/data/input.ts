@@ -169,12 +169,38 @@ export function checkRecordKey(records: readonly DataRecord[], key: string, role
 /**
  * The column spec records imply: the first record's keys in their order, less `exclude` (the
  * label keys). Database rows and JSON bodies keep one key order, and values are then read by name,
- * so a record with its keys in another order still reads right.
+ * so a record with its keys in another order still reads right. Keys that only later records have
+ * (a JSON body that leaves out a null field makes them) are not read, and one process warning
+ * (code BLASNET_UNREAD_KEYS) names them, the first record having them, and `option`, the way to
+ * name the columns instead. A later record without one of the first record's keys is an error
+ * when it is read (a missing value).
  */
-export function inferColumns(records: readonly DataRecord[], exclude: readonly string[], where: string): string[] {
+export function inferColumns(records: readonly DataRecord[], exclude: readonly string[], where: string, option = 'setInputColumns([...])'): string[] {
   if (!isRecords(records)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a non-empty array of records`);
-  const cols = Object.keys(records[0]).filter((k) => !exclude.includes(k));
+  const first = Object.keys(records[0]);
+  const cols = first.filter((k) => !exclude.includes(k));
   if (cols.length === 0) throw rangeError(ErrorCode.SHAPE, `${where}: the records hold no input columns besides the label`);
+  const known = new Set([...first, ...exclude]);
+  const unread: string[] = [];
+  let at = -1;
+  for (let i = 1; i < records.length; i++) {
+    const r = records[i];
+    if (!isPlainRecord(r)) continue;
+    for (const k of Object.keys(r)) {
+      if (known.has(k)) continue;
+      known.add(k);
+      unread.push(k);
+      if (at < 0) at = i;
+    }
+  }
+  if (unread.length > 0) {
+    const many = unread.length > 1;
+    const names = unread.length > 12 ? `${unread.slice(0, 12).map((k) => JSON.stringify(k)).join(', ')}, ... (${unread.length} in all)`
+      : unread.map((k) => JSON.stringify(k)).join(', ');
+    process.emitWarning(`${where}: the input columns are the first record's keys (${cols.join(', ')}), so key${many ? 's' : ''} ${names} ` +
+      `of later records (first in records[${at}]) ${many ? 'are' : 'is'} not read; name the columns with ${option} to read ${many ? 'them' : 'it'}`,
+    { code: 'BLASNET_UNREAD_KEYS' });
+  }
   return cols;
 }
 

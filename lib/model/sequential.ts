@@ -626,8 +626,9 @@ export class Sequential {
   /**
    * The record keys read as input columns, in order, when x is an array of records (plain
    * objects, e.g. JSON rows or a database query result); null clears them. fit on records sets
-   * them from the first record's keys (less the label and sampleWeight keys) when none are set,
-   * and a fit that fails its checks leaves them as they were; saveModel stores them. A label or
+   * them from the first record's keys (less the label and sampleWeight keys) when none are set
+   * (keys only later records have are not read: a process warning, code BLASNET_UNREAD_KEYS,
+   * names them), and a fit that fails its checks leaves them as they were; saveModel stores them. A label or
    * sampleWeight key among them is refused (ERR_BLASNET_ARG_RANGE). With preprocessing, the
    * columns are its raw input.
    */

@@ -268,7 +268,7 @@ export function rowWeights(model: Sequential, x: Input, data: Prepared, options:
 
 /**
  * Records as input: sets the model's input columns from the first record's keys (less the label
- * and sample-weight keys) unless it has some. Training entry points call it before prepareData.
+ * and sample-weight keys; inferColumns warns of keys only later records have) unless it has some. Training entry points call it before prepareData.
  */
 export function adoptColumns(model: Sequential, x: Input, y: Labels, sampleWeight: unknown, where: string): void {
   if (!isRecords(x) || model.inputColumns) return;
