@@ -214,6 +214,16 @@ describe('TabularPreprocessor', () => {
     assert.deepEqual((feature.toJSON().columns[0] as { categories: string[] }).categories, ['9007199254740992', '9007199254740993']);
   });
 
+  it('a boolean cell is the category "true" or "false", as the words in a CSV file', () => {
+    const rows = Array.from({ length: 8 }, (_, i) => ({ member: i % 3 === 0, y: i % 2 }));
+    const p = TabularPreprocessor.fit(rows, { label: 'y' });
+    assert.deepEqual(p.featureNames, ['member=false', 'member=true']);
+    const csv = readTable('member,y\n' + rows.map((r) => `${r.member},${r.y}`).join('\n') + '\n');
+    assert.deepEqual(p.transform(csv), p.transform(rows));
+    const numeric = TabularPreprocessor.fit(rows.map((r, i) => ({ member: i, y: r.y })), { label: 'y' });
+    throwsCode(() => numeric.transform([{ member: true }]), 'ERR_BLASNET_DATA', undefined, 'true is not a number (the column was numeric in training) at records[0], column "member"');
+  });
+
   it('a Date, object, array, function or symbol cell is a coded error naming the row and column', () => {
     const base = Array.from({ length: 6 }, (_, i) => ({ x: i, y: i % 2 }));
     const cases: [unknown, string][] = [

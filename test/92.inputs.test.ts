@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Dataset, dense, loadModel, Matrix, recordsToMatrix, Rng, saveModel, Sequential, Standardizer } from '../lib';
+import { Dataset, dense, loadModel, Matrix, recordsToMatrix, Rng, saveModel, Sequential, Standardizer, TabularPreprocessor } from '../lib';
 import type { Backend, DataRecord } from '../lib';
 import { csvLogger } from '../lib/train/callbacks';
 import { forEachBackend, rejectsCode, throwsCode, warningsDuring } from './helpers';
@@ -64,6 +64,21 @@ forEachBackend('records and the one input converter', (b) => {
   it('reads numeric strings, booleans and bigints as a database driver returns them', () => {
     const m = recordsToMatrix([{ a: '1.5', b: true, c: 3n }, { a: ' -2 ', b: false, c: 7 }], ['a', 'b', 'c']);
     assert.deepEqual(Array.from(m.data), [1.5, 1, 3, -2, 0, 7]);
+  });
+
+  it('numeric strings are decimal numbers, as a CSV reader and TabularPreprocessor read them; hex, binary and octal are not', () => {
+    const cells = [' 12 ', '1e3', '.5', '5.', '+5', '-1.5E-2', '007'];
+    const m = recordsToMatrix(cells.map((a) => ({ a })), ['a']);
+    assert.deepEqual(Array.from(m.data), [12, 1000, 0.5, 5, 5, Math.fround(-0.015), 7]);
+    const p = TabularPreprocessor.fit(cells.map((a, i) => ({ a, y: i % 2 })), { label: 'y', standardize: false });
+    assert.deepEqual(p.transform(cells.map((a) => ({ a }))), m);
+    for (const a of ['0x1F', '0b101', '0o17', '1_000', '12px']) {
+      throwsCode(() => recordsToMatrix([{ a: 1 }, { a }], ['a']), 'ERR_BLASNET_DATA', undefined, `row 2, column "a": ${JSON.stringify(a)} is not a number`);
+      throwsCode(() => p.transform([{ a }]), 'ERR_BLASNET_DATA', undefined, `${JSON.stringify(a)} is not a number (the column was numeric in training)`);
+    }
+    for (const a of ['Infinity', '-inf', '1e400']) {
+      throwsCode(() => recordsToMatrix([{ a }], ['a']), 'ERR_BLASNET_DATA', undefined, `row 1, column "a": ${JSON.stringify(a)} is not a finite number`);
+    }
   });
 
   it('a Date, object, array, function or symbol is a coded error saying what it is and how to convert it', () => {

@@ -9,6 +9,7 @@ import { largeFloat32Array } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
+import { NUMBER } from './csv';
 import { Dataset } from './dataset';
 import { MinMaxScaler, PCA, Standardizer } from './preprocess';
 import { TabularPreprocessor } from './tabular';
@@ -72,7 +73,9 @@ function notNumberAdvice(v: unknown): string {
 
 /**
  * A record's value as a number: numbers as they are, booleans as 1/0, numeric strings (what
- * database drivers return for DECIMAL and BIGINT columns) parsed, bigints converted (exactly up
+ * database drivers return for DECIMAL and BIGINT columns) parsed as decimal numbers, optionally
+ * with an exponent, around any spaces (as readCsv and TabularPreprocessor read a cell: "0x1F",
+ * "0b101" and "0o17" are not numbers, though Number() takes them), bigints converted (exactly up
  * to 2^53, then to the nearest double, as Number() does). Anything else (a missing value, a
  * category name, NaN, a Date, an object or array) is ERR_BLASNET_DATA naming the 1-based row and
  * the column, and saying how to convert a Date, object or array.
@@ -82,7 +85,8 @@ function recordNumber(v: unknown, row: number, column: string, where: string): n
   if (typeof v === 'number') n = v;
   else if (typeof v === 'boolean') n = v ? 1 : 0;
   else if (typeof v === 'bigint') n = Number(v);
-  else if (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))) n = Number(v);
+  else if (typeof v === 'string' && NUMBER.test(v.trim())) n = Number(v);
+  else if (typeof v === 'string' && /^[+-]?inf(?:inity)?$/i.test(v.trim())) n = Infinity;
   else {
     const missing = v === null || v === undefined || v === '';
     throw new BlasnetError(ErrorCode.DATA, `${where}: row ${row + 1}, column ${JSON.stringify(column)}: ` +

@@ -16,9 +16,12 @@ import { FLOAT32_MAX } from '../describe';
 
 /**
  * One raw cell: text from a file, or a value from a JS record. null, undefined and NaN are
- * missing; a bigint is the number it holds (rounded to the nearest double past 2^53, as Number()
- * does; as a category it keeps every digit). Any other value (a Date, an object, an array) is
- * ERR_BLASNET_DATA naming the row and column: convert it to one of these first.
+ * missing; a string is a number when it spells a decimal one (optionally with an exponent, around
+ * any spaces: "0x1F" is text); a bigint is the number it holds (rounded to the nearest double past
+ * 2^53, as Number() does; as a category it keeps every digit). A boolean is the category "true" or
+ * "false", as the words in a CSV file (recordsToMatrix reads it as 1/0 instead). Any other value
+ * (a Date, an object, an array) is ERR_BLASNET_DATA naming the row and column: convert it to one
+ * of these first.
  */
 export type Cell = string | number | bigint | boolean | null | undefined;
 
