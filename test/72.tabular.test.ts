@@ -166,6 +166,25 @@ describe('TabularPreprocessor', () => {
     assert.equal((TabularPreprocessor.fit(rows, { label: 'a', scaleTargets: false }).targets(rows) as Matrix).data[0], 10);
   });
 
+  it('inverseTargets rounds to float32 as a Matrix does; inverseTargetsFloat64 keeps float64', () => {
+    const rows = [5015949080, 5015948080, 4.9e9, 5.1e9].map((y, i) => ({ x: i, y, small: i * 1e-3 }));
+    const p = TabularPreprocessor.fit(rows, { label: ['y', 'small'] });
+    const { mean, std } = p.toJSON().target as { mean: number[]; std: number[] };
+    const y = new Matrix(Float32Array.from([0, 1, 0.5, -1.25]), 2, 2);
+    const exact = Array.from(y.data, (z, k) => z * std[k % 2] + mean[k % 2]);
+    const f64 = p.inverseTargetsFloat64(y);
+    assert.ok(f64 instanceof Float64Array);
+    assert.deepEqual(Array.from(f64), exact);
+    assert.deepEqual(Array.from(p.inverseTargets(y).data), exact.map(Math.fround));
+    // A label of 5015949080 comes back from its own target within float32's rounding of the
+    // standardised value, far closer than float32's spacing of 512 at that magnitude.
+    const back = p.inverseTargetsFloat64(p.targets(rows) as Matrix);
+    assert.ok(Math.abs(back[0] - 5015949080) < 16, `${back[0]}`);
+    assert.equal(p.inverseTargets(p.targets(rows) as Matrix).data[0], Math.fround(back[0]));
+    throwsCode(() => p.inverseTargetsFloat64(new Matrix(new Float32Array(3), 1, 3)), 'ERR_BLASNET_SHAPE', RangeError, 'Expected y with 2 columns but received [1, 3]');
+    throwsCode(() => TabularPreprocessor.fit(table, { label: 'y' }).inverseTargetsFloat64(y), 'ERR_BLASNET_STATE', undefined, 'only a regression');
+  });
+
   it('a column constant in training is centred, not divided by the rounding noise of its mean', () => {
     // The float64 mean of 1000 x 0.1 is not 0.1, so the computed std is about 1e-15, not 0.
     const rows = Array.from({ length: 1000 }, (_, i) => ({ x: i % 10, rate: 0.1, y: i % 2 }));

@@ -708,19 +708,36 @@ export class TabularPreprocessor {
 
   /**
    * Network outputs of a regression back in the label's units: y * std + mean per target
-   * column, as a new Matrix. ERR_BLASNET_STATE for classification; ERR_BLASNET_SHAPE when the
-   * width is not the number of targets.
+   * column, computed in float64 and rounded once into a new (float32) Matrix, so about 7
+   * significant digits: past 2^24 in magnitude a value is a multiple of a power of two
+   * (5015949080 comes back as 5015949312). inverseTargetsFloat64 keeps the float64 values.
+   * ERR_BLASNET_STATE for classification; ERR_BLASNET_SHAPE when the width is not the number of
+   * targets.
    */
   inverseTargets(y: Matrix): Matrix {
-    const fn = 'TabularPreprocessor.inverseTargets';
+    const m = this.unscaled('TabularPreprocessor.inverseTargets', y);
+    return new Matrix(Float32Array.from(m.values), m.rows, m.cols);
+  }
+
+  /**
+   * As inverseTargets, without the rounding to float32: [rows, targets] row-major in a new
+   * Float64Array. For labels whose mean is large next to their spread (prices in cents,
+   * timestamps), where float32's spacing at the label's magnitude is coarser than the network's
+   * float32 output resolves after scaling by std.
+   */
+  inverseTargetsFloat64(y: Matrix): Float64Array {
+    return this.unscaled('TabularPreprocessor.inverseTargetsFloat64', y).values;
+  }
+
+  private unscaled(fn: string, y: Matrix): { values: Float64Array; rows: number; cols: number } {
     const t = this.target;
     if (!t || t.task !== 'regression') throw new BlasnetError(ErrorCode.STATE, `${fn}: only a regression has targets to scale back`);
     const m = matrix(fn, 'y', y);
     const k = t.columns.length;
     if (m.cols !== k) throw rangeError(ErrorCode.SHAPE, `${fn}: Expected y with ${k} columns but received [${m.rows}, ${m.cols}]`);
-    const out = Matrix.zeros(m.rows, k);
-    for (let i = 0; i < m.rows; i++) for (let j = 0; j < k; j++) out.data[i * k + j] = m.data[i * k + j] * t.std[j] + t.mean[j];
-    return out;
+    const values = new Float64Array(m.rows * k);
+    for (let i = 0; i < m.rows; i++) for (let j = 0; j < k; j++) values[i * k + j] = m.data[i * k + j] * t.std[j] + t.mean[j];
+    return { values, rows: m.rows, cols: k };
   }
 
   /** The fitted state as plain JSON. */
