@@ -715,7 +715,7 @@ export class TabularPreprocessor {
    * targets.
    */
   inverseTargets(y: Matrix): Matrix {
-    const m = this.unscaled('TabularPreprocessor.inverseTargets', y);
+    const m = unscaledTargets(this.target, 'TabularPreprocessor.inverseTargets', y);
     return new Matrix(Float32Array.from(m.values), m.rows, m.cols);
   }
 
@@ -726,18 +726,7 @@ export class TabularPreprocessor {
    * float32 output resolves after scaling by std.
    */
   inverseTargetsFloat64(y: Matrix): Float64Array {
-    return this.unscaled('TabularPreprocessor.inverseTargetsFloat64', y).values;
-  }
-
-  private unscaled(fn: string, y: Matrix): { values: Float64Array; rows: number; cols: number } {
-    const t = this.target;
-    if (!t || t.task !== 'regression') throw new BlasnetError(ErrorCode.STATE, `${fn}: only a regression has targets to scale back`);
-    const m = matrix(fn, 'y', y);
-    const k = t.columns.length;
-    if (m.cols !== k) throw rangeError(ErrorCode.SHAPE, `${fn}: Expected y with ${k} columns but received [${m.rows}, ${m.cols}]`);
-    const values = new Float64Array(m.rows * k);
-    for (let i = 0; i < m.rows; i++) for (let j = 0; j < k; j++) values[i * k + j] = m.data[i * k + j] * t.std[j] + t.mean[j];
-    return { values, rows: m.rows, cols: k };
+    return unscaledTargets(this.target, 'TabularPreprocessor.inverseTargetsFloat64', y).values;
   }
 
   /** The fitted state as plain JSON. */
@@ -803,4 +792,15 @@ function detectTask(labels: string[], cells: Cell[][], rows: number): { task: Ta
   const limit = Math.min(50, Math.max(2, Math.floor(rows / 3)));
   if (distinct <= limit) return { task: 'classification', reason: `label ${names} holds ${distinct} distinct integers (at most ${limit} means classes)` };
   return { task: 'regression', reason: `label ${names} holds ${distinct} distinct integers (more than ${limit} means a quantity)` };
+}
+
+/** y * std + mean per target column of a regression, in float64 (inverseTargets and its float64 twin). */
+function unscaledTargets(t: Target | null, fn: string, y: Matrix): { values: Float64Array; rows: number; cols: number } {
+  if (!t || t.task !== 'regression') throw new BlasnetError(ErrorCode.STATE, `${fn}: only a regression has targets to scale back`);
+  const m = matrix(fn, 'y', y);
+  const k = t.columns.length;
+  if (m.cols !== k) throw rangeError(ErrorCode.SHAPE, `${fn}: Expected y with ${k} columns but received [${m.rows}, ${m.cols}]`);
+  const values = new Float64Array(m.rows * k);
+  for (let i = 0; i < m.rows; i++) for (let j = 0; j < k; j++) values[i * k + j] = m.data[i * k + j] * t.std[j] + t.mean[j];
+  return { values, rows: m.rows, cols: k };
 }
