@@ -42,6 +42,13 @@ function file(header: unknown, data: Uint8Array = new Uint8Array(0), lengthField
   return out;
 }
 
+/** A file whose one tensor has `field` set to an array nested 100000 deep. */
+function deepHeader(field: 'shape' | 'dtype' | 'data_offsets'): Buffer {
+  const fields: Record<string, string> = { dtype: '"F32"', shape: '[1]', data_offsets: '[0, 4]' };
+  fields[field] = '['.repeat(100000) + ']'.repeat(100000);
+  return file(`{"0.weight": {"dtype": ${fields.dtype}, "shape": ${fields.shape}, "data_offsets": ${fields.data_offsets}}}`, new Uint8Array(4));
+}
+
 const snapshot = (m: Sequential) => [m.params.slice(), ...m.buffers().map((b) => b.data.slice())];
 
 forEachBackend('safetensors', (backend) => {
@@ -209,6 +216,10 @@ describe('safetensors: keys and bad input', () => {
       ['a hole in the data', file({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Uint8Array(8)), 'hole'],
       ['bytes after the tensors', file({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(8)), 'cover 4 of the 8'],
       ['bad metadata', file({ __metadata__: { n: 1 } }), '__metadata__'],
+      ['a shape nested 100000 deep', deepHeader('shape'), 'nests deeper than 3 levels'],
+      ['a dtype nested 100000 deep', deepHeader('dtype'), 'nests deeper than 3 levels'],
+      ['data_offsets nested 100000 deep', deepHeader('data_offsets'), 'nests deeper than 3 levels'],
+      ['a shape of arrays', file({ a: { dtype: 'F32', shape: [[1]], data_offsets: [0, 4] } }, new Uint8Array(4)), 'nests deeper than 3 levels'],
     ];
     for (const [what, b, mentions] of cases) {
       const f = path.join(tmp, 'bad.safetensors');
@@ -218,6 +229,19 @@ describe('safetensors: keys and bad input', () => {
       } catch (e) {
         throw new Error(`${what}: ${(e as Error).message}`);
       }
+    }
+    for (const field of ['shape', 'dtype', 'data_offsets'] as const) throwsCode(() => parseSafetensors(deepHeader(field)), 'ERR_BLASNET_FORMAT', undefined, 'nests deeper');
+    // A long value is shown in part: the message stays short.
+    const long = new Array(100000).fill(7);
+    for (const [field, mentions] of [['dtype', 'unknown dtype [7, 7'], ['shape', 'malformed shape [7, 7'], ['data_offsets', 'malformed data_offsets [7, 7']]) {
+      const header = { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4], [field]: field === 'shape' ? [...long, -1] : long } };
+      let message = '';
+      try {
+        parseSafetensors(file(header, new Uint8Array(4)));
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      assert.ok(message.includes(mentions) && message.length < 300, `${field}: ${message.slice(0, 400)}`);
     }
     assert.deepEqual(snapshot(m), before);
     throwsCode(() => loadSafetensors(m, path.join(tmp, 'absent.safetensors')), 'ERR_BLASNET_IO', undefined, 'absent.safetensors');

@@ -102,6 +102,23 @@ describe('search spaces', () => {
     assert.throws(() => spaceFromJSON('{'), { code: 'ERR_BLASNET_FORMAT' });
     assert.throws(() => spaceFromJSON('{"lr": {"logUniform": [1]}}'), { code: 'ERR_BLASNET_FORMAT' });
     assert.throws(() => spaceFromJSON('{"lr": {"logUniform": [0, 1]}}'), { code: 'ERR_BLASNET_ARG_RANGE' });
+    assert.throws(() => spaceFromJSON('{"w": {"integers": [8, 64], "log": 1}}'), { code: 'ERR_BLASNET_FORMAT', message: /w\.log must be true or false/ });
+  });
+
+  it('spaceFromJSON refuses values nested deeper than a space holds, and bad bounds of any kind are described', () => {
+    const deep = '['.repeat(100000) + ']'.repeat(100000);
+    for (const text of [`{"hidden": ${deep}}`, `{"hidden": {"choice": [${deep}]}}`, `{"lr": {"uniform": [${deep}, 1]}}`,
+      `{"x": {"integers": [1, 2], "log": ${deep}}}`, '{"h": {"choice": [[[8]]]}}']) {
+      assert.throws(() => spaceFromJSON(text), { code: 'ERR_BLASNET_FORMAT', message: /nests deeper than 4 levels/ }, text.slice(0, 40));
+    }
+    // The deepest a space goes: an entry, its choices, a choice of widths.
+    assert.deepEqual((spaceFromJSON('{"h": {"choice": [[8, 4]]}}').h as { values: unknown }).values, [[8, 4]]);
+    let deepArray: unknown[] = [];
+    for (let i = 0; i < 100000; i++) deepArray = [deepArray];
+    for (const low of [deepArray, Object.create(null), { toString: 1 }, [1, 2]]) {
+      assert.throws(() => checkSpace({ lr: uniform(low as number, 1) }), { code: 'ERR_BLASNET_ARG_RANGE', message: /Expected finite numbers for space.lr low and high but received/ });
+    }
+    assert.throws(() => spaceFromJSON('{"lr": {"uniform": [[1, 2], 3]}}'), { code: 'ERR_BLASNET_ARG_RANGE', message: /received \[1, 2\] and 3/ });
   });
 });
 

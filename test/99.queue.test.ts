@@ -186,5 +186,17 @@ describe('search queue: bad input', function () {
     const blob = encodeTrialData(d);
     assert.throws(() => decodeTrialData(blob.subarray(0, blob.length - 4), 'blob'), { code: 'ERR_BLASNET_FORMAT' });
     assert.throws(() => decodeTrialData(Buffer.from('nonsense'), 'blob'), { code: 'ERR_BLASNET_FORMAT' });
+    // A header of the wrong shape, or naming its arrays by anything but short strings.
+    const withHeader = (json: string) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(Buffer.byteLength(json));
+      return Buffer.concat([Buffer.from('BNSD1'), length, Buffer.from(json)]);
+    };
+    const deep = '['.repeat(100000) + ']'.repeat(100000);
+    for (const json of ['null', '{"fields": {}, "arrays": 5}', '{"fields": {}, "arrays": [null]}', '{"arrays": []}',
+      `{"fields": {}, "arrays": [{"name": ${deep}, "type": "f32", "length": -1}]}`,
+      `{"fields": {}, "arrays": [{"name": {"toString": 1}, "type": "f32", "length": -1}]}`]) {
+      assert.throws(() => decodeTrialData(withHeader(json), 'blob'), { code: 'ERR_BLASNET_FORMAT', message: /^blob: not search data/ }, json.slice(0, 60));
+    }
   });
 });

@@ -11,13 +11,16 @@ import * as fs from 'fs';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { optionsArg, show } from '../describe';
 import type { OptionKeys } from '../describe';
-import { openRegularFile, readExactly, writeFileAtomic } from '../io/format';
+import { nestsDeeperThan, openRegularFile, readExactly, writeFileAtomic } from '../io/format';
 import { Activation, BatchNorm, Dense, Dropout, PReLU } from '../layers';
 import { layerIds } from '../layers/check';
 import type { Sequential } from '../model/sequential';
 
 /** Largest header read (as the reference implementation): a bigger claim is a malformed file. */
 const MAX_HEADER = 100 * 1000 * 1000;
+
+/** The deepest a header nests: the object of tensors, a tensor's object, its shape or offsets. */
+const MAX_DEPTH = 3;
 
 /** Bytes per element of every dtype the format defines. */
 const DTYPE_SIZE: Record<string, number> = {
@@ -45,6 +48,7 @@ function formatError(source: string, message: string): BlasnetError {
 
 /** Validates a parsed header against a data section of dataLength bytes; returns the entries in offset order. */
 function parseHeader(source: string, headerBytes: Uint8Array, dataLength: number): { entries: Entry[]; metadata: Record<string, string> } {
+  if (nestsDeeperThan(headerBytes, MAX_DEPTH)) throw formatError(source, `the safetensors header nests deeper than ${MAX_DEPTH} levels`);
   let header: unknown;
   try {
     header = JSON.parse(Buffer.from(headerBytes.buffer, headerBytes.byteOffset, headerBytes.byteLength).toString('utf8'));
@@ -65,14 +69,14 @@ function parseHeader(source: string, headerBytes: Uint8Array, dataLength: number
     const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
     if (t === null || typeof t !== 'object') throw formatError(source, `tensor ${JSON.stringify(name)} is not an object`);
     const size = typeof t.dtype === 'string' ? DTYPE_SIZE[t.dtype] : undefined;
-    if (size === undefined) throw formatError(source, `tensor ${JSON.stringify(name)} has unknown dtype ${JSON.stringify(t.dtype)}`);
+    if (size === undefined) throw formatError(source, `tensor ${JSON.stringify(name)} has unknown dtype ${show(t.dtype)}`);
     const shape = t.shape;
     if (!Array.isArray(shape) || shape.some((d) => !(Number.isSafeInteger(d) && d >= 0))) {
-      throw formatError(source, `tensor ${JSON.stringify(name)} has a malformed shape ${JSON.stringify(shape)}`);
+      throw formatError(source, `tensor ${JSON.stringify(name)} has a malformed shape ${show(shape)}`);
     }
     const offsets = t.data_offsets;
     if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => !(Number.isSafeInteger(o) && o >= 0))) {
-      throw formatError(source, `tensor ${JSON.stringify(name)} has malformed data_offsets ${JSON.stringify(offsets)}`);
+      throw formatError(source, `tensor ${JSON.stringify(name)} has malformed data_offsets ${show(offsets)}`);
     }
     const [begin, end] = offsets as number[];
     if (begin > end || end > dataLength) {
@@ -80,7 +84,7 @@ function parseHeader(source: string, headerBytes: Uint8Array, dataLength: number
     }
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
     if (count * size !== end - begin) {
-      throw formatError(source, `tensor ${JSON.stringify(name)} of shape [${shape.join(', ')}] and dtype ${t.dtype} needs ${count * size} bytes but its data_offsets span ${end - begin}`);
+      throw formatError(source, `tensor ${JSON.stringify(name)} of shape ${show(shape)} and dtype ${t.dtype} needs ${count * size} bytes but its data_offsets span ${end - begin}`);
     }
     entries.push({ name, dtype: t.dtype as string, shape: shape as number[], begin, end });
   }

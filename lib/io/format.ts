@@ -73,8 +73,12 @@ export function tensorLength(v: unknown): number | undefined {
   return typedArrayTag(v) === 'Float32Array' ? typedLength(v) : undefined;
 }
 
-/** Whether the JSON text nests arrays and objects deeper than `max`; strings are skipped. */
-function nestsDeeperThan(json: Uint8Array, max: number): boolean {
+/**
+ * Whether the JSON text nests arrays and objects deeper than `max`; strings are skipped. For
+ * untrusted JSON, before JSON.parse: a value nested thousands deep overflows the stack of every
+ * recursive walk over it (JSON.stringify in a message among them).
+ */
+export function nestsDeeperThan(json: Uint8Array, max: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < json.length; i++) {

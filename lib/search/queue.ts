@@ -13,7 +13,7 @@
  */
 import { createHash, randomUUID } from 'crypto';
 import type { BackendName } from '../backend/select';
-import { checkOptionKeys, typeName } from '../describe';
+import { checkOptionKeys, show, typeName } from '../describe';
 import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { decodeModel } from '../io/model-file';
@@ -174,11 +174,14 @@ export function decodeTrialData(blob: Buffer, source: string): TrialData {
   } catch (e) {
     return fail((e as Error).message);
   }
+  if (!header || typeof header !== 'object' || !header.fields || typeof header.fields !== 'object' || !Array.isArray(header.arrays)) fail('malformed header');
   const out: Record<string, unknown> = { ...header.fields };
   for (const a of header.arrays) {
-    if (!Number.isSafeInteger(a.length) || a.length < 0 || (a.type !== 'f32' && a.type !== 'i32')) fail(`bad array ${a.name}`);
+    if (!a || typeof a !== 'object' || typeof a.name !== 'string' || !Number.isSafeInteger(a.length) || a.length < 0 || (a.type !== 'f32' && a.type !== 'i32')) {
+      fail(`bad array ${show(a?.name)}`);
+    }
     const bytes = 4 * a.length;
-    if (offset + bytes > blob.length) fail(`truncated array ${a.name}`);
+    if (offset + bytes > blob.length) fail(`truncated array ${show(a.name)}`);
     const shared = new SharedArrayBuffer(bytes) as unknown as ArrayBuffer;
     new Uint8Array(shared).set(blob.subarray(offset, offset + bytes));
     out[a.name] = a.type === 'f32' ? new Float32Array(shared) : new Int32Array(shared);

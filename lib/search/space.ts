@@ -4,8 +4,9 @@
  * seeded; grids enumerate the product; narrowing shrinks numeric ranges around a configuration
  * (the fine stage of coarse-to-fine).
  */
-import { optionsArg, typeName } from '../describe';
+import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { nestsDeeperThan } from '../io/format';
 import { Rng } from '../rng';
 
 /** A hyperparameter value: a number, a string, a boolean, or an array of them (hidden widths). */
@@ -90,7 +91,7 @@ export function validateSpace(where: string, space: unknown): SearchSpace {
       }
       const { low, high } = v;
       if (typeof low !== 'number' || typeof high !== 'number' || !Number.isFinite(low) || !Number.isFinite(high)) {
-        throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected finite numbers for space.${name} low and high but received ${String(low)} and ${String(high)}`);
+        throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected finite numbers for space.${name} low and high but received ${show(low)} and ${show(high)}`);
       }
       if (low > high) throw rangeError(ErrorCode.ARG_RANGE, `${where}: space.${name} has low ${low} > high ${high}`);
       if (v.log && low <= 0) throw rangeError(ErrorCode.ARG_RANGE, `${where}: space.${name} is on a log scale and needs low > 0 but received ${low}`);
@@ -209,14 +210,21 @@ export const MLP_SPACE: SearchSpace = Object.freeze({
   batchSize: choice([16, 32, 64]),
 });
 
+/** The deepest a space's JSON nests: the space, an entry, its choices, a choice of widths. */
+const MAX_SPACE_DEPTH = 4;
+
 /**
  * A space from JSON text, each entry `{ "uniform": [low, high] }`, `{ "logUniform": [low, high] }`,
  * `{ "integers": [low, high], "log": true? }`, `{ "choice": [values] }` or a constant; checked
- * as search checks spaces. Malformed JSON or entries are ERR_BLASNET_FORMAT.
+ * as search checks spaces. Malformed JSON or entries, and JSON nested deeper than a space goes,
+ * are ERR_BLASNET_FORMAT.
  */
 export function spaceFromJSON(text: string): SearchSpace {
   const where = 'spaceFromJSON';
   if (typeof text !== 'string') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected JSON text (a string)`);
+  if (nestsDeeperThan(Buffer.from(text, 'utf8'), MAX_SPACE_DEPTH)) {
+    throw new BlasnetError(ErrorCode.FORMAT, `${where}: the JSON nests deeper than ${MAX_SPACE_DEPTH} levels, more than a space holds`);
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -238,7 +246,10 @@ export function spaceFromJSON(text: string): SearchSpace {
     };
     if ('uniform' in o) out[name] = uniform(...pair('uniform'));
     else if ('logUniform' in o) out[name] = logUniform(...pair('logUniform'));
-    else if ('integers' in o) out[name] = integers(...pair('integers'), { log: o.log === true });
+    else if ('integers' in o) {
+      if (o.log !== undefined && typeof o.log !== 'boolean') throw new BlasnetError(ErrorCode.FORMAT, `${where}: ${name}.log must be true or false, not ${show(o.log)}`);
+      out[name] = integers(...pair('integers'), { log: o.log === true });
+    }
     else if ('choice' in o) out[name] = choice(o.choice as ParamValue[]);
     else throw new BlasnetError(ErrorCode.FORMAT, `${where}: ${name} must be uniform, logUniform, integers, choice or a constant`);
   }
