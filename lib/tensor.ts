@@ -54,7 +54,12 @@ export class Matrix {
       if (row.length !== c) {
         throw rangeError(ErrorCode.SHAPE, `Matrix.from: row ${i} has ${row.length} values but row 0 has ${c}`);
       }
-      for (let j = 0; j < c; j++) data[i * c + j] = row[j];
+      for (let j = 0; j < c; j++) {
+        const v = row[j];
+        // Anything else would be converted on the way in, some things (a BigInt) not at all.
+        if (typeof v !== 'number') throw typeError(ErrorCode.ARG_TYPE, `Matrix.from: Expected a number at row ${i}, column ${j} but received ${describe(v)}`);
+        data[i * c + j] = v;
+      }
     }
     return new Matrix(data, r, c);
   }

@@ -323,6 +323,25 @@ describe('options objects', function () {
     assert.deepEqual(failures, [], `\n${failures.join('\n')}`);
   });
 
+  it('an option value a message cannot print as text (no prototype, nested 100000 deep, a toString that is not a function) is a coded error', async () => {
+    let deep: unknown[] = [];
+    for (let i = 0; i < 100000; i++) deep = [deep];
+    const hostile: [string, unknown][] = [['Object.create(null)', Object.create(null)], ['an array nested 100000 deep', deep], ['{ toString: 1 }', { toString: 1 }]];
+    const failures: string[] = [];
+    for (const c of cases) {
+      const valid = c.valid()[0];
+      for (const key of Object.keys(valid)) {
+        for (const [what, value] of hostile) {
+          const r = await outcome(() => c.call({ ...valid, [key]: value }));
+          if (!r.ok && !(typeof r.error.code === 'string' && r.error.code.startsWith('ERR_BLASNET_'))) {
+            failures.push(`${named(c)} with ${key}: ${what}: ${r.error.constructor.name}: ${r.error.message}`);
+          }
+        }
+      }
+    }
+    assert.deepEqual(failures, [], `\n${failures.join('\n')}`);
+  });
+
   it('an option value of the wrong type is ERR_BLASNET_ARG_TYPE naming the option', async () => {
     const wrong: [string, () => unknown, string][] = [
       ['encodeOnnx graphName', () => encodeOnnx(model(), { graphName: 5 as never }), 'graphName'],

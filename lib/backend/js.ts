@@ -10,7 +10,7 @@ import { gemmBlocked } from './gemm';
 import { PACK_PANEL, packedDenseLength } from './packed';
 import type { Backend, BackendInfo } from './types';
 import { ErrorCode, rangeError } from '../errors';
-import { FLOAT32_MAX } from '../describe';
+import { FLOAT32_MAX, show } from '../describe';
 import { argmaxRow, firstLabelOutside } from '../math';
 import { isInt32Array } from '../typed';
 import { shuffleWords } from '../rng';
@@ -66,7 +66,7 @@ function lossCall(fn: string, loss: number, param: number, rows: number, cols: n
   for (let r = 0; r < rows; r++) {
     const v = w[r];
     if (!(v >= 0 && v <= FLOAT32_MAX)) {
-      throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected finite non-negative values in weight but weight[${r}] is ${String(v)}`);
+      throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected finite non-negative values in weight but weight[${r}] is ${show(v)}`);
     }
     checkedWeights[r] = v;
   }

@@ -3,6 +3,7 @@
  * implicit QL algorithm with Wilkinson-style shifts (the EISPACK tred2 / tql2 pair, as in
  * Wilkinson and Reinsch's Handbook for Automatic Computation, vol. II).
  */
+import { show } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag, typedLength } from '../typed';
 
@@ -44,7 +45,7 @@ function hypot(a: number, b: number): number {
  */
 export function symmetricEigen(a: Float64Array, n: number): SymmetricEigen {
   const fn = 'symmetricEigen';
-  if (!(Number.isInteger(n) && n >= 0)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected non-negative integer for n but received ${String(n)}`);
+  if (!(Number.isInteger(n) && n >= 0)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected non-negative integer for n but received ${show(n)}`);
   if (typedArrayTag(a) !== 'Float64Array') throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Float64Array for a`);
   if (typedLength(a) < n * n) throw rangeError(ErrorCode.ARG_LENGTH, `${fn}: Expected a to hold at least ${n * n} elements (n*n) but it has ${typedLength(a)}`);
   for (let i = 0; i < n; i++) {

@@ -34,7 +34,7 @@ export function oneHot(labels: Int32Array | ArrayLike<number>, classes: number, 
   const labelAt = (i: number): number => {
     const l = labels[i];
     if (!(Number.isInteger(l) && l >= 0 && l < classes)) {
-      throw rangeError(ErrorCode.LABEL, `${fn}: labels[${i}] = ${l} is not a class in [0, ${classes})`);
+      throw rangeError(ErrorCode.LABEL, `${fn}: labels[${i}] = ${show(l)} is not a class in [0, ${classes})`);
     }
     return l;
   };

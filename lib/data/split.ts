@@ -90,7 +90,7 @@ export function split<Y extends Targets>(x: Matrix, y: Y | null, options: SplitO
   const f = opts.fractions;
   if (!Array.isArray(f) || f.length !== 3 || !f.every((v) => typeof v === 'number' && v >= 0 && Number.isFinite(v))
     || Math.abs(f[0] + f[1] + f[2] - 1) > 1e-9) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected options.fractions to be three non-negative numbers summing to 1 but received ${Array.isArray(f) ? `[${f.join(', ')}]` : show(f)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected options.fractions to be three non-negative numbers summing to 1 but received ${show(f)}`);
   }
   const [train, val, test] = splitRows(fn, m, y, apportion(m.rows, f), opts.seed, opts.stratify);
   return { train, val, test };

@@ -2,6 +2,7 @@
  * Weights for imbalanced data: per-class factors (a map, or 'balanced' as scikit-learn computes
  * them) and per-row weights, combined into the one factor per row the weighted loss kernels take.
  */
+import { show } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag } from '../typed';
 
@@ -68,7 +69,7 @@ export function classWeights(spec: ClassWeight, classes: Int32Array, count: numb
       throw rangeError(ErrorCode.LABEL, `${where}: classWeight names class ${JSON.stringify(key)}; the classes are 0 .. ${count - 1}`);
     }
     if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
-      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected a finite non-negative weight for class ${c} but received ${String(value)}`);
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected a finite non-negative weight for class ${c} but received ${show(value)}`);
     }
     w[c] = value;
   }
@@ -91,7 +92,7 @@ export function sampleWeights(v: unknown, rows: number, where: string): Float32A
   for (let r = 0; r < rows; r++) {
     const x = a[r];
     if (!(typeof x === 'number' && Number.isFinite(x) && x >= 0 && Math.fround(x) <= 3.4028234663852886e38)) {
-      throw rangeError(ErrorCode.ARG_RANGE, `${where}: the sampleWeight of row ${r + 1} is ${String(x)}; expected a finite non-negative number`);
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: the sampleWeight of row ${r + 1} is ${show(x)}; expected a finite non-negative number`);
     }
     out[r] = x;
   }

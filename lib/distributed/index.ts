@@ -74,7 +74,7 @@ let comm: Communicator | null = null;
 export function initDistributed(options: DistributedOptions = {}): Communicator {
   const timeoutMs = optionsArg('initDistributed', options, { timeoutMs: true }).timeoutMs ?? 120_000;
   if (!(typeof timeoutMs === 'number' && timeoutMs > 0 && Number.isFinite(timeoutMs))) {
-    throw rangeError(ErrorCode.ARG_RANGE, `initDistributed: Expected positive number for timeoutMs but received ${String(timeoutMs)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `initDistributed: Expected positive number for timeoutMs but received ${show(timeoutMs)}`);
   }
   if (comm) return comm;
   const mpi: MpiAddon = loadMpi();

@@ -317,7 +317,7 @@ function layerNodes(where: string, g: OnnxGraph, layer: Layer, index: number, pa
 
 function checkOpset(where: string, opset: unknown): number {
   if (typeof opset !== 'number' || !(opset in IR_VERSION)) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected an integer from 13 to 21 for opset but received ${String(opset)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected an integer from 13 to 21 for opset but received ${show(opset)}`);
   }
   return opset;
 }
@@ -424,6 +424,6 @@ function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions)
  * toOnnx() and a CustomLoss are ERR_BLASNET_UNSUPPORTED, naming them.
  */
 export function exportOnnx(model: Sequential, file: string, options: OnnxExportOptions = {}): void {
-  if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `exportOnnx: Expected a file path but received ${String(file)}`);
+  if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `exportOnnx: Expected a file path but received ${show(file)}`);
   writeFileAtomic(file, buildOnnx('exportOnnx', model, options));
 }

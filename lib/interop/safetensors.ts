@@ -338,7 +338,7 @@ function encodeEntries(model: Sequential, options: SafetensorsOptions): Uint8Arr
  * nn.Sequential (see stateDictEntries for the keys).
  */
 export function saveSafetensors(model: Sequential, file: string, options: SafetensorsOptions = {}): void {
-  if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `saveSafetensors: Expected a file path but received ${String(file)}`);
+  if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `saveSafetensors: Expected a file path but received ${show(file)}`);
   writeFileAtomic(file, encodeEntries(model, optionsArg('saveSafetensors', options, SAFETENSORS_OPTIONS)));
 }
 
@@ -392,7 +392,7 @@ function decodeEntries(model: Sequential, bytes: Uint8Array, options: Safetensor
  * are read (as float32); num_batches_tracked (I64) is checked and ignored.
  */
 export function loadSafetensors(model: Sequential, file: string, options: SafetensorsOptions = {}): void {
-  if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `loadSafetensors: Expected a file path but received ${String(file)}`);
+  if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `loadSafetensors: Expected a file path but received ${show(file)}`);
   options = optionsArg('loadSafetensors', options, SAFETENSORS_OPTIONS);
   decodeEntries(model, readFileChecked(file), { ...options, source: file });
 }

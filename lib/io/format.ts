@@ -28,6 +28,7 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { show } from '../describe';
 import { BlasnetError, ErrorCode, typeError } from '../errors';
 import { typedArrayTag, typedLength } from '../typed';
 
@@ -147,7 +148,7 @@ export function encode(doc: unknown, where = 'encode'): Buffer {
       return value;
     });
   } catch (e) {
-    throw notStorable(`serialising failed: ${(e as Error)?.message ?? String(e)}`);
+    throw notStorable(`serialising failed: ${(e as Error)?.message ?? show(e)}`);
   }
   if (json === undefined) throw notStorable(`received ${typeof doc}`);
   const header = Buffer.from(json, 'utf8');

@@ -4,7 +4,7 @@ import { ErrorCode, rangeError, typeError } from '../errors';
 /** Option checks shared by the layers, with one message format. */
 export function positiveInt(where: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${String(v)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${show(v)}`);
   }
   return v;
 }

@@ -21,7 +21,7 @@ function labels(fn: string, name: string, v: unknown, classes: number): ArrayLik
   const a = v as ArrayLike<number>;
   for (let i = 0; i < a.length; i++) {
     if (!(Number.isInteger(a[i]) && a[i] >= 0 && a[i] < classes)) {
-      throw rangeError(ErrorCode.LABEL, `${fn}: ${name}[${i}] = ${a[i]} is not a class in [0, ${classes})`);
+      throw rangeError(ErrorCode.LABEL, `${fn}: ${name}[${i}] = ${show(a[i])} is not a class in [0, ${classes})`);
     }
   }
   return a;
@@ -29,7 +29,7 @@ function labels(fn: string, name: string, v: unknown, classes: number): ArrayLik
 
 function classCount(fn: string, yTrue: unknown, yPred: unknown, classes: number | undefined): number {
   if (classes !== undefined) {
-    if (!(Number.isInteger(classes) && classes >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected positive integer for classes but received ${String(classes)}`);
+    if (!(Number.isInteger(classes) && classes >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected positive integer for classes but received ${show(classes)}`);
     return classes;
   }
   let top = 0;

@@ -1,4 +1,4 @@
-import { checkOptionKeys } from '../describe';
+import { checkOptionKeys, show } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag } from '../typed';
 import { LOSS_NAMES, LOSSES, lossId } from '../losses';
@@ -75,10 +75,10 @@ export function resolveLoss(spec: LossSpec): ResolvedLoss {
   const id = half ? lossId('mse') : tableIdOf(given.name);
   const { param, reduction = 'mean' } = given;
   if (param !== undefined && (typeof param !== 'number' || !Number.isFinite(param))) {
-    throw rangeError(ErrorCode.ARG_RANGE, `loss: Expected finite number for param but received ${String(param)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `loss: Expected finite number for param but received ${show(param)}`);
   }
   if (reduction !== 'mean' && reduction !== 'sum') {
-    throw rangeError(ErrorCode.ARG_RANGE, `loss: Expected 'mean' or 'sum' for reduction but received ${String(reduction)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `loss: Expected 'mean' or 'sum' for reduction but received ${show(reduction)}`);
   }
   const p = (param as number | undefined) ?? LOSSES[name].param;
   return { name, id, param: p, custom: null, scale: half ? 0.5 : 1, reduction, spec: { name: given.name as LossSpecName, param: p, reduction } };

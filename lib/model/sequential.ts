@@ -154,7 +154,7 @@ export class Sequential {
     checkOptionKeys(where, options, SEQUENTIAL_OPTIONS);
     const { inputSize, layers } = options;
     if (!Number.isInteger(inputSize) || inputSize < 1) {
-      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for inputSize but received ${String(inputSize)}`);
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for inputSize but received ${show(inputSize)}`);
     }
     if (!Array.isArray(layers) || layers.length === 0 || layers.some((l) => !(l instanceof Layer))) {
       throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a non-empty array of layers (dense(), dropout(), ...)`);
@@ -164,7 +164,7 @@ export class Sequential {
     }
     const ids = layerIds(where, layers);
     const seed = options.seed ?? 0;
-    if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${String(seed)}`);
+    if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${show(seed)}`);
     this.backend = backendOption(where, options.backend);
     this.inputSize = inputSize;
     this.spec = { width: inputSize, columns: null, preprocessing: null };
@@ -485,7 +485,7 @@ export class Sequential {
     if (options.seed !== undefined) throw rangeError(ErrorCode.ARG_RANGE, 'predict: seed applies only with mcSamples');
     const bs = options.batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) {
-      throw rangeError(ErrorCode.ARG_RANGE, `predict: Expected positive integer for batchSize but received ${String(bs)}`);
+      throw rangeError(ErrorCode.ARG_RANGE, `predict: Expected positive integer for batchSize but received ${show(bs)}`);
     }
     const out = new Float32Array(m.rows * this.outputSize);
     for (let r = 0; r < m.rows; r += bs) {
@@ -714,7 +714,8 @@ export class Sequential {
     if (x instanceof Dataset) datasetCall('evaluate', arguments.length);
     const opts = optionsArg('evaluate', x instanceof Dataset ? (y as EvaluateOptions | undefined) : options, EVALUATE_OPTIONS);
     const bs = opts.batchSize ?? 256;
-    if (!Number.isInteger(bs) || bs < 1) throw rangeError(ErrorCode.ARG_RANGE, `evaluate: Expected positive integer for batchSize but received ${String(bs)}`);
+    if (!Number.isInteger(bs) || bs < 1) throw rangeError(ErrorCode.ARG_RANGE, `evaluate: Expected positive integer for batchSize but received ${show(bs)}`);
+    if (opts.metrics !== undefined && !Array.isArray(opts.metrics)) throw typeError(ErrorCode.ARG_TYPE, 'evaluate: Expected an array for metrics');
     // A Dataset lends its columns to a model without any only if the evaluation succeeds.
     const columns = this.inputColumns;
     try {
@@ -762,8 +763,13 @@ export class Sequential {
    * and, given the parameters before an update, the update-to-weight ratio.
    */
   diagnostics(options: { previousParams?: Float32Array } = {}): LayerDiagnostics[] {
+    const previous = optionsArg('diagnostics', options, { previousParams: true }).previousParams;
+    if (previous !== undefined && (typedArrayTag(previous) !== 'Float32Array' || typedLength(previous) !== this.params.length)) {
+      throw typeError(ErrorCode.ARG_TYPE, `diagnostics: Expected a Float32Array of ${this.params.length} values (a copy of params) for previousParams but received ${typeName(previous)}` +
+        (typedArrayTag(previous) === 'Float32Array' ? ` of ${typedLength(previous)}` : ''));
+    }
     if (this.lastBatch < 0) throw new BlasnetError(ErrorCode.STATE, 'diagnostics: call forward first');
-    return collectDiagnostics(this, this.lastBatch, optionsArg('diagnostics', options, { previousParams: true }).previousParams);
+    return collectDiagnostics(this, this.lastBatch, previous);
   }
 
   /** The output of layer i in the last pass (a workspace view of batch rows). @internal */

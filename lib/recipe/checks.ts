@@ -126,7 +126,7 @@ function lossOf(model: Sequential, given: LossSpec | undefined, where: string): 
 function numberOption(where: string, name: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
-    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected positive number for ${name} but received ${String(v)}`);
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected positive number for ${name} but received ${show(v)}`);
   }
   return v;
 }

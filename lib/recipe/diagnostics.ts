@@ -82,7 +82,7 @@ export function diagnosticsLogger(options: { every?: number; bins?: number } = {
   options = optionsArg('diagnosticsLogger', options, { every: true, bins: true });
   const every = options.every ?? 10, bins = options.bins ?? 40;
   for (const [name, v] of [['every', every], ['bins', bins]] as const) {
-    if (!(Number.isInteger(v) && v >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `diagnosticsLogger: Expected positive integer for ${name} but received ${String(v)}`);
+    if (!(Number.isInteger(v) && v >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `diagnosticsLogger: Expected positive integer for ${name} but received ${show(v)}`);
   }
   if (bins > 1 << 20) throw rangeError(ErrorCode.ARG_RANGE, `diagnosticsLogger: Expected at most 2^20 bins but received ${bins}`);
   const data: DiagnosticsData = { ratios: [], histograms: [] };

@@ -4,13 +4,13 @@
  * and loaded as one file; and snapshot ensembles, the models at the ends of the cycles of one run
  * with cosine warm restarts (Huang et al., "Snapshot Ensembles").
  */
-import { checkOptionKeys, optionsArg, typeName } from '../describe';
+import { checkOptionKeys, optionsArg, show, typeName } from '../describe';
 import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { decodeModel, encodeModel, loadModels, saveModels } from '../io/model-file';
 import type { Input, Sequential } from '../model/sequential';
 import { Matrix } from '../tensor';
-import { checkCallbacks, FIT_OPTIONS, prepareData } from '../train/fit';
+import { checkCallbacks, FIT_OPTIONS, prepareData, validationRows } from '../train/fit';
 import type { FitOptions, History, Labels } from '../train/fit';
 import { classesOf, hasClassScores, predictProba } from '../predict';
 import type { FitAsyncOptions } from '../train/async';
@@ -176,14 +176,15 @@ export function snapshotEnsemble(model: Sequential, x: Input, y: Labels, options
   if (!options || typeof options !== 'object' || Array.isArray(options)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { cycles, epochsPerCycle, ... }`);
   checkOptionKeys(where, options, SNAPSHOT_OPTIONS);
   const { cycles, epochsPerCycle, etaMin = 0, callbacks, ...fit } = options;
-  for (const [name, v] of [['cycles', cycles], ['epochsPerCycle', epochsPerCycle]] as const) {
-    if (!(Number.isInteger(v) && v >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${String(v)}`);
+  // batchSize and validationSplit are fit's, but the schedule's cycle length is worked out from them first.
+  for (const [name, v] of [['cycles', cycles], ['epochsPerCycle', epochsPerCycle], ['batchSize', fit.batchSize ?? 32]] as const) {
+    if (!(Number.isInteger(v) && v >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${show(v)}`);
   }
   if (!model.optimizer) throw new BlasnetError(ErrorCode.STATE, `${where}: compile the model first`);
   const snapshots: Sequential[] = [];
   const batchSize = fit.batchSize ?? 32;
   const rows = x instanceof Matrix ? x.rows : typedArrayTag(x) === 'Float32Array' ? (x as Float32Array).length / model.inputSize : (x as ArrayLike<unknown>).length;
-  const trainRows = fit.validationSplit !== undefined && !fit.validationData ? rows - Math.round(rows * fit.validationSplit) : rows;
+  const trainRows = fit.validationSplit !== undefined && !fit.validationData ? rows - validationRows(where, rows, fit.validationSplit) : rows;
   const stepsPerCycle = epochsPerCycle * Math.ceil(trainRows / batchSize);
   const history = model.fit(x, y, {
     ...fit,

@@ -110,7 +110,7 @@ export function lrFinder(model: Sequential, x: Input, y: Target | ArrayLike<numb
   const data = readRows(model.inputMatrix(x, where), y, loss, where);
   const spec = optimizerSpecOf(model, options.optimizer);
   const seed = options.seed ?? model.seed;
-  if (!Number.isSafeInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${String(seed)}`);
+  if (!Number.isSafeInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${show(seed)}`);
 
   const lrs = new Float64Array(steps), losses = new Float64Array(steps), smoothed = new Float64Array(steps);
   let taken = 0, diverged = false;

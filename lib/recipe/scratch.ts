@@ -8,7 +8,7 @@ import type { LossSpec } from '../model/loss';
 import { resolveLoss } from '../model/loss';
 import { Sequential as SequentialClass } from '../model/sequential';
 import type { Sequential, Target } from '../model/sequential';
-import { typeName } from '../describe';
+import { show, typeName } from '../describe';
 import { createOptimizer } from '../optim';
 import type { Optimizer, OptimizerSpec } from '../optim';
 import { Matrix } from '../tensor';
@@ -104,7 +104,7 @@ export function gather(r: Rows, index: ArrayLike<number>): { x: Float32Array; y:
 export function intOption(where: string, name: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${String(v)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${show(v)}`);
   }
   return v;
 }

@@ -3,7 +3,7 @@
  * noise) active and BatchNorm in inference mode, repeated; their mean and spread estimate the
  * model's uncertainty.
  */
-import { checkOptionKeys } from '../describe';
+import { checkOptionKeys, show } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import type { Input, Sequential } from '../model/sequential';
 import { Rng } from '../rng';
@@ -29,9 +29,9 @@ export function mcPredict(model: Sequential, x: Input | Dataset, options: { samp
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { samples, batchSize?, seed? }`);
   checkOptionKeys(where, options, { samples: true, batchSize: true, seed: true });
   const { samples, batchSize = 256, seed = model.seed } = options;
-  if (!(Number.isInteger(samples) && samples >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for samples but received ${String(samples)}`);
-  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for batchSize but received ${String(batchSize)}`);
-  if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${String(seed)}`);
+  if (!(Number.isInteger(samples) && samples >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for samples but received ${show(samples)}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for batchSize but received ${show(batchSize)}`);
+  if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${show(seed)}`);
   const input = model.inputMatrix(x, where);
   const rows = input.rows, out = model.outputSize;
   const sum = new Float64Array(rows * out), sq = new Float64Array(rows * out);

@@ -55,7 +55,7 @@ function shown(url: string): string {
 export function resolveQueue(where: string, spec: unknown): ResolvedQueue {
   const o = typeof spec === 'string' ? { url: spec } : spec;
   if (!o || typeof o !== 'object' || typeof (o as { url?: unknown }).url !== 'string') {
-    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Redis URL or { url, name } for queue but received ${typeof spec === 'object' ? JSON.stringify(spec) : String(spec)}`);
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Redis URL or { url, name } for queue but received ${show(spec)}`);
   }
   if (typeof spec !== 'string') checkOptionKeys(where, o, { url: true, name: true, connectTimeoutMs: true }, 'queue');
   const { url, name = DEFAULT_QUEUE_NAME, connectTimeoutMs = 3000 } = o as { url: string; name?: unknown; connectTimeoutMs?: unknown };
@@ -70,10 +70,10 @@ export function resolveQueue(where: string, spec: unknown): ResolvedQueue {
   }
   // BullMQ joins its keys with ':', so a name holding one would collide with other queues' keys.
   if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(name)) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected a queue name of letters, digits, '_', '.' or '-' but received ${JSON.stringify(name)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected a queue name of letters, digits, '_', '.' or '-' but received ${show(name)}`);
   }
   if (!(typeof connectTimeoutMs === 'number' && connectTimeoutMs > 0 && Number.isFinite(connectTimeoutMs))) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for queue.connectTimeoutMs but received ${String(connectTimeoutMs)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for queue.connectTimeoutMs but received ${show(connectTimeoutMs)}`);
   }
   return { url, name, connectTimeoutMs };
 }
@@ -332,7 +332,7 @@ export interface QueueWorker {
 
 function positive(where: string, name: string, v: unknown, integer: boolean): number {
   if (!(typeof v === 'number' && v > 0 && Number.isFinite(v) && (!integer || Number.isInteger(v)))) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive ${integer ? 'integer' : 'number'} for ${name} but received ${String(v)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive ${integer ? 'integer' : 'number'} for ${name} but received ${show(v)}`);
   }
   return v;
 }

@@ -7,7 +7,7 @@
 import * as path from 'path';
 import { defaultBackend, getBackend } from '../backend/select';
 import type { BackendName } from '../backend/select';
-import { checkOptionKeys, optionsArg, typeName } from '../describe';
+import { checkOptionKeys, optionsArg, show, typeName } from '../describe';
 import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Input, Sequential } from '../model/sequential';
@@ -148,13 +148,13 @@ const STRATEGIES: readonly SearchStrategy[] = ['grid', 'random', 'coarseToFine',
 
 function positiveInt(where: string, name: string, v: unknown, min = 1): number {
   if (!(typeof v === 'number' && Number.isInteger(v) && v >= min)) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer >= ${min} for ${name} but received ${String(v)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer >= ${min} for ${name} but received ${show(v)}`);
   }
   return v;
 }
 
 function openFraction(where: string, name: string, v: unknown): number {
-  if (!(typeof v === 'number' && v > 0 && v < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected number in (0, 1) for ${name} but received ${String(v)}`);
+  if (!(typeof v === 'number' && v > 0 && v < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected number in (0, 1) for ${name} but received ${show(v)}`);
   return v;
 }
 
@@ -237,7 +237,7 @@ function sharedData(where: string, data: { x: Input; y: Int32Array | Float32Arra
   let classes = 0;
   for (let i = 0; i < rows; i++) {
     const c = labels[i];
-    if (!(Number.isInteger(c) && c >= 0)) throw rangeError(ErrorCode.LABEL, `${where}: Expected non-negative integer labels but data.y[${i}] is ${c}`);
+    if (!(Number.isInteger(c) && c >= 0)) throw rangeError(ErrorCode.LABEL, `${where}: Expected non-negative integer labels but data.y[${i}] is ${show(c)}`);
     y[i] = c;
     classes = Math.max(classes, c + 1);
   }
@@ -348,9 +348,9 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   checkOptionKeys(where, options, SEARCH_OPTIONS);
   const space = validateSpace(where, options.space);
   const strategy = options.strategy ?? 'random';
-  if (!STRATEGIES.includes(strategy)) throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected strategy ${STRATEGIES.join(', ')} but received ${String(strategy)}`);
+  if (!STRATEGIES.includes(strategy)) throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected strategy ${STRATEGIES.join(', ')} but received ${show(strategy)}`);
   const seed = options.seed ?? 0;
-  if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${String(seed)}`);
+  if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${show(seed)}`);
   const gridPoints = positiveInt(where, 'gridPoints', options.gridPoints ?? 3, 2);
   const trials = strategy === 'grid' && options.trials === undefined ? gridSize(space, gridPoints) : positiveInt(where, 'trials', options.trials ?? 20);
   if (strategy === 'grid' && gridSize(space, gridPoints) > trials) {
@@ -362,7 +362,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   }
   const budget = optionsArg(where, options.budget, { epochs: true, minEpochs: true, eta: true, trialTimeMs: true }, 'budget');
   const eta = budget.eta ?? 3;
-  if (!(typeof eta === 'number' && eta > 1 && Number.isFinite(eta))) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected number > 1 for budget.eta but received ${String(eta)}`);
+  if (!(typeof eta === 'number' && eta > 1 && Number.isFinite(eta))) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected number > 1 for budget.eta but received ${show(eta)}`);
   const constantEpochs = typeof space.epochs === 'number' ? space.epochs : undefined;
   const maxEpochs = positiveInt(where, 'budget.epochs', budget.epochs ?? constantEpochs ?? 10);
   if (budget.minEpochs !== undefined) positiveInt(where, 'budget.minEpochs', budget.minEpochs);
@@ -370,7 +370,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: budget.minEpochs ${budget.minEpochs} > budget.epochs ${maxEpochs}`);
   }
   if (budget.trialTimeMs !== undefined && !(typeof budget.trialTimeMs === 'number' && budget.trialTimeMs > 0)) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for budget.trialTimeMs but received ${String(budget.trialTimeMs)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for budget.trialTimeMs but received ${show(budget.trialTimeMs)}`);
   }
   const coarseFraction = openFraction(where, 'coarseFraction', options.coarseFraction ?? 0.5);
   const narrow = openFraction(where, 'narrow', options.narrow ?? 0.25);
@@ -380,7 +380,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   const workers = positiveInt(where, 'workers', options.workers ?? 1);
   const threads = options.threads === undefined ? threadsPerWorker(workers) : positiveInt(where, 'threads', options.threads);
   const backend: BackendName = options.backend ?? defaultBackend().name as BackendName;
-  if (backend !== 'js' && backend !== 'native') throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected backend 'js' or 'native' but received ${String(backend)}`);
+  if (backend !== 'js' && backend !== 'native') throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected backend 'js' or 'native' but received ${show(backend)}`);
   const { signal, onTrial, progress } = options;
   if (progress !== undefined && (progress === null || typeof progress !== 'object' || typeof progress.write !== 'function')) {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a writable stream for progress but received ${typeName(progress)}`);
@@ -431,9 +431,10 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   const fromTable = 'table' in options.data ? tableData(where, options.data) : null;
   const d = sharedData(where, fromTable ? fromTable.data : options.data as { x: Input; y: Int32Array | Float32Array | Matrix } | Dataset);
   const metric = options.metric ?? (d.task === 'classification' ? 'accuracy' : fromTable ? 'mse' : 'valLoss');
-  const def = (SEARCH_METRICS as Record<string, { higher: boolean; task: Task | null }>)[metric];
-  if (!def || !Object.prototype.hasOwnProperty.call(SEARCH_METRICS, metric)) {
-    throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected metric ${Object.keys(SEARCH_METRICS).join(', ')} but received ${String(metric)}`);
+  const def = typeof metric === 'string' && Object.prototype.hasOwnProperty.call(SEARCH_METRICS, metric)
+    ? (SEARCH_METRICS as Record<string, { higher: boolean; task: Task | null }>)[metric] : undefined;
+  if (!def) {
+    throw rangeError(ErrorCode.UNKNOWN_NAME, `${where}: Expected metric ${Object.keys(SEARCH_METRICS).join(', ')} but received ${show(metric)}`);
   }
   if (def.task && def.task !== d.task) throw rangeError(ErrorCode.ARG_RANGE, `${where}: metric ${metric} is for ${def.task} but data.y makes this ${d.task}`);
   const higher = def.higher;

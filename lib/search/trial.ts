@@ -5,6 +5,7 @@
  * depends only on the trial and the data, wherever it runs.
  */
 import type { BackendName } from '../backend/select';
+import { show } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { dense, dropout } from '../layers';
 import type { DenseActivation, Layer } from '../layers';
@@ -149,12 +150,12 @@ export function defaultBuild(config: Config, context: BuildContext): Sequential 
   if (!config || typeof config !== 'object' || Array.isArray(config)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a configuration object`);
   if (!context || typeof context !== 'object') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { inputSize, outputSize, task, seed, backend } for context`);
   for (const k of ['inputSize', 'outputSize'] as const) {
-    if (!(Number.isInteger(context[k]) && context[k] >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for context.${k} but received ${String(context[k])}`);
+    if (!(Number.isInteger(context[k]) && context[k] >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for context.${k} but received ${show(context[k])}`);
   }
   if (context.task !== 'classification' && context.task !== 'regression') throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected 'classification' or 'regression' for context.task`);
   for (const k of ['width', 'depth'] as const) {
     if (config[k] !== undefined && !(Number.isInteger(config[k]) && (config[k] as number) >= 1)) {
-      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for config.${k} but received ${String(config[k])}`);
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for config.${k} but received ${show(config[k])}`);
     }
   }
   let hidden: number[];

@@ -49,7 +49,7 @@ export function checkEma(where: string, v: unknown): EmaOptions | null {
   if (!isObject(v)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { decay } for ema`);
   onlyKeys(where, 'ema', v, ['decay']);
   const d = v.decay;
-  if (!(typeof d === 'number' && d > 0 && d < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected ema.decay in (0, 1) but received ${String(d)}`);
+  if (!(typeof d === 'number' && d > 0 && d < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected ema.decay in (0, 1) but received ${show(d)}`);
   return { decay: d };
 }
 
@@ -60,10 +60,10 @@ export function checkSwa(where: string, v: unknown): SwaOptions | null {
   onlyKeys(where, 'swa', v, ['startEpoch', 'lr']);
   const s = v.startEpoch, lr = v.lr;
   if (!(typeof s === 'number' && Number.isInteger(s) && s >= 0)) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected non-negative integer for swa.startEpoch but received ${String(s)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected non-negative integer for swa.startEpoch but received ${show(s)}`);
   }
   if (lr !== undefined && !(typeof lr === 'number' && lr > 0 && Number.isFinite(lr))) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for swa.lr but received ${String(lr)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for swa.lr but received ${show(lr)}`);
   }
   return { startEpoch: s, ...(lr !== undefined ? { lr: lr as number } : {}) };
 }

@@ -7,7 +7,7 @@ import type { Backend } from '../backend/types';
 import { releaseFloat32Array, takenCopy } from '../backend/memory';
 import { BatchIterator } from '../data/batches';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { checkOptionKeys } from '../describe';
+import { checkOptionKeys, show } from '../describe';
 import type { OptionKeys } from '../describe';
 import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
@@ -323,7 +323,7 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
     if (wantsLabels && (arr.length === rows || arr.length !== rows * cols)) {
       t = new Int32Array(arr.length);
       for (let i = 0; i < arr.length; i++) {
-        if (!Number.isInteger(arr[i])) throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${arr[i]}, not an integer class`);
+        if (!Number.isInteger(arr[i])) throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${show(arr[i])}, not an integer class`);
         t[i] = arr[i];
       }
     } else {
@@ -573,7 +573,7 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   for (const name of ['clipNorm', 'clipValue'] as const) {
     const v = options[name];
     if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
-      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for ${name} but received ${String(v)}`);
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for ${name} but received ${show(v)}`);
     }
   }
   const maxSteps = options.maxSteps === undefined ? Infinity : positiveInt(where, 'maxSteps', options.maxSteps);
@@ -594,6 +594,9 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   if (threads > 1024) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected at most 1024 for threads but received ${threads}`);
   const dropLast = options.dropLast ?? false;
   if (typeof dropLast !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for dropLast but received ${describeValue(dropLast)}`);
+  if (options.checks !== undefined && typeof options.checks !== 'boolean') {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for checks but received ${describeValue(options.checks)}`);
+  }
   return {
     epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs: t ?? Infinity, minDelta: d ?? null, ema, swa,
     callbacks: withVerbose(where, checkCallbacks(where, options.callbacks), options.verbose), threads, dropLast,
@@ -610,7 +613,7 @@ export function heldOutRows(where: string, n: number, options: Pick<FitOptions, 
 
 /** The rows validationSplit holds out of n (taken from the end, as Keras). */
 export function validationRows(where: string, n: number, f: unknown): number {
-  if (!(typeof f === 'number' && f > 0 && f < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected validationSplit in (0, 1) but received ${String(f)}`);
+  if (!(typeof f === 'number' && f > 0 && f < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected validationSplit in (0, 1) but received ${show(f)}`);
   const nVal = Math.round(n * f);
   if (nVal < 1 || nVal >= n) throw rangeError(ErrorCode.ARG_RANGE, `${where}: validationSplit ${f} leaves no training or no validation rows`);
   return nVal;
@@ -618,7 +621,7 @@ export function validationRows(where: string, n: number, f: unknown): number {
 
 function positiveInt(where: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${String(v)}`);
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for ${name} but received ${show(v)}`);
   }
   return v;
 }

@@ -246,14 +246,14 @@ export function metricOn(spec: MetricSpec, backend: Backend | null, scores: Scor
     if (s.name === 'topKAccuracy') {
       checkOptionKeys('metrics', s, { name: true, k: true });
       if (!Number.isInteger(s.k) || (s.k as number) < 1) {
-        throw rangeError(ErrorCode.ARG_RANGE, `metrics: Expected positive integer for k but received ${String(s.k)}`);
+        throw rangeError(ErrorCode.ARG_RANGE, `metrics: Expected positive integer for k but received ${show(s.k)}`);
       }
       return new TopKAccuracy(s.k as number);
     }
     if (s.name === 'binaryAccuracy') {
       checkOptionKeys('metrics', s, { name: true, threshold: true });
       if (typeof s.threshold !== 'number' || !Number.isFinite(s.threshold)) {
-        throw rangeError(ErrorCode.ARG_RANGE, `metrics: Expected finite number for threshold but received ${String(s.threshold)}`);
+        throw rangeError(ErrorCode.ARG_RANGE, `metrics: Expected finite number for threshold but received ${show(s.threshold)}`);
       }
       return new BinaryAccuracy(s.threshold, backend, scores);
     }

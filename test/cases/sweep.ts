@@ -32,9 +32,18 @@ export interface SweepResult {
   findings: Finding[];
 }
 
+/** An array nested `depth` deep: anything that walks it recursively (String, JSON.stringify) overflows the stack. */
+function nested(depth: number): unknown[] {
+  let a: unknown[] = [];
+  for (let i = 0; i < depth; i++) a = [a];
+  return a;
+}
+
+const DEEP = nested(100000);
+
 export const BAD_VALUES: readonly unknown[] = [
   undefined, null, NaN, -1, 0, 1.5, 'x', {}, [], Symbol('s'), 10n, new Float32Array(0), () => 0, { name: 'x' },
-  new Int32Array(3), [[1, 2]], Infinity,
+  new Int32Array(3), [[1, 2]], Infinity, Object.create(null), DEEP,
 ];
 
 /**
@@ -87,6 +96,8 @@ const fmt = (v: unknown): string => {
   if (typeof v === 'function') return 'fn';
   if (v instanceof Float32Array || v instanceof Int32Array) return `${v.constructor.name}(${v.length})`;
   if (typeof v === 'number') return String(v);
+  if (v === DEEP) return '[[...]] (100000 deep)';
+  if (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === null) return 'Object.create(null)';
   if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) !== Object.prototype) return v.constructor.name;
   return JSON.stringify(v) ?? String(v);
 };
