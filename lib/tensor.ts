@@ -2,6 +2,7 @@ import { ErrorCode, rangeError, typeError } from './errors';
 import { show } from './describe';
 import { argmaxRow } from './math';
 import { typedArrayTag, typedLength } from './typed';
+import { newFloat32Array } from './backend/memory';
 
 /**
  * A row-major float32 matrix: `rows` samples of `cols` features in one Float32Array.
@@ -38,7 +39,7 @@ export class Matrix {
         throw rangeError(ErrorCode.ARG_RANGE, `Matrix.zeros: Expected non-negative integer for ${name} but received ${show(v)}`);
       }
     }
-    return new Matrix(new Float32Array(rows * cols), rows, cols);
+    return new Matrix(newFloat32Array(rows * cols, { where: 'Matrix.zeros' }), rows, cols);
   }
 
   /** A matrix from rows of numbers; every row must have the same length. */
@@ -47,7 +48,7 @@ export class Matrix {
     if (!isArrayLike(rows)) throw typeError(ErrorCode.ARG_TYPE, `Matrix.from: Expected an array of rows but received ${describe(rows)}`);
     const r = rows.length;
     const c = r === 0 ? 0 : isArrayLike(rows[0]) ? rows[0].length : 0;
-    const data = new Float32Array(r * c);
+    const data = newFloat32Array(r * c, { where: 'Matrix.from' });
     for (let i = 0; i < r; i++) {
       const row = rows[i];
       if (!isArrayLike(row)) throw typeError(ErrorCode.ARG_TYPE, `Matrix.from: Expected an array of numbers for row ${i} but received ${describe(row)}`);

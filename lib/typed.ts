@@ -3,7 +3,8 @@
  * or `buffer` property, a Proxy, a foreign prototype or another realm cannot make an array look
  * like something it is not. This is what the native binding sees, so both backends judge alike.
  */
-import { adviseLargeBuffer } from './backend/memory';
+import { adviseLargeBuffer, memoryError } from './backend/memory';
+import type { AllocationContext } from './backend/memory';
 
 const TYPED_ARRAY_PROTO = Object.getPrototypeOf(Int8Array.prototype) as object;
 
@@ -44,10 +45,28 @@ export function isInt32Array(v: unknown): v is Int32Array {
   return typedArrayTag(v) === 'Int32Array';
 }
 
-/** A copy of a Float32Array or Int32Array on a SharedArrayBuffer of its own (what worker threads can read in place). */
-export function sharedCopy<T extends Float32Array | Int32Array>(a: T): T {
-  const Ctor = typedArrayTag(a) === 'Int32Array' ? Int32Array : Float32Array;
-  const out = new Ctor(new SharedArrayBuffer(typedLength(a) * 4) as unknown as ArrayBuffer);
+/**
+ * A zeroed Float32Array or Int32Array of n values on a SharedArrayBuffer of its own;
+ * ERR_BLASNET_MEMORY (memoryError, with `context`) when it cannot be allocated.
+ */
+export function sharedArray(type: 'Float32Array', n: number, context?: AllocationContext): Float32Array;
+export function sharedArray(type: 'Int32Array', n: number, context?: AllocationContext): Int32Array;
+export function sharedArray(type: 'Float32Array' | 'Int32Array', n: number, context: AllocationContext = {}): Float32Array | Int32Array {
+  let buffer: ArrayBuffer;
+  try {
+    buffer = new SharedArrayBuffer(n * 4) as unknown as ArrayBuffer;
+  } catch (e) {
+    throw memoryError(n, e, { ...context, type: type === 'Int32Array' ? 'int32' : 'float32' });
+  }
+  return type === 'Int32Array' ? new Int32Array(buffer) : new Float32Array(buffer);
+}
+
+/**
+ * A copy of a Float32Array or Int32Array on a SharedArrayBuffer of its own (what worker threads
+ * can read in place); ERR_BLASNET_MEMORY, with `context`, when it cannot be allocated.
+ */
+export function sharedCopy<T extends Float32Array | Int32Array>(a: T, context?: AllocationContext): T {
+  const out = typedArrayTag(a) === 'Int32Array' ? sharedArray('Int32Array', typedLength(a), context) : sharedArray('Float32Array', typedLength(a), context);
   // Advised for huge pages when large: a data set's copy is the largest buffer a fit fills.
   adviseLargeBuffer(out);
   out.set(a as never);

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { BatchIterator, dense, encodeIdx, ErrorCode, getBackend, Matrix, nativeAvailable, readIdx, Rng, Sequential } from '../lib';
+import { BatchIterator, BlasnetError, dense, encodeIdx, ErrorCode, getBackend, Matrix, nativeAvailable, oneHot, readIdx, Rng, Sequential } from '../lib';
 import {
   adviseLargeBuffer, alignedFloat32Array, dropSpareBuffers, LARGE_BUFFER_BYTES, largeFloat32Array, prefault, releaseFloat32Array, SPARE_BYTES, takeFloat32Array,
   takenCopy, touchPages,
@@ -454,5 +454,61 @@ describe('buffers kept for reuse (takeFloat32Array)', () => {
       assert.equal(h.diverged?.restoredEpoch, 0, String(h.stopReason));
       assert.deepEqual(model.params, start);
     });
+  });
+});
+
+describe('buffers too large to allocate', () => {
+  it('Matrix.zeros, Matrix.from and oneHot past the largest typed array are ERR_BLASNET_MEMORY naming the size', () => {
+    const cases: [string, () => unknown, string][] = [
+      ['Matrix.zeros', () => Matrix.zeros(100000, 100000), '10000000000 float32 values'],
+      ['Matrix.zeros', () => Matrix.zeros(2 ** 40, 2 ** 20), 'float32 values'],
+      ['Matrix.from', () => Matrix.from([{ length: 1e10 } as ArrayLike<number>]), '10000000000 float32 values'],
+      ['oneHot', () => oneHot(new Int32Array(2), 1e10), '20000000000 float32 values'],
+    ];
+    for (const [where, f, mentions] of cases) {
+      assert.throws(f, (e: Error & { code?: string }) => {
+        assert.equal(e.code, ErrorCode.MEMORY, e.message);
+        assert.ok(e instanceof BlasnetError);
+        assert.ok(e.message.startsWith(`${where}: cannot allocate`) && e.message.includes(mentions), e.message);
+        return true;
+      });
+    }
+  });
+
+  it("Dataset.from's and fitAsync's shared copies that cannot be allocated are ERR_BLASNET_MEMORY, and the model trains afterwards", function () {
+    this.timeout(60000);
+    // In a child whose address space is then limited to what it uses plus 100 MB: x (200 MB) is
+    // there already, its shared copy does not fit.
+    const lib = require.resolve('../lib');
+    const code = `const bn = require(${JSON.stringify(lib)});
+const { execFileSync } = require('child_process');
+const rows = 50000, cols = 1000;
+const m = new bn.Sequential({ inputSize: cols, seed: 1, layers: [bn.dense(2)] }).compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 } });
+const out = {};
+const seen = (e) => ({ code: e.code, message: e.message, blasnet: e instanceof bn.BlasnetError });
+(async () => {
+  const small = new bn.Matrix(new Float32Array(10 * cols), 10, cols);
+  await m.fitAsync(small, new Int32Array(10), { epochs: 1 });
+  const x = new bn.Matrix(new Float32Array(rows * cols), rows, cols);
+  const y = new Int32Array(rows);
+  const vm = Number(require('fs').readFileSync('/proc/self/status', 'utf8').match(/VmSize:\\s+(\\d+)/)[1]);
+  execFileSync('prlimit', ['--pid=' + process.pid, '--as=' + (vm + 100000) * 1024]);
+  try { bn.Dataset.from(x, y); out.dataset = 'built'; } catch (e) { out.dataset = seen(e); }
+  try { await m.fitAsync(x, y, { epochs: 1, batchSize: 1000 }); out.fitAsync = 'trained'; } catch (e) { out.fitAsync = seen(e); }
+  out.isTraining = m.isTraining;
+  out.fit = m.fit(small, new Int32Array(10), { epochs: 1 }).epochs.length;
+  console.log(JSON.stringify(out));
+})();`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', env: { ...process.env, BLASNET_NUM_THREADS: '1' } });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, { code: string; message: string; blasnet: boolean }> & { isTraining: boolean; fit: number };
+    for (const [key, where] of [['dataset', 'Dataset.from'], ['fitAsync', 'fitAsync']]) {
+      const e = out[key];
+      assert.equal(e.code, ErrorCode.MEMORY, `${key}: ${JSON.stringify(e)}`);
+      assert.ok(e.blasnet);
+      assert.match(e.message, new RegExp(`^${where}: cannot allocate 50000000 float32 values \\(0\\.2 GB\\) for (its|the shared) copy of x`), e.message);
+    }
+    assert.equal(out.isTraining, false);
+    assert.equal(out.fit, 1);
   });
 });

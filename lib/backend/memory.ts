@@ -20,14 +20,34 @@ export function setAddressProbe(addressOffset: (x: Float32Array) => number): voi
   probe = addressOffset;
 }
 
+/** What an allocation that failed was for, in memoryError's message. */
+export interface AllocationContext {
+  /** The function the user called: the message starts with it. */
+  where?: string;
+  /** What the buffer was to hold ("its copy of x"). */
+  what?: string;
+  /** The element type, of 4 bytes each; float32 when not given. */
+  type?: 'float32' | 'int32';
+}
+
 /**
- * ERR_BLASNET_MEMORY for an allocation of n float32 values that failed with `cause` (V8's
+ * ERR_BLASNET_MEMORY for an allocation of n 4-byte values that failed with `cause` (V8's
  * RangeError: "Array buffer allocation failed", or a length past the largest array).
  */
-export function memoryError(n: number, cause: unknown): BlasnetError {
+export function memoryError(n: number, cause: unknown, context: AllocationContext = {}): BlasnetError {
   const gb = (4 * n) / 2 ** 30;
-  return new BlasnetError(ErrorCode.MEMORY, `cannot allocate ${n} float32 values (${gb >= 0.1 ? `${gb.toFixed(1)} GB` : `${4 * n} bytes`}): ` +
-    `${(cause as Error)?.message ?? String(cause)}`, { cause });
+  const { where, what, type = 'float32' } = context;
+  return new BlasnetError(ErrorCode.MEMORY, `${where ? `${where}: ` : ''}cannot allocate ${n} ${type} values ` +
+    `(${gb >= 0.1 ? `${gb.toFixed(1)} GB` : `${4 * n} bytes`})${what ? ` for ${what}` : ''}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+}
+
+/** A zeroed Float32Array of n values; ERR_BLASNET_MEMORY (memoryError) when it cannot be allocated. */
+export function newFloat32Array(n: number, context?: AllocationContext): Float32Array<ArrayBuffer> {
+  try {
+    return new Float32Array(n);
+  } catch (e) {
+    throw memoryError(n, e, context);
+  }
 }
 
 /** The alignment, in bytes. */
@@ -115,12 +135,7 @@ export function adviseLargeBuffer(x: ArrayBufferView): number {
  * prefault): for a buffer about to be filled whole.
  */
 export function largeFloat32Array(n: number): Float32Array<ArrayBuffer> {
-  let out: Float32Array<ArrayBuffer>;
-  try {
-    out = new Float32Array(n);
-  } catch (e) {
-    throw memoryError(n, e);
-  }
+  const out = newFloat32Array(n);
   adviseLargeBuffer(out);
   prefault(out);
   return out;

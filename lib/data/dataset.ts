@@ -134,7 +134,7 @@ export class Dataset {
     }
     const rows = m.rows, cols = m.cols;
     if (cols === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one value per row`);
-    const xs = sharedCopy(m.data.subarray(0, rows * cols));
+    const xs = sharedCopy(m.data.subarray(0, rows * cols), { where, what: 'its copy of x' });
     checkFinite(defaultBackend(), where, 'x', xs, rows * cols);
 
     let ys: Int32Array | Float32Array | null = null;
@@ -166,7 +166,7 @@ export class Dataset {
       if (typedArrayTag(t) === 'Int32Array' ? t.length !== rows : !(Number.isInteger(yCols) && yCols > 0)) {
         throw rangeError(ErrorCode.SHAPE, `${where}: y has ${t.length} values, not a whole number of targets per row of x (${rows} rows)`);
       }
-      ys = sharedCopy(t);
+      ys = sharedCopy(t, { where, what: 'its copy of y' });
       if (typedArrayTag(ys) === 'Float32Array') checkFinite(defaultBackend(), where, 'y', ys as Float32Array, ys.length);
     }
 
@@ -175,8 +175,8 @@ export class Dataset {
     if (sw !== undefined) {
       if (typeof sw === 'string') {
         if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a sampleWeight key (${JSON.stringify(sw)}) needs x as an array of records`);
-        w = sharedCopy(sampleWeights(Array.from(recordColumn(x, sw, where)), rows, where));
-      } else w = sharedCopy(sampleWeights(sw, rows, where));
+        w = sharedCopy(sampleWeights(Array.from(recordColumn(x, sw, where)), rows, where), { where, what: 'its copy of sampleWeight' });
+      } else w = sharedCopy(sampleWeights(sw, rows, where), { where, what: 'its copy of sampleWeight' });
     }
     return new Dataset(BUILD, { x: xs, rows, cols, y: ys, yCols, sampleWeight: w, columns });
   }

@@ -14,6 +14,7 @@ import type { Backend } from '../backend/types';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedBuffer, typedByteOffset } from '../typed';
+import { newFloat32Array } from '../backend/memory';
 import { allFinite, bool, finite, matrix, options as checkOptions, positiveInt, show } from './check';
 import { symmetricEigen } from './eigen';
 
@@ -39,7 +40,7 @@ export function oneHot(labels: Int32Array | ArrayLike<number>, classes: number, 
     return l;
   };
   for (let i = 0; i < n; i++) labelAt(i);
-  const result = out === undefined ? Matrix.zeros(n, classes) : checkOut(fn, out, n, classes);
+  const result = out === undefined ? new Matrix(newFloat32Array(n * classes, { where: fn }), n, classes) : checkOut(fn, out, n, classes);
   if (out !== undefined) result.data.fill(0, 0, n * classes);
   for (let i = 0; i < n; i++) result.data[i * classes + labelAt(i)] = 1;
   return result;

@@ -18,6 +18,7 @@ import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { decodeModel } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
+import { sharedArray } from '../typed';
 import { threadsPerWorker, workerRunner } from './runner';
 import type { ThreadRunner, TrialRunner } from './runner';
 import { failedRow, SEARCH_METRICS } from './trial';
@@ -182,9 +183,9 @@ export function decodeTrialData(blob: Buffer, source: string): TrialData {
     }
     const bytes = 4 * a.length;
     if (offset + bytes > blob.length) fail(`truncated array ${show(a.name)}`);
-    const shared = new SharedArrayBuffer(bytes) as unknown as ArrayBuffer;
-    new Uint8Array(shared).set(blob.subarray(offset, offset + bytes));
-    out[a.name] = a.type === 'f32' ? new Float32Array(shared) : new Int32Array(shared);
+    const array = a.type === 'f32' ? sharedArray('Float32Array', a.length, { where: source }) : sharedArray('Int32Array', a.length, { where: source });
+    new Uint8Array(array.buffer).set(blob.subarray(offset, offset + bytes));
+    out[a.name] = array;
     offset += bytes;
   }
   const d = out as unknown as TrialData;

@@ -13,7 +13,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Input, Sequential } from '../model/sequential';
 import { Rng } from '../rng';
 import { Matrix } from '../tensor';
-import { sharedCopy, typedArrayTag } from '../typed';
+import { sharedArray, sharedCopy, typedArrayTag } from '../typed';
 import { sequentialRunner, threadsPerWorker, workerRunner } from './runner';
 import type { TrialRunner } from './runner';
 import { queueRunner, resolveQueue } from './queue';
@@ -172,7 +172,7 @@ function tableData(where: string, data: { table: TableInput; label: string | str
   const targets = whole.targets(table);
   const views = (folds: Int32Array, nFolds: number) => {
     const blocks: Float32Array[] = [];
-    const cols = new Int32Array(new SharedArrayBuffer(4 * nFolds) as unknown as ArrayBuffer);
+    const cols = sharedArray('Int32Array', nFolds, { where });
     const ys: Float32Array[] = [];
     const std: number[] = [];
     for (let f = 0; f < nFolds; f++) {
@@ -190,7 +190,7 @@ function tableData(where: string, data: { table: TableInput; label: string | str
       }
     }
     const concat = (parts: Float32Array[]) => {
-      const out = new Float32Array(new SharedArrayBuffer(4 * parts.reduce((n, p) => n + p.length, 0)) as unknown as ArrayBuffer);
+      const out = sharedArray('Float32Array', parts.reduce((n, p) => n + p.length, 0), { where, what: 'the shared copy of the preprocessed folds' });
       let o = 0;
       for (const p of parts) {
         out.set(p, o);
@@ -214,7 +214,7 @@ function sharedData(where: string, data: { x: Input; y: Int32Array | Float32Arra
   if (!xm) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix or an array of rows for data.x`);
   const { rows, cols } = xm;
   if (rows < 2 || cols < 1) throw rangeError(ErrorCode.SHAPE, `${where}: data.x needs at least 2 rows and 1 column but has ${rows} x ${cols}`);
-  const x = sharedCopy(xm.data.subarray(0, rows * cols));
+  const x = sharedCopy(xm.data.subarray(0, rows * cols), { where, what: 'the shared copy of data.x' });
   for (let i = 0; i < x.length; i++) {
     if (!Number.isFinite(x[i])) throw rangeError(ErrorCode.DATA, `${where}: data.x has ${x[i]} at row ${Math.floor(i / cols)}, column ${i % cols}`);
   }
@@ -226,14 +226,14 @@ function sharedData(where: string, data: { x: Input; y: Int32Array | Float32Arra
     if (src.length < rows * yCols || (!(yv instanceof Matrix) && src.length !== rows) || (yv instanceof Matrix && yv.rows !== rows)) {
       throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows} target rows for data.y`);
     }
-    const y = sharedCopy(src.subarray(0, rows * yCols));
+    const y = sharedCopy(src.subarray(0, rows * yCols), { where, what: 'the shared copy of data.y' });
     if (y.some((v) => !Number.isFinite(v))) throw rangeError(ErrorCode.DATA, `${where}: data.y has a non-finite target`);
     return { x, rows, cols, y, yCols, task: 'regression', outputSize: yCols };
   }
   if (!yv || typeof (yv as ArrayLike<number>).length !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected Int32Array labels or Float32Array / Matrix targets for data.y`);
   const labels = yv as ArrayLike<number>;
   if (labels.length !== rows) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows} labels for data.y but received ${labels.length}`);
-  const y = new Int32Array(new SharedArrayBuffer(4 * rows) as unknown as ArrayBuffer);
+  const y = sharedArray('Int32Array', rows, { where, what: 'the shared copy of data.y' });
   let classes = 0;
   for (let i = 0; i < rows; i++) {
     const c = labels[i];
@@ -276,7 +276,7 @@ function shuffled(idx: number[], rng: Rng): number[] {
  */
 export function assignFolds(where: string, y: Int32Array | Float32Array, rows: number, task: Task, classes: number,
   folds: number | undefined, fraction: number, rng: Rng): Int32Array {
-  const out = new Int32Array(new SharedArrayBuffer(4 * rows) as unknown as ArrayBuffer).fill(-1);
+  const out = sharedArray('Int32Array', rows, { where }).fill(-1);
   const groups: number[][] = [];
   if (task === 'classification') {
     for (let c = 0; c < classes; c++) groups.push([]);

@@ -15,7 +15,7 @@ import type { OptimizerState } from '../optim';
 import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
-import { sharedCopy } from '../typed';
+import { sharedArray, sharedCopy } from '../typed';
 import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
 import { adoptColumns, checkFitOptions, fitSettings, heldOutRows, prepareData, prepareDataset, resumeParts, rowWeights, undoColumns } from './fit';
@@ -88,9 +88,9 @@ function keepWorker(worker: Worker): void {
   idleTimers.set(worker, timer);
 }
 
-/** A copy on shared memory (no copy if it is already there). */
-function shared<T extends Float32Array | Int32Array>(a: T): T {
-  return a.buffer instanceof SharedArrayBuffer ? a : sharedCopy(a);
+/** A copy on shared memory (no copy if it is already there); `name` names it if it cannot be allocated. */
+function shared<T extends Float32Array | Int32Array>(a: T, name: string): T {
+  return a.buffer instanceof SharedArrayBuffer ? a : sharedCopy(a, { where: 'fitAsync', what: `the shared copy of ${name}` });
 }
 
 /**
@@ -107,17 +107,17 @@ const SLICE_MS = 3;
  */
 type SharedRows = { data: Float32Array; rows: number; cols: number };
 
-async function sharedChecked(backend: Backend, m: Matrix, where: string): Promise<SharedRows> {
+async function sharedChecked(backend: Backend, m: Matrix, where: string, name: string): Promise<SharedRows> {
   const n = m.rows * m.cols;
   const src = m.data.subarray(0, n);
   const onShared = src.buffer instanceof SharedArrayBuffer;
-  const out = onShared ? src : new Float32Array(new SharedArrayBuffer(4 * n) as unknown as ArrayBuffer);
+  const out = onShared ? src : sharedArray('Float32Array', n, { where, what: `the shared copy of ${name}` });
   let sliceStart = performance.now();
   for (let off = 0; off < n; off += CHUNK) {
     const end = Math.min(n, off + CHUNK);
     const part = src.subarray(off, end);
     try {
-      checkFinite(backend, where, 'x', part, end - off);
+      checkFinite(backend, where, name, part, end - off);
     } catch (e) {
       // Report the index in the whole of x.
       const err = e as Error;
@@ -277,7 +277,7 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
   // model too): plain data, whatever objects held them.
   const fit: Omit<FitOptions, 'validationData'> = {
     ...rest, ...(settings.ema ? { ema: settings.ema } : {}), ...(settings.swa ? { swa: settings.swa } : {}),
-    ...(rest.resume ? { resume: resumeParts(rest.resume) } : {}), ...(weights ? { sampleWeight: shared(weights) } : {}),
+    ...(rest.resume ? { resume: resumeParts(rest.resume) } : {}), ...(weights ? { sampleWeight: shared(weights, 'sampleWeight') } : {}),
   };
   let valShared = false;
   let val: { x: Matrix; y: Int32Array | Float32Array; w?: Float32Array | null } | null = null;
@@ -292,6 +292,10 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
   // Callbacks (with verbose's progress bar) run on this thread, not in the worker.
   const { callbacks: _c, verbose: _v, ...workerFit } = fit;
   void _c, void _v;
+  // The targets, checked above, go to shared memory before anything else can change them.
+  const ys = shared(train.y, 'y');
+  const vys = val ? shared(val.y, 'validationData.y') : null;
+  const vws = val && val.w ? shared(val.w, 'validationData.sampleWeight') : null;
   // A new worker takes about 0.05 s to start and load the library: it starts now, while this
   // thread copies and scans the data, rather than after.
   const worker = takeWorker();
@@ -299,8 +303,8 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
   return (async () => {
     let xs: SharedRows, vxs: SharedRows | null;
     try {
-      xs = trainShared ? asShared(train.x) : await sharedChecked(model.backend, train.x, where);
-      vxs = !val ? null : valShared ? asShared(val.x) : await sharedChecked(model.backend, val.x, 'fitAsync (validationData)');
+      xs = trainShared ? asShared(train.x) : await sharedChecked(model.backend, train.x, where, 'x');
+      vxs = !val ? null : valShared ? asShared(val.x) : await sharedChecked(model.backend, val.x, 'fitAsync (validationData)', 'x');
       if (signal?.aborted) throw abortError(signal);
     } catch (e) {
       keepWorker(worker);
@@ -308,8 +312,8 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
       throw e;
     }
     return runWorker({
-      model, compiled, loss: loss.spec as NonNullable<typeof loss.spec>, y: train.y, xs,
-      val: val && vxs ? { x: vxs, y: val.y, w: val.w ?? null } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch, signal, onProgress, setBusy, run,
+      model, compiled, loss: loss.spec as NonNullable<typeof loss.spec>, y: ys, xs,
+      val: vxs && vys ? { x: vxs, y: vys, w: vws } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch, signal, onProgress, setBusy, run,
     }, worker);
   })();
 }
@@ -319,6 +323,7 @@ interface Job {
   model: Sequential;
   compiled: Compiled;
   loss: WorkerInput['loss'];
+  /** The targets, on shared memory. */
   y: Int32Array | Float32Array;
   xs: SharedRows;
   val: { x: SharedRows; y: Int32Array | Float32Array; w: Float32Array | null } | null;
@@ -430,11 +435,11 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     shared: { params: model.params, grads: model.grads, buffers: model.buffers().map((b) => b.data) },
     maskState: model.maskState(),
     x: xs,
-    y: shared(job.y),
+    y: job.y,
     loss,
     optimizer: compiled.optimizer.state(),
     metrics: [...compiled.metrics],
-    fit: { ...fit, ...(val ? { validationData: { x: val.x, y: shared(val.y), w: val.w && shared(val.w) } } : {}) },
+    fit: { ...fit, ...(val ? { validationData: { x: val.x, y: val.y, w: val.w } } : {}) },
     control,
     waitOn,
     reportBatches: !!onProgress || waitOn.batchEnd,
