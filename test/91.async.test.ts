@@ -311,6 +311,40 @@ forEachBackend('fitAsync', (b) => {
     await rejectsCode(custom.fitAsync(x, new Float32Array(600 * 4)), 'ERR_BLASNET_ARG_RANGE');
     await rejectsCode(new Sequential({ inputSize: 8, backend: b, layers: [dense(4)] }).fitAsync(x, y), 'ERR_BLASNET_STATE');
   });
+
+  it("x detached or shrunk while it is copied to shared memory is ERR_BLASNET_DETACHED or _ARG_LENGTH naming x; the model is left as it was", async () => {
+    // Four chunks of the copy, each made to look 10 ms long so that the copy yields to the event
+    // loop after every one, where x changes.
+    const rows = 131072;
+    // A resizable ArrayBuffer (ES2024; the compiler's lib here is older).
+    type Resizable = ArrayBuffer & { resize(bytes: number): void };
+    const Buffer2024 = ArrayBuffer as unknown as new (bytes: number, options?: { maxByteLength: number }) => Resizable;
+    for (const mode of ['detach', 'shrink'] as const) {
+      const buffer = new Buffer2024(rows * 8 * 4, mode === 'shrink' ? { maxByteLength: rows * 8 * 4 } : undefined);
+      const big = new Float32Array(buffer);
+      for (let i = 0; i < big.length; i++) big[i] = (i % 7) / 7;
+      const labels = Int32Array.from({ length: rows }, (_, i) => i % 4);
+      const m = make(b);
+      const before = m.params.slice();
+      const now = performance.now;
+      let clock = now.call(performance);
+      performance.now = () => (clock += 10);
+      let e: Error & { code?: string };
+      try {
+        const training = m.fitAsync(big, labels, { epochs: 1, batchSize: 256 });
+        setImmediate(() => (mode === 'shrink' ? buffer.resize(1024) : structuredClone(buffer, { transfer: [buffer] })));
+        e = await rejectsCode(training, mode === 'shrink' ? 'ERR_BLASNET_ARG_LENGTH' : 'ERR_BLASNET_DETACHED');
+      } finally {
+        performance.now = now;
+      }
+      assert.match(e.message, mode === 'shrink'
+        ? /^fitAsync: x holds 256 values now, fewer than the 1048576 it held \(rows \* cols\), while it was being copied to shared memory; leave x unchanged until fitAsync settles$/
+        : /^fitAsync: x's buffer was detached while it was being copied to shared memory; leave x unchanged until fitAsync settles$/);
+      assert.equal(m.isTraining, false, mode);
+      assert.deepEqual(m.params, before, mode);
+      m.fit(x, y, { epochs: 1, batchSize: 50 });
+    }
+  });
 });
 
 /** Stops training at the end of epoch `epochs` (1-based), as an interrupted run would. */

@@ -15,7 +15,7 @@ import type { OptimizerState } from '../optim';
 import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
-import { sharedArray, sharedCopy } from '../typed';
+import { isDetached, sharedArray, sharedCopy, typedLength } from '../typed';
 import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
 import { adoptColumns, checkFitOptions, fitSettings, heldOutRows, prepareData, prepareDataset, resumeParts, rowWeights, undoColumns } from './fit';
@@ -103,7 +103,9 @@ const SLICE_MS = 3;
 
 /**
  * x on shared memory, checked for NaN and infinities, a chunk at a time with the event loop
- * served in between: a large training set is copied and scanned without blocking it.
+ * served in between: a large training set is copied and scanned without blocking it. The caller
+ * may detach or shrink x's buffer meanwhile: each chunk checks first, and such an x is
+ * ERR_BLASNET_DETACHED or ERR_BLASNET_ARG_LENGTH naming it (`name`).
  */
 type SharedRows = { data: Float32Array; rows: number; cols: number };
 
@@ -113,7 +115,12 @@ async function sharedChecked(backend: Backend, m: Matrix, where: string, name: s
   const onShared = src.buffer instanceof SharedArrayBuffer;
   const out = onShared ? src : sharedArray('Float32Array', n, { where, what: `the shared copy of ${name}` });
   let sliceStart = performance.now();
+  const unchanged = ` while it was being copied to shared memory; leave ${name} unchanged until fitAsync settles`;
   for (let off = 0; off < n; off += CHUNK) {
+    if (isDetached(src)) throw typeError(ErrorCode.DETACHED, `${where}: ${name}'s buffer was detached${unchanged}`);
+    if (typedLength(src) < n) {
+      throw rangeError(ErrorCode.ARG_LENGTH, `${where}: ${name} holds ${typedLength(m.data)} values now, fewer than the ${n} it held (rows * cols),${unchanged}`);
+    }
     const end = Math.min(n, off + CHUNK);
     const part = src.subarray(off, end);
     try {
