@@ -268,6 +268,67 @@ forEachBackend('callbacks', (b) => {
     assert.equal(h.epochs.length, 2);
   });
 
+  it("from fit's callbacks, calls that would change what its loop uses are ERR_BLASNET_BUSY, as from fitAsync's; predict, evaluate, setWeights and saveModel work", () => {
+    const m = new Sequential({ inputSize: 4, seed: 1, backend: b, layers: [dense(8, { activation: 'relu' }), batchNorm(), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 } });
+    // Each call, and the name its message starts with.
+    const racing: Record<string, [string, () => unknown]> = {
+      compile: ['compile', () => m.compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.5 } })],
+      'compile (another loss)': ['compile', () => m.compile({ loss: 'mse', optimizer: { name: 'adam', lr: 0.01 } })],
+      setLoss: ['setLoss', () => m.setLoss('mse')],
+      fit: ['fit', () => m.fit(train.x, train.y, { epochs: 1, batchSize: 7 })],
+      lossAndGradient: ['lossAndGradient', () => m.lossAndGradient(train.x, train.y)],
+      'training forward': ['forward', () => m.forward(train.x, { training: true })],
+      reseed: ['reseed', () => m.reseed(3)],
+      'optimizer.step': ['adam.step', () => m.optimizer?.step()],
+      setPreprocessing: ['setPreprocessing', () => m.setPreprocessing(null)],
+      setInputColumns: ['setInputColumns', () => m.setInputColumns(null)],
+    };
+    const refused: Record<string, string[]> = {};
+    const allowed: string[] = [];
+    let fitAsyncRefused: Promise<unknown> | null = null;
+    const attempt = (hook: string) => {
+      for (const [name, [label, f]] of Object.entries(racing)) {
+        try {
+          f();
+        } catch (e) {
+          const err = e as Error & { code?: string };
+          if (err.code === 'ERR_BLASNET_BUSY' && err.message.startsWith(`${label}: the model is training (fit`)) (refused[hook] ??= []).push(name);
+          else throw e;
+        }
+      }
+      fitAsyncRefused ??= m.fitAsync(train.x, train.y);
+      assert.equal(m.predict(train.x).rows, 150);
+      assert.ok(Number.isFinite(m.evaluate(train.x, train.y).loss));
+      m.setWeights(m.getWeights());
+      saveModel(path.join(tmp, `busy-${b.name}.blasnet`), m);
+      allowed.push(hook);
+    };
+    const h = m.fit(train.x, train.y, {
+      epochs: 2, batchSize: 50, validationSplit: 0.2, callbacks: [{
+        onTrainBegin: () => attempt('onTrainBegin'),
+        onEpochBegin: () => attempt('onEpochBegin'),
+        onBatchEnd: () => attempt('onBatchEnd'),
+        onEpochEnd: () => attempt('onEpochEnd'),
+        onTrainEnd: () => attempt('onTrainEnd'),
+      }],
+    });
+    const hooks = ['onTrainBegin', 'onEpochBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'];
+    for (const hook of hooks) assert.deepEqual(refused[hook]?.filter((n, i, a) => a.indexOf(n) === i), Object.keys(racing), hook);
+    assert.deepEqual([...new Set(allowed)], hooks);
+    // The loop kept its optimiser: every step went to Adam, whose state goes with the weights.
+    assert.equal(m.optimizer?.name, 'adam');
+    assert.equal(m.optimizer?.stepCount, h.steps);
+    assert.equal(h.epochs.length, 2);
+    return (fitAsyncRefused as unknown as Promise<unknown>).then(() => assert.fail('fitAsync resolved'), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ERR_BLASNET_BUSY');
+      // Free again once fit has returned, also after a callback threw.
+      assert.throws(() => m.fit(train.x, train.y, { epochs: 1, callbacks: [{ onBatchEnd: () => { throw new Error('callback'); } }] }), /callback/);
+      m.compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 } });
+      m.fit(train.x, train.y, { epochs: 1 });
+    });
+  });
+
   it('earlyStopping stops after patience epochs and restores the best weights', () => {
     const m = classifier(b);
     const seen: Float32Array[] = [];

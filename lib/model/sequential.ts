@@ -575,6 +575,8 @@ export class Sequential {
    * Trains on (x, y) in mini-batches (see FitOptions: epochs, batchSize, shuffle, validation,
    * schedule, clipping, callbacks). Checks every input before starting; a fit that fails its
    * checks leaves the model as it was, input columns included (see fitModel). Returns the History.
+   * From its callbacks, predict, evaluate, setWeights and saveModel work, and calls that would
+   * change what the loop uses (compile, a nested fit, lossAndGradient, ...) throw ERR_BLASNET_BUSY.
    */
   fit(data: Dataset, options?: FitOptions): History;
   fit(x: Input, y: Labels, options?: FitOptions): History;
@@ -679,22 +681,46 @@ export class Sequential {
     }
   }
 
+  /**
+   * fit marks the model while its callbacks run (`on` true) and unmarks it after: meanwhile,
+   * calls that would change what fit's loop uses (compile, setLoss, fit, fitAsync,
+   * lossAndGradient, a training forward, reseed, an optimiser step, ...) throw ERR_BLASNET_BUSY,
+   * as from fitAsync's callbacks; predict, evaluate, setWeights and saveModel work. Returns whether
+   * the mark was set (a model marked already keeps its mark). @internal
+   */
+  fitCallbacks(on: boolean): boolean {
+    if (!on) {
+      if (this.busy === 'fit') this.busy = null;
+      return false;
+    }
+    if (this.busy !== null) return false;
+    this.busy = 'fit';
+    return true;
+  }
+
   /** Whether a fitAsync is training this model. */
   get isTraining(): boolean {
-    return this.busy !== null;
+    return this.busy === 'running' || this.busy === 'paused';
   }
 
   /**
    * 'running' while a fitAsync worker trains this model's memory, 'paused' while the worker waits
-   * for this thread's callbacks (the weights are consistent then), null otherwise.
+   * for this thread's callbacks (the weights are consistent then), 'fit' while fit runs its
+   * callbacks (its loop waits for them), null otherwise.
    */
-  private busy: 'running' | 'paused' | null = null;
+  private busy: 'running' | 'paused' | 'fit' | null = null;
 
   /**
-   * Throws ERR_BLASNET_BUSY while a fitAsync worker trains this model; with `whilePaused`, calls
-   * made from fitAsync's callbacks (the worker waits for them) are allowed. @internal
+   * Throws ERR_BLASNET_BUSY while a fitAsync worker trains this model, or while fit runs its
+   * callbacks; with `whilePaused`, calls made from either's callbacks (the loop waits for them)
+   * are allowed. @internal
    */
   notBusy(where: string, whilePaused = false): void {
+    if (this.busy === 'fit' && !whilePaused) {
+      // The loop holds the optimiser, loss, arenas and dropout stream it started with: a change
+      // made here would be trained past (an optimiser compile replaced, never stepped) or fail later.
+      throw new BlasnetError(ErrorCode.BUSY, `${where}: the model is training (fit, which runs this callback); call it after fit returns`);
+    }
     if (this.busy === 'running' || (this.busy === 'paused' && !whilePaused)) {
       throw new BlasnetError(ErrorCode.BUSY, `${where}: the model is training in the background (fitAsync); wait for it or abort it first` +
         (whilePaused ? ', or call it from a callback' : ''));

@@ -512,17 +512,24 @@ function describeValue(v: unknown): string {
 /**
  * Calls one hook of every callback. fit runs them synchronously, so a hook that returns a
  * Promise is an error (fitAsync awaits them); the Promise's own rejection is then handled here
- * rather than surfacing later as an unhandled one.
+ * rather than surfacing later as an unhandled one. Meanwhile the model is marked
+ * (Sequential.fitCallbacks): calls that would change what the loop uses throw ERR_BLASNET_BUSY.
  */
-function emit<K extends (typeof HOOKS)[number]>(callbacks: readonly Callback[], hook: K, ...args: Parameters<NonNullable<Callback[K]>>): void {
-  for (const c of callbacks) {
-    const f = c[hook] as ((...a: unknown[]) => unknown) | undefined;
-    if (!f) continue;
-    const r = f.apply(c, args);
-    if (r && typeof (r as PromiseLike<unknown>).then === 'function') {
-      (r as Promise<unknown>).then(undefined, () => undefined);
-      throw new BlasnetError(ErrorCode.STATE, `fit: the ${hook} callback returned a Promise, but fit runs callbacks synchronously; use fitAsync, which awaits them`);
+function emit<K extends (typeof HOOKS)[number]>(model: Sequential, callbacks: readonly Callback[], hook: K, ...args: Parameters<NonNullable<Callback[K]>>): void {
+  if (callbacks.length === 0) return;
+  const marked = model.fitCallbacks(true);
+  try {
+    for (const c of callbacks) {
+      const f = c[hook] as ((...a: unknown[]) => unknown) | undefined;
+      if (!f) continue;
+      const r = f.apply(c, args);
+      if (r && typeof (r as PromiseLike<unknown>).then === 'function') {
+        (r as Promise<unknown>).then(undefined, () => undefined);
+        throw new BlasnetError(ErrorCode.STATE, `fit: the ${hook} callback returned a Promise, but fit runs callbacks synchronously; use fitAsync, which awaits them`);
+      }
     }
+  } finally {
+    if (marked) model.fitCallbacks(false);
   }
 }
 
@@ -838,7 +845,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   if (schedule && !options.resume) followSchedule(optimizer, schedule);
   model.train();
   parallel?.start({ optimizer, schedule, resuming: !!options.resume });
-  emit(callbacks, 'onTrainBegin', ctx);
+  emit(model, callbacks, 'onTrainBegin', ctx);
   run.trained = true;
   const snapshot = onNonFinite === 'continue' ? null : new Snapshot(model, optimizer);
   if (snapshot) snapshot.epoch = firstEpoch;
@@ -863,7 +870,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   const previousLimit = capped ? model.backend.setThreadLimit(threads) : null;
   try {
     for (let epoch = firstEpoch; epoch < epochs && history.stopReason === null; epoch++) {
-      emit(callbacks, 'onEpochBegin', epoch, ctx);
+      emit(model, callbacks, 'onEpochBegin', epoch, ctx);
       // SWA's constant lr takes over from the schedule for the averaged epochs.
       const swaLr = swa?.lr !== undefined && epoch >= swa.startEpoch;
       if (swaLr) optimizer.lr = (swa as SwaOptions).lr as number;
@@ -915,7 +922,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
         batchLogs.step = history.steps++;
         batchLogs.loss = loss;
         batchLogs.rows = b.rows;
-        emit(callbacks, 'onBatchEnd', batchLogs, ctx);
+        emit(model, callbacks, 'onBatchEnd', batchLogs, ctx);
         if (schedule && every === 'step' && !swaLr) {
           schedule.step();
           followSchedule(optimizer, schedule);
@@ -960,7 +967,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
         if (bestLoss - logs.loss < minDelta) ctx.stop(`minDelta: the training loss improved by less than ${minDelta} (${logs.loss} against ${bestLoss})`);
         bestLoss = Math.min(bestLoss, logs.loss);
       }
-      emit(callbacks, 'onEpochEnd', logs as EpochLogs, ctx);
+      emit(model, callbacks, 'onEpochEnd', logs as EpochLogs, ctx);
     }
     // The model leaves training with the averaged weights (not after a divergence: then it keeps
     // the restored ones), and BatchNorm statistics that match them.
@@ -978,6 +985,6 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     if (!augment && it instanceof BatchIterator) it.release();
     valBatches?.release();
   }
-  emit(callbacks, 'onTrainEnd', ctx);
+  emit(model, callbacks, 'onTrainEnd', ctx);
   return history;
 }

@@ -64,7 +64,7 @@ export const NOT_PUBLIC: Readonly<Record<string, { source: string; names: readon
   model: {
     source: 'model/sequential.ts',
     names: ['run', 'propagate', 'pickLoss', 'outputLoss', 'checkWeight', 'addPenalties', 'reserve',
-      'checkInput', 'toTarget', 'targetData', 'notBusy', 'layerOutput', 'inputMatrix'],
+      'checkInput', 'toTarget', 'targetData', 'notBusy', 'layerOutput', 'inputMatrix', 'fitCallbacks'],
   },
   std: { source: 'data/preprocess.ts', names: ['set'] },
   mm: { source: 'data/preprocess.ts', names: ['set'] },
