@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Dataset, dense, loadModel, Matrix, recordsToMatrix, Rng, saveModel, Sequential, Standardizer, TabularPreprocessor } from '../lib';
+import { Dataset, dense, dropout, loadModel, Matrix, mcPredict, recordsToMatrix, Rng, saveModel, Sequential, Standardizer, TabularPreprocessor, trainTestSplit } from '../lib';
 import type { Backend, DataRecord } from '../lib';
 import { csvLogger } from '../lib/train/callbacks';
 import { forEachBackend, rejectsCode, throwsCode, warningsDuring } from './helpers';
@@ -222,6 +222,49 @@ forEachBackend('records and the one input converter', (b) => {
     throwsCode(() => m.predict([[1, 2, 3], [1, 2]]), 'ERR_BLASNET_SHAPE', RangeError, 'row 2 of x has 2 values but row 1 has 3');
     throwsCode(() => m.predict([[1, 2, 3], [1, '2', 3]] as never), 'ERR_BLASNET_ARG_TYPE', TypeError, 'row 2, column 2');
     throwsCode(() => m.forward([[1, 2]]), 'ERR_BLASNET_SHAPE', RangeError, 'Expected 3 features per row but received 2');
+  });
+
+  it("a Matrix whose buffer was shrunk or detached since it was made is ERR_BLASNET_ARG_LENGTH or _DETACHED naming x, never rows of stale output", async () => {
+    type Resizable = ArrayBuffer & { resize(bytes: number): void };
+    const Buffer2024 = ArrayBuffer as unknown as new (bytes: number, options?: { maxByteLength: number }) => Resizable;
+    const rows = 40;
+    const bad = (mode: 'shrink' | 'detach'): Matrix => {
+      const buffer = new Buffer2024(rows * 3 * 4, { maxByteLength: rows * 3 * 4 });
+      const x = new Matrix(new Float32Array(buffer).fill(1), rows, 3);
+      if (mode === 'shrink') buffer.resize(8 * 3 * 4);
+      else structuredClone(buffer, { transfer: [buffer] });
+      return x;
+    };
+    const m = new Sequential({ inputSize: 3, seed: 1, backend: b, layers: [dense(4, { activation: 'relu' }), dropout(0.5), dense(2)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 } });
+    const labels = new Int32Array(rows);
+    const calls: [string, (x: Matrix) => unknown][] = [
+      ['predict', (x) => m.predict(x)],
+      ['mcPredict', (x) => mcPredict(m, x, { samples: 2 })],
+      ['mcPredict', (x) => m.predict(x, { mcSamples: 2 })],
+      // predictProba runs predict, whose name its input errors carry.
+      ['predict', (x) => m.predictProba(x)],
+      ['evaluate', (x) => m.evaluate(x, labels)],
+      ['fit', (x) => m.fit(x, labels, { epochs: 1, batchSize: 8 })],
+      ['Dataset.from', (x) => Dataset.from(x, labels)],
+      ['fitAsync', (x) => m.fitAsync(x, labels, { epochs: 1, batchSize: 8 })],
+      ['Standardizer.fit', (x) => new Standardizer().fit(x)],
+      ['trainTestSplit', (x) => trainTestSplit(x, labels, { testFraction: 0.25 })],
+    ];
+    for (const [where, f] of calls) {
+      for (const mode of ['shrink', 'detach'] as const) {
+        let e: (Error & { code?: string }) | null = null;
+        try {
+          await f(bad(mode));
+        } catch (err) {
+          e = err as Error & { code?: string };
+        }
+        const expected = mode === 'shrink'
+          ? { code: 'ERR_BLASNET_ARG_LENGTH', message: `${where}: x holds 24 values, fewer than its 40 rows x 3 columns (its buffer shrank after the Matrix was made)` }
+          : { code: 'ERR_BLASNET_DETACHED', message: `${where}: x is backed by a detached ArrayBuffer` };
+        assert.deepEqual(e && { code: e.code, message: e.message }, expected, `${where}, ${mode}`);
+      }
+    }
   });
 
   it('a y with fewer rows than x is reported as a row-count mismatch', () => {

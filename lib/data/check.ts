@@ -7,7 +7,7 @@ import { checkOptionKeys } from '../describe';
 import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
-import { typedArrayTag, typedLength } from '../typed';
+import { isDetached, typedArrayTag, typedLength } from '../typed';
 
 /** A short description of a value for messages. */
 export function show(v: unknown): string {
@@ -25,7 +25,19 @@ export function show(v: unknown): string {
 /** `v` must be a Matrix. */
 export function matrix(fn: string, name: string, v: unknown): Matrix {
   if (!(v instanceof Matrix)) throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Matrix for ${name} but received ${show(v)}`);
+  matrixData(fn, name, v);
   return v;
+}
+
+/**
+ * A Matrix's data must still hold its rows: a resizable buffer can shrink, and a buffer be
+ * detached, after the Matrix was made. ERR_BLASNET_ARG_LENGTH or ERR_BLASNET_DETACHED naming it.
+ */
+export function matrixData(fn: string, name: string, m: Matrix): void {
+  const n = typedLength(m.data);
+  if (n >= m.rows * m.cols) return;
+  if (isDetached(m.data)) throw typeError(ErrorCode.DETACHED, `${fn}: ${name} is backed by a detached ArrayBuffer`);
+  throw rangeError(ErrorCode.ARG_LENGTH, `${fn}: ${name} holds ${n} values, fewer than its ${m.rows} rows x ${m.cols} columns (its buffer shrank after the Matrix was made)`);
 }
 
 /** An options object or undefined (then {}); with `known`, a key outside it is refused (checkOptionKeys). */

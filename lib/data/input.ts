@@ -9,6 +9,7 @@ import { largeFloat32Array } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
+import { matrixData } from './check';
 import { NUMBER } from './csv';
 import { Dataset } from './dataset';
 import { MinMaxScaler, PCA, Standardizer } from './preprocess';
@@ -282,6 +283,7 @@ export function readRows(x: Input, spec: InputSpec, where: string, out: Rows): R
   if (x instanceof Matrix) {
     if (x.cols !== width) throw widthError(where, width, x.cols, null);
     if (x.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+    matrixData(where, 'x', x);
     out.data = x.data;
     out.rows = x.rows;
     return out;
@@ -326,8 +328,10 @@ export function toMatrix(x: Input | Dataset, spec: InputSpec, where: string): Ma
       throw rangeError(ErrorCode.SHAPE, `${where}: the Dataset's columns (${theirs.join(', ')}) differ from the model's (${own.join(', ')})`);
     }
     m = x.x;
-  } else if (x instanceof Matrix) m = x;
-  else if (typedArrayTag(x) === 'Float32Array') {
+  } else if (x instanceof Matrix) {
+    matrixData(where, 'x', x);
+    m = x;
+  } else if (typedArrayTag(x) === 'Float32Array') {
     if (spec.preprocessing) {
       throw typeError(ErrorCode.ARG_TYPE, `${where}: with preprocessing set, pass x as a Matrix, rows of numbers or records (its width is the raw data's)`);
     }

@@ -32,14 +32,16 @@ export function mcPredict(model: Sequential, x: Input | Dataset, options: { samp
   if (!(Number.isInteger(samples) && samples >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for samples but received ${show(samples)}`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for batchSize but received ${show(batchSize)}`);
   if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${show(seed)}`);
+  // predict's input path: the same conversion and checks (a shrunk or detached x is a coded error).
   const input = model.inputMatrix(x, where);
-  const rows = input.rows, out = model.outputSize;
+  const rows = input.rows, cols = input.cols, out = model.outputSize;
   const sum = new Float64Array(rows * out), sq = new Float64Array(rows * out);
   const rng = new Rng(seed);
   for (let s = 0; s < samples; s++) {
     for (let r = 0; r < rows; r += batchSize) {
       const n = Math.min(batchSize, rows - r);
-      const y = model.forward(input.data.subarray(r * model.inputSize, (r + n) * model.inputSize), { training: false, stochasticRng: rng });
+      // n rows given as such, as predict runs each batch: the pass never takes its rows from the data's length.
+      const y = model.forward(new Matrix(input.data.subarray(r * cols, (r + n) * cols), n, cols), { training: false, stochasticRng: rng });
       const o = r * out;
       for (let i = 0; i < n * out; i++) {
         const v = y.data[i];
