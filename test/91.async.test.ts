@@ -399,7 +399,7 @@ forEachBackend('fitAsync resuming from a checkpoint', (b) => {
   }
 });
 
-forEachBackend('fitAsync when the job cannot start', (b) => {
+forEachBackend('fitAsync when the job cannot start or its worker dies', (b) => {
   const lib = path.join(__dirname, '..', 'lib');
 
   /**
@@ -484,5 +484,43 @@ forEachBackend('fitAsync when the job cannot start', (b) => {
     `);
     assert.match(out, /^throws ERR_BLASNET_INTERNAL training false$/m);
     assert.match(out, /^dies ERR_BLASNET_INTERNAL training false$/m);
+  });
+
+  it('a worker that dies mid-epoch puts the model back at the start of the call, or at the last epoch end its callbacks saw, and says so', () => {
+    const out = child(`
+      const wt = require('worker_threads');
+      const Real = wt.Worker;
+      const workers = [];
+      wt.Worker = class extends Real { constructor(...a) { super(...a); workers.push(this); } };
+      const build = () => new bn.Sequential({ inputSize: 6, seed: 1, backend: b, layers: [bn.dense(8, { activation: 'relu' }), bn.batchNorm(), bn.dropout(0.1), bn.dense(2)] })
+        .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-2 } });
+      const stateOf = (m) => JSON.stringify({ params: Array.from(m.params), buffers: m.buffers().map((v) => Array.from(v.data)), optimizer: m.optimizer.state(), masks: m.maskState() });
+      // Terminated after its fifth reported batch of epoch 3 (0-based 2), with or without an onEpochEnd callback.
+      for (const watched of [false, true]) {
+        const m = build();
+        const start = stateOf(m);
+        let atEpoch2 = null;
+        const callbacks = watched ? [{ onEpochEnd: (l, ctx) => { if (l.epoch === 1) atEpoch2 = stateOf(ctx.model); } }] : [];
+        let killed = false;
+        const onProgress = (e) => {
+          if (!killed && e.type === 'batch' && e.logs.epoch === 2 && e.logs.batch === 4) {
+            killed = true;
+            void workers[workers.length - 1].terminate();
+          }
+        };
+        try {
+          await m.fitAsync(x, y, { epochs: 500, batchSize: 10, callbacks, onProgress });
+          console.log('resolved');
+        } catch (e) {
+          const back = stateOf(m) === (watched ? atEpoch2 : start);
+          console.log((watched ? 'watched ' : 'unwatched ') + e.code + ' training ' + m.isTraining + ' back ' + back + ' | ' + e.message);
+        }
+        m.fit(x, y, { epochs: 1 });
+        await m.fitAsync(x, y, { epochs: 1 });
+        bn.saveModel(${JSON.stringify(path.join(tmp, `died-${b.name}.blasnet`))}, m, { optimizer: m.optimizer.state() });
+      }
+    `);
+    assert.match(out, /^unwatched ERR_BLASNET_INTERNAL training false back true \| fitAsync: the training worker exited with code 1; the model's weights, running statistics, optimiser state and dropout stream are back as they were when fitAsync was called$/m);
+    assert.match(out, /^watched ERR_BLASNET_INTERNAL training false back true \| fitAsync: the training worker exited with code 1; the model's weights, running statistics, optimiser state and dropout stream are back as they were at the end of epoch 2$/m);
   });
 });

@@ -18,7 +18,7 @@ import { Matrix } from '../tensor';
 import { isDetached, sharedArray, sharedCopy, typedLength } from '../typed';
 import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { adoptColumns, checkFitOptions, fitSettings, heldOutRows, prepareData, prepareDataset, resumeParts, rowWeights, undoColumns } from './fit';
+import { adoptColumns, checkFitOptions, fitSettings, heldOutRows, prepareData, prepareDataset, resumeParts, rowWeights, Snapshot, undoColumns } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
 import type { Input } from '../data/input';
 import { Dataset } from '../data/dataset';
@@ -453,9 +453,22 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
   };
 
   let worker: Worker;
+  // What the model goes back to if the worker dies without its last message (killed, or a
+  // crash, perhaps halfway through a step): the state the call started from, then that of each
+  // epoch end where the worker waited for the callbacks. Its epoch is null for the start.
+  let fallback: Snapshot;
+  let fallbackMasks = input.maskState;
+  let fallbackEpoch: number | null = null;
   try {
     worker = exitedWorkers.has(taken) ? takeWorker() : taken;
   } catch (e) {
+    setBusy(null);
+    throw e;
+  }
+  try {
+    fallback = new Snapshot(model, compiled.optimizer);
+  } catch (e) {
+    keepWorker(worker);
     setBusy(null);
     throw e;
   }
@@ -464,6 +477,8 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     let failure: unknown = null;
     let result: History | null = null;
     let exited = false;
+    // Whether the job's last message ('done' or 'error', which carry the state the worker leaves) came.
+    let lastMessage = false;
     const releaseThreads = shareThreads(model.backend);
     const release = () => {
       Atomics.store(control, CONTROL.PAUSE, 0);
@@ -506,7 +521,13 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
           if (m.optimizer) compiled.optimizer.load(m.optimizer as OptimizerState);
           if (m.schedule) scheduleState = m.schedule;
           model.setMaskState(m.maskState);
-          if (waitOn.epochEnd) await atHandshake(() => runHook(callbacks, 'onEpochEnd', m.logs, ctx));
+          if (waitOn.epochEnd) {
+            await atHandshake(() => runHook(callbacks, 'onEpochEnd', m.logs, ctx));
+            // The worker waits: it goes on from these weights and this optimiser state.
+            fallback.take(m.logs.epoch + 1);
+            fallbackMasks = m.maskState;
+            fallbackEpoch = m.logs.epoch + 1;
+          }
           onProgress?.({ type: 'epoch', logs: m.logs });
           if (waitOn.epochEnd) release();
           break;
@@ -530,6 +551,19 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
       settled = true;
       releaseThreads();
       signal?.removeEventListener('abort', onAbort);
+      if (job.run.trained && !lastMessage) {
+        // The worker died mid-training: its weights may hold half a step, and its optimiser
+        // state is gone with it. The model goes back to the last state the two agreed on.
+        fallback.restore();
+        model.setMaskState(fallbackMasks);
+        const restored = `; the model's weights, running statistics, optimiser state and dropout stream are back as they were ` +
+          (fallbackEpoch === null ? 'when fitAsync was called' : `at the end of epoch ${fallbackEpoch}`);
+        if (failure === null) failure = new BlasnetError(ErrorCode.INTERNAL, `fitAsync: the training worker stopped without a result${restored}`);
+        else if (failure instanceof BlasnetError && failure.code === ErrorCode.INTERNAL) {
+          failure = new BlasnetError(ErrorCode.INTERNAL, `${failure.message}${restored}`, { cause: failure.cause });
+        }
+      }
+      fallback.release();
       setBusy(null);
       model.eval();
       if (failure !== null) reject(failure);
@@ -537,6 +571,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
       else reject(new BlasnetError(ErrorCode.INTERNAL, 'fitAsync: the training worker stopped without a result'));
     };
     const onMessage = (m: WorkerMessage) => {
+      if (m.type === 'done' || m.type === 'error') lastMessage = true;
       queue = queue.then(() => handle(m)).catch(fail);
       // 'done' and 'error' are the job's last message: the worker is idle again and kept for
       // the next call.

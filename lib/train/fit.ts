@@ -698,8 +698,11 @@ function resumeFrom(resume: NonNullable<FitOptions['resume']>, model: Sequential
   return epoch as number;
 }
 
-/** Weights, running statistics and optimiser state as they were at an epoch end, for a restore. */
-class Snapshot {
+/**
+ * Weights, running statistics and optimiser state as they were at an epoch end, for a restore
+ * (fit's divergence snapshot; fitAsync's state to go back to if its worker dies). @internal
+ */
+export class Snapshot {
   private readonly params: Float32Array;
   private readonly buffers: Float32Array[];
   private optimizer: StateCopy;
