@@ -258,6 +258,21 @@ describe('hostile model files', () => {
     throwsCode(() => decodeModel(bn), 'ERR_BLASNET_FORMAT', undefined, 'parameters');
   });
 
+  it('a layer kind or option that is a long array is ERR_BLASNET_FORMAT with a short message', () => {
+    const long = new Array(1000000).fill(7);
+    for (const [layer, mentions] of [[{ kind: long }, 'unknown layer kind [7, 7'], [{ kind: 'dense', units: long }, 'units but received [7, 7']] as const) {
+      const bytes = encode({ format: 'blasnet-model', library: 'x', model: { inputSize: 2, seed: 0, layers: [layer], loss: null }, params: new Float32Array(0), buffers: [] });
+      let message = '';
+      try {
+        decodeModel(bytes);
+      } catch (e) {
+        assert.equal((e as Error & { code?: string }).code, 'ERR_BLASNET_FORMAT');
+        message = (e as Error).message;
+      }
+      assert.ok(message.includes(mentions) && message.length < 300, message.slice(0, 400));
+    }
+  });
+
   it('too many layers are rejected even when the file is consistent', function () {
     this.timeout(60000);
     const layers = Array.from({ length: 100000 }, () => ({ kind: 'activation', fn: 'relu', param: 0, name: null }));

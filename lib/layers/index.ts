@@ -1,3 +1,4 @@
+import { show } from '../describe';
 import { BlasnetError, ErrorCode } from '../errors';
 import { Layer } from './layer';
 import type { LayerConfig } from './layer';
@@ -57,6 +58,6 @@ export function layerFromConfig(config: LayerConfig): Layer {
     case 'prelu':
       return new PReLU({ perUnit: c.perUnit as boolean, init: c.init as number, name });
     default:
-      throw new BlasnetError(ErrorCode.FORMAT, `unknown layer kind ${JSON.stringify(c.kind)}`);
+      throw new BlasnetError(ErrorCode.FORMAT, `unknown layer kind ${show(c.kind)}`);
   }
 }
