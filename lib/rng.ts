@@ -1,6 +1,7 @@
 import { show } from './describe';
 import { ErrorCode, rangeError, typeError } from './errors';
 import { isInt32Array, typedLength } from './typed';
+import { newFloat32Array } from './backend/memory';
 
 /**
  * A small seeded pseudo-random generator (xoshiro128**, seeded through splitmix32). The same seed
@@ -142,7 +143,7 @@ export class Rng {
       throw rangeError(ErrorCode.ARG_RANGE, `Rng.uniformArray: Expected integer in [0, 2^31) for n but received ${show(n)}`);
     }
     if (!(typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(hi - lo))) badRange('uniformArray', lo, hi);
-    const a = new Float32Array(n);
+    const a = newFloat32Array(n, { where: 'Rng.uniformArray' });
     for (let i = 0; i < n; i++) a[i] = this.range(lo, hi);
     return a;
   }

@@ -475,7 +475,7 @@ describe('buffers too large to allocate', () => {
     }
   });
 
-  it("Dataset.from's and fitAsync's shared copies that cannot be allocated are ERR_BLASNET_MEMORY, and the model trains afterwards", function () {
+  it("Dataset.from's and fitAsync's shared copies and Rng.uniformArray that cannot be allocated are ERR_BLASNET_MEMORY, and the model trains afterwards", function () {
     this.timeout(60000);
     // In a child whose address space is then limited to what it uses plus 100 MB: x (200 MB) is
     // there already, its shared copy does not fit.
@@ -495,6 +495,7 @@ const seen = (e) => ({ code: e.code, message: e.message, blasnet: e instanceof b
   execFileSync('prlimit', ['--pid=' + process.pid, '--as=' + (vm + 100000) * 1024]);
   try { bn.Dataset.from(x, y); out.dataset = 'built'; } catch (e) { out.dataset = seen(e); }
   try { await m.fitAsync(x, y, { epochs: 1, batchSize: 1000 }); out.fitAsync = 'trained'; } catch (e) { out.fitAsync = seen(e); }
+  try { new bn.Rng(1).uniformArray(100000000); out.uniformArray = 'made'; } catch (e) { out.uniformArray = seen(e); }
   out.isTraining = m.isTraining;
   out.fit = m.fit(small, new Int32Array(10), { epochs: 1 }).epochs.length;
   console.log(JSON.stringify(out));
@@ -508,6 +509,8 @@ const seen = (e) => ({ code: e.code, message: e.message, blasnet: e instanceof b
       assert.ok(e.blasnet);
       assert.match(e.message, new RegExp(`^${where}: cannot allocate 50000000 float32 values \\(0\\.2 GB\\) for (its|the shared) copy of x`), e.message);
     }
+    assert.equal(out.uniformArray.code, ErrorCode.MEMORY, JSON.stringify(out.uniformArray));
+    assert.match(out.uniformArray.message, /^Rng\.uniformArray: cannot allocate 100000000 float32 values \(0\.4 GB\)/);
     assert.equal(out.isTraining, false);
     assert.equal(out.fit, 1);
   });
