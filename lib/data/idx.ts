@@ -10,6 +10,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { adviseLargeBuffer, LARGE_BUFFER_BYTES, largeFloat32Array } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { writeFileAtomic } from '../io/format';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import { bool, options as checkOptions, show } from './check';
@@ -227,16 +228,17 @@ export function encodeIdx(data: IdxData, dims?: number[]): Buffer {
   return out;
 }
 
-/** Writes an IDX file (gzip-compressed when `gzip` is true; default false). See encodeIdx. */
+/**
+ * Writes an IDX file (gzip-compressed when `gzip` is true; default false). See encodeIdx. The file
+ * is replaced atomically, as saveModel replaces a model (writeFileAtomic): a failed write is
+ * ERR_BLASNET_IO naming the file and leaves an existing file as it was; only a regular file (or a
+ * symbolic link to one) is replaced.
+ */
 export function writeIdx(file: string, data: IdxData, dims?: number[], options: { gzip?: boolean } = {}): void {
   if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `writeIdx: Expected a file path for file but received ${show(file)}`);
   const gzip = bool('writeIdx', 'options.gzip', checkOptions('writeIdx', options, { gzip: true }).gzip ?? false);
   const bytes = encodeIdx(data, dims);
-  try {
-    fs.writeFileSync(file, gzip ? zlib.gzipSync(bytes) : bytes);
-  } catch (e) {
-    throw new BlasnetError(ErrorCode.IO, `writeIdx: cannot write ${file}: ${(e as Error).message}`);
-  }
+  writeFileAtomic(file, gzip ? zlib.gzipSync(bytes) : bytes);
 }
 
 /** Options of loadMnistLike and loadFashionMnist. */
