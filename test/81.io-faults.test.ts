@@ -7,8 +7,8 @@ import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { activation, batchNorm, createOptimizer, dense, Rng, Sequential } from '../lib';
-import { crc32, decode, encode, FORMAT_VERSION } from '../lib/io/format';
+import { activation, batchNorm, createOptimizer, dense, exportOnnx, readIdx, Rng, saveSafetensors, Sequential, writeIdx } from '../lib';
+import { crc32, decode, encode, FORMAT_VERSION, temporaryName } from '../lib/io/format';
 import { decodeModel, encodeModel, loadModel, saveModel } from '../lib/io/model-file';
 import { throwsCode } from './helpers';
 
@@ -28,6 +28,14 @@ const BIG = 'new Sequential({ inputSize: 256, seed: 2, backend: "js", layers: [d
 /** Files in `dir` that look like temporaries of any save. */
 function temporaries(dir: string): string[] {
   return fs.readdirSync(dir).filter((f) => f.includes('.blasnet-tmp-') || f.endsWith('.tmp'));
+}
+
+/** The pid of a child that has exited: a pid no process in this namespace holds (for now). */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '0']);
+  const pid = child.pid as number;
+  await new Promise((r) => child.once('exit', r));
+  return pid;
 }
 
 /** Runs `code` (with dense, Sequential, saveModel in scope) in a child node; its stdout, parsed. */
@@ -223,9 +231,7 @@ describe('temporary files', () => {
   it('the next save removes only dead writers\' temporaries of the same file', async () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'stale-'));
     const file = path.join(dir, 'm.blasnet');
-    const child = spawn(process.execPath, ['-e', '0']);
-    const dead = child.pid as number;
-    await new Promise((r) => child.once('exit', r));
+    const dead = await deadPid();
     const names = {
       dead: `.m.blasnet.blasnet-tmp-${dead}-0a1b2c`,
       oldStyle: `.m.blasnet.${dead}.1700000000000.k3j4.tmp`,
@@ -239,6 +245,56 @@ describe('temporary files', () => {
     const left = new Set(fs.readdirSync(dir));
     assert.ok(!left.has(names.dead) && !left.has(names.oldStyle));
     for (const k of ['live', 'own', 'other', 'unrelated'] as const) assert.ok(left.has(names[k]), `${k} was removed`);
+  });
+});
+
+describe('long file names', () => {
+  // Names as long as a file system allows (255 bytes): the temporary beside the target must fit too.
+  const names = {
+    '230 ASCII characters': `${'m'.repeat(222)}.blasnet`,
+    '255 bytes': `${'n'.repeat(247)}.blasnet`,
+    '251 bytes of two-byte characters': `${'\u00e9'.repeat(120)}${'x'.repeat(3)}.blasnet`,
+  };
+  for (const [what, name] of Object.entries(names)) {
+    it(`saveModel, saveSafetensors, exportOnnx and writeIdx write a name of ${what}`, () => {
+      const dir = fs.mkdtempSync(path.join(tmp, 'long-'));
+      const file = path.join(dir, name);
+      assert.ok(Buffer.byteLength(name) <= 255);
+      const m = small(3);
+      saveModel(file, m);
+      assert.deepEqual(loadModel(file).model.params, m.params);
+      saveSafetensors(m, file);
+      assert.ok(fs.readFileSync(file).readUInt32LE(0) > 0, 'a safetensors header');
+      exportOnnx(m, file);
+      assert.ok(fs.statSync(file).size > 100);
+      writeIdx(file, Uint8Array.of(4, 5));
+      assert.deepEqual(Array.from(readIdx(file).data), [4, 5]);
+      assert.deepEqual(fs.readdirSync(dir), [name]);
+    });
+  }
+
+  it('the temporary of a long name stays within 255 bytes, names its target recognisably, and is removed when its writer is dead', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'long-stale-'));
+    const long = `${'\u00e9'.repeat(120)}.blasnet`;
+    const dead = await deadPid();
+    const tmpName = temporaryName(long, dead);
+    assert.ok(Buffer.byteLength(tmpName) <= 255, `${Buffer.byteLength(tmpName)} bytes`);
+    assert.ok(tmpName.startsWith(`.${'\u00e9'.repeat(90)}`), tmpName);
+    // Two long names that share their first 240 bytes still have temporaries of their own.
+    const sibling = `${'\u00e9'.repeat(120)}.other`;
+    const siblingTmp = temporaryName(sibling, dead);
+    assert.notEqual(tmpName.split('.blasnet-tmp-')[0], siblingTmp.split('.blasnet-tmp-')[0]);
+    fs.writeFileSync(path.join(dir, tmpName), 'x');
+    fs.writeFileSync(path.join(dir, siblingTmp), 'x');
+    saveModel(path.join(dir, long), small());
+    assert.deepEqual(fs.readdirSync(dir).sort(), [long, siblingTmp].sort());
+  });
+
+  it('a name over 255 bytes fails with ERR_BLASNET_IO naming it, before anything is written', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'too-long-'));
+    const file = path.join(dir, `${'z'.repeat(300)}.blasnet`);
+    throwsCode(() => saveModel(file, small()), 'ERR_BLASNET_IO', undefined, 'z'.repeat(300));
+    assert.deepEqual(fs.readdirSync(dir), []);
   });
 });
 

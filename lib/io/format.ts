@@ -24,7 +24,7 @@
  * instead of yielding wrong numbers or exhausting memory.
  */
 import { constants as bufferConstants } from 'buffer';
-import { randomBytes } from 'crypto';
+import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
@@ -392,10 +392,45 @@ export function decodeFile(file: string, check?: (doc: unknown) => void, prechec
 }
 
 const TEMP_MARK = '.blasnet-tmp-';
-/** What follows `.<name>.blasnet-tmp-` in a temporary's name: the writer's pid and a random tag. */
+/** The longest file name, in bytes, that Linux's common file systems take: a temporary must fit too. */
+const NAME_MAX = 255;
+/** The most bytes after a temporary's stem: the mark, a pid of up to 10 digits, "-", a tag of 12 hex digits. */
+const TEMP_TAIL_MAX = TEMP_MARK.length + 10 + 1 + 12;
+/** What follows `<stem>.blasnet-tmp-` in a temporary's name: the writer's pid and a random tag. */
 const TEMP_TAIL = /^(\d+)-[0-9a-f]+$/;
 /** What follows `.<name>.` in the temporaries of releases before 0.2: pid, time, random tag. */
 const OLD_TEMP_TAIL = /^(\d+)\.\d+\.[0-9a-z]+\.tmp$/;
+
+const hex12 = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 12);
+
+/**
+ * The part of a temporary's name before `.blasnet-tmp-`: `.<name>`, or for a name too long to
+ * leave room for the rest within NAME_MAX bytes, its start (cut on a character boundary) then
+ * `~` and a hash of the whole name, so that two long names with a common start stay apart.
+ */
+function temporaryStem(base: string): string {
+  const room = NAME_MAX - 1 - TEMP_TAIL_MAX;
+  if (Buffer.byteLength(base) <= room) return `.${base}`;
+  const hash = hex12(base);
+  let cut = '';
+  let bytes = 0;
+  for (const ch of base) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > room - 1 - hash.length) break;
+    cut += ch;
+    bytes += n;
+  }
+  return `.${cut}~${hash}`;
+}
+
+/**
+ * The name of a temporary that `pid` writes before renaming it to `base`:
+ * `.<base>.blasnet-tmp-<pid>-<random>`, at most 255 bytes (see temporaryStem).
+ * @internal
+ */
+export function temporaryName(base: string, pid = process.pid): string {
+  return `${temporaryStem(base)}${TEMP_MARK}${pid}-${randomBytes(6).toString('hex')}`;
+}
 
 function processIsAlive(pid: number): boolean {
   try {
@@ -418,10 +453,11 @@ function removeStaleTemporaries(dir: string, base: string): void {
   } catch {
     return;
   }
+  const prefix = `${temporaryStem(base)}${TEMP_MARK}`;
   for (const name of names) {
-    if (!name.startsWith(`.${base}.`)) continue;
-    const rest = name.slice(base.length + 2);
-    const m = rest.startsWith(TEMP_MARK.slice(1)) ? TEMP_TAIL.exec(rest.slice(TEMP_MARK.length - 1)) : OLD_TEMP_TAIL.exec(rest);
+    let m: RegExpExecArray | null = null;
+    if (name.startsWith(prefix)) m = TEMP_TAIL.exec(name.slice(prefix.length));
+    else if (name.startsWith(`.${base}.`)) m = OLD_TEMP_TAIL.exec(name.slice(base.length + 2));
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid === process.pid || processIsAlive(pid)) continue;
@@ -469,11 +505,12 @@ function resolveTarget(file: string): { target: string; mode: number | null } {
 
 /**
  * Writes `bytes` to `file` atomically: a temporary file `.<name>.blasnet-tmp-<pid>-<random>` in
- * the target's directory, written in full, flushed to disk, then renamed over the target, and the
- * directory flushed. A crash at any point leaves either the old file or the new one; a failure
- * (disk full, file size limit, any write error) leaves the old file untouched, removes the
- * temporary and throws ERR_BLASNET_IO. Temporaries left by writers that were killed are removed
- * by the next save of the same target.
+ * the target's directory (a long name is shortened so that the temporary's stays within 255
+ * bytes), written in full, flushed to disk, then renamed over the target, and the directory
+ * flushed. A crash at any point leaves either the old file or the new one; a failure (disk full,
+ * file size limit, any write error) leaves the old file untouched, removes the temporary and
+ * throws ERR_BLASNET_IO. Temporaries left by writers that were killed are removed by the next
+ * save of the same target.
  *
  * Only regular files are replaced. A symbolic link is followed and its target replaced (the link
  * stays); a directory, FIFO, socket or device fails with ERR_BLASNET_IO naming its kind, without
@@ -484,7 +521,7 @@ export function writeFileAtomic(file: string, bytes: Uint8Array): void {
   const dir = path.dirname(target);
   const base = path.basename(target);
   removeStaleTemporaries(dir, base);
-  const tmp = path.join(dir, `.${base}${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}`);
+  const tmp = path.join(dir, temporaryName(base));
   let fd: number | null = null;
   try {
     fd = fs.openSync(tmp, 'wx', mode ?? 0o644);
@@ -516,6 +553,27 @@ export function writeFileAtomic(file: string, bytes: Uint8Array): void {
     throw e instanceof BlasnetError ? e : ioError(file, `cannot write: ${(e as Error).message}`, e);
   }
   syncDirectory(dir, file);
+}
+
+/**
+ * Checks, without writing it, that writeFileAtomic could write `file`: the target is resolved as
+ * it would be (a directory, FIFO, socket or device is refused), and the temporary it would write
+ * is created beside the target and removed at once, which tests the directory's permissions, a
+ * read-only file system and the length of both names. Any failure is ERR_BLASNET_IO naming `file`.
+ */
+export function checkWritable(file: string): void {
+  const { target } = resolveTarget(file);
+  const tmp = path.join(path.dirname(target), temporaryName(path.basename(target)));
+  try {
+    fs.closeSync(fs.openSync(tmp, 'wx', 0o600));
+  } catch (e) {
+    throw ioError(file, `cannot write: ${(e as Error).message}`, e);
+  }
+  try {
+    fs.unlinkSync(tmp);
+  } catch {
+    // Removed by someone else first.
+  }
 }
 
 /** Makes the rename durable. Filesystems that cannot flush a directory are fine: the rename stays atomic. */

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { BlasnetError, ErrorCode, rangeError } from '../errors';
+import { checkWritable } from './format';
 
 /** One file a command will write: the option that named it (for messages) and its path. */
 export interface OutputPath {
@@ -42,10 +43,11 @@ function sameFile(a: { key: string; id: string | null }, b: { key: string; id: s
 /**
  * Checks that every output can be written: distinct files (ERR_BLASNET_ARG_RANGE naming both
  * options), none of them a file the command reads (`inputs`: ERR_BLASNET_ARG_RANGE naming both),
- * each in an existing, writable directory and not itself a directory, FIFO, socket or device
- * (ERR_BLASNET_IO). Existing regular files are fine: they are replaced (a symbolic link to one
- * replaces its target). Two paths are one file when they resolve to it through symbolic links,
- * or are hard links of it.
+ * each in an existing, writable directory, not itself a directory, FIFO, socket or device, and
+ * with a name the file system takes, for the file and for the temporary a save writes beside it
+ * (checkWritable creates and removes that temporary) (ERR_BLASNET_IO). Existing regular files are
+ * fine: they are replaced (a symbolic link to one replaces its target). Two paths are one file
+ * when they resolve to it through symbolic links, or are hard links of it.
  */
 export function checkOutputPaths(outputs: readonly OutputPath[], inputs: readonly InputPath[] = []): void {
   const read = inputs.map((i) => ({ ...i, file: fileIdentity(i.path) }));
@@ -79,13 +81,26 @@ export function checkOutputPaths(outputs: readonly OutputPath[], inputs: readonl
     let target: fs.Stats | null = null;
     try {
       target = fs.statSync(abs);
-    } catch {
-      // Not there yet: it will be created.
+    } catch (e) {
+      // ENOENT: not there yet, it will be created. Anything else (a name too long for the file
+      // system, a loop of symbolic links, a directory that cannot be searched) would fail the save.
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENAMETOOLONG') {
+        throw new BlasnetError(ErrorCode.IO, `${option}: cannot write ${abs}: its name is too long for the file system ` +
+          `(${Buffer.byteLength(path.basename(abs))} bytes; most take at most 255)`);
+      }
+      if (err.code !== 'ENOENT') throw new BlasnetError(ErrorCode.IO, `${option}: cannot write ${abs}: ${err.message}`);
     }
     if (target?.isDirectory()) throw new BlasnetError(ErrorCode.IO, `${option}: ${abs} is a directory`);
     // Files are replaced atomically (saveModel refuses anything else), so a FIFO or a device
     // such as /dev/null is refused here too, before the work rather than after it.
     if (target && !target.isFile()) throw new BlasnetError(ErrorCode.IO, `${option}: ${abs} is not a regular file (a FIFO, socket or device)`);
+    // What the save will do, done once now: create its temporary beside the file, then remove it.
+    try {
+      checkWritable(abs);
+    } catch (e) {
+      throw new BlasnetError(ErrorCode.IO, `${option}: ${(e as Error).message}`);
+    }
   }
 }
 
