@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { activation, batchNorm, createOptimizer, dense, exportOnnx, readIdx, Rng, saveSafetensors, Sequential, writeIdx } from '../lib';
-import { crc32, decode, encode, FORMAT_VERSION, temporaryName } from '../lib/io/format';
+import { crc32, decode, encode, FORMAT_VERSION, temporaryName, writerNamespace } from '../lib/io/format';
 import { decodeModel, encodeModel, loadModel, saveModel } from '../lib/io/model-file';
 import { throwsCode } from './helpers';
 
@@ -228,23 +228,56 @@ describe('temporary files', () => {
     assert.ok(strays > 0, 'no run was killed mid-save');
   });
 
-  it('the next save removes only dead writers\' temporaries of the same file', async () => {
+  it('the next save removes the temporaries of dead writers of the same file in this PID namespace, at once', async () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'stale-'));
     const file = path.join(dir, 'm.blasnet');
     const dead = await deadPid();
+    const ns = writerNamespace();
+    assert.ok(ns !== null, 'this Linux process has a PID namespace and a boot id');
     const names = {
-      dead: `.m.blasnet.blasnet-tmp-${dead}-0a1b2c`,
+      dead: temporaryName('m.blasnet', dead, ns),
       oldStyle: `.m.blasnet.${dead}.1700000000000.k3j4.tmp`,
-      live: `.m.blasnet.blasnet-tmp-${process.ppid}-0a1b2c`,
-      own: `.m.blasnet.blasnet-tmp-${process.pid}-0a1b2c`,
-      other: `.n.blasnet.blasnet-tmp-${dead}-0a1b2c`,
+      live: temporaryName('m.blasnet', process.ppid, ns),
+      own: temporaryName('m.blasnet', process.pid, ns),
+      other: temporaryName('n.blasnet', dead, ns),
       unrelated: `.m.blasnet.blasnet-tmp-notes`,
     };
     for (const n of Object.values(names)) fs.writeFileSync(path.join(dir, n), 'x');
+    // The old style carries no namespace: it is removed once it is old as well.
+    fs.utimesSync(path.join(dir, names.oldStyle), new Date(Date.now() - 3600e3), new Date(Date.now() - 3600e3));
     saveModel(file, small());
     const left = new Set(fs.readdirSync(dir));
-    assert.ok(!left.has(names.dead) && !left.has(names.oldStyle));
+    assert.ok(!left.has(names.dead), 'the dead writer\'s temporary is still there');
+    assert.ok(!left.has(names.oldStyle), 'the old-style temporary is still there');
     for (const k of ['live', 'own', 'other', 'unrelated'] as const) assert.ok(left.has(names[k]), `${k} was removed`);
+  });
+
+  it('a temporary from another PID namespace, or without one, is removed only once it has not changed for 15 minutes', async () => {
+    // Two containers sharing a volume: a pid that cannot be signalled here may be a live writer there.
+    const dir = fs.mkdtempSync(path.join(tmp, 'foreign-'));
+    const file = path.join(dir, 'm.blasnet');
+    const dead = await deadPid();
+    const foreign = 'f0f0f0f0f0f0' === writerNamespace() ? '0f0f0f0f0f0f' : 'f0f0f0f0f0f0';
+    const names = {
+      freshForeign: temporaryName('m.blasnet', dead, foreign),
+      oldForeign: temporaryName('m.blasnet', dead, foreign),
+      // A live pid here means nothing for another namespace's writer: age alone decides.
+      oldForeignLivePid: temporaryName('m.blasnet', process.ppid, foreign),
+      // Temporaries of earlier releases name no namespace: a dead pid and an age are both needed.
+      freshUntagged: `.m.blasnet.blasnet-tmp-${dead}-0a1b2c3d4e5f`,
+      oldUntagged: `.m.blasnet.blasnet-tmp-${dead}-0a1b2c3d4e60`,
+      oldUntaggedLive: `.m.blasnet.blasnet-tmp-${process.ppid}-0a1b2c3d4e5f`,
+      almostOldForeign: temporaryName('m.blasnet', dead, foreign),
+    };
+    for (const n of Object.values(names)) fs.writeFileSync(path.join(dir, n), 'x');
+    const ago = (minutes: number) => new Date(Date.now() - minutes * 60e3);
+    for (const n of [names.oldForeign, names.oldForeignLivePid, names.oldUntagged, names.oldUntaggedLive]) fs.utimesSync(path.join(dir, n), ago(16), ago(16));
+    fs.utimesSync(path.join(dir, names.almostOldForeign), ago(14), ago(14));
+    saveModel(file, small());
+    const left = new Set(fs.readdirSync(dir));
+    for (const k of ['oldForeign', 'oldForeignLivePid', 'oldUntagged'] as const) assert.ok(!left.has(names[k]), `${k} was kept`);
+    for (const k of ['freshForeign', 'freshUntagged', 'oldUntaggedLive', 'almostOldForeign'] as const) assert.ok(left.has(names[k]), `${k} was removed`);
+    assert.equal(loadModel(file).model.params.length, small().params.length);
   });
 });
 
@@ -277,12 +310,13 @@ describe('long file names', () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'long-stale-'));
     const long = `${'\u00e9'.repeat(120)}.blasnet`;
     const dead = await deadPid();
-    const tmpName = temporaryName(long, dead);
+    const ns = writerNamespace();
+    const tmpName = temporaryName(long, dead, ns);
     assert.ok(Buffer.byteLength(tmpName) <= 255, `${Buffer.byteLength(tmpName)} bytes`);
     assert.ok(tmpName.startsWith(`.${'\u00e9'.repeat(90)}`), tmpName);
     // Two long names that share their first 240 bytes still have temporaries of their own.
     const sibling = `${'\u00e9'.repeat(120)}.other`;
-    const siblingTmp = temporaryName(sibling, dead);
+    const siblingTmp = temporaryName(sibling, dead, ns);
     assert.notEqual(tmpName.split('.blasnet-tmp-')[0], siblingTmp.split('.blasnet-tmp-')[0]);
     fs.writeFileSync(path.join(dir, tmpName), 'x');
     fs.writeFileSync(path.join(dir, siblingTmp), 'x');

@@ -394,14 +394,44 @@ export function decodeFile(file: string, check?: (doc: unknown) => void, prechec
 const TEMP_MARK = '.blasnet-tmp-';
 /** The longest file name, in bytes, that Linux's common file systems take: a temporary must fit too. */
 const NAME_MAX = 255;
-/** The most bytes after a temporary's stem: the mark, a pid of up to 10 digits, "-", a tag of 12 hex digits. */
-const TEMP_TAIL_MAX = TEMP_MARK.length + 10 + 1 + 12;
-/** What follows `<stem>.blasnet-tmp-` in a temporary's name: the writer's pid and a random tag. */
-const TEMP_TAIL = /^(\d+)-[0-9a-f]+$/;
+/** The most bytes after a temporary's stem: the mark, a pid of up to 10 digits, "-", a namespace of 12 hex digits, "-", a tag of 12. */
+const TEMP_TAIL_MAX = TEMP_MARK.length + 10 + 1 + 12 + 1 + 12;
+/**
+ * What follows `<stem>.blasnet-tmp-` in a temporary's name: the writer's pid, its PID namespace
+ * (absent in the temporaries of earlier releases, and where it cannot be known), a random tag.
+ */
+const TEMP_TAIL = /^(\d+)-(?:([0-9a-f]{12})-)?[0-9a-f]+$/;
 /** What follows `.<name>.` in the temporaries of releases before 0.2: pid, time, random tag. */
 const OLD_TEMP_TAIL = /^(\d+)\.\d+\.[0-9a-z]+\.tmp$/;
+/**
+ * How long a temporary whose writer's liveness cannot be known here must have gone unchanged
+ * before a save removes it. A live writer changes its temporary with every write and renames it
+ * right after the last one.
+ */
+const STALE_AFTER_MS = 15 * 60 * 1000;
 
 const hex12 = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 12);
+
+let namespace: string | null | undefined;
+
+/**
+ * This process's PID namespace on this boot of this machine, as 12 hex digits (a hash of the
+ * kernel's boot id and the namespace's inode), or null where /proc does not say. A pid means the
+ * same process only to writers with the same namespace: containers that share a volume, or
+ * machines that share a network file system, see each other's pids as unrelated numbers.
+ * @internal
+ */
+export function writerNamespace(): string | null {
+  if (namespace === undefined) {
+    try {
+      const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      namespace = hex12(`${boot} ${fs.readlinkSync('/proc/self/ns/pid')}`);
+    } catch {
+      namespace = null;
+    }
+  }
+  return namespace;
+}
 
 /**
  * The part of a temporary's name before `.blasnet-tmp-`: `.<name>`, or for a name too long to
@@ -424,12 +454,12 @@ function temporaryStem(base: string): string {
 }
 
 /**
- * The name of a temporary that `pid` writes before renaming it to `base`:
- * `.<base>.blasnet-tmp-<pid>-<random>`, at most 255 bytes (see temporaryStem).
+ * The name of a temporary that `pid` in PID namespace `ns` writes before renaming it to `base`:
+ * `.<base>.blasnet-tmp-<pid>-<ns>-<random>`, at most 255 bytes (see temporaryStem).
  * @internal
  */
-export function temporaryName(base: string, pid = process.pid): string {
-  return `${temporaryStem(base)}${TEMP_MARK}${pid}-${randomBytes(6).toString('hex')}`;
+export function temporaryName(base: string, pid = process.pid, ns = writerNamespace()): string {
+  return `${temporaryStem(base)}${TEMP_MARK}${pid}-${ns === null ? '' : `${ns}-`}${randomBytes(6).toString('hex')}`;
 }
 
 function processIsAlive(pid: number): boolean {
@@ -443,8 +473,25 @@ function processIsAlive(pid: number): boolean {
 }
 
 /**
+ * Whether a temporary that `pid` of namespace `ns` (null: not named) wrote is abandoned. In this
+ * namespace the pid decides: a live or reused pid keeps its file. From another namespace the
+ * pid says nothing here, so only a file unchanged for STALE_AFTER_MS is; a file that names no
+ * namespace needs both a pid not alive here and that age.
+ */
+function abandoned(file: string, pid: number, ns: string | null): boolean {
+  const own = writerNamespace();
+  if (ns !== null && ns === own) return pid !== process.pid && !processIsAlive(pid);
+  if (ns === null && (pid === process.pid || processIsAlive(pid))) return false;
+  try {
+    return Date.now() - fs.lstatSync(file).mtimeMs >= STALE_AFTER_MS;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Deletes the temporaries that earlier saves of `base` in `dir` left behind when their process
- * died mid-write. A temporary whose writer is still alive (or whose pid has been reused) is kept.
+ * died mid-write (see abandoned).
  */
 function removeStaleTemporaries(dir: string, base: string): void {
   let names: string[];
@@ -459,10 +506,10 @@ function removeStaleTemporaries(dir: string, base: string): void {
     if (name.startsWith(prefix)) m = TEMP_TAIL.exec(name.slice(prefix.length));
     else if (name.startsWith(`.${base}.`)) m = OLD_TEMP_TAIL.exec(name.slice(base.length + 2));
     if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid === process.pid || processIsAlive(pid)) continue;
+    const file = path.join(dir, name);
+    if (!abandoned(file, Number(m[1]), m[2] ?? null)) continue;
     try {
-      fs.unlinkSync(path.join(dir, name));
+      fs.unlinkSync(file);
     } catch {
       // Another save removed it first.
     }
@@ -504,13 +551,14 @@ function resolveTarget(file: string): { target: string; mode: number | null } {
 }
 
 /**
- * Writes `bytes` to `file` atomically: a temporary file `.<name>.blasnet-tmp-<pid>-<random>` in
- * the target's directory (a long name is shortened so that the temporary's stays within 255
+ * Writes `bytes` to `file` atomically: a temporary file `.<name>.blasnet-tmp-<pid>-<ns>-<random>`
+ * in the target's directory (a long name is shortened so that the temporary's stays within 255
  * bytes), written in full, flushed to disk, then renamed over the target, and the directory
  * flushed. A crash at any point leaves either the old file or the new one; a failure (disk full,
  * file size limit, any write error) leaves the old file untouched, removes the temporary and
  * throws ERR_BLASNET_IO. Temporaries left by writers that were killed are removed by the next
- * save of the same target.
+ * save of the same target: at once when the writer was in this PID namespace, otherwise once the
+ * file has not changed for 15 minutes (a pid from another container or machine cannot be checked).
  *
  * Only regular files are replaced. A symbolic link is followed and its target replaced (the link
  * stays); a directory, FIFO, socket or device fails with ERR_BLASNET_IO naming its kind, without
