@@ -12,7 +12,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { defaultBackend, getBackend, setDefaultBackend } from './backend/select';
-import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, loadMnistLike } from './data/idx';
+import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, loadMnistLike, readBytes } from './data/idx';
 import type { MnistLike } from './data/idx';
 import { trainTestSplit } from './data/split';
 import { readTable, TabularPreprocessor, takeRows } from './data/tabular';
@@ -751,13 +751,7 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
   setupBackend(o);
   let space = MLP_SPACE;
   if (o.space) {
-    let text: string;
-    try {
-      text = fs.readFileSync(o.space, 'utf8');
-    } catch (e) {
-      throw new BlasnetError(ErrorCode.IO, `search: cannot read --space ${o.space}: ${(e as Error).message}`);
-    }
-    space = spaceFromJSON(text);
+    space = spaceFromJSON(readBytes(o.space, 'search --space').toString('utf8'));
   }
   const label = labelColumns(o.label);
   const table = readCsv(o.csv, o);

@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { readIdx, writeIdx } from '../lib';
+import { csvLogger, dense, Matrix, readCsv, readIdx, readTable, Sequential, writeIdx } from '../lib';
 import { throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-data-files-'));
@@ -81,5 +81,81 @@ describe('data files: writes that fail', () => {
     // A new file took the name: a reader holding the old one kept reading complete data.
     assert.notEqual(fs.statSync(file).ino, inode);
     assert.deepEqual(temporaries(dir), []);
+  });
+});
+
+describe('data files: what is not a regular file', () => {
+  /** A directory holding a FIFO nobody writes to or reads from, `p`. */
+  function fifoDir(): string {
+    const dir = fs.mkdtempSync(path.join(tmp, 'fifo-'));
+    execFileSync('mkfifo', [path.join(dir, 'p')]);
+    return dir;
+  }
+  const J = JSON.stringify;
+  const fitWith = (callback: string) => `const m = new b.Sequential({ inputSize: 2, seed: 1, backend: 'js', layers: [b.dense(1)] });
+    m.compile({ loss: 'mse', optimizer: { name: 'sgd', lr: 0.1 } });
+    m.fit(new b.Matrix(new Float32Array(8), 4, 2), new Float32Array(4), { epochs: 1, batchSize: 4, callbacks: [${callback}] })`;
+  const cases: [string, (dir: string) => string][] = [
+    ['readIdx', (d) => `b.readIdx(${J(`${d}/p`)})`],
+    ['readCsv', (d) => `b.readCsv(${J(`${d}/p`)})`],
+    ['readTable', (d) => `b.readTable(${J(`${d}/p`)})`],
+    ['loadMnistLike', (d) => `const fs = require('fs'); fs.renameSync(${J(`${d}/p`)}, ${J(`${d}/train-images-idx3-ubyte`)});
+      fs.writeFileSync(${J(`${d}/train-labels-idx1-ubyte`)}, Buffer.from([0, 0, 8, 1, 0, 0, 0, 1, 0])); b.loadMnistLike(${J(d)})`],
+    ['writeIdx', (d) => `b.writeIdx(${J(`${d}/p`)}, new Uint8Array(4))`],
+    ['csvLogger', (d) => `b.csvLogger(${J(`${d}/p`)})`],
+    ['csvLogger (append)', (d) => `b.csvLogger(${J(`${d}/p`)}, { append: true })`],
+    // A regular file when the logger was made, a FIFO when training starts.
+    ['csvLogger at onTrainBegin', (d) => `const fs = require('fs'); fs.writeFileSync(${J(`${d}/q`)}, '');
+      const logger = b.csvLogger(${J(`${d}/q`)}); fs.unlinkSync(${J(`${d}/q`)}); fs.renameSync(${J(`${d}/p`)}, ${J(`${d}/q`)});
+      ${fitWith('logger')}`],
+  ];
+  for (const [what, code] of cases) {
+    it(`${what} refuses a FIFO at once with ERR_BLASNET_IO naming it`, function () {
+      this.timeout(30000);
+      const dir = fifoDir();
+      const r = inChild(code(dir), { timeoutMs: 10000 });
+      assert.ok(!r.hung, `hung (killed after ${r.ms} ms)`);
+      assert.equal(r.code, 'ERR_BLASNET_IO', JSON.stringify(r));
+      assert.ok(/FIFO/.test(r.message ?? ''), r.message);
+      assert.ok((r.ms as number) < 8000);
+    });
+  }
+
+  it('readIdx, readCsv, readTable and loadMnistLike refuse /dev/zero at once, without reading it', function () {
+    this.timeout(60000);
+    const dir = fs.mkdtempSync(path.join(tmp, 'zero-'));
+    fs.symlinkSync('/dev/zero', path.join(dir, 'train-images-idx3-ubyte'));
+    fs.symlinkSync('/dev/zero', path.join(dir, 'train-labels-idx1-ubyte'));
+    // Under a 2 GB address-space limit: reading the device until memory runs out would abort instead.
+    for (const code of [`b.readIdx('/dev/zero')`, `b.readCsv('/dev/zero')`, `b.readTable('/dev/zero')`, `b.loadMnistLike(${J(dir)})`]) {
+      const r = inChild(code, { shellPrefix: 'ulimit -v 4000000;', timeoutMs: 20000 });
+      assert.ok(!r.hung, `${code} hung`);
+      assert.equal(r.code, 'ERR_BLASNET_IO', `${code}: ${JSON.stringify(r)}`);
+      assert.ok(r.message?.includes('character device'), r.message);
+    }
+  });
+
+  it('a directory is ERR_BLASNET_IO naming it, for readers and writers', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'dir-'));
+    throwsCode(() => readIdx(dir), 'ERR_BLASNET_IO', undefined, 'directory');
+    throwsCode(() => readCsv(dir), 'ERR_BLASNET_IO', undefined, 'directory');
+    throwsCode(() => readTable(dir), 'ERR_BLASNET_IO', undefined, 'directory');
+    throwsCode(() => writeIdx(dir, Uint8Array.of(1)), 'ERR_BLASNET_IO', undefined, 'directory');
+    throwsCode(() => csvLogger(dir), 'ERR_BLASNET_IO', undefined, 'directory');
+    assert.ok(fs.statSync(dir).isDirectory());
+  });
+
+  it('csvLogger still writes a regular file, through a symbolic link too', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'logger-'));
+    const real = path.join(dir, 'h.csv');
+    fs.symlinkSync('h.csv', path.join(dir, 'link.csv'));
+    const m = new Sequential({ inputSize: 2, seed: 1, backend: 'js', layers: [dense(1)] });
+    m.compile({ loss: 'mse', optimizer: { name: 'sgd', lr: 0.1 } });
+    const x = new Matrix(new Float32Array(8), 4, 2);
+    m.fit(x, new Float32Array(4), { epochs: 2, batchSize: 4, callbacks: [csvLogger(path.join(dir, 'link.csv'))] });
+    assert.deepEqual(fs.readFileSync(real, 'utf8').trim().split('\n').map((l) => l.split(',')[0]), ['epoch', '1', '2']);
+    m.fit(x, new Float32Array(4), { epochs: 1, batchSize: 4, callbacks: [csvLogger(real, { append: true })] });
+    assert.deepEqual(fs.readFileSync(real, 'utf8').trim().split('\n').map((l) => l.split(',')[0]), ['epoch', '1', '2', '1']);
+    assert.ok(fs.lstatSync(path.join(dir, 'link.csv')).isSymbolicLink());
   });
 });

@@ -1,9 +1,9 @@
 /**
- * The files `blasnet train` writes, under the ways a run can end badly: output names the file
- * system cannot take, refused before training.
+ * The files the command line reads and writes, under the ways a run can end badly: output names
+ * the file system cannot take, refused before training; inputs that are not regular files.
  */
 import { strict as assert } from 'assert';
-import { spawnSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -52,6 +52,26 @@ describe('blasnet train: output names', () => {
       assert.match(r.stderr, new RegExp(`${option}.*too long.*ERR_BLASNET_IO`, 's'));
       assert.equal(r.stdout, '', 'nothing was trained');
       assert.deepEqual(fs.readdirSync(dir), ['t.csv']);
+    }
+  });
+});
+
+describe('blasnet: inputs that are not regular files', () => {
+  it('a FIFO as --csv, --space or --model is refused at once with ERR_BLASNET_IO', function () {
+    this.timeout(60000);
+    const dir = tableDir('fifo');
+    execFileSync('mkfifo', [path.join(dir, 'p')]);
+    const cases = [
+      ['train', '--csv', 'p', '--label', 'label', '--out', 'o.blasnet'],
+      ['search', '--csv', 't.csv', '--label', 'label', '--space', 'p', '--trials', '1'],
+      ['evaluate', '--model', 'p'],
+    ];
+    for (const args of cases) {
+      const started = Date.now();
+      const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: 15000, killSignal: 'SIGKILL' });
+      assert.ok(!r.error, `${args.join(' ')} hung (killed after ${Date.now() - started} ms)`);
+      assert.equal(r.status, 1, `${args.join(' ')}: ${r.stdout}`);
+      assert.match(r.stderr, /p: cannot read: it is a FIFO, not a regular file \(ERR_BLASNET_IO\)/, args.join(' '));
     }
   });
 });

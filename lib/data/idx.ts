@@ -10,7 +10,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { adviseLargeBuffer, LARGE_BUFFER_BYTES, largeFloat32Array } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { writeFileAtomic } from '../io/format';
+import { openRegularFile, writeFileAtomic } from '../io/format';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import { bool, options as checkOptions, show } from './check';
@@ -58,7 +58,11 @@ function dataError(source: string, message: string): BlasnetError {
   return new BlasnetError(ErrorCode.DATA, `${source}: ${message}`);
 }
 
-/** Reads a whole file; a missing or unreadable file is ERR_BLASNET_IO naming the path. */
+/**
+ * Reads a whole file; a missing or unreadable file, or one that is not a regular file (a FIFO,
+ * which would block until a writer comes, or a device such as /dev/zero, which never ends), is
+ * ERR_BLASNET_IO naming the path.
+ */
 export function readBytes(file: string, fn: string): Buffer {
   if (typeof file !== 'string' || file === '') {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a file path (non-empty string) but received ${show(file)}`);
@@ -66,26 +70,45 @@ export function readBytes(file: string, fn: string): Buffer {
   try {
     return readWhole(file);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.message;
-    throw new BlasnetError(ErrorCode.IO, `${fn}: cannot read ${file}: ${why}`);
+    const err = ((e as { cause?: unknown }).cause ?? e) as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') throw new BlasnetError(ErrorCode.IO, `${fn}: cannot read ${file}: no such file`);
+    throw new BlasnetError(ErrorCode.IO, e instanceof BlasnetError ? `${fn}: ${e.message}` : `${fn}: cannot read ${file}: ${err.message}`);
   }
 }
 
-/** fs.readFileSync, except that a large regular file is read into memory advised for huge pages. */
+/** The largest file read whole, as fs.readFileSync allows. */
+const MAX_FILE_BYTES = 2 ** 31 - 1;
+
+/**
+ * The bytes of a regular file (openRegularFile refuses anything else), a large one in memory
+ * advised for huge pages; a file that grows while it is read is read to its end, as
+ * fs.readFileSync would.
+ */
 function readWhole(file: string): Buffer {
-  const fd = fs.openSync(file, 'r');
+  const { fd, size } = openRegularFile(file);
   try {
-    const stat = fs.fstatSync(fd);
-    const size = stat.size;
-    if (!stat.isFile() || size < LARGE_BUFFER_BYTES || size > 2 ** 31 - 1) return fs.readFileSync(fd);
-    const bytes = new Uint8Array(size);
-    adviseLargeBuffer(bytes);
+    if (size > MAX_FILE_BYTES) throw new Error(`it is ${size} bytes, more than the ${MAX_FILE_BYTES} read at once`);
+    let bytes: Uint8Array;
+    if (size < LARGE_BUFFER_BYTES) {
+      bytes = Buffer.allocUnsafe(size);
+    } else {
+      bytes = new Uint8Array(size);
+      adviseLargeBuffer(bytes);
+    }
     let got = 0;
     for (let n = 1; got < size && n > 0; got += n) n = fs.readSync(fd, bytes, got, size - got, got);
-    // A file that grew while it was read is read again whole, as readFileSync would have.
-    if (got === size && fs.readSync(fd, new Uint8Array(1), 0, 1, size) > 0) return fs.readFileSync(file);
-    return Buffer.from(bytes.buffer, 0, got);
+    const head = Buffer.from(bytes.buffer, bytes.byteOffset, got);
+    if (got < size) return head;
+    const rest: Buffer[] = [];
+    for (let total = got; ;) {
+      const piece = Buffer.allocUnsafe(64 * 1024);
+      const n = fs.readSync(fd, piece, 0, piece.length, total);
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_FILE_BYTES) throw new Error(`it grew past the ${MAX_FILE_BYTES} bytes read at once while it was read`);
+      rest.push(piece.subarray(0, n));
+    }
+    return rest.length === 0 ? head : Buffer.concat([head, ...rest]);
   } finally {
     fs.closeSync(fd);
   }

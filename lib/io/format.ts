@@ -318,7 +318,8 @@ export function decode(bytes: Buffer, file = 'buffer', check?: (doc: unknown) =>
   return fillTensors(header, bytes.subarray(layout.payloadStart), bytes.readUInt32LE(20), file);
 }
 
-function kindOf(st: fs.Stats): string {
+/** What a file that is not a regular file is, for messages: 'directory', 'FIFO', 'character device'... @internal */
+export function kindOf(st: fs.Stats): string {
   if (st.isDirectory()) return 'directory';
   if (st.isFIFO()) return 'FIFO';
   if (st.isSocket()) return 'socket';
@@ -348,6 +349,39 @@ export function openRegularFile(file: string): { fd: number; size: number } {
   } catch (e) {
     fs.closeSync(fd);
     throw e instanceof BlasnetError ? e : ioError(file, `cannot read: ${(e as Error).message}`, e);
+  }
+}
+
+/**
+ * Opens `file` to append to it (created when missing, emptied first when `truncate`) and returns
+ * its descriptor (the caller closes it) and its size. Only a regular file is opened for writing,
+ * a symbolic link to one followed: a directory, FIFO (whose open or write would block until a
+ * reader came), socket or device is refused. Every failure is ERR_BLASNET_IO naming the file.
+ */
+export function openRegularFileForAppend(file: string, truncate = false): { fd: number; size: number } {
+  const refuse = (st: fs.Stats) => ioError(file, `cannot write: it is a ${kindOf(st)}, not a regular file`);
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw refuse(st);
+  } catch (e) {
+    if (e instanceof BlasnetError) throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(file, `cannot write: ${(e as Error).message}`, e);
+  }
+  let fd: number;
+  try {
+    // Non-blocking, so that a FIFO put there since the check fails to open (no reader) or is refused below.
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NONBLOCK, 0o666);
+  } catch (e) {
+    throw ioError(file, `cannot write: ${(e as Error).message}`, e);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw refuse(st);
+    if (truncate && st.size > 0) fs.ftruncateSync(fd, 0);
+    return { fd, size: truncate ? 0 : st.size };
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e instanceof BlasnetError ? e : ioError(file, `cannot write: ${(e as Error).message}`, e);
   }
 }
 

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { kindOf, openRegularFileForAppend } from '../io/format';
 import { saveModel } from '../io/model-file';
 import type { ModelExtras } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
@@ -246,35 +247,53 @@ export function terminateOnNaN(): Callback {
 /**
  * Appends one CSV row per epoch (epoch, loss, metrics, validation, lr, time) to `path`. The epoch
  * column is 1-based, as progressBar prints it and modelCheckpoint names files ("epoch 3/10" is
- * row epoch=3); the logs callbacks receive keep PyTorch's and Keras's 0-based index.
+ * row epoch=3); the logs callbacks receive keep PyTorch's and Keras's 0-based index. The file is
+ * emptied when training begins (kept, with `append`). Only a regular file (or a symbolic link to
+ * one) is written: a directory, FIFO, socket or device is ERR_BLASNET_IO naming it, here and at
+ * every write, as is any write that fails.
  */
 export function csvLogger(path: string, options: { append?: boolean } = {}): Callback {
   pathArg('csvLogger', path);
   options = optionsArg('csvLogger', options, { append: true });
   const append = flag('csvLogger', 'append', options.append);
-  let keys: string[] | null = null;
-  // A file that cannot be written is ERR_BLASNET_IO, naming it.
-  const io = (write: () => void) => {
+  const fail = (e: unknown): never => {
+    throw new BlasnetError(ErrorCode.IO, `csvLogger: ${(e as Error).message}`);
+  };
+  // Appends `text` (a header first when the file is empty, or always without `append`).
+  const write = (text: string, header: string | null, truncate = false) => {
+    let opened: { fd: number; size: number } | undefined;
     try {
-      write();
+      opened = openRegularFileForAppend(path, truncate);
+      const out = `${header !== null && (!append || opened.size === 0) ? header : ''}${text}`;
+      if (out !== '') fs.writeSync(opened.fd, out);
     } catch (e) {
-      throw new BlasnetError(ErrorCode.IO, `csvLogger: cannot write ${path}: ${(e as Error).message}`);
+      fail(e);
+    } finally {
+      if (opened) fs.closeSync(opened.fd);
     }
   };
+  let found: fs.Stats | null = null;
+  try {
+    found = fs.statSync(path);
+  } catch {
+    // Not there yet; any other failure is the first write's to report.
+  }
+  if (found && !found.isFile()) fail(new Error(`${path}: cannot write: it is a ${kindOf(found)}, not a regular file`));
+  let keys: string[] | null = null;
   return {
     rootOnly: true,
     onTrainBegin() {
       keys = null;
-      if (!append) io(() => fs.writeFileSync(path, ''));
+      write('', null, !append);
     },
     onEpochEnd(logs) {
+      let header: string | null = null;
       if (!keys) {
-        const k = Object.keys(logs);
-        keys = k;
-        if (!append || !fs.existsSync(path) || fs.statSync(path).size === 0) io(() => fs.appendFileSync(path, `${k.join(',')}\n`));
+        keys = Object.keys(logs);
+        header = `${keys.join(',')}\n`;
       }
-      const row = (keys as string[]).map((k) => (k === 'epoch' ? String(logs.epoch + 1) : logs[k] === undefined ? '' : String(logs[k]))).join(',');
-      io(() => fs.appendFileSync(path, `${row}\n`));
+      const row = keys.map((k) => (k === 'epoch' ? String(logs.epoch + 1) : logs[k] === undefined ? '' : String(logs[k]))).join(',');
+      write(`${row}\n`, header);
     },
   };
 }
