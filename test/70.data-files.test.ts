@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { csvLogger, dense, Matrix, readCsv, readIdx, readTable, Sequential, writeIdx } from '../lib';
 import { throwsCode } from './helpers';
 
@@ -157,5 +158,57 @@ describe('data files: what is not a regular file', () => {
     m.fit(x, new Float32Array(4), { epochs: 1, batchSize: 4, callbacks: [csvLogger(real, { append: true })] });
     assert.deepEqual(fs.readFileSync(real, 'utf8').trim().split('\n').map((l) => l.split(',')[0]), ['epoch', '1', '2', '1']);
     assert.ok(fs.lstatSync(path.join(dir, 'link.csv')).isSymbolicLink());
+  });
+});
+
+describe('data files: gzip that inflates past what it declares', () => {
+  /** gzip members, one after another: an IDX header, then `mb` MB of zeros in members of 16 MB (about 16 KB each, compressed). */
+  function bomb(header: Buffer, mb: number): Buffer {
+    const zeros = zlib.gzipSync(Buffer.alloc(16 << 20), { level: 9 });
+    return Buffer.concat([zlib.gzipSync(header), ...Array.from({ length: Math.ceil(mb / 16) }, () => zeros)]);
+  }
+
+  it('a header declaring 10 labels before 512 MB of zeros is ERR_BLASNET_DATA naming the file and sizes, without inflating it all', function () {
+    this.timeout(60000);
+    const file = path.join(tmp, 'bomb-idx1-ubyte.gz');
+    fs.writeFileSync(file, bomb(Buffer.from([0, 0, 8, 1, 0, 0, 0, 10]), 512));
+    assert.ok(fs.statSync(file).size < 1 << 20);
+    const r = inChild(`b.readIdx(${JSON.stringify(file)})`);
+    assert.equal(r.code, 'ERR_BLASNET_DATA', JSON.stringify(r));
+    assert.ok(r.message?.includes(file), r.message);
+    assert.match(r.message ?? '', /more than the 18 bytes/);
+  });
+
+  it('the same bound holds for parseIdx and loadMnistLike, and peak memory stays far below the inflated size', function () {
+    this.timeout(60000);
+    const dir = fs.mkdtempSync(path.join(tmp, 'bomb-set-'));
+    fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte.gz'), bomb(Buffer.from([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4]), 512));
+    fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), Buffer.from([0, 0, 8, 1, 0, 0, 0, 1, 3]));
+    const script = `const fs = require('fs'); const out = {};
+      for (const [k, f] of [['load', () => b.loadMnistLike(${JSON.stringify(dir)})],
+        ['parse', () => b.parseIdx(fs.readFileSync(${JSON.stringify(path.join(dir, 'train-images-idx3-ubyte.gz'))}))]]) {
+        try { f(); out[k] = 'returned'; } catch (e) { out[k] = e.code + ' ' + e.message; }
+      }
+      out.maxRssMb = process.resourceUsage().maxRSS / 1024;
+      throw Object.assign(new Error(JSON.stringify(out)), { code: 'RESULT' })`;
+    const r = inChild(script);
+    assert.equal(r.code, 'RESULT', JSON.stringify(r));
+    const out = JSON.parse(r.message as string) as { load: string; parse: string; maxRssMb: number };
+    assert.match(out.load, /^ERR_BLASNET_DATA .*train-images-idx3-ubyte\.gz.*more than the 20 bytes/);
+    assert.match(out.parse, /^ERR_BLASNET_DATA .*more than the 20 bytes/);
+    // 512 MB inflated whole, then joined, took over 1 GB.
+    assert.ok(out.maxRssMb < 300, `peak RSS ${out.maxRssMb} MB`);
+  });
+
+  it('gzip IDX files of every size still decode exactly; a wrong magic is found from the first bytes', () => {
+    for (const n of [0, 1, 10, 70000, 300000]) {
+      const data = Uint8Array.from({ length: n }, (_, i) => (i * 7919) % 251);
+      const file = path.join(tmp, `round-${n}.idx.gz`);
+      writeIdx(file, data, [n], { gzip: true });
+      assert.deepEqual(readIdx(file).data, data);
+    }
+    const wrong = path.join(tmp, 'wrong-magic.gz');
+    fs.writeFileSync(wrong, bomb(Buffer.from([0x50, 0x4b, 3, 4]), 64));
+    throwsCode(() => readIdx(wrong), 'ERR_BLASNET_DATA', undefined, 'wrong magic');
   });
 });

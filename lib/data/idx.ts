@@ -5,6 +5,7 @@
  * uint32 sizes, then the values, big-endian, in row-major order. Files may be gzip-compressed
  * (recognised by their 1f 8b magic, whatever their name).
  */
+import { constants as bufferConstants } from 'buffer';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
@@ -114,9 +115,66 @@ function readWhole(file: string): Buffer {
   }
 }
 
-/** The bytes themselves, or their gunzipped content when they start with the gzip magic 1f 8b. */
+/**
+ * The most a look at the start of gzip data inflates. A compressed byte inflates to at most about
+ * 1 KB (deflate's 1032:1), so between a prefix that gives less than the longest IDX header
+ * (4 + 4 x 255 bytes) and one that gives more than this there is always one that gives a header
+ * and not more.
+ */
+const HEAD_BYTES = 64 * 1024;
+
+function gzipError(source: string, e: unknown): BlasnetError {
+  return dataError(source, `corrupt or truncated gzip data (${(e as Error).message})`);
+}
+
+/** The bytes an IDX header needs, judged from what of it is there: 4 until its dimension count is known. */
+function headerNeeds(head: Uint8Array): number {
+  return head.length >= 4 && head[0] === 0 && head[1] === 0 ? 4 + 4 * head[3] : 4;
+}
+
+/**
+ * The start of gzip data inflated: at least the IDX header it begins with (or all there is), at
+ * most HEAD_BYTES. Prefixes of the compressed bytes are inflated, longer while they give less
+ * than the header, shorter when they give more than HEAD_BYTES.
+ */
+function inflateHead(bytes: Uint8Array, source: string): Buffer {
+  const options = { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: HEAD_BYTES };
+  // Inflating bytes[0, lo) gave too little; bytes[0, hi) too much (hi past the end: not seen yet).
+  let lo = 0;
+  let hi = bytes.length + 1;
+  let k = Math.min(bytes.length, 1024);
+  for (;;) {
+    let head: Buffer | null = null;
+    try {
+      head = zlib.gunzipSync(bytes.subarray(0, k), options);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw gzipError(source, e);
+    }
+    if (head === null) hi = k;
+    else if (head.length >= headerNeeds(head) || k === bytes.length) return head;
+    else lo = k;
+    const next = hi > bytes.length ? Math.min(bytes.length, 2 * k) : Math.floor((lo + hi) / 2);
+    if (next <= lo || next >= hi) throw dataError(source, `no IDX header within the first ${HEAD_BYTES} bytes the gzip data inflates to`);
+    k = next;
+  }
+}
+
+/**
+ * The bytes themselves, or their gunzipped content when they start with the gzip magic 1f 8b.
+ * The IDX header is inflated first, and the rest only up to the size it declares: data that
+ * inflates past it (a small file that would fill memory) is ERR_BLASNET_DATA before it does.
+ */
 function maybeGunzip(bytes: Uint8Array, source: string): Uint8Array {
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  const head = inflateHead(bytes, source);
+  const type = BY_CODE.get(head[2]);
+  const header = headerNeeds(head);
+  // Not a whole, known IDX header: decodeIdx says what is wrong from these bytes alone.
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0 || type === undefined || head.length < header) return head;
+  const dims = Array.from({ length: head[3] }, (_, i) => new DataView(head.buffer, head.byteOffset + 4 + 4 * i, 4).getUint32(0, false));
+  const total = header + dims.reduce((a, d) => a * d, 1) * IDX_TYPES[type].size;
+  const what = `dims [${dims.join(', ')}] of ${type}`;
+  if (total >= bufferConstants.MAX_LENGTH) throw dataError(source, `${what} declare ${total} bytes, more than this process can hold`);
   try {
     // In zlib's 16 KB pieces, joined at the end. Inflating into one buffer of the size the gzip
     // trailer records loaded Fashion-MNIST's training set about 0.1 s faster, but the pieces,
@@ -124,9 +182,12 @@ function maybeGunzip(bytes: Uint8Array, source: string): Uint8Array {
     // batches and workspaces) reuse it. Without them those took about 2,300 more page faults,
     // 27 ms on a VM where a fault costs 11-15 us, and a one-epoch fit ran 6.7% over a steady
     // epoch instead of 3.2% (bench/RESULTS.md, run X).
-    return zlib.gunzipSync(bytes);
+    return zlib.gunzipSync(bytes, { maxOutputLength: total + 1 });
   } catch (e) {
-    throw dataError(source, `corrupt or truncated gzip data (${(e as Error).message})`);
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw dataError(source, `the gzip data inflates to more than the ${total} bytes its header declares (${what}: ${header} bytes of header, ${total - header} of data); stopped there`);
+    }
+    throw gzipError(source, e);
   }
 }
 
