@@ -18,7 +18,7 @@ import { trainTestSplit } from './data/split';
 import { readTable, TabularPreprocessor, takeRows } from './data/tabular';
 import type { Table, Task } from './data/tabular';
 import { BlasnetError, ErrorCode } from './errors';
-import { writeFileAtomic } from './io/format';
+import { pendingFile, writeFileAtomic } from './io/format';
 import { loadModel, saveModel } from './io/model-file';
 import { checkOutputPaths, commandInputs } from './io/paths';
 import type { LoadedModel } from './io/model-file';
@@ -455,63 +455,74 @@ async function train(o: TrainOptions): Promise<void> {
     ? { name: 'oneCycle' as const, maxLr: o.lr, totalSteps: epochs * Math.ceil(Math.ceil(trainRows / (comm?.size ?? 1)) / batchSize) }
     : scheduleFor(scheduleName, epochs);
   const diagnostics = files.diagnostics ? diagnosticsLogger() : null;
-  const callbacks = [progressBar({ quiet: o.quiet }), csvLogger(files.history), ...(diagnostics ? [diagnostics] : [])];
-  if (patience > 0 && valRows > 0) callbacks.push(earlyStopping({ monitor: 'valLoss', patience, restoreBestWeights: true }));
-  const fitOptions = {
-    epochs,
-    batchSize,
-    seed: o.seed,
-    ...(d.val ? { validationData: d.val } : validationSplit > 0 ? { validationSplit } : {}),
-    ...(schedule ? { schedule, scheduleEvery: scheduleName === 'onecycle' ? 'step' as const : 'epoch' as const } : {}),
-    ...(o.classWeight === 'balanced' ? { classWeight: 'balanced' as const } : {}),
-    callbacks,
-    checks: o.checks && !o.quiet && root,
-  };
-  const history = comm ? fitDistributed(model, d.x, d.y, { ...fitOptions, communicator: comm }) : model.fit(d.x, d.y, fitOptions);
-  // The ranks end with the same weights: the others leave the test, the files and the JSON line to rank 0.
-  if (!root) return;
-  if (history.diverged) {
-    throw new BlasnetError(ErrorCode.DIVERGED, `training ${history.stopReason}; no model was written (--out ${files.model})`);
-  }
-  const test = model.evaluate(d.test.x, d.test.y);
-  const r = report(d.task, model, d.test.x, d.test.y, d);
-  const seconds = (Date.now() - started) / 1000;
-  saveModel(files.model, model, {
-    optimizer: model.optimizer?.state(),
-    ...(d.preprocessor ? { preprocessing: d.preprocessor } : {}),
-    metadata: {
-      source: d.source, task: d.task, loss, epochs: history.epochs.length, batchSize, seed: o.seed, testLoss: test.loss, ...r.figures,
-      seconds, backend: b.name, trainedAt: new Date().toISOString(), classNames: d.classNames ?? null,
-    },
-  });
-  say(`test set (${d.test.x.rows} rows):\n${r.text}`);
-  // A regression's loss is the training loss, on the standardised targets, unlike the report's figures.
-  const lossNote = !classification && d.preprocessor?.task === 'regression' ? ` (${loss} on the standardised targets)` : '';
-  say(`test loss ${test.loss.toFixed(4)}${lossNote}${classification ? `  test accuracy ${test.accuracy.toFixed(4)}` : ''}  (${history.epochs.length} epochs; training and test ${seconds.toFixed(1)} s)`);
-  const title = `${[d.x.cols, ...hidden, d.outputs].join('-')} ${o.activation} MLP on ${d.source} (${b.name} backend)`;
-  const written = [`model written to ${path.resolve(files.model)}`, `history in ${path.resolve(files.history)}`];
+  // The history is written beside its file and takes its place only once the model is written,
+  // so that a run that fails, diverges or is killed leaves the model and history of the run
+  // before together.
+  const pendingHistory = root ? pendingFile(files.history) : null;
   try {
-    const curves = await writeLearningCurves(history, files.curves, { title });
-    written.push(`learning curves in ${path.resolve(curves.svg)} and .png`);
-    if (files.confusion && r.confusion && r.names) {
-      const cm = await writeConfusionMatrix(r.confusion, r.names, files.confusion, { title: `Confusion matrix on the test set of ${d.source}` });
-      written.push(`confusion matrix in ${path.resolve(cm.svg)} and .png`);
+    const callbacks = [progressBar({ quiet: o.quiet }), csvLogger(pendingHistory?.path ?? files.history), ...(diagnostics ? [diagnostics] : [])];
+    if (patience > 0 && valRows > 0) callbacks.push(earlyStopping({ monitor: 'valLoss', patience, restoreBestWeights: true }));
+    const fitOptions = {
+      epochs,
+      batchSize,
+      seed: o.seed,
+      ...(d.val ? { validationData: d.val } : validationSplit > 0 ? { validationSplit } : {}),
+      ...(schedule ? { schedule, scheduleEvery: scheduleName === 'onecycle' ? 'step' as const : 'epoch' as const } : {}),
+      ...(o.classWeight === 'balanced' ? { classWeight: 'balanced' as const } : {}),
+      callbacks,
+      checks: o.checks && !o.quiet && root,
+    };
+    const history = comm ? fitDistributed(model, d.x, d.y, { ...fitOptions, communicator: comm }) : model.fit(d.x, d.y, fitOptions);
+    // The ranks end with the same weights: the others leave the test, the files and the JSON line to rank 0.
+    if (!root) return;
+    if (history.diverged) {
+      throw new BlasnetError(ErrorCode.DIVERGED, `training ${history.stopReason}; no model was written (--out ${files.model})`);
     }
-    if (diagnostics && files.diagnostics) {
-      const dg = await writeDiagnostics(diagnostics.data, files.diagnostics, { title: `Training diagnostics: ${title}` });
-      written.push(`diagnostics in ${path.resolve(dg.svg)} and .png`);
+    const test = model.evaluate(d.test.x, d.test.y);
+    const r = report(d.task, model, d.test.x, d.test.y, d);
+    const seconds = (Date.now() - started) / 1000;
+    saveModel(files.model, model, {
+      optimizer: model.optimizer?.state(),
+      ...(d.preprocessor ? { preprocessing: d.preprocessor } : {}),
+      metadata: {
+        source: d.source, task: d.task, loss, epochs: history.epochs.length, batchSize, seed: o.seed, testLoss: test.loss, ...r.figures,
+        seconds, backend: b.name, trainedAt: new Date().toISOString(), classNames: d.classNames ?? null,
+      },
+    });
+    pendingHistory?.commit();
+    say(`test set (${d.test.x.rows} rows):\n${r.text}`);
+    // A regression's loss is the training loss, on the standardised targets, unlike the report's figures.
+    const lossNote = !classification && d.preprocessor?.task === 'regression' ? ` (${loss} on the standardised targets)` : '';
+    say(`test loss ${test.loss.toFixed(4)}${lossNote}${classification ? `  test accuracy ${test.accuracy.toFixed(4)}` : ''}  (${history.epochs.length} epochs; training and test ${seconds.toFixed(1)} s)`);
+    const title = `${[d.x.cols, ...hidden, d.outputs].join('-')} ${o.activation} MLP on ${d.source} (${b.name} backend)`;
+    const written = [`model written to ${path.resolve(files.model)}`, `history in ${path.resolve(files.history)}`];
+    try {
+      const curves = await writeLearningCurves(history, files.curves, { title });
+      written.push(`learning curves in ${path.resolve(curves.svg)} and .png`);
+      if (files.confusion && r.confusion && r.names) {
+        const cm = await writeConfusionMatrix(r.confusion, r.names, files.confusion, { title: `Confusion matrix on the test set of ${d.source}` });
+        written.push(`confusion matrix in ${path.resolve(cm.svg)} and .png`);
+      }
+      if (diagnostics && files.diagnostics) {
+        const dg = await writeDiagnostics(diagnostics.data, files.diagnostics, { title: `Training diagnostics: ${title}` });
+        written.push(`diagnostics in ${path.resolve(dg.svg)} and .png`);
+      }
+    } catch (e) {
+      // The plotting packages are optional; without them the model and history still count.
+      if ((e as { code?: string }).code !== ErrorCode.DEPENDENCY) throw e;
+      process.stderr.write(`blasnet: no pictures drawn: ${(e as Error).message}\n`);
     }
-  } catch (e) {
-    // The plotting packages are optional; without them the model and history still count.
-    if ((e as { code?: string }).code !== ErrorCode.DEPENDENCY) throw e;
-    process.stderr.write(`blasnet: no pictures drawn: ${(e as Error).message}\n`);
+    say(`${written.join('; ')}`);
+    // The last line is machine-readable for scripts and benchmarks.
+    process.stdout.write(`${JSON.stringify({
+      task: d.task, testLoss: test.loss, ...(classification ? { testAccuracy: test.accuracy } : {}), ...withoutAccuracy(r.figures),
+      seconds, epochs: history.epochs.length, backend: b.name, ...(comm ? { ranks: comm.size } : {}),
+    })}\n`);
+
+  } finally {
+    // Nothing once the history is in place.
+    pendingHistory?.discard();
   }
-  say(`${written.join('; ')}`);
-  // The last line is machine-readable for scripts and benchmarks.
-  process.stdout.write(`${JSON.stringify({
-    task: d.task, testLoss: test.loss, ...(classification ? { testAccuracy: test.accuracy } : {}), ...withoutAccuracy(r.figures),
-    seconds, epochs: history.epochs.length, backend: b.name, ...(comm ? { ranks: comm.size } : {}),
-  })}\n`);
 }
 
 interface ModelCommandOptions extends DataOptions {

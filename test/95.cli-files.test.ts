@@ -1,9 +1,11 @@
 /**
  * The files the command line reads and writes, under the ways a run can end badly: output names
- * the file system cannot take, refused before training; inputs that are not regular files.
+ * the file system cannot take, refused before training; inputs that are not regular files; a
+ * run that diverges, is killed or is interrupted, which must leave the model and history of the
+ * run before it together, or save what it trained.
  */
 import { strict as assert } from 'assert';
-import { execFileSync, spawnSync } from 'child_process';
+import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -73,5 +75,87 @@ describe('blasnet: inputs that are not regular files', () => {
       assert.equal(r.status, 1, `${args.join(' ')}: ${r.stdout}`);
       assert.match(r.stderr, /p: cannot read: it is a FIFO, not a regular file \(ERR_BLASNET_IO\)/, args.join(' '));
     }
+  });
+});
+
+/** Files in `dir` that look like temporaries of any save. */
+function temporaries(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => f.includes('.blasnet-tmp-'));
+}
+
+/** Data rows of a history CSV (its header not counted). */
+function historyRows(file: string): number {
+  return fs.readFileSync(file, 'utf8').trim().split('\n').length - 1;
+}
+
+/**
+ * Starts `blasnet train` in `dir`; `until` is resolved on the first stdout text matching it,
+ * `done` with the exit code, signal, stdout and stderr (the child is killed after 100 s).
+ */
+function startTrain(dir: string, args: string[], until: RegExp) {
+  const child = spawn(process.execPath, [CLI, 'train', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  let seen: () => void = () => undefined;
+  const reached = new Promise<void>((resolve) => {
+    seen = resolve;
+  });
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString();
+    if (until.test(stdout)) seen();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 100000);
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
+    // 'close': the process has exited and its output has all been read.
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  let exited = false;
+  void done.then(() => {
+    exited = true;
+  });
+  return { child, reached: Promise.race([reached, done.then(() => undefined)]), done, stderrNow: () => stderr, exited: () => exited };
+}
+
+describe('blasnet train: the history goes with its model', () => {
+  it('a diverging run leaves the model and the history of the run before byte for byte, and no temporary', function () {
+    this.timeout(120000);
+    const dir = tableDir('diverge');
+    const first = run(dir, 'train', '--csv', 't.csv', '--label', 'label', '--epochs', '3', '--hidden', '4', '--out', 'm.blasnet', '--no-checks', '--quiet');
+    assert.equal(first.status, 0, first.stderr);
+    const model = fs.readFileSync(path.join(dir, 'm.blasnet'));
+    const history = fs.readFileSync(path.join(dir, 'm.history.csv'));
+    assert.equal(historyRows(path.join(dir, 'm.history.csv')), 3);
+    const diverged = run(dir, 'train', '--csv', 't.csv', '--label', 'label', '--epochs', '3', '--hidden', '4', '--out', 'm.blasnet',
+      '--optimizer', 'sgd', '--lr', '1e30', '--no-checks', '--quiet');
+    assert.equal(diverged.status, 1);
+    assert.match(diverged.stderr, /no model was written.*ERR_BLASNET_DIVERGED/s);
+    assert.ok(fs.readFileSync(path.join(dir, 'm.blasnet')).equals(model), 'the model changed');
+    assert.ok(fs.readFileSync(path.join(dir, 'm.history.csv')).equals(history), 'the history changed');
+    assert.deepEqual(temporaries(dir), []);
+  });
+
+  it('a run killed mid-training leaves the history of the run before; the next run removes what it left', async function () {
+    this.timeout(120000);
+    const dir = tableDir('killed', 20000);
+    const first = run(dir, 'train', '--csv', 't.csv', '--label', 'label', '--epochs', '2', '--out', 'm.blasnet', '--no-checks', '--quiet');
+    assert.equal(first.status, 0, first.stderr);
+    const history = fs.readFileSync(path.join(dir, 'm.history.csv'));
+    const t = startTrain(dir, ['--csv', 't.csv', '--label', 'label', '--epochs', '500', '--patience', '0', '--out', 'm.blasnet', '--no-checks'], /epoch +2\//);
+    await t.reached;
+    t.child.kill('SIGKILL');
+    const r = await t.done;
+    assert.equal(r.signal, 'SIGKILL');
+    assert.ok(fs.readFileSync(path.join(dir, 'm.history.csv')).equals(history), 'the history changed');
+    assert.equal(loadModel(path.join(dir, 'm.blasnet')).metadata?.epochs, 2);
+    assert.equal(temporaries(dir).length, 1, 'the killed run\'s history was being written beside the file');
+    const next = run(dir, 'train', '--csv', 't.csv', '--label', 'label', '--epochs', '1', '--out', 'm.blasnet', '--no-checks', '--quiet');
+    assert.equal(next.status, 0, next.stderr);
+    assert.equal(historyRows(path.join(dir, 'm.history.csv')), 1);
+    assert.deepEqual(temporaries(dir), []);
   });
 });

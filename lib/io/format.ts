@@ -637,6 +637,75 @@ export function writeFileAtomic(file: string, bytes: Uint8Array): void {
   syncDirectory(dir, file);
 }
 
+/** A file written a piece at a time (a log appended to every epoch) that takes its place only when committed. */
+export interface PendingFile {
+  /** The temporary to write: beside the target, named as writeFileAtomic names its temporaries. */
+  readonly path: string;
+  /**
+   * Flushes the temporary and renames it over the target, which keeps or takes its permission
+   * bits; a failure is ERR_BLASNET_IO naming the target, which is left as it was.
+   */
+  commit(): void;
+  /** Removes the temporary and leaves the target as it was; nothing once committed. */
+  discard(): void;
+}
+
+/**
+ * Starts a file that replaces `file` as writeFileAtomic would, but is written over time: an empty
+ * temporary is created beside the target (whose checks, symbolic links and stale temporaries are
+ * writeFileAtomic's) and written by the caller through `path`, then committed, or discarded so
+ * that the target stays as it was. A temporary left by a process that died is removed by the next
+ * save of the same target.
+ */
+export function pendingFile(file: string): PendingFile {
+  const { target, mode } = resolveTarget(file);
+  const dir = path.dirname(target);
+  const base = path.basename(target);
+  removeStaleTemporaries(dir, base);
+  const tmp = path.join(dir, temporaryName(base));
+  try {
+    const fd = fs.openSync(tmp, 'wx', mode ?? 0o644);
+    try {
+      if (mode !== null) fs.fchmodSync(fd, mode);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    throw ioError(file, `cannot write: ${(e as Error).message}`, e);
+  }
+  let settled = false;
+  const discard = () => {
+    if (settled) return;
+    settled = true;
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      // Already gone.
+    }
+  };
+  return {
+    path: tmp,
+    commit() {
+      if (settled) throw new BlasnetError(ErrorCode.STATE, `${file}: this pending file was already committed or discarded`);
+      try {
+        const { fd } = openRegularFile(tmp);
+        try {
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        fs.renameSync(tmp, target);
+      } catch (e) {
+        discard();
+        throw ioError(file, `cannot write: ${(e as Error).message}`, e);
+      }
+      settled = true;
+      syncDirectory(dir, file);
+    },
+    discard,
+  };
+}
+
 /**
  * Checks, without writing it, that writeFileAtomic could write `file`: the target is resolved as
  * it would be (a directory, FIFO, socket or device is refused), and the temporary it would write
