@@ -10,9 +10,10 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { defaultBackend, getBackend, setDefaultBackend } from './backend/select';
-import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, loadMnistLike, readBytes } from './data/idx';
+import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, loadMnistLike, loadMnistLikeShared, readBytes } from './data/idx';
 import type { MnistLike } from './data/idx';
 import { trainTestSplit } from './data/split';
 import { readTable, TabularPreprocessor, takeRows } from './data/tabular';
@@ -32,6 +33,9 @@ import { predictProba } from './predict';
 import type { ScheduleSpec } from './schedules';
 import { Matrix } from './tensor';
 import { csvLogger, earlyStopping, progressBar } from './train/callbacks';
+import type { BatchLogs, Callback, TrainContext } from './train/callbacks';
+import type { History } from './train/fit';
+import { runStartChecksOnRows } from './recipe/checks';
 import { writeConfusionMatrix } from './plot/confusion';
 import { writeLearningCurves } from './plot/curves';
 import { writeDiagnostics } from './plot/diagnostics';
@@ -113,7 +117,9 @@ function readCsv(file: string, o: { delimiter?: string }): Table {
 }
 
 /** The IDX training or test set the options name: an MNIST-like directory, or Fashion-MNIST. */
-function loadImages(o: DataOptions, split: 'train' | 'test') {
+/** An IDX split; with `shared`, on shared memory, for training in fitAsync's worker without a copy. */
+function loadImages(o: DataOptions, split: 'train' | 'test', shared = false) {
+  if (shared) return loadMnistLikeShared(o.data ?? FASHION_MNIST_DIR, { split });
   return o.data ? loadMnistLike(o.data, { split }) : loadFashionMnist({ split });
 }
 
@@ -354,7 +360,7 @@ function checkTestImages(train: MnistLike, test: MnistLike, classes: number): vo
 /** The default job's data (Fashion-MNIST or an IDX directory); its validation rows are fit's validationSplit. */
 function prepareImages(o: TrainOptions): Prepared {
   if (o.task === 'regression') throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: IDX data sets hold classes; --task regression needs --csv');
-  const train = loadImages(o, 'train');
+  const train = loadImages(o, 'train', true);
   const classes = trainingClasses(train, 'train');
   const test = loadImages(o, 'test');
   checkTestImages(train, test, classes);
@@ -392,6 +398,57 @@ function report(task: Task, model: Sequential, x: Matrix, y: Int32Array | Matrix
 function withoutAccuracy(figures: object): object {
   const { accuracy: _accuracy, ...rest } = figures as { accuracy?: number };
   return rest;
+}
+
+/** The exit code of a process ended by `signal`, as shells report it: 128 + its number. */
+function exitCodeFor(signal: NodeJS.Signals): number {
+  return 128 + (os.constants.signals[signal] ?? 0);
+}
+
+/**
+ * SIGINT and SIGTERM while `train` runs. The first stops training after the current batch (the
+ * training context's stop, through `callback`), and the run then ends as a normal one would,
+ * saving what it trained, with the signal's exit code; a second exits at once, after `abandon`,
+ * writing nothing more.
+ */
+function interruptible(abandon: () => void): { callback: Callback; readonly signal: NodeJS.Signals | null; remove(): void } {
+  let ctx: TrainContext | null = null;
+  let received: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received !== null) {
+      process.stderr.write(`blasnet: ${signal} again: exiting without saving\n`);
+      abandon();
+      process.exit(exitCodeFor(received));
+    }
+    received = signal;
+    const again = signal === 'SIGINT' ? 'Ctrl-C' : signal;
+    process.stderr.write(`blasnet: ${signal}: stopping after this batch, then saving what was trained (${again} again to exit without saving)\n`);
+    ctx?.stop(`interrupted by ${signal}`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    callback: {
+      onTrainBegin(c) {
+        ctx = c;
+        if (received !== null) c.stop(`interrupted by ${received}`);
+      },
+    },
+    get signal() {
+      return received;
+    },
+    remove() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** The first `n` rows of a matrix or of labels, as a view: fit's training rows when it holds out the last ones. */
+function firstRows<T extends Matrix | Int32Array>(a: T, n: number): T {
+  if (a instanceof Int32Array) return a.subarray(0, n) as T;
+  const m = a as Matrix;
+  return new Matrix(m.data.subarray(0, n * m.cols), n, m.cols) as T;
 }
 
 async function train(o: TrainOptions): Promise<void> {
@@ -459,9 +516,19 @@ async function train(o: TrainOptions): Promise<void> {
   // so that a run that fails, diverges or is killed leaves the model and history of the run
   // before together.
   const pendingHistory = root ? pendingFile(files.history) : null;
+  // Training runs in fitAsync's worker thread, leaving this one free to take SIGINT and SIGTERM
+  // and stop it between batches (the ranks of a distributed run train on their own threads, and
+  // mpirun handles the signals).
+  const interrupt = comm ? null : interruptible(() => pendingHistory?.discard());
   try {
-    const callbacks = [progressBar({ quiet: o.quiet }), csvLogger(pendingHistory?.path ?? files.history), ...(diagnostics ? [diagnostics] : [])];
+    const bar = progressBar({ quiet: o.quiet });
+    // fitAsync makes its worker wait for every hook the callbacks have; the bar's batch updates
+    // (drawn only on a terminal) come through onProgress instead, which does not.
+    const { onBatchEnd: barBatch, ...barEpochs } = bar;
+    const callbacks: Callback[] = [comm ? bar : barEpochs, csvLogger(pendingHistory?.path ?? files.history), ...(diagnostics ? [diagnostics] : [])];
     if (patience > 0 && valRows > 0) callbacks.push(earlyStopping({ monitor: 'valLoss', patience, restoreBestWeights: true }));
+    if (interrupt) callbacks.push(interrupt.callback);
+    const checks = o.checks && !o.quiet && root;
     const fitOptions = {
       epochs,
       batchSize,
@@ -470,14 +537,33 @@ async function train(o: TrainOptions): Promise<void> {
       ...(schedule ? { schedule, scheduleEvery: scheduleName === 'onecycle' ? 'step' as const : 'epoch' as const } : {}),
       ...(o.classWeight === 'balanced' ? { classWeight: 'balanced' as const } : {}),
       callbacks,
-      checks: o.checks && !o.quiet && root,
     };
-    const history = comm ? fitDistributed(model, d.x, d.y, { ...fitOptions, communicator: comm }) : model.fit(d.x, d.y, fitOptions);
+    let history: History;
+    if (comm) {
+      history = fitDistributed(model, d.x, d.y, { ...fitOptions, checks, communicator: comm });
+    } else {
+      // The checks fit would run on its training rows, run here so that their lines come before the epochs'.
+      if (checks) runStartChecksOnRows(model, firstRows(d.x, trainRows), firstRows(d.y, trainRows));
+      const tty = !o.quiet && process.stdout.isTTY === true;
+      let ctx: TrainContext | null = null;
+      callbacks.push({ onTrainBegin: (c) => void (ctx = c) });
+      const onProgress = (p: { type: 'batch'; logs: BatchLogs } | { type: 'epoch' }) => {
+        if (p.type === 'batch') barBatch?.call(bar, p.logs, ctx as TrainContext);
+      };
+      history = await model.fitAsync(d.x, d.y, { ...fitOptions, ...(tty ? { onProgress } : {}) });
+    }
     // The ranks end with the same weights: the others leave the test, the files and the JSON line to rank 0.
     if (!root) return;
     if (history.diverged) {
       throw new BlasnetError(ErrorCode.DIVERGED, `training ${history.stopReason}; no model was written (--out ${files.model})`);
     }
+    const interrupted = interrupt?.signal ?? null;
+    if (interrupted !== null && history.epochs.length === 0) {
+      process.stderr.write(`blasnet: interrupted by ${interrupted} before training began; no model was written (--out ${files.model})\n`);
+      return;
+    }
+    const stopped = interrupted !== null && history.stopReason === `interrupted by ${interrupted}` ? interrupted : null;
+    if (stopped) say(`interrupted by ${stopped} after ${plural(history.epochs.length, 'epoch')}: testing and saving what was trained`);
     const test = model.evaluate(d.test.x, d.test.y);
     const r = report(d.task, model, d.test.x, d.test.y, d);
     const seconds = (Date.now() - started) / 1000;
@@ -486,7 +572,7 @@ async function train(o: TrainOptions): Promise<void> {
       ...(d.preprocessor ? { preprocessing: d.preprocessor } : {}),
       metadata: {
         source: d.source, task: d.task, loss, epochs: history.epochs.length, batchSize, seed: o.seed, testLoss: test.loss, ...r.figures,
-        seconds, backend: b.name, trainedAt: new Date().toISOString(), classNames: d.classNames ?? null,
+        seconds, backend: b.name, trainedAt: new Date().toISOString(), classNames: d.classNames ?? null, ...(stopped ? { interrupted: stopped } : {}),
       },
     });
     pendingHistory?.commit();
@@ -516,12 +602,14 @@ async function train(o: TrainOptions): Promise<void> {
     // The last line is machine-readable for scripts and benchmarks.
     process.stdout.write(`${JSON.stringify({
       task: d.task, testLoss: test.loss, ...(classification ? { testAccuracy: test.accuracy } : {}), ...withoutAccuracy(r.figures),
-      seconds, epochs: history.epochs.length, backend: b.name, ...(comm ? { ranks: comm.size } : {}),
+      seconds, epochs: history.epochs.length, backend: b.name, ...(comm ? { ranks: comm.size } : {}), ...(stopped ? { interrupted: stopped } : {}),
     })}\n`);
-
   } finally {
     // Nothing once the history is in place.
     pendingHistory?.discard();
+    interrupt?.remove();
+    // A run that was asked to stop ends with the signal's code, having saved what it trained.
+    if (interrupt?.signal) process.exitCode = exitCodeFor(interrupt.signal);
   }
 }
 

@@ -159,3 +159,58 @@ describe('blasnet train: the history goes with its model', () => {
     assert.deepEqual(temporaries(dir), []);
   });
 });
+
+describe('blasnet train: interrupted', () => {
+  const args = ['--csv', 't.csv', '--label', 'label', '--epochs', '500', '--patience', '0', '--out', 'm.blasnet', '--no-checks'];
+
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${sig} stops after the current batch and saves the model and history of the epochs trained, then exits ${sig === 'SIGINT' ? 130 : 143}`, async function () {
+      this.timeout(120000);
+      const dir = tableDir(sig, 20000);
+      fs.writeFileSync(path.join(dir, 'm.history.csv'), 'a history saved earlier\n');
+      const t = startTrain(dir, args, /epoch +1\//);
+      await t.reached;
+      t.child.kill(sig);
+      const r = await t.done;
+      assert.equal(r.code, sig === 'SIGINT' ? 130 : 143, r.stderr);
+      assert.match(r.stderr, new RegExp(`${sig}: stopping after this batch`));
+      const loaded = loadModel(path.join(dir, 'm.blasnet'));
+      const epochs = loaded.metadata?.epochs as number;
+      assert.ok(epochs >= 1 && epochs < 500, `${epochs} epochs`);
+      assert.equal(loaded.metadata?.interrupted, sig);
+      assert.equal(historyRows(path.join(dir, 'm.history.csv')), epochs);
+      assert.ok((loaded.optimizer as { stepCount: number }).stepCount > 0);
+      assert.match(r.stdout, new RegExp(`interrupted by ${sig} after ${epochs} epochs?`));
+      // The run ends as a normal one would: report, pictures, the JSON line last.
+      assert.equal(JSON.parse(r.stdout.trim().split('\n').pop() as string).epochs, epochs);
+      assert.deepEqual(temporaries(dir), []);
+    });
+  }
+
+  it('a second SIGINT exits at once, writing nothing: the files of the run before stay', async function () {
+    this.timeout(120000);
+    // One batch of 3200 rows through two layers of 2048 units (about 0.6 s on one core), so that
+    // the first SIGINT's batch is still running when the second comes. Should the first stop have
+    // saved already (the first signal came at the very end of a batch), the run is tried again.
+    let met = false;
+    for (let attempt = 0; attempt < 3 && !met; attempt++) {
+      const dir = tableDir(`twice-${attempt}`, 4000);
+      fs.writeFileSync(path.join(dir, 'm.blasnet'), 'a model saved earlier');
+      fs.writeFileSync(path.join(dir, 'm.history.csv'), 'a history saved earlier\n');
+      const t = startTrain(dir, ['--csv', 't.csv', '--label', 'label', '--epochs', '50', '--hidden', '2048,2048', '--batch-size', '4000',
+        '--validation-split', '0', '--patience', '0', '--out', 'm.blasnet', '--no-checks'], /epoch +1\//);
+      await t.reached;
+      t.child.kill('SIGINT');
+      while (!/stopping after this batch/.test(t.stderrNow()) && !t.exited()) await new Promise((r) => setTimeout(r, 2));
+      t.child.kill('SIGINT');
+      const r = await t.done;
+      assert.equal(r.code, 130, r.stderr);
+      if (!/SIGINT again: exiting without saving/.test(r.stderr)) continue;
+      met = true;
+      assert.equal(fs.readFileSync(path.join(dir, 'm.blasnet'), 'utf8'), 'a model saved earlier');
+      assert.equal(fs.readFileSync(path.join(dir, 'm.history.csv'), 'utf8'), 'a history saved earlier\n');
+      assert.deepEqual(temporaries(dir), []);
+    }
+    assert.ok(met, 'the second SIGINT never came while the first one\'s batch ran');
+  });
+});

@@ -131,11 +131,18 @@ export function adviseLargeBuffer(x: ArrayBufferView): number {
 }
 
 /**
- * A zeroed Float32Array of n values, advised as adviseLargeBuffer says and mapped at once (see
- * prefault): for a buffer about to be filled whole.
+ * A zeroed Float32Array of n values, on a SharedArrayBuffer when `shared`, advised as
+ * adviseLargeBuffer says and mapped at once (see prefault): for a buffer about to be filled whole.
  */
-export function largeFloat32Array(n: number): Float32Array<ArrayBuffer> {
-  const out = newFloat32Array(n);
+export function largeFloat32Array(n: number): Float32Array<ArrayBuffer>;
+export function largeFloat32Array(n: number, shared: true): Float32Array<SharedArrayBuffer>;
+export function largeFloat32Array(n: number, shared = false): Float32Array {
+  let out: Float32Array;
+  try {
+    out = shared ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n);
+  } catch (e) {
+    throw memoryError(n, e);
+  }
   adviseLargeBuffer(out);
   prefault(out);
   return out;

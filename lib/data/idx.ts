@@ -369,6 +369,19 @@ const RAW = Float32Array.from({ length: 256 }, (_, v) => v);
  * the labels uint8 [n] in 0..9, else ERR_BLASNET_DATA; missing files are ERR_BLASNET_IO.
  */
 export function loadMnistLike(dir: string, options?: MnistOptions): MnistLike {
+  return readMnistLike(dir, options, false);
+}
+
+/**
+ * loadMnistLike with the pixels on a SharedArrayBuffer, which fitAsync's worker reads in place
+ * rather than copying them there first.
+ * @internal
+ */
+export function loadMnistLikeShared(dir: string, options?: MnistOptions): MnistLike {
+  return readMnistLike(dir, options, true);
+}
+
+function readMnistLike(dir: string, options: MnistOptions | undefined, shared: boolean): MnistLike {
   const fn = 'loadMnistLike';
   if (typeof dir !== 'string' || dir === '') {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a directory path (non-empty string) for dir but received ${show(dir)}`);
@@ -405,7 +418,7 @@ export function loadMnistLike(dir: string, options?: MnistOptions): MnistLike {
   }
   const pixels = images.data as Uint8Array;
   const table = normalize ? SCALED : RAW;
-  const data = largeFloat32Array(pixels.length);
+  const data = shared ? largeFloat32Array(pixels.length, true) : largeFloat32Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) data[i] = table[pixels[i]];
   return { x: new Matrix(data, n, h * w), labels, classes, imageShape: [h, w], files: { images: imagesFile, labels: labelsFile } };
 }
