@@ -174,9 +174,10 @@ function revived(where: string, p: unknown): unknown {
 
 /**
  * Saves a model (and, optionally, optimiser and schedule state, preprocessing and metadata) to
- * `file`, atomically: the file is written in full to a temporary `.<name>.blasnet-tmp-<pid>-<tag>`
- * beside it, flushed, then renamed over it, so a crash mid-save leaves the previous file intact;
- * temporaries of killed saves are removed by the next save of the same file.
+ * `file`, atomically: the file is written in full to a temporary beside it (writeFileAtomic's
+ * `.<name>.blasnet-tmp-<pid>-<namespace>-<tag>`), flushed, then renamed over it, so a crash
+ * mid-save leaves the previous file intact; temporaries of killed saves are removed by the next
+ * save of the same file.
  *
  * - A full disk, a file size limit or any other write error fails with ERR_BLASNET_IO and leaves
  *   the previous file untouched.
