@@ -12,7 +12,7 @@ import {
   checkModel, dense, ErrorCode, expectedInitialLoss, Layer, lrFinder, Matrix, PCA, Rng, Sequential, Standardizer, writeLrFinderPlot,
 } from '../lib';
 import type { Backend, CustomLoss, LayerConfig, LrFinderResult, ParamSpec, PassContext } from '../lib';
-import { forEachBackend, throwsCode } from './helpers';
+import { forEachBackend, stdoutDuring, throwsCode } from './helpers';
 
 /** Gaussian blobs: `classes` well-separated clusters in `dims` dimensions. */
 function blobs(n: number, dims: number, classes: number, seed: number): { x: Float32Array; y: Int32Array } {
@@ -224,37 +224,15 @@ forEachBackend('checkModel', (b: Backend) => {
     const model = make().setPreprocessing(new Standardizer().fit(raw));
     model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam' } });
     const expected = checkModel(model, raw, y, { gradient: false, overfit: false }).text;
-    const lines: string[] = [];
-    const write = process.stdout.write;
-    process.stdout.write = ((s: string) => {
-      lines.push(s);
-      return true;
-    }) as typeof process.stdout.write;
-    try {
-      model.fit(raw, y, { epochs: 1, batchSize: 50, checks: true });
-    } finally {
-      process.stdout.write = write;
-    }
-    assert.equal(lines.join(''), `checks: ${expected.split('\n').join('\nchecks: ')}\n`);
+    const { out } = stdoutDuring(() => model.fit(raw, y, { epochs: 1, batchSize: 50, checks: true }));
+    assert.equal(out, `checks: ${expected.split('\n').join('\nchecks: ')}\n`);
   });
 
   it('fit({ checks: true }) prints the cheap checks before training and never blocks', () => {
     const model = new Sequential({ inputSize: 6, seed: 3, backend: b, layers: [dense(4, { init: { name: 'normal', std: 5 } as never })] });
     model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam' } });
-    const lines: string[] = [];
-    const write = process.stdout.write;
-    process.stdout.write = ((s: string) => {
-      lines.push(s);
-      return true;
-    }) as typeof process.stdout.write;
-    let h;
-    try {
-      h = model.fit(x, y, { epochs: 1, batchSize: 50, checks: true });
-    } finally {
-      process.stdout.write = write;
-    }
+    const { out: text, result: h } = stdoutDuring(() => model.fit(x, y, { epochs: 1, batchSize: 50, checks: true }));
     assert.equal(h.steps, 4);
-    const text = lines.join('');
     assert.match(text, /checks: initial loss/);
     assert.match(text, /chance-level/);
   });

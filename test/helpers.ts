@@ -112,3 +112,19 @@ export function blobs(n: number, seed: number): { x: Float32Array; y: Int32Array
   }
   return { x, y };
 }
+
+/** What `fn` writes to process.stdout, captured instead of printed, and what it returns. */
+export function stdoutDuring<T>(fn: () => T): { out: string; result: T } {
+  const chunks: string[] = [];
+  const write = process.stdout.write;
+  process.stdout.write = ((s: string) => {
+    chunks.push(String(s));
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    const result = fn();
+    return { out: chunks.join(''), result };
+  } finally {
+    process.stdout.write = write;
+  }
+}
