@@ -850,7 +850,15 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
   setupBackend(o);
   let space = MLP_SPACE;
   if (o.space) {
-    space = spaceFromJSON(readBytes(o.space, 'search --space').toString('utf8'));
+    const text = readBytes(o.space, 'search --space').toString('utf8');
+    try {
+      space = spaceFromJSON(text);
+    } catch (e) {
+      // The file's name instead of the function's: the user wrote a file, not a call.
+      const err = e as Error & { code?: ErrorCode };
+      if (!(e instanceof BlasnetError) || !err.code) throw e;
+      throw new BlasnetError(err.code, `search --space ${o.space}: ${err.message.replace(/^spaceFromJSON: /, '')}`, { cause: e });
+    }
   }
   const label = labelColumns(o.label);
   const table = readCsv(o.csv, o);

@@ -105,6 +105,21 @@ describe('search spaces', () => {
     assert.throws(() => spaceFromJSON('{"w": {"integers": [8, 64], "log": 1}}'), { code: 'ERR_BLASNET_FORMAT', message: /w\.log must be true or false/ });
   });
 
+  it('spaceFromJSON refuses a key an entry does not take, naming the key and the entry', () => {
+    const BAD: [string, RegExp][] = [
+      ['{"lr": {"logUniform": [1e-4, 0.1], "lgo": true}}', /spaceFromJSON: lr has an unknown key "lgo"; a logUniform entry takes only "logUniform"/],
+      ['{"w": {"integers": [8, 64], "lgo": true}}', /spaceFromJSON: w has an unknown key "lgo"; an integers entry takes only "integers" and "log"/],
+      ['{"h": {"choice": [[8], [16]], "vlaues": [[4]]}}', /spaceFromJSON: h has an unknown key "vlaues"; a choice entry takes only "choice"/],
+      ['{"p": {"uniform": [0, 1], "log": true}}', /spaceFromJSON: p has an unknown key "log"; a uniform entry takes only "uniform" \(for a log scale write logUniform\)/],
+      ['{"p": {"uniform": [0, 1], "choice": [1, 2]}}', /spaceFromJSON: p gives both "uniform" and "choice"; an entry is one kind/],
+      ['{"p": {"vlaues": [1, 2]}}', /spaceFromJSON: p has no "uniform", "logUniform", "integers" or "choice" key \(its keys: "vlaues"\)/],
+    ];
+    for (const [text, message] of BAD) assert.throws(() => spaceFromJSON(text), { code: 'ERR_BLASNET_FORMAT', message }, text);
+    // Keys the prototype has are unknown too, and "log": false is an integers entry's default.
+    assert.throws(() => spaceFromJSON('{"p": {"choice": [1], "constructor": 1}}'), { code: 'ERR_BLASNET_FORMAT', message: /unknown key "constructor"/ });
+    assert.equal((spaceFromJSON('{"w": {"integers": [1, 4], "log": false}}').w as { log: boolean }).log, false);
+  });
+
   it('spaceFromJSON refuses values nested deeper than a space holds, and bad bounds of any kind are described', () => {
     const deep = '['.repeat(100000) + ']'.repeat(100000);
     for (const text of [`{"hidden": ${deep}}`, `{"hidden": {"choice": [${deep}]}}`, `{"lr": {"uniform": [${deep}, 1]}}`,
@@ -406,6 +421,14 @@ describe('search plot and CLI', () => {
     const regLast = JSON.parse(reg.stdout.trim().split('\n').pop() as string);
     assert.equal(regLast.metric, 'mse');
     assert.ok(regLast.testMse > 0 && regLast.testMae > 0);
+    // A misspelt key in the --space file stops the command before any trial, naming the file, the entry and the key.
+    const spaceFile = path.join(tmp, 'space.json');
+    fs.writeFileSync(spaceFile, '{"lr": {"logUniform": [1e-3, 0.1], "lgo": true}}');
+    const misspelt = spawnSync(process.execPath, [cli, 'search', '--csv', csv, '--space', spaceFile, '--trials', '1', '--epochs', '1', '--backend', 'js',
+      '--out-table', path.join(tmp, 'never.csv')], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(misspelt.status, 1, misspelt.stderr);
+    assert.equal(misspelt.stderr, `blasnet: search --space ${spaceFile}: lr has an unknown key "lgo"; a logUniform entry takes only "logUniform" (ERR_BLASNET_FORMAT)\n`);
+    assert.ok(!fs.existsSync(path.join(tmp, 'never.csv')), 'no table written');
     const bad = spawnSync(process.execPath, [cli, 'search', '--csv', csv, '--folds', '1'], { encoding: 'utf8' });
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /--folds must be an integer >= 2/);

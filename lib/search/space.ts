@@ -4,7 +4,7 @@
  * seeded; grids enumerate the product; narrowing shrinks numeric ranges around a configuration
  * (the fine stage of coarse-to-fine).
  */
-import { optionsArg, show, typeName } from '../describe';
+import { hasOwn, optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { nestsDeeperThan } from '../io/format';
 import { Rng } from '../rng';
@@ -210,14 +210,29 @@ export const MLP_SPACE: SearchSpace = Object.freeze({
   batchSize: choice([16, 32, 64]),
 });
 
+/** The kinds of a space entry in JSON, each named by its key. */
+const ENTRY_KINDS = ['uniform', 'logUniform', 'integers', 'choice'] as const;
+
+/** The keys each kind of JSON entry takes. */
+const ENTRY_KEYS: Readonly<Record<(typeof ENTRY_KINDS)[number], readonly string[]>> = {
+  uniform: ['uniform'], logUniform: ['logUniform'], integers: ['integers', 'log'], choice: ['choice'],
+};
+
+/** `"a", "b" and "c"` (or `or`) for a message. */
+function showList(items: readonly string[], conj: 'and' | 'or'): string {
+  const shown = items.map((k) => show(k));
+  return shown.length === 1 ? shown[0] : `${shown.slice(0, -1).join(', ')} ${conj} ${shown[shown.length - 1]}`;
+}
+
 /** The deepest a space's JSON nests: the space, an entry, its choices, a choice of widths. */
 const MAX_SPACE_DEPTH = 4;
 
 /**
  * A space from JSON text, each entry `{ "uniform": [low, high] }`, `{ "logUniform": [low, high] }`,
  * `{ "integers": [low, high], "log": true? }`, `{ "choice": [values] }` or a constant; checked
- * as search checks spaces. Malformed JSON or entries, and JSON nested deeper than a space goes,
- * are ERR_BLASNET_FORMAT.
+ * as search checks spaces. Malformed JSON or entries (an entry of two kinds, or with a key its kind
+ * does not take, such as "lgo" or "vlaues"), and JSON nested deeper than a space goes, are
+ * ERR_BLASNET_FORMAT naming the entry and the key.
  */
 export function spaceFromJSON(text: string): SearchSpace {
   const where = 'spaceFromJSON';
@@ -239,19 +254,32 @@ export function spaceFromJSON(text: string): SearchSpace {
       continue;
     }
     const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    const kinds = ENTRY_KINDS.filter((k) => hasOwn(o, k));
+    if (kinds.length === 0) {
+      const has = keys.length === 0 ? 'it is empty' : `its keys: ${keys.slice(0, 5).map((k) => show(k)).join(', ')}${keys.length > 5 ? `, ... ${keys.length - 5} more` : ''}`;
+      throw new BlasnetError(ErrorCode.FORMAT, `${where}: ${name} has no ${showList(ENTRY_KINDS, 'or')} key (${has}); an entry is a range, a choice or a constant`);
+    }
+    if (kinds.length > 1) throw new BlasnetError(ErrorCode.FORMAT, `${where}: ${name} gives both ${show(kinds[0])} and ${show(kinds[1])}; an entry is one kind`);
+    const kind = kinds[0];
+    // A misspelt key ("lgo", "vlaues") would otherwise be dropped and the search run over another space.
+    const known = ENTRY_KEYS[kind];
+    const unknown = keys.find((k) => !known.includes(k));
+    if (unknown !== undefined) {
+      throw new BlasnetError(ErrorCode.FORMAT, `${where}: ${name} has an unknown key ${show(unknown)}; ${kind === 'integers' ? 'an' : 'a'} ${kind} entry takes only ` +
+        `${showList(known, 'and')}${kind === 'uniform' && unknown === 'log' ? ' (for a log scale write logUniform)' : ''}`);
+    }
     const pair = (k: string): [number, number] => {
       const r = o[k];
       if (!Array.isArray(r) || r.length !== 2) throw new BlasnetError(ErrorCode.FORMAT, `${where}: ${name}.${k} must be [low, high]`);
       return r as [number, number];
     };
-    if ('uniform' in o) out[name] = uniform(...pair('uniform'));
-    else if ('logUniform' in o) out[name] = logUniform(...pair('logUniform'));
-    else if ('integers' in o) {
+    if (kind === 'uniform') out[name] = uniform(...pair('uniform'));
+    else if (kind === 'logUniform') out[name] = logUniform(...pair('logUniform'));
+    else if (kind === 'integers') {
       if (o.log !== undefined && typeof o.log !== 'boolean') throw new BlasnetError(ErrorCode.FORMAT, `${where}: ${name}.log must be true or false, not ${show(o.log)}`);
       out[name] = integers(...pair('integers'), { log: o.log === true });
-    }
-    else if ('choice' in o) out[name] = choice(o.choice as ParamValue[]);
-    else throw new BlasnetError(ErrorCode.FORMAT, `${where}: ${name} must be uniform, logUniform, integers, choice or a constant`);
+    } else out[name] = choice(o.choice as ParamValue[]);
   }
   return validateSpace(where, out);
 }
