@@ -6,7 +6,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, dense, dropout, Ensemble, mcPredict, predictProba, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
+import { batchNorm, dense, dropout, Ensemble, Matrix, mcPredict, predictProba, Rng, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
 import type { Backend } from '../lib';
 import { blobs, forEachBackend, rejectsCode, throwsCode } from './helpers';
 
@@ -117,6 +117,91 @@ forEachBackend('Monte Carlo dropout', (b) => {
     const plain = new Sequential({ inputSize: 4, backend: b, layers: [dense(3)] });
     assert.ok(plain.predict(x, { mcSamples: 4 }).std.data.every((v) => v === 0), 'no stochastic layer, no spread');
     throwsCode(() => m.predict(x, { mcSamples: 0 }), 'ERR_BLASNET_ARG_RANGE');
+  });
+});
+
+forEachBackend('Monte Carlo dropout over logits', (b) => {
+  const { x, y } = blobs(120, 17);
+  const rows = 120;
+
+  /**
+   * The float64 mean and variance over `samples` passes of forward with the generator mcPredict
+   * seeds (one batch of all rows per pass, as mcPredict runs 120 rows), each pass's outputs
+   * mapped by `map` (a row of outputs to its values).
+   */
+  function reference(m: Sequential, samples: number, seed: number, map: (z: Float64Array) => Float64Array): { mean: Float64Array; variance: Float64Array; meanOutput: Float64Array } {
+    const k = m.outputSize;
+    const sum = new Float64Array(rows * k), sq = new Float64Array(rows * k), raw = new Float64Array(rows * k);
+    const rng = new Rng(seed);
+    for (let s = 0; s < samples; s++) {
+      const z = m.forward(new Matrix(x, rows, 4), { training: false, stochasticRng: rng }).data;
+      for (let r = 0; r < rows; r++) {
+        const v = map(Float64Array.from(z.subarray(r * k, (r + 1) * k)));
+        for (let j = 0; j < k; j++) {
+          sum[r * k + j] += v[j];
+          sq[r * k + j] += v[j] * v[j];
+          raw[r * k + j] += z[r * k + j] / samples;
+        }
+      }
+    }
+    const mean = sum.map((v) => v / samples);
+    return { mean, variance: sq.map((v, i) => v / samples - mean[i] * mean[i]), meanOutput: raw };
+  }
+
+  const softmax = (z: Float64Array) => {
+    const mx = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - mx));
+    const t = e.reduce((a, v) => a + v, 0);
+    return e.map((v) => v / t);
+  };
+  const sigmoid = (z: Float64Array) => z.map((v) => 1 / (1 + Math.exp(-v)));
+
+  function close(got: Float32Array, want: Float64Array, tol: number, what: string): void {
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+    assert.ok(worst < tol, `${what}: largest difference ${worst}`);
+  }
+
+  it('a crossEntropy model ending in logits: the mean and spread of each pass\'s softmax, not softmax of the mean logits', () => {
+    const m = new Sequential({ inputSize: 4, seed: 3, backend: b, layers: [dense(16, { activation: 'relu' }), dropout(0.5), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9 } });
+    m.fit(x, y, { epochs: 5, batchSize: 20 });
+    const p = mcPredict(m, x, { samples: 25, seed: 11 });
+    const ref = reference(m, 25, 11, softmax);
+    close(p.mean.data, ref.mean, 1e-6, 'mean of the probabilities');
+    close(p.std.data.map((v) => v * v), ref.variance, 1e-5, 'variance of the probabilities');
+    for (let r = 0; r < rows; r++) assert.ok(Math.abs(p.mean.row(r).reduce((a, v) => a + v, 0) - 1) < 1e-5, `row ${r} sums to 1`);
+    // Averaging logits first gives another, sharper distribution.
+    let apart = 0;
+    for (let r = 0; r < rows; r++) {
+      const q = softmax(ref.meanOutput.subarray(r * 3, r * 3 + 3));
+      for (let j = 0; j < 3; j++) apart = Math.max(apart, Math.abs(q[j] - p.mean.data[r * 3 + j]));
+    }
+    assert.ok(apart > 1e-2, `softmax of the mean logits is within ${apart} of the mean probabilities`);
+    assert.deepEqual(m.predict(x, { mcSamples: 25, seed: 11 }).mean.data, p.mean.data, 'predict with mcSamples is mcPredict');
+  });
+
+  it('a binaryCrossEntropy model ending in a logit: the mean of each pass\'s sigmoid', () => {
+    const t = Float32Array.from(y, (c) => (c === 0 ? 1 : 0));
+    const m = new Sequential({ inputSize: 4, seed: 5, backend: b, layers: [dense(16, { activation: 'relu' }), dropout(0.5), dense(1)] })
+      .compile({ loss: 'binaryCrossEntropy', optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9 } });
+    m.fit(x, t, { epochs: 5, batchSize: 20 });
+    const p = mcPredict(m, x, { samples: 25, seed: 2 });
+    const ref = reference(m, 25, 2, sigmoid);
+    close(p.mean.data, ref.mean, 1e-6, 'mean of the probabilities');
+    close(p.std.data.map((v) => v * v), ref.variance, 1e-5, 'variance of the probabilities');
+    assert.ok(p.mean.data.every((v) => v >= 0 && v <= 1));
+  });
+
+  it('regression outputs are averaged as values', () => {
+    const t = Float32Array.from({ length: rows * 2 }, (_, i) => x[(i >> 1) * 4 + (i & 1)] * 3);
+    const m = new Sequential({ inputSize: 4, seed: 7, backend: b, layers: [dense(16, { activation: 'relu' }), dropout(0.3), dense(2)] })
+      .compile({ loss: 'mse', optimizer: { name: 'sgd', lr: 0.05 } });
+    m.fit(x, t, { epochs: 3, batchSize: 20 });
+    const p = mcPredict(m, x, { samples: 10, seed: 4 });
+    const ref = reference(m, 10, 4, (z) => z);
+    close(p.mean.data, ref.mean, 1e-5, 'mean of the outputs');
+    assert.ok(p.mean.data.some((v) => v < 0 || v > 1), 'values, not probabilities');
   });
 });
 

@@ -472,7 +472,7 @@ export class Sequential {
    * change to the model or its generator. Returns a new Matrix. With `mcSamples`, Monte Carlo
    * dropout instead: that many stochastic passes (dropout active, BatchNorm in inference mode,
    * masks from a generator seeded by `seed`), returning their mean and standard deviation per
-   * output (see mcPredict).
+   * output, of probabilities when the outputs are class scores, logits included (see mcPredict).
    */
   predict(x: Input | Dataset, options?: { batchSize?: number }): Matrix;
   predict(x: Input | Dataset, options: { batchSize?: number; mcSamples: number; seed?: number }): McPrediction;

@@ -6,11 +6,15 @@
 import { checkOptionKeys, show } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import type { Input, Sequential } from '../model/sequential';
+import { scoreKind, toProbabilities } from '../predict';
 import { Rng } from '../rng';
 import { Matrix } from '../tensor';
 import type { Dataset } from '../data/dataset';
 
-/** What mcPredict returns: per row and output, the mean over the samples and its standard deviation. */
+/**
+ * What mcPredict returns: per row and output, the mean over the samples and its standard
+ * deviation (of probabilities when the outputs are class scores).
+ */
 export interface McPrediction {
   readonly mean: Matrix;
   /** The standard deviation over the samples (population form, dividing by the sample count). */
@@ -20,9 +24,14 @@ export interface McPrediction {
 /**
  * Runs `samples` stochastic forward passes over x (`batchSize` rows at a time, default 256) with
  * dropout-family layers drawing from a generator seeded by `seed` (default the model's seed) and
- * BatchNorm on its running statistics; returns the mean and standard deviation of the outputs
- * (probabilities when the model ends in softmax or sigmoid). The model, its mask stream and its
- * statistics are unchanged. The stored preprocessing applies, as in predict.
+ * BatchNorm on its running statistics; returns the mean and standard deviation over the passes.
+ * For class scores these are of each pass's probabilities, as predictProba gives them: a final
+ * softmax's or sigmoid's outputs, or the softmax (crossEntropy) or sigmoid (binaryCrossEntropy)
+ * of a logits model's outputs, so the mean is the MC-dropout predictive distribution of Gal and
+ * Ghahramani and agrees with Ensemble.predict (averaging the logits first would give
+ * softmax(mean logits), another, sharper distribution). Other models' outputs (regression) are
+ * averaged as they are. The model, its mask stream and its statistics are unchanged. The stored
+ * preprocessing applies, as in predict.
  */
 export function mcPredict(model: Sequential, x: Input | Dataset, options: { samples: number; batchSize?: number; seed?: number }): McPrediction {
   const where = 'mcPredict';
@@ -36,15 +45,24 @@ export function mcPredict(model: Sequential, x: Input | Dataset, options: { samp
   const input = model.inputMatrix(x, where);
   const rows = input.rows, cols = input.cols, out = model.outputSize;
   const sum = new Float64Array(rows * out), sq = new Float64Array(rows * out);
+  // Logits become each pass's probabilities before averaging; probabilities and values are averaged as they are.
+  const kind = scoreKind(model);
+  const logits = kind === 'softmax' || kind === 'sigmoid' ? kind : null;
+  const probs = logits ? new Float32Array(Math.min(batchSize, rows) * out) : null;
   const rng = new Rng(seed);
   for (let s = 0; s < samples; s++) {
     for (let r = 0; r < rows; r += batchSize) {
       const n = Math.min(batchSize, rows - r);
       // n rows given as such, as predict runs each batch: the pass never takes its rows from the data's length.
       const y = model.forward(new Matrix(input.data.subarray(r * cols, (r + n) * cols), n, cols), { training: false, stochasticRng: rng });
+      let v32 = y.data;
+      if (logits && probs) {
+        toProbabilities(model.backend, logits, n, out, y.data, probs);
+        v32 = probs;
+      }
       const o = r * out;
       for (let i = 0; i < n * out; i++) {
-        const v = y.data[i];
+        const v = v32[i];
         sum[o + i] += v;
         sq[o + i] += v * v;
       }
