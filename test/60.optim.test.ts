@@ -753,6 +753,40 @@ forEachBackend('gradient clipping', (b) => {
     assert.deepEqual(Array.from(nan.grads).map(String), ['1', 'NaN', '5'], 'a NaN norm leaves the gradients alone');
   });
 
+  it('clipGradNorm with any normType p > 0: (sum |g|^p)^(1/p) over all gradients, as a float64 reference; 2 and Infinity as before', () => {
+    const rng = new Rng(9);
+    // Magnitudes over six decades, some zeros, both signs.
+    const g = Array.from({ length: 301 }, (_, i) => (i % 50 === 0 ? 0 : Math.fround(rng.normal() * 10 ** rng.range(-3, 3))));
+    const reference = (p: number) => (p === Infinity ? Math.max(...g.map(Math.abs)) : g.reduce((a, v) => a + Math.abs(v) ** p, 0) ** (1 / p));
+    for (const p of [1, 3, 0.5, 2, Infinity, 1.5, 7]) {
+      const want = reference(p);
+      for (const ratio of [0.5, 2]) {
+        const t = target(g);
+        const maxNorm = want * ratio;
+        const total = clipGradNorm(t, maxNorm, p);
+        if (p === 2) assert.equal(total, Math.sqrt(b.sumSquares(g.length, Float32Array.from(g))), 'p = 2: one sumSquares call, as before');
+        else if (p === Infinity) assert.equal(total, want, 'Infinity: max |g|, exact');
+        else assert.ok(Math.abs(total - want) <= 1e-12 * want, `p = ${p}: ${total} vs ${want}`);
+        const coef = maxNorm / (total + 1e-6);
+        const expected = coef < 1 ? g.map((v) => Math.fround(Math.fround(v) * Math.fround(coef))) : g;
+        assert.deepEqual(Array.from(t.grads), expected, `p = ${p}, maxNorm = ${ratio} x total`);
+      }
+    }
+    // Neither overflow (2e4^100 is past float64) nor underflow ((4e-30)^20 is below it) where the norm is a float64 number.
+    assert.ok(Math.abs(clipGradNorm(target([1e4, -2e4, 0]), 1e9, 100) - 2e4 * (1 + 2 ** -100) ** 0.01) < 1e-9);
+    const [a, c] = [Math.fround(3e-30), Math.fround(4e-30)];
+    const tiny = clipGradNorm(target([a, -c]), 1, 20);
+    assert.ok(Math.abs(tiny - c * (1 + (a / c) ** 20) ** (1 / 20)) <= 1e-12 * tiny, `${tiny}`);
+    assert.equal(clipGradNorm(target([0, 0]), 1, 3), 0);
+    // A NaN total leaves the gradients alone; an infinite one zeroes them, as for p = 2.
+    const nan = target([1, NaN, 5]);
+    assert.ok(Number.isNaN(clipGradNorm(nan, 1, 3)));
+    assert.deepEqual(Array.from(nan.grads).map(String), ['1', 'NaN', '5']);
+    const inf = target([1, -Infinity, 5]);
+    assert.equal(clipGradNorm(inf, 1, 0.5), Infinity);
+    assert.deepEqual(Array.from(inf.grads).map(String), ['0', 'NaN', '0']);
+  });
+
   it('clipGradNorm over a model: the norm of all parameters as if concatenated', () => {
     const model = new Sequential({ inputSize: 3, layers: [dense(4, { activation: 'tanh' }), dense(2)], seed: 1, backend: b, loss: 'mse' });
     const rng = new Rng(4);
@@ -784,7 +818,10 @@ forEachBackend('gradient clipping', (b) => {
     throwsCode(() => clipGradNorm(t, Infinity), 'ERR_BLASNET_ARG_RANGE', RangeError, 'maxNorm');
     throwsCode(() => clipGradNorm(t, NaN), 'ERR_BLASNET_ARG_RANGE', RangeError, 'maxNorm');
     throwsCode(() => clipGradNorm(t, '1' as unknown as number), 'ERR_BLASNET_ARG_TYPE', TypeError, 'Expected number for maxNorm');
-    throwsCode(() => clipGradNorm(t, 1, 1), 'ERR_BLASNET_ARG_RANGE', RangeError, 'clipGradNorm: Expected normType 2 or Infinity but received 1');
+    for (const p of [0, -1, -Infinity, NaN, -0]) {
+      throwsCode(() => clipGradNorm(t, 1, p), 'ERR_BLASNET_ARG_RANGE', RangeError, `clipGradNorm: Expected normType > 0 (a number or Infinity) but received ${p}`);
+    }
+    throwsCode(() => clipGradNorm(t, 1, '2' as unknown as number), 'ERR_BLASNET_ARG_TYPE', TypeError, 'clipGradNorm: Expected number for normType but received string');
     throwsCode(() => clipGradValue(t, -1), 'ERR_BLASNET_ARG_RANGE', RangeError, 'clipGradValue: Expected non-negative finite number for clipValue but received -1');
     throwsCode(() => clipGradValue(t, NaN), 'ERR_BLASNET_ARG_RANGE', RangeError, 'clipValue');
     throwsCode(() => clipGradValue({ grads: [1], backend: b } as unknown as typeof t, 1), 'ERR_BLASNET_ARG_TYPE', TypeError,

@@ -936,12 +936,17 @@ export function followSchedule(optimizer: Optimizer, schedule: Schedule): void {
 
 /**
  * Scales the gradients so that their total norm is at most maxNorm, as
- * torch.nn.utils.clip_grad_norm_: the norm is over all gradients as if concatenated (one
- * sumSquares kernel call for normType 2; a loop of max |g| for Infinity), clipCoef = maxNorm /
+ * torch.nn.utils.clip_grad_norm_: the normType-norm over all gradients as if concatenated,
+ * total = (sum |g|^p)^(1/p) for a finite p > 0 (one sumSquares kernel call for the default 2;
+ * other p in float64 over the gradients) and max |g| for Infinity; clipCoef = maxNorm /
  * (total + 1e-6), and the gradients are scaled by clipCoef (one scale call) only if it is below 1.
- * Returns the total norm before clipping. maxNorm must be finite and > 0; normType 2 or Infinity.
- * A NaN total leaves the gradients alone (PyTorch multiplies them by NaN); an infinite one zeroes
- * them, infinities becoming NaN (as in PyTorch).
+ * Returns the total norm before clipping. maxNorm must be finite and > 0; normType a number > 0
+ * or Infinity (RangeError ERR_BLASNET_ARG_RANGE otherwise; PyTorch also takes 0 and negative p,
+ * which are not norms). Unlike PyTorch, which sums |g|^p directly, a p other than 2 factors out
+ * the largest |g| first, so the total does not overflow to infinity (2e4 at p = 100) or
+ * underflow to 0 where the norm itself is a float64 number. A NaN total leaves the gradients
+ * alone (PyTorch multiplies them by NaN); an infinite one zeroes them, infinities becoming NaN
+ * (as in PyTorch).
  */
 export function clipGradNorm(model: Sequential | GradientTarget, maxNorm: number, normType = 2): number {
   const where = 'clipGradNorm';
@@ -951,24 +956,32 @@ export function clipGradNorm(model: Sequential | GradientTarget, maxNorm: number
   if (!(maxNorm > 0 && maxNorm <= Number.MAX_VALUE)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive finite number for maxNorm but received ${maxNorm}`);
   }
-  if (normType !== 2 && normType !== Infinity) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected normType 2 or Infinity but received ${show(normType)}`);
-  }
+  if (typeof normType !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected number for normType but received ${typeName(normType)}`);
+  if (!(normType > 0)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected normType > 0 (a number or Infinity) but received ${show(normType)}`);
   const n = typedLength(grads);
-  let total: number;
-  if (normType === 2) {
-    total = Math.sqrt(backend.sumSquares(n, grads));
-  } else {
-    total = 0;
-    for (let i = 0; i < n; i++) {
-      const a = Math.abs(grads[i]);
-      if (a > total || a !== a) total = a; // eslint-disable-line no-self-compare
-      if (total !== total) break; // eslint-disable-line no-self-compare
-    }
-  }
+  const total = normType === 2 ? Math.sqrt(backend.sumSquares(n, grads)) : pNorm(grads, n, normType);
   const clipCoef = maxNorm / (total + 1e-6);
   if (clipCoef < 1) backend.scale(n, clipCoef, grads);
   return total;
+}
+
+/**
+ * The p-norm of the first n values of g in float64: max |g| for Infinity (NaN if any is NaN),
+ * else m (sum (|g| / m)^p)^(1/p) with m = max |g|, which is (sum |g|^p)^(1/p) without
+ * overflowing or underflowing in the sum.
+ */
+function pNorm(g: Float32Array, n: number, p: number): number {
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const a = Math.abs(g[i]);
+    if (a > m || a !== a) m = a; // eslint-disable-line no-self-compare
+    if (m !== m) return m; // eslint-disable-line no-self-compare
+  }
+  if (p === Infinity || m === 0 || m === Infinity) return m;
+  let sum = 0;
+  if (p === 1) for (let i = 0; i < n; i++) sum += Math.abs(g[i]) / m;
+  else for (let i = 0; i < n; i++) sum += (Math.abs(g[i]) / m) ** p;
+  return m * sum ** (1 / p);
 }
 
 /**
