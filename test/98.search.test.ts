@@ -94,6 +94,20 @@ describe('search spaces', () => {
     assert.equal(defaultBuild({ width: 5, depth: 2 }, ctx).layers.filter((l) => (l.config() as { kind: string }).kind === 'dense').length, 3);
   });
 
+  it('checkSpace refuses a key a range or choice given in code does not take, naming the entry and the key', async () => {
+    const BAD: [unknown, RegExp][] = [
+      [{ lr: { kind: 'logUniform', low: 1e-4, high: 0.1, hihg: 1 } }, /checkSpace: space.lr has an unknown key "hihg"; a logUniform range takes only "kind", "low", "high" and "log"/],
+      [{ lr: { ...logUniform(1e-4, 0.1), lgo: true } }, /checkSpace: space.lr has an unknown key "lgo"; a logUniform range takes only/],
+      [{ p: { ...uniform(0, 1), hgih: 2 } }, /checkSpace: space.p has an unknown key "hgih"; a uniform range takes only "kind", "low", "high" and "log"/],
+      [{ w: { ...integers(8, 64), lgo: true } }, /checkSpace: space.w has an unknown key "lgo"; an integer range takes only "kind", "low", "high" and "log"/],
+      [{ h: { kind: 'choice', values: [[8]], vlaues: [[4]] } }, /checkSpace: space.h has an unknown key "vlaues"; a choice takes only "kind" and "values"/],
+      [{ h: { ...choice([1, 2]), log: true } }, /checkSpace: space.h has an unknown key "log"; a choice takes only "kind" and "values"/],
+    ];
+    for (const [space, message] of BAD) assert.throws(() => checkSpace(space), { code: 'ERR_BLASNET_ARG_RANGE', message }, JSON.stringify(space));
+    await assert.rejects(search({ space: { lr: { ...logUniform(1e-3, 0.1), hihg: 1 } } as never, data, trials: 1, refit: false }),
+      { code: 'ERR_BLASNET_ARG_RANGE', message: /^search: space.lr has an unknown key "hihg"/ });
+  });
+
   it('spaceFromJSON reads every kind and rejects malformed entries with codes', () => {
     const s = spaceFromJSON('{"lr": {"logUniform": [1e-4, 0.1]}, "w": {"integers": [8, 64], "log": true}, "h": {"choice": [[8], [8, 4]]}, "opt": "sgd"}');
     assert.equal((s.lr as { kind: string }).kind, 'logUniform');
@@ -341,6 +355,7 @@ describe('search bad input', () => {
     ['empty choices', { space: { act: choice([]) } }, 'ERR_BLASNET_ARG_RANGE'],
     ['integer range with fractional bounds', { space: { w: integers(1.5, 4) } }, 'ERR_BLASNET_ARG_RANGE'],
     ['a non-value constant', { space: { f: (() => 1) as never } }, 'ERR_BLASNET_ARG_TYPE'],
+    ['a misspelt key in a range', { space: { lr: { ...logUniform(1e-3, 1e-1), hihg: 1 } as never } }, 'ERR_BLASNET_ARG_RANGE'],
     ['a regression metric for classes', { metric: 'mse' }, 'ERR_BLASNET_ARG_RANGE'],
     ['an unknown metric', { metric: 'f1' as never }, 'ERR_BLASNET_UNKNOWN_NAME'],
     ['an unknown strategy', { strategy: 'bayes' as never }, 'ERR_BLASNET_UNKNOWN_NAME'],

@@ -63,15 +63,22 @@ export function isSpec(v: unknown): v is SearchParam {
   return !!v && typeof v === 'object' && !Array.isArray(v) && ['uniform', 'logUniform', 'integer', 'choice'].includes((v as SearchParam).kind);
 }
 
+/** The keys each kind of range or choice takes, as the helpers make them. */
+const SPEC_KEYS: Readonly<Record<SearchParam['kind'], readonly string[]>> = {
+  uniform: ['kind', 'low', 'high', 'log'], logUniform: ['kind', 'low', 'high', 'log'], integer: ['kind', 'low', 'high', 'log'], choice: ['kind', 'values'],
+};
+
 function isValue(v: unknown): v is ParamValue {
   const scalar = (s: unknown) => (typeof s === 'number' && Number.isFinite(s)) || typeof s === 'string' || typeof s === 'boolean';
   return scalar(v) || (Array.isArray(v) && v.every(scalar));
 }
 
 /**
- * @internal checkSpace with the caller's name in messages. Checks a space: at least one entry; numeric ranges finite with low <= high (low > 0 on a log
- * scale, integer bounds for integers); choices non-empty, of valid values; constants valid values.
- * Every failure is a coded RangeError or TypeError naming the entry.
+ * @internal checkSpace with the caller's name in messages. Checks a space: at least one entry;
+ * ranges and choices with no key but the helpers' (kind, low, high, log; kind, values); numeric
+ * ranges finite with low <= high (low > 0 on a log scale, integer bounds for integers); choices
+ * non-empty, of valid values; constants valid values. Every failure is a coded RangeError or
+ * TypeError naming the entry.
  */
 export function validateSpace(where: string, space: unknown): SearchSpace {
   if (!space || typeof space !== 'object' || Array.isArray(space)) {
@@ -82,6 +89,13 @@ export function validateSpace(where: string, space: unknown): SearchSpace {
   for (const name of names) {
     const v = (space as Record<string, unknown>)[name];
     if (isSpec(v)) {
+      // A misspelt key ("hihg", "vlaues") would otherwise be dropped and the search run over another space.
+      const known = SPEC_KEYS[v.kind];
+      const unknown = Object.keys(v).find((k) => !known.includes(k));
+      if (unknown !== undefined) {
+        const what = v.kind === 'choice' ? 'a choice' : `${v.kind === 'integer' ? 'an' : 'a'} ${v.kind} range`;
+        throw rangeError(ErrorCode.ARG_RANGE, `${where}: space.${name} has an unknown key ${show(unknown)}; ${what} takes only ${showList(known, 'and')}`);
+      }
       if (v.kind === 'choice') {
         if (!Array.isArray(v.values) || v.values.length === 0) throw rangeError(ErrorCode.ARG_RANGE, `${where}: space.${name} has no choices`);
         v.values.forEach((c, i) => {
@@ -117,10 +131,12 @@ function sampleNumber(p: NumberParam, rng: Rng): number {
 }
 
 /**
- * Checks a search space (search does this first): at least one entry; numeric ranges finite with
- * low <= high (low > 0 on a log scale, integer bounds for integers); choices non-empty, of
- * numbers, strings, booleans or arrays of them; constants such values. Returns the space;
- * throws a coded RangeError or TypeError naming the entry.
+ * Checks a search space (search does this first): at least one entry; a range or choice written
+ * by hand takes only the keys the helpers give it (`kind`, `low`, `high`, `log`; `kind`,
+ * `values`), any other (a misspelt `hihg` or `vlaues`) is ERR_BLASNET_ARG_RANGE naming the entry
+ * and the key; numeric ranges finite with low <= high (low > 0 on a log scale, integer bounds for
+ * integers); choices non-empty, of numbers, strings, booleans or arrays of them; constants such
+ * values. Returns the space; throws a coded RangeError or TypeError naming the entry.
  */
 export function checkSpace(space: unknown): SearchSpace {
   return validateSpace('checkSpace', space);
