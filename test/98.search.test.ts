@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PassThrough } from 'stream';
 import {
-  checkSpace, choice, defaultBuild, integers, logUniform, Matrix, Rng, search, searchPlotSpec, searchTableCsv, spaceFromJSON, uniform,
+  checkSpace, choice, defaultBuild, integers, logUniform, Matrix, MLP_SPACE, Rng, search, searchPlotSpec, searchTableCsv, spaceFromJSON, uniform,
   writeSearchPlot,
 } from '../lib';
 import type { Config, SearchOptions, SearchResult, Table, TrialResult } from '../lib';
@@ -106,6 +106,43 @@ describe('search spaces', () => {
     for (const [space, message] of BAD) assert.throws(() => checkSpace(space), { code: 'ERR_BLASNET_ARG_RANGE', message }, JSON.stringify(space));
     await assert.rejects(search({ space: { lr: { ...logUniform(1e-3, 0.1), hihg: 1 } } as never, data, trials: 1, refit: false }),
       { code: 'ERR_BLASNET_ARG_RANGE', message: /^search: space.lr has an unknown key "hihg"/ });
+  });
+
+  it('a range written in code takes its scale from its kind: logUniform without log: true draws, grids, narrows and plots as logUniform()', async function () {
+    this.timeout(20000);
+    const hand = checkSpace({ lr: { kind: 'logUniform', low: 1e-4, high: 1e-1 }, w: { kind: 'integer', low: 8, high: 256 } });
+    const helpers = { lr: logUniform(1e-4, 1e-1), w: integers(8, 256) };
+    const r1 = new Rng(3);
+    const r2 = new Rng(3);
+    for (let i = 0; i < 200; i++) assert.deepEqual(sampleConfig(hand, r1), sampleConfig(helpers, r2));
+    assert.deepEqual(gridConfigs(hand, 4), gridConfigs(helpers, 4));
+    // The narrowed space is the helpers' too, log field and all.
+    assert.deepEqual(narrowSpace(hand, { lr: 1e-3, w: 32 }, 0.25), narrowSpace(helpers, { lr: 1e-3, w: 32 }, 0.25));
+    // A seeded coarse-to-fine search draws the same configurations, coarse and fine.
+    const opts = { data, trials: 4, strategy: 'coarseToFine' as const, budget: { epochs: 2 }, refit: false, seed: 4 };
+    const a = await search({ space: hand, ...opts });
+    const b = await search({ space: helpers, ...opts });
+    assert.deepEqual(a.trials.map((r) => r.config), b.trials.map((r) => r.config));
+    const spec = searchPlotSpec(a, { space: hand }) as { hconcat: { layer: { encoding: { x: { title: string; scale?: { type?: string } } } }[] }[] };
+    assert.equal(spec.hconcat[0].layer[0].encoding.x.title, 'lr');
+    assert.equal(spec.hconcat[0].layer[0].encoding.x.scale?.type, 'log');
+    // On a log scale, so a range from 0 is refused.
+    assert.throws(() => checkSpace({ lr: { kind: 'logUniform', low: 0, high: 1 } }), { code: 'ERR_BLASNET_ARG_RANGE', message: /space.lr is on a log scale and needs low > 0/ });
+  });
+
+  it('checkSpace refuses a range whose log contradicts its kind; the helpers\' entries pass', () => {
+    assert.throws(() => checkSpace({ p: { kind: 'uniform', low: 0, high: 1, log: true } }),
+      { code: 'ERR_BLASNET_ARG_RANGE', message: /checkSpace: space.p is uniform but has log true; for a log scale use logUniform/ });
+    assert.throws(() => checkSpace({ lr: { kind: 'logUniform', low: 1e-4, high: 0.1, log: false } }),
+      { code: 'ERR_BLASNET_ARG_RANGE', message: /checkSpace: space.lr is logUniform but has log false; for a linear scale use uniform/ });
+    assert.throws(() => checkSpace({ w: { kind: 'integer', low: 1, high: 8, log: 'yes' } }),
+      { code: 'ERR_BLASNET_ARG_TYPE', message: /checkSpace: Expected boolean for space.w.log but received string/ });
+    assert.throws(() => checkSpace({ lr: { kind: 'logUniform', low: 1e-4, high: 0.1, log: 1 } }), { code: 'ERR_BLASNET_ARG_TYPE', message: /space.lr.log/ });
+    const helpers = { a: uniform(0, 1), b: logUniform(1e-3, 1), c: integers(1, 4), d: integers(1, 64, { log: true }), e: choice([1, 'x']), f: 3 };
+    assert.equal(checkSpace(helpers), helpers);
+    assert.equal(checkSpace(MLP_SPACE), MLP_SPACE);
+    // A log that agrees with the kind is taken.
+    checkSpace({ p: { kind: 'uniform', low: 0, high: 1, log: false }, lr: { kind: 'logUniform', low: 1e-3, high: 1, log: true }, w: { kind: 'integer', low: 1, high: 8, log: false } });
   });
 
   it('spaceFromJSON reads every kind and rejects malformed entries with codes', () => {
@@ -356,6 +393,7 @@ describe('search bad input', () => {
     ['integer range with fractional bounds', { space: { w: integers(1.5, 4) } }, 'ERR_BLASNET_ARG_RANGE'],
     ['a non-value constant', { space: { f: (() => 1) as never } }, 'ERR_BLASNET_ARG_TYPE'],
     ['a misspelt key in a range', { space: { lr: { ...logUniform(1e-3, 1e-1), hihg: 1 } as never } }, 'ERR_BLASNET_ARG_RANGE'],
+    ['a uniform range with log: true', { space: { p: { kind: 'uniform', low: 0.1, high: 1, log: true } } }, 'ERR_BLASNET_ARG_RANGE'],
     ['a regression metric for classes', { metric: 'mse' }, 'ERR_BLASNET_ARG_RANGE'],
     ['an unknown metric', { metric: 'f1' as never }, 'ERR_BLASNET_UNKNOWN_NAME'],
     ['an unknown strategy', { strategy: 'bayes' as never }, 'ERR_BLASNET_UNKNOWN_NAME'],

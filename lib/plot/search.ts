@@ -7,7 +7,7 @@ import { ErrorCode, typeError } from '../errors';
 import { checkResult } from '../search/search';
 import type { SearchResult } from '../search/search';
 import type { SearchSpace } from '../search/space';
-import { isSpec } from '../search/space';
+import { isSpec, onLogScale } from '../search/space';
 import { checkBase, renderSvg, writePicture } from './curves';
 
 function checkOptions(fn: string, options: { space?: SearchSpace; title?: string } | undefined): void {
@@ -33,7 +33,7 @@ export function searchPlotSpec(result: Pick<SearchResult, 'trials' | 'best' | 'm
   const panels = (varying.length ? varying : names.slice(0, 1)).map((k) => {
     const numeric = ok.every((r) => typeof r.config[k] === 'number');
     const spec = options.space?.[k];
-    const log = numeric && isSpec(spec) && spec.kind !== 'choice' && spec.log;
+    const log = numeric && isSpec(spec) && spec.kind !== 'choice' && onLogScale(spec);
     const values = ok.map((r) => ({ value: label(r.config[k]), score: r.score, stage: String(r.stage), best: r.index === result.best?.index }));
     return {
       width: 220, height: 180,

@@ -12,13 +12,20 @@ import { Rng } from '../rng';
 /** A hyperparameter value: a number, a string, a boolean, or an array of them (hidden widths). */
 export type ParamValue = number | string | boolean | readonly (number | string | boolean)[];
 
-/** A numeric range; integers are sampled uniformly (or log-uniformly with log) and rounded. */
+/**
+ * A numeric range; integers are sampled uniformly (or log-uniformly with log) and rounded. The
+ * kind decides the scale: uniform is linear and logUniform logarithmic whether or not log is
+ * given (a log that contradicts the kind is refused); integers are logarithmic with log: true.
+ */
 export interface NumberParam {
   readonly kind: 'uniform' | 'logUniform' | 'integer';
   readonly low: number;
   readonly high: number;
-  /** Whether values spread evenly on a log scale (always for logUniform). */
-  readonly log: boolean;
+  /**
+   * Whether values spread evenly on a log scale: true for logUniform, false for uniform (the
+   * helpers set it; written by hand it may be left out), the choice for integers (default false).
+   */
+  readonly log?: boolean;
 }
 
 /** A set of values, each equally likely. */
@@ -58,6 +65,15 @@ export function choice(values: readonly ParamValue[]): ChoiceParam {
   return { kind: 'choice', values };
 }
 
+/**
+ * @internal Whether a range spreads its values on a log scale, as its kind says: logUniform
+ * always, uniform never, integers with log: true. Every reader of a range asks this, never the
+ * log field alone, which a range written by hand may leave out.
+ */
+export function onLogScale(p: NumberParam): boolean {
+  return p.kind === 'logUniform' || (p.kind === 'integer' && p.log === true);
+}
+
 /** Whether a space entry is a range or choice rather than a constant. */
 export function isSpec(v: unknown): v is SearchParam {
   return !!v && typeof v === 'object' && !Array.isArray(v) && ['uniform', 'logUniform', 'integer', 'choice'].includes((v as SearchParam).kind);
@@ -75,8 +91,9 @@ function isValue(v: unknown): v is ParamValue {
 
 /**
  * @internal checkSpace with the caller's name in messages. Checks a space: at least one entry;
- * ranges and choices with no key but the helpers' (kind, low, high, log; kind, values); numeric
- * ranges finite with low <= high (low > 0 on a log scale, integer bounds for integers); choices
+ * ranges and choices with no key but the helpers' (kind, low, high, log; kind, values); a log
+ * boolean that agrees with the kind (not true on uniform, not false on logUniform); numeric ranges
+ * finite with low <= high (low > 0 on a log scale, integer bounds for integers); choices
  * non-empty, of valid values; constants valid values. Every failure is a coded RangeError or
  * TypeError naming the entry.
  */
@@ -103,12 +120,17 @@ export function validateSpace(where: string, space: unknown): SearchSpace {
         });
         continue;
       }
+      const log = (v as { log?: unknown }).log;
+      if (log !== undefined && typeof log !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for space.${name}.log but received ${typeName(log)}`);
+      // The kind decides the scale; a log saying otherwise is a mistake in one or the other.
+      if (v.kind === 'uniform' && log === true) throw rangeError(ErrorCode.ARG_RANGE, `${where}: space.${name} is uniform but has log true; for a log scale use logUniform(low, high)`);
+      if (v.kind === 'logUniform' && log === false) throw rangeError(ErrorCode.ARG_RANGE, `${where}: space.${name} is logUniform but has log false; for a linear scale use uniform(low, high)`);
       const { low, high } = v;
       if (typeof low !== 'number' || typeof high !== 'number' || !Number.isFinite(low) || !Number.isFinite(high)) {
         throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected finite numbers for space.${name} low and high but received ${show(low)} and ${show(high)}`);
       }
       if (low > high) throw rangeError(ErrorCode.ARG_RANGE, `${where}: space.${name} has low ${low} > high ${high}`);
-      if (v.log && low <= 0) throw rangeError(ErrorCode.ARG_RANGE, `${where}: space.${name} is on a log scale and needs low > 0 but received ${low}`);
+      if (onLogScale(v) && low <= 0) throw rangeError(ErrorCode.ARG_RANGE, `${where}: space.${name} is on a log scale and needs low > 0 but received ${low}`);
       if (v.kind === 'integer' && !(Number.isInteger(low) && Number.isInteger(high))) {
         throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer bounds for space.${name} but received ${low} and ${high}`);
       }
@@ -122,21 +144,24 @@ export function validateSpace(where: string, space: unknown): SearchSpace {
 function sampleNumber(p: NumberParam, rng: Rng): number {
   const u = rng.uniform();
   if (p.kind === 'integer') {
-    if (!p.log) return Math.min(p.high, p.low + Math.floor(u * (p.high - p.low + 1)));
+    if (!onLogScale(p)) return Math.min(p.high, p.low + Math.floor(u * (p.high - p.low + 1)));
     // log-uniform over [low, high + 1), floored: each integer gets the log-width of its unit interval.
     const lo = Math.log(p.low), hi = Math.log(p.high + 1);
     return Math.min(p.high, Math.max(p.low, Math.floor(Math.exp(lo + u * (hi - lo)))));
   }
-  return p.log ? Math.exp(Math.log(p.low) + u * (Math.log(p.high) - Math.log(p.low))) : p.low + u * (p.high - p.low);
+  return onLogScale(p) ? Math.exp(Math.log(p.low) + u * (Math.log(p.high) - Math.log(p.low))) : p.low + u * (p.high - p.low);
 }
 
 /**
  * Checks a search space (search does this first): at least one entry; a range or choice written
  * by hand takes only the keys the helpers give it (`kind`, `low`, `high`, `log`; `kind`,
  * `values`), any other (a misspelt `hihg` or `vlaues`) is ERR_BLASNET_ARG_RANGE naming the entry
- * and the key; numeric ranges finite with low <= high (low > 0 on a log scale, integer bounds for
- * integers); choices non-empty, of numbers, strings, booleans or arrays of them; constants such
- * values. Returns the space; throws a coded RangeError or TypeError naming the entry.
+ * and the key; `log`, if given, a boolean that agrees with the kind (the kind decides the scale,
+ * so `{ kind: 'logUniform', low, high }` is log-uniform; `log: true` on a uniform range or
+ * `log: false` on a logUniform one is ERR_BLASNET_ARG_RANGE); numeric ranges finite with low <=
+ * high (low > 0 on a log scale, integer bounds for integers); choices non-empty, of numbers,
+ * strings, booleans or arrays of them; constants such values. Returns the space; throws a coded
+ * RangeError or TypeError naming the entry.
  */
 export function checkSpace(space: unknown): SearchSpace {
   return validateSpace('checkSpace', space);
@@ -158,7 +183,8 @@ function gridValues(p: SearchParam | ParamValue, points: number): ParamValue[] {
   if (!isSpec(p)) return [p];
   if (p.kind === 'choice') return [...p.values];
   if (p.low === p.high) return [p.low];
-  const at = (t: number) => (p.log ? Math.exp(Math.log(p.low) + t * (Math.log(p.high) - Math.log(p.low))) : p.low + t * (p.high - p.low));
+  const log = onLogScale(p);
+  const at = (t: number) => (log ? Math.exp(Math.log(p.low) + t * (Math.log(p.high) - Math.log(p.low))) : p.low + t * (p.high - p.low));
   if (p.kind === 'integer') {
     if (p.high - p.low + 1 <= points) return Array.from({ length: p.high - p.low + 1 }, (_, i) => p.low + i);
     return [...new Set(Array.from({ length: points }, (_, i) => Math.round(at(i / (points - 1)))))];
@@ -198,8 +224,9 @@ export function narrowSpace(space: SearchSpace, best: Config, factor: number): S
       continue;
     }
     const b = best[name] as number;
-    const f = (x: number) => (v.log ? Math.log(x) : x);
-    const g = (x: number) => (v.log ? Math.exp(x) : x);
+    const log = onLogScale(v);
+    const f = (x: number) => (log ? Math.log(x) : x);
+    const g = (x: number) => (log ? Math.exp(x) : x);
     const half = ((f(v.high) - f(v.low)) * factor) / 2;
     let low = Math.max(v.low, g(f(b) - half));
     let high = Math.min(v.high, g(f(b) + half));
@@ -207,7 +234,8 @@ export function narrowSpace(space: SearchSpace, best: Config, factor: number): S
       low = Math.max(v.low, Math.floor(low));
       high = Math.min(v.high, Math.ceil(high));
     }
-    out[name] = { ...v, low, high };
+    // As the helpers make it, so the narrowed entry says its scale whether or not the given one did.
+    out[name] = v.kind === 'uniform' ? uniform(low, high) : v.kind === 'logUniform' ? logUniform(low, high) : integers(low, high, { log });
   }
   return out;
 }
