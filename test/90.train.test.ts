@@ -329,6 +329,71 @@ forEachBackend('callbacks', (b) => {
     });
   });
 
+  it("from fit's callbacks, train(), eval() and setting training are ERR_BLASNET_BUSY; fit leaves the mode it was called in", () => {
+    const m = new Sequential({ inputSize: 4, seed: 1, backend: b, layers: [dense(8, { activation: 'relu' }), dropout(0.3), batchNorm(), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 } });
+    const switches: Record<string, () => unknown> = { train: () => m.train(), eval: () => m.eval(), training: () => { m.training = false; } };
+    const seen: string[] = [];
+    const attempt = (hook: string) => {
+      for (const [where, f] of Object.entries(switches)) {
+        throwsCode(f, 'ERR_BLASNET_BUSY', undefined, `${where}: fit sets the model's mode itself`);
+      }
+      seen.push(`${hook}:${m.training}`);
+    };
+    for (const mode of [true, false]) {
+      if (mode) m.train();
+      else m.eval();
+      seen.length = 0;
+      m.fit(train.x, train.y, {
+        epochs: 1, batchSize: 100, validationSplit: 0.2, callbacks: [{
+          onTrainBegin: () => attempt('onTrainBegin'),
+          onEpochBegin: () => attempt('onEpochBegin'),
+          onBatchEnd: () => attempt('onBatchEnd'),
+          onEpochEnd: () => attempt('onEpochEnd'),
+          onTrainEnd: () => attempt('onTrainEnd'),
+        }],
+      });
+      // Training mode throughout the loop; the mode it was called in again for onTrainEnd and after.
+      assert.deepEqual(seen, ['onTrainBegin:true', 'onEpochBegin:true', 'onBatchEnd:true', 'onBatchEnd:true', 'onEpochEnd:true', `onTrainEnd:${mode}`]);
+      assert.equal(m.training, mode, `fit called in ${mode ? 'training' : 'inference'} mode leaves it so`);
+    }
+    // Also when a callback throws before the loop starts.
+    m.train();
+    assert.throws(() => m.fit(train.x, train.y, { epochs: 1, callbacks: [{ onTrainBegin: () => { throw new Error('callback'); } }] }), /callback/);
+    assert.equal(m.training, true);
+    m.eval();
+    assert.throws(() => m.fit(train.x, train.y, { epochs: 1, callbacks: [{ onTrainBegin: () => { throw new Error('callback'); } }] }), /callback/);
+    assert.equal(m.training, false);
+    throwsCode(() => { (m as { training: unknown }).training = 1; }, 'ERR_BLASNET_ARG_TYPE', TypeError, 'Expected boolean for training');
+  });
+
+  it("evaluate, predict and Monte Carlo predict from fit's callbacks leave the training as it was", () => {
+    const make = () => new Sequential({ inputSize: 4, seed: 1, backend: b, layers: [dense(16, { activation: 'relu' }), dropout(0.3), batchNorm(), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 }, metrics: ['accuracy'] });
+    const held = blobs(90, 4);
+    const opts = { epochs: 3, batchSize: 32, validationSplit: 0.2 };
+    const plain = make(), checked = make();
+    const hp = plain.fit(train.x, train.y, opts);
+    const custom: number[] = [];
+    const modes: boolean[] = [];
+    const validate = () => {
+      const ev = checked.evaluate(held.x, held.y);
+      assert.equal(checked.predict(held.x).rows, 90);
+      assert.equal(checked.predictClasses(held.x).length, 90);
+      assert.equal(checked.predict(held.x, { mcSamples: 3, seed: 2 }).mean.rows, 90);
+      custom.push(ev.loss);
+      modes.push(checked.training);
+    };
+    const hc = checked.fit(train.x, train.y, { ...opts, callbacks: [{ onEpochEnd: validate, onBatchEnd: validate }] });
+    assert.deepEqual(checked.params, plain.params, 'the same weights as without the callbacks');
+    assert.deepEqual(checked.buffers().map((v) => v.data), plain.buffers().map((v) => v.data), 'the same running statistics');
+    assert.deepEqual(checked.maskState(), plain.maskState(), 'the same dropout stream');
+    assert.deepEqual(hc.epochs.map((e) => [e.loss, e.valLoss, e.accuracy]), hp.epochs.map((e) => [e.loss, e.valLoss, e.accuracy]));
+    assert.ok(custom.every(Number.isFinite) && custom.length === 3 * (4 + 1));
+    assert.ok(modes.every((t) => t), 'the model stays in training mode for the loop');
+    assert.ok(Math.abs(custom[custom.length - 1] - checked.evaluate(held.x, held.y).loss) < 1e-12, 'the last epoch end saw the final weights');
+  });
+
   it('earlyStopping stops after patience epochs and restores the best weights', () => {
     const m = classifier(b);
     const seen: Float32Array[] = [];

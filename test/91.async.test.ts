@@ -145,6 +145,32 @@ forEachBackend('fitAsync', (b) => {
     m.fit(x, y, { epochs: 1 });
   });
 
+  it("train(), eval() and setting training are ERR_BLASNET_BUSY while it runs, from its callbacks too; evaluate and predict there leave the training as fit's", async () => {
+    const held = data(100, 2);
+    for (const mode of [true, false]) {
+      const s = make(b), a = make(b);
+      if (mode) a.train();
+      s.fit(x, y, { epochs: 2, batchSize: 50 });
+      const refused: string[] = [];
+      const attempt = (hook: string) => {
+        for (const [where, f] of Object.entries({ train: () => a.train(), eval: () => a.eval(), training: () => { a.training = !mode; } })) {
+          throwsCode(f, 'ERR_BLASNET_BUSY', undefined, `${where}: fitAsync sets the model's mode itself`);
+          refused.push(`${hook}.${where}`);
+        }
+        assert.ok(Number.isFinite(a.evaluate(held.x, held.y).loss));
+        assert.equal(a.predict(held.x).rows, 100);
+        assert.equal(a.predict(held.x, { mcSamples: 2 }).mean.rows, 100);
+      };
+      const running = a.fitAsync(x, y, { epochs: 2, batchSize: 50, callbacks: [{ onBatchEnd: () => attempt('batch'), onEpochEnd: () => attempt('epoch') }] });
+      throwsCode(() => a.eval(), 'ERR_BLASNET_BUSY', undefined, "eval: fitAsync sets the model's mode itself");
+      await running;
+      assert.equal(refused.length, 3 * 2 * (perEpoch + 1));
+      assert.equal(a.training, mode, `fitAsync called in ${mode ? 'training' : 'inference'} mode leaves it so`);
+      a.eval();
+      sameTrainingState(a, s, x, y, 'with evaluate and predict in the callbacks');
+    }
+  });
+
   it('stops between batches on abort and rejects with the signal reason', async () => {
     const m = make(b);
     const before = m.params.slice();

@@ -125,8 +125,6 @@ export class Sequential {
   readonly grads: Float32Array;
   /** Whether params and grads were allocated here (not handed in through options.shared). */
   private readonly ownsArenas: boolean;
-  /** Whether forward passes train (dropout on, batch statistics) unless told otherwise. */
-  training = false;
   private readonly views: ParameterView[];
   private readonly rng: Rng;
   private loss: ResolvedLoss | null;
@@ -254,16 +252,45 @@ export class Sequential {
     return this.layers.flatMap((l, i) => l.buffers().map((b) => ({ name: `${l.name ?? i}.${b.name}`, data: b.data })));
   }
 
-  /** Switches to training mode (dropout active, batch statistics). */
+  /**
+   * Whether forward passes train (dropout on, batch statistics) unless told otherwise. fit trains
+   * in training mode while it runs and then puts back the mode it was called in; fitAsync's worker
+   * trains in training mode and this model keeps its own. Meanwhile (from their callbacks too),
+   * setting it, train() and eval() throw ERR_BLASNET_BUSY.
+   */
+  get training(): boolean {
+    return this.mode;
+  }
+
+  set training(on: boolean) {
+    this.setMode('training', on);
+  }
+
+  /** Switches to training mode (dropout active, batch statistics); see training. */
   train(): this {
-    this.training = true;
+    this.setMode('train', true);
     return this;
   }
 
-  /** Switches to inference mode. */
+  /** Switches to inference mode; see training. */
   eval(): this {
-    this.training = false;
+    this.setMode('eval', false);
     return this;
+  }
+
+  private mode = false;
+
+  private setMode(where: string, on: boolean): void {
+    if (typeof on !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for training but received ${typeName(on)}`);
+    // The loop trains whatever the mode says and puts back the mode it found when it ends: a
+    // change made meanwhile would have no effect, and would be undone without a word.
+    if (this.busy === 'fit') {
+      throw new BlasnetError(ErrorCode.BUSY, `${where}: fit sets the model's mode itself (training while it runs, then back to the mode it was called in); call it after fit returns`);
+    }
+    if (this.busy !== null) {
+      throw new BlasnetError(ErrorCode.BUSY, `${where}: fitAsync sets the model's mode itself (its worker trains in training mode; this model keeps the mode it was called in); call it after fitAsync settles`);
+    }
+    this.mode = on;
   }
 
   /** The dropout-mask generator's state (to continue the same masks in another thread). */
@@ -576,7 +603,8 @@ export class Sequential {
    * schedule, clipping, callbacks). Checks every input before starting; a fit that fails its
    * checks leaves the model as it was, input columns included (see fitModel). Returns the History.
    * From its callbacks, predict, evaluate, setWeights and saveModel work, and calls that would
-   * change what the loop uses (compile, a nested fit, lossAndGradient, ...) throw ERR_BLASNET_BUSY.
+   * change what the loop uses (compile, a nested fit, lossAndGradient, train(), eval(), ...) throw
+   * ERR_BLASNET_BUSY. It trains in training mode and leaves the model in the mode it was called in.
    */
   fit(data: Dataset, options?: FitOptions): History;
   fit(x: Input, y: Labels, options?: FitOptions): History;
@@ -661,8 +689,9 @@ export class Sequential {
    * (shared) memory; callbacks run on this thread (at epoch ends the worker waits for them, so
    * they see consistent weights); `signal` stops training between batches and rejects the
    * promise with its reason (the weights keep the training done so far). Until it settles,
-   * calls that would race with it (fit, lossAndGradient, setWeights, compile, ...) throw
-   * ERR_BLASNET_BUSY; predict may run, on weights that are changing.
+   * calls that would race with it (fit, lossAndGradient, setWeights, compile, train(), eval(),
+   * ...) throw ERR_BLASNET_BUSY; predict may run, on weights that are changing. The model keeps
+   * the mode it was called in (the worker trains in training mode).
    */
   fitAsync(data: Dataset, options?: FitAsyncOptions): Promise<History>;
   fitAsync(x: Input, y: Labels, options?: FitAsyncOptions): Promise<History>;
@@ -684,9 +713,9 @@ export class Sequential {
   /**
    * fit marks the model while its callbacks run (`on` true) and unmarks it after: meanwhile,
    * calls that would change what fit's loop uses (compile, setLoss, fit, fitAsync,
-   * lossAndGradient, a training forward, reseed, an optimiser step, ...) throw ERR_BLASNET_BUSY,
-   * as from fitAsync's callbacks; predict, evaluate, setWeights and saveModel work. Returns whether
-   * the mark was set (a model marked already keeps its mark). @internal
+   * lossAndGradient, a training forward, reseed, an optimiser step, train(), eval(), ...) throw
+   * ERR_BLASNET_BUSY, as from fitAsync's callbacks; predict, evaluate, setWeights and saveModel
+   * work. Returns whether the mark was set (a model marked already keeps its mark). @internal
    */
   fitCallbacks(on: boolean): boolean {
     if (!on) {

@@ -41,7 +41,8 @@ export function onScratch<T>(model: Sequential, where: string, fn: () => T): T {
     model.grads.set(grads);
     model.buffers().forEach((b, i) => b.data.set(buffers[i]));
     model.setMaskState(mask);
-    model.training = training;
+    // Unchanged when fn failed before switching it (a busy model refuses the switch too).
+    if (model.training !== training) model.training = training;
   }
 }
 

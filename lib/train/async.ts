@@ -564,8 +564,8 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
         }
       }
       fallback.release();
+      // The model keeps the mode it was called in, as fit leaves it (the worker trained in its own).
       setBusy(null);
-      model.eval();
       if (failure !== null) reject(failure);
       else if (result) resolve(result);
       else reject(new BlasnetError(ErrorCode.INTERNAL, 'fitAsync: the training worker stopped without a result'));

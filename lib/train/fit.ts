@@ -745,9 +745,11 @@ export function undoColumns(model: Sequential, columns: readonly string[] | null
   if (model.inputColumns !== columns) model.setInputColumns(columns);
 }
 
-/** Whether a fit's weights hold training on the columns it adopted, which then stay if it throws. */
 interface FitRun {
+  /** Whether the weights hold training on the columns fit adopted, which then stay if it throws. */
   trained: boolean;
+  /** The mode (Sequential.training) fit was called in, and leaves the model in. */
+  readonly mode: boolean;
 }
 
 /**
@@ -759,6 +761,10 @@ interface FitRun {
  * the model, its optimiser state and its running statistics are put back as they were when fit
  * was called; callbacks have then seen the batches before it.
  *
+ * The loop trains in training mode (model.training is true from onTrainBegin to the last
+ * onEpochEnd) and leaves the model in the mode fit was called in, also when it throws; from the
+ * callbacks, train(), eval() and setting training throw ERR_BLASNET_BUSY.
+ *
  * Input columns taken from records or a Dataset (by a model that had none) stay only with
  * weights trained on them: a fit that throws before training begins, or whose first epoch finds a
  * bad row, leaves the model's columns as they were. One that throws later (onNonFinite 'throw', a
@@ -766,11 +772,12 @@ interface FitRun {
  */
 export function fitModel(model: Sequential, compiled: Compiled, x: Input | Dataset, y: Labels | undefined, options: FitOptions = {}): History {
   const columns = model.inputColumns;
-  const run: FitRun = { trained: false };
+  const run: FitRun = { trained: false, mode: model.training };
   try {
     return fitChecked(model, compiled, x, y, options, run);
   } catch (e) {
     if (!run.trained) undoColumns(model, columns);
+    if (model.training !== run.mode) model.training = run.mode;
     throw e;
   }
 }
@@ -846,6 +853,8 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     runStartChecksOnRows(model, train.x, train.y);
   }
   if (schedule && !options.resume) followSchedule(optimizer, schedule);
+  // What the callbacks see as the loop runs; the mode fit was called in comes back before
+  // onTrainEnd, or in fitModel when fit throws (train() and eval() are refused meanwhile).
   model.train();
   parallel?.start({ optimizer, schedule, resuming: !!options.resume });
   emit(model, callbacks, 'onTrainBegin', ctx);
@@ -980,7 +989,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     }
   } finally {
     if (previousLimit !== null) model.backend.setThreadLimit(previousLimit);
-    model.eval();
+    model.training = run.mode;
     // fit's own buffers go back for the next call to reuse. The batch buffer stays with the
     // iterator when augment saw its batches: the function may have kept a reference to one.
     snapshot?.release();
