@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
-import { ACTIVATION_NAMES, getBackend, jsBackend, LOSS_NAMES, LOSSES, Matrix, nativeAvailable, Rng } from '../lib';
+import { ACTIVATION_NAMES, decodeModel, encodeModel, getBackend, jsBackend, LOSS_NAMES, LOSSES, Matrix, nativeAvailable, Rng, stateDictEntries } from '../lib';
 import type { ActivationName, Backend, LossName } from '../lib';
 import { activation, batchNorm, dense, Dense, dropout, Dropout, Layer, prelu } from '../lib/layers';
 import type { DenseActivation } from '../lib/layers';
@@ -205,6 +205,30 @@ forEachBackend('Sequential', (b) => {
     // A name equal to the layer's own index clashes with nothing.
     const own = new Sequential({ inputSize: 2, backend: b, layers: [dense(3), dense(1, { name: '1' })] });
     assert.deepEqual(own.parameters().map((v) => v.name), ['0.weight', '0.bias', '1.weight', '1.bias']);
+  });
+
+  it("a layer's name is fixed once a model is built from it: another is ERR_BLASNET_STATE, and parameters, buffers, files and exports keep one name", () => {
+    const m = new Sequential({ inputSize: 3, backend: b, layers: [dense(4, { name: 'hidden' }), batchNorm(), dense(2)] });
+    throwsCode(() => { m.layers[0].name = 'renamed'; }, 'ERR_BLASNET_STATE', undefined, 'dense.name: the layer is part of a built model, whose parameters are named by "hidden"; it cannot be renamed "renamed"');
+    throwsCode(() => { m.layers[0].name = undefined; }, 'ERR_BLASNET_STATE', undefined, 'renamed undefined');
+    throwsCode(() => { m.layers[1].name = 'norm'; }, 'ERR_BLASNET_STATE', undefined, 'batchNorm.name: the layer is part of a built model, whose parameters are named by its index');
+    // The name it has is no change.
+    m.layers[0].name = 'hidden';
+    m.layers[2].name = undefined;
+    const names = ['hidden.weight', 'hidden.bias', '1.gamma', '1.beta', '2.weight', '2.bias'];
+    assert.deepEqual(m.parameters().map((v) => v.name), names);
+    assert.deepEqual(m.getWeights().map((v) => v.name), names);
+    assert.deepEqual(m.buffers().map((v) => v.name), ['1.runningMean', '1.runningVar']);
+    assert.deepEqual(m.config().layers.map((l) => l.name), ['hidden', null, null]);
+    assert.deepEqual(decodeModel(encodeModel(m), { backend: b }).model.parameters().map((v) => v.name), names);
+    assert.deepEqual(stateDictEntries(m).map((e) => e.key),
+      ['hidden.weight', 'hidden.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked', '2.weight', '2.bias']);
+    // Before a model is built from it, a layer takes a name (checked as the option is).
+    const late = dense(2);
+    late.name = 'out';
+    throwsCode(() => { late.name = '' as string; }, 'ERR_BLASNET_ARG_TYPE', TypeError, 'dense.name: Expected a non-empty string for name but received ""');
+    assert.deepEqual(new Sequential({ inputSize: 3, backend: b, layers: [late] }).parameters().map((v) => v.name), ['out.weight', 'out.bias']);
+    throwsCode(() => { late.name = 'other'; }, 'ERR_BLASNET_STATE');
   });
 
   it('keeps its own copy of the layer list: layers added to the caller\'s array later are not part of it', () => {

@@ -112,7 +112,8 @@ function modelDocument(model: Sequential, extras: ModelExtras, where: string): M
   }
   // While fitAsync trains, the weights are consistent only when its worker waits for callbacks.
   model.notBusy(where, true);
-  // Names set on the layers after the model was built must still be unique, or the file would not load.
+  // Names are fixed when the model is built (Layer.name), but a layer of one's own may keep its
+  // name in a property of its own: a clash would make a file that does not load.
   layerIds(where, model.layers);
   const doc: ModelDocument = {
     format: 'blasnet-model',

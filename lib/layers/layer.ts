@@ -2,6 +2,9 @@ import { prefault } from '../backend/memory';
 import type { Backend } from '../backend/types';
 import type { InitSpec } from '../init';
 import type { Rng } from '../rng';
+import { show } from '../describe';
+import { BlasnetError, ErrorCode } from '../errors';
+import { layerName } from './check';
 
 /** A trainable tensor a layer declares; the model allocates it in its parameter arena. */
 export interface ParamSpec {
@@ -49,8 +52,36 @@ export interface LayerConfig {
  */
 export abstract class Layer {
   abstract readonly kind: string;
-  /** Name used in parameter names and summaries; the layer's index if not set. */
-  name: string | undefined;
+
+  /**
+   * Name used in parameter names, buffers, summaries, saved files and exports; the layer's index
+   * if not set. Set it before the layer is part of a model: once a model is built from it, its
+   * parameters are named by it, and assigning another name throws ERR_BLASNET_STATE.
+   */
+  get name(): string | undefined {
+    return this.ownName;
+  }
+
+  set name(name: string | undefined) {
+    const where = `${this.kind ?? 'layer'}.name`;
+    if (this.nameFixed && name !== this.ownName) {
+      // parameters() and getWeights() name the tensors as the model was built; files, exports and
+      // buffers() read the name again: a new one would part them (an export missing the tensors).
+      throw new BlasnetError(ErrorCode.STATE, `${where}: the layer is part of a built model, whose parameters are named by ` +
+        `${this.ownName === undefined ? 'its index' : show(this.ownName)}; it cannot be renamed ${show(name)}. ` +
+        'Give the name when creating the layer (dense(4, { name }))');
+    }
+    this.ownName = layerName(where, name);
+  }
+
+  private ownName: string | undefined = undefined;
+  private nameFixed = false;
+
+  /** Fixes the name: the model built from this layer names its tensors by it. @internal */
+  fixName(): void {
+    this.nameFixed = true;
+  }
+
   inSize = 0;
   outSize = 0;
   /** Rows the workspaces can hold. */

@@ -42,7 +42,8 @@ export interface SequentialOptions {
   /**
    * The layers, in order; the model keeps its own copy of the list. Each layer's name (its index
    * when it has none) names its parameters, so two layers named alike, or a name that is an
-   * unnamed layer's index, are ERR_BLASNET_ARG_RANGE.
+   * unnamed layer's index, are ERR_BLASNET_ARG_RANGE; the names are fixed from then on (see
+   * Layer.name).
    */
   layers: Layer[];
   /** Seeds the initial weights and the dropout masks. Default 0. */
@@ -235,6 +236,9 @@ export class Sequential {
     this.rng = new Rng((seed ^ 0x5bd1e995) >>> 0);
     this.trainCtx = { backend: this.backend, rng: this.rng, training: true };
     this.evalCtx = { backend: this.backend, rng: this.rng, training: false };
+    // The tensors are named now (ids): a layer renamed later would be saved and exported under a
+    // name its parameters() do not have.
+    for (const layer of layers) layer.fixName();
   }
 
   /** Every parameter with its gradient, in layer order. */
