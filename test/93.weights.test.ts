@@ -283,6 +283,36 @@ forEachBackend('sampleWeight and classWeight in fit', (b) => {
     assert.notDeepEqual(Array.from(classWeights('balanced', y, 3)), Array.from(classWeights('balanced', y.subarray(0, 56), 3)));
   });
 
+  it("validationSplit weights the validation loss by the held-out rows' sampleWeight, as evaluate does; classWeight and metrics leave it alone", async () => {
+    const make = () => new Sequential({ inputSize: 2, seed: 8, backend: b, layers: [dense(6, { activation: 'tanh' }), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 }, metrics: ['accuracy'] });
+    const sw = Float32Array.from({ length: 70 }, (_, i) => (i % 5 === 0 ? 4 : i % 3));
+    // The last 14 rows (0.2 of 70) are held out.
+    const held = { x: data.x.subarray(56 * 2), y: data.y.subarray(56), w: sw.subarray(56) };
+    const split = { epochs: 2, batchSize: 16, validationSplit: 0.2 };
+    const runs: [string, (m: Sequential) => unknown, Float32Array | null][] = [
+      ['fit', (m) => m.fit(data.x, data.y, { ...split, sampleWeight: sw }), held.w],
+      ['fit with classWeight', (m) => m.fit(data.x, data.y, { ...split, sampleWeight: sw, classWeight: 'balanced' }), held.w],
+      ['fit with classWeight alone', (m) => m.fit(data.x, data.y, { ...split, classWeight: { 2: 3 } }), null],
+      ['fit on a Dataset', (m) => m.fit(Dataset.from(new Matrix(data.x, 70, 2), data.y, { sampleWeight: sw }), split), held.w],
+      ['fit on records', (m) => m.fit(Array.from({ length: 70 }, (_, i) => ({ u: data.x[i * 2], v: data.x[i * 2 + 1], label: data.y[i], w: sw[i] })), 'label',
+        { ...split, sampleWeight: 'w' }), held.w],
+      ['fitAsync', (m) => m.fitAsync(data.x, data.y, { ...split, sampleWeight: sw }), held.w],
+      ['fitAsync with classWeight', (m) => m.fitAsync(data.x, data.y, { ...split, sampleWeight: sw, classWeight: 'balanced' }), held.w],
+      ['fitAsync on a Dataset', (m) => m.fitAsync(Dataset.from(new Matrix(data.x, 70, 2), data.y, { sampleWeight: sw }), split), held.w],
+    ];
+    for (const [what, run, w] of runs) {
+      const m = make();
+      const h = await run(m) as { epochs: { valLoss: number; valAccuracy: number }[] };
+      const last = h.epochs[h.epochs.length - 1];
+      const plain = m.evaluate(held.x, held.y);
+      const weighted = w ? m.evaluate(held.x, held.y, { sampleWeight: w }) : plain;
+      assert.equal(last.valLoss, weighted.loss, what);
+      if (w) assert.notEqual(weighted.loss, plain.loss, what);
+      assert.equal(last.valAccuracy, plain.accuracy, `${what}: accuracy unweighted`);
+    }
+  });
+
   it('records take the weight column by key', () => {
     const records = Array.from({ length: 70 }, (_, i) => ({ u: data.x[i * 2], v: data.x[i * 2 + 1], label: data.y[i], w: i % 4 }));
     const r = net(b), m = net(b);

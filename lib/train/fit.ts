@@ -62,7 +62,11 @@ export interface FitOptions {
   dropLast?: boolean;
   /** Seed of the shuffles. Default the model's seed. */
   seed?: number;
-  /** Fraction of the rows, taken from the end before shuffling, held out for validation. */
+  /**
+   * Fraction of the rows, taken from the end before shuffling, held out for validation, with
+   * their sampleWeight (a Dataset's too), which weights the validation loss as Keras's
+   * validation_split does; classWeight applies to the training rows only.
+   */
   validationSplit?: number;
   /**
    * Validation data, as { x, y } or a Dataset (takes precedence over validationSplit). A Dataset
@@ -89,14 +93,15 @@ export interface FitOptions {
    * One finite non-negative weight per training row (or, for records, the key of a weight
    * column): each row's loss term and gradient are multiplied by it, and the batch mean keeps its
    * unweighted normaliser (Keras's sample_weight; see README, Semantics). With validationSplit the
-   * held-out rows' weights are dropped: validation loss and metrics are unweighted (only a
-   * weighted Dataset as validationData weights the validation loss). Needs a built-in loss.
+   * held-out rows' weights weight the validation loss, as Keras's validation_split does (metrics
+   * stay unweighted). Needs a built-in loss.
    */
   sampleWeight?: Float32Array | ArrayLike<number> | string;
   /**
-   * Per-class factors, multiplied into sampleWeight: a map class index -> weight (classes not
-   * named get 1) or 'balanced' (n_samples / (n_classes * count(class)), scikit-learn's, counted
-   * over the training rows: validationSplit's held-out rows are left out of the count). The class
+   * Per-class factors, multiplied into the training rows' sampleWeight: a map class index ->
+   * weight (classes not named get 1) or 'balanced' (n_samples / (n_classes * count(class)),
+   * scikit-learn's, counted over the training rows: validationSplit's held-out rows are left out
+   * of the count, and their validation loss is weighted by their sampleWeight alone). The class
    * of a row is its label, its 0/1 target for one output, or its largest target for one-hot rows.
    */
   classWeight?: ClassWeight;
@@ -241,9 +246,10 @@ export type WeightOptions = Pick<FitOptions, 'sampleWeight' | 'classWeight' | 'v
 
 /**
  * The factor of each row from options.sampleWeight and options.classWeight (null when neither is
- * given), checked before any work: lengths, values, class keys, a built-in loss. 'balanced'
- * counts the classes of the training rows only: the rows validationSplit holds out are left out
- * of the count (their weights are not used).
+ * given), checked before any work: lengths, values, class keys, a built-in loss. classWeight
+ * applies to the training rows only: 'balanced' counts their classes, and the rows
+ * validationSplit holds out keep their sampleWeight alone (1 without one), which weights the
+ * validation loss as a weighted validation Dataset's weights do.
  */
 export function rowWeights(model: Sequential, x: Input, data: Prepared, options: WeightOptions, where: string): Float32Array | null {
   const { sampleWeight: sw, classWeight: cw } = options;
@@ -261,7 +267,7 @@ export function rowWeights(model: Sequential, x: Input, data: Prepared, options:
     const { classes, count } = rowClasses(data.y, rows, where);
     const training = classes.subarray(0, rows - heldOutRows(where, rows, options));
     const factors = classWeights(cw, training, typedArrayTag(data.y) === 'Int32Array' ? model.outputSize : count, where);
-    for (let r = 0; r < rows; r++) w[r] *= factors[classes[r]];
+    for (let r = 0; r < training.length; r++) w[r] *= factors[classes[r]];
   }
   return w;
 }
@@ -803,8 +809,9 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     val = prepareValidation(model, options.validationData, `${where} (validationData)`);
   } else if (nVal > 0) {
     const w = targetWidth(train);
+    // The held-out rows keep their sampleWeight (see rowWeights), as Keras's validation_split
+    // splits sample_weight: a weighted validation loss, as evaluate gives it with those weights.
     val = sliceRows(train, n - nVal, n, w);
-    val.w = null;
     train = sliceRows(train, 0, n - nVal, w);
     if (unscanned) checkFinite(model.backend, where, 'x', val.x.data, val.x.rows * val.x.cols, (n - nVal) * val.x.cols);
   }
