@@ -62,6 +62,7 @@ export abstract class Layer {
     return this.ownName;
   }
 
+  /** Names the layer; ERR_BLASNET_STATE once a model is built from it, unless the name is the one it has (see the getter). */
   set name(name: string | undefined) {
     const where = `${this.kind ?? 'layer'}.name`;
     if (this.nameFixed && name !== this.ownName) {

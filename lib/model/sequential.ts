@@ -266,6 +266,7 @@ export class Sequential {
     return this.mode;
   }
 
+  /** Sets the mode, as train() and eval() do (see the getter). */
   set training(on: boolean) {
     this.setMode('training', on);
   }
