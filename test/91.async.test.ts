@@ -292,6 +292,34 @@ forEachBackend('fitAsync', (b) => {
     }
   });
 
+  it('takes the lr and momentum onTrainBegin sets with a schedule attached, and shows it the schedule\'s first lr, as fit does', async () => {
+    const cases: Record<string, Pick<FitOptions, 'schedule' | 'scheduleEvery'>> = {
+      'step every epoch': { schedule: { name: 'step', stepSize: 1, gamma: 0.5 } },
+      'oneCycle every step': { scheduleEvery: 'step', schedule: { name: 'oneCycle', maxLr: 1e-2, totalSteps: 3 * perEpoch } },
+    };
+    for (const [what, schedule] of Object.entries(cases)) {
+      const options = (seen: number[][]): FitOptions => ({
+        epochs: 3, batchSize: 50, ...schedule,
+        callbacks: [{
+          onTrainBegin(ctx) {
+            seen.push([ctx.optimizer.lr, ctx.optimizer.momentum as number]);
+            ctx.optimizer.lr = 2e-2;
+            ctx.optimizer.momentum = 0.7;
+          },
+        }],
+      });
+      const fromFit: number[][] = [], fromAsync: number[][] = [];
+      const s = make(b), a = make(b);
+      const hs = s.fit(x, y, options(fromFit));
+      const ha = await a.fitAsync(x, y, options(fromAsync));
+      assert.equal(hs.stepLr[0], 2e-2, `${what}: the callback's lr takes the first step`);
+      assert.deepEqual(fromAsync, fromFit, `${what}: what onTrainBegin sees`);
+      assert.deepEqual(ha.stepLr, hs.stepLr, `${what}: lr of every step`);
+      assert.deepEqual(ha.epochs.map((e) => e.lr), hs.epochs.map((e) => e.lr), `${what}: lr of every epoch`);
+      sameTrainingState(a, s, x, y, what);
+    }
+  });
+
   it("shows callbacks each step's lr and momentum when a schedule changes both every step, as fit does", async () => {
     const options = (seen: number[][]): FitOptions => ({
       epochs: 2, batchSize: 50, scheduleEvery: 'step', schedule: { name: 'oneCycle', maxLr: 1e-2, totalSteps: 2 * perEpoch },
@@ -404,6 +432,24 @@ forEachBackend('fitAsync resuming from a checkpoint', (b) => {
     assert.deepEqual(a.model.params, whole.params);
   });
 
+  it("takes the lr onTrainBegin sets over the checkpoint's, with a schedule attached, as fit does", async () => {
+    const o = { epochs: 4, batchSize: 50, schedule: { name: 'step' as const, stepSize: 1, gamma: 0.5 } };
+    const [s, a] = checkpoint(o);
+    const begin = (seen: number[]): Callback => ({
+      onTrainBegin(ctx) {
+        seen.push(ctx.optimizer.lr);
+        ctx.optimizer.lr = 1e-2;
+      },
+    });
+    const fromFit: number[] = [], fromAsync: number[] = [];
+    const hs = s.model.fit(x, y, { ...o, resume: s, callbacks: [begin(fromFit)] });
+    const ha = await a.model.fitAsync(x, y, { ...o, resume: a, callbacks: [begin(fromAsync)] });
+    assert.deepEqual(fromAsync, fromFit);
+    assert.equal(hs.stepLr[0], 1e-2);
+    assert.deepEqual(ha.stepLr, hs.stepLr);
+    assert.deepEqual(a.model.params, s.model.params);
+  });
+
   for (const every of ['epoch', 'step'] as const) {
     it(`resumes without compile() once the schedule has moved the lr, as an uninterrupted run (scheduleEvery '${every}')`, async () => {
       // 12 steps per epoch: the lr halves every epoch, or every 6 steps.
@@ -463,7 +509,11 @@ forEachBackend('fitAsync when the job cannot start or its worker dies', (b) => {
         ema: { ema: { decay: 0.9, f() {} } },
         swa: { swa: { startEpoch: 0, f() {} } },
         // Passes every check fit makes (optimizer.load reads the fields it knows), so it reaches postMessage.
-        resume: { resume: { ...ck, optimizer: { ...ck.optimizer, note: () => 'nightly' } } },
+        // onTrainBegin runs first; the lr and momentum it sets are put back with the rest.
+        resume: {
+          resume: { ...ck, optimizer: { ...ck.optimizer, note: () => 'nightly' } },
+          callbacks: [{ onTrainBegin(ctx) { ctx.optimizer.lr = 0.5; ctx.optimizer.momentum = 0.5; } }],
+        },
       };
       for (const [name, options] of Object.entries(bad)) {
         try {
@@ -473,7 +523,7 @@ forEachBackend('fitAsync when the job cannot start or its worker dies', (b) => {
           console.log(name + ' ' + e.code + ' ' + /\\b(ema|swa|resume)\\b/.exec(e.message)?.[0] + ' training ' + m.isTraining);
         }
       }
-      console.log('unchanged ' + m.params.every((v, i) => v === before[i]));
+      console.log('unchanged ' + m.params.every((v, i) => v === before[i]) + ' ' + m.optimizer.lr + ' ' + m.optimizer.momentum);
       m.fit(x, y, { epochs: 1 });
       bn.saveModel(${JSON.stringify(path.join(tmp, `unsendable-${b.name}.blasnet`))}, m);
       let during = 0;
@@ -483,7 +533,7 @@ forEachBackend('fitAsync when the job cannot start or its worker dies', (b) => {
     assert.match(out, /^ema ERR_BLASNET_ARG_RANGE ema training false$/m);
     assert.match(out, /^swa ERR_BLASNET_ARG_RANGE swa training false$/m);
     assert.match(out, /^resume ERR_BLASNET_ARG_RANGE resume training false$/m);
-    assert.match(out, /^unchanged true$/m);
+    assert.match(out, /^unchanged true 0.01 0.9$/m);
     assert.match(out, /^threads true true$/m);
   });
 

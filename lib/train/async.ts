@@ -12,6 +12,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Backend } from '../backend/types';
 import type { Sequential } from '../model/sequential';
 import type { OptimizerState } from '../optim';
+import { followSchedule } from '../optim';
 import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
@@ -428,8 +429,24 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     opt.lr = m.lr;
     if (m.momentum !== undefined && opt.momentum !== m.momentum) opt.momentum = m.momentum;
   };
+  // fit makes its schedule from the optimiser's lr as the call found it and sets the schedule's
+  // first lr (and momentum) before onTrainBegin, whose callbacks then see it and may set others
+  // for the first step. The worker's fit does the same from that start, and then takes what the
+  // callbacks here set, as its bridge's onTrainBegin, where fit's callbacks would have set it.
+  const opt = compiled.optimizer;
+  const start = { lr: opt.lr, momentum: opt.momentum };
+  // Puts back what the call changed, when the job never reaches the worker.
+  const unstart = () => {
+    opt.lr = start.lr;
+    if (start.momentum !== undefined && opt.momentum !== start.momentum) opt.momentum = start.momentum;
+  };
+  const trainBegin: WorkerInput['trainBegin'] = { lr: null, momentum: null };
   try {
+    if (fit.schedule && !fit.resume) followSchedule(opt, createSchedule(fit.schedule, start.lr));
+    const lr = opt.lr, momentum = opt.momentum;
     await inCallbacks(() => runHook(callbacks, 'onTrainBegin', ctx));
+    if (opt.lr !== lr) trainBegin.lr = opt.lr;
+    if (opt.momentum !== momentum) trainBegin.momentum = opt.momentum as number;
   } catch (e) {
     keepWorker(taken);
     setBusy(null);
@@ -445,6 +462,8 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     y: job.y,
     loss,
     optimizer: compiled.optimizer.state(),
+    start,
+    trainBegin,
     metrics: [...compiled.metrics],
     fit: { ...fit, ...(val ? { validationData: { x: val.x, y: val.y, w: val.w } } : {}) },
     control,
@@ -462,12 +481,14 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
   try {
     worker = exitedWorkers.has(taken) ? takeWorker() : taken;
   } catch (e) {
+    unstart();
     setBusy(null);
     throw e;
   }
   try {
     fallback = new Snapshot(model, compiled.optimizer);
   } catch (e) {
+    unstart();
     keepWorker(worker);
     setBusy(null);
     throw e;
@@ -608,6 +629,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
       // Nothing reached the worker. It is ended rather than kept (nothing outlives a call that
       // could not start), and the model is left as the call found it.
       detach();
+      unstart();
       failure = sendError(e, input.fit);
       void worker.terminate();
       settle();

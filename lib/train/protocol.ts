@@ -58,6 +58,16 @@ export interface WorkerInput {
   y: Int32Array | Float32Array;
   loss: { name: LossSpecName; param: number; reduction: Reduction };
   optimizer: OptimizerState;
+  /**
+   * The optimiser's lr and momentum as fitAsync found them: the worker's fit starts from them
+   * (its schedule is made from that lr), as fit would, whatever onTrainBegin set.
+   */
+  start: { lr: number; momentum: number | undefined };
+  /**
+   * The lr and momentum onTrainBegin's callbacks set (null: left as they were), which the worker
+   * takes at its own onTrainBegin: after the schedule set its first lr, as fit's callbacks set them.
+   */
+  trainBegin: { lr: number | null; momentum: number | null };
   metrics: MetricSpec[];
   /** fit's options; validationData as shared rows, with the weights of a weighted Dataset. */
   fit: Omit<FitOptions, 'callbacks' | 'validationData'> & {

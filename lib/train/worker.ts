@@ -37,6 +37,9 @@ function run(input: WorkerInput): void {
     model.setMaskState(input.maskState);
     const optimizer = createOptimizer({ name: input.optimizer.name, ...input.optimizer.options } as OptimizerSpec, model);
     optimizer.load(input.optimizer);
+    // fit begins from the lr and momentum the call found; onTrainBegin's come after the schedule's.
+    optimizer.lr = input.start.lr;
+    if (input.start.momentum !== undefined && optimizer.momentum !== input.start.momentum) optimizer.momentum = input.start.momentum;
     model.compile({ loss: input.loss, optimizer, metrics: input.metrics });
     const control = input.control;
     const values = controlValues(control);
@@ -62,6 +65,9 @@ function run(input: WorkerInput): void {
     const watched = waitOn.epochBegin || waitOn.batchEnd || waitOn.epochEnd;
     const bridge: Callback = {
       onTrainBegin(ctx) {
+        const set = input.trainBegin;
+        if (set.lr !== null) optimizer.lr = set.lr;
+        if (set.momentum !== null) optimizer.momentum = set.momentum;
         stopIfAsked(ctx);
       },
       onEpochBegin(epoch, ctx) {
