@@ -681,6 +681,10 @@ function csvCell(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/**
+ * blasnet predict: one CSV line per row of the data set, numbered from 1 whatever it is read from
+ * (a CSV file's data rows, header not counted, as its errors name them; IDX images in file order).
+ */
 function predict(o: ModelCommandOptions & { output?: string; proba?: boolean }): void {
   oneDataSource(o, 'predict');
   if (o.output) checkOutputPaths([{ option: '--output', path: o.output }], commandInputs(o));
@@ -724,7 +728,7 @@ function predict(o: ModelCommandOptions & { output?: string; proba?: boolean }):
     lines.push(['row', 'class', ...(names ? ['name'] : []), ...(o.proba ? Array.from({ length: p.cols }, (_, c) => `p(${names ? names[c] : c})`) : [])].map(csvCell).join(','));
     cls.forEach((c, i) => {
       const probs = o.proba ? Array.from(p.data.subarray(i * p.cols, (i + 1) * p.cols), (v) => v.toPrecision(6)) : [];
-      lines.push([String(i), String(c), ...(names ? [JSON.stringify(names[c])] : []), ...probs].join(','));
+      lines.push([String(i + 1), String(c), ...(names ? [JSON.stringify(names[c])] : []), ...probs].join(','));
     });
   }
   const text = `${lines.join('\n')}\n`;
@@ -1002,7 +1006,7 @@ export function program(): Command {
     .option('--label <columns>', "the label column (checked against the model's)")
     .option('--confusion <base>', 'classification: also write the confusion matrix to <base>.svg and <base>.png');
   backendOptions(dataOptions(e)).action(evaluate);
-  const pr = p.command('predict').description('predictions for every row of a data set (labels not needed): class names, probabilities or values')
+  const pr = p.command('predict').description('predictions for every row of a data set (labels not needed), numbered from 1 (CSV data rows, header not counted; IDX images): class names, probabilities or values')
     .requiredOption('--model <file>', 'a model written by train')
     .option('--label <columns>', "the label column (checked against the model's)")
     .option('--output <file>', 'write CSV here instead of stdout')

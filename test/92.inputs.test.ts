@@ -364,7 +364,8 @@ forEachBackend('compile shorthand, verbose and class predictions', (b) => {
       x[data.x.cols + 1] = NaN;
       const rows = new Matrix(x, 3, data.x.cols);
       assert.ok(Number.isNaN(m.predictProba(rows).get(1, 0)));
-      throwsCode(() => m.predictClasses(rows), 'ERR_BLASNET_DATA', undefined, 'row 1 has no class: its probabilities hold NaN');
+      // The second row, numbered from 1 as fit, the input checks and predict --csv number rows.
+      throwsCode(() => m.predictClasses(rows), 'ERR_BLASNET_DATA', undefined, 'row 2 has no class: its probabilities hold NaN');
     }
   });
 

@@ -65,7 +65,8 @@ const haveData = fs.existsSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-u
     assert.equal(p.status, 0, p.stderr);
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
     assert.equal(lines.length, 10001);
-    assert.match(lines[1], /^0,\d,"[A-Za-z/ -]+"$/);
+    assert.match(lines[1], /^1,\d,"[A-Za-z/ -]+"$/);
+    assert.match(lines[10000], /^10000,/);
   });
 });
 
@@ -280,6 +281,8 @@ describe('blasnet train on an IDX directory', () => {
     assert.equal(lines[0], 'row,class,p(0),p(1)');
     assert.equal(lines.length, 61);
     lines.slice(1).forEach((line, i) => {
+      // Images are numbered from 1, as predict --csv numbers data rows.
+      assert.equal(line.split(',')[0], String(i + 1));
       const probs = line.split(',').slice(2).map(Number);
       assert.ok(Math.abs(probs[0] + probs[1] - 1) < 1e-5, `row ${i}: ${probs.join(' + ')} is not 1`);
       probs.forEach((v, j) => assert.ok(Math.abs(v - proba.data[2 * i + j]) <= 1e-6, `row ${i}: p ${v} vs predictProba ${proba.data[2 * i + j]}`));

@@ -139,6 +139,7 @@ describe('blasnet CLI on CSV tables', function () {
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
     assert.equal(lines[0], 'row,colour,p(blue),p(green),p(red)');
     assert.equal(lines.length, 6);
+    assert.deepEqual(lines.slice(1).map((l) => l.split(',')[0]), ['1', '2', '3', '4', '5']);
     const cells = lines[1].split(',');
     assert.equal(cells[0], '1');
     assert.equal(cells[1], 'red');

@@ -100,7 +100,7 @@ function proba(where: string, model: Sequential, x: Input | Dataset, options: Pr
  * when there are several (ties go to the first), and for a single sigmoid/binaryCrossEntropy
  * output 1 when its probability is above 0.5, else 0 (Keras's predict_classes). Errors as
  * predictProba; a row whose probabilities hold a NaN (its input held a NaN or an infinity, or
- * the weights have) has no class: ERR_BLASNET_DATA naming the row, where predictProba returns
+ * the weights have) has no class: ERR_BLASNET_DATA naming the row (1-based), where predictProba returns
  * the NaNs as they are.
  */
 export function predictClasses(model: Sequential, x: Input | Dataset, options: PredictOptions = {}): Int32Array {
@@ -118,7 +118,7 @@ export function classesOf(p: Matrix, where: string): Int32Array {
     const o = r * cols;
     for (let j = 0; j < cols; j++) {
       if (Number.isNaN(data[o + j])) {
-        throw new BlasnetError(ErrorCode.DATA, `${where}: row ${r} has no class: its probabilities hold NaN ` +
+        throw new BlasnetError(ErrorCode.DATA, `${where}: row ${r + 1} has no class: its probabilities hold NaN ` +
           '(its input holds a NaN or an infinity, or the model\'s weights do); clean or impute the input first');
       }
     }
