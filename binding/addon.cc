@@ -28,7 +28,7 @@ napi_value number(napi_env env, double x) {
   return v;
 }
 
-uint64_t mul(uint64_t a, uint64_t b) { return a * b; }  // dims < 2^31: no overflow
+uint64_t mul(uint64_t a, uint64_t b) { return a * b; }  // dims < 2^31: exact, no overflow
 
 // A label or index check that failed in the core: find the first bad entry for the message. On
 // shared memory another thread may have changed it since, so each entry is read once and the
@@ -67,7 +67,8 @@ napi_value GemmBatched(Args& a) {
   const float alpha = a.scalar(6, "alpha");
   const size_t sa = a.dim(8, "strideA"), sb = a.dim(10, "strideB"), sc = a.dim(13, "strideC");
   const float beta = a.scalar(11, "beta");
-  // The last matrix ends at (batch-1)*stride + size.
+  // The last matrix ends at (batch-1)*stride + size: below 2^63, exact in uint64 (the js backend
+  // counts in BigInt past 2^53, so both messages quote the same integer).
   auto span = [&](size_t stride, uint64_t size) { return batch == 0 ? 0 : mul(batch - 1, stride) + size; };
   F32 A = a.f32(7, "a", span(sa, mul(m, k)), "(batch-1)*strideA + m*k");
   F32 B = a.f32(9, "b", span(sb, mul(k, n)), "(batch-1)*strideB + k*n");

@@ -8,7 +8,7 @@
 import * as vm from 'vm';
 import { BlasnetError, ErrorCode, Rng } from '../lib';
 import type { Backend } from '../lib';
-import { forEachBackend, normError } from './helpers';
+import { forEachBackend, normError, throwsCode } from './helpers';
 import {
   AliasRule, call, cloneArgs, isTyped, KernelSpec, Kind, Param, SPECS, TYPE_CODES, TypedArg,
 } from './cases/errors';
@@ -452,6 +452,23 @@ forEachBackend('argument errors', (b) => {
         });
       }
     });
+  });
+
+  it('names a needed length past 2^53 exactly, with the same digits on every backend', () => {
+    // Dims of 2^31 - 1: products past 2^53, where a float64 product loses its last digits.
+    const M = 2 ** 31 - 1, big = BigInt(M);
+    const one = () => new Float32Array(1);
+    const cases: [string, () => unknown, string][] = [
+      ['gemm', () => b.gemm(false, false, M, 1, M, 1, one(), one(), 0, one()), `a to hold at least ${big * big} elements (m*k)`],
+      ['gemmBatched', () => b.gemmBatched(false, false, M, 1, M, M, 1, one(), M, one(), 0, 0, one(), 0),
+        `a to hold at least ${(big - 1n) * big + big * big} elements ((batch-1)*strideA + m*k)`],
+      ['colSum', () => b.colSum(M, M, 0, one(), one()), `x to hold at least ${big * big} elements (rows*cols)`],
+      ['denseForward', () => b.denseForward(0, 0, M, M, 1, one(), one(), null, one(), one()), `x to hold at least ${big * big} elements (batch*inDim)`],
+      ['loss', () => b.loss(0, 0, M, M, one(), one(), null), `pred to hold at least ${big * big} elements (rows*cols)`],
+    ];
+    for (const [fn, call, message] of cases) {
+      throwsCode(call, ErrorCode.ARG_LENGTH, RangeError, `${fn}: Expected ${message} but it has 1`);
+    }
   });
 
   it('covers every kernel export of the Backend interface', () => {

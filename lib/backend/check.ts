@@ -73,9 +73,37 @@ export function id(fn: string, name: string, v: unknown, count: number): number 
   return x;
 }
 
+/**
+ * A needed length: a number while it is a safe integer, else the exact bigint. Dims are below
+ * 2^31, so a product of two (or a stride term plus one) can pass 2^53, where a float64 loses the
+ * last digits the binding's uint64 arithmetic keeps: messages quote this value, so both backends
+ * print the same integer.
+ */
+export type Count = number | bigint;
+
+/** The exact product of non-negative integers, as a Count. */
+export function mul(...factors: Count[]): Count {
+  let p = 1;
+  let exact = true;
+  for (const f of factors) {
+    if (typeof f === 'bigint') exact = false;
+    else p *= f;
+  }
+  // A float product that is a safe integer is exact: every partial product was no larger.
+  if (exact && Number.isSafeInteger(p)) return p;
+  const q = factors.reduce<bigint>((acc, f) => acc * BigInt(f), 1n);
+  return q <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(q) : q;
+}
+
+/** The exact sum of non-negative integers, as a Count. */
+export function add(...terms: Count[]): Count {
+  const s = terms.reduce<bigint>((acc, t) => acc + BigInt(t), 0n);
+  return s <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(s) : s;
+}
+
 type Kind = 'Float32Array' | 'Int32Array';
 
-function typed(fn: string, name: string, v: unknown, needed: number, formula: string, kind: Kind, nullable: boolean): void {
+function typed(fn: string, name: string, v: unknown, needed: Count, formula: string, kind: Kind, nullable: boolean): void {
   if (nullable && v === null) return;
   if (typedArrayTag(v) !== kind) {
     throw typeError(
@@ -95,13 +123,13 @@ function typed(fn: string, name: string, v: unknown, needed: number, formula: st
   }
 }
 
-export function f32(fn: string, name: string, v: unknown, needed: number, formula: string): void {
+export function f32(fn: string, name: string, v: unknown, needed: Count, formula: string): void {
   typed(fn, name, v, needed, formula, 'Float32Array', false);
 }
-export function f32OrNull(fn: string, name: string, v: unknown, needed: number, formula: string): void {
+export function f32OrNull(fn: string, name: string, v: unknown, needed: Count, formula: string): void {
   typed(fn, name, v, needed, formula, 'Float32Array', true);
 }
-export function i32(fn: string, name: string, v: unknown, needed: number, formula: string): void {
+export function i32(fn: string, name: string, v: unknown, needed: Count, formula: string): void {
   typed(fn, name, v, needed, formula, 'Int32Array', false);
 }
 

@@ -5,7 +5,8 @@
 import * as os from 'os';
 import { ACTIVATION_LIST } from '../activations';
 import { LOSS_LIST, LOSS_NAMES } from '../losses';
-import { argCount, dim, disjoint, f32, f32OrNull, flag, i32, id, sameOrDisjoint, scalar, scalarIn, Span } from './check';
+import { add, argCount, dim, disjoint, f32, f32OrNull, flag, i32, id, mul, sameOrDisjoint, scalar, scalarIn, Span } from './check';
+import type { Count } from './check';
 import { gemmBlocked } from './gemm';
 import { PACK_PANEL, packedDenseLength } from './packed';
 import type { Backend, BackendInfo } from './types';
@@ -38,7 +39,7 @@ function lossCall(fn: string, loss: number, param: number, rows: number, cols: n
   dim(fn, 'rows', rows); dim(fn, 'cols', cols);
   const def = LOSS_LIST[loss];
   const np = rows * cols;
-  f32(fn, 'pred', pred, np, 'rows*cols');
+  f32(fn, 'pred', pred, mul(rows, cols), 'rows*cols');
   let nt: number;
   if (def.targets.labels && (!def.targets.dense || isInt32Array(target))) {
     i32(fn, 'target', target, rows, 'rows');
@@ -49,14 +50,14 @@ function lossCall(fn: string, loss: number, param: number, rows: number, cols: n
         `${fn}: Expected even cols (mean and variance heads) for ${LOSS_NAMES[loss]} but received ${cols}`);
     }
     nt = rows * (cols / 2);
-    f32(fn, 'target', target, nt, 'rows*cols/2');
+    f32(fn, 'target', target, mul(rows, cols / 2), 'rows*cols/2');
   } else {
     nt = np;
-    f32(fn, 'target', target, nt, 'rows*cols');
+    f32(fn, 'target', target, mul(rows, cols), 'rows*cols');
   }
   const weighted = fn === 'lossWeighted';
   if (weighted) f32(fn, 'weight', weight, rows, 'rows');
-  f32OrNull(fn, 'grad', grad, np, 'rows*cols');
+  f32OrNull(fn, 'grad', grad, mul(rows, cols), 'rows*cols');
   disjoint(fn, span('grad', grad, np), span('pred', pred, np));
   disjoint(fn, span('grad', grad, np), span('target', target, nt));
   if (!weighted) return def.compute(param, rows, cols, pred, target, grad);
@@ -261,8 +262,8 @@ function gather(fn: string, rows: number, cols: number, srcRows: number, index: 
   dst: Float32Array): void {
   dim(fn, 'rows', rows); dim(fn, 'cols', cols); dim(fn, 'srcRows', srcRows);
   i32(fn, 'index', index, rows, 'rows');
-  f32(fn, 'src', src, srcRows * cols, 'srcRows*cols');
-  f32(fn, 'dst', dst, rows * cols, 'rows*cols');
+  f32(fn, 'src', src, mul(srcRows, cols), 'srcRows*cols');
+  f32(fn, 'dst', dst, mul(rows, cols), 'rows*cols');
   disjoint(fn, span('dst', dst, rows * cols), span('src', src, srcRows * cols));
   disjoint(fn, span('dst', dst, rows * cols), span('index', index, rows));
   // Each index is read once, checked and used as read: on a SharedArrayBuffer another thread
@@ -331,10 +332,10 @@ export const jsBackend: Backend = {
     flag(fn, 'transA', transA); flag(fn, 'transB', transB);
     dim(fn, 'm', m); dim(fn, 'n', n); dim(fn, 'k', k);
     alpha = scalar(fn, 'alpha', alpha);
-    f32(fn, 'a', a, m * k, 'm*k');
-    f32(fn, 'b', b, k * n, 'k*n');
+    f32(fn, 'a', a, mul(m, k), 'm*k');
+    f32(fn, 'b', b, mul(k, n), 'k*n');
     beta = scalar(fn, 'beta', beta);
-    f32(fn, 'c', c, m * n, 'm*n');
+    f32(fn, 'c', c, mul(m, n), 'm*n');
     disjoint(fn, span('c', c, m * n), span('a', a, m * k));
     disjoint(fn, span('c', c, m * n), span('b', b, k * n));
     gemmBlocked(transA, transB, m, n, k, alpha, a, 0, b, 0, beta, c, 0);
@@ -348,11 +349,14 @@ export const jsBackend: Backend = {
     alpha = scalar(fn, 'alpha', alpha);
     dim(fn, 'strideA', strideA); dim(fn, 'strideB', strideB); dim(fn, 'strideC', strideC);
     beta = scalar(fn, 'beta', beta);
-    const extent = (stride: number, size: number) => (batch === 0 ? 0 : (batch - 1) * stride + size);
-    const na = extent(strideA, m * k), nb = extent(strideB, k * n), nc = extent(strideC, m * n);
-    f32(fn, 'a', a, na, '(batch-1)*strideA + m*k');
-    f32(fn, 'b', b, nb, '(batch-1)*strideB + k*n');
-    f32(fn, 'c', c, nc, '(batch-1)*strideC + m*n');
+    // The last matrix ends at (batch-1)*stride + size, counted exactly for the messages; once the
+    // checks pass, each is at most an array's length, a safe integer.
+    const extent = (stride: number, size: Count): Count => (batch === 0 ? 0 : add(mul(batch - 1, stride), size));
+    const ea = extent(strideA, mul(m, k)), eb = extent(strideB, mul(k, n)), ec = extent(strideC, mul(m, n));
+    f32(fn, 'a', a, ea, '(batch-1)*strideA + m*k');
+    f32(fn, 'b', b, eb, '(batch-1)*strideB + k*n');
+    f32(fn, 'c', c, ec, '(batch-1)*strideC + m*n');
+    const na = Number(ea), nb = Number(eb), nc = Number(ec);
     if (batch > 1 && strideC < m * n) {
       throw rangeError(ErrorCode.ALIAS, `${fn}: strideC must be at least m*n so that outputs do not overlap`);
     }
@@ -369,7 +373,7 @@ export const jsBackend: Backend = {
     argCount(fn, arguments.length, 4);
     dim(fn, 'rows', rows); dim(fn, 'cols', cols);
     f32(fn, 'bias', bias, cols, 'cols');
-    f32(fn, 'y', y, rows * cols, 'rows*cols');
+    f32(fn, 'y', y, mul(rows, cols), 'rows*cols');
     disjoint(fn, span('y', y, rows * cols), span('bias', bias, cols));
     if (cols === 0) return;
     for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) y[r * cols + j] += bias[j];
@@ -380,7 +384,7 @@ export const jsBackend: Backend = {
     argCount(fn, arguments.length, 5);
     dim(fn, 'rows', rows); dim(fn, 'cols', cols);
     beta = scalar(fn, 'beta', beta);
-    f32(fn, 'x', x, rows * cols, 'rows*cols');
+    f32(fn, 'x', x, mul(rows, cols), 'rows*cols');
     f32(fn, 'out', out, cols, 'cols');
     disjoint(fn, span('out', out, cols), span('x', x, rows * cols));
     colSumLoop(rows, cols, beta, x, out);
@@ -413,7 +417,7 @@ export const jsBackend: Backend = {
     argCount(fn, arguments.length, 4);
     dim(fn, 'rows', rows); dim(fn, 'cols', cols);
     const n = rows * cols;
-    f32(fn, 'x', x, n, 'rows*cols');
+    f32(fn, 'x', x, mul(rows, cols), 'rows*cols');
     i32(fn, 'out', out, rows, 'rows');
     disjoint(fn, span('out', out, rows), span('x', x, n));
     for (let i = 0; i < rows; i++) out[i] = argmaxRow(x, i * cols, cols);
@@ -564,9 +568,9 @@ export const jsBackend: Backend = {
     flag(fn, 'perUnit', perUnit);
     dim(fn, 'rows', rows); dim(fn, 'cols', cols);
     const n = rows * cols, na = perUnit ? cols : 1;
-    f32(fn, 'x', x, n, 'rows*cols');
+    f32(fn, 'x', x, mul(rows, cols), 'rows*cols');
     f32(fn, 'a', a, na, perUnit ? 'cols' : '1');
-    f32(fn, 'y', y, n, 'rows*cols');
+    f32(fn, 'y', y, mul(rows, cols), 'rows*cols');
     sameOrDisjoint(fn, span('y', y, n), span('x', x, n));
     disjoint(fn, span('y', y, n), span('a', a, na));
     preluLoop(perUnit, rows, cols, x, a, y);
@@ -579,11 +583,11 @@ export const jsBackend: Backend = {
     dim(fn, 'rows', rows); dim(fn, 'cols', cols);
     beta = scalar(fn, 'beta', beta);
     const n = rows * cols, na = perUnit ? cols : 1, naFormula = perUnit ? 'cols' : '1';
-    f32(fn, 'x', x, n, 'rows*cols');
+    f32(fn, 'x', x, mul(rows, cols), 'rows*cols');
     f32(fn, 'a', a, na, naFormula);
-    f32(fn, 'dy', dy, n, 'rows*cols');
+    f32(fn, 'dy', dy, mul(rows, cols), 'rows*cols');
     f32(fn, 'da', da, na, naFormula);
-    f32(fn, 'dx', dx, n, 'rows*cols');
+    f32(fn, 'dx', dx, mul(rows, cols), 'rows*cols');
     const sx = span('x', x, n), sa = span('a', a, na), sdy = span('dy', dy, n), sdx = span('dx', dx, n);
     sameOrDisjoint(fn, sdx, sdy);
     disjoint(fn, sdx, sx);
@@ -604,15 +608,15 @@ export const jsBackend: Backend = {
     eps = scalarIn(fn, 'eps', eps, positive, 'positive number');
     momentum = scalarIn(fn, 'momentum', momentum, unitInterval, 'number in [0, 1]');
     const n = rows * cols;
-    f32(fn, 'x', x, n, 'rows*cols');
+    f32(fn, 'x', x, mul(rows, cols), 'rows*cols');
     f32(fn, 'gamma', gamma, cols, 'cols');
     f32(fn, 'beta', beta, cols, 'cols');
     f32(fn, 'runningMean', runningMean, cols, 'cols');
     f32(fn, 'runningVar', runningVar, cols, 'cols');
     f32(fn, 'mean', mean, cols, 'cols');
     f32(fn, 'invStd', invStd, cols, 'cols');
-    f32(fn, 'xhat', xhat, n, 'rows*cols');
-    f32(fn, 'y', y, n, 'rows*cols');
+    f32(fn, 'xhat', xhat, mul(rows, cols), 'rows*cols');
+    f32(fn, 'y', y, mul(rows, cols), 'rows*cols');
     // Every output (the running estimates included) is disjoint from every input and every other.
     const ins = [span('x', x, n), span('gamma', gamma, cols), span('beta', beta, cols)];
     const outs = [span('runningMean', runningMean, cols), span('runningVar', runningVar, cols), span('mean', mean, cols),
@@ -631,13 +635,13 @@ export const jsBackend: Backend = {
     dim(fn, 'rows', rows); dim(fn, 'cols', cols);
     beta = scalar(fn, 'beta', beta);
     const n = rows * cols;
-    f32(fn, 'xhat', xhat, n, 'rows*cols');
+    f32(fn, 'xhat', xhat, mul(rows, cols), 'rows*cols');
     f32(fn, 'gamma', gamma, cols, 'cols');
     f32(fn, 'invStd', invStd, cols, 'cols');
-    f32(fn, 'dy', dy, n, 'rows*cols');
+    f32(fn, 'dy', dy, mul(rows, cols), 'rows*cols');
     f32(fn, 'dgamma', dgamma, cols, 'cols');
     f32(fn, 'dbeta', dbeta, cols, 'cols');
-    f32OrNull(fn, 'dx', dx, n, 'rows*cols');
+    f32OrNull(fn, 'dx', dx, mul(rows, cols), 'rows*cols');
     const ins = [span('xhat', xhat, n), span('gamma', gamma, cols), span('invStd', invStd, cols), span('dy', dy, n)];
     const outs = [span('dgamma', dgamma, cols), span('dbeta', dbeta, cols), span('dx', dx, n)];
     outs.forEach((o, k) => {
@@ -654,11 +658,11 @@ export const jsBackend: Backend = {
     param = scalar(fn, 'param', param);
     dim(fn, 'batch', batch); dim(fn, 'inDim', inDim); dim(fn, 'outDim', outDim);
     const nx = batch * inDim, nw = outDim * inDim, nz = batch * outDim;
-    f32(fn, 'x', x, nx, 'batch*inDim');
-    f32(fn, 'w', w, nw, 'outDim*inDim');
+    f32(fn, 'x', x, mul(batch, inDim), 'batch*inDim');
+    f32(fn, 'w', w, mul(outDim, inDim), 'outDim*inDim');
     f32OrNull(fn, 'b', b, outDim, 'outDim');
-    f32(fn, 'z', z, nz, 'batch*outDim');
-    f32(fn, 'y', y, nz, 'batch*outDim');
+    f32(fn, 'z', z, mul(batch, outDim), 'batch*outDim');
+    f32(fn, 'y', y, mul(batch, outDim), 'batch*outDim');
     for (const o of [span('z', z, nz), span('y', y, nz)]) {
       disjoint(fn, o, span('x', x, nx));
       disjoint(fn, o, span('w', w, nw));
@@ -682,9 +686,9 @@ export const jsBackend: Backend = {
     argCount(fn, arguments.length, 5);
     dim(fn, 'outDim', outDim); dim(fn, 'inDim', inDim);
     const nw = outDim * inDim, np = packedDenseLength(outDim, inDim);
-    f32(fn, 'w', w, nw, 'outDim*inDim');
+    f32(fn, 'w', w, mul(outDim, inDim), 'outDim*inDim');
     f32OrNull(fn, 'b', b, outDim, 'outDim');
-    f32(fn, 'packed', packed, np, 'ceil(outDim/16)*16*(inDim+1)');
+    f32(fn, 'packed', packed, mul(Math.ceil(outDim / PACK_PANEL) * PACK_PANEL, inDim + 1), 'ceil(outDim/16)*16*(inDim+1)');
     disjoint(fn, span('packed', packed, np), span('w', w, nw));
     disjoint(fn, span('packed', packed, np), span('b', b, outDim));
     const units = np / (inDim + 1);
@@ -702,9 +706,9 @@ export const jsBackend: Backend = {
     param = scalar(fn, 'param', param);
     dim(fn, 'batch', batch); dim(fn, 'inDim', inDim); dim(fn, 'outDim', outDim);
     const nx = batch * inDim, np = packedDenseLength(outDim, inDim), ny = batch * outDim;
-    f32(fn, 'x', x, nx, 'batch*inDim');
-    f32(fn, 'packed', packed, np, 'ceil(outDim/16)*16*(inDim+1)');
-    f32(fn, 'y', y, ny, 'batch*outDim');
+    f32(fn, 'x', x, mul(batch, inDim), 'batch*inDim');
+    f32(fn, 'packed', packed, mul(Math.ceil(outDim / PACK_PANEL) * PACK_PANEL, inDim + 1), 'ceil(outDim/16)*16*(inDim+1)');
+    f32(fn, 'y', y, mul(batch, outDim), 'batch*outDim');
     disjoint(fn, span('y', y, ny), span('x', x, nx));
     disjoint(fn, span('y', y, ny), span('packed', packed, np));
     const f = ACTIVATION_LIST[act].f;
@@ -747,15 +751,15 @@ export const jsBackend: Backend = {
     dim(fn, 'batch', batch); dim(fn, 'inDim', inDim); dim(fn, 'outDim', outDim);
     beta = scalar(fn, 'beta', beta);
     const nx = batch * inDim, nw = outDim * inDim, nz = batch * outDim;
-    f32(fn, 'x', x, nx, 'batch*inDim');
-    f32(fn, 'w', w, nw, 'outDim*inDim');
-    f32(fn, 'z', z, nz, 'batch*outDim');
-    f32(fn, 'y', y, nz, 'batch*outDim');
-    f32(fn, 'dy', dy, nz, 'batch*outDim');
-    f32(fn, 'dz', dz, nz, 'batch*outDim');
-    f32(fn, 'dw', dw, nw, 'outDim*inDim');
+    f32(fn, 'x', x, mul(batch, inDim), 'batch*inDim');
+    f32(fn, 'w', w, mul(outDim, inDim), 'outDim*inDim');
+    f32(fn, 'z', z, mul(batch, outDim), 'batch*outDim');
+    f32(fn, 'y', y, mul(batch, outDim), 'batch*outDim');
+    f32(fn, 'dy', dy, mul(batch, outDim), 'batch*outDim');
+    f32(fn, 'dz', dz, mul(batch, outDim), 'batch*outDim');
+    f32(fn, 'dw', dw, mul(outDim, inDim), 'outDim*inDim');
     f32OrNull(fn, 'db', db, outDim, 'outDim');
-    f32OrNull(fn, 'dx', dx, nx, 'batch*inDim');
+    f32OrNull(fn, 'dx', dx, mul(batch, inDim), 'batch*inDim');
     const sx = span('x', x, nx), sw = span('w', w, nw), sz = span('z', z, nz), sy = span('y', y, nz);
     const sdy = span('dy', dy, nz), sdz = span('dz', dz, nz);
     const sdw = span('dw', dw, nw), sdb = span('db', db, outDim), sdx = span('dx', dx, nx);
@@ -791,7 +795,7 @@ export const jsBackend: Backend = {
     f32(fn, 'hyper', hyper, nh, `hyper length of ${OPTIMIZER_KERNEL_NAMES[opt]}`);
     f32(fn, 'param', param, n, 'n');
     f32(fn, 'grad', grad, n, 'n');
-    f32(fn, 'state', state, ns, `${kernel.slots.length}*n`);
+    f32(fn, 'state', state, mul(kernel.slots.length, n), `${kernel.slots.length}*n`);
     // All four mutually disjoint: the loop reads hyper and grad while it writes param and state.
     const sh = span('hyper', hyper, nh), sp = span('param', param, n), sg = span('grad', grad, n), ss = span('state', state, ns);
     disjoint(fn, sp, sh);
@@ -813,9 +817,9 @@ export const jsBackend: Backend = {
     f32(fn, 'hyper', hyper, nh, `hyper length of ${OPTIMIZER_KERNEL_NAMES[opt]}`);
     f32(fn, 'param', param, n, 'n');
     f32(fn, 'grad', grad, n, 'n');
-    f32(fn, 'state', state, ns, `${kernel.slots.length}*n`);
+    f32(fn, 'state', state, mul(kernel.slots.length, n), `${kernel.slots.length}*n`);
     dim(fn, 'nBlocks', nBlocks);
-    i32(fn, 'blocks', blocks, 2 * nBlocks, '2*nBlocks');
+    i32(fn, 'blocks', blocks, mul(2, nBlocks), '2*nBlocks');
     const sh = span('hyper', hyper, nh), sp = span('param', param, n), sg = span('grad', grad, n), ss = span('state', state, ns);
     disjoint(fn, sp, sh);
     disjoint(fn, sp, sg);
@@ -851,7 +855,7 @@ export const jsBackend: Backend = {
     dim(fn, 'rows', rows);
     dim(fn, 'cols', cols);
     maxNorm = scalarIn(fn, 'maxNorm', maxNorm, (v) => v > 0, 'positive number');
-    f32(fn, 'w', w, rows * cols, 'rows*cols');
+    f32(fn, 'w', w, mul(rows, cols), 'rows*cols');
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       let s = 0;
@@ -896,8 +900,8 @@ function rowwiseArgs(fn: string, count: number, rows: number, cols: number, x: F
   argCount(fn, count, 4);
   dim(fn, 'rows', rows); dim(fn, 'cols', cols);
   const n = rows * cols;
-  f32(fn, 'x', x, n, 'rows*cols');
-  f32(fn, 'y', y, n, 'rows*cols');
+  f32(fn, 'x', x, mul(rows, cols), 'rows*cols');
+  f32(fn, 'y', y, mul(rows, cols), 'rows*cols');
   sameOrDisjoint(fn, span('y', y, n), span('x', x, n));
 }
 
@@ -906,9 +910,9 @@ function rowwiseBackwardArgs(fn: string, count: number, rows: number, cols: numb
   argCount(fn, count, 5);
   dim(fn, 'rows', rows); dim(fn, 'cols', cols);
   const n = rows * cols;
-  f32(fn, 'y', y, n, 'rows*cols');
-  f32(fn, 'dy', dy, n, 'rows*cols');
-  f32(fn, 'dx', dx, n, 'rows*cols');
+  f32(fn, 'y', y, mul(rows, cols), 'rows*cols');
+  f32(fn, 'dy', dy, mul(rows, cols), 'rows*cols');
+  f32(fn, 'dx', dx, mul(rows, cols), 'rows*cols');
   sameOrDisjoint(fn, span('dx', dx, n), span('y', y, n));
   sameOrDisjoint(fn, span('dx', dx, n), span('dy', dy, n));
 }
