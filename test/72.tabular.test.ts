@@ -288,6 +288,40 @@ describe('TabularPreprocessor', () => {
     throwsCode(() => p.targets([{ a: 1, income: 2 }, { a: 1, income: 2, y: 1 }]), 'ERR_BLASNET_DATA', undefined, 'missing label at records[0], column "y"');
   });
 
+  it('a file from before the constant-column rule, with a std of rounding noise, loads with that column only centred', () => {
+    // What an older version stored for 1000 rows of a constant 0.1: its float64 mean, and a std
+    // of about 1e-15 (no row count: files did not record it then).
+    const old = {
+      type: 'TabularPreprocessor', standardize: true, impute: true, unknownCategory: 'warn', taskReason: null,
+      columns: [
+        { name: 'x', kind: 'numeric', fill: 4.5, mean: 4.5, std: 2.8722813232690143, indicator: false },
+        { name: 'rate', kind: 'numeric', fill: 0.1, mean: 0.09999999999999859, std: 1e-15, indicator: false },
+      ],
+      target: { task: 'regression', columns: ['y'], mean: [0.09999999999999859], std: [1.4e-15] },
+    };
+    const model = new Sequential({ inputSize: 2, layers: [dense(1)] });
+    const direct = TabularPreprocessor.fromJSON(JSON.parse(JSON.stringify(old)));
+    const loaded = decodeModel(encodeModel(model, { preprocessing: old })).preprocessor as TabularPreprocessor;
+    for (const p of [direct, loaded]) {
+      const rate = p.toJSON().columns[1] as { mean: number; std: number };
+      assert.equal(rate.std, 1);
+      const z = p.transform([{ x: 3, rate: 0.11 }]).data;
+      assert.ok(Math.abs(z[0] - (3 - 4.5) / 2.8722813232690143) < 1e-6, `x -> ${z[0]}`);
+      assert.ok(Math.abs(z[1] - 0.01) < 1e-7, `0.11 -> ${z[1]}`);
+      const t = p.targets([{ x: 1, rate: 0.1, y: 0.35 }]) as Matrix;
+      assert.ok(Math.abs(t.data[0] - 0.25) < 1e-7, `target 0.35 -> ${t.data[0]}`);
+      assert.equal(p.inverseTargets(new Matrix(new Float32Array([0]), 1, 1)).data[0], Math.fround(0.1));
+    }
+    // A file written now records its training rows, and so keeps a std that is small against its
+    // mean but above the noise those rows can carry: milliseconds over 100 s near 1.7e12.
+    const times = TabularPreprocessor.fit(Array.from({ length: 100 }, (_, i) => ({ t: 1.7e12 + i * 1000, y: i % 2 })), { label: 'y' });
+    const std = (times.toJSON().columns[0] as { std: number }).std;
+    assert.ok(Math.abs(std - 28866.07) < 0.01, `std ${std}`);
+    const one = new Sequential({ inputSize: 1, layers: [dense(1)] });
+    const again = decodeModel(encodeModel(one, { preprocessing: times })).preprocessor as TabularPreprocessor;
+    assert.deepEqual(again.toJSON(), times.toJSON());
+  });
+
   it('is not stored with a model of another input width: ERR_BLASNET_SHAPE naming both widths', () => {
     const p = TabularPreprocessor.fit(table, { label: 'y' });
     const model = new Sequential({ inputSize: p.inputSize + 1, layers: [dense(3, { activation: 'softmax' })] });

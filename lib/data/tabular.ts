@@ -171,6 +171,11 @@ export interface TabularPreprocessorJSON {
   columns: Column[];
   target: Target | null;
   taskReason: string | null;
+  /**
+   * The training rows the means and standard deviations came from, which bound their rounding
+   * noise (see standardScaling). Absent in files written before it was recorded.
+   */
+  rows?: number;
 }
 
 /** Row access over either input form, with the user's name for each row. */
@@ -338,8 +343,23 @@ function standardScaling(values: readonly number[], fill: number, missing: numbe
   let ss = (fill - mean) * (fill - mean) * missing;
   for (const v of values) ss += (v - mean) * (v - mean);
   const std = Math.sqrt(ss / n);
-  return { mean, std: std > n * Number.EPSILON * Math.abs(mean) ? std : 1 };
+  return { mean, std: divisor(std, mean, n) };
 }
+
+/**
+ * The divisor of a column (or target) whose mean and std came from n rows: 1 (only centred) when
+ * std is within the rounding error of the mean, n * eps * |mean|, else std (see standardScaling).
+ */
+function divisor(std: number, mean: number, n: number): number {
+  return std > n * Number.EPSILON * Math.abs(mean) ? std : 1;
+}
+
+/**
+ * The row count a file from before `rows` was recorded is read with: the most rows a table (a
+ * JavaScript array) can hold, so that any std of rounding noise its fit can have stored, up to
+ * 2^-20 * |mean| (about 1e-6 relative), counts as a constant column.
+ */
+const MAX_ROWS = 2 ** 32 - 1;
 
 function median(values: number[]): number {
   const s = values.slice().sort((a, b) => a - b);
@@ -381,6 +401,7 @@ export class TabularPreprocessor {
   readonly taskReason: string | null;
   private readonly cols: Column[];
   private readonly target: Target | null;
+  private readonly rows: number | undefined;
 
   private constructor(json: TabularPreprocessorJSON) {
     this.standardize = json.standardize;
@@ -389,6 +410,7 @@ export class TabularPreprocessor {
     this.cols = json.columns;
     this.target = json.target;
     this.taskReason = json.taskReason;
+    this.rows = json.rows;
   }
 
   /**
@@ -530,7 +552,7 @@ export class TabularPreprocessor {
         target = { task, columns: labels, mean, std };
       }
     }
-    return new TabularPreprocessor({ type: 'TabularPreprocessor', standardize, impute, unknownCategory, columns, target, taskReason });
+    return new TabularPreprocessor({ type: 'TabularPreprocessor', standardize, impute, unknownCategory, columns, target, taskReason, rows: view.n });
   }
 
   /** 'classification' or 'regression', or null when fitted without a label. */
@@ -733,11 +755,15 @@ export class TabularPreprocessor {
   toJSON(): TabularPreprocessorJSON {
     return JSON.parse(JSON.stringify({
       type: 'TabularPreprocessor', standardize: this.standardize, impute: this.impute, unknownCategory: this.unknownCategory,
-      columns: this.cols, target: this.target, taskReason: this.taskReason,
+      columns: this.cols, target: this.target, taskReason: this.taskReason, ...(this.rows !== undefined ? { rows: this.rows } : {}),
     })) as TabularPreprocessorJSON;
   }
 
-  /** A TabularPreprocessor from toJSON()'s output; malformed input is ERR_BLASNET_FORMAT. */
+  /**
+   * A TabularPreprocessor from toJSON()'s output; malformed input is ERR_BLASNET_FORMAT. A stored
+   * std within the rounding error of its mean (fit's constant-column rule, with the recorded row
+   * count, or 2^32 rows for a file from before it was recorded) is read as a constant column's 1.
+   */
   static fromJSON(json: unknown): TabularPreprocessor {
     const bad = (m: string): never => {
       throw new BlasnetError(ErrorCode.FORMAT, `TabularPreprocessor.fromJSON: ${m}`);
@@ -764,7 +790,18 @@ export class TabularPreprocessor {
       if (!ok) bad('target is malformed');
     }
     if (o.taskReason !== null && typeof o.taskReason !== 'string') bad('taskReason is malformed');
-    return new TabularPreprocessor(JSON.parse(JSON.stringify(o)) as TabularPreprocessorJSON);
+    if (o.rows !== undefined && !(Number.isSafeInteger(o.rows) && o.rows > 0)) bad('rows is malformed');
+    const copy = JSON.parse(JSON.stringify(o)) as TabularPreprocessorJSON;
+    // fit's constant-column rule, also for a file written before it: a std of rounding noise
+    // (about 1e-15 for a column of 0.1) would turn 0.11 into about 7e12. Without the row count
+    // such a file lacks, the bound is taken at the most rows a table can hold.
+    const n = copy.rows ?? MAX_ROWS;
+    for (const c of copy.columns) if (c.kind === 'numeric') c.std = divisor(c.std, c.mean, n);
+    if (copy.target?.task === 'regression') {
+      const t = copy.target;
+      t.std = t.std.map((s, j) => divisor(s, t.mean[j], n));
+    }
+    return new TabularPreprocessor(copy);
   }
 }
 
