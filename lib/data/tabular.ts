@@ -355,11 +355,14 @@ function divisor(std: number, mean: number, n: number): number {
 }
 
 /**
- * The row count a file from before `rows` was recorded is read with: the most rows a table (a
- * JavaScript array) can hold, so that any std of rounding noise its fit can have stored, up to
- * 2^-20 * |mean| (about 1e-6 relative), counts as a constant column.
+ * The row count a file from before `rows` was recorded is read with: 2^24 rows, a bound of
+ * 2^24 * eps = 2^-28 * |mean| (about 4e-9 relative). The noise a fit stored for a constant column
+ * is some tens of eps (about 1e-15 for a column of 0.1, 1e-14 relative), far below it, while a
+ * real column that varies by a millionth of its mean (timestamps in milliseconds over an hour)
+ * stays far above it; a larger bound (the 2^32 rows an array can hold, about 1e-6 relative)
+ * would have made such a column constant.
  */
-const MAX_ROWS = 2 ** 32 - 1;
+const MAX_ROWS = 2 ** 24;
 
 function median(values: number[]): number {
   const s = values.slice().sort((a, b) => a - b);
@@ -762,7 +765,7 @@ export class TabularPreprocessor {
   /**
    * A TabularPreprocessor from toJSON()'s output; malformed input is ERR_BLASNET_FORMAT. A stored
    * std within the rounding error of its mean (fit's constant-column rule, with the recorded row
-   * count, or 2^32 rows for a file from before it was recorded) is read as a constant column's 1.
+   * count, or 2^24 rows for a file from before it was recorded) is read as a constant column's 1.
    */
   static fromJSON(json: unknown): TabularPreprocessor {
     const bad = (m: string): never => {
