@@ -231,6 +231,53 @@ forEachBackend('Sequential', (b) => {
     throwsCode(() => { late.name = 'other'; }, 'ERR_BLASNET_STATE');
   });
 
+  it('a layer of a built model is ERR_BLASNET_STATE in another model, which would take over its weights; the first model predicts as before', () => {
+    const x = new Rng(3).uniformArray(6 * 4);
+    const layers = [dense(8, { activation: 'relu' }), batchNorm(), dense(3, { activation: 'softmax' })];
+    const first = new Sequential({ inputSize: 4, seed: 1, backend: b, layers });
+    const before = first.predict(x).data.slice();
+    const params = first.params.slice();
+    throwsCode(() => new Sequential({ inputSize: 4, seed: 2, backend: b, layers }), 'ERR_BLASNET_STATE', undefined,
+      'Sequential: layer 0 (dense) belongs to a built model');
+    throwsCode(() => new Sequential({ inputSize: 4, seed: 2, backend: b, layers: first.layers.slice() }), 'ERR_BLASNET_STATE', undefined,
+      'create new layers for this model');
+    // Beside new layers, and at another input size (which would have resized it).
+    const fresh = dense(8);
+    throwsCode(() => new Sequential({ inputSize: 6, backend: b, layers: [fresh, first.layers[1], dense(2)] }), 'ERR_BLASNET_STATE', undefined,
+      'Sequential: layer 1 (batchNorm) belongs to a built model');
+    assert.deepEqual(first.predict(x).data, before);
+    assert.deepEqual(first.params, params);
+    assert.equal(first.layers[0].inSize, 4);
+    // The refused model took none of the layers: the new one beside the taken one is free.
+    assert.equal(new Sequential({ inputSize: 6, backend: b, layers: [fresh, dense(2)] }).layers[0].inSize, 6);
+    // A copy has layers of its own: training it leaves the first model as it was.
+    const copy = decodeModel(encodeModel(first), { backend: b }).model;
+    assert.ok(copy.layers.every((l, i) => l !== first.layers[i]));
+    copy.compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.5 } });
+    copy.fit(x, Int32Array.from({ length: 6 }, (_, i) => i % 3), { epochs: 2, batchSize: 3 });
+    assert.notDeepEqual(copy.params, params);
+    assert.deepEqual(first.predict(x).data, before);
+  });
+
+  it('a model that fails to build leaves its layers free: the same layers build the next one', () => {
+    const layers = [dense(3, { activation: 'tanh' }), batchNorm(), dense(2)];
+    const n = 2 * 3 + 3 + 3 + 3 + 3 * 2 + 2;
+    const wrong = { params: new Float32Array(new SharedArrayBuffer(4 * (n + 1))), grads: new Float32Array(new SharedArrayBuffer(4 * (n + 1))), buffers: [] };
+    // Refused after the layers were built and sized.
+    throwsCode(() => new Sequential({ inputSize: 2, seed: 4, backend: b, layers, shared: wrong }), 'ERR_BLASNET_SHAPE');
+    const short = { params: new Float32Array(new SharedArrayBuffer(4 * n)), grads: new Float32Array(new SharedArrayBuffer(4 * n)), buffers: [] };
+    // Refused after the layers were bound to the given memory.
+    throwsCode(() => new Sequential({ inputSize: 2, seed: 4, backend: b, layers, shared: short }), 'ERR_BLASNET_SHAPE', undefined, 'shared buffers');
+    // Refused before the layers were touched.
+    throwsCode(() => new Sequential({ inputSize: 2, seed: 1.5, backend: b, layers }), 'ERR_BLASNET_ARG_RANGE');
+    const m = new Sequential({ inputSize: 2, seed: 4, backend: b, layers });
+    const same = new Sequential({ inputSize: 2, seed: 4, backend: b, layers: [dense(3, { activation: 'tanh' }), batchNorm(), dense(2)] });
+    assert.deepEqual(m.params, same.params);
+    const x = new Rng(5).uniformArray(4 * 2);
+    assert.deepEqual(m.predict(x).data, same.predict(x).data);
+    throwsCode(() => new Sequential({ inputSize: 2, backend: b, layers }), 'ERR_BLASNET_STATE');
+  });
+
   it('keeps its own copy of the layer list: layers added to the caller\'s array later are not part of it', () => {
     const layers = [dense(3), dense(1)];
     const m = new Sequential({ inputSize: 2, backend: b, layers });

@@ -46,6 +46,11 @@ export interface LayerConfig {
  * its parameters and gradients in the model's arenas, and asks it to reserve workspaces for the
  * largest batch seen; after that, forward and backward allocate nothing.
  *
+ * A layer belongs to the first model built from it: it holds that model's weights and workspaces,
+ * so building another model from it is ERR_BLASNET_STATE (create new layers for each model, or
+ * copy a model with decodeModel(encodeModel(model)).model). A model whose construction throws
+ * takes none of its layers.
+ *
  * forward returns the layer's output ([batch, outSize], possibly longer); backward takes the
  * gradient with respect to that output and returns the gradient with respect to the input (or
  * null when not asked for), writing (not accumulating) the parameter gradients.
@@ -65,7 +70,7 @@ export abstract class Layer {
   /** Names the layer; ERR_BLASNET_STATE once a model is built from it, unless the name is the one it has (see the getter). */
   set name(name: string | undefined) {
     const where = `${this.kind ?? 'layer'}.name`;
-    if (this.nameFixed && name !== this.ownName) {
+    if (this.joined && name !== this.ownName) {
       // parameters() and getWeights() name the tensors as the model was built; files, exports and
       // buffers() read the name again: a new one would part them (an export missing the tensors).
       throw new BlasnetError(ErrorCode.STATE, `${where}: the layer is part of a built model, whose parameters are named by ` +
@@ -76,11 +81,19 @@ export abstract class Layer {
   }
 
   private ownName: string | undefined = undefined;
-  private nameFixed = false;
+  private joined = false;
 
-  /** Fixes the name: the model built from this layer names its tensors by it. @internal */
-  fixName(): void {
-    this.nameFixed = true;
+  /** Whether a model has been built from this layer (see the class). @internal */
+  get inBuiltModel(): boolean {
+    return this.joined;
+  }
+
+  /**
+   * Marks the layer as part of the model just built from it: that model names its tensors by the
+   * layer's name, which is fixed from now on, and no other model may be built from it. @internal
+   */
+  joinModel(): void {
+    this.joined = true;
   }
 
   inSize = 0;

@@ -43,7 +43,8 @@ export interface SequentialOptions {
    * The layers, in order; the model keeps its own copy of the list. Each layer's name (its index
    * when it has none) names its parameters, so two layers named alike, or a name that is an
    * unnamed layer's index, are ERR_BLASNET_ARG_RANGE; the names are fixed from then on (see
-   * Layer.name).
+   * Layer.name). New layers: a layer of another built model is ERR_BLASNET_STATE, as it holds
+   * that model's weights (see Layer); if the constructor throws, the layers stay free.
    */
   layers: Layer[];
   /** Seeds the initial weights and the dropout masks. Default 0. */
@@ -161,6 +162,15 @@ export class Sequential {
     if (new Set(layers).size !== layers.length) {
       throw rangeError(ErrorCode.ARG_RANGE, `${where}: the same layer object appears twice; create one per position`);
     }
+    // Building rebinds a layer to this model's arenas and workspaces: the model it belongs to
+    // would compute with them too, its outputs changed without a word. Checked before any layer
+    // is touched, and a layer joins only once the model is built.
+    const taken = layers.findIndex((l) => l.inBuiltModel);
+    if (taken >= 0) {
+      throw new BlasnetError(ErrorCode.STATE, `${where}: layer ${taken} (${layers[taken].kind}) belongs to a built model, whose weights and ` +
+        'workspaces it holds; building another model from it would change that model\'s outputs. Call dense(), dropout(), ... again to ' +
+        'create new layers for this model, or copy a built model with decodeModel(encodeModel(model)).model');
+    }
     const ids = layerIds(where, layers);
     const seed = options.seed ?? 0;
     if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${show(seed)}`);
@@ -237,8 +247,8 @@ export class Sequential {
     this.trainCtx = { backend: this.backend, rng: this.rng, training: true };
     this.evalCtx = { backend: this.backend, rng: this.rng, training: false };
     // The tensors are named now (ids): a layer renamed later would be saved and exported under a
-    // name its parameters() do not have.
-    for (const layer of layers) layer.fixName();
+    // name its parameters() do not have. Last, so that a model that failed to build takes no layer.
+    for (const layer of layers) layer.joinModel();
   }
 
   /** Every parameter with its gradient, in layer order. */
