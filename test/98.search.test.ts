@@ -10,8 +10,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { PassThrough } from 'stream';
 import {
-  checkSpace, choice, defaultBuild, integers, logUniform, Matrix, MLP_SPACE, Rng, search, searchPlotSpec, searchTableCsv, spaceFromJSON, uniform,
-  writeSearchPlot,
+  checkSpace, choice, defaultBuild, dense, integers, logUniform, Matrix, MLP_SPACE, Rng, search, searchPlotSpec, searchTableCsv, Sequential, spaceFromJSON,
+  uniform, writeSearchPlot,
 } from '../lib';
 import type { Config, SearchOptions, SearchResult, Table, TrialResult } from '../lib';
 import { assignFolds } from '../lib/search/search';
@@ -314,6 +314,16 @@ forEachBackend('search', (b) => {
     const d = await search(base({ space: { exit: choice([false, true, false, false]), lr: 0.05 }, strategy: 'grid', workers: 2, threads: 1, build: { module: BUILD_MODULE } }));
     assert.deepEqual(d.trials.map((t) => t.status), ['ok', 'failed', 'ok', 'ok']);
     assert.match(d.trials[1].error as string, /exited with code 3/);
+  });
+
+  it('a build that returns models of the same layer objects fails every trial after the first with ERR_BLASNET_STATE', async function () {
+    this.timeout(20000);
+    const layers = [dense(8, { activation: 'relu' }), dense(3)];
+    const build = (c: Config, ctx: Parameters<typeof defaultBuild>[1]) => new Sequential({ inputSize: ctx.inputSize, seed: ctx.seed, backend: ctx.backend, layers })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: c.lr as number } });
+    const r = await search(base({ space: { lr: choice([0.05, 0.1, 0.2]) }, strategy: 'grid', build, refit: false }));
+    assert.deepEqual(r.trials.map((t) => t.status), ['ok', 'failed', 'failed']);
+    assert.match(r.trials[1].error as string, /layer 0 \(dense\) belongs to a built model.*create new layers for this model.*\(ERR_BLASNET_STATE\)$/);
   });
 
   it('an AbortSignal stops the workers and rejects with ERR_BLASNET_ABORTED and the reason', async function () {

@@ -93,7 +93,7 @@ export interface SearchOptions {
   narrow?: number;
   /** Seeds the sampling, the splits and every trial (trial i gets a seed hashed from seed and i). Default 0. */
   seed?: number;
-  /** Makes a compiled model from a configuration; default defaultBuild (an MLP). With workers, give { module }. */
+  /** Makes a compiled model of new layers from a configuration, on every call; default defaultBuild (an MLP). With workers, give { module }. */
   build?: BuildSpec;
   /** Worker threads running trials at once; 1 (default) runs them on this thread. */
   workers?: number;

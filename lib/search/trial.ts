@@ -27,7 +27,10 @@ export interface BuildContext {
   readonly backend: BackendName;
 }
 
-/** Makes a compiled model from a configuration (see defaultBuild for the keys it reads). */
+/**
+ * Makes a compiled model from a configuration (see defaultBuild for the keys it reads): a new
+ * model of new layers on every call, as a layer belongs to the first model built from it.
+ */
 export type BuildFunction = (config: Config, context: BuildContext) => Sequential;
 
 /**
