@@ -64,7 +64,7 @@ export const NOT_PUBLIC: Readonly<Record<string, { source: string; names: readon
   model: {
     source: 'model/sequential.ts',
     names: ['run', 'propagate', 'pickLoss', 'outputLoss', 'checkWeight', 'addPenalties', 'reserve',
-      'checkInput', 'toTarget', 'targetData', 'notBusy', 'layerOutput', 'inputMatrix', 'fitCallbacks'],
+      'checkInput', 'toTarget', 'targetData', 'notBusy', 'layerOutput', 'inputMatrix', 'fitCallbacks', 'setMode'],
   },
   std: { source: 'data/preprocess.ts', names: ['set'] },
   mm: { source: 'data/preprocess.ts', names: ['set'] },
