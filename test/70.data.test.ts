@@ -457,6 +457,50 @@ describe('data: Standardizer and MinMaxScaler', () => {
     assert.equal(t.get(0, 1), 2);
   });
 
+  it('a column whose std is within the rounding error of its mean is only centred, in fit and from JSON', () => {
+    const one = (v: number): Matrix => new Matrix(new Float32Array([v]), 1, 1);
+    // 1000 rows of 0.1: the float32 values sum exactly in float64, so the std is 0 and 0.11 -> 0.01.
+    const flat = new Standardizer().fit(new Matrix(new Float32Array(1000).fill(0.1), 1000, 1));
+    assert.equal((flat.std as Float64Array)[0], 0);
+    assert.ok(Math.abs(flat.transform(one(0.11)).data[0] - 0.01) < 1e-7);
+    // 2^20 rows of 1 but one a float32 step above: std 2^-33 (1.2e-10) is under the bound
+    // n * eps * |mean| = 2^-32 that the float64 mean of 2^20 rows can carry, so the column is
+    // constant (as TabularPreprocessor and scikit-learn's StandardScaler decide), and the odd row
+    // maps to its distance from the mean, not to 1024.
+    const n = 2 ** 20;
+    const x = new Matrix(new Float32Array(n).fill(1), n, 1);
+    x.data[7] = 1 + 2 ** -23;
+    for (const ddof of [0, 1] as const) {
+      const s = new Standardizer({ ddof }).fit(x);
+      assert.equal((s.std as Float64Array)[0], 0, `ddof ${ddof}`);
+      assert.ok(Math.abs(s.transform(one(1 + 2 ** -23)).data[0] - 2 ** -23) < 1e-12);
+      assert.equal(s.toJSON().rows, n);
+    }
+    // A column with a real small spread keeps its std: a float32 step (2^17) around 1.7e12.
+    const big = new Matrix(Float32Array.from({ length: 1000 }, (_, i) => 1.7e12 + (i % 2) * 2 ** 17), 1000, 1);
+    const spread = new Standardizer().fit(big);
+    assert.equal((spread.std as Float64Array)[0], 2 ** 16);
+    assert.equal(spread.transform(one(Math.fround(1.7e12) + 2 ** 17)).data[0], 1);
+    // A file from before rows was recorded: 1000 rows of 0.1 fitted in float64 (mean
+    // 0.09999999999999859, std about 1e-15) is read with the bound of 2^24 rows, so 0.11 is
+    // centred to about 0.01 (divided by that std it was about 7e12); the other column keeps its std,
+    // and so does a real spread of 4e-8 of the mean.
+    const old = { type: 'Standardizer', cols: 3, mean: [0.09999999999999859, 5, 1.7e12], std: [1.4e-15, 2, 65536], ddof: 0 };
+    for (const s of [Standardizer.fromJSON(JSON.parse(JSON.stringify(old))), preprocessorFromJSON(old) as Standardizer]) {
+      assert.deepEqual(Array.from(s.std as Float64Array), [0, 2, 65536]);
+      const z = s.transform(new Matrix(new Float32Array([0.11, 8, Math.fround(1.7e12) + 2 ** 17]), 1, 3)).data;
+      assert.ok(Math.abs(z[0] - 0.01) < 1e-7, `0.11 -> ${z[0]}`);
+      assert.equal(z[1], 1.5);
+      assert.ok(Math.abs(z[2] - (Math.fround(1.7e12) + 2 ** 17 - 1.7e12) / 65536) < 1e-6, `1.7e12 + 2^17 -> ${z[2]}`);
+    }
+    // With its row count recorded, a file's bound is that of its rows: 1e-15 against 0.1 from
+    // 10 rows (bound 2.2e-16) is a real spread.
+    const recorded = Standardizer.fromJSON({ ...old, rows: 10 });
+    assert.equal((recorded.std as Float64Array)[0], 1.4e-15);
+    throwsCode(() => Standardizer.fromJSON({ ...old, rows: 0 }), 'ERR_BLASNET_FORMAT', undefined, 'rows');
+    throwsCode(() => Standardizer.fromJSON({ ...old, rows: 2.5 }), 'ERR_BLASNET_FORMAT', undefined, 'rows');
+  });
+
   it('fit on train, apply to test; out and in place', () => {
     const train = Matrix.from([[0, 10], [2, 30]]);
     const s = new Standardizer().fit(train);

@@ -17,6 +17,7 @@ import { typedArrayTag, typedBuffer, typedByteOffset } from '../typed';
 import { newFloat32Array } from '../backend/memory';
 import { allFinite, bool, finite, matrix, options as checkOptions, positiveInt, show } from './check';
 import { symmetricEigen } from './eigen';
+import { UNRECORDED_ROWS, withinRounding } from './rounding';
 
 /**
  * One-hot encoding: a [labels.length, classes] matrix with out[i, labels[i]] = 1 and 0 elsewhere,
@@ -139,6 +140,11 @@ export interface StandardizerJSON {
   std: number[];
   /** The delta degrees of freedom std was fitted with; absent (files before it existed) means 0. */
   ddof?: 0 | 1;
+  /**
+   * The rows the mean and std were fitted on, which bound their rounding noise (see Standardizer).
+   * Absent in files written before it was recorded.
+   */
+  rows?: number;
 }
 
 /** Options of Standardizer. */
@@ -156,8 +162,15 @@ export interface StandardizerOptions {
  * Standardisation per column, z = (x - mean) / std, with the mean and the standard deviation
  * std = sqrt(sum((x - mean)^2) / (n - ddof)) of the data given to fit: ddof 0 (default) is the
  * population standard deviation of scikit-learn's StandardScaler, ddof 1 the notes' sample one.
- * A column with std exactly 0 (constant in the fitted data) is only centred: its divisor is 1
- * instead of 0, so it maps to 0 rather than NaN.
+ * A column constant in the fitted data is only centred: its divisor is 1 instead of 0, so it maps
+ * to 0 rather than NaN. That includes a std within the rounding error the float64 mean of the n
+ * fitted rows can carry, n * eps * |mean|, the bound scikit-learn's StandardScaler and
+ * TabularPreprocessor use: its std is set to 0. (A constant float32 column sums exactly in
+ * float64, so its std is 0 anyway; the bound catches a column that differs from a constant only at
+ * float32 resolution in a few of very many rows.) fromJSON applies the same rule to the stored
+ * std, with the recorded row count or, for a file from before it was recorded, 2^24 rows (a std
+ * up to about 4e-9 * |mean|), so a stored std of rounding noise (about 1e-15 for a column of 0.1,
+ * which would turn 0.11 into about 7e12) loads as a constant column.
  */
 export class Standardizer {
   /** The delta degrees of freedom of std (see StandardizerOptions). */
@@ -167,6 +180,8 @@ export class Standardizer {
   /** The fitted standard deviations (0 for constant columns), or null before fit. */
   std: Float64Array | null = null;
   private inv: Float64Array | null = null;
+  /** The fitted rows (undefined when read from a file that did not record them). */
+  private rows: number | undefined;
 
   constructor(options?: StandardizerOptions) {
     const ddof = checkOptions('Standardizer', options, { ddof: true }).ddof ?? 0;
@@ -190,13 +205,17 @@ export class Standardizer {
       }
     }
     for (let j = 0; j < cols; j++) std[j] = Math.sqrt(std[j] / (rows - this.ddof));
-    this.set(mean, std);
+    this.set(mean, std, rows);
     return this;
   }
 
-  private set(mean: Float64Array, std: Float64Array): void {
+  /** Installs the statistics of `rows` rows (undefined: unrecorded), with std of rounding noise set to 0. */
+  private set(mean: Float64Array, std: Float64Array, rows: number | undefined): void {
+    const n = rows ?? UNRECORDED_ROWS;
+    for (let j = 0; j < std.length; j++) if (withinRounding(std[j], mean[j], n)) std[j] = 0;
     this.mean = mean;
     this.std = std;
+    this.rows = rows;
     this.inv = std.map((s) => (s === 0 ? 1 : 1 / s));
   }
 
@@ -221,10 +240,17 @@ export class Standardizer {
   /** The fitted state as plain JSON (numbers survive JSON.stringify exactly). */
   toJSON(): StandardizerJSON {
     if (!this.mean || !this.std) throw notFitted('Standardizer.toJSON');
-    return { type: 'Standardizer', cols: this.mean.length, mean: Array.from(this.mean), std: Array.from(this.std), ddof: this.ddof };
+    return {
+      type: 'Standardizer', cols: this.mean.length, mean: Array.from(this.mean), std: Array.from(this.std), ddof: this.ddof,
+      ...(this.rows !== undefined ? { rows: this.rows } : {}),
+    };
   }
 
-  /** A Standardizer from toJSON()'s output; malformed input is ERR_BLASNET_FORMAT. */
+  /**
+   * A Standardizer from toJSON()'s output; malformed input is ERR_BLASNET_FORMAT. A stored std
+   * within the rounding error of its mean (fit's constant-column rule, with the recorded row
+   * count, or 2^24 rows for a file from before it was recorded) is read as a constant column's 0.
+   */
   static fromJSON(json: unknown): Standardizer {
     const t = 'Standardizer';
     const o = jsonObject(t, json);
@@ -234,8 +260,12 @@ export class Standardizer {
     if (std.some((s) => s < 0)) throw formatError(t, 'std has a negative entry');
     const ddof = o.ddof ?? 0;
     if (ddof !== 0 && ddof !== 1) throw formatError(t, `ddof must be 0 or 1, not ${show(ddof)}`);
+    const rows = o.rows;
+    if (rows !== undefined && !(typeof rows === 'number' && Number.isSafeInteger(rows) && rows > ddof)) {
+      throw formatError(t, `rows must be an integer above ddof (${ddof}), not ${show(rows)}`);
+    }
     const s = new Standardizer({ ddof });
-    s.set(mean, std);
+    s.set(mean, std, rows);
     return s;
   }
 }

@@ -12,6 +12,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { MISSING, NUMBER, parseCsv } from './csv';
 import { bool, matrix, options as checkOptions, show } from './check';
+import { UNRECORDED_ROWS, withinRounding } from './rounding';
 import { FLOAT32_MAX } from '../describe';
 
 /**
@@ -328,11 +329,9 @@ function categoryOf(v: Cell): string {
  * The mean and divisor that standardise `values` plus `missing` cells imputed with `fill` (their
  * median): float64 mean and population standard deviation, two passes. A constant column is
  * only centred, as Standardizer does (divisor 1: x - mean, 0 on the training rows): one whose
- * values are all equal (its mean is then that value exactly), or whose std is within the rounding
- * error a mean of n float64 numbers can carry, n * eps * |mean|. scikit-learn's StandardScaler
- * tests its variance against the same bound, from Chan, Golub and LeVeque's error analysis of the
- * two-pass variance. Without it the computed mean of 1000 x 0.1 is 0.09999999999999859, the std
- * about 1e-15, and 0.11 at predict time would be standardised to 7e12.
+ * values are all equal (its mean is then that value exactly), or whose std is rounding noise
+ * (see withinRounding). Without that rule the computed mean of 1000 x 0.1 is 0.09999999999999859,
+ * the std about 1e-15, and 0.11 at predict time would be standardised to 7e12.
  */
 function standardScaling(values: readonly number[], fill: number, missing: number): { mean: number; std: number } {
   const n = values.length + missing;
@@ -348,21 +347,11 @@ function standardScaling(values: readonly number[], fill: number, missing: numbe
 
 /**
  * The divisor of a column (or target) whose mean and std came from n rows: 1 (only centred) when
- * std is within the rounding error of the mean, n * eps * |mean|, else std (see standardScaling).
+ * std is within the rounding error of the mean, n * eps * |mean|, else std.
  */
 function divisor(std: number, mean: number, n: number): number {
-  return std > n * Number.EPSILON * Math.abs(mean) ? std : 1;
+  return withinRounding(std, mean, n) ? 1 : std;
 }
-
-/**
- * The row count a file from before `rows` was recorded is read with: 2^24 rows, a bound of
- * 2^24 * eps = 2^-28 * |mean| (about 4e-9 relative). The noise a fit stored for a constant column
- * is some tens of eps (about 1e-15 for a column of 0.1, 1e-14 relative), far below it, while a
- * real column that varies by a millionth of its mean (timestamps in milliseconds over an hour)
- * stays far above it; a larger bound (the 2^32 rows an array can hold, about 1e-6 relative)
- * would have made such a column constant.
- */
-const MAX_ROWS = 2 ** 24;
 
 function median(values: number[]): number {
   const s = values.slice().sort((a, b) => a - b);
@@ -797,8 +786,8 @@ export class TabularPreprocessor {
     const copy = JSON.parse(JSON.stringify(o)) as TabularPreprocessorJSON;
     // fit's constant-column rule, also for a file written before it: a std of rounding noise
     // (about 1e-15 for a column of 0.1) would turn 0.11 into about 7e12. Without the row count
-    // such a file lacks, the bound is taken at the most rows a table can hold.
-    const n = copy.rows ?? MAX_ROWS;
+    // such a file lacks, the bound is taken at UNRECORDED_ROWS (2^24).
+    const n = copy.rows ?? UNRECORDED_ROWS;
     for (const c of copy.columns) if (c.kind === 'numeric') c.std = divisor(c.std, c.mean, n);
     if (copy.target?.task === 'regression') {
       const t = copy.target;
