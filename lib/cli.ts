@@ -353,7 +353,7 @@ function checkTestImages(train: MnistLike, test: MnistLike, classes: number): vo
   }
   const i = test.labels.findIndex((c) => c >= classes);
   if (i >= 0) {
-    throw new BlasnetError(ErrorCode.LABEL, `train: ${test.files.labels}: label ${test.labels[i]} at index ${i} is outside the ${classes} classes (0..${classes - 1}) of the training labels in ${train.files.labels}`);
+    throw new BlasnetError(ErrorCode.LABEL, `train: ${test.files.labels}: label ${test.labels[i]} at row ${i + 1} is outside the ${classes} classes (0..${classes - 1}) of the training labels in ${train.files.labels}`);
   }
 }
 

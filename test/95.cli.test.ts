@@ -241,7 +241,7 @@ describe('blasnet train on an IDX directory', () => {
     const dir = path.join(tmp, 'idx-labels');
     writeSet(dir, 'train', 40, 4, 4, 3);
     writeSet(dir, 't10k', 12, 4, 4, 10);
-    refused(trainOn(dir), /train: \S*idx-labels\/t10k-labels-idx1-ubyte: label 3 at index 3 is outside the 3 classes \(0\.\.2\) of the training labels in \S*idx-labels\/train-labels-idx1-ubyte.*ERR_BLASNET_LABEL/s);
+    refused(trainOn(dir), /train: \S*idx-labels\/t10k-labels-idx1-ubyte: label 3 at row 4 is outside the 3 classes \(0\.\.2\) of the training labels in \S*idx-labels\/train-labels-idx1-ubyte.*ERR_BLASNET_LABEL/s);
   });
 
   it('no training images, or no test images: ERR_BLASNET_DATA naming the file', function () {

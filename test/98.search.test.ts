@@ -395,7 +395,7 @@ describe('search on a raw table', () => {
 
 describe('search bad input', () => {
   const ok: SearchOptions = { space: { lr: logUniform(1e-3, 1e-1) }, data, trials: 2, budget: { epochs: 1 } };
-  const cases: [string, Partial<SearchOptions>, string][] = [
+  const cases: [string, Partial<SearchOptions>, string, string?][] = [
     ['an empty space', { space: {} }, 'ERR_BLASNET_ARG_RANGE'],
     ['low > high', { space: { p: uniform(1, 0) } }, 'ERR_BLASNET_ARG_RANGE'],
     ['a log range with low <= 0', { space: { lr: logUniform(0, 1) } }, 'ERR_BLASNET_ARG_RANGE'],
@@ -417,17 +417,19 @@ describe('search bad input', () => {
     ['a build function with workers', { workers: 2, build: defaultBuild.bind(null) }, 'ERR_BLASNET_ARG_TYPE'],
     ['a build module that does not load', { workers: 2, build: { module: './no-such-build-module.js' } }, 'ERR_BLASNET_IO'],
     ['a build module without the function', { workers: 2, build: { module: BUILD_MODULE, name: 'nothing' } }, 'ERR_BLASNET_ARG_TYPE'],
-    ['NaN in x', { data: { x: new Matrix(new Float32Array(8).fill(NaN), 4, 2), y: new Int32Array([0, 1, 0, 1]) } }, 'ERR_BLASNET_DATA'],
+    // Rows and columns of data.x are numbered from 1, as fit and the input checks number them.
+    ['NaN in x', { data: { x: new Matrix(Float32Array.from([0, 1, 2, 3, 4, NaN, 6, 7]), 4, 2), y: new Int32Array([0, 1, 0, 1]) } }, 'ERR_BLASNET_DATA',
+      'data.x has NaN at row 3, column 2'],
     ['too few labels', { data: { x: data.x, y: new Int32Array(3) } }, 'ERR_BLASNET_SHAPE'],
   ];
-  for (const [what, patch, code] of cases) {
+  for (const [what, patch, code, mentions] of cases) {
     it(`${what}: ${code} before any trial runs`, async () => {
       let built = 0;
       const build = (c: Config, ctx: Parameters<typeof defaultBuild>[1]) => {
         built++;
         return defaultBuild(c, ctx);
       };
-      await rejectsCode(() => search({ ...ok, ...(patch.workers ? {} : { build }), ...patch }), code);
+      await rejectsCode(() => search({ ...ok, ...(patch.workers ? {} : { build }), ...patch }), code, mentions);
       assert.equal(built, 0);
     });
   }

@@ -81,7 +81,8 @@ export function finite(fn: string, name: string, v: unknown): number {
 }
 
 /**
- * Every element of x is finite; otherwise ERR_BLASNET_DATA naming the first bad (row, column).
+ * Every element of x is finite; otherwise ERR_BLASNET_DATA naming the first bad row and column,
+ * numbered from 1 as the other checks of a data row number them.
  * One pass that only compares: `v - v` is 0 for finite v and NaN for NaN and +-Infinity.
  */
 export function allFinite(fn: string, name: string, x: Matrix): void {
@@ -91,7 +92,7 @@ export function allFinite(fn: string, name: string, x: Matrix): void {
     const v = d[i];
     if (v - v !== 0) {
       const r = Math.floor(i / x.cols), c = i - r * x.cols;
-      throw new BlasnetError(ErrorCode.DATA, `${fn}: ${name} has ${v} at row ${r}, column ${c}; expected finite values`);
+      throw new BlasnetError(ErrorCode.DATA, `${fn}: ${name} has ${v} at row ${r + 1}, column ${c + 1}; expected finite values`);
     }
   }
 }

@@ -366,7 +366,8 @@ const RAW = Float32Array.from({ length: 256 }, (_, v) => v);
  * `train-labels-idx1-ubyte` (split 'train') or `t10k-*` (split 'test'), each plain or with `.gz`.
  * Returns x [n, h * w] float32 (pixel / 255 when normalize, the default), labels Int32Array,
  * classes 10, the image shape and the two files' paths. The images must be uint8 [n, h, w] and
- * the labels uint8 [n] in 0..9, else ERR_BLASNET_DATA; missing files are ERR_BLASNET_IO.
+ * the labels uint8 [n] in 0..9, else ERR_BLASNET_DATA (a bad label named by its row, numbered from
+ * 1 as blasnet predict numbers images); missing files are ERR_BLASNET_IO.
  */
 export function loadMnistLike(dir: string, options?: MnistOptions): MnistLike {
   return readMnistLike(dir, options, false);
@@ -413,7 +414,7 @@ function readMnistLike(dir: string, options: MnistOptions | undefined, shared: b
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const l = src[i];
-    if (l >= classes) throw dataError(labelsFile, `label ${l} at index ${i} is outside 0..${classes - 1}`);
+    if (l >= classes) throw dataError(labelsFile, `label ${l} at row ${i + 1} is outside 0..${classes - 1}`);
     labels[i] = l;
   }
   const pixels = images.data as Uint8Array;

@@ -4,9 +4,9 @@
  * sees exactly the transform training saw.
  *
  * Every transform checks at fit time that x is a Matrix with rows and columns (ERR_BLASNET_SHAPE)
- * and only finite values (ERR_BLASNET_DATA, naming the row and column); transform checks the
- * column count (ERR_BLASNET_SHAPE) but does not scan for NaN, which it would pass through. Fitting
- * statistics are accumulated in float64.
+ * and only finite values (ERR_BLASNET_DATA, naming the row and column, numbered from 1); transform
+ * checks the column count (ERR_BLASNET_SHAPE) but does not scan for NaN, which it would pass
+ * through. Fitting statistics are accumulated in float64.
  */
 import { checkBackendOption, defaultBackend, getBackend } from '../backend/select';
 import type { BackendName } from '../backend/select';

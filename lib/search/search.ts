@@ -216,7 +216,7 @@ function sharedData(where: string, data: { x: Input; y: Int32Array | Float32Arra
   if (rows < 2 || cols < 1) throw rangeError(ErrorCode.SHAPE, `${where}: data.x needs at least 2 rows and 1 column but has ${rows} x ${cols}`);
   const x = sharedCopy(xm.data.subarray(0, rows * cols), { where, what: 'the shared copy of data.x' });
   for (let i = 0; i < x.length; i++) {
-    if (!Number.isFinite(x[i])) throw rangeError(ErrorCode.DATA, `${where}: data.x has ${x[i]} at row ${Math.floor(i / cols)}, column ${i % cols}`);
+    if (!Number.isFinite(x[i])) throw rangeError(ErrorCode.DATA, `${where}: data.x has ${x[i]} at row ${Math.floor(i / cols) + 1}, column ${(i % cols) + 1}`);
   }
   const yv = data.y;
   const tag = typedArrayTag(yv);
