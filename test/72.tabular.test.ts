@@ -243,6 +243,15 @@ describe('TabularPreprocessor', () => {
     throwsCode(() => numeric.transform([{ member: true }]), 'ERR_BLASNET_DATA', undefined, 'true is not a number (the column was numeric in training) at records[0], column "member"');
   });
 
+  it('a column named twice, in label, features or categorical, is a coded error naming it', () => {
+    const rows = Array.from({ length: 6 }, (_, i) => ({ a: i, b: i % 2 ? 'u' : 'v', y: i % 2 }));
+    throwsCode(() => TabularPreprocessor.fit(rows, { label: ['y', 'y'] }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'options.label names column "y" more than once');
+    throwsCode(() => TabularPreprocessor.fit(rows, { label: ['y', 'a', 'y'], task: 'classification' }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'options.label names column "y" more than once');
+    throwsCode(() => TabularPreprocessor.fit(rows, { label: 'y', features: ['a', 'b', 'a'] }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'options.features names column "a" more than once');
+    throwsCode(() => TabularPreprocessor.fit(rows, { label: 'y', categorical: ['b', 'b'] }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'options.categorical names column "b" more than once');
+    throwsCode(() => TabularPreprocessor.fit(rows, { label: 'y', features: ['a', 'y'] }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'column "y" is both a label and a feature');
+  });
+
   it('a Date, object, array, function or symbol cell is a coded error naming the row and column', () => {
     const base = Array.from({ length: 6 }, (_, i) => ({ x: i, y: i % 2 }));
     const cases: [unknown, string][] = [

@@ -187,6 +187,17 @@ describe('blasnet CLI on CSV tables', function () {
     assert.equal(e.json().rocAuc, auc);
   });
 
+  it('a label column named twice fails before any work', () => {
+    const prices = [['1', '10.5'], ['2', '12.25'], ['3', '11'], ['4', '9.75']];
+    const file = write('prices.csv', ['x', 'price'], prices);
+    const twice = run('train', '--csv', file, '--label', 'price,price');
+    assert.equal(twice.status, 1);
+    assert.match(twice.stderr, /options\.label names column "price" more than once.*ERR_BLASNET_ARG_RANGE/);
+    const classes = run('train', '--csv', train, '--label', 'colour,colour');
+    assert.equal(classes.status, 1);
+    assert.match(classes.stderr, /options\.label names column "colour" more than once.*ERR_BLASNET_ARG_RANGE/);
+  });
+
   it('--delimiter reads semicolon and tab files; a file read with the wrong one says which to pass', () => {
     const rows = blobs(rng, 90);
     const semi = path.join(tmp, 'colours-semi.csv');

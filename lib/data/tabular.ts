@@ -411,7 +411,8 @@ export class TabularPreprocessor {
    * task, the class names (sorted: by value when all are numbers, else by code unit) or the
    * targets' means and standard deviations. Errors name the row and column: a missing cell with
    * impute off, a missing label or a non-numeric regression label (ERR_BLASNET_DATA); an unknown
-   * column (ERR_BLASNET_DATA); several label columns for classification (ERR_BLASNET_ARG_RANGE).
+   * column (ERR_BLASNET_DATA); several label columns for classification, a column named twice in
+   * `label`, `features` or `categorical`, or both a label and a feature (ERR_BLASNET_ARG_RANGE).
    */
   static fit(data: TableInput, options: TabularOptions = {}): TabularPreprocessor {
     const fn = 'TabularPreprocessor.fit';
@@ -435,6 +436,9 @@ export class TabularPreprocessor {
       if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && s !== '')) {
         throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected column names for options.${what} but received ${show(v)}`);
       }
+      // One column twice would be two label outputs or two inputs of the same values.
+      const twice = list.find((s, i) => list.indexOf(s) !== i);
+      if (twice !== undefined) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: options.${what} names column ${show(twice)} more than once`);
       return list as string[];
     };
     const labels = names(o.label, 'label');
