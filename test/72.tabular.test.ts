@@ -252,6 +252,12 @@ describe('TabularPreprocessor', () => {
     throwsCode(() => TabularPreprocessor.fit(rows, { label: 'y', features: ['a', 'y'] }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'column "y" is both a label and a feature');
   });
 
+  it('records without any field: the message says so', () => {
+    throwsCode(() => TabularPreprocessor.fit([{}, {}], { label: 'y' }), 'ERR_BLASNET_DATA', undefined, 'records: label column "y" does not exist; the records have no columns');
+    throwsCode(() => TabularPreprocessor.fit({ columns: [], rows: [[], []] }, { label: 'y' }), 'ERR_BLASNET_DATA', undefined, 'table: label column "y" does not exist; the table has no columns');
+    throwsCode(() => TabularPreprocessor.fit([{ a: 1 }], { label: 'y' }), 'ERR_BLASNET_DATA', undefined, 'label column "y" does not exist; the columns are "a"');
+  });
+
   it('a Date, object, array, function or symbol cell is a coded error naming the row and column', () => {
     const base = Array.from({ length: 6 }, (_, i) => ({ x: i, y: i % 2 }));
     const cases: [unknown, string][] = [

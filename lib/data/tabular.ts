@@ -444,8 +444,11 @@ export class TabularPreprocessor {
     const labels = names(o.label, 'label');
     const view = rowView(fn, data);
     if (view.n === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: ${view.source}: no data rows to fit`);
+    const columnList = view.columns.length > 0
+      ? `the columns are ${view.columns.map((s) => JSON.stringify(s)).join(', ')}`
+      : `the ${Array.isArray(data) ? 'records have' : 'table has'} no columns`;
     const missingColumn = (c: string, what: string): never => {
-      throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: ${what} ${JSON.stringify(c)} does not exist; the columns are ${view.columns.map((s) => JSON.stringify(s)).join(', ')}`);
+      throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: ${what} ${JSON.stringify(c)} does not exist; ${columnList}`);
     };
     for (const c of labels) if (!view.has(c)) missingColumn(c, 'label column');
     const features = o.features === undefined ? view.columns.filter((c) => !labels.includes(c)) : names(o.features, 'features');
