@@ -243,6 +243,24 @@ describe('TabularPreprocessor', () => {
     throwsCode(() => numeric.transform([{ member: true }]), 'ERR_BLASNET_DATA', undefined, 'true is not a number (the column was numeric in training) at records[0], column "member"');
   });
 
+  it('an infinite or float32-overflowing number in a numeric label is an error naming the row, not a reason for classes', () => {
+    const labels = (cell: string) => readTable('x,price\n' + Array.from({ length: 30 }, (_, i) => `${i},${i === 7 ? cell : (100 + i * 3.5).toFixed(1)}`).join('\n') + '\n');
+    for (const cell of ['inf', '-Infinity', '1e39']) {
+      throwsCode(() => TabularPreprocessor.fit(labels(cell), { label: 'price' }), 'ERR_BLASNET_DATA', undefined,
+        `label "${cell}" at data row 8, column "price", is not a finite float32 number, in a column of numbers`);
+      throwsCode(() => TabularPreprocessor.fit(labels(cell), { label: 'price', task: 'regression' }), 'ERR_BLASNET_DATA', undefined,
+        `label "${cell}" at data row 8, column "price" is not a finite float32 number (the task is regression)`);
+    }
+    throwsCode(() => TabularPreprocessor.fit([{ x: 1, a: 1, b: 2 }, { x: 2, a: 3, b: -Infinity }], { label: ['a', 'b'] }), 'ERR_BLASNET_DATA', undefined,
+      'label -Infinity at records[1], column "b", is not a finite float32 number');
+    // With text among the labels they are classes, and "inf" one of them; asked for, too.
+    assert.deepEqual(TabularPreprocessor.fit(readTable('x,y\n1,inf\n2,low\n3,inf\n'), { label: 'y' }).classNames, ['inf', 'low']);
+    assert.deepEqual(TabularPreprocessor.fit(readTable('x,y\n1,inf\n2,1\n3,inf\n'), { label: 'y', task: 'classification' }).classNames, ['1', 'inf']);
+    const p = TabularPreprocessor.fit(labels('1'), { label: 'price' });
+    assert.equal(p.task, 'regression');
+    throwsCode(() => p.targets([{ x: 1, price: 'inf' }]), 'ERR_BLASNET_DATA', undefined, 'label "inf" at records[0], column "price" is not a finite float32 number (the task is regression)');
+  });
+
   it('a column named twice, in label, features or categorical, is a coded error naming it', () => {
     const rows = Array.from({ length: 6 }, (_, i) => ({ a: i, b: i % 2 ? 'u' : 'v', y: i % 2 }));
     throwsCode(() => TabularPreprocessor.fit(rows, { label: ['y', 'y'] }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'options.label names column "y" more than once');

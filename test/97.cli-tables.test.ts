@@ -187,8 +187,8 @@ describe('blasnet CLI on CSV tables', function () {
     assert.equal(e.json().rocAuc, auc);
   });
 
-  it('a label column named twice fails before any work', () => {
-    const prices = [['1', '10.5'], ['2', '12.25'], ['3', '11'], ['4', '9.75']];
+  it('a label column named twice, or an infinite number among numeric labels, fails before any work', () => {
+    const prices = [['1', '10.5'], ['2', '12.25'], ['3', 'inf'], ['4', '9.75']];
     const file = write('prices.csv', ['x', 'price'], prices);
     const twice = run('train', '--csv', file, '--label', 'price,price');
     assert.equal(twice.status, 1);
@@ -196,6 +196,10 @@ describe('blasnet CLI on CSV tables', function () {
     const classes = run('train', '--csv', train, '--label', 'colour,colour');
     assert.equal(classes.status, 1);
     assert.match(classes.stderr, /options\.label names column "colour" more than once.*ERR_BLASNET_ARG_RANGE/);
+    const inf = run('train', '--csv', file, '--label', 'price');
+    assert.equal(inf.status, 1);
+    assert.match(inf.stderr, /label "inf" at data row 3, column "price", is not a finite float32 number, in a column of numbers.*ERR_BLASNET_DATA/);
+    assert.doesNotMatch(inf.stdout, /epoch/);
   });
 
   it('--delimiter reads semicolon and tab files; a file read with the wrong one says which to pass', () => {

@@ -131,9 +131,11 @@ export interface TabularOptions {
    */
   unknownCategory?: 'warn' | 'error';
   /**
-   * 'classification', 'regression' or 'auto' (default): classification when a label cell is not
-   * a number, or all are integers with few distinct values (at most min(50, max(2, rows / 3)));
-   * regression otherwise. The decision and its reason are in `task` and `taskReason`.
+   * 'classification', 'regression' or 'auto' (default): classification when a label cell is
+   * text, or all are integers with few distinct values (at most min(50, max(2, rows / 3)));
+   * regression otherwise. The decision and its reason are in `task` and `taskReason`. An infinite
+   * or float32-overflowing number ("inf", "1e39") among numbers is ERR_BLASNET_DATA naming its
+   * row, not text.
    */
   task?: Task | 'auto';
   /** Standardise regression targets as numeric columns (predictions are turned back by inverseTargets). Default true. */
@@ -410,8 +412,8 @@ export class TabularPreprocessor {
    * and modes, numeric medians, means and standard deviations (after imputation, float64), the
    * task, the class names (sorted: by value when all are numbers, else by code unit) or the
    * targets' means and standard deviations. Errors name the row and column: a missing cell with
-   * impute off, a missing label or a non-numeric regression label (ERR_BLASNET_DATA); an unknown
-   * column (ERR_BLASNET_DATA); several label columns for classification, a column named twice in
+   * impute off, a missing label, a non-numeric regression label or an infinite one among numbers
+   * (ERR_BLASNET_DATA); an unknown column (ERR_BLASNET_DATA); several label columns for classification, a column named twice in
    * `label`, `features` or `categorical`, or both a label and a feature (ERR_BLASNET_ARG_RANGE).
    */
   static fit(data: TableInput, options: TabularOptions = {}): TabularPreprocessor {
@@ -527,7 +529,7 @@ export class TabularPreprocessor {
       if (taskOption !== 'auto') {
         task = taskOption as Task;
       } else {
-        ({ task, reason: taskReason } = detectTask(labels, cells, view.n));
+        ({ task, reason: taskReason } = detectTask(fn, view, labels, cells, view.n));
       }
       if (task === 'classification') {
         if (labels.length > 1) {
@@ -807,18 +809,30 @@ export class TabularPreprocessor {
 function regressionValue(fn: string, view: RowView, v: Cell, i: number, column: string): number {
   const n = numberOf(v);
   if (n === undefined) {
-    throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: label ${cellText(v)} at ${view.where(i)}, column ${JSON.stringify(column)} is not a number (the task is regression)`);
+    throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: label ${cellText(v)} at ${view.where(i)}, column ${JSON.stringify(column)} ` +
+      `is not ${outOfRangeNumber(v) ? 'a finite float32 number' : 'a number'} (the task is regression)`);
   }
   return n;
 }
 
-/** Auto task detection over the label columns' cells (none missing). */
-function detectTask(labels: string[], cells: Cell[][], rows: number): { task: Task; reason: string } {
+/**
+ * Auto task detection over the label columns' cells (none missing; cells[k][i] is row i). A
+ * column of numbers with an infinite or float32-overflowing one among them is ERR_BLASNET_DATA
+ * naming it, as in a feature column: as text it would make every distinct price a class.
+ */
+function detectTask(fn: string, view: RowView, labels: string[], cells: Cell[][], rows: number): { task: Task; reason: string } {
   const names = labels.map((s) => JSON.stringify(s)).join(', ');
   for (let k = 0; k < labels.length; k++) {
-    const bad = cells[k].find((v) => numberOf(v) === undefined);
-    if (bad !== undefined) {
-      return { task: 'classification', reason: `label ${JSON.stringify(labels[k])} holds text (${JSON.stringify(String(bad).trim())})` };
+    const text = cells[k].find((v) => numberOf(v) === undefined && !outOfRangeNumber(v));
+    if (text !== undefined) {
+      return { task: 'classification', reason: `label ${JSON.stringify(labels[k])} holds text (${JSON.stringify(String(text).trim())})` };
+    }
+  }
+  for (let k = 0; k < labels.length; k++) {
+    const i = cells[k].findIndex((v) => numberOf(v) === undefined);
+    if (i >= 0) {
+      throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: label ${cellText(cells[k][i])} at ${view.where(i)}, column ${JSON.stringify(labels[k])}, ` +
+        'is not a finite float32 number, in a column of numbers; fix the cell or leave the row out');
     }
   }
   if (labels.length > 1) return { task: 'regression', reason: `several numeric label columns (${names})` };
