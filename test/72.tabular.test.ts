@@ -72,8 +72,10 @@ describe('TabularPreprocessor', () => {
     const q = TabularPreprocessor.fromJSON(JSON.parse(JSON.stringify(p.toJSON())));
     assert.deepEqual(q.toJSON(), p.toJSON());
     assert.deepEqual(q.transform(table), p.transform(table));
-    // '1' and '1.0' are one category of the named categorical column.
-    assert.deepEqual(p.transform([{ size: '1.0', color: 'red', weight: 10 }]).data, p.transform([{ size: 1, color: 'red', weight: '10' }]).data);
+    // A number matches the category spelt as its shortest form; '1.0' is another spelling.
+    assert.deepEqual(p.transform([{ size: '1', color: 'red', weight: 10 }]).data, p.transform([{ size: 1, color: 'red', weight: '10' }]).data);
+    throwsCode(() => TabularPreprocessor.fit(table, { label: 'y', categorical: ['size'], unknownCategory: 'error' }).transform([{ size: '1.0', color: 'red', weight: 10 }]),
+      'ERR_BLASNET_DATA', undefined, 'category "1.0" was not seen in training');
     throwsCode(() => TabularPreprocessor.fromJSON({ type: 'TabularPreprocessor', columns: [] }), 'ERR_BLASNET_FORMAT');
   });
 
@@ -233,14 +235,91 @@ describe('TabularPreprocessor', () => {
     assert.deepEqual((feature.toJSON().columns[0] as { categories: string[] }).categories, ['9007199254740992', '9007199254740993']);
   });
 
-  it('a boolean cell is the category "true" or "false", as the words in a CSV file', () => {
+  it('a boolean cell and the words true and false in any case are one category each, named as first seen', async () => {
     const rows = Array.from({ length: 8 }, (_, i) => ({ member: i % 3 === 0, y: i % 2 }));
     const p = TabularPreprocessor.fit(rows, { label: 'y' });
     assert.deepEqual(p.featureNames, ['member=false', 'member=true']);
     const csv = readTable('member,y\n' + rows.map((r) => `${r.member},${r.y}`).join('\n') + '\n');
     assert.deepEqual(p.transform(csv), p.transform(rows));
+    // A CSV file written by pandas spells them True and False; spreadsheets TRUE and FALSE.
+    const pandas = readTable('member,y\n' + rows.map((r) => `${r.member ? 'True' : 'False'},${r.y}`).join('\n') + '\n');
+    const upper = readTable('member\n' + rows.map((r) => (r.member ? 'TRUE' : 'false')).join('\n') + '\n');
+    assert.deepEqual(await warnings(() => assert.deepEqual(p.transform(pandas), p.transform(rows))), []);
+    assert.deepEqual(await warnings(() => assert.deepEqual(p.transform(upper), p.transform(rows))), []);
+    const fromPandas = TabularPreprocessor.fit(pandas, { label: 'y' });
+    assert.deepEqual(fromPandas.featureNames, ['member=False', 'member=True']);
+    assert.deepEqual(await warnings(() => assert.deepEqual(fromPandas.transform(rows), p.transform(rows))), []);
+    assert.deepEqual(fromPandas.transform([{ member: 'TRUE' }, { member: ' false ' }]), p.transform([{ member: true }, { member: false }]));
+    // Several spellings in training make one category, named by the first.
+    const mixed = TabularPreprocessor.fit(['TRUE', true, 'true', 'False', false].map((member, i) => ({ member, y: i % 2 })), { label: 'y' });
+    assert.deepEqual(mixed.featureNames, ['member=False', 'member=TRUE']);
+    // As labels too.
+    const labels = TabularPreprocessor.fit(rows.map((r, i) => ({ x: i, y: r.member })), { label: 'y' });
+    assert.deepEqual(labels.classNames, ['false', 'true']);
+    assert.deepEqual(Array.from(labels.targets([{ y: 'True' }, { y: 'FALSE' }, { y: false }]) as Int32Array), [1, 0, 0]);
     const numeric = TabularPreprocessor.fit(rows.map((r, i) => ({ member: i, y: r.y })), { label: 'y' });
     throwsCode(() => numeric.transform([{ member: true }]), 'ERR_BLASNET_DATA', undefined, 'true is not a number (the column was numeric in training) at records[0], column "member"');
+  });
+
+  it('class names and categories keep the spelling first seen in training; text matches as text, a number as its shortest form', () => {
+    const codes = ['007', '010', '100'];
+    const zips = ['02134', '2134', '02134', '10001'];
+    const table = readTable('zip,y\n' + Array.from({ length: 12 }, (_, i) => `${zips[i % 4]},${codes[i % 3]}`).join('\n') + '\n');
+    const p = TabularPreprocessor.fit(table, { label: 'y', categorical: ['zip'], unknownCategory: 'error' });
+    assert.equal(p.task, 'classification');
+    assert.deepEqual(p.classNames, ['007', '010', '100']);
+    // Sorted by value, equal values by their text.
+    assert.deepEqual(p.featureNames, ['zip=02134', 'zip=2134', 'zip=10001']);
+    assert.deepEqual(Array.from(p.targets(table) as Int32Array).slice(0, 3), [0, 1, 2]);
+    assert.deepEqual(Array.from(p.transform([{ zip: '02134' }, { zip: 2134 }, { zip: ' 2134' }]).data), [1, 0, 0, 0, 1, 0, 0, 1, 0]);
+    throwsCode(() => p.transform([{ zip: '2134.0' }]), 'ERR_BLASNET_DATA', undefined, 'category "2134.0" was not seen in training at records[0], column "zip"');
+    assert.deepEqual(Array.from(p.targets([{ y: '100' }, { y: 100 }, { y: ' 007 ' }]) as Int32Array), [2, 2, 0]);
+    for (const y of ['7', 7, '07', '7.0']) {
+      throwsCode(() => p.targets([{ y }]), 'ERR_BLASNET_LABEL', RangeError, `label ${JSON.stringify(String(y))} at records[0], column "y" was not seen in training (classes: "007", "010", "100")`);
+    }
+    const q = TabularPreprocessor.fromJSON(JSON.parse(JSON.stringify(p.toJSON())));
+    assert.deepEqual(q.toJSON(), p.toJSON());
+    assert.deepEqual(q.classNames, ['007', '010', '100']);
+    assert.equal(p.toJSON().matching, 'text');
+    const dup = { ...p.toJSON(), target: { task: 'classification', column: 'y', classNames: ['True', '7', 'true'] } };
+    throwsCode(() => TabularPreprocessor.fromJSON(dup), 'ERR_BLASNET_FORMAT', undefined, 'target holds the class "true" twice');
+    throwsCode(() => TabularPreprocessor.fromJSON({ ...p.toJSON(), matching: 'value' }), 'ERR_BLASNET_FORMAT', undefined, 'matching is malformed');
+    // Signs and decimals are kept too; numbers from records are named by their shortest form.
+    const signs = TabularPreprocessor.fit(readTable('x,y\n' + Array.from({ length: 12 }, (_, i) => `${i},${['+1', '-1', '1.0'][i % 3]}`).join('\n') + '\n'), { label: 'y' });
+    assert.deepEqual(signs.classNames, ['-1', '+1', '1.0']);
+    const numbers = TabularPreprocessor.fit(Array.from({ length: 12 }, (_, i) => ({ x: i, y: [1, 2.5, 10][i % 3] })), { label: 'y', task: 'classification' });
+    assert.deepEqual(numbers.classNames, ['1', '2.5', '10']);
+    assert.deepEqual(Array.from(numbers.targets([{ y: '10' }, { y: 2.5 }, { y: 1n }]) as Int32Array), [2, 1, 0]);
+  });
+
+  it('a model file written before names kept their spelling loads and predicts as it did', async () => {
+    // TabularPreprocessor.fit on zip (categorical) 02134, 2134, 02134; flag True, False, True and
+    // y 007, 010, 100, 7 (12 rows), as the version before stored it: numeric names in their
+    // shortest form, no matching field.
+    const old = {
+      type: 'TabularPreprocessor', standardize: true, impute: true, unknownCategory: 'warn',
+      columns: [
+        { name: 'zip', kind: 'categorical', categories: ['2134'], fill: '2134', indicator: false },
+        { name: 'flag', kind: 'categorical', categories: ['False', 'True'], fill: 'True', indicator: false },
+      ],
+      target: { task: 'classification', column: 'y', classNames: ['7', '10', '100'] },
+      taskReason: 'label "y" holds 3 distinct integers (at most 4 means classes)', rows: 12,
+    };
+    const zips = ['02134', '2134', '02134'], flags = ['True', 'False', 'True'], codes = ['007', '010', '100', '7'];
+    const table = readTable('zip,flag,y\n' + Array.from({ length: 12 }, (_, i) => `${zips[i % 3]},${flags[i % 3]},${codes[i % 4]}`).join('\n') + '\n');
+    const model = new Sequential({ inputSize: 3, layers: [dense(3)] });
+    const direct = TabularPreprocessor.fromJSON(JSON.parse(JSON.stringify(old)));
+    const loaded = decodeModel(encodeModel(model, { preprocessing: old })).preprocessor as TabularPreprocessor;
+    for (const p of [direct, loaded]) {
+      assert.deepEqual(p.toJSON(), old);
+      assert.deepEqual(p.classNames, ['7', '10', '100']);
+      // What that version computed for these rows.
+      assert.deepEqual(Array.from(p.targets(table) as Int32Array), [0, 1, 2, 0, 0, 1, 2, 0, 0, 1, 2, 0]);
+      assert.equal(Array.from(p.transform(table).data).join(''), '101110101101110101101110101101110101');
+      assert.deepEqual(Array.from(p.targets([{ y: 7 }, { y: '7.0' }, { y: '+10' }]) as Int32Array), [0, 0, 1]);
+      // Booleans now match the words in any case there too.
+      assert.deepEqual(await warnings(() => assert.deepEqual(Array.from(p.transform([{ zip: 2134, flag: true }, { zip: '2134', flag: 'FALSE' }]).data), [1, 0, 1, 1, 1, 0])), []);
+    }
   });
 
   it('an infinite or float32-overflowing number in a numeric label is an error naming the row, not a reason for classes', () => {

@@ -187,6 +187,23 @@ describe('blasnet CLI on CSV tables', function () {
     assert.equal(e.json().rocAuc, auc);
   });
 
+  it('class names are written back as the file spells them: codes 007, 010, 100 stay codes', () => {
+    const code: Record<string, string> = { red: '007', green: '010', blue: '100' };
+    const file = write('codes.csv', ['x1', 'x2', 'code'], blobs(new Rng(4), 60).map(([a, b, c]) => [a, b, code[c]]));
+    const model = path.join(tmp, 'codes.blasnet');
+    const r = run('train', '--csv', file, '--label', 'code', '--epochs', '2', '--out', model, '--quiet');
+    assert.equal(r.status, 0, r.stderr);
+    const p = run('predict', '--model', model, '--csv', file, '--proba');
+    assert.equal(p.status, 0, p.stderr);
+    const lines = p.stdout.trim().split('\n');
+    assert.equal(lines[0], 'row,code,p(007),p(010),p(100)');
+    for (const line of lines.slice(1)) assert.match(line.split(',')[1], /^(007|010|100)$/);
+    const seven = write('codes-7.csv', ['x1', 'x2', 'code'], [['0', '0', '7']]);
+    const e = run('evaluate', '--model', model, '--csv', seven);
+    assert.equal(e.status, 1);
+    assert.match(e.stderr, /label "7" at data row 1, column "code" was not seen in training \(classes: "007", "010", "100"\).*ERR_BLASNET_LABEL/);
+  });
+
   it('a label column named twice, or an infinite number among numeric labels, fails before any work', () => {
     const prices = [['1', '10.5'], ['2', '12.25'], ['3', 'inf'], ['4', '9.75']];
     const file = write('prices.csv', ['x', 'price'], prices);

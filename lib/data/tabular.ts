@@ -19,10 +19,15 @@ import { FLOAT32_MAX } from '../describe';
  * One raw cell: text from a file, or a value from a JS record. null, undefined and NaN are
  * missing; a string is a number when it spells a decimal one (optionally with an exponent, around
  * any spaces: "0x1F" is text); a bigint is the number it holds (rounded to the nearest double past
- * 2^53, as Number() does; as a category it keeps every digit). A boolean is the category "true" or
- * "false", as the words in a CSV file (recordsToMatrix reads it as 1/0 instead). Any other value
- * (a Date, an object, an array) is ERR_BLASNET_DATA naming the row and column: convert it to one
- * of these first.
+ * 2^53, as Number() does; as a category it keeps every digit). A boolean is the category of the
+ * words true and false in any case (True, TRUE, false...), as a CSV file spells it
+ * (recordsToMatrix reads it as 1/0 instead). Any other value (a Date, an object, an array) is
+ * ERR_BLASNET_DATA naming the row and column: convert it to one of these first.
+ *
+ * As a category or class, a string is matched by its trimmed text and keeps the spelling it was
+ * first seen with in training: "007" and "7" are two classes (named "007" and "7"), and so are
+ * "1.0" and "1". A number is matched as its shortest form (String(n)), so the number 7 matches
+ * "7", not "007" or "7.0"; a bigint as its digits.
  */
 export type Cell = string | number | bigint | boolean | null | undefined;
 
@@ -179,6 +184,14 @@ export interface TabularPreprocessorJSON {
    * noise (see standardScaling). Absent in files written before it was recorded.
    */
   rows?: number;
+  /**
+   * How cells are matched to category and class names: 'text', names spelt as first seen in
+   * training and matched as Cell describes. Absent in files written before: their names are
+   * normalised (numbers in their shortest form, "007" stored as "7", "1.0" as "1") and cells are
+   * normalised the same way to match them, as then; a boolean or true/false in any case also
+   * matches the one name that spells the word in another case.
+   */
+  matching?: 'text';
 }
 
 /** Row access over either input form, with the user's name for each row. */
@@ -314,8 +327,36 @@ function cellText(v: Cell): string {
   return typeof v === 'bigint' ? `${v}n` : String(v);
 }
 
-/** A category's name: trimmed text, numbers in their shortest form (so "1" and "1.0" are one category). */
-function categoryOf(v: Cell): string {
+/** The words a boolean is, in any case: one category each. */
+const BOOLEAN_WORD = /^(?:true|false)$/i;
+
+/**
+ * A category's or class's name, as fit stores the first cell of it: a string's trimmed text as
+ * written ("007", "+1", "True"), a number in its shortest form (String(n)), a bigint's digits, a
+ * boolean "true" or "false".
+ */
+function categoryName(v: Cell): string {
+  if (typeof v === 'string') return v.trim();
+  return typeof v === 'bigint' ? v.toString() : String(v);
+}
+
+/**
+ * What a cell is matched to a category or class by: its name (categoryName), the words true and
+ * false in any case as "true" and "false". So "007" and "7" are two categories and "1.0" and "1"
+ * too (codes keep their spelling), "7" and the number 7 one, True, TRUE, true and the boolean
+ * true one.
+ */
+function categoryKey(v: Cell): string {
+  const s = categoryName(v);
+  return BOOLEAN_WORD.test(s) ? s.toLowerCase() : s;
+}
+
+/**
+ * The names files written before categoryKey matching hold (no `matching` field), and what cells
+ * are matched to them by: trimmed text, numbers in their shortest form ("007", "7.0" and "+7" as
+ * "7"; an integer past 2^53 written out keeps every digit), a boolean "true" or "false".
+ */
+function legacyCategoryName(v: Cell): string {
   if (typeof v === 'bigint') return v.toString();
   const n = numberOf(v);
   if (n !== undefined) {
@@ -364,14 +405,59 @@ function median(values: number[]): number {
 function sortCategories(names: string[]): string[] {
   const numeric = names.every((s) => numberOf(s) !== undefined);
   if (!numeric) return names.slice().sort();
-  // By value; integers past 2^53 that round to one double, by their exact value.
-  const exact = (s: string): bigint | null => (/^-?\d+$/.test(s) ? BigInt(s) : null);
+  // By value; integers past 2^53 that round to one double, by their exact value; spellings of
+  // one value ("02134" and "2134"), by their text.
+  const exact = (s: string): bigint | null => (/^[+-]?\d+$/.test(s) ? BigInt(s) : null);
   return names.slice().sort((a, b) => {
     const d = Number(a) - Number(b);
     if (d !== 0) return d;
     const x = exact(a), y = exact(b);
-    return x !== null && y !== null ? (x < y ? -1 : x > y ? 1 : 0) : 0;
+    if (x !== null && y !== null && x !== y) return x < y ? -1 : 1;
+    return a < b ? -1 : a > b ? 1 : 0;
   });
+}
+
+/**
+ * The first-seen names of the categories of `cells` (by categoryKey), sorted (sortCategories),
+ * with how many cells each has.
+ */
+function namedCategories(cells: readonly Cell[]): { names: string[]; counts: Map<string, number> } {
+  const byKey = new Map<string, string>();
+  const counts = new Map<string, number>();
+  for (const v of cells) {
+    const k = categoryKey(v);
+    let name = byKey.get(k);
+    if (name === undefined) {
+      name = categoryName(v);
+      byKey.set(k, name);
+    }
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return { names: sortCategories([...counts.keys()]), counts };
+}
+
+/**
+ * The position of a cell's category in stored `names`, or undefined. Files written now match by
+ * categoryKey. A file from before (`legacy`) matches by legacyCategoryName, as that version did,
+ * and a boolean or true/false in any case that no name spells exactly by the one name that
+ * spells the word in another case (a file fitted on True/False from pandas).
+ */
+function vocabulary(names: readonly string[], legacy: boolean): (v: Cell) => number | undefined {
+  const index = new Map<string, number>();
+  names.forEach((name, j) => {
+    const k = legacy ? name : categoryKey(name);
+    if (!index.has(k)) index.set(k, j);
+  });
+  if (!legacy) return (v) => index.get(categoryKey(v));
+  const words = new Map<string, number | null>();
+  names.forEach((name, j) => {
+    if (BOOLEAN_WORD.test(name)) words.set(name.toLowerCase(), words.has(name.toLowerCase()) ? null : j);
+  });
+  return (v) => {
+    const k = legacyCategoryName(v);
+    const j = index.get(k);
+    return j !== undefined || !BOOLEAN_WORD.test(k) ? j : words.get(k.toLowerCase()) ?? undefined;
+  };
 }
 
 /**
@@ -396,6 +482,8 @@ export class TabularPreprocessor {
   private readonly cols: Column[];
   private readonly target: Target | null;
   private readonly rows: number | undefined;
+  /** Names normalised as in files from before `matching` (see TabularPreprocessorJSON). */
+  private readonly legacyNames: boolean;
 
   private constructor(json: TabularPreprocessorJSON) {
     this.standardize = json.standardize;
@@ -405,15 +493,18 @@ export class TabularPreprocessor {
     this.target = json.target;
     this.taskReason = json.taskReason;
     this.rows = json.rows;
+    this.legacyNames = json.matching !== 'text';
   }
 
   /**
    * Learns everything from the training rows: which columns are categorical, their categories
    * and modes, numeric medians, means and standard deviations (after imputation, float64), the
-   * task, the class names (sorted: by value when all are numbers, else by code unit) or the
-   * targets' means and standard deviations. Errors name the row and column: a missing cell with
-   * impute off, a missing label, a non-numeric regression label or an infinite one among numbers
-   * (ERR_BLASNET_DATA); an unknown column (ERR_BLASNET_DATA); several label columns for classification, a column named twice in
+   * task, the class names or the targets' means and standard deviations. Categories and class
+   * names are spelt as first seen (see Cell for how cells match them) and sorted: by value when
+   * all are numbers (spellings of one value by their text), else by code unit. Errors name the
+   * row and column: a missing cell with impute off, a missing label, a non-numeric regression
+   * label or an infinite one among numbers (ERR_BLASNET_DATA); an unknown column
+   * (ERR_BLASNET_DATA); several label columns for classification, a column named twice in
    * `label`, `features` or `categorical`, or both a label and a feature (ERR_BLASNET_ARG_RANGE).
    */
   static fit(data: TableInput, options: TabularOptions = {}): TabularPreprocessor {
@@ -497,12 +588,7 @@ export class TabularPreprocessor {
           'fix them or blank them to have them imputed', { code: 'BLASNET_MOSTLY_NUMERIC' });
       }
       if (forced || notNumbers.length > 0) {
-        const counts = new Map<string, number>();
-        for (const v of cells) {
-          const k = categoryOf(v);
-          counts.set(k, (counts.get(k) ?? 0) + 1);
-        }
-        const categories = sortCategories([...counts.keys()]);
+        const { names: categories, counts } = namedCategories(cells);
         let fill = categories[0];
         for (const c of categories) if ((counts.get(c) as number) > (counts.get(fill) as number)) fill = c;
         return { name, kind: 'categorical', categories, fill, indicator };
@@ -536,7 +622,7 @@ export class TabularPreprocessor {
           throw rangeError(ErrorCode.ARG_RANGE,
             `${fn}: classification takes one label column but received ${labels.map((s) => JSON.stringify(s)).join(', ')}; several label columns are for regression`);
         }
-        const classNames = sortCategories([...new Set(cells[0].map(categoryOf))]);
+        const classNames = namedCategories(cells[0]).names;
         if (classNames.length < 2) {
           throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: the label column ${JSON.stringify(labels[0])} holds one class, ` +
             `${JSON.stringify(classNames[0])}, in all ${view.n} rows; a classifier needs rows of two classes or more`);
@@ -553,7 +639,9 @@ export class TabularPreprocessor {
         target = { task, columns: labels, mean, std };
       }
     }
-    return new TabularPreprocessor({ type: 'TabularPreprocessor', standardize, impute, unknownCategory, columns, target, taskReason, rows: view.n });
+    return new TabularPreprocessor({
+      type: 'TabularPreprocessor', standardize, impute, unknownCategory, columns, target, taskReason, rows: view.n, matching: 'text',
+    });
   }
 
   /** 'classification' or 'regression', or null when fitted without a label. */
@@ -561,7 +649,7 @@ export class TabularPreprocessor {
     return this.target ? this.target.task : null;
   }
 
-  /** The class names seen in training, in class-number order (classification), else null. */
+  /** The class names seen in training, spelt as first seen, in class-number order (classification), else null. */
   get classNames(): readonly string[] | null {
     return this.target?.task === 'classification' ? this.target.classNames : null;
   }
@@ -646,7 +734,8 @@ export class TabularPreprocessor {
     };
     let offset = 0;
     for (const c of this.cols) {
-      const index = c.kind === 'categorical' ? new Map(c.categories.map((k, j) => [k, j])) : null;
+      const lookup = c.kind === 'categorical' ? vocabulary(c.categories, this.legacyNames) : null;
+      const fill = c.kind === 'categorical' ? c.categories.indexOf(c.fill) : -1;
       let unknown = 0, firstUnknown = -1, unknownValue = '';
       for (let i = 0; i < view.n; i++) {
         const v = view.cell(i, c.name);
@@ -665,8 +754,8 @@ export class TabularPreprocessor {
           d[o] = (x - c.mean) / c.std;
           if (c.indicator) d[o + 1] = missing ? 1 : 0;
         } else {
-          const k = missing ? c.fill : categoryOf(v);
-          const j = (index as Map<string, number>).get(k);
+          const k = missing ? c.fill : categoryName(v);
+          const j = missing ? (fill >= 0 ? fill : undefined) : (lookup as (v: Cell) => number | undefined)(v);
           if (j === undefined) {
             if (this.unknownCategory === 'error') fail(i, c, `category ${JSON.stringify(k)} was not seen in training`);
             if (unknown++ === 0) {
@@ -708,12 +797,13 @@ export class TabularPreprocessor {
       return v;
     };
     if (t.task === 'classification') {
-      const index = new Map(t.classNames.map((k, j) => [k, j]));
+      const lookup = vocabulary(t.classNames, this.legacyNames);
       const out = new Int32Array(view.n);
       for (let i = 0; i < view.n; i++) {
-        const k = categoryOf(cell(i, t.column));
-        const j = index.get(k);
+        const v = cell(i, t.column);
+        const j = lookup(v);
         if (j === undefined) {
+          const k = categoryName(v);
           const known = t.classNames.length <= 20 ? t.classNames.map((s) => JSON.stringify(s)).join(', ') : `${t.classNames.length} classes`;
           throw rangeError(ErrorCode.LABEL, `${fn}: ${view.source}: label ${JSON.stringify(k)} at ${view.where(i)}, column ${JSON.stringify(t.column)} was not seen in training (classes: ${known})`);
         }
@@ -757,6 +847,7 @@ export class TabularPreprocessor {
     return JSON.parse(JSON.stringify({
       type: 'TabularPreprocessor', standardize: this.standardize, impute: this.impute, unknownCategory: this.unknownCategory,
       columns: this.cols, target: this.target, taskReason: this.taskReason, ...(this.rows !== undefined ? { rows: this.rows } : {}),
+      ...(this.legacyNames ? {} : { matching: 'text' }),
     })) as TabularPreprocessorJSON;
   }
 
@@ -792,6 +883,20 @@ export class TabularPreprocessor {
     }
     if (o.taskReason !== null && typeof o.taskReason !== 'string') bad('taskReason is malformed');
     if (o.rows !== undefined && !(Number.isSafeInteger(o.rows) && o.rows > 0)) bad('rows is malformed');
+    if (o.matching !== undefined && o.matching !== 'text') bad('matching is malformed');
+    if (o.matching === 'text') {
+      // Two names one cell matches ("True" and "true") would make it two one-hot columns or classes.
+      const twice = (names: string[]): string | undefined => {
+        const seen = new Set<string>();
+        return names.find((k) => seen.size === seen.add(categoryKey(k)).size);
+      };
+      o.columns.forEach((c, i) => {
+        const k = c.kind === 'categorical' ? twice(c.categories) : undefined;
+        if (k !== undefined) bad(`column ${i} holds the category ${show(k)} twice`);
+      });
+      const k = t?.task === 'classification' ? twice(t.classNames) : undefined;
+      if (k !== undefined) bad(`target holds the class ${show(k)} twice`);
+    }
     const copy = JSON.parse(JSON.stringify(o)) as TabularPreprocessorJSON;
     // fit's constant-column rule, also for a file written before it: a std of rounding noise
     // (about 1e-15 for a column of 0.1) would turn 0.11 into about 7e12. Without the row count
@@ -838,7 +943,7 @@ function detectTask(fn: string, view: RowView, labels: string[], cells: Cell[][]
   if (labels.length > 1) return { task: 'regression', reason: `several numeric label columns (${names})` };
   const values = cells[0].map((v) => numberOf(v) as number);
   if (values.some((v) => !Number.isInteger(v))) return { task: 'regression', reason: `label ${names} holds non-integer numbers` };
-  const distinct = new Set(cells[0].map(categoryOf)).size;
+  const distinct = new Set(cells[0].map(categoryKey)).size;
   const limit = Math.min(50, Math.max(2, Math.floor(rows / 3)));
   if (distinct <= limit) return { task: 'classification', reason: `label ${names} holds ${distinct} distinct integers (at most ${limit} means classes)` };
   return { task: 'regression', reason: `label ${names} holds ${distinct} distinct integers (more than ${limit} means a quantity)` };
