@@ -5,6 +5,15 @@ import { ErrorCode, rangeError, typeError } from './errors';
 /** The largest finite float32; a number above it does not fit the kernels' floats. */
 export const FLOAT32_MAX = 3.4028234663852886e38;
 
+/**
+ * Whether a number fits the kernels' float32: at most FLOAT32_MAX in magnitude (so not NaN or
+ * infinite). Every reader of data (CSV cells, records, table cells) refuses a value that does not,
+ * rather than letting float32 turn 1e39 into Infinity.
+ */
+export function fitsFloat32(v: number): boolean {
+  return Math.abs(v) <= FLOAT32_MAX;
+}
+
 /** Whether `key` is an own property of `o` (not inherited, whatever `o` defines). */
 export function hasOwn(o: object, key: PropertyKey): boolean {
   return Object.prototype.hasOwnProperty.call(o, key);

@@ -81,6 +81,23 @@ forEachBackend('records and the one input converter', (b) => {
     }
   });
 
+  it('a finite value past float32 range is refused, as readCsv refuses the cell, not read as Infinity', () => {
+    for (const a of [1e39, -1e39, '1e39', ' -3.5e38 ', 10n ** 39n]) {
+      throwsCode(() => recordsToMatrix([{ a: 1 }, { a }], ['a']), 'ERR_BLASNET_DATA', undefined, 'row 2, column "a": ');
+      throwsCode(() => recordsToMatrix([{ a: 1 }, { a }], ['a']), 'ERR_BLASNET_DATA', undefined, 'does not fit a float32');
+    }
+    // The largest float32 and values just beneath it are read as they are.
+    assert.deepEqual(Array.from(recordsToMatrix([{ a: 3.4028234663852886e38 }, { a: '-3.4e38' }], ['a']).data), [3.4028234663852886e38, Math.fround(-3.4e38)]);
+    const m = model(b);
+    m.fit(data.records, 'kind', { epochs: 1 });
+    throwsCode(() => m.predict([{ a: 1, b: 1e39, c: 1 }]), 'ERR_BLASNET_DATA', undefined, 'predict: row 1, column "b": 1e+39 does not fit a float32');
+    // A label or target past float32 range, named as a label column.
+    throwsCode(() => model(b, 1, 'identity', 'mse').fit(data.records.map((r, i) => ({ ...r, kind: i === 3 ? 1e39 : 1 })), 'kind'),
+      'ERR_BLASNET_DATA', undefined, 'row 4, column "kind": 1e+39 does not fit a float32');
+    // Rows of numbers: the value as given, not the Infinity float32 makes of it.
+    throwsCode(() => m.predict([[1, 1, 1], [1, -1e39, 1]]), 'ERR_BLASNET_DATA', undefined, 'row 2, column 2 of x is -1e+39, which does not fit a float32');
+  });
+
   it('a Date, object, array, function or symbol is a coded error saying what it is and how to convert it', () => {
     const cases: [unknown, string][] = [
       [new Date(Date.UTC(2024, 0, 2)), 'row 2, column "b": a Date (2024-01-02T00:00:00.000Z) is not a number; convert it first, e.g. with getTime()'],

@@ -10,7 +10,7 @@ import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import { bool, options as checkOptions, show } from './check';
 import { readBytes } from './idx';
-import { FLOAT32_MAX } from '../describe';
+import { fitsFloat32 } from '../describe';
 
 /** Options of readCsv. */
 export interface CsvOptions {
@@ -167,7 +167,7 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
       const cell = record[j].trim();
       if (!NUMBER.test(cell)) fail(`${JSON.stringify(record[j])} at data row ${r + 1} (line ${info.lines}), ${cellName(j)} is not a number`);
       const v = Number(cell);
-      if (!(Math.abs(v) <= FLOAT32_MAX)) fail(`${cell} at data row ${r + 1} (line ${info.lines}), ${cellName(j)} does not fit a float32`);
+      if (!fitsFloat32(v)) fail(`${cell} at data row ${r + 1} (line ${info.lines}), ${cellName(j)} does not fit a float32`);
       data[o + c] = v;
     }
     if (labelIndex >= 0) {
@@ -193,7 +193,7 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
       const s = labelCells[i];
       if (!NUMBER.test(s)) fail(`label ${JSON.stringify(s)} at data row ${labelRows[i]} (line ${labelLines[i]}), ${cellName(labelIndex)} is not a number (options.classes is false)`);
       const v = Number(s);
-      if (!(Math.abs(v) <= FLOAT32_MAX)) fail(`label ${s} at data row ${labelRows[i]} (line ${labelLines[i]}), ${cellName(labelIndex)} does not fit a float32`);
+      if (!fitsFloat32(v)) fail(`label ${s} at data row ${labelRows[i]} (line ${labelLines[i]}), ${cellName(labelIndex)} does not fit a float32`);
       labels[i] = v;
     }
     result.labels = labels;

@@ -6,6 +6,7 @@
  * the column as the caller named it.
  */
 import { largeFloat32Array } from '../backend/memory';
+import { fitsFloat32 } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
@@ -78,8 +79,9 @@ function notNumberAdvice(v: unknown): string {
  * with an exponent, around any spaces (as readCsv and TabularPreprocessor read a cell: "0x1F",
  * "0b101" and "0o17" are not numbers, though Number() takes them), bigints converted (exactly up
  * to 2^53, then to the nearest double, as Number() does). Anything else (a missing value, a
- * category name, NaN, a Date, an object or array) is ERR_BLASNET_DATA naming the 1-based row and
- * the column, and saying how to convert a Date, object or array.
+ * category name, NaN, a Date, an object or array), and a number infinite or past float32's range
+ * (1e39, which float32 would make Infinity; readCsv refuses such a cell too), is ERR_BLASNET_DATA
+ * naming the 1-based row and the column, and saying how to convert a Date, object or array.
  */
 function recordNumber(v: unknown, row: number, column: string, where: string): number {
   let n: number;
@@ -95,6 +97,9 @@ function recordNumber(v: unknown, row: number, column: string, where: string): n
   }
   if (!Number.isFinite(n)) {
     throw new BlasnetError(ErrorCode.DATA, `${where}: row ${row + 1}, column ${JSON.stringify(column)}: ${showValue(v)} is not a finite number`);
+  }
+  if (!fitsFloat32(n)) {
+    throw new BlasnetError(ErrorCode.DATA, `${where}: row ${row + 1}, column ${JSON.stringify(column)}: ${showValue(v)} does not fit a float32`);
   }
   return n;
 }
@@ -230,7 +235,12 @@ function numberRows(x: ArrayLike<ArrayLike<number>>, where: string): Matrix {
       if (typeof v !== 'number') {
         throw typeError(ErrorCode.ARG_TYPE, `${where}: row ${i + 1}, column ${j + 1} of x is ${showValue(v)}, not a number`);
       }
-      data[i * c + j] = v;
+      const k = i * c + j;
+      data[k] = v;
+      // A finite double past float32's range reaches the model as Infinity: name it as given.
+      if (data[k] - data[k] !== 0 && v - v === 0) {
+        throw new BlasnetError(ErrorCode.DATA, `${where}: row ${i + 1}, column ${j + 1} of x is ${v}, which does not fit a float32`);
+      }
     }
   }
   return new Matrix(data, r, c);

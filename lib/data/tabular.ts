@@ -13,7 +13,7 @@ import { Matrix } from '../tensor';
 import { MISSING, NUMBER, parseCsv } from './csv';
 import { bool, matrix, options as checkOptions, show } from './check';
 import { UNRECORDED_ROWS, withinRounding } from './rounding';
-import { FLOAT32_MAX } from '../describe';
+import { fitsFloat32 } from '../describe';
 
 /**
  * One raw cell: text from a file, or a value from a JS record. null, undefined and NaN are
@@ -297,16 +297,16 @@ function isMissing(v: Cell): boolean {
  * reads it) or a decimal string. Infinite numbers and numbers past float32's range are not numbers here.
  */
 function numberOf(v: Cell): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) && Math.abs(v) <= FLOAT32_MAX ? v : undefined;
+  if (typeof v === 'number') return fitsFloat32(v) ? v : undefined;
   if (typeof v === 'bigint') {
     const x = Number(v);
-    return Math.abs(x) <= FLOAT32_MAX ? x : undefined;
+    return fitsFloat32(x) ? x : undefined;
   }
   if (typeof v !== 'string') return undefined;
   const s = v.trim();
   if (!NUMBER.test(s)) return undefined;
   const x = Number(s);
-  return Math.abs(x) <= FLOAT32_MAX ? x : undefined;
+  return fitsFloat32(x) ? x : undefined;
 }
 
 /**
