@@ -374,16 +374,41 @@ forEachBackend('compile shorthand, verbose and class predictions', (b) => {
     throwsCode(() => model(b, 1, 'identity', 'mse').predictProba(data.x), 'ERR_BLASNET_STATE');
   });
 
-  it('predictClasses gives no class to a row whose scores are NaN; predictProba returns the NaNs', () => {
+  it('predictClasses gives no class to a row whose scores are NaN (NaN weights); predictProba returns the NaNs', () => {
     for (const [units, act, loss] of [[3, 'softmax', 'crossEntropy'], [1, 'identity', 'binaryCrossEntropy']] as const) {
       const m = model(b, units, act, loss);
-      const x = data.x.data.slice(0, 3 * data.x.cols);
-      x[data.x.cols + 1] = NaN;
-      const rows = new Matrix(x, 3, data.x.cols);
+      const rows = new Matrix(data.x.data.slice(0, 3 * data.x.cols), 3, data.x.cols);
+      // predict refuses a NaN in x; a NaN bias makes every row's scores NaN.
+      const w = m.getWeights();
+      w[1].data[0] = NaN;
+      m.setWeights(w);
       assert.ok(Number.isNaN(m.predictProba(rows).get(1, 0)));
-      // The second row, numbered from 1 as fit, the input checks and predict --csv number rows.
-      throwsCode(() => m.predictClasses(rows), 'ERR_BLASNET_DATA', undefined, 'row 2 has no class: its probabilities hold NaN');
+      // The first row, numbered from 1 as fit, the input checks and predict --csv number rows.
+      throwsCode(() => m.predictClasses(rows), 'ERR_BLASNET_DATA', undefined, 'row 1 has no class: its probabilities hold NaN');
     }
+  });
+
+  it('predict, predictProba, predictClasses, mcPredict and evaluate refuse NaN and infinities in x, naming the 1-based row and column', () => {
+    const m = model(b, 3, 'softmax');
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const x = data.x.data.slice(0, 4 * data.x.cols);
+      x[2 * data.x.cols + 1] = bad;
+      const mention = `x holds ${bad} at index ${2 * data.x.cols + 1} (row 3, column 2); clean or impute the data first`;
+      const rows = Array.from({ length: 4 }, (_, i) => Array.from(x.subarray(i * data.x.cols, (i + 1) * data.x.cols)));
+      for (const input of [new Matrix(x, 4, data.x.cols), x, rows]) {
+        throwsCode(() => m.predict(input), 'ERR_BLASNET_DATA', undefined, `predict: ${mention}`);
+        throwsCode(() => m.predict(input, { batchSize: 1 }), 'ERR_BLASNET_DATA', undefined, `predict: ${mention}`);
+        throwsCode(() => m.predictProba(input), 'ERR_BLASNET_DATA', undefined, `predict: ${mention}`);
+        throwsCode(() => m.predictClasses(input), 'ERR_BLASNET_DATA', undefined, `predict: ${mention}`);
+        throwsCode(() => m.predict(input, { mcSamples: 2 }), 'ERR_BLASNET_DATA', undefined, `mcPredict: ${mention}`);
+        throwsCode(() => m.evaluate(input, data.y.subarray(0, 4)), 'ERR_BLASNET_DATA', undefined, `evaluate: ${mention}`);
+      }
+      // Through a scaler: the raw row and column are named, before the scaler spreads a NaN.
+      const scaled = model(b, 3, 'softmax').setPreprocessing(new Standardizer().fit(data.x));
+      throwsCode(() => scaled.predict(new Matrix(x, 4, data.x.cols)), 'ERR_BLASNET_DATA', undefined, `predict: ${mention}`);
+    }
+    // A clean row beside them still predicts, and finite input is unchanged.
+    assert.equal(m.predict(data.x).rows, data.x.rows);
   });
 
   it('loadModel restores loss, optimiser state and metrics: the loaded model evaluates and trains on as the original', () => {

@@ -99,12 +99,15 @@ export function allFinite(fn: string, name: string, x: Matrix): void {
 
 /**
  * Checks the first n values of a Float32Array for NaN and infinities with the backend's scan;
- * ERR_BLASNET_DATA names the first bad index (plus `offset`, where data is a part of a larger array).
+ * ERR_BLASNET_DATA names the first bad index (plus `offset`, where data is a part of a larger array)
+ * and, given `cols` (values per row of the larger array), its 1-based row and column.
  */
-export function checkFinite(backend: Backend, where: string, what: string, data: Float32Array, n: number, offset = 0): void {
+export function checkFinite(backend: Backend, where: string, what: string, data: Float32Array, n: number, offset = 0, cols = 0): void {
   const i = backend.firstNonFinite(n, data);
   if (i >= 0) {
-    throw new BlasnetError(ErrorCode.DATA, `${where}: ${what} holds ${data[i]} at index ${offset + i}; clean or impute the data first`);
+    const at = offset + i, r = cols > 0 ? Math.floor(at / cols) : 0;
+    const cell = cols > 0 ? ` (row ${r + 1}, column ${at - r * cols + 1})` : '';
+    throw new BlasnetError(ErrorCode.DATA, `${where}: ${what} holds ${data[i]} at index ${at}${cell}; clean or impute the data first`);
   }
 }
 

@@ -6,11 +6,12 @@
  * the column as the caller named it.
  */
 import { largeFloat32Array } from '../backend/memory';
+import type { Backend } from '../backend/types';
 import { fitsFloat32 } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
-import { matrixData } from './check';
+import { checkFinite, matrixData } from './check';
 import { NUMBER } from './csv';
 import { Dataset } from './dataset';
 import { MinMaxScaler, PCA, Standardizer } from './preprocess';
@@ -328,9 +329,12 @@ function convert(x: Input, spec: InputSpec, where: string): Matrix {
 /**
  * x as a Matrix of the model's rows: records read by spec.columns, then spec.preprocessing (if
  * any) applied to the raw rows, then the width checked. The entry point for whole data sets (fit,
- * evaluate, predict); a Matrix without preprocessing comes back as it is.
+ * evaluate, predict); a Matrix without preprocessing comes back as it is. With `scan` (a backend),
+ * NaN and infinities are ERR_BLASNET_DATA naming the first one's index, row and column (1-based):
+ * in the raw rows before preprocessing, so the message names the caller's cell, and in what the
+ * preprocessing returns.
  */
-export function toMatrix(x: Input | Dataset, spec: InputSpec, where: string): Matrix {
+export function toMatrix(x: Input | Dataset, spec: InputSpec, where: string, scan?: Backend): Matrix {
   let m: Matrix;
   if (x instanceof Dataset) {
     const own = spec.columns, theirs = x.columns;
@@ -349,7 +353,11 @@ export function toMatrix(x: Input | Dataset, spec: InputSpec, where: string): Ma
     m = new Matrix(rows.data, rows.rows, spec.width);
   } else m = convert(x, spec, where);
   if (m.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
-  if (spec.preprocessing) m = spec.preprocessing.transform(m);
+  if (scan) checkFinite(scan, where, 'x', m.data, m.rows * m.cols, 0, m.cols);
+  if (spec.preprocessing) {
+    m = spec.preprocessing.transform(m);
+    if (scan) checkFinite(scan, where, "the preprocessing's output", m.data, m.rows * m.cols, 0, m.cols);
+  }
   if (m.cols !== spec.width) {
     throw widthError(where, spec.width, m.cols, isRecords(x) && !spec.preprocessing ? needColumns(spec, where) : x instanceof Dataset ? x.columns : null);
   }

@@ -112,8 +112,10 @@ export const INFERENCE_BATCH_SIZES = 8;
 
 /**
  * The model's inference pass (what predict computes) as a plain function from a Float32Array
- * batch to a Float32Array of outputs, for serving: no argument conversion beyond a length check,
- * no Matrix results, and after the first call with a given batch size, no allocation at all (the
+ * batch to a Float32Array of outputs, for serving: no argument conversion beyond a length check
+ * (no scan for NaN and infinities either: such a value gives its row NaN or infinite outputs,
+ * where predict refuses it with ERR_BLASNET_DATA; scan untrusted rows with the backend's
+ * firstNonFinite first), no Matrix results, and after the first call with a given batch size, no allocation at all (the
  * layers' workspaces, the output buffer and the preprocessing's staging buffers are kept and
  * reused; one set per batch size, for the INFERENCE_BATCH_SIZES most recently used sizes, so that
  * a service fed batches of every size keeps a bounded set rather than one per size ever seen).

@@ -511,7 +511,9 @@ export class Sequential {
 
   /**
    * Inference on any number of rows, `batchSize` at a time: no dropout, running statistics, no
-   * change to the model or its generator. Returns a new Matrix. With `mcSamples`, Monte Carlo
+   * change to the model or its generator. Returns a new Matrix. A NaN or infinity in x, or in
+   * what the preprocessing returns, is ERR_BLASNET_DATA naming its index, 1-based row and column
+   * (the backend's firstNonFinite scan, as fit's), so predictProba and predictClasses refuse it too. With `mcSamples`, Monte Carlo
    * dropout instead: that many stochastic passes (dropout active, BatchNorm in inference mode,
    * masks from a generator seeded by `seed`), returning their mean and standard deviation per
    * output, of probabilities when the outputs are class scores, logits included (see mcPredict).
@@ -523,7 +525,7 @@ export class Sequential {
     if (options.mcSamples !== undefined) {
       return mcPredict(this, x, { samples: options.mcSamples, batchSize: options.batchSize, seed: options.seed });
     }
-    const m = toMatrix(x, this.spec, 'predict');
+    const m = toMatrix(x, this.spec, 'predict', this.backend);
     if (options.seed !== undefined) throw rangeError(ErrorCode.ARG_RANGE, 'predict: seed applies only with mcSamples');
     const bs = options.batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) {
@@ -541,10 +543,11 @@ export class Sequential {
 
   /**
    * x as the layers see it (toMatrix: records read by column, the stored preprocessing applied,
-   * width checked); a Matrix given without preprocessing comes back as it is. @internal
+   * width checked); a Matrix given without preprocessing comes back as it is. With `finite`, NaN
+   * and infinities are ERR_BLASNET_DATA naming the row and column, as predict refuses them. @internal
    */
-  inputMatrix(x: Input | Dataset, where: string): Matrix {
-    return toMatrix(x, this.spec, where);
+  inputMatrix(x: Input | Dataset, where: string, finite = false): Matrix {
+    return toMatrix(x, this.spec, where, finite ? this.backend : undefined);
   }
 
   /** Copies of every parameter tensor. */

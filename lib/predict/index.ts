@@ -99,9 +99,9 @@ function proba(where: string, model: Sequential, x: Input | Dataset, options: Pr
  * The predicted class of every row of x, an Int32Array [rows]: the index of the largest output
  * when there are several (ties go to the first), and for a single sigmoid/binaryCrossEntropy
  * output 1 when its probability is above 0.5, else 0 (Keras's predict_classes). Errors as
- * predictProba; a row whose probabilities hold a NaN (its input held a NaN or an infinity, or
- * the weights have) has no class: ERR_BLASNET_DATA naming the row (1-based), where predictProba returns
- * the NaNs as they are.
+ * predictProba (a NaN or infinity in x is ERR_BLASNET_DATA, as in predict); a row whose
+ * probabilities hold a NaN all the same (the weights hold one) has no class: ERR_BLASNET_DATA
+ * naming the row (1-based), where predictProba returns the NaNs as they are.
  */
 export function predictClasses(model: Sequential, x: Input | Dataset, options: PredictOptions = {}): Int32Array {
   return classesOf(proba('predictClasses', model, x, options), 'predictClasses');

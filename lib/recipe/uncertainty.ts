@@ -41,8 +41,8 @@ export function mcPredict(model: Sequential, x: Input | Dataset, options: { samp
   if (!(Number.isInteger(samples) && samples >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for samples but received ${show(samples)}`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive integer for batchSize but received ${show(batchSize)}`);
   if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${show(seed)}`);
-  // predict's input path: the same conversion and checks (a shrunk or detached x is a coded error).
-  const input = model.inputMatrix(x, where);
+  // predict's input path: the same conversion and checks (a shrunk or detached x, NaN or infinities are coded errors).
+  const input = model.inputMatrix(x, where, true);
   const rows = input.rows, cols = input.cols, out = model.outputSize;
   const sum = new Float64Array(rows * out), sq = new Float64Array(rows * out);
   // Logits become each pass's probabilities before averaging; probabilities and values are averaged as they are.

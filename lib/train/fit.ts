@@ -304,7 +304,7 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
     checkRecordKey(x, key, 'label', model.inputColumns, where);
   }
   const m = toMatrix(x, model.inputSpec, where);
-  if (scanX) checkFinite(model.backend, where, 'x', m.data, m.rows * m.cols);
+  if (scanX) checkFinite(model.backend, where, 'x', m.data, m.rows * m.cols, 0, m.cols);
   const rows = m.rows;
 
   const loss = model.lossSpec;
@@ -381,7 +381,7 @@ export function prepareDataset(model: Sequential, ds: Dataset, options: WeightOp
   adoptDatasetColumns(model, ds, where);
   const p = prepareData(model, ds.x, ds.y, where, false);
   const checked = p.x === ds.x;
-  if (!checked) checkFinite(model.backend, where, 'x', p.x.data, p.x.rows * p.x.cols);
+  if (!checked) checkFinite(model.backend, where, 'x', p.x.data, p.x.rows * p.x.cols, 0, p.x.cols);
   const sw = ds.sampleWeight ?? undefined;
   p.w = sw === undefined && options.classWeight === undefined ? null : rowWeights(model, ds.x, p, { ...options, sampleWeight: sw }, where);
   return { ...p, checked };
