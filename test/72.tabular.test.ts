@@ -5,8 +5,9 @@
 import { strict as assert } from 'assert';
 import {
   classificationReport, confusionMatrix, confusionMatrixSpec, decodeModel, dense, encodeModel, formatClassificationReport,
-  formatRegressionReport, Matrix, readTable, regressionReport, rocAuc, Sequential, Standardizer, TabularPreprocessor, takeRows,
+  formatRegressionReport, Matrix, readCsv, readTable, regressionReport, rocAuc, Sequential, Standardizer, TabularPreprocessor, takeRows,
 } from '../lib';
+import type { Cell, Table, TabularOptions } from '../lib';
 import { forEachBackend, throwsCode, warningsDuring } from './helpers';
 
 const CSV = [
@@ -110,7 +111,9 @@ describe('TabularPreprocessor', () => {
     throwsCode(() => TabularPreprocessor.fit([{ x: 1, y: 0 }, { x: Infinity, y: 1 }], { label: 'y' }), 'ERR_BLASNET_DATA', undefined,
       'Infinity at records[1], column "x", is not a finite float32 number');
     // Asked for categories, the column is categories; a missing cell is still imputed.
-    assert.equal(TabularPreprocessor.fit(numbers('inf'), { label: 'y', categorical: ['x'] }).toJSON().columns[0].kind, 'categorical');
+    // (one category per row: BLASNET_MANY_CATEGORIES, taken here so it does not reach the checks below)
+    const many = await warningsDuring(() => assert.equal(TabularPreprocessor.fit(numbers('inf'), { label: 'y', categorical: ['x'] }).toJSON().columns[0].kind, 'categorical'));
+    assert.deepEqual(many.map((w) => w.code), ['BLASNET_MANY_CATEGORIES']);
     assert.equal(TabularPreprocessor.fit(numbers('NA'), { label: 'y' }).toJSON().columns[0].kind, 'numeric');
     // After training, such a cell in a numeric column says what is wrong with it.
     const p = TabularPreprocessor.fit(numbers('1'), { label: 'y' });
@@ -119,9 +122,53 @@ describe('TabularPreprocessor', () => {
     let kind = '';
     const seen = await warnings(() => { kind = TabularPreprocessor.fit(numbers('"1,234"'), { label: 'y' }).toJSON().columns[0].kind; });
     assert.equal(kind, 'categorical');
-    assert.equal(seen.length, 1);
-    assert.match(seen[0], /column "x" holds numbers but for 1 cell \(first "1,234" at data row 8\), so it is one-hot encoded by value/);
+    assert.equal(seen.length, 1, seen.join('\n'));
+    assert.match(seen[0], /column "x" holds numbers but 1 of its 30 cells are text \("1,234" at data row 8\), so it is one-hot encoded by value \(30 categories\)/);
     assert.deepEqual(await warnings(() => TabularPreprocessor.fit(table, { label: 'y' })), [], 'a column of words warns of nothing');
+  });
+
+  it('? marks a missing cell, as NA does: imputed by TabularPreprocessor, missing to readCsv', () => {
+    const t = readTable('x,c,y\n1,a,0\n?,b,1\n3, ? ,0\n4,a,1\n');
+    const p = TabularPreprocessor.fit(t, { label: 'y', standardize: false });
+    assert.deepEqual(p.featureNames, ['x', 'x (missing)', 'c=a', 'c=b', 'c (missing)']);
+    assert.deepEqual(Array.from(p.transform(t).data.subarray(5, 15)), [3, 1, 0, 1, 0, 3, 0, 1, 0, 1]);
+    throwsCode(() => TabularPreprocessor.fit(t, { label: 'y', impute: false }), 'ERR_BLASNET_DATA', undefined, 'missing value "?" at data row 2, column "x"');
+    throwsCode(() => readCsv('x,y\n1,0\n?,1\n'), 'ERR_BLASNET_DATA', undefined, 'missing value "?" at data row 2 (line 3), column "x"');
+    assert.deepEqual(Array.from(readCsv('x,y\n1,0\n?,1\n', { label: 'y', missing: 'skipRow' }).x.data), [1]);
+  });
+
+  it('a column made categories while most of its cells are numbers warns, naming cells that are not; so does one of nearly a category per row', async () => {
+    const warned = async (t: Table | Record<string, Cell>[], options: TabularOptions = { label: 'y' }) =>
+      (await warningsDuring(() => TabularPreprocessor.fit(t, options))).map((w) => ({ code: w.code, message: w.message }));
+    // Fewer than 20 numbers, and more than 5% text: a thousands separator, a decimal comma, a unit.
+    const small = readTable('x,y\n12,0\n"1,234",1\n7,0\n"2,500",1\n3,0\n9 kg,1\n5,0\n');
+    const w1 = await warned(small);
+    assert.equal(w1.length, 1);
+    assert.equal(w1[0].code, 'BLASNET_MOSTLY_NUMERIC');
+    assert.match(w1[0].message, /column "x" holds numbers but 3 of its 7 cells are text \("1,234" at data row 2, "2,500" at data row 4, "9 kg" at data row 6\)/);
+    assert.match(w1[0].message, /thousands separators or decimal commas, rewrite them as plain decimals/);
+    assert.match(w1[0].message, /a number not seen in training encodes as all zeros/);
+    // Decimal commas throughout (a ';' file): none is a number to blasnet, all read as numbers written with commas.
+    const commas = readTable('price;y\n' + Array.from({ length: 30 }, (_, i) => `${i},${i % 10};${i % 2}`).join('\n') + '\n', { delimiter: ';' });
+    const w2 = await warned(commas);
+    assert.deepEqual(w2.map((w) => w.code), ['BLASNET_MOSTLY_NUMERIC']);
+    assert.match(w2[0].message, /column "price" holds numbers but 30 of its 30 cells are text \("0,0" at data row 1, "1,1" at data row 2, "2,2" at data row 3, \.\.\. \(30 in all\)\)/);
+    // Not reinterpreted: the cells stay categories.
+    let kind = '';
+    await warningsDuring(() => { kind = TabularPreprocessor.fit(commas, { label: 'y' }).toJSON().columns[0].kind; });
+    assert.equal(kind, 'categorical');
+    // A column of words with a few numbers, and one named categorical, warn of nothing.
+    assert.deepEqual(await warned(readTable('c,y\nred,0\n1,1\nblue,0\ngreen,1\n')), []);
+    assert.deepEqual(await warned(small, { label: 'y', categorical: ['x'] }), []);
+    // Nearly one category per row (an id): its one-hot block says nothing about new rows.
+    const ids = Array.from({ length: 60 }, (_, i) => ({ name: `user${i}`, c: ['a', 'b', 'c'][i % 3], y: i % 2 }));
+    const w3 = await warned(ids);
+    assert.deepEqual(w3.map((w) => w.code), ['BLASNET_MANY_CATEGORIES']);
+    assert.match(w3[0].message, /records: column "name" has 60 categories in 60 cells, nearly one per row/);
+    assert.deepEqual((await warned(ids, { label: 'y', categorical: ['name'] })).map((w) => w.code), ['BLASNET_MANY_CATEGORIES']);
+    // 20 categories or fewer, or at most one per two cells, do not warn.
+    assert.deepEqual(await warned(ids.slice(0, 20)), []);
+    assert.deepEqual(await warned(ids.map((r, i) => ({ ...r, name: `user${i % 30}` }))), []);
   });
 
   it('integer labels past 2^53 stay distinct classes; a label of one class is an error', () => {

@@ -36,7 +36,7 @@ export interface CsvOptions {
   /** The field delimiter. Default ','. */
   delimiter?: string;
   /**
-   * What an empty cell or NA/N/A/NaN/null (any case) in a used column does: 'error' (default,
+   * What an empty cell or NA/N/A/NaN/null (any case) or ? in a used column does: 'error' (default,
    * ERR_BLASNET_DATA) or 'skipRow' (the row is left out; see `skipped`).
    */
   missing?: 'error' | 'skipRow';
@@ -60,8 +60,8 @@ export interface CsvData {
 
 /** A decimal number as a CSV cell spells it. @internal */
 export const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-/** A missing cell: empty, NA, N/A, NaN or null (any case). @internal */
-export const MISSING = /^(?:|na|n\/a|nan|null)$/i;
+/** A missing cell: empty, NA, N/A, NaN, null (any case) or ? (as UCI's files mark one). @internal */
+export const MISSING = /^(?:|na|n\/a|nan|null|\?)$/i;
 /** The largest class number readCsv produces (classNames has one entry per class up to the largest). */
 const MAX_CLASS = 1048575;
 

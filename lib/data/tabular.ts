@@ -123,7 +123,7 @@ export interface TabularOptions {
    */
   standardize?: boolean;
   /**
-   * Fill missing cells (empty, NA, N/A, NaN, null, any case; null/undefined/NaN in records) with
+   * Fill missing cells (empty, NA, N/A, NaN, null, any case, or ?; null/undefined/NaN in records) with
    * the training median (numeric) or most frequent category, and add a 0/1 indicator column for
    * each column that had missing cells in training. Default true; false makes a missing cell
    * ERR_BLASNET_DATA.
@@ -321,6 +321,56 @@ function outOfRangeNumber(v: Cell): boolean {
   return NUMBER.test(s) || /^[+-]?inf(?:inity)?$/i.test(s);
 }
 
+/**
+ * A number written with thousands separators or a decimal comma ("1,234", "1.234.567",
+ * "1 234,5", "1000,5"): text to blasnet, which does not guess which convention a file follows
+ * ("1,234" is 1234 in one and 1.234 in the other), but counted as a number when deciding whether
+ * a column of categories was meant to be numeric.
+ */
+const SEPARATED_NUMBER = /^[+-]?(?:\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d+)?|\d+,\d+)$/;
+
+/**
+ * Warns (BLASNET_MOSTLY_NUMERIC) when a column fit makes categories of is mostly numbers: more
+ * than half its non-missing cells are numbers (or numbers with thousands separators or a decimal
+ * comma), naming the first few cells that are not. One-hot by value, such a column gives every
+ * number not seen in training all zeros, so the model cannot read it on new rows. Otherwise warns
+ * as manyCategories does.
+ */
+function mostlyNumeric(view: RowView, name: string, values: number, notNumbers: readonly number[], categories: number): void {
+  let separated = 0;
+  for (const i of notNumbers) {
+    const v = view.cell(i, name);
+    if (typeof v === 'string' && SEPARATED_NUMBER.test(v.trim())) separated++;
+  }
+  const numeric = values - notNumbers.length + separated;
+  if (numeric * 2 <= values) {
+    manyCategories(view, name, values, categories);
+    return;
+  }
+  const shown = notNumbers.slice(0, 3).map((i) => `${cellText(view.cell(i, name))} at ${view.where(i)}`);
+  const more = notNumbers.length > 3 ? `, ... (${notNumbers.length} in all)` : '';
+  const how = separated > 0
+    ? 'if they are numbers written with thousands separators or decimal commas, rewrite them as plain decimals (1234, 1000.5) first: ' +
+      'blasnet does not guess which convention a file follows; if they are mistakes or a marker of missing values, blank them to have them imputed'
+    : 'if they are mistakes or a marker of missing values, fix them or blank them to have them imputed';
+  process.emitWarning(`${view.source}: column ${JSON.stringify(name)} holds numbers but ${notNumbers.length} of its ${values} cells are text ` +
+    `(${shown.join(', ')}${more}), so it is one-hot encoded by value (${categories} categories) and a number not seen in training ` +
+    `encodes as all zeros; ${how}; to keep it as categories, name it in the categorical option (--categorical)`, { code: 'BLASNET_MOSTLY_NUMERIC' });
+}
+
+/**
+ * Warns (BLASNET_MANY_CATEGORIES) when a categorical column has more than 20 categories and more
+ * than one per two non-missing cells: nearly every row has a value of its own (an id, a name, a
+ * timestamp), so most rows at predict time bring one not seen in training, which encodes as all
+ * zeros, and the one-hot block only lets the model memorise the training rows.
+ */
+function manyCategories(view: RowView, name: string, values: number, categories: number): void {
+  if (categories <= 20 || categories * 2 <= values) return;
+  process.emitWarning(`${view.source}: column ${JSON.stringify(name)} has ${categories} categories in ${values} cells, nearly one per row, ` +
+    'so its one-hot encoding tells the model little about new rows (a value not seen in training encodes as all zeros); ' +
+    'leave the column out if it identifies rows (an id, a name, a timestamp), or turn it into numbers or fewer categories', { code: 'BLASNET_MANY_CATEGORIES' });
+}
+
 /** A cell as a message shows it: text quoted, a number (Infinity too) as it prints, a bigint with its n. */
 function cellText(v: Cell): string {
   if (typeof v === 'string') return JSON.stringify(v);
@@ -506,6 +556,10 @@ export class TabularPreprocessor {
    * label or an infinite one among numbers (ERR_BLASNET_DATA); an unknown column
    * (ERR_BLASNET_DATA); several label columns for classification, a column named twice in
    * `label`, `features` or `categorical`, or both a label and a feature (ERR_BLASNET_ARG_RANGE).
+   * Process warnings: a column made categories while most of its cells are numbers (a few text
+   * cells, thousands separators or decimal commas, which are never read as numbers), code
+   * BLASNET_MOSTLY_NUMERIC, naming the first few text cells; a categorical column of more than 20
+   * categories and more than one per two cells, code BLASNET_MANY_CATEGORIES.
    */
   static fit(data: TableInput, options: TabularOptions = {}): TabularPreprocessor {
     const fn = 'TabularPreprocessor.fit';
@@ -580,15 +634,10 @@ export class TabularPreprocessor {
         throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: ${cellText(view.cell(i, name))} at ${view.where(i)}, column ${JSON.stringify(name)}, ` +
           'is not a finite float32 number, in a column of numbers; fix the cell, or blank it to have it imputed');
       }
-      if (!forced && notNumbers.length > 0 && notNumbers.length <= 0.05 * cells.length && cells.length - notNumbers.length >= 20) {
-        // Mostly numbers: a mistyped cell ("1,234", "12 kg") makes the whole column categories.
-        const i = notNumbers[0];
-        process.emitWarning(`${view.source}: column ${JSON.stringify(name)} holds numbers but for ${notNumbers.length} cell${notNumbers.length > 1 ? 's' : ''} ` +
-          `(first ${cellText(view.cell(i, name))} at ${view.where(i)}), so it is one-hot encoded by value; if those cells are mistakes, ` +
-          'fix them or blank them to have them imputed', { code: 'BLASNET_MOSTLY_NUMERIC' });
-      }
       if (forced || notNumbers.length > 0) {
         const { names: categories, counts } = namedCategories(cells);
+        if (!forced) mostlyNumeric(view, name, cells.length, notNumbers, categories.length);
+        else manyCategories(view, name, cells.length, categories.length);
         let fill = categories[0];
         for (const c of categories) if ((counts.get(c) as number) > (counts.get(fill) as number)) fill = c;
         return { name, kind: 'categorical', categories, fill, indicator };
