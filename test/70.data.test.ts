@@ -316,6 +316,29 @@ describe('data: CSV', () => {
     assert.deepEqual(Array.from(big.labels as Int32Array), [1, 0, 1, 0]);
   });
 
+  it('class labels are told apart by their exact decimal value, not by the double they round to', () => {
+    // Integers past 2^53 that round to one double stay two classes, named by every digit.
+    const ids = readCsv('a,y\n1,9007199254740993\n2,9007199254740992\n3,9007199254740993\n', { label: 'y', classes: true });
+    assert.deepEqual(ids.classNames, ['9007199254740992', '9007199254740993']);
+    assert.deepEqual(Array.from(ids.labels as Int32Array), [1, 0, 1]);
+    // A label past the double range is its own class, named as written, not "Infinity".
+    const huge = readCsv('a,y\n1,1e400\n2,1\n3,2e400\n4,-1e400\n', { label: 'y', classes: true });
+    assert.deepEqual(huge.classNames, ['-1e400', '1', '1e400', '2e400']);
+    assert.deepEqual(Array.from(huge.labels as Int32Array), [2, 1, 3, 0]);
+    // Decimals that round to one double are two classes; spellings of one value are one class.
+    const close = readCsv('a,y\n1,0.1\n2,0.10000000000000001\n3,1e-1\n4,0.100\n5,-0\n6,0.0\n', { label: 'y', classes: true });
+    assert.deepEqual(close.classNames, ['0', '0.1', '0.10000000000000001']);
+    assert.deepEqual(Array.from(close.labels as Int32Array), [1, 2, 1, 1, 0, 0]);
+    // A label just off an integer is not that integer's class.
+    const near = readCsv('a,y\n1,1\n2,1.0000000000000001\n3,2\n', { label: 'y', classes: true });
+    assert.deepEqual(near.classNames, ['1', '1.0000000000000001', '2']);
+    assert.deepEqual(Array.from(near.labels as Int32Array), [0, 1, 2]);
+    // Integers in range keep their value as the class, in any spelling.
+    const small = readCsv('a,y\n1,+2\n2,007\n3,1e1\n4,0.0\n', { label: 'y', classes: true });
+    assert.deepEqual(Array.from(small.labels as Int32Array), [2, 7, 10, 0]);
+    assert.equal(small.classNames?.length, 11);
+  });
+
   it('no header, delimiter, quotes, CRLF, BOM, blank lines and spaces', () => {
     const r = readCsv('\ufeff 1 ;"2"; a\r\n\r\n3;4;"b;c"\r\n', { header: false, delimiter: ';', label: 2 });
     assert.deepEqual(r.columns, ['0', '1']);

@@ -30,7 +30,10 @@ export interface CsvOptions {
    * How label strings become class numbers: a { name: class } record (classes 0..1048575), or
    * 'auto' (the default): labels that are all integers in 0..1048575 (2^20 - 1) keep their value
    * (classNames '0'..'max'); otherwise the distinct labels are numbered in sorted order: by value
-   * when all are numbers (so '1' and '1.0' are one class), else by code unit.
+   * when all are numbers, else by code unit. Numbers are compared by their exact decimal value, not
+   * the double they round to: '1' and '1.0' are one class, 9007199254740992 and 9007199254740993
+   * two, and so are 0.1 and 0.10000000000000001; a class is named by its number's shortest form
+   * ('1.0' as '1'), or, when no double holds it exactly, by its digits or as written ('1e400').
    */
   labelMap?: 'auto' | Record<string, number>;
   /** The field delimiter. Default ','. */
@@ -219,20 +222,27 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
     result.classNames = classNames;
     return result;
   }
-  const integers = allNumeric && labelCells.every((s) => Number.isInteger(Number(s)) && Number(s) >= 0 && Number(s) <= MAX_CLASS);
+  // Numeric labels are told apart by their exact decimal value: through a double, 9007199254740993
+  // would join 9007199254740992's class, 1.0000000000000001 would be class 1, 1e400 "Infinity".
+  const decimals = allNumeric ? labelCells.map(exactDecimal) : [];
+  const integers = allNumeric && decimals.every((d) => classNumber(d) >= 0);
   if (integers) {
     let top = -1;
     for (let i = 0; i < rows; i++) {
-      labels[i] = Number(labelCells[i]);
+      labels[i] = classNumber(decimals[i]);
       if (labels[i] > top) top = labels[i];
     }
     result.classNames = Array.from({ length: top + 1 }, (_, c) => String(c));
   } else {
     if (allNumeric) {
-      const values = Array.from(new Set(labelCells.map(Number))).sort((a, b) => a - b);
-      const index = new Map(values.map((v, c) => [v, c]));
-      for (let i = 0; i < rows; i++) labels[i] = index.get(Number(labelCells[i])) as number;
-      result.classNames = values.map(String);
+      const first = new Map<string, number>();
+      decimals.forEach((d, i) => {
+        if (!first.has(d.key)) first.set(d.key, i);
+      });
+      const keys = [...first.keys()].sort((a, b) => compareDecimals(decimals[first.get(a) as number], decimals[first.get(b) as number]));
+      const index = new Map(keys.map((k, c) => [k, c]));
+      for (let i = 0; i < rows; i++) labels[i] = index.get(decimals[i].key) as number;
+      result.classNames = keys.map((k) => decimalName(labelCells[first.get(k) as number], decimals[first.get(k) as number]));
     } else {
       const classNames = Array.from(new Set(labelCells)).sort();
       const index = new Map(classNames.map((s, c) => [s, c]));
@@ -242,6 +252,67 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
   }
   result.labels = labels;
   return result;
+}
+
+/**
+ * A decimal number (a cell NUMBER matches) exactly: sign, significant digits without leading or
+ * trailing zeros ('0' for zero, which has no sign), and the power of ten they are scaled by; `key`
+ * is one string per value, so '1', '1.0', '+1' and '1e0' share one and '0.1' and
+ * '0.10000000000000001' do not.
+ */
+interface Decimal {
+  negative: boolean;
+  digits: string;
+  exponent: bigint;
+  key: string;
+}
+
+function exactDecimal(cell: string): Decimal {
+  const m = /^([+-]?)(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?$/.exec(cell) as RegExpExecArray;
+  let digits = (m[2] + m[3]).replace(/^0+/, '');
+  let exponent = BigInt(m[4] ?? 0) - BigInt(m[3].length);
+  const zeros = digits.length - digits.replace(/0+$/, '').length;
+  digits = digits.slice(0, digits.length - zeros);
+  exponent += BigInt(zeros);
+  if (digits === '') return { negative: false, digits: '0', exponent: 0n, key: '0' };
+  const negative = m[1] === '-';
+  return { negative, digits, exponent, key: `${negative ? '-' : ''}${digits}e${exponent}` };
+}
+
+/** The class a decimal is when it is an integer in [0, MAX_CLASS], else -1. */
+function classNumber(d: Decimal): number {
+  if (d.digits === '0') return 0;
+  if (d.negative || d.exponent < 0n || BigInt(d.digits.length) + d.exponent > 7n) return -1;
+  const v = Number(d.digits) * 10 ** Number(d.exponent);
+  return v <= MAX_CLASS ? v : -1;
+}
+
+/** Orders decimals by value, exactly (no conversion to doubles). */
+function compareDecimals(a: Decimal, b: Decimal): number {
+  const sign = (d: Decimal): number => (d.digits === '0' ? 0 : d.negative ? -1 : 1);
+  const sa = sign(a), sb = sign(b);
+  if (sa !== sb || sa === 0) return sa - sb;
+  // Same sign: compare magnitudes by the place of the leading digit, then digit by digit.
+  const la = BigInt(a.digits.length) + a.exponent, lb = BigInt(b.digits.length) + b.exponent;
+  let m = la < lb ? -1 : la > lb ? 1 : 0;
+  if (m === 0) {
+    const n = Math.max(a.digits.length, b.digits.length);
+    const da = a.digits.padEnd(n, '0'), db = b.digits.padEnd(n, '0');
+    m = da < db ? -1 : da > db ? 1 : 0;
+  }
+  return sa * m;
+}
+
+/**
+ * A numeric class's name: the shortest form of its double when that double is its exact value
+ * ('1.0' is '1', '1e3' '1000'), an integer written in digits in full past 2^53 ('+0090071992547409930'
+ * is '90071992547409930'), else the label as first written in the file ('0.10000000000000001', '1e400').
+ */
+function decimalName(cell: string, d: Decimal): string {
+  const n = Number(cell);
+  if (Number.isFinite(n) && exactDecimal(String(n)).key === d.key) return String(n);
+  if (/^[+-]?\d+$/.test(cell)) return BigInt(cell).toString();
+  return cell;
 }
 
 function isColumnRef(v: unknown): v is string | number {
