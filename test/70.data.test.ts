@@ -12,7 +12,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import {
   BatchIterator, defaultBackend, encodeIdx, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, loadMnistLike, Matrix, MinMaxScaler,
-  oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, Rng, split, Standardizer, symmetricEigen, trainTestSplit,
+  oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, readTable, Rng, split, Standardizer, symmetricEigen, trainTestSplit,
   writeIdx,
 } from '../lib';
 import type { Backend, IdxData, Targets } from '../lib';
@@ -413,6 +413,14 @@ describe('data: CSV', () => {
     throwsCode(() => readCsv(text, { label: 'species', labelMap: { setosa: 2 ** 20 } }), 'ERR_BLASNET_ARG_RANGE', undefined, 'labelMap["setosa"]');
     throwsCode(() => readCsv(text, { label: 'species', labelMap: { setosa: 0 }, classes: false }), 'ERR_BLASNET_ARG_RANGE');
     throwsCode(() => readCsv(text, { delimiter: '' }), 'ERR_BLASNET_ARG_TYPE', undefined, 'options.delimiter');
+    // A line break or quote as the delimiter reads every line as one column: refused, as the CLI refuses it.
+    for (const delimiter of ['\n', '\r', '"', '\r\n', ',\n']) {
+      throwsCode(() => readCsv('a,b\n1,2\n', { delimiter }), 'ERR_BLASNET_ARG_RANGE', RangeError,
+        `readCsv: Expected a delimiter without a quote or line break for options.delimiter but received ${JSON.stringify(delimiter)}`);
+      throwsCode(() => readTable('a,b\n1,2\n', { delimiter }), 'ERR_BLASNET_ARG_RANGE', RangeError,
+        `readTable: Expected a delimiter without a quote or line break for options.delimiter but received ${JSON.stringify(delimiter)}`);
+    }
+    assert.deepEqual(readCsv('a\tb\n1\t2\n', { delimiter: '\t' }).x.toArray(), [[1, 2]]);
     throwsCode(() => readCsv(5 as unknown as string), 'ERR_BLASNET_ARG_TYPE');
   });
 });

@@ -36,7 +36,7 @@ export interface CsvOptions {
    * ('1.0' as '1'), or, when no double holds it exactly, by its digits or as written ('1e400').
    */
   labelMap?: 'auto' | Record<string, number>;
-  /** The field delimiter. Default ','. */
+  /** The field delimiter. Default ','; a quote or line break in it is ERR_BLASNET_ARG_RANGE. */
   delimiter?: string;
   /**
    * What an empty cell or NA/N/A/NaN/null (any case) or ? in a used column does: 'error' (default,
@@ -94,10 +94,7 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
   if (missing !== 'error' && missing !== 'skipRow') {
     throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected 'error' or 'skipRow' for options.missing but received ${show(missing)}`);
   }
-  const delimiter = opts.delimiter ?? ',';
-  if (typeof delimiter !== 'string' || delimiter === '') {
-    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a non-empty string for options.delimiter but received ${show(delimiter)}`);
-  }
+  const delimiter = checkDelimiter(fn, opts.delimiter);
   if (opts.columns !== undefined && !(Array.isArray(opts.columns) && opts.columns.every(isColumnRef))) {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected an array of column names or indices for options.columns but received ${show(opts.columns)}`);
   }
@@ -330,6 +327,22 @@ function checkLabelMap(fn: string, m: unknown): 'auto' | Record<string, number> 
     }
   }
   return m as Record<string, number>;
+}
+
+/**
+ * options.delimiter (default ','): a non-empty string (else ERR_BLASNET_ARG_TYPE) holding no quote
+ * and no line break (else ERR_BLASNET_ARG_RANGE: csv-parse would read each line as one field, and
+ * a file of numbers as one column). @internal
+ */
+export function checkDelimiter(fn: string, v: unknown): string {
+  if (v === undefined) return ',';
+  if (typeof v !== 'string' || v === '') {
+    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a non-empty string for options.delimiter but received ${show(v)}`);
+  }
+  if (/["\r\n]/.test(v)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected a delimiter without a quote or line break for options.delimiter but received ${show(v)}`);
+  }
+  return v;
 }
 
 /** Parsed CSV input: its records (with line numbers), its name for messages, and a failure helper. @internal */

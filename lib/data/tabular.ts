@@ -10,7 +10,7 @@
  */
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
-import { MISSING, NUMBER, parseCsv } from './csv';
+import { checkDelimiter, MISSING, NUMBER, parseCsv } from './csv';
 import { bool, matrix, options as checkOptions, show } from './check';
 import { UNRECORDED_ROWS, withinRounding } from './rounding';
 import { fitsFloat32 } from '../describe';
@@ -58,14 +58,12 @@ export type Task = 'classification' | 'regression';
  * Table of trimmed strings, without interpreting any cell. The first row names the columns.
  * A row with a different number of fields than the header, a duplicate or empty column name, or a
  * file without a header is ERR_BLASNET_DATA (rows are named as data rows, 1-based, header not
- * counted); a missing file ERR_BLASNET_IO.
+ * counted); a missing file ERR_BLASNET_IO; a delimiter (default ',') holding a quote or a line
+ * break ERR_BLASNET_ARG_RANGE.
  */
 export function readTable(pathOrText: string | Uint8Array, options: { delimiter?: string } = {}): Table {
   const fn = 'readTable';
-  const delimiter = checkOptions(fn, options, { delimiter: true }).delimiter ?? ',';
-  if (typeof delimiter !== 'string' || delimiter === '') {
-    throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a non-empty string for options.delimiter but received ${show(delimiter)}`);
-  }
+  const delimiter = checkDelimiter(fn, checkOptions(fn, options, { delimiter: true }).delimiter);
   const { source, records, fail } = parseCsv(fn, pathOrText, delimiter);
   if (records.length === 0) fail('empty: no header row');
   const columns = records[0].record.map((s) => s.trim());
