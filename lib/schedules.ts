@@ -207,7 +207,15 @@ export interface PlateauSettings {
  * error for a t the schedule does not reach), or the settings of the metric-driven plateau rule.
  */
 export type ScheduleEngine =
-  | { readonly kind: 'curve'; /** The rate after t steps. */ lrAt(t: number): number; /** The momentum after t steps, if the schedule cycles it. */ momentumAt?(t: number): number }
+  | {
+    readonly kind: 'curve';
+    /** The rate after t steps. */
+    lrAt(t: number): number;
+    /** The momentum after t steps, if the schedule cycles it. */
+    momentumAt?(t: number): number;
+    /** The largest t the curve reaches, if it ends (see Schedule.stepLimit). */
+    readonly stepLimit?: number;
+  }
   | { readonly kind: 'plateau'; readonly settings: PlateauSettings };
 
 /** One schedule: its formula, options with their defaults, checks, and the engine it builds. */
@@ -230,8 +238,16 @@ function entry<D extends OptionDefs>(def: ScheduleDef<D>): ScheduleDef<D> {
   return def;
 }
 
-function curve(lrAt: (t: number) => number, momentumAt?: (t: number) => number): ScheduleEngine {
-  return momentumAt ? { kind: 'curve', lrAt, momentumAt } : { kind: 'curve', lrAt };
+function curve(lrAt: (t: number) => number, momentumAt?: (t: number) => number, stepLimit?: number): ScheduleEngine {
+  return {
+    kind: 'curve', lrAt, ...(momentumAt ? { momentumAt } : {}), ...(stepLimit !== undefined ? { stepLimit } : {}),
+  };
+}
+
+/** A nested schedule as a curve: its rate after t steps, and the largest t it reaches if it ends. */
+interface NestedCurve {
+  readonly lrAt: (t: number) => number;
+  readonly stepLimit: number | undefined;
 }
 
 /** Number of sorted values <= t (Python's bisect_right). */
@@ -432,10 +448,12 @@ export const SCHEDULES = {
       'Within a phase from a to b over steps (s, e], p = (t - s) / (e - s) and lr = b + (a - b) ' +
       '(1 + cos(pi p)) / 2 (annealStrategy "cos") or a + (b - a) p ("linear"). maxLr and totalSteps ' +
       'required; defaults pctStart = 0.3, annealStrategy "cos", divFactor = 25, finalDivFactor = ' +
-      '1e4, threePhase false. The base lr is ignored (as in PyTorch). t may reach totalSteps, like ' +
-      'PyTorch, whose value there extrapolates the last phase (below the minimum with "linear", ' +
-      'even negative; it is never used if step() follows each of the totalSteps updates); one more ' +
-      'step() throws ERR_BLASNET_STATE and, unlike PyTorch, leaves the schedule unchanged. ' +
+      '1e4, threePhase false. The base lr is ignored (as in PyTorch). t may reach totalSteps ' +
+      '(stepLimit), like PyTorch, whose value there extrapolates the last phase (with "linear" below ' +
+      'the minimum, even negative, and the momentum past maxMomentum); no update uses it when step() ' +
+      'follows each of the totalSteps updates, and followSchedule leaves the optimiser with the last ' +
+      'lr and momentum (those of t = totalSteps - 1) rather than write it. One more step() throws ' +
+      'ERR_BLASNET_STATE and, unlike PyTorch, leaves the schedule unchanged. ' +
       'Settings that make a phase empty (pctStart * totalSteps = 1, pctStart = 1, or with ' +
       'threePhase 2 pctStart * totalSteps = totalSteps + 1) are rejected at construction, where ' +
       'PyTorch divides by zero when it reaches them. Momentum cycles inversely to the lr (cycleMomentum, ' +
@@ -496,6 +514,7 @@ export const SCHEDULES = {
       return curve(
         (t) => at(t, (ph, p) => anneal(ph.startLr, ph.endLr, p)),
         o.cycleMomentum ? (t) => at(t, (ph, p) => anneal(ph.startMomentum, ph.endMomentum, p)) : undefined,
+        o.totalSteps,
       );
     },
   }),
@@ -567,16 +586,18 @@ export const SCHEDULES = {
       'required (a non-negative integer); default startFactor = 1/3 (LinearLR\'s), in [0, 1]: 0 is ' +
       'allowed here (LinearLR requires > 0), for a warmup from zero. The same numbers as ' +
       'torch.optim.lr_scheduler.SequentialLR([LinearLR(startFactor, 1, warmupSteps), then], ' +
-      '[warmupSteps]). `then` cannot be reduceOnPlateau.',
+      '[warmupSteps]). `then` cannot be reduceOnPlateau. A `then` that ends (a oneCycle) ends the ' +
+      'warmup warmupSteps later (stepLimit).',
     options: {
       warmupSteps: req(nonNegativeInt),
       startFactor: num(1 / 3, unitInterval('Starting multiplicative factor expected to be between 0 and 1.')),
       then: nested(),
     },
     build: (o, base, label) => {
-      const inner = o.then === undefined ? () => base : buildCurve(o.then, base, `${label}.then`);
+      const inner: NestedCurve = o.then === undefined ? { lrAt: () => base, stepLimit: undefined } : buildCurve(o.then, base, `${label}.then`);
       const w = o.warmupSteps;
-      return curve((t) => (t < w ? base * (o.startFactor + ((1 - o.startFactor) * t) / w) : inner(t - w)));
+      return curve((t) => (t < w ? base * (o.startFactor + ((1 - o.startFactor) * t) / w) : inner.lrAt(t - w)), undefined,
+        inner.stepLimit === undefined ? undefined : w + inner.stepLimit);
     },
   }),
   sequential: entry({
@@ -585,7 +606,9 @@ export const SCHEDULES = {
       'so lr_t = schedules[i].lr at step t - milestones[i - 1]. schedules and milestones required; ' +
       'milestones has one entry fewer than schedules and must be strictly increasing positive ' +
       'integers (PyTorch does not check; a milestone at 0 or out of order gives it odd results). ' +
-      'reduceOnPlateau cannot be one of the schedules (as in PyTorch).',
+      'reduceOnPlateau cannot be one of the schedules (as in PyTorch). The sequence ends (stepLimit) ' +
+      'where the first of its schedules that ends (a oneCycle) runs out before the next milestone, ' +
+      'or where the last one ends.',
     options: { schedules: nestedList(), milestones: numberList(positiveInt) },
     check: (o) => {
       if (o.schedules.length < 1) return 'sequential expects at least one scheduler, but got no scheduler.';
@@ -604,10 +627,16 @@ export const SCHEDULES = {
     build: (o, base, label) => {
       const phases = o.schedules.map((s, i) => buildCurve(s, base, `${label}.schedules[${i}]`));
       const starts = [0, ...o.milestones];
+      // A schedule whose steps run out before the next milestone ends the sequence there.
+      let stepLimit: number | undefined;
+      for (let i = 0; i < phases.length && stepLimit === undefined; i++) {
+        const end = phases[i].stepLimit;
+        if (end !== undefined && (i === phases.length - 1 || starts[i] + end + 1 < starts[i + 1])) stepLimit = starts[i] + end;
+      }
       return curve((t) => {
         const i = countAtOrBelow(o.milestones, t);
-        return phases[i](t - starts[i]);
-      });
+        return phases[i].lrAt(t - starts[i]);
+      }, undefined, stepLimit);
     },
   }),
   reduceOnPlateau: entry({
@@ -686,12 +715,12 @@ function buildEngine(spec: unknown, baseLr: number, context: string): { name: Sc
 }
 
 /** A nested spec as a curve; reduceOnPlateau is rejected (it needs a metric). */
-function buildCurve(spec: unknown, baseLr: number, context: string): (t: number) => number {
+function buildCurve(spec: unknown, baseLr: number, context: string): NestedCurve {
   const { label, engine } = buildEngine(spec, baseLr, context);
   if (engine.kind !== 'curve') {
     throw rangeError(ErrorCode.ARG_RANGE, `${label}: cannot be nested in another schedule: ${PLATEAU_NOTE}`);
   }
-  return engine.lrAt;
+  return { lrAt: engine.lrAt, stepLimit: engine.stepLimit };
 }
 
 function checkBaseLr(baseLr: unknown): number {
@@ -741,6 +770,13 @@ export interface Schedule {
   readonly momentum?: number;
   /** `step()` calls so far. */
   readonly count: number;
+  /**
+   * The most `step()` calls the schedule takes, when it ends: a oneCycle's totalSteps, or the
+   * step where a oneCycle nested in warmup or sequential ends it; undefined for the others. The
+   * rate at this count is one no update uses when step() follows each update (followSchedule
+   * leaves the optimiser as it is there); one more step() throws ERR_BLASNET_STATE.
+   */
+  readonly stepLimit?: number;
   /** Advances one step (or epoch, the caller's choice) and returns the new rate; `metric` feeds reduceOnPlateau. */
   step(metric?: number): number;
   /** The schedule's state as plain data. */
@@ -771,7 +807,7 @@ class CurveSchedule implements Schedule {
   #lr: number;
 
   constructor(readonly name: ScheduleName, private readonly label: string, private readonly lrAt: (t: number) => number,
-    private readonly momentumAt?: (t: number) => number) {
+    private readonly momentumAt?: (t: number) => number, readonly stepLimit?: number) {
     this.#lr = this.at(0);
   }
 
@@ -932,5 +968,5 @@ export function createSchedule(spec: ScheduleSpec, baseLr: number): Schedule {
   const base = checkBaseLr(baseLr);
   const { name, label, engine } = buildEngine(spec, base, 'createSchedule');
   if (engine.kind === 'plateau') return new PlateauSchedule(label, engine.settings, base);
-  return new CurveSchedule(name, label, engine.lrAt, engine.momentumAt);
+  return new CurveSchedule(name, label, engine.lrAt, engine.momentumAt, engine.stepLimit);
 }

@@ -7,7 +7,7 @@
  * strictEqual.
  */
 import { strict as assert } from 'assert';
-import { BlasnetError, createSchedule, ErrorCode, SCHEDULE_NAMES, SCHEDULES } from '../lib';
+import { BlasnetError, createOptimizer, createSchedule, ErrorCode, followSchedule, jsBackend, SCHEDULE_NAMES, SCHEDULES } from '../lib';
 import type { Schedule, ScheduleName, ScheduleSpec, ScheduleState } from '../lib';
 import { throwsCode } from './helpers';
 
@@ -496,6 +496,39 @@ describe('schedules: 40 steps against the documented formulas', () => {
     for (let i = 0; i < 5; i++) s.step();
     throwsCode(() => s.step(), ErrorCode.STATE, undefined, 'sequential.schedules[0].oneCycle: Tried to step 6 times');
     assert.equal(s.count, 5);
+  });
+
+  it('stepLimit: a oneCycle\'s totalSteps, where one nested in warmup or sequential ends, none for the others', () => {
+    const oneCycle = { name: 'oneCycle' as const, maxLr: 1, totalSteps: 5 };
+    const limit = (spec: ScheduleSpec) => createSchedule(spec, 0.1).stepLimit;
+    assert.equal(limit(oneCycle), 5);
+    assert.equal(limit({ name: 'warmup', warmupSteps: 3, then: oneCycle }), 8);
+    assert.equal(limit({ name: 'sequential', schedules: [{ name: 'constant' }, oneCycle], milestones: [4] }), 9);
+    // A oneCycle before a milestone ends the sequence where it runs out; one that reaches the
+    // milestone (its last value used by one step, as in PyTorch) does not.
+    assert.equal(limit({ name: 'sequential', schedules: [oneCycle, { name: 'constant' }], milestones: [8] }), 5);
+    assert.equal(limit({ name: 'sequential', schedules: [oneCycle, { name: 'constant' }], milestones: [6] }), undefined);
+    for (const spec of [{ name: 'cosineAnnealing', tMax: 10 }, { name: 'linear' }, { name: 'polynomial', power: 2 }, { name: 'reduceOnPlateau' },
+      { name: 'warmup', warmupSteps: 3 }] as ScheduleSpec[]) {
+      assert.equal(limit(spec), undefined, spec.name);
+    }
+  });
+
+  it('followSchedule at a oneCycle\'s end keeps the last lr and momentum an update used (PyTorch\'s extrapolation there is negative with "linear")', () => {
+    const s = createSchedule({ name: 'oneCycle', maxLr: 0.1, totalSteps: 4, annealStrategy: 'linear' }, 0.1);
+    const opt = createOptimizer({ name: 'sgd', lr: 0.1, momentum: 0.9 }, { params: new Float32Array(3), grads: new Float32Array(3), backend: jsBackend });
+    followSchedule(opt, s);
+    for (let i = 0; i < 3; i++) {
+      s.step();
+      followSchedule(opt, s);
+    }
+    const used = { lr: opt.lr, momentum: opt.momentum };
+    assert.equal(used.lr, s.lr);
+    s.step();
+    // The schedule itself holds PyTorch's value for t = totalSteps.
+    assert.ok(Math.abs(s.lr - -0.03571374285714288) <= 1e-12 * 0.0358, `lr at totalSteps: ${s.lr}`);
+    followSchedule(opt, s);
+    assert.deepEqual({ lr: opt.lr, momentum: opt.momentum }, used);
   });
 
   it('changing the spec after construction changes nothing', () => {

@@ -506,6 +506,57 @@ forEachBackend('resuming from a checkpoint', (b) => {
   }
 });
 
+forEachBackend('fit with a oneCycle schedule to its end', (b) => {
+  // The repro: 4 rows in batches of 2, sgd with momentum, as torch.optim.SGD under OneCycleLR.
+  const x = new Matrix(new Float32Array(8).map((_, i) => i / 8), 4, 2);
+  const y = new Matrix(new Float32Array(4).map((_, i) => i % 2), 4, 1);
+  const make = () => new Sequential({ inputSize: 2, seed: 1, backend: b, layers: [dense(1)] })
+    .compile({ loss: 'mse', optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9 } });
+  const linear = { name: 'oneCycle' as const, maxLr: 0.1, totalSteps: 4, annealStrategy: 'linear' as const };
+  // torch 1.13 OneCycleLR(SGD(lr=0.1, momentum=0.9), max_lr=0.1, total_steps=4, ...): the lr and
+  // momentum of each of the 4 updates (its value after the 4th, never used, is -0.0357 with 'linear').
+  const TORCH = {
+    linear: { lr: [0.004, 0.0714286857142857, 0.03571454285714286, 3.999999999976245e-7], momentum: [0.95, 0.8785714285714286, 0.9142857142857143, 0.95] },
+    threePhase: { lr: [0.004, 0.03600000000000003, 0.0022224000000000002, 4.0000000000022656e-7], momentum: [0.95, 0.9166666666666666, 0.95, 0.95] },
+  };
+  const close = (actual: readonly number[], expected: readonly number[], what: string) => {
+    assert.equal(actual.length, expected.length, `${what}: length`);
+    actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) <= 1e-12 * Math.abs(expected[i]), `${what}[${i}]: ${v}, torch ${expected[i]}`));
+  };
+  /** The hooks called, and the momentum each update used (read in onBatchEnd, before the schedule moves). */
+  const recorder = () => {
+    const seen = { hooks: [] as string[], momentum: [] as number[] };
+    const callback = {
+      onTrainBegin: () => void seen.hooks.push('begin'),
+      onEpochEnd: (l: EpochLogs) => void seen.hooks.push(`end${l.epoch}`),
+      onBatchEnd: (_: unknown, ctx: { optimizer: { momentum?: number } }) => void seen.momentum.push(ctx.optimizer.momentum as number),
+      onTrainEnd: () => void seen.hooks.push('done'),
+    };
+    return { seen, callback };
+  };
+
+  for (const [what, every, epochs, batchSize, schedule, torch] of [
+    ['linear, every step', 'step', 2, 2, linear, TORCH.linear],
+    ['linear, every epoch', 'epoch', 4, 4, linear, TORCH.linear],
+    ['threePhase linear, every step', 'step', 2, 2, { ...linear, pctStart: 0.4, threePhase: true }, TORCH.threePhase],
+  ] as const) {
+    it(`${what}: as many steps as totalSteps train torch's lr and momentum and return the History`, () => {
+      const m = make();
+      const { seen, callback } = recorder();
+      const h = m.fit(x, y, { epochs, batchSize, shuffle: false, scheduleEvery: every, schedule, callbacks: [callback] });
+      assert.deepEqual(seen.hooks, ['begin', ...Array.from({ length: epochs }, (_, e) => `end${e}`), 'done']);
+      assert.equal(h.epochs.length, epochs);
+      const used = every === 'step' ? Array.from(h.stepLr) : h.epochs.map((e) => e.lr);
+      close(used, torch.lr, 'lr');
+      close(seen.momentum, torch.momentum, 'momentum');
+      // The optimiser ends with the last lr and momentum an update used; the last epoch's log too.
+      assert.equal(m.optimizer?.lr, used[3]);
+      assert.equal(m.optimizer?.momentum, seen.momentum[seen.momentum.length - 1]);
+      assert.equal(h.epochs[epochs - 1].lr, used[3]);
+    });
+  }
+});
+
 forEachBackend('preprocessing stored with the model', (b) => {
   it('is fitted on the training data, applied by fit, evaluate and predict, and saved with the model', () => {
     const raw = blobs(200, 9);

@@ -922,10 +922,15 @@ export function checkScheduleMomentum(optimizer: Optimizer, schedule: Schedule):
 /**
  * Sets the optimiser's lr from the schedule's current value, and its momentum (or beta1) when
  * the schedule cycles it: what PyTorch's scheduler.step() writes into the param group.
+ * At the end of a schedule that has one (count = stepLimit: a oneCycle after its totalSteps
+ * steps) it changes nothing, and the optimiser keeps the lr and momentum of the last update: the
+ * value there, which PyTorch writes, is used by no update (OneCycleLR extrapolates its last phase
+ * to it, with annealStrategy 'linear' to a negative lr), and the next step() throws.
  * Throws as checkScheduleMomentum does, before changing anything.
  */
 export function followSchedule(optimizer: Optimizer, schedule: Schedule): void {
   checkScheduleMomentum(optimizer, schedule);
+  if (schedule.stepLimit !== undefined && schedule.count >= schedule.stepLimit) return;
   const momentum = schedule.momentum;
   if (momentum !== undefined) optimizer.momentum = momentum;
   optimizer.lr = schedule.lr;
