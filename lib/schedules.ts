@@ -453,7 +453,8 @@ export const SCHEDULES = {
       'the minimum, even negative, and the momentum past maxMomentum); no update uses it when step() ' +
       'follows each of the totalSteps updates, and followSchedule leaves the optimiser with the last ' +
       'lr and momentum (those of t = totalSteps - 1) rather than write it. One more step() throws ' +
-      'ERR_BLASNET_STATE and, unlike PyTorch, leaves the schedule unchanged. ' +
+      'ERR_BLASNET_STATE and, unlike PyTorch, leaves the schedule unchanged; fit refuses, before its ' +
+      'first step, a run that would step it past totalSteps (PyTorch raises at that step). ' +
       'Settings that make a phase empty (pctStart * totalSteps = 1, pctStart = 1, or with ' +
       'threePhase 2 pctStart * totalSteps = totalSteps + 1) are rejected at construction, where ' +
       'PyTorch divides by zero when it reaches them. Momentum cycles inversely to the lr (cycleMomentum, ' +
@@ -774,7 +775,8 @@ export interface Schedule {
    * The most `step()` calls the schedule takes, when it ends: a oneCycle's totalSteps, or the
    * step where a oneCycle nested in warmup or sequential ends it; undefined for the others. The
    * rate at this count is one no update uses when step() follows each update (followSchedule
-   * leaves the optimiser as it is there); one more step() throws ERR_BLASNET_STATE.
+   * leaves the optimiser as it is there); one more step() throws ERR_BLASNET_STATE, and fit
+   * refuses a run that would make it.
    */
   readonly stepLimit?: number;
   /** Advances one step (or epoch, the caller's choice) and returns the new rate; `metric` feeds reduceOnPlateau. */

@@ -6,8 +6,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Writable } from 'stream';
-import { batchNorm, dense, dropout, jsBackend, Matrix, PCA, progressBar, Rng, saveModel, Sequential, Standardizer } from '../lib';
-import type { Backend } from '../lib';
+import { batchNorm, dense, dropout, fitDistributed, jsBackend, Matrix, PCA, progressBar, Rng, saveModel, Sequential, Standardizer } from '../lib';
+import type { Backend, Communicator, FitOptions } from '../lib';
 import { loadModel } from '../lib/io/model-file';
 import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
 import type { EpochLogs } from '../lib/train/callbacks';
@@ -555,6 +555,66 @@ forEachBackend('fit with a oneCycle schedule to its end', (b) => {
       assert.equal(h.epochs[epochs - 1].lr, used[3]);
     });
   }
+
+  it('more steps than totalSteps are refused before any step (ERR_BLASNET_ARG_RANGE naming both), by steps or epochs', () => {
+    for (const [options, mentions] of [
+      [{ epochs: 3, batchSize: 2, scheduleEvery: 'step', schedule: linear }, 'at most 4 steps (totalSteps 4) but this fit would step it 6 times (3 epochs of 2 steps'],
+      [{ epochs: 5, batchSize: 2, scheduleEvery: 'epoch', schedule: linear }, 'would step it 5 times (5 epochs'],
+      [{ epochs: 3, batchSize: 2, scheduleEvery: 'step', schedule: { ...linear, annealStrategy: 'cos' } }, '6 times'],
+      [{ epochs: 3, batchSize: 2, scheduleEvery: 'step', schedule: { name: 'warmup', warmupSteps: 1, then: linear } }, 'at most 5 steps'],
+    ] as const) {
+      const m = make();
+      const before = m.params.slice();
+      let hooks = 0;
+      throwsCode(() => m.fit(x, y, { ...options, callbacks: [{ onTrainBegin: () => void hooks++ }] } as FitOptions), 'ERR_BLASNET_ARG_RANGE', RangeError, mentions);
+      assert.deepEqual(m.params, before, 'no step taken');
+      assert.equal(m.optimizer?.lr, 0.1, 'the optimiser untouched');
+      assert.equal(hooks, 0, 'no callback called');
+    }
+    // maxSteps, and SWA's constant lr over the epochs from its startEpoch, keep the schedule within its steps.
+    make().fit(x, y, { epochs: 3, batchSize: 2, maxSteps: 4, scheduleEvery: 'step', schedule: linear });
+    make().fit(x, y, { epochs: 3, batchSize: 2, scheduleEvery: 'step', schedule: linear, swa: { startEpoch: 2, lr: 0.01 } });
+    make().fit(x, y, { epochs: 6, batchSize: 4, maxSteps: 4, schedule: linear });
+  });
+
+  it('fitDistributed counts each rank\'s steps and refuses more than totalSteps before any collective', () => {
+    // Rank 0 of 2, alone: 2 of the 4 rows per rank, one batch of 2 per epoch.
+    let collectives = 0;
+    const communicator: Communicator = {
+      rank: 0, size: 2, isRoot: true, threadLevel: 'funneled', timeoutMs: 1000,
+      allreduce: () => void collectives++, broadcast: () => void collectives++, barrier: () => void collectives++,
+      broadcastJson: <T>(v: T) => (collectives++, v), finalize: () => undefined,
+      abort: () => {
+        throw new Error('abort');
+      },
+    };
+    const m = make();
+    const before = m.params.slice();
+    throwsCode(() => fitDistributed(m, x, y, { epochs: 5, batchSize: 2, schedule: linear, scheduleEvery: 'step', communicator }),
+      'ERR_BLASNET_ARG_RANGE', RangeError, 'would step it 5 times (5 epochs of 1 step');
+    assert.equal(collectives, 0);
+    assert.deepEqual(m.params, before);
+    const h = fitDistributed(m, x, y, { epochs: 4, batchSize: 2, schedule: linear, scheduleEvery: 'step', communicator });
+    close(Array.from(h.stepLr), TORCH.linear.lr, 'lr');
+    assert.equal(m.optimizer?.lr, h.stepLr[3]);
+  });
+
+  it('resume counts the checkpoint\'s steps: the rest of totalSteps trains as an uninterrupted run, more is refused', () => {
+    const options = { epochs: 2, batchSize: 2, shuffle: false, scheduleEvery: 'step' as const, schedule: linear };
+    const whole = make();
+    const hw = whole.fit(x, y, options);
+    const file = path.join(tmp, `onecycle-${b.name}-{epoch}.blasnet`);
+    make().fit(x, y, { ...options, callbacks: [modelCheckpoint(file), { onEpochEnd: (_l, ctx) => ctx.stop('interrupted') }] });
+    const ck = loadModel(file.replace('{epoch}', '1'), { backend: b });
+    const before = ck.model.params.slice();
+    throwsCode(() => ck.model.fit(x, y, { ...options, epochs: 3, resume: ck }), 'ERR_BLASNET_ARG_RANGE', RangeError,
+      'would step it 6 times (the checkpoint\'s 2, then 2 epochs of 2 steps');
+    assert.deepEqual(ck.model.params, before);
+    const hr = ck.model.fit(x, y, { ...options, resume: ck });
+    assert.deepEqual(ck.model.params, whole.params);
+    assert.deepEqual(Array.from(hr.stepLr), Array.from(hw.stepLr.subarray(2)));
+    assert.equal(ck.model.optimizer?.lr, whole.optimizer?.lr);
+  });
 });
 
 forEachBackend('preprocessing stored with the model', (b) => {

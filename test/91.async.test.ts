@@ -352,6 +352,26 @@ forEachBackend('fitAsync', (b) => {
     }
   });
 
+  it('trains a oneCycle schedule to its totalSteps as fit does, and refuses more steps before the worker starts', async () => {
+    const schedule = { name: 'oneCycle' as const, maxLr: 1e-2, totalSteps: 2 * perEpoch, annealStrategy: 'linear' as const };
+    const s = make(b), a = make(b);
+    const hs = s.fit(x, y, { epochs: 2, batchSize: 50, scheduleEvery: 'step', schedule });
+    const ha = await a.fitAsync(x, y, { epochs: 2, batchSize: 50, scheduleEvery: 'step', schedule });
+    assert.deepEqual(ha.stepLr, hs.stepLr);
+    assert.deepEqual(ha.epochs.map((e) => e.lr), hs.epochs.map((e) => e.lr));
+    assert.equal(a.optimizer?.lr, hs.stepLr[2 * perEpoch - 1], 'the last lr an update used');
+    sameTrainingState(a, s, x, y, 'oneCycle to its end');
+    const m = make(b);
+    const before = m.params.slice();
+    let begun = 0;
+    await rejectsCode(m.fitAsync(x, y, { epochs: 3, batchSize: 50, scheduleEvery: 'step', schedule, callbacks: [{ onTrainBegin: () => void begun++ }] }),
+      'ERR_BLASNET_ARG_RANGE', `at most ${2 * perEpoch} steps (totalSteps ${2 * perEpoch}) but this fit would step it ${3 * perEpoch} times`);
+    await rejectsCode(m.fitAsync(x, y, { epochs: 25, batchSize: 50, schedule }), 'ERR_BLASNET_ARG_RANGE', 'would step it 25 times (25 epochs');
+    assert.deepEqual(m.params, before);
+    assert.equal(m.optimizer?.lr, 3e-3);
+    assert.equal(begun, 0);
+  });
+
   it('checks its inputs before starting the worker', async () => {
     const m = make(b);
     const bad = x.slice();
@@ -469,6 +489,24 @@ forEachBackend('fitAsync resuming from a checkpoint', (b) => {
       assert.equal(a.model.optimizer?.lr, whole.optimizer?.lr);
     });
   }
+
+  it('resumes a oneCycle within its totalSteps as an uninterrupted run, and refuses before the worker a resume that would step it further', async () => {
+    const o = { epochs: 4, batchSize: 50, scheduleEvery: 'step' as const, schedule: { name: 'oneCycle' as const, maxLr: 1e-2, totalSteps: 48, annealStrategy: 'linear' as const } };
+    const [s, a] = checkpoint(o);
+    const before = a.model.params.slice();
+    await rejectsCode(a.model.fitAsync(x, y, { ...o, epochs: 5, resume: a }), 'ERR_BLASNET_ARG_RANGE',
+      'would step it 60 times (the checkpoint\'s 24, then 3 epochs of 12 steps');
+    assert.deepEqual(a.model.params, before);
+    const hs = s.model.fit(x, y, { ...o, resume: s });
+    const ha = await a.model.fitAsync(x, y, { ...o, resume: a });
+    const whole = make(b);
+    const hw = whole.fit(x, y, o);
+    assert.deepEqual(a.model.params, whole.params);
+    assert.deepEqual(s.model.params, whole.params);
+    assert.deepEqual(ha.stepLr, hw.stepLr.slice(24));
+    assert.deepEqual(hs.stepLr, hw.stepLr.slice(24));
+    assert.equal(a.model.optimizer?.lr, whole.optimizer?.lr);
+  });
 });
 
 forEachBackend('fitAsync when the job cannot start or its worker dies', (b) => {

@@ -19,7 +19,10 @@ import { Matrix } from '../tensor';
 import { isDetached, sharedArray, sharedCopy, typedLength } from '../typed';
 import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { adoptColumns, checkFitOptions, fitSettings, heldOutRows, prepareData, prepareDataset, resumeParts, rowWeights, Snapshot, undoColumns } from './fit';
+import {
+  adoptColumns, checkFitOptions, checkScheduleSteps, fitSettings, heldOutRows, prepareData, prepareDataset, resumeParts, resumePoint, rowWeights,
+  scheduleBase, Snapshot, undoColumns,
+} from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
 import type { Input } from '../data/input';
 import { Dataset } from '../data/dataset';
@@ -263,7 +266,8 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
     throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: custom metric objects cannot move to the worker; use built-in metrics');
   }
   compiled.metrics.forEach(createMetric);
-  if (rest.schedule) createSchedule(rest.schedule, compiled.optimizer.lr);
+  // The worker's fit makes the schedule (from the lr scheduleBase picks) and checks it again.
+  const schedule = rest.schedule ? createSchedule(rest.schedule, scheduleBase(rest.schedule, rest.resume, compiled.optimizer)) : null;
   if (signal?.aborted) return Promise.reject(abortError(signal));
   let train: { x: Matrix; y: Int32Array | Float32Array; w?: Float32Array | null };
   // Whether train.x is a Dataset's own checked shared memory.
@@ -297,6 +301,10 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
   } else if (validationData) val = prepareData(model, validationData.x, validationData.y, 'fitAsync (validationData)', false);
   const nVal = heldOutRows(where, train.x.rows, { validationSplit: fit.validationSplit, validationData });
   const stepsPerEpoch = Math.ceil((train.x.rows - nVal) / settings.batchSize);
+  // A checkpoint that cannot resume, or a run that would step the schedule past its end, is
+  // refused here, before the worker starts.
+  const firstEpoch = rest.resume ? resumePoint(rest.resume, schedule, settings.epochs, 'fitAsync (resume)') : 0;
+  if (schedule) checkScheduleSteps(where, schedule, { ...settings, firstEpoch, stepsPerEpoch });
   // Callbacks (with verbose's progress bar) run on this thread, not in the worker.
   const { callbacks: _c, verbose: _v, ...workerFit } = fit;
   void _c, void _v;
@@ -364,6 +372,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
   // The schedule runs in the worker; callbacks here see its state as of the last epoch end.
   const scheduleMirror: Schedule | null = fit.schedule ? {
     name: fit.schedule.name,
+    stepLimit: createSchedule(fit.schedule, compiled.optimizer.lr).stepLimit,
     get lr() {
       return compiled.optimizer.lr;
     },

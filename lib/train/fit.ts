@@ -74,7 +74,13 @@ export interface FitOptions {
    * weights the validation loss when validation sample weights are given); metrics stay unweighted.
    */
   validationData?: { x: Input; y: Labels } | Dataset;
-  /** A learning-rate schedule over the optimiser's initial lr. */
+  /**
+   * A learning-rate schedule over the optimiser's initial lr. One that ends (a oneCycle: its
+   * totalSteps) is stepped at most to its end, counting a resumed checkpoint's steps: a run that
+   * would step it further is refused before its first step (ERR_BLASNET_ARG_RANGE naming both
+   * numbers). At its end the optimiser, and History's last epoch lr, keep the lr of the last
+   * update (see followSchedule).
+   */
   schedule?: ScheduleSpec;
   /** Whether the schedule advances per epoch (default) or per step. */
   scheduleEvery?: 'epoch' | 'step';
@@ -646,6 +652,50 @@ function withVerbose(where: string, callbacks: Callback[], verbose: unknown): Ca
   return v ? [...callbacks, progressBar()] : callbacks;
 }
 
+/** What decides how many times a fit steps its schedule. */
+export interface SchedulePlan {
+  every: 'epoch' | 'step';
+  epochs: number;
+  /** The epoch training starts at (a checkpoint's, when resuming). */
+  firstEpoch: number;
+  stepsPerEpoch: number;
+  maxSteps: number;
+  swa: SwaOptions | null;
+}
+
+/**
+ * Refuses, before any step, a fit that would step its schedule past its end (Schedule.stepLimit:
+ * a oneCycle's totalSteps), counting the steps a resumed schedule took before (its count):
+ * RangeError ERR_BLASNET_ARG_RANGE naming both numbers, where PyTorch's OneCycleLR raises "Tried to
+ * step ..." at that step, after the updates before it. Per epoch the schedule steps at every
+ * epoch end, including the last; per step after every update, except while SWA's constant lr
+ * holds (from swa.startEpoch on). maxSteps caps the run; a callback or minDelta may stop it
+ * earlier, which only takes fewer steps.
+ */
+export function checkScheduleSteps(where: string, schedule: Schedule, plan: SchedulePlan): void {
+  const limit = schedule.stepLimit;
+  if (limit === undefined) return;
+  const { every, epochs, firstEpoch, stepsPerEpoch, maxSteps, swa } = plan;
+  let steps: number;
+  let detail: string;
+  if (every === 'epoch') {
+    steps = Math.min(epochs - firstEpoch, Math.ceil(maxSteps / stepsPerEpoch));
+    detail = `${steps} epoch${steps === 1 ? '' : 's'}`;
+  } else {
+    const scheduled = Math.max(0, (swa?.lr !== undefined ? Math.min(epochs, swa.startEpoch) : epochs) - firstEpoch);
+    steps = Math.min(scheduled * stepsPerEpoch, maxSteps);
+    detail = steps === maxSteps ? `maxSteps ${maxSteps}`
+      : `${scheduled} epoch${scheduled === 1 ? '' : 's'} of ${stepsPerEpoch} step${stepsPerEpoch === 1 ? '' : 's'}` +
+        (swa?.lr !== undefined && swa.startEpoch < epochs ? ` before swa.startEpoch ${swa.startEpoch}` : '');
+  }
+  const total = schedule.count + steps;
+  if (total <= limit) return;
+  const before = schedule.count > 0 ? `the checkpoint's ${schedule.count}, then ` : '';
+  const end = schedule.name === 'oneCycle' ? `totalSteps ${limit}` : 'where the oneCycle in it ends';
+  throw rangeError(ErrorCode.ARG_RANGE, `${where}: the ${schedule.name} schedule takes at most ${limit} steps (${end}) but this fit ` +
+    `would step it ${total} times (${before}${detail}, scheduleEvery '${every}'); train fewer epochs or give a larger totalSteps`);
+}
+
 /**
  * The lr a fit's schedule starts from: the optimiser's lr, as torch's schedulers take each group's
  * lr as their initial_lr. A resumed schedule must start from the lr the checkpoint's started from,
@@ -655,7 +705,7 @@ function withVerbose(where: string, callbacks: Callback[], verbose: unknown): Ca
  * group for a resume. Should that lr not reproduce the checkpoint's schedule state (a schedule
  * begun from another lr, the model recompiled with that one), the optimiser's lr stays the base.
  */
-function scheduleBase(spec: ScheduleSpec, resume: FitOptions['resume'], optimizer: Optimizer): number {
+export function scheduleBase(spec: ScheduleSpec, resume: FitOptions['resume'], optimizer: Optimizer): number {
   const current = optimizer.lr;
   if (!resume || typeof resume !== 'object' || !resume.schedule) return current;
   const saved = (resume.optimizer as { options?: { lr?: unknown } } | null | undefined)?.options?.lr;
@@ -683,9 +733,13 @@ export function resumeParts(resume: FitOptions['resume']): FitOptions['resume'] 
   };
 }
 
-/** Restores a checkpoint's training state; returns the epoch to start from. */
-function resumeFrom(resume: NonNullable<FitOptions['resume']>, model: Sequential, optimizer: Optimizer, schedule: Schedule | null, epochs: number): number {
-  const where = 'fit (resume)';
+/**
+ * Checks a checkpoint's epoch count and that it holds the state to resume (an optimiser's, and a
+ * schedule's when `schedule` is given), and puts the schedule at the checkpoint's step; returns
+ * the epoch to start from. resumeState then restores the rest. fitAsync checks the same before
+ * its worker starts (`where` 'fitAsync (resume)').
+ */
+export function resumePoint(resume: NonNullable<FitOptions['resume']>, schedule: Schedule | null, epochs: number, where = 'fit (resume)'): number {
   const meta = resume.metadata ?? {};
   const epoch = meta.epoch;
   if (!Number.isInteger(epoch) || (epoch as number) < 0) {
@@ -695,13 +749,18 @@ function resumeFrom(resume: NonNullable<FitOptions['resume']>, model: Sequential
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: the checkpoint is at epoch ${epoch}; epochs (${epochs}) must be larger to train further`);
   }
   if (!resume.optimizer) throw new BlasnetError(ErrorCode.STATE, `${where}: the checkpoint holds no optimiser state`);
-  optimizer.load(resume.optimizer as OptimizerState);
   if (schedule) {
     if (!resume.schedule) throw new BlasnetError(ErrorCode.STATE, `${where}: a schedule was given but the checkpoint holds no schedule state`);
     schedule.load(resume.schedule as ScheduleState);
   }
-  if (Array.isArray(meta.maskState)) model.setMaskState(meta.maskState as number[]);
   return epoch as number;
+}
+
+/** Restores a checkpoint's optimiser state and dropout stream (after resumePoint). */
+function resumeState(resume: NonNullable<FitOptions['resume']>, model: Sequential, optimizer: Optimizer): void {
+  optimizer.load(resume.optimizer as OptimizerState);
+  const meta = resume.metadata ?? {};
+  if (Array.isArray(meta.maskState)) model.setMaskState(meta.maskState as number[]);
 }
 
 /**
@@ -834,7 +893,9 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   // One options object for every step, its weight pointed at the batch's: a step allocates nothing.
   const step: { weight: Float32Array | null } = { weight: null };
   const stepsPerEpoch = it.batchesPerEpoch;
-  const firstEpoch = options.resume ? resumeFrom(options.resume, model, optimizer, schedule, epochs) : 0;
+  const firstEpoch = options.resume ? resumePoint(options.resume, schedule, epochs) : 0;
+  if (schedule) checkScheduleSteps(where, schedule, { every, epochs, firstEpoch, stepsPerEpoch, maxSteps, swa });
+  if (options.resume) resumeState(options.resume, model, optimizer);
   it.skipEpochs(firstEpoch);
   const metrics: Metric[] = metricsOn(model, compiled.metrics);
   const stepLoss = new Float64Array((epochs - firstEpoch) * stepsPerEpoch);
