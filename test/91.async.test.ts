@@ -372,6 +372,17 @@ forEachBackend('fitAsync', (b) => {
     assert.equal(begun, 0);
   });
 
+  it('counts the batches dropLast leaves: stepsPerEpoch, and a oneCycle of exactly that many steps', async () => {
+    // 600 rows in batches of 70: 8 whole batches, the last 40 rows left out.
+    const schedule = { name: 'oneCycle' as const, maxLr: 1e-2, totalSteps: 2 * 8 };
+    const seen: number[] = [];
+    const h = await make(b).fitAsync(x, y, {
+      epochs: 2, batchSize: 70, dropLast: true, scheduleEvery: 'step', schedule, callbacks: [{ onTrainBegin: (ctx) => void seen.push(ctx.stepsPerEpoch) }],
+    });
+    assert.deepEqual(seen, [8]);
+    assert.equal(h.steps, 16);
+  });
+
   it('checks its inputs before starting the worker', async () => {
     const m = make(b);
     const bad = x.slice();

@@ -300,7 +300,8 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
     valShared = p.checked;
   } else if (validationData) val = prepareData(model, validationData.x, validationData.y, 'fitAsync (validationData)', false);
   const nVal = heldOutRows(where, train.x.rows, { validationSplit: fit.validationSplit, validationData });
-  const stepsPerEpoch = Math.ceil((train.x.rows - nVal) / settings.batchSize);
+  const rows = train.x.rows - nVal;
+  const stepsPerEpoch = settings.dropLast ? Math.floor(rows / settings.batchSize) : Math.ceil(rows / settings.batchSize);
   // A checkpoint that cannot resume, or a run that would step the schedule past its end, is
   // refused here, before the worker starts.
   const firstEpoch = rest.resume ? resumePoint(rest.resume, schedule, settings.epochs, 'fitAsync (resume)') : 0;
