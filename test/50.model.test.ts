@@ -375,6 +375,25 @@ forEachBackend('Sequential', (b) => {
     throwsCode(() => new Sequential({ inputSize: 2, backend: b, layers: [dense(2)] }).backward(new Float32Array(2)), 'ERR_BLASNET_STATE');
   });
 
+  it('a param on a loss that takes none is ERR_BLASNET_ARG_RANGE naming the loss and those that take one; 0, as files record it, is accepted', () => {
+    const none: readonly string[] = ['mse', 'l1', 'binaryCrossEntropy', 'crossEntropy', 'hinge', 'halfMse'];
+    const takes = 'huber (delta), multiMargin (margin), gaussianNll (eps)';
+    for (const name of none) {
+      const spec = { name, param: 0.1 } as never;
+      const m = make().compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 } });
+      throwsCode(() => m.compile({ loss: spec, optimizer: { name: 'sgd', lr: 0.1 } }), 'ERR_BLASNET_ARG_RANGE', RangeError, `loss: ${name} takes no param`);
+      throwsCode(() => m.setLoss(spec), 'ERR_BLASNET_ARG_RANGE', RangeError, takes);
+      assert.equal(m.lossSpec?.name, 'crossEntropy', `${name}: the refused compile leaves the loss`);
+      throwsCode(() => new Sequential({ inputSize: 4, backend: b, layers: [dense(3)], loss: spec }), 'ERR_BLASNET_ARG_RANGE', RangeError, takes);
+      throwsCode(() => m.lossValue(new Float32Array(8), new Float32Array(6), { loss: spec }), 'ERR_BLASNET_ARG_RANGE', RangeError, takes);
+      new Sequential({ inputSize: 4, backend: b, layers: [dense(3)], loss: { name, param: 0 } as never });
+    }
+    throwsCode(() => make().setLoss({ name: 'crossEntropy', param: 0.1 }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'label_smoothing');
+    for (const [name, param] of [['huber', 0.5], ['multiMargin', 2], ['gaussianNll', 1e-3]] as const) {
+      assert.equal(new Sequential({ inputSize: 4, backend: b, layers: [dense(4)], loss: { name, param } }).lossSpec?.param, param);
+    }
+  });
+
   it('batch norm in training needs more than one row', () => {
     const m = make();
     throwsCode(() => m.lossAndGradient(new Float32Array(4), new Int32Array(1), { loss: 'crossEntropy' }), 'ERR_BLASNET_ARG_RANGE', RangeError);

@@ -11,7 +11,7 @@ import { batchNorm, dense, dropout, Matrix, prelu, Rng, Sequential, Standardizer
 import type { SequentialOptions } from '../lib';
 import { decode, encode } from '../lib/io/format';
 import { decodeModel, encodeModel, loadModel, saveModel } from '../lib/io/model-file';
-import { forEachBackend, throwsCode } from './helpers';
+import { forEachBackend, throwsCode, warningsDuring } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-io-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -119,6 +119,23 @@ forEachBackend('model files', (b) => {
     const doc = decode(encodeModel(model(b))) as Record<string, unknown>;
     doc.preprocessing = wrong.toJSON();
     throwsCode(() => decodeModel(encode(doc), { backend: b }), 'ERR_BLASNET_FORMAT', undefined, 'the Standardizer returns 5 features per row but the model takes 6');
+  });
+
+  it('a loss param: 0 as saved for a loss that takes none loads; another value (ignored when it was saved) is dropped with a warning', async () => {
+    const saved = new Sequential({ inputSize: 6, seed: 1, backend: b, layers: [dense(3)], loss: 'crossEntropy' });
+    const doc = decode(encodeModel(saved)) as { model: { loss: { name: string; param: number } } };
+    assert.deepEqual(doc.model.loss, { name: 'crossEntropy', param: 0, reduction: 'mean' });
+    assert.deepEqual(decodeModel(encode(doc), { backend: b }).model.config().loss, doc.model.loss);
+    doc.model.loss.param = 0.1;
+    let loaded: Sequential | null = null;
+    const warnings = await warningsDuring(() => {
+      loaded = decodeModel(encode(doc), { backend: b, source: 'smoothed.blasnet' }).model;
+    });
+    assert.deepEqual((loaded as Sequential | null)?.config().loss, { name: 'crossEntropy', param: 0, reduction: 'mean' });
+    assert.deepEqual(warnings.map((w) => w.code), ['BLASNET_LOSS_PARAM_DROPPED']);
+    assert.match(warnings[0].message, /smoothed\.blasnet: .*crossEntropy takes no param.*0\.1/);
+    doc.model.loss = { name: 'huber', param: 0.5 };
+    assert.equal(decodeModel(encode(doc), { backend: b }).model.lossSpec?.param, 0.5);
   });
 
   it('saving into a missing directory is an IO error and writes nothing', () => {

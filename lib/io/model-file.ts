@@ -18,7 +18,8 @@ import { decode, decodeFile, encode, tensorLength, writeFileAtomic } from './for
 import { checkPreprocessedWidth } from '../data/input';
 import { preprocessorFromJSON } from '../data/preprocess';
 import { TabularPreprocessor } from '../data/tabular';
-import type { BuiltInLossSpec } from '../model/loss';
+import { savedLossSpec } from '../model/loss';
+import type { BuiltInLossSpec, LossSpec } from '../model/loss';
 import type { OptimizerSpec, OptimizerState } from '../optim';
 import type { MetricSpec } from '../train/metrics';
 
@@ -269,11 +270,13 @@ function checkDocument(doc: Partial<ModelDocument>, fail: (msg: string) => never
 }
 
 /** Builds the model of a checked document. */
-function buildModel(doc: Partial<ModelDocument>, layers: Layer[], backend: Backend | BackendName | undefined, fail: (msg: string) => never): LoadedModel {
+function buildModel(doc: Partial<ModelDocument>, layers: Layer[], backend: Backend | BackendName | undefined, fail: (msg: string) => never,
+  source: string): LoadedModel {
   const cfg = doc.model as ModelConfig;
+  const loss = (cfg.loss === null || cfg.loss === undefined ? undefined : savedLossSpec(cfg.loss, source)) as LossSpec | undefined;
   let model: Sequential;
   try {
-    model = new Sequential({ inputSize: cfg.inputSize, seed: cfg.seed, backend, layers, loss: cfg.loss ?? undefined });
+    model = new Sequential({ inputSize: cfg.inputSize, seed: cfg.seed, backend, layers, loss });
   } catch (e) {
     return fail(`invalid architecture: ${(e as Error).message}`);
   }
@@ -380,7 +383,7 @@ export function decodeModel(bytes: Buffer | Uint8Array, options: { backend?: Bac
   const doc = decode(buffer, options.source ?? 'model', (d) => {
     layers = checkDocument(d as Partial<ModelDocument>, fail);
   }, layerCount(fail)) as Partial<ModelDocument>;
-  return buildModel(doc, layers, backend, fail);
+  return buildModel(doc, layers, backend, fail, options.source ?? 'model');
 }
 
 /**
@@ -400,7 +403,7 @@ export function loadModel(file: string, options: { backend?: Backend | BackendNa
   const doc = decodeFile(file, (d) => {
     layers = checkDocument(d as Partial<ModelDocument>, fail);
   }, layerCount(fail)) as Partial<ModelDocument>;
-  return buildModel(doc, layers, backend, fail);
+  return buildModel(doc, layers, backend, fail, file);
 }
 
 /**
@@ -433,5 +436,5 @@ export function loadModels(file: string, options: { backend?: Backend | BackendN
     if (members.length > MAX_LAYERS) fail(`${members.length} models, more than ${MAX_LAYERS}`);
     layers = members.map((m) => checkDocument(m, fail));
   }) as { members: Partial<ModelDocument>[]; metadata?: Record<string, unknown> };
-  return { models: doc.members.map((m, i) => buildModel(m, layers[i], backend, fail).model), metadata: doc.metadata };
+  return { models: doc.members.map((m, i) => buildModel(m, layers[i], backend, fail, `${file} (model ${i + 1})`).model), metadata: doc.metadata };
 }

@@ -1,8 +1,8 @@
-import { checkOptionKeys, show } from '../describe';
+import { checkOptionKeys, hasOwn, show } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag } from '../typed';
 import { LOSS_NAMES, LOSSES, lossId } from '../losses';
-import type { LossName } from '../losses';
+import type { LossDef, LossName } from '../losses';
 import type { Backend } from '../backend/types';
 import { firstLabelOutside } from '../math';
 
@@ -36,6 +36,10 @@ export type Reduction = 'mean' | 'sum';
 /** A built-in loss as plain data: its name, parameter and reduction (saved in model files). */
 export interface BuiltInLossSpec {
   name: LossSpecName;
+  /**
+   * The parameter of huber (delta), multiMargin (margin) and gaussianNll (eps), default the
+   * table's; the other losses take none: a param other than 0 on them is ERR_BLASNET_ARG_RANGE.
+   */
   param?: number;
   reduction?: Reduction;
 }
@@ -57,7 +61,13 @@ export interface ResolvedLoss {
   readonly spec: { name: LossSpecName; param: number; reduction: Reduction } | null;
 }
 
-/** Resolves a LossSpec, with a coded error for an unknown name or a bad parameter or reduction. */
+/**
+ * Resolves a LossSpec, with a coded error for an unknown name or a bad parameter or reduction.
+ * A param on a loss that takes none (all but huber, multiMargin and gaussianNll) is RangeError
+ * ERR_BLASNET_ARG_RANGE rather than ignored (crossEntropy's would read as PyTorch's
+ * label_smoothing, which it does not implement); 0, which model files record for these losses, is
+ * accepted.
+ */
 export function resolveLoss(spec: LossSpec): ResolvedLoss {
   if (spec && typeof spec === 'object' && typeof (spec as CustomLoss).compute === 'function') {
     return { name: (spec as CustomLoss).name, id: -1, param: 0, custom: spec as CustomLoss, scale: 1, reduction: 'mean', spec: null };
@@ -77,11 +87,40 @@ export function resolveLoss(spec: LossSpec): ResolvedLoss {
   if (param !== undefined && (typeof param !== 'number' || !Number.isFinite(param))) {
     throw rangeError(ErrorCode.ARG_RANGE, `loss: Expected finite number for param but received ${show(param)}`);
   }
+  if (param !== undefined && param !== 0 && !takesParam(name)) {
+    const smoothing = name === 'crossEntropy' ? '; label smoothing (PyTorch\'s label_smoothing) is not implemented' : '';
+    throw rangeError(ErrorCode.ARG_RANGE, `loss: ${given.name} takes no param but received ${show(param)}${smoothing}; ` +
+      `the losses that take one are ${PARAM_LOSSES}`);
+  }
   if (reduction !== 'mean' && reduction !== 'sum') {
     throw rangeError(ErrorCode.ARG_RANGE, `loss: Expected 'mean' or 'sum' for reduction but received ${show(reduction)}`);
   }
   const p = (param as number | undefined) ?? LOSSES[name].param;
   return { name, id, param: p, custom: null, scale: half ? 0.5 : 1, reduction, spec: { name: given.name as LossSpecName, param: p, reduction } };
+}
+
+function takesParam(name: LossName): boolean {
+  return (LOSSES[name] as LossDef).paramName !== undefined;
+}
+
+/** The losses that take a param, with its meaning: "huber (delta), ...". */
+const PARAM_LOSSES = LOSS_NAMES.filter(takesParam).map((n) => `${n} (${(LOSSES[n] as LossDef).paramName})`).join(', ');
+
+/**
+ * A loss spec read from a model file, as this version takes it: a param other than 0 on a loss
+ * that takes none, which files written before resolveLoss refused it may record (compile took it
+ * and training ignored it), is dropped with a process warning (code BLASNET_LOSS_PARAM_DROPPED)
+ * naming `source`. Everything else is returned as it is, for resolveLoss to check.
+ */
+export function savedLossSpec(spec: unknown, source: string): unknown {
+  if (!spec || typeof spec !== 'object') return spec;
+  const { name, param } = spec as { name?: unknown; param?: unknown };
+  const table = name === 'halfMse' ? 'mse' : name;
+  if (typeof table !== 'string' || !hasOwn(LOSSES, table) || takesParam(table as LossName)) return spec;
+  if (typeof param !== 'number' || !Number.isFinite(param) || param === 0) return spec;
+  process.emitWarning(`${source}: loss ${name} takes no param; the file's param ${param} had no effect in training and is dropped`,
+    { code: 'BLASNET_LOSS_PARAM_DROPPED' });
+  return { ...spec, param: 0 };
 }
 
 function tableIdOf(name: string): number {
