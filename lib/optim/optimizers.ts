@@ -339,7 +339,10 @@ export const OPTIMIZERS = {
       'current form). weightDecay is L2, or decoupled (p *= 1 - lr weightDecay first) with ' +
       'decoupledWeightDecay, as PyTorch 2.x. Defaults lr 2e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0, ' +
       'momentumDecay 4e-3, decoupledWeightDecay false. The product of the mu_i (scalar muProduct, saved by ' +
-      'state()) is kept in float64, where PyTorch keeps a float32 tensor.',
+      'state()) is kept in float64, where PyTorch keeps a float32 tensor. blasnet follows PyTorch 2.x, ' +
+      'whose second term divides by 1 - prod_{i<=t} mu_i mu_{t+1}; PyTorch before 2.0 (its default, ' +
+      'single-tensor step) counts mu_t twice there, 1 - prod_{i<=t} mu_i mu_t mu_{t+1}, so its updates ' +
+      'differ by about 1e-3 relative.',
     kernel: 'nadam',
     options: {
       lr: num(2e-3, lrRule),
