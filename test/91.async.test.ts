@@ -355,8 +355,11 @@ forEachBackend('fitAsync', (b) => {
   it('trains a oneCycle schedule to its totalSteps as fit does, and refuses more steps before the worker starts', async () => {
     const schedule = { name: 'oneCycle' as const, maxLr: 1e-2, totalSteps: 2 * perEpoch, annealStrategy: 'linear' as const };
     const s = make(b), a = make(b);
-    const hs = s.fit(x, y, { epochs: 2, batchSize: 50, scheduleEvery: 'step', schedule });
-    const ha = await a.fitAsync(x, y, { epochs: 2, batchSize: 50, scheduleEvery: 'step', schedule });
+    const limits: (number | undefined)[] = [];
+    const seeLimit: Callback = { onTrainBegin: (ctx) => void limits.push(ctx.schedule?.stepLimit) };
+    const hs = s.fit(x, y, { epochs: 2, batchSize: 50, scheduleEvery: 'step', schedule, callbacks: [seeLimit] });
+    const ha = await a.fitAsync(x, y, { epochs: 2, batchSize: 50, scheduleEvery: 'step', schedule, callbacks: [seeLimit] });
+    assert.deepEqual(limits, [2 * perEpoch, 2 * perEpoch], 'callbacks see the schedule\'s stepLimit');
     assert.deepEqual(ha.stepLr, hs.stepLr);
     assert.deepEqual(ha.epochs.map((e) => e.lr), hs.epochs.map((e) => e.lr));
     assert.equal(a.optimizer?.lr, hs.stepLr[2 * perEpoch - 1], 'the last lr an update used');

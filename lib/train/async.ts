@@ -330,7 +330,8 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
     }
     return runWorker({
       model, compiled, loss: loss.spec as NonNullable<typeof loss.spec>, y: ys, xs,
-      val: vxs && vys ? { x: vxs, y: vys, w: vws } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch, signal, onProgress, setBusy, run,
+      val: vxs && vys ? { x: vxs, y: vys, w: vws } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch,
+      stepLimit: schedule?.stepLimit, signal, onProgress, setBusy, run,
     }, worker);
   })();
 }
@@ -347,6 +348,8 @@ interface Job {
   fit: Omit<FitOptions, 'callbacks' | 'validationData'>;
   callbacks: Callback[];
   stepsPerEpoch: number;
+  /** The schedule's stepLimit, for the callbacks' view of it. */
+  stepLimit: number | undefined;
   signal: AbortSignal | undefined;
   onProgress: FitAsyncOptions['onProgress'];
   setBusy: (state: 'running' | 'paused' | null) => void;
@@ -373,7 +376,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
   // The schedule runs in the worker; callbacks here see its state as of the last epoch end.
   const scheduleMirror: Schedule | null = fit.schedule ? {
     name: fit.schedule.name,
-    stepLimit: createSchedule(fit.schedule, compiled.optimizer.lr).stepLimit,
+    stepLimit: job.stepLimit,
     get lr() {
       return compiled.optimizer.lr;
     },
