@@ -255,7 +255,8 @@ interface Prepared {
   x: Matrix;
   y: Int32Array | Matrix;
   val?: { x: Matrix; y: Int32Array | Matrix };
-  test: { x: Matrix; y: Int32Array | Matrix };
+  /** The test rows; for a regression, `truth` holds their labels as the file does (float64). */
+  test: { x: Matrix; y: Int32Array | Matrix; truth?: Float64Array };
   task: Task;
   outputs: number;
   classNames?: readonly string[];
@@ -306,7 +307,10 @@ function prepareTable(o: TrainOptions, say: (s: string) => void): Prepared {
   reason = prep.taskReason ?? reason;
   say(`task: ${task}${reason ? ` (${reason}; --task to override)` : ''}`);
   say(`preprocessing: ${prep.describe()}`);
-  const test = { x: prep.transform(testTable), y: prep.targets(testTable) };
+  const test = {
+    x: prep.transform(testTable), y: prep.targets(testTable),
+    ...(task === 'regression' ? { truth: prep.labelValues(testTable) } : {}),
+  };
   let x = prep.transform(trainTable);
   let y = prep.targets(trainTable);
   let val: Prepared['val'];
@@ -372,8 +376,25 @@ function prepareImages(o: TrainOptions): Prepared {
   };
 }
 
-/** The report of a test set: text for people, figures for the JSON line. */
-function report(task: Task, model: Sequential, x: Matrix, y: Int32Array | Matrix, outputs: { classNames?: readonly string[]; preprocessor?: TabularPreprocessor }) {
+/**
+ * A regression's predictions in the label's units, float64: the network's float32 outputs scaled
+ * back without rounding to float32, whose steps are 128 apart near 1.7e9 (a timestamp label).
+ */
+function predictedValues(prep: TabularPreprocessor, model: Sequential, x: Matrix): Float64Array {
+  return prep.inverseTargetsFloat64(model.predict(x));
+}
+
+/** Values of `k` outputs, row-major, as regressionReport reads them: as they are for one, in rows for several. */
+function outputRows(v: Float64Array, k: number): Float64Array | Float64Array[] {
+  return k === 1 ? v : Array.from({ length: v.length / k }, (_, i) => v.subarray(i * k, (i + 1) * k));
+}
+
+/**
+ * The report of a test set: text for people, figures for the JSON line. A regression is scored
+ * in the label's units and in float64, against `truth` (the labels as the file holds them).
+ */
+function report(task: Task, model: Sequential, x: Matrix, y: Int32Array | Matrix,
+  outputs: { classNames?: readonly string[]; preprocessor?: TabularPreprocessor; truth?: Float64Array }) {
   if (task === 'classification') {
     // ROC AUC ranks by p(class 1); a logits head's class-1 output alone ranks otherwise.
     const p = predictProba(model, x);
@@ -390,7 +411,8 @@ function report(task: Task, model: Sequential, x: Matrix, y: Int32Array | Matrix
     };
   }
   const prep = outputs.preprocessor as TabularPreprocessor;
-  const r = regressionReport(prep.inverseTargets(y as Matrix), prep.inverseTargets(model.predict(x)), { names: prep.labelColumns });
+  const k = prep.labelColumns.length;
+  const r = regressionReport(outputRows(outputs.truth as Float64Array, k), outputRows(predictedValues(prep, model, x), k), { names: prep.labelColumns });
   return { text: formatRegressionReport(r), figures: { r2: r.r2, mae: r.mae, rmse: r.rmse } };
 }
 
@@ -565,7 +587,7 @@ async function train(o: TrainOptions): Promise<void> {
     const stopped = interrupted !== null && history.stopReason === `interrupted by ${interrupted}` ? interrupted : null;
     if (stopped) say(`interrupted by ${stopped} after ${plural(history.epochs.length, 'epoch')}: testing and saving what was trained`);
     const test = model.evaluate(d.test.x, d.test.y);
-    const r = report(d.task, model, d.test.x, d.test.y, d);
+    const r = report(d.task, model, d.test.x, d.test.y, { ...d, ...(d.test.truth ? { truth: d.test.truth } : {}) });
     const seconds = (Date.now() - started) / 1000;
     saveModel(files.model, model, {
       optimizer: model.optimizer?.state(),
@@ -649,6 +671,7 @@ async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promis
   const loaded = loadModel(o.model);
   const { model, metadata } = loaded;
   let x: Matrix, y: Int32Array | Matrix, task: Task, classNames: readonly string[] | undefined, prep: TabularPreprocessor | undefined;
+  let truth: Float64Array | undefined;
   if (o.csv || o.testCsv) {
     const t = loadTable(o, loaded, 'evaluate');
     prep = t.prep;
@@ -657,6 +680,7 @@ async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promis
     x = prep.transform(t.table);
     task = prep.task as Task;
     classNames = prep.classNames ?? undefined;
+    if (task === 'regression') truth = prep.labelValues(t.table);
   } else {
     const set = loadImages(o, 'test');
     ({ x } = set);
@@ -667,7 +691,7 @@ async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promis
   if (!model.lossSpec) model.setLoss(task === 'classification' ? 'crossEntropy' : ((metadata?.loss as 'mse' | 'huber' | 'l1' | undefined) ?? 'mse'));
   const metrics = task === 'classification' ? ['accuracy' as const] : ['mae' as const];
   const r0 = model.evaluate(x, y, { metrics });
-  const r = report(task, model, x, y, { ...(classNames ? { classNames } : {}), ...(prep ? { preprocessor: prep } : {}) });
+  const r = report(task, model, x, y, { ...(classNames ? { classNames } : {}), ...(prep ? { preprocessor: prep } : {}), ...(truth ? { truth } : {}) });
   process.stdout.write(`${x.rows} rows:\n${r.text}\n`);
   if (o.confusion && r.confusion && r.names) {
     const cm = await writeConfusionMatrix(r.confusion, r.names, o.confusion, { title: `Confusion matrix of ${path.basename(o.model)}` });
@@ -716,9 +740,11 @@ function predict(o: ModelCommandOptions & { output?: string; proba?: boolean }):
       }
     } else {
       if (o.proba) throw new BlasnetError(ErrorCode.ARG_RANGE, 'predict: --proba needs a classifier; this model is a regression');
-      const v = prep.inverseTargets(p);
+      // Float64, printed in its shortest round-trip form: near 1.7e9, float32 steps by 128 and 7 digits by 1000.
+      const v = prep.inverseTargetsFloat64(p);
+      const k = prep.labelColumns.length;
       lines.push(['row', ...prep.labelColumns].map(csvCell).join(','));
-      for (let i = 0; i < v.rows; i++) lines.push([String(numbers?.[i] ?? i + 1), ...Array.from(v.data.subarray(i * v.cols, (i + 1) * v.cols), (x) => String(Number(x.toPrecision(7))))].join(','));
+      for (let i = 0; i < p.rows; i++) lines.push([String(numbers?.[i] ?? i + 1), ...Array.from(v.subarray(i * k, (i + 1) * k), String)].join(','));
     }
   } else {
     const p = scores(loadImages(o, 'test').x);
@@ -902,9 +928,9 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
       test = model.evaluate(x, y, { metrics: ['accuracy'] });
       say(`retrained on all ${table.rows.length} rows: test loss ${test.loss.toFixed(4)}  test accuracy ${test.accuracy.toFixed(4)}`);
     } else {
-      // In the label's units, as train reports regression.
-      const p = prep.inverseTargets(model.predict(x)).data;
-      const truth = prep.inverseTargets(y).data;
+      // In the label's units and float64, as train reports regression.
+      const p = predictedValues(prep, model, x);
+      const truth = prep.labelValues(t);
       let se = 0;
       let ae = 0;
       for (let i = 0; i < p.length; i++) {

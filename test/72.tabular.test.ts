@@ -234,6 +234,20 @@ describe('TabularPreprocessor', () => {
     throwsCode(() => TabularPreprocessor.fit(table, { label: 'y' }).inverseTargetsFloat64(y), 'ERR_BLASNET_STATE', undefined, 'only a regression');
   });
 
+  it('labelValues: the regression labels as the cells hold them, float64, row-major', () => {
+    const rows = [{ x: 0, ts: 1700000000, v: 0.1 }, { x: 1, ts: 1700000300, v: -2 }, { x: 2, ts: '1700000995', v: '3e-3' }];
+    const p = TabularPreprocessor.fit(rows, { label: ['ts', 'v'] });
+    const v = p.labelValues(rows);
+    assert.ok(v instanceof Float64Array);
+    // Unlike inverseTargets(targets(rows)), no float32 step of 128 near 1.7e9.
+    assert.deepEqual(Array.from(v), [1700000000, 0.1, 1700000300, -2, 1700000995, 3e-3]);
+    assert.deepEqual(Array.from(p.labelValues(readTable('x,v,ts\n5,7,1700000001\n'))), [1700000001, 7]);
+    throwsCode(() => p.labelValues([{ x: 1, ts: 5 }]), 'ERR_BLASNET_DATA', undefined, 'label column "v" is missing');
+    throwsCode(() => p.labelValues([{ x: 1, ts: 5, v: 'NA' }]), 'ERR_BLASNET_DATA', undefined, 'missing label at records[0], column "v"');
+    throwsCode(() => p.labelValues([{ x: 1, ts: 'soon', v: 1 }]), 'ERR_BLASNET_DATA', undefined, 'label "soon" at records[0], column "ts" is not a number');
+    throwsCode(() => TabularPreprocessor.fit(table, { label: 'y' }).labelValues(table), 'ERR_BLASNET_STATE', undefined, 'only a regression');
+  });
+
   it('a column constant in training is centred, not divided by the rounding noise of its mean', () => {
     // The float64 mean of 1000 x 0.1 is not 0.1, so the computed std is about 1e-15, not 0.
     const rows = Array.from({ length: 1000 }, (_, i) => ({ x: i % 10, rate: 0.1, y: i % 2 }));
@@ -578,6 +592,16 @@ describe('metrics', () => {
     assert.equal(two.mae, 0.125);
     assert.equal(formatRegressionReport(r), 'R2 0.8000  MAE 0.2500  RMSE 0.5000');
     throwsCode(() => regressionReport([1, 2], [1]), 'ERR_BLASNET_SHAPE');
+    // Rows of outputs, read in float64: the same figures as the Matrices.
+    const rowsOf = (m: Matrix) => Array.from({ length: m.rows }, (_, i) => Float64Array.from(m.data.subarray(i * 2, i * 2 + 2)));
+    assert.deepEqual(regressionReport(rowsOf(t), rowsOf(p), { names: ['a', 'b'] }), two);
+    assert.deepEqual(regressionReport([[1, 7], [2, 7], [3, 7], [4, 7]], rowsOf(p)), regressionReport(t, p));
+    const big = regressionReport([[1700000000, 1], [1700000300, 2]], [[1700000001, 1], [1700000300, 2]]);
+    assert.equal(big.outputs[0].mae, 0.5);
+    throwsCode(() => regressionReport([[1, 2], [3]], [[1, 2], [3, 4]]), 'ERR_BLASNET_SHAPE', RangeError, 'yTrue row 1 holds 2 values but row 2 holds 1');
+    throwsCode(() => regressionReport([[1, 2], [3, 4]], [[1, 2], [3, 4], [5, 6]]), 'ERR_BLASNET_SHAPE', RangeError, 'yTrue is [2, 2] but yPred is [3, 2]');
+    throwsCode(() => regressionReport([[1, 2], [3, NaN]], [[1, 2], [3, 4]]), 'ERR_BLASNET_DATA', undefined, 'yTrue row 2, column 2 is NaN');
+    throwsCode(() => regressionReport([[1, 2], 3 as never], [[1, 2], [3, 4]]), 'ERR_BLASNET_SHAPE', RangeError, 'row 2 is 3');
   });
 
   it('regressionReport refuses values that are not finite numbers, in arrays and Matrices', () => {

@@ -9,7 +9,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { defaultBackend, defaultBuild, loadModel, readTable, Rng, rocAuc, saveModel, TabularPreprocessor } from '../lib';
+import { defaultBackend, defaultBuild, formatRegressionReport, loadModel, readTable, regressionReport, Rng, rocAuc, saveModel, TabularPreprocessor } from '../lib';
 
 const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-cli-tables-'));
@@ -95,6 +95,47 @@ describe('blasnet CLI on CSV tables', function () {
     assert.equal(lines[0], 'row,price');
     const predicted = Number(lines[1].split(',')[1]);
     assert.ok(Math.abs(predicted - Number(rows[0][2])) < 10, `${predicted} vs ${rows[0][2]}`);
+  });
+
+  it('a label large next to its spread (timestamps): train, evaluate and search score it, and predict prints it, in float64', () => {
+    // Near 1.7e9 float32 values are 128 apart: the labels differ by at most 1000.
+    const rows = Array.from({ length: 200 }, (_, i) => [i / 20, 1700000000 + Math.round(i * 5)]);
+    const file = write('ts.csv', ['x', 'ts'], rows);
+    const held = [[0, 1700000000], [5, 1700000300], [9.95, 1700000995]];
+    const test = write('ts-test.csv', ['x', 'ts'], held);
+    const saved = path.join(tmp, 'ts.blasnet');
+    const r = run('train', '--csv', file, '--test-csv', test, '--label', 'ts', '--out', saved, '--epochs', '20', '--lr', '0.01', '--quiet');
+    assert.equal(r.status, 0, r.stderr);
+    const { model, preprocessor } = loadModel(saved);
+    const prep = preprocessor as TabularPreprocessor;
+    const x = prep.transform(readTable(test));
+    const predicted = prep.inverseTargetsFloat64(model.predict(x));
+    const truth = held.map((row) => row[1]);
+    const expected = regressionReport(truth, predicted);
+    const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+    const trained = r.json();
+    for (const k of ['r2', 'mae', 'rmse'] as const) close(trained[k], expected[k], `train ${k}`);
+    const e = run('evaluate', '--model', saved, '--csv', test);
+    assert.equal(e.status, 0, e.stderr);
+    for (const k of ['r2', 'mae', 'rmse'] as const) close(e.json()[k], expected[k], `evaluate ${k}`);
+    assert.ok(e.stdout.includes(formatRegressionReport(expected)), e.stdout);
+    // Every printed value reads back as the float64 prediction, not a float32 or 7-digit rounding of it.
+    const p = run('predict', '--model', saved, '--csv', test);
+    assert.equal(p.status, 0, p.stderr);
+    const lines = p.stdout.trim().split('\n');
+    assert.equal(lines[0], 'row,ts');
+    assert.deepEqual(lines.slice(1).map((l) => Number(l.split(',')[1])), Array.from(predicted));
+    // search --test-csv: mse and mae in the label's units, in float64.
+    const out = path.join(tmp, 'ts-search.blasnet');
+    const s = run('search', '--csv', file, '--test-csv', test, '--label', 'ts', '--trials', '1', '--epochs', '2', '--seed', '3', '--out', out,
+      '--out-table', path.join(tmp, 'ts-search.csv'), '--quiet');
+    assert.equal(s.status, 0, s.stderr);
+    const searched = loadModel(out);
+    const sp = searched.preprocessor as TabularPreprocessor;
+    const sv = sp.inverseTargetsFloat64(searched.model.predict(sp.transform(readTable(test))));
+    const sr = regressionReport(truth, sv);
+    close(s.json().testMae, sr.mae, 'search testMae');
+    close(s.json().testMse, sr.rmse ** 2, 'search testMse');
   });
 
   it('categorical and missing cells: one-hot, imputed with indicators; an unknown category warns', () => {

@@ -889,6 +889,31 @@ export class TabularPreprocessor {
     return unscaledTargets(this.target, 'TabularPreprocessor.inverseTargetsFloat64', y).values;
   }
 
+  /**
+   * The regression labels of `data` in their own units, as the cells hold them: [rows, targets]
+   * row-major in a new Float64Array, the truth to score inverseTargetsFloat64's predictions
+   * against (targets rounds its standardised values to float32). ERR_BLASNET_STATE for
+   * classification; a missing label column or cell, or a label that is not a number, is
+   * ERR_BLASNET_DATA, as in targets.
+   */
+  labelValues(data: TableInput): Float64Array {
+    const fn = 'TabularPreprocessor.labelValues';
+    const t = this.target;
+    if (!t || t.task !== 'regression') throw new BlasnetError(ErrorCode.STATE, `${fn}: only a regression has numeric labels`);
+    const view = rowView(fn, data);
+    const k = t.columns.length;
+    const out = new Float64Array(view.n * k);
+    t.columns.forEach((c, j) => {
+      if (!view.has(c) && view.n > 0) throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: label column ${JSON.stringify(c)} is missing`);
+      for (let i = 0; i < view.n; i++) {
+        const v = view.cell(i, c);
+        if (isMissing(v)) throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: missing label at ${view.where(i)}, column ${JSON.stringify(c)}`);
+        out[i * k + j] = regressionValue(fn, view, v, i, c);
+      }
+    });
+    return out;
+  }
+
   /** The fitted state as plain JSON. */
   toJSON(): TabularPreprocessorJSON {
     return JSON.parse(JSON.stringify({

@@ -189,30 +189,49 @@ export interface RegressionReport {
 }
 
 /**
- * A Matrix or an array of one output's values as rows and columns, every value checked (see
- * finiteNumbers). Arrays are read as they are (float64), not rounded to float32 in a Matrix.
+ * A Matrix, an array of one output's values, or an array of rows (each an array of the outputs'
+ * values, of one length) as rows and columns, every value checked (see finiteNumbers). Arrays are
+ * read as they are (float64), not rounded to float32 in a Matrix.
  */
-function values(fn: string, name: string, v: Matrix | ArrayLike<number>): { data: ArrayLike<number>; rows: number; cols: number } {
+function values(fn: string, name: string, v: Matrix | ArrayLike<number> | readonly ArrayLike<number>[]): { data: ArrayLike<number>; rows: number; cols: number } {
   if (v instanceof Matrix) {
     const data = v.data.subarray(0, v.rows * v.cols);
     finiteNumbers(fn, data, (i) => `${name} row ${Math.floor(i / v.cols) + 1}, column ${(i % v.cols) + 1}`);
     return { data, rows: v.rows, cols: v.cols };
   }
   if (!(typedArrayTag(v) !== undefined || Array.isArray(v))) throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a Matrix or array of numbers for ${name}`);
+  const isRow = (r: unknown): r is ArrayLike<unknown> => Array.isArray(r) || typedArrayTag(r) !== undefined;
+  if (Array.isArray(v) && v.length > 0 && isRow(v[0])) {
+    const rows = v as unknown[];
+    const cols = (rows[0] as ArrayLike<unknown>).length;
+    const data = new Float64Array(rows.length * cols);
+    rows.forEach((r, i) => {
+      if (!isRow(r) || r.length !== cols) {
+        throw rangeError(ErrorCode.SHAPE, `${fn}: ${name} row 1 holds ${cols} values but row ${i + 1} ${isRow(r) ? `holds ${r.length}` : `is ${show(r)}`}`);
+      }
+      finiteNumbers(fn, r, (j) => `${name} row ${i + 1}, column ${j + 1}`);
+      data.set(r as ArrayLike<number>, i * cols);
+    });
+    return { data, rows: rows.length, cols };
+  }
   const a = v as ArrayLike<number>;
   finiteNumbers(fn, a, (i) => `${name}[${i}]`);
   return { data: a, rows: a.length, cols: 1 };
 }
 
 /**
- * R2, MAE and RMSE of predictions against true values (Matrices [rows, outputs] or arrays for one
- * output), overall and per output column (names default to the column numbers). R2 per output is
- * 1 - sum (y - p)^2 / sum (y - mean y)^2; for a constant y it is 1 when predicted exactly, else 0.
- * Shapes must match (ERR_BLASNET_SHAPE); a NaN or infinite value is ERR_BLASNET_DATA and an entry
- * that is not a number ERR_BLASNET_ARG_TYPE, both naming where it is.
+ * R2, MAE and RMSE of predictions against true values, overall and per output column (names
+ * default to the column numbers). The values are Matrices [rows, outputs], arrays of one output's
+ * values, or arrays of rows (one array of the outputs' values per row); arrays are read in
+ * float64, so labels whose mean is large next to their spread (timestamps) keep their digits:
+ * TabularPreprocessor's labelValues and inverseTargetsFloat64, one output as they are, several
+ * split into rows. R2 per output is 1 - sum (y - p)^2 / sum (y - mean y)^2; for a constant y it
+ * is 1 when predicted exactly, else 0. Shapes must match (ERR_BLASNET_SHAPE); a NaN or infinite
+ * value is ERR_BLASNET_DATA and an entry that is not a number ERR_BLASNET_ARG_TYPE, both naming
+ * where it is.
  */
-export function regressionReport(yTrue: Matrix | ArrayLike<number>, yPred: Matrix | ArrayLike<number>,
-  options: { names?: readonly string[] } = {}): RegressionReport {
+export function regressionReport(yTrue: Matrix | ArrayLike<number> | readonly ArrayLike<number>[],
+  yPred: Matrix | ArrayLike<number> | readonly ArrayLike<number>[], options: { names?: readonly string[] } = {}): RegressionReport {
   const fn = 'regressionReport';
   options = optionsArg(fn, options, { names: true });
   if (options.names !== undefined && !(Array.isArray(options.names) && options.names.every((s) => typeof s === 'string'))) {
