@@ -892,6 +892,19 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
   }
   const label = labelColumns(o.label);
   const table = readCsv(o.csv, o);
+  const preprocessing = { task: o.task, ...(o.categorical ? { categorical: o.categorical } : {}) };
+  // The test file is read and checked before any trial runs (a missing file, no label column, a
+  // label not in the training file), through the preprocessing the search fits on all rows for
+  // the retrained model: fitted here the same way, it gives the same test inputs.
+  let testSet: { x: Matrix; y: Int32Array | Matrix; truth?: Float64Array } | null = null;
+  if (o.testCsv) {
+    const t = readCsv(o.testCsv, o);
+    const prep = TabularPreprocessor.fit(table, { ...preprocessing, label });
+    if (!prep.hasLabels(t)) {
+      throw new BlasnetError(ErrorCode.DATA, `search: ${o.testCsv} has no label column ${prep.labelColumns.map((c) => JSON.stringify(c)).join(', ')}; --test-csv needs the labels`);
+    }
+    testSet = { x: prep.transform(t), y: prep.targets(t), ...(prep.task === 'regression' ? { truth: prep.labelValues(t) } : {}) };
+  }
   const say = (s: string) => {
     if (!o.quiet) process.stdout.write(`${s}\n`);
   };
@@ -900,7 +913,7 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
   const started = Date.now();
   // The table preprocessing (as train's) is fitted inside each fold on its training rows.
   const result = await runSearch({
-    space, data: { table, label, preprocessing: { task: o.task, ...(o.categorical ? { categorical: o.categorical } : {}) } },
+    space, data: { table, label, preprocessing },
     trials: o.trials, strategy: o.strategy, seed: o.seed,
     workers: o.workers, budget: { epochs: o.epochs }, ...(o.metric ? { metric: o.metric } : {}), ...(o.folds ? { folds: o.folds } : {}),
     ...(o.threads ? { threads: o.threads } : {}), ...(o.quiet ? {} : { progress: process.stdout }),
@@ -919,18 +932,24 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
   const prep = result.preprocessor as TabularPreprocessor;
   say(`preprocessing (fitted per fold; the saved model's on all ${table.rows.length} rows): ${prep.describe()}`);
   say(`best ${result.metric} ${result.best.score.toFixed(4)} (trial ${result.best.index}): ${JSON.stringify(result.bestConfig)}`);
+  // The model is written first: scoring it on the test file cannot lose the search's result.
+  if (o.out) {
+    saveModel(o.out, model, {
+      preprocessing: prep,
+      metadata: { source: o.csv, task: prep.task, search: { strategy: o.strategy, trials: o.trials, seed: o.seed }, config: result.bestConfig, classNames: prep.classNames ?? null },
+    });
+    say(`model written to ${path.resolve(o.out)}`);
+  }
   let test: Record<string, number> | null = null;
-  if (o.testCsv) {
-    const t = readCsv(o.testCsv, o);
-    const x = prep.transform(t);
-    const y = prep.targets(t);
+  if (testSet) {
+    const { x, y } = testSet;
     if (y instanceof Int32Array) {
       test = model.evaluate(x, y, { metrics: ['accuracy'] });
       say(`retrained on all ${table.rows.length} rows: test loss ${test.loss.toFixed(4)}  test accuracy ${test.accuracy.toFixed(4)}`);
     } else {
       // In the label's units and float64, as train reports regression.
       const p = predictedValues(prep, model, x);
-      const truth = prep.labelValues(t);
+      const truth = testSet.truth as Float64Array;
       let se = 0;
       let ae = 0;
       for (let i = 0; i < p.length; i++) {
@@ -940,13 +959,6 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
       test = { mse: se / p.length, mae: ae / p.length };
       say(`retrained on all ${table.rows.length} rows: test mse ${test.mse.toPrecision(4)}  test mae ${test.mae.toPrecision(4)}`);
     }
-  }
-  if (o.out) {
-    saveModel(o.out, model, {
-      preprocessing: prep,
-      metadata: { source: o.csv, task: prep.task, search: { strategy: o.strategy, trials: o.trials, seed: o.seed }, config: result.bestConfig, classNames: prep.classNames ?? null },
-    });
-    say(`model written to ${path.resolve(o.out)}`);
   }
   const figures = test ? Object.fromEntries(Object.entries(test).map(([k, v]) => [`test${k[0].toUpperCase()}${k.slice(1)}`, v])) : {};
   process.stdout.write(`${JSON.stringify({ best: result.bestConfig, score: result.best.score, metric: result.metric, trials: result.trials.length, failed, seconds, ...figures })}\n`);
@@ -1047,7 +1059,7 @@ export function program(): Command {
   const s = p.command('search').description('hyperparameter search (learning rate, weight decay, widths, activation, dropout, batch size) on a CSV table')
     .requiredOption('--csv <file>', 'the training table (a header and a label column); preprocessed as train does, fitted inside each fold')
     .option('--delimiter <char>', "the CSV files' field delimiter (default ','; ';', or tab for a tab)", delimiterArg)
-    .option('--test-csv <file>', 'a test table: the retrained best model is scored on it')
+    .option('--test-csv <file>', 'a test table, checked before any trial: the retrained best model is scored on it (after --out is written)')
     .option('--label <columns>', 'the label column; several, comma-separated, for multi-output regression', 'label')
     .addOption(new Option('--task <task>', 'what the label is; auto decides from its values').choices(['auto', 'classification', 'regression']).default('auto'))
     .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers', names)

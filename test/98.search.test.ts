@@ -498,4 +498,37 @@ describe('search plot and CLI', () => {
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /--folds must be an integer >= 2/);
   });
+
+  it('blasnet search reads and checks --test-csv before any trial, and writes --out before scoring on it', function () {
+    this.timeout(60000);
+    const lines = ['a,b,c,d,label'];
+    for (let i = 0; i < 60; i++) lines.push(`${[0, 1, 2, 3].map((j) => data.x.data[i * 4 + j]).join(',')},${['no', 'yes', 'maybe'][data.y[i]]}`);
+    const csv = path.join(tmp, 'early.csv');
+    fs.writeFileSync(csv, `${lines.join('\n')}\n`);
+    const unseen = path.join(tmp, 'early-unseen.csv');
+    fs.writeFileSync(unseen, `${lines.slice(0, 4).join('\n')}\n1,2,3,4,perhaps\n`);
+    const unlabeled = path.join(tmp, 'early-unlabeled.csv');
+    fs.writeFileSync(unlabeled, `${lines.slice(0, 4).map((l) => l.split(',').slice(0, 4).join(',')).join('\n')}\n`);
+    const cli = path.resolve(__dirname, '..', 'lib', 'cli.js');
+    const table = path.join(tmp, 'early-table.csv');
+    const out = path.join(tmp, 'early.blasnet');
+    const run = (test: string) => spawnSync(process.execPath, [cli, 'search', '--csv', csv, '--test-csv', test, '--trials', '1', '--epochs', '1',
+      '--backend', 'js', '--out-table', table, '--out', out], { encoding: 'utf8', timeout: 60000 });
+    for (const [test, message] of [
+      [path.join(tmp, 'absent.csv'), /absent\.csv.*\(ERR_BLASNET_IO\)/],
+      [unseen, /label "perhaps" at data row 4, column "label" was not seen in training .*\(ERR_BLASNET_LABEL\)/],
+      [unlabeled, /search: .*early-unlabeled\.csv has no label column "label"; --test-csv needs the labels \(ERR_BLASNET_DATA\)/],
+    ] as const) {
+      const r = run(test);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stdout, /trial/);
+      assert.ok(!fs.existsSync(table) && !fs.existsSync(out), 'nothing written');
+    }
+    const r = run(csv);
+    assert.equal(r.status, 0, r.stderr);
+    const written = r.stdout.indexOf('model written to');
+    assert.ok(written >= 0 && written < r.stdout.indexOf('test accuracy'), r.stdout);
+    assert.ok(fs.existsSync(out));
+  });
 });
