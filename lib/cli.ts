@@ -15,7 +15,7 @@ import * as path from 'path';
 import { defaultBackend, getBackend, setDefaultBackend } from './backend/select';
 import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, loadMnistLike, loadMnistLikeShared, readBytes } from './data/idx';
 import type { MnistLike } from './data/idx';
-import { trainTestSplit } from './data/split';
+import { stratifiedSplitKeepingSingletons, trainTestSplit } from './data/split';
 import { readTable, TabularPreprocessor, takeRows } from './data/tabular';
 import type { Table, Task } from './data/tabular';
 import { BlasnetError, ErrorCode } from './errors';
@@ -268,7 +268,8 @@ interface Prepared {
  * A CSV job's data, checked completely before training: the table preprocessing fitted on the
  * training rows, every file's labels mapped through its vocabulary (an unseen label fails here),
  * the test set (--test-csv, or a seeded stratified --test-split of the one file) and the
- * validation set (a seeded stratified --validation-split of the training rows).
+ * validation set (a seeded stratified --validation-split of the training rows). Both splits keep
+ * the row of a class with one row in training (stratifiedSplitKeepingSingletons).
  */
 function prepareTable(o: TrainOptions, say: (s: string) => void): Prepared {
   const csv = o.csv as string;
@@ -290,9 +291,11 @@ function prepareTable(o: TrainOptions, say: (s: string) => void): Prepared {
     const whole = TabularPreprocessor.fit(table, fitOptions);
     const y = whole.targets(table);
     const rows = new Matrix(new Float32Array(table.rows.length), table.rows.length, 1);
+    // A class of one row stays in training, where the model learns it (a stratified split has no
+    // share of it to give the test set, and there it would be a label never seen in training).
     const parts = y instanceof Int32Array
-      ? trainTestSplit(rows, y, { testFraction: o.testSplit, seed: o.seed, stratify: true })
-      : trainTestSplit(rows, null, { testFraction: o.testSplit, seed: o.seed });
+      ? stratifiedSplitKeepingSingletons(rows, y, { testFraction: o.testSplit, seed: o.seed })
+      : { ...trainTestSplit(rows, null, { testFraction: o.testSplit, seed: o.seed }), singletons: 0 };
     if (parts.test.index.length === 0 || parts.train.index.length === 0) {
       throw new BlasnetError(ErrorCode.ARG_RANGE, `train: --test-split ${o.testSplit} of ${table.rows.length} rows leaves no test or no training rows; pass --test-csv`);
     }
@@ -300,7 +303,8 @@ function prepareTable(o: TrainOptions, say: (s: string) => void): Prepared {
     testTable = takeRows(table, parts.test.index);
     fitOptions.task = whole.task as Task;
     reason = whole.taskReason;
-    say(`test set: ${testTable.rows.length} of ${table.rows.length} rows of ${csv} (seeded${whole.task === 'classification' ? ', stratified' : ''}; --test-split ${o.testSplit})`);
+    const kept = parts.singletons > 0 ? `; ${plural(parts.singletons, 'row')} of classes with one row kept in training` : '';
+    say(`test set: ${testTable.rows.length} of ${table.rows.length} rows of ${csv} (seeded${whole.task === 'classification' ? ', stratified' : ''}; --test-split ${o.testSplit}${kept})`);
   }
   const prep = TabularPreprocessor.fit(trainTable, fitOptions);
   task = prep.task as Task;
@@ -317,7 +321,7 @@ function prepareTable(o: TrainOptions, say: (s: string) => void): Prepared {
   const vs = o.validationSplit ?? 0.2;
   if (vs > 0) {
     const parts = y instanceof Int32Array
-      ? trainTestSplit(x, y, { testFraction: vs, seed: o.seed + 1, stratify: true })
+      ? stratifiedSplitKeepingSingletons(x, y, { testFraction: vs, seed: o.seed + 1 })
       : trainTestSplit(x, y, { testFraction: vs, seed: o.seed + 1 });
     if (parts.test.x.rows === 0 || parts.train.x.rows === 0) {
       throw new BlasnetError(ErrorCode.ARG_RANGE, `train: --validation-split ${vs} of ${x.rows} rows leaves no validation or no training rows`);
@@ -1015,7 +1019,7 @@ export function program(): Command {
     .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers (columns holding text always are)', names)
     .option('--no-standardize', 'keep numeric columns unscaled (default: standardised on the training rows)')
     .option('--no-impute', 'fail on missing cells (default: training median / most frequent value plus an indicator column)')
-    .option('--test-split <f>', 'without --test-csv: the share of --csv held out for testing (seeded, stratified for classes)', fraction('--test-split'), 0.2);
+    .option('--test-split <f>', 'without --test-csv: the share of --csv held out for testing (seeded, stratified for classes; a class of one row stays in training)', fraction('--test-split'), 0.2);
   backendOptions(t)
     .option('--hidden <sizes>', 'hidden layer sizes (default: 256,128 on IDX; scaled to the table on CSV)', sizes)
     .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'leakyRelu', 'elu', 'selu', 'gelu', 'silu', 'tanh', 'sigmoid']).default('relu'))

@@ -16,6 +16,7 @@ import {
   writeIdx,
 } from '../lib';
 import type { Backend, IdxData, Targets } from '../lib';
+import { stratifiedSplitKeepingSingletons } from '../lib/data/split';
 import { backends, throwsCode } from './helpers';
 
 let tmp = '';
@@ -824,6 +825,27 @@ describe('data: splits', () => {
     assert.equal(trainTestSplit(x, labels, { testSize: 10 }).test.index.length, 10);
     assert.equal(trainTestSplit(x, null).test.index.length, Math.round(0.25 * n), 'default 0.25');
     assert.equal(trainTestSplit(x, null).test.y, null);
+  });
+
+  it("the command line's stratified split keeps the rows of one-row classes in training", () => {
+    const plain = stratifiedSplitKeepingSingletons(x, labels, { testFraction: 0.2, seed: 1 });
+    const same = trainTestSplit(x, labels, { testFraction: 0.2, seed: 1, stratify: true });
+    assert.equal(plain.singletons, 0);
+    assert.deepEqual([plain.train.index, plain.test.index], [same.train.index, same.test.index], 'no singletons: trainTestSplit exactly');
+    // Rows 100, 101 and 102 alone in their classes 3, 4, 5.
+    const rare = Int32Array.from(labels, (c, i) => (i < 100 ? c : 3 + i - 100));
+    for (const seed of [1, 2, 3]) {
+      const { train, test, singletons } = stratifiedSplitKeepingSingletons(x, rare, { testFraction: 0.2, seed });
+      assert.equal(singletons, 3);
+      assert.equal(test.index.length, Math.round(0.2 * 100));
+      checkCover([train.index, test.index]);
+      for (const i of [100, 101, 102]) assert.ok(train.index.includes(i), `row ${i} in training (seed ${seed})`);
+      checkPart({ ...train, y: null });
+      checkPart({ ...test, y: null });
+      for (const part of [train, test]) part.index.forEach((src, i) => assert.equal((part.y as Int32Array)[i], rare[src]));
+    }
+    const alone = stratifiedSplitKeepingSingletons(new Matrix(x.data.subarray(0, 6), 2, 3), Int32Array.from([0, 1]), { testFraction: 0.5, seed: 1 });
+    assert.deepEqual([Array.from(alone.train.index), alone.test.index.length, alone.singletons], [[0, 1], 0, 2]);
   });
 
   it('targets of every kind travel with their rows', () => {

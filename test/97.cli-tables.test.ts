@@ -188,6 +188,17 @@ describe('blasnet CLI on CSV tables', function () {
     assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
   });
 
+  it('one file with classes of one row: the split keeps them in training, and says so', () => {
+    const rows = Array.from({ length: 60 }, (_, i) => [i, i < 50 ? i % 2 : `c${i}`]);
+    const file = write('rare.csv', ['x', 'y'], rows);
+    const r = run('train', '--csv', file, '--label', 'y', '--out', path.join(tmp, 'rare.blasnet'), '--epochs', '2', '--no-checks');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /test set: 10 of 60 rows of .*rare\.csv \(seeded, stratified; --test-split 0\.2; 10 rows of classes with one row kept in training\)/);
+    assert.match(r.stdout, /; 12 classes/);
+    const e = run('evaluate', '--model', path.join(tmp, 'rare.blasnet'), '--csv', file);
+    assert.equal(e.status, 0, e.stderr);
+  });
+
   it('a model ending in logits (defaultBuild, as search --out saves it): predict --proba prints predictProba, evaluate scores ROC AUC on it', () => {
     const r4 = new Rng(21);
     const rows = Array.from({ length: 120 }, () => {

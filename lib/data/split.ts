@@ -77,6 +77,34 @@ export function trainTestSplit<Y extends Targets>(x: Matrix, y: Y | null, option
 }
 
 /**
+ * The command line's stratified split of class labels: as trainTestSplit with stratify, except
+ * that the rows of classes with a single row stay in the training part. A stratified split has
+ * no share of one row to give the test part, and there its class would be one the model never
+ * saw in training (scikit-learn refuses such a class instead). The other rows are split as
+ * trainTestSplit splits them, round(testFraction * (n - singletons)) to the test part, so
+ * without singletons the parts are trainTestSplit's exactly; `singletons` counts the rows kept.
+ * @internal
+ */
+export function stratifiedSplitKeepingSingletons(x: Matrix, y: Int32Array, options: { testFraction: number; seed: number }):
+  { train: SplitPart<Int32Array>; test: SplitPart<Int32Array>; singletons: number } {
+  const count = new Map<number, number>();
+  for (const c of y) count.set(c, (count.get(c) ?? 0) + 1);
+  const single = (i: number) => count.get(y[i]) === 1;
+  const kept = Int32Array.from({ length: y.length }, (_, i) => i).filter(single);
+  const split = { testFraction: options.testFraction, seed: options.seed, stratify: true };
+  if (kept.length === 0) return { ...trainTestSplit(x, y, split), singletons: 0 };
+  const rest = Int32Array.from({ length: y.length }, (_, i) => i).filter((i) => !single(i));
+  const parts = rest.length > 0
+    ? trainTestSplit(gatherMatrix(x, rest), gatherTargets(y, 1, rest), split)
+    : { train: { index: new Int32Array(0) }, test: { index: new Int32Array(0) } };
+  const part = (index: Int32Array): SplitPart<Int32Array> => ({ x: gatherMatrix(x, index), y: gatherTargets(y, 1, index), index });
+  const train = new Int32Array(parts.train.index.length + kept.length);
+  train.set(parts.train.index.map((i) => rest[i]));
+  train.set(kept, parts.train.index.length);
+  return { train: part(train), test: part(parts.test.index.map((i) => rest[i])), singletons: kept.length };
+}
+
+/**
  * A three-way split into train, validation and test parts with the given fractions (sizes by the
  * largest-remainder method, so they sum to n and each is within one row of fraction * n), after a
  * seeded shuffle; copies, disjoint, covering every row. With stratify, each class's count in each
