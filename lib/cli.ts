@@ -542,6 +542,9 @@ async function train(o: TrainOptions): Promise<void> {
   // so that a run that fails, diverges or is killed leaves the model and history of the run
   // before together.
   const pendingHistory = root ? pendingFile(files.history) : null;
+  // An exit before the finally below (the reader of stdout gone) leaves no temporary either.
+  const discardOnExit = () => pendingHistory?.discard();
+  process.on('exit', discardOnExit);
   // Training runs in fitAsync's worker thread, leaving this one free to take SIGINT and SIGTERM
   // and stop it between batches (the ranks of a distributed run train on their own threads, and
   // mpirun handles the signals).
@@ -633,6 +636,7 @@ async function train(o: TrainOptions): Promise<void> {
   } finally {
     // Nothing once the history is in place.
     pendingHistory?.discard();
+    process.off('exit', discardOnExit);
     interrupt?.remove();
     // A run that was asked to stop ends with the signal's code, having saved what it trained.
     if (interrupt?.signal) process.exitCode = exitCodeFor(interrupt.signal);
@@ -1096,7 +1100,23 @@ export function program(): Command {
   return p;
 }
 
+/**
+ * Ends the command, quietly and with 128 + SIGPIPE as other programs end, when the reader of its
+ * output goes away (`blasnet predict ... | head`): Node ignores SIGPIPE and reports EPIPE as an
+ * 'error' event on the stream, which without a listener is a crash with a stack trace. Any other
+ * error of the streams is thrown as before.
+ */
+function exitOnClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      process.exit(exitCodeFor('SIGPIPE'));
+    });
+  }
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
+  exitOnClosedOutput();
   // Warnings (an unknown category at predict) in the CLI's own voice instead of Node's.
   process.removeAllListeners('warning');
   process.on('warning', (w) => process.stderr.write(`blasnet: warning: ${w.message}\n`));

@@ -4,11 +4,11 @@
  * IDX directory whose training and test sets disagree, refused before any training.
  */
 import { strict as assert } from 'assert';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { dense, FASHION_MNIST_DIR, loadMnistLike, nativeAvailable, Rng, rocAuc, saveModel, Sequential, writeIdx } from '../lib';
+import { dense, FASHION_MNIST_DIR, loadMnistLike, nativeAvailable, readTable, Rng, rocAuc, saveModel, Sequential, TabularPreprocessor, writeIdx } from '../lib';
 
 const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-cli-'));
@@ -188,6 +188,49 @@ describe('blasnet CLI', () => {
       assert.ok(!fs.existsSync(path.join(dir, 'o.onnx')), `${args.join(' ')} wrote no export`);
       assert.equal(fs.readFileSync(path.join(dir, 'table.svg'), 'utf8'), text);
     }
+  });
+
+  it('output whose reader goes away (| head) ends the command quietly with 141, as SIGPIPE does, for every command', async function () {
+    this.timeout(120000);
+    const dir = path.join(tmp, 'pipe');
+    fs.mkdirSync(dir, { recursive: true });
+    const rng = new Rng(4);
+    const text = 'a,b,y\n' + Array.from({ length: 20000 }, (_, i) => `${rng.normal().toFixed(3)},${rng.normal().toFixed(3)},${i % 2 ? 'yes' : 'no'}`).join('\n') + '\n';
+    const table = path.join(dir, 'big.csv');
+    fs.writeFileSync(table, text);
+    const prep = TabularPreprocessor.fit(readTable(table), { label: 'y' });
+    const model = path.join(dir, 'm.blasnet');
+    saveModel(model, new Sequential({ inputSize: prep.inputSize, seed: 1, layers: [dense(4, { activation: 'relu' }), dense(2, { activation: 'softmax' })] }),
+      { preprocessing: prep, metadata: { task: 'classification', classNames: prep.classNames } });
+    /**
+     * Runs the command with its stdout closed before it writes anything (lines 0), or piped into
+     * `head -n lines` by bash, the exit code being the command's.
+     */
+    const closedEarly = (args: string[], lines: number) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = lines === 0
+        ? spawn(process.execPath, [CLI, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn('bash', ['-c', `"$@" | head -n ${lines} > /dev/null; exit \${PIPESTATUS[0]}`, 'bash', process.execPath, CLI, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr?.on('data', (c: Buffer) => void (stderr += c.toString()));
+      if (lines === 0) child.stdout?.destroy();
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    const cases: [string[], number, number][] = [
+      [['evaluate', '--model', model, '--csv', table], 0, 141],
+      [['predict', '--model', model, '--csv', table, '--proba'], 8, 141],
+      [['predict', '--model', model, '--csv', table], 0, 141],
+      [['info'], 0, 141],
+      // commander exits as soon as it has written the help, before the stream reports the error.
+      [['--help'], 0, 0],
+      [['train', '--csv', table, '--label', 'y', '--out', path.join(dir, 'trained.blasnet'), '--epochs', '50', '--no-checks'], 3, 141],
+    ];
+    for (const [args, lines, code] of cases) {
+      const r = await closedEarly(args, lines);
+      assert.equal(r.code, code, `${args.join(' ')}: exit ${r.code}, ${r.stderr}`);
+      assert.equal(r.stderr, '', args.join(' '));
+    }
+    // The training run stopped leaves no temporary beside its history, and no model.
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['big.csv', 'm.blasnet']);
   });
 });
 
