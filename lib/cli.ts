@@ -100,18 +100,53 @@ function delimiterArg(v: string): string {
   return d;
 }
 
+/** `--delimiter` as a user types it. */
+function delimiterFlag(d: string): string {
+  return `--delimiter ${d === '\t' ? 'tab' : JSON.stringify(d)}`;
+}
+
+/** The first line of a file (within its first 64 KiB), or '' when it cannot be read. */
+function firstLine(file: string): string {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const bytes = Buffer.alloc(65536);
+      return bytes.subarray(0, fs.readSync(fd, bytes, 0, bytes.length, 0)).toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/)[0];
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
 /**
- * A CSV file of the command, read with its --delimiter. A header that reads as one column holding
- * another likely delimiter (a semicolon or tab file read as commas) is ERR_BLASNET_DATA saying so.
+ * A CSV file of the command, read with its --delimiter. A file read with another delimiter than
+ * its own is ERR_BLASNET_DATA saying which --delimiter to pass: a header that reads as one column
+ * holding another likely delimiter, or a file that fails to parse (a quoted field holding a comma
+ * in a semicolon file: "Invalid Closing Quote") whose header line holds another likely delimiter
+ * more often than the given one.
  */
 function readCsv(file: string, o: { delimiter?: string }): Table {
   const delimiter = o.delimiter ?? ',';
-  const table = readTable(file, { delimiter });
+  const others = [';', '\t', '|', ','].filter((c) => c !== delimiter);
+  let table: Table;
+  try {
+    table = readTable(file, { delimiter });
+  } catch (e) {
+    if ((e as { code?: string }).code !== ErrorCode.DATA) throw e;
+    const header = firstLine(file);
+    const count = (c: string) => header.split(c).length - 1;
+    const other = others.find((c) => count(c) > count(delimiter));
+    if (other === undefined) throw e;
+    throw new BlasnetError(ErrorCode.DATA, `${(e as Error).message}; the header line holds ${JSON.stringify(other)}: ` +
+      `if the fields are separated by ${JSON.stringify(other)}, pass ${delimiterFlag(other)}`, { cause: e });
+  }
   const only = table.columns.length === 1 ? String(table.columns[0]) : null;
-  const other = only === null ? undefined : [';', '\t', '|', ','].find((c) => c !== delimiter && only.includes(c));
+  const other = only === null ? undefined : others.find((c) => only.includes(c));
   if (other !== undefined) {
     throw new BlasnetError(ErrorCode.DATA, `${file}: the header reads as one column, ${JSON.stringify(only)}; ` +
-      `if its fields are separated by ${JSON.stringify(other)}, pass --delimiter ${other === '\t' ? 'tab' : JSON.stringify(other)}`);
+      `if its fields are separated by ${JSON.stringify(other)}, pass ${delimiterFlag(other)}`);
   }
   return table;
 }

@@ -292,6 +292,28 @@ describe('blasnet CLI on CSV tables', function () {
     const p = run('predict', '--model', model, '--csv', semi, '--delimiter', ';');
     assert.equal(p.status, 0, p.stderr);
     assert.equal(p.stdout.trim().split('\n').length, 91);
+    // A file that fails to parse as commas gets the same hint: a quoted comma in a semicolon file,
+    // decimal commas splitting a row into more fields than the header's one.
+    const quoted = path.join(tmp, 'quoted-semi.csv');
+    fs.writeFileSync(quoted, 'x1;x2;colour\n1;"light, warm";red\n2;"cold";blue\n');
+    const decimal = path.join(tmp, 'decimal-semi.csv');
+    fs.writeFileSync(decimal, 'x1;x2;colour\n1,5;2;red\n2;3,5;blue\n');
+    for (const [file, cause] of [[quoted, /Invalid (Opening|Closing) Quote/], [decimal, /data row 1 \(line 2\) has 2 fields but the header has 1/]] as const) {
+      for (const cmd of [['train', '--label', 'colour'], ['evaluate', '--model', model], ['predict', '--model', model]]) {
+        const f = run(cmd[0], '--csv', file, ...cmd.slice(1));
+        assert.equal(f.status, 1, f.stderr);
+        assert.match(f.stderr, cause);
+        assert.match(f.stderr, /; the header line holds ";": if the fields are separated by ";", pass --delimiter ";" \(ERR_BLASNET_DATA\)/);
+      }
+    }
+    const tabbed = path.join(tmp, 'quoted.tsv');
+    fs.writeFileSync(tabbed, 'x1\tx2\tcolour\n1\t"a"b\tred\n');
+    assert.match(run('train', '--csv', tabbed, '--label', 'colour').stderr, /if the fields are separated by "\\t", pass --delimiter tab/);
+    // A comma file that fails for another reason gets no hint.
+    const broken = path.join(tmp, 'broken.csv');
+    fs.writeFileSync(broken, 'x1,x2,colour\n1,2\n');
+    const b = run('train', '--csv', broken, '--label', 'colour');
+    assert.match(b.stderr, /data row 1 \(line 2\) has 2 fields but the header has 3 \(ERR_BLASNET_DATA\)/);
     const bad = run('train', '--csv', semi, '--label', 'colour', '--delimiter', ';;');
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /--delimiter must be one character/);
