@@ -98,6 +98,13 @@ describe('TabularPreprocessor', () => {
     throwsCode(() => p.transform(readTable('size,color,weight\n1,red,heavy\n')), 'ERR_BLASNET_DATA', undefined, '"heavy" is not a number (the column was numeric in training) at data row 1, column "weight"');
     throwsCode(() => p.transform(readTable('size,color\n1,red\n')), 'ERR_BLASNET_DATA', undefined, 'feature column "weight" is missing');
     throwsCode(() => TabularPreprocessor.fit(table, { label: 'nope' }), 'ERR_BLASNET_DATA', undefined, 'label column "nope" does not exist');
+    // A categorical column is a feature: the label column, one left out of options.features and one not in the table each say which.
+    throwsCode(() => TabularPreprocessor.fit(table, { label: 'y', categorical: ['color', 'y'] }), 'ERR_BLASNET_ARG_RANGE', RangeError,
+      'column "y" is the label column and cannot be a categorical feature');
+    throwsCode(() => TabularPreprocessor.fit(table, { label: 'y', features: ['size'], categorical: ['color'] }), 'ERR_BLASNET_ARG_RANGE', RangeError,
+      'categorical column "color" is not one of options.features');
+    throwsCode(() => TabularPreprocessor.fit(table, { label: 'y', categorical: ['colour'] }), 'ERR_BLASNET_DATA', undefined,
+      'categorical column (a feature) "colour" does not exist; the columns are "size", "color", "weight", "y"');
     throwsCode(() => TabularPreprocessor.fit(readTable('a,b,c\n1,2,3\n'), { label: ['b', 'c'], task: 'classification' }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'several label columns are for regression');
     throwsCode(() => TabularPreprocessor.fit(table, { label: 'y', task: 'regression' }), 'ERR_BLASNET_DATA', undefined, 'label "a" at data row 1, column "y" is not a number (the task is regression)');
   });

@@ -156,6 +156,9 @@ describe('blasnet CLI on CSV tables', function () {
     assert.equal(p.status, 0, p.stderr);
     assert.match(p.stderr, /blasnet: warning: .*1 row of column "kind" had categories not seen in training \(first "birch" at data row 1\)/);
     assert.match(p.stdout, /^row,y\n1,(tall|short)\n2,(tall|short)\n$/);
+    const labelled = run('train', '--csv', file, '--label', 'y', '--categorical', 'kind,y');
+    assert.equal(labelled.status, 1);
+    assert.match(labelled.stderr, /column "y" is the label column and cannot be a categorical feature \(ERR_BLASNET_ARG_RANGE\)/);
     const off = run('train', '--csv', file, '--label', 'y', '--no-impute');
     assert.equal(off.status, 1);
     assert.match(off.stderr, /missing value "NA" at data row \d+, column "height" \(imputation is off\).*ERR_BLASNET_DATA/);

@@ -553,7 +553,8 @@ export class TabularPreprocessor {
    * row and column: a missing cell with impute off, a missing label, a non-numeric regression
    * label or an infinite one among numbers (ERR_BLASNET_DATA); an unknown column
    * (ERR_BLASNET_DATA); several label columns for classification, a column named twice in
-   * `label`, `features` or `categorical`, or both a label and a feature (ERR_BLASNET_ARG_RANGE).
+   * `label`, `features` or `categorical`, both a label and a feature, or a categorical column
+   * that is a label or not among options.features (ERR_BLASNET_ARG_RANGE).
    * Process warnings: a column made categories while most of its cells are numbers (a few text
    * cells, thousands separators or decimal commas, which are never read as numbers), code
    * BLASNET_MOSTLY_NUMERIC, naming the first few text cells; a categorical column of more than 20
@@ -603,7 +604,11 @@ export class TabularPreprocessor {
     }
     if (features.length === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: ${view.source}: no feature columns`);
     const categorical = names(o.categorical, 'categorical');
-    for (const c of categorical) if (!features.includes(c)) missingColumn(c, 'categorical column (a feature)');
+    for (const c of categorical) {
+      if (labels.includes(c)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: column ${JSON.stringify(c)} is the label column and cannot be a categorical feature`);
+      if (view.has(c) && !features.includes(c)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: categorical column ${JSON.stringify(c)} is not one of options.features`);
+      if (!features.includes(c)) missingColumn(c, 'categorical column (a feature)');
+    }
 
     const columns: Column[] = features.map((name) => {
       const cells: Cell[] = [];
