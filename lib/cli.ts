@@ -43,7 +43,7 @@ import { diagnosticsLogger } from './recipe/diagnostics';
 import { exportOnnx } from './interop/onnx';
 import { saveSafetensors } from './interop/safetensors';
 import { addRecipeCommands } from './recipe/cli';
-import type { RecipeData, RecipeOptions } from './recipe/cli';
+import type { NetworkFlags, RecipeData, RecipeOptions } from './recipe/cli';
 import { fitDistributed, initDistributed } from './distributed';
 import { MLP_SPACE, search as runSearch, searchTableCsv, spaceFromJSON, startQueueWorker } from './search';
 import type { SearchMetric, SearchStrategy } from './search';
@@ -162,8 +162,9 @@ function loadImages(o: DataOptions, split: 'train' | 'test', shared = false) {
  * The training rows check and lr-find run on, and the task and output count of the model they
  * check. With a saved model that stores table preprocessing, a --csv file goes through it as
  * evaluate's does: columns by name, the model's task, class vocabulary and target scaling (the
- * training rows' statistics, not this file's). Without --model, the file gets the preprocessing
- * train would fit (task detected as train detects it, or --task). Otherwise the IDX images.
+ * training rows' statistics, not this file's). Without --model, a --csv file is prepared as train
+ * prepares it with its default splits (prepareTable: the same preprocessing, task and training
+ * rows, which also size the network buildNetwork makes). Otherwise the IDX images.
  */
 function recipeData(o: RecipeOptions, loaded: LoadedModel | null, what: string): RecipeData {
   if (loaded) {
@@ -182,9 +183,8 @@ function recipeData(o: RecipeOptions, loaded: LoadedModel | null, what: string):
     }
   }
   if (o.csv) {
-    const table = readCsv(o.csv, o);
-    const prep = TabularPreprocessor.fit(table, { label: labelColumns(o.label), task: o.task });
-    return { x: prep.transform(table), y: prep.targets(table), task: prep.task as Task, outputs: prep.outputSize };
+    const d = prepareTable({ ...o, testSplit: TEST_SPLIT, standardize: true, impute: true }, () => undefined, what);
+    return { x: d.x, y: d.y, task: d.task, outputs: d.outputs };
   }
   if (o.task === 'regression') throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: IDX data sets hold classes; --task regression needs --csv`);
   const d = loadImages(o, 'train');
@@ -243,6 +243,12 @@ interface TrainOptions extends DataOptions {
   classWeight: 'balanced' | 'none';
 }
 
+/** What prepareTable reads of train's options (check and lr-find give train's defaults). */
+type TableOptions = Pick<TrainOptions, 'csv' | 'testCsv' | 'label' | 'delimiter' | 'task' | 'categorical' | 'standardize' | 'impute' | 'testSplit' | 'validationSplit' | 'seed'>;
+
+/** train's --test-split default. */
+const TEST_SPLIT = 0.2;
+
 /** Every file a command writes, decided before any work starts. */
 interface OutputPaths {
   model: string;
@@ -285,6 +291,23 @@ function tableDefaults(rows: number, inputs: number): { hidden: number[]; batchS
   return { hidden: rows >= 10000 ? [width, width / 2] : [width], batchSize: pow2(rows / 25, 16, 256) };
 }
 
+/**
+ * The network train builds, which check and lr-find build too: dense hidden layers of
+ * `activation` (--hidden, or the sizes tableDefaults gives a table's training rows, 256,128 for
+ * IDX images), dropout after each when asked, and a softmax head for classes or a linear one for
+ * regression. Not compiled.
+ */
+function buildNetwork(o: NetworkFlags, d: { x: Matrix; outputs: number; task: Task }, table: boolean): { model: Sequential; hidden: number[] } {
+  const hidden = o.hidden ?? (table ? tableDefaults(d.x.rows, d.x.cols).hidden : [256, 128]);
+  const layers = [];
+  for (const h of hidden) {
+    layers.push(dense(h, { activation: o.activation }));
+    if (o.dropout !== undefined && o.dropout > 0) layers.push(dropout(o.dropout));
+  }
+  layers.push(d.task === 'classification' ? dense(d.outputs, { activation: 'softmax' }) : dense(d.outputs));
+  return { model: new Sequential({ inputSize: d.x.cols, seed: o.seed, layers }), hidden };
+}
+
 /** What train hands on to the model-building and reporting steps. */
 interface Prepared {
   x: Matrix;
@@ -306,10 +329,10 @@ interface Prepared {
  * validation set (a seeded stratified --validation-split of the training rows). Both splits keep
  * the row of a class with one row in training (stratifiedSplitKeepingSingletons).
  */
-function prepareTable(o: TrainOptions, say: (s: string) => void): Prepared {
+function prepareTable(o: TableOptions, say: (s: string) => void, what = 'train'): Prepared {
   const csv = o.csv as string;
   const label = labelColumns(o.label);
-  if (label.length === 0) throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: --label must name the label column(s) of the CSV file');
+  if (label.length === 0) throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: --label must name the label column(s) of the CSV file`);
   const fitOptions = {
     label, task: o.task, standardize: o.standardize, impute: o.impute,
     ...(o.categorical ? { categorical: o.categorical } : {}),
@@ -332,7 +355,7 @@ function prepareTable(o: TrainOptions, say: (s: string) => void): Prepared {
       ? stratifiedSplitKeepingSingletons(rows, y, { testFraction: o.testSplit, seed: o.seed })
       : { ...trainTestSplit(rows, null, { testFraction: o.testSplit, seed: o.seed }), singletons: 0 };
     if (parts.test.index.length === 0 || parts.train.index.length === 0) {
-      throw new BlasnetError(ErrorCode.ARG_RANGE, `train: --test-split ${o.testSplit} of ${table.rows.length} rows leaves no test or no training rows; pass --test-csv`);
+      throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: --test-split ${o.testSplit} of ${table.rows.length} rows leaves no test or no training rows; pass --test-csv`);
     }
     trainTable = takeRows(table, parts.train.index);
     testTable = takeRows(table, parts.test.index);
@@ -359,7 +382,7 @@ function prepareTable(o: TrainOptions, say: (s: string) => void): Prepared {
       ? stratifiedSplitKeepingSingletons(x, y, { testFraction: vs, seed: o.seed + 1 })
       : trainTestSplit(x, y, { testFraction: vs, seed: o.seed + 1 });
     if (parts.test.x.rows === 0 || parts.train.x.rows === 0) {
-      throw new BlasnetError(ErrorCode.ARG_RANGE, `train: --validation-split ${vs} of ${x.rows} rows leaves no validation or no training rows`);
+      throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: --validation-split ${vs} of ${x.rows} rows leaves no validation or no training rows`);
     }
     val = { x: parts.test.x, y: parts.test.y as Int32Array | Matrix };
     x = parts.train.x;
@@ -545,20 +568,13 @@ async function train(o: TrainOptions): Promise<void> {
   if (d.task === 'classification' && o.loss) throw new BlasnetError(ErrorCode.ARG_RANGE, `train: --loss ${o.loss} is a regression loss; classification trains with cross-entropy`);
   if (d.task === 'regression' && o.classWeight === 'balanced') throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: --class-weight balanced weights classes; this is a regression task');
   const sized = tableDefaults(d.x.rows, d.x.cols);
-  const hidden = o.hidden ?? (table ? sized.hidden : [256, 128]);
+  const { model, hidden } = buildNetwork(o, d, table);
   const batchSize = o.batchSize ?? (table ? sized.batchSize : 128);
   const epochs = o.epochs ?? (table ? 500 : 15);
   const patience = o.patience ?? (table ? 20 : 0);
   const scheduleName = o.schedule ?? (table ? 'none' : 'cosine');
   const validationSplit = table ? 0 : o.validationSplit ?? 0.1;
-  const layers = [];
-  for (const h of hidden) {
-    layers.push(dense(h, { activation: o.activation }));
-    if (o.dropout > 0) layers.push(dropout(o.dropout));
-  }
   const classification = d.task === 'classification';
-  layers.push(classification ? dense(d.outputs, { activation: 'softmax' }) : dense(d.outputs));
-  const model = new Sequential({ inputSize: d.x.cols, seed: o.seed, layers });
   const optimizer = { name: o.optimizer, lr: o.lr, ...(o.weightDecay ? { weightDecay: o.weightDecay } : {}) } as OptimizerSpec;
   const loss = classification ? 'crossEntropy' : o.loss ?? 'mse';
   model.compile({ loss, optimizer, metrics: [classification ? 'accuracy' : 'mae'] });
@@ -1058,7 +1074,7 @@ export function program(): Command {
     .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers (columns holding text always are)', names)
     .option('--no-standardize', 'keep numeric columns unscaled (default: standardised on the training rows)')
     .option('--no-impute', 'fail on missing cells (default: training median / most frequent value plus an indicator column)')
-    .option('--test-split <f>', 'without --test-csv: the share of --csv held out for testing (seeded, stratified for classes; a class of one row stays in training)', fraction('--test-split'), 0.2);
+    .option('--test-split <f>', 'without --test-csv: the share of --csv held out for testing (seeded, stratified for classes; a class of one row stays in training)', fraction('--test-split'), TEST_SPLIT);
   backendOptions(t)
     .option('--hidden <sizes>', 'hidden layer sizes (default: 256,128 on IDX; scaled to the table on CSV)', sizes)
     .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'leakyRelu', 'elu', 'selu', 'gelu', 'silu', 'tanh', 'sigmoid']).default('relu'))
@@ -1131,7 +1147,7 @@ export function program(): Command {
     .option('--quiet', 'no line per job')
     .action(workerCommand);
   p.command('info').description('backend, BLAS library and threads, versions').action(info);
-  addRecipeCommands(p, { loadData: recipeData, setupBackend, dataOptions, backendOptions });
+  addRecipeCommands(p, { loadData: recipeData, buildNetwork: (o, d, table) => buildNetwork(o, d, table).model, setupBackend, dataOptions, backendOptions });
   return p;
 }
 

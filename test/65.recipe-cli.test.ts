@@ -95,6 +95,25 @@ describe('blasnet check and lr-find', () => {
     assert.match(bad.stderr, /--steps must be an integer >= 5/);
   });
 
+  it("without --hidden, check and lr-find build train's network for the table, on train's training rows", function () {
+    this.timeout(60000);
+    const prices = path.join(tmp, 'sized-prices.csv');
+    writePrices(prices, 6);
+    for (const [file, label] of [[train, 'label'], [prices, 'price']]) {
+      // The same network (sizes, head, seed) on the same rows: train's first check line is check's.
+      const t = run('train', '--csv', file, '--label', label, '--epochs', '1', '--out', 'sized.blasnet', '--history', 'sized.h.csv', '--curves', 'sized.c');
+      assert.equal(t.status, 0, t.stderr);
+      const trained = /checks: (initial loss [\d.]+ on \d+ rows; expected [^\n]*)/.exec(t.stdout);
+      assert.ok(trained, t.stdout);
+      assert.match(t.stdout, /\n0 +dense\(32, relu\) /);
+      const c = run('check', '--csv', file, '--label', label, '--no-gradient', '--no-overfit');
+      assert.equal(c.status, 0, c.stderr);
+      assert.equal(c.stdout.split('\n')[0], trained[1]);
+      const f = run('lr-find', '--csv', file, '--label', label, '--steps', '10', '--plot', 'sized-lr');
+      assert.equal(f.status, 0, f.stderr);
+    }
+  });
+
   it('train runs the cheap checks first unless --no-checks', function () {
     this.timeout(60000);
     const args = ['train', '--csv', train, '--test-csv', test, '--hidden', '8', '--epochs', '1', '--out', 'm.blasnet', '--history', 'h.csv', '--curves', 'c'];

@@ -1,7 +1,8 @@
 /**
  * The recipe's commands for the blasnet command line: `check` (checkModel) and `lr-find`
- * (lrFinder with its plot). They build the model `train` would build from the same flags, or
- * load one with --model, whose stored table preprocessing then reads --csv.
+ * (lrFinder with its plot). They build the network `train` would build from the same flags and
+ * data (its buildNetwork: on a table, sized by the rows train would train on), or load one with
+ * --model, whose stored table preprocessing then reads --csv.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as path from 'path';
@@ -9,9 +10,8 @@ import { loadModel } from '../io/model-file';
 import { checkOutputPaths, commandInputs } from '../io/paths';
 import type { LoadedModel } from '../io/model-file';
 import type { Task } from '../data/tabular';
-import { dense } from '../layers';
 import type { DenseActivation } from '../layers';
-import { Sequential } from '../model/sequential';
+import type { Sequential } from '../model/sequential';
 import { OPTIMIZER_NAMES } from '../optim';
 import type { OptimizerSpec } from '../optim';
 import type { Matrix } from '../tensor';
@@ -27,6 +27,17 @@ export interface RecipeOptions {
   label?: string;
   delimiter?: string;
   task: 'auto' | Task;
+  seed: number;
+}
+
+/** The flags that shape the network train builds (train's --hidden, --activation, --dropout, --seed). */
+export interface NetworkFlags {
+  /** Hidden layer sizes; default: scaled to a table's training rows, 256,128 for IDX images. */
+  hidden?: number[];
+  activation: DenseActivation;
+  /** Dropout after each hidden layer; default none. */
+  dropout?: number;
+  seed: number;
 }
 
 /** The rows to check a model on, and the task and output count that model needs. */
@@ -41,17 +52,16 @@ export interface RecipeData {
 export interface CliParts {
   /** The rows for `what` (check or lr-find); `loaded` is the --model file, whose preprocessing reads a table. */
   loadData(o: RecipeOptions, loaded: LoadedModel | null, what: string): RecipeData;
+  /** The network train builds for `data` (`table`: read from --csv), not compiled. */
+  buildNetwork(o: NetworkFlags, data: RecipeData, table: boolean): Sequential;
   setupBackend(o: { backend?: string; threads?: number }): void;
   dataOptions(cmd: Command): Command;
   backendOptions(cmd: Command): Command;
 }
 
-interface ModelFlags extends RecipeOptions {
-  hidden: number[];
-  activation: DenseActivation;
+interface ModelFlags extends RecipeOptions, NetworkFlags {
   optimizer: string;
   lr: number;
-  seed: number;
   backend?: string;
   threads?: number;
 }
@@ -78,14 +88,14 @@ function modelOptions(cmd: Command): Command {
     .option('--label <columns>', "the label column of the CSV file (default label; with --model, the model's, checked against it)")
     .addOption(new Option('--task <task>', 'what the label is, as train decides it; with --model, the model\'s').choices(['auto', 'classification', 'regression']).default('auto'))
     .option('--model <file>', "a saved model instead of one built from the flags below; its stored preprocessing reads --csv (columns by name, its task and scaling)")
-    .option('--hidden <sizes>', 'hidden layer sizes', sizes, [256, 128])
+    .option('--hidden <sizes>', 'hidden layer sizes (default: as train, 256,128 on IDX; scaled to the table on CSV)', sizes)
     .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'leakyRelu', 'elu', 'selu', 'gelu', 'silu', 'tanh', 'sigmoid']).default('relu'))
     .addOption(new Option('--optimizer <name>', 'optimiser').choices([...OPTIMIZER_NAMES]).default('adam'))
     .option('--lr <rate>', 'learning rate', positive('--lr'), 1e-3)
     .option('--seed <n>', 'seed of the weights and samples', int('--seed', 0), 1);
 }
 
-function buildModel(o: ModelFlags, data: RecipeData, loaded: LoadedModel | null): Sequential {
+function buildModel(o: ModelFlags, data: RecipeData, loaded: LoadedModel | null, parts: CliParts): Sequential {
   const optimizer = { name: o.optimizer, lr: o.lr } as OptimizerSpec;
   const classification = data.task === 'classification';
   if (loaded) {
@@ -95,8 +105,7 @@ function buildModel(o: ModelFlags, data: RecipeData, loaded: LoadedModel | null)
     model.compile({ loss: model.lossSpec?.spec ?? (classification ? 'crossEntropy' : saved), optimizer });
     return model;
   }
-  const layers = o.hidden.map((h) => dense(h, { activation: o.activation }));
-  const model = new Sequential({ inputSize: data.x.cols, seed: o.seed, layers: [...layers, dense(data.outputs)] });
+  const model = parts.buildNetwork(o, data, Boolean(o.csv));
   model.compile({ loss: classification ? 'crossEntropy' : 'mse', optimizer });
   return model;
 }
@@ -111,7 +120,7 @@ export function addRecipeCommands(p: Command, parts: CliParts): void {
       parts.setupBackend(o);
       const loaded = o.model ? loadModel(o.model) : null;
       const data = parts.loadData(o, loaded, 'check');
-      const model = buildModel(o, data, loaded);
+      const model = buildModel(o, data, loaded, parts);
       const r = checkModel(model, data.x, data.y, {
         seed: o.seed, ...(o.gradient ? {} : { gradient: false as const }), ...(o.overfit ? {} : { overfit: false as const }),
       });
@@ -133,7 +142,7 @@ export function addRecipeCommands(p: Command, parts: CliParts): void {
       parts.setupBackend(o);
       const loaded = o.model ? loadModel(o.model) : null;
       const data = parts.loadData(o, loaded, 'lr-find');
-      const model = buildModel(o, data, loaded);
+      const model = buildModel(o, data, loaded, parts);
       const r = lrFinder(model, data.x, data.y, { start: o.start, end: o.end, steps: o.steps, batchSize: o.batchSize, seed: o.seed });
       const files = await writeLrFinderPlot(r, o.plot);
       process.stdout.write(`${o.optimizer}: ${r.steps} steps from lr ${o.start} to ${r.lrs[r.steps - 1].toPrecision(3)}${r.diverged ? ' (stopped: the loss diverged)' : ''}\n`);
