@@ -162,14 +162,20 @@ forEachBackend('Monte Carlo dropout over logits', (b) => {
     assert.ok(worst < tol, `${what}: largest difference ${worst}`);
   }
 
+  /** mcPredict's mean and variance against the reference passes turned into probabilities by toProbs. */
+  function matchesReference(m: Sequential, samples: number, seed: number, toProbs: (z: Float64Array) => Float64Array) {
+    const p = mcPredict(m, x, { samples, seed });
+    const ref = reference(m, samples, seed, toProbs);
+    close(p.mean.data, ref.mean, 1e-6, 'mean of the probabilities');
+    close(p.std.data.map((v) => v * v), ref.variance, 1e-5, 'variance of the probabilities');
+    return { p, ref };
+  }
+
   it('a crossEntropy model ending in logits: the mean and spread of each pass\'s softmax, not softmax of the mean logits', () => {
     const m = new Sequential({ inputSize: 4, seed: 3, backend: b, layers: [dense(16, { activation: 'relu' }), dropout(0.5), dense(3)] })
       .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9 } });
     m.fit(x, y, { epochs: 5, batchSize: 20 });
-    const p = mcPredict(m, x, { samples: 25, seed: 11 });
-    const ref = reference(m, 25, 11, softmax);
-    close(p.mean.data, ref.mean, 1e-6, 'mean of the probabilities');
-    close(p.std.data.map((v) => v * v), ref.variance, 1e-5, 'variance of the probabilities');
+    const { p, ref } = matchesReference(m, 25, 11, softmax);
     for (let r = 0; r < rows; r++) assert.ok(Math.abs(p.mean.row(r).reduce((a, v) => a + v, 0) - 1) < 1e-5, `row ${r} sums to 1`);
     // Averaging logits first gives another, sharper distribution.
     let apart = 0;
@@ -186,10 +192,7 @@ forEachBackend('Monte Carlo dropout over logits', (b) => {
     const m = new Sequential({ inputSize: 4, seed: 5, backend: b, layers: [dense(16, { activation: 'relu' }), dropout(0.5), dense(1)] })
       .compile({ loss: 'binaryCrossEntropy', optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9 } });
     m.fit(x, t, { epochs: 5, batchSize: 20 });
-    const p = mcPredict(m, x, { samples: 25, seed: 2 });
-    const ref = reference(m, 25, 2, sigmoid);
-    close(p.mean.data, ref.mean, 1e-6, 'mean of the probabilities');
-    close(p.std.data.map((v) => v * v), ref.variance, 1e-5, 'variance of the probabilities');
+    const { p } = matchesReference(m, 25, 2, sigmoid);
     assert.ok(p.mean.data.every((v) => v >= 0 && v <= 1));
   });
 
