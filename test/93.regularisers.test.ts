@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { dense, gaussianNoise, getBackend, jsBackend, loadModel, Matrix, nativeAvailable, Rng, saveModel, Sequential } from '../lib';
+import { dense, earlyStopping, gaussianNoise, getBackend, jsBackend, loadModel, Matrix, nativeAvailable, Rng, saveModel, Sequential } from '../lib';
 import type { Backend, Dense } from '../lib';
 import { blobs, forEachBackend, throwsCode } from './helpers';
 
@@ -184,5 +184,49 @@ forEachBackend("halfMse and reduction 'sum'", (b) => {
     assert.deepEqual(loadModel(file, { backend: b }).model.config().loss, { name: 'halfMse', param: 0, reduction: 'sum' });
     throwsCode(() => net({ name: 'mse', reduction: 'max' }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'reduction');
     throwsCode(() => net('halfMSE'), 'ERR_BLASNET_UNKNOWN_NAME', RangeError, 'halfMse');
+  });
+});
+
+forEachBackend('layer penalties in every reported loss', (b) => {
+  const { x, y } = blobs(50, 21);
+  const net = (loss: unknown = 'crossEntropy') => new Sequential({
+    inputSize: 4, seed: 6, backend: b,
+    layers: [dense(6, { activation: 'tanh', l1: 0.05, l2: 0.5 }), dense(3, { activation: 'softmax', l2: 0.3 })],
+  }).compile({ loss: loss as never, optimizer: { name: 'sgd', lr: 0 } });
+  const close = (a: number, c: number, what: string) => assert.ok(Math.abs(a - c) <= 1e-6 * Math.abs(c), `${what}: ${a} vs ${c}`);
+
+  it('with lr 0, loss, valLoss and evaluate().loss agree on the same rows (batch sizes that do not divide them)', async () => {
+    const m = net();
+    const penalty = m.penaltyValue();
+    assert.ok(penalty > 0.1, `the case has a penalty: ${penalty}`);
+    const data = m.lossValue(x, y);
+    const h = m.fit(x, y, { epochs: 2, batchSize: 7, validationData: { x, y } });
+    for (const e of h.epochs) {
+      close(e.loss, data + penalty, 'loss');
+      close(e.valLoss as number, e.loss, 'valLoss');
+    }
+    for (const batchSize of [9, 50, 256]) close(m.evaluate(x, y, { batchSize }).loss, h.epochs[0].loss, `evaluate, batchSize ${batchSize}`);
+    const a = net();
+    const ha = await a.fitAsync(x, y, { epochs: 1, batchSize: 7, validationData: { x, y } });
+    close(ha.epochs[0].valLoss as number, ha.epochs[0].loss, 'fitAsync valLoss');
+    close(ha.epochs[0].valLoss as number, h.epochs[0].valLoss as number, 'fitAsync against fit');
+  });
+
+  it('validationSplit and the monitors read the penalised valLoss', () => {
+    const m = net();
+    const seen: number[] = [];
+    const h = m.fit(x, y, {
+      epochs: 1, batchSize: 7, validationSplit: 0.2,
+      callbacks: [earlyStopping({ monitor: 'valLoss', patience: 3 }), { onEpochEnd: (logs) => { seen.push(logs.valLoss as number); } }],
+    });
+    const held = x.subarray(40 * 4), heldY = y.subarray(40);
+    close(h.epochs[0].valLoss as number, m.lossValue(held, heldY) + m.penaltyValue(), 'validationSplit valLoss');
+    assert.equal(seen[0], h.epochs[0].valLoss);
+  });
+
+  it("reduction 'sum': evaluate adds the penalty once to the sum over the set", () => {
+    const m = net({ name: 'crossEntropy', reduction: 'sum' });
+    const expected = m.lossValue(x, y) + m.penaltyValue();
+    for (const batchSize of [9, 50]) close(m.evaluate(x, y, { batchSize }).loss, expected, `batchSize ${batchSize}`);
   });
 });

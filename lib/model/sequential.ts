@@ -418,7 +418,8 @@ export class Sequential {
 
   /**
    * The loss of a batch without gradients: inference mode unless `training` (then dropout and
-   * batch statistics apply, and BatchNorm's running estimates move). Penalties are not included.
+   * batch statistics apply, and BatchNorm's running estimates move). Penalties are not included
+   * (penaltyValue gives them; evaluate's loss and fit's valLoss add them once).
    * `weight` as lossAndGradient's.
    */
   lossValue(x: Input, target: Target, options: { loss?: LossSpec; training?: boolean; weight?: Float32Array | null } = {}): number {
@@ -775,8 +776,8 @@ export class Sequential {
   }
 
   /**
-   * Loss and metrics on (x, y) in inference mode: { loss, accuracy, ... }. Metrics default to
-   * those given to compile. sampleWeight and classWeight, or a Dataset's own sampleWeight, weight
+   * Loss and metrics on (x, y) in inference mode: { loss, accuracy, ... }; the loss includes the
+   * layers' L1/L2 penalties, once (README, Semantics). Metrics default to those given to compile. sampleWeight and classWeight, or a Dataset's own sampleWeight, weight
    * the loss as in fit (metrics stay unweighted); fit's validation loss on that Dataset as
    * validationData is the same number.
    */

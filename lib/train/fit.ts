@@ -435,6 +435,9 @@ function targetWidth(p: Prepared): number {
 /**
  * Loss and metrics of a model on a dataset, in inference mode, `batchSize` rows at a time. With
  * row weights (data.w) the loss is sum_i w_i l_i / n, as in training; metrics are unweighted.
+ * The loss includes the layers' L1/L2 penalties, added once (as Keras's evaluate adds its
+ * regularisation losses): with reduction 'mean' it is the training loss's formula, mean data
+ * loss plus penalty, so with the same weights evaluate, valLoss and an epoch's loss agree.
  */
 export function evaluateModel(model: Sequential, data: Prepared, metricSpecs: readonly MetricSpec[], batchSize: number): Record<string, number> {
   const it = evaluationBatches(model, data, batchSize);
@@ -458,9 +461,10 @@ function evaluationBatches(model: Sequential, data: Prepared, batchSize: number)
 
 /**
  * evaluateModel over batches and metrics made beforehand: fit's validation reuses one iterator
- * (its buffers) and one set of metrics every epoch.
+ * (its buffers) and one set of metrics every epoch. The penalty is added unless `penalty` is false
+ * (a data-parallel replica scores a share of the rows; fit adds it once after the reduction).
  */
-function evaluateBatches(model: Sequential, it: BatchIterator, metrics: readonly Metric[]): Record<string, number> {
+function evaluateBatches(model: Sequential, it: BatchIterator, metrics: readonly Metric[], penalty = true): Record<string, number> {
   for (const m of metrics) m.reset();
   const step: { weight: Float32Array | null } = { weight: null };
   let lossSum = 0;
@@ -473,7 +477,9 @@ function evaluateBatches(model: Sequential, it: BatchIterator, metrics: readonly
     const out = model.lastOutput();
     for (const m of metrics) m.update(out.data, b.rows, model.outputSize, b.y as Int32Array | Float32Array);
   }
-  const result: Record<string, number> = { loss: sum ? lossSum : lossSum / it.x.rows };
+  // The penalty depends on the weights alone: once per evaluation, not once per batch.
+  const data = sum ? lossSum : lossSum / it.x.rows;
+  const result: Record<string, number> = { loss: penalty ? data + model.penaltyValue() : data };
   for (const m of metrics) result[m.name] = m.value();
   return result;
 }
@@ -1025,7 +1031,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
       for (const m of metrics) logs[m.name] = m.value();
       parallel?.epochEnd();
       if (val) {
-        const v = evaluateBatches(model, valBatches as BatchIterator, valMetrics);
+        const v = evaluateBatches(model, valBatches as BatchIterator, valMetrics, !parallel);
         for (const [k, value] of Object.entries(v)) logs[`val${k[0].toUpperCase()}${k.slice(1)}`] = value;
         model.train();
       }
@@ -1033,6 +1039,8 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
       logs.seconds = seconds;
       logs.samplesPerSecond = rowsSeen / seconds;
       parallel?.reduceLogs(logs);
+      // The replicas' weights are the same: the penalty joins the reduced valLoss once.
+      if (parallel && val) logs.valLoss += model.penaltyValue();
       history.epochs.push(logs as EpochLogs);
       // The schedule moves to the next epoch before the callbacks, so that a checkpoint taken
       // there holds the optimiser and schedule exactly as the next epoch starts.
