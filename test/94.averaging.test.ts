@@ -6,7 +6,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, dense, dropout, Ensemble, Matrix, mcPredict, predictProba, Rng, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
+import { batchNorm, dense, dropout, earlyStopping, Ensemble, Matrix, mcPredict, predictProba, Rng, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
 import type { Backend } from '../lib';
 import { blobs, forEachBackend, rejectsCode, throwsCode } from './helpers';
 
@@ -63,6 +63,22 @@ forEachBackend('weight averaging', (b) => {
     throwsCode(() => model(b).fit(x, y, { ema: { decay: 1 } }), 'ERR_BLASNET_ARG_RANGE');
     throwsCode(() => model(b).fit(x, y, { swa: { startEpoch: -1 } }), 'ERR_BLASNET_ARG_RANGE');
     throwsCode(() => model(b).fit(x, y, { ema: { decay: 0.9 }, swa: { startEpoch: 0 } }), 'ERR_BLASNET_ARG_RANGE');
+  });
+
+  it("earlyStopping's restoreBestWeights with ema or swa is refused before any step, in fit and fitAsync", async () => {
+    for (const averaging of [{ ema: { decay: 0.9 } }, { swa: { startEpoch: 1 } }]) {
+      const m = model(b);
+      const before = m.params.slice();
+      let began = 0;
+      const callbacks = () => [{ onTrainBegin: () => { began++; } }, earlyStopping({ monitor: 'loss', patience: 2, restoreBestWeights: true })];
+      throwsCode(() => m.fit(x, y, { epochs: 3, batchSize: 30, ...averaging, callbacks: callbacks() }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'restoreBestWeights');
+      await rejectsCode(() => m.fitAsync(x, y, { epochs: 3, batchSize: 30, ...averaging, callbacks: callbacks() }), 'ERR_BLASNET_ARG_RANGE', 'restoreBestWeights');
+      assert.equal(began, 0);
+      assert.deepEqual(m.params, before);
+      // Without restoreBestWeights the two go together.
+      const h = m.fit(x, y, { epochs: 2, batchSize: 30, ...averaging, callbacks: [earlyStopping({ monitor: 'loss', patience: 2 })] });
+      assert.equal(h.averaged, 'ema' in averaging ? 'ema' : 'swa');
+    }
   });
 
   it('ema and swa take only their own keys, in fit and fitAsync; fitAsync averages as fit does', async () => {

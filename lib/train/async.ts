@@ -184,7 +184,7 @@ function hasHook(callbacks: readonly Callback[], hook: keyof Callback): boolean 
 }
 
 /** Runs one hook of every callback in order, awaiting those that return a Promise. */
-async function runHook<K extends Exclude<keyof Callback, 'rootOnly'>>(callbacks: readonly Callback[], hook: K, ...args: Parameters<NonNullable<Callback[K]>>): Promise<void> {
+async function runHook<K extends Exclude<keyof Callback, 'rootOnly' | 'restoresWeights'>>(callbacks: readonly Callback[], hook: K, ...args: Parameters<NonNullable<Callback[K]>>): Promise<void> {
   for (const c of callbacks) {
     const f = c[hook] as ((...a: unknown[]) => unknown) | undefined;
     if (f) await f.apply(c, args);

@@ -65,6 +65,11 @@ export interface Callback {
    * terminal and decides nothing (the built-in checkpoint, CSV log and progress bar set it).
    */
   readonly rootOnly?: boolean;
+  /**
+   * It puts weights of its own back when training ends (earlyStopping with restoreBestWeights):
+   * fit and fitAsync refuse it together with ema or swa, whose averaged weights it would replace.
+   */
+  readonly restoresWeights?: boolean;
 }
 
 type Mode = 'min' | 'max' | 'auto';
@@ -119,7 +124,9 @@ function monitored(logs: EpochLogs, monitor: string, who: string): number {
  * With restoreBestWeights, the weights (and running statistics) of the best epoch are put back
  * when training ends for any reason: an early stop, the last epoch, or another callback's stop;
  * so the model fit returns is always the best one seen. (tf.keras 2.x restored only on an early
- * stop, leaving the last epoch's weights when patience never ran out.) Defaults: monitor
+ * stop, leaving the last epoch's weights when patience never ran out.) fit and fitAsync refuse
+ * restoreBestWeights together with ema or swa (ERR_BLASNET_ARG_RANGE, before any step): the
+ * best epoch's raw weights would replace the averaged ones. Defaults: monitor
  * 'valLoss', patience 0, minDelta 0, mode 'auto' (max for accuracies, else min). As Keras'
  * EarlyStopping.
  */
@@ -138,6 +145,7 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
   let bestWeights: Float32Array | null = null;
   let bestBuffers: Float32Array[] = [];
   return {
+    restoresWeights: restoreBestWeights,
     onTrainBegin() {
       best = mode === 'min' ? Infinity : -Infinity;
       wait = 0;

@@ -147,13 +147,16 @@ export interface FitOptions {
   /**
    * Exponential moving average of the weights, updated after every step (torch's
    * get_ema_multi_avg_fn); at the end of training the model takes the averaged weights (and, with
-   * BatchNorm, statistics recomputed for them by updateBatchNorm over the training rows).
+   * BatchNorm, statistics recomputed for them by updateBatchNorm over the training rows). Not
+   * with earlyStopping's restoreBestWeights, which would put raw weights back over the average
+   * (ERR_BLASNET_ARG_RANGE before any step).
    */
   ema?: EmaOptions;
   /**
    * Stochastic weight averaging: the mean of the weights at every epoch end from startEpoch on,
    * optionally at a constant lr from then; the model takes it at the end of training, with
    * BatchNorm statistics recomputed (torch.optim.swa_utils AveragedModel + SWALR + update_bn).
+   * Not with earlyStopping's restoreBestWeights, as ema.
    */
   swa?: SwaOptions;
   /**
@@ -615,6 +618,11 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   }
   const ema = checkEma(where, options.ema), swa = checkSwa(where, options.swa);
   if (ema && swa) throw rangeError(ErrorCode.ARG_RANGE, `${where}: give ema or swa, not both`);
+  const callbacks = withVerbose(where, checkCallbacks(where, options.callbacks), options.verbose);
+  if ((ema || swa) && callbacks.some((cb) => cb.restoresWeights)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: earlyStopping's restoreBestWeights would put the best epoch's own weights back ` +
+      `when training ends, over the ${ema ? 'ema' : 'swa'} averaged weights the model ends with; drop restoreBestWeights or ${ema ? 'ema' : 'swa'}`);
+  }
   const threads = options.threads === undefined || options.threads === null ? 0 : positiveInt(where, 'threads', options.threads);
   if (threads > 1024) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected at most 1024 for threads but received ${threads}`);
   const dropLast = options.dropLast ?? false;
@@ -624,7 +632,7 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   }
   return {
     epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs: t ?? Infinity, minDelta: d ?? null, ema, swa,
-    callbacks: withVerbose(where, checkCallbacks(where, options.callbacks), options.verbose), threads, dropLast,
+    callbacks, threads, dropLast,
   };
 }
 
