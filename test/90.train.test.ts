@@ -73,6 +73,41 @@ describe('metrics', () => {
     assert.equal(bin.value(), ok / 9);
     assert.ok(Number.isNaN(createMetric('mse').value()));
   });
+  it('mse and mae score class labels as their one-hot rows (the 0/1 class with one output)', () => {
+    const labels = new Int32Array([1, 0, 2]);
+    const oneHot = new Float32Array([0, 1, 0, 1, 0, 0, 0, 0, 1]);
+    for (const name of ['mse', 'mae'] as const) {
+      const a = createMetric(name), h = createMetric(name);
+      a.update(pred, 3, 3, labels);
+      h.update(pred, 3, 3, oneHot);
+      assert.ok(Number.isFinite(a.value()), name);
+      assert.equal(a.value(), h.value(), name);
+    }
+    const p = new Float32Array([0.9, 0.2, 0.6]);
+    const one = createMetric('mse'), oneF = createMetric('mse');
+    one.update(p, 3, 1, new Int32Array([1, 0, 0]));
+    oneF.update(p, 3, 1, new Float32Array([1, 0, 0]));
+    assert.equal(one.value(), oneF.value());
+    throwsCode(() => createMetric('mae').update(pred, 3, 3, new Int32Array([1, 3, 0])), 'ERR_BLASNET_LABEL', RangeError);
+  });
+  it('mse and mae compare the mean columns with half-width targets (gaussianNll)', () => {
+    // Rows [mean0, mean1 | var0, var1] against targets [rows, 2].
+    const p = new Float32Array([1, 2, 9, 9, 3, 4, 9, 9]);
+    const t = new Float32Array([1.5, 2, 2, 5]);
+    const mse = createMetric('mse'), mae = createMetric('mae');
+    mse.update(p, 2, 4, t);
+    mae.update(p, 2, 4, t);
+    assert.ok(Math.abs(mse.value() - (0.25 + 0 + 1 + 1) / 4) < 1e-12);
+    assert.ok(Math.abs(mae.value() - (0.5 + 0 + 1 + 1) / 4) < 1e-12);
+  });
+  it('metrics refuse targets narrower than they read with ERR_BLASNET_SHAPE', () => {
+    const narrow = new Float32Array(4);
+    throwsCode(() => createMetric('mse').update(pred, 3, 3, narrow), 'ERR_BLASNET_SHAPE', RangeError);
+    throwsCode(() => createMetric('mae').update(pred, 3, 3, narrow), 'ERR_BLASNET_SHAPE', RangeError);
+    throwsCode(() => createMetric('binaryAccuracy').update(pred, 3, 3, narrow), 'ERR_BLASNET_SHAPE', RangeError);
+    throwsCode(() => createMetric({ name: 'topKAccuracy', k: 2 }).update(pred, 3, 3, narrow), 'ERR_BLASNET_SHAPE', RangeError);
+    throwsCode(() => createMetric({ name: 'topKAccuracy', k: 2 }).update(pred, 3, 3, new Int32Array([0, 3, 1])), 'ERR_BLASNET_LABEL', RangeError);
+  });
   it("'accuracy' on one output is binary accuracy: class 1 above 0.5, as predictClasses (Keras)", () => {
     const acc = createMetric('accuracy');
     const p = new Float32Array([0.9, 0.2, 0.6, 0.4, 0.5]);
@@ -125,6 +160,24 @@ forEachBackend('fit and evaluate', (b) => {
     assert.ok(ev.accuracy > 0.9, `accuracy ${ev.accuracy}`);
     assert.ok(Math.abs(ev.loss - h.epochs[7].valLoss) < 1e-9, 'validation logs are evaluate() of the same data');
     assert.equal(m.training, false, 'fit leaves the model in inference mode');
+  });
+
+  it("'mse' and 'mae' are finite for class labels and for gaussianNll's half-width targets", () => {
+    const m = new Sequential({ inputSize: 4, seed: 1, backend: b, layers: [dense(8, { activation: 'relu' }), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: 'adam', metrics: ['mse', 'mae'] });
+    const ev = m.evaluate(test.x, test.y);
+    assert.ok(Number.isFinite(ev.mse) && Number.isFinite(ev.mae), JSON.stringify(ev));
+    const x = train.x, rows = 300, y = new Float32Array(rows);
+    for (let r = 0; r < rows; r++) y[r] = x[r * 4];
+    const g = new Sequential({ inputSize: 4, seed: 1, backend: b, layers: [dense(8, { activation: 'relu' }), dense(2, { activation: 'softplus' })] })
+      .compile({ loss: 'gaussianNll', optimizer: 'adam', metrics: ['mse', 'mae'] });
+    const h = g.fit(x, y, { epochs: 2, batchSize: 64 });
+    for (const e of h.epochs) assert.ok(Number.isFinite(e.mse) && Number.isFinite(e.mae), JSON.stringify(e));
+    const gev = g.evaluate(x, y);
+    const out = g.predict(x);
+    let se = 0;
+    for (let r = 0; r < rows; r++) se += (out.data[r * 2] - y[r]) ** 2;
+    assert.ok(Math.abs(gev.mse - se / rows) < 1e-6 * Math.max(1, gev.mse), `${gev.mse} vs ${se / rows}`);
   });
 
   it('is reproducible: the same seed gives the same weights; another seed does not', () => {

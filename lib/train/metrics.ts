@@ -47,6 +47,26 @@ function countEqual(a: Int32Array, b: Int32Array, n: number): number {
   return hits;
 }
 
+/** Label r of `labels`, in [0, cols) (ERR_BLASNET_LABEL otherwise, as the losses say). */
+function labelAt(name: string, labels: Int32Array, r: number, cols: number): number {
+  const y = labels[r];
+  if (!(y >= 0 && y < cols)) throw rangeError(ErrorCode.LABEL, `metrics: ${name}: target[${r}] = ${y} is outside [0, ${cols})`);
+  return y;
+}
+
+/**
+ * The width of float targets for `rows` rows of `cols` predictions: `cols`, or `cols / 2` for a
+ * loss's half-width targets (gaussianNll's [rows, d] against [mean | variance] rows) when `half`
+ * allows it; ERR_BLASNET_SHAPE for anything narrower, so a metric never reads past the targets.
+ */
+function targetWidth(name: string, target: Float32Array, rows: number, cols: number, half: boolean): number {
+  const n = typedLength(target);
+  if (n >= rows * cols) return cols;
+  if (half && cols % 2 === 0 && n >= rows * (cols / 2)) return cols / 2;
+  throw rangeError(ErrorCode.SHAPE, `metrics: ${name}: Expected ${rows * cols} target values (${rows} rows of ${cols})` +
+    `${half && cols % 2 === 0 ? ` or ${rows * (cols / 2)} (half-width, as gaussianNll's)` : ''} but received ${show(n)}`);
+}
+
 /**
  * The class of row r of the targets: the label, or the argmax of a one-hot / distribution row.
  * `labels` is isLabels(t), decided once per batch (the type test is a getter call, costly per row
@@ -142,7 +162,11 @@ class Accuracy extends Mean {
   }
 }
 
-/** Fraction of rows whose target class is among the k largest predictions. */
+/**
+ * Fraction of rows whose target class (the label, or the largest target) is among the k largest
+ * predictions. Labels outside [0, cols) are ERR_BLASNET_LABEL, float targets narrower than the
+ * predictions ERR_BLASNET_SHAPE.
+ */
 class TopKAccuracy extends Mean {
   readonly name: string;
   readonly higherIsBetter = true;
@@ -152,9 +176,10 @@ class TopKAccuracy extends Mean {
   }
   update(pred: Float32Array, rows: number, cols: number, target: Float32Array | Int32Array): void {
     const labels = isLabels(target);
+    if (!labels) targetWidth(this.name, target as Float32Array, rows, cols, false);
     for (let r = 0; r < rows; r++) {
       const off = r * cols;
-      const y = targetClass(target, labels, r, cols);
+      const y = labels ? labelAt(this.name, target as Int32Array, r, cols) : argmaxRow(target as Float32Array, off, cols);
       const v = pred[off + y];
       // The target is in the top k when fewer than k classes score strictly higher.
       let higher = 0;
@@ -165,25 +190,53 @@ class TopKAccuracy extends Mean {
   }
 }
 
-/** Mean squared error over every element. */
-class MeanSquaredError extends Mean {
-  readonly name = 'mse';
-  readonly higherIsBetter = false;
+/**
+ * The error between predictions and targets element by element, `err` per element, summed and
+ * counted: float targets as wide as the predictions, or half as wide (gaussianNll: the mean
+ * columns, the first half of each row, against the targets; the variances are not scored), or
+ * Int32Array labels as their one-hot rows (with one output, the 0/1 class itself), so labels and
+ * oneHot(labels) score alike.
+ */
+abstract class ElementError extends Mean {
+  protected abstract err(d: number): number;
   update(pred: Float32Array, rows: number, cols: number, target: Float32Array | Int32Array): void {
-    const n = rows * cols;
-    for (let i = 0; i < n; i++) this.sum += (pred[i] - target[i]) ** 2;
-    this.count += n;
+    if (isLabels(target)) {
+      for (let r = 0; r < rows; r++) {
+        const off = r * cols;
+        if (cols === 1) {
+          this.sum += this.err(pred[r] - labelAt(this.name, target, r, 2));
+          continue;
+        }
+        const y = labelAt(this.name, target, r, cols);
+        for (let j = 0; j < cols; j++) this.sum += this.err(pred[off + j] - (j === y ? 1 : 0));
+      }
+      this.count += rows * cols;
+      return;
+    }
+    const w = targetWidth(this.name, target, rows, cols, true);
+    for (let r = 0; r < rows; r++) {
+      const off = r * cols, toff = r * w;
+      for (let j = 0; j < w; j++) this.sum += this.err(pred[off + j] - target[toff + j]);
+    }
+    this.count += rows * w;
   }
 }
 
-/** Mean absolute error over every element. */
-class MeanAbsoluteError extends Mean {
+/** Mean squared error over every element (see ElementError for labels and half-width targets). */
+class MeanSquaredError extends ElementError {
+  readonly name = 'mse';
+  readonly higherIsBetter = false;
+  protected err(d: number): number {
+    return d * d;
+  }
+}
+
+/** Mean absolute error over every element (see ElementError for labels and half-width targets). */
+class MeanAbsoluteError extends ElementError {
   readonly name = 'mae';
   readonly higherIsBetter = false;
-  update(pred: Float32Array, rows: number, cols: number, target: Float32Array | Int32Array): void {
-    const n = rows * cols;
-    for (let i = 0; i < n; i++) this.sum += Math.abs(pred[i] - target[i]);
-    this.count += n;
+  protected err(d: number): number {
+    return Math.abs(d);
   }
 }
 
@@ -193,7 +246,8 @@ class MeanAbsoluteError extends Mean {
  * or softmax its loss fuses first (predictProba's rule), so under binaryCrossEntropy the default
  * counts a logit above 0 as 1 (Keras's BinaryAccuracy thresholds the outputs as they are and
  * wants threshold 0 for logits). Int32Array labels count as their one-hot rows, so labels and
- * oneHot(labels) score alike; with two softmax outputs that is the accuracy.
+ * oneHot(labels) score alike; with two softmax outputs that is the accuracy. Float targets narrower
+ * than the predictions are ERR_BLASNET_SHAPE.
  */
 class BinaryAccuracy extends Mean {
   readonly name = 'binaryAccuracy';
@@ -209,10 +263,11 @@ class BinaryAccuracy extends Mean {
     let hits = 0;
     if (isLabels(target)) {
       for (let r = 0; r < rows; r++) {
-        const label = target[r], off = r * cols;
+        const label = labelAt(this.name, target, r, cols), off = r * cols;
         for (let j = 0; j < cols; j++) if ((p[off + j] > t) === (j === label)) hits++;
       }
     } else {
+      targetWidth(this.name, target, rows, cols, false);
       const n = rows * cols;
       for (let i = 0; i < n; i++) if ((p[i] > t) === (target[i] > 0.5)) hits++;
     }
