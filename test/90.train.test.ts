@@ -138,6 +138,17 @@ describe('metrics', () => {
     bin.update(new Float32Array([0.9, 0.1, 0.2, 0.8]), 2, 2, new Int32Array([1, 0]));
     assert.equal(bin.value(), 0);
   });
+  it('binaryAccuracy reads one-column labels as the 0/1 class, as accuracy does', () => {
+    const p = new Float32Array([0.9, 0.2, 0.8]), labels = new Int32Array([1, 0, 1]);
+    const bin = createMetric('binaryAccuracy'), acc = createMetric('accuracy'), dense01 = createMetric('binaryAccuracy');
+    bin.update(p, 3, 1, labels);
+    acc.update(p, 3, 1, labels);
+    dense01.update(p, 3, 1, new Float32Array([1, 0, 1]));
+    assert.equal(bin.value(), 1);
+    assert.equal(acc.value(), 1);
+    assert.equal(dense01.value(), 1);
+    throwsCode(() => createMetric('binaryAccuracy').update(p, 3, 1, new Int32Array([1, 2, 0])), 'ERR_BLASNET_LABEL', RangeError);
+  });
   it('unknown metrics and bad options are coded errors', () => {
     throwsCode(() => createMetric('f1' as never), 'ERR_BLASNET_UNKNOWN_NAME', RangeError);
     throwsCode(() => createMetric({ name: 'topKAccuracy', k: 0 }), 'ERR_BLASNET_ARG_RANGE', RangeError);

@@ -246,8 +246,9 @@ class MeanAbsoluteError extends ElementError {
  * or softmax its loss fuses first (predictProba's rule), so under binaryCrossEntropy the default
  * counts a logit above 0 as 1 (Keras's BinaryAccuracy thresholds the outputs as they are and
  * wants threshold 0 for logits). Int32Array labels count as their one-hot rows, so labels and
- * oneHot(labels) score alike; with two softmax outputs that is the accuracy. Float targets narrower
- * than the predictions are ERR_BLASNET_SHAPE.
+ * oneHot(labels) score alike; with two softmax outputs that is the accuracy. With one output a
+ * label is the 0/1 class (as 'accuracy' reads it). Float targets narrower than the predictions
+ * are ERR_BLASNET_SHAPE.
  */
 class BinaryAccuracy extends Mean {
   readonly name = 'binaryAccuracy';
@@ -263,6 +264,11 @@ class BinaryAccuracy extends Mean {
     let hits = 0;
     if (isLabels(target)) {
       for (let r = 0; r < rows; r++) {
+        // One output: the label is the 0/1 class; several: the index of the row's 1.
+        if (cols === 1) {
+          if ((p[r] > t) === (labelAt(this.name, target, r, 2) === 1)) hits++;
+          continue;
+        }
         const label = labelAt(this.name, target, r, cols), off = r * cols;
         for (let j = 0; j < cols; j++) if ((p[off + j] > t) === (j === label)) hits++;
       }
