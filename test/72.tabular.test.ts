@@ -597,6 +597,12 @@ describe('metrics', () => {
     assert.ok(Math.abs(two.r2 - 0.9) < 1e-12);
     assert.equal(two.outputs[1].r2, 1);
     assert.equal(two.mae, 0.125);
+    // RMSE averages the outputs' RMSEs (sklearn's root_mean_squared_error, uniform_average):
+    // per output sqrt(1/3) and sqrt(49/3), mean 1.9811; not the root of the pooled MSE, 2.3892.
+    const uneven = regressionReport([[1, 10], [2, 20], [3, 30]], [[1, 12], [2.5, 18], [2, 35]]);
+    assert.ok(Math.abs(uneven.rmse - (Math.sqrt(1.25 / 3) + Math.sqrt(33 / 3)) / 2) < 1e-12, String(uneven.rmse));
+    assert.ok(Math.abs(uneven.rmse - 1.9811) < 1e-4);
+    assert.equal(uneven.rmse, (uneven.outputs[0].rmse + uneven.outputs[1].rmse) / 2);
     assert.equal(formatRegressionReport(r), 'R2 0.8000  MAE 0.2500  RMSE 0.5000');
     throwsCode(() => regressionReport([1, 2], [1]), 'ERR_BLASNET_SHAPE');
     // Rows of outputs, read in float64: the same figures as the Matrices.

@@ -180,9 +180,13 @@ export function classificationReport(yTrue: ClassLabels, yPred: ClassLabels,
 export interface RegressionReport {
   /** Coefficient of determination 1 - SS_res / SS_tot, averaged uniformly over outputs. */
   r2: number;
-  /** Mean absolute error over every value. */
+  /** Mean absolute error, averaged uniformly over outputs (the mean over every value). */
   mae: number;
-  /** Root of the mean squared error over every value. */
+  /**
+   * Root mean squared error, averaged uniformly over outputs: the mean of the outputs' RMSEs, as
+   * sklearn's root_mean_squared_error (multioutput 'uniform_average'), not the root of the MSE
+   * over every value.
+   */
   rmse: number;
   /** The same per output column, with its name. */
   outputs: { name: string; r2: number; mae: number; rmse: number }[];
@@ -221,7 +225,8 @@ function values(fn: string, name: string, v: Matrix | ArrayLike<number> | readon
 
 /**
  * R2, MAE and RMSE of predictions against true values, overall and per output column (names
- * default to the column numbers). The values are Matrices [rows, outputs], arrays of one output's
+ * default to the column numbers); overall each is the uniform average of the outputs' figures,
+ * as scikit-learn's multioutput='uniform_average'. The values are Matrices [rows, outputs], arrays of one output's
  * values, or arrays of rows (one array of the outputs' values per row); arrays are read in
  * float64, so labels whose mean is large next to their spread (timestamps) keep their digits:
  * TabularPreprocessor's labelValues and inverseTargetsFloat64, one output as they are, several
@@ -245,7 +250,7 @@ export function regressionReport(yTrue: Matrix | ArrayLike<number> | readonly Ar
   if (t.rows === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: Expected at least one row`);
   const k = t.cols, n = t.rows;
   const outputs = [];
-  let absAll = 0, sqAll = 0;
+  let absAll = 0;
   for (let j = 0; j < k; j++) {
     let mean = 0;
     for (let i = 0; i < n; i++) mean += t.data[i * k + j];
@@ -258,11 +263,10 @@ export function regressionReport(yTrue: Matrix | ArrayLike<number> | readonly Ar
       tot += (y - mean) * (y - mean);
     }
     absAll += abs;
-    sqAll += sq;
     const r2 = tot > 0 ? 1 - sq / tot : sq === 0 ? 1 : 0;
     outputs.push({ name: options.names?.[j] ?? String(j), r2, mae: abs / n, rmse: Math.sqrt(sq / n) });
   }
-  return { r2: outputs.reduce((a, o) => a + o.r2, 0) / k, mae: absAll / (n * k), rmse: Math.sqrt(sqAll / (n * k)), outputs };
+  return { r2: outputs.reduce((a, o) => a + o.r2, 0) / k, mae: absAll / (n * k), rmse: outputs.reduce((a, o) => a + o.rmse, 0) / k, outputs };
 }
 
 /** A report as the matching *Report function returns it (its arrays present), and digits for toFixed. */
