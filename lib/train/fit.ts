@@ -133,9 +133,10 @@ export interface FitOptions {
   /** Stop after the first step that ends this many milliseconds after training began. */
   timeLimitMs?: number;
   /**
-   * Stop when an epoch's mean training loss improves on the best earlier epoch by less than this
-   * (scikit-learn's tol with n_iter_no_change = 1; earlyStopping({ monitor: 'loss', patience })
-   * waits longer).
+   * Stop at the first epoch whose mean training loss improves on the best earlier epoch by less
+   * than this. scikit-learn's tol is the same test, but its MLP stops only after
+   * n_iter_no_change + 1 such epochs in a row (2 at its smallest, n_iter_no_change = 1; 11 by
+   * default); earlyStopping({ monitor: 'loss', minDelta, patience }) waits `patience` epochs.
    */
   minDelta?: number;
   /**
