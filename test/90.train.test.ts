@@ -12,6 +12,7 @@ import { loadModel } from '../lib/io/model-file';
 import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
 import type { EpochLogs } from '../lib/train/callbacks';
 import { createMetric, metricOn } from '../lib/train/metrics';
+import type { Metric, MetricSpec } from '../lib/train/metrics';
 import { blobs, forEachBackend, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-train-'));
@@ -527,6 +528,57 @@ forEachBackend('callbacks', (b) => {
     const lines = fs.readFileSync(csv, 'utf8').trim().split('\n');
     assert.equal(lines.length, 4);
     assert.match(lines[0], /^epoch,loss,accuracy,top2Accuracy,lr/);
+  });
+});
+
+describe('callback modes', () => {
+  const train = blobs(90, 13);
+  // A custom metric that grows at every read: the training value, then the validation one, each
+  // epoch, so both 'f1' and 'valF1' improve at every epoch when larger is better.
+  const rising = (name: string, higherIsBetter: boolean): Metric => {
+    let reads = 0;
+    return { name, higherIsBetter, reset() {}, update() {}, value: () => ++reads };
+  };
+  const model = (metrics: MetricSpec[]) => new Sequential({ inputSize: 4, seed: 3, layers: [dense(3, { activation: 'softmax' })] })
+    .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.01 }, metrics });
+
+  it("earlyStopping's 'auto' follows a compiled metric's higherIsBetter, by its name and its val name", () => {
+    for (const monitor of ['f1', 'valF1']) {
+      const h = model([rising('f1', true)]).fit(train.x, train.y, {
+        epochs: 4, validationData: train, callbacks: [earlyStopping({ monitor, patience: 1 })],
+      });
+      assert.equal(h.stopReason, null, monitor);
+      assert.equal(h.epochs.length, 4, monitor);
+    }
+    // Smaller is better for this one, whatever its name says.
+    const h = model([rising('inaccuracy', false)]).fit(train.x, train.y, { epochs: 4, callbacks: [earlyStopping({ monitor: 'inaccuracy', patience: 1 })] });
+    assert.equal(h.epochs.length, 2);
+    assert.match(h.stopReason as string, /earlyStopping: inaccuracy did not improve/);
+  });
+
+  it("modelCheckpoint's saveBestOnly keeps the best epoch of a larger-is-better metric", () => {
+    const file = path.join(tmp, 'best-f1.blasnet');
+    model([rising('f1', true)]).fit(train.x, train.y, {
+      epochs: 3, validationData: train, callbacks: [modelCheckpoint(file, { monitor: 'valF1', saveBestOnly: true })],
+    });
+    assert.equal(loadModel(file).metadata?.epoch, 3);
+  });
+
+  it("reduceLrOnPlateau's default mode follows a compiled metric's higherIsBetter", () => {
+    const h = model([rising('f1', true)]).fit(train.x, train.y, {
+      epochs: 4, callbacks: [reduceLrOnPlateau({ monitor: 'f1', patience: 0, factor: 0.5 })],
+    });
+    assert.deepEqual(h.epochs.map((e) => e.lr), [0.01, 0.01, 0.01, 0.01]);
+  });
+
+  it('a monitor that names no compiled metric keeps the name rule; an explicit mode wins', () => {
+    // 'fake' is not a metric: smaller is better, so a rising value stops at the second epoch.
+    let v = 0;
+    const fake = { onEpochEnd: (l: EpochLogs) => { (l as Record<string, number>).fake = ++v; } };
+    let h = model([]).fit(train.x, train.y, { epochs: 4, callbacks: [fake, earlyStopping({ monitor: 'fake', patience: 1 })] });
+    assert.equal(h.epochs.length, 2);
+    h = model([rising('f1', true)]).fit(train.x, train.y, { epochs: 4, callbacks: [earlyStopping({ monitor: 'f1', patience: 1, mode: 'min' })] });
+    assert.equal(h.epochs.length, 2);
   });
 });
 

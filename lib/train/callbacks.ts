@@ -12,6 +12,8 @@ import type { Sequential } from '../model/sequential';
 import type { Optimizer } from '../optim';
 import { createSchedule } from '../schedules';
 import type { Schedule } from '../schedules';
+import { createMetric } from './metrics';
+import type { Metric, MetricSpec } from './metrics';
 
 /** What one epoch produced: loss, metrics, their validation counterparts, lr, timing. */
 export interface EpochLogs {
@@ -78,8 +80,11 @@ function better(mode: 'min' | 'max', v: number, best: number, minDelta: number):
   return mode === 'min' ? v < best - minDelta : v > best + minDelta;
 }
 
-/** The monitor and mode options shared by the callbacks, checked: a name and 'auto', 'min' or 'max'. */
-function monitorOptions(who: string, options: { monitor?: unknown; mode?: unknown }): { monitor: string; mode: 'min' | 'max' } {
+/**
+ * The monitor and mode options shared by the callbacks, checked: a name and 'auto', 'min' or 'max'
+ * ('auto' is resolved against the model when training begins: see resolveMode).
+ */
+function monitorOptions(who: string, options: { monitor?: unknown; mode?: unknown }): { monitor: string; mode: Mode } {
   const monitor = options.monitor ?? 'valLoss';
   if (typeof monitor !== 'string' || monitor === '') {
     throw typeError(ErrorCode.ARG_TYPE, `${who}: Expected a log name for monitor but received ${show(monitor)}`);
@@ -88,7 +93,7 @@ function monitorOptions(who: string, options: { monitor?: unknown; mode?: unknow
   if (mode !== 'auto' && mode !== 'min' && mode !== 'max') {
     throw rangeError(ErrorCode.ARG_RANGE, `${who}: Expected 'auto', 'min' or 'max' for mode but received ${show(mode)}`);
   }
-  return { monitor, mode: resolveMode(mode, monitor) };
+  return { monitor, mode };
 }
 
 /** A boolean option, false when absent. */
@@ -104,8 +109,20 @@ function pathArg(who: string, path: unknown): string {
   return path;
 }
 
-function resolveMode(mode: Mode, monitor: string): 'min' | 'max' {
+/**
+ * 'auto' made 'min' or 'max': when `monitor` is the log name of one of the model's compiled metrics
+ * (its name, or the validation one, 'f1' -> 'valF1'), that metric's higherIsBetter decides;
+ * otherwise a name with 'acc' in it is 'max' and any other 'min' (loss, valLoss, mse, ...).
+ */
+function resolveMode(mode: Mode, monitor: string, metrics: readonly MetricSpec[] = []): 'min' | 'max' {
   if (mode !== 'auto') return mode;
+  for (const spec of metrics) {
+    const m: Metric = typeof spec === 'object' && spec !== null && typeof (spec as Metric).update === 'function' ? spec as Metric : createMetric(spec);
+    const name = m.name;
+    if (typeof name !== 'string' || name === '' || typeof m.higherIsBetter !== 'boolean') continue;
+    // fit's and fitAsync's log names for a metric and its validation value.
+    if (monitor === name || monitor === `val${name[0].toUpperCase()}${name.slice(1)}`) return m.higherIsBetter ? 'max' : 'min';
+  }
   return /acc/i.test(monitor) ? 'max' : 'min';
 }
 
@@ -126,14 +143,16 @@ function monitored(logs: EpochLogs, monitor: string, who: string): number {
  * so the model fit returns is always the best one seen. (tf.keras 2.x restored only on an early
  * stop, leaving the last epoch's weights when patience never ran out.) fit and fitAsync refuse
  * restoreBestWeights together with ema or swa (ERR_BLASNET_ARG_RANGE, before any step): the
- * best epoch's raw weights would replace the averaged ones. Defaults: monitor
- * 'valLoss', patience 0, minDelta 0, mode 'auto' (max for accuracies, else min). As Keras'
- * EarlyStopping.
+ * best epoch's raw weights would replace the averaged ones. Defaults: monitor 'valLoss',
+ * patience 0, minDelta 0, mode 'auto' (for a compiled metric's log name, 'f1' or 'valF1', max
+ * when that metric's higherIsBetter, else min; for other names max when the name has 'acc' in
+ * it, else min). As Keras' EarlyStopping.
  */
 export function earlyStopping(options: { monitor?: string; patience?: number; minDelta?: number; mode?: Mode; restoreBestWeights?: boolean } = {}): Callback {
   options = optionsArg('earlyStopping', options, { monitor: true, patience: true, minDelta: true, mode: true, restoreBestWeights: true });
   const restoreBestWeights = flag('earlyStopping', 'restoreBestWeights', options.restoreBestWeights);
-  const { monitor, mode } = monitorOptions('earlyStopping', options);
+  const { monitor, mode: given } = monitorOptions('earlyStopping', options);
+  let mode = resolveMode(given, monitor);
   const patience = options.patience ?? 0;
   if (!Number.isInteger(patience) || patience < 0) throw rangeError(ErrorCode.ARG_RANGE, `earlyStopping: Expected non-negative integer for patience but received ${show(patience)}`);
   const minDelta = options.minDelta ?? 0;
@@ -146,7 +165,8 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
   let bestBuffers: Float32Array[] = [];
   return {
     restoresWeights: restoreBestWeights,
-    onTrainBegin() {
+    onTrainBegin(ctx) {
+      mode = resolveMode(given, monitor, ctx.model.metrics);
       best = mode === 'min' ? Infinity : -Infinity;
       wait = 0;
       bestWeights = null;
@@ -176,22 +196,24 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
 /**
  * Multiplies the learning rate by `factor` when `monitor` stops improving, with the semantics
  * of torch.optim.lr_scheduler.ReduceLROnPlateau (patience 10, factor 0.1, threshold 1e-4 'rel',
- * cooldown 0, minLr 0, eps 1e-8). Applied at epoch ends, to the optimiser's current lr.
+ * cooldown 0, minLr 0, eps 1e-8). Applied at epoch ends, to the optimiser's current lr. mode
+ * 'auto' (the default, as Keras' ReduceLROnPlateau) is earlyStopping's: a compiled metric's
+ * higherIsBetter, else max for a name with 'acc' in it and min for any other.
  */
-export function reduceLrOnPlateau(options: { monitor?: string; mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number;
+export function reduceLrOnPlateau(options: { monitor?: string; mode?: Mode; factor?: number; patience?: number; threshold?: number;
   thresholdMode?: 'rel' | 'abs'; cooldown?: number; minLr?: number; eps?: number } = {}): Callback {
   options = optionsArg('reduceLrOnPlateau', options, {
     monitor: true, mode: true, factor: true, patience: true, threshold: true, thresholdMode: true, cooldown: true, minLr: true, eps: true,
   });
-  const { monitor } = monitorOptions('reduceLrOnPlateau', { monitor: options.monitor });
-  const { monitor: _m, ...plateau } = options;
-  void _m;
+  const { monitor, mode: given } = monitorOptions('reduceLrOnPlateau', { monitor: options.monitor, mode: options.mode });
+  const { monitor: _m, mode: _mode, ...plateau } = options;
+  void _m, void _mode;
   // The schedule's own checks, now rather than when training begins.
-  createSchedule({ name: 'reduceOnPlateau', mode: resolveMode('auto', monitor), ...plateau }, 1);
+  createSchedule({ name: 'reduceOnPlateau', mode: resolveMode(given, monitor), ...plateau }, 1);
   let schedule: Schedule | null = null;
   return {
     onTrainBegin(ctx) {
-      schedule = createSchedule({ name: 'reduceOnPlateau', mode: resolveMode('auto', monitor), ...plateau }, ctx.optimizer.lr);
+      schedule = createSchedule({ name: 'reduceOnPlateau', mode: resolveMode(given, monitor, ctx.model.metrics), ...plateau }, ctx.optimizer.lr);
     },
     onEpochEnd(logs, ctx) {
       const s = schedule as Schedule;
@@ -214,10 +236,17 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
   const saveBestOnly = flag('modelCheckpoint', 'saveBestOnly', options.saveBestOnly);
   const every = options.every ?? 1;
   if (!Number.isInteger(every) || every < 1) throw rangeError(ErrorCode.ARG_RANGE, `modelCheckpoint: Expected positive integer for every but received ${show(every)}`);
-  const { monitor, mode } = monitorOptions('modelCheckpoint', options);
+  const { monitor, mode: given } = monitorOptions('modelCheckpoint', options);
+  let mode = resolveMode(given, monitor);
   let best = mode === 'min' ? Infinity : -Infinity;
   return {
     rootOnly: true,
+    onTrainBegin(ctx) {
+      // The best value carries over to a later fit, unless the direction has changed.
+      const now = resolveMode(given, monitor, ctx.model.metrics);
+      if (now !== mode) best = now === 'min' ? Infinity : -Infinity;
+      mode = now;
+    },
     onEpochEnd(logs, ctx) {
       if (saveBestOnly) {
         const v = monitored(logs, monitor, 'modelCheckpoint');
