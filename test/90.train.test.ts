@@ -531,6 +531,32 @@ forEachBackend('callbacks', (b) => {
   });
 });
 
+describe('metric names at compile', () => {
+  const make = () => new Sequential({ inputSize: 4, layers: [dense(3, { activation: 'softmax' })] });
+  const compile = (metrics: MetricSpec[]) => make().compile({ loss: 'crossEntropy', optimizer: 'adam', metrics });
+  it('refuses two metrics with one log name, naming it (compile, and evaluate\'s metrics)', () => {
+    throwsCode(() => compile(['accuracy', 'binaryAccuracy', { name: 'binaryAccuracy', threshold: 0.3 }]), 'ERR_BLASNET_ARG_RANGE', RangeError, '"binaryAccuracy"');
+    throwsCode(() => compile(['mse', 'mse']), 'ERR_BLASNET_ARG_RANGE', RangeError, '"mse"');
+    throwsCode(() => compile([{ name: 'topKAccuracy', k: 2 }, { name: 'topKAccuracy', k: 2 }]), 'ERR_BLASNET_ARG_RANGE', RangeError, '"top2Accuracy"');
+    const { x, y } = blobs(30, 1);
+    throwsCode(() => compile([]).evaluate(x, y, { metrics: ['mae', 'mae'] }), 'ERR_BLASNET_ARG_RANGE', RangeError, '"mae"');
+  });
+  it('refuses a metric named as another log: loss, a validation name, epoch, lr, timing', () => {
+    const named = (name: string): Metric => ({ name, higherIsBetter: true, reset() {}, update() {}, value: () => 0 });
+    for (const name of ['loss', 'valLoss', 'valAccuracy', 'epoch', 'lr', 'seconds', 'samplesPerSecond']) {
+      throwsCode(() => compile(['accuracy', named(name)]), 'ERR_BLASNET_ARG_RANGE', RangeError, JSON.stringify(name));
+    }
+    // A metric 'val' with another one's name after it would take that one's validation name.
+    throwsCode(() => compile([named('f1'), named('valF1')]), 'ERR_BLASNET_ARG_RANGE', RangeError, '"valF1"');
+  });
+  it('takes distinct names', () => {
+    const m = compile(['accuracy', 'binaryAccuracy', { name: 'topKAccuracy', k: 2 }, 'mse', 'mae']);
+    const h = m.fit(blobs(30, 1).x, blobs(30, 1).y, { epochs: 1, validationSplit: 0.2 });
+    assert.deepEqual(Object.keys(h.epochs[0]).filter((k) => /ccuracy|mse|mae/i.test(k)),
+      ['accuracy', 'binaryAccuracy', 'top2Accuracy', 'mse', 'mae', 'valAccuracy', 'valBinaryAccuracy', 'valTop2Accuracy', 'valMse', 'valMae']);
+  });
+});
+
 describe('callback modes', () => {
   const train = blobs(90, 13);
   // A custom metric that grows at every read: the training value, then the validation one, each

@@ -21,11 +21,12 @@ import { collectDiagnostics } from './diagnostics';
 import type { LayerDiagnostics } from './diagnostics';
 import { checkTargets, fusedActivation, lossFactor, resolveLoss } from './loss';
 import type { LossSpecName, Reduction } from './loss';
-import { checkFitOptions, compileModel, evaluateModel, fitModel, prepareDataset, prepareWeighted, undoColumns } from '../train/fit';
+import { checkFitOptions, checkMetricNames, compileModel, evaluateModel, fitModel, prepareDataset, prepareWeighted, undoColumns } from '../train/fit';
 import type { CompileOptions, Compiled, FitOptions, History, Labels } from '../train/fit';
 import { fitModelAsync } from '../train/async';
 import type { FitAsyncOptions } from '../train/async';
 import type { Optimizer } from '../optim';
+import { createMetric } from '../train/metrics';
 import type { MetricSpec } from '../train/metrics';
 import { MinMaxScaler, PCA, Standardizer } from '../data/preprocess';
 import type { Preprocessor } from '../data/preprocess';
@@ -790,6 +791,7 @@ export class Sequential {
     const bs = opts.batchSize ?? 256;
     if (!Number.isInteger(bs) || bs < 1) throw rangeError(ErrorCode.ARG_RANGE, `evaluate: Expected positive integer for batchSize but received ${show(bs)}`);
     if (opts.metrics !== undefined && !Array.isArray(opts.metrics)) throw typeError(ErrorCode.ARG_TYPE, 'evaluate: Expected an array for metrics');
+    if (opts.metrics !== undefined) checkMetricNames('evaluate', opts.metrics.map(createMetric));
     // A Dataset lends its columns to a model without any only if the evaluation succeeds.
     const columns = this.inputColumns;
     try {

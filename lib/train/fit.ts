@@ -239,8 +239,40 @@ export function compileModel(model: Sequential, options: CompileOptions): Compil
   const optimizer = isOptimizer(o) ? o : createOptimizer(typeof o === 'string' ? { name: o } as OptimizerSpec : o, model);
   const metrics = options.metrics ?? [];
   if (!Array.isArray(metrics)) throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected an array for metrics');
-  metrics.forEach(createMetric);
+  checkMetricNames('compile', metrics.map(createMetric));
   return { optimizer, metrics };
+}
+
+/** The logs fit writes besides the metrics and their validation values. */
+const OTHER_LOGS = ['epoch', 'loss', 'valLoss', 'lr', 'seconds', 'samplesPerSecond'];
+
+/** The log name of a metric's (or the loss's) validation value: 'accuracy' -> 'valAccuracy'. */
+function validationName(name: string): string {
+  return `val${name[0].toUpperCase()}${name.slice(1)}`;
+}
+
+/**
+ * Each metric must log under names of its own: two with one name (or a name and another's
+ * validation name), or one named as another log (loss, valLoss, epoch, lr, seconds,
+ * samplesPerSecond), would overwrite each other's values. ERR_BLASNET_ARG_RANGE naming the name.
+ */
+export function checkMetricNames(where: string, metrics: readonly Metric[]): void {
+  const taken = new Map<string, string>(OTHER_LOGS.map((k) => [k, `fit's ${show(k)} log`]));
+  metrics.forEach((m, i) => {
+    const name = m.name;
+    if (typeof name !== 'string' || name === '') {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a non-empty string for metrics[${i}].name but received ${show(name)}`);
+    }
+    for (const [log, what] of [[name, 'name'], [validationName(name), 'validation name']]) {
+      const other = taken.get(log);
+      if (other !== undefined) {
+        throw rangeError(ErrorCode.ARG_RANGE, `${where}: metrics[${i}] logs its ${what} ${show(log)}, which is already ${other}; ` +
+          'give each metric a name of its own (a metric object names itself)');
+      }
+    }
+    taken.set(name, `the name of metrics[${i}]`);
+    taken.set(validationName(name), `the validation name of metrics[${i}]`);
+  });
 }
 
 
