@@ -10,7 +10,7 @@ import { batchNorm, dense, dropout, fitDistributed, jsBackend, Matrix, PCA, prog
 import type { Backend, Communicator, FitOptions } from '../lib';
 import { loadModel } from '../lib/io/model-file';
 import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
-import type { EpochLogs } from '../lib/train/callbacks';
+import type { BatchLogs, EpochLogs } from '../lib/train/callbacks';
 import { createMetric, metricOn } from '../lib/train/metrics';
 import type { Metric, MetricSpec } from '../lib/train/metrics';
 import { blobs, forEachBackend, throwsCode } from './helpers';
@@ -554,6 +554,17 @@ describe('metric names at compile', () => {
     const h = m.fit(blobs(30, 1).x, blobs(30, 1).y, { epochs: 1, validationSplit: 0.2 });
     assert.deepEqual(Object.keys(h.epochs[0]).filter((k) => /ccuracy|mse|mae/i.test(k)),
       ['accuracy', 'binaryAccuracy', 'top2Accuracy', 'mse', 'mae', 'valAccuracy', 'valBinaryAccuracy', 'valTop2Accuracy', 'valMse', 'valMae']);
+  });
+});
+
+describe('batch logs', () => {
+  it('every onBatchEnd gets an object of its own, which stays as it was handed over', () => {
+    const { x, y } = blobs(50, 5);
+    const m = new Sequential({ inputSize: 4, layers: [dense(3, { activation: 'softmax' })] }).compile({ loss: 'crossEntropy', optimizer: 'adam' });
+    const kept: BatchLogs[] = [];
+    const h = m.fit(x, y, { epochs: 2, batchSize: 20, shuffle: false, callbacks: [{ onBatchEnd: (l) => { kept.push(l); } }] });
+    assert.deepEqual(kept.map((l) => [l.epoch, l.batch, l.step, l.rows]), [[0, 0, 0, 20], [0, 1, 1, 20], [0, 2, 2, 10], [1, 0, 3, 20], [1, 1, 4, 20], [1, 2, 5, 10]]);
+    assert.deepEqual(kept.map((l) => l.loss), Array.from(h.stepLoss));
   });
 });
 

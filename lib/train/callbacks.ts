@@ -24,7 +24,7 @@ export interface EpochLogs {
   readonly [key: string]: number;
 }
 
-/** What one batch produced. */
+/** What one batch produced: an object per batch (in fit as in fitAsync), which a callback may keep. */
 export interface BatchLogs {
   epoch: number;
   /** Batch index within the epoch. */
@@ -56,7 +56,7 @@ export interface Callback {
   onTrainBegin?(ctx: TrainContext): void;
   /** Before each epoch (0-based). */
   onEpochBegin?(epoch: number, ctx: TrainContext): void;
-  /** After each optimiser step, with the batch's loss and row count. */
+  /** After each optimiser step, with the batch's loss and row count (logs of its own each call). */
   onBatchEnd?(logs: BatchLogs, ctx: TrainContext): void;
   /** After each epoch, with its logs (loss, metrics, validation, lr, timing). */
   onEpochEnd?(logs: EpochLogs, ctx: TrainContext): void;

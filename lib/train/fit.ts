@@ -1,7 +1,8 @@
 /**
  * The training loop: mini-batch training with an optimiser, an optional schedule, gradient
  * clipping, metrics, validation and callbacks, returning a History. Inputs are checked before
- * any work starts; after the first batch a step allocates nothing.
+ * any work starts; after the first batch a step allocates nothing but the logs object handed to
+ * onBatchEnd callbacks (when there are some).
  */
 import type { Backend } from '../backend/types';
 import { releaseFloat32Array, takenCopy } from '../backend/memory';
@@ -587,6 +588,12 @@ function emit<K extends (typeof HOOKS)[number]>(model: Sequential, callbacks: re
   }
 }
 
+/** Whether any callback has an onBatchEnd hook (the batch's logs are made only then). */
+function hasBatchEnd(callbacks: readonly Callback[]): boolean {
+  for (const c of callbacks) if (typeof c.onBatchEnd === 'function') return true;
+  return false;
+}
+
 /** fit's options after checking (everything but the data-dependent ones). */
 export interface FitSettings {
   epochs: number;
@@ -960,7 +967,6 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
       return history.stopReason;
     },
   };
-  const batchLogs: BatchLogs = { epoch: 0, batch: 0, step: 0, loss: 0, rows: 0 };
   if (options.checks) {
     // The checks run forward passes over the training rows, so those are scanned first.
     if (unscanned) checkFinite(model.backend, where, 'x', train.x.data, train.x.rows * train.x.cols);
@@ -1044,12 +1050,10 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
         stepLoss[history.steps] = loss;
         lossSum += sumReduction ? loss : loss * b.rows;
         rowsSeen += b.rows;
-        batchLogs.epoch = epoch;
-        batchLogs.batch = batch++;
-        batchLogs.step = history.steps++;
-        batchLogs.loss = loss;
-        batchLogs.rows = b.rows;
-        emit(model, callbacks, 'onBatchEnd', batchLogs, ctx);
+        // An object per batch, as fitAsync and Keras hand over: a callback may keep it.
+        if (hasBatchEnd(callbacks)) emit(model, callbacks, 'onBatchEnd', { epoch, batch, step: history.steps, loss, rows: b.rows } as BatchLogs, ctx);
+        batch++;
+        history.steps++;
         if (schedule && every === 'step' && !swaLr) {
           schedule.step();
           followSchedule(optimizer, schedule);
