@@ -593,6 +593,26 @@ describe('callback modes', () => {
     assert.match(h.stopReason as string, /earlyStopping: inaccuracy did not improve/);
   });
 
+  it('earlyStopping never stops at the first epoch; restoreBestWeights without an improvement restores the first epoch\'s weights', () => {
+    for (const patience of [0, 1]) {
+      const m = model([]);
+      const seen: Float32Array[] = [];
+      const h = m.fit(train.x, train.y, {
+        epochs: 5,
+        callbacks: [
+          { onEpochEnd: (l: EpochLogs) => { (l as Record<string, number>).fake = NaN; } },
+          earlyStopping({ monitor: 'fake', patience, restoreBestWeights: true }),
+          { onEpochEnd: () => { seen.push(m.params.slice()); } },
+        ],
+      });
+      // As Keras' EarlyStopping: the second epoch without an improvement stops it, not the first.
+      assert.equal(h.epochs.length, 2, `patience ${patience}`);
+      assert.match(h.stopReason as string, /earlyStopping: fake did not improve for 2 epochs/);
+      assert.notDeepEqual(seen[1], seen[0]);
+      assert.deepEqual(m.params, seen[0], `patience ${patience}: the first epoch's weights`);
+    }
+  });
+
   it("modelCheckpoint's saveBestOnly keeps the best epoch of a larger-is-better metric", () => {
     const file = path.join(tmp, 'best-f1.blasnet');
     model([rising('f1', true)]).fit(train.x, train.y, {

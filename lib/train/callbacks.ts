@@ -137,16 +137,18 @@ function monitored(logs: EpochLogs, monitor: string, who: string): number {
 /**
  * Stops training when `monitor` has not improved by more than minDelta for `patience` epochs in
  * a row: at the patience-th epoch without an improvement (the first one when patience is 0 or 1),
- * as Keras' EarlyStopping and Lightning's do.
+ * as Keras' EarlyStopping and Lightning's do, but never at the first epoch a fit runs (Keras
+ * stops only when epoch > 0): a NaN there, which is no improvement, leaves the next epoch to decide.
  * With restoreBestWeights, the weights (and running statistics) of the best epoch are put back
  * when training ends for any reason: an early stop, the last epoch, or another callback's stop;
- * so the model fit returns is always the best one seen. (tf.keras 2.x restored only on an early
- * stop, leaving the last epoch's weights when patience never ran out.) fit and fitAsync refuse
- * restoreBestWeights together with ema or swa (ERR_BLASNET_ARG_RANGE, before any step): the
- * best epoch's raw weights would replace the averaged ones. Defaults: monitor 'valLoss',
- * patience 0, minDelta 0, mode 'auto' (for a compiled metric's log name, 'f1' or 'valF1', max
- * when that metric's higherIsBetter, else min; for other names max when the name has 'acc' in
- * it, else min). As Keras' EarlyStopping.
+ * so the model fit returns is always the best one seen. When no epoch improved (a NaN monitor
+ * throughout), those of the first epoch are put back, as Keras >= 2.11 does. (tf.keras 2.x
+ * restored only on an early stop, leaving the last epoch's weights when patience never ran out.)
+ * fit and fitAsync refuse restoreBestWeights together with ema or swa (ERR_BLASNET_ARG_RANGE,
+ * before any step): the best epoch's raw weights would replace the averaged ones. Defaults:
+ * monitor 'valLoss', patience 0, minDelta 0, mode 'auto' (for a compiled metric's log name, 'f1'
+ * or 'valF1', max when that metric's higherIsBetter, else min; for other names max when the name
+ * has 'acc' in it, else min). As Keras' EarlyStopping.
  */
 export function earlyStopping(options: { monitor?: string; patience?: number; minDelta?: number; mode?: Mode; restoreBestWeights?: boolean } = {}): Callback {
   options = optionsArg('earlyStopping', options, { monitor: true, patience: true, minDelta: true, mode: true, restoreBestWeights: true });
@@ -163,24 +165,30 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
   let wait = 0;
   let bestWeights: Float32Array | null = null;
   let bestBuffers: Float32Array[] = [];
+  // Epochs seen since training began: the first one never stops it.
+  let seen = 0;
   return {
     restoresWeights: restoreBestWeights,
     onTrainBegin(ctx) {
       mode = resolveMode(given, monitor, ctx.model.metrics);
       best = mode === 'min' ? Infinity : -Infinity;
       wait = 0;
+      seen = 0;
       bestWeights = null;
     },
     onEpochEnd(logs, ctx) {
       const v = monitored(logs, monitor, 'earlyStopping');
-      if (better(mode, v, best, Math.abs(minDelta))) {
+      const first = seen++ === 0;
+      const improved = better(mode, v, best, Math.abs(minDelta));
+      // The first epoch's weights stand until an epoch improves on them.
+      if (restoreBestWeights && (improved || bestWeights === null)) {
+        bestWeights = ctx.model.params.slice();
+        bestBuffers = ctx.model.buffers().map((b) => b.data.slice());
+      }
+      if (improved) {
         best = v;
         wait = 0;
-        if (restoreBestWeights) {
-          bestWeights = ctx.model.params.slice();
-          bestBuffers = ctx.model.buffers().map((b) => b.data.slice());
-        }
-      } else if (++wait >= patience) {
+      } else if (++wait >= patience && !first) {
         ctx.stop(`earlyStopping: ${monitor} did not improve for ${wait} epochs (best ${best})`);
       }
     },
