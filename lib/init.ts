@@ -12,7 +12,7 @@ import { ErrorCode, rangeError, typeError } from './errors';
 import { erf } from './math';
 import type { Rng } from './rng';
 import { typedArrayTag, typedLength } from './typed';
-import { FLOAT32_MAX, hasOwn, show, typeName } from './describe';
+import { fitsFloat32, hasOwn, show, typeName } from './describe';
 
 
 
@@ -462,7 +462,7 @@ function finiteNumber(fn: string, option: string, v: unknown): number {
   if (typeof v !== 'number') {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected number for ${option} but received ${typeName(v)}`);
   }
-  if (!Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX) {
+  if (!fitsFloat32(v)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected finite number for ${option} but received ${v}`);
   }
   return v;

@@ -4,7 +4,7 @@
  */
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { isDetached, typedArrayTag, typedBuffer, typedByteOffset, typedLength } from '../typed';
-import { FLOAT32_MAX, typeName } from '../describe';
+import { fitsFloat32, typeName } from '../describe';
 
 const MAX_DIM = 2147483647;
 
@@ -39,7 +39,7 @@ export function dim(fn: string, name: string, v: unknown): number {
 /** A finite number that fits a float; returned rounded to float32, as the kernels see it. */
 export function scalar(fn: string, name: string, v: unknown): number {
   const x = num(fn, name, v);
-  if (!Number.isFinite(x) || Math.abs(x) > FLOAT32_MAX) {
+  if (!fitsFloat32(x)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected finite number for ${name} but received ${show(x)}`);
   }
   return Math.fround(x);

@@ -23,7 +23,7 @@ import { alignedFloat32Array, prefault, releaseFloat32Array, takenCopy } from '.
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Sequential } from '../model/sequential';
 import type { Schedule } from '../schedules';
-import { FLOAT32_MAX, hasOwn, parseOptions, show, typeName } from '../describe';
+import { FLOAT32_MAX, fitsFloat32, hasOwn, parseOptions, show, typeName } from '../describe';
 import { typedArrayTag, typedLength } from '../typed';
 import { hyperIndex, OPTIMIZER_KERNELS, optimizerKernelId } from './kernels';
 import type { OptimizerKernelName } from './kernels';
@@ -72,7 +72,7 @@ function numberOption<R extends boolean>(required: R, dflt: number | undefined, 
       // The rule first, so that NaN gets PyTorch's message (NaN fails every comparison).
       const problem = rule?.(v);
       if (problem !== undefined) throw rangeError(ErrorCode.ARG_RANGE, `${label}: ${problem}`);
-      if (!Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX) {
+      if (!fitsFloat32(v)) {
         throw rangeError(ErrorCode.ARG_RANGE, `${label}: Expected finite number for ${key} but received ${v}`);
       }
       return v;
