@@ -11,6 +11,7 @@ import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { writeFileAtomic } from '../io/format';
 import type { History } from '../train/fit';
+import { validationName } from '../train/metrics';
 
 type Row = Record<string, number | string>;
 
@@ -103,7 +104,7 @@ export function learningCurveSpec(history: History, options: { title?: string; m
   };
   };
   const top = [lines('Loss per epoch', perEpoch('loss', 'valLoss'), 'loss')];
-  if (metric) top.push(lines(`${metric} per epoch`, perEpoch(metric, `val${metric[0].toUpperCase()}${metric.slice(1)}`), metric));
+  if (metric) top.push(lines(`${metric} per epoch`, perEpoch(metric, validationName(metric)), metric));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: options.title ?? 'Learning curves',

@@ -12,8 +12,8 @@ import type { Sequential } from '../model/sequential';
 import type { Optimizer } from '../optim';
 import { createSchedule } from '../schedules';
 import type { Schedule } from '../schedules';
-import { createMetric } from './metrics';
-import type { Metric, MetricSpec } from './metrics';
+import { createMetric, validationName } from './metrics';
+import type { MetricSpec } from './metrics';
 
 /** What one epoch produced: loss, metrics, their validation counterparts, lr, timing. */
 export interface EpochLogs {
@@ -117,11 +117,11 @@ function pathArg(who: string, path: unknown): string {
 function resolveMode(mode: Mode, monitor: string, metrics: readonly MetricSpec[] = []): 'min' | 'max' {
   if (mode !== 'auto') return mode;
   for (const spec of metrics) {
-    const m: Metric = typeof spec === 'object' && spec !== null && typeof (spec as Metric).update === 'function' ? spec as Metric : createMetric(spec);
+    const m = createMetric(spec);
     const name = m.name;
     if (typeof name !== 'string' || name === '' || typeof m.higherIsBetter !== 'boolean') continue;
     // fit's and fitAsync's log names for a metric and its validation value.
-    if (monitor === name || monitor === `val${name[0].toUpperCase()}${name.slice(1)}`) return m.higherIsBetter ? 'max' : 'min';
+    if (monitor === name || monitor === validationName(name)) return m.higherIsBetter ? 'max' : 'min';
   }
   return /acc/i.test(monitor) ? 'max' : 'min';
 }

@@ -30,7 +30,7 @@ import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
 import { progressBar } from './callbacks';
-import { createMetric, metricOn } from './metrics';
+import { createMetric, metricOn, validationName } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import { scoreKind } from '../predict';
 import type { LossSpec } from '../model/loss';
@@ -246,11 +246,6 @@ export function compileModel(model: Sequential, options: CompileOptions): Compil
 
 /** The logs fit writes besides the metrics and their validation values. */
 const OTHER_LOGS = ['epoch', 'loss', 'valLoss', 'lr', 'seconds', 'samplesPerSecond'];
-
-/** The log name of a metric's (or the loss's) validation value: 'accuracy' -> 'valAccuracy'. */
-function validationName(name: string): string {
-  return `val${name[0].toUpperCase()}${name.slice(1)}`;
-}
 
 /**
  * Each metric must log under names of its own: two with one name (or a name and another's
@@ -1077,7 +1072,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
       parallel?.epochEnd();
       if (val) {
         const v = evaluateBatches(model, valBatches as BatchIterator, valMetrics, !parallel);
-        for (const [k, value] of Object.entries(v)) logs[`val${k[0].toUpperCase()}${k.slice(1)}`] = value;
+        for (const [k, value] of Object.entries(v)) logs[validationName(k)] = value;
         model.train();
       }
       logs.lr = optimizer.lr;

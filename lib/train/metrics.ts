@@ -47,6 +47,11 @@ function countEqual(a: Int32Array, b: Int32Array, n: number): number {
   return hits;
 }
 
+/** The log name of a metric's (or the loss's) validation value: 'accuracy' -> 'valAccuracy'. */
+export function validationName(name: string): string {
+  return `val${name[0].toUpperCase()}${name.slice(1)}`;
+}
+
 /** Label r of `labels`, in [0, cols) (ERR_BLASNET_LABEL otherwise, as the losses say). */
 function labelAt(name: string, labels: Int32Array, r: number, cols: number): number {
   const y = labels[r];
