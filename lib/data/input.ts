@@ -331,8 +331,8 @@ function convert(x: Input, spec: InputSpec, where: string): Matrix {
  * any) applied to the raw rows, then the width checked. The entry point for whole data sets (fit,
  * evaluate, predict); a Matrix without preprocessing comes back as it is. With `scan` (a backend),
  * NaN and infinities are ERR_BLASNET_DATA naming the first one's index, row and column (1-based):
- * in the raw rows before preprocessing, so the message names the caller's cell, and in what the
- * preprocessing returns.
+ * in the raw rows before preprocessing, so the message names the caller's cell (not a Dataset's,
+ * scanned when it was built), and in what the preprocessing returns.
  */
 export function toMatrix(x: Input | Dataset, spec: InputSpec, where: string, scan?: Backend): Matrix {
   let m: Matrix;
@@ -353,7 +353,8 @@ export function toMatrix(x: Input | Dataset, spec: InputSpec, where: string, sca
     m = new Matrix(rows.data, rows.rows, spec.width);
   } else m = convert(x, spec, where);
   if (m.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
-  if (scan) checkFinite(scan, where, 'x', m.data, m.rows * m.cols, 0, m.cols);
+  // A Dataset's rows were scanned when it was built (fit takes them as they are too).
+  if (scan && !(x instanceof Dataset)) checkFinite(scan, where, 'x', m.data, m.rows * m.cols, 0, m.cols);
   if (spec.preprocessing) {
     m = spec.preprocessing.transform(m);
     if (scan) checkFinite(scan, where, "the preprocessing's output", m.data, m.rows * m.cols, 0, m.cols);
