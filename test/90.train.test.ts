@@ -10,12 +10,23 @@ import { batchNorm, dense, dropout, fitDistributed, jsBackend, Matrix, PCA, prog
 import type { Backend, Communicator, FitOptions } from '../lib';
 import { loadModel } from '../lib/io/model-file';
 import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
-import type { BatchLogs, EpochLogs } from '../lib/train/callbacks';
+import type { BatchLogs, Callback, EpochLogs } from '../lib/train/callbacks';
 import { createMetric, metricOn } from '../lib/train/metrics';
 import type { Metric, MetricSpec } from '../lib/train/metrics';
 import { blobs, forEachBackend, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-train-'));
+
+/** A callback whose every hook calls `at` with the hook's name. */
+function everyHook(at: (hook: string) => void): Callback {
+  return {
+    onTrainBegin: () => at('onTrainBegin'),
+    onEpochBegin: () => at('onEpochBegin'),
+    onBatchEnd: () => at('onBatchEnd'),
+    onEpochEnd: () => at('onEpochEnd'),
+    onTrainEnd: () => at('onTrainEnd'),
+  };
+}
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function classifier(b: Backend, seed = 1): Sequential {
@@ -370,13 +381,7 @@ forEachBackend('callbacks', (b) => {
       allowed.push(hook);
     };
     const h = m.fit(train.x, train.y, {
-      epochs: 2, batchSize: 50, validationSplit: 0.2, callbacks: [{
-        onTrainBegin: () => attempt('onTrainBegin'),
-        onEpochBegin: () => attempt('onEpochBegin'),
-        onBatchEnd: () => attempt('onBatchEnd'),
-        onEpochEnd: () => attempt('onEpochEnd'),
-        onTrainEnd: () => attempt('onTrainEnd'),
-      }],
+      epochs: 2, batchSize: 50, validationSplit: 0.2, callbacks: [everyHook(attempt)],
     });
     const hooks = ['onTrainBegin', 'onEpochBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'];
     for (const hook of hooks) assert.deepEqual(refused[hook]?.filter((n, i, a) => a.indexOf(n) === i), Object.keys(racing), hook);
@@ -410,13 +415,7 @@ forEachBackend('callbacks', (b) => {
       else m.eval();
       seen.length = 0;
       m.fit(train.x, train.y, {
-        epochs: 1, batchSize: 100, validationSplit: 0.2, callbacks: [{
-          onTrainBegin: () => attempt('onTrainBegin'),
-          onEpochBegin: () => attempt('onEpochBegin'),
-          onBatchEnd: () => attempt('onBatchEnd'),
-          onEpochEnd: () => attempt('onEpochEnd'),
-          onTrainEnd: () => attempt('onTrainEnd'),
-        }],
+        epochs: 1, batchSize: 100, validationSplit: 0.2, callbacks: [everyHook(attempt)],
       });
       // Training mode throughout the loop; the mode it was called in again for onTrainEnd and after.
       assert.deepEqual(seen, ['onTrainBegin:true', 'onEpochBegin:true', 'onBatchEnd:true', 'onBatchEnd:true', 'onEpochEnd:true', `onTrainEnd:${mode}`]);
