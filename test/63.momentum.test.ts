@@ -10,7 +10,7 @@ import {
   createOptimizer, createSchedule, dense, ErrorCode, followSchedule, Matrix, Rng, Sequential, Standardizer,
 } from '../lib';
 import type { Backend, ScheduleSpec } from '../lib';
-import { forEachBackend, normError, throwsCode } from './helpers';
+import { forEachBackend, normError, throwsCode, warningsDuring } from './helpers';
 
 const cosAnneal = (a: number, b: number, p: number) => b + ((a - b) / 2) * (Math.cos(Math.PI * p) + 1);
 const linAnneal = (a: number, b: number, p: number) => a + (b - a) * p;
@@ -187,19 +187,6 @@ forEachBackend('oneCycle momentum in the update', (b) => {
   });
 });
 
-/** The warnings emitted while fn runs (process warnings arrive on the next tick). */
-async function warningsDuring(fn: () => void): Promise<(Error & { code?: string })[]> {
-  const seen: (Error & { code?: string })[] = [];
-  const listener = (w: Error) => seen.push(w);
-  process.on('warning', listener);
-  try {
-    fn();
-    await new Promise((r) => setImmediate(r));
-  } finally {
-    process.off('warning', listener);
-  }
-  return seen;
-}
 
 describe('the lecture notes\' warnings', () => {
   const tgt = () => ({ params: new Float32Array(2), grads: new Float32Array(2), backend: new Sequential({ inputSize: 1, layers: [dense(1)] }).backend });
