@@ -81,23 +81,21 @@ export function id(fn: string, name: string, v: unknown, count: number): number 
  */
 export type Count = number | bigint;
 
-/** The exact product of non-negative integers, as a Count. */
-export function mul(...factors: Count[]): Count {
-  let p = 1;
-  let exact = true;
-  for (const f of factors) {
-    if (typeof f === 'bigint') exact = false;
-    else p *= f;
+/** The exact product of two non-negative integers, as a Count. */
+export function mul(a: Count, b: Count): Count {
+  if (typeof a === 'number' && typeof b === 'number') {
+    // A float product that is a safe integer is exact.
+    const p = a * b;
+    if (Number.isSafeInteger(p)) return p;
   }
-  // A float product that is a safe integer is exact: every partial product was no larger.
-  if (exact && Number.isSafeInteger(p)) return p;
-  const q = factors.reduce<bigint>((acc, f) => acc * BigInt(f), 1n);
+  const q = BigInt(a) * BigInt(b);
   return q <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(q) : q;
 }
 
-/** The exact sum of non-negative integers, as a Count. */
-export function add(...terms: Count[]): Count {
-  const s = terms.reduce<bigint>((acc, t) => acc + BigInt(t), 0n);
+/** The exact sum of two non-negative integers, as a Count. */
+export function add(a: Count, b: Count): Count {
+  if (typeof a === 'number' && typeof b === 'number' && Number.isSafeInteger(a + b)) return a + b;
+  const s = BigInt(a) + BigInt(b);
   return s <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(s) : s;
 }
 
