@@ -229,4 +229,29 @@ forEachBackend('layer penalties in every reported loss', (b) => {
     const expected = m.lossValue(x, y) + m.penaltyValue();
     for (const batchSize of [9, 50]) close(m.evaluate(x, y, { batchSize }).loss, expected, `batchSize ${batchSize}`);
   });
+
+  it('lossAndGradient adds penaltyShare of the penalties, value and gradient; 0 leaves them out; bad shares are refused', () => {
+    const m = net();
+    const penalty = m.penaltyValue();
+    const pass = (share?: number) => {
+      const loss = m.lossAndGradient(x, y, share === undefined ? {} : { penaltyShare: share });
+      return { loss, g: Float64Array.from(m.grads) };
+    };
+    const full = pass(), half = pass(0.5), none = pass(0), one = pass(1);
+    close(none.loss, m.lossValue(x, y), 'share 0 is the data loss');
+    close(full.loss, none.loss + penalty, 'default share 1');
+    close(half.loss, none.loss + penalty / 2, 'share 0.5');
+    assert.deepEqual(one.g, full.g);
+    let moved = 0;
+    for (let i = 0; i < full.g.length; i++) {
+      const want = (full.g[i] + none.g[i]) / 2;
+      assert.ok(Math.abs(half.g[i] - want) <= 1e-6 * (Math.abs(full.g[i]) + Math.abs(none.g[i]) + 1e-3), `gradient ${i}: ${half.g[i]} vs ${want}`);
+      if (full.g[i] !== none.g[i]) moved++;
+    }
+    assert.ok(moved > 0, 'the penalty moves the gradient');
+    throwsCode(() => m.lossAndGradient(x, y, { penaltyShare: -0.5 }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'penaltyShare');
+    throwsCode(() => m.lossAndGradient(x, y, { penaltyShare: NaN }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'penaltyShare');
+    throwsCode(() => m.lossAndGradient(x, y, { penaltyShare: Infinity }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'penaltyShare');
+    throwsCode(() => m.lossAndGradient(x, y, { penaltyShare: '1' as never }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'penaltyShare');
+  });
 });

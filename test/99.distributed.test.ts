@@ -137,7 +137,8 @@ for (const b of backends()) {
       assert.deepEqual(ranks[1].stop.params, ranks[0].stop.params);
     });
 
-    for (const name of ['sgd', 'adam']) {
+    // sgd+sum+penalty: the ranks' summed gradients count the L1/L2 penalty once, as one process does.
+    for (const name of ['sgd', 'adam', 'sgd+sum+penalty']) {
       it(`${name}: 2 ranks of batch b/2 match 1 process of batch b after 12 steps (weights, loss, validation)`, () => {
         const c = distributedCases().find((k) => k.name === name) as DistributedCase;
         const { x, y, xVal, yVal } = distributedData();
@@ -151,7 +152,8 @@ for (const b of backends()) {
         assert.ok(diff < 2e-5, `${name}: largest weight difference ${diff}`);
         h.epochs.forEach((e, i) => {
           for (const k of ['loss', 'accuracy', 'valLoss', 'valAccuracy']) {
-            assert.ok(Math.abs(d.epochs[i][k] - e[k]) < 1e-4, `${name} epoch ${i} ${k}: ${d.epochs[i][k]} against ${e[k]}`);
+            // Relative to the value: a summed loss is some 16 to 30 times a mean one.
+            assert.ok(Math.abs(d.epochs[i][k] - e[k]) < 1e-4 * Math.max(1, Math.abs(e[k])), `${name} epoch ${i} ${k}: ${d.epochs[i][k]} against ${e[k]}`);
           }
         });
       });

@@ -138,9 +138,12 @@ class Replica implements DataParallel {
   private trainRows = 0;
   private readonly scalar = new Float64Array(1);
   private readonly sum: boolean;
+  readonly penaltyShare: number;
 
   constructor(private readonly model: Sequential, private readonly comm: Communicator) {
     this.sum = model.lossSpec?.reduction === 'sum';
+    // Summed gradients would hold every rank's copy of the (identical) penalty.
+    this.penaltyShare = this.sum ? 1 / comm.size : 1;
   }
 
   batches(rows: ReplicaRows, options: { batchSize: number; shuffle: boolean; dropLast: boolean; seed: number; backend: Backend }): BatchIterator {
@@ -232,8 +235,8 @@ class Replica implements DataParallel {
  * - `batchSize` is per rank (the global batch is batchSize x N); each epoch's seeded order of all
  *   rows is sharded as DistributedSampler shards it (padded by wrapping, rows rank, rank + N, ...);
  * - after each backward pass one allreduce averages the flat gradient arena over the ranks (sums
- *   it when the loss reduces by 'sum'); layer penalties are part of each rank's gradient and are
- *   the same on every rank, so they count once; clipping and the optimiser step follow the average;
+ *   it when the loss reduces by 'sum'); layer penalties are the same on every rank and count once
+ *   (with 'sum' each rank adds 1/N of them); clipping and the optimiser step follow the average;
  * - BatchNorm normalises with each rank's own batch statistics, and its running statistics are
  *   averaged over the ranks at each epoch end (DDP keeps rank 0's; SyncBatchNorm would reduce the
  *   batch statistics in every forward pass, one more collective per BatchNorm layer per step);

@@ -403,10 +403,18 @@ export class Sequential {
    * computed on the logits and the output gradient is prediction - target, in one kernel.
    * `weight` (a Float32Array [rows] of finite non-negative factors) weights each row's term, the
    * mean keeping its unweighted normaliser (see Backend.lossWeighted).
+   * `penaltyShare` (default 1, finite and non-negative) scales the penalties this pass adds, value
+   * and gradient: where the gradients of several passes are summed into one step (data-parallel
+   * replicas of a loss that reduces by 'sum', gradient accumulation), 1 / passes counts them once.
    */
-  lossAndGradient(x: Input, target: Target, options: { loss?: LossSpec; weight?: Float32Array | null } = {}): number {
+  lossAndGradient(x: Input, target: Target, options: { loss?: LossSpec; weight?: Float32Array | null; penaltyShare?: number } = {}): number {
     this.notBusy('lossAndGradient');
-    options = optionsArg('lossAndGradient', options, { loss: true, weight: true });
+    options = optionsArg('lossAndGradient', options, { loss: true, weight: true, penaltyShare: true });
+    const share = options.penaltyShare ?? 1;
+    if (typeof share !== 'number') throw typeError(ErrorCode.ARG_TYPE, `lossAndGradient: Expected number for options.penaltyShare but received ${typeName(share)}`);
+    if (!(share >= 0 && share < Infinity)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `lossAndGradient: Expected a finite number >= 0 for options.penaltyShare but received ${show(share)}`);
+    }
     const loss = this.pickLoss(options.loss, 'lossAndGradient');
     const rows = this.checkInput(x, 'lossAndGradient');
     const t = this.toTarget(target, loss, rows, 'lossAndGradient');
@@ -414,7 +422,7 @@ export class Sequential {
     this.run(this.inputData, rows, true);
     const fusedLogits = this.outputLoss(loss, rows, t, this.lossGrad, weight);
     this.propagate(this.lossGrad, this.layers.length - 1, fusedLogits);
-    return this.lastLossValue + this.addPenalties();
+    return this.lastLossValue + this.addPenalties(share);
   }
 
   /**
@@ -489,13 +497,14 @@ export class Sequential {
     return weight;
   }
 
-  /** Adds each layer's L1/L2 penalty gradient to `grads`; returns the penalty value. */
-  private addPenalties(): number {
+  /** Adds `share` of each layer's L1/L2 penalty gradient to `grads`; returns as much of the penalty value. */
+  private addPenalties(share: number): number {
     let total = 0;
+    if (share === 0) return total;
     for (const v of this.views) {
       if (!v.penalized) continue;
       const { l1, l2 } = this.layers[v.layer].penalty();
-      if (l1 > 0 || l2 > 0) total += this.backend.penalty(v.data.length, l1, l2, v.data, v.grad);
+      if (l1 > 0 || l2 > 0) total += this.backend.penalty(v.data.length, l1 * share, l2 * share, v.data, v.grad);
     }
     return total;
   }

@@ -940,7 +940,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   const valMetrics = val ? metricsOn(model, compiled.metrics) : [];
   model.reserve(Math.max(Math.min(batchSize, train.x.rows), val ? Math.min(valBatch, val.x.rows) : 0), true);
   // One options object for every step, its weight pointed at the batch's: a step allocates nothing.
-  const step: { weight: Float32Array | null } = { weight: null };
+  const step: { weight: Float32Array | null; penaltyShare: number } = { weight: null, penaltyShare: parallel?.penaltyShare ?? 1 };
   const stepsPerEpoch = it.batchesPerEpoch;
   const firstEpoch = options.resume ? resumePoint(options.resume, schedule, epochs) : 0;
   if (schedule) checkScheduleSteps(where, schedule, { every, epochs, firstEpoch, stepsPerEpoch, maxSteps, swa });

@@ -41,6 +41,12 @@ export interface DataParallel {
    * combines the gradients of every replica; returns the loss of the whole global batch.
    */
   reduceStep(loss: number): number;
+  /**
+   * The share of the layers' L1/L2 penalties each replica's pass adds to its loss and gradients
+   * (lossAndGradient's penaltyShare). Default 1, right when reduceStep averages the gradients;
+   * 1 / replicas when it sums them, so that the summed penalty counts once.
+   */
+  readonly penaltyShare?: number;
   /** After each step's stop checks: whether any replica stops (so that all stop together). */
   anyStop(local: boolean): boolean;
   /** At each epoch end, before validation: combines running statistics (BatchNorm). */

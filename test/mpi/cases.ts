@@ -9,9 +9,17 @@ export interface DistributedCase {
   dropout: number;
   batchSize: number;
   epochs: number;
+  /** The loss reduces by 'sum' (default 'mean'). */
+  sum?: boolean;
+  /** L1 and L2 strengths on the dense weights (default none). */
+  l1?: number;
+  l2?: number;
 }
 
-/** SGD with momentum and Adam, each with and without dropout; 2 epochs of 6 global batches of 16. */
+/**
+ * SGD with momentum and Adam, each with and without dropout, and SGD on a summed loss with L1 and
+ * L2 penalties; 2 epochs of 6 global batches of 16.
+ */
 export function distributedCases(): DistributedCase[] {
   const sgd = { name: 'sgd' as const, lr: 0.05, momentum: 0.9 }, adam = { name: 'adam' as const, lr: 0.01 };
   return [
@@ -19,6 +27,8 @@ export function distributedCases(): DistributedCase[] {
     { name: 'adam', optimizer: adam, dropout: 0, batchSize: 16, epochs: 2 },
     { name: 'sgd+dropout', optimizer: sgd, dropout: 0.3, batchSize: 16, epochs: 2 },
     { name: 'adam+dropout', optimizer: adam, dropout: 0.3, batchSize: 16, epochs: 2 },
+    // The summed loss's gradient is 16x the mean's: a 16th of the lr.
+    { name: 'sgd+sum+penalty', optimizer: { ...sgd, lr: sgd.lr / 16 }, dropout: 0, batchSize: 16, epochs: 2, sum: true, l1: 0.02, l2: 0.1 },
   ];
 }
 
@@ -45,7 +55,7 @@ export function distributedModel(c: DistributedCase, options: { seed?: number; b
   const name = process.env.BLASNET_BACKEND as BackendName | undefined;
   return new Sequential({
     inputSize: 6, seed: options.seed ?? 7, backend: name ? getBackend(name) : undefined,
-    layers: [dense(16, { activation: 'relu' }), ...(options.bn ? [batchNorm()] : []), ...(c.dropout > 0 ? [dropout(c.dropout)] : []),
-      dense(3, { activation: 'softmax' })],
-  }).compile({ loss: 'crossEntropy', optimizer: c.optimizer, metrics: ['accuracy'] });
+    layers: [dense(16, { activation: 'relu', l1: c.l1, l2: c.l2 }), ...(options.bn ? [batchNorm()] : []), ...(c.dropout > 0 ? [dropout(c.dropout)] : []),
+      dense(3, { activation: 'softmax', l1: c.l1, l2: c.l2 })],
+  }).compile({ loss: c.sum ? { name: 'crossEntropy', reduction: 'sum' } : 'crossEntropy', optimizer: c.optimizer, metrics: ['accuracy'] });
 }
