@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Dataset, dense, dropout, loadModel, Matrix, mcPredict, recordsToMatrix, Rng, saveModel, Sequential, Standardizer, TabularPreprocessor, trainTestSplit } from '../lib';
+import { checkModel, Dataset, dense, dropout, loadModel, lrFinder, Matrix, mcPredict, recordsToMatrix, Rng, saveModel, Sequential, Standardizer, TabularPreprocessor, trainTestSplit } from '../lib';
 import type { Backend, DataRecord } from '../lib';
 import { csvLogger } from '../lib/train/callbacks';
 import { forEachBackend, rejectsCode, throwsCode, warningsDuring } from './helpers';
@@ -409,6 +409,27 @@ forEachBackend('compile shorthand, verbose and class predictions', (b) => {
     }
     // A clean row beside them still predicts, and finite input is unchanged.
     assert.equal(m.predict(data.x).rows, data.x.rows);
+  });
+
+  it('fit (validationSplit, checks), fitAsync, lrFinder and checkModel refuse NaN and infinities, naming the 1-based row and column', async () => {
+    const cols = data.x.cols, n = data.x.rows;
+    for (const bad of [NaN, -Infinity]) {
+      // Row n - 1: in the rows validationSplit 0.1 holds out.
+      const x = data.x.data.slice();
+      x[(n - 2) * cols + 1] = bad;
+      const mention = `x holds ${bad} at index ${(n - 2) * cols + 1} (row ${n - 1}, column 2); clean or impute the data first`;
+      throwsCode(() => model(b, 3, 'softmax').fit(x, data.y, { epochs: 1, validationSplit: 0.1 }), 'ERR_BLASNET_DATA', undefined, `fit: ${mention}`);
+      throwsCode(() => model(b, 3, 'softmax').fit(x, data.y, { epochs: 1, checks: true }), 'ERR_BLASNET_DATA', undefined, `fit: ${mention}`);
+      await rejectsCode(model(b, 3, 'softmax').fitAsync(x, data.y, { epochs: 1 }), 'ERR_BLASNET_DATA', `fitAsync: ${mention}`);
+      throwsCode(() => lrFinder(model(b, 3, 'softmax'), x, data.y, { steps: 5 }), 'ERR_BLASNET_DATA', undefined, `lrFinder: ${mention}`);
+      throwsCode(() => checkModel(model(b, 3, 'softmax'), x, data.y), 'ERR_BLASNET_DATA', undefined, `checkModel: ${mention}`);
+      // Float targets too.
+      const t = Float32Array.from(data.y);
+      t[4] = bad;
+      const target = `y holds ${bad} at index 4 (row 5, column 1)`;
+      throwsCode(() => lrFinder(model(b, 1, 'identity', 'mse'), data.x, t, { steps: 5 }), 'ERR_BLASNET_DATA', undefined, `lrFinder: ${target}`);
+      throwsCode(() => checkModel(model(b, 1, 'identity', 'mse'), data.x, t), 'ERR_BLASNET_DATA', undefined, `checkModel: ${target}`);
+    }
   });
 
   it('loadModel restores loss, optimiser state and metrics: the loaded model evaluates and trains on as the original', () => {

@@ -14,7 +14,7 @@ import type { Input, Sequential, Target } from '../model/sequential';
 import type { OptimizerSpec } from '../optim';
 import { Rng } from '../rng';
 import type { Matrix } from '../tensor';
-import { gather, intOption, modelArg, onScratch, optimizerSpecOf, readRows, scratchOptimizer } from './scratch';
+import { gather, intOption, modelArg, onScratch, optimizerSpecOf, readRows, requireFiniteRows, scratchOptimizer } from './scratch';
 import type { Rows } from './scratch';
 
 /** The initial loss next to the value chance-level outputs give. */
@@ -356,22 +356,27 @@ function part<T extends object>(where: string, name: string, v: T | undefined, k
  * preprocessing (setPreprocessing) applied, so pass the raw rows fit takes.
  *
  * Findings never throw: they are listed in `findings` (and `text`); errors are for bad
- * arguments (coded TypeError/RangeError), a model with no loss (ERR_BLASNET_STATE) or a busy
- * model (ERR_BLASNET_BUSY). The model is left exactly as it was: parameters, gradients,
+ * arguments (coded TypeError/RangeError), NaN or an infinity in x or in float targets
+ * (ERR_BLASNET_DATA naming the row and column, as fit), a model with no loss (ERR_BLASNET_STATE)
+ * or a busy model (ERR_BLASNET_BUSY). The model is left exactly as it was: parameters, gradients,
  * BatchNorm statistics, dropout stream and mode are restored, and its optimiser is not used.
  */
 export function checkModel(model: Sequential, x: Input, y: Target | ArrayLike<number>, options: CheckOptions = {}): ModelCheckReport {
   modelArg('checkModel', model);
-  return checkRows(model, model.inputMatrix(x, 'checkModel'), y, options);
+  return checkRows(model, model.inputMatrix(x, 'checkModel'), y, options, true);
 }
 
-/** checkModel on the model's own rows, its preprocessing already applied (as fit holds them). */
-function checkRows(model: Sequential, x: Matrix, y: Target | ArrayLike<number>, options: CheckOptions): ModelCheckReport {
+/**
+ * checkModel on the model's own rows, its preprocessing already applied (as fit holds them);
+ * `scan` checks them for NaN and infinities first (fit has scanned its rows already).
+ */
+function checkRows(model: Sequential, x: Matrix, y: Target | ArrayLike<number>, options: CheckOptions, scan = false): ModelCheckReport {
   const where = 'checkModel';
   modelArg(where, model);
   options = optionsArg(where, options, CHECK_OPTIONS);
   const loss = lossOf(model, options.loss, where);
   const data = readRows(x, y, loss, where);
+  if (scan) requireFiniteRows(model, data, where);
   const rows = intOption(where, 'rows', options.rows, 256);
   const tolerance = numberOption(where, 'tolerance', options.tolerance, 0.05);
   const unitThreshold = numberOption(where, 'unitThreshold', options.unitThreshold, 0.2);

@@ -11,7 +11,7 @@ import type { Input, Sequential, Target } from '../model/sequential';
 import type { OptimizerSpec } from '../optim';
 import { checkBase, renderSvg, writePicture } from '../plot/curves';
 import { Matrix } from '../tensor';
-import { intOption, modelArg, onScratch, optimizerSpecOf, readRows, scratchOptimizer } from './scratch';
+import { intOption, modelArg, onScratch, optimizerSpecOf, readRows, requireFiniteRows, scratchOptimizer } from './scratch';
 
 /** Options of lrFinder. */
 export interface LrFinderOptions {
@@ -82,7 +82,8 @@ function num(where: string, name: string, v: unknown, dflt: number): number {
  *
  * The model and its optimiser are untouched: the run uses a fresh optimiser of the same spec
  * over the model's arenas and restores parameters, gradients, buffers, dropout stream and mode
- * afterwards (see checkModel). Errors: coded TypeError/RangeError for bad options (start > 0,
+ * afterwards (see checkModel). Errors: ERR_BLASNET_DATA for NaN or an infinity in x or in float
+ * targets (naming the row and column, as fit); coded TypeError/RangeError for bad options (start > 0,
  * end > start, both finite; steps an integer >= 5; smoothing in [0, 1); divergence > 1); a
  * curve that never falls (its minimum at the first step or no negative slope) is RangeError
  * ERR_BLASNET_ARG_RANGE "the smoothed loss never decreased ...", with the curve in the error's
@@ -108,6 +109,7 @@ export function lrFinder(model: Sequential, x: Input, y: Target | ArrayLike<numb
   const loss = options.loss ?? (model.lossSpec ? (model.lossSpec.custom ?? model.lossSpec.spec as NonNullable<typeof model.lossSpec.spec>) : undefined);
   if (loss === undefined) throw new BlasnetError(ErrorCode.STATE, `${where}: no loss given; pass { loss } or set one with setLoss() or compile()`);
   const data = readRows(model.inputMatrix(x, where), y, loss, where);
+  requireFiniteRows(model, data, where);
   const spec = optimizerSpecOf(model, options.optimizer);
   const seed = options.seed ?? model.seed;
   if (!Number.isSafeInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${show(seed)}`);

@@ -3,6 +3,7 @@
  * afterwards, a fresh optimiser of the model's own spec, and (x, y) as plain arrays with a way to
  * gather rows.
  */
+import { checkFinite } from '../data/check';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { LossSpec } from '../model/loss';
 import { resolveLoss } from '../model/loss';
@@ -86,6 +87,15 @@ export function readRows(x: Matrix, y: Target | ArrayLike<number>, loss: LossSpe
   const n = typedLength(t);
   if (n % x.rows !== 0 || n === 0) throw rangeError(ErrorCode.SHAPE, `${where}: ${x.rows} rows of x but ${n} values of y`);
   return { x: x.data.subarray(0, x.rows * x.cols), rows: x.rows, cols: x.cols, y: t, width: n / x.rows };
+}
+
+/**
+ * NaN and infinities refused in x and in float targets (ERR_BLASNET_DATA naming the row and column,
+ * as fit refuses them): an experiment on them would report garbage. Labels are checked by the loss.
+ */
+export function requireFiniteRows(model: Sequential, r: Rows, where: string): void {
+  checkFinite(model.backend, where, 'x', r.x, r.rows * r.cols, 0, r.cols);
+  if (r.y instanceof Float32Array) checkFinite(model.backend, where, 'y', r.y, r.y.length, 0, r.width);
 }
 
 /** Copies of the given rows of x and y. */

@@ -127,14 +127,7 @@ async function sharedChecked(backend: Backend, m: Matrix, where: string, name: s
     }
     const end = Math.min(n, off + CHUNK);
     const part = src.subarray(off, end);
-    try {
-      checkFinite(backend, where, name, part, end - off);
-    } catch (e) {
-      // Report the index in the whole of x.
-      const err = e as Error;
-      err.message = err.message.replace(/at index (\d+)/, (_s, i: string) => `at index ${off + Number(i)}`);
-      throw err;
-    }
+    checkFinite(backend, where, name, part, end - off, off, m.cols);
     if (!onShared) out.set(part, off);
     if (end < n && performance.now() - sliceStart >= SLICE_MS) {
       await new Promise((r) => setImmediate(r));

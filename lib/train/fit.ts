@@ -921,7 +921,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     // splits sample_weight: a weighted validation loss, as evaluate gives it with those weights.
     val = sliceRows(train, n - nVal, n, w);
     train = sliceRows(train, 0, n - nVal, w);
-    if (unscanned) checkFinite(model.backend, where, 'x', val.x.data, val.x.rows * val.x.cols, (n - nVal) * val.x.cols);
+    if (unscanned) checkFinite(model.backend, where, 'x', val.x.data, val.x.rows * val.x.cols, (n - nVal) * val.x.cols, val.x.cols);
   }
   const optimizer = compiled.optimizer;
   const schedule: Schedule | null = options.schedule ? createSchedule(options.schedule, scheduleBase(options.schedule, options.resume, optimizer)) : null;
@@ -964,7 +964,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   };
   if (options.checks) {
     // The checks run forward passes over the training rows, so those are scanned first.
-    if (unscanned) checkFinite(model.backend, where, 'x', train.x.data, train.x.rows * train.x.cols);
+    if (unscanned) checkFinite(model.backend, where, 'x', train.x.data, train.x.rows * train.x.cols, 0, train.x.cols);
     unscanned = false;
     runStartChecksOnRows(model, train.x, train.y);
   }
