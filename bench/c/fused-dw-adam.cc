@@ -100,6 +100,16 @@ struct Pending {
   __mmask16 lastMask = 0xffff;
 };
 
+// Adam over the next vector of the pending tile.
+inline void adamPending(const Problem& pr, const Vec& k, Pending& pend) {
+  const size_t r = pend.done / pend.vecs, c = pend.done % pend.vecs;
+  const size_t off = pend.base + r * pr.inDim + 16 * c;
+  const __mmask16 mk = c == pend.vecs - 1 ? pend.lastMask : __mmask16(0xffff);
+  adam16(k, load(mk, pr.g + off), pr.p + off, pr.m + off, pr.v + off, mk);
+  ++pend.done;
+  --pend.count;
+}
+
 // acc[r][c] = sum over b of dz[b][i0 + r] * x[b][j0 + 16c ...], rows R, vectors C (the last one
 // masked), stored to g; then (kAdam) Adam over the tile or (kInterleave) the previous tile's
 // Adam one vector per b step.
@@ -117,25 +127,9 @@ inline void tile(const Problem& pr, const Vec& k, size_t i0, size_t j0, __mmask1
       const __m512 d = _mm512_set1_ps(dzb[r]);
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(d, xv[c], acc[r][c]);
     }
-    if (kInterleave && pend.count) {
-      const size_t r = pend.done / pend.vecs, c = pend.done % pend.vecs;
-      const size_t off = pend.base + r * pr.inDim + 16 * c;
-      const __mmask16 mk = c == pend.vecs - 1 ? pend.lastMask : __mmask16(0xffff);
-      adam16(k, load(mk, pr.g + off), pr.p + off, pr.m + off, pr.v + off, mk);
-      ++pend.done;
-      --pend.count;
-    }
+    if (kInterleave && pend.count) adamPending(pr, k, pend);
   }
-  if (kInterleave) {
-    while (pend.count) {
-      const size_t r = pend.done / pend.vecs, c = pend.done % pend.vecs;
-      const size_t off = pend.base + r * pr.inDim + 16 * c;
-      const __mmask16 mk = c == pend.vecs - 1 ? pend.lastMask : __mmask16(0xffff);
-      adam16(k, load(mk, pr.g + off), pr.p + off, pr.m + off, pr.v + off, mk);
-      ++pend.done;
-      --pend.count;
-    }
-  }
+  while (kInterleave && pend.count) adamPending(pr, k, pend);
   for (int r = 0; r < R; ++r) {
     const size_t row = (i0 + r) * pr.inDim + j0;
     for (int c = 0; c < C; ++c) {
@@ -178,16 +172,7 @@ __attribute__((noinline)) void tiles(const Problem& pr, const Hyper& h) {
     case 5: rowBlock<5, kAdam, kInterleave>(pr, k, i, pend); break;
     default: break;
   }
-  if (kInterleave) {
-    while (pend.count) {
-      const size_t r = pend.done / pend.vecs, c = pend.done % pend.vecs;
-      const size_t off = pend.base + r * pr.inDim + 16 * c;
-      const __mmask16 mk = c == pend.vecs - 1 ? pend.lastMask : __mmask16(0xffff);
-      adam16(k, load(mk, pr.g + off), pr.p + off, pr.m + off, pr.v + off, mk);
-      ++pend.done;
-      --pend.count;
-    }
-  }
+  while (kInterleave && pend.count) adamPending(pr, k, pend);
 }
 
 void blasGemm(const Problem& pr) {
