@@ -42,7 +42,10 @@ export class Matrix {
     return new Matrix(newFloat32Array(rows * cols, { where: 'Matrix.zeros' }), rows, cols);
   }
 
-  /** A matrix from rows of numbers; every row must have the same length. */
+  /**
+   * A matrix from rows of numbers; every row must have the same length. Errors name the bad value
+   * by its index in `rows` (`rows[2][0]`).
+   */
   static from(rows: ArrayLike<ArrayLike<number>>): Matrix {
     const isArrayLike = (v: unknown): v is ArrayLike<unknown> => typeof v === 'object' && v !== null && Number.isSafeInteger((v as ArrayLike<unknown>).length) && (v as ArrayLike<unknown>).length >= 0;
     if (!isArrayLike(rows)) throw typeError(ErrorCode.ARG_TYPE, `Matrix.from: Expected an array of rows but received ${describe(rows)}`);
@@ -51,14 +54,14 @@ export class Matrix {
     const data = newFloat32Array(r * c, { where: 'Matrix.from' });
     for (let i = 0; i < r; i++) {
       const row = rows[i];
-      if (!isArrayLike(row)) throw typeError(ErrorCode.ARG_TYPE, `Matrix.from: Expected an array of numbers for row ${i} but received ${describe(row)}`);
+      if (!isArrayLike(row)) throw typeError(ErrorCode.ARG_TYPE, `Matrix.from: Expected an array of numbers for rows[${i}] but received ${describe(row)}`);
       if (row.length !== c) {
-        throw rangeError(ErrorCode.SHAPE, `Matrix.from: row ${i} has ${row.length} values but row 0 has ${c}`);
+        throw rangeError(ErrorCode.SHAPE, `Matrix.from: rows[${i}] has ${row.length} values but rows[0] has ${c}`);
       }
       for (let j = 0; j < c; j++) {
         const v = row[j];
         // Anything else would be converted on the way in, some things (a BigInt) not at all.
-        if (typeof v !== 'number') throw typeError(ErrorCode.ARG_TYPE, `Matrix.from: Expected a number at row ${i}, column ${j} but received ${describe(v)}`);
+        if (typeof v !== 'number') throw typeError(ErrorCode.ARG_TYPE, `Matrix.from: Expected a number at rows[${i}][${j}] but received ${describe(v)}`);
         data[i * c + j] = v;
       }
     }

@@ -445,6 +445,16 @@ function sameMatrix(a: Matrix, b: Matrix): void {
   assert.deepEqual(a.data.subarray(0, a.rows * a.cols), b.data.subarray(0, b.rows * b.cols));
 }
 
+describe('data: Matrix.from', () => {
+  it('copies rows of numbers, and names a bad row or value by its index in the rows given', () => {
+    const m = Matrix.from([[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual([m.rows, m.cols, Array.from(m.data)], [2, 3, [1, 2, 3, 4, 5, 6]]);
+    throwsCode(() => Matrix.from([[1, 2], [3]]), 'ERR_BLASNET_SHAPE', RangeError, 'Matrix.from: rows[1] has 1 values but rows[0] has 2');
+    throwsCode(() => Matrix.from([[1, 2], 5 as never]), 'ERR_BLASNET_ARG_TYPE', TypeError, 'for rows[1] but received');
+    throwsCode(() => Matrix.from([[1, 2], [3, '4' as never]]), 'ERR_BLASNET_ARG_TYPE', TypeError, 'Expected a number at rows[1][1]');
+  });
+});
+
 describe('data: oneHot', () => {
   it('encodes labels, into out when given', () => {
     assert.deepEqual(oneHot(Int32Array.from([2, 0, 1]), 3).toArray(), [[0, 0, 1], [1, 0, 0], [0, 1, 0]]);
