@@ -159,6 +159,17 @@ function loadImages(o: DataOptions, split: 'train' | 'test', shared = false) {
 }
 
 /**
+ * Refuses the IDX images for a model trained on a table: they would skip its preprocessing (and a
+ * table of 784 numeric columns, as Kaggle's MNIST CSVs, would even be scored on them).
+ */
+function imagesForModel(loaded: LoadedModel, file: string, what: string): void {
+  const prep = loaded.preprocessor;
+  if (prep) {
+    throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: ${file} was trained on a table (label ${prep.labelColumns.map((s) => JSON.stringify(s)).join(', ')}); pass --csv with its columns`);
+  }
+}
+
+/**
  * The training rows check and lr-find run on, and the task and output count of the model they
  * check. With a saved model that stores table preprocessing, a --csv file goes through it as
  * evaluate's does: columns by name, the model's task, class vocabulary and target scaling (the
@@ -178,9 +189,7 @@ function recipeData(o: RecipeOptions, loaded: LoadedModel | null, what: string):
       if (o.task !== 'auto' && o.task !== task) throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: --task ${o.task}, but ${o.model} is a ${task} model`);
       return { x: t.prep.transform(t.table), y: t.prep.targets(t.table), task, outputs: t.prep.outputSize };
     }
-    if (prep) {
-      throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: ${o.model} was trained on a table (label ${prep.labelColumns.map((s) => JSON.stringify(s)).join(', ')}); pass --csv with its columns`);
-    }
+    imagesForModel(loaded, o.model as string, what);
   }
   if (o.csv) {
     const d = prepareTable({ ...o, testSplit: TEST_SPLIT, standardize: true, impute: true }, () => undefined, what);
@@ -741,6 +750,7 @@ async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promis
     classNames = prep.classNames ?? undefined;
     if (task === 'regression') truth = prep.labelValues(t.table);
   } else {
+    imagesForModel(loaded, o.model, 'evaluate');
     const set = loadImages(o, 'test');
     ({ x } = set);
     y = set.labels;
@@ -806,6 +816,7 @@ function predict(o: ModelCommandOptions & { output?: string; proba?: boolean }):
       for (let i = 0; i < p.rows; i++) lines.push([String(numbers?.[i] ?? i + 1), ...Array.from(v.subarray(i * k, (i + 1) * k), String)].join(','));
     }
   } else {
+    imagesForModel(loaded, o.model, 'predict');
     const p = scores(loadImages(o, 'test').x);
     rows = p.rows;
     const cls = p.argmax();

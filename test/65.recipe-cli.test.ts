@@ -166,6 +166,14 @@ describe('blasnet check and lr-find on a saved model', () => {
     const images = run('check', '--model', classifier, ...quick);
     assert.equal(images.status, 1);
     assert.match(images.stderr, /check: .*classifier\.blasnet was trained on a table \(label "label"\); pass --csv.*ERR_BLASNET_ARG_RANGE/);
+    // Nor evaluated or predicted on it (a table of 784 numeric columns would otherwise be scored
+    // on the images, skipping its preprocessing), before the images are read.
+    for (const command of ['evaluate', 'predict']) {
+      const r = run(command, '--model', classifier, '--data', path.join(tmp, 'no-such-dir'));
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stderr, new RegExp(`${command}: .*classifier\\.blasnet was trained on a table \\(label "label"\\); pass --csv.*ERR_BLASNET_ARG_RANGE`));
+      assert.equal(r.stdout, '');
+    }
   });
 
   it('a regression model runs check and lr-find on its own task, loss and target scaling', function () {
