@@ -6,7 +6,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, dense, dropout, earlyStopping, Ensemble, Matrix, mcPredict, predictProba, Rng, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
+import { batchNorm, dense, dropout, earlyStopping, Ensemble, loadModel, Matrix, mcPredict, modelCheckpoint, predictProba, Rng, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
 import type { Backend } from '../lib';
 import { blobs, forEachBackend, rejectsCode, throwsCode } from './helpers';
 
@@ -78,6 +78,31 @@ forEachBackend('weight averaging', (b) => {
       // Without restoreBestWeights the two go together.
       const h = m.fit(x, y, { epochs: 2, batchSize: 30, ...averaging, callbacks: [earlyStopping({ monitor: 'loss', patience: 2 })] });
       assert.equal(h.averaged, 'ema' in averaging ? 'ema' : 'swa');
+    }
+  });
+
+  it('resume with ema, or with swa past its startEpoch, is refused (a checkpoint holds no average); swa starting later resumes exactly', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-avg-resume-'));
+    try {
+      const file = path.join(dir, 'ck-{epoch}.blasnet');
+      const whole = model(b);
+      whole.fit(x, y, { epochs: 5, batchSize: 30, swa: { startEpoch: 3 }, callbacks: [modelCheckpoint(file)] });
+      const ck = () => loadModel(file.replace('{epoch}', '2'), { backend: b });
+      for (const averaging of [{ ema: { decay: 0.9 } }, { swa: { startEpoch: 1 } }, { swa: { startEpoch: 0 } }]) {
+        const c = ck();
+        const before = c.model.params.slice();
+        throwsCode(() => c.model.fit(x, y, { epochs: 5, batchSize: 30, ...averaging, resume: c }), 'ERR_BLASNET_ARG_RANGE', RangeError,
+          'does not hold');
+        await rejectsCode(() => c.model.fitAsync(x, y, { epochs: 5, batchSize: 30, ...averaging, resume: c }), 'ERR_BLASNET_ARG_RANGE', 'does not hold');
+        assert.deepEqual(c.model.params, before);
+      }
+      // From epoch 2 on, an average that starts at epoch index 2 or later has lost nothing.
+      const c = ck();
+      const h = c.model.fit(x, y, { epochs: 5, batchSize: 30, swa: { startEpoch: 3 }, resume: c });
+      assert.equal(h.averaged, 'swa');
+      assert.deepEqual(c.model.params, whole.params);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

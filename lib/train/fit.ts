@@ -151,14 +151,16 @@ export interface FitOptions {
    * get_ema_multi_avg_fn); at the end of training the model takes the averaged weights (and, with
    * BatchNorm, statistics recomputed for them by updateBatchNorm over the training rows). Not
    * with earlyStopping's restoreBestWeights, which would put raw weights back over the average
-   * (ERR_BLASNET_ARG_RANGE before any step).
+   * (ERR_BLASNET_ARG_RANGE before any step), nor with `resume`: a checkpoint holds no average
+   * (ERR_BLASNET_ARG_RANGE).
    */
   ema?: EmaOptions;
   /**
    * Stochastic weight averaging: the mean of the weights at every epoch end from startEpoch on,
    * optionally at a constant lr from then; the model takes it at the end of training, with
    * BatchNorm statistics recomputed (torch.optim.swa_utils AveragedModel + SWALR + update_bn).
-   * Not with earlyStopping's restoreBestWeights, as ema.
+   * Not with earlyStopping's restoreBestWeights, as ema, nor with a `resume` from a checkpoint
+   * past startEpoch, which would have lost the epochs averaged before it (ERR_BLASNET_ARG_RANGE).
    */
   swa?: SwaOptions;
   /**
@@ -657,6 +659,14 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   if ((ema || swa) && callbacks.some((cb) => cb.restoresWeights)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: earlyStopping's restoreBestWeights would put the best epoch's own weights back ` +
       `when training ends, over the ${ema ? 'ema' : 'swa'} averaged weights the model ends with; drop restoreBestWeights or ${ema ? 'ema' : 'swa'}`);
+  }
+  const resumed = options.resume && typeof options.resume === 'object' ? options.resume.metadata?.epoch : undefined;
+  // A checkpoint holds no running average: resumed, ema would start again from the resumed
+  // weights, and swa would have lost the epochs it had averaged, and both end elsewhere than
+  // the uninterrupted run that resume promises.
+  if (typeof resumed === 'number' && (ema || (swa && resumed > swa.startEpoch))) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: the checkpoint (after epoch ${resumed}) does not hold ${ema ? "ema's running average of the weights" : `the swa average of epochs ${swa?.startEpoch} to ${resumed - 1}`}, ` +
+      `so the resumed run would end with other weights than an uninterrupted one; train from the start with ${ema ? 'ema' : 'swa'}, or resume without it`);
   }
   const threads = options.threads === undefined || options.threads === null ? 0 : positiveInt(where, 'threads', options.threads);
   if (threads > 1024) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected at most 1024 for threads but received ${threads}`);
