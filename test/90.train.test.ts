@@ -660,6 +660,45 @@ forEachBackend('resuming from a checkpoint', (b) => {
     throwsCode(() => make().fit(train.x, train.y, { epochs: 4, resume: {} }), 'ERR_BLASNET_STATE');
   });
 
+  it("a saveBestOnly checkpoint is not replaced by a resumed epoch worse than the best already saved, in fit and fitAsync", async () => {
+    // The monitor is the lr, best at its largest, under an exponential decay: every epoch is worse
+    // than the one before.
+    const o = { epochs: 4, batchSize: 32, schedule: { name: 'exponential' as const, gamma: 0.5 } };
+    const best = () => modelCheckpoint(file, { monitor: 'lr', mode: 'max', saveBestOnly: true });
+    const savedEpoch = () => loadModel(file, { backend: b }).metadata?.epoch;
+    const file = path.join(tmp, `best-${b.name}.blasnet`);
+    make().fit(train.x, train.y, { ...o, callbacks: [best(), { onEpochEnd: (l, ctx) => { if (l.epoch === 1) ctx.stop('interrupted'); } }] });
+    assert.equal(savedEpoch(), 1);
+    for (const run of ['fit', 'fitAsync'] as const) {
+      const ck = loadModel(file, { backend: b });
+      const h = run === 'fit' ? ck.model.fit(train.x, train.y, { ...o, resume: ck, callbacks: [best()] })
+        : await ck.model.fitAsync(train.x, train.y, { ...o, resume: ck, callbacks: [best()] });
+      assert.deepEqual(h.epochs.map((e) => e.epoch), [1, 2, 3], run);
+      assert.equal(savedEpoch(), 1, `${run}: the best file still holds epoch 1`);
+    }
+    // Resumed from another checkpoint (the last epoch's), the best file's own value is the one to
+    // beat: an epoch better than the checkpoint's but worse than the file's leaves the file alone.
+    const last = path.join(tmp, `last-${b.name}.blasnet`);
+    const m = make();
+    m.fit(train.x, train.y, { epochs: 1, batchSize: 32, callbacks: [modelCheckpoint(last)] });
+    const ck = loadModel(last, { backend: b });
+    // The checkpoint's lr 0.01 as 0.001, so that the resumed epoch (lr 0.01) is better than it.
+    (ck.metadata?.logs as { lr: number }).lr = 0.001;
+    saveModel(file, m, { metadata: { epoch: 1, logs: { epoch: 0, loss: 1, lr: 1 } } });
+    ck.model.fit(train.x, train.y, { epochs: 2, batchSize: 32, resume: ck, callbacks: [best()] });
+    assert.equal(loadModel(file, { backend: b }).metadata?.epoch, 1);
+    // Not resumed, a fresh callback writes over what is there, as before.
+    make().fit(train.x, train.y, { epochs: 1, batchSize: 32, callbacks: [best()] });
+    assert.equal(savedEpoch(), 1);
+    assert.equal((loadModel(file, { backend: b }).metadata?.logs as { lr: number }).lr, 0.01);
+  });
+
+  it('replaces every {epoch} in a checkpoint path', () => {
+    const file = path.join(tmp, `twice-${b.name}-{epoch}-of-run-{epoch}.blasnet`);
+    make().fit(train.x, train.y, { epochs: 2, batchSize: 32, callbacks: [modelCheckpoint(file)] });
+    for (const e of [1, 2]) assert.ok(fs.existsSync(path.join(tmp, `twice-${b.name}-${e}-of-run-${e}.blasnet`)), `epoch ${e}`);
+  });
+
   for (const every of ['epoch', 'step'] as const) {
     it(`continues identically without compile() once the schedule has moved the lr (scheduleEvery '${every}')`, () => {
       const o = { epochs: 4, batchSize: 32, scheduleEvery: every, schedule: every === 'epoch' ? schedule : { name: 'cosineAnnealing' as const, tMax: 32 } };

@@ -20,7 +20,7 @@ import { isDetached, sharedArray, sharedCopy, typedLength } from '../typed';
 import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
 import {
-  adoptColumns, checkFitOptions, checkScheduleSteps, fitSettings, heldOutRows, prepareData, prepareDataset, resumeParts, resumePoint, rowWeights,
+  adoptColumns, checkFitOptions, checkScheduleSteps, fitSettings, heldOutRows, prepareData, prepareDataset, resumedView, resumeParts, resumePoint, rowWeights,
   scheduleBase, Snapshot, undoColumns,
 } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
@@ -324,7 +324,7 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
     return runWorker({
       model, compiled, loss: loss.spec as NonNullable<typeof loss.spec>, y: ys, xs,
       val: vxs && vys ? { x: vxs, y: vys, w: vws } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch,
-      stepLimit: schedule?.stepLimit, signal, onProgress, setBusy, run,
+      stepLimit: schedule?.stepLimit, signal, onProgress, setBusy, run, resumed: resumedView(rest.resume, firstEpoch),
     }, worker);
   })();
 }
@@ -348,6 +348,8 @@ interface Job {
   setBusy: (state: 'running' | 'paused' | null) => void;
   /** Set once the worker has the job: from then on a rejection keeps the columns the call took. */
   run: { trained: boolean };
+  /** The callbacks' view of a resume. */
+  resumed: TrainContext['resumed'];
 }
 
 /**
@@ -393,6 +395,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     schedule: scheduleMirror,
     epochs: fit.epochs ?? 1,
     stepsPerEpoch: job.stepsPerEpoch,
+    resumed: job.resumed,
     stop(reason = 'stopped by a callback') {
       if (stopReason === null) stopReason = reason;
       Atomics.store(control, CONTROL.STOP, 1);

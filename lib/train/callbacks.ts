@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { kindOf, openRegularFileForAppend } from '../io/format';
-import { saveModel } from '../io/model-file';
+import { loadModel, saveModel } from '../io/model-file';
 import type { ModelExtras } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
 import type { Optimizer } from '../optim';
@@ -48,6 +48,11 @@ export interface TrainContext {
   stop(reason?: string): void;
   /** Why training stopped early, if it did. */
   readonly stopReason: string | null;
+  /**
+   * The checkpoint training resumed from (fit's `resume`): the epoch count it starts from and the
+   * logs of the checkpoint's last epoch, if it holds them; null when training starts afresh.
+   */
+  readonly resumed?: { readonly epoch: number; readonly logs: Readonly<Record<string, number>> | null } | null;
 }
 
 /** Hooks the training loop calls; all optional. */
@@ -235,8 +240,11 @@ export function reduceLrOnPlateau(options: { monitor?: string; mode?: Mode; fact
 
 /**
  * Saves the model (with optimiser state and the epoch's logs) to `path` at epoch ends: every
- * `every` epochs, or only when `monitor` improves (saveBestOnly). `{epoch}` in the path is
- * replaced by the epoch number. Writes are atomic.
+ * `every` epochs, or only when `monitor` improves (saveBestOnly). Every `{epoch}` in the path is
+ * replaced by the epoch number. Writes are atomic. When training resumes from a checkpoint, a
+ * saveBestOnly callback starts from the best value already saved: the checkpoint's own, or that
+ * of the file it writes (a path without `{epoch}`) if better, so a worse resumed epoch does not
+ * replace the best model of the run before the interruption (Keras's initial_value_threshold).
  */
 export function modelCheckpoint(path: string, options: { monitor?: string; mode?: Mode; saveBestOnly?: boolean; every?: number } = {}): Callback {
   pathArg('modelCheckpoint', path);
@@ -254,6 +262,13 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
       const now = resolveMode(given, monitor, ctx.model.metrics);
       if (now !== mode) best = now === 'min' ? Infinity : -Infinity;
       mode = now;
+      const resumed = ctx.resumed;
+      if (saveBestOnly && resumed) {
+        const saved = path.includes('{epoch}') ? undefined : savedLog(path, monitor, ctx);
+        for (const v of [resumed.logs?.[monitor], saved]) {
+          if (typeof v === 'number' && better(mode, v, best, 0)) best = v;
+        }
+      }
     },
     onEpochEnd(logs, ctx) {
       if (saveBestOnly) {
@@ -263,9 +278,24 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
       } else if ((logs.epoch + 1) % every !== 0) {
         return;
       }
-      saveModel(path.replace('{epoch}', String(logs.epoch + 1)), ctx.model, checkpointOf(ctx, logs));
+      saveModel(path.split('{epoch}').join(String(logs.epoch + 1)), ctx.model, checkpointOf(ctx, logs));
     },
   };
+}
+
+/**
+ * The `monitor` log of the checkpoint at `file`, if there is one there that holds it; undefined
+ * for a missing file, another kind of file or one that does not load (it is written over as before).
+ */
+function savedLog(file: string, monitor: string, ctx: TrainContext): number | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const logs = loadModel(file, { backend: ctx.model.backend }).metadata?.logs as Record<string, unknown> | undefined;
+    const v = logs?.[monitor];
+    return typeof v === 'number' ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -815,6 +815,13 @@ export function resumePoint(resume: NonNullable<FitOptions['resume']>, schedule:
   return epoch as number;
 }
 
+/** What callbacks see of a resume (TrainContext.resumed): the epoch it starts from, the checkpoint's last logs. */
+export function resumedView(resume: FitOptions['resume'], firstEpoch: number): TrainContext['resumed'] {
+  if (!resume || typeof resume !== 'object') return null;
+  const logs = resume.metadata?.logs;
+  return { epoch: firstEpoch, logs: logs && typeof logs === 'object' ? { ...(logs as Record<string, number>) } : null };
+}
+
 /** Restores a checkpoint's optimiser state and dropout stream (after resumePoint). */
 function resumeState(resume: NonNullable<FitOptions['resume']>, model: Sequential, optimizer: Optimizer): void {
   optimizer.load(resume.optimizer as OptimizerState);
@@ -964,7 +971,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     averaged: null as 'ema' | 'swa' | null,
   };
   const ctx: TrainContext = {
-    model, optimizer, schedule, epochs, stepsPerEpoch,
+    model, optimizer, schedule, epochs, stepsPerEpoch, resumed: resumedView(options.resume, firstEpoch),
     stop(reason = 'stopped by a callback') {
       if (history.stopReason === null) history.stopReason = reason;
     },
