@@ -13,7 +13,7 @@ import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminate
 import type { BatchLogs, Callback, EpochLogs } from '../lib/train/callbacks';
 import { createMetric, metricOn } from '../lib/train/metrics';
 import type { Metric, MetricSpec } from '../lib/train/metrics';
-import { blobs, forEachBackend, throwsCode } from './helpers';
+import { blobs, forEachBackend, rejectsCode, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-train-'));
 
@@ -691,6 +691,22 @@ forEachBackend('resuming from a checkpoint', (b) => {
     make().fit(train.x, train.y, { epochs: 1, batchSize: 32, callbacks: [best()] });
     assert.equal(savedEpoch(), 1);
     assert.equal((loadModel(file, { backend: b }).metadata?.logs as { lr: number }).lr, 0.01);
+  });
+
+  it("refuses to resume a model whose weights are not the checkpoint's, in fit and fitAsync; copied weights resume exactly", async () => {
+    const whole = make();
+    whole.fit(train.x, train.y, { epochs: 4, batchSize: 32, schedule });
+    const file = path.join(tmp, `resume-other-${b.name}-{epoch}.blasnet`);
+    make().fit(train.x, train.y, { epochs: 2, batchSize: 32, schedule, callbacks: [modelCheckpoint(file)] });
+    const ck = loadModel(file.replace('{epoch}', '2'), { backend: b });
+    const fresh = make();
+    const before = fresh.params.slice();
+    throwsCode(() => fresh.fit(train.x, train.y, { epochs: 4, batchSize: 32, schedule, resume: ck }), 'ERR_BLASNET_STATE', undefined, "weights are not the checkpoint's");
+    await rejectsCode(fresh.fitAsync(train.x, train.y, { epochs: 4, batchSize: 32, schedule, resume: ck }), 'ERR_BLASNET_STATE', "weights are not the checkpoint's");
+    assert.deepEqual(fresh.params, before);
+    fresh.setWeights(ck.model.getWeights());
+    fresh.fit(train.x, train.y, { epochs: 4, batchSize: 32, schedule, resume: ck });
+    assert.deepEqual(fresh.params, whole.params);
   });
 
   it('replaces every {epoch} in a checkpoint path', () => {

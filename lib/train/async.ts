@@ -20,7 +20,7 @@ import { isDetached, sharedArray, sharedCopy, typedLength } from '../typed';
 import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
 import {
-  adoptColumns, checkFitOptions, checkScheduleSteps, fitSettings, heldOutRows, prepareData, prepareDataset, resumedView, resumeParts, resumePoint, rowWeights,
+  adoptColumns, checkFitOptions, checkResumedWeights, checkScheduleSteps, fitSettings, heldOutRows, prepareData, prepareDataset, resumedView, resumeParts, resumePoint, rowWeights,
   scheduleBase, Snapshot, undoColumns,
 } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
@@ -298,6 +298,7 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
   // A checkpoint that cannot resume, or a run that would step the schedule past its end, is
   // refused here, before the worker starts.
   const firstEpoch = rest.resume ? resumePoint(rest.resume, schedule, settings.epochs, 'fitAsync (resume)') : 0;
+  checkResumedWeights('fitAsync (resume)', model, rest.resume);
   if (schedule) checkScheduleSteps(where, schedule, { ...settings, firstEpoch, stepsPerEpoch });
   // Callbacks (with verbose's progress bar) run on this thread, not in the worker.
   const { callbacks: _c, verbose: _v, ...workerFit } = fit;

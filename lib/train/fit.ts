@@ -815,6 +815,26 @@ export function resumePoint(resume: NonNullable<FitOptions['resume']>, schedule:
   return epoch as number;
 }
 
+/**
+ * A loadModel() result given as `resume` to another model than its own must hold the same
+ * weights: resuming a freshly built model would load optimiser moments that belong to other
+ * weights and train on from the wrong point, without any error. (Other parameter counts are
+ * refused by the optimiser's load; data-parallel replicas take rank 0's weights anyway.)
+ */
+export function checkResumedWeights(where: string, model: Sequential, resume: FitOptions['resume']): void {
+  const own = resume && typeof resume === 'object' ? (resume as { model?: { params?: unknown } | null }).model : undefined;
+  if (!own || (own as unknown) === model || !(own.params instanceof Float32Array)) return;
+  const a = own.params, b = model.params;
+  if (a.length !== b.length) return;
+  for (let i = 0; i < a.length; i++) {
+    // Bit for bit, NaN included (the weights were copied, not recomputed).
+    if (a[i] !== b[i] && !(a[i] !== a[i] && b[i] !== b[i])) {
+      throw new BlasnetError(ErrorCode.STATE, `${where}: this model's weights are not the checkpoint's (resume would load an optimiser state ` +
+        'that belongs to other weights); call fit on the checkpoint\'s model (ck.model.fit(x, y, { resume: ck })), or copy its weights first (model.setWeights(ck.model.getWeights()))');
+    }
+  }
+}
+
 /** What callbacks see of a resume (TrainContext.resumed): the epoch it starts from, the checkpoint's last logs. */
 export function resumedView(resume: FitOptions['resume'], firstEpoch: number): TrainContext['resumed'] {
   if (!resume || typeof resume !== 'object') return null;
@@ -960,6 +980,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   const step: { weight: Float32Array | null; penaltyShare: number } = { weight: null, penaltyShare: parallel?.penaltyShare ?? 1 };
   const stepsPerEpoch = it.batchesPerEpoch;
   const firstEpoch = options.resume ? resumePoint(options.resume, schedule, epochs) : 0;
+  if (!parallel) checkResumedWeights(where, model, options.resume);
   if (schedule) checkScheduleSteps(where, schedule, { every, epochs, firstEpoch, stepsPerEpoch, maxSteps, swa });
   if (options.resume) resumeState(options.resume, model, optimizer);
   it.skipEpochs(firstEpoch);
