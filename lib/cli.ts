@@ -855,7 +855,9 @@ function exportModel(o: { model: string; onnx?: string; opset: number; safetenso
     process.stdout.write(`ONNX (opset ${o.opset}) written to ${path.resolve(o.onnx)}\n`);
     if (preprocessor && table) {
       if (numeric) {
-        process.stdout.write(`input: the raw columns ${table.columns.map((c) => c.name).join(', ')} as float32 (NaN for a missing cell); the graph imputes and standardises them\n`);
+        const steps = [preprocessor.impute && 'imputes', preprocessor.standardize && 'standardises'].filter(Boolean).join(' and ');
+        process.stdout.write(`input: the raw columns ${table.columns.map((c) => c.name).join(', ')} as float32${preprocessor.impute ? ' (NaN for a missing cell)' : ''}` +
+          `${steps ? `; the graph ${steps} them` : ''} (float32 keeps 24 bits: values near 1e9, as timestamps, are rounded to steps of 64 to 128)\n`);
       } else {
         process.stdout.write(`input: ${preprocessedFeatures(preprocessor)}; a float ONNX input cannot carry the text cells, so this step is not in the graph\n`);
       }

@@ -330,8 +330,14 @@ describe('ONNX export: the graph and bad input', () => {
       assert.equal(t.status, 0, t.stderr);
       const r = cli('export', '--model', 'reg.blasnet', '--onnx', 'reg.onnx');
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /input: the raw columns a, b, c/);
+      assert.match(r.stdout, /input: the raw columns a, b, c as float32 \(NaN for a missing cell\); the graph imputes and standardises them/);
       assert.match(r.stdout, /output: y in the label's units/);
+      // Trained without standardising, the note says only what the graph does.
+      const ns = cli('train', '--csv', 'reg.csv', '--label', 'y', '--out', 'reg-ns.blasnet', '--quiet', '--epochs', '1', '--no-standardize');
+      assert.equal(ns.status, 0, ns.stderr);
+      const e = cli('export', '--model', 'reg-ns.blasnet', '--onnx', 'reg-ns.onnx');
+      assert.equal(e.status, 0, e.stderr);
+      assert.match(e.stdout, /; the graph imputes them \(float32/);
       const loaded = loadModel(path.join(tmp, 'reg.blasnet'));
       const prep = loaded.preprocessor as TabularPreprocessor;
       const rows = [[51.5, 0.3, 1.2], [NaN, -1, 2.5], [40, 0.1, NaN], [NaN, NaN, NaN]];
