@@ -189,6 +189,25 @@ forEachBackend('fitAsync', (b) => {
     await assert.rejects(m.fitAsync(x, y, { signal: done.signal }), (e: Error) => e.name === 'AbortError');
   });
 
+  it('an abort while onTrainBegin runs rejects before any step, the model as the call found it', async () => {
+    const m = make(b);
+    const before = m.params.slice();
+    const lr = m.optimizer?.lr;
+    const ac = new AbortController();
+    let batches = 0;
+    const p = m.fitAsync(x, y, {
+      epochs: 1000, batchSize: 10, signal: ac.signal, schedule: { name: 'exponential', gamma: 0.5 },
+      onProgress: (e) => { if (e.type === 'batch') batches++; },
+      callbacks: [{ onTrainBegin: () => new Promise<void>((r) => setTimeout(() => { ac.abort(); r(); }, 5)) }],
+    });
+    await assert.rejects(p, (e: Error) => e.name === 'AbortError');
+    assert.equal(batches, 0);
+    assert.deepEqual(m.params, before);
+    assert.equal(m.optimizer?.stepCount, 0);
+    assert.equal(m.optimizer?.lr, lr);
+    assert.equal(m.isTraining, false);
+  });
+
   it('two models train at once', async () => {
     const [a, c] = [make(b, 1), make(b, 2)];
     const [s1, s2] = [make(b, 1), make(b, 2)];

@@ -455,6 +455,11 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     if (fit.schedule && !fit.resume) followSchedule(opt, createSchedule(fit.schedule, start.lr));
     const lr = opt.lr, momentum = opt.momentum;
     await inCallbacks(() => runHook(callbacks, 'onTrainBegin', ctx));
+    // An abort while the callbacks ran (the listener below is not added yet): no step is taken.
+    if (signal?.aborted) {
+      unstart();
+      throw abortError(signal);
+    }
     if (opt.lr !== lr) trainBegin.lr = opt.lr;
     if (opt.momentum !== momentum) trainBegin.momentum = opt.momentum as number;
   } catch (e) {
@@ -517,6 +522,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     };
     const onAbort = () => Atomics.store(control, CONTROL.STOP, 1);
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
     // The worker, waiting or at its next batch end, leaves fit and reports its state (the weights
     // are the ones it leaves), rather than being ended with an optimiser that does not fit them.
     const fail = (e: unknown) => {
