@@ -232,6 +232,16 @@ forEachBackend('fit and evaluate', (b) => {
     assert.deepEqual(Array.from(h2.stepLr.subarray(0, 3)), [0.01, 0.005, 0.0025]);
   });
 
+  it("refuses reduceOnPlateau per step before any step, in fit and fitAsync (it steps on an epoch's loss)", async () => {
+    const m = classifier(b);
+    const before = m.params.slice();
+    const o = { epochs: 1, schedule: { name: 'reduceOnPlateau' as const }, scheduleEvery: 'step' as const };
+    throwsCode(() => m.fit(train.x, train.y, o), 'ERR_BLASNET_ARG_RANGE', RangeError, "reduceOnPlateau steps on the epoch's loss or valLoss; use scheduleEvery 'epoch'");
+    await rejectsCode(m.fitAsync(train.x, train.y, o), 'ERR_BLASNET_ARG_RANGE', 'scheduleEvery');
+    assert.deepEqual(m.params, before);
+    assert.equal(m.optimizer?.stepCount, 0);
+  });
+
   it('clips gradients by global norm and by value', () => {
     const m = classifier(b);
     let worst = 0;

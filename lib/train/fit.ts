@@ -631,6 +631,11 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   const batchSize = positiveInt(where, 'batchSize', options.batchSize ?? 32);
   const every = options.scheduleEvery ?? 'epoch';
   if (every !== 'epoch' && every !== 'step') throw rangeError(ErrorCode.ARG_RANGE, `${where}: scheduleEvery must be 'epoch' or 'step'`);
+  const scheduleName = options.schedule && typeof options.schedule === 'object' ? (options.schedule as { name?: unknown }).name : options.schedule;
+  if (every === 'step' && scheduleName === 'reduceOnPlateau') {
+    // Stepped per step it would be asked for a metric that only an epoch end has.
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: reduceOnPlateau steps on the epoch's loss or valLoss; use scheduleEvery 'epoch' (the default)`);
+  }
   const onNonFinite = options.onNonFinite ?? 'stop';
   if (onNonFinite !== 'stop' && onNonFinite !== 'throw' && onNonFinite !== 'continue') {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected 'stop', 'throw' or 'continue' for onNonFinite but received ${describeValue(onNonFinite)}`);
