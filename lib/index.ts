@@ -69,7 +69,7 @@ export { Ensemble, snapshotEnsemble } from './recipe/ensemble';
 export { diagnosticsLogger, histogram } from './recipe/diagnostics';
 export type { DiagnosticsData, Histogram, HistogramSnapshot } from './recipe/diagnostics';
 export { diagnosticsSpec, writeDiagnostics } from './plot/diagnostics';
-export type { SnapshotOptions } from './recipe/ensemble';
+export type { EnsembleFitAsyncOptions, SnapshotOptions } from './recipe/ensemble';
 export type { McPrediction } from './recipe/uncertainty';
 export {
   compileInference, decodeSafetensors, encodeOnnx, encodeSafetensors, exportOnnx, loadSafetensors, OnnxGraph, parseSafetensors,

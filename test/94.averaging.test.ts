@@ -276,6 +276,36 @@ forEachBackend('ensembles', (b) => {
     throwsCode(() => new Ensemble([]), 'ERR_BLASNET_ARG_TYPE');
   });
 
+  it('fitAsync in parallel: callbacks per member (a shared array refused), and a failing member stops the others before the call settles', async () => {
+    const o = { epochs: 6, batchSize: 20, validationSplit: 0.25 };
+    const stopping = () => [earlyStopping({ monitor: 'valLoss', patience: 1, restoreBestWeights: true })];
+    const e = new Ensemble([member(1), member(2), member(3)]);
+    await rejectsCode(e.fitAsync(x, y, { ...o, parallel: true, callbacks: stopping() }), 'ERR_BLASNET_ARG_RANGE', 'callbacks: (member) =>');
+    assert.ok(e.models.every((m) => m.optimizer?.stepCount === 0));
+    const seen: number[] = [];
+    const hs = await e.fitAsync(x, y, { ...o, parallel: true, callbacks: (i) => { seen.push(i); return stopping(); } });
+    assert.deepEqual(seen.sort(), [0, 1, 2]);
+    // Each member ends as it does trained alone with callbacks of its own.
+    for (let i = 0; i < 3; i++) {
+      const alone = member(i + 1);
+      const h = await alone.fitAsync(x, y, { ...o, callbacks: stopping() });
+      assert.deepEqual(e.models[i].params, alone.params, `member ${i}`);
+      assert.equal(hs[i].epochs.length, h.epochs.length);
+    }
+    // Member 0 fails after its first epoch: the others are stopped, and none trains on once the call has settled.
+    const f = new Ensemble([member(1), member(2), member(3)]);
+    const boom = new Error('member 0 failed');
+    await assert.rejects(f.fitAsync(x, y, {
+      epochs: 1000, batchSize: 20, parallel: true,
+      callbacks: (i) => [{ onEpochEnd: (l) => { if (i === 0 && l.epoch === 0) throw boom; } }],
+    }), (err) => err === boom);
+    assert.ok(f.models.every((m) => !m.isTraining));
+    const steps = f.models.map((m) => m.optimizer?.stepCount);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(f.models.map((m) => m.optimizer?.stepCount), steps);
+    f.save(file);
+  });
+
   it('averages probabilities: members ending in logits (crossEntropy) are turned into softmax first, as predictProba does', () => {
     const logits = (seed: number) => new Sequential({ inputSize: 4, seed, backend: b, layers: [dense(8, { activation: 'relu' }), dense(3)] })
       .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.02 } });

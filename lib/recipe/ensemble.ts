@@ -17,6 +17,14 @@ import type { FitAsyncOptions } from '../train/async';
 import { Dataset } from '../data/dataset';
 import { typedArrayTag } from '../typed';
 
+/** Ensemble.fitAsync's options: fitAsync's, `parallel`, and callbacks per member. */
+export interface EnsembleFitAsyncOptions extends Omit<FitAsyncOptions, 'callbacks'> {
+  /** Train every member at once, each in its own worker thread. Default false. */
+  parallel?: boolean;
+  /** The callbacks of every member, or a function of the member's index giving each its own (needed with parallel). */
+  callbacks?: FitAsyncOptions['callbacks'] | ((member: number) => NonNullable<FitAsyncOptions['callbacks']>);
+}
+
 /** Models averaged at prediction time. */
 export class Ensemble {
   readonly models: readonly Sequential[];
@@ -126,19 +134,68 @@ export class Ensemble {
    * do not oversubscribe the cores. Each member ends exactly as it would trained alone at that
    * thread count. A Dataset is shared by every member's worker without a copy; plain arrays are
    * copied to shared memory once per member.
+   *
+   * `callbacks` may be a function of the member's index returning that member's callbacks. In
+   * parallel it must be: one array would be shared by members running at once, and callbacks
+   * that keep state (earlyStopping, modelCheckpoint) would mix theirs (ERR_BLASNET_ARG_RANGE). In
+   * parallel, a member that fails stops the others (each keeps what it trained, as an abort
+   * leaves it) and the call rejects with that failure once every worker has ended.
    */
-  async fitAsync(data: Dataset, options?: FitAsyncOptions & { parallel?: boolean }): Promise<History[]>;
-  async fitAsync(x: Input, y: Labels, options?: FitAsyncOptions & { parallel?: boolean }): Promise<History[]>;
-  async fitAsync(x: Input | Dataset, y?: Labels | (FitAsyncOptions & { parallel?: boolean }), options: FitAsyncOptions & { parallel?: boolean } = {}): Promise<History[]> {
+  async fitAsync(data: Dataset, options?: EnsembleFitAsyncOptions): Promise<History[]>;
+  async fitAsync(x: Input, y: Labels, options?: EnsembleFitAsyncOptions): Promise<History[]>;
+  async fitAsync(x: Input | Dataset, y?: Labels | EnsembleFitAsyncOptions, options: EnsembleFitAsyncOptions = {}): Promise<History[]> {
+    const where = 'Ensemble.fitAsync';
     const ds = x instanceof Dataset;
-    const given = optionsArg('Ensemble.fitAsync', ds ? y as FitAsyncOptions & { parallel?: boolean } | undefined : options);
-    const { parallel = false, ...fit } = given;
-    if (typeof parallel !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `Ensemble.fitAsync: Expected boolean for parallel but received ${typeName(parallel)}`);
-    const one = (m: Sequential) => (ds ? m.fitAsync(x, fit) : m.fitAsync(x, y as Labels, fit));
-    if (parallel) return Promise.all(this.models.map(one));
-    const out: History[] = [];
-    for (const m of this.models) out.push(await one(m));
-    return out;
+    const given = optionsArg(where, ds ? y as EnsembleFitAsyncOptions | undefined : options);
+    const { parallel = false, callbacks, ...fit } = given;
+    if (typeof parallel !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for parallel but received ${typeName(parallel)}`);
+    if (parallel && Array.isArray(callbacks) && callbacks.length > 0) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: with parallel, members training at once would share one callbacks array and the state of ` +
+        'its callbacks (earlyStopping, modelCheckpoint); pass callbacks: (member) => [...] to give each member its own');
+    }
+    const own = (i: number): FitAsyncOptions['callbacks'] => {
+      if (typeof callbacks !== 'function') return callbacks;
+      const made = callbacks(i);
+      if (!Array.isArray(made)) throw typeError(ErrorCode.ARG_TYPE, `${where}: callbacks(${i}) returned ${typeName(made)}, not an array of callbacks`);
+      return made;
+    };
+    const one = (m: Sequential, i: number, signal: AbortSignal | undefined) => {
+      const o: FitAsyncOptions = { ...fit, callbacks: own(i), ...(signal ? { signal } : {}) };
+      return ds ? m.fitAsync(x, o) : m.fitAsync(x, y as Labels, o);
+    };
+    if (!parallel) {
+      const out: History[] = [];
+      for (let i = 0; i < this.models.length; i++) out.push(await one(this.models[i], i, fit.signal));
+      return out;
+    }
+    // One member's failure aborts the others; the caller's signal aborts them all.
+    const stop = new AbortController();
+    const user = fit.signal instanceof AbortSignal ? fit.signal : undefined;
+    const forward = () => stop.abort(user?.reason);
+    if (user?.aborted) forward();
+    else user?.addEventListener('abort', forward, { once: true });
+    let failed = false, failure: unknown;
+    const runs = this.models.map((m, i) => {
+      let run: Promise<History>;
+      try {
+        // A signal that is not an AbortSignal goes on as given, for fitAsync to refuse.
+        run = one(m, i, user || fit.signal === undefined ? stop.signal : fit.signal);
+      } catch (e) {
+        run = Promise.reject(e);
+      }
+      return run.catch((e: unknown) => {
+        if (!failed) {
+          failed = true;
+          failure = e;
+          stop.abort(e);
+        }
+        throw e;
+      });
+    });
+    const settled = await Promise.allSettled(runs);
+    user?.removeEventListener('abort', forward);
+    if (failed) throw failure;
+    return settled.map((r) => (r as PromiseFulfilledResult<History>).value);
   }
 
   /** Saves every member in one file (see saveModels). */
