@@ -158,7 +158,9 @@ function sendError(e: unknown, fit: WorkerInput['fit']): Error {
 }
 
 function rebuildError(m: { name: string; code: string | undefined; message: string }): Error {
-  const err = m.name === 'TypeError' ? new TypeError(m.message) : m.name === 'RangeError' ? new RangeError(m.message) : new Error(m.message);
+  // The worker trains with fit: its messages name the call the user made.
+  const message = m.message.replace(/^fit([: ])/, 'fitAsync$1');
+  const err = m.name === 'TypeError' ? new TypeError(message) : m.name === 'RangeError' ? new RangeError(message) : new Error(message);
   if (m.code) Object.assign(err, { code: m.code });
   if (m.name !== 'TypeError' && m.name !== 'RangeError' && m.name !== 'Error') err.name = m.name;
   return err;
