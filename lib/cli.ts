@@ -34,6 +34,7 @@ import type { ScheduleSpec } from './schedules';
 import { Matrix } from './tensor';
 import { csvLogger, earlyStopping, progressBar } from './train/callbacks';
 import type { BatchLogs, Callback, TrainContext } from './train/callbacks';
+import { validationRows } from './train/fit';
 import type { History } from './train/fit';
 import { runStartChecksOnRows } from './recipe/checks';
 import { writeConfusionMatrix } from './plot/confusion';
@@ -588,7 +589,7 @@ async function train(o: TrainOptions): Promise<void> {
   const loss = classification ? 'crossEntropy' : o.loss ?? 'mse';
   model.compile({ loss, optimizer, metrics: [classification ? 'accuracy' : 'mae'] });
   const b = model.backend;
-  const trainRows = validationSplit > 0 ? d.x.rows - Math.round(d.x.rows * validationSplit) : d.x.rows;
+  const trainRows = validationSplit > 0 ? d.x.rows - validationRows('train', d.x.rows, validationSplit) : d.x.rows;
   const valRows = d.val ? d.val.x.rows : d.x.rows - trainRows;
   say(`${trainRows} training rows, ${valRows} validation rows, ${d.test.x.rows} test rows; ${classification ? `${d.outputs} classes` : `${d.outputs} target${d.outputs > 1 ? 's' : ''}, loss ${loss}`}`);
   say(`backend ${b.name} (${b.info().config}, ${plural(b.getNumThreads(), 'thread')})${comm ? `; ${comm.size} ranks (data-parallel over MPI), batch ${batchSize} per rank` : ''}`);

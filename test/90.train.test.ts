@@ -232,6 +232,17 @@ forEachBackend('fit and evaluate', (b) => {
     assert.deepEqual(Array.from(h2.stepLr.subarray(0, 3)), [0.01, 0.005, 0.0025]);
   });
 
+  it('validationSplit holds out the rows Keras holds out: n - floor(n (1 - f))', () => {
+    for (const [n, f, held] of [[100, 0.123, 13], [7, 0.2, 2], [3, 0.1, 1], [50, 0.2, 10], [10, 0.7, 7]]) {
+      const m = new Sequential({ inputSize: 4, seed: 2, backend: b, layers: [dense(3, { activation: 'softmax' })] })
+        .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0 } });
+      const x = train.x.subarray(0, n * 4), y = train.y.subarray(0, n);
+      const h = m.fit(x, y, { epochs: 1, batchSize: 8, validationSplit: f });
+      const want = m.lossValue(x.subarray((n - held) * 4), y.subarray(n - held));
+      assert.ok(Math.abs((h.epochs[0].valLoss as number) - want) <= 1e-6 * want, `n ${n}, validationSplit ${f}: valLoss ${h.epochs[0].valLoss}, the last ${held} rows' ${want}`);
+    }
+  });
+
   it("refuses reduceOnPlateau per step before any step, in fit and fitAsync (it steps on an epoch's loss)", async () => {
     const m = classifier(b);
     const before = m.params.slice();

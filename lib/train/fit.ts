@@ -694,10 +694,13 @@ export function heldOutRows(where: string, n: number, options: Pick<FitOptions, 
   return options.validationData || options.validationSplit === undefined ? 0 : validationRows(where, n, options.validationSplit);
 }
 
-/** The rows validationSplit holds out of n (taken from the end, as Keras). */
+/**
+ * The rows validationSplit holds out of n, taken from the end, counted as Keras counts them: the
+ * training rows are floor(n * (1 - f)), the rest are held out.
+ */
 export function validationRows(where: string, n: number, f: unknown): number {
   if (!(typeof f === 'number' && f > 0 && f < 1)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected validationSplit in (0, 1) but received ${show(f)}`);
-  const nVal = Math.round(n * f);
+  const nVal = n - Math.floor(n * (1 - f));
   if (nVal < 1 || nVal >= n) throw rangeError(ErrorCode.ARG_RANGE, `${where}: validationSplit ${f} leaves no training or no validation rows`);
   return nVal;
 }
