@@ -166,8 +166,16 @@ forEachBackend('fitAsync behaves exactly like fit', (b) => {
     }
   });
 
-  it('fit refuses a callback that returns a Promise (it cannot await it)', () => {
+  it('fit refuses a callback that returns a Promise (it cannot await it); one declared async, before any step', () => {
     throwsCode(() => classifier(b).fit(x, y, { ...opts, callbacks: [{ onEpochEnd: async () => undefined }] }), 'ERR_BLASNET_STATE', undefined, 'fitAsync');
+    const m = classifier(b);
+    const before = m.params.slice();
+    throwsCode(() => m.fit(x, y, { ...opts, callbacks: [{}, { onBatchEnd: async () => undefined }] }), 'ERR_BLASNET_STATE', undefined,
+      'callbacks[1].onBatchEnd is an async function');
+    assert.deepEqual(m.params, before);
+    assert.equal(m.optimizer?.stepCount, 0);
+    // A plain function that returns a Promise is known only once called.
+    throwsCode(() => m.fit(x, y, { ...opts, callbacks: [{ onBatchEnd: () => Promise.resolve() }] }), 'ERR_BLASNET_STATE', undefined, 'returned a Promise');
   });
 
   it('an abort rejects with code ERR_BLASNET_ABORTED and the signal reason as cause', async () => {

@@ -585,6 +585,21 @@ function emit<K extends (typeof HOOKS)[number]>(model: Sequential, callbacks: re
   }
 }
 
+/**
+ * fit refuses hooks declared `async` before any step (emit refuses any hook that returns a Promise,
+ * but only once it has been called: after the first step, for onBatchEnd).
+ */
+function refuseAsyncHooks(where: string, callbacks: readonly Callback[]): void {
+  callbacks.forEach((c, i) => {
+    for (const h of HOOKS) {
+      const f = c[h] as unknown;
+      if (typeof f === 'function' && f.constructor?.name === 'AsyncFunction') {
+        throw new BlasnetError(ErrorCode.STATE, `${where}: callbacks[${i}].${h} is an async function, but fit runs callbacks synchronously; use fitAsync, which awaits them`);
+      }
+    }
+  });
+}
+
 /** Whether any callback has an onBatchEnd hook (the batch's logs are made only then). */
 function hasBatchEnd(callbacks: readonly Callback[]): boolean {
   for (const c of callbacks) if (typeof c.onBatchEnd === 'function') return true;
@@ -944,6 +959,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
 function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y: Labels | undefined, options: FitOptions, run: FitRun): History {
   const where = 'fit';
   const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks, threads, dropLast } = fitSettings(where, options);
+  refuseAsyncHooks(where, callbacks);
   let train: Prepared;
   // Whether rows of x remain to be checked for NaN and infinities (in the first epoch's batches).
   let unscanned: boolean;
