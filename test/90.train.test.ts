@@ -730,6 +730,15 @@ forEachBackend('resuming from a checkpoint', (b) => {
     assert.deepEqual(fresh.params, whole.params);
   });
 
+  it('a checkpoint path that cannot be written fails before the first step, in fit and fitAsync', async () => {
+    const m = make();
+    const bad = path.join(tmp, 'no-such-dir', 'ck-{epoch}.blasnet');
+    throwsCode(() => m.fit(train.x, train.y, { epochs: 2, callbacks: [modelCheckpoint(bad)] }), 'ERR_BLASNET_IO', undefined, 'no-such-dir');
+    await rejectsCode(m.fitAsync(train.x, train.y, { epochs: 2, callbacks: [modelCheckpoint(bad)] }), 'ERR_BLASNET_IO', 'no-such-dir');
+    assert.equal(m.optimizer?.stepCount, 0);
+    assert.ok(!fs.existsSync(path.dirname(bad)));
+  });
+
   it('replaces every {epoch} in a checkpoint path', () => {
     const file = path.join(tmp, `twice-${b.name}-{epoch}-of-run-{epoch}.blasnet`);
     make().fit(train.x, train.y, { epochs: 2, batchSize: 32, callbacks: [modelCheckpoint(file)] });

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { kindOf, openRegularFileForAppend } from '../io/format';
+import { checkWritable, kindOf, openRegularFileForAppend } from '../io/format';
 import { loadModel, saveModel } from '../io/model-file';
 import type { ModelExtras } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
@@ -258,6 +258,8 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
   return {
     rootOnly: true,
     onTrainBegin(ctx) {
+      // A path that cannot be written fails now, not after the first epoch has trained.
+      checkWritable(path.split('{epoch}').join(String((ctx.resumed?.epoch ?? 0) + 1)));
       // The best value carries over to a later fit, unless the direction has changed.
       const now = resolveMode(given, monitor, ctx.model.metrics);
       if (now !== mode) best = now === 'min' ? Infinity : -Infinity;
