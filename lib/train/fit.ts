@@ -685,7 +685,7 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   // weights, and swa would have lost the epochs it had averaged, and both end elsewhere than
   // the uninterrupted run that resume promises.
   if (typeof resumed === 'number' && (ema || (swa && resumed > swa.startEpoch))) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: the checkpoint (after epoch ${resumed}) does not hold ${ema ? "ema's running average of the weights" : `the swa average of epochs ${swa?.startEpoch} to ${resumed - 1}`}, ` +
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: the checkpoint (after epoch ${resumed}) does not hold ${ema ? "ema's running average of the weights" : `the swa average of epochs ${(swa?.startEpoch ?? 0) + 1} to ${resumed} (numbered from 1)`}, ` +
       `so the resumed run would end with other weights than an uninterrupted one; train from the start with ${ema ? 'ema' : 'swa'}, or resume without it`);
   }
   const threads = options.threads === undefined || options.threads === null ? 0 : positiveInt(where, 'threads', options.threads);
