@@ -730,6 +730,26 @@ forEachBackend('resuming from a checkpoint', (b) => {
     assert.deepEqual(fresh.params, whole.params);
   });
 
+  it("csvLogger, resumed, keeps the interrupted run's rows up to the checkpoint: the log of an uninterrupted run", async () => {
+    const columns = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 3).join(','));
+    const whole = path.join(tmp, `log-whole-${b.name}.csv`);
+    make().fit(train.x, train.y, { epochs: 5, batchSize: 32, schedule, callbacks: [csvLogger(whole)] });
+    for (const run of ['fit', 'fitAsync'] as const) {
+      const log = path.join(tmp, `log-resumed-${run}-${b.name}.csv`);
+      const ck = path.join(tmp, `log-ck-${run}-${b.name}-{epoch}.blasnet`);
+      // Checkpoints every 2 epochs; the run is interrupted after epoch 3, so the log holds a row past the checkpoint.
+      make().fit(train.x, train.y, { epochs: 5, batchSize: 32, schedule, callbacks: [csvLogger(log), modelCheckpoint(ck, { every: 2 }),
+        { onEpochEnd: (l, ctx) => { if (l.epoch === 2) ctx.stop('interrupted'); } }] });
+      assert.equal(columns(log).length, 4);
+      const c = loadModel(ck.replace('{epoch}', '2'), { backend: b });
+      const o = { epochs: 5, batchSize: 32, schedule, resume: c, callbacks: [csvLogger(log)] };
+      if (run === 'fit') c.model.fit(train.x, train.y, o);
+      else await c.model.fitAsync(train.x, train.y, o);
+      // epoch, loss and accuracy columns (the others are timings).
+      assert.deepEqual(columns(log), columns(whole), run);
+    }
+  });
+
   it('a checkpoint path that cannot be written fails before the first step, in fit and fitAsync', async () => {
     const m = make();
     const bad = path.join(tmp, 'no-such-dir', 'ck-{epoch}.blasnet');

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { checkWritable, kindOf, openRegularFileForAppend } from '../io/format';
+import { checkWritable, kindOf, openRegularFileForAppend, writeFileAtomic } from '../io/format';
 import { loadModel, saveModel } from '../io/model-file';
 import type { ModelExtras } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
@@ -325,7 +325,9 @@ export function terminateOnNaN(): Callback {
  * Appends one CSV row per epoch (epoch, loss, metrics, validation, lr, time) to `path`. The epoch
  * column is 1-based, as progressBar prints it and modelCheckpoint names files ("epoch 3/10" is
  * row epoch=3); the logs callbacks receive keep PyTorch's and Keras's 0-based index. The file is
- * emptied when training begins (kept, with `append`). Only a regular file (or a symbolic link to
+ * emptied when training begins (kept, with `append`); when training resumes from a checkpoint, it
+ * keeps the rows of the epochs up to the checkpoint's and the run's rows follow them, as an
+ * uninterrupted run would have written the file. Only a regular file (or a symbolic link to
  * one) is written: a directory, FIFO, socket or device is ERR_BLASNET_IO naming it, here and at
  * every write, as is any write that fails.
  */
@@ -357,11 +359,15 @@ export function csvLogger(path: string, options: { append?: boolean } = {}): Cal
   }
   if (found && !found.isFile()) fail(new Error(`${path}: cannot write: it is a ${kindOf(found)}, not a regular file`));
   let keys: string[] | null = null;
+  // The epoch count of the checkpoint a resumed run started from, until its first row is written.
+  let resumedAt: number | null = null;
   return {
     rootOnly: true,
-    onTrainBegin() {
+    onTrainBegin(ctx) {
       keys = null;
-      write('', null, !append);
+      resumedAt = !append && ctx.resumed ? ctx.resumed.epoch : null;
+      // A resumed run keeps the rows of the epochs before its checkpoint (see onEpochEnd).
+      write('', null, !append && resumedAt === null);
     },
     onEpochEnd(logs) {
       let header: string | null = null;
@@ -370,9 +376,34 @@ export function csvLogger(path: string, options: { append?: boolean } = {}): Cal
         header = `${keys.join(',')}\n`;
       }
       const row = keys.map((k) => (k === 'epoch' ? String(logs.epoch + 1) : logs[k] === undefined ? '' : String(logs[k]))).join(',');
+      if (resumedAt !== null && header !== null) {
+        // The log as an uninterrupted run would have it: the rows of the epochs up to the
+        // checkpoint's, then this run's. Rows of epochs trained after the checkpoint by the run
+        // that was interrupted go; a file of other columns is started afresh, as without resume.
+        const kept = keptRows(path, header, resumedAt);
+        resumedAt = null;
+        try {
+          writeFileAtomic(path, Buffer.from(`${header}${kept}${row}\n`, 'utf8'));
+        } catch (e) {
+          fail(e);
+        }
+        return;
+      }
       write(`${row}\n`, header);
     },
   };
+}
+
+/** The data rows of the CSV log at `file` whose epoch (its first column) is at most `upTo`, if its header is `header`; else ''. */
+function keptRows(file: string, header: string, upTo: number): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+  if (!text.startsWith(header)) return '';
+  return text.slice(header.length).split('\n').filter((line) => line !== '' && Number(line.split(',')[0]) <= upTo).map((line) => `${line}\n`).join('');
 }
 
 /**
