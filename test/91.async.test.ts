@@ -6,7 +6,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, dense, dropout, earlyStopping, loadModel, modelCheckpoint, reduceLrOnPlateau, Rng, Sequential } from '../lib';
+import { batchNorm, Dataset, dense, dropout, earlyStopping, loadModel, Matrix, modelCheckpoint, reduceLrOnPlateau, Rng, saveModel, Sequential } from '../lib';
 import type { Backend, Callback, FitOptions, LoadedModel, TrainContext } from '../lib';
 import { forEachBackend, rejectsCode, throwsCode } from './helpers';
 
@@ -143,6 +143,12 @@ forEachBackend('fitAsync', (b) => {
     await running;
     assert.equal(m.isTraining, false);
     m.fit(x, y, { epochs: 1 });
+    // On a Dataset the call reaches its worker without waiting for a copy: busy all the same.
+    const d = make(b);
+    const onData = d.fitAsync(Dataset.from(new Matrix(x, x.length / 8, 8), y), { epochs: 1, batchSize: 20 });
+    throwsCode(() => d.setWeights(d.getWeights()), 'ERR_BLASNET_BUSY');
+    throwsCode(() => saveModel(path.join(tmp, `busy-${b.name}.blasnet`), d), 'ERR_BLASNET_BUSY');
+    await onData;
   });
 
   it("train(), eval() and setting training are ERR_BLASNET_BUSY while it runs, from its callbacks too; evaluate and predict there leave the training as fit's", async () => {

@@ -456,7 +456,8 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
   try {
     if (fit.schedule && !fit.resume) followSchedule(opt, createSchedule(fit.schedule, start.lr));
     const lr = opt.lr, momentum = opt.momentum;
-    await inCallbacks(() => runHook(callbacks, 'onTrainBegin', ctx));
+    // Without hooks to run the model stays 'running' (the code after the call cannot change it).
+    if (hasHook(callbacks, 'onTrainBegin')) await inCallbacks(() => runHook(callbacks, 'onTrainBegin', ctx));
     // An abort while the callbacks ran (the listener below is not added yet): no step is taken.
     if (signal?.aborted) {
       unstart();
