@@ -560,6 +560,15 @@ describe('metrics', () => {
     close(r.macro.precision, 2 / 3);
     // A class never predicted has precision 0, not NaN.
     assert.equal(classificationReport([0, 1], [0, 0]).classes[1].precision, 0);
+    // Without classNames the averages are over the labels that occur (scikit-learn's
+    // classification_report([0, 2, 2], [0, 2, 0]): macro F1 (2/3 + 2/3) / 2); label 1, in neither,
+    // is listed with zeros. With classNames every named class counts, as with sklearn's labels=.
+    const gap = classificationReport([0, 2, 2], [0, 2, 0]);
+    assert.equal(gap.classes.length, 3);
+    assert.deepEqual([gap.classes[1].support, gap.classes[1].f1], [0, 0]);
+    close(gap.macro.f1, 2 / 3);
+    close(gap.macro.precision, (0.5 + 1) / 2);
+    close(classificationReport([0, 2, 2], [0, 2, 0], { classNames: ['a', 'b', 'c'] }).macro.f1, (2 / 3 + 0 + 2 / 3) / 3);
     const text = formatClassificationReport(r);
     assert.match(text, /\n {11}x {4}1\.0000 {4}0\.6667 {4}0\.8000 {9}3\n/);
     assert.match(text, /macro avg {4}0\.6667 {4}0\.7222 {4}0\.6556 {9}6/);

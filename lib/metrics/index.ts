@@ -117,7 +117,11 @@ export interface ClassificationReport {
   accuracy: number;
   /** Per class, in class-number order, with its name. */
   classes: (ClassScores & { name: string })[];
-  /** Unweighted mean over classes. */
+  /**
+   * Unweighted mean over classes: every class of classNames when given, else the classes that
+   * occur in yTrue or yPred (scikit-learn's default labels; a label no row has or predicts is
+   * listed in `classes` with zeros but does not pull the mean down).
+   */
   macro: ClassScores;
   /** Mean over classes weighted by support. */
   weighted: ClassScores;
@@ -157,9 +161,11 @@ export function classificationReport(yTrue: ClassLabels, yPred: ClassLabels,
     const f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
     return { name: names ? names[c] : String(c), precision, recall, f1, support };
   });
+  // Without names, the labels scikit-learn reports: those in yTrue or yPred.
+  const counted = names ? classes : classes.filter((s, c) => s.support > 0 || confusion.some((row) => row[c] > 0));
   const average = (weight: (s: ClassScores) => number): ClassScores => {
-    const total = classes.reduce((a, s) => a + weight(s), 0);
-    const mean = (key: 'precision' | 'recall' | 'f1') => (total ? classes.reduce((a, s) => a + weight(s) * s[key], 0) / total : 0);
+    const total = counted.reduce((a, s) => a + weight(s), 0);
+    const mean = (key: 'precision' | 'recall' | 'f1') => (total ? counted.reduce((a, s) => a + weight(s) * s[key], 0) / total : 0);
     return { precision: mean('precision'), recall: mean('recall'), f1: mean('f1'), support: n };
   };
   const report: ClassificationReport = {
