@@ -159,13 +159,14 @@ export class Ensemble {
       if (!Array.isArray(made)) throw typeError(ErrorCode.ARG_TYPE, `${where}: callbacks(${i}) returned ${typeName(made)}, not an array of callbacks`);
       return made;
     };
-    const one = (m: Sequential, i: number, signal: AbortSignal | undefined) => {
+    // `signal`, when given, replaces the caller's.
+    const one = (m: Sequential, i: number, signal?: AbortSignal) => {
       const o: FitAsyncOptions = { ...fit, callbacks: own(i), ...(signal ? { signal } : {}) };
       return ds ? m.fitAsync(x, o) : m.fitAsync(x, y as Labels, o);
     };
     if (!parallel) {
       const out: History[] = [];
-      for (let i = 0; i < this.models.length; i++) out.push(await one(this.models[i], i, fit.signal));
+      for (let i = 0; i < this.models.length; i++) out.push(await one(this.models[i], i));
       return out;
     }
     // One member's failure aborts the others; the caller's signal aborts them all.
@@ -179,7 +180,7 @@ export class Ensemble {
       let run: Promise<History>;
       try {
         // A signal that is not an AbortSignal goes on as given, for fitAsync to refuse.
-        run = one(m, i, user || fit.signal === undefined ? stop.signal : fit.signal);
+        run = one(m, i, user || fit.signal === undefined ? stop.signal : undefined);
       } catch (e) {
         run = Promise.reject(e);
       }

@@ -5,8 +5,8 @@
 import * as fs from 'fs';
 import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { checkWritable, kindOf, openRegularFileForAppend, writeFileAtomic } from '../io/format';
-import { loadModel, saveModel } from '../io/model-file';
+import { checkWritable, decodeFile, kindOf, openRegularFileForAppend, writeFileAtomic } from '../io/format';
+import { saveModel } from '../io/model-file';
 import type { ModelExtras } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
 import type { Optimizer } from '../optim';
@@ -266,7 +266,7 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
       mode = now;
       const resumed = ctx.resumed;
       if (saveBestOnly && resumed) {
-        const saved = path.includes('{epoch}') ? undefined : savedLog(path, monitor, ctx);
+        const saved = path.includes('{epoch}') ? undefined : savedLog(path, monitor);
         for (const v of [resumed.logs?.[monitor], saved]) {
           if (typeof v === 'number' && better(mode, v, best, 0)) best = v;
         }
@@ -289,10 +289,11 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
  * The `monitor` log of the checkpoint at `file`, if there is one there that holds it; undefined
  * for a missing file, another kind of file or one that does not load (it is written over as before).
  */
-function savedLog(file: string, monitor: string, ctx: TrainContext): number | undefined {
+function savedLog(file: string, monitor: string): number | undefined {
   if (!fs.existsSync(file)) return undefined;
   try {
-    const logs = loadModel(file, { backend: ctx.model.backend }).metadata?.logs as Record<string, unknown> | undefined;
+    // The checksummed document alone: its metadata, without building the model it holds.
+    const logs = (decodeFile(file) as { metadata?: { logs?: Record<string, unknown> } } | null)?.metadata?.logs;
     const v = logs?.[monitor];
     return typeof v === 'number' ? v : undefined;
   } catch {
