@@ -648,6 +648,35 @@ describe('callback modes', () => {
     assert.deepEqual(h.epochs.map((e) => e.lr), [0.01, 0.01, 0.01, 0.01]);
   });
 
+  it('a validation monitor in a run without validation data is refused before the first step, in fit and fitAsync', async () => {
+    const cases: [string, () => Callback][] = [
+      ['earlyStopping', () => earlyStopping()],
+      ['reduceLrOnPlateau', () => reduceLrOnPlateau({ monitor: 'valAccuracy' })],
+      ['modelCheckpoint', () => modelCheckpoint(path.join(tmp, 'never.blasnet'), { saveBestOnly: true, monitor: 'valAccuracy' })],
+    ];
+    for (const [who, make] of cases) {
+      for (const run of ['fit', 'fitAsync'] as const) {
+        const m = model(['accuracy']);
+        const before = m.params.slice();
+        let steps = 0;
+        const callbacks = [make(), { onBatchEnd: () => { steps++; } }];
+        const o = { epochs: 2, callbacks };
+        if (run === 'fit') throwsCode(() => m.fit(train.x, train.y, o), 'ERR_BLASNET_ARG_RANGE', RangeError, `${who}: monitor`);
+        else await rejectsCode(() => m.fitAsync(train.x, train.y, o), 'ERR_BLASNET_ARG_RANGE', `${who}: monitor`);
+        assert.equal(steps, 0, `${who} ${run}: no step`);
+        assert.deepEqual(m.params, before, `${who} ${run}: weights untouched`);
+      }
+      // With validation data (or a split) the same callback trains.
+      const h = model(['accuracy']).fit(train.x, train.y, { epochs: 1, validationSplit: 0.2, callbacks: [make()] });
+      assert.equal(h.epochs.length, 1, who);
+    }
+    assert.equal(fs.existsSync(path.join(tmp, 'never.blasnet')), true, 'the validated run saved its best epoch');
+    // A log a callback adds is not known at train begin: monitoring it is left to the epoch's end.
+    const fake = { onEpochEnd: (l: EpochLogs) => { (l as Record<string, number>).valFake = 1; } };
+    const h = model([]).fit(train.x, train.y, { epochs: 2, callbacks: [fake, earlyStopping({ monitor: 'valFake' })] });
+    assert.equal(h.epochs.length, 2);
+  });
+
   it('a monitor that names no compiled metric keeps the name rule; an explicit mode wins', () => {
     // 'fake' is not a metric: smaller is better, so a rising value stops at the second epoch.
     let v = 0;

@@ -399,6 +399,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     epochs: fit.epochs ?? 1,
     stepsPerEpoch: job.stepsPerEpoch,
     resumed: job.resumed,
+    validation: val !== null,
     stop(reason = 'stopped by a callback') {
       if (stopReason === null) stopReason = reason;
       Atomics.store(control, CONTROL.STOP, 1);

@@ -53,6 +53,12 @@ export interface TrainContext {
    * logs of the checkpoint's last epoch, if it holds them; null when training starts afresh.
    */
   readonly resumed?: { readonly epoch: number; readonly logs: Readonly<Record<string, number>> | null } | null;
+  /**
+   * Whether every epoch's logs hold validation values (valLoss and the compiled metrics' val
+   * names): true with validationData or validationSplit, false without; undefined from a
+   * training loop that does not say.
+   */
+  readonly validation?: boolean;
 }
 
 /** Hooks the training loop calls; all optional. */
@@ -131,6 +137,25 @@ function resolveMode(mode: Mode, monitor: string, metrics: readonly MetricSpec[]
   return /acc/i.test(monitor) ? 'max' : 'min';
 }
 
+/**
+ * At train begin: a monitor that is a validation log (valLoss, or a compiled metric's val name)
+ * in a run without validation data would fail at the first epoch's end, after that epoch had
+ * trained; it fails now instead. Any other name may be a log a callback adds, so it is left to
+ * the epoch's end.
+ */
+function expectMonitor(who: string, monitor: string, ctx: TrainContext): void {
+  if (ctx.validation !== false) return;
+  const names = ['loss'];
+  for (const spec of ctx.model.metrics) {
+    const name = createMetric(spec).name;
+    if (typeof name === 'string' && name !== '') names.push(name);
+  }
+  if (names.some((n) => validationName(n) === monitor)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${who}: monitor ${JSON.stringify(monitor)} is a validation log, and this run has no ` +
+      'validation data: pass validationData or validationSplit, or monitor a training log such as "loss"');
+  }
+}
+
 function monitored(logs: EpochLogs, monitor: string, who: string): number {
   const v = logs[monitor];
   if (typeof v !== 'number') {
@@ -175,6 +200,7 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
   return {
     restoresWeights: restoreBestWeights,
     onTrainBegin(ctx) {
+      expectMonitor('earlyStopping', monitor, ctx);
       mode = resolveMode(given, monitor, ctx.model.metrics);
       best = mode === 'min' ? Infinity : -Infinity;
       wait = 0;
@@ -226,6 +252,7 @@ export function reduceLrOnPlateau(options: { monitor?: string; mode?: Mode; fact
   let schedule: Schedule | null = null;
   return {
     onTrainBegin(ctx) {
+      expectMonitor('reduceLrOnPlateau', monitor, ctx);
       schedule = createSchedule({ name: 'reduceOnPlateau', mode: resolveMode(given, monitor, ctx.model.metrics), ...plateau }, ctx.optimizer.lr);
     },
     onEpochEnd(logs, ctx) {
@@ -258,6 +285,7 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
   return {
     rootOnly: true,
     onTrainBegin(ctx) {
+      if (saveBestOnly) expectMonitor('modelCheckpoint', monitor, ctx);
       // A path that cannot be written fails now, not after the first epoch has trained.
       checkWritable(path.split('{epoch}').join(String((ctx.resumed?.epoch ?? 0) + 1)));
       // The best value carries over to a later fit, unless the direction has changed.

@@ -1016,7 +1016,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     averaged: null as 'ema' | 'swa' | null,
   };
   const ctx: TrainContext = {
-    model, optimizer, schedule, epochs, stepsPerEpoch, resumed: resumedView(options.resume, firstEpoch),
+    model, optimizer, schedule, epochs, stepsPerEpoch, resumed: resumedView(options.resume, firstEpoch), validation: val !== null,
     stop(reason = 'stopped by a callback') {
       if (history.stopReason === null) history.stopReason = reason;
     },
