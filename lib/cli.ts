@@ -352,11 +352,12 @@ function prepareTable(o: TableOptions, say: (s: string) => void, what = 'train')
   let testTable: Table;
   let task: Task;
   let reason: string | null = null;
+  let whole: TabularPreprocessor | null = null;
   if (o.testCsv) {
-    testTable = readCsv(o.testCsv, o);
+    testTable = scoredRows(readCsv(o.testCsv, o), o.testCsv, what);
   } else {
     // The task and class vocabulary of the whole file decide how to stratify the split.
-    const whole = TabularPreprocessor.fit(table, fitOptions);
+    whole = TabularPreprocessor.fit(table, fitOptions);
     const y = whole.targets(table);
     const rows = new Matrix(new Float32Array(table.rows.length), table.rows.length, 1);
     // A class of one row stays in training, where the model learns it (a stratified split has no
@@ -374,7 +375,8 @@ function prepareTable(o: TableOptions, say: (s: string) => void, what = 'train')
     const kept = parts.singletons > 0 ? `; ${plural(parts.singletons, 'row')} of classes with one row kept in training` : '';
     say(`test set: ${testTable.rows.length} of ${table.rows.length} rows of ${csv} (seeded${whole.task === 'classification' ? ', stratified' : ''}; --test-split ${o.testSplit}${kept})`);
   }
-  const prep = TabularPreprocessor.fit(trainTable, fitOptions);
+  // The columns' kinds are the whole file's, so the split's seed cannot change them.
+  const prep = TabularPreprocessor.fit(trainTable, { ...fitOptions, ...(whole ? { kindsFrom: whole } : {}) });
   task = prep.task as Task;
   reason = prep.taskReason ?? reason;
   say(`task: ${task}${reason ? ` (${reason}; --task to override)` : ''}`);
@@ -420,6 +422,12 @@ function trainingClasses(set: MnistLike, what: string): number {
  * training images' size, labels within the model's classes. Each would otherwise fail only in
  * the evaluation after training, with a message that names neither file.
  */
+/** A table to score: one with no data rows (a header alone) fails before any training, naming the file. */
+function scoredRows(table: Table, file: string, what: string): Table {
+  if (table.rows.length === 0) throw new BlasnetError(ErrorCode.DATA, `${what}: ${file} has no data rows; the test set needs at least one`);
+  return table;
+}
+
 function checkTestImages(train: MnistLike, test: MnistLike, classes: number): void {
   if (test.x.rows === 0) throw new BlasnetError(ErrorCode.DATA, `train: ${test.files.images} holds no images; the test set needs at least one`);
   const [h, w] = train.imageShape;
@@ -654,17 +662,29 @@ async function train(o: TrainOptions): Promise<void> {
     }
     const stopped = interrupted !== null && history.stopReason === `interrupted by ${interrupted}` ? interrupted : null;
     if (stopped) say(`interrupted by ${stopped} after ${plural(history.epochs.length, 'epoch')}: testing and saving what was trained`);
-    const test = model.evaluate(d.test.x, d.test.y);
-    const r = report(d.task, model, d.test.x, d.test.y, { ...d, ...(d.test.truth ? { truth: d.test.truth } : {}) });
-    const seconds = (Date.now() - started) / 1000;
-    saveModel(files.model, model, {
+    const save = (figures: Record<string, unknown>): void => saveModel(files.model, model, {
       optimizer: model.optimizer?.state(),
       ...(d.preprocessor ? { preprocessing: d.preprocessor } : {}),
       metadata: {
-        source: d.source, task: d.task, loss, epochs: history.epochs.length, batchSize, seed: o.seed, testLoss: test.loss, ...r.figures,
-        seconds, backend: b.name, trainedAt: new Date().toISOString(), classNames: d.classNames ?? null, ...(stopped ? { interrupted: stopped } : {}),
+        source: d.source, task: d.task, loss, epochs: history.epochs.length, batchSize, seed: o.seed, ...figures,
+        seconds: (Date.now() - started) / 1000, backend: b.name, trainedAt: new Date().toISOString(), classNames: d.classNames ?? null,
+        ...(stopped ? { interrupted: stopped } : {}),
       },
     });
+    let test: ReturnType<Sequential['evaluate']>;
+    let r: ReturnType<typeof report>;
+    try {
+      test = model.evaluate(d.test.x, d.test.y);
+      r = report(d.task, model, d.test.x, d.test.y, { ...d, ...(d.test.truth ? { truth: d.test.truth } : {}) });
+    } catch (e) {
+      // What was trained is written before the error, without the test figures it could not have.
+      save({});
+      pendingHistory?.commit();
+      process.stderr.write(`blasnet: testing failed; the trained model was written to ${path.resolve(files.model)} without test figures\n`);
+      throw e;
+    }
+    const seconds = (Date.now() - started) / 1000;
+    save({ testLoss: test.loss, ...r.figures });
     pendingHistory?.commit();
     say(`test set (${d.test.x.rows} rows):\n${r.text}`);
     // A regression's loss is the training loss, on the standardised targets, unlike the report's figures.
@@ -743,6 +763,7 @@ async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promis
   let truth: Float64Array | undefined;
   if (o.csv || o.testCsv) {
     const t = loadTable(o, loaded, 'evaluate');
+    scoredRows(t.table, t.file, 'evaluate');
     prep = t.prep;
     if (!prep.hasLabels(t.table)) throw new BlasnetError(ErrorCode.DATA, `evaluate: ${t.file} has no label column ${prep.labelColumns.map((s) => JSON.stringify(s)).join(', ')}; predict reads unlabeled files`);
     y = prep.targets(t.table);
@@ -971,7 +992,7 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
   // the retrained model: fitted here the same way, it gives the same test inputs.
   let testSet: { x: Matrix; y: Int32Array | Matrix; truth?: Float64Array } | null = null;
   if (o.testCsv) {
-    const t = readCsv(o.testCsv, o);
+    const t = scoredRows(readCsv(o.testCsv, o), o.testCsv, 'search');
     const prep = TabularPreprocessor.fit(table, { ...preprocessing, label });
     if (!prep.hasLabels(t)) {
       throw new BlasnetError(ErrorCode.DATA, `search: ${o.testCsv} has no label column ${prep.labelColumns.map((c) => JSON.stringify(c)).join(', ')}; --test-csv needs the labels`);

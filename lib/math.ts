@@ -59,3 +59,20 @@ export function firstLabelOutside(labels: Int32Array, n: number, classes: number
   }
   return -1;
 }
+
+/**
+ * The largest of `init` and `values` (NaN values are passed over): a loop, as spreading a large
+ * array into Math.max overflows the call stack (a 400-class confusion matrix has 160,000 cells).
+ */
+export function largest(values: Iterable<number>, init = -Infinity): number {
+  let m = init;
+  for (const v of values) if (v > m) m = v;
+  return m;
+}
+
+/** The smallest of `init` and `values` (NaN values are passed over), as largest. */
+export function smallest(values: Iterable<number>, init = Infinity): number {
+  let m = init;
+  for (const v of values) if (v < m) m = v;
+  return m;
+}

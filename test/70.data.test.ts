@@ -359,6 +359,24 @@ describe('data: CSV', () => {
     throwsCode(() => readCsv(missing), 'ERR_BLASNET_IO', undefined, missing);
   });
 
+  it('bytes that are not UTF-8 (a Latin-1 file) are ERR_BLASNET_DATA naming the line, not merged into U+FFFD', () => {
+    // Latin-1 "Müller" and "Möller": read as UTF-8, both would be "M\ufffdller", one class.
+    const latin1 = Buffer.from('name,x\nM\xfcller,1\nSmith,2\nM\xf6ller,3\n', 'latin1');
+    const p = file('latin1.csv', latin1);
+    for (const read of [() => readCsv(p, { label: 'name' }), () => readTable(p), () => readTable(latin1)]) {
+      throwsCode(read, 'ERR_BLASNET_DATA', undefined, 'line 2 is not UTF-8 text');
+    }
+    // UTF-8 in every length, and UTF-16 with its byte-order mark, read as before.
+    const good = readTable(Buffer.from('a,b\n\u00fc,\u20ac\n\u{1f600},\u00e9\n'));
+    assert.deepEqual(good.rows, [['\u00fc', '\u20ac'], ['\u{1f600}', '\u00e9']]);
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n\u00fc,1\n', 'utf16le')]);
+    assert.deepEqual(readTable(utf16).rows, [['\u00fc', '1']]);
+    // Overlong forms, surrogates, code points past U+10FFFF and a sequence cut by the end are not UTF-8.
+    for (const bad of [[0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]]) {
+      throwsCode(() => readTable(Buffer.concat([Buffer.from('a\n1\n'), Buffer.from(bad), Buffer.from('\n')])), 'ERR_BLASNET_DATA', undefined, 'line 3 is not UTF-8');
+    }
+  });
+
   it('header only: zero rows', () => {
     const r = readCsv('a,b,c\n', { label: 'c' });
     assert.equal(r.x.rows, 0);

@@ -8,6 +8,7 @@ import {
   formatRegressionReport, Matrix, readCsv, readTable, regressionReport, rocAuc, Sequential, Standardizer, TabularPreprocessor, takeRows,
 } from '../lib';
 import type { Cell, Table, TabularOptions } from '../lib';
+import { decode, encode } from '../lib/io/format';
 import { forEachBackend, throwsCode, warningsDuring } from './helpers';
 
 const CSV = [
@@ -176,6 +177,27 @@ describe('TabularPreprocessor', () => {
     // 20 categories or fewer, or at most one per two cells, do not warn.
     assert.deepEqual(await warned(ids.slice(0, 20)), []);
     assert.deepEqual(await warned(ids.map((r, i) => ({ ...r, name: `user${i % 30}` }))), []);
+  });
+
+  it('kindsFrom keeps the kinds fitted on all rows: a split cannot make a column numeric, and a column empty in it is left out with a warning', async () => {
+    // "age" is numbers with one text cell, in the last row; "note" has one value, in the first.
+    const rows = Array.from({ length: 12 }, (_, i) => ({ x: i, age: i === 11 ? 'unknown' : 20 + i, note: i === 0 ? 3.5 : '', y: i % 2 ? 'a' : 'b' }));
+    let whole: TabularPreprocessor | null = null;
+    await warnings(() => { whole = TabularPreprocessor.fit(rows, { label: 'y' }); });
+    const part = rows.slice(1, 11);
+    // Fitted on the part alone, "age" is numeric and "note" has no values.
+    throwsCode(() => TabularPreprocessor.fit(part, { label: 'y' }), 'ERR_BLASNET_DATA', undefined, 'column "note" has no values, only missing cells');
+    let p = whole as unknown as TabularPreprocessor;
+    const seen = await warnings(() => { p = TabularPreprocessor.fit(part, { label: 'y', kindsFrom: whole as unknown as TabularPreprocessor }); });
+    assert.deepEqual(p.featureColumns, ['x', 'age']);
+    assert.ok(p.featureNames.includes('age=21'), p.featureNames.join(', '));
+    assert.equal(seen.filter((m) => /column "note" has no values in these 10 rows, only missing cells, and is left out/.test(m)).length, 1, seen.join('\n'));
+    // The held-out rows transform through it, the text cell included (an unknown category).
+    await warnings(() => { assert.equal(p.transform(rows.slice(11)).cols, p.inputSize); });
+    throwsCode(() => TabularPreprocessor.fit(part, { label: 'y', kindsFrom: {} as TabularPreprocessor }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'options.kindsFrom');
+    const onlyNote = rows.map((r) => ({ note: r.note, y: r.y }));
+    const noteWhole = TabularPreprocessor.fit(onlyNote, { label: 'y' });
+    throwsCode(() => TabularPreprocessor.fit(onlyNote.slice(1), { label: 'y', kindsFrom: noteWhole }), 'ERR_BLASNET_DATA', undefined, 'every feature column has only missing cells');
   });
 
   it('integer labels past 2^53 stay distinct classes; a label of one class is an error', () => {
@@ -494,7 +516,7 @@ describe('TabularPreprocessor', () => {
     }
     // A file written now records its training rows, and so keeps a std that is small against its
     // mean but above the noise those rows can carry: milliseconds over 100 s near 1.7e12.
-    const times = TabularPreprocessor.fit(Array.from({ length: 100 }, (_, i) => ({ t: 1.7e12 + i * 1000, y: i % 2 })), { label: 'y' });
+    const times = TabularPreprocessor.fit(Array.from({ length: 100 }, (_, i) => ({ t: 1.7e12 + i * 1000, y: i % 2 })), { label: 'y', task: 'regression' });
     const std = (times.toJSON().columns[0] as { std: number }).std;
     assert.ok(Math.abs(std - 28866.07) < 0.01, `std ${std}`);
     const one = new Sequential({ inputSize: 1, layers: [dense(1)] });
@@ -514,6 +536,27 @@ describe('TabularPreprocessor', () => {
     throwsCode(() => encodeModel(model, { preprocessing: p }), 'ERR_BLASNET_SHAPE', RangeError,
       `the table preprocessing returns ${p.inputSize} features per row but the model takes ${p.inputSize + 1}`);
     throwsCode(() => encodeModel(model, { preprocessing: p.toJSON() }), 'ERR_BLASNET_SHAPE', RangeError, `returns ${p.inputSize} features`);
+  });
+
+  it('is not stored, nor loaded, with a model whose outputs are not one per class or label column: ERR_BLASNET_SHAPE / FORMAT', () => {
+    const p = TabularPreprocessor.fit(table, { label: 'y' });
+    assert.equal(p.outputSize, 3);
+    for (const outputs of [1, 2, 4]) {
+      const model = new Sequential({ inputSize: p.inputSize, layers: [dense(outputs, { activation: outputs === 1 ? 'sigmoid' : 'softmax' })] });
+      throwsCode(() => encodeModel(model, { preprocessing: p }), 'ERR_BLASNET_SHAPE', RangeError,
+        `the table preprocessing has 3 classes ("a", "b", "c"), one output each, but the model has ${outputs} output${outputs === 1 ? '' : 's'}`);
+    }
+    // A file written with such a pair (by hand, or before this check) does not load.
+    const ok = new Sequential({ inputSize: p.inputSize, layers: [dense(3, { activation: 'softmax' })] });
+    const doc = decode(encodeModel(ok, { preprocessing: p })) as { preprocessing: { target: { classNames: string[] } } };
+    doc.preprocessing.target.classNames.push('d');
+    throwsCode(() => decodeModel(encode(doc)), 'ERR_BLASNET_FORMAT', undefined, 'the table preprocessing has 4 classes');
+    const two = new Sequential({ inputSize: 1, layers: [dense(2)] });
+    const regression = TabularPreprocessor.fit([{ a: 1, t: 2 }, { a: 2, t: 3 }, { a: 3, t: 5 }], { label: 't', task: 'regression' });
+    throwsCode(() => encodeModel(two, { preprocessing: regression }), 'ERR_BLASNET_SHAPE', RangeError, 'has 1 label column, one output each, but the model has 2 outputs');
+    // Features only (no label): any output width.
+    const featuresOnly = TabularPreprocessor.fit(table, { features: ['size', 'color', 'weight'] });
+    assert.ok(encodeModel(new Sequential({ inputSize: featuresOnly.inputSize, layers: [dense(7)] }), { preprocessing: featuresOnly }).length > 0);
   });
 
   forEachBackend('is stored in the model file and returned by loadModel', (b) => {
@@ -572,6 +615,18 @@ describe('metrics', () => {
     const text = formatClassificationReport(r);
     assert.match(text, /\n {11}x {4}1\.0000 {4}0\.6667 {4}0\.8000 {9}3\n/);
     assert.match(text, /macro avg {4}0\.6667 {4}0\.7222 {4}0\.6556 {9}6/);
+  });
+
+  it('a report and its confusion-matrix picture of 400 classes (160,000 cells) are made, not a call-stack overflow', () => {
+    const k = 400;
+    const yTrue = Array.from({ length: 2 * k }, (_, i) => i % k);
+    const yPred = yTrue.map((c, i) => (i < k ? c : (c + 1) % k));
+    const r = classificationReport(yTrue, yPred);
+    assert.equal(r.classes.length, k);
+    const text = formatClassificationReport(r);
+    assert.equal(text.split('\n').filter((l) => /^ *\d+( +\d+){400}$/.test(l)).length, k, 'a confusion row per class');
+    const spec = confusionMatrixSpec(r.confusion, r.classes.map((c) => c.name)) as { data: { values: unknown[] } };
+    assert.equal(spec.data.values.length, k * k);
   });
 
   it('rocAuc is the Mann-Whitney statistic with ties counted half', () => {

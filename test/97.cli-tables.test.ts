@@ -191,6 +191,42 @@ describe('blasnet CLI on CSV tables', function () {
     assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
   });
 
+  it("one file: the columns' kinds are the whole file's, so the split's seed cannot make a column numeric or empty", () => {
+    // "age" is numbers with one text cell; "note" has one value. Each seed's split used to decide
+    // their kinds on its training rows alone, and some seeds failed.
+    const rows = Array.from({ length: 60 }, (_, i) => [(i % 7) - 3, i === 7 ? 'unknown' : 20 + (i % 40), i === 4 ? 3.5 : '', i % 2 ? 'a' : 'b']);
+    const file = write('kinds.csv', ['x', 'age', 'note', 'y'], rows);
+    const held: boolean[] = [];
+    for (const seed of ['1', '2', '8']) {
+      const r = run('train', '--csv', file, '--label', 'y', '--out', path.join(tmp, 'kinds.blasnet'), '--epochs', '1', '--no-checks', '--seed', seed);
+      assert.equal(r.status, 0, `seed ${seed}: ${r.stderr}`);
+      assert.match(r.stdout, /1 categorical \(age: \d+; one-hot\)/, `seed ${seed}`);
+      held.push(/column "note" has no values in these \d+ rows, only missing cells, and is left out/.test(r.stderr));
+    }
+    // The one "note" value is in the test rows of some seeds' splits and in training for others.
+    assert.ok(held.includes(true) && held.includes(false), held.join());
+    const s = run('search', '--csv', file, '--label', 'y', '--trials', '1', '--epochs', '1', '--folds', '5', '--quiet');
+    assert.equal(s.status, 0, s.stderr);
+  });
+
+  it('a test file of a header alone fails before training (train, search, evaluate); a file that is not UTF-8 fails naming its line', () => {
+    const empty = path.join(tmp, 'empty-test.csv');
+    fs.writeFileSync(empty, 'x1,x2,colour\n');
+    const out = path.join(tmp, 'never-empty.blasnet');
+    for (const args of [['train', '--csv', train, '--test-csv', empty, '--out', out], ['search', '--csv', train, '--test-csv', empty, '--trials', '1', '--out', out]]) {
+      const r = run(...args, '--label', 'colour', '--epochs', '1');
+      assert.equal(r.status, 1, args[0]);
+      assert.match(r.stderr, new RegExp(`${args[0]}: .*empty-test\\.csv has no data rows; the test set needs at least one \\(ERR_BLASNET_DATA\\)`), r.stderr);
+      assert.equal(r.stdout.includes('epoch'), false, `${args[0]} trained: ${r.stdout}`);
+      assert.equal(fs.existsSync(out), false);
+    }
+    const latin1 = path.join(tmp, 'latin1.csv');
+    fs.writeFileSync(latin1, Buffer.from('x,name\n1,M\xfcller\n2,M\xf6ller\n3,Smith\n4,M\xfcller\n', 'latin1'));
+    const r = run('train', '--csv', latin1, '--label', 'name', '--out', out);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /latin1\.csv: line 2 is not UTF-8 text .*save the file as UTF-8 .*\(ERR_BLASNET_DATA\)/);
+  });
+
   it('one file with classes of one row: the split keeps them in training, and says so', () => {
     const rows = Array.from({ length: 60 }, (_, i) => [i, i < 50 ? i % 2 : `c${i}`]);
     const file = write('rare.csv', ['x', 'y'], rows);

@@ -3,6 +3,7 @@
  * strict checking, so that a malformed cell fails loudly with its line and column instead of
  * becoming a silent NaN or 0.
  */
+import * as buffer from 'buffer';
 import { parse } from 'csv-parse/sync';
 import { largeFloat32Array } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
@@ -353,6 +354,41 @@ export interface ParsedCsv {
 }
 
 /**
+ * The 1-based line of the first byte sequence in `bytes` that is not UTF-8, or 0 when all of it
+ * is UTF-8 (or it starts with a UTF-16 byte-order mark, which csv-parse reads as UTF-16).
+ */
+function firstLineNotUtf8(bytes: Buffer): number {
+  if (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) return 0;
+  if (buffer.isUtf8(bytes)) return 0;
+  const bad = firstNotUtf8(bytes);
+  let line = 1;
+  for (let i = 0; i < bad; i++) if (bytes[i] === 0x0a) line++;
+  return line;
+}
+
+/** The offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629), or the length. */
+function firstNotUtf8(b: Uint8Array): number {
+  const n = b.length;
+  let i = 0;
+  while (i < n) {
+    const c = b[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const need = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+    if (need === 0 || i + need >= n) return i;
+    // The second byte's range excludes overlong forms, surrogates and code points past U+10FFFF.
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    if (b[i + 1] < lo || b[i + 1] > hi) return i;
+    for (let k = 2; k <= need; k++) if ((b[i + k] & 0xc0) !== 0x80) return i;
+    i += need + 1;
+  }
+  return n;
+}
+
+/**
  * Parses a CSV file path, CSV text (a string with a line break) or UTF-8 bytes with csv-parse;
  * errors are ERR_BLASNET_DATA naming `fn` and the source (a missing file ERR_BLASNET_IO). @internal
  */
@@ -376,6 +412,14 @@ export function parseCsv(fn: string, pathOrText: string | Uint8Array, delimiter:
   const fail = (message: string): never => {
     throw new BlasnetError(ErrorCode.DATA, `${fn}: ${source}: ${message}`);
   };
+  if (typeof input !== 'string') {
+    const line = firstLineNotUtf8(input);
+    // Read as UTF-8 anyway, each such byte would become U+FFFD: "Müller" and "Möller" one class.
+    if (line > 0) {
+      fail(`line ${line} is not UTF-8 text (a file saved as Latin-1 or Windows-1252, as some spreadsheet programs write CSV, ` +
+        'has bytes that UTF-8 cannot read); save the file as UTF-8 ("CSV UTF-8") and read it again');
+    }
+  }
   let records: CsvRecord[];
   try {
     // Field counts are checked by the callers, so that the error can say which row and what was expected.

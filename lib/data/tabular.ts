@@ -143,6 +143,16 @@ export interface TabularOptions {
   task?: Task | 'auto';
   /** Standardise regression targets as numeric columns (predictions are turned back by inverseTargets). Default true. */
   scaleTargets?: boolean;
+  /**
+   * A preprocessor fitted on all the rows these are part of (a training split, a fold): its
+   * feature columns and their kinds are kept, and only the statistics (fills, means, stds,
+   * categories) are fitted on these rows. So a column of numbers whose one text cell lies outside
+   * these rows stays categorical, and a split's seed cannot decide whether a column is numeric.
+   * A feature column with no values in these rows, only missing cells, is left out (as
+   * scikit-learn's SimpleImputer drops a column with no observed values) with one process
+   * warning (code BLASNET_EMPTY_COLUMN). Default none: the kinds are decided on these rows.
+   */
+  kindsFrom?: TabularPreprocessor;
 }
 
 interface NumericColumn {
@@ -564,7 +574,12 @@ export class TabularPreprocessor {
     const fn = 'TabularPreprocessor.fit';
     const o = checkOptions(fn, options, {
       label: true, features: true, categorical: true, standardize: true, impute: true, unknownCategory: true, task: true, scaleTargets: true,
+      kindsFrom: true,
     });
+    const kindsFrom = o.kindsFrom;
+    if (kindsFrom !== undefined && !(kindsFrom instanceof TabularPreprocessor)) {
+      throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a TabularPreprocessor for options.kindsFrom but received ${show(kindsFrom)}`);
+    }
     const standardize = bool(fn, 'options.standardize', o.standardize ?? true);
     const impute = bool(fn, 'options.impute', o.impute ?? true);
     const scaleTargets = bool(fn, 'options.scaleTargets', o.scaleTargets ?? true);
@@ -597,20 +612,24 @@ export class TabularPreprocessor {
       throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: ${what} ${JSON.stringify(c)} does not exist; ${columnList}`);
     };
     for (const c of labels) if (!view.has(c)) missingColumn(c, 'label column');
-    const features = o.features === undefined ? view.columns.filter((c) => !labels.includes(c)) : names(o.features, 'features');
+    const features = o.features !== undefined ? names(o.features, 'features')
+      : kindsFrom ? kindsFrom.cols.map((c) => c.name) : view.columns.filter((c) => !labels.includes(c));
     for (const c of features) {
       if (!view.has(c)) missingColumn(c, 'feature column');
       if (labels.includes(c)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: column ${JSON.stringify(c)} is both a label and a feature`);
     }
     if (features.length === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: ${view.source}: no feature columns`);
     const categorical = names(o.categorical, 'categorical');
+    for (const c of kindsFrom?.cols ?? []) if (c.kind === 'categorical' && features.includes(c.name) && !categorical.includes(c.name)) categorical.push(c.name);
     for (const c of categorical) {
       if (labels.includes(c)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: column ${JSON.stringify(c)} is the label column and cannot be a categorical feature`);
       if (view.has(c) && !features.includes(c)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: categorical column ${JSON.stringify(c)} is not one of options.features`);
       if (!features.includes(c)) missingColumn(c, 'categorical column (a feature)');
     }
 
-    const columns: Column[] = features.map((name) => {
+    const leftOut: string[] = [];
+    const columns: Column[] = [];
+    for (const name of features) {
       const cells: Cell[] = [];
       // The rows of the cells that are not numbers (numberOf), in order.
       const notNumbers: number[] = [];
@@ -627,7 +646,13 @@ export class TabularPreprocessor {
           if (numberOf(v) === undefined) notNumbers.push(i);
         }
       }
-      if (cells.length === 0) throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: column ${JSON.stringify(name)} has no values, only missing cells`);
+      if (cells.length === 0) {
+        if (kindsFrom) {
+          leftOut.push(name);
+          continue;
+        }
+        throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: column ${JSON.stringify(name)} has no values, only missing cells`);
+      }
       const indicator = missing > 0;
       const forced = categorical.includes(name);
       // A column of numbers with an infinite or float32-overflowing one among them would
@@ -643,13 +668,22 @@ export class TabularPreprocessor {
         else manyCategories(view, name, cells.length, categories.length);
         let fill = categories[0];
         for (const c of categories) if ((counts.get(c) as number) > (counts.get(fill) as number)) fill = c;
-        return { name, kind: 'categorical', categories, fill, indicator };
+        columns.push({ name, kind: 'categorical', categories, fill, indicator });
+        continue;
       }
       const values = cells.map((v) => numberOf(v) as number);
       const fill = median(values);
       const { mean, std } = standardize ? standardScaling(values, fill, missing) : { mean: 0, std: 1 };
-      return { name, kind: 'numeric', fill, mean, std, indicator };
-    });
+      columns.push({ name, kind: 'numeric', fill, mean, std, indicator });
+    }
+    if (leftOut.length > 0) {
+      if (columns.length === 0) {
+        throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: every feature column has only missing cells in these ${view.n} rows`);
+      }
+      process.emitWarning(`${view.source}: ${leftOut.length === 1 ? 'column' : 'columns'} ${leftOut.map((c) => JSON.stringify(c)).join(', ')} ` +
+        `${leftOut.length === 1 ? 'has' : 'have'} no values in these ${view.n} rows, only missing cells, and ${leftOut.length === 1 ? 'is' : 'are'} left out`,
+      { code: 'BLASNET_EMPTY_COLUMN' });
+    }
 
     let target: Target | null = null;
     let taskReason: string | null = null;

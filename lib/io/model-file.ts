@@ -159,8 +159,25 @@ function preprocessingJSON(model: Sequential, given: unknown, where: string): un
     throw new BlasnetError(ErrorCode.STATE,
       `${where}: the model applies its own preprocessing (setPreprocessing); storing another one as well would transform its inputs twice`);
   }
-  checkPreprocessedWidth(where, revived(where, given), model.inputSize);
+  const table = revived(where, given);
+  checkPreprocessedWidth(where, table, model.inputSize);
+  const mismatch = table instanceof TabularPreprocessor ? tableOutputsMismatch(table, model.outputSize) : null;
+  if (mismatch) throw rangeError(ErrorCode.SHAPE, `${where}: ${mismatch}`);
   return json;
+}
+
+/**
+ * Why a table preprocessing with labels cannot go with a model of `outputs` outputs, or null: a
+ * classifier over the table has one output per class (a 2-class table, 2 outputs: the CLI's
+ * predict, evaluate and export read output k as class k), a regression one per label column.
+ */
+function tableOutputsMismatch(table: TabularPreprocessor, outputs: number): string | null {
+  const want = table.outputSize;
+  if (want === 0 || want === outputs) return null;
+  const what = table.task === 'classification'
+    ? `${want} classes (${(table.classNames as readonly string[]).slice(0, 5).map((c) => JSON.stringify(c)).join(', ')}${want > 5 ? ', ...' : ''}), one output each`
+    : `${want} label column${want === 1 ? '' : 's'}, one output each`;
+  return `the table preprocessing has ${what}, but the model has ${outputs} output${outputs === 1 ? '' : 's'}`;
 }
 
 /** A preprocessing given as the JSON of a kind loadModel rebuilds, rebuilt as loadModel would; anything else as it is. */
@@ -312,6 +329,8 @@ function buildModel(doc: Partial<ModelDocument>, layers: Layer[], backend: Backe
     if ((preprocessor as TabularPreprocessor).inputSize !== model.inputSize) {
       fail(`the table preprocessing makes ${(preprocessor as TabularPreprocessor).inputSize} inputs but the model takes ${model.inputSize}`);
     }
+    const mismatch = tableOutputsMismatch(preprocessor as TabularPreprocessor, model.outputSize);
+    if (mismatch) fail(mismatch);
   }
   if (doc.columns !== undefined) {
     try {

@@ -8,6 +8,7 @@
  */
 import { optionsArg, show } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { largest } from '../math';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 
@@ -289,7 +290,7 @@ function checkReport(fn: string, r: unknown, arrays: readonly string[], digits: 
 export function formatClassificationReport(r: ClassificationReport, digits = 4): string {
   checkReport('formatClassificationReport', r, ['classes', 'confusion'], digits);
   const f = (x: number) => x.toFixed(digits);
-  const width = Math.max(12, ...r.classes.map((c) => c.name.length));
+  const width = largest(r.classes.map((c) => c.name.length), 12);
   const num = digits + 6;
   const line = (name: string, cells: string[]) => name.padStart(width) + cells.map((c) => c.padStart(num)).join('');
   const out = [line('', ['precision', 'recall', 'f1-score', 'support'])];
@@ -300,7 +301,7 @@ export function formatClassificationReport(r: ClassificationReport, digits = 4):
   out.push(line('weighted avg', [f(r.weighted.precision), f(r.weighted.recall), f(r.weighted.f1), String(r.weighted.support)]));
   if (r.rocAuc !== undefined) out.push(line('ROC AUC', ['', '', f(r.rocAuc), '']));
   out.push('', 'confusion matrix (rows: true class, columns: predicted)');
-  const cw = Math.max(...r.confusion.flat().map((v) => String(v).length), ...r.classes.map((c) => c.name.length)) + 2;
+  const cw = Math.max(largest(r.confusion.map((row) => largest(row.map((v) => String(v).length)))), largest(r.classes.map((c) => c.name.length))) + 2;
   out.push(''.padStart(width) + r.classes.map((c) => c.name.padStart(cw)).join(''));
   r.confusion.forEach((row, t) => out.push(r.classes[t].name.padStart(width) + row.map((v) => String(v).padStart(cw)).join('')));
   return out.join('\n');

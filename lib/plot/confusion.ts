@@ -5,6 +5,7 @@
  */
 import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, typeError } from '../errors';
+import { largest } from '../math';
 import { checkBase, renderSvg, writePicture } from './curves';
 
 /** The vega-lite specification of a confusion matrix (confusion[t][p], as confusionMatrix returns). */
@@ -24,7 +25,7 @@ export function confusionMatrixSpec(confusion: number[][], classNames: readonly 
     throw new BlasnetError(ErrorCode.SHAPE, `confusionMatrixSpec: Expected a square matrix with one row per class name (${classNames.length}) but received ${k} rows`);
   }
   const values = confusion.flatMap((row, t) => row.map((count, p) => ({ truth: classNames[t], predicted: classNames[p], count })));
-  const max = Math.max(1, ...confusion.flat());
+  const max = largest(confusion.map((row) => largest(row)), 1);
   const size = Math.min(640, Math.max(200, 40 * k));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',

@@ -6,6 +6,7 @@
 import { BatchIterator } from '../data/batches';
 import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { largest, smallest } from '../math';
 import type { LossSpec } from '../model/loss';
 import type { Input, Sequential, Target } from '../model/sequential';
 import type { OptimizerSpec } from '../optim';
@@ -188,8 +189,8 @@ export function lrFinderSpec(result: LrFinderResult, options: { title?: string }
   checkResult('lrFinderSpec', result, options);
   const values = Array.from(result.lrs, (lr, i) => ({ lr, loss: result.losses[i], smoothed: result.smoothed[i] }))
     .filter((r) => Number.isFinite(r.loss) && Number.isFinite(r.smoothed));
-  const top = Math.max(...values.map((r) => r.smoothed));
-  const bottom = Math.min(...values.map((r) => Math.min(r.smoothed, r.loss)));
+  const top = largest(values.map((r) => r.smoothed));
+  const bottom = smallest(values.map((r) => Math.min(r.smoothed, r.loss)));
   const marks = [
     { lr: result.steepest, what: 'steepest' },
     { lr: result.minimumOver10, what: 'minimum / 10' },

@@ -179,7 +179,8 @@ function tableData(where: string, data: { table: TableInput; label: string | str
       const train: number[] = [];
       for (let r = 0; r < folds.length; r++) if (folds[r] !== f) train.push(r);
       // The task and class vocabulary stay those of all rows: a fold missing a class still scores it.
-      const prep = TabularPreprocessor.fit(rowsOf(train), { ...fitOptions, task: whole.task as Task });
+      // The columns and their kinds too, so a fold cannot make a column numeric that is not.
+      const prep = TabularPreprocessor.fit(rowsOf(train), { ...fitOptions, task: whole.task as Task, kindsFrom: whole });
       const xf = prep.transform(table);
       blocks.push(xf.data);
       cols[f] = xf.cols;
