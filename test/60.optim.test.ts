@@ -419,6 +419,30 @@ forEachBackend('optimizers: 8 steps against the float64 reference, lr cut after 
   });
 });
 
+describe('an optimiser object passed to compile', () => {
+  it("is refused over another model's parameters (its steps would train nothing here), accepted over this model's", async () => {
+    const make = (seed: number, hidden = 4) => new Sequential({ inputSize: 3, seed, layers: [dense(hidden, { activation: 'tanh' }), dense(2)] });
+    const a = make(1).compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.5 } });
+    const rng = new Rng(2);
+    const x = rng.uniformArray(60, -1, 1), y = Int32Array.from({ length: 20 }, (_, i) => i % 2);
+    for (const other of [make(2), make(3, 9)]) {
+      throwsCode(() => other.compile({ loss: 'crossEntropy', optimizer: a.optimizer as Optimizer }), 'ERR_BLASNET_STATE', undefined,
+        "the sgd optimiser was made over another model's parameters");
+      throwsCode(() => other.compile({ loss: 'crossEntropy', optimizer: createOptimizer({ name: 'adam' }, a) }), 'ERR_BLASNET_STATE', undefined, 'another model');
+    }
+    // One made over the model itself, or over its own arenas as a plain target, is its optimiser.
+    const b = make(2);
+    const before = b.params.slice();
+    b.compile({ loss: 'crossEntropy', optimizer: createOptimizer({ name: 'adam', lr: 0.1 }, { params: b.params, grads: b.grads, backend: b.backend }) });
+    b.fit(x, y, { epochs: 2, batchSize: 5 });
+    assert.notDeepEqual(b.params, before);
+    const c = make(2);
+    c.compile({ loss: 'crossEntropy', optimizer: createOptimizer({ name: 'adam', lr: 0.1 }, c) });
+    await c.fitAsync(x, y, { epochs: 2, batchSize: 5 });
+    assert.deepEqual(c.params, b.params, 'fitAsync trains as fit');
+  });
+});
+
 /** The arena of a state() as floats. */
 function arenaOf(s: OptimizerState): Float32Array {
   const bytes = Buffer.from(s.arena as string, 'base64');

@@ -582,6 +582,12 @@ export interface Optimizer {
   load(state: OptimizerState): void;
   /** Back to a fresh optimiser's state: moments and buffers reset, stepCount 0; lr is kept. */
   zeroState(): void;
+  /**
+   * Whether `params` is the parameter arena this optimiser updates (the model it was made over):
+   * compile refuses an optimiser over another model's parameters, whose steps would leave this
+   * model's weights as they are.
+   */
+  updates?(params: Float32Array): boolean;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -771,6 +777,11 @@ class ArenaOptimizer implements Optimizer {
     }
     this.#stepCount = t;
     this.scalars.set(this.next);
+  }
+
+  updates(params: Float32Array): boolean {
+    const p = this.params;
+    return typedArrayTag(params) === 'Float32Array' && params.buffer === p.buffer && params.byteOffset === p.byteOffset && params.length === p.length;
   }
 
   zeroState(): void {

@@ -239,6 +239,11 @@ export function compileModel(model: Sequential, options: CompileOptions): Compil
   checkOptionKeys('compile', options, { loss: true, optimizer: true, metrics: true });
   model.setLoss(options.loss);
   const o = options.optimizer;
+  if (isOptimizer(o) && typeof o.updates === 'function' && !o.updates(model.params)) {
+    // Its steps would move the other model's weights (or none), and this one would not train.
+    throw new BlasnetError(ErrorCode.STATE, `compile: the ${o.name} optimiser was made over another model's parameters; ` +
+      `pass a spec ({ name: '${o.name}', lr }) or createOptimizer(spec, this model)`);
+  }
   const optimizer = isOptimizer(o) ? o : createOptimizer(typeof o === 'string' ? { name: o } as OptimizerSpec : o, model);
   const metrics = options.metrics ?? [];
   if (!Array.isArray(metrics)) throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected an array for metrics');
