@@ -432,6 +432,23 @@ forEachBackend('compile shorthand, verbose and class predictions', (b) => {
     }
   });
 
+  it('hinge targets other than -1 and +1 are refused before any step, in fit and fitAsync, naming the row', async () => {
+    const t = Float32Array.from(data.y, (c) => (c % 2 ? 1 : -1));
+    t[data.x.rows - 1] = 0;
+    for (const run of ['fit', 'fitAsync'] as const) {
+      const m = model(b, 1, 'identity', 'hinge');
+      const before = m.params.slice();
+      let steps = 0;
+      const o = { epochs: 1, batchSize: 4, shuffle: false, callbacks: [{ onBatchEnd: () => { steps++; } }] };
+      const mention = `${run}: the hinge target of row ${data.x.rows} is 0; hinge targets must be -1 or +1`;
+      if (run === 'fit') throwsCode(() => m.fit(data.x, t, o), 'ERR_BLASNET_TARGET', RangeError, mention);
+      else await rejectsCode(m.fitAsync(data.x, t, o), 'ERR_BLASNET_TARGET', mention);
+      assert.equal(steps, 0, run);
+      assert.deepEqual(m.params, before, run);
+      assert.equal(m.optimizer?.stepCount, 0, run);
+    }
+  });
+
   it('loadModel restores loss, optimiser state and metrics: the loaded model evaluates and trains on as the original', () => {
     const m = model(b);
     m.fit(data.x, data.y, { epochs: 2, batchSize: 16 });

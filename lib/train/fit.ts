@@ -400,6 +400,16 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
       throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows * cols} target values ([${rows}, ${cols}]) but received ${t.length}`);
     }
     checkFinite(model.backend, where, 'y', t as Float32Array, t.length);
+    // The loss checks each batch's targets too, but only as that batch trains: a bad one among
+    // the last rows would fail after the steps before it had changed the weights.
+    if (loss?.name === 'hinge') {
+      for (let i = 0; i < t.length; i++) {
+        if (t[i] !== 1 && t[i] !== -1) {
+          const at = cols === 1 ? `row ${i + 1}` : `row ${Math.floor(i / cols) + 1}, column ${(i % cols) + 1}`;
+          throw rangeError(ErrorCode.TARGET, `${where}: the hinge target of ${at} is ${t[i]}; hinge targets must be -1 or +1`);
+        }
+      }
+    }
   }
   return { x: m, y: t };
 }
