@@ -135,6 +135,18 @@ forEachBackend('weight averaging', (b) => {
     const got = m.buffers()[0].data;
     for (let j = 0; j < 16; j++) assert.ok(Math.abs(got[j] - mean[j]) < 1e-4, `unit ${j}: ${got[j]} vs ${mean[j]}`);
   });
+
+  it('updateBatchNorm refuses one row, NaN and a partial row before it resets the statistics, which stay as they were', () => {
+    const m = model(b, true);
+    m.fit(x, y, { epochs: 1, batchSize: 30 });
+    const stats = m.buffers().map((v) => v.data.slice());
+    const nan = x.slice();
+    nan[5 * 4 + 2] = NaN;
+    throwsCode(() => updateBatchNorm(m, x.subarray(0, 4)), 'ERR_BLASNET_SHAPE', RangeError, 'at least 2 rows');
+    throwsCode(() => updateBatchNorm(m, nan), 'ERR_BLASNET_DATA', undefined, 'updateBatchNorm: x holds NaN at index 22 (row 6, column 3)');
+    throwsCode(() => updateBatchNorm(m, x.subarray(0, 9)), 'ERR_BLASNET_SHAPE', RangeError, 'whole rows of 4 features but x holds 9 values (1 left over)');
+    assert.deepEqual(m.buffers().map((v) => v.data), stats);
+  });
 });
 
 forEachBackend('Monte Carlo dropout', (b) => {

@@ -7,6 +7,7 @@
 import { optionsArg, show, typeName } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { BatchIterator } from '../data/batches';
+import { checkFinite } from '../data/check';
 import { BatchNorm } from '../layers/batchnorm';
 import { Sequential } from '../model/sequential';
 import { typedArrayTag } from '../typed';
@@ -118,26 +119,41 @@ export function updateBatchNorm(model: Sequential, x: Matrix | Float32Array, opt
   options = optionsArg(where, options, { batchSize: true });
   const bns = model.layers.filter((l): l is BatchNorm => l instanceof BatchNorm);
   if (bns.length === 0) return;
-  const m = x instanceof Matrix ? x : new Matrix(x, Math.floor(x.length / model.inputSize), model.inputSize);
-  if (m.cols !== model.inputSize) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${model.inputSize} features per row but received ${m.cols}`);
+  const cols = model.inputSize;
+  if (!(x instanceof Matrix) && x.length % cols !== 0) {
+    throw rangeError(ErrorCode.SHAPE, `${where}: Expected whole rows of ${cols} features but x holds ${x.length} values (${x.length % cols} left over)`);
+  }
+  const m = x instanceof Matrix ? x : new Matrix(x, x.length / cols, cols);
+  if (m.cols !== cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${cols} features per row but received ${m.cols}`);
   const batchSize = options.batchSize ?? 256;
   if (!(Number.isInteger(batchSize) && batchSize >= 2)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer >= 2 for batchSize but received ${show(batchSize)}`);
+  // Everything is checked before the statistics are reset: a refused call leaves them as they were.
+  if (m.rows < 2) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least 2 rows (batch statistics need 2) but received ${m.rows}`);
+  checkFinite(model.backend, where, 'x', m.data, m.rows * cols, 0, cols);
   const masks = model.maskState();
+  const kept = bns.map((bn) => [bn.runningMean.slice(), bn.runningVar.slice()]);
   for (const bn of bns) {
     bn.runningMean.fill(0);
     bn.runningVar.fill(1);
   }
-  if (m.rows < 2) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least 2 rows (batch statistics need 2) but received ${m.rows}`);
   // A last batch of one row has no variance; it is left out.
   const it = new BatchIterator(m, null, { batchSize, shuffle: false, backend: model.backend, dropLast: m.rows % batchSize === 1 });
   let k = 0;
+  let done = false;
   try {
     for (const b of it.epoch()) {
       for (const bn of bns) bn.momentumOverride = 1 / (k + 1);
       model.forward(b.x, { training: true });
       k++;
     }
+    done = true;
   } finally {
+    if (!done) {
+      bns.forEach((bn, i) => {
+        bn.runningMean.set(kept[i][0]);
+        bn.runningVar.set(kept[i][1]);
+      });
+    }
     for (const bn of bns) bn.momentumOverride = null;
     model.setMaskState(masks);
   }
