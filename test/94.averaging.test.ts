@@ -370,5 +370,15 @@ forEachBackend('ensembles', (b) => {
     // The lr restarts at the start of every cycle: 24 steps per cycle.
     assert.ok(lrs[23] < lrs[24] && lrs[47] < lrs[48], 'warm restarts');
     assert.ok((ensemble.evaluate(x, y).accuracy as number) > 0.8);
+    // With dropLast, 240 rows in batches of 50 are 4 steps an epoch, not 5: each cycle of 8 steps
+    // ends at its smallest lr, where its snapshot is taken, and the next starts again from the top.
+    const dropped: number[] = [];
+    snapshotEnsemble(member(4), x, y, { cycles: 3, epochsPerCycle: 2, batchSize: 50, dropLast: true, callbacks: [{ onBatchEnd: (_l, ctx) => { dropped.push(ctx.optimizer.lr); } }] });
+    assert.equal(dropped.length, 24);
+    for (const end of [7, 15, 23]) {
+      const cycle = dropped.slice(end - 7, end + 1);
+      assert.equal(Math.min(...cycle), dropped[end], `step ${end} ends its cycle`);
+      if (end < 23) assert.equal(dropped[end + 1], dropped[0], `step ${end + 1} restarts`);
+    }
   });
 });

@@ -243,7 +243,9 @@ export function snapshotEnsemble(model: Sequential, x: Input, y: Labels, options
   const batchSize = fit.batchSize ?? 32;
   const rows = x instanceof Matrix ? x.rows : typedArrayTag(x) === 'Float32Array' ? (x as Float32Array).length / model.inputSize : (x as ArrayLike<unknown>).length;
   const trainRows = fit.validationSplit !== undefined && !fit.validationData ? rows - validationRows(where, rows, fit.validationSplit) : rows;
-  const stepsPerCycle = epochsPerCycle * Math.ceil(trainRows / batchSize);
+  // Steps per epoch as fit's batches count them: a short last batch is one, unless dropLast drops it.
+  const stepsPerEpoch = fit.dropLast === true ? Math.floor(trainRows / batchSize) : Math.ceil(trainRows / batchSize);
+  const stepsPerCycle = epochsPerCycle * stepsPerEpoch;
   const history = model.fit(x, y, {
     ...fit,
     epochs: cycles * epochsPerCycle,
