@@ -47,6 +47,11 @@ describe('metrics', () => {
     top2.update(pred, 3, 3, new Int32Array([2, 1, 0]));
     assert.equal(top2.name, 'top2Accuracy');
     assert.equal(top2.value(), 2 / 3);
+    // A row with a NaN or infinite score is a miss (TensorFlow's in_top_k), wherever it sits.
+    const bad = new Float32Array([NaN, NaN, NaN, 0.1, Infinity, 0.2, 0.5, 0.3, NaN, 0.6, 0.3, 0.1]);
+    const top1 = createMetric({ name: 'topKAccuracy', k: 1 });
+    top1.update(bad, 4, 3, new Int32Array([0, 2, 0, 0]));
+    assert.equal(top1.value(), 1 / 4);
   });
   forEachBackend('accuracy on a backend\'s argmaxRows', (b) => {
     it('counts as the JavaScript loop does, from labels, one-hot targets and half-width targets', () => {

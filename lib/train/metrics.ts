@@ -186,10 +186,19 @@ class TopKAccuracy extends Mean {
       const off = r * cols;
       const y = labels ? labelAt(this.name, target as Int32Array, r, cols) : argmaxRow(target as Float32Array, off, cols);
       const v = pred[off + y];
-      // The target is in the top k when fewer than k classes score strictly higher.
-      let higher = 0;
-      for (let j = 0; j < cols && higher < this.k; j++) if (pred[off + j] > v) higher++;
-      if (higher < this.k) this.sum++;
+      // The target is in the top k when fewer than k classes score strictly higher. A row with a
+      // NaN or infinite score is a miss, as TensorFlow's in_top_k counts it (a NaN compares
+      // false with everything, so no class would ever score higher than a NaN target).
+      let higher = 0, finite = true;
+      for (let j = 0; j < cols; j++) {
+        const p = pred[off + j];
+        if (!Number.isFinite(p)) {
+          finite = false;
+          break;
+        }
+        if (p > v) higher++;
+      }
+      if (finite && higher < this.k) this.sum++;
     }
     this.count += rows;
   }
