@@ -284,6 +284,27 @@ forEachBackend('records and the one input converter', (b) => {
     }
   });
 
+  it('a detached Float32Array or Int32Array (x, y, sampleWeight, weights) is ERR_BLASNET_DETACHED naming it, not an empty input', async () => {
+    const detached = <T extends Float32Array | Int32Array>(a: T): T => {
+      structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
+      return a;
+    };
+    const m = new Sequential({ inputSize: 3, seed: 1, backend: b, layers: [dense(2)] }).compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 } });
+    const x = () => new Float32Array(30), y = () => new Int32Array(10);
+    const cases: [string, () => unknown][] = [
+      ['predict: x', () => m.predict(detached(x()))],
+      ['fit: x', () => m.fit(detached(x()), y())],
+      ['fit: y', () => m.fit(x(), detached(y()))],
+      ['evaluate: y', () => m.evaluate(x(), detached(y()))],
+      ['fit: sampleWeight', () => m.fit(x(), y(), { sampleWeight: detached(new Float32Array(10)) })],
+      ['setWeights: 0.weight', () => m.setWeights([detached(new Float32Array(6)), new Float32Array(2)])],
+      ['fitAsync: y', () => m.fitAsync(x(), detached(y()))],
+    ];
+    for (const [mention, f] of cases) {
+      await rejectsCode(async () => f(), 'ERR_BLASNET_DETACHED', `${mention} is backed by a detached ArrayBuffer`);
+    }
+  });
+
   it('a y with fewer rows than x is reported as a row-count mismatch', () => {
     const m = new Sequential({ inputSize: 2, backend: b, layers: [dense(2)] }).compile({ loss: 'crossEntropy', optimizer: 'adam' });
     throwsCode(() => m.fit([[1, 2], [3, 4]], [0]), 'ERR_BLASNET_SHAPE', RangeError, 'y has 1 row (one label each) but x has 2');

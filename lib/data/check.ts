@@ -29,6 +29,11 @@ export function matrix(fn: string, name: string, v: unknown): Matrix {
   return v;
 }
 
+/** ERR_BLASNET_DETACHED naming `name` when typed array `a` is backed by a detached ArrayBuffer (it reads as empty). */
+export function refuseDetached(fn: string, name: string, a: unknown): void {
+  if (typedArrayTag(a) !== undefined && isDetached(a)) throw typeError(ErrorCode.DETACHED, `${fn}: ${name} is backed by a detached ArrayBuffer`);
+}
+
 /**
  * A Matrix's data must still hold its rows: a resizable buffer can shrink, and a buffer be
  * detached, after the Matrix was made. ERR_BLASNET_ARG_LENGTH or ERR_BLASNET_DETACHED naming it.
@@ -36,7 +41,7 @@ export function matrix(fn: string, name: string, v: unknown): Matrix {
 export function matrixData(fn: string, name: string, m: Matrix): void {
   const n = typedLength(m.data);
   if (n >= m.rows * m.cols) return;
-  if (isDetached(m.data)) throw typeError(ErrorCode.DETACHED, `${fn}: ${name} is backed by a detached ArrayBuffer`);
+  refuseDetached(fn, name, m.data);
   throw rangeError(ErrorCode.ARG_LENGTH, `${fn}: ${name} holds ${n} values, fewer than its ${m.rows} rows x ${m.cols} columns (its buffer shrank after the Matrix was made)`);
 }
 

@@ -11,7 +11,7 @@ import { fitsFloat32 } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
-import { checkFinite, matrixData } from './check';
+import { checkFinite, matrixData, refuseDetached } from './check';
 import { NUMBER } from './csv';
 import { Dataset } from './dataset';
 import { MinMaxScaler, PCA, Standardizer } from './preprocess';
@@ -304,7 +304,10 @@ export function readRows(x: Input, spec: InputSpec, where: string, out: Rows): R
     if (n % width !== 0) {
       throw rangeError(ErrorCode.SHAPE, `${where}: Expected a whole number of rows of ${width} features but received ${n} values`);
     }
-    if (n === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+    if (n === 0) {
+      refuseDetached(where, 'x', x);
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
+    }
     out.data = x as Float32Array;
     out.rows = n / width;
     return out;

@@ -5,6 +5,7 @@
 import { show } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag } from '../typed';
+import { refuseDetached } from './check';
 
 /**
  * Per-class weights: a map from class index to factor (classes not named get 1), or 'balanced':
@@ -86,6 +87,7 @@ export function sampleWeights(v: unknown, rows: number, where: string): Float32A
   }
   const a = v as ArrayLike<unknown>;
   if (a.length !== rows) {
+    refuseDetached(where, 'sampleWeight', a);
     throw rangeError(ErrorCode.SHAPE, `${where}: sampleWeight has ${a.length} values but x has ${rows} rows; give one weight per row`);
   }
   const out = new Float32Array(rows);

@@ -16,6 +16,7 @@ import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import { checkPreprocessedWidth, readRows, toMatrix } from '../data/input';
 import type { Input, InputSpec, Rows } from '../data/input';
+import { refuseDetached } from '../data/check';
 import { Dataset } from '../data/dataset';
 import { collectDiagnostics } from './diagnostics';
 import type { LayerDiagnostics } from './diagnostics';
@@ -583,6 +584,7 @@ export class Sequential {
         throw typeError(ErrorCode.ARG_TYPE, `setWeights: Expected Float32Array for ${v.name}`);
       }
       if (typedLength(data) !== v.data.length) {
+        refuseDetached('setWeights', v.name, data);
         throw rangeError(ErrorCode.SHAPE,
           `setWeights: ${v.name} has shape [${v.shape.join(', ')}] (${v.data.length} values) but received ${typedLength(data)} values`);
       }

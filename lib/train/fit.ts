@@ -35,7 +35,7 @@ import type { Metric, MetricSpec } from './metrics';
 import { scoreKind } from '../predict';
 import type { LossSpec } from '../model/loss';
 import { runStartChecksOnRows } from '../recipe/checks';
-import { checkFinite } from '../data/check';
+import { checkFinite, refuseDetached } from '../data/check';
 import { Dataset } from '../data/dataset';
 import { BatchNorm } from '../layers/batchnorm';
 import type { DataParallel, ReplicaBatches } from './parallel';
@@ -386,6 +386,7 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
   } else {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array or number[]) or targets (Matrix or Float32Array) for y`);
   }
+  if (t.length !== rows * cols && t.length !== rows) refuseDetached(where, 'y', t);
   if (typedArrayTag(t) === 'Int32Array') {
     if (t.length !== rows) throw rowCountError(where, t.length, rows, ` (one label each)`);
     if (def && !def.targets.labels) throw typeError(ErrorCode.ARG_TYPE, `${where}: ${loss?.name} takes targets, not class labels; pass a Float32Array or Matrix (oneHot() makes one)`);
