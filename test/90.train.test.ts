@@ -674,6 +674,10 @@ describe('callback modes', () => {
       // With validation data (or a split) the same callback trains.
       const h = model(['accuracy']).fit(train.x, train.y, { epochs: 1, validationSplit: 0.2, callbacks: [make()] });
       assert.equal(h.epochs.length, 1, who);
+      const ha = await model(['accuracy']).fitAsync(train.x, train.y, { epochs: 1, validationSplit: 0.2, callbacks: [make()] });
+      assert.equal(ha.epochs.length, 1, `${who} fitAsync`);
+      const hv = await model(['accuracy']).fitAsync(train.x, train.y, { epochs: 1, validationData: train, callbacks: [make()] });
+      assert.equal(hv.epochs.length, 1, `${who} fitAsync, validationData`);
     }
     assert.equal(fs.existsSync(path.join(tmp, 'never.blasnet')), true, 'the validated run saved its best epoch');
     // A log a callback adds is not known at train begin: monitoring it is left to the epoch's end.

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { batchNorm, Dataset, dense, dropout, earlyStopping, loadModel, Matrix, modelCheckpoint, reduceLrOnPlateau, Rng, saveModel, Sequential } from '../lib';
-import type { Backend, Callback, FitOptions, LoadedModel, TrainContext } from '../lib';
+import type { Backend, Callback, FitOptions, LoadedModel, Optimizer, TrainContext } from '../lib';
 import { forEachBackend, rejectsCode, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-async-'));
@@ -138,6 +138,15 @@ forEachBackend('fitAsync', (b) => {
     throwsCode(() => m.setWeights(m.getWeights()), 'ERR_BLASNET_BUSY');
     throwsCode(() => m.compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 } }), 'ERR_BLASNET_BUSY');
     throwsCode(() => m.forward(x, { training: true }), 'ERR_BLASNET_BUSY');
+    // The worker's lr, momentum and optimiser state: a value set between callbacks would never
+    // reach it and be replaced at the next one.
+    const opt = m.optimizer as Optimizer;
+    const lr = opt.lr;
+    throwsCode(() => { opt.lr = 0; }, 'ERR_BLASNET_BUSY', undefined, 'adam.lr: the model is training in the background (fitAsync)');
+    throwsCode(() => { opt.momentum = 0.5; }, 'ERR_BLASNET_BUSY');
+    throwsCode(() => opt.load(opt.state()), 'ERR_BLASNET_BUSY');
+    throwsCode(() => opt.zeroState(), 'ERR_BLASNET_BUSY');
+    assert.equal(opt.lr, lr);
     await rejectsCode(m.fitAsync(x, y), 'ERR_BLASNET_BUSY');
     assert.equal(m.predict(x.subarray(0, 80)).rows, 10);
     await running;

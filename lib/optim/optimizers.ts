@@ -458,8 +458,11 @@ export interface OptimizerTarget {
   readonly params: Float32Array;
   readonly grads: Float32Array;
   readonly backend: Backend;
-  /** Throws (ERR_BLASNET_BUSY) when the arenas may not be updated now. */
-  readonly guard?: (where: string) => void;
+  /**
+   * Throws (ERR_BLASNET_BUSY) when the arenas may not be updated now; with `whilePaused`, not
+   * from a training loop's callbacks (where lr and momentum are set).
+   */
+  readonly guard?: (where: string, whilePaused?: boolean) => void;
   /**
    * The arena's layout as Backend.optimizerStepBlocks takes it (rows and columns of each tensor,
    * in order), when the model says: the step is then cut between threads the way the forward
@@ -521,7 +524,7 @@ function readTarget(model: unknown, where: string, needParams: boolean): Optimiz
       `${where}: model.grads has ${typedLength(grads)} values but model.params has ${typedLength(params)}`);
   }
   // A Sequential refuses a step while a fitAsync worker trains the same memory.
-  const guard = typeof m.notBusy === 'function' ? (m.notBusy as (where: string) => void).bind(model) : undefined;
+  const guard = typeof m.notBusy === 'function' ? (m.notBusy as (where: string, whilePaused?: boolean) => void).bind(model) : undefined;
   const blocks = needParams ? arenaBlocks(m, params) : null;
   return { params, grads, backend, ...(guard ? { guard } : {}), ...(blocks ? { blocks } : {}) };
 }
@@ -588,6 +591,22 @@ export interface Optimizer {
    * model's weights as they are.
    */
   updates?(params: Float32Array): boolean;
+}
+
+/** Nonzero while the library itself moves an optimiser's lr, momentum or state (asLibraryWrite). */
+let libraryWrites = 0;
+
+/**
+ * Runs f with the optimisers' busy guard lifted for the library's own writes: fitAsync's copy of
+ * the worker's lr, momentum and state on this thread while the worker trains. @internal
+ */
+export function asLibraryWrite<T>(f: () => T): T {
+  libraryWrites++;
+  try {
+    return f();
+  } finally {
+    libraryWrites--;
+  }
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -662,12 +681,15 @@ export function copyStateOf(opt: Optimizer, into: StateCopy | null = null): Stat
 
 /** Puts back a state copyStateOf took from `opt`. */
 export function restoreStateCopy(opt: Optimizer, copy: StateCopy): void {
-  if ('owner' in copy) {
-    if (copy.owner !== opt) throw new BlasnetError(ErrorCode.STATE, `${opt.name}: the state copy belongs to another optimizer`);
-    ArenaOptimizer.restoreState(copy.owner, copy);
-  } else {
-    opt.load(copy);
-  }
+  // The library's own restore (a failed fit's or fitAsync's), whatever the model's state.
+  asLibraryWrite(() => {
+    if ('owner' in copy) {
+      if (copy.owner !== opt) throw new BlasnetError(ErrorCode.STATE, `${opt.name}: the state copy belongs to another optimizer`);
+      ArenaOptimizer.restoreState(copy.owner, copy);
+    } else {
+      opt.load(copy);
+    }
+  });
 }
 
 /**
@@ -704,7 +726,7 @@ class ArenaOptimizer implements Optimizer {
   private readonly scalarNames: readonly string[];
   private readonly scalars: Float64Array;
   private readonly next: Float64Array;
-  private readonly guard: ((where: string) => void) | undefined;
+  private readonly guard: ((where: string, whilePaused?: boolean) => void) | undefined;
   private readonly blocks: Int32Array | null;
 
   constructor(name: OptimizerName, options: Readonly<Record<string, unknown>>, target: OptimizerTarget) {
@@ -741,7 +763,17 @@ class ArenaOptimizer implements Optimizer {
   }
 
   set lr(v: number) {
+    this.settable('lr');
     this.#lr = checkLr(this.name, v);
+  }
+
+  /**
+   * While a fitAsync worker trains the model between callbacks, its lr, momentum and state are
+   * the worker's: a value set here would never reach it and be replaced at the next callback, so
+   * it is ERR_BLASNET_BUSY (from a callback, where the worker waits, it is taken).
+   */
+  private settable(what: string): void {
+    if (libraryWrites === 0) this.guard?.(`${this.name}.${what}`, true);
   }
 
   get momentum(): number | undefined {
@@ -751,6 +783,7 @@ class ArenaOptimizer implements Optimizer {
   }
 
   set momentum(v: number) {
+    this.settable('momentum');
     const o = this.#options;
     let change: Record<string, unknown>;
     if (typeof o.momentum === 'number') change = { momentum: v };
@@ -785,6 +818,7 @@ class ArenaOptimizer implements Optimizer {
   }
 
   zeroState(): void {
+    this.settable('zeroState');
     this.arena.fill(0);
     this.def.initState?.(this.#options, this.arena, this.n);
     this.#stepCount = 0;
@@ -846,6 +880,7 @@ class ArenaOptimizer implements Optimizer {
   }
 
   load(state: OptimizerState): void {
+    this.settable('load');
     const label = this.name;
     if (!isPlainObject(state)) {
       throw typeError(ErrorCode.ARG_TYPE, `${label}.load: Expected an OptimizerState object but received ${typeName(state)}`);

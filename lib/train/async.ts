@@ -13,6 +13,7 @@ import type { Backend } from '../backend/types';
 import type { Sequential } from '../model/sequential';
 import type { OptimizerState } from '../optim';
 import { followSchedule } from '../optim';
+import { asLibraryWrite } from '../optim/optimizers';
 import { createSchedule } from '../schedules';
 import type { Schedule, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
@@ -399,7 +400,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     epochs: fit.epochs ?? 1,
     stepsPerEpoch: job.stepsPerEpoch,
     resumed: job.resumed,
-    validation: val !== null,
+    validation: val !== null || fit.validationSplit !== undefined,
     stop(reason = 'stopped by a callback') {
       if (stopReason === null) stopReason = reason;
       Atomics.store(control, CONTROL.STOP, 1);
@@ -437,11 +438,11 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     Atomics.store(control, CONTROL.SET, set);
   };
   // The lr and momentum of the worker's next step (a batch's: of that step), as fit's callbacks see them.
-  const follow = (m: { lr: number; momentum: number | undefined }) => {
+  const follow = (m: { lr: number; momentum: number | undefined }) => asLibraryWrite(() => {
     const opt = compiled.optimizer;
     opt.lr = m.lr;
     if (m.momentum !== undefined && opt.momentum !== m.momentum) opt.momentum = m.momentum;
-  };
+  });
   // fit makes its schedule from the optimiser's lr as the call found it and sets the schedule's
   // first lr (and momentum) before onTrainBegin, whose callbacks then see it and may set others
   // for the first step. The worker's fit does the same from that start, and then takes what the
@@ -449,13 +450,16 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
   const opt = compiled.optimizer;
   const start = { lr: opt.lr, momentum: opt.momentum };
   // Puts back what the call changed, when the job never reaches the worker.
-  const unstart = () => {
+  const unstart = () => asLibraryWrite(() => {
     opt.lr = start.lr;
     if (start.momentum !== undefined && opt.momentum !== start.momentum) opt.momentum = start.momentum;
-  };
+  });
   const trainBegin: WorkerInput['trainBegin'] = { lr: null, momentum: null };
   try {
-    if (fit.schedule && !fit.resume) followSchedule(opt, createSchedule(fit.schedule, start.lr));
+    if (fit.schedule && !fit.resume) {
+      const spec = fit.schedule;
+      asLibraryWrite(() => followSchedule(opt, createSchedule(spec, start.lr)));
+    }
     const lr = opt.lr, momentum = opt.momentum;
     // Without hooks to run the model stays 'running' (the code after the call cannot change it).
     if (hasHook(callbacks, 'onTrainBegin')) await inCallbacks(() => runHook(callbacks, 'onTrainBegin', ctx));
@@ -540,7 +544,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
       // The last message holds the optimiser and dropout state of the weights the worker leaves,
       // however training ended: fit's, at the same point.
       if (m.type === 'done' || m.type === 'error') {
-        if (m.optimizer) compiled.optimizer.load(m.optimizer);
+        if (m.optimizer) asLibraryWrite(() => compiled.optimizer.load(m.optimizer as OptimizerState));
         if (m.maskState) model.setMaskState(m.maskState);
       }
       if (failure !== null) return;
@@ -559,7 +563,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
           if (waitOn.batchEnd) release();
           break;
         case 'epochEnd':
-          if (m.optimizer) compiled.optimizer.load(m.optimizer as OptimizerState);
+          if (m.optimizer) asLibraryWrite(() => compiled.optimizer.load(m.optimizer as OptimizerState));
           if (m.schedule) scheduleState = m.schedule;
           model.setMaskState(m.maskState);
           if (waitOn.epochEnd) {
