@@ -763,7 +763,7 @@ class ArenaOptimizer implements Optimizer {
   }
 
   set lr(v: number) {
-    this.settable('lr');
+    this.#settable('lr');
     this.#lr = checkLr(this.name, v);
   }
 
@@ -772,7 +772,7 @@ class ArenaOptimizer implements Optimizer {
    * the worker's: a value set here would never reach it and be replaced at the next callback, so
    * it is ERR_BLASNET_BUSY (from a callback, where the worker waits, it is taken).
    */
-  private settable(what: string): void {
+  #settable(what: string): void {
     if (libraryWrites === 0) this.guard?.(`${this.name}.${what}`, true);
   }
 
@@ -783,7 +783,7 @@ class ArenaOptimizer implements Optimizer {
   }
 
   set momentum(v: number) {
-    this.settable('momentum');
+    this.#settable('momentum');
     const o = this.#options;
     let change: Record<string, unknown>;
     if (typeof o.momentum === 'number') change = { momentum: v };
@@ -818,7 +818,7 @@ class ArenaOptimizer implements Optimizer {
   }
 
   zeroState(): void {
-    this.settable('zeroState');
+    this.#settable('zeroState');
     this.arena.fill(0);
     this.def.initState?.(this.#options, this.arena, this.n);
     this.#stepCount = 0;
@@ -880,7 +880,7 @@ class ArenaOptimizer implements Optimizer {
   }
 
   load(state: OptimizerState): void {
-    this.settable('load');
+    this.#settable('load');
     const label = this.name;
     if (!isPlainObject(state)) {
       throw typeError(ErrorCode.ARG_TYPE, `${label}.load: Expected an OptimizerState object but received ${typeName(state)}`);
