@@ -13,7 +13,7 @@ import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminate
 import type { BatchLogs, Callback, EpochLogs } from '../lib/train/callbacks';
 import { createMetric, metricOn } from '../lib/train/metrics';
 import type { Metric, MetricSpec } from '../lib/train/metrics';
-import { blobs, forEachBackend, rejectsCode, throwsCode } from './helpers';
+import { blobs, forEachBackend, rejectsCode, throwsCode, warningsDuring } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-train-'));
 
@@ -717,6 +717,43 @@ forEachBackend('resuming from a checkpoint', (b) => {
     assert.deepEqual(hr.epochs.map((e) => e.loss), hw.epochs.slice(2).map((e) => e.loss));
     throwsCode(() => make().fit(train.x, train.y, { epochs: 2, resume: ck }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'epoch 2');
     throwsCode(() => make().fit(train.x, train.y, { epochs: 4, resume: {} }), 'ERR_BLASNET_STATE');
+  });
+
+  it('earlyStopping and reduceLrOnPlateau resume from the states a checkpoint keeps, as an uninterrupted run, in fit and fitAsync', async () => {
+    // Labels that cannot be learnt: the validation loss plateaus, so the lr is cut and training stops early.
+    const rng = new Rng(5);
+    const y = Int32Array.from(train.y, () => rng.int(3));
+    const o = { epochs: 14, batchSize: 32, validationSplit: 0.25 };
+    const fast = () => new Sequential({ inputSize: 4, seed: 3, backend: b, layers: [dense(16, { activation: 'relu' }), dropout(0.3), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.05 }, metrics: ['accuracy'] });
+    const watchers = () => [
+      reduceLrOnPlateau({ patience: 0, factor: 0.5 }),
+      earlyStopping({ patience: 3, restoreBestWeights: true }),
+    ];
+    const whole = fast();
+    const hw = whole.fit(train.x, y, { ...o, callbacks: watchers() });
+    // The best epoch comes before the checkpoint (after 6 epochs), the cuts and the stop after it.
+    const bestEpoch = hw.epochs.reduce((bi, e, i, all) => (e.valLoss < all[bi].valLoss ? i : bi), 0);
+    assert.ok(bestEpoch < 6 && hw.stopReason !== null && hw.epochs.length > 7, `best epoch ${bestEpoch + 1} of ${hw.epochs.length}`);
+    assert.ok(new Set(hw.epochs.slice(6).map((e) => e.lr)).size > 1, 'the lr is cut after the checkpoint');
+    const file = path.join(tmp, `watchers-${b.name}-{epoch}.blasnet`);
+    // The checkpoint comes first in the list, but is written after the others' epoch ends.
+    const first = fast();
+    first.fit(train.x, y, { ...o, callbacks: [modelCheckpoint(file), ...watchers(), { onEpochEnd: (l, ctx) => { if (l.epoch === 5) ctx.stop('interrupted'); } }] });
+    for (const run of ['fit', 'fitAsync'] as const) {
+      const ck = loadModel(file.replace('{epoch}', '6'), { backend: b });
+      const h = run === 'fit' ? ck.model.fit(train.x, y, { ...o, resume: ck, callbacks: watchers() })
+        : await ck.model.fitAsync(train.x, y, { ...o, resume: ck, callbacks: watchers() });
+      assert.deepEqual(h.epochs.map((e) => e.lr), hw.epochs.slice(6).map((e) => e.lr), `${run}: lr`);
+      assert.equal(h.stopReason, hw.stopReason, run);
+      assert.deepEqual(ck.model.params, whole.params, `${run}: the best epoch's weights`);
+    }
+    // A checkpoint without the states (written before they were kept) resumes them afresh, and says so.
+    const ck = loadModel(file.replace('{epoch}', '6'), { backend: b });
+    delete (ck.metadata as Record<string, unknown>).callbacks;
+    const seen = await warningsDuring(() => { ck.model.fit(train.x, y, { ...o, epochs: 7, resume: ck, callbacks: watchers() }); });
+    assert.deepEqual(seen.map((w) => [w.code, w.message]), [['BLASNET_CALLBACK_STATE',
+      'fit: the checkpoint holds no state for reduceLrOnPlateau, earlyStopping; they start afresh, so the run may differ from an uninterrupted one']]);
   });
 
   it("a saveBestOnly checkpoint is not replaced by a resumed epoch worse than the best already saved, in fit and fitAsync", async () => {

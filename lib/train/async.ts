@@ -20,6 +20,7 @@ import { Matrix } from '../tensor';
 import { isDetached, sharedArray, sharedCopy, typedLength } from '../typed';
 import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
+import { callbackStates, restoreCallbackStates } from './callbacks';
 import {
   adoptColumns, checkFitOptions, checkResumedWeights, checkScheduleSteps, fitSettings, heldOutRows, prepareData, prepareDataset, resumedView, resumeParts, resumePoint, rowWeights,
   scheduleBase, Snapshot, undoColumns,
@@ -180,7 +181,7 @@ function hasHook(callbacks: readonly Callback[], hook: keyof Callback): boolean 
 }
 
 /** Runs one hook of every callback in order, awaiting those that return a Promise. */
-async function runHook<K extends Exclude<keyof Callback, 'rootOnly' | 'restoresWeights'>>(callbacks: readonly Callback[], hook: K, ...args: Parameters<NonNullable<Callback[K]>>): Promise<void> {
+async function runHook<K extends Exclude<keyof Callback, 'rootOnly' | 'restoresWeights' | 'savesCheckpoints' | 'checkpointState' | 'restoreState'>>(callbacks: readonly Callback[], hook: K, ...args: Parameters<NonNullable<Callback[K]>>): Promise<void> {
   for (const c of callbacks) {
     const f = c[hook] as ((...a: unknown[]) => unknown) | undefined;
     if (f) await f.apply(c, args);
@@ -400,6 +401,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     epochs: fit.epochs ?? 1,
     stepsPerEpoch: job.stepsPerEpoch,
     resumed: job.resumed,
+    callbackStates: () => callbackStates(callbacks),
     validation: val !== null || fit.validationSplit !== undefined,
     stop(reason = 'stopped by a callback') {
       if (stopReason === null) stopReason = reason;
@@ -461,6 +463,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
       asLibraryWrite(() => followSchedule(opt, createSchedule(spec, start.lr)));
     }
     const lr = opt.lr, momentum = opt.momentum;
+    if (job.resumed) restoreCallbackStates('fitAsync', callbacks, job.resumed.callbacks);
     // Without hooks to run the model stays 'running' (the code after the call cannot change it).
     if (hasHook(callbacks, 'onTrainBegin')) await inCallbacks(() => runHook(callbacks, 'onTrainBegin', ctx));
     // An abort while the callbacks ran (the listener below is not added yet): no step is taken.

@@ -11,7 +11,7 @@ import type { ModelExtras } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
 import type { Optimizer } from '../optim';
 import { createSchedule } from '../schedules';
-import type { Schedule } from '../schedules';
+import type { Schedule, ScheduleState } from '../schedules';
 import { createMetric, validationName } from './metrics';
 import type { MetricSpec } from './metrics';
 
@@ -52,7 +52,18 @@ export interface TrainContext {
    * The checkpoint training resumed from (fit's `resume`): the epoch count it starts from and the
    * logs of the checkpoint's last epoch, if it holds them; null when training starts afresh.
    */
-  readonly resumed?: { readonly epoch: number; readonly logs: Readonly<Record<string, number>> | null } | null;
+  readonly resumed?: {
+    readonly epoch: number;
+    readonly logs: Readonly<Record<string, number>> | null;
+    /** The checkpoint's callback states (callbackStates), or null when it holds none. */
+    readonly callbacks?: readonly unknown[] | null;
+  } | null;
+  /**
+   * The states of the callbacks that keep one (checkpointState), in their order: what
+   * modelCheckpoint stores, so that a run resumed from the checkpoint continues as an
+   * uninterrupted one.
+   */
+  callbackStates?(): CallbackState[];
   /**
    * Whether every epoch's logs hold validation values (valLoss and the compiled metrics' val
    * names): true with validationData or validationSplit, false without; undefined from a
@@ -61,8 +72,26 @@ export interface TrainContext {
   readonly validation?: boolean;
 }
 
+/** A callback's state as a checkpoint keeps it: its kind, then plain data and Float32Arrays. */
+export interface CallbackState {
+  readonly kind: string;
+  readonly [key: string]: unknown;
+}
+
 /** Hooks the training loop calls; all optional. */
 export interface Callback {
+  /**
+   * Its state at an epoch end, for a checkpoint (modelCheckpoint stores it): earlyStopping keeps
+   * its best value, wait and restoreBestWeights's best weights, reduceLrOnPlateau its plateau
+   * state. A callback with state across epochs and without this hook restarts on resume.
+   */
+  checkpointState?(): CallbackState;
+  /**
+   * Takes back a checkpointState() when training resumes from that checkpoint, before
+   * onTrainBegin, which then keeps it. Returns false for a state of another kind (the callbacks
+   * differ from the checkpoint's); the callback then starts afresh.
+   */
+  restoreState?(state: CallbackState): boolean;
   /** Before the first epoch. */
   onTrainBegin?(ctx: TrainContext): void;
   /** Before each epoch (0-based). */
@@ -83,12 +112,58 @@ export interface Callback {
    * fit and fitAsync refuse it together with ema or swa, whose averaged weights it would replace.
    */
   readonly restoresWeights?: boolean;
+  /**
+   * It writes checkpoints (modelCheckpoint): fit and fitAsync run it after the other callbacks,
+   * so that a checkpoint holds the state they leave at that epoch's end (an lr reduceLrOnPlateau
+   * lowered, earlyStopping's count), as the next epoch starts from it.
+   */
+  readonly savesCheckpoints?: boolean;
 }
 
 type Mode = 'min' | 'max' | 'auto';
 
 function better(mode: 'min' | 'max', v: number, best: number, minDelta: number): boolean {
   return mode === 'min' ? v < best - minDelta : v > best + minDelta;
+}
+
+/** The callbacks in their order, those that write checkpoints moved after the others. @internal */
+export function checkpointsLast(callbacks: Callback[]): Callback[] {
+  if (!callbacks.some((cb) => cb.savesCheckpoints)) return callbacks;
+  return [...callbacks.filter((cb) => !cb.savesCheckpoints), ...callbacks.filter((cb) => cb.savesCheckpoints)];
+}
+
+/** The states of the callbacks that keep one, in order (TrainContext.callbackStates). @internal */
+export function callbackStates(callbacks: readonly Callback[]): CallbackState[] {
+  const out: CallbackState[] = [];
+  for (const cb of callbacks) if (typeof cb.checkpointState === 'function') out.push(cb.checkpointState());
+  return out;
+}
+
+/**
+ * Gives each callback that keeps a state the one the checkpoint training resumes from holds for
+ * it: the i-th such callback takes the i-th saved state, when it is of its kind. A callback left
+ * without one starts afresh, and says so in a process warning (code BLASNET_CALLBACK_STATE): the
+ * run may then differ from an uninterrupted one. @internal
+ */
+export function restoreCallbackStates(where: string, callbacks: readonly Callback[], saved: readonly unknown[] | null | undefined): void {
+  let i = 0;
+  const afresh: string[] = [];
+  for (const cb of callbacks) {
+    if (typeof cb.checkpointState !== 'function') continue;
+    const s = saved?.[i++];
+    const ok = typeof cb.restoreState === 'function' && s !== null && typeof s === 'object' && typeof (s as CallbackState).kind === 'string' &&
+      cb.restoreState(s as CallbackState);
+    if (!ok) afresh.push(cb.checkpointState().kind);
+  }
+  if (afresh.length > 0) {
+    process.emitWarning(`${where}: the checkpoint holds no state for ${afresh.join(', ')}; ${afresh.length === 1 ? 'it starts' : 'they start'} ` +
+      'afresh, so the run may differ from an uninterrupted one', { code: 'BLASNET_CALLBACK_STATE' });
+  }
+}
+
+/** A number a state holds (NaN and the infinities included), or `fallback`. */
+function stateNumber(v: unknown, fallback: number): number {
+  return typeof v === 'number' ? v : fallback;
 }
 
 /**
@@ -197,11 +272,43 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
   let bestBuffers: Float32Array[] = [];
   // Epochs seen since training began: the first one never stops it.
   let seen = 0;
+  // Set by restoreState for the onTrainBegin of a resumed run, which keeps the state.
+  let restored = false;
   return {
     restoresWeights: restoreBestWeights,
+    checkpointState() {
+      return {
+        kind: 'earlyStopping', monitor, best, wait, seen,
+        ...(restoreBestWeights && bestWeights ? { bestWeights, bestBuffers } : {}),
+      };
+    },
+    restoreState(state) {
+      if (state.kind !== 'earlyStopping' || state.monitor !== monitor) return false;
+      const weights = state.bestWeights;
+      const buffers = state.bestBuffers;
+      if (restoreBestWeights && !(weights instanceof Float32Array && Array.isArray(buffers) && buffers.every((b) => b instanceof Float32Array))) {
+        return false;
+      }
+      best = stateNumber(state.best, best);
+      wait = stateNumber(state.wait, 0);
+      seen = stateNumber(state.seen, 0);
+      bestWeights = restoreBestWeights ? (weights as Float32Array).slice() : null;
+      bestBuffers = restoreBestWeights ? (buffers as Float32Array[]).map((b) => b.slice()) : [];
+      restored = true;
+      return true;
+    },
     onTrainBegin(ctx) {
       expectMonitor('earlyStopping', monitor, ctx);
       mode = resolveMode(given, monitor, ctx.model.metrics);
+      if (restored) {
+        restored = false;
+        const buffers = ctx.model.buffers();
+        if (bestWeights && (bestWeights.length !== ctx.model.params.length || bestBuffers.length !== buffers.length ||
+          bestBuffers.some((b, i) => b.length !== buffers[i].data.length))) {
+          throw new BlasnetError(ErrorCode.STATE, "earlyStopping: the checkpoint's best weights are not this model's");
+        }
+        return;
+      }
       best = mode === 'min' ? Infinity : -Infinity;
       wait = 0;
       seen = 0;
@@ -250,10 +357,32 @@ export function reduceLrOnPlateau(options: { monitor?: string; mode?: Mode; fact
   // The schedule's own checks, now rather than when training begins.
   createSchedule({ name: 'reduceOnPlateau', mode: resolveMode(given, monitor), ...plateau }, 1);
   let schedule: Schedule | null = null;
+  // The lr the plateau rule started from, and a checkpoint's state of it for a resumed run.
+  let startLr = 0;
+  let pending: { lr: number; state: ScheduleState } | null = null;
   return {
+    checkpointState() {
+      return { kind: 'reduceLrOnPlateau', monitor, startLr, schedule: schedule ? schedule.state() : null };
+    },
+    restoreState(state) {
+      if (state.kind !== 'reduceLrOnPlateau' || state.monitor !== monitor || typeof state.startLr !== 'number') return false;
+      if (state.schedule === null || typeof state.schedule !== 'object') return false;
+      pending = { lr: state.startLr, state: state.schedule as ScheduleState };
+      return true;
+    },
     onTrainBegin(ctx) {
       expectMonitor('reduceLrOnPlateau', monitor, ctx);
-      schedule = createSchedule({ name: 'reduceOnPlateau', mode: resolveMode(given, monitor, ctx.model.metrics), ...plateau }, ctx.optimizer.lr);
+      const spec = { name: 'reduceOnPlateau' as const, mode: resolveMode(given, monitor, ctx.model.metrics), ...plateau };
+      if (pending) {
+        const { lr, state } = pending;
+        pending = null;
+        startLr = lr;
+        schedule = createSchedule(spec, lr);
+        schedule.load(state);
+        return;
+      }
+      startLr = ctx.optimizer.lr;
+      schedule = createSchedule(spec, startLr);
     },
     onEpochEnd(logs, ctx) {
       const s = schedule as Schedule;
@@ -284,6 +413,7 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
   let best = mode === 'min' ? Infinity : -Infinity;
   return {
     rootOnly: true,
+    savesCheckpoints: true,
     onTrainBegin(ctx) {
       if (saveBestOnly) expectMonitor('modelCheckpoint', monitor, ctx);
       // A path that cannot be written fails now, not after the first epoch has trained.
@@ -337,7 +467,13 @@ export function checkpointOf(ctx: TrainContext, logs: EpochLogs): ModelExtras {
   return {
     optimizer: ctx.optimizer.state(),
     schedule: ctx.schedule ? ctx.schedule.state() : null,
-    metadata: { epoch: logs.epoch + 1, maskState: ctx.model.maskState(), logs: { ...logs } },
+    metadata: {
+      epoch: logs.epoch + 1, maskState: ctx.model.maskState(), logs: { ...logs },
+      ...(() => {
+        const states = ctx.callbackStates?.() ?? [];
+        return states.length > 0 ? { callbacks: states } : {};
+      })(),
+    },
   };
 }
 

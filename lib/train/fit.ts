@@ -29,7 +29,7 @@ import type { EmaOptions, SwaOptions } from './averaging';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { progressBar } from './callbacks';
+import { callbackStates, checkpointsLast, progressBar, restoreCallbackStates } from './callbacks';
 import { createMetric, metricOn, validationName } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import { scoreKind } from '../predict';
@@ -691,7 +691,7 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   }
   const ema = checkEma(where, options.ema), swa = checkSwa(where, options.swa);
   if (ema && swa) throw rangeError(ErrorCode.ARG_RANGE, `${where}: give ema or swa, not both`);
-  const callbacks = withVerbose(where, checkCallbacks(where, options.callbacks), options.verbose);
+  const callbacks = checkpointsLast(withVerbose(where, checkCallbacks(where, options.callbacks), options.verbose));
   if ((ema || swa) && callbacks.some((cb) => cb.restoresWeights)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: earlyStopping's restoreBestWeights would put the best epoch's own weights back ` +
       `when training ends, over the ${ema ? 'ema' : 'swa'} averaged weights the model ends with; drop restoreBestWeights or ${ema ? 'ema' : 'swa'}`);
@@ -878,7 +878,11 @@ export function checkResumedWeights(where: string, model: Sequential, resume: Fi
 export function resumedView(resume: FitOptions['resume'], firstEpoch: number): TrainContext['resumed'] {
   if (!resume || typeof resume !== 'object') return null;
   const logs = resume.metadata?.logs;
-  return { epoch: firstEpoch, logs: logs && typeof logs === 'object' ? { ...(logs as Record<string, number>) } : null };
+  const states = resume.metadata?.callbacks;
+  return {
+    epoch: firstEpoch, logs: logs && typeof logs === 'object' ? { ...(logs as Record<string, number>) } : null,
+    callbacks: Array.isArray(states) ? states : null,
+  };
 }
 
 /** Restores a checkpoint's optimiser state and dropout stream (after resumePoint). */
@@ -1033,6 +1037,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   };
   const ctx: TrainContext = {
     model, optimizer, schedule, epochs, stepsPerEpoch, resumed: resumedView(options.resume, firstEpoch), validation: val !== null,
+    callbackStates: () => callbackStates(callbacks),
     stop(reason = 'stopped by a callback') {
       if (history.stopReason === null) history.stopReason = reason;
     },
@@ -1051,6 +1056,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   // onTrainEnd, or in fitModel when fit throws (train() and eval() are refused meanwhile).
   model.train();
   parallel?.start({ optimizer, schedule, resuming: !!options.resume });
+  if (options.resume) restoreCallbackStates(where, callbacks, ctx.resumed?.callbacks);
   emit(model, callbacks, 'onTrainBegin', ctx);
   run.trained = true;
   const snapshot = onNonFinite === 'continue' ? null : new Snapshot(model, optimizer);
