@@ -50,7 +50,7 @@ export {
 } from './metrics';
 export type { ClassificationReport, ClassLabels, ClassScores, RegressionReport } from './metrics';
 export { csvLogger, earlyStopping, modelCheckpoint, progressBar, reduceLrOnPlateau, terminateOnNaN } from './train/callbacks';
-export type { BatchLogs, Callback, EpochLogs, TrainContext } from './train/callbacks';
+export type { BatchLogs, Callback, CallbackState, EpochLogs, TrainContext } from './train/callbacks';
 export { createMetric } from './train/metrics';
 export type { Metric, MetricSpec } from './train/metrics';
 export type { CompileOptions, Divergence, FitOptions, History, Labels } from './train/fit';
