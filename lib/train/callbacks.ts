@@ -270,7 +270,8 @@ export function earlyStopping(options: { monitor?: string; patience?: number; mi
   let wait = 0;
   let bestWeights: Float32Array | null = null;
   let bestBuffers: Float32Array[] = [];
-  // Epochs seen since training began: the first one never stops it.
+  // Epochs seen since training began (or, resumed with a checkpoint's state, since the run it
+  // continues began): the first one never stops it.
   let seen = 0;
   // Set by restoreState for the onTrainBegin of a resumed run, which keeps the state.
   let restored = false;
