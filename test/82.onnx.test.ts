@@ -156,6 +156,34 @@ forEachBackend('ONNX export', (backend: Backend) => {
     assert.ok(normError(got.data, expected.data) < 1e-5, `onnxruntime ${Array.from(got.data.subarray(0, 4))} vs ${Array.from(expected.data.subarray(0, 4))}`);
   });
 
+  withOrt('columns and labels far from zero next to their spread: means, fills and target means are not rounded to float32', async () => {
+    // A column near 1e6 with a spread of 0.1 (its mean is not a float32 number), an imputed cell,
+    // and a label near 1e6: x - float32(mean) was off by up to 0.03, 30% of a standardised value.
+    const rng = new Rng(31);
+    const rows = Array.from({ length: 60 }, (_, i) => {
+      // float32 values, as the graph's input holds them (predict reads records in float64).
+      const t = Math.fround(1000000.3 + 0.1 * rng.normal());
+      return { t: i % 7 === 0 ? null : t, u: rng.normal(), y: 1000000.7 + 20 * (t - 1000000.3) + rng.normal() * 0.1 };
+    });
+    const prep = TabularPreprocessor.fit(rows, { label: 'y', task: 'regression' });
+    const m = make([dense(1)], prep.inputSize);
+    m.setWeights([new Float32Array(prep.inputSize).fill(1), new Float32Array([0.25])]);
+    const x = new Float32Array(rows.flatMap((r) => [r.t ?? NaN, r.u]));
+    const expected = prep.inverseTargetsFloat64(m.predict(prep.transform(rows)));
+    const got = await runOrt(encodeOnnx(m, { preprocessing: prep }), x, rows.length, 2);
+    // The graph's float32 output is within two units of its last place (0.0625 near 1e6): its
+    // multiply and two adds round once each.
+    for (let i = 0; i < rows.length; i++) assert.ok(Math.abs(got.data[i] - expected[i]) <= 0.125, `row ${i + 1}: ${got.data[i]} vs ${expected[i]}`);
+    // A Standardizer the same way: standardised values to float32's rounding, not 3% off.
+    const raw = new Matrix(Float32Array.from({ length: 200 }, () => 1000000 + rng.int(3) + 0.25 * rng.int(2)), 100, 2);
+    const s = make([dense(2)], 2);
+    s.setWeights([new Float32Array([1, 0, 0, 1]), new Float32Array(2)]);
+    s.setPreprocessing(new Standardizer().fit(raw));
+    const out = await runOrt(encodeOnnx(s), raw.data, 100, 2);
+    const want = s.predict(raw).data;
+    for (let i = 0; i < want.length; i++) assert.ok(Math.abs(out.data[i] - want[i]) < 1e-5, `value ${i}: ${out.data[i]} vs ${want[i]}`);
+  });
+
   withOrt('input \'preprocessed\' with a stored Standardizer: the graph is the network alone', async () => {
     const raw = rawData(new Rng(23), 100, 7);
     const m = make([dense(5, { activation: 'relu' }), dense(3)], 7);
