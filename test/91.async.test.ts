@@ -6,7 +6,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, Dataset, dense, dropout, earlyStopping, loadModel, Matrix, modelCheckpoint, reduceLrOnPlateau, Rng, saveModel, Sequential } from '../lib';
+import { batchNorm, compileInference, Dataset, dense, dropout, earlyStopping, encodeOnnx, encodeSafetensors, loadModel, Matrix, modelCheckpoint, reduceLrOnPlateau, Rng, saveModel, saveSafetensors, Sequential } from '../lib';
 import type { Backend, Callback, FitOptions, LoadedModel, Optimizer, TrainContext } from '../lib';
 import { forEachBackend, rejectsCode, throwsCode } from './helpers';
 
@@ -157,7 +157,25 @@ forEachBackend('fitAsync', (b) => {
     const onData = d.fitAsync(Dataset.from(new Matrix(x, x.length / 8, 8), y), { epochs: 1, batchSize: 20 });
     throwsCode(() => d.setWeights(d.getWeights()), 'ERR_BLASNET_BUSY');
     throwsCode(() => saveModel(path.join(tmp, `busy-${b.name}.blasnet`), d), 'ERR_BLASNET_BUSY');
+    // Exports and frozen copies too: the weights are consistent only while the worker waits.
+    throwsCode(() => encodeOnnx(d), 'ERR_BLASNET_BUSY', undefined, 'encodeOnnx');
+    throwsCode(() => encodeSafetensors(d), 'ERR_BLASNET_BUSY', undefined, 'encodeSafetensors');
+    throwsCode(() => saveSafetensors(d, path.join(tmp, `busy-${b.name}.safetensors`)), 'ERR_BLASNET_BUSY');
     await onData;
+    const plain = () => new Sequential({ inputSize: 8, seed: 2, backend: b, layers: [dense(6, { activation: 'relu' }), dense(4)] })
+      .compile({ loss: 'crossEntropy', optimizer: 'adam' });
+    const f = plain();
+    const frozenOnes = f.fitAsync(x, y, { epochs: 1, batchSize: 20 });
+    throwsCode(() => compileInference(f, { freeze: true }), 'ERR_BLASNET_BUSY', undefined, 'compileInference (freeze)');
+    assert.equal(compileInference(f)(x.subarray(0, 16)).length, 8, 'a live function reads the weights as predict does');
+    await frozenOnes;
+    // From a callback, where the worker waits, all of them work.
+    const c = plain();
+    let exported = 0;
+    await c.fitAsync(x, y, { epochs: 1, batchSize: 20, callbacks: [{ onEpochEnd: () => {
+      exported = encodeOnnx(c).length + encodeSafetensors(c).length + compileInference(c, { freeze: true })(x.subarray(0, 16)).length;
+    } }] });
+    assert.ok(exported > 0);
   });
 
   it("train(), eval() and setting training are ERR_BLASNET_BUSY while it runs, from its callbacks too; evaluate and predict there leave the training as fit's", async () => {

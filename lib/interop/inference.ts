@@ -156,7 +156,10 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
   let lastRows = 0;
   const packs = freeze ? packLayers(model, where) : null;
   const refresh = (): void => {
-    if (packs) for (const p of packs) if (p) backend.packDense(p.units, p.inSize, p.weight, p.bias, p.packed);
+    if (!packs) return;
+    // A frozen copy of a fitAsync worker's weights is consistent only while it waits.
+    if (typeof model.notBusy === 'function') model.notBusy(`${where} (freeze)`, true);
+    for (const p of packs) if (p) backend.packDense(p.units, p.inSize, p.weight, p.bias, p.packed);
   };
   refresh();
 

@@ -381,6 +381,8 @@ const ONNX_OPTIONS: OptionKeys<OnnxExportOptions> = { opset: true, graphName: tr
 
 function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions): Uint8Array {
   const m = checkModel(where, model);
+  // A fitAsync worker's weights are consistent only while it waits (in its callbacks).
+  if (typeof m.notBusy === 'function') m.notBusy(where, true);
   options = optionsArg(where, options, ONNX_OPTIONS);
   // Weights are looked up by name: two layers of one name would both get the same tensors.
   layerIds(where, m.layers);

@@ -324,10 +324,12 @@ function firstRepeated(values: readonly string[]): string | null {
  * count, is written as 0 (PyTorch reads it only with momentum=None).
  */
 export function encodeSafetensors(model: Sequential, options: SafetensorsOptions = {}): Uint8Array {
-  return encodeEntries(model, optionsArg('encodeSafetensors', options, SAFETENSORS_OPTIONS));
+  return encodeEntries(model, optionsArg('encodeSafetensors', options, SAFETENSORS_OPTIONS), 'encodeSafetensors');
 }
 
-function encodeEntries(model: Sequential, options: SafetensorsOptions): Uint8Array {
+function encodeEntries(model: Sequential, options: SafetensorsOptions, where: string): Uint8Array {
+  // A fitAsync worker's weights are consistent only while it waits (in its callbacks).
+  if (typeof (model as { notBusy?: unknown })?.notBusy === 'function') model.notBusy(where, true);
   const tensors = entriesOf(model, options).map((e) => ({ name: e.key, shape: e.shape, data: e.data ?? new BigInt64Array(1) }));
   return encodeTensors(tensors, { format: 'pt' });
 }
@@ -339,7 +341,7 @@ function encodeEntries(model: Sequential, options: SafetensorsOptions): Uint8Arr
  */
 export function saveSafetensors(model: Sequential, file: string, options: SafetensorsOptions = {}): void {
   if (typeof file !== 'string' || file === '') throw typeError(ErrorCode.ARG_TYPE, `saveSafetensors: Expected a file path but received ${show(file)}`);
-  writeFileAtomic(file, encodeEntries(model, optionsArg('saveSafetensors', options, SAFETENSORS_OPTIONS)));
+  writeFileAtomic(file, encodeEntries(model, optionsArg('saveSafetensors', options, SAFETENSORS_OPTIONS), 'saveSafetensors'));
 }
 
 /**
