@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   activation, ACTIVATION_NAMES, batchNorm, dense, dropout, encodeOnnx, gaussianNoise, exportOnnx, Layer, Matrix, MinMaxScaler, PCA, prelu, Rng,
-  loadModel, readTable, saveModel, Sequential, Standardizer, TabularPreprocessor,
+  decodeModel, encodeModel, loadModel, readTable, saveModel, Sequential, Standardizer, TabularPreprocessor,
 } from '../lib';
 import type { ActivationLayerName, Backend, DenseActivation, OnnxGraph, OnnxPreprocessing, ParamSpec, PassContext } from '../lib';
 import { onnxModelType } from '../lib/interop/onnx-schema';
@@ -310,6 +310,22 @@ describe('ONNX export: the graph and bad input', () => {
     const wide = new Sequential({ inputSize: prep.inputSize + 1, layers: [dense(1)] });
     throwsCode(() => encodeOnnx(wide, { preprocessing: prep }), 'ERR_BLASNET_SHAPE', RangeError,
       `the table preprocessing returns ${prep.inputSize} features per row but the model takes ${prep.inputSize + 1}`);
+    // The outputs as saveModel checks them: one per label column (or class).
+    const two = TabularPreprocessor.fit(records.map((r) => ({ ...r, rent: r.price / 10 })), { label: ['price', 'rent'], task: 'regression' });
+    for (const outputs of [1, 3]) {
+      const m2 = new Sequential({ inputSize: two.inputSize, layers: [dense(outputs)] });
+      throwsCode(() => encodeOnnx(m2, { preprocessing: two }), 'ERR_BLASNET_SHAPE', RangeError,
+        `the table preprocessing has 2 label columns, one output each, but the model has ${outputs} output`);
+    }
+  });
+
+  it("takes a loaded file's preprocessing in its JSON form, as saveModel does", () => {
+    const records = [{ size: 50, rooms: 2, price: 150 }, { size: 60, rooms: 3, price: 260 }, { size: 70, rooms: 3, price: 210 }];
+    const prep = TabularPreprocessor.fit(records, { label: 'price', task: 'regression' });
+    const m = new Sequential({ inputSize: prep.inputSize, seed: 4, layers: [dense(1)] });
+    const loaded = decodeModel(encodeModel(m, { preprocessing: prep }));
+    assert.deepEqual(encodeOnnx(loaded.model, { preprocessing: loaded.preprocessing as object }), encodeOnnx(m, { preprocessing: prep }));
+    throwsCode(() => encodeOnnx(m, { preprocessing: { type: 'TabularPreprocessor' } }), 'ERR_BLASNET_FORMAT', undefined, 'invalid preprocessing');
   });
 
   it('a table with a text column needs input \'preprocessed\': ERR_BLASNET_UNSUPPORTED naming the column and the option', () => {

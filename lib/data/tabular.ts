@@ -1070,3 +1070,18 @@ function unscaledTargets(t: Target | null, fn: string, y: Matrix): { values: Flo
   for (let i = 0; i < m.rows; i++) for (let j = 0; j < k; j++) values[i * k + j] = m.data[i * k + j] * t.std[j] + t.mean[j];
   return { values, rows: m.rows, cols: k };
 }
+
+/**
+ * Why a table preprocessing with labels cannot go with a model of `outputs` outputs, or null: a
+ * classifier over the table has one output per class (a 2-class table, 2 outputs: the CLI's
+ * predict, evaluate and export read output k as class k), a regression one per label column.
+ * @internal
+ */
+export function tableOutputsMismatch(table: TabularPreprocessor, outputs: number): string | null {
+  const want = table.outputSize;
+  if (want === 0 || want === outputs) return null;
+  const what = table.task === 'classification'
+    ? `${want} classes (${(table.classNames as readonly string[]).slice(0, 5).map((c) => JSON.stringify(c)).join(', ')}${want > 5 ? ', ...' : ''}), one output each`
+    : `${want} label column${want === 1 ? '' : 's'}, one output each`;
+  return `the table preprocessing has ${what}, but the model has ${outputs} output${outputs === 1 ? '' : 's'}`;
+}

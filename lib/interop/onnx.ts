@@ -12,7 +12,8 @@ import type { Layer } from '../layers';
 import { layerIds } from '../layers/check';
 import type { Sequential } from '../model/sequential';
 import { MinMaxScaler, PCA, Standardizer } from '../data/preprocess';
-import { TabularPreprocessor } from '../data/tabular';
+import { TabularPreprocessor, tableOutputsMismatch } from '../data/tabular';
+import { revived } from '../io/model-file';
 import { checkPreprocessedWidth } from '../data/input';
 import { OnnxAttributeType, OnnxDataType, onnxModelType } from './onnx-schema';
 
@@ -403,8 +404,11 @@ function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions)
   if (p !== undefined && (p === null || typeof p !== 'object')) {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a preprocessor object for options.preprocessing but received ${show(p)}`);
   }
-  const given = p ?? m.preprocessing;
+  // A loaded file's JSON form (loadModel's `preprocessing`) is rebuilt, as saveModel takes it.
+  const given = p === undefined ? m.preprocessing : revived(where, p);
   checkPreprocessedWidth(where, given, m.inputSize);
+  const mismatch = given instanceof TabularPreprocessor ? tableOutputsMismatch(given, m.outputSize) : null;
+  if (mismatch) throw rangeError(ErrorCode.SHAPE, `${where}: ${mismatch}`);
   const pre = given ? preprocessingOf(where, given, raw) : null;
   const g = new OnnxGraph(opset);
   const params = new Map(m.parameters().map((v) => [v.name, v.data]));

@@ -17,7 +17,7 @@ import type { ModelConfig } from '../model/sequential';
 import { decode, decodeFile, encode, tensorLength, writeFileAtomic } from './format';
 import { checkPreprocessedWidth } from '../data/input';
 import { preprocessorFromJSON } from '../data/preprocess';
-import { TabularPreprocessor } from '../data/tabular';
+import { TabularPreprocessor, tableOutputsMismatch } from '../data/tabular';
 import { savedLossSpec } from '../model/loss';
 import type { BuiltInLossSpec, LossSpec } from '../model/loss';
 import type { OptimizerSpec, OptimizerState } from '../optim';
@@ -166,22 +166,12 @@ function preprocessingJSON(model: Sequential, given: unknown, where: string): un
   return json;
 }
 
-/**
- * Why a table preprocessing with labels cannot go with a model of `outputs` outputs, or null: a
- * classifier over the table has one output per class (a 2-class table, 2 outputs: the CLI's
- * predict, evaluate and export read output k as class k), a regression one per label column.
- */
-function tableOutputsMismatch(table: TabularPreprocessor, outputs: number): string | null {
-  const want = table.outputSize;
-  if (want === 0 || want === outputs) return null;
-  const what = table.task === 'classification'
-    ? `${want} classes (${(table.classNames as readonly string[]).slice(0, 5).map((c) => JSON.stringify(c)).join(', ')}${want > 5 ? ', ...' : ''}), one output each`
-    : `${want} label column${want === 1 ? '' : 's'}, one output each`;
-  return `the table preprocessing has ${what}, but the model has ${outputs} output${outputs === 1 ? '' : 's'}`;
-}
 
-/** A preprocessing given as the JSON of a kind loadModel rebuilds, rebuilt as loadModel would; anything else as it is. */
-function revived(where: string, p: unknown): unknown {
+/**
+ * A preprocessing given as the JSON of a kind loadModel rebuilds (a loaded file's
+ * `preprocessing`), rebuilt as loadModel would; anything else as it is. @internal
+ */
+export function revived(where: string, p: unknown): unknown {
   const type = p !== null && typeof p === 'object' ? (p as { type?: unknown }).type : undefined;
   if (type !== 'TabularPreprocessor' && !SCALERS.includes(type as string)) return p;
   try {
