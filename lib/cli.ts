@@ -898,6 +898,13 @@ function exportModel(o: { model: string; onnx?: string; opset: number; safetenso
         : '';
       process.stdout.write(`note: the weights alone: the network takes ${preprocessedFeatures(preprocessor)}${scaling}\n`);
     }
+    // A scaler the model applies itself (setPreprocessing) is not in the file either.
+    const own = model.preprocessing;
+    if (own) {
+      const name = own.constructor?.name ?? 'preprocessing';
+      process.stdout.write(`note: the weights alone: the network takes the rows after the model's ${name} (${name}.transform), ` +
+        `which the file does not hold; the ONNX export (--onnx) applies it in the graph\n`);
+    }
   }
 }
 

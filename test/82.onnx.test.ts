@@ -420,6 +420,17 @@ describe('ONNX export: the graph and bad input', () => {
       assert.ok(r.stdout.includes(`y * std + mean with std [${target.std[0]}] and mean [${target.mean[0]}]`), r.stdout);
     });
 
+    it("--safetensors of a model with its own scaler says the file holds the weights alone, not the scaler", () => {
+      const m = model();
+      m.setPreprocessing(new Standardizer().fit(new Matrix(new Rng(9).uniformArray(40 * 5), 40, 5)));
+      saveModel(path.join(tmp, 's.blasnet'), m);
+      const r = cli('export', '--model', 's.blasnet', '--safetensors', 's.safetensors');
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /note: the weights alone: the network takes the rows after the model's Standardizer \(Standardizer\.transform\), which the file does not hold/);
+      saveModel(path.join(tmp, 'p.blasnet'), model());
+      assert.doesNotMatch(cli('export', '--model', 'p.blasnet', '--safetensors', 'p.safetensors').stdout, /note/);
+    });
+
     it('fails clearly without an output or with a bad opset', () => {
       saveModel(path.join(tmp, 'n.blasnet'), model());
       const none = cli('export', '--model', 'n.blasnet');
