@@ -14,7 +14,8 @@ import {
   activation, ACTIVATION_NAMES, batchNorm, dense, dropout, encodeOnnx, gaussianNoise, exportOnnx, Layer, Matrix, MinMaxScaler, PCA, prelu, Rng,
   decodeModel, encodeModel, loadModel, readTable, saveModel, Sequential, Standardizer, TabularPreprocessor,
 } from '../lib';
-import type { ActivationLayerName, Backend, DenseActivation, OnnxGraph, OnnxPreprocessing, ParamSpec, PassContext } from '../lib';
+import type { ActivationLayerName, Backend, DenseActivation, OnnxAttribute, OnnxGraph, OnnxPreprocessing, ParamSpec, PassContext } from '../lib';
+import { OnnxGraph as OnnxGraphClass } from '../lib/interop/onnx';
 import { onnxModelType } from '../lib/interop/onnx-schema';
 import { forEachBackend, normError, throwsCode } from './helpers';
 
@@ -317,6 +318,15 @@ describe('ONNX export: the graph and bad input', () => {
       throwsCode(() => encodeOnnx(m2, { preprocessing: two }), 'ERR_BLASNET_SHAPE', RangeError,
         `the table preprocessing has 2 label columns, one output each, but the model has ${outputs} output`);
     }
+  });
+
+  it('OnnxGraph.node refuses an attribute that is not one typed value, naming its key', () => {
+    const g = new OnnxGraphClass(17);
+    for (const [a, what] of [[null, 'is null'], [{ zz: 1 }, 'has the field "zz"'], [{ f: 1, i: 2 }, 'has the fields'], [{ i: 1.5 }, 'i is 1.5, not an integer'],
+      [{ ints: [1, 'x'] }, 'ints is'], [{ s: 3 }, 's is 3']] as [unknown, string][]) {
+      throwsCode(() => g.node('Relu', ['x'], { alpha: a as OnnxAttribute }), 'ERR_BLASNET_ARG_TYPE', TypeError, `attribute "alpha" ${what}`);
+    }
+    assert.equal(typeof g.node('LeakyRelu', ['x'], { alpha: { f: 0.1 } }), 'string');
   });
 
   it("takes a loaded file's preprocessing in its JSON form, as saveModel does", () => {

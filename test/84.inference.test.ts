@@ -112,6 +112,15 @@ forEachBackend('compileInference', (backend) => {
     throwsCode(() => infer(new Float32Array(0)), 'ERR_BLASNET_SHAPE', RangeError);
     throwsCode(() => infer([1, 2, 3, 4, 5, 6] as unknown as Float32Array), 'ERR_BLASNET_ARG_TYPE', TypeError);
     throwsCode(() => infer(new Float32Array(12), new Float32Array(5)), 'ERR_BLASNET_SHAPE', RangeError, 'out');
+    // Another kind of array for out is a type error; a detached x or out says so.
+    throwsCode(() => infer(new Float32Array(12), new Float64Array(8) as unknown as Float32Array), 'ERR_BLASNET_ARG_TYPE', TypeError, 'Float32Array for out');
+    throwsCode(() => infer(new Float32Array(12), [0, 0, 0, 0, 0, 0, 0, 0] as unknown as Float32Array), 'ERR_BLASNET_ARG_TYPE', TypeError, 'out');
+    const detached = (a: Float32Array): Float32Array => {
+      structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
+      return a;
+    };
+    throwsCode(() => infer(detached(new Float32Array(12))), 'ERR_BLASNET_DETACHED', TypeError, 'inference: x is backed by a detached ArrayBuffer');
+    throwsCode(() => infer(new Float32Array(12), detached(new Float32Array(8))), 'ERR_BLASNET_DETACHED', TypeError, 'inference: out is backed');
     throwsCode(() => compileInference({} as Sequential), 'ERR_BLASNET_ARG_TYPE', TypeError);
     class TableEncoder {}
     const m = make();

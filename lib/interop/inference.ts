@@ -5,7 +5,7 @@
 import { activationId } from '../activations';
 import { alignedFloat32Array } from '../backend/memory';
 import { packedDenseLength } from '../backend/packed';
-import { optionsArg } from '../describe';
+import { optionsArg, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Dense } from '../layers/dense';
 import type { PassContext } from '../layers/layer';
@@ -15,6 +15,7 @@ import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import { MinMaxScaler, PCA, Standardizer } from '../data/preprocess';
 import { checkPreprocessedWidth } from '../data/input';
+import { refuseDetached } from '../data/check';
 
 /**
  * x: rows of raw features, one after another (the row count is x.length / inputSize). Returns
@@ -194,11 +195,16 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
     if (typedArrayTag(x) !== 'Float32Array') throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Float32Array for x`);
     const n = typedLength(x);
     if (n === 0 || n % inputSize !== 0) {
+      refuseDetached(fn, 'x', x);
       throw rangeError(ErrorCode.SHAPE, `${fn}: Expected a positive whole number of rows of ${inputSize} features but received ${n} values`);
     }
     const rows = n / inputSize;
-    if (out !== undefined && (typedArrayTag(out) !== 'Float32Array' || typedLength(out) < rows * outputSize)) {
-      throw rangeError(ErrorCode.SHAPE, `${fn}: Expected a Float32Array of at least ${rows * outputSize} values (rows*outputSize) for out`);
+    if (out !== undefined) {
+      if (typedArrayTag(out) !== 'Float32Array') throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Float32Array for out but received ${typeName(out)}`);
+      if (typedLength(out) < rows * outputSize) {
+        refuseDetached(fn, 'out', out);
+        throw rangeError(ErrorCode.SHAPE, `${fn}: Expected a Float32Array of at least ${rows * outputSize} values (rows*outputSize) for out`);
+      }
     }
     const s = slotFor(rows);
     let h = x;

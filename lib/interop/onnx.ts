@@ -43,6 +43,32 @@ export interface OnnxExportOptions {
 /** An attribute value for OnnxGraph.node: a float, an integer, a string or lists of floats / integers. */
 export type OnnxAttribute = { f: number } | { i: number } | { s: string } | { floats: number[] } | { ints: number[] };
 
+/**
+ * An attribute as protobufjs encodes it, from exactly one of { f }, { i }, { s }, { floats },
+ * { ints } holding a value of its type; anything else is ERR_BLASNET_ARG_TYPE naming the key.
+ */
+function attributeOf(key: string, a: unknown): Record<string, unknown> {
+  const bad = (what: string): never => {
+    throw typeError(ErrorCode.ARG_TYPE, `OnnxGraph.node: attribute ${JSON.stringify(key)} ${what}; ` +
+      'give one of { f: number }, { i: integer }, { s: string }, { floats: number[] }, { ints: integer[] }');
+  };
+  if (a === null || typeof a !== 'object' || Array.isArray(a)) return bad(`is ${show(a)}`);
+  const keys = Object.keys(a);
+  if (keys.length !== 1) return bad(`has the fields ${show(keys)}`);
+  const v = (a as Record<string, unknown>)[keys[0]];
+  const isInt = (x: unknown) => Number.isSafeInteger(x);
+  switch (keys[0]) {
+    case 'f': return typeof v === 'number' ? { name: key, type: OnnxAttributeType.FLOAT, f: v } : bad(`f is ${show(v)}`);
+    case 'i': return isInt(v) ? { name: key, type: OnnxAttributeType.INT, i: v } : bad(`i is ${show(v)}, not an integer`);
+    case 's': return typeof v === 'string' ? { name: key, type: OnnxAttributeType.STRING, s: Buffer.from(v, 'utf8') } : bad(`s is ${show(v)}`);
+    case 'floats':
+      return Array.isArray(v) && v.every((x) => typeof x === 'number') ? { name: key, type: OnnxAttributeType.FLOATS, floats: v } : bad(`floats is ${show(v)}`);
+    case 'ints':
+      return Array.isArray(v) && v.every(isInt) ? { name: key, type: OnnxAttributeType.INTS, ints: v } : bad(`ints is ${show(v)}`);
+    default: return bad(`has the field ${show(keys[0])}`);
+  }
+}
+
 /** A graph node as protobufjs encodes it. */
 interface NodeObject {
   input: string[];
@@ -108,13 +134,7 @@ export class OnnxGraph {
     attributes = optionsArg('OnnxGraph.node', attributes, undefined, 'attributes');
     checkName('OnnxGraph.node', 'name', name);
     const output = this.unique(name);
-    const attribute = Object.entries(attributes).map(([key, a]) => {
-      if ('f' in a) return { name: key, type: OnnxAttributeType.FLOAT, f: a.f };
-      if ('i' in a) return { name: key, type: OnnxAttributeType.INT, i: a.i };
-      if ('s' in a) return { name: key, type: OnnxAttributeType.STRING, s: Buffer.from(a.s, 'utf8') };
-      if ('floats' in a) return { name: key, type: OnnxAttributeType.FLOATS, floats: a.floats };
-      return { name: key, type: OnnxAttributeType.INTS, ints: a.ints };
-    });
+    const attribute = Object.entries(attributes).map(([key, a]) => attributeOf(key, a));
     this.nodes.push({ input: inputs.slice(), output: [output], name: output, opType, attribute });
     return output;
   }
