@@ -312,7 +312,8 @@ function activationNodes(g: OnnxGraph, fn: ActivationName | 'softmax' | 'logSoft
       // The exact form 0.5 x (1 + erf(x / sqrt 2)); ONNX's Gelu op needs opset 20.
       const e = g.node('Erf', [g.node('Mul', [x, g.constant('gelu_inv_sqrt2', [], [Math.SQRT1_2])])]);
       const onePlus = g.node('Add', [e, g.constant('gelu_one', [], [1])]);
-      return g.node('Mul', [g.node('Mul', [x, onePlus]), g.constant('gelu_half', [], [0.5])], {}, 'gelu');
+      // Halved first: x (1 + erf) overflows float32 beyond 1.7e38, where 0.5 x stays finite.
+      return g.node('Mul', [g.node('Mul', [x, g.constant('gelu_half', [], [0.5])]), onePlus], {}, 'gelu');
     }
     case 'softmax': return g.node('Softmax', [x], { axis: { i: 1 } });
     case 'logSoftmax': return g.node('LogSoftmax', [x], { axis: { i: 1 } });
