@@ -1028,7 +1028,11 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
     const files = await writeSearchPlot(result, o.plot, { space, title: `${result.metric} against each hyperparameter (${o.csv})` });
     say(`plot in ${path.resolve(files.svg)} and .png`);
   }
-  if (!result.best || !result.model) throw new BlasnetError(ErrorCode.STATE, 'search: every trial failed or diverged; see the table');
+  if (!result.best) throw new BlasnetError(ErrorCode.STATE, 'search: every trial failed or diverged; see the table');
+  if (!result.model) {
+    throw new BlasnetError(ErrorCode.STATE, `search: the table holds every trial, but retraining the best configuration (trial ${result.best.index}) ` +
+      `failed, so no model was written: ${result.refitError}`);
+  }
   const model = result.model;
   const prep = result.preprocessor as TabularPreprocessor;
   say(`preprocessing (fitted per fold; the saved model's on all ${table.rows.length} rows): ${prep.describe()}`);

@@ -70,11 +70,11 @@ const CHECKS: Record<string, { check: string; stdout?: RegExp; verify?: (stdout:
   },
   'Example: hyperparameter search': {
     check: '',
-    stdout: /^index,stage,lr,weightDecay,hidden,activation,dropout,score,epochs,seconds,status,error$/m,
+    stdout: /^index,stage,lr,weightDecay,hidden,activation,dropout,score,epochs,trainedEpochs,seconds,status,error$/m,
     verify: (stdout) => {
       const rows = stdout.split('\n').filter((l) => /^\d+,[01],/.test(l));
       assert.equal(rows.length, 12, stdout);
-      assert.equal(rows.filter((l) => l.startsWith(`${rows.indexOf(l)},0,`) && /,2,[\d.]+,ok,$/.test(l)).length, 6, stdout);
+      assert.equal(rows.filter((l) => l.startsWith(`${rows.indexOf(l)},0,`) && /,2,,[\d.]+,ok,$/.test(l)).length, 6, stdout);
       assert.match(stdout, /accuracy: 0\.(6|7|8|9)/);
     },
   },

@@ -233,7 +233,7 @@ forEachBackend('search', (b) => {
     const r3 = await search(base({ seed: 8 }));
     assert.notDeepEqual(rowsOf(r1).map((t) => t.config), rowsOf(r3).map((t) => t.config));
     const csv = searchTableCsv(r1).trim().split('\n');
-    assert.equal(csv[0], 'index,stage,lr,hidden,activation,score,epochs,seconds,status,error');
+    assert.equal(csv[0], 'index,stage,lr,hidden,activation,score,epochs,trainedEpochs,seconds,status,error');
     assert.equal(csv.length, 7);
   });
 
@@ -314,6 +314,44 @@ forEachBackend('search', (b) => {
     const d = await search(base({ space: { exit: choice([false, true, false, false]), lr: 0.05 }, strategy: 'grid', workers: 2, threads: 1, build: { module: BUILD_MODULE } }));
     assert.deepEqual(d.trials.map((t) => t.status), ['ok', 'failed', 'ok', 'ok']);
     assert.match(d.trials[1].error as string, /exited with code 3/);
+  });
+
+  it('a refit that fails or diverges leaves the trials and best, with a null model and refitError saying why', async function () {
+    this.timeout(20000);
+    // The build counts its calls: one per trial and fold, then the refit's.
+    let calls = 0;
+    const failing = (c: Config, ctx: Parameters<typeof defaultBuild>[1]) => {
+      if (++calls > 2) throw new Error('the refit cannot build');
+      return defaultBuild(c, ctx);
+    };
+    const r = await search(base({ space: { lr: choice([0.05, 0.1]) }, strategy: 'grid', build: failing }));
+    assert.deepEqual(r.trials.map((t) => t.status), ['ok', 'ok']);
+    assert.ok(r.best);
+    assert.equal(r.model, null);
+    assert.match(r.refitError as string, /the refit cannot build/);
+    // Diverging on all the data where the held-out folds did not: the refit's weights are not returned.
+    calls = 0;
+    const diverging = (c: Config, ctx: Parameters<typeof defaultBuild>[1]) => defaultBuild({ ...c, lr: ++calls > 2 ? 1e12 : (c.lr as number), optimizer: 'sgd' }, ctx);
+    const d = await search(base({ space: { lr: choice([0.05, 0.1]) }, strategy: 'grid', build: diverging }));
+    assert.deepEqual(d.trials.map((t) => t.status), ['ok', 'ok']);
+    assert.equal(d.model, null);
+    assert.match(d.refitError as string, /retraining the best configuration on all the data diverged.*\(ERR_BLASNET_DIVERGED\)/);
+    const fine = await search(base({ trials: 2 }));
+    assert.equal(fine.refitError, null);
+  });
+
+  it('a trial time limit records the epochs the folds trained, and the refit trains as many', async function () {
+    this.timeout(20000);
+    const r = await search(base({ trials: 2, folds: 2, budget: { epochs: 100000, trialTimeMs: 60 } }));
+    for (const t of r.trials) {
+      assert.equal(t.status, 'ok');
+      assert.ok(t.trainedEpochs !== undefined && t.trainedEpochs >= 1 && t.trainedEpochs < 100000, `trained ${t.trainedEpochs}`);
+    }
+    const best = r.best as TrialResult;
+    const model = r.model as Sequential;
+    const steps = Math.ceil(data.x.rows / ((best.config.batchSize as number | undefined) ?? 32));
+    assert.equal(model.optimizer?.stepCount, (best.trainedEpochs as number) * steps);
+    assert.match(searchTableCsv(r), new RegExp(`,100000,${best.trainedEpochs},`));
   });
 
   it('a build that returns models of the same layer objects fails every trial after the first with ERR_BLASNET_STATE', async function () {

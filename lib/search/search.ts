@@ -136,8 +136,13 @@ export interface SearchResult {
   /** The best 'ok' row of the last stage that has one, or null when every trial failed. */
   readonly best: TrialResult | null;
   readonly bestConfig: Config | null;
-  /** The best configuration retrained on all the data (null without refit or without a best). */
+  /**
+   * The best configuration retrained on all the data: null without refit, without a best, or
+   * when the retraining failed or diverged (refitError says why; the trials stand).
+   */
   readonly model: Sequential | null;
+  /** Why retraining the best configuration failed, or null. */
+  readonly refitError: string | null;
   readonly metric: SearchMetric;
   readonly higherIsBetter: boolean;
   /** Table data: the preprocessing fitted on all rows, which the refitted model's inputs go through; else null. */
@@ -518,6 +523,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   const rows: TrialResult[] = [];
   let best: TrialResult | null = null;
   let model: Sequential | null = null;
+  let refitError: string | null = null;
   let aborted: (() => void) | null = null;
   const abortPromise = new Promise<never>((_, reject) => {
     aborted = () => reject(abortError(signal as AbortSignal));
@@ -539,18 +545,38 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
     }
     best = bestRow(rows, higher);
     // A queue's workers retrain the best configuration too (the model comes back through Redis).
-    if (best && options.refit !== false && runner.refit) model = await Promise.race([abortPromise, runner.refit(best)]);
+    if (best && options.refit !== false && runner.refit) {
+      try {
+        model = await Promise.race([abortPromise, runner.refit(best)]);
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        refitError = refitMessage(e);
+      }
+    }
   } finally {
     signal?.removeEventListener('abort', onAbort);
     bar.stop();
     await runner.close();
     native?.setNumThreads(callerThreads);
   }
-  if (best && options.refit !== false && !model) {
+  if (best && options.refit !== false && !model && refitError === null) {
     if (signal?.aborted) throw abortError(signal);
-    model = refitModel(best, data, { build, backend });
+    try {
+      model = refitModel(best, data, { build, backend });
+    } catch (e) {
+      refitError = refitMessage(e);
+    }
   }
-  return { trials: rows, best, bestConfig: best ? best.config : null, model, metric, higherIsBetter: higher, preprocessor: fromTable ? fromTable.prep : null };
+  return {
+    trials: rows, best, bestConfig: best ? best.config : null, model, refitError, metric, higherIsBetter: higher,
+    preprocessor: fromTable ? fromTable.prep : null,
+  };
+}
+
+/** A failed refit's error as the result reports it: its message and code. */
+function refitMessage(e: unknown): string {
+  const err = e as Error & { code?: string };
+  return `${err?.message ?? String(e)}${err?.code ? ` (${err.code})` : ''}`;
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -615,9 +641,9 @@ export function searchTableCsv(result: Pick<SearchResult, 'trials'>): string {
     const s = Array.isArray(v) ? v.join('-') : String(v);
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  const lines = [['index', 'stage', ...names, 'score', 'epochs', 'seconds', 'status', 'error'].join(',')];
+  const lines = [['index', 'stage', ...names, 'score', 'epochs', 'trainedEpochs', 'seconds', 'status', 'error'].join(',')];
   for (const r of result.trials) {
-    lines.push([r.index, r.stage, ...names.map((k) => r.config[k]), r.score, r.epochs, typeof r.seconds === 'number' ? r.seconds.toFixed(3) : r.seconds, r.status, r.error].map(cell).join(','));
+    lines.push([r.index, r.stage, ...names.map((k) => r.config[k]), r.score, r.epochs, r.trainedEpochs, typeof r.seconds === 'number' ? r.seconds.toFixed(3) : r.seconds, r.status, r.error].map(cell).join(','));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -6,7 +6,7 @@
  */
 import type { BackendName } from '../backend/select';
 import { show } from '../describe';
-import { ErrorCode, rangeError, typeError } from '../errors';
+import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { dense, dropout } from '../layers';
 import type { DenseActivation, Layer } from '../layers';
 import { Sequential } from '../model/sequential';
@@ -62,6 +62,11 @@ export interface TrialResult {
   readonly score: number;
   /** The epochs the trial was given. */
   readonly epochs: number;
+  /**
+   * The epochs its folds trained, on average (rounded), when budget.trialTimeMs stopped them
+   * before `epochs`; the refit trains this many. Absent when every fold trained `epochs`.
+   */
+  readonly trainedEpochs?: number;
   /** The trial's seed (its model's weights and shuffles). */
   readonly seed: number;
   /** Wall time of the trial (all its folds). */
@@ -237,10 +242,15 @@ export function failedRow(trial: Trial, error?: string): TrialResult {
 /** Builds, trains and scores one model on every fold; never throws (a failure is a 'failed' row). */
 export function runTrial(trial: Trial, data: TrialData, env: TrialEnv): TrialResult {
   const started = performance.now();
-  const row = (status: TrialStatus, score: number, error?: string): TrialResult => ({
-    index: trial.index, stage: trial.stage, config: trial.config, score, epochs: trial.epochs, seed: trial.seed,
-    seconds: (performance.now() - started) / 1000, status, ...(error !== undefined ? { error } : {}),
-  });
+  const trained: number[] = [];
+  const row = (status: TrialStatus, score: number, error?: string): TrialResult => {
+    const mean = trained.length ? Math.max(1, Math.round(trained.reduce((a, b) => a + b, 0) / trained.length)) : trial.epochs;
+    return {
+      index: trial.index, stage: trial.stage, config: trial.config, score, epochs: trial.epochs,
+      ...(status === 'ok' && mean < trial.epochs ? { trainedEpochs: mean } : {}), seed: trial.seed,
+      seconds: (performance.now() - started) / 1000, status, ...(error !== undefined ? { error } : {}),
+    };
+  };
   try {
     const scores: number[] = [];
     for (let f = 0; f < data.nFolds; f++) {
@@ -259,6 +269,7 @@ export function runTrial(trial: Trial, data: TrialData, env: TrialEnv): TrialRes
         ...(env.trialTimeMs !== undefined ? { timeLimitMs: env.trialTimeMs } : {}),
       });
       if (history.diverged) return row('diverged', NaN, `training ${history.stopReason ?? 'diverged'}`);
+      trained.push(history.epochs.length);
       let score: number;
       if (env.metric === 'loss') {
         score = history.epochs.length ? history.epochs[history.epochs.length - 1].loss : NaN;
@@ -282,11 +293,17 @@ export function runTrial(trial: Trial, data: TrialData, env: TrialEnv): TrialRes
  * A configuration (a row of the table) retrained on every row of the data, with the row's seed and
  * epochs: the search's final model, the same wherever it is trained.
  */
-export function refitModel(best: Pick<TrialResult, 'config' | 'seed' | 'epochs'>, data: TrialData, env: Pick<TrialEnv, 'build' | 'backend'>): Sequential {
+export function refitModel(best: Pick<TrialResult, 'config' | 'seed' | 'epochs' | 'trainedEpochs'>, data: TrialData, env: Pick<TrialEnv, 'build' | 'backend'>): Sequential {
   const model = env.build(best.config, { inputSize: data.cols, outputSize: data.outputSize, task: data.task, seed: best.seed, backend: env.backend });
   const y = data.task === 'classification' ? data.y : data.yCols > 1 ? new Matrix(data.y as Float32Array, data.rows, data.yCols) : data.y;
-  model.fit(new Matrix(data.x, data.rows, data.cols), y, {
-    epochs: best.epochs, batchSize: num(best.config, 'batchSize', 32), seed: best.seed, onNonFinite: 'stop',
+  // As long as the trial trained: a time limit that stopped its folds early stops the refit at
+  // the epochs they reached, not at the budget's.
+  const history = model.fit(new Matrix(data.x, data.rows, data.cols), y, {
+    epochs: best.trainedEpochs ?? best.epochs, batchSize: num(best.config, 'batchSize', 32), seed: best.seed, onNonFinite: 'stop',
   });
+  if (history.diverged) {
+    throw new BlasnetError(ErrorCode.DIVERGED, `search: retraining the best configuration on all the data diverged (${history.stopReason}); ` +
+      'its weights are not a model to use');
+  }
   return model;
 }
