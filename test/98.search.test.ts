@@ -380,6 +380,30 @@ forEachBackend('search', (b) => {
     const e2 = await rejectsCode(() => search(base({ signal: early.signal })), 'ERR_BLASNET_ABORTED');
     assert.equal(e2.cause, 'before');
   });
+
+  it('on the calling thread (workers 1) an abort stops the search between trials, and no trial trains after it', async function () {
+    this.timeout(20000);
+    let built = 0;
+    const build = (c: Config, ctx: Parameters<typeof defaultBuild>[1]) => {
+      built++;
+      return defaultBuild(c, ctx);
+    };
+    const ac = new AbortController();
+    await rejectsCode(() => search(base({ trials: 20, build, signal: ac.signal, onTrial: () => ac.abort(new Error('enough')) })), 'ERR_BLASNET_ABORTED');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(built, 1, 'only the first trial trained');
+    // A timer fires between trials: a timed abort ends a long stage early.
+    let ticks = 0;
+    const tick = setInterval(() => { ticks++; }, 5);
+    const started = Date.now();
+    try {
+      await rejectsCode(() => search(base({ trials: 200, budget: { epochs: 20 }, signal: AbortSignal.timeout(100) })), 'ERR_BLASNET_ABORTED');
+    } finally {
+      clearInterval(tick);
+    }
+    assert.ok(ticks > 1, `the interval ran ${ticks} times`);
+    assert.ok(Date.now() - started < 5000);
+  });
 });
 
 describe('search on a raw table', () => {

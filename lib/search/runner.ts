@@ -27,15 +27,29 @@ export interface TrialRunner {
   refit?(best: TrialResult): Promise<Sequential>;
 }
 
-/** Runs trials one after another on the calling thread, yielding to the event loop between trials. */
+/**
+ * Runs trials one after another on the calling thread, yielding to the event loop between trials:
+ * each trial starts after the one before it has ended and a turn of the loop has passed (timers,
+ * I/O, an abort), and once the runner is closed the trials still waiting end as 'failed' rows
+ * without training.
+ */
 export function sequentialRunner(data: TrialData, env: TrialEnv): TrialRunner {
+  let previous: Promise<unknown> = Promise.resolve();
+  let closed = false;
   return {
     concurrency: 1,
-    async run(trial) {
-      await new Promise((r) => setImmediate(r));
-      return runTrial(trial, data, env);
+    run(trial) {
+      // A stage hands over all its trials at once; each waits for the one before it.
+      const mine = previous.then(async () => {
+        await new Promise((r) => setImmediate(r));
+        return closed ? failedRow(trial, 'the search was stopped before this trial ran') : runTrial(trial, data, env);
+      });
+      previous = mine.catch(() => undefined);
+      return mine;
     },
-    async close() { /* nothing held */ },
+    async close() {
+      closed = true;
+    },
   };
 }
 
