@@ -1012,14 +1012,37 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
   say(`blasnet ${VERSION}: ${o.strategy} search of ${o.trials} trials on ${o.csv} (${table.rows.length} rows), ` +
     `${o.queue ? `over the queue at ${o.queue}` : `${o.workers} worker(s)`}`);
   const started = Date.now();
-  // The table preprocessing (as train's) is fitted inside each fold on its training rows.
-  const result = await runSearch({
-    space, data: { table, label, preprocessing },
-    trials: o.trials, strategy: o.strategy, seed: o.seed,
-    workers: o.workers, budget: { epochs: o.epochs }, ...(o.metric ? { metric: o.metric } : {}), ...(o.folds ? { folds: o.folds } : {}),
-    ...(o.threads ? { threads: o.threads } : {}), ...(o.quiet ? {} : { progress: process.stdout }),
-    ...(o.queue ? { queue: { url: o.queue, ...(o.queueName ? { name: o.queueName } : {}) } } : {}),
-  });
+  // Ctrl-C or SIGTERM cancels the search as its signal does: worker threads end, and a queue's
+  // waiting trials are removed rather than left for a worker to run later.
+  const cancel = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (cancel.signal.aborted) process.exit(exitCodeFor(signal));
+    process.stderr.write(`blasnet: ${signal}: cancelling the search (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to exit at once)\n`);
+    cancel.abort(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let result: Awaited<ReturnType<typeof runSearch>>;
+  try {
+    // The table preprocessing (as train's) is fitted inside each fold on its training rows.
+    result = await runSearch({
+      space, data: { table, label, preprocessing },
+      trials: o.trials, strategy: o.strategy, seed: o.seed, signal: cancel.signal,
+      workers: o.workers, budget: { epochs: o.epochs }, ...(o.metric ? { metric: o.metric } : {}), ...(o.folds ? { folds: o.folds } : {}),
+      ...(o.threads ? { threads: o.threads } : {}), ...(o.quiet ? {} : { progress: process.stdout }),
+      ...(o.queue ? { queue: { url: o.queue, ...(o.queueName ? { name: o.queueName } : {}) } } : {}),
+    });
+  } catch (e) {
+    if (cancel.signal.aborted) {
+      process.stderr.write(`blasnet: search cancelled by ${String(cancel.signal.reason)}; nothing was written\n`);
+      process.exitCode = exitCodeFor(cancel.signal.reason as NodeJS.Signals);
+      return;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   const seconds = (Date.now() - started) / 1000;
   writeFileAtomic(o.outTable, Buffer.from(searchTableCsv(result), 'utf8'));
   const failed = result.trials.filter((r) => r.status !== 'ok').length;

@@ -10,6 +10,7 @@ import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { Writable } from 'stream';
 import { logUniform, Matrix, Rng, search, startQueueWorker } from '../lib';
 import type { SearchOptions, SearchResult, TrialResult } from '../lib';
 import { decodeTrialData, encodeTrialData } from '../lib/search/queue';
@@ -68,6 +69,39 @@ describe('search over a BullMQ queue', function () {
   after(() => {
     for (const w of running) w.child.kill('SIGKILL');
     stopTestRedis();
+  });
+
+  it('a URL naming a database the server does not have is ERR_BLASNET_IO before any trial, not database 0', async () => {
+    const u = new URL(url);
+    u.pathname = '/999';
+    let trials = 0;
+    const err = await rejectsCode(() => search({ space, data, trials: 2, queue: { url: u.toString(), connectTimeoutMs: 5000 }, onTrial: () => trials++ }), 'ERR_BLASNET_IO');
+    assert.match(err.message, /DB index is out of range/);
+    assert.equal(trials, 0);
+    const w = await rejectsCode(() => startQueueWorker({ queue: u.toString() }), 'ERR_BLASNET_IO');
+    assert.match(w.message, /DB index is out of range/);
+  });
+
+  it('with no worker listening, the progress note names the worker command with the flag it takes (--queue-name)', async () => {
+    const name = `n-${randomUUID()}`;
+    const lines: string[] = [];
+    const progress = new Writable({ write(chunk, _e, done) { lines.push(String(chunk)); done(); } });
+    const ac = new AbortController();
+    const running = search({ space, data, trials: 1, queue: { url, name }, progress, signal: ac.signal });
+    for (let i = 0; i < 200 && !lines.some((l) => l.includes('no worker listens')); i++) await new Promise((r) => setTimeout(r, 25));
+    ac.abort();
+    await rejectsCode(() => running, 'ERR_BLASNET_ABORTED');
+    const note = lines.find((l) => l.includes('no worker listens')) as string;
+    const command = /\(blasnet (worker --queue \S+ --queue-name \S+)\)/.exec(note);
+    assert.ok(command, note);
+    // The CLI takes those flags: the worker starts listening (and is stopped at once).
+    const child = spawn(process.execPath, [CLI, ...command[1].split(' '), '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (b: Buffer) => { out += b.toString(); if (out.includes('worker: listening')) resolve(); });
+      child.once('exit', (code) => reject(new Error(`the worker exited with code ${code}`)));
+    });
+    child.kill('SIGKILL');
   });
 
   forEachBackend('coordinator and two worker processes', (b) => {
@@ -136,6 +170,35 @@ describe('search over a BullMQ queue', function () {
     assert.ok(fs.statSync(out).size > 100);
     assert.equal(w.lines.filter((l) => / trial \d+ ok /.test(l)).length, 3);
     assert.ok(w.lines.some((l) => l.includes('refit done')));
+  });
+
+  it('blasnet search --queue cancelled by SIGINT removes its waiting trials and writes nothing', async function () {
+    const name = `t-${randomUUID()}`;
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-queue-'));
+    const csv = path.join(tmp, 'd.csv');
+    fs.writeFileSync(csv, `a,b,label\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 3},${i % 2 ? 'x' : 'y'}`).join('\n')}\n`);
+    const table = path.join(tmp, 't.csv');
+    // No worker listens: the trials wait in the queue until SIGINT.
+    const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, [CLI, 'search', '--csv', csv, '--label', 'label', '--trials', '2', '--epochs', '1', '--queue', url, '--queue-name', name,
+        '--out-table', table], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (b: Buffer) => {
+        stdout += b.toString();
+        if (stdout.includes('no worker listens')) c.kill('SIGINT');
+      });
+      c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      c.once('exit', (status) => resolve({ status, stderr }));
+    });
+    assert.equal(r.status, 130, r.stderr);
+    assert.match(r.stderr, /search cancelled by SIGINT; nothing was written/);
+    assert.equal(fs.existsSync(table), false);
+    // A worker started now finds no trial of the cancelled search.
+    const w = await startWorker(url, name);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.ok(!w.lines.some((l) => / trial \d+ started/.test(l)), w.lines.join('\n'));
+    w.child.kill('SIGKILL');
   });
 });
 

@@ -12,6 +12,7 @@
  * bullmq and ioredis are optional dependencies, loaded only here and only when a queue is used.
  */
 import { createHash, randomUUID } from 'crypto';
+import type { EventEmitter } from 'events';
 import type { BackendName } from '../backend/select';
 import { checkOptionKeys, show, typeName } from '../describe';
 import type { OptionKeys } from '../describe';
@@ -117,7 +118,14 @@ async function connectRedis(where: string, q: ResolvedQueue, Redis: RedisClass):
   });
   try {
     await Promise.race([
-      client.connect().then(() => client.ping()),
+      // The database the URL names (redis://host:port/3) is selected on connect, but a number past
+      // the server's databases fails there only on 'error', and commands then run on database 0:
+      // selected again here, so that the failure rejects.
+      client.connect().then(async () => {
+        const db = client.options.db ?? 0;
+        if (db !== 0) await client.select(db);
+        return client.ping();
+      }),
       new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${q.connectTimeoutMs} ms`)), q.connectTimeoutMs).unref()),
     ]);
     ready = true;
@@ -241,7 +249,7 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
     events = new bullmq.QueueEvents(q.name, { connection: connection(q) as never });
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     if (options.note && (await queue.getWorkersCount()) === 0) {
-      options.note(`search: no worker listens on queue ${q.name} at ${shown(q.url)} yet; trials wait until one does (blasnet worker --queue ${shown(q.url)}${q.name === DEFAULT_QUEUE_NAME ? '' : ` --name ${q.name}`})`);
+      options.note(`search: no worker listens on queue ${q.name} at ${shown(q.url)} yet; trials wait until one does (blasnet worker --queue ${shown(q.url)}${q.name === DEFAULT_QUEUE_NAME ? '' : ` --queue-name ${q.name}`})`);
     }
   } catch (e) {
     await Promise.allSettled([queue?.close(), events?.close()]);
@@ -260,13 +268,55 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
   };
   const pending = new Set<string>();
   let closed = false;
+  // Jobs being added: close() waits for them, so that one added as the search stops is removed too.
+  const inFlight = new Set<Promise<unknown>>();
+  const adding = <T extends { id?: string }>(p: Promise<T>): Promise<T> => {
+    const tracked = p.then((job) => {
+      pending.add(job.id as string);
+      return job;
+    });
+    inFlight.add(tracked);
+    void tracked.then(() => inFlight.delete(tracked), () => inFlight.delete(tracked));
+    return tracked;
+  };
   // Kept until read (removed then): a job that finished before its waiter listened is still found.
   // Those of a coordinator that died go after a day.
   const jobOptions = { attempts: 1, removeOnComplete: { age: DATA_TTL_SECONDS }, removeOnFail: { age: DATA_TTL_SECONDS } };
-  const finish = async (job: { id?: string; waitUntilFinished(e: unknown): Promise<unknown>; remove(): Promise<void> }): Promise<unknown> => {
-    pending.add(job.id as string);
+  // A job's result, from the queue's events, or from the job itself when it had ended before they
+  // were heard. (BullMQ's job.waitUntilFinished makes that first check inside a promise of its own,
+  // whose rejection, when close() ends the connection meanwhile, nothing can catch.)
+  const eventsEmitter = theEvents as unknown as EventEmitter, queueEmitter = theQueue as unknown as EventEmitter;
+  const waitFor = (id: string): Promise<unknown> => new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      eventsEmitter.off(`completed:${id}`, onCompleted);
+      eventsEmitter.off(`failed:${id}`, onFailed);
+      queueEmitter.off('closing', onClosing);
+      f();
+    };
+    const onCompleted = (args: { returnvalue?: unknown }) => settle(() => resolve(args.returnvalue));
+    const onFailed = (args: { failedReason?: string }) => settle(() => reject(new Error(args.failedReason ?? `job ${id} failed`)));
+    const onClosing = () => settle(() => reject(new Error('the queue was closed')));
+    eventsEmitter.on(`completed:${id}`, onCompleted);
+    eventsEmitter.on(`failed:${id}`, onFailed);
+    queueEmitter.on('closing', onClosing);
+    void (async () => {
+      await theEvents.waitUntilReady();
+      const job = await theQueue.getJob(id);
+      if (!job) return;
+      const state = await job.getState();
+      if (state === 'completed') onCompleted({ returnvalue: job.returnvalue });
+      else if (state === 'failed') onFailed({ failedReason: job.failedReason });
+    })().catch((e: unknown) => {
+      // A closed connection: 'closing' has settled the wait, or is about to.
+      if (!closed) settle(() => reject(e));
+    });
+  });
+  const finish = async (job: { id?: string; remove(): Promise<void> }): Promise<unknown> => {
     try {
-      return await job.waitUntilFinished(theEvents);
+      return await waitFor(job.id as string);
     } finally {
       pending.delete(job.id as string);
       if (!closed) await job.remove().catch(() => undefined);
@@ -277,14 +327,14 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
     async run(trial) {
       if (closed) throw new BlasnetError(ErrorCode.STATE, 'queueRunner: closed');
       try {
-        const job = await theQueue.add('trial', { ...base, kind: 'trial', trial } satisfies QueueJob, { ...jobOptions, jobId: `${searchId}-${trial.index}` });
+        const job = await adding(theQueue.add('trial', { ...base, kind: 'trial', trial } satisfies QueueJob, { ...jobOptions, jobId: `${searchId}-${trial.index}` }));
         return rowFromJSON(await finish(job), trial);
       } catch (e) {
         return failedRow(trial, `queue: ${(e as Error).message}`);
       }
     },
     async refit(best): Promise<Sequential> {
-      const job = await theQueue.add('refit', { ...base, kind: 'refit', best: rowToJSON(best) as unknown as TrialResult } satisfies QueueJob, { ...jobOptions, jobId: `${searchId}-refit` });
+      const job = await adding(theQueue.add('refit', { ...base, kind: 'refit', best: rowToJSON(best) as unknown as TrialResult } satisfies QueueJob, { ...jobOptions, jobId: `${searchId}-refit` }));
       let reply: { model?: string };
       try {
         reply = (await finish(job)) as { model?: string };
@@ -298,7 +348,9 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
     },
     async close() {
       closed = true;
-      // Jobs no worker has taken yet go; a job a worker runs ends there and is dropped.
+      // Jobs no worker has taken yet go (those still being added, once they are); a job a worker
+      // runs ends there and is dropped.
+      await Promise.allSettled([...inFlight]);
       await Promise.allSettled([...pending].map((id) => theQueue.remove(id)));
       await Promise.allSettled([theEvents.close(), theQueue.close()]);
       await redis.quit().catch(() => redis.disconnect());
