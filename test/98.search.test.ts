@@ -68,6 +68,8 @@ describe('search spaces', () => {
     const lrs = [...new Set(g.map((c) => c.lr as number))].sort((a, b) => a - b);
     assert.equal(lrs.length, 3);
     lrs.forEach((v, i) => assert.ok(Math.abs(v - [1e-3, 1e-2, 1e-1][i]) < 1e-12, `${v}`));
+    // The ends are the bounds exactly: never above high or below low.
+    assert.deepEqual([lrs[0], lrs[2]], [1e-3, 1e-1]);
     assert.equal(new Set(g.map((c) => JSON.stringify(c))).size, 12);
     assert.ok(g.every((c) => c.batchSize === 32));
   });
@@ -483,6 +485,11 @@ describe('search bad input', () => {
     ['NaN in x', { data: { x: new Matrix(Float32Array.from([0, 1, 2, 3, 4, NaN, 6, 7]), 4, 2), y: new Int32Array([0, 1, 0, 1]) } }, 'ERR_BLASNET_DATA',
       'data.x has NaN at row 3, column 2'],
     ['too few labels', { data: { x: data.x, y: new Int32Array(3) } }, 'ERR_BLASNET_SHAPE'],
+    // A label of 2e9 would make 2e9 outputs in every model; a grid of 40 ranges, 5^40 trials: neither is built.
+    ['labels past 65536 classes', { data: { x: data.x, y: Int32Array.from(data.y, (c, i) => (i === 0 ? 2e9 : c)) } }, 'ERR_BLASNET_LABEL',
+      'the labels run to 2000000000'],
+    ['a grid of 5^40 configurations', { strategy: 'grid', trials: undefined, space: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${i}`, uniform(0, 1)])) },
+      'ERR_BLASNET_ARG_RANGE', 'more than the 1000000 a search lists'],
   ];
   for (const [what, patch, code, mentions] of cases) {
     it(`${what}: ${code} before any trial runs`, async () => {

@@ -151,6 +151,9 @@ export interface SearchResult {
 
 const STRATEGIES: readonly SearchStrategy[] = ['grid', 'random', 'coarseToFine', 'halving'];
 
+/** Configurations a grid may have at most (each is a trial, listed before any runs). */
+const MAX_GRID = 1_000_000;
+
 function positiveInt(where: string, name: string, v: unknown, min = 1): number {
   if (!(typeof v === 'number' && Number.isInteger(v) && v >= min)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer >= ${min} for ${name} but received ${show(v)}`);
@@ -247,8 +250,20 @@ function sharedData(where: string, data: { x: Input; y: Int32Array | Float32Arra
     y[i] = c;
     classes = Math.max(classes, c + 1);
   }
-  if (classes < 2) throw rangeError(ErrorCode.LABEL, `${where}: classification needs at least 2 classes in data.y`);
+  checkClasses(where, classes);
   return { x, rows, cols, y, yCols: 1, task: 'classification', outputSize: classes };
+}
+
+/** Classes a search's labels may index at most: each is an output of every trial's model. */
+const MAX_CLASSES = 1 << 16;
+
+/** The class count the labels make (the largest label + 1): at least 2, at most MAX_CLASSES. */
+function checkClasses(where: string, classes: number): void {
+  if (classes < 2) throw rangeError(ErrorCode.LABEL, `${where}: classification needs at least 2 classes in data.y`);
+  if (classes > MAX_CLASSES) {
+    throw rangeError(ErrorCode.LABEL, `${where}: the labels run to ${classes - 1}, which would make ${classes} classes (an output each), more than ` +
+      `the ${MAX_CLASSES} a search takes; labels are class indices 0..k-1: renumber them (readCsv's classes option does)`);
+  }
 }
 
 /** A Dataset's own shared arrays (checked when it was built) as search's data. */
@@ -264,7 +279,7 @@ function datasetData(where: string, ds: Dataset): ReturnType<typeof sharedData> 
     if (y[i] < 0) throw rangeError(ErrorCode.LABEL, `${where}: Expected non-negative integer labels but data.y[${i}] is ${y[i]}`);
     classes = Math.max(classes, y[i] + 1);
   }
-  if (classes < 2) throw rangeError(ErrorCode.LABEL, `${where}: classification needs at least 2 classes in data.y`);
+  checkClasses(where, classes);
   return { x: ds.x.data, rows, cols, y, yCols: 1, task: 'classification', outputSize: classes };
 }
 
@@ -358,6 +373,10 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${show(seed)}`);
   const gridPoints = positiveInt(where, 'gridPoints', options.gridPoints ?? 3, 2);
+  if (strategy === 'grid' && gridSize(space, gridPoints) > MAX_GRID) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: the grid has ${gridSize(space, gridPoints)} configurations, more than the ${MAX_GRID} a search ` +
+      'lists; give fewer grid points or fewer ranges, or use strategy \'random\'');
+  }
   const trials = strategy === 'grid' && options.trials === undefined ? gridSize(space, gridPoints) : positiveInt(where, 'trials', options.trials ?? 20);
   if (strategy === 'grid' && gridSize(space, gridPoints) > trials) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: the grid has ${gridSize(space, gridPoints)} configurations but trials is ${trials}`);

@@ -184,7 +184,9 @@ function gridValues(p: SearchParam | ParamValue, points: number): ParamValue[] {
   if (p.kind === 'choice') return [...p.values];
   if (p.low === p.high) return [p.low];
   const log = onLogScale(p);
-  const at = (t: number) => (log ? Math.exp(Math.log(p.low) + t * (Math.log(p.high) - Math.log(p.low))) : p.low + t * (p.high - p.low));
+  // The ends are the bounds themselves: exp(log(0.1)) is 0.10000000000000002, above the range.
+  const at = (t: number) => (t === 0 ? p.low : t === 1 ? p.high
+    : log ? Math.exp(Math.log(p.low) + t * (Math.log(p.high) - Math.log(p.low))) : p.low + t * (p.high - p.low));
   if (p.kind === 'integer') {
     if (p.high - p.low + 1 <= points) return Array.from({ length: p.high - p.low + 1 }, (_, i) => p.low + i);
     return [...new Set(Array.from({ length: points }, (_, i) => Math.round(at(i / (points - 1)))))];
