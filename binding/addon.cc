@@ -525,7 +525,7 @@ napi_value lossCall(Args& a, bool weighted) {
       a.fail(false, "ERR_BLASNET_TARGET", std::string(lossName(id)) + " targets must be -1 or +1");
     case Status::BadParam:
       a.fail(false, "ERR_BLASNET_ARG_RANGE", std::string("Expected param > 0 for ") + lossName(id) +
-                                                 " but received " + std::to_string(param));
+                                                 " but received " + Args::show(param));
     default: a.fail(false, "ERR_BLASNET_INTERNAL", "unexpected kernel status");
   }
   return number(a.env(), value);

@@ -219,10 +219,11 @@ function lossSpec(name: LossName, targetKind: 'dense' | 'labels', weighted = fal
       }
     }
     if (name === 'huber' || name === 'gaussianNll') {
-      for (const p of [0, -1, -1e-30]) {
+      // The value as read (a float32), in full: -1e-30 is not "-0.000000".
+      for (const [p, shown] of [[0, 'received 0'], [-1, 'received -1'], [-1e-30, 'received -1.0000000031710769e-30']] as const) {
         const a = base();
         a[1] = p;
-        cases.push({ what: `param ${p}`, args: a, code: ErrorCode.ARG_RANGE, mentions: ['Expected param > 0 for ' + name] });
+        cases.push({ what: `param ${p}`, args: a, code: ErrorCode.ARG_RANGE, mentions: ['Expected param > 0 for ' + name, shown] });
       }
     }
     if (half) {
