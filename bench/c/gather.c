@@ -64,13 +64,7 @@ int main(int argc, char** argv) {
   dst = malloc(batch * kCols * sizeof(float));
   if (!src || !order || !dst) return 1;
   for (size_t i = 0; i < (size_t)kRows * kCols; ++i) src[i] = (float)(i % 255) / 255.0f;
-  for (int i = 0; i < kRows; ++i) order[i] = i;
-  srand(1);
-  for (int i = kRows - 1; i > 0; --i) {
-    const int j = rand() % (i + 1), t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
+  seededOrder(order, kRows);
   enum { kEpochs = 5 };
   double perBatch[kEpochs];
   for (int epoch = 0; epoch < kEpochs; ++epoch) {

@@ -82,13 +82,7 @@ int main(int argc, char** argv) {
   if (!src || !dst || !order || !junk || !junk2) return 1;
   for (size_t i = 0; i < (size_t)kRows * kCols; ++i) src[i] = (float)(i % 255);
   for (size_t i = 0; i < junkFloats; ++i) junk[i] = 1.0f, junk2[i] = 2.0f;
-  for (int i = 0; i < kRows; ++i) order[i] = i;
-  srand(1);
-  for (int i = kRows - 1; i > 0; --i) {
-    const int j = rand() % (i + 1), t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
+  seededOrder(order, kRows);
   const int batches = kRows / batch;
   double* gather = malloc(batches * sizeof(double));
   double* step = malloc(batches * sizeof(double));
