@@ -417,17 +417,17 @@ function trainingClasses(set: MnistLike, what: string): number {
   return classes;
 }
 
-/**
- * The IDX test set against the training set, before any training: at least one image, the
- * training images' size, labels within the model's classes. Each would otherwise fail only in
- * the evaluation after training, with a message that names neither file.
- */
 /** A table to score: one with no data rows (a header alone) fails before any training, naming the file. */
 function scoredRows(table: Table, file: string, what: string): Table {
   if (table.rows.length === 0) throw new BlasnetError(ErrorCode.DATA, `${what}: ${file} has no data rows; the test set needs at least one`);
   return table;
 }
 
+/**
+ * The IDX test set against the training set, before any training: at least one image, the
+ * training images' size, labels within the model's classes. Each would otherwise fail only in
+ * the evaluation after training, with a message that names neither file.
+ */
 function checkTestImages(train: MnistLike, test: MnistLike, classes: number): void {
   if (test.x.rows === 0) throw new BlasnetError(ErrorCode.DATA, `train: ${test.files.images} holds no images; the test set needs at least one`);
   const [h, w] = train.imageShape;
