@@ -180,7 +180,8 @@ const f32 = (x: ArrayLike<number>): Float32Array => Float32Array.from(x);
  * its float32 value and the float32 of the rest, x - hi - lo. A float32 x close to hi (a column
  * near its mean) loses nothing in x - hi (Sterbenz), so the result is within one rounding of the
  * float64 difference that transform() takes, where x - float32(shift) could be off by half a unit
- * of the shift's last place: 0.03 for a mean near 1e6, a 1.6% error in a standardised value.
+ * of the shift's last place: 0.03 for a mean near 1e6, which a spread of 0.1 makes 30% of a
+ * standardised value.
  */
 function subtractExact(g: OnnxGraph, x: string, shift: readonly number[], name: string): string {
   const hi = f32(shift);

@@ -465,15 +465,13 @@ function savedLog(file: string, monitor: string): number | undefined {
  * and the epoch count, which is what fit's `resume` option needs to continue identically.
  */
 export function checkpointOf(ctx: TrainContext, logs: EpochLogs): ModelExtras {
+  const states = ctx.callbackStates?.() ?? [];
   return {
     optimizer: ctx.optimizer.state(),
     schedule: ctx.schedule ? ctx.schedule.state() : null,
     metadata: {
       epoch: logs.epoch + 1, maskState: ctx.model.maskState(), logs: { ...logs },
-      ...(() => {
-        const states = ctx.callbackStates?.() ?? [];
-        return states.length > 0 ? { callbacks: states } : {};
-      })(),
+      ...(states.length > 0 ? { callbacks: states } : {}),
     },
   };
 }
