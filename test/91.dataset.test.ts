@@ -47,6 +47,11 @@ describe('Dataset.from', () => {
     assert.ok(fromRows.y instanceof Int32Array, 'integer arrays are class labels');
     const targets = Dataset.from(rows, Array.from(y, (v) => v + 0.5));
     assert.ok(targets.y instanceof Float32Array && targets.yCols === 1);
+    // Numbers in other array-likes, as fit takes them: integers are labels, others targets.
+    for (const other of [Uint8Array.from(y), Float64Array.from(y), { ...Array.from(y), length: y.length }]) {
+      assert.deepEqual(Dataset.from(m, other as ArrayLike<number>).y, ds.y);
+    }
+    assert.ok(Dataset.from(m, Float64Array.from(y, (v) => v + 0.5)).y instanceof Float32Array);
     const wide = Dataset.from(m, new Matrix(new Float32Array(60).fill(0.25), 30, 2), { sampleWeight: new Float32Array(30).fill(2) });
     assert.equal(wide.yCols, 2);
     assert.ok(isShared(wide.sampleWeight));

@@ -157,8 +157,9 @@ export class Dataset {
         if (ym.rows !== rows) throw rangeError(ErrorCode.SHAPE, `${where}: y has ${ym.rows} rows but x has ${rows}; give one target row per row of x`);
         t = ym.data;
         yCols = ym.cols;
-      } else if (Array.isArray(y)) {
-        t = numbersToTargets(y, where);
+      } else if (Array.isArray(y) || (y !== null && typeof y === 'object' && typeof (y as ArrayLike<number>).length === 'number')) {
+        // Numbers in any array-like (number[], Uint8Array, Float64Array, ...), read as fit reads them.
+        t = numbersToTargets(Array.isArray(y) ? y : Array.from(y as ArrayLike<number>), where);
         yCols = typedArrayTag(t) === 'Int32Array' ? 1 : t.length / rows;
       } else {
         throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array or integers) or targets (Matrix, Float32Array or rows of numbers) for y`);
