@@ -7,6 +7,7 @@ import * as buffer from 'buffer';
 import { parse } from 'csv-parse/sync';
 import { largeFloat32Array } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
+import { largest } from '../math';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import { bool, options as checkOptions, show } from './check';
@@ -210,9 +211,8 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
       labels[i] = labelMap[s];
     }
     const classNames: string[] = [];
-    // A loop, not Math.max(...values): a map of many labels would overflow the call stack.
-    let top = -1;
-    for (const c of Object.values(labelMap)) if (c > top) top = c;
+    // largest, not Math.max(...values): a map of many labels would overflow the call stack.
+    const top = largest(Object.values(labelMap), -1);
     for (let c = 0; c <= top; c++) classNames.push('');
     // Several names may share a class; the first one (in the record's key order) names it.
     for (const [name, c] of Object.entries(labelMap)) if (classNames[c] === '') classNames[c] = name;

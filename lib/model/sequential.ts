@@ -12,6 +12,7 @@ import { layerIds } from '../layers/check';
 import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
 import { Rng } from '../rng';
+import { largest } from '../math';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import { checkPreprocessedWidth, readRows, toMatrix } from '../data/input';
@@ -834,7 +835,7 @@ export class Sequential {
       const what = `${l.name ?? l.kind}${l.kind === 'dense' ? `(${l.outSize}${act && act !== 'identity' ? `, ${act}` : ''})` : act && l.kind === 'activation' ? `(${act})` : ''}`;
       rows.push([String(i), what, `[batch, ${l.outSize}]`, String(n)]);
     });
-    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+    const widths = rows[0].map((_, c) => largest(rows.map((r) => r[c].length)));
     const line = (r: string[]) => r.map((s, c) => (c === 3 ? s.padStart(widths[c]) : s.padEnd(widths[c]))).join('  ');
     return [
       `Sequential: input ${this.inputSize}, output ${this.outputSize}, backend ${this.backend.name}`,

@@ -13,6 +13,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Input, Sequential } from '../model/sequential';
 import { Rng } from '../rng';
 import { Matrix } from '../tensor';
+import { smallest } from '../math';
 import { sharedArray, sharedCopy, typedArrayTag } from '../typed';
 import { sequentialRunner, threadsPerWorker, workerRunner } from './runner';
 import type { TrialRunner } from './runner';
@@ -308,9 +309,9 @@ export function assignFolds(where: string, y: Int32Array | Float32Array, rows: n
   const present = groups.filter((g) => g.length > 0);
   if (folds !== undefined) {
     if (folds > rows) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected folds <= ${rows} (the rows) but received ${folds}`);
-    const smallest = Math.min(...present.map((g) => g.length));
-    if (task === 'classification' && folds > smallest) {
-      throw rangeError(ErrorCode.ARG_RANGE, `${where}: folds ${folds} is more than the ${smallest} rows of the smallest class; every fold must hold every class`);
+    const fewest = smallest(present.map((g) => g.length));
+    if (task === 'classification' && folds > fewest) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: folds ${folds} is more than the ${fewest} rows of the smallest class; every fold must hold every class`);
     }
     let offset = 0;
     for (const g of present) {
