@@ -195,6 +195,16 @@ function pathArg(who: string, path: unknown): string {
   return path;
 }
 
+/** The compiled metrics that have a log name (a custom one may not), with their direction as given. */
+function namedMetrics(specs: readonly MetricSpec[]): { name: string; higherIsBetter: unknown }[] {
+  const out: { name: string; higherIsBetter: unknown }[] = [];
+  for (const spec of specs) {
+    const m = createMetric(spec);
+    if (typeof m.name === 'string' && m.name !== '') out.push({ name: m.name, higherIsBetter: m.higherIsBetter });
+  }
+  return out;
+}
+
 /**
  * 'auto' made 'min' or 'max': when `monitor` is the log name of one of the model's compiled metrics
  * (its name, or the validation one, 'f1' -> 'valF1'), that metric's higherIsBetter decides;
@@ -202,12 +212,10 @@ function pathArg(who: string, path: unknown): string {
  */
 function resolveMode(mode: Mode, monitor: string, metrics: readonly MetricSpec[] = []): 'min' | 'max' {
   if (mode !== 'auto') return mode;
-  for (const spec of metrics) {
-    const m = createMetric(spec);
-    const name = m.name;
-    if (typeof name !== 'string' || name === '' || typeof m.higherIsBetter !== 'boolean') continue;
+  for (const m of namedMetrics(metrics)) {
+    if (typeof m.higherIsBetter !== 'boolean') continue;
     // fit's and fitAsync's log names for a metric and its validation value.
-    if (monitor === name || monitor === validationName(name)) return m.higherIsBetter ? 'max' : 'min';
+    if (monitor === m.name || monitor === validationName(m.name)) return m.higherIsBetter ? 'max' : 'min';
   }
   return /acc/i.test(monitor) ? 'max' : 'min';
 }
@@ -220,11 +228,7 @@ function resolveMode(mode: Mode, monitor: string, metrics: readonly MetricSpec[]
  */
 function expectMonitor(who: string, monitor: string, ctx: TrainContext): void {
   if (ctx.validation !== false) return;
-  const names = ['loss'];
-  for (const spec of ctx.model.metrics) {
-    const name = createMetric(spec).name;
-    if (typeof name === 'string' && name !== '') names.push(name);
-  }
+  const names = ['loss', ...namedMetrics(ctx.model.metrics).map((m) => m.name)];
   if (names.some((n) => validationName(n) === monitor)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${who}: monitor ${JSON.stringify(monitor)} is a validation log, and this run has no ` +
       'validation data: pass validationData or validationSplit, or monitor a training log such as "loss"');
