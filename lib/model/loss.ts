@@ -174,10 +174,13 @@ export function checkTargets(backend: Backend, loss: ResolvedLoss, rows: number,
     const i = rows <= LABEL_LOOP_ROWS ? firstLabelOutside(labels, rows, cols) : backend.firstLabelOutside(rows, labels, cols);
     if (i >= 0) throw rangeError(ErrorCode.LABEL, `${where}: target[${i}] = ${target[i]} is outside [0, ${cols})`);
   } else if (loss.name === 'hinge') {
-    const n = rows * cols;
-    for (let i = 0; i < n; i++) {
-      const t = target[i];
-      if (t !== 1 && t !== -1) throw rangeError(ErrorCode.TARGET, `${where}: hinge targets must be -1 or +1; target[${i}] is ${t}`);
-    }
+    const i = firstBadHingeTarget(target as Float32Array, rows * cols);
+    if (i >= 0) throw rangeError(ErrorCode.TARGET, `${where}: hinge targets must be -1 or +1; target[${i}] is ${target[i]}`);
   }
+}
+
+/** The first of target[0..n) that is neither -1 nor +1 (hinge's targets), or -1. */
+export function firstBadHingeTarget(target: Float32Array, n: number): number {
+  for (let i = 0; i < n; i++) if (target[i] !== 1 && target[i] !== -1) return i;
+  return -1;
 }

@@ -34,6 +34,7 @@ import { createMetric, metricOn, validationName } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import { scoreKind } from '../predict';
 import type { LossSpec } from '../model/loss';
+import { firstBadHingeTarget } from '../model/loss';
 import { runStartChecksOnRows } from '../recipe/checks';
 import { checkFinite, refuseDetached } from '../data/check';
 import { Dataset } from '../data/dataset';
@@ -403,13 +404,10 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
     checkFinite(model.backend, where, 'y', t as Float32Array, t.length);
     // The loss checks each batch's targets too, but only as that batch trains: a bad one among
     // the last rows would fail after the steps before it had changed the weights.
-    if (loss?.name === 'hinge') {
-      for (let i = 0; i < t.length; i++) {
-        if (t[i] !== 1 && t[i] !== -1) {
-          const at = cols === 1 ? `row ${i + 1}` : `row ${Math.floor(i / cols) + 1}, column ${(i % cols) + 1}`;
-          throw rangeError(ErrorCode.TARGET, `${where}: the hinge target of ${at} is ${t[i]}; hinge targets must be -1 or +1`);
-        }
-      }
+    const i = loss?.name === 'hinge' ? firstBadHingeTarget(t as Float32Array, t.length) : -1;
+    if (i >= 0) {
+      const at = cols === 1 ? `row ${i + 1}` : `row ${Math.floor(i / cols) + 1}, column ${(i % cols) + 1}`;
+      throw rangeError(ErrorCode.TARGET, `${where}: the hinge target of ${at} is ${t[i]}; hinge targets must be -1 or +1`);
     }
   }
   return { x: m, y: t };
