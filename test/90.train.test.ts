@@ -235,6 +235,9 @@ forEachBackend('fit and evaluate', (b) => {
     const m2 = classifier(b);
     const h2 = m2.fit(train.x, train.y, { epochs: 1, batchSize: 100, schedule: { name: 'exponential', gamma: 0.5 }, scheduleEvery: 'step' });
     assert.deepEqual(Array.from(h2.stepLr.subarray(0, 3)), [0.01, 0.005, 0.0025]);
+    // The epoch logs the lr its last step took, as an epoch-wise schedule's epoch does.
+    assert.equal(h2.epochs[0].lr, 0.0025);
+    assert.equal(m2.optimizer?.lr, 0.00125);
   });
 
   it('validationSplit holds out the rows Keras holds out: n - floor(n (1 - f))', () => {

@@ -369,6 +369,7 @@ forEachBackend('fitAsync', (b) => {
       assert.deepEqual(fromAsync, fromFit, `${what}: what onTrainBegin sees`);
       assert.deepEqual(ha.stepLr, hs.stepLr, `${what}: lr of every step`);
       assert.deepEqual(ha.epochs.map((e) => e.lr), hs.epochs.map((e) => e.lr), `${what}: lr of every epoch`);
+      hs.epochs.forEach((e, i) => assert.equal(e.lr, hs.stepLr[(i + 1) * perEpoch - 1], `${what}: epoch ${i + 1} logs its last step's lr`));
       sameTrainingState(a, s, x, y, what);
     }
   });

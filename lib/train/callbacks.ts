@@ -20,6 +20,8 @@ export interface EpochLogs {
   /** 0-based epoch index (the console, csvLogger and checkpoint names show it 1-based). */
   readonly epoch: number;
   readonly loss: number;
+  /** The lr of the epoch's last step (also when the schedule steps per step). */
+  readonly lr: number;
   /** Metric values by name (accuracy, ...), and validation ones prefixed (valLoss, valAccuracy). */
   readonly [key: string]: number;
 }

@@ -1088,6 +1088,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
       const started = process.hrtime.bigint();
       for (const m of metrics) m.reset();
       let lossSum = 0, rowsSeen = 0, batch = 0;
+      const stepsBefore = history.steps;
       for (const b of it.epoch({ checkFinite: unscanned })) {
         if (unscanned) {
           // The rows are checked as they are gathered (in cache), before their step.
@@ -1157,7 +1158,8 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
         for (const [k, value] of Object.entries(v)) logs[validationName(k)] = value;
         model.train();
       }
-      logs.lr = optimizer.lr;
+      // The lr this epoch's last step took (its schedule, stepped per step, has moved on since).
+      logs.lr = history.steps > stepsBefore ? stepLr[history.steps - 1] : optimizer.lr;
       logs.seconds = seconds;
       logs.samplesPerSecond = rowsSeen / seconds;
       parallel?.reduceLogs(logs);
