@@ -205,12 +205,29 @@ describe('search folds', () => {
     assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `fold sizes ${sizes}`);
   });
 
-  it('a holdout takes round(n_c * fraction) rows of each class', () => {
+  it('a holdout takes round(n_c * fraction) rows of each class when those add up to round(rows * fraction)', () => {
     const y = new Int32Array(50).map((_, i) => (i < 40 ? 0 : 1));
     const ids = assignFolds('t', y, 50, 'classification', 2, undefined, 0.2, new Rng(3));
     assert.equal(ids.filter((v, r) => v === 0 && y[r] === 0).length, 8);
     assert.equal(ids.filter((v, r) => v === 0 && y[r] === 1).length, 2);
     assert.equal(ids.filter((v) => v === -1).length, 40);
+  });
+
+  it('a holdout of many small classes takes round(rows * fraction) rows, each class floor or ceil of its share', () => {
+    // 100 classes of 2 rows and 100 of 3: round per class held out none of the first and a third of the second.
+    const y = new Int32Array(500);
+    let r = 0;
+    for (let c = 0; c < 200; c++) for (let k = 0; k < (c < 100 ? 2 : 3); k++) y[r++] = c;
+    const ids = assignFolds('t', y, 500, 'classification', 200, undefined, 0.2, new Rng(4));
+    assert.equal(ids.filter((v) => v === 0).length, 100);
+    for (let c = 0; c < 200; c++) {
+      const held = ids.filter((v, i) => v === 0 && y[i] === c).length;
+      const share = (c < 100 ? 2 : 3) * 0.2;
+      assert.ok(held === Math.floor(share) || held === Math.ceil(share), `class ${c}: ${held} held out of a share of ${share}`);
+    }
+    // Classes of 2 rows alone: round per class held out nothing and the search refused.
+    const pairs = new Int32Array(200).map((_, i) => i >> 1);
+    assert.equal(assignFolds('t', pairs, 200, 'classification', 100, undefined, 0.2, new Rng(4)).filter((v) => v === 0).length, 40);
   });
 });
 

@@ -178,8 +178,9 @@ export function shuffle(a: Int32Array, n: number, rng: Rng): void {
  * exists (the fractional q is a point of the transportation polytope with these integer margins,
  * whose vertices are integral); it is found by giving the floors, then placing the leftover
  * rows with augmenting paths (largest remainders first), as in bipartite matching.
+ * @internal
  */
-function stratifiedParts(fn: string, labels: Int32Array, sizes: number[], rng: Rng): Int32Array[] {
+export function stratifiedParts(fn: string, labels: Int32Array, sizes: number[], rng: Rng): Int32Array[] {
   const n = labels.length;
   const P = sizes.length;
   const classOf = new Map<number, number>();

@@ -26,6 +26,7 @@ import type { BuildFunction, BuildSpec, SearchMetric, Trial, TrialData, TrialRes
 import { TabularPreprocessor, takeRows } from '../data/tabular';
 import type { Table, TableInput, TabularOptions, Task } from '../data/tabular';
 import { Dataset } from '../data/dataset';
+import { stratifiedParts } from '../data/split';
 
 /** How a search proposes trials. */
 export type SearchStrategy = 'grid' | 'random' | 'coarseToFine' | 'halving';
@@ -294,7 +295,8 @@ function shuffled(idx: number[], rng: Rng): number[] {
 
 /**
  * @internal Fold ids per row (seeded): k folds dealt class by class (so each fold holds floor or ceil of
- * each class's n_c / k), or one holdout fold of round(n_c * fraction) rows per class.
+ * each class's n_c / k), or one holdout fold of round(rows * fraction) rows, each class's share
+ * the floor or ceil of n_c * fraction (as trainTestSplit's stratified split).
  */
 export function assignFolds(where: string, y: Int32Array | Float32Array, rows: number, task: Task, classes: number,
   folds: number | undefined, fraction: number, rng: Rng): Int32Array {
@@ -319,15 +321,16 @@ export function assignFolds(where: string, y: Int32Array | Float32Array, rows: n
       offset = (offset + g.length) % folds;
     }
   } else {
-    let held = 0;
-    for (const g of present) {
-      const k = Math.round(g.length * fraction);
-      shuffled(g, rng).slice(0, k).forEach((r) => (out[r] = 0));
-      held += k;
-    }
+    // round(rows * fraction) rows in all, each class's share floor or ceil of its own (a rounding
+    // per class could hold out none of many small classes, or a third of each).
+    const held = Math.round(rows * fraction);
     if (held === 0 || held === rows) {
       throw rangeError(ErrorCode.ARG_RANGE, `${where}: validationFraction ${fraction} holds out ${held} of ${rows} rows; both parts need rows`);
     }
+    const holdout = task === 'classification'
+      ? stratifiedParts(where, y.subarray(0, rows) as Int32Array, [rows - held, held], rng)[1]
+      : shuffled(groups[0], rng).slice(0, held);
+    for (const r of holdout) out[r] = 0;
   }
   return out;
 }
