@@ -448,6 +448,16 @@ describe('metadata round trips', () => {
     assert.deepStrictEqual(decode(encode(metadata)), metadata);
   });
 
+  it('-0 and boxed numbers come back as the numbers they are', () => {
+    // JSON writes -0 as 0 and a boxed NaN or infinity as null.
+    const metadata = { zero: -0, list: [-0, 0, 1], boxed: new Number(NaN), boxedInf: new Number(-Infinity), boxedZero: new Number(-0), boxedOne: new Number(1.5) };
+    const file = path.join(tmp, 'numbers.blasnet');
+    saveModel(file, small(), { metadata });
+    const back = loadModel(file).metadata as Record<string, unknown>;
+    assert.deepStrictEqual(back, { zero: -0, list: [-0, 0, 1], boxed: NaN, boxedInf: -Infinity, boxedZero: -0, boxedOne: 1.5 });
+    assert.ok(Object.is(back.zero, -0) && Object.is((back.list as number[])[0], -0) && Object.is((back.list as number[])[1], 0));
+  });
+
   it('an unknown "$" key or a malformed marker in a current file fails with ERR_BLASNET_FORMAT', () => {
     throwsCode(() => decode(container('{"$other": 1}')), 'ERR_BLASNET_FORMAT', undefined, '$other');
     throwsCode(() => decode(container('{"a": {"$number": "5"}}')), 'ERR_BLASNET_FORMAT', undefined, 'malformed');

@@ -12,7 +12,8 @@
  *   P bytes      payload: the tensors' float32 values, little-endian, one after another
  *
  * Anywhere in the document, a Float32Array is stored in the payload and written in the header as
- * { "$tensor": i, "length": n }, and a NaN or infinity as { "$number": "NaN" }. Since version 2,
+ * { "$tensor": i, "length": n }, and a NaN, infinity or -0 as { "$number": "NaN" } (readers
+ * before -0 was kept refuse "-0" as malformed). Since version 2,
  * every object key the document itself starts with "$" is written with one more "$" ("$tensor"
  * becomes "$$tensor"), so user data can never be mistaken for a marker; version 1 files, which
  * did not escape, are still read as they were written.
@@ -140,9 +141,11 @@ export function encode(doc: unknown, where = 'encode'): Buffer {
       if (typeof value === 'function' || typeof value === 'symbol') {
         throw new Error(`${name} is a ${typeof value}, which a file cannot hold`);
       }
-      if (typeof value === 'number' && !Number.isFinite(value)) {
-        // JSON has no NaN or Infinity; keep them exact.
-        return { $number: String(value) };
+      // A boxed number reaches here as its object; JSON would write a boxed NaN as null.
+      const n = value instanceof Number ? value.valueOf() : value;
+      if (typeof n === 'number' && (!Number.isFinite(n) || Object.is(n, -0))) {
+        // JSON has no NaN, Infinity or -0 (it writes 0); keep them exact.
+        return { $number: Object.is(n, -0) ? '-0' : String(n) };
       }
       if (value !== null && typeof value === 'object' && !Array.isArray(value)) return escapeKeys(value);
       return value;
@@ -274,7 +277,7 @@ function readHeader(bytes: Buffer, layout: Layout, headerCrc: number, file: stri
       header.slots.push({ holder, key, ref });
       return;
     } else if (hasOwn(o, '$number')) {
-      if (keys.length !== 1 || !['NaN', 'Infinity', '-Infinity'].includes(o.$number as string)) throw malformed();
+      if (keys.length !== 1 || !['NaN', 'Infinity', '-Infinity', '-0'].includes(o.$number as string)) throw malformed();
       setOwn(holder, key, Number(o.$number));
       return;
     }
