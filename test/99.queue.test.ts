@@ -104,6 +104,27 @@ describe('search over a BullMQ queue', function () {
     child.kill('SIGKILL');
   });
 
+  it('a job that is gone from the queue (a Redis restart, a queue emptied) fails its trial instead of being waited for', async () => {
+    const name = `g-${randomUUID()}`;
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { Queue } = require('bullmq') as typeof import('bullmq');
+    const other = new Queue(name, { connection: { url } as never });
+    try {
+      const started = Date.now();
+      const running = search({ space, data, trials: 2, queue: { url, name, checkMs: 100 } });
+      // No worker listens: the jobs wait until they are emptied out of the queue.
+      while ((await other.getJobCounts('waiting')).waiting < 2) await new Promise((r) => setTimeout(r, 20));
+      await other.obliterate({ force: true });
+      const result = await running;
+      assert.deepEqual(result.trials.map((t) => t.status), ['failed', 'failed']);
+      for (const t of result.trials) assert.match(t.error as string, /is gone from queue g-/);
+      assert.equal(result.model, null);
+      assert.ok(Date.now() - started < 20000);
+    } finally {
+      await other.close();
+    }
+  });
+
   forEachBackend('coordinator and two worker processes', (b) => {
     it('give the same table and retrained model as the local run for the same seed', async function () {
       const name = `t-${randomUUID()}`;

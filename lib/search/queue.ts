@@ -29,9 +29,12 @@ import type { SearchMetric, Trial, TrialData, TrialResult } from './trial';
  * Where the trials go: a Redis URL (`redis://host:port`, `rediss://` for TLS, with
  * `user:password@` and `/db` as Redis URLs have them), or `{ url, name }` to pick the queue's
  * name (default 'blasnet-search'; workers must listen on the same name) and how long to wait for
- * the first connection (`connectTimeoutMs`, default 3000).
+ * the first connection (`connectTimeoutMs`, default 3000). A search also looks at each job it waits
+ * for every `checkMs` (default 5000): one that has ended while its event went unheard is read
+ * then, and one that has gone (a Redis server restarted without persistence, a queue emptied by
+ * hand) fails its trial instead of being waited for forever.
  */
-export type QueueSpec = string | { url: string; name?: string; connectTimeoutMs?: number };
+export type QueueSpec = string | { url: string; name?: string; connectTimeoutMs?: number; checkMs?: number };
 
 /** The queue name used when a QueueSpec gives none. */
 export const DEFAULT_QUEUE_NAME = 'blasnet-search';
@@ -40,7 +43,7 @@ export const DEFAULT_QUEUE_NAME = 'blasnet-search';
 const DATA_TTL_SECONDS = 24 * 3600;
 const MODEL_TTL_SECONDS = 3600;
 
-interface ResolvedQueue { url: string; name: string; connectTimeoutMs: number }
+interface ResolvedQueue { url: string; name: string; connectTimeoutMs: number; checkMs: number }
 
 /** The URL without its password, for messages. */
 function shown(url: string): string {
@@ -59,8 +62,8 @@ export function resolveQueue(where: string, spec: unknown): ResolvedQueue {
   if (!o || typeof o !== 'object' || typeof (o as { url?: unknown }).url !== 'string') {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Redis URL or { url, name } for queue but received ${show(spec)}`);
   }
-  if (typeof spec !== 'string') checkOptionKeys(where, o, { url: true, name: true, connectTimeoutMs: true }, 'queue');
-  const { url, name = DEFAULT_QUEUE_NAME, connectTimeoutMs = 3000 } = o as { url: string; name?: unknown; connectTimeoutMs?: unknown };
+  if (typeof spec !== 'string') checkOptionKeys(where, o, { url: true, name: true, connectTimeoutMs: true, checkMs: true }, 'queue');
+  const { url, name = DEFAULT_QUEUE_NAME, connectTimeoutMs = 3000, checkMs = 5000 } = o as { url: string; name?: unknown; connectTimeoutMs?: unknown; checkMs?: unknown };
   let parsed: URL | null = null;
   try {
     parsed = new URL(url);
@@ -77,7 +80,10 @@ export function resolveQueue(where: string, spec: unknown): ResolvedQueue {
   if (!(typeof connectTimeoutMs === 'number' && connectTimeoutMs > 0 && Number.isFinite(connectTimeoutMs))) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for queue.connectTimeoutMs but received ${show(connectTimeoutMs)}`);
   }
-  return { url, name, connectTimeoutMs };
+  if (!(typeof checkMs === 'number' && checkMs >= 10 && checkMs <= 2 ** 31 - 1)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected a number of ms in [10, 2^31 - 1] for queue.checkMs but received ${show(checkMs)}`);
+  }
+  return { url, name, connectTimeoutMs, checkMs };
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -288,9 +294,11 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
   const eventsEmitter = theEvents as unknown as EventEmitter, queueEmitter = theQueue as unknown as EventEmitter;
   const waitFor = (id: string): Promise<unknown> => new Promise((resolve, reject) => {
     let settled = false;
+    let timer: NodeJS.Timeout | null = null;
     const settle = (f: () => void): void => {
       if (settled) return;
       settled = true;
+      if (timer) clearTimeout(timer);
       eventsEmitter.off(`completed:${id}`, onCompleted);
       eventsEmitter.off(`failed:${id}`, onFailed);
       queueEmitter.off('closing', onClosing);
@@ -302,17 +310,26 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
     eventsEmitter.on(`completed:${id}`, onCompleted);
     eventsEmitter.on(`failed:${id}`, onFailed);
     queueEmitter.on('closing', onClosing);
-    void (async () => {
-      await theEvents.waitUntilReady();
-      const job = await theQueue.getJob(id);
-      if (!job) return;
-      const state = await job.getState();
-      if (state === 'completed') onCompleted({ returnvalue: job.returnvalue });
-      else if (state === 'failed') onFailed({ failedReason: job.failedReason });
-    })().catch((e: unknown) => {
-      // A closed connection: 'closing' has settled the wait, or is about to.
-      if (!closed) settle(() => reject(e));
-    });
+    // The job as it stands now, and again every checkMs while the wait lasts.
+    const check = (): void => {
+      void (async () => {
+        await theEvents.waitUntilReady();
+        const job = await theQueue.getJob(id);
+        if (settled) return;
+        if (!job) {
+          settle(() => reject(new Error(`job ${id} is gone from queue ${q.name} (was the Redis server restarted without persistence, or the queue emptied?)`)));
+          return;
+        }
+        const state = await job.getState();
+        if (state === 'completed') onCompleted({ returnvalue: job.returnvalue });
+        else if (state === 'failed') onFailed({ failedReason: job.failedReason });
+        else if (!settled) timer = setTimeout(check, q.checkMs);
+      })().catch((e: unknown) => {
+        // A closed connection: 'closing' has settled the wait, or is about to.
+        if (!closed) settle(() => reject(e));
+      });
+    };
+    check();
   });
   const finish = async (job: { id?: string; remove(): Promise<void> }): Promise<unknown> => {
     try {
