@@ -142,6 +142,39 @@ describe('saving to what is not a regular file', () => {
     assert.deepEqual(temporaries(dir), []);
   });
 
+  it('resolves ".." after a symbolic link as the kernel does, not by dropping both', () => {
+    // other/link -> sub/../m.blasnet, other/sub -> ../real/inner: the kernel reads real/m.blasnet.
+    const dir = fs.mkdtempSync(path.join(tmp, 'dotdot-'));
+    fs.mkdirSync(path.join(dir, 'real', 'inner'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'other'));
+    fs.symlinkSync('../real/inner', path.join(dir, 'other', 'sub'));
+    fs.writeFileSync(path.join(dir, 'other', 'm.blasnet'), 'an unrelated file');
+    saveModel(path.join(dir, 'real', 'm.blasnet'), small(1));
+    fs.symlinkSync('sub/../m.blasnet', path.join(dir, 'other', 'link'));
+    saveModel(path.join(dir, 'other', 'link'), small(2));
+    assert.equal(fs.readFileSync(path.join(dir, 'other', 'm.blasnet'), 'utf8'), 'an unrelated file');
+    assert.deepEqual(loadModel(path.join(dir, 'other', 'link')).model.params, small(2).params);
+    // The same in the path itself: other/sub/../n.blasnet is real/n.blasnet.
+    saveModel(path.join(dir, 'other', 'sub') + '/../n.blasnet', small(3));
+    assert.deepEqual(loadModel(path.join(dir, 'real', 'n.blasnet')).model.params, small(3).params);
+    assert.ok(!fs.existsSync(path.join(dir, 'other', 'n.blasnet')));
+  });
+
+  it('refuses a path that names a directory by its ending ("/", "/.", "/.."), leaving a file of that name as it was', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'slash-'));
+    const notes = path.join(dir, 'notes');
+    fs.writeFileSync(notes, 'my notes');
+    for (const p of [`${notes}/`, `${path.join(dir, 'new')}/`, `${dir}/.`, `${dir}/..`]) {
+      throwsCode(() => saveModel(p, small()), 'ERR_BLASNET_IO', undefined, 'names a directory');
+      throwsCode(() => exportOnnx(small(), p), 'ERR_BLASNET_IO', undefined, 'names a directory');
+    }
+    fs.symlinkSync('notes/', path.join(dir, 'to-dir'));
+    throwsCode(() => saveModel(path.join(dir, 'to-dir'), small()), 'ERR_BLASNET_IO', undefined, 'symbolic link\'s target "notes/" names a directory');
+    assert.equal(fs.readFileSync(notes, 'utf8'), 'my notes');
+    assert.ok(!fs.existsSync(path.join(dir, 'new')));
+    assert.deepEqual(temporaries(dir), []);
+  });
+
   it('refuses a FIFO and a directory with ERR_BLASNET_IO naming the kind, leaving them as they were', () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'special-'));
     const fifo = path.join(dir, 'fifo');

@@ -554,15 +554,37 @@ function removeStaleTemporaries(dir: string, base: string): void {
 }
 
 /**
+ * `file` made absolute without resolving its "." and "..": the kernel resolves "link/.." through
+ * the link, where path.resolve would drop both.
+ * @internal
+ */
+export function absolutePath(file: string): string {
+  return path.isAbsolute(file) ? file : `${process.cwd()}${path.sep}${file}`;
+}
+
+/**
+ * ERR_BLASNET_IO when `name` (the path to write, or a symbolic link's text on the way to it) can
+ * only name a directory: it ends with "/", "/." or "/..", or is "." or "..". path.resolve would
+ * drop the slash and replace a file of that name.
+ */
+function refuseDirectoryName(file: string, name: string): void {
+  if (/(^|\/)\.{0,2}$/.test(name)) {
+    throw ioError(file, `cannot write: ${name === file ? 'the path' : `its symbolic link's target ${JSON.stringify(name)}`} names a directory ` +
+      '(it ends with "/", "." or ".."); give a file name');
+  }
+}
+
+/**
  * The regular file a save to `file` replaces, following symbolic links (a dangling one names the
  * file to create), with its permission bits; null mode when it does not exist yet.
  */
 function resolveTarget(file: string): { target: string; mode: number | null } {
-  let p = path.resolve(file);
+  refuseDirectoryName(file, file);
+  let p = absolutePath(file);
   for (let hops = 0; ; hops++) {
     try {
-      // Resolve the directory for real, so that a link's "../x" means what the kernel means.
-      p = path.join(fs.realpathSync(path.dirname(p)), path.basename(p));
+      // Resolve the directory for real, so that "link/../x" means what the kernel means.
+      p = path.join(fs.realpathSync.native(path.dirname(p)), path.basename(p));
     } catch {
       // A missing directory: the write below fails with a clear error.
     }
@@ -576,8 +598,12 @@ function resolveTarget(file: string): { target: string; mode: number | null } {
     if (st.isSymbolicLink()) {
       if (hops >= 40) throw ioError(file, 'cannot write: too many levels of symbolic links');
       try {
-        p = path.resolve(path.dirname(p), fs.readlinkSync(p));
+        const to = fs.readlinkSync(p);
+        refuseDirectoryName(file, to);
+        // Joined as the kernel reads it: a ".." in the link's text steps out of what it follows.
+        p = path.isAbsolute(to) ? to : `${path.dirname(p)}${path.sep}${to}`;
       } catch (e) {
+        if (e instanceof BlasnetError) throw e;
         throw ioError(file, `cannot write: ${(e as Error).message}`, e);
       }
       continue;

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { BlasnetError, ErrorCode, rangeError } from '../errors';
-import { checkWritable } from './format';
+import { absolutePath, checkWritable } from './format';
 
 /** One file a command will write: the option that named it (for messages) and its path. */
 export interface OutputPath {
@@ -22,17 +22,18 @@ export type InputPath = OutputPath;
  * exists, its device and inode, which also match for two hard links of one file.
  */
 function fileIdentity(p: string): { key: string; id: string | null } {
-  const abs = path.resolve(p);
+  // Resolved as the kernel resolves it ("link/.." through the link), not lexically.
+  const abs = absolutePath(p);
   try {
     const st = fs.statSync(abs);
-    return { key: fs.realpathSync(abs), id: `${st.dev}:${st.ino}` };
+    return { key: fs.realpathSync.native(abs), id: `${st.dev}:${st.ino}` };
   } catch {
     // Not there (or not reachable): the directory's real path, if it has one.
   }
   try {
-    return { key: path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs)), id: null };
+    return { key: path.join(fs.realpathSync.native(path.dirname(abs)), path.basename(abs)), id: null };
   } catch {
-    return { key: abs, id: null };
+    return { key: path.resolve(abs), id: null };
   }
 }
 
@@ -53,7 +54,7 @@ export function checkOutputPaths(outputs: readonly OutputPath[], inputs: readonl
   const read = inputs.map((i) => ({ ...i, file: fileIdentity(i.path) }));
   const seen: { option: string; file: { key: string; id: string | null } }[] = [];
   for (const { option, path: p } of outputs) {
-    const abs = path.resolve(p);
+    const abs = absolutePath(p);
     const file = fileIdentity(p);
     const other = seen.find((s) => sameFile(s.file, file));
     if (other !== undefined) {
