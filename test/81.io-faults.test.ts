@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { activation, batchNorm, createOptimizer, dense, exportOnnx, readIdx, Rng, saveSafetensors, Sequential, writeIdx } from '../lib';
+import { activation, batchNorm, createOptimizer, csvLogger, dense, exportOnnx, readIdx, Rng, saveSafetensors, Sequential, writeIdx } from '../lib';
 import { crc32, decode, encode, FORMAT_VERSION, temporaryName, writerNamespace } from '../lib/io/format';
 import { decodeModel, encodeModel, loadModel, saveModel } from '../lib/io/model-file';
 import { throwsCode } from './helpers';
@@ -117,6 +117,33 @@ describe('saving on a full disk', () => {
       throwsCode(() => saveModel(file, big), 'ERR_BLASNET_IO', undefined, 'model.blasnet');
       assert.ok(fs.readFileSync(file).equals(before), 'the old file changed');
       assert.deepEqual(temporaries(dir), []);
+    } finally {
+      execFileSync('umount', [dir]);
+    }
+  });
+});
+
+describe('csvLogger on a disk that fills', () => {
+  it('stops fit with ERR_BLASNET_IO and leaves no half row: the file keeps the rows it had', function () {
+    this.timeout(30000);
+    const dir = fs.mkdtempSync(path.join(tmp, 'csvlog-'));
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12k', 'tmpfs', dir], { stdio: 'pipe' });
+    } catch (e) {
+      // eslint-disable-next-line no-console
+      console.log(`      (skipped: cannot mount a tmpfs here: ${String((e as Error).message).split('\n')[0]})`);
+      this.skip();
+    }
+    try {
+      // One 4 KiB page stays free, and the log so far ends 40 bytes before it is full.
+      fs.writeFileSync(path.join(dir, 'filler'), Buffer.alloc(8192));
+      const log = path.join(dir, 'log.csv');
+      const before = `epoch,loss,lr,seconds,samplesPerSecond\n${'x'.repeat(4056 - 40)}\n`;
+      fs.writeFileSync(log, before);
+      const m = new Sequential({ inputSize: 2, seed: 1, backend: 'js', layers: [dense(2)] }).compile({ loss: 'crossEntropy', optimizer: 'adam' });
+      throwsCode(() => m.fit(new Float32Array([0, 1, 1, 0]), new Int32Array([0, 1]), { epochs: 1, batchSize: 2, callbacks: [csvLogger(log, { append: true })] }),
+        'ERR_BLASNET_IO', undefined, 'log.csv');
+      assert.equal(fs.readFileSync(log, 'utf8'), before);
     } finally {
       execFileSync('umount', [dir]);
     }

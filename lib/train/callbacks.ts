@@ -506,15 +506,31 @@ export function csvLogger(path: string, options: { append?: boolean } = {}): Cal
   options = optionsArg('csvLogger', options, { append: true });
   const append = flag('csvLogger', 'append', options.append);
   const fail = (e: unknown): never => {
-    throw new BlasnetError(ErrorCode.IO, `csvLogger: ${(e as Error).message}`);
+    const message = (e as Error).message;
+    throw new BlasnetError(ErrorCode.IO, `csvLogger: ${message.includes(path) ? message : `${path}: ${message}`}`);
   };
   // Appends `text` (a header first when the file is empty, or always without `append`).
   const write = (text: string, header: string | null, truncate = false) => {
     let opened: { fd: number; size: number } | undefined;
     try {
       opened = openRegularFileForAppend(path, truncate);
-      const out = `${header !== null && (!append || opened.size === 0) ? header : ''}${text}`;
-      if (out !== '') fs.writeSync(opened.fd, out);
+      const out = Buffer.from(`${header !== null && (!append || opened.size === 0) ? header : ''}${text}`, 'utf8');
+      try {
+        // A write may take part of the row (a disk filling up): the rest follows, or it fails.
+        for (let off = 0; off < out.length;) {
+          const n = fs.writeSync(opened.fd, out, off, out.length - off);
+          if (n <= 0) throw new Error(`${path}: cannot write: short write, ${off} of ${out.length} bytes written (is the disk full?)`);
+          off += n;
+        }
+      } catch (e) {
+        // No half row stays behind: the file goes back to the rows it had.
+        try {
+          fs.ftruncateSync(opened.fd, opened.size);
+        } catch {
+          // The write's error is the one to report.
+        }
+        throw e;
+      }
     } catch (e) {
       fail(e);
     } finally {
