@@ -1047,12 +1047,24 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
   writeFileAtomic(o.outTable, Buffer.from(searchTableCsv(result), 'utf8'));
   const failed = result.trials.filter((r) => r.status !== 'ok').length;
   say(`${result.trials.length} trials in ${seconds.toFixed(1)} s (${failed} failed or diverged); table in ${path.resolve(o.outTable)}`);
-  if (o.plot) {
-    const files = await writeSearchPlot(result, o.plot, { space, title: `${result.metric} against each hyperparameter (${o.csv})` });
-    say(`plot in ${path.resolve(files.svg)} and .png`);
+  // The picture comes after the model: a plot that cannot be drawn (the optional plotting
+  // packages missing, a full disk) cannot lose the search's result.
+  const plot = async () => {
+    if (!o.plot) return;
+    try {
+      const files = await writeSearchPlot(result, o.plot, { space, title: `${result.metric} against each hyperparameter (${o.csv})` });
+      say(`plot in ${path.resolve(files.svg)} and .png`);
+    } catch (e) {
+      if ((e as { code?: string }).code !== ErrorCode.DEPENDENCY) throw e;
+      process.stderr.write(`blasnet: no plot drawn: ${(e as Error).message}\n`);
+    }
+  };
+  if (!result.best) {
+    await plot();
+    throw new BlasnetError(ErrorCode.STATE, 'search: every trial failed or diverged; see the table');
   }
-  if (!result.best) throw new BlasnetError(ErrorCode.STATE, 'search: every trial failed or diverged; see the table');
   if (!result.model) {
+    await plot();
     throw new BlasnetError(ErrorCode.STATE, `search: the table holds every trial, but retraining the best configuration (trial ${result.best.index}) ` +
       `failed, so no model was written: ${result.refitError}`);
   }
@@ -1060,7 +1072,7 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
   const prep = result.preprocessor as TabularPreprocessor;
   say(`preprocessing (fitted per fold; the saved model's on all ${table.rows.length} rows): ${prep.describe()}`);
   say(`best ${result.metric} ${result.best.score.toFixed(4)} (trial ${result.best.index}): ${JSON.stringify(result.bestConfig)}`);
-  // The model is written first: scoring it on the test file cannot lose the search's result.
+  // The model is written first: drawing the plot or scoring it on the test file cannot lose the search's result.
   if (o.out) {
     saveModel(o.out, model, {
       preprocessing: prep,
@@ -1068,6 +1080,7 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
     });
     say(`model written to ${path.resolve(o.out)}`);
   }
+  await plot();
   let test: Record<string, number> | null = null;
   if (testSet) {
     const { x, y } = testSet;

@@ -209,6 +209,26 @@ describe('blasnet CLI on CSV tables', function () {
     assert.equal(s.status, 0, s.stderr);
   });
 
+  it('search --plot without the optional plotting packages still writes the table and the model, and says no plot was drawn', () => {
+    const file = write('plotless.csv', ['x1', 'x2', 'colour'], blobs(new Rng(5), 60));
+    const out = path.join(tmp, 'plotless.blasnet');
+    // The plotting packages made missing, as `npm install --omit=optional` leaves them.
+    const preload = path.join(tmp, 'no-plotting.js');
+    fs.writeFileSync(preload, `const Module = require('module');
+      const resolve = Module._resolveFilename;
+      Module._resolveFilename = function (request, ...rest) {
+        if (['vega', 'vega-lite', '@resvg/resvg-js'].includes(request)) throw Object.assign(new Error('Cannot find module ' + request), { code: 'MODULE_NOT_FOUND' });
+        return resolve.call(this, request, ...rest);
+      };`);
+    const r = spawnSync(process.execPath, ['--require', preload, CLI, 'search', '--csv', file, '--label', 'colour', '--trials', '2', '--epochs', '1',
+      '--out-table', path.join(tmp, 'plotless-table.csv'), '--plot', path.join(tmp, 'plotless-plot'), '--out', out, '--workers', '1'], { cwd: tmp, encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /no plot drawn: .*the optional package vega is not installed/);
+    assert.equal(loadModel(out).model.outputSize, 3);
+    assert.ok(fs.existsSync(path.join(tmp, 'plotless-table.csv')));
+    assert.ok(!fs.existsSync(path.join(tmp, 'plotless-plot.svg')));
+  });
+
   it('a test file of a header alone fails before training (train, search, evaluate); a file that is not UTF-8 fails naming its line', () => {
     const empty = path.join(tmp, 'empty-test.csv');
     fs.writeFileSync(empty, 'x1,x2,colour\n');
