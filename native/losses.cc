@@ -59,7 +59,11 @@ struct Hinge {
   static constexpr bool kCheckedTargets = true;
   static bool validParam(float) { return true; }
   static bool validTarget(float t) { return t == 1.0f || t == -1.0f; }
-  static double value(float p, float t, float) { return std::fmax(0.0, 1.0 - double(t) * p); }
+  // max(0, m) keeping a NaN margin NaN, as clamp(min=0) does (std::fmax would return 0).
+  static double value(float p, float t, float) {
+    const double m = 1.0 - double(t) * p;
+    return m < 0.0 ? 0.0 : m;
+  }
   static double grad(float p, float t, float) { return 1.0 - double(t) * p > 0 ? -double(t) : 0.0; }
 };
 
@@ -260,7 +264,8 @@ double gaussianNll(float eps, size_t rows, size_t cols, const float* pred, const
     const double w = rowWeight(weight, r);
     const double wi = w * inv;
     for (size_t j = 0; j < d; ++j) {
-      const double v = std::fmax(double(var[j]), double(eps));
+      // clamp(var, min=eps): a NaN variance stays NaN, as in PyTorch and the js backend.
+      const double v = double(var[j]) < double(eps) ? double(eps) : double(var[j]);
       const double e = double(mu[j]) - t[j];
       sum += w * (0.5 * (std::log(v) + e * e / v));
       if (grad) {

@@ -318,6 +318,20 @@ function optimizerClose(a: Float32Array, b: Float32Array, n: number, planted: nu
     });
   }
 
+  it('a NaN prediction makes the loss NaN on both backends, as in PyTorch: hinge at a NaN margin, gaussianNll at a NaN variance', () => {
+    const hinge = Float32Array.of(0.5, NaN, -0.25, 2);
+    const nll = Float32Array.of(0.3, 1, NaN, 2); // one row: means [0.3, 1], variances [NaN, 2]
+    for (const n of ['js', 'native'] as const) {
+      const b = getBackend(n);
+      const g = new Float32Array(4);
+      assert.ok(Number.isNaN(b.loss(lossId('hinge'), 0, 1, 4, hinge, Float32Array.of(1, 1, -1, 1), g)), `${n} hinge`);
+      assert.deepEqual(Array.from(g), [-0.25, 0, 0.25, 0], `${n} hinge gradient (0 where the margin is NaN, as clamp's)`);
+      const loss = b.loss(lossId('gaussianNll'), LOSSES.gaussianNll.param, 1, 4, nll, Float32Array.of(0, 0), g);
+      assert.ok(Number.isNaN(loss), `${n} gaussianNll: ${loss}`);
+      assert.ok(Number.isNaN(g[0]) && Number.isNaN(g[2]), `${n} gaussianNll gradient ${Array.from(g)}`);
+    }
+  });
+
   it('dense-target losses give one gradient at a NaN prediction and at p = t on both backends', () => {
     for (const name of LOSS_NAMES) {
       const def = LOSSES[name];

@@ -639,6 +639,9 @@ describe('optimizers: errors', () => {
     [{ name: 'adagrad', lrDecay: -1 }, 'adagrad: Invalid lrDecay value: -1'],
     [{ name: 'adagrad', initialAccumulatorValue: -1 }, 'adagrad: Invalid initialAccumulatorValue value: -1'],
     [{ name: 'adagrad', eps: -1 }, 'adagrad: Invalid epsilon value: -1'],
+    // Subnormal in float32: the native steps would read it as 0 (0 / 0 where a gradient is 0).
+    [{ name: 'adam', eps: 1e-40 }, "adam: Invalid epsilon value: 1e-40 is below float32's smallest normal number"],
+    [{ name: 'rmsprop', eps: 1e-46 }, 'rmsprop: Invalid epsilon value: 1e-46'],
     [{ name: 'rmsprop', alpha: -0.1 }, 'rmsprop: Invalid alpha value: -0.1'],
     [{ name: 'rmsprop', momentum: -1 }, 'rmsprop: Invalid momentum value: -1'],
     [{ name: 'adadelta', rho: 1.5 }, 'adadelta: Invalid rho value: 1.5'],

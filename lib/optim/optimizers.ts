@@ -119,7 +119,13 @@ function betas(dflt: readonly [number, number]): OptimizerOptionDef<readonly [nu
   };
 }
 
-const eps = (dflt: number) => num(dflt, invalid('epsilon value'));
+/** float32's smallest normal number: the native steps read anything below it as 0. */
+const FLT_MIN = 2 ** -126;
+// An eps above 0 but below FLT_MIN is a subnormal float32, which the native steps flush to 0,
+// making 0 / 0 of a weight whose gradient is 0 (PyTorch keeps it, and the weight).
+const eps = (dflt: number) => num(dflt, (v) => invalid('epsilon value')(v) ??
+  (v > 0 && Math.fround(v) < FLT_MIN ? `Invalid epsilon value: ${v} is below float32's smallest normal number (1.18e-38), ` +
+    'which the native optimiser steps read as 0; use 0 or at least 1.2e-38' : undefined));
 const weightDecay = (dflt: number) => num(dflt, invalid('weightDecay value'));
 
 // ---------------------------------------------------------------------------------------------
