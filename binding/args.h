@@ -5,7 +5,9 @@
 
 #include <napi.h>
 
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <string>
 
@@ -270,14 +272,34 @@ class Args {
     return "unknown";
   }
 
-  // A number as messages print it (NaN, +-Infinity, else up to 17 significant digits).
+  // A number as messages print it: as JavaScript's String(v) does (the shortest digits that
+  // read back as v, in fixed notation for 1e-7 < |v| < 1e21), so that the js backend's messages
+  // are the same text.
  public:
   static std::string show(double v) {
     if (std::isnan(v)) return "NaN";
     if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
+    if (v == 0) return "0";
+    char buf[40];
+    const auto res = std::to_chars(buf, buf + sizeof buf, std::fabs(v), std::chars_format::scientific);
+    if (res.ec != std::errc()) return "?";
+    // d.ddde+XX: the digits without the point, and the exponent.
+    const std::string sci(buf, res.ptr);
+    const size_t e = sci.find('e');
+    std::string digits = sci.substr(0, 1) + (e > 2 ? sci.substr(2, e - 2) : "");
+    const int k = static_cast<int>(digits.size());
+    const int n = std::atoi(sci.c_str() + e + 1) + 1;  // the decimal point's place after the first digit
+    std::string out = v < 0 ? "-" : "";
+    if (k <= n && n <= 21) {
+      out += digits + std::string(n - k, '0');
+    } else if (0 < n && n <= 21) {
+      out += digits.substr(0, n) + "." + digits.substr(n);
+    } else if (-6 < n && n <= 0) {
+      out += "0." + std::string(-n, '0') + digits;
+    } else {
+      out += digits.substr(0, 1) + (k > 1 ? "." + digits.substr(1) : "") + "e" + (n - 1 < 0 ? "-" : "+") + std::to_string(std::abs(n - 1));
+    }
+    return out;
   }
 
  private:

@@ -6,7 +6,7 @@
  * Each category is one `it` that runs all its cases and lists every failure at once.
  */
 import * as vm from 'vm';
-import { BlasnetError, ErrorCode, Rng } from '../lib';
+import { ACTIVATION_NAMES, BlasnetError, ErrorCode, Rng } from '../lib';
 import type { Backend } from '../lib';
 import { forEachBackend, normError, throwsCode } from './helpers';
 import {
@@ -452,6 +452,17 @@ forEachBackend('argument errors', (b) => {
         });
       }
     });
+  });
+
+  it('prints a received number as JavaScript prints it (String(v)), on every backend', () => {
+    const rng = new Rng(20);
+    const values = [0.1, 2.2, 1e21, 1.5e21, 1e-7, 1.5e-7, -1e-7, 1e-6, 0.000001234, 123456789.125, 5e-324, 1.7976931348623157e308,
+      0.1 + 0.2, -2.5e-10, 1e20, 99999999999999990000, 4294967296.5, 12345678901234567890, -3.75, 10.5, 1e-300 * 1.1];
+    for (let i = 0; i < 200; i++) values.push((rng.uniform() - 0.5) * 10 ** (rng.int(80) - 40));
+    for (const v of values) {
+      throwsCode(() => b.activation(v, 0, 1, new Float32Array(1), new Float32Array(1)), ErrorCode.UNKNOWN_ID, RangeError,
+        `activation: Expected integer in [0, ${ACTIVATION_NAMES.length}) for activation but received ${String(v)}`);
+    }
   });
 
   it('names a needed length past 2^53 exactly, with the same digits on every backend', () => {
