@@ -130,13 +130,18 @@ napi_value GatherRowsChecked(Args& a) {
 }
 
 // shuffledRange(n, state, out): state an Int32Array of the generator's four words (their bits),
-// updated in place; out [n] receives the permutation.
+// not all zero, updated in place; out [n] receives the permutation.
+constexpr const char* kZeroStateMessage =
+    "Expected a generator state of four words, not all zero (the generator would return zeros forever), as Rng.getState() gives";
 napi_value ShuffledRange(Args& a) {
   a.expect(3);
   const size_t n = a.dim(0, "n");
   I32 state = a.i32(1, "state", 4, "4");
   I32 out = a.i32(2, "out", n, "n");
   a.disjoint(out, state);
+  if (state.data[0] == 0 && state.data[1] == 0 && state.data[2] == 0 && state.data[3] == 0) {
+    a.fail(false, "ERR_BLASNET_ARG_RANGE", kZeroStateMessage);
+  }
   shuffledRange(n, reinterpret_cast<uint32_t*>(state.data), out.data);
   return nullptr;
 }

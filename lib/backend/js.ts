@@ -408,6 +408,9 @@ export const jsBackend: Backend = {
     i32(fn, 'state', state, 4, '4');
     i32(fn, 'out', out, n, 'n');
     disjoint(fn, span('out', out, n), span('state', state, 4));
+    if (state[0] === 0 && state[1] === 0 && state[2] === 0 && state[3] === 0) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected a generator state of four words, not all zero (the generator would return zeros forever), as Rng.getState() gives`);
+    }
     for (let i = 0; i < n; i++) out[i] = i;
     shuffleWords(state, out, n);
   },
