@@ -28,7 +28,8 @@ import { dense, dropout } from './layers';
 import type { DenseActivation } from './layers';
 import { Sequential } from './model/sequential';
 import { OPTIMIZER_NAMES } from './optim';
-import type { OptimizerSpec } from './optim';
+import type { OptimizerName, OptimizerSpec } from './optim';
+import { commandLineLr, LR_HELP } from './optim/optimizers';
 import { predictProba } from './predict';
 import type { ScheduleSpec } from './schedules';
 import { Matrix } from './tensor';
@@ -179,6 +180,15 @@ function imagesForModel(loaded: LoadedModel, file: string, what: string): void {
  * rows, which also size the network buildNetwork makes). Otherwise the IDX images.
  */
 function recipeData(o: RecipeOptions, loaded: LoadedModel | null, what: string): RecipeData {
+  if (o.testCsv && !o.csv) throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: --test-csv needs --csv (the training file)`);
+  if (o.csv && o.data) throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: pass --csv or --data, not both`);
+  const tableFlags = [o.label !== undefined && '--label', o.categorical && '--categorical', o.standardize === false && '--no-standardize', o.impute === false && '--no-impute']
+    .filter((f): f is string => typeof f === 'string');
+  if (!o.csv && tableFlags.length) throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: ${tableFlags.join(', ')} read${tableFlags.length === 1 ? 's' : ''} a CSV table; give --csv`);
+  const preparing = tableFlags.filter((f) => f !== '--label');
+  if (loaded && preparing.length) {
+    throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: ${preparing.join(', ')}: ${o.model}'s stored preprocessing reads the table; leave ${preparing.length === 1 ? 'it' : 'them'} out`);
+  }
   if (loaded) {
     const prep = loaded.preprocessor;
     if (o.csv) {
@@ -193,7 +203,7 @@ function recipeData(o: RecipeOptions, loaded: LoadedModel | null, what: string):
     imagesForModel(loaded, o.model as string, what);
   }
   if (o.csv) {
-    const d = prepareTable({ ...o, testSplit: TEST_SPLIT, standardize: true, impute: true }, () => undefined, what);
+    const d = prepareTable({ ...o, testSplit: TEST_SPLIT, standardize: o.standardize ?? true, impute: o.impute ?? true }, () => undefined, what);
     return { x: d.x, y: d.y, task: d.task, outputs: d.outputs };
   }
   if (o.task === 'regression') throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: IDX data sets hold classes; --task regression needs --csv`);
@@ -226,7 +236,7 @@ interface TrainOptions extends DataOptions {
   activation: DenseActivation;
   dropout: number;
   optimizer: string;
-  lr: number;
+  lr?: number;
   weightDecay: number;
   schedule?: string;
   epochs?: number;
@@ -593,7 +603,8 @@ async function train(o: TrainOptions): Promise<void> {
   const scheduleName = o.schedule ?? (table ? 'none' : 'cosine');
   const validationSplit = table ? 0 : o.validationSplit ?? 0.1;
   const classification = d.task === 'classification';
-  const optimizer = { name: o.optimizer, lr: o.lr, ...(o.weightDecay ? { weightDecay: o.weightDecay } : {}) } as OptimizerSpec;
+  const lr = o.lr ?? commandLineLr(o.optimizer as OptimizerName);
+  const optimizer = { name: o.optimizer, lr, ...(o.weightDecay ? { weightDecay: o.weightDecay } : {}) } as OptimizerSpec;
   const loss = classification ? 'crossEntropy' : o.loss ?? 'mse';
   model.compile({ loss, optimizer, metrics: [classification ? 'accuracy' : 'mae'] });
   const b = model.backend;
@@ -604,7 +615,7 @@ async function train(o: TrainOptions): Promise<void> {
   say(model.summary());
   if (patience > 0 && valRows > 0) say(`up to ${epochs} epochs of batch ${batchSize}; early stopping on the validation loss (patience ${patience}), best weights restored`);
   const schedule = scheduleName === 'onecycle'
-    ? { name: 'oneCycle' as const, maxLr: o.lr, totalSteps: epochs * Math.ceil(Math.ceil(trainRows / (comm?.size ?? 1)) / batchSize) }
+    ? { name: 'oneCycle' as const, maxLr: lr, totalSteps: epochs * Math.ceil(Math.ceil(trainRows / (comm?.size ?? 1)) / batchSize) }
     : scheduleFor(scheduleName, epochs);
   const diagnostics = files.diagnostics ? diagnosticsLogger() : null;
   // The history is written beside its file and takes its place only once the model is written,
@@ -1162,7 +1173,7 @@ export function program(): Command {
     .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'leakyRelu', 'elu', 'selu', 'gelu', 'silu', 'tanh', 'sigmoid']).default('relu'))
     .option('--dropout <rate>', 'dropout after each hidden layer', fraction('--dropout'), 0)
     .addOption(new Option('--optimizer <name>', 'optimiser').choices([...OPTIMIZER_NAMES]).default('adam'))
-    .option('--lr <rate>', 'learning rate', positive('--lr'), 1e-3)
+    .option('--lr <rate>', LR_HELP, positive('--lr'))
     .option('--weight-decay <w>', 'weight decay', positive('--weight-decay'))
     .addOption(new Option('--schedule <name>', 'learning-rate schedule (default: cosine on IDX, none on CSV)').choices(['cosine', 'step', 'onecycle', 'none']))
     .option('--epochs <n>', 'epochs (default: 15 on IDX; on CSV at most 500, ended by early stopping)', int('--epochs'))

@@ -9,7 +9,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { dense, Rng, saveModel, Sequential } from '../lib';
+import { dense, loadModel, lrFinder, readTable, Rng, saveModel, Sequential, TabularPreprocessor } from '../lib';
 
 const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-recipe-cli-'));
@@ -202,6 +202,58 @@ describe('blasnet check and lr-find on a saved model', () => {
     const f = run('lr-find', '--model', regressor, '--csv', prices, '--start', '1e-4', '--end', '1', '--steps', '20', '--batch-size', '32', '--plot', 'reg-lr');
     assert.equal(f.status, 0, f.stderr);
     assert.ok(lastJson(f.stdout).suggestion > 1e-4, f.stdout);
+  });
+
+  it("lr-find and check --model use the model's own optimiser; --optimizer or --lr replace it", function () {
+    this.timeout(60000);
+    const sgd = path.join(tmp, 'sgd.blasnet');
+    const t = run('train', '--csv', blobs, '--out', sgd, '--optimizer', 'sgd', '--lr', '0.05', '--hidden', '8', '--epochs', '1', '--no-checks', '--quiet',
+      '--history', 'sgd.h.csv', '--curves', 'sgd.c');
+    assert.equal(t.status, 0, t.stderr);
+    const args = ['--csv', blobs, '--start', '1e-5', '--end', '1', '--steps', '15', '--batch-size', '32'];
+    const own = run('lr-find', '--model', sgd, ...args, '--plot', 'sgd-lr');
+    assert.equal(own.status, 0, own.stderr);
+    assert.match(own.stdout, /^sgd: 15 steps/);
+    const loaded = loadModel(sgd);
+    const table = readTable(blobs);
+    const want = lrFinder(loaded.model, (loaded.preprocessor as TabularPreprocessor).transform(table), (loaded.preprocessor as TabularPreprocessor).targets(table),
+      { start: 1e-5, end: 1, steps: 15, batchSize: 32, seed: 1 });
+    assert.equal(lastJson(own.stdout).suggestion, want.suggestion);
+    const other = run('lr-find', '--model', sgd, ...args, '--optimizer', 'adam', '--plot', 'adam-lr');
+    assert.equal(other.status, 0, other.stderr);
+    assert.match(other.stdout, /^adam: 15 steps/);
+    assert.notEqual(lastJson(other.stdout).suggestion, want.suggestion);
+  });
+
+  it('table flags without --csv, or preprocessing flags with a --model, are coded errors before any work', function () {
+    this.timeout(60000);
+    for (const command of ['check', 'lr-find']) {
+      const cases: [string[], RegExp][] = [
+        [['--test-csv', blobs, '--label', 'label'], new RegExp(`${command}: --test-csv needs --csv`)],
+        [['--label', 'label'], new RegExp(`${command}: --label reads a CSV table; give --csv`)],
+        [['--categorical', 'a', '--no-impute'], new RegExp(`${command}: --categorical, --no-impute read a CSV table; give --csv`)],
+        [['--model', classifier, '--csv', blobs, '--no-standardize'], new RegExp(`${command}: --no-standardize: .*classifier\.blasnet's stored preprocessing reads the table`)],
+      ];
+      for (const [args, message] of cases) {
+        const r = run(command, ...args, ...quick.slice(0, command === 'check' ? 2 : 0));
+        assert.equal(r.status, 1, `${command} ${args.join(' ')}: ${r.stdout}`);
+        assert.match(r.stderr, message);
+        assert.match(r.stderr, /ERR_BLASNET_ARG_RANGE/);
+        assert.equal(r.stdout, '');
+      }
+    }
+  });
+
+  it("check takes train's table and network flags, so its initial loss is the one train's checks print", function () {
+    this.timeout(60000);
+    const flags = ['--label', 'price', '--categorical', 'x3', '--no-standardize', '--hidden', '8', '--dropout', '0.3'];
+    const t = run('train', '--csv', prices, ...flags, '--epochs', '1', '--out', 'flags.blasnet', '--history', 'flags.h.csv', '--curves', 'flags.c');
+    assert.equal(t.status, 0, t.stderr);
+    const printed = /checks: initial loss ([\d.]+) on/.exec(t.stdout);
+    assert.ok(printed, t.stdout);
+    const c = run('check', '--csv', prices, ...flags, ...quick);
+    assert.equal(c.status, 0, c.stderr);
+    assert.equal(lastJson(c.stdout).initialLoss.toFixed(4), printed[1]);
   });
 
   it('a model without table preprocessing cannot read --csv: a coded error, before any check', function () {

@@ -421,6 +421,19 @@ export type OptimizerName = keyof typeof OPTIMIZERS;
 /** Optimiser names in table order. */
 export const OPTIMIZER_NAMES = Object.keys(OPTIMIZERS) as OptimizerName[];
 
+/**
+ * The lr the command line uses for `name` when --lr is not given: the optimiser's own default
+ * (torch.optim's: adagrad 1e-2, adadelta 1, ...), and 1e-3 for sgd, which has none.
+ * @internal
+ */
+export function commandLineLr(name: OptimizerName): number {
+  const def = (OPTIMIZERS[name].options as Record<string, OptimizerOptionDef<unknown>>).lr;
+  return typeof def?.default === 'number' ? def.default : 1e-3;
+}
+
+/** The command line's --lr help: each optimiser's lr when the flag is left out. @internal */
+export const LR_HELP = `learning rate (default: the optimiser's own, ${OPTIMIZER_NAMES.map((n) => `${n} ${commandLineLr(n)}`).join(', ')})`;
+
 type OptionType<O> = O extends OptimizerOptionDef<infer T> ? T : never;
 type RequiredKeys<D> = { [K in keyof D]-?: D[K] extends { readonly required: true } ? K : never }[keyof D];
 type SpecOptions<D> = { readonly [K in RequiredKeys<D>]: OptionType<D[K]> } & {

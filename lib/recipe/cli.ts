@@ -13,7 +13,8 @@ import type { Task } from '../data/tabular';
 import type { DenseActivation } from '../layers';
 import type { Sequential } from '../model/sequential';
 import { OPTIMIZER_NAMES } from '../optim';
-import type { OptimizerSpec } from '../optim';
+import type { OptimizerName, OptimizerSpec } from '../optim';
+import { commandLineLr, LR_HELP } from '../optim/optimizers';
 import type { Matrix } from '../tensor';
 import { checkModel } from './checks';
 import { lrFinder, writeLrFinderPlot } from './lr-finder';
@@ -28,6 +29,10 @@ export interface RecipeOptions {
   delimiter?: string;
   task: 'auto' | Task;
   seed: number;
+  /** train's table flags: one-hot columns, and whether numeric columns are standardised and missing cells imputed. */
+  categorical?: string[];
+  standardize?: boolean;
+  impute?: boolean;
 }
 
 /** The flags that shape the network train builds (train's --hidden, --activation, --dropout, --seed). */
@@ -60,8 +65,8 @@ export interface CliParts {
 }
 
 interface ModelFlags extends RecipeOptions, NetworkFlags {
-  optimizer: string;
-  lr: number;
+  optimizer?: OptimizerName;
+  lr?: number;
   backend?: string;
   threads?: number;
 }
@@ -75,6 +80,13 @@ function num(name: string, check: (x: number) => boolean, what: string) {
 }
 
 const positive = (name: string) => num(name, (x) => x > 0 && Number.isFinite(x), 'a positive number');
+const fraction = (name: string) => num(name, (x) => x >= 0 && x < 1, 'in [0, 1)');
+
+function names(v: string): string[] {
+  const out = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (out.length === 0) throw new InvalidArgumentError('expected comma-separated column names');
+  return out;
+}
 const int = (name: string, min = 1) => num(name, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
 
 function sizes(v: string): number[] {
@@ -87,27 +99,42 @@ function modelOptions(cmd: Command): Command {
   return cmd
     .option('--label <columns>', "the label column of the CSV file (default label; with --model, the model's, checked against it)")
     .addOption(new Option('--task <task>', 'what the label is, as train decides it; with --model, the model\'s').choices(['auto', 'classification', 'regression']).default('auto'))
-    .option('--model <file>', "a saved model instead of one built from the flags below; its stored preprocessing reads --csv (columns by name, its task and scaling)")
+    .option('--categorical <columns>', 'as train: one-hot encode these columns even if they hold numbers', names)
+    .option('--no-standardize', 'as train: keep numeric columns unscaled')
+    .option('--no-impute', 'as train: fail on missing cells')
+    .option('--model <file>', "a saved model, with its optimiser, instead of one built from the flags below; its stored preprocessing reads --csv (columns by name, its task and scaling)")
     .option('--hidden <sizes>', 'hidden layer sizes (default: as train, 256,128 on IDX; scaled to the table on CSV)', sizes)
     .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'leakyRelu', 'elu', 'selu', 'gelu', 'silu', 'tanh', 'sigmoid']).default('relu'))
-    .addOption(new Option('--optimizer <name>', 'optimiser').choices([...OPTIMIZER_NAMES]).default('adam'))
-    .option('--lr <rate>', 'learning rate', positive('--lr'), 1e-3)
+    .option('--dropout <rate>', 'dropout after each hidden layer', fraction('--dropout'), 0)
+    .addOption(new Option('--optimizer <name>', "optimiser (default adam; with --model, the model's)").choices([...OPTIMIZER_NAMES]))
+    .option('--lr <rate>', `${LR_HELP}; with --model, the model's`, positive('--lr'))
     .option('--seed <n>', 'seed of the weights and samples', int('--seed', 0), 1);
 }
 
-function buildModel(o: ModelFlags, data: RecipeData, loaded: LoadedModel | null, parts: CliParts): Sequential {
-  const optimizer = { name: o.optimizer, lr: o.lr } as OptimizerSpec;
+/**
+ * The model to check: the --model file's, with the optimiser it was saved with unless --optimizer
+ * or --lr replaces it (--lr alone keeps its optimiser's name), or train's network for the flags.
+ * Returns the optimiser's name for the report.
+ */
+function buildModel(o: ModelFlags, data: RecipeData, loaded: LoadedModel | null, parts: CliParts): { model: Sequential; optimizer: string } {
   const classification = data.task === 'classification';
   if (loaded) {
     const { model, metadata } = loaded;
+    const own = model.optimizer?.name;
+    const name = o.optimizer ?? own ?? 'adam';
     // A file without a compile holds no loss; train's metadata names a regression's.
     const saved = (metadata?.loss as 'mse' | 'huber' | 'l1' | undefined) ?? 'mse';
-    model.compile({ loss: model.lossSpec?.spec ?? (classification ? 'crossEntropy' : saved), optimizer });
-    return model;
+    if (!model.optimizer || o.optimizer !== undefined || o.lr !== undefined || !model.lossSpec) {
+      const lr = o.lr ?? (o.optimizer === undefined && model.optimizer ? model.optimizer.lr : commandLineLr(name));
+      const spec = (o.optimizer === undefined && model.optimizer ? { name, ...model.optimizer.options, lr } : { name, lr }) as OptimizerSpec;
+      model.compile({ loss: model.lossSpec?.spec ?? (classification ? 'crossEntropy' : saved), optimizer: spec });
+    }
+    return { model, optimizer: name };
   }
+  const name = o.optimizer ?? 'adam';
   const model = parts.buildNetwork(o, data, Boolean(o.csv));
-  model.compile({ loss: classification ? 'crossEntropy' : 'mse', optimizer });
-  return model;
+  model.compile({ loss: classification ? 'crossEntropy' : 'mse', optimizer: { name, lr: o.lr ?? commandLineLr(name) } as OptimizerSpec });
+  return { model, optimizer: name };
 }
 
 /** Adds `check` and `lr-find` to the program. */
@@ -120,7 +147,7 @@ export function addRecipeCommands(p: Command, parts: CliParts): void {
       parts.setupBackend(o);
       const loaded = o.model ? loadModel(o.model) : null;
       const data = parts.loadData(o, loaded, 'check');
-      const model = buildModel(o, data, loaded, parts);
+      const { model } = buildModel(o, data, loaded, parts);
       const r = checkModel(model, data.x, data.y, {
         seed: o.seed, ...(o.gradient ? {} : { gradient: false as const }), ...(o.overfit ? {} : { overfit: false as const }),
       });
@@ -142,10 +169,10 @@ export function addRecipeCommands(p: Command, parts: CliParts): void {
       parts.setupBackend(o);
       const loaded = o.model ? loadModel(o.model) : null;
       const data = parts.loadData(o, loaded, 'lr-find');
-      const model = buildModel(o, data, loaded, parts);
+      const { model, optimizer } = buildModel(o, data, loaded, parts);
       const r = lrFinder(model, data.x, data.y, { start: o.start, end: o.end, steps: o.steps, batchSize: o.batchSize, seed: o.seed });
       const files = await writeLrFinderPlot(r, o.plot);
-      process.stdout.write(`${o.optimizer}: ${r.steps} steps from lr ${o.start} to ${r.lrs[r.steps - 1].toPrecision(3)}${r.diverged ? ' (stopped: the loss diverged)' : ''}\n`);
+      process.stdout.write(`${optimizer}: ${r.steps} steps from lr ${o.start} to ${r.lrs[r.steps - 1].toPrecision(3)}${r.diverged ? ' (stopped: the loss diverged)' : ''}\n`);
       process.stdout.write(`steepest descent at lr ${r.steepest.toPrecision(3)}; minimum at ${r.minimum.toPrecision(3)}, / 10 = ${r.minimumOver10.toPrecision(3)}\n`);
       process.stdout.write(`suggested lr ${r.suggestion.toPrecision(3)}; curve in ${path.resolve(files.svg)} and .png\n`);
       process.stdout.write(`${JSON.stringify({ suggestion: r.suggestion, steepest: r.steepest, minimum: r.minimum, minimumOver10: r.minimumOver10, steps: r.steps, diverged: r.diverged })}\n`);
