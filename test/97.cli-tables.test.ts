@@ -209,6 +209,16 @@ describe('blasnet CLI on CSV tables', function () {
     assert.equal(s.status, 0, s.stderr);
   });
 
+  it("train without --lr runs each optimiser at its own default lr (adadelta 1, adagrad 1e-2), sgd at 1e-3", () => {
+    const file = write('lr-defaults.csv', ['x1', 'x2', 'colour'], blobs(new Rng(6), 60));
+    for (const [name, lr] of [['adadelta', 1], ['adagrad', 1e-2], ['nadam', 2e-3], ['sgd', 1e-3], ['adam', 1e-3]] as const) {
+      const out = path.join(tmp, `lr-${name}.blasnet`);
+      const r = run('train', '--csv', file, '--label', 'colour', '--optimizer', name, '--epochs', '1', '--no-checks', '--quiet', '--out', out);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(loadModel(out).model.optimizer?.lr, lr, name);
+    }
+  });
+
   it('search --plot without the optional plotting packages still writes the table and the model, and says no plot was drawn', () => {
     const file = write('plotless.csv', ['x1', 'x2', 'colour'], blobs(new Rng(5), 60));
     const out = path.join(tmp, 'plotless.blasnet');
