@@ -316,6 +316,23 @@ const PLATEAU_NOTE = 'reduceOnPlateau needs a metric at every step';
  * reproduces and any difference. Options without a default are required unless the doc says
  * otherwise. The order is the order of the README's table.
  */
+/** Nonzero while a schedule already warned about is made again (see madeAgain). */
+let quiet = 0;
+
+/**
+ * Runs `make` without the schedules' process warnings: for a schedule made again from a spec
+ * whose schedule was already made (and warned about) in the same call.
+ * @internal
+ */
+export function madeAgain<T>(make: () => T): T {
+  quiet++;
+  try {
+    return make();
+  } finally {
+    quiet--;
+  }
+}
+
 export const SCHEDULES = {
   constant: entry({
     doc: 'lr_t = base * factor for t < totalIters, base afterwards; defaults factor = 1/3, ' +
@@ -351,7 +368,7 @@ export const SCHEDULES = {
     options: { gamma: req(nonNegative) },
     build: (o, base, label) => {
       // The lecture notes: a decay factor above 1 makes the rate grow without bound.
-      if (o.gamma > 1) {
+      if (o.gamma > 1 && quiet === 0) {
         process.emitWarning(`${label}: gamma = ${o.gamma} > 1 makes the learning rate grow exponentially`,
           { code: 'BLASNET_EXPONENTIAL_GROWTH' });
       }

@@ -107,6 +107,25 @@ forEachBackend('fitAsync', (b) => {
     assert.match(r.stdout, /^workers started 1$/m);
   });
 
+  it("warns once, through the application's 'warning' listeners, never raw from its worker", () => {
+    const lib = path.join(__dirname, '..', 'lib');
+    const script = `
+      const bn = require(${JSON.stringify(lib)});
+      process.removeAllListeners('warning');
+      const seen = [];
+      process.on('warning', (w) => seen.push(w.code));
+      const m = new bn.Sequential({ inputSize: 2, seed: 1, backend: ${JSON.stringify(b.name)}, layers: [bn.dense(2)] })
+        .compile({ loss: 'crossEntropy', optimizer: { name: 'adadelta', lr: 0.5 } });
+      m.fitAsync(new Float32Array(40), new Int32Array(20), { epochs: 2, schedule: { name: 'exponential', gamma: 1.5 } })
+        .then(() => new Promise((r) => setTimeout(r, 200)))
+        .then(() => console.log(JSON.stringify(seen)));
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), ['BLASNET_ADADELTA_LR', 'BLASNET_EXPONENTIAL_GROWTH']);
+    assert.equal(r.stderr, '');
+  });
+
   it('reports progress and runs callbacks on this thread; a callback can stop it', async () => {
     const m = make(b);
     let batches = 0, epochs = 0;

@@ -955,11 +955,21 @@ class ArenaOptimizer implements Optimizer {
  * BLASNET_ADADELTA_LR, once per optimiser made) for adadelta with an lr other than 1.
  */
 export function createOptimizer(spec: OptimizerSpec, model: Sequential | OptimizerTarget): Optimizer {
+  return makeOptimizer(spec, model, true);
+}
+
+/**
+ * createOptimizer, with its warning or without: fitAsync's worker makes again the optimiser the
+ * calling thread made (and warned about), and a worker's warning would go to stderr, past the
+ * application's 'warning' listeners.
+ * @internal
+ */
+export function makeOptimizer(spec: OptimizerSpec, model: Sequential | OptimizerTarget, warn: boolean): Optimizer {
   const name = resolveName(spec, 'createOptimizer');
   const options = resolveOptions(name, spec as unknown as Record<string, unknown>, name);
   const target = readTarget(model, 'createOptimizer', true);
   // The lecture notes: AdaDelta's update already carries its units, so it needs no learning rate.
-  if (name === 'adadelta' && options.lr !== 1) {
+  if (warn && name === 'adadelta' && options.lr !== 1) {
     process.emitWarning(`adadelta: lr = ${String(options.lr)}; AdaDelta's update has the parameters' units and needs no ` +
       'learning rate (lr = 1, the default, is the rule as published)', { code: 'BLASNET_ADADELTA_LR' });
   }

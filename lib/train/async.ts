@@ -14,7 +14,7 @@ import type { Sequential } from '../model/sequential';
 import type { OptimizerState } from '../optim';
 import { followSchedule } from '../optim';
 import { asLibraryWrite } from '../optim/optimizers';
-import { createSchedule } from '../schedules';
+import { createSchedule, madeAgain } from '../schedules';
 import type { Schedule, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
 import { isDetached, sharedArray, sharedCopy, typedLength } from '../typed';
@@ -460,7 +460,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
   try {
     if (fit.schedule && !fit.resume) {
       const spec = fit.schedule;
-      asLibraryWrite(() => followSchedule(opt, createSchedule(spec, start.lr)));
+      asLibraryWrite(() => followSchedule(opt, madeAgain(() => createSchedule(spec, start.lr))));
     }
     const lr = opt.lr, momentum = opt.momentum;
     if (job.resumed) restoreCallbackStates('fitAsync', callbacks, job.resumed.callbacks);

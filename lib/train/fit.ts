@@ -21,7 +21,7 @@ import { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, fo
 import type { Optimizer, OptimizerName, OptimizerSpec, OptimizerState } from '../optim';
 import { copyStateOf, releaseStateCopy, restoreStateCopy } from '../optim/optimizers';
 import type { StateCopy } from '../optim/optimizers';
-import { createSchedule } from '../schedules';
+import { createSchedule, madeAgain } from '../schedules';
 import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
 import { Rng } from '../rng';
 import { checkEma, checkSwa, updateBatchNorm, WeightAverage } from './averaging';
@@ -807,7 +807,7 @@ export function scheduleBase(spec: ScheduleSpec, resume: FitOptions['resume'], o
   const saved = (resume.optimizer as { options?: { lr?: unknown } } | null | undefined)?.options?.lr;
   if (typeof saved !== 'number' || saved === current) return current;
   try {
-    createSchedule(spec, saved).load(resume.schedule as ScheduleState);
+    madeAgain(() => createSchedule(spec, saved)).load(resume.schedule as ScheduleState);
     return saved;
   } catch {
     return current;

@@ -8,7 +8,7 @@ import { setDefaultBackend } from '../backend/select';
 import { layerFromConfig } from '../layers';
 import { Sequential } from '../model/sequential';
 import { BlasnetError, ErrorCode } from '../errors';
-import { createOptimizer } from '../optim';
+import { makeOptimizer } from '../optim/optimizers';
 import type { Optimizer, OptimizerSpec } from '../optim';
 import { sharedDataset } from '../data/dataset';
 import type { SharedDataset } from '../data/dataset';
@@ -17,6 +17,10 @@ import { CONTROL, controlValues, SET, VALUE } from './protocol';
 import type { WorkerInput, WorkerMessage } from './protocol';
 
 const port = parentPort as NonNullable<typeof parentPort>;
+// What the worker makes again (the optimiser, the schedule) the calling thread made, checked and
+// warned about already: a worker's warning would only print the same text raw on stderr, past the
+// application's own 'warning' listeners.
+process.removeAllListeners('warning');
 const post = (m: WorkerMessage) => port.postMessage(m);
 
 /** Trains one job; the worker then waits for the next (fitAsync keeps idle workers warm). */
@@ -35,7 +39,8 @@ function run(input: WorkerInput): void {
       shared: input.shared,
     });
     model.setMaskState(input.maskState);
-    const optimizer = createOptimizer({ name: input.optimizer.name, ...input.optimizer.options } as OptimizerSpec, model);
+    // Made and warned about on the calling thread already.
+    const optimizer = makeOptimizer({ name: input.optimizer.name, ...input.optimizer.options } as OptimizerSpec, model, false);
     optimizer.load(input.optimizer);
     // fit begins from the lr and momentum the call found; onTrainBegin's come after the schedule's.
     optimizer.lr = input.start.lr;
