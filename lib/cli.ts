@@ -375,6 +375,10 @@ function prepareTable(o: TableOptions, say: (s: string) => void, what = 'train')
     const parts = y instanceof Int32Array
       ? stratifiedSplitKeepingSingletons(rows, y, { testFraction: o.testSplit, seed: o.seed })
       : { ...trainTestSplit(rows, null, { testFraction: o.testSplit, seed: o.seed }), singletons: 0 };
+    if (parts.test.index.length === 0 && parts.singletons === table.rows.length) {
+      throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: every one of the ${table.rows.length} classes of ${JSON.stringify(label.join(','))} has a single row, ` +
+        `so none can be held out for testing${whole.task === 'classification' && o.task === 'classification' ? ' (is the label a quantity? --task regression)' : ''}; pass --test-csv`);
+    }
     if (parts.test.index.length === 0 || parts.train.index.length === 0) {
       throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: --test-split ${o.testSplit} of ${table.rows.length} rows leaves no test or no training rows; pass --test-csv`);
     }
@@ -595,6 +599,7 @@ async function train(o: TrainOptions): Promise<void> {
   const d = table ? prepareTable(o, say) : prepareImages(o);
   if (d.task === 'classification' && o.loss) throw new BlasnetError(ErrorCode.ARG_RANGE, `train: --loss ${o.loss} is a regression loss; classification trains with cross-entropy`);
   if (d.task === 'regression' && o.classWeight === 'balanced') throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: --class-weight balanced weights classes; this is a regression task');
+  if (d.task === 'regression' && o.confusion) throw new BlasnetError(ErrorCode.ARG_RANGE, "train: --confusion draws a classifier's confusion matrix; this is a regression task");
   const sized = tableDefaults(d.x.rows, d.x.cols);
   const { model, hidden } = buildNetwork(o, d, table);
   const batchSize = o.batchSize ?? (table ? sized.batchSize : 128);
@@ -615,7 +620,11 @@ async function train(o: TrainOptions): Promise<void> {
   say(model.summary());
   if (patience > 0 && valRows > 0) say(`up to ${epochs} epochs of batch ${batchSize}; early stopping on the validation loss (patience ${patience}), best weights restored`);
   const schedule = scheduleName === 'onecycle'
-    ? { name: 'oneCycle' as const, maxLr: lr, totalSteps: epochs * Math.ceil(Math.ceil(trainRows / (comm?.size ?? 1)) / batchSize) }
+    ? {
+      name: 'oneCycle' as const, maxLr: lr, totalSteps: epochs * Math.ceil(Math.ceil(trainRows / (comm?.size ?? 1)) / batchSize),
+      // It cycles the momentum (or beta1) of an optimiser that has one (adagrad and adadelta have neither).
+      ...(model.optimizer?.momentum === undefined ? { cycleMomentum: false } : {}),
+    }
     : scheduleFor(scheduleName, epochs);
   const diagnostics = files.diagnostics ? diagnosticsLogger() : null;
   // The history is written beside its file and takes its place only once the model is written,
@@ -790,6 +799,7 @@ async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promis
     task = 'classification';
     classNames = (metadata?.classNames as string[] | null) ?? undefined;
   }
+  if (o.confusion && task === 'regression') throw new BlasnetError(ErrorCode.ARG_RANGE, `evaluate: --confusion draws a classifier's confusion matrix; ${o.model} is a regression model`);
   if (!model.lossSpec) model.setLoss(task === 'classification' ? 'crossEntropy' : ((metadata?.loss as 'mse' | 'huber' | 'l1' | undefined) ?? 'mse'));
   const metrics = task === 'classification' ? ['accuracy' as const] : ['mae' as const];
   const r0 = model.evaluate(x, y, { metrics });
@@ -1175,7 +1185,7 @@ export function program(): Command {
     .addOption(new Option('--optimizer <name>', 'optimiser').choices([...OPTIMIZER_NAMES]).default('adam'))
     .option('--lr <rate>', LR_HELP, positive('--lr'))
     .option('--weight-decay <w>', 'weight decay', positive('--weight-decay'))
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule (default: cosine on IDX, none on CSV)').choices(['cosine', 'step', 'onecycle', 'none']))
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule (default: cosine on IDX, none on CSV; onecycle also cycles the momentum or beta1 of an optimiser that has one)').choices(['cosine', 'step', 'onecycle', 'none']))
     .option('--epochs <n>', 'epochs (default: 15 on IDX; on CSV at most 500, ended by early stopping)', int('--epochs'))
     .option('--batch-size <n>', 'batch size (default: 128 on IDX; scaled to the table on CSV)', int('--batch-size'))
     .option('--patience <n>', 'early stopping: epochs without a better validation loss (default: 20 on CSV, off on IDX; 0 = off)', int('--patience', 0))

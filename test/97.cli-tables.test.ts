@@ -209,6 +209,30 @@ describe('blasnet CLI on CSV tables', function () {
     assert.equal(s.status, 0, s.stderr);
   });
 
+  it('--confusion on a regression, onecycle with an optimiser without momentum, a label of one row per class: what each means', () => {
+    const prices = write('conf-prices.csv', ['x', 'price'], Array.from({ length: 120 }, (_, i) => [i, `${i}.25`]));
+    const model = path.join(tmp, 'conf-prices.blasnet');
+    const t = run('train', '--csv', prices, '--label', 'price', '--confusion', 'conf-cm', '--epochs', '1', '--out', model);
+    assert.equal(t.status, 1);
+    assert.match(t.stderr, /train: --confusion draws a classifier's confusion matrix; this is a regression task.*ERR_BLASNET_ARG_RANGE/);
+    assert.equal(run('train', '--csv', prices, '--label', 'price', '--epochs', '1', '--no-checks', '--quiet', '--out', model).status, 0);
+    const e = run('evaluate', '--model', model, '--csv', prices, '--confusion', 'conf-cm');
+    assert.equal(e.status, 1);
+    assert.match(e.stderr, /evaluate: --confusion draws a classifier's confusion matrix; .*conf-prices\.blasnet is a regression model.*ERR_BLASNET_ARG_RANGE/);
+    assert.ok(!fs.existsSync(path.join(tmp, 'conf-cm.svg')));
+    // Each of 120 "classes" has one row: none can be held out, and the message says why.
+    const c = run('train', '--csv', prices, '--label', 'price', '--task', 'classification', '--test-split', '0.5', '--quiet');
+    assert.equal(c.status, 1);
+    assert.match(c.stderr, /every one of the 120 classes of "price" has a single row, so none can be held out for testing \(is the label a quantity\? --task regression\)/);
+    // onecycle cycles the lr alone for optimisers without momentum or beta1.
+    const blobsFile = write('onecycle.csv', ['x1', 'x2', 'colour'], blobs(new Rng(8), 60));
+    for (const optimizer of ['adagrad', 'adadelta']) {
+      const r = run('train', '--csv', blobsFile, '--label', 'colour', '--schedule', 'onecycle', '--optimizer', optimizer, '--epochs', '2', '--no-checks', '--quiet',
+        '--out', path.join(tmp, `onecycle-${optimizer}.blasnet`));
+      assert.equal(r.status, 0, `${optimizer}: ${r.stderr}`);
+    }
+  });
+
   it("train without --lr runs each optimiser at its own default lr (adadelta 1, adagrad 1e-2), sgd at 1e-3", () => {
     const file = write('lr-defaults.csv', ['x1', 'x2', 'colour'], blobs(new Rng(6), 60));
     for (const [name, lr] of [['adadelta', 1], ['adagrad', 1e-2], ['nadam', 2e-3], ['sgd', 1e-3], ['adam', 1e-3]] as const) {
