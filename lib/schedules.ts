@@ -310,12 +310,6 @@ const PLATEAU_NOTE = 'reduceOnPlateau needs a metric at every step';
 // ---------------------------------------------------------------------------------------------
 // The table
 
-/**
- * The schedules. Each `doc` gives the formula in terms of the step count t (the number of
- * `step()` calls so far) and the base lr, the defaults, the torch.optim.lr_scheduler class it
- * reproduces and any difference. Options without a default are required unless the doc says
- * otherwise. The order is the order of the README's table.
- */
 /** Nonzero while a schedule already warned about is made again (see madeAgain). */
 let quiet = 0;
 
@@ -333,6 +327,12 @@ export function madeAgain<T>(make: () => T): T {
   }
 }
 
+/**
+ * The schedules. Each `doc` gives the formula in terms of the step count t (the number of
+ * `step()` calls so far) and the base lr, the defaults, the torch.optim.lr_scheduler class it
+ * reproduces and any difference. Options without a default are required unless the doc says
+ * otherwise. The order is the order of the README's table.
+ */
 export const SCHEDULES = {
   constant: entry({
     doc: 'lr_t = base * factor for t < totalIters, base afterwards; defaults factor = 1/3, ' +

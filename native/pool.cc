@@ -130,8 +130,10 @@ int envThreads() {
   if (!v || !*v) return 0;
   char* end = nullptr;
   const long n = std::strtol(v, &end, 10);
-  if (*end != '\0' || n < 1 || n > kMaxThreads) return 0;
-  return static_cast<int>(n);
+  // Refused with a message by the TypeScript layer before the addon loads; more threads than the
+  // pool has are its size, as setNumThreads takes them.
+  if (*end != '\0' || n < 1) return 0;
+  return static_cast<int>(n > kMaxThreads ? kMaxThreads : n);
 }
 
 int cpusOfThisProcess() {

@@ -24,7 +24,7 @@ constexpr int kMaxThreads = 64;
 // Threads the kernels may use, the caller included (1 = the calling thread only). The default is
 // the number of physical cores among the CPUs this process may run on (sched_getaffinity; SMT
 // siblings count once, as the GEMMs that dominate training share a core's FMA units), or
-// BLASNET_NUM_THREADS when that environment variable holds a number in [1, kMaxThreads].
+// BLASNET_NUM_THREADS when that environment variable holds a number >= 1 (at most kMaxThreads).
 int threads();
 // Clamps n to [1, kMaxThreads]. Takes effect at the next parallel region.
 void setThreads(int n);

@@ -240,4 +240,23 @@ process.stdout.write(JSON.stringify(out));
     assert.equal(badSwitch.status, 0, badSwitch.stderr);
     assert.match(badSwitch.stdout, /^ERR_BLASNET_BACKEND .*BLASNET_PACKED_FORWARD="yes" is not a switch; expected "0" \(OpenBLAS\) or "1"/);
   });
+
+  it('a setting that names nothing stops the default backend too, instead of a silent fall back to js; a thread count above the pool is its size', () => {
+    const probe = `
+      const bn = require(${JSON.stringify(LIB)});
+      try { const b = bn.defaultBackend(); process.stdout.write('backend ' + b.name + ' ' + b.getNumThreads()); } catch (e) { process.stdout.write(e.code + ' ' + e.message); }`;
+    for (const [variable, value, message] of [
+      ['BLASNET_ISA', 'avx-512', /^ERR_BLASNET_BACKEND .*BLASNET_ISA="avx-512" is not an instruction-set level.*BLASNET_BACKEND=js uses the js backend/],
+      ['BLASNET_NUM_THREADS', 'abc', /^ERR_BLASNET_BACKEND .*BLASNET_NUM_THREADS="abc" is not a thread count; expected an integer in \[1, 1024\]/],
+      ['BLASNET_NUM_THREADS', '0', /BLASNET_NUM_THREADS="0" is not a thread count/],
+      ['BLASNET_NUM_THREADS', '1.5', /BLASNET_NUM_THREADS="1.5" is not a thread count/],
+      ['BLASNET_NUM_THREADS', '1000', /^backend native 64$/],
+      ['BLASNET_NUM_THREADS', '3', /^backend native 3$/],
+    ] as const) {
+      const r = spawnSync(process.execPath, ['-e', probe], { env: env({ [variable]: value }), encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, message, `${variable}=${value}`);
+      assert.doesNotMatch(r.stderr, /BLASNET_JS_FALLBACK|using the js backend/);
+    }
+  });
 });

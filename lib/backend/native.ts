@@ -80,14 +80,19 @@ function withOneBlasThread<T>(load: () => T): T {
 
 /**
  * Loads the addon and returns it as a Backend. Throws if it is missing or does not match, if
- * BLASNET_ISA names no instruction-set level, or if BLASNET_PACKED_FORWARD is neither 0 nor 1
- * (the addon reads both once, when it loads).
+ * BLASNET_ISA names no instruction-set level, if BLASNET_NUM_THREADS is not a thread count, or if
+ * BLASNET_PACKED_FORWARD is neither 0 nor 1 (the addon reads them once, when it loads).
  */
 export function loadNativeBackend(file: string = addonPath()): Backend {
   const isa = process.env.BLASNET_ISA;
   if (isa !== undefined && isa !== '' && !(KERNEL_ISA_LEVELS as readonly string[]).includes(isa)) {
     throw new BlasnetError(ErrorCode.UNKNOWN_NAME,
       `BLASNET_ISA=${JSON.stringify(isa)} is not an instruction-set level; expected one of ${KERNEL_ISA_LEVELS.map((l) => `"${l}"`).join(', ')}`);
+  }
+  const threads = process.env.BLASNET_NUM_THREADS;
+  if (threads !== undefined && threads !== '' && !(/^[0-9]+$/.test(threads) && Number(threads) >= 1 && Number(threads) <= 1024)) {
+    throw new BlasnetError(ErrorCode.UNKNOWN_NAME,
+      `BLASNET_NUM_THREADS=${JSON.stringify(threads)} is not a thread count; expected an integer in [1, 1024], as setNumThreads takes`);
   }
   const packed = process.env.BLASNET_PACKED_FORWARD;
   if (packed !== undefined && packed !== '' && packed !== '0' && packed !== '1') {

@@ -90,7 +90,13 @@ export function defaultBackend(): Backend {
     current = getBackend(forced);
     return current;
   }
-  current = tryNative() ?? jsBackend;
+  const native = tryNative();
+  // A setting of the native backend that names nothing is the user's to fix, not a reason to
+  // train on the js backend (and the rebuild the fallback message advises would not help).
+  if (!native && nativeError instanceof BlasnetError && nativeError.code === ErrorCode.UNKNOWN_NAME) {
+    throw new BlasnetError(ErrorCode.BACKEND, `The native backend is not available: ${nativeError.message} (BLASNET_BACKEND=js uses the js backend)`);
+  }
+  current = native ?? jsBackend;
   if (current === jsBackend && !warned) {
     warned = true;
     process.emitWarning(fallbackMessage(nativeError), { code: 'BLASNET_JS_FALLBACK' });
