@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   activation, ACTIVATION_NAMES, batchNorm, dense, dropout, encodeOnnx, gaussianNoise, exportOnnx, Layer, Matrix, MinMaxScaler, PCA, prelu, Rng,
-  decodeModel, encodeModel, loadModel, readTable, saveModel, Sequential, Standardizer, TabularPreprocessor,
+  decodeModel, encodeModel, encodeSafetensors, loadModel, modelCheckpoint, readTable, saveModel, Sequential, Standardizer, TabularPreprocessor,
 } from '../lib';
 import type { ActivationLayerName, Backend, DenseActivation, OnnxAttribute, OnnxGraph, OnnxPreprocessing, ParamSpec, PassContext } from '../lib';
 import { OnnxGraph as OnnxGraphClass } from '../lib/interop/onnx';
@@ -263,6 +263,17 @@ describe('ONNX export: the graph and bad input', () => {
     const m = new Sequential({ inputSize: 3, layers: [dense(4), new Doubling(), dense(2)] });
     throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'layer 1');
     throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_UNSUPPORTED', undefined, '"doubling"');
+    // A model file could be written but never read back: refused too, and a checkpoint before any step.
+    throwsCode(() => encodeModel(m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'layer 1 ("doubling", kind "doubling") is a layer of your own');
+    const file = path.join(os.tmpdir(), `custom-${process.pid}.blasnet`);
+    throwsCode(() => saveModel(file, m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'loadModel could not rebuild');
+    assert.ok(!fs.existsSync(file));
+    m.compile({ loss: 'mse', optimizer: { name: 'sgd', lr: 0.1 } });
+    const before = m.params.slice();
+    throwsCode(() => m.fit(new Float32Array(6), new Float32Array(4), { epochs: 1, callbacks: [modelCheckpoint(file)] }), 'ERR_BLASNET_UNSUPPORTED', undefined, 'modelCheckpoint: layer 1');
+    assert.deepEqual(m.params, before, 'no step was taken');
+    // The weights still leave: safetensors holds the dense layers' tensors.
+    assert.equal(encodeSafetensors(m).length > 0, true);
   });
 
   it('a built model\'s layers cannot be renamed to share a name (ERR_BLASNET_STATE), so no graph has one layer\'s weights in both places', () => {

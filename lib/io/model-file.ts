@@ -103,6 +103,22 @@ function encodeDocument(model: Sequential, extras: ModelExtras, where: string): 
 
 const EXTRAS_KEYS: OptionKeys<ModelExtras> = { optimizer: true, schedule: true, preprocessing: true, metadata: true, compile: true, columns: true };
 
+/**
+ * ERR_BLASNET_UNSUPPORTED for a model with a layer of one's own (a Layer subclass): a model file
+ * rebuilds its layers from their configs, which only blasnet's own kinds have a rule for, so the
+ * file could be written but never read back (checkpoints that cannot resume).
+ * @internal
+ */
+export function refuseCustomLayers(model: Sequential, where: string): void {
+  model.layers.forEach((l, i) => {
+    if (l instanceof Dense || l instanceof Activation || l instanceof Dropout || l instanceof BatchNorm || l instanceof GaussianNoise || l instanceof PReLU) return;
+    throw new BlasnetError(ErrorCode.UNSUPPORTED,
+      `${where}: layer ${i} (${JSON.stringify(l.name ?? l.kind)}, kind ${JSON.stringify(l.kind)}) is a layer of your own, which loadModel could not rebuild; ` +
+      'model files hold the built-in layers (dense, activation, batchNorm, prelu, dropout, gaussianNoise). Keep its weights with ' +
+      'getWeights() or saveSafetensors and rebuild the model in code');
+  });
+}
+
 function modelDocument(model: Sequential, extras: ModelExtras, where: string): ModelDocument {
   if (!(model instanceof Sequential)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Sequential model but received ${describe(model)}`);
   if (extras === null || typeof extras !== 'object' || Array.isArray(extras)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an extras object but received ${describe(extras)}`);
@@ -111,6 +127,7 @@ function modelDocument(model: Sequential, extras: ModelExtras, where: string): M
   if (model.layers.length > MAX_LAYERS) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected at most ${MAX_LAYERS} layers but the model has ${model.layers.length}`);
   }
+  refuseCustomLayers(model, where);
   // While fitAsync trains, the weights are consistent only when its worker waits for callbacks.
   model.notBusy(where, true);
   // Names are fixed when the model is built (Layer.name), but a layer of one's own may keep its

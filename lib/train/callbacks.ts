@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import { optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { checkWritable, decodeFile, kindOf, openRegularFileForAppend, writeFileAtomic } from '../io/format';
-import { saveModel } from '../io/model-file';
+import { refuseCustomLayers, saveModel } from '../io/model-file';
 import type { ModelExtras } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
 import type { Optimizer } from '../optim';
@@ -423,7 +423,8 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
     savesCheckpoints: true,
     onTrainBegin(ctx) {
       if (saveBestOnly) expectMonitor('modelCheckpoint', monitor, ctx);
-      // A path that cannot be written fails now, not after the first epoch has trained.
+      // A model no file can hold, or a path that cannot be written, fails now, not after the first epoch has trained.
+      refuseCustomLayers(ctx.model, 'modelCheckpoint');
       checkWritable(path.split('{epoch}').join(String((ctx.resumed?.epoch ?? 0) + 1)));
       // The best value carries over to a later fit, unless the direction has changed.
       const now = resolveMode(given, monitor, ctx.model.metrics);
