@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { activation, batchNorm, createOptimizer, csvLogger, dense, exportOnnx, readIdx, Rng, saveSafetensors, Sequential, writeIdx } from '../lib';
-import { crc32, decode, encode, FORMAT_VERSION, temporaryName, writerNamespace } from '../lib/io/format';
+import { checkWritable, crc32, decode, encode, FORMAT_VERSION, temporaryName, writerNamespace } from '../lib/io/format';
 import { decodeModel, encodeModel, loadModel, saveModel } from '../lib/io/model-file';
 import { throwsCode } from './helpers';
 
@@ -119,6 +119,41 @@ describe('saving on a full disk', () => {
       assert.deepEqual(temporaries(dir), []);
     } finally {
       execFileSync('umount', [dir]);
+    }
+  });
+});
+
+describe('a target a rename cannot replace', () => {
+  it('a file mounted over its name: checked up front, and a save keeps its new file beside it, named in the error', function () {
+    this.timeout(30000);
+    const dir = fs.mkdtempSync(path.join(tmp, 'bind-'));
+    const host = path.join(dir, 'host.blasnet'), app = path.join(dir, 'app.blasnet');
+    saveModel(host, small(1));
+    fs.writeFileSync(app, '');
+    try {
+      execFileSync('mount', ['--bind', host, app], { stdio: 'pipe' });
+    } catch (e) {
+      // eslint-disable-next-line no-console
+      console.log(`      (skipped: cannot bind-mount here: ${String((e as Error).message).split('\n')[0]})`);
+      this.skip();
+    }
+    try {
+      throwsCode(() => checkWritable(app), 'ERR_BLASNET_IO', undefined, 'is a mount point');
+      const before = fs.readFileSync(app);
+      let kept = '';
+      try {
+        saveModel(app, small(2));
+      } catch (e) {
+        assert.equal((e as { code?: string }).code, 'ERR_BLASNET_IO');
+        kept = (e as { keptAside: string }).keptAside;
+        assert.match((e as Error).message, /the new contents are kept in .*app\.blasnet\.unsaved-/);
+      }
+      assert.ok(kept, 'the save failed and named where its file is');
+      assert.deepEqual(loadModel(kept).model.params, small(2).params);
+      assert.ok(fs.readFileSync(app).equals(before), 'the mounted file is as it was');
+      assert.deepEqual(temporaries(dir), []);
+    } finally {
+      execFileSync('umount', [app]);
     }
   });
 });

@@ -647,7 +647,12 @@ export function writeFileAtomic(file: string, bytes: Uint8Array): void {
     const done = fd;
     fd = null;
     fs.closeSync(done);
-    fs.renameSync(tmp, target);
+    try {
+      fs.renameSync(tmp, target);
+    } catch (e) {
+      // Everything is written: the new contents stay, beside the target under a name of their own.
+      throw keptAside(file, target, tmp, e);
+    }
   } catch (e) {
     if (fd !== null) {
       try {
@@ -656,14 +661,35 @@ export function writeFileAtomic(file: string, bytes: Uint8Array): void {
         // The write error is the one to report.
       }
     }
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      // Never created, or already gone.
+    if (!(e instanceof BlasnetError && (e as { keptAside?: string }).keptAside !== undefined)) {
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        // Never created, or already gone.
+      }
     }
     throw e instanceof BlasnetError ? e : ioError(file, `cannot write: ${(e as Error).message}`, e);
   }
   syncDirectory(dir, file);
+}
+
+/**
+ * When the last step of a save, the rename over the target, fails, the written file is complete:
+ * it is renamed to `<target>.unsaved-<pid>-<time>` beside the target (or, should that fail too,
+ * left as the temporary), and the error, ERR_BLASNET_IO, names where it is (`keptAside`).
+ */
+function keptAside(file: string, target: string, tmp: string, cause: unknown): BlasnetError {
+  let kept = tmp;
+  const aside = `${target}.unsaved-${process.pid}-${Date.now()}`;
+  try {
+    fs.renameSync(tmp, aside);
+    kept = aside;
+  } catch {
+    // The temporary stays where it is (the next save of this target may remove it, once its process is gone).
+  }
+  const e = ioError(file, `cannot write: ${(cause as Error).message}; the new contents are kept in ${kept}`, cause);
+  Object.defineProperty(e, 'keptAside', { value: kept, enumerable: true });
+  return e;
 }
 
 /** A file written a piece at a time (a log appended to every epoch) that takes its place only when committed. */
@@ -743,6 +769,7 @@ export function pendingFile(file: string): PendingFile {
  */
 export function checkWritable(file: string): void {
   const { target } = resolveTarget(file);
+  refuseUnreplaceable(file, target);
   const tmp = path.join(path.dirname(target), temporaryName(path.basename(target)));
   try {
     fs.closeSync(fs.openSync(tmp, 'wx', 0o600));
@@ -754,6 +781,50 @@ export function checkWritable(file: string): void {
   } catch {
     // Removed by someone else first.
   }
+}
+
+/**
+ * ERR_BLASNET_IO for an existing target a rename cannot replace, though it can be written in
+ * place: a file mounted over its name (a bind mount, as `docker -v file:file` and Kubernetes
+ * subPath make: EBUSY), and a file of another user in a sticky directory such as /tmp (EPERM,
+ * unless this process owns the directory or runs as root). Checked before long work, so that it
+ * does not end unable to save.
+ */
+function refuseUnreplaceable(file: string, target: string): void {
+  let st: fs.Stats, dir: fs.Stats;
+  try {
+    st = fs.statSync(target);
+    dir = fs.statSync(path.dirname(target));
+  } catch {
+    return;
+  }
+  // (Not st_dev against the directory's: overlayfs, under most containers, reports the layer's.)
+  if (mountPoints().has(target)) {
+    throw ioError(file, `cannot write: ${target} is a mount point (a file mounted over its name), which a save cannot replace ` +
+      'with its new file; write to a path inside a mounted directory instead');
+  }
+  const uid = typeof process.geteuid === 'function' ? process.geteuid() : 0;
+  if ((dir.mode & 0o1000) !== 0 && uid !== 0 && st.uid !== uid && dir.uid !== uid) {
+    throw ioError(file, `cannot write: ${target} belongs to another user in a sticky directory (such as /tmp), where only its ` +
+      'owner may replace it; write to another path');
+  }
+}
+
+/** The mount points of this process's mount namespace (Linux's /proc/self/mountinfo; none elsewhere). */
+function mountPoints(): Set<string> {
+  const points = new Set<string>();
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return points;
+  }
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    // Spaces and other bytes in a mount point are written as octal escapes.
+    if (field) points.add(field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return points;
 }
 
 /** Makes the rename durable. Filesystems that cannot flush a directory are fine: the rename stays atomic. */
