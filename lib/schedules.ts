@@ -310,6 +310,26 @@ const PLATEAU_NOTE = 'reduceOnPlateau needs a metric at every step';
 // ---------------------------------------------------------------------------------------------
 // The table
 
+/** Schedules that set the lr from their own formula at every step, whatever the optimiser had. */
+const OVERWRITING: ReadonlySet<string> = new Set(['oneCycle', 'cyclic', 'cosineWarmRestarts']);
+
+/**
+ * Whether the schedule `spec` carries on from an lr changed by others (a callback, such as
+ * reduceLrOnPlateau) instead of setting its own: PyTorch's chainable schedulers (StepLR,
+ * ExponentialLR, CosineAnnealingLR, LinearLR, ...) compute each step's lr from the param
+ * group's, so a reduction made elsewhere persists, while OneCycleLR, CyclicLR and
+ * CosineAnnealingWarmRestarts set theirs from the base lr. A warmup or sequential chains when
+ * every schedule in it does.
+ * @internal
+ */
+export function scheduleChains(spec: unknown): boolean {
+  if (!isPlainObject(spec)) return false;
+  if (OVERWRITING.has(spec.name as string)) return false;
+  if (spec.name === 'warmup') return spec.then === undefined || scheduleChains(spec.then);
+  if (spec.name === 'sequential') return Array.isArray(spec.schedules) && spec.schedules.every(scheduleChains);
+  return true;
+}
+
 /** Nonzero while a schedule already warned about is made again (see madeAgain). */
 let quiet = 0;
 

@@ -240,6 +240,26 @@ forEachBackend('fit and evaluate', (b) => {
     assert.equal(m2.optimizer?.lr, 0.00125);
   });
 
+  it('a chainable schedule carries on from an lr a callback changed (reduceLrOnPlateau), as PyTorch\'s chainable schedulers; oneCycle sets its own', () => {
+    // One halving, at the end of epoch 1 (no epoch improves by 10, cooldown 100), under lr 1 * 0.9^t.
+    const make = () => new Sequential({ inputSize: 4, seed: 3, backend: b, layers: [dense(2)] }).compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 1 } });
+    const x = train.x.subarray(0, 16 * 4), y = train.y.subarray(0, 16).map((c) => c % 2);
+    const plateau = () => reduceLrOnPlateau({ monitor: 'loss', patience: 0, factor: 0.5, threshold: 10, cooldown: 100 });
+    const exponential = { name: 'exponential' as const, gamma: 0.9 };
+    const close = (got: ArrayLike<number>, want: number[], what: string) =>
+      want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) <= 1e-12 * w, `${what}: step ${i}: ${got[i]} against ${w}`));
+    const perEpoch = make().fit(x, y, { epochs: 4, batchSize: 8, shuffle: false, schedule: exponential, callbacks: [plateau()] });
+    // PyTorch (ExponentialLR + ReduceLROnPlateau): 1, 1, 0.45, 0.45, 0.405, 0.405, 0.3645, 0.3645.
+    close(perEpoch.stepLr, [1, 1, 0.45, 0.45, 0.405, 0.405, 0.3645, 0.3645], 'per epoch');
+    const perStep = make().fit(x, y, { epochs: 4, batchSize: 8, shuffle: false, schedule: exponential, scheduleEvery: 'step', callbacks: [plateau()] });
+    close(perStep.stepLr, [1, 0.9, 0.405, 0.3645, 0.32805, 0.295245, 0.2657205, 0.23914845], 'per step');
+    // A schedule that sets its own lr from its formula (PyTorch's OneCycleLR too) undoes the halving.
+    const oneCycle = { name: 'oneCycle' as const, maxLr: 1, totalSteps: 8, cycleMomentum: false };
+    const own = make().fit(x, y, { epochs: 4, batchSize: 8, shuffle: false, schedule: oneCycle, scheduleEvery: 'step' });
+    const halved = make().fit(x, y, { epochs: 4, batchSize: 8, shuffle: false, schedule: oneCycle, scheduleEvery: 'step', callbacks: [plateau()] });
+    assert.deepEqual(Array.from(halved.stepLr.subarray(3)), Array.from(own.stepLr.subarray(3)));
+  });
+
   it('validationSplit holds out the rows Keras holds out: n - floor(n (1 - f))', () => {
     for (const [n, f, held] of [[100, 0.123, 13], [7, 0.2, 2], [3, 0.1, 1], [50, 0.2, 10], [10, 0.7, 7]]) {
       const m = new Sequential({ inputSize: 4, seed: 2, backend: b, layers: [dense(3, { activation: 'softmax' })] })

@@ -21,7 +21,7 @@ import { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, fo
 import type { Optimizer, OptimizerName, OptimizerSpec, OptimizerState } from '../optim';
 import { copyStateOf, releaseStateCopy, restoreStateCopy } from '../optim/optimizers';
 import type { StateCopy } from '../optim/optimizers';
-import { createSchedule, madeAgain } from '../schedules';
+import { createSchedule, madeAgain, scheduleChains } from '../schedules';
 import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
 import { Rng } from '../rng';
 import { checkEma, checkSwa, updateBatchNorm, WeightAverage } from './averaging';
@@ -1050,6 +1050,18 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     runStartChecksOnRows(model, train.x, train.y);
   }
   if (schedule && !options.resume) followSchedule(optimizer, schedule);
+  const chains = schedule !== null && scheduleChains(options.schedule);
+  // Steps the schedule and sets the optimiser from it. A chaining schedule (PyTorch's chainable
+  // ones) carries on from an lr set by others since its last step (a callback such as
+  // reduceLrOnPlateau, or onTrainBegin): the ratio of the optimiser's lr to the schedule's stays
+  // on the curve, as PyTorch's scheduler multiplies the param group's lr; on a checkpoint's
+  // resume the ratio is the saved optimiser's lr to the saved schedule's.
+  const advance = (s: Schedule, metric?: number) => {
+    const ratio = chains && s.lr !== 0 && optimizer.lr !== s.lr ? optimizer.lr / s.lr : 1;
+    s.step(metric);
+    followSchedule(optimizer, s);
+    if (ratio !== 1 && !(s.stepLimit !== undefined && s.count >= s.stepLimit)) optimizer.lr = ratio * s.lr;
+  };
   // What the callbacks see as the loop runs; the mode fit was called in comes back before
   // onTrainEnd, or in fitModel when fit throws (train() and eval() are refused meanwhile).
   model.train();
@@ -1133,8 +1145,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
         batch++;
         history.steps++;
         if (schedule && every === 'step' && !swaLr) {
-          schedule.step();
-          followSchedule(optimizer, schedule);
+          advance(schedule);
         }
         if (history.steps >= maxSteps) ctx.stop(`maxSteps: ${maxSteps} steps`);
         else if (deadline !== null && process.hrtime.bigint() >= deadline) ctx.stop(`timeLimitMs: ${timeLimitMs} ms`);
@@ -1169,8 +1180,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
       // The schedule moves to the next epoch before the callbacks, so that a checkpoint taken
       // there holds the optimiser and schedule exactly as the next epoch starts.
       if (schedule && every === 'epoch') {
-        schedule.step(logs.valLoss ?? logs.loss);
-        followSchedule(optimizer, schedule);
+        advance(schedule, logs.valLoss ?? logs.loss);
       }
       // No step follows the last epoch in this call, so nothing could restore what it would keep.
       if (snapshot && epoch + 1 < epochs && Number.isFinite(logs.loss)) snapshot.take(epoch + 1);
