@@ -113,8 +113,14 @@ describe('backend selection', () => {
     assert.equal(threads({}), cpus);
     assert.equal(threads({ BLASNET_NUM_THREADS: '1' }), 1);
     assert.equal(threads({ BLASNET_NUM_THREADS: '3' }), 3);
-    // Anything but a whole number in [1, 64] is ignored.
-    for (const bad of ['0', '65', 'two', '2x', '-1', '']) assert.equal(threads({ BLASNET_NUM_THREADS: bad }), cpus, JSON.stringify(bad));
+    // Empty is unset; more than the pool's 64 is 64, as setNumThreads takes it; anything but a
+    // whole number from 1 stops the native backend from loading, naming the variable.
+    assert.equal(threads({ BLASNET_NUM_THREADS: '' }), cpus);
+    assert.equal(threads({ BLASNET_NUM_THREADS: '65' }), 64);
+    for (const bad of ['0', 'two', '2x', '-1', '1.5']) {
+      const r = run({ BLASNET_NUM_THREADS: bad }, 'try { bn.getBackend("native"); console.log("loaded"); } catch (e) { console.log(e.code + " " + e.message); }');
+      assert.match(r.stdout, new RegExp(`^ERR_BLASNET_BACKEND .*BLASNET_NUM_THREADS=${JSON.stringify(JSON.stringify(bad)).slice(1, -1).replace(/[.]/g, '\\.')} is not a thread count`), bad);
+    }
     // The affinity mask counts, not the machine's CPUs: one CPU under taskset means one thread.
     const pinned = spawnSync('taskset', ['-c', '0', process.execPath, '-e',
       `console.log(require(${JSON.stringify(LIB)}).getBackend("native").getNumThreads())`],

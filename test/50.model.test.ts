@@ -10,7 +10,8 @@ import type { ActivationName, Backend, LossName } from '../lib';
 import { activation, batchNorm, dense, Dense, dropout, Dropout, Layer, prelu } from '../lib/layers';
 import type { DenseActivation } from '../lib/layers';
 import { Sequential } from '../lib/model/sequential';
-import { forEachBackend, normError, requireNative, throwsCode } from './helpers';
+import { forEachBackend, normError, requireNative, throwsCode, warningsDuring } from './helpers';
+import { gaussianNoise } from '../lib/layers';
 import { referenceLoss } from './reference/model64';
 import type { Masks } from './reference/model64';
 
@@ -484,5 +485,22 @@ catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, blasn
     assert.equal(out.code, 'ERR_BLASNET_MEMORY');
     assert.ok(out.blasnet);
     assert.match(out.message, /^Sequential: the model's 9000000003 parameters need 67\.1 GB .*cannot be allocated/);
+  });
+});
+
+describe('an output activation before dropout or noise', () => {
+  it('warns once (BLASNET_ACTIVATION_BEFORE_NOISE) when the loss would apply it twice, and not otherwise', async () => {
+    const codes = async (f: () => void) => (await warningsDuring(f)).map((w) => w.code).filter((c) => c === 'BLASNET_ACTIVATION_BEFORE_NOISE').length;
+    const softmaxThenDropout = () => [dense(4, { activation: 'relu' }), dense(3, { activation: 'softmax' }), dropout(0.2)];
+    assert.equal(await codes(() => new Sequential({ inputSize: 2, layers: softmaxThenDropout() }).compile({ loss: 'crossEntropy', optimizer: 'adam' })), 1);
+    assert.equal(await codes(() => new Sequential({ inputSize: 2, loss: 'crossEntropy', layers: softmaxThenDropout() }).compile({ loss: 'crossEntropy', optimizer: 'adam' })), 1,
+      'the constructor and compile warn once between them');
+    assert.equal(await codes(() => new Sequential({ inputSize: 2, layers: [dense(1, { activation: 'sigmoid' }), gaussianNoise(0.1), dropout(0.1)] })
+      .compile({ loss: 'binaryCrossEntropy', optimizer: 'adam' })), 1);
+    // The activation last, a loss that absorbs none, or dropout before the softmax layer: no warning.
+    assert.equal(await codes(() => new Sequential({ inputSize: 2, layers: [dense(3, { activation: 'softmax' })] }).compile({ loss: 'crossEntropy', optimizer: 'adam' })), 0);
+    assert.equal(await codes(() => new Sequential({ inputSize: 2, layers: softmaxThenDropout() }).compile({ loss: 'mse', optimizer: 'adam' })), 0);
+    assert.equal(await codes(() => new Sequential({ inputSize: 2, layers: [dense(4), dropout(0.2), dense(3, { activation: 'softmax' })] })
+      .compile({ loss: 'crossEntropy', optimizer: 'adam' })), 0);
   });
 });

@@ -157,6 +157,24 @@ export function fusedActivation(loss: ResolvedLoss): 'softmax' | 'sigmoid' | nul
 }
 
 /**
+ * Warns (BLASNET_ACTIVATION_BEFORE_NOISE) when the activation a built-in loss absorbs comes before
+ * dropout or Gaussian noise at the end of the model, [dense(k, { activation: 'softmax' }),
+ * dropout(p)] under crossEntropy: the loss reads the last layer's output as logits, so the softmax
+ * is applied twice (in training, in evaluate's loss and in predictProba), as in PyTorch with
+ * Softmax then Dropout before CrossEntropyLoss.
+ */
+export function warnActivationBeforeNoise(layers: readonly { kind: string; outputActivation(): string | null }[], loss: ResolvedLoss): void {
+  const fused = fusedActivation(loss);
+  if (fused === null || layers.length === 0) return;
+  let i = layers.length - 1;
+  while (i >= 0 && (layers[i].kind === 'dropout' || layers[i].kind === 'gaussianNoise')) i--;
+  if (i < 0 || i === layers.length - 1 || layers[i].outputActivation() !== fused) return;
+  process.emitWarning(`layer ${i} applies ${fused}, but ${layers[i + 1].kind} comes after it, and ${loss.name} reads the last layer's ` +
+    `output as logits: ${fused} would be applied twice. Put the ${layers[i + 1].kind} before the layer with the ${fused}, or make that layer linear`,
+  { code: 'BLASNET_ACTIVATION_BEFORE_NOISE' });
+}
+
+/**
  * Checks what a built-in loss kernel would reject, before any pass runs, so that a bad call
  * changes nothing (a training forward pass moves BatchNorm's running statistics and draws
  * dropout masks): the parameter's domain, labels in [0, cols), hinge targets of -1 or +1.

@@ -21,7 +21,7 @@ import { refuseDetached } from '../data/check';
 import { Dataset } from '../data/dataset';
 import { collectDiagnostics } from './diagnostics';
 import type { LayerDiagnostics } from './diagnostics';
-import { checkTargets, fusedActivation, lossFactor, resolveLoss } from './loss';
+import { checkTargets, fusedActivation, lossFactor, resolveLoss, warnActivationBeforeNoise } from './loss';
 import type { LossSpecName, Reduction } from './loss';
 import { checkFitOptions, checkMetricNames, compileModel, evaluateModel, fitModel, prepareDataset, prepareWeighted, undoColumns } from '../train/fit';
 import type { CompileOptions, Compiled, FitOptions, History, Labels } from '../train/fit';
@@ -184,6 +184,7 @@ export class Sequential {
     this.layers = Object.freeze(layers.slice());
     this.seed = seed;
     this.loss = options.loss === undefined ? null : resolveLoss(options.loss);
+    if (this.loss) this.#warnActivation(this.loss);
 
     // Build: sizes, parameter specs, one arena for all.
     const specs: { layer: number; spec: ParamSpec; offset: number; size: number }[] = [];
@@ -328,10 +329,20 @@ export class Sequential {
     this.rng.reset((seed ^ 0x5bd1e995) >>> 0);
   }
 
+  /** The loss whose activation warning was given, so that compile after the constructor does not repeat it. */
+  #warnedFor: string | null = null;
+
+  #warnActivation(loss: ResolvedLoss): void {
+    if (loss.custom || this.#warnedFor === loss.name) return;
+    this.#warnedFor = loss.name;
+    warnActivationBeforeNoise(this.layers, loss);
+  }
+
   /** Sets the loss lossAndGradient uses by default. */
   setLoss(loss: LossSpec): void {
     this.notBusy('setLoss');
     this.loss = resolveLoss(loss);
+    this.#warnActivation(this.loss);
   }
 
   /**
