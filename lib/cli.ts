@@ -24,7 +24,7 @@ import { loadModel, saveModel } from './io/model-file';
 import { checkOutputPaths, commandInputs } from './io/paths';
 import type { LoadedModel } from './io/model-file';
 import { classificationReport, formatClassificationReport, formatRegressionReport, regressionReport } from './metrics';
-import { dense, dropout } from './layers';
+import { dense, dropout, Dropout } from './layers';
 import type { DenseActivation } from './layers';
 import { Sequential } from './model/sequential';
 import { OPTIMIZER_NAMES } from './optim';
@@ -925,6 +925,12 @@ function exportModel(o: { model: string; onnx?: string; opset: number; safetenso
       const name = own.constructor?.name ?? 'preprocessing';
       process.stdout.write(`note: the weights alone: the network takes the rows after the model's ${name} (${name}.transform), ` +
         `which the file does not hold; the ONNX export (--onnx) applies it in the graph\n`);
+    }
+    // nn.Dropout is the identity in eval(); classic dropout scales by the keep probability there.
+    const classic = model.layers.map((l, i) => [l, i] as const).filter(([l]) => l instanceof Dropout && l.mode === 'classic' && l.rate > 0);
+    for (const [l, i] of classic) {
+      process.stdout.write(`note: layer ${i} is classic dropout, which scales its input by ${1 - (l as Dropout).rate} (1 - rate) at inference, ` +
+        'where nn.Dropout in eval() does nothing: in PyTorch, multiply by that factor there (the ONNX export does)\n');
     }
   }
 }

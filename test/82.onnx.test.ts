@@ -263,6 +263,11 @@ describe('ONNX export: the graph and bad input', () => {
     const m = new Sequential({ inputSize: 3, layers: [dense(4), new Doubling(), dense(2)] });
     throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'layer 1');
     throwsCode(() => encodeOnnx(m), 'ERR_BLASNET_UNSUPPORTED', undefined, '"doubling"');
+    // onnx.checker requires a graph name.
+    throwsCode(() => encodeOnnx(new Sequential({ inputSize: 3, layers: [dense(2)] }), { graphName: '' }), 'ERR_BLASNET_ARG_RANGE', undefined, 'non-empty string for options.graphName');
+    // An eps float32 holds as 0 would make the kernels refuse every pass and the graph divide by 0.
+    throwsCode(() => batchNorm({ eps: 1e-46 }), 'ERR_BLASNET_ARG_RANGE', undefined, 'rounds to 0 in float32');
+    assert.equal(batchNorm({ eps: 1e-44 }).eps, 1e-44);
     // A model file could be written but never read back: refused too, and a checkpoint before any step.
     throwsCode(() => encodeModel(m), 'ERR_BLASNET_UNSUPPORTED', undefined, 'layer 1 ("doubling", kind "doubling") is a layer of your own');
     const file = path.join(os.tmpdir(), `custom-${process.pid}.blasnet`);
@@ -450,6 +455,15 @@ describe('ONNX export: the graph and bad input', () => {
       assert.match(r.stdout, /note: the weights alone: the network takes the rows after the model's Standardizer \(Standardizer\.transform\), which the file does not hold/);
       saveModel(path.join(tmp, 'p.blasnet'), model());
       assert.doesNotMatch(cli('export', '--model', 'p.blasnet', '--safetensors', 'p.safetensors').stdout, /note/);
+    });
+
+    it('--safetensors of a model with classic dropout says what nn.Dropout does not do', () => {
+      const m = new Sequential({ inputSize: 5, seed: 1, layers: [dense(8, { activation: 'relu' }), dropout(0.25, { mode: 'classic' }), dropout(0.5), dense(3)] });
+      saveModel(path.join(tmp, 'c.blasnet'), m);
+      const r = cli('export', '--model', 'c.blasnet', '--safetensors', 'c.safetensors');
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /note: layer 1 is classic dropout, which scales its input by 0\.75 \(1 - rate\) at inference, where nn\.Dropout in eval\(\) does nothing/);
+      assert.doesNotMatch(r.stdout, /layer 2/, 'inverted dropout is nn.Dropout');
     });
 
     it('fails clearly without an output or with a bad opset', () => {

@@ -400,6 +400,14 @@ export function encodeOnnx(model: Sequential, options: OnnxExportOptions = {}): 
   return buildOnnx('encodeOnnx', model, options);
 }
 
+/** The most tensor bytes an exported file takes: protobuf's 2 GiB message limit, less 1 MiB for the graph. */
+const ONNX_MAX_BYTES = 2 ** 31 - 2 ** 20;
+
+function tooLarge(where: string, bytes: number): BlasnetError {
+  return new BlasnetError(ErrorCode.UNSUPPORTED, `${where}: the model's tensors take ${bytes} bytes, more than the ${ONNX_MAX_BYTES} ` +
+    '(2 GiB, less room for the graph) an ONNX file holds without external data; export the weights with saveSafetensors');
+}
+
 const ONNX_OPTIONS: OptionKeys<OnnxExportOptions> = { opset: true, graphName: true, preprocessing: true, input: true };
 
 function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions): Uint8Array {
@@ -422,6 +430,8 @@ function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions)
   const raw = input === 'raw';
   const graphName = options.graphName ?? 'blasnet';
   if (typeof graphName !== 'string') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a string for options.graphName but received ${show(graphName)}`);
+  // onnx.checker requires a graph's name.
+  if (graphName === '') throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected a non-empty string for options.graphName`);
   const p = options.preprocessing;
   if (p !== undefined && (p === null || typeof p !== 'object')) {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a preprocessor object for options.preprocessing but received ${show(p)}`);
@@ -432,6 +442,9 @@ function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions)
   const mismatch = given instanceof TabularPreprocessor ? tableOutputsMismatch(given, m.outputSize) : null;
   if (mismatch) throw rangeError(ErrorCode.SHAPE, `${where}: ${mismatch}`);
   const pre = given ? preprocessingOf(where, given, raw) : null;
+  // The weights alone past the limit: refused before the graph copies them (the check below counts every tensor).
+  const weightBytes = 4 * (m.params.length + m.buffers().reduce((n, b) => n + b.data.length, 0));
+  if (weightBytes > ONNX_MAX_BYTES) throw tooLarge(where, weightBytes);
   const g = new OnnxGraph(opset);
   const params = new Map(m.parameters().map((v) => [v.name, v.data]));
   const buffers = new Map(m.buffers().map((b) => [b.name, b.data]));
@@ -442,6 +455,9 @@ function buildOnnx(where: string, model: Sequential, options: OnnxExportOptions)
   if (pre?.output) h = pre.output(g, h);
   g.finish(h, 'output');
   const { nodes, initializers } = g.parts();
+  // Protocol buffers cap a message at 2 GiB: a larger model would be written, then refused by every reader.
+  const bytes = initializers.reduce((sum, t) => sum + ((t.rawData as Uint8Array | undefined)?.length ?? 0), 0);
+  if (bytes > ONNX_MAX_BYTES) throw tooLarge(where, bytes);
   const doc = {
     irVersion: IR_VERSION[opset],
     producerName: 'blasnet',

@@ -228,7 +228,10 @@ export interface SafetensorsOptions {
  *
  *   dense(n)                       -> Linear                      `k.weight` [n, in], `k.bias` [n]
  *   dense(n, { activation: f })    -> Linear, then f's module     (f's module takes index k + 1)
- *   activation(f), dropout(p)      -> f's module, Dropout         (no tensors)
+ *   activation(f), dropout(p)      -> f's module, Dropout         (no tensors; classic dropout
+ *                                                                 scales by 1 - p at inference, which
+ *                                                                 nn.Dropout in eval() does not: a
+ *                                                                 multiplication by 1 - p there)
  *   batchNorm()                    -> BatchNorm1d                 `k.weight` (gamma), `k.bias` (beta),
  *                                                                 `k.running_mean`, `k.running_var`, `k.num_batches_tracked` (I64 [])
  *   prelu()                        -> PReLU(1) or PReLU(n)        `k.weight` (the slopes)

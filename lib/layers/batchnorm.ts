@@ -1,4 +1,5 @@
 import { optionsArg } from '../describe';
+import { ErrorCode, rangeError } from '../errors';
 import { alignedFloat32Array } from '../backend/memory';
 import { finiteIn, layerName } from './check';
 import { Layer } from './layer';
@@ -36,6 +37,11 @@ export class BatchNorm extends Layer {
     super();
     options = optionsArg('batchNorm', options, { eps: true, momentum: true, name: true });
     this.eps = finiteIn('batchNorm', 'eps', options.eps ?? 1e-5, Number.MIN_VALUE, 1e30);
+    // The kernels and an exported graph hold eps as float32, where this would be 0.
+    if (Math.fround(this.eps) === 0) {
+      throw rangeError(ErrorCode.ARG_RANGE, `batchNorm: eps ${this.eps} rounds to 0 in float32, where the kernels and an exported graph hold it; ` +
+        'use at least 1.4e-45 (default 1e-5)');
+    }
     this.momentum = finiteIn('batchNorm', 'momentum', options.momentum ?? 0.1, 0, 1);
     this.name = layerName('batchNorm', options.name);
   }
