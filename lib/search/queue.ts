@@ -115,7 +115,9 @@ function queuePackages(where: string): { bullmq: BullMQ; Redis: RedisClass } {
 async function connectRedis(where: string, q: ResolvedQueue, Redis: RedisClass): Promise<RedisClient> {
   let ready = false;
   const client = new Redis(q.url, {
-    lazyConnect: true, connectTimeout: q.connectTimeoutMs, maxRetriesPerRequest: null,
+    // A refused connection's socket never closes after end(): ioredis's wait for it (2 s by
+    // default) would keep the process alive that long after the error.
+    lazyConnect: true, connectTimeout: q.connectTimeoutMs, maxRetriesPerRequest: null, disconnectTimeout: 100,
     retryStrategy: (times: number) => (ready ? Math.min(times * 200, 2000) : null),
   });
   let lastError: Error | null = null;
