@@ -6,7 +6,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, compileInference, Dataset, dense, dropout, earlyStopping, encodeOnnx, encodeSafetensors, loadModel, Matrix, modelCheckpoint, reduceLrOnPlateau, Rng, saveModel, saveSafetensors, Sequential } from '../lib';
+import { batchNorm, compileInference, Dataset, dense, dropout, earlyStopping, encodeOnnx, encodeSafetensors, loadModel, Matrix, modelCheckpoint, reduceLrOnPlateau, Rng, saveModel, saveSafetensors, Sequential, updateBatchNorm } from '../lib';
 import type { Backend, Callback, FitOptions, LoadedModel, Optimizer, TrainContext } from '../lib';
 import { forEachBackend, rejectsCode, throwsCode } from './helpers';
 
@@ -126,6 +126,23 @@ forEachBackend('fitAsync', (b) => {
     assert.equal(r.stderr, '');
   });
 
+  it('updateBatchNorm during fitAsync is refused before it writes: the running statistics are those of fit', async () => {
+    const bn = () => new Sequential({ inputSize: 8, seed: 4, backend: b, layers: [dense(6), batchNorm(), dense(4)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.05 } });
+    const s = bn(), a = bn();
+    s.fit(x, y, { epochs: 2, batchSize: 20 });
+    const running = a.fitAsync(x, y, { epochs: 2, batchSize: 20 });
+    let refused = 0;
+    while (a.isTraining) {
+      throwsCode(() => updateBatchNorm(a, x), 'ERR_BLASNET_BUSY', undefined, 'updateBatchNorm');
+      refused++;
+      await new Promise((r) => setImmediate(r));
+    }
+    await running;
+    assert.ok(refused > 0);
+    assert.deepEqual(a.buffers().map((v) => Array.from(v.data)), s.buffers().map((v) => Array.from(v.data)));
+  });
+
   it('reports progress and runs callbacks on this thread; a callback can stop it', async () => {
     const m = make(b);
     let batches = 0, epochs = 0;
@@ -155,6 +172,8 @@ forEachBackend('fitAsync', (b) => {
     throwsCode(() => m.fit(x, y), 'ERR_BLASNET_BUSY');
     throwsCode(() => m.lossAndGradient(x, y), 'ERR_BLASNET_BUSY');
     throwsCode(() => m.setWeights(m.getWeights()), 'ERR_BLASNET_BUSY');
+    // Copies of tensors the worker is stepping would mix steps.
+    throwsCode(() => m.getWeights(), 'ERR_BLASNET_BUSY', undefined, 'getWeights: the model is training in the background');
     throwsCode(() => m.compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 } }), 'ERR_BLASNET_BUSY');
     throwsCode(() => m.forward(x, { training: true }), 'ERR_BLASNET_BUSY');
     // The worker's lr, momentum and optimiser state: a value set between callbacks would never

@@ -576,6 +576,8 @@ export class Sequential {
 
   /** Copies of every parameter tensor. */
   getWeights(): NamedTensor[] {
+    // While fitAsync's worker steps, the tensors would be copied from different steps.
+    this.notBusy('getWeights', true);
     return this.views.map((v) => ({ name: v.name, shape: v.shape, data: v.data.slice() }));
   }
 

@@ -117,6 +117,8 @@ export function updateBatchNorm(model: Sequential, x: Matrix | Float32Array, opt
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected Matrix or Float32Array for x but received ${typeName(x)}`);
   }
   options = optionsArg(where, options, { batchSize: true });
+  // Before anything is written: the statistics are the training worker's while fitAsync runs.
+  model.notBusy(where);
   const bns = model.layers.filter((l): l is BatchNorm => l instanceof BatchNorm);
   if (bns.length === 0) return;
   const cols = model.inputSize;
