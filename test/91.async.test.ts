@@ -107,6 +107,34 @@ forEachBackend('fitAsync', (b) => {
     assert.match(r.stdout, /^workers started 1$/m);
   });
 
+  it("frees each call's data once it ends, though the worker is kept: retraining on fresh data does not grow memory", () => {
+    const lib = path.join(__dirname, '..', 'lib');
+    const script = `
+      const bn = require(${JSON.stringify(lib)});
+      const m = new bn.Sequential({ inputSize: 256, seed: 1, backend: ${JSON.stringify(b.name)}, layers: [bn.dense(4)] })
+        .compile({ loss: 'crossEntropy', optimizer: 'adam' });
+      const rows = 20000, y = new Int32Array(rows).map((_, i) => i % 4);
+      const buffers = () => { global.gc(); global.gc(); return process.memoryUsage().arrayBuffers; };
+      (async () => {
+        const seen = [];
+        for (let i = 0; i < 6; i++) {
+          // Fresh data every call (20 MB), as plain arrays (copied to shared memory) and as a Dataset.
+          const x = new Float32Array(rows * 256).fill(i);
+          await m.fitAsync(x, y, { epochs: 1, batchSize: 256, maxSteps: 2 });
+          await m.fitAsync(bn.Dataset.from(new bn.Matrix(x, rows, 256), y), { epochs: 1, batchSize: 256, maxSteps: 2 });
+          await new Promise((r) => setTimeout(r, 50));
+          seen.push(buffers());
+        }
+        console.log(JSON.stringify(seen));
+      })();
+    `;
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, r.stderr);
+    const seen = JSON.parse(r.stdout) as number[];
+    // Each call holds at most its own 20 MB copy; kept, six calls of two copies each would hold 240 MB.
+    assert.ok(seen[5] - seen[0] < 30e6, `array buffers after each retrain (bytes): ${seen.join(', ')}`);
+  });
+
   it("warns once, through the application's 'warning' listeners, never raw from its worker", () => {
     const lib = path.join(__dirname, '..', 'lib');
     const script = `

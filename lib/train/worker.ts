@@ -3,6 +3,8 @@
  * same synchronous fit loop, and reports to the main thread; stops between batches when asked,
  * and pauses at epoch ends while the main thread runs its callbacks.
  */
+import * as v8 from 'v8';
+import * as vm from 'vm';
 import { parentPort } from 'worker_threads';
 import { setDefaultBackend } from '../backend/select';
 import { layerFromConfig } from '../layers';
@@ -116,4 +118,27 @@ function run(input: WorkerInput): void {
   }
 }
 
-port.on('message', (m: { type: 'job'; input: WorkerInput }) => run(m.input));
+/**
+ * A full collection of this thread's heap. A kept worker allocates almost nothing while it waits,
+ * so V8 would never collect the last job's objects, and through them the shared memory they
+ * reference (fitAsync's copy of x, a Dataset its caller has dropped) would stay allocated while
+ * the worker lives: a service retraining on fresh data would grow without bound. Null where V8
+ * does not offer it.
+ */
+const collect = ((): (() => void) | null => {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as unknown;
+    // Contexts made later (the application's own vm contexts) get no gc they did not ask for.
+    v8.setFlagsFromString('--no-expose-gc');
+    return typeof gc === 'function' ? (gc as () => void) : null;
+  } catch {
+    return null;
+  }
+})();
+
+port.on('message', (m: { type: 'job'; input: WorkerInput }) => {
+  run(m.input);
+  // After the job's last message (the caller already has it), with the job's objects unreachable.
+  if (collect) setImmediate(collect);
+});
