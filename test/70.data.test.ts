@@ -371,10 +371,22 @@ describe('data: CSV', () => {
     assert.deepEqual(good.rows, [['\u00fc', '\u20ac'], ['\u{1f600}', '\u00e9']]);
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n\u00fc,1\n', 'utf16le')]);
     assert.deepEqual(readTable(utf16).rows, [['\u00fc', '1']]);
+    // Big-endian too, with its mark; a file that is not UTF-16 past its mark is refused.
+    const be = Buffer.from(utf16).swap16();
+    assert.deepEqual([be[0], be[1]], [0xfe, 0xff]);
+    assert.deepEqual(readTable(be).columns, ['a', 'b']);
+    assert.deepEqual(readTable(be).rows, [['\u00fc', '1']]);
+    throwsCode(() => readTable(Buffer.from([0xfe, 0xff, 0x00, 0x61, 0xd8, 0x00, 0x00, 0x0a])), 'ERR_BLASNET_DATA', undefined, 'not UTF-16 text throughout');
     // Overlong forms, surrogates, code points past U+10FFFF and a sequence cut by the end are not UTF-8.
     for (const bad of [[0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]]) {
       throwsCode(() => readTable(Buffer.concat([Buffer.from('a\n1\n'), Buffer.from(bad), Buffer.from('\n')])), 'ERR_BLASNET_DATA', undefined, 'line 3 is not UTF-8');
     }
+  });
+
+  it('reads any line ending on any line, as Python\'s csv does: a CRLF header over LF rows, a CR line, a CRLF inside quotes kept', () => {
+    const t = readTable('a,b,y\r\n1,2,x\n3,"4\r\n5",z\r5,6,x\n');
+    assert.deepEqual(t.columns, ['a', 'b', 'y']);
+    assert.deepEqual(t.rows, [['1', '2', 'x'], ['3', '4\r\n5', 'z'], ['5', '6', 'x']]);
   });
 
   it('header only: zero rows', () => {

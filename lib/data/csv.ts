@@ -355,7 +355,7 @@ export interface ParsedCsv {
 
 /**
  * The 1-based line of the first byte sequence in `bytes` that is not UTF-8, or 0 when all of it
- * is UTF-8 (or it starts with a UTF-16 byte-order mark, which csv-parse reads as UTF-16).
+ * is UTF-8 (a file with a UTF-16 byte-order mark is decoded as UTF-16 before this).
  */
 function firstLineNotUtf8(bytes: Buffer): number {
   if (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) return 0;
@@ -412,6 +412,15 @@ export function parseCsv(fn: string, pathOrText: string | Uint8Array, delimiter:
   const fail = (message: string): never => {
     throw new BlasnetError(ErrorCode.DATA, `${fn}: ${source}: ${message}`);
   };
+  if (typeof input !== 'string' && input.length >= 2 && ((input[0] === 0xfe && input[1] === 0xff) || (input[0] === 0xff && input[1] === 0xfe))) {
+    // UTF-16 with its byte-order mark, either byte order (csv-parse reads only the little-endian one).
+    const encoding = input[0] === 0xfe ? 'utf-16be' : 'utf-16le';
+    try {
+      input = new TextDecoder(encoding, { fatal: true }).decode(input);
+    } catch {
+      return fail(`starts with the ${encoding === 'utf-16be' ? 'big' : 'little'}-endian UTF-16 byte-order mark but is not UTF-16 text throughout; save it as UTF-8 and read it again`);
+    }
+  }
   if (typeof input !== 'string') {
     const line = firstLineNotUtf8(input);
     // Read as UTF-8 anyway, each such byte would become U+FFFD: "Müller" and "Möller" one class.
@@ -423,7 +432,11 @@ export function parseCsv(fn: string, pathOrText: string | Uint8Array, delimiter:
   let records: CsvRecord[];
   try {
     // Field counts are checked by the callers, so that the error can say which row and what was expected.
-    records = parse(input, { delimiter, info: true, bom: true, skip_empty_lines: true, relax_column_count: true }) as CsvRecord[];
+    // Any line ending on any line: a file with a CRLF header and LF rows (appended by another
+    // program) is read as Python's csv reads it, where csv-parse would take the first line's for all.
+    records = parse(input, {
+      delimiter, info: true, bom: true, skip_empty_lines: true, relax_column_count: true, record_delimiter: ['\r\n', '\n', '\r'],
+    }) as CsvRecord[];
   } catch (e) {
     return fail((e as Error).message);
   }
