@@ -195,6 +195,10 @@ describe('TabularPreprocessor', () => {
     // The held-out rows transform through it, the text cell included (an unknown category).
     await warnings(() => { assert.equal(p.transform(rows.slice(11)).cols, p.inputSize); });
     throwsCode(() => TabularPreprocessor.fit(part, { label: 'y', kindsFrom: {} as TabularPreprocessor }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'options.kindsFrom');
+    // The caller's options are read, not written: kindsFrom's categorical columns join a copy.
+    const options = { label: 'y', categorical: ['x'], kindsFrom: whole as unknown as TabularPreprocessor };
+    await warnings(() => { TabularPreprocessor.fit(part, options); });
+    assert.deepEqual(options.categorical, ['x']);
     const onlyNote = rows.map((r) => ({ note: r.note, y: r.y }));
     const noteWhole = TabularPreprocessor.fit(onlyNote, { label: 'y' });
     throwsCode(() => TabularPreprocessor.fit(onlyNote.slice(1), { label: 'y', kindsFrom: noteWhole }), 'ERR_BLASNET_DATA', undefined, 'every feature column has only missing cells');

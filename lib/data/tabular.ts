@@ -619,7 +619,7 @@ export class TabularPreprocessor {
       if (labels.includes(c)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: column ${JSON.stringify(c)} is both a label and a feature`);
     }
     if (features.length === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: ${view.source}: no feature columns`);
-    const categorical = names(o.categorical, 'categorical');
+    const categorical = [...names(o.categorical, 'categorical')];
     for (const c of kindsFrom?.cols ?? []) if (c.kind === 'categorical' && features.includes(c.name) && !categorical.includes(c.name)) categorical.push(c.name);
     for (const c of categorical) {
       if (labels.includes(c)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: column ${JSON.stringify(c)} is the label column and cannot be a categorical feature`);
@@ -1038,9 +1038,11 @@ function regressionValue(fn: string, view: RowView, v: Cell, i: number, column: 
  */
 function detectTask(fn: string, view: RowView, labels: string[], cells: Cell[][], rows: number): { task: Task; reason: string } {
   const names = labels.map((s) => JSON.stringify(s)).join(', ');
+  const limit = Math.min(50, Math.max(2, Math.floor(rows / 3)));
   for (let k = 0; k < labels.length; k++) {
     const text = cells[k].find((v) => numberOf(v) === undefined && !outOfRangeNumber(v));
     if (text !== undefined) {
+      mostlyNumericLabel(fn, view, labels[k], cells[k], limit);
       return { task: 'classification', reason: `label ${JSON.stringify(labels[k])} holds text (${JSON.stringify(String(text).trim())})` };
     }
   }
@@ -1055,9 +1057,36 @@ function detectTask(fn: string, view: RowView, labels: string[], cells: Cell[][]
   const values = cells[0].map((v) => numberOf(v) as number);
   if (values.some((v) => !Number.isInteger(v))) return { task: 'regression', reason: `label ${names} holds non-integer numbers` };
   const distinct = new Set(cells[0].map(categoryKey)).size;
-  const limit = Math.min(50, Math.max(2, Math.floor(rows / 3)));
   if (distinct <= limit) return { task: 'classification', reason: `label ${names} holds ${distinct} distinct integers (at most ${limit} means classes)` };
   return { task: 'regression', reason: `label ${names} holds ${distinct} distinct integers (more than ${limit} means a quantity)` };
+}
+
+/**
+ * ERR_BLASNET_DATA for a label column that holds numbers in most cells (plain, or with thousands
+ * separators or a decimal comma) and text in a few, with more distinct values than classes have
+ * (`limit`, as for integers): as text every distinct price would be a class, a classifier of
+ * hundreds of one-row classes. Names the first text cells; --task classification keeps them as
+ * classes.
+ */
+function mostlyNumericLabel(fn: string, view: RowView, name: string, cells: Cell[], limit: number): void {
+  const text: number[] = [];
+  let separated = 0;
+  cells.forEach((v, i) => {
+    if (numberOf(v) !== undefined) return;
+    if (typeof v === 'string' && SEPARATED_NUMBER.test(v.trim())) separated++;
+    else text.push(i);
+  });
+  const numeric = cells.length - text.length;
+  const distinct = new Set(cells.map(categoryKey)).size;
+  if (numeric * 2 <= cells.length || distinct <= limit) return;
+  const shown = text.slice(0, 3).map((i) => `${cellText(cells[i])} at ${view.where(i)}`);
+  const what = [
+    ...(text.length > 0 ? [`${text.length} text cell${text.length === 1 ? '' : 's'} (${shown.join(', ')}${text.length > 3 ? ', ...' : ''})`] : []),
+    ...(separated > 0 ? [`${separated} number${separated === 1 ? '' : 's'} written with thousands separators or a decimal comma`] : []),
+  ].join(' and ');
+  throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: label ${JSON.stringify(name)} holds numbers, but ${what} among its ${cells.length} ` +
+    `cells would make it classes, ${distinct} of them; fix those cells or leave their rows out (a missing label is not imputed), write numbers ` +
+    'as plain decimals (1234.5), or set the task to classification (--task classification) if the values are classes');
 }
 
 /** y * std + mean per target column of a regression, in float64 (inverseTargets and its float64 twin). */
