@@ -247,7 +247,7 @@ interface TrainOptions extends DataOptions {
   testSplit: number;
   task: 'auto' | Task;
   loss?: 'mse' | 'huber' | 'l1';
-  categorical?: string[];
+  categorical?: string;
   standardize: boolean;
   impute: boolean;
   out?: string;
@@ -296,8 +296,31 @@ function outputPaths(o: TrainOptions): OutputPaths {
 }
 
 /** `--label a,b` as column names. */
-function labelColumns(label: string | undefined): string[] {
-  return (label ?? 'label').split(',').map((s) => s.trim()).filter((s) => s !== '');
+/**
+ * The column names of a comma-separated flag (--label, --categorical). A column's own name may
+ * hold commas ("Income, USD"): with the file's `header`, the longest run of comma-separated
+ * pieces that is one of its columns is taken as one name.
+ */
+function columnList(raw: string, header: readonly string[] = []): string[] {
+  const pieces = raw.split(',');
+  const out: string[] = [];
+  for (let i = 0; i < pieces.length;) {
+    let taken = 1;
+    for (let j = pieces.length; j > i + 1; j--) {
+      if (header.includes(pieces.slice(i, j).join(',').trim())) {
+        taken = j - i;
+        break;
+      }
+    }
+    const name = pieces.slice(i, i + taken).join(',').trim();
+    if (name !== '') out.push(name);
+    i += taken;
+  }
+  return out;
+}
+
+function labelColumns(label: string | undefined, header?: readonly string[]): string[] {
+  return columnList(label ?? 'label', header);
 }
 
 /**
@@ -324,7 +347,13 @@ function buildNetwork(o: NetworkFlags, d: { x: Matrix; outputs: number; task: Ta
     layers.push(dense(h, { activation: o.activation }));
     if (o.dropout !== undefined && o.dropout > 0) layers.push(dropout(o.dropout));
   }
-  layers.push(d.task === 'classification' ? dense(d.outputs, { activation: 'softmax' }) : dense(d.outputs));
+  // A table's standardised columns reach the head at about unit scale, where its Glorot weights
+  // gave outputs far enough from 0 that the initial loss missed chance level on every seed (1.2 to
+  // 2.2x ln 2 on two classes; even small random weights move a regression's mse by their
+  // correlation with the target): the head of a table network starts at zero, its outputs 0,
+  // the initial loss chance's exactly. Its first step moves it; the layers below follow from the second.
+  const head = table ? { init: 'zeros' as const } : {};
+  layers.push(d.task === 'classification' ? dense(d.outputs, { activation: 'softmax', ...head }) : dense(d.outputs, head));
   return { model: new Sequential({ inputSize: d.x.cols, seed: o.seed, layers }), hidden };
 }
 
@@ -351,13 +380,13 @@ interface Prepared {
  */
 function prepareTable(o: TableOptions, say: (s: string) => void, what = 'train'): Prepared {
   const csv = o.csv as string;
-  const label = labelColumns(o.label);
-  if (label.length === 0) throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: --label must name the label column(s) of the CSV file`);
+  if (labelColumns(o.label).length === 0) throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: --label must name the label column(s) of the CSV file`);
+  const table = readCsv(csv, o);
+  const label = labelColumns(o.label, table.columns);
   const fitOptions = {
     label, task: o.task, standardize: o.standardize, impute: o.impute,
-    ...(o.categorical ? { categorical: o.categorical } : {}),
+    ...(o.categorical ? { categorical: columnList(o.categorical, table.columns) } : {}),
   };
-  const table = readCsv(csv, o);
   let trainTable: Table = table;
   let testTable: Table;
   let task: Task;
@@ -407,6 +436,10 @@ function prepareTable(o: TableOptions, say: (s: string) => void, what = 'train')
     const parts = y instanceof Int32Array
       ? stratifiedSplitKeepingSingletons(x, y, { testFraction: vs, seed: o.seed + 1 })
       : trainTestSplit(x, y, { testFraction: vs, seed: o.seed + 1 });
+    if (parts.test.x.rows === 0 && 'singletons' in parts && parts.singletons === x.rows) {
+      throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: every one of the ${x.rows} classes of the training rows has a single row, ` +
+        'so none can be held out for validation; pass --validation-split 0');
+    }
     if (parts.test.x.rows === 0 || parts.train.x.rows === 0) {
       throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: --validation-split ${vs} of ${x.rows} rows leaves no validation or no training rows`);
     }
@@ -765,7 +798,7 @@ function loadTable(o: ModelCommandOptions, loaded: LoadedModel, what: string): {
   if (!prep) {
     throw new BlasnetError(ErrorCode.FORMAT, `${what}: ${o.model} holds no table preprocessing (it was not trained with --csv), so it cannot read ${file}`);
   }
-  if (o.label !== undefined && labelColumns(o.label).join(',') !== prep.labelColumns.join(',')) {
+  if (o.label !== undefined && labelColumns(o.label, prep.labelColumns).join('\u0000') !== prep.labelColumns.join('\u0000')) {
     throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: the model's label column is ${prep.labelColumns.map((s) => JSON.stringify(s)).join(', ')}, not ${JSON.stringify(o.label)}`);
   }
   return { prep, table: readCsv(file, o), file };
@@ -995,7 +1028,7 @@ interface SearchCliOptions {
   queue?: string;
   queueName?: string;
   task: Task | 'auto';
-  categorical?: string[];
+  categorical?: string;
 }
 
 /** blasnet search: a hyperparameter search on a CSV table; writes the results table, a plot and optionally the best model. */
@@ -1018,9 +1051,9 @@ async function searchCommand(o: SearchCliOptions): Promise<void> {
       throw new BlasnetError(err.code, `search --space ${o.space}: ${err.message.replace(/^spaceFromJSON: /, '')}`, { cause: e });
     }
   }
-  const label = labelColumns(o.label);
   const table = readCsv(o.csv, o);
-  const preprocessing = { task: o.task, ...(o.categorical ? { categorical: o.categorical } : {}) };
+  const label = labelColumns(o.label, table.columns);
+  const preprocessing = { task: o.task, ...(o.categorical ? { categorical: columnList(o.categorical, table.columns) } : {}) };
   // The test file is read and checked before any trial runs (a missing file, no label column, a
   // label not in the training file), through the preprocessing the search fits on all rows for
   // the retrained model: fitted here the same way, it gives the same test inputs.
@@ -1165,10 +1198,12 @@ function backendOptions(cmd: Command): Command {
     .option('--threads <n>', 'kernel threads (default: one per physical core)', int('--threads'));
 }
 
-function names(v: string): string[] {
-  const out = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (out.length === 0) throw new InvalidArgumentError('expected comma-separated column names');
-  return out;
+/** A comma-separated list of column names, kept as written: columnList splits it against the file's header. */
+function nonEmpty(flag: string) {
+  return (v: string): string => {
+    if (v.split(',').every((s) => s.trim() === '')) throw new InvalidArgumentError(`${flag}: expected comma-separated column names`);
+    return v;
+  };
 }
 
 export function program(): Command {
@@ -1180,7 +1215,7 @@ export function program(): Command {
     .option('--label <columns>', 'the label column of the CSV file; several, comma-separated, for multi-output regression', 'label')
     .addOption(new Option('--task <task>', 'what the label is; auto decides from its values and says why').choices(['auto', 'classification', 'regression']).default('auto'))
     .addOption(new Option('--loss <name>', 'regression loss (classification uses cross-entropy)').choices(['mse', 'huber', 'l1']))
-    .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers (columns holding text always are)', names)
+    .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers (columns holding text always are); comma-separated, a name holding commas as it is', nonEmpty('--categorical'))
     .option('--no-standardize', 'keep numeric columns unscaled (default: standardised on the training rows)')
     .option('--no-impute', 'fail on missing cells (default: training median / most frequent value plus an indicator column)')
     .option('--test-split <f>', 'without --test-csv: the share of --csv held out for testing (seeded, stratified for classes; a class of one row stays in training)', fraction('--test-split'), TEST_SPLIT);
@@ -1230,7 +1265,7 @@ export function program(): Command {
     .option('--test-csv <file>', 'a test table, checked before any trial: the retrained best model is scored on it (after --out is written)')
     .option('--label <columns>', 'the label column; several, comma-separated, for multi-output regression', 'label')
     .addOption(new Option('--task <task>', 'what the label is; auto decides from its values').choices(['auto', 'classification', 'regression']).default('auto'))
-    .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers', names)
+    .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers; comma-separated, a name holding commas as it is', nonEmpty('--categorical'))
     .option('--space <file>', 'a JSON search space instead of the default one (see README)')
     .option('--trials <n>', 'configurations to try', int('--trials'), 20)
     .addOption(new Option('--strategy <name>', 'how trials are proposed').choices(['random', 'grid', 'coarseToFine', 'halving']).default('random'))

@@ -68,6 +68,12 @@ describe('blasnet check and lr-find', () => {
     this.timeout(60000);
     const r = run('check', '--csv', train, '--hidden', '16', '--activation', 'tanh', '--lr', '0.01');
     assert.equal(r.status, 0, r.stderr);
+    // A table network's head starts at zero: chance level exactly, on every seed.
+    for (const seed of ['1', '2', '3']) {
+      const s = run('check', '--csv', train, '--no-gradient', '--no-overfit', '--seed', seed);
+      assert.ok(Math.abs(lastJson(s.stdout).initialLoss - Math.log(3)) < 1e-6, s.stdout);
+      assert.equal(lastJson(s.stdout).ok, true, s.stdout);
+    }
     assert.match(r.stdout, /initial loss [\d.]+ on 256 rows; expected 1\.0986: ln 3/);
     assert.match(r.stdout, /gradient check on 8 rows/);
     assert.match(r.stdout, /overfit 20 rows: reached in \d+ steps/);

@@ -233,6 +233,35 @@ describe('blasnet CLI on CSV tables', function () {
     }
   });
 
+  it('--label and --categorical name columns whose names hold commas; a mostly numeric label with a few text cells is an error, not hundreds of classes', () => {
+    const rng = new Rng(12);
+    const file = path.join(tmp, 'commas.csv');
+    const lines = ['age,"zip, code","Income, USD"'];
+    for (let i = 0; i < 80; i++) {
+      const age = 20 + rng.int(40), zip = i % 2 ? '02134' : '10001';
+      lines.push(`${age},${zip},${(age * 1000 + (zip === '02134' ? 5000 : 0) + rng.int(100)).toFixed(0)}`);
+    }
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    const r = run('train', '--csv', file, '--label', 'Income, USD', '--categorical', 'age,zip, code', '--epochs', '1', '--no-checks', '--out', path.join(tmp, 'commas.blasnet'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /task: regression/);
+    assert.match(r.stdout, /2 categorical \(age: \d+, zip, code: 2; one-hot\)/);
+    // One "-" among 80 prices: as text it would make every price a class.
+    const prices = path.join(tmp, 'one-dash.csv');
+    fs.writeFileSync(prices, ['size,price', ...Array.from({ length: 80 }, (_, i) => `${i},${i === 40 ? '-' : 1000 + 37 * i}`)].join('\n') + '\n');
+    const bad = run('train', '--csv', prices, '--label', 'price', '--epochs', '1', '--out', path.join(tmp, 'one-dash.blasnet'));
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /label "price" holds numbers, but 1 text cell \("-" at data row 41\) among its 80 cells would make it classes.*--task classification.*ERR_BLASNET_DATA/);
+    const classes = run('train', '--csv', prices, '--label', 'price', '--task', 'classification', '--test-csv', prices, '--epochs', '1', '--no-checks', '--quiet',
+      '--out', path.join(tmp, 'one-dash.blasnet'));
+    assert.equal(classes.status, 1, 'an explicit task keeps them as classes, one row each');
+    assert.match(classes.stderr, /every one of the 80 classes of the training rows has a single row, so none can be held out for validation; pass --validation-split 0/);
+    const kept = run('train', '--csv', prices, '--label', 'price', '--task', 'classification', '--test-csv', prices, '--validation-split', '0', '--epochs', '1',
+      '--no-checks', '--quiet', '--out', path.join(tmp, 'one-dash.blasnet'));
+    assert.equal(kept.status, 0, kept.stderr);
+    assert.equal(kept.json().task, 'classification');
+  });
+
   it("train without --lr runs each optimiser at its own default lr (adadelta 1, adagrad 1e-2), sgd at 1e-3", () => {
     const file = write('lr-defaults.csv', ['x1', 'x2', 'colour'], blobs(new Rng(6), 60));
     for (const [name, lr] of [['adadelta', 1], ['adagrad', 1e-2], ['nadam', 2e-3], ['sgd', 1e-3], ['adam', 1e-3]] as const) {

@@ -30,7 +30,7 @@ export interface RecipeOptions {
   task: 'auto' | Task;
   seed: number;
   /** train's table flags: one-hot columns, and whether numeric columns are standardised and missing cells imputed. */
-  categorical?: string[];
+  categorical?: string;
   standardize?: boolean;
   impute?: boolean;
 }
@@ -82,11 +82,6 @@ function num(name: string, check: (x: number) => boolean, what: string) {
 const positive = (name: string) => num(name, (x) => x > 0 && Number.isFinite(x), 'a positive number');
 const fraction = (name: string) => num(name, (x) => x >= 0 && x < 1, 'in [0, 1)');
 
-function names(v: string): string[] {
-  const out = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (out.length === 0) throw new InvalidArgumentError('expected comma-separated column names');
-  return out;
-}
 const int = (name: string, min = 1) => num(name, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
 
 function sizes(v: string): number[] {
@@ -99,7 +94,10 @@ function modelOptions(cmd: Command): Command {
   return cmd
     .option('--label <columns>', "the label column of the CSV file (default label; with --model, the model's, checked against it)")
     .addOption(new Option('--task <task>', 'what the label is, as train decides it; with --model, the model\'s').choices(['auto', 'classification', 'regression']).default('auto'))
-    .option('--categorical <columns>', 'as train: one-hot encode these columns even if they hold numbers', names)
+    .option('--categorical <columns>', 'as train: one-hot encode these columns even if they hold numbers', (v: string) => {
+      if (v.split(',').every((s) => s.trim() === '')) throw new InvalidArgumentError('--categorical: expected comma-separated column names');
+      return v;
+    })
     .option('--no-standardize', 'as train: keep numeric columns unscaled')
     .option('--no-impute', 'as train: fail on missing cells')
     .option('--model <file>', "a saved model, with its optimiser, instead of one built from the flags below; its stored preprocessing reads --csv (columns by name, its task and scaling)")
