@@ -48,6 +48,8 @@ class Args {
   }
 
   napi_env env() const { return env_; }
+  // Argument i as passed (i < count()).
+  napi_value arg(size_t i) const { return argv_[i]; }
   const char* fn() const { return fn_; }
 
   void expect(size_t count) {

@@ -71,8 +71,23 @@ void check(const char* fn, const char* what, int rc) {
   if (rc != MPI_SUCCESS) throw MpiError{std::string(fn) + ": " + what + " failed: " + mpiMessage(rc)};
 }
 
-// Polls a nonblocking collective until it completes, the deadline passes or SIGTERM arrives.
-void wait(const char* fn, MPI_Request* req, double timeoutMs) {
+// Set when a collective timed out or was ended by SIGTERM: its request stays pending (MPI cannot
+// cancel a collective) and may still read or write its buffer, so no later collective may start,
+// and MPI_Finalize, which would wait for it, is skipped.
+bool gBroken = false;
+std::string gBrokenBy;
+
+void requireIntact(const char* fn) {
+  if (gBroken) {
+    throw MpiError{std::string(fn) + ": an earlier collective (" + gBrokenBy + ") did not complete and MPI cannot cancel it, so this " +
+                   "process can take part in no more collectives; end it (let the error end the process), and mpirun ends the job"};
+  }
+}
+
+// Polls a nonblocking collective until it completes, the deadline passes or SIGTERM arrives. On a
+// timeout or SIGTERM the buffer (argument `bufferArg` of the call, or none) is kept alive for good:
+// the pending request may still write into it after JavaScript has let it go.
+void wait(Args& a, const char* fn, MPI_Request* req, double timeoutMs, int bufferArg) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double, std::milli>(timeoutMs);
   gTerminated = 0;
   gWaiting = 1;
@@ -99,6 +114,12 @@ void wait(const char* fn, MPI_Request* req, double timeoutMs) {
   check(fn, "the collective", rc);
   if (done) return;
   // The request stays pending: MPI cannot cancel a collective. The caller is expected to abort.
+  gBroken = true;
+  gBrokenBy = fn;
+  if (bufferArg >= 0) {
+    napi_ref keep;
+    napi_create_reference(a.env(), a.arg(static_cast<size_t>(bufferArg)), 1, &keep);
+  }
   if (gTerminated) {
     throw MpiError{std::string(fn) + ": the launcher is terminating the job (SIGTERM), most likely because another rank failed"};
   }
@@ -223,9 +244,10 @@ napi_value Allreduce(Args& a) {
   Buffer b = buffer(a, 1, "buffer");
   const int n = count(a, b);
   requireInit(a);
+  requireIntact(a.fn());
   MPI_Request req;
   check(a.fn(), "MPI_Iallreduce", MPI_Iallreduce(MPI_IN_PLACE, b.data, n, b.type, MPI_SUM, MPI_COMM_WORLD, &req));
-  wait(a.fn(), &req, timeout);
+  wait(a, a.fn(), &req, timeout, 1);
   return nullptr;
 }
 
@@ -242,9 +264,10 @@ napi_value Broadcast(Args& a) {
   if (root >= static_cast<size_t>(size)) {
     a.fail(false, "ERR_BLASNET_ARG_RANGE", "Expected root in [0, " + std::to_string(size) + ") but received " + std::to_string(root));
   }
+  requireIntact(a.fn());
   MPI_Request req;
   check(a.fn(), "MPI_Ibcast", MPI_Ibcast(b.data, n, b.type, static_cast<int>(root), MPI_COMM_WORLD, &req));
-  wait(a.fn(), &req, timeout);
+  wait(a, a.fn(), &req, timeout, 2);
   return nullptr;
 }
 
@@ -253,16 +276,18 @@ napi_value Barrier(Args& a) {
   a.expect(1);
   const float timeout = a.scalarIn(0, "timeoutMs", positive, "positive number");
   requireInit(a);
+  requireIntact(a.fn());
   MPI_Request req;
   check(a.fn(), "MPI_Ibarrier", MPI_Ibarrier(MPI_COMM_WORLD, &req));
-  wait(a.fn(), &req, timeout);
+  wait(a, a.fn(), &req, timeout, -1);
   return nullptr;
 }
 
 // finalize(): shuts MPI down (after the last collective). A no-op when MPI is not up.
 napi_value Finalize(Args& a) {
   a.expect(0);
-  if (initialized()) check(a.fn(), "MPI_Finalize", MPI_Finalize());
+  // With a collective still pending, MPI_Finalize would wait for it forever.
+  if (initialized() && !gBroken) check(a.fn(), "MPI_Finalize", MPI_Finalize());
   if (gHandlerInstalled) {
     sigaction(SIGTERM, &gPreviousTerm, nullptr);
     gHandlerInstalled = false;

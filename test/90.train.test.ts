@@ -2,6 +2,7 @@
  * Training end to end: compile, fit, evaluate, metrics and callbacks, on every backend.
  */
 import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -258,6 +259,25 @@ forEachBackend('fit and evaluate', (b) => {
     const own = make().fit(x, y, { epochs: 4, batchSize: 8, shuffle: false, schedule: oneCycle, scheduleEvery: 'step' });
     const halved = make().fit(x, y, { epochs: 4, batchSize: 8, shuffle: false, schedule: oneCycle, scheduleEvery: 'step', callbacks: [plateau()] });
     assert.deepEqual(Array.from(halved.stepLr.subarray(3)), Array.from(own.stepLr.subarray(3)));
+  });
+
+  it('a progress bar on a terminal is stopped when training throws, so the process can end', () => {
+    const lib = path.join(__dirname, '..', 'lib');
+    // A terminal-like stream: the bar redraws on a timer of its own until stopped.
+    const script = `
+      const bn = require(${JSON.stringify(lib)});
+      const { Writable } = require('stream');
+      const tty = new Writable({ write(_c, _e, done) { done(); } });
+      tty.isTTY = true; tty.columns = 80; tty.cursorTo = () => true; tty.clearLine = () => true; tty.moveCursor = () => true;
+      const m = new bn.Sequential({ inputSize: 2, seed: 1, backend: ${JSON.stringify(b.name)}, layers: [bn.dense(2)] }).compile({ loss: 'crossEntropy', optimizer: 'adam' });
+      const boom = { onBatchEnd(l) { if (l.batch === 3) throw new Error('boom'); } };
+      try { m.fit(new Float32Array(400), new Int32Array(200), { epochs: 2, batchSize: 8, callbacks: [bn.progressBar({ stream: tty }), boom] }); }
+      catch (e) { console.log('caught ' + e.message); }
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.signal, null, 'the process ended by itself');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /caught boom/);
   });
 
   it('validationSplit holds out the rows Keras holds out: n - floor(n (1 - f))', () => {

@@ -73,8 +73,9 @@ let comm: Communicator | null = null;
  */
 export function initDistributed(options: DistributedOptions = {}): Communicator {
   const timeoutMs = optionsArg('initDistributed', options, { timeoutMs: true }).timeoutMs ?? 120_000;
-  if (!(typeof timeoutMs === 'number' && timeoutMs > 0 && Number.isFinite(timeoutMs))) {
-    throw rangeError(ErrorCode.ARG_RANGE, `initDistributed: Expected positive number for timeoutMs but received ${show(timeoutMs)}`);
+  // The binding holds it as a float32: a value outside this range would become infinite or 0 there.
+  if (!(typeof timeoutMs === 'number' && timeoutMs >= 1 && timeoutMs <= 2 ** 31 - 1)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `initDistributed: Expected a number of ms in [1, 2^31 - 1] for timeoutMs but received ${show(timeoutMs)}`);
   }
   if (comm) return comm;
   const mpi: MpiAddon = loadMpi();

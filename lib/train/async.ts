@@ -20,7 +20,7 @@ import { Matrix } from '../tensor';
 import { isDetached, sharedArray, sharedCopy, typedLength } from '../typed';
 import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { callbackStates, restoreCallbackStates } from './callbacks';
+import { callbackStates, releaseOnFailure, restoreCallbackStates } from './callbacks';
 import {
   adoptColumns, checkFitOptions, checkResumedWeights, checkScheduleSteps, fitSettings, heldOutRows, prepareData, prepareDataset, resumedView, resumeParts, resumePoint, rowWeights,
   scheduleBase, Snapshot, undoColumns,
@@ -614,6 +614,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
       fallback.release();
       // The model keeps the mode it was called in, as fit leaves it (the worker trained in its own).
       setBusy(null);
+      if (failure !== null || !result) releaseOnFailure(callbacks);
       if (failure !== null) reject(failure);
       else if (result) resolve(result);
       else reject(new BlasnetError(ErrorCode.INTERNAL, 'fitAsync: the training worker stopped without a result'));

@@ -598,6 +598,26 @@ function keptRows(file: string, header: string, upTo: number): string {
  * samples per second and ETA; elsewhere (a pipe, a log, CI) one line per epoch. `stream`
  * defaults to stdout.
  */
+/**
+ * A method built-in callbacks may have under this key, which fit and fitAsync call when training
+ * throws: what onTrainEnd would release and nothing else will (progressBar's redraw timer, which
+ * would otherwise keep the process alive after the error, so that mpirun never ends the job).
+ * @internal
+ */
+export const ON_FAILURE: unique symbol = Symbol('blasnet.onFailure');
+
+/** Calls ON_FAILURE on the callbacks that have it; what they throw is dropped (the training error is the one to report). @internal */
+export function releaseOnFailure(callbacks: unknown): void {
+  if (!Array.isArray(callbacks)) return;
+  for (const cb of callbacks) {
+    try {
+      (cb as { [ON_FAILURE]?: () => void } | null)?.[ON_FAILURE]?.();
+    } catch {
+      // Nothing to add to the error that ended training.
+    }
+  }
+}
+
 export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: boolean } = {}): Callback {
   options = optionsArg('progressBar', options, { stream: true, quiet: true });
   const quiet = flag('progressBar', 'quiet', options.quiet);
@@ -658,5 +678,9 @@ export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: bool
     onTrainEnd() {
       if (bar) bar.stop();
     },
-  };
+    [ON_FAILURE]() {
+      if (bar) bar.stop();
+      bar = null;
+    },
+  } as Callback;
 }

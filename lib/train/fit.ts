@@ -29,7 +29,7 @@ import type { EmaOptions, SwaOptions } from './averaging';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { callbackStates, checkpointsLast, progressBar, restoreCallbackStates } from './callbacks';
+import { callbackStates, checkpointsLast, progressBar, releaseOnFailure, restoreCallbackStates } from './callbacks';
 import { createMetric, metricOn, validationName } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import { scoreKind } from '../predict';
@@ -942,6 +942,8 @@ interface FitRun {
   trained: boolean;
   /** The mode (Sequential.training) fit was called in, and leaves the model in. */
   readonly mode: boolean;
+  /** The callbacks the run uses (verbose's progress bar among them), released if it throws. */
+  callbacks?: readonly Callback[];
 }
 
 /**
@@ -970,6 +972,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
   } catch (e) {
     if (!run.trained) undoColumns(model, columns);
     if (model.training !== run.mode) model.training = run.mode;
+    releaseOnFailure(run.callbacks);
     throw e;
   }
 }
@@ -977,6 +980,7 @@ export function fitModel(model: Sequential, compiled: Compiled, x: Input | Datas
 function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y: Labels | undefined, options: FitOptions, run: FitRun): History {
   const where = 'fit';
   const { epochs, batchSize, every, onNonFinite, maxSteps, timeLimitMs, minDelta, ema, swa, callbacks, threads, dropLast } = fitSettings(where, options);
+  run.callbacks = callbacks;
   refuseAsyncHooks(where, callbacks);
   let train: Prepared;
   // Whether rows of x remain to be checked for NaN and infinities (in the first epoch's batches).
