@@ -137,6 +137,21 @@ for (const b of backends()) {
       assert.deepEqual(ranks[1].stop.params, ranks[0].stop.params);
     });
 
+    it('a stop asked for at an epoch end on rank 0 alone stops every rank there', () => {
+      for (const r of ranks) {
+        assert.equal(r.epochStop.steps, 6);
+        assert.equal((r.epochStop as unknown as { stopReason: string }).stopReason, r === ranks[0] ? 'rank 0 stops' : 'stopped by another replica');
+      }
+      assert.deepEqual(ranks[1].epochStop.params, ranks[0].epochStop.params);
+    });
+
+    it('fewer validation rows than ranks count once, under a summed loss too', () => {
+      for (const r of ranks) {
+        const o = r.oneRow as unknown as { valLoss: number; evaluated: number };
+        assert.ok(Math.abs(o.valLoss - o.evaluated) <= 1e-6 * Math.abs(o.evaluated), `valLoss ${o.valLoss}, evaluate ${o.evaluated}`);
+      }
+    });
+
     // sgd+sum+penalty: the ranks' summed gradients count the L1/L2 penalty once, as one process does.
     for (const name of ['sgd', 'adam', 'sgd+sum+penalty']) {
       it(`${name}: 2 ranks of batch b/2 match 1 process of batch b after 12 steps (weights, loss, validation)`, () => {
@@ -214,6 +229,38 @@ withMpi('blasnet train --distributed', function () {
     assert.ok(fs.existsSync(path.join(dir, 't.blasnet')));
     assert.equal(fs.readFileSync(path.join(dir, 't.history.csv'), 'utf8').trim().split('\n').length, 4);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+withMpi('distributed training: ranks that disagree, and a collective that timed out', function () {
+  this.timeout(120_000);
+  it('a rank with other options: every rank refuses before the first step, the differing one naming the difference', () => {
+    const r = mpirun(['differ']);
+    assert.notEqual(r.status, 0, r.output);
+    assert.deepEqual(r.results.map((x) => x.code), [ErrorCode.DISTRIBUTED, 'ERR_BLASNET_ARG_RANGE'], r.output);
+    assert.match(r.results[0].message, /1 rank differs from rank 0 in their model, data or options/);
+    assert.match(r.results[1].message, /rank 1 differs from rank 0 in optimizer .*"lr":0\.5.*\(rank 0: .*"lr":0\.05/);
+  });
+
+  it("resuming rank 0's checkpoint on other weights is refused on every rank, as fit refuses it", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-mpi-resume-'));
+    const r = mpirun(['resumeWeights', path.join(dir, 'run')]);
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.deepEqual(r.results.map((x) => x.code), [ErrorCode.STATE, ErrorCode.STATE], r.output);
+    assert.match(r.results[0].message, /this model's weights are not the checkpoint's/);
+    assert.match(r.results[1].message, /rank 0 refused to resume: .*this model's weights are not the checkpoint's/);
+  });
+
+  it('after a collective times out, the next one is a coded error, never a crash', () => {
+    const r = spawnSync('mpirun', ['--oversubscribe', '--allow-run-as-root', '-np', '2', process.execPath, '--expose-gc', RANK, 'retry'], {
+      encoding: 'utf8', env: { ...process.env, OMPI_MCA_rmaps_base_oversubscribe: '1' }, timeout: 90_000,
+    });
+    const output = `${r.stdout}\n${r.stderr}`;
+    assert.doesNotMatch(output, /signal 11|Segmentation fault/, output);
+    const r0 = r.stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)) as Result).find((x) => x.rank === 0);
+    assert.ok(r0, output);
+    assert.equal(r0.code, ErrorCode.DISTRIBUTED);
+    assert.match(r0.message, /an earlier collective \(allreduce\) did not complete and MPI cannot cancel it/);
   });
 });
 

@@ -20,6 +20,7 @@ import type { MpiAddon } from './mpi';
 import { BatchIterator } from '../data/batches';
 import { Matrix } from '../tensor';
 import { Rng } from '../rng';
+import * as zlib from 'zlib';
 
 export { mpiAvailable, mpiAddonPath } from './mpi';
 
@@ -134,9 +135,41 @@ const { dataParallel: _dp, ...FIT_DISTRIBUTED_FIT } = FIT_OPTIONS;
 const FIT_DISTRIBUTED_OPTIONS: OptionKeys<FitDistributedOptions> = { ...FIT_DISTRIBUTED_FIT, communicator: true };
 
 /** The DataParallel hook fit calls (lib/train/parallel.ts) over one communicator. */
+/**
+ * A cheap fingerprint of rows: the CRC-32 of up to 64 rows spread over them (the first and the
+ * last among them), features, targets and weights. Ranks that loaded different data (each its
+ * own part of a set, as Horovod scripts do) differ in it; fitDistributed shards one set itself.
+ */
+function fingerprint(rows: ReplicaRows): number {
+  const n = rows.x.rows, c = rows.x.cols, w = n > 0 ? rows.y.length / n : 0;
+  const picks = Math.min(n, 64);
+  const bytes = (a: Float32Array | Int32Array, from: number, to: number) => new Uint8Array(a.buffer, a.byteOffset + from * 4, (to - from) * 4);
+  let h = 0;
+  for (let k = 0; k < picks; k++) {
+    const r = picks === 1 ? 0 : Math.round((k * (n - 1)) / (picks - 1));
+    h = zlib.crc32(bytes(rows.x.data, r * c, (r + 1) * c), h);
+    h = zlib.crc32(bytes(rows.y, r * w, (r + 1) * w), h);
+    if (rows.w) h = zlib.crc32(bytes(rows.w, r, r + 1), h);
+  }
+  return h;
+}
+
+/** A settings value as JSON, functions (a custom schedule's or metric's) named rather than dropped. */
+function settingText(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'function' ? `function ${(x as { name?: string }).name ?? ''}` : x)) ?? 'undefined';
+}
+
+/** What start compares across ranks whose difference means another model or other data. */
+const SHAPE_KEYS = new Set(['parameters', 'bufferValues', 'trainingRows', 'validationRows']);
+
 class Replica implements DataParallel {
   private valRows = 1;
   private trainRows = 0;
+  private trainPrint = 0;
+  private valTotal = 0;
+  private valPrint = 0;
+  /** Validation rows fewer than the ranks: every rank scores all of them, and rank 0's logs count. */
+  private valReplicated = false;
   private readonly scalar = new Float64Array(1);
   private readonly sum: boolean;
   readonly penaltyShare: number;
@@ -149,13 +182,20 @@ class Replica implements DataParallel {
 
   batches(rows: ReplicaRows, options: { batchSize: number; shuffle: boolean; dropLast: boolean; seed: number; backend: Backend }): BatchIterator {
     this.trainRows = rows.x.rows;
+    this.trainPrint = fingerprint(rows);
     return new BatchIterator(rows.x, rows.y, { ...options, weights: rows.w ?? null, shard: { rank: this.comm.rank, size: this.comm.size } });
   }
 
   validation(rows: ReplicaRows): ReplicaRows {
     const n = rows.x.rows, size = this.comm.size;
-    // Too few rows to give every rank some: every rank evaluates all of them.
-    if (n < size) return rows;
+    this.valTotal = n;
+    this.valPrint = fingerprint(rows);
+    // Too few rows to give every rank some: every rank evaluates all of them, and rank 0's scores
+    // are the logs (a sum over the ranks would count each row once per rank).
+    if (n < size) {
+      this.valReplicated = true;
+      return rows;
+    }
     const from = Math.floor((this.comm.rank * n) / size), to = Math.floor(((this.comm.rank + 1) * n) / size);
     const c = rows.x.cols, w = rows.y.length / n;
     this.valRows = to - from;
@@ -167,14 +207,37 @@ class Replica implements DataParallel {
     };
   }
 
-  start(training: { optimizer: Optimizer; schedule: Schedule | null; resuming: boolean }): void {
+  start(training: { optimizer: Optimizer; schedule: Schedule | null; resuming: boolean; settings: Record<string, unknown>; problem: Error | null }): void {
     const { model, comm } = this;
-    // Every rank must hold the same model over the same rows, or the collectives would mismatch.
-    const shape = [model.params.length, model.buffers().reduce((s, b) => s + b.data.length, 0), this.trainRows];
-    const root = comm.broadcastJson(shape);
-    if (root.some((v, i) => v !== shape[i])) {
-      throw new BlasnetError(ErrorCode.SHAPE,
-        `fitDistributed: rank ${comm.rank} has ${shape[0]} parameters, ${shape[1]} buffer values and ${shape[2]} training rows; rank 0 has ${root[0]}, ${root[1]} and ${root[2]} (every rank must build the same model and load the same data)`);
+    // Every rank must run the same fit: the same model over the same rows with the same options,
+    // or its steps and collectives would not line up (a hang until the timeout, or weights that
+    // silently differ). Every rank learns whether any differs, so that all of them stop here.
+    const mine: Record<string, string> = {};
+    const described: Record<string, unknown> = {
+      parameters: model.params.length, bufferValues: model.buffers().reduce((s, b) => s + b.data.length, 0),
+      trainingRows: this.trainRows, trainingData: this.trainPrint, validationRows: this.valTotal, validationData: this.valPrint,
+      ...training.settings,
+    };
+    for (const [k, v] of Object.entries(described)) mine[k] = settingText(v);
+    const root = comm.broadcastJson(mine);
+    const differ = Object.keys({ ...mine, ...root }).filter((k) => mine[k] !== root[k]);
+    this.scalar[0] = differ.length > 0 ? 1 : 0;
+    comm.allreduce(this.scalar);
+    const others = this.scalar[0] - (differ.length > 0 ? 1 : 0);
+    const advice = 'every rank must build the same model, load the same data and call fitDistributed with the same options';
+    if (differ.length > 0) {
+      const what = differ.map((k) => `${k} ${mine[k] ?? 'undefined'} (rank 0: ${root[k] ?? 'undefined'})`).join(', ');
+      throw new BlasnetError(differ.some((k) => SHAPE_KEYS.has(k)) ? ErrorCode.SHAPE : ErrorCode.ARG_RANGE,
+        `fitDistributed: rank ${comm.rank} differs from rank 0 in ${what}; ${advice}`);
+    }
+    if (others > 0) {
+      throw new BlasnetError(ErrorCode.DISTRIBUTED, `fitDistributed: ${others} rank${others === 1 ? '' : 's'} differ${others === 1 ? 's' : ''} ` +
+        `from rank 0 in their model, data or options (their own errors say how); ${advice}`);
+    }
+    // Rank 0's weights are the ones every rank resumes from: its refusal counts on all.
+    const problem = comm.broadcastJson(training.problem ? training.problem.message : null);
+    if (problem !== null) {
+      throw new BlasnetError(ErrorCode.STATE, comm.rank === 0 ? problem : `fitDistributed: rank 0 refused to resume: ${problem}`);
     }
     comm.broadcast(model.params);
     for (const b of model.buffers()) comm.broadcast(b.data);
@@ -214,11 +277,14 @@ class Replica implements DataParallel {
   reduceLogs(logs: Record<string, number>): void {
     const keys = Object.keys(logs).filter((k) => k !== 'epoch' && k !== 'lr' && k !== 'seconds' && k !== 'loss');
     const v = new Float64Array(keys.length + 1);
+    // Replicated validation rows count once: rank 0's, weight 1; the others' weight 0.
+    const ownRows = this.valReplicated ? (this.comm.rank === 0 ? 1 : 0) : this.valRows;
+    const share = this.valReplicated ? ownRows : 1;
     keys.forEach((k, i) => {
       const val = logs[k];
-      v[i] = k === 'samplesPerSecond' ? val : k.startsWith('val') && !(k === 'valLoss' && this.sum) ? val * this.valRows : k === 'valLoss' ? val : val / this.comm.size;
+      v[i] = k === 'samplesPerSecond' ? val : k.startsWith('val') && !(k === 'valLoss' && this.sum) ? val * ownRows : k === 'valLoss' ? val * share : val / this.comm.size;
     });
-    v[keys.length] = this.valRows;
+    v[keys.length] = ownRows;
     this.comm.allreduce(v);
     const valRows = v[keys.length];
     keys.forEach((k, i) => {

@@ -1026,7 +1026,14 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   const step: { weight: Float32Array | null; penaltyShare: number } = { weight: null, penaltyShare: parallel?.penaltyShare ?? 1 };
   const stepsPerEpoch = it.batchesPerEpoch;
   const firstEpoch = options.resume ? resumePoint(options.resume, schedule, epochs) : 0;
-  if (!parallel) checkResumedWeights(where, model, options.resume);
+  // Data-parallel replicas take the first one's weights: its check is the one that counts (start agrees on it).
+  let resumeProblem: Error | null = null;
+  try {
+    checkResumedWeights(where, model, options.resume);
+  } catch (e) {
+    if (!parallel) throw e;
+    resumeProblem = e as Error;
+  }
   if (schedule) checkScheduleSteps(where, schedule, { every, epochs, firstEpoch, stepsPerEpoch, maxSteps, swa });
   if (options.resume) resumeState(options.resume, model, optimizer);
   it.skipEpochs(firstEpoch);
@@ -1069,7 +1076,17 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   // What the callbacks see as the loop runs; the mode fit was called in comes back before
   // onTrainEnd, or in fitModel when fit throws (train() and eval() are refused meanwhile).
   model.train();
-  parallel?.start({ optimizer, schedule, resuming: !!options.resume });
+  parallel?.start({
+    optimizer, schedule, resuming: !!options.resume, problem: resumeProblem,
+    // What every replica must share for its steps and collectives to line up (the optimiser's
+    // options, not its lr or state: the first replica's state is the one resumed).
+    settings: {
+      epochs, firstEpoch, stepsPerEpoch, batchSize, dropLast, shuffle: options.shuffle ?? true, seed: options.seed ?? null, maxSteps,
+      schedule: options.schedule ?? null, scheduleEvery: every, clipNorm: options.clipNorm ?? null, clipValue: options.clipValue ?? null,
+      ema: ema ?? null, swa: swa ?? null, loss: model.lossSpec?.spec ?? null, metrics: compiled.metrics,
+      optimizer: { name: optimizer.name, options: optimizer.options },
+    },
+  });
   if (options.resume) restoreCallbackStates(where, callbacks, ctx.resumed?.callbacks);
   emit(model, callbacks, 'onTrainBegin', ctx);
   run.trained = true;
@@ -1194,6 +1211,8 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
         bestLoss = Math.min(bestLoss, logs.loss);
       }
       emit(model, callbacks, 'onEpochEnd', logs as EpochLogs, ctx);
+      // A stop a callback asked for on one replica (one that runs on the first alone) stops them all here.
+      if (parallel && parallel.anyStop(history.stopReason !== null)) ctx.stop('stopped by another replica');
     }
     // The model leaves training with the averaged weights (not after a divergence: then it keeps
     // the restored ones), and BatchNorm statistics that match them.

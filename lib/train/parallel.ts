@@ -34,8 +34,13 @@ export interface DataParallel {
   batches(rows: ReplicaRows, options: { batchSize: number; shuffle: boolean; dropLast: boolean; seed: number; backend: Backend }): ReplicaBatches;
   /** The validation rows this replica evaluates (its shard). */
   validation(rows: ReplicaRows): ReplicaRows;
-  /** Before the first step, after a resume: makes every replica start from the first one's state. */
-  start(training: { optimizer: Optimizer; schedule: Schedule | null; resuming: boolean }): void;
+  /**
+   * Before the first step, after a resume: checks that every replica runs the same fit (the
+   * `settings` fit gives, its model and data), then makes every replica start from the first one's
+   * state. `problem` is a reason this replica's start would be refused were it the first one
+   * (a resume on weights that are not the checkpoint's): only the first one's counts, on all.
+   */
+  start(training: { optimizer: Optimizer; schedule: Schedule | null; resuming: boolean; settings: Record<string, unknown>; problem: Error | null }): void;
   /**
    * After each backward pass, before the non-finite check, clipping and the optimiser step:
    * combines the gradients of every replica; returns the loss of the whole global batch.

@@ -20,7 +20,7 @@ function report(rank: number, e: unknown): void {
 
 function main(): void {
   const mode = process.argv[2];
-  const comm = initDistributed({ timeoutMs: mode === 'stall' ? 3000 : 30_000 });
+  const comm = initDistributed({ timeoutMs: mode === 'stall' ? 3000 : mode === 'retry' ? 300 : 30_000 });
   const { x, y, xVal, yVal } = distributedData();
   try {
     if (mode === 'train') {
@@ -45,6 +45,15 @@ function main(): void {
       const stop = distributedModel(sgd);
       const h = fitDistributed(stop, x, y, { ...opts, callbacks: [{ onBatchEnd: (l, ctx) => { if (comm.rank === 1 && l.step === 3) ctx.stop('rank 1 stops'); } }] });
       out.stop = { steps: h.steps, stopReason: h.stopReason, params: Array.from(stop.params) };
+      // Rank 0 alone (a callback of rank 0's, as rootOnly ones are) stops at an epoch end: rank 1 stops there too.
+      const epochStop = distributedModel(sgd);
+      const he = fitDistributed(epochStop, x, y, { ...opts, epochs: 3, callbacks: [{ onEpochEnd: (_l, ctx) => { if (comm.rank === 0) ctx.stop('rank 0 stops'); } }] });
+      out.epochStop = { steps: he.steps, stopReason: he.stopReason, params: Array.from(epochStop.params) };
+      // One validation row for two ranks, under a summed loss: every rank scores it, and it counts once.
+      const sum = distributedCases()[4];
+      const one = distributedModel(sum);
+      const hs = fitDistributed(one, x, y, { ...opts, epochs: 1, validationData: { x: xVal.subarray(0, 6), y: yVal.subarray(0, 1) } });
+      out.oneRow = { valLoss: hs.epochs[0].valLoss, evaluated: one.evaluate(xVal.subarray(0, 6), yVal.subarray(0, 1)).loss };
       // Rank 0 alone writes a checkpoint after epoch 1; every rank resumes from it, rank 1 with a
       // fresh optimiser state in place of the saved one: rank 0's state must win.
       const adam = distributedCases()[1];
@@ -59,6 +68,39 @@ function main(): void {
       out.resume = { params: Array.from(resumed.params), steps: hr.steps };
       fs.writeFileSync(`${process.argv[3]}.rank${comm.rank}`, JSON.stringify(out));
       report(comm.rank, { code: 'OK', message: 'trained' });
+      return;
+    }
+    if (mode === 'differ') {
+      // Rank 1 compiles another lr: every rank refuses before the first step.
+      const c = distributedCases()[0];
+      const m = distributedModel(comm.rank === 1 ? { ...c, optimizer: { ...c.optimizer, lr: 0.5 } } : c);
+      fitDistributed(m, x, y, { epochs: 2, batchSize: 8, communicator: comm });
+      report(comm.rank, { code: 'OK', message: 'trained with different options' });
+      return;
+    }
+    if (mode === 'resumeWeights') {
+      // A checkpoint written by rank 0, resumed on freshly built models: rank 0's refusal counts on every rank.
+      const c = distributedCases()[1];
+      const ckFile = `${process.argv[3]}.ck.blasnet`;
+      fitDistributed(distributedModel(c), x, y, { epochs: 1, batchSize: 8, communicator: comm, callbacks: [modelCheckpoint(ckFile)] });
+      comm.barrier();
+      const ck = loadModel(ckFile);
+      fitDistributed(distributedModel(c, { seed: 99 }), x, y, { epochs: 2, batchSize: 8, communicator: comm, resume: ck });
+      report(comm.rank, { code: 'OK', message: 'resumed on other weights' });
+      return;
+    }
+    if (mode === 'retry') {
+      // Rank 1 is late; rank 0's collective times out, and a retry must be a coded error, not a crash.
+      if (comm.rank === 1) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          comm.allreduce(new Float32Array(1 << 18).fill(1));
+        } catch (e) {
+          if (attempt === 2) throw e;
+          (global as { gc?: () => void }).gc?.();
+        }
+      }
+      report(comm.rank, { code: 'OK', message: 'reduced' });
       return;
     }
     const failing: Callback = {
