@@ -68,6 +68,26 @@ function container(headerText: string, payload = Buffer.alloc(0), version = FORM
   return out;
 }
 
+
+/**
+ * Runs `body` with `args` mounted over a fresh directory (a tmpfs of a given size, a bind mount),
+ * unmounting `target` after; skips the test where mount is not allowed (not root, no privileges).
+ */
+function withMount(ctx: Mocha.Context, args: string[], target: string, body: () => void, skipNote = ''): void {
+  try {
+    execFileSync('mount', args, { stdio: 'pipe' });
+  } catch (e) {
+    // eslint-disable-next-line no-console
+    console.log(`      (skipped: cannot mount here: ${String((e as Error).message).split('\n')[0]}${skipNote})`);
+    ctx.skip();
+  }
+  try {
+    body();
+  } finally {
+    execFileSync('umount', [target]);
+  }
+}
+
 describe('saving on a full disk', () => {
   it('under a file size limit (ulimit -f) fails with ERR_BLASNET_IO, the old file byte-identical, no temporary left', function () {
     this.timeout(30000);
@@ -102,14 +122,7 @@ describe('saving on a full disk', () => {
   it('on a full filesystem (1 MB tmpfs) fails with ERR_BLASNET_IO, the old file byte-identical, no temporary left', function () {
     this.timeout(30000);
     const dir = fs.mkdtempSync(path.join(tmp, 'tmpfs-'));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'pipe' });
-    } catch (e) {
-      // eslint-disable-next-line no-console
-      console.log(`      (skipped: cannot mount a tmpfs here: ${String((e as Error).message).split('\n')[0]}; the ulimit test covers short writes)`);
-      this.skip();
-    }
-    try {
+    withMount(this, ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], dir, () => {
       const file = path.join(dir, 'model.blasnet');
       saveModel(file, small());
       const before = fs.readFileSync(file);
@@ -117,9 +130,7 @@ describe('saving on a full disk', () => {
       throwsCode(() => saveModel(file, big), 'ERR_BLASNET_IO', undefined, 'model.blasnet');
       assert.ok(fs.readFileSync(file).equals(before), 'the old file changed');
       assert.deepEqual(temporaries(dir), []);
-    } finally {
-      execFileSync('umount', [dir]);
-    }
+    }, '; the ulimit test covers short writes');
   });
 });
 
@@ -130,14 +141,7 @@ describe('a target a rename cannot replace', () => {
     const host = path.join(dir, 'host.blasnet'), app = path.join(dir, 'app.blasnet');
     saveModel(host, small(1));
     fs.writeFileSync(app, '');
-    try {
-      execFileSync('mount', ['--bind', host, app], { stdio: 'pipe' });
-    } catch (e) {
-      // eslint-disable-next-line no-console
-      console.log(`      (skipped: cannot bind-mount here: ${String((e as Error).message).split('\n')[0]})`);
-      this.skip();
-    }
-    try {
+    withMount(this, ['--bind', host, app], app, () => {
       throwsCode(() => checkWritable(app), 'ERR_BLASNET_IO', undefined, 'is a mount point');
       const before = fs.readFileSync(app);
       let kept = '';
@@ -152,9 +156,7 @@ describe('a target a rename cannot replace', () => {
       assert.deepEqual(loadModel(kept).model.params, small(2).params);
       assert.ok(fs.readFileSync(app).equals(before), 'the mounted file is as it was');
       assert.deepEqual(temporaries(dir), []);
-    } finally {
-      execFileSync('umount', [app]);
-    }
+    });
   });
 });
 
@@ -162,14 +164,7 @@ describe('csvLogger on a disk that fills', () => {
   it('stops fit with ERR_BLASNET_IO and leaves no half row: the file keeps the rows it had', function () {
     this.timeout(30000);
     const dir = fs.mkdtempSync(path.join(tmp, 'csvlog-'));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12k', 'tmpfs', dir], { stdio: 'pipe' });
-    } catch (e) {
-      // eslint-disable-next-line no-console
-      console.log(`      (skipped: cannot mount a tmpfs here: ${String((e as Error).message).split('\n')[0]})`);
-      this.skip();
-    }
-    try {
+    withMount(this, ['-t', 'tmpfs', '-o', 'size=12k', 'tmpfs', dir], dir, () => {
       // One 4 KiB page stays free, and the log so far ends 40 bytes before it is full.
       fs.writeFileSync(path.join(dir, 'filler'), Buffer.alloc(8192));
       const log = path.join(dir, 'log.csv');
@@ -179,9 +174,7 @@ describe('csvLogger on a disk that fills', () => {
       throwsCode(() => m.fit(new Float32Array([0, 1, 1, 0]), new Int32Array([0, 1]), { epochs: 1, batchSize: 2, callbacks: [csvLogger(log, { append: true })] }),
         'ERR_BLASNET_IO', undefined, 'log.csv');
       assert.equal(fs.readFileSync(log, 'utf8'), before);
-    } finally {
-      execFileSync('umount', [dir]);
-    }
+    });
   });
 });
 
