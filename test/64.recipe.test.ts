@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  checkModel, dense, ErrorCode, expectedInitialLoss, Layer, lrFinder, Matrix, PCA, Rng, Sequential, Standardizer, writeLrFinderPlot,
+  activation, batchNorm, checkModel, dense, ErrorCode, expectedInitialLoss, Layer, lrFinder, Matrix, PCA, Rng, Sequential, Standardizer, writeLrFinderPlot,
 } from '../lib';
 import type { Backend, CustomLoss, LayerConfig, LrFinderResult, ParamSpec, PassContext } from '../lib';
 import { forEachBackend, stdoutDuring, throwsCode } from './helpers';
@@ -167,6 +167,40 @@ forEachBackend('checkModel', (b: Backend) => {
     const r = checkModel(model, x, y, { overfit: false });
     const bad = r.gradient?.tensors.filter((t) => !t.ok).map((t) => t.name);
     assert.deepEqual(bad, ['1.scale'], r.text);
+  });
+
+  it('checks the layers under a head of zero weights: the broken gradient shows, and the zeros are back after', () => {
+    // A zero head (a table network's) passes no gradient down: without values of its own for the
+    // check, every gradient below it would be 0 on both sides and the broken one would pass.
+    const model = new Sequential({ inputSize: 6, seed: 2, backend: b, layers: [dense(16, { activation: 'tanh' }), new BrokenScale(), dense(4, { init: 'zeros' })] });
+    model.setLoss('crossEntropy');
+    const r = checkModel(model, x, y, { overfit: false });
+    assert.deepEqual(r.gradient?.tensors.filter((t) => !t.ok).map((t) => t.name), ['1.scale'], r.text);
+    assert.ok(model.parameters()[3].data.every((v) => v === 0), 'the head is zero again');
+  });
+
+  it('passes a correct dense, batchNorm, relu model: a gradient that is 0 (the bias before batchNorm) is not an error of rounding', () => {
+    for (let seed = 0; seed < 10; seed++) {
+      const model = new Sequential({ inputSize: 6, seed, backend: b, layers: [dense(8), batchNorm(), activation('relu'), dense(4)] });
+      model.setLoss('crossEntropy');
+      const r = checkModel(model, x, y, { overfit: false, seed });
+      assert.ok(r.gradient?.ok, `seed ${seed}: ${r.text}`);
+    }
+  });
+
+  it("overfits with the lr the optimiser was compiled with, not the one a schedule left, and scores a sigmoid head's binaryCrossEntropy by accuracy", () => {
+    const model = make();
+    model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 1e-2 } });
+    model.fit(x, y, { epochs: 2, batchSize: 50, schedule: { name: 'cosineAnnealing', tMax: 2 } });
+    assert.equal(model.optimizer?.lr, 0);
+    const r = checkModel(model, x, y, { gradient: false });
+    assert.ok(r.overfit?.ok, r.text);
+    // One sigmoid output under binaryCrossEntropy: 100% accuracy on the 20 rows is overfitting.
+    const binary = new Sequential({ inputSize: 6, seed: 3, backend: b, layers: [dense(16, { activation: 'tanh' }), dense(1, { activation: 'sigmoid' })] })
+      .compile({ loss: 'binaryCrossEntropy', optimizer: { name: 'adam', lr: 1e-2 } });
+    const t = new Float32Array(y.length).map((_, i) => (y[i] % 2));
+    const rb = checkModel(binary, x, t, { gradient: false });
+    assert.ok(rb.overfit?.ok && rb.overfit.accuracy === 1, rb.text);
   });
 
   it('flags dead relu units at initialisation', () => {

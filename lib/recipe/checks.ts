@@ -199,6 +199,24 @@ function sample(n: number, k: number, rng: Rng): Int32Array {
 function gradientCheck(model: Sequential, loss: LossSpec, data: Rows, o: { rows: number; samples: number; step: number; threshold: number }, rng: Rng): GradientCheck {
   const index = sample(data.rows, o.rows, rng);
   const { x, y } = gather(data, index);
+  // A weight matrix of zeros (the head of a table network starts so) passes no gradient to the
+  // layers below it: their gradients would be 0 on both sides and a broken backward pass there
+  // would pass. Such a matrix takes small seeded values (lecun normal) for the check, and its
+  // zeros back after it.
+  const zeroed = model.parameters().filter((p) => p.shape.length === 2 && p.data.length > 0 && p.data.every((v) => v === 0));
+  for (const p of zeroed) {
+    const scale = 1 / Math.sqrt(p.shape[1]);
+    for (let i = 0; i < p.data.length; i++) p.data[i] = rng.normal() * scale;
+  }
+  try {
+    return gradientCheckAt(model, loss, x, y, index.length, o, rng);
+  } finally {
+    for (const p of zeroed) p.data.fill(0);
+  }
+}
+
+function gradientCheckAt(model: Sequential, loss: LossSpec, x: Float32Array, y: Int32Array | Float32Array, rows: number,
+  o: { rows: number; samples: number; step: number; threshold: number }, rng: Rng): GradientCheck {
   const seed = rng.int(0x7fffffff);
   model.reseed(seed);
   model.lossAndGradient(x, y as Target, { loss });
@@ -238,14 +256,17 @@ function gradientCheck(model: Sequential, loss: LossSpec, data: Rows, o: { rows:
       }
       const numeric = (fp - fm) / (plus - minus);
       const a = analytic[offset + i];
-      const err = Math.abs(a - numeric) / Math.max(Math.abs(a) + Math.abs(numeric), floor);
+      // A difference within the floor is rounding (a gradient that is 0, as a bias's before
+      // BatchNorm, gives a numeric one of noise); beyond it the error is relative.
+      const diff = Math.abs(a - numeric);
+      const err = diff <= floor ? 0 : diff / Math.max(Math.abs(a) + Math.abs(numeric), floor);
       if (!(err <= worst)) worst = err;
     }
     offset += p.data.length;
     return { name: p.name, coordinates: coords.length - kinks, kinks, worstRelativeError: worst, ok: worst <= o.threshold };
   });
   const worst = tensors.reduce((w, t) => (t.worstRelativeError > w || Number.isNaN(t.worstRelativeError) ? t.worstRelativeError : w), 0);
-  return { rows: index.length, tensors, worst, ok: tensors.every((t) => t.ok) };
+  return { rows, tensors, worst, ok: tensors.every((t) => t.ok) };
 }
 
 function accuracy(out: Float32Array, rows: number, cols: number, y: Int32Array | Float32Array, width: number): number {
@@ -264,10 +285,28 @@ function accuracy(out: Float32Array, rows: number, cols: number, y: Int32Array |
   return right / rows;
 }
 
+/**
+ * The share of outputs on the right side of 0.5 (a probability) or 0 (a logit, the model ending
+ * without a sigmoid) against targets above 0.5, every output of every row counted.
+ */
+function binaryAccuracy(model: Sequential, rows: number, y: Int32Array | Float32Array, width: number): number {
+  const out = model.lastOutput().data;
+  const cut = model.layers[model.layers.length - 1]?.outputActivation() === 'sigmoid' ? 0.5 : 0;
+  const n = rows * model.outputSize;
+  let right = 0;
+  for (let i = 0; i < n; i++) {
+    const target = width === model.outputSize ? y[i] : y[Math.floor(i / model.outputSize)];
+    if ((out[i] > cut) === (target > 0.5)) right++;
+  }
+  return right / n;
+}
+
 function overfitCheck(model: Sequential, loss: LossSpec, data: Rows, o: { rows: number; steps: number; optimizer: OptimizerSpec }, rng: Rng): OverfitCheck {
   const index = sample(data.rows, o.rows, rng);
   const { x, y } = gather(data, index);
-  const classify = resolveLoss(loss).name === 'crossEntropy';
+  // Classes: crossEntropy's, and binaryCrossEntropy's per output (as its accuracy metric reads them).
+  const lossName = resolveLoss(loss).name;
+  const classify = lossName === 'crossEntropy' || lossName === 'binaryCrossEntropy';
   const optimizer = scratchOptimizer(model, o.optimizer);
   const initialLoss = model.lossValue(x, y as Target, { loss });
   let finalLoss = initialLoss;
@@ -275,7 +314,9 @@ function overfitCheck(model: Sequential, loss: LossSpec, data: Rows, o: { rows: 
   const reached = (): boolean => {
     finalLoss = model.lossValue(x, y as Target, { loss });
     if (classify) {
-      acc = accuracy(model.lastOutput().data, index.length, model.outputSize, y, data.width);
+      acc = lossName === 'binaryCrossEntropy'
+        ? binaryAccuracy(model, index.length, y, data.width)
+        : accuracy(model.lastOutput().data, index.length, model.outputSize, y, data.width);
       return acc === 1;
     }
     return finalLoss <= 0.01 * initialLoss;

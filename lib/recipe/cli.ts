@@ -123,7 +123,8 @@ function buildModel(o: ModelFlags, data: RecipeData, loaded: LoadedModel | null,
     // A file without a compile holds no loss; train's metadata names a regression's.
     const saved = (metadata?.loss as 'mse' | 'huber' | 'l1' | undefined) ?? 'mse';
     if (!model.optimizer || o.optimizer !== undefined || o.lr !== undefined || !model.lossSpec) {
-      const lr = o.lr ?? (o.optimizer === undefined && model.optimizer ? model.optimizer.lr : commandLineLr(name));
+      // The lr it was compiled with: a schedule may have left the current one at 0.
+      const lr = o.lr ?? (o.optimizer === undefined && model.optimizer ? model.optimizer.options.lr as number : commandLineLr(name));
       const spec = (o.optimizer === undefined && model.optimizer ? { name, ...model.optimizer.options, lr } : { name, lr }) as OptimizerSpec;
       model.compile({ loss: model.lossSpec?.spec ?? (classification ? 'crossEntropy' : saved), optimizer: spec });
     }

@@ -48,14 +48,15 @@ export function onScratch<T>(model: Sequential, where: string, fn: () => T): T {
 }
 
 /**
- * The spec of the model's compiled optimiser (its current lr and options), or `given`, or Adam
- * with lr 1e-3 when the model has none.
+ * The spec of the model's compiled optimiser (its name and options, the lr it was compiled with:
+ * a schedule may have left the current one at 0), or `given`, or Adam with lr 1e-3 when the
+ * model has none.
  */
 export function optimizerSpecOf(model: Sequential, given: OptimizerSpec | undefined): OptimizerSpec {
   if (given !== undefined) return given;
   const o: Optimizer | null = model.optimizer;
   if (!o) return { name: 'adam', lr: 1e-3 };
-  return { ...o.options, name: o.name, lr: o.lr } as unknown as OptimizerSpec;
+  return { ...o.options, name: o.name } as unknown as OptimizerSpec;
 }
 
 /** A new optimiser over the model's arenas (the caller restores them: see onScratch). */
