@@ -357,6 +357,15 @@ forEachBackend('ensembles', (b) => {
     assert.equal(c.evaluate(x, Array.from(y)).accuracy, c.evaluate(x, y).accuracy);
     throwsCode(() => c.evaluate(x, targets), 'ERR_BLASNET_LABEL', RangeError);
     throwsCode(() => c.evaluate(x, Int32Array.from(y, (v) => v + 3)), 'ERR_BLASNET_LABEL', RangeError);
+    // gaussianNll members: rows of [mean | variance], targets of the means, scored on the means as each member's mse.
+    const gaussian = (seed: number) => new Sequential({ inputSize: 4, seed, backend: b, layers: [dense(8, { activation: 'tanh' }), dense(2, { biasInit: { name: 'constant', value: 1 } as never })] })
+      .compile({ loss: 'gaussianNll', optimizer: { name: 'adam', lr: 0.01 }, metrics: ['mse'] });
+    const g = new Ensemble([gaussian(1), gaussian(2)]);
+    g.fit(x, Float32Array.from(targets), { epochs: 2, batchSize: 20 });
+    const pg = g.predict(x);
+    let sg = 0;
+    for (let i = 0; i < targets.length; i++) sg += (pg.data[2 * i] - targets[i]) ** 2;
+    assert.ok(Math.abs(g.evaluate(x, targets).mse - sg / targets.length) < 1e-6);
   });
 
   it('snapshotEnsemble keeps the model at the end of every cosine cycle', () => {

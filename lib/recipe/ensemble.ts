@@ -89,7 +89,7 @@ export class Ensemble {
    * Scores of the averaged prediction, with y read as the members' own evaluate reads it (by model
    * 0's loss): `accuracy` for class labels (an Int32Array, or integers under a loss that takes
    * labels; classes as predictClasses picks them), `mse` for targets (a Float32Array or Matrix,
-   * or numbers under a loss that takes targets). A Dataset brings its own targets. Errors as
+   * or numbers under a loss that takes targets; under gaussianNll, of the mean columns). A Dataset brings its own targets. Errors as
    * evaluate's: a fractional or out-of-range label is ERR_BLASNET_LABEL, class labels under a loss
    * that takes targets ERR_BLASNET_ARG_TYPE.
    */
@@ -111,11 +111,15 @@ export class Ensemble {
       for (let i = 0; i < p.rows; i++) if (cls[i] === t[i]) ok++;
       return { accuracy: ok / p.rows };
     }
-    if (t.length !== p.rows * p.cols) {
-      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${p.rows * p.cols} target values ([${p.rows}, ${p.cols}]) but received ${t.length}`);
+    // Under gaussianNll a row is [means | variances] and the targets are the means' (the members'
+    // mse reads it so).
+    const half = this.models[0].lossSpec?.name === 'gaussianNll';
+    const width = half ? p.cols / 2 : p.cols;
+    if (t.length !== p.rows * width) {
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${p.rows * width} target values ([${p.rows}, ${width}]${half ? ', the means of gaussianNll outputs' : ''}) but received ${t.length}`);
     }
     let se = 0;
-    for (let i = 0; i < t.length; i++) se += (p.data[i] - t[i]) ** 2;
+    for (let r = 0; r < p.rows; r++) for (let j = 0; j < width; j++) se += (p.data[r * p.cols + j] - t[r * width + j]) ** 2;
     return { mse: se / t.length };
   }
 
