@@ -6,7 +6,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, dense, dropout, earlyStopping, Ensemble, loadModel, Matrix, mcPredict, modelCheckpoint, predictProba, Rng, Sequential, snapshotEnsemble, updateBatchNorm } from '../lib';
+import { batchNorm, dense, dropout, earlyStopping, Ensemble, loadModel, Matrix, mcPredict, modelCheckpoint, predictProba, Rng, Sequential, snapshotEnsemble, Standardizer, updateBatchNorm } from '../lib';
 import type { Backend } from '../lib';
 import { blobs, forEachBackend, rejectsCode, throwsCode } from './helpers';
 
@@ -144,8 +144,25 @@ forEachBackend('weight averaging', (b) => {
     nan[5 * 4 + 2] = NaN;
     throwsCode(() => updateBatchNorm(m, x.subarray(0, 4)), 'ERR_BLASNET_SHAPE', RangeError, 'at least 2 rows');
     throwsCode(() => updateBatchNorm(m, nan), 'ERR_BLASNET_DATA', undefined, 'updateBatchNorm: x holds NaN at index 22 (row 6, column 3)');
-    throwsCode(() => updateBatchNorm(m, x.subarray(0, 9)), 'ERR_BLASNET_SHAPE', RangeError, 'whole rows of 4 features but x holds 9 values (1 left over)');
+    throwsCode(() => updateBatchNorm(m, x.subarray(0, 9)), 'ERR_BLASNET_SHAPE', RangeError, 'Expected a whole number of rows of 4 features but received 9 values');
     assert.deepEqual(m.buffers().map((v) => v.data), stats);
+  });
+
+  it("updateBatchNorm runs raw rows through the model's own preprocessing, as fit and predict take them", () => {
+    // Columns far from 0: without the scaler the statistics would be those of the raw rows.
+    const flat = x.map((v, i) => 50 + 10 * v + (i % 4));
+    const raw = new Matrix(flat, flat.length / 4, 4);
+    const scaled = new Standardizer().fit(raw);
+    const withScaler = model(b, true).setPreprocessing(scaled);
+    withScaler.fit(raw, y, { epochs: 1, batchSize: 30 });
+    updateBatchNorm(withScaler, raw);
+    const byHand = model(b, true);
+    byHand.setWeights(withScaler.getWeights());
+    updateBatchNorm(byHand, scaled.transform(raw));
+    assert.deepEqual(withScaler.buffers().map((v) => Array.from(v.data)), byHand.buffers().map((v) => Array.from(v.data)));
+    // Rows as arrays are taken too.
+    updateBatchNorm(withScaler, Array.from({ length: raw.rows }, (_, r) => Array.from(flat.subarray(r * 4, r * 4 + 4))));
+    assert.deepEqual(withScaler.buffers().map((v) => Array.from(v.data)), byHand.buffers().map((v) => Array.from(v.data)));
   });
 });
 

@@ -6,11 +6,11 @@
  */
 import { optionsArg, show, typeName } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
+import type { Input } from '../data/input';
 import { BatchIterator } from '../data/batches';
 import { checkFinite } from '../data/check';
 import { BatchNorm } from '../layers/batchnorm';
 import { Sequential } from '../model/sequential';
-import { typedArrayTag } from '../typed';
 import { Matrix } from '../tensor';
 
 /** EMA of the weights: avg = decay avg + (1 - decay) w after every step (the first step copies). */
@@ -108,24 +108,25 @@ export class WeightAverage {
  * Recomputes every BatchNorm layer's running statistics for the model's current weights with one
  * pass over x in training mode, as torch.optim.swa_utils.update_bn: the statistics start at mean 0,
  * variance 1 and become the cumulative average over the batches (momentum 1 / (k + 1) for batch k).
- * The model's dropout stream is left as it was. Does nothing for a model without BatchNorm.
+ * x is raw rows as fit and predict take them (a Matrix, a Float32Array of whole rows, arrays or
+ * records), through the model's own preprocessing, as update_bn runs the data through the whole
+ * model. The model's dropout stream is left as it was. Does nothing for a model without BatchNorm.
  */
-export function updateBatchNorm(model: Sequential, x: Matrix | Float32Array, options: { batchSize?: number } = {}): void {
+export function updateBatchNorm(model: Sequential, x: Input, options: { batchSize?: number } = {}): void {
   const where = 'updateBatchNorm';
   if (!(model instanceof Sequential)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected Sequential for model but received ${typeName(model)}`);
-  if (!(x instanceof Matrix) && typedArrayTag(x) !== 'Float32Array') {
-    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected Matrix or Float32Array for x but received ${typeName(x)}`);
-  }
   options = optionsArg(where, options, { batchSize: true });
   // Before anything is written: the statistics are the training worker's while fitAsync runs.
   model.notBusy(where);
+  if (!model.layers.some((l) => l instanceof BatchNorm)) return;
+  updateBatchNormOnRows(model, model.inputMatrix(x, where), options, where);
+}
+
+/** updateBatchNorm on rows the layers take as they are (fit's, its preprocessing applied). @internal */
+export function updateBatchNormOnRows(model: Sequential, m: Matrix, options: { batchSize?: number }, where = 'updateBatchNorm'): void {
   const bns = model.layers.filter((l): l is BatchNorm => l instanceof BatchNorm);
   if (bns.length === 0) return;
   const cols = model.inputSize;
-  if (!(x instanceof Matrix) && x.length % cols !== 0) {
-    throw rangeError(ErrorCode.SHAPE, `${where}: Expected whole rows of ${cols} features but x holds ${x.length} values (${x.length % cols} left over)`);
-  }
-  const m = x instanceof Matrix ? x : new Matrix(x, x.length / cols, cols);
   if (m.cols !== cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${cols} features per row but received ${m.cols}`);
   const batchSize = options.batchSize ?? 256;
   if (!(Number.isInteger(batchSize) && batchSize >= 2)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer >= 2 for batchSize but received ${show(batchSize)}`);

@@ -24,7 +24,7 @@ import type { StateCopy } from '../optim/optimizers';
 import { createSchedule, madeAgain, scheduleChains } from '../schedules';
 import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
 import { Rng } from '../rng';
-import { checkEma, checkSwa, updateBatchNorm, WeightAverage } from './averaging';
+import { checkEma, checkSwa, updateBatchNormOnRows, WeightAverage } from './averaging';
 import type { EmaOptions, SwaOptions } from './averaging';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
@@ -1218,7 +1218,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     // the restored ones), and BatchNorm statistics that match them.
     if (average && !history.diverged && average.apply()) {
       history.averaged = ema ? 'ema' : 'swa';
-      updateBatchNorm(model, train.x, { batchSize: Math.max(batchSize, 2) });
+      updateBatchNormOnRows(model, train.x, { batchSize: Math.max(batchSize, 2) });
     }
   } finally {
     if (previousLimit !== null) model.backend.setThreadLimit(previousLimit);
