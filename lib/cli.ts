@@ -659,7 +659,8 @@ async function train(o: TrainOptions): Promise<void> {
       ...(model.optimizer?.momentum === undefined ? { cycleMomentum: false } : {}),
     }
     : scheduleFor(scheduleName, epochs);
-  const diagnostics = files.diagnostics ? diagnosticsLogger() : null;
+  // The training rows' first 256 give the activation histograms: the forward passes of fitAsync run in its worker.
+  const diagnostics = files.diagnostics ? diagnosticsLogger({ probe: new Matrix(d.x.data.subarray(0, Math.min(256, d.x.rows) * d.x.cols), Math.min(256, d.x.rows), d.x.cols) }) : null;
   // The history is written beside its file and takes its place only once the model is written,
   // so that a run that fails, diverges or is killed leaves the model and history of the run
   // before together.

@@ -64,6 +64,17 @@ forEachBackend('diagnosticsLogger', (b) => {
     assert.equal(log.data.ratios.length, 2 * 2);
     assert.deepEqual(log.data.histograms[0].activations, {});
     assert.ok(Object.keys(log.data.histograms[0].gradients).length === 2);
+    // With probe rows, the activations are those rows' through the model in inference mode, at the same points.
+    const probe = x.subarray(0, 30 * 6);
+    const probed = diagnosticsLogger({ every: 5, probe });
+    const fresh = new Sequential({ inputSize: 6, seed: 1, backend: b, layers: [dense(10, { activation: 'relu' }), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.1 } });
+    await fresh.fitAsync(x, y, { epochs: 1, batchSize: 20, callbacks: [probed] });
+    const last = probed.data.histograms[probed.data.histograms.length - 1];
+    assert.equal(Object.keys(last.activations).length, 2);
+    fresh.forward(probe, { training: false });
+    const out = fresh.layerOutput(1);
+    assert.equal(Object.values(last.activations)[1].counts.reduce((a, c) => a + c, 0), out.length);
   });
 
   it('bad options and empty data are coded errors', () => {

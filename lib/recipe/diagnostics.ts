@@ -5,6 +5,7 @@
  */
 import { optionsArg, show, typeName } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
+import type { Input } from '../data/input';
 import type { Sequential } from '../model/sequential';
 import type { Callback } from '../train/callbacks';
 
@@ -75,11 +76,15 @@ function layerName(model: Sequential, i: number): string {
  * A callback recording the diagnostics above into `logger.data`; draw them with
  * writeDiagnostics(logger.data, base). `every` (default 10): steps between update-ratio samples;
  * `bins` (default 40): histogram bins. The ratio of step t needs the weights of step t - 1, so the
- * logger copies the parameter arena once per sample. Activation histograms need the forward pass
- * of the main thread, so under fitAsync only gradients and ratios are recorded.
+ * logger copies the parameter arena once per sample. Activation histograms come from the
+ * training thread's own forward passes; under fitAsync they run in its worker, out of reach, and
+ * the histograms come from `probe` instead when given (rows as forward takes them, passed through
+ * the model in inference mode at the same two points: dropout off, BatchNorm on its running
+ * statistics), else only gradients and ratios are recorded.
  */
-export function diagnosticsLogger(options: { every?: number; bins?: number } = {}): Callback & { readonly data: DiagnosticsData } {
-  options = optionsArg('diagnosticsLogger', options, { every: true, bins: true });
+export function diagnosticsLogger(options: { every?: number; bins?: number; probe?: Input } = {}): Callback & { readonly data: DiagnosticsData } {
+  options = optionsArg('diagnosticsLogger', options, { every: true, bins: true, probe: true });
+  const probe = options.probe;
   const every = options.every ?? 10, bins = options.bins ?? 40;
   for (const [name, v] of [['every', every], ['bins', bins]] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `diagnosticsLogger: Expected positive integer for ${name} but received ${show(v)}`);
@@ -96,8 +101,12 @@ export function diagnosticsLogger(options: { every?: number; bins?: number } = {
     try {
       model.lastOutput();
     } catch {
-      // fitAsync: the forward passes ran in the worker.
+      // fitAsync: the forward passes ran in the worker; the probe rows, if any, run here.
       haveActivations = false;
+      if (probe !== undefined) {
+        model.forward(probe, { training: false });
+        haveActivations = true;
+      }
     }
     if (haveActivations) {
       model.layers.forEach((_l, i) => {
