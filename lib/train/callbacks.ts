@@ -594,11 +594,6 @@ function keptRows(file: string, header: string, upTo: number): string {
 }
 
 /**
- * Progress while training. On a terminal, a bar per epoch (cli-progress) with the running loss,
- * samples per second and ETA; elsewhere (a pipe, a log, CI) one line per epoch. `stream`
- * defaults to stdout.
- */
-/**
  * A method built-in callbacks may have under this key, which fit and fitAsync call when training
  * throws: what onTrainEnd would release and nothing else will (progressBar's redraw timer, which
  * would otherwise keep the process alive after the error, so that mpirun never ends the job).
@@ -618,6 +613,11 @@ export function releaseOnFailure(callbacks: unknown): void {
   }
 }
 
+/**
+ * Progress while training. On a terminal, a bar per epoch (cli-progress) with the running loss,
+ * samples per second and ETA; elsewhere (a pipe, a log, CI) one line per epoch. `stream`
+ * defaults to stdout.
+ */
 export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: boolean } = {}): Callback {
   options = optionsArg('progressBar', options, { stream: true, quiet: true });
   const quiet = flag('progressBar', 'quiet', options.quiet);
