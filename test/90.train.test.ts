@@ -261,6 +261,15 @@ forEachBackend('fit and evaluate', (b) => {
     assert.deepEqual(Array.from(halved.stepLr.subarray(3)), Array.from(own.stepLr.subarray(3)));
   });
 
+  it('an epoch cap of 1e10 that a time limit ends trains, its per-step arrays grown as steps come', () => {
+    const m = new Sequential({ inputSize: 4, seed: 1, backend: b, layers: [dense(2)] }).compile({ loss: 'crossEntropy', optimizer: 'adam' });
+    const h = m.fit(train.x.subarray(0, 40), train.y.subarray(0, 10).map((c) => c % 2), { epochs: 1e10, batchSize: 1, timeLimitMs: 150 });
+    assert.match(h.stopReason as string, /timeLimitMs/);
+    assert.ok(h.steps > 0 && h.stepLoss.length >= h.steps && h.stepLr.length >= h.steps);
+    assert.ok(Array.from(h.stepLoss.subarray(0, h.steps)).every(Number.isFinite));
+    assert.ok(h.stepLr[h.steps - 1] > 0);
+  });
+
   it('a progress bar on a terminal is stopped when training throws, so the process can end', () => {
     const lib = path.join(__dirname, '..', 'lib');
     // A terminal-like stream: the bar redraws on a timer of its own until stopped.

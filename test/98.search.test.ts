@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PassThrough } from 'stream';
 import {
-  checkSpace, choice, defaultBuild, dense, integers, logUniform, Matrix, MLP_SPACE, Rng, search, searchPlotSpec, searchTableCsv, Sequential, spaceFromJSON,
+  checkSpace, choice, defaultBuild, dense, getBackend, integers, logUniform, Matrix, nativeAvailable, MLP_SPACE, Rng, search, searchPlotSpec, searchTableCsv, Sequential, spaceFromJSON,
   uniform, writeSearchPlot,
 } from '../lib';
 import type { Config, SearchOptions, SearchResult, Table, TrialResult } from '../lib';
@@ -474,6 +474,24 @@ describe('search on a raw table', () => {
   });
 });
 
+(nativeAvailable() ? describe : describe.skip)('search and the kernel threads', () => {
+  it("two searches at once give the process its thread count back when the last ends, not one search's setting", async function () {
+    this.timeout(30000);
+    const native = getBackend('native');
+    const before = native.getNumThreads();
+    native.setNumThreads(2);
+    try {
+      const one = (seed: number) => search({ space: { lr: logUniform(1e-3, 1e-1) }, data, trials: 2, budget: { epochs: 1 }, threads: 1, seed, refit: false });
+      const first = one(1);
+      await new Promise((r) => setImmediate(r));
+      await Promise.all([first, one(2)]);
+      assert.equal(native.getNumThreads(), 2);
+    } finally {
+      native.setNumThreads(before);
+    }
+  });
+});
+
 describe('search bad input', () => {
   const ok: SearchOptions = { space: { lr: logUniform(1e-3, 1e-1) }, data, trials: 2, budget: { epochs: 1 } };
   const cases: [string, Partial<SearchOptions>, string, string?][] = [
@@ -507,6 +525,12 @@ describe('search bad input', () => {
       'the labels run to 2000000000'],
     ['a grid of 5^40 configurations', { strategy: 'grid', trials: undefined, space: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${i}`, uniform(0, 1)])) },
       'ERR_BLASNET_ARG_RANGE', 'more than the 1000000 a search lists'],
+    // Refused before a list of 2^31 values or 3e7 configurations is made (the heap would run out).
+    ['gridPoints 2^31', { strategy: 'grid', trials: undefined, gridPoints: 2 ** 31 }, 'ERR_BLASNET_ARG_RANGE', 'Expected gridPoints <= 1000000'],
+    ['3e7 random trials', { trials: 3e7 }, 'ERR_BLASNET_ARG_RANGE', 'Expected trials <= 1000000'],
+    ['an infinite trialTimeMs', { budget: { epochs: 1, trialTimeMs: Infinity } }, 'ERR_BLASNET_ARG_RANGE', 'positive finite number for budget.trialTimeMs'],
+    // One class, whichever it is: every trial would score perfectly and learn nothing.
+    ['labels of one class, 1', { data: { x: data.x, y: new Int32Array(data.y.length).fill(1) } }, 'ERR_BLASNET_LABEL', 'at least 2 classes in data.y (every label is 1)'],
   ];
   for (const [what, patch, code, mentions] of cases) {
     it(`${what}: ${code} before any trial runs`, async () => {

@@ -125,6 +125,23 @@ describe('search over a BullMQ queue', function () {
     }
   });
 
+  it('an abort while the search connects sends no trial: ERR_BLASNET_ABORTED, and no job is left in the queue', async () => {
+    const name = `a-${randomUUID()}`;
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { Queue } = require('bullmq') as typeof import('bullmq');
+    const ac = new AbortController();
+    const running = search({ space, data, trials: 3, budget: { epochs: 1 }, signal: ac.signal, queue: { url, name } });
+    ac.abort(new Error('user cancelled'));
+    await rejectsCode(() => running, 'ERR_BLASNET_ABORTED');
+    const other = new Queue(name, { connection: { url } as never });
+    try {
+      const counts = await other.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+      assert.deepEqual(Object.values(counts).reduce((a, c) => a + c, 0), 0, JSON.stringify(counts));
+    } finally {
+      await other.close();
+    }
+  });
+
   forEachBackend('coordinator and two worker processes', (b) => {
     it('give the same table and retrained model as the local run for the same seed', async function () {
       const name = `t-${randomUUID()}`;

@@ -316,16 +316,23 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
     const check = (): void => {
       void (async () => {
         await theEvents.waitUntilReady();
-        const job = await theQueue.getJob(id);
+        // The state first, then the job: a job read first and finished in between would show the
+        // state 'completed' with the snapshot's empty return value.
+        const state = await theQueue.getJobState(id);
         if (settled) return;
-        if (!job) {
+        if (state === 'unknown') {
           settle(() => reject(new Error(`job ${id} is gone from queue ${q.name} (was the Redis server restarted without persistence, or the queue emptied?)`)));
           return;
         }
-        const state = await job.getState();
-        if (state === 'completed') onCompleted({ returnvalue: job.returnvalue });
-        else if (state === 'failed') onFailed({ failedReason: job.failedReason });
-        else if (!settled) timer = setTimeout(check, q.checkMs);
+        if (state === 'completed' || state === 'failed') {
+          const job = await theQueue.getJob(id);
+          if (settled) return;
+          if (!job) settle(() => reject(new Error(`job ${id} is gone from queue ${q.name} (was the Redis server restarted without persistence, or the queue emptied?)`)));
+          else if (state === 'completed') onCompleted({ returnvalue: job.returnvalue });
+          else onFailed({ failedReason: job.failedReason });
+          return;
+        }
+        timer = setTimeout(check, q.checkMs);
       })().catch((e: unknown) => {
         // A closed connection: 'closing' has settled the wait, or is about to.
         if (!closed) settle(() => reject(e));

@@ -45,7 +45,10 @@ export interface SearchBudget {
   minEpochs?: number;
   /** Halving: the fraction 1/eta of each rung survives, with eta times the epochs. Default 3. */
   eta?: number;
-  /** Stop each trial's training after this many milliseconds (fit's timeLimitMs). */
+  /**
+   * Stop each trial's training after this many milliseconds (fit's timeLimitMs), shared equally by
+   * its folds; a positive finite number.
+   */
   trialTimeMs?: number;
 }
 
@@ -252,16 +255,23 @@ function sharedData(where: string, data: { x: Input; y: Int32Array | Float32Arra
     y[i] = c;
     classes = Math.max(classes, c + 1);
   }
-  checkClasses(where, classes);
+  checkClasses(where, classes, y);
   return { x, rows, cols, y, yCols: 1, task: 'classification', outputSize: classes };
 }
 
 /** Classes a search's labels may index at most: each is an output of every trial's model. */
 const MAX_CLASSES = 1 << 16;
 
-/** The class count the labels make (the largest label + 1): at least 2, at most MAX_CLASSES. */
-function checkClasses(where: string, classes: number): void {
-  if (classes < 2) throw rangeError(ErrorCode.LABEL, `${where}: classification needs at least 2 classes in data.y`);
+/**
+ * The class count the labels make (the largest label + 1), at most MAX_CLASSES, from labels of at
+ * least 2 distinct classes: one class alone scores every trial perfectly and learns nothing.
+ */
+function checkClasses(where: string, classes: number, y: ArrayLike<number>): void {
+  let distinct = false;
+  for (let i = 1; i < y.length && !distinct; i++) distinct = y[i] !== y[0];
+  if (classes < 2 || !distinct) {
+    throw rangeError(ErrorCode.LABEL, `${where}: classification needs at least 2 classes in data.y` + (y.length > 0 && classes >= 2 ? ` (every label is ${y[0]})` : ''));
+  }
   if (classes > MAX_CLASSES) {
     throw rangeError(ErrorCode.LABEL, `${where}: the labels run to ${classes - 1}, which would make ${classes} classes (an output each), more than ` +
       `the ${MAX_CLASSES} a search takes; labels are class indices 0..k-1: renumber them (readCsv's classes option does)`);
@@ -281,7 +291,7 @@ function datasetData(where: string, ds: Dataset): ReturnType<typeof sharedData> 
     if (y[i] < 0) throw rangeError(ErrorCode.LABEL, `${where}: Expected non-negative integer labels but data.y[${i}] is ${y[i]}`);
     classes = Math.max(classes, y[i] + 1);
   }
-  checkClasses(where, classes);
+  checkClasses(where, classes, y);
   return { x: ds.x.data, rows, cols, y, yCols: 1, task: 'classification', outputSize: classes };
 }
 
@@ -377,6 +387,11 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected integer for seed but received ${show(seed)}`);
   const gridPoints = positiveInt(where, 'gridPoints', options.gridPoints ?? 3, 2);
+  // Checked before any list of values is made: a grid lists gridPoints values per range.
+  if (gridPoints > MAX_GRID) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected gridPoints <= ${MAX_GRID} but received ${gridPoints}`);
+  if (options.trials !== undefined && typeof options.trials === 'number' && options.trials > MAX_GRID) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected trials <= ${MAX_GRID} (the configurations a search lists) but received ${options.trials}`);
+  }
   if (strategy === 'grid' && gridSize(space, gridPoints) > MAX_GRID) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: the grid has ${gridSize(space, gridPoints)} configurations, more than the ${MAX_GRID} a search ` +
       'lists; give fewer grid points or fewer ranges, or use strategy \'random\'');
@@ -398,8 +413,8 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   if (budget.minEpochs !== undefined && budget.minEpochs > maxEpochs) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: budget.minEpochs ${budget.minEpochs} > budget.epochs ${maxEpochs}`);
   }
-  if (budget.trialTimeMs !== undefined && !(typeof budget.trialTimeMs === 'number' && budget.trialTimeMs > 0)) {
-    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for budget.trialTimeMs but received ${show(budget.trialTimeMs)}`);
+  if (budget.trialTimeMs !== undefined && !(typeof budget.trialTimeMs === 'number' && budget.trialTimeMs > 0 && Number.isFinite(budget.trialTimeMs))) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive finite number for budget.trialTimeMs but received ${show(budget.trialTimeMs)}`);
   }
   const coarseFraction = openFraction(where, 'coarseFraction', options.coarseFraction ?? 0.5);
   const narrow = openFraction(where, 'narrow', options.narrow ?? 0.25);
@@ -528,8 +543,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   // The native kernel pool is one per process, shared by the workers: its thread count is the
   // per-worker share while they run, and the caller's again afterwards.
   const native = (workers > 1 || options.threads !== undefined) && backend === 'native' ? getBackend('native') : null;
-  const callerThreads = native ? native.getNumThreads() : 0;
-  native?.setNumThreads(threads);
+  const releaseThreads = native ? takeThreads(native, threads) : () => undefined;
   const timeLimit = budget.trialTimeMs !== undefined ? { trialTimeMs: budget.trialTimeMs } : {};
   let runner: TrialRunner;
   try {
@@ -539,8 +553,14 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
         ? workerRunner(data, { workers, threads, backend, build: buildModule, metric, ...timeLimit })
         : sequentialRunner(data, { build, metric, backend, ...timeLimit });
   } catch (e) {
-    native?.setNumThreads(callerThreads);
+    releaseThreads();
     throw e;
+  }
+  // An abort while the runner was made (a queue's connection): no trial is sent.
+  if (signal?.aborted) {
+    await runner.close();
+    releaseThreads();
+    throw abortError(signal);
   }
   const bar = progressOver(plan.total, metric, progress);
   const rows: TrialResult[] = [];
@@ -580,7 +600,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
     signal?.removeEventListener('abort', onAbort);
     bar.stop();
     await runner.close();
-    native?.setNumThreads(callerThreads);
+    releaseThreads();
   }
   if (best && options.refit !== false && !model && refitError === null) {
     if (signal?.aborted) throw abortError(signal);
@@ -593,6 +613,26 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   return {
     trials: rows, best, bestConfig: best ? best.config : null, model, refitError, metric, higherIsBetter: higher,
     preprocessor: fromTable ? fromTable.prep : null,
+  };
+}
+
+/** Searches that have set the kernel threads, and the count before the first of them. */
+let threadHolders = 0;
+let threadsBefore = 0;
+
+/**
+ * Sets the native pool to `threads` for a search and returns what gives it back: the count the
+ * process had before the first of the searches running at once comes back when the last ends
+ * (each restoring the count it found would leave one search's setting behind).
+ */
+function takeThreads(native: { getNumThreads(): number; setNumThreads(n: number): void }, threads: number): () => void {
+  if (threadHolders++ === 0) threadsBefore = native.getNumThreads();
+  native.setNumThreads(threads);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--threadHolders === 0) native.setNumThreads(threadsBefore);
   };
 }
 

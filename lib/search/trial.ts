@@ -266,7 +266,8 @@ export function runTrial(trial: Trial, data: TrialData, env: TrialEnv): TrialRes
         batchSize: num(trial.config, 'batchSize', 32),
         seed: trial.seed,
         onNonFinite: 'stop',
-        ...(env.trialTimeMs !== undefined ? { timeLimitMs: env.trialTimeMs } : {}),
+        // The trial's time, shared equally by its folds (each fold's training is stopped at its share).
+        ...(env.trialTimeMs !== undefined ? { timeLimitMs: env.trialTimeMs / data.nFolds } : {}),
       });
       if (history.diverged) return row('diverged', NaN, `training ${history.stopReason ?? 'diverged'}`);
       trained.push(history.epochs.length);

@@ -1038,12 +1038,21 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   if (options.resume) resumeState(options.resume, model, optimizer);
   it.skipEpochs(firstEpoch);
   const metrics: Metric[] = metricsOn(model, compiled.metrics);
-  const stepLoss = new Float64Array((epochs - firstEpoch) * stepsPerEpoch);
-  const stepLr = new Float64Array((epochs - firstEpoch) * stepsPerEpoch);
+  // The per-step arrays hold every step the run may take, allocated up front when that is up to
+  // 2^20 steps; past that (an epoch cap of 1e10 that a time limit ends) they grow as steps come.
+  const planned = Math.min((epochs - firstEpoch) * stepsPerEpoch, maxSteps);
   const history = {
-    epochs: [] as EpochLogs[], stepLoss, stepLr, steps: 0, stopReason: null as string | null, diverged: null as Divergence | null,
-    averaged: null as 'ema' | 'swa' | null,
+    epochs: [] as EpochLogs[], stepLoss: new Float64Array(0), stepLr: new Float64Array(0), steps: 0,
+    stopReason: null as string | null, diverged: null as Divergence | null, averaged: null as 'ema' | 'swa' | null,
   };
+  const growSteps = (length: number) => {
+    const loss = new Float64Array(length), lr = new Float64Array(length);
+    loss.set(history.stepLoss.subarray(0, history.steps));
+    lr.set(history.stepLr.subarray(0, history.steps));
+    history.stepLoss = loss;
+    history.stepLr = lr;
+  };
+  growSteps(planned <= 1 << 20 ? planned : 1 << 16);
   const ctx: TrainContext = {
     model, optimizer, schedule, epochs, stepsPerEpoch, resumed: resumedView(options.resume, firstEpoch), validation: val !== null,
     callbackStates: () => callbackStates(callbacks),
@@ -1150,7 +1159,8 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
         }
         if (options.clipValue !== undefined) clipGradValue(model, options.clipValue);
         if (options.clipNorm !== undefined) clipGradNorm(model, options.clipNorm);
-        stepLr[history.steps] = optimizer.lr;
+        if (history.steps >= history.stepLr.length) growSteps(Math.min(planned, 2 * history.stepLr.length));
+        history.stepLr[history.steps] = optimizer.lr;
         optimizer.step();
         for (const l of constrained) l.constrain(model.backend);
         if (ema) (average as WeightAverage).update();
@@ -1158,7 +1168,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
           const out = model.lastOutput();
           for (const m of metrics) m.update(out.data, b.rows, model.outputSize, b.y as Int32Array | Float32Array);
         }
-        stepLoss[history.steps] = loss;
+        history.stepLoss[history.steps] = loss;
         lossSum += sumReduction ? loss : loss * b.rows;
         rowsSeen += b.rows;
         // An object per batch, as fitAsync and Keras hand over: a callback may keep it.
@@ -1191,7 +1201,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
         model.train();
       }
       // The lr this epoch's last step took (its schedule, stepped per step, has moved on since).
-      logs.lr = history.steps > stepsBefore ? stepLr[history.steps - 1] : optimizer.lr;
+      logs.lr = history.steps > stepsBefore ? history.stepLr[history.steps - 1] : optimizer.lr;
       logs.seconds = seconds;
       logs.samplesPerSecond = rowsSeen / seconds;
       parallel?.reduceLogs(logs);
