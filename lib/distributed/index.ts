@@ -134,7 +134,6 @@ export interface FitDistributedOptions extends Omit<FitOptions, 'dataParallel'> 
 const { dataParallel: _dp, ...FIT_DISTRIBUTED_FIT } = FIT_OPTIONS;
 const FIT_DISTRIBUTED_OPTIONS: OptionKeys<FitDistributedOptions> = { ...FIT_DISTRIBUTED_FIT, communicator: true };
 
-/** The DataParallel hook fit calls (lib/train/parallel.ts) over one communicator. */
 /**
  * A cheap fingerprint of rows: the CRC-32 of up to 64 rows spread over them (the first and the
  * last among them), features, targets and weights. Ranks that loaded different data (each its
@@ -160,8 +159,9 @@ function settingText(v: unknown): string {
 }
 
 /** What start compares across ranks whose difference means another model or other data. */
-const SHAPE_KEYS = new Set(['parameters', 'bufferValues', 'trainingRows', 'validationRows']);
+const SHAPE_KEYS = new Set(['parameters', 'bufferValues', 'trainingRows', 'trainingData', 'validationRows', 'validationData']);
 
+/** The DataParallel hook fit calls (lib/train/parallel.ts) over one communicator. */
 class Replica implements DataParallel {
   private valRows = 1;
   private trainRows = 0;
