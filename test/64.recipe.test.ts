@@ -203,6 +203,16 @@ forEachBackend('checkModel', (b: Backend) => {
     assert.ok(rb.overfit?.ok && rb.overfit.accuracy === 1, rb.text);
   });
 
+  it('class labels under a loss that takes targets, and one row under batchNorm, are refused by name, as fit refuses them', () => {
+    const m = make();
+    m.setLoss('mse');
+    throwsCode(() => checkModel(m, x, y), ErrorCode.ARG_TYPE, TypeError, 'checkModel: mse takes targets, not class labels');
+    throwsCode(() => lrFinder(m, x, y), ErrorCode.ARG_TYPE, TypeError, 'lrFinder: mse takes targets, not class labels');
+    const bn = new Sequential({ inputSize: 6, seed: 2, backend: b, layers: [dense(8), batchNorm(), dense(4)] });
+    bn.setLoss('crossEntropy');
+    throwsCode(() => checkModel(bn, x.subarray(0, 6), y.subarray(0, 1)), ErrorCode.SHAPE, RangeError, 'needs at least 2 rows');
+  });
+
   it('flags dead relu units at initialisation', () => {
     const model = new Sequential({ inputSize: 6, seed: 4, backend: b, layers: [dense(16, { activation: 'relu', biasInit: { name: 'constant', value: -50 } as never }), dense(4)] });
     model.setLoss('crossEntropy');
@@ -302,6 +312,14 @@ forEachBackend('lrFinder', (b: Backend) => {
     assert.equal(r.suggestion, r.steepest);
     // The same seed gives the same curve.
     assert.deepEqual(lrFinder(model, x, y, { start: 1e-5, end: 100, steps: 60, batchSize: 32 }).smoothed, r.smoothed);
+  });
+
+  it('leaves out a last batch of one row under batchNorm, which has no batch statistics', () => {
+    const bn = new Sequential({ inputSize: 6, seed: 2, backend: b, layers: [dense(8), batchNorm(), activation('relu'), dense(4)] })
+      .compile({ loss: 'crossEntropy', optimizer: 'adam' });
+    const rows = 65;
+    const r = lrFinder(bn, x.subarray(0, rows * 6), y.subarray(0, rows), { steps: 20, batchSize: 64 });
+    assert.equal(r.steps, 20);
   });
 
   it('the suggested lr trains: one epoch at it beats one at start', () => {

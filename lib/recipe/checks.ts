@@ -417,6 +417,9 @@ function checkRows(model: Sequential, x: Matrix, y: Target | ArrayLike<number>, 
   options = optionsArg(where, options, CHECK_OPTIONS);
   const loss = lossOf(model, options.loss, where);
   const data = readRows(x, y, loss, where);
+  if (data.rows < 2 && model.layers.some((l) => l.kind === 'batchNorm')) {
+    throw rangeError(ErrorCode.SHAPE, `${where}: a model with batchNorm needs at least 2 rows (batch statistics) but received ${data.rows}`);
+  }
   if (scan) requireFiniteRows(model, data, where);
   const rows = intOption(where, 'rows', options.rows, 256);
   const tolerance = numberOption(where, 'tolerance', options.tolerance, 0.05);

@@ -121,7 +121,9 @@ export function lrFinder(model: Sequential, x: Input, y: Target | ArrayLike<numb
     const optimizer = scratchOptimizer(model, spec);
     const xs = new Matrix(data.x, data.rows, data.cols);
     const ys = data.y;
-    const it = new BatchIterator(xs, ys, { batchSize, shuffle: true, seed, backend: model.backend });
+    // A last batch of one row has no batch statistics for BatchNorm: it is left out (updateBatchNorm does the same).
+    const dropLast = data.rows > batchSize && data.rows % batchSize === 1 && model.layers.some((l) => l.kind === 'batchNorm');
+    const it = new BatchIterator(xs, ys, { batchSize, shuffle: true, seed, backend: model.backend, dropLast });
     model.train();
     let avg = 0, best = Infinity;
     const ratio = end / start;

@@ -87,6 +87,11 @@ export function readRows(x: Matrix, y: Target | ArrayLike<number>, loss: LossSpe
   else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array, Array) or targets (Float32Array, Matrix) for y`);
   const n = typedLength(t);
   if (n % x.rows !== 0 || n === 0) throw rangeError(ErrorCode.SHAPE, `${where}: ${x.rows} rows of x but ${n} values of y`);
+  // As fit refuses them: the loss kernel's own message would name its argument, not the call.
+  const resolved = resolveLoss(loss);
+  if (typedArrayTag(t) === 'Int32Array' && !labels && !resolved.custom) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: ${resolved.name} takes targets, not class labels; pass a Float32Array or Matrix (oneHot() makes one)`);
+  }
   return { x: x.data.subarray(0, x.rows * x.cols), rows: x.rows, cols: x.cols, y: t, width: n / x.rows };
 }
 
