@@ -126,6 +126,9 @@ function run(input: WorkerInput): void {
  * does not offer it.
  */
 const collect = ((): (() => void) | null => {
+  // A process started with --expose-gc gives it to this thread too, and its flag stays as it is.
+  const own = (globalThis as { gc?: unknown }).gc;
+  if (typeof own === 'function') return own as () => void;
   try {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as unknown;
