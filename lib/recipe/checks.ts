@@ -13,6 +13,8 @@ import type { LossSpec } from '../model/loss';
 import type { Input, Sequential, Target } from '../model/sequential';
 import type { OptimizerSpec } from '../optim';
 import { Rng } from '../rng';
+import { metricOn } from '../train/metrics';
+import { scoreKind } from '../predict';
 import type { Matrix } from '../tensor';
 import { gather, intOption, modelArg, onScratch, optimizerSpecOf, readRows, requireFiniteRows, scratchOptimizer } from './scratch';
 import type { Rows } from './scratch';
@@ -285,22 +287,6 @@ function accuracy(out: Float32Array, rows: number, cols: number, y: Int32Array |
   return right / rows;
 }
 
-/**
- * The share of outputs on the right side of 0.5 (a probability) or 0 (a logit, the model ending
- * without a sigmoid) against targets above 0.5, every output of every row counted.
- */
-function binaryAccuracy(model: Sequential, rows: number, y: Int32Array | Float32Array, width: number): number {
-  const out = model.lastOutput().data;
-  const cut = model.layers[model.layers.length - 1]?.outputActivation() === 'sigmoid' ? 0.5 : 0;
-  const n = rows * model.outputSize;
-  let right = 0;
-  for (let i = 0; i < n; i++) {
-    const target = width === model.outputSize ? y[i] : y[Math.floor(i / model.outputSize)];
-    if ((out[i] > cut) === (target > 0.5)) right++;
-  }
-  return right / n;
-}
-
 function overfitCheck(model: Sequential, loss: LossSpec, data: Rows, o: { rows: number; steps: number; optimizer: OptimizerSpec }, rng: Rng): OverfitCheck {
   const index = sample(data.rows, o.rows, rng);
   const { x, y } = gather(data, index);
@@ -314,9 +300,14 @@ function overfitCheck(model: Sequential, loss: LossSpec, data: Rows, o: { rows: 
   const reached = (): boolean => {
     finalLoss = model.lossValue(x, y as Target, { loss });
     if (classify) {
-      acc = lossName === 'binaryCrossEntropy'
-        ? binaryAccuracy(model, index.length, y, data.width)
-        : accuracy(model.lastOutput().data, index.length, model.outputSize, y, data.width);
+      if (lossName === 'binaryCrossEntropy') {
+        // The binaryAccuracy metric's rule: a logit above 0 (a probability above 0.5) against a target above 0.5.
+        const m = metricOn('binaryAccuracy', model.backend, scoreKind(model));
+        m.update(model.lastOutput().data, index.length, model.outputSize, y);
+        acc = m.value();
+      } else {
+        acc = accuracy(model.lastOutput().data, index.length, model.outputSize, y, data.width);
+      }
       return acc === 1;
     }
     return finalLoss <= 0.01 * initialLoss;
