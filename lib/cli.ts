@@ -44,7 +44,7 @@ import { writeDiagnostics } from './plot/diagnostics';
 import { diagnosticsLogger } from './recipe/diagnostics';
 import { exportOnnx } from './interop/onnx';
 import { saveSafetensors } from './interop/safetensors';
-import { addRecipeCommands } from './recipe/cli';
+import { addRecipeCommands, columnNamesArg } from './recipe/cli';
 import type { NetworkFlags, RecipeData, RecipeOptions } from './recipe/cli';
 import { fitDistributed, initDistributed } from './distributed';
 import { MLP_SPACE, search as runSearch, searchTableCsv, spaceFromJSON, startQueueWorker } from './search';
@@ -1199,13 +1199,6 @@ function backendOptions(cmd: Command): Command {
     .option('--threads <n>', 'kernel threads (default: one per physical core)', int('--threads'));
 }
 
-/** A comma-separated list of column names, kept as written: columnList splits it against the file's header. */
-function nonEmpty(flag: string) {
-  return (v: string): string => {
-    if (v.split(',').every((s) => s.trim() === '')) throw new InvalidArgumentError(`${flag}: expected comma-separated column names`);
-    return v;
-  };
-}
 
 export function program(): Command {
   const p = new Command('blasnet').version(VERSION).description('Train multi-layer perceptrons at native speed.');
@@ -1216,7 +1209,7 @@ export function program(): Command {
     .option('--label <columns>', 'the label column of the CSV file; several, comma-separated, for multi-output regression', 'label')
     .addOption(new Option('--task <task>', 'what the label is; auto decides from its values and says why').choices(['auto', 'classification', 'regression']).default('auto'))
     .addOption(new Option('--loss <name>', 'regression loss (classification uses cross-entropy)').choices(['mse', 'huber', 'l1']))
-    .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers (columns holding text always are); comma-separated, a name holding commas as it is', nonEmpty('--categorical'))
+    .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers (columns holding text always are); comma-separated, a name holding commas as it is', columnNamesArg('--categorical'))
     .option('--no-standardize', 'keep numeric columns unscaled (default: standardised on the training rows)')
     .option('--no-impute', 'fail on missing cells (default: training median / most frequent value plus an indicator column)')
     .option('--test-split <f>', 'without --test-csv: the share of --csv held out for testing (seeded, stratified for classes; a class of one row stays in training)', fraction('--test-split'), TEST_SPLIT);
@@ -1266,7 +1259,7 @@ export function program(): Command {
     .option('--test-csv <file>', 'a test table, checked before any trial: the retrained best model is scored on it (after --out is written)')
     .option('--label <columns>', 'the label column; several, comma-separated, for multi-output regression', 'label')
     .addOption(new Option('--task <task>', 'what the label is; auto decides from its values').choices(['auto', 'classification', 'regression']).default('auto'))
-    .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers; comma-separated, a name holding commas as it is', nonEmpty('--categorical'))
+    .option('--categorical <columns>', 'one-hot encode these columns even if they hold numbers; comma-separated, a name holding commas as it is', columnNamesArg('--categorical'))
     .option('--space <file>', 'a JSON search space instead of the default one (see README)')
     .option('--trials <n>', 'configurations to try', int('--trials'), 20)
     .addOption(new Option('--strategy <name>', 'how trials are proposed').choices(['random', 'grid', 'coarseToFine', 'halving']).default('random'))

@@ -84,6 +84,17 @@ const fraction = (name: string) => num(name, (x) => x >= 0 && x < 1, 'in [0, 1)'
 
 const int = (name: string, min = 1) => num(name, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
 
+/**
+ * The parser of a flag that lists column names (--categorical): the text kept as written, to be
+ * split against the file's header (a name may hold commas); a list of no names is refused.
+ */
+export function columnNamesArg(flag: string) {
+  return (v: string): string => {
+    if (v.split(',').every((s) => s.trim() === '')) throw new InvalidArgumentError(`${flag}: expected comma-separated column names`);
+    return v;
+  };
+}
+
 function sizes(v: string): number[] {
   const out = v.split(',').map((s) => Number(s.trim()));
   if (out.some((x) => !Number.isInteger(x) || x < 1)) throw new InvalidArgumentError('expected comma-separated positive integers, e.g. 256,128');
@@ -94,10 +105,7 @@ function modelOptions(cmd: Command): Command {
   return cmd
     .option('--label <columns>', "the label column of the CSV file (default label; with --model, the model's, checked against it)")
     .addOption(new Option('--task <task>', 'what the label is, as train decides it; with --model, the model\'s').choices(['auto', 'classification', 'regression']).default('auto'))
-    .option('--categorical <columns>', 'as train: one-hot encode these columns even if they hold numbers', (v: string) => {
-      if (v.split(',').every((s) => s.trim() === '')) throw new InvalidArgumentError('--categorical: expected comma-separated column names');
-      return v;
-    })
+    .option('--categorical <columns>', 'as train: one-hot encode these columns even if they hold numbers', columnNamesArg('--categorical'))
     .option('--no-standardize', 'as train: keep numeric columns unscaled')
     .option('--no-impute', 'as train: fail on missing cells')
     .option('--model <file>', "a saved model, with its optimiser, instead of one built from the flags below; its stored preprocessing reads --csv (columns by name, its task and scaling)")
