@@ -178,6 +178,40 @@ forEachBackend('compileInference', (backend) => {
     assert.ok(normError(live(x), now) < 1e-5);
   });
 
+  it('a live function sees every change of the weights at every batch size, one weight at a time', () => {
+    // Where the native live path would pack the weights on every call, the live function keeps a
+    // packed copy and packs again only when the weights' bytes changed: each change below must
+    // show, and the outputs must be the packed kernels' own (a frozen function's, to the bit).
+    const m = makeDense();
+    const live = compileInference(m);
+    const info = backend.info();
+    const packedFrom = info.packedForward ? (info.packedForwardMinRows as number) : Infinity;
+    const views = m.parameters();
+    const rng = new Rng(12);
+    for (const rows of [1, 5, 64, 300]) {
+      const x = rng.uniformArray(rows * 13, -2, 2);
+      live(x);
+      views.forEach((v, k) => {
+        const at = (k * 7) % v.data.length;
+        v.data[at] = v.data[at] * -2 + 0.25;
+        const y = live(x).slice();
+        const now = m.predict(x, { batchSize: rows }).data;
+        assert.ok(normError(y, now) < 1e-5, `batch ${rows}, ${v.name}[${at}]: normalised error ${normError(y, now)}`);
+        if (rows >= packedFrom) assert.deepEqual(y, compileInference(m, { freeze: true })(x), `batch ${rows}, ${v.name}`);
+      });
+      // Calls with nothing changed in between compute the same.
+      assert.deepEqual(live(x), live(x).slice());
+      // A weight changed and set back between two calls: the function follows it both ways.
+      const bias = views[views.length - 1].data;
+      const before = live(x).slice();
+      const saved = bias[0];
+      bias[0] = 50;
+      assert.notDeepEqual(live(x), before);
+      bias[0] = saved;
+      assert.deepEqual(live(x), before, `batch ${rows}: a weight set back`);
+    }
+  });
+
   it('freeze: refuses layers with parameters or state of their own, and a non-boolean freeze', () => {
     throwsCode(() => compileInference(make(), { freeze: true }), 'ERR_BLASNET_UNSUPPORTED', undefined, 'batchNorm');
     throwsCode(() => compileInference(makeDense(), { freeze: 1 as unknown as boolean }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'freeze');
