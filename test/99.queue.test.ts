@@ -57,6 +57,17 @@ function startWorker(url: string, name: string, extra: string[] = []): Promise<W
   });
 }
 
+/** A directory for one test's files, removed after the file's tests. */
+const temps: string[] = [];
+function tempDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-queue-'));
+  temps.push(d);
+  return d;
+}
+after(() => {
+  for (const d of temps) fs.rmSync(d, { recursive: true, force: true });
+});
+
 const data = table(150);
 const space = { lr: logUniform(1e-3, 1e-1), hidden: 16 };
 
@@ -185,7 +196,7 @@ describe('search over a BullMQ queue', function () {
   it('blasnet search --queue runs its trials on blasnet worker processes', async function () {
     const name = `t-${randomUUID()}`;
     const w = await startWorker(url, name);
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-queue-'));
+    const tmp = tempDir();
     const lines = ['a,b,c,d,label'];
     for (let i = 0; i < 90; i++) lines.push(`${[0, 1, 2, 3].map((j) => data.x.data[i * 4 + j]).join(',')},${['no', 'yes', 'maybe'][data.y[i]]}`);
     const csv = path.join(tmp, 'd.csv');
@@ -212,7 +223,7 @@ describe('search over a BullMQ queue', function () {
 
   it('blasnet search --queue cancelled by SIGINT removes its waiting trials and writes nothing', async function () {
     const name = `t-${randomUUID()}`;
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-queue-'));
+    const tmp = tempDir();
     const csv = path.join(tmp, 'd.csv');
     fs.writeFileSync(csv, `a,b,label\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 3},${i % 2 ? 'x' : 'y'}`).join('\n')}\n`);
     const table = path.join(tmp, 't.csv');
