@@ -383,6 +383,17 @@ forEachBackend('ensembles', (b) => {
     let sg = 0;
     for (let i = 0; i < targets.length; i++) sg += (pg.data[2 * i] - targets[i]) ** 2;
     assert.ok(Math.abs(g.evaluate(x, targets).mse - sg / targets.length) < 1e-6);
+    // The prediction is the mixture's: the mean of the means, and the mean variance plus the
+    // means' variance about their mean.
+    const [p1, p2] = g.models.map((m) => m.predict(x).data);
+    for (let i = 0; i < targets.length; i++) {
+      const mu = (p1[2 * i] + p2[2 * i]) / 2;
+      const v = (p1[2 * i + 1] + p2[2 * i + 1]) / 2 + ((p1[2 * i] - mu) ** 2 + (p2[2 * i] - mu) ** 2) / 2;
+      assert.ok(Math.abs(pg.data[2 * i] - mu) < 1e-6 && Math.abs(pg.data[2 * i + 1] - v) <= 1e-6 * Math.max(1, v), `row ${i}: ${pg.data[2 * i]}, ${pg.data[2 * i + 1]} against ${mu}, ${v}`);
+    }
+    assert.ok(p1.some((v, i) => i % 2 === 0 && v !== p2[i]), 'the members disagree somewhere');
+    const mixed = new Ensemble([gaussian(3), new Sequential({ inputSize: 4, seed: 4, backend: b, layers: [dense(2)] }).compile({ loss: 'mse', optimizer: 'adam' })]);
+    throwsCode(() => mixed.predict(x), 'ERR_BLASNET_STATE', undefined, 'gaussianNll');
   });
 
   it('snapshotEnsemble keeps the model at the end of every cosine cycle', () => {

@@ -53,22 +53,49 @@ export class Ensemble {
    * crossEntropy or binaryCrossEntropy become softmax or sigmoid first) when their outputs are
    * class scores, else their outputs as model.predict returns them (regression). Members of both
    * kinds in one ensemble are ERR_BLASNET_STATE: their outputs cannot be averaged.
+   *
+   * Members trained with gaussianNll predict rows of [means | variances]; the ensemble's row is
+   * the mixture's, as a deep ensemble reads it (Lakshminarayanan et al.): the mean of the means,
+   * and the mean of the variances plus the variance of the means (the members' disagreement).
+   * Such members with others is ERR_BLASNET_STATE.
    */
   predict(x: Input | Dataset, options: { batchSize?: number } = {}): Matrix {
-    options = optionsArg('Ensemble.predict', options, { batchSize: true });
-    const proba = this.classScores('Ensemble.predict');
-    let sum: Float64Array | null = null;
-    let rows = 0;
-    for (const m of this.models) {
-      const p = proba ? predictProba(m, x, options) : m.predict(x, options);
-      rows = p.rows;
-      if (!sum) sum = new Float64Array(p.rows * p.cols);
-      for (let i = 0; i < sum.length; i++) sum[i] += p.data[i];
+    const where = 'Ensemble.predict';
+    options = optionsArg(where, options, { batchSize: true });
+    const proba = this.classScores(where);
+    const gaussian = this.gaussianMembers(where);
+    const preds = this.models.map((m) => (proba ? predictProba(m, x, options) : m.predict(x, options)));
+    const { rows, cols } = preds[0];
+    const k = preds.length;
+    const mean = new Float64Array(rows * cols);
+    for (const p of preds) for (let i = 0; i < mean.length; i++) mean[i] += p.data[i];
+    for (let i = 0; i < mean.length; i++) mean[i] /= k;
+    if (gaussian) {
+      // The variance columns: the mean variance plus the means' spread about their mean, a sum of
+      // non-negative terms (never the cancelling mean(var + mu^2) - mean(mu)^2).
+      const half = cols / 2;
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < half; j++) {
+          const mu = mean[r * cols + j];
+          let spread = 0;
+          for (const p of preds) spread += (p.data[r * cols + j] - mu) ** 2;
+          mean[r * cols + half + j] += spread / k;
+        }
+      }
     }
-    const out = new Float32Array((sum as Float64Array).length);
-    const k = this.models.length;
-    for (let i = 0; i < out.length; i++) out[i] = (sum as Float64Array)[i] / k;
-    return new Matrix(out, rows, this.models[0].outputSize);
+    return new Matrix(Float32Array.from(mean), rows, cols);
+  }
+
+  /** Whether the members predict gaussianNll's [means | variances]: all of them or none (ERR_BLASNET_STATE). */
+  private gaussianMembers(where: string): boolean {
+    const kinds = this.models.map((m) => m.lossSpec?.name === 'gaussianNll');
+    const other = kinds.indexOf(!kinds[0]);
+    if (other >= 0) {
+      const [g, not] = kinds[0] ? [0, other] : [other, 0];
+      throw new BlasnetError(ErrorCode.STATE, `${where}: model ${g} is trained with gaussianNll (rows of means and variances) and model ${not} ` +
+        `with ${this.models[not].lossSpec?.name ?? 'no loss'}; their outputs cannot be averaged`);
+    }
+    return kinds[0];
   }
 
   /** Whether every member's outputs are class scores (see predict); a mix is ERR_BLASNET_STATE. */
