@@ -10,7 +10,7 @@ import { Writable } from 'stream';
 import { batchNorm, dense, dropout, fitDistributed, jsBackend, Matrix, PCA, progressBar, Rng, saveModel, Sequential, Standardizer } from '../lib';
 import type { Backend, Communicator, FitOptions } from '../lib';
 import { loadModel } from '../lib/io/model-file';
-import { csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
+import { checkpointOf, csvLogger, earlyStopping, modelCheckpoint, reduceLrOnPlateau, terminateOnNaN } from '../lib/train/callbacks';
 import type { BatchLogs, Callback, EpochLogs } from '../lib/train/callbacks';
 import { createMetric, metricOn } from '../lib/train/metrics';
 import type { Metric, MetricSpec } from '../lib/train/metrics';
@@ -769,6 +769,43 @@ forEachBackend('resuming from a checkpoint', (b) => {
     assert.deepEqual(hr.epochs.map((e) => e.loss), hw.epochs.slice(2).map((e) => e.loss));
     throwsCode(() => make().fit(train.x, train.y, { epochs: 2, resume: ck }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'epoch 2');
     throwsCode(() => make().fit(train.x, train.y, { epochs: 4, resume: {} }), 'ERR_BLASNET_STATE');
+  });
+
+  it('an epoch a stop cuts short counts its batches, steps no per-epoch schedule and writes no checkpoint; the last epoch end resumes identically', async () => {
+    const o = { epochs: 4, batchSize: 32, schedule };
+    const whole = make();
+    whole.fit(train.x, train.y, o);
+    for (const how of ['onBatchEnd', 'maxSteps', 'signal'] as const) {
+      const file = path.join(tmp, `cut-${how}-${b.name}-{epoch}.blasnet`);
+      for (let e = 1; e <= 4; e++) fs.rmSync(file.replace('{epoch}', String(e)), { force: true });
+      const m = make();
+      const stopAt = { onBatchEnd: (l: { step: number }, ctx: { stop(r: string): void }) => { if (l.step === 18) ctx.stop('cut'); } };
+      const logs: EpochLogs[] = [];
+      const seen = { onEpochEnd: (l: EpochLogs) => { logs.push(l); } };
+      if (how === 'signal') {
+        // The abort lands inside the third epoch (8 batches each): after step 18.
+        const ac = new AbortController();
+        await rejectsCode(m.fitAsync(train.x, train.y, { ...o, signal: ac.signal, callbacks: [modelCheckpoint(file), seen, { onBatchEnd: (l) => { if (l.step === 18) ac.abort(); } }] }), 'ERR_BLASNET_ABORTED');
+      } else {
+        m.fit(train.x, train.y, { ...o, ...(how === 'maxSteps' ? { maxSteps: 19 } : {}), callbacks: [modelCheckpoint(file), seen, ...(how === 'maxSteps' ? [] : [stopAt])] });
+      }
+      assert.equal(logs.length, 3, how);
+      assert.equal(logs[2].batches, 3, how);
+      assert.equal(logs[1].batches, undefined);
+      assert.ok(fs.existsSync(file.replace('{epoch}', '2')), `${how}: the checkpoint of epoch 2`);
+      assert.ok(!fs.existsSync(file.replace('{epoch}', '3')), `${how}: no checkpoint of the cut epoch 3`);
+      // The per-epoch schedule stayed at epoch 3's rate: the cut epoch trained at it throughout.
+      assert.equal(m.optimizer?.lr, logs[2].lr, how);
+      const ck = loadModel(file.replace('{epoch}', '2'), { backend: b });
+      ck.model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 }, metrics: ['accuracy'] }).fit(train.x, train.y, { ...o, resume: ck });
+      assert.deepEqual(ck.model.params, whole.params, how);
+    }
+    // A checkpoint of a cut epoch written by hand (checkpointOf in a callback of one's own) is refused.
+    let written = '';
+    make().fit(train.x, train.y, { ...o, callbacks: [{ onBatchEnd: (l, ctx) => { if (l.step === 10) ctx.stop('cut'); } },
+      { onEpochEnd: (l, ctx) => { if (l.batches !== undefined) { written = path.join(tmp, `cut-own-${b.name}.blasnet`); saveModel(written, ctx.model, checkpointOf(ctx, l)); } } }] });
+    const own = loadModel(written, { backend: b });
+    throwsCode(() => own.model.fit(train.x, train.y, { ...o, resume: own }), 'ERR_BLASNET_STATE', undefined, 'cut epoch 2 short (after 3 of its batches)');
   });
 
   it('earlyStopping and reduceLrOnPlateau resume from the states a checkpoint keeps, as an uninterrupted run, in fit and fitAsync', async () => {

@@ -22,7 +22,14 @@ export interface EpochLogs {
   readonly loss: number;
   /** The lr of the epoch's last step (also when the schedule steps per step). */
   readonly lr: number;
-  /** Metric values by name (accuracy, ...), and validation ones prefixed (valLoss, valAccuracy). */
+  /**
+   * Metric values by name (accuracy, ...), and validation ones prefixed (valLoss, valAccuracy).
+   * Also `batches`, present only when a stop (a callback's, maxSteps, timeLimitMs, fitAsync's
+   * signal) ended the epoch before its last batch: the batches it ran. Such an epoch does not
+   * step a per-epoch schedule or minDelta's check, and modelCheckpoint writes no checkpoint of it
+   * (a run resumed from one would skip the rest of the epoch; `resume` refuses one written by
+   * other means).
+   */
   readonly [key: string]: number;
 }
 
@@ -403,7 +410,9 @@ export function reduceLrOnPlateau(options: { monitor?: string; mode?: Mode; fact
 
 /**
  * Saves the model (with optimiser state and the epoch's logs) to `path` at epoch ends: every
- * `every` epochs, or only when `monitor` improves (saveBestOnly). Every `{epoch}` in the path is
+ * `every` epochs, or only when `monitor` improves (saveBestOnly); not at the end of an epoch a
+ * stop cut short (EpochLogs.batches), whose checkpoint no run could resume from as the
+ * uninterrupted one would go on. Every `{epoch}` in the path is
  * replaced by the epoch number. Writes are atomic. When training resumes from a checkpoint, a
  * saveBestOnly callback starts from the best value already saved: the checkpoint's own, or that
  * of the file it writes (a path without `{epoch}`) if better, so a worse resumed epoch does not
@@ -439,6 +448,8 @@ export function modelCheckpoint(path: string, options: { monitor?: string; mode?
       }
     },
     onEpochEnd(logs, ctx) {
+      // An epoch a stop cut short is no point a run can resume from (EpochLogs.batches).
+      if (logs.batches !== undefined) return;
       if (saveBestOnly) {
         const v = monitored(logs, monitor, 'modelCheckpoint');
         if (!better(mode, v, best, 0)) return;

@@ -844,6 +844,11 @@ export function resumePoint(resume: NonNullable<FitOptions['resume']>, schedule:
   if ((epoch as number) >= epochs) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: the checkpoint is at epoch ${epoch}; epochs (${epochs}) must be larger to train further`);
   }
+  const cut = (meta.logs as Record<string, unknown> | undefined)?.batches;
+  if (typeof cut === 'number') {
+    throw new BlasnetError(ErrorCode.STATE, `${where}: the checkpoint was written when a stop cut epoch ${epoch} short (after ${cut} of its batches), ` +
+      'so no run resumed from it could continue as the uninterrupted one; resume from a checkpoint written at an epoch end');
+  }
   if (!resume.optimizer) throw new BlasnetError(ErrorCode.STATE, `${where}: the checkpoint holds no optimiser state`);
   if (schedule) {
     if (!resume.schedule) throw new BlasnetError(ErrorCode.STATE, `${where}: a schedule was given but the checkpoint holds no schedule state`);
@@ -1192,6 +1197,10 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
         break;
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      // A stop (a callback's, maxSteps, timeLimitMs, an abort) can end the epoch before its last
+      // batch: its logs say how many batches ran, the schedule does not move on to the next
+      // epoch, and no checkpoint is written of it (see EpochLogs.batches).
+      const cut = batch < stepsPerEpoch;
       const logs: Record<string, number> = { epoch, loss: sumReduction ? lossSum : lossSum / Math.max(rowsSeen, 1) };
       for (const m of metrics) logs[m.name] = m.value();
       parallel?.epochEnd();
@@ -1204,19 +1213,20 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
       logs.lr = history.steps > stepsBefore ? history.stepLr[history.steps - 1] : optimizer.lr;
       logs.seconds = seconds;
       logs.samplesPerSecond = rowsSeen / seconds;
+      if (cut) logs.batches = batch;
       parallel?.reduceLogs(logs);
       // The replicas' weights are the same: the penalty joins the reduced valLoss once.
       if (parallel && val) logs.valLoss += model.penaltyValue();
       history.epochs.push(logs as EpochLogs);
       // The schedule moves to the next epoch before the callbacks, so that a checkpoint taken
       // there holds the optimiser and schedule exactly as the next epoch starts.
-      if (schedule && every === 'epoch') {
+      if (schedule && every === 'epoch' && !cut) {
         advance(schedule, logs.valLoss ?? logs.loss);
       }
       // No step follows the last epoch in this call, so nothing could restore what it would keep.
       if (snapshot && epoch + 1 < epochs && Number.isFinite(logs.loss)) snapshot.take(epoch + 1);
       if (swa && epoch >= swa.startEpoch) (average as WeightAverage).update();
-      if (minDelta !== null) {
+      if (minDelta !== null && !cut) {
         if (bestLoss - logs.loss < minDelta) ctx.stop(`minDelta: the training loss improved by less than ${minDelta} (${logs.loss} against ${bestLoss})`);
         bestLoss = Math.min(bestLoss, logs.loss);
       }
