@@ -808,6 +808,25 @@ forEachBackend('resuming from a checkpoint', (b) => {
     throwsCode(() => own.model.fit(train.x, train.y, { ...o, resume: own }), 'ERR_BLASNET_STATE', undefined, 'cut epoch 2 short (after 3 of its batches)');
   });
 
+  it("minDelta's best loss goes into the checkpoint: a resumed run stops where the uninterrupted one stops, in fit and fitAsync", async () => {
+    const o = { epochs: 30, batchSize: 32, minDelta: 0.02 };
+    const whole = make();
+    const hw = whole.fit(train.x, train.y, o);
+    assert.ok(hw.stopReason?.startsWith('minDelta') && hw.epochs.length > 4 && hw.epochs.length < 30, `${hw.epochs.length} epochs: ${hw.stopReason}`);
+    const at = hw.epochs.length - 1;
+    const file = path.join(tmp, `mindelta-${b.name}-{epoch}.blasnet`);
+    make().fit(train.x, train.y, { ...o, epochs: at, callbacks: [modelCheckpoint(file)] });
+    for (const run of ['fit', 'fitAsync'] as const) {
+      const ck = loadModel(file.replace('{epoch}', String(at)), { backend: b });
+      assert.equal(typeof ck.metadata?.minDeltaBest, 'number');
+      const c = ck.model.compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 }, metrics: ['accuracy'] });
+      const h = run === 'fit' ? c.fit(train.x, train.y, { ...o, resume: ck }) : await c.fitAsync(train.x, train.y, { ...o, resume: ck });
+      assert.equal(h.epochs.length, 1, run);
+      assert.equal(h.stopReason, hw.stopReason, run);
+      assert.deepEqual(c.params, whole.params, run);
+    }
+  });
+
   it('earlyStopping and reduceLrOnPlateau resume from the states a checkpoint keeps, as an uninterrupted run, in fit and fitAsync', async () => {
     // Labels that cannot be learnt: the validation loss plateaus, so the lr is cut and training stops early.
     const rng = new Rng(5);

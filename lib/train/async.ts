@@ -20,9 +20,9 @@ import { Matrix } from '../tensor';
 import { isDetached, sharedArray, sharedCopy, typedLength } from '../typed';
 import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { callbackStates, releaseOnFailure, restoreCallbackStates } from './callbacks';
+import { callbackStates, minDeltaBests, releaseOnFailure, restoreCallbackStates } from './callbacks';
 import {
-  adoptColumns, checkFitOptions, checkResumedWeights, checkScheduleSteps, fitSettings, heldOutRows, prepareData, prepareDataset, resumedView, resumeParts, resumePoint, rowWeights,
+  adoptColumns, checkFitOptions, checkResumedWeights, checkScheduleSteps, fitSettings, heldOutRows, prepareData, prepareDataset, resumedMinDeltaBest, resumedView, resumeParts, resumePoint, rowWeights,
   scheduleBase, Snapshot, undoColumns,
 } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
@@ -411,6 +411,9 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
       return stopReason;
     },
   };
+  // minDelta's best loss as the worker's loop keeps it, for the checkpoints written here.
+  const minDeltaState = { best: resumedMinDeltaBest(fit.resume) };
+  if (fit.minDelta !== undefined) minDeltaBests.set(ctx, minDeltaState);
   // Callbacks run with the model 'paused': the worker is waiting, so reads (saveModel, predict)
   // and setWeights are allowed, as they are from fit's callbacks.
   const inCallbacks = async (body: () => Promise<void>): Promise<void> => {
@@ -569,6 +572,7 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
           if (m.optimizer) asLibraryWrite(() => compiled.optimizer.load(m.optimizer as OptimizerState));
           if (m.schedule) scheduleState = m.schedule;
           model.setMaskState(m.maskState);
+          if (m.logs.batches === undefined) minDeltaState.best = Math.min(minDeltaState.best, m.logs.loss);
           if (waitOn.epochEnd) {
             await atHandshake(() => runHook(callbacks, 'onEpochEnd', m.logs, ctx));
             // The worker waits: it goes on from these weights and this optimiser state.

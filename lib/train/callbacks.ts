@@ -479,17 +479,27 @@ function savedLog(file: string, monitor: string): number | undefined {
 }
 
 /**
+ * The lowest training loss of the whole epochs so far, which fit's minDelta compares each epoch's
+ * with, by the training context of a run that has minDelta: a checkpoint keeps it (metadata
+ * `minDeltaBest`), so that a resumed run stops where the uninterrupted one would.
+ * @internal
+ */
+export const minDeltaBests = new WeakMap<TrainContext, { best: number }>();
+
+/**
  * What a checkpoint holds besides the model: optimiser and schedule state, the dropout stream,
  * and the epoch count, which is what fit's `resume` option needs to continue identically.
  */
 export function checkpointOf(ctx: TrainContext, logs: EpochLogs): ModelExtras {
   const states = ctx.callbackStates?.() ?? [];
+  const best = minDeltaBests.get(ctx)?.best;
   return {
     optimizer: ctx.optimizer.state(),
     schedule: ctx.schedule ? ctx.schedule.state() : null,
     metadata: {
       epoch: logs.epoch + 1, maskState: ctx.model.maskState(), logs: { ...logs },
       ...(states.length > 0 ? { callbacks: states } : {}),
+      ...(best !== undefined && Number.isFinite(best) ? { minDeltaBest: best } : {}),
     },
   };
 }

@@ -29,7 +29,7 @@ import type { EmaOptions, SwaOptions } from './averaging';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
-import { callbackStates, checkpointsLast, progressBar, releaseOnFailure, restoreCallbackStates } from './callbacks';
+import { callbackStates, checkpointsLast, minDeltaBests, progressBar, releaseOnFailure, restoreCallbackStates } from './callbacks';
 import { createMetric, metricOn, validationName } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import { scoreKind } from '../predict';
@@ -825,8 +825,14 @@ export function resumeParts(resume: FitOptions['resume']): FitOptions['resume'] 
   return {
     optimizer: resume.optimizer,
     schedule: resume.schedule,
-    metadata: meta && typeof meta === 'object' ? { epoch: meta.epoch, maskState: meta.maskState } : meta,
+    metadata: meta && typeof meta === 'object' ? { epoch: meta.epoch, maskState: meta.maskState, minDeltaBest: meta.minDeltaBest } : meta,
   };
+}
+
+/** The checkpoint's minDelta best loss (checkpointOf), or Infinity: none, or training afresh. @internal */
+export function resumedMinDeltaBest(resume: FitOptions['resume']): number {
+  const v = resume && typeof resume === 'object' ? resume.metadata?.minDeltaBest : undefined;
+  return typeof v === 'number' ? v : Infinity;
 }
 
 /**
@@ -1118,7 +1124,9 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   const augmentRng = augment ? new Rng(augmentSeed) : null;
   const startedAt = process.hrtime.bigint();
   const deadline = Number.isFinite(timeLimitMs) ? startedAt + BigInt(Math.ceil(timeLimitMs * 1e6)) : null;
-  let bestLoss = Infinity;
+  // minDelta's best loss: a resumed run's starts from the checkpoint's (checkpointOf keeps it).
+  const minDeltaState = { best: resumedMinDeltaBest(options.resume) };
+  if (minDelta !== null) minDeltaBests.set(ctx, minDeltaState);
   // With reduction 'sum' an epoch's loss is the sum over its batches, as evaluate reports it.
   const sumReduction = model.lossSpec?.reduction === 'sum';
   const average = ema || swa ? new WeightAverage(model, ema) : null;
@@ -1227,8 +1235,9 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
       if (snapshot && epoch + 1 < epochs && Number.isFinite(logs.loss)) snapshot.take(epoch + 1);
       if (swa && epoch >= swa.startEpoch) (average as WeightAverage).update();
       if (minDelta !== null && !cut) {
+        const bestLoss = minDeltaState.best;
         if (bestLoss - logs.loss < minDelta) ctx.stop(`minDelta: the training loss improved by less than ${minDelta} (${logs.loss} against ${bestLoss})`);
-        bestLoss = Math.min(bestLoss, logs.loss);
+        minDeltaState.best = Math.min(bestLoss, logs.loss);
       }
       emit(model, callbacks, 'onEpochEnd', logs as EpochLogs, ctx);
       // A stop a callback asked for on one replica (one that runs on the first alone) stops them all here.
