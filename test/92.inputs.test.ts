@@ -9,7 +9,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { checkModel, Dataset, dense, dropout, loadModel, lrFinder, Matrix, mcPredict, recordsToMatrix, Rng, saveModel, Sequential, Standardizer, TabularPreprocessor, trainTestSplit } from '../lib';
 import type { Backend, DataRecord } from '../lib';
-import { csvLogger } from '../lib/train/callbacks';
+import { csvLogger, earlyStopping } from '../lib/train/callbacks';
+import type { FitOptions } from '../lib/train/fit';
+import { BlasnetError } from '../lib/errors';
 import { forEachBackend, rejectsCode, throwsCode, warningsDuring } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-inputs-'));
@@ -450,6 +452,27 @@ forEachBackend('compile shorthand, verbose and class predictions', (b) => {
       const target = `y holds ${bad} at index 4 (row 5, column 1)`;
       throwsCode(() => lrFinder(model(b, 1, 'identity', 'mse'), data.x, t, { steps: 5 }), 'ERR_BLASNET_DATA', undefined, `lrFinder: ${target}`);
       throwsCode(() => checkModel(model(b, 1, 'identity', 'mse'), data.x, t), 'ERR_BLASNET_DATA', undefined, `checkModel: ${target}`);
+    }
+  });
+
+  it("a call refused before its first step or by a bad row leaves the optimiser's lr and momentum as it found them, in fit and fitAsync", async () => {
+    const x = data.x.data.slice();
+    x[x.length - 1] = NaN;
+    const oneCycle = { name: 'oneCycle' as const, maxLr: 0.1, totalSteps: 100 };
+    const cases: [string, FitOptions, Float32Array | Matrix, string][] = [
+      ['a bad row', { epochs: 1, batchSize: 4, schedule: oneCycle, scheduleEvery: 'step' }, x, 'ERR_BLASNET_DATA'],
+      ['onTrainBegin', { epochs: 2, schedule: { name: 'linear', startFactor: 0.1, totalIters: 2 }, callbacks: [earlyStopping()] }, data.x, 'ERR_BLASNET_ARG_RANGE'],
+      ['a callback', { epochs: 1, batchSize: 4, schedule: oneCycle, scheduleEvery: 'step', callbacks: [{ onTrainBegin: () => { throw new BlasnetError('ERR_BLASNET_STATE' as never, 'no'); } }] }, data.x, 'ERR_BLASNET_STATE'],
+    ];
+    for (const [what, o, xs, code] of cases) {
+      for (const run of ['fit', 'fitAsync'] as const) {
+        const m = new Sequential({ inputSize: 3, seed: 4, backend: b, layers: [dense(8, { activation: 'tanh' }), dense(3)] })
+          .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr: 0.01, momentum: 0.5 } });
+        if (run === 'fit') throwsCode(() => m.fit(xs, data.y, o), code);
+        else await rejectsCode(m.fitAsync(xs, data.y, o as never), code);
+        assert.equal(m.optimizer?.lr, 0.01, `${what}, ${run}: lr`);
+        assert.equal(m.optimizer?.momentum, 0.5, `${what}, ${run}: momentum`);
+      }
     }
   });
 

@@ -477,6 +477,9 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     if (opt.lr !== lr) trainBegin.lr = opt.lr;
     if (opt.momentum !== momentum) trainBegin.momentum = opt.momentum as number;
   } catch (e) {
+    // A refusal before the first step (a callback's onTrainBegin) leaves the lr and momentum as
+    // the call found them, not at the schedule's first values.
+    unstart();
     keepWorker(taken);
     setBusy(null);
     throw e;

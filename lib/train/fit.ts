@@ -1080,6 +1080,14 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     unscanned = false;
     runStartChecksOnRows(model, train.x, train.y);
   }
+  // The lr and momentum the call found: a call that fails before its first step, or that puts
+  // the weights back as it found them (a bad row), leaves them so too (the schedule's first
+  // values and an onTrainBegin hook's would otherwise stay in the optimiser).
+  const start = { lr: optimizer.lr, momentum: optimizer.momentum };
+  const unstart = () => {
+    optimizer.lr = start.lr;
+    if (start.momentum !== undefined && optimizer.momentum !== start.momentum) optimizer.momentum = start.momentum;
+  };
   if (schedule && !options.resume) followSchedule(optimizer, schedule);
   const chains = schedule !== null && scheduleChains(options.schedule);
   // Steps the schedule and sets the optimiser from it. A chaining schedule (PyTorch's chainable
@@ -1096,19 +1104,24 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   // What the callbacks see as the loop runs; the mode fit was called in comes back before
   // onTrainEnd, or in fitModel when fit throws (train() and eval() are refused meanwhile).
   model.train();
-  parallel?.start({
-    optimizer, schedule, resuming: !!options.resume, problem: resumeProblem,
-    // What every replica must share for its steps and collectives to line up (the optimiser's
-    // options, not its lr or state: the first replica's state is the one resumed).
-    settings: {
-      epochs, firstEpoch, stepsPerEpoch, batchSize, dropLast, shuffle: options.shuffle ?? true, seed: options.seed ?? null, maxSteps,
-      schedule: options.schedule ?? null, scheduleEvery: every, clipNorm: options.clipNorm ?? null, clipValue: options.clipValue ?? null,
-      ema: ema ?? null, swa: swa ?? null, loss: model.lossSpec?.spec ?? null, metrics: compiled.metrics,
-      optimizer: { name: optimizer.name, options: optimizer.options },
-    },
-  });
-  if (options.resume) restoreCallbackStates(where, callbacks, ctx.resumed?.callbacks);
-  emit(model, callbacks, 'onTrainBegin', ctx);
+  try {
+    parallel?.start({
+      optimizer, schedule, resuming: !!options.resume, problem: resumeProblem,
+      // What every replica must share for its steps and collectives to line up (the optimiser's
+      // options, not its lr or state: the first replica's state is the one resumed).
+      settings: {
+        epochs, firstEpoch, stepsPerEpoch, batchSize, dropLast, shuffle: options.shuffle ?? true, seed: options.seed ?? null, maxSteps,
+        schedule: options.schedule ?? null, scheduleEvery: every, clipNorm: options.clipNorm ?? null, clipValue: options.clipValue ?? null,
+        ema: ema ?? null, swa: swa ?? null, loss: model.lossSpec?.spec ?? null, metrics: compiled.metrics,
+        optimizer: { name: optimizer.name, options: optimizer.options },
+      },
+    });
+    if (options.resume) restoreCallbackStates(where, callbacks, ctx.resumed?.callbacks);
+    emit(model, callbacks, 'onTrainBegin', ctx);
+  } catch (e) {
+    unstart();
+    throw e;
+  }
   run.trained = true;
   const snapshot = onNonFinite === 'continue' ? null : new Snapshot(model, optimizer);
   if (snapshot) snapshot.epoch = firstEpoch;
@@ -1151,6 +1164,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
           if (i >= 0) {
             (initial as Snapshot).restore();
             model.setMaskState(initialMasks as number[]);
+            unstart();
             // The weights are back where fit found them, so the columns go back too.
             run.trained = false;
             const r = Math.floor(i / cols);
