@@ -212,6 +212,33 @@ forEachBackend('compileInference', (backend) => {
     }
   });
 
+  it('follows setPreprocessing: a live function from its next call, a frozen one from refresh(), inputSize with them', () => {
+    const rng = new Rng(14);
+    const raw = new Matrix(rng.uniformArray(40 * 20, -3, 5), 40, 20);
+    const m = makeDense();
+    m.setPreprocessing(new PCA({ components: 13, backend }).fit(raw));
+    const live = compileInference(m);
+    const frozen = compileInference(m, { freeze: true });
+    assert.equal(live.inputSize, 20);
+    const x20 = raw.data.subarray(0, 5 * 20);
+    const before = frozen(x20).slice();
+    assert.ok(normError(live(x20), m.predict(new Matrix(x20, 5, 20)).data) < 1e-5);
+    // Another scaler of the same width: the live function applies it, the frozen one not yet.
+    m.setPreprocessing(new Standardizer().fit(new Matrix(rng.uniformArray(40 * 13, 10, 20), 40, 13)));
+    const x13 = rng.uniformArray(5 * 13, 10, 20);
+    assert.equal(live.inputSize, 13);
+    assert.ok(normError(live(x13), m.predict(new Matrix(x13, 5, 13)).data) < 1e-5);
+    assert.equal(frozen.inputSize, 20);
+    assert.deepEqual(frozen(x20), before);
+    frozen.refresh();
+    assert.equal(frozen.inputSize, 13);
+    assert.ok(normError(frozen(x13), m.predict(new Matrix(x13, 5, 13)).data) < 1e-5);
+    // None: raw rows are the model's own.
+    m.setPreprocessing(null);
+    assert.ok(normError(live(x13), m.predict(new Matrix(x13, 5, 13)).data) < 1e-5);
+    throwsCode(() => live(x20), 'ERR_BLASNET_SHAPE', RangeError, 'rows of 13 features');
+  });
+
   it('freeze: refuses layers with parameters or state of their own, and a non-boolean freeze', () => {
     throwsCode(() => compileInference(make(), { freeze: true }), 'ERR_BLASNET_UNSUPPORTED', undefined, 'batchNorm');
     throwsCode(() => compileInference(makeDense(), { freeze: 1 as unknown as boolean }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'freeze');

@@ -42,15 +42,16 @@ export interface InferenceOptions {
 
 /** What compileInference's function knows beyond the call itself. */
 export interface CompiledInference extends InferenceFunction {
-  /** Features per raw input row (the preprocessing's input width when the model has one). */
+  /** Features per raw input row (the preprocessing's input width when the model has one; see compileInference for a later setPreprocessing). */
   readonly inputSize: number;
   /** Outputs per row. */
   readonly outputSize: number;
   /** Whether the function computes with weights frozen at compile time (options.freeze). */
   readonly frozen: boolean;
   /**
-   * Packs the model's current weights again, so that a frozen function computes with them from
-   * its next call (after training, say). Does nothing for a live function, which always reads them.
+   * Packs the model's current weights again, and takes its current preprocessing, so that a
+   * frozen function computes with them from its next call (after training, say). Does nothing
+   * for a live function, which always reads them.
    */
   refresh(): void;
 }
@@ -195,9 +196,10 @@ export const INFERENCE_BATCH_SIZES = 8;
  *
  * Semantics: inference mode (no dropout, BatchNorm's running statistics), the whole batch in one
  * pass (predict goes 256 rows at a time; the results agree to float rounding). The model's
- * preprocessing at the time of this call (a Standardizer, MinMaxScaler or PCA set by
- * setPreprocessing; other kinds are ERR_BLASNET_UNSUPPORTED) is applied first, so the function
- * takes raw rows of `inputSize` features; the weights are read live, so training the model
+ * preprocessing (a Standardizer, MinMaxScaler or PCA set by setPreprocessing; other kinds are
+ * ERR_BLASNET_UNSUPPORTED) is applied first, so the function takes raw rows of `inputSize`
+ * features; one set by setPreprocessing after compiling is applied from the next call (a frozen
+ * function's from its refresh()), and `inputSize` follows it; the weights are read live, so training the model
  * afterwards changes what the function computes. (On the native backend with
  * info().packedForward, a batch of packedForwardMinRows rows or more runs the packed kernels over
  * a copy of each dense layer's weights that the function keeps, packed again whenever a byte
@@ -218,23 +220,34 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
   const freeze = options.freeze ?? false;
   if (typeof freeze !== 'boolean') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected boolean for freeze but received ${typeof freeze}`);
   const layers = model.layers;
-  const pre = model.preprocessing;
-  if (pre && !(pre instanceof Standardizer || pre instanceof MinMaxScaler || pre instanceof PCA)) {
-    const name = (pre as { constructor?: { name?: string } }).constructor?.name ?? typeof pre;
-    throw new BlasnetError(ErrorCode.UNSUPPORTED, `${where}: the model's preprocessing ${name} does not take rows of numbers; compile a model without it and transform the rows first`);
-  }
-  if (pre) checkPreprocessedWidth(where, pre, model.inputSize);
-  const inputSize = pre ? pre.toJSON().cols : model.inputSize;
+  // The preprocessing the function applies: the model's at compile time, and after a
+  // setPreprocessing the new one (a live function at its next call, a frozen one at refresh()).
+  let pre: Standardizer | MinMaxScaler | PCA | null = null;
+  let inputSize = 0;
+  const adopt = (at: string): void => {
+    const p = model.preprocessing;
+    if (p && !(p instanceof Standardizer || p instanceof MinMaxScaler || p instanceof PCA)) {
+      const name = (p as { constructor?: { name?: string } }).constructor?.name ?? typeof p;
+      throw new BlasnetError(ErrorCode.UNSUPPORTED, `${at}: the model's preprocessing ${name} does not take rows of numbers; compile a model without it and transform the rows first`);
+    }
+    if (p) checkPreprocessedWidth(at, p, model.inputSize);
+    pre = p ?? null;
+    inputSize = p ? p.toJSON().cols : model.inputSize;
+    // The staging buffers are per preprocessing: every batch size's set is made again.
+    slots.clear();
+  };
   const outputSize = model.outputSize;
   const backend = model.backend;
   const ctx: PassContext = { backend, rng: new Rng(0), training: false };
   const slots = new Map<number, Slot>();
   let lastRows = 0;
+  adopt(where);
   const packs = freeze ? packLayers(model, where) : null;
   const refresh = (): void => {
     if (!packs) return;
     // A frozen copy of a fitAsync worker's weights is consistent only while it waits.
     if (typeof model.notBusy === 'function') model.notBusy(`${where} (freeze)`, true);
+    if (model.preprocessing !== pre) adopt('refresh');
     for (const p of packs) if (p) backend.packDense(p.units, p.inSize, p.weight, p.bias, p.packed);
   };
   refresh();
@@ -277,6 +290,7 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
   const run = (x: Float32Array, out?: Float32Array): Float32Array => {
     const fn = 'inference';
     if (typedArrayTag(x) !== 'Float32Array') throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Float32Array for x`);
+    if (!freeze && model.preprocessing !== pre) adopt(fn);
     const n = typedLength(x);
     if (n === 0 || n % inputSize !== 0) {
       refuseDetached(fn, 'x', x);
@@ -314,5 +328,13 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
     else for (let i = 0; i < rows * outputSize; i++) dst[i] = h[i];
     return dst;
   };
-  return Object.assign(run, { inputSize, outputSize, frozen: freeze, refresh });
+  const fn = Object.assign(run, { outputSize, frozen: freeze, refresh }) as CompiledInference;
+  Object.defineProperty(fn, 'inputSize', {
+    get: () => {
+      if (!freeze && model.preprocessing !== pre) adopt('inputSize');
+      return inputSize;
+    },
+    enumerable: true,
+  });
+  return fn;
 }
