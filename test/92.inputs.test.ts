@@ -55,6 +55,19 @@ forEachBackend('records and the one input converter', (b) => {
     assert.equal(l2, l1);
   });
 
+  it('labels past 32 bits are refused, not wrapped into classes (number[], Float64Array, a record key)', () => {
+    for (const big of [2 ** 32 + 1, -(2 ** 32), 2 ** 53]) {
+      const labels = Array.from(data.y);
+      labels[7] = big;
+      const msg = `the label of row 8 is ${big}, outside [0, 3)`;
+      throwsCode(() => model(b).fit(data.x, labels, { epochs: 1 }), 'ERR_BLASNET_LABEL', RangeError, msg);
+      throwsCode(() => model(b).fit(data.x, Float64Array.from(labels) as never, { epochs: 1 }), 'ERR_BLASNET_LABEL', RangeError, msg);
+      throwsCode(() => model(b).evaluate(data.x, labels), 'ERR_BLASNET_LABEL', RangeError, msg);
+      const records = data.records.map((r, i) => (i === 7 ? { ...r, kind: big } : r));
+      throwsCode(() => model(b).fit(records, 'kind', { epochs: 1 }), 'ERR_BLASNET_LABEL', RangeError, msg);
+    }
+  });
+
   it('fitAsync takes records and a label key as fit does', async () => {
     const m1 = model(b), m2 = model(b);
     m1.fit(data.x, data.y, { epochs: 2, batchSize: 16 });

@@ -376,6 +376,10 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
       t = new Int32Array(arr.length);
       for (let i = 0; i < arr.length; i++) {
         if (!Number.isInteger(arr[i])) throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${show(arr[i])}, not an integer class`);
+        // Past 32 bits an Int32Array would wrap it into a class (2^32 + 1 to 1).
+        if (arr[i] !== (arr[i] | 0)) {
+          throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${show(arr[i])}, outside [0, ${model.outputSize}) (the model has ${model.outputSize} outputs)`);
+        }
         t[i] = arr[i];
       }
     } else {
