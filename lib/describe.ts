@@ -14,6 +14,16 @@ export function fitsFloat32(v: number): boolean {
   return Math.abs(v) <= FLOAT32_MAX;
 }
 
+/**
+ * Whether `v` is an object of keys and values, as an options object or a `{ key: value }` map is
+ * written: not null, an array, a typed array, a Map, a Set, a Date or another built-in collection
+ * (whose entries Object.entries does not see, so a Map given for a map option would be read as
+ * empty), from any realm.
+ */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.prototype.toString.call(v) === '[object Object]';
+}
+
 /** Whether `key` is an own property of `o` (not inherited, whatever `o` defines). */
 export function hasOwn(o: object, key: PropertyKey): boolean {
   return Object.prototype.hasOwnProperty.call(o, key);
@@ -56,7 +66,14 @@ function showAt(v: unknown, depth: number): string {
 export function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'Array';
-  return typedArrayTag(v) ?? typeof v;
+  const tag = typedArrayTag(v);
+  if (tag) return tag;
+  if (typeof v === 'object') {
+    // A built-in collection by its name (Map, Set, Date, ...), a plain object as 'object'.
+    const kind = Object.prototype.toString.call(v).slice(8, -1);
+    return kind === 'Object' ? 'object' : kind;
+  }
+  return typeof v;
 }
 
 /** An option of a table entry: its default and the check that parses a given value. */
@@ -116,6 +133,8 @@ export type OptionKeys<T> = { readonly [K in keyof T]-?: true };
  * name and the message says `name.key`.
  */
 export function checkOptionKeys(label: string, o: object, known: Readonly<Record<string, true>>, name = 'options'): void {
+  // A Map (or another collection) keeps its entries where Object.keys does not see them.
+  if (!isPlainObject(o)) throw typeError(ErrorCode.ARG_TYPE, `${label}: Expected an object for ${name} but received ${typeName(o)}`);
   for (const k of Object.keys(o)) {
     if (!hasOwn(known, k)) throw rangeError(ErrorCode.ARG_RANGE, `${label}: unknown option ${name === 'options' ? k : `${name}.${k}`}`);
   }
@@ -129,7 +148,7 @@ export function checkOptionKeys(label: string, o: object, known: Readonly<Record
  */
 export function optionsArg<T extends object>(label: string, v: T | undefined, known?: OptionKeys<NoInfer<T>>, name = 'options'): T {
   if (v === undefined) return {} as T;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+  if (!isPlainObject(v)) {
     throw typeError(ErrorCode.ARG_TYPE, `${label}: Expected an object for ${name} but received ${typeName(v)}`);
   }
   if (known) checkOptionKeys(label, v, known, name);

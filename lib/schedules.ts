@@ -16,12 +16,8 @@
  * recursion operation for operation.
  */
 import { BlasnetError, ErrorCode, rangeError, typeError } from './errors';
-import { hasOwn, parseOptions, show, typeName } from './describe';
+import { hasOwn, isPlainObject, parseOptions, show, typeName } from './describe';
 
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Options

@@ -314,12 +314,39 @@ describe('options objects', function () {
   it('an options argument that is not an object is ERR_BLASNET_ARG_TYPE', async () => {
     const failures: string[] = [];
     for (const c of cases.filter((k) => !k.nested && !k.spec)) {
-      for (const bad of [null, 5, 'epochs', [1]]) {
+      // A Map holds its entries where Object.keys does not see them: not an options object.
+      for (const bad of [null, 5, 'epochs', [1], new Map([['epochs', 1]])]) {
         const r = await outcome(() => c.call(bad));
         if (r.ok) failures.push(`${named(c)}: ${JSON.stringify(bad)} was accepted`);
         else if (r.error.code !== 'ERR_BLASNET_ARG_TYPE') failures.push(`${named(c)} with ${JSON.stringify(bad)}: ${r.error.code}: ${r.error.message}`);
       }
     }
+    assert.deepEqual(failures, [], `\n${failures.join('\n')}`);
+  });
+
+  it('a Map given for an option that maps keys to values is ERR_BLASNET_ARG_TYPE, not read as empty', async () => {
+    const x = new Matrix(new Rng(1).uniformArray(20 * 3), 20, 3);
+    const y = Int32Array.from({ length: 20 }, (_, i) => i % 2);
+    const m = new Sequential({ inputSize: 3, seed: 1, layers: [dense(2)] }).compile({ loss: 'crossEntropy', optimizer: 'adam' });
+    const map = new Map([[1, 3]]);
+    const failures: string[] = [];
+    const expect = async (what: string, f: () => unknown) => {
+      const r = await outcome(f);
+      if (r.ok) failures.push(`${what}: accepted`);
+      else if (r.error.code !== 'ERR_BLASNET_ARG_TYPE' || !/Map/.test(r.error.message)) failures.push(`${what}: ${r.error.code}: ${r.error.message}`);
+    };
+    await expect('fit classWeight', () => m.fit(x, y, { epochs: 1, classWeight: map as never }));
+    await expect('evaluate classWeight', () => m.evaluate(x, y, { classWeight: map as never }));
+    await expect('saveSafetensors keys', () => encodeSafetensors(m, { keys: new Map([['0.weight', 'w']]) as never }));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-options-'));
+    try {
+      const file = path.join(dir, 'd.csv');
+      fs.writeFileSync(file, 'a,label\n1,x\n2,y\n');
+      await expect('readCsv labelMap', () => readCsv(file, { label: 'label', labelMap: new Map([['x', 0], ['y', 1]]) as never }));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    await expect('search space', () => search({ space: new Map([['lr', 0.1]]) as never, data: { x, y }, trials: 1 }));
     assert.deepEqual(failures, [], `\n${failures.join('\n')}`);
   });
 

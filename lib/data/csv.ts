@@ -12,7 +12,7 @@ import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import { bool, options as checkOptions, show } from './check';
 import { readBytes } from './idx';
-import { fitsFloat32 } from '../describe';
+import { fitsFloat32, isPlainObject } from '../describe';
 
 /** Options of readCsv. */
 export interface CsvOptions {
@@ -319,7 +319,7 @@ function isColumnRef(v: unknown): v is string | number {
 
 function checkLabelMap(fn: string, m: unknown): 'auto' | Record<string, number> | undefined {
   if (m === undefined || m === 'auto') return m;
-  if (m === null || typeof m !== 'object' || Array.isArray(m)) {
+  if (!isPlainObject(m)) {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected 'auto' or a { label: class } object for options.labelMap but received ${show(m)}`);
   }
   for (const [name, c] of Object.entries(m)) {

@@ -2,7 +2,7 @@
  * Weights for imbalanced data: per-class factors (a map, or 'balanced' as scikit-learn computes
  * them) and per-row weights, combined into the one factor per row the weighted loss kernels take.
  */
-import { show } from '../describe';
+import { isPlainObject, show } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag } from '../typed';
 import { refuseDetached } from './check';
@@ -61,8 +61,8 @@ export function classWeights(spec: ClassWeight, classes: Int32Array, count: numb
     for (let c = 0; c < count; c++) if (freq[c] > 0) w[c] = classes.length / (present * freq[c]);
     return w;
   }
-  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
-    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected 'balanced' or a map of class index to weight for classWeight`);
+  if (!isPlainObject(spec)) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected 'balanced' or a { class: weight } object for classWeight but received ${show(spec)}`);
   }
   for (const [key, value] of Object.entries(spec)) {
     const c = Number(key);

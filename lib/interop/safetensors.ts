@@ -9,7 +9,7 @@
  */
 import * as fs from 'fs';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { optionsArg, show } from '../describe';
+import { isPlainObject, optionsArg, show } from '../describe';
 import type { OptionKeys } from '../describe';
 import { nestsDeeperThan, openRegularFile, readExactly, writeFileAtomic } from '../io/format';
 import { Activation, BatchNorm, Dense, Dropout, PReLU } from '../layers';
@@ -298,7 +298,7 @@ function entriesOf(model: Sequential, options: SafetensorsOptions): StateDictEnt
   }
   const keys = options.keys;
   if (keys === undefined) return entries;
-  if (keys === null || typeof keys !== 'object') throw typeError(ErrorCode.ARG_TYPE, 'safetensors: Expected an object mapping state_dict keys to file keys for options.keys');
+  if (!isPlainObject(keys)) throw typeError(ErrorCode.ARG_TYPE, `safetensors: Expected a { stateDictKey: fileKey } object for options.keys but received ${show(keys)}`);
   const unknown = Object.keys(keys).filter((key) => !entries.some((e) => e.key === key));
   if (unknown.length > 0) {
     throw rangeError(ErrorCode.ARG_RANGE, `safetensors: options.keys names ${unknown.join(', ')}, which the model does not have (its keys: ${entries.map((e) => e.key).join(', ')})`);

@@ -23,14 +23,10 @@ import { alignedFloat32Array, prefault, releaseFloat32Array, takenCopy } from '.
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { Sequential } from '../model/sequential';
 import type { Schedule } from '../schedules';
-import { FLOAT32_MAX, fitsFloat32, hasOwn, parseOptions, show, typeName } from '../describe';
+import { FLOAT32_MAX, fitsFloat32, hasOwn, isPlainObject, parseOptions, show, typeName } from '../describe';
 import { typedArrayTag, typedLength } from '../typed';
 import { hyperIndex, OPTIMIZER_KERNELS, optimizerKernelId } from './kernels';
 import type { OptimizerKernelName } from './kernels';
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && typedArrayTag(v) === undefined;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Options

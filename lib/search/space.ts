@@ -4,7 +4,7 @@
  * seeded; grids enumerate the product; narrowing shrinks numeric ranges around a configuration
  * (the fine stage of coarse-to-fine).
  */
-import { hasOwn, optionsArg, show, typeName } from '../describe';
+import { hasOwn, isPlainObject, optionsArg, show, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { nestsDeeperThan } from '../io/format';
 import { Rng } from '../rng';
@@ -98,8 +98,8 @@ function isValue(v: unknown): v is ParamValue {
  * TypeError naming the entry.
  */
 export function validateSpace(where: string, space: unknown): SearchSpace {
-  if (!space || typeof space !== 'object' || Array.isArray(space)) {
-    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an object of hyperparameters for space but received ${Array.isArray(space) ? 'an array' : typeof space}`);
+  if (!isPlainObject(space)) {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an object of hyperparameters for space but received ${typeName(space)}`);
   }
   const names = Object.keys(space);
   if (names.length === 0) throw rangeError(ErrorCode.ARG_RANGE, `${where}: the space is empty; give at least one hyperparameter`);

@@ -8,7 +8,7 @@ import type { Backend } from '../backend/types';
 import { releaseFloat32Array, takenCopy } from '../backend/memory';
 import { BatchIterator } from '../data/batches';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { checkOptionKeys, show } from '../describe';
+import { checkOptionKeys, isPlainObject, show, typeName } from '../describe';
 import type { OptionKeys } from '../describe';
 import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
@@ -546,7 +546,7 @@ export const FIT_OPTIONS: OptionKeys<FitOptions> = {
 
 /** fit's and fitAsync's options must be an object (or undefined). */
 export function checkFitOptions(where: string, options: unknown): void {
-  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+  if (options !== undefined && !isPlainObject(options)) {
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an options object (epochs, batchSize, ...) but received ${describeValue(options)}`);
   }
 }
@@ -576,7 +576,7 @@ export function checkCallbacks(where: string, callbacks: unknown): Callback[] {
 function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'Array';
-  return typeof v === 'object' ? 'object' : `${typeof v} ${String(v)}`;
+  return typeof v === 'object' ? typeName(v) : `${typeof v} ${String(v)}`;
 }
 
 /**
