@@ -213,6 +213,39 @@ forEachBackend('checkModel', (b: Backend) => {
     throwsCode(() => checkModel(bn, x.subarray(0, 6), y.subarray(0, 1)), ErrorCode.SHAPE, RangeError, 'needs at least 2 rows');
   });
 
+  it('reads y as fit reads it: a Matrix view, rows of numbers; a wrong row count and a fractional label refused as fit refuses them', () => {
+    const m = make();
+    m.setLoss('mse');
+    const rows = 20;
+    const xs = x.subarray(0, rows * 6);
+    const flat = new Rng(3).uniformArray(rows * 4);
+    // A Matrix whose data runs past rows x cols (a view of a larger buffer) and rows of numbers.
+    const view = new Matrix(Float32Array.from([...flat, 9, 9, 9, 9]), rows, 4);
+    const nested = Array.from({ length: rows }, (_, i) => Array.from(flat.subarray(i * 4, i * 4 + 4)));
+    const o = { overfit: { steps: 5 }, gradient: { samples: 2 }, rows };
+    const base = checkModel(m, xs, new Matrix(flat, rows, 4), o).initialLoss.loss;
+    assert.equal(checkModel(m, xs, view, o).initialLoss.loss, base);
+    assert.equal(checkModel(m, xs, nested, o).initialLoss.loss, base);
+    assert.ok(lrFinder(m, xs, view, { steps: 5, batchSize: 10 }).lrs.length > 0);
+    for (const [f, where] of [[(yy: Matrix) => checkModel(m, xs, yy, o), 'checkModel'], [(yy: Matrix) => lrFinder(m, xs, yy, { steps: 5 }), 'lrFinder']] as const) {
+      throwsCode(() => f(new Matrix(new Float32Array(2 * rows * 4), 2 * rows, 4)), ErrorCode.SHAPE, RangeError, `${where}: y has 40 rows but x has 20`);
+    }
+    const c = make();
+    c.setLoss('crossEntropy');
+    const labels = Array.from(y.subarray(0, rows));
+    labels[3] = 1.5;
+    throwsCode(() => checkModel(c, xs, labels, o), ErrorCode.LABEL, RangeError, 'checkModel: the label of row 4 is 1.5, not an integer class');
+    throwsCode(() => lrFinder(c, xs, labels, { steps: 5 }), ErrorCode.LABEL, RangeError, 'lrFinder: the label of row 4 is 1.5, not an integer class');
+    // Records with a label key, as fit takes them.
+    c.setInputColumns(['a', 'b', 'c', 'd', 'e', 'f']);
+    const records = Array.from({ length: rows }, (_, i) => ({ ...Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f'].map((k, j) => [k, xs[i * 6 + j]])), kind: y[i] }));
+    const byKey = checkModel(c, records, 'kind', o);
+    assert.equal(byKey.initialLoss.loss, checkModel(c, new Matrix(xs, rows, 6), y.subarray(0, rows), o).initialLoss.loss);
+    assert.ok(lrFinder(c, records, 'kind', { steps: 5, batchSize: 10 }).lrs.length > 0);
+    throwsCode(() => checkModel(c, records, 'a', o), ErrorCode.ARG_RANGE, undefined, 'label');
+    throwsCode(() => checkModel(c, xs, 'kind', o), ErrorCode.ARG_TYPE, TypeError, 'needs x as an array of records');
+  });
+
   it('flags dead relu units at initialisation', () => {
     const model = new Sequential({ inputSize: 6, seed: 4, backend: b, layers: [dense(16, { activation: 'relu', biasInit: { name: 'constant', value: -50 } as never }), dense(4)] });
     model.setLoss('crossEntropy');

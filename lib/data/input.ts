@@ -367,3 +367,14 @@ export function toMatrix(x: Input | Dataset, spec: InputSpec, where: string, sca
   }
   return m;
 }
+
+/**
+ * y, or the column its label key names in the records x (checked as fit checks it: records, a key
+ * some record has, not one of the model's input columns).
+ */
+export function labelsOf<T>(x: Input, y: T | string, inputColumns: readonly string[] | null, where: string): T | Float64Array {
+  if (typeof y !== 'string') return y;
+  if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a label key (${JSON.stringify(y)}) needs x as an array of records`);
+  checkRecordKey(x, y, 'label', inputColumns, where);
+  return recordColumn(x, y, where);
+}

@@ -5,6 +5,8 @@ import { LOSS_NAMES, LOSSES, lossId } from '../losses';
 import type { LossDef, LossName } from '../losses';
 import type { Backend } from '../backend/types';
 import { firstLabelOutside } from '../math';
+import { Matrix } from '../tensor';
+import { checkFinite, refuseDetached } from '../data/check';
 
 /** Labels up to this many are checked in JavaScript, more by the backend's kernel. */
 const LABEL_LOOP_ROWS = 4096;
@@ -201,4 +203,88 @@ export function checkTargets(backend: Backend, loss: ResolvedLoss, rows: number,
 export function firstBadHingeTarget(target: Float32Array, n: number): number {
   for (let i = 0; i < n; i++) if (target[i] !== 1 && target[i] !== -1) return i;
   return -1;
+}
+
+/** What y may be, read as a loss reads it (readTargets): labels, targets, or rows of numbers. */
+export type TargetInput = Matrix | Float32Array | Int32Array | ArrayLike<number> | ArrayLike<ArrayLike<number>>;
+
+/** The model readTargets reads y for: its outputs and the backend that scans the values. */
+export interface TargetReader {
+  readonly outputSize: number;
+  readonly backend: Backend;
+}
+
+/** A y of another row count than x: ERR_BLASNET_SHAPE, as fit and the checks say it. */
+export function rowCountError(where: string, yRows: number, rows: number, detail: string): RangeError {
+  return rangeError(ErrorCode.SHAPE,
+    `${where}: y has ${yRows} row${yRows === 1 ? '' : 's'}${detail} but x has ${rows}; give one target row per row of x`);
+}
+
+/**
+ * y as the loss reads it, for `rows` rows of x: class labels (an Int32Array, or integers in an
+ * array under a loss that takes labels; each in [0, outputs)) or targets (a Float32Array, a
+ * Matrix or rows of numbers; rows x the loss's target width, finite, hinge's -1 or +1), with the
+ * errors fit gives. `loss` null (none set, or a custom one) takes either.
+ */
+export function readTargets(model: TargetReader, loss: ResolvedLoss | null, y: TargetInput, rows: number, where: string): Int32Array | Float32Array {
+  const def = loss && !loss.custom ? LOSSES[loss.name as LossName] : null;
+  const wantsLabels = !!def && def.targets.labels;
+  const cols = def && def.targets.half ? model.outputSize / 2 : model.outputSize;
+  let t: Int32Array | Float32Array;
+  if (Array.isArray(y) && y.length > 0 && typeof y[0] === 'object' && y[0] !== null) {
+    y = Matrix.from(y as ArrayLike<ArrayLike<number>>);
+  }
+  if (y instanceof Matrix) {
+    if (y.rows !== rows) throw rowCountError(where, y.rows, rows, '');
+    if (y.cols !== cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected targets of shape [${rows}, ${cols}] but received [${y.rows}, ${y.cols}]`);
+    t = y.data.subarray(0, y.rows * y.cols);
+  } else if (typedArrayTag(y) === 'Int32Array') {
+    t = y as Int32Array;
+  } else if (typedArrayTag(y) === 'Float32Array') {
+    t = y as Float32Array;
+  } else if (y !== null && typeof y === 'object' && typeof (y as ArrayLike<number>).length === 'number') {
+    const arr = y as ArrayLike<number>;
+    if (wantsLabels && (arr.length === rows || arr.length !== rows * cols)) {
+      t = new Int32Array(arr.length);
+      for (let i = 0; i < arr.length; i++) {
+        if (!Number.isInteger(arr[i])) throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${show(arr[i])}, not an integer class`);
+        // Past 32 bits an Int32Array would wrap it into a class (2^32 + 1 to 1).
+        if (arr[i] !== (arr[i] | 0)) {
+          throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${show(arr[i])}, outside [0, ${model.outputSize}) (the model has ${model.outputSize} outputs)`);
+        }
+        t[i] = arr[i];
+      }
+    } else {
+      for (let i = 0; i < arr.length; i++) {
+        if (typeof arr[i] !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${where}: y[${i}] is ${typeof arr[i]}, not a number`);
+      }
+      t = Float32Array.from(arr);
+    }
+  } else {
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array or number[]) or targets (Matrix or Float32Array) for y`);
+  }
+  if (t.length !== rows * cols && t.length !== rows) refuseDetached(where, 'y', t);
+  if (typedArrayTag(t) === 'Int32Array') {
+    if (t.length !== rows) throw rowCountError(where, t.length, rows, ` (one label each)`);
+    if (def && !def.targets.labels) throw typeError(ErrorCode.ARG_TYPE, `${where}: ${loss?.name} takes targets, not class labels; pass a Float32Array or Matrix (oneHot() makes one)`);
+    const labels = t as Int32Array, k = model.outputSize;
+    const i = model.backend.firstLabelOutside(labels.length, labels, k);
+    if (i >= 0) {
+      throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${labels[i]}, outside [0, ${k}) (the model has ${k} outputs)`);
+    }
+  } else {
+    if (t.length !== rows * cols) {
+      if (cols > 0 && t.length % cols === 0) throw rowCountError(where, t.length / cols, rows, cols === 1 ? '' : ` of ${cols} targets`);
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows * cols} target values ([${rows}, ${cols}]) but received ${t.length}`);
+    }
+    checkFinite(model.backend, where, 'y', t as Float32Array, t.length, 0, cols);
+    // The loss checks each batch's targets too, but only as that batch trains: a bad one among
+    // the last rows would fail after the steps before it had changed the weights.
+    const i = loss?.name === 'hinge' ? firstBadHingeTarget(t as Float32Array, t.length) : -1;
+    if (i >= 0) {
+      const at = cols === 1 ? `row ${i + 1}` : `row ${Math.floor(i / cols) + 1}, column ${(i % cols) + 1}`;
+      throw rangeError(ErrorCode.TARGET, `${where}: the hinge target of ${at} is ${t[i]}; hinge targets must be -1 or +1`);
+    }
+  }
+  return t;
 }

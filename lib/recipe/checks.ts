@@ -9,7 +9,7 @@ import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag } from '../typed';
 import { resolveLoss } from '../model/loss';
-import type { LossSpec } from '../model/loss';
+import type { LossSpec, TargetInput } from '../model/loss';
 import type { Input, Sequential, Target } from '../model/sequential';
 import type { OptimizerSpec } from '../optim';
 import { Rng } from '../rng';
@@ -18,6 +18,8 @@ import { scoreKind } from '../predict';
 import type { Matrix } from '../tensor';
 import { gather, intOption, modelArg, onScratch, optimizerSpecOf, readRows, requireFiniteRows, scratchOptimizer } from './scratch';
 import type { Rows } from './scratch';
+import { labelsOf } from '../data/input';
+import type { Labels } from '../train/fit';
 
 /** The initial loss next to the value chance-level outputs give. */
 export interface InitialLossCheck {
@@ -393,21 +395,22 @@ function part<T extends object>(where: string, name: string, v: T | undefined, k
  * or a busy model (ERR_BLASNET_BUSY). The model is left exactly as it was: parameters, gradients,
  * BatchNorm statistics, dropout stream and mode are restored, and its optimiser is not used.
  */
-export function checkModel(model: Sequential, x: Input, y: Target | ArrayLike<number>, options: CheckOptions = {}): ModelCheckReport {
+export function checkModel(model: Sequential, x: Input, y: Labels, options: CheckOptions = {}): ModelCheckReport {
   modelArg('checkModel', model);
-  return checkRows(model, model.inputMatrix(x, 'checkModel'), y, options, true);
+  const labels = labelsOf(x, y, model.inputColumns, 'checkModel');
+  return checkRows(model, model.inputMatrix(x, 'checkModel'), labels, options, true);
 }
 
 /**
  * checkModel on the model's own rows, its preprocessing already applied (as fit holds them);
  * `scan` checks them for NaN and infinities first (fit has scanned its rows already).
  */
-function checkRows(model: Sequential, x: Matrix, y: Target | ArrayLike<number>, options: CheckOptions, scan = false): ModelCheckReport {
+function checkRows(model: Sequential, x: Matrix, y: TargetInput, options: CheckOptions, scan = false): ModelCheckReport {
   const where = 'checkModel';
   modelArg(where, model);
   options = optionsArg(where, options, CHECK_OPTIONS);
   const loss = lossOf(model, options.loss, where);
-  const data = readRows(x, y, loss, where);
+  const data = readRows(model, x, y, loss, where);
   if (data.rows < 2 && model.layers.some((l) => l.kind === 'batchNorm')) {
     throw rangeError(ErrorCode.SHAPE, `${where}: a model with batchNorm needs at least 2 rows (batch statistics) but received ${data.rows}`);
   }

@@ -13,6 +13,8 @@ import type { OptimizerSpec } from '../optim';
 import { checkBase, renderSvg, writePicture } from '../plot/curves';
 import { Matrix } from '../tensor';
 import { intOption, modelArg, onScratch, optimizerSpecOf, readRows, requireFiniteRows, scratchOptimizer } from './scratch';
+import { labelsOf } from '../data/input';
+import type { Labels } from '../train/fit';
 
 /** Options of lrFinder. */
 export interface LrFinderOptions {
@@ -90,7 +92,7 @@ function num(where: string, name: string, v: unknown, dflt: number): number {
  * ERR_BLASNET_ARG_RANGE "the smoothed loss never decreased ...", with the curve in the error's
  * `result` (suggestions NaN) so it can still be plotted: lower `start`.
  */
-export function lrFinder(model: Sequential, x: Input, y: Target | ArrayLike<number>, options: LrFinderOptions = {}): LrFinderResult {
+export function lrFinder(model: Sequential, x: Input, y: Labels, options: LrFinderOptions = {}): LrFinderResult {
   const where = 'lrFinder';
   modelArg(where, model);
   options = optionsArg(where, options, {
@@ -109,7 +111,7 @@ export function lrFinder(model: Sequential, x: Input, y: Target | ArrayLike<numb
   if (!(divergence > 1 && Number.isFinite(divergence))) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected divergence > 1 but received ${divergence}`);
   const loss = options.loss ?? (model.lossSpec ? (model.lossSpec.custom ?? model.lossSpec.spec as NonNullable<typeof model.lossSpec.spec>) : undefined);
   if (loss === undefined) throw new BlasnetError(ErrorCode.STATE, `${where}: no loss given; pass { loss } or set one with setLoss() or compile()`);
-  const data = readRows(model.inputMatrix(x, where), y, loss, where);
+  const data = readRows(model, model.inputMatrix(x, where), labelsOf(x, y, model.inputColumns, where), loss, where);
   requireFiniteRows(model, data, where);
   const spec = optimizerSpecOf(model, options.optimizer);
   const seed = options.seed ?? model.seed;

@@ -5,15 +5,15 @@
  */
 import { checkFinite } from '../data/check';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import type { LossSpec } from '../model/loss';
-import { resolveLoss } from '../model/loss';
+import type { LossSpec, TargetInput } from '../model/loss';
+import { readTargets, resolveLoss } from '../model/loss';
 import { Sequential as SequentialClass } from '../model/sequential';
 import type { Sequential, Target } from '../model/sequential';
 import { show, typeName } from '../describe';
 import { createOptimizer } from '../optim';
 import type { Optimizer, OptimizerSpec } from '../optim';
 import { Matrix } from '../tensor';
-import { typedArrayTag, typedLength } from '../typed';
+
 
 /**
  * Runs `fn` on the model's own arenas and restores afterwards, even if fn throws: parameters,
@@ -75,24 +75,13 @@ export interface Rows {
 }
 
 /**
- * x (the model's own rows: model.inputMatrix's, preprocessing applied) and y as flat arrays, with
- * label and shape checks that name `where`.
+ * x (the model's own rows: model.inputMatrix's, preprocessing applied) and y as flat arrays, y
+ * read as fit reads it for `loss` (readTargets: labels or targets, their shapes, ranges and
+ * values), with errors that name `where`.
  */
-export function readRows(x: Matrix, y: Target | ArrayLike<number>, loss: LossSpec, where: string): Rows {
-  const labels = resolveLoss(loss).name === 'crossEntropy' || resolveLoss(loss).name === 'multiMargin';
-  let t: Int32Array | Float32Array;
-  if (y instanceof Matrix) t = y.data;
-  else if (typedArrayTag(y) === 'Int32Array' || typedArrayTag(y) === 'Float32Array') t = y as Int32Array | Float32Array;
-  else if (Array.isArray(y)) t = labels ? Int32Array.from(y as ArrayLike<number>) : Float32Array.from(y as ArrayLike<number>);
-  else throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array, Array) or targets (Float32Array, Matrix) for y`);
-  const n = typedLength(t);
-  if (n % x.rows !== 0 || n === 0) throw rangeError(ErrorCode.SHAPE, `${where}: ${x.rows} rows of x but ${n} values of y`);
-  // As fit refuses them: the loss kernel's own message would name its argument, not the call.
-  const resolved = resolveLoss(loss);
-  if (typedArrayTag(t) === 'Int32Array' && !labels && !resolved.custom) {
-    throw typeError(ErrorCode.ARG_TYPE, `${where}: ${resolved.name} takes targets, not class labels; pass a Float32Array or Matrix (oneHot() makes one)`);
-  }
-  return { x: x.data.subarray(0, x.rows * x.cols), rows: x.rows, cols: x.cols, y: t, width: n / x.rows };
+export function readRows(model: Sequential, x: Matrix, y: TargetInput, loss: LossSpec, where: string): Rows {
+  const t = readTargets(model, resolveLoss(loss), y, x.rows, where);
+  return { x: x.data.subarray(0, x.rows * x.cols), rows: x.rows, cols: x.cols, y: t, width: t.length / x.rows };
 }
 
 /**

@@ -13,7 +13,7 @@ import type { OptionKeys } from '../describe';
 import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
 import type { Sequential, Target } from '../model/sequential';
-import { checkRecordKey, inferColumns, isRecords, recordColumn, toMatrix } from '../data/input';
+import { checkRecordKey, inferColumns, isRecords, labelsOf, recordColumn, toMatrix } from '../data/input';
 import { classWeights, rowClasses, sampleWeights } from '../data/weights';
 import type { ClassWeight } from '../data/weights';
 import type { DataRecord, Input } from '../data/input';
@@ -34,7 +34,7 @@ import { createMetric, metricOn, validationName } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import { scoreKind } from '../predict';
 import type { LossSpec } from '../model/loss';
-import { firstBadHingeTarget } from '../model/loss';
+import { readTargets, rowCountError } from '../model/loss';
 import { runStartChecksOnRows } from '../recipe/checks';
 import { checkFinite, refuseDetached } from '../data/check';
 import { Dataset } from '../data/dataset';
@@ -331,11 +331,6 @@ export function adoptColumns(model: Sequential, x: Input, y: Labels, sampleWeigh
   model.setInputColumns(inferColumns(x, exclude, where));
 }
 
-function rowCountError(where: string, yRows: number, rows: number, detail: string): RangeError {
-  return rangeError(ErrorCode.SHAPE,
-    `${where}: y has ${yRows} row${yRows === 1 ? '' : 's'}${detail} but x has ${rows}; give one target row per row of x`);
-}
-
 /**
  * Validates and normalises (x, y) for the model and its loss: x through the model's input
  * converter (records, preprocessing; see lib/data/input.ts), then shapes, label ranges, and
@@ -344,78 +339,13 @@ function rowCountError(where: string, yRows: number, rows: number, detail: strin
 export function prepareData(model: Sequential, x: Input, y: Labels, where: string, scanX = true): Prepared {
   // The label key first: a mistyped one is named as such, not reported as a feature count, and
   // one among the input columns is refused before they are read.
-  const key = typeof y === 'string' ? y : null;
-  if (key !== null) {
-    if (!isRecords(x)) throw typeError(ErrorCode.ARG_TYPE, `${where}: a label key (${JSON.stringify(key)}) needs x as an array of records`);
-    checkRecordKey(x, key, 'label', model.inputColumns, where);
-  }
+  const labels = labelsOf(x, y, model.inputColumns, where);
   const m = toMatrix(x, model.inputSpec, where);
   if (scanX) checkFinite(model.backend, where, 'x', m.data, m.rows * m.cols, 0, m.cols);
-  const rows = m.rows;
-
-  const loss = model.lossSpec;
-  const def = loss && !loss.custom ? LOSSES[loss.name as LossName] : null;
-  const wantsLabels = !!def && def.targets.labels;
-  const cols = def && def.targets.half ? model.outputSize / 2 : model.outputSize;
-  if (key !== null) y = recordColumn(x as readonly DataRecord[], key, where);
-  let t: Int32Array | Float32Array;
-  if (Array.isArray(y) && y.length > 0 && typeof y[0] === 'object' && y[0] !== null) {
-    y = Matrix.from(y as ArrayLike<ArrayLike<number>>);
-  }
-  if (y instanceof Matrix) {
-    if (y.rows !== rows) throw rowCountError(where, y.rows, rows, '');
-    if (y.cols !== cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected targets of shape [${rows}, ${cols}] but received [${y.rows}, ${y.cols}]`);
-    t = y.data.subarray(0, y.rows * y.cols);
-  } else if (typedArrayTag(y) === 'Int32Array') {
-    t = y as Int32Array;
-  } else if (typedArrayTag(y) === 'Float32Array') {
-    t = y as Float32Array;
-  } else if (y !== null && typeof y === 'object' && typeof (y as ArrayLike<number>).length === 'number') {
-    const arr = y as ArrayLike<number>;
-    if (wantsLabels && (arr.length === rows || arr.length !== rows * cols)) {
-      t = new Int32Array(arr.length);
-      for (let i = 0; i < arr.length; i++) {
-        if (!Number.isInteger(arr[i])) throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${show(arr[i])}, not an integer class`);
-        // Past 32 bits an Int32Array would wrap it into a class (2^32 + 1 to 1).
-        if (arr[i] !== (arr[i] | 0)) {
-          throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${show(arr[i])}, outside [0, ${model.outputSize}) (the model has ${model.outputSize} outputs)`);
-        }
-        t[i] = arr[i];
-      }
-    } else {
-      for (let i = 0; i < arr.length; i++) {
-        if (typeof arr[i] !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${where}: y[${i}] is ${typeof arr[i]}, not a number`);
-      }
-      t = Float32Array.from(arr);
-    }
-  } else {
-    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected labels (Int32Array or number[]) or targets (Matrix or Float32Array) for y`);
-  }
-  if (t.length !== rows * cols && t.length !== rows) refuseDetached(where, 'y', t);
-  if (typedArrayTag(t) === 'Int32Array') {
-    if (t.length !== rows) throw rowCountError(where, t.length, rows, ` (one label each)`);
-    if (def && !def.targets.labels) throw typeError(ErrorCode.ARG_TYPE, `${where}: ${loss?.name} takes targets, not class labels; pass a Float32Array or Matrix (oneHot() makes one)`);
-    const labels = t as Int32Array, k = model.outputSize;
-    const i = model.backend.firstLabelOutside(labels.length, labels, k);
-    if (i >= 0) {
-      throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${labels[i]}, outside [0, ${k}) (the model has ${k} outputs)`);
-    }
-  } else {
-    if (t.length !== rows * cols) {
-      if (cols > 0 && t.length % cols === 0) throw rowCountError(where, t.length / cols, rows, cols === 1 ? '' : ` of ${cols} targets`);
-      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows * cols} target values ([${rows}, ${cols}]) but received ${t.length}`);
-    }
-    checkFinite(model.backend, where, 'y', t as Float32Array, t.length);
-    // The loss checks each batch's targets too, but only as that batch trains: a bad one among
-    // the last rows would fail after the steps before it had changed the weights.
-    const i = loss?.name === 'hinge' ? firstBadHingeTarget(t as Float32Array, t.length) : -1;
-    if (i >= 0) {
-      const at = cols === 1 ? `row ${i + 1}` : `row ${Math.floor(i / cols) + 1}, column ${(i % cols) + 1}`;
-      throw rangeError(ErrorCode.TARGET, `${where}: the hinge target of ${at} is ${t[i]}; hinge targets must be -1 or +1`);
-    }
-  }
-  return { x: m, y: t };
+  return { x: m, y: readTargets(model, model.lossSpec, labels, m.rows, where) };
 }
+
+
 
 /** prepareData, with the rows' weights from options.sampleWeight and options.classWeight. */
 export function prepareWeighted(model: Sequential, x: Input, y: Labels, options: WeightOptions,
