@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { checkModel, Dataset, dense, dropout, loadModel, lrFinder, Matrix, mcPredict, recordsToMatrix, Rng, saveModel, Sequential, Standardizer, TabularPreprocessor, trainTestSplit } from '../lib';
+import { batchNorm, checkModel, Dataset, dense, dropout, loadModel, lrFinder, Matrix, mcPredict, recordsToMatrix, Rng, saveModel, Sequential, Standardizer, TabularPreprocessor, trainTestSplit } from '../lib';
 import type { Backend, DataRecord } from '../lib';
 import { csvLogger, earlyStopping } from '../lib/train/callbacks';
 import type { FitOptions } from '../lib/train/fit';
@@ -487,6 +487,36 @@ forEachBackend('compile shorthand, verbose and class predictions', (b) => {
         assert.equal(m.optimizer?.momentum, 0.5, `${what}, ${run}: momentum`);
       }
     }
+  });
+
+  it('lossAndGradient and lossValue refuse labels under a loss of targets (and targets under one of labels) by name, before any pass', () => {
+    const bn = () => new Sequential({ inputSize: 3, seed: 4, backend: b, layers: [dense(2), batchNorm(), dropout(0.3), dense(1)] });
+    const x = new Matrix(data.x.data.subarray(0, 4 * 3), 4, 3);
+    const labels = Int32Array.from([0, 1, 1, 0]);
+    for (const loss of ['binaryCrossEntropy', 'mse', 'hinge', 'l1', 'huber'] as const) {
+      const m = bn();
+      m.setLoss(loss);
+      m.train();
+      const stats = m.buffers().map((v) => v.data.slice());
+      const masks = m.maskState();
+      throwsCode(() => m.lossAndGradient(x, labels), 'ERR_BLASNET_ARG_TYPE', TypeError, `lossAndGradient: ${loss} takes targets, not class labels`);
+      throwsCode(() => m.lossValue(x, labels), 'ERR_BLASNET_ARG_TYPE', TypeError, `lossValue: ${loss} takes targets, not class labels`);
+      assert.deepEqual(m.buffers().map((v) => v.data), stats, `${loss}: BatchNorm's statistics moved`);
+      assert.deepEqual(m.maskState(), masks, `${loss}: the dropout stream moved`);
+    }
+    const mm = new Sequential({ inputSize: 3, seed: 4, backend: b, layers: [dense(3)] });
+    mm.setLoss('multiMargin');
+    throwsCode(() => mm.lossAndGradient(x, new Float32Array(12)), 'ERR_BLASNET_ARG_TYPE', TypeError, 'lossAndGradient: multiMargin takes class labels');
+  });
+
+  it('gaussianNll on an odd number of outputs is refused when the loss is set', () => {
+    const layers = () => [dense(3)];
+    throwsCode(() => new Sequential({ inputSize: 3, backend: b, layers: layers(), loss: 'gaussianNll' }), 'ERR_BLASNET_SHAPE', RangeError, 'gaussianNll reads each output row as means then variances, so it needs an even number of outputs, but the model has 3');
+    const m = new Sequential({ inputSize: 3, backend: b, layers: layers() });
+    throwsCode(() => m.setLoss('gaussianNll'), 'ERR_BLASNET_SHAPE', RangeError, 'even number of outputs');
+    throwsCode(() => m.compile({ loss: 'gaussianNll', optimizer: 'adam' }), 'ERR_BLASNET_SHAPE', RangeError, 'even number of outputs');
+    throwsCode(() => m.lossAndGradient(new Matrix(new Float32Array(6), 2, 3), new Float32Array(3), { loss: 'gaussianNll' } as never), 'ERR_BLASNET_SHAPE', RangeError, 'even number of outputs');
+    assert.equal(m.lossSpec, null);
   });
 
   it('hinge targets other than -1 and +1 are refused before any step, in fit and fitAsync, naming the row', async () => {

@@ -199,6 +199,7 @@ export class Sequential {
       size = layer.outSize;
     });
     this.outputSize = size;
+    if (this.loss) this.#checkLossWidth(this.loss, where);
     const shared = options.shared;
     if (shared) {
       const ok = (a: unknown, n: number) => typedArrayTag(a) === 'Float32Array' && typedLength(a) === n &&
@@ -338,10 +339,21 @@ export class Sequential {
     warnActivationBeforeNoise(this.layers, loss);
   }
 
+  /**
+   * A loss whose targets are half the outputs (gaussianNll: means, then variances) on an odd
+   * number of outputs: ERR_BLASNET_SHAPE when the loss is set, not a target shape no one can give.
+   */
+  #checkLossWidth(loss: ResolvedLoss, where: string): void {
+    if (loss.custom || !LOSSES[loss.name as keyof typeof LOSSES]?.targets.half || this.outputSize % 2 === 0) return;
+    throw rangeError(ErrorCode.SHAPE, `${where}: ${loss.name} reads each output row as means then variances, so it needs an even number of outputs, but the model has ${this.outputSize}`);
+  }
+
   /** Sets the loss lossAndGradient uses by default. */
   setLoss(loss: LossSpec): void {
     this.notBusy('setLoss');
-    this.loss = resolveLoss(loss);
+    const resolved = resolveLoss(loss);
+    this.#checkLossWidth(resolved, 'setLoss');
+    this.loss = resolved;
     this.#warnActivation(this.loss);
   }
 
@@ -471,6 +483,7 @@ export class Sequential {
   private pickLoss(spec: LossSpec | undefined, where: string): ResolvedLoss {
     const loss = spec !== undefined ? resolveLoss(spec) : this.loss;
     if (!loss) throw new BlasnetError(ErrorCode.STATE, `${where}: no loss given; pass { loss } or set one with setLoss()`);
+    this.#checkLossWidth(loss, where);
     return loss;
   }
 
@@ -913,7 +926,18 @@ export class Sequential {
   }
 
   private targetData(target: Target, loss: ResolvedLoss, rows: number, where: string): Float32Array | Int32Array {
-    const cols = !loss.custom && LOSSES[loss.name as keyof typeof LOSSES]?.targets.half ? this.outputSize / 2 : this.outputSize;
+    const def = loss.custom ? null : LOSSES[loss.name as keyof typeof LOSSES] ?? null;
+    const cols = def?.targets.half ? this.outputSize / 2 : this.outputSize;
+    // Labels under a loss of targets (and targets under one of labels) are refused here, before
+    // any pass: the loss kernel would refuse them only after the forward pass had moved
+    // BatchNorm's statistics and drawn dropout masks, and with its own argument's name.
+    const labels = typedArrayTag(target) === 'Int32Array';
+    if (def && labels && !def.targets.labels) {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: ${loss.name} takes targets, not class labels; pass a Float32Array or Matrix (oneHot() makes one)`);
+    }
+    if (def && !labels && !def.targets.dense && !def.targets.half) {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: ${loss.name} takes class labels; pass an Int32Array`);
+    }
     if (target instanceof Matrix) {
       if (target.rows !== rows || target.cols !== cols) {
         throw rangeError(ErrorCode.SHAPE, `${where}: Expected target of shape [${rows}, ${cols}] but received [${target.rows}, ${target.cols}]`);
