@@ -559,6 +559,14 @@ forEachBackend('fitAsync', (b) => {
       assert.deepEqual(m.params, before, mode);
       m.fit(x, y, { epochs: 1, batchSize: 50 });
     }
+    // Validation rows are read after the training rows: detached meanwhile, the same code.
+    const val = x.slice();
+    const m = make(b);
+    const training = m.fitAsync(x, y, { epochs: 1, batchSize: 50, validationData: { x: new Matrix(val, y.length, 8), y } });
+    structuredClone(val.buffer, { transfer: [val.buffer] });
+    const e = await rejectsCode(training, 'ERR_BLASNET_DETACHED');
+    assert.match(e.message, /^fitAsync \(validationData\): x's buffer was detached before it was copied to shared memory/);
+    assert.equal(m.isTraining, false);
   });
 });
 

@@ -117,6 +117,11 @@ type SharedRows = { data: Float32Array; rows: number; cols: number };
 
 async function sharedChecked(backend: Backend, m: Matrix, where: string, name: string): Promise<SharedRows> {
   const n = m.rows * m.cols;
+  // Validation rows are read after an await: their buffer may be gone already.
+  if (isDetached(m.data)) throw typeError(ErrorCode.DETACHED, `${where}: ${name}'s buffer was detached before it was copied to shared memory; leave ${name} unchanged until fitAsync settles`);
+  if (typedLength(m.data) < n) {
+    throw rangeError(ErrorCode.ARG_LENGTH, `${where}: ${name} holds ${typedLength(m.data)} values now, fewer than the ${n} it held (rows * cols); leave ${name} unchanged until fitAsync settles`);
+  }
   const src = m.data.subarray(0, n);
   const onShared = src.buffer instanceof SharedArrayBuffer;
   const out = onShared ? src : sharedArray('Float32Array', n, { where, what: `the shared copy of ${name}` });
