@@ -271,6 +271,12 @@ forEachBackend('Sequential', (b) => {
     throwsCode(() => new Sequential({ inputSize: 2, seed: 4, backend: b, layers, shared: short }), 'ERR_BLASNET_SHAPE', undefined, 'shared buffers');
     // Refused before the layers were touched.
     throwsCode(() => new Sequential({ inputSize: 2, seed: 1.5, backend: b, layers }), 'ERR_BLASNET_ARG_RANGE');
+    // A shared object of the wrong type: coded errors, not a TypeError from inside.
+    const sab = (k: number) => new Float32Array(new SharedArrayBuffer(4 * k));
+    for (const bad of [5, null, { params: sab(n), grads: sab(n) }, { params: sab(n), grads: sab(n), buffers: null }, { params: sab(n), grads: sab(n), buffers: [[0, 0, 0], [1, 1, 1]] },
+      { params: sab(n), grads: sab(n), buffers: [new Float32Array(3), new Float32Array(3)] }]) {
+      throwsCode(() => new Sequential({ inputSize: 2, seed: 4, backend: b, layers, shared: bad as never }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'shared');
+    }
     const m = new Sequential({ inputSize: 2, seed: 4, backend: b, layers });
     const same = new Sequential({ inputSize: 2, seed: 4, backend: b, layers: [dense(3, { activation: 'tanh' }), batchNorm(), dense(2)] });
     assert.deepEqual(m.params, same.params);

@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { batchNorm, compileInference, Dataset, dense, dropout, earlyStopping, encodeOnnx, encodeSafetensors, loadModel, Matrix, modelCheckpoint, reduceLrOnPlateau, Rng, saveModel, saveSafetensors, Sequential, updateBatchNorm } from '../lib';
-import type { Backend, Callback, FitOptions, LoadedModel, Optimizer, TrainContext } from '../lib';
+import type { Backend, Callback, FitOptions, LoadedModel, Optimizer, ParamSpec, PassContext, TrainContext } from '../lib';
+import { Layer } from '../lib';
 import { forEachBackend, rejectsCode, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-async-'));
@@ -525,6 +526,28 @@ forEachBackend('fitAsync', (b) => {
       .compile({ loss: { name: 'mine', compute: () => 0 }, optimizer: { name: 'sgd', lr: 0.1 } });
     await rejectsCode(custom.fitAsync(x, new Float32Array(600 * 4)), 'ERR_BLASNET_ARG_RANGE');
     await rejectsCode(new Sequential({ inputSize: 8, backend: b, layers: [dense(4)] }).fitAsync(x, y), 'ERR_BLASNET_STATE');
+    // A layer of the caller's own cannot be rebuilt in the worker: said so, as for a custom loss.
+    class Scale extends Layer {
+      readonly kind = 'scale';
+      build(inSize: number): ParamSpec[] {
+        this.inSize = this.outSize = inSize;
+        return [];
+      }
+      protected allocate(): void {}
+      forward(_c: PassContext, _b: number, h: Float32Array): Float32Array {
+        return h;
+      }
+      backward(_c: PassContext, _b: number, dy: Float32Array): Float32Array {
+        return dy;
+      }
+      config() {
+        return { kind: this.kind };
+      }
+    }
+    const own = new Sequential({ inputSize: 8, backend: b, layers: [dense(4), new Scale()] }).compile({ loss: 'crossEntropy', optimizer: 'adam' });
+    await rejectsCode(own.fitAsync(x, y), 'ERR_BLASNET_ARG_RANGE', 'fitAsync: layer 1 ("scale", kind "scale") is a layer of your own, which cannot move to the training worker');
+    assert.equal(own.isTraining, false);
+    own.fit(x, y, { epochs: 1 });
   });
 
   it("x detached or shrunk while it is copied to shared memory is ERR_BLASNET_DETACHED or _ARG_LENGTH naming x; the model is left as it was", async () => {

@@ -9,7 +9,7 @@ import type { Backend } from '../backend/types';
 import { checkOptionKeys, optionsArg } from '../describe';
 import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { Activation, BatchNorm, Dense, Dropout, GaussianNoise, layerFromConfig, PReLU } from '../layers';
+import { Activation, BatchNorm, Dense, Dropout, firstCustomLayer, GaussianNoise, layerFromConfig, PReLU } from '../layers';
 import type { Layer, LayerConfig } from '../layers';
 import { layerIds } from '../layers/check';
 import { Sequential } from '../model/sequential';
@@ -110,13 +110,14 @@ const EXTRAS_KEYS: OptionKeys<ModelExtras> = { optimizer: true, schedule: true, 
  * @internal
  */
 export function refuseCustomLayers(model: Sequential, where: string): void {
-  model.layers.forEach((l, i) => {
-    if (l instanceof Dense || l instanceof Activation || l instanceof Dropout || l instanceof BatchNorm || l instanceof GaussianNoise || l instanceof PReLU) return;
+  const i = firstCustomLayer(model.layers);
+  if (i >= 0) {
+    const l = model.layers[i];
     throw new BlasnetError(ErrorCode.UNSUPPORTED,
       `${where}: layer ${i} (${JSON.stringify(l.name ?? l.kind)}, kind ${JSON.stringify(l.kind)}) is a layer of your own, which loadModel could not rebuild; ` +
       'model files hold the built-in layers (dense, activation, batchNorm, prelu, dropout, gaussianNoise). Keep its weights with ' +
       'getWeights() or saveSafetensors and rebuild the model in code');
-  });
+  }
 }
 
 function modelDocument(model: Sequential, extras: ModelExtras, where: string): ModelDocument {

@@ -37,6 +37,14 @@ export const prelu = (options?: PReLUOptions): PReLU => new PReLU(options);
  * Rebuilds a layer from its config() (as saved in a model file). Unknown kinds and invalid
  * options fail with the same coded errors as the factories.
  */
+/**
+ * The index of the model's first layer that is not one of blasnet's own (a Layer subclass of the
+ * caller's, which layerFromConfig cannot rebuild from its config), or -1.
+ */
+export function firstCustomLayer(layers: readonly Layer[]): number {
+  return layers.findIndex((l) => !(l instanceof Dense || l instanceof Activation || l instanceof Dropout || l instanceof BatchNorm || l instanceof GaussianNoise || l instanceof PReLU));
+}
+
 export function layerFromConfig(config: LayerConfig): Layer {
   const c = config as Record<string, unknown>;
   const name = (c.name ?? undefined) as string | undefined;

@@ -2,7 +2,7 @@ import { backendOption } from '../backend/select';
 import { alignedFloat32Array, prefault, touchPages } from '../backend/memory';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
-import { checkOptionKeys, optionsArg, show, typeName } from '../describe';
+import { checkOptionKeys, isPlainObject, optionsArg, show, typeName } from '../describe';
 import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { initialize } from '../init';
@@ -201,6 +201,13 @@ export class Sequential {
     this.outputSize = size;
     if (this.loss) this.#checkLossWidth(this.loss, where);
     const shared = options.shared;
+    if (shared !== undefined) {
+      const onShared = (a: unknown) => typedArrayTag(a) === 'Float32Array' && (a as Float32Array).buffer instanceof SharedArrayBuffer;
+      if (!isPlainObject(shared)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected { params, grads, buffers } for shared but received ${typeName(shared)}`);
+      if (!Array.isArray(shared.buffers) || !shared.buffers.every(onShared)) {
+        throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an array of SharedArrayBuffer-backed Float32Arrays for shared.buffers (the layers' state, [] for none)`);
+      }
+    }
     if (shared) {
       const ok = (a: unknown, n: number) => typedArrayTag(a) === 'Float32Array' && typedLength(a) === n &&
         (a as Float32Array).buffer instanceof SharedArrayBuffer;

@@ -14,6 +14,7 @@ import type { Sequential } from '../model/sequential';
 import type { OptimizerState } from '../optim';
 import { followSchedule } from '../optim';
 import { asLibraryWrite } from '../optim/optimizers';
+import { firstCustomLayer } from '../layers';
 import { createSchedule, madeAgain } from '../schedules';
 import type { Schedule, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
@@ -264,6 +265,11 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
   if ((rest as FitOptions).dataParallel) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: distributed training runs on the training thread; use fitDistributed');
   const loss = model.lossSpec;
   if (!loss || loss.custom) throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: needs a built-in loss (a custom loss cannot move to the worker)');
+  const custom = firstCustomLayer(model.layers);
+  if (custom >= 0) {
+    const l = model.layers[custom];
+    throw rangeError(ErrorCode.ARG_RANGE, `fitAsync: layer ${custom} (${JSON.stringify(l.name ?? l.kind)}, kind ${JSON.stringify(l.kind)}) is a layer of your own, which cannot move to the training worker (it is rebuilt there from its config); use fit`);
+  }
   if (compiled.metrics.some((m) => typeof m === 'object' && m !== null && typeof (m as { update?: unknown }).update === 'function')) {
     throw rangeError(ErrorCode.ARG_RANGE, 'fitAsync: custom metric objects cannot move to the worker; use built-in metrics');
   }
