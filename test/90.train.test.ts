@@ -913,6 +913,25 @@ forEachBackend('resuming from a checkpoint', (b) => {
     assert.deepEqual(fresh.params, whole.params);
   });
 
+  it("a checkpoint resumed on another model (its weights copied) brings its BatchNorm statistics, in fit and fitAsync", async () => {
+    const bnModel = () => new Sequential({ inputSize: 4, seed: 3, backend: b, layers: [dense(16), batchNorm(), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 } });
+    const o = { epochs: 4, batchSize: 32 };
+    const whole = bnModel();
+    whole.fit(train.x, train.y, o);
+    const file = path.join(tmp, `resume-bn-${b.name}-{epoch}.blasnet`);
+    bnModel().fit(train.x, train.y, { ...o, epochs: 2, callbacks: [modelCheckpoint(file)] });
+    for (const run of ['fit', 'fitAsync'] as const) {
+      const ck = loadModel(file.replace('{epoch}', '2'), { backend: b });
+      const fresh = bnModel();
+      fresh.setWeights(ck.model.getWeights());
+      if (run === 'fit') fresh.fit(train.x, train.y, { ...o, resume: ck });
+      else await fresh.fitAsync(train.x, train.y, { ...o, resume: ck });
+      assert.deepEqual(fresh.params, whole.params, run);
+      assert.deepEqual(fresh.buffers().map((v) => v.data), whole.buffers().map((v) => v.data), `${run}: running statistics`);
+    }
+  });
+
   it("csvLogger, resumed, keeps the interrupted run's rows up to the checkpoint: the log of an uninterrupted run", async () => {
     const columns = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 3).join(','));
     const whole = path.join(tmp, `log-whole-${b.name}.csv`);

@@ -23,7 +23,7 @@ import { checkFinite } from '../data/check';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
 import { callbackStates, minDeltaBests, releaseOnFailure, restoreCallbackStates } from './callbacks';
 import {
-  adoptColumns, checkFitOptions, checkResumedWeights, checkScheduleSteps, fitSettings, heldOutRows, prepareData, prepareDataset, resumedMinDeltaBest, resumedView, resumeParts, resumePoint, rowWeights,
+  adoptColumns, checkFitOptions, checkResumedWeights, checkScheduleSteps, fitSettings, heldOutRows, prepareData, prepareDataset, resumeBuffers, resumedMinDeltaBest, resumedView, resumeParts, resumePoint, rowWeights,
   scheduleBase, Snapshot, undoColumns,
 } from './fit';
 import type { Compiled, FitOptions, History, Labels } from './fit';
@@ -340,7 +340,7 @@ function fitAsyncChecked(model: Sequential, compiled: Compiled, x: Input | Datas
     return runWorker({
       model, compiled, loss: loss.spec as NonNullable<typeof loss.spec>, y: ys, xs,
       val: vxs && vys ? { x: vxs, y: vys, w: vws } : null, fit: workerFit, callbacks: settings.callbacks, stepsPerEpoch,
-      stepLimit: schedule?.stepLimit, signal, onProgress, setBusy, run, resumed: resumedView(rest.resume, firstEpoch),
+      stepLimit: schedule?.stepLimit, signal, onProgress, setBusy, run, resumed: resumedView(rest.resume, firstEpoch), resumeBuffers: () => resumeBuffers(model, rest.resume),
     }, worker);
   })();
 }
@@ -366,6 +366,8 @@ interface Job {
   run: { trained: boolean };
   /** The callbacks' view of a resume. */
   resumed: TrainContext['resumed'];
+  /** Copies a resumed checkpoint's running statistics into the model (resumeBuffers), once its hooks have begun. */
+  resumeBuffers: () => void;
 }
 
 /**
@@ -529,6 +531,8 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     throw e;
   }
   try {
+    // A checkpoint resumed on another model brings its running statistics (the worker shares them).
+    job.resumeBuffers();
     fallback = new Snapshot(model, compiled.optimizer);
   } catch (e) {
     unstart();

@@ -812,9 +812,25 @@ export function checkResumedWeights(where: string, model: Sequential, resume: Fi
     // Bit for bit, NaN included (the weights were copied, not recomputed).
     if (a[i] !== b[i] && !(a[i] !== a[i] && b[i] !== b[i])) {
       throw new BlasnetError(ErrorCode.STATE, `${where}: this model's weights are not the checkpoint's (resume would load an optimiser state ` +
-        'that belongs to other weights); call fit on the checkpoint\'s model (ck.model.fit(x, y, { resume: ck })), or copy its weights first (model.setWeights(ck.model.getWeights()))');
+        'that belongs to other weights); call fit on the checkpoint\'s model (ck.model.fit(x, y, { resume: ck })), or copy its weights first (model.setWeights(ck.model.getWeights()); ' +
+        'the running statistics come from the checkpoint with its optimiser state)');
     }
   }
+}
+
+/**
+ * A loadModel() result given as `resume` to another model (its weights copied, as
+ * checkResumedWeights demands): the checkpoint's running statistics (BatchNorm's) go into the
+ * model too, as its optimiser state does, so that the run continues from the whole state the
+ * checkpoint holds (PyTorch's state_dict holds running_mean and running_var beside the weights).
+ * @internal
+ */
+export function resumeBuffers(model: Sequential, resume: FitOptions['resume']): void {
+  const own = resume && typeof resume === 'object' ? (resume as { model?: Sequential | null }).model : undefined;
+  if (!own || own === model || typeof own.buffers !== 'function') return;
+  const from = own.buffers(), to = model.buffers();
+  if (from.length !== to.length || from.some((b, i) => b.data.length !== to[i].data.length)) return;
+  to.forEach((b, i) => b.data.set(from[i].data));
 }
 
 /** What callbacks see of a resume (TrainContext.resumed): the epoch it starts from, the checkpoint's last logs. */
@@ -831,6 +847,7 @@ export function resumedView(resume: FitOptions['resume'], firstEpoch: number): T
 /** Restores a checkpoint's optimiser state and dropout stream (after resumePoint). */
 function resumeState(resume: NonNullable<FitOptions['resume']>, model: Sequential, optimizer: Optimizer): void {
   optimizer.load(resume.optimizer as OptimizerState);
+  resumeBuffers(model, resume);
   const meta = resume.metadata ?? {};
   if (Array.isArray(meta.maskState)) model.setMaskState(meta.maskState as number[]);
 }
