@@ -486,6 +486,17 @@ describe('search on a raw table', () => {
       await new Promise((r) => setImmediate(r));
       await Promise.all([first, one(2)]);
       assert.equal(native.getNumThreads(), 2);
+      // A search and a fitAsync at once, ending in either order: the count they found comes back.
+      for (const fitLast of [true, false]) {
+        const m = new Sequential({ inputSize: data.x.cols, seed: 1, layers: [dense(8, { activation: 'relu' }), dense(3)] })
+          .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 } });
+        const s = one(3);
+        for (let i = 0; i < 20 && native.getNumThreads() !== 1; i++) await new Promise((r) => setImmediate(r));
+        assert.equal(native.getNumThreads(), 1, 'the search holds the pool');
+        const f = m.fitAsync(data.x, data.y, { epochs: fitLast ? 40 : 1, batchSize: 8 });
+        await Promise.all([s, f]);
+        assert.equal(native.getNumThreads(), 2, fitLast ? 'fitAsync ended last' : 'the search ended last');
+      }
     } finally {
       native.setNumThreads(before);
     }

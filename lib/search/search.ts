@@ -27,6 +27,7 @@ import { TabularPreprocessor, takeRows } from '../data/tabular';
 import type { Table, TableInput, TabularOptions, Task } from '../data/tabular';
 import { Dataset } from '../data/dataset';
 import { stratifiedParts } from '../data/split';
+import { holdThreads } from '../backend/threads';
 
 /** How a search proposes trials. */
 export type SearchStrategy = 'grid' | 'random' | 'coarseToFine' | 'halving';
@@ -543,7 +544,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   // The native kernel pool is one per process, shared by the workers: its thread count is the
   // per-worker share while they run, and the caller's again afterwards.
   const native = (workers > 1 || options.threads !== undefined) && backend === 'native' ? getBackend('native') : null;
-  const releaseThreads = native ? takeThreads(native, threads) : () => undefined;
+  const releaseThreads = native ? holdThreads(native, { fixed: threads }) : () => undefined;
   const timeLimit = budget.trialTimeMs !== undefined ? { trialTimeMs: budget.trialTimeMs } : {};
   let runner: TrialRunner;
   try {
@@ -613,26 +614,6 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   return {
     trials: rows, best, bestConfig: best ? best.config : null, model, refitError, metric, higherIsBetter: higher,
     preprocessor: fromTable ? fromTable.prep : null,
-  };
-}
-
-/** Searches that have set the kernel threads, and the count before the first of them. */
-let threadHolders = 0;
-let threadsBefore = 0;
-
-/**
- * Sets the native pool to `threads` for a search and returns what gives it back: the count the
- * process had before the first of the searches running at once comes back when the last ends
- * (each restoring the count it found would leave one search's setting behind).
- */
-function takeThreads(native: { getNumThreads(): number; setNumThreads(n: number): void }, threads: number): () => void {
-  if (threadHolders++ === 0) threadsBefore = native.getNumThreads();
-  native.setNumThreads(threads);
-  let released = false;
-  return () => {
-    if (released) return;
-    released = true;
-    if (--threadHolders === 0) native.setNumThreads(threadsBefore);
   };
 }
 

@@ -15,6 +15,7 @@ import type { OptimizerState } from '../optim';
 import { followSchedule } from '../optim';
 import { asLibraryWrite } from '../optim/optimizers';
 import { firstCustomLayer } from '../layers';
+import { holdThreads } from '../backend/threads';
 import { createSchedule, madeAgain } from '../schedules';
 import type { Schedule, ScheduleState } from '../schedules';
 import { Matrix } from '../tensor';
@@ -197,26 +198,15 @@ async function runHook<K extends Exclude<keyof Callback, 'rootOnly' | 'restoresW
 /**
  * The native kernel pool is one per process, so concurrent fitAsync workers share it: while n of
  * them run, the pool has max(1, floor(t / n)) threads, t being the count set when the first one
- * started (restored when the last one ends). A worker whose kernel finds the pool busy runs it on
- * its own thread, so at most n + max(1, floor(t / n)) - 1 threads compute: t with n = 1, n once
- * n >= t. A count of 1 thread per model then is as good as it gets on t cores without models
- * waiting for each other.
+ * started (restored when the last one ends; a search over worker threads running meanwhile takes
+ * part in the same record, lib/backend/threads.ts). A worker whose kernel finds the pool busy
+ * runs it on its own thread, so at most n + max(1, floor(t / n)) - 1 threads compute: t with
+ * n = 1, n once n >= t. A count of 1 thread per model then is as good as it gets on t cores
+ * without models waiting for each other.
  */
-const pool = { running: 0, threads: 0 };
-
 function shareThreads(backend: Backend): () => void {
   if (backend.name !== 'native') return () => undefined;
-  if (pool.running === 0) pool.threads = backend.getNumThreads();
-  const apply = () => backend.setNumThreads(pool.running === 0 ? pool.threads : Math.max(1, Math.floor(pool.threads / pool.running)));
-  pool.running++;
-  apply();
-  let released = false;
-  return () => {
-    if (released) return;
-    released = true;
-    pool.running--;
-    apply();
-  };
+  return holdThreads(backend, { share: true });
 }
 
 /** A checked prepared set whose arrays are already shared: no copy and no scan. */
