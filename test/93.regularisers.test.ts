@@ -79,8 +79,11 @@ forEachBackend('regularisers in training', (b) => {
     const file = path.join(tmp, `maxnorm-${b.name}.blasnet`);
     saveModel(file, m);
     assert.equal((loadModel(file, { backend: b }).model.layers[0] as Dense).maxNorm, 0.5);
-    throwsCode(() => dense(4, { maxNorm: 0 }), 'ERR_BLASNET_ARG_RANGE');
-    throwsCode(() => dense(4, { maxNorm: -1 }), 'ERR_BLASNET_ARG_RANGE');
+    // One message for every value outside the range, naming the range that holds.
+    for (const bad of [0, -1, NaN, Infinity, 2e30]) {
+      throwsCode(() => dense(4, { maxNorm: bad }), 'ERR_BLASNET_ARG_RANGE', RangeError, `dense: Expected maxNorm in (0, 1e+30) but received ${bad}`);
+    }
+    throwsCode(() => dense(4, { maxNorm: '1' as never }), 'ERR_BLASNET_ARG_TYPE', TypeError, 'maxNorm');
   });
 
   it('gaussianNoise adds N(0, std^2) while training, the same on every backend, and nothing at inference', () => {

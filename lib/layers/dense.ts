@@ -89,8 +89,14 @@ export class Dense extends Layer {
     this.l1 = finiteIn(where, 'l1', options.l1 ?? 0, 0, 1e30);
     this.l2 = finiteIn(where, 'l2', options.l2 ?? 0, 0, 1e30);
     this.dropConnect = finiteIn(where, 'dropConnect', options.dropConnect ?? 0, 0, 1, true);
-    this.maxNorm = options.maxNorm === undefined || options.maxNorm === null ? null : finiteIn(where, 'maxNorm', options.maxNorm, 0, 1e30, true);
-    if (this.maxNorm === 0) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected positive number for maxNorm but received 0`);
+    const maxNorm = options.maxNorm;
+    if (maxNorm === undefined || maxNorm === null) {
+      this.maxNorm = null;
+    } else {
+      if (typeof maxNorm !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected number for maxNorm but received ${typeof maxNorm}`);
+      if (!(maxNorm > 0 && maxNorm < 1e30)) throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected maxNorm in (0, 1e+30) but received ${maxNorm}`);
+      this.maxNorm = maxNorm;
+    }
     this.name = layerName(where, options.name);
     this.actId = this.activation === 'softmax' ? IDENTITY : activationId(this.activation);
   }
