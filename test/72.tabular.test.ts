@@ -246,6 +246,13 @@ describe('TabularPreprocessor', () => {
       assert.ok(Math.abs(back.data[i * 2 + 1] - r.b) < 1e-5);
     });
     assert.equal((TabularPreprocessor.fit(rows, { label: 'a', scaleTargets: false }).targets(rows) as Matrix).data[0], 10);
+    // classIndices is a classifier's: here a coded refusal, there the targets themselves.
+    throwsCode(() => p.classIndices(rows), 'ERR_BLASNET_STATE', undefined, 'fitted on a regression label');
+    throwsCode(() => TabularPreprocessor.fit(rows).classIndices(rows), 'ERR_BLASNET_STATE', undefined, 'fitted without a label column');
+    const named = [{ x: 1, k: 'b' }, { x: 2, k: 'a' }, { x: 3, k: 'b' }];
+    const c = TabularPreprocessor.fit(named, { label: 'k' });
+    assert.deepEqual(c.classIndices(named), c.targets(named));
+    assert.ok(c.classIndices(named) instanceof Int32Array);
   });
 
   it('inverseTargets rounds to float32 as a Matrix does; inverseTargetsFloat64 keeps float64', () => {

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import * as ts from 'typescript';
 import { FASHION_MNIST_DIR, mpiAvailable, nativeAvailable } from '../lib';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -109,6 +110,59 @@ describe('README examples', () => {
 
   it('every TypeScript example has a check here', () => {
     assert.deepEqual(all.map((e) => e.title).sort(), Object.keys(CHECKS).sort());
+  });
+
+  it('every TypeScript example type-checks under strict against the package\'s types', function () {
+    // As a user's project compiles them: `import ... from 'blasnet'` resolved to this tree's
+    // exports (lib/index.ts), strict mode, Node's types. One program for all the blocks.
+    this.timeout(120000);
+    const blocks = new Map<string, { title: string; code: string }>();
+    const re = /^## (.+)$|```ts\n([\s\S]*?)```/gm;
+    let title = '';
+    for (let m = re.exec(readme); m; m = re.exec(readme)) {
+      if (m[1] !== undefined) title = m[1];
+      else blocks.set(path.join(ROOT, 'readme-examples', `example-${blocks.size + 1}.ts`), { title, code: `${m[2]}\nexport {};\n` });
+    }
+    // Records typed with an interface (no index signature), as database drivers and JSON schemas
+    // type rows: every function that takes records takes them.
+    blocks.set(path.join(ROOT, 'readme-examples', 'interface-records.ts'), {
+      title: 'records typed with an interface',
+      code: [
+        "import { Dataset, dense, recordColumn, recordsToMatrix, Sequential, TabularPreprocessor } from 'blasnet';",
+        'interface Customer { tenure: number; calls: number; premium: boolean; churned: number }',
+        'const rows: Customer[] = [{ tenure: 1, calls: 2, premium: true, churned: 0 }, { tenure: 3, calls: 0, premium: false, churned: 1 }];',
+        "const model = new Sequential({ inputSize: 2, layers: [dense(2)] }).compile({ loss: 'crossEntropy', optimizer: 'adam' });",
+        "model.setInputColumns(['tenure', 'calls']);",
+        "model.fit(rows, 'churned', { epochs: 1 });",
+        "model.evaluate(rows, 'churned');",
+        'model.predictClasses(rows);',
+        "TabularPreprocessor.fit(rows, { label: 'churned' });",
+        "Dataset.from(rows, 'churned');",
+        "recordsToMatrix(rows, ['tenure']);",
+        "recordColumn(rows, 'churned');",
+        'export {};',
+      ].join('\n'),
+    });
+    const options: ts.CompilerOptions = {
+      strict: true, noEmit: true, skipLibCheck: true, esModuleInterop: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS,
+      moduleResolution: ts.ModuleResolutionKind.Node10, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+      baseUrl: ROOT, paths: { blasnet: ['lib/index.ts'] },
+    };
+    const host = ts.createCompilerHost(options);
+    const { fileExists, readFile, getSourceFile } = host;
+    host.fileExists = (f) => blocks.has(f) || fileExists.call(host, f);
+    host.readFile = (f) => blocks.get(f)?.code ?? readFile.call(host, f);
+    host.getSourceFile = (f, v, ...rest) => {
+      const b = blocks.get(f);
+      return b ? ts.createSourceFile(f, b.code, v) : getSourceFile.call(host, f, v, ...rest);
+    };
+    const program = ts.createProgram([...blocks.keys()], options, host);
+    const errors = ts.getPreEmitDiagnostics(program).filter((d) => d.file && blocks.has(d.file.fileName)).map((d) => {
+      const { line } = (d.file as ts.SourceFile).getLineAndCharacterOfPosition(d.start ?? 0);
+      return `${blocks.get((d.file as ts.SourceFile).fileName)?.title}, line ${line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;
+    });
+    assert.equal(blocks.size, all.length + 1);
+    assert.deepEqual(errors, []);
   });
 
   for (const { title, code } of all) {

@@ -22,9 +22,11 @@ export type DataRecord = Readonly<Record<string, unknown>>;
 
 /**
  * Inputs: a Matrix, a Float32Array of whole rows, rows of numbers, or an array of records (plain
- * objects) whose values are read by column name (see InputSpec.columns).
+ * objects) whose values are read by column name (see InputSpec.columns). Records are typed as
+ * `object` so that rows typed with an interface (`interface Customer { ... }`, which has no index
+ * signature) are taken as they are; their values are checked when read.
  */
-export type Input = Matrix | Float32Array | ArrayLike<ArrayLike<number>> | readonly DataRecord[];
+export type Input = Matrix | Float32Array | ArrayLike<ArrayLike<number>> | readonly DataRecord[] | readonly object[];
 
 /** How raw input becomes a model's rows. */
 export interface InputSpec {
@@ -122,7 +124,7 @@ function checkColumns(columns: unknown, where: string): readonly string[] {
  * Values are read as recordNumber describes; a record that is not a plain object, or a missing or
  * non-numeric value, is a coded error naming the 1-based row and the column.
  */
-export function recordsToMatrix(records: readonly DataRecord[], columns: readonly string[], where = 'recordsToMatrix'): Matrix {
+export function recordsToMatrix(records: readonly object[], columns: readonly string[], where = 'recordsToMatrix'): Matrix {
   const cols = checkColumns(columns, where);
   if (!Array.isArray(records)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an array of records`);
   const c = cols.length;
@@ -138,7 +140,7 @@ export function recordsToMatrix(records: readonly DataRecord[], columns: readonl
 }
 
 /** One column of records as numbers (a label or target column), checked as recordsToMatrix does. */
-export function recordColumn(records: readonly DataRecord[], key: string, where = 'recordColumn'): Float64Array {
+export function recordColumn(records: readonly object[], key: string, where = 'recordColumn'): Float64Array {
   if (typeof key !== 'string' || key === '') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a column name for the label key`);
   if (!Array.isArray(records)) throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an array of records`);
   const out = new Float64Array(records.length);

@@ -46,9 +46,10 @@ export interface Table {
 /**
  * What TabularPreprocessor takes: a Table, or plain objects keyed by column name (records). The
  * columns of records are the fields of all of them, in the order they first appear; a record
- * without one of them has a missing value there.
+ * without one of them has a missing value there. Records typed with an interface (no index
+ * signature) are taken as they are (`object`); their cells are checked when read.
  */
-export type TableInput = Table | ReadonlyArray<Readonly<Record<string, Cell>>>;
+export type TableInput = Table | ReadonlyArray<Readonly<Record<string, Cell>>> | readonly object[];
 
 /** The kind of problem a label column poses. */
 export type Task = 'classification' | 'regression';
@@ -903,6 +904,19 @@ export class TabularPreprocessor {
       for (let i = 0; i < view.n; i++) out.data[i * k + j] = (regressionValue(fn, view, cell(i, c), i, c) - t.mean[j]) / t.std[j];
     });
     return out;
+  }
+
+  /**
+   * The class index of each row's label (targets() of a classification), typed as the class
+   * labels fit, evaluate and classificationReport take. ERR_BLASNET_STATE for a preprocessor
+   * fitted on a regression label or on none.
+   */
+  classIndices(data: TableInput): Int32Array {
+    const t = this.target;
+    if (!t || t.task !== 'classification') {
+      throw new BlasnetError(ErrorCode.STATE, `TabularPreprocessor.classIndices: fitted ${t ? 'on a regression label; targets() gives its standardised values' : 'without a label column'}`);
+    }
+    return this.targets(data) as Int32Array;
   }
 
   /**
