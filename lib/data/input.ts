@@ -26,7 +26,7 @@ export type DataRecord = Readonly<Record<string, unknown>>;
  * `object` so that rows typed with an interface (`interface Customer { ... }`, which has no index
  * signature) are taken as they are; their values are checked when read.
  */
-export type Input = Matrix | Float32Array | ArrayLike<ArrayLike<number>> | readonly DataRecord[] | readonly object[];
+export type Input = Matrix | Float32Array | ReadonlyArray<ArrayLike<number>> | readonly DataRecord[] | readonly object[];
 
 /** How raw input becomes a model's rows. */
 export interface InputSpec {

@@ -15,6 +15,8 @@ import type { FitOptions, History, Labels } from '../train/fit';
 import { classesOf, hasClassScores, predictProba } from '../predict';
 import type { FitAsyncOptions } from '../train/async';
 import { Dataset } from '../data/dataset';
+import type { Backend } from '../backend/types';
+import type { BackendName } from '../backend/select';
 import { typedArrayTag } from '../typed';
 
 /** Ensemble.fitAsync's options: fitAsync's, `parallel`, and callbacks per member. */
@@ -236,7 +238,7 @@ export class Ensemble {
   }
 
   /** An ensemble from a file written by save(). */
-  static load(file: string, options: { backend?: 'js' | 'native' } = {}): Ensemble {
+  static load(file: string, options: { backend?: Backend | BackendName } = {}): Ensemble {
     return new Ensemble(loadModels(file, optionsArg('Ensemble.load', options, { backend: true })).models);
   }
 }

@@ -639,7 +639,7 @@ export function releaseOnFailure(callbacks: unknown): void {
  * samples per second and ETA; elsewhere (a pipe, a log, CI) one line per epoch. `stream`
  * defaults to stdout.
  */
-export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: boolean } = {}): Callback {
+export function progressBar(options: { stream?: NodeJS.WritableStream; quiet?: boolean } = {}): Callback {
   options = optionsArg('progressBar', options, { stream: true, quiet: true });
   const quiet = flag('progressBar', 'quiet', options.quiet);
   const stream = options.stream ?? process.stdout;
@@ -662,7 +662,7 @@ export function progressBar(options: { stream?: NodeJS.WriteStream; quiet?: bool
       epochStart = process.hrtime.bigint();
       rows = 0;
       lossSum = 0;
-      if (stream.isTTY) {
+      if ((stream as NodeJS.WriteStream).isTTY) {
         bar = new cliProgress.SingleBar({
           stream,
           format: `epoch ${String(epoch + 1).padStart(String(ctx.epochs).length)}/${ctx.epochs} [{bar}] {value}/{total} | loss {loss} | {rate} samples/s | ETA {eta_formatted}`,
