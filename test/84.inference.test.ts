@@ -179,9 +179,8 @@ forEachBackend('compileInference', (backend) => {
   });
 
   it('a live function sees every change of the weights at every batch size, one weight at a time', () => {
-    // Where the native live path would pack the weights on every call, the live function keeps a
-    // packed copy and packs again only when the weights' bytes changed: each change below must
-    // show, and the outputs must be the packed kernels' own (a frozen function's, to the bit).
+    // Each change below must show at once, whichever path the batch size takes (OpenBLAS, or the
+    // packed kernels over weights packed for the call: then a frozen function's outputs, to the bit).
     const m = makeDense();
     const live = compileInference(m);
     const info = backend.info();

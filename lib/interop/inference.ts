@@ -61,10 +61,8 @@ interface Slot {
   readonly out: Float32Array;
   readonly raw: Matrix | null;
   readonly pre: Matrix | null;
-  /** The layers this batch size runs on the packed kernels (null: none), frozen or live copies. */
+  /** The layers this batch size runs on the packed kernels (a frozen function's; null: none). */
   readonly packs: (PackedDense | null)[] | null;
-  /** Whether `packs` are a live function's, packed again when the weights changed. */
-  readonly live: boolean;
   /** The output of each layer in `packs` (null for the other layers). */
   readonly dense: (Float32Array | null)[];
 }
@@ -80,22 +78,6 @@ interface PackedDense {
   readonly weight: Float32Array;
   readonly bias: Float32Array | null;
   readonly packed: Float32Array;
-}
-
-/**
- * A dense layer of a live function on the packed kernels: `packed` is made again only when the
- * weights changed. It is packed from `seen` and `seenBias`, copies of the weights compared
- * byte for byte (memcmp) with the layer's before each call that uses it.
- */
-interface LivePack extends PackedDense {
-  readonly bytes: Buffer;
-  readonly biasBytes: Buffer | null;
-  readonly seen: Float32Array;
-  readonly seenBias: Float32Array | null;
-  readonly seenBytes: Buffer;
-  readonly seenBiasBytes: Buffer | null;
-  /** Whether `packed` holds a copy yet. */
-  ready: boolean;
 }
 
 const IDENTITY = activationId('identity');
@@ -134,53 +116,6 @@ function packLayers(model: Sequential, where: string): (PackedDense | null)[] {
   });
 }
 
-/** Packed floats per layer at most that a live function keeps a copy of: the native live path's limit (2^21). */
-const LIVE_PACK_MAX_FLOATS = 2 ** 21;
-
-function bytesOf(a: Float32Array): Buffer {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-}
-
-/**
- * A live function's packed copies, one entry per layer (null for the layers that run their own
- * forward pass: not dense, or past the native live path's size limit), none packed yet.
- */
-function liveLayers(model: Sequential): (LivePack | null)[] {
-  const views = model.parameters();
-  return model.layers.map((l, i) => {
-    if (!(l instanceof Dense) || packedDenseLength(l.units, l.inSize) > LIVE_PACK_MAX_FLOATS) return null;
-    const mine = views.filter((v) => v.layer === i);
-    const d = packedDense(l, mine[0].data, l.useBias ? mine[1].data : null);
-    const seen = new Float32Array(d.weight.length);
-    const seenBias = d.bias ? new Float32Array(d.bias.length) : null;
-    return {
-      ...d,
-      bytes: bytesOf(d.weight),
-      biasBytes: d.bias ? bytesOf(d.bias) : null,
-      seen,
-      seenBias,
-      seenBytes: bytesOf(seen),
-      seenBiasBytes: seenBias ? bytesOf(seenBias) : null,
-      ready: false,
-    };
-  });
-}
-
-/**
- * Packs the layer's weights into its live copy unless the copy was packed from the bytes they
- * hold now: whatever wrote them (training, setWeights, a load, a write into model.params), the
- * function computes with the weights as they are at the call.
- */
-function packIfChanged(backend: Sequential['backend'], p: LivePack): void {
-  if (p.ready && p.bytes.equals(p.seenBytes) && (!p.biasBytes || p.biasBytes.equals(p.seenBiasBytes as Buffer))) return;
-  // Packed from the copy, so that the copy is what was packed even if the weights change meanwhile
-  // (a fitAsync worker training the model).
-  p.bytes.copy(p.seenBytes);
-  if (p.biasBytes) p.biasBytes.copy(p.seenBiasBytes as Buffer);
-  backend.packDense(p.units, p.inSize, p.seen, p.seenBias, p.packed);
-  p.ready = true;
-}
-
 /** Batch sizes whose buffers a compiled inference function keeps (the most recently used ones). */
 export const INFERENCE_BATCH_SIZES = 8;
 
@@ -200,10 +135,7 @@ export const INFERENCE_BATCH_SIZES = 8;
  * ERR_BLASNET_UNSUPPORTED) is applied first, so the function takes raw rows of `inputSize`
  * features; one set by setPreprocessing after compiling is applied from the next call (a frozen
  * function's from its refresh()), and `inputSize` follows it; the weights are read live, so training the model
- * afterwards changes what the function computes. (On the native backend with
- * info().packedForward, a batch of packedForwardMinRows rows or more runs the packed kernels over
- * a copy of each dense layer's weights that the function keeps, packed again whenever a byte
- * compare before the call finds the weights changed: whatever wrote them, the call sees them.)
+ * afterwards changes what the function computes.
  *
  * The returned array is a view of the function's own buffer, overwritten by its next call with
  * the same batch size: copy it to keep it, or pass `out` (a Float32Array of at least rows *
@@ -251,11 +183,6 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
     for (const p of packs) if (p) backend.packDense(p.units, p.inSize, p.weight, p.bias, p.packed);
   };
   refresh();
-  // A live function on the native packed kernels keeps packed copies of the weights for batches
-  // that the native live path would pack on every call, and packs them again only when they change.
-  const info = backend.info();
-  const liveFrom = !freeze && info.packedForward === true ? (info.packedForwardMinRows ?? 4) : Infinity;
-  let live: (LivePack | null)[] | null = null;
 
   const slotFor = (rows: number): Slot => {
     let s = slots.get(rows);
@@ -268,8 +195,7 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
       }
     } else {
       if (slots.size >= INFERENCE_BATCH_SIZES) slots.delete(slots.keys().next().value as number);
-      if (rows >= liveFrom) live ??= liveLayers(model);
-      const these = packs ?? (rows >= liveFrom ? live : null);
+      const these = packs;
       layers.forEach((l, i) => {
         if (!these?.[i]) l.reserve(rows);
       });
@@ -278,7 +204,6 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
         raw: pre ? Matrix.zeros(rows, inputSize) : null,
         pre: pre ? Matrix.zeros(rows, model.inputSize) : null,
         packs: these,
-        live: these !== null && these === live,
         dense: layers.map((l, i) => (these?.[i] ? new Float32Array(rows * l.outSize) : null)),
       };
       slots.set(rows, s);
@@ -318,7 +243,6 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
         h = layers[i].forward(ctx, rows, h);
         continue;
       }
-      if (s.live) packIfChanged(backend, p as LivePack);
       backend.packedDenseForward(p.act, p.param, rows, p.inSize, p.units, h, p.packed, y);
       if (p.softmax) backend.softmax(rows, p.units, y, y);
       h = y;
