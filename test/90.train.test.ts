@@ -254,6 +254,15 @@ forEachBackend('fit and evaluate', (b) => {
     close(perEpoch.stepLr, [1, 1, 0.45, 0.45, 0.405, 0.405, 0.3645, 0.3645], 'per epoch');
     const perStep = make().fit(x, y, { epochs: 4, batchSize: 8, shuffle: false, schedule: exponential, scheduleEvery: 'step', callbacks: [plateau()] });
     close(perStep.stepLr, [1, 0.9, 0.405, 0.3645, 0.32805, 0.295245, 0.2657205, 0.23914845], 'per step');
+    // CosineAnnealingLR with an eta_min chains on the excess over it (never below it), and steps
+    // out of its minimum by the curve's rise: PyTorch's numbers for tMax 6 and 3, eta_min 0.2.
+    for (const [tMax, want] of [
+      [6, [1, 0.9464101615137757, 0.4, 0.3333333333333334, 0.2666666666666667, 0.21786327949540818, 0.2, 0.2535898384862245]],
+      [3, [1, 0.8, 0.2, 0.2, 0.4, 0.8, 1, 0.8]],
+    ] as const) {
+      const h = make().fit(x, y, { epochs: 4, batchSize: 8, shuffle: false, schedule: { name: 'cosineAnnealing', tMax, etaMin: 0.2 }, scheduleEvery: 'step', callbacks: [plateau()] });
+      close(h.stepLr, [...want], `cosineAnnealing tMax ${tMax}, etaMin 0.2`);
+    }
     // A schedule that sets its own lr from its formula (PyTorch's OneCycleLR too) undoes the halving.
     const oneCycle = { name: 'oneCycle' as const, maxLr: 1, totalSteps: 8, cycleMomentum: false };
     const own = make().fit(x, y, { epochs: 4, batchSize: 8, shuffle: false, schedule: oneCycle, scheduleEvery: 'step' });

@@ -21,7 +21,7 @@ import { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, fo
 import type { Optimizer, OptimizerName, OptimizerSpec, OptimizerState } from '../optim';
 import { copyStateOf, releaseStateCopy, restoreStateCopy } from '../optim/optimizers';
 import type { StateCopy } from '../optim/optimizers';
-import { createSchedule, madeAgain, scheduleChains } from '../schedules';
+import { createSchedule, madeAgain, scheduleChainFloor, scheduleChains } from '../schedules';
 import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
 import { Rng } from '../rng';
 import { checkEma, checkSwa, updateBatchNormOnRows, WeightAverage } from './averaging';
@@ -1043,14 +1043,20 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   const chains = schedule !== null && scheduleChains(options.schedule);
   // Steps the schedule and sets the optimiser from it. A chaining schedule (PyTorch's chainable
   // ones) carries on from an lr set by others since its last step (a callback such as
-  // reduceLrOnPlateau, or onTrainBegin): the ratio of the optimiser's lr to the schedule's stays
-  // on the curve, as PyTorch's scheduler multiplies the param group's lr; on a checkpoint's
-  // resume the ratio is the saved optimiser's lr to the saved schedule's.
+  // reduceLrOnPlateau, or onTrainBegin): the optimiser's excess over the schedule's floor (a
+  // cosine's etaMin, else 0) keeps its ratio to the curve's, as PyTorch's scheduler chains the
+  // param group's lr; on a checkpoint's resume, from the saved optimiser's lr and schedule.
+  const floor = scheduleChainFloor(options.schedule);
   const advance = (s: Schedule, metric?: number) => {
-    const ratio = chains && s.lr !== 0 && optimizer.lr !== s.lr ? optimizer.lr / s.lr : 1;
+    const carried = chains && optimizer.lr !== s.lr;
+    const before = s.lr, from = optimizer.lr;
     s.step(metric);
     followSchedule(optimizer, s);
-    if (ratio !== 1 && !(s.stepLimit !== undefined && s.count >= s.stepLimit)) optimizer.lr = ratio * s.lr;
+    if (!carried || (s.stepLimit !== undefined && s.count >= s.stepLimit)) return;
+    // The optimiser's excess over the floor scales as the curve's (PyTorch's chained
+    // `etaMin + (lr - etaMin) * factor`; a plain factor with floor 0); where the curve sat at the
+    // floor, its rise is added (CosineAnnealingLR's step out of its minimum).
+    optimizer.lr = before !== floor ? floor + ((from - floor) * (s.lr - floor)) / (before - floor) : from + (s.lr - before);
   };
   // What the callbacks see as the loop runs; the mode fit was called in comes back before
   // onTrainEnd, or in fitModel when fit throws (train() and eval() are refused meanwhile).
