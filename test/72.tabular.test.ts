@@ -680,6 +680,14 @@ describe('metrics', () => {
     assert.equal(uneven.rmse, (uneven.outputs[0].rmse + uneven.outputs[1].rmse) / 2);
     assert.equal(formatRegressionReport(r), 'R2 0.8000  MAE 0.2500  RMSE 0.5000');
     throwsCode(() => regressionReport([1, 2], [1]), 'ERR_BLASNET_SHAPE');
+    // A constant y whose float64 mean is a few ulps off (ten 0.7s; three 0.1s) is constant: R2 0
+    // when missed (scikit-learn's), 1 when hit; not 1 - SS_res / (rounding noise), about -1e30.
+    assert.equal(regressionReport(new Array(10).fill(0.7), new Array(10).fill(0.8)).r2, 0);
+    assert.equal(regressionReport([0.1, 0.1, 0.1], [0.2, 0.2, 0.2]).r2, 0);
+    assert.equal(regressionReport([0.1, 0.1, 0.1], [0.1, 0.1, 0.1]).r2, 1);
+    // A y that varies by a millionth of its mean is not constant.
+    assert.ok(Math.abs(regressionReport([1e6, 1e6 + 1, 1e6 + 2], [1e6, 1e6 + 1, 1e6 + 3]).r2 - 0.5) < 1e-9);
+    throwsCode(() => regressionReport([[], []], [[], []]), 'ERR_BLASNET_SHAPE', RangeError, 'at least one output');
     // Rows of outputs, read in float64: the same figures as the Matrices.
     const rowsOf = (m: Matrix) => Array.from({ length: m.rows }, (_, i) => Float64Array.from(m.data.subarray(i * 2, i * 2 + 2)));
     assert.deepEqual(regressionReport(rowsOf(t), rowsOf(p), { names: ['a', 'b'] }), two);

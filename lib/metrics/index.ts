@@ -11,6 +11,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { largest } from '../math';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
+import { withinRounding } from '../data/rounding';
 
 /** Class numbers: an Int32Array or an array of integers. */
 export type ClassLabels = Int32Array | ArrayLike<number>;
@@ -238,7 +239,8 @@ function values(fn: string, name: string, v: Matrix | ArrayLike<number> | readon
  * float64, so labels whose mean is large next to their spread (timestamps) keep their digits:
  * TabularPreprocessor's labelValues and inverseTargetsFloat64, one output as they are, several
  * split into rows. R2 per output is 1 - sum (y - p)^2 / sum (y - mean y)^2; for a constant y it
- * is 1 when predicted exactly, else 0. Shapes must match (ERR_BLASNET_SHAPE); a NaN or infinite
+ * is 1 when predicted exactly, else 0 (as scikit-learn's r2_score; a y whose spread about its
+ * float64 mean is within that mean's rounding, n * eps * |mean|, is constant). Shapes must match (ERR_BLASNET_SHAPE); a NaN or infinite
  * value is ERR_BLASNET_DATA and an entry that is not a number ERR_BLASNET_ARG_TYPE, both naming
  * where it is.
  */
@@ -255,6 +257,7 @@ export function regressionReport(yTrue: Matrix | ArrayLike<number> | readonly Ar
     throw rangeError(ErrorCode.SHAPE, `${fn}: yTrue is [${t.rows}, ${t.cols}] but yPred is [${p.rows}, ${p.cols}]`);
   }
   if (t.rows === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: Expected at least one row`);
+  if (t.cols === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: Expected at least one output per row`);
   const k = t.cols, n = t.rows;
   const outputs = [];
   let absAll = 0;
@@ -270,7 +273,10 @@ export function regressionReport(yTrue: Matrix | ArrayLike<number> | readonly Ar
       tot += (y - mean) * (y - mean);
     }
     absAll += abs;
-    const r2 = tot > 0 ? 1 - sq / tot : sq === 0 ? 1 : 0;
+    // A constant y whose float64 mean is a few ulps off has a spread of rounding noise (1e-34 for
+    // ten 0.7s), not 0: 1 - sq / tot would be about -1e30. Within that noise y is constant.
+    const constant = tot === 0 || withinRounding(Math.sqrt(tot / n), mean, n);
+    const r2 = !constant ? 1 - sq / tot : sq === 0 ? 1 : 0;
     outputs.push({ name: options.names?.[j] ?? String(j), r2, mae: abs / n, rmse: Math.sqrt(sq / n) });
   }
   return { r2: outputs.reduce((a, o) => a + o.r2, 0) / k, mae: absAll / (n * k), rmse: outputs.reduce((a, o) => a + o.rmse, 0) / k, outputs };
