@@ -595,6 +595,12 @@ describe('metrics', () => {
     assert.deepEqual(confusionMatrix([1], [1], 3), [[0, 0, 0], [0, 1, 0], [0, 0, 0]]);
     throwsCode(() => confusionMatrix([0, 1], [0]), 'ERR_BLASNET_SHAPE');
     throwsCode(() => confusionMatrix([0, 3], [0, 1], 3), 'ERR_BLASNET_LABEL', RangeError, 'yTrue[1] = 3');
+    // A label that is an id or a year, not a class number: a coded error, not a matrix of 10^10
+    // cells that fills the heap and aborts the process.
+    throwsCode(() => classificationReport([0, 1, 100000], [0, 1, 100000]), 'ERR_BLASNET_LABEL', RangeError, 'yTrue[2] = 100000: labels are class numbers');
+    throwsCode(() => confusionMatrix([0, 1], [0, 20240101]), 'ERR_BLASNET_LABEL', RangeError, 'yPred[1] = 20240101');
+    throwsCode(() => confusionMatrix([0, 1], [0, 1], 5000), 'ERR_BLASNET_ARG_RANGE', RangeError, 'at most 4096 classes');
+    assert.equal(confusionMatrix([4095], [0]).length, 4096);
   });
 
   it('classificationReport: per-class precision, recall, F1, macro and weighted averages', () => {

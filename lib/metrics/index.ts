@@ -29,14 +29,32 @@ function labels(fn: string, name: string, v: unknown, classes: number): ArrayLik
   return a;
 }
 
+/**
+ * The most classes a confusion matrix is made for: 4096, a matrix of 2^24 cells (about 130 MB of
+ * numbers). A label past it is most likely an id, a year or a code rather than a class number,
+ * and the k x k matrix of its count would fill the heap (100001 classes: 10^10 cells).
+ */
+export const MAX_CONFUSION_CLASSES = 4096;
+
 function classCount(fn: string, yTrue: unknown, yPred: unknown, classes: number | undefined): number {
   if (classes !== undefined) {
     if (!(Number.isInteger(classes) && classes >= 1)) throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected positive integer for classes but received ${show(classes)}`);
+    if (classes > MAX_CONFUSION_CLASSES) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${fn}: ${classes} classes would make a confusion matrix of ${classes * classes} cells; at most ${MAX_CONFUSION_CLASSES} classes are counted`);
+    }
     return classes;
   }
   let top = 0;
-  for (const v of [yTrue, yPred] as ArrayLike<number>[]) {
-    if (v && typeof v === 'object' && typeof v.length === 'number') for (let i = 0; i < v.length; i++) if (Number.isInteger(v[i]) && v[i] + 1 > top) top = v[i] + 1;
+  for (const [name, v] of [['yTrue', yTrue], ['yPred', yPred]] as [string, ArrayLike<number>][]) {
+    if (!(v && typeof v === 'object' && typeof v.length === 'number')) continue;
+    for (let i = 0; i < v.length; i++) {
+      if (!(Number.isInteger(v[i]) && v[i] + 1 > top)) continue;
+      if (v[i] >= MAX_CONFUSION_CLASSES) {
+        throw rangeError(ErrorCode.LABEL, `${fn}: ${name}[${i}] = ${v[i]}: labels are class numbers 0..k-1 and at most ${MAX_CONFUSION_CLASSES} classes are counted ` +
+          '(map ids, years or codes to class numbers first)');
+      }
+      top = v[i] + 1;
+    }
   }
   return Math.max(top, 1);
 }
