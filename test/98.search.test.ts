@@ -112,14 +112,14 @@ describe('search spaces', () => {
 
   it('a range written in code takes its scale from its kind: logUniform without log: true draws, grids, narrows and plots as logUniform()', async function () {
     this.timeout(20000);
-    const hand = checkSpace({ lr: { kind: 'logUniform', low: 1e-4, high: 1e-1 }, w: { kind: 'integer', low: 8, high: 256 } });
-    const helpers = { lr: logUniform(1e-4, 1e-1), w: integers(8, 256) };
+    const hand = checkSpace({ lr: { kind: 'logUniform', low: 1e-4, high: 1e-1 }, width: { kind: 'integer', low: 8, high: 256 } });
+    const helpers = { lr: logUniform(1e-4, 1e-1), width: integers(8, 256) };
     const r1 = new Rng(3);
     const r2 = new Rng(3);
     for (let i = 0; i < 200; i++) assert.deepEqual(sampleConfig(hand, r1), sampleConfig(helpers, r2));
     assert.deepEqual(gridConfigs(hand, 4), gridConfigs(helpers, 4));
     // The narrowed space is the helpers' too, log field and all.
-    assert.deepEqual(narrowSpace(hand, { lr: 1e-3, w: 32 }, 0.25), narrowSpace(helpers, { lr: 1e-3, w: 32 }, 0.25));
+    assert.deepEqual(narrowSpace(hand, { lr: 1e-3, width: 32 }, 0.25), narrowSpace(helpers, { lr: 1e-3, width: 32 }, 0.25));
     // A seeded coarse-to-fine search draws the same configurations, coarse and fine.
     const opts = { data, trials: 4, strategy: 'coarseToFine' as const, budget: { epochs: 2 }, refit: false, seed: 4 };
     const a = await search({ space: hand, ...opts });
@@ -522,7 +522,10 @@ describe('search bad input', () => {
     ['folds 1', { folds: 1 }, 'ERR_BLASNET_ARG_RANGE'],
     ['more folds than the smallest class', { folds: 200 }, 'ERR_BLASNET_ARG_RANGE'],
     ['folds and validationFraction', { folds: 3, validationFraction: 0.2 }, 'ERR_BLASNET_ARG_RANGE'],
-    ['a grid larger than trials', { strategy: 'grid', space: { a: choice([1, 2, 3]) }, trials: 2 }, 'ERR_BLASNET_ARG_RANGE'],
+    ['a grid larger than trials', { strategy: 'grid', space: { dropout: choice([0, 0.1, 0.2]) }, trials: 2 }, 'ERR_BLASNET_ARG_RANGE', 'grid'],
+    // The default build reads its own names: any other would vary nothing (a misspelt lr, say).
+    ['names the default build does not read', { build: undefined, space: { learningRate: logUniform(1e-4, 1e-1), hiden: choice([[8], [64]]), momentum: 0.9 } }, 'ERR_BLASNET_ARG_RANGE',
+      'the space names "learningRate" (did you mean "lr"?), "hiden" (did you mean "hidden"?), "momentum", which the default build does not read'],
     ['epochs in the space with halving', { strategy: 'halving', space: { epochs: integers(1, 5) } }, 'ERR_BLASNET_ARG_RANGE'],
     ['a build function with workers', { workers: 2, build: defaultBuild.bind(null) }, 'ERR_BLASNET_ARG_TYPE'],
     ['a build module that does not load', { workers: 2, build: { module: './no-such-build-module.js' } }, 'ERR_BLASNET_IO'],

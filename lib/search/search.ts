@@ -21,7 +21,7 @@ import { queueRunner, resolveQueue } from './queue';
 import type { QueueSpec } from './queue';
 import { gridConfigs, gridSize, isSpec, narrowSpace, sampleConfig, validateSpace } from './space';
 import type { Config, SearchSpace } from './space';
-import { defaultBuild, refitModel, SEARCH_METRICS, trialSeed } from './trial';
+import { DEFAULT_BUILD_KEYS, defaultBuild, refitModel, SEARCH_METRICS, trialSeed } from './trial';
 import type { BuildFunction, BuildSpec, SearchMetric, Trial, TrialData, TrialResult } from './trial';
 import { TabularPreprocessor, takeRows } from '../data/tabular';
 import type { Table, TableInput, TabularOptions, Task } from '../data/tabular';
@@ -441,6 +441,17 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   }
   const remote = workers > 1 || options.queue !== undefined;
   const buildSpec = options.build ?? defaultBuild;
+  if (buildSpec === defaultBuild) {
+    // The default build reads its own keys only: another name would vary nothing the trials train.
+    const unread = Object.keys(space).filter((k) => !DEFAULT_BUILD_KEYS.includes(k));
+    if (unread.length > 0) {
+      const plain = (k: string) => k.toLowerCase().replace(/[-_ ]/g, '');
+      const near = (k: string) => (plain(k) === 'learningrate' ? 'lr' : DEFAULT_BUILD_KEYS.find((d) => editDistance(plain(d), plain(k)) <= Math.max(1, Math.floor(k.length / 3))));
+      const hints = unread.map((k) => (near(k) ? `${JSON.stringify(k)} (did you mean ${JSON.stringify(near(k))}?)` : JSON.stringify(k)));
+      throw rangeError(ErrorCode.ARG_RANGE, `${where}: the space names ${hints.join(', ')}, which the default build does not read, so no trial would differ by ${unread.length === 1 ? 'it' : 'them'}; ` +
+        `it reads ${DEFAULT_BUILD_KEYS.join(', ')}. Give a build of your own to search other names`);
+    }
+  }
   let build: BuildFunction;
   let buildModule: { module: string; name: string } | null = null;
   if (typeof buildSpec === 'function') {
@@ -690,4 +701,15 @@ export function searchTableCsv(result: Pick<SearchResult, 'trials'>): string {
     lines.push([r.index, r.stage, ...names.map((k) => r.config[k]), r.score, r.epochs, r.trainedEpochs, typeof r.seconds === 'number' ? r.seconds.toFixed(3) : r.seconds, r.status, r.error].map(cell).join(','));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Levenshtein distance between two short names (a misspelt hyperparameter's). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
 }

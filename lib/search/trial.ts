@@ -145,6 +145,9 @@ function num(config: Config, key: string, fallback: number): number {
   return v === undefined ? fallback : Number(v);
 }
 
+/** The configuration keys defaultBuild and the trial read; a space for the default build names no others. */
+export const DEFAULT_BUILD_KEYS: readonly string[] = ['hidden', 'width', 'depth', 'activation', 'dropout', 'optimizer', 'lr', 'weightDecay', 'batchSize', 'epochs'];
+
 /**
  * The default model: an MLP from a configuration's keys (each optional): `hidden` (widths, an
  * array or one number; default [64]) or `width` with `depth`, `activation` (default 'relu'),
