@@ -1204,6 +1204,16 @@ export function program(): Command {
   const p = new Command('blasnet').version(VERSION).description('Train multi-layer perceptrons at native speed.');
   // A mistake gets commander's one-line error (with a suggestion for a misspelt name), not the whole help.
   p.showHelpAfterError('(run with --help for usage)');
+  // An option given an empty string (a shell variable that was not set) names nothing: refused
+  // before any work, not read as the option left out (no picture, stdout for --output) or as a
+  // path that fails after training.
+  p.hook('preAction', (_root, action) => {
+    for (const opt of action.options) {
+      if (action.getOptionValue(opt.attributeName()) === '') {
+        throw new BlasnetError(ErrorCode.ARG_RANGE, `${action.name()}: ${opt.long ?? opt.flags} was given an empty value; give one, or leave the option out`);
+      }
+    }
+  });
   const t = p.command('train').description('train an MLP on a CSV table (classification or regression) or on IDX images (default: 784-256-128-10 ReLU on Fashion-MNIST)');
   dataOptions(t)
     .option('--label <columns>', 'the label column of the CSV file; several, comma-separated, for multi-output regression', 'label')

@@ -58,6 +58,31 @@ describe('blasnet train: output names', () => {
   });
 });
 
+describe('blasnet: options given an empty value', () => {
+  it('an empty value (an unset shell variable) is refused before any work, for every command', function () {
+    this.timeout(120000);
+    const dir = tableDir('empty');
+    assert.equal(run(dir, 'train', '--csv', 't.csv', '--epochs', '1', '--hidden', '4', '--out', 'm.blasnet', '--no-checks').status, 0);
+    const before = fs.readdirSync(dir).sort();
+    for (const args of [
+      ['train', '--csv', 't.csv', '--epochs', '1', '--curves', ''],
+      ['train', '--csv', 't.csv', '--epochs', '1', '--confusion', ''],
+      ['train', '--csv', 't.csv', '--epochs', '1', '--diagnostics', ''],
+      ['evaluate', '--model', 'm.blasnet', '--csv', 't.csv', '--confusion', ''],
+      ['predict', '--model', 'm.blasnet', '--csv', 't.csv', '--output', ''],
+      ['lr-find', '--csv', 't.csv', '--plot', ''],
+      ['search', '--csv', 't.csv', '--trials', '2', '--epochs', '1', '--plot', ''],
+    ]) {
+      const r = run(dir, ...args);
+      const flag = args[args.length - 2];
+      assert.equal(r.status, 1, `${args.join(' ')}: ${r.stdout}`);
+      assert.match(r.stderr, new RegExp(`${flag} was given an empty value; give one, or leave the option out \\(ERR_BLASNET_ARG_RANGE\\)`), args.join(' '));
+      assert.equal(r.stdout, '', `${args.join(' ')}: nothing ran`);
+      assert.deepEqual(fs.readdirSync(dir).sort(), before, args.join(' '));
+    }
+  });
+});
+
 describe('blasnet: inputs that are not regular files', () => {
   it('a FIFO as --csv, --space or --model is refused at once with ERR_BLASNET_IO', function () {
     this.timeout(60000);
