@@ -56,7 +56,8 @@ const VERSION: string = (require('../../package.json') as { version: string }).v
 function int(name: string, min = 1) {
   return (v: string): number => {
     const x = Number(v);
-    if (!Number.isInteger(x) || x < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    // A safe integer: past 2^53 neighbouring values are one number (--seed 1e20 and 1e20 + 1).
+    if (!Number.isSafeInteger(x) || x < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min} (at most 2^53 - 1)`);
     return x;
   };
 }

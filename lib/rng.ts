@@ -3,6 +3,25 @@ import { ErrorCode, rangeError, typeError } from './errors';
 import { isInt32Array, typedLength } from './typed';
 import { newFloat32Array } from './backend/memory';
 
+/** One 32-bit word mixed (MurmurHash3's finaliser): every input bit moves every output bit. */
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * An integer seed as the 32 bits a generator starts from: a seed in [-2^31, 2^32) as its low 32
+ * bits (as it always was), a larger one (a timestamp, 2^32 + 1) with its higher bits folded in, so
+ * that seeds differing only above bit 31 give different streams rather than the same one.
+ * @internal
+ */
+export function seed32(seed: number): number {
+  if (seed >= -2147483648 && seed < 4294967296) return seed >>> 0;
+  const hi = Math.floor(seed / 4294967296);
+  return ((seed >>> 0) ^ fmix32((hi >>> 0) ^ 0x3c6ef372) ^ fmix32((Math.floor(hi / 4294967296) >>> 0) ^ 0xa54ff53a)) >>> 0;
+}
+
 /**
  * A small seeded pseudo-random generator (xoshiro128**, seeded through splitmix32). The same seed
  * gives the same sequence on every platform and backend.
@@ -19,12 +38,15 @@ export class Rng {
     this.reset(seed);
   }
 
-  /** Restarts the sequence from `seed` (an integer; only its low 32 bits count), as a new Rng(seed) would. */
+  /**
+   * Restarts the sequence from `seed`, as a new Rng(seed) would: an integer, its 32 bits as
+   * seed32 takes them (the low 32 of a seed in [-2^31, 2^32), the higher ones folded in past it).
+   */
   reset(seed: number): void {
     if (typeof seed !== 'number' || !Number.isInteger(seed)) {
       throw rangeError(ErrorCode.ARG_RANGE, `Rng: Expected integer for seed but received ${typeof seed === 'number' ? seed : typeof seed}`);
     }
-    let x = seed >>> 0;
+    let x = seed32(seed);
     const next = (): number => {
       x = (x + 0x9e3779b9) >>> 0;
       let z = x;

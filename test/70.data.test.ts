@@ -12,7 +12,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import {
   BatchIterator, defaultBackend, encodeIdx, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, loadMnistLike, Matrix, MinMaxScaler,
-  oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, readTable, Rng, split, Standardizer, symmetricEigen, trainTestSplit,
+  dense, oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, readTable, Rng, Sequential, split, Standardizer, symmetricEigen, trainTestSplit,
   writeIdx,
 } from '../lib';
 import type { Backend, IdxData, Targets } from '../lib';
@@ -983,6 +983,22 @@ describe('data: splits', () => {
     throwsCode(() => split(x, labels, { fractions: [0.5, 0.5] as unknown as [number, number, number] }), 'ERR_BLASNET_ARG_RANGE');
     throwsCode(() => split(x, labels, { fractions: [1.5, -0.5, 0] }), 'ERR_BLASNET_ARG_RANGE');
     throwsCode(() => split(x, 'y' as unknown as Int32Array, { fractions: [1, 0, 0] }), 'ERR_BLASNET_ARG_TYPE');
+  });
+});
+
+describe('data: Rng seeds', () => {
+  it('seeds that differ only above bit 31 give different streams; those inside 32 bits keep theirs', () => {
+    const first = (seed: number) => Array.from({ length: 4 }, ((r) => () => r.uniform())(new Rng(seed)));
+    // As they always were: a seed in [-2^31, 2^32) is its low 32 bits.
+    assert.deepEqual(first(-1), first(2 ** 32 - 1));
+    assert.deepEqual(first(7), first(7));
+    for (const [a, b] of [[1, 2 ** 32 + 1], [0, 2 ** 32], [5, 2 ** 40 + 5], [1700000000000, 1700000000000 + 2 ** 32], [1e20, 1e20 + 2 ** 70]]) {
+      assert.notDeepEqual(first(a), first(b), `${a} and ${b}`);
+    }
+    // A model's initial weights and dropout stream follow the same rule.
+    const weights = (seed: number) => new Sequential({ inputSize: 3, seed, layers: [dense(4)] }).params.slice();
+    assert.notDeepEqual(weights(1), weights(2 ** 32 + 1));
+    assert.deepEqual(weights(3), weights(3));
   });
 });
 

@@ -19,7 +19,7 @@ import { loadMpi } from './mpi';
 import type { MpiAddon } from './mpi';
 import { BatchIterator } from '../data/batches';
 import { Matrix } from '../tensor';
-import { Rng } from '../rng';
+import { Rng, seed32 } from '../rng';
 import * as zlib from 'zlib';
 
 export { mpiAvailable, mpiAddonPath } from './mpi';
@@ -122,7 +122,7 @@ export function initDistributed(options: DistributedOptions = {}): Communicator 
 export function replicaMaskSeed(seed: number, rank: number): number {
   if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `replicaMaskSeed: Expected integer for seed but received ${show(seed)}`);
   if (!(Number.isInteger(rank) && rank >= 0)) throw rangeError(ErrorCode.ARG_RANGE, `replicaMaskSeed: Expected non-negative integer for rank but received ${show(rank)}`);
-  return (seed ^ Math.imul(rank, 0x9e3779b1)) >>> 0;
+  return (seed32(seed) ^ Math.imul(rank, 0x9e3779b1)) >>> 0;
 }
 
 /** Options of fitDistributed: fit's, plus the communicator (default initDistributed()). */

@@ -11,7 +11,7 @@ import type { BufferView, LayerConfig, ParamSpec, PassContext } from '../layers/
 import { layerIds } from '../layers/check';
 import { LOSSES } from '../losses';
 import type { LossName } from '../losses';
-import { Rng } from '../rng';
+import { Rng, seed32 } from '../rng';
 import { largest } from '../math';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
@@ -255,7 +255,7 @@ export class Sequential {
       const initRng = new Rng(seed);
       specs.forEach(({ spec }, k) => initialize(spec.init, this.views[k].data, spec.shape, initRng));
     }
-    this.rng = new Rng((seed ^ 0x5bd1e995) >>> 0);
+    this.rng = new Rng((seed32(seed) ^ 0x5bd1e995) >>> 0);
     this.trainCtx = { backend: this.backend, rng: this.rng, training: true };
     this.evalCtx = { backend: this.backend, rng: this.rng, training: false };
     // The tensors are named now (ids): a layer renamed later would be saved and exported under a
@@ -334,7 +334,7 @@ export class Sequential {
   reseed(seed: number): void {
     if (!Number.isInteger(seed)) throw rangeError(ErrorCode.ARG_RANGE, `reseed: Expected integer for seed but received ${show(seed)}`);
     this.notBusy('reseed');
-    this.rng.reset((seed ^ 0x5bd1e995) >>> 0);
+    this.rng.reset((seed32(seed) ^ 0x5bd1e995) >>> 0);
   }
 
   /** The loss whose activation warning was given, so that compile after the constructor does not repeat it. */

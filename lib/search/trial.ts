@@ -15,6 +15,7 @@ import { Matrix } from '../tensor';
 import type { Config, ParamValue } from './space';
 
 import type { Task } from '../data/tabular';
+import { seed32 } from '../rng';
 
 /** What a build function is told besides the configuration. */
 export interface BuildContext {
@@ -134,7 +135,7 @@ export interface TrialEnv {
 
 /** A trial's seed: a hash of the search seed and the trial index (the same on every thread). */
 export function trialSeed(seed: number, index: number): number {
-  let h = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
+  let h = Math.imul(seed32(seed) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
   return (h ^ (h >>> 16)) >>> 1;

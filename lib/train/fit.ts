@@ -23,7 +23,7 @@ import { copyStateOf, releaseStateCopy, restoreStateCopy } from '../optim/optimi
 import type { StateCopy } from '../optim/optimizers';
 import { createSchedule, madeAgain, scheduleChainFloor, scheduleChains } from '../schedules';
 import type { Schedule, ScheduleSpec, ScheduleState } from '../schedules';
-import { Rng } from '../rng';
+import { Rng, seed32 } from '../rng';
 import { checkEma, checkSwa, updateBatchNormOnRows, WeightAverage } from './averaging';
 import type { EmaOptions, SwaOptions } from './averaging';
 import { Matrix } from '../tensor';
@@ -1090,7 +1090,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   const constrained = model.layers.filter((l) => l.hasConstraints());
   const augment = options.augment;
   // Reseeded every epoch from (seed, epoch), so a resumed run augments as an uninterrupted one.
-  const augmentSeed = ((options.seed ?? model.seed) ^ 0x27d4eb2f) >>> 0;
+  const augmentSeed = (seed32(options.seed ?? model.seed) ^ 0x27d4eb2f) >>> 0;
   const augmentRng = augment ? new Rng(augmentSeed) : null;
   const startedAt = process.hrtime.bigint();
   const deadline = Number.isFinite(timeLimitMs) ? startedAt + BigInt(Math.ceil(timeLimitMs * 1e6)) : null;
