@@ -603,6 +603,9 @@ function firstRows<T extends Matrix | Int32Array>(a: T, n: number): T {
 
 async function train(o: TrainOptions): Promise<void> {
   if (o.testCsv && !o.csv) throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: --test-csv needs --csv (the training file)');
+  if (o.patience !== undefined && o.patience > 0 && o.validationSplit === 0) {
+    throw new BlasnetError(ErrorCode.ARG_RANGE, `train: --patience ${o.patience} stops on the validation loss, and --validation-split 0 holds no validation rows; give a split, or --patience 0`);
+  }
   if (o.csv && o.data) throw new BlasnetError(ErrorCode.ARG_RANGE, 'train: pass --csv or --data, not both');
   const files = outputPaths(o);
   // Every output is checked before the data loads, so a long run never ends unable to save.
@@ -653,6 +656,7 @@ async function train(o: TrainOptions): Promise<void> {
   say(`backend ${b.name} (${b.info().config}, ${plural(b.getNumThreads(), 'thread')})${comm ? `; ${comm.size} ranks (data-parallel over MPI), batch ${batchSize} per rank` : ''}`);
   say(model.summary());
   if (patience > 0 && valRows > 0) say(`up to ${epochs} epochs of batch ${batchSize}; early stopping on the validation loss (patience ${patience}), best weights restored`);
+  else if (patience > 0) say(`${epochs} epochs of batch ${batchSize}; no validation rows, so no early stopping`);
   const schedule = scheduleName === 'onecycle'
     ? {
       name: 'oneCycle' as const, maxLr: lr, totalSteps: epochs * Math.ceil(Math.ceil(trainRows / (comm?.size ?? 1)) / batchSize),
@@ -1201,6 +1205,9 @@ function backendOptions(cmd: Command): Command {
 }
 
 
+/** The options (by attribute) of train, evaluate and predict that only a CSV table reads. */
+const TABLE_ONLY: readonly string[] = ['label', 'categorical', 'standardize', 'impute', 'testSplit', 'delimiter', 'task', 'loss'];
+
 export function program(): Command {
   const p = new Command('blasnet').version(VERSION).description('Train multi-layer perceptrons at native speed.');
   // A mistake gets commander's one-line error (with a suggestion for a misspelt name), not the whole help.
@@ -1212,6 +1219,14 @@ export function program(): Command {
     for (const opt of action.options) {
       if (action.getOptionValue(opt.attributeName()) === '') {
         throw new BlasnetError(ErrorCode.ARG_RANGE, `${action.name()}: ${opt.long ?? opt.flags} was given an empty value; give one, or leave the option out`);
+      }
+    }
+    // Flags that read a CSV table, given without one (the IDX images): refused rather than ignored.
+    if (['train', 'evaluate', 'predict'].includes(action.name()) && action.getOptionValue('csv') === undefined) {
+      const given = action.options.filter((opt) => TABLE_ONLY.includes(opt.attributeName()) && action.getOptionValueSource(opt.attributeName()) === 'cli');
+      const flags = [...new Set(given.map((opt) => opt.long ?? opt.flags))];
+      if (flags.length > 0) {
+        throw new BlasnetError(ErrorCode.ARG_RANGE, `${action.name()}: ${flags.join(', ')} read${flags.length === 1 ? 's' : ''} a CSV table, and this run reads IDX images; give --csv, or leave ${flags.length === 1 ? 'it' : 'them'} out`);
       }
     }
   });

@@ -56,6 +56,28 @@ describe('blasnet CLI on CSV tables', function () {
     assert.match(fs.readFileSync(path.join(tmp, 'colours.curves.svg'), 'utf8'), /validation/);
   });
 
+  it('flags that read a table are refused on IDX images, and --patience without validation rows, before any data loads', () => {
+    const idx = path.join(tmp, 'no-such-idx-dir');
+    for (const [args, flags] of [
+      [['train', '--data', idx, '--test-split', '0.5', '--label', 'species', '--no-standardize'], '--label, --no-standardize, --test-split read a CSV table'],
+      [['train', '--data', idx, '--task', 'regression'], '--task reads a CSV table'],
+      [['evaluate', '--model', 'm.blasnet', '--data', idx, '--label', 'species'], '--label reads a CSV table'],
+      [['predict', '--model', 'm.blasnet', '--data', idx, '--delimiter', ';'], '--delimiter reads a CSV table'],
+    ] as const) {
+      const r = run(...args);
+      assert.equal(r.status, 1, args.join(' '));
+      assert.match(r.stderr, new RegExp(`${args[0]}: ${flags}, and this run reads IDX images; give --csv, or leave (it|them) out \\(ERR_BLASNET_ARG_RANGE\\)`), r.stderr);
+    }
+    const r = run('train', '--csv', train, '--label', 'colour', '--validation-split', '0', '--patience', '2');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--patience 2 stops on the validation loss, and --validation-split 0 holds no validation rows/);
+    assert.equal(r.stdout, '');
+    // Without --patience, a run with no validation rows says it has no early stopping.
+    const quiet = run('train', '--csv', train, '--label', 'colour', '--validation-split', '0', '--epochs', '2', '--out', path.join(tmp, 'noval.blasnet'), '--no-checks');
+    assert.equal(quiet.status, 0, quiet.stderr);
+    assert.match(quiet.stdout, /2 epochs of batch \d+; no validation rows, so no early stopping/);
+  });
+
   it('an unknown label in the test file is a coded error naming row and column, before training', () => {
     const rows = blobs(rng, 6);
     rows[4][2] = 'purple';
