@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <limits>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -705,6 +706,13 @@ napi_value guarded(napi_env env, const Body& body) noexcept {
     });
   } catch (const Napi::Error& e) {
     throwQuietly([&] { return e; });
+  } catch (const std::bad_alloc&) {
+    // A buffer of the kernel's own (a per-column sum, a packing buffer) the process cannot have.
+    throwQuietly([&] {
+      Napi::Error err = Napi::RangeError::New(env, "blasnet: a kernel's working buffer could not be allocated (out of memory)");
+      err.Set("code", "ERR_BLASNET_MEMORY");
+      return err;
+    });
   } catch (const std::exception& e) {
     throwQuietly([&] {
       Napi::Error err = Napi::Error::New(env, std::string("blasnet: ") + e.what());

@@ -230,7 +230,8 @@ void prelu(bool perUnit, size_t rows, size_t cols, const float* x, const float* 
 // whatever dy holds). da's loop reads a row of dy before dx's loop overwrites it, so dx may be dy.
 void preluBackward(bool perUnit, size_t rows, size_t cols, float beta, const float* x, const float* a,
                    const float* dy, float* da, float* dx) {
-  std::vector<double> acc(cols, 0.0);
+  // No rows: nothing to sum (a vector of cols doubles would be all the call allocates).
+  std::vector<double> acc(rows > 0 ? cols : 0, 0.0);
   const float a0 = perUnit ? 0.0f : a[0];  // per unit, a may be empty (cols = 0)
   for (size_t r = 0; r < rows && cols > 0; ++r) {
     const float* xr = x + r * cols;
@@ -255,10 +256,10 @@ void preluBackward(bool perUnit, size_t rows, size_t cols, float beta, const flo
   }
   const double b = beta;
   if (perUnit) {
-    for (size_t j = 0; j < cols; ++j) da[j] = static_cast<float>((beta == 0.0f ? 0.0 : b * da[j]) + acc[j]);
+    for (size_t j = 0; j < cols; ++j) da[j] = static_cast<float>((beta == 0.0f ? 0.0 : b * da[j]) + (rows > 0 ? acc[j] : 0.0));
   } else {
     double total = 0;
-    for (size_t j = 0; j < cols; ++j) total += acc[j];
+    for (size_t j = 0; j < acc.size(); ++j) total += acc[j];
     da[0] = static_cast<float>((beta == 0.0f ? 0.0 : b * da[0]) + total);
   }
 }

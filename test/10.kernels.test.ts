@@ -2,6 +2,8 @@
  * Hand-checked cases for every kernel, run on every backend (test/cases/kernels.ts).
  */
 import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
 import { activationId, ACTIVATIONS, lossId, LOSSES, OPTIMIZER_KERNEL_NAMES, OPTIMIZER_KERNELS, Matrix, Rng } from '../lib';
 import { ACTIVATION_CASES, BATCH_NORM_CASES, GEMM_CASES, LOSS_CASES, OPTIMIZER_CASES, PRELU_CASES } from './cases/kernels';
 import { forEachBackend, sameValues, throwsCode } from './helpers';
@@ -442,6 +444,25 @@ forEachBackend('prelu', (b) => {
     b.preluBackward(true, 1, 2, 0, f32([NaN, -1]), f32([0.5, 0.5]), f32([1, 1]), da, dx);
     assert.ok(Number.isNaN(da[0]));
     allClose([dx[0], dx[1], da[1]], [0.5, 0.5, -1], 'dx and the other column');
+  });
+
+  it('no rows: da is beta * da, and nothing is allocated per column (a shared slope over 2^26 columns)', function () {
+    this.timeout(60000);
+    const da = f32([3]);
+    b.preluBackward(false, 0, 5, 0.5, new Float32Array(0), f32([0.25]), new Float32Array(0), da, new Float32Array(0));
+    assert.equal(da[0], 1.5);
+    // In a process of its own: its peak memory (VmHWM) shows a per-column buffer (512 MB) if one is made.
+    const lib = JSON.stringify(path.join(__dirname, '..', 'lib'));
+    const script = `const bn = require(${lib}); const be = bn.getBackend(${JSON.stringify(b.name)});
+      const da = new Float32Array([3]);
+      be.preluBackward(false, 0, 2 ** 26, 0, new Float32Array(0), new Float32Array([0.25]), new Float32Array(0), da, new Float32Array(0));
+      const hwm = Number(/VmHWM:\\s*(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
+      console.log(JSON.stringify({ da: da[0], hwm }));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { da: number; hwm: number };
+    assert.equal(out.da, 0);
+    assert.ok(out.hwm < 300, `peak ${out.hwm} MB`);
   });
 });
 

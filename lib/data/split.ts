@@ -183,20 +183,30 @@ export function shuffle(a: Int32Array, n: number, rng: Rng): void {
 export function stratifiedParts(fn: string, labels: Int32Array, sizes: number[], rng: Rng): Int32Array[] {
   const n = labels.length;
   const P = sizes.length;
+  // Each class's rows in row order, in one typed array grouped by class (classes in order of first
+  // appearance): per-class JS arrays outgrew V8's array limit at about 1.3e8 rows of a class.
   const classOf = new Map<number, number>();
-  const members: number[][] = [];
+  const rowClass = new Int32Array(n);
+  const sizesOf: number[] = [];
   for (let i = 0; i < n; i++) {
     const l = labels[i];
     if (l < 0) throw rangeError(ErrorCode.LABEL, `${fn}: y[${i}] = ${l} is negative; class labels are 0, 1, ...`);
     let c = classOf.get(l);
     if (c === undefined) {
-      c = members.length;
+      c = sizesOf.length;
       classOf.set(l, c);
-      members.push([]);
+      sizesOf.push(0);
     }
-    members[c].push(i);
+    rowClass[i] = c;
+    sizesOf[c]++;
   }
-  const C = members.length;
+  const C = sizesOf.length;
+  const start = new Float64Array(C + 1);
+  for (let c = 0; c < C; c++) start[c + 1] = start[c] + sizesOf[c];
+  const grouped = new Int32Array(n);
+  const at = start.slice(0, C);
+  for (let i = 0; i < n; i++) grouped[at[rowClass[i]]++] = i;
+  const members = Array.from({ length: C }, (_, c) => grouped.subarray(start[c], start[c + 1]));
   const count = new Int32Array(C * P); // t_cp
   const rem = new Float64Array(C * P); // n_c * size_p mod n: > 0 where q_cp is fractional
   const need = new Int32Array(C);
@@ -250,7 +260,7 @@ export function stratifiedParts(fn: string, labels: Int32Array, sizes: number[],
   const parts = sizes.map((s) => new Int32Array(s));
   const fill = new Int32Array(P);
   for (let c = 0; c < C; c++) {
-    const idx = Int32Array.from(members[c]);
+    const idx = members[c].slice();
     shuffle(idx, idx.length, rng);
     let o = 0;
     for (let p = 0; p < P; p++) {
