@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { BatchIterator, BlasnetError, dense, encodeIdx, ErrorCode, getBackend, Matrix, nativeAvailable, oneHot, readIdx, Rng, Sequential } from '../lib';
+import { BatchIterator, BlasnetError, compileInference, dense, encodeIdx, ErrorCode, getBackend, Matrix, nativeAvailable, oneHot, PCA, readIdx, Rng, Sequential } from '../lib';
 import {
   adviseLargeBuffer, alignedFloat32Array, dropSpareBuffers, LARGE_BUFFER_BYTES, largeFloat32Array, prefault, releaseFloat32Array, SPARE_BYTES, takeFloat32Array,
   takenCopy, touchPages,
@@ -473,6 +473,21 @@ describe('buffers too large to allocate', () => {
         return true;
       });
     }
+  });
+
+  it('arenas, workspaces, predict and inference outputs and a covariance past the largest typed array are ERR_BLASNET_MEMORY, not V8\'s RangeError', () => {
+    const memory = (f: () => unknown, mentions: string) => assert.throws(f, (e: Error & { code?: string }) => {
+      assert.equal(e.code, ErrorCode.MEMORY, e.message);
+      assert.ok(e.message.includes(mentions), e.message);
+      return true;
+    });
+    memory(() => alignedFloat32Array(2 ** 32 + 1, true), 'more than the 4294967296 values a typed array holds');
+    // 65537 rows of 65536 outputs: a workspace (and an output) of 2^32 + 2^16 values.
+    const m = new Sequential({ inputSize: 1, seed: 1, layers: [dense(65536)] });
+    memory(() => m.forward(new Float32Array(65537)), '4295032832 float32 values');
+    memory(() => m.predict(new Matrix(new Float32Array(65537), 65537, 1), { batchSize: 65537 }), 'predict: cannot allocate 4295032832 float32 values');
+    memory(() => compileInference(m)(new Float32Array(65537)), '4295032832 float32 values');
+    memory(() => new PCA({ components: 1 }).fit(new Matrix(new Float32Array(2 * 70000), 2, 70000)), 'the 70000 x 70000 covariance');
   });
 
   it("Dataset.from's and fitAsync's shared copies and Rng.uniformArray that cannot be allocated are ERR_BLASNET_MEMORY, and the model trains afterwards", function () {

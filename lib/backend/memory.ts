@@ -50,6 +50,9 @@ export function newFloat32Array(n: number, context?: AllocationContext): Float32
   }
 }
 
+/** The most values a typed array holds in this runtime (V8's limit: 2^32 in Node 20). */
+export const MAX_TYPED_LENGTH = 2 ** 32;
+
 /** The alignment, in bytes. */
 export const ALIGNMENT = 64;
 
@@ -61,6 +64,9 @@ export function alignedFloat32Array(n: number): Float32Array<ArrayBuffer>;
 export function alignedFloat32Array(n: number, shared: true): Float32Array<SharedArrayBuffer>;
 export function alignedFloat32Array(n: number, shared = false): Float32Array {
   const spare = probe === null ? 0 : ALIGNMENT / 4 - 1;
+  // Past the largest typed array the buffer may still be had (16 GB of shared memory), and the
+  // view of it then fails with V8's uncoded RangeError: refused before either.
+  if (!(n <= MAX_TYPED_LENGTH)) throw memoryError(n, new RangeError(`more than the ${MAX_TYPED_LENGTH} values a typed array holds`));
   let buffer: ArrayBuffer | SharedArrayBuffer;
   try {
     buffer = shared ? new SharedArrayBuffer(4 * (n + spare)) : new ArrayBuffer(4 * (n + spare));

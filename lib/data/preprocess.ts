@@ -474,8 +474,8 @@ export class PCA {
     const mean = columnMeans(m);
     const meanF32 = Float32Array.from(mean);
     const chunk = Math.max(1, Math.min(rows, Math.floor(CHUNK_ELEMENTS / cols)));
-    const xc = new Float32Array(chunk * cols);
-    const cov = new Float32Array(cols * cols);
+    const xc = newFloat32Array(chunk * cols, { where: 'PCA.fit', what: 'the centred rows' });
+    const cov = newFloat32Array(cols * cols, { where: 'PCA.fit', what: `the ${cols} x ${cols} covariance` });
     const b = this.backend;
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const r1 = Math.min(rows, r0 + chunk);

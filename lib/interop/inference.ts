@@ -3,7 +3,7 @@
  * no training machinery and no allocation per call once a batch size has been seen.
  */
 import { activationId } from '../activations';
-import { alignedFloat32Array } from '../backend/memory';
+import { alignedFloat32Array, newFloat32Array } from '../backend/memory';
 import { packedDenseLength } from '../backend/packed';
 import { optionsArg, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
@@ -200,11 +200,11 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
         if (!these?.[i]) l.reserve(rows);
       });
       s = {
-        out: new Float32Array(rows * outputSize),
+        out: newFloat32Array(rows * outputSize, { where: 'inference', what: 'the outputs' }),
         raw: pre ? Matrix.zeros(rows, inputSize) : null,
         pre: pre ? Matrix.zeros(rows, model.inputSize) : null,
         packs: these,
-        dense: layers.map((l, i) => (these?.[i] ? new Float32Array(rows * l.outSize) : null)),
+        dense: layers.map((l, i) => (these?.[i] ? newFloat32Array(rows * l.outSize, { where: 'inference', what: `layer ${i}'s outputs` }) : null)),
       };
       slots.set(rows, s);
     }

@@ -1,5 +1,5 @@
 import { backendOption } from '../backend/select';
-import { alignedFloat32Array, prefault, touchPages } from '../backend/memory';
+import { alignedFloat32Array, newFloat32Array, prefault, touchPages } from '../backend/memory';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
 import { checkOptionKeys, isPlainObject, optionsArg, show, typeName } from '../describe';
@@ -575,7 +575,7 @@ export class Sequential {
     if (!Number.isInteger(bs) || bs < 1) {
       throw rangeError(ErrorCode.ARG_RANGE, `predict: Expected positive integer for batchSize but received ${show(bs)}`);
     }
-    const out = new Float32Array(m.rows * this.outputSize);
+    const out = newFloat32Array(m.rows * this.outputSize, { where: 'predict', what: 'the outputs' });
     for (let r = 0; r < m.rows; r += bs) {
       const n = Math.min(bs, m.rows - r);
       const y = this.run(m.data.subarray(r * this.inputSize, (r + n) * this.inputSize), n, false);
