@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { BatchIterator, BlasnetError, compileInference, dense, encodeIdx, ErrorCode, getBackend, Matrix, nativeAvailable, oneHot, PCA, readIdx, Rng, Sequential } from '../lib';
+import { BatchIterator, BlasnetError, compileInference, dense, encodeIdx, encodeModel, encodeSafetensors, ErrorCode, getBackend, Matrix, nativeAvailable, oneHot, PCA, readIdx, Rng, Sequential } from '../lib';
 import {
   adviseLargeBuffer, alignedFloat32Array, dropSpareBuffers, LARGE_BUFFER_BYTES, largeFloat32Array, prefault, releaseFloat32Array, SPARE_BYTES, takeFloat32Array,
   takenCopy, touchPages,
@@ -488,6 +488,21 @@ describe('buffers too large to allocate', () => {
     memory(() => m.predict(new Matrix(new Float32Array(65537), 65537, 1), { batchSize: 65537 }), 'predict: cannot allocate 4295032832 float32 values');
     memory(() => compileInference(m)(new Float32Array(65537)), '4295032832 float32 values');
     memory(() => new PCA({ components: 1 }).fit(new Matrix(new Float32Array(2 * 70000), 2, 70000)), 'the 70000 x 70000 covariance');
+  });
+
+  it('a model file, a safetensors file or an IDX file past 4 GiB is ERR_BLASNET_UNSUPPORTED, not Node\'s uncoded ERR_OUT_OF_RANGE', function () {
+    this.timeout(60000);
+    // Shared memory the OS maps lazily: 4 GiB of weights that take no memory until written.
+    const sab = (k: number) => new Float32Array(new SharedArrayBuffer(4 * k));
+    const out = 2 ** 20 + 1, total = out * 1024 + out;
+    const m = new Sequential({ inputSize: 1024, layers: [dense(out)], shared: { params: sab(total), grads: sab(total), buffers: [] } });
+    for (const [what, f] of [['safetensors', () => encodeSafetensors(m)], ['encodeModel', () => encodeModel(m)], ['encodeIdx', () => encodeIdx(sab(2 ** 30 + 1), [2 ** 30 + 1])]] as const) {
+      assert.throws(f, (e: Error & { code?: string }) => {
+        assert.equal(e.code, ErrorCode.UNSUPPORTED, `${what}: ${e.message}`);
+        assert.match(e.message, new RegExp(`^${what}: the file would take \\d+ bytes \\(4\\.0 GiB\\), more than the 4294967296 bytes a file is built in here`));
+        return true;
+      });
+    }
   });
 
   it("Dataset.from's and fitAsync's shared copies and Rng.uniformArray that cannot be allocated are ERR_BLASNET_MEMORY, and the model trains afterwards", function () {

@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { adviseLargeBuffer, LARGE_BUFFER_BYTES, largeFloat32Array } from '../backend/memory';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { openRegularFile, writeFileAtomic } from '../io/format';
+import { fileBuffer, openRegularFile, writeFileAtomic } from '../io/format';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import { bool, options as checkOptions, show } from './check';
@@ -297,7 +297,7 @@ export function encodeIdx(data: IdxData, dims?: number[]): Buffer {
   }
   const def = IDX_TYPES[type];
   const header = 4 + 4 * dims.length;
-  const out = Buffer.alloc(header + count * def.size);
+  const out = fileBuffer(fn, header + count * def.size, 'write the data in parts, one file each');
   out[2] = def.code;
   out[3] = dims.length;
   dims.forEach((d, i) => out.writeUInt32BE(d, 4 + 4 * i));

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { isPlainObject, optionsArg, show } from '../describe';
 import type { OptionKeys } from '../describe';
-import { nestsDeeperThan, openRegularFile, readExactly, writeFileAtomic } from '../io/format';
+import { fileBuffer, nestsDeeperThan, openRegularFile, readExactly, writeFileAtomic } from '../io/format';
 import { Activation, BatchNorm, Dense, Dropout, PReLU } from '../layers';
 import { layerIds } from '../layers/check';
 import type { Sequential } from '../model/sequential';
@@ -185,7 +185,7 @@ function encodeTensors(tensors: { name: string; shape: readonly number[]; data: 
   // Spaces after the JSON keep the data 8-byte aligned, as the format recommends.
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
   const head = Buffer.from(json, 'utf8');
-  const out = Buffer.alloc(8 + head.length + at);
+  const out = fileBuffer('safetensors', 8 + head.length + at);
   out.writeBigUInt64LE(BigInt(head.length), 0);
   head.copy(out, 8);
   let o = 8 + head.length;

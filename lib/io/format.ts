@@ -110,6 +110,24 @@ function escapeKeys(o: object): object {
 }
 
 /**
+ * A zeroed buffer for a whole file of `bytes` bytes. Past the largest Buffer (4 GiB in Node 20)
+ * none can be made: ERR_BLASNET_UNSUPPORTED saying so, rather than Node's uncoded
+ * ERR_OUT_OF_RANGE; a size that cannot be allocated is ERR_BLASNET_MEMORY.
+ * @internal
+ */
+export function fileBuffer(where: string, bytes: number, advice = 'store the weights in parts (getWeights), or a smaller model'): Buffer {
+  if (bytes > bufferConstants.MAX_LENGTH) {
+    throw new BlasnetError(ErrorCode.UNSUPPORTED, `${where}: the file would take ${bytes} bytes (${(bytes / 2 ** 30).toFixed(1)} GiB), more than the ` +
+      `${bufferConstants.MAX_LENGTH} bytes a file is built in here; ${advice}`);
+  }
+  try {
+    return Buffer.alloc(bytes);
+  } catch (e) {
+    throw new BlasnetError(ErrorCode.MEMORY, `${where}: cannot allocate the ${bytes} bytes of the file: ${(e as Error)?.message ?? show(e)}`, { cause: e });
+  }
+}
+
+/**
  * Encodes a JSON-able document whose values may include Float32Arrays. `where` names the caller
  * in errors: a document JSON cannot hold (a cycle, a BigInt, a toJSON that throws, nesting deeper
  * than MAX_DEPTH), or one it would store as something else (another typed array or an
@@ -159,7 +177,7 @@ export function encode(doc: unknown, where = 'encode'): Buffer {
   if (header.length > MAX_HEADER_BYTES) throw notStorable(`its JSON part takes ${header.length} bytes, more than the ${MAX_HEADER_BYTES} a file may hold`);
   const pad = (4 - (header.length % 4)) % 4;
   const payloadLength = tensors.reduce((s, t) => s + typedLength(t) * 4, 0);
-  const out = Buffer.alloc(PREFIX + header.length + pad + payloadLength);
+  const out = fileBuffer(where, PREFIX + header.length + pad + payloadLength);
   MAGIC.copy(out, 0);
   out.writeUInt32LE(FORMAT_VERSION, 8);
   out.writeUInt32LE(header.length, 12);
