@@ -24,6 +24,15 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.prototype.toString.call(v) === '[object Object]';
 }
 
+/**
+ * Names as a message lists them: quoted, comma-separated, the first `max` of them and then how
+ * many more (a header of 10^6 columns would make a message of megabytes).
+ */
+export function nameList(names: readonly string[], max = 20): string {
+  const shown = names.slice(0, max).map((s) => JSON.stringify(s)).join(', ');
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}
+
 /** Whether `key` is an own property of `o` (not inherited, whatever `o` defines). */
 export function hasOwn(o: object, key: PropertyKey): boolean {
   return Object.prototype.hasOwnProperty.call(o, key);

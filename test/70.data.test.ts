@@ -12,7 +12,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import {
   BatchIterator, defaultBackend, encodeIdx, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, loadFashionMnist, loadMnistLike, Matrix, MinMaxScaler,
-  dense, oneHot, parseIdx, PCA, preprocessorFromJSON, readCsv, readIdx, readTable, Rng, Sequential, split, Standardizer, symmetricEigen, trainTestSplit,
+  dense, oneHot, parseIdx, TabularPreprocessor, PCA, preprocessorFromJSON, readCsv, readIdx, readTable, Rng, Sequential, split, Standardizer, symmetricEigen, trainTestSplit,
   writeIdx,
 } from '../lib';
 import type { Backend, IdxData, Targets } from '../lib';
@@ -430,6 +430,11 @@ describe('data: CSV', () => {
   it('columns the file lacks', () => {
     throwsCode(() => readCsv(text, { columns: ['sepal', 'height'] }), 'ERR_BLASNET_DATA', undefined, 'column "height" does not exist');
     throwsCode(() => readCsv(text, { columns: [7] }), 'ERR_BLASNET_DATA', undefined, 'column 7 does not exist: the file has 4 columns');
+    // A wide file's message names the first columns and counts the rest (not a megabyte of names).
+    const wide = `${Array.from({ length: 1000 }, (_, i) => `c${i}`).join(',')}\n${new Array(1000).fill(1).join(',')}\n`;
+    for (const f of [() => readCsv(wide, { label: 'nope' }), () => TabularPreprocessor.fit(readTable(wide), { label: 'nope' })]) {
+      assert.throws(f, (e: Error & { code?: string }) => e.code === 'ERR_BLASNET_DATA' && e.message.endsWith('"c18", "c19" and 980 more') && e.message.length < 400);
+    }
     throwsCode(() => readCsv(text, { label: 'kind' }), 'ERR_BLASNET_DATA', undefined, 'label column "kind"');
     throwsCode(() => readCsv('a,a,b\n1,2,3\n', { columns: ['a'] }), 'ERR_BLASNET_DATA', undefined, 'ambiguous');
     assert.deepEqual(readCsv('a,a,b\n1,2,3\n', { columns: [1, 'b'] }).x.toArray(), [[2, 3]]);

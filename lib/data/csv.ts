@@ -12,7 +12,7 @@ import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
 import { bool, options as checkOptions, show } from './check';
 import { readBytes } from './idx';
-import { fitsFloat32, isPlainObject } from '../describe';
+import { fitsFloat32, isPlainObject, nameList } from '../describe';
 
 /** Options of readCsv. */
 export interface CsvOptions {
@@ -121,7 +121,7 @@ export function readCsv(pathOrText: string | Uint8Array, options?: CsvOptions): 
       return ref;
     }
     const first = names.indexOf(ref);
-    if (first < 0) fail(`${what} ${JSON.stringify(ref)} does not exist; the columns are ${names.map((s) => JSON.stringify(s)).join(', ')}`);
+    if (first < 0) fail(`${what} ${JSON.stringify(ref)} does not exist; the columns are ${nameList(names)}`);
     if (names.indexOf(ref, first + 1) >= 0) fail(`${what} ${JSON.stringify(ref)} is ambiguous: the header names it more than once`);
     return first;
   };

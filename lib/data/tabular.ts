@@ -13,7 +13,7 @@ import { Matrix } from '../tensor';
 import { checkDelimiter, MISSING, NUMBER, parseCsv } from './csv';
 import { bool, matrix, options as checkOptions, show } from './check';
 import { UNRECORDED_ROWS, withinRounding } from './rounding';
-import { fitsFloat32 } from '../describe';
+import { fitsFloat32, nameList } from '../describe';
 
 /**
  * One raw cell: text from a file, or a value from a JS record. null, undefined and NaN are
@@ -611,7 +611,7 @@ export class TabularPreprocessor {
     const view = rowView(fn, data);
     if (view.n === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: ${view.source}: no data rows to fit`);
     const columnList = view.columns.length > 0
-      ? `the columns are ${view.columns.map((s) => JSON.stringify(s)).join(', ')}`
+      ? `the columns are ${nameList(view.columns)}`
       : `the ${Array.isArray(data) ? 'records have' : 'table has'} no columns`;
     const missingColumn = (c: string, what: string): never => {
       throw new BlasnetError(ErrorCode.DATA, `${fn}: ${view.source}: ${what} ${JSON.stringify(c)} does not exist; ${columnList}`);
