@@ -430,6 +430,9 @@ describe('data: CSV', () => {
   it('columns the file lacks', () => {
     throwsCode(() => readCsv(text, { columns: ['sepal', 'height'] }), 'ERR_BLASNET_DATA', undefined, 'column "height" does not exist');
     throwsCode(() => readCsv(text, { columns: [7] }), 'ERR_BLASNET_DATA', undefined, 'column 7 does not exist: the file has 4 columns');
+    // A line of more fields than a table can be read with is refused before csv-parse gathers
+    // them into one array (past V8's limit for one, a fatal error no handler catches).
+    throwsCode(() => readCsv(`a,b\n1,2\n${'1,'.repeat(2 ** 24)}1\n`), 'ERR_BLASNET_DATA', undefined, 'line 3 holds more than 16777216 fields');
     // A wide file's message names the first columns and counts the rest (not a megabyte of names).
     const wide = `${Array.from({ length: 1000 }, (_, i) => `c${i}`).join(',')}\n${new Array(1000).fill(1).join(',')}\n`;
     for (const f of [() => readCsv(wide, { label: 'nope' }), () => TabularPreprocessor.fit(readTable(wide), { label: 'nope' })]) {

@@ -392,6 +392,48 @@ function firstNotUtf8(b: Uint8Array): number {
  * Parses a CSV file path, CSV text (a string with a line break) or UTF-8 bytes with csv-parse;
  * errors are ERR_BLASNET_DATA naming `fn` and the source (a missing file ERR_BLASNET_IO). @internal
  */
+/**
+ * The most fields a line may hold: 2^24. csv-parse gathers a record's fields in one JS array,
+ * and past V8's limit for one (about 1.3e8 elements) the process dies with a fatal error no
+ * handler catches.
+ */
+export const MAX_CSV_FIELDS = 2 ** 24;
+
+/**
+ * ERR_BLASNET_DATA (through `fail`) for a line of more than MAX_CSV_FIELDS fields, before any is
+ * parsed. Only a line longer than that many characters can hold that many, so the text is
+ * searched for line breaks in windows of that length (one search per window for a file of
+ * ordinary lines), and only a window without one has its delimiters counted.
+ */
+function refuseWideLines(input: string | Buffer, delimiter: string, fail: (message: string) => never): void {
+  const n = input.length;
+  // A string and a Buffer search alike for one character (the Buffer by its UTF-8 bytes).
+  const text = input as string;
+  const lineEnd = (from: number): number => {
+    const a = text.indexOf('\n', from), r = text.indexOf('\r', from);
+    return Math.min(a < 0 ? n : a, r < 0 ? n : r);
+  };
+  let start = 0;
+  while (n - start > MAX_CSV_FIELDS) {
+    const b = Math.max(text.lastIndexOf('\n', start + MAX_CSV_FIELDS), text.lastIndexOf('\r', start + MAX_CSV_FIELDS));
+    if (b >= start) {
+      start = b + 1;
+      continue;
+    }
+    // A line of more than MAX_CSV_FIELDS characters: its fields counted, up to the limit.
+    const end = lineEnd(start);
+    let fields = 1;
+    for (let at = text.indexOf(delimiter, start); at >= 0 && at < end; at = text.indexOf(delimiter, at + 1)) {
+      if (++fields > MAX_CSV_FIELDS) {
+        let line = 1;
+        for (let i = text.indexOf('\n'); i >= 0 && i < start; i = text.indexOf('\n', i + 1)) line++;
+        fail(`line ${line} holds more than ${MAX_CSV_FIELDS} fields, more than a table can be read with (is the delimiter right?)`);
+      }
+    }
+    start = end + 1;
+  }
+}
+
 export function parseCsv(fn: string, pathOrText: string | Uint8Array, delimiter: string): ParsedCsv {
   let input: string | Buffer;
   let source: string;
@@ -429,6 +471,7 @@ export function parseCsv(fn: string, pathOrText: string | Uint8Array, delimiter:
         'has bytes that UTF-8 cannot read); save the file as UTF-8 ("CSV UTF-8") and read it again');
     }
   }
+  refuseWideLines(input, delimiter, fail);
   let records: CsvRecord[];
   try {
     // Field counts are checked by the callers, so that the error can say which row and what was expected.
