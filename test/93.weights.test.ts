@@ -171,6 +171,13 @@ describe('classWeights', () => {
     throwsCode(() => classWeights({ 1: NaN }, new Int32Array([0]), 3), 'ERR_BLASNET_ARG_RANGE', RangeError);
     throwsCode(() => classWeights('auto' as never, new Int32Array([0]), 3), 'ERR_BLASNET_ARG_TYPE', TypeError);
   });
+  it('labels outside the classes, a class count that is not one, and classes that are not an Int32Array are coded errors', () => {
+    throwsCode(() => classWeights('balanced', new Int32Array([0, 0, 1, 2]), 2), 'ERR_BLASNET_LABEL', RangeError, 'the label of row 4 is 2, outside [0, 2)');
+    throwsCode(() => classWeights('balanced', new Int32Array([0, -1]), 2), 'ERR_BLASNET_LABEL', RangeError, 'row 2 is -1');
+    for (const count of [-1, 1.5, NaN, 0, 2 ** 30]) throwsCode(() => classWeights('balanced', new Int32Array([0]), count), 'ERR_BLASNET_ARG_RANGE', RangeError, 'class count');
+    throwsCode(() => classWeights('balanced', null as never, 2), 'ERR_BLASNET_ARG_TYPE', TypeError, 'Int32Array');
+    throwsCode(() => classWeights('balanced', ['a', 'b'] as never, 2), 'ERR_BLASNET_ARG_TYPE', TypeError, 'Int32Array');
+  });
 });
 
 /** An imbalanced three-class table: 5 rows of class 0 for each of class 1 and 2. */

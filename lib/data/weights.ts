@@ -2,7 +2,7 @@
  * Weights for imbalanced data: per-class factors (a map, or 'balanced' as scikit-learn computes
  * them) and per-row weights, combined into the one factor per row the weighted loss kernels take.
  */
-import { isPlainObject, show } from '../describe';
+import { isPlainObject, show, typeName } from '../describe';
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { typedArrayTag } from '../typed';
 import { refuseDetached } from './check';
@@ -52,6 +52,15 @@ export function rowClasses(y: Int32Array | Float32Array, rows: number, where: st
  * A map's keys must be class indices below `count` and its values finite and non-negative.
  */
 export function classWeights(spec: ClassWeight, classes: Int32Array, count: number, where = 'classWeights'): Float64Array {
+  // Checked here too: the function is exported, and a label outside the classes would be left
+  // out of its class's count but not of the total (silently wrong weights).
+  if (!(Number.isSafeInteger(count) && count >= 1 && count <= 2 ** 24)) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected a class count in [1, 2^24] but received ${show(count)}`);
+  }
+  if (typedArrayTag(classes) !== 'Int32Array') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an Int32Array of class labels but received ${typeName(classes)}`);
+  for (let i = 0; i < classes.length; i++) {
+    if (!(classes[i] >= 0 && classes[i] < count)) throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${classes[i]}, outside [0, ${count})`);
+  }
   const w = new Float64Array(count).fill(1);
   if (spec === 'balanced') {
     const freq = new Float64Array(count);
