@@ -55,25 +55,33 @@ describe('metrics', () => {
     assert.equal(top1.value(), 1 / 4);
   });
   forEachBackend('accuracy on a backend\'s argmaxRows', (b) => {
-    it('counts as the JavaScript loop does, from labels, one-hot targets and half-width targets', () => {
+    it('counts as the JavaScript loop does, from labels and one-hot targets; narrower targets, labels outside the outputs and short predictions are coded errors', () => {
       const rng = new Rng(3);
       const rows = 300, cols = 7, scores = rng.uniformArray(rows * cols, -1, 1);
       const labels = Int32Array.from({ length: rows }, () => rng.int(cols));
       const oneHot = new Float32Array(rows * cols);
       labels.forEach((c, r) => { oneHot[r * cols + c] = 1; });
-      const half = rng.uniformArray(rows * 3, 0, 1);
-      for (const t of [labels, oneHot, half]) {
+      for (const t of [labels, oneHot]) {
         const plain = createMetric('accuracy'), kernel = metricOn('accuracy', b);
         // Two batches of different sizes: the metric's scratch grows.
         for (const [from, to] of [[0, 100], [100, rows]]) {
-          const width = t === half ? 3 : cols;
-          const target = t instanceof Int32Array ? t.subarray(from, to) : t.subarray(from * width, to * width);
+          const target = t instanceof Int32Array ? t.subarray(from, to) : t.subarray(from * cols, to * cols);
           plain.update(scores.subarray(from * cols, to * cols), to - from, cols, target);
           kernel.update(scores.subarray(from * cols, to * cols), to - from, cols, target);
         }
         assert.equal(kernel.value(), plain.value());
         assert.ok(plain.value() > 0 && plain.value() < 1);
       }
+      // Read past, these gave scores that looked like scores.
+      for (const m of [createMetric('accuracy'), metricOn('accuracy', b)]) {
+        throwsCode(() => m.update(scores, rows, cols, rng.uniformArray(rows * 3, 0, 1)), 'ERR_BLASNET_SHAPE', RangeError, 'Expected 2100 target values');
+        throwsCode(() => m.update(scores, 2, cols, Int32Array.from([1, 7])), 'ERR_BLASNET_LABEL', RangeError, 'target[1] = 7 is outside [0, 7)');
+        throwsCode(() => m.update(scores.subarray(0, 7), 2, cols, Int32Array.from([1, 2])), 'ERR_BLASNET_SHAPE', RangeError, 'Expected 14 predictions');
+        throwsCode(() => m.update(new Float32Array(4), 4, 1, Int32Array.from([0, 1, 2, 1])), 'ERR_BLASNET_LABEL', RangeError, 'target[2] = 2 is outside [0, 2)');
+      }
+      // Under gaussianNll (means and variances), a class metric is refused when compiled.
+      const g = new Sequential({ inputSize: 2, backend: b, layers: [dense(4)] });
+      throwsCode(() => g.compile({ loss: 'gaussianNll', optimizer: 'adam', metrics: ['accuracy'] }), 'ERR_BLASNET_ARG_RANGE', RangeError, '"accuracy" scores classes, and gaussianNll');
     });
   });
   it('mse, mae, binaryAccuracy', () => {

@@ -249,6 +249,15 @@ export function compileModel(model: Sequential, options: CompileOptions): Compil
   const metrics = options.metrics ?? [];
   if (!Array.isArray(metrics)) throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected an array for metrics');
   checkMetricNames('compile', metrics.map(createMetric));
+  // Class metrics score classes; gaussianNll's rows are means and variances, with targets of half
+  // their width: an accuracy of them would be read past the targets (garbage, not a score).
+  const loss = model.lossSpec;
+  if (loss && !loss.custom && LOSSES[loss.name as LossName]?.targets.half) {
+    const classMetric = metrics.find((m) => m === 'accuracy' || m === 'binaryAccuracy' || (isPlainObject(m) && m.name === 'topKAccuracy'));
+    if (classMetric !== undefined) {
+      throw rangeError(ErrorCode.ARG_RANGE, `compile: ${show(classMetric)} scores classes, and ${loss.name}'s outputs are means and variances; use 'mse' or 'mae'`);
+    }
+  }
   return { optimizer, metrics };
 }
 

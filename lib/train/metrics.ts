@@ -7,7 +7,7 @@ import { jsBackend } from '../backend/js';
 import type { Backend } from '../backend/types';
 import { checkOptionKeys, show } from '../describe';
 import { ErrorCode, rangeError } from '../errors';
-import { argmaxRow } from '../math';
+import { argmaxRow, firstLabelOutside } from '../math';
 import { toProbabilities } from '../predict';
 import type { ScoreKind } from '../predict';
 import { typedArrayTag, typedLength } from '../typed';
@@ -73,6 +73,15 @@ function targetWidth(name: string, target: Float32Array, rows: number, cols: num
 }
 
 /**
+ * ERR_BLASNET_SHAPE when `pred` holds fewer than rows * cols values: a metric never reads past the
+ * predictions (an undefined there scored as a wrong class, or NaN).
+ */
+function checkPredictions(name: string, pred: Float32Array, rows: number, cols: number): void {
+  const n = typedLength(pred);
+  if (n < rows * cols) throw rangeError(ErrorCode.SHAPE, `metrics: ${name}: Expected ${rows * cols} predictions (${rows} rows of ${cols}) but received ${show(n)}`);
+}
+
+/**
  * The class of row r of the targets: the label, or the argmax of a one-hot / distribution row.
  * `labels` is isLabels(t), decided once per batch (the type test is a getter call, costly per row
  * in code V8 has not optimised yet: the first epoch runs it).
@@ -133,7 +142,16 @@ class Accuracy extends Mean {
     this.probabilities = new Probabilities(backend, scores);
   }
   update(pred: Float32Array, rows: number, cols: number, target: Float32Array | Int32Array): void {
+    checkPredictions(this.name, pred, rows, cols);
     const labels = isLabels(target);
+    if (labels) {
+      // As the other metrics: a label outside the outputs (0 or 1 for one output) is refused.
+      if (typedLength(target) < rows) throw rangeError(ErrorCode.SHAPE, `metrics: accuracy: Expected ${rows} labels but received ${typedLength(target)}`);
+      const i = firstLabelOutside(target as Int32Array, rows, cols === 1 ? 2 : cols);
+      if (i >= 0) labelAt(this.name, target as Int32Array, i, cols === 1 ? 2 : cols);
+    } else {
+      targetWidth(this.name, target as Float32Array, rows, cols, false);
+    }
     if (cols === 1) {
       const p = this.probabilities.of(pred, rows, 1);
       let hits = 0;
@@ -142,9 +160,8 @@ class Accuracy extends Mean {
       this.count += rows;
       return;
     }
-    // One-hot or distribution targets as wide as the predictions (anything else, such as a
-    // loss's half-width targets, takes the loop below, which never throws).
-    const b = labels || typedLength(target) >= rows * cols ? this.backend : null;
+    // Labels, or one-hot or distribution targets as wide as the predictions (checked above).
+    const b = this.backend;
     let hits = 0;
     if (b) {
       if (this.predicted.length < rows) {
@@ -180,6 +197,7 @@ class TopKAccuracy extends Mean {
     this.name = `top${k}Accuracy`;
   }
   update(pred: Float32Array, rows: number, cols: number, target: Float32Array | Int32Array): void {
+    checkPredictions(this.name, pred, rows, cols);
     const labels = isLabels(target);
     if (!labels) targetWidth(this.name, target as Float32Array, rows, cols, false);
     for (let r = 0; r < rows; r++) {
@@ -214,6 +232,7 @@ class TopKAccuracy extends Mean {
 abstract class ElementError extends Mean {
   protected abstract err(d: number): number;
   update(pred: Float32Array, rows: number, cols: number, target: Float32Array | Int32Array): void {
+    checkPredictions(this.name, pred, rows, cols);
     if (isLabels(target)) {
       for (let r = 0; r < rows; r++) {
         const off = r * cols;
@@ -273,6 +292,7 @@ class BinaryAccuracy extends Mean {
     this.probabilities = new Probabilities(backend, scores);
   }
   update(pred: Float32Array, rows: number, cols: number, target: Float32Array | Int32Array): void {
+    checkPredictions(this.name, pred, rows, cols);
     const p = this.probabilities.of(pred, rows, cols);
     const t = this.threshold;
     let hits = 0;
