@@ -689,6 +689,22 @@ describe('data: symmetricEigen', () => {
 });
 
 describe('data: PCA', () => {
+  it('finds the same axes and ratios at any scale of finite data (1e-25, 1, 1e20: its float32 products neither underflow nor overflow)', () => {
+    const rng = new Rng(5);
+    const base = Float64Array.from({ length: 200 * 3 }, (_, i) => rng.normal() * [1, 3, 0.5][i % 3] + (i % 3 === 1 ? 0.5 * rng.normal() : 0));
+    const fit = (s: number) => new PCA({ components: 2 }).fit(new Matrix(Float32Array.from(base, (v) => v * s), 200, 3));
+    const ref = fit(1);
+    for (const s of [1e-25, 1e-21, 1e20, 2 ** 40]) {
+      const p = fit(s);
+      const ratio = p.explainedVarianceRatio as Float64Array, want = ref.explainedVarianceRatio as Float64Array;
+      assert.ok(Math.abs(ratio[0] - want[0]) < 1e-5 && Math.abs(ratio[1] - want[1]) < 1e-5, `scale ${s}: ratios ${Array.from(ratio)} against ${Array.from(want)}`);
+      const axes = (p.components as Matrix).data, refAxes = (ref.components as Matrix).data;
+      for (let i = 0; i < axes.length; i++) assert.ok(Math.abs(axes[i] - refAxes[i]) < 1e-4, `scale ${s}: axis value ${i}: ${axes[i]} against ${refAxes[i]}`);
+    }
+    // A power of two changes no bit.
+    assert.deepEqual(Array.from((fit(2 ** -30).components as Matrix).data), Array.from((ref.components as Matrix).data));
+  });
+
   const d = 6;
   const lambdas = [10, 5, 2, 1, 0.5, 0.1];
   const n = 64;

@@ -473,13 +473,24 @@ export class PCA {
     const k = this.k ?? cols;
     const mean = columnMeans(m);
     const meanF32 = Float32Array.from(mean);
+    // The centred rows are scaled by a power of two that brings the largest |x| near 1, so that
+    // their float32 products neither underflow (data of 1e-25: a covariance of zeros) nor
+    // overflow (a column of 1e20: Infinity); a power of two changes no bit of the result
+    // otherwise, and the float64 covariance takes the scale back.
+    let largest = 0;
+    for (let i = 0; i < rows * cols; i++) {
+      const v = Math.abs(data[i]);
+      if (v > largest) largest = v;
+    }
+    const exponent = largest > 0 ? Math.floor(Math.log2(largest)) : 0;
+    const scale = 2 ** -exponent, unscale = 2 ** (2 * exponent);
     const chunk = Math.max(1, Math.min(rows, Math.floor(CHUNK_ELEMENTS / cols)));
     const xc = newFloat32Array(chunk * cols, { where: 'PCA.fit', what: 'the centred rows' });
     const cov = newFloat32Array(cols * cols, { where: 'PCA.fit', what: `the ${cols} x ${cols} covariance` });
     const b = this.backend;
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const r1 = Math.min(rows, r0 + chunk);
-      centre(data, r0, r1, cols, mean, xc);
+      centre(data, r0, r1, cols, mean, xc, scale);
       // C += Xc_chunk^T Xc_chunk / (n - 1); the first chunk overwrites.
       b.gemm(true, false, cols, cols, r1 - r0, 1 / (rows - 1), xc, xc, r0 === 0 ? 0 : 1, cov);
     }
@@ -487,8 +498,8 @@ export class PCA {
     const c64 = new Float64Array(cols * cols);
     let trace = 0;
     for (let i = 0; i < cols; i++) {
-      trace += cov[i * cols + i];
-      for (let j = 0; j <= i; j++) c64[i * cols + j] = c64[j * cols + i] = (cov[i * cols + j] + cov[j * cols + i]) / 2;
+      trace += cov[i * cols + i] * unscale;
+      for (let j = 0; j <= i; j++) c64[i * cols + j] = c64[j * cols + i] = ((cov[i * cols + j] + cov[j * cols + i]) / 2) * unscale;
     }
     const { values, vectors } = symmetricEigen(c64, cols);
     const variance = new Float64Array(k);
@@ -596,10 +607,10 @@ export class PCA {
 }
 
 /** xc[r - r0, :] = x[r, :] - mean for rows r0..r1 (fit: float64 means). */
-function centre(x: Float32Array, r0: number, r1: number, cols: number, mean: Float64Array, xc: Float32Array): void {
+function centre(x: Float32Array, r0: number, r1: number, cols: number, mean: Float64Array, xc: Float32Array, scale = 1): void {
   for (let r = r0, d = 0; r < r1; r++) {
     const s = r * cols;
-    for (let j = 0; j < cols; j++, d++) xc[d] = x[s + j] - mean[j];
+    for (let j = 0; j < cols; j++, d++) xc[d] = (x[s + j] - mean[j]) * scale;
   }
 }
 
