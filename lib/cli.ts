@@ -807,7 +807,9 @@ function loadTable(o: ModelCommandOptions, loaded: LoadedModel, what: string): {
   if (o.label !== undefined && labelColumns(o.label, prep.labelColumns).join('\u0000') !== prep.labelColumns.join('\u0000')) {
     throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: the model's label column is ${prep.labelColumns.map((s) => JSON.stringify(s)).join(', ')}, not ${JSON.stringify(o.label)}`);
   }
-  return { prep, table: readCsv(file, o), file };
+  const table = readCsv(file, o);
+  if (table.rows.length === 0) throw new BlasnetError(ErrorCode.DATA, `${what}: ${file} has no data rows (a header alone); ${what} needs at least one`);
+  return { prep, table, file };
 }
 
 async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promise<void> {

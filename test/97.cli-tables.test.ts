@@ -325,6 +325,14 @@ describe('blasnet CLI on CSV tables', function () {
       assert.equal(r.stdout.includes('epoch'), false, `${args[0]} trained: ${r.stdout}`);
       assert.equal(fs.existsSync(out), false);
     }
+    // A saved model's commands name the file too.
+    const model = path.join(tmp, 'for-empty.blasnet');
+    assert.equal(run('train', '--csv', train, '--label', 'colour', '--epochs', '1', '--out', model, '--no-checks').status, 0);
+    for (const command of ['predict', 'evaluate', 'check']) {
+      const r = run(command, '--model', model, '--csv', empty);
+      assert.equal(r.status, 1, command);
+      assert.match(r.stderr, new RegExp(`${command}: .*empty-test\\.csv has no data rows \\(a header alone\\); ${command} needs at least one \\(ERR_BLASNET_DATA\\)`), r.stderr);
+    }
     const latin1 = path.join(tmp, 'latin1.csv');
     fs.writeFileSync(latin1, Buffer.from('x,name\n1,M\xfcller\n2,M\xf6ller\n3,Smith\n4,M\xfcller\n', 'latin1'));
     const r = run('train', '--csv', latin1, '--label', 'name', '--out', out);
