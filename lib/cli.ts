@@ -409,6 +409,12 @@ function prepareTable(o: TableOptions, say: (s: string) => void, what = 'train')
       throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: every one of the ${table.rows.length} classes of ${JSON.stringify(label.join(','))} has a single row, ` +
         `so none can be held out for testing${whole.task === 'classification' && o.task === 'classification' ? ' (is the label a quantity? --task regression)' : ''}; pass --test-csv`);
     }
+    if (parts.test.index.length === 0 && parts.singletons > 0) {
+      // Most classes of one row (kept in training), the rest too few for a share of the test set.
+      throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: --test-split ${o.testSplit} of ${table.rows.length} rows leaves no test rows: ` +
+        `${parts.singletons} of the rows are classes of a single row, kept in training, and the other ${table.rows.length - parts.singletons} give the test set none` +
+        `${whole.task === 'classification' && o.task === 'classification' ? ' (is the label a quantity? --task regression)' : ''}; pass --test-csv`);
+    }
     if (parts.test.index.length === 0 || parts.train.index.length === 0) {
       throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: --test-split ${o.testSplit} of ${table.rows.length} rows leaves no test or no training rows; pass --test-csv`);
     }

@@ -246,6 +246,14 @@ describe('blasnet CLI on CSV tables', function () {
     const c = run('train', '--csv', prices, '--label', 'price', '--task', 'classification', '--test-split', '0.5', '--quiet');
     assert.equal(c.status, 1);
     assert.match(c.stderr, /every one of the 120 classes of "price" has a single row, so none can be held out for testing \(is the label a quantity\? --task regression\)/);
+    // One price repeated: 118 classes of one row and one of two, none for a 20% test share.
+    const repeated = fs.readFileSync(prices, 'utf8').trim().split('\n');
+    repeated[repeated.length - 1] = `${repeated[repeated.length - 1].split(',').slice(0, -1).join(',')},${repeated[1].split(',').pop()}`;
+    const almost = path.join(tmp, 'almost-unique.csv');
+    fs.writeFileSync(almost, `${repeated.join('\n')}\n`);
+    const a = run('train', '--csv', almost, '--label', 'price', '--task', 'classification', '--quiet');
+    assert.equal(a.status, 1);
+    assert.match(a.stderr, /--test-split 0\.2 of 120 rows leaves no test rows: 118 of the rows are classes of a single row, kept in training, and the other 2 give the test set none \(is the label a quantity\? --task regression\)/);
     // onecycle cycles the lr alone for optimisers without momentum or beta1.
     const blobsFile = write('onecycle.csv', ['x1', 'x2', 'colour'], blobs(new Rng(8), 60));
     for (const optimizer of ['adagrad', 'adadelta']) {
