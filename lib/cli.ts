@@ -934,8 +934,13 @@ function exportModel(o: { model: string; onnx?: string; opset: number; safetenso
     ...(o.onnx ? [{ option: '--onnx', path: o.onnx }] : []),
     ...(o.safetensors ? [{ option: '--safetensors', path: o.safetensors }] : []),
   ], commandInputs(o));
-  const { model, preprocessor } = loadModel(o.model);
+  const { model, preprocessor, metadata } = loadModel(o.model);
   const table = preprocessor?.toJSON();
+  // A model train made from IDX images (no table preprocessing, a source that is not a CSV file)
+  // reads pixels / 255, the scaling its data loader applies outside the model.
+  const source = metadata?.source;
+  const images = !preprocessor && typeof source === 'string' && !/\.csv$/i.test(source);
+  const imageInput = `input: ${model.inputSize} pixels per image as float32, each divided by 255 (0 to 1), as train and predict read the IDX files; the file applies no scaling itself\n`;
   if (o.onnx) {
     // A table preprocessing of numeric columns goes into the graph (missing cells as NaN). Text
     // (one-hot) columns cannot travel in a float input, so the graph then takes transform's
@@ -943,6 +948,7 @@ function exportModel(o: { model: string; onnx?: string; opset: number; safetenso
     const numeric = !table || table.columns.every((c) => c.kind === 'numeric');
     exportOnnx(model, o.onnx, { opset: o.opset, ...(preprocessor ? { preprocessing: preprocessor, input: numeric ? 'raw' as const : 'preprocessed' as const } : {}) });
     process.stdout.write(`ONNX (opset ${o.opset}) written to ${path.resolve(o.onnx)}\n`);
+    if (images) process.stdout.write(imageInput);
     if (preprocessor && table) {
       if (numeric) {
         const steps = [preprocessor.impute && 'imputes', preprocessor.standardize && 'standardises'].filter(Boolean).join(' and ');
@@ -957,6 +963,7 @@ function exportModel(o: { model: string; onnx?: string; opset: number; safetenso
   if (o.safetensors) {
     saveSafetensors(model, o.safetensors);
     process.stdout.write(`safetensors written to ${path.resolve(o.safetensors)}\n`);
+    if (images && !o.onnx) process.stdout.write(imageInput);
     // The file holds weights only: whoever loads it must apply the table preprocessing and, for a
     // regression, the target un-scaling that predict applies.
     const target = table?.target;

@@ -376,6 +376,19 @@ describe('ONNX export: the graph and bad input', () => {
     after(() => fs.rmSync(tmp, { recursive: true, force: true }));
     const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'dist', 'lib', 'cli.js'), ...args], { cwd: tmp, encoding: 'utf8', timeout: 60000 });
 
+    it('says what an IDX-trained model reads: pixels divided by 255, which the file does not apply', () => {
+      const m = model();
+      saveModel(path.join(tmp, 'idx.blasnet'), m, { metadata: { source: '/data/fashion-mnist' } });
+      for (const args of [['--onnx', 'idx.onnx'], ['--safetensors', 'idx.safetensors']]) {
+        const r = cli('export', '--model', 'idx.blasnet', ...args);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /input: 5 pixels per image as float32, each divided by 255 \(0 to 1\), as train and predict read the IDX files; the file applies no scaling itself/);
+      }
+      // A model of a CSV table, or of no recorded source, gets no such line.
+      saveModel(path.join(tmp, 'plain.blasnet'), model());
+      assert.doesNotMatch(cli('export', '--model', 'plain.blasnet', '--onnx', 'plain.onnx').stdout, /pixels/);
+    });
+
     withOrt('writes an ONNX file that onnxruntime runs to predict\'s outputs', async () => {
       const m = model();
       saveModel(path.join(tmp, 'm.blasnet'), m);
