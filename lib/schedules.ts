@@ -329,13 +329,14 @@ export function scheduleChains(spec: unknown): boolean {
 /**
  * The lr a chaining schedule's carry-on keeps its excess over (see fit's advance): a top-level
  * cosineAnnealing's etaMin, as PyTorch's CosineAnnealingLR.get_lr chains
- * `etaMin + (lr - etaMin) * ratio`; 0 for the others, whose chained forms are plain factors.
+ * `etaMin + (lr - etaMin) * ratio` (and adds the curve's rise out of its minimum); null for the
+ * others, whose chained forms are plain factors.
  * (Nested in warmup or sequential, a cosine chains on 0: PyTorch's SequentialLR restarts each
  * scheduler from its closed form at its milestone, which no carry-on reproduces.)
  * @internal
  */
-export function scheduleChainFloor(spec: unknown): number {
-  if (!isPlainObject(spec) || spec.name !== 'cosineAnnealing') return 0;
+export function scheduleChainFloor(spec: unknown): number | null {
+  if (!isPlainObject(spec) || spec.name !== 'cosineAnnealing') return null;
   return typeof spec.etaMin === 'number' ? spec.etaMin : 0;
 }
 

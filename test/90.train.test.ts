@@ -82,6 +82,12 @@ describe('metrics', () => {
       // Under gaussianNll (means and variances), a class metric is refused when compiled.
       const g = new Sequential({ inputSize: 2, backend: b, layers: [dense(4)] });
       throwsCode(() => g.compile({ loss: 'gaussianNll', optimizer: 'adam', metrics: ['accuracy'] }), 'ERR_BLASNET_ARG_RANGE', RangeError, '"accuracy" scores classes, and gaussianNll');
+      assert.equal(g.lossSpec, null, 'a refused compile sets no loss');
+      throwsCode(() => g.compile({ loss: 'gaussianNll', optimizer: 'adam', metrics: [{ name: 'binaryAccuracy', threshold: 0.5 } as never] }), 'ERR_BLASNET_ARG_RANGE', RangeError, '"binaryAccuracy" scores classes');
+      g.compile({ loss: 'crossEntropy', optimizer: 'adam', metrics: ['accuracy'] });
+      throwsCode(() => g.setLoss('gaussianNll'), 'ERR_BLASNET_ARG_RANGE', RangeError, 'setLoss: "accuracy" scores classes');
+      assert.equal((g.lossSpec as { name: string } | null)?.name, 'crossEntropy');
+      g.compile({ loss: 'gaussianNll', optimizer: 'adam', metrics: ['mse'] });
     });
   });
   it('mse, mae, binaryAccuracy', () => {

@@ -288,3 +288,20 @@ export function readTargets(model: TargetReader, loss: ResolvedLoss | null, y: T
   }
   return t;
 }
+
+/**
+ * A class metric (accuracy, binaryAccuracy, topKAccuracy) under a loss whose targets are half the
+ * outputs (gaussianNll's means and variances): ERR_BLASNET_ARG_RANGE, as such a metric would read
+ * past the targets (garbage, not a score).
+ */
+export function refuseClassMetrics(where: string, loss: ResolvedLoss | null, metrics: readonly unknown[]): void {
+  if (!loss || loss.custom || !LOSSES[loss.name as LossName]?.targets.half) return;
+  const named = (m: unknown) => (typeof m === 'string' ? m : m !== null && typeof m === 'object' ? (m as { name?: unknown }).name : undefined);
+  const classMetric = metrics.find((m) => {
+    const n = named(m);
+    return n === 'accuracy' || n === 'binaryAccuracy' || n === 'topKAccuracy' || (typeof n === 'string' && /^top\d+Accuracy$/.test(n));
+  });
+  if (classMetric !== undefined) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: ${show(named(classMetric))} scores classes, and ${loss.name}'s outputs are means and variances; use 'mse' or 'mae'`);
+  }
+}

@@ -21,7 +21,7 @@ import { refuseDetached } from '../data/check';
 import { Dataset } from '../data/dataset';
 import { collectDiagnostics } from './diagnostics';
 import type { LayerDiagnostics } from './diagnostics';
-import { checkTargets, fusedActivation, lossFactor, resolveLoss, warnActivationBeforeNoise } from './loss';
+import { checkTargets, fusedActivation, lossFactor, refuseClassMetrics, resolveLoss, warnActivationBeforeNoise } from './loss';
 import type { LossSpecName, Reduction } from './loss';
 import { checkFitOptions, checkMetricNames, compileModel, evaluateModel, fitModel, prepareDataset, prepareWeighted, undoColumns } from '../train/fit';
 import type { CompileOptions, Compiled, FitOptions, History, Labels } from '../train/fit';
@@ -340,6 +340,9 @@ export class Sequential {
   /** The loss whose activation warning was given, so that compile after the constructor does not repeat it. */
   #warnedFor: string | null = null;
 
+  /** Whether compile is setting the loss (its metrics are checked there, not the old ones). */
+  #compiling = false;
+
   #warnActivation(loss: ResolvedLoss): void {
     if (loss.custom || this.#warnedFor === loss.name) return;
     this.#warnedFor = loss.name;
@@ -360,6 +363,8 @@ export class Sequential {
     this.notBusy('setLoss');
     const resolved = resolveLoss(loss);
     this.#checkLossWidth(resolved, 'setLoss');
+    // A compiled class metric would read this loss's targets wrongly (gaussianNll's).
+    if (this.compiled && !this.#compiling) refuseClassMetrics('setLoss', resolved, this.compiled.metrics);
     this.loss = resolved;
     this.#warnActivation(this.loss);
   }
@@ -633,7 +638,13 @@ export class Sequential {
    */
   compile(options: CompileOptions): this {
     this.notBusy('compile');
-    this.compiled = compileModel(this, options);
+    // compileModel checks the new metrics against the new loss itself, before it sets the loss.
+    this.#compiling = true;
+    try {
+      this.compiled = compileModel(this, options);
+    } finally {
+      this.#compiling = false;
+    }
     // The gradient arena's pages are touched here, as the optimiser state's are by compileModel
     // and the parameters' by their initialiser: fresh memory is mapped on its first write, which
     // would otherwise fall in the first training step (230 page faults for the reference MLP,

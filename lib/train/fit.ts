@@ -34,7 +34,7 @@ import { createMetric, metricOn, validationName } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import { scoreKind } from '../predict';
 import type { LossSpec } from '../model/loss';
-import { readTargets, rowCountError } from '../model/loss';
+import { readTargets, refuseClassMetrics, resolveLoss, rowCountError } from '../model/loss';
 import { runStartChecksOnRows } from '../recipe/checks';
 import { checkFinite, refuseDetached } from '../data/check';
 import { Dataset } from '../data/dataset';
@@ -238,6 +238,10 @@ function isOptimizer(o: unknown): o is Optimizer {
 export function compileModel(model: Sequential, options: CompileOptions): Compiled {
   if (!options || typeof options !== 'object' || Array.isArray(options)) throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected { loss, optimizer, metrics? }');
   checkOptionKeys('compile', options, { loss: true, optimizer: true, metrics: true });
+  const metrics = options.metrics ?? [];
+  if (!Array.isArray(metrics)) throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected an array for metrics');
+  // Before the loss is set: a refused compile leaves the model as it was.
+  refuseClassMetrics('compile', resolveLoss(options.loss), metrics);
   model.setLoss(options.loss);
   const o = options.optimizer;
   if (isOptimizer(o) && typeof o.updates === 'function' && !o.updates(model.params)) {
@@ -246,28 +250,17 @@ export function compileModel(model: Sequential, options: CompileOptions): Compil
       `pass a spec ({ name: '${o.name}', lr }) or createOptimizer(spec, this model)`);
   }
   const optimizer = isOptimizer(o) ? o : createOptimizer(typeof o === 'string' ? { name: o } as OptimizerSpec : o, model);
-  const metrics = options.metrics ?? [];
-  if (!Array.isArray(metrics)) throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected an array for metrics');
   checkMetricNames('compile', metrics.map(createMetric));
-  // Class metrics score classes; gaussianNll's rows are means and variances, with targets of half
-  // their width: an accuracy of them would be read past the targets (garbage, not a score).
-  const loss = model.lossSpec;
-  if (loss && !loss.custom && LOSSES[loss.name as LossName]?.targets.half) {
-    const classMetric = metrics.find((m) => m === 'accuracy' || m === 'binaryAccuracy' || (isPlainObject(m) && m.name === 'topKAccuracy'));
-    if (classMetric !== undefined) {
-      throw rangeError(ErrorCode.ARG_RANGE, `compile: ${show(classMetric)} scores classes, and ${loss.name}'s outputs are means and variances; use 'mse' or 'mae'`);
-    }
-  }
   return { optimizer, metrics };
 }
 
 /** The logs fit writes besides the metrics and their validation values. */
-const OTHER_LOGS = ['epoch', 'loss', 'valLoss', 'lr', 'seconds', 'samplesPerSecond'];
+const OTHER_LOGS = ['epoch', 'loss', 'valLoss', 'lr', 'seconds', 'samplesPerSecond', 'batches'];
 
 /**
  * Each metric must log under names of its own: two with one name (or a name and another's
  * validation name), or one named as another log (loss, valLoss, epoch, lr, seconds,
- * samplesPerSecond), would overwrite each other's values. ERR_BLASNET_ARG_RANGE naming the name.
+ * samplesPerSecond, batches), would overwrite each other's values. ERR_BLASNET_ARG_RANGE naming the name.
  */
 export function checkMetricNames(where: string, metrics: readonly Metric[]): void {
   const taken = new Map<string, string>(OTHER_LOGS.map((k) => [k, `fit's ${show(k)} log`]));
@@ -1062,10 +1055,15 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     s.step(metric);
     followSchedule(optimizer, s);
     if (!carried || (s.stepLimit !== undefined && s.count >= s.stepLimit)) return;
-    // The optimiser's excess over the floor scales as the curve's (PyTorch's chained
-    // `etaMin + (lr - etaMin) * factor`; a plain factor with floor 0); where the curve sat at the
-    // floor, its rise is added (CosineAnnealingLR's step out of its minimum).
-    optimizer.lr = before !== floor ? floor + ((from - floor) * (s.lr - floor)) / (before - floor) : from + (s.lr - before);
+    if (floor === null) {
+      // A plain factor: the ratio of the optimiser's lr to the curve's stays.
+      if (before !== 0) optimizer.lr = (from / before) * s.lr;
+      return;
+    }
+    // A cosine: the optimiser's excess over etaMin scales as the curve's (PyTorch's chained
+    // `etaMin + (lr - etaMin) * factor`), and out of the minimum the curve's rise is added
+    // (CosineAnnealingLR's step from there).
+    optimizer.lr = before !== floor ? floor + ((from - floor) / (before - floor)) * (s.lr - floor) : from + (s.lr - before);
   };
   // What the callbacks see as the loop runs; the mode fit was called in comes back before
   // onTrainEnd, or in fitModel when fit throws (train() and eval() are refused meanwhile).
@@ -1201,8 +1199,9 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
       logs.lr = history.steps > stepsBefore ? history.stepLr[history.steps - 1] : optimizer.lr;
       logs.seconds = seconds;
       logs.samplesPerSecond = rowsSeen / seconds;
-      if (cut) logs.batches = batch;
       parallel?.reduceLogs(logs);
+      // After the ranks' mean (each ran the same batches): a count, not a float average of one.
+      if (cut) logs.batches = batch;
       // The replicas' weights are the same: the penalty joins the reduced valLoss once.
       if (parallel && val) logs.valLoss += model.penaltyValue();
       history.epochs.push(logs as EpochLogs);
