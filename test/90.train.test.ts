@@ -955,6 +955,31 @@ forEachBackend('resuming from a checkpoint', (b) => {
     }
   });
 
+  it('a resumed call refused before its first step, or put back by a bad row, leaves the model as it found it, in fit and fitAsync', async () => {
+    const bnModel = (lr: number) => new Sequential({ inputSize: 4, seed: 3, backend: b, layers: [dense(16), batchNorm(), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'sgd', lr, momentum: 0.9 } });
+    const file = path.join(tmp, `resume-refused-${b.name}-{epoch}.blasnet`);
+    bnModel(0.1).fit(train.x, train.y, { epochs: 2, batchSize: 32, callbacks: [modelCheckpoint(file)] });
+    const bad = train.x.slice();
+    bad[bad.length - 1] = NaN;
+    const throwing = { onTrainBegin: () => { throw new Error('refused'); } };
+    for (const run of ['fit', 'fitAsync'] as const) {
+      for (const [what, xs, callbacks] of [['onTrainBegin', train.x, [throwing]], ['a bad row', bad, []]] as const) {
+        const ck = loadModel(file.replace('{epoch}', '2'), { backend: b });
+        const m = bnModel(0.01);
+        m.setWeights(ck.model.getWeights());
+        const before = { stats: m.buffers().map((v) => v.data.slice()), state: JSON.stringify(m.optimizer?.state()), masks: m.maskState() };
+        const o = { epochs: 4, batchSize: 32, resume: ck, callbacks: [...callbacks] };
+        if (run === 'fit') assert.throws(() => m.fit(xs, train.y, o));
+        else await assert.rejects(m.fitAsync(xs, train.y, o));
+        assert.equal(m.optimizer?.lr, 0.01, `${run}, ${what}: lr`);
+        assert.equal(JSON.stringify(m.optimizer?.state()), before.state, `${run}, ${what}: optimiser state`);
+        assert.deepEqual(m.buffers().map((v) => v.data), before.stats, `${run}, ${what}: running statistics`);
+        assert.deepEqual(m.maskState(), before.masks, `${run}, ${what}: dropout stream`);
+      }
+    }
+  });
+
   it("csvLogger, resumed, keeps the interrupted run's rows up to the checkpoint: the log of an uninterrupted run", async () => {
     const columns = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 3).join(','));
     const whole = path.join(tmp, `log-whole-${b.name}.csv`);

@@ -521,9 +521,10 @@ async function runWorker(job: Job, taken: Worker): Promise<History> {
     throw e;
   }
   try {
-    // A checkpoint resumed on another model brings its running statistics (the worker shares them).
-    job.resumeBuffers();
+    // What a worker that dies goes back to: the model as the call found it. Then a checkpoint
+    // resumed on another model brings its running statistics (the worker shares them).
     fallback = new Snapshot(model, compiled.optimizer);
+    job.resumeBuffers();
   } catch (e) {
     unstart();
     keepWorker(worker);

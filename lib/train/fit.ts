@@ -999,6 +999,20 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     resumeProblem = e as Error;
   }
   if (schedule) checkScheduleSteps(where, schedule, { every, epochs, firstEpoch, stepsPerEpoch, maxSteps, swa });
+  // What the call found: a call that fails before its first step, or that puts the weights back as
+  // it found them (a bad row), leaves the optimiser (its lr and momentum, and the state a resume
+  // loads), the running statistics a resume brings and the dropout stream so too (the schedule's
+  // first values and an onTrainBegin hook's would otherwise stay in the optimiser).
+  const start = { lr: optimizer.lr, momentum: optimizer.momentum };
+  const found = options.resume ? { state: new Snapshot(model, optimizer), masks: model.maskState() } : null;
+  const unstart = () => {
+    if (found) {
+      found.state.restore();
+      model.setMaskState(found.masks);
+    }
+    optimizer.lr = start.lr;
+    if (start.momentum !== undefined && optimizer.momentum !== start.momentum) optimizer.momentum = start.momentum;
+  };
   if (options.resume) resumeState(options.resume, model, optimizer);
   it.skipEpochs(firstEpoch);
   const metrics: Metric[] = metricsOn(model, compiled.metrics);
@@ -1029,18 +1043,16 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   };
   if (options.checks) {
     // The checks run forward passes over the training rows, so those are scanned first.
-    if (unscanned) checkFinite(model.backend, where, 'x', train.x.data, train.x.rows * train.x.cols, 0, train.x.cols);
-    unscanned = false;
-    runStartChecksOnRows(model, train.x, train.y);
+    try {
+      if (unscanned) checkFinite(model.backend, where, 'x', train.x.data, train.x.rows * train.x.cols, 0, train.x.cols);
+      unscanned = false;
+      runStartChecksOnRows(model, train.x, train.y);
+    } catch (e) {
+      unstart();
+      found?.state.release();
+      throw e;
+    }
   }
-  // The lr and momentum the call found: a call that fails before its first step, or that puts
-  // the weights back as it found them (a bad row), leaves them so too (the schedule's first
-  // values and an onTrainBegin hook's would otherwise stay in the optimiser).
-  const start = { lr: optimizer.lr, momentum: optimizer.momentum };
-  const unstart = () => {
-    optimizer.lr = start.lr;
-    if (start.momentum !== undefined && optimizer.momentum !== start.momentum) optimizer.momentum = start.momentum;
-  };
   if (schedule && !options.resume) followSchedule(optimizer, schedule);
   const chains = schedule !== null && scheduleChains(options.schedule);
   // Steps the schedule and sets the optimiser from it. A chaining schedule (PyTorch's chainable
@@ -1084,6 +1096,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     emit(model, callbacks, 'onTrainBegin', ctx);
   } catch (e) {
     unstart();
+    found?.state.release();
     throw e;
   }
   run.trained = true;
@@ -1234,6 +1247,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     // fit's own buffers go back for the next call to reuse. The batch buffer stays with the
     // iterator when augment saw its batches: the function may have kept a reference to one.
     snapshot?.release();
+    found?.state.release();
     if (initial !== snapshot) initial?.release();
     if (!augment && it instanceof BatchIterator) it.release();
     valBatches?.release();
