@@ -23,7 +23,7 @@ import { pendingFile, writeFileAtomic } from './io/format';
 import { loadModel, saveModel } from './io/model-file';
 import { checkOutputPaths, commandInputs } from './io/paths';
 import type { LoadedModel } from './io/model-file';
-import { classificationReport, formatClassificationReport, formatRegressionReport, regressionReport } from './metrics';
+import { classificationReport, formatClassificationReport, formatRegressionReport, MAX_CONFUSION_CLASSES, regressionReport } from './metrics';
 import { dense, dropout, Dropout } from './layers';
 import type { DenseActivation } from './layers';
 import { Sequential } from './model/sequential';
@@ -439,10 +439,12 @@ function prepareTable(o: TableOptions, say: (s: string) => void, what = 'train')
   let y = prep.targets(trainTable);
   let val: Prepared['val'];
   const vs = o.validationSplit ?? 0.2;
+  // The validation split's seed, one past the run's (2^32 - 1 to 0, as a 32-bit seed wrapped).
+  const splitSeed = o.seed === 2 ** 32 - 1 ? 0 : o.seed + 1;
   if (vs > 0) {
     const parts = y instanceof Int32Array
-      ? stratifiedSplitKeepingSingletons(x, y, { testFraction: vs, seed: o.seed + 1 })
-      : trainTestSplit(x, y, { testFraction: vs, seed: o.seed + 1 });
+      ? stratifiedSplitKeepingSingletons(x, y, { testFraction: vs, seed: splitSeed })
+      : trainTestSplit(x, y, { testFraction: vs, seed: splitSeed });
     if (parts.test.x.rows === 0 && 'singletons' in parts && parts.singletons === x.rows) {
       throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: every one of the ${x.rows} classes of the training rows has a single row, ` +
         'so none can be held out for validation; pass --validation-split 0');
@@ -534,6 +536,17 @@ function report(task: Task, model: Sequential, x: Matrix, y: Int32Array | Matrix
     const p = predictProba(model, x);
     const yTrue = y as Int32Array;
     const names = outputs.classNames ?? Array.from({ length: p.cols }, (_, c) => String(c));
+    if (p.cols > MAX_CONFUSION_CLASSES) {
+      // Too many classes for a per-class report and its confusion matrix: the accuracy alone.
+      const predicted = p.argmax();
+      let hits = 0;
+      for (let i = 0; i < yTrue.length; i++) if (predicted[i] === yTrue[i]) hits++;
+      const accuracy = hits / yTrue.length;
+      return {
+        text: `accuracy ${accuracy.toFixed(4)} over ${p.cols} classes (a per-class report and confusion matrix are made for at most ${MAX_CONFUSION_CLASSES})`,
+        figures: { accuracy }, confusion: undefined, names,
+      };
+    }
     const binary = p.cols === 2;
     const scores = binary ? Float32Array.from({ length: p.rows }, (_, i) => p.data[i * 2 + 1]) : undefined;
     const r = classificationReport(yTrue, p.argmax(), { classNames: names, ...(scores && new Set(yTrue).size === 2 ? { scores } : {}) });
@@ -1237,7 +1250,7 @@ export function program(): Command {
       }
     }
     // Flags that read a CSV table, given without one (the IDX images): refused rather than ignored.
-    if (['train', 'evaluate', 'predict'].includes(action.name()) && action.getOptionValue('csv') === undefined) {
+    if (['train', 'evaluate', 'predict'].includes(action.name()) && action.getOptionValue('csv') === undefined && action.getOptionValue('testCsv') === undefined) {
       const given = action.options.filter((opt) => TABLE_ONLY.includes(opt.attributeName()) && action.getOptionValueSource(opt.attributeName()) === 'cli');
       const flags = [...new Set(given.map((opt) => opt.long ?? opt.flags))];
       if (flags.length > 0) {

@@ -68,6 +68,13 @@ describe('blasnet CLI on CSV tables', function () {
       assert.equal(r.status, 1, args.join(' '));
       assert.match(r.stderr, new RegExp(`${args[0]}: ${flags}, and this run reads IDX images; give --csv, or leave (it|them) out \\(ERR_BLASNET_ARG_RANGE\\)`), r.stderr);
     }
+    // --test-csv is a table too: evaluate and predict take the table flags with it.
+    const model = path.join(tmp, 'for-test-csv.blasnet');
+    assert.equal(run('train', '--csv', train, '--label', 'colour', '--epochs', '1', '--out', model, '--no-checks').status, 0);
+    for (const command of ['evaluate', 'predict']) {
+      const ok = run(command, '--model', model, '--test-csv', train, '--label', 'colour', '--delimiter', ',');
+      assert.equal(ok.status, 0, `${command}: ${ok.stderr}`);
+    }
     const r = run('train', '--csv', train, '--label', 'colour', '--validation-split', '0', '--patience', '2');
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--patience 2 stops on the validation loss, and --validation-split 0 holds no validation rows/);

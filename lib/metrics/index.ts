@@ -30,11 +30,11 @@ function labels(fn: string, name: string, v: unknown, classes: number): ArrayLik
 }
 
 /**
- * The most classes a confusion matrix is made for: 4096, a matrix of 2^24 cells (about 130 MB of
+ * The most classes a confusion matrix is made for: 8192, a matrix of 2^26 cells (about 0.5 GB of
  * numbers). A label past it is most likely an id, a year or a code rather than a class number,
  * and the k x k matrix of its count would fill the heap (100001 classes: 10^10 cells).
  */
-export const MAX_CONFUSION_CLASSES = 4096;
+export const MAX_CONFUSION_CLASSES = 8192;
 
 function classCount(fn: string, yTrue: unknown, yPred: unknown, classes: number | undefined): number {
   if (classes !== undefined) {
