@@ -744,7 +744,7 @@ async function train(o: TrainOptions): Promise<void> {
       optimizer: model.optimizer?.state(),
       ...(d.preprocessor ? { preprocessing: d.preprocessor } : {}),
       metadata: {
-        source: d.source, task: d.task, loss, epochs: history.epochs.length, batchSize, seed: o.seed, ...figures,
+        source: d.source, data: table ? 'csv' : 'idx', task: d.task, loss, epochs: history.epochs.length, batchSize, seed: o.seed, ...figures,
         seconds: (Date.now() - started) / 1000, backend: b.name, trainedAt: new Date().toISOString(), classNames: d.classNames ?? null,
         ...(stopped ? { interrupted: stopped } : {}),
       },
@@ -949,10 +949,9 @@ function exportModel(o: { model: string; onnx?: string; opset: number; safetenso
   ], commandInputs(o));
   const { model, preprocessor, metadata } = loadModel(o.model);
   const table = preprocessor?.toJSON();
-  // A model train made from IDX images (no table preprocessing, a source that is not a CSV file)
-  // reads pixels / 255, the scaling its data loader applies outside the model.
-  const source = metadata?.source;
-  const images = !preprocessor && typeof source === 'string' && !/\.csv$/i.test(source);
+  // A model train made from IDX images (its metadata says so) reads pixels / 255, the scaling its
+  // data loader applies outside the model.
+  const images = !preprocessor && metadata?.data === 'idx';
   const imageInput = `input: ${model.inputSize} pixels per image as float32, each divided by 255 (0 to 1), as train and predict read the IDX files; the file applies no scaling itself\n`;
   if (o.onnx) {
     // A table preprocessing of numeric columns goes into the graph (missing cells as NaN). Text

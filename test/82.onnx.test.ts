@@ -378,15 +378,17 @@ describe('ONNX export: the graph and bad input', () => {
 
     it('says what an IDX-trained model reads: pixels divided by 255, which the file does not apply', () => {
       const m = model();
-      saveModel(path.join(tmp, 'idx.blasnet'), m, { metadata: { source: '/data/fashion-mnist' } });
+      saveModel(path.join(tmp, 'idx.blasnet'), m, { metadata: { source: '/data/fashion-mnist', data: 'idx' } });
       for (const args of [['--onnx', 'idx.onnx'], ['--safetensors', 'idx.safetensors']]) {
         const r = cli('export', '--model', 'idx.blasnet', ...args);
         assert.equal(r.status, 0, r.stderr);
         assert.match(r.stdout, /input: 5 pixels per image as float32, each divided by 255 \(0 to 1\), as train and predict read the IDX files; the file applies no scaling itself/);
       }
-      // A model of a CSV table, or of no recorded source, gets no such line.
+      // A model of no recorded data, or of another source, gets no such line.
       saveModel(path.join(tmp, 'plain.blasnet'), model());
       assert.doesNotMatch(cli('export', '--model', 'plain.blasnet', '--onnx', 'plain.onnx').stdout, /pixels/);
+      saveModel(path.join(tmp, 'sensors.blasnet'), model(), { metadata: { source: 'sensors.parquet' } });
+      assert.doesNotMatch(cli('export', '--model', 'sensors.blasnet', '--onnx', 'sensors.onnx').stdout, /pixels/);
     });
 
     withOrt('writes an ONNX file that onnxruntime runs to predict\'s outputs', async () => {

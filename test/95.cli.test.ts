@@ -36,6 +36,9 @@ const haveData = fs.existsSync(path.join(FASHION_MNIST_DIR, 'train-images-idx3-u
     assert.ok(last.testAccuracy > 0.8, `test accuracy ${last.testAccuracy}`);
     assert.equal(last.epochs, 2);
     assert.ok(fs.existsSync(model));
+    // The file says it was trained on IDX images: export names the pixel scaling from that.
+    const exported = run('export', '--model', model, '--safetensors', path.join(tmp, 'short.safetensors'));
+    assert.match(exported.stdout, /input: 784 pixels per image as float32, each divided by 255/);
     assert.equal(fs.readFileSync(path.join(tmp, 'h.csv'), 'utf8').trim().split('\n').length, 3);
     assert.match(fs.readFileSync(path.join(tmp, 'curves.svg'), 'utf8'), /^<svg[\s\S]*Loss per epoch/);
     assert.ok(fs.statSync(path.join(tmp, 'curves.png')).size > 10000);
