@@ -691,6 +691,9 @@ describe('metrics', () => {
     assert.equal(regressionReport(new Array(10).fill(0.7), new Array(10).fill(0.8)).r2, 0);
     assert.equal(regressionReport([0.1, 0.1, 0.1], [0.2, 0.2, 0.2]).r2, 0);
     assert.equal(regressionReport([0.1, 0.1, 0.1], [0.1, 0.1, 0.1]).r2, 1);
+    // A y that varies only a little against its size is not constant (1e15 and 1e15 + 1).
+    const large = Array.from({ length: 1000 }, (_, i) => 1e15 + (i % 2));
+    assert.equal(regressionReport(large, large.map((v) => v + 0.25)).r2, 0.75);
     // A y that varies by a millionth of its mean is not constant.
     assert.ok(Math.abs(regressionReport([1e6, 1e6 + 1, 1e6 + 2], [1e6, 1e6 + 1, 1e6 + 3]).r2 - 0.5) < 1e-9);
     throwsCode(() => regressionReport([[], []], [[], []]), 'ERR_BLASNET_SHAPE', RangeError, 'at least one output');

@@ -11,7 +11,6 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { largest } from '../math';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
-import { withinRounding } from '../data/rounding';
 
 /** Class numbers: an Int32Array or an array of integers. */
 export type ClassLabels = Int32Array | ArrayLike<number>;
@@ -260,8 +259,8 @@ function values(fn: string, name: string, v: Matrix | ArrayLike<number> | readon
  * float64, so labels whose mean is large next to their spread (timestamps) keep their digits:
  * TabularPreprocessor's labelValues and inverseTargetsFloat64, one output as they are, several
  * split into rows. R2 per output is 1 - sum (y - p)^2 / sum (y - mean y)^2; for a constant y it
- * is 1 when predicted exactly, else 0 (as scikit-learn's r2_score; a y whose spread about its
- * float64 mean is within that mean's rounding, n * eps * |mean|, is constant). Shapes must match (ERR_BLASNET_SHAPE); a NaN or infinite
+ * is 1 when predicted exactly, else 0 (as scikit-learn's r2_score; constant means every value
+ * the same, however its float64 mean rounds). Shapes must match (ERR_BLASNET_SHAPE); a NaN or infinite
  * value is ERR_BLASNET_DATA and an entry that is not a number ERR_BLASNET_ARG_TYPE, both naming
  * where it is.
  */
@@ -283,20 +282,24 @@ export function regressionReport(yTrue: Matrix | ArrayLike<number> | readonly Ar
   const outputs = [];
   let absAll = 0;
   for (let j = 0; j < k; j++) {
-    let mean = 0;
-    for (let i = 0; i < n; i++) mean += t.data[i * k + j];
-    mean /= n;
+    // The mean of the deviations from the first value, so that large values with a small spread
+    // (1e15 + 0 or 1) keep it: a plain float64 sum of 1000 of them rounds to steps of 128.
+    const y0 = t.data[j];
+    let shift = 0;
+    for (let i = 0; i < n; i++) shift += t.data[i * k + j] - y0;
+    shift /= n;
     let abs = 0, sq = 0, tot = 0;
     for (let i = 0; i < n; i++) {
-      const y = t.data[i * k + j], d = y - p.data[i * k + j];
+      const y = t.data[i * k + j], d = y - p.data[i * k + j], e = y - y0 - shift;
       abs += Math.abs(d);
       sq += d * d;
-      tot += (y - mean) * (y - mean);
+      tot += e * e;
     }
     absAll += abs;
-    // A constant y whose float64 mean is a few ulps off has a spread of rounding noise (1e-34 for
-    // ten 0.7s), not 0: 1 - sq / tot would be about -1e30. Within that noise y is constant.
-    const constant = tot === 0 || withinRounding(Math.sqrt(tot / n), mean, n);
+    // A constant y (every value the same) whose float64 mean is a few ulps off has a spread of
+    // rounding noise (1e-34 for ten 0.7s), not 0: 1 - sq / tot would be about -1e30.
+    let constant = true;
+    for (let i = 1; i < n && constant; i++) constant = t.data[i * k + j] === t.data[j];
     const r2 = !constant ? 1 - sq / tot : sq === 0 ? 1 : 0;
     outputs.push({ name: options.names?.[j] ?? String(j), r2, mae: abs / n, rmse: Math.sqrt(sq / n) });
   }
