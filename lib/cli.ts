@@ -191,7 +191,6 @@ function recipeData(o: RecipeOptions, loaded: LoadedModel | null, what: string):
     throw new BlasnetError(ErrorCode.ARG_RANGE, `${what}: ${preparing.join(', ')}: ${o.model}'s stored preprocessing reads the table; leave ${preparing.length === 1 ? 'it' : 'them'} out`);
   }
   if (loaded) {
-    const prep = loaded.preprocessor;
     if (o.csv) {
       const t = loadTable({ ...o, model: o.model as string }, loaded, what);
       if (!t.prep.hasLabels(t.table)) {

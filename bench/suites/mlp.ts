@@ -50,7 +50,7 @@ import { BackendDriver, jsDriver, nativeDriver, ROOT } from '../drivers';
 import { cpuSnapshot, Load, loadBetween, measure, Rate, rate, Stats, statsOf, TimingOptions } from '../harness';
 import { NaiveMlp } from '../naive-mlp';
 import { linkState, measureLink } from '../link';
-import { measurePeak, Peak } from '../peak';
+import { measurePeak } from '../peak';
 import { ServedPeer, startTfjs, startTorch, TorchSetting, torchSettings } from '../peers';
 import { num, pct, rateCell, Suite, SuiteResult, Table, Target } from '../report';
 

@@ -10,7 +10,6 @@ import { Layer } from '../layers/layer';
 import type { BufferView, LayerConfig, ParamSpec, PassContext } from '../layers/layer';
 import { layerIds } from '../layers/check';
 import { LOSSES } from '../losses';
-import type { LossName } from '../losses';
 import { Rng, seed32 } from '../rng';
 import { largest } from '../math';
 import { Matrix } from '../tensor';

@@ -8,7 +8,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import type { LossSpec, TargetInput } from '../model/loss';
 import { readTargets, resolveLoss } from '../model/loss';
 import { Sequential as SequentialClass } from '../model/sequential';
-import type { Sequential, Target } from '../model/sequential';
+import type { Sequential } from '../model/sequential';
 import { show, typeName } from '../describe';
 import { createOptimizer } from '../optim';
 import type { Optimizer, OptimizerSpec } from '../optim';

@@ -4,19 +4,16 @@
  * any work starts; after the first batch a step allocates nothing but the logs object handed to
  * onBatchEnd callbacks (when there are some).
  */
-import type { Backend } from '../backend/types';
 import { releaseFloat32Array, takenCopy } from '../backend/memory';
 import { BatchIterator } from '../data/batches';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { checkOptionKeys, isPlainObject, show, typeName } from '../describe';
 import type { OptionKeys } from '../describe';
-import { LOSSES } from '../losses';
-import type { LossName } from '../losses';
 import type { Sequential, Target } from '../model/sequential';
 import { checkRecordKey, inferColumns, isRecords, labelsOf, recordColumn, toMatrix } from '../data/input';
 import { classWeights, rowClasses, sampleWeights } from '../data/weights';
 import type { ClassWeight } from '../data/weights';
-import type { DataRecord, Input } from '../data/input';
+import type { Input } from '../data/input';
 import { checkScheduleMomentum, clipGradNorm, clipGradValue, createOptimizer, followSchedule } from '../optim';
 import type { Optimizer, OptimizerName, OptimizerSpec, OptimizerState } from '../optim';
 import { copyStateOf, releaseStateCopy, restoreStateCopy } from '../optim/optimizers';
@@ -27,16 +24,16 @@ import { Rng, seed32 } from '../rng';
 import { checkEma, checkSwa, updateBatchNormOnRows, WeightAverage } from './averaging';
 import type { EmaOptions, SwaOptions } from './averaging';
 import { Matrix } from '../tensor';
-import { typedArrayTag, typedLength } from '../typed';
+import { typedArrayTag } from '../typed';
 import type { BatchLogs, Callback, EpochLogs, TrainContext } from './callbacks';
 import { callbackStates, checkpointsLast, minDeltaBests, progressBar, releaseOnFailure, restoreCallbackStates } from './callbacks';
 import { createMetric, metricOn, validationName } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import { scoreKind } from '../predict';
 import type { LossSpec } from '../model/loss';
-import { readTargets, refuseClassMetrics, resolveLoss, rowCountError } from '../model/loss';
+import { readTargets, refuseClassMetrics, resolveLoss } from '../model/loss';
 import { runStartChecksOnRows } from '../recipe/checks';
-import { checkFinite, refuseDetached } from '../data/check';
+import { checkFinite } from '../data/check';
 import { Dataset } from '../data/dataset';
 import { BatchNorm } from '../layers/batchnorm';
 import type { DataParallel, ReplicaBatches } from './parallel';
@@ -346,8 +343,6 @@ export function prepareData(model: Sequential, x: Input, y: Labels, where: strin
   if (scanX) checkFinite(model.backend, where, 'x', m.data, m.rows * m.cols, 0, m.cols);
   return { x: m, y: readTargets(model, model.lossSpec, labels, m.rows, where) };
 }
-
-
 
 /** prepareData, with the rows' weights from options.sampleWeight and options.classWeight. */
 export function prepareWeighted(model: Sequential, x: Input, y: Labels, options: WeightOptions,
