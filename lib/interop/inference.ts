@@ -61,13 +61,11 @@ interface Slot {
   readonly out: Float32Array;
   readonly raw: Matrix | null;
   readonly pre: Matrix | null;
-  /** The layers this batch size runs on the packed kernels (a frozen function's; null: none). */
-  readonly packs: (PackedDense | null)[] | null;
-  /** The output of each layer in `packs` (null for the other layers). */
+  /** Frozen functions: the output of each dense layer (null for the other layers). */
   readonly dense: (Float32Array | null)[];
 }
 
-/** A dense layer that runs on the packed kernels: its parameter views and their packed copy. */
+/** A dense layer of a frozen function: its parameter views and their packed copy. */
 interface PackedDense {
   readonly units: number;
   readonly inSize: number;
@@ -134,8 +132,8 @@ export const INFERENCE_BATCH_SIZES = 8;
  * preprocessing (a Standardizer, MinMaxScaler or PCA set by setPreprocessing; other kinds are
  * ERR_BLASNET_UNSUPPORTED) is applied first, so the function takes raw rows of `inputSize`
  * features; one set by setPreprocessing after compiling is applied from the next call (a frozen
- * function's from its refresh()), and `inputSize` follows it; the weights are read live, so training the model
- * afterwards changes what the function computes.
+ * function's from its refresh()), and `inputSize` follows it. The weights are read live, so
+ * training the model afterwards changes what the function computes.
  *
  * The returned array is a view of the function's own buffer, overwritten by its next call with
  * the same batch size: copy it to keep it, or pass `out` (a Float32Array of at least rows *
@@ -195,16 +193,14 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
       }
     } else {
       if (slots.size >= INFERENCE_BATCH_SIZES) slots.delete(slots.keys().next().value as number);
-      const these = packs;
       layers.forEach((l, i) => {
-        if (!these?.[i]) l.reserve(rows);
+        if (!packs?.[i]) l.reserve(rows);
       });
       s = {
         out: newFloat32Array(rows * outputSize, { where: 'inference', what: 'the outputs' }),
         raw: pre ? Matrix.zeros(rows, inputSize) : null,
         pre: pre ? Matrix.zeros(rows, model.inputSize) : null,
-        packs: these,
-        dense: layers.map((l, i) => (these?.[i] ? newFloat32Array(rows * l.outSize, { where: 'inference', what: `layer ${i}'s outputs` }) : null)),
+        dense: layers.map((l, i) => (packs?.[i] ? newFloat32Array(rows * l.outSize, { where: 'inference', what: `layer ${i}'s outputs` }) : null)),
       };
       slots.set(rows, s);
     }
@@ -237,7 +233,7 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
       h = s.pre.data;
     }
     for (let i = 0; i < layers.length; i++) {
-      const p = s.packs?.[i];
+      const p = packs?.[i];
       const y = s.dense[i];
       if (!p || !y) {
         h = layers[i].forward(ctx, rows, h);
