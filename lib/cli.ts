@@ -673,8 +673,11 @@ async function train(o: TrainOptions): Promise<void> {
   say(`${trainRows} training rows, ${valRows} validation rows, ${d.test.x.rows} test rows; ${classification ? `${d.outputs} classes` : `${d.outputs} target${d.outputs > 1 ? 's' : ''}, loss ${loss}`}`);
   say(`backend ${b.name} (${b.info().config}, ${plural(b.getNumThreads(), 'thread')})${comm ? `; ${comm.size} ranks (data-parallel over MPI), batch ${batchSize} per rank` : ''}`);
   say(model.summary());
-  if (patience > 0 && valRows > 0) say(`up to ${epochs} epochs of batch ${batchSize}; early stopping on the validation loss (patience ${patience}), best weights restored`);
-  else if (patience > 0) say(`${epochs} epochs of batch ${batchSize}; no validation rows, so no early stopping`);
+  if (patience > 0 && valRows > 0) {
+    say(`up to ${epochs} epochs of batch ${batchSize}; early stopping on the validation loss (patience ${patience}), best weights restored`);
+  } else if (patience > 0) {
+    say(`${epochs} epochs of batch ${batchSize}; no validation rows, so no early stopping`);
+  }
   const schedule = scheduleName === 'onecycle'
     ? {
       name: 'oneCycle' as const, maxLr: lr, totalSteps: epochs * Math.ceil(Math.ceil(trainRows / (comm?.size ?? 1)) / batchSize),
