@@ -356,7 +356,10 @@ interface Job {
   run: { trained: boolean };
   /** The callbacks' view of a resume. */
   resumed: TrainContext['resumed'];
-  /** Copies a resumed checkpoint's running statistics into the model (resumeBuffers), once its hooks have begun. */
+  /**
+   * Copies a resumed checkpoint's running statistics into the model (resumeBuffers): after the
+   * onTrainBegin hooks and the fallback snapshot, just before the worker takes the job.
+   */
   resumeBuffers: () => void;
 }
 
