@@ -17,8 +17,8 @@ export interface ThreadPool {
  */
 export type ThreadWant = { readonly share: true } | { readonly fixed: number };
 
+/** One run's hold on the pool (its own object, so that two runs wanting the same are two holders). */
 interface Holder {
-  readonly pool: ThreadPool;
   readonly want: ThreadWant;
 }
 
@@ -51,7 +51,7 @@ function apply(pool: ThreadPool): void {
  */
 export function holdThreads(pool: ThreadPool, want: ThreadWant): () => void {
   if (holders.size === 0) before = pool.getNumThreads();
-  const h: Holder = { pool, want };
+  const h: Holder = { want };
   holders.add(h);
   apply(pool);
   let released = false;

@@ -80,21 +80,6 @@ interface PackedDense {
 
 const IDENTITY = activationId('identity');
 
-/** A dense layer's description for the packed kernels, with a packed buffer (not filled). */
-function packedDense(l: Dense, weight: Float32Array, bias: Float32Array | null): PackedDense {
-  const softmax = l.activation === 'softmax';
-  return {
-    units: l.units,
-    inSize: l.inSize,
-    act: softmax ? IDENTITY : activationId(l.activation as Exclude<typeof l.activation, 'softmax'>),
-    param: l.activationParam,
-    softmax,
-    weight,
-    bias,
-    packed: alignedFloat32Array(packedDenseLength(l.units, l.inSize)),
-  };
-}
-
 /**
  * The packed dense layers of a frozen function, one entry per layer (null for the layers that run
  * their own forward pass), or ERR_BLASNET_UNSUPPORTED for a layer that holds parameters or state
@@ -110,7 +95,17 @@ function packLayers(model: Sequential, where: string): (PackedDense | null)[] {
       }
       return null;
     }
-    return packedDense(l, mine[0].data, l.useBias ? mine[1].data : null);
+    const softmax = l.activation === 'softmax';
+    return {
+      units: l.units,
+      inSize: l.inSize,
+      act: softmax ? IDENTITY : activationId(l.activation as Exclude<typeof l.activation, 'softmax'>),
+      param: l.activationParam,
+      softmax,
+      weight: mine[0].data,
+      bias: l.useBias ? mine[1].data : null,
+      packed: alignedFloat32Array(packedDenseLength(l.units, l.inSize)),
+    };
   });
 }
 

@@ -284,9 +284,15 @@ export function regressionReport(yTrue: Matrix | ArrayLike<number> | readonly Ar
   for (let j = 0; j < k; j++) {
     // The mean of the deviations from the first value, so that large values with a small spread
     // (1e15 + 0 or 1) keep it: a plain float64 sum of 1000 of them rounds to steps of 128.
+    // A constant y (every value the same) whose float64 mean is a few ulps off has a spread of
+    // rounding noise (1e-34 for ten 0.7s), not 0: 1 - sq / tot would be about -1e30.
     const y0 = t.data[j];
-    let shift = 0;
-    for (let i = 0; i < n; i++) shift += t.data[i * k + j] - y0;
+    let shift = 0, constant = true;
+    for (let i = 0; i < n; i++) {
+      const e = t.data[i * k + j] - y0;
+      shift += e;
+      if (e !== 0) constant = false;
+    }
     shift /= n;
     let abs = 0, sq = 0, tot = 0;
     for (let i = 0; i < n; i++) {
@@ -296,10 +302,6 @@ export function regressionReport(yTrue: Matrix | ArrayLike<number> | readonly Ar
       tot += e * e;
     }
     absAll += abs;
-    // A constant y (every value the same) whose float64 mean is a few ulps off has a spread of
-    // rounding noise (1e-34 for ten 0.7s), not 0: 1 - sq / tot would be about -1e30.
-    let constant = true;
-    for (let i = 1; i < n && constant; i++) constant = t.data[i * k + j] === t.data[j];
     const r2 = !constant ? 1 - sq / tot : sq === 0 ? 1 : 0;
     outputs.push({ name: options.names?.[j] ?? String(j), r2, mae: abs / n, rmse: Math.sqrt(sq / n) });
   }
