@@ -44,11 +44,11 @@ export function median(xs: readonly number[]): number {
 }
 
 /**
- * Times `body`: warms up for `opts.warmup` seconds (at least one operation), sizes a sample so
- * that it lasts at least `opts.minTime` from the warmup's per-operation estimate, then takes
- * `opts.runs` samples.
+ * Warms `body` up for `opts.warmup` seconds (at least one operation) and returns how many
+ * operations make a sample of at least `opts.minTime` seconds, from the warmup's per-operation
+ * estimate.
  */
-export function measure(body: Body, opts: TimingOptions): Stats {
+export function repsFor(body: Body, opts: Pick<TimingOptions, 'warmup' | 'minTime'>): number {
   // Growing batches keep timer reads rare for tiny bodies while a slow body still stops after
   // one operation once the warmup time is spent. The sample size comes from the last batch
   // alone: the first calls run unoptimised code and would inflate the estimate.
@@ -63,15 +63,31 @@ export function measure(body: Body, opts: TimingOptions): Stats {
     if (e - t0 >= opts.warmup) break;
     batch *= 2;
   }
-  const reps = Math.max(1, Math.ceil(opts.minTime / Math.max(perOp, 1e-10)));
+  return Math.max(1, Math.ceil(opts.minTime / Math.max(perOp, 1e-10)));
+}
 
+/** Seconds per operation over one sample of `reps` operations. */
+export function sampleOnce(body: Body, reps: number): number {
+  const s = now();
+  body(reps);
+  return (now() - s) / reps;
+}
+
+/** Times `body`: repsFor, then `opts.runs` samples. */
+export function measure(body: Body, opts: TimingOptions): Stats {
+  const reps = repsFor(body, opts);
   const samples: number[] = [];
-  for (let r = 0; r < opts.runs; r++) {
-    const s = now();
-    body(reps);
-    samples.push((now() - s) / reps);
-  }
+  for (let r = 0; r < opts.runs; r++) samples.push(sampleOnce(body, reps));
   return { median: median(samples), min: Math.min(...samples), max: Math.max(...samples), reps, samples };
+}
+
+/**
+ * Round `round`'s order of `n` drivers: rotated by the round and reversed every other round, so
+ * that over the rounds no driver always comes right after the same one, nor always first or last.
+ */
+export function roundOrder(n: number, round: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => (i + round) % n);
+  return round % 2 === 1 ? order.reverse() : order;
 }
 
 /** Stats of samples that are one operation each (seconds per run, per call, ...). */

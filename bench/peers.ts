@@ -107,9 +107,12 @@ export class ServedPeer {
     return { ok: true, peer, info: first.json };
   }
 
-  /** One timed run: the peer's JSON line for it, or why it failed (the peer is then stopped). */
-  async run(): Promise<{ ok: true; json: Record<string, unknown> } | { ok: false; reason: string }> {
-    this.child.stdin?.write('run\n');
+  /**
+   * One timed run: the peer's JSON line for it, or why it failed (the peer is then stopped).
+   * `request` is the line sent (inference peers take "run B" for batch B).
+   */
+  async run(request = 'run'): Promise<{ ok: true; json: Record<string, unknown> } | { ok: false; reason: string }> {
+    this.child.stdin?.write(`${request}\n`);
     return this.next();
   }
 
@@ -248,14 +251,6 @@ export function startTorch(setting: TorchSetting, sizes: readonly number[], batc
   return ServedPeer.start(pythonForTorch(), args, torchEnv(setting, baseEnv), `pytorch (${setting.label})`, 'apt-get install python3-torch');
 }
 
-/** An inference peer's timings: per batch size, seconds per call of each timed sample. */
-export interface InferencePeerRun {
-  /** Stats of seconds per call, by batch size. */
-  byBatch: Map<number, Stats>;
-  /** What the peer reported about itself (version, threads). */
-  info: Record<string, unknown>;
-}
-
 /** What an inference peer is given: the model in its format, the input rows and where to put its outputs. */
 export interface InferencePeerJob {
   sizes: readonly number[];
@@ -267,14 +262,6 @@ export interface InferencePeerJob {
   timing: { warmup: number; minTime: number; runs: number };
   /** The peer's intra-op threads, or null for its default. */
   threads: number | null;
-}
-
-function runInferencePeer(command: string, args: string[], env: NodeJS.ProcessEnv, what: string, install: string):
-  { ok: true; run: InferencePeerRun } | { ok: false; reason: string } {
-  const r = runPeerRaw(command, args, env, what, install);
-  if (!r.ok) return r;
-  const results = r.json.results as { batch: number; secondsPerCall: number[] }[];
-  return { ok: true, run: { byBatch: new Map(results.map((x) => [x.batch, statsOf(x.secondsPerCall)])), info: r.json } };
 }
 
 /** Runs a peer script and parses the JSON line it ends its output with, or says why it did not run. */
@@ -300,22 +287,38 @@ function runPeerRaw(command: string, args: string[], env: NodeJS.ProcessEnv, wha
 const timingArgs = (job: InferencePeerJob): string[] =>
   [`--warmup=${job.timing.warmup}`, `--min-time=${job.timing.minTime}`, `--runs=${job.timing.runs}`];
 
-/** onnxruntime-node (bench/peers/ort-infer.js) running the ONNX model in `model`. */
-export function runOrtInference(model: string, job: InferencePeerJob): { ok: true; run: InferencePeerRun } | { ok: false; reason: string } {
-  const script = path.join(ROOT, 'bench', 'peers', 'ort-infer.js');
-  const args = [script, `--model=${model}`, `--input=${job.inputFile}`, `--features=${job.sizes[0]}`, `--batches=${job.batches.join(',')}`,
-    `--outputs=${job.outputsFile}`, ...timingArgs(job)];
+const ORT_INSTALL = 'ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix bench/peers';
+
+function ortInferenceArgs(model: string, job: InferencePeerJob): string[] {
+  const args = [path.join(ROOT, 'bench', 'peers', 'ort-infer.js'), `--model=${model}`, `--input=${job.inputFile}`, `--features=${job.sizes[0]}`,
+    `--batches=${job.batches.join(',')}`, `--outputs=${job.outputsFile}`, ...timingArgs(job)];
   if (job.threads !== null) args.push(`--threads=${job.threads}`);
-  return runInferencePeer(process.execPath, args, process.env, 'onnxruntime-node', 'ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix bench/peers');
+  return args;
 }
 
-/** PyTorch (bench/peers/torch_infer.py) with the state_dict in the safetensors file `weights`, softmax output. */
-export function runTorchInference(weights: string, job: InferencePeerJob): { ok: true; run: InferencePeerRun } | { ok: false; reason: string } {
-  const script = path.join(ROOT, 'bench', 'peers', 'torch_infer.py');
-  const args = [script, `--weights=${weights}`, `--sizes=${job.sizes.join(',')}`, `--input=${job.inputFile}`, `--batches=${job.batches.join(',')}`,
-    `--outputs=${job.outputsFile}`, ...timingArgs(job)];
+function torchInferenceArgs(weights: string, job: InferencePeerJob): string[] {
+  const args = [path.join(ROOT, 'bench', 'peers', 'torch_infer.py'), `--weights=${weights}`, `--sizes=${job.sizes.join(',')}`, `--input=${job.inputFile}`,
+    `--batches=${job.batches.join(',')}`, `--outputs=${job.outputsFile}`, ...timingArgs(job)];
   if (job.threads !== null) args.push(`--threads=${job.threads}`);
+  return args;
+}
+
+/** PyTorch's environment for the inference peer: none of the thread or allocator settings of the caller's. */
+function torchInferenceEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const k of ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'GLIBC_TUNABLES', 'OMP_WAIT_POLICY']) delete env[k];
-  return runInferencePeer(pythonForTorch(), args, env, 'pytorch', 'apt-get install python3-torch');
+  return env;
+}
+
+/**
+ * onnxruntime-node serving one sample per request "run B" (ServedPeer; bench/peers/ort-infer.js
+ * --serve), after it has warmed up each batch and written the outputs to job.outputsFile.
+ */
+export function startOrtInference(model: string, job: InferencePeerJob) {
+  return ServedPeer.start(process.execPath, [...ortInferenceArgs(model, job), '--serve'], process.env, 'onnxruntime-node', ORT_INSTALL);
+}
+
+/** PyTorch (bench/peers/torch_infer.py --serve) with the state_dict in the safetensors file `weights`, softmax output, serving as startOrtInference. */
+export function startTorchInference(weights: string, job: InferencePeerJob) {
+  return ServedPeer.start(pythonForTorch(), [...torchInferenceArgs(weights, job), '--serve'], torchInferenceEnv(), 'pytorch', 'apt-get install python3-torch');
 }

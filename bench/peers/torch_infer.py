@@ -8,7 +8,7 @@ times model(x) under torch.inference_mode() at several batch sizes.
 Usage:
     python3 bench/peers/torch_infer.py --weights=FILE --sizes=784,256,128,10
         --input=FILE --batches=1,16,1000 [--output=softmax|none] [--threads=N]
-        [--warmup=S] [--min-time=S] [--runs=N] [--outputs=FILE]
+        [--warmup=S] [--min-time=S] [--runs=N] [--outputs=FILE] [--serve]
 
 --input is raw little-endian float32 rows of sizes[0] values, at least as
 many rows as the largest batch; batch b uses its first b rows. --output is the
@@ -18,6 +18,12 @@ each batch's outputs as raw float32, the batches one after another.
 Timing follows bench/harness.ts measure: growing untimed batches of calls
 until --warmup seconds have passed, then --runs samples of enough calls to
 last --min-time each.
+
+--serve: warm up and size each batch's sample as above, write --outputs,
+print one JSON line {"peer": "pytorch", "version", "threads", "reps": {...}},
+then time one sample for each line "run B" read from stdin (B one of
+--batches) and answer it with one JSON line {"batch": B, "secondsPerCall": s};
+exit when stdin ends. The caller interleaves these samples with others.
 
 Progress goes to stderr; stdout gets exactly one JSON line:
     {"peer": "pytorch", "version", "threads",
@@ -72,6 +78,7 @@ def parse_args(argv):
     parser.add_argument("--min-time", type=positive(float), default=0.2)
     parser.add_argument("--runs", type=positive(int), default=5)
     parser.add_argument("--outputs", help="file for the outputs of each batch (raw float32)")
+    parser.add_argument("--serve", action="store_true", help="time one sample per 'run B' line of stdin")
     return parser.parse_args(argv)
 
 
@@ -109,8 +116,8 @@ def build_model(torch, sizes, output, state):
     return model.eval()
 
 
-def measure(call, warmup, min_time, runs):
-    """bench/harness.ts measure."""
+def reps_for(call, warmup, min_time):
+    """bench/harness.ts repsFor: warms up and sizes a sample."""
     batch = 1
     t0 = time.perf_counter()
     while True:
@@ -122,14 +129,36 @@ def measure(call, warmup, min_time, runs):
         if e - t0 >= warmup:
             break
         batch *= 2
-    reps = max(1, int(-(-min_time // max(per_op, 1e-10))))
-    samples = []
-    for _ in range(runs):
-        s = time.perf_counter()
-        for _ in range(reps):
-            call()
-        samples.append((time.perf_counter() - s) / reps)
-    return reps, samples
+    return max(1, int(-(-min_time // max(per_op, 1e-10))))
+
+
+def sample(call, reps):
+    """Seconds per call over one sample of reps calls."""
+    s = time.perf_counter()
+    for _ in range(reps):
+        call()
+    return (time.perf_counter() - s) / reps
+
+
+def measure(call, warmup, min_time, runs):
+    """bench/harness.ts measure."""
+    reps = reps_for(call, warmup, min_time)
+    return reps, [sample(call, reps) for _ in range(runs)]
+
+
+def serve(torch, calls, reps):
+    """--serve: one sample per 'run B' line of stdin, answered on stdout."""
+    print(json.dumps({"peer": "pytorch", "version": torch.__version__, "threads": torch.get_num_threads(),
+                      "reps": {str(b): n for b, n in reps.items()}}), flush=True)
+    with torch.inference_mode():
+        for line in sys.stdin:
+            parts = line.split()
+            batch = int(parts[1]) if len(parts) == 2 and parts[0] == "run" and parts[1].isdigit() else None
+            if batch not in calls:
+                log(f"torch_infer: expected 'run B' with B one of the batches, got {line.strip()!r}")
+                return 2
+            print(json.dumps({"batch": batch, "secondsPerCall": sample(calls[batch], reps[batch])}), flush=True)
+    return 0
 
 
 def main(argv):
@@ -149,16 +178,25 @@ def main(argv):
             raise ValueError(f"--input holds {x_all.numel()} values, fewer than {most} rows of {features}")
         results = []
         outputs = []
+        calls = {}
+        reps_by_batch = {}
         with torch.inference_mode():
             for batch in args.batches:
                 log(f"torch_infer: batch {batch}")
                 x = x_all[:batch * features].reshape(batch, features).clone()
-                reps, samples = measure(lambda: model(x), args.warmup, args.min_time, args.runs)
-                results.append({"batch": batch, "reps": reps, "secondsPerCall": samples})
+                call = (lambda x: lambda: model(x))(x)
+                if args.serve:
+                    calls[batch] = call
+                    reps_by_batch[batch] = reps_for(call, args.warmup, args.min_time)
+                else:
+                    reps, samples = measure(call, args.warmup, args.min_time, args.runs)
+                    results.append({"batch": batch, "reps": reps, "secondsPerCall": samples})
                 outputs.append(model(x).contiguous().numpy().tobytes())
         if args.outputs:
             with open(args.outputs, "wb") as f:
                 f.write(b"".join(outputs))
+        if args.serve:
+            return serve(torch, calls, reps_by_batch)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         log(f"torch_infer: {err}")
         return EXIT_ERROR

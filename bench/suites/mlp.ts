@@ -47,7 +47,7 @@ import { activationId, loadFashionMnist, Matrix, Rng, Sequential, dense } from '
 import type { Backend } from '../../lib';
 import { alignedFloat32Array } from '../../lib/backend/memory';
 import { BackendDriver, jsDriver, nativeDriver, ROOT } from '../drivers';
-import { cpuSnapshot, Load, loadBetween, measure, Rate, rate, Stats, statsOf, TimingOptions } from '../harness';
+import { cpuSnapshot, Load, loadBetween, measure, Rate, rate, roundOrder, Stats, statsOf, TimingOptions } from '../harness';
 import { NaiveMlp } from '../naive-mlp';
 import { linkState, measureLink } from '../link';
 import { measurePeak } from '../peak';
@@ -294,15 +294,6 @@ interface RoundDriver {
 
 /** Pause after a multi-threaded run, for its idle threads to stop spinning (OpenBLAS's wait about 0.1 s before they sleep). */
 const SETTLE_MS = 150;
-
-/**
- * Round `round`'s order of `n` drivers: rotated by the round and reversed every other round, so
- * that over the rounds no driver always comes right after the same one, nor always first or last.
- */
-export function roundOrder(n: number, round: number): number[] {
-  const order = Array.from({ length: n }, (_, i) => (i + round) % n);
-  return round % 2 === 1 ? order.reverse() : order;
-}
 
 /** CPU-time counters summed over a driver's runs (for its background-load cell). */
 interface LoadSum {
