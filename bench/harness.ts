@@ -82,12 +82,18 @@ export function measure(body: Body, opts: TimingOptions): Stats {
 }
 
 /**
- * Round `round`'s order of `n` drivers: rotated by the round and reversed every other round, so
- * that over the rounds no driver always comes right after the same one, nor always first or last.
+ * Round `round`'s order of `n` drivers, from a Williams design (a balanced Latin square): over
+ * every `n` rounds (2n when n is odd) each driver runs once in each position and right after
+ * every other driver equally often, so that no driver always runs first, last or next to the
+ * same one. Round r's order is the first round's shifted by r; for odd n the second n rounds
+ * run the first n's orders backwards.
  */
 export function roundOrder(n: number, round: number): number[] {
-  const order = Array.from({ length: n }, (_, i) => (i + round) % n);
-  return round % 2 === 1 ? order.reverse() : order;
+  // First round: 0, 1, n-1, 2, n-2, ...
+  const first = Array.from({ length: n }, (_, j) => (j === 0 ? 0 : j % 2 === 1 ? (j + 1) / 2 : n - j / 2));
+  const k = round % (n % 2 === 0 ? n : 2 * n);
+  const order = first.map((v) => (v + k) % n);
+  return k >= n ? order.reverse() : order;
 }
 
 /** Stats of samples that are one operation each (seconds per run, per call, ...). */

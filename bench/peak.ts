@@ -1,12 +1,13 @@
 /**
  * The machine's single-precision FMA peak, from bench/c/fma.c (a register-only loop of fused
- * multiply-adds, AVX2 and AVX-512 where the CPU has them, on 1 and 2 threads), compiled here once
- * per process as drivers.ts compiles gemm.c.
+ * multiply-adds, AVX2 and AVX-512 where the CPU has them, on 1 thread and on as many threads as the
+ * native backend computes on by default, one per physical core), compiled here once per process as
+ * drivers.ts compiles gemm.c.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ROOT } from './drivers';
+import { nativeDefaultThreads, ROOT } from './drivers';
 import { Rate } from './harness';
 
 /** One measurement: GFLOP/s of `isa` FMAs on `threads` threads. */
@@ -26,7 +27,7 @@ export interface Peak {
 }
 
 /** Builds and runs bench/c/fma.c: `runs` samples of at least `minTime` s per (isa, threads). */
-export function measurePeak(minTime: number, runs: number, threads: readonly number[] = [1, 2]): Peak {
+export function measurePeak(minTime: number, runs: number, threads: readonly number[] = [...new Set([1, nativeDefaultThreads()])]): Peak {
   const src = path.join(ROOT, 'bench', 'c', 'fma.c');
   const out = path.join(ROOT, 'build', 'bench-fma');
   const command = ['cc', '-O2', '-pthread', path.relative(ROOT, src), '-o', path.relative(ROOT, out)].join(' ');

@@ -143,7 +143,8 @@ int main(int argc, char** argv) {
       for (int r = 0; r < runs; ++r) samples[r] = flops / timed(isas[v].kernel, threads, iters, &sink) / 1e9;
       qsort(samples, (size_t)runs, sizeof(double), cmpDouble);
       printf("{\"isa\":\"%s\",\"threads\":%d,\"median\":%.6g,\"min\":%.6g,\"max\":%.6g,\"sink\":%g}\n", isas[v].name, threads,
-             samples[runs / 2], samples[0], samples[runs - 1], (double)sink);
+             runs % 2 ? samples[runs / 2] : 0.5 * (samples[runs / 2 - 1] + samples[runs / 2]), samples[0], samples[runs - 1],
+             (double)sink);
       fflush(stdout);
     }
   }

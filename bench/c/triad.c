@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   qsort(samples, runs, sizeof(double), cmpDouble);
   double check = 0;
   for (size_t i = 0; i < n; i += 4096) check += a[i];
-  const double median = samples[runs / 2];
+  const double median = runs % 2 ? samples[runs / 2] : 0.5 * (samples[runs / 2 - 1] + samples[runs / 2]);
   printf("{\"n\":%zu,\"median\":%.9g,\"min\":%.9g,\"max\":%.9g,\"gbps\":%.6g,\"check\":%.6g}\n", n, median, samples[0],
          samples[runs - 1], 12.0 * (double)n / median / 1e9, check);
   free(a);

@@ -127,7 +127,7 @@ interface Contender {
  * and frozen, in this process) and, with the same weights and rows, by onnxruntime-node (its
  * default threads and 1 thread) and PyTorch (its default), each peer in a process of its own
  * kept across the rounds. Per round and batch every contender takes one sample, in an order
- * rotated from round to round (harness roundOrder), so that a slow spell of the machine lands on
+ * that changes from round to round (harness roundOrder, a balanced Latin square), so that a slow spell of the machine lands on
  * all of them alike; medians and min-max are over the rounds.
  */
 async function comparePeers(timing: InferencePeerJob['timing'], progress: (msg: string) => void):
@@ -297,7 +297,7 @@ async function comparePeers(timing: InferencePeerJob['timing'], progress: (msg: 
           `at its default intra-op threads and at 1. PyTorch ${version('PyTorch')} = bench/peers/torch_infer.py --serve at its default threads. ` +
           'Each peer in a process of its own, started and warmed up once, then serving one sample per request.',
         `Interleaved: ${timing.runs} rounds; in each round, batch by batch, every row takes one sample of at least ${timing.minTime} s (its size fixed after its warmup), ` +
-          `in an order rotated from round to round and reversed every other round, with a pause of ${SETTLE_MS} ms after each; median (min–max) over the rounds.`,
+          `in an order that changes from round to round (rows of a balanced Latin square, so that no row always runs first, last or after the same one), with a pause of ${SETTLE_MS} ms after each; median (min–max) over the rounds.`,
         '"max |diff|" is the largest absolute difference of the row\'s outputs (probabilities) from blasnet\'s compiled function\'s on the same rows.',
         ...skipped.map((s) => `Not run: ${s}.`),
       ],

@@ -13,7 +13,7 @@
  * reported as not run and its targets as not measured.
  *
  * Interleaved: per trial (configuration), `runs` rounds; in each round every driver does one
- * timed run, in an order rotated from round to round and reversed every other round (roundOrder),
+ * timed run, in an order that changes from round to round (roundOrder, a balanced Latin square),
  * so that machine drift lands on every driver alike and no driver always follows the same one;
  * medians and min–max are over the rounds. blasnet native (bench/mlp-native.ts) and the peers run
  * in processes of their own, started once per trial and kept across its rounds (ServedPeer: the
@@ -548,7 +548,7 @@ export const mlpSuite: Suite = {
           `(PyTorch's: the "core" column); blasnet's own kernels ran at instruction-set level ${nativeInfo.kernelIsa} (BLASNET_ISA; the CPU supports ${nativeInfo.kernelIsaSupported}), ` +
           `the dense forward products on ${nativeInfo.packedForward ? 'blasnet\'s packed kernels' : 'OpenBLAS'} (info().packedForward; BLASNET_PACKED_FORWARD). ` +
           `Every row ran in this run, interleaved: per configuration ${runs} round${runs === 1 ? '' : 's'}, in each round every row (of both tables when there are two) one timed run, ` +
-          'in an order rotated from round to round and reversed every other round; a pause of ' +
+          'in an order that changes from round to round (rows of a balanced Latin square, so that no row always runs first, last or after the same one); a pause of ' +
           `${SETTLE_MS} ms after each multi-threaded run. blasnet native and each peer run in a process of their own, started once per configuration and kept across the rounds ` +
           '(start-up, data load and warmup untimed), answering one run per request; js and naive JS run in the suite\'s process, warmed up once per configuration. ' +
           'Every timed run starts from a freshly built model (seed 1); samples/s is median (min–max) over the rounds. ' +
@@ -561,7 +561,7 @@ export const mlpSuite: Suite = {
           (ctx.before !== undefined ? `native (before) = the same runs by an older build of the library (${ctx.before}, a child process kept across the rounds, in both tables when there are two); ` : '') +
           'js = blasnet on the TypeScript backend, model.fit over a prefix of steps × batch rows. naive JS = bench/naive-mlp.ts (i-j-k triple loops, Adam), same steps as js.',
         `PyTorch = bench/peers/torch_mlp.py${torchInfo ? ` (torch ${String(torchInfo.version)}, BLAS: ${String(torchInfo.blas ?? 'unknown').replace(/ \(.*\)$/, '')})` : ''}: ` +
-          'nn.Sequential of Linear/ReLU, CrossEntropyLoss, Adam(lr=1e-3), one whole epoch per run (X[idx] batches of a randperm, as users write it); ' +
+          'nn.Sequential of Linear/ReLU, CrossEntropyLoss, Adam(lr=1e-3), one whole epoch per run (X.index_select(0, idx) batches of a randperm); ' +
           `one row per setting (${settings.map((s) => `${s.label}: ${[s.threads === null ? 'no set_num_threads' : `set_num_threads(${s.threads})`,
             ...Object.entries(s.env).map(([k, v]) => `${k}=${v}`)].join(' ')}`).join('; ')}); ` +
           'its best thread setting is marked ★ (the issue\'s targets compare with it); "+ malloc" rows also keep glibc from returning freed blocks to ' +
@@ -625,8 +625,10 @@ export const mlpSuite: Suite = {
       rows: peak.rows.map((r) => [r.isa, String(r.threads), rateCell(r.gflops, 1)]),
     };
 
+    // The rows the targets take (those run with OPENBLAS_CORETYPE unset when it is set here).
+    const boundUnder = targetRows === unset ? `, OPENBLAS_CORETYPE (${coreType}) unset as in the targets` : '';
     const boundTable: Table = {
-      title: 'blasnet native against its GEMM-only bound',
+      title: `blasnet native against its GEMM-only bound${boundUnder}`,
       notes: [
         'GEMM-only bound: the step\'s GEMMs alone (per layer Z = X Wᵀ and dW = dZᵀ X, dX = dZ W for all but the first layer) through the native backend\'s gemm ' +
           '(Z = X Wᵀ where info().packedForward is on: the weights packed and the packed kernels\' product, as denseForward runs it) at the same ' +
@@ -637,11 +639,11 @@ export const mlpSuite: Suite = {
       columns: ['net', 'batch', 'threads', 'samples/s', 'GEMM-only bound, samples/s', 'fraction of bound', 'steady epoch, samples/s', 'steady fraction of bound',
         'SGEMM GFLOP/s (these shapes)', 'SGEMM of FMA peak'],
       rows: trials.map((t) => {
-        const r = nativeOf(t.id);
+        const r = nativeOf(t.id, targetRows);
         const bound = t.batch / (r.gemm as Stats).median;
         return [netName(t.sizes), String(t.batch), String(r.threads), num(r.samplesPerSecond.median), num(bound),
           (r.samplesPerSecond.median / bound).toFixed(2), num((r.steady as Rate).median), ((r.steady as Rate).median / bound).toFixed(2),
-          num(sgemmRate(t.id)), ofPeak(sgemmRate(t.id))];
+          num(sgemmRate(t.id, targetRows)), ofPeak(sgemmRate(t.id, targetRows))];
       }),
     };
 
