@@ -61,6 +61,35 @@ forEachBackend('divergence', (b) => {
     assert.deepEqual(m.optimizer?.state(), ref.optimizer?.state());
   });
 
+  it('a step that leaves weights that are not finite, its loss finite, is a divergence too: no snapshot keeps them, fit does not return them', async () => {
+    // One step per epoch at lr 1e38: the first loss is finite and its update overflows the weights.
+    const overflowing = () => new Sequential({ inputSize: 4, seed: 1, backend: b, layers: [dense(8, { activation: 'relu' }), dense(1)] })
+      .compile({ loss: 'mse', optimizer: { name: 'sgd', lr: 1e38 } });
+    const rows = y.length;
+    const t = new Float32Array(rows).map((_, i) => 100 * (i % 3));
+    for (const epochs of [1, 3]) {
+      const m = overflowing();
+      const start = m.params.slice();
+      const h = m.fit(x, t, { epochs, batchSize: rows });
+      assert.ok(h.diverged, `epochs ${epochs}: History.diverged is set`);
+      assert.equal(h.diverged.epoch, 0);
+      assert.equal(h.diverged.restoredEpoch, 0);
+      assert.ok(Number.isFinite(h.diverged.loss));
+      assert.match(h.stopReason as string, /^diverged: the weights were not finite at the end of epoch 1 \(its losses were\); restored the weights of the start of training/);
+      assert.deepEqual(m.params, start);
+      assert.equal(h.epochs.length, 0);
+      throwsCode(() => overflowing().fit(x, t, { epochs, batchSize: rows, onNonFinite: 'throw' }), 'ERR_BLASNET_DIVERGED', undefined, 'weights were not finite');
+      const a = overflowing();
+      const ha = await a.fitAsync(x, t, { epochs, batchSize: rows });
+      assert.deepEqual(ha.diverged, h.diverged);
+      assert.deepEqual(a.params, start);
+    }
+    // 'continue' keeps no snapshot, and so checks nothing.
+    const c = overflowing();
+    assert.equal(c.fit(x, t, { epochs: 1, batchSize: rows, onNonFinite: 'continue' }).diverged, null);
+    assert.ok(!allFinite(c.params));
+  });
+
   it("onNonFinite 'throw' restores and throws ERR_BLASNET_DIVERGED; 'continue' keeps the old behaviour", () => {
     const m = exploding(b);
     throwsCode(() => m.fit(x, y, { ...opts, onNonFinite: 'throw' }), 'ERR_BLASNET_DIVERGED', undefined, 'diverged');

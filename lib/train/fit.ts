@@ -119,9 +119,11 @@ export interface FitOptions {
    */
   resume?: { optimizer?: unknown; schedule?: unknown; metadata?: Record<string, unknown> };
   /**
-   * What a NaN or infinite training loss does. 'stop' (default): training stops before that
-   * step's update, the weights, running statistics and optimiser state go back to where they were
-   * at the end of the last epoch whose loss was finite (the initial ones if there is none), and
+   * What a NaN or infinite training loss does, or an epoch that ends with weights that are not
+   * finite (a step's loss is measured before its update). 'stop' (default): training stops before
+   * that step's update (at that epoch's end), the weights, running statistics and optimiser state
+   * go back to where they were at the end of the last epoch whose loss and weights were finite
+   * (the initial ones if there is none), and
    * History.stopReason and History.diverged say what happened. 'throw': the same restore, then
    * fit throws ERR_BLASNET_DIVERGED. 'continue': train on (the terminateOnNaN callback can still
    * stop it); nothing is kept for a restore.
@@ -184,12 +186,16 @@ export interface FitOptions {
   dataParallel?: DataParallel;
 }
 
-/** Where training diverged: the first step whose loss was NaN or infinite. */
+/**
+ * Where training diverged: the first step whose loss was NaN or infinite, or, when an epoch's
+ * steps all had finite losses but left weights that are not finite, that epoch's last step.
+ */
 export interface Divergence {
   readonly epoch: number;
   /** Batch index within the epoch. */
   readonly batch: number;
   readonly step: number;
+  /** The step's loss: NaN or infinite, or finite when the weights it left were not (History.stopReason says which). */
   readonly loss: number;
   /** The epoch count the restored weights were saved at (0: the weights training started from). */
   readonly restoredEpoch: number;
@@ -1184,6 +1190,15 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
       }
       // One whole epoch has gathered every training row, or training ends with this epoch.
       unscanned = false;
+      // Each loss is measured before its step, so a step can leave weights that are not finite
+      // while every loss was: checked here, before a snapshot could keep them or fit return them.
+      if (snapshot && !history.diverged && batch > 0 && model.backend.firstNonFinite(model.params.length, model.params) >= 0) {
+        snapshot.restore();
+        const last = history.steps - 1;
+        history.diverged = { epoch, batch: batch - 1, step: last, loss: history.stepLoss[last], restoredEpoch: snapshot.epoch };
+        history.stopReason = `diverged: the weights were not finite at the end of epoch ${epoch + 1} (its losses were); ` +
+          `restored the weights of ${snapshot.epoch === 0 ? 'the start of training' : `epoch ${snapshot.epoch}`} (try a lower learning rate)`;
+      }
       if (history.diverged) {
         if (onNonFinite === 'throw') {
           throw new BlasnetError(ErrorCode.DIVERGED, `${where}: ${history.stopReason}`);
