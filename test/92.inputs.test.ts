@@ -536,6 +536,52 @@ forEachBackend('compile shorthand, verbose and class predictions', (b) => {
     }
   });
 
+  it('binaryCrossEntropy and crossEntropy targets outside [0, 1] are refused before any step (their loss has no lower bound there)', async () => {
+    const labels012 = Float32Array.from(data.y);
+    const negative = Matrix.from(Array.from({ length: data.x.rows }, (_, r) => (r === 5 ? [-1, 1, 1] : [0, 1, 0])));
+    for (const [out, loss, y, mention] of [
+      [1, 'binaryCrossEntropy', labels012, 'the binaryCrossEntropy target of row 3 is 2; binaryCrossEntropy targets are probabilities in [0, 1]'],
+      [3, 'crossEntropy', negative, 'the crossEntropy target of row 6, column 1 is -1; crossEntropy target rows are probabilities in [0, 1]'],
+    ] as const) {
+      for (const run of ['fit', 'fitAsync'] as const) {
+        const m = model(b, out, 'identity', loss);
+        const before = m.params.slice();
+        if (run === 'fit') throwsCode(() => m.fit(data.x, y, { epochs: 1 }), 'ERR_BLASNET_TARGET', RangeError, `${run}: ${mention}`);
+        else await rejectsCode(m.fitAsync(data.x, y, { epochs: 1 }), 'ERR_BLASNET_TARGET', `${run}: ${mention}`);
+        assert.deepEqual(m.params, before);
+        // lossAndGradient checks its batch, before any pass.
+        throwsCode(() => m.lossAndGradient(data.x, y instanceof Matrix ? y.data : y), 'ERR_BLASNET_TARGET', RangeError, 'probabilities in [0, 1]');
+      }
+    }
+    // Probabilities inside [0, 1] (soft labels) train.
+    const soft = Float32Array.from(data.y, (c) => (c === 0 ? 0.1 : 0.9));
+    assert.equal(model(b, 1, 'identity', 'binaryCrossEntropy').fit(data.x, soft, { epochs: 1 }).epochs.length, 1);
+  });
+
+  it('crossEntropy and multiMargin over one output (a loss of 0 whatever the weights) are refused when the loss is set or used, not when a model is built', () => {
+    for (const loss of ['crossEntropy', 'multiMargin'] as const) {
+      const m = new Sequential({ inputSize: 3, backend: b, layers: [dense(1, { activation: 'sigmoid' })], loss });
+      throwsCode(() => m.compile({ loss, optimizer: 'adam' }), 'ERR_BLASNET_SHAPE', RangeError, `compile: ${loss} needs one output per class, 2 or more, but the model has 1`);
+      throwsCode(() => m.setLoss(loss), 'ERR_BLASNET_SHAPE', RangeError, 'use one output with binaryCrossEntropy');
+      throwsCode(() => m.lossValue(data.x, new Int32Array(data.x.rows)), 'ERR_BLASNET_SHAPE', RangeError, 'lossValue: ');
+    }
+  });
+
+  it('class labels in a Float32Array, one per row (readCsv\'s numeric label column), train as the same labels in an Int32Array; other lengths say where labels go', () => {
+    const a = model(b), c = model(b);
+    a.fit(data.x, data.y, { epochs: 2, shuffle: false });
+    c.fit(data.x, Float32Array.from(data.y), { epochs: 2, shuffle: false });
+    assert.deepEqual(c.params, a.params);
+    assert.deepEqual(c.evaluate(data.x, Float32Array.from(data.y)), a.evaluate(data.x, data.y));
+    throwsCode(() => model(b).fit(data.x, Float32Array.from(data.y).fill(0.5), { epochs: 1 }), 'ERR_BLASNET_LABEL', RangeError, 'the label of row 1 is 0.5, not an integer class');
+    throwsCode(() => model(b).fit(data.x, new Float32Array(data.x.rows + 1), { epochs: 1 }), 'ERR_BLASNET_SHAPE', RangeError, 'class labels go in an Int32Array or number[], one per row');
+    // multiMargin takes labels only: target rows are refused before any step, under its own name.
+    const mm = model(b, 3, 'identity', 'multiMargin');
+    throwsCode(() => mm.fit(data.x, Matrix.from(Array.from(data.y, (c2) => [c2 === 0 ? 1 : 0, c2 === 1 ? 1 : 0, c2 === 2 ? 1 : 0])), { epochs: 1 }),
+      'ERR_BLASNET_ARG_TYPE', TypeError, 'fit: multiMargin takes class labels, one per row');
+    assert.equal(mm.optimizer?.stepCount, 0);
+  });
+
   it('loadModel restores loss, optimiser state and metrics: the loaded model evaluates and trains on as the original', () => {
     const m = model(b);
     m.fit(data.x, data.y, { epochs: 2, batchSize: 16 });

@@ -193,16 +193,43 @@ export function checkTargets(backend: Backend, loss: ResolvedLoss, rows: number,
     const labels = target as Int32Array;
     const i = rows <= LABEL_LOOP_ROWS ? firstLabelOutside(labels, rows, cols) : backend.firstLabelOutside(rows, labels, cols);
     if (i >= 0) throw rangeError(ErrorCode.LABEL, `${where}: target[${i}] = ${target[i]} is outside [0, ${cols})`);
-  } else if (loss.name === 'hinge') {
-    const i = firstBadHingeTarget(target as Float32Array, rows * cols);
-    if (i >= 0) throw rangeError(ErrorCode.TARGET, `${where}: hinge targets must be -1 or +1; target[${i}] is ${target[i]}`);
+  } else {
+    const rule = targetRule(loss);
+    const i = rule ? rule.firstBad(target as Float32Array, rows * cols) : -1;
+    if (i >= 0) throw rangeError(ErrorCode.TARGET, `${where}: ${rule?.says}; target[${i}] is ${target[i]}`);
   }
 }
 
-/** The first of target[0..n) that is neither -1 nor +1 (hinge's targets), or -1. */
-export function firstBadHingeTarget(target: Float32Array, n: number): number {
-  for (let i = 0; i < n; i++) if (target[i] !== 1 && target[i] !== -1) return i;
+/** What a built-in loss holds its float targets to, beyond being finite. */
+interface TargetRule {
+  /** The index of the first of target[0..n) that breaks the rule, or -1. */
+  firstBad(target: Float32Array, n: number): number;
+  /** The rule, for messages. */
+  says: string;
+}
+
+const TARGET_RULES: Partial<Record<string, TargetRule>> = {
+  hinge: {
+    firstBad(target, n) {
+      for (let i = 0; i < n; i++) if (target[i] !== 1 && target[i] !== -1) return i;
+      return -1;
+    },
+    says: 'hinge targets must be -1 or +1',
+  },
+  // Probabilities (PyTorch's BCEWithLogitsLoss and CrossEntropyLoss document targets in [0, 1]):
+  // outside it the loss has no lower bound, and training drives it to minus infinity.
+  binaryCrossEntropy: { firstBad: firstOutsideUnit, says: 'binaryCrossEntropy targets are probabilities in [0, 1] (labels 0 and 1 for classes)' },
+  crossEntropy: { firstBad: firstOutsideUnit, says: 'crossEntropy target rows are probabilities in [0, 1] (oneHot() makes them from labels)' },
+};
+
+function firstOutsideUnit(target: Float32Array, n: number): number {
+  for (let i = 0; i < n; i++) if (!(target[i] >= 0 && target[i] <= 1)) return i;
   return -1;
+}
+
+/** The rule `loss`'s float targets are checked against, or null (custom losses check their own). */
+export function targetRule(loss: ResolvedLoss): TargetRule | null {
+  return loss.custom ? null : TARGET_RULES[loss.name] ?? null;
 }
 
 /** What y may be, read as a loss reads it (readTargets): labels, targets, or rows of numbers. */
@@ -215,9 +242,9 @@ export interface TargetReader {
 }
 
 /** A y of another row count than x: ERR_BLASNET_SHAPE, as fit and the checks say it. */
-export function rowCountError(where: string, yRows: number, rows: number, detail: string): RangeError {
+export function rowCountError(where: string, yRows: number, rows: number, detail: string, hint = ''): RangeError {
   return rangeError(ErrorCode.SHAPE,
-    `${where}: y has ${yRows} row${yRows === 1 ? '' : 's'}${detail} but x has ${rows}; give one target row per row of x`);
+    `${where}: y has ${yRows} row${yRows === 1 ? '' : 's'}${detail} but x has ${rows}; give one target row per row of x${hint}`);
 }
 
 /**
@@ -241,19 +268,13 @@ export function readTargets(model: TargetReader, loss: ResolvedLoss | null, y: T
   } else if (typedArrayTag(y) === 'Int32Array') {
     t = y as Int32Array;
   } else if (typedArrayTag(y) === 'Float32Array') {
-    t = y as Float32Array;
+    // One value per row under a loss of class labels, whose targets would be wider: labels (as a
+    // number[]'s are), such as readCsv's numeric label column.
+    t = wantsLabels && cols > 1 && (y as Float32Array).length === rows ? integerLabels(model, y as Float32Array, where) : y as Float32Array;
   } else if (y !== null && typeof y === 'object' && typeof (y as ArrayLike<number>).length === 'number') {
     const arr = y as ArrayLike<number>;
     if (wantsLabels && (arr.length === rows || arr.length !== rows * cols)) {
-      t = new Int32Array(arr.length);
-      for (let i = 0; i < arr.length; i++) {
-        if (!Number.isInteger(arr[i])) throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${show(arr[i])}, not an integer class`);
-        // Past 32 bits an Int32Array would wrap it into a class (2^32 + 1 to 1).
-        if (arr[i] !== (arr[i] | 0)) {
-          throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${show(arr[i])}, outside [0, ${model.outputSize}) (the model has ${model.outputSize} outputs)`);
-        }
-        t[i] = arr[i];
-      }
+      t = integerLabels(model, arr, where);
     } else {
       for (let i = 0; i < arr.length; i++) {
         if (typeof arr[i] !== 'number') throw typeError(ErrorCode.ARG_TYPE, `${where}: y[${i}] is ${typeof arr[i]}, not a number`);
@@ -273,20 +294,59 @@ export function readTargets(model: TargetReader, loss: ResolvedLoss | null, y: T
       throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${labels[i]}, outside [0, ${k}) (the model has ${k} outputs)`);
     }
   } else {
+    if (def && !def.targets.dense && !def.targets.half) {
+      throw typeError(ErrorCode.ARG_TYPE, `${where}: ${loss?.name} takes class labels, one per row (an Int32Array or number[]), not target rows`);
+    }
     if (t.length !== rows * cols) {
-      if (cols > 0 && t.length % cols === 0) throw rowCountError(where, t.length / cols, rows, cols === 1 ? '' : ` of ${cols} targets`);
-      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows * cols} target values ([${rows}, ${cols}]) but received ${t.length}`);
+      // Labels in a Float32Array of another length than x's rows: say where labels go.
+      const labelsHint = wantsLabels ? '; class labels go in an Int32Array or number[], one per row' : '';
+      if (cols > 0 && t.length % cols === 0) throw rowCountError(where, t.length / cols, rows, (cols === 1 ? '' : ` of ${cols} targets`), labelsHint);
+      throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows * cols} target values ([${rows}, ${cols}]) but received ${t.length}${labelsHint}`);
     }
     checkFinite(model.backend, where, 'y', t as Float32Array, t.length, 0, cols);
     // The loss checks each batch's targets too, but only as that batch trains: a bad one among
     // the last rows would fail after the steps before it had changed the weights.
-    const i = loss?.name === 'hinge' ? firstBadHingeTarget(t as Float32Array, t.length) : -1;
+    const rule = loss ? targetRule(loss) : null;
+    const i = rule ? rule.firstBad(t as Float32Array, t.length) : -1;
     if (i >= 0) {
       const at = cols === 1 ? `row ${i + 1}` : `row ${Math.floor(i / cols) + 1}, column ${(i % cols) + 1}`;
-      throw rangeError(ErrorCode.TARGET, `${where}: the hinge target of ${at} is ${t[i]}; hinge targets must be -1 or +1`);
+      throw rangeError(ErrorCode.TARGET, `${where}: the ${loss?.name} target of ${at} is ${t[i]}; ${(rule as TargetRule).says}`);
     }
   }
   return t;
+}
+
+/** Integer class labels from plain numbers (readTargets): an integer each, inside 32 bits (the range check follows). */
+function integerLabels(model: TargetReader, arr: ArrayLike<number>, where: string): Int32Array {
+  const t = new Int32Array(arr.length);
+  for (let i = 0; i < arr.length; i++) {
+    if (!Number.isInteger(arr[i])) throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${show(arr[i])}, not an integer class`);
+    // Past 32 bits an Int32Array would wrap it into a class (2^32 + 1 to 1).
+    if (arr[i] !== (arr[i] | 0)) {
+      throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${show(arr[i])}, outside [0, ${model.outputSize}) (the model has ${model.outputSize} outputs)`);
+    }
+    t[i] = arr[i];
+  }
+  return t;
+}
+
+/**
+ * A loss the model's outputs cannot serve, ERR_BLASNET_SHAPE:
+ * - one whose targets are half the outputs (gaussianNll: means, then variances) on an odd number
+ *   of outputs, rather than a target shape no one can give;
+ * - crossEntropy or multiMargin over one output, where the loss is 0 whatever the weights (a
+ *   softmax of one value is 1; no other class has a margin), so training would learn nothing.
+ *   Refused where a loss is set or used, not where a model is built or loaded (`built`).
+ */
+export function refuseLossOutputs(where: string, loss: ResolvedLoss, outputs: number, o: { built?: boolean } = {}): void {
+  if (loss.custom) return;
+  if (LOSSES[loss.name as LossName]?.targets.half && outputs % 2 !== 0) {
+    throw rangeError(ErrorCode.SHAPE, `${where}: ${loss.name} reads each output row as means then variances, so it needs an even number of outputs, but the model has ${outputs}`);
+  }
+  if (!o.built && (loss.name === 'crossEntropy' || loss.name === 'multiMargin') && outputs === 1) {
+    throw rangeError(ErrorCode.SHAPE, `${where}: ${loss.name} needs one output per class, 2 or more, but the model has 1, where the loss is 0 whatever ` +
+      'the weights; for two classes use one output with binaryCrossEntropy, or two outputs');
+  }
 }
 
 /**

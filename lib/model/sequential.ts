@@ -20,7 +20,7 @@ import { refuseDetached } from '../data/check';
 import { Dataset } from '../data/dataset';
 import { collectDiagnostics } from './diagnostics';
 import type { LayerDiagnostics } from './diagnostics';
-import { checkTargets, fusedActivation, lossFactor, refuseClassMetrics, resolveLoss, warnActivationBeforeNoise } from './loss';
+import { checkTargets, fusedActivation, lossFactor, refuseClassMetrics, refuseLossOutputs, resolveLoss, warnActivationBeforeNoise } from './loss';
 import type { LossSpecName, Reduction } from './loss';
 import { checkFitOptions, checkMetricNames, compileModel, evaluateModel, fitModel, prepareDataset, prepareWeighted, undoColumns } from '../train/fit';
 import type { CompileOptions, Compiled, FitOptions, History, Labels } from '../train/fit';
@@ -198,7 +198,7 @@ export class Sequential {
       size = layer.outSize;
     });
     this.outputSize = size;
-    if (this.loss) this.#checkLossWidth(this.loss, where);
+    if (this.loss) refuseLossOutputs(where, this.loss, size, { built: true });
     const shared = options.shared;
     if (shared !== undefined) {
       const onShared = (a: unknown) => typedArrayTag(a) === 'Float32Array' && (a as Float32Array).buffer instanceof SharedArrayBuffer;
@@ -348,20 +348,11 @@ export class Sequential {
     warnActivationBeforeNoise(this.layers, loss);
   }
 
-  /**
-   * A loss whose targets are half the outputs (gaussianNll: means, then variances) on an odd
-   * number of outputs: ERR_BLASNET_SHAPE when the loss is set, not a target shape no one can give.
-   */
-  #checkLossWidth(loss: ResolvedLoss, where: string): void {
-    if (loss.custom || !LOSSES[loss.name as keyof typeof LOSSES]?.targets.half || this.outputSize % 2 === 0) return;
-    throw rangeError(ErrorCode.SHAPE, `${where}: ${loss.name} reads each output row as means then variances, so it needs an even number of outputs, but the model has ${this.outputSize}`);
-  }
-
   /** Sets the loss lossAndGradient uses by default. */
   setLoss(loss: LossSpec): void {
     this.notBusy('setLoss');
     const resolved = resolveLoss(loss);
-    this.#checkLossWidth(resolved, 'setLoss');
+    refuseLossOutputs('setLoss', resolved, this.outputSize);
     // A compiled class metric would read this loss's targets wrongly (gaussianNll's).
     if (this.compiled && !this.#compiling) refuseClassMetrics('setLoss', resolved, this.compiled.metrics);
     this.loss = resolved;
@@ -494,7 +485,7 @@ export class Sequential {
   private pickLoss(spec: LossSpec | undefined, where: string): ResolvedLoss {
     const loss = spec !== undefined ? resolveLoss(spec) : this.loss;
     if (!loss) throw new BlasnetError(ErrorCode.STATE, `${where}: no loss given; pass { loss } or set one with setLoss()`);
-    this.#checkLossWidth(loss, where);
+    refuseLossOutputs(where, loss, this.outputSize);
     return loss;
   }
 

@@ -31,7 +31,7 @@ import { createMetric, metricOn, validationName } from './metrics';
 import type { Metric, MetricSpec } from './metrics';
 import { scoreKind } from '../predict';
 import type { LossSpec } from '../model/loss';
-import { readTargets, refuseClassMetrics, resolveLoss } from '../model/loss';
+import { readTargets, refuseClassMetrics, refuseLossOutputs, resolveLoss } from '../model/loss';
 import { runStartChecksOnRows } from '../recipe/checks';
 import { checkFinite } from '../data/check';
 import { Dataset } from '../data/dataset';
@@ -244,7 +244,9 @@ export function compileModel(model: Sequential, options: CompileOptions): Compil
   const metrics = options.metrics ?? [];
   if (!Array.isArray(metrics)) throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected an array for metrics');
   // Before the loss is set: a refused compile leaves the model as it was.
-  refuseClassMetrics('compile', resolveLoss(options.loss), metrics);
+  const loss = resolveLoss(options.loss);
+  refuseLossOutputs('compile', loss, model.outputSize);
+  refuseClassMetrics('compile', loss, metrics);
   model.setLoss(options.loss);
   const o = options.optimizer;
   if (isOptimizer(o) && typeof o.updates === 'function' && !o.updates(model.params)) {
