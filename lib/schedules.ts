@@ -630,7 +630,9 @@ export const SCHEDULES = {
   warmup: entry({
     doc: 'Linear warmup, then another schedule: lr_t = base * (startFactor + (1 - startFactor) t / ' +
       'warmupSteps) for t < warmupSteps, then the schedule `then` at step t - warmupSteps (from its ' +
-      'own step 0, with the same base lr), or the constant base lr without `then`. warmupSteps ' +
+      'own step 0, with the same base lr; a oneCycle `then` makes that base its maxLr / divFactor ' +
+      'for both, as its OneCycleLR overwrites the initial_lr SequentialLR starts from), or the ' +
+      'constant base lr without `then`. warmupSteps ' +
       'required (a non-negative integer); default startFactor = 1/3 (LinearLR\'s), in [0, 1]: 0 is ' +
       'allowed here (LinearLR requires > 0), for a warmup from zero. The same numbers as ' +
       'torch.optim.lr_scheduler.SequentialLR([LinearLR(startFactor, 1, warmupSteps), then], ' +
@@ -642,16 +644,22 @@ export const SCHEDULES = {
       then: nested(),
     },
     build: (o, base, label) => {
-      const inner: NestedCurve = o.then === undefined ? { lrAt: () => base, stepLimit: undefined } : buildCurve(o.then, base, `${label}.then`);
+      // As SequentialLR([LinearLR, then]): a oneCycle `then` sets the base both run from.
+      const [warm, after] = o.then === undefined ? [base, base] : phaseBases([{ name: 'linear' }, o.then], base);
+      const inner: NestedCurve = o.then === undefined ? { lrAt: () => base, stepLimit: undefined } : buildCurve(o.then, after, `${label}.then`);
       const w = o.warmupSteps;
-      return curve((t) => (t < w ? base * (o.startFactor + ((1 - o.startFactor) * t) / w) : inner.lrAt(t - w)), undefined,
+      return curve((t) => (t < w ? warm * (o.startFactor + ((1 - o.startFactor) * t) / w) : inner.lrAt(t - w)), undefined,
         inner.stepLimit === undefined ? undefined : w + inner.stepLimit);
     },
   }),
   sequential: entry({
     doc: 'Schedules one after another, as torch.optim.lr_scheduler.SequentialLR: schedules[i] runs ' +
       'from step milestones[i - 1] (0 for the first), starting from its own step 0 with the base lr, ' +
-      'so lr_t = schedules[i].lr at step t - milestones[i - 1]. schedules and milestones required; ' +
+      'so lr_t = schedules[i].lr at step t - milestones[i - 1]. As in PyTorch, where each scheduler ' +
+      'takes the initial_lr the ones built before it left: a oneCycle makes the base of the ' +
+      'schedules after it, and of a first one that chains (not cyclic or cosineWarmRestarts), its ' +
+      'maxLr / divFactor, and a first cyclic with a baseLr makes that the base of the others. ' +
+      'schedules and milestones required; ' +
       'milestones has one entry fewer than schedules and must be strictly increasing positive ' +
       'integers (PyTorch does not check; a milestone at 0 or out of order gives it odd results). ' +
       'reduceOnPlateau cannot be one of the schedules (as in PyTorch). The sequence ends (stepLimit) ' +
@@ -673,7 +681,8 @@ export const SCHEDULES = {
       return undefined;
     },
     build: (o, base, label) => {
-      const phases = o.schedules.map((s, i) => buildCurve(s, base, `${label}.schedules[${i}]`));
+      const bases = phaseBases(o.schedules, base);
+      const phases = o.schedules.map((s, i) => buildCurve(s, bases[i], `${label}.schedules[${i}]`));
       const starts = [0, ...o.milestones];
       // A schedule whose steps run out before the next milestone ends the sequence there.
       let stepLimit: number | undefined;
@@ -711,6 +720,29 @@ export const SCHEDULES = {
     build: (o) => ({ kind: 'plateau', settings: { ...o } }),
   }),
 };
+
+/**
+ * The base lr each schedule of a sequence runs from, as PyTorch's SequentialLR gives it: every
+ * scheduler takes the param group's initial_lr as it stands when it is built (in list order), and
+ * the schedulers set it as they are built: the first from the group's lr (a CyclicLR first sets
+ * that lr to its base_lr), and any OneCycleLR overwrites it with max_lr / div_factor. Each
+ * schedule after the first starts at its milestone from its closed form over that base; the first
+ * runs on (chained) from the lr SequentialLR resets to the initial_lr all of them left, except a
+ * cyclic, oneCycle or cosineWarmRestarts, which set their lr from their own base. Without a
+ * oneCycle or a leading cyclic with its own baseLr, every base is `base`.
+ */
+function phaseBases(specs: readonly unknown[], base: number): number[] {
+  let initial = base;
+  const built = specs.map((spec, i) => {
+    const o = isPlainObject(spec) ? spec : {};
+    if (i === 0 && o.name === 'cyclic' && typeof o.baseLr === 'number') initial = o.baseLr;
+    if (o.name === 'oneCycle' && typeof o.maxLr === 'number') initial = o.maxLr / (typeof o.divFactor === 'number' ? o.divFactor : 25);
+    return initial;
+  });
+  const first = isPlainObject(specs[0]) ? specs[0].name : undefined;
+  if (built.length > 0 && !OVERWRITING.has(first as string)) built[0] = initial;
+  return built;
+}
 
 /** Name of a schedule in the table. */
 export type ScheduleName = keyof typeof SCHEDULES;

@@ -466,6 +466,29 @@ describe('schedules: 40 steps against the documented formulas', () => {
     assertClose(w, s, 'warmup vs sequential');
   });
 
+  it("a oneCycle in warmup or sequential sets the base the others run from (its maxLr / divFactor), and so does a leading cyclic's baseLr, as SequentialLR's initial_lr does", () => {
+    // PyTorch 1.13: OneCycleLR's constructor overwrites the param group's initial_lr, which
+    // SequentialLR resets the lr to before its first scheduler runs (chained), and which the
+    // schedulers built after it take as their base_lrs; CyclicLR sets the lr to its base_lr first.
+    const oneCycle = (totalSteps: number): ScheduleSpec => ({ name: 'oneCycle', maxLr: 0.02, totalSteps });
+    const oc = (totalSteps: number) => run(oneCycle(totalSteps), 0.01, totalSteps - 1);
+    const oc18 = oc(18), oc15 = oc(15), oc10 = oc(10);
+    const start = 0.02 / 25;
+    assertClose(run({ name: 'warmup', warmupSteps: 3, startFactor: 0.2, then: oneCycle(18) }, 0.01, 20),
+      seq((t) => (t < 3 ? start * (0.2 + (0.8 * t) / 3) : oc18[t - 3]), 20), 'warmup into oneCycle');
+    assertClose(run({ name: 'sequential', schedules: [{ name: 'constant', factor: 0.5, totalIters: 3 }, oneCycle(15)], milestones: [6] }, 0.01, 20),
+      seq((t) => (t < 3 ? 0.5 * start : t < 6 ? start : oc15[t - 6]), 20), 'constant, then oneCycle');
+    assertClose(run({ name: 'sequential', schedules: [oneCycle(10), { name: 'exponential', gamma: 0.9 }], milestones: [10] }, 0.01, 20),
+      seq((t) => (t < 10 ? oc10[t] : start * 0.9 ** (t - 10)), 20), 'oneCycle, then exponential', start);
+    const cyclic: ScheduleSpec = { name: 'cyclic', baseLr: 0.002, maxLr: 0.02, stepSizeUp: 3 };
+    const cyc = run(cyclic, 0.01, 5);
+    assertClose(run({ name: 'sequential', schedules: [cyclic, { name: 'exponential', gamma: 0.9 }], milestones: [5] }, 0.01, 20),
+      seq((t) => (t < 5 ? cyc[t] : 0.002 * 0.9 ** (t - 5)), 20), 'cyclic, then exponential');
+    // A cyclic after the first schedule leaves the others' base alone (its own base_lr is its own).
+    assertClose(run({ name: 'sequential', schedules: [{ name: 'exponential', gamma: 0.9 }, cyclic], milestones: [4] }, 0.01, 10),
+      seq((t) => (t < 4 ? 0.01 * 0.9 ** t : run(cyclic, 0.01, 10)[t - 4]), 10), 'exponential, then cyclic');
+  });
+
   it('stepDecay is step with gamma = d, stepSize = ed', () => {
     assert.deepEqual(run({ name: 'stepDecay', d: 0.3, ed: 4 }, 0.7), run({ name: 'step', gamma: 0.3, stepSize: 4 }, 0.7));
   });
