@@ -7,7 +7,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, dense, dropout, Matrix, prelu, Rng, Sequential, Standardizer } from '../lib';
+import { batchNorm, createSchedule, dense, dropout, Matrix, prelu, Rng, Sequential, Standardizer } from '../lib';
 import type { SequentialOptions } from '../lib';
 import { decode, encode } from '../lib/io/format';
 import { decodeModel, encodeModel, loadModel, saveModel } from '../lib/io/model-file';
@@ -56,6 +56,23 @@ forEachBackend('model files', (b) => {
     assert.deepEqual(loaded.preprocessing, extras.preprocessing);
     assert.deepEqual(loaded.metadata, extras.metadata);
     assert.equal(loaded.model.summary(), m.summary());
+  });
+
+  it('a schedule or an optimiser given itself is saved as its state(), which loads back into one', () => {
+    const m = model(b);
+    m.compile({ loss: 'mse', optimizer: { name: 'adam', lr: 0.01 } });
+    const x = new Rng(1).uniformArray(20 * 6);
+    m.fit(x, new Rng(2).uniformArray(20 * 3), { epochs: 2, batchSize: 5 });
+    const schedule = createSchedule({ name: 'step', stepSize: 2, gamma: 0.5 }, 0.01);
+    for (let i = 0; i < 3; i++) schedule.step();
+    const file = path.join(tmp, `objects-${b.name}.blasnet`);
+    saveModel(file, m, { schedule, optimizer: m.optimizer });
+    const loaded = loadModel(file, { backend: b });
+    assert.deepEqual(loaded.schedule, schedule.state());
+    const again = createSchedule({ name: 'step', stepSize: 2, gamma: 0.5 }, 0.01);
+    again.load(loaded.schedule as never);
+    assert.equal(again.step(), schedule.step());
+    assert.deepEqual(loaded.model.optimizer?.state(), m.optimizer?.state());
   });
 
   it('a truncated file fails with ERR_BLASNET_FORMAT, at every length', () => {

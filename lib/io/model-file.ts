@@ -26,13 +26,14 @@ import type { MetricSpec } from '../train/metrics';
 /** What a model file holds besides the model itself. Every field is optional, plain data. */
 export interface ModelExtras {
   /**
-   * Optimiser state, as its state() returns it. Its arena is stored in the binary payload, not as
+   * Optimiser state, as its state() returns it (an optimiser given itself is saved as its
+   * state()). Its arena is stored in the binary payload, not as
    * base64 text, so loadModel gives it back as a Float32Array (which load() takes as well).
    * Default: the compiled optimiser's state once it has taken a step (Keras's include_optimizer),
    * so that a loaded model resumes where it was; null leaves it out.
    */
   optimizer?: unknown;
-  /** Schedule state, as its state() returns it. */
+  /** Schedule state, as its state() returns it (a schedule given itself is saved as its state()). */
   schedule?: unknown;
   /**
    * The preprocessing to store. Default: the model's own numeric scaler (setPreprocessing), which
@@ -142,12 +143,18 @@ function modelDocument(model: Sequential, extras: ModelExtras, where: string): M
     buffers: model.buffers().map((b) => ({ name: b.name, data: b.data.slice() })),
     ...extras,
     optimizer: arenaAsTensor(extras.optimizer === null ? undefined
-      : extras.optimizer ?? (model.optimizer && model.optimizer.stepCount > 0 ? model.optimizer.state() : undefined)),
+      : stateOf(extras.optimizer) ?? (model.optimizer && model.optimizer.stepCount > 0 ? model.optimizer.state() : undefined)),
+    schedule: stateOf(extras.schedule),
     preprocessing: preprocessingJSON(model, extras.preprocessing, where),
     compile: extras.compile ?? compileOf(model),
     columns: extras.columns ?? model.inputColumns ?? undefined,
   };
   return doc;
+}
+
+/** An optimiser or schedule given itself instead of its state(): its state(), which is what a file holds. */
+function stateOf(v: unknown): unknown {
+  return v !== null && typeof v === 'object' && typeof (v as { state?: unknown }).state === 'function' ? (v as { state(): unknown }).state() : v;
 }
 
 /**
@@ -263,7 +270,11 @@ function declaredSizes(layers: Layer[], inputSize: number, available: number): {
  * parameter and buffer sizes it declares against the tensors the file holds. Returns the layers.
  */
 function checkDocument(doc: Partial<ModelDocument>, fail: (msg: string) => never): Layer[] {
-  if (!doc || typeof doc !== 'object' || doc.format !== 'blasnet-model') fail('not a blasnet model file');
+  if (!doc || typeof doc !== 'object' || doc.format !== 'blasnet-model') {
+    fail((doc as { format?: unknown } | null)?.format === 'blasnet-models'
+      ? 'a blasnet file of several models (saveModels), not of one; read it with loadModels or Ensemble.load'
+      : 'not a blasnet model file');
+  }
   const cfg = doc.model as ModelConfig | undefined;
   if (!cfg || typeof cfg !== 'object' || !Number.isInteger(cfg.inputSize) || cfg.inputSize < 1 || !Array.isArray(cfg.layers)) {
     fail('missing or malformed architecture');
