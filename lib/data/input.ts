@@ -7,7 +7,7 @@
  */
 import { largeFloat32Array } from '../backend/memory';
 import type { Backend } from '../backend/types';
-import { fitsFloat32 } from '../describe';
+import { fitsFloat32, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
@@ -73,6 +73,8 @@ function notNumberAdvice(v: unknown): string {
   if (v instanceof Date) return 'convert it first, e.g. with getTime()';
   if (Array.isArray(v)) return 'spread it into columns of their own';
   if (isPlainRecord(v)) return 'spread its fields into columns of their own';
+  // A decimal comma ("1,5") or a thousands separator ("1,500"): either way not a number as written.
+  if (typeof v === 'string' && /^\s*[+-]?\d+(,\d+)+\s*$/.test(v)) return 'write numbers with a decimal point and no thousands separators';
   return typeof v === 'string' ? 'encode categorical columns first' : 'convert it to a number first';
 }
 
@@ -281,7 +283,8 @@ function widthError(where: string, width: number, cols: number, columns: readonl
 function needColumns(spec: InputSpec, where: string): readonly string[] {
   if (!spec.columns) {
     throw new BlasnetError(ErrorCode.STATE,
-      `${where}: records need a column spec; call setInputColumns([...]) or fit on records first (fit takes their keys)`);
+      `${where}: records need a column spec; call setInputColumns([...]) or fit on records first (fit takes their keys), ` +
+      'or, for records a TabularPreprocessor reads, give the model its preprocessing (model.setPreprocessing(preprocessor)) or pass preprocessor.transform(records)');
   }
   return spec.columns;
 }
@@ -324,7 +327,9 @@ export function readRows(x: Input, spec: InputSpec, where: string, out: Rows): R
 /** Rows of numbers or records as a Matrix of their own width (no preprocessing, no width check). */
 function convert(x: Input, spec: InputSpec, where: string): Matrix {
   if (!Array.isArray(x)) {
-    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array, rows of numbers or records for x but received ${showValue(x)}`);
+    // Another typed array (a Float64Array from a numeric library, a Uint8Array of pixels): named, with the conversion.
+    const other = ArrayBuffer.isView(x) ? `a ${typeName(x)}; convert it with Float32Array.from(x)` : showValue(x);
+    throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array, rows of numbers or records for x but received ${other}`);
   }
   if (x.length === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
   if (isRecords(x)) return recordsToMatrix(x, needColumns(spec, where), where);

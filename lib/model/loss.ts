@@ -291,7 +291,9 @@ export function readTargets(model: TargetReader, loss: ResolvedLoss | null, y: T
     const labels = t as Int32Array, k = model.outputSize;
     const i = model.backend.firstLabelOutside(labels.length, labels, k);
     if (i >= 0) {
-      throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${labels[i]}, outside [0, ${k}) (the model has ${k} outputs)`);
+      // One past the last class: most likely labels numbered from 1.
+      const hint = labels[i] === k ? `; labels count from 0, so ${k} classes are 0 to ${k - 1}` : '';
+      throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${labels[i]}, outside [0, ${k}) (the model has ${k} outputs)${hint}`);
     }
   } else {
     if (def && !def.targets.dense && !def.targets.half) {

@@ -805,14 +805,17 @@ export function resumePoint(resume: NonNullable<FitOptions['resume']>, schedule:
 /**
  * A loadModel() result given as `resume` to another model than its own must hold the same
  * weights: resuming a freshly built model would load optimiser moments that belong to other
- * weights and train on from the wrong point, without any error. (Other parameter counts are
- * refused by the optimiser's load; data-parallel replicas take rank 0's weights anyway.)
+ * weights and train on from the wrong point, without any error. Another parameter count is
+ * ERR_BLASNET_STATE saying so (data-parallel replicas take rank 0's weights anyway).
  */
 export function checkResumedWeights(where: string, model: Sequential, resume: FitOptions['resume']): void {
   const own = resume && typeof resume === 'object' ? (resume as { model?: { params?: unknown } | null }).model : undefined;
   if (!own || (own as unknown) === model || !(own.params instanceof Float32Array)) return;
   const a = own.params, b = model.params;
-  if (a.length !== b.length) return;
+  if (a.length !== b.length) {
+    throw new BlasnetError(ErrorCode.STATE, `${where}: the checkpoint's model has ${a.length} parameters and this one ${b.length}, so its optimiser ` +
+      'state cannot continue here; resume a model of the checkpoint\'s layers (ck.model.fit(x, y, { resume: ck }))');
+  }
   for (let i = 0; i < a.length; i++) {
     // Bit for bit, NaN included (the weights were copied, not recomputed).
     if (a[i] !== b[i] && !(a[i] !== a[i] && b[i] !== b[i])) {
