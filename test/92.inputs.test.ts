@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, checkModel, Dataset, dense, dropout, loadModel, lrFinder, Matrix, mcPredict, recordsToMatrix, Rng, saveModel, Sequential, Standardizer, TabularPreprocessor, trainTestSplit } from '../lib';
+import { batchNorm, checkModel, Dataset, dense, dropout, loadModel, lrFinder, Matrix, mcPredict, modelCheckpoint, recordsToMatrix, Rng, saveModel, saveModels, Sequential, Standardizer, TabularPreprocessor, trainTestSplit } from '../lib';
 import type { Backend, DataRecord } from '../lib';
 import { csvLogger, earlyStopping } from '../lib/train/callbacks';
 import type { FitOptions } from '../lib/train/fit';
@@ -580,6 +580,32 @@ forEachBackend('compile shorthand, verbose and class predictions', (b) => {
     throwsCode(() => mm.fit(data.x, Matrix.from(Array.from(data.y, (c2) => [c2 === 0 ? 1 : 0, c2 === 1 ? 1 : 0, c2 === 2 ? 1 : 0])), { epochs: 1 }),
       'ERR_BLASNET_ARG_TYPE', TypeError, 'fit: multiMargin takes class labels, one per row');
     assert.equal(mm.optimizer?.stepCount, 0);
+  });
+
+  it('the common mistakes get messages that say what to do', () => {
+    // Another typed array for x: named, with its conversion.
+    throwsCode(() => model(b).predict(new Float64Array(data.x.data) as never), 'ERR_BLASNET_ARG_TYPE', TypeError,
+      'but received a Float64Array; convert it with Float32Array.from(x)');
+    // A decimal comma in a record.
+    const m = model(b);
+    m.fit(data.records, 'kind', { epochs: 1 });
+    throwsCode(() => m.predict([{ a: '1,5', b: 1, c: 2 }]), 'ERR_BLASNET_DATA', undefined, '"1,5" is not a number; write numbers with a decimal point and no thousands separators');
+    // Labels numbered from 1.
+    throwsCode(() => model(b).fit(data.x, Int32Array.from(data.y, (c) => c + 1), { epochs: 1 }), 'ERR_BLASNET_LABEL', RangeError,
+      'outside [0, 3) (the model has 3 outputs); labels count from 0, so 3 classes are 0 to 2');
+    // Records on a model without columns.
+    throwsCode(() => model(b).predict(data.records), 'ERR_BLASNET_STATE', undefined, 'or pass preprocessor.transform(records)');
+    // A file of several models read as one.
+    const several = path.join(tmp, `several-${b.name}.blasnet`);
+    saveModels(several, [model(b), model(b)]);
+    throwsCode(() => loadModel(several), 'ERR_BLASNET_FORMAT', undefined, 'a blasnet file of several models (saveModels), not of one; read it with loadModels or Ensemble.load');
+    // A checkpoint resumed on a model of another parameter count.
+    const ckFile = path.join(tmp, `ck-${b.name}.blasnet`);
+    model(b).fit(data.x, data.y, { epochs: 1, callbacks: [modelCheckpoint(ckFile)] });
+    const wide = new Sequential({ inputSize: 3, seed: 4, backend: b, layers: [dense(16, { activation: 'tanh' }), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: { name: 'adam', lr: 0.01 } });
+    throwsCode(() => wide.fit(data.x, data.y, { epochs: 2, resume: loadModel(ckFile) }), 'ERR_BLASNET_STATE', undefined,
+      "the checkpoint's model has 59 parameters and this one 115");
   });
 
   it('loadModel restores loss, optimiser state and metrics: the loaded model evaluates and trains on as the original', () => {
