@@ -1223,7 +1223,7 @@ function dataOptions(cmd: Command): Command {
   return cmd
     .option('--data <dir>', 'an MNIST-like IDX directory (train-*/t10k-* files, plain or .gz); default Fashion-MNIST')
     .option('--csv <file>', 'a CSV file with a header row (train: the training rows; evaluate, predict: the rows to score)')
-    .option('--test-csv <file>', 'train: the test rows (default: --test-split of --csv); evaluate: the rows to score')
+    .option('--test-csv <file>', 'train: the test rows (default: --test-split of --csv); evaluate, predict: the rows to score, as --csv')
     .option('--delimiter <char>', "the CSV files' field delimiter (default ','; ';', or tab for a tab)", delimiterArg);
 }
 
