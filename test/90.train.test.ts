@@ -1195,6 +1195,9 @@ forEachBackend('dropLast and the batch plan', (b) => {
     const x34 = new Matrix(rng.uniformArray(34 * 3, -1, 1), 34, 3), y34 = Int32Array.from({ length: 34 }, (_, i) => i % 2);
     throwsCode(() => m.fit(x34, y34, { batchSize: 16, validationSplit: 1 / 34 }), 'ERR_BLASNET_ARG_RANGE', RangeError, '33 training rows');
     assert.deepEqual(m.params, before);
+    // One training row in all: no batch setting helps.
+    throwsCode(() => m.fit(new Matrix(x.data.slice(0, 3), 1, 3), y.slice(0, 1), { epochs: 1 }), 'ERR_BLASNET_ARG_RANGE', RangeError,
+      '(1 training row in batches of 32); train on at least 2 rows');
   });
 
   it('dropLast leaves out the short last batch, as drop_last; without batchNorm a last batch of one row trains', () => {

@@ -586,8 +586,10 @@ function checkBatchPlan(where: string, model: Sequential, it: ReplicaBatches, ro
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: dropLast leaves no batch: ${rows} training rows, batchSize ${batchSize}`);
   }
   if (it.smallestBatch === 1 && model.layers.some((l) => l instanceof BatchNorm)) {
+    // With one row in all, no setting gives a batch of two.
+    const advice = rows < 2 ? 'train on at least 2 rows' : 'pass dropLast: true or another batchSize';
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: a batch of 1 row has no batch statistics for batchNorm ` +
-      `(${rows} training rows in batches of ${batchSize}); pass dropLast: true or another batchSize`);
+      `(${rows} training row${rows === 1 ? '' : 's'} in batches of ${batchSize}); ${advice}`);
   }
 }
 
