@@ -501,6 +501,32 @@ describe('search on a raw table', () => {
       native.setNumThreads(before);
     }
   });
+
+  it('a search over worker threads leaves the pool at the count the record gives, its workers capped at their threads', async function () {
+    this.timeout(60000);
+    const native = getBackend('native');
+    const before = native.getNumThreads();
+    native.setNumThreads(2);
+    try {
+      // A search of threads 1 holds the pool at 1; another of threads 2 over workers must not raise it.
+      const counts: number[] = [];
+      // It runs until the other ends, then is cancelled.
+      const stopLow = new AbortController();
+      const low = search({ space: { lr: logUniform(1e-3, 1e-1) }, data, trials: 1e6, budget: { epochs: 1 }, threads: 1, seed: 1, refit: false, signal: stopLow.signal })
+        .catch((e: { code?: string }) => assert.equal(e.code, 'ERR_BLASNET_ABORTED'));
+      for (let i = 0; i < 20 && native.getNumThreads() !== 1; i++) await new Promise((r) => setImmediate(r));
+      const high = search({
+        space: { lr: logUniform(1e-3, 1e-1) }, data, trials: 4, budget: { epochs: 2 }, workers: 2, threads: 2, seed: 2, refit: false,
+        onTrial: () => { counts.push(native.getNumThreads()); },
+      });
+      await high.finally(() => stopLow.abort());
+      await low;
+      assert.ok(counts.length > 0 && counts.every((n) => n === 1), `pool counts seen after the workers' trials: ${counts.join(', ')}`);
+      assert.equal(native.getNumThreads(), 2);
+    } finally {
+      native.setNumThreads(before);
+    }
+  });
 });
 
 describe('search bad input', () => {

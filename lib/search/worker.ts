@@ -1,6 +1,6 @@
 /**
- * A search worker: runs trials on the shared training data, one at a time, with its native
- * backend pinned to its share of the kernel threads.
+ * A search worker: runs trials on the shared training data, one at a time, its native kernels
+ * capped at its share of the kernel threads.
  */
 import { parentPort, workerData } from 'worker_threads';
 import { setDefaultBackend } from '../backend/select';
@@ -12,7 +12,9 @@ import type { SearchWorkerInput, SearchWorkerMessage } from './runner';
 const input = workerData as SearchWorkerInput;
 const port = parentPort as NonNullable<typeof parentPort>;
 const backend = setDefaultBackend(input.backend);
-if (input.backend === 'native') backend.setNumThreads(input.threads);
+// The pool's count is the process's, which the searching thread holds in the shared record
+// (lib/backend/threads.ts) with any other search or fitAsync; a worker caps its own kernels.
+if (input.backend === 'native') backend.setThreadLimit(input.threads);
 
 let build: BuildFunction = defaultBuild;
 if (input.build) {
