@@ -143,6 +143,38 @@ forEachBackend('fitAsync', (b) => {
     assert.ok(seen[5] - seen[0] < 30e6, `array buffers after each retrain (bytes): ${seen.join(', ')}`);
   });
 
+  it("small calls' data is freed once the kept worker has waited a while, not after each call", () => {
+    const lib = path.join(__dirname, '..', 'lib');
+    const script = `
+      const bn = require(${JSON.stringify(lib)});
+      const m = new bn.Sequential({ inputSize: 256, seed: 1, backend: ${JSON.stringify(b.name)}, layers: [bn.dense(4)] })
+        .compile({ loss: 'crossEntropy', optimizer: 'adam' });
+      const rows = 1000, y = new Int32Array(rows).map((_, i) => i % 4);
+      let gc = null;
+      const buffers = () => {
+        if (!gc) { require('v8').setFlagsFromString('--expose-gc'); gc = require('vm').runInNewContext('gc'); }
+        gc(); gc();
+        return process.memoryUsage().arrayBuffers;
+      };
+      (async () => {
+        await m.fitAsync(new Float32Array(rows * 256), y, { epochs: 1, batchSize: 256, maxSteps: 1 });
+        await new Promise((r) => setTimeout(r, 1500));
+        const base = buffers();
+        // Ten calls of 1 MB each, back to back: fewer bytes than a collection right after a call takes.
+        for (let i = 0; i < 10; i++) await m.fitAsync(new Float32Array(rows * 256).fill(i), y, { epochs: 1, batchSize: 256, maxSteps: 1 });
+        const busy = buffers();
+        await new Promise((r) => setTimeout(r, 1500));
+        console.log(JSON.stringify({ base, busy, idle: buffers() }));
+      })();
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, r.stderr);
+    const { base, busy, idle } = JSON.parse(r.stdout) as { base: number; busy: number; idle: number };
+    // Right after the burst the worker still holds some of the calls' copies; after its wait, none.
+    assert.ok(busy - base > 2e6, `array buffers: ${base} before, ${busy} right after ten calls of 1 MB`);
+    assert.ok(idle - base < 1e6, `array buffers: ${base} before, ${idle} after the worker waited`);
+  });
+
   it("warns once, through the application's 'warning' listeners, never raw from its worker", () => {
     const lib = path.join(__dirname, '..', 'lib');
     const script = `
