@@ -273,6 +273,12 @@ forEachBackend('search', (b) => {
     const par = await search(base({ trials: 5, workers: 2, threads: 1 }));
     assert.deepEqual(rowsOf(par), rowsOf(seq));
     assert.equal(b.getNumThreads(), before);
+    // The best configuration retrained in a worker (off the calling thread) is the model retrained here, compiled alike.
+    assert.ok(seq.model && par.model);
+    assert.deepEqual(par.model.params, seq.model.params);
+    assert.deepEqual(par.model.lossSpec, seq.model.lossSpec);
+    assert.deepEqual(par.model.optimizer?.state(), seq.model.optimizer?.state());
+    assert.deepEqual(par.model.evaluate(data.x, data.y), seq.model.evaluate(data.x, data.y));
     const halvingSeq = await search(base({ strategy: 'halving', trials: 4, budget: { epochs: 4, eta: 2 }, threads: 1 }));
     const halvingPar = await search(base({ strategy: 'halving', trials: 4, budget: { epochs: 4, eta: 2 }, workers: 2, threads: 1, build: { module: BUILD_MODULE } }));
     assert.deepEqual(rowsOf(halvingPar), rowsOf(halvingSeq));
@@ -357,6 +363,17 @@ forEachBackend('search', (b) => {
     assert.match(d.refitError as string, /retraining the best configuration on all the data diverged.*\(ERR_BLASNET_DIVERGED\)/);
     const fine = await search(base({ trials: 2 }));
     assert.equal(fine.refitError, null);
+  });
+
+  it('a best configuration whose model no file can carry (a layer of the build\'s own) is retrained on the calling thread', async function () {
+    this.timeout(30000);
+    const own = { module: BUILD_MODULE, name: 'withOwnLayer' };
+    const par = await search(base({ space: { lr: choice([0.01, 0.05]) }, strategy: 'grid', workers: 2, threads: 1, build: own }));
+    assert.equal(par.refitError, null);
+    assert.ok(par.model);
+    assert.equal(par.model.layers[1].kind, 'identity');
+    const seq = await search(base({ space: { lr: choice([0.01, 0.05]) }, strategy: 'grid', threads: 1, build: own }));
+    assert.deepEqual(par.model.params, seq.model?.params);
   });
 
   it('a trial time limit records the epochs the folds trained, and the refit trains as many', async function () {

@@ -8,6 +8,7 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { BackendName } from '../backend/select';
 import { BlasnetError, ErrorCode } from '../errors';
+import { decodeModel } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
 import { failedRow, runTrial } from './trial';
 import type { BuildFunction, SearchMetric, Trial, TrialData, TrialEnv, TrialResult } from './trial';
@@ -21,10 +22,11 @@ export interface TrialRunner {
   /** Stops everything it runs (workers are terminated) and frees its resources. */
   close(): Promise<void>;
   /**
-   * Retrains a row's configuration on all the data where the trials ran (a queue's workers);
-   * without it the search retrains on the calling thread.
+   * Retrains a row's configuration on all the data where the trials ran (worker threads, a
+   * queue's workers), or resolves null where it cannot (a build's layer of its own, which no
+   * model file carries back); without it, or on null, the search retrains on the calling thread.
    */
-  refit?(best: TrialResult): Promise<Sequential>;
+  refit?(best: TrialResult): Promise<Sequential | null>;
 }
 
 /**
@@ -137,6 +139,16 @@ export function workerRunner(data: TrialData, options: {
     const idle = slots.find((s) => s.job === null);
     if (idle) dispatch(idle);
   };
+  const refitReply = (best: TrialResult): Promise<{ bytes?: Uint8Array; error?: string; code?: string }> => {
+    if (closed) return Promise.reject(new BlasnetError(ErrorCode.STATE, 'workerRunner: closed'));
+    return new Promise((resolve, reject) => {
+      submit({
+        message: { kind: 'refit', best },
+        done: (r) => resolve(r as { bytes?: Uint8Array; error?: string; code?: string }),
+        lost: (why) => reject(new BlasnetError(ErrorCode.STATE, `search: retraining the best configuration failed: ${why}`)),
+      });
+    });
+  };
 
   return {
     concurrency: options.workers,
@@ -151,18 +163,18 @@ export function workerRunner(data: TrialData, options: {
       });
     },
     refitBytes(best) {
-      if (closed) return Promise.reject(new BlasnetError(ErrorCode.STATE, 'workerRunner: closed'));
-      return new Promise<Uint8Array>((resolve, reject) => {
-        submit({
-          message: { kind: 'refit', best },
-          done: (r) => {
-            const reply = r as { bytes?: Uint8Array; error?: string };
-            if (reply.bytes) resolve(reply.bytes);
-            else reject(new BlasnetError(ErrorCode.STATE, `search: retraining the best configuration failed: ${reply.error ?? 'no model'}`));
-          },
-          lost: (why) => reject(new BlasnetError(ErrorCode.STATE, `search: retraining the best configuration failed: ${why}`)),
-        });
+      return refitReply(best).then((reply) => {
+        if (reply.bytes) return reply.bytes;
+        throw new BlasnetError(ErrorCode.STATE, `search: retraining the best configuration failed: ${reply.error ?? 'no model'}`);
       });
+    },
+    // Off the calling thread, whose event loop a retrain on all the data would hold for as long.
+    async refit(best) {
+      const reply = await refitReply(best);
+      if (reply.bytes) return decodeModel(reply.bytes, { backend: options.backend }).model;
+      if (reply.code === ErrorCode.UNSUPPORTED) return null;
+      // The error as the calling thread's retrain reports it (its message and code).
+      throw new Error(reply.error ?? 'no model');
     },
     async close() {
       closed = true;

@@ -599,7 +599,8 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
       rows.push(...results);
     }
     best = bestRow(rows, higher);
-    // A queue's workers retrain the best configuration too (the model comes back through Redis).
+    // Worker threads or a queue's workers retrain the best configuration too (the model comes
+    // back as a model file), so that the calling thread's event loop runs on meanwhile.
     if (best && options.refit !== false && runner.refit) {
       try {
         model = await Promise.race([abortPromise, runner.refit(best)]);

@@ -42,6 +42,6 @@ port.on('message', (m: SearchWorkerMessage) => {
     port.postMessage({ bytes: new Uint8Array(encodeModel(refitModel(m.best, input.data, env))) });
   } catch (e) {
     const err = e as Error & { code?: string };
-    port.postMessage({ error: `${err.message}${err.code ? ` (${err.code})` : ''}` });
+    port.postMessage({ error: `${err.message}${err.code ? ` (${err.code})` : ''}`, code: err.code });
   }
 });
