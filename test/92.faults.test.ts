@@ -84,6 +84,15 @@ forEachBackend('divergence', (b) => {
       assert.deepEqual(ha.diverged, h.diverged);
       assert.deepEqual(a.params, start);
     }
+    // Weights that were not finite when training started (a -Infinity bias on a relu unit) are the caller's: no divergence.
+    const dead = new Sequential({ inputSize: 4, seed: 1, backend: b, layers: [dense(8, { activation: 'relu' }), dense(3)] })
+      .compile({ loss: 'crossEntropy', optimizer: 'adam' });
+    const w = dead.getWeights();
+    (w.find((t) => t.name === '0.bias') as { data: Float32Array }).data[0] = -Infinity;
+    dead.setWeights(w);
+    const hd = dead.fit(x, y, { epochs: 2, batchSize: 30 });
+    assert.equal(hd.diverged, null, String(hd.stopReason));
+    assert.equal(hd.epochs.length, 2);
     // 'continue' keeps no snapshot, and so checks nothing.
     const c = overflowing();
     assert.equal(c.fit(x, t, { epochs: 1, batchSize: rows, onNonFinite: 'continue' }).diverged, null);

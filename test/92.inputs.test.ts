@@ -564,6 +564,14 @@ forEachBackend('compile shorthand, verbose and class predictions', (b) => {
       throwsCode(() => m.compile({ loss, optimizer: 'adam' }), 'ERR_BLASNET_SHAPE', RangeError, `compile: ${loss} needs one output per class, 2 or more, but the model has 1`);
       throwsCode(() => m.setLoss(loss), 'ERR_BLASNET_SHAPE', RangeError, 'use one output with binaryCrossEntropy');
       throwsCode(() => m.lossValue(data.x, new Int32Array(data.x.rows)), 'ERR_BLASNET_SHAPE', RangeError, 'lossValue: ');
+      // A file holding such a model with its compile settings (as earlier versions wrote it) still loads, and predicts.
+      const file = path.join(tmp, `one-output-${loss}-${b.name}.blasnet`);
+      saveModel(file, m, { compile: { optimizer: { name: 'adam', lr: 0.01 }, metrics: [] } as never });
+      const loaded = loadModel(file, { backend: b }).model;
+      assert.equal(loaded.lossSpec?.name, loss);
+      assert.equal(loaded.optimizer?.name, 'adam');
+      assert.deepEqual(loaded.predict(data.x).data, m.predict(data.x).data);
+      throwsCode(() => loaded.fit(data.x, new Int32Array(data.x.rows), { epochs: 1 }), 'ERR_BLASNET_SHAPE', RangeError, `fit: ${loss} needs one output per class`);
     }
   });
 
@@ -586,13 +594,26 @@ forEachBackend('compile shorthand, verbose and class predictions', (b) => {
     // Another typed array for x: named, with its conversion.
     throwsCode(() => model(b).predict(new Float64Array(data.x.data) as never), 'ERR_BLASNET_ARG_TYPE', TypeError,
       'but received a Float64Array; convert it with Float32Array.from(x)');
+    throwsCode(() => model(b).predict(new DataView(new ArrayBuffer(12)) as never), 'ERR_BLASNET_ARG_TYPE', TypeError, 'but received a DataView');
+    // The kernel-level calls take labels as an Int32Array, and say so for a Float32Array of one per row.
+    throwsCode(() => model(b).lossValue(data.x, Float32Array.from(data.y)), 'ERR_BLASNET_SHAPE', RangeError, 'class labels go in an Int32Array here');
     // A decimal comma in a record.
     const m = model(b);
     m.fit(data.records, 'kind', { epochs: 1 });
     throwsCode(() => m.predict([{ a: '1,5', b: 1, c: 2 }]), 'ERR_BLASNET_DATA', undefined, '"1,5" is not a number; write numbers with a decimal point and no thousands separators');
-    // Labels numbered from 1.
+    // Labels numbered from 1; labels from 0 that need one more output are told no such thing.
     throwsCode(() => model(b).fit(data.x, Int32Array.from(data.y, (c) => c + 1), { epochs: 1 }), 'ERR_BLASNET_LABEL', RangeError,
       'outside [0, 3) (the model has 3 outputs); labels count from 0, so 3 classes are 0 to 2');
+    const fourClasses = Int32Array.from(data.y, (c, i) => (i === 7 ? 3 : c));
+    const e = (() => {
+      try {
+        model(b).fit(data.x, fourClasses, { epochs: 1 });
+      } catch (err) {
+        return err as Error;
+      }
+      return null;
+    })();
+    assert.ok(e && /is 3, outside \[0, 3\) \(the model has 3 outputs\)$/.test(e.message), e?.message);
     // Records on a model without columns.
     throwsCode(() => model(b).predict(data.records), 'ERR_BLASNET_STATE', undefined, 'or pass preprocessor.transform(records)');
     // A file of several models read as one.

@@ -365,15 +365,43 @@ forEachBackend('search', (b) => {
     assert.equal(fine.refitError, null);
   });
 
-  it('a best configuration whose model no file can carry (a layer of the build\'s own) is retrained on the calling thread', async function () {
+  it('with workers the best configuration is retrained in a worker: the model, its compile settings and dropout stream as on the calling thread', async function () {
     this.timeout(30000);
-    const own = { module: BUILD_MODULE, name: 'withOwnLayer' };
-    const par = await search(base({ space: { lr: choice([0.01, 0.05]) }, strategy: 'grid', workers: 2, threads: 1, build: own }));
-    assert.equal(par.refitError, null);
-    assert.ok(par.model);
-    assert.equal(par.model.layers[1].kind, 'identity');
-    const seq = await search(base({ space: { lr: choice([0.01, 0.05]) }, strategy: 'grid', threads: 1, build: own }));
-    assert.deepEqual(par.model.params, seq.model?.params);
+    const log = path.join(os.tmpdir(), `blasnet-build-log-${process.pid}`);
+    process.env.BLASNET_TEST_BUILD_LOG = log;
+    try {
+      const recording = { module: BUILD_MODULE, name: 'recording' };
+      const space = { lr: choice([0.01, 0.05]), dropout: 0.2 };
+      fs.writeFileSync(log, '');
+      const par = await search(base({ space, strategy: 'grid', workers: 2, threads: 1, build: recording }));
+      const where = fs.readFileSync(log, 'utf8').trim().split('\n');
+      // One build per trial and fold, then the refit's, all in workers.
+      assert.ok(where.length > 2 && where.every((w) => w === 'false'), `main thread per build: ${where.join(', ')}`);
+      const seq = await search(base({ space, strategy: 'grid', threads: 1, build: recording }));
+      assert.ok(par.model && seq.model);
+      assert.deepEqual(par.model.params, seq.model.params);
+      assert.deepEqual(par.model.maskState(), seq.model.maskState());
+      assert.deepEqual(par.model.optimizer?.state(), seq.model.optimizer?.state());
+    } finally {
+      delete process.env.BLASNET_TEST_BUILD_LOG;
+      fs.rmSync(log, { force: true });
+    }
+  });
+
+  it('a best configuration whose model no file carries whole (a layer or loss of the build\'s own) is retrained on the calling thread', async function () {
+    this.timeout(30000);
+    for (const name of ['withOwnLayer', 'withOwnLoss']) {
+      const own = { module: BUILD_MODULE, name };
+      const par = await search(base({ space: { lr: choice([0.01, 0.05]) }, strategy: 'grid', workers: 2, threads: 1, build: own }));
+      assert.equal(par.refitError, null, name);
+      assert.ok(par.model, name);
+      if (name === 'withOwnLayer') assert.equal(par.model.layers[1].kind, 'identity');
+      else assert.equal(par.model.lossSpec?.custom?.name, 'halfSq');
+      // Compiled as the build left it: it evaluates and trains on.
+      assert.ok(Number.isFinite(par.model.evaluate(data.x, data.y).loss), name);
+      const seq = await search(base({ space: { lr: choice([0.01, 0.05]) }, strategy: 'grid', threads: 1, build: own }));
+      assert.deepEqual(par.model.params, seq.model?.params, name);
+    }
   });
 
   it('a trial time limit records the epochs the folds trained, and the refit trains as many', async function () {

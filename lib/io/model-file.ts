@@ -18,8 +18,9 @@ import { decode, decodeFile, encode, tensorLength, writeFileAtomic } from './for
 import { checkPreprocessedWidth } from '../data/input';
 import { preprocessorFromJSON } from '../data/preprocess';
 import { TabularPreprocessor, tableOutputsMismatch } from '../data/tabular';
-import { savedLossSpec } from '../model/loss';
+import { asLoaded, savedLossSpec } from '../model/loss';
 import type { BuiltInLossSpec, LossSpec } from '../model/loss';
+import { OPTIMIZER_NAMES } from '../optim';
 import type { OptimizerSpec, OptimizerState } from '../optim';
 import type { MetricSpec } from '../train/metrics';
 
@@ -150,6 +151,19 @@ function modelDocument(model: Sequential, extras: ModelExtras, where: string): M
     columns: extras.columns ?? model.inputColumns ?? undefined,
   };
   return doc;
+}
+
+/**
+ * Whether a model file carries `model` whole: built-in layers, a built-in loss and metrics given by
+ * name or spec, a built-in optimiser (a custom loss, metric object or optimiser of one's own is
+ * not saved, and a layer of one's own is refused).
+ * @internal
+ */
+export function fileCarries(model: Sequential): boolean {
+  if (firstCustomLayer(model.layers) >= 0 || model.lossSpec?.custom) return false;
+  if (model.metrics.some((m) => typeof m !== 'string' && typeof (m as { update?: unknown }).update === 'function')) return false;
+  const opt = model.optimizer;
+  return !opt || (OPTIMIZER_NAMES as readonly string[]).includes(opt.name);
 }
 
 /** An optimiser or schedule given itself instead of its state(): its state(), which is what a file holds. */
@@ -362,8 +376,8 @@ function buildModel(doc: Partial<ModelDocument>, layers: Layer[], backend: Backe
     const c = doc.compile as Partial<SavedCompile>;
     try {
       // A saved compile exists only for a built-in loss, which has a spec.
-      model.compile({ loss: model.lossSpec.spec as BuiltInLossSpec,
-        optimizer: c.optimizer as unknown as OptimizerSpec, metrics: c.metrics ?? [] });
+      const spec = model.lossSpec.spec as BuiltInLossSpec;
+      asLoaded(() => model.compile({ loss: spec, optimizer: c.optimizer as unknown as OptimizerSpec, metrics: c.metrics ?? [] }));
       if (doc.optimizer !== undefined) model.optimizer?.load(doc.optimizer as OptimizerState);
     } catch (e) {
       fail(`invalid compile settings: ${(e as Error).message}`);

@@ -216,8 +216,9 @@ const TARGET_RULES: Partial<Record<string, TargetRule>> = {
     },
     says: 'hinge targets must be -1 or +1',
   },
-  // Probabilities (PyTorch's BCEWithLogitsLoss and CrossEntropyLoss document targets in [0, 1]):
-  // outside it the loss has no lower bound, and training drives it to minus infinity.
+  // Probabilities, the domain PyTorch's BCEWithLogitsLoss and CrossEntropyLoss document for their
+  // targets: below 0 (and for binaryCrossEntropy above 1) the loss has no lower bound, and
+  // training drives it to minus infinity.
   binaryCrossEntropy: { firstBad: firstOutsideUnit, says: 'binaryCrossEntropy targets are probabilities in [0, 1] (labels 0 and 1 for classes)' },
   crossEntropy: { firstBad: firstOutsideUnit, says: 'crossEntropy target rows are probabilities in [0, 1] (oneHot() makes them from labels)' },
 };
@@ -254,6 +255,8 @@ export function rowCountError(where: string, yRows: number, rows: number, detail
  * errors fit gives. `loss` null (none set, or a custom one) takes either.
  */
 export function readTargets(model: TargetReader, loss: ResolvedLoss | null, y: TargetInput, rows: number, where: string): Int32Array | Float32Array {
+  // Before any work: a loaded model's loss its outputs cannot serve (see asLoaded).
+  if (loss) refuseLossOutputs(where, loss, model.outputSize);
   const def = loss && !loss.custom ? LOSSES[loss.name as LossName] : null;
   const wantsLabels = !!def && def.targets.labels;
   const cols = def && def.targets.half ? model.outputSize / 2 : model.outputSize;
@@ -291,8 +294,8 @@ export function readTargets(model: TargetReader, loss: ResolvedLoss | null, y: T
     const labels = t as Int32Array, k = model.outputSize;
     const i = model.backend.firstLabelOutside(labels.length, labels, k);
     if (i >= 0) {
-      // One past the last class: most likely labels numbered from 1.
-      const hint = labels[i] === k ? `; labels count from 0, so ${k} classes are 0 to ${k - 1}` : '';
+      // One past the last class, and no label 0: most likely labels numbered from 1.
+      const hint = labels[i] === k && !labels.includes(0) ? `; labels count from 0, so ${k} classes are 0 to ${k - 1}` : '';
       throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${labels[i]}, outside [0, ${k}) (the model has ${k} outputs)${hint}`);
     }
   } else {
@@ -332,20 +335,38 @@ function integerLabels(model: TargetReader, arr: ArrayLike<number>, where: strin
   return t;
 }
 
+/** Nonzero while a loaded model is compiled with its file's settings (asLoaded). */
+let loading = 0;
+
+/**
+ * Runs `compile`, a loaded model's compile with its file's settings, without the rule that is
+ * for a loss being chosen (crossEntropy over one output): a file written before the rule, or by
+ * a tool of one's own, still loads, and the rule stops that model where its loss is used.
+ * @internal
+ */
+export function asLoaded<T>(compile: () => T): T {
+  loading++;
+  try {
+    return compile();
+  } finally {
+    loading--;
+  }
+}
+
 /**
  * A loss the model's outputs cannot serve, ERR_BLASNET_SHAPE:
  * - one whose targets are half the outputs (gaussianNll: means, then variances) on an odd number
  *   of outputs, rather than a target shape no one can give;
  * - crossEntropy or multiMargin over one output, where the loss is 0 whatever the weights (a
  *   softmax of one value is 1; no other class has a margin), so training would learn nothing.
- *   Refused where a loss is set or used, not where a model is built or loaded (`built`).
+ *   Refused where a loss is set or used, not where a model is built (`built`) or loaded (asLoaded).
  */
 export function refuseLossOutputs(where: string, loss: ResolvedLoss, outputs: number, o: { built?: boolean } = {}): void {
   if (loss.custom) return;
   if (LOSSES[loss.name as LossName]?.targets.half && outputs % 2 !== 0) {
     throw rangeError(ErrorCode.SHAPE, `${where}: ${loss.name} reads each output row as means then variances, so it needs an even number of outputs, but the model has ${outputs}`);
   }
-  if (!o.built && (loss.name === 'crossEntropy' || loss.name === 'multiMargin') && outputs === 1) {
+  if (!o.built && loading === 0 && (loss.name === 'crossEntropy' || loss.name === 'multiMargin') && outputs === 1) {
     throw rangeError(ErrorCode.SHAPE, `${where}: ${loss.name} needs one output per class, 2 or more, but the model has 1, where the loss is 0 whatever ` +
       'the weights; for two classes use one output with binaryCrossEntropy, or two outputs');
   }

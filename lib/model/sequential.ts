@@ -961,7 +961,9 @@ export class Sequential {
     }
     if (tag === 'Float32Array') {
       if (typedLength(target) !== rows * cols) {
-        throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows * cols} target values ([${rows}, ${cols}]) but received ${typedLength(target)}`);
+        // One value per row under a loss of labels: fit reads those as labels, the kernel calls take them as an Int32Array.
+        const hint = def?.targets.labels && typedLength(target) === rows ? '; class labels go in an Int32Array here (Int32Array.from(y))' : '';
+        throw rangeError(ErrorCode.SHAPE, `${where}: Expected ${rows * cols} target values ([${rows}, ${cols}]) but received ${typedLength(target)}${hint}`);
       }
       return target as Float32Array;
     }

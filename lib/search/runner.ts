@@ -78,6 +78,14 @@ export function threadsPerWorker(workers: number, cores = os.availableParallelis
 /** A message to a search worker: a trial to run, or a row's configuration to retrain on all rows. */
 export type SearchWorkerMessage = { kind: 'trial'; trial: Trial } | { kind: 'refit'; best: TrialResult };
 
+/** A worker's retrain: the model file and its dropout stream, or the error and its code. */
+interface RefitReply {
+  bytes?: Uint8Array;
+  maskState?: number[];
+  error?: string;
+  code?: string;
+}
+
 /** Trial runner over worker threads that can also retrain a row in a worker (as model file bytes). */
 export interface ThreadRunner extends TrialRunner {
   /** The row's configuration retrained on all the data in a worker thread, as model file bytes. */
@@ -139,12 +147,12 @@ export function workerRunner(data: TrialData, options: {
     const idle = slots.find((s) => s.job === null);
     if (idle) dispatch(idle);
   };
-  const refitReply = (best: TrialResult): Promise<{ bytes?: Uint8Array; error?: string; code?: string }> => {
+  const refitReply = (best: TrialResult): Promise<RefitReply> => {
     if (closed) return Promise.reject(new BlasnetError(ErrorCode.STATE, 'workerRunner: closed'));
     return new Promise((resolve, reject) => {
       submit({
         message: { kind: 'refit', best },
-        done: (r) => resolve(r as { bytes?: Uint8Array; error?: string; code?: string }),
+        done: (r) => resolve(r as RefitReply),
         lost: (why) => reject(new BlasnetError(ErrorCode.STATE, `search: retraining the best configuration failed: ${why}`)),
       });
     });
@@ -171,7 +179,11 @@ export function workerRunner(data: TrialData, options: {
     // Off the calling thread, whose event loop a retrain on all the data would hold for as long.
     async refit(best) {
       const reply = await refitReply(best);
-      if (reply.bytes) return decodeModel(reply.bytes, { backend: options.backend }).model;
+      if (reply.bytes) {
+        const { model } = decodeModel(reply.bytes, { backend: options.backend });
+        if (reply.maskState) model.setMaskState(reply.maskState);
+        return model;
+      }
       if (reply.code === ErrorCode.UNSUPPORTED) return null;
       // The error as the calling thread's retrain reports it (its message and code).
       throw new Error(reply.error ?? 'no model');

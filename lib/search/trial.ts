@@ -298,8 +298,10 @@ export function runTrial(trial: Trial, data: TrialData, env: TrialEnv): TrialRes
  * A configuration (a row of the table) retrained on every row of the data, with the row's seed and
  * epochs: the search's final model, the same wherever it is trained.
  */
-export function refitModel(best: Pick<TrialResult, 'config' | 'seed' | 'epochs' | 'trainedEpochs'>, data: TrialData, env: Pick<TrialEnv, 'build' | 'backend'>): Sequential {
+export function refitModel(best: Pick<TrialResult, 'config' | 'seed' | 'epochs' | 'trainedEpochs'>, data: TrialData, env: Pick<TrialEnv, 'build' | 'backend'>,
+  check?: (model: Sequential) => void): Sequential {
   const model = env.build(best.config, { inputSize: data.cols, outputSize: data.outputSize, task: data.task, seed: best.seed, backend: env.backend });
+  check?.(model);
   const y = data.task === 'classification' ? data.y : data.yCols > 1 ? new Matrix(data.y as Float32Array, data.rows, data.yCols) : data.y;
   // As long as the trial trained: a time limit that stopped its folds early stops the refit at
   // the epochs they reached, not at the budget's.

@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from 'worker_threads';
 import { setDefaultBackend } from '../backend/select';
-import { encodeModel } from '../io/model-file';
+import { BlasnetError, ErrorCode } from '../errors';
+import { encodeModel, fileCarries } from '../io/model-file';
 import { defaultBuild, refitModel, runTrial } from './trial';
 import type { BuildFunction, TrialEnv } from './trial';
 import type { SearchWorkerInput, SearchWorkerMessage } from './runner';
@@ -39,7 +40,13 @@ port.on('message', (m: SearchWorkerMessage) => {
     return;
   }
   try {
-    port.postMessage({ bytes: new Uint8Array(encodeModel(refitModel(m.best, input.data, env))) });
+    // A model a file cannot carry whole (a loss, metric, optimiser or layer of one's own) is
+    // retrained by the searching thread instead, before any training here.
+    const model = refitModel(m.best, input.data, env, (built) => {
+      if (!fileCarries(built)) throw new BlasnetError(ErrorCode.UNSUPPORTED, 'the model holds what a model file does not carry');
+    });
+    // The dropout stream too, which a model file does not hold: the model is the one a retrain on the calling thread gives.
+    port.postMessage({ bytes: new Uint8Array(encodeModel(model)), maskState: model.maskState() });
   } catch (e) {
     const err = e as Error & { code?: string };
     port.postMessage({ error: `${err.message}${err.code ? ` (${err.code})` : ''}`, code: err.code });

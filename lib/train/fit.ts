@@ -1109,6 +1109,7 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
   }
   run.trained = true;
   const snapshot = onNonFinite === 'continue' ? null : new Snapshot(model, optimizer);
+  const startedFinite = snapshot !== null && model.backend.firstNonFinite(model.params.length, model.params) < 0;
   if (snapshot) snapshot.epoch = firstEpoch;
   // What a bad row found by the first epoch's scan restores (the snapshot is still the start then).
   const initial = unscanned ? snapshot ?? new Snapshot(model, optimizer) : null;
@@ -1198,8 +1199,9 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
       // One whole epoch has gathered every training row, or training ends with this epoch.
       unscanned = false;
       // Each loss is measured before its step, so a step can leave weights that are not finite
-      // while every loss was: checked here, before a snapshot could keep them or fit return them.
-      if (snapshot && !history.diverged && batch > 0 && model.backend.firstNonFinite(model.params.length, model.params) >= 0) {
+      // while every loss was: checked here, before a snapshot could keep them or fit return them
+      // (not when training started from such weights, a -Infinity bias say, which it then keeps).
+      if (snapshot && startedFinite && !history.diverged && batch > 0 && model.backend.firstNonFinite(model.params.length, model.params) >= 0) {
         snapshot.restore();
         const last = history.steps - 1;
         history.diverged = { epoch, batch: batch - 1, step: last, loss: history.stepLoss[last], restoredEpoch: snapshot.epoch };
