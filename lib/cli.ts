@@ -70,6 +70,14 @@ function positive(name: string) {
   };
 }
 
+function nonNegative(name: string) {
+  return (v: string): number => {
+    const x = Number(v);
+    if (!(x >= 0) || !Number.isFinite(x)) throw new InvalidArgumentError(`${name} must be a number >= 0`);
+    return x;
+  };
+}
+
 function fraction(name: string) {
   return (v: string): number => {
     const x = Number(v);
@@ -664,7 +672,8 @@ async function train(o: TrainOptions): Promise<void> {
   const validationSplit = table ? 0 : o.validationSplit ?? 0.1;
   const classification = d.task === 'classification';
   const lr = o.lr ?? commandLineLr(o.optimizer as OptimizerName);
-  const optimizer = { name: o.optimizer, lr, ...(o.weightDecay ? { weightDecay: o.weightDecay } : {}) } as OptimizerSpec;
+  // Given, 0 included (AdamW's own default is 0.01), or else the optimiser's own.
+  const optimizer = { name: o.optimizer, lr, ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}) } as OptimizerSpec;
   const loss = classification ? 'crossEntropy' : o.loss ?? 'mse';
   model.compile({ loss, optimizer, metrics: [classification ? 'accuracy' : 'mae'] });
   const b = model.backend;
@@ -1274,7 +1283,7 @@ export function program(): Command {
     .option('--dropout <rate>', 'dropout after each hidden layer', fraction('--dropout'), 0)
     .addOption(new Option('--optimizer <name>', 'optimiser').choices([...OPTIMIZER_NAMES]).default('adam'))
     .option('--lr <rate>', LR_HELP, positive('--lr'))
-    .option('--weight-decay <w>', 'weight decay', positive('--weight-decay'))
+    .option('--weight-decay <w>', "weight decay (default the optimiser's own: 0, adamw 0.01)", nonNegative('--weight-decay'))
     .addOption(new Option('--schedule <name>', 'learning-rate schedule (default: cosine on IDX, none on CSV; onecycle also cycles the momentum or beta1 of an optimiser that has one)').choices(['cosine', 'step', 'onecycle', 'none']))
     .option('--epochs <n>', 'epochs (default: 15 on IDX; on CSV at most 500, ended by early stopping)', int('--epochs'))
     .option('--batch-size <n>', 'batch size (default: 128 on IDX; scaled to the table on CSV)', int('--batch-size'))

@@ -309,6 +309,19 @@ describe('blasnet CLI on CSV tables', function () {
     }
   });
 
+  it("--weight-decay 0 trains adamw without decay (its own default 0.01 without the flag); a negative one is refused", () => {
+    const file = write('wd.csv', ['x1', 'x2', 'colour'], blobs(new Rng(7), 60));
+    for (const [flag, wd] of [[['--weight-decay', '0'], 0], [[], 0.01], [['--weight-decay', '0.1'], 0.1]] as const) {
+      const out = path.join(tmp, `wd-${wd}.blasnet`);
+      const r = run('train', '--csv', file, '--label', 'colour', '--optimizer', 'adamw', ...flag, '--epochs', '1', '--no-checks', '--quiet', '--out', out);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(loadModel(out).model.optimizer?.options.weightDecay, wd, flag.join(' '));
+    }
+    const bad = run('train', '--csv', file, '--label', 'colour', '--weight-decay', '-1', '--epochs', '1', '--quiet');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--weight-decay must be a number >= 0/);
+  });
+
   it('search --plot without the optional plotting packages still writes the table and the model, and says no plot was drawn', () => {
     const file = write('plotless.csv', ['x1', 'x2', 'colour'], blobs(new Rng(5), 60));
     const out = path.join(tmp, 'plotless.blasnet');

@@ -94,6 +94,11 @@ describe('search spaces', () => {
     assert.throws(() => defaultBuild({ depth: 0.5 }, ctx), { code: 'ERR_BLASNET_ARG_RANGE' });
     assert.throws(() => defaultBuild({}, { ...ctx, outputSize: 0 }), { code: 'ERR_BLASNET_ARG_RANGE' });
     assert.equal(defaultBuild({ width: 5, depth: 2 }, ctx).layers.filter((l) => (l.config() as { kind: string }).kind === 'dense').length, 3);
+    // weightDecay 0 is 0 (AdamW's own default, 0.01, only when the key is absent).
+    const wd = (c: Config) => defaultBuild(c, ctx).optimizer?.options.weightDecay;
+    assert.equal(wd({ optimizer: 'adamw', weightDecay: 0 }), 0);
+    assert.equal(wd({ optimizer: 'adamw' }), 0.01);
+    assert.equal(wd({ optimizer: 'adam', weightDecay: 1e-4 }), 1e-4);
   });
 
   it('checkSpace refuses a key a range or choice given in code does not take, naming the entry and the key', async () => {

@@ -153,7 +153,8 @@ export const DEFAULT_BUILD_KEYS: readonly string[] = ['hidden', 'width', 'depth'
  * The default model: an MLP from a configuration's keys (each optional): `hidden` (widths, an
  * array or one number; default [64]) or `width` with `depth`, `activation` (default 'relu'),
  * `dropout` after each hidden layer (default 0), `optimizer` (default 'adam'), `lr` (default
- * 1e-3), `weightDecay` (default 0). The trial reads `batchSize` (default 32) and `epochs` itself.
+ * 1e-3), `weightDecay` (default the optimiser's own: 0, AdamW's 0.01; 0 when given as 0). The
+ * trial reads `batchSize` (default 32) and `epochs` itself.
  * Classification ends in `classes` logits with cross-entropy; regression in the target columns
  * with mean squared error.
  */
@@ -186,8 +187,9 @@ export function defaultBuild(config: Config, context: BuildContext): Sequential 
   }
   layers.push(dense(context.outputSize));
   const model = new Sequential({ inputSize: context.inputSize, seed: context.seed, layers, backend: context.backend });
-  const wd = num(config, 'weightDecay', 0);
-  const optimizer = { name: config.optimizer ?? 'adam', lr: num(config, 'lr', 1e-3), ...(wd > 0 ? { weightDecay: wd } : {}) } as OptimizerSpec;
+  // Given, 0 included (AdamW's own default is 0.01), or else the optimiser's own.
+  const optimizer = { name: config.optimizer ?? 'adam', lr: num(config, 'lr', 1e-3),
+    ...(config.weightDecay !== undefined ? { weightDecay: num(config, 'weightDecay', 0) } : {}) } as OptimizerSpec;
   const classification = context.task === 'classification';
   return model.compile({ loss: classification ? 'crossEntropy' : 'mse', optimizer, metrics: classification ? ['accuracy'] : ['mse', 'mae'] });
 }
