@@ -62,6 +62,10 @@ forEachBackend('weight averaging', (b) => {
     assert.ok((m.evaluate(x, y).accuracy as number) > 0.8);
     throwsCode(() => model(b).fit(x, y, { ema: { decay: 1 } }), 'ERR_BLASNET_ARG_RANGE');
     throwsCode(() => model(b).fit(x, y, { swa: { startEpoch: -1 } }), 'ERR_BLASNET_ARG_RANGE');
+    // An average that would never start (startEpoch is 0-based) is refused, not silently left out.
+    throwsCode(() => model(b).fit(x, y, { epochs: 3, swa: { startEpoch: 3, lr: 0.01 } }), 'ERR_BLASNET_ARG_RANGE', RangeError,
+      'swa.startEpoch 3 (0-based) is past the last epoch (2), so no epoch would be averaged');
+    assert.equal(model(b).fit(x, y, { epochs: 3, batchSize: 30, swa: { startEpoch: 2 } }).averaged, 'swa');
     throwsCode(() => model(b).fit(x, y, { ema: { decay: 0.9 }, swa: { startEpoch: 0 } }), 'ERR_BLASNET_ARG_RANGE');
   });
 

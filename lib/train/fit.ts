@@ -160,7 +160,8 @@ export interface FitOptions {
    * optionally at a constant lr from then; the model takes it at the end of training, with
    * BatchNorm statistics recomputed (torch.optim.swa_utils AveragedModel + SWALR + update_bn).
    * Not with earlyStopping's restoreBestWeights, as ema, nor with a `resume` from a checkpoint
-   * past startEpoch, which would have lost the epochs averaged before it (ERR_BLASNET_ARG_RANGE).
+   * past startEpoch, which would have lost the epochs averaged before it, nor with a startEpoch
+   * (0-based) at or past `epochs`, where no epoch would be averaged (ERR_BLASNET_ARG_RANGE).
    */
   swa?: SwaOptions;
   /**
@@ -634,6 +635,11 @@ export function fitSettings(where: string, options: FitOptions): FitSettings {
   if ((ema || swa) && callbacks.some((cb) => cb.restoresWeights)) {
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: earlyStopping's restoreBestWeights would put the best epoch's own weights back ` +
       `when training ends, over the ${ema ? 'ema' : 'swa'} averaged weights the model ends with; drop restoreBestWeights or ${ema ? 'ema' : 'swa'}`);
+  }
+  // An average that would never start: the model would end with its own weights, the option unread.
+  if (swa && swa.startEpoch >= epochs) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: swa.startEpoch ${swa.startEpoch} (0-based) is past the last epoch (${epochs - 1}), ` +
+      `so no epoch would be averaged; start it below ${epochs}`);
   }
   const resumed = options.resume && typeof options.resume === 'object' ? options.resume.metadata?.epoch : undefined;
   // A checkpoint holds no running average: resumed, ema would start again from the resumed
