@@ -120,6 +120,12 @@ for (const b of backends()) {
       assert.ok(a.buffers.length > 0);
       assert.deepEqual(c.buffers, a.buffers);
       assert.deepEqual(ranks[1].bn.params, ranks[0].bn.params);
+      // So are those swa and ema recompute for the averaged weights at the end, with dropout masking each rank's rows its own way.
+      for (const k of ['bnSwa', 'bnEma']) {
+        const [p, q] = [ranks[0][k] as unknown as { buffers: number[][] }, ranks[1][k] as unknown as { buffers: number[][] }];
+        assert.deepEqual(q.buffers, p.buffers, k);
+        assert.deepEqual(ranks[1][k].params, ranks[0][k].params, k);
+      }
     });
 
     it("resuming from rank 0's checkpoint continues as the uninterrupted run, with rank 0's optimiser state on every rank", () => {

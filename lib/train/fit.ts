@@ -1265,6 +1265,8 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
     if (average && !history.diverged && average.apply()) {
       history.averaged = ema ? 'ema' : 'swa';
       updateBatchNormOnRows(model, train.x, { batchSize: Math.max(batchSize, 2) });
+      // Each replica's dropout masked its rows its own way: the statistics are averaged as at an epoch end.
+      parallel?.epochEnd();
     }
   } finally {
     if (previousLimit !== null) model.backend.setThreadLimit(previousLimit);

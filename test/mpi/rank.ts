@@ -9,7 +9,7 @@
  * Every rank prints one line `RESULT {"rank":r,"code":...,"message":...}` before it exits.
  */
 import * as fs from 'fs';
-import { fitDistributed, initDistributed, loadModel, modelCheckpoint } from '../../lib';
+import { batchNorm, dense, dropout, fitDistributed, initDistributed, loadModel, modelCheckpoint, Sequential } from '../../lib';
 import type { Callback } from '../../lib';
 import { distributedCases, distributedData, distributedModel } from './cases';
 
@@ -41,6 +41,15 @@ function main(): void {
       const bn = distributedModel(sgd, { bn: true });
       fitDistributed(bn, x, y, opts);
       out.bn = { params: Array.from(bn.params), buffers: bn.buffers().map((b) => Array.from(b.data)) };
+      // BatchNorm and dropout under swa and ema: the statistics recomputed for the averaged weights
+      // (each rank's dropout masks its own) are averaged too.
+      for (const averaging of [{ swa: { startEpoch: 1 } }, { ema: { decay: 0.9 } }]) {
+        const avg = new Sequential({
+          inputSize: 6, seed: 7, backend: bn.backend, layers: [dense(16, { activation: 'relu' }), dropout(0.5), batchNorm(), dense(3)],
+        }).compile({ loss: 'crossEntropy', optimizer: sgd.optimizer });
+        fitDistributed(avg, x, y, { ...opts, ...averaging });
+        out['ema' in averaging ? 'bnEma' : 'bnSwa'] = { params: Array.from(avg.params), buffers: avg.buffers().map((b) => Array.from(b.data)) };
+      }
       // Rank 1 alone asks to stop after its fourth step; rank 0 must stop with it.
       const stop = distributedModel(sgd);
       const h = fitDistributed(stop, x, y, { ...opts, callbacks: [{ onBatchEnd: (l, ctx) => { if (comm.rank === 1 && l.step === 3) ctx.stop('rank 1 stops'); } }] });
