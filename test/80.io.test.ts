@@ -73,6 +73,13 @@ forEachBackend('model files', (b) => {
     again.load(loaded.schedule as never);
     assert.equal(again.step(), schedule.step());
     assert.deepEqual(loaded.model.optimizer?.state(), m.optimizer?.state());
+    // Another model's optimiser, or a state of another kind than the compile settings name: refused at save, not a file that cannot load.
+    const other = new Sequential({ inputSize: 6, seed: 2, backend: b, layers: [dense(5), dense(3)] }).compile({ loss: 'mse', optimizer: 'adam' });
+    throwsCode(() => saveModel(file, other, { optimizer: m.optimizer }), 'ERR_BLASNET_ARG_RANGE', RangeError, `the optimiser state is of ${m.params.length} parameters and the model has ${other.params.length}`);
+    const sgd = model(b).compile({ loss: 'mse', optimizer: { name: 'sgd', lr: 0.1 } });
+    throwsCode(() => saveModel(file, sgd, { optimizer: m.optimizer }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'the optimiser state is "adam"\'s and the compile settings saved with it name "sgd"');
+    // The refused saves left the file as it was.
+    assert.equal((loadModel(file, { backend: b }).schedule as { count: number }).count, 3);
   });
 
   it('a truncated file fails with ERR_BLASNET_FORMAT, at every length', () => {

@@ -136,6 +136,10 @@ function modelDocument(model: Sequential, extras: ModelExtras, where: string): M
   // Names are fixed when the model is built (Layer.name), but a layer of one's own may keep its
   // name in a property of its own: a clash would make a file that does not load.
   layerIds(where, model.layers);
+  const optimizer = extras.optimizer === null ? undefined
+    : stateOf(extras.optimizer) ?? (model.optimizer && model.optimizer.stepCount > 0 ? model.optimizer.state() : undefined);
+  const compile = extras.compile ?? compileOf(model);
+  refuseForeignState(where, model, optimizer, compile);
   const doc: ModelDocument = {
     format: 'blasnet-model',
     library: LIBRARY_VERSION,
@@ -143,11 +147,10 @@ function modelDocument(model: Sequential, extras: ModelExtras, where: string): M
     params: model.params.slice(),
     buffers: model.buffers().map((b) => ({ name: b.name, data: b.data.slice() })),
     ...extras,
-    optimizer: arenaAsTensor(extras.optimizer === null ? undefined
-      : stateOf(extras.optimizer) ?? (model.optimizer && model.optimizer.stepCount > 0 ? model.optimizer.state() : undefined)),
+    optimizer: arenaAsTensor(optimizer),
     schedule: stateOf(extras.schedule),
     preprocessing: preprocessingJSON(model, extras.preprocessing, where),
-    compile: extras.compile ?? compileOf(model),
+    compile,
     columns: extras.columns ?? model.inputColumns ?? undefined,
   };
   return doc;
@@ -164,6 +167,25 @@ export function fileCarries(model: Sequential): boolean {
   if (model.metrics.some((m) => typeof m !== 'string' && typeof (m as { update?: unknown }).update === 'function')) return false;
   const opt = model.optimizer;
   return !opt || (OPTIMIZER_NAMES as readonly string[]).includes(opt.name);
+}
+
+/**
+ * An optimiser state that belongs to another model (another parameter count) or to another
+ * optimiser than the compile settings saved with it: ERR_BLASNET_ARG_RANGE at save, rather than a
+ * file loadModel would refuse.
+ */
+function refuseForeignState(where: string, model: Sequential, state: unknown, compile: SavedCompile | undefined): void {
+  if (!state || typeof state !== 'object') return;
+  const s = state as { name?: unknown; size?: unknown };
+  // A built-in optimiser's state; other data (extras are any JSON-able data) is stored as it is.
+  if (typeof s.name !== 'string' || !(OPTIMIZER_NAMES as readonly string[]).includes(s.name)) return;
+  if (typeof s.size === 'number' && s.size !== model.params.length) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: the optimiser state is of ${s.size} parameters and the model has ${model.params.length}; save a model with its own optimiser's state`);
+  }
+  const named = (compile as { optimizer?: { name?: unknown } } | undefined)?.optimizer?.name;
+  if (typeof named === 'string' && s.name !== named) {
+    throw rangeError(ErrorCode.ARG_RANGE, `${where}: the optimiser state is ${JSON.stringify(s.name)}'s and the compile settings saved with it name ${JSON.stringify(named)}`);
+  }
 }
 
 /** An optimiser or schedule given itself instead of its state(): its state(), which is what a file holds. */
