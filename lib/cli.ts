@@ -877,8 +877,14 @@ async function evaluate(o: ModelCommandOptions & { confusion?: string }): Promis
   const r = report(task, model, x, y, { ...(classNames ? { classNames } : {}), ...(prep ? { preprocessor: prep } : {}), ...(truth ? { truth } : {}) });
   process.stdout.write(`${x.rows} rows:\n${r.text}\n`);
   if (o.confusion && r.confusion && r.names) {
-    const cm = await writeConfusionMatrix(r.confusion, r.names, o.confusion, { title: `Confusion matrix of ${path.basename(o.model)}` });
-    process.stdout.write(`confusion matrix in ${path.resolve(cm.svg)} and .png\n`);
+    try {
+      const cm = await writeConfusionMatrix(r.confusion, r.names, o.confusion, { title: `Confusion matrix of ${path.basename(o.model)}` });
+      process.stdout.write(`confusion matrix in ${path.resolve(cm.svg)} and .png\n`);
+    } catch (e) {
+      // The plotting packages are optional; without them the scores still count.
+      if ((e as { code?: string }).code !== ErrorCode.DEPENDENCY) throw e;
+      process.stderr.write(`blasnet: no pictures drawn: ${(e as Error).message}\n`);
+    }
   }
   process.stdout.write(`${JSON.stringify({ samples: x.rows, task, loss: r0.loss, ...r.figures })}\n`);
 }

@@ -71,8 +71,33 @@ describe('learning curves', () => {
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /^ERR_BLASNET_DEPENDENCY /, missing);
       assert.ok(r.stdout.includes(`the optional package ${missing} is not installed`), r.stdout);
-      assert.ok(r.stdout.includes('npm install vega vega-lite @resvg/resvg-js'), r.stdout);
+      assert.ok(r.stdout.includes('npm install vega@5 vega-lite@5 @resvg/resvg-js@2'), r.stdout);
       assert.ok(!fs.existsSync(path.join(tmp, 'missing.svg')), `${missing}: no half-written pictures`);
+    }
+  });
+
+  it("an application's own vega of another major version, or one that fails to load, is ERR_BLASNET_DEPENDENCY, not a crash", () => {
+    const lib = path.resolve(__dirname, '..', 'lib');
+    for (const [what, hook, mention] of [
+      ['vega 6', "if (request === 'vega/package.json') return { version: '6.1.2' };", 'vega 6.1.2 is installed, and the pictures are drawn with vega 5.x'],
+      ['an ESM graph', "if (request === 'vega') throw Object.assign(new Error('require() cannot be used on an ESM graph with top-level await'), { code: 'ERR_REQUIRE_ASYNC_MODULE' });",
+        'the optional package vega could not be loaded (ERR_REQUIRE_ASYNC_MODULE: require() cannot be used'],
+    ]) {
+      const code = `
+        const Module = require('module');
+        const load = Module._load;
+        Module._load = function (request, ...rest) {
+          ${hook}
+          return load.call(this, request, ...rest);
+        };
+        const { writeLearningCurves } = require(${JSON.stringify(lib)});
+        const h = { epochs: [{ epoch: 0, loss: 1 }], stepLoss: new Float64Array([1]), stepLr: new Float64Array([1]), steps: 1, stopReason: null };
+        writeLearningCurves(h, ${JSON.stringify(path.join(tmp, 'versions'))}).then(() => process.exit(3), (e) => console.log(e.code, e.message));`;
+      const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${what}: ${r.stderr}`);
+      assert.match(r.stdout, /^ERR_BLASNET_DEPENDENCY /, what);
+      assert.ok(r.stdout.includes(mention), r.stdout);
+      assert.ok(r.stdout.includes('npm install vega@5 vega-lite@5 @resvg/resvg-js@2'), r.stdout);
     }
   });
 });

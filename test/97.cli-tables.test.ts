@@ -340,6 +340,17 @@ describe('blasnet CLI on CSV tables', function () {
     assert.equal(loadModel(out).model.outputSize, 3);
     assert.ok(fs.existsSync(path.join(tmp, 'plotless-table.csv')));
     assert.ok(!fs.existsSync(path.join(tmp, 'plotless-plot.svg')));
+    // lr-find keeps its suggestion, and evaluate --confusion its scores.
+    const plotless = (...args: string[]) => spawnSync(process.execPath, ['--require', preload, CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: 60000 });
+    const lr = plotless('lr-find', '--csv', file, '--label', 'colour', '--steps', '20', '--batch-size', '16', '--plot', path.join(tmp, 'plotless-lr'));
+    assert.equal(lr.status, 0, lr.stderr);
+    assert.match(lr.stderr, /no picture drawn: .*the optional package vega is not installed/);
+    assert.ok(Number.isFinite(JSON.parse(lr.stdout.trim().split('\n').pop() as string).suggestion), lr.stdout);
+    assert.match(lr.stdout, /suggested lr [0-9.e-]+\n/);
+    const ev = plotless('evaluate', '--model', out, '--csv', file, '--confusion', path.join(tmp, 'plotless-cm'));
+    assert.equal(ev.status, 0, ev.stderr);
+    assert.match(ev.stderr, /no pictures drawn/);
+    assert.ok(Number.isFinite(JSON.parse(ev.stdout.trim().split('\n').pop() as string).accuracy), ev.stdout);
   });
 
   it('a test file of a header alone fails before training (train, search, evaluate); a file that is not UTF-8 fails naming its line', () => {

@@ -130,19 +130,51 @@ export function learningCurveSpec(history: History, options: { title?: string; m
 /** The plotting packages, as `npm install` names them. */
 export const PLOTTING_PACKAGES = ['vega', 'vega-lite', '@resvg/resvg-js'] as const;
 
+/** The versions the pictures are drawn with: this package's optional dependencies' major versions. */
+const PLOTTING_MAJORS: Record<(typeof PLOTTING_PACKAGES)[number], string> = (() => {
+  const fallback = { vega: '5', 'vega-lite': '5', '@resvg/resvg-js': '2' };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const optional = (require('../../../package.json') as { optionalDependencies?: Record<string, string> }).optionalDependencies ?? {};
+    const major = (range: string | undefined, or: string) => /(\d+)/.exec(range ?? '')?.[1] ?? or;
+    return { vega: major(optional.vega, '5'), 'vega-lite': major(optional['vega-lite'], '5'), '@resvg/resvg-js': major(optional['@resvg/resvg-js'], '2') };
+  } catch {
+    return fallback;
+  }
+})();
+
+/** The command that installs the plotting packages at the versions they are drawn with. */
+function installCommand(): string {
+  return `npm install ${PLOTTING_PACKAGES.map((p) => `${p}@${PLOTTING_MAJORS[p]}`).join(' ')}`;
+}
+
 /**
  * Loads one of the plotting packages. Throws ERR_BLASNET_DEPENDENCY naming it and the command
- * that installs it when it is missing.
+ * that installs it when it is missing, of another major version than the one the pictures are
+ * drawn with (an application's own vega 6, say), or fails to load.
  */
 function plottingPackage<T>(fn: string, name: (typeof PLOTTING_PACKAGES)[number]): T {
+  const want = PLOTTING_MAJORS[name];
+  let version: string | null = null;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    version = String((require(`${name}/package.json`) as { version?: unknown }).version ?? '');
+  } catch {
+    // Not installed, or its package.json not exported: the require below says which.
+  }
+  if (version !== null && version.split('.')[0] !== want) {
+    throw new BlasnetError(ErrorCode.DEPENDENCY,
+      `${fn}: ${name} ${version} is installed, and the pictures are drawn with ${name} ${want}.x; install the plotting packages with \`${installCommand()}\``);
+  }
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require(name) as T;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+    const err = e as NodeJS.ErrnoException;
+    const missing = err.code === 'MODULE_NOT_FOUND';
     throw new BlasnetError(ErrorCode.DEPENDENCY,
-      `${fn}: the optional package ${name} is not installed, so no picture can be drawn; ` +
-        `install the plotting packages with \`npm install ${PLOTTING_PACKAGES.join(' ')}\``);
+      `${fn}: the optional package ${name} ${missing ? 'is not installed' : `could not be loaded (${err.code ?? err.name}: ${err.message.split('\n')[0]})`}, ` +
+        `so no picture can be drawn; install the plotting packages with \`${installCommand()}\``, { cause: e });
   }
 }
 

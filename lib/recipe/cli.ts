@@ -6,6 +6,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as path from 'path';
+import { ErrorCode } from '../errors';
 import { loadModel } from '../io/model-file';
 import { checkOutputPaths, commandInputs } from '../io/paths';
 import type { LoadedModel } from '../io/model-file';
@@ -178,10 +179,18 @@ export function addRecipeCommands(p: Command, parts: CliParts): void {
       const data = parts.loadData(o, loaded, 'lr-find');
       const { model, optimizer } = buildModel(o, data, loaded, parts);
       const r = lrFinder(model, data.x, data.y, { start: o.start, end: o.end, steps: o.steps, batchSize: o.batchSize, seed: o.seed });
-      const files = await writeLrFinderPlot(r, o.plot);
+      // The plotting packages are optional: without them the suggestion still stands.
+      let curve = '';
+      try {
+        const files = await writeLrFinderPlot(r, o.plot);
+        curve = `; curve in ${path.resolve(files.svg)} and .png`;
+      } catch (e) {
+        if ((e as { code?: string }).code !== ErrorCode.DEPENDENCY) throw e;
+        process.stderr.write(`blasnet: no picture drawn: ${(e as Error).message}\n`);
+      }
       process.stdout.write(`${optimizer}: ${r.steps} steps from lr ${o.start} to ${r.lrs[r.steps - 1].toPrecision(3)}${r.diverged ? ' (stopped: the loss diverged)' : ''}\n`);
       process.stdout.write(`steepest descent at lr ${r.steepest.toPrecision(3)}; minimum at ${r.minimum.toPrecision(3)}, / 10 = ${r.minimumOver10.toPrecision(3)}\n`);
-      process.stdout.write(`suggested lr ${r.suggestion.toPrecision(3)}; curve in ${path.resolve(files.svg)} and .png\n`);
+      process.stdout.write(`suggested lr ${r.suggestion.toPrecision(3)}${curve}\n`);
       process.stdout.write(`${JSON.stringify({ suggestion: r.suggestion, steepest: r.steepest, minimum: r.minimum, minimumOver10: r.minimumOver10, steps: r.steps, diverged: r.diverged })}\n`);
     });
 }
