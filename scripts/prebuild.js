@@ -29,6 +29,26 @@ if (readelf.status === 0 && !/NEEDED.*\[libopenblas\.so\.0\]/.test(readelf.stdou
   console.error(`prebuild: ${built} does not link libopenblas.so.0:\n${readelf.stdout}`);
   process.exit(1);
 }
+// The C and C++ runtime versions it needs stay within what README.md promises (glibc 2.34, the
+// libstdc++ of GCC 12): a newer build machine would otherwise raise them unseen.
+const PROMISED = { GLIBC: [2, 34], GLIBCXX: [3, 4, 30] };
+const versions = spawnSync('readelf', ['-V', built], { encoding: 'utf8' });
+if (versions.status === 0) {
+  const newer = (v, limit) => {
+    for (let i = 0; i < Math.max(v.length, limit.length); i++) {
+      if ((v[i] ?? 0) !== (limit[i] ?? 0)) return (v[i] ?? 0) > (limit[i] ?? 0);
+    }
+    return false;
+  };
+  for (const [lib, limit] of Object.entries(PROMISED)) {
+    const needed = [...versions.stdout.matchAll(new RegExp(`Name: ${lib}_([0-9.]+)`, 'g'))].map((m) => m[1].split('.').map(Number));
+    const over = needed.filter((v) => newer(v, limit));
+    if (over.length > 0) {
+      console.error(`prebuild: ${built} needs ${over.map((v) => `${lib}_${v.join('.')}`).join(', ')}, past the ${lib}_${limit.join('.')} README.md promises`);
+      process.exit(1);
+    }
+  }
+}
 fs.rmSync(dir, { recursive: true, force: true });
 fs.mkdirSync(path.dirname(target), { recursive: true });
 fs.copyFileSync(built, target);
