@@ -75,7 +75,10 @@ async function main() {
     console.error(`${msg}.`);
     process.exit(r.status);
   }
-  console.warn(`${msg}; the js backend will be used. The output is in ${logFile}.`);
+  // A build from source asked for over a prebuilt addon that loads: that one is used instead.
+  const prebuilt = fromSource ? loadablePrebuild() : null;
+  const fallback = prebuilt ? `the prebuilt addon ${path.relative(root, prebuilt)} will be used` : 'the js backend will be used';
+  console.warn(`${msg}; ${fallback}. The output is in ${logFile}.`);
 }
 
 main();

@@ -7,6 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { nativeAvailable } from '../lib';
+import { addonPath } from '../lib/backend/native';
 
 const LIB = path.resolve(__dirname, '..', 'lib');
 
@@ -72,7 +73,23 @@ describe('backend selection', () => {
     assert.match(r.stderr, /BLASNET_JS_FALLBACK/);
     assert.match(r.stderr, /Cannot find module '\/nonexistent\/blasnet\.node'/);
     assert.match(r.stderr, /`npm rebuild blasnet`/);
+    assert.match(r.stderr, /BLASNET_ADDON_PATH names \/nonexistent\/blasnet\.node: point it at a blasnet\.node that loads/);
     assert.ok(!r.stderr.includes('build:native'), r.stderr);
+  });
+
+  (nativeAvailable() ? it : it.skip)('a relative BLASNET_ADDON_PATH is read from the working directory', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-addon-path-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'mybuild'));
+      fs.copyFileSync(addonPath(), path.join(dir, 'mybuild', 'blasnet.node'));
+      const r = spawnSync(process.execPath, ['-e', `const bn = require(${JSON.stringify(LIB)}); console.log(bn.defaultBackend().name)`], {
+        cwd: dir, env: { ...process.env, BLASNET_BACKEND: '', BLASNET_ADDON_PATH: 'mybuild/blasnet.node' }, encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.trim(), 'native', r.stderr);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the fallback warning shows the end of a failed install-time build\'s log', () => {

@@ -41,7 +41,9 @@ export const BUILD_LOG = path.join(PACKAGE_ROOT, 'build', 'blasnet-build.log');
  */
 export function addonPath(): string {
   const own = process.env.BLASNET_ADDON_PATH;
-  if (own) return own;
+  // A path of one's own, relative to the working directory as a path on a command line is (a bare
+  // require of it would look beside this file).
+  if (own) return path.resolve(own);
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
   return nodeGypBuild.path(PACKAGE_ROOT);

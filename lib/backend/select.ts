@@ -6,6 +6,7 @@ import { show, typeName } from '../describe';
 import { ErrorCode, BlasnetError, typeError } from '../errors';
 import { jsBackend } from './js';
 import * as fs from 'fs';
+import * as path from 'path';
 import { setHugePageAdvisorLoader } from './memory';
 import { BUILD_LOG, loadNativeBackend } from './native';
 import type { Backend } from './types';
@@ -71,8 +72,11 @@ function fallbackMessage(error: Error | null): string {
   } catch {
     // No log: the build succeeded, was skipped for a prebuilt addon, or never ran.
   }
-  return `blasnet: the native addon did not load (${error?.message.split('\n')[0]}); using the js backend, which is much slower.` +
-    `${build || ' '}To build the addon: install cmake, g++ and libopenblas-dev (Debian), then run \`npm rebuild blasnet\`.`;
+  const own = process.env.BLASNET_ADDON_PATH;
+  // The addon named by BLASNET_ADDON_PATH failed: that file is the first thing to fix.
+  const fix = `${own ? `BLASNET_ADDON_PATH names ${path.resolve(own)}: point it at a blasnet.node that loads, or unset it for the package's own. ` : ''}` +
+    'To build the addon: install cmake, g++ and libopenblas-dev (Debian), then run `npm rebuild blasnet`.';
+  return `blasnet: the native addon did not load (${error?.message.split('\n')[0]}); using the js backend, which is much slower.${build || ' '}${fix}`;
 }
 
 /**
