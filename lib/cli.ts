@@ -44,7 +44,7 @@ import { writeDiagnostics } from './plot/diagnostics';
 import { diagnosticsLogger } from './recipe/diagnostics';
 import { exportOnnx } from './interop/onnx';
 import { saveSafetensors } from './interop/safetensors';
-import { addRecipeCommands, columnNamesArg } from './recipe/cli';
+import { addRecipeCommands, columnNamesArg, flagNumber } from './recipe/cli';
 import type { NetworkFlags, RecipeData, RecipeOptions } from './recipe/cli';
 import { fitDistributed, initDistributed } from './distributed';
 import { MLP_SPACE, search as runSearch, searchTableCsv, spaceFromJSON, startQueueWorker } from './search';
@@ -55,7 +55,7 @@ const VERSION: string = (require('../../package.json') as { version: string }).v
 
 function int(name: string, min = 1) {
   return (v: string): number => {
-    const x = Number(v);
+    const x = flagNumber(v);
     // A safe integer: past 2^53 neighbouring values are one number (--seed 1e20 and 1e20 + 1).
     if (!Number.isSafeInteger(x) || x < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min} (at most 2^53 - 1)`);
     return x;
@@ -64,7 +64,7 @@ function int(name: string, min = 1) {
 
 function positive(name: string) {
   return (v: string): number => {
-    const x = Number(v);
+    const x = flagNumber(v);
     if (!(x > 0) || !Number.isFinite(x)) throw new InvalidArgumentError(`${name} must be a positive number`);
     return x;
   };
@@ -72,7 +72,7 @@ function positive(name: string) {
 
 function nonNegative(name: string) {
   return (v: string): number => {
-    const x = Number(v);
+    const x = flagNumber(v);
     if (!(x >= 0) || !Number.isFinite(x)) throw new InvalidArgumentError(`${name} must be a number >= 0`);
     return x;
   };
@@ -80,7 +80,7 @@ function nonNegative(name: string) {
 
 function fraction(name: string) {
   return (v: string): number => {
-    const x = Number(v);
+    const x = flagNumber(v);
     if (!(x >= 0 && x < 1)) throw new InvalidArgumentError(`${name} must be in [0, 1)`);
     return x;
   };

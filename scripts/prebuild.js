@@ -33,7 +33,8 @@ if (readelf.status === 0 && !/NEEDED.*\[libopenblas\.so\.0\]/.test(readelf.stdou
 // libstdc++ of GCC 12): a newer build machine would otherwise raise them unseen.
 const PROMISED = { GLIBC: [2, 34], GLIBCXX: [3, 4, 30] };
 const versions = spawnSync('readelf', ['-V', built], { encoding: 'utf8' });
-if (versions.status === 0) {
+if (versions.status !== 0) console.warn('prebuild: readelf did not run; the symbol versions the addon needs are not checked');
+else {
   const newer = (v, limit) => {
     for (let i = 0; i < Math.max(v.length, limit.length); i++) {
       if ((v[i] ?? 0) !== (limit[i] ?? 0)) return (v[i] ?? 0) > (limit[i] ?? 0);

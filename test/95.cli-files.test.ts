@@ -80,6 +80,13 @@ describe('blasnet: options given an empty value', () => {
       assert.equal(r.stdout, '', `${args.join(' ')}: nothing ran`);
       assert.deepEqual(fs.readdirSync(dir).sort(), before, args.join(' '));
     }
+    // Numeric flags too, which Number would read as 0 (--weight-decay 0 and --validation-split 0 are valid).
+    for (const flag of ['--weight-decay', '--validation-split', '--seed', '--lr', '--epochs']) {
+      const r = run(dir, 'train', '--csv', 't.csv', '--epochs', '1', flag, '');
+      assert.equal(r.status, 1, `${flag}: ${r.stdout}`);
+      assert.match(r.stderr, new RegExp(`option '${flag} <[a-z]+>' argument '' is invalid`), flag);
+      assert.deepEqual(fs.readdirSync(dir).sort(), before, flag);
+    }
   });
 });
 

@@ -168,6 +168,20 @@ describe('search over a BullMQ queue', function () {
       assert.ok(remote.model && local.model);
       // The worker retrains at 1 kernel thread, this process at its own count: equal up to rounding.
       assert.ok(normError(remote.model.predict(data.x).data, local.model.predict(data.x).data) < 1e-5);
+      assert.deepEqual(remote.model.maskState(), local.model.maskState());
+    });
+
+    it('a best model no file carries whole (a loss of the build\'s own) is retrained by the coordinator', async function () {
+      const name = `t-${randomUUID()}`;
+      await startWorker(url, name);
+      const build = { module: path.join(__dirname, 'fixtures', 'search-build.js'), name: 'withOwnLoss' };
+      const options: SearchOptions = { space, data, trials: 2, seed: 7, budget: { epochs: 2 }, backend: b.name as 'js' | 'native', threads: 1, build };
+      const remote = await search({ ...options, queue: { url, name } });
+      assert.equal(remote.refitError, null);
+      assert.ok(remote.model);
+      assert.equal(remote.model.lossSpec?.custom?.name, 'halfSq');
+      const local = await search(options);
+      assert.deepEqual(remote.model.params, local.model?.params);
     });
   });
 

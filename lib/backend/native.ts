@@ -42,8 +42,14 @@ export const BUILD_LOG = path.join(PACKAGE_ROOT, 'build', 'blasnet-build.log');
 export function addonPath(): string {
   const own = process.env.BLASNET_ADDON_PATH;
   // A path of one's own, relative to the working directory as a path on a command line is (a bare
-  // require of it would look beside this file).
-  if (own) return path.resolve(own);
+  // require of it would look beside this file). Resolved once, at the first load: the absolute
+  // path goes back into the environment, which worker threads (fitAsync, search) copy when they
+  // start, so a later process.chdir changes nothing.
+  if (own) {
+    const absolute = path.resolve(own);
+    if (absolute !== own) process.env.BLASNET_ADDON_PATH = absolute;
+    return absolute;
+  }
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
   return nodeGypBuild.path(PACKAGE_ROOT);

@@ -328,7 +328,9 @@ export function readRows(x: Input, spec: InputSpec, where: string, out: Rows): R
 function convert(x: Input, spec: InputSpec, where: string): Matrix {
   if (!Array.isArray(x)) {
     // Another typed array (a Float64Array from a numeric library, a Uint8Array of pixels): named, with the conversion.
-    const numeric = ArrayBuffer.isView(x) && !(x instanceof DataView) && !(x instanceof BigInt64Array) && !(x instanceof BigUint64Array);
+    // By tag, so that arrays of another realm (a vm context, a worker's message) are named alike.
+    const tag = typedArrayTag(x);
+    const numeric = tag !== undefined && tag !== 'BigInt64Array' && tag !== 'BigUint64Array';
     const other = numeric ? `a ${typeName(x)}; convert it with Float32Array.from(x)` : ArrayBuffer.isView(x) ? `a ${typeName(x)}` : showValue(x);
     throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected a Matrix, Float32Array, rows of numbers or records for x but received ${other}`);
   }

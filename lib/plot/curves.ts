@@ -149,19 +149,30 @@ function installCommand(): string {
 }
 
 /**
+ * The version of the package `name` that require would find, read from its package.json in the
+ * node_modules directories require searches (vega 6 exports no ./package.json, so
+ * require('vega/package.json') cannot read it); null when none is found or it states none.
+ */
+function installedVersion(name: string): string | null {
+  for (const dir of require.resolve.paths(name) ?? []) {
+    try {
+      const v = (JSON.parse(fs.readFileSync(path.join(dir, name, 'package.json'), 'utf8')) as { version?: unknown }).version;
+      return typeof v === 'string' && v !== '' ? v : null;
+    } catch {
+      // Not in this directory (or not readable): the next one.
+    }
+  }
+  return null;
+}
+
+/**
  * Loads one of the plotting packages. Throws ERR_BLASNET_DEPENDENCY naming it and the command
  * that installs it when it is missing, of another major version than the one the pictures are
  * drawn with (an application's own vega 6, say), or fails to load.
  */
 function plottingPackage<T>(fn: string, name: (typeof PLOTTING_PACKAGES)[number]): T {
   const want = PLOTTING_MAJORS[name];
-  let version: string | null = null;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    version = String((require(`${name}/package.json`) as { version?: unknown }).version ?? '');
-  } catch {
-    // Not installed, or its package.json not exported: the require below says which.
-  }
+  const version = installedVersion(name);
   if (version !== null && version.split('.')[0] !== want) {
     throw new BlasnetError(ErrorCode.DEPENDENCY,
       `${fn}: ${name} ${version} is installed, and the pictures are drawn with ${name} ${want}.x; install the plotting packages with \`${installCommand()}\``);

@@ -72,9 +72,17 @@ interface ModelFlags extends RecipeOptions, NetworkFlags {
   threads?: number;
 }
 
+/**
+ * A flag's value as a number: Number's reading, except that an empty or blank value is NaN (which
+ * every check refuses), where Number would read it as 0.
+ */
+export function flagNumber(v: string): number {
+  return v.trim() === '' ? NaN : Number(v);
+}
+
 function num(name: string, check: (x: number) => boolean, what: string) {
   return (v: string): number => {
-    const x = Number(v);
+    const x = flagNumber(v);
     if (!check(x)) throw new InvalidArgumentError(`${name} must be ${what}`);
     return x;
   };

@@ -17,10 +17,9 @@ import type { BackendName } from '../backend/select';
 import { checkOptionKeys, show, typeName } from '../describe';
 import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { decodeModel } from '../io/model-file';
 import type { Sequential } from '../model/sequential';
 import { sharedArray } from '../typed';
-import { threadsPerWorker, workerRunner } from './runner';
+import { modelFromFile, threadsPerWorker, workerRunner } from './runner';
 import type { ThreadRunner, TrialRunner } from './runner';
 import { failedRow, SEARCH_METRICS } from './trial';
 import type { SearchMetric, Trial, TrialData, TrialResult } from './trial';
@@ -359,18 +358,20 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
         return failedRow(trial, `queue: ${(e as Error).message}`);
       }
     },
-    async refit(best): Promise<Sequential> {
+    async refit(best): Promise<Sequential | null> {
       const job = await adding(theQueue.add('refit', { ...base, kind: 'refit', best: rowToJSON(best) as unknown as TrialResult } satisfies QueueJob, { ...jobOptions, jobId: `${searchId}-refit` }));
-      let reply: { model?: string };
+      let reply: { model?: string; maskState?: unknown; unsupported?: boolean };
       try {
-        reply = (await finish(job)) as { model?: string };
+        reply = (await finish(job)) as typeof reply;
       } catch (e) {
         throw new BlasnetError(ErrorCode.STATE, `search: retraining the best configuration on a worker failed: ${(e as Error).message}`, { cause: e });
       }
+      if (reply?.unsupported === true) return null;
       const bytes = reply && typeof reply.model === 'string' ? await redis.getBuffer(reply.model) : null;
       if (!bytes) throw new BlasnetError(ErrorCode.STATE, 'search: the worker that retrained the best configuration returned no model file');
       await redis.del(reply.model as string);
-      return decodeModel(bytes, { backend: options.backend, source: `${reply.model} (Redis)` }).model;
+      const maskState = Array.isArray(reply.maskState) && reply.maskState.every((v) => Number.isInteger(v)) ? reply.maskState as number[] : [];
+      return modelFromFile({ bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), maskState }, options.backend, `${reply.model} (Redis)`);
     },
     async close() {
       closed = true;
@@ -500,11 +501,22 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
         return rowToJSON(row);
       }
       const best = job.best as TrialResult;
-      const bytes = await pool.runner.refitBytes({ ...best, score: typeof best.score === 'number' ? best.score : NaN });
+      let file: Awaited<ReturnType<typeof pool.runner.refitFile>>;
+      try {
+        file = await pool.runner.refitFile({ ...best, score: typeof best.score === 'number' ? best.score : NaN });
+      } catch (e) {
+        // A worker lost mid-retrain says so itself; the retrain's own error gets the context.
+        throw e instanceof BlasnetError ? e : new BlasnetError(ErrorCode.STATE, `search: retraining the best configuration failed: ${(e as Error).message}`);
+      }
+      // A model no file carries whole: the coordinator retrains it itself.
+      if (!file) {
+        log(`job ${bullJob.id}: ${what}: the model holds what a model file does not carry; the coordinator retrains it`);
+        return { unsupported: true };
+      }
       const modelKey = `blasnet:model:${job.search}`;
-      await redis.set(modelKey, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'EX', MODEL_TTL_SECONDS);
+      await redis.set(modelKey, Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength), 'EX', MODEL_TTL_SECONDS);
       log(`job ${bullJob.id}: ${what} done, model in ${modelKey}`);
-      return { model: modelKey };
+      return { model: modelKey, maskState: file.maskState };
     } finally {
       pool.running--;
     }

@@ -86,10 +86,20 @@ interface RefitReply {
   code?: string;
 }
 
-/** Trial runner over worker threads that can also retrain a row in a worker (as model file bytes). */
+/** A retrain as a model file carries it: the file's bytes and the model's dropout stream (which no file holds). */
+export interface RefitFile {
+  bytes: Uint8Array;
+  maskState: number[];
+}
+
+/** Trial runner over worker threads that can also retrain a row in a worker (as a model file). */
 export interface ThreadRunner extends TrialRunner {
-  /** The row's configuration retrained on all the data in a worker thread, as model file bytes. */
-  refitBytes(best: TrialResult): Promise<Uint8Array>;
+  /**
+   * The row's configuration retrained on all the data in a worker thread, as a model file; null
+   * when the model holds what a file does not carry (fileCarries), which the searching thread
+   * then retrains itself. A failed retrain rejects with its message and code.
+   */
+  refitFile(best: TrialResult): Promise<RefitFile | null>;
 }
 
 /**
@@ -170,23 +180,17 @@ export function workerRunner(data: TrialData, options: {
         });
       });
     },
-    refitBytes(best) {
-      return refitReply(best).then((reply) => {
-        if (reply.bytes) return reply.bytes;
-        throw new BlasnetError(ErrorCode.STATE, `search: retraining the best configuration failed: ${reply.error ?? 'no model'}`);
-      });
-    },
-    // Off the calling thread, whose event loop a retrain on all the data would hold for as long.
-    async refit(best) {
+    async refitFile(best) {
       const reply = await refitReply(best);
-      if (reply.bytes) {
-        const { model } = decodeModel(reply.bytes, { backend: options.backend });
-        if (reply.maskState) model.setMaskState(reply.maskState);
-        return model;
-      }
+      if (reply.bytes) return { bytes: reply.bytes, maskState: reply.maskState ?? [] };
       if (reply.code === ErrorCode.UNSUPPORTED) return null;
       // The error as the calling thread's retrain reports it (its message and code).
       throw new Error(reply.error ?? 'no model');
+    },
+    // Off the calling thread, whose event loop a retrain on all the data would hold for as long.
+    async refit(best) {
+      const file = await this.refitFile(best);
+      return file && modelFromFile(file, options.backend);
     },
     async close() {
       closed = true;
@@ -194,6 +198,13 @@ export function workerRunner(data: TrialData, options: {
       await Promise.all(slots.map((s) => s.worker.terminate()));
     },
   };
+}
+
+/** The model a retrain's file holds, with its dropout stream. */
+export function modelFromFile(file: RefitFile, backend: BackendName, source?: string): Sequential {
+  const { model } = decodeModel(file.bytes, { backend, ...(source ? { source } : {}) });
+  if (file.maskState.length > 0) model.setMaskState(file.maskState);
+  return model;
 }
 
 /** The trial environment on the main thread. */

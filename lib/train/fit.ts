@@ -1206,7 +1206,8 @@ function fitChecked(model: Sequential, compiled: Compiled, x: Input | Dataset, y
       unscanned = false;
       // Each loss is measured before its step, so a step can leave weights that are not finite
       // while every loss was: checked here, before a snapshot could keep them or fit return them
-      // (not when training started from such weights, a -Infinity bias say, which it then keeps).
+      // (not in a run that started from such weights, a -Infinity bias say: the check is then off
+      // for the whole run, and only a non-finite loss stops it).
       if (snapshot && startedFinite && !history.diverged && batch > 0 && model.backend.firstNonFinite(model.params.length, model.params) >= 0) {
         snapshot.restore();
         const last = history.steps - 1;
