@@ -7,8 +7,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { batchNorm, compileInference, Dataset, dense, dropout, earlyStopping, encodeOnnx, encodeSafetensors, loadModel, Matrix, modelCheckpoint, reduceLrOnPlateau, Rng, saveModel, saveSafetensors, Sequential, updateBatchNorm } from '../lib';
-import type { Backend, Callback, FitOptions, LoadedModel, Optimizer, ParamSpec, PassContext, TrainContext } from '../lib';
-import { Layer } from '../lib';
+import type { Backend, Callback, FitOptions, LoadedModel, Optimizer, TrainContext } from '../lib';
+import { Identity } from './fixtures/own-layer';
 import { forEachBackend, rejectsCode, throwsCode } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-async-'));
@@ -108,21 +108,27 @@ forEachBackend('fitAsync', (b) => {
     assert.match(r.stdout, /^workers started 1$/m);
   });
 
-  it("frees each call's data once it ends, though the worker is kept: retraining on fresh data does not grow memory", () => {
-    const lib = path.join(__dirname, '..', 'lib');
-    const script = `
-      const bn = require(${JSON.stringify(lib)});
+  /**
+   * The start of a child script for the memory tests: the library as bn, a 256-4 model m, `rows`
+   * labels y, and buffers(), the process's array buffer bytes after two collections. The
+   * collector is this thread's, made once the training worker runs, so that the worker finds no
+   * --expose-gc of the process's and takes its own (the way a user's process runs it).
+   */
+  const memoryPrelude = (rows: number) => `
+      const bn = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});
       const m = new bn.Sequential({ inputSize: 256, seed: 1, backend: ${JSON.stringify(b.name)}, layers: [bn.dense(4)] })
         .compile({ loss: 'crossEntropy', optimizer: 'adam' });
-      const rows = 20000, y = new Int32Array(rows).map((_, i) => i % 4);
-      // This thread's collector, made once the training worker runs, so that the worker finds no
-      // --expose-gc of the process's and takes its own (the way a user's process runs it).
+      const rows = ${rows}, y = new Int32Array(rows).map((_, i) => i % 4);
       let gc = null;
       const buffers = () => {
         if (!gc) { require('v8').setFlagsFromString('--expose-gc'); gc = require('vm').runInNewContext('gc'); }
         gc(); gc();
         return process.memoryUsage().arrayBuffers;
-      };
+      };`;
+
+  it("frees each call's data once it ends, though the worker is kept: retraining on fresh data does not grow memory", () => {
+    const script = `
+      ${memoryPrelude(20000)}
       (async () => {
         const seen = [];
         for (let i = 0; i < 6; i++) {
@@ -144,18 +150,8 @@ forEachBackend('fitAsync', (b) => {
   });
 
   it("small calls' data is freed once the kept worker has waited a while, not after each call", () => {
-    const lib = path.join(__dirname, '..', 'lib');
     const script = `
-      const bn = require(${JSON.stringify(lib)});
-      const m = new bn.Sequential({ inputSize: 256, seed: 1, backend: ${JSON.stringify(b.name)}, layers: [bn.dense(4)] })
-        .compile({ loss: 'crossEntropy', optimizer: 'adam' });
-      const rows = 1000, y = new Int32Array(rows).map((_, i) => i % 4);
-      let gc = null;
-      const buffers = () => {
-        if (!gc) { require('v8').setFlagsFromString('--expose-gc'); gc = require('vm').runInNewContext('gc'); }
-        gc(); gc();
-        return process.memoryUsage().arrayBuffers;
-      };
+      ${memoryPrelude(1000)}
       (async () => {
         await m.fitAsync(new Float32Array(rows * 256), y, { epochs: 1, batchSize: 256, maxSteps: 1 });
         await new Promise((r) => setTimeout(r, 1500));
@@ -559,25 +555,8 @@ forEachBackend('fitAsync', (b) => {
     await rejectsCode(custom.fitAsync(x, new Float32Array(600 * 4)), 'ERR_BLASNET_ARG_RANGE');
     await rejectsCode(new Sequential({ inputSize: 8, backend: b, layers: [dense(4)] }).fitAsync(x, y), 'ERR_BLASNET_STATE');
     // A layer of the caller's own cannot be rebuilt in the worker: said so, as for a custom loss.
-    class Scale extends Layer {
-      readonly kind = 'scale';
-      build(inSize: number): ParamSpec[] {
-        this.inSize = this.outSize = inSize;
-        return [];
-      }
-      protected allocate(): void {}
-      forward(_c: PassContext, _b: number, h: Float32Array): Float32Array {
-        return h;
-      }
-      backward(_c: PassContext, _b: number, dy: Float32Array): Float32Array {
-        return dy;
-      }
-      config() {
-        return { kind: this.kind };
-      }
-    }
-    const own = new Sequential({ inputSize: 8, backend: b, layers: [dense(4), new Scale()] }).compile({ loss: 'crossEntropy', optimizer: 'adam' });
-    await rejectsCode(own.fitAsync(x, y), 'ERR_BLASNET_ARG_RANGE', 'fitAsync: layer 1 ("scale", kind "scale") is a layer of your own, which cannot move to the training worker');
+    const own = new Sequential({ inputSize: 8, backend: b, layers: [dense(4), new Identity()] }).compile({ loss: 'crossEntropy', optimizer: 'adam' });
+    await rejectsCode(own.fitAsync(x, y), 'ERR_BLASNET_ARG_RANGE', 'fitAsync: layer 1 ("identity", kind "identity") is a layer of your own, which cannot move to the training worker');
     assert.equal(own.isTraining, false);
     own.fit(x, y, { epochs: 1 });
   });
