@@ -590,6 +590,36 @@ forEachBackend('compile shorthand, verbose and class predictions', (b) => {
     assert.equal(mm.optimizer?.stepCount, 0);
   });
 
+  it('a compile refused for its optimiser or metrics leaves the loss, optimiser and metrics as they were', () => {
+    const m = model(b);
+    for (const bad of [
+      { loss: 'mse', optimizer: { name: 'adam', lr: -1 } },
+      { loss: 'mse', optimizer: 'sgd' },
+      { loss: 'mse', optimizer: 'adam', metrics: ['nope'] },
+      { loss: 'mse', optimizer: 'adam', metrics: ['mse', 'mse'] },
+    ]) {
+      assert.throws(() => m.compile(bad as never), (e: { code?: string }) => typeof e.code === 'string' && e.code.startsWith('ERR_BLASNET_'));
+      assert.equal(m.lossSpec?.name, 'crossEntropy', JSON.stringify(bad));
+      assert.equal(m.optimizer?.name, 'adam');
+      assert.deepEqual(m.metrics, ['accuracy']);
+    }
+    assert.equal(m.fit(data.x, data.y, { epochs: 1 }).epochs.length, 1);
+  });
+
+  it('row weights that are negative or not finite are refused before the training pass moves BatchNorm or the dropout stream', () => {
+    const m = new Sequential({ inputSize: 3, seed: 4, backend: b, layers: [dense(8), batchNorm(), dropout(0.3), dense(3)] });
+    m.setLoss('crossEntropy');
+    const stats = m.buffers().map((v) => v.data.slice()), masks = m.maskState();
+    for (const bad of [-1, NaN, Infinity]) {
+      const w = new Float32Array(data.x.rows).fill(1);
+      w[2] = bad;
+      throwsCode(() => m.lossAndGradient(data.x, data.y, { weight: w }), 'ERR_BLASNET_ARG_RANGE', RangeError, `weight[2] is ${bad}`);
+      throwsCode(() => m.lossValue(data.x, data.y, { weight: w, training: true }), 'ERR_BLASNET_ARG_RANGE', RangeError, 'weight[2]');
+    }
+    assert.deepEqual(m.buffers().map((v) => v.data), stats);
+    assert.deepEqual(m.maskState(), masks);
+  });
+
   it('the common mistakes get messages that say what to do', () => {
     // Another typed array for x: named, with its conversion.
     throwsCode(() => model(b).predict(new Float64Array(data.x.data) as never), 'ERR_BLASNET_ARG_TYPE', TypeError,

@@ -307,6 +307,13 @@ forEachBackend('ensembles', (b) => {
     assert.deepEqual(back.predict(x).data, p.data);
     throwsCode(() => new Ensemble([member(1), new Sequential({ inputSize: 4, backend: b, layers: [dense(2)] })]), 'ERR_BLASNET_SHAPE', RangeError, 'model 1');
     throwsCode(() => new Ensemble([]), 'ERR_BLASNET_ARG_TYPE');
+    // A member not compiled is refused before any member trains, one by one or in parallel.
+    const uncompiled = () => new Sequential({ inputSize: 4, seed: 3, backend: b, layers: [dense(8, { activation: 'relu' }), dense(3, { activation: 'softmax' })] });
+    const g = new Ensemble([member(1), member(2), uncompiled()]);
+    const before = g.models.map((m) => m.params.slice());
+    throwsCode(() => g.fit(x, y, { epochs: 1 }), 'ERR_BLASNET_STATE', undefined, 'member 2 is not compiled');
+    for (const parallel of [false, true]) await rejectsCode(g.fitAsync(x, y, { epochs: 1, parallel }), 'ERR_BLASNET_STATE', 'no member was trained');
+    g.models.forEach((m, i) => assert.deepEqual(m.params, before[i]));
   });
 
   it('fitAsync in parallel: callbacks per member (a shared array refused), and a failing member stops the others before the call settles', async () => {

@@ -346,6 +346,14 @@ forEachBackend('search', (b) => {
     assert.match(d.trials[1].error as string, /exited with code 3/);
   });
 
+  it('a build that throws what is no Error (null, undefined, a string) fails its trial, saying what it threw', async function () {
+    for (const thrown of [null, undefined, 'nope']) {
+      const r = await search(base({ space: { lr: choice([0.05, 0.1]) }, strategy: 'grid', build: () => { throw thrown; } }));
+      assert.deepEqual(r.trials.map((t) => t.status), ['failed', 'failed']);
+      assert.ok(r.trials.every((t) => t.error === `the build or training threw ${thrown === 'nope' ? '"nope"' : String(thrown)}`), JSON.stringify(r.trials.map((t) => t.error)));
+    }
+  });
+
   it('a refit that fails or diverges leaves the trials and best, with a null model and refitError saying why', async function () {
     this.timeout(20000);
     // The build counts its calls: one per trial and fold, then the refit's.

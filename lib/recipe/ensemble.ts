@@ -156,8 +156,18 @@ export class Ensemble {
   fit(data: Dataset, options?: FitOptions): History[];
   fit(x: Input, y: Labels, options?: FitOptions): History[];
   fit(x: Input | Dataset, y?: Labels | FitOptions, options: FitOptions = {}): History[] {
+    this.#refuseUncompiled('Ensemble.fit');
     if (x instanceof Dataset) return this.models.map((m) => m.fit(x, y as FitOptions | undefined));
     return this.models.map((m) => m.fit(x, y as Labels, options));
+  }
+
+  /**
+   * A member that is not compiled, refused before any member trains (fit would refuse it only
+   * when its turn came, after the members before it had trained).
+   */
+  #refuseUncompiled(where: string): void {
+    const i = this.models.findIndex((m) => !m.optimizer);
+    if (i >= 0) throw new BlasnetError(ErrorCode.STATE, `${where}: member ${i} is not compiled; compile every member first (no member was trained)`);
   }
 
   /**
@@ -178,6 +188,7 @@ export class Ensemble {
   async fitAsync(x: Input, y: Labels, options?: EnsembleFitAsyncOptions): Promise<History[]>;
   async fitAsync(x: Input | Dataset, y?: Labels | EnsembleFitAsyncOptions, options: EnsembleFitAsyncOptions = {}): Promise<History[]> {
     const where = 'Ensemble.fitAsync';
+    this.#refuseUncompiled(where);
     const ds = x instanceof Dataset;
     const given = optionsArg(where, ds ? y as EnsembleFitAsyncOptions | undefined : options);
     const { parallel = false, callbacks, ...fit } = given;

@@ -370,7 +370,8 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
       const bytes = reply && typeof reply.model === 'string' ? await redis.getBuffer(reply.model) : null;
       if (!bytes) throw new BlasnetError(ErrorCode.STATE, 'search: the worker that retrained the best configuration returned no model file');
       await redis.del(reply.model as string);
-      const maskState = Array.isArray(reply.maskState) && reply.maskState.every((v) => Number.isInteger(v)) ? reply.maskState as number[] : [];
+      const sent = reply.maskState;
+      const maskState = Array.isArray(sent) && sent.every((v) => v === null || typeof v === 'number') ? sent.map((v) => (v === null ? NaN : v as number)) : [];
       return modelFromFile({ bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), maskState }, options.backend, `${reply.model} (Redis)`);
     },
     async close() {
@@ -516,7 +517,8 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
       const modelKey = `blasnet:model:${job.search}`;
       await redis.set(modelKey, Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength), 'EX', MODEL_TTL_SECONDS);
       log(`job ${bullJob.id}: ${what} done, model in ${modelKey}`);
-      return { model: modelKey, maskState: file.maskState };
+      // As JSON (BullMQ's return values are), the state's NaN (no spare normal) travels as null.
+      return { model: modelKey, maskState: file.maskState.map((v) => (Number.isNaN(v) ? null : v)) };
     } finally {
       pool.running--;
     }

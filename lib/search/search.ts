@@ -21,7 +21,7 @@ import { queueRunner, resolveQueue } from './queue';
 import type { QueueSpec } from './queue';
 import { gridConfigs, gridSize, isSpec, narrowSpace, sampleConfig, validateSpace } from './space';
 import type { Config, SearchSpace } from './space';
-import { DEFAULT_BUILD_KEYS, defaultBuild, refitModel, SEARCH_METRICS, trialSeed } from './trial';
+import { DEFAULT_BUILD_KEYS, defaultBuild, refitModel, SEARCH_METRICS, thrownMessage, trialSeed } from './trial';
 import type { BuildFunction, BuildSpec, SearchMetric, Trial, TrialData, TrialResult } from './trial';
 import { TabularPreprocessor, takeRows } from '../data/tabular';
 import type { Table, TableInput, TabularOptions, Task } from '../data/tabular';
@@ -606,7 +606,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
         model = await Promise.race([abortPromise, runner.refit(best)]);
       } catch (e) {
         if (signal?.aborted) throw e;
-        refitError = refitMessage(e);
+        refitError = thrownMessage(e);
       }
     }
   } finally {
@@ -620,7 +620,7 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
     try {
       model = refitModel(best, data, { build, backend });
     } catch (e) {
-      refitError = refitMessage(e);
+      refitError = thrownMessage(e);
     }
   }
   return {
@@ -629,11 +629,6 @@ export async function search(options: SearchOptions): Promise<SearchResult> {
   };
 }
 
-/** A failed refit's error as the result reports it: its message and code. */
-function refitMessage(e: unknown): string {
-  const err = e as Error & { code?: string };
-  return `${err?.message ?? String(e)}${err?.code ? ` (${err.code})` : ''}`;
-}
 
 function abortError(signal: AbortSignal): Error {
   const err = new BlasnetError(ErrorCode.ABORTED, 'search: aborted', { cause: signal.reason });

@@ -291,9 +291,20 @@ export function runTrial(trial: Trial, data: TrialData, env: TrialEnv): TrialRes
     }
     return row('ok', scores.reduce((a, b) => a + b, 0) / scores.length);
   } catch (e) {
-    const err = e as Error & { code?: string };
-    return row('failed', NaN, `${err.message}${err.code ? ` (${err.code})` : ''}`);
+    return row('failed', NaN, thrownMessage(e));
   }
+}
+
+/**
+ * What a build or a training threw, as a trial row or a refit error reports it: its message and
+ * code, or, for a value that is no Error (a string, null, undefined), that value shown.
+ */
+export function thrownMessage(e: unknown): string {
+  if (e instanceof Error || (e !== null && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string')) {
+    const err = e as Error & { code?: unknown };
+    return `${err.message}${typeof err.code === 'string' ? ` (${err.code})` : ''}`;
+  }
+  return `the build or training threw ${show(e)}`;
 }
 
 /**

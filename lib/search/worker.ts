@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'worker_threads';
 import { setDefaultBackend } from '../backend/select';
 import { BlasnetError, ErrorCode } from '../errors';
 import { encodeModel, fileCarries } from '../io/model-file';
-import { defaultBuild, refitModel, runTrial } from './trial';
+import { defaultBuild, refitModel, runTrial, thrownMessage } from './trial';
 import type { BuildFunction, TrialEnv } from './trial';
 import type { SearchWorkerInput, SearchWorkerMessage } from './runner';
 
@@ -48,7 +48,7 @@ port.on('message', (m: SearchWorkerMessage) => {
     // The dropout stream too, which a model file does not hold: the model is the one a retrain on the calling thread gives.
     port.postMessage({ bytes: new Uint8Array(encodeModel(model)), maskState: model.maskState() });
   } catch (e) {
-    const err = e as Error & { code?: string };
-    port.postMessage({ error: `${err.message}${err.code ? ` (${err.code})` : ''}`, code: err.code });
+    const code = (e as { code?: unknown } | null)?.code;
+    port.postMessage({ error: thrownMessage(e), code: typeof code === 'string' ? code : undefined });
   }
 });

@@ -244,11 +244,11 @@ export function compileModel(model: Sequential, options: CompileOptions): Compil
   checkOptionKeys('compile', options, { loss: true, optimizer: true, metrics: true });
   const metrics = options.metrics ?? [];
   if (!Array.isArray(metrics)) throw typeError(ErrorCode.ARG_TYPE, 'compile: Expected an array for metrics');
-  // Before the loss is set: a refused compile leaves the model as it was.
+  // Everything checked (and the optimiser made) before the loss is set: a refused compile leaves
+  // the model as it was.
   const loss = resolveLoss(options.loss);
   refuseLossOutputs('compile', loss, model.outputSize);
   refuseClassMetrics('compile', loss, metrics);
-  model.setLoss(options.loss);
   const o = options.optimizer;
   if (isOptimizer(o) && typeof o.updates === 'function' && !o.updates(model.params)) {
     // Its steps would move the other model's weights (or none), and this one would not train.
@@ -257,6 +257,7 @@ export function compileModel(model: Sequential, options: CompileOptions): Compil
   }
   const optimizer = isOptimizer(o) ? o : createOptimizer(typeof o === 'string' ? { name: o } as OptimizerSpec : o, model);
   checkMetricNames('compile', metrics.map(createMetric));
+  model.setLoss(options.loss);
   return { optimizer, metrics };
 }
 
