@@ -4,7 +4,7 @@
  */
 import { ErrorCode, rangeError, typeError } from '../errors';
 import { isDetached, typedArrayTag, typedBuffer, typedByteOffset, typedLength } from '../typed';
-import { fitsFloat32, typeName } from '../describe';
+import { FLOAT32_MAX, fitsFloat32, show as describeValue, typeName } from '../describe';
 
 const MAX_DIM = 2147483647;
 
@@ -13,6 +13,19 @@ function show(v: unknown): string {
   return String(v);
 }
 
+
+/**
+ * A weighted loss's row weights: each finite and non-negative, else ERR_BLASNET_ARG_RANGE naming
+ * the first bad one (lossWeighted's check, and the model's before its pass).
+ */
+export function refuseBadRowWeights(fn: string, weight: Float32Array, rows: number): void {
+  for (let r = 0; r < rows; r++) {
+    const v = weight[r];
+    if (!(v >= 0 && v <= FLOAT32_MAX)) {
+      throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected finite non-negative values in weight but weight[${r}] is ${describeValue(v)}`);
+    }
+  }
+}
 
 export function argCount(fn: string, got: number, want: number): void {
   if (got !== want) {

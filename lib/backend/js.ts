@@ -5,13 +5,12 @@
 import * as os from 'os';
 import { ACTIVATION_LIST } from '../activations';
 import { LOSS_LIST, LOSS_NAMES } from '../losses';
-import { add, argCount, dim, disjoint, f32, f32OrNull, flag, i32, id, mul, sameOrDisjoint, scalar, scalarIn, Span } from './check';
+import { add, argCount, dim, disjoint, f32, f32OrNull, flag, i32, id, mul, refuseBadRowWeights, sameOrDisjoint, scalar, scalarIn, Span } from './check';
 import type { Count } from './check';
 import { gemmBlocked } from './gemm';
 import { PACK_PANEL, packedDenseLength } from './packed';
 import type { Backend, BackendInfo } from './types';
 import { ErrorCode, rangeError } from '../errors';
-import { FLOAT32_MAX, show } from '../describe';
 import { argmaxRow, firstLabelOutside } from '../math';
 import { isInt32Array } from '../typed';
 import { shuffleWords } from '../rng';
@@ -63,14 +62,11 @@ function lossCall(fn: string, loss: number, param: number, rows: number, cols: n
   if (!weighted) return def.compute(param, rows, cols, pred, target, grad);
   disjoint(fn, span('grad', grad, np), span('weight', weight, rows));
   if (checkedWeights.length < rows) checkedWeights = new Float32Array(rows);
+  // Read once, by index (a typed array may come without its prototype): the copy is what is
+  // checked and used.
   const w = weight as Float32Array;
-  for (let r = 0; r < rows; r++) {
-    const v = w[r];
-    if (!(v >= 0 && v <= FLOAT32_MAX)) {
-      throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected finite non-negative values in weight but weight[${r}] is ${show(v)}`);
-    }
-    checkedWeights[r] = v;
-  }
+  for (let r = 0; r < rows; r++) checkedWeights[r] = w[r];
+  refuseBadRowWeights(fn, checkedWeights, rows);
   try {
     return def.compute(param, rows, cols, pred, target, grad, checkedWeights);
   } catch (e) {

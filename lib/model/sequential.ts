@@ -2,7 +2,7 @@ import { backendOption } from '../backend/select';
 import { alignedFloat32Array, newFloat32Array, prefault, touchPages } from '../backend/memory';
 import type { BackendName } from '../backend/select';
 import type { Backend } from '../backend/types';
-import { checkOptionKeys, FLOAT32_MAX, isPlainObject, optionsArg, show, typeName } from '../describe';
+import { checkOptionKeys, isPlainObject, optionsArg, show, typeName } from '../describe';
 import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { initialize } from '../init';
@@ -16,6 +16,7 @@ import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import { checkPreprocessedWidth, readRows, toMatrix } from '../data/input';
 import type { Input, InputSpec, Rows } from '../data/input';
+import { refuseBadRowWeights } from '../backend/check';
 import { refuseDetached } from '../data/check';
 import { Dataset } from '../data/dataset';
 import { collectDiagnostics } from './diagnostics';
@@ -524,12 +525,7 @@ export class Sequential {
     if (loss.custom) throw rangeError(ErrorCode.ARG_RANGE, `${where}: row weights need a built-in loss; ${loss.name} is custom`);
     // Their values too, before any pass (a training pass moves BatchNorm's statistics and the
     // dropout stream); the kernel checks them again as it reads them.
-    for (let r = 0; r < rows; r++) {
-      const v = weight[r];
-      if (!(v >= 0 && v <= FLOAT32_MAX)) {
-        throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected finite non-negative values in weight but weight[${r}] is ${show(v)}`);
-      }
-    }
+    refuseBadRowWeights(where, weight, rows);
     return weight;
   }
 
