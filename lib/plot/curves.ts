@@ -132,15 +132,16 @@ export const PLOTTING_PACKAGES = ['vega', 'vega-lite', '@resvg/resvg-js'] as con
 
 /** The versions the pictures are drawn with: this package's optional dependencies' major versions. */
 const PLOTTING_MAJORS: Record<(typeof PLOTTING_PACKAGES)[number], string> = (() => {
-  const fallback = { vega: '5', 'vega-lite': '5', '@resvg/resvg-js': '2' };
+  const majors = { vega: '5', 'vega-lite': '5', '@resvg/resvg-js': '2' };
+  let optional: Record<string, string> = {};
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const optional = (require('../../../package.json') as { optionalDependencies?: Record<string, string> }).optionalDependencies ?? {};
-    const major = (range: string | undefined, or: string) => /(\d+)/.exec(range ?? '')?.[1] ?? or;
-    return { vega: major(optional.vega, '5'), 'vega-lite': major(optional['vega-lite'], '5'), '@resvg/resvg-js': major(optional['@resvg/resvg-js'], '2') };
+    optional = (require('../../../package.json') as { optionalDependencies?: Record<string, string> }).optionalDependencies ?? {};
   } catch {
-    return fallback;
+    // No package.json beside the build: the majors above.
   }
+  for (const name of PLOTTING_PACKAGES) majors[name] = /(\d+)/.exec(optional[name] ?? '')?.[1] ?? majors[name];
+  return majors;
 })();
 
 /** The command that installs the plotting packages at the versions they are drawn with. */
