@@ -36,10 +36,11 @@ struct PackedJob {
   float param;
 };
 
-// Depth of a block of k at most. Measured on 1000x784x256 (one thread, SkylakeX-class core): k
-// whole (784) ran at 155 GFLOP/s, 2 blocks of 392 at 150 and 4 of 196 at 146; the tile's 12 rows
-// of x stay close enough in L1 and L2 at that depth. Deeper layers are cut into equal blocks so
-// that those rows do not outgrow L2's share of the tile.
+// Depth of a block of k at most. Measured on 1000x784x256 (one thread): on a SkylakeX-class core
+// with tiles of 12 rows, k whole (784) ran at 155 GFLOP/s, 2 blocks of 392 at 150 and 4 of 196 at
+// 146; on Zen 4 k whole ran 3-4% ahead of blocks of 392 and 5-8% ahead of 196 (run AP). A tile's 6
+// rows of x at that depth (18.8 KB) stay in a 32 KB L1. Deeper layers are cut into equal blocks so
+// that those rows do not outgrow it.
 constexpr size_t kDepth = 1024;
 
 size_t panelsOf(size_t outDim) { return (outDim + kPackPanel - 1) / kPackPanel; }
@@ -179,8 +180,8 @@ constexpr size_t kPiecesPerThread = 4;
 //   reading rows the two cores wrote in column halves, lost nothing of that.
 // - On Zen 3 (AVX2, 512 KB L2) the same chain cut by units at batch 512-1000 fell behind
 //   OpenBLAS's row cut (batch 1000: 3223 against 2832 us).
-// At any batch only with two panels or more per thread, the width of the AVX-512 tiles of 12 rows:
-// a 32-unit layer (2 panels) cut by units would run 12 x 1-panel tiles.
+// At any batch only with two panels or more per thread: a 32-unit layer (2 panels) cut by units
+// would run tiles of one panel, a quarter of the AVX-512 tile's width.
 bool cutByUnits(size_t batch, size_t outDim, size_t panels, size_t parts) {
   if (panels < parts) return false;
   return batch <= outDim || (runner().unitsAtAnyBatch && panels >= 2 * parts);
