@@ -932,7 +932,12 @@ class CurveSchedule implements Schedule {
       throw stateError(`step ${count} is out of this schedule's range: ${(e as Error).message}`);
     }
     if (mine !== lr) {
-      throw stateError(`the state's lr at step ${count} is ${lr} but this schedule's is ${mine}: it was made from another spec or base lr`);
+      // Chains changed once: a phase after a oneCycle or a cyclic now starts from the rate
+      // torch's SequentialLR gives it, so a chain's state saved before can differ with the same spec.
+      const chain = this.name === 'warmup' || this.name === 'sequential'
+        ? `, or by an earlier release of blasnet, whose ${this.name} chains gave other rates after a oneCycle or cyclic phase (train such a run afresh)`
+        : '';
+      throw stateError(`the state's lr at step ${count} is ${lr} but this schedule's is ${mine}: it was made from another spec or base lr${chain}`);
     }
     this.#count = count;
     this.#lr = lr;

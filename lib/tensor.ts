@@ -1,7 +1,7 @@
 import { ErrorCode, rangeError, typeError } from './errors';
 import { show } from './describe';
 import { argmaxRow } from './math';
-import { typedArrayTag, typedLength } from './typed';
+import { isDetached, typedArrayTag, typedLength } from './typed';
 import { newFloat32Array } from './backend/memory';
 
 /**
@@ -24,6 +24,7 @@ export class Matrix {
       }
     }
     if (typedLength(data) < rows * cols) {
+      if (isDetached(data)) throw typeError(ErrorCode.DETACHED, 'Matrix: data is backed by a detached ArrayBuffer');
       throw rangeError(ErrorCode.ARG_LENGTH,
         `Matrix: Expected data to hold at least ${rows * cols} elements (rows*cols) but it has ${typedLength(data)}`);
     }
@@ -70,6 +71,7 @@ export class Matrix {
 
   /** Element (i, j); an index outside the matrix is ERR_BLASNET_INDEX. */
   get(i: number, j: number): number {
+    held('Matrix.get', 'the Matrix', this);
     index('get', 'i', i, this.rows);
     index('get', 'j', j, this.cols);
     return this.data[i * this.cols + j];
@@ -77,26 +79,42 @@ export class Matrix {
 
   /** Row i as a new array of numbers; i outside [0, rows) is ERR_BLASNET_INDEX. */
   row(i: number): number[] {
+    held('Matrix.row', 'the Matrix', this);
     index('row', 'i', i, this.rows);
     return Array.from(this.data.subarray(i * this.cols, (i + 1) * this.cols));
   }
 
   /** The rows as arrays of numbers. */
   toArray(): number[][] {
+    held('Matrix.toArray', 'the Matrix', this);
     return Array.from({ length: this.rows }, (_, i) => this.row(i));
   }
 
   /** A copy that owns exactly rows * cols elements. */
   clone(): Matrix {
+    held('Matrix.clone', 'the Matrix', this);
     return new Matrix(this.data.slice(0, this.rows * this.cols), this.rows, this.cols);
   }
 
   /** Index of the largest value of each row (first on ties). */
   argmax(): Int32Array {
+    held('Matrix.argmax', 'the Matrix', this);
     const out = new Int32Array(this.rows);
     for (let i = 0; i < this.rows; i++) out[i] = argmaxRow(this.data, i * this.cols, this.cols);
     return out;
   }
+}
+
+/**
+ * A Matrix's data must still hold its rows: a resizable buffer can shrink, and a buffer be
+ * detached, after the Matrix was made. ERR_BLASNET_DETACHED or ERR_BLASNET_ARG_LENGTH naming it
+ * (`name`) in `fn`'s message.
+ */
+export function held(fn: string, name: string, m: Matrix): void {
+  const n = typedLength(m.data);
+  if (n >= m.rows * m.cols) return;
+  if (isDetached(m.data)) throw typeError(ErrorCode.DETACHED, `${fn}: ${name} is backed by a detached ArrayBuffer`);
+  throw rangeError(ErrorCode.ARG_LENGTH, `${fn}: ${name} holds ${n} values, fewer than its ${m.rows} rows x ${m.cols} columns (its buffer shrank after the Matrix was made)`);
 }
 
 /** i must be an integer in [0, n): ERR_BLASNET_INDEX otherwise. */

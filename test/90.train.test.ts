@@ -1000,6 +1000,35 @@ forEachBackend('resuming from a checkpoint', (b) => {
     }
   });
 
+  it('csvLogger, resumed over a log an earlier release numbered from 0, renumbers its kept rows from 1 and drops the row past the checkpoint', () => {
+    const columns = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 3).join(','));
+    const whole = path.join(tmp, `log0-whole-${b.name}.csv`);
+    make().fit(train.x, train.y, { epochs: 4, batchSize: 32, schedule, callbacks: [csvLogger(whole)] });
+    const log = path.join(tmp, `log0-resumed-${b.name}.csv`);
+    const ck = path.join(tmp, `log0-ck-${b.name}-{epoch}.blasnet`);
+    make().fit(train.x, train.y, { epochs: 4, batchSize: 32, schedule, callbacks: [csvLogger(log), modelCheckpoint(ck, { every: 2 }),
+      { onEpochEnd: (l, ctx) => { if (l.epoch === 2) ctx.stop('interrupted'); } }] });
+    // As the earlier release wrote it: epochs 0, 1, 2 for the three epochs run.
+    const [header, ...rows] = fs.readFileSync(log, 'utf8').trim().split('\n');
+    assert.equal(rows.length, 3);
+    fs.writeFileSync(log, [header, ...rows.map((r) => `${Number(r.split(',')[0]) - 1}${r.slice(r.indexOf(','))}`)].join('\n') + '\n');
+    const c = loadModel(ck.replace('{epoch}', '2'), { backend: b });
+    c.model.fit(train.x, train.y, { epochs: 4, batchSize: 32, schedule, resume: c, callbacks: [csvLogger(log)] });
+    assert.deepEqual(columns(log), columns(whole));
+  });
+
+  it("a checkpoint whose schedule state this schedule does not give is refused by fit's resume, naming the checkpoint and, for a chain, an earlier release", () => {
+    const chain = { name: 'sequential' as const, schedules: [{ name: 'cyclic' as const, baseLr: 0.001, maxLr: 0.1, stepSizeUp: 2 }, { name: 'exponential' as const, gamma: 0.9 }], milestones: [4] };
+    const ck = path.join(tmp, `chain-ck-${b.name}-{epoch}.blasnet`);
+    make().fit(train.x, train.y, { epochs: 2, batchSize: 32, schedule: chain, scheduleEvery: 'epoch', callbacks: [modelCheckpoint(ck)] });
+    const c = loadModel(ck.replace('{epoch}', '2'), { backend: b });
+    (c.schedule as { lr: number }).lr *= 1.5;
+    throwsCode(() => c.model.fit(train.x, train.y, { epochs: 3, batchSize: 32, schedule: chain, scheduleEvery: 'epoch', resume: c }), 'ERR_BLASNET_STATE', undefined,
+      "fit (resume): the checkpoint's schedule state does not fit this schedule: the state's lr at step 2 is");
+    throwsCode(() => c.model.fit(train.x, train.y, { epochs: 3, batchSize: 32, schedule: chain, scheduleEvery: 'epoch', resume: c }), 'ERR_BLASNET_STATE', undefined,
+      'or by an earlier release of blasnet, whose sequential chains gave other rates after a oneCycle or cyclic phase (train such a run afresh)');
+  });
+
   it('a checkpoint path that cannot be written fails before the first step, in fit and fitAsync', async () => {
     const m = make();
     const bad = path.join(tmp, 'no-such-dir', 'ck-{epoch}.blasnet');

@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { batchNorm, checkModel, Dataset, dense, dropout, loadModel, lrFinder, Matrix, mcPredict, modelCheckpoint, recordsToMatrix, Rng, saveModel, saveModels, Sequential, Standardizer, TabularPreprocessor, trainTestSplit } from '../lib';
+import { batchNorm, checkModel, classificationReport, classWeights, confusionMatrix, Dataset, dense, dropout, encodeIdx, loadModel, lrFinder, Matrix, mcPredict, modelCheckpoint, oneHot, recordsToMatrix, regressionReport, Rng, rocAuc, saveModel, saveModels, Sequential, Standardizer, TabularPreprocessor, trainTestSplit } from '../lib';
 import type { Backend, DataRecord } from '../lib';
 import { csvLogger, earlyStopping } from '../lib/train/callbacks';
 import type { FitOptions } from '../lib/train/fit';
@@ -297,6 +297,98 @@ forEachBackend('records and the one input converter', (b) => {
         assert.deepEqual(e && { code: e.code, message: e.message }, expected, `${where}, ${mode}`);
       }
     }
+  });
+
+  it('a target Matrix shrunk or detached since it was made is ERR_BLASNET_ARG_LENGTH or _DETACHED naming y, as x is; so are the Matrix\'s own reads and the reports', async () => {
+    type Resizable = ArrayBuffer & { resize(bytes: number): void };
+    const Buffer2024 = ArrayBuffer as unknown as new (bytes: number, options?: { maxByteLength: number }) => Resizable;
+    const rows = 10;
+    const bad = (mode: 'shrink' | 'detach', cols = 2): Matrix => {
+      const buffer = new Buffer2024(rows * cols * 4, { maxByteLength: rows * cols * 4 });
+      const y = new Matrix(new Float32Array(buffer).fill(0.5), rows, cols);
+      if (mode === 'shrink') buffer.resize(3 * 4);
+      else structuredClone(buffer, { transfer: [buffer] });
+      return y;
+    };
+    const expected = (mode: 'shrink' | 'detach', where: string, name: string, cols = 2) => (mode === 'shrink'
+      ? { code: 'ERR_BLASNET_ARG_LENGTH', message: `${where}: ${name} holds 3 values, fewer than its ${rows} rows x ${cols} columns (its buffer shrank after the Matrix was made)` }
+      : { code: 'ERR_BLASNET_DETACHED', message: `${where}: ${name} is backed by a detached ArrayBuffer` });
+    const m = new Sequential({ inputSize: 3, seed: 1, backend: b, layers: [dense(2)] }).compile({ loss: 'mse', optimizer: { name: 'sgd', lr: 0.1 } });
+    const x = new Matrix(new Float32Array(rows * 3), rows, 3);
+    const good = new Matrix(new Float32Array(rows * 2), rows, 2);
+    const calls: [string, string, (y: Matrix) => unknown, number?][] = [
+      ['fit', 'y', (y) => m.fit(x, y, { epochs: 1 })],
+      ['evaluate', 'y', (y) => m.evaluate(x, y)],
+      ['fitAsync', 'y', (y) => m.fitAsync(x, y, { epochs: 1 })],
+      ['Dataset.from', 'y', (y) => Dataset.from(x, y)],
+      ['regressionReport', 'yTrue', (y) => regressionReport(y, good)],
+      ['regressionReport', 'yPred', (y) => regressionReport(good, y)],
+      ['Matrix.get', 'the Matrix', (y) => y.get(5, 1)],
+      ['Matrix.row', 'the Matrix', (y) => y.row(5)],
+      ['Matrix.toArray', 'the Matrix', (y) => y.toArray()],
+      ['Matrix.clone', 'the Matrix', (y) => y.clone()],
+      ['Matrix.argmax', 'the Matrix', (y) => y.argmax()],
+    ];
+    const before = Float32Array.from(m.params);
+    for (const [where, name, f] of calls) {
+      for (const mode of ['shrink', 'detach'] as const) {
+        let e: (Error & { code?: string }) | null = null;
+        try {
+          await f(bad(mode));
+        } catch (err) {
+          e = err as Error & { code?: string };
+        }
+        assert.deepEqual(e && { code: e.code, message: e.message }, expected(mode, where, name), `${where}, ${mode}`);
+      }
+    }
+    assert.deepEqual(m.params, before, 'no call trained');
+    const detached = new Float32Array(8);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    throwsCode(() => new Matrix(detached, 2, 4), 'ERR_BLASNET_DETACHED', TypeError, 'Matrix: data is backed by a detached ArrayBuffer');
+  });
+
+  it('detached label arrays are ERR_BLASNET_DETACHED in the reports, oneHot, classWeights and encodeIdx, never read as empty; reports of no rows are refused', () => {
+    const det = <T extends Int32Array | Float32Array>(a: T): T => {
+      structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
+      return a;
+    };
+    const two = Int32Array.from([0, 1]);
+    const cases: [string, () => unknown][] = [
+      ['classificationReport: yTrue', () => classificationReport(det(new Int32Array(2)), two)],
+      ['classificationReport: yPred', () => classificationReport(two, det(new Int32Array(2)))],
+      ['confusionMatrix: yTrue', () => confusionMatrix(det(new Int32Array(2)), two, 2)],
+      ['rocAuc: yTrue', () => rocAuc(det(new Int32Array(2)), [0.1, 0.9])],
+      ['rocAuc: scores', () => rocAuc(two, det(new Float32Array(2)))],
+      ['oneHot: labels', () => oneHot(det(new Int32Array(2)), 3)],
+      ['classWeights: classes', () => classWeights('balanced', det(new Int32Array(2)), 2)],
+      ['encodeIdx: data', () => encodeIdx(det(new Int32Array(2)))],
+      ['regressionReport: yTrue', () => regressionReport(det(new Float32Array(2)), [1, 2])],
+    ];
+    for (const [mention, f] of cases) throwsCode(f, 'ERR_BLASNET_DETACHED', TypeError, `${mention} is backed by a detached ArrayBuffer`);
+    throwsCode(() => classificationReport([], []), 'ERR_BLASNET_SHAPE', RangeError, 'classificationReport: Expected at least one row');
+    throwsCode(() => rocAuc([], []), 'ERR_BLASNET_SHAPE', RangeError, 'rocAuc: Expected at least one row');
+    // With rows, as before.
+    assert.equal(classificationReport(two, two).accuracy, 1);
+    assert.equal(rocAuc(two, [0.1, 0.9]), 1);
+  });
+
+  it('shared params, grads and buffers that overlap are ERR_BLASNET_ALIAS at construction, before a pass could write gradients over weights', () => {
+    const layers = () => [dense(4, { activation: 'relu' }), batchNorm(), dense(2)];
+    const total = new Sequential({ inputSize: 3, seed: 1, backend: b, layers: layers() }).params.length;
+    const sab = new SharedArrayBuffer((3 * total + 16) * 4);
+    const at = (offset: number, n: number) => new Float32Array(sab, offset * 4, n);
+    const buffers = () => [at(3 * total, 4), at(3 * total + 4, 4)];
+    const make = (params: Float32Array, grads: Float32Array, bufs: Float32Array[]) =>
+      new Sequential({ inputSize: 3, seed: 1, backend: b, layers: layers(), shared: { params, grads, buffers: bufs } });
+    throwsCode(() => make(at(0, total), at(total - 5, total), buffers()), 'ERR_BLASNET_ALIAS', RangeError, 'Sequential: shared.params must not share memory with shared.grads');
+    throwsCode(() => make(at(0, total), at(0, total), buffers()), 'ERR_BLASNET_ALIAS', RangeError, 'Sequential: shared.params must not share memory with shared.grads');
+    throwsCode(() => make(at(0, total), at(total, total), [at(2 * total - 2, 4), at(3 * total, 4)]), 'ERR_BLASNET_ALIAS', RangeError,
+      'Sequential: shared.grads must not share memory with shared.buffers[0]');
+    throwsCode(() => make(at(0, total), at(total, total), [at(3 * total, 4), at(3 * total + 2, 4)]), 'ERR_BLASNET_ALIAS', RangeError,
+      'Sequential: shared.buffers[0] must not share memory with shared.buffers[1]');
+    // Apart, as a worker's model is made: accepted.
+    const ok = make(at(0, total), at(total, total), buffers());
+    assert.equal(ok.params.length, total);
   });
 
   it('a detached Float32Array or Int32Array (x, y, sampleWeight, weights) is ERR_BLASNET_DETACHED naming it, not an empty input', async () => {

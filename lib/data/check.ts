@@ -6,7 +6,7 @@ import type { Backend } from '../backend/types';
 import { checkOptionKeys } from '../describe';
 import type { OptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { Matrix } from '../tensor';
+import { held, Matrix } from '../tensor';
 import { isDetached, typedArrayTag, typedLength } from '../typed';
 
 /** A short description of a value for messages. */
@@ -39,10 +39,7 @@ export function refuseDetached(fn: string, name: string, a: unknown): void {
  * detached, after the Matrix was made. ERR_BLASNET_ARG_LENGTH or ERR_BLASNET_DETACHED naming it.
  */
 export function matrixData(fn: string, name: string, m: Matrix): void {
-  const n = typedLength(m.data);
-  if (n >= m.rows * m.cols) return;
-  refuseDetached(fn, name, m.data);
-  throw rangeError(ErrorCode.ARG_LENGTH, `${fn}: ${name} holds ${n} values, fewer than its ${m.rows} rows x ${m.cols} columns (its buffer shrank after the Matrix was made)`);
+  held(fn, name, m);
 }
 
 /** An options object or undefined (then {}); with `known`, a key outside it is refused (checkOptionKeys). */

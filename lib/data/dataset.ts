@@ -5,9 +5,9 @@
 import { defaultBackend } from '../backend/select';
 import { checkOptionKeys } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { Matrix } from '../tensor';
+import { held, Matrix } from '../tensor';
 import { sharedCopy, typedArrayTag, typedLength } from '../typed';
-import { checkFinite } from './check';
+import { checkFinite, refuseDetached } from './check';
 import { checkRecordKey, inferColumns, isRecords, recordColumn, recordsToMatrix, toMatrix } from './input';
 import type { Input } from './input';
 import { sampleWeights } from './weights';
@@ -147,9 +147,11 @@ export class Dataset {
         yCols = 1;
       } else if (y instanceof Matrix) {
         if (y.rows !== rows) throw rangeError(ErrorCode.SHAPE, `${where}: y has ${y.rows} rows but x has ${rows}; give one target row per row of x`);
+        held(where, 'y', y);
         t = y.data.subarray(0, y.rows * y.cols);
         yCols = y.cols;
       } else if (typedArrayTag(y) === 'Int32Array' || typedArrayTag(y) === 'Float32Array') {
+        refuseDetached(where, 'y', y);
         t = y as Int32Array | Float32Array;
         yCols = typedArrayTag(y) === 'Int32Array' ? 1 : typedLength(y) / rows;
       } else if (Array.isArray(y) && y.length > 0 && typeof y[0] === 'object' && y[0] !== null) {

@@ -14,7 +14,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { fileBuffer, openRegularFile, writeFileAtomic } from '../io/format';
 import { Matrix } from '../tensor';
 import { typedArrayTag } from '../typed';
-import { bool, options as checkOptions, show } from './check';
+import { bool, options as checkOptions, refuseDetached, show } from './check';
 
 /** The element types of IDX files, by name. */
 export type IdxType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -287,6 +287,7 @@ export function encodeIdx(data: IdxData, dims?: number[]): Buffer {
   if (type === undefined) {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Uint8Array, Int8Array, Int16Array, Int32Array, Float32Array or Float64Array for data but received ${show(data)}`);
   }
+  refuseDetached(fn, 'data', data);
   dims ??= [data.length];
   if (!Array.isArray(dims) || dims.length > 255 || dims.some((d) => !(Number.isInteger(d) && d >= 0 && d <= 0xffffffff))) {
     throw rangeError(ErrorCode.ARG_RANGE, `${fn}: Expected dims to be at most 255 integers in [0, 2^32) but received ${show(dims)}`);

@@ -15,7 +15,7 @@ import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { Matrix } from '../tensor';
 import { typedArrayTag, typedBuffer, typedByteOffset } from '../typed';
 import { newFloat32Array } from '../backend/memory';
-import { allFinite, bool, finite, matrix, options as checkOptions, positiveInt, show } from './check';
+import { allFinite, bool, finite, matrix, options as checkOptions, positiveInt, refuseDetached, show } from './check';
 import { symmetricEigen } from './eigen';
 import { UNRECORDED_ROWS, withinRounding } from './rounding';
 
@@ -30,6 +30,7 @@ export function oneHot(labels: Int32Array | ArrayLike<number>, classes: number, 
   if (!(typedArrayTag(labels) !== undefined || Array.isArray(labels))) {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Int32Array or array of labels but received ${show(labels)}`);
   }
+  refuseDetached(fn, 'labels', labels);
   const n = labels.length;
   // Each label is read once, checked and used as read: on a SharedArrayBuffer another thread may
   // change it between the pass that checks all (so a bad label leaves `out` alone) and the writes.

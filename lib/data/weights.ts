@@ -58,6 +58,7 @@ export function classWeights(spec: ClassWeight, classes: Int32Array, count: numb
     throw rangeError(ErrorCode.ARG_RANGE, `${where}: Expected a class count in [1, 2^24] but received ${show(count)}`);
   }
   if (typedArrayTag(classes) !== 'Int32Array') throw typeError(ErrorCode.ARG_TYPE, `${where}: Expected an Int32Array of class labels but received ${typeName(classes)}`);
+  refuseDetached(where, 'classes', classes);
   for (let i = 0; i < classes.length; i++) {
     if (!(classes[i] >= 0 && classes[i] < count)) throw rangeError(ErrorCode.LABEL, `${where}: the label of row ${i + 1} is ${classes[i]}, outside [0, ${count})`);
   }

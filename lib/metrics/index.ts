@@ -9,7 +9,8 @@
 import { optionsArg, show } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
 import { largest } from '../math';
-import { Matrix } from '../tensor';
+import { held, Matrix } from '../tensor';
+import { refuseDetached } from '../data/check';
 import { typedArrayTag } from '../typed';
 
 /** Class numbers: an Int32Array or an array of integers. */
@@ -19,6 +20,7 @@ function labels(fn: string, name: string, v: unknown, classes: number): ArrayLik
   if (!(typedArrayTag(v) !== undefined || Array.isArray(v))) {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Int32Array or array of class numbers for ${name}`);
   }
+  refuseDetached(fn, name, v);
   const a = v as ArrayLike<number>;
   for (let i = 0; i < a.length; i++) {
     if (!(Number.isInteger(a[i]) && a[i] >= 0 && a[i] < classes)) {
@@ -92,14 +94,16 @@ export function confusionMatrix(yTrue: ClassLabels, yPred: ClassLabels, classes?
  * scores above a random negative one, ties counting one half (the Mann-Whitney U statistic over
  * average ranks). yTrue holds 0 (negative) and 1 (positive); scores any finite numbers (the
  * positive class's probability). NaN when one class is absent; ERR_BLASNET_LABEL for a label other
- * than 0 or 1, ERR_BLASNET_SHAPE for different lengths, ERR_BLASNET_DATA for a NaN or infinite
+ * than 0 or 1, ERR_BLASNET_SHAPE for different lengths or no rows, ERR_BLASNET_DATA for a NaN or infinite
  * score and ERR_BLASNET_ARG_TYPE for one that is not a number.
  */
 export function rocAuc(yTrue: ClassLabels, scores: ArrayLike<number>): number {
   const fn = 'rocAuc';
   const t = labels(fn, 'yTrue', yTrue, 2);
   if (!(typedArrayTag(scores) !== undefined || Array.isArray(scores))) throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected an array of scores`);
+  refuseDetached(fn, 'scores', scores);
   if (scores.length !== t.length) throw rangeError(ErrorCode.SHAPE, `${fn}: yTrue has ${t.length} labels but scores has ${scores.length}`);
+  if (t.length === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: Expected at least one row`);
   finiteNumbers(fn, scores, (i) => `scores[${i}]`);
   const n = t.length;
   // A typed array: a JS array of indices outgrows V8's array limit at about 1.3e8 rows.
@@ -158,12 +162,14 @@ export interface ClassificationReport {
  * TP / (TP + FN), F1 = their harmonic mean (0 when both are 0), support; accuracy; macro and
  * support-weighted averages; the confusion matrix; and, for two classes with `scores` (the
  * probability of class 1 per row), ROC AUC. Classes are 0..classNames.length-1 (default: one more
- * than the largest label); names default to the class numbers.
+ * than the largest label); names default to the class numbers. No rows is ERR_BLASNET_SHAPE.
  */
 export function classificationReport(yTrue: ClassLabels, yPred: ClassLabels,
   options: { classNames?: readonly string[]; scores?: ArrayLike<number> } = {}): ClassificationReport {
   const fn = 'classificationReport';
   options = optionsArg(fn, options, { classNames: true, scores: true });
+  refuseDetached(fn, 'yTrue', yTrue);
+  refuseDetached(fn, 'yPred', yPred);
   const names = options.classNames;
   if (names !== undefined && !(Array.isArray(names) && names.length > 0 && names.every((s) => typeof s === 'string'))) {
     throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a non-empty array of strings for options.classNames`);
@@ -171,6 +177,8 @@ export function classificationReport(yTrue: ClassLabels, yPred: ClassLabels,
   const confusion = confusionMatrix(yTrue, yPred, names?.length ?? classCount(fn, yTrue, yPred, undefined));
   const k = confusion.length;
   const n = yTrue.length;
+  // No rows: no accuracy, and no classes to report without names (scikit-learn refuses too).
+  if (n === 0) throw rangeError(ErrorCode.SHAPE, `${fn}: Expected at least one row`);
   let correct = 0;
   const classes = confusion.map((row, c) => {
     const tp = row[c];
@@ -227,11 +235,13 @@ export interface RegressionReport {
  */
 function values(fn: string, name: string, v: Matrix | ArrayLike<number> | readonly ArrayLike<number>[]): { data: ArrayLike<number>; rows: number; cols: number } {
   if (v instanceof Matrix) {
+    held(fn, name, v);
     const data = v.data.subarray(0, v.rows * v.cols);
     finiteNumbers(fn, data, (i) => `${name} row ${Math.floor(i / v.cols) + 1}, column ${(i % v.cols) + 1}`);
     return { data, rows: v.rows, cols: v.cols };
   }
   if (!(typedArrayTag(v) !== undefined || Array.isArray(v))) throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected a Matrix or array of numbers for ${name}`);
+  refuseDetached(fn, name, v);
   const isRow = (r: unknown): r is ArrayLike<unknown> => Array.isArray(r) || typedArrayTag(r) !== undefined;
   if (Array.isArray(v) && v.length > 0 && isRow(v[0])) {
     const rows = v as unknown[];

@@ -5,7 +5,7 @@ import { LOSS_NAMES, LOSSES, lossId } from '../losses';
 import type { LossDef, LossName } from '../losses';
 import type { Backend } from '../backend/types';
 import { firstLabelOutside } from '../math';
-import { Matrix } from '../tensor';
+import { held, Matrix } from '../tensor';
 import { checkFinite, refuseDetached } from '../data/check';
 
 /** Labels up to this many are checked in JavaScript, more by the backend's kernel. */
@@ -267,6 +267,7 @@ export function readTargets(model: TargetReader, loss: ResolvedLoss | null, y: T
   if (y instanceof Matrix) {
     if (y.rows !== rows) throw rowCountError(where, y.rows, rows, '');
     if (y.cols !== cols) throw rangeError(ErrorCode.SHAPE, `${where}: Expected targets of shape [${rows}, ${cols}] but received [${y.rows}, ${y.cols}]`);
+    held(where, 'y', y);
     t = y.data.subarray(0, y.rows * y.cols);
   } else if (typedArrayTag(y) === 'Int32Array') {
     t = y as Int32Array;

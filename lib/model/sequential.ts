@@ -16,7 +16,8 @@ import { Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
 import { checkPreprocessedWidth, readRows, toMatrix } from '../data/input';
 import type { Input, InputSpec, Rows } from '../data/input';
-import { refuseBadRowWeights } from '../backend/check';
+import { disjoint, refuseBadRowWeights } from '../backend/check';
+import type { Span } from '../backend/check';
 import { refuseDetached } from '../data/check';
 import { Dataset } from '../data/dataset';
 import { collectDiagnostics } from './diagnostics';
@@ -214,6 +215,11 @@ export class Sequential {
       if (!ok(shared.params, total) || !ok(shared.grads, total)) {
         throw rangeError(ErrorCode.SHAPE, `${where}: shared params and grads must be SharedArrayBuffer-backed Float32Arrays of ${total} values`);
       }
+      // A backward pass writes the gradients and a training pass the layers' state: over the
+      // weights, they would overwrite them (ERR_BLASNET_ALIAS).
+      const spans: Span[] = [{ name: 'shared.params', a: shared.params, used: total }, { name: 'shared.grads', a: shared.grads, used: total },
+        ...shared.buffers.map((b, i) => ({ name: `shared.buffers[${i}]`, a: b, used: typedLength(b) }))];
+      spans.forEach((s, i) => spans.slice(i + 1).forEach((t) => disjoint(where, s, t)));
     }
     try {
       this.params = shared ? shared.params : alignedFloat32Array(total, true);

@@ -602,7 +602,11 @@ export function csvLogger(path: string, options: { append?: boolean } = {}): Cal
   };
 }
 
-/** The data rows of the CSV log at `file` whose epoch (its first column) is at most `upTo`, if its header is `header`; else ''. */
+/**
+ * The data rows of the CSV log at `file` whose epoch (its first column) is at most `upTo`, if its
+ * header is `header`; else ''. A log whose first row is epoch 0 was written by a release that
+ * numbered epochs from 0: its rows are renumbered from 1, as this run numbers the rows it adds.
+ */
 function keptRows(file: string, header: string, upTo: number): string {
   let text: string;
   try {
@@ -611,7 +615,12 @@ function keptRows(file: string, header: string, upTo: number): string {
     return '';
   }
   if (!text.startsWith(header)) return '';
-  return text.slice(header.length).split('\n').filter((line) => line !== '' && Number(line.split(',')[0]) <= upTo).map((line) => `${line}\n`).join('');
+  const rows = text.slice(header.length).split('\n').filter((line) => line !== '').map((line) => {
+    const cut = line.indexOf(',');
+    return { epoch: Number(cut < 0 ? line : line.slice(0, cut)), rest: cut < 0 ? '' : line.slice(cut) };
+  });
+  const shift = rows.length > 0 && rows[0].epoch === 0 ? 1 : 0;
+  return rows.filter((r) => r.epoch + shift <= upTo).map((r) => `${r.epoch + shift}${r.rest}\n`).join('');
 }
 
 /**

@@ -806,7 +806,13 @@ export function resumePoint(resume: NonNullable<FitOptions['resume']>, schedule:
   if (!resume.optimizer) throw new BlasnetError(ErrorCode.STATE, `${where}: the checkpoint holds no optimiser state`);
   if (schedule) {
     if (!resume.schedule) throw new BlasnetError(ErrorCode.STATE, `${where}: a schedule was given but the checkpoint holds no schedule state`);
-    schedule.load(resume.schedule as ScheduleState);
+    try {
+      schedule.load(resume.schedule as ScheduleState);
+    } catch (e) {
+      // The schedule's own message names its load; here it is the checkpoint's state.
+      if (!(e instanceof BlasnetError && e.code === ErrorCode.STATE)) throw e;
+      throw new BlasnetError(ErrorCode.STATE, `${where}: the checkpoint's schedule state does not fit this schedule: ${e.message.replace(/^load: /, '')}`, { cause: e });
+    }
   }
   return epoch as number;
 }
