@@ -597,6 +597,7 @@ function interruptible(abandon: () => void): { callback: Callback; readonly sign
       process.exit(exitCodeFor(received));
     }
     received = signal;
+    savingAfterSignal = true;
     const again = signal === 'SIGINT' ? 'Ctrl-C' : signal;
     process.stderr.write(`blasnet: ${signal}: stopping after this batch, then saving what was trained (${again} again to exit without saving)\n`);
     ctx?.stop(`interrupted by ${signal}`);
@@ -1365,11 +1366,35 @@ export function program(): Command {
  * 'error' event on the stream, which without a listener is a crash with a stack trace. Any other
  * error of the streams is thrown as before.
  */
+/**
+ * Set once a signal has stopped `train` to save what it trained: a Ctrl-C in a terminal also ends
+ * the rest of the pipeline (`| tee log`), and the output it closes must not end the save promised.
+ */
+let savingAfterSignal = false;
+
+/**
+ * What a failed write to stdout or stderr does. A reader that went away (EPIPE: `| head -1`) ends
+ * the command quietly with SIGPIPE's exit code, as the tools of a pipeline do, unless a signal's
+ * save is under way (its signal may be read after the write failed, in the same turn of the event
+ * loop, hence the wait for the next). Any other failure (a log redirected to a full disk) is said
+ * once on stderr with a code, and the command goes on without that stream and ends with exit code
+ * 1: a run whose model has room to be saved is still saved.
+ */
 function exitOnClosedOutput(): void {
+  const lost = new Set<NodeJS.WritableStream>();
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EPIPE') throw e;
-      process.exit(exitCodeFor('SIGPIPE'));
+      if (lost.has(stream)) return;
+      lost.add(stream);
+      if (e.code === 'EPIPE') {
+        setImmediate(() => {
+          if (!savingAfterSignal) process.exit(exitCodeFor('SIGPIPE'));
+        });
+        return;
+      }
+      const name = stream === process.stdout ? 'stdout' : 'stderr';
+      if (!lost.has(process.stderr)) process.stderr.write(`blasnet: cannot write to ${name} (${e.code ?? e.message}); going on without it (ERR_BLASNET_IO)\n`);
+      process.exitCode = 1;
     });
   }
 }

@@ -9,7 +9,7 @@ import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadModel, Rng } from '../lib';
+import { FASHION_MNIST_DIR, loadModel, Rng } from '../lib';
 
 const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-cli-files-'));
@@ -219,6 +219,21 @@ describe('blasnet train: interrupted', () => {
     });
   }
 
+  it('SIGINT whose Ctrl-C also ended the reader of stdout (| tee) still saves: the closed output does not end the save', async function () {
+    this.timeout(120000);
+    const dir = tableDir('tee', 20000);
+    const t = startTrain(dir, args, /epoch +1\//);
+    await t.reached;
+    t.child.kill('SIGINT');
+    t.child.stdout.destroy();
+    const r = await t.done;
+    assert.equal(r.code, 130, r.stderr);
+    const loaded = loadModel(path.join(dir, 'm.blasnet'));
+    assert.equal(loaded.metadata?.interrupted, 'SIGINT');
+    assert.equal(historyRows(path.join(dir, 'm.history.csv')), loaded.metadata?.epochs);
+    assert.deepEqual(temporaries(dir), []);
+  });
+
   it('a second SIGINT exits at once, writing nothing: the files of the run before stay', async function () {
     this.timeout(120000);
     // One batch of 3200 rows through two layers of 2048 units (about 0.6 s on one core), so that
@@ -244,5 +259,36 @@ describe('blasnet train: interrupted', () => {
       assert.deepEqual(temporaries(dir), []);
     }
     assert.ok(met, 'the second SIGINT never came while the first one\'s batch ran');
+  });
+});
+
+describe('blasnet: outputs that fail', () => {
+  it('stdout on a full device: one coded line on stderr, the run goes on and saves its model, exit 1; info alike', function () {
+    this.timeout(120000);
+    const dir = tableDir('full');
+    const full = fs.openSync('/dev/full', 'w');
+    try {
+      const r = spawnSync(process.execPath, [CLI, 'train', '--csv', 't.csv', '--label', 'label', '--epochs', '2', '--hidden', '4', '--out', 'm.blasnet', '--no-checks'],
+        { cwd: dir, encoding: 'utf8', stdio: ['ignore', full, 'pipe'], timeout: 120000 });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /^blasnet: cannot write to stdout \(ENOSPC\); going on without it \(ERR_BLASNET_IO\)$/m);
+      assert.doesNotMatch(r.stderr, /\n +at /, 'a stack trace');
+      assert.equal(loadModel(path.join(dir, 'm.blasnet')).metadata?.epochs, 2);
+      const info = spawnSync(process.execPath, [CLI, 'info'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', full, 'pipe'] });
+      assert.equal(info.status, 1);
+      assert.equal(info.stderr, 'blasnet: cannot write to stdout (ENOSPC); going on without it (ERR_BLASNET_IO)\n');
+    } finally {
+      fs.closeSync(full);
+    }
+  });
+
+  it('an output naming a file of the default data (no --data, no --csv) is refused before any work, as with --data', () => {
+    const dir = tableDir('default-data');
+    const target = path.join(FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte.gz');
+    const r = run(dir, 'train', '--epochs', '1', '--out', 'm.blasnet', '--history', target);
+    assert.equal(r.status, 1, r.stderr);
+    assert.ok(r.stderr.includes(`--history names ${target}, which is the default data (${FASHION_MNIST_DIR}) file this command reads`), r.stderr);
+    assert.match(r.stderr, /ERR_BLASNET_ARG_RANGE/);
+    assert.ok(!fs.existsSync(path.join(dir, 'm.blasnet')));
   });
 });

@@ -15,7 +15,7 @@ import { logUniform, Matrix, Rng, search, startQueueWorker } from '../lib';
 import type { SearchOptions, SearchResult, TrialResult } from '../lib';
 import { decodeTrialData, encodeTrialData } from '../lib/search/queue';
 import { forEachBackend, normError, rejectsCode } from './helpers';
-import { stopTestRedis, testRedis } from './redis';
+import { ownRedis, stopTestRedis, testRedis } from './redis';
 
 const CLI = path.resolve(__dirname, '..', 'lib', 'cli.js');
 
@@ -263,6 +263,40 @@ describe('search over a BullMQ queue', function () {
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.ok(!w.lines.some((l) => / trial \d+ started/.test(l)), w.lines.join('\n'));
     w.child.kill('SIGKILL');
+  });
+});
+
+describe('search queue: Redis gone mid-search', function () {
+  this.timeout(60000);
+  it('blasnet search --queue says so in one coded line (not a stack trace a second), and one SIGINT ends it', async function () {
+    const own = await ownRedis();
+    if (!own) {
+      if (process.env.CI === 'true') throw new Error('redis-server is not installed; the queue tests must run under CI');
+      this.skip();
+      return;
+    }
+    const tmp = tempDir();
+    const csv = path.join(tmp, 'd.csv');
+    fs.writeFileSync(csv, `a,b,label\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 3},${i % 2 ? 'x' : 'y'}`).join('\n')}\n`);
+    const c = spawn(process.execPath, [CLI, 'search', '--csv', csv, '--label', 'label', '--trials', '2', '--epochs', '1', '--queue', own.url,
+      '--out-table', path.join(tmp, 't.csv')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => c.once('exit', resolve));
+    // No worker listens: the trials wait; then Redis goes away for 4 s of reconnecting.
+    while (!out.includes('no worker listens')) await new Promise((r) => setTimeout(r, 20));
+    own.child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 4000));
+    const signalled = Date.now();
+    c.kill('SIGINT');
+    const status = await exited;
+    assert.equal(status, 130, out);
+    assert.ok(Date.now() - signalled < 15000, `${Date.now() - signalled} ms after one SIGINT`);
+    assert.doesNotMatch(out, /\n +at /, 'a stack trace');
+    const lines = out.split('\n').filter((l) => l.includes('ERR_BLASNET_IO'));
+    assert.ok(lines.length >= 1 && lines.length <= 4, out);
+    assert.match(lines[0], /^search: queue blasnet-search at redis:\/\/127\.0\.0\.1:\d+: .*; trials wait until Redis answers again \(ERR_BLASNET_IO\)$/);
   });
 });
 

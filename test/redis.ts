@@ -24,10 +24,21 @@ function freePort(): Promise<number> {
 
 async function startServer(): Promise<string | null> {
   if (process.env.BLASNET_TEST_REDIS) return process.env.BLASNET_TEST_REDIS;
+  const own = await ownRedis();
+  if (!own) return null;
+  server = own.child;
+  return own.url;
+}
+
+/**
+ * A redis-server of the caller's own on a free localhost port, with no persistence, killed when
+ * this process exits (or by the caller, to take Redis away from a client); null when redis-server
+ * is not installed.
+ */
+export async function ownRedis(): Promise<{ url: string; child: ChildProcess } | null> {
   if (spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status !== 0) return null;
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  server = child;
   process.once('exit', () => child.kill('SIGKILL'));
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -46,7 +57,7 @@ async function startServer(): Promise<string | null> {
   });
   child.stdout?.resume();
   child.unref();
-  return `redis://127.0.0.1:${port}`;
+  return { url: `redis://127.0.0.1:${port}`, child };
 }
 
 /**

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BlasnetError, ErrorCode, rangeError } from '../errors';
 import { absolutePath, checkWritable } from './format';
+import { FASHION_MNIST_DIR } from '../data/idx';
 
 /** One file a command will write: the option that named it (for messages) and its path. */
 export interface OutputPath {
@@ -107,8 +108,8 @@ export function checkOutputPaths(outputs: readonly OutputPath[], inputs: readonl
 
 /**
  * The files a command reads, which none of its outputs may replace: its tables (`csv`,
- * `testCsv`), model, search space and the IDX files of a `data` directory (both splits, plain or
- * gzipped, those that are there).
+ * `testCsv`), model, search space and the IDX files of its `data` directory, or Fashion-MNIST's
+ * (FASHION_MNIST_DIR) when neither a directory nor a table is given (both splits, plain or gzipped).
  */
 export function commandInputs(o: { csv?: string; testCsv?: string; model?: string; space?: string; data?: string }): InputPath[] {
   const inputs: InputPath[] = [];
@@ -116,10 +117,12 @@ export function commandInputs(o: { csv?: string; testCsv?: string; model?: strin
   if (o.testCsv) inputs.push({ option: '--test-csv', path: o.testCsv });
   if (o.model) inputs.push({ option: '--model', path: o.model });
   if (o.space) inputs.push({ option: '--space', path: o.space });
-  if (o.data) {
+  // Without a table or a directory, the commands read Fashion-MNIST's.
+  if (o.data || !o.csv) {
+    const [dir, option] = o.data ? [o.data, '--data'] : [FASHION_MNIST_DIR, `default data (${FASHION_MNIST_DIR})`];
     for (const prefix of ['train', 't10k']) {
       for (const kind of ['images-idx3-ubyte', 'labels-idx1-ubyte']) {
-        for (const ext of ['', '.gz']) inputs.push({ option: '--data', path: path.join(o.data, `${prefix}-${kind}${ext}`) });
+        for (const ext of ['', '.gz']) inputs.push({ option, path: path.join(dir, `${prefix}-${kind}${ext}`) });
       }
     }
   }

@@ -233,6 +233,17 @@ function rowFromJSON(v: unknown, trial: Trial): TrialResult {
   return { ...(r as unknown as TrialResult), score: typeof r.score === 'number' ? r.score : NaN };
 }
 
+/** How long each part of a coordinator's close waits for Redis, in ms. */
+const CLOSE_WAIT_MS = 3000;
+
+/** Whether `p` settled within CLOSE_WAIT_MS. */
+function withinCloseWait(p: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p.then(() => true, () => true), new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS);
+  })]).finally(() => clearTimeout(timer));
+}
+
 /**
  * @internal The coordinator's runner: connects (ERR_BLASNET_IO when Redis cannot be reached, before any
  * trial), stores the data, and runs each trial as a job. `note` hears when no worker listens yet.
@@ -249,11 +260,23 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
   const searchId = randomUUID();
   let queue: InstanceType<BullMQ['Queue']> | null = null;
   let events: InstanceType<BullMQ['QueueEvents']> | null = null;
+  // The queue's own connections' errors (Redis gone while the search runs; BullMQ reconnects):
+  // one line each, once a minute at most, rather than BullMQ's report of an unheard 'error' (a
+  // stack trace every second or two).
+  const heard = new Map<string, number>();
+  const onError = (e: Error): void => {
+    const now = Date.now(), last = heard.get(e.message);
+    if (last !== undefined && now - last < 60000) return;
+    heard.set(e.message, now);
+    options.note?.(`search: queue ${q.name} at ${shown(q.url)}: ${e.message}; trials wait until Redis answers again (ERR_BLASNET_IO)`);
+  };
   try {
     // Identical data (the same rows and folds) is one key, shared by the searches that use it.
     await redis.set(dataKey, blob, 'EX', DATA_TTL_SECONDS);
     queue = new bullmq.Queue(q.name, { connection: connection(q) as never });
+    (queue as unknown as EventEmitter).on('error', onError);
     events = new bullmq.QueueEvents(q.name, { connection: connection(q) as never });
+    (events as unknown as EventEmitter).on('error', onError);
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     if (options.note && (await queue.getWorkersCount()) === 0) {
       options.note(`search: no worker listens on queue ${q.name} at ${shown(q.url)} yet; trials wait until one does (blasnet worker --queue ${shown(q.url)}${q.name === DEFAULT_QUEUE_NAME ? '' : ` --queue-name ${q.name}`})`);
@@ -377,10 +400,18 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
     async close() {
       closed = true;
       // Jobs no worker has taken yet go (those still being added, once they are); a job a worker
-      // runs ends there and is dropped.
-      await Promise.allSettled([...inFlight]);
-      await Promise.allSettled([...pending].map((id) => theQueue.remove(id)));
-      await Promise.allSettled([theEvents.close(), theQueue.close()]);
+      // runs ends there and is dropped. Each part waits CLOSE_WAIT_MS at most, and once one has
+      // not answered in time the rest are not asked: with Redis gone, its commands would wait for
+      // it forever (a cancelled search must end); the jobs left then expire with the data.
+      const answered = await withinCloseWait(Promise.allSettled([...inFlight])) &&
+        await withinCloseWait(Promise.allSettled([...pending].map((id) => theQueue.remove(id)))) &&
+        await withinCloseWait(Promise.allSettled([theEvents.close(), theQueue.close()]));
+      if (!answered) {
+        // Connections still reconnecting would keep the process alive.
+        await withinCloseWait(Promise.allSettled([theEvents.disconnect(), theQueue.disconnect()]));
+        redis.disconnect();
+        return;
+      }
       await redis.quit().catch(() => redis.disconnect());
     },
   };
