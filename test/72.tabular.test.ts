@@ -501,7 +501,7 @@ describe('TabularPreprocessor', () => {
     throwsCode(() => p.targets([{ a: 1, income: 2 }, { a: 1, income: 2, y: 1 }]), 'ERR_BLASNET_DATA', undefined, 'missing label at records[0], column "y"');
   });
 
-  it('a file from before the constant-column rule, with a std of rounding noise, loads with that column only centred', () => {
+  it('a file from before the constant-column rule, with a std of rounding noise: the training value maps as that fit mapped it, others only centred around it; a target keeps its std', () => {
     // What an older version stored for 1000 rows of a constant 0.1: its float64 mean, and a std
     // of about 1e-15 (no row count: files did not record it then).
     const old = {
@@ -515,15 +515,19 @@ describe('TabularPreprocessor', () => {
     const model = new Sequential({ inputSize: 2, layers: [dense(1)] });
     const direct = TabularPreprocessor.fromJSON(JSON.parse(JSON.stringify(old)));
     const loaded = decodeModel(encodeModel(model, { preprocessing: old })).preprocessor as TabularPreprocessor;
+    // What that version's fit gave the training rows' 0.1, and its network learnt.
+    const seen = (0.1 - 0.09999999999999859) / 1e-15;
     for (const p of [direct, loaded]) {
       const rate = p.toJSON().columns[1] as { mean: number; std: number };
       assert.equal(rate.std, 1);
-      const z = p.transform([{ x: 3, rate: 0.11 }]).data;
+      const z = p.transform([{ x: 3, rate: 0.1 }, { x: 3, rate: 0.11 }]).data;
       assert.ok(Math.abs(z[0] - (3 - 4.5) / 2.8722813232690143) < 1e-6, `x -> ${z[0]}`);
-      assert.ok(Math.abs(z[1] - 0.01) < 1e-7, `0.11 -> ${z[1]}`);
-      const t = p.targets([{ x: 1, rate: 0.1, y: 0.35 }]) as Matrix;
-      assert.ok(Math.abs(t.data[0] - 0.25) < 1e-7, `target 0.35 -> ${t.data[0]}`);
-      assert.equal(p.inverseTargets(new Matrix(new Float32Array([0]), 1, 1)).data[0], Math.fround(0.1));
+      assert.equal(z[1], Math.fround(seen), `0.1 -> ${z[1]}`);
+      assert.ok(Math.abs(z[3] - (seen + 0.01)) < 1e-6, `0.11 -> ${z[3]}`);
+      // The target's std stays: the network learnt to give `(0.1 - mean) / std` for its one value.
+      const tseen = (0.1 - 0.09999999999999859) / 1.4e-15;
+      assert.ok(Math.abs(p.inverseTargets(new Matrix(new Float32Array([tseen]), 1, 1)).data[0] - 0.1) < 1e-7);
+      assert.equal(p.inverseTargets(new Matrix(new Float32Array([0]), 1, 1)).data[0], Math.fround(0.09999999999999859));
     }
     // A file written now records its training rows, and so keeps a std that is small against its
     // mean but above the noise those rows can carry: milliseconds over 100 s near 1.7e12.

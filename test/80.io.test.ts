@@ -82,6 +82,20 @@ forEachBackend('model files', (b) => {
     assert.equal((loadModel(file, { backend: b }).schedule as { count: number }).count, 3);
   });
 
+  it('a layer option this version does not know (a file of a later release) is ERR_BLASNET_FORMAT naming it, not dropped', () => {
+    // Each kind in turn: dense, batchNorm, prelu, dropout.
+    for (let i = 0; i < 4; i++) {
+      const m = new Sequential({ inputSize: 2, seed: 1, layers: [dense(3, { activation: 'relu' }), batchNorm(), prelu(), dropout(0.2), dense(2)] });
+      const layer = m.layers[i];
+      const own = layer.config.bind(layer);
+      layer.config = () => ({ ...own(), weightNorm: true });
+      throwsCode(() => decodeModel(encodeModel(m)), 'ERR_BLASNET_FORMAT', undefined, `option "weightNorm", which this version of blasnet does not know`);
+    }
+    // Every key a layer writes reads back.
+    const m = new Sequential({ inputSize: 2, seed: 1, layers: [dense(3, { activation: 'leakyRelu', activationParam: 0.2, l1: 0.1, maxNorm: 2, dropConnect: 0.1, name: 'a' }), batchNorm(), prelu({ perUnit: true })] });
+    assert.deepEqual(decodeModel(encodeModel(m)).model.layers.map((l) => l.config()), m.layers.map((l) => l.config()));
+  });
+
   it('a truncated file fails with ERR_BLASNET_FORMAT, at every length', () => {
     const bytes = encodeModel(model(b));
     const rng = new Rng(3);

@@ -981,9 +981,11 @@ export class TabularPreprocessor {
   }
 
   /**
-   * A TabularPreprocessor from toJSON()'s output; malformed input is ERR_BLASNET_FORMAT. A stored
-   * std within the rounding error of its mean (fit's constant-column rule, with the recorded row
-   * count, or 2^24 rows for a file from before it was recorded) is read as a constant column's 1.
+   * A TabularPreprocessor from toJSON()'s output; malformed input is ERR_BLASNET_FORMAT. A column's
+   * stored std within the rounding error of its mean (fit's constant-column rule, with the recorded
+   * row count, or 2^24 rows for a file from before it was recorded) is read as a constant column:
+   * its training value maps to what the fit that stored the std gave it, and other values are only
+   * centred around that. A regression target keeps such a std, with which its network was trained.
    */
   static fromJSON(json: unknown): TabularPreprocessor {
     const bad = (m: string): never => {
@@ -1029,13 +1031,19 @@ export class TabularPreprocessor {
     const copy = JSON.parse(JSON.stringify(o)) as TabularPreprocessorJSON;
     // fit's constant-column rule, also for a file written before it: a std of rounding noise
     // (about 1e-15 for a column of 0.1) would turn 0.11 into about 7e12. Without the row count
-    // such a file lacks, the bound is taken at UNRECORDED_ROWS (2^24).
+    // such a file lacks, the bound is taken at UNRECORDED_ROWS (2^24). The fit that stored such a
+    // std divided by it: its training rows, every one the column's value (its median, `fill`),
+    // reached the network as (fill - mean) / std, about -1 or 1, and the network learnt that.
+    // They still do; other values are only centred around them.
     const n = copy.rows ?? UNRECORDED_ROWS;
-    for (const c of copy.columns) if (c.kind === 'numeric') c.std = divisor(c.std, c.mean, n);
-    if (copy.target?.task === 'regression') {
-      const t = copy.target;
-      t.std = t.std.map((s, j) => divisor(s, t.mean[j], n));
+    for (const c of copy.columns) {
+      if (c.kind !== 'numeric' || c.std === 1 || !withinRounding(c.std, c.mean, n)) continue;
+      c.mean = c.fill - (c.fill - c.mean) / c.std;
+      c.std = 1;
     }
+    // A regression target of such a std keeps it: the network learnt to give (y - mean) / std
+    // for its one value y, which the stored std maps back to y; a divisor of 1 would add that
+    // -1 or 1 to every prediction.
     return new TabularPreprocessor(copy);
   }
 }

@@ -45,9 +45,29 @@ export function firstCustomLayer(layers: readonly Layer[]): number {
   return layers.findIndex((l) => !(l instanceof Dense || l instanceof Activation || l instanceof Dropout || l instanceof BatchNorm || l instanceof GaussianNoise || l instanceof PReLU));
 }
 
+/**
+ * The keys each layer kind's config() writes, besides kind and name (every release has written
+ * these and no others): a key outside them, from a file of a later release whose layer takes an
+ * option this one does not know, would be dropped and the layer computed without it.
+ */
+const CONFIG_KEYS: Record<string, readonly string[]> = {
+  dense: ['units', 'activation', 'activationParam', 'bias', 'init', 'biasInit', 'l1', 'l2', 'dropConnect', 'maxNorm'],
+  activation: ['fn', 'param'],
+  dropout: ['rate', 'mode'],
+  batchNorm: ['eps', 'momentum'],
+  gaussianNoise: ['std'],
+  prelu: ['perUnit', 'init'],
+};
+
+/** A layer from its config(); an unknown kind or key is ERR_BLASNET_FORMAT. */
 export function layerFromConfig(config: LayerConfig): Layer {
   const c = config as Record<string, unknown>;
   const name = (c.name ?? undefined) as string | undefined;
+  const known = typeof c.kind === 'string' && Object.prototype.hasOwnProperty.call(CONFIG_KEYS, c.kind) ? CONFIG_KEYS[c.kind] : null;
+  const extra = known ? Object.keys(c).find((k) => k !== 'kind' && k !== 'name' && !known.includes(k)) : undefined;
+  if (extra !== undefined) {
+    throw new BlasnetError(ErrorCode.FORMAT, `a ${c.kind as string} layer with the option ${show(extra)}, which this version of blasnet does not know (a file of a later release?)`);
+  }
   switch (c.kind) {
     case 'dense':
       return new Dense(c.units as number, {
