@@ -91,6 +91,10 @@ forEachBackend('model files', (b) => {
       layer.config = () => ({ ...own(), weightNorm: true });
       throwsCode(() => decodeModel(encodeModel(m)), 'ERR_BLASNET_FORMAT', undefined, `option "weightNorm", which this version of blasnet does not know`);
     }
+    // Compile settings that are not an object: a coded message, not a TypeError's.
+    const plain = new Sequential({ inputSize: 2, seed: 1, layers: [dense(2)], loss: 'mse' });
+    throwsCode(() => decodeModel(encodeModel(plain, { compile: 3 } as never)), 'ERR_BLASNET_FORMAT', undefined, 'invalid compile settings: expected an object, found number');
+    throwsCode(() => decodeModel(encodeModel(plain, { compile: [1] } as never)), 'ERR_BLASNET_FORMAT', undefined, 'found an array');
     // Every key a layer writes reads back.
     const m = new Sequential({ inputSize: 2, seed: 1, layers: [dense(3, { activation: 'leakyRelu', activationParam: 0.2, l1: 0.1, maxNorm: 2, dropConnect: 0.1, name: 'a' }), batchNorm(), prelu({ perUnit: true })] });
     assert.deepEqual(decodeModel(encodeModel(m)).model.layers.map((l) => l.config()), m.layers.map((l) => l.config()));

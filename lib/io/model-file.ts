@@ -394,6 +394,9 @@ function buildModel(doc: Partial<ModelDocument>, layers: Layer[], backend: Backe
       fail(`invalid input columns: ${(e as Error).message}`);
     }
   }
+  if (doc.compile !== undefined && (doc.compile === null || typeof doc.compile !== 'object' || Array.isArray(doc.compile))) {
+    fail(`invalid compile settings: expected an object, found ${doc.compile === null ? 'null' : Array.isArray(doc.compile) ? 'an array' : typeof doc.compile}`);
+  }
   if (doc.compile !== undefined && model.lossSpec) {
     const c = doc.compile as Partial<SavedCompile>;
     try {
