@@ -1378,7 +1378,7 @@ let savingAfterSignal = false;
  * save is under way (its signal may be read after the write failed, in the same turn of the event
  * loop, hence the wait for the next). Any other failure (a log redirected to a full disk) is said
  * once on stderr with a code, and the command goes on without that stream and ends with exit code
- * 1: a run whose model has room to be saved is still saved.
+ * 1 (or a signal's, when one stopped it): a run whose model has room to be saved is still saved.
  */
 function exitOnClosedOutput(): void {
   const lost = new Set<NodeJS.WritableStream>();
@@ -1394,7 +1394,8 @@ function exitOnClosedOutput(): void {
       }
       const name = stream === process.stdout ? 'stdout' : 'stderr';
       if (!lost.has(process.stderr)) process.stderr.write(`blasnet: cannot write to ${name} (${e.code ?? e.message}); going on without it (ERR_BLASNET_IO)\n`);
-      process.exitCode = 1;
+      // A signal's stop ends with the signal's code, whichever came first.
+      if (!savingAfterSignal) process.exitCode = 1;
     });
   }
 }

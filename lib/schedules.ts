@@ -888,7 +888,7 @@ class CurveSchedule implements Schedule {
   #lr: number;
 
   constructor(readonly name: ScheduleName, private readonly label: string, private readonly lrAt: (t: number) => number,
-    private readonly momentumAt?: (t: number) => number, readonly stepLimit?: number) {
+    private readonly momentumAt?: (t: number) => number, readonly stepLimit?: number, private readonly chainChanged = false) {
     this.#lr = this.at(0);
   }
 
@@ -934,7 +934,7 @@ class CurveSchedule implements Schedule {
     if (mine !== lr) {
       // Chains changed once: a phase after a oneCycle or a cyclic now starts from the rate
       // torch's SequentialLR gives it, so a chain's state saved before can differ with the same spec.
-      const chain = this.name === 'warmup' || this.name === 'sequential'
+      const chain = this.chainChanged
         ? `, or by an earlier release of blasnet, whose ${this.name} chains gave other rates after a oneCycle or cyclic phase (train such a run afresh)`
         : '';
       throw stateError(`the state's lr at step ${count} is ${lr} but this schedule's is ${mine}: it was made from another spec or base lr${chain}`);
@@ -1054,5 +1054,13 @@ export function createSchedule(spec: ScheduleSpec, baseLr: number): Schedule {
   const base = checkBaseLr(baseLr);
   const { name, label, engine } = buildEngine(spec, base, 'createSchedule');
   if (engine.kind === 'plateau') return new PlateauSchedule(label, engine.settings, base);
-  return new CurveSchedule(name, label, engine.lrAt, engine.momentumAt, engine.stepLimit);
+  const chainChanged = (name === 'warmup' || name === 'sequential') && mentions(spec, ['oneCycle', 'cyclic']);
+  return new CurveSchedule(name, label, engine.lrAt, engine.momentumAt, engine.stepLimit, chainChanged);
+}
+
+/** Whether a spec names one of `names` at any depth. */
+function mentions(spec: unknown, names: readonly string[]): boolean {
+  if (Array.isArray(spec)) return spec.some((s) => mentions(s, names));
+  if (!isPlainObject(spec)) return false;
+  return names.includes(spec.name as string) || Object.values(spec).some((v) => mentions(v, names));
 }

@@ -508,7 +508,7 @@ describe('TabularPreprocessor', () => {
       type: 'TabularPreprocessor', standardize: true, impute: true, unknownCategory: 'warn', taskReason: null,
       columns: [
         { name: 'x', kind: 'numeric', fill: 4.5, mean: 4.5, std: 2.8722813232690143, indicator: false },
-        { name: 'rate', kind: 'numeric', fill: 0.1, mean: 0.09999999999999859, std: 1e-15, indicator: false },
+        { name: 'rate', kind: 'numeric', fill: 0.1, mean: 0.09999999999999859, std: 0.1 - 0.09999999999999859, indicator: false },
       ],
       target: { task: 'regression', columns: ['y'], mean: [0.09999999999999859], std: [1.4e-15] },
     };
@@ -516,7 +516,7 @@ describe('TabularPreprocessor', () => {
     const direct = TabularPreprocessor.fromJSON(JSON.parse(JSON.stringify(old)));
     const loaded = decodeModel(encodeModel(model, { preprocessing: old })).preprocessor as TabularPreprocessor;
     // What that version's fit gave the training rows' 0.1, and its network learnt.
-    const seen = (0.1 - 0.09999999999999859) / 1e-15;
+    const seen = 1;
     for (const p of [direct, loaded]) {
       const rate = p.toJSON().columns[1] as { mean: number; std: number };
       assert.equal(rate.std, 1);
@@ -543,6 +543,14 @@ describe('TabularPreprocessor', () => {
     delete oldTimes.rows;
     const read = TabularPreprocessor.fromJSON(JSON.parse(JSON.stringify(oldTimes)));
     assert.equal((read.toJSON().columns[0] as { std: number }).std, std);
+    // So does a real column whose spread is under that bound (5 timestamps 1 s apart near 1.7e12,
+    // about 8e-10 of the mean): its std is not its median's distance from its mean.
+    const ts = [-2, -1, 0, 1, 2].map((d) => 1.7e12 + d * 1000);
+    const mean = ts.reduce((a, b) => a + b) / 5, spread = Math.sqrt(ts.reduce((a, t) => a + (t - mean) ** 2, 0) / 5);
+    const close = TabularPreprocessor.fromJSON({ type: 'TabularPreprocessor', standardize: true, impute: true, unknownCategory: 'warn', taskReason: null,
+      columns: [{ name: 't', kind: 'numeric', fill: ts[2], mean, std: spread, indicator: false }], target: null });
+    const z = close.transform(ts.map((t) => ({ t }))).data;
+    ts.forEach((t, i) => assert.ok(Math.abs(z[i] - (t - mean) / spread) < 1e-6, `${t} -> ${z[i]}`));
   });
 
   it('is not stored with a model of another input width: ERR_BLASNET_SHAPE naming both widths', () => {

@@ -1015,6 +1015,12 @@ forEachBackend('resuming from a checkpoint', (b) => {
     const c = loadModel(ck.replace('{epoch}', '2'), { backend: b });
     c.model.fit(train.x, train.y, { epochs: 4, batchSize: 32, schedule, resume: c, callbacks: [csvLogger(log)] });
     assert.deepEqual(columns(log), columns(whole));
+    // A log numbered from 1 whose first row's epoch cell is blank is not read as numbered from 0.
+    const odd = path.join(tmp, `log0-blank-${b.name}.csv`);
+    fs.writeFileSync(odd, [header, `${rows[0].slice(rows[0].indexOf(','))}`, ...rows.slice(1)].join('\n') + '\n');
+    const c2 = loadModel(ck.replace('{epoch}', '2'), { backend: b });
+    c2.model.fit(train.x, train.y, { epochs: 4, batchSize: 32, schedule, resume: c2, callbacks: [csvLogger(odd)] });
+    assert.deepEqual(columns(odd).map((l) => l.split(',')[0]), ['epoch', '', '2', '3', '4']);
   });
 
   it("a checkpoint whose schedule state this schedule does not give is refused by fit's resume, naming the checkpoint and, for a chain, an earlier release", () => {
@@ -1027,6 +1033,19 @@ forEachBackend('resuming from a checkpoint', (b) => {
       "fit (resume): the checkpoint's schedule state does not fit this schedule: the state's lr at step 2 is");
     throwsCode(() => c.model.fit(train.x, train.y, { epochs: 3, batchSize: 32, schedule: chain, scheduleEvery: 'epoch', resume: c }), 'ERR_BLASNET_STATE', undefined,
       'or by an earlier release of blasnet, whose sequential chains gave other rates after a oneCycle or cyclic phase (train such a run afresh)');
+    // A chain without such a phase computes what it always did: no such clause.
+    const plain = { name: 'sequential' as const, schedules: [{ name: 'step' as const, stepSize: 1 }, { name: 'exponential' as const, gamma: 0.9 }], milestones: [4] };
+    const ck2 = path.join(tmp, `chain2-ck-${b.name}-{epoch}.blasnet`);
+    make().fit(train.x, train.y, { epochs: 2, batchSize: 32, schedule: plain, scheduleEvery: 'epoch', callbacks: [modelCheckpoint(ck2)] });
+    const c2 = loadModel(ck2.replace('{epoch}', '2'), { backend: b });
+    (c2.schedule as { lr: number }).lr *= 1.5;
+    let message = '';
+    try {
+      c2.model.fit(train.x, train.y, { epochs: 3, batchSize: 32, schedule: plain, scheduleEvery: 'epoch', resume: c2 });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert.match(message, /it was made from another spec or base lr$/);
   });
 
   it('a checkpoint path that cannot be written fails before the first step, in fit and fitAsync', async () => {

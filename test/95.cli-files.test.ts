@@ -282,6 +282,26 @@ describe('blasnet: outputs that fail', () => {
     }
   });
 
+  it('stdout on a full device and a SIGINT: the signal\'s code, 130, whichever write fails first (with --quiet, the last line)', async function () {
+    this.timeout(120000);
+    for (const quiet of [false, true]) {
+      const dir = tableDir(`full-int-${quiet}`, 20000);
+      const full = fs.openSync('/dev/full', 'w');
+      const child = spawn(process.execPath, [CLI, 'train', '--csv', 't.csv', '--label', 'label', '--epochs', '500', '--patience', '0', '--out', 'm.blasnet', '--no-checks',
+        ...(quiet ? ['--quiet'] : [])], { cwd: dir, stdio: ['ignore', full, 'pipe'] });
+      fs.closeSync(full);
+      let stderr = '';
+      child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+      const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+      // Training has begun once the temporary history is there; then an epoch or so.
+      while (temporaries(dir).length === 0) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 1500));
+      child.kill('SIGINT');
+      assert.equal(await done, 130, stderr);
+      assert.equal(loadModel(path.join(dir, 'm.blasnet')).metadata?.interrupted, 'SIGINT');
+    }
+  });
+
   it('an output naming a file of the default data (no --data, no --csv) is refused before any work, as with --data', () => {
     const dir = tableDir('default-data');
     const target = path.join(FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte.gz');

@@ -268,36 +268,47 @@ describe('search over a BullMQ queue', function () {
 
 describe('search queue: Redis gone mid-search', function () {
   this.timeout(60000);
-  it('blasnet search --queue says so in one coded line (not a stack trace a second), and one SIGINT ends it', async function () {
-    const own = await ownRedis();
-    if (!own) {
-      if (process.env.CI === 'true') throw new Error('redis-server is not installed; the queue tests must run under CI');
-      this.skip();
-      return;
-    }
-    const tmp = tempDir();
-    const csv = path.join(tmp, 'd.csv');
-    fs.writeFileSync(csv, `a,b,label\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 3},${i % 2 ? 'x' : 'y'}`).join('\n')}\n`);
-    const c = spawn(process.execPath, [CLI, 'search', '--csv', csv, '--label', 'label', '--trials', '2', '--epochs', '1', '--queue', own.url,
-      '--out-table', path.join(tmp, 't.csv')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    c.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    const exited = new Promise<number | null>((resolve) => c.once('exit', resolve));
-    // No worker listens: the trials wait; then Redis goes away for 4 s of reconnecting.
-    while (!out.includes('no worker listens')) await new Promise((r) => setTimeout(r, 20));
-    own.child.kill('SIGKILL');
-    await new Promise((r) => setTimeout(r, 4000));
-    const signalled = Date.now();
-    c.kill('SIGINT');
-    const status = await exited;
-    assert.equal(status, 130, out);
-    assert.ok(Date.now() - signalled < 15000, `${Date.now() - signalled} ms after one SIGINT`);
-    assert.doesNotMatch(out, /\n +at /, 'a stack trace');
-    const lines = out.split('\n').filter((l) => l.includes('ERR_BLASNET_IO'));
-    assert.ok(lines.length >= 1 && lines.length <= 4, out);
-    assert.match(lines[0], /^search: queue blasnet-search at redis:\/\/127\.0\.0\.1:\d+: .*; trials wait until Redis answers again \(ERR_BLASNET_IO\)$/);
-  });
+  // Killed (connections refused) or stopped (a hung server: connections that never answer).
+  for (const how of ['SIGKILL', 'SIGSTOP'] as const) {
+    it(`blasnet search --queue with its Redis ${how === 'SIGKILL' ? 'killed says so in one coded line (not a stack trace a second)' : 'hung'}, and one SIGINT ends it`, async function () {
+      const own = await ownRedis();
+      if (!own) {
+        if (process.env.CI === 'true') throw new Error('redis-server is not installed; the queue tests must run under CI');
+        this.skip();
+        return;
+      }
+      const tmp = tempDir();
+      const csv = path.join(tmp, 'd.csv');
+      fs.writeFileSync(csv, `a,b,label\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 3},${i % 2 ? 'x' : 'y'}`).join('\n')}\n`);
+      const c = spawn(process.execPath, [CLI, 'search', '--csv', csv, '--label', 'label', '--trials', '2', '--epochs', '1', '--queue', own.url,
+        '--out-table', path.join(tmp, 't.csv')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      c.stderr.on('data', (b: Buffer) => (out += b.toString()));
+      const exited = new Promise<number | null>((resolve) => c.once('exit', resolve));
+      try {
+        // No worker listens: the trials wait; then Redis goes away for 4 s.
+        while (!out.includes('no worker listens')) await new Promise((r) => setTimeout(r, 20));
+        own.child.kill(how);
+        await new Promise((r) => setTimeout(r, 4000));
+        const signalled = Date.now();
+        c.kill('SIGINT');
+        const status = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20000))]);
+        assert.equal(status, 130, out);
+        assert.ok(Date.now() - signalled < 15000, `${Date.now() - signalled} ms after one SIGINT`);
+        assert.doesNotMatch(out, /\n +at /, 'a stack trace');
+        const lines = out.split('\n').filter((l) => l.includes('ERR_BLASNET_IO'));
+        assert.ok(lines.length <= 4, out);
+        if (how === 'SIGKILL') {
+          assert.ok(lines.length >= 1, out);
+          assert.match(lines[0], /^search: queue blasnet-search at redis:\/\/127\.0\.0\.1:\d+: .*; trials wait until Redis answers again \(ERR_BLASNET_IO\)$/);
+        }
+      } finally {
+        c.kill('SIGKILL');
+        own.child.kill('SIGKILL');
+      }
+    });
+  }
 });
 
 describe('search queue: bad input', function () {

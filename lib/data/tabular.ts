@@ -983,9 +983,10 @@ export class TabularPreprocessor {
   /**
    * A TabularPreprocessor from toJSON()'s output; malformed input is ERR_BLASNET_FORMAT. A column's
    * stored std within the rounding error of its mean (fit's constant-column rule, with the recorded
-   * row count, or 2^24 rows for a file from before it was recorded) is read as a constant column:
-   * its training value maps to what the fit that stored the std gave it, and other values are only
-   * centred around that. A regression target keeps such a std, with which its network was trained.
+   * row count, or 2^24 rows for a file from before it was recorded) that is also the distance of its
+   * median from its mean (rows of one value) is read as a constant column: its training value maps
+   * to what the fit that stored the std gave it, and other values are only centred around that.
+   * Other columns, and a regression target, keep their std, with which their network was trained.
    */
   static fromJSON(json: unknown): TabularPreprocessor {
     const bad = (m: string): never => {
@@ -1031,13 +1032,16 @@ export class TabularPreprocessor {
     const copy = JSON.parse(JSON.stringify(o)) as TabularPreprocessorJSON;
     // fit's constant-column rule, also for a file written before it: a std of rounding noise
     // (about 1e-15 for a column of 0.1) would turn 0.11 into about 7e12. Without the row count
-    // such a file lacks, the bound is taken at UNRECORDED_ROWS (2^24). The fit that stored such a
-    // std divided by it: its training rows, every one the column's value (its median, `fill`),
-    // reached the network as (fill - mean) / std, about -1 or 1, and the network learnt that.
-    // They still do; other values are only centred around them.
+    // such a file lacks, the bound is taken at UNRECORDED_ROWS (2^24). A column is read as
+    // constant only when its std is also the distance of its median (`fill`) from its mean, as
+    // for rows that all hold one value; a real column with a small spread (timestamps a few
+    // seconds apart) keeps its std. The fit that stored a constant column's std divided by it:
+    // its training rows, every one `fill`, reached the network as (fill - mean) / std, about -1
+    // or 1, and the network learnt that. They still do; other values are only centred around them.
     const n = copy.rows ?? UNRECORDED_ROWS;
     for (const c of copy.columns) {
       if (c.kind !== 'numeric' || c.std === 1 || !withinRounding(c.std, c.mean, n)) continue;
+      if (!(Math.abs(c.std - Math.abs(c.fill - c.mean)) <= 1e-6 * c.std)) continue;
       c.mean = c.fill - (c.fill - c.mean) / c.std;
       c.std = 1;
     }

@@ -163,7 +163,7 @@ export function compileInference(model: Sequential, options: InferenceOptions = 
   };
   const outputSize = model.outputSize;
   const backend = model.backend;
-  const ctx: PassContext = { backend, rng: new Rng(0), training: false };
+  const ctx: PassContext = { backend, rng: new Rng(0), training: false, inference: true };
   const slots = new Map<number, Slot>();
   let lastRows = 0;
   adopt(where);

@@ -157,7 +157,9 @@ export class Dense extends Layer {
       b.denseForward(IDENTITY, 0, batch, this.inSize, this.units, x, w, this.bias, this.z, this.z);
       b.softmax(batch, this.units, this.z, this.y);
     } else {
-      b.denseForward(this.actId, this.activationParam, batch, this.inSize, this.units, x, w, this.bias, this.z, this.y);
+      // Sigmoid's pre-activations are its logits (logits()); the others' only backward reads.
+      const z = ctx.inference && this.activation !== 'sigmoid' ? this.y : this.z;
+      b.denseForward(this.actId, this.activationParam, batch, this.inSize, this.units, x, w, this.bias, z, this.y);
     }
     return this.y;
   }

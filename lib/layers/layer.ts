@@ -27,6 +27,11 @@ export interface PassContext {
    * stays in inference mode: Monte Carlo dropout.
    */
   readonly stochastic?: boolean;
+  /**
+   * No backward pass follows (an inference function's own passes): a layer may leave out what
+   * only its backward pass reads (a dense layer's pre-activations under ReLU and the like).
+   */
+  readonly inference?: boolean;
 }
 
 /** A non-trainable state tensor (BatchNorm's running statistics). */

@@ -407,7 +407,11 @@ export async function queueRunner(data: TrialData, spec: QueueSpec, options: {
         await withinCloseWait(Promise.allSettled([...pending].map((id) => theQueue.remove(id)))) &&
         await withinCloseWait(Promise.allSettled([theEvents.close(), theQueue.close()]));
       if (!answered) {
-        // Connections still reconnecting would keep the process alive.
+        // Connections still reconnecting, or an events loop not told to close (a server that
+        // hangs rather than refuses), would keep the process alive: both are closed without
+        // waiting for Redis, then disconnected.
+        void theEvents.close().catch(() => undefined);
+        void theQueue.close().catch(() => undefined);
         await withinCloseWait(Promise.allSettled([theEvents.disconnect(), theQueue.disconnect()]));
         redis.disconnect();
         return;

@@ -617,10 +617,12 @@ function keptRows(file: string, header: string, upTo: number): string {
   if (!text.startsWith(header)) return '';
   const rows = text.slice(header.length).split('\n').filter((line) => line !== '').map((line) => {
     const cut = line.indexOf(',');
-    return { epoch: Number(cut < 0 ? line : line.slice(0, cut)), rest: cut < 0 ? '' : line.slice(cut) };
+    return { line, cell: cut < 0 ? line : line.slice(0, cut), rest: cut < 0 ? '' : line.slice(cut) };
   });
-  const shift = rows.length > 0 && rows[0].epoch === 0 ? 1 : 0;
-  return rows.filter((r) => r.epoch + shift <= upTo).map((r) => `${r.epoch + shift}${r.rest}\n`).join('');
+  if (rows.length > 0 && rows[0].cell === '0') {
+    return rows.filter((r) => Number(r.cell) + 1 <= upTo).map((r) => `${Number(r.cell) + 1}${r.rest}\n`).join('');
+  }
+  return rows.filter((r) => Number(r.cell) <= upTo).map((r) => `${r.line}\n`).join('');
 }
 
 /**
