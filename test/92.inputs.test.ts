@@ -14,6 +14,16 @@ import type { FitOptions } from '../lib/train/fit';
 import { BlasnetError } from '../lib/errors';
 import { forEachBackend, rejectsCode, throwsCode, warningsDuring } from './helpers';
 
+/** What `f` threw or rejected with, or null. */
+async function caught(f: () => unknown): Promise<(Error & { code?: string }) | null> {
+  try {
+    await f();
+    return null;
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+}
+
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-inputs-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -285,12 +295,7 @@ forEachBackend('records and the one input converter', (b) => {
     ];
     for (const [where, f] of calls) {
       for (const mode of ['shrink', 'detach'] as const) {
-        let e: (Error & { code?: string }) | null = null;
-        try {
-          await f(bad(mode));
-        } catch (err) {
-          e = err as Error & { code?: string };
-        }
+        const e = await caught(() => f(bad(mode)));
         const expected = mode === 'shrink'
           ? { code: 'ERR_BLASNET_ARG_LENGTH', message: `${where}: x holds 24 values, fewer than its 40 rows x 3 columns (its buffer shrank after the Matrix was made)` }
           : { code: 'ERR_BLASNET_DETACHED', message: `${where}: x is backed by a detached ArrayBuffer` };
@@ -332,12 +337,7 @@ forEachBackend('records and the one input converter', (b) => {
     const before = Float32Array.from(m.params);
     for (const [where, name, f] of calls) {
       for (const mode of ['shrink', 'detach'] as const) {
-        let e: (Error & { code?: string }) | null = null;
-        try {
-          await f(bad(mode));
-        } catch (err) {
-          e = err as Error & { code?: string };
-        }
+        const e = await caught(() => f(bad(mode)));
         assert.deepEqual(e && { code: e.code, message: e.message }, expected(mode, where, name), `${where}, ${mode}`);
       }
     }
