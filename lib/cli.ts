@@ -1361,20 +1361,16 @@ export function program(): Command {
 }
 
 /**
- * Ends the command, quietly and with 128 + SIGPIPE as other programs end, when the reader of its
- * output goes away (`blasnet predict ... | head`): Node ignores SIGPIPE and reports EPIPE as an
- * 'error' event on the stream, which without a listener is a crash with a stack trace. Any other
- * error of the streams is thrown as before.
- */
-/**
  * Set once a signal has stopped `train` to save what it trained: a Ctrl-C in a terminal also ends
  * the rest of the pipeline (`| tee log`), and the output it closes must not end the save promised.
  */
 let savingAfterSignal = false;
 
 /**
- * What a failed write to stdout or stderr does. A reader that went away (EPIPE: `| head -1`) ends
- * the command quietly with SIGPIPE's exit code, as the tools of a pipeline do, unless a signal's
+ * What a failed write to stdout or stderr does (Node ignores SIGPIPE and reports a failed write as
+ * an 'error' event on the stream, which without a listener is a crash with a stack trace). A reader
+ * that went away (EPIPE: `| head -1`) ends the command quietly with 128 + SIGPIPE, as the tools of
+ * a pipeline end, unless a signal's
  * save is under way (its signal may be read after the write failed, in the same turn of the event
  * loop, hence the wait for the next). Any other failure (a log redirected to a full disk) is said
  * once on stderr with a code, and the command goes on without that stream and ends with exit code

@@ -38,9 +38,9 @@ struct PackedJob {
 
 // Depth of a block of k at most. Measured on 1000x784x256 (one thread): on a SkylakeX-class core
 // with tiles of 12 rows, k whole (784) ran at 155 GFLOP/s, 2 blocks of 392 at 150 and 4 of 196 at
-// 146; on Zen 4 k whole ran 3-4% ahead of blocks of 392 and 5-8% ahead of 196 (run AP). A tile's 6
-// rows of x at that depth (18.8 KB) stay in a 32 KB L1. Deeper layers are cut into equal blocks so
-// that those rows do not outgrow it.
+// 146; on Zen 4 with the same tiles k whole ran 3-4% ahead of blocks of 392 and 5-8% ahead of 196
+// (run AP). Today's tile's 6 rows of x at that depth (18.8 KB) stay in a 32 KB L1. Deeper layers
+// are cut into equal blocks so that those rows do not outgrow it.
 constexpr size_t kDepth = 1024;
 
 size_t panelsOf(size_t outDim) { return (outDim + kPackPanel - 1) / kPackPanel; }
