@@ -178,6 +178,27 @@ forEachBackend('model gradients: layer kinds (float64 finite differences)', (b) 
 forEachBackend('Sequential', (b) => {
   const make = (seed = 1) => new Sequential({ inputSize: 4, seed, backend: b, layers: [dense(8, { activation: 'relu' }), batchNorm(), dropout(0.5), dense(3, { activation: 'softmax' })] });
 
+  it('predict (which keeps only what inference needs) gives the eval forward pass\'s outputs for every activation, and no backward pass may follow it', () => {
+    const x = new Rng(4).uniformArray(37 * 6);
+    for (const act of ['relu', 'tanh', 'gelu', 'sigmoid', 'leakyRelu', 'identity', 'softplus'] as const) {
+      const m = new Sequential({ inputSize: 6, seed: 2, backend: b, layers: [dense(40, { activation: act }), dense(33, { activation: act }), dense(3, { activation: 'sigmoid' })] });
+      m.eval();
+      const forward = m.forward(new Matrix(x, 37, 6)).data.slice();
+      const predicted = m.predict(new Matrix(x, 37, 6), { batchSize: 16 }).data;
+      assert.ok(normError(predicted, forward) < 1e-6, act);
+      throwsCode(() => m.backward(new Float32Array(37 * 3)), 'ERR_BLASNET_STATE', undefined, 'backward: call forward first');
+      // A forward pass after it is backward's again: its gradients are those of a fresh model.
+      m.forward(new Matrix(x, 37, 6));
+      m.backward(new Float32Array(37 * 3).fill(1));
+      const grads = m.grads.slice();
+      const fresh = new Sequential({ inputSize: 6, seed: 2, backend: b, layers: [dense(40, { activation: act }), dense(33, { activation: act }), dense(3, { activation: 'sigmoid' })] });
+      fresh.eval();
+      fresh.forward(new Matrix(x, 37, 6));
+      fresh.backward(new Float32Array(37 * 3).fill(1));
+      assert.deepEqual(grads, fresh.grads, act);
+    }
+  });
+
   it('names, shapes and views of parameters; one arena', () => {
     const m = make();
     const p = m.parameters();

@@ -149,6 +149,8 @@ export class Sequential {
   // The two pass contexts, made once: a step allocates nothing.
   private readonly trainCtx: PassContext;
   private readonly evalCtx: PassContext;
+  /** predict's passes: in inference mode, and never followed by a backward pass (predict ends by forgetting its batch). */
+  private readonly predictCtx: PassContext;
 
   constructor(options: SequentialOptions) {
     const where = 'Sequential';
@@ -264,6 +266,7 @@ export class Sequential {
     this.rng = new Rng((seed32(seed) ^ 0x5bd1e995) >>> 0);
     this.trainCtx = { backend: this.backend, rng: this.rng, training: true };
     this.evalCtx = { backend: this.backend, rng: this.rng, training: false };
+    this.predictCtx = { ...this.evalCtx, inference: true };
     // The tensors are named now (ids): a layer renamed later would be saved and exported under a
     // name its parameters() do not have. Last, so that a model that failed to build takes no layer.
     for (const layer of layers) layer.joinModel();
@@ -583,9 +586,10 @@ export class Sequential {
     const out = newFloat32Array(m.rows * this.outputSize, { where: 'predict', what: 'the outputs' });
     for (let r = 0; r < m.rows; r += bs) {
       const n = Math.min(bs, m.rows - r);
-      const y = this.run(m.data.subarray(r * this.inputSize, (r + n) * this.inputSize), n, false);
+      const y = this.run(m.data.subarray(r * this.inputSize, (r + n) * this.inputSize), n, false, this.predictCtx);
       out.set(y.data.subarray(0, n * this.outputSize), r * this.outputSize);
     }
+    // No backward pass may follow: its layers kept only what inference needs.
     this.lastBatch = -1;
     return new Matrix(out, m.rows, this.outputSize);
   }
