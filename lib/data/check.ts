@@ -25,21 +25,13 @@ export function show(v: unknown): string {
 /** `v` must be a Matrix. */
 export function matrix(fn: string, name: string, v: unknown): Matrix {
   if (!(v instanceof Matrix)) throw typeError(ErrorCode.ARG_TYPE, `${fn}: Expected Matrix for ${name} but received ${show(v)}`);
-  matrixData(fn, name, v);
+  held(fn, name, v);
   return v;
 }
 
 /** ERR_BLASNET_DETACHED naming `name` when typed array `a` is backed by a detached ArrayBuffer (it reads as empty). */
 export function refuseDetached(fn: string, name: string, a: unknown): void {
   if (typedArrayTag(a) !== undefined && isDetached(a)) throw typeError(ErrorCode.DETACHED, `${fn}: ${name} is backed by a detached ArrayBuffer`);
-}
-
-/**
- * A Matrix's data must still hold its rows: a resizable buffer can shrink, and a buffer be
- * detached, after the Matrix was made. ERR_BLASNET_ARG_LENGTH or ERR_BLASNET_DETACHED naming it.
- */
-export function matrixData(fn: string, name: string, m: Matrix): void {
-  held(fn, name, m);
 }
 
 /** An options object or undefined (then {}); with `known`, a key outside it is refused (checkOptionKeys). */

@@ -9,9 +9,9 @@ import { largeFloat32Array } from '../backend/memory';
 import type { Backend } from '../backend/types';
 import { fitsFloat32, typeName } from '../describe';
 import { BlasnetError, ErrorCode, rangeError, typeError } from '../errors';
-import { Matrix } from '../tensor';
+import { held, Matrix } from '../tensor';
 import { typedArrayTag, typedLength } from '../typed';
-import { checkFinite, matrixData, refuseDetached } from './check';
+import { checkFinite, refuseDetached } from './check';
 import { NUMBER } from './csv';
 import { Dataset } from './dataset';
 import { MinMaxScaler, PCA, Standardizer } from './preprocess';
@@ -299,7 +299,7 @@ export function readRows(x: Input, spec: InputSpec, where: string, out: Rows): R
   if (x instanceof Matrix) {
     if (x.cols !== width) throw widthError(where, width, x.cols, null);
     if (x.rows === 0) throw rangeError(ErrorCode.SHAPE, `${where}: Expected at least one row`);
-    matrixData(where, 'x', x);
+    held(where, 'x', x);
     out.data = x.data;
     out.rows = x.rows;
     return out;
@@ -356,7 +356,7 @@ export function toMatrix(x: Input | Dataset, spec: InputSpec, where: string, sca
     }
     m = x.x;
   } else if (x instanceof Matrix) {
-    matrixData(where, 'x', x);
+    held(where, 'x', x);
     m = x;
   } else if (typedArrayTag(x) === 'Float32Array') {
     if (spec.preprocessing) {

@@ -1038,6 +1038,9 @@ export class TabularPreprocessor {
     // seconds apart) keeps its std. The fit that stored a constant column's std divided by it:
     // its training rows, every one `fill`, reached the network as (fill - mean) / std, about -1
     // or 1, and the network learnt that. They still do; other values are only centred around them.
+    // A regression target of such a std keeps it: the network learnt to give (y - mean) / std for
+    // its one value y, which the stored std maps back to y; a divisor of 1 would add that -1 or 1
+    // to every prediction.
     const n = copy.rows ?? UNRECORDED_ROWS;
     for (const c of copy.columns) {
       if (c.kind !== 'numeric' || c.std === 1 || !withinRounding(c.std, c.mean, n)) continue;
@@ -1045,9 +1048,6 @@ export class TabularPreprocessor {
       c.mean = c.fill - (c.fill - c.mean) / c.std;
       c.std = 1;
     }
-    // A regression target of such a std keeps it: the network learnt to give (y - mean) / std
-    // for its one value y, which the stored std maps back to y; a divisor of 1 would add that
-    // -1 or 1 to every prediction.
     return new TabularPreprocessor(copy);
   }
 }
